@@ -1,0 +1,1 @@
+"""Entry points: the phasegate CLI and the Prefect flows. Importing this package never imports Prefect."""

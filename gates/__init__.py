@@ -1,0 +1,1 @@
+"""The pure domain: criteria, evaluation, recommendation, lifecycle moves, audit-chain maths. No I/O."""

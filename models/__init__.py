@@ -1,0 +1,1 @@
+"""Vocabulary and adapters: enums, Pydantic domain types, errors, settings, ORM tables, unit of work."""

@@ -1,0 +1,57 @@
+"""Engines and sessions. SQLite gets WAL, foreign keys, a busy timeout and ``BEGIN IMMEDIATE``.
+
+Why IMMEDIATE: a deferred SQLite transaction that reads and then writes fails at once with SQLITE_BUSY
+when another writer holds the lock (``busy_timeout`` cannot help it). Every phasegate unit of work is a
+read-modify-write, so each takes the write lock up front and waits its turn instead.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from models.errors import InputError
+
+
+def make_engine(url: str, *, sqlite_synchronous: str = "FULL") -> Engine:
+    try:
+        parsed = make_url(url)
+    except Exception as exc:  # SQLAlchemy raises ArgumentError with its own wording
+        raise InputError(f"--db / PHASEGATE_DATABASE_URL: cannot parse {url!r} as a database URL ({exc})") from None
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(parsed, connect_args={"timeout": 30})
+        _configure_sqlite(engine, sqlite_synchronous)
+        return engine
+    if backend == "postgresql":
+        if parsed.drivername == "postgresql":
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        return create_engine(parsed, pool_pre_ping=True)
+    raise InputError(f"database URL {url!r}: backend {backend!r} is not supported; use sqlite:/// or postgresql://")
+
+
+def _configure_sqlite(engine: Engine, synchronous: str) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy (not pysqlite) control transactions so BEGIN IMMEDIATE below is ours.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False)

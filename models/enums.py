@@ -1,0 +1,74 @@
+"""Closed vocabularies stored as strings (with check constraints) and shown to users."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ProjectStatus(StrEnum):
+    ACTIVE = "active"
+    ON_HOLD = "on_hold"
+    KILLED = "killed"
+    COMPLETED = "completed"
+
+
+class Decision(StrEnum):
+    """What gatekeepers may decide at a gate (stage-gate vocabulary)."""
+
+    GO = "go"
+    CONDITIONAL_GO = "conditional_go"
+    RECYCLE = "recycle"
+    HOLD = "hold"
+    KILL = "kill"
+
+
+class Recommendation(StrEnum):
+    """What the engine advises. NOT_READY is advice only and never a decision."""
+
+    GO = "go"
+    CONDITIONAL_GO = "conditional_go"
+    NOT_READY = "not_ready"
+    RECYCLE = "recycle"
+    HOLD = "hold"
+    KILL = "kill"
+
+
+class ReviewStatus(StrEnum):
+    NOT_READY = "not_ready"
+    AWAITING_APPROVAL = "awaiting_approval"
+    DECIDED = "decided"
+
+
+class RoundStatus(StrEnum):
+    OPEN = "open"
+    RESOLVED = "resolved"
+    CANCELLED = "cancelled"
+
+
+class DocumentStatus(StrEnum):
+    REGISTERED = "registered"
+    APPROVED = "approved"
+
+
+class CriterionKind(StrEnum):
+    MUST_MEET = "must_meet"
+    SHOULD_MEET = "should_meet"
+
+
+class ApprovalPolicyKind(StrEnum):
+    SINGLE = "single"
+    ALL = "all"
+    ANY = "any"
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+    MAYBE_SENT = "maybe_sent"
+    DEAD = "dead"
+
+
+class Locale(StrEnum):
+    EN = "en"
+    ZH_CN = "zh-CN"

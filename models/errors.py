@@ -1,0 +1,50 @@
+"""Errors a user can cause. Each carries a dotted ``code``; entry points turn them into exit 2 or a 4xx.
+
+A gate that fails its checks is a result, not an exception: these are for requests that cannot be served.
+"""
+
+from __future__ import annotations
+
+
+class PhasegateError(Exception):
+    """Base of every expected error: the message is safe and complete enough to show as one line."""
+
+    code = "phasegate.error"
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+
+
+class InputError(PhasegateError):
+    """Malformed or out-of-range input: names the field and what is allowed."""
+
+    code = "input.invalid"
+
+
+class NotFoundError(PhasegateError):
+    code = "not_found"
+
+
+class ConflictError(PhasegateError):
+    """The request contradicts recorded state (duplicate vote, changed template version, closed round)."""
+
+    code = "conflict"
+
+
+class PermissionDeniedError(PhasegateError):
+    """The actor may not do this (not an approver of the round, segregation of duties)."""
+
+    code = "permission.denied"
+
+
+class TemplateError(InputError):
+    """A lifecycle template failed validation; ``problems`` holds one ``FILE:LINE:COL: message`` per issue."""
+
+    code = "template.invalid"
+
+    def __init__(self, message: str, problems: list[str]) -> None:
+        super().__init__(message)
+        self.problems = problems

@@ -1,0 +1,26 @@
+"""Runtime settings from the environment (prefix ``PHASEGATE_``); read once by entry points, passed down."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PHASEGATE_", extra="ignore")
+
+    home: Path = Field(default=Path(".phasegate"), description="Where local state lives (SQLite file, Prefect server).")
+    database_url: str | None = Field(default=None, description="SQLAlchemy URL; default is a SQLite file under home.")
+    secret_key: SecretStr = Field(default=SecretStr("dev-only-insecure-key-change-me-0123456789"))
+    public_url: str = "http://127.0.0.1:8000"
+    prefect_port: int = 4200
+    # An acknowledged approval must survive power loss, so SQLite runs with synchronous=FULL by default.
+    sqlite_synchronous: str = Field(default="FULL", pattern="^(FULL|NORMAL)$")
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.home / 'phasegate.db').resolve()}"

@@ -1,0 +1,301 @@
+"""ORM tables: the system of record. SQLAlchemy 2 style; identical schema on SQLite and PostgreSQL.
+
+Conventions: ``Uuid`` keys for things that happen, natural string keys for things people type (person
+ids, template ids, project keys); tz-aware UTC timestamps; ``Numeric`` money; enums stored as strings
+guarded by check constraints; constraint names from one naming convention so migrations are stable.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    Uuid,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from models.enums import (
+    Decision,
+    DocumentStatus,
+    OutboxStatus,
+    ProjectStatus,
+    Recommendation,
+    ReviewStatus,
+    RoundStatus,
+)
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+MONEY = Numeric(18, 2)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores aware UTC datetimes and returns them aware on both dialects (SQLite drops the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; phasegate stores aware UTC timestamps only")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _enum_check(column: str, enum: type[StrEnum], name: str) -> CheckConstraint:
+    allowed = ", ".join(f"'{member.value}'" for member in enum)
+    return CheckConstraint(f"{column} IN ({allowed})", name=name)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Person(Base):
+    __tablename__ = "people"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(320))
+    locale: Mapped[str] = mapped_column(String(8), default="en")
+    notify_urls: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (CheckConstraint("locale IN ('en', 'zh-CN')", name="locale"),)
+
+
+class TemplateVersion(Base):
+    """An immutable, published lifecycle template version."""
+
+    __tablename__ = "template_versions"
+
+    template_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    content: Mapped[dict[str, Any]] = mapped_column(JSON)
+    source: Mapped[str] = mapped_column(Text)
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Project(Base):
+    __tablename__ = "projects"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    template_id: Mapped[str] = mapped_column(String(64))
+    template_version: Mapped[int] = mapped_column(Integer)
+    template_hash: Mapped[str] = mapped_column(String(64))
+    sponsor_id: Mapped[str] = mapped_column(ForeignKey("people.id"))
+    manager_id: Mapped[str] = mapped_column(ForeignKey("people.id"))
+    budget: Mapped[Decimal] = mapped_column(MONEY)
+    currency: Mapped[str] = mapped_column(String(3), default="USD")
+    status: Mapped[str] = mapped_column(String(16), default=ProjectStatus.ACTIVE.value)
+    stage_id: Mapped[str] = mapped_column(String(64))
+    recycle_count: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        _enum_check("status", ProjectStatus, "status"),
+        CheckConstraint("budget >= 0", name="budget_non_negative"),
+        # Projects are pinned to a published template version.
+        ForeignKeyConstraint(
+            ["template_id", "template_version"],
+            ["template_versions.template_id", "template_versions.version"],
+        ),
+    )
+
+
+class Document(Base):
+    """One registered version of a deliverable file, with its hash at registration."""
+
+    __tablename__ = "documents"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    project_key: Mapped[str] = mapped_column(ForeignKey("projects.key"), index=True)
+    deliverable_id: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer)
+    path: Mapped[str] = mapped_column(String(1024))
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default=DocumentStatus.REGISTERED.value)
+    approved_by: Mapped[str | None] = mapped_column(ForeignKey("people.id"))
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    registered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("project_key", "deliverable_id", "version"),
+        _enum_check("status", DocumentStatus, "status"),
+    )
+
+
+class CostEntry(Base):
+    """Actual cost recorded against a project (the slice's budget criterion sums these)."""
+
+    __tablename__ = "cost_entries"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    project_key: Mapped[str] = mapped_column(ForeignKey("projects.key"), index=True)
+    amount: Mapped[Decimal] = mapped_column(MONEY)
+    note: Mapped[str] = mapped_column(String(500), default="")
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (CheckConstraint("amount >= 0", name="amount_non_negative"),)
+
+
+class GateReview(Base):
+    """An evaluation of a gate, stored with the evidence it saw and the hash of that evidence."""
+
+    __tablename__ = "gate_reviews"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    project_key: Mapped[str] = mapped_column(ForeignKey("projects.key"), index=True)
+    gate_id: Mapped[str] = mapped_column(String(64))
+    stage_id: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(24))
+    recommendation: Mapped[str] = mapped_column(String(24))
+    evaluation: Mapped[dict[str, Any]] = mapped_column(JSON)
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSON)
+    evidence_hash: Mapped[str] = mapped_column(String(64))
+    requested_by: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        _enum_check("status", ReviewStatus, "status"),
+        _enum_check("recommendation", Recommendation, "recommendation"),
+    )
+
+
+class ApprovalRound(Base):
+    """A gate waiting for its gatekeepers: a row, not a paused process."""
+
+    __tablename__ = "approval_rounds"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    review_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("gate_reviews.id"), unique=True)
+    project_key: Mapped[str] = mapped_column(ForeignKey("projects.key"), index=True)
+    gate_id: Mapped[str] = mapped_column(String(64))
+    policy: Mapped[str] = mapped_column(String(16))
+    approvers: Mapped[list[str]] = mapped_column(JSON)
+    evidence_hash: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default=RoundStatus.OPEN.value, index=True)
+    decision: Mapped[str | None] = mapped_column(String(16))
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    applied_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        _enum_check("status", RoundStatus, "status"),
+        _enum_check("decision", Decision, "decision"),
+    )
+
+
+class Vote(Base):
+    __tablename__ = "votes"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    round_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("approval_rounds.id"))
+    voter_id: Mapped[str] = mapped_column(ForeignKey("people.id"))
+    decision: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    evidence_hash: Mapped[str] = mapped_column(String(64))
+    cast_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("round_id", "voter_id"),
+        _enum_check("decision", Decision, "decision"),
+    )
+
+
+class GateDecision(Base):
+    """The resolved outcome of a round; applied to the lifecycle by the gate-decision flow."""
+
+    __tablename__ = "decisions"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    round_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("approval_rounds.id"), unique=True)
+    project_key: Mapped[str] = mapped_column(ForeignKey("projects.key"), index=True)
+    gate_id: Mapped[str] = mapped_column(String(64))
+    decision: Mapped[str] = mapped_column(String(16))
+    decided_by: Mapped[list[str]] = mapped_column(JSON)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    decided_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (_enum_check("decision", Decision, "decision"),)
+
+
+class AuditEntry(Base):
+    """Append-only, hash-chained log: each entry's hash covers its content and the previous hash."""
+
+    __tablename__ = "audit_log"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64))
+    entity: Mapped[str] = mapped_column(String(200))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class OutboxMessage(Base):
+    """One notification to one target, written in the transaction that caused it."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    recipient_id: Mapped[str | None] = mapped_column(ForeignKey("people.id"))
+    target: Mapped[str] = mapped_column(Text)
+    locale: Mapped[str] = mapped_column(String(8), default="en")
+    context: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), default=OutboxStatus.PENDING.value)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        _enum_check("status", OutboxStatus, "status"),
+        Index("ix_outbox_due", "status", "next_attempt_at"),
+    )

@@ -1,0 +1,1 @@
+"""Notifications: render per-locale messages and deliver the outbox through Apprise."""
