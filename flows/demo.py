@@ -1,0 +1,148 @@
+"""``phasegate demo``: a small portfolio driven end to end through the real services and flows.
+
+It resets its own database under ``PHASEGATE_HOME/demo`` (so it can run again), starts a local
+notification sink and a local Prefect server, and leaves the server running so the flow runs and their
+artifacts can be browsed afterwards.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+import typer
+
+from gates import services
+from models.commands import AddPerson, CastVote, CreateProject, RecordCost, RegisterDocument, RequestReview
+from models.enums import Decision
+from models.settings import Settings
+from models.template import LifecycleTemplate
+from notifications.sink import JsonSink
+
+
+@dataclass(frozen=True)
+class DemoProject:
+    key: str
+    name: str
+    template: str
+    sponsor: str
+    manager: str
+    budget: str
+    spent: str
+    vote: Decision | None
+    reason: str
+    skip_documents: int = 0
+
+
+PEOPLE = (
+    ("alice", "Alice Chen", "alice@example.com", "en"),
+    ("wang-fang", "王芳", "wang.fang@example.com", "zh-CN"),
+    ("bob", "Bob Martin", "bob@example.com", "en"),
+    ("li-lei", "李雷", "li.lei@example.com", "zh-CN"),
+)
+
+PORTFOLIO = (
+    DemoProject("ERP-UPGRADE", "ERP upgrade to v12", "it-pmo", "alice", "bob", "450000", "38000", Decision.GO, ""),
+    DemoProject("CRM-MIGRATE", "CRM migration", "it-pmo", "wang-fang", "li-lei", "120000", "131500",
+                Decision.RECYCLE, "Initiation overspent: re-plan the scope within the approved budget"),
+    DemoProject("DATA-LAKE", "Customer data lake", "cooper-5", "alice", "li-lei", "800000", "21000",
+                Decision.HOLD, "Sound idea, but the data team has no capacity until next quarter"),
+    DemoProject("SMART-KIOSK", "Smart retail kiosk", "cooper-5", "wang-fang", "bob", "300000", "9000",
+                Decision.KILL, "Strategic fit is weak and a partner already sells this"),
+    DemoProject("MOBILE-APP", "Field service mobile app", "it-pmo", "alice", "bob", "200000", "4000", None, "",
+                skip_documents=1),
+)
+
+
+def _document(folder: Path, template: LifecycleTemplate, deliverable_id: str, project: str) -> Path:
+    deliverable = template.deliverable(deliverable_id)
+    sections = "\n\n".join(f"## {s}\n\nContent of {s.lower()} for {project}." for s in deliverable.required_sections)
+    path = folder / project / f"{deliverable_id}.md"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"# {deliverable.name}: {project}\n\n{sections}\n", encoding="utf-8")
+    return path
+
+
+def run_demo() -> None:
+    import hashlib
+
+    from flows.cli import _rt, db_upgrade
+    from flows.runtime import utc_now
+    from flows.server import configure_prefect_env, prefect_run_context, start
+
+    settings = Settings()
+    root = (settings.home / "demo").resolve()
+    if root.exists():
+        shutil.rmtree(root)
+    root.mkdir(parents=True)
+    db_url = f"sqlite:///{root / 'phasegate.db'}"
+    inbox = root / "inbox.jsonl"
+
+    typer.echo(f"phasegate demo: writing to {root}")
+    db_upgrade(db_url)
+    rt = _rt(db_url)
+    sink = JsonSink(inbox).start()
+    typer.echo(f"notification sink listening on http://127.0.0.1:{sink.port}/ -> {inbox}")
+    server = start(rt.settings)
+    mode = configure_prefect_env(rt.settings)
+    typer.echo(f"Prefect: {mode} at {server.url}")
+
+    for person_id, name, email, locale in PEOPLE:
+        services.add_person(
+            AddPerson(id=person_id, name=name, email=email, locale=locale,  # type: ignore[arg-type]
+                      notify_urls=(f"json://127.0.0.1:{sink.port}/{person_id}",)),
+            uow=rt.uow, now=utc_now())
+
+    from flows.gate_decision import gate_decision_flow
+    from flows.gate_review import gate_review_flow
+
+    rows: list[tuple[str, str, str, str, str]] = []
+    with prefect_run_context():
+        for item in PORTFOLIO:
+            project = services.create_project(
+                CreateProject(key=item.key, template_id=item.template, name=item.name, sponsor_id=item.sponsor,
+                              manager_id=item.manager, budget=Decimal(item.budget)),
+                uow=rt.uow, now=utc_now())
+            template = services.get_template(project.template_id, project.template_version, uow=rt.uow).template
+            gate = template.gate_after(project.stage_id)
+            assert gate is not None
+            for deliverable_id in gate.deliverables[item.skip_documents:]:
+                path = _document(root / "documents", template, deliverable_id, item.key)
+                content = path.read_bytes()
+                services.register_document(
+                    RegisterDocument(project_key=item.key, deliverable_id=deliverable_id, path=str(path),
+                                     sha256=hashlib.sha256(content).hexdigest(), size=len(content),
+                                     approved_by=item.sponsor),
+                    uow=rt.uow, now=utc_now())
+            services.record_cost(RecordCost(project_key=item.key, amount=Decimal(item.spent), note="stage actuals"),
+                                 uow=rt.uow, now=utc_now())
+            review = gate_review_flow(item.key, item.manager, return_state=True)
+            outcome = review.result()
+            recommendation = outcome["evaluation"]["recommendation"]
+            decision = "-"
+            if outcome["round_id"] and item.vote is not None:
+                vote = services.cast_vote(
+                    CastVote(round_id=outcome["round_id"], voter_id=item.sponsor, decision=item.vote,
+                             reason=item.reason),
+                    uow=rt.uow, now=utc_now())
+                if vote.round_decision is not None:
+                    gate_decision_flow(str(vote.round_id))
+                decision = item.vote.value
+            after = services.project_view(item.key, uow=rt.uow).project
+            rows.append((item.key, gate.id, recommendation, decision, f"{after.status.value} / {after.stage_id}"))
+
+    sink.stop()
+    received = sum(1 for _ in inbox.open(encoding="utf-8")) if inbox.exists() else 0
+    typer.echo("")
+    typer.echo(f"{'project':<12} {'gate':<20} {'recommended':<12} {'decided':<9} status / stage")
+    for key, gate_id, recommendation, decision, state in rows:
+        typer.echo(f"{key:<12} {gate_id:<20} {recommendation:<12} {decision:<9} {state}")
+    typer.echo("")
+    typer.echo(f"database:       {root / 'phasegate.db'}")
+    typer.echo(f"notifications:  {inbox} ({received} received)")
+    typer.echo(f"documents:      {root / 'documents'}")
+    typer.echo(f"Prefect UI:     {server.url.removesuffix('/api')}  (flow runs and their artifacts)")
+    typer.echo("stop the Prefect server with: .venv/bin/phasegate server stop")
+    typer.echo(f"try:            .venv/bin/phasegate project show ERP-UPGRADE --db {db_url}")

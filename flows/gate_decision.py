@@ -1,0 +1,29 @@
+"""The ``gate-decision`` flow: apply a resolved round to the project's lifecycle, once, and tell people."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from prefect import flow, task
+from prefect.artifacts import create_markdown_artifact
+
+from flows.notify_dispatch import dispatch_notifications
+from flows.report import decision_markdown
+from flows.runtime import runtime, utc_now
+from gates import services
+
+
+@task(name="apply-decision")
+def apply_decision(round_id: UUID) -> services.DecisionApplied:
+    return services.apply_round_decision(round_id, uow=runtime().uow, now=utc_now())
+
+
+@flow(name="gate-decision", log_prints=False)
+def gate_decision_flow(round_id: str) -> dict[str, Any]:
+    applied = apply_decision(UUID(round_id))
+    current = services.get_round(applied.round_id, uow=runtime().uow)
+    create_markdown_artifact(decision_markdown(applied, current), key=f"gate-decision-{applied.project_key.lower()}",
+                             description=f"Decision at {applied.gate_id} for {applied.project_key}")
+    sent = dispatch_notifications()
+    return applied.model_dump(mode="json") | {"dispatch": sent}

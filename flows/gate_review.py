@@ -1,0 +1,50 @@
+"""The ``gate-review`` flow: evaluate a gate, record it, open the round or say why not, notify, publish.
+
+The flow is short and ends; the round it opens waits as a row in SQL, not as a paused process.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.states import Completed, State
+
+from flows.notify_dispatch import dispatch_notifications
+from flows.report import evaluation_markdown, evaluation_rows
+from flows.runtime import runtime, utc_now
+from gates import services
+from models.commands import RequestReview
+
+
+@task(name="record-review")
+def record_review(project_key: str, requested_by: str | None) -> services.ReviewResult:
+    rt = runtime()
+    return services.start_review(
+        RequestReview(project_key=project_key, requested_by=requested_by),
+        uow=rt.uow,
+        now=utc_now(),
+        public_url=rt.settings.public_url,
+    )
+
+
+@task(name="publish-review-artifacts")
+def publish_review_artifacts(result: services.ReviewResult) -> None:
+    evaluation = result.evaluation
+    key = f"gate-review-{evaluation.project_key.lower()}"
+    create_table_artifact(evaluation_rows(evaluation), key=f"{key}-criteria",
+                          description=f"Criteria of {evaluation.gate_id} for {evaluation.project_key}")
+    create_markdown_artifact(evaluation_markdown(evaluation, round_id=result.round_id, approvers=result.approvers),
+                             key=key, description=f"Gate review of {evaluation.project_key}")
+
+
+@flow(name="gate-review", log_prints=False)
+def gate_review_flow(project_key: str, requested_by: str | None = None) -> State[dict[str, Any]]:
+    result = record_review(project_key, requested_by)
+    publish_review_artifacts(result)
+    sent = dispatch_notifications()
+    payload = result.model_dump(mode="json") | {"dispatch": sent}
+    if result.round_id is None:
+        return Completed(name="Not ready", message=f"{project_key}: not ready, no round opened", data=payload)
+    return Completed(name="Awaiting approval", message=f"{project_key}: round {result.round_id} open", data=payload)

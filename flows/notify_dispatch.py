@@ -1,0 +1,19 @@
+"""The ``notify-dispatch`` flow (scheduled) and the task other flows call after their transaction commits."""
+
+from __future__ import annotations
+
+from prefect import flow, task
+
+from flows.runtime import runtime
+from notifications.dispatch import dispatch_due
+
+
+@task(name="dispatch-notifications")
+def dispatch_notifications() -> dict[str, int]:
+    report = dispatch_due(runtime().sessions)
+    return report.as_dict()
+
+
+@flow(name="notify-dispatch", log_prints=False)
+def notify_dispatch_flow() -> dict[str, int]:
+    return dispatch_notifications()

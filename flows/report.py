@@ -1,0 +1,63 @@
+"""Markdown and table renderings of evaluations and decisions, for Prefect artifacts and the terminal."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from gates.services import DecisionApplied
+from models.snapshots import Evaluation, RoundSnapshot
+
+
+def evaluation_rows(evaluation: Evaluation) -> list[dict[str, Any]]:
+    return [
+        {
+            "code": c.code,
+            "kind": c.kind.value,
+            "result": "pass" if c.passed else ("missing evidence" if c.evidence_missing else "fail"),
+            "measured": c.measured or "",
+            "threshold": c.threshold or "",
+            "message": c.message,
+            "remediation": c.remediation,
+        }
+        for c in evaluation.criteria
+    ]
+
+
+def evaluation_markdown(evaluation: Evaluation, *, round_id: UUID | None, approvers: tuple[str, ...]) -> str:
+    lines = [
+        f"# Gate review: {evaluation.project_key} at {evaluation.gate_id}",
+        "",
+        f"**Recommendation:** `{evaluation.recommendation.value.upper()}`",
+        f"**Evidence hash:** `{evaluation.evidence_hash}`",
+        "",
+        "| criterion | result | measured | threshold | message |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for row in evaluation_rows(evaluation):
+        lines.append(f"| `{row['code']}` | {row['result']} | {row['measured']} | {row['threshold']} | {row['message']} |")
+    lines += ["", "| deliverable | present | approved | version |", "| --- | --- | --- | --- |"]
+    for d in evaluation.required_deliverables:
+        lines.append(f"| {d.id} | {'yes' if d.present else 'no'} | {'yes' if d.approved else 'no'} | {d.version or ''} |")
+    lines.append("")
+    if round_id is None:
+        lines.append("**Not ready:** no approval round was opened. " + " ".join(evaluation.reasons))
+    else:
+        lines.append(f"**Approval round** `{round_id}` is open for: {', '.join(approvers)}.")
+    return "\n".join(lines)
+
+
+def decision_markdown(applied: DecisionApplied, current: RoundSnapshot) -> str:
+    lines = [
+        f"# Gate decision: {applied.project_key} at {applied.gate_id}",
+        "",
+        f"**Decision:** `{applied.decision.value.upper()}` → project is **{applied.status.value}**, stage "
+        f"`{applied.stage_id}`",
+        f"**Evidence hash voted on:** `{current.evidence_hash}`",
+        "",
+        "| approver | vote | reason | cast at (UTC) |",
+        "| --- | --- | --- | --- |",
+    ]
+    for vote in current.votes:
+        lines.append(f"| {vote.voter_id} | {vote.decision.value} | {vote.reason} | {vote.cast_at.isoformat()} |")
+    return "\n".join(lines)

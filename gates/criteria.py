@@ -1,0 +1,111 @@
+"""Gate criteria: small pure functions keyed by stable dotted codes, registered in one table.
+
+A criterion reads the frozen evidence and returns a result with what it measured, the threshold, and a
+remediation in English and Chinese. A failing criterion is a result, never an exception.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+
+from models.enums import DocumentStatus
+from models.snapshots import CriterionResult, DeliverableStatus, GateEvidence
+from models.template import CriterionDef, GateDef, LifecycleTemplate
+
+Criterion = Callable[[CriterionDef, GateDef, LifecycleTemplate, GateEvidence], CriterionResult]
+
+
+def deliverable_statuses(gate: GateDef, evidence: GateEvidence) -> tuple[DeliverableStatus, ...]:
+    latest = {doc.deliverable_id: doc for doc in evidence.documents}
+    statuses = []
+    for deliverable_id in gate.deliverables:
+        doc = latest.get(deliverable_id)
+        statuses.append(
+            DeliverableStatus(
+                id=deliverable_id,
+                present=doc is not None,
+                approved=doc is not None and doc.status is DocumentStatus.APPROVED,
+                version=doc.version if doc else None,
+                sha256=doc.sha256 if doc else None,
+            )
+        )
+    return tuple(statuses)
+
+
+def required_approved(
+    definition: CriterionDef, gate: GateDef, template: LifecycleTemplate, evidence: GateEvidence
+) -> CriterionResult:
+    """Every deliverable the gate requires is registered and approved. A gap is missing evidence."""
+    statuses = deliverable_statuses(gate, evidence)
+    missing = [s.id for s in statuses if not s.present]
+    unapproved = [s.id for s in statuses if s.present and not s.approved]
+    total = len(statuses)
+    ready = total - len(missing) - len(unapproved)
+    passed = not missing and not unapproved
+    if passed:
+        message = f"all {total} required deliverables are registered and approved"
+        message_zh = f"全部 {total} 项必需交付物均已登记并批准"
+        remediation = remediation_zh = ""
+    else:
+        parts, parts_zh = [], []
+        if missing:
+            parts.append("missing: " + ", ".join(missing))
+            parts_zh.append("缺失：" + "、".join(missing))
+        if unapproved:
+            parts.append("not approved: " + ", ".join(unapproved))
+            parts_zh.append("未批准：" + "、".join(unapproved))
+        message = "; ".join(parts)
+        message_zh = "；".join(parts_zh)
+        remediation = "register each missing deliverable and have it approved (phasegate doc add KEY DELIVERABLE FILE --approved-by PERSON)"
+        remediation_zh = "登记缺失的交付物并取得批准（phasegate doc add KEY DELIVERABLE FILE --approved-by PERSON）"
+    return CriterionResult(
+        code=definition.code,
+        kind=definition.kind,
+        remediable=definition.remediable,
+        passed=passed,
+        evidence_missing=not passed,
+        measured=f"{ready}/{total}",
+        threshold=f"{total}/{total}",
+        message=message,
+        message_zh=message_zh,
+        remediation=remediation,
+        remediation_zh=remediation_zh,
+    )
+
+
+def actuals_within_budget(
+    definition: CriterionDef, gate: GateDef, template: LifecycleTemplate, evidence: GateEvidence
+) -> CriterionResult:
+    """Actual cost recorded so far does not exceed the approved budget."""
+    spent, budget, currency = evidence.actual_cost, evidence.budget, evidence.currency
+    passed = spent <= budget
+    share = f" ({(spent / budget * 100).quantize(Decimal('0.1'))}%)" if budget > 0 else ""
+    if passed:
+        message = f"actual cost {spent} {currency} is within the approved budget {budget} {currency}{share}"
+        message_zh = f"实际成本 {spent} {currency} 未超出批准预算 {budget} {currency}{share}"
+        remediation = remediation_zh = ""
+    else:
+        over = spent - budget
+        message = f"actual cost {spent} {currency} exceeds the approved budget {budget} {currency} by {over}{share}"
+        message_zh = f"实际成本 {spent} {currency} 超出批准预算 {budget} {currency}，超支 {over}{share}"
+        remediation = "re-plan the stage within budget or request a budget change from the sponsor"
+        remediation_zh = "在预算内重新规划本阶段，或向发起人申请预算变更"
+    return CriterionResult(
+        code=definition.code,
+        kind=definition.kind,
+        remediable=definition.remediable,
+        passed=passed,
+        measured=f"{spent}",
+        threshold=f"<= {budget}",
+        message=message,
+        message_zh=message_zh,
+        remediation=remediation,
+        remediation_zh=remediation_zh,
+    )
+
+
+REGISTRY: dict[str, Criterion] = {
+    "doc.required_approved": required_approved,
+    "budget.actuals_within_budget": actuals_within_budget,
+}

@@ -1,0 +1,566 @@
+"""Use cases: one function each, one unit of work each, committed once; they return results, not rows.
+
+Services receive their dependencies as keyword arguments (a unit-of-work factory and the current time)
+so that entry points decide where data lives and tests decide what time it is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict
+
+from gates.evaluation import evaluate_gate
+from gates.lifecycle import apply_decision as lifecycle_move
+from gates.ports import UnitOfWork
+from models.commands import AddPerson, CastVote, CreateProject, RecordCost, RegisterDocument, RequestReview
+from models.enums import (
+    Decision,
+    DocumentStatus,
+    ProjectStatus,
+    Recommendation,
+    ReviewStatus,
+    RoundStatus,
+)
+from models.errors import ConflictError, InputError, NotFoundError, PermissionDeniedError
+from models.snapshots import (
+    DocumentEvidence,
+    Evaluation,
+    GateEvidence,
+    OutboxRequest,
+    PersonSnapshot,
+    ProjectSnapshot,
+    RoundSnapshot,
+    StoredTemplate,
+)
+from models.template import GateDef, LifecycleTemplate
+
+UowFactory = Callable[[], UnitOfWork]
+SYSTEM = "system"
+
+
+class Result(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class PublishResult(Result):
+    template_id: str
+    version: int
+    content_hash: str
+    created: bool
+
+
+class ReviewResult(Result):
+    review_id: UUID
+    round_id: UUID | None
+    evaluation: Evaluation
+    approvers: tuple[str, ...]
+    notifications: int
+
+
+class VoteResult(Result):
+    round_id: UUID
+    project_key: str
+    voter_id: str
+    decision: Decision
+    round_status: RoundStatus
+    round_decision: Decision | None
+
+
+class DecisionApplied(Result):
+    round_id: UUID
+    project_key: str
+    gate_id: str
+    decision: Decision
+    status: ProjectStatus
+    stage_id: str
+    already_applied: bool
+    notifications: int
+
+
+# ------------------------------------------------------------------------------------------------ people
+def add_person(cmd: AddPerson, *, uow: UowFactory, now: datetime) -> PersonSnapshot:
+    person = PersonSnapshot(
+        id=cmd.id, name=cmd.name, email=str(cmd.email), locale=cmd.locale.value, notify_urls=cmd.notify_urls
+    )
+    with uow() as tx:
+        existing = tx.get_person(cmd.id)
+        if existing == person:
+            return existing
+        if existing is not None:
+            raise ConflictError(f"person {cmd.id!r} already exists with other details", code="person.exists")
+        tx.add_person(person, now=now)
+        tx.append_audit(
+            actor=SYSTEM,
+            action="person.added",
+            entity=f"person:{cmd.id}",
+            payload={"name": cmd.name, "locale": person.locale, "targets": len(cmd.notify_urls)},
+            at=now,
+        )
+        tx.commit()
+    return person
+
+
+# ------------------------------------------------------------------------------------------------ templates
+def publish_template(
+    template: LifecycleTemplate, *, content_hash: str, source: str, uow: UowFactory, now: datetime
+) -> PublishResult:
+    """Store an immutable version. The same content again is a no-op; other content under it is refused."""
+    with uow() as tx:
+        existing = tx.get_template(template.id, template.version)
+        if existing is not None:
+            if existing.content_hash != content_hash:
+                raise ConflictError(
+                    f"template {template.id}@{template.version} is already published with other content; "
+                    f"published versions are immutable: raise 'version' to {_next_version(tx, template.id)}",
+                    code="template.version_taken",
+                )
+            return PublishResult(
+                template_id=template.id, version=template.version, content_hash=content_hash, created=False
+            )
+        tx.add_template(template, content_hash=content_hash, source=source, now=now)
+        tx.append_audit(
+            actor=SYSTEM,
+            action="template.published",
+            entity=f"template:{template.id}@{template.version}",
+            payload={"content_hash": content_hash},
+            at=now,
+        )
+        tx.commit()
+    return PublishResult(template_id=template.id, version=template.version, content_hash=content_hash, created=True)
+
+
+def _next_version(tx: UnitOfWork, template_id: str) -> int:
+    latest = tx.get_template(template_id)
+    return (latest.template.version + 1) if latest else 1
+
+
+def get_template(template_id: str, version: int | None, *, uow: UowFactory) -> StoredTemplate:
+    with uow() as tx:
+        return _require_template(tx, template_id, version)
+
+
+def _require_template(tx: UnitOfWork, template_id: str, version: int | None) -> StoredTemplate:
+    stored = tx.get_template(template_id, version)
+    if stored is None:
+        known = sorted({f"{s.template.id}@{s.template.version}" for s in tx.list_templates()})
+        wanted = template_id if version is None else f"{template_id}@{version}"
+        raise NotFoundError(
+            f"unknown template {wanted!r}; published: {', '.join(known) or 'none (run phasegate db upgrade)'}",
+            code="template.not_found",
+        )
+    return stored
+
+
+# ------------------------------------------------------------------------------------------------ projects
+def create_project(cmd: CreateProject, *, uow: UowFactory, now: datetime) -> ProjectSnapshot:
+    with uow() as tx:
+        stored = _require_template(tx, cmd.template_id, cmd.template_version)
+        for role, person_id in (("sponsor", cmd.sponsor_id), ("manager", cmd.manager_id)):
+            _require_person(tx, person_id, field=f"--{role}")
+        if tx.get_project(cmd.key) is not None:
+            raise ConflictError(f"project {cmd.key!r} already exists", code="project.exists")
+        project = ProjectSnapshot(
+            key=cmd.key,
+            name=cmd.name,
+            template_id=stored.template.id,
+            template_version=stored.template.version,
+            template_hash=stored.content_hash,
+            sponsor_id=cmd.sponsor_id,
+            manager_id=cmd.manager_id,
+            budget=cmd.budget,
+            currency=cmd.currency,
+            status=ProjectStatus.ACTIVE,
+            stage_id=stored.template.stages[0].id,
+            recycle_count=0,
+        )
+        tx.add_project(project, now=now)
+        tx.append_audit(
+            actor=SYSTEM,
+            action="project.created",
+            entity=f"project:{cmd.key}",
+            payload={
+                "template": f"{project.template_id}@{project.template_version}",
+                "template_hash": project.template_hash,
+                "budget": project.budget,
+                "currency": project.currency,
+                "sponsor": cmd.sponsor_id,
+                "manager": cmd.manager_id,
+            },
+            at=now,
+        )
+        tx.commit()
+    return project
+
+
+def _require_person(tx: UnitOfWork, person_id: str, *, field: str) -> PersonSnapshot:
+    person = tx.get_person(person_id)
+    if person is None:
+        raise NotFoundError(f"{field}: unknown person {person_id!r}; add them with 'phasegate person add'",
+                            code="person.not_found")
+    return person
+
+
+def _require_project(tx: UnitOfWork, key: str, *, for_update: bool = False) -> ProjectSnapshot:
+    project = tx.get_project(key, for_update=for_update)
+    if project is None:
+        raise NotFoundError(f"unknown project {key!r}; see 'phasegate project list'", code="project.not_found")
+    return project
+
+
+def register_document(cmd: RegisterDocument, *, uow: UowFactory, now: datetime) -> DocumentEvidence:
+    with uow() as tx:
+        project = _require_project(tx, cmd.project_key, for_update=True)
+        template = _require_template(tx, project.template_id, project.template_version).template
+        known = [d.id for d in template.deliverables]
+        if cmd.deliverable_id not in known:
+            raise InputError(
+                f"DELIVERABLE: {cmd.deliverable_id!r} is not a deliverable of {template.id}@{template.version}; "
+                f"allowed: {', '.join(known)}",
+                code="document.unknown_deliverable",
+            )
+        if cmd.approved_by is not None:
+            _require_person(tx, cmd.approved_by, field="--approved-by")
+        document = DocumentEvidence(
+            deliverable_id=cmd.deliverable_id,
+            version=tx.next_document_version(project.key, cmd.deliverable_id),
+            sha256=cmd.sha256,
+            size=cmd.size,
+            path=cmd.path,
+            status=DocumentStatus.APPROVED if cmd.approved_by else DocumentStatus.REGISTERED,
+            approved_by=cmd.approved_by,
+        )
+        tx.add_document(project.key, document, approved_at=now if cmd.approved_by else None, now=now)
+        tx.append_audit(
+            actor=cmd.approved_by or SYSTEM,
+            action="document.registered",
+            entity=f"project:{project.key}/doc:{cmd.deliverable_id}@{document.version}",
+            payload={"sha256": cmd.sha256, "size": cmd.size, "approved_by": cmd.approved_by},
+            at=now,
+        )
+        tx.commit()
+    return document
+
+
+def record_cost(cmd: RecordCost, *, uow: UowFactory, now: datetime) -> Decimal:
+    """Record actual cost; returns the project's new total."""
+    with uow() as tx:
+        project = _require_project(tx, cmd.project_key, for_update=True)
+        tx.add_cost(project.key, cmd.amount, note=cmd.note, now=now)
+        tx.append_audit(
+            actor=SYSTEM,
+            action="actuals.recorded",
+            entity=f"project:{project.key}",
+            payload={"amount": cmd.amount, "note": cmd.note},
+            at=now,
+        )
+        total = tx.total_actual_cost(project.key)
+        tx.commit()
+    return total
+
+
+# ------------------------------------------------------------------------------------------------ gates
+def _current_gate(project: ProjectSnapshot, template: LifecycleTemplate) -> GateDef:
+    if project.status is not ProjectStatus.ACTIVE:
+        raise ConflictError(
+            f"project {project.key} is {project.status.value}; gates are evaluated for active projects only",
+            code="project.not_active",
+        )
+    gate = template.gate_after(project.stage_id)
+    if gate is None:
+        raise ConflictError(f"stage {project.stage_id!r} of project {project.key} has no gate", code="gate.none")
+    return gate
+
+
+def _evidence(tx: UnitOfWork, project: ProjectSnapshot, gate: GateDef) -> GateEvidence:
+    return GateEvidence(
+        project_key=project.key,
+        template=f"{project.template_id}@{project.template_version}#{project.template_hash}",
+        gate_id=gate.id,
+        stage_id=project.stage_id,
+        budget=project.budget,
+        currency=project.currency,
+        actual_cost=tx.total_actual_cost(project.key),
+        documents=tuple(tx.latest_documents(project.key)),
+    )
+
+
+def check_gate(project_key: str, *, uow: UowFactory) -> Evaluation:
+    """Evaluate the project's current gate without writing anything."""
+    with uow() as tx:
+        project = _require_project(tx, project_key)
+        template = _require_template(tx, project.template_id, project.template_version).template
+        gate = _current_gate(project, template)
+        return evaluate_gate(template, gate, _evidence(tx, project, gate))
+
+
+def _resolve_approvers(gate: GateDef, project: ProjectSnapshot) -> tuple[str, ...]:
+    by_role = {"sponsor": project.sponsor_id, "manager": project.manager_id}
+    people: list[str] = []
+    for role in gate.approval.approvers:
+        if role not in by_role:
+            raise ConflictError(
+                f"gate {gate.id!r} names approver role {role!r}, which cannot be resolved yet; "
+                f"resolvable roles: {', '.join(by_role)}",
+                code="approval.role_unresolved",
+            )
+        if by_role[role] not in people:
+            people.append(by_role[role])
+    return tuple(people)
+
+
+def _criteria_context(evaluation: Evaluation) -> list[dict[str, Any]]:
+    return [{"code": c.code, "passed": c.passed, "message": c.message, "message_zh": c.message_zh,
+             "remediation": c.remediation, "remediation_zh": c.remediation_zh} for c in evaluation.criteria]
+
+
+def start_review(cmd: RequestReview, *, uow: UowFactory, now: datetime, public_url: str | None = None) -> ReviewResult:
+    """Evaluate, record the evaluation with its evidence hash, and open a round unless the gate is not ready."""
+    with uow() as tx:
+        project = _require_project(tx, cmd.project_key, for_update=True)
+        template = _require_template(tx, project.template_id, project.template_version).template
+        gate = _current_gate(project, template)
+        pending = tx.open_rounds(project.key)
+        if pending:
+            raise ConflictError(
+                f"project {project.key} already has an open approval round {pending[0].id} for gate "
+                f"{pending[0].gate_id}; vote on it or wait for it to resolve",
+                code="review.round_open",
+            )
+        evidence = _evidence(tx, project, gate)
+        evaluation = evaluate_gate(template, gate, evidence)
+        ready = evaluation.recommendation is not Recommendation.NOT_READY
+        review_id = tx.add_review(
+            project_key=project.key,
+            gate_id=gate.id,
+            stage_id=project.stage_id,
+            status=ReviewStatus.AWAITING_APPROVAL if ready else ReviewStatus.NOT_READY,
+            recommendation=evaluation.recommendation,
+            evaluation=evaluation.model_dump(mode="json"),
+            evidence=evidence.model_dump(mode="json"),
+            evidence_hash=evaluation.evidence_hash,
+            requested_by=cmd.requested_by,
+            now=now,
+        )
+        tx.append_audit(
+            actor=cmd.requested_by or SYSTEM,
+            action="review.recorded",
+            entity=f"project:{project.key}/gate:{gate.id}",
+            payload={"review": review_id, "recommendation": evaluation.recommendation,
+                     "evidence_hash": evaluation.evidence_hash},
+            at=now,
+        )
+        base = {"project_key": project.key, "project_name": project.name, "gate_id": gate.id,
+                "gate_name": gate.name, "gate_name_zh": gate.name_zh or gate.name,
+                "recommendation": evaluation.recommendation.value, "criteria": _criteria_context(evaluation)}
+        round_id: UUID | None = None
+        approvers: tuple[str, ...] = ()
+        messages: list[OutboxRequest] = []
+        if ready:
+            approvers = _resolve_approvers(gate, project)
+            round_id = tx.open_round(
+                review_id=review_id,
+                project_key=project.key,
+                gate_id=gate.id,
+                policy=gate.approval.policy.value,
+                approvers=approvers,
+                evidence_hash=evaluation.evidence_hash,
+                due_at=now + timedelta(days=gate.sla_business_days),
+                now=now,
+            )
+            tx.append_audit(
+                actor=cmd.requested_by or SYSTEM,
+                action="round.opened",
+                entity=f"round:{round_id}",
+                payload={"project": project.key, "gate": gate.id, "policy": gate.approval.policy,
+                         "approvers": list(approvers), "evidence_hash": evaluation.evidence_hash},
+                at=now,
+            )
+            for approver_id in approvers:
+                approver = _require_person(tx, approver_id, field="approver")
+                context = base | {
+                    "round_id": str(round_id),
+                    "approver_name": approver.name,
+                    "vote_command": f"phasegate vote {round_id} --as {approver.id} --decision go",
+                    "approval_url": None,
+                }
+                messages += _messages_for(approver, "approval_requested", f"round:{round_id}", context)
+        else:
+            manager = _require_person(tx, project.manager_id, field="manager")
+            messages += _messages_for(manager, "gate_not_ready", f"review:{review_id}", base)
+        tx.enqueue(messages, now=now)
+        tx.commit()
+    return ReviewResult(review_id=review_id, round_id=round_id, evaluation=evaluation, approvers=approvers,
+                        notifications=len(messages))
+
+
+def _messages_for(person: PersonSnapshot, kind: str, subject: str, context: dict[str, Any]) -> list[OutboxRequest]:
+    return [
+        OutboxRequest(
+            idempotency_key=f"{kind}:{subject}:{person.id}:{index}",
+            kind=kind,
+            recipient_id=person.id,
+            target=target,
+            locale=person.locale,
+            context=context,
+        )
+        for index, target in enumerate(person.notify_urls)
+    ]
+
+
+# ------------------------------------------------------------------------------------------------ approvals
+def get_round(round_id: UUID, *, uow: UowFactory) -> RoundSnapshot:
+    with uow() as tx:
+        return _require_round(tx, round_id)
+
+
+def _require_round(tx: UnitOfWork, round_id: UUID, *, for_update: bool = False) -> RoundSnapshot:
+    found = tx.get_round(round_id, for_update=for_update)
+    if found is None:
+        raise NotFoundError(f"unknown approval round {round_id}; see 'phasegate project show KEY'",
+                            code="round.not_found")
+    return found
+
+
+def cast_vote(cmd: CastVote, *, uow: UowFactory, now: datetime) -> VoteResult:
+    """Record one approver's vote bound to the round's evidence hash; a single-approver round resolves at once."""
+    with uow() as tx:
+        current = _require_round(tx, cmd.round_id, for_update=True)
+        _require_person(tx, cmd.voter_id, field="--as")
+        if current.status is not RoundStatus.OPEN:
+            raise ConflictError(
+                f"round {current.id} is {current.status.value} (decision: {current.decision}); votes are closed",
+                code="round.closed",
+            )
+        if cmd.voter_id not in current.approvers:
+            raise PermissionDeniedError(
+                f"{cmd.voter_id} is not an approver of round {current.id}; approvers: {', '.join(current.approvers)}",
+                code="vote.not_approver",
+            )
+        earlier = next((v for v in current.votes if v.voter_id == cmd.voter_id), None)
+        if earlier is not None:
+            raise ConflictError(
+                f"{cmd.voter_id} already voted {earlier.decision.value} on round {current.id} at "
+                f"{earlier.cast_at.isoformat(timespec='seconds')}; a vote cannot be cast twice",
+                code="vote.duplicate",
+            )
+        tx.add_vote(current.id, voter_id=cmd.voter_id, decision=cmd.decision, reason=cmd.reason,
+                    evidence_hash=current.evidence_hash, now=now)
+        tx.append_audit(
+            actor=cmd.voter_id,
+            action="vote.cast",
+            entity=f"round:{current.id}",
+            payload={"decision": cmd.decision, "reason": cmd.reason, "evidence_hash": current.evidence_hash,
+                     "policy": current.policy, "meaning": "approved" if cmd.decision is Decision.GO else "decided"},
+            at=now,
+        )
+        votes = {v.voter_id: v.decision for v in current.votes} | {cmd.voter_id: cmd.decision}
+        outcome = _single_round_outcome(current, votes)
+        if outcome is not None:
+            tx.resolve_round(current.id, decision=outcome, decided_by=sorted(votes), reason=cmd.reason, now=now)
+            tx.append_audit(
+                actor=SYSTEM,
+                action="round.resolved",
+                entity=f"round:{current.id}",
+                payload={"decision": outcome, "votes": votes, "policy": current.policy,
+                         "evidence_hash": current.evidence_hash},
+                at=now,
+            )
+        tx.commit()
+    return VoteResult(
+        round_id=current.id,
+        project_key=current.project_key,
+        voter_id=cmd.voter_id,
+        decision=cmd.decision,
+        round_status=RoundStatus.RESOLVED if outcome else RoundStatus.OPEN,
+        round_decision=outcome,
+    )
+
+
+def _single_round_outcome(current: RoundSnapshot, votes: dict[str, Decision]) -> Decision | None:
+    """The slice's policy: the round resolves when every snapshotted approver has voted, all agreeing.
+
+    Disagreement among several approvers resolves to the most cautious vote (KILL > RECYCLE > HOLD > GO),
+    so nothing becomes GO unless everyone said GO.
+    """
+    if set(votes) != set(current.approvers):
+        return None
+    caution = [Decision.KILL, Decision.RECYCLE, Decision.HOLD, Decision.CONDITIONAL_GO, Decision.GO]
+    return next(d for d in caution if d in votes.values())
+
+
+def apply_round_decision(round_id: UUID, *, uow: UowFactory, now: datetime) -> DecisionApplied:
+    """Apply a resolved round to the lifecycle exactly once; a second call reports what was applied."""
+    with uow() as tx:
+        current = _require_round(tx, round_id, for_update=True)
+        if current.status is not RoundStatus.RESOLVED or current.decision is None:
+            raise ConflictError(f"round {current.id} is {current.status.value}; only resolved rounds are applied",
+                                code="round.not_resolved")
+        project = _require_project(tx, current.project_key, for_update=True)
+        if current.applied_at is not None:
+            return DecisionApplied(round_id=current.id, project_key=project.key, gate_id=current.gate_id,
+                                   decision=current.decision, status=project.status, stage_id=project.stage_id,
+                                   already_applied=True, notifications=0)
+        template = _require_template(tx, project.template_id, project.template_version).template
+        move = lifecycle_move(template, project, current.gate_id, current.decision)
+        tx.update_project_state(project.key, status=move.status, stage_id=move.stage_id,
+                                recycle_count=move.recycle_count, now=now)
+        tx.mark_round_applied(current.id, now=now)
+        tx.append_audit(
+            actor=SYSTEM,
+            action="decision.applied",
+            entity=f"project:{project.key}",
+            payload={"round": current.id, "gate": current.gate_id, "decision": current.decision,
+                     "from_stage": project.stage_id, "to_stage": move.stage_id, "status": move.status},
+            at=now,
+        )
+        gate = template.gate(current.gate_id)
+        stage = template.stage(move.stage_id)
+        reasons = "; ".join(v.reason for v in current.votes if v.reason)
+        context = {"project_key": project.key, "project_name": project.name,
+                   "gate_name": gate.name if gate else current.gate_id,
+                   "gate_name_zh": (gate.name_zh or gate.name) if gate else current.gate_id,
+                   "decision": current.decision.value, "decided_by": ", ".join(v.voter_id for v in current.votes),
+                   "reason": reasons, "new_stage": stage.name if move.stage_id != project.stage_id else None,
+                   "new_stage_zh": (stage.name_zh or stage.name) if move.stage_id != project.stage_id else None,
+                   "project_status": move.status.value}
+        messages: list[OutboxRequest] = []
+        for person_id in dict.fromkeys((project.sponsor_id, project.manager_id)):
+            messages += _messages_for(_require_person(tx, person_id, field="recipient"), "decision_made",
+                                      f"round:{current.id}", context)
+        tx.enqueue(messages, now=now)
+        tx.commit()
+    return DecisionApplied(round_id=current.id, project_key=project.key, gate_id=current.gate_id,
+                           decision=current.decision, status=move.status, stage_id=move.stage_id,
+                           already_applied=False, notifications=len(messages))
+
+
+# ------------------------------------------------------------------------------------------------ views
+class ProjectView(Result):
+    project: ProjectSnapshot
+    gate_id: str | None
+    pending_rounds: tuple[RoundSnapshot, ...]
+    history: tuple[Any, ...]
+
+
+def project_view(key: str, *, uow: UowFactory) -> ProjectView:
+    with uow() as tx:
+        project = _require_project(tx, key)
+        template = _require_template(tx, project.template_id, project.template_version).template
+        gate = template.gate_after(project.stage_id) if project.status is ProjectStatus.ACTIVE else None
+        return ProjectView(project=project, gate_id=gate.id if gate else None,
+                           pending_rounds=tuple(tx.open_rounds(key)), history=tuple(tx.decision_history(key)))
+
+
+def list_projects(*, uow: UowFactory) -> list[ProjectSnapshot]:
+    with uow() as tx:
+        return tx.list_projects()
+
+
+def list_templates(*, uow: UowFactory) -> list[StoredTemplate]:
+    with uow() as tx:
+        return tx.list_templates()

@@ -1,0 +1,412 @@
+"""The SQL unit of work: one session, one transaction, repositories as methods, snapshots out.
+
+Nothing here commits on its own: ``commit()`` is called once by a service, and leaving the ``with`` block
+without it rolls back. Row locks (``FOR UPDATE``) matter on PostgreSQL; SQLite transactions already hold
+the write lock from their ``BEGIN IMMEDIATE``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Self
+from uuid import UUID, uuid4
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from models import tables as t
+from models.audit_store import append_audit
+from models.enums import Decision, DocumentStatus, ProjectStatus, Recommendation, ReviewStatus, RoundStatus
+from models.snapshots import (
+    DecisionRecord,
+    DocumentEvidence,
+    OutboxRequest,
+    PersonSnapshot,
+    ProjectSnapshot,
+    RoundSnapshot,
+    StoredTemplate,
+    VoteRecord,
+)
+from models.template import LifecycleTemplate
+
+
+def _project(row: t.Project) -> ProjectSnapshot:
+    return ProjectSnapshot(
+        key=row.key,
+        name=row.name,
+        template_id=row.template_id,
+        template_version=row.template_version,
+        template_hash=row.template_hash,
+        sponsor_id=row.sponsor_id,
+        manager_id=row.manager_id,
+        budget=row.budget,
+        currency=row.currency,
+        status=ProjectStatus(row.status),
+        stage_id=row.stage_id,
+        recycle_count=row.recycle_count,
+    )
+
+
+def _stored_template(row: t.TemplateVersion) -> StoredTemplate:
+    return StoredTemplate(
+        template=LifecycleTemplate.model_validate(row.content),
+        content_hash=row.content_hash,
+        published_at=row.published_at,
+    )
+
+
+class SqlUnitOfWork:
+    def __init__(self, session_factory: sessionmaker[Session]) -> None:
+        self._factory = session_factory
+
+    def __enter__(self) -> Self:
+        self.session = self._factory()
+        self.session.begin()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self.session.rollback()
+        finally:
+            self.session.close()
+
+    def commit(self) -> None:
+        self.session.commit()
+
+    # people -------------------------------------------------------------------------------------------
+    def get_person(self, person_id: str) -> PersonSnapshot | None:
+        row = self.session.get(t.Person, person_id)
+        if row is None:
+            return None
+        return PersonSnapshot(
+            id=row.id, name=row.name, email=row.email, locale=row.locale, notify_urls=tuple(row.notify_urls)
+        )
+
+    def add_person(self, person: PersonSnapshot, *, now: datetime) -> None:
+        self.session.add(
+            t.Person(
+                id=person.id,
+                name=person.name,
+                email=person.email,
+                locale=person.locale,
+                notify_urls=list(person.notify_urls),
+                created_at=now,
+            )
+        )
+        self.session.flush()
+
+    # templates ----------------------------------------------------------------------------------------
+    def get_template(self, template_id: str, version: int | None = None) -> StoredTemplate | None:
+        query = select(t.TemplateVersion).where(t.TemplateVersion.template_id == template_id)
+        if version is None:
+            query = query.order_by(t.TemplateVersion.version.desc()).limit(1)
+        else:
+            query = query.where(t.TemplateVersion.version == version)
+        row = self.session.scalars(query).first()
+        return _stored_template(row) if row else None
+
+    def list_templates(self) -> list[StoredTemplate]:
+        rows = self.session.scalars(
+            select(t.TemplateVersion).order_by(t.TemplateVersion.template_id, t.TemplateVersion.version)
+        )
+        return [_stored_template(row) for row in rows]
+
+    def add_template(self, template: LifecycleTemplate, *, content_hash: str, source: str, now: datetime) -> None:
+        self.session.add(
+            t.TemplateVersion(
+                template_id=template.id,
+                version=template.version,
+                name=template.name,
+                content_hash=content_hash,
+                content=template.model_dump(mode="json"),
+                source=source,
+                published_at=now,
+            )
+        )
+        self.session.flush()
+
+    # projects -----------------------------------------------------------------------------------------
+    def get_project(self, key: str, *, for_update: bool = False) -> ProjectSnapshot | None:
+        query = select(t.Project).where(t.Project.key == key)
+        if for_update:
+            query = query.with_for_update()
+        row = self.session.scalars(query).first()
+        return _project(row) if row else None
+
+    def list_projects(self) -> list[ProjectSnapshot]:
+        return [_project(row) for row in self.session.scalars(select(t.Project).order_by(t.Project.key))]
+
+    def add_project(self, project: ProjectSnapshot, *, now: datetime) -> None:
+        self.session.add(t.Project(**project.model_dump(), created_at=now, updated_at=now))
+        self.session.flush()
+
+    def update_project_state(
+        self, key: str, *, status: ProjectStatus, stage_id: str, recycle_count: int, now: datetime
+    ) -> None:
+        self.session.execute(
+            update(t.Project)
+            .where(t.Project.key == key)
+            .values(status=status.value, stage_id=stage_id, recycle_count=recycle_count, updated_at=now)
+        )
+
+    # evidence -----------------------------------------------------------------------------------------
+    def latest_documents(self, key: str) -> list[DocumentEvidence]:
+        latest = (
+            select(t.Document.deliverable_id, func.max(t.Document.version).label("version"))
+            .where(t.Document.project_key == key)
+            .group_by(t.Document.deliverable_id)
+            .subquery()
+        )
+        rows = self.session.scalars(
+            select(t.Document)
+            .join(
+                latest,
+                (t.Document.deliverable_id == latest.c.deliverable_id) & (t.Document.version == latest.c.version),
+            )
+            .where(t.Document.project_key == key)
+            .order_by(t.Document.deliverable_id)
+        )
+        return [
+            DocumentEvidence(
+                deliverable_id=row.deliverable_id,
+                version=row.version,
+                sha256=row.sha256,
+                size=row.size,
+                path=row.path,
+                status=DocumentStatus(row.status),
+                approved_by=row.approved_by,
+            )
+            for row in rows
+        ]
+
+    def next_document_version(self, key: str, deliverable_id: str) -> int:
+        current = self.session.scalar(
+            select(func.max(t.Document.version)).where(
+                t.Document.project_key == key, t.Document.deliverable_id == deliverable_id
+            )
+        )
+        return (current or 0) + 1
+
+    def add_document(
+        self, key: str, document: DocumentEvidence, *, approved_at: datetime | None, now: datetime
+    ) -> UUID:
+        document_id = uuid4()
+        self.session.add(
+            t.Document(
+                id=document_id,
+                project_key=key,
+                deliverable_id=document.deliverable_id,
+                version=document.version,
+                path=document.path,
+                sha256=document.sha256,
+                size=document.size,
+                status=document.status.value,
+                approved_by=document.approved_by,
+                approved_at=approved_at,
+                registered_at=now,
+            )
+        )
+        self.session.flush()
+        return document_id
+
+    def total_actual_cost(self, key: str) -> Decimal:
+        total = self.session.scalar(select(func.sum(t.CostEntry.amount)).where(t.CostEntry.project_key == key))
+        return Decimal(total or 0).quantize(Decimal("0.01"))
+
+    def add_cost(self, key: str, amount: Decimal, *, note: str, now: datetime) -> UUID:
+        entry_id = uuid4()
+        self.session.add(t.CostEntry(id=entry_id, project_key=key, amount=amount, note=note, recorded_at=now))
+        self.session.flush()
+        return entry_id
+
+    # reviews, rounds, votes, decisions ---------------------------------------------------------------
+    def add_review(
+        self,
+        *,
+        project_key: str,
+        gate_id: str,
+        stage_id: str,
+        status: ReviewStatus,
+        recommendation: Recommendation,
+        evaluation: dict[str, Any],
+        evidence: dict[str, Any],
+        evidence_hash: str,
+        requested_by: str | None,
+        now: datetime,
+    ) -> UUID:
+        review_id = uuid4()
+        self.session.add(
+            t.GateReview(
+                id=review_id,
+                project_key=project_key,
+                gate_id=gate_id,
+                stage_id=stage_id,
+                status=status.value,
+                recommendation=recommendation.value,
+                evaluation=evaluation,
+                evidence=evidence,
+                evidence_hash=evidence_hash,
+                requested_by=requested_by,
+                created_at=now,
+            )
+        )
+        self.session.flush()
+        return review_id
+
+    def set_review_status(self, review_id: UUID, status: ReviewStatus) -> None:
+        self.session.execute(update(t.GateReview).where(t.GateReview.id == review_id).values(status=status.value))
+
+    def open_round(
+        self,
+        *,
+        review_id: UUID,
+        project_key: str,
+        gate_id: str,
+        policy: str,
+        approvers: Sequence[str],
+        evidence_hash: str,
+        due_at: datetime | None,
+        now: datetime,
+    ) -> UUID:
+        round_id = uuid4()
+        self.session.add(
+            t.ApprovalRound(
+                id=round_id,
+                review_id=review_id,
+                project_key=project_key,
+                gate_id=gate_id,
+                policy=policy,
+                approvers=list(approvers),
+                evidence_hash=evidence_hash,
+                status=RoundStatus.OPEN.value,
+                due_at=due_at,
+                opened_at=now,
+            )
+        )
+        self.session.flush()
+        return round_id
+
+    def _round(self, row: t.ApprovalRound) -> RoundSnapshot:
+        votes = self.session.scalars(select(t.Vote).where(t.Vote.round_id == row.id).order_by(t.Vote.cast_at))
+        return RoundSnapshot(
+            id=row.id,
+            review_id=row.review_id,
+            project_key=row.project_key,
+            gate_id=row.gate_id,
+            policy=row.policy,
+            approvers=tuple(row.approvers),
+            evidence_hash=row.evidence_hash,
+            status=RoundStatus(row.status),
+            decision=Decision(row.decision) if row.decision else None,
+            opened_at=row.opened_at,
+            resolved_at=row.resolved_at,
+            applied_at=row.applied_at,
+            votes=tuple(
+                VoteRecord(voter_id=v.voter_id, decision=Decision(v.decision), reason=v.reason, cast_at=v.cast_at)
+                for v in votes
+            ),
+        )
+
+    def get_round(self, round_id: UUID, *, for_update: bool = False) -> RoundSnapshot | None:
+        query = select(t.ApprovalRound).where(t.ApprovalRound.id == round_id)
+        if for_update:
+            query = query.with_for_update()
+        row = self.session.scalars(query).first()
+        return self._round(row) if row else None
+
+    def open_rounds(self, project_key: str) -> list[RoundSnapshot]:
+        rows = self.session.scalars(
+            select(t.ApprovalRound)
+            .where(t.ApprovalRound.project_key == project_key, t.ApprovalRound.status == RoundStatus.OPEN.value)
+            .order_by(t.ApprovalRound.opened_at)
+        )
+        return [self._round(row) for row in rows]
+
+    def add_vote(
+        self, round_id: UUID, *, voter_id: str, decision: Decision, reason: str, evidence_hash: str, now: datetime
+    ) -> UUID:
+        vote_id = uuid4()
+        self.session.execute(
+            insert(t.Vote).values(
+                id=vote_id,
+                round_id=round_id,
+                voter_id=voter_id,
+                decision=decision.value,
+                reason=reason,
+                evidence_hash=evidence_hash,
+                cast_at=now,
+            )
+        )
+        return vote_id
+
+    def resolve_round(
+        self, round_id: UUID, *, decision: Decision, decided_by: Sequence[str], reason: str, now: datetime
+    ) -> None:
+        row = self.session.get_one(t.ApprovalRound, round_id)
+        row.status = RoundStatus.RESOLVED.value
+        row.decision = decision.value
+        row.resolved_at = now
+        self.session.add(
+            t.GateDecision(
+                round_id=round_id,
+                project_key=row.project_key,
+                gate_id=row.gate_id,
+                decision=decision.value,
+                decided_by=list(decided_by),
+                reason=reason,
+                decided_at=now,
+            )
+        )
+        self.session.execute(
+            update(t.GateReview).where(t.GateReview.id == row.review_id).values(status=ReviewStatus.DECIDED.value)
+        )
+        self.session.flush()
+
+    def mark_round_applied(self, round_id: UUID, *, now: datetime) -> None:
+        self.session.execute(update(t.ApprovalRound).where(t.ApprovalRound.id == round_id).values(applied_at=now))
+
+    def decision_history(self, project_key: str) -> list[DecisionRecord]:
+        rows = self.session.scalars(
+            select(t.GateDecision).where(t.GateDecision.project_key == project_key).order_by(t.GateDecision.decided_at)
+        )
+        return [
+            DecisionRecord(
+                round_id=row.round_id,
+                gate_id=row.gate_id,
+                decision=Decision(row.decision),
+                decided_by=tuple(row.decided_by),
+                decided_at=row.decided_at,
+                reason=row.reason,
+            )
+            for row in rows
+        ]
+
+    # cross-cutting ------------------------------------------------------------------------------------
+    def append_audit(self, *, actor: str, action: str, entity: str, payload: dict[str, Any], at: datetime) -> None:
+        append_audit(self.session, actor=actor, action=action, entity=entity, payload=payload, at=at)
+
+    def enqueue(self, items: Sequence[OutboxRequest], *, now: datetime) -> int:
+        if not items:
+            return 0
+        self.session.execute(
+            insert(t.OutboxMessage),
+            [
+                {
+                    "id": uuid4(),
+                    "idempotency_key": item.idempotency_key,
+                    "kind": item.kind,
+                    "recipient_id": item.recipient_id,
+                    "target": item.target,
+                    "locale": item.locale,
+                    "context": item.context,
+                    "status": "pending",
+                    "attempts": 0,
+                    "next_attempt_at": now,
+                    "created_at": now,
+                }
+                for item in items
+            ],
+        )
+        return len(items)

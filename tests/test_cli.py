@@ -1,0 +1,167 @@
+"""The phasegate command line as a user runs it: real processes on a real SQLite file.
+
+Checks the JSON shapes documented in docs/cli.md, that user mistakes exit 2 with one line and write
+nothing, that a tampered audit log exits 1, and that commands running no flow never import Prefect.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+PHASEGATE = str(Path(sys.executable).with_name("phasegate"))
+
+
+class Cli:
+    def __init__(self, db: Path) -> None:
+        self.db = db
+        self.url = f"sqlite:///{db}"
+
+    def run(self, *args: str, expect: int = 0) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run([PHASEGATE, *args, "--db", self.url], capture_output=True, text=True, timeout=180)
+        assert done.returncode == expect, f"{args} exited {done.returncode}\n{done.stdout}\n{done.stderr}"
+        assert "Traceback" not in done.stderr, done.stderr
+        return done
+
+    def json(self, *args: str) -> Any:
+        return json.loads(self.run(*args, "--json").stdout)
+
+    def audit_count(self) -> int:
+        with sqlite3.connect(self.db) as con:
+            return int(con.execute("select count(*) from audit_log").fetchone()[0])
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> Cli:
+    runner = Cli(tmp_path / "cli.db")
+    runner.run("db", "upgrade")
+    runner.run("person", "add", "alice", "--name", "Alice Chen", "--email", "alice@example.com")
+    runner.run("person", "add", "bob", "--name", "王芳", "--email", "bob@example.com", "--locale", "zh-CN")
+    runner.run("project", "create", "P1", "--template", "it-pmo@1", "--name", "Pilot", "--sponsor", "alice",
+               "--manager", "bob", "--budget", "1000")
+    return runner
+
+
+def _documents(cli: Cli, tmp_path: Path, deliverables: list[str]) -> None:
+    for deliverable in deliverables:
+        path = tmp_path / f"{deliverable}.md"
+        path.write_text(f"# {deliverable}\n", encoding="utf-8")
+        cli.run("doc", "add", "P1", deliverable, str(path), "--approved-by", "alice")
+
+
+def test_templates_are_published_on_upgrade_and_listed(cli: Cli) -> None:
+    listed = cli.json("template", "list")
+    assert {(t["id"], t["version"]) for t in listed} == {("it-pmo", 1), ("cooper-5", 1)}
+    again = cli.run("db", "upgrade")
+    assert "it-pmo@1: up to date" in again.stdout
+
+
+def test_gate_check_and_project_show_json_shapes(cli: Cli, tmp_path: Path) -> None:
+    check = cli.json("gate", "check", "P1")
+    assert check["project"] == "P1" and check["gate"] == "ready-for-planning"
+    assert check["recommendation"] == "not_ready"
+    assert {c["code"] for c in check["criteria"]} == {"doc.required_approved", "budget.actuals_within_budget"}
+    assert all(set(c) >= {"code", "passed", "message"} for c in check["criteria"])
+    deliverables = [d["id"] for d in check["required_deliverables"]]
+    assert all(not d["present"] and not d["approved"] for d in check["required_deliverables"])
+
+    _documents(cli, tmp_path, deliverables)
+    cli.run("actuals", "add", "P1", "250.50")
+    check = cli.json("gate", "check", "P1")
+    assert check["recommendation"] == "go"
+    assert all(d["present"] and d["approved"] for d in check["required_deliverables"])
+
+    shown = cli.json("project", "show", "P1")
+    assert {k: shown[k] for k in ("key", "name", "status", "stage", "gate")} == {
+        "key": "P1", "name": "Pilot", "status": "active", "stage": "initiating", "gate": "ready-for-planning"}
+    assert shown["template"]["id"] == "it-pmo" and shown["template"]["version"] == 1
+    assert shown["pending_rounds"] == [] and shown["history"] == []
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("project", "create", "P2", "--template", "it-pmo", "--name", "x", "--sponsor", "alice", "--manager", "bob",
+          "--budget", "-5"), "--budget: Input should be greater than or equal to 0"),
+        (("project", "create", "P2", "--template", "it-pmo", "--name", "x", "--sponsor", "alice", "--manager", "bob",
+          "--budget", "lots"), "--budget: Input should be a valid decimal"),
+        (("project", "create", "P2", "--template", "nope@1", "--name", "x", "--sponsor", "alice", "--manager", "bob",
+          "--budget", "5"), "unknown template 'nope@1'"),
+        (("project", "create", "P2", "--template", "it-pmo", "--name", "x", "--sponsor", "zed", "--manager", "bob",
+          "--budget", "5"), "--sponsor: unknown person 'zed'"),
+        (("project", "show", "NOPE"), "unknown project 'NOPE'"),
+        (("person", "add", "carol", "--name", "C", "--email", "c@example.com", "--notify", "notaurl"),
+         "notify url"),
+        (("person", "add", "carol", "--name", "C", "--email", "not-an-email"), "--email"),
+        (("person", "add", "carol", "--name", "C", "--email", "c@example.com", "--locale", "fr"), "--locale"),
+        (("doc", "add", "P1", "project-charter", "/nonexistent/charter.md"), "FILE: cannot read"),
+        (("doc", "add", "P1", "no-such-deliverable", __file__), "allowed: "),
+        (("actuals", "add", "P1", "-1"), "AMOUNT"),
+        (("vote", "not-a-uuid", "--as", "alice", "--decision", "go"), "ROUND: 'not-a-uuid' is not a round id"),
+        (("vote", "00000000-0000-0000-0000-000000000000", "--as", "alice", "--decision", "go"),
+         "unknown approval round"),
+        (("vote", "00000000-0000-0000-0000-000000000000", "--as", "alice", "--decision", "maybe"),
+         "use one of go, recycle, hold, kill"),
+        (("vote", "00000000-0000-0000-0000-000000000000", "--as", "alice", "--decision", "kill"),
+         "a reason is required for kill"),
+        (("template", "show", "it-pmo@x"), "must be a whole number"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line_and_writes_nothing(cli: Cli, args: tuple[str, ...], message: str) -> None:
+    before = cli.audit_count()
+    done = cli.run(*args, expect=2)
+    assert message in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert cli.audit_count() == before
+
+
+def test_template_validate_reports_file_line_column(tmp_path: Path, cli: Cli) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("id: x\nversion: 1\nname: X\nstages:\n  - id: a\n    name: A\n    colour: red\ngates: []\n",
+                   encoding="utf-8")
+    done = subprocess.run([PHASEGATE, "template", "validate", str(bad)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert any(line.startswith(f"{bad}:7:5:") and "colour" in line for line in lines), lines
+    assert all(line.startswith(f"{bad}:") for line in lines)
+
+
+def test_publishing_changed_content_under_a_taken_version_exits_2(tmp_path: Path, cli: Cli) -> None:
+    from models.template_yaml import shipped_templates
+
+    source = next(s for s, t in shipped_templates() if t.id == "it-pmo")
+    edited = tmp_path / "it-pmo.yaml"
+    edited.write_text(source.replace("IT/PMO", "Edited IT/PMO", 1), encoding="utf-8")
+    done = cli.run("template", "publish", str(edited), expect=2)
+    assert "immutable" in done.stderr
+    same = tmp_path / "same.yaml"
+    same.write_text(source, encoding="utf-8")
+    assert "already published" in cli.run("template", "publish", str(same)).stdout
+
+
+def test_audit_verify_detects_an_edited_entry(cli: Cli) -> None:
+    intact = cli.json("audit", "verify")
+    assert intact["intact"] is True and intact["entries"] == cli.audit_count()
+    with sqlite3.connect(cli.db) as con:
+        con.execute("update audit_log set actor = 'mallory' where seq = 3")
+    done = cli.run("audit", "verify", expect=1)
+    assert "entry 3" in done.stderr
+
+
+def test_commands_that_run_no_flow_do_not_import_prefect(cli: Cli) -> None:
+    probe = (
+        "import sys\nfrom flows.cli import main\nsys.argv = ['phasegate'] + sys.argv[1:]\n"
+        "try:\n    main()\nfinally:\n    print('PREFECT-LOADED' if 'prefect' in sys.modules else 'PREFECT-ABSENT', "
+        "file=sys.stderr)\n"
+    )
+    for args in (["project", "list"], ["gate", "check", "P1"], ["audit", "verify"], ["--help"], ["server", "status"]):
+        done = subprocess.run([sys.executable, "-c", probe, *args, *([] if args[0] in ("--help", "server") else
+                                                                    ["--db", cli.url])],
+                              capture_output=True, text=True, timeout=60)
+        assert "PREFECT-ABSENT" in done.stderr, (args, done.stderr)
