@@ -368,11 +368,22 @@ def gate_check(key: str, db: Db = None, as_json: Json = False) -> None:
         _print_evaluation(doc)
 
 
+def prepare_prefect() -> None:
+    """Choose the Prefect API before Prefect is imported (it reads its settings once, at import)."""
+    import os
+
+    from flows.server import configure_prefect_env
+
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")  # the command prints its own summary
+    # A temporary server on a busy machine can take longer than Prefect's 20 s default to answer.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
+    configure_prefect_env(_rt(None).settings)
+
+
 def _run_flow(call: Any) -> Any:
     """Run a flow in this process against the local Prefect server when it is up (see `phasegate server`)."""
-    from flows.server import configure_prefect_env, prefect_run_context
+    from flows.server import prefect_run_context
 
-    configure_prefect_env(_rt(None).settings)
     with prefect_run_context():
         state = call()
     if not state.is_completed():
@@ -392,6 +403,7 @@ def gate_review(
 
     rt = _rt(db)
     services.check_gate(key, uow=rt.uow)  # fail fast on user mistakes, before paying for Prefect
+    prepare_prefect()
     from flows.gate_review import gate_review_flow
 
     result, state = _run_flow(lambda: gate_review_flow(key, requested_by, return_state=True))
@@ -432,6 +444,7 @@ def vote(
     result = services.cast_vote(cmd, uow=rt.uow, now=_now())
     doc: dict[str, Any] = result.model_dump(mode="json")
     if result.round_decision is not None:
+        prepare_prefect()
         from flows.gate_decision import gate_decision_flow
 
         applied, _ = _run_flow(lambda: gate_decision_flow(str(result.round_id), return_state=True))

@@ -68,9 +68,10 @@ def _document(folder: Path, template: LifecycleTemplate, deliverable_id: str, pr
 def run_demo() -> None:
     import hashlib
 
-    from flows.cli import _rt, db_upgrade
+    from flows.cli import db_upgrade, prepare_prefect
+    from flows.runtime import runtime
     from flows.runtime import utc_now
-    from flows.server import configure_prefect_env, prefect_run_context, start
+    from flows.server import prefect_run_context, start
 
     settings = Settings()
     root = (settings.home / "demo").resolve()
@@ -82,12 +83,12 @@ def run_demo() -> None:
 
     typer.echo(f"phasegate demo: writing to {root}")
     db_upgrade(db_url)
-    rt = _rt(db_url)
+    rt = runtime(db_url)
     sink = JsonSink(inbox).start()
     typer.echo(f"notification sink listening on http://127.0.0.1:{sink.port}/ -> {inbox}")
     server = start(rt.settings)
-    mode = configure_prefect_env(rt.settings)
-    typer.echo(f"Prefect: {mode} at {server.url}")
+    prepare_prefect()
+    typer.echo(f"Prefect server: {server.url}")
 
     for person_id, name, email, locale in PEOPLE:
         services.add_person(

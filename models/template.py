@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Self
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, StringConstraints, model_validator
 
 from models.enums import ApprovalPolicyKind, CriterionKind
 
@@ -45,7 +45,8 @@ class CriterionDef(_Def):
     code: CriterionCode
     kind: CriterionKind = CriterionKind.MUST_MEET
     remediable: bool = True
-    params: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    # Finite floats only: NaN or infinity cannot be written as canonical JSON, so it could not be hashed.
+    params: dict[str, str | int | FiniteFloat | bool] = Field(default_factory=dict)
 
 
 class ApprovalDef(_Def):
@@ -123,7 +124,9 @@ def reference_problems(template: LifecycleTemplate) -> list[tuple[Location, str]
         seen: set[str] = set()
         for index, item in enumerate(items):
             if item in seen:
-                problems.append(((kind, index, "id"), f"duplicate {kind[:-1]} id {item!r}"))
+                problems.append(
+                    ((kind, index, "id"), f"duplicate {kind[:-1]} id {item!r}; each {kind[:-1]} id must be unique")
+                )
             seen.add(item)
     deliverable_ids = {d.id for d in template.deliverables}
     stage_ids = [s.id for s in template.stages]
@@ -131,7 +134,10 @@ def reference_problems(template: LifecycleTemplate) -> list[tuple[Location, str]
     for g_index, gate in enumerate(template.gates):
         if gate.after not in stage_ids:
             problems.append(
-                (("gates", g_index, "after"), f"gate {gate.id!r} follows unknown stage {gate.after!r}; stages are: {', '.join(stage_ids)}")
+                (
+                    ("gates", g_index, "after"),
+                    f"gate {gate.id!r} follows unknown stage {gate.after!r}; stages are: {', '.join(stage_ids)}",
+                )
             )
         elif gate.after in closed:
             problems.append((("gates", g_index, "after"), f"stage {gate.after!r} is closed by more than one gate"))
@@ -139,6 +145,10 @@ def reference_problems(template: LifecycleTemplate) -> list[tuple[Location, str]
         for d_index, ref in enumerate(gate.deliverables):
             if ref not in deliverable_ids:
                 problems.append(
-                    (("gates", g_index, "deliverables", d_index), f"gate {gate.id!r} requires unknown deliverable {ref!r}")
+                    (
+                        ("gates", g_index, "deliverables", d_index),
+                        f"gate {gate.id!r} requires unknown deliverable {ref!r}; deliverables are: "
+                        + (", ".join(sorted(deliverable_ids)) or "(none defined)"),
+                    )
                 )
     return problems

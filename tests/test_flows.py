@@ -1,0 +1,115 @@
+"""Real Prefect flow runs of gate-review and gate-decision under one session-scoped test harness.
+
+Notifications go to a real HTTP receiver on 127.0.0.1; artifacts are read back from the Prefect API.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gates import services
+from models.commands import AddPerson, CastVote, CreateProject, RegisterDocument
+from models.enums import Decision
+from tests.receivers import HttpReceiver
+
+pytestmark = pytest.mark.flow
+
+
+@pytest.fixture(scope="session")
+def prefect_harness() -> Iterator[None]:
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120), temporary_settings(
+        updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}
+    ):
+        yield
+
+
+@pytest.fixture
+def portfolio(sqlite_url: str, prefect_harness: None) -> Iterator[tuple[Any, HttpReceiver]]:
+    from flows.cli import db_upgrade
+    from flows.runtime import runtime, utc_now
+
+    previous = os.environ.get("PHASEGATE_DATABASE_URL")
+    db_upgrade(sqlite_url)
+    rt = runtime(sqlite_url)
+    with HttpReceiver() as receiver:
+        for pid, locale in (("alice", "en"), ("bob", "zh-CN")):
+            services.add_person(AddPerson(id=pid, name=pid.title(), email=f"{pid}@example.com", locale=locale,  # type: ignore[arg-type]
+                                          notify_urls=(receiver.apprise_url(f"/{pid}"),)), uow=rt.uow, now=utc_now())
+        for key in ("FLOW-GO", "FLOW-NR"):
+            services.create_project(CreateProject(key=key, template_id="cooper-5", name=key, sponsor_id="alice",
+                                                  manager_id="bob", budget=Decimal(5000)), uow=rt.uow, now=utc_now())
+        template = services.get_template("cooper-5", 1, uow=rt.uow).template
+        for deliverable in template.gates[0].deliverables:
+            services.register_document(
+                RegisterDocument(project_key="FLOW-GO", deliverable_id=deliverable, path=f"/docs/{deliverable}.md",
+                                 sha256=hashlib.sha256(deliverable.encode()).hexdigest(), size=1, approved_by="alice"),
+                uow=rt.uow, now=utc_now())
+        yield rt, receiver
+    if previous is None:
+        os.environ.pop("PHASEGATE_DATABASE_URL", None)
+    else:
+        os.environ["PHASEGATE_DATABASE_URL"] = previous
+
+
+def _artifact_keys(flow_run_id: Any) -> set[str]:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
+        )
+    return {a.key for a in artifacts if a.key}
+
+
+def test_review_then_decision_advances_and_notifies(portfolio: tuple[Any, HttpReceiver], tmp_path: Path) -> None:
+    from flows.gate_decision import gate_decision_flow
+    from flows.gate_review import gate_review_flow
+    from flows.runtime import utc_now
+
+    rt, receiver = portfolio
+    state = gate_review_flow("FLOW-GO", "bob", return_state=True)
+    assert state.is_completed() and state.name == "Awaiting approval"
+    result = state.result()
+    assert result["evaluation"]["recommendation"] == "go" and result["approvers"] == ["alice"]
+    assert result["dispatch"]["sent"] == 1
+    assert {"gate-review-flow-go", "gate-review-flow-go-criteria"} <= _artifact_keys(state.state_details.flow_run_id)
+    request = receiver.wait_for(1)[0]
+    assert request.path == "/alice" and result["round_id"] in request.body.decode()
+
+    vote = services.cast_vote(CastVote(round_id=result["round_id"], voter_id="alice", decision=Decision.GO),
+                              uow=rt.uow, now=utc_now())
+    decided = gate_decision_flow(str(vote.round_id), return_state=True)
+    assert decided.is_completed()
+    applied = decided.result()
+    assert (applied["status"], applied["stage_id"], applied["already_applied"]) == ("active", "scoping", False)
+    assert "gate-decision-flow-go" in _artifact_keys(decided.state_details.flow_run_id)
+    paths = sorted(r.path for r in receiver.wait_for(3))
+    assert paths == ["/alice", "/alice", "/bob"]  # the request, then the decision to sponsor and manager
+    bob_message = next(r for r in receiver.requests if r.path == "/bob").body.decode("utf-8")
+    assert "阶段门" in bob_message or "决定" in bob_message  # bob reads Chinese
+
+    rerun = gate_decision_flow(str(vote.round_id))
+    assert rerun["already_applied"] is True and len(receiver.requests) == 3
+
+
+def test_not_ready_review_ends_in_a_named_state_and_opens_no_round(portfolio: tuple[Any, HttpReceiver]) -> None:
+    from flows.gate_review import gate_review_flow
+
+    rt, receiver = portfolio
+    state = gate_review_flow("FLOW-NR", return_state=True)
+    assert state.is_completed() and state.name == "Not ready"
+    result = state.result()
+    assert result["round_id"] is None and result["evaluation"]["recommendation"] == "not_ready"
+    assert services.project_view("FLOW-NR", uow=rt.uow).pending_rounds == ()
+    assert [r.path for r in receiver.wait_for(1)] == ["/bob"]
