@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from gates.canonical import sha256_hex
+from models.canonical import sha256_hex
 from gates.criteria import REGISTRY, Criterion, deliverable_statuses
 from models.enums import CriterionKind, Recommendation
 from models.snapshots import CriterionResult, Evaluation, GateEvidence

@@ -7,8 +7,6 @@ composed node tree keeps the marks that Pydantic's error locations lack; this mo
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -18,6 +16,7 @@ from typing import Any, NoReturn, get_args, get_origin
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from models.canonical import sha256_hex
 from models.errors import InputError, TemplateError
 from models.template import DeliverableDef, GateDef, LifecycleTemplate, Location, StageDef, reference_problems
 
@@ -404,16 +403,8 @@ def load_template_file(path: Path) -> LifecycleTemplate:
 
 
 def template_content_hash(template: LifecycleTemplate) -> str:
-    """sha256 of the canonical JSON of the validated template: formatting, comments and key order do not count.
-
-    The bytes are exactly those of ``gates.canonical.canonical_json`` (sorted keys, no spaces, UTF-8, no NaN),
-    written out here because ``models`` sits below ``gates`` in the import layers; a test holds the two equal.
-    A JSON-mode dump holds only JSON types, so none of canonical_json's conversions are needed.
-    """
-    canonical = json.dumps(
-        template.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    )
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    """sha256 of the canonical JSON of the validated template: formatting, comments and key order do not count."""
+    return sha256_hex(template.model_dump(mode="json"))
 
 
 def shipped_templates() -> list[tuple[str, LifecycleTemplate]]:

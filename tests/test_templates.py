@@ -10,7 +10,6 @@ import jsonschema  # type: ignore[import-untyped]  # no stubs installed; only tw
 import pytest
 import yaml
 
-from gates.canonical import sha256_hex
 from models.enums import ApprovalPolicyKind, CriterionKind
 from models.errors import InputError, TemplateError
 from models.template import LifecycleTemplate
@@ -420,11 +419,6 @@ def test_hash_changes_with_content() -> None:
     bumped = load_template_text(text.replace("version: 1", "version: 2"), source="v")
     hashes = {template_content_hash(t) for t in (base, changed, bumped)}
     assert len(hashes) == 3
-
-
-def test_hash_is_the_canonical_json_hash_used_everywhere_else() -> None:
-    for _, template in shipped_templates():
-        assert template_content_hash(template) == sha256_hex(template.model_dump(mode="json"))
 
 
 # --- JSON schema ------------------------------------------------------------------------------------------

@@ -1,0 +1,107 @@
+"""The audit log in SQL: append in the caller's transaction, read back in order, verify in a stream.
+
+Appenders must be serialized, or two transactions read the same head and both write ``head + 1`` (one
+then dies on the primary key, or worse, on a dialect without it, the chain forks). PostgreSQL: a
+transaction-scoped advisory lock taken before reading the head, released by the caller's commit or
+rollback. SQLite: ``models.db`` begins every transaction with ``BEGIN IMMEDIATE``, which already holds
+the database's single write lock.
+
+Caveat on PostgreSQL: run appends at READ COMMITTED (the default). Under REPEATABLE READ a snapshot
+taken before the lock may miss the latest entry; the insert then fails on the primary key rather than
+corrupting the chain, and the caller retries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import insert, select, text
+from sqlalchemy.orm import Session
+
+from gates.audit import GENESIS_HASH, AuditRecord, AuditRow, ChainBreak, next_record, verify_rows
+from models.errors import InputError
+from models.tables import AuditEntry
+
+AUDIT_LOCK_KEY = 0x7068617365676174
+"""``pg_advisory_xact_lock`` key of the audit appenders ("phasegat" in ASCII); no other lock may use it."""
+
+_table = AuditEntry.metadata.tables[AuditEntry.__tablename__]  # the Core Table, typed as one
+_columns = (
+    AuditEntry.seq,
+    AuditEntry.at,
+    AuditEntry.actor,
+    AuditEntry.action,
+    AuditEntry.entity,
+    AuditEntry.payload,
+    AuditEntry.prev_hash,
+    AuditEntry.hash,
+)
+
+
+def _lock_appenders(session: Session) -> None:
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": AUDIT_LOCK_KEY})
+
+
+def append_audit(
+    session: Session, *, actor: str, action: str, entity: str, payload: dict[str, Any], at: datetime
+) -> AuditRecord:
+    """Append one entry in the session's transaction and return it; the caller's unit of work commits.
+
+    Raises InputError for a naive ``at``, empty or over-long actor/action/entity, or a payload that is
+    not a JSON object of JSON-safe values (Decimal, UUID, date and datetime are converted to strings).
+    """
+    _lock_appenders(session)
+    head = session.execute(select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)).first()
+    prev_seq, prev_hash = (head[0], head[1]) if head is not None else (0, GENESIS_HASH)
+    record = next_record(
+        prev_seq=prev_seq, prev_hash=prev_hash, at=at, actor=actor, action=action, entity=entity, payload=payload
+    )
+    session.execute(insert(_table), [record.model_dump()])
+    return record
+
+
+def _iter_rows(session: Session, batch: int) -> Iterator[AuditRow]:
+    if batch < 1:
+        raise InputError(f"batch: must be a positive number of rows, got {batch}")
+    after = 0
+    while True:
+        # Core on the session's connection, not the ORM loader: less work per row, same transaction.
+        page = select(*_columns).where(AuditEntry.seq > after).order_by(AuditEntry.seq).limit(batch)
+        rows = session.connection().execute(page).all()
+        for row in rows:
+            yield cast(AuditRow, row)
+        if len(rows) < batch:
+            return
+        after = rows[-1][0]
+
+
+def _record(row: AuditRow) -> AuditRecord:
+    # Not validated: a tampered row must still be readable so that ``verify_chain`` can name it.
+    seq, at, actor, action, entity, payload, prev_hash, hash_ = row
+    return AuditRecord.model_construct(
+        seq=seq, at=at, actor=actor, action=action, entity=entity, payload=payload, prev_hash=prev_hash, hash=hash_
+    )
+
+
+def iter_audit(session: Session, *, batch: int = 5000) -> Iterator[AuditRecord]:
+    """Every entry in seq order, ``batch`` rows per query (keyset pages, so memory stays flat)."""
+    for row in _iter_rows(session, batch):
+        yield _record(row)
+
+
+def verify_audit(session: Session, *, batch: int = 5000) -> ChainBreak | None:
+    """The first break in the stored chain, or None. Detects edits, deletions and insertions, not tail cuts.
+
+    On SQLite the session's transaction holds the write lock while this runs (``BEGIN IMMEDIATE``);
+    verify a large log from a session that does nothing else and end it promptly.
+    """
+    return verify_rows(_iter_rows(session, batch))
+
+
+def audit_head(session: Session) -> AuditRecord | None:
+    """The latest entry: keep its hash elsewhere to detect a truncated log later."""
+    row = session.execute(select(*_columns).order_by(AuditEntry.seq.desc()).limit(1)).first()
+    return None if row is None else _record(cast(AuditRow, row))

@@ -1,0 +1,323 @@
+"""Deliver the outbox: claim due rows, send each through Apprise, record what happened.
+
+Why an outbox: services write notification rows in the same transaction as the decision that caused them,
+so a notification exists if and only if the decision committed; this dispatcher runs afterwards and a failed
+delivery never undoes anything. It only ever touches ``outbox`` rows.
+
+How a row is sent once, even with several dispatchers running:
+1. *Claim* in one short transaction: due rows (pending or failed, ``next_attempt_at <= now``, no live lease)
+   get ``lease_until = now + lease_seconds``. On PostgreSQL the select uses ``FOR UPDATE SKIP LOCKED`` so
+   dispatchers take disjoint rows without waiting; on SQLite the engine starts every transaction with
+   ``BEGIN IMMEDIATE``, so claims are serialized. The lease value is the claim marker: a later claim of
+   the same row (after this lease expired) always writes a later value.
+2. *Send* outside any transaction (a slow receiver must not hold a database lock), one ``apprise.Apprise()``
+   per row holding exactly that row's target. A send starts only while the lease still has room for a
+   whole send (``send_timeout_seconds``); rows that run out of room are released for the next run.
+3. *Record* in another short transaction, guarded by ``lease_until = <our lease>``: if another dispatcher
+   re-claimed the row meanwhile, our write is dropped and counted as ``lease_lost``.
+
+A send Apprise stopped waiting for (its call deadline, ``send_timeout_seconds``) may or may not have
+arrived: it becomes ``maybe_sent`` and is not retried automatically, since a repeat could reach a person
+twice. A plugin's own socket timeout (e.g. the HTTP read timeout, ``rto``, 4 s by default) is reported by
+Apprise 2.0 as a plain failure, indistinguishable at warning level from a refused connection, so it is
+retried. Every message therefore carries its idempotency key (a footer line, and an ``X-Idempotency-Key``
+header for json/form/xml targets) so a receiver can drop such repeats and those of the one remaining gap
+(a dispatcher dying between send and record).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+import uuid
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+import apprise
+from apprise import NotifyFormat
+from apprise.result import AppriseResult, AppriseResultStatus
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from models.enums import OutboxStatus
+from models.errors import InputError
+from models.tables import OutboxMessage
+from notifications.render import RenderedMessage, code_span, render
+from notifications.targets import redact_target, scrub_secrets, with_idempotency_header
+
+logger = logging.getLogger(__name__)
+
+BACKOFF_BASE_SECONDS = 30.0
+BACKOFF_CAP_SECONDS = 3600.0
+MAX_ERROR_CHARS = 2000
+
+_FOOTER_LABEL = {"en": "Message reference", "zh-CN": "消息编号"}
+_WARNING_LEVELS = frozenset({"WARNING", "ERROR", "CRITICAL"})
+
+
+@dataclass(frozen=True, slots=True)
+class DispatchReport:
+    """What one ``dispatch_due`` call did. ``released``: claimed but not sent because the lease ran short."""
+
+    claimed: int = 0
+    sent: int = 0
+    failed: int = 0
+    dead: int = 0
+    maybe_sent: int = 0
+    released: int = 0
+    lease_lost: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        """Plain counts, for flow results and artifacts."""
+        return {item.name: getattr(self, item.name) for item in fields(self)}
+
+
+class _Outcome(StrEnum):
+    SENT = "sent"
+    FAILED = "failed"
+    DEAD = "dead"
+    MAYBE_SENT = "maybe_sent"
+    RELEASED = "released"
+    LEASE_LOST = "lease_lost"
+
+
+@dataclass(frozen=True, slots=True)
+class _Claimed:
+    id: uuid.UUID
+    idempotency_key: str
+    kind: str
+    target: str
+    locale: str
+    context: dict[str, Any]
+    attempts: int
+    lease_until: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class _Delivery:
+    status: OutboxStatus
+    error: str | None
+
+
+def dispatch_due(
+    session_factory: sessionmaker[Session],
+    *,
+    now: datetime | None = None,
+    batch_size: int = 100,
+    max_attempts: int = 5,
+    lease_seconds: int = 60,
+    worker_id: str | None = None,
+    send_timeout_seconds: float = 20.0,
+    concurrency: int = 4,
+) -> DispatchReport:
+    """Claim up to ``batch_size`` due outbox rows, send them, record each result; never raises for delivery.
+
+    ``now`` fixes the clock for every timestamp this call writes (tests move it forward to make retries due);
+    by default the wall clock is read at each step.
+    """
+    if batch_size < 1:
+        raise InputError(f"batch_size: must be at least 1, got {batch_size}")
+    if max_attempts < 1:
+        raise InputError(f"max_attempts: must be at least 1, got {max_attempts}")
+    if send_timeout_seconds <= 0:
+        raise InputError(f"send_timeout_seconds: must be positive, got {send_timeout_seconds}")
+    if lease_seconds <= send_timeout_seconds:
+        raise InputError(
+            f"lease_seconds: must exceed send_timeout_seconds ({send_timeout_seconds}) so a send ends inside its "
+            f"lease, got {lease_seconds}"
+        )
+    if concurrency < 1:
+        raise InputError(f"concurrency: must be at least 1, got {concurrency}")
+    if now is not None and now.tzinfo is None:
+        raise InputError("now: must be a timezone-aware datetime")
+    worker = worker_id or f"dispatcher-{uuid.uuid4().hex[:8]}"
+
+    def clock() -> datetime:
+        return now if now is not None else datetime.now(UTC)
+
+    claimed = _claim(session_factory, clock(), batch_size, lease_seconds)
+    if not claimed:
+        return DispatchReport()
+    # Last moment a send may start and still finish (Apprise's call deadline) before the lease expires.
+    send_deadline = time.monotonic() + lease_seconds - send_timeout_seconds
+
+    def deliver(row: _Claimed) -> _Outcome:
+        if time.monotonic() > send_deadline:
+            return _release(session_factory, row)
+        delivery = _deliver(row, send_timeout_seconds)
+        return _record(session_factory, row, delivery, clock(), max_attempts)
+
+    with ThreadPoolExecutor(max_workers=min(concurrency, len(claimed)), thread_name_prefix=worker) as pool:
+        outcomes = Counter(pool.map(deliver, claimed))
+    report = DispatchReport(
+        claimed=len(claimed),
+        sent=outcomes[_Outcome.SENT],
+        failed=outcomes[_Outcome.FAILED],
+        dead=outcomes[_Outcome.DEAD],
+        maybe_sent=outcomes[_Outcome.MAYBE_SENT],
+        released=outcomes[_Outcome.RELEASED],
+        lease_lost=outcomes[_Outcome.LEASE_LOST],
+    )
+    logger.info("%s dispatched outbox batch: %s", worker, report)
+    return report
+
+
+def backoff_seconds(attempts: int, *, rng: random.Random | None = None) -> float:
+    """Delay before retry number ``attempts`` (1-based): 30 s doubling to a 1 h cap, with equal jitter.
+
+    Equal jitter (half fixed, half random) keeps every retry at least half the nominal delay away, so a
+    receiver that is down is not hammered, while spreading retries of a burst that failed together.
+    """
+    nominal = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2.0 ** max(0, attempts - 1))
+    draw: float = (rng or random).random()
+    return nominal / 2 + draw * nominal / 2
+
+
+def message_body(rendered: RenderedMessage, idempotency_key: str, locale: str) -> str:
+    """The Markdown body sent for a row: the rendered message plus a footer naming its idempotency key."""
+    label = _FOOTER_LABEL.get(locale, _FOOTER_LABEL["en"])
+    return f"{rendered.body_markdown.rstrip()}\n\n---\n\n{label}: {code_span(idempotency_key)}\n"
+
+
+def _claim(
+    session_factory: sessionmaker[Session], now: datetime, batch_size: int, lease_seconds: int
+) -> list[_Claimed]:
+    table = OutboxMessage
+    lease_until = now + timedelta(seconds=lease_seconds)
+    with session_factory() as session, session.begin():
+        query = (
+            select(
+                table.id,
+                table.idempotency_key,
+                table.kind,
+                table.target,
+                table.locale,
+                table.context,
+                table.attempts,
+            )
+            .where(
+                table.status.in_([OutboxStatus.PENDING.value, OutboxStatus.FAILED.value]),
+                table.next_attempt_at <= now,
+                or_(table.lease_until.is_(None), table.lease_until <= now),
+            )
+            .order_by(table.next_attempt_at, table.id)
+            .limit(batch_size)
+        )
+        if session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        rows = session.execute(query).all()
+        if not rows:
+            return []
+        session.execute(
+            update(table)
+            .where(table.id.in_([row.id for row in rows]))
+            .values(lease_until=lease_until)
+            .execution_options(synchronize_session=False)
+        )
+    return [
+        _Claimed(
+            id=row.id,
+            idempotency_key=row.idempotency_key,
+            kind=row.kind,
+            target=row.target,
+            locale=row.locale,
+            context=dict(row.context or {}),
+            attempts=row.attempts,
+            lease_until=lease_until,
+        )
+        for row in rows
+    ]
+
+
+def _deliver(row: _Claimed, send_timeout_seconds: float) -> _Delivery:
+    """Render and send one row; every failure becomes a ``_Delivery``, never an exception."""
+    try:
+        rendered = render(row.kind, row.locale, row.context)
+    except InputError as exc:
+        # A message that cannot be rendered will not render on retry either.
+        return _Delivery(OutboxStatus.DEAD, f"render failed: {exc.message}")
+    notifier = apprise.Apprise()
+    try:
+        added = notifier.add(with_idempotency_header(row.target, row.idempotency_key))
+    except Exception as exc:  # Apprise plugins may raise on odd input; the row must still be recorded.
+        added = False
+        logger.debug("apprise.add raised for %s: %r", redact_target(row.target), exc)
+    if not added:
+        return _Delivery(OutboxStatus.DEAD, f"target {redact_target(row.target)} cannot be parsed by Apprise")
+    try:
+        result = notifier.notify(
+            body=message_body(rendered, row.idempotency_key, row.locale),
+            title=rendered.title,
+            body_format=NotifyFormat.MARKDOWN,
+            timeout=send_timeout_seconds,
+            log_level=logging.WARNING,
+        )
+    except Exception as exc:  # a plugin bug must not stop the batch or lose the row
+        error = scrub_secrets(f"{type(exc).__name__}: {exc}", row.target)
+        return _Delivery(OutboxStatus.FAILED, _clip(error))
+    with result:
+        return _classify(result, row.target)
+
+
+def _classify(result: AppriseResult, target: str) -> _Delivery:
+    if result.status == AppriseResultStatus.SUCCESS:
+        return _Delivery(OutboxStatus.SENT, None)
+    warnings = [entry.message for entry in result.logs() if entry.level in _WARNING_LEVELS]
+    text = "; ".join(dict.fromkeys(warnings)) or f"Apprise reported {result.status.name} without a message"
+    if result.status == AppriseResultStatus.TIMEOUT:
+        text = f"timed out waiting for the receiver; delivery unknown: {text}"
+        return _Delivery(OutboxStatus.MAYBE_SENT, _clip(scrub_secrets(text, target)))
+    return _Delivery(OutboxStatus.FAILED, _clip(scrub_secrets(text, target)))
+
+
+def _record(
+    session_factory: sessionmaker[Session], row: _Claimed, delivery: _Delivery, now: datetime, max_attempts: int
+) -> _Outcome:
+    attempts = row.attempts + 1
+    values: dict[str, Any] = {"attempts": attempts, "lease_until": None, "last_error": delivery.error}
+    if delivery.status == OutboxStatus.SENT:
+        outcome = _Outcome.SENT
+        values.update(status=OutboxStatus.SENT.value, sent_at=now)
+    elif delivery.status == OutboxStatus.MAYBE_SENT:
+        outcome = _Outcome.MAYBE_SENT
+        values.update(status=OutboxStatus.MAYBE_SENT.value)
+    elif delivery.status == OutboxStatus.DEAD or attempts >= max_attempts:
+        outcome = _Outcome.DEAD
+        values.update(status=OutboxStatus.DEAD.value)
+    else:
+        outcome = _Outcome.FAILED
+        values.update(
+            status=OutboxStatus.FAILED.value, next_attempt_at=now + timedelta(seconds=backoff_seconds(attempts))
+        )
+    if not _update_if_still_ours(session_factory, row, values):
+        logger.warning("outbox %s: lease lost before recording %s; another dispatcher owns it", row.id, outcome)
+        return _Outcome.LEASE_LOST
+    if outcome is not _Outcome.SENT:
+        logger.warning("outbox %s to %s: %s (%s)", row.id, redact_target(row.target), outcome, delivery.error)
+    return outcome
+
+
+def _release(session_factory: sessionmaker[Session], row: _Claimed) -> _Outcome:
+    _update_if_still_ours(session_factory, row, {"lease_until": None})
+    return _Outcome.RELEASED
+
+
+def _update_if_still_ours(session_factory: sessionmaker[Session], row: _Claimed, values: dict[str, Any]) -> bool:
+    table = OutboxMessage
+    with session_factory() as session, session.begin():
+        result = session.execute(
+            update(table)
+            .where(table.id == row.id, table.lease_until == row.lease_until)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= MAX_ERROR_CHARS else text[: MAX_ERROR_CHARS - 1] + "…"
