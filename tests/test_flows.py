@@ -96,8 +96,8 @@ def test_review_then_decision_advances_and_notifies(portfolio: tuple[Any, HttpRe
     assert "gate-decision-flow-go" in _artifact_keys(decided.state_details.flow_run_id)
     paths = sorted(r.path for r in receiver.wait_for(3))
     assert paths == ["/alice", "/alice", "/bob"]  # the request, then the decision to sponsor and manager
-    bob_message = next(r for r in receiver.requests if r.path == "/bob").body.decode("utf-8")
-    assert "阶段门" in bob_message or "决定" in bob_message  # bob reads Chinese
+    bob_message = next(r for r in receiver.requests if r.path == "/bob").json()
+    assert bob_message["title"].startswith("阶段门决策") and "创意筛选" in bob_message["title"]  # bob reads Chinese
 
     rerun = gate_decision_flow(str(vote.round_id))
     assert rerun["already_applied"] is True and len(receiver.requests) == 3
