@@ -478,3 +478,22 @@ def test_parallel_dispatchers_send_each_row_exactly_once(
     with sessions() as session:
         statuses = session.execute(select(OutboxMessage.status)).scalars().all()
     assert statuses.count(OutboxStatus.SENT.value) == 200
+
+
+@pytest.mark.parametrize(("locale", "fix"), [("en", "(fix: do x)"), ("zh-CN", "（处理建议：做x）")])
+def test_not_ready_lists_each_criterion_on_its_own_line_with_the_fix(locale: str, fix: str) -> None:
+    context = {
+        "project_key": "P", "project_name": "N", "gate_name": "G", "gate_name_zh": "关口",
+        "criteria": [
+            {"code": "a.b", "passed": False, "message": "m1", "message_zh": "中1", "remediation": "do x",
+             "remediation_zh": "做x"},
+            {"code": "c.d", "passed": True, "message": "m2", "message_zh": "中2", "remediation": "",
+             "remediation_zh": ""},
+        ],
+    }
+    lines = render("gate_not_ready", locale, context).body_markdown.splitlines()
+    failing = [line for line in lines if "`a.b`" in line]
+    passing = [line for line in lines if "`c.d`" in line]
+    assert len(failing) == 1 and fix in failing[0]
+    assert len(passing) == 1 and "(fix" not in passing[0] and "处理建议" not in passing[0]
+    assert ("关口" in lines[0]) is (locale == "zh-CN")
