@@ -271,8 +271,15 @@ def cpi_floor(definition: CriterionDef, evidence: BudgetEvidence) -> CriterionRe
     else:
         message = f"cost performance index CPI {cpi} is below the floor {floor} ({basis})"
         message_zh = f"成本绩效指数 CPI 为 {cpi}，低于下限 {floor}（{basis_zh}）"
-    return _result(definition, passed=passed, measured=_plain(cpi), threshold=threshold, message=message,
-                   message_zh=message_zh, remediation=_FIX_COST)
+    return _result(
+        definition,
+        passed=passed,
+        measured=_plain(cpi),
+        threshold=threshold,
+        message=message,
+        message_zh=message_zh,
+        remediation=_FIX_COST,
+    )
 
 
 def spi_floor(definition: CriterionDef, evidence: BudgetEvidence) -> CriterionResult:
@@ -293,8 +300,15 @@ def spi_floor(definition: CriterionDef, evidence: BudgetEvidence) -> CriterionRe
     else:
         message = f"schedule performance index SPI {spi} is below the floor {floor} ({basis})"
         message_zh = f"进度绩效指数 SPI 为 {spi}，低于下限 {floor}（{basis_zh}）"
-    return _result(definition, passed=passed, measured=_plain(spi), threshold=threshold, message=message,
-                   message_zh=message_zh, remediation=_FIX_SCHEDULE)
+    return _result(
+        definition,
+        passed=passed,
+        measured=_plain(spi),
+        threshold=threshold,
+        message=message,
+        message_zh=message_zh,
+        remediation=_FIX_SCHEDULE,
+    )
 
 
 def tcpi_ceiling(definition: CriterionDef, evidence: BudgetEvidence) -> CriterionResult:
@@ -320,7 +334,10 @@ def tcpi_ceiling(definition: CriterionDef, evidence: BudgetEvidence) -> Criterio
     remaining_work = bac - ev
     if remaining_work <= 0:
         return _result(
-            definition, passed=True, measured="no remaining work", threshold=threshold,
+            definition,
+            passed=True,
+            measured="no remaining work",
+            threshold=threshold,
             message=f"no work remains to be earned (EV {_money(ev)} equals BAC {_money(bac)} {cur}); "
             "TCPI does not apply",
             message_zh=f"已无剩余工作（挣值 EV {_money(ev)} 等于完工预算 BAC {_money(bac)} {cur}），"
@@ -329,7 +346,10 @@ def tcpi_ceiling(definition: CriterionDef, evidence: BudgetEvidence) -> Criterio
         )
     if figures.tcpi_bac is None:  # BAC - AC <= 0 with work still to earn
         return _result(
-            definition, passed=False, measured="unattainable", threshold=threshold,
+            definition,
+            passed=False,
+            measured="unattainable",
+            threshold=threshold,
             message=f"the budget is exhausted: AC {_money(ac)} has reached BAC {_money(bac)} {cur} with "
             f"{_money(remaining_work)} {cur} of work still to earn, so no TCPI can finish within BAC",
             message_zh=f"预算已耗尽：实际成本 AC {_money(ac)} 已达到完工预算 BAC {_money(bac)} {cur}，"
@@ -351,8 +371,15 @@ def tcpi_ceiling(definition: CriterionDef, evidence: BudgetEvidence) -> Criterio
             f"完工尚需绩效指数 TCPI 为 {tcpi}，超过上限 {ceiling}：要在完工预算内完工，"
             f"需要项目从未达到过的绩效（{basis}）"
         )
-    return _result(definition, passed=passed, measured=_plain(tcpi), threshold=threshold, message=message,
-                   message_zh=message_zh, remediation=fix)
+    return _result(
+        definition,
+        passed=passed,
+        measured=_plain(tcpi),
+        threshold=threshold,
+        message=message,
+        message_zh=message_zh,
+        remediation=fix,
+    )
 
 
 # --- variances ---------------------------------------------------------------------------------------------
@@ -389,15 +416,23 @@ def _variance(
     else:
         message = f"{figure[0]} {_money(value)} {cur} is beyond the tolerance of {_money(tolerance)} {cur} ({rule})"
         message_zh = f"{figure[1]} 为 {_money(value)} {cur}，超出容差 {_money(tolerance)} {cur}（{rule_zh}）"
-    return _result(definition, passed=passed, measured=_plain(value), threshold=threshold, message=message,
-                   message_zh=message_zh, remediation=fix)
+    return _result(
+        definition,
+        passed=passed,
+        measured=_plain(value),
+        threshold=threshold,
+        message=message,
+        message_zh=message_zh,
+        remediation=fix,
+    )
 
 
 def cost_variance(definition: CriterionDef, evidence: BudgetEvidence) -> CriterionResult:
     """Adverse CV = EV - AC no worse than the greater of ``amount`` (15,000) and ``percent`` (10) % of BAC."""
     figures = _figures(evidence)
     return _variance(
-        definition, evidence,
+        definition,
+        evidence,
         figure=("cost variance CV", "成本偏差 CV"),
         value=None if figures is None else figures.cv,
         base=None if figures is None else figures.bac,
@@ -413,7 +448,8 @@ def schedule_variance(definition: CriterionDef, evidence: BudgetEvidence) -> Cri
     """
     figures = _figures(evidence)
     return _variance(
-        definition, evidence,
+        definition,
+        evidence,
         figure=("schedule variance SV", "进度偏差 SV"),
         value=None if figures is None else figures.sv,
         base=None if figures is None else figures.pv,
@@ -452,8 +488,7 @@ def eac_within_bac(definition: CriterionDef, evidence: BudgetEvidence) -> Criter
     basis_zh = f"完工估算 EAC {_money(eac)}，完工预算 BAC {_money(bac)} {cur}，完工偏差 VAC {_money(vac)}"
     if passed:
         message = (
-            f"{figure[0]} is within budget and tolerance {_money(allowed)} {cur} ({tolerance_percent}% of BAC): "
-            f"{basis}"
+            f"{figure[0]} is within budget and tolerance {_money(allowed)} {cur} ({tolerance_percent}% of BAC): {basis}"
         )
         message_zh = f"{figure[1]}在预算及容差 {_money(allowed)} {cur}（BAC 的 {tolerance_percent}%）之内：{basis_zh}"
     else:
@@ -466,8 +501,15 @@ def eac_within_bac(definition: CriterionDef, evidence: BudgetEvidence) -> Criter
         "(reduce scope, re-plan, or increase the budget)",
         "预测超出容差即为例外：上报至设定成本容差的管理层级，并提出备选方案（缩减范围、重新规划或追加预算）",
     )
-    return _result(definition, passed=passed, measured=_plain(vac), threshold=threshold, message=message,
-                   message_zh=message_zh, remediation=fix)
+    return _result(
+        definition,
+        passed=passed,
+        measured=_plain(vac),
+        threshold=threshold,
+        message=message,
+        message_zh=message_zh,
+        remediation=fix,
+    )
 
 
 # --- stage money -------------------------------------------------------------------------------------------
@@ -508,8 +550,15 @@ def stage_spend(definition: CriterionDef, evidence: BudgetEvidence) -> Criterion
         "explain the overspend and ask the gatekeepers to approve it, or re-plan the stage within its budget",
         "说明超支原因并提请阶段门评审人批准，或在阶段预算内重新规划本阶段",
     )
-    return _result(definition, passed=passed, measured=_plain(spend), threshold=f"<= {_plain(budget)}", message=message,
-                   message_zh=message_zh, remediation=fix)
+    return _result(
+        definition,
+        passed=passed,
+        measured=_plain(spend),
+        threshold=f"<= {_plain(budget)}",
+        message=message,
+        message_zh=message_zh,
+        remediation=fix,
+    )
 
 
 def contingency(definition: CriterionDef, evidence: BudgetEvidence) -> CriterionResult:
@@ -540,8 +589,15 @@ def contingency(definition: CriterionDef, evidence: BudgetEvidence) -> Criterion
         "committing further risk responses",
         "重新评估风险登记册，在继续实施风险应对前向发起人申请管理储备或预算变更",
     )
-    return _result(definition, passed=passed, measured=_plain(used), threshold=f"< {_plain(reserve)}", message=message,
-                   message_zh=message_zh, remediation=fix)
+    return _result(
+        definition,
+        passed=passed,
+        measured=_plain(used),
+        threshold=f"< {_plain(reserve)}",
+        message=message,
+        message_zh=message_zh,
+        remediation=fix,
+    )
 
 
 BUDGET_CRITERIA: dict[str, BudgetCriterion] = {

@@ -203,9 +203,7 @@ def compute(s: EvmSnapshot, *, eac_method: EacMethod = "cpi") -> EvmFigures:
         )
 
 
-def rag_band(
-    index: Decimal | None, *, green: Decimal = Decimal("0.95"), amber: Decimal = Decimal("0.85")
-) -> Band:
+def rag_band(index: Decimal | None, *, green: Decimal = Decimal("0.95"), amber: Decimal = Decimal("0.85")) -> Band:
     """Colour band of a performance index (CPI, SPI): green at or above ``green``, amber at or above
     ``amber``, red below; ``unknown`` when the index is undefined, so a missing figure is never shown green.
     """
