@@ -19,8 +19,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from gates.evm import EAC_METHODS, MAX_AMOUNT, MONEY, PRECISION, Amount, EacMethod, EvmFigures, EvmSnapshot, compute
+from gates.evm import EAC_METHODS, MONEY, PRECISION, EacMethod, EvmFigures, compute
 from models.errors import InputError
+from models.evidence import MAX_AMOUNT, Amount, EvmSnapshot
 from models.snapshots import CriterionResult
 from models.template import CriterionDef
 

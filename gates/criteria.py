@@ -10,7 +10,8 @@ from collections.abc import Callable
 from decimal import Decimal
 
 from models.enums import DocumentStatus
-from models.snapshots import CriterionResult, DeliverableStatus, GateEvidence
+from models.evidence import GateEvidence
+from models.snapshots import CriterionResult, DeliverableStatus
 from models.template import CriterionDef, GateDef, LifecycleTemplate
 
 Criterion = Callable[[CriterionDef, GateDef, LifecycleTemplate, GateEvidence], CriterionResult]

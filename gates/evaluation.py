@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from models.canonical import sha256_hex
 from gates.criteria import REGISTRY, Criterion, deliverable_statuses
+from models.canonical import sha256_hex
 from models.enums import CriterionKind, Recommendation
-from models.snapshots import CriterionResult, Evaluation, GateEvidence
+from models.evidence import GateEvidence
+from models.snapshots import CriterionResult, Evaluation
 from models.template import GateDef, LifecycleTemplate
 
 

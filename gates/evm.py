@@ -21,17 +21,15 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
-from typing import Annotated, Literal, Self
+from typing import Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict
 
 from models.errors import InputError
+from models.evidence import EvmSnapshot, positive_zero
 
 PRECISION = 100
 """Significant digits for intermediate results: far above the ~75 digits the largest exact product needs."""
-
-MAX_AMOUNT = Decimal("1e18")
-"""Upper bound for any amount: larger than any project budget in any currency, small enough to stay exact."""
 
 MONEY = Decimal("0.01")
 RATIO = Decimal("0.0001")
@@ -39,40 +37,6 @@ RATIO = Decimal("0.0001")
 EacMethod = Literal["cpi", "atypical", "cpi_spi", "bottom_up"]
 EAC_METHODS: tuple[EacMethod, ...] = ("cpi", "atypical", "cpi_spi", "bottom_up")
 Band = Literal["green", "amber", "red", "unknown"]
-
-
-def _positive_zero(value: Decimal) -> Decimal:
-    """``-0`` is a valid Decimal but would print as ``-0`` in reports; an amount of zero has no sign."""
-    return abs(value) if value.is_zero() else value
-
-
-Amount = Annotated[
-    Decimal,
-    Field(ge=0, le=MAX_AMOUNT, decimal_places=6, allow_inf_nan=False),
-    AfterValidator(_positive_zero),
-]
-
-
-class EvmSnapshot(BaseModel):
-    """One project's EVM inputs at a status date. ``None`` means "not reported", which differs from zero."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    as_of: date
-    bac: Amount = Field(description="Budget at completion.")
-    pv: Amount | None = Field(description="Planned value to date, from the time-phased baseline.")
-    ev: Amount | None = Field(description="Earned value to date.")
-    ac: Amount | None = Field(description="Actual cost to date.")
-    etc: Amount | None = Field(default=None, description="Bottom-up estimate to complete, if the team made one.")
-
-    @model_validator(mode="after")
-    def _within_budget_at_completion(self) -> Self:
-        """EV and PV are shares of the baseline, so neither can exceed BAC; if one does, the data is wrong."""
-        if self.ev is not None and self.ev > self.bac:
-            raise ValueError(f"ev (earned value) {self.ev} must not exceed bac (budget at completion) {self.bac}")
-        if self.pv is not None and self.pv > self.bac:
-            raise ValueError(f"pv (planned value) {self.pv} must not exceed bac (budget at completion) {self.bac}")
-        return self
 
 
 class EvmFigures(BaseModel):
@@ -121,11 +85,11 @@ class EvmFigures(BaseModel):
 
 
 def _money(value: Decimal | None) -> Decimal | None:
-    return None if value is None else _positive_zero(value.quantize(MONEY, rounding=ROUND_HALF_EVEN))
+    return None if value is None else positive_zero(value.quantize(MONEY, rounding=ROUND_HALF_EVEN))
 
 
 def _ratio(value: Decimal | None) -> Decimal | None:
-    return None if value is None else _positive_zero(value.quantize(RATIO, rounding=ROUND_HALF_EVEN))
+    return None if value is None else positive_zero(value.quantize(RATIO, rounding=ROUND_HALF_EVEN))
 
 
 def _div(numerator: Decimal | None, denominator: Decimal | None) -> Decimal | None:

@@ -17,9 +17,9 @@ from models.enums import (
     Recommendation,
     ReviewStatus,
 )
+from models.evidence import DocumentEvidence
 from models.snapshots import (
     DecisionRecord,
-    DocumentEvidence,
     OutboxRequest,
     PersonSnapshot,
     ProjectSnapshot,

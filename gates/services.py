@@ -27,16 +27,8 @@ from models.enums import (
     RoundStatus,
 )
 from models.errors import ConflictError, InputError, NotFoundError, PermissionDeniedError
-from models.snapshots import (
-    DocumentEvidence,
-    Evaluation,
-    GateEvidence,
-    OutboxRequest,
-    PersonSnapshot,
-    ProjectSnapshot,
-    RoundSnapshot,
-    StoredTemplate,
-)
+from models.evidence import DocumentEvidence, GateEvidence
+from models.snapshots import Evaluation, OutboxRequest, PersonSnapshot, ProjectSnapshot, RoundSnapshot, StoredTemplate
 from models.template import GateDef, LifecycleTemplate
 
 UowFactory = Callable[[], UnitOfWork]

@@ -12,7 +12,6 @@ from pydantic import BaseModel, ConfigDict
 from models.enums import (
     CriterionKind,
     Decision,
-    DocumentStatus,
     ProjectStatus,
     Recommendation,
     RoundStatus,
@@ -45,31 +44,6 @@ class ProjectSnapshot(Snapshot):
     status: ProjectStatus
     stage_id: str
     recycle_count: int
-
-
-class DocumentEvidence(Snapshot):
-    """The latest registered version of one deliverable, as a gate sees it."""
-
-    deliverable_id: str
-    version: int
-    sha256: str
-    size: int
-    path: str
-    status: DocumentStatus
-    approved_by: str | None
-
-
-class GateEvidence(Snapshot):
-    """Everything a gate evaluation reads. Its canonical JSON hash binds reviews and votes to it."""
-
-    project_key: str
-    template: str
-    gate_id: str
-    stage_id: str
-    budget: Decimal
-    currency: str
-    actual_cost: Decimal
-    documents: tuple[DocumentEvidence, ...]
 
 
 class CriterionResult(Snapshot):

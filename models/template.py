@@ -31,6 +31,15 @@ class DeliverableDef(_Def):
     formats: tuple[Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+$")], ...] = ("md", "docx", "pdf")
     required_sections: tuple[str, ...] = ()
     approver_role: Role = "sponsor"
+    approver_not_manager: bool = Field(
+        default=True, description="The project's own manager may not be the one who approves this deliverable."
+    )
+    max_age_days: int | None = Field(
+        default=None, ge=1, description="How old (since registration) the version may be at the gate; none: no limit."
+    )
+    unchanged_since_approval: bool = Field(
+        default=True, description="The file at the gate must hash to what was approved."
+    )
 
 
 class StageDef(_Def):
@@ -62,6 +71,73 @@ class ApprovalDef(_Def):
         return self
 
 
+class FactorDef(_Def):
+    """A should-meet scorecard factor, scored 0 to the scorecard's maximum by each gatekeeper."""
+
+    id: Slug
+    name: str = Field(min_length=1)
+    name_zh: str | None = None
+    weight: float = Field(default=1.0, gt=0, allow_inf_nan=False)
+    floor: int = Field(default=4, ge=0, description="Any factor's mean below this fails the scorecard.")
+
+
+COOPER_FACTORS: tuple[FactorDef, ...] = (
+    FactorDef(id="strategic-fit", name="Strategic fit and importance", name_zh="战略契合度与重要性"),
+    FactorDef(id="competitive-advantage", name="Product and competitive advantage", name_zh="产品与竞争优势"),
+    FactorDef(id="market-attractiveness", name="Market attractiveness", name_zh="市场吸引力"),
+    FactorDef(id="synergies", name="Synergies with core competencies", name_zh="与核心能力的协同"),
+    FactorDef(id="technical-feasibility", name="Technical feasibility", name_zh="技术可行性"),
+    FactorDef(id="reward-vs-risk", name="Financial reward versus risk", name_zh="财务回报与风险"),
+)
+
+
+class ScorecardDef(_Def):
+    """Cooper-style scorecard: pass when the weighted mean reaches ``pass_percent`` and no factor is below floor."""
+
+    factors: tuple[FactorDef, ...] = Field(default=COOPER_FACTORS, min_length=1)
+    max_score: int = Field(default=10, ge=1, le=100)
+    pass_percent: float = Field(default=60.0, gt=0, le=100, allow_inf_nan=False)
+    max_spread: int = Field(default=4, ge=0, description="Flag a factor when gatekeepers' scores differ by more.")
+    min_gatekeepers: int = Field(default=1, ge=1)
+
+
+class RiskBandDef(_Def):
+    name: Role
+    name_zh: str | None = None
+    min_score: int = Field(ge=1)
+    max_score: int = Field(ge=1)
+
+
+class RiskScaleDef(_Def):
+    """Probability x impact scale and score bands; the last band is the top band (needs owner and mitigation)."""
+
+    probability_max: int = Field(default=5, ge=2, le=10)
+    impact_max: int = Field(default=5, ge=2, le=10)
+    bands: tuple[RiskBandDef, ...] = (
+        RiskBandDef(name="low", name_zh="低", min_score=1, max_score=4),
+        RiskBandDef(name="medium", name_zh="中", min_score=5, max_score=9),
+        RiskBandDef(name="high", name_zh="高", min_score=10, max_score=15),
+        RiskBandDef(name="critical", name_zh="极高", min_score=16, max_score=25),
+    )
+
+    @model_validator(mode="after")
+    def _bands_cover_the_scale(self) -> Self:
+        expected = 1
+        for band in self.bands:
+            if band.min_score != expected or band.max_score < band.min_score:
+                raise ValueError(
+                    f"risk bands must be contiguous from 1: band {band.name!r} should start at {expected}"
+                )
+            expected = band.max_score + 1
+        top = self.probability_max * self.impact_max
+        if expected - 1 != top:
+            raise ValueError(f"risk bands must end at probability_max x impact_max = {top}, not {expected - 1}")
+        return self
+
+    def band(self, score: int) -> RiskBandDef:
+        return next((b for b in self.bands if b.min_score <= score <= b.max_score), self.bands[-1])
+
+
 class GateDef(_Def):
     id: Slug
     name: str = Field(min_length=1)
@@ -71,6 +147,7 @@ class GateDef(_Def):
     criteria: tuple[CriterionDef, ...] = ()
     approval: ApprovalDef = ApprovalDef()
     sla_business_days: int = Field(default=5, ge=1, le=60)
+    scorecard: ScorecardDef | None = None
 
 
 class LifecycleTemplate(_Def):
@@ -84,6 +161,7 @@ class LifecycleTemplate(_Def):
     deliverables: tuple[DeliverableDef, ...] = ()
     stages: tuple[StageDef, ...] = Field(min_length=1)
     gates: tuple[GateDef, ...] = Field(min_length=1)
+    risk_scale: RiskScaleDef = RiskScaleDef()
 
     @model_validator(mode="after")
     def _references_resolve(self) -> Self:

@@ -19,9 +19,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from models import tables as t
 from models.audit_store import append_audit
 from models.enums import Decision, DocumentStatus, ProjectStatus, Recommendation, ReviewStatus, RoundStatus
+from models.evidence import DocumentEvidence
 from models.snapshots import (
     DecisionRecord,
-    DocumentEvidence,
     OutboxRequest,
     PersonSnapshot,
     ProjectSnapshot,

@@ -12,9 +12,9 @@ import pytest
 
 from gates.budget import BUDGET_CRITERIA, PARAMS, BudgetEvidence, param_problems
 from gates.evaluation import recommend
-from gates.evm import EvmSnapshot
 from models.enums import CriterionKind, Recommendation
 from models.errors import InputError
+from models.evidence import EvmSnapshot
 from models.snapshots import CriterionResult
 from models.template import CriterionDef
 

@@ -14,8 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from gates.evm import EAC_METHODS, MAX_AMOUNT, EacMethod, EvmFigures, EvmSnapshot, compute, rag_band
+from gates.evm import EAC_METHODS, EacMethod, EvmFigures, compute, rag_band
 from models.errors import InputError
+from models.evidence import MAX_AMOUNT, EvmSnapshot
 
 AS_OF = date(2026, 5, 29)
 

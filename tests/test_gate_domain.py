@@ -13,7 +13,8 @@ from gates.evaluation import evaluate_gate, evidence_hash, recommend
 from gates.lifecycle import apply_decision
 from models.enums import CriterionKind, Decision, DocumentStatus, ProjectStatus, Recommendation
 from models.errors import ConflictError
-from models.snapshots import CriterionResult, DocumentEvidence, GateEvidence, ProjectSnapshot
+from models.evidence import DocumentEvidence, GateEvidence
+from models.snapshots import CriterionResult, ProjectSnapshot
 from models.template import CriterionDef, LifecycleTemplate
 from models.template_yaml import shipped_templates
 

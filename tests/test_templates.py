@@ -437,6 +437,7 @@ def test_json_schema_is_json_with_title_id_and_top_level_properties() -> None:
         "deliverables",
         "stages",
         "gates",
+        "risk_scale",
     }
     assert {"id", "version", "name", "stages", "gates"} <= set(schema["required"])
     jsonschema.Draft202012Validator.check_schema(schema)
