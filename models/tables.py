@@ -8,7 +8,7 @@ guarded by check constraints; constraint names from one naming convention so mig
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     CheckConstraint,
+    Date,
     DateTime,
     ForeignKey,
     ForeignKeyConstraint,
@@ -157,6 +158,8 @@ class Document(Base):
     approved_by: Mapped[str | None] = mapped_column(ForeignKey("people.id"))
     approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     registered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    format: Mapped[str] = mapped_column(String(16), default="", server_default="")
+    headings: Mapped[list[str] | None] = mapped_column(JSON)
 
     __table_args__ = (
         UniqueConstraint("project_key", "deliverable_id", "version"),
@@ -165,17 +168,125 @@ class Document(Base):
 
 
 class CostEntry(Base):
-    """Actual cost recorded against a project (the slice's budget criterion sums these)."""
+    """Actual cost recorded against a project, in the stage it was spent in (the cost ledger)."""
 
     __tablename__ = "cost_entries"
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     project_key: Mapped[str] = mapped_column(ForeignKey("projects.key"), index=True)
     amount: Mapped[Decimal] = mapped_column(MONEY)
+    stage_id: Mapped[str | None] = mapped_column(String(64))
     note: Mapped[str] = mapped_column(String(500), default="")
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     __table_args__ = (CheckConstraint("amount >= 0", name="amount_non_negative"),)
+
+
+class ProjectRole(Base):
+    """Who holds a role (pmo, finance, a named group) on a project, beyond its sponsor and manager."""
+
+    __tablename__ = "project_roles"
+
+    project_key: Mapped[str] = mapped_column(ForeignKey("projects.key"), primary_key=True)
+    role: Mapped[str] = mapped_column(String(64), primary_key=True)
+    person_id: Mapped[str] = mapped_column(ForeignKey("people.id"), primary_key=True)
+    assigned_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Baseline(Base):
+    """The approved cost baseline: budget at completion, contingency reserve and its use."""
+
+    __tablename__ = "baselines"
+
+    project_key: Mapped[str] = mapped_column(ForeignKey("projects.key"), primary_key=True)
+    bac: Mapped[Decimal] = mapped_column(MONEY)
+    contingency: Mapped[Decimal | None] = mapped_column(MONEY)
+    contingency_used: Mapped[Decimal | None] = mapped_column(MONEY)
+    set_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (CheckConstraint("bac >= 0", name="bac_non_negative"),)
+
+
+class BaselinePeriod(Base):
+    """The time-phased plan: cumulative planned value at the end of each period."""
+
+    __tablename__ = "baseline_periods"
+
+    project_key: Mapped[str] = mapped_column(ForeignKey("projects.key"), primary_key=True)
+    period_end: Mapped[date] = mapped_column(Date, primary_key=True)
+    planned_value: Mapped[Decimal] = mapped_column(MONEY)
+
+
+class StageBudget(Base):
+    """The budget approved for one stage of a project."""
+
+    __tablename__ = "stage_budgets"
+
+    project_key: Mapped[str] = mapped_column(ForeignKey("projects.key"), primary_key=True)
+    stage_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    amount: Mapped[Decimal] = mapped_column(MONEY)
+
+
+class EvmReport(Base):
+    """A dated status report: earned value and actual cost to date (planned value if not from the baseline)."""
+
+    __tablename__ = "evm_reports"
+
+    project_key: Mapped[str] = mapped_column(ForeignKey("projects.key"), primary_key=True)
+    as_of: Mapped[date] = mapped_column(Date, primary_key=True)
+    planned_value: Mapped[Decimal | None] = mapped_column(MONEY)
+    earned_value: Mapped[Decimal | None] = mapped_column(MONEY)
+    actual_cost: Mapped[Decimal | None] = mapped_column(MONEY)
+    estimate_to_complete: Mapped[Decimal | None] = mapped_column(MONEY)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Risk(Base):
+    __tablename__ = "risks"
+
+    project_key: Mapped[str] = mapped_column(ForeignKey("projects.key"), primary_key=True)
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    title: Mapped[str] = mapped_column(String(300))
+    category: Mapped[str] = mapped_column(String(64), default="")
+    owner: Mapped[str | None] = mapped_column(String(64))
+    probability: Mapped[int] = mapped_column(Integer)
+    impact: Mapped[int] = mapped_column(Integer)
+    response: Mapped[str | None] = mapped_column(String(16))
+    mitigation: Mapped[str] = mapped_column(Text, default="")
+    cause: Mapped[str] = mapped_column(Text, default="")
+    effect: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        CheckConstraint("status IN ('open', 'closed')", name="status"),
+        CheckConstraint("probability >= 1 AND impact >= 1", name="scale"),
+    )
+
+
+class Milestone(Base):
+    __tablename__ = "milestones"
+
+    project_key: Mapped[str] = mapped_column(ForeignKey("projects.key"), primary_key=True)
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    due: Mapped[date] = mapped_column(Date)
+    done_on: Mapped[date | None] = mapped_column(Date)
+
+
+class Score(Base):
+    """One gatekeeper's score of one scorecard factor at one gate; re-scoring replaces it."""
+
+    __tablename__ = "scores"
+
+    project_key: Mapped[str] = mapped_column(ForeignKey("projects.key"), primary_key=True)
+    gate_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    gatekeeper: Mapped[str] = mapped_column(ForeignKey("people.id"), primary_key=True)
+    factor: Mapped[str] = mapped_column(String(64), primary_key=True)
+    score: Mapped[int] = mapped_column(Integer)
+    scored_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (CheckConstraint("score >= 0", name="score_non_negative"),)
 
 
 class GateReview(Base):

@@ -1,0 +1,39 @@
+# phasegate developer entry points. Every target works on a clean clone: the virtualenv is created on
+# first use and re-installed only when pyproject.toml changes (the stamp file records the last install).
+
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PACKAGES := flows gates models notifications migrations
+
+.PHONY: demo test lint typecheck imports check clean
+
+demo: $(STAMP)
+	$(VENV)/bin/phasegate demo
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy --strict $(PACKAGES)
+
+imports: $(STAMP)
+	$(VENV)/bin/lint-imports
+
+# Everything CI runs after the tests.
+check: lint typecheck imports
+
+$(PY):
+	python3 -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+# Caches and build leftovers only: local state under .phasegate/ and the virtualenv are kept.
+clean:
+	rm -rf .mypy_cache .ruff_cache .pytest_cache .hypothesis build dist *.egg-info test-artifacts
+	find . -path ./$(VENV) -prune -o -type d -name __pycache__ -exec rm -rf {} +

@@ -1,0 +1,209 @@
+"""Shared test fixtures: isolated homes, and real databases (a SQLite file, a PostgreSQL database) at head.
+
+Why the environment is set at import time rather than only in a fixture: test modules are imported during
+collection, before any fixture runs, and anything that imports Prefect then must already see the
+temporary ``PREFECT_HOME``. Nothing here imports Prefect itself (it costs about a second and 70 MB).
+
+Databases are real. PostgreSQL tests need the server at 127.0.0.1:5432 (user postgres, trust auth); they
+skip when it is unreachable, and fail instead when ``CI=true``, so CI can never go green by skipping.
+Each test gets its own database, cloned from a per-session template that was migrated to head once: the
+schema is the one migrations produce, at a fraction of the cost of migrating per test.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+from sqlalchemy.engine import make_url
+
+from models import schema
+
+_SESSION_HOME = Path(tempfile.mkdtemp(prefix="phasegate-tests-"))
+_ENVIRONMENT = {
+    "PHASEGATE_HOME": str(_SESSION_HOME / "phasegate"),
+    "PREFECT_HOME": str(_SESSION_HOME / "prefect"),
+    "PREFECT_LOGGING_LEVEL": "WARNING",
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+}
+os.environ.update(_ENVIRONMENT)
+# A developer's own settings must not leak into tests (a real server, a real database).
+for _name in ("PHASEGATE_DATABASE_URL", "PREFECT_API_URL"):
+    os.environ.pop(_name, None)
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "PHASEGATE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
+
+
+@dataclass(frozen=True)
+class SessionHomes:
+    """Where this session's PHASEGATE_HOME and PREFECT_HOME point (both under one temp directory)."""
+
+    phasegate: Path
+    prefect: Path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_homes() -> Iterator[SessionHomes]:
+    """Keeps every test's local state (SQLite files, Prefect's database and profiles) out of the user's home."""
+    homes = SessionHomes(phasegate=Path(_ENVIRONMENT["PHASEGATE_HOME"]), prefect=Path(_ENVIRONMENT["PREFECT_HOME"]))
+    homes.phasegate.mkdir(parents=True, exist_ok=True)
+    homes.prefect.mkdir(parents=True, exist_ok=True)
+    os.environ.update(_ENVIRONMENT)  # in case a test module changed them while importing
+    yield homes
+    shutil.rmtree(_SESSION_HOME, ignore_errors=True)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that use PostgreSQL carry the ``postgres`` marker, so ``-m "not postgres"`` deselects them."""
+    for item in items:
+        names = getattr(item, "fixturenames", ())
+        if "pg_url" in names or "empty_pg_url" in names:
+            item.add_marker(pytest.mark.postgres)
+
+
+# --- SQLite -------------------------------------------------------------------------------------------
+
+
+def sqlite_file_url(path: Path) -> str:
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture
+def empty_sqlite_url(tmp_path: Path) -> str:
+    """A URL for a SQLite file that does not exist yet (for tests of migrating or initialising)."""
+    return sqlite_file_url(tmp_path / "empty.db")
+
+
+@pytest.fixture(scope="session")
+def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("sqlite-template") / "template.db"
+    schema.upgrade(sqlite_file_url(path))
+    # The migration's engine is disposed, so SQLite has checkpointed and removed the WAL: one file is the DB.
+    leftovers = [p.name for p in path.parent.iterdir() if p != path]
+    assert not leftovers, f"SQLite template left side files: {leftovers}"
+    return path
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path, _sqlite_template: Path) -> str:
+    """A fresh SQLite file in tmp_path with the schema at head."""
+    path = tmp_path / "phasegate.db"
+    shutil.copyfile(_sqlite_template, path)
+    return sqlite_file_url(path)
+
+
+# --- PostgreSQL ---------------------------------------------------------------------------------------
+
+
+def _admin_connect() -> psycopg.Connection[tuple[object, ...]]:
+    url = make_url(POSTGRES_ADMIN_URL)
+    return psycopg.connect(
+        host=url.host or "127.0.0.1",
+        port=url.port or 5432,
+        user=url.username or "postgres",
+        password=url.password,
+        dbname=url.database or "postgres",
+        connect_timeout=3,
+        autocommit=True,  # CREATE/DROP DATABASE cannot run inside a transaction
+    )
+
+
+def _database_url(name: str) -> str:
+    return make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+
+
+def _create_database(name: str, *, template: str | None = None) -> None:
+    statement = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+    if template is not None:
+        statement = sql.SQL("{} TEMPLATE {}").format(statement, sql.Identifier(template))
+    with _admin_connect() as admin:
+        admin.execute(statement)
+
+
+def _drop_database(name: str) -> None:
+    with _admin_connect() as admin:
+        # FORCE ends connections a test leaked (an engine not disposed) instead of failing the teardown.
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def _unique_name(kind: str) -> str:
+    return f"phasegate_{kind}_{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> None:
+    """Skips (or, with CI=true, fails) every PostgreSQL test at once when the server is unreachable."""
+    try:
+        with _admin_connect() as admin:
+            admin.execute("SELECT 1")
+    except psycopg.OperationalError as exc:
+        message = f"PostgreSQL unreachable at {make_url(POSTGRES_ADMIN_URL).render_as_string()}: {exc}"
+        if in_ci():
+            pytest.fail(f"CI=true and {message}", pytrace=False)
+        pytest.skip(message)
+
+
+@pytest.fixture
+def empty_pg_url(postgres_server: None) -> Iterator[str]:
+    """A fresh, empty, uniquely named PostgreSQL database, dropped afterwards."""
+    name = _unique_name("empty")
+    _create_database(name)
+    try:
+        yield _database_url(name)
+    finally:
+        _drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def _pg_template(postgres_server: None) -> Iterator[str]:
+    name = _unique_name("template")
+    _create_database(name)
+    try:
+        schema.upgrade(_database_url(name))  # disposes its engine: no session is left on the template
+        yield name
+    finally:
+        _drop_database(name)
+
+
+@pytest.fixture
+def pg_url(_pg_template: str) -> Iterator[str]:
+    """A fresh, uniquely named PostgreSQL database with the schema at head, dropped afterwards."""
+    name = _unique_name("test")
+    _create_database(name, template=_pg_template)
+    try:
+        yield _database_url(name)
+    finally:
+        _drop_database(name)
+
+
+# --- Both dialects ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest) -> str:
+    """A fresh database at head, once on SQLite and once on PostgreSQL: for tests that must hold on both."""
+    fixture = "sqlite_url" if request.param == "sqlite" else "pg_url"
+    url: str = request.getfixturevalue(fixture)
+    return url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def empty_db_url(request: pytest.FixtureRequest) -> str:
+    """A fresh, empty database on each dialect (for migration and initialisation tests)."""
+    fixture = "empty_sqlite_url" if request.param == "sqlite" else "empty_pg_url"
+    url: str = request.getfixturevalue(fixture)
+    return url

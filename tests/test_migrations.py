@@ -1,0 +1,224 @@
+"""Migrations: one head, ``upgrade head`` equals the models, and every revision goes up, down and up again.
+
+Run on SQLite and PostgreSQL alike: a revision that works on one dialect only is the usual way a schema
+change breaks production.
+"""
+
+from __future__ import annotations
+
+import ast
+import shutil
+from importlib.resources import files
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic import command
+from alembic.script import ScriptDirectory
+
+from models import schema
+from models.db import make_engine
+from models.errors import ConflictError, InputError
+from models.tables import Base
+
+VERSIONS = Path(str(files("migrations"))) / "versions"
+
+
+def table_names(url: str) -> set[str]:
+    engine = make_engine(url)
+    try:
+        return set(sa.inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+
+
+def execute(url: str, statement: str) -> None:
+    engine = make_engine(url)
+    try:
+        with engine.begin() as connection:
+            connection.exec_driver_sql(statement)
+    finally:
+        engine.dispose()
+
+
+def test_there_is_exactly_one_head() -> None:
+    heads = ScriptDirectory.from_config(schema.make_config()).get_heads()
+    assert len(heads) == 1, heads
+    assert schema.head() == heads[0] == schema.revisions()[-1]
+
+
+def test_revision_ids_are_sequential_and_named_in_their_files() -> None:
+    ids = schema.revisions()
+    assert ids == [f"{n:04d}" for n in range(1, len(ids) + 1)]
+    for rev in ids:
+        assert len(list(VERSIONS.glob(f"{rev}_*.py"))) == 1, f"no file named {rev}_<slug>.py for revision {rev}"
+
+
+@pytest.mark.parametrize("path", sorted(VERSIONS.glob("[0-9]*.py")), ids=lambda p: p.name)
+def test_revisions_do_not_import_application_code(path: Path) -> None:
+    """A revision must keep meaning what it meant when written, whatever later happens to the models."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    imported |= {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    ours = {name for name in imported if name.split(".")[0] in {"models", "gates", "flows", "notifications"}}
+    assert not ours
+
+
+def test_current_is_none_before_and_head_after_upgrade(empty_db_url: str) -> None:
+    assert schema.current(empty_db_url) is None
+    schema.upgrade(empty_db_url)
+    assert schema.current(empty_db_url) == schema.head()
+    assert table_names(empty_db_url) == set(Base.metadata.tables) | {"alembic_version"}
+    schema.upgrade(empty_db_url)  # already at head: nothing to do, nothing fails
+    assert schema.current(empty_db_url) == schema.head()
+
+
+def test_upgrade_head_matches_the_models(empty_db_url: str) -> None:
+    schema.upgrade(empty_db_url)
+    schema.check(empty_db_url)  # raises ConflictError on any autogenerate difference
+
+
+def test_check_reports_drift(empty_db_url: str) -> None:
+    """The empty-diff test above can fail: a hand-made change to the database is detected."""
+    schema.upgrade(empty_db_url)
+    execute(empty_db_url, "ALTER TABLE people ADD COLUMN nickname VARCHAR(40)")
+    with pytest.raises(ConflictError, match="nickname") as raised:
+        schema.check(empty_db_url)
+    assert raised.value.code == "schema.drift"
+
+
+def test_check_refuses_a_database_behind_head(empty_db_url: str) -> None:
+    with pytest.raises(ConflictError) as raised:
+        schema.check(empty_db_url)
+    assert raised.value.code == "schema.not_current"
+
+
+def test_stairway_each_revision_upgrades_downgrades_and_upgrades_again(empty_db_url: str) -> None:
+    previous = "base"
+    for rev in schema.revisions():
+        schema.upgrade(empty_db_url, rev)
+        assert schema.current(empty_db_url) == rev
+        schema.downgrade(empty_db_url, previous)
+        assert schema.current(empty_db_url) == (None if previous == "base" else previous)
+        schema.upgrade(empty_db_url, rev)
+        assert schema.current(empty_db_url) == rev
+        previous = rev
+    schema.check(empty_db_url)
+    schema.downgrade(empty_db_url, "base")
+    assert table_names(empty_db_url) == {"alembic_version"}
+
+
+def test_upgrade_works_from_any_working_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    url = f"sqlite:///{tmp_path / 'db' / 'phasegate.db'}"
+    schema.upgrade(url)
+    assert schema.current(url) == schema.head()
+
+
+def test_unknown_revision_is_an_input_error(sqlite_url: str) -> None:
+    with pytest.raises(InputError, match="'9999'"):
+        schema.upgrade(sqlite_url, "9999")
+
+
+def test_shared_fixtures_are_at_head(db_url: str) -> None:
+    assert schema.current(db_url) == schema.head()
+    schema.check(db_url)
+
+
+def test_sqlite_migrations_leave_foreign_keys_enforced_for_the_application(sqlite_url: str) -> None:
+    engine = make_engine(sqlite_url)
+    try:
+        with engine.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+            assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    finally:
+        engine.dispose()
+
+
+def copy_migrations(tmp_path: Path) -> Path:
+    scripts = tmp_path / "migrations"
+    shutil.copytree(Path(str(files("migrations"))), scripts, ignore=shutil.ignore_patterns("__pycache__"))
+    return scripts
+
+
+def scratch_migrations(tmp_path: Path, upgrade_body: str) -> Path:
+    """A copy of our migrations plus one extra revision on top, for testing how failures are handled."""
+    scripts = copy_migrations(tmp_path)
+    head = schema.head()
+    (scripts / "versions" / "9000_scratch.py").write_text(
+        f"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = "9000"
+down_revision = {head!r}
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+{upgrade_body}
+
+
+def downgrade() -> None:
+    pass
+""",
+        encoding="utf-8",
+    )
+    return scripts
+
+
+def upgrade_with(scripts: Path, url: str) -> None:
+    config = schema.make_config(url)
+    config.set_main_option("script_location", str(scripts))
+    command.upgrade(config, "heads")
+
+
+def test_a_failing_migration_rolls_back_whole(empty_db_url: str, tmp_path: Path) -> None:
+    """DDL is transactional on both dialects, so a failure leaves the previous schema, not half of the next."""
+    schema.upgrade(empty_db_url)
+    body = """    op.create_table("scratch", sa.Column("id", sa.Integer(), primary_key=True))
+    op.add_column("people", sa.Column("nickname", sa.String(40)))
+    raise RuntimeError("boom")"""
+    with pytest.raises(RuntimeError, match="boom"):
+        upgrade_with(scratch_migrations(tmp_path, body), empty_db_url)
+    assert schema.current(empty_db_url) == schema.head()
+    assert "scratch" not in table_names(empty_db_url)
+    schema.check(empty_db_url)
+
+
+def test_sqlite_migration_that_breaks_a_reference_is_rolled_back(sqlite_url: str, tmp_path: Path) -> None:
+    """Foreign keys are off during a SQLite migration (table rebuilds need it) but checked before commit."""
+    body = """    op.execute(
+        "INSERT INTO votes (id, round_id, voter_id, decision, reason, evidence_hash, cast_at) "
+        "VALUES ('00000000000000000000000000000001', '00000000000000000000000000000002', 'nobody', 'go', '', "
+        "'h', '2026-01-01 00:00:00')"
+    )"""
+    with pytest.raises(RuntimeError, match="dangling foreign keys"):
+        upgrade_with(scratch_migrations(tmp_path, body), sqlite_url)
+    assert schema.current(sqlite_url) == schema.head()
+    engine = make_engine(sqlite_url)
+    try:
+        with engine.connect() as connection:
+            assert connection.exec_driver_sql("SELECT count(*) FROM votes").scalar() == 0
+    finally:
+        engine.dispose()
+
+
+def test_autogenerate_numbers_new_revisions_and_renders_without_models(sqlite_url: str, tmp_path: Path) -> None:
+    """A new revision gets the next readable id, and UTCDateTime renders as plain ``sa.DateTime``."""
+    scripts = copy_migrations(tmp_path)
+    config = schema.make_config(sqlite_url)
+    config.set_main_option("script_location", str(scripts))
+    execute(sqlite_url, "DROP TABLE cost_entries")  # autogenerate must now propose re-creating it
+
+    command.revision(config, message="restore cost entries", autogenerate=True)
+
+    expected_id = f"{len(schema.revisions()) + 1:04d}"
+    (written,) = (scripts / "versions").glob(f"{expected_id}_*.py")
+    source = written.read_text(encoding="utf-8")
+    assert "op.create_table(\n        'cost_entries'" in source or "op.create_table('cost_entries'" in source
+    assert "sa.DateTime(timezone=True)" in source
+    assert "models" not in source
