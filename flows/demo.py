@@ -11,13 +11,15 @@ import shutil
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import Any, cast
 
 import typer
 
 from gates import services
-from models.commands import AddPerson, CastVote, CreateProject, RecordCost, RegisterDocument, RequestReview
+from models.commands import AddPerson, CastVote, CreateProject, RecordCost, RegisterDocument
 from models.enums import Decision
 from models.settings import Settings
+from models.documents import inspect_document
 from models.template import LifecycleTemplate
 from notifications.sink import JsonSink
 
@@ -34,6 +36,7 @@ class DemoProject:
     vote: Decision | None
     reason: str
     skip_documents: int = 0
+    score: int = 7
 
 
 PEOPLE = (
@@ -41,18 +44,49 @@ PEOPLE = (
     ("wang-fang", "王芳", "wang.fang@example.com", "zh-CN"),
     ("bob", "Bob Martin", "bob@example.com", "en"),
     ("li-lei", "李雷", "li.lei@example.com", "zh-CN"),
+    ("zhao-min", "赵敏", "zhao.min@example.com", "zh-CN"),
 )
+PMO = "zhao-min"
 
 PORTFOLIO = (
     DemoProject("ERP-UPGRADE", "ERP upgrade to v12", "it-pmo", "alice", "bob", "450000", "38000", Decision.GO, ""),
-    DemoProject("CRM-MIGRATE", "CRM migration", "it-pmo", "wang-fang", "li-lei", "120000", "131500",
-                Decision.RECYCLE, "Initiation overspent: re-plan the scope within the approved budget"),
-    DemoProject("DATA-LAKE", "Customer data lake", "cooper-5", "alice", "li-lei", "800000", "21000",
-                Decision.HOLD, "Sound idea, but the data team has no capacity until next quarter"),
-    DemoProject("SMART-KIOSK", "Smart retail kiosk", "cooper-5", "wang-fang", "bob", "300000", "9000",
-                Decision.KILL, "Strategic fit is weak and a partner already sells this"),
-    DemoProject("MOBILE-APP", "Field service mobile app", "it-pmo", "alice", "bob", "200000", "4000", None, "",
-                skip_documents=1),
+    DemoProject(
+        "CRM-MIGRATE",
+        "CRM migration",
+        "it-pmo",
+        "wang-fang",
+        "li-lei",
+        "120000",
+        "131500",
+        Decision.RECYCLE,
+        "Initiation overspent: re-plan the scope within the approved budget",
+    ),
+    DemoProject(
+        "DATA-LAKE",
+        "Customer data lake",
+        "cooper-5",
+        "alice",
+        "li-lei",
+        "800000",
+        "21000",
+        Decision.HOLD,
+        "Sound idea, but the data team has no capacity until next quarter",
+    ),
+    DemoProject(
+        "SMART-KIOSK",
+        "Smart retail kiosk",
+        "cooper-5",
+        "wang-fang",
+        "bob",
+        "300000",
+        "9000",
+        Decision.KILL,
+        "Strategic fit is weak and a partner already sells this",
+        score=3,
+    ),
+    DemoProject(
+        "MOBILE-APP", "Field service mobile app", "it-pmo", "alice", "bob", "200000", "4000", None, "", skip_documents=1
+    ),
 )
 
 
@@ -66,11 +100,8 @@ def _document(folder: Path, template: LifecycleTemplate, deliverable_id: str, pr
 
 
 def run_demo() -> None:
-    import hashlib
-
     from flows.cli import db_upgrade, prepare_prefect
-    from flows.runtime import runtime
-    from flows.runtime import utc_now
+    from flows.runtime import runtime, utc_now
     from flows.server import prefect_run_context, start
 
     settings = Settings()
@@ -92,9 +123,16 @@ def run_demo() -> None:
 
     for person_id, name, email, locale in PEOPLE:
         services.add_person(
-            AddPerson(id=person_id, name=name, email=email, locale=locale,  # type: ignore[arg-type]
-                      notify_urls=(f"json://127.0.0.1:{sink.port}/{person_id}",)),
-            uow=rt.uow, now=utc_now())
+            AddPerson(
+                id=person_id,
+                name=name,
+                email=email,
+                locale=locale,  # type: ignore[arg-type]
+                notify_urls=(f"json://127.0.0.1:{sink.port}/{person_id}",),
+            ),
+            uow=rt.uow,
+            now=utc_now(),
+        )
 
     from flows.gate_decision import gate_decision_flow
     from flows.gate_review import gate_review_flow
@@ -103,31 +141,59 @@ def run_demo() -> None:
     with prefect_run_context():
         for item in PORTFOLIO:
             project = services.create_project(
-                CreateProject(key=item.key, template_id=item.template, name=item.name, sponsor_id=item.sponsor,
-                              manager_id=item.manager, budget=Decimal(item.budget)),
-                uow=rt.uow, now=utc_now())
+                CreateProject(
+                    key=item.key,
+                    template_id=item.template,
+                    name=item.name,
+                    sponsor_id=item.sponsor,
+                    manager_id=item.manager,
+                    budget=Decimal(item.budget),
+                ),
+                uow=rt.uow,
+                now=utc_now(),
+            )
             template = services.get_template(project.template_id, project.template_version, uow=rt.uow).template
             gate = template.gate_after(project.stage_id)
             assert gate is not None
-            for deliverable_id in gate.deliverables[item.skip_documents:]:
+            services.assign_role(item.key, "pmo", PMO, uow=rt.uow, now=utc_now())
+            signers = {"sponsor": item.sponsor, "pmo": PMO}
+            for deliverable_id in gate.deliverables[item.skip_documents :]:
                 path = _document(root / "documents", template, deliverable_id, item.key)
-                content = path.read_bytes()
+                facts = inspect_document(path)
                 services.register_document(
-                    RegisterDocument(project_key=item.key, deliverable_id=deliverable_id, path=str(path),
-                                     sha256=hashlib.sha256(content).hexdigest(), size=len(content),
-                                     approved_by=item.sponsor),
-                    uow=rt.uow, now=utc_now())
-            services.record_cost(RecordCost(project_key=item.key, amount=Decimal(item.spent), note="stage actuals"),
-                                 uow=rt.uow, now=utc_now())
+                    RegisterDocument(
+                        project_key=item.key,
+                        deliverable_id=deliverable_id,
+                        path=str(path),
+                        sha256=facts.sha256,
+                        size=facts.size,
+                        format=facts.format,
+                        headings=facts.headings,
+                        approved_by=signers[template.deliverable(deliverable_id).approver_role],
+                    ),
+                    uow=rt.uow,
+                    now=utc_now(),
+                )
+            if gate.scorecard is not None:
+                factors = {f.id: item.score for f in gate.scorecard.factors}
+                services.record_scores(item.key, item.sponsor, factors, uow=rt.uow, now=utc_now())
+            services.record_cost(
+                RecordCost(project_key=item.key, amount=Decimal(item.spent), note="stage actuals"),
+                uow=rt.uow,
+                now=utc_now(),
+            )
             review = gate_review_flow(item.key, item.manager, return_state=True)
-            outcome = review.result()
+            outcome = cast(dict[str, Any], review.result())
             recommendation = outcome["evaluation"]["recommendation"]
             decision = "-"
             if outcome["round_id"] and item.vote is not None:
                 vote = services.cast_vote(
-                    CastVote(round_id=outcome["round_id"], voter_id=item.sponsor, decision=item.vote,
-                             reason=item.reason),
-                    uow=rt.uow, now=utc_now())
+                    CastVote(
+                        round_id=outcome["round_id"], voter_id=item.sponsor, decision=item.vote, reason=item.reason
+                    ),
+                    uow=rt.uow,
+                    now=utc_now(),
+                )
                 if vote.round_decision is not None:
                     gate_decision_flow(str(vote.round_id))
                 decision = item.vote.value
@@ -137,9 +203,9 @@ def run_demo() -> None:
     sink.stop()
     received = sum(1 for _ in inbox.open(encoding="utf-8")) if inbox.exists() else 0
     typer.echo("")
-    typer.echo(f"{'project':<12} {'gate':<20} {'recommended':<12} {'decided':<9} status / stage")
+    typer.echo(f"{'project':<12} {'gate':<20} {'recommended':<15} {'decided':<9} status / stage")
     for key, gate_id, recommendation, decision, state in rows:
-        typer.echo(f"{key:<12} {gate_id:<20} {recommendation:<12} {decision:<9} {state}")
+        typer.echo(f"{key:<12} {gate_id:<20} {recommendation:<15} {decision:<9} {state}")
     typer.echo("")
     typer.echo(f"database:       {root / 'phasegate.db'}")
     typer.echo(f"notifications:  {inbox} ({received} received)")

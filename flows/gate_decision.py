@@ -23,7 +23,10 @@ def apply_decision(round_id: UUID) -> services.DecisionApplied:
 def gate_decision_flow(round_id: str) -> dict[str, Any]:
     applied = apply_decision(UUID(round_id))
     current = services.get_round(applied.round_id, uow=runtime().uow)
-    create_markdown_artifact(decision_markdown(applied, current), key=f"gate-decision-{applied.project_key.lower()}",
-                             description=f"Decision at {applied.gate_id} for {applied.project_key}")
+    create_markdown_artifact(
+        decision_markdown(applied, current),
+        key=f"gate-decision-{applied.project_key.lower()}",
+        description=f"Decision at {applied.gate_id} for {applied.project_key}",
+    )
     sent = dispatch_notifications()
     return applied.model_dump(mode="json") | {"dispatch": sent}

@@ -9,11 +9,12 @@ from typing import Any
 
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
-from prefect.states import Completed, State
+from prefect import State
+from prefect.states import Completed
 
 from flows.notify_dispatch import dispatch_notifications
 from flows.report import evaluation_markdown, evaluation_rows
-from flows.runtime import runtime, utc_now
+from flows.runtime import probe_file, runtime, utc_now
 from gates import services
 from models.commands import RequestReview
 
@@ -25,7 +26,8 @@ def record_review(project_key: str, requested_by: str | None) -> services.Review
         RequestReview(project_key=project_key, requested_by=requested_by),
         uow=rt.uow,
         now=utc_now(),
-        public_url=rt.settings.public_url,
+        probe=probe_file,
+        registry=rt.registry,
     )
 
 
@@ -33,10 +35,16 @@ def record_review(project_key: str, requested_by: str | None) -> services.Review
 def publish_review_artifacts(result: services.ReviewResult) -> None:
     evaluation = result.evaluation
     key = f"gate-review-{evaluation.project_key.lower()}"
-    create_table_artifact(evaluation_rows(evaluation), key=f"{key}-criteria",
-                          description=f"Criteria of {evaluation.gate_id} for {evaluation.project_key}")
-    create_markdown_artifact(evaluation_markdown(evaluation, round_id=result.round_id, approvers=result.approvers),
-                             key=key, description=f"Gate review of {evaluation.project_key}")
+    create_table_artifact(
+        evaluation_rows(evaluation),
+        key=f"{key}-criteria",
+        description=f"Criteria of {evaluation.gate_id} for {evaluation.project_key}",
+    )
+    create_markdown_artifact(
+        evaluation_markdown(evaluation, round_id=result.round_id, approvers=result.approvers),
+        key=key,
+        description=f"Gate review of {evaluation.project_key}",
+    )
 
 
 @flow(name="gate-review", log_prints=False)

@@ -35,10 +35,14 @@ def evaluation_markdown(evaluation: Evaluation, *, round_id: UUID | None, approv
         "| --- | --- | --- | --- | --- |",
     ]
     for row in evaluation_rows(evaluation):
-        lines.append(f"| `{row['code']}` | {row['result']} | {row['measured']} | {row['threshold']} | {row['message']} |")
+        lines.append(
+            f"| `{row['code']}` | {row['result']} | {row['measured']} | {row['threshold']} | {row['message']} |"
+        )
     lines += ["", "| deliverable | present | approved | version |", "| --- | --- | --- | --- |"]
     for d in evaluation.required_deliverables:
-        lines.append(f"| {d.id} | {'yes' if d.present else 'no'} | {'yes' if d.approved else 'no'} | {d.version or ''} |")
+        lines.append(
+            f"| {d.id} | {'yes' if d.present else 'no'} | {'yes' if d.approved else 'no'} | {d.version or ''} |"
+        )
     lines.append("")
     if round_id is None:
         lines.append("**Not ready:** no approval round was opened. " + " ".join(evaluation.reasons))

@@ -10,13 +10,20 @@ import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
+from pathlib import Path
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from gates.criteria import Criterion
 from gates.ports import UnitOfWork
+from gates.registry import CriterionSpec, template_problems, with_plugins
 from models.db import make_engine, make_session_factory
+from models.documents import current_sha256
+from models.errors import PhasegateError
+from models.plugins import plugin_criteria
 from models.settings import Settings
+from models.template import LifecycleTemplate, Location
 from models.uow import SqlUnitOfWork
 
 
@@ -30,12 +37,35 @@ class Runtime:
         return SqlUnitOfWork(self.sessions)
 
     @property
+    def registry(self) -> dict[str, Criterion]:
+        return {code: spec.evaluate for code, spec in criteria_specs().items()}
+
+    @property
     def database_url(self) -> str:
         return self.settings.resolved_database_url
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+@cache
+def criteria_specs() -> dict[str, CriterionSpec]:
+    """Built-in and plug-in criteria; plug-ins are looked up once per process."""
+    try:
+        return with_plugins(plugin_criteria())
+    except ValueError as err:
+        raise PhasegateError(str(err), code="plugin.clash") from None
+
+
+def template_check(template: LifecycleTemplate) -> list[tuple[Location, str]]:
+    """Problems a template has against the criteria this installation knows."""
+    return template_problems(template, criteria_specs())
+
+
+def probe_file(path: str) -> str | None:
+    """The file's sha256 now, or None when it is gone: evidence for ``doc.unchanged_since_approval``."""
+    return current_sha256(Path(path))
 
 
 @cache

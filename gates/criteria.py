@@ -58,7 +58,10 @@ def required_approved(
             parts_zh.append("未批准：" + "、".join(unapproved))
         message = "; ".join(parts)
         message_zh = "；".join(parts_zh)
-        remediation = "register each missing deliverable and have it approved (phasegate doc add KEY DELIVERABLE FILE --approved-by PERSON)"
+        remediation = (
+            "register each missing deliverable and have it approved "
+            "(phasegate doc add KEY DELIVERABLE FILE --approved-by PERSON)"
+        )
         remediation_zh = "登记缺失的交付物并取得批准（phasegate doc add KEY DELIVERABLE FILE --approved-by PERSON）"
     return CriterionResult(
         code=definition.code,

@@ -6,17 +6,19 @@ so that entry points decide where data lives and tests decide what time it is.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime, timedelta
+from collections.abc import Callable, Mapping, Sequence
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
 
+from gates.criteria import Criterion
 from gates.evaluation import evaluate_gate
 from gates.lifecycle import apply_decision as lifecycle_move
-from gates.ports import UnitOfWork
+from gates.ports import DocumentProbe, UnitOfWork
+from gates.registry import default_registry
 from models.commands import AddPerson, CastVote, CreateProject, RecordCost, RegisterDocument, RequestReview
 from models.enums import (
     Decision,
@@ -27,8 +29,17 @@ from models.enums import (
     RoundStatus,
 )
 from models.errors import ConflictError, InputError, NotFoundError, PermissionDeniedError
-from models.evidence import DocumentEvidence, GateEvidence
-from models.snapshots import Evaluation, OutboxRequest, PersonSnapshot, ProjectSnapshot, RoundSnapshot, StoredTemplate
+from models.evidence import DocumentEvidence, EvmSnapshot, GateEvidence, MilestoneEvidence, RiskEvidence
+from models.snapshots import (
+    BaselineRecord,
+    Evaluation,
+    EvmReportRecord,
+    OutboxRequest,
+    PersonSnapshot,
+    ProjectSnapshot,
+    RoundSnapshot,
+    StoredTemplate,
+)
 from models.template import GateDef, LifecycleTemplate
 
 UowFactory = Callable[[], UnitOfWork]
@@ -192,8 +203,9 @@ def create_project(cmd: CreateProject, *, uow: UowFactory, now: datetime) -> Pro
 def _require_person(tx: UnitOfWork, person_id: str, *, field: str) -> PersonSnapshot:
     person = tx.get_person(person_id)
     if person is None:
-        raise NotFoundError(f"{field}: unknown person {person_id!r}; add them with 'phasegate person add'",
-                            code="person.not_found")
+        raise NotFoundError(
+            f"{field}: unknown person {person_id!r}; add them with 'phasegate person add'", code="person.not_found"
+        )
     return person
 
 
@@ -225,6 +237,8 @@ def register_document(cmd: RegisterDocument, *, uow: UowFactory, now: datetime) 
             path=cmd.path,
             status=DocumentStatus.APPROVED if cmd.approved_by else DocumentStatus.REGISTERED,
             approved_by=cmd.approved_by,
+            format=cmd.format,
+            headings=cmd.headings,
         )
         tx.add_document(project.key, document, approved_at=now if cmd.approved_by else None, now=now)
         tx.append_audit(
@@ -242,7 +256,7 @@ def record_cost(cmd: RecordCost, *, uow: UowFactory, now: datetime) -> Decimal:
     """Record actual cost; returns the project's new total."""
     with uow() as tx:
         project = _require_project(tx, cmd.project_key, for_update=True)
-        tx.add_cost(project.key, cmd.amount, note=cmd.note, now=now)
+        tx.add_cost(project.key, cmd.amount, note=cmd.note, stage_id=project.stage_id, now=now)
         tx.append_audit(
             actor=SYSTEM,
             action="actuals.recorded",
@@ -268,26 +282,93 @@ def _current_gate(project: ProjectSnapshot, template: LifecycleTemplate) -> Gate
     return gate
 
 
-def _evidence(tx: UnitOfWork, project: ProjectSnapshot, gate: GateDef) -> GateEvidence:
+def _evidence(
+    tx: UnitOfWork, project: ProjectSnapshot, gate: GateDef, *, as_of: date, probe: DocumentProbe
+) -> GateEvidence:
+    """Collect everything the gate's criteria read, as of one date, in one transaction."""
+    key = project.key
+    roles = {"sponsor": (project.sponsor_id,), "manager": (project.manager_id,)} | tx.project_roles(key)
+    held = {
+        person: tuple(sorted(r for r, people in roles.items() if person in people))
+        for people in roles.values()
+        for person in people
+    }
+    documents = tuple(
+        doc.model_copy(
+            update={"current_sha256": probe(doc.path), "approver_roles": held.get(doc.approved_by or "", ())}
+        )
+        for doc in tx.latest_documents(key)
+    )
+    baseline = tx.get_baseline(key)
+    report = tx.latest_evm_report(key, as_of)
+    ledger = tx.total_actual_cost(key)
+    bac = baseline.bac if baseline else project.budget
+    evm = None
+    if report is not None:
+        planned = report.planned_value if report.planned_value is not None else tx.planned_value_at(key, report.as_of)
+        evm = EvmSnapshot(
+            as_of=report.as_of,
+            bac=bac,
+            pv=planned,
+            ev=report.earned_value,
+            ac=report.actual_cost,
+            etc=report.estimate_to_complete,
+        )
     return GateEvidence(
-        project_key=project.key,
+        project_key=key,
         template=f"{project.template_id}@{project.template_version}#{project.template_hash}",
         gate_id=gate.id,
         stage_id=project.stage_id,
+        as_of=as_of,
         budget=project.budget,
         currency=project.currency,
-        actual_cost=tx.total_actual_cost(project.key),
-        documents=tuple(tx.latest_documents(project.key)),
+        actual_cost=evm.ac if evm is not None and evm.ac is not None else ledger,
+        documents=documents,
+        roles=roles,
+        evm=evm,
+        stage_budget=tx.stage_budget(key, project.stage_id),
+        stage_spend=tx.stage_spend(key, project.stage_id),
+        contingency=baseline.contingency if baseline else None,
+        contingency_used=baseline.contingency_used if baseline else None,
+        risks=tuple(tx.risks(key)),
+        milestones=tuple(tx.milestones(key)),
+        scores=tuple(tx.scores(key, gate.id)),
     )
 
 
-def check_gate(project_key: str, *, uow: UowFactory) -> Evaluation:
-    """Evaluate the project's current gate without writing anything."""
+class GateCheck(Result):
+    evaluation: Evaluation
+    evidence: GateEvidence
+
+
+def check_gate(
+    project_key: str,
+    *,
+    uow: UowFactory,
+    now: datetime,
+    probe: DocumentProbe,
+    gate_id: str | None = None,
+    registry: Mapping[str, Criterion] | None = None,
+) -> GateCheck:
+    """Evaluate the project's current gate (or ``gate_id``, to preview another) without writing anything."""
     with uow() as tx:
         project = _require_project(tx, project_key)
         template = _require_template(tx, project.template_id, project.template_version).template
-        gate = _current_gate(project, template)
-        return evaluate_gate(template, gate, _evidence(tx, project, gate))
+        if gate_id is None:
+            gate = _current_gate(project, template)
+        else:
+            found = template.gate(gate_id)
+            if found is None:
+                raise InputError(
+                    f"--gate: {gate_id!r} is not a gate of {template.id}@{template.version}; "
+                    f"gates: {', '.join(g.id for g in template.gates)}",
+                    code="gate.unknown",
+                )
+            gate = found
+        evidence = _evidence(tx, project, gate, as_of=now.date(), probe=probe)
+    return GateCheck(
+        evaluation=evaluate_gate(template, gate, evidence, registry or default_registry()), evidence=evidence
+    )
 
 
 def _resolve_approvers(gate: GateDef, project: ProjectSnapshot) -> tuple[str, ...]:
@@ -306,11 +387,27 @@ def _resolve_approvers(gate: GateDef, project: ProjectSnapshot) -> tuple[str, ..
 
 
 def _criteria_context(evaluation: Evaluation) -> list[dict[str, Any]]:
-    return [{"code": c.code, "passed": c.passed, "message": c.message, "message_zh": c.message_zh,
-             "remediation": c.remediation, "remediation_zh": c.remediation_zh} for c in evaluation.criteria]
+    return [
+        {
+            "code": c.code,
+            "passed": c.passed,
+            "message": c.message,
+            "message_zh": c.message_zh,
+            "remediation": c.remediation,
+            "remediation_zh": c.remediation_zh,
+        }
+        for c in evaluation.criteria
+    ]
 
 
-def start_review(cmd: RequestReview, *, uow: UowFactory, now: datetime, public_url: str | None = None) -> ReviewResult:
+def start_review(
+    cmd: RequestReview,
+    *,
+    uow: UowFactory,
+    now: datetime,
+    probe: DocumentProbe,
+    registry: Mapping[str, Criterion] | None = None,
+) -> ReviewResult:
     """Evaluate, record the evaluation with its evidence hash, and open a round unless the gate is not ready."""
     with uow() as tx:
         project = _require_project(tx, cmd.project_key, for_update=True)
@@ -323,8 +420,8 @@ def start_review(cmd: RequestReview, *, uow: UowFactory, now: datetime, public_u
                 f"{pending[0].gate_id}; vote on it or wait for it to resolve",
                 code="review.round_open",
             )
-        evidence = _evidence(tx, project, gate)
-        evaluation = evaluate_gate(template, gate, evidence)
+        evidence = _evidence(tx, project, gate, as_of=now.date(), probe=probe)
+        evaluation = evaluate_gate(template, gate, evidence, registry or default_registry())
         ready = evaluation.recommendation is not Recommendation.NOT_READY
         review_id = tx.add_review(
             project_key=project.key,
@@ -342,13 +439,22 @@ def start_review(cmd: RequestReview, *, uow: UowFactory, now: datetime, public_u
             actor=cmd.requested_by or SYSTEM,
             action="review.recorded",
             entity=f"project:{project.key}/gate:{gate.id}",
-            payload={"review": review_id, "recommendation": evaluation.recommendation,
-                     "evidence_hash": evaluation.evidence_hash},
+            payload={
+                "review": review_id,
+                "recommendation": evaluation.recommendation,
+                "evidence_hash": evaluation.evidence_hash,
+            },
             at=now,
         )
-        base = {"project_key": project.key, "project_name": project.name, "gate_id": gate.id,
-                "gate_name": gate.name, "gate_name_zh": gate.name_zh or gate.name,
-                "recommendation": evaluation.recommendation.value, "criteria": _criteria_context(evaluation)}
+        base = {
+            "project_key": project.key,
+            "project_name": project.name,
+            "gate_id": gate.id,
+            "gate_name": gate.name,
+            "gate_name_zh": gate.name_zh or gate.name,
+            "recommendation": evaluation.recommendation.value,
+            "criteria": _criteria_context(evaluation),
+        }
         round_id: UUID | None = None
         approvers: tuple[str, ...] = ()
         messages: list[OutboxRequest] = []
@@ -368,8 +474,13 @@ def start_review(cmd: RequestReview, *, uow: UowFactory, now: datetime, public_u
                 actor=cmd.requested_by or SYSTEM,
                 action="round.opened",
                 entity=f"round:{round_id}",
-                payload={"project": project.key, "gate": gate.id, "policy": gate.approval.policy,
-                         "approvers": list(approvers), "evidence_hash": evaluation.evidence_hash},
+                payload={
+                    "project": project.key,
+                    "gate": gate.id,
+                    "policy": gate.approval.policy,
+                    "approvers": list(approvers),
+                    "evidence_hash": evaluation.evidence_hash,
+                },
                 at=now,
             )
             for approver_id in approvers:
@@ -386,8 +497,9 @@ def start_review(cmd: RequestReview, *, uow: UowFactory, now: datetime, public_u
             messages += _messages_for(manager, "gate_not_ready", f"review:{review_id}", base)
         tx.enqueue(messages, now=now)
         tx.commit()
-    return ReviewResult(review_id=review_id, round_id=round_id, evaluation=evaluation, approvers=approvers,
-                        notifications=len(messages))
+    return ReviewResult(
+        review_id=review_id, round_id=round_id, evaluation=evaluation, approvers=approvers, notifications=len(messages)
+    )
 
 
 def _messages_for(person: PersonSnapshot, kind: str, subject: str, context: dict[str, Any]) -> list[OutboxRequest]:
@@ -413,8 +525,9 @@ def get_round(round_id: UUID, *, uow: UowFactory) -> RoundSnapshot:
 def _require_round(tx: UnitOfWork, round_id: UUID, *, for_update: bool = False) -> RoundSnapshot:
     found = tx.get_round(round_id, for_update=for_update)
     if found is None:
-        raise NotFoundError(f"unknown approval round {round_id}; see 'phasegate project show KEY'",
-                            code="round.not_found")
+        raise NotFoundError(
+            f"unknown approval round {round_id}; see 'phasegate project show KEY'", code="round.not_found"
+        )
     return found
 
 
@@ -440,14 +553,25 @@ def cast_vote(cmd: CastVote, *, uow: UowFactory, now: datetime) -> VoteResult:
                 f"{earlier.cast_at.isoformat(timespec='seconds')}; a vote cannot be cast twice",
                 code="vote.duplicate",
             )
-        tx.add_vote(current.id, voter_id=cmd.voter_id, decision=cmd.decision, reason=cmd.reason,
-                    evidence_hash=current.evidence_hash, now=now)
+        tx.add_vote(
+            current.id,
+            voter_id=cmd.voter_id,
+            decision=cmd.decision,
+            reason=cmd.reason,
+            evidence_hash=current.evidence_hash,
+            now=now,
+        )
         tx.append_audit(
             actor=cmd.voter_id,
             action="vote.cast",
             entity=f"round:{current.id}",
-            payload={"decision": cmd.decision, "reason": cmd.reason, "evidence_hash": current.evidence_hash,
-                     "policy": current.policy, "meaning": "approved" if cmd.decision is Decision.GO else "decided"},
+            payload={
+                "decision": cmd.decision,
+                "reason": cmd.reason,
+                "evidence_hash": current.evidence_hash,
+                "policy": current.policy,
+                "meaning": "approved" if cmd.decision is Decision.GO else "decided",
+            },
             at=now,
         )
         votes = {v.voter_id: v.decision for v in current.votes} | {cmd.voter_id: cmd.decision}
@@ -458,8 +582,12 @@ def cast_vote(cmd: CastVote, *, uow: UowFactory, now: datetime) -> VoteResult:
                 actor=SYSTEM,
                 action="round.resolved",
                 entity=f"round:{current.id}",
-                payload={"decision": outcome, "votes": votes, "policy": current.policy,
-                         "evidence_hash": current.evidence_hash},
+                payload={
+                    "decision": outcome,
+                    "votes": votes,
+                    "policy": current.policy,
+                    "evidence_hash": current.evidence_hash,
+                },
                 at=now,
             )
         tx.commit()
@@ -490,45 +618,74 @@ def apply_round_decision(round_id: UUID, *, uow: UowFactory, now: datetime) -> D
     with uow() as tx:
         current = _require_round(tx, round_id, for_update=True)
         if current.status is not RoundStatus.RESOLVED or current.decision is None:
-            raise ConflictError(f"round {current.id} is {current.status.value}; only resolved rounds are applied",
-                                code="round.not_resolved")
+            raise ConflictError(
+                f"round {current.id} is {current.status.value}; only resolved rounds are applied",
+                code="round.not_resolved",
+            )
         project = _require_project(tx, current.project_key, for_update=True)
         if current.applied_at is not None:
-            return DecisionApplied(round_id=current.id, project_key=project.key, gate_id=current.gate_id,
-                                   decision=current.decision, status=project.status, stage_id=project.stage_id,
-                                   already_applied=True, notifications=0)
+            return DecisionApplied(
+                round_id=current.id,
+                project_key=project.key,
+                gate_id=current.gate_id,
+                decision=current.decision,
+                status=project.status,
+                stage_id=project.stage_id,
+                already_applied=True,
+                notifications=0,
+            )
         template = _require_template(tx, project.template_id, project.template_version).template
         move = lifecycle_move(template, project, current.gate_id, current.decision)
-        tx.update_project_state(project.key, status=move.status, stage_id=move.stage_id,
-                                recycle_count=move.recycle_count, now=now)
+        tx.update_project_state(
+            project.key, status=move.status, stage_id=move.stage_id, recycle_count=move.recycle_count, now=now
+        )
         tx.mark_round_applied(current.id, now=now)
         tx.append_audit(
             actor=SYSTEM,
             action="decision.applied",
             entity=f"project:{project.key}",
-            payload={"round": current.id, "gate": current.gate_id, "decision": current.decision,
-                     "from_stage": project.stage_id, "to_stage": move.stage_id, "status": move.status},
+            payload={
+                "round": current.id,
+                "gate": current.gate_id,
+                "decision": current.decision,
+                "from_stage": project.stage_id,
+                "to_stage": move.stage_id,
+                "status": move.status,
+            },
             at=now,
         )
         gate = template.gate(current.gate_id)
         stage = template.stage(move.stage_id)
         reasons = "; ".join(v.reason for v in current.votes if v.reason)
-        context = {"project_key": project.key, "project_name": project.name,
-                   "gate_name": gate.name if gate else current.gate_id,
-                   "gate_name_zh": (gate.name_zh or gate.name) if gate else current.gate_id,
-                   "decision": current.decision.value, "decided_by": ", ".join(v.voter_id for v in current.votes),
-                   "reason": reasons, "new_stage": stage.name if move.stage_id != project.stage_id else None,
-                   "new_stage_zh": (stage.name_zh or stage.name) if move.stage_id != project.stage_id else None,
-                   "project_status": move.status.value}
+        context = {
+            "project_key": project.key,
+            "project_name": project.name,
+            "gate_name": gate.name if gate else current.gate_id,
+            "gate_name_zh": (gate.name_zh or gate.name) if gate else current.gate_id,
+            "decision": current.decision.value,
+            "decided_by": ", ".join(v.voter_id for v in current.votes),
+            "reason": reasons,
+            "new_stage": stage.name if move.stage_id != project.stage_id else None,
+            "new_stage_zh": (stage.name_zh or stage.name) if move.stage_id != project.stage_id else None,
+            "project_status": move.status.value,
+        }
         messages: list[OutboxRequest] = []
         for person_id in dict.fromkeys((project.sponsor_id, project.manager_id)):
-            messages += _messages_for(_require_person(tx, person_id, field="recipient"), "decision_made",
-                                      f"round:{current.id}", context)
+            messages += _messages_for(
+                _require_person(tx, person_id, field="recipient"), "decision_made", f"round:{current.id}", context
+            )
         tx.enqueue(messages, now=now)
         tx.commit()
-    return DecisionApplied(round_id=current.id, project_key=project.key, gate_id=current.gate_id,
-                           decision=current.decision, status=move.status, stage_id=move.stage_id,
-                           already_applied=False, notifications=len(messages))
+    return DecisionApplied(
+        round_id=current.id,
+        project_key=project.key,
+        gate_id=current.gate_id,
+        decision=current.decision,
+        status=move.status,
+        stage_id=move.stage_id,
+        already_applied=False,
+        notifications=len(messages),
+    )
 
 
 # ------------------------------------------------------------------------------------------------ views
@@ -544,8 +701,12 @@ def project_view(key: str, *, uow: UowFactory) -> ProjectView:
         project = _require_project(tx, key)
         template = _require_template(tx, project.template_id, project.template_version).template
         gate = template.gate_after(project.stage_id) if project.status is ProjectStatus.ACTIVE else None
-        return ProjectView(project=project, gate_id=gate.id if gate else None,
-                           pending_rounds=tuple(tx.open_rounds(key)), history=tuple(tx.decision_history(key)))
+        return ProjectView(
+            project=project,
+            gate_id=gate.id if gate else None,
+            pending_rounds=tuple(tx.open_rounds(key)),
+            history=tuple(tx.decision_history(key)),
+        )
 
 
 def list_projects(*, uow: UowFactory) -> list[ProjectSnapshot]:
@@ -556,3 +717,207 @@ def list_projects(*, uow: UowFactory) -> list[ProjectSnapshot]:
 def list_templates(*, uow: UowFactory) -> list[StoredTemplate]:
     with uow() as tx:
         return tx.list_templates()
+
+
+# ------------------------------------------------------------------------------------------------ project data
+def assign_role(project_key: str, role: str, person_id: str, *, uow: UowFactory, now: datetime) -> bool:
+    """Give a person a role on a project (pmo, finance, a group); roles resolve approvers and document signers."""
+    if role in ("sponsor", "manager"):
+        raise InputError(
+            f"ROLE: {role!r} is set when the project is created; assign another role such as pmo", code="role.reserved"
+        )
+    with uow() as tx:
+        project = _require_project(tx, project_key, for_update=True)
+        _require_person(tx, person_id, field="PERSON")
+        created = tx.assign_role(project.key, role, person_id, now=now)
+        if created:
+            tx.append_audit(
+                actor=SYSTEM,
+                action="role.assigned",
+                entity=f"project:{project.key}",
+                payload={"role": role, "person": person_id},
+                at=now,
+            )
+        tx.commit()
+    return created
+
+
+def set_baseline(
+    project_key: str,
+    baseline: BaselineRecord,
+    *,
+    periods: Sequence[tuple[date, Decimal]] | None,
+    stage_budgets: Mapping[str, Decimal],
+    uow: UowFactory,
+    now: datetime,
+) -> BaselineRecord:
+    """Set the cost baseline (BAC, contingency), optionally its time-phased plan and stage budgets."""
+    with uow() as tx:
+        project = _require_project(tx, project_key, for_update=True)
+        template = _require_template(tx, project.template_id, project.template_version).template
+        stages = [s.id for s in template.stages]
+        for stage_id in stage_budgets:
+            if stage_id not in stages:
+                raise InputError(
+                    f"--stage-budget: {stage_id!r} is not a stage of {template.id}; stages: {', '.join(stages)}",
+                    code="baseline.unknown_stage",
+                )
+        if periods is not None:
+            too_high = [f"{end}: {value}" for end, value in periods if value > baseline.bac]
+            if too_high:
+                raise InputError(
+                    f"plan: cumulative planned value cannot exceed BAC {baseline.bac} ({too_high[0]})",
+                    code="baseline.pv_over_bac",
+                )
+            tx.replace_baseline_periods(project.key, periods)
+        tx.set_baseline(project.key, baseline, now=now)
+        for stage_id, amount in stage_budgets.items():
+            tx.set_stage_budget(project.key, stage_id, amount)
+        tx.append_audit(
+            actor=SYSTEM,
+            action="baseline.set",
+            entity=f"project:{project.key}",
+            payload=baseline.model_dump(mode="json")
+            | {
+                "periods": len(periods) if periods is not None else None,
+                "stage_budgets": {k: str(v) for k, v in stage_budgets.items()},
+            },
+            at=now,
+        )
+        tx.commit()
+    return baseline
+
+
+def record_status(reports: Sequence[EvmReportRecord], *, uow: UowFactory, now: datetime) -> int:
+    """Store dated EVM status reports for one or many projects, all or nothing (re-reporting a date replaces it)."""
+    with uow() as tx:
+        keys = sorted({r.project_key for r in reports})
+        unknown = sorted(set(keys) - tx.existing_project_keys(keys))
+        if unknown:
+            raise NotFoundError(
+                f"unknown project(s) {', '.join(unknown)}; nothing was imported", code="project.not_found"
+            )
+        count = tx.upsert_evm_reports(reports, now=now)
+        for key in keys:
+            dates = sorted(r.as_of for r in reports if r.project_key == key)
+            tx.append_audit(
+                actor=SYSTEM,
+                action="status.recorded",
+                entity=f"project:{key}",
+                payload={"reports": len(dates), "from": dates[0], "to": dates[-1]},
+                at=now,
+            )
+        tx.commit()
+    return count
+
+
+def record_risks(project_key: str, risks: Sequence[RiskEvidence], *, uow: UowFactory, now: datetime) -> int:
+    with uow() as tx:
+        project = _require_project(tx, project_key, for_update=True)
+        scale = _require_template(tx, project.template_id, project.template_version).template.risk_scale
+        for item in risks:
+            if item.probability > scale.probability_max or item.impact > scale.impact_max:
+                raise InputError(
+                    f"risk {item.id}: probability and impact must be 1..{scale.probability_max} and "
+                    f"1..{scale.impact_max} on this template's scale",
+                    code="risk.scale",
+                )
+        count = tx.upsert_risks(project.key, risks, now=now)
+        tx.append_audit(
+            actor=SYSTEM,
+            action="risks.recorded",
+            entity=f"project:{project.key}",
+            payload={"risks": [r.id for r in risks]},
+            at=now,
+        )
+        tx.commit()
+    return count
+
+
+def set_milestone(project_key: str, milestone: MilestoneEvidence, *, uow: UowFactory, now: datetime) -> None:
+    with uow() as tx:
+        project = _require_project(tx, project_key, for_update=True)
+        tx.upsert_milestone(project.key, milestone)
+        tx.append_audit(
+            actor=SYSTEM,
+            action="milestone.set",
+            entity=f"project:{project.key}/milestone:{milestone.id}",
+            payload=milestone.model_dump(mode="json"),
+            at=now,
+        )
+        tx.commit()
+
+
+def complete_milestone(project_key: str, milestone_id: str, done_on: date, *, uow: UowFactory, now: datetime) -> None:
+    with uow() as tx:
+        project = _require_project(tx, project_key, for_update=True)
+        current = next((m for m in tx.milestones(project.key) if m.id == milestone_id), None)
+        if current is None:
+            raise NotFoundError(f"unknown milestone {milestone_id!r} of {project.key}", code="milestone.not_found")
+        tx.upsert_milestone(project.key, current.model_copy(update={"done_on": done_on}))
+        tx.append_audit(
+            actor=SYSTEM,
+            action="milestone.done",
+            entity=f"project:{project.key}/milestone:{milestone_id}",
+            payload={"done_on": done_on},
+            at=now,
+        )
+        tx.commit()
+
+
+def record_scores(
+    project_key: str,
+    gatekeeper: str,
+    scores: Mapping[str, int],
+    *,
+    uow: UowFactory,
+    now: datetime,
+    gate_id: str | None = None,
+) -> str:
+    """Store one gatekeeper's scorecard scores for the project's current gate (or ``gate_id``)."""
+    with uow() as tx:
+        project = _require_project(tx, project_key, for_update=True)
+        template = _require_template(tx, project.template_id, project.template_version).template
+        gate = template.gate(gate_id) if gate_id else _current_gate(project, template)
+        if gate is None or gate.scorecard is None:
+            raise InputError(
+                f"gate {gate_id or '(current)'} of {project.key} has no scorecard to score", code="score.no_scorecard"
+            )
+        _require_person(tx, gatekeeper, field="--as")
+        factors = {f.id for f in gate.scorecard.factors}
+        for factor, value in scores.items():
+            if factor not in factors:
+                raise InputError(
+                    f"{factor}: not a factor of gate {gate.id}; factors: {', '.join(sorted(factors))}",
+                    code="score.unknown_factor",
+                )
+            if not 0 <= value <= gate.scorecard.max_score:
+                raise InputError(
+                    f"{factor}: score {value} is outside 0..{gate.scorecard.max_score}", code="score.range"
+                )
+        tx.upsert_scores(project.key, gate.id, gatekeeper, dict(scores), now=now)
+        tx.append_audit(
+            actor=gatekeeper,
+            action="scores.recorded",
+            entity=f"project:{project.key}/gate:{gate.id}",
+            payload=dict(scores),
+            at=now,
+        )
+        tx.commit()
+    return gate.id
+
+
+class ProjectData(Result):
+    risks: tuple[RiskEvidence, ...]
+    milestones: tuple[MilestoneEvidence, ...]
+    evm_history: tuple[EvmReportRecord, ...]
+
+
+def project_data(project_key: str, *, uow: UowFactory) -> ProjectData:
+    with uow() as tx:
+        project = _require_project(tx, project_key)
+        return ProjectData(
+            risks=tuple(tx.risks(project.key)),
+            milestones=tuple(tx.milestones(project.key)),
+            evm_history=tuple(tx.evm_history(project.key)),
+        )

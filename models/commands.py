@@ -45,6 +45,8 @@ class RegisterDocument(Command):
     sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
     size: int = Field(ge=0)
     approved_by: PersonId | None = None
+    format: str = ""
+    headings: tuple[str, ...] | None = None
 
 
 class RecordCost(Command):

@@ -88,6 +88,8 @@ class RiskEvidence(Evidence):
     impact: int = Field(ge=1)
     response: str | None = None
     mitigation: str = ""
+    cause: str = ""
+    effect: str = ""
     status: str = "open"
 
     @property

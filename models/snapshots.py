@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -60,6 +60,7 @@ class CriterionResult(Snapshot):
     message_zh: str
     remediation: str = ""
     remediation_zh: str = ""
+    evidence_ref: str = ""
 
 
 class DeliverableStatus(Snapshot):
@@ -127,3 +128,20 @@ class OutboxRequest(Snapshot):
     target: str
     locale: str
     context: dict[str, Any]
+
+
+class BaselineRecord(Snapshot):
+    bac: Decimal
+    contingency: Decimal | None = None
+    contingency_used: Decimal | None = None
+
+
+class EvmReportRecord(Snapshot):
+    """A dated status report as stored: any figure may be missing (``None``), which is not zero."""
+
+    project_key: str
+    as_of: date
+    planned_value: Decimal | None = None
+    earned_value: Decimal | None = None
+    actual_cost: Decimal | None = None
+    estimate_to_complete: Decimal | None = None

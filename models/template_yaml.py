@@ -7,7 +7,7 @@ composed node tree keeps the marks that Pydantic's error locations lack; this mo
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -348,8 +348,15 @@ def _parse(text: str) -> tuple[yaml.Node | None, Any, list[_Problem]]:
         loader.dispose()
 
 
-def load_template_text(text: str, *, source: str) -> LifecycleTemplate:
-    """Parse and validate one template; raise TemplateError listing every problem as ``source:line:col: msg``."""
+TemplateCheck = Callable[[LifecycleTemplate], list[tuple[Location, str]]]
+
+
+def load_template_text(text: str, *, source: str, check: TemplateCheck | None = None) -> LifecycleTemplate:
+    """Parse and validate one template; raise TemplateError listing every problem as ``source:line:col: msg``.
+
+    ``check`` adds problems the format alone cannot know (unknown criterion codes, bad criterion params);
+    they are located in the file like every other problem.
+    """
     try:
         root, data, problems = _parse(text)
     except yaml.MarkedYAMLError as error:
@@ -374,6 +381,10 @@ def load_template_text(text: str, *, source: str) -> LifecycleTemplate:
         if not problems:  # never swallow an error the mapping above did not place
             problems = [_at(root.start_mark, _message(e)) for e in errors]
         _raise(source, problems)
+    if check is not None:
+        for loc, message in check(template):
+            node, _, _ = _walk(root, loc)
+            problems.append(_at(node.start_mark, f"{_field_path(loc)}: {message}"))
     if problems:
         _raise(source, problems)
     return template
@@ -386,7 +397,7 @@ def _raise(source: str, problems: list[_Problem]) -> NoReturn:
     raise TemplateError(f"lifecycle template {source} is invalid ({count}); first: {lines[0]}", lines)
 
 
-def load_template_file(path: Path) -> LifecycleTemplate:
+def load_template_file(path: Path, *, check: TemplateCheck | None = None) -> LifecycleTemplate:
     """Read a template file as UTF-8 and load it; problems name the file as given."""
     try:
         raw = path.read_bytes()
@@ -399,7 +410,7 @@ def load_template_file(path: Path) -> LifecycleTemplate:
             f"template file {path} is not UTF-8 text (byte 0x{raw[error.start]:02x} at offset {error.start}); "
             "save it as UTF-8"
         ) from error
-    return load_template_text(text.removeprefix("\ufeff"), source=str(path))
+    return load_template_text(text.removeprefix("\ufeff"), source=str(path), check=check)
 
 
 def template_content_hash(template: LifecycleTemplate) -> str:
@@ -407,7 +418,7 @@ def template_content_hash(template: LifecycleTemplate) -> str:
     return sha256_hex(template.model_dump(mode="json"))
 
 
-def shipped_templates() -> list[tuple[str, LifecycleTemplate]]:
+def shipped_templates(*, check: TemplateCheck | None = None) -> list[tuple[str, LifecycleTemplate]]:
     """(YAML text, template) for every template shipped in models/lifecycles, sorted by file name.
 
     Read through importlib.resources so an installed wheel finds them as well as a checkout does.
@@ -417,7 +428,7 @@ def shipped_templates() -> list[tuple[str, LifecycleTemplate]]:
     for entry in sorted(folder.iterdir(), key=lambda e: e.name):
         if entry.is_file() and entry.name.endswith(".yaml"):
             text = entry.read_text(encoding="utf-8")
-            shipped.append((text, load_template_text(text, source=f"models/lifecycles/{entry.name}")))
+            shipped.append((text, load_template_text(text, source=f"models/lifecycles/{entry.name}", check=check)))
     return shipped
 
 

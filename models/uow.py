@@ -8,20 +8,22 @@ the write lock from their ``BEGIN IMMEDIATE``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Self
 from uuid import UUID, uuid4
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from models import tables as t
 from models.audit_store import append_audit
 from models.enums import Decision, DocumentStatus, ProjectStatus, Recommendation, ReviewStatus, RoundStatus
-from models.evidence import DocumentEvidence
+from models.evidence import DocumentEvidence, MilestoneEvidence, RiskEvidence, ScoreEvidence
 from models.snapshots import (
+    BaselineRecord,
     DecisionRecord,
+    EvmReportRecord,
     OutboxRequest,
     PersonSnapshot,
     ProjectSnapshot,
@@ -46,6 +48,17 @@ def _project(row: t.Project) -> ProjectSnapshot:
         status=ProjectStatus(row.status),
         stage_id=row.stage_id,
         recycle_count=row.recycle_count,
+    )
+
+
+def _evm_report(row: t.EvmReport) -> EvmReportRecord:
+    return EvmReportRecord(
+        project_key=row.project_key,
+        as_of=row.as_of,
+        planned_value=row.planned_value,
+        earned_value=row.earned_value,
+        actual_cost=row.actual_cost,
+        estimate_to_complete=row.estimate_to_complete,
     )
 
 
@@ -177,6 +190,10 @@ class SqlUnitOfWork:
                 path=row.path,
                 status=DocumentStatus(row.status),
                 approved_by=row.approved_by,
+                format=row.format,
+                headings=tuple(row.headings) if row.headings is not None else None,
+                registered_at=row.registered_at,
+                approved_at=row.approved_at,
             )
             for row in rows
         ]
@@ -206,6 +223,8 @@ class SqlUnitOfWork:
                 approved_by=document.approved_by,
                 approved_at=approved_at,
                 registered_at=now,
+                format=document.format,
+                headings=list(document.headings) if document.headings is not None else None,
             )
         )
         self.session.flush()
@@ -215,11 +234,188 @@ class SqlUnitOfWork:
         total = self.session.scalar(select(func.sum(t.CostEntry.amount)).where(t.CostEntry.project_key == key))
         return Decimal(total or 0).quantize(Decimal("0.01"))
 
-    def add_cost(self, key: str, amount: Decimal, *, note: str, now: datetime) -> UUID:
+    def add_cost(self, key: str, amount: Decimal, *, note: str, stage_id: str, now: datetime) -> UUID:
         entry_id = uuid4()
-        self.session.add(t.CostEntry(id=entry_id, project_key=key, amount=amount, note=note, recorded_at=now))
+        self.session.add(
+            t.CostEntry(id=entry_id, project_key=key, amount=amount, note=note, stage_id=stage_id, recorded_at=now)
+        )
         self.session.flush()
         return entry_id
+
+    # project data the gate criteria read ------------------------------------------------------------
+    def project_roles(self, key: str) -> dict[str, tuple[str, ...]]:
+        roles: dict[str, list[str]] = {}
+        rows = self.session.execute(
+            select(t.ProjectRole.role, t.ProjectRole.person_id)
+            .where(t.ProjectRole.project_key == key)
+            .order_by(t.ProjectRole.role, t.ProjectRole.person_id)
+        )
+        for role, person_id in rows:
+            roles.setdefault(role, []).append(person_id)
+        return {role: tuple(people) for role, people in roles.items()}
+
+    def assign_role(self, key: str, role: str, person_id: str, *, now: datetime) -> bool:
+        if self.session.get(t.ProjectRole, (key, role, person_id)) is not None:
+            return False
+        self.session.add(t.ProjectRole(project_key=key, role=role, person_id=person_id, assigned_at=now))
+        self.session.flush()
+        return True
+
+    def get_baseline(self, key: str) -> BaselineRecord | None:
+        row = self.session.get(t.Baseline, key)
+        if row is None:
+            return None
+        return BaselineRecord(bac=row.bac, contingency=row.contingency, contingency_used=row.contingency_used)
+
+    def set_baseline(self, key: str, baseline: BaselineRecord, *, now: datetime) -> None:
+        row = self.session.get(t.Baseline, key)
+        if row is None:
+            self.session.add(t.Baseline(project_key=key, set_at=now, **baseline.model_dump()))
+        else:
+            row.bac, row.contingency, row.contingency_used = (
+                baseline.bac,
+                baseline.contingency,
+                baseline.contingency_used,
+            )
+            row.set_at = now
+        self.session.flush()
+
+    def replace_baseline_periods(self, key: str, periods: Sequence[tuple[date, Decimal]]) -> None:
+        self.session.execute(delete(t.BaselinePeriod).where(t.BaselinePeriod.project_key == key))
+        if periods:
+            self.session.execute(
+                insert(t.BaselinePeriod),
+                [{"project_key": key, "period_end": end, "planned_value": value} for end, value in periods],
+            )
+
+    def planned_value_at(self, key: str, as_of: date) -> Decimal | None:
+        return self.session.scalar(
+            select(t.BaselinePeriod.planned_value)
+            .where(t.BaselinePeriod.project_key == key, t.BaselinePeriod.period_end <= as_of)
+            .order_by(t.BaselinePeriod.period_end.desc())
+            .limit(1)
+        )
+
+    def set_stage_budget(self, key: str, stage_id: str, amount: Decimal) -> None:
+        row = self.session.get(t.StageBudget, (key, stage_id))
+        if row is None:
+            self.session.add(t.StageBudget(project_key=key, stage_id=stage_id, amount=amount))
+        else:
+            row.amount = amount
+        self.session.flush()
+
+    def stage_budget(self, key: str, stage_id: str) -> Decimal | None:
+        row = self.session.get(t.StageBudget, (key, stage_id))
+        return row.amount if row else None
+
+    def stage_spend(self, key: str, stage_id: str) -> Decimal:
+        total = self.session.scalar(
+            select(func.sum(t.CostEntry.amount)).where(t.CostEntry.project_key == key, t.CostEntry.stage_id == stage_id)
+        )
+        return Decimal(total or 0).quantize(Decimal("0.01"))
+
+    def upsert_evm_reports(self, reports: Sequence[EvmReportRecord], *, now: datetime) -> int:
+        if not reports:
+            return 0
+        for key in {r.project_key for r in reports}:
+            dates = [r.as_of for r in reports if r.project_key == key]
+            self.session.execute(
+                delete(t.EvmReport).where(t.EvmReport.project_key == key, t.EvmReport.as_of.in_(dates))
+            )
+        self.session.execute(insert(t.EvmReport), [r.model_dump() | {"recorded_at": now} for r in reports])
+        return len(reports)
+
+    def latest_evm_report(self, key: str, as_of: date) -> EvmReportRecord | None:
+        row = self.session.scalars(
+            select(t.EvmReport)
+            .where(t.EvmReport.project_key == key, t.EvmReport.as_of <= as_of)
+            .order_by(t.EvmReport.as_of.desc())
+            .limit(1)
+        ).first()
+        return _evm_report(row) if row else None
+
+    def evm_history(self, key: str) -> list[EvmReportRecord]:
+        rows = self.session.scalars(
+            select(t.EvmReport).where(t.EvmReport.project_key == key).order_by(t.EvmReport.as_of)
+        )
+        return [_evm_report(row) for row in rows]
+
+    def upsert_risks(self, key: str, risks: Sequence[RiskEvidence], *, now: datetime) -> int:
+        if not risks:
+            return 0
+        self.session.execute(delete(t.Risk).where(t.Risk.project_key == key, t.Risk.id.in_([r.id for r in risks])))
+        self.session.execute(insert(t.Risk), [r.model_dump() | {"project_key": key, "updated_at": now} for r in risks])
+        return len(risks)
+
+    def risks(self, key: str) -> list[RiskEvidence]:
+        rows = self.session.scalars(select(t.Risk).where(t.Risk.project_key == key).order_by(t.Risk.id))
+        return [
+            RiskEvidence(
+                id=r.id,
+                title=r.title,
+                category=r.category,
+                owner=r.owner,
+                probability=r.probability,
+                impact=r.impact,
+                response=r.response,
+                mitigation=r.mitigation,
+                cause=r.cause,
+                effect=r.effect,
+                status=r.status,
+            )
+            for r in rows
+        ]
+
+    def upsert_milestone(self, key: str, milestone: MilestoneEvidence) -> None:
+        row = self.session.get(t.Milestone, (key, milestone.id))
+        if row is None:
+            self.session.add(t.Milestone(project_key=key, **milestone.model_dump()))
+        else:
+            row.name, row.due, row.done_on = milestone.name, milestone.due, milestone.done_on
+        self.session.flush()
+
+    def milestones(self, key: str) -> list[MilestoneEvidence]:
+        rows = self.session.scalars(
+            select(t.Milestone).where(t.Milestone.project_key == key).order_by(t.Milestone.due, t.Milestone.id)
+        )
+        return [MilestoneEvidence(id=r.id, name=r.name, due=r.due, done_on=r.done_on) for r in rows]
+
+    def upsert_scores(self, key: str, gate_id: str, gatekeeper: str, scores: dict[str, int], *, now: datetime) -> None:
+        self.session.execute(
+            delete(t.Score).where(
+                t.Score.project_key == key,
+                t.Score.gate_id == gate_id,
+                t.Score.gatekeeper == gatekeeper,
+                t.Score.factor.in_(list(scores)),
+            )
+        )
+        self.session.execute(
+            insert(t.Score),
+            [
+                {
+                    "project_key": key,
+                    "gate_id": gate_id,
+                    "gatekeeper": gatekeeper,
+                    "factor": factor,
+                    "score": value,
+                    "scored_at": now,
+                }
+                for factor, value in scores.items()
+            ],
+        )
+
+    def scores(self, key: str, gate_id: str) -> list[ScoreEvidence]:
+        rows = self.session.scalars(
+            select(t.Score)
+            .where(t.Score.project_key == key, t.Score.gate_id == gate_id)
+            .order_by(t.Score.gatekeeper, t.Score.factor)
+        )
+        return [ScoreEvidence(gatekeeper=r.gatekeeper, factor=r.factor, score=r.score) for r in rows]
+
+    def existing_project_keys(self, keys: Sequence[str]) -> set[str]:
+        if not keys:
+            return set()
+        return set(self.session.scalars(select(t.Project.key).where(t.Project.key.in_(list(set(keys))))))
 
     # reviews, rounds, votes, decisions ---------------------------------------------------------------
     def add_review(

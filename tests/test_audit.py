@@ -31,8 +31,8 @@ from gates.audit import (
     next_record,
     verify_chain,
 )
-from models.canonical import sha256_hex
 from models.audit_store import append_audit, audit_head, iter_audit, verify_audit
+from models.canonical import sha256_hex
 from models.db import make_engine, make_session_factory
 from models.errors import InputError
 from models.tables import AuditEntry, Base

@@ -43,8 +43,21 @@ def cli(tmp_path: Path) -> Cli:
     runner.run("db", "upgrade")
     runner.run("person", "add", "alice", "--name", "Alice Chen", "--email", "alice@example.com")
     runner.run("person", "add", "bob", "--name", "王芳", "--email", "bob@example.com", "--locale", "zh-CN")
-    runner.run("project", "create", "P1", "--template", "it-pmo@1", "--name", "Pilot", "--sponsor", "alice",
-               "--manager", "bob", "--budget", "1000")
+    runner.run(
+        "project",
+        "create",
+        "P1",
+        "--template",
+        "it-pmo@1",
+        "--name",
+        "Pilot",
+        "--sponsor",
+        "alice",
+        "--manager",
+        "bob",
+        "--budget",
+        "1000",
+    )
     return runner
 
 
@@ -79,7 +92,12 @@ def test_gate_check_and_project_show_json_shapes(cli: Cli, tmp_path: Path) -> No
 
     shown = cli.json("project", "show", "P1")
     assert {k: shown[k] for k in ("key", "name", "status", "stage", "gate")} == {
-        "key": "P1", "name": "Pilot", "status": "active", "stage": "initiating", "gate": "ready-for-planning"}
+        "key": "P1",
+        "name": "Pilot",
+        "status": "active",
+        "stage": "initiating",
+        "gate": "ready-for-planning",
+    }
     assert shown["template"]["id"] == "it-pmo" and shown["template"]["version"] == 1
     assert shown["pending_rounds"] == [] and shown["history"] == []
 
@@ -87,29 +105,100 @@ def test_gate_check_and_project_show_json_shapes(cli: Cli, tmp_path: Path) -> No
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (("project", "create", "P2", "--template", "it-pmo", "--name", "x", "--sponsor", "alice", "--manager", "bob",
-          "--budget", "-5"), "--budget: Input should be greater than or equal to 0"),
-        (("project", "create", "P2", "--template", "it-pmo", "--name", "x", "--sponsor", "alice", "--manager", "bob",
-          "--budget", "lots"), "--budget: Input should be a valid decimal"),
-        (("project", "create", "P2", "--template", "nope@1", "--name", "x", "--sponsor", "alice", "--manager", "bob",
-          "--budget", "5"), "unknown template 'nope@1'"),
-        (("project", "create", "P2", "--template", "it-pmo", "--name", "x", "--sponsor", "zed", "--manager", "bob",
-          "--budget", "5"), "--sponsor: unknown person 'zed'"),
+        (
+            (
+                "project",
+                "create",
+                "P2",
+                "--template",
+                "it-pmo",
+                "--name",
+                "x",
+                "--sponsor",
+                "alice",
+                "--manager",
+                "bob",
+                "--budget",
+                "-5",
+            ),
+            "--budget: Input should be greater than or equal to 0",
+        ),
+        (
+            (
+                "project",
+                "create",
+                "P2",
+                "--template",
+                "it-pmo",
+                "--name",
+                "x",
+                "--sponsor",
+                "alice",
+                "--manager",
+                "bob",
+                "--budget",
+                "lots",
+            ),
+            "--budget: Input should be a valid decimal",
+        ),
+        (
+            (
+                "project",
+                "create",
+                "P2",
+                "--template",
+                "nope@1",
+                "--name",
+                "x",
+                "--sponsor",
+                "alice",
+                "--manager",
+                "bob",
+                "--budget",
+                "5",
+            ),
+            "unknown template 'nope@1'",
+        ),
+        (
+            (
+                "project",
+                "create",
+                "P2",
+                "--template",
+                "it-pmo",
+                "--name",
+                "x",
+                "--sponsor",
+                "zed",
+                "--manager",
+                "bob",
+                "--budget",
+                "5",
+            ),
+            "--sponsor: unknown person 'zed'",
+        ),
         (("project", "show", "NOPE"), "unknown project 'NOPE'"),
-        (("person", "add", "carol", "--name", "C", "--email", "c@example.com", "--notify", "notaurl"),
-         "notify url"),
+        (("person", "add", "carol", "--name", "C", "--email", "c@example.com", "--notify", "notaurl"), "notify url"),
         (("person", "add", "carol", "--name", "C", "--email", "not-an-email"), "--email"),
         (("person", "add", "carol", "--name", "C", "--email", "c@example.com", "--locale", "fr"), "--locale"),
         (("doc", "add", "P1", "project-charter", "/nonexistent/charter.md"), "FILE: cannot read"),
         (("doc", "add", "P1", "no-such-deliverable", __file__), "allowed: "),
-        (("actuals", "add", "P1", "-1"), "AMOUNT"),
+        (("actuals", "add", "P1", "lots"), "AMOUNT: Input should be a valid decimal"),
+        (("actuals", "add", "P1", "--as-of", "2026-13-01", "--ev", "5"), "--as-of"),
+        (("actuals", "add", "P1", "--ev", "5"), "--as-of: required"),
         (("vote", "not-a-uuid", "--as", "alice", "--decision", "go"), "ROUND: 'not-a-uuid' is not a round id"),
-        (("vote", "00000000-0000-0000-0000-000000000000", "--as", "alice", "--decision", "go"),
-         "unknown approval round"),
-        (("vote", "00000000-0000-0000-0000-000000000000", "--as", "alice", "--decision", "maybe"),
-         "use one of go, recycle, hold, kill"),
-        (("vote", "00000000-0000-0000-0000-000000000000", "--as", "alice", "--decision", "kill"),
-         "a reason is required for kill"),
+        (
+            ("vote", "00000000-0000-0000-0000-000000000000", "--as", "alice", "--decision", "go"),
+            "unknown approval round",
+        ),
+        (
+            ("vote", "00000000-0000-0000-0000-000000000000", "--as", "alice", "--decision", "maybe"),
+            "use one of go, recycle, hold, kill",
+        ),
+        (
+            ("vote", "00000000-0000-0000-0000-000000000000", "--as", "alice", "--decision", "kill"),
+            "a reason is required for kill",
+        ),
         (("template", "show", "it-pmo@x"), "must be a whole number"),
     ],
 )
@@ -123,8 +212,9 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(cli: Cli, args: tupl
 
 def test_template_validate_reports_file_line_column(tmp_path: Path, cli: Cli) -> None:
     bad = tmp_path / "bad.yaml"
-    bad.write_text("id: x\nversion: 1\nname: X\nstages:\n  - id: a\n    name: A\n    colour: red\ngates: []\n",
-                   encoding="utf-8")
+    bad.write_text(
+        "id: x\nversion: 1\nname: X\nstages:\n  - id: a\n    name: A\n    colour: red\ngates: []\n", encoding="utf-8"
+    )
     done = subprocess.run([PHASEGATE, "template", "validate", str(bad)], capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
@@ -161,7 +251,10 @@ def test_commands_that_run_no_flow_do_not_import_prefect(cli: Cli) -> None:
         "file=sys.stderr)\n"
     )
     for args in (["project", "list"], ["gate", "check", "P1"], ["audit", "verify"], ["--help"], ["server", "status"]):
-        done = subprocess.run([sys.executable, "-c", probe, *args, *([] if args[0] in ("--help", "server") else
-                                                                    ["--db", cli.url])],
-                              capture_output=True, text=True, timeout=60)
+        done = subprocess.run(
+            [sys.executable, "-c", probe, *args, *([] if args[0] in ("--help", "server") else ["--db", cli.url])],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert "PREFECT-ABSENT" in done.stderr, (args, done.stderr)

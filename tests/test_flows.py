@@ -27,8 +27,9 @@ def prefect_harness() -> Iterator[None]:
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
     from prefect.testing.utilities import prefect_test_harness
 
-    with prefect_test_harness(server_startup_timeout=120), temporary_settings(
-        updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}
+    with (
+        prefect_test_harness(server_startup_timeout=120),
+        temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}),
     ):
         yield
 
@@ -43,17 +44,44 @@ def portfolio(sqlite_url: str, prefect_harness: None) -> Iterator[tuple[Any, Htt
     rt = runtime(sqlite_url)
     with HttpReceiver() as receiver:
         for pid, locale in (("alice", "en"), ("bob", "zh-CN")):
-            services.add_person(AddPerson(id=pid, name=pid.title(), email=f"{pid}@example.com", locale=locale,  # type: ignore[arg-type]
-                                          notify_urls=(receiver.apprise_url(f"/{pid}"),)), uow=rt.uow, now=utc_now())
+            services.add_person(
+                AddPerson(
+                    id=pid,
+                    name=pid.title(),
+                    email=f"{pid}@example.com",
+                    locale=locale,  # type: ignore[arg-type]
+                    notify_urls=(receiver.apprise_url(f"/{pid}"),),
+                ),
+                uow=rt.uow,
+                now=utc_now(),
+            )
         for key in ("FLOW-GO", "FLOW-NR"):
-            services.create_project(CreateProject(key=key, template_id="cooper-5", name=key, sponsor_id="alice",
-                                                  manager_id="bob", budget=Decimal(5000)), uow=rt.uow, now=utc_now())
+            services.create_project(
+                CreateProject(
+                    key=key,
+                    template_id="cooper-5",
+                    name=key,
+                    sponsor_id="alice",
+                    manager_id="bob",
+                    budget=Decimal(5000),
+                ),
+                uow=rt.uow,
+                now=utc_now(),
+            )
         template = services.get_template("cooper-5", 1, uow=rt.uow).template
         for deliverable in template.gates[0].deliverables:
             services.register_document(
-                RegisterDocument(project_key="FLOW-GO", deliverable_id=deliverable, path=f"/docs/{deliverable}.md",
-                                 sha256=hashlib.sha256(deliverable.encode()).hexdigest(), size=1, approved_by="alice"),
-                uow=rt.uow, now=utc_now())
+                RegisterDocument(
+                    project_key="FLOW-GO",
+                    deliverable_id=deliverable,
+                    path=f"/docs/{deliverable}.md",
+                    sha256=hashlib.sha256(deliverable.encode()).hexdigest(),
+                    size=1,
+                    approved_by="alice",
+                ),
+                uow=rt.uow,
+                now=utc_now(),
+            )
         yield rt, receiver
     if previous is None:
         os.environ.pop("PHASEGATE_DATABASE_URL", None)
@@ -87,8 +115,9 @@ def test_review_then_decision_advances_and_notifies(portfolio: tuple[Any, HttpRe
     request = receiver.wait_for(1)[0]
     assert request.path == "/alice" and result["round_id"] in request.body.decode()
 
-    vote = services.cast_vote(CastVote(round_id=result["round_id"], voter_id="alice", decision=Decision.GO),
-                              uow=rt.uow, now=utc_now())
+    vote = services.cast_vote(
+        CastVote(round_id=result["round_id"], voter_id="alice", decision=Decision.GO), uow=rt.uow, now=utc_now()
+    )
     decided = gate_decision_flow(str(vote.round_id), return_state=True)
     assert decided.is_completed()
     applied = decided.result()

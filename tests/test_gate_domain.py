@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
@@ -29,14 +30,42 @@ DOCS = CriterionDef(code="doc.required_approved")
 BUDGET = CriterionDef(code="budget.actuals_within_budget")
 
 
-def _doc(deliverable_id: str, status: DocumentStatus = DocumentStatus.APPROVED, digest: str = "a" * 64) -> DocumentEvidence:
-    return DocumentEvidence(deliverable_id=deliverable_id, version=1, sha256=digest, size=10, path=f"/d/{deliverable_id}.md",
-                            status=status, approved_by="alice" if status is DocumentStatus.APPROVED else None)
+def _doc(
+    deliverable_id: str, status: DocumentStatus = DocumentStatus.APPROVED, digest: str = "a" * 64
+) -> DocumentEvidence:
+    approved = status is DocumentStatus.APPROVED
+    return DocumentEvidence(
+        deliverable_id=deliverable_id,
+        version=1,
+        sha256=digest,
+        size=10,
+        path=f"/d/{deliverable_id}.md",
+        status=status,
+        approved_by="carol" if approved else None,
+        format="md",
+        headings=IT_PMO.deliverable(deliverable_id).required_sections,
+        current_sha256=digest,
+        registered_at=datetime(2026, 11, 1, tzinfo=UTC),
+        approved_at=datetime(2026, 11, 1, tzinfo=UTC) if approved else None,
+    )
+
+
+ROLES = {"sponsor": ("carol",), "manager": ("bob",), "pmo": ("carol",)}
 
 
 def _evidence(documents: tuple[DocumentEvidence, ...] = (), budget: str = "1000", spent: str = "0") -> GateEvidence:
-    return GateEvidence(project_key="P1", template="it-pmo@1#x", gate_id=FIRST_GATE.id, stage_id=FIRST_GATE.after,
-                        budget=Decimal(budget), currency="USD", actual_cost=Decimal(spent), documents=documents)
+    return GateEvidence(
+        project_key="P1",
+        template="it-pmo@1#x",
+        gate_id=FIRST_GATE.id,
+        stage_id=FIRST_GATE.after,
+        as_of=date(2026, 11, 2),
+        budget=Decimal(budget),
+        currency="USD",
+        actual_cost=Decimal(spent),
+        documents=documents,
+        roles=ROLES,
+    )
 
 
 ALL_DOCS = tuple(_doc(d) for d in FIRST_GATE.deliverables)
@@ -62,8 +91,14 @@ def test_required_approved_names_missing_and_unapproved_deliverables() -> None:
 
 @pytest.mark.parametrize(
     ("budget", "spent", "passed"),
-    [("1000", "0", True), ("1000", "999.99", True), ("1000", "1000", True), ("1000", "1000.01", False),
-     ("0", "0", True), ("0", "0.01", False)],
+    [
+        ("1000", "0", True),
+        ("1000", "999.99", True),
+        ("1000", "1000", True),
+        ("1000", "1000.01", False),
+        ("0", "0", True),
+        ("0", "0.01", False),
+    ],
 )
 def test_actuals_within_budget_boundaries(budget: str, spent: str, passed: bool) -> None:
     result = actuals_within_budget(BUDGET, FIRST_GATE, IT_PMO, _evidence(budget=budget, spent=spent))
@@ -73,8 +108,15 @@ def test_actuals_within_budget_boundaries(budget: str, spent: str, passed: bool)
 
 
 def _result(kind: CriterionKind, passed: bool, *, remediable: bool = True, missing: bool = False) -> CriterionResult:
-    return CriterionResult(code="x.y", kind=kind, remediable=remediable, passed=passed, evidence_missing=missing,
-                           message="m", message_zh="m")
+    return CriterionResult(
+        code="x.y",
+        kind=kind,
+        remediable=remediable,
+        passed=passed,
+        evidence_missing=missing,
+        message="m",
+        message_zh="m",
+    )
 
 
 MUST, SHOULD = CriterionKind.MUST_MEET, CriterionKind.SHOULD_MEET
@@ -95,11 +137,14 @@ def test_recommendation_precedence(results: tuple[CriterionResult, ...], expecte
     assert recommend(results)[0] is expected
 
 
-@given(st.lists(st.tuples(st.sampled_from(list(CriterionKind)), st.booleans(), st.booleans(), st.booleans()),
-                max_size=8))
+@given(
+    st.lists(st.tuples(st.sampled_from(list(CriterionKind)), st.booleans(), st.booleans(), st.booleans()), max_size=8)
+)
 def test_never_go_while_a_must_meet_fails(flags: list[tuple[CriterionKind, bool, bool, bool]]) -> None:
-    results = tuple(_result(kind, passed, remediable=remediable, missing=missing and not passed)
-                    for kind, passed, remediable, missing in flags)
+    results = tuple(
+        _result(kind, passed, remediable=remediable, missing=missing and not passed)
+        for kind, passed, remediable, missing in flags
+    )
     recommendation, reasons = recommend(results)
     if any(r.kind is MUST and not r.passed for r in results):
         assert recommendation not in (Recommendation.GO, Recommendation.CONDITIONAL_GO)
@@ -118,14 +163,27 @@ def test_evaluation_of_a_ready_gate_and_its_evidence_hash() -> None:
 
 
 def test_overspent_gate_recommends_recycle_and_missing_documents_not_ready() -> None:
-    assert evaluate_gate(IT_PMO, FIRST_GATE, _evidence(ALL_DOCS, spent="1000.01")).recommendation is Recommendation.RECYCLE
+    assert (
+        evaluate_gate(IT_PMO, FIRST_GATE, _evidence(ALL_DOCS, spent="1000.01")).recommendation is Recommendation.RECYCLE
+    )
     assert evaluate_gate(IT_PMO, FIRST_GATE, _evidence(ALL_DOCS[1:])).recommendation is Recommendation.NOT_READY
 
 
 def _project(stage: str, status: ProjectStatus = ProjectStatus.ACTIVE, recycles: int = 0) -> ProjectSnapshot:
-    return ProjectSnapshot(key="P1", name="P", template_id="it-pmo", template_version=1, template_hash="h",
-                           sponsor_id="alice", manager_id="bob", budget=Decimal(1), currency="USD", status=status,
-                           stage_id=stage, recycle_count=recycles)
+    return ProjectSnapshot(
+        key="P1",
+        name="P",
+        template_id="it-pmo",
+        template_version=1,
+        template_hash="h",
+        sponsor_id="alice",
+        manager_id="bob",
+        budget=Decimal(1),
+        currency="USD",
+        status=status,
+        stage_id=stage,
+        recycle_count=recycles,
+    )
 
 
 @pytest.mark.parametrize(

@@ -44,24 +44,58 @@ def env(db_url: str) -> Any:
 
     clock = Clock()
     for source, template in shipped_templates():
-        services.publish_template(template, content_hash=template_content_hash(template), source=source, uow=uow,
-                                  now=clock())
+        services.publish_template(
+            template, content_hash=template_content_hash(template), source=source, uow=uow, now=clock()
+        )
     for pid, locale in (("alice", "en"), ("bob", "zh-CN"), ("carol", "en")):
-        services.add_person(AddPerson(id=pid, name=pid.title(), email=f"{pid}@example.com", locale=locale,  # type: ignore[arg-type]
-                                      notify_urls=(f"json://127.0.0.1:9/{pid}",)), uow=uow, now=clock())
+        services.add_person(
+            AddPerson(
+                id=pid,
+                name=pid.title(),
+                email=f"{pid}@example.com",
+                locale=locale,  # type: ignore[arg-type]
+                notify_urls=(f"json://127.0.0.1:9/{pid}",),
+            ),
+            uow=uow,
+            now=clock(),
+        )
     yield uow, clock, sessions
     engine.dispose()
 
 
 def _ready_project(uow: Callable[[], UnitOfWork], clock: Clock, key: str, *, spent: str = "100") -> None:
-    services.create_project(CreateProject(key=key, template_id="it-pmo", name=key, sponsor_id="alice",
-                                          manager_id="bob", budget=Decimal("1000")), uow=uow, now=clock())
+    services.create_project(
+        CreateProject(
+            key=key, template_id="it-pmo", name=key, sponsor_id="alice", manager_id="bob", budget=Decimal("1000")
+        ),
+        uow=uow,
+        now=clock(),
+    )
     template = services.get_template("it-pmo", 1, uow=uow).template
+    services.assign_role(key, "pmo", "carol", uow=uow, now=clock())
+    signer = {"sponsor": "alice", "pmo": "carol"}
     for deliverable in template.gates[0].deliverables:
-        services.register_document(RegisterDocument(project_key=key, deliverable_id=deliverable, path=f"/d/{deliverable}",
-                                                    sha256=hashlib.sha256(deliverable.encode()).hexdigest(), size=3,
-                                                    approved_by="alice"), uow=uow, now=clock())
+        standard = template.deliverable(deliverable)
+        services.register_document(
+            RegisterDocument(
+                project_key=key,
+                deliverable_id=deliverable,
+                path=f"/d/{deliverable}.md",
+                sha256=hashlib.sha256(f"{deliverable}.md".encode()).hexdigest(),
+                size=3,
+                format="md",
+                headings=standard.required_sections,
+                approved_by=signer[standard.approver_role],
+            ),
+            uow=uow,
+            now=clock(),
+        )
     services.record_cost(RecordCost(project_key=key, amount=Decimal(spent)), uow=uow, now=clock())
+
+
+def _probe(path: str) -> str:
+    """The files registered here are not on disk; they are 'unchanged' when named like their hash says."""
+    return hashlib.sha256(path.rsplit("/", 1)[-1].encode()).hexdigest()
 
 
 def _count(sessions: Any, table: Any) -> int:
@@ -72,18 +106,22 @@ def _count(sessions: Any, table: Any) -> int:
 def test_go_advances_the_project_once_and_everything_is_audited(env: Any) -> None:
     uow, clock, sessions = env
     _ready_project(uow, clock, "P1")
-    review = services.start_review(RequestReview(project_key="P1", requested_by="bob"), uow=uow, now=clock())
+    review = services.start_review(RequestReview(project_key="P1", requested_by="bob"), uow=uow, now=clock(), probe=_probe)
     assert review.evaluation.recommendation is Recommendation.GO
     assert review.round_id is not None and review.approvers == ("alice",)
     assert review.notifications == 1
     with sessions() as session:
         message = session.scalars(select(t.OutboxMessage)).one()
-    assert (message.kind, message.recipient_id, message.target) == ("approval_requested", "alice",
-                                                                     "json://127.0.0.1:9/alice")
+    assert (message.kind, message.recipient_id, message.target) == (
+        "approval_requested",
+        "alice",
+        "json://127.0.0.1:9/alice",
+    )
     assert message.context["vote_command"].startswith(f"phasegate vote {review.round_id} --as alice")
 
-    vote = services.cast_vote(CastVote(round_id=review.round_id, voter_id="alice", decision=Decision.GO), uow=uow,
-                              now=clock())
+    vote = services.cast_vote(
+        CastVote(round_id=review.round_id, voter_id="alice", decision=Decision.GO), uow=uow, now=clock()
+    )
     assert (vote.round_status, vote.round_decision) == (RoundStatus.RESOLVED, Decision.GO)
     applied = services.apply_round_decision(review.round_id, uow=uow, now=clock())
     assert (applied.status, applied.stage_id, applied.already_applied) == (ProjectStatus.ACTIVE, "planning", False)
@@ -92,7 +130,9 @@ def test_go_advances_the_project_once_and_everything_is_audited(env: Any) -> Non
 
     view = services.project_view("P1", uow=uow)
     assert view.gate_id == "ready-for-executing" and view.pending_rounds == ()
-    assert [(h.gate_id, h.decision, h.decided_by) for h in view.history] == [("ready-for-planning", Decision.GO, ("alice",))]
+    assert [(h.gate_id, h.decision, h.decided_by) for h in view.history] == [
+        ("ready-for-planning", Decision.GO, ("alice",))
+    ]
     with sessions() as session:
         assert verify_audit(session) is None
         actions = list(session.scalars(select(t.AuditEntry.action).order_by(t.AuditEntry.seq)))
@@ -103,31 +143,45 @@ def test_go_advances_the_project_once_and_everything_is_audited(env: Any) -> Non
 
 @pytest.mark.parametrize(
     ("decision", "status", "stage", "recycles"),
-    [(Decision.RECYCLE, ProjectStatus.ACTIVE, "initiating", 1), (Decision.HOLD, ProjectStatus.ON_HOLD, "initiating", 0),
-     (Decision.KILL, ProjectStatus.KILLED, "initiating", 0)],
+    [
+        (Decision.RECYCLE, ProjectStatus.ACTIVE, "initiating", 1),
+        (Decision.HOLD, ProjectStatus.ON_HOLD, "initiating", 0),
+        (Decision.KILL, ProjectStatus.KILLED, "initiating", 0),
+    ],
 )
 def test_recycle_hold_kill(env: Any, decision: Decision, status: ProjectStatus, stage: str, recycles: int) -> None:
     uow, clock, _ = env
     _ready_project(uow, clock, "P2", spent="1200")
-    review = services.start_review(RequestReview(project_key="P2"), uow=uow, now=clock())
+    review = services.start_review(RequestReview(project_key="P2"), uow=uow, now=clock(), probe=_probe)
     assert review.evaluation.recommendation is Recommendation.RECYCLE and review.round_id is not None
-    services.cast_vote(CastVote(round_id=review.round_id, voter_id="alice", decision=decision, reason="because"),
-                       uow=uow, now=clock())
+    services.cast_vote(
+        CastVote(round_id=review.round_id, voter_id="alice", decision=decision, reason="because"), uow=uow, now=clock()
+    )
     applied = services.apply_round_decision(review.round_id, uow=uow, now=clock())
     project = services.project_view("P2", uow=uow).project
-    assert (applied.status, project.status, project.stage_id, project.recycle_count) == (status, status, stage, recycles)
+    assert (applied.status, project.status, project.stage_id, project.recycle_count) == (
+        status,
+        status,
+        stage,
+        recycles,
+    )
 
 
 def test_not_ready_records_why_and_opens_no_round(env: Any) -> None:
     uow, clock, sessions = env
-    services.create_project(CreateProject(key="P3", template_id="it-pmo", name="P3", sponsor_id="alice",
-                                          manager_id="bob", budget=Decimal("10")), uow=uow, now=clock())
-    review = services.start_review(RequestReview(project_key="P3"), uow=uow, now=clock())
+    services.create_project(
+        CreateProject(
+            key="P3", template_id="it-pmo", name="P3", sponsor_id="alice", manager_id="bob", budget=Decimal("10")
+        ),
+        uow=uow,
+        now=clock(),
+    )
+    review = services.start_review(RequestReview(project_key="P3"), uow=uow, now=clock(), probe=_probe)
     assert review.round_id is None and review.evaluation.recommendation is Recommendation.NOT_READY
     with sessions() as session:
         stored = session.get_one(t.GateReview, review.review_id)
         message = session.scalars(select(t.OutboxMessage)).one()
-    assert stored.status == "not_ready" and "missing" in stored.evaluation["criteria"][0]["message"]
+    assert stored.status == "not_ready" and "is not registered" in stored.evaluation["criteria"][0]["message"]
     assert (message.kind, message.recipient_id, message.locale) == ("gate_not_ready", "bob", "zh-CN")
     assert _count(sessions, t.ApprovalRound) == 0
 
@@ -135,23 +189,29 @@ def test_not_ready_records_why_and_opens_no_round(env: Any) -> None:
 def test_refused_votes_write_nothing(env: Any) -> None:
     uow, clock, sessions = env
     _ready_project(uow, clock, "P4")
-    review = services.start_review(RequestReview(project_key="P4"), uow=uow, now=clock())
+    review = services.start_review(RequestReview(project_key="P4"), uow=uow, now=clock(), probe=_probe)
     assert review.round_id is not None
     audit_before = _count(sessions, t.AuditEntry)
     with pytest.raises(PermissionDeniedError, match="carol is not an approver"):
-        services.cast_vote(CastVote(round_id=review.round_id, voter_id="carol", decision=Decision.GO), uow=uow,
-                           now=clock())
+        services.cast_vote(
+            CastVote(round_id=review.round_id, voter_id="carol", decision=Decision.GO), uow=uow, now=clock()
+        )
     with pytest.raises(NotFoundError, match="unknown person 'nobody'"):
-        services.cast_vote(CastVote(round_id=review.round_id, voter_id="nobody", decision=Decision.GO), uow=uow,
-                           now=clock())
+        services.cast_vote(
+            CastVote(round_id=review.round_id, voter_id="nobody", decision=Decision.GO), uow=uow, now=clock()
+        )
     assert _count(sessions, t.AuditEntry) == audit_before and _count(sessions, t.Vote) == 0
     with pytest.raises(ConflictError, match="already has an open approval round"):
-        services.start_review(RequestReview(project_key="P4"), uow=uow, now=clock())
-    services.cast_vote(CastVote(round_id=review.round_id, voter_id="alice", decision=Decision.HOLD, reason="later"),
-                       uow=uow, now=clock())
+        services.start_review(RequestReview(project_key="P4"), uow=uow, now=clock(), probe=_probe)
+    services.cast_vote(
+        CastVote(round_id=review.round_id, voter_id="alice", decision=Decision.HOLD, reason="later"),
+        uow=uow,
+        now=clock(),
+    )
     with pytest.raises(ConflictError, match="resolved"):
-        services.cast_vote(CastVote(round_id=review.round_id, voter_id="alice", decision=Decision.GO), uow=uow,
-                           now=clock())
+        services.cast_vote(
+            CastVote(round_id=review.round_id, voter_id="alice", decision=Decision.GO), uow=uow, now=clock()
+        )
     assert _count(sessions, t.Vote) == 1
 
 
@@ -159,40 +219,59 @@ def test_a_second_vote_by_the_same_person_is_rejected_clearly(env: Any) -> None:
     """Two approvers (sponsor and manager) keep the round open after the first vote."""
     uow, clock, _ = env
     _ready_project(uow, clock, "P5")
-    review = services.start_review(RequestReview(project_key="P5"), uow=uow, now=clock())
+    review = services.start_review(RequestReview(project_key="P5"), uow=uow, now=clock(), probe=_probe)
     assert review.round_id is not None
     with uow() as tx:  # widen the snapshot to two seats, as an admin change would
         tx.session.execute(t.ApprovalRound.__table__.update().values(approvers=["alice", "bob"]))  # type: ignore[attr-defined]
         tx.commit()
-    first = services.cast_vote(CastVote(round_id=review.round_id, voter_id="alice", decision=Decision.GO), uow=uow,
-                               now=clock())
+    first = services.cast_vote(
+        CastVote(round_id=review.round_id, voter_id="alice", decision=Decision.GO), uow=uow, now=clock()
+    )
     assert first.round_status is RoundStatus.OPEN
     with pytest.raises(ConflictError, match="alice already voted go"):
-        services.cast_vote(CastVote(round_id=review.round_id, voter_id="alice", decision=Decision.KILL, reason="x"),
-                           uow=uow, now=clock())
-    second = services.cast_vote(CastVote(round_id=review.round_id, voter_id="bob", decision=Decision.RECYCLE,
-                                         reason="scope unclear"), uow=uow, now=clock())
+        services.cast_vote(
+            CastVote(round_id=review.round_id, voter_id="alice", decision=Decision.KILL, reason="x"),
+            uow=uow,
+            now=clock(),
+        )
+    second = services.cast_vote(
+        CastVote(round_id=review.round_id, voter_id="bob", decision=Decision.RECYCLE, reason="scope unclear"),
+        uow=uow,
+        now=clock(),
+    )
     assert second.round_decision is Decision.RECYCLE  # the most cautious vote wins; never GO without all GO
 
 
 def test_template_versions_are_immutable(env: Any) -> None:
     uow, clock, _ = env
     source, template = next((s, t) for s, t in shipped_templates() if t.id == "it-pmo")
-    same = services.publish_template(template, content_hash=template_content_hash(template), source=source, uow=uow,
-                                     now=clock())
+    same = services.publish_template(
+        template, content_hash=template_content_hash(template), source=source, uow=uow, now=clock()
+    )
     assert not same.created
     changed = template.model_copy(update={"name": "Edited"})
     with pytest.raises(ConflictError, match="raise 'version' to 2"):
-        services.publish_template(changed, content_hash=template_content_hash(changed), source=source, uow=uow,
-                                  now=clock())
+        services.publish_template(
+            changed, content_hash=template_content_hash(changed), source=source, uow=uow, now=clock()
+        )
 
 
 def test_unknown_references_are_not_found(env: Any) -> None:
     uow, clock, sessions = env
     with pytest.raises(NotFoundError, match="unknown template 'nope'"):
-        services.create_project(CreateProject(key="P6", template_id="nope", name="x", sponsor_id="alice",
-                                              manager_id="bob", budget=Decimal(1)), uow=uow, now=clock())
+        services.create_project(
+            CreateProject(
+                key="P6", template_id="nope", name="x", sponsor_id="alice", manager_id="bob", budget=Decimal(1)
+            ),
+            uow=uow,
+            now=clock(),
+        )
     with pytest.raises(NotFoundError, match="--sponsor: unknown person 'zed'"):
-        services.create_project(CreateProject(key="P6", template_id="it-pmo", name="x", sponsor_id="zed",
-                                              manager_id="bob", budget=Decimal(1)), uow=uow, now=clock())
+        services.create_project(
+            CreateProject(
+                key="P6", template_id="it-pmo", name="x", sponsor_id="zed", manager_id="bob", budget=Decimal(1)
+            ),
+            uow=uow,
+            now=clock(),
+        )
     assert _count(sessions, t.Project) == 0
