@@ -999,7 +999,9 @@ def main() -> None:
     from sqlalchemy.exc import OperationalError, ProgrammingError
 
     try:
-        app(standalone_mode=False)
+        # Without standalone mode the parser returns an exit status (typer.Exit) instead of raising it.
+        status = app(standalone_mode=False)
+        sys.exit(status if isinstance(status, int) else 0)
     except typer.Exit as done:
         sys.exit(done.exit_code)
     except typer.Abort:

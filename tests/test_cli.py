@@ -43,6 +43,7 @@ def cli(tmp_path: Path) -> Cli:
     runner.run("db", "upgrade")
     runner.run("person", "add", "alice", "--name", "Alice Chen", "--email", "alice@example.com")
     runner.run("person", "add", "bob", "--name", "王芳", "--email", "bob@example.com", "--locale", "zh-CN")
+    runner.run("person", "add", "carol", "--name", "Carol", "--email", "carol@example.com")
     runner.run(
         "project",
         "create",
@@ -62,10 +63,20 @@ def cli(tmp_path: Path) -> Cli:
 
 
 def _documents(cli: Cli, tmp_path: Path, deliverables: list[str]) -> None:
+    """Write each deliverable with the sections its standard requires and have the right role approve it."""
+    from models.template_yaml import shipped_templates
+
+    template = next(t for _, t in shipped_templates() if t.id == "it-pmo")
+    cli.run("project", "assign", "P1", "pmo", "carol")
     for deliverable in deliverables:
+        standard = template.deliverable(deliverable)
         path = tmp_path / f"{deliverable}.md"
-        path.write_text(f"# {deliverable}\n", encoding="utf-8")
-        cli.run("doc", "add", "P1", deliverable, str(path), "--approved-by", "alice")
+        path.write_text(
+            f"# {standard.name}\n\n" + "".join(f"## {s}\n\ntext\n\n" for s in standard.required_sections),
+            encoding="utf-8",
+        )
+        signer = {"sponsor": "alice", "pmo": "carol"}[standard.approver_role]
+        cli.run("doc", "add", "P1", deliverable, str(path), "--approved-by", signer)
 
 
 def test_templates_are_published_on_upgrade_and_listed(cli: Cli) -> None:
@@ -79,7 +90,15 @@ def test_gate_check_and_project_show_json_shapes(cli: Cli, tmp_path: Path) -> No
     check = cli.json("gate", "check", "P1")
     assert check["project"] == "P1" and check["gate"] == "ready-for-planning"
     assert check["recommendation"] == "not_ready"
-    assert {c["code"] for c in check["criteria"]} == {"doc.required_approved", "budget.actuals_within_budget"}
+    assert {c["code"] for c in check["criteria"]} == {
+        "doc.required_present",
+        "doc.approved_by_role",
+        "doc.unchanged_since_approval",
+        "doc.required_sections",
+        "doc.format_allowed",
+        "budget.actuals_within_budget",
+    }
+    assert len(check["evidence_hash"]) == 64 and check["evm"] is None
     assert all(set(c) >= {"code", "passed", "message"} for c in check["criteria"])
     deliverables = [d["id"] for d in check["required_deliverables"]]
     assert all(not d["present"] and not d["approved"] for d in check["required_deliverables"])
@@ -227,7 +246,9 @@ def test_publishing_changed_content_under_a_taken_version_exits_2(tmp_path: Path
 
     source = next(s for s, t in shipped_templates() if t.id == "it-pmo")
     edited = tmp_path / "it-pmo.yaml"
-    edited.write_text(source.replace("IT/PMO", "Edited IT/PMO", 1), encoding="utf-8")
+    edited.write_text(
+        source.replace("name: IT/PMO project lifecycle", "name: Edited IT/PMO lifecycle", 1), encoding="utf-8"
+    )
     done = cli.run("template", "publish", str(edited), expect=2)
     assert "immutable" in done.stderr
     same = tmp_path / "same.yaml"

@@ -340,8 +340,9 @@ def test_gate_without_applicable_deliverables_passes_with_a_plain_message() -> N
 
 
 def test_kind_and_remediable_come_from_the_definition() -> None:
-    result = run("doc.format_allowed", evidence(charter(format="xlsx"), plan()),
-                 kind=CriterionKind.SHOULD_MEET, remediable=False)
+    result = run(
+        "doc.format_allowed", evidence(charter(format="xlsx"), plan()), kind=CriterionKind.SHOULD_MEET, remediable=False
+    )
     assert (result.kind, result.remediable, result.passed) == (CriterionKind.SHOULD_MEET, False, False)
 
 
@@ -381,8 +382,13 @@ def test_real_files_through_the_criteria(tmp_path: Path) -> None:
     document.add_paragraph("Budget is discussed in the appendix.")
     document.save(str(path))
     facts = inspect_document(path)
-    doc = charter(path=str(path), sha256=facts.sha256, format=facts.format, headings=facts.headings,
-                  current_sha256=current_sha256(path))
+    doc = charter(
+        path=str(path),
+        sha256=facts.sha256,
+        format=facts.format,
+        headings=facts.headings,
+        current_sha256=current_sha256(path),
+    )
     sections = run("doc.required_sections", evidence(doc, plan()))
     check(sections, False)
     assert "Project charter / Budget / charter.docx" in sections.message

@@ -35,7 +35,7 @@ def prefect_harness() -> Iterator[None]:
 
 
 @pytest.fixture
-def portfolio(sqlite_url: str, prefect_harness: None) -> Iterator[tuple[Any, HttpReceiver]]:
+def portfolio(sqlite_url: str, prefect_harness: None, tmp_path: Path) -> Iterator[tuple[Any, HttpReceiver]]:
     from flows.cli import db_upgrade
     from flows.runtime import runtime, utc_now
 
@@ -69,19 +69,28 @@ def portfolio(sqlite_url: str, prefect_harness: None) -> Iterator[tuple[Any, Htt
                 now=utc_now(),
             )
         template = services.get_template("cooper-5", 1, uow=rt.uow).template
-        for deliverable in template.gates[0].deliverables:
+        gate = template.gates[0]
+        services.assign_role("FLOW-GO", "pmo", "alice", uow=rt.uow, now=utc_now())
+        for deliverable in gate.deliverables:
+            sections = template.deliverable(deliverable).required_sections
+            path = tmp_path / f"{deliverable}.md"
+            path.write_text("".join(f"## {section}\n\ntext\n\n" for section in sections), encoding="utf-8")
             services.register_document(
                 RegisterDocument(
                     project_key="FLOW-GO",
                     deliverable_id=deliverable,
-                    path=f"/docs/{deliverable}.md",
-                    sha256=hashlib.sha256(deliverable.encode()).hexdigest(),
-                    size=1,
+                    path=str(path),
+                    sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
+                    size=path.stat().st_size,
                     approved_by="alice",
+                    format="md",
+                    headings=sections,
                 ),
                 uow=rt.uow,
                 now=utc_now(),
             )
+        assert gate.scorecard is not None
+        services.record_scores("FLOW-GO", "alice", {f.id: 8 for f in gate.scorecard.factors}, uow=rt.uow, now=utc_now())
         yield rt, receiver
     if previous is None:
         os.environ.pop("PHASEGATE_DATABASE_URL", None)

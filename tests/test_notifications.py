@@ -483,12 +483,27 @@ def test_parallel_dispatchers_send_each_row_exactly_once(
 @pytest.mark.parametrize(("locale", "fix"), [("en", "(fix: do x)"), ("zh-CN", "（处理建议：做x）")])
 def test_not_ready_lists_each_criterion_on_its_own_line_with_the_fix(locale: str, fix: str) -> None:
     context = {
-        "project_key": "P", "project_name": "N", "gate_name": "G", "gate_name_zh": "关口",
+        "project_key": "P",
+        "project_name": "N",
+        "gate_name": "G",
+        "gate_name_zh": "关口",
         "criteria": [
-            {"code": "a.b", "passed": False, "message": "m1", "message_zh": "中1", "remediation": "do x",
-             "remediation_zh": "做x"},
-            {"code": "c.d", "passed": True, "message": "m2", "message_zh": "中2", "remediation": "",
-             "remediation_zh": ""},
+            {
+                "code": "a.b",
+                "passed": False,
+                "message": "m1",
+                "message_zh": "中1",
+                "remediation": "do x",
+                "remediation_zh": "做x",
+            },
+            {
+                "code": "c.d",
+                "passed": True,
+                "message": "m2",
+                "message_zh": "中2",
+                "remediation": "",
+                "remediation_zh": "",
+            },
         ],
     }
     lines = render("gate_not_ready", locale, context).body_markdown.splitlines()

@@ -106,7 +106,9 @@ def _count(sessions: Any, table: Any) -> int:
 def test_go_advances_the_project_once_and_everything_is_audited(env: Any) -> None:
     uow, clock, sessions = env
     _ready_project(uow, clock, "P1")
-    review = services.start_review(RequestReview(project_key="P1", requested_by="bob"), uow=uow, now=clock(), probe=_probe)
+    review = services.start_review(
+        RequestReview(project_key="P1", requested_by="bob"), uow=uow, now=clock(), probe=_probe
+    )
     assert review.evaluation.recommendation is Recommendation.GO
     assert review.round_id is not None and review.approvers == ("alice",)
     assert review.notifications == 1

@@ -102,7 +102,12 @@ class Background:
         log_path = log_dir / f"{name}.log"
         log = log_path.open("wb")
         process = subprocess.Popen(
-            args, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            args,
+            env=env,
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         return cls(name, process, log_path, log)
@@ -253,8 +258,11 @@ def test_team_setup_runs_the_deployments_on_a_process_worker(
     started: list[Background] = []
     try:
         prefect_server = Background.start(
-            "prefect-server", [prefect, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-            env=server_env, cwd=tmp_path, log_dir=tmp_path,
+            "prefect-server",
+            [prefect, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+            env=server_env,
+            cwd=tmp_path,
+            log_dir=tmp_path,
         )
         started.append(prefect_server)
 
@@ -262,17 +270,49 @@ def test_team_setup_runs_the_deployments_on_a_process_worker(
         _run(_phasegate("db", "upgrade"), env=team_env)
         _run(_phasegate("template", "publish", str(REPO / "models" / "lifecycles" / "it-pmo.yaml")), env=team_env)
         for person, name in (("alice", "Alice Chen"), ("bob", "Bob Martin")):
-            _run(_phasegate("person", "add", person, "--name", name, "--email", f"{person}@example.com",
-                            "--notify", f"json://{receiver_address}/{person}"), env=team_env)
-        _run(_phasegate("project", "create", "TEAM-1", "--template", "it-pmo@1", "--name", "Team setup",
-                        "--sponsor", "alice", "--manager", "bob", "--budget", "100000"), env=team_env)
+            _run(
+                _phasegate(
+                    "person",
+                    "add",
+                    person,
+                    "--name",
+                    name,
+                    "--email",
+                    f"{person}@example.com",
+                    "--notify",
+                    f"json://{receiver_address}/{person}",
+                ),
+                env=team_env,
+            )
+        _run(
+            _phasegate(
+                "project",
+                "create",
+                "TEAM-1",
+                "--template",
+                "it-pmo@1",
+                "--name",
+                "Team setup",
+                "--sponsor",
+                "alice",
+                "--manager",
+                "bob",
+                "--budget",
+                "100000",
+            ),
+            env=team_env,
+        )
         # A due outbox row for the dispatcher: its delivery proves a worker-run flow found the team database.
         with engine.begin() as conn:
-            conn.execute(insert(OutboxMessage).values(
-                idempotency_key=seeded_key, kind="gate_not_ready", target=f"json://{receiver_address}/seeded",
-                locale="en", context={"project_name": "Seeded", "project_key": "SEED-1", "gate_name": "Gate 1",
-                                      "criteria": []},
-            ))
+            conn.execute(
+                insert(OutboxMessage).values(
+                    idempotency_key=seeded_key,
+                    kind="gate_not_ready",
+                    target=f"json://{receiver_address}/seeded",
+                    locale="en",
+                    context={"project_name": "Seeded", "project_key": "SEED-1", "gate_name": "Gate 1", "criteria": []},
+                )
+            )
         phase("seeded")
 
         deadline = time.monotonic() + 120
@@ -284,8 +324,11 @@ def test_team_setup_runs_the_deployments_on_a_process_worker(
 
         _run([prefect, "work-pool", "create", "phasegate", "--type", "process"], env=team_env)
         worker = Background.start(
-            "worker", [prefect, "worker", "start", "--pool", "phasegate", "--name", "team-test-worker"],
-            env=team_env | {"PREFECT_WORKER_QUERY_SECONDS": "1"}, cwd=tmp_path, log_dir=tmp_path,
+            "worker",
+            [prefect, "worker", "start", "--pool", "phasegate", "--name", "team-test-worker"],
+            env=team_env | {"PREFECT_WORKER_QUERY_SECONDS": "1"},
+            cwd=tmp_path,
+            log_dir=tmp_path,
         )
         started.append(worker)
         deployer_env = team_env | {"PHASEGATE_CHECKOUT": str(tmp_path / "the-deployers-checkout-is-elsewhere")}
@@ -294,10 +337,24 @@ def test_team_setup_runs_the_deployments_on_a_process_worker(
             assert f"{name}/{name}" in deployed, deployed
         phase("deployed")
 
-        output = _run([sys.executable, "-c", RUN_DEPLOYMENTS, json.dumps([
-            {"name": "notify-dispatch/notify-dispatch", "parameters": {}},
-            {"name": "gate-review/gate-review", "parameters": {"project_key": "TEAM-1", "requested_by": "bob"}},
-        ])], env=team_env, timeout=200)
+        output = _run(
+            [
+                sys.executable,
+                "-c",
+                RUN_DEPLOYMENTS,
+                json.dumps(
+                    [
+                        {"name": "notify-dispatch/notify-dispatch", "parameters": {}},
+                        {
+                            "name": "gate-review/gate-review",
+                            "parameters": {"project_key": "TEAM-1", "requested_by": "bob"},
+                        },
+                    ]
+                ),
+            ],
+            env=team_env,
+            timeout=200,
+        )
         runs = json.loads(output.strip().splitlines()[-1])
         phase("runs final")
         report = f"{phases}\n{runs}\n{worker.tail()}"
@@ -357,11 +414,18 @@ def test_local_server_starts_answers_and_stops(local_settings: Settings, monkeyp
     env = {key: value for key, value in os.environ.items() if not key.startswith("PREFECT_")}
     out = subprocess.run([sys.executable, "-c", probe], env=env, cwd=REPO, capture_output=True, text=True, check=True)
     assert out.stdout.split() == [
-        "local-server", expected_url, str(server.server_dir(local_settings).resolve()), "False"
+        "local-server",
+        expected_url,
+        str(server.server_dir(local_settings).resolve()),
+        "False",
     ], out.stderr
     external = subprocess.run(
-        [sys.executable, "-c", probe], env=env | {"PREFECT_API_URL": "http://team:4200/api"}, cwd=REPO,
-        capture_output=True, text=True, check=True,
+        [sys.executable, "-c", probe],
+        env=env | {"PREFECT_API_URL": "http://team:4200/api"},
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert external.stdout.split()[:2] == ["external", "http://team:4200/api"], external.stderr
 
@@ -374,11 +438,13 @@ def test_local_server_starts_answers_and_stops(local_settings: Settings, monkeyp
         "context = server.prefect_run_context(); context.__enter__();"
         "print(mode, get_current_settings().flows.heartbeat_frequency, probe(return_state=True).result())"
     )
-    ran = subprocess.run([sys.executable, "-c", run_in_cli_style], env=env, cwd=REPO, capture_output=True, text=True,
-                         check=True)
+    ran = subprocess.run(
+        [sys.executable, "-c", run_in_cli_style], env=env, cwd=REPO, capture_output=True, text=True, check=True
+    )
     assert ran.stdout.split()[-3:] == ["local-server", "None", "7"], ran.stderr
     request = urllib.request.Request(
-        f"{expected_url}/flow_runs/filter", data=json.dumps({"flows": {"name": {"any_": ["cli-probe"]}}}).encode(),
+        f"{expected_url}/flow_runs/filter",
+        data=json.dumps({"flows": {"name": {"any_": ["cli-probe"]}}}).encode(),
         headers={"Content-Type": "application/json"},
     )
     with DIRECT.open(request, timeout=10) as response:
