@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation, localcontext
+from functools import lru_cache
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -236,7 +237,13 @@ def _missing(
 
 
 def _figures(evidence: BudgetEvidence, method: EacMethod = "cpi") -> EvmFigures | None:
-    return None if evidence.evm is None else compute(evidence.evm, eac_method=method)
+    return None if evidence.evm is None else _compute(evidence.evm, method)
+
+
+@lru_cache(maxsize=4096)
+def _compute(snapshot: EvmSnapshot, method: EacMethod) -> EvmFigures:
+    """Several budget criteria read the same snapshot at one gate: compute its figures once."""
+    return compute(snapshot, eac_method=method)
 
 
 # --- index floors and ceiling ------------------------------------------------------------------------------

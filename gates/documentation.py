@@ -20,6 +20,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from functools import lru_cache
 
 from gates.criteria import Criterion
 from models.enums import DocumentStatus
@@ -332,6 +333,7 @@ _NUMBERING = re.compile(
 _SEPARATOR = re.compile(r"^(?:[:：]|\s+[-–—])")
 
 
+@lru_cache(maxsize=65536)
 def section_key(title: str) -> str:
     """A heading or section title for comparison: case-folded, whitespace collapsed, leading numbering
     ("1.", "2.3", "一、", "第一章", "(一)", "iv.") stripped, so "2.3  Project SCOPE" matches "Project scope"."""

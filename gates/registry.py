@@ -31,7 +31,8 @@ def _no_params(definition: CriterionDef) -> list[str]:
 
 
 def _budget_evidence(evidence: GateEvidence) -> BudgetEvidence:
-    return BudgetEvidence(
+    # The values were validated when the gate evidence was built; constructing again would only cost time.
+    return BudgetEvidence.model_construct(
         currency=evidence.currency,
         evm=evidence.evm,
         approved_stage_budget=evidence.stage_budget,
