@@ -45,6 +45,10 @@ def _gate(template_id: str) -> tuple[LifecycleTemplate, GateDef]:
     return template, gate
 
 
+def _cents(value: Decimal) -> Decimal:
+    return value.quantize(Decimal("0.01"))
+
+
 def synthetic_evidence(index: int, rng: random.Random) -> tuple[LifecycleTemplate, GateDef, GateEvidence]:
     template_id = "it-pmo" if index % 2 == 0 else "cooper-5"
     template, gate = _gate(template_id)
@@ -55,33 +59,75 @@ def synthetic_evidence(index: int, rng: random.Random) -> tuple[LifecycleTemplat
             continue  # some projects miss a document
         digest = hashlib.sha256(f"{key}/{deliverable_id}".encode()).hexdigest()
         standard = template.deliverable(deliverable_id)
-        documents.append(DocumentEvidence(
-            deliverable_id=deliverable_id, version=rng.randint(1, 4), sha256=digest, size=rng.randint(5_000, 900_000),
-            path=f"/portfolio/{key}/{deliverable_id}.docx", status=DocumentStatus.APPROVED, approved_by="sponsor-1",
-            format="docx", headings=standard.required_sections[: len(standard.required_sections) - (rng.random() < 0.05)],
-            current_sha256=digest if rng.random() > 0.02 else "0" * 64, approver_roles=("pmo", "sponsor"),
-            registered_at=datetime(2026, 10, 1, tzinfo=UTC), approved_at=datetime(2026, 10, 2, tzinfo=UTC)))
+        documents.append(
+            DocumentEvidence(
+                deliverable_id=deliverable_id,
+                version=rng.randint(1, 4),
+                sha256=digest,
+                size=rng.randint(5_000, 900_000),
+                path=f"/portfolio/{key}/{deliverable_id}.docx",
+                status=DocumentStatus.APPROVED,
+                approved_by="sponsor-1",
+                format="docx",
+                headings=standard.required_sections[: len(standard.required_sections) - (rng.random() < 0.05)],
+                current_sha256=digest if rng.random() > 0.02 else "0" * 64,
+                approver_roles=("pmo", "sponsor"),
+                registered_at=datetime(2026, 10, 1, tzinfo=UTC),
+                approved_at=datetime(2026, 10, 2, tzinfo=UTC),
+            )
+        )
     bac = Decimal(rng.randint(100, 5_000) * 1_000)
     pv = (bac * Decimal(rng.uniform(0.3, 0.9))).quantize(Decimal("0.01"))
     ev = min(bac, (pv * Decimal(rng.uniform(0.75, 1.1))).quantize(Decimal("0.01")))
     ac = (ev * Decimal(rng.uniform(0.85, 1.3))).quantize(Decimal("0.01"))
-    risks = tuple(RiskEvidence(id=f"R{n}", title=f"Risk {n}", owner="owner-1" if rng.random() > 0.1 else None,
-                               probability=rng.randint(1, 5), impact=rng.randint(1, 5),
-                               response=rng.choice(["mitigate", "accept", "transfer", None]),
-                               mitigation="plan" if rng.random() > 0.2 else "") for n in range(rng.randint(3, 8)))
-    milestones = tuple(MilestoneEvidence(id=f"M{n}", name=f"Milestone {n}", due=AS_OF - timedelta(days=30 * n),
-                                         done_on=AS_OF - timedelta(days=30 * n) if rng.random() > 0.1 else None)
-                       for n in range(1, 4))
+    risks = tuple(
+        RiskEvidence(
+            id=f"R{n}",
+            title=f"Risk {n}",
+            owner="owner-1" if rng.random() > 0.1 else None,
+            probability=rng.randint(1, 5),
+            impact=rng.randint(1, 5),
+            response=rng.choice(["mitigate", "accept", "transfer", None]),
+            mitigation="plan" if rng.random() > 0.2 else "",
+        )
+        for n in range(rng.randint(3, 8))
+    )
+    milestones = tuple(
+        MilestoneEvidence(
+            id=f"M{n}",
+            name=f"Milestone {n}",
+            due=AS_OF - timedelta(days=30 * n),
+            done_on=AS_OF - timedelta(days=30 * n) if rng.random() > 0.1 else None,
+        )
+        for n in range(1, 4)
+    )
     scores: tuple[ScoreEvidence, ...] = ()
     if gate.scorecard is not None:
-        scores = tuple(ScoreEvidence(gatekeeper=f"gk-{g}", factor=f.id, score=rng.randint(3, 10))
-                       for g in range(3) for f in gate.scorecard.factors)
+        scores = tuple(
+            ScoreEvidence(gatekeeper=f"gk-{g}", factor=f.id, score=rng.randint(3, 10))
+            for g in range(3)
+            for f in gate.scorecard.factors
+        )
     evidence = GateEvidence(
-        project_key=key, template=f"{template.id}@{template.version}", gate_id=gate.id, stage_id=gate.after,
-        as_of=AS_OF, budget=bac, currency="USD", actual_cost=ac, documents=tuple(documents),
+        project_key=key,
+        template=f"{template.id}@{template.version}",
+        gate_id=gate.id,
+        stage_id=gate.after,
+        as_of=AS_OF,
+        budget=bac,
+        currency="USD",
+        actual_cost=ac,
+        documents=tuple(documents),
         roles={"sponsor": ("sponsor-1",), "manager": ("manager-1",), "pmo": ("sponsor-1",)},
-        evm=EvmSnapshot(as_of=AS_OF, bac=bac, pv=pv, ev=ev, ac=ac), stage_budget=(bac / 2).quantize(Decimal("0.01")), stage_spend=(ac / 3).quantize(Decimal("0.01")),
-        contingency=(bac / 10).quantize(Decimal("0.01")), contingency_used=(bac / 40).quantize(Decimal("0.01")), risks=risks, milestones=milestones, scores=scores)
+        evm=EvmSnapshot(as_of=AS_OF, bac=bac, pv=pv, ev=ev, ac=ac),
+        stage_budget=(bac / 2).quantize(Decimal("0.01")),
+        stage_spend=(ac / 3).quantize(Decimal("0.01")),
+        contingency=(bac / 10).quantize(Decimal("0.01")),
+        contingency_used=(bac / 40).quantize(Decimal("0.01")),
+        risks=risks,
+        milestones=milestones,
+        scores=scores,
+    )
     return template, gate, evidence
 
 
@@ -110,33 +156,77 @@ def _load_database(url: str, projects: int) -> str:
     now = datetime.now(UTC)
     rng = random.Random(11)
     with engine.begin() as con:
-        con.execute(insert(t.Person), [{"id": p, "name": p, "email": f"{p}@example.com", "locale": "en",
-                                        "notify_urls": [], "created_at": now} for p in ("sponsor-1", "manager-1")])
+        con.execute(
+            insert(t.Person),
+            [
+                {"id": p, "name": p, "email": f"{p}@example.com", "locale": "en", "notify_urls": [], "created_at": now}
+                for p in ("sponsor-1", "manager-1")
+            ],
+        )
         for source, template in shipped_templates():
-            con.execute(insert(t.TemplateVersion).values(
-                template_id=template.id, version=template.version, name=template.name,
-                content_hash=template_content_hash(template), content=template.model_dump(mode="json"), source=source,
-                published_at=now))
+            con.execute(
+                insert(t.TemplateVersion).values(
+                    template_id=template.id,
+                    version=template.version,
+                    name=template.name,
+                    content_hash=template_content_hash(template),
+                    content=template.model_dump(mode="json"),
+                    source=source,
+                    published_at=now,
+                )
+            )
         rows, docs, reports = [], [], []
         for i in range(projects):
             template_id = "it-pmo" if i % 2 == 0 else "cooper-5"
             template, gate = _gate(template_id)
             key = f"P{i:05d}"
-            rows.append({"key": key, "name": f"Project {i}", "template_id": template_id, "template_version": 1,
-                         "template_hash": template_content_hash(template), "sponsor_id": "sponsor-1",
-                         "manager_id": "manager-1", "budget": Decimal(1_000_000), "currency": "USD",
-                         "status": "active", "stage_id": gate.after, "recycle_count": 0, "created_at": now,
-                         "updated_at": now})
+            rows.append(
+                {
+                    "key": key,
+                    "name": f"Project {i}",
+                    "template_id": template_id,
+                    "template_version": 1,
+                    "template_hash": template_content_hash(template),
+                    "sponsor_id": "sponsor-1",
+                    "manager_id": "manager-1",
+                    "budget": Decimal(1_000_000),
+                    "currency": "USD",
+                    "status": "active",
+                    "stage_id": gate.after,
+                    "recycle_count": 0,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
             for deliverable_id in gate.deliverables:
-                docs.append({"id": uuid.uuid4(), "project_key": key, "deliverable_id": deliverable_id, "version": 1,
-                             "path": f"/portfolio/{key}/{deliverable_id}.md", "sha256": "a" * 64, "size": 100,
-                             "status": "approved", "approved_by": "sponsor-1", "approved_at": now,
-                             "registered_at": now, "format": "md",
-                             "headings": list(template.deliverable(deliverable_id).required_sections)})
-            reports.append({"project_key": key, "as_of": AS_OF, "planned_value": Decimal(400_000),
-                            "earned_value": Decimal(rng.randint(300_000, 420_000)),
-                            "actual_cost": Decimal(rng.randint(350_000, 450_000)), "estimate_to_complete": None,
-                            "recorded_at": now})
+                docs.append(
+                    {
+                        "id": uuid.uuid4(),
+                        "project_key": key,
+                        "deliverable_id": deliverable_id,
+                        "version": 1,
+                        "path": f"/portfolio/{key}/{deliverable_id}.md",
+                        "sha256": "a" * 64,
+                        "size": 100,
+                        "status": "approved",
+                        "approved_by": "sponsor-1",
+                        "approved_at": now,
+                        "registered_at": now,
+                        "format": "md",
+                        "headings": list(template.deliverable(deliverable_id).required_sections),
+                    }
+                )
+            reports.append(
+                {
+                    "project_key": key,
+                    "as_of": AS_OF,
+                    "planned_value": Decimal(400_000),
+                    "earned_value": Decimal(rng.randint(300_000, 420_000)),
+                    "actual_cost": Decimal(rng.randint(350_000, 450_000)),
+                    "estimate_to_complete": None,
+                    "recorded_at": now,
+                }
+            )
         con.execute(insert(t.Project), rows)
         con.execute(insert(t.Document), docs)
         con.execute(insert(t.EvmReport), reports)
@@ -152,8 +242,12 @@ def bench_shell(projects: int) -> None:
         timings = []
         for _ in range(7):
             start = time.perf_counter()
-            done = subprocess.run([phasegate, "gate", "check", key, "--json", "--db", url], capture_output=True,
-                                  text=True, env={"PATH": "/usr/bin:/bin", "PHASEGATE_HOME": home})
+            done = subprocess.run(
+                [phasegate, "gate", "check", key, "--json", "--db", url],
+                capture_output=True,
+                text=True,
+                env={"PATH": "/usr/bin:/bin", "PHASEGATE_HOME": home},
+            )
             timings.append(time.perf_counter() - start)
             if done.returncode != 0:
                 raise SystemExit(f"gate check failed: {done.stderr}")

@@ -17,9 +17,9 @@ import typer
 
 from gates import services
 from models.commands import AddPerson, CastVote, CreateProject, RecordCost, RegisterDocument
+from models.documents import inspect_document
 from models.enums import Decision
 from models.settings import Settings
-from models.documents import inspect_document
 from models.template import LifecycleTemplate
 from notifications.sink import JsonSink
 
@@ -100,7 +100,8 @@ def _document(folder: Path, template: LifecycleTemplate, deliverable_id: str, pr
 
 
 def run_demo() -> None:
-    from flows.cli import db_upgrade, prepare_prefect
+    from flows.cli.database import db_upgrade
+    from flows.cli.gates import prepare_prefect
     from flows.runtime import runtime, utc_now
     from flows.server import prefect_run_context, start
 

@@ -7,9 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from prefect import flow, task
+from prefect import State, flow, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
-from prefect import State
 from prefect.states import Completed
 
 from flows.notify_dispatch import dispatch_notifications

@@ -123,8 +123,9 @@ def _wait_until_healthy(settings: Settings, pid: int, port: int, log_path: Path,
             return ServerStatus(running=True, url=url, pid=pid, log_path=log_path)
         if not _alive(pid):
             _remove_pid_file(settings)
-            raise PhasegateError(f"the Prefect server exited while starting; {_log_tail(log_path)}",
-                                 code="server.start_failed")
+            raise PhasegateError(
+                f"the Prefect server exited while starting; {_log_tail(log_path)}", code="server.start_failed"
+            )
         if time.monotonic() >= deadline:
             break
         time.sleep(0.2)

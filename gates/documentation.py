@@ -161,8 +161,13 @@ def _register_fix(evidence: GateEvidence, item: _Item) -> tuple[str, str]:
 
 def _not_registered(evidence: GateEvidence, item: _Item) -> _Issue:
     fix, fix_zh = _register_fix(evidence, item)
-    return _Issue(True, f"{item.name} ({item.spec.id}) is not registered", f"{item.name_zh}（{item.spec.id}）尚未登记",
-                  fix, fix_zh)
+    return _Issue(
+        True,
+        f"{item.name} ({item.spec.id}) is not registered",
+        f"{item.name_zh}（{item.spec.id}）尚未登记",
+        fix,
+        fix_zh,
+    )
 
 
 def _unique(values: Iterable[str]) -> list[str]:
@@ -213,8 +218,7 @@ def required_present(
         done = (f"all {total} required deliverables are registered", f"全部 {total} 项必需交付物均已登记")
     else:
         done = ("this gate requires no deliverables", "本关口不要求交付物")
-    return _result(definition, issues, measured=f"{present}/{total}", threshold=f"{total}/{total}",
-                   passed_message=done)
+    return _result(definition, issues, measured=f"{present}/{total}", threshold=f"{total}/{total}", passed_message=done)
 
 
 def approved_by_role(
@@ -240,12 +244,15 @@ def approved_by_role(
         fix_zh = f"请{_role_zh(role)}{who_zh}批准{item.name_zh}：{command}"
         approver = doc.approved_by
         if doc.status is not DocumentStatus.APPROVED or approver is None:
-            issues.append(_Issue(
-                True,
-                f"{item.label} is not approved; it needs approval by the {role}",
-                f"{item.label_zh}尚未批准，需由{_role_zh(role)}批准",
-                fix, fix_zh,
-            ))
+            issues.append(
+                _Issue(
+                    True,
+                    f"{item.label} is not approved; it needs approval by the {role}",
+                    f"{item.label_zh}尚未批准，需由{_role_zh(role)}批准",
+                    fix,
+                    fix_zh,
+                )
+            )
             continue
         problems, problems_zh = [], []
         if approver not in holders and role not in doc.approver_roles:
@@ -255,12 +262,15 @@ def approved_by_role(
             problems.append(f"{approver} is the project's manager, who may not approve it")
             problems_zh.append(f"{approver} 是本项目的项目经理，不得批准该交付物")
         if problems:
-            issues.append(_Issue(
-                False,
-                f"{item.label} was approved by {approver}, but {' and '.join(problems)}",
-                f"{item.label_zh}由 {approver} 批准，但{'，且'.join(problems_zh)}",
-                fix, fix_zh,
-            ))
+            issues.append(
+                _Issue(
+                    False,
+                    f"{item.label} was approved by {approver}, but {' and '.join(problems)}",
+                    f"{item.label_zh}由 {approver} 批准，但{'，且'.join(problems_zh)}",
+                    fix,
+                    fix_zh,
+                )
+            )
     total = len(items)
     ok = total - len(issues)
     done = (
@@ -287,23 +297,27 @@ def unchanged_since_approval(
         when, when_zh = ("approved", "批准") if signed else ("registered", "登记")
         name = file_name(doc.path)
         if doc.current_sha256 is None:
-            issues.append(_Issue(
-                True,
-                f"{item.label}: the file is gone ({doc.path})",
-                f"{item.label_zh}：文件已不存在（{doc.path}）",
-                f"restore {name} at {doc.path}, or register the file again and have it approved",
-                f"将 {name} 恢复到 {doc.path}，或重新登记该文件并取得批准",
-            ))
+            issues.append(
+                _Issue(
+                    True,
+                    f"{item.label}: the file is gone ({doc.path})",
+                    f"{item.label_zh}：文件已不存在（{doc.path}）",
+                    f"restore {name} at {doc.path}, or register the file again and have it approved",
+                    f"将 {name} 恢复到 {doc.path}，或重新登记该文件并取得批准",
+                )
+            )
         elif doc.current_sha256.lower() != doc.sha256.lower():
-            issues.append(_Issue(
-                False,
-                f"{item.label} changed since it was {when}: sha256 {doc.sha256[:12]} {when}, "
-                f"{doc.current_sha256[:12]} now ({name})",
-                f"{item.label_zh}在{when_zh}后被修改：{when_zh}时 sha256 为 {doc.sha256[:12]}，"
-                f"现在为 {doc.current_sha256[:12]}（{name}）",
-                f"restore the {when} version of {name}, or register the new version and have it approved",
-                f"恢复 {name} 的{when_zh}版本，或将新版本登记并重新取得批准",
-            ))
+            issues.append(
+                _Issue(
+                    False,
+                    f"{item.label} changed since it was {when}: sha256 {doc.sha256[:12]} {when}, "
+                    f"{doc.current_sha256[:12]} now ({name})",
+                    f"{item.label_zh}在{when_zh}后被修改：{when_zh}时 sha256 为 {doc.sha256[:12]}，"
+                    f"现在为 {doc.current_sha256[:12]}（{name}）",
+                    f"restore the {when} version of {name}, or register the new version and have it approved",
+                    f"恢复 {name} 的{when_zh}版本，或将新版本登记并重新取得批准",
+                )
+            )
     total = len(items)
     if total:
         done = (
@@ -315,8 +329,9 @@ def unchanged_since_approval(
             "no deliverable at this gate must stay unchanged since approval",
             "本关口没有要求批准后不得修改的交付物",
         )
-    return _result(definition, issues, measured=f"{total - len(issues)}/{total}", threshold=f"{total}/{total}",
-                   passed_message=done)
+    return _result(
+        definition, issues, measured=f"{total - len(issues)}/{total}", threshold=f"{total}/{total}", passed_message=done
+    )
 
 
 _NUMBERING = re.compile(
@@ -347,7 +362,7 @@ def has_section(headings: Iterable[str], section: str) -> bool:
     wanted = section_key(section)
     for heading in headings:
         key = section_key(heading)
-        if key == wanted or (key.startswith(wanted) and _SEPARATOR.match(key[len(wanted):])):
+        if key == wanted or (key.startswith(wanted) and _SEPARATOR.match(key[len(wanted) :])):
             return True
     return False
 
@@ -380,12 +395,15 @@ def required_sections(
             else:
                 fix = f"ask the PMO to allow md, docx or pdf for {item.name}, whose sections can be read"
                 fix_zh = f"请 PMO 允许{item.name_zh}使用可读取章节的 md、docx 或 pdf 格式"
-            issues.append(_Issue(
-                True,
-                f"{item.label}: sections cannot be read from {shown} ({name})",
-                f"{item.label_zh}：无法从{shown_zh}读取章节（{name}）",
-                fix, fix_zh,
-            ))
+            issues.append(
+                _Issue(
+                    True,
+                    f"{item.label}: sections cannot be read from {shown} ({name})",
+                    f"{item.label_zh}：无法从{shown_zh}读取章节（{name}）",
+                    fix,
+                    fix_zh,
+                )
+            )
             continue
         required += len(item.spec.required_sections)
         for section in item.spec.required_sections:
@@ -395,13 +413,16 @@ def required_sections(
                 missing_en.append(f"{item.name} / {section} / {name}")
                 missing_zh.append(f"{item.name_zh} / {section} / {name}")
     if missing_en:
-        issues.append(_Issue(
-            False,
-            f"{len(missing_en)} required section(s) missing (deliverable / section / file): " + "; ".join(missing_en),
-            f"缺少 {len(missing_zh)} 个必需章节（交付物 / 章节 / 文件）：" + "；".join(missing_zh),
-            "add each missing section as a heading, then register the new version and have it approved",
-            "将缺少的章节作为标题补入文档，然后登记新版本并取得批准",
-        ))
+        issues.append(
+            _Issue(
+                False,
+                f"{len(missing_en)} required section(s) missing (deliverable / section / file): "
+                + "; ".join(missing_en),
+                f"缺少 {len(missing_zh)} 个必需章节（交付物 / 章节 / 文件）：" + "；".join(missing_zh),
+                "add each missing section as a heading, then register the new version and have it approved",
+                "将缺少的章节作为标题补入文档，然后登记新版本并取得批准",
+            )
+        )
     total = len(items)
     if total:
         done = (
@@ -410,8 +431,9 @@ def required_sections(
         )
     else:
         done = ("no deliverable at this gate has required sections", "本关口没有规定必需章节的交付物")
-    return _result(definition, issues, measured=f"{found}/{required}", threshold=f"{required}/{required}",
-                   passed_message=done)
+    return _result(
+        definition, issues, measured=f"{found}/{required}", threshold=f"{required}/{required}", passed_message=done
+    )
 
 
 def format_allowed(
@@ -431,20 +453,23 @@ def format_allowed(
         if fmt not in allowed:
             shown = f"a {fmt} file" if fmt else "a file without an extension"
             shown_zh = f"{fmt} 文件" if fmt else "无扩展名的文件"
-            issues.append(_Issue(
-                False,
-                f"{item.label} is {shown} ({file_name(doc.path)}); allowed formats: {', '.join(allowed)}",
-                f"{item.label_zh}是{shown_zh}（{file_name(doc.path)}）；允许的格式：{'、'.join(allowed)}",
-                f"save {item.name} as {' or '.join(allowed)} and register it again",
-                f"将{item.name_zh}另存为 {'或'.join(allowed)} 格式后重新登记",
-            ))
+            issues.append(
+                _Issue(
+                    False,
+                    f"{item.label} is {shown} ({file_name(doc.path)}); allowed formats: {', '.join(allowed)}",
+                    f"{item.label_zh}是{shown_zh}（{file_name(doc.path)}）；允许的格式：{'、'.join(allowed)}",
+                    f"save {item.name} as {' or '.join(allowed)} and register it again",
+                    f"将{item.name_zh}另存为 {'或'.join(allowed)} 格式后重新登记",
+                )
+            )
     total = len(items)
     if total:
         done = (f"all {total} deliverables are in an allowed format", f"全部 {total} 项交付物的格式均符合要求")
     else:
         done = ("this gate requires no deliverables", "本关口不要求交付物")
-    return _result(definition, issues, measured=f"{total - len(issues)}/{total}", threshold=f"{total}/{total}",
-                   passed_message=done)
+    return _result(
+        definition, issues, measured=f"{total - len(issues)}/{total}", threshold=f"{total}/{total}", passed_message=done
+    )
 
 
 def _utc_date(moment: datetime) -> date:
@@ -464,13 +489,15 @@ def fresh(
     threshold = "; ".join(f"{item.spec.id} <= {item.spec.max_age_days} days" for item in items) or "-"
     as_of = evidence.as_of
     if items and as_of is None:
-        issues.append(_Issue(
-            True,
-            "the evidence has no as-of date, so the age of deliverables cannot be measured",
-            "证据缺少截至日期，无法计算交付物的时效",
-            "take the gate evidence with an as-of date",
-            "生成带截至日期的关口证据",
-        ))
+        issues.append(
+            _Issue(
+                True,
+                "the evidence has no as-of date, so the age of deliverables cannot be measured",
+                "证据缺少截至日期，无法计算交付物的时效",
+                "take the gate evidence with an as-of date",
+                "生成带截至日期的关口证据",
+            )
+        )
         items = []
     for item in items:
         doc, limit = item.doc, item.spec.max_age_days
@@ -478,26 +505,30 @@ def fresh(
             issues.append(_not_registered(evidence, item))
             continue
         if doc.registered_at is None or as_of is None or limit is None:
-            issues.append(_Issue(
-                True,
-                f"{item.label} has no registration date, so its age cannot be measured",
-                f"{item.label_zh}缺少登记日期，无法计算其时效",
-                *_register_fix(evidence, item),
-            ))
+            issues.append(
+                _Issue(
+                    True,
+                    f"{item.label} has no registration date, so its age cannot be measured",
+                    f"{item.label_zh}缺少登记日期，无法计算其时效",
+                    *_register_fix(evidence, item),
+                )
+            )
             continue
         registered = _utc_date(doc.registered_at)
         age = (as_of - registered).days
         measured.append(f"{item.spec.id} {age} days")
         if age > limit:
-            issues.append(_Issue(
-                False,
-                f"{item.label} is {age} days old (registered {registered.isoformat()}, as of {as_of.isoformat()}); "
-                f"the limit is {limit} days",
-                f"{item.label_zh}已登记 {age} 天（登记于 {registered.isoformat()}，截至 {as_of.isoformat()}），"
-                f"超过 {limit} 天的时效要求",
-                f"update {item.name}, register the new version and have it approved",
-                f"更新{item.name_zh}，登记新版本并取得批准",
-            ))
+            issues.append(
+                _Issue(
+                    False,
+                    f"{item.label} is {age} days old (registered {registered.isoformat()}, as of {as_of.isoformat()}); "
+                    f"the limit is {limit} days",
+                    f"{item.label_zh}已登记 {age} 天（登记于 {registered.isoformat()}，截至 {as_of.isoformat()}），"
+                    f"超过 {limit} 天的时效要求",
+                    f"update {item.name}, register the new version and have it approved",
+                    f"更新{item.name_zh}，登记新版本并取得批准",
+                )
+            )
     if measured:
         done = (
             "all deliverables are within their maximum age: " + ", ".join(measured),
@@ -505,8 +536,7 @@ def fresh(
         )
     else:
         done = ("no deliverable at this gate has a maximum age", "本关口没有规定时效的交付物")
-    return _result(definition, issues, measured="; ".join(measured) or "-", threshold=threshold,
-                   passed_message=done)
+    return _result(definition, issues, measured="; ".join(measured) or "-", threshold=threshold, passed_message=done)
 
 
 DOCUMENTATION_CRITERIA: dict[str, Criterion] = {

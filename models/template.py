@@ -125,9 +125,7 @@ class RiskScaleDef(_Def):
         expected = 1
         for band in self.bands:
             if band.min_score != expected or band.max_score < band.min_score:
-                raise ValueError(
-                    f"risk bands must be contiguous from 1: band {band.name!r} should start at {expected}"
-                )
+                raise ValueError(f"risk bands must be contiguous from 1: band {band.name!r} should start at {expected}")
             expected = band.max_score + 1
         top = self.probability_max * self.impact_max
         if expected - 1 != top:

@@ -16,7 +16,7 @@ from typing import Any
 class _Handler(BaseHTTPRequestHandler):
     server: JsonSink
 
-    def do_POST(self) -> None:  # noqa: N802 - the name http.server dispatches on
+    def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length)
         try:
@@ -30,7 +30,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", "0")
         self.end_headers()
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - signature of the base class
+    def log_message(self, format: str, *args: Any) -> None:
         """Quiet: the inbox file is the record."""
 
 

@@ -36,7 +36,7 @@ def prefect_harness() -> Iterator[None]:
 
 @pytest.fixture
 def portfolio(sqlite_url: str, prefect_harness: None, tmp_path: Path) -> Iterator[tuple[Any, HttpReceiver]]:
-    from flows.cli import db_upgrade
+    from flows.cli.database import db_upgrade
     from flows.runtime import runtime, utc_now
 
     previous = os.environ.get("PHASEGATE_DATABASE_URL")

@@ -1,0 +1,83 @@
+"""The ``phasegate`` command line. Commands that run no flow never import Prefect (it costs ~1 s).
+
+User mistakes end with one line on stderr naming what is wrong and what is allowed, exit status 2, and
+nothing written; a broken audit chain exits 1. Each command group lives in a module named after it.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from flows.cli import audit, database, evidence, gates, notify, people, projects, server, templates
+from models.errors import PhasegateError
+
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    help="phasegate: stage-gate lifecycles, gate checks and approvals for a PMO.",
+)
+for sub, name in (
+    (database.app, "db"),
+    (templates.app, "template"),
+    (people.app, "person"),
+    (projects.app, "project"),
+    (evidence.doc_app, "doc"),
+    (evidence.actuals_app, "actuals"),
+    (evidence.baseline_app, "baseline"),
+    (evidence.risk_app, "risk"),
+    (evidence.milestone_app, "milestone"),
+    (gates.app, "gate"),
+    (audit.app, "audit"),
+    (notify.app, "notify"),
+    (server.app, "server"),
+):
+    app.add_typer(sub, name=name)
+app.command("vote")(gates.vote)
+app.command("score")(evidence.score)
+projects.app.command("assign")(evidence.project_assign)
+
+
+@app.command("demo")
+def demo() -> None:
+    """Run the demo portfolio end to end on the embedded defaults (see README)."""
+    from flows.demo import run_demo
+
+    run_demo()
+
+
+def _database_hint(err: Exception) -> str:
+    text = str(err).lower()
+    if "no such table" in text or "does not exist" in text or "undefinedtable" in text:
+        return "the database has no phasegate schema yet; run 'phasegate db upgrade' first"
+    return f"database error: {str(err).splitlines()[0]}"
+
+
+def main() -> None:
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    try:
+        # Without standalone mode the parser returns an exit status (typer.Exit) instead of raising it.
+        status = app(standalone_mode=False)
+        sys.exit(status if isinstance(status, int) else 0)
+    except typer.Exit as done:
+        sys.exit(done.exit_code)
+    except typer.Abort:
+        sys.exit(130)
+    except typer.TyperException as err:  # usage errors from the parser: it prints them itself
+        show = getattr(err, "show", None)
+        if callable(show):
+            show()
+        else:
+            typer.echo(f"phasegate: {err}", err=True)
+        sys.exit(2)
+    except PhasegateError as err:
+        problems = getattr(err, "problems", None)
+        for line in problems or [err.message]:
+            typer.echo(line if problems else f"phasegate: {line}", err=True)
+        sys.exit(2)
+    except (OperationalError, ProgrammingError) as err:
+        typer.echo(f"phasegate: {_database_hint(err)}", err=True)
+        sys.exit(2)

@@ -1,0 +1,34 @@
+"""CLI: The phasegate database."""
+
+from __future__ import annotations
+
+import typer
+
+from flows.cli.common import Db, now, runtime_for, sub_app
+
+app = sub_app("The phasegate database.")
+
+
+@app.command("upgrade")
+def db_upgrade(db: Db = None) -> None:
+    """Create or upgrade the schema, then publish the shipped templates (it-pmo, cooper-5) as version 1."""
+    from flows.runtime import template_check
+    from gates import services
+    from models.schema import upgrade
+    from models.template_yaml import shipped_templates, template_content_hash
+
+    rt = runtime_for(db)
+    upgrade(rt.database_url)
+    for source, template in shipped_templates(check=template_check):
+        result = services.publish_template(
+            template, content_hash=template_content_hash(template), source=source, uow=rt.uow, now=now()
+        )
+        state = "published" if result.created else "up to date"
+        typer.echo(f"template {result.template_id}@{result.version}: {state}")
+    typer.echo(f"database ready: {_redact_url(rt.database_url)}")
+
+
+def _redact_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)

@@ -1,0 +1,320 @@
+"""CLI: Evidence a gate reads: documents, cost and status reports, baselines, risks, milestones, scores."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from flows.cli.common import Db, Json, command, emit, now, parse_date, parse_money, runtime_for, sub_app
+from models.errors import InputError
+
+doc_app = sub_app("Deliverable documents.")
+actuals_app = sub_app("Actual cost and earned-value status reports.")
+baseline_app = sub_app("The cost baseline: BAC, time-phased plan, stage budgets.")
+risk_app = sub_app("The risk register.")
+milestone_app = sub_app("Milestones.")
+
+
+@doc_app.command("add")
+def doc_add(
+    key: str,
+    deliverable: str,
+    file: Path,
+    approved_by: Annotated[str | None, typer.Option("--approved-by")] = None,
+    db: Db = None,
+) -> None:
+    """Register a new version of a deliverable with its sha256 (approved when --approved-by is given)."""
+    from gates import services
+    from models.commands import RegisterDocument
+    from models.documents import inspect_document
+
+    facts = inspect_document(file)
+    cmd = command(
+        RegisterDocument,
+        {"approved_by": "--approved-by"},
+        project_key=key,
+        deliverable_id=deliverable,
+        path=str(file.resolve()),
+        sha256=facts.sha256,
+        size=facts.size,
+        approved_by=approved_by,
+        format=facts.format,
+        headings=facts.headings,
+    )
+    document = services.register_document(cmd, uow=runtime_for(db).uow, now=now())
+    typer.echo(
+        f"{key} {document.deliverable_id} v{document.version} {document.status.value} "
+        f"sha256:{document.sha256[:12]} ({document.size} bytes)"
+    )
+
+
+@actuals_app.command("add")
+def actuals_add(
+    key: str,
+    amount: Annotated[str | None, typer.Argument(help="Cost spent now (added to the cost ledger)")] = None,
+    note: Annotated[str, typer.Option("--note")] = "",
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Status date of an EVM report (YYYY-MM-DD)")] = None,
+    ev: Annotated[str | None, typer.Option("--ev", help="Earned value to date")] = None,
+    ac: Annotated[str | None, typer.Option("--ac", help="Actual cost to date")] = None,
+    pv: Annotated[
+        str | None, typer.Option("--pv", help="Planned value to date (default: from the baseline plan)")
+    ] = None,
+    etc: Annotated[str | None, typer.Option("--etc", help="Bottom-up estimate to complete")] = None,
+    db: Db = None,
+) -> None:
+    """Record cost spent (AMOUNT), or a dated earned-value report (--as-of with --ev/--ac/--pv/--etc)."""
+    from gates import services
+    from models.commands import RecordCost
+    from models.snapshots import EvmReportRecord
+
+    report = any(v is not None for v in (as_of, ev, ac, pv, etc))
+    if (amount is None) == (not report):
+        raise InputError("give either AMOUNT (cost spent now) or --as-of with --ev/--ac/--pv/--etc (a status report)")
+    rt = runtime_for(db)
+    if amount is not None:
+        cmd = command(RecordCost, {"amount": "AMOUNT"}, project_key=key, amount=amount, note=note)
+        total = services.record_cost(cmd, uow=rt.uow, now=now())
+        typer.echo(f"{key}: recorded {Decimal(cmd.amount)}; actual cost to date {total}")
+        return
+    if as_of is None:
+        raise InputError("--as-of: required with --ev/--ac/--pv/--etc (the status date, YYYY-MM-DD)")
+    record = EvmReportRecord(
+        project_key=key,
+        as_of=parse_date(as_of, "--as-of"),
+        planned_value=parse_money(pv, "--pv"),
+        earned_value=parse_money(ev, "--ev"),
+        actual_cost=parse_money(ac, "--ac"),
+        estimate_to_complete=parse_money(etc, "--etc"),
+    )
+    services.record_status([record], uow=rt.uow, now=now())
+    typer.echo(f"{key}: status as of {record.as_of} recorded")
+
+
+@actuals_app.command("import")
+def actuals_import(file: Path, db: Db = None, as_json: Json = False) -> None:
+    """Import EVM status reports from CSV or XLSX (project, as_of, planned_value, earned_value, actual_cost[, etc]).
+
+    Every bad row is reported with its row number and column; a file with any bad row writes nothing.
+    """
+    from gates import services
+    from models.imports import parse_actuals
+    from models.snapshots import EvmReportRecord
+
+    rows = parse_actuals(file)
+    records = [
+        EvmReportRecord(
+            project_key=r.project,
+            as_of=r.as_of,
+            planned_value=r.planned_value,
+            earned_value=r.earned_value,
+            actual_cost=r.actual_cost,
+            estimate_to_complete=r.etc,
+        )
+        for r in rows
+    ]
+    count = services.record_status(records, uow=runtime_for(db).uow, now=now())
+    projects = sorted({r.project_key for r in records})
+    if as_json:
+        emit({"imported": count, "projects": projects})
+    else:
+        typer.echo(f"imported {count} status report(s) for {len(projects)} project(s)")
+
+
+@baseline_app.command("set")
+def baseline_set(
+    key: str,
+    bac: Annotated[str, typer.Option("--bac", help="Budget at completion")],
+    contingency: Annotated[str | None, typer.Option("--contingency", help="Contingency reserve")] = None,
+    contingency_used: Annotated[str | None, typer.Option("--contingency-used")] = None,
+    plan: Annotated[Path | None, typer.Option("--plan", help="CSV/XLSX: project, period_end, planned_value")] = None,
+    stage_budget: Annotated[list[str] | None, typer.Option("--stage-budget", help="STAGE=AMOUNT (repeatable)")] = None,
+    db: Db = None,
+) -> None:
+    """Set the project's cost baseline; --plan loads the time-phased planned value (cumulative)."""
+    from gates import services
+    from models.imports import parse_baseline
+    from models.snapshots import BaselineRecord
+
+    budgets: dict[str, Decimal] = {}
+    for item in stage_budget or []:
+        stage_id, sep, amount = item.partition("=")
+        if not sep:
+            raise InputError(f"--stage-budget: {item!r} must look like STAGE=AMOUNT, e.g. planning=120000")
+        budgets[stage_id] = parse_money(amount, f"--stage-budget {stage_id}") or Decimal(0)
+    periods = None
+    if plan is not None:
+        rows = parse_baseline(plan)
+        others = sorted({r.project for r in rows if r.project != key})
+        if others:
+            raise InputError(f"--plan: rows for other projects ({', '.join(others)}); this sets {key} only")
+        periods = [(r.period_end, r.planned_value) for r in rows]
+    record = BaselineRecord(
+        bac=parse_money(bac, "--bac") or Decimal(0),
+        contingency=parse_money(contingency, "--contingency"),
+        contingency_used=parse_money(contingency_used, "--contingency-used"),
+    )
+    services.set_baseline(key, record, periods=periods, stage_budgets=budgets, uow=runtime_for(db).uow, now=now())
+    typer.echo(f"{key}: baseline BAC {record.bac}" + (f", {len(periods)} plan periods" if periods else ""))
+
+
+def project_assign(key: str, role: str, person: str, db: Db = None) -> None:
+    """Give PERSON the ROLE (pmo, finance, ...) on project KEY."""
+    from gates import services
+
+    created = services.assign_role(key, role, person, uow=runtime_for(db).uow, now=now())
+    typer.echo(f"{key}: {person} is {role}" + ("" if created else " (already)"))
+
+
+@risk_app.command("add")
+def risk_add(
+    key: str,
+    risk_id: Annotated[str, typer.Argument(metavar="ID")],
+    title: Annotated[str, typer.Option("--title")],
+    probability: Annotated[int, typer.Option("--probability", help="1..5 on the default scale")],
+    impact: Annotated[int, typer.Option("--impact", help="1..5 on the default scale")],
+    owner: Annotated[str | None, typer.Option("--owner")] = None,
+    response: Annotated[
+        str | None,
+        typer.Option("--response", help="avoid, mitigate, transfer, accept, escalate, exploit, enhance, share"),
+    ] = None,
+    mitigation: Annotated[str, typer.Option("--mitigation")] = "",
+    category: Annotated[str, typer.Option("--category")] = "",
+    status: Annotated[str, typer.Option("--status", help="open or closed")] = "open",
+    db: Db = None,
+) -> None:
+    """Add or update one risk in the project's register."""
+    from gates import services
+    from models.imports import RiskRow
+
+    row = command(
+        RiskRow,
+        {
+            "probability": "--probability",
+            "impact": "--impact",
+            "response": "--response",
+            "status": "--status",
+            "id": "ID",
+            "title": "--title",
+        },
+        project=key,
+        id=risk_id,
+        title=title,
+        probability=probability,
+        impact=impact,
+        owner=owner,
+        response=response,
+        mitigation=mitigation,
+        category=category,
+        status=status,
+    )
+    services.record_risks(key, [_risk(row)], uow=runtime_for(db).uow, now=now())
+    typer.echo(f"{key}: risk {risk_id} score {probability * impact}")
+
+
+def _risk(row: Any) -> Any:
+    from models.evidence import RiskEvidence
+
+    return RiskEvidence(
+        id=row.id,
+        title=row.title,
+        category=row.category or "",
+        owner=row.owner,
+        probability=row.probability,
+        impact=row.impact,
+        response=row.response,
+        mitigation=row.mitigation or "",
+        cause=row.cause or "",
+        effect=row.effect or "",
+        status=row.status,
+    )
+
+
+@risk_app.command("import")
+def risk_import(file: Path, db: Db = None) -> None:
+    """Import risks from CSV or XLSX; a file with any bad row writes nothing."""
+    from gates import services
+    from models.imports import parse_risks
+
+    rows = parse_risks(file)
+    rt = runtime_for(db)
+    by_project: dict[str, list[Any]] = {}
+    for row in rows:
+        by_project.setdefault(row.project, []).append(_risk(row))
+    with rt.uow() as tx:
+        unknown = sorted(set(by_project) - tx.existing_project_keys(list(by_project)))
+    if unknown:
+        raise InputError(f"{file}: unknown project(s) {', '.join(unknown)}; nothing was imported")
+    for project_key, risks in by_project.items():
+        services.record_risks(project_key, risks, uow=rt.uow, now=now())
+    typer.echo(f"imported {len(rows)} risk(s) for {len(by_project)} project(s)")
+
+
+@risk_app.command("list")
+def risk_list(key: str, db: Db = None, as_json: Json = False) -> None:
+    """The project's risk register, highest score first."""
+    from gates import services
+
+    risks = sorted(services.project_data(key, uow=runtime_for(db).uow).risks, key=lambda r: (-r.score, r.id))
+    if as_json:
+        emit([r.model_dump(mode="json") | {"score": r.score} for r in risks])
+        return
+    for r in risks:
+        typer.echo(f"{r.id:<10} {r.score:>3} {r.status:<7} {r.owner or '-':<10} {r.response or '-':<9} {r.title}")
+
+
+@milestone_app.command("add")
+def milestone_add(
+    key: str,
+    milestone_id: Annotated[str, typer.Argument(metavar="ID")],
+    name: Annotated[str, typer.Option("--name")],
+    due: Annotated[str, typer.Option("--due", help="YYYY-MM-DD")],
+    done: Annotated[str | None, typer.Option("--done", help="YYYY-MM-DD when already done")] = None,
+    db: Db = None,
+) -> None:
+    """Add or update a milestone."""
+    from gates import services
+    from models.evidence import MilestoneEvidence
+
+    milestone = MilestoneEvidence(
+        id=milestone_id, name=name, due=parse_date(due, "--due"), done_on=parse_date(done, "--done") if done else None
+    )
+    services.set_milestone(key, milestone, uow=runtime_for(db).uow, now=now())
+    typer.echo(f"{key}: milestone {milestone_id} due {milestone.due}")
+
+
+@milestone_app.command("done")
+def milestone_done(
+    key: str,
+    milestone_id: Annotated[str, typer.Argument(metavar="ID")],
+    on: Annotated[str | None, typer.Option("--on", help="YYYY-MM-DD (default: today)")] = None,
+    db: Db = None,
+) -> None:
+    """Mark a milestone done."""
+    from gates import services
+
+    when = parse_date(on, "--on") if on else now().date()
+    services.complete_milestone(key, milestone_id, when, uow=runtime_for(db).uow, now=now())
+    typer.echo(f"{key}: milestone {milestone_id} done on {when}")
+
+
+def score(
+    key: str,
+    scores: Annotated[list[str], typer.Argument(metavar="FACTOR=SCORE...")],
+    gatekeeper: Annotated[str, typer.Option("--as", help="The gatekeeper scoring")],
+    gate: Annotated[str | None, typer.Option("--gate", help="Default: the project's current gate")] = None,
+    db: Db = None,
+) -> None:
+    """Score scorecard factors (0..10 by default) as one gatekeeper."""
+    from gates import services
+
+    values: dict[str, int] = {}
+    for item in scores:
+        factor, sep, raw = item.partition("=")
+        if not sep or not raw.strip().lstrip("-").isdigit():
+            raise InputError(f"{item!r}: write FACTOR=SCORE with a whole-number score, e.g. strategic-fit=7")
+        values[factor] = int(raw)
+    gate_id = services.record_scores(key, gatekeeper, values, uow=runtime_for(db).uow, now=now(), gate_id=gate)
+    typer.echo(f"{key} at {gate_id}: {gatekeeper} scored {len(values)} factor(s)")

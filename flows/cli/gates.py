@@ -1,0 +1,189 @@
+"""CLI: Gate checks, reviews and votes."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from flows.cli.common import Db, Json, command, emit, now, parse_round_id, runtime_for, sub_app
+from models.errors import InputError, PhasegateError
+
+app = sub_app("Gate checks, reviews and votes.")
+
+
+def _criterion_document(c: Any) -> dict[str, Any]:
+    return {
+        "code": c.code,
+        "kind": c.kind.value,
+        "passed": c.passed,
+        "result": "pass" if c.passed else ("missing_evidence" if c.evidence_missing else "fail"),
+        "remediable": c.remediable,
+        "message": c.message,
+        "message_zh": c.message_zh,
+        "measured": c.measured,
+        "threshold": c.threshold,
+        "evidence_ref": c.evidence_ref,
+        "remediation": c.remediation,
+        "remediation_zh": c.remediation_zh,
+    }
+
+
+def evaluation_document(evaluation: Any, evidence: Any = None) -> dict[str, Any]:
+    from gates.evm import compute
+
+    trace = [_criterion_document(c) for c in evaluation.criteria]
+    doc: dict[str, Any] = {
+        "project": evaluation.project_key,
+        "gate": evaluation.gate_id,
+        "recommendation": evaluation.recommendation.value,
+        "reasons": list(evaluation.reasons),
+        "evidence_hash": evaluation.evidence_hash,
+        "criteria": [{k: t[k] for k in ("code", "passed", "message")} for t in trace],
+        "trace": trace,
+        "required_deliverables": [
+            {"id": d.id, "present": d.present, "approved": d.approved, "version": d.version, "sha256": d.sha256}
+            for d in evaluation.required_deliverables
+        ],
+    }
+    if evidence is not None:
+        doc["as_of"] = evidence.as_of.isoformat() if evidence.as_of else None
+        doc["evm"] = compute(evidence.evm).as_json() if evidence.evm is not None else None
+    return doc
+
+
+def _print_evaluation(doc: dict[str, Any]) -> None:
+    typer.echo(f"{doc['project']} at gate {doc['gate']}: recommendation {doc['recommendation'].upper()}")
+    for c in doc["trace"]:
+        mark = {"pass": "PASS", "fail": "FAIL", "missing_evidence": "MISS"}[c["result"]]
+        measured = f" [{c['measured']} vs {c['threshold']}]" if c["measured"] is not None else ""
+        typer.echo(f"  [{mark}] {c['code']}: {c['message']}{measured}")
+        if not c["passed"] and c["remediation"]:
+            typer.echo(f"         fix: {c['remediation']}")
+    evm = doc.get("evm")
+    if evm:
+        typer.echo(
+            f"  EVM as of {evm['as_of']}: CPI {evm['cpi']}  SPI {evm['spi']}  EAC {evm['eac_cpi']}  "
+            f"VAC {evm['vac']}  TCPI {evm['tcpi_bac']}"
+        )
+    typer.echo(f"  evidence sha256 {doc['evidence_hash']}")
+
+
+@app.command("check")
+def gate_check(
+    key: str,
+    gate: Annotated[str | None, typer.Option("--gate", help="Preview another gate of the lifecycle")] = None,
+    db: Db = None,
+    as_json: Json = False,
+) -> None:
+    """Evaluate the project's current gate (or --gate); writes nothing."""
+    from flows.runtime import probe_file
+    from gates import services
+
+    rt = runtime_for(db)
+    check = services.check_gate(key, uow=rt.uow, now=now(), probe=probe_file, gate_id=gate, registry=rt.registry)
+    doc = evaluation_document(check.evaluation, check.evidence)
+    if as_json:
+        emit(doc)
+    else:
+        _print_evaluation(doc)
+
+
+def prepare_prefect() -> None:
+    """Choose the Prefect API before Prefect is imported (it reads its settings once, at import)."""
+    import os
+
+    from flows.server import configure_prefect_env
+
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")  # the command prints its own summary
+    # A temporary server on a busy machine can take longer than Prefect's 20 s default to answer.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
+    configure_prefect_env(runtime_for(None).settings)
+
+
+def _run_flow(call: Any) -> Any:
+    """Run a flow in this process against the local Prefect server when it is up (see `phasegate server`)."""
+    from flows.server import prefect_run_context
+
+    with prefect_run_context():
+        state = call()
+    if not state.is_completed():
+        raise PhasegateError(f"flow run ended {state.name}: {state.message}", code="flow.failed")
+    return state.result(), state
+
+
+@app.command("review")
+def gate_review(
+    key: str,
+    requested_by: Annotated[str | None, typer.Option("--as", help="Who requests the review")] = None,
+    db: Db = None,
+    as_json: Json = False,
+) -> None:
+    """Run the gate-review flow: evaluate, record, open the approval round (or record why not) and notify."""
+    from flows.runtime import probe_file
+    from gates import services
+
+    rt = runtime_for(db)
+    # Fail fast on user mistakes, before paying for Prefect.
+    services.check_gate(key, uow=rt.uow, now=now(), probe=probe_file, registry=rt.registry)
+    prepare_prefect()
+    from flows.gate_review import gate_review_flow
+
+    result, state = _run_flow(lambda: gate_review_flow(key, requested_by, return_state=True))
+    if as_json:
+        emit(result | {"state": state.name})
+        return
+    evaluation = result["evaluation"]
+    typer.echo(
+        f"{key} at gate {evaluation['gate_id']}: recommendation {evaluation['recommendation'].upper()} ({state.name})"
+    )
+    for c in evaluation["criteria"]:
+        typer.echo(f"  [{'PASS' if c['passed'] else 'FAIL'}] {c['code']}: {c['message']}")
+    if result["round_id"]:
+        typer.echo(
+            f"approval round {result['round_id']} open for {', '.join(result['approvers'])}; "
+            f"{result['notifications']} notification(s) queued, {result['dispatch'].get('sent', 0)} sent"
+        )
+    else:
+        typer.echo("not ready: no approval round opened")
+
+
+def vote(
+    round_ref: Annotated[str, typer.Argument(metavar="ROUND")],
+    voter: Annotated[str, typer.Option("--as", help="The approver casting the vote")],
+    decision: Annotated[str, typer.Option("--decision", help="go, recycle, hold or kill")],
+    reason: Annotated[str, typer.Option("--reason", help="Required for anything but go")] = "",
+    db: Db = None,
+    as_json: Json = False,
+) -> None:
+    """Vote on an approval round; a deciding vote runs the gate-decision flow."""
+    from gates import services
+    from models.commands import CastVote
+
+    allowed = ("go", "recycle", "hold", "kill")
+    if decision not in allowed:
+        raise InputError(f"--decision: {decision!r} is not allowed; use one of {', '.join(allowed)}")
+    cmd = command(
+        CastVote,
+        {"decision": "--decision", "reason": "--reason", "voter_id": "--as"},
+        round_id=parse_round_id(round_ref),
+        voter_id=voter,
+        decision=decision,
+        reason=reason,
+    )
+    rt = runtime_for(db)
+    result = services.cast_vote(cmd, uow=rt.uow, now=now())
+    doc: dict[str, Any] = result.model_dump(mode="json")
+    if result.round_decision is not None:
+        prepare_prefect()
+        from flows.gate_decision import gate_decision_flow
+
+        applied, _ = _run_flow(lambda: gate_decision_flow(str(result.round_id), return_state=True))
+        doc["applied"] = applied
+    if as_json:
+        emit(doc)
+        return
+    typer.echo(f"{voter} voted {decision} on round {result.round_id} ({result.project_key})")
+    if "applied" in doc:
+        a = doc["applied"]
+        typer.echo(f"round resolved: {a['decision']}; {a['project_key']} is {a['status']} in stage {a['stage_id']}")

@@ -1,0 +1,135 @@
+"""CLI: Projects."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from flows.cli.common import Db, Json, command, emit, now, runtime_for, split_ref, sub_app
+
+app = sub_app("Projects.")
+
+
+@app.command("create")
+def project_create(
+    key: str,
+    template: Annotated[str, typer.Option("--template", metavar="ID[@VERSION]")],
+    name: Annotated[str, typer.Option("--name")],
+    sponsor: Annotated[str, typer.Option("--sponsor")],
+    manager: Annotated[str, typer.Option("--manager")],
+    budget: Annotated[str, typer.Option("--budget", help="Approved budget, e.g. 250000 or 250000.00")],
+    currency: Annotated[str, typer.Option("--currency")] = "USD",
+    db: Db = None,
+) -> None:
+    """Create a project pinned to a template version, in its first stage."""
+    from gates import services
+    from models.commands import CreateProject
+
+    template_id, version = split_ref(template)
+    cmd = command(
+        CreateProject,
+        {
+            "key": "KEY (upper-case letters, digits, '-' or '_')",
+            "budget": "--budget",
+            "currency": "--currency",
+            "name": "--name",
+            "sponsor_id": "--sponsor",
+            "manager_id": "--manager",
+        },
+        key=key,
+        template_id=template_id,
+        template_version=version,
+        name=name,
+        sponsor_id=sponsor,
+        manager_id=manager,
+        budget=budget,
+        currency=currency,
+    )
+    project = services.create_project(cmd, uow=runtime_for(db).uow, now=now())
+    typer.echo(
+        f"project {project.key} created on {project.template_id}@{project.template_version}, "
+        f"stage {project.stage_id}, budget {project.budget} {project.currency}"
+    )
+
+
+@app.command("list")
+def project_list(db: Db = None, as_json: Json = False) -> None:
+    """List projects with their status and stage."""
+    from gates import services
+
+    projects = services.list_projects(uow=runtime_for(db).uow)
+    rows = [
+        {
+            "key": p.key,
+            "name": p.name,
+            "status": p.status.value,
+            "stage": p.stage_id,
+            "template": {"id": p.template_id, "version": p.template_version},
+            "budget": str(p.budget),
+            "currency": p.currency,
+        }
+        for p in projects
+    ]
+    if as_json:
+        emit(rows)
+        return
+    for row in rows:
+        typer.echo(f"{row['key']:<12} {row['status']:<10} {row['stage']:<20} {row['name']}")
+
+
+def project_document(view: Any) -> dict[str, Any]:
+    p = view.project
+    return {
+        "key": p.key,
+        "name": p.name,
+        "status": p.status.value,
+        "stage": p.stage_id,
+        "gate": view.gate_id,
+        "template": {"id": p.template_id, "version": p.template_version, "content_hash": p.template_hash},
+        "sponsor": p.sponsor_id,
+        "manager": p.manager_id,
+        "budget": str(p.budget),
+        "currency": p.currency,
+        "recycle_count": p.recycle_count,
+        "pending_rounds": [
+            {
+                "id": str(r.id),
+                "gate": r.gate_id,
+                "approvers": list(r.approvers),
+                "voted": [v.voter_id for v in r.votes],
+                "opened_at": r.opened_at.isoformat(),
+            }
+            for r in view.pending_rounds
+        ],
+        "history": [
+            {
+                "gate": h.gate_id,
+                "decision": h.decision.value,
+                "decided_by": list(h.decided_by),
+                "decided_at": h.decided_at.isoformat(),
+                "reason": h.reason,
+            }
+            for h in view.history
+        ],
+    }
+
+
+@app.command("show")
+def project_show(key: str, db: Db = None, as_json: Json = False) -> None:
+    """Show a project: stage, current gate, pending approval rounds and gate history."""
+    from gates import services
+
+    doc = project_document(services.project_view(key, uow=runtime_for(db).uow))
+    if as_json:
+        emit(doc)
+        return
+    typer.echo(
+        f"{doc['key']}: {doc['name']}\n  status {doc['status']}, stage {doc['stage']}, gate {doc['gate']}, "
+        f"template {doc['template']['id']}@{doc['template']['version']}, budget {doc['budget']} "
+        f"{doc['currency']}"
+    )
+    for r in doc["pending_rounds"]:
+        typer.echo(f"  pending round {r['id']} at {r['gate']}: approvers {', '.join(r['approvers'])}")
+    for h in doc["history"]:
+        typer.echo(f"  {h['decided_at'][:19]}  {h['gate']}: {h['decision']} by {', '.join(h['decided_by'])}")
