@@ -56,9 +56,23 @@ class CriterionKind(StrEnum):
 
 
 class ApprovalPolicyKind(StrEnum):
+    """How approvers' votes combine (see docs/approvals.md)."""
+
     SINGLE = "single"
-    ALL = "all"
-    ANY = "any"
+    ALL = "all"  # 会签: every approver must approve
+    ANY = "any"  # 或签: any one approver decides
+    M_OF_N = "m_of_n"
+    PERCENTAGE = "percentage"
+    PER_GROUP = "per_group"  # at least k from each named group
+    SEQUENTIAL = "sequential"  # 依次审批: one after another, in order
+
+
+class BallotKind(StrEnum):
+    """What an approver's act means: a decision, or stepping aside with a reason."""
+
+    VOTE = "vote"
+    ABSTAIN = "abstain"
+    RECUSE = "recuse"
 
 
 class OutboxStatus(StrEnum):

@@ -58,17 +58,67 @@ class CriterionDef(_Def):
     params: dict[str, str | int | FiniteFloat | bool] = Field(default_factory=dict)
 
 
+class ApproverGroupDef(_Def):
+    """A named group of approver roles for the per-group policy: at least ``min_approvals`` of them must approve."""
+
+    id: Slug
+    roles: tuple[Role, ...] = Field(min_length=1)
+    min_approvals: int = Field(default=1, ge=1)
+
+
 class ApprovalDef(_Def):
-    """Who decides at a gate. Roles are resolved to people when the round opens."""
+    """Who decides at a gate and how their votes combine. Roles are resolved to people when the round opens,
+    and that snapshot is what counts."""
 
     policy: ApprovalPolicyKind = ApprovalPolicyKind.SINGLE
-    approvers: tuple[Role, ...] = Field(default=("sponsor",), min_length=1)
+    approvers: tuple[Role, ...] = Field(
+        default=("sponsor",), min_length=1, description="Roles, in order for sequential."
+    )
+    m: int | None = Field(default=None, ge=1, description="m_of_n: approvals needed.")
+    percentage: float | None = Field(default=None, gt=0, le=100, allow_inf_nan=False, description="percentage policy.")
+    groups: tuple[ApproverGroupDef, ...] = Field(default=(), description="per_group: the groups and their minimums.")
+    veto_roles: tuple[Role, ...] = Field(
+        default=(), description="A KILL or RECYCLE from these roles decides the round."
+    )
+    chair: Role | None = Field(default=None, description="Breaks a tie between approving and rejecting.")
 
     @model_validator(mode="after")
-    def _single_means_one(self) -> Self:
-        if self.policy is ApprovalPolicyKind.SINGLE and len(self.approvers) != 1:
+    def _policy_parameters(self) -> Self:
+        kind = self.policy
+        if kind is ApprovalPolicyKind.SINGLE and len(self.approvers) != 1:
             raise ValueError("policy 'single' takes exactly one approver role")
+        if kind is ApprovalPolicyKind.M_OF_N and (self.m is None or self.m > len(self.approvers)):
+            raise ValueError(f"policy 'm_of_n' needs m between 1 and the number of approvers ({len(self.approvers)})")
+        if kind is ApprovalPolicyKind.PERCENTAGE and self.percentage is None:
+            raise ValueError("policy 'percentage' needs 'percentage' (0 < p <= 100)")
+        if kind is ApprovalPolicyKind.PER_GROUP and not self.groups:
+            raise ValueError("policy 'per_group' needs 'groups'")
+        if kind is not ApprovalPolicyKind.M_OF_N and self.m is not None:
+            raise ValueError("'m' applies to policy 'm_of_n' only")
+        if kind is not ApprovalPolicyKind.PERCENTAGE and self.percentage is not None:
+            raise ValueError("'percentage' applies to policy 'percentage' only")
+        if kind is not ApprovalPolicyKind.PER_GROUP and self.groups:
+            raise ValueError("'groups' apply to policy 'per_group' only")
+        for group in self.groups:
+            if group.min_approvals > len(group.roles):
+                raise ValueError(f"group {group.id!r}: min_approvals exceeds its {len(group.roles)} roles")
         return self
+
+
+class SegregationDef(_Def):
+    """Segregation of duties at a gate; a violation is refused and logged as a security event."""
+
+    manager_cannot_approve: bool = True
+    requester_cannot_approve: bool = True
+    one_seat_per_person: bool = True
+    delegate_cannot_approve_own_submission: bool = True
+
+
+class CalendarDef(_Def):
+    """Working calendar for SLAs: public holidays of a region (``holidays`` library) and a time zone."""
+
+    region: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] = "US"
+    timezone: str = "UTC"
 
 
 class FactorDef(_Def):
@@ -146,6 +196,10 @@ class GateDef(_Def):
     approval: ApprovalDef = ApprovalDef()
     sla_business_days: int = Field(default=5, ge=1, le=60)
     scorecard: ScorecardDef | None = None
+    segregation: SegregationDef = SegregationDef()
+    recycle_limit: int = Field(default=3, ge=1, description="After this many recycles the next review proposes KILL.")
+    condition_grace_days: int = Field(default=5, ge=0, description="Business days after a condition's due date.")
+    review_meeting: bool = Field(default=False, description="Approval requests carry a calendar invitation.")
 
 
 class LifecycleTemplate(_Def):
@@ -160,6 +214,7 @@ class LifecycleTemplate(_Def):
     stages: tuple[StageDef, ...] = Field(min_length=1)
     gates: tuple[GateDef, ...] = Field(min_length=1)
     risk_scale: RiskScaleDef = RiskScaleDef()
+    calendar: CalendarDef = CalendarDef()
 
     @model_validator(mode="after")
     def _references_resolve(self) -> Self:
