@@ -447,6 +447,7 @@ def test_json_schema_is_json_with_title_id_and_top_level_properties() -> None:
         "stages",
         "gates",
         "risk_scale",
+        "calendar",
     }
     assert {"id", "version", "name", "stages", "gates"} <= set(schema["required"])
     jsonschema.Draft202012Validator.check_schema(schema)
