@@ -34,6 +34,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from models.enums import (
+    BallotKind,
     Decision,
     DocumentStatus,
     OutboxStatus,
@@ -130,6 +131,8 @@ class Project(Base):
     recycle_count: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    evidence_version: Mapped[int] = mapped_column(Integer, default=0)
 
     __table_args__ = (
         _enum_check("status", ProjectStatus, "status"),
@@ -330,6 +333,12 @@ class ApprovalRound(Base):
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     applied_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    seats: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    policy_spec: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    requested_by: Mapped[str | None] = mapped_column(String(64))
+    closed_seats: Mapped[list[str]] = mapped_column(JSON, default=list)
+    refreshed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    evidence_version: Mapped[int] = mapped_column(Integer, default=0)
 
     __table_args__ = (
         _enum_check("status", RoundStatus, "status"),
@@ -340,18 +349,89 @@ class ApprovalRound(Base):
 class Vote(Base):
     __tablename__ = "votes"
 
+    """One approver's act on a round, bound to the evidence hash it saw.
+
+    ``voter_id`` is the seat (the principal); ``signer_id`` who acted (a delegate signs "on behalf of").
+    A vote on superseded evidence is kept, marked ``superseded_at``; one live act per seat and evidence.
+    """
+
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
-    round_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("approval_rounds.id"))
+    round_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("approval_rounds.id"), index=True)
     voter_id: Mapped[str] = mapped_column(ForeignKey("people.id"))
-    decision: Mapped[str] = mapped_column(String(16))
+    signer_id: Mapped[str] = mapped_column(ForeignKey("people.id"))
+    kind: Mapped[str] = mapped_column(String(16), default=BallotKind.VOTE.value)
+    decision: Mapped[str | None] = mapped_column(String(16))
     reason: Mapped[str] = mapped_column(Text, default="")
+    conditions: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     evidence_hash: Mapped[str] = mapped_column(String(64))
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
     cast_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    superseded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (
-        UniqueConstraint("round_id", "voter_id"),
+        UniqueConstraint("round_id", "voter_id", "evidence_hash"),
         _enum_check("decision", Decision, "decision"),
+        _enum_check("kind", BallotKind, "kind"),
     )
+
+
+class Delegation(Base):
+    """A principal lets a delegate act for them, bounded in time and optionally to a template or gate."""
+
+    __tablename__ = "delegations"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    principal_id: Mapped[str] = mapped_column(ForeignKey("people.id"), index=True)
+    delegate_id: Mapped[str] = mapped_column(ForeignKey("people.id"))
+    valid_from: Mapped[date] = mapped_column(Date)
+    valid_to: Mapped[date] = mapped_column(Date)
+    template_id: Mapped[str | None] = mapped_column(String(64))
+    gate_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (CheckConstraint("valid_to >= valid_from", name="period"),)
+
+
+class Condition(Base):
+    """A condition of a CONDITIONAL_GO: what must be done, by whom, by when, and how it is verified."""
+
+    __tablename__ = "conditions"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    project_key: Mapped[str] = mapped_column(ForeignKey("projects.key"), index=True)
+    round_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("approval_rounds.id"))
+    gate_id: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text)
+    owner_id: Mapped[str] = mapped_column(ForeignKey("people.id"))
+    due_on: Mapped[date] = mapped_column(Date)
+    verification: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_by: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (CheckConstraint("status IN ('open', 'met', 'missed', 'waived')", name="status"),)
+
+
+class NotificationStep(Base):
+    """A reminder or escalation step already taken for a round or condition, so a rerun never repeats it."""
+
+    __tablename__ = "notification_steps"
+
+    subject: Mapped[str] = mapped_column(String(100), primary_key=True)
+    step: Mapped[str] = mapped_column(String(100), primary_key=True)
+    taken_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LessonsLearned(Base):
+    __tablename__ = "lessons_learned"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    project_key: Mapped[str] = mapped_column(ForeignKey("projects.key"), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    recorded_by: Mapped[str] = mapped_column(ForeignKey("people.id"))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class GateDecision(Base):

@@ -192,9 +192,9 @@ def test_a_failing_migration_rolls_back_whole(empty_db_url: str, tmp_path: Path)
 def test_sqlite_migration_that_breaks_a_reference_is_rolled_back(sqlite_url: str, tmp_path: Path) -> None:
     """Foreign keys are off during a SQLite migration (table rebuilds need it) but checked before commit."""
     body = """    op.execute(
-        "INSERT INTO votes (id, round_id, voter_id, decision, reason, evidence_hash, cast_at) "
-        "VALUES ('00000000000000000000000000000001', '00000000000000000000000000000002', 'nobody', 'go', '', "
-        "'h', '2026-01-01 00:00:00')"
+        "INSERT INTO votes (id, round_id, voter_id, signer_id, decision, reason, evidence_hash, cast_at) "
+        "VALUES ('00000000000000000000000000000001', '00000000000000000000000000000002', 'nobody', 'nobody', "
+        "'go', '', 'h', '2026-01-01 00:00:00')"
     )"""
     with pytest.raises(RuntimeError, match="dangling foreign keys"):
         upgrade_with(scratch_migrations(tmp_path, body), sqlite_url)
