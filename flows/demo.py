@@ -15,7 +15,7 @@ from typing import Any, cast
 
 import typer
 
-from gates import services
+from gates import approvals, services
 from models.commands import AddPerson, CastVote, CreateProject, RecordCost, RegisterDocument
 from models.documents import inspect_document
 from models.enums import Decision
@@ -102,7 +102,7 @@ def _document(folder: Path, template: LifecycleTemplate, deliverable_id: str, pr
 def run_demo() -> None:
     from flows.cli.database import db_upgrade
     from flows.cli.gates import prepare_prefect
-    from flows.runtime import runtime, utc_now
+    from flows.runtime import probe_file, runtime, utc_now
     from flows.server import prefect_run_context, start
 
     settings = Settings()
@@ -188,12 +188,14 @@ def run_demo() -> None:
             recommendation = outcome["evaluation"]["recommendation"]
             decision = "-"
             if outcome["round_id"] and item.vote is not None:
-                vote = services.cast_vote(
+                vote = approvals.cast_vote(
                     CastVote(
                         round_id=outcome["round_id"], voter_id=item.sponsor, decision=item.vote, reason=item.reason
                     ),
                     uow=rt.uow,
                     now=utc_now(),
+                    probe=probe_file,
+                    registry=rt.registry,
                 )
                 if vote.round_decision is not None:
                     gate_decision_flow(str(vote.round_id))

@@ -11,12 +11,12 @@ from prefect.artifacts import create_markdown_artifact
 from flows.notify_dispatch import dispatch_notifications
 from flows.report import decision_markdown
 from flows.runtime import runtime, utc_now
-from gates import services
+from gates import approvals, services
 
 
 @task(name="apply-decision")
-def apply_decision(round_id: UUID) -> services.DecisionApplied:
-    return services.apply_round_decision(round_id, uow=runtime().uow, now=utc_now())
+def apply_decision(round_id: UUID) -> approvals.DecisionApplied:
+    return approvals.apply_round_decision(round_id, uow=runtime().uow, now=utc_now())
 
 
 @flow(name="gate-decision", log_prints=False)

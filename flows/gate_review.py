@@ -13,7 +13,7 @@ from prefect.states import Completed
 
 from flows.notify_dispatch import dispatch_notifications
 from flows.report import evaluation_markdown, evaluation_rows
-from flows.runtime import probe_file, runtime, utc_now
+from flows.runtime import approval_links, probe_file, runtime, utc_now
 from gates import services
 from models.commands import RequestReview
 
@@ -27,6 +27,7 @@ def record_review(project_key: str, requested_by: str | None) -> services.Review
         now=utc_now(),
         probe=probe_file,
         registry=rt.registry,
+        links=approval_links(rt.settings),
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from gates.services import DecisionApplied
+from gates.approvals import DecisionApplied
 from models.snapshots import Evaluation, RoundSnapshot
 
 
@@ -59,9 +59,11 @@ def decision_markdown(applied: DecisionApplied, current: RoundSnapshot) -> str:
         f"`{applied.stage_id}`",
         f"**Evidence hash voted on:** `{current.evidence_hash}`",
         "",
-        "| approver | vote | reason | cast at (UTC) |",
-        "| --- | --- | --- | --- |",
+        "| approver | act | reason | cast at (UTC) | evidence |",
+        "| --- | --- | --- | --- | --- |",
     ]
     for vote in current.votes:
-        lines.append(f"| {vote.voter_id} | {vote.decision.value} | {vote.reason} | {vote.cast_at.isoformat()} |")
+        act = vote.decision.value if vote.decision else vote.kind.value
+        state = "superseded" if vote.superseded else vote.evidence_hash[:12]
+        lines.append(f"| {vote.signature} | {act} | {vote.reason} | {vote.cast_at.isoformat()} | {state} |")
     return "\n".join(lines)

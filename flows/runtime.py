@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
+from uuid import UUID
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from gates.criteria import Criterion
-from gates.ports import UnitOfWork
+from gates.ports import ApprovalLinks, UnitOfWork
 from gates.registry import CriterionSpec, template_problems, with_plugins
 from models.db import make_engine, make_session_factory
 from models.documents import current_sha256
@@ -61,6 +62,25 @@ def criteria_specs() -> dict[str, CriterionSpec]:
 def template_check(template: LifecycleTemplate) -> list[tuple[Location, str]]:
     """Problems a template has against the criteria this installation knows."""
     return template_problems(template, criteria_specs())
+
+
+def approval_links(settings: Settings, *, valid_days: int = 7) -> ApprovalLinks:
+    """Signed, expiring links to the approval page, bound to round, approver and evidence (see web/)."""
+    from notifications.links import approval_token, approval_url
+
+    secret = settings.secret_key.get_secret_value()
+
+    def link(round_id: UUID, approver_id: str, evidence_hash: str) -> str:
+        token = approval_token(
+            secret,
+            round_id=round_id,
+            approver_id=approver_id,
+            evidence_hash=evidence_hash,
+            expires_at=utc_now() + timedelta(days=valid_days),
+        )
+        return approval_url(settings.public_url, token)
+
+    return link
 
 
 def probe_file(path: str) -> str | None:

@@ -176,4 +176,3 @@ def plan_condition_steps(
         missed_audience=missed_audience,
     )
     return _due_now(steps, now, sent)
-

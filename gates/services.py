@@ -7,28 +7,27 @@ so that entry points decide where data lives and tests decide what time it is.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
 
+from gates.calendar import WorkingCalendar
 from gates.criteria import Criterion
 from gates.evaluation import evaluate_gate
-from gates.lifecycle import apply_decision as lifecycle_move
-from gates.ports import DocumentProbe, UnitOfWork
+from gates.ports import ApprovalLinks, DocumentProbe, UnitOfWork
+from gates.quorum import resolve_seats, tally
 from gates.registry import default_registry
-from models.commands import AddPerson, CastVote, CreateProject, RecordCost, RegisterDocument, RequestReview
+from models.commands import AddPerson, CreateProject, RecordCost, RegisterDocument, RequestReview
 from models.enums import (
-    Decision,
     DocumentStatus,
     ProjectStatus,
     Recommendation,
     ReviewStatus,
-    RoundStatus,
 )
-from models.errors import ConflictError, InputError, NotFoundError, PermissionDeniedError
+from models.errors import ConflictError, InputError, NotFoundError
 from models.evidence import DocumentEvidence, EvmSnapshot, GateEvidence, MilestoneEvidence, RiskEvidence
 from models.snapshots import (
     BaselineRecord,
@@ -62,26 +61,6 @@ class ReviewResult(Result):
     round_id: UUID | None
     evaluation: Evaluation
     approvers: tuple[str, ...]
-    notifications: int
-
-
-class VoteResult(Result):
-    round_id: UUID
-    project_key: str
-    voter_id: str
-    decision: Decision
-    round_status: RoundStatus
-    round_decision: Decision | None
-
-
-class DecisionApplied(Result):
-    round_id: UUID
-    project_key: str
-    gate_id: str
-    decision: Decision
-    status: ProjectStatus
-    stage_id: str
-    already_applied: bool
     notifications: int
 
 
@@ -144,10 +123,10 @@ def _next_version(tx: UnitOfWork, template_id: str) -> int:
 
 def get_template(template_id: str, version: int | None, *, uow: UowFactory) -> StoredTemplate:
     with uow() as tx:
-        return _require_template(tx, template_id, version)
+        return require_template(tx, template_id, version)
 
 
-def _require_template(tx: UnitOfWork, template_id: str, version: int | None) -> StoredTemplate:
+def require_template(tx: UnitOfWork, template_id: str, version: int | None) -> StoredTemplate:
     stored = tx.get_template(template_id, version)
     if stored is None:
         known = sorted({f"{s.template.id}@{s.template.version}" for s in tx.list_templates()})
@@ -162,9 +141,9 @@ def _require_template(tx: UnitOfWork, template_id: str, version: int | None) -> 
 # ------------------------------------------------------------------------------------------------ projects
 def create_project(cmd: CreateProject, *, uow: UowFactory, now: datetime) -> ProjectSnapshot:
     with uow() as tx:
-        stored = _require_template(tx, cmd.template_id, cmd.template_version)
+        stored = require_template(tx, cmd.template_id, cmd.template_version)
         for role, person_id in (("sponsor", cmd.sponsor_id), ("manager", cmd.manager_id)):
-            _require_person(tx, person_id, field=f"--{role}")
+            require_person(tx, person_id, field=f"--{role}")
         if tx.get_project(cmd.key) is not None:
             raise ConflictError(f"project {cmd.key!r} already exists", code="project.exists")
         project = ProjectSnapshot(
@@ -200,7 +179,7 @@ def create_project(cmd: CreateProject, *, uow: UowFactory, now: datetime) -> Pro
     return project
 
 
-def _require_person(tx: UnitOfWork, person_id: str, *, field: str) -> PersonSnapshot:
+def require_person(tx: UnitOfWork, person_id: str, *, field: str) -> PersonSnapshot:
     person = tx.get_person(person_id)
     if person is None:
         raise NotFoundError(
@@ -209,7 +188,7 @@ def _require_person(tx: UnitOfWork, person_id: str, *, field: str) -> PersonSnap
     return person
 
 
-def _require_project(tx: UnitOfWork, key: str, *, for_update: bool = False) -> ProjectSnapshot:
+def require_project(tx: UnitOfWork, key: str, *, for_update: bool = False) -> ProjectSnapshot:
     project = tx.get_project(key, for_update=for_update)
     if project is None:
         raise NotFoundError(f"unknown project {key!r}; see 'phasegate project list'", code="project.not_found")
@@ -218,8 +197,8 @@ def _require_project(tx: UnitOfWork, key: str, *, for_update: bool = False) -> P
 
 def register_document(cmd: RegisterDocument, *, uow: UowFactory, now: datetime) -> DocumentEvidence:
     with uow() as tx:
-        project = _require_project(tx, cmd.project_key, for_update=True)
-        template = _require_template(tx, project.template_id, project.template_version).template
+        project = require_project(tx, cmd.project_key, for_update=True)
+        template = require_template(tx, project.template_id, project.template_version).template
         known = [d.id for d in template.deliverables]
         if cmd.deliverable_id not in known:
             raise InputError(
@@ -228,7 +207,7 @@ def register_document(cmd: RegisterDocument, *, uow: UowFactory, now: datetime) 
                 code="document.unknown_deliverable",
             )
         if cmd.approved_by is not None:
-            _require_person(tx, cmd.approved_by, field="--approved-by")
+            require_person(tx, cmd.approved_by, field="--approved-by")
         document = DocumentEvidence(
             deliverable_id=cmd.deliverable_id,
             version=tx.next_document_version(project.key, cmd.deliverable_id),
@@ -248,6 +227,7 @@ def register_document(cmd: RegisterDocument, *, uow: UowFactory, now: datetime) 
             payload={"sha256": cmd.sha256, "size": cmd.size, "approved_by": cmd.approved_by},
             at=now,
         )
+        tx.bump_evidence_version(project.key)
         tx.commit()
     return document
 
@@ -255,7 +235,7 @@ def register_document(cmd: RegisterDocument, *, uow: UowFactory, now: datetime) 
 def record_cost(cmd: RecordCost, *, uow: UowFactory, now: datetime) -> Decimal:
     """Record actual cost; returns the project's new total."""
     with uow() as tx:
-        project = _require_project(tx, cmd.project_key, for_update=True)
+        project = require_project(tx, cmd.project_key, for_update=True)
         tx.add_cost(project.key, cmd.amount, note=cmd.note, stage_id=project.stage_id, now=now)
         tx.append_audit(
             actor=SYSTEM,
@@ -265,12 +245,13 @@ def record_cost(cmd: RecordCost, *, uow: UowFactory, now: datetime) -> Decimal:
             at=now,
         )
         total = tx.total_actual_cost(project.key)
+        tx.bump_evidence_version(project.key)
         tx.commit()
     return total
 
 
 # ------------------------------------------------------------------------------------------------ gates
-def _current_gate(project: ProjectSnapshot, template: LifecycleTemplate) -> GateDef:
+def current_gate(project: ProjectSnapshot, template: LifecycleTemplate) -> GateDef:
     if project.status is not ProjectStatus.ACTIVE:
         raise ConflictError(
             f"project {project.key} is {project.status.value}; gates are evaluated for active projects only",
@@ -282,12 +263,12 @@ def _current_gate(project: ProjectSnapshot, template: LifecycleTemplate) -> Gate
     return gate
 
 
-def _evidence(
+def collect_evidence(
     tx: UnitOfWork, project: ProjectSnapshot, gate: GateDef, *, as_of: date, probe: DocumentProbe
 ) -> GateEvidence:
     """Collect everything the gate's criteria read, as of one date, in one transaction."""
     key = project.key
-    roles = {"sponsor": (project.sponsor_id,), "manager": (project.manager_id,)} | tx.project_roles(key)
+    roles = project_roles(tx, project)
     held = {
         person: tuple(sorted(r for r, people in roles.items() if person in people))
         for people in roles.values()
@@ -352,10 +333,10 @@ def check_gate(
 ) -> GateCheck:
     """Evaluate the project's current gate (or ``gate_id``, to preview another) without writing anything."""
     with uow() as tx:
-        project = _require_project(tx, project_key)
-        template = _require_template(tx, project.template_id, project.template_version).template
+        project = require_project(tx, project_key)
+        template = require_template(tx, project.template_id, project.template_version).template
         if gate_id is None:
-            gate = _current_gate(project, template)
+            gate = current_gate(project, template)
         else:
             found = template.gate(gate_id)
             if found is None:
@@ -365,28 +346,18 @@ def check_gate(
                     code="gate.unknown",
                 )
             gate = found
-        evidence = _evidence(tx, project, gate, as_of=now.date(), probe=probe)
+        evidence = collect_evidence(tx, project, gate, as_of=now.date(), probe=probe)
     return GateCheck(
         evaluation=evaluate_gate(template, gate, evidence, registry or default_registry()), evidence=evidence
     )
 
 
-def _resolve_approvers(gate: GateDef, project: ProjectSnapshot) -> tuple[str, ...]:
-    by_role = {"sponsor": project.sponsor_id, "manager": project.manager_id}
-    people: list[str] = []
-    for role in gate.approval.approvers:
-        if role not in by_role:
-            raise ConflictError(
-                f"gate {gate.id!r} names approver role {role!r}, which cannot be resolved yet; "
-                f"resolvable roles: {', '.join(by_role)}",
-                code="approval.role_unresolved",
-            )
-        if by_role[role] not in people:
-            people.append(by_role[role])
-    return tuple(people)
+def project_roles(tx: UnitOfWork, project: ProjectSnapshot) -> dict[str, tuple[str, ...]]:
+    """Role -> people on the project: sponsor and manager from the project, the rest as assigned."""
+    return {"sponsor": (project.sponsor_id,), "manager": (project.manager_id,)} | tx.project_roles(project.key)
 
 
-def _criteria_context(evaluation: Evaluation) -> list[dict[str, Any]]:
+def criteria_context(evaluation: Evaluation) -> list[dict[str, Any]]:
     return [
         {
             "code": c.code,
@@ -407,12 +378,13 @@ def start_review(
     now: datetime,
     probe: DocumentProbe,
     registry: Mapping[str, Criterion] | None = None,
+    links: ApprovalLinks | None = None,
 ) -> ReviewResult:
     """Evaluate, record the evaluation with its evidence hash, and open a round unless the gate is not ready."""
     with uow() as tx:
-        project = _require_project(tx, cmd.project_key, for_update=True)
-        template = _require_template(tx, project.template_id, project.template_version).template
-        gate = _current_gate(project, template)
+        project = require_project(tx, cmd.project_key, for_update=True)
+        template = require_template(tx, project.template_id, project.template_version).template
+        gate = current_gate(project, template)
         pending = tx.open_rounds(project.key)
         if pending:
             raise ConflictError(
@@ -420,8 +392,10 @@ def start_review(
                 f"{pending[0].gate_id}; vote on it or wait for it to resolve",
                 code="review.round_open",
             )
-        evidence = _evidence(tx, project, gate, as_of=now.date(), probe=probe)
-        evaluation = evaluate_gate(template, gate, evidence, registry or default_registry())
+        evidence = collect_evidence(tx, project, gate, as_of=now.date(), probe=probe)
+        evaluation = _with_recycle_limit(
+            evaluate_gate(template, gate, evidence, registry or default_registry()), project, gate
+        )
         ready = evaluation.recommendation is not Recommendation.NOT_READY
         review_id = tx.add_review(
             project_key=project.key,
@@ -453,13 +427,15 @@ def start_review(
             "gate_name": gate.name,
             "gate_name_zh": gate.name_zh or gate.name,
             "recommendation": evaluation.recommendation.value,
-            "criteria": _criteria_context(evaluation),
+            "criteria": criteria_context(evaluation),
         }
         round_id: UUID | None = None
         approvers: tuple[str, ...] = ()
         messages: list[OutboxRequest] = []
         if ready:
-            approvers = _resolve_approvers(gate, project)
+            seats = resolve_seats(gate.approval, project_roles(tx, project))
+            approvers = tuple(dict.fromkeys(seat.person_id for seat in seats))
+            calendar = WorkingCalendar.from_def(template.calendar)
             round_id = tx.open_round(
                 review_id=review_id,
                 project_key=project.key,
@@ -467,8 +443,12 @@ def start_review(
                 policy=gate.approval.policy.value,
                 approvers=approvers,
                 evidence_hash=evaluation.evidence_hash,
-                due_at=now + timedelta(days=gate.sla_business_days),
+                due_at=calendar.add_business_days(now, gate.sla_business_days),
                 now=now,
+                seats=[seat.model_dump(mode="json") for seat in seats],
+                policy_spec=gate.approval.model_dump(mode="json"),
+                requested_by=cmd.requested_by,
+                evidence_version=project.evidence_version,
             )
             tx.append_audit(
                 actor=cmd.requested_by or SYSTEM,
@@ -477,24 +457,20 @@ def start_review(
                 payload={
                     "project": project.key,
                     "gate": gate.id,
-                    "policy": gate.approval.policy,
-                    "approvers": list(approvers),
+                    "policy": gate.approval.model_dump(mode="json"),
+                    "seats": [seat.model_dump(mode="json") for seat in seats],
                     "evidence_hash": evaluation.evidence_hash,
                 },
                 at=now,
             )
-            for approver_id in approvers:
-                approver = _require_person(tx, approver_id, field="approver")
-                context = base | {
-                    "round_id": str(round_id),
-                    "approver_name": approver.name,
-                    "vote_command": f"phasegate vote {round_id} --as {approver.id} --decision go",
-                    "approval_url": None,
-                }
-                messages += _messages_for(approver, "approval_requested", f"round:{round_id}", context)
+            opening = tally(gate.approval, seats, ())
+            for approver_id in opening.next_up or opening.pending:
+                messages += approval_request(
+                    tx, round_id, approver_id, base, evidence_hash=evaluation.evidence_hash, links=links
+                )
         else:
-            manager = _require_person(tx, project.manager_id, field="manager")
-            messages += _messages_for(manager, "gate_not_ready", f"review:{review_id}", base)
+            manager = require_person(tx, project.manager_id, field="manager")
+            messages += messages_for(manager, "gate_not_ready", f"review:{review_id}", base)
         tx.enqueue(messages, now=now)
         tx.commit()
     return ReviewResult(
@@ -502,7 +478,39 @@ def start_review(
     )
 
 
-def _messages_for(person: PersonSnapshot, kind: str, subject: str, context: dict[str, Any]) -> list[OutboxRequest]:
+def _with_recycle_limit(evaluation: Evaluation, project: ProjectSnapshot, gate: GateDef) -> Evaluation:
+    """After the template's recycle limit ("three strikes") the engine proposes KILL, whatever the criteria say."""
+    if project.recycle_count < gate.recycle_limit:
+        return evaluation
+    reason = f"recycled {project.recycle_count} times at this gate; the limit is {gate.recycle_limit}"
+    return evaluation.model_copy(
+        update={"recommendation": Recommendation.KILL, "reasons": (*evaluation.reasons, reason)}
+    )
+
+
+def approval_request(
+    tx: UnitOfWork,
+    round_id: UUID,
+    approver_id: str,
+    base: dict[str, Any],
+    *,
+    evidence_hash: str,
+    links: ApprovalLinks | None,
+    kind: str = "approval_requested",
+    subject_suffix: str = "",
+) -> list[OutboxRequest]:
+    """The request one approver receives: how to vote by command and, when links are configured, by page."""
+    approver = require_person(tx, approver_id, field="approver")
+    context = base | {
+        "round_id": str(round_id),
+        "approver_name": approver.name,
+        "vote_command": f"phasegate vote {round_id} --as {approver.id} --decision go",
+        "approval_url": links(round_id, approver.id, evidence_hash) if links else None,
+    }
+    return messages_for(approver, kind, f"round:{round_id}{subject_suffix}", context)
+
+
+def messages_for(person: PersonSnapshot, kind: str, subject: str, context: dict[str, Any]) -> list[OutboxRequest]:
     return [
         OutboxRequest(
             idempotency_key=f"{kind}:{subject}:{person.id}:{index}",
@@ -519,173 +527,16 @@ def _messages_for(person: PersonSnapshot, kind: str, subject: str, context: dict
 # ------------------------------------------------------------------------------------------------ approvals
 def get_round(round_id: UUID, *, uow: UowFactory) -> RoundSnapshot:
     with uow() as tx:
-        return _require_round(tx, round_id)
+        return require_round(tx, round_id)
 
 
-def _require_round(tx: UnitOfWork, round_id: UUID, *, for_update: bool = False) -> RoundSnapshot:
+def require_round(tx: UnitOfWork, round_id: UUID, *, for_update: bool = False) -> RoundSnapshot:
     found = tx.get_round(round_id, for_update=for_update)
     if found is None:
         raise NotFoundError(
             f"unknown approval round {round_id}; see 'phasegate project show KEY'", code="round.not_found"
         )
     return found
-
-
-def cast_vote(cmd: CastVote, *, uow: UowFactory, now: datetime) -> VoteResult:
-    """Record one approver's vote bound to the round's evidence hash; a single-approver round resolves at once."""
-    with uow() as tx:
-        current = _require_round(tx, cmd.round_id, for_update=True)
-        _require_person(tx, cmd.voter_id, field="--as")
-        if current.status is not RoundStatus.OPEN:
-            raise ConflictError(
-                f"round {current.id} is {current.status.value} (decision: {current.decision}); votes are closed",
-                code="round.closed",
-            )
-        if cmd.voter_id not in current.approvers:
-            raise PermissionDeniedError(
-                f"{cmd.voter_id} is not an approver of round {current.id}; approvers: {', '.join(current.approvers)}",
-                code="vote.not_approver",
-            )
-        earlier = next((v for v in current.votes if v.voter_id == cmd.voter_id), None)
-        if earlier is not None:
-            raise ConflictError(
-                f"{cmd.voter_id} already voted {earlier.decision.value} on round {current.id} at "
-                f"{earlier.cast_at.isoformat(timespec='seconds')}; a vote cannot be cast twice",
-                code="vote.duplicate",
-            )
-        tx.add_vote(
-            current.id,
-            voter_id=cmd.voter_id,
-            decision=cmd.decision,
-            reason=cmd.reason,
-            evidence_hash=current.evidence_hash,
-            now=now,
-        )
-        tx.append_audit(
-            actor=cmd.voter_id,
-            action="vote.cast",
-            entity=f"round:{current.id}",
-            payload={
-                "decision": cmd.decision,
-                "reason": cmd.reason,
-                "evidence_hash": current.evidence_hash,
-                "policy": current.policy,
-                "meaning": "approved" if cmd.decision is Decision.GO else "decided",
-            },
-            at=now,
-        )
-        votes = {v.voter_id: v.decision for v in current.votes} | {cmd.voter_id: cmd.decision}
-        outcome = _single_round_outcome(current, votes)
-        if outcome is not None:
-            tx.resolve_round(current.id, decision=outcome, decided_by=sorted(votes), reason=cmd.reason, now=now)
-            tx.append_audit(
-                actor=SYSTEM,
-                action="round.resolved",
-                entity=f"round:{current.id}",
-                payload={
-                    "decision": outcome,
-                    "votes": votes,
-                    "policy": current.policy,
-                    "evidence_hash": current.evidence_hash,
-                },
-                at=now,
-            )
-        tx.commit()
-    return VoteResult(
-        round_id=current.id,
-        project_key=current.project_key,
-        voter_id=cmd.voter_id,
-        decision=cmd.decision,
-        round_status=RoundStatus.RESOLVED if outcome else RoundStatus.OPEN,
-        round_decision=outcome,
-    )
-
-
-def _single_round_outcome(current: RoundSnapshot, votes: dict[str, Decision]) -> Decision | None:
-    """The slice's policy: the round resolves when every snapshotted approver has voted, all agreeing.
-
-    Disagreement among several approvers resolves to the most cautious vote (KILL > RECYCLE > HOLD > GO),
-    so nothing becomes GO unless everyone said GO.
-    """
-    if set(votes) != set(current.approvers):
-        return None
-    caution = [Decision.KILL, Decision.RECYCLE, Decision.HOLD, Decision.CONDITIONAL_GO, Decision.GO]
-    return next(d for d in caution if d in votes.values())
-
-
-def apply_round_decision(round_id: UUID, *, uow: UowFactory, now: datetime) -> DecisionApplied:
-    """Apply a resolved round to the lifecycle exactly once; a second call reports what was applied."""
-    with uow() as tx:
-        current = _require_round(tx, round_id, for_update=True)
-        if current.status is not RoundStatus.RESOLVED or current.decision is None:
-            raise ConflictError(
-                f"round {current.id} is {current.status.value}; only resolved rounds are applied",
-                code="round.not_resolved",
-            )
-        project = _require_project(tx, current.project_key, for_update=True)
-        if current.applied_at is not None:
-            return DecisionApplied(
-                round_id=current.id,
-                project_key=project.key,
-                gate_id=current.gate_id,
-                decision=current.decision,
-                status=project.status,
-                stage_id=project.stage_id,
-                already_applied=True,
-                notifications=0,
-            )
-        template = _require_template(tx, project.template_id, project.template_version).template
-        move = lifecycle_move(template, project, current.gate_id, current.decision)
-        tx.update_project_state(
-            project.key, status=move.status, stage_id=move.stage_id, recycle_count=move.recycle_count, now=now
-        )
-        tx.mark_round_applied(current.id, now=now)
-        tx.append_audit(
-            actor=SYSTEM,
-            action="decision.applied",
-            entity=f"project:{project.key}",
-            payload={
-                "round": current.id,
-                "gate": current.gate_id,
-                "decision": current.decision,
-                "from_stage": project.stage_id,
-                "to_stage": move.stage_id,
-                "status": move.status,
-            },
-            at=now,
-        )
-        gate = template.gate(current.gate_id)
-        stage = template.stage(move.stage_id)
-        reasons = "; ".join(v.reason for v in current.votes if v.reason)
-        context = {
-            "project_key": project.key,
-            "project_name": project.name,
-            "gate_name": gate.name if gate else current.gate_id,
-            "gate_name_zh": (gate.name_zh or gate.name) if gate else current.gate_id,
-            "decision": current.decision.value,
-            "decided_by": ", ".join(v.voter_id for v in current.votes),
-            "reason": reasons,
-            "new_stage": stage.name if move.stage_id != project.stage_id else None,
-            "new_stage_zh": (stage.name_zh or stage.name) if move.stage_id != project.stage_id else None,
-            "project_status": move.status.value,
-        }
-        messages: list[OutboxRequest] = []
-        for person_id in dict.fromkeys((project.sponsor_id, project.manager_id)):
-            messages += _messages_for(
-                _require_person(tx, person_id, field="recipient"), "decision_made", f"round:{current.id}", context
-            )
-        tx.enqueue(messages, now=now)
-        tx.commit()
-    return DecisionApplied(
-        round_id=current.id,
-        project_key=project.key,
-        gate_id=current.gate_id,
-        decision=current.decision,
-        status=move.status,
-        stage_id=move.stage_id,
-        already_applied=False,
-        notifications=len(messages),
-    )
 
 
 # ------------------------------------------------------------------------------------------------ views
@@ -698,8 +549,8 @@ class ProjectView(Result):
 
 def project_view(key: str, *, uow: UowFactory) -> ProjectView:
     with uow() as tx:
-        project = _require_project(tx, key)
-        template = _require_template(tx, project.template_id, project.template_version).template
+        project = require_project(tx, key)
+        template = require_template(tx, project.template_id, project.template_version).template
         gate = template.gate_after(project.stage_id) if project.status is ProjectStatus.ACTIVE else None
         return ProjectView(
             project=project,
@@ -727,8 +578,8 @@ def assign_role(project_key: str, role: str, person_id: str, *, uow: UowFactory,
             f"ROLE: {role!r} is set when the project is created; assign another role such as pmo", code="role.reserved"
         )
     with uow() as tx:
-        project = _require_project(tx, project_key, for_update=True)
-        _require_person(tx, person_id, field="PERSON")
+        project = require_project(tx, project_key, for_update=True)
+        require_person(tx, person_id, field="PERSON")
         created = tx.assign_role(project.key, role, person_id, now=now)
         if created:
             tx.append_audit(
@@ -738,6 +589,7 @@ def assign_role(project_key: str, role: str, person_id: str, *, uow: UowFactory,
                 payload={"role": role, "person": person_id},
                 at=now,
             )
+            tx.bump_evidence_version(project.key)
         tx.commit()
     return created
 
@@ -753,8 +605,8 @@ def set_baseline(
 ) -> BaselineRecord:
     """Set the cost baseline (BAC, contingency), optionally its time-phased plan and stage budgets."""
     with uow() as tx:
-        project = _require_project(tx, project_key, for_update=True)
-        template = _require_template(tx, project.template_id, project.template_version).template
+        project = require_project(tx, project_key, for_update=True)
+        template = require_template(tx, project.template_id, project.template_version).template
         stages = [s.id for s in template.stages]
         for stage_id in stage_budgets:
             if stage_id not in stages:
@@ -784,6 +636,7 @@ def set_baseline(
             },
             at=now,
         )
+        tx.bump_evidence_version(project.key)
         tx.commit()
     return baseline
 
@@ -807,14 +660,15 @@ def record_status(reports: Sequence[EvmReportRecord], *, uow: UowFactory, now: d
                 payload={"reports": len(dates), "from": dates[0], "to": dates[-1]},
                 at=now,
             )
+            tx.bump_evidence_version(key)
         tx.commit()
     return count
 
 
 def record_risks(project_key: str, risks: Sequence[RiskEvidence], *, uow: UowFactory, now: datetime) -> int:
     with uow() as tx:
-        project = _require_project(tx, project_key, for_update=True)
-        scale = _require_template(tx, project.template_id, project.template_version).template.risk_scale
+        project = require_project(tx, project_key, for_update=True)
+        scale = require_template(tx, project.template_id, project.template_version).template.risk_scale
         for item in risks:
             if item.probability > scale.probability_max or item.impact > scale.impact_max:
                 raise InputError(
@@ -830,13 +684,14 @@ def record_risks(project_key: str, risks: Sequence[RiskEvidence], *, uow: UowFac
             payload={"risks": [r.id for r in risks]},
             at=now,
         )
+        tx.bump_evidence_version(project.key)
         tx.commit()
     return count
 
 
 def set_milestone(project_key: str, milestone: MilestoneEvidence, *, uow: UowFactory, now: datetime) -> None:
     with uow() as tx:
-        project = _require_project(tx, project_key, for_update=True)
+        project = require_project(tx, project_key, for_update=True)
         tx.upsert_milestone(project.key, milestone)
         tx.append_audit(
             actor=SYSTEM,
@@ -845,12 +700,13 @@ def set_milestone(project_key: str, milestone: MilestoneEvidence, *, uow: UowFac
             payload=milestone.model_dump(mode="json"),
             at=now,
         )
+        tx.bump_evidence_version(project.key)
         tx.commit()
 
 
 def complete_milestone(project_key: str, milestone_id: str, done_on: date, *, uow: UowFactory, now: datetime) -> None:
     with uow() as tx:
-        project = _require_project(tx, project_key, for_update=True)
+        project = require_project(tx, project_key, for_update=True)
         current = next((m for m in tx.milestones(project.key) if m.id == milestone_id), None)
         if current is None:
             raise NotFoundError(f"unknown milestone {milestone_id!r} of {project.key}", code="milestone.not_found")
@@ -862,6 +718,7 @@ def complete_milestone(project_key: str, milestone_id: str, done_on: date, *, uo
             payload={"done_on": done_on},
             at=now,
         )
+        tx.bump_evidence_version(project.key)
         tx.commit()
 
 
@@ -876,14 +733,14 @@ def record_scores(
 ) -> str:
     """Store one gatekeeper's scorecard scores for the project's current gate (or ``gate_id``)."""
     with uow() as tx:
-        project = _require_project(tx, project_key, for_update=True)
-        template = _require_template(tx, project.template_id, project.template_version).template
-        gate = template.gate(gate_id) if gate_id else _current_gate(project, template)
+        project = require_project(tx, project_key, for_update=True)
+        template = require_template(tx, project.template_id, project.template_version).template
+        gate = template.gate(gate_id) if gate_id else current_gate(project, template)
         if gate is None or gate.scorecard is None:
             raise InputError(
                 f"gate {gate_id or '(current)'} of {project.key} has no scorecard to score", code="score.no_scorecard"
             )
-        _require_person(tx, gatekeeper, field="--as")
+        require_person(tx, gatekeeper, field="--as")
         factors = {f.id for f in gate.scorecard.factors}
         for factor, value in scores.items():
             if factor not in factors:
@@ -903,6 +760,7 @@ def record_scores(
             payload=dict(scores),
             at=now,
         )
+        tx.bump_evidence_version(project.key)
         tx.commit()
     return gate.id
 
@@ -915,7 +773,7 @@ class ProjectData(Result):
 
 def project_data(project_key: str, *, uow: UowFactory) -> ProjectData:
     with uow() as tx:
-        project = _require_project(tx, project_key)
+        project = require_project(tx, project_key)
         return ProjectData(
             risks=tuple(tx.risks(project.key)),
             milestones=tuple(tx.milestones(project.key)),

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from typing import Annotated
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, field_validator, model_validator
 
-from models.enums import Decision, Locale
+from models.enums import BallotKind, Decision, Locale
+from models.snapshots import ConditionSpec
 
 PersonId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
 ProjectKey = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9][A-Z0-9_-]{0,63}$")]
@@ -61,10 +63,21 @@ class RequestReview(Command):
 
 
 class CastVote(Command):
+    """An approver's act on a round: a vote (GO ... KILL), an abstention or a recusal.
+
+    ``voter_id`` is who acts; ``on_behalf_of`` names the principal when acting as a delegate. A reason is
+    required for everything but GO; a CONDITIONAL_GO carries at least one condition.
+    """
+
     round_id: UUID
     voter_id: str
-    decision: Decision
+    decision: Decision | None = None
+    kind: BallotKind = BallotKind.VOTE
     reason: str = ""
+    on_behalf_of: str | None = None
+    conditions: tuple[ConditionSpec, ...] = ()
+    idempotency_key: Annotated[str, StringConstraints(min_length=8, max_length=200)] | None = None
+    seen_evidence_hash: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")] | None = None
 
     @field_validator("reason")
     @classmethod
@@ -72,7 +85,37 @@ class CastVote(Command):
         return value.strip()
 
     @model_validator(mode="after")
-    def _reason_unless_go(self) -> CastVote:
-        if self.decision is not Decision.GO and not self.reason:
-            raise ValueError(f"a reason is required for {self.decision.value} (only go may be given without one)")
+    def _consistent(self) -> CastVote:
+        if self.kind is BallotKind.VOTE and self.decision is None:
+            raise ValueError("a vote needs a decision: go, conditional_go, recycle, hold or kill")
+        if self.kind is not BallotKind.VOTE and self.decision is not None:
+            raise ValueError(f"{self.kind.value} takes no decision")
+        if not self.reason and not (self.kind is BallotKind.VOTE and self.decision is Decision.GO):
+            what = self.decision.value if self.decision else self.kind.value
+            raise ValueError(f"a reason is required for {what} (only go may be given without one)")
+        if self.decision is Decision.CONDITIONAL_GO and not self.conditions:
+            raise ValueError("conditional_go needs at least one condition (text, owner, due date, verification)")
+        if self.conditions and self.decision is not Decision.CONDITIONAL_GO:
+            raise ValueError("conditions go with conditional_go only")
+        if self.on_behalf_of == self.voter_id:
+            raise ValueError("on behalf of: a person does not act on their own behalf as a delegate")
+        return self
+
+
+class Delegate(Command):
+    """A principal lets a delegate act for them, within dates and optionally one template or gate."""
+
+    principal_id: PersonId
+    delegate_id: PersonId
+    valid_from: date
+    valid_to: date
+    template_id: str | None = None
+    gate_id: str | None = None
+
+    @model_validator(mode="after")
+    def _sane(self) -> Delegate:
+        if self.principal_id == self.delegate_id:
+            raise ValueError("a person cannot delegate to themselves")
+        if self.valid_to < self.valid_from:
+            raise ValueError(f"--to {self.valid_to} is before --from {self.valid_from}")
         return self

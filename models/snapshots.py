@@ -7,9 +7,10 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from models.enums import (
+    BallotKind,
     CriterionKind,
     Decision,
     ProjectStatus,
@@ -44,6 +45,8 @@ class ProjectSnapshot(Snapshot):
     status: ProjectStatus
     stage_id: str
     recycle_count: int
+    evidence_version: int = 0
+    closed: bool = False
 
 
 class CriterionResult(Snapshot):
@@ -81,11 +84,36 @@ class Evaluation(Snapshot):
     evidence_hash: str
 
 
+class ConditionSpec(Snapshot):
+    """A condition attached to a CONDITIONAL_GO vote."""
+
+    text: str
+    owner_id: str
+    due_on: date
+    verification: str = Field(description="A criterion code, or 'verifier:PERSON' for a named verifier.")
+
+
 class VoteRecord(Snapshot):
+    id: UUID | None = None
     voter_id: str
-    decision: Decision
+    signer_id: str = ""
+    kind: BallotKind = BallotKind.VOTE
+    decision: Decision | None
     reason: str
     cast_at: datetime
+    evidence_hash: str = ""
+    conditions: tuple[ConditionSpec, ...] = ()
+    superseded: bool = False
+    idempotency_key: str | None = None
+
+    @property
+    def on_behalf(self) -> bool:
+        return bool(self.signer_id) and self.signer_id != self.voter_id
+
+    @property
+    def signature(self) -> str:
+        """How the act reads everywhere: "bob" or "bob on behalf of alice"."""
+        return f"{self.signer_id} on behalf of {self.voter_id}" if self.on_behalf else self.voter_id
 
 
 class RoundSnapshot(Snapshot):
@@ -102,6 +130,16 @@ class RoundSnapshot(Snapshot):
     resolved_at: datetime | None
     applied_at: datetime | None
     votes: tuple[VoteRecord, ...] = ()
+    seats: tuple[dict[str, Any], ...] = ()
+    policy_spec: dict[str, Any] = Field(default_factory=dict)
+    requested_by: str | None = None
+    closed_seats: tuple[str, ...] = ()
+    evidence_version: int = 0
+    due_at: datetime | None = None
+
+    @property
+    def live_votes(self) -> tuple[VoteRecord, ...]:
+        return tuple(v for v in self.votes if not v.superseded)
 
 
 class StoredTemplate(Snapshot):
@@ -145,3 +183,27 @@ class EvmReportRecord(Snapshot):
     earned_value: Decimal | None = None
     actual_cost: Decimal | None = None
     estimate_to_complete: Decimal | None = None
+
+
+class DelegationRecord(Snapshot):
+    id: UUID
+    principal_id: str
+    delegate_id: str
+    valid_from: date
+    valid_to: date
+    template_id: str | None = None
+    gate_id: str | None = None
+    revoked: bool = False
+
+
+class ConditionRecord(Snapshot):
+    id: UUID
+    project_key: str
+    round_id: UUID
+    gate_id: str
+    text: str
+    owner_id: str
+    due_on: date
+    verification: str
+    status: str
+    resolved_by: str | None = None

@@ -18,11 +18,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models import tables as t
 from models.audit_store import append_audit
-from models.enums import Decision, DocumentStatus, ProjectStatus, Recommendation, ReviewStatus, RoundStatus
+from models.enums import BallotKind, Decision, DocumentStatus, ProjectStatus, Recommendation, ReviewStatus, RoundStatus
 from models.evidence import DocumentEvidence, MilestoneEvidence, RiskEvidence, ScoreEvidence
 from models.snapshots import (
     BaselineRecord,
+    ConditionRecord,
+    ConditionSpec,
     DecisionRecord,
+    DelegationRecord,
     EvmReportRecord,
     OutboxRequest,
     PersonSnapshot,
@@ -48,6 +51,8 @@ def _project(row: t.Project) -> ProjectSnapshot:
         status=ProjectStatus(row.status),
         stage_id=row.stage_id,
         recycle_count=row.recycle_count,
+        evidence_version=row.evidence_version,
+        closed=row.closed_at is not None,
     )
 
 
@@ -59,6 +64,50 @@ def _evm_report(row: t.EvmReport) -> EvmReportRecord:
         earned_value=row.earned_value,
         actual_cost=row.actual_cost,
         estimate_to_complete=row.estimate_to_complete,
+    )
+
+
+def _vote(row: t.Vote) -> VoteRecord:
+    return VoteRecord(
+        id=row.id,
+        voter_id=row.voter_id,
+        signer_id=row.signer_id,
+        kind=BallotKind(row.kind),
+        decision=Decision(row.decision) if row.decision else None,
+        reason=row.reason,
+        cast_at=row.cast_at,
+        evidence_hash=row.evidence_hash,
+        conditions=tuple(ConditionSpec.model_validate(c) for c in row.conditions or ()),
+        superseded=row.superseded_at is not None,
+        idempotency_key=row.idempotency_key,
+    )
+
+
+def _delegation(row: t.Delegation) -> DelegationRecord:
+    return DelegationRecord(
+        id=row.id,
+        principal_id=row.principal_id,
+        delegate_id=row.delegate_id,
+        valid_from=row.valid_from,
+        valid_to=row.valid_to,
+        template_id=row.template_id,
+        gate_id=row.gate_id,
+        revoked=row.revoked_at is not None,
+    )
+
+
+def _condition(row: t.Condition) -> ConditionRecord:
+    return ConditionRecord(
+        id=row.id,
+        project_key=row.project_key,
+        round_id=row.round_id,
+        gate_id=row.gate_id,
+        text=row.text,
+        owner_id=row.owner_id,
+        due_on=row.due_on,
+        verification=row.verification,
+        status=row.status,
+        resolved_by=row.resolved_by,
     )
 
 
@@ -152,7 +201,7 @@ class SqlUnitOfWork:
         return [_project(row) for row in self.session.scalars(select(t.Project).order_by(t.Project.key))]
 
     def add_project(self, project: ProjectSnapshot, *, now: datetime) -> None:
-        self.session.add(t.Project(**project.model_dump(), created_at=now, updated_at=now))
+        self.session.add(t.Project(**project.model_dump(exclude={"closed"}), created_at=now, updated_at=now))
         self.session.flush()
 
     def update_project_state(
@@ -465,6 +514,10 @@ class SqlUnitOfWork:
         evidence_hash: str,
         due_at: datetime | None,
         now: datetime,
+        seats: Sequence[dict[str, Any]] = (),
+        policy_spec: dict[str, Any] | None = None,
+        requested_by: str | None = None,
+        evidence_version: int = 0,
     ) -> UUID:
         round_id = uuid4()
         self.session.add(
@@ -479,6 +532,11 @@ class SqlUnitOfWork:
                 status=RoundStatus.OPEN.value,
                 due_at=due_at,
                 opened_at=now,
+                seats=list(seats),
+                policy_spec=policy_spec or {},
+                requested_by=requested_by,
+                evidence_version=evidence_version,
+                closed_seats=[],
             )
         )
         self.session.flush()
@@ -499,10 +557,13 @@ class SqlUnitOfWork:
             opened_at=row.opened_at,
             resolved_at=row.resolved_at,
             applied_at=row.applied_at,
-            votes=tuple(
-                VoteRecord(voter_id=v.voter_id, decision=Decision(v.decision), reason=v.reason, cast_at=v.cast_at)
-                for v in votes
-            ),
+            votes=tuple(_vote(v) for v in votes),
+            seats=tuple(row.seats or ()),
+            policy_spec=row.policy_spec or {},
+            requested_by=row.requested_by,
+            closed_seats=tuple(row.closed_seats or ()),
+            evidence_version=row.evidence_version,
+            due_at=row.due_at,
         )
 
     def get_round(self, round_id: UUID, *, for_update: bool = False) -> RoundSnapshot | None:
@@ -520,22 +581,140 @@ class SqlUnitOfWork:
         )
         return [self._round(row) for row in rows]
 
-    def add_vote(
-        self, round_id: UUID, *, voter_id: str, decision: Decision, reason: str, evidence_hash: str, now: datetime
-    ) -> UUID:
+    def add_vote(self, round_id: UUID, vote: VoteRecord) -> UUID:
         vote_id = uuid4()
         self.session.execute(
             insert(t.Vote).values(
                 id=vote_id,
                 round_id=round_id,
-                voter_id=voter_id,
-                decision=decision.value,
-                reason=reason,
-                evidence_hash=evidence_hash,
-                cast_at=now,
+                voter_id=vote.voter_id,
+                signer_id=vote.signer_id or vote.voter_id,
+                kind=vote.kind.value,
+                decision=vote.decision.value if vote.decision else None,
+                reason=vote.reason,
+                conditions=[c.model_dump(mode="json") for c in vote.conditions],
+                evidence_hash=vote.evidence_hash,
+                idempotency_key=vote.idempotency_key,
+                cast_at=vote.cast_at,
             )
         )
         return vote_id
+
+    def vote_by_key(self, idempotency_key: str) -> tuple[UUID, VoteRecord] | None:
+        row = self.session.scalars(select(t.Vote).where(t.Vote.idempotency_key == idempotency_key)).first()
+        return (row.round_id, _vote(row)) if row else None
+
+    def supersede_votes(self, round_id: UUID, *, now: datetime) -> int:
+        result = self.session.execute(
+            update(t.Vote)
+            .where(t.Vote.round_id == round_id, t.Vote.superseded_at.is_(None))
+            .values(superseded_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    def refresh_round(
+        self, round_id: UUID, *, review_id: UUID, evidence_hash: str, evidence_version: int, now: datetime
+    ) -> None:
+        self.session.execute(
+            update(t.ApprovalRound)
+            .where(t.ApprovalRound.id == round_id)
+            .values(evidence_hash=evidence_hash, evidence_version=evidence_version, refreshed_at=now)
+        )
+        self.session.execute(
+            update(t.GateReview).where(t.GateReview.id == review_id).values(status=ReviewStatus.AWAITING_APPROVAL.value)
+        )
+
+    def close_seats(self, round_id: UUID, seats: Sequence[str]) -> None:
+        row = self.session.get_one(t.ApprovalRound, round_id)
+        row.closed_seats = sorted(set(row.closed_seats or []) | set(seats))
+        self.session.flush()
+
+    def bump_evidence_version(self, key: str) -> None:
+        self.session.execute(
+            update(t.Project).where(t.Project.key == key).values(evidence_version=t.Project.evidence_version + 1)
+        )
+
+    def list_rounds(self, *, status: RoundStatus | None = None, person_id: str | None = None) -> list[RoundSnapshot]:
+        query = select(t.ApprovalRound).order_by(t.ApprovalRound.opened_at)
+        if status is not None:
+            query = query.where(t.ApprovalRound.status == status.value)
+        rounds = [self._round(row) for row in self.session.scalars(query)]
+        if person_id is not None:
+            rounds = [r for r in rounds if person_id in r.approvers]
+        return rounds
+
+    def unapplied_rounds(self) -> list[UUID]:
+        return list(
+            self.session.scalars(
+                select(t.ApprovalRound.id).where(
+                    t.ApprovalRound.status == RoundStatus.RESOLVED.value, t.ApprovalRound.applied_at.is_(None)
+                )
+            )
+        )
+
+    # delegation, conditions, steps, lessons ----------------------------------------------------------
+    def add_delegation(self, record: DelegationRecord, *, now: datetime) -> None:
+        self.session.add(
+            t.Delegation(
+                id=record.id,
+                principal_id=record.principal_id,
+                delegate_id=record.delegate_id,
+                valid_from=record.valid_from,
+                valid_to=record.valid_to,
+                template_id=record.template_id,
+                gate_id=record.gate_id,
+                created_at=now,
+            )
+        )
+        self.session.flush()
+
+    def delegations(self, person_id: str | None = None) -> list[DelegationRecord]:
+        query = select(t.Delegation).order_by(t.Delegation.valid_from)
+        if person_id is not None:
+            query = query.where((t.Delegation.principal_id == person_id) | (t.Delegation.delegate_id == person_id))
+        return [_delegation(row) for row in self.session.scalars(query)]
+
+    def add_conditions(self, records: Sequence[ConditionRecord], *, now: datetime) -> None:
+        for record in records:
+            self.session.add(t.Condition(**record.model_dump(), created_at=now))
+        self.session.flush()
+
+    def conditions(self, *, project_key: str | None = None, status: str | None = None) -> list[ConditionRecord]:
+        query = select(t.Condition).order_by(t.Condition.due_on, t.Condition.id)
+        if project_key is not None:
+            query = query.where(t.Condition.project_key == project_key)
+        if status is not None:
+            query = query.where(t.Condition.status == status)
+        return [_condition(row) for row in self.session.scalars(query)]
+
+    def set_condition_status(self, condition_id: UUID, status: str, *, by: str, now: datetime) -> None:
+        self.session.execute(
+            update(t.Condition)
+            .where(t.Condition.id == condition_id)
+            .values(status=status, resolved_by=by, resolved_at=now)
+        )
+
+    def steps_taken(self, subject: str) -> frozenset[str]:
+        return frozenset(
+            self.session.scalars(select(t.NotificationStep.step).where(t.NotificationStep.subject == subject))
+        )
+
+    def record_steps(self, subject: str, steps: Sequence[str], *, now: datetime) -> None:
+        if steps:
+            self.session.execute(
+                insert(t.NotificationStep), [{"subject": subject, "step": step, "taken_at": now} for step in steps]
+            )
+
+    def add_lessons(self, key: str, text: str, *, by: str, now: datetime) -> None:
+        self.session.add(t.LessonsLearned(project_key=key, text=text, recorded_by=by, recorded_at=now))
+        self.session.flush()
+
+    def has_lessons(self, key: str) -> bool:
+        return self.session.scalar(select(func.count()).where(t.LessonsLearned.project_key == key)) != 0
+
+    def close_project(self, key: str, *, now: datetime) -> None:
+        self.session.execute(update(t.Project).where(t.Project.key == key).values(closed_at=now, updated_at=now))
 
     def resolve_round(
         self, round_id: UUID, *, decision: Decision, decided_by: Sequence[str], reason: str, now: datetime

@@ -28,27 +28,40 @@ header for json/form/xml targets) so a receiver can drop such repeats and those 
 from __future__ import annotations
 
 import logging
+import os
 import random
+import tempfile
 import time
 import uuid
 from collections import Counter
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 import apprise
 from apprise import NotifyFormat
 from apprise.result import AppriseResult, AppriseResultStatus
+from markupsafe import escape
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from models.enums import OutboxStatus
-from models.errors import InputError
+from models.errors import ConflictError, InputError, NotFoundError
 from models.tables import OutboxMessage
+from notifications.email import Attachment, attachments_from_context, rendered_attachments, write_attachments
 from notifications.render import RenderedMessage, code_span, render
-from notifications.targets import redact_target, scrub_secrets, with_idempotency_header
+from notifications.routing import single_target_config
+from notifications.targets import (
+    is_email_target,
+    placeholder_names,
+    redact_target,
+    scrub_secrets,
+    with_idempotency_header,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -167,6 +180,124 @@ def dispatch_due(
     return report
 
 
+@dataclass(frozen=True, slots=True)
+class OutboxEntry:
+    """One outbox row as shown to people: the target redacted, the error as recorded (already scrubbed)."""
+
+    id: uuid.UUID
+    idempotency_key: str
+    kind: str
+    recipient_id: str | None
+    target: str
+    locale: str
+    status: OutboxStatus
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str | None
+    created_at: datetime
+    sent_at: datetime | None
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready fields (ids and times as strings)."""
+        shown: dict[str, Any] = {}
+        for item in fields(self):
+            value = getattr(self, item.name)
+            if isinstance(value, datetime):
+                value = value.isoformat()
+            elif isinstance(value, uuid.UUID):
+                value = str(value)
+            shown[item.name] = value
+        return shown
+
+
+def list_outbox(
+    session_factory: sessionmaker[Session], *, statuses: Sequence[OutboxStatus] = (), limit: int = 100
+) -> list[OutboxEntry]:
+    """The newest ``limit`` outbox rows (only ``statuses`` when given), targets redacted for display."""
+    if limit < 1:
+        raise InputError(f"limit: must be at least 1, got {limit}")
+    table = OutboxMessage
+    query = select(table).order_by(table.created_at.desc(), table.id).limit(limit)
+    if statuses:
+        query = query.where(table.status.in_([status.value for status in statuses]))
+    with session_factory() as session:
+        rows = session.execute(query).scalars().all()
+        return [
+            OutboxEntry(
+                id=row.id,
+                idempotency_key=row.idempotency_key,
+                kind=row.kind,
+                recipient_id=row.recipient_id,
+                target=redact_target(row.target),
+                locale=row.locale,
+                status=OutboxStatus(row.status),
+                attempts=row.attempts,
+                next_attempt_at=row.next_attempt_at,
+                last_error=row.last_error,
+                created_at=row.created_at,
+                sent_at=row.sent_at,
+            )
+            for row in rows
+        ]
+
+
+_RETRYABLE = (OutboxStatus.FAILED, OutboxStatus.DEAD, OutboxStatus.MAYBE_SENT)
+
+
+def requeue(
+    session_factory: sessionmaker[Session], *, ref: str | None = None, all_dead: bool = False, now: datetime
+) -> int:
+    """Make rows due again with a fresh attempt budget: one row by id (or idempotency key), or every dead row.
+
+    Why a person decides this: a dead row failed ``max_attempts`` times and a ``maybe_sent`` one may already
+    have arrived, so only someone who fixed the target (or checked with the receiver) should send it again.
+    A sent row is a ConflictError (it would arrive twice); a row a dispatcher is sending right now too.
+    """
+    if (ref is None) == (not all_dead):
+        raise InputError("notify retry: give either one ID or --all-dead")
+    table = OutboxMessage
+    reset = {"status": OutboxStatus.PENDING.value, "attempts": 0, "next_attempt_at": now, "lease_until": None}
+    not_leased = or_(table.lease_until.is_(None), table.lease_until <= now)
+    with session_factory() as session, session.begin():
+        if all_dead:
+            result = session.execute(
+                update(table)
+                .where(table.status == OutboxStatus.DEAD.value, not_leased)
+                .values(**reset)
+                .execution_options(synchronize_session=False)
+            )
+            return int(getattr(result, "rowcount", 0) or 0)
+        assert ref is not None
+        row = session.execute(select(table).where(_ref_filter(ref))).scalar_one_or_none()
+        if row is None:
+            raise NotFoundError(
+                f"ID: no outbox message has id or idempotency key {ref!r}; see 'phasegate notify list'",
+                code="outbox.not_found",
+            )
+        status = OutboxStatus(row.status)
+        if status == OutboxStatus.SENT:
+            raise ConflictError(
+                f"ID {row.id}: already sent at {row.sent_at}; sending again would deliver it twice",
+                code="outbox.already_sent",
+            )
+        if status not in _RETRYABLE:
+            return 0  # pending: already queued
+        if row.lease_until is not None and row.lease_until > now:
+            raise ConflictError(f"ID {row.id}: a dispatcher is sending it right now; try again in a minute")
+        row.status = OutboxStatus.PENDING.value
+        row.attempts = 0
+        row.next_attempt_at = now
+        row.lease_until = None
+        return 1
+
+
+def _ref_filter(ref: str) -> Any:
+    try:
+        return OutboxMessage.id == uuid.UUID(ref)
+    except ValueError:
+        return OutboxMessage.idempotency_key == ref
+
+
 def backoff_seconds(attempts: int, *, rng: random.Random | None = None) -> float:
     """Delay before retry number ``attempts`` (1-based): 30 s doubling to a 1 h cap, with equal jitter.
 
@@ -182,6 +313,16 @@ def message_body(rendered: RenderedMessage, idempotency_key: str, locale: str) -
     """The Markdown body sent for a row: the rendered message plus a footer naming its idempotency key."""
     label = _FOOTER_LABEL.get(locale, _FOOTER_LABEL["en"])
     return f"{rendered.body_markdown.rstrip()}\n\n---\n\n{label}: {code_span(idempotency_key)}\n"
+
+
+def message_html(body_html: str, idempotency_key: str, locale: str) -> str:
+    """The HTML body sent to email targets: the rendered HTML plus the same idempotency footer."""
+    label = _FOOTER_LABEL.get(locale, _FOOTER_LABEL["en"])
+    footer = f'<hr>\n<p style="color:#666;font-size:12px">{escape(label)}: <code>{escape(idempotency_key)}</code></p>'
+    closing = body_html.lower().rfind("</body>")
+    if closing >= 0:
+        return f"{body_html[:closing]}{footer}\n{body_html[closing:]}"
+    return f"{body_html.rstrip()}\n{footer}\n"
 
 
 def _claim(
@@ -241,38 +382,97 @@ def _deliver(row: _Claimed, send_timeout_seconds: float) -> _Delivery:
     except InputError as exc:
         # A message that cannot be rendered will not render on retry either.
         return _Delivery(OutboxStatus.DEAD, f"render failed: {exc.message}")
-    notifier = apprise.Apprise()
-    try:
-        added = notifier.add(with_idempotency_header(row.target, row.idempotency_key))
-    except Exception as exc:  # Apprise plugins may raise on odd input; the row must still be recorded.
-        added = False
-        logger.debug("apprise.add raised for %s: %r", redact_target(row.target), exc)
-    if not added:
-        return _Delivery(OutboxStatus.DEAD, f"target {redact_target(row.target)} cannot be parsed by Apprise")
-    try:
-        result = notifier.notify(
-            body=message_body(rendered, row.idempotency_key, row.locale),
-            title=rendered.title,
-            body_format=NotifyFormat.MARKDOWN,
-            timeout=send_timeout_seconds,
-            log_level=logging.WARNING,
+    names = placeholder_names(row.target)
+    missing = [name for name in names if not os.environ.get(name, "").strip()]
+    if missing:
+        # The operator may still export it; retry with backoff, dead-letter after max_attempts.
+        return _Delivery(
+            OutboxStatus.FAILED,
+            f"environment variable {', '.join(missing)} is not set; target {redact_target(row.target)} needs it",
         )
+    secrets = {name: os.environ[name].strip() for name in names}
+    notifier = _notifier(row, secrets)
+    if notifier is None:
+        return _Delivery(OutboxStatus.DEAD, f"target {redact_target(row.target)} cannot be parsed by Apprise")
+    email = is_email_target(row.target)
+    try:
+        attachments = _attachments(row, rendered) if email else []
+    except InputError as exc:
+        return _Delivery(OutboxStatus.DEAD, f"attachments unusable: {exc.message}")
+    body, body_format = _body(rendered, row, email=email)
+    try:
+        with tempfile.TemporaryDirectory(prefix="phasegate-attach-") as directory:
+            result = notifier.notify(
+                body=body,
+                title=rendered.title,
+                body_format=body_format,
+                attach=write_attachments(attachments, Path(directory)) or None,
+                timeout=send_timeout_seconds,
+                log_level=logging.WARNING,
+                template=secrets or None,
+            )
     except Exception as exc:  # a plugin bug must not stop the batch or lose the row
-        error = scrub_secrets(f"{type(exc).__name__}: {exc}", row.target)
+        error = _scrub(f"{type(exc).__name__}: {exc}", row.target, secrets)
         return _Delivery(OutboxStatus.FAILED, _clip(error))
     with result:
-        return _classify(result, row.target)
+        return _classify(result, row.target, secrets)
 
 
-def _classify(result: AppriseResult, target: str) -> _Delivery:
+def _notifier(row: _Claimed, secrets: dict[str, str]) -> apprise.Apprise | None:
+    """An Apprise object holding exactly this row's target, or None when Apprise cannot load it.
+
+    A target with ``${NAME}`` placeholders is loaded as a one-entry YAML config, so Apprise fills the secrets
+    into the parsed fields at send time; the secret is never part of a URL string we build or store.
+    """
+    url = with_idempotency_header(row.target, row.idempotency_key)
+    notifier = apprise.Apprise()
+    try:
+        if secrets:
+            config = apprise.AppriseConfig()
+            if not config.add_config(single_target_config(url), format="yaml"):
+                return None
+            notifier.add(config)
+            return notifier if len(list(notifier.find(template=secrets))) == 1 else None
+        if notifier.add(url):
+            return notifier
+    except Exception as exc:  # Apprise plugins may raise on odd input; the row must still be recorded.
+        logger.debug("apprise could not load %s: %r", redact_target(row.target), exc)
+    return None
+
+
+def _body(rendered: RenderedMessage, row: _Claimed, *, email: bool) -> tuple[str, NotifyFormat]:
+    """Email: the HTML rendering (Apprise derives the text part from it); chat: the short Markdown.
+
+    Until the renderer provides ``body_html``, email gets the Markdown and Apprise converts it to HTML; the
+    templates write links as autolinks, so the link text is the URL itself and survives plain-text readers.
+    """
+    html = getattr(rendered, "body_html", None)
+    if email and isinstance(html, str) and html.strip():
+        return message_html(html, row.idempotency_key, row.locale), NotifyFormat.HTML
+    return message_body(rendered, row.idempotency_key, row.locale), NotifyFormat.MARKDOWN
+
+
+def _attachments(row: _Claimed, rendered: RenderedMessage) -> list[Attachment]:
+    return rendered_attachments(rendered) + attachments_from_context(row.context)
+
+
+def _scrub(text: str, target: str, secrets: dict[str, str]) -> str:
+    text = scrub_secrets(text, target)
+    for value in sorted(secrets.values(), key=len, reverse=True):
+        if value:
+            text = text.replace(value, "****")
+    return text
+
+
+def _classify(result: AppriseResult, target: str, secrets: dict[str, str]) -> _Delivery:
     if result.status == AppriseResultStatus.SUCCESS:
         return _Delivery(OutboxStatus.SENT, None)
     warnings = [entry.message for entry in result.logs() if entry.level in _WARNING_LEVELS]
     text = "; ".join(dict.fromkeys(warnings)) or f"Apprise reported {result.status.name} without a message"
     if result.status == AppriseResultStatus.TIMEOUT:
         text = f"timed out waiting for the receiver; delivery unknown: {text}"
-        return _Delivery(OutboxStatus.MAYBE_SENT, _clip(scrub_secrets(text, target)))
-    return _Delivery(OutboxStatus.FAILED, _clip(scrub_secrets(text, target)))
+        return _Delivery(OutboxStatus.MAYBE_SENT, _clip(_scrub(text, target, secrets)))
+    return _Delivery(OutboxStatus.FAILED, _clip(_scrub(text, target, secrets)))
 
 
 def _record(

@@ -29,8 +29,32 @@ _MIN_SECRET_LEN = 4
 
 IDEMPOTENCY_HEADER = "X-Idempotency-Key"
 
-# Apprise services that post to a URL we choose and accept custom headers as ``+Name=value``.
-_HEADER_SCHEMES = frozenset({"json", "jsons", "form", "forms", "xml", "xmls"})
+# Apprise services that accept custom headers as ``+Name=value``: the generic HTTP posts and SMTP mail.
+_HEADER_SCHEMES = frozenset({"json", "jsons", "form", "forms", "xml", "xmls", "mailto", "mailtos"})
+
+# Email services (SMTP and the mail APIs): they get HTML with a text part and carry attachments. Every other
+# target (Slack, Teams, WeCom, DingTalk, Feishu, webhooks...) is a chat target and gets the short Markdown.
+_EMAIL_SCHEMES = frozenset(
+    {
+        "mailto",
+        "mailtos",
+        "azure",
+        "o365",
+        "brevo",
+        "mailersend",
+        "mailgun",
+        "postmark",
+        "resend",
+        "sendgrid",
+        "sendpulse",
+        "ses",
+        "smtp2go",
+        "sparkpost",
+    }
+)
+
+# ``${NAME}`` placeholders in a target, filled from the environment at send time (Apprise's own name rule).
+PLACEHOLDER = re.compile(r"\$\{(?P<name>[A-Za-z0-9_]{1,32})\}")
 
 
 def validate_target(url: str) -> None:
@@ -80,15 +104,29 @@ def scrub_secrets(text: str, url: str) -> str:
 def with_idempotency_header(url: str, key: str) -> str:
     """Add ``+X-Idempotency-Key=<key>`` to targets that accept custom headers, so receivers can drop repeats.
 
-    Other targets (mail, chat services) get the key only in the message footer.
+    Other targets (mail APIs, chat services) get the key only in the message footer.
     """
-    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
-    if scheme not in _HEADER_SCHEMES:
+    if scheme_of(url) not in _HEADER_SCHEMES:
         return url
     parts = urlsplit(url)
     header = f"+{IDEMPOTENCY_HEADER}={quote(key, safe='')}"
     query = f"{parts.query}&{header}" if parts.query else header
     return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
+
+
+def scheme_of(url: str) -> str:
+    """The lower-cased scheme of an Apprise URL ('' when there is none)."""
+    return url.split("://", 1)[0].lower() if isinstance(url, str) and "://" in url else ""
+
+
+def is_email_target(url: str) -> bool:
+    """Whether ``url`` is an email service (HTML + text part, attachments) rather than a chat target."""
+    return scheme_of(url) in _EMAIL_SCHEMES
+
+
+def placeholder_names(url: str) -> tuple[str, ...]:
+    """The ``${NAME}`` placeholders in ``url``, in first-seen order, spelled as written."""
+    return tuple(dict.fromkeys(match.group("name") for match in PLACEHOLDER.finditer(url)))
 
 
 def _mask_userinfo(url: str) -> str:

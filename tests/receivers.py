@@ -1,4 +1,4 @@
-"""Real network receivers for tests: an HTTP server on 127.0.0.1 that records what arrives.
+"""Real network receivers for tests: HTTP and SMTP servers on 127.0.0.1 that record what arrives.
 
 Why real: Apprise's behaviour on refused connections, 500 replies and slow replies is what the dispatcher
 must survive, and only a real socket shows it. The server is threaded with a large listen backlog (the
@@ -13,19 +13,30 @@ Usage::
         receiver.delay = 2.0                        # every reply waits 2 s first
         receiver.requests                           # list[ReceivedRequest], in arrival order
         receiver.count_by_header("X-Idempotency-Key")
+
+    with SmtpReceiver() as smtp:                    # aiosmtpd, no TLS, no auth
+        url = smtp.apprise_url("alice@example.com")  # mailto://127.0.0.1:PORT?from=...&to=alice@example.com
+        smtp.messages                               # list[ReceivedMail]: envelope + parsed EmailMessage
 """
 
 from __future__ import annotations
 
+import email
+import email.policy
 import json
 import socket
 import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope
+from aiosmtpd.smtp import Session as SmtpSession
 
 
 @dataclass(frozen=True)
@@ -191,3 +202,102 @@ def free_port() -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
     return port
+
+
+@dataclass(frozen=True)
+class ReceivedMail:
+    mail_from: str
+    rcpt_tos: tuple[str, ...]
+    raw: bytes
+
+    @property
+    def message(self) -> EmailMessage:
+        parsed = email.message_from_bytes(self.raw, policy=email.policy.default)
+        assert isinstance(parsed, EmailMessage)
+        return parsed
+
+    def part(self, content_type: str) -> str:
+        """The decoded text of the first body part of ``content_type`` that is not an attachment."""
+        for part in self.message.walk():
+            if part.get_content_type() == content_type and not part.is_attachment():
+                return str(part.get_content())
+        raise AssertionError(f"no {content_type} part in the message")
+
+    def attachments(self) -> dict[str, tuple[str, bytes]]:
+        """File name -> (content type, decoded bytes) for every attachment."""
+        found: dict[str, tuple[str, bytes]] = {}
+        for part in self.message.walk():
+            if part.is_attachment():
+                payload = part.get_payload(decode=True)
+                assert isinstance(payload, bytes)
+                found[str(part.get_filename())] = (part.get_content_type(), payload)
+        return found
+
+
+class SmtpReceiver:
+    """An aiosmtpd SMTP server on 127.0.0.1 that records every message (no TLS, no authentication).
+
+    ``reply`` changes the answer to DATA (e.g. ``"451 try later"``) to simulate a mail server that refuses.
+    """
+
+    def __init__(self, port: int = 0) -> None:
+        self.reply = "250 OK"
+        self._port = port
+        self._lock = threading.Lock()
+        self._messages: list[ReceivedMail] = []
+        self._controller: Controller | None = None
+
+    def start(self) -> SmtpReceiver:
+        if self._controller is not None:
+            return self
+        if self._port == 0:
+            self._port = free_port()  # aiosmtpd checks readiness by connecting, so it needs a real port
+        self._controller = Controller(_SmtpHandler(self), hostname="127.0.0.1", port=self._port, ready_timeout=10)
+        self._controller.start()
+        return self
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
+
+    def __enter__(self) -> SmtpReceiver:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        if self._port == 0:
+            raise RuntimeError("receiver not started yet: no port assigned")
+        return self._port
+
+    def apprise_url(self, to: str, *, sender: str = "pmo@example.com") -> str:
+        """A plain-SMTP ``mailto://`` target for this receiver (Apprise's ``mode=insecure``: no STARTTLS)."""
+        return f"mailto://127.0.0.1:{self.port}?mode=insecure&from={sender}&to={to}"
+
+    @property
+    def messages(self) -> list[ReceivedMail]:
+        with self._lock:
+            return list(self._messages)
+
+    def _record(self, mail: ReceivedMail) -> None:
+        with self._lock:
+            self._messages.append(mail)
+
+
+class _SmtpHandler:
+    def __init__(self, receiver: SmtpReceiver) -> None:
+        self.receiver = receiver
+
+    async def handle_DATA(self, server: SMTP, session: SmtpSession, envelope: Envelope) -> str:  # noqa: N802 (aiosmtpd hook name)
+        reply = self.receiver.reply
+        if reply.startswith("250"):
+            content = envelope.content if isinstance(envelope.content, bytes) else str(envelope.content).encode()
+            self.receiver._record(
+                ReceivedMail(mail_from=str(envelope.mail_from), rcpt_tos=tuple(envelope.rcpt_tos), raw=content)
+            )
+        return reply

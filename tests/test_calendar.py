@@ -56,8 +56,14 @@ def test_cn_2026_agrees_with_the_library_data() -> None:
     the Saturday/Sunday weekend."""
     data = holidays.country_holidays("CN", years=2026)
     make_up = {d for d in data.weekend_workdays if d.year == 2026}
-    assert make_up == {date(2026, 1, 4), date(2026, 2, 14), date(2026, 2, 28), date(2026, 5, 9), date(2026, 9, 20),
-                       date(2026, 10, 10)}
+    assert make_up == {
+        date(2026, 1, 4),
+        date(2026, 2, 14),
+        date(2026, 2, 28),
+        date(2026, 5, 9),
+        date(2026, 9, 20),
+        date(2026, 10, 10),
+    }
     for d in days(date(2026, 1, 1), date(2026, 12, 31)):
         expected = d in make_up or (d.weekday() < 5 and d not in data)
         assert CN.is_working_day(d) is expected, d

@@ -212,7 +212,7 @@ def test_gate_check_and_project_show_json_shapes(cli: Cli, tmp_path: Path) -> No
         ),
         (
             ("vote", "00000000-0000-0000-0000-000000000000", "--as", "alice", "--decision", "maybe"),
-            "use one of go, recycle, hold, kill",
+            "use one of go, conditional_go, recycle, hold, kill, abstain, recuse",
         ),
         (
             ("vote", "00000000-0000-0000-0000-000000000000", "--as", "alice", "--decision", "kill"),

@@ -175,8 +175,15 @@ def test_the_module_has_no_way_to_decide() -> None:
     tree = ast.parse(inspect.getsource(escalation))
     imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
     imported |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
-    assert imported <= {"__future__", "collections.abc", "dataclasses", "datetime", "typing", "gates.calendar",
-                        "models.errors"}
+    assert imported <= {
+        "__future__",
+        "collections.abc",
+        "dataclasses",
+        "datetime",
+        "typing",
+        "gates.calendar",
+        "models.errors",
+    }
     names = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
     names |= {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)}
     assert not names & {"Decision", "Recommendation", "RoundStatus", "GO", "KILL", "HOLD"}
@@ -220,8 +227,7 @@ LATER = st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=45))
 
 
 @given(setup=rounds(), offset=LATER, data=st.data())
-def test_planning_is_idempotent_ordered_and_complete(setup: RoundSetup, offset: timedelta,
-                                                     data: st.DataObject) -> None:
+def test_planning_is_idempotent_ordered_and_complete(setup: RoundSetup, offset: timedelta, data: st.DataObject) -> None:
     everything = round_steps(**setup)
     sent = frozenset(data.draw(st.lists(st.sampled_from([s.id for s in everything]), unique=True)))
     opened = setup["opened_at"]
@@ -246,8 +252,9 @@ def test_a_later_now_never_unplans_a_step(setup: RoundSetup, first: timedelta, g
 
 
 @given(setup=rounds(), ticks=st.lists(LATER, min_size=1, max_size=8))
-def test_a_scheduler_ticking_at_any_times_sends_each_step_once_in_order(setup: RoundSetup,
-                                                                       ticks: list[timedelta]) -> None:
+def test_a_scheduler_ticking_at_any_times_sends_each_step_once_in_order(
+    setup: RoundSetup, ticks: list[timedelta]
+) -> None:
     opened = setup["opened_at"]
     sent: frozenset[str] = NONE
     log: list[NotificationStep] = []
@@ -262,11 +269,15 @@ def test_a_scheduler_ticking_at_any_times_sends_each_step_once_in_order(setup: R
     assert ids(log) == [s.id for s in everything if s.due <= last]
 
 
-@given(calendar=CALENDARS, due=st.dates(min_value=date(2025, 1, 1), max_value=date(2027, 6, 30)),
-       grace=st.integers(min_value=0, max_value=10), offset=st.timedeltas(min_value=timedelta(days=-5),
-                                                                       max_value=timedelta(days=40)))
-def test_condition_steps_are_ordered_idempotent_and_on_working_days(calendar: WorkingCalendar, due: date,
-                                                                     grace: int, offset: timedelta) -> None:
+@given(
+    calendar=CALENDARS,
+    due=st.dates(min_value=date(2025, 1, 1), max_value=date(2027, 6, 30)),
+    grace=st.integers(min_value=0, max_value=10),
+    offset=st.timedeltas(min_value=timedelta(days=-5), max_value=timedelta(days=40)),
+)
+def test_condition_steps_are_ordered_idempotent_and_on_working_days(
+    calendar: WorkingCalendar, due: date, grace: int, offset: timedelta
+) -> None:
     steps = condition_steps(due, grace, calendar=calendar)
     reminder, missed = steps
     assert reminder.due < missed.due

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from gates import services
+from gates import approvals, services
 from models.commands import AddPerson, CastVote, CreateProject, RegisterDocument
 from models.enums import Decision
 from tests.receivers import HttpReceiver
@@ -112,7 +112,7 @@ def _artifact_keys(flow_run_id: Any) -> set[str]:
 def test_review_then_decision_advances_and_notifies(portfolio: tuple[Any, HttpReceiver], tmp_path: Path) -> None:
     from flows.gate_decision import gate_decision_flow
     from flows.gate_review import gate_review_flow
-    from flows.runtime import utc_now
+    from flows.runtime import probe_file, utc_now
 
     rt, receiver = portfolio
     state = gate_review_flow("FLOW-GO", "bob", return_state=True)
@@ -124,8 +124,11 @@ def test_review_then_decision_advances_and_notifies(portfolio: tuple[Any, HttpRe
     request = receiver.wait_for(1)[0]
     assert request.path == "/alice" and result["round_id"] in request.body.decode()
 
-    vote = services.cast_vote(
-        CastVote(round_id=result["round_id"], voter_id="alice", decision=Decision.GO), uow=rt.uow, now=utc_now()
+    vote = approvals.cast_vote(
+        CastVote(round_id=result["round_id"], voter_id="alice", decision=Decision.GO),
+        uow=rt.uow,
+        now=utc_now(),
+        probe=probe_file,
     )
     decided = gate_decision_flow(str(vote.round_id), return_state=True)
     assert decided.is_completed()

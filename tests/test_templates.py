@@ -250,7 +250,8 @@ BAD = [
     pytest.param(
         MINIMAL + "    approval:\n      policy: unanimous\n",
         "t.yaml:16:15:",
-        "gates[0].approval.policy: the text 'unanimous' is not allowed; use one of 'single', 'all', 'any', 'm_of_n', 'percentage', 'per_group' or 'sequential'",
+        "gates[0].approval.policy: the text 'unanimous' is not allowed; use one of 'single', 'all', 'any', "
+        "'m_of_n', 'percentage', 'per_group' or 'sequential'",
         id="bad-enum-value",
     ),
     pytest.param(

@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from flows.cli import audit, database, evidence, gates, notify, people, projects, server, templates
+from flows.cli import approvals, audit, database, evidence, gates, notify, people, projects, server, templates
 from models.errors import PhasegateError
 
 app = typer.Typer(
@@ -33,9 +33,14 @@ for sub, name in (
     (audit.app, "audit"),
     (notify.app, "notify"),
     (server.app, "server"),
+    (approvals.rounds_app, "rounds"),
+    (approvals.conditions_app, "conditions"),
 ):
     app.add_typer(sub, name=name)
-app.command("vote")(gates.vote)
+app.command("vote")(approvals.vote)
+app.command("delegate")(approvals.delegate)
+projects.app.command("resume")(approvals.project_resume)
+projects.app.command("close")(approvals.project_close)
 app.command("score")(evidence.score)
 projects.app.command("assign")(evidence.project_assign)
 

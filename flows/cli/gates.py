@@ -6,8 +6,8 @@ from typing import Annotated, Any
 
 import typer
 
-from flows.cli.common import Db, Json, command, emit, now, parse_round_id, runtime_for, sub_app
-from models.errors import InputError, PhasegateError
+from flows.cli.common import Db, Json, emit, now, runtime_for, sub_app
+from models.errors import PhasegateError
 
 app = sub_app("Gate checks, reviews and votes.")
 
@@ -101,7 +101,7 @@ def prepare_prefect() -> None:
     configure_prefect_env(runtime_for(None).settings)
 
 
-def _run_flow(call: Any) -> Any:
+def run_flow(call: Any) -> Any:
     """Run a flow in this process against the local Prefect server when it is up (see `phasegate server`)."""
     from flows.server import prefect_run_context
 
@@ -129,7 +129,7 @@ def gate_review(
     prepare_prefect()
     from flows.gate_review import gate_review_flow
 
-    result, state = _run_flow(lambda: gate_review_flow(key, requested_by, return_state=True))
+    result, state = run_flow(lambda: gate_review_flow(key, requested_by, return_state=True))
     if as_json:
         emit(result | {"state": state.name})
         return
@@ -146,44 +146,3 @@ def gate_review(
         )
     else:
         typer.echo("not ready: no approval round opened")
-
-
-def vote(
-    round_ref: Annotated[str, typer.Argument(metavar="ROUND")],
-    voter: Annotated[str, typer.Option("--as", help="The approver casting the vote")],
-    decision: Annotated[str, typer.Option("--decision", help="go, recycle, hold or kill")],
-    reason: Annotated[str, typer.Option("--reason", help="Required for anything but go")] = "",
-    db: Db = None,
-    as_json: Json = False,
-) -> None:
-    """Vote on an approval round; a deciding vote runs the gate-decision flow."""
-    from gates import services
-    from models.commands import CastVote
-
-    allowed = ("go", "recycle", "hold", "kill")
-    if decision not in allowed:
-        raise InputError(f"--decision: {decision!r} is not allowed; use one of {', '.join(allowed)}")
-    cmd = command(
-        CastVote,
-        {"decision": "--decision", "reason": "--reason", "voter_id": "--as"},
-        round_id=parse_round_id(round_ref),
-        voter_id=voter,
-        decision=decision,
-        reason=reason,
-    )
-    rt = runtime_for(db)
-    result = services.cast_vote(cmd, uow=rt.uow, now=now())
-    doc: dict[str, Any] = result.model_dump(mode="json")
-    if result.round_decision is not None:
-        prepare_prefect()
-        from flows.gate_decision import gate_decision_flow
-
-        applied, _ = _run_flow(lambda: gate_decision_flow(str(result.round_id), return_state=True))
-        doc["applied"] = applied
-    if as_json:
-        emit(doc)
-        return
-    typer.echo(f"{voter} voted {decision} on round {result.round_id} ({result.project_key})")
-    if "applied" in doc:
-        a = doc["applied"]
-        typer.echo(f"round resolved: {a['decision']}; {a['project_key']} is {a['status']} in stage {a['stage_id']}")

@@ -1,0 +1,334 @@
+"""The approval engine through the real services on SQLite and PostgreSQL.
+
+A 2-of-3 gate (sponsor, finance, pmo) on a variant of it-pmo exercises policies, delegation, segregation
+of duties, stale evidence, idempotency, conditions, reminders and reconciliation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+import pytest
+import yaml
+from sqlalchemy import select
+
+from gates import approvals, services
+from gates.ports import UnitOfWork
+from models import tables as t
+from models.audit_store import verify_audit
+from models.commands import AddPerson, CastVote, CreateProject, Delegate, RecordCost, RegisterDocument, RequestReview
+from models.db import make_engine, make_session_factory
+from models.enums import BallotKind, Decision, ProjectStatus, Recommendation, RoundStatus
+from models.errors import ConflictError, InputError, PermissionDeniedError
+from models.snapshots import ConditionSpec
+from models.template_yaml import load_template_text, shipped_templates, template_content_hash
+from models.uow import SqlUnitOfWork
+
+T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)  # a Monday
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        self.now += timedelta(seconds=1)
+        return self.now
+
+
+def _variant(policy: dict[str, Any], template_id: str) -> tuple[str, Any]:
+    source = next(s for s, tpl in shipped_templates() if tpl.id == "it-pmo")
+    data = yaml.safe_load(source)
+    data["id"] = template_id
+    for gate in data["gates"]:
+        gate["approval"] = policy
+    text = yaml.safe_dump(data, allow_unicode=True, sort_keys=False)
+    return text, load_template_text(text, source=f"{template_id}.yaml")
+
+
+def _probe(path: str) -> str:
+    return hashlib.sha256(path.rsplit("/", 1)[-1].encode()).hexdigest()
+
+
+class Env:
+    def __init__(self, url: str) -> None:
+        self.engine = make_engine(url)
+        self.sessions = make_session_factory(self.engine)
+        self.clock = Clock()
+
+    def uow(self) -> UnitOfWork:
+        return SqlUnitOfWork(self.sessions)
+
+    def vote(self, round_id: UUID, voter: str, decision: Decision | None, **extra: Any) -> approvals.VoteResult:
+        reason = extra.pop("reason", "" if decision is Decision.GO else "because")
+        return approvals.cast_vote(
+            CastVote(round_id=round_id, voter_id=voter, decision=decision, reason=reason, **extra),
+            uow=self.uow,
+            now=self.clock(),
+            probe=_probe,
+        )
+
+    def round(self, round_id: UUID) -> Any:
+        return services.get_round(round_id, uow=self.uow)
+
+    def audit_actions(self) -> list[str]:
+        with self.sessions() as session:
+            return list(session.scalars(select(t.AuditEntry.action).order_by(t.AuditEntry.seq)))
+
+
+@pytest.fixture
+def env(db_url: str) -> Iterator[Env]:
+    e = Env(db_url)
+    for text, tpl in (
+        _variant({"policy": "m_of_n", "m": 2, "approvers": ["sponsor", "finance", "pmo"]}, "it-2of3"),
+        _variant({"policy": "sequential", "approvers": ["pmo", "finance", "sponsor"]}, "it-seq"),
+        _variant({"policy": "all", "approvers": ["sponsor", "finance"], "veto_roles": ["finance"]}, "it-all"),
+    ):
+        services.publish_template(tpl, content_hash=template_content_hash(tpl), source=text, uow=e.uow, now=e.clock())
+    for pid in ("sam", "fin", "pam", "mgr", "dee", "zed"):
+        services.add_person(
+            AddPerson(id=pid, name=pid.title(), email=f"{pid}@example.com", notify_urls=(f"json://127.0.0.1:9/{pid}",)),
+            uow=e.uow,
+            now=e.clock(),
+        )
+    yield e
+    e.engine.dispose()
+
+
+def _ready(env: Env, key: str, template: str = "it-2of3", requested_by: str | None = "zed") -> UUID:
+    services.create_project(
+        CreateProject(
+            key=key, template_id=template, name=key, sponsor_id="sam", manager_id="mgr", budget=Decimal(1000)
+        ),
+        uow=env.uow,
+        now=env.clock(),
+    )
+    services.assign_role(key, "finance", "fin", uow=env.uow, now=env.clock())
+    services.assign_role(key, "pmo", "pam", uow=env.uow, now=env.clock())
+    tpl = services.get_template(template, 1, uow=env.uow).template
+    for deliverable in tpl.gates[0].deliverables:
+        standard = tpl.deliverable(deliverable)
+        services.register_document(
+            RegisterDocument(
+                project_key=key,
+                deliverable_id=deliverable,
+                path=f"/d/{deliverable}.md",
+                sha256=_probe(f"{deliverable}.md"),
+                size=1,
+                format="md",
+                headings=standard.required_sections,
+                approved_by={"sponsor": "sam", "pmo": "pam"}[standard.approver_role],
+            ),
+            uow=env.uow,
+            now=env.clock(),
+        )
+    review = services.start_review(
+        RequestReview(project_key=key, requested_by=requested_by), uow=env.uow, now=env.clock(), probe=_probe
+    )
+    assert review.round_id is not None, review.evaluation.reasons
+    return review.round_id
+
+
+def test_two_of_three_resolves_as_soon_as_certain_and_closes_the_third_request(env: Env) -> None:
+    round_id = _ready(env, "A1")
+    first = env.vote(round_id, "sam", Decision.GO)
+    assert first.round_status is RoundStatus.OPEN and set(first.pending) == {"fin", "pam"}
+    second = env.vote(round_id, "fin", Decision.GO)
+    assert (second.round_status, second.round_decision) == (RoundStatus.RESOLVED, Decision.GO)
+    assert second.closed == ("pam",)
+    with pytest.raises(ConflictError, match="resolved"):
+        env.vote(round_id, "pam", Decision.KILL)
+    actions = env.audit_actions()
+    assert actions.count("request.closed") == 1 and actions[-1] == "round.resolved"
+    applied = approvals.apply_round_decision(round_id, uow=env.uow, now=env.clock())
+    assert applied.stage_id == "planning"
+
+
+def test_once_a_round_cannot_pass_the_remaining_votes_choose_the_rejection(env: Env) -> None:
+    round_id = _ready(env, "A2")
+    env.vote(round_id, "sam", Decision.RECYCLE)
+    blocked = env.vote(round_id, "pam", Decision.KILL)
+    assert blocked.round_decision is None and "can no longer pass" in blocked.explanation
+    result = env.vote(round_id, "fin", Decision.HOLD)
+    assert result.round_decision is Decision.RECYCLE  # as cautious as two of the three rejections agree on
+
+
+def test_delegate_votes_on_behalf_and_reads_so_everywhere(env: Env) -> None:
+    round_id = _ready(env, "A3")
+    approvals.delegate(
+        Delegate(
+            principal_id="fin",
+            delegate_id="dee",
+            valid_from=T0.date(),
+            valid_to=T0.date() + timedelta(days=5),
+            template_id="it-2of3",
+        ),
+        uow=env.uow,
+        now=env.clock(),
+    )
+    with pytest.raises(approvals.SecurityRefusedError, match="no delegation from sam"):
+        env.vote(round_id, "dee", Decision.GO, on_behalf_of="sam")
+    result = env.vote(round_id, "dee", Decision.GO, on_behalf_of="fin")
+    assert (result.voter_id, result.signer_id) == ("fin", "dee")
+    vote = env.round(round_id).live_votes[0]
+    assert vote.signature == "dee on behalf of fin"
+    with pytest.raises(ConflictError, match="fin already cast"):
+        env.vote(round_id, "fin", Decision.GO)
+    assert env.audit_actions().count("security.refused") == 1
+
+
+def test_expired_or_out_of_scope_delegation_is_refused(env: Env) -> None:
+    round_id = _ready(env, "A4")
+    approvals.delegate(
+        Delegate(principal_id="fin", delegate_id="dee", valid_from=date(2026, 10, 1), valid_to=date(2026, 10, 31)),
+        uow=env.uow,
+        now=env.clock(),
+    )
+    with pytest.raises(approvals.SecurityRefusedError, match="no delegation"):
+        env.vote(round_id, "dee", Decision.GO, on_behalf_of="fin")
+    with pytest.raises(InputError, match="--gate needs --template"):
+        approvals.delegate(
+            Delegate(principal_id="fin", delegate_id="dee", valid_from=T0.date(), valid_to=T0.date(), gate_id="x"),
+            uow=env.uow,
+            now=env.clock(),
+        )
+
+
+def test_segregation_of_duties_refuses_and_logs_a_security_event(env: Env) -> None:
+    round_id = _ready(env, "A5", requested_by="pam")  # the PMO requested the review: it cannot approve it
+    before = env.audit_actions().count("security.refused")
+    with pytest.raises(approvals.SecurityRefusedError, match="requested this review"):
+        env.vote(round_id, "pam", Decision.GO)
+    with pytest.raises(PermissionDeniedError, match="not an approver"):
+        env.vote(round_id, "mgr", Decision.GO)
+    assert env.audit_actions().count("security.refused") == before + 1
+    assert env.round(round_id).live_votes == ()
+
+
+def test_sequential_policy_asks_one_after_another(env: Env) -> None:
+    round_id = _ready(env, "S1", template="it-seq")
+    with pytest.raises(ConflictError, match="waiting for pam"):
+        env.vote(round_id, "sam", Decision.GO)
+    assert env.vote(round_id, "pam", Decision.GO).round_status is RoundStatus.OPEN
+    assert env.vote(round_id, "fin", Decision.GO).round_status is RoundStatus.OPEN
+    assert env.vote(round_id, "sam", Decision.GO).round_decision is Decision.GO
+
+
+def test_veto_role_decides_at_once(env: Env) -> None:
+    round_id = _ready(env, "V1", template="it-all")
+    env.vote(round_id, "sam", Decision.GO)
+    assert env.vote(round_id, "fin", Decision.KILL).round_decision is Decision.KILL
+
+
+def test_new_evidence_supersedes_votes_and_asks_again(env: Env) -> None:
+    round_id = _ready(env, "E1")
+    env.vote(round_id, "sam", Decision.GO)
+    old_hash = env.round(round_id).evidence_hash
+    services.record_cost(RecordCost(project_key="E1", amount=Decimal(10)), uow=env.uow, now=env.clock())
+    with pytest.raises(ConflictError, match="evidence of E1 changed"):
+        env.vote(round_id, "fin", Decision.GO)
+    current = env.round(round_id)
+    assert current.evidence_hash != old_hash and current.live_votes == ()
+    assert [v.superseded for v in current.votes] == [True]
+    env.vote(round_id, "sam", Decision.GO)
+    assert env.vote(round_id, "fin", Decision.GO).round_decision is Decision.GO
+    assert "round.refreshed" in env.audit_actions()
+
+
+def test_retried_command_returns_the_first_result(env: Env) -> None:
+    round_id = _ready(env, "I1")
+    first = env.vote(round_id, "sam", Decision.GO, idempotency_key="retry-key-0001")
+    again = env.vote(round_id, "sam", Decision.GO, idempotency_key="retry-key-0001")
+    assert again.replayed and (again.round_id, again.voter_id) == (first.round_id, first.voter_id)
+    with pytest.raises(ConflictError, match="different act"):
+        env.vote(round_id, "fin", Decision.GO, idempotency_key="retry-key-0001")
+    assert len(env.round(round_id).live_votes) == 1
+
+
+def test_conditional_go_tracks_conditions_and_abstain_recuse_need_reasons(env: Env) -> None:
+    round_id = _ready(env, "C1")
+    with pytest.raises(ValueError, match="at least one condition"):
+        CastVote(round_id=round_id, voter_id="sam", decision=Decision.CONDITIONAL_GO, reason="r")
+    with pytest.raises(ValueError, match="a reason is required for abstain"):
+        CastVote(round_id=round_id, voter_id="sam", kind=BallotKind.ABSTAIN)
+    condition = ConditionSpec(
+        text="Pen test passed", owner_id="pam", due_on=date(2026, 12, 1), verification="verifier:fin"
+    )
+    env.vote(round_id, "sam", Decision.CONDITIONAL_GO, reason="security first", conditions=(condition,))
+    passing = env.vote(round_id, "fin", Decision.GO)
+    assert passing.round_decision is None and "will pass" in passing.explanation
+    result = env.vote(round_id, "pam", Decision.CONDITIONAL_GO, reason="agree", conditions=(condition,))
+    assert result.round_decision is Decision.CONDITIONAL_GO
+    applied = approvals.apply_round_decision(round_id, uow=env.uow, now=env.clock())
+    assert applied.conditions == 1 and applied.stage_id == "planning"
+    (stored,) = approvals.list_conditions(uow=env.uow, project_key="C1")
+    assert (stored.owner_id, stored.status) == ("pam", "open")
+    with pytest.raises(PermissionDeniedError, match="verified by fin"):
+        approvals.resolve_condition(stored.id, by="pam", met=True, uow=env.uow, now=env.clock())
+    assert approvals.resolve_condition(stored.id, by="fin", met=True, uow=env.uow, now=env.clock()).status == "met"
+
+
+def test_hold_resume_and_kill_needs_lessons_before_closure(env: Env) -> None:
+    held = _ready(env, "H1")
+    env.vote(held, "sam", Decision.HOLD)
+    env.vote(held, "fin", Decision.HOLD)
+    approvals.apply_round_decision(held, uow=env.uow, now=env.clock())
+    resumed = approvals.resume_project("H1", by="sam", reason="capacity is back", uow=env.uow, now=env.clock())
+    assert resumed.status is ProjectStatus.ACTIVE
+    killed = _ready(env, "K1")
+    env.vote(killed, "sam", Decision.KILL)
+    env.vote(killed, "fin", Decision.KILL)
+    approvals.apply_round_decision(killed, uow=env.uow, now=env.clock())
+    with pytest.raises(InputError, match="lessons learned"):
+        approvals.close_project("K1", by="sam", lessons="", uow=env.uow, now=env.clock())
+    assert approvals.close_project("K1", by="sam", lessons="Validate demand first", uow=env.uow, now=env.clock()).closed
+
+
+def test_recycle_limit_proposes_kill(env: Env) -> None:
+    for attempt in range(3):
+        round_id = _ready(env, f"R{attempt}") if attempt == 0 else _review(env, "R0")
+        env.vote(round_id, "sam", Decision.RECYCLE)
+        env.vote(round_id, "fin", Decision.RECYCLE)
+        approvals.apply_round_decision(round_id, uow=env.uow, now=env.clock())
+    review = services.start_review(RequestReview(project_key="R0"), uow=env.uow, now=env.clock(), probe=_probe)
+    assert review.evaluation.recommendation is Recommendation.KILL
+    assert "recycled 3 times" in review.evaluation.reasons[-1]
+
+
+def _review(env: Env, key: str) -> UUID:
+    review = services.start_review(RequestReview(project_key=key), uow=env.uow, now=env.clock(), probe=_probe)
+    assert review.round_id is not None
+    return review.round_id
+
+
+def test_reminders_and_escalations_are_sent_once_and_never_decide(env: Env) -> None:
+    round_id = _ready(env, "T1")
+    env.vote(round_id, "sam", Decision.GO)
+    later = T0 + timedelta(days=30)
+    report = approvals.send_reminders(uow=env.uow, now=later)
+    assert report.reminders >= 1 and report.escalations >= 1
+    again = approvals.send_reminders(uow=env.uow, now=later)
+    assert (again.reminders, again.escalations) == (0, 0)
+    assert env.round(round_id).status is RoundStatus.OPEN  # nothing becomes GO by timeout
+    with env.sessions() as session:
+        kinds = set(session.scalars(select(t.OutboxMessage.kind)))
+    assert {"reminder", "escalation"} <= kinds
+
+
+def test_reconcile_finds_resolved_rounds_whose_decision_was_not_applied(env: Env) -> None:
+    round_id = _ready(env, "X1")
+    env.vote(round_id, "sam", Decision.GO)
+    env.vote(round_id, "fin", Decision.GO)
+    assert approvals.unapplied_rounds(uow=env.uow) == [round_id]
+    approvals.apply_round_decision(round_id, uow=env.uow, now=env.clock())
+    assert approvals.unapplied_rounds(uow=env.uow) == []
+    with env.sessions() as session:
+        assert verify_audit(session) is None
+
+
+_: Callable[..., Any] = _review
