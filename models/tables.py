@@ -490,3 +490,30 @@ class OutboxMessage(Base):
         _enum_check("status", OutboxStatus, "status"),
         Index("ix_outbox_due", "status", "next_attempt_at"),
     )
+
+
+class ApiToken(Base):
+    """A bearer token for the REST API, stored as a sha256 hash; the token itself is shown once."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    person_id: Mapped[str] = mapped_column(ForeignKey("people.id"), index=True)
+    role: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (CheckConstraint("role IN ('viewer', 'pmo', 'approver')", name="role"),)
+
+
+class UsedApprovalLink(Base):
+    """A signed approval link that has been used to vote: single use, so a replay shows the recorded vote."""
+
+    __tablename__ = "used_approval_links"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    round_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("approval_rounds.id"))
+    approver_id: Mapped[str] = mapped_column(String(64))
+    used_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
