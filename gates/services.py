@@ -433,7 +433,9 @@ def start_review(
         approvers: tuple[str, ...] = ()
         messages: list[OutboxRequest] = []
         if ready:
-            seats = resolve_seats(gate.approval, project_roles(tx, project))
+            seats = resolve_seats(
+                gate.approval, project_roles(tx, project), one_seat_per_person=gate.segregation.one_seat_per_person
+            )
             approvers = tuple(dict.fromkeys(seat.person_id for seat in seats))
             calendar = WorkingCalendar.from_def(template.calendar)
             round_id = tx.open_round(
