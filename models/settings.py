@@ -16,6 +16,10 @@ class Settings(BaseSettings):
     secret_key: SecretStr = Field(default=SecretStr("dev-only-insecure-key-change-me-0123456789"))
     public_url: str = "http://127.0.0.1:8000"
     prefect_port: int = 4200
+    notify_config: Path | None = Field(
+        default=None, description="Apprise YAML file with the organisation's tagged targets (PHASEGATE_NOTIFY_CONFIG)."
+    )
+    notify_max_attempts: int = Field(default=5, ge=1, le=50, description="Sends before a notification is dead.")
     # An acknowledged approval must survive power loss, so SQLite runs with synchronous=FULL by default.
     sqlite_synchronous: str = Field(default="FULL", pattern="^(FULL|NORMAL)$")
 

@@ -126,7 +126,7 @@ def dispatch_due(
     lease_seconds: int = 60,
     worker_id: str | None = None,
     send_timeout_seconds: float = 20.0,
-    concurrency: int = 4,
+    concurrency: int = 8,
 ) -> DispatchReport:
     """Claim up to ``batch_size`` due outbox rows, send them, record each result; never raises for delivery.
 
