@@ -10,7 +10,8 @@ from notifications.dispatch import dispatch_due
 
 @task(name="dispatch-notifications")
 def dispatch_notifications() -> dict[str, int]:
-    report = dispatch_due(runtime().sessions)
+    rt = runtime()
+    report = dispatch_due(rt.sessions, max_attempts=rt.settings.notify_max_attempts)
     return report.as_dict()
 
 

@@ -19,7 +19,8 @@ def notify_dispatch(db: Db = None, as_json: Json = False) -> None:
     """Send due notifications from the outbox now (the notify-dispatch flow does this on a schedule)."""
     from notifications.dispatch import dispatch_due
 
-    report = dispatch_due(runtime_for(db).sessions).as_dict()
+    rt = runtime_for(db)
+    report = dispatch_due(rt.sessions, max_attempts=rt.settings.notify_max_attempts).as_dict()
     if as_json:
         emit(report)
     else:
