@@ -6,10 +6,10 @@ from typing import Any
 from uuid import UUID
 
 from prefect import flow, task
-from prefect.artifacts import create_markdown_artifact
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from flows.notify_dispatch import dispatch_notifications
-from flows.report import decision_markdown
+from flows.report import decision_markdown, round_rows
 from flows.runtime import runtime, utc_now
 from gates import approvals, services
 
@@ -27,6 +27,9 @@ def gate_decision_flow(round_id: str) -> dict[str, Any]:
         decision_markdown(applied, current),
         key=f"gate-decision-{applied.project_key.lower()}",
         description=f"Decision at {applied.gate_id} for {applied.project_key}",
+    )
+    create_table_artifact(
+        round_rows(current), key=f"gate-round-{applied.project_key.lower()}", description="Who voted what"
     )
     sent = dispatch_notifications()
     return applied.model_dump(mode="json") | {"dispatch": sent}

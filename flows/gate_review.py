@@ -12,7 +12,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.states import Completed
 
 from flows.notify_dispatch import dispatch_notifications
-from flows.report import evaluation_markdown, evaluation_rows
+from flows.report import evaluation_markdown, evaluation_rows, round_rows
 from flows.runtime import approval_links, probe_file, runtime, utc_now
 from gates import services
 from models.commands import RequestReview
@@ -45,6 +45,13 @@ def publish_review_artifacts(result: services.ReviewResult) -> None:
         key=key,
         description=f"Gate review of {evaluation.project_key}",
     )
+    if result.round_id is not None:
+        current = services.get_round(result.round_id, uow=runtime().uow)
+        create_table_artifact(
+            round_rows(current),
+            key=f"gate-round-{evaluation.project_key.lower()}",
+            description="The approval round: who is asked",
+        )
 
 
 @flow(name="gate-review", log_prints=False)

@@ -67,3 +67,24 @@ def decision_markdown(applied: DecisionApplied, current: RoundSnapshot) -> str:
         state = "superseded" if vote.superseded else vote.evidence_hash[:12]
         lines.append(f"| {vote.signature} | {act} | {vote.reason} | {vote.cast_at.isoformat()} | {state} |")
     return "\n".join(lines)
+
+
+def round_rows(current: RoundSnapshot) -> list[dict[str, Any]]:
+    """One row per seat: who acted (and for whom), what, why, or that the request is pending or closed."""
+    acts = {v.voter_id: v for v in current.live_votes}
+    rows = []
+    for seat in current.seats:
+        person = str(seat.get("person_id"))
+        vote = acts.get(person)
+        state = "voted" if vote else ("closed" if person in current.closed_seats else "pending")
+        rows.append(
+            {
+                "approver": person,
+                "role": seat.get("role", ""),
+                "state": state,
+                "act": (vote.decision.value if vote.decision else vote.kind.value) if vote else "",
+                "signed by": vote.signature if vote else "",
+                "reason": vote.reason if vote else "",
+            }
+        )
+    return rows

@@ -33,8 +33,23 @@ def _condition(spec: str, index: int) -> dict[str, Any]:
 
 
 def apply_decision_flow(round_id: str) -> dict[str, Any]:
-    """Run the gate-decision flow in this process (Prefect is imported only now)."""
-    prepare_prefect()
+    """Apply a resolved round through the gate-decision flow.
+
+    On a team server (PREFECT_API_URL set) the deployment runs it on a worker and this returns at once;
+    otherwise, or when that deployment does not exist, the flow runs in this process.
+    """
+    mode = prepare_prefect()
+    if mode == "external":
+        from prefect.client.schemas.objects import FlowRun
+        from prefect.deployments import run_deployment
+        from prefect.exceptions import ObjectNotFound
+
+        try:
+            run = run_deployment("gate-decision/gate-decision", parameters={"round_id": round_id}, timeout=0)
+            assert isinstance(run, FlowRun), "called from synchronous code, run_deployment returns the run"
+            return {"scheduled_flow_run": str(run.id), "round_id": round_id}
+        except ObjectNotFound:
+            pass
     from flows.gate_decision import gate_decision_flow
 
     applied, _ = run_flow(lambda: gate_decision_flow(round_id, return_state=True))
@@ -99,7 +114,12 @@ def vote(
     )
     if result.explanation:
         typer.echo(f"  {result.explanation}")
-    if "applied" in doc:
+    if "applied" in doc and "scheduled_flow_run" in doc["applied"]:
+        typer.echo(
+            f"round resolved: {result.round_decision}; gate-decision runs as flow run "
+            f"{doc['applied']['scheduled_flow_run']}"
+        )
+    elif "applied" in doc:
         a = doc["applied"]
         typer.echo(f"round resolved: {a['decision']}; {a['project_key']} is {a['status']} in stage {a['stage_id']}")
     elif result.pending:
@@ -161,7 +181,14 @@ def rounds_reconcile(db: Db = None) -> None:
     pending = approvals.unapplied_rounds(uow=runtime_for(db).uow)
     for round_id in pending:
         applied = apply_decision_flow(str(round_id))
-        typer.echo(f"applied {applied['decision']} to {applied['project_key']} (round {round_id})")
+        typer.echo(
+            f"round {round_id}: "
+            + (
+                f"applied {applied['decision']} to {applied['project_key']}"
+                if "decision" in applied
+                else "gate-decision scheduled"
+            )
+        )
     if not pending:
         typer.echo("nothing to reconcile")
 

@@ -89,8 +89,11 @@ def gate_check(
         _print_evaluation(doc)
 
 
-def prepare_prefect() -> None:
-    """Choose the Prefect API before Prefect is imported (it reads its settings once, at import)."""
+def prepare_prefect() -> str:
+    """Choose the Prefect API before Prefect is imported (it reads its settings once, at import).
+
+    Returns the mode: "external" (a team server named by PREFECT_API_URL), "local-server" or "ephemeral".
+    """
     import os
 
     from flows.server import configure_prefect_env
@@ -98,7 +101,7 @@ def prepare_prefect() -> None:
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")  # the command prints its own summary
     # A temporary server on a busy machine can take longer than Prefect's 20 s default to answer.
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
-    configure_prefect_env(runtime_for(None).settings)
+    return configure_prefect_env(runtime_for(None).settings)
 
 
 def run_flow(call: Any) -> Any:
