@@ -1,0 +1,93 @@
+"""Wall time of the flow-running commands against a running local Prefect server, as a user types them.
+
+Prints ``name: value`` lines: `gate review` and a deciding `vote` (each runs a Prefect flow in-process against
+the local server), and `gate check` (no Prefect). Run: ``.venv/bin/python bench/cli_latency.py [--repeat 5]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from models.template_yaml import shipped_templates
+
+PHASEGATE = str(Path(sys.executable).with_name("phasegate"))
+
+
+def _run(env: dict[str, str], *args: str) -> tuple[float, str]:
+    start = time.perf_counter()
+    done = subprocess.run([PHASEGATE, *args], capture_output=True, text=True, env=env, timeout=300)
+    elapsed = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(args)} failed: {done.stderr}")
+    return elapsed, done.stdout
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--port", type=int, default=4317)
+    args = parser.parse_args()
+    template = next(t for _, t in shipped_templates() if t.id == "it-pmo")
+    gate = template.gates[0]
+    with tempfile.TemporaryDirectory() as home:
+        env = os.environ | {"PHASEGATE_HOME": home, "PHASEGATE_PREFECT_PORT": str(args.port)}
+        env.pop("PREFECT_API_URL", None)
+        _run(env, "db", "upgrade")
+        _run(env, "server", "start")
+        try:
+            for pid in ("alice", "bob", "carol"):
+                _run(env, "person", "add", pid, "--name", pid, "--email", f"{pid}@example.com")
+            docs = Path(home) / "docs"
+            docs.mkdir()
+            reviews, votes, checks = [], [], []
+            for n in range(args.repeat):
+                key = f"B{n}"
+                _run(
+                    env,
+                    "project",
+                    "create",
+                    key,
+                    "--template",
+                    "it-pmo",
+                    "--name",
+                    key,
+                    "--sponsor",
+                    "alice",
+                    "--manager",
+                    "bob",
+                    "--budget",
+                    "1000",
+                )
+                _run(env, "project", "assign", key, "pmo", "carol")
+                for deliverable in gate.deliverables:
+                    standard = template.deliverable(deliverable)
+                    path = docs / f"{key}-{deliverable}.md"
+                    path.write_text("".join(f"## {s}\n\ntext\n\n" for s in standard.required_sections), "utf-8")
+                    signer = {"sponsor": "alice", "pmo": "carol"}[standard.approver_role]
+                    _run(env, "doc", "add", key, deliverable, str(path), "--approved-by", signer)
+                checks.append(_run(env, "gate", "check", key)[0])
+                elapsed, out = _run(env, "gate", "review", key, "--json")
+                reviews.append(elapsed)
+                round_id = json.loads(out)["round_id"]
+                votes.append(_run(env, "vote", round_id, "--as", "alice", "--decision", "go")[0])
+        finally:
+            _run(env, "server", "stop")
+    # The first flow command of a fresh process pays Prefect's import and client start-up: report both.
+    print(f"gate_review_seconds_median: {statistics.median(reviews):.2f}")
+    print(f"gate_review_seconds_max: {max(reviews):.2f}")
+    print(f"deciding_vote_seconds_median: {statistics.median(votes):.2f}")
+    print(f"deciding_vote_seconds_max: {max(votes):.2f}")
+    print(f"gate_check_seconds_median: {statistics.median(checks):.2f}")
+    print(f"runs: {args.repeat}")
+
+
+if __name__ == "__main__":
+    main()
