@@ -1,10 +1,13 @@
-"""CLI: The hash-chained audit log."""
+"""CLI: The hash-chained audit log: verify it, print its head, export a project's gate dossier."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
 
-from flows.cli.common import Db, Json, emit, runtime_for, sub_app
+from flows.cli.common import Db, Json, emit, now, runtime_for, sub_app
 
 app = sub_app("The hash-chained audit log.")
 
@@ -46,3 +49,40 @@ def audit_head_cmd(db: Db = None, as_json: Json = False) -> None:
         emit(doc)
     else:
         typer.echo(f"{doc['seq']} {doc['hash']}")
+
+
+@app.command("export")
+def audit_export(
+    project: Annotated[str, typer.Option("--project", help="Key of the project whose gate dossier to write.")],
+    out: Annotated[
+        Path, typer.Option("--out", help="Directory for KEY-dossier.json and KEY-dossier.html (created if missing).")
+    ] = Path("."),
+    db: Db = None,
+    as_json: Json = False,
+) -> None:
+    """Write a project's gate dossier (JSON and HTML), every hash re-verified; exit 1 naming what is broken."""
+    from flows.dossier import write_dossier
+    from models.dossier import collect_dossier
+
+    with runtime_for(db).sessions() as session:
+        dossier = collect_dossier(session, project, now=now())
+    json_path, html_path = write_dossier(dossier, out)
+    if as_json:
+        emit(
+            {
+                "project": dossier.project.key,
+                "json": str(json_path),
+                "html": str(html_path),
+                "verified": dossier.verified,
+                "chain": dossier.chain.model_dump(mode="json"),
+                "problems": [problem.model_dump(mode="json") for problem in dossier.problems],
+            }
+        )
+    elif dossier.verified:
+        typer.echo(f"dossier of {dossier.project.key} written to {json_path} and {html_path}; every hash verified")
+    else:
+        typer.echo(f"dossier of {dossier.project.key} written to {json_path} and {html_path}", err=True)
+        for problem in dossier.problems:
+            typer.echo(f"broken: {problem.message}", err=True)
+    if not dossier.verified:
+        raise typer.Exit(1)
