@@ -1,0 +1,23 @@
+"""CLI: ``phasegate serve`` runs the web app (dashboard, approval links, REST API) under uvicorn."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from models.errors import InputError
+
+
+def serve(
+    host: Annotated[str, typer.Option("--host", help="Interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="TCP port")] = 8000,
+) -> None:
+    """Serve the web app; links in notifications point at PHASEGATE_PUBLIC_URL, so set it to how people reach this."""
+    if not 0 < port < 65536:
+        raise InputError(f"--port: {port} is not a TCP port; use 1 to 65535")
+    import uvicorn
+
+    from web.app import create_app
+
+    uvicorn.run(create_app(), host=host, port=port, log_level="info", proxy_headers=True)

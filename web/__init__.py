@@ -1,0 +1,7 @@
+"""The web entry point: server-rendered pages (dashboard, project, approval link) and, beside it, the REST API.
+
+Like ``flows/``, this package sits on top: it calls the use cases in ``gates.services`` and
+``gates.approvals``, reads ``models`` and renders through ``notifications``; nothing imports ``web``.
+Prefect is never imported when these modules load (it costs about a second); only a deciding vote on a
+server with a Prefect API configured brings it in, in a background task.
+"""

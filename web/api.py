@@ -1,0 +1,713 @@
+"""The REST API, ``/api/v1``: templates, projects and their evidence, reviews, rounds and votes, the audit log.
+
+Every operation needs a bearer token and checks its role (``web.auth``: viewer reads, approver also votes,
+pmo also writes project data and starts reviews); every error is an RFC 9457 problem (``web.problems``).
+Handlers are thin: they validate the request, call the same use cases as the CLI (``gates.services``,
+``gates.approvals``) and shape the answer. Lists are paged with ``limit`` (at most 200) and ``offset``.
+
+Choices worth knowing:
+
+- **Documents are registered, not uploaded.** Deliverables live on the server's disk (or a share it mounts),
+  as with ``phasegate doc add``; a client sends the absolute path with the sha256 and size it computed. The
+  gate criterion ``doc.unchanged_since_approval`` re-hashes the file at every evaluation, so a wrong hash or
+  a file changed after registration shows up as a failed criterion, not as a silent pass.
+- **Starting a review runs ``services.start_review`` in the request, not the ``gate-review`` Prefect flow.**
+  The API stays light (no Prefect import, no flow-run overhead, about a second per process otherwise);
+  the round it opens is a row, and the notifications it queues leave with the scheduled notify dispatcher.
+- **A deciding vote applies its decision in the request** through ``approvals.apply_round_decision``, the
+  service the ``gate-decision`` flow runs, so the answer shows the project's new stage. It is idempotent;
+  ``phasegate rounds reconcile`` and the scheduled reconciliation catch a crash in between.
+- **Votes are the caller's own.** The voter is the token's person (``on_behalf_of`` names a principal when
+  acting as their delegate); ``evidence_hash`` must be the hash of the packet the caller reviewed (from
+  ``GET /rounds/{id}``); an ``Idempotency-Key`` header makes a retried request return the first answer.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Any, Generic, Literal, TypeVar
+from uuid import UUID
+
+from fastapi import APIRouter, Header, Path, Query, Response, status
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, WithJsonSchema
+from sqlalchemy import func, select
+
+from gates import approvals, services
+from models import tables as t
+from models.audit_store import audit_head, verify_audit
+from models.commands import CastVote, CreateProject, RecordCost, RegisterDocument, RequestReview
+from models.enums import BallotKind, Decision, ProjectStatus, RoundStatus
+from models.errors import InputError
+from models.evidence import DocumentEvidence, RiskEvidence
+from models.snapshots import (
+    BaselineRecord,
+    ConditionSpec,
+    DecisionRecord,
+    Evaluation,
+    EvmReportRecord,
+    ProjectSnapshot,
+    RoundSnapshot,
+    StoredTemplate,
+)
+from web.auth import Reader, Runtime, Voter, Writer
+from web.problems import ProblemRoute, responses
+
+router = APIRouter(prefix="/api/v1", route_class=ProblemRoute)
+
+MAX_LIMIT = 200
+MAX_OFFSET = 1_000_000_000
+MAX_INT = 2**31 - 1
+"""Integers a client sends are capped at PostgreSQL's INTEGER so no value overflows a column."""
+
+PersonId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+ProjectKey = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9][A-Z0-9_-]{0,63}$")]
+Ident = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+MONEY_PATTERN = r"^[0-9]{1,16}(\.[0-9]{1,2})?$"
+Money = Annotated[
+    Decimal,
+    BeforeValidator(lambda value: _money(value)),
+    WithJsonSchema({"type": "string", "pattern": MONEY_PATTERN, "examples": ["1200.50"]}, mode="validation"),
+]
+"""Amounts are decimal strings ("1200.50"): JSON numbers are binary floats and would lose cents."""
+Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+
+
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"\S")]
+Title = Annotated[str, StringConstraints(min_length=1, max_length=300)]
+Short = Annotated[str, StringConstraints(max_length=64)]
+Note = Annotated[str, StringConstraints(max_length=500)]
+Heading = Annotated[str, StringConstraints(max_length=500)]
+Reason = Annotated[str, StringConstraints(max_length=4000)]
+GivenReason = Annotated[str, StringConstraints(max_length=4000, pattern=r"\S")]
+ConditionText = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+Verification = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+RiskResponse = Literal["avoid", "mitigate", "transfer", "accept", "escalate", "exploit", "enhance", "share"]
+LongText = Annotated[str, StringConstraints(max_length=10_000)]
+
+
+def _money(value: object) -> Decimal:
+    if not isinstance(value, str) or not re.fullmatch(MONEY_PATTERN, value):
+        raise ValueError('an amount is a string of digits with at most 2 decimals, e.g. "1200.50"')
+    return Decimal(value)
+
+
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"Items per page (1..{MAX_LIMIT}).")]
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Items to skip.")]
+Key = Annotated[str, Path(description="The project key, e.g. P1.")]
+ItemT = TypeVar("ItemT")
+
+READ = responses(401, 403, 422)
+READ_ONE = responses(401, 403, 404, 422)
+WRITE = responses(400, 401, 403, 404, 409, 422)
+
+
+class Page(BaseModel, Generic[ItemT]):
+    """One page of a list: ``total`` counts every item, ``items`` holds at most ``limit`` from ``offset``."""
+
+    items: list[ItemT]
+    total: int
+    limit: int
+    offset: int
+
+
+def _page(items: list[ItemT], limit: int, offset: int) -> Page[ItemT]:
+    return Page[ItemT](items=items[offset : offset + limit], total=len(items), limit=limit, offset=offset)
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# ------------------------------------------------------------------------------------------------ templates
+class TemplateSummary(BaseModel):
+    id: str
+    version: int
+    name: str
+    name_zh: str | None
+    content_hash: str
+    published_at: datetime
+    stages: list[str]
+    gates: list[str]
+
+
+class TemplateDetail(TemplateSummary):
+    content: dict[str, Any] = Field(description="The template as published (the YAML's data, validated).")
+
+
+def _template_summary(stored: StoredTemplate) -> TemplateSummary:
+    template = stored.template
+    return TemplateSummary(
+        id=template.id,
+        version=template.version,
+        name=template.name,
+        name_zh=template.name_zh,
+        content_hash=stored.content_hash,
+        published_at=stored.published_at,
+        stages=[s.id for s in template.stages],
+        gates=[g.id for g in template.gates],
+    )
+
+
+@router.get("/templates", responses=READ, tags=["templates"])
+def list_templates(_: Reader, rt: Runtime, limit: Limit = 50, offset: Offset = 0) -> Page[TemplateSummary]:
+    """Published lifecycle template versions."""
+    return _page([_template_summary(s) for s in services.list_templates(uow=rt.uow)], limit, offset)
+
+
+@router.get("/templates/{template_id}/{version}", responses=READ_ONE, tags=["templates"])
+def get_template(
+    _: Reader, rt: Runtime, template_id: str, version: Annotated[int, Path(ge=1, le=MAX_INT)]
+) -> TemplateDetail:
+    """One published template version with its full content."""
+    stored = services.get_template(template_id, version, uow=rt.uow)
+    return TemplateDetail(**_template_summary(stored).model_dump(), content=stored.template.model_dump(mode="json"))
+
+
+# ------------------------------------------------------------------------------------------------ projects
+class ProjectIn(Body):
+    key: ProjectKey
+    name: Name
+    template_id: Ident
+    template_version: Annotated[int, Field(ge=1, le=MAX_INT)] | None = Field(
+        default=None, description="Default: the latest published version."
+    )
+    sponsor_id: PersonId
+    manager_id: PersonId
+    budget: Money
+    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] = "USD"
+
+
+class VoteOut(BaseModel):
+    voter_id: str = Field(description="The seat (the principal).")
+    signer_id: str = Field(description="Who acted: the principal, or their delegate.")
+    kind: BallotKind
+    decision: Decision | None
+    reason: str
+    cast_at: datetime
+    evidence_hash: str
+    conditions: list[ConditionSpec]
+    superseded: bool
+
+
+class RoundOut(BaseModel):
+    id: UUID
+    project_key: str
+    gate_id: str
+    policy: str
+    status: RoundStatus
+    decision: Decision | None
+    approvers: list[str]
+    pending: list[str] = Field(description="Approvers asked now and not yet heard from.")
+    explanation: str = Field(description="Where the quorum stands, in words.")
+    evidence_hash: str = Field(description="The packet a vote must be bound to (send it as evidence_hash).")
+    evidence_version: int
+    opened_at: datetime
+    due_at: datetime | None
+    resolved_at: datetime | None
+    applied_at: datetime | None
+    votes: list[VoteOut]
+
+
+def _round(current: RoundSnapshot) -> RoundOut:
+    state = approvals.round_tally(current)
+    return RoundOut(
+        id=current.id,
+        project_key=current.project_key,
+        gate_id=current.gate_id,
+        policy=current.policy,
+        status=current.status,
+        decision=current.decision,
+        approvers=list(current.approvers),
+        pending=list(state.next_up or state.pending),
+        explanation=state.explanation,
+        evidence_hash=current.evidence_hash,
+        evidence_version=current.evidence_version,
+        opened_at=current.opened_at,
+        due_at=current.due_at,
+        resolved_at=current.resolved_at,
+        applied_at=current.applied_at,
+        votes=[
+            VoteOut(
+                voter_id=v.voter_id,
+                signer_id=v.signer_id or v.voter_id,
+                kind=v.kind,
+                decision=v.decision,
+                reason=v.reason,
+                cast_at=v.cast_at,
+                evidence_hash=v.evidence_hash,
+                conditions=list(v.conditions),
+                superseded=v.superseded,
+            )
+            for v in current.votes
+        ],
+    )
+
+
+class ProjectDetail(BaseModel):
+    project: ProjectSnapshot
+    gate_id: str | None = Field(description="The gate that closes the current stage (none when not active).")
+    pending_rounds: list[RoundOut]
+    decisions: list[DecisionRecord]
+
+
+_PROJECT_COLUMNS = (
+    t.Project.key,
+    t.Project.name,
+    t.Project.template_id,
+    t.Project.template_version,
+    t.Project.template_hash,
+    t.Project.sponsor_id,
+    t.Project.manager_id,
+    t.Project.budget,
+    t.Project.currency,
+    t.Project.status,
+    t.Project.stage_id,
+    t.Project.recycle_count,
+    t.Project.evidence_version,
+    t.Project.closed_at,
+)
+
+
+@router.get("/projects", responses=READ, tags=["projects"])
+def list_projects(
+    _: Reader,
+    rt: Runtime,
+    limit: Limit = 50,
+    offset: Offset = 0,
+    project_status: Annotated[ProjectStatus | None, Query(alias="status")] = None,
+    stage: Annotated[str | None, Query(max_length=64, description="Only projects in this stage.")] = None,
+    template: Annotated[str | None, Query(max_length=64, description="Only projects on this template.")] = None,
+) -> Page[ProjectSnapshot]:
+    """Projects by key, one page at a time.
+
+    A read model over the projects table (one indexed page query and a count), because the portfolio is
+    tens of thousands of rows and ``services.list_projects`` loads them all.
+    """
+    conditions = []
+    if project_status is not None:
+        conditions.append(t.Project.status == project_status.value)
+    if stage is not None:
+        conditions.append(t.Project.stage_id == stage)
+    if template is not None:
+        conditions.append(t.Project.template_id == template)
+    with rt.sessions() as session:
+        total = session.scalar(select(func.count()).select_from(t.Project).where(*conditions)) or 0
+        rows = session.execute(
+            select(*_PROJECT_COLUMNS).where(*conditions).order_by(t.Project.key).limit(limit).offset(offset)
+        ).all()
+    items = [
+        ProjectSnapshot(
+            key=r.key,
+            name=r.name,
+            template_id=r.template_id,
+            template_version=r.template_version,
+            template_hash=r.template_hash,
+            sponsor_id=r.sponsor_id,
+            manager_id=r.manager_id,
+            budget=r.budget,
+            currency=r.currency,
+            status=ProjectStatus(r.status),
+            stage_id=r.stage_id,
+            recycle_count=r.recycle_count,
+            evidence_version=r.evidence_version,
+            closed=r.closed_at is not None,
+        )
+        for r in rows
+    ]
+    return Page[ProjectSnapshot](items=items, total=total, limit=limit, offset=offset)
+
+
+@router.post("/projects", status_code=status.HTTP_201_CREATED, responses=WRITE, tags=["projects"])
+def create_project(_: Writer, rt: Runtime, body: ProjectIn) -> ProjectSnapshot:
+    """Create a project pinned to a published template version; it starts in the template's first stage."""
+    cmd = CreateProject(**body.model_dump())
+    return services.create_project(cmd, uow=rt.uow, now=rt.now())
+
+
+@router.get("/projects/{key}", responses=READ_ONE, tags=["projects"])
+def get_project(_: Reader, rt: Runtime, key: Key) -> ProjectDetail:
+    """A project with its current gate, open rounds and decision history."""
+    view = services.project_view(key, uow=rt.uow)
+    return ProjectDetail(
+        project=view.project,
+        gate_id=view.gate_id,
+        pending_rounds=[_round(r) for r in view.pending_rounds],
+        decisions=list(view.history),
+    )
+
+
+@router.get("/projects/{key}/evaluation", responses=responses(401, 403, 404, 409, 422), tags=["projects"])
+def evaluate_project(
+    _: Reader,
+    rt: Runtime,
+    key: Key,
+    gate: Annotated[str | None, Query(max_length=64, description="Preview another gate of the template.")] = None,
+) -> services.GateCheck:
+    """The gate check: evaluate the current gate (or ``gate``) on the evidence now, writing nothing."""
+    return services.check_gate(key, uow=rt.uow, now=rt.now(), probe=rt.probe, gate_id=gate, registry=rt.registry)
+
+
+class RoleIn(Body):
+    role: Ident = Field(description="pmo, finance or a named group; sponsor and manager are set at creation.")
+    person_id: PersonId
+
+
+class RoleOut(BaseModel):
+    project_key: str
+    role: str
+    person_id: str
+    created: bool = Field(description="False when the person already held the role.")
+
+
+@router.post("/projects/{key}/roles", status_code=status.HTTP_201_CREATED, responses=WRITE, tags=["projects"])
+def assign_role(_: Writer, rt: Runtime, key: Key, body: RoleIn) -> RoleOut:
+    """Give a person a role on the project: roles resolve approvers' seats and who may sign documents."""
+    created = services.assign_role(key, body.role, body.person_id, uow=rt.uow, now=rt.now())
+    return RoleOut(project_key=key, role=body.role, person_id=body.person_id, created=created)
+
+
+# ------------------------------------------------------------------------------------------------ evidence
+class DocumentIn(Body):
+    deliverable_id: Ident
+    path: Annotated[str, StringConstraints(max_length=1024, pattern=r"^/[^\x00]*$")] = Field(
+        description="Absolute path of the file on the server's disk (the server re-hashes it at each gate check)."
+    )
+    sha256: Sha256
+    size: Annotated[int, Field(ge=0, le=MAX_INT)]
+    approved_by: PersonId | None = None
+    format: Annotated[str, StringConstraints(pattern=r"^[a-z0-9]{0,16}$")] = ""
+    headings: list[Heading] | None = Field(
+        default=None, max_length=500, description="Section titles read from the file; null when unknown."
+    )
+
+
+@router.post("/projects/{key}/documents", status_code=status.HTTP_201_CREATED, responses=WRITE, tags=["evidence"])
+def register_document(_: Writer, rt: Runtime, key: Key, body: DocumentIn) -> DocumentEvidence:
+    """Register a new version of a deliverable: path, sha256 and size as the client measured them."""
+    cmd = RegisterDocument(
+        project_key=key,
+        deliverable_id=body.deliverable_id,
+        path=body.path,
+        sha256=body.sha256,
+        size=body.size,
+        approved_by=body.approved_by,
+        format=body.format,
+        headings=tuple(body.headings) if body.headings is not None else None,
+    )
+    return services.register_document(cmd, uow=rt.uow, now=rt.now())
+
+
+class CostIn(Body):
+    kind: Literal["cost"]
+    amount: Money
+    note: Note = ""
+
+
+class StatusIn(Body):
+    kind: Literal["status"]
+    as_of: date
+    planned_value: Money | None = Field(default=None, description="Default: from the baseline's time-phased plan.")
+    earned_value: Money | None = None
+    actual_cost: Money | None = None
+    estimate_to_complete: Money | None = None
+
+
+class ActualsOut(BaseModel):
+    kind: Literal["cost", "status"]
+    actual_cost_to_date: Decimal | None = Field(default=None, description="The cost ledger's total (kind cost).")
+    as_of: date | None = Field(default=None, description="The status date recorded (kind status).")
+
+
+@router.post("/projects/{key}/actuals", status_code=status.HTTP_201_CREATED, responses=WRITE, tags=["evidence"])
+def record_actuals(
+    _: Writer, rt: Runtime, key: Key, body: Annotated[CostIn | StatusIn, Field(discriminator="kind")]
+) -> ActualsOut:
+    """Record cost spent (``kind: cost``, added to the ledger) or a dated earned-value status report."""
+    if isinstance(body, CostIn):
+        total = services.record_cost(
+            RecordCost(project_key=key, amount=body.amount, note=body.note), uow=rt.uow, now=rt.now()
+        )
+        return ActualsOut(kind="cost", actual_cost_to_date=total)
+    record = EvmReportRecord(
+        project_key=key,
+        as_of=body.as_of,
+        planned_value=body.planned_value,
+        earned_value=body.earned_value,
+        actual_cost=body.actual_cost,
+        estimate_to_complete=body.estimate_to_complete,
+    )
+    services.record_status([record], uow=rt.uow, now=rt.now())
+    return ActualsOut(kind="status", as_of=body.as_of)
+
+
+class RiskIn(Body):
+    id: Ident
+    title: Title
+    category: Short = ""
+    owner: PersonId | None = None
+    probability: Annotated[int, Field(ge=1, le=100)]
+    impact: Annotated[int, Field(ge=1, le=100)]
+    response: RiskResponse | None = None
+    mitigation: LongText = ""
+    cause: LongText = ""
+    effect: LongText = ""
+    status: Literal["open", "closed"] = "open"
+
+
+class RiskOut(BaseModel):
+    id: str
+    title: str
+    category: str
+    owner: str | None
+    probability: int
+    impact: int
+    score: int = Field(description="probability x impact")
+    response: str | None
+    mitigation: str
+    cause: str
+    effect: str
+    status: str
+
+
+def _risk_out(risk: RiskEvidence) -> RiskOut:
+    return RiskOut(**risk.model_dump(), score=risk.score)
+
+
+@router.get("/projects/{key}/risks", responses=READ_ONE, tags=["evidence"])
+def list_risks(_: Reader, rt: Runtime, key: Key, limit: Limit = 50, offset: Offset = 0) -> Page[RiskOut]:
+    """The project's risk register, highest score first."""
+    risks = sorted(services.project_data(key, uow=rt.uow).risks, key=lambda r: (-r.score, r.id))
+    return _page([_risk_out(r) for r in risks], limit, offset)
+
+
+@router.post("/projects/{key}/risks", status_code=status.HTTP_201_CREATED, responses=WRITE, tags=["evidence"])
+def record_risk(_: Writer, rt: Runtime, key: Key, body: RiskIn) -> RiskOut:
+    """Add a risk, or replace the one with the same id (probability and impact on the template's scale)."""
+    risk = RiskEvidence(**body.model_dump())
+    services.record_risks(key, [risk], uow=rt.uow, now=rt.now())
+    return _risk_out(risk)
+
+
+class PlanPeriodIn(Body):
+    period_end: date
+    planned_value: Money = Field(description="Cumulative planned value at the end of the period.")
+
+
+class StageBudgetIn(Body):
+    stage_id: Ident
+    amount: Money
+
+
+class BaselineIn(Body):
+    bac: Money = Field(description="Budget at completion.")
+    contingency: Money | None = None
+    contingency_used: Money | None = None
+    periods: list[PlanPeriodIn] | None = Field(
+        default=None, max_length=1200, description="The time-phased plan; null keeps the current one."
+    )
+    stage_budgets: list[StageBudgetIn] = Field(default_factory=list, max_length=100)
+
+
+@router.put("/projects/{key}/baseline", responses=WRITE, tags=["evidence"])
+def set_baseline(_: Writer, rt: Runtime, key: Key, body: BaselineIn) -> BaselineRecord:
+    """Set the cost baseline: BAC, contingency, optionally the time-phased plan and stage budgets."""
+    periods = [(p.period_end, p.planned_value) for p in body.periods] if body.periods is not None else None
+    if periods is not None and len({end for end, _ in periods}) != len(periods):
+        raise InputError("periods: each period_end may appear once", code="baseline.duplicate_period")
+    budgets = {b.stage_id: b.amount for b in body.stage_budgets}
+    if len(budgets) != len(body.stage_budgets):
+        raise InputError("stage_budgets: each stage_id may appear once", code="baseline.duplicate_stage")
+    record = BaselineRecord(bac=body.bac, contingency=body.contingency, contingency_used=body.contingency_used)
+    return services.set_baseline(key, record, periods=periods, stage_budgets=budgets, uow=rt.uow, now=rt.now())
+
+
+# ------------------------------------------------------------------------------------------------ reviews
+class ReviewOut(BaseModel):
+    review_id: UUID
+    round_id: UUID | None = Field(description="The approval round opened; null when the gate is not ready.")
+    recommendation: str
+    approvers: list[str]
+    notifications: int = Field(description="Notifications queued for the dispatcher.")
+    evaluation: Evaluation
+
+
+@router.post(
+    "/projects/{key}/reviews",
+    status_code=status.HTTP_201_CREATED,
+    responses=responses(401, 403, 404, 409, 422),
+    tags=["reviews"],
+)
+def start_review(caller: Writer, rt: Runtime, key: Key) -> ReviewOut:
+    """Start a gate review: evaluate, record it with its evidence hash, and open the approval round if ready."""
+    result = services.start_review(
+        RequestReview(project_key=key, requested_by=caller.person_id),
+        uow=rt.uow,
+        now=rt.now(),
+        probe=rt.probe,
+        registry=rt.registry,
+        links=rt.links(),
+    )
+    return ReviewOut(
+        review_id=result.review_id,
+        round_id=result.round_id,
+        recommendation=result.evaluation.recommendation.value,
+        approvers=list(result.approvers),
+        notifications=result.notifications,
+        evaluation=result.evaluation,
+    )
+
+
+# ------------------------------------------------------------------------------------------------ rounds
+@router.get("/rounds", responses=READ, tags=["rounds"])
+def list_rounds(
+    _: Reader,
+    rt: Runtime,
+    limit: Limit = 50,
+    offset: Offset = 0,
+    round_status: Annotated[RoundStatus | None, Query(alias="status")] = None,
+    person: Annotated[str | None, Query(max_length=64, description="Rounds where this person holds a seat.")] = None,
+    project: Annotated[str | None, Query(max_length=64, description="Rounds of this project.")] = None,
+) -> Page[RoundOut]:
+    """Approval rounds, oldest first, with who voted what and who is pending."""
+    found = approvals.list_rounds(uow=rt.uow, pending_only=round_status is RoundStatus.OPEN, person_id=person)
+    found = [
+        r
+        for r in found
+        if (round_status is None or r.status is round_status) and (project is None or r.project_key == project)
+    ]
+    return Page[RoundOut](
+        items=[_round(r) for r in found[offset : offset + limit]], total=len(found), limit=limit, offset=offset
+    )
+
+
+@router.get("/rounds/{round_id}", responses=READ_ONE, tags=["rounds"])
+def get_round(_: Reader, rt: Runtime, round_id: UUID) -> RoundOut:
+    """One round: policy, seats, votes, pending approvers and the evidence hash a vote must carry."""
+    return _round(services.get_round(round_id, uow=rt.uow))
+
+
+class ConditionIn(Body):
+    text: ConditionText
+    owner_id: PersonId
+    due_on: date
+    verification: Verification = Field(description="A criterion code, or 'verifier:PERSON' for a named verifier.")
+
+
+class _VoteBase(Body):
+    evidence_hash: Sha256 = Field(description="The round's evidence_hash as shown when the packet was reviewed.")
+    on_behalf_of: PersonId | None = Field(default=None, description="The approver a delegate acts for.")
+
+
+class GoVote(_VoteBase):
+    decision: Literal["go"]
+    reason: Reason = ""
+
+
+class ConditionalGoVote(_VoteBase):
+    decision: Literal["conditional_go"]
+    reason: GivenReason
+    conditions: list[ConditionIn] = Field(min_length=1, max_length=50)
+
+
+class OtherVote(_VoteBase):
+    """Rejections and stepping aside: each needs a reason."""
+
+    decision: Literal["recycle", "hold", "kill", "abstain", "recuse"]
+    reason: GivenReason
+
+
+VoteIn = Annotated[GoVote | ConditionalGoVote | OtherVote, Field(discriminator="decision")]
+
+
+class VoteOutcome(BaseModel):
+    vote: approvals.VoteResult
+    applied: approvals.DecisionApplied | None = Field(
+        default=None, description="The decision applied to the project, when this vote resolved the round."
+    )
+
+
+IdempotencyKey = Annotated[
+    str,
+    Header(
+        alias="Idempotency-Key",
+        pattern=r"^[A-Za-z0-9._:-]{8,128}$",
+        description="Retry-safe key (8..128 of A-Z a-z 0-9 . _ : -): a retry returns the first answer with 200.",
+    ),
+]
+
+
+@router.post(
+    "/rounds/{round_id}/votes",
+    status_code=status.HTTP_201_CREATED,
+    responses=WRITE | {200: {"model": VoteOutcome, "description": "A retry with the same Idempotency-Key."}},
+    tags=["rounds"],
+)
+def cast_vote(
+    caller: Voter, rt: Runtime, round_id: UUID, body: VoteIn, response: Response, idempotency_key: IdempotencyKey = ""
+) -> VoteOutcome:
+    """Vote, abstain or recuse on a round as the token's person, bound to the evidence hash reviewed."""
+    kind = BallotKind(body.decision) if body.decision in ("abstain", "recuse") else BallotKind.VOTE
+    conditions = body.conditions if isinstance(body, ConditionalGoVote) else []
+    cmd = CastVote(
+        round_id=round_id,
+        voter_id=caller.person_id,
+        decision=Decision(body.decision) if kind is BallotKind.VOTE else None,
+        kind=kind,
+        reason=body.reason,
+        # Acting "on behalf of" oneself is simply one's own vote.
+        on_behalf_of=body.on_behalf_of if body.on_behalf_of != caller.person_id else None,
+        conditions=tuple(ConditionSpec(**c.model_dump()) for c in conditions),
+        idempotency_key=f"api:{caller.person_id}:{idempotency_key}" if idempotency_key else None,
+        seen_evidence_hash=body.evidence_hash,
+    )
+    result = approvals.cast_vote(cmd, uow=rt.uow, now=rt.now(), probe=rt.probe, registry=rt.registry, links=rt.links())
+    applied = None
+    if result.replayed:
+        response.status_code = status.HTTP_200_OK
+    elif result.round_decision is not None:
+        applied = approvals.apply_round_decision(result.round_id, uow=rt.uow, now=rt.now())
+    return VoteOutcome(vote=result, applied=applied)
+
+
+# ------------------------------------------------------------------------------------------------ audit
+class AuditBreak(BaseModel):
+    seq: int
+    kind: str
+    reason: str
+
+
+class AuditVerification(BaseModel):
+    intact: bool
+    entries: int
+    head_hash: str | None
+    first_break: AuditBreak | None = Field(description="The first entry where the chain stops being trustworthy.")
+
+
+class AuditHead(BaseModel):
+    seq: int
+    hash: str | None
+    at: datetime | None
+
+
+@router.get("/audit/verify", responses=READ, tags=["audit"])
+def verify_audit_log(_: Reader, rt: Runtime) -> AuditVerification:
+    """Verify the hash chain of the audit log (edits, deletions and insertions are detected)."""
+    with rt.sessions() as session:
+        broken = verify_audit(session)
+        head = audit_head(session)
+    return AuditVerification(
+        intact=broken is None,
+        entries=head.seq if head else 0,
+        head_hash=head.hash if head else None,
+        first_break=AuditBreak(seq=broken.seq, kind=str(broken.kind), reason=broken.reason) if broken else None,
+    )
+
+
+@router.get("/audit/head", responses=READ, tags=["audit"])
+def get_audit_head(_: Reader, rt: Runtime) -> AuditHead:
+    """The latest audit entry's sequence number and hash: keep it elsewhere to detect a truncated log."""
+    with rt.sessions() as session:
+        head = audit_head(session)
+    return AuditHead(seq=head.seq if head else 0, hash=head.hash if head else None, at=head.at if head else None)

@@ -1,0 +1,151 @@
+"""The FastAPI application: pages, static files, the REST API when present, and error pages.
+
+``create_app(settings)`` builds everything from the settings it is given (tests pass their own database);
+with none it reads ``PHASEGATE_*`` from the environment, as ``phasegate serve`` does. The runtime (engine,
+session factory, settings) lives in ``app.state.runtime``.
+
+Errors a user can cause (``models.errors``) become 4xx pages, never a 500: InputError 422, NotFoundError
+404, PermissionDeniedError 403, ConflictError 409. Under ``/api/`` the same errors are answered as JSON
+problem details (RFC 9457) instead, so the API router can raise them as the use cases do.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import JSONResponse, Response
+
+from flows.runtime import Runtime, runtime
+from models.db import make_engine, make_session_factory
+from models.errors import ConflictError, InputError, NotFoundError, PermissionDeniedError, PhasegateError
+from models.settings import Settings
+from web import pages
+
+STATIC = Path(__file__).parent / "static"
+API_PREFIX = "/api/"
+
+logger = logging.getLogger(__name__)
+
+_TITLES = {
+    400: "invalid_title",
+    403: "forbidden_title",
+    404: "not_found_title",
+    409: "conflict_title",
+    410: "refused_title",
+    422: "invalid_title",
+}
+
+
+def status_of(err: PhasegateError) -> int:
+    if isinstance(err, NotFoundError):
+        return 404
+    if isinstance(err, PermissionDeniedError):
+        return 403
+    if isinstance(err, ConflictError):
+        return 409
+    if isinstance(err, InputError):
+        return 422
+    return 400
+
+
+def _runtime_for(settings: Settings | None) -> tuple[Runtime, bool]:
+    """The process runtime when no settings are given; otherwise one of our own (disposed at shutdown)."""
+    if settings is None:
+        return runtime(), False
+    engine = make_engine(settings.resolved_database_url, sqlite_synchronous=settings.sqlite_synchronous)
+    return Runtime(settings=settings, engine=engine, sessions=make_session_factory(engine)), True
+
+
+def _problem(status: int, title: str, detail: str, code: str | None = None) -> JSONResponse:
+    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+    if code:
+        body["code"] = code
+    return JSONResponse(body, status_code=status, media_type="application/problem+json")
+
+
+def _is_api(request: Request) -> bool:
+    return request.url.path.startswith(API_PREFIX)
+
+
+def _page(request: Request, status: int, detail: str | None) -> Response:
+    return pages.render(
+        request,
+        "message.html",
+        status=status,
+        title_key=_TITLES.get(status, "error_title"),
+        body_key="not_found_body" if status == 404 and detail is None else None,
+        detail=detail,
+    )
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    rt, owned = _runtime_for(settings)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        if owned:
+            rt.engine.dispose()
+
+    app = FastAPI(title="phasegate", version="0.1.0", lifespan=lifespan)
+    app.state.runtime = rt
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        """Liveness plus one round trip to the database, so a load balancer sees a broken database too."""
+        from sqlalchemy import text
+
+        with rt.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        return {"status": "ok"}
+
+    @app.exception_handler(PhasegateError)
+    async def phasegate_error(request: Request, err: PhasegateError) -> Response:
+        status = status_of(err)
+        if _is_api(request):
+            return _problem(status, type(err).__name__, str(err), err.code)
+        return _page(request, status, str(err))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, err: RequestValidationError) -> Response:
+        first = err.errors()[0] if err.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ())) or "request"
+        detail = f"{where}: {first.get('msg', 'invalid')}"
+        if _is_api(request):
+            return _problem(422, "Unprocessable Content", detail, "request.invalid")
+        return _page(request, 422, detail)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, err: StarletteHTTPException) -> Response:
+        response: Response
+        if _is_api(request):
+            response = _problem(err.status_code, str(err.detail), str(err.detail))
+        else:
+            response = _page(request, err.status_code, None if err.status_code == 404 else str(err.detail))
+        for name, value in (err.headers or {}).items():
+            response.headers[name] = value
+        return response
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, err: Exception) -> Response:
+        logger.exception("unhandled error on %s %s", request.method, request.url.path)
+        if _is_api(request):
+            return _problem(500, "Internal Server Error", "an unexpected error occurred; see the server log")
+        return _page(request, 500, None)
+
+    app.include_router(pages.router)
+    if importlib.util.find_spec("web.api") is not None:
+        # The REST API is its own module (web/api.py); the pages work without it.
+        app.include_router(importlib.import_module("web.api").router)
+    return app

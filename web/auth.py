@@ -1,0 +1,219 @@
+"""Who is calling the REST API, and may they: bearer tokens, their roles, and the runtime the API works on.
+
+Roles (``phasegate token create PERSON --role ...``) are not a ladder; each grants its own permissions:
+
+| role     | read | vote on rounds (own seat, or as a delegate) | write project data, start reviews |
+| -------- | ---- | ------------------------------------------- | --------------------------------- |
+| viewer   | yes  | no                                          | no                                |
+| approver | yes  | yes                                         | no                                |
+| pmo      | yes  | no                                          | yes                               |
+
+Why a PMO token cannot vote: PMO tokens drive integrations (a scheduler, a finance export), and a vote is a
+gatekeeper's own act, bound to the evidence they reviewed; a gatekeeper who also works in the PMO holds two
+tokens. Why an approver token cannot write project data: approvers must not shape the evidence they judge.
+Seats, delegation and segregation of duties are still checked by the vote service, whatever the token says.
+
+A token is looked up by the sha256 of what was presented (only hashes are stored). ``last_used_at`` is
+written at most once an hour per token, so reading the API does not turn every request into a write.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session, sessionmaker
+
+from gates.criteria import Criterion
+from gates.ports import ApprovalLinks, UnitOfWork
+from gates.registry import with_plugins
+from models.db import make_engine, make_session_factory
+from models.documents import current_sha256
+from models.errors import PhasegateError
+from models.plugins import plugin_criteria
+from models.settings import Settings
+from models.tokens import TokenRole, find_token, mark_used, token_hash
+from models.uow import SqlUnitOfWork
+from notifications.links import approval_token, approval_url
+from web.problems import ApiProblem
+
+LINK_VALID_DAYS = 7
+USE_RECORD_INTERVAL = timedelta(hours=1)
+
+
+class Permission(StrEnum):
+    READ = "read"
+    VOTE = "vote"
+    WRITE = "write"
+
+
+ROLE_PERMISSIONS: dict[TokenRole, frozenset[Permission]] = {
+    TokenRole.VIEWER: frozenset({Permission.READ}),
+    TokenRole.APPROVER: frozenset({Permission.READ, Permission.VOTE}),
+    TokenRole.PMO: frozenset({Permission.READ, Permission.WRITE}),
+}
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class ApiRuntime:
+    """What the API's handlers need: sessions on the system of record, criteria, links, a clock.
+
+    Built on the first request from ``app.state.runtime`` (``web.app.create_app`` puts its settings and session
+    factory there, so pages and API share one engine) and kept as ``app.state.api_runtime``.
+    """
+
+    settings: Settings
+    sessions: sessionmaker[Session]
+    registry: dict[str, Criterion]
+    clock: Callable[[], datetime] = field(default=utc_now)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, sessions: sessionmaker[Session] | None = None) -> ApiRuntime:
+        if sessions is None:
+            engine = make_engine(settings.resolved_database_url, sqlite_synchronous=settings.sqlite_synchronous)
+            sessions = make_session_factory(engine)
+        try:
+            specs = with_plugins(plugin_criteria())
+        except ValueError as err:
+            raise PhasegateError(str(err), code="plugin.clash") from None
+        return cls(settings=settings, sessions=sessions, registry={code: s.evaluate for code, s in specs.items()})
+
+    def uow(self) -> UnitOfWork:
+        return SqlUnitOfWork(self.sessions)
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    @staticmethod
+    def probe(path: str) -> str | None:
+        """The registered file's sha256 now, or None when it is gone (``doc.unchanged_since_approval``)."""
+        return current_sha256(Path(path))
+
+    def links(self) -> ApprovalLinks:
+        """Signed approval-page links, as the CLI and flows make them (bound to round, person and evidence)."""
+        secret = self.settings.secret_key.get_secret_value()
+        public_url = self.settings.public_url
+
+        def link(round_id: UUID, approver_id: str, evidence_hash: str) -> str:
+            token = approval_token(
+                secret,
+                round_id=round_id,
+                approver_id=approver_id,
+                evidence_hash=evidence_hash,
+                expires_at=self.now() + timedelta(days=LINK_VALID_DAYS),
+            )
+            return approval_url(public_url, token)
+
+        return link
+
+
+_build_lock = threading.Lock()
+
+
+def _from_app_state(state: Any) -> ApiRuntime:
+    """Share the app's engine when ``create_app`` put a runtime (settings and sessions) on ``app.state``."""
+    shared = getattr(state, "runtime", None)
+    settings = getattr(shared, "settings", None) or getattr(state, "settings", None)
+    sessions = getattr(shared, "sessions", None)
+    if not isinstance(settings, Settings):
+        settings = Settings()
+    return ApiRuntime.from_settings(settings, sessions=sessions if isinstance(sessions, sessionmaker) else None)
+
+
+def api_runtime(request: Request) -> ApiRuntime:
+    """The app's ApiRuntime, built once per app on first use."""
+    state = request.app.state
+    found = getattr(state, "api_runtime", None)
+    if isinstance(found, ApiRuntime):
+        return found
+    with _build_lock:
+        found = getattr(state, "api_runtime", None)
+        if not isinstance(found, ApiRuntime):
+            found = _from_app_state(state)
+            state.api_runtime = found
+    return found
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The caller: the person a token was issued to, and that token's role."""
+
+    token_id: UUID
+    person_id: str
+    role: TokenRole
+
+    def may(self, permission: Permission) -> bool:
+        return permission in ROLE_PERMISSIONS[self.role]
+
+
+bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="bearerToken",
+    description="A token from `phasegate token create PERSON --role viewer|approver|pmo`.",
+)
+Runtime = Annotated[ApiRuntime, Depends(api_runtime)]
+
+
+def _unauthorized(detail: str, code: str) -> ApiProblem:
+    return ApiProblem(
+        401, detail, code=code, headers={"WWW-Authenticate": 'Bearer realm="phasegate", error="invalid_token"'}
+    )
+
+
+def authenticate(
+    rt: Runtime, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> Principal:
+    """The caller behind the bearer token; 401 for a missing, unknown or revoked token."""
+    if credentials is None or not credentials.credentials:
+        raise ApiProblem(
+            401,
+            "Authorization: send 'Bearer TOKEN' (create one with 'phasegate token create PERSON --role ROLE')",
+            code="auth.missing",
+            headers={"WWW-Authenticate": 'Bearer realm="phasegate"'},
+        )
+    with rt.sessions() as session, session.begin():
+        record = find_token(session, token_hash(credentials.credentials))
+        if record is None:
+            raise _unauthorized("Authorization: unknown token", "auth.invalid")
+        if not record.active:
+            raise _unauthorized("Authorization: this token was revoked", "auth.revoked")
+        now = rt.now()
+        if record.last_used_at is None or now - record.last_used_at >= USE_RECORD_INTERVAL:
+            mark_used(session, record.id, now)
+    return Principal(token_id=record.id, person_id=record.person_id, role=record.role)
+
+
+Caller = Annotated[Principal, Depends(authenticate)]
+
+
+def require(permission: Permission) -> Callable[[Principal], Principal]:
+    """A dependency that admits callers whose role grants ``permission`` (403 otherwise)."""
+
+    def check(principal: Caller) -> Principal:
+        if not principal.may(permission):
+            allowed = ", ".join(r.value for r, perms in ROLE_PERMISSIONS.items() if permission in perms)
+            raise ApiProblem(
+                403,
+                f"role {principal.role.value} may not {permission.value}; roles that may: {allowed}",
+                code="auth.role",
+            )
+        return principal
+
+    return check
+
+
+Reader = Annotated[Principal, Depends(require(Permission.READ))]
+Voter = Annotated[Principal, Depends(require(Permission.VOTE))]
+Writer = Annotated[Principal, Depends(require(Permission.WRITE))]

@@ -1,0 +1,58 @@
+"""CSRF protection for server-rendered forms: a signed double-submit cookie.
+
+Why this shape: the pages have no login session to hang a token on (an approval link is opened from a
+mail client), so each browser gets a random, HttpOnly, SameSite=Strict cookie, and each form carries
+``HMAC(secret, cookie + scope)``. A cross-site page can neither read the cookie nor compute the HMAC, and a
+token minted for one form (``scope``: the approval link it belongs to) is useless on another.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from models.errors import PermissionDeniedError
+
+COOKIE = "phasegate_csrf"
+FIELD = "csrf_token"
+
+
+class CsrfError(PermissionDeniedError):
+    code = "csrf.invalid"
+
+
+def _sign(secret: str, cookie: str, scope: str) -> str:
+    message = f"{cookie}\x00{scope}".encode()
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+def browser_secret(request: Request) -> tuple[str, bool]:
+    """This browser's CSRF cookie value, and whether it is new (the response must then set it)."""
+    current = request.cookies.get(COOKIE, "")
+    if len(current) >= 32:
+        return current, False
+    return secrets.token_urlsafe(32), True
+
+
+def issue(request: Request, secret: str, scope: str) -> tuple[str, str | None]:
+    """The form token for ``scope`` and, when the browser had none, the cookie value to set."""
+    cookie, fresh = browser_secret(request)
+    return _sign(secret, cookie, scope), cookie if fresh else None
+
+
+def remember(response: Response, request: Request, cookie: str | None) -> None:
+    if cookie is not None:
+        response.set_cookie(
+            COOKIE, cookie, httponly=True, samesite="strict", secure=request.url.scheme == "https", path="/"
+        )
+
+
+def verify(request: Request, secret: str, scope: str, token: str | None) -> None:
+    """Raise CsrfError unless ``token`` was issued to this browser for ``scope``."""
+    cookie = request.cookies.get(COOKIE, "")
+    if not cookie or not token or not hmac.compare_digest(_sign(secret, cookie, scope), token):
+        raise CsrfError("csrf_token: the form token is missing or does not match this browser; reload the page")

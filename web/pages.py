@@ -1,0 +1,205 @@
+"""Server-rendered pages: the portfolio dashboard, a project, and the approval link (GET shows, POST votes).
+
+Routes decide status codes, cookies and templates; what a page contains comes from ``web.views`` and what
+an approval link may do from ``web.approval``. Blocking work (SQL, the vote) runs in the thread pool.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, BackgroundTasks, Request
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from flows.runtime import Runtime, utc_now
+from models.errors import ConflictError, InputError, NotFoundError, PermissionDeniedError
+from web import approval, csrf, i18n, views
+
+TEMPLATES = Path(__file__).parent / "templates"
+STALE_CODES = frozenset({"vote.evidence_changed", "vote.evidence_mismatch"})
+
+router = APIRouter(include_in_schema=False)
+
+
+def _when(value: object) -> str:
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M UTC")
+    if isinstance(value, date):
+        return value.isoformat()
+    return "" if value is None else str(value)
+
+
+def _age(hours: int, t: Mapping[str, str]) -> str:
+    return f"{hours // 24}{t['days']} {hours % 24}{t['hours']}" if hours >= 24 else f"{hours}{t['hours']}"
+
+
+def _environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(["html"]),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["when"] = _when
+    env.globals["age"] = _age
+    return env
+
+
+ENV = _environment()
+
+
+def runtime_of(request: Request) -> Runtime:
+    rt: Runtime = request.app.state.runtime
+    return rt
+
+
+def render(
+    request: Request, name: str, *, status: int = 200, person_locale: str | None = None, **context: Any
+) -> HTMLResponse:
+    """Render ``name`` in the request's language; a ``?lang=`` switch is remembered in a cookie."""
+    locale = i18n.pick_locale(request, person_locale)
+    body = ENV.get_template(name).render(
+        t=i18n.words(locale), locale=locale, path=request.url.path, zh=locale == "zh-CN", **context
+    )
+    response = HTMLResponse(body, status_code=status)
+    chosen = i18n.switched(request)
+    if chosen is not None:
+        response.set_cookie(i18n.COOKIE, chosen, max_age=365 * 24 * 3600, samesite="lax", path="/")
+    return response
+
+
+def message_page(request: Request, *, status: int, title: str, body: str, **extra: Any) -> HTMLResponse:
+    """A page that only says something (refusals, errors): ``title`` and ``body`` are keys of the page strings."""
+    return render(request, "message.html", status=status, title_key=title, body_key=body, detail=None, **extra)
+
+
+# ------------------------------------------------------------------------------------------------ dashboard
+@router.get("/", response_class=HTMLResponse)
+def dashboard(request: Request) -> HTMLResponse:
+    rt = runtime_of(request)
+    now = utc_now()
+    return render(request, "dashboard.html", p=views.portfolio(rt, now), now=now)
+
+
+@router.get("/projects/{key}", response_class=HTMLResponse)
+def project(request: Request, key: str) -> HTMLResponse:
+    rt = runtime_of(request)
+    now = utc_now()
+    return render(request, "project.html", page=views.project_page(rt, key, now), now=now)
+
+
+# ------------------------------------------------------------------------------------------------ approval
+def _refused(request: Request, err: approval.LinkRefusedError) -> HTMLResponse:
+    body = {
+        410: "expired_body",
+        404: "forged_body",
+    }.get(err.status, "forged_body")
+    return message_page(request, status=err.status, title="refused_title", body=body)
+
+
+def _approval_page(
+    request: Request,
+    rt: Runtime,
+    link: approval.Link,
+    *,
+    status: int = 200,
+    error: str | None = None,
+    form: Mapping[str, Any] | None = None,
+) -> HTMLResponse:
+    if link.stale:
+        return message_page(request, status=409, title="stale_title", body="stale_body")
+    used = approval.link_used(rt, link)
+    why_not = approval.blocker(link, used)
+    packet = views.packet(rt, link.current)
+    person_locale = None
+    with rt.uow() as tx:
+        person = tx.get_person(link.claim.approver_id)
+        person_locale = person.locale if person else None
+    token = cookie = None
+    if why_not is None:
+        token, cookie = csrf.issue(request, approval.secret_of(rt.settings), link.digest)
+    response = render(
+        request,
+        "approve.html",
+        status=status,
+        person_locale=person_locale,
+        pk=packet,
+        link=link,
+        approver_name=packet.names.get(link.claim.approver_id, link.claim.approver_id),
+        why_not=why_not,
+        just_voted=request.query_params.get("voted") == "1",
+        my_vote=link.my_vote,
+        csrf_field=csrf.FIELD,
+        csrf_token=token,
+        choices=approval.CHOICES,
+        condition_rows=approval.CONDITION_ROWS,
+        error=error,
+        form=form or {},
+    )
+    csrf.remember(response, request, cookie)
+    return response
+
+
+@router.get("/approve/{token}", response_class=HTMLResponse)
+def approval_get(request: Request, token: str) -> HTMLResponse:
+    """Show the packet and, when this person may vote now, the form. Changes nothing about the round."""
+    rt = runtime_of(request)
+    try:
+        link = approval.open_link(rt, token, method="GET", now=utc_now())
+    except approval.LinkRefusedError as err:
+        return _refused(request, err)
+    return _approval_page(request, rt, link)
+
+
+def _form_dict(raw: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {key: raw.get(key) for key in ("decision", "reason", "evidence_hash", csrf.FIELD)}
+    for name in ("text", "owner", "due", "verify"):
+        data[f"condition_{name}"] = [str(v) for v in raw.getlist(f"condition_{name}")]
+    return data
+
+
+@router.post("/approve/{token}", response_class=HTMLResponse)
+async def approval_post(request: Request, token: str, background: BackgroundTasks) -> Response:
+    """Vote once through the same use case as the CLI; a replayed link is refused with 409."""
+    rt = runtime_of(request)
+    form = _form_dict(await request.form())
+    now = utc_now()
+    try:
+        link = await run_in_threadpool(approval.open_link, rt, token, method="POST", now=now)
+    except approval.LinkRefusedError as err:
+        return _refused(request, err)
+    try:
+        csrf.verify(request, approval.secret_of(rt.settings), link.digest, form.get(csrf.FIELD))
+    except csrf.CsrfError:
+        return message_page(request, status=403, title="forbidden_title", body="csrf_body")
+    if link.stale:
+        return message_page(request, status=409, title="stale_title", body="stale_body")
+    if await run_in_threadpool(approval.link_used, rt, link):
+        await run_in_threadpool(approval.refuse, rt, code=approval.REPLAYED, method="POST", digest=link.digest, now=now)
+        return message_page(request, status=409, title="refused_title", body="replayed_body", vote=link.my_vote)
+    try:
+        cmd = approval.command(link, form)
+        result = await run_in_threadpool(approval.cast, rt, link, cmd, now=now)
+    except InputError as err:
+        message = str(err)
+        return await run_in_threadpool(lambda: _approval_page(request, rt, link, status=422, error=message, form=form))
+    except ConflictError as err:
+        if err.code in STALE_CODES:
+            background.add_task(approval.dispatch, rt)  # the fresh links the refresh queued
+            page = message_page(request, status=409, title="stale_title", body="stale_body")
+            page.background = background
+            return page
+        return render(request, "message.html", status=409, title_key="conflict_title", body_key=None, detail=str(err))
+    except PermissionDeniedError as err:
+        return render(request, "message.html", status=403, title_key="forbidden_title", body_key=None, detail=str(err))
+    except NotFoundError as err:
+        return render(request, "message.html", status=404, title_key="not_found_title", body_key=None, detail=str(err))
+    decided = result.round_decision is not None and not result.replayed
+    background.add_task(approval.after_vote, rt, result.round_id, decided)
+    return RedirectResponse(f"/approve/{token}?voted=1", status_code=303, background=background)
