@@ -4,7 +4,7 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-PACKAGES := flows gates models notifications migrations
+PACKAGES := flows gates models notifications migrations web
 
 .PHONY: demo test lint typecheck imports check clean
 

@@ -101,9 +101,9 @@ def _document(folder: Path, template: LifecycleTemplate, deliverable_id: str, pr
 
 def run_demo() -> None:
     from flows.cli.database import db_upgrade
-    from flows.cli.gates import prepare_prefect
     from flows.runtime import probe_file, runtime, utc_now
     from flows.server import prefect_run_context, start
+    from flows.trigger import prepare_prefect
 
     settings = Settings()
     root = (settings.home / "demo").resolve()

@@ -212,7 +212,7 @@ def apply_decision(rt: Runtime, round_id: UUID) -> None:
     """Apply a resolved round (background task). The flow path falls back to the direct call on failure."""
     if prefect_configured(rt.settings):
         try:
-            from flows.cli.approvals import apply_decision_flow
+            from flows.trigger import apply_decision_flow
 
             apply_decision_flow(str(round_id))
             return

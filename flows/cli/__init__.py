@@ -11,6 +11,7 @@ import sys
 import typer
 
 from flows.cli import approvals, audit, database, evidence, gates, notify, people, projects, server, templates
+from flows.cli import web as web_cli
 from models.errors import PhasegateError
 
 app = typer.Typer(
@@ -38,6 +39,7 @@ for sub, name in (
 ):
     app.add_typer(sub, name=name)
 app.command("vote")(approvals.vote)
+app.command("serve")(web_cli.serve)
 app.command("delegate")(approvals.delegate)
 projects.app.command("resume")(approvals.project_resume)
 projects.app.command("close")(approvals.project_close)

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from flows.cli.common import Db, Json, command, emit, now, parse_date, parse_round_id, runtime_for, sub_app
-from flows.cli.gates import prepare_prefect, run_flow
+from flows.trigger import apply_decision_flow
 from models.errors import InputError
 
 rounds_app = sub_app("Approval rounds.")
@@ -30,30 +30,6 @@ def _condition(spec: str, index: int) -> dict[str, Any]:
         "due_on": parse_date(due, f"--condition #{index} DUE"),
         "verification": verification,
     }
-
-
-def apply_decision_flow(round_id: str) -> dict[str, Any]:
-    """Apply a resolved round through the gate-decision flow.
-
-    On a team server (PREFECT_API_URL set) the deployment runs it on a worker and this returns at once;
-    otherwise, or when that deployment does not exist, the flow runs in this process.
-    """
-    mode = prepare_prefect()
-    if mode == "external":
-        from prefect.client.schemas.objects import FlowRun
-        from prefect.deployments import run_deployment
-        from prefect.exceptions import ObjectNotFound
-
-        try:
-            run = run_deployment("gate-decision/gate-decision", parameters={"round_id": round_id}, timeout=0)
-            assert isinstance(run, FlowRun), "called from synchronous code, run_deployment returns the run"
-            return {"scheduled_flow_run": str(run.id), "round_id": round_id}
-        except ObjectNotFound:
-            pass
-    from flows.gate_decision import gate_decision_flow
-
-    applied, _ = run_flow(lambda: gate_decision_flow(round_id, return_state=True))
-    return dict(applied)
 
 
 def vote(

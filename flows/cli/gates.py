@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from flows.cli.common import Db, Json, emit, now, runtime_for, sub_app
-from models.errors import PhasegateError
+from flows.trigger import prepare_prefect, run_flow
 
 app = sub_app("Gate checks, reviews and votes.")
 
@@ -87,32 +87,6 @@ def gate_check(
         emit(doc)
     else:
         _print_evaluation(doc)
-
-
-def prepare_prefect() -> str:
-    """Choose the Prefect API before Prefect is imported (it reads its settings once, at import).
-
-    Returns the mode: "external" (a team server named by PREFECT_API_URL), "local-server" or "ephemeral".
-    """
-    import os
-
-    from flows.server import configure_prefect_env
-
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")  # the command prints its own summary
-    # A temporary server on a busy machine can take longer than Prefect's 20 s default to answer.
-    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
-    return configure_prefect_env(runtime_for(None).settings)
-
-
-def run_flow(call: Any) -> Any:
-    """Run a flow in this process against the local Prefect server when it is up (see `phasegate server`)."""
-    from flows.server import prefect_run_context
-
-    with prefect_run_context():
-        state = call()
-    if not state.is_completed():
-        raise PhasegateError(f"flow run ended {state.name}: {state.message}", code="flow.failed")
-    return state.result(), state
 
 
 @app.command("review")

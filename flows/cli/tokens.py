@@ -1,0 +1,67 @@
+"""CLI: bearer tokens for the REST API (``/api/v1``). The token is printed once; only its sha256 is stored."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from flows.cli.common import Db, Json, emit, now, runtime_for, sub_app
+from models.errors import InputError
+
+app = sub_app("Bearer tokens for the REST API: viewer reads, approver votes, pmo writes project data.")
+
+
+@app.command("create")
+def token_create(
+    person: Annotated[str, typer.Argument(metavar="PERSON")],
+    role: Annotated[str, typer.Option("--role", help="viewer, approver or pmo")],
+    db: Db = None,
+    as_json: Json = False,
+) -> None:
+    """Create a token for PERSON; it is printed once and cannot be shown again (store it now)."""
+    from models.tokens import create_token
+
+    with runtime_for(db).sessions() as session, session.begin():
+        token_id, plaintext = create_token(session, person, role, now())
+    if as_json:
+        emit({"id": str(token_id), "person": person, "role": role, "token": plaintext})
+        return
+    typer.echo(plaintext)
+    typer.echo(f"token {token_id} for {person} ({role}); shown once: store it now", err=True)
+
+
+@app.command("revoke")
+def token_revoke(token_ref: Annotated[str, typer.Argument(metavar="ID")], db: Db = None) -> None:
+    """Revoke a token: requests bearing it get 401 from now on."""
+    from uuid import UUID
+
+    from models.tokens import revoke
+
+    try:
+        token_id = UUID(token_ref)
+    except ValueError:
+        raise InputError(f"ID: {token_ref!r} is not a token id (a UUID shown by 'phasegate token list')") from None
+    with runtime_for(db).sessions() as session, session.begin():
+        record = revoke(session, token_id, now())
+    typer.echo(f"token {record.id} of {record.person_id} ({record.role.value}) revoked")
+
+
+@app.command("list")
+def token_list(
+    person: Annotated[str | None, typer.Option("--person", help="Only this person's tokens")] = None,
+    db: Db = None,
+    as_json: Json = False,
+) -> None:
+    """Tokens with person, role and state; never the secrets (they are not stored)."""
+    from models.tokens import list_tokens
+
+    with runtime_for(db).sessions() as session:
+        records = list_tokens(session, person_id=person)
+    if as_json:
+        emit([r.model_dump(mode="json") for r in records])
+        return
+    for r in records:
+        state = f"revoked {r.revoked_at:%Y-%m-%d}" if r.revoked_at else "active"
+        used = f"last used {r.last_used_at:%Y-%m-%d %H:%M}" if r.last_used_at else "never used"
+        typer.echo(f"{r.id}  {r.person_id:<12} {r.role.value:<8} {state:<18} {used}")
