@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import socket
 import statistics
 import subprocess
 import sys
@@ -30,15 +31,22 @@ def _run(env: dict[str, str], *args: str) -> tuple[float, str]:
     return elapsed, done.stdout
 
 
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--port", type=int, default=4317)
+    parser.add_argument("--port", type=int, default=0, help="Default: a free port")
     args = parser.parse_args()
     template = next(t for _, t in shipped_templates() if t.id == "it-pmo")
     gate = template.gates[0]
+    port = args.port or _free_port()
     with tempfile.TemporaryDirectory() as home:
-        env = os.environ | {"PHASEGATE_HOME": home, "PHASEGATE_PREFECT_PORT": str(args.port)}
+        env = os.environ | {"PHASEGATE_HOME": home, "PHASEGATE_PREFECT_PORT": str(port)}
         env.pop("PREFECT_API_URL", None)
         _run(env, "db", "upgrade")
         _run(env, "server", "start")
