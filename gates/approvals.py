@@ -126,25 +126,31 @@ def _segregation(
     return None
 
 
-def _refuse(uow: UowFactory, *, cmd: CastVote, current: RoundSnapshot, why: str, now: datetime) -> SecurityRefusedError:
-    """Record the refused attempt as a security event in its own transaction, then give the error to raise."""
+def _refuse(
+    uow: UowFactory, *, cmd: CastVote, round_id: UUID, why: str, code: str, now: datetime, security: bool
+) -> None:
+    """Record a refused attempt in its own transaction (the refusal itself writes nothing else)."""
     with uow() as tx:
+        current = tx.get_round(round_id)
         tx.append_audit(
             actor=cmd.voter_id,
-            action="security.refused",
-            entity=f"round:{current.id}",
+            action="security.refused" if security else "vote.refused",
+            entity=f"round:{round_id}",
             payload={
+                "meaning": "refused",
                 "on_behalf_of": cmd.on_behalf_of,
                 "attempt": cmd.kind.value,
                 "decision": cmd.decision,
+                "reason": cmd.reason,
+                "conditions": [c.model_dump(mode="json") for c in cmd.conditions],
+                "code": code,
                 "why": why,
-                "evidence_hash": current.evidence_hash,
-                "policy": current.policy_spec,
+                "evidence_hash": current.evidence_hash if current else None,
+                "policy": current.policy_spec if current else None,
             },
             at=now,
         )
         tx.commit()
-    return SecurityRefusedError(f"refused: {why}")
 
 
 def _replay(tx: UnitOfWork, cmd: CastVote) -> VoteResult | None:
@@ -175,6 +181,33 @@ def _replay(tx: UnitOfWork, cmd: CastVote) -> VoteResult | None:
 
 
 def cast_vote(
+    cmd: CastVote,
+    *,
+    uow: UowFactory,
+    now: datetime,
+    probe: DocumentProbe,
+    registry: Mapping[str, Criterion] | None = None,
+    links: ApprovalLinks | None = None,
+) -> VoteResult:
+    """Record one act on a round; resolve the round in the same transaction when its outcome is certain.
+
+    Every refused attempt is audited (segregation and delegation breaches as security events) in a
+    transaction of its own, then the error is raised for the entry point to show.
+    """
+    try:
+        return _cast_vote(cmd, uow=uow, now=now, probe=probe, registry=registry, links=links)
+    except SecurityRefusedError as refused:
+        _refuse(uow, cmd=cmd, round_id=cmd.round_id, why=refused.message, code=refused.code, now=now, security=True)
+        raise
+    except (ConflictError, PermissionDeniedError, NotFoundError) as refused:
+        if refused.code not in ("round.not_found", "person.not_found"):
+            _refuse(
+                uow, cmd=cmd, round_id=cmd.round_id, why=refused.message, code=refused.code, now=now, security=False
+            )
+        raise
+
+
+def _cast_vote(
     cmd: CastVote,
     *,
     uow: UowFactory,
@@ -249,7 +282,7 @@ def cast_vote(
             tx.commit()
             return result
     if violation is not None:
-        raise _refuse(uow, cmd=cmd, current=current, why=violation, now=now)
+        raise SecurityRefusedError(f"refused: {violation}")
     _refresh(uow, round_id=current.id, now=now, probe=probe, registry=registry, links=links)
     raise ConflictError(
         f"the evidence of {current.project_key} changed after round {current.id} opened (a new document, cost or "
@@ -283,7 +316,9 @@ def _record(
         conditions=cmd.conditions,
         idempotency_key=cmd.idempotency_key,
     )
-    tx.add_vote(current.id, vote)
+    vote_id = tx.add_vote(current.id, vote)
+    seat_role = next((seat.role for seat in seats if seat.person_id == principal), "")
+    signer_name = tx.get_person(signer) or tx.get_person(principal)
     ballots = (*_ballots(current), Ballot(person_id=principal, kind=cmd.kind, decision=cmd.decision))
     after = tally(policy, seats, ballots)
     meaning = {BallotKind.ABSTAIN: "abstained", BallotKind.RECUSE: "recused"}.get(
@@ -294,6 +329,10 @@ def _record(
         action="vote.cast",
         entity=f"round:{current.id}",
         payload={
+            "vote": vote_id,
+            "kind": cmd.kind.value,
+            "seat_role": seat_role,
+            "signer_name": signer_name.name if signer_name else signer,
             "on_behalf_of": principal if principal != signer else None,
             "meaning": meaning,
             "decision": cmd.decision,
@@ -325,6 +364,8 @@ def _record(
             entity=f"round:{current.id}",
             payload={
                 "decision": after.outcome,
+                "decided_by": decided_by,
+                "reason": cmd.reason,
                 "quorum": after.explanation,
                 "policy": current.policy_spec,
                 "evidence_hash": current.evidence_hash,

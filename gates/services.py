@@ -652,6 +652,17 @@ def record_status(reports: Sequence[EvmReportRecord], *, uow: UowFactory, now: d
             raise NotFoundError(
                 f"unknown project(s) {', '.join(unknown)}; nothing was imported", code="project.not_found"
             )
+        for report in reports:
+            project = require_project(tx, report.project_key)
+            baseline = tx.get_baseline(project.key)
+            bac = baseline.bac if baseline else project.budget
+            for name, value in (("planned_value", report.planned_value), ("earned_value", report.earned_value)):
+                if value is not None and value > bac:
+                    raise InputError(
+                        f"{report.project_key} as of {report.as_of}: {name} {value} exceeds the budget at completion "
+                        f"{bac}; planned and earned value are shares of BAC (set the baseline first if BAC changed)",
+                        code="status.over_bac",
+                    )
         count = tx.upsert_evm_reports(reports, now=now)
         for key in keys:
             dates = sorted(r.as_of for r in reports if r.project_key == key)

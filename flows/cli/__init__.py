@@ -10,7 +10,19 @@ import sys
 
 import typer
 
-from flows.cli import approvals, audit, database, evidence, gates, notify, people, projects, server, templates
+from flows.cli import (
+    approvals,
+    audit,
+    database,
+    evidence,
+    gates,
+    notify,
+    people,
+    projects,
+    server,
+    templates,
+    tokens,
+)
 from flows.cli import web as web_cli
 from models.errors import PhasegateError
 
@@ -36,6 +48,7 @@ for sub, name in (
     (server.app, "server"),
     (approvals.rounds_app, "rounds"),
     (approvals.conditions_app, "conditions"),
+    (tokens.app, "token"),
 ):
     app.add_typer(sub, name=name)
 app.command("vote")(approvals.vote)
