@@ -7,6 +7,7 @@ same database when they share ``PHASEGATE_DATABASE_URL``.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -25,7 +26,7 @@ from models.errors import PhasegateError
 from models.plugins import plugin_criteria
 from models.settings import Settings
 from models.template import LifecycleTemplate, Location
-from models.uow import SqlUnitOfWork
+from models.uow import OrgRoute, SqlUnitOfWork
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,9 @@ class Runtime:
     sessions: sessionmaker[Session]
 
     def uow(self) -> UnitOfWork:
-        return SqlUnitOfWork(self.sessions)
+        return SqlUnitOfWork(
+            self.sessions, org_route=_org_route(self.settings.notify_config), org_locale=self.settings.notify_org_locale
+        )
 
     @property
     def registry(self) -> dict[str, Criterion]:
@@ -48,6 +51,23 @@ class Runtime:
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+@cache
+def _org_route(config_path: Path | None) -> OrgRoute | None:
+    """Tags -> the organisation's Apprise targets, from PHASEGATE_NOTIFY_CONFIG (read once per process)."""
+    if config_path is None:
+        return None
+    from notifications.routing import expand_targets, load_configured
+
+    config = load_configured(config_path)
+    if config is None:
+        return None
+
+    def route(tags: Sequence[str]) -> list[str]:
+        return expand_targets((), list(tags), config)
+
+    return route
 
 
 @cache

@@ -30,6 +30,7 @@ from gates.services import (
     collect_evidence,
     criteria_context,
     messages_for,
+    org_notice,
     project_roles,
     require_person,
     require_project,
@@ -542,6 +543,9 @@ def apply_round_decision(round_id: UUID, *, uow: UowFactory, now: datetime) -> D
             messages += messages_for(
                 require_person(tx, person_id, field="recipient"), "decision_made", f"round:{current.id}", context
             )
+        messages.append(
+            org_notice("decision_made", f"round:{current.id}", context, ("sponsor", "pmo", f"project:{project.key}"))
+        )
         tx.enqueue(messages, now=now)
         tx.commit()
     return DecisionApplied(

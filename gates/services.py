@@ -466,13 +466,25 @@ def start_review(
                 at=now,
             )
             opening = tally(gate.approval, seats, ())
-            for approver_id in opening.next_up or opening.pending:
+            asked = opening.next_up or opening.pending
+            for approver_id in asked:
                 messages += approval_request(
                     tx, round_id, approver_id, base, evidence_hash=evaluation.evidence_hash, links=links
                 )
+            names = ", ".join(require_person(tx, person, field="approver").name for person in asked)
+            team = base | {
+                "round_id": str(round_id),
+                "approver_name": names,
+                "approval_url": None,
+                "vote_command": f"phasegate vote {round_id} --as APPROVER --decision go",
+            }
+            messages.append(
+                org_notice("approval_requested", f"round:{round_id}", team, ("pmo", f"project:{project.key}"))
+            )
         else:
             manager = require_person(tx, project.manager_id, field="manager")
             messages += messages_for(manager, "gate_not_ready", f"review:{review_id}", base)
+            messages.append(org_notice("gate_not_ready", f"review:{review_id}", base, (f"project:{project.key}",)))
         tx.enqueue(messages, now=now)
         tx.commit()
     return ReviewResult(
@@ -510,6 +522,19 @@ def approval_request(
         "approval_url": links(round_id, approver.id, evidence_hash) if links else None,
     }
     return messages_for(approver, kind, f"round:{round_id}{subject_suffix}", context)
+
+
+def org_notice(kind: str, subject: str, context: dict[str, Any], tags: tuple[str, ...]) -> OutboxRequest:
+    """A notice to the organisation's tagged channels (a PMO chat group, a project team's WeCom group)."""
+    return OutboxRequest(
+        idempotency_key=f"{kind}:{subject}:org",
+        kind=kind,
+        recipient_id=None,
+        target="",
+        locale="en",
+        context=context,
+        tags=tags,
+    )
 
 
 def messages_for(person: PersonSnapshot, kind: str, subject: str, context: dict[str, Any]) -> list[OutboxRequest]:

@@ -19,6 +19,7 @@ class Settings(BaseSettings):
     notify_config: Path | None = Field(
         default=None, description="Apprise YAML file with the organisation's tagged targets (PHASEGATE_NOTIFY_CONFIG)."
     )
+    notify_org_locale: str = Field(default="en", pattern="^(en|zh-CN)$", description="Language of org channel notices.")
     notify_max_attempts: int = Field(default=5, ge=1, le=50, description="Sends before a notification is dead.")
     # An acknowledged approval must survive power loss, so SQLite runs with synchronous=FULL by default.
     sqlite_synchronous: str = Field(default="FULL", pattern="^(FULL|NORMAL)$")

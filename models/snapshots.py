@@ -163,9 +163,10 @@ class OutboxRequest(Snapshot):
     idempotency_key: str
     kind: str
     recipient_id: str | None
-    target: str
+    target: str = Field(description="One Apprise URL; empty for an organisation notice routed by ``tags``.")
     locale: str
     context: dict[str, Any]
+    tags: tuple[str, ...] = Field(default=(), description="Organisation targets to reach (any of these tags).")
 
 
 class BaselineRecord(Snapshot):

@@ -7,7 +7,8 @@ the write lock from their ``BEGIN IMMEDIATE``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Self
@@ -119,9 +120,17 @@ def _stored_template(row: t.TemplateVersion) -> StoredTemplate:
     )
 
 
+OrgRoute = Callable[[Sequence[str]], list[str]]
+"""Organisation targets (Apprise URLs) for a set of tags, OR-ed: injected by entry points from the org config."""
+
+
 class SqlUnitOfWork:
-    def __init__(self, session_factory: sessionmaker[Session]) -> None:
+    def __init__(
+        self, session_factory: sessionmaker[Session], *, org_route: OrgRoute | None = None, org_locale: str = "en"
+    ) -> None:
         self._factory = session_factory
+        self._org_route = org_route
+        self._org_locale = org_locale
 
     def __enter__(self) -> Self:
         self.session = self._factory()
@@ -619,7 +628,9 @@ class SqlUnitOfWork:
         self.session.execute(
             update(t.ApprovalRound)
             .where(t.ApprovalRound.id == round_id)
-            .values(evidence_hash=evidence_hash, evidence_version=evidence_version, refreshed_at=now)
+            .values(
+                review_id=review_id, evidence_hash=evidence_hash, evidence_version=evidence_version, refreshed_at=now
+            )
         )
         self.session.execute(
             update(t.GateReview).where(t.GateReview.id == review_id).values(status=ReviewStatus.AWAITING_APPROVAL.value)
@@ -763,7 +774,8 @@ class SqlUnitOfWork:
         append_audit(self.session, actor=actor, action=action, entity=entity, payload=payload, at=at)
 
     def enqueue(self, items: Sequence[OutboxRequest], *, now: datetime) -> int:
-        if not items:
+        rows = [row for item in items for row in self._expand(item)]
+        if not rows:
             return 0
         self.session.execute(
             insert(t.OutboxMessage),
@@ -781,7 +793,24 @@ class SqlUnitOfWork:
                     "next_attempt_at": now,
                     "created_at": now,
                 }
-                for item in items
+                for item in rows
             ],
         )
-        return len(items)
+        return len(rows)
+
+    def _expand(self, item: OutboxRequest) -> list[OutboxRequest]:
+        """A personal request is one row; an organisation notice becomes one row per tagged org target."""
+        if item.target:
+            return [item]
+        if self._org_route is None or not item.tags:
+            return []
+        return [
+            item.model_copy(
+                update={
+                    "target": url,
+                    "locale": self._org_locale,
+                    "idempotency_key": f"{item.idempotency_key}:{hashlib.sha256(url.encode()).hexdigest()[:16]}",
+                }
+            )
+            for url in self._org_route(item.tags)
+        ]

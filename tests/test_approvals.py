@@ -7,7 +7,7 @@ of duties, stale evidence, idempotency, conditions, reminders and reconciliation
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -28,6 +28,7 @@ from models.errors import ConflictError, InputError, PermissionDeniedError
 from models.snapshots import ConditionSpec
 from models.template_yaml import load_template_text, shipped_templates, template_content_hash
 from models.uow import SqlUnitOfWork
+from notifications.routing import expand_targets, parse_org_config
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)  # a Monday
 
@@ -144,7 +145,8 @@ def test_two_of_three_resolves_as_soon_as_certain_and_closes_the_third_request(e
     with pytest.raises(ConflictError, match="resolved"):
         env.vote(round_id, "pam", Decision.KILL)
     actions = env.audit_actions()
-    assert actions.count("request.closed") == 1 and actions[-1] == "round.resolved"
+    assert actions.count("request.closed") == 1 and "round.resolved" in actions
+    assert actions[-1] == "vote.refused"  # the late vote on the resolved round is refused, and audited
     applied = approvals.apply_round_decision(round_id, uow=env.uow, now=env.clock())
     assert applied.stage_id == "planning"
 
@@ -332,3 +334,40 @@ def test_reconcile_finds_resolved_rounds_whose_decision_was_not_applied(env: Env
 
 
 _: Callable[..., Any] = _review
+
+
+ORG_CONFIG = """
+version: 1
+urls:
+  - json://127.0.0.1:9/pmo-channel:
+      tag: pmo
+  - json://127.0.0.1:9/o1-team:
+      tag: project:O1
+  - json://127.0.0.1:9/finance:
+      tag: finance
+"""
+
+
+def _org_rows(env: Env) -> list[Any]:
+    with env.sessions() as session:
+        return list(session.scalars(select(t.OutboxMessage).where(t.OutboxMessage.recipient_id.is_(None))))
+
+
+def test_round_opening_reaches_tagged_org_channels_once(env: Env) -> None:
+    config = parse_org_config(ORG_CONFIG, source="org.yaml", environ={})
+
+    def route(tags: Sequence[str]) -> list[str]:
+        return expand_targets((), list(tags), config)
+
+    env.uow = lambda: SqlUnitOfWork(env.sessions, org_route=route, org_locale="zh-CN")  # type: ignore[method-assign]
+    _ready(env, "O1")
+    rows = _org_rows(env)
+    paths = sorted(r.target.split("?")[0] for r in rows)
+    assert paths == ["json://127.0.0.1:9/o1-team", "json://127.0.0.1:9/pmo-channel"]  # not finance
+    assert {r.kind for r in rows} == {"approval_requested"} and {r.locale for r in rows} == {"zh-CN"}
+    assert len({r.idempotency_key for r in rows}) == 2
+
+
+def test_without_an_org_config_only_people_are_notified(env: Env) -> None:
+    _ready(env, "O2")
+    assert _org_rows(env) == []
