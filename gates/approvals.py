@@ -220,10 +220,12 @@ def _cast_vote(
     """Record one act on a round; resolve the round in the same transaction when its outcome is certain."""
     stale = None
     with uow() as tx:
+        # Lock the round before looking the key up: a retry racing its first attempt then waits for it and
+        # replays its result, instead of passing the lookup and failing as a duplicate or a closed round.
+        current = require_round(tx, cmd.round_id, for_update=True)
         replayed = _replay(tx, cmd)
         if replayed is not None:
             return replayed
-        current = require_round(tx, cmd.round_id, for_update=True)
         signer = require_person(tx, cmd.voter_id, field="--as").id
         principal = require_person(tx, cmd.on_behalf_of, field="--on-behalf-of").id if cmd.on_behalf_of else signer
         if current.status is not RoundStatus.OPEN:

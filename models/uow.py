@@ -607,7 +607,6 @@ class SqlUnitOfWork:
                 cast_at=vote.cast_at,
             )
         )
-        return vote_id
 
     def vote_by_key(self, idempotency_key: str) -> tuple[UUID, VoteRecord] | None:
         row = self.session.scalars(select(t.Vote).where(t.Vote.idempotency_key == idempotency_key)).first()
