@@ -15,11 +15,13 @@ from typing import Any, Self
 from uuid import UUID, uuid4
 
 from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from models import tables as t
 from models.audit_store import append_audit
 from models.enums import BallotKind, Decision, DocumentStatus, ProjectStatus, Recommendation, ReviewStatus, RoundStatus
+from models.errors import ConflictError
 from models.evidence import DocumentEvidence, MilestoneEvidence, RiskEvidence, ScoreEvidence
 from models.snapshots import (
     BaselineRecord,
@@ -591,22 +593,32 @@ class SqlUnitOfWork:
         return [self._round(row) for row in rows]
 
     def add_vote(self, round_id: UUID, vote: VoteRecord) -> UUID:
+        """Insert one act. The unique keys are the last line of defence: a race the locks did not order
+        (the same idempotency key on two rounds at once) surfaces as a conflict, never as a second vote."""
         vote_id = uuid4()
-        self.session.execute(
-            insert(t.Vote).values(
-                id=vote_id,
-                round_id=round_id,
-                voter_id=vote.voter_id,
-                signer_id=vote.signer_id or vote.voter_id,
-                kind=vote.kind.value,
-                decision=vote.decision.value if vote.decision else None,
-                reason=vote.reason,
-                conditions=[c.model_dump(mode="json") for c in vote.conditions],
-                evidence_hash=vote.evidence_hash,
-                idempotency_key=vote.idempotency_key,
-                cast_at=vote.cast_at,
+        try:
+            self.session.execute(
+                insert(t.Vote).values(
+                    id=vote_id,
+                    round_id=round_id,
+                    voter_id=vote.voter_id,
+                    signer_id=vote.signer_id or vote.voter_id,
+                    kind=vote.kind.value,
+                    decision=vote.decision.value if vote.decision else None,
+                    reason=vote.reason,
+                    conditions=[c.model_dump(mode="json") for c in vote.conditions],
+                    evidence_hash=vote.evidence_hash,
+                    idempotency_key=vote.idempotency_key,
+                    cast_at=vote.cast_at,
+                )
             )
-        )
+        except IntegrityError as err:
+            raise ConflictError(
+                f"{vote.voter_id}'s act on round {round_id} conflicts with one recorded at the same moment "
+                "(idempotency key or seat already used)",
+                code="vote.key_reused" if vote.idempotency_key else "vote.duplicate",
+            ) from err
+        return vote_id
 
     def vote_by_key(self, idempotency_key: str) -> tuple[UUID, VoteRecord] | None:
         row = self.session.scalars(select(t.Vote).where(t.Vote.idempotency_key == idempotency_key)).first()
