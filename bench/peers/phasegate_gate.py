@@ -1,0 +1,188 @@
+"""phasegate driven through its real services, the same gate scenario the peers run.
+
+Setup (untimed) goes through the services as the tests do: templates, people, projects, roles, and the
+gate's required documents registered once per project with the standard's headings and signer, so the
+first gate is ready. The timed part is the round: ``start_review`` (collect evidence, evaluate the
+criteria, record the evaluation, open the round, audit, outbox), then ``cast_vote`` by each approver in
+turn until the round resolves (eligibility, segregation of duties, quorum policy, audit, outbox), then
+``apply_round_decision`` (lifecycle move, audit, outbox). Each call is one committed transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+import yaml
+from sqlalchemy.orm import Session, sessionmaker
+
+from bench.peers.timing import Timing
+from gates import approvals, services
+from gates.ports import UnitOfWork
+from models.commands import AddPerson, CastVote, CreateProject, RegisterDocument, RequestReview
+from models.db import make_engine, make_session_factory
+from models.enums import Decision, RoundStatus
+from models.template import LifecycleTemplate
+from models.template_yaml import load_template_text, shipped_templates, template_content_hash
+from models.uow import SqlUnitOfWork
+
+T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)  # a Monday
+SINGLE = "it-pmo"  # shipped: the sponsor alone decides each gate
+TWO_OF_THREE = "it-2of3"  # the same lifecycle, each gate decided by 2 of sponsor, finance, pmo
+VOTERS = {SINGLE: ("sam",), TWO_OF_THREE: ("sam", "fin", "pam")}
+PREFIX = {SINGLE: "S", TWO_OF_THREE: "M"}
+REQUESTER = "zed"  # asks for the review; not an approver, so segregation of duties lets every approver vote
+SIGNERS = {"sponsor": "sam", "pmo": "pam"}
+
+
+def probe(path: str) -> str:
+    """The documents' current content hash: the hash of the file name, as registered (nothing changed)."""
+    return hashlib.sha256(path.rsplit("/", 1)[-1].encode()).hexdigest()
+
+
+class Clock:
+    """One second per call: every act gets its own, increasing timestamp."""
+
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        self.now += timedelta(seconds=1)
+        return self.now
+
+
+@dataclass
+class Phasegate:
+    sessions: sessionmaker[Session]
+    clock: Clock
+
+    @classmethod
+    def open(cls, url: str, synchronous: str = "FULL") -> Phasegate:
+        return cls(make_session_factory(make_engine(url, sqlite_synchronous=synchronous)), Clock())
+
+    def uow(self) -> UnitOfWork:
+        return SqlUnitOfWork(self.sessions)
+
+    def close(self) -> None:
+        bind = self.sessions.kw["bind"]
+        bind.dispose()
+
+
+def two_of_three_variant() -> tuple[str, LifecycleTemplate]:
+    source = next(s for s, tpl in shipped_templates() if tpl.id == SINGLE)
+    data: dict[str, Any] = yaml.safe_load(source)
+    data["id"] = TWO_OF_THREE
+    for gate in data["gates"]:
+        gate["approval"] = {"policy": "m_of_n", "m": 2, "approvers": ["sponsor", "finance", "pmo"]}
+    text = yaml.safe_dump(data, allow_unicode=True, sort_keys=False)
+    return text, load_template_text(text, source=f"{TWO_OF_THREE}.yaml")
+
+
+def project_keys(template_id: str, count: int) -> list[str]:
+    return [f"{PREFIX[template_id]}{i:05d}" for i in range(count)]
+
+
+def setup(url: str, count: int, *, synchronous: str = "NORMAL") -> None:
+    """Templates, people, and ``count`` ready projects per template (untimed; the schema must be at head)."""
+    pg = Phasegate.open(url, synchronous)
+    try:
+        single = next((s, tpl) for s, tpl in shipped_templates() if tpl.id == SINGLE)
+        for text, tpl in (single, two_of_three_variant()):
+            services.publish_template(
+                tpl, content_hash=template_content_hash(tpl), source=text, uow=pg.uow, now=pg.clock()
+            )
+        for pid in ("sam", "fin", "pam", "mgr", REQUESTER):
+            services.add_person(
+                AddPerson(
+                    id=pid, name=pid.title(), email=f"{pid}@example.com", notify_urls=(f"json://127.0.0.1:9/{pid}",)
+                ),
+                uow=pg.uow,
+                now=pg.clock(),
+            )
+        for template_id in (SINGLE, TWO_OF_THREE):
+            template = services.get_template(template_id, 1, uow=pg.uow).template
+            for key in project_keys(template_id, count):
+                _ready_project(pg, key, template)
+    finally:
+        pg.close()
+
+
+def _ready_project(pg: Phasegate, key: str, template: LifecycleTemplate) -> None:
+    services.create_project(
+        CreateProject(
+            key=key, template_id=template.id, name=key, sponsor_id="sam", manager_id="mgr", budget=Decimal(1000)
+        ),
+        uow=pg.uow,
+        now=pg.clock(),
+    )
+    services.assign_role(key, "finance", "fin", uow=pg.uow, now=pg.clock())
+    services.assign_role(key, "pmo", "pam", uow=pg.uow, now=pg.clock())
+    for deliverable in template.gates[0].deliverables:
+        standard = template.deliverable(deliverable)
+        services.register_document(
+            RegisterDocument(
+                project_key=key,
+                deliverable_id=deliverable,
+                path=f"/d/{deliverable}.md",
+                sha256=probe(f"{deliverable}.md"),
+                size=1,
+                format="md",
+                headings=standard.required_sections,
+                approved_by=SIGNERS[standard.approver_role],
+            ),
+            uow=pg.uow,
+            now=pg.clock(),
+        )
+
+
+def run(url: str, template_id: str, decisions: Sequence[Decision], *, synchronous: str = "FULL") -> Timing:
+    """Submit every project to its first gate, then decide each round; only this part is timed."""
+    pg = Phasegate.open(url, synchronous)
+    try:
+        return rounds(pg, project_keys(template_id, len(decisions)), decisions, VOTERS[template_id])
+    finally:
+        pg.close()
+
+
+def rounds(pg: Phasegate, keys: Sequence[str], decisions: Sequence[Decision], voters: Sequence[str]) -> Timing:
+    """The timed part: every submission, then every decision, each call one committed transaction."""
+    commits = 0
+    started = time.perf_counter()
+    round_ids: list[UUID] = []
+    for key in keys:
+        review = services.start_review(
+            RequestReview(project_key=key, requested_by=REQUESTER), uow=pg.uow, now=pg.clock(), probe=probe
+        )
+        commits += 1
+        if review.round_id is None:
+            raise RuntimeError(f"phasegate: {key} is not ready: {'; '.join(review.evaluation.reasons)}")
+        round_ids.append(review.round_id)
+    for key, round_id, decision in zip(keys, round_ids, decisions, strict=True):
+        for voter in voters:
+            vote = approvals.cast_vote(
+                CastVote(
+                    round_id=round_id,
+                    voter_id=voter,
+                    decision=decision,
+                    reason="" if decision is Decision.GO else "the business case no longer holds",
+                ),
+                uow=pg.uow,
+                now=pg.clock(),
+                probe=probe,
+            )
+            commits += 1
+            if vote.round_status is RoundStatus.RESOLVED:
+                break
+        else:
+            raise RuntimeError(f"phasegate: the round of {key} did not resolve after {len(voters)} votes")
+        applied = approvals.apply_round_decision(round_id, uow=pg.uow, now=pg.clock())
+        commits += 1
+        if applied.decision is not decision:
+            raise RuntimeError(f"phasegate: {key} decided {decision} but applied {applied.decision}")
+    return Timing(rounds=len(keys), seconds=time.perf_counter() - started, commits=commits)
