@@ -548,7 +548,7 @@ def apply_round_decision(round_id: UUID, *, uow: UowFactory, now: datetime) -> D
         messages.append(
             org_notice("decision_made", f"round:{current.id}", context, ("sponsor", "pmo", f"project:{project.key}"))
         )
-        tx.enqueue(messages, now=now)
+        queued = tx.enqueue(messages, now=now)
         tx.commit()
     return DecisionApplied(
         round_id=current.id,
@@ -558,7 +558,7 @@ def apply_round_decision(round_id: UUID, *, uow: UowFactory, now: datetime) -> D
         status=move.status,
         stage_id=move.stage_id,
         already_applied=False,
-        notifications=len(messages),
+        notifications=queued,
         conditions=len(conditions),
     )
 

@@ -485,10 +485,10 @@ def start_review(
             manager = require_person(tx, project.manager_id, field="manager")
             messages += messages_for(manager, "gate_not_ready", f"review:{review_id}", base)
             messages.append(org_notice("gate_not_ready", f"review:{review_id}", base, (f"project:{project.key}",)))
-        tx.enqueue(messages, now=now)
+        queued = tx.enqueue(messages, now=now)
         tx.commit()
     return ReviewResult(
-        review_id=review_id, round_id=round_id, evaluation=evaluation, approvers=approvers, notifications=len(messages)
+        review_id=review_id, round_id=round_id, evaluation=evaluation, approvers=approvers, notifications=queued
     )
 
 

@@ -13,7 +13,8 @@ corrupting the chain, and the caller retries.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
@@ -45,22 +46,52 @@ def _lock_appenders(session: Session) -> None:
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": AUDIT_LOCK_KEY})
 
 
-def append_audit(
-    session: Session, *, actor: str, action: str, entity: str, payload: dict[str, Any], at: datetime
-) -> AuditRecord:
-    """Append one entry in the session's transaction and return it; the caller's unit of work commits.
+@dataclass(frozen=True)
+class AuditDraft:
+    """An entry a unit of work will append when it commits."""
 
-    Raises InputError for a naive ``at``, empty or over-long actor/action/entity, or a payload that is
-    not a JSON object of JSON-safe values (Decimal, UUID, date and datetime are converted to strings).
+    actor: str
+    action: str
+    entity: str
+    payload: dict[str, Any]
+    at: datetime
+
+
+def append_audit_entries(session: Session, drafts: Sequence[AuditDraft]) -> list[AuditRecord]:
+    """Append entries in the session's transaction with one lock, one head read and one insert.
+
+    A unit of work buffers its entries and calls this once, at commit: the appenders' lock is then held only
+    for the end of the transaction. Raises InputError for a naive ``at``, an empty or over-long
+    actor/action/entity, or a payload that is not a JSON object of JSON-safe values.
     """
+    if not drafts:
+        return []
     _lock_appenders(session)
     head = session.execute(select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)).first()
     prev_seq, prev_hash = (head[0], head[1]) if head is not None else (0, GENESIS_HASH)
-    record = next_record(
-        prev_seq=prev_seq, prev_hash=prev_hash, at=at, actor=actor, action=action, entity=entity, payload=payload
-    )
-    session.execute(insert(_table), [record.model_dump()])
-    return record
+    records = []
+    for draft in drafts:
+        record = next_record(
+            prev_seq=prev_seq,
+            prev_hash=prev_hash,
+            at=draft.at,
+            actor=draft.actor,
+            action=draft.action,
+            entity=draft.entity,
+            payload=draft.payload,
+        )
+        records.append(record)
+        prev_seq, prev_hash = record.seq, record.hash
+    session.execute(insert(_table), [record.model_dump() for record in records])
+    return records
+
+
+def append_audit(
+    session: Session, *, actor: str, action: str, entity: str, payload: dict[str, Any], at: datetime
+) -> AuditRecord:
+    """Append one entry in the session's transaction and return it; the caller's unit of work commits."""
+    draft = AuditDraft(actor=actor, action=action, entity=entity, payload=payload, at=at)
+    return append_audit_entries(session, [draft])[0]
 
 
 def _iter_rows(session: Session, batch: int) -> Iterator[AuditRow]:

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from models import tables as t
-from models.audit_store import append_audit
+from models.audit_store import AuditDraft, append_audit_entries
 from models.enums import BallotKind, Decision, DocumentStatus, ProjectStatus, Recommendation, ReviewStatus, RoundStatus
 from models.errors import ConflictError
 from models.evidence import DocumentEvidence, MilestoneEvidence, RiskEvidence, ScoreEvidence
@@ -114,9 +114,22 @@ def _condition(row: t.Condition) -> ConditionRecord:
     )
 
 
+_VALIDATED: dict[str, LifecycleTemplate] = {}
+
+
+def _template(content_hash: str, content: dict[str, Any]) -> LifecycleTemplate:
+    """Published versions never change, so each content hash is validated once per process."""
+    template = _VALIDATED.get(content_hash)
+    if template is None:
+        template = LifecycleTemplate.model_validate(content)
+        if len(_VALIDATED) < 1024:
+            _VALIDATED[content_hash] = template
+    return template
+
+
 def _stored_template(row: t.TemplateVersion) -> StoredTemplate:
     return StoredTemplate(
-        template=LifecycleTemplate.model_validate(row.content),
+        template=_template(row.content_hash, row.content),
         content_hash=row.content_hash,
         published_at=row.published_at,
     )
@@ -133,6 +146,7 @@ class SqlUnitOfWork:
         self._factory = session_factory
         self._org_route = org_route
         self._org_locale = org_locale
+        self._audit: list[AuditDraft] = []
 
     def __enter__(self) -> Self:
         self.session = self._factory()
@@ -140,12 +154,16 @@ class SqlUnitOfWork:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._audit.clear()
         try:
             self.session.rollback()
         finally:
             self.session.close()
 
     def commit(self) -> None:
+        """Append the buffered audit entries (one chain-head read for the whole transaction), then commit."""
+        append_audit_entries(self.session, self._audit)
+        self._audit.clear()
         self.session.commit()
 
     # people -------------------------------------------------------------------------------------------
@@ -782,7 +800,7 @@ class SqlUnitOfWork:
 
     # cross-cutting ------------------------------------------------------------------------------------
     def append_audit(self, *, actor: str, action: str, entity: str, payload: dict[str, Any], at: datetime) -> None:
-        append_audit(self.session, actor=actor, action=action, entity=entity, payload=payload, at=at)
+        self._audit.append(AuditDraft(actor=actor, action=action, entity=entity, payload=payload, at=at))
 
     def enqueue(self, items: Sequence[OutboxRequest], *, now: datetime) -> int:
         rows = [row for item in items for row in self._expand(item)]
