@@ -27,6 +27,7 @@ from models.snapshots import (
     EvmReportRecord,
     OutboxRequest,
     PersonSnapshot,
+    ProjectQuery,
     ProjectSnapshot,
     RoundSnapshot,
     StoredTemplate,
@@ -66,7 +67,7 @@ class UnitOfWork(Protocol):
     # projects
     def get_project(self, key: str, *, for_update: bool = False) -> ProjectSnapshot | None: ...
     def add_project(self, project: ProjectSnapshot, *, now: datetime) -> None: ...
-    def list_projects(self) -> list[ProjectSnapshot]: ...
+    def list_projects(self, query: ProjectQuery | None = None) -> tuple[list[ProjectSnapshot], int]: ...
     def update_project_state(
         self, key: str, *, status: ProjectStatus, stage_id: str, recycle_count: int, now: datetime
     ) -> None: ...

@@ -35,6 +35,7 @@ from models.snapshots import (
     EvmReportRecord,
     OutboxRequest,
     PersonSnapshot,
+    ProjectQuery,
     ProjectSnapshot,
     RoundSnapshot,
     StoredTemplate,
@@ -587,9 +588,10 @@ def project_view(key: str, *, uow: UowFactory) -> ProjectView:
         )
 
 
-def list_projects(*, uow: UowFactory) -> list[ProjectSnapshot]:
+def list_projects(*, uow: UowFactory, query: ProjectQuery | None = None) -> tuple[list[ProjectSnapshot], int]:
+    """A page of projects and the number matching (the whole portfolio when no limit is given)."""
     with uow() as tx:
-        return tx.list_projects()
+        return tx.list_projects(query)
 
 
 def list_templates(*, uow: UowFactory) -> list[StoredTemplate]:

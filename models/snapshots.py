@@ -49,6 +49,16 @@ class ProjectSnapshot(Snapshot):
     closed: bool = False
 
 
+class ProjectQuery(Snapshot):
+    """Which projects to list: optional filters and a page (``limit`` None means all)."""
+
+    status: ProjectStatus | None = None
+    stage_id: str | None = None
+    template_id: str | None = None
+    limit: int | None = Field(default=None, ge=1)
+    offset: int = Field(default=0, ge=0)
+
+
 class CriterionResult(Snapshot):
     """One criterion's verdict with the evidence and the fix, in both languages."""
 

@@ -32,6 +32,7 @@ from models.snapshots import (
     EvmReportRecord,
     OutboxRequest,
     PersonSnapshot,
+    ProjectQuery,
     ProjectSnapshot,
     RoundSnapshot,
     StoredTemplate,
@@ -226,8 +227,24 @@ class SqlUnitOfWork:
         row = self.session.scalars(query).first()
         return _project(row) if row else None
 
-    def list_projects(self) -> list[ProjectSnapshot]:
-        return [_project(row) for row in self.session.scalars(select(t.Project).order_by(t.Project.key))]
+    def list_projects(self, query: ProjectQuery | None = None) -> tuple[list[ProjectSnapshot], int]:
+        """One page of projects (all of them without a limit) and how many match, in key order."""
+        query = query or ProjectQuery()
+        conditions = []
+        if query.status is not None:
+            conditions.append(t.Project.status == query.status.value)
+        if query.stage_id is not None:
+            conditions.append(t.Project.stage_id == query.stage_id)
+        if query.template_id is not None:
+            conditions.append(t.Project.template_id == query.template_id)
+        page = select(t.Project).where(*conditions).order_by(t.Project.key).offset(query.offset)
+        if query.limit is not None:
+            page = page.limit(query.limit)
+        items = [_project(row) for row in self.session.scalars(page)]
+        if query.limit is None and query.offset == 0:
+            return items, len(items)
+        total = self.session.scalar(select(func.count()).select_from(t.Project).where(*conditions)) or 0
+        return items, int(total)
 
     def add_project(self, project: ProjectSnapshot, *, now: datetime) -> None:
         self.session.add(t.Project(**project.model_dump(exclude={"closed"}), created_at=now, updated_at=now))

@@ -109,7 +109,7 @@ def test_eight_processes_vote_at_once_and_every_invariant_holds(db_url: str, tmp
         for key in keys:
             workers.add_ready_project(db, key)
             rounds[str(workers.ensure_round(db, key))] = key
-        before = {p.key: p for p in services.list_projects(uow=db.uow)}
+        before = {p.key: p for p in services.list_projects(uow=db.uow)[0]}
         template = services.get_template(workers.TEMPLATE_ID, 1, uow=db.uow).template
     finally:
         db.close()

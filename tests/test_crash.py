@@ -63,7 +63,7 @@ def _seed(url: str, receiver: HttpReceiver, keys: Sequence[str]) -> Seeded:
         workers.seed(db, notify_url=lambda pid: receiver.apprise_url(f"/{pid}"))
         for key in keys:
             workers.add_ready_project(db, key)
-        projects = {p.key: p for p in services.list_projects(uow=db.uow)}
+        projects = {p.key: p for p in services.list_projects(uow=db.uow)[0]}
     finally:
         db.close()
     return Seeded(projects, workers.inspect_store(url).audit_rows)

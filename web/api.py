@@ -32,10 +32,8 @@ from uuid import UUID
 
 from fastapi import APIRouter, Header, Path, Query, Response, status
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, WithJsonSchema
-from sqlalchemy import func, select
 
 from gates import approvals, services
-from models import tables as t
 from models.audit_store import audit_head, verify_audit
 from models.commands import CastVote, CreateProject, RecordCost, RegisterDocument, RequestReview
 from models.enums import BallotKind, Decision, ProjectStatus, RoundStatus
@@ -47,6 +45,7 @@ from models.snapshots import (
     DecisionRecord,
     Evaluation,
     EvmReportRecord,
+    ProjectQuery,
     ProjectSnapshot,
     RoundSnapshot,
     StoredTemplate,
@@ -252,24 +251,6 @@ class ProjectDetail(BaseModel):
     decisions: list[DecisionRecord]
 
 
-_PROJECT_COLUMNS = (
-    t.Project.key,
-    t.Project.name,
-    t.Project.template_id,
-    t.Project.template_version,
-    t.Project.template_hash,
-    t.Project.sponsor_id,
-    t.Project.manager_id,
-    t.Project.budget,
-    t.Project.currency,
-    t.Project.status,
-    t.Project.stage_id,
-    t.Project.recycle_count,
-    t.Project.evidence_version,
-    t.Project.closed_at,
-)
-
-
 @router.get("/projects", responses=READ, tags=["projects"])
 def list_projects(
     _: Reader,
@@ -280,42 +261,9 @@ def list_projects(
     stage: Annotated[str | None, Query(max_length=64, description="Only projects in this stage.")] = None,
     template: Annotated[str | None, Query(max_length=64, description="Only projects on this template.")] = None,
 ) -> Page[ProjectSnapshot]:
-    """Projects by key, one page at a time.
-
-    A read model over the projects table (one indexed page query and a count), because the portfolio is
-    tens of thousands of rows and ``services.list_projects`` loads them all.
-    """
-    conditions = []
-    if project_status is not None:
-        conditions.append(t.Project.status == project_status.value)
-    if stage is not None:
-        conditions.append(t.Project.stage_id == stage)
-    if template is not None:
-        conditions.append(t.Project.template_id == template)
-    with rt.sessions() as session:
-        total = session.scalar(select(func.count()).select_from(t.Project).where(*conditions)) or 0
-        rows = session.execute(
-            select(*_PROJECT_COLUMNS).where(*conditions).order_by(t.Project.key).limit(limit).offset(offset)
-        ).all()
-    items = [
-        ProjectSnapshot(
-            key=r.key,
-            name=r.name,
-            template_id=r.template_id,
-            template_version=r.template_version,
-            template_hash=r.template_hash,
-            sponsor_id=r.sponsor_id,
-            manager_id=r.manager_id,
-            budget=r.budget,
-            currency=r.currency,
-            status=ProjectStatus(r.status),
-            stage_id=r.stage_id,
-            recycle_count=r.recycle_count,
-            evidence_version=r.evidence_version,
-            closed=r.closed_at is not None,
-        )
-        for r in rows
-    ]
+    """Projects by key, one page at a time (one indexed page query and a count)."""
+    query = ProjectQuery(status=project_status, stage_id=stage, template_id=template, limit=limit, offset=offset)
+    items, total = services.list_projects(uow=rt.uow, query=query)
     return Page[ProjectSnapshot](items=items, total=total, limit=limit, offset=offset)
 
 

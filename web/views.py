@@ -233,7 +233,7 @@ class Portfolio:
 
 
 def portfolio(rt: Runtime, now: datetime) -> Portfolio:
-    projects = services.list_projects(uow=rt.uow)
+    projects, _ = services.list_projects(uow=rt.uow)
     templates = {(s.template.id, s.template.version): s.template for s in services.list_templates(uow=rt.uow)}
     by_template: dict[str, tuple[LifecycleTemplate, Counter[str], Counter[str]]] = {}
     for project in projects:

@@ -58,7 +58,7 @@ def project_list(db: Db = None, as_json: Json = False) -> None:
     """List projects with their status and stage."""
     from gates import services
 
-    projects = services.list_projects(uow=runtime_for(db).uow)
+    projects, _ = services.list_projects(uow=runtime_for(db).uow)
     rows = [
         {
             "key": p.key,
