@@ -19,10 +19,12 @@ from models.commands import RequestReview
 
 
 @task(name="record-review")
-def record_review(project_key: str, requested_by: str | None) -> services.ReviewResult:
+def record_review(project_key: str, requested_by: str | None, meeting_at: str | None) -> services.ReviewResult:
     rt = runtime()
     return services.start_review(
-        RequestReview(project_key=project_key, requested_by=requested_by),
+        RequestReview.model_validate(
+            {"project_key": project_key, "requested_by": requested_by, "meeting_at": meeting_at}
+        ),
         uow=rt.uow,
         now=utc_now(),
         probe=probe_file,
@@ -55,8 +57,10 @@ def publish_review_artifacts(result: services.ReviewResult) -> None:
 
 
 @flow(name="gate-review", log_prints=False)
-def gate_review_flow(project_key: str, requested_by: str | None = None) -> State[dict[str, Any]]:
-    result = record_review(project_key, requested_by)
+def gate_review_flow(
+    project_key: str, requested_by: str | None = None, meeting_at: str | None = None
+) -> State[dict[str, Any]]:
+    result = record_review(project_key, requested_by, meeting_at)
     publish_review_artifacts(result)
     sent = dispatch_notifications()
     payload = result.model_dump(mode="json") | {"dispatch": sent}

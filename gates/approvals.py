@@ -857,3 +857,57 @@ def _escalation_audience(
     if audience == "pmo":
         return list(project_roles(tx, project).get("pmo", ())) or [project.sponsor_id]
     return [project.sponsor_id]
+
+
+def send_weekly_digests(*, uow: UowFactory, now: datetime, links: ApprovalLinks | None = None) -> int:
+    """Queue, once per ISO week, one digest per person of the approvals and conditions waiting for them."""
+    year, week, _ = now.isocalendar()
+    step = f"{year}-W{week:02d}"
+    sent = 0
+    with uow() as tx:
+        waiting: dict[str, list[dict[str, Any]]] = {}
+        for current in tx.list_rounds(status=RoundStatus.OPEN):
+            project = require_project(tx, current.project_key)
+            gate = require_template(tx, project.template_id, project.template_version).template.gate(current.gate_id)
+            state = round_tally(current)
+            for approver in state.next_up or state.pending:
+                waiting.setdefault(approver, []).append(
+                    {
+                        "project_key": project.key,
+                        "project_name": project.name,
+                        "gate_name": gate.name if gate else current.gate_id,
+                        "gate_name_zh": (gate.name_zh or gate.name) if gate else current.gate_id,
+                        "round_id": str(current.id),
+                        "waiting_days": (now - current.opened_at).days,
+                        "due_at": current.due_at.isoformat() if current.due_at else "",
+                        "approval_url": links(current.id, approver, current.evidence_hash) if links else None,
+                    }
+                )
+        owed: dict[str, list[dict[str, Any]]] = {}
+        for condition in tx.conditions(status="open"):
+            project = require_project(tx, condition.project_key)
+            owed.setdefault(condition.owner_id, []).append(
+                {
+                    "project_key": project.key,
+                    "project_name": project.name,
+                    "condition": condition.text,
+                    "owner": condition.owner_id,
+                    "due_on": condition.due_on.isoformat(),
+                    "verification": condition.verification,
+                }
+            )
+        for person_id in sorted(set(waiting) | set(owed)):
+            subject = f"digest:{person_id}"
+            if step in tx.steps_taken(subject):
+                continue
+            person = require_person(tx, person_id, field="recipient")
+            context = {
+                "person_name": person.name,
+                "items": waiting.get(person_id, []),
+                "conditions": owed.get(person_id, []),
+            }
+            tx.enqueue(messages_for(person, "weekly_digest", f"{subject}:{step}", context), now=now)
+            tx.record_steps(subject, [step], now=now)
+            sent += 1
+        tx.commit()
+    return sent

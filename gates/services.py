@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict
 from gates.calendar import WorkingCalendar
 from gates.criteria import Criterion
 from gates.evaluation import evaluate_gate
+from gates.evm import compute as compute_evm
 from gates.ports import ApprovalLinks, DocumentProbe, UnitOfWork
 from gates.quorum import resolve_seats, tally
 from gates.registry import default_registry
@@ -468,9 +469,18 @@ def start_review(
             )
             opening = tally(gate.approval, seats, ())
             asked = opening.next_up or opening.pending
+            request = base | {"packet": _packet(evaluation, evidence, project, gate, round_id, asked, now)}
+            if cmd.meeting_at is not None:
+                request |= {
+                    "review_meeting": {
+                        "starts_at": cmd.meeting_at.isoformat(),
+                        "duration_minutes": cmd.meeting_minutes,
+                    },
+                    "requested_at": now.isoformat(),
+                }
             for approver_id in asked:
                 messages += approval_request(
-                    tx, round_id, approver_id, base, evidence_hash=evaluation.evidence_hash, links=links
+                    tx, round_id, approver_id, request, evidence_hash=evaluation.evidence_hash, links=links
                 )
             names = ", ".join(require_person(tx, person, field="approver").name for person in asked)
             team = base | {
@@ -491,6 +501,29 @@ def start_review(
     return ReviewResult(
         review_id=review_id, round_id=round_id, evaluation=evaluation, approvers=approvers, notifications=queued
     )
+
+
+def _packet(
+    evaluation: Evaluation,
+    evidence: GateEvidence,
+    project: ProjectSnapshot,
+    gate: GateDef,
+    round_id: UUID,
+    asked: Sequence[str],
+    now: datetime,
+) -> dict[str, Any]:
+    """The gate packet approvers receive with the request: the evaluation, EVM figures, top risks, who is asked."""
+    top_risks = sorted(evidence.risks, key=lambda r: -r.score)[:10]
+    return evaluation.model_dump(mode="json") | {
+        "project_name": project.name,
+        "gate_name": gate.name,
+        "gate_name_zh": gate.name_zh or gate.name,
+        "round_id": str(round_id),
+        "generated_at": now.isoformat(),
+        "evm": compute_evm(evidence.evm).as_json() if evidence.evm else None,
+        "risks": [r.model_dump(mode="json") | {"score": r.score} for r in top_risks],
+        "pending": list(asked),
+    }
 
 
 def _with_recycle_limit(evaluation: Evaluation, project: ProjectSnapshot, gate: GateDef) -> Evaluation:

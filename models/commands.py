@@ -7,7 +7,16 @@ from decimal import Decimal
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, field_validator, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from models.enums import BallotKind, Decision, Locale
 from models.snapshots import ConditionSpec
@@ -60,6 +69,10 @@ class RecordCost(Command):
 class RequestReview(Command):
     project_key: str
     requested_by: str | None = None
+    meeting_at: AwareDatetime | None = Field(
+        default=None, description="When the gate review meeting is held: approvers get a calendar invitation."
+    )
+    meeting_minutes: int = Field(default=60, ge=15, le=480)
 
 
 class CastVote(Command):

@@ -371,3 +371,63 @@ def test_round_opening_reaches_tagged_org_channels_once(env: Env) -> None:
 def test_without_an_org_config_only_people_are_notified(env: Env) -> None:
     _ready(env, "O2")
     assert _org_rows(env) == []
+
+
+def test_weekly_digest_once_per_week_for_each_person_waited_on(env: Env) -> None:
+    round_id = _ready(env, "D1")
+    env.vote(round_id, "sam", Decision.GO)
+    monday = T0 + timedelta(days=7)
+    assert approvals.send_weekly_digests(uow=env.uow, now=monday) == 2  # fin and pam are still asked
+    assert approvals.send_weekly_digests(uow=env.uow, now=monday + timedelta(days=2)) == 0
+    with env.sessions() as session:
+        digests = list(session.scalars(select(t.OutboxMessage).where(t.OutboxMessage.kind == "weekly_digest")))
+    assert sorted(d.recipient_id for d in digests) == ["fin", "pam"]
+    assert digests[0].context["items"][0]["round_id"] == str(round_id)
+    from notifications.render import render
+
+    rendered = render("weekly_digest", "zh-CN", digests[0].context)
+    assert "D1" in rendered.body_text
+
+
+def test_the_approval_request_carries_the_packet_and_a_meeting_invitation(env: Env) -> None:
+    from notifications.render import render
+
+    services.create_project(
+        CreateProject(
+            key="M1", template_id="it-2of3", name="M1", sponsor_id="sam", manager_id="mgr", budget=Decimal(9)
+        ),
+        uow=env.uow,
+        now=env.clock(),
+    )
+    services.assign_role("M1", "finance", "fin", uow=env.uow, now=env.clock())
+    services.assign_role("M1", "pmo", "pam", uow=env.uow, now=env.clock())
+    tpl = services.get_template("it-2of3", 1, uow=env.uow).template
+    for deliverable in tpl.gates[0].deliverables:
+        standard = tpl.deliverable(deliverable)
+        services.register_document(
+            RegisterDocument(
+                project_key="M1",
+                deliverable_id=deliverable,
+                path=f"/d/{deliverable}.md",
+                sha256=_probe(f"{deliverable}.md"),
+                size=1,
+                format="md",
+                headings=standard.required_sections,
+                approved_by={"sponsor": "sam", "pmo": "pam"}[standard.approver_role],
+            ),
+            uow=env.uow,
+            now=env.clock(),
+        )
+    meeting = datetime(2026, 11, 10, 10, 0, tzinfo=UTC)
+    services.start_review(
+        RequestReview(project_key="M1", meeting_at=meeting), uow=env.uow, now=env.clock(), probe=_probe
+    )
+    with env.sessions() as session:
+        request = session.scalars(
+            select(t.OutboxMessage).where(
+                t.OutboxMessage.kind == "approval_requested", t.OutboxMessage.recipient_id == "sam"
+            )
+        ).one()
+    assert request.context["packet"]["evidence_hash"] and request.context["review_meeting"]["starts_at"]
+    names = {a.filename for a in render("approval_requested", "en", request.context).attachments}
+    assert any(name.endswith(".html") for name in names) and any(name.endswith(".ics") for name in names)

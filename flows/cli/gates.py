@@ -8,6 +8,7 @@ import typer
 
 from flows.cli.common import Db, Json, emit, now, runtime_for, sub_app
 from flows.trigger import prepare_prefect, run_flow
+from models.errors import InputError
 
 app = sub_app("Gate checks, reviews and votes.")
 
@@ -93,20 +94,34 @@ def gate_check(
 def gate_review(
     key: str,
     requested_by: Annotated[str | None, typer.Option("--as", help="Who requests the review")] = None,
+    meeting: Annotated[
+        str | None, typer.Option("--meeting", help="Review meeting, e.g. 2026-12-03T10:00+08:00: approvers get an .ics")
+    ] = None,
     db: Db = None,
     as_json: Json = False,
 ) -> None:
     """Run the gate-review flow: evaluate, record, open the approval round (or record why not) and notify."""
+    from datetime import datetime
+
     from flows.runtime import probe_file
     from gates import services
 
+    if meeting is not None:
+        try:
+            when = datetime.fromisoformat(meeting)
+        except ValueError:
+            raise InputError(
+                f"--meeting: {meeting!r} is not a date and time; use e.g. 2026-12-03T10:00+08:00"
+            ) from None
+        if when.tzinfo is None:
+            raise InputError(f"--meeting: {meeting!r} needs a UTC offset, e.g. 2026-12-03T10:00+08:00")
     rt = runtime_for(db)
     # Fail fast on user mistakes, before paying for Prefect.
     services.check_gate(key, uow=rt.uow, now=now(), probe=probe_file, registry=rt.registry)
     prepare_prefect()
     from flows.gate_review import gate_review_flow
 
-    result, state = run_flow(lambda: gate_review_flow(key, requested_by, return_state=True))
+    result, state = run_flow(lambda: gate_review_flow(key, requested_by, meeting, return_state=True))
     if as_json:
         emit(result | {"state": state.name})
         return

@@ -104,3 +104,19 @@ def _line(entry: Any) -> str:
     if error:
         parts.append(f"error: {error}")
     return "  ".join(parts)
+
+
+@app.command("digest")
+def notify_digest(db: Db = None, as_json: Json = False) -> None:
+    """Queue this week's digests now (the weekly-digest flow does it on Mondays) and send them."""
+    from flows.runtime import approval_links
+    from gates import approvals
+    from notifications.dispatch import dispatch_due
+
+    rt = runtime_for(db)
+    queued = approvals.send_weekly_digests(uow=rt.uow, now=now(), links=approval_links(rt.settings))
+    report = dispatch_due(rt.sessions, max_attempts=rt.settings.notify_max_attempts).as_dict()
+    if as_json:
+        emit({"digests": queued, "dispatch": report})
+    else:
+        typer.echo(f"{queued} digest(s) queued; " + ", ".join(f"{k} {v}" for k, v in report.items()))

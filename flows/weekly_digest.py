@@ -1,0 +1,21 @@
+"""The ``weekly-digest`` flow (scheduled on Mondays): each person hears once a week what waits for them."""
+
+from __future__ import annotations
+
+from prefect import flow, task
+
+from flows.notify_dispatch import dispatch_notifications
+from flows.runtime import approval_links, runtime, utc_now
+from gates import approvals
+
+
+@task(name="queue-digests")
+def queue_digests() -> int:
+    rt = runtime()
+    return approvals.send_weekly_digests(uow=rt.uow, now=utc_now(), links=approval_links(rt.settings))
+
+
+@flow(name="weekly-digest", log_prints=False)
+def weekly_digest_flow() -> dict[str, object]:
+    queued = queue_digests()
+    return {"digests": queued, "dispatch": dispatch_notifications()}
