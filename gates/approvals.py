@@ -599,6 +599,70 @@ def round_tally(current: RoundSnapshot) -> Tally:
     return tally(_policy(current), _seats(current), _ballots(current))
 
 
+def reassign_seat(
+    round_id: UUID,
+    *,
+    from_person: str,
+    to_person: str,
+    by: str,
+    reason: str,
+    uow: UowFactory,
+    now: datetime,
+    links: ApprovalLinks | None = None,
+) -> RoundSnapshot:
+    """Move one approver's seat to another person (转交): an audited admin change of the round's snapshot."""
+    if not reason.strip():
+        raise InputError("--reason: reassigning an approver's seat needs a reason")
+    with uow() as tx:
+        current = require_round(tx, round_id, for_update=True)
+        require_person(tx, by, field="--as")
+        require_person(tx, to_person, field="--to")
+        if current.status is not RoundStatus.OPEN:
+            raise ConflictError(
+                f"round {current.id} is {current.status.value}; only open rounds change approvers", code="round.closed"
+            )
+        seats = list(current.seats)
+        held = [i for i, seat in enumerate(seats) if seat.get("person_id") == from_person]
+        if not held:
+            raise InputError(
+                f"--from: {from_person} holds no seat on round {current.id}; seats: {', '.join(current.approvers)}",
+                code="round.no_seat",
+            )
+        if any(v.voter_id == from_person for v in current.live_votes):
+            raise ConflictError(
+                f"{from_person} has already acted on round {current.id}; their seat cannot move", code="round.seat_used"
+            )
+        if to_person in current.approvers:
+            raise ConflictError(f"{to_person} already holds a seat on round {current.id}", code="round.seat_taken")
+        project = require_project(tx, current.project_key)
+        if to_person == project.manager_id or to_person == current.requested_by:
+            raise SecurityRefusedError(f"refused: {to_person} may not approve this gate (segregation of duties)")
+        seats[held[0]] = seats[held[0]] | {"person_id": to_person}
+        approvers = [to_person if person == from_person else person for person in current.approvers]
+        tx.replace_seats(current.id, seats, approvers)
+        tx.append_audit(
+            actor=by,
+            action="round.reassigned",
+            entity=f"round:{current.id}",
+            payload={"from": from_person, "to": to_person, "reason": reason, "meaning": "admin change", "seats": seats},
+            at=now,
+        )
+        gate = require_template(tx, project.template_id, project.template_version).template.gate(current.gate_id)
+        assert gate is not None
+        messages = approval_request(
+            tx,
+            current.id,
+            to_person,
+            _request_context(project, gate),
+            evidence_hash=current.evidence_hash,
+            links=links,
+            subject_suffix=":reassigned",
+        )
+        tx.enqueue(messages, now=now)
+        tx.commit()
+    return current.model_copy(update={"seats": tuple(seats), "approvers": tuple(approvers)})
+
+
 # ------------------------------------------------------------------------------------------------ delegation
 def delegate(cmd: Delegate, *, uow: UowFactory, now: datetime) -> DelegationRecord:
     """Record a bounded delegation. It never cascades: only the principal's own seats can be acted on."""
@@ -820,7 +884,13 @@ def send_reminders(*, uow: UowFactory, now: datetime, links: ApprovalLinks | Non
                     "verification": condition.verification,
                     "proposal": "hold" if missed else None,
                 }
-                for person_id in dict.fromkeys((condition.owner_id, project.sponsor_id)):
+                gatekeepers = tx.get_round(condition.round_id)
+                audience = (
+                    condition.owner_id,
+                    *(gatekeepers.approvers if missed and gatekeepers else ()),
+                    project.sponsor_id,
+                )
+                for person_id in dict.fromkeys(audience):
                     messages += messages_for(
                         require_person(tx, person_id, field="recipient"),
                         "condition_missed" if missed else "condition_due",

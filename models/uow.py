@@ -682,6 +682,13 @@ class SqlUnitOfWork:
             update(t.GateReview).where(t.GateReview.id == review_id).values(status=ReviewStatus.AWAITING_APPROVAL.value)
         )
 
+    def replace_seats(self, round_id: UUID, seats: Sequence[dict[str, Any]], approvers: Sequence[str]) -> None:
+        self.session.execute(
+            update(t.ApprovalRound)
+            .where(t.ApprovalRound.id == round_id)
+            .values(seats=list(seats), approvers=list(approvers))
+        )
+
     def close_seats(self, round_id: UUID, seats: Sequence[str]) -> None:
         row = self.session.get_one(t.ApprovalRound, round_id)
         row.closed_seats = sorted(set(row.closed_seats or []) | set(seats))

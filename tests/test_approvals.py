@@ -431,3 +431,24 @@ def test_the_approval_request_carries_the_packet_and_a_meeting_invitation(env: E
     assert request.context["packet"]["evidence_hash"] and request.context["review_meeting"]["starts_at"]
     names = {a.filename for a in render("approval_requested", "en", request.context).attachments}
     assert any(name.endswith(".html") for name in names) and any(name.endswith(".ics") for name in names)
+
+
+def test_reassigning_a_seat_is_an_audited_admin_change(env: Env) -> None:
+    round_id = _ready(env, "RA")
+    with pytest.raises(InputError, match="needs a reason"):
+        approvals.reassign_seat(
+            round_id, from_person="fin", to_person="dee", by="pam", reason=" ", uow=env.uow, now=env.clock()
+        )
+    with pytest.raises(approvals.SecurityRefusedError, match="segregation"):
+        approvals.reassign_seat(
+            round_id, from_person="fin", to_person="mgr", by="pam", reason="away", uow=env.uow, now=env.clock()
+        )
+    moved = approvals.reassign_seat(
+        round_id, from_person="fin", to_person="dee", by="pam", reason="on leave", uow=env.uow, now=env.clock()
+    )
+    assert "dee" in moved.approvers and "fin" not in moved.approvers
+    with pytest.raises(PermissionDeniedError, match="not an approver"):
+        env.vote(round_id, "fin", Decision.GO)
+    env.vote(round_id, "sam", Decision.GO)
+    assert env.vote(round_id, "dee", Decision.GO).round_decision is Decision.GO
+    assert "round.reassigned" in env.audit_actions()

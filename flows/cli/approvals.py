@@ -149,6 +149,33 @@ def rounds_list(
         )
 
 
+@rounds_app.command("reassign")
+def rounds_reassign(
+    round_ref: Annotated[str, typer.Argument(metavar="ROUND")],
+    from_person: Annotated[str, typer.Option("--from", help="The approver whose seat moves")],
+    to_person: Annotated[str, typer.Option("--to", help="Who takes the seat")],
+    by: Annotated[str, typer.Option("--as", help="Who makes this admin change")],
+    reason: Annotated[str, typer.Option("--reason")],
+    db: Db = None,
+) -> None:
+    """Move an approver's seat to another person (转交), audited as an admin change."""
+    from flows.runtime import approval_links
+    from gates import approvals
+
+    rt = runtime_for(db)
+    current = approvals.reassign_seat(
+        parse_round_id(round_ref),
+        from_person=from_person,
+        to_person=to_person,
+        by=by,
+        reason=reason,
+        uow=rt.uow,
+        now=now(),
+        links=approval_links(rt.settings),
+    )
+    typer.echo(f"round {current.id}: {from_person}'s seat now held by {to_person}")
+
+
 @rounds_app.command("reconcile")
 def rounds_reconcile(db: Db = None) -> None:
     """Apply decisions of rounds that resolved but whose gate-decision flow never ran (after a crash)."""
