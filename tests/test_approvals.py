@@ -7,7 +7,7 @@ of duties, stale evidence, idempotency, conditions, reminders and reconciliation
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -331,9 +331,6 @@ def test_reconcile_finds_resolved_rounds_whose_decision_was_not_applied(env: Env
     assert approvals.unapplied_rounds(uow=env.uow) == []
     with env.sessions() as session:
         assert verify_audit(session) is None
-
-
-_: Callable[..., Any] = _review
 
 
 ORG_CONFIG = """

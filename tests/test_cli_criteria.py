@@ -9,7 +9,6 @@ import json
 import os
 import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -291,4 +290,3 @@ def test_a_plugin_criterion_from_an_entry_point(tmp_path: Path) -> None:
         [PHASEGATE, "template", "validate", str(custom)], capture_output=True, text=True, timeout=60
     )
     assert without.returncode == 2 and "acme.security_review" in without.stderr
-    assert sys.executable
