@@ -116,6 +116,7 @@ def _condition(row: t.Condition) -> ConditionRecord:
 
 
 _VALIDATED: dict[str, LifecycleTemplate] = {}
+_PUBLISHED: dict[tuple[str, str, int | None], StoredTemplate] = {}
 
 
 def _template(content_hash: str, content: dict[str, Any]) -> LifecycleTemplate:
@@ -191,13 +192,23 @@ class SqlUnitOfWork:
 
     # templates ----------------------------------------------------------------------------------------
     def get_template(self, template_id: str, version: int | None = None) -> StoredTemplate | None:
+        # A published version never changes, so a pinned (id, version) is read once per database and process;
+        # "the latest version" is always asked of the database.
+        key = (str(self.session.get_bind().engine.url), template_id, version)
+        if version is not None and key in _PUBLISHED:
+            return _PUBLISHED[key]
         query = select(t.TemplateVersion).where(t.TemplateVersion.template_id == template_id)
         if version is None:
             query = query.order_by(t.TemplateVersion.version.desc()).limit(1)
         else:
             query = query.where(t.TemplateVersion.version == version)
         row = self.session.scalars(query).first()
-        return _stored_template(row) if row else None
+        if row is None:
+            return None
+        stored = _stored_template(row)
+        if version is not None and len(_PUBLISHED) < 4096:
+            _PUBLISHED[key] = stored
+        return stored
 
     def list_templates(self) -> list[StoredTemplate]:
         rows = self.session.scalars(
