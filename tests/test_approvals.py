@@ -6,7 +6,6 @@ of duties, stale evidence, idempotency, conditions, reminders and reconciliation
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -14,21 +13,21 @@ from typing import Any
 from uuid import UUID
 
 import pytest
-import yaml
 from sqlalchemy import select
 
 from gates import approvals, services
 from gates.ports import UnitOfWork
 from models import tables as t
 from models.audit_store import verify_audit
-from models.commands import AddPerson, CastVote, CreateProject, Delegate, RecordCost, RegisterDocument, RequestReview
+from models.commands import AddPerson, CastVote, Delegate, RecordCost, RequestReview
 from models.db import make_engine, make_session_factory
 from models.enums import BallotKind, Decision, ProjectStatus, Recommendation, RoundStatus
 from models.errors import ConflictError, InputError, PermissionDeniedError
 from models.snapshots import ConditionSpec
-from models.template_yaml import load_template_text, shipped_templates, template_content_hash
+from models.template_yaml import template_content_hash
 from models.uow import SqlUnitOfWork
 from notifications.routing import expand_targets, parse_org_config
+from tests.gatekeeping import add_ready_project, probe, variant
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)  # a Monday
 
@@ -40,20 +39,6 @@ class Clock:
     def __call__(self) -> datetime:
         self.now += timedelta(seconds=1)
         return self.now
-
-
-def _variant(policy: dict[str, Any], template_id: str) -> tuple[str, Any]:
-    source = next(s for s, tpl in shipped_templates() if tpl.id == "it-pmo")
-    data = yaml.safe_load(source)
-    data["id"] = template_id
-    for gate in data["gates"]:
-        gate["approval"] = policy
-    text = yaml.safe_dump(data, allow_unicode=True, sort_keys=False)
-    return text, load_template_text(text, source=f"{template_id}.yaml")
-
-
-def _probe(path: str) -> str:
-    return hashlib.sha256(path.rsplit("/", 1)[-1].encode()).hexdigest()
 
 
 class Env:
@@ -71,7 +56,7 @@ class Env:
             CastVote(round_id=round_id, voter_id=voter, decision=decision, reason=reason, **extra),
             uow=self.uow,
             now=self.clock(),
-            probe=_probe,
+            probe=probe,
         )
 
     def round(self, round_id: UUID) -> Any:
@@ -86,9 +71,9 @@ class Env:
 def env(db_url: str) -> Iterator[Env]:
     e = Env(db_url)
     for text, tpl in (
-        _variant({"policy": "m_of_n", "m": 2, "approvers": ["sponsor", "finance", "pmo"]}, "it-2of3"),
-        _variant({"policy": "sequential", "approvers": ["pmo", "finance", "sponsor"]}, "it-seq"),
-        _variant({"policy": "all", "approvers": ["sponsor", "finance"], "veto_roles": ["finance"]}, "it-all"),
+        variant({"policy": "m_of_n", "m": 2, "approvers": ["sponsor", "finance", "pmo"]}, "it-2of3"),
+        variant({"policy": "sequential", "approvers": ["pmo", "finance", "sponsor"]}, "it-seq"),
+        variant({"policy": "all", "approvers": ["sponsor", "finance"], "veto_roles": ["finance"]}, "it-all"),
     ):
         services.publish_template(tpl, content_hash=template_content_hash(tpl), source=text, uow=e.uow, now=e.clock())
     for pid in ("sam", "fin", "pam", "mgr", "dee", "zed"):
@@ -102,34 +87,9 @@ def env(db_url: str) -> Iterator[Env]:
 
 
 def _ready(env: Env, key: str, template: str = "it-2of3", requested_by: str | None = "zed") -> UUID:
-    services.create_project(
-        CreateProject(
-            key=key, template_id=template, name=key, sponsor_id="sam", manager_id="mgr", budget=Decimal(1000)
-        ),
-        uow=env.uow,
-        now=env.clock(),
-    )
-    services.assign_role(key, "finance", "fin", uow=env.uow, now=env.clock())
-    services.assign_role(key, "pmo", "pam", uow=env.uow, now=env.clock())
-    tpl = services.get_template(template, 1, uow=env.uow).template
-    for deliverable in tpl.gates[0].deliverables:
-        standard = tpl.deliverable(deliverable)
-        services.register_document(
-            RegisterDocument(
-                project_key=key,
-                deliverable_id=deliverable,
-                path=f"/d/{deliverable}.md",
-                sha256=_probe(f"{deliverable}.md"),
-                size=1,
-                format="md",
-                headings=standard.required_sections,
-                approved_by={"sponsor": "sam", "pmo": "pam"}[standard.approver_role],
-            ),
-            uow=env.uow,
-            now=env.clock(),
-        )
+    add_ready_project(env.uow, env.clock, key, template_id=template)
     review = services.start_review(
-        RequestReview(project_key=key, requested_by=requested_by), uow=env.uow, now=env.clock(), probe=_probe
+        RequestReview(project_key=key, requested_by=requested_by), uow=env.uow, now=env.clock(), probe=probe
     )
     assert review.round_id is not None, review.evaluation.reasons
     return review.round_id
@@ -297,13 +257,13 @@ def test_recycle_limit_proposes_kill(env: Env) -> None:
         env.vote(round_id, "sam", Decision.RECYCLE)
         env.vote(round_id, "fin", Decision.RECYCLE)
         approvals.apply_round_decision(round_id, uow=env.uow, now=env.clock())
-    review = services.start_review(RequestReview(project_key="R0"), uow=env.uow, now=env.clock(), probe=_probe)
+    review = services.start_review(RequestReview(project_key="R0"), uow=env.uow, now=env.clock(), probe=probe)
     assert review.evaluation.recommendation is Recommendation.KILL
     assert "recycled 3 times" in review.evaluation.reasons[-1]
 
 
 def _review(env: Env, key: str) -> UUID:
-    review = services.start_review(RequestReview(project_key=key), uow=env.uow, now=env.clock(), probe=_probe)
+    review = services.start_review(RequestReview(project_key=key), uow=env.uow, now=env.clock(), probe=probe)
     assert review.round_id is not None
     return review.round_id
 
@@ -389,35 +349,10 @@ def test_weekly_digest_once_per_week_for_each_person_waited_on(env: Env) -> None
 def test_the_approval_request_carries_the_packet_and_a_meeting_invitation(env: Env) -> None:
     from notifications.render import render
 
-    services.create_project(
-        CreateProject(
-            key="M1", template_id="it-2of3", name="M1", sponsor_id="sam", manager_id="mgr", budget=Decimal(9)
-        ),
-        uow=env.uow,
-        now=env.clock(),
-    )
-    services.assign_role("M1", "finance", "fin", uow=env.uow, now=env.clock())
-    services.assign_role("M1", "pmo", "pam", uow=env.uow, now=env.clock())
-    tpl = services.get_template("it-2of3", 1, uow=env.uow).template
-    for deliverable in tpl.gates[0].deliverables:
-        standard = tpl.deliverable(deliverable)
-        services.register_document(
-            RegisterDocument(
-                project_key="M1",
-                deliverable_id=deliverable,
-                path=f"/d/{deliverable}.md",
-                sha256=_probe(f"{deliverable}.md"),
-                size=1,
-                format="md",
-                headings=standard.required_sections,
-                approved_by={"sponsor": "sam", "pmo": "pam"}[standard.approver_role],
-            ),
-            uow=env.uow,
-            now=env.clock(),
-        )
+    add_ready_project(env.uow, env.clock, "M1")
     meeting = datetime(2026, 11, 10, 10, 0, tzinfo=UTC)
     services.start_review(
-        RequestReview(project_key="M1", meeting_at=meeting), uow=env.uow, now=env.clock(), probe=_probe
+        RequestReview(project_key="M1", meeting_at=meeting), uow=env.uow, now=env.clock(), probe=probe
     )
     with env.sessions() as session:
         request = session.scalars(

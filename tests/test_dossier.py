@@ -20,7 +20,6 @@ from typing import Any
 from uuid import UUID
 
 import pytest
-import yaml
 from sqlalchemy import select, update
 from sqlalchemy.sql.expression import Executable
 
@@ -31,10 +30,8 @@ from models import tables as t
 from models.commands import (
     AddPerson,
     CastVote,
-    CreateProject,
     Delegate,
     RecordCost,
-    RegisterDocument,
     RequestReview,
 )
 from models.db import make_engine, make_session_factory
@@ -42,17 +39,14 @@ from models.dossier import Dossier, collect_dossier
 from models.enums import Decision
 from models.errors import ConflictError, NotFoundError
 from models.snapshots import ConditionSpec
-from models.template_yaml import load_template_text, shipped_templates, template_content_hash
+from models.template_yaml import template_content_hash
 from models.uow import SqlUnitOfWork
+from tests.gatekeeping import TWO_OF_THREE, add_ready_project, probe, variant
 
 PHASEGATE = str(Path(sys.executable).with_name("phasegate"))
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)  # a Monday
 EXPORTED_AT = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 HOSTILE = "<script>alert('x')</script> & 签字"
-
-
-def _probe(path: str) -> str:
-    return hashlib.sha256(path.rsplit("/", 1)[-1].encode()).hexdigest()
 
 
 class World:
@@ -76,7 +70,7 @@ class World:
             CastVote(round_id=round_id, voter_id=voter, decision=decision, **extra),
             uow=self.uow,
             now=self.tick(),
-            probe=_probe,
+            probe=probe,
         )
 
     def dossier(self, key: str) -> Dossier:
@@ -100,46 +94,11 @@ class World:
             conn.execute(statement)
 
 
-def _template() -> tuple[str, Any]:
-    source = next(s for s, tpl in shipped_templates() if tpl.id == "it-pmo")
-    data = yaml.safe_load(source)
-    data["id"] = "it-2of3"
-    for gate in data["gates"]:
-        gate["approval"] = {"policy": "m_of_n", "m": 2, "approvers": ["sponsor", "finance", "pmo"]}
-    source = yaml.safe_dump(data, allow_unicode=True, sort_keys=False)
-    return source, load_template_text(source, source="it-2of3.yaml")
-
-
 def _project(world: World, key: str) -> UUID:
     """A project through to an open round: roles, the first gate's approved documents, a review."""
-    services.create_project(
-        CreateProject(
-            key=key, template_id="it-2of3", name=key, sponsor_id="sam", manager_id="mgr", budget=Decimal(1000)
-        ),
-        uow=world.uow,
-        now=world.tick(),
-    )
-    services.assign_role(key, "finance", "fin", uow=world.uow, now=world.tick())
-    services.assign_role(key, "pmo", "pam", uow=world.uow, now=world.tick())
-    template = services.get_template("it-2of3", 1, uow=world.uow).template
-    for deliverable in template.gates[0].deliverables:
-        standard = template.deliverable(deliverable)
-        services.register_document(
-            RegisterDocument(
-                project_key=key,
-                deliverable_id=deliverable,
-                path=f"/d/{deliverable}.md",
-                sha256=_probe(f"{deliverable}.md"),
-                size=1,
-                format="md",
-                headings=standard.required_sections,
-                approved_by={"sponsor": "sam", "pmo": "pam"}[standard.approver_role],
-            ),
-            uow=world.uow,
-            now=world.tick(),
-        )
+    add_ready_project(world.uow, world.tick, key)
     review = services.start_review(
-        RequestReview(project_key=key, requested_by="zed"), uow=world.uow, now=world.tick(), probe=_probe
+        RequestReview(project_key=key, requested_by="zed"), uow=world.uow, now=world.tick(), probe=probe
     )
     assert review.round_id is not None, review.evaluation.reasons
     return review.round_id
@@ -148,7 +107,7 @@ def _project(world: World, key: str) -> UUID:
 @pytest.fixture
 def world(db_url: str) -> Iterator[World]:
     w = World(db_url)
-    source, template = _template()
+    source, template = variant(TWO_OF_THREE, "it-2of3")
     services.publish_template(
         template, content_hash=template_content_hash(template), source=source, uow=w.uow, now=w.tick()
     )

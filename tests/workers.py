@@ -21,7 +21,6 @@ Two commands:
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import signal
@@ -31,12 +30,10 @@ import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-import yaml
 from sqlalchemy import Connection, Engine, event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -44,14 +41,16 @@ from gates import approvals, services
 from gates.ports import UnitOfWork
 from models import tables as t
 from models.audit_store import verify_audit
-from models.commands import AddPerson, CastVote, CreateProject, RegisterDocument, RequestReview
+from models.commands import AddPerson, CastVote, RequestReview
 from models.db import make_engine, make_session_factory
 from models.enums import BallotKind, Decision
 from models.errors import ConflictError, PermissionDeniedError
 from models.snapshots import ConditionSpec
-from models.template_yaml import load_template_text, shipped_templates, template_content_hash
+from models.template_yaml import template_content_hash
 from models.uow import SqlUnitOfWork
 from notifications.dispatch import BACKOFF_CAP_SECONDS, dispatch_due
+from tests import gatekeeping
+from tests.gatekeeping import TWO_OF_THREE, probe, variant
 
 TEMPLATE_ID = "it-2of3"
 SEATS = ("sam", "fin", "pam")
@@ -66,11 +65,6 @@ SCRIPTS: dict[str, tuple[tuple[str, Decision], ...]] = {
     "kill": (("sam", Decision.KILL), ("pam", Decision.GO), ("fin", Decision.KILL)),
     "recycle": (("sam", Decision.HOLD), ("fin", Decision.RECYCLE), ("pam", Decision.RECYCLE)),
 }
-
-
-def probe(path: str) -> str:
-    """The document probe the seeded documents match (their sha256 is that of the file name)."""
-    return hashlib.sha256(path.rsplit("/", 1)[-1].encode()).hexdigest()
 
 
 def now() -> datetime:
@@ -99,13 +93,7 @@ class Database:
 # ------------------------------------------------------------------------------------------------ seeding
 def seed(db: Database, *, notify_url: Callable[[str], str] = lambda pid: f"json://127.0.0.1:9/{pid}") -> None:
     """Publish the 2-of-3 variant of it-pmo and add the people; ``notify_url`` gives each person's one target."""
-    source = next(s for s, tpl in shipped_templates() if tpl.id == "it-pmo")
-    data = yaml.safe_load(source)
-    data["id"] = TEMPLATE_ID
-    for gate in data["gates"]:
-        gate["approval"] = {"policy": "m_of_n", "m": 2, "approvers": ["sponsor", "finance", "pmo"]}
-    text = yaml.safe_dump(data, allow_unicode=True, sort_keys=False)
-    template = load_template_text(text, source=f"{TEMPLATE_ID}.yaml")
+    text, template = variant(TWO_OF_THREE, TEMPLATE_ID)
     services.publish_template(
         template, content_hash=template_content_hash(template), source=text, uow=db.uow, now=now()
     )
@@ -119,32 +107,7 @@ def seed(db: Database, *, notify_url: Callable[[str], str] = lambda pid: f"json:
 
 def add_ready_project(db: Database, key: str) -> None:
     """A project whose first gate is ready: roles assigned, every deliverable registered and signed."""
-    services.create_project(
-        CreateProject(
-            key=key, template_id=TEMPLATE_ID, name=key, sponsor_id="sam", manager_id="mgr", budget=Decimal(1000)
-        ),
-        uow=db.uow,
-        now=now(),
-    )
-    services.assign_role(key, "finance", "fin", uow=db.uow, now=now())
-    services.assign_role(key, "pmo", "pam", uow=db.uow, now=now())
-    template = services.get_template(TEMPLATE_ID, 1, uow=db.uow).template
-    for deliverable in template.gates[0].deliverables:
-        standard = template.deliverable(deliverable)
-        services.register_document(
-            RegisterDocument(
-                project_key=key,
-                deliverable_id=deliverable,
-                path=f"/d/{deliverable}.md",
-                sha256=probe(f"{deliverable}.md"),
-                size=1,
-                format="md",
-                headings=standard.required_sections,
-                approved_by={"sponsor": "sam", "pmo": "pam"}[standard.approver_role],
-            ),
-            uow=db.uow,
-            now=now(),
-        )
+    gatekeeping.add_ready_project(db.uow, now, key, template_id=TEMPLATE_ID)
 
 
 def ensure_round(db: Database, key: str) -> UUID:
