@@ -281,7 +281,7 @@ def _cast_vote(
                 code="vote.evidence_mismatch",
             )
         if violation is None and stale is None:
-            result = _record(tx, cmd, current, project, gate, policy, seats, principal, signer, now, links)
+            result = _record(tx, cmd, current, project, gate, policy, seats, before, principal, signer, now, links)
             tx.commit()
             return result
     if violation is not None:
@@ -303,6 +303,7 @@ def _record(
     gate: GateDef,
     policy: ApprovalDef,
     seats: tuple[Seat, ...],
+    before: Tally,
     principal: str,
     signer: str,
     now: datetime,
@@ -375,10 +376,10 @@ def _record(
             },
             at=now,
         )
-    elif before_next := tally(policy, seats, _ballots(current)).next_up:
+    elif before.next_up:
         base = _request_context(project, gate)
         for person in after.next_up:
-            if person not in before_next:
+            if person not in before.next_up:
                 messages += approval_request(
                     tx, current.id, person, base, evidence_hash=current.evidence_hash, links=links
                 )

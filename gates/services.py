@@ -373,6 +373,31 @@ def criteria_context(evaluation: Evaluation) -> list[dict[str, Any]]:
     ]
 
 
+def _reviewable(
+    tx: UnitOfWork, project_key: str, *, for_update: bool = False
+) -> tuple[ProjectSnapshot, LifecycleTemplate, GateDef]:
+    project = require_project(tx, project_key, for_update=for_update)
+    template = require_template(tx, project.template_id, project.template_version).template
+    gate = current_gate(project, template)
+    pending = tx.open_rounds(project.key)
+    if pending:
+        raise ConflictError(
+            f"project {project.key} already has an open approval round {pending[0].id} for gate "
+            f"{pending[0].gate_id}; vote on it or wait for it to resolve",
+            code="review.round_open",
+        )
+    return project, template, gate
+
+
+def reviewable_gate(project_key: str, *, uow: UowFactory) -> str:
+    """The gate a review of the project would evaluate, or the user error a review would meet; reads little.
+
+    Entry points call it before paying for Prefect, so a mistake fails fast without evaluating the gate twice.
+    """
+    with uow() as tx:
+        return _reviewable(tx, project_key)[2].id
+
+
 def start_review(
     cmd: RequestReview,
     *,
@@ -384,16 +409,7 @@ def start_review(
 ) -> ReviewResult:
     """Evaluate, record the evaluation with its evidence hash, and open a round unless the gate is not ready."""
     with uow() as tx:
-        project = require_project(tx, cmd.project_key, for_update=True)
-        template = require_template(tx, project.template_id, project.template_version).template
-        gate = current_gate(project, template)
-        pending = tx.open_rounds(project.key)
-        if pending:
-            raise ConflictError(
-                f"project {project.key} already has an open approval round {pending[0].id} for gate "
-                f"{pending[0].gate_id}; vote on it or wait for it to resolve",
-                code="review.round_open",
-            )
+        project, template, gate = _reviewable(tx, cmd.project_key, for_update=True)
         evidence = collect_evidence(tx, project, gate, as_of=now.date(), probe=probe)
         evaluation = _with_recycle_limit(
             evaluate_gate(template, gate, evidence, registry or default_registry()), project, gate

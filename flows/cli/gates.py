@@ -103,7 +103,6 @@ def gate_review(
     """Run the gate-review flow: evaluate, record, open the approval round (or record why not) and notify."""
     from datetime import datetime
 
-    from flows.runtime import probe_file
     from gates import services
 
     if meeting is not None:
@@ -116,8 +115,7 @@ def gate_review(
         if when.tzinfo is None:
             raise InputError(f"--meeting: {meeting!r} needs a UTC offset, e.g. 2026-12-03T10:00+08:00")
     rt = runtime_for(db)
-    # Fail fast on user mistakes, before paying for Prefect.
-    services.check_gate(key, uow=rt.uow, now=now(), probe=probe_file, registry=rt.registry)
+    services.reviewable_gate(key, uow=rt.uow)  # fail fast on user mistakes, before paying for Prefect
     prepare_prefect()
     from flows.gate_review import gate_review_flow
 
