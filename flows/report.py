@@ -14,7 +14,7 @@ def evaluation_rows(evaluation: Evaluation) -> list[dict[str, Any]]:
         {
             "code": c.code,
             "kind": c.kind.value,
-            "result": "pass" if c.passed else ("missing evidence" if c.evidence_missing else "fail"),
+            "result": c.result.replace("_", " "),
             "measured": c.measured or "",
             "threshold": c.threshold or "",
             "message": c.message,

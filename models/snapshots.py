@@ -75,6 +75,11 @@ class CriterionResult(Snapshot):
     remediation_zh: str = ""
     evidence_ref: str = ""
 
+    @property
+    def result(self) -> str:
+        """pass, fail, or missing_evidence (which makes a gate NOT_READY rather than failed)."""
+        return "pass" if self.passed else ("missing_evidence" if self.evidence_missing else "fail")
+
 
 class DeliverableStatus(Snapshot):
     id: str

@@ -18,7 +18,7 @@ def _criterion_document(c: Any) -> dict[str, Any]:
         "code": c.code,
         "kind": c.kind.value,
         "passed": c.passed,
-        "result": "pass" if c.passed else ("missing_evidence" if c.evidence_missing else "fail"),
+        "result": c.result,
         "remediable": c.remediable,
         "message": c.message,
         "message_zh": c.message_zh,
