@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from prefect import flow, task
+from prefect import task
 from prefect.artifacts import create_table_artifact
 
 from flows.notify_dispatch import dispatch_notifications
+from flows.plain_flow import plain_flow
 from flows.runtime import approval_links, runtime, utc_now
 from gates import approvals
 
@@ -35,7 +36,7 @@ def reconcile_decisions() -> list[dict[str, str]]:
     return applied
 
 
-@flow(name="approval-reminders", log_prints=False)
+@plain_flow(name="approval-reminders")
 def approval_reminders_flow() -> dict[str, object]:
     reminders = plan_reminders()
     reconciled = reconcile_decisions()

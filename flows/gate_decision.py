@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from prefect import flow, task
+from prefect import task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from flows.notify_dispatch import dispatch_notifications
+from flows.plain_flow import plain_flow
 from flows.report import decision_markdown, round_rows
 from flows.runtime import runtime, utc_now
 from gates import approvals, services
@@ -19,7 +20,7 @@ def apply_decision(round_id: UUID) -> approvals.DecisionApplied:
     return approvals.apply_round_decision(round_id, uow=runtime().uow, now=utc_now())
 
 
-@flow(name="gate-decision", log_prints=False)
+@plain_flow(name="gate-decision")
 def gate_decision_flow(round_id: str) -> dict[str, Any]:
     applied = apply_decision(UUID(round_id))
     current = services.get_round(applied.round_id, uow=runtime().uow)

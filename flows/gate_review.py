@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from prefect import State, flow, task
+from prefect import State, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.states import Completed
 
 from flows.notify_dispatch import dispatch_notifications
+from flows.plain_flow import plain_flow
 from flows.report import evaluation_markdown, evaluation_rows, round_rows
 from flows.runtime import approval_links, probe_file, runtime, utc_now
 from gates import services
@@ -56,7 +57,7 @@ def publish_review_artifacts(result: services.ReviewResult) -> None:
         )
 
 
-@flow(name="gate-review", log_prints=False)
+@plain_flow(name="gate-review")
 def gate_review_flow(
     project_key: str, requested_by: str | None = None, meeting_at: str | None = None
 ) -> State[dict[str, Any]]:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from prefect import flow, task
+from prefect import task
 
+from flows.plain_flow import plain_flow
 from flows.runtime import runtime
 from notifications.dispatch import dispatch_due
 
@@ -15,6 +16,6 @@ def dispatch_notifications() -> dict[str, int]:
     return report.as_dict()
 
 
-@flow(name="notify-dispatch", log_prints=False)
+@plain_flow(name="notify-dispatch")
 def notify_dispatch_flow() -> dict[str, int]:
     return dispatch_notifications()

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from prefect import flow, task
+from prefect import task
 
 from flows.notify_dispatch import dispatch_notifications
+from flows.plain_flow import plain_flow
 from flows.runtime import approval_links, runtime, utc_now
 from gates import approvals
 
@@ -15,7 +16,7 @@ def queue_digests() -> int:
     return approvals.send_weekly_digests(uow=rt.uow, now=utc_now(), links=approval_links(rt.settings))
 
 
-@flow(name="weekly-digest", log_prints=False)
+@plain_flow(name="weekly-digest")
 def weekly_digest_flow() -> dict[str, object]:
     queued = queue_digests()
     return {"digests": queued, "dispatch": dispatch_notifications()}

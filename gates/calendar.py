@@ -29,12 +29,14 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-import holidays
 
 from models.errors import InputError
 from models.template import CalendarDef
+
+if TYPE_CHECKING:
+    import holidays
 
 START_OF_BUSINESS = time(9, 0)
 """Where counting starts when a period opens on a day that is not a working day."""
@@ -44,13 +46,26 @@ _REGION_EXAMPLES = "CN, US, GB, DE, JP, SG"
 
 
 @cache
-def _supported_regions() -> frozenset[str]:
-    return frozenset(code for code in holidays.list_supported_countries() if _REGION.match(code))
+def _is_supported(region: str) -> bool:
+    """Whether the library has ``region``; loads that region's module only (listing them all loads ~200).
+
+    ``holidays`` is imported here and in ``_holidays_of``, not at the top: most commands import this module
+    without computing a due date, and the import costs about 30 ms of their start-up.
+    """
+    import holidays
+
+    try:
+        holidays.country_holidays(region, years=[])
+    except NotImplementedError:
+        return False
+    return True
 
 
 @cache
 def _holidays_of(region: str, year: int) -> holidays.HolidayBase:
     """One year of one region, never expanded afterwards, so the cached object is only ever read."""
+    import holidays
+
     return holidays.country_holidays(region, years=year, expand=False)
 
 
@@ -70,7 +85,7 @@ class WorkingCalendar:
     zone: ZoneInfo = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if not _REGION.match(self.region) or self.region not in _supported_regions():
+        if not _REGION.match(self.region) or not _is_supported(self.region):
             raise InputError(
                 f"calendar.region: unknown region {self.region!r}; use an ISO 3166-1 alpha-2 code the holidays "
                 f"library supports, for example {_REGION_EXAMPLES}"

@@ -28,9 +28,7 @@ header for json/form/xml targets) so a receiver can drop such repeats and those 
 from __future__ import annotations
 
 import logging
-import os
 import random
-import tempfile
 import time
 import uuid
 from collections import Counter
@@ -39,38 +37,23 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import apprise
-from apprise import NotifyFormat
-from apprise.result import AppriseResult, AppriseResultStatus
-from markupsafe import escape
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from models.enums import OutboxStatus
 from models.errors import ConflictError, InputError, NotFoundError
 from models.tables import OutboxMessage
-from notifications.email import Attachment, attachments_from_context, rendered_attachments, write_attachments
-from notifications.render import RenderedMessage, code_span, render
-from notifications.routing import single_target_config
-from notifications.targets import (
-    is_email_target,
-    placeholder_names,
-    redact_target,
-    scrub_secrets,
-    with_idempotency_header,
-)
+from notifications.targets import redact_target
+
+if TYPE_CHECKING:
+    from notifications.delivery import Delivery
 
 logger = logging.getLogger(__name__)
 
 BACKOFF_BASE_SECONDS = 30.0
 BACKOFF_CAP_SECONDS = 3600.0
-MAX_ERROR_CHARS = 2000
-
-_FOOTER_LABEL = {"en": "Message reference", "zh-CN": "消息编号"}
-_WARNING_LEVELS = frozenset({"WARNING", "ERROR", "CRITICAL"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,12 +92,6 @@ class _Claimed:
     context: dict[str, Any]
     attempts: int
     lease_until: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class _Delivery:
-    status: OutboxStatus
-    error: str | None
 
 
 def dispatch_due(
@@ -159,10 +136,12 @@ def dispatch_due(
     # Last moment a send may start and still finish (Apprise's call deadline) before the lease expires.
     send_deadline = time.monotonic() + lease_seconds - send_timeout_seconds
 
+    from notifications.delivery import deliver as send  # Apprise is loaded only when there is a row to send
+
     def deliver(row: _Claimed) -> _Outcome:
         if time.monotonic() > send_deadline:
             return _release(session_factory, row)
-        delivery = _deliver(row, send_timeout_seconds)
+        delivery = send(row, send_timeout_seconds)
         return _record(session_factory, row, delivery, clock(), max_attempts)
 
     with ThreadPoolExecutor(max_workers=min(concurrency, len(claimed)), thread_name_prefix=worker) as pool:
@@ -309,22 +288,6 @@ def backoff_seconds(attempts: int, *, rng: random.Random | None = None) -> float
     return nominal / 2 + draw * nominal / 2
 
 
-def message_body(rendered: RenderedMessage, idempotency_key: str, locale: str) -> str:
-    """The Markdown body sent for a row: the rendered message plus a footer naming its idempotency key."""
-    label = _FOOTER_LABEL.get(locale, _FOOTER_LABEL["en"])
-    return f"{rendered.body_markdown.rstrip()}\n\n---\n\n{label}: {code_span(idempotency_key)}\n"
-
-
-def message_html(body_html: str, idempotency_key: str, locale: str) -> str:
-    """The HTML body sent to email targets: the rendered HTML plus the same idempotency footer."""
-    label = _FOOTER_LABEL.get(locale, _FOOTER_LABEL["en"])
-    footer = f'<hr>\n<p style="color:#666;font-size:12px">{escape(label)}: <code>{escape(idempotency_key)}</code></p>'
-    closing = body_html.lower().rfind("</body>")
-    if closing >= 0:
-        return f"{body_html[:closing]}{footer}\n{body_html[closing:]}"
-    return f"{body_html.rstrip()}\n{footer}\n"
-
-
 def _claim(
     session_factory: sessionmaker[Session], now: datetime, batch_size: int, lease_seconds: int
 ) -> list[_Claimed]:
@@ -375,108 +338,8 @@ def _claim(
     ]
 
 
-def _deliver(row: _Claimed, send_timeout_seconds: float) -> _Delivery:
-    """Render and send one row; every failure becomes a ``_Delivery``, never an exception."""
-    try:
-        rendered = render(row.kind, row.locale, row.context)
-    except InputError as exc:
-        # A message that cannot be rendered will not render on retry either.
-        return _Delivery(OutboxStatus.DEAD, f"render failed: {exc.message}")
-    names = placeholder_names(row.target)
-    missing = [name for name in names if not os.environ.get(name, "").strip()]
-    if missing:
-        # The operator may still export it; retry with backoff, dead-letter after max_attempts.
-        return _Delivery(
-            OutboxStatus.FAILED,
-            f"environment variable {', '.join(missing)} is not set; target {redact_target(row.target)} needs it",
-        )
-    secrets = {name: os.environ[name].strip() for name in names}
-    notifier = _notifier(row, secrets)
-    if notifier is None:
-        return _Delivery(OutboxStatus.DEAD, f"target {redact_target(row.target)} cannot be parsed by Apprise")
-    email = is_email_target(row.target)
-    try:
-        attachments = _attachments(row, rendered) if email else []
-    except InputError as exc:
-        return _Delivery(OutboxStatus.DEAD, f"attachments unusable: {exc.message}")
-    body, body_format = _body(rendered, row, email=email)
-    try:
-        with tempfile.TemporaryDirectory(prefix="phasegate-attach-") as directory:
-            result = notifier.notify(
-                body=body,
-                title=rendered.title,
-                body_format=body_format,
-                attach=write_attachments(attachments, Path(directory)) or None,
-                timeout=send_timeout_seconds,
-                log_level=logging.WARNING,
-                template=secrets or None,
-            )
-    except Exception as exc:  # a plugin bug must not stop the batch or lose the row
-        error = _scrub(f"{type(exc).__name__}: {exc}", row.target, secrets)
-        return _Delivery(OutboxStatus.FAILED, _clip(error))
-    with result:
-        return _classify(result, row.target, secrets)
-
-
-def _notifier(row: _Claimed, secrets: dict[str, str]) -> apprise.Apprise | None:
-    """An Apprise object holding exactly this row's target, or None when Apprise cannot load it.
-
-    A target with ``${NAME}`` placeholders is loaded as a one-entry YAML config, so Apprise fills the secrets
-    into the parsed fields at send time; the secret is never part of a URL string we build or store.
-    """
-    url = with_idempotency_header(row.target, row.idempotency_key)
-    notifier = apprise.Apprise()
-    try:
-        if secrets:
-            config = apprise.AppriseConfig()
-            if not config.add_config(single_target_config(url), format="yaml"):
-                return None
-            notifier.add(config)
-            return notifier if len(list(notifier.find(template=secrets))) == 1 else None
-        if notifier.add(url):
-            return notifier
-    except Exception as exc:  # Apprise plugins may raise on odd input; the row must still be recorded.
-        logger.debug("apprise could not load %s: %r", redact_target(row.target), exc)
-    return None
-
-
-def _body(rendered: RenderedMessage, row: _Claimed, *, email: bool) -> tuple[str, NotifyFormat]:
-    """Email: the HTML rendering (Apprise derives the text part from it); chat: the short Markdown.
-
-    Until the renderer provides ``body_html``, email gets the Markdown and Apprise converts it to HTML; the
-    templates write links as autolinks, so the link text is the URL itself and survives plain-text readers.
-    """
-    html = getattr(rendered, "body_html", None)
-    if email and isinstance(html, str) and html.strip():
-        return message_html(html, row.idempotency_key, row.locale), NotifyFormat.HTML
-    return message_body(rendered, row.idempotency_key, row.locale), NotifyFormat.MARKDOWN
-
-
-def _attachments(row: _Claimed, rendered: RenderedMessage) -> list[Attachment]:
-    return rendered_attachments(rendered) + attachments_from_context(row.context)
-
-
-def _scrub(text: str, target: str, secrets: dict[str, str]) -> str:
-    text = scrub_secrets(text, target)
-    for value in sorted(secrets.values(), key=len, reverse=True):
-        if value:
-            text = text.replace(value, "****")
-    return text
-
-
-def _classify(result: AppriseResult, target: str, secrets: dict[str, str]) -> _Delivery:
-    if result.status == AppriseResultStatus.SUCCESS:
-        return _Delivery(OutboxStatus.SENT, None)
-    warnings = [entry.message for entry in result.logs() if entry.level in _WARNING_LEVELS]
-    text = "; ".join(dict.fromkeys(warnings)) or f"Apprise reported {result.status.name} without a message"
-    if result.status == AppriseResultStatus.TIMEOUT:
-        text = f"timed out waiting for the receiver; delivery unknown: {text}"
-        return _Delivery(OutboxStatus.MAYBE_SENT, _clip(_scrub(text, target, secrets)))
-    return _Delivery(OutboxStatus.FAILED, _clip(_scrub(text, target, secrets)))
-
-
 def _record(
-    session_factory: sessionmaker[Session], row: _Claimed, delivery: _Delivery, now: datetime, max_attempts: int
+    session_factory: sessionmaker[Session], row: _Claimed, delivery: Delivery, now: datetime, max_attempts: int
 ) -> _Outcome:
     attempts = row.attempts + 1
     values: dict[str, Any] = {"attempts": attempts, "lease_until": None, "last_error": delivery.error}
@@ -517,7 +380,3 @@ def _update_if_still_ours(session_factory: sessionmaker[Session], row: _Claimed,
             .execution_options(synchronize_session=False)
         )
         return bool(getattr(result, "rowcount", 0))
-
-
-def _clip(text: str) -> str:
-    return text if len(text) <= MAX_ERROR_CHARS else text[: MAX_ERROR_CHARS - 1] + "…"

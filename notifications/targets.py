@@ -12,8 +12,6 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
 
-import apprise
-
 from models.errors import InputError
 
 _MASK = "****"
@@ -64,6 +62,8 @@ def validate_target(url: str) -> None:
         raise InputError("notify url: must be a non-empty Apprise URL such as mailto://user:pass@example.com")
     if "://" not in url:
         raise InputError(f"notify url {shown!r}: not a URL; use an Apprise URL such as json://host/path")
+    import apprise  # loads every plugin: only where a target is really parsed
+
     if apprise.Apprise.instantiate(url) is None or not apprise.Apprise().add(url):
         scheme = url.split("://", 1)[0]
         raise InputError(
@@ -76,6 +76,8 @@ def redact_target(url: str) -> str:
     """Return ``url`` safe to display: Apprise's privacy form when it parses, else a masked fallback."""
     if not isinstance(url, str):  # defensive: targets come from JSON and YAML, where anything can appear
         return _MASK  # type: ignore[unreachable]
+    import apprise  # loads every plugin: only where a target is really parsed
+
     service = apprise.Apprise.instantiate(url) if "://" in url else None
     shown = str(service.url(privacy=True)) if service is not None else url  # type: ignore[no-untyped-call]
     return _mask_query_values(_mask_userinfo(shown))

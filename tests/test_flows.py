@@ -109,6 +109,28 @@ def _artifact_keys(flow_run_id: Any) -> set[str]:
     return {a.key for a in artifacts if a.key}
 
 
+def _parameters(flow_run_id: Any) -> dict[str, Any]:
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        return dict(client.read_flow_run(flow_run_id).parameters)
+
+
+def test_plain_flow_passes_scalars_through_and_encodes_the_rest(prefect_harness: None) -> None:
+    from datetime import date
+
+    from flows.plain_flow import plain_flow
+
+    @plain_flow(name="probe")
+    def probe(a: str, b: int | None = None) -> None:  # pragma: no cover - never run
+        pass
+
+    scalars = {"a": "K-1", "b": None}
+    assert probe.serialize_parameters(scalars) == scalars
+    # Anything else still goes through Prefect's own encoder, which knows dates.
+    assert probe.serialize_parameters({"a": "K-1", "b": date(2026, 1, 2)}) == {"a": "K-1", "b": "2026-01-02"}
+
+
 def test_review_then_decision_advances_and_notifies(portfolio: tuple[Any, HttpReceiver], tmp_path: Path) -> None:
     from flows.gate_decision import gate_decision_flow
     from flows.gate_review import gate_review_flow
@@ -121,6 +143,11 @@ def test_review_then_decision_advances_and_notifies(portfolio: tuple[Any, HttpRe
     assert result["evaluation"]["recommendation"] == "go" and result["approvers"] == ["alice"]
     assert result["dispatch"]["sent"] == 1
     assert {"gate-review-flow-go", "gate-review-flow-go-criteria"} <= _artifact_keys(state.state_details.flow_run_id)
+    assert _parameters(state.state_details.flow_run_id) == {
+        "project_key": "FLOW-GO",
+        "requested_by": "bob",
+        "meeting_at": None,
+    }
     request = receiver.wait_for(1)[0]
     assert request.path == "/alice" and result["round_id"] in request.body.decode()
 
