@@ -10,6 +10,7 @@ import atexit
 import logging
 import os
 import sys
+from collections.abc import Callable
 
 import typer
 
@@ -29,46 +30,70 @@ from flows.cli import (
 from flows.cli import web as web_cli
 from models.errors import PhasegateError
 
-app = typer.Typer(
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    help="phasegate: stage-gate lifecycles, gate checks and approvals for a PMO.",
-)
-for sub, name in (
-    (database.app, "db"),
-    (templates.app, "template"),
-    (people.app, "person"),
-    (projects.app, "project"),
-    (evidence.doc_app, "doc"),
-    (evidence.actuals_app, "actuals"),
-    (evidence.baseline_app, "baseline"),
-    (evidence.risk_app, "risk"),
-    (evidence.milestone_app, "milestone"),
-    (gates.app, "gate"),
-    (audit.app, "audit"),
-    (notify.app, "notify"),
-    (server.app, "server"),
-    (approvals.rounds_app, "rounds"),
-    (approvals.conditions_app, "conditions"),
-    (tokens.app, "token"),
-):
-    app.add_typer(sub, name=name)
-app.command("vote")(approvals.vote)
-app.command("serve")(web_cli.serve)
-app.command("delegate")(approvals.delegate)
 projects.app.command("resume")(approvals.project_resume)
 projects.app.command("close")(approvals.project_close)
-app.command("score")(evidence.score)
 projects.app.command("assign")(evidence.project_assign)
 
 
-@app.command("demo")
 def demo() -> None:
     """Run the demo portfolio end to end on the embedded defaults (see README)."""
     from flows.demo import run_demo
 
     run_demo()
+
+
+GROUPS: dict[str, typer.Typer] = {
+    "db": database.app,
+    "template": templates.app,
+    "person": people.app,
+    "project": projects.app,
+    "doc": evidence.doc_app,
+    "actuals": evidence.actuals_app,
+    "baseline": evidence.baseline_app,
+    "risk": evidence.risk_app,
+    "milestone": evidence.milestone_app,
+    "gate": gates.app,
+    "audit": audit.app,
+    "notify": notify.app,
+    "server": server.app,
+    "rounds": approvals.rounds_app,
+    "conditions": approvals.conditions_app,
+    "token": tokens.app,
+}
+COMMANDS: dict[str, Callable[..., None]] = {
+    "vote": approvals.vote,
+    "serve": web_cli.serve,
+    "delegate": approvals.delegate,
+    "score": evidence.score,
+    "demo": demo,
+}
+
+
+def build_app(only: str | None = None) -> typer.Typer:
+    """The command tree; with ``only``, just that group or command.
+
+    Why: Typer inspects every command's signature each time the program starts (about 50 ms for the whole
+    tree). A call names its group first, so ``main`` builds that branch alone; help and mistyped names get
+    the whole tree, so they list every command.
+    """
+    tree = typer.Typer(
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        help="phasegate: stage-gate lifecycles, gate checks and approvals for a PMO.",
+    )
+    # A group callback keeps `phasegate vote ...` a group call when the tree holds one command only.
+    tree.callback()(lambda: None)
+    for name, group in GROUPS.items():
+        if only in (None, name):
+            tree.add_typer(group, name=name)
+    for name, command in COMMANDS.items():
+        if only in (None, name):
+            tree.command(name)(command)
+    return tree
+
+
+app = build_app()
 
 
 def _database_hint(err: Exception) -> str:
@@ -104,7 +129,9 @@ def _run() -> int:
 
     try:
         # Without standalone mode the parser returns an exit status (typer.Exit) instead of raising it.
-        status = app(standalone_mode=False)
+        first = next((arg for arg in sys.argv[1:] if not arg.startswith("-")), None)
+        tree = build_app(first if first in GROUPS or first in COMMANDS else None)
+        status = tree(standalone_mode=False)
         return status if isinstance(status, int) else 0
     except typer.Exit as done:
         return done.exit_code
