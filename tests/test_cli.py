@@ -7,6 +7,7 @@ nothing, that a tampered audit log exits 1, and that commands running no flow ne
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import subprocess
 import sys
@@ -279,3 +280,21 @@ def test_commands_that_run_no_flow_do_not_import_prefect(cli: Cli) -> None:
             timeout=60,
         )
         assert "PREFECT-ABSENT" in done.stderr, (args, done.stderr)
+
+
+def test_help_lists_every_command_though_a_call_builds_only_its_own_group() -> None:
+    from flows.cli import COMMANDS, GROUPS
+
+    full = subprocess.run([PHASEGATE, "--help"], capture_output=True, text=True, timeout=60, env=_plain_terminal())
+    assert full.returncode == 0
+    listed = {line.split()[1] for line in full.stdout.splitlines() if line.startswith("│ ") and len(line.split()) > 2}
+    assert set(GROUPS) | set(COMMANDS) <= listed
+    group = subprocess.run([PHASEGATE, "gate", "--help"], capture_output=True, text=True, timeout=60)
+    assert group.returncode == 0 and "review" in group.stdout and "check" in group.stdout
+    typo = subprocess.run([PHASEGATE, "gatee", "check", "X"], capture_output=True, text=True, timeout=60)
+    assert typo.returncode == 2 and "No such command 'gatee'" in typo.stderr and "'gate'" in typo.stderr
+
+
+def _plain_terminal() -> dict[str, str]:
+    """A wide terminal, so Rich prints each command's name and summary on one line."""
+    return os.environ | {"COLUMNS": "200", "TERM": "dumb"}
