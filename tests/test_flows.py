@@ -181,3 +181,17 @@ def test_not_ready_review_ends_in_a_named_state_and_opens_no_round(portfolio: tu
     assert result["round_id"] is None and result["evaluation"]["recommendation"] == "not_ready"
     assert services.project_view("FLOW-NR", uow=rt.uow).pending_rounds == ()
     assert [r.path for r in receiver.wait_for(1)] == ["/bob"]
+
+
+def test_cli_flow_runs_have_no_heartbeat_and_the_chosen_api(prefect_harness: None) -> None:
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, get_current_settings, temporary_settings
+
+    from flows.server import prefect_run_context
+
+    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: 60}):  # a worker's default
+        before = get_current_settings()
+        with prefect_run_context():
+            inside = get_current_settings()
+            assert inside.flows.heartbeat_frequency is None
+            assert inside.api.url == before.api.url and inside.home == before.home
+        assert get_current_settings().flows.heartbeat_frequency == 60
