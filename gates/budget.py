@@ -14,13 +14,14 @@ loosen a gate without anyone noticing. ``param_problems`` lets a template loader
 from __future__ import annotations
 
 from collections.abc import Callable
-from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation, localcontext
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from gates.evm import EAC_METHODS, MONEY, PRECISION, EacMethod, EvmFigures, compute
+from gates.criteria import per_template
+from gates.evm import EAC_METHODS, EXACT, MONEY, EacMethod, EvmFigures, compute
 from models.errors import InputError
 from models.evidence import MAX_AMOUNT, Amount, EvmSnapshot
 from models.snapshots import CriterionResult
@@ -38,6 +39,7 @@ class BudgetEvidence(BaseModel):
     stage_spend: Amount | None
     contingency: Amount | None
     contingency_used: Amount | None
+    reference: str = Field(default="", description="What the figures were read from, quoted in each result's trace.")
 
 
 BudgetCriterion = Callable[[CriterionDef, BudgetEvidence], CriterionResult]
@@ -75,8 +77,12 @@ _EAC_METHOD_ZH: dict[str, str] = {
 # --- params ------------------------------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=1024, typed=True)
 def _as_decimal(value: str | int | float | bool) -> Decimal | None:
-    """A finite, bounded Decimal from a template param, or None. Floats go through ``str`` so 0.9 stays 0.9."""
+    """A finite, bounded Decimal from a template param, or None. Floats go through ``str`` so 0.9 stays 0.9.
+
+    Every evaluation reads the same few template params, so each value is parsed once (``typed``: the bool
+    ``True`` must not share the int ``1``'s answer)."""
     if isinstance(value, bool):
         return None
     try:
@@ -119,20 +125,36 @@ def param_problems(definition: CriterionDef) -> list[str]:
     return problems
 
 
+@per_template
+def _problems(definition: CriterionDef) -> tuple[str, ...]:
+    return tuple(param_problems(definition))
+
+
 def _check_params(definition: CriterionDef) -> None:
     """Reject bad params even where a criterion has no thresholds, so a misspelt template cannot pass unnoticed."""
-    problems = param_problems(definition)
+    problems = _problems(definition)
     if problems:
         raise InputError("; ".join(problems))
 
 
 def _number(definition: CriterionDef, name: str) -> Decimal:
+    return _numbers(definition)[name]
+
+
+@per_template
+def _numbers(definition: CriterionDef) -> dict[str, Decimal]:
+    """The criterion's numeric thresholds, given or defaulted, checked and parsed once per template."""
     _check_params(definition)
-    raw = definition.params.get(name, PARAMS[definition.code][name][1])
-    number = _as_decimal(raw)
-    if number is None:  # unreachable for validated params and shipped defaults; kept for the type checker
-        raise InputError(f"{definition.code}: param {name!r} is not a number: {raw!r}")
-    return number
+    numbers = {}
+    for name, (kind, default) in PARAMS[definition.code].items():
+        if kind == "eac_method":
+            continue
+        raw = definition.params.get(name, default)
+        number = _as_decimal(raw)
+        if number is None:  # unreachable for validated params and shipped defaults; kept for the type checker
+            raise InputError(f"{definition.code}: param {name!r} is not a number: {raw!r}")
+        numbers[name] = number
+    return numbers
 
 
 def _eac_method(definition: CriterionDef) -> EacMethod:
@@ -146,13 +168,13 @@ def _eac_method(definition: CriterionDef) -> EacMethod:
 
 def _percent_of(part: Decimal, whole: Decimal) -> Decimal:
     """``part`` as a percentage of a non-zero ``whole``, to one decimal place, for messages only."""
-    with localcontext(Context(prec=PRECISION, rounding=ROUND_HALF_EVEN)):
-        return (part * 100 / whole).quantize(Decimal("0.1"), rounding=ROUND_HALF_EVEN)
+    return EXACT.quantize(EXACT.divide(EXACT.multiply(part, 100), whole), Decimal("0.1"))
 
 
 def _plain(value: Decimal) -> str:
     """Decimal as written by people (``100000``, never ``1E+5``), for the machine-read measured/threshold."""
-    return format(value, "f")
+    text = str(value)  # the same digits, and cheaper, whenever it has no exponent
+    return format(value, "f") if "E" in text or "e" in text else text
 
 
 def _money(value: Decimal) -> str:
@@ -161,8 +183,7 @@ def _money(value: Decimal) -> str:
 
 def _share(percent: Decimal, base: Decimal) -> Decimal:
     """``percent`` % of ``base``, in cents, computed exactly."""
-    with localcontext(Context(prec=PRECISION, rounding=ROUND_HALF_EVEN)):
-        return (percent * base / 100).quantize(MONEY, rounding=ROUND_HALF_EVEN)
+    return EXACT.quantize(EXACT.divide(EXACT.multiply(percent, base), 100), MONEY)
 
 
 _LABELS = {
@@ -197,6 +218,7 @@ def _unavailable(evm: EvmSnapshot | None, needed: tuple[str, ...], nonzero: tupl
 
 def _result(
     definition: CriterionDef,
+    evidence: BudgetEvidence,
     *,
     passed: bool,
     measured: str | None,
@@ -218,14 +240,21 @@ def _result(
         message_zh=message_zh,
         remediation="" if passed else remediation[0],
         remediation_zh="" if passed else remediation[1],
+        evidence_ref=evidence.reference,
     )
 
 
 def _missing(
-    definition: CriterionDef, threshold: str, figure: tuple[str, str], reason: tuple[str, str], fix: tuple[str, str]
+    definition: CriterionDef,
+    evidence: BudgetEvidence,
+    threshold: str,
+    figure: tuple[str, str],
+    reason: tuple[str, str],
+    fix: tuple[str, str],
 ) -> CriterionResult:
     return _result(
         definition,
+        evidence,
         passed=False,
         evidence_missing=True,
         measured=None,
@@ -268,7 +297,9 @@ def cpi_floor(definition: CriterionDef, evidence: BudgetEvidence) -> CriterionRe
     figures = _figures(evidence)
     figure = ("cost performance index (CPI)", "成本绩效指数 CPI")
     if figures is None or figures.cpi is None or figures.ev is None or figures.ac is None:
-        return _missing(definition, threshold, figure, _unavailable(evidence.evm, ("ev", "ac"), ("ac",)), _RECORD_EVM)
+        return _missing(
+            definition, evidence, threshold, figure, _unavailable(evidence.evm, ("ev", "ac"), ("ac",)), _RECORD_EVM
+        )
     cpi, cur = figures.cpi, evidence.currency
     basis = f"EV {_money(figures.ev)} / AC {_money(figures.ac)} {cur}"
     basis_zh = f"挣值 EV {_money(figures.ev)} / 实际成本 AC {_money(figures.ac)} {cur}"
@@ -281,6 +312,7 @@ def cpi_floor(definition: CriterionDef, evidence: BudgetEvidence) -> CriterionRe
         message_zh = f"成本绩效指数 CPI 为 {cpi}，低于下限 {floor}（{basis_zh}）"
     return _result(
         definition,
+        evidence,
         passed=passed,
         measured=_plain(cpi),
         threshold=threshold,
@@ -297,7 +329,9 @@ def spi_floor(definition: CriterionDef, evidence: BudgetEvidence) -> CriterionRe
     figures = _figures(evidence)
     figure = ("schedule performance index (SPI)", "进度绩效指数 SPI")
     if figures is None or figures.spi is None or figures.ev is None or figures.pv is None:
-        return _missing(definition, threshold, figure, _unavailable(evidence.evm, ("ev", "pv"), ("pv",)), _RECORD_EVM)
+        return _missing(
+            definition, evidence, threshold, figure, _unavailable(evidence.evm, ("ev", "pv"), ("pv",)), _RECORD_EVM
+        )
     spi, cur = figures.spi, evidence.currency
     basis = f"EV {_money(figures.ev)} / PV {_money(figures.pv)} {cur}"
     basis_zh = f"挣值 EV {_money(figures.ev)} / 计划价值 PV {_money(figures.pv)} {cur}"
@@ -310,6 +344,7 @@ def spi_floor(definition: CriterionDef, evidence: BudgetEvidence) -> CriterionRe
         message_zh = f"进度绩效指数 SPI 为 {spi}，低于下限 {floor}（{basis_zh}）"
     return _result(
         definition,
+        evidence,
         passed=passed,
         measured=_plain(spi),
         threshold=threshold,
@@ -336,13 +371,16 @@ def tcpi_ceiling(definition: CriterionDef, evidence: BudgetEvidence) -> Criterio
         "不要寄希望于项目从未达到过的绩效",
     )
     if figures is None or figures.ev is None or figures.ac is None:
-        return _missing(definition, threshold, figure, _unavailable(evidence.evm, ("ev", "ac"), ()), _RECORD_EVM)
+        return _missing(
+            definition, evidence, threshold, figure, _unavailable(evidence.evm, ("ev", "ac"), ()), _RECORD_EVM
+        )
     cur = evidence.currency
     bac, ev, ac = figures.bac, figures.ev, figures.ac
     remaining_work = bac - ev
     if remaining_work <= 0:
         return _result(
             definition,
+            evidence,
             passed=True,
             measured="no remaining work",
             threshold=threshold,
@@ -355,6 +393,7 @@ def tcpi_ceiling(definition: CriterionDef, evidence: BudgetEvidence) -> Criterio
     if figures.tcpi_bac is None:  # BAC - AC <= 0 with work still to earn
         return _result(
             definition,
+            evidence,
             passed=False,
             measured="unattainable",
             threshold=threshold,
@@ -381,6 +420,7 @@ def tcpi_ceiling(definition: CriterionDef, evidence: BudgetEvidence) -> Criterio
         )
     return _result(
         definition,
+        evidence,
         passed=passed,
         measured=_plain(tcpi),
         threshold=threshold,
@@ -410,7 +450,7 @@ def _variance(
     rule = f"the greater of {_money(amount)} {cur} and {percent}% of {base_label[0]}"
     rule_zh = f"取 {_money(amount)} {cur} 与{base_label[1]} 的 {percent}% 中的较大者"
     if value is None or base is None:
-        return _missing(definition, f"adverse <= {rule}", figure, reason, _RECORD_EVM)
+        return _missing(definition, evidence, f"adverse <= {rule}", figure, reason, _RECORD_EVM)
     tolerance = max(amount.quantize(MONEY, rounding=ROUND_HALF_EVEN), _share(percent, base))
     threshold = f">= -{_plain(tolerance)}"
     passed = not (value < 0 and -value > tolerance)
@@ -426,6 +466,7 @@ def _variance(
         message_zh = f"{figure[1]} 为 {_money(value)} {cur}，超出容差 {_money(tolerance)} {cur}（{rule_zh}）"
     return _result(
         definition,
+        evidence,
         passed=passed,
         measured=_plain(value),
         threshold=threshold,
@@ -486,7 +527,7 @@ def eac_within_bac(definition: CriterionDef, evidence: BudgetEvidence) -> Criter
             "bottom_up": (("ac", "etc"), ()),
         }[method]
         reason = _unavailable(evidence.evm, needed, nonzero)
-        return _missing(definition, f"VAC >= -{tolerance_percent}% of BAC", figure, reason, _RECORD_EVM)
+        return _missing(definition, evidence, f"VAC >= -{tolerance_percent}% of BAC", figure, reason, _RECORD_EVM)
     cur, bac, vac = evidence.currency, figures.bac, figures.vac
     eac = bac - vac
     allowed = _share(tolerance_percent, bac)
@@ -511,6 +552,7 @@ def eac_within_bac(definition: CriterionDef, evidence: BudgetEvidence) -> Criter
     )
     return _result(
         definition,
+        evidence,
         passed=passed,
         measured=_plain(vac),
         threshold=threshold,
@@ -538,7 +580,7 @@ def stage_spend(definition: CriterionDef, evidence: BudgetEvidence) -> Criterion
             "record the stage budget approved at the last gate and the actual spend in this stage",
             "登记上一个阶段门批准的阶段预算以及本阶段的实际支出",
         )
-        return _missing(definition, "<= approved stage budget", figure, reason, fix)
+        return _missing(definition, evidence, "<= approved stage budget", figure, reason, fix)
     passed = spend <= budget
     share = f" ({_percent_of(spend, budget)}%)" if budget else ""
     share_zh = f"（{_percent_of(spend, budget)}%）" if budget else ""
@@ -560,6 +602,7 @@ def stage_spend(definition: CriterionDef, evidence: BudgetEvidence) -> Criterion
     )
     return _result(
         definition,
+        evidence,
         passed=passed,
         measured=_plain(spend),
         threshold=f"<= {_plain(budget)}",
@@ -581,7 +624,7 @@ def contingency(definition: CriterionDef, evidence: BudgetEvidence) -> Criterion
             else ("contingency used is not reported", "未报告应急储备的已用金额")
         )
         fix = ("record the contingency reserve and how much of it is used", "登记应急储备总额及其已用金额")
-        return _missing(definition, "< contingency reserve", figure, reason, fix)
+        return _missing(definition, evidence, "< contingency reserve", figure, reason, fix)
     passed = used < reserve
     remaining = reserve - used
     if passed:
@@ -599,6 +642,7 @@ def contingency(definition: CriterionDef, evidence: BudgetEvidence) -> Criterion
     )
     return _result(
         definition,
+        evidence,
         passed=passed,
         measured=_plain(used),
         threshold=f"< {_plain(reserve)}",

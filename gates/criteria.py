@@ -6,8 +6,11 @@ remediation in English and Chinese. A failing criterion is a result, never an ex
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from decimal import Decimal
+from functools import wraps
+from typing import Any, TypeVar, cast
 
 from models.enums import DocumentStatus
 from models.evidence import GateEvidence
@@ -15,6 +18,77 @@ from models.snapshots import CriterionResult, DeliverableStatus
 from models.template import CriterionDef, GateDef, LifecycleTemplate
 
 Criterion = Callable[[CriterionDef, GateDef, LifecycleTemplate, GateEvidence], CriterionResult]
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+_D = TypeVar("_D")
+_V = TypeVar("_V")
+
+
+def per_template(derive: Callable[[_D], _V]) -> Callable[[_D], _V]:
+    """Keep what ``derive`` makes of one template object (a criterion's definition, a gate) while it lives.
+
+    A template version is immutable and loaded once per process, yet every gate review reads the same
+    definitions again: their params are checked and parsed once here. Objects are told apart by identity,
+    since templates hold dicts and do not hash, and an entry goes when its object does. An exception is not
+    kept: a bad param is raised at every review, as before.
+    """
+    kept: dict[int, tuple[weakref.ref[Any], _V]] = {}
+
+    @wraps(derive)
+    def derived(definition: _D) -> _V:
+        key = id(definition)
+        entry = kept.get(key)
+        if entry is not None and entry[0]() is definition:
+            return entry[1]
+        value = derive(definition)
+        kept[key] = (weakref.ref(definition, lambda _gone: kept.pop(key, None)), value)
+        return value
+
+    return derived
+
+
+def per_evaluation(derive: _F) -> _F:
+    """Keep the last value ``derive`` returned while it is called with the very same objects.
+
+    A gate's criteria run one after another on the same frozen template, gate and evidence, and several of
+    them derive the same thing from those (the deliverables with their documents, the budget figures): this
+    derives it once per evaluation. Arguments are compared by identity, never by value (evidence is large and
+    templates hold dicts, so neither hashes); the kept call holds its arguments, so their ids cannot be reused.
+    """
+    last: list[tuple[tuple[int, ...], tuple[Any, ...], Any] | None] = [None]
+
+    @wraps(derive)
+    def derived(*args: Any) -> Any:
+        ids = tuple(map(id, args))
+        kept = last[0]  # read once: another thread may replace it meanwhile
+        if kept is not None and kept[0] == ids:
+            return kept[2]
+        value = derive(*args)
+        last[0] = (ids, args, value)
+        return value
+
+    return cast(_F, derived)
+
+
+def evidence_reference(family: str, gate: GateDef, evidence: GateEvidence) -> str:
+    """The evidence a criterion of ``family`` (its code's first part) judged, for the trace: what was looked at,
+    not only the verdict. Built-in criteria put it in their results as they build them; ``gates.evaluation``
+    fills it in for results that come without one (plug-ins)."""
+    if family == "doc":
+        wanted = gate.deliverables
+        refs = [
+            f"{d.deliverable_id}@v{d.version}#{d.sha256[:12]}" for d in evidence.documents if d.deliverable_id in wanted
+        ]
+        return ", ".join(refs) or "no documents"
+    if family == "budget":
+        return f"evm@{evidence.evm.as_of.isoformat()}" if evidence.evm else f"cost ledger {evidence.actual_cost}"
+    if family == "risk":
+        return f"risk register ({len(evidence.risks)} entries)"
+    if family == "schedule":
+        return f"milestones ({len(evidence.milestones)})"
+    if family == "scorecard":
+        return f"scores at {gate.id} ({len(evidence.scores)})"
+    return f"evidence of {evidence.project_key}"
 
 
 def deliverable_statuses(gate: GateDef, evidence: GateEvidence) -> tuple[DeliverableStatus, ...]:
@@ -75,6 +149,7 @@ def required_approved(
         message_zh=message_zh,
         remediation=remediation,
         remediation_zh=remediation_zh,
+        evidence_ref=evidence_reference("doc", gate, evidence),
     )
 
 
@@ -106,6 +181,7 @@ def actuals_within_budget(
         message_zh=message_zh,
         remediation=remediation,
         remediation_zh=remediation_zh,
+        evidence_ref=evidence_reference("budget", gate, evidence),
     )
 
 

@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import lru_cache
+from typing import NamedTuple
 
-from gates.criteria import Criterion
+from gates.criteria import Criterion, evidence_reference, per_evaluation, per_template
 from models.enums import DocumentStatus
 from models.errors import InputError
 from models.evidence import DocumentEvidence, GateEvidence
@@ -46,8 +46,7 @@ ROLE_ZH: Mapping[str, str] = {
 MANAGER_ROLE = "manager"
 
 
-@dataclass(frozen=True)
-class _Issue:
+class _Issue(NamedTuple):
     """One problem with one deliverable. ``missing``: the gate lacks evidence, as opposed to a failure."""
 
     missing: bool
@@ -57,8 +56,7 @@ class _Issue:
     fix_zh: str
 
 
-@dataclass(frozen=True)
-class _Item:
+class _Item(NamedTuple):
     """A required deliverable with its latest registered version (None when none is registered)."""
 
     spec: DeliverableDef
@@ -101,6 +99,8 @@ def param_problems(definition: CriterionDef) -> list[str]:
 
 
 def _check_params(definition: CriterionDef) -> None:
+    if not definition.params and definition.code in DOCUMENTATION_CRITERIA:
+        return  # nothing to check, as at every review of a well-formed template
     problems = param_problems(definition)
     if problems:
         raise InputError("; ".join(problems))
@@ -119,7 +119,10 @@ def _latest(documents: Iterable[DocumentEvidence]) -> dict[str, DocumentEvidence
     return latest
 
 
-def _items(gate: GateDef, template: LifecycleTemplate, evidence: GateEvidence) -> list[_Item]:
+@per_evaluation
+def _deliverables(gate: GateDef, template: LifecycleTemplate, evidence: GateEvidence) -> tuple[tuple[_Item, ...], str]:
+    """The gate's deliverables with their documents, in the gate's order, and the reference for the trace;
+    every documentation criterion of a gate reads them, so they are gathered once per evaluation."""
     specs = {d.id: d for d in template.deliverables}
     latest = _latest(evidence.documents)
     items = []
@@ -131,12 +134,12 @@ def _items(gate: GateDef, template: LifecycleTemplate, evidence: GateEvidence) -
                 + (", ".join(sorted(specs)) or "(none defined)")
             )
         items.append(_Item(spec, latest.get(deliverable_id)))
-    return items
+    return tuple(items), evidence_reference("doc", gate, evidence)
 
 
 def file_name(path: str) -> str:
     """The last part of a stored path, whichever separator the registering machine used."""
-    return re.split(r"[\\/]", path)[-1] or path
+    return path[max(path.rfind("/"), path.rfind("\\")) + 1 :] or path
 
 
 def document_format(doc: DocumentEvidence) -> str:
@@ -176,30 +179,33 @@ def _unique(values: Iterable[str]) -> list[str]:
 
 def _result(
     definition: CriterionDef,
+    reference: str,
     issues: list[_Issue],
     *,
     measured: str,
     threshold: str,
     passed_message: tuple[str, str],
 ) -> CriterionResult:
-    passed = not issues
-    if passed:
-        message, message_zh = passed_message
-    else:
+    if issues:
         message = "; ".join(issue.text for issue in issues)
         message_zh = "；".join(issue.text_zh for issue in issues)
+        remediation = "; ".join(_unique(issue.fix for issue in issues))
+        remediation_zh = "；".join(_unique(issue.fix_zh for issue in issues))
+    else:
+        (message, message_zh), remediation, remediation_zh = passed_message, "", ""
     return CriterionResult(
         code=definition.code,
         kind=definition.kind,
         remediable=definition.remediable,
-        passed=passed,
+        passed=not issues,
         evidence_missing=bool(issues) and all(issue.missing for issue in issues),
         measured=measured,
         threshold=threshold,
         message=message,
         message_zh=message_zh,
-        remediation="; ".join(_unique(issue.fix for issue in issues)),
-        remediation_zh="；".join(_unique(issue.fix_zh for issue in issues)),
+        remediation=remediation,
+        remediation_zh=remediation_zh,
+        evidence_ref=reference,
     )
 
 
@@ -211,14 +217,31 @@ def required_present(
 ) -> CriterionResult:
     """Every deliverable the gate requires has a registered version. A gap is missing evidence."""
     _check_params(definition)
-    items = _items(gate, template, evidence)
+    items, reference = _deliverables(gate, template, evidence)
     issues = [_not_registered(evidence, item) for item in items if item.doc is None]
     total, present = len(items), len(items) - len(issues)
     if total:
         done = (f"all {total} required deliverables are registered", f"全部 {total} 项必需交付物均已登记")
     else:
         done = ("this gate requires no deliverables", "本关口不要求交付物")
-    return _result(definition, issues, measured=f"{present}/{total}", threshold=f"{total}/{total}", passed_message=done)
+    return _result(
+        definition,
+        reference,
+        issues,
+        measured=f"{present}/{total}",
+        threshold=f"{total}/{total}",
+        passed_message=done,
+    )
+
+
+def _approval_fix(evidence: GateEvidence, item: _Item, role: str, holders: tuple[str, ...]) -> tuple[str, str]:
+    who = f" ({', '.join(holders)})" if holders else ""
+    who_zh = f"（{'、'.join(holders)}）" if holders else ""
+    command = f"phasegate doc add {evidence.project_key} {item.spec.id} FILE --approved-by PERSON"
+    return (
+        f"have the {role}{who} approve {item.name}: {command}",
+        f"请{_role_zh(role)}{who_zh}批准{item.name_zh}：{command}",
+    )
 
 
 def approved_by_role(
@@ -228,7 +251,7 @@ def approved_by_role(
     when ``approver_not_manager`` (segregation of duties). Not yet approved is missing evidence; approved by the
     wrong person is a failure, fixed by having the right person approve it."""
     _check_params(definition)
-    items = _items(gate, template, evidence)
+    items, reference = _deliverables(gate, template, evidence)
     managers = set(evidence.roles.get(MANAGER_ROLE, ()))
     issues: list[_Issue] = []
     for item in items:
@@ -237,11 +260,6 @@ def approved_by_role(
             issues.append(_not_registered(evidence, item))
             continue
         holders = evidence.roles.get(role, ())
-        who = f" ({', '.join(holders)})" if holders else ""
-        who_zh = f"（{'、'.join(holders)}）" if holders else ""
-        command = f"phasegate doc add {evidence.project_key} {item.spec.id} FILE --approved-by PERSON"
-        fix = f"have the {role}{who} approve {item.name}: {command}"
-        fix_zh = f"请{_role_zh(role)}{who_zh}批准{item.name_zh}：{command}"
         approver = doc.approved_by
         if doc.status is not DocumentStatus.APPROVED or approver is None:
             issues.append(
@@ -249,8 +267,7 @@ def approved_by_role(
                     True,
                     f"{item.label} is not approved; it needs approval by the {role}",
                     f"{item.label_zh}尚未批准，需由{_role_zh(role)}批准",
-                    fix,
-                    fix_zh,
+                    *_approval_fix(evidence, item, role, holders),
                 )
             )
             continue
@@ -267,8 +284,7 @@ def approved_by_role(
                     False,
                     f"{item.label} was approved by {approver}, but {' and '.join(problems)}",
                     f"{item.label_zh}由 {approver} 批准，但{'，且'.join(problems_zh)}",
-                    fix,
-                    fix_zh,
+                    *_approval_fix(evidence, item, role, holders),
                 )
             )
     total = len(items)
@@ -277,7 +293,9 @@ def approved_by_role(
         f"all {total} required deliverables are approved by their required role",
         f"全部 {total} 项必需交付物均已由规定角色批准",
     )
-    return _result(definition, issues, measured=f"{ok}/{total}", threshold=f"{total}/{total}", passed_message=done)
+    return _result(
+        definition, reference, issues, measured=f"{ok}/{total}", threshold=f"{total}/{total}", passed_message=done
+    )
 
 
 def unchanged_since_approval(
@@ -286,7 +304,8 @@ def unchanged_since_approval(
     """The file at the gate hashes to what was approved (registered, if not yet approved), for deliverables
     with ``unchanged_since_approval``: gatekeepers must read the text that was signed."""
     _check_params(definition)
-    items = [item for item in _items(gate, template, evidence) if item.spec.unchanged_since_approval]
+    all_items, reference = _deliverables(gate, template, evidence)
+    items = [item for item in all_items if item.spec.unchanged_since_approval]
     issues: list[_Issue] = []
     for item in items:
         doc = item.doc
@@ -330,7 +349,12 @@ def unchanged_since_approval(
             "本关口没有要求批准后不得修改的交付物",
         )
     return _result(
-        definition, issues, measured=f"{total - len(issues)}/{total}", threshold=f"{total}/{total}", passed_message=done
+        definition,
+        reference,
+        issues,
+        measured=f"{total - len(issues)}/{total}",
+        threshold=f"{total}/{total}",
+        passed_message=done,
     )
 
 
@@ -359,12 +383,18 @@ def section_key(title: str) -> str:
 
 def has_section(headings: Iterable[str], section: str) -> bool:
     """A heading equal to the section title, or starting with it followed by ":" or " -" ("Budget: 2026")."""
-    wanted = section_key(section)
-    for heading in headings:
-        key = section_key(heading)
-        if key == wanted or (key.startswith(wanted) and _SEPARATOR.match(key[len(wanted) :])):
-            return True
-    return False
+    return _has_section([section_key(heading) for heading in headings], section_key(section))
+
+
+@per_template
+def _section_keys(spec: DeliverableDef) -> tuple[tuple[str, str], ...]:
+    """The standard's required sections with their keys, computed once per template."""
+    return tuple((section, section_key(section)) for section in spec.required_sections)
+
+
+def _has_section(keys: list[str], wanted: str) -> bool:
+    """``has_section`` on headings already turned into keys, so a document's are keyed once for all sections."""
+    return wanted in keys or any(key.startswith(wanted) and _SEPARATOR.match(key[len(wanted) :]) for key in keys)
 
 
 def required_sections(
@@ -373,7 +403,8 @@ def required_sections(
     """Each deliverable's file has every section its standard requires, read from its headings at registration.
     A file whose sections cannot be read (xlsx, mpp, a damaged docx) is missing evidence, never a pass."""
     _check_params(definition)
-    items = [item for item in _items(gate, template, evidence) if item.spec.required_sections]
+    all_items, reference = _deliverables(gate, template, evidence)
+    items = [item for item in all_items if item.spec.required_sections]
     issues: list[_Issue] = []
     missing_en: list[str] = []
     missing_zh: list[str] = []
@@ -383,8 +414,8 @@ def required_sections(
         if doc is None:
             issues.append(_not_registered(evidence, item))
             continue
-        name = file_name(doc.path)
         if doc.headings is None:
+            name = file_name(doc.path)
             fmt = document_format(doc)
             readable = [f for f in item.spec.formats if f in ("md", "markdown", "docx", "pdf")]
             shown = f"its {fmt} file" if fmt else "its file (no extension)"
@@ -406,10 +437,13 @@ def required_sections(
             )
             continue
         required += len(item.spec.required_sections)
-        for section in item.spec.required_sections:
-            if has_section(doc.headings, section):
+        keys = [section_key(heading) for heading in doc.headings]
+        present = set(keys)
+        for section, wanted in _section_keys(item.spec):
+            if wanted in present or _has_section(keys, wanted):
                 found += 1
             else:
+                name = file_name(doc.path)
                 missing_en.append(f"{item.name} / {section} / {name}")
                 missing_zh.append(f"{item.name_zh} / {section} / {name}")
     if missing_en:
@@ -432,7 +466,12 @@ def required_sections(
     else:
         done = ("no deliverable at this gate has required sections", "本关口没有规定必需章节的交付物")
     return _result(
-        definition, issues, measured=f"{found}/{required}", threshold=f"{required}/{required}", passed_message=done
+        definition,
+        reference,
+        issues,
+        measured=f"{found}/{required}",
+        threshold=f"{required}/{required}",
+        passed_message=done,
     )
 
 
@@ -441,7 +480,7 @@ def format_allowed(
 ) -> CriterionResult:
     """Each deliverable's file is in one of its standard's formats (by extension)."""
     _check_params(definition)
-    items = _items(gate, template, evidence)
+    items, reference = _deliverables(gate, template, evidence)
     issues: list[_Issue] = []
     for item in items:
         doc = item.doc
@@ -468,7 +507,12 @@ def format_allowed(
     else:
         done = ("this gate requires no deliverables", "本关口不要求交付物")
     return _result(
-        definition, issues, measured=f"{total - len(issues)}/{total}", threshold=f"{total}/{total}", passed_message=done
+        definition,
+        reference,
+        issues,
+        measured=f"{total - len(issues)}/{total}",
+        threshold=f"{total}/{total}",
+        passed_message=done,
     )
 
 
@@ -483,7 +527,8 @@ def fresh(
     """Deliverables with ``max_age_days`` were registered at most that many days before the evidence date:
     a plan older than its standard allows is stale, however well it was approved."""
     _check_params(definition)
-    items = [item for item in _items(gate, template, evidence) if item.spec.max_age_days is not None]
+    all_items, reference = _deliverables(gate, template, evidence)
+    items = [item for item in all_items if item.spec.max_age_days is not None]
     issues: list[_Issue] = []
     measured: list[str] = []
     threshold = "; ".join(f"{item.spec.id} <= {item.spec.max_age_days} days" for item in items) or "-"
@@ -536,7 +581,14 @@ def fresh(
         )
     else:
         done = ("no deliverable at this gate has a maximum age", "本关口没有规定时效的交付物")
-    return _result(definition, issues, measured="; ".join(measured) or "-", threshold=threshold, passed_message=done)
+    return _result(
+        definition,
+        reference,
+        issues,
+        measured="; ".join(measured) or "-",
+        threshold=threshold,
+        passed_message=done,
+    )
 
 
 DOCUMENTATION_CRITERIA: dict[str, Criterion] = {

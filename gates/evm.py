@@ -31,6 +31,10 @@ from models.evidence import EvmSnapshot, positive_zero
 PRECISION = 100
 """Significant digits for intermediate results: far above the ~75 digits the largest exact product needs."""
 
+EXACT = Context(prec=PRECISION, rounding=ROUND_HALF_EVEN)
+"""The context all EVM arithmetic runs in: ``compute`` runs in a copy, ``gates.budget`` calls its methods (which
+only set its flags, and nothing reads them)."""
+
 MONEY = Decimal("0.01")
 RATIO = Decimal("0.0001")
 
@@ -117,7 +121,7 @@ def compute(s: EvmSnapshot, *, eac_method: EacMethod = "cpi") -> EvmFigures:
     """
     if eac_method not in EAC_METHODS:
         raise InputError(f"eac_method must be one of {', '.join(EAC_METHODS)}; got {eac_method!r}")
-    with localcontext(Context(prec=PRECISION, rounding=ROUND_HALF_EVEN)):
+    with localcontext(EXACT):
         bac, pv, ev, ac = s.bac, s.pv, s.ev, s.ac
         cpi = _div(ev, ac)
         spi = _div(ev, pv)

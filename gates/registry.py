@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from gates import budget, criteria, documentation, risk, schedule, scorecard
 from gates.budget import BudgetEvidence
-from gates.criteria import Criterion
+from gates.criteria import Criterion, evidence_reference, per_evaluation
 from models.evidence import GateEvidence
 from models.snapshots import CriterionResult
 from models.template import CriterionDef, GateDef, LifecycleTemplate, Location
@@ -30,7 +30,9 @@ def _no_params(definition: CriterionDef) -> list[str]:
     return [f"param {name!r} is not used by {definition.code}" for name in definition.params]
 
 
-def _budget_evidence(evidence: GateEvidence) -> BudgetEvidence:
+@per_evaluation
+def _budget_evidence(gate: GateDef, evidence: GateEvidence) -> BudgetEvidence:
+    """The money side of the gate evidence, once for all the budget criteria of one evaluation."""
     # The values were validated when the gate evidence was built; constructing again would only cost time.
     return BudgetEvidence.model_construct(
         currency=evidence.currency,
@@ -39,6 +41,7 @@ def _budget_evidence(evidence: GateEvidence) -> BudgetEvidence:
         stage_spend=evidence.stage_spend,
         contingency=evidence.contingency,
         contingency_used=evidence.contingency_used,
+        reference=evidence_reference("budget", gate, evidence),
     )
 
 
@@ -46,7 +49,7 @@ def _on_gate_evidence(check: budget.BudgetCriterion) -> Criterion:
     def evaluate(
         definition: CriterionDef, gate: GateDef, template: LifecycleTemplate, evidence: GateEvidence
     ) -> CriterionResult:
-        return check(definition, _budget_evidence(evidence))
+        return check(definition, _budget_evidence(gate, evidence))
 
     return evaluate
 

@@ -12,9 +12,10 @@ already fails the criterion outright (a real failure outranks a gap, safety firs
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TypeGuard
 
-from gates.criteria import Criterion
+from gates.criteria import Criterion, evidence_reference, per_evaluation, per_template
 from models.errors import InputError
 from models.evidence import GateEvidence, RiskEvidence
 from models.snapshots import CriterionResult
@@ -105,9 +106,14 @@ def param_problems(definition: CriterionDef) -> list[str]:
     return problems
 
 
+@per_template
+def _problems(definition: CriterionDef) -> tuple[str, ...]:
+    return tuple(param_problems(definition))
+
+
 def _check_params(definition: CriterionDef) -> None:
     """Bad params are a template error: a typo silently replaced by a default would change the gate unnoticed."""
-    problems = param_problems(definition)
+    problems = _problems(definition)
     if problems:
         raise InputError("; ".join(problems))
 
@@ -130,6 +136,7 @@ def _band_range(band: RiskBandDef) -> str:
 
 def _result(
     definition: CriterionDef,
+    reference: str,
     *,
     passed: bool,
     measured: str | None,
@@ -150,6 +157,7 @@ def _result(
         message_zh=message[1],
         remediation="" if passed else remediation[0],
         remediation_zh="" if passed else remediation[1],
+        evidence_ref=reference,
     )
 
 
@@ -163,9 +171,10 @@ _FIX_SCALE = (
 )
 
 
-def _empty_register(definition: CriterionDef, threshold: str) -> CriterionResult:
+def _empty_register(definition: CriterionDef, reference: str, threshold: str) -> CriterionResult:
     return _result(
         definition,
+        reference,
         passed=False,
         evidence_missing=True,
         measured=None,
@@ -178,7 +187,7 @@ def _empty_register(definition: CriterionDef, threshold: str) -> CriterionResult
     )
 
 
-def _off_scale(scale: RiskScaleDef, risks: list[RiskEvidence]) -> tuple[str, str]:
+def _off_scale(scale: RiskScaleDef, risks: Sequence[RiskEvidence]) -> tuple[str, str]:
     """The live risks that cannot be scored, with why, in both languages."""
     en = []
     zh = []
@@ -194,15 +203,56 @@ def _off_scale(scale: RiskScaleDef, risks: list[RiskEvidence]) -> tuple[str, str
     )
 
 
-def _split(evidence: GateEvidence, scale: RiskScaleDef) -> tuple[list[RiskEvidence], list[RiskEvidence]]:
-    """Live risks that fit the scale, and live risks that do not."""
-    live = [risk for risk in evidence.risks if is_live(risk)]
-    scored = [risk for risk in live if not validate_risk(risk.probability, risk.impact, scale)]
-    off_scale = [risk for risk in live if validate_risk(risk.probability, risk.impact, scale)]
-    return scored, off_scale
+@per_template
+def _top_scores(scale: RiskScaleDef) -> frozenset[int]:
+    """The scores whose band is the top band. A scale is template data, the same at every gate review."""
+    top = scale.bands[-1]
+    return frozenset(
+        score for score in range(1, scale.probability_max * scale.impact_max + 1) if risk_band(score, scale) == top
+    )
+
+
+@per_evaluation
+def _register(
+    evidence: GateEvidence, scale: RiskScaleDef
+) -> tuple[tuple[RiskEvidence, ...], tuple[RiskEvidence, ...], tuple[RiskEvidence, ...]]:
+    """Live risks that fit the scale, live risks that do not, and those of the first kind in the top band.
+    Both risk criteria of a gate read these, so the register is sorted out once per evaluation."""
+    scored: list[RiskEvidence] = []
+    off_scale: list[RiskEvidence] = []
+    in_top: list[RiskEvidence] = []
+    top_scores = _top_scores(scale)
+    probability_max, impact_max = scale.probability_max, scale.impact_max
+    for risk in evidence.risks:
+        if not is_live(risk):
+            continue
+        if not (1 <= risk.probability <= probability_max and 1 <= risk.impact <= impact_max):  # as validate_risk
+            off_scale.append(risk)
+            continue
+        scored.append(risk)
+        if risk.probability * risk.impact in top_scores:
+            in_top.append(risk)
+    return tuple(scored), tuple(off_scale), tuple(in_top)
 
 
 # --- criteria ---------------------------------------------------------------------------------------------
+
+
+@per_template
+def _mitigating(definition: CriterionDef) -> tuple[tuple[str, ...], tuple[str, str]]:
+    """The responses that count as mitigating (param ``responses``), and the fix that names them."""
+    raw = definition.params.get("responses")
+    mitigating = _responses(raw) if raw is not None else DEFAULT_MITIGATING
+    mitigating = mitigating or DEFAULT_MITIGATING  # unreachable after _check_params; keeps the type exact
+    fix = (
+        "for each listed risk, name an owner and record a response of "
+        + ", ".join(mitigating)
+        + " with a concrete mitigation plan; re-score the risk if the plan already lowered it",
+        "为所列每项风险指定负责人，并采取 "
+        + "、".join(mitigating)
+        + " 之一的应对策略、填写具体缓解措施；如措施已降低风险，请重新评分",
+    )
+    return mitigating, fix
 
 
 def top_band_mitigated(
@@ -212,16 +262,15 @@ def top_band_mitigated(
     mitigate, avoid, transfer) with a mitigation written down: a response without a plan is only a label.
     """
     _check_params(definition)
+    reference = evidence_reference("risk", gate, evidence)
     scale = template.risk_scale
     top = scale.bands[-1]
-    raw = definition.params.get("responses")
-    mitigating = _responses(raw) if raw is not None else DEFAULT_MITIGATING
-    mitigating = mitigating or DEFAULT_MITIGATING  # unreachable after _check_params; keeps the type exact
+    mitigating, fix = _mitigating(definition)
     threshold = f"0 unmitigated top-band ({top.name}, score {_band_range(top)})"
     if definition.params.get("require_register") is True and not evidence.risks:
-        return _empty_register(definition, threshold)
-    scored, off_scale = _split(evidence, scale)
-    in_top = sorted((r for r in scored if risk_band(r.score, scale) == top), key=lambda r: (-r.score, r.id))
+        return _empty_register(definition, reference, threshold)
+    scored, off_scale, top_risks = _register(evidence, scale)
+    in_top = sorted(top_risks, key=lambda r: (-r.score, r.id))
     gaps_en: list[str] = []
     gaps_zh: list[str] = []
     for risk in in_top:
@@ -244,14 +293,6 @@ def top_band_mitigated(
             gaps_en.append(f"{risk.id} (score {risk.score}, {top.name}): {', '.join(en)}")
             gaps_zh.append(f"{risk.id}（评分 {risk.score}，{_band_zh(top)}）：{'，'.join(zh)}")
     measured = f"{len(gaps_en)} unmitigated of {len(in_top)}"
-    fix = (
-        "for each listed risk, name an owner and record a response of "
-        + ", ".join(mitigating)
-        + " with a concrete mitigation plan; re-score the risk if the plan already lowered it",
-        "为所列每项风险指定负责人，并采取 "
-        + "、".join(mitigating)
-        + " 之一的应对策略、填写具体缓解措施；如措施已降低风险，请重新评分",
-    )
     if gaps_en:
         message = (
             f"{len(gaps_en)} of {len(in_top)} open top-band ({top.name}) risks lack an owner or mitigation: "
@@ -263,11 +304,18 @@ def top_band_mitigated(
             extra = _off_scale(scale, off_scale)
             message = (f"{message[0]}; also {extra[0]}", f"{message[1]}；另外，{extra[1]}")
         return _result(
-            definition, passed=False, measured=measured, threshold=threshold, message=message, remediation=fix
+            definition,
+            reference,
+            passed=False,
+            measured=measured,
+            threshold=threshold,
+            message=message,
+            remediation=fix,
         )
     if off_scale:
         return _result(
             definition,
+            reference,
             passed=False,
             evidence_missing=True,
             measured=None,
@@ -289,7 +337,9 @@ def top_band_mitigated(
             f"没有处于最高等级（{_band_zh(top)}，评分 {_band_range(top)}）的未关闭风险；"
             f"登记册中未关闭风险 {len(scored)} 项",
         )
-    return _result(definition, passed=True, measured=measured, threshold=threshold, message=message, remediation=fix)
+    return _result(
+        definition, reference, passed=True, measured=measured, threshold=threshold, message=message, remediation=fix
+    )
 
 
 def exposure_within_tolerance(
@@ -300,6 +350,7 @@ def exposure_within_tolerance(
     breach is a failure to escalate, not a gap in the evidence.
     """
     _check_params(definition)
+    reference = evidence_reference("risk", gate, evidence)
     scale = template.risk_scale
     top = scale.bands[-1]
     max_exposure = _int_param(definition, "max_exposure")
@@ -308,10 +359,9 @@ def exposure_within_tolerance(
     max_top = _int_param(definition, "max_top_band")
     threshold = f"<= {max_exposure}" + ("" if max_top is None else f"; top band <= {max_top}")
     if definition.params.get("require_register") is True and not evidence.risks:
-        return _empty_register(definition, threshold)
-    scored, off_scale = _split(evidence, scale)
+        return _empty_register(definition, reference, threshold)
+    scored, off_scale, in_top = _register(evidence, scale)
     exposure = sum(r.score for r in scored)
-    in_top = [r for r in scored if risk_band(r.score, scale) == top]
     largest = sorted(scored, key=lambda r: (-r.score, r.id))[:3]
     measured = f"{exposure}" + ("" if max_top is None else f"; top band {len(in_top)}")
     over_exposure = exposure > max_exposure
@@ -342,11 +392,18 @@ def exposure_within_tolerance(
             extra = _off_scale(scale, off_scale)
             message = (f"{message[0]}; also {extra[0]}", f"{message[1]}；另外，{extra[1]}")
         return _result(
-            definition, passed=False, measured=measured, threshold=threshold, message=message, remediation=fix
+            definition,
+            reference,
+            passed=False,
+            measured=measured,
+            threshold=threshold,
+            message=message,
+            remediation=fix,
         )
     if off_scale:
         return _result(
             definition,
+            reference,
             passed=False,
             evidence_missing=True,
             measured=None,
@@ -360,7 +417,9 @@ def exposure_within_tolerance(
         f"{basis[0]} is within the tolerance {max_exposure}{top_en}",
         f"{basis[1]}，未超出容差 {max_exposure}{top_zh}",
     )
-    return _result(definition, passed=True, measured=measured, threshold=threshold, message=message, remediation=fix)
+    return _result(
+        definition, reference, passed=True, measured=measured, threshold=threshold, message=message, remediation=fix
+    )
 
 
 RISK_CRITERIA: dict[str, Criterion] = {

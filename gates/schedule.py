@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from gates.criteria import Criterion
+from gates.criteria import Criterion, evidence_reference, per_template
 from models.errors import InputError
 from models.evidence import GateEvidence, MilestoneEvidence
 from models.snapshots import CriterionResult
@@ -36,6 +36,7 @@ def param_problems(definition: CriterionDef) -> list[str]:
     return problems
 
 
+@per_template
 def _tolerance_days(definition: CriterionDef) -> int:
     problems = param_problems(definition)
     if problems:
@@ -80,6 +81,7 @@ def milestones_done(
             message_zh="无法评估里程碑：证据未注明截止日期",
             remediation="take the gate's evidence as of a status date so milestones can be compared with it",
             remediation_zh="请按某一状态日期采集阶段门证据，以便据此核对里程碑",
+            evidence_ref=evidence_reference("schedule", gate, evidence),
         )
     due = sorted((m for m in evidence.milestones if m.due <= as_of), key=lambda m: (m.due, m.id))
     overdue = [(m, days_overdue(m, as_of)) for m in due if days_overdue(m, as_of) > 0]
@@ -135,6 +137,7 @@ def milestones_done(
         message_zh=message[1],
         remediation="" if passed else fix[0],
         remediation_zh="" if passed else fix[1],
+        evidence_ref=evidence_reference("schedule", gate, evidence),
     )
 
 

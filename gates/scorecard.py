@@ -1,6 +1,6 @@
 """Cooper-style scorecard: gatekeepers score each should-meet factor, and the gate reads the summary.
 
-The maths is exact (fractions) and only the reported figures are rounded, half to even: factor means to 2
+The maths is exact (whole numbers) and only the reported figures are rounded, half to even: factor means to 2
 decimal places, the weighted mean to 2, the percentage of the maximum to 1. The pass mark and the floors are
 compared with those reported figures, so the number a gatekeeper reads is the number that was compared.
 
@@ -12,19 +12,21 @@ the scores arrive in.
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Sequence
 from decimal import Decimal
 from fractions import Fraction
-from typing import Literal
+from functools import lru_cache
+from typing import Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict
 
-from gates.criteria import Criterion
+from gates.criteria import Criterion, evidence_reference, per_template
 from models.errors import InputError
 from models.evidence import GateEvidence, ScoreEvidence
 from models.snapshots import CriterionResult
-from models.template import CriterionDef, FactorDef, GateDef, LifecycleTemplate, ScorecardDef
+from models.template import CriterionDef, GateDef, LifecycleTemplate, ScorecardDef
 
 CODES = ("scorecard.pass",)
 
@@ -81,77 +83,145 @@ class ScorecardSummary(_Frozen):
         return len(self.gatekeepers) >= self.min_gatekeepers
 
 
-def _rounded(value: Fraction, places: int) -> Decimal:
-    """Round half to even, exactly (``round`` on a Fraction is exact), then write as a Decimal."""
-    step = round(value, places)
-    return (Decimal(step.numerator) / Decimal(step.denominator)).quantize(Decimal(1).scaleb(-places))
+class _Figures(NamedTuple):
+    """A ``FactorSummary``'s fields. The criterion reads the figures only, so it builds no model per factor."""
+
+    factor: str
+    name: str
+    name_zh: str | None
+    weight: float
+    floor: int
+    n: int
+    mean: Decimal | None
+    min: int | None
+    max: int | None
+    spread: int | None
+    flagged: bool
+    below_floor: bool
 
 
-def _exact(value: float) -> Fraction:
-    """A template float as written (0.1 is one tenth, not its binary neighbour)."""
-    return Fraction(Decimal(str(value)))
+class _Tally(NamedTuple):
+    """What ``summarize`` reports beyond the scorecard's own settings."""
+
+    factors: tuple[_Figures, ...]
+    weighted_mean: Decimal | None
+    percent_of_max: Decimal | None
+    gatekeepers: tuple[str, ...]
+    incomplete: tuple[str, ...]
+    problems: tuple[ScoreProblem, ...]
+    passed: bool
+
+
+def _rounded(numerator: int, denominator: int, places: int) -> Decimal:
+    """``numerator / denominator`` (denominator > 0) rounded half to even to ``places`` decimals, exactly:
+    whole numbers only, so no intermediate rounding can tip a half the wrong way."""
+    quotient, remainder = divmod(numerator * 10**places, denominator)
+    if 2 * remainder > denominator or (2 * remainder == denominator and quotient % 2):
+        quotient += 1
+    return Decimal(quotient).scaleb(-places)
+
+
+@per_template
+def _whole_weights(scorecard: ScorecardDef) -> tuple[int, ...]:
+    """The factors' weights as written (0.1 is one tenth, not its binary neighbour), scaled to whole numbers in
+    the same ratio. A weighted mean depends only on the ratios, and a scorecard's weights are the same at every
+    gate review, so this runs once per scorecard."""
+    exact = [Fraction(Decimal(str(factor.weight))) for factor in scorecard.factors]
+    scale = math.lcm(*(weight.denominator for weight in exact))
+    return tuple(int(weight * scale) for weight in exact)
 
 
 def _usable_scores(
     scorecard: ScorecardDef, scores: Sequence[ScoreEvidence]
-) -> tuple[dict[str, dict[str, int]], list[ScoreProblem]]:
+) -> tuple[dict[str, dict[str, int]], tuple[ScoreProblem, ...]]:
     """Factor -> gatekeeper -> score, keeping only usable scores; and the problems with the rest."""
-    known = {factor.id for factor in scorecard.factors}
-    given: dict[tuple[str, str], set[int]] = defaultdict(set)
+    usable: dict[str, dict[str, int]] = {factor.id: {} for factor in scorecard.factors}
+    top = scorecard.max_score
+    conflicting: dict[tuple[str, str], set[int]] = {}
     rejected: dict[tuple[str, str, Reason], set[int]] = defaultdict(set)
     for score in scores:
-        if score.factor not in known:
-            rejected[(score.gatekeeper, score.factor, "unknown_factor")].add(score.score)
-        elif not 0 <= score.score <= scorecard.max_score:
-            rejected[(score.gatekeeper, score.factor, "out_of_range")].add(score.score)
+        factor, value = score.factor, score.score
+        by_gatekeeper = usable.get(factor)
+        if by_gatekeeper is None:
+            rejected[(score.gatekeeper, factor, "unknown_factor")].add(value)
+        elif not 0 <= value <= top:
+            rejected[(score.gatekeeper, factor, "out_of_range")].add(value)
         else:
-            given[(score.gatekeeper, score.factor)].add(score.score)
-    usable: dict[str, dict[str, int]] = defaultdict(dict)
-    for (gatekeeper, factor), values in given.items():
-        if len(values) == 1:
-            usable[factor][gatekeeper] = next(iter(values))
-        else:
-            rejected[(gatekeeper, factor, "conflicting")] |= values
-    problems = [
+            seen = by_gatekeeper.setdefault(score.gatekeeper, value)
+            if seen != value:
+                conflicting.setdefault((score.gatekeeper, factor), {seen}).add(value)
+    for (gatekeeper, factor), values in conflicting.items():
+        del usable[factor][gatekeeper]
+        rejected[(gatekeeper, factor, "conflicting")] |= values
+    problems = tuple(
         ScoreProblem(gatekeeper=gatekeeper, factor=factor, scores=tuple(sorted(values)), reason=reason)
         for (gatekeeper, factor, reason), values in sorted(rejected.items())
-    ]
+    )
     return usable, problems
 
 
-def _factor_summary(factor: FactorDef, by_gatekeeper: dict[str, int], max_spread: int) -> FactorSummary:
-    values = list(by_gatekeeper.values())
-    if not values:
-        return FactorSummary(
-            factor=factor.id,
-            name=factor.name,
-            name_zh=factor.name_zh,
-            weight=factor.weight,
-            floor=factor.floor,
-            n=0,
-            mean=None,
-            min=None,
-            max=None,
-            spread=None,
-            flagged=False,
-            below_floor=False,
+@lru_cache(maxsize=256)
+def _pass_mark(pass_percent: float) -> Decimal:
+    """The pass mark as written in the template (60.5 is 60.5, not its binary neighbour)."""
+    return Decimal(str(pass_percent))
+
+
+def _tally(scorecard: ScorecardDef, scores: Sequence[ScoreEvidence]) -> _Tally:
+    usable, problems = _usable_scores(scorecard, scores)
+    max_spread = scorecard.max_spread
+    factors: list[_Figures] = []
+    totals: list[int] = []
+    counts: list[int] = []
+    for f in scorecard.factors:
+        by_gatekeeper = usable.get(f.id)
+        if not by_gatekeeper:
+            factors.append(
+                _Figures(f.id, f.name, f.name_zh, f.weight, f.floor, 0, None, None, None, None, False, False)
+            )
+            continue
+        values = by_gatekeeper.values()
+        total, n, low, high = sum(values), len(values), min(values), max(values)
+        mean = _rounded(total, n, 2)
+        spread = high - low
+        factors.append(
+            _Figures(
+                f.id,
+                f.name,
+                f.name_zh,
+                f.weight,
+                f.floor,
+                n,
+                mean,
+                low,
+                high,
+                spread,
+                spread > max_spread,
+                mean < f.floor,
+            )
         )
-    mean = _rounded(Fraction(sum(values), len(values)), 2)
-    spread = max(values) - min(values)
-    return FactorSummary(
-        factor=factor.id,
-        name=factor.name,
-        name_zh=factor.name_zh,
-        weight=factor.weight,
-        floor=factor.floor,
-        n=len(values),
-        mean=mean,
-        min=min(values),
-        max=max(values),
-        spread=spread,
-        flagged=spread > max_spread,
-        below_floor=mean < factor.floor,
+        totals.append(total)
+        counts.append(n)
+    everyone = set().union(*usable.values())
+    complete = tuple(sorted(everyone.intersection(*(usable.get(f.id, ()) for f in scorecard.factors))))
+    incomplete = tuple(sorted(everyone.difference(complete)))
+    weighted_mean: Decimal | None = None
+    percent: Decimal | None = None
+    if len(counts) == len(factors):  # every factor has a usable score
+        # The exact weighted mean of the factor means, as one fraction of whole numbers: each factor mean
+        # total/n is written over the common denominator of all the counts.
+        weights = _whole_weights(scorecard)
+        common = math.lcm(*counts)
+        numerator = sum(w * total * (common // n) for w, total, n in zip(weights, totals, counts, strict=True))
+        denominator = common * sum(weights)
+        weighted_mean = _rounded(numerator, denominator, 2)
+        percent = _rounded(numerator * 100, denominator * scorecard.max_score, 1)
+    passed = (
+        len(complete) >= scorecard.min_gatekeepers
+        and percent is not None
+        and percent >= _pass_mark(scorecard.pass_percent)
+        and not any(f.below_floor for f in factors)
     )
+    return _Tally(tuple(factors), weighted_mean, percent, complete, incomplete, problems, passed)
 
 
 def summarize(scorecard: ScorecardDef, scores: Sequence[ScoreEvidence]) -> ScorecardSummary:
@@ -159,40 +229,19 @@ def summarize(scorecard: ScorecardDef, scores: Sequence[ScoreEvidence]) -> Score
     enough gatekeepers scored every factor, the share reaches ``pass_percent``, and no factor mean is below
     its floor. Disagreement (spread above ``max_spread``) is flagged for discussion but does not decide.
     """
-    usable, problems = _usable_scores(scorecard, scores)
-    factors = tuple(_factor_summary(f, usable.get(f.id, {}), scorecard.max_spread) for f in scorecard.factors)
-    everyone = {gatekeeper for by_gatekeeper in usable.values() for gatekeeper in by_gatekeeper}
-    complete = tuple(sorted(g for g in everyone if all(g in usable.get(f.id, {}) for f in scorecard.factors)))
-    incomplete = tuple(sorted(everyone - set(complete)))
-    weighted_mean: Decimal | None = None
-    percent: Decimal | None = None
-    if all(f.n for f in factors):
-        total_weight = sum((_exact(f.weight) for f in scorecard.factors), Fraction(0))
-        weighted_sum = sum(
-            (_exact(f.weight) * Fraction(sum(usable[f.id].values()), len(usable[f.id])) for f in scorecard.factors),
-            Fraction(0),
-        )
-        exact = weighted_sum / total_weight
-        weighted_mean = _rounded(exact, 2)
-        percent = _rounded(exact * 100 / scorecard.max_score, 1)
-    passed = (
-        len(complete) >= scorecard.min_gatekeepers
-        and percent is not None
-        and percent >= Decimal(str(scorecard.pass_percent))
-        and not any(f.below_floor for f in factors)
-    )
+    tally = _tally(scorecard, scores)
     return ScorecardSummary(
-        factors=factors,
-        weighted_mean=weighted_mean,
-        percent_of_max=percent,
+        factors=tuple(FactorSummary(**figures._asdict()) for figures in tally.factors),
+        weighted_mean=tally.weighted_mean,
+        percent_of_max=tally.percent_of_max,
         max_score=scorecard.max_score,
         max_spread=scorecard.max_spread,
         pass_percent=scorecard.pass_percent,
         min_gatekeepers=scorecard.min_gatekeepers,
-        gatekeepers=complete,
-        incomplete=incomplete,
-        problems=tuple(problems),
-        passed=passed,
+        gatekeepers=tally.gatekeepers,
+        incomplete=tally.incomplete,
+        problems=tally.problems,
+        passed=tally.passed,
     )
 
 
@@ -230,32 +279,33 @@ def param_problems(definition: CriterionDef, gate: GateDef | None = None) -> lis
 # --- the criterion ----------------------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=256)
 def _percent(value: float) -> str:
     return format(Decimal(str(value)).normalize(), "f")
 
 
-def _zh(factor: FactorSummary) -> str:
+def _zh(factor: _Figures) -> str:
     return factor.name_zh or factor.name
 
 
-def _problem_lines(summary: ScorecardSummary) -> tuple[str, str]:
+def _problem_lines(problems: tuple[ScoreProblem, ...], max_score: int) -> tuple[str, str]:
     en: list[str] = []
     zh: list[str] = []
-    for p in summary.problems:
+    for p in problems:
         scores = ", ".join(str(s) for s in p.scores)
         if p.reason == "unknown_factor":
             en.append(f"{p.gatekeeper} on {p.factor}: {scores} (no such factor)")
             zh.append(f"{p.gatekeeper} 对 {p.factor} 的评分 {scores}（无此评分项）")
         elif p.reason == "out_of_range":
-            en.append(f"{p.gatekeeper} on {p.factor}: {scores} (outside 0..{summary.max_score})")
-            zh.append(f"{p.gatekeeper} 对 {p.factor} 的评分 {scores}（超出 0..{summary.max_score}）")
+            en.append(f"{p.gatekeeper} on {p.factor}: {scores} (outside 0..{max_score})")
+            zh.append(f"{p.gatekeeper} 对 {p.factor} 的评分 {scores}（超出 0..{max_score}）")
         else:
             en.append(f"{p.gatekeeper} on {p.factor}: {scores} (conflicting scores)")
             zh.append(f"{p.gatekeeper} 对 {p.factor} 的评分 {scores}（多个评分相互矛盾）")
     return "; ".join(en), "；".join(zh)
 
 
-def _notes(summary: ScorecardSummary) -> tuple[str, str]:
+def _notes(summary: _Tally, card: ScorecardDef) -> tuple[str, str]:
     """Flagged disagreement, ignored scores and partial scorers: shown whatever the verdict."""
     en: list[str] = []
     zh: list[str] = []
@@ -264,15 +314,15 @@ def _notes(summary: ScorecardSummary) -> tuple[str, str]:
         en.append(
             "gatekeepers disagree, discuss before deciding: "
             + ", ".join(
-                f"{f.factor} (scores {f.min} to {f.max}, spread {f.spread} > {summary.max_spread})" for f in flagged
+                f"{f.factor} (scores {f.min} to {f.max}, spread {f.spread} > {card.max_spread})" for f in flagged
             )
         )
         zh.append(
             "评审人意见分歧较大，决策前请讨论："
-            + "、".join(f"{_zh(f)}（评分 {f.min} 至 {f.max}，差值 {f.spread} > {summary.max_spread}）" for f in flagged)
+            + "、".join(f"{_zh(f)}（评分 {f.min} 至 {f.max}，差值 {f.spread} > {card.max_spread}）" for f in flagged)
         )
     if summary.problems:
-        problems = _problem_lines(summary)
+        problems = _problem_lines(summary.problems, card.max_score)
         en.append("scores ignored: " + problems[0])
         zh.append("以下评分未计入：" + problems[1])
     if summary.incomplete:
@@ -291,18 +341,18 @@ def scorecard_pass(
     card = gate.scorecard
     if problems or card is None:
         raise InputError("; ".join(problems) or f"{definition.code} needs a scorecard on the gate")
-    summary = summarize(card, evidence.scores)
-    return _verdict(definition, card, summary)
+    summary = _tally(card, evidence.scores)
+    return _verdict(definition, card, summary, evidence_reference("scorecard", gate, evidence))
 
 
-def _verdict(definition: CriterionDef, card: ScorecardDef, summary: ScorecardSummary) -> CriterionResult:
+def _verdict(definition: CriterionDef, card: ScorecardDef, summary: _Tally, reference: str) -> CriterionResult:
     pass_mark = _percent(card.pass_percent)
     threshold = f">= {pass_mark}% of max; each factor mean >= its floor"
-    notes_en, notes_zh = _notes(summary)
+    notes_en, notes_zh = _notes(summary, card)
     tail_en = f"; {notes_en}" if notes_en else ""
     tail_zh = f"；{notes_zh}" if notes_zh else ""
     complete = len(summary.gatekeepers)
-    if not summary.enough_gatekeepers:
+    if complete < card.min_gatekeepers:
         return CriterionResult(
             code=definition.code,
             kind=definition.kind,
@@ -317,6 +367,7 @@ def _verdict(definition: CriterionDef, card: ScorecardDef, summary: ScorecardSum
             f"(0 to {card.max_score}) before the gate",
             remediation_zh=f"请至少 {card.min_gatekeepers} 位评审人在阶段门评审前"
             f"对全部评分项打分（0 至 {card.max_score} 分）",
+            evidence_ref=reference,
         )
     percent, mean = summary.percent_of_max, summary.weighted_mean
     headline = (
@@ -332,7 +383,7 @@ def _verdict(definition: CriterionDef, card: ScorecardDef, summary: ScorecardSum
     if low:
         parts_en.append("below floor: " + ", ".join(f"{f.factor} mean {f.mean} < {f.floor}" for f in low))
         parts_zh.append("低于下限：" + "、".join(f"{_zh(f)} 平均 {f.mean} < {f.floor}" for f in low))
-    if summary.percent_of_max is not None and summary.percent_of_max < Decimal(str(card.pass_percent)):
+    if summary.percent_of_max is not None and summary.percent_of_max < _pass_mark(card.pass_percent):
         parts_en.append(f"below the pass mark {pass_mark}%")
         parts_zh.append(f"低于及格线 {pass_mark}%")
     weak = ", ".join(f.factor for f in low) or "the lowest-scoring factors"
@@ -354,6 +405,7 @@ def _verdict(definition: CriterionDef, card: ScorecardDef, summary: ScorecardSum
         if summary.passed
         else f"加强{weak_zh}（例如补充市场或技术工作）后在阶段门重新评分；如评审人决定继续推进，"
         "请将各薄弱项列为附带条件，并明确负责人与完成日期",
+        evidence_ref=reference,
     )
 
 

@@ -1,0 +1,150 @@
+"""What the speed work on gate evaluation must not change: every result points at the evidence it judged,
+plug-in results are completed (not trusted to have done it), and values kept per template or per evaluation
+never leak from one template object or one evidence to another."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+from gates.criteria import evidence_reference
+from gates.evaluation import evaluate_gate
+from gates.registry import default_registry
+from models.enums import DocumentStatus
+from models.evidence import (
+    DocumentEvidence,
+    EvmSnapshot,
+    GateEvidence,
+    MilestoneEvidence,
+    RiskEvidence,
+    ScoreEvidence,
+)
+from models.snapshots import CriterionResult
+from models.template import CriterionDef, GateDef, LifecycleTemplate
+from models.template_yaml import shipped_templates
+
+AS_OF = date(2026, 11, 2)
+RICHEST = {"it-pmo": "ready-for-closing", "cooper-5": "go-to-development"}
+"""The gate of each shipped lifecycle that runs the most criteria (documents, money, risks, schedule, scores)."""
+
+
+def _project(index: int, rng: random.Random) -> tuple[LifecycleTemplate, GateDef, GateEvidence]:
+    template = next(t for _, t in shipped_templates() if t.id == ("it-pmo", "cooper-5")[index % 2])
+    gate = template.gate(RICHEST[template.id])
+    assert gate is not None
+    documents = tuple(
+        DocumentEvidence(
+            deliverable_id=d,
+            version=rng.randint(1, 4),
+            sha256=f"{index:04d}{d}".ljust(64, "0")[:64],
+            size=100,
+            path=f"/p/{index}/{d}.docx",
+            status=DocumentStatus.APPROVED,
+            approved_by="sponsor-1",
+            format="docx",
+            headings=template.deliverable(d).required_sections[: 3 + rng.randint(0, 9)],
+            current_sha256=f"{index:04d}{d}".ljust(64, "0")[:64] if rng.random() > 0.2 else None,
+            approver_roles=("sponsor",),
+            registered_at=datetime(2026, 10, 1, tzinfo=UTC),
+        )
+        for d in gate.deliverables
+        if rng.random() > 0.1
+    )
+    bac = Decimal(rng.randint(100, 5000) * 1000)
+    ev = (bac * Decimal(rng.uniform(0.2, 0.9))).quantize(Decimal("0.01"))
+    evidence = GateEvidence(
+        project_key=f"P{index}",
+        template=f"{template.id}@{template.version}",
+        gate_id=gate.id,
+        stage_id=gate.after,
+        as_of=AS_OF,
+        budget=bac,
+        currency="USD",
+        actual_cost=ev,
+        documents=documents,
+        roles={"sponsor": ("sponsor-1",), "manager": ("manager-1",)},
+        evm=EvmSnapshot(
+            as_of=AS_OF, bac=bac, pv=ev, ev=ev, ac=(ev * Decimal(rng.uniform(0.8, 1.3))).quantize(Decimal("0.01"))
+        ),
+        stage_budget=bac / 2,
+        stage_spend=ev / 3,
+        risks=tuple(
+            RiskEvidence(id=f"R{n}", title="t", owner="o", probability=rng.randint(1, 5), impact=rng.randint(1, 5))
+            for n in range(rng.randint(0, 6))
+        ),
+        milestones=(MilestoneEvidence(id="M1", name="m", due=AS_OF - timedelta(days=rng.randint(0, 9))),),
+        scores=tuple(
+            ScoreEvidence(gatekeeper=f"gk-{g}", factor=f.id, score=rng.randint(2, 10))
+            for g in range(rng.randint(0, 3))
+            for f in (gate.scorecard.factors if gate.scorecard else ())
+        ),
+    )
+    return template, gate, evidence
+
+
+def _portfolio(n: int) -> list[tuple[LifecycleTemplate, GateDef, GateEvidence]]:
+    rng = random.Random(7)
+    return [_project(i, rng) for i in range(n)]
+
+
+def _reference_as_before(code: str, gate: GateDef, evidence: GateEvidence) -> str:
+    """The reference ``gates.evaluation`` used to add to every result, written out once more."""
+    family = code.split(".", 1)[0]
+    if family == "doc":
+        docs = [d for d in evidence.documents if d.deliverable_id in gate.deliverables]
+        return ", ".join(f"{d.deliverable_id}@v{d.version}#{d.sha256[:12]}" for d in docs) or "no documents"
+    if family == "budget":
+        return f"evm@{evidence.evm.as_of.isoformat()}" if evidence.evm else f"cost ledger {evidence.actual_cost}"
+    if family == "risk":
+        return f"risk register ({len(evidence.risks)} entries)"
+    if family == "schedule":
+        return f"milestones ({len(evidence.milestones)})"
+    if family == "scorecard":
+        return f"scores at {gate.id} ({len(evidence.scores)})"
+    return f"evidence of {evidence.project_key}"
+
+
+def test_every_built_in_result_names_the_evidence_it_judged() -> None:
+    registry = default_registry()
+    for template, gate, evidence in _portfolio(20):
+        for variant in (evidence, evidence.model_copy(update={"evm": None, "documents": ()})):
+            for result in evaluate_gate(template, gate, variant, registry).criteria:
+                assert result.evidence_ref == _reference_as_before(result.code, gate, variant)
+
+
+def test_a_plugin_result_without_a_reference_gets_one_and_a_missing_criterion_cannot_pass() -> None:
+    template, gate, evidence = _portfolio(1)[0]
+
+    def plugin(definition: CriterionDef, *_: object) -> CriterionResult:
+        return CriterionResult(
+            code=definition.code, kind=definition.kind, remediable=True, passed=True, message="ok", message_zh="好"
+        )
+
+    extra = (CriterionDef(code="acme.check"), CriterionDef(code="doc.plugin_check"), CriterionDef(code="acme.gone"))
+    widened = gate.model_copy(update={"criteria": (*gate.criteria, *extra)})
+    registry = default_registry() | {"acme.check": plugin, "doc.plugin_check": plugin}
+    by_code = {r.code: r for r in evaluate_gate(template, widened, evidence, registry).criteria}
+    assert by_code["acme.check"].evidence_ref == f"evidence of {evidence.project_key}"
+    assert by_code["doc.plugin_check"].evidence_ref == evidence_reference("doc", widened, evidence)
+    gone = by_code["acme.gone"]
+    assert not gone.passed and gone.evidence_missing and gone.evidence_ref == f"evidence of {evidence.project_key}"
+
+
+def test_params_are_read_from_each_definition_object() -> None:
+    template, gate, evidence = next(p for p in _portfolio(4) if p[0].id == "it-pmo")
+    cpi = next(c for c in gate.criteria if c.code == "budget.cpi_floor")
+    registry = default_registry()
+    strict, lenient = (cpi.model_copy(update={"params": {"min": floor}}) for floor in (5, 0))
+    for definition, passed in ((strict, False), (lenient, True), (strict, False)):
+        result = registry[cpi.code](definition, gate, template, evidence)
+        assert result.passed is passed and result.threshold == f">= {definition.params['min']}"
+
+
+def test_one_evaluation_never_sees_the_evidence_of_another() -> None:
+    registry = default_registry()
+    portfolio = _portfolio(12)
+    together = [evaluate_gate(t, g, e, registry) for t, g, e in portfolio]
+    for (template, gate, evidence), evaluation in zip(portfolio, together, strict=True):
+        fresh = evidence.model_copy(update={"budget": evidence.budget + Decimal(0)})  # equal, but another object
+        assert evaluate_gate(template, gate, fresh, registry) == evaluation
