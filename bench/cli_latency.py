@@ -2,6 +2,10 @@
 
 Prints ``name: value`` lines: `gate review` and a deciding `vote` (each runs a Prefect flow in-process against
 the local server), and `gate check` (no Prefect). Run: ``.venv/bin/python bench/cli_latency.py [--repeat 5]``.
+
+Wall times on a shared machine move with its load, so the run also times, in the same conditions, a fresh
+interpreter that only imports the libraries each command cannot do without (``*_floor_seconds``): Prefect for
+the flow commands, SQLAlchemy's ORM, Pydantic and Typer for all of them. The difference is phasegate's own.
 """
 
 from __future__ import annotations
@@ -35,6 +39,21 @@ def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+FLOORS = {
+    "prefect_import_floor_seconds": "import prefect; from prefect import flow, task",
+    "cli_libraries_floor_seconds": "import sqlalchemy.orm, pydantic, pydantic_settings, typer",
+}
+
+
+def _floor(code: str, repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
 
 
 def main() -> None:
@@ -94,6 +113,8 @@ def main() -> None:
     print(f"deciding_vote_seconds_median: {statistics.median(votes):.2f}")
     print(f"deciding_vote_seconds_max: {max(votes):.2f}")
     print(f"gate_check_seconds_median: {statistics.median(checks):.2f}")
+    for name, code in FLOORS.items():
+        print(f"{name}: {_floor(code, args.repeat):.2f}")
     print(f"runs: {args.repeat}")
 
 
