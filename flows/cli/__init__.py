@@ -7,6 +7,7 @@ nothing written; a broken audit chain exits 1. Each command group lives in a mod
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import os
 import sys
@@ -120,7 +121,8 @@ def _exit_without_teardown(status: int) -> None:
     """
     logging.shutdown()
     for stream in (sys.stdout, sys.stderr):
-        stream.flush()
+        with contextlib.suppress(OSError, ValueError):  # the reader went away (`| head`) or the stream closed
+            stream.flush()
     os._exit(status)
 
 
