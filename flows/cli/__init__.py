@@ -94,9 +94,6 @@ def build_app(only: str | None = None) -> typer.Typer:
     return tree
 
 
-app = build_app()
-
-
 def _database_hint(err: Exception) -> str:
     text = str(err).lower()
     if "no such table" in text or "does not exist" in text or "undefinedtable" in text:
