@@ -255,6 +255,49 @@ def _mitigating(definition: CriterionDef) -> tuple[tuple[str, ...], tuple[str, s
     return mitigating, fix
 
 
+def _unmet(
+    definition: CriterionDef,
+    reference: str,
+    scale: RiskScaleDef,
+    off_scale: Sequence[RiskEvidence],
+    failure: tuple[str, str] | None,
+    *,
+    measured: str,
+    threshold: str,
+    fix: tuple[str, str],
+) -> CriterionResult | None:
+    """The result when the criterion is not met, else None.
+
+    A breach fails and also names the risks off the scale; without a breach, risks off the scale leave the
+    criterion unjudged (missing evidence), since a risk that cannot be scored could be the one over the line.
+    """
+    if failure is not None:
+        if off_scale:
+            extra = _off_scale(scale, off_scale)
+            failure = (f"{failure[0]}; also {extra[0]}", f"{failure[1]}；另外，{extra[1]}")
+        return _result(
+            definition,
+            reference,
+            passed=False,
+            measured=measured,
+            threshold=threshold,
+            message=failure,
+            remediation=fix,
+        )
+    if off_scale:
+        return _result(
+            definition,
+            reference,
+            passed=False,
+            evidence_missing=True,
+            measured=None,
+            threshold=threshold,
+            message=_off_scale(scale, off_scale),
+            remediation=_FIX_SCALE,
+        )
+    return None
+
+
 def top_band_mitigated(
     definition: CriterionDef, gate: GateDef, template: LifecycleTemplate, evidence: GateEvidence
 ) -> CriterionResult:
@@ -293,36 +336,19 @@ def top_band_mitigated(
             gaps_en.append(f"{risk.id} (score {risk.score}, {top.name}): {', '.join(en)}")
             gaps_zh.append(f"{risk.id}（评分 {risk.score}，{_band_zh(top)}）：{'，'.join(zh)}")
     measured = f"{len(gaps_en)} unmitigated of {len(in_top)}"
-    if gaps_en:
-        message = (
+    failure = (
+        (
             f"{len(gaps_en)} of {len(in_top)} open top-band ({top.name}) risks lack an owner or mitigation: "
             + "; ".join(gaps_en),
             f"{len(in_top)} 项处于最高等级（{_band_zh(top)}）的未关闭风险中，有 {len(gaps_en)} 项缺少负责人或缓解措施："
             + "；".join(gaps_zh),
         )
-        if off_scale:
-            extra = _off_scale(scale, off_scale)
-            message = (f"{message[0]}; also {extra[0]}", f"{message[1]}；另外，{extra[1]}")
-        return _result(
-            definition,
-            reference,
-            passed=False,
-            measured=measured,
-            threshold=threshold,
-            message=message,
-            remediation=fix,
-        )
-    if off_scale:
-        return _result(
-            definition,
-            reference,
-            passed=False,
-            evidence_missing=True,
-            measured=None,
-            threshold=threshold,
-            message=_off_scale(scale, off_scale),
-            remediation=_FIX_SCALE,
-        )
+        if gaps_en
+        else None
+    )
+    unmet = _unmet(definition, reference, scale, off_scale, failure, measured=measured, threshold=threshold, fix=fix)
+    if unmet is not None:
+        return unmet
     if in_top:
         message = (
             f"all {len(in_top)} open top-band ({top.name}) risks have an owner and a mitigation: "
@@ -383,34 +409,17 @@ def exposure_within_tolerance(
         "level that set the risk tolerance and ask it to accept or change the tolerance",
         "落实最大风险的应对措施并重新评分，或将风险敞口上报至设定风险容差的管理层级，由其接受风险或调整容差",
     )
-    if parts_en:
-        message = (
+    failure = (
+        (
             "; ".join(parts_en) + "; largest: " + ", ".join(f"{r.id} ({r.score})" for r in largest),
             "；".join(parts_zh) + "；评分最高：" + "、".join(f"{r.id}（{r.score}）" for r in largest),
         )
-        if off_scale:
-            extra = _off_scale(scale, off_scale)
-            message = (f"{message[0]}; also {extra[0]}", f"{message[1]}；另外，{extra[1]}")
-        return _result(
-            definition,
-            reference,
-            passed=False,
-            measured=measured,
-            threshold=threshold,
-            message=message,
-            remediation=fix,
-        )
-    if off_scale:
-        return _result(
-            definition,
-            reference,
-            passed=False,
-            evidence_missing=True,
-            measured=None,
-            threshold=threshold,
-            message=_off_scale(scale, off_scale),
-            remediation=_FIX_SCALE,
-        )
+        if parts_en
+        else None
+    )
+    unmet = _unmet(definition, reference, scale, off_scale, failure, measured=measured, threshold=threshold, fix=fix)
+    if unmet is not None:
+        return unmet
     top_en = "" if max_top is None else f"; {len(in_top)} in the top band ({top.name}), at most {max_top} allowed"
     top_zh = "" if max_top is None else f"；最高等级（{_band_zh(top)}）风险 {len(in_top)} 项，上限 {max_top} 项"
     message = (
