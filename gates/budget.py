@@ -20,7 +20,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from gates.criteria import per_template
+from gates.criteria import params_check, per_template
 from gates.evm import EAC_METHODS, EXACT, MONEY, EacMethod, EvmFigures, compute
 from models.errors import InputError
 from models.evidence import MAX_AMOUNT, Amount, EvmSnapshot
@@ -125,16 +125,8 @@ def param_problems(definition: CriterionDef) -> list[str]:
     return problems
 
 
-@per_template
-def _problems(definition: CriterionDef) -> tuple[str, ...]:
-    return tuple(param_problems(definition))
-
-
-def _check_params(definition: CriterionDef) -> None:
-    """Reject bad params even where a criterion has no thresholds, so a misspelt template cannot pass unnoticed."""
-    problems = _problems(definition)
-    if problems:
-        raise InputError("; ".join(problems))
+# Also where a criterion has no thresholds, so a misspelt template cannot pass unnoticed.
+_check_params = params_check(param_problems)
 
 
 def _number(definition: CriterionDef, name: str) -> Decimal:

@@ -13,6 +13,7 @@ from functools import wraps
 from typing import Any, TypeVar, cast
 
 from models.enums import DocumentStatus
+from models.errors import InputError
 from models.evidence import GateEvidence
 from models.snapshots import CriterionResult, DeliverableStatus
 from models.template import CriterionDef, GateDef, LifecycleTemplate
@@ -45,6 +46,25 @@ def per_template(derive: Callable[[_D], _V]) -> Callable[[_D], _V]:
         return value
 
     return derived
+
+
+def params_check(param_problems: Callable[[CriterionDef], list[str]]) -> Callable[[CriterionDef], None]:
+    """A criteria module's check of a definition's params, from its ``param_problems``.
+
+    Bad params are a template error: a typo silently replaced by a default would change the gate unnoticed,
+    so every problem is raised at every review, in one InputError. The check runs once per definition object.
+    """
+
+    @per_template
+    def problems(definition: CriterionDef) -> tuple[str, ...]:
+        return tuple(param_problems(definition))
+
+    def check(definition: CriterionDef) -> None:
+        found = problems(definition)
+        if found:
+            raise InputError("; ".join(found))
+
+    return check
 
 
 def per_evaluation(derive: _F) -> _F:

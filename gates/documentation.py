@@ -22,7 +22,7 @@ from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import NamedTuple
 
-from gates.criteria import Criterion, evidence_reference, per_evaluation, per_template
+from gates.criteria import Criterion, evidence_reference, params_check, per_evaluation, per_template
 from models.enums import DocumentStatus
 from models.errors import InputError
 from models.evidence import DocumentEvidence, GateEvidence
@@ -98,12 +98,7 @@ def param_problems(definition: CriterionDef) -> list[str]:
     ]
 
 
-def _check_params(definition: CriterionDef) -> None:
-    if not definition.params and definition.code in DOCUMENTATION_CRITERIA:
-        return  # nothing to check, as at every review of a well-formed template
-    problems = param_problems(definition)
-    if problems:
-        raise InputError("; ".join(problems))
+_check_params = params_check(param_problems)
 
 
 # --- shared ------------------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TypeGuard
 
-from gates.criteria import Criterion, evidence_reference, per_evaluation, per_template
+from gates.criteria import Criterion, evidence_reference, params_check, per_evaluation, per_template
 from models.errors import InputError
 from models.evidence import GateEvidence, RiskEvidence
 from models.snapshots import CriterionResult
@@ -106,16 +106,7 @@ def param_problems(definition: CriterionDef) -> list[str]:
     return problems
 
 
-@per_template
-def _problems(definition: CriterionDef) -> tuple[str, ...]:
-    return tuple(param_problems(definition))
-
-
-def _check_params(definition: CriterionDef) -> None:
-    """Bad params are a template error: a typo silently replaced by a default would change the gate unnoticed."""
-    problems = _problems(definition)
-    if problems:
-        raise InputError("; ".join(problems))
+_check_params = params_check(param_problems)
 
 
 def _int_param(definition: CriterionDef, name: str) -> int | None:

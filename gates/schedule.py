@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from gates.criteria import Criterion, evidence_reference, per_template
-from models.errors import InputError
+from gates.criteria import Criterion, evidence_reference, params_check, per_template
 from models.evidence import GateEvidence, MilestoneEvidence
 from models.snapshots import CriterionResult
 from models.template import CriterionDef, GateDef, LifecycleTemplate
@@ -36,11 +35,12 @@ def param_problems(definition: CriterionDef) -> list[str]:
     return problems
 
 
+_check_params = params_check(param_problems)
+
+
 @per_template
 def _tolerance_days(definition: CriterionDef) -> int:
-    problems = param_problems(definition)
-    if problems:
-        raise InputError("; ".join(problems))
+    _check_params(definition)
     value = definition.params.get("tolerance_days", 0)
     return value if isinstance(value, int) else 0  # always int after the check; keeps the type exact
 
