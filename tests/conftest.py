@@ -24,8 +24,11 @@ import psycopg
 import pytest
 from psycopg import sql
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
 
 from models import schema
+from models.db import make_engine, make_session_factory
+from tests.receivers import HttpReceiver
 
 _SESSION_HOME = Path(tempfile.mkdtemp(prefix="phasegate-tests-"))
 _ENVIRONMENT = {
@@ -207,3 +210,20 @@ def empty_db_url(request: pytest.FixtureRequest) -> str:
     fixture = "empty_sqlite_url" if request.param == "sqlite" else "empty_pg_url"
     url: str = request.getfixturevalue(fixture)
     return url
+
+
+@pytest.fixture
+def sessions(db_url: str) -> Iterator[sessionmaker[Session]]:
+    """Sessions on each backend's migrated test database, for tests below the unit of work."""
+    engine = make_engine(db_url)
+    try:
+        yield make_session_factory(engine)
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def receiver() -> Iterator[HttpReceiver]:
+    """A real HTTP notification receiver on 127.0.0.1 (Apprise json:// targets)."""
+    with HttpReceiver() as running:
+        yield running

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,7 +17,6 @@ from jinja2 import UndefinedError
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from models.db import make_engine, make_session_factory
 from models.enums import OutboxStatus
 from models.errors import InputError
 from models.tables import OutboxMessage
@@ -223,21 +221,6 @@ def test_backoff_doubles_from_30_seconds_to_a_one_hour_cap_with_jitter() -> None
 
 
 # --- dispatch -----------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def sessions(db_url: str) -> Iterator[sessionmaker[Session]]:
-    engine = make_engine(db_url)
-    try:
-        yield make_session_factory(engine)
-    finally:
-        engine.dispose()
-
-
-@pytest.fixture
-def receiver() -> Iterator[HttpReceiver]:
-    with HttpReceiver() as running:
-        yield running
 
 
 def _queue(

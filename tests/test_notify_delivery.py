@@ -40,15 +40,6 @@ MEETING = {"starts_at": "2026-03-05T14:00:00+08:00", "duration_minutes": 45, "lo
 
 
 @pytest.fixture
-def sessions(db_url: str) -> Iterator[sessionmaker[Session]]:
-    engine = make_engine(db_url)
-    try:
-        yield make_session_factory(engine)
-    finally:
-        engine.dispose()
-
-
-@pytest.fixture
 def smtp() -> Iterator[SmtpReceiver]:
     with SmtpReceiver() as running:
         yield running

@@ -183,12 +183,6 @@ def build_world(url: str, public_url: str, tmp_path: Path, receiver: HttpReceive
 
 
 @pytest.fixture
-def receiver() -> Iterator[HttpReceiver]:
-    with HttpReceiver() as r:
-        yield r
-
-
-@pytest.fixture
 def world(sqlite_url: str, tmp_path: Path, receiver: HttpReceiver) -> Iterator[World]:
     w = build_world(sqlite_url, "http://testserver", tmp_path, receiver)
     yield w
