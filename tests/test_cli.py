@@ -122,79 +122,31 @@ def test_gate_check_and_project_show_json_shapes(cli: Cli, tmp_path: Path) -> No
     assert shown["pending_rounds"] == [] and shown["history"] == []
 
 
+def _create_p2(*, template: str = "it-pmo", sponsor: str = "alice", budget: str = "5") -> tuple[str, ...]:
+    """`project create P2` with one argument made wrong."""
+    return (
+        *("project", "create", "P2", "--template", template, "--name", "x"),
+        *("--sponsor", sponsor, "--manager", "bob", "--budget", budget),
+    )
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
         (
-            (
-                "project",
-                "create",
-                "P2",
-                "--template",
-                "it-pmo",
-                "--name",
-                "x",
-                "--sponsor",
-                "alice",
-                "--manager",
-                "bob",
-                "--budget",
-                "-5",
-            ),
+            _create_p2(budget="-5"),
             "--budget: Input should be greater than or equal to 0",
         ),
         (
-            (
-                "project",
-                "create",
-                "P2",
-                "--template",
-                "it-pmo",
-                "--name",
-                "x",
-                "--sponsor",
-                "alice",
-                "--manager",
-                "bob",
-                "--budget",
-                "lots",
-            ),
+            _create_p2(budget="lots"),
             "--budget: Input should be a valid decimal",
         ),
         (
-            (
-                "project",
-                "create",
-                "P2",
-                "--template",
-                "nope@1",
-                "--name",
-                "x",
-                "--sponsor",
-                "alice",
-                "--manager",
-                "bob",
-                "--budget",
-                "5",
-            ),
+            _create_p2(template="nope@1"),
             "unknown template 'nope@1'",
         ),
         (
-            (
-                "project",
-                "create",
-                "P2",
-                "--template",
-                "it-pmo",
-                "--name",
-                "x",
-                "--sponsor",
-                "zed",
-                "--manager",
-                "bob",
-                "--budget",
-                "5",
-            ),
+            _create_p2(sponsor="zed"),
             "--sponsor: unknown person 'zed'",
         ),
         (("project", "show", "NOPE"), "unknown project 'NOPE'"),
