@@ -316,6 +316,12 @@ def test_lists_are_paged_with_caps(api: Api) -> None:
     assert api.get("/projects", limit=0).status_code == 422
     assert api.get("/projects", limit=201).status_code == 422
     assert api.get("/projects", offset=-1).status_code == 422
+    twice = api.get("/rounds", person=["sam", "pam"], limit=[1, 2])  # a list where the API takes one value
+    assert twice.status_code == 422 and twice.json()["code"] == "input.invalid"
+    assert [(e["loc"], e["msg"]) for e in twice.json()["errors"]] == [
+        ("query.limit", "given 2 times; give it once"),
+        ("query.person", "given 2 times; give it once"),
+    ]
     templates = api.get("/templates").json()
     assert {(i["id"], i["version"]) for i in templates["items"]} == {("it-pmo", 1), ("cooper-5", 1)}
     detail = api.get("/templates/it-pmo/1").json()

@@ -30,7 +30,7 @@ from decimal import Decimal
 from typing import Annotated, Any, Generic, Literal, TypeVar
 from uuid import UUID
 
-from fastapi import APIRouter, Header, Path, Query, Response, status
+from fastapi import APIRouter, Depends, Header, Path, Query, Response, status
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, WithJsonSchema
 
 from gates import approvals, services
@@ -51,9 +51,9 @@ from models.snapshots import (
     StoredTemplate,
 )
 from web.auth import Reader, Runtime, Voter, Writer
-from web.problems import ProblemRoute, responses
+from web.problems import ProblemRoute, responses, single_valued_query
 
-router = APIRouter(prefix="/api/v1", route_class=ProblemRoute)
+router = APIRouter(prefix="/api/v1", route_class=ProblemRoute, dependencies=[Depends(single_valued_query)])
 
 MAX_LIMIT = 200
 MAX_OFFSET = 1_000_000_000

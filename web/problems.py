@@ -112,6 +112,23 @@ def _validation(request: Request, errors: Sequence[Any]) -> JSONResponse:
     return problem(request, 422, f"{first.loc}: {first.msg}", code=InputError.code, errors=fields)
 
 
+def single_valued_query(request: Request) -> None:
+    """Refuse a query parameter given twice (``?person=a&person=b``): every one the API documents is single-valued.
+
+    Why: left alone, FastAPI keeps the last value and answers 200, so a client that meant a list is silently
+    given a filter on one element. A 422 naming the parameter is the answer the OpenAPI document promises.
+    """
+    keys = [key for key, _ in request.query_params.multi_items()]
+    repeated = sorted({key for key in keys if keys.count(key) > 1})
+    if repeated:
+        raise RequestValidationError(
+            [
+                {"loc": ("query", key), "msg": f"given {keys.count(key)} times; give it once", "type": "value_error"}
+                for key in repeated
+            ]
+        )
+
+
 def to_problem(request: Request, exc: Exception) -> JSONResponse | None:
     """The problem response for an exception the API expects, or None to let it propagate (a real 500)."""
     if isinstance(exc, ApiProblem):
