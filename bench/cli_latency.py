@@ -1,11 +1,14 @@
 """Wall time of the flow-running commands against a running local Prefect server, as a user types them.
 
-Prints ``name: value`` lines: `gate review` and a deciding `vote` (each runs a Prefect flow in-process against
-the local server), and `gate check` (no Prefect). Run: ``.venv/bin/python bench/cli_latency.py [--repeat 5]``.
+Prints ``name: value`` lines for `gate review` and a deciding `vote` (each runs a Prefect flow against the
+local server) and for `gate check` (no flow). ``phasegate server start`` also starts the warm host
+(flows/warm_start.py), so by default each command runs in a child forked from a process that has already
+imported Prefect; the ``*_cold_*`` lines time the same commands with ``PHASEGATE_WARM_START=0``, each in a
+fresh interpreter. Run: ``.venv/bin/python bench/cli_latency.py [--repeat 5]``.
 
-Wall times on a shared machine move with its load, so the run also times, in the same conditions, a fresh
-interpreter that only imports the libraries each command cannot do without (``*_floor_seconds``): Prefect for
-the flow commands, SQLAlchemy's ORM, Pydantic and Typer for all of them. The difference is phasegate's own.
+Cold wall times on a shared machine move with its load, so the run also times, in the same conditions, a
+fresh interpreter that only imports the libraries each command cannot do without (``*_floor_seconds``):
+Prefect for the flow commands, SQLAlchemy's ORM, Pydantic and Typer for all of them.
 """
 
 from __future__ import annotations
@@ -69,13 +72,17 @@ def main() -> None:
         env.pop("PREFECT_API_URL", None)
         _run(env, "db", "upgrade")
         _run(env, "server", "start")
+        if not json.loads(_run(env, "server", "status", "--json")[1])["warm_start"]:
+            raise SystemExit(f"the warm host did not start; see {home}/prefect/cli-host.log")
         try:
             for pid in ("alice", "bob", "carol"):
                 _run(env, "person", "add", pid, "--name", pid, "--email", f"{pid}@example.com")
             docs = Path(home) / "docs"
             docs.mkdir()
-            reviews, votes, checks = [], [], []
-            for n in range(args.repeat):
+            timings: dict[str, list[float]] = {}
+            for n in range(2 * args.repeat):
+                mode = "" if n < args.repeat else "_cold"
+                run_env = env if not mode else env | {"PHASEGATE_WARM_START": "0"}
                 key = f"B{n}"
                 _run(
                     env,
@@ -100,19 +107,17 @@ def main() -> None:
                     path.write_text("".join(f"## {s}\n\ntext\n\n" for s in standard.required_sections), "utf-8")
                     signer = {"sponsor": "alice", "pmo": "carol"}[standard.approver_role]
                     _run(env, "doc", "add", key, deliverable, str(path), "--approved-by", signer)
-                checks.append(_run(env, "gate", "check", key)[0])
-                elapsed, out = _run(env, "gate", "review", key, "--json")
-                reviews.append(elapsed)
+                timings.setdefault(f"gate_check{mode}", []).append(_run(run_env, "gate", "check", key)[0])
+                elapsed, out = _run(run_env, "gate", "review", key, "--json")
+                timings.setdefault(f"gate_review{mode}", []).append(elapsed)
                 round_id = json.loads(out)["round_id"]
-                votes.append(_run(env, "vote", round_id, "--as", "alice", "--decision", "go")[0])
+                vote = _run(run_env, "vote", round_id, "--as", "alice", "--decision", "go")[0]
+                timings.setdefault(f"deciding_vote{mode}", []).append(vote)
         finally:
             _run(env, "server", "stop")
-    # The first flow command of a fresh process pays Prefect's import and client start-up: report both.
-    print(f"gate_review_seconds_median: {statistics.median(reviews):.2f}")
-    print(f"gate_review_seconds_max: {max(reviews):.2f}")
-    print(f"deciding_vote_seconds_median: {statistics.median(votes):.2f}")
-    print(f"deciding_vote_seconds_max: {max(votes):.2f}")
-    print(f"gate_check_seconds_median: {statistics.median(checks):.2f}")
+    for name, values in timings.items():
+        print(f"{name}_seconds_median: {statistics.median(values):.2f}")
+        print(f"{name}_seconds_max: {max(values):.2f}")
     for name, code in FLOORS.items():
         print(f"{name}: {_floor(code, args.repeat):.2f}")
     print(f"runs: {args.repeat}")

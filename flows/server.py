@@ -6,6 +6,9 @@ each later flow run cost a fraction of a second. Nothing here imports prefect at
 about 1 s and 71 MB): the server is driven as a subprocess and probed with urllib, so ``local_api_url`` stays
 cheap enough to call on every CLI invocation.
 
+``start`` also starts the warm host beside the server (``flows.warm_start``), so flow commands skip Prefect's
+import too, and ``stop`` stops both.
+
 The local server keeps its own SQLite file at ``<home>/prefect/prefect.db``. That is also where Prefect's
 temporary server writes when ``configure_prefect_env`` points ``PREFECT_HOME`` there, so flow runs made
 before the server was started show up in its UI afterwards.
@@ -23,10 +26,12 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from flows import warm_start
+from flows.warm_start import server_home
 from models.errors import PhasegateError
 from models.settings import Settings
 
@@ -48,11 +53,12 @@ class ServerStatus:
     url: str
     pid: int | None
     log_path: Path
+    warm_start: bool = False  # the warm host (flows.warm_start) takes CLI calls
 
 
 def server_dir(settings: Settings) -> Path:
     """The local server's ``PREFECT_HOME``: its SQLite database, pid file and log live here."""
-    return settings.home / "prefect"
+    return server_home(settings.home)
 
 
 def api_url(port: int) -> str:
@@ -78,7 +84,69 @@ def start(settings: Settings, *, port: int | None = None, wait_seconds: float = 
             pid, chosen_port = record
         else:
             pid = _spawn(settings, home, chosen_port, log_path)
-    return _wait_until_healthy(settings, pid, chosen_port, log_path, wait_seconds)
+        host = _ensure_host(settings, home, api_url(chosen_port))
+    deadline = time.monotonic() + wait_seconds
+    try:
+        ready = _wait_until_healthy(settings, pid, chosen_port, log_path, wait_seconds)
+    except PhasegateError:
+        _stop_host(home)
+        raise
+    return replace(ready, warm_start=_wait_for_host(home, host, deadline))
+
+
+def _ensure_host(settings: Settings, home: Path, url: str) -> int:
+    """Start the warm host (see flows.warm_start) unless it runs; it imports while the server starts."""
+    pid = _read_host_pid(home)
+    if pid is not None and _is_our_host(pid):
+        return pid
+    (home / warm_start.SOCKET_NAME).unlink(missing_ok=True)
+    with (home / warm_start.LOG_FILE).open("ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "flows.warm_start", str(settings.home.resolve()), url],
+            cwd=home,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    (home / warm_start.PID_FILE).write_text(json.dumps({"pid": process.pid}), encoding="utf-8")
+    return process.pid
+
+
+def _wait_for_host(home: Path, pid: int, deadline: float) -> bool:
+    """Whether the host is taking calls; a host that failed leaves the CLI as it was (slower, same results)."""
+    while _is_our_host(pid):
+        if (home / warm_start.SOCKET_NAME).exists():
+            return True
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(0.1)
+    return False
+
+
+def _stop_host(home: Path) -> None:
+    """SIGTERM the host alone: commands it already forked are their own processes and finish their work."""
+    pid = _read_host_pid(home)
+    if pid is not None and _is_our_host(pid):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGTERM)
+        if not _wait_for_exit(pid, 5.0):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+            _wait_for_exit(pid, 5.0)
+    (home / warm_start.SOCKET_NAME).unlink(missing_ok=True)
+    (home / warm_start.PID_FILE).unlink(missing_ok=True)
+
+
+def _read_host_pid(home: Path) -> int | None:
+    try:
+        return int(json.loads((home / warm_start.PID_FILE).read_text(encoding="utf-8"))["pid"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _is_our_host(pid: int) -> bool:
+    return _alive(pid) and _cmdline_has(pid, lambda argv: b"flows.warm_start" in argv)
 
 
 def _spawn(settings: Settings, home: Path, port: int, log_path: Path) -> int:
@@ -137,7 +205,11 @@ def _wait_until_healthy(settings: Settings, pid: int, port: int, log_path: Path,
 
 
 def stop(settings: Settings) -> bool:
-    """Stop the local server: SIGTERM its process group, SIGKILL after 15 s. Returns False if none was running."""
+    """Stop the warm host, then the local server (SIGTERM its process group, SIGKILL after 15 s).
+
+    Returns False if no server was running.
+    """
+    _stop_host(server_dir(settings))
     record = _read_pid_file(settings)
     if record is None:
         return False
@@ -161,7 +233,9 @@ def status(settings: Settings) -> ServerStatus:
     pid, port = record
     url = api_url(port)
     running = _is_our_server(pid) and _healthy(url, timeout=1.0)
-    return ServerStatus(running=running, url=url, pid=pid if running else None, log_path=log_path)
+    host = _read_host_pid(server_dir(settings))
+    warm = host is not None and _is_our_host(host) and (server_dir(settings) / warm_start.SOCKET_NAME).exists()
+    return ServerStatus(running=running, url=url, pid=pid if running else None, log_path=log_path, warm_start=warm)
 
 
 def local_api_url(settings: Settings) -> str | None:
@@ -185,15 +259,10 @@ def configure_prefect_env(settings: Settings) -> str:
     this process). ``PREFECT_HOME`` defaults to the local server's directory so the temporary server writes
     into phasegate's home instead of ``~/.prefect``.
     """
+    defaults = prefect_defaults(settings.home)
     if not os.environ.get("PREFECT_HOME"):
-        home = server_dir(settings).resolve()
-        home.mkdir(parents=True, exist_ok=True)
-        os.environ["PREFECT_HOME"] = str(home)
-    # The temporary server otherwise logs a telemetry error on machines without internet access.
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    # Prefect's SDK telemetry: at import it may send a usage event from an interactive terminal. A PMO's
-    # gate decisions do not phone home; an operator who wants it sets DO_NOT_TRACK=0.
-    os.environ.setdefault("DO_NOT_TRACK", "1")
+        Path(defaults["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
+    os.environ.update({key: value for key, value in defaults.items() if not os.environ.get(key)})
     if os.environ.get("PREFECT_API_URL"):
         return "external"
     url = local_api_url(settings)
@@ -201,6 +270,18 @@ def configure_prefect_env(settings: Settings) -> str:
         os.environ["PREFECT_API_URL"] = url
         return "local-server"
     return "ephemeral"
+
+
+def prefect_defaults(home: Path) -> dict[str, str]:
+    """What phasegate sets for Prefect when the environment leaves it unset (see ``configure_prefect_env``)."""
+    return {
+        "PREFECT_HOME": str(server_home(home).resolve()),
+        # The temporary server otherwise logs a telemetry error on machines without internet access.
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        # Prefect's SDK telemetry: at import it may send a usage event from an interactive terminal. A PMO's
+        # gate decisions do not phone home; an operator who wants it sets DO_NOT_TRACK=0.
+        "DO_NOT_TRACK": "1",
+    }
 
 
 def prefect_run_context() -> contextlib.AbstractContextManager[object]:
@@ -271,16 +352,21 @@ def _remove_pid_file(settings: Settings) -> None:
 
 def _is_our_server(pid: int) -> bool:
     """Alive and, where /proc tells, a ``prefect server`` process: a recycled pid must never be signalled."""
-    if not _alive(pid):
-        return False
+    return _alive(pid) and _cmdline_has(pid, _is_prefect_server_command)
+
+
+def _is_prefect_server_command(argv: list[bytes]) -> bool:
+    return b"server" in argv and any(word.endswith(b"prefect") for word in argv)
+
+
+def _cmdline_has(pid: int, test: Callable[[list[bytes]], bool]) -> bool:
     cmdline = Path(f"/proc/{pid}/cmdline")
     if not cmdline.parent.exists():
         return True
     try:
-        words = cmdline.read_bytes().split(b"\0")
+        return test(cmdline.read_bytes().split(b"\0"))
     except OSError:
         return False
-    return b"server" in words and any(word.endswith(b"prefect") for word in words)
 
 
 def _alive(pid: int) -> bool:

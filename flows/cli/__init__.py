@@ -102,9 +102,10 @@ def _database_hint(err: Exception) -> str:
 
 
 def main() -> None:
+    """Run the command in ``sys.argv`` in this process (``flows.entry`` first offers it to the warm host)."""
     outcome = {"status": 1}  # what an unexpected exception (a bug, shown with its traceback) exits with
     atexit.register(lambda: _exit_without_teardown(outcome["status"]))
-    outcome["status"] = _run()
+    outcome["status"] = run_command()
     sys.exit(outcome["status"])
 
 
@@ -123,14 +124,16 @@ def _exit_without_teardown(status: int) -> None:
     os._exit(status)
 
 
-def _run() -> int:
+def run_command() -> int:
+    """The command in ``sys.argv``; returns its exit status. User mistakes are reported here, bugs raise."""
     from sqlalchemy.exc import OperationalError, ProgrammingError
 
     try:
         # Without standalone mode the parser returns an exit status (typer.Exit) instead of raising it.
         first = next((arg for arg in sys.argv[1:] if not arg.startswith("-")), None)
         tree = build_app(first if first in GROUPS or first in COMMANDS else None)
-        status = tree(standalone_mode=False)
+        # The name the caller typed, also when a warm host's child (started as `python -m`) runs the call.
+        status = tree(standalone_mode=False, prog_name=os.path.basename(sys.argv[0]))
         return status if isinstance(status, int) else 0
     except typer.Exit as done:
         return done.exit_code

@@ -18,6 +18,11 @@ def server_start(port: Annotated[int | None, typer.Option("--port")] = None) -> 
 
     status = start(runtime_for(None).settings, port=port)
     typer.echo(f"Prefect server running at {status.url} (pid {status.pid}); stop it with 'phasegate server stop'")
+    if status.warm_start:
+        typer.echo("warm start ready: commands are forked from a process that has already imported Prefect")
+    else:
+        log = status.log_path.with_name("cli-host.log")
+        typer.echo(f"warm start unavailable, commands start cold (see {log})", err=True)
 
 
 @app.command("stop")
@@ -35,6 +40,8 @@ def server_status(as_json: Json = False) -> None:
 
     current = status(runtime_for(None).settings)
     if as_json:
-        emit({"running": current.running, "url": current.url, "pid": current.pid})
+        emit({"running": current.running, "url": current.url, "pid": current.pid, "warm_start": current.warm_start})
     else:
         typer.echo(f"running at {current.url} (pid {current.pid})" if current.running else "not running")
+        if current.running:
+            typer.echo(f"warm start: {'ready' if current.warm_start else 'off'}")

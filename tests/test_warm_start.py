@@ -1,0 +1,204 @@
+"""Warm start (flows/warm_start.py): commands forked from a resident host behave exactly like cold ones.
+
+Real processes throughout: ``phasegate server start`` starts a real Prefect server and the warm host, and
+each command is the real ``phasegate`` executable. The host's log says which calls it forked, so every
+test can tell a warm run from a cold one (``PHASEGATE_WARM_START=0``) and compare the two.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from flows import warm_start
+from models.template_yaml import shipped_templates
+
+PHASEGATE = str(Path(sys.executable).with_name("phasegate"))
+DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+@dataclass
+class Warm:
+    home: Path
+    env: dict[str, str]
+    api_url: str
+
+    @property
+    def log(self) -> str:
+        return (warm_start.server_home(self.home) / warm_start.LOG_FILE).read_text(encoding="utf-8")
+
+    def run(
+        self, *args: str, expect: int = 0, cold: bool = False, cwd: Path | None = None, **extra: str
+    ) -> subprocess.CompletedProcess[str]:
+        env = self.env | extra | ({"PHASEGATE_WARM_START": "0"} if cold else {})
+        done = subprocess.run([PHASEGATE, *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=180)
+        assert done.returncode == expect, f"{args} exited {done.returncode}\n{done.stdout}\n{done.stderr}"
+        assert "Traceback" not in done.stderr, done.stderr
+        return done
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def warm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Warm]:
+    home = tmp_path_factory.mktemp("warm") / "home"
+    port = _free_port()
+    env = os.environ | {"PHASEGATE_HOME": str(home), "PHASEGATE_PREFECT_PORT": str(port)}
+    env.pop("PREFECT_API_URL", None)
+    env.pop("PHASEGATE_DATABASE_URL", None)
+    ready = Warm(home=home, env=env, api_url=f"http://127.0.0.1:{port}/api")
+    started = ready.run("server", "start")
+    try:
+        assert "warm start ready" in started.stdout, started.stdout + started.stderr
+        ready.run("db", "upgrade")
+        for person in ("alice", "bob", "carol"):
+            ready.run("person", "add", person, "--name", person.title(), "--email", f"{person}@example.com")
+        yield ready
+    finally:
+        ready.run("server", "stop")
+
+
+def _project(warm: Warm, key: str) -> None:
+    """A project whose first gate is ready: its deliverables registered from the caller's directory by relative path."""
+    template = next(t for _, t in shipped_templates() if t.id == "it-pmo")
+    warm.run(
+        *("project", "create", key, "--template", "it-pmo", "--name", key),
+        *("--sponsor", "alice", "--manager", "bob", "--budget", "1000"),
+    )
+    warm.run("project", "assign", key, "pmo", "carol")
+    docs = warm.home.parent / f"docs-{key}"
+    docs.mkdir()
+    for deliverable in template.gates[0].deliverables:
+        standard = template.deliverable(deliverable)
+        (docs / f"{deliverable}.md").write_text("".join(f"## {s}\n\ntext\n\n" for s in standard.required_sections))
+        signer = {"sponsor": "alice", "pmo": "carol"}[standard.approver_role]
+        warm.run("doc", "add", key, deliverable, f"{deliverable}.md", "--approved-by", signer, cwd=docs)
+
+
+def _flow_runs(warm: Warm, flow: str) -> list[dict[str, Any]]:
+    request = urllib.request.Request(
+        f"{warm.api_url}/flow_runs/filter",
+        data=json.dumps({"flows": {"name": {"any_": [flow]}}}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with DIRECT.open(request, timeout=10) as response:
+        runs: list[dict[str, Any]] = json.load(response)
+    return runs
+
+
+def _forked(warm: Warm, words: str) -> int:
+    return sum(1 for line in warm.log.splitlines() if " forked " in line and line.endswith(f": {words}"))
+
+
+def test_review_and_vote_run_as_flows_in_children_of_the_host(warm: Warm) -> None:
+    _project(warm, "W1")
+    assert _forked(warm, "doc add") >= 3, "relative document paths were resolved in the caller's directory"
+    reviews_before = len(_flow_runs(warm, "gate-review"))
+
+    review = json.loads(warm.run("gate", "review", "W1", "--json").stdout)
+    assert review["state"] == "Awaiting approval" and review["approvers"] == ["alice"]
+    assert _forked(warm, "gate review") == 1
+    vote = warm.run("vote", review["round_id"], "--as", "alice", "--decision", "go")
+    assert "round resolved: go" in vote.stdout
+    assert _forked(warm, f"vote {review['round_id']}") == 1
+
+    runs = _flow_runs(warm, "gate-review")
+    assert len(runs) == reviews_before + 1 and runs[-1]["state"]["name"] == "Awaiting approval"
+    assert [run["state"]["type"] for run in _flow_runs(warm, "gate-decision")] == ["COMPLETED"]
+    shown = json.loads(warm.run("project", "show", "W1", "--json").stdout)
+    assert shown["stage"] == "planning" and [h["decision"] for h in shown["history"]] == ["go"]
+    assert json.loads(warm.run("project", "show", "W1", "--json", cold=True).stdout) == shown
+
+
+def test_mistakes_exit_2_with_the_same_line_warm_or_cold(warm: Warm) -> None:
+    _project(warm, "W2")
+    review = json.loads(warm.run("gate", "review", "W2", "--json").stdout)
+    for args in (
+        ("project", "show", "NOPE"),
+        ("vote", review["round_id"], "--as", "bob", "--decision", "go"),  # not the round's approver
+        ("vote", review["round_id"], "--as", "alice", "--decision", "kill"),  # kill needs a reason
+        ("gatee", "check", "W2"),
+    ):
+        hot = warm.run(*args, expect=2)
+        cold = warm.run(*args, expect=2, cold=True)
+        assert (hot.stdout, hot.stderr) == (cold.stdout, cold.stderr), args
+        assert _forked(warm, " ".join(args[:2])) >= 1, args
+    shown = json.loads(warm.run("project", "show", "W2", "--json").stdout)
+    assert [pending["id"] for pending in shown["pending_rounds"]] == [review["round_id"]], "nothing was written"
+
+
+def test_a_caller_with_other_prefect_settings_runs_the_command_itself(warm: Warm) -> None:
+    done = warm.run("project", "list", "--json", PREFECT_LOGGING_LEVEL="DEBUG")
+    assert isinstance(json.loads(done.stdout), list)
+    assert "ran in the caller's process: other start-up settings: PREFECT_LOGGING_LEVEL" in warm.log
+
+
+def test_a_dead_host_leaves_commands_cold_until_the_next_server_start(warm: Warm) -> None:
+    pid_file = warm_start.server_home(warm.home) / warm_start.PID_FILE
+    host = int(json.loads(pid_file.read_text())["pid"])
+    os.kill(host, signal.SIGKILL)
+    forked_before = warm.log.count(" forked ")
+    assert json.loads(warm.run("project", "list", "--json").stdout), "a stale socket falls back to a cold run"
+    assert warm.log.count(" forked ") == forked_before
+    assert json.loads(warm.run("server", "status", "--json").stdout)["warm_start"] is False
+
+    assert "warm start ready" in warm.run("server", "start").stdout, "start brings the host back beside the server"
+    assert int(json.loads(pid_file.read_text())["pid"]) != host
+    warm.run("project", "list")
+    assert warm.log.count(" forked ") == forked_before + 1
+
+
+def test_server_stop_stops_the_host_and_its_socket(tmp_path: Path) -> None:
+    port = _free_port()
+    env = os.environ | {"PHASEGATE_HOME": str(tmp_path / "home"), "PHASEGATE_PREFECT_PORT": str(port)}
+    env.pop("PREFECT_API_URL", None)
+    local = Warm(home=tmp_path / "home", env=env, api_url=f"http://127.0.0.1:{port}/api")
+    local.run("server", "start")
+    directory = warm_start.server_home(local.home)
+    host = int(json.loads((directory / warm_start.PID_FILE).read_text())["pid"])
+    assert json.loads(local.run("server", "status", "--json").stdout)["warm_start"] is True
+    assert local.run("server", "stop").stdout.strip() == "stopped"
+    with pytest.raises(ProcessLookupError):
+        os.kill(host, 0)
+    assert not (directory / warm_start.SOCKET_NAME).exists() and not (directory / warm_start.PID_FILE).exists()
+
+
+def test_the_executable_imports_only_the_standard_library_before_it_knows_where_to_run() -> None:
+    heavy = "{'prefect', 'sqlalchemy', 'pydantic', 'typer', 'models'}"
+    probe = f"import sys; import flows.entry; print(sorted({{m.split('.')[0] for m in sys.modules}} & {heavy}))"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.strip() == "[]"
+
+
+def test_refusal_names_what_differs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    home = tmp_path / "home"
+    host = warm_start.Host(home, "http://127.0.0.1:4200/api")
+    env = dict(os.environ) | {"PHASEGATE_HOME": str(home)}
+    same = {"argv": ["phasegate", "project", "list"], "cwd": str(tmp_path), "env": env, "python": sys.executable}
+    assert host.refusal(same) is None
+    # phasegate's own defaults, spelled out by the caller, are the same settings.
+    spelled = env | {"DO_NOT_TRACK": "1", "PREFECT_API_URL": "http://127.0.0.1:4200/api", "PHASEGATE_HOME": "home"}
+    assert host.refusal(same | {"env": spelled}) is None
+    assert host.refusal(same | {"env": env | {"PREFECT_API_URL": "http://team:4200/api"}}) == (
+        "other start-up settings: PREFECT_API_URL"
+    )
+    elsewhere = env | {"PHASEGATE_HOME": str(tmp_path / "x")}
+    assert host.refusal(same | {"env": elsewhere}) == f"another PHASEGATE_HOME ({tmp_path.resolve() / 'x'})"
+    assert host.refusal(same | {"python": "/usr/bin/false"}) == "another Python (/usr/bin/false)"
+    assert host.refusal(same | {"argv": "project list"}) == "malformed request"
