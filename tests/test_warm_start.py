@@ -23,6 +23,7 @@ import pytest
 
 from flows import warm_start
 from models.template_yaml import shipped_templates
+from tests.receivers import HttpReceiver
 
 PHASEGATE = str(Path(sys.executable).with_name("phasegate"))
 DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -73,12 +74,12 @@ def warm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Warm]:
         ready.run("server", "stop")
 
 
-def _project(warm: Warm, key: str) -> None:
+def _project(warm: Warm, key: str, sponsor: str = "alice") -> None:
     """A project whose first gate is ready: its deliverables registered from the caller's directory by relative path."""
     template = next(t for _, t in shipped_templates() if t.id == "it-pmo")
     warm.run(
         *("project", "create", key, "--template", "it-pmo", "--name", key),
-        *("--sponsor", "alice", "--manager", "bob", "--budget", "1000"),
+        *("--sponsor", sponsor, "--manager", "bob", "--budget", "1000"),
     )
     warm.run("project", "assign", key, "pmo", "carol")
     docs = warm.home.parent / f"docs-{key}"
@@ -86,7 +87,7 @@ def _project(warm: Warm, key: str) -> None:
     for deliverable in template.gates[0].deliverables:
         standard = template.deliverable(deliverable)
         (docs / f"{deliverable}.md").write_text("".join(f"## {s}\n\ntext\n\n" for s in standard.required_sections))
-        signer = {"sponsor": "alice", "pmo": "carol"}[standard.approver_role]
+        signer = {"sponsor": sponsor, "pmo": "carol"}[standard.approver_role]
         warm.run("doc", "add", key, deliverable, f"{deliverable}.md", "--approved-by", signer, cwd=docs)
 
 
@@ -202,3 +203,19 @@ def test_refusal_names_what_differs(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert host.refusal(same | {"env": elsewhere}) == f"another PHASEGATE_HOME ({tmp_path.resolve() / 'x'})"
     assert host.refusal(same | {"python": "/usr/bin/false"}) == "another Python (/usr/bin/false)"
     assert host.refusal(same | {"argv": "project list"}) == "malformed request"
+
+
+def test_ctrl_c_reaches_the_child_and_the_caller_exits_130(warm: Warm) -> None:
+    with HttpReceiver(delay=30.0) as slow:
+        warm.run("person", "add", "sid", "--name", "Sid", "--email", "sid@example.com", "--notify", slow.apprise_url())
+        _project(warm, "W3", sponsor="sid")
+        caller = subprocess.Popen(
+            [PHASEGATE, "gate", "review", "W3"], env=warm.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        slow.wait_for(1, timeout=60)  # the child is inside the flow, waiting on the sponsor's notification
+        caller.send_signal(signal.SIGINT)
+        _out, err = caller.communicate(timeout=60)
+    assert caller.returncode == 130, err
+    assert _forked(warm, "gate review") >= 1
+    shown = json.loads(warm.run("project", "show", "W3", "--json").stdout)
+    assert len(shown["pending_rounds"]) == 1, "what committed before the interrupt stays committed"
