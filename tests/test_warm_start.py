@@ -149,6 +149,20 @@ def test_a_caller_with_other_prefect_settings_runs_the_command_itself(warm: Warm
     assert "ran in the caller's process: other start-up settings: PREFECT_LOGGING_LEVEL" in warm.log
 
 
+def test_the_host_turns_callers_away_once_phasegate_code_changes(warm: Warm) -> None:
+    source = Path(warm_start.__file__)
+    before = source.stat()
+    try:
+        os.utime(source, ns=(before.st_atime_ns, before.st_mtime_ns + 1_000_000_000))
+        warm.run("project", "list")
+        assert "ran in the caller's process: phasegate's code changed since the host started" in warm.log
+    finally:
+        os.utime(source, ns=(before.st_atime_ns, before.st_mtime_ns))
+    forked = warm.log.count(" forked ")
+    warm.run("project", "list")
+    assert warm.log.count(" forked ") == forked + 1
+
+
 def test_a_dead_host_leaves_commands_cold_until_the_next_server_start(warm: Warm) -> None:
     pid_file = warm_start.server_home(warm.home) / warm_start.PID_FILE
     host = int(json.loads(pid_file.read_text())["pid"])
