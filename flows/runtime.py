@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from gates.criteria import Criterion
 from gates.ports import ApprovalLinks, UnitOfWork
 from gates.registry import CriterionSpec, template_problems, with_plugins
-from models.db import make_engine, make_session_factory
+from models.db import make_engine, make_reader_factory, make_session_factory
 from models.documents import current_sha256
 from models.errors import PhasegateError
 from models.plugins import plugin_criteria
@@ -40,6 +40,10 @@ class Runtime:
             self.sessions, org_route=_org_route(self.settings.notify_config), org_locale=self.settings.notify_org_locale
         )
 
+    def reader(self) -> UnitOfWork:
+        """A unit of work for commands that only read: on SQLite it never waits for the write lock."""
+        return SqlUnitOfWork(_readers(self.engine))
+
     @property
     def registry(self) -> dict[str, Criterion]:
         return {code: spec.evaluate for code, spec in criteria_specs().items()}
@@ -51,6 +55,11 @@ class Runtime:
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+@cache
+def _readers(engine: Engine) -> sessionmaker[Session]:
+    return make_reader_factory(engine)
 
 
 @cache

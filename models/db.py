@@ -1,8 +1,12 @@
 """Engines and sessions. SQLite gets WAL, foreign keys, a busy timeout and ``BEGIN IMMEDIATE``.
 
 Why IMMEDIATE: a deferred SQLite transaction that reads and then writes fails at once with SQLITE_BUSY
-when another writer holds the lock (``busy_timeout`` cannot help it). Every phasegate unit of work is a
-read-modify-write, so each takes the write lock up front and waits its turn instead.
+when another writer holds the lock (``busy_timeout`` cannot help it). Every phasegate unit of work that
+writes is a read-modify-write, so each takes the write lock up front and waits its turn instead.
+
+Units of work that only read (``make_reader_factory``) begin DEFERRED: in WAL mode they read a snapshot, so
+a `gate check` or a listing neither waits behind a long import holding the write lock nor queues behind
+other readers.
 """
 
 from __future__ import annotations
@@ -50,8 +54,17 @@ def _configure_sqlite(engine: Engine, synchronous: str) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        reading = connection.get_execution_options().get(_READER_OPTION, False)
+        connection.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+_READER_OPTION = "phasegate_reader"
+
+
+def make_reader_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions for units of work that never write: on SQLite their transactions begin DEFERRED (see above)."""
+    return sessionmaker(engine.execution_options(**{_READER_OPTION: True}), expire_on_commit=False)

@@ -250,3 +250,21 @@ def test_help_lists_every_command_though_a_call_builds_only_its_own_group() -> N
 def _plain_terminal() -> dict[str, str]:
     """A wide terminal, so Rich prints each command's name and summary on one line."""
     return os.environ | {"COLUMNS": "200", "TERM": "dumb"}
+
+
+def test_read_commands_do_not_wait_for_a_writer_holding_the_sqlite_lock(cli: Cli) -> None:
+    writer = sqlite3.connect(cli.db, isolation_level=None)
+    outputs = {}
+    try:
+        writer.execute("BEGIN IMMEDIATE")  # a long import in another terminal holds the write lock
+        writer.execute("update projects set name = 'renamed' where key = 'P1'")
+        for args in (("project", "list"), ("project", "show", "P1"), ("gate", "check", "P1"), ("rounds", "list")):
+            done = subprocess.run(
+                [PHASEGATE, *args, "--db", cli.url, "--json"], capture_output=True, text=True, timeout=20
+            )
+            assert done.returncode == 0, (args, done.stderr)
+            outputs[args[:2]] = json.loads(done.stdout)
+    finally:
+        writer.rollback()
+        writer.close()
+    assert outputs["project", "show"]["name"] == "Pilot", "readers see the last committed state, not the writer's"

@@ -113,7 +113,7 @@ def rounds_list(
     from gates import approvals
 
     rows: list[dict[str, Any]] = []
-    for current in approvals.list_rounds(uow=runtime_for(db).uow, pending_only=pending, person_id=person):
+    for current in approvals.list_rounds(uow=runtime_for(db).reader, pending_only=pending, person_id=person):
         state = approvals.round_tally(current)
         rows.append(
             {
@@ -234,7 +234,7 @@ def conditions_list(
     """Conditions of CONDITIONAL_GO decisions, with owner, due date and verification."""
     from gates import approvals
 
-    found = approvals.list_conditions(uow=runtime_for(db).uow, project_key=project, status=status)
+    found = approvals.list_conditions(uow=runtime_for(db).reader, project_key=project, status=status)
     if as_json:
         emit([c.model_dump(mode="json") for c in found])
         return

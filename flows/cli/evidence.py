@@ -257,7 +257,7 @@ def risk_list(key: str, db: Db = None, as_json: Json = False) -> None:
     """The project's risk register, highest score first."""
     from gates import services
 
-    risks = sorted(services.project_data(key, uow=runtime_for(db).uow).risks, key=lambda r: (-r.score, r.id))
+    risks = sorted(services.project_data(key, uow=runtime_for(db).reader).risks, key=lambda r: (-r.score, r.id))
     if as_json:
         emit([r.model_dump(mode="json") | {"score": r.score} for r in risks])
         return

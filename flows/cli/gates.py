@@ -82,7 +82,7 @@ def gate_check(
     from gates import services
 
     rt = runtime_for(db)
-    check = services.check_gate(key, uow=rt.uow, now=now(), probe=probe_file, gate_id=gate, registry=rt.registry)
+    check = services.check_gate(key, uow=rt.reader, now=now(), probe=probe_file, gate_id=gate, registry=rt.registry)
     doc = evaluation_document(check.evaluation, check.evidence)
     if as_json:
         emit(doc)
@@ -115,7 +115,7 @@ def gate_review(
         if when.tzinfo is None:
             raise InputError(f"--meeting: {meeting!r} needs a UTC offset, e.g. 2026-12-03T10:00+08:00")
     rt = runtime_for(db)
-    services.reviewable_gate(key, uow=rt.uow)  # fail fast on user mistakes, before paying for Prefect
+    services.reviewable_gate(key, uow=rt.reader)  # fail fast on user mistakes, before paying for Prefect
     prepare_prefect()
     from flows.gate_review import gate_review_flow
 

@@ -58,7 +58,7 @@ def project_list(db: Db = None, as_json: Json = False) -> None:
     """List projects with their status and stage."""
     from gates import services
 
-    projects, _ = services.list_projects(uow=runtime_for(db).uow)
+    projects, _ = services.list_projects(uow=runtime_for(db).reader)
     rows = [
         {
             "key": p.key,
@@ -120,7 +120,7 @@ def project_show(key: str, db: Db = None, as_json: Json = False) -> None:
     """Show a project: stage, current gate, pending approval rounds and gate history."""
     from gates import services
 
-    doc = project_document(services.project_view(key, uow=runtime_for(db).uow))
+    doc = project_document(services.project_view(key, uow=runtime_for(db).reader))
     if as_json:
         emit(doc)
         return

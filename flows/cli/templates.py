@@ -62,7 +62,7 @@ def template_list(db: Db = None, as_json: Json = False) -> None:
     """List published template versions."""
     from gates import services
 
-    stored = services.list_templates(uow=runtime_for(db).uow)
+    stored = services.list_templates(uow=runtime_for(db).reader)
     rows: list[dict[str, Any]] = [
         {
             "id": s.template.id,
@@ -88,7 +88,7 @@ def template_show(
     from gates import services
 
     name, version = split_ref(ref)
-    stored = services.get_template(name, version, uow=runtime_for(db).uow)
+    stored = services.get_template(name, version, uow=runtime_for(db).reader)
     t = stored.template
     if as_json:
         emit({"content_hash": stored.content_hash, "template": t.model_dump(mode="json")})
