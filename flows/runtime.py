@@ -42,7 +42,12 @@ class Runtime:
 
     def reader(self) -> UnitOfWork:
         """A unit of work for commands that only read: on SQLite it never waits for the write lock."""
-        return SqlUnitOfWork(_readers(self.engine))
+        return SqlUnitOfWork(self.read_sessions)
+
+    @property
+    def read_sessions(self) -> sessionmaker[Session]:
+        """Sessions that only read (see ``models.db.make_reader_factory``)."""
+        return _readers(self.engine)
 
     @property
     def registry(self) -> dict[str, Criterion]:

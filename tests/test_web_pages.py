@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 import socket
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -24,6 +25,7 @@ import uvicorn
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
 
 from flows.runtime import Runtime, approval_links, probe_file
 from gates import approvals, services
@@ -401,6 +403,20 @@ def test_dashboard_and_project_page_in_both_languages(world: World, client: Test
     assert client.get("/projects/NOPE").status_code == 404
     assert client.get("/healthz").json() == {"status": "ok"}
     assert client.get("/no/such/page").status_code == 404
+
+
+def test_pages_answer_from_the_last_commit_while_a_writer_holds_the_lock(world: World, client: TestClient) -> None:
+    writer = sqlite3.connect(make_url(world.settings.resolved_database_url).database, isolation_level=None)
+    try:
+        writer.execute("BEGIN IMMEDIATE")  # an import in another process holds SQLite's write lock
+        writer.execute("update projects set name = 'Renamed mid-import' where key = ?", (KEY,))
+        for path in ("/", f"/projects/{KEY}"):
+            page = client.get(path)
+            assert page.status_code == 200, path
+            assert KEY in page.text and "Renamed mid-import" not in page.text, path
+    finally:
+        writer.rollback()
+        writer.close()
 
 
 # ------------------------------------------------------------------------------------------------ browser

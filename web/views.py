@@ -115,19 +115,19 @@ class Packet:
 
 
 def packet(rt: Runtime, current: RoundSnapshot) -> Packet:
-    stored = store.review(rt.sessions, current)
+    stored = store.review(rt.read_sessions, current)
     if stored is None:
         raise PhasegateError(f"round {current.id} has no stored review", code="round.no_review")
     evaluation = Evaluation.model_validate(stored.evaluation)
     evidence = GateEvidence.model_validate(stored.evidence)
-    view = services.project_view(current.project_key, uow=rt.uow)
+    view = services.project_view(current.project_key, uow=rt.reader)
     project = view.project
-    template = services.get_template(project.template_id, project.template_version, uow=rt.uow).template
+    template = services.get_template(project.template_id, project.template_version, uow=rt.reader).template
     gate = template.gate(current.gate_id)
     figures = compute(evidence.evm) if evidence.evm is not None else None
     bands = (rag_band(figures.cpi), rag_band(figures.spi)) if figures is not None else ("unknown", "unknown")
-    data = services.project_data(project.key, uow=rt.uow)
-    periods = store.baseline_periods(rt.sessions, project.key)
+    data = services.project_data(project.key, uow=rt.reader)
+    periods = store.baseline_periods(rt.read_sessions, project.key)
     bac = evidence.evm.bac if evidence.evm is not None else evidence.budget
     chart = evm_chart(chart_points(data.evm_history, periods, until=evidence.as_of), title="PV / EV / AC", bac=bac)
     live = [r for r in evidence.risks if r.status == "open"]
@@ -152,7 +152,7 @@ def packet(rt: Runtime, current: RoundSnapshot) -> Packet:
         waiting=state.next_up or state.pending,
         explanation=state.explanation,
         explanation_zh=state.explanation_zh,
-        conditions=approvals.list_conditions(uow=rt.uow, project_key=project.key, status="open"),
+        conditions=approvals.list_conditions(uow=rt.reader, project_key=project.key, status="open"),
         names=names,
         evidence_moved=project.evidence_version != current.evidence_version,
     )
@@ -160,7 +160,7 @@ def packet(rt: Runtime, current: RoundSnapshot) -> Packet:
 
 def _names(rt: Runtime, ids: set[str]) -> dict[str, str]:
     found: dict[str, str] = {}
-    with rt.uow() as tx:
+    with rt.reader() as tx:
         for person_id in ids:
             person = tx.get_person(person_id)
             if person is not None:
@@ -233,8 +233,8 @@ class Portfolio:
 
 
 def portfolio(rt: Runtime, now: datetime) -> Portfolio:
-    projects, _ = services.list_projects(uow=rt.uow)
-    templates = {(s.template.id, s.template.version): s.template for s in services.list_templates(uow=rt.uow)}
+    projects, _ = services.list_projects(uow=rt.reader)
+    templates = {(s.template.id, s.template.version): s.template for s in services.list_templates(uow=rt.reader)}
     by_template: dict[str, tuple[LifecycleTemplate, Counter[str], Counter[str]]] = {}
     for project in projects:
         template = templates.get((project.template_id, project.template_version))
@@ -257,7 +257,7 @@ def portfolio(rt: Runtime, now: datetime) -> Portfolio:
     budget_bands: Counter[str] = Counter()
     schedule_bands: Counter[str] = Counter()
     watch: list[RagRow] = []
-    reports = store.latest_reports(rt.sessions)
+    reports = store.latest_reports(rt.read_sessions)
     for key in names:
         report = reports.get(key)
         if report is None:
@@ -272,16 +272,16 @@ def portfolio(rt: Runtime, now: datetime) -> Portfolio:
     order = {"red": 0, "amber": 1, "unknown": 2, "green": 3}
     watch.sort(key=lambda r: (min(order[r.budget], order[r.schedule]), r.key))
     today = now.date()
-    overdue = [c for c in approvals.list_conditions(uow=rt.uow, status="open") if c.due_on < today]
+    overdue = [c for c in approvals.list_conditions(uow=rt.reader, status="open") if c.due_on < today]
     return Portfolio(
         total=len(projects),
         funnels=funnels,
         budget_bands=budget_bands,
         schedule_bands=schedule_bands,
         watch=watch[:RAG_LIST],
-        pending=pending_rows(approvals.list_rounds(uow=rt.uow, pending_only=True), now),
+        pending=pending_rows(approvals.list_rounds(uow=rt.reader, pending_only=True), now),
         overdue_conditions=sorted(overdue, key=lambda c: c.due_on),
-        decisions=store.recent_decisions(rt.sessions),
+        decisions=store.recent_decisions(rt.read_sessions),
     )
 
 
@@ -304,23 +304,23 @@ class ProjectPage:
 
 
 def project_page(rt: Runtime, key: str, now: datetime) -> ProjectPage:
-    view = services.project_view(key, uow=rt.uow)
+    view = services.project_view(key, uow=rt.reader)
     project = view.project
-    template = services.get_template(project.template_id, project.template_version, uow=rt.uow).template
+    template = services.get_template(project.template_id, project.template_version, uow=rt.reader).template
     stage = template.stage(project.stage_id)
     evaluation: Evaluation | None = None
     problem: str | None = None
     try:
-        evaluation = services.check_gate(key, uow=rt.uow, now=now, probe=probe_file, registry=rt.registry).evaluation
+        evaluation = services.check_gate(key, uow=rt.reader, now=now, probe=probe_file, registry=rt.registry).evaluation
     except PhasegateError as err:
         problem = str(err)
-    data = services.project_data(key, uow=rt.uow)
-    periods = store.baseline_periods(rt.sessions, key)
+    data = services.project_data(key, uow=rt.reader)
+    periods = store.baseline_periods(rt.read_sessions, key)
     latest = data.evm_history[-1] if data.evm_history else None
     rows: list[tuple[str, str | None]] = []
     bands = ("unknown", "unknown")
     if latest is not None:
-        bac = store.bac_of(rt.sessions, key) or project.budget
+        bac = store.bac_of(rt.read_sessions, key) or project.budget
         pv = latest.planned_value if latest.planned_value is not None else _pv_on(periods, latest.as_of)
         try:
             figures = compute(
@@ -343,17 +343,17 @@ def project_page(rt: Runtime, key: str, now: datetime) -> ProjectPage:
         bands=bands,
         chart=chart,
         pending=pending_rows(list(view.pending_rounds), now),
-        conditions=approvals.list_conditions(uow=rt.uow, project_key=key),
+        conditions=approvals.list_conditions(uow=rt.reader, project_key=key),
         audit=audit_trail(rt, key),
     )
 
 
 def audit_trail(rt: Runtime, key: str) -> list[Any]:
     """The project's entries (and its rounds'), newest first: the whole chain is read, only these are kept."""
-    rounds = {f"round:{rid}" for rid in store.round_ids_of(rt.sessions, key)}
+    rounds = {f"round:{rid}" for rid in store.round_ids_of(rt.read_sessions, key)}
     prefix = f"project:{key}"
     kept: list[Any] = []
-    with rt.sessions() as session:
+    with rt.read_sessions() as session:
         for record in iter_audit(session):
             entity = record.entity
             if entity == prefix or entity.startswith(prefix + "/") or entity in rounds:
