@@ -1,6 +1,7 @@
 """Gate evaluation speed: pure evaluations per second over a synthetic portfolio, and one `gate check` from the shell.
 
-Prints ``name: value`` lines. Run: ``.venv/bin/python bench/evaluate.py [--projects 10000]``.
+Prints ``name: value`` lines. Run: ``.venv/bin/python bench/evaluate.py [--projects 10000]``. The shell figures
+start and stop a local Prefect server (and its warm host) in a temporary PHASEGATE_HOME.
 
 The portfolio mixes it-pmo projects at "Ready for Closing" (documents, earned value, risks, milestones) and
 cooper-5 projects at "Go to Development" (documents, scorecard, risks): the richest gates each lifecycle has.
@@ -11,6 +12,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import random
+import socket
 import statistics
 import subprocess
 import sys
@@ -235,25 +237,38 @@ def _load_database(url: str, projects: int) -> str:
 
 
 def bench_shell(projects: int) -> None:
+    """`gate check` as typed at a shell: cold (a fresh interpreter imports everything), then warm (forked from
+    the host `phasegate server start` leaves running, see flows/warm_start.py)."""
     with tempfile.TemporaryDirectory() as home:
         url = f"sqlite:///{Path(home) / 'bench.db'}"
         key = _load_database(url, projects)
         phasegate = str(Path(sys.executable).with_name("phasegate"))
-        timings = []
-        for _ in range(7):
+        env = {"PATH": "/usr/bin:/bin", "PHASEGATE_HOME": home, "PHASEGATE_PREFECT_PORT": str(_free_port())}
+
+        def timed(*args: str) -> float:
             start = time.perf_counter()
-            done = subprocess.run(
-                [phasegate, "gate", "check", key, "--json", "--db", url],
-                capture_output=True,
-                text=True,
-                env={"PATH": "/usr/bin:/bin", "PHASEGATE_HOME": home},
-            )
-            timings.append(time.perf_counter() - start)
+            done = subprocess.run([phasegate, *args], capture_output=True, text=True, env=env)
             if done.returncode != 0:
-                raise SystemExit(f"gate check failed: {done.stderr}")
-        print(f"gate_check_wall_seconds_median: {statistics.median(timings):.3f}")
-        print(f"gate_check_wall_seconds_min: {min(timings):.3f}")
+                raise SystemExit(f"{' '.join(args)} failed: {done.stderr}")
+            return time.perf_counter() - start
+
+        cold = [timed("gate", "check", key, "--json", "--db", url) for _ in range(7)]
+        timed("server", "start")
+        try:
+            warm = [timed("gate", "check", key, "--json", "--db", url) for _ in range(7)]
+        finally:
+            timed("server", "stop")
+        print(f"gate_check_wall_seconds_median: {statistics.median(cold):.3f}")
+        print(f"gate_check_wall_seconds_min: {min(cold):.3f}")
+        print(f"gate_check_warm_wall_seconds_median: {statistics.median(warm):.3f}")
+        print(f"gate_check_warm_wall_seconds_max: {max(warm):.3f}")
         print(f"gate_check_database_projects: {projects}")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def main() -> None:
