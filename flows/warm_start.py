@@ -188,8 +188,14 @@ class Host:
 
     def refusal(self, request: Mapping[str, Any]) -> str | None:
         """Why this caller must run the command itself, or None when a child of this host is the same thing."""
-        env, cwd = request.get("env"), request.get("cwd")
-        if not isinstance(env, dict) or not isinstance(cwd, str) or not isinstance(request.get("argv"), list):
+        env, cwd, argv = request.get("env"), request.get("cwd"), request.get("argv")
+        if not (
+            isinstance(env, dict)
+            and all(isinstance(key, str) and isinstance(value, str) for key, value in env.items())
+            and isinstance(cwd, str)
+            and isinstance(argv, list)
+            and all(isinstance(arg, str) for arg in argv)
+        ):
             return "malformed request"
         if os.path.realpath(str(request.get("python"))) != self.python:
             return f"another Python ({request.get('python')})"
@@ -237,7 +243,10 @@ class Host:
             connection.settimeout(_REQUEST_TIMEOUT_SECONDS)
             header, fds, _flags, _address = socket.recv_fds(connection, _HEADER.size, 3)
             request = json.loads(_receive(connection, _HEADER.unpack(header)[0]).decode("utf-8", "surrogateescape"))
-            reason = "the standard streams were not passed" if len(fds) != 3 else self.refusal(request)
+            if len(fds) != 3:
+                reason: str | None = "the standard streams were not passed"
+            else:
+                reason = self.refusal(request) if isinstance(request, dict) else "malformed request"
             if reason is not None:
                 _log(f"ran in the caller's process: {reason}")
                 connection.sendall(json.dumps({"refused": reason}).encode() + b"\n")
@@ -249,8 +258,8 @@ class Host:
             if pid == 0:
                 _child(listener, connection, request, fds)
             _log(f"forked {pid}: {' '.join(request['argv'][1:3])}")
-        except (OSError, ValueError, struct.error) as err:
-            _log(f"dropped a request: {err}")
+        except Exception as err:  # a broken caller (hung up, bad JSON) must never stop the host
+            _log(f"dropped a request: {err!r}")
         finally:
             for fd in fds:
                 with contextlib.suppress(OSError):
@@ -291,7 +300,7 @@ def _child(listener: socket.socket, connection: socket.socket, request: Mapping[
         os.environ.clear()
         os.environ.update(request["env"])
         time.tzset()
-        sys.argv = [str(arg) for arg in request["argv"]]
+        sys.argv = list(request["argv"])
         if isinstance(sys.stdout, io.TextIOWrapper):
             sys.stdout.reconfigure(line_buffering=sys.stdout.isatty())
         connection.sendall(json.dumps({"pid": os.getpid()}).encode() + b"\n")

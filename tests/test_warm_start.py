@@ -163,6 +163,18 @@ def test_the_host_turns_callers_away_once_phasegate_code_changes(warm: Warm) -> 
     assert warm.log.count(" forked ") == forked + 1
 
 
+def test_a_broken_caller_does_not_stop_the_host(warm: Warm) -> None:
+    path = str(warm_start.server_home(warm.home) / warm_start.SOCKET_NAME)
+    for garbage in (b"", b"\x00\x00\x00\x05[1,2", b"\x00\x00\x00\x02{}"):
+        with socket.socket(socket.AF_UNIX) as caller:
+            caller.connect(path)
+            caller.sendall(garbage)
+    forked = warm.log.count(" forked ")
+    warm.run("project", "list")
+    assert warm.log.count(" forked ") == forked + 1
+    assert warm.log.count("dropped a request") + warm.log.count("the standard streams were not passed") >= 3
+
+
 def test_a_dead_host_leaves_commands_cold_until_the_next_server_start(warm: Warm) -> None:
     pid_file = warm_start.server_home(warm.home) / warm_start.PID_FILE
     host = int(json.loads(pid_file.read_text())["pid"])
@@ -217,6 +229,9 @@ def test_refusal_names_what_differs(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert host.refusal(same | {"env": elsewhere}) == f"another PHASEGATE_HOME ({tmp_path.resolve() / 'x'})"
     assert host.refusal(same | {"python": "/usr/bin/false"}) == "another Python (/usr/bin/false)"
     assert host.refusal(same | {"argv": "project list"}) == "malformed request"
+    assert host.refusal(same | {"argv": ["phasegate", 7]}) == "malformed request"
+    assert host.refusal(same | {"env": env | {"PHASEGATE_HOME": None}}) == "malformed request"
+    assert host.refusal({"argv": []}) == "malformed request"
 
 
 def test_ctrl_c_reaches_the_child_and_the_caller_exits_130(warm: Warm) -> None:
