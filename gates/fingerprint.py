@@ -17,7 +17,6 @@ as does any value the serializer would have to guess at (``warnings="error"``): 
 from __future__ import annotations
 
 from functools import cache
-from operator import itemgetter
 from typing import Any
 
 from pydantic import BaseModel
@@ -41,13 +40,26 @@ def _sorted_items(value: dict[str, Any]) -> dict[str, Any]:
 
 
 def _fields_in_order(cls: type[Any], names: tuple[str, ...]) -> Any:
-    """The model's fields as a dict in the order of ``names``."""
-    read = itemgetter(*names) if len(names) > 1 else (lambda values: (values[names[0]],) if names else ())
+    """The model's fields as a dict in the order of ``names``.
+
+    Called once per model instance in the evidence, so it is the Python part of the hash. It copies a dict
+    that already has the keys in order and updates it from the instance's ``__dict__``: an update keeps each
+    existing key where it is, and copying plus updating costs about half of building the dict key by key.
+    Equal lengths before and after prove ``__dict__`` holds exactly these names (a field missing from it, as
+    ``model_construct`` allows, or an extra key, would otherwise be written wrongly): else the two-step path.
+    """
+    template = dict.fromkeys(names)
+    count = len(names)
 
     def fields(model: BaseModel) -> dict[str, Any]:
         if type(model) is not cls:  # a subclass may carry more: the two-step path writes it
             raise ValueError(type(model))
-        return dict(zip(names, read(model.__dict__), strict=True))
+        values = model.__dict__
+        ordered = template.copy()
+        ordered.update(values)
+        if len(values) != count or len(ordered) != count:
+            raise ValueError(type(model))
+        return ordered
 
     return fields
 

@@ -145,6 +145,17 @@ def test_a_subclass_inside_the_evidence_takes_the_two_step_path() -> None:
     assert canonical_model_json(value) == _two_step(value)
 
 
+@pytest.mark.filterwarnings("ignore:Pydantic serializer warnings")
+def test_a_model_missing_a_field_or_carrying_another_takes_the_two_step_path() -> None:
+    score = ScoreEvidence(gatekeeper="g", factor="f", score=1)
+    extra = score.model_copy()
+    extra.__dict__["note"] = "not a field"  # what a careless model_construct or __dict__ edit leaves behind
+    missing = ScoreEvidence.model_construct(gatekeeper="g", factor="f")  # no score at all
+    for odd in (extra, missing):
+        value = _plain().model_copy(update={"scores": (odd,)})
+        assert canonical_model_json(value) == _two_step(value)
+
+
 def test_text_that_utf8_cannot_hold_fails_as_it_always_did() -> None:
     value = _plain().model_copy(update={"project_key": "\ud800"})
     with pytest.raises(UnicodeEncodeError):
