@@ -42,6 +42,8 @@ _IMPORT_TIME_PREFIXES = ("PREFECT_",)
 _IMPORT_TIME_NAMES = frozenset({"DO_NOT_TRACK", "PYTHONPATH", "PYTHONHOME", "PYTHONSAFEPATH"})
 _HEADER = struct.Struct("!I")
 _REQUEST_TIMEOUT_SECONDS = 5.0
+# How often an idle host checks that it is still the one `server start` recorded (see Host.serve).
+_WATCH_SECONDS = 10.0
 _OFF = frozenset({"0", "false", "no", "off"})
 
 
@@ -210,7 +212,7 @@ class Host:
             return "other start-up settings: " + ", ".join(differing)
         return None
 
-    def serve(self) -> NoReturn:
+    def serve(self) -> None:
         directory = server_home(self.home)
         os.chdir(directory)  # binding a relative name keeps long homes under the socket address limit
         with contextlib.suppress(FileNotFoundError):
@@ -222,17 +224,26 @@ class Host:
         finally:
             os.umask(previous)
         listener.listen(128)
+        listener.settimeout(_WATCH_SECONDS)
+        bound = os.stat(SOCKET_NAME).st_ino
         signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the kernel; they report to callers
         signal.signal(signal.SIGTERM, _exit_on_signal)
         _log(f"ready: {directory / SOCKET_NAME}")
         try:
             while True:
-                connection, _ = listener.accept()
+                try:
+                    connection, _ = listener.accept()
+                except TimeoutError:
+                    if not _still_recorded(bound):
+                        _log("exiting: the socket or pid file is no longer this host's")
+                        return
+                    continue
                 with connection:
                     self._take(listener, connection)
         finally:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(directory / SOCKET_NAME)
+            with contextlib.suppress(OSError):
+                if os.stat(SOCKET_NAME).st_ino == bound:  # never a newer host's socket
+                    os.unlink(SOCKET_NAME)
 
     def _take(self, listener: socket.socket, connection: socket.socket) -> None:
         fds: list[int] = []
@@ -264,6 +275,19 @@ class Host:
             for fd in fds:
                 with contextlib.suppress(OSError):
                     os.close(fd)
+
+
+def _still_recorded(bound: int) -> bool:
+    """Whether the socket is the one this host bound and the pid file names it (the cwd is their directory).
+
+    Why: a host whose files were removed or taken over (its home deleted, a stop that found another pid)
+    would otherwise wait forever for callers that can no longer reach it.
+    """
+    try:
+        recorded = json.loads(Path(PID_FILE).read_text(encoding="utf-8")).get("pid")
+        return os.stat(SOCKET_NAME).st_ino == bound and recorded == os.getpid()
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def _own_code(known: Iterable[str] | None = None) -> dict[str, int]:

@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -203,6 +204,34 @@ def test_server_stop_stops_the_host_and_its_socket(tmp_path: Path) -> None:
     with pytest.raises(ProcessLookupError):
         os.kill(host, 0)
     assert not (directory / warm_start.SOCKET_NAME).exists() and not (directory / warm_start.PID_FILE).exists()
+
+
+def test_a_host_whose_files_are_gone_exits_by_itself(tmp_path: Path) -> None:
+    port = _free_port()
+    env = os.environ | {"PHASEGATE_HOME": str(tmp_path / "home"), "PHASEGATE_PREFECT_PORT": str(port)}
+    env.pop("PREFECT_API_URL", None)
+    local = Warm(home=tmp_path / "home", env=env, api_url=f"http://127.0.0.1:{port}/api")
+    local.run("server", "start")
+    try:
+        directory = warm_start.server_home(local.home)
+        host = int(json.loads((directory / warm_start.PID_FILE).read_text())["pid"])
+        (directory / warm_start.PID_FILE).unlink()  # as if its home were cleaned up under it
+        deadline = time.monotonic() + 30
+        while _running(host) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not _running(host), "an orphaned host must not wait forever"
+        assert "exiting: the socket or pid file is no longer this host's" in local.log
+    finally:
+        local.run("server", "stop")
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat").read_text() if Path(f"/proc/{pid}/stat").exists() else ""
+    return stat.split(") ")[-1][:1] != "Z"  # a zombie has exited (its parent, the CLI, is gone)
 
 
 def test_the_executable_imports_only_the_standard_library_before_it_knows_where_to_run() -> None:
