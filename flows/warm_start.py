@@ -80,6 +80,8 @@ def forward(argv: list[str]) -> int | None:
             accepted = json.loads(replies.readline() or b"{}")
         except (OSError, ValueError):
             return None
+        except KeyboardInterrupt:  # before the command started, or it stops when it finds its caller gone
+            return 130
         if "pid" not in accepted:
             return None
         return _wait_for_status(replies, int(accepted["pid"]))
@@ -104,7 +106,7 @@ def _connect(directory: Path) -> socket.socket:
     return connection
 
 
-def _wait_for_status(replies: Any, pid: int) -> int:
+def _wait_for_status(replies: io.BufferedReader, pid: int) -> int:
     interrupted = False
     while True:
         try:
@@ -312,6 +314,10 @@ def _own_code(known: Iterable[str] | None = None) -> dict[str, int]:
 
 def _child(listener: socket.socket, connection: socket.socket, request: Mapping[str, Any], fds: list[int]) -> NoReturn:
     """Become the caller's command: its streams, directory, environment and arguments; never return."""
+    try:
+        connection.sendall(json.dumps({"pid": os.getpid()}).encode() + b"\n")
+    except OSError:  # the caller is gone (Ctrl-C while connecting): run nothing
+        os._exit(130)
     status = 1
     try:
         listener.close()
@@ -327,7 +333,6 @@ def _child(listener: socket.socket, connection: socket.socket, request: Mapping[
         sys.argv = list(request["argv"])
         if isinstance(sys.stdout, io.TextIOWrapper):
             sys.stdout.reconfigure(line_buffering=sys.stdout.isatty())
-        connection.sendall(json.dumps({"pid": os.getpid()}).encode() + b"\n")
         from flows.cli import run_command
 
         status = run_command()
