@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,6 +20,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
+from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
 from flows.cli import tokens as token_cli
@@ -397,3 +399,20 @@ def test_token_commands_print_the_secret_once_and_list_none(sqlite_url: str) -> 
     assert "viewer, approver, pmo" in str(bad_role.exception)
     nobody = runner.invoke(token_cli.app, ["create", "nobody", "--role", "viewer", "--db", sqlite_url])
     assert "unknown person" in str(nobody.exception)
+
+
+def test_reads_answer_while_another_process_holds_the_sqlite_write_lock(sqlite_url: str, tmp_path: Path) -> None:
+    tokens = seed(sqlite_url)
+    app = create_app(Settings(database_url=sqlite_url, home=tmp_path / "home"))
+    with TestClient(app) as client:
+        api = Api(client=client, url=sqlite_url, tokens=tokens)
+        assert api.get("/projects").status_code == 200  # records the token's use: the throttled write
+        writer = sqlite3.connect(make_url(sqlite_url).database, isolation_level=None)
+        try:
+            writer.execute("BEGIN IMMEDIATE")  # an import in another process
+            for path in ("/projects", "/templates", "/rounds", "/audit/verify", "/audit/head"):
+                answer = api.get(path)
+                assert answer.status_code == 200, (path, answer.text)
+        finally:
+            writer.rollback()
+            writer.close()

@@ -258,7 +258,8 @@ def test_read_commands_do_not_wait_for_a_writer_holding_the_sqlite_lock(cli: Cli
     try:
         writer.execute("BEGIN IMMEDIATE")  # a long import in another terminal holds the write lock
         writer.execute("update projects set name = 'renamed' where key = 'P1'")
-        for args in (("project", "list"), ("project", "show", "P1"), ("gate", "check", "P1"), ("rounds", "list")):
+        reads = (("project", "list"), ("project", "show", "P1"), ("gate", "check", "P1"), ("rounds", "list"))
+        for args in (*reads, ("audit", "verify"), ("audit", "head")):
             done = subprocess.run(
                 [PHASEGATE, *args, "--db", cli.url, "--json"], capture_output=True, text=True, timeout=20
             )

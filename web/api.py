@@ -152,7 +152,7 @@ def _template_summary(stored: StoredTemplate) -> TemplateSummary:
 @router.get("/templates", responses=READ, tags=["templates"])
 def list_templates(_: Reader, rt: Runtime, limit: Limit = 50, offset: Offset = 0) -> Page[TemplateSummary]:
     """Published lifecycle template versions."""
-    return _page([_template_summary(s) for s in services.list_templates(uow=rt.uow)], limit, offset)
+    return _page([_template_summary(s) for s in services.list_templates(uow=rt.reader)], limit, offset)
 
 
 @router.get("/templates/{template_id}/{version}", responses=READ_ONE, tags=["templates"])
@@ -160,7 +160,7 @@ def get_template(
     _: Reader, rt: Runtime, template_id: str, version: Annotated[int, Path(ge=1, le=MAX_INT)]
 ) -> TemplateDetail:
     """One published template version with its full content."""
-    stored = services.get_template(template_id, version, uow=rt.uow)
+    stored = services.get_template(template_id, version, uow=rt.reader)
     return TemplateDetail(**_template_summary(stored).model_dump(), content=stored.template.model_dump(mode="json"))
 
 
@@ -263,7 +263,7 @@ def list_projects(
 ) -> Page[ProjectSnapshot]:
     """Projects by key, one page at a time (one indexed page query and a count)."""
     query = ProjectQuery(status=project_status, stage_id=stage, template_id=template, limit=limit, offset=offset)
-    items, total = services.list_projects(uow=rt.uow, query=query)
+    items, total = services.list_projects(uow=rt.reader, query=query)
     return Page[ProjectSnapshot](items=items, total=total, limit=limit, offset=offset)
 
 
@@ -277,7 +277,7 @@ def create_project(_: Writer, rt: Runtime, body: ProjectIn) -> ProjectSnapshot:
 @router.get("/projects/{key}", responses=READ_ONE, tags=["projects"])
 def get_project(_: Reader, rt: Runtime, key: Key) -> ProjectDetail:
     """A project with its current gate, open rounds and decision history."""
-    view = services.project_view(key, uow=rt.uow)
+    view = services.project_view(key, uow=rt.reader)
     return ProjectDetail(
         project=view.project,
         gate_id=view.gate_id,
@@ -294,7 +294,7 @@ def evaluate_project(
     gate: Annotated[str | None, Query(max_length=64, description="Preview another gate of the template.")] = None,
 ) -> services.GateCheck:
     """The gate check: evaluate the current gate (or ``gate``) on the evidence now, writing nothing."""
-    return services.check_gate(key, uow=rt.uow, now=rt.now(), probe=rt.probe, gate_id=gate, registry=rt.registry)
+    return services.check_gate(key, uow=rt.reader, now=rt.now(), probe=rt.probe, gate_id=gate, registry=rt.registry)
 
 
 class RoleIn(Body):
@@ -426,7 +426,7 @@ def _risk_out(risk: RiskEvidence) -> RiskOut:
 @router.get("/projects/{key}/risks", responses=READ_ONE, tags=["evidence"])
 def list_risks(_: Reader, rt: Runtime, key: Key, limit: Limit = 50, offset: Offset = 0) -> Page[RiskOut]:
     """The project's risk register, highest score first."""
-    risks = sorted(services.project_data(key, uow=rt.uow).risks, key=lambda r: (-r.score, r.id))
+    risks = sorted(services.project_data(key, uow=rt.reader).risks, key=lambda r: (-r.score, r.id))
     return _page([_risk_out(r) for r in risks], limit, offset)
 
 
@@ -519,7 +519,7 @@ def list_rounds(
     project: Annotated[str | None, Query(max_length=64, description="Rounds of this project.")] = None,
 ) -> Page[RoundOut]:
     """Approval rounds, oldest first, with who voted what and who is pending."""
-    found = approvals.list_rounds(uow=rt.uow, pending_only=round_status is RoundStatus.OPEN, person_id=person)
+    found = approvals.list_rounds(uow=rt.reader, pending_only=round_status is RoundStatus.OPEN, person_id=person)
     found = [
         r
         for r in found
@@ -533,7 +533,7 @@ def list_rounds(
 @router.get("/rounds/{round_id}", responses=READ_ONE, tags=["rounds"])
 def get_round(_: Reader, rt: Runtime, round_id: UUID) -> RoundOut:
     """One round: policy, seats, votes, pending approvers and the evidence hash a vote must carry."""
-    return _round(services.get_round(round_id, uow=rt.uow))
+    return _round(services.get_round(round_id, uow=rt.reader))
 
 
 class ConditionIn(Body):
@@ -642,7 +642,7 @@ class AuditHead(BaseModel):
 @router.get("/audit/verify", responses=READ, tags=["audit"])
 def verify_audit_log(_: Reader, rt: Runtime) -> AuditVerification:
     """Verify the hash chain of the audit log (edits, deletions and insertions are detected)."""
-    with rt.sessions() as session:
+    with rt.read_sessions() as session:  # one snapshot: the chain and its head agree
         broken = verify_audit(session)
         head = audit_head(session)
     return AuditVerification(
@@ -656,6 +656,6 @@ def verify_audit_log(_: Reader, rt: Runtime) -> AuditVerification:
 @router.get("/audit/head", responses=READ, tags=["audit"])
 def get_audit_head(_: Reader, rt: Runtime) -> AuditHead:
     """The latest audit entry's sequence number and hash: keep it elsewhere to detect a truncated log."""
-    with rt.sessions() as session:
+    with rt.read_sessions() as session:
         head = audit_head(session)
     return AuditHead(seq=head.seq if head else 0, hash=head.hash if head else None, at=head.at if head else None)

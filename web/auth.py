@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
 from uuid import UUID
@@ -35,7 +36,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from gates.criteria import Criterion
 from gates.ports import ApprovalLinks, UnitOfWork
 from gates.registry import with_plugins
-from models.db import make_engine, make_session_factory
+from models.db import make_engine, make_reader_factory, make_session_factory
 from models.documents import current_sha256
 from models.errors import PhasegateError
 from models.plugins import plugin_criteria
@@ -66,6 +67,12 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+@cache
+def _readers(sessions: sessionmaker[Session]) -> sessionmaker[Session]:
+    """Read-only sessions on the same engine as ``sessions`` (one factory per engine and process)."""
+    return make_reader_factory(sessions.kw["bind"])
+
+
 @dataclass(frozen=True)
 class ApiRuntime:
     """What the API's handlers need: sessions on the system of record, criteria, links, a clock.
@@ -92,6 +99,14 @@ class ApiRuntime:
 
     def uow(self) -> UnitOfWork:
         return SqlUnitOfWork(self.sessions)
+
+    def reader(self) -> UnitOfWork:
+        """For handlers that only read: on SQLite it answers from the last commit, never waiting for a writer."""
+        return SqlUnitOfWork(self.read_sessions)
+
+    @property
+    def read_sessions(self) -> sessionmaker[Session]:
+        return _readers(self.sessions)
 
     def now(self) -> datetime:
         return self.clock()
@@ -183,14 +198,16 @@ def authenticate(
             code="auth.missing",
             headers={"WWW-Authenticate": 'Bearer realm="phasegate"'},
         )
-    with rt.sessions() as session, session.begin():
+    with rt.read_sessions() as session, session.begin():
         record = find_token(session, token_hash(credentials.credentials))
-        if record is None:
-            raise _unauthorized("Authorization: unknown token", "auth.invalid")
-        if not record.active:
-            raise _unauthorized("Authorization: this token was revoked", "auth.revoked")
-        now = rt.now()
-        if record.last_used_at is None or now - record.last_used_at >= USE_RECORD_INTERVAL:
+    if record is None:
+        raise _unauthorized("Authorization: unknown token", "auth.invalid")
+    if not record.active:
+        raise _unauthorized("Authorization: this token was revoked", "auth.revoked")
+    now = rt.now()
+    # The only write of a read request, and a throttled one: most requests never wait for SQLite's write lock.
+    if record.last_used_at is None or now - record.last_used_at >= USE_RECORD_INTERVAL:
+        with rt.sessions() as session, session.begin():
             mark_used(session, record.id, now)
     return Principal(token_id=record.id, person_id=record.person_id, role=record.role)
 

@@ -18,7 +18,7 @@ def audit_verify(db: Db = None, as_json: Json = False) -> None:
     from models.audit_store import audit_head, verify_audit
 
     rt = runtime_for(db)
-    with rt.sessions() as session:
+    with rt.read_sessions() as session:
         broken = verify_audit(session)
         head = audit_head(session)
     if as_json:
@@ -42,7 +42,7 @@ def audit_head_cmd(db: Db = None, as_json: Json = False) -> None:
     """Print the current chain head, to keep somewhere else."""
     from models.audit_store import audit_head
 
-    with runtime_for(db).sessions() as session:
+    with runtime_for(db).read_sessions() as session:
         head = audit_head(session)
     doc = {"seq": head.seq, "hash": head.hash, "at": head.at.isoformat()} if head else {"seq": 0, "hash": None}
     if as_json:
@@ -64,7 +64,7 @@ def audit_export(
     from flows.dossier import write_dossier
     from models.dossier import collect_dossier
 
-    with runtime_for(db).sessions() as session:
+    with runtime_for(db).read_sessions() as session:
         dossier = collect_dossier(session, project, now=now())
     json_path, html_path = write_dossier(dossier, out)
     if as_json:
