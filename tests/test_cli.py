@@ -259,7 +259,7 @@ def test_read_commands_do_not_wait_for_a_writer_holding_the_sqlite_lock(cli: Cli
         writer.execute("BEGIN IMMEDIATE")  # a long import in another terminal holds the write lock
         writer.execute("update projects set name = 'renamed' where key = 'P1'")
         reads = (("project", "list"), ("project", "show", "P1"), ("gate", "check", "P1"), ("rounds", "list"))
-        for args in (*reads, ("audit", "verify"), ("audit", "head")):
+        for args in (*reads, ("audit", "verify"), ("audit", "head"), ("notify", "list"), ("token", "list")):
             done = subprocess.run(
                 [PHASEGATE, *args, "--db", cli.url, "--json"], capture_output=True, text=True, timeout=20
             )

@@ -46,7 +46,7 @@ def notify_list(
         statuses += [OutboxStatus.FAILED, OutboxStatus.MAYBE_SENT]
     if dead:
         statuses.append(OutboxStatus.DEAD)
-    entries = list_outbox(runtime_for(db).sessions, statuses=statuses, limit=limit)
+    entries = list_outbox(runtime_for(db).read_sessions, statuses=statuses, limit=limit)
     if as_json:
         emit([entry.as_dict() for entry in entries])
         return

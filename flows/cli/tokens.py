@@ -56,7 +56,7 @@ def token_list(
     """Tokens with person, role and state; never the secrets (they are not stored)."""
     from models.tokens import list_tokens
 
-    with runtime_for(db).sessions() as session:
+    with runtime_for(db).read_sessions() as session:
         records = list_tokens(session, person_id=person)
     if as_json:
         emit([r.model_dump(mode="json") for r in records])
