@@ -204,6 +204,21 @@ def _result(
     )
 
 
+def _counted(
+    definition: CriterionDef,
+    reference: str,
+    issues: list[_Issue],
+    *,
+    met: int,
+    of: int,
+    passed_message: tuple[str, str],
+) -> CriterionResult:
+    """A result measured as a count against a total that must all pass (``3/4`` against ``4/4``)."""
+    return _result(
+        definition, reference, issues, measured=f"{met}/{of}", threshold=f"{of}/{of}", passed_message=passed_message
+    )
+
+
 # --- criteria ----------------------------------------------------------------------------------------------
 
 
@@ -219,14 +234,7 @@ def required_present(
         done = (f"all {total} required deliverables are registered", f"全部 {total} 项必需交付物均已登记")
     else:
         done = ("this gate requires no deliverables", "本关口不要求交付物")
-    return _result(
-        definition,
-        reference,
-        issues,
-        measured=f"{present}/{total}",
-        threshold=f"{total}/{total}",
-        passed_message=done,
-    )
+    return _counted(definition, reference, issues, met=present, of=total, passed_message=done)
 
 
 def _approval_fix(evidence: GateEvidence, item: _Item, role: str, holders: tuple[str, ...]) -> tuple[str, str]:
@@ -288,9 +296,7 @@ def approved_by_role(
         f"all {total} required deliverables are approved by their required role",
         f"全部 {total} 项必需交付物均已由规定角色批准",
     )
-    return _result(
-        definition, reference, issues, measured=f"{ok}/{total}", threshold=f"{total}/{total}", passed_message=done
-    )
+    return _counted(definition, reference, issues, met=ok, of=total, passed_message=done)
 
 
 def unchanged_since_approval(
@@ -343,14 +349,7 @@ def unchanged_since_approval(
             "no deliverable at this gate must stay unchanged since approval",
             "本关口没有要求批准后不得修改的交付物",
         )
-    return _result(
-        definition,
-        reference,
-        issues,
-        measured=f"{total - len(issues)}/{total}",
-        threshold=f"{total}/{total}",
-        passed_message=done,
-    )
+    return _counted(definition, reference, issues, met=total - len(issues), of=total, passed_message=done)
 
 
 _NUMBERING = re.compile(
@@ -460,14 +459,7 @@ def required_sections(
         )
     else:
         done = ("no deliverable at this gate has required sections", "本关口没有规定必需章节的交付物")
-    return _result(
-        definition,
-        reference,
-        issues,
-        measured=f"{found}/{required}",
-        threshold=f"{required}/{required}",
-        passed_message=done,
-    )
+    return _counted(definition, reference, issues, met=found, of=required, passed_message=done)
 
 
 def format_allowed(
@@ -501,14 +493,7 @@ def format_allowed(
         done = (f"all {total} deliverables are in an allowed format", f"全部 {total} 项交付物的格式均符合要求")
     else:
         done = ("this gate requires no deliverables", "本关口不要求交付物")
-    return _result(
-        definition,
-        reference,
-        issues,
-        measured=f"{total - len(issues)}/{total}",
-        threshold=f"{total}/{total}",
-        passed_message=done,
-    )
+    return _counted(definition, reference, issues, met=total - len(issues), of=total, passed_message=done)
 
 
 def _utc_date(moment: datetime) -> date:
