@@ -88,29 +88,13 @@ def _portfolio(n: int) -> list[tuple[LifecycleTemplate, GateDef, GateEvidence]]:
     return [_project(i, rng) for i in range(n)]
 
 
-def _reference_as_before(code: str, gate: GateDef, evidence: GateEvidence) -> str:
-    """The reference ``gates.evaluation`` used to add to every result, written out once more."""
-    family = code.split(".", 1)[0]
-    if family == "doc":
-        docs = [d for d in evidence.documents if d.deliverable_id in gate.deliverables]
-        return ", ".join(f"{d.deliverable_id}@v{d.version}#{d.sha256[:12]}" for d in docs) or "no documents"
-    if family == "budget":
-        return f"evm@{evidence.evm.as_of.isoformat()}" if evidence.evm else f"cost ledger {evidence.actual_cost}"
-    if family == "risk":
-        return f"risk register ({len(evidence.risks)} entries)"
-    if family == "schedule":
-        return f"milestones ({len(evidence.milestones)})"
-    if family == "scorecard":
-        return f"scores at {gate.id} ({len(evidence.scores)})"
-    return f"evidence of {evidence.project_key}"
-
-
 def test_every_built_in_result_names_the_evidence_it_judged() -> None:
     registry = default_registry()
     for template, gate, evidence in _portfolio(20):
         for variant in (evidence, evidence.model_copy(update={"evm": None, "documents": ()})):
             for result in evaluate_gate(template, gate, variant, registry).criteria:
-                assert result.evidence_ref == _reference_as_before(result.code, gate, variant)
+                family = result.code.split(".", 1)[0]
+                assert result.evidence_ref == evidence_reference(family, gate, variant), result.code
 
 
 def test_a_plugin_result_without_a_reference_gets_one_and_a_missing_criterion_cannot_pass() -> None:
