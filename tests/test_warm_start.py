@@ -56,14 +56,18 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def warm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Warm]:
-    home = tmp_path_factory.mktemp("warm") / "home"
+def _home_of_its_own(home: Path) -> Warm:
+    """A PHASEGATE_HOME with its own server port; no team server or database from the test environment."""
     port = _free_port()
     env = os.environ | {"PHASEGATE_HOME": str(home), "PHASEGATE_PREFECT_PORT": str(port)}
     env.pop("PREFECT_API_URL", None)
     env.pop("PHASEGATE_DATABASE_URL", None)
-    ready = Warm(home=home, env=env, api_url=f"http://127.0.0.1:{port}/api")
+    return Warm(home=home, env=env, api_url=f"http://127.0.0.1:{port}/api")
+
+
+@pytest.fixture(scope="module")
+def warm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Warm]:
+    ready = _home_of_its_own(tmp_path_factory.mktemp("warm") / "home")
     started = ready.run("server", "start")
     try:
         assert "warm start ready" in started.stdout, started.stdout + started.stderr
@@ -192,10 +196,7 @@ def test_a_dead_host_leaves_commands_cold_until_the_next_server_start(warm: Warm
 
 
 def test_server_stop_stops_the_host_and_its_socket(tmp_path: Path) -> None:
-    port = _free_port()
-    env = os.environ | {"PHASEGATE_HOME": str(tmp_path / "home"), "PHASEGATE_PREFECT_PORT": str(port)}
-    env.pop("PREFECT_API_URL", None)
-    local = Warm(home=tmp_path / "home", env=env, api_url=f"http://127.0.0.1:{port}/api")
+    local = _home_of_its_own(tmp_path / "home")
     local.run("server", "start")
     directory = warm_start.server_home(local.home)
     host = int(json.loads((directory / warm_start.PID_FILE).read_text())["pid"])
@@ -207,10 +208,7 @@ def test_server_stop_stops_the_host_and_its_socket(tmp_path: Path) -> None:
 
 
 def test_a_host_whose_files_are_gone_exits_by_itself(tmp_path: Path) -> None:
-    port = _free_port()
-    env = os.environ | {"PHASEGATE_HOME": str(tmp_path / "home"), "PHASEGATE_PREFECT_PORT": str(port)}
-    env.pop("PREFECT_API_URL", None)
-    local = Warm(home=tmp_path / "home", env=env, api_url=f"http://127.0.0.1:{port}/api")
+    local = _home_of_its_own(tmp_path / "home")
     local.run("server", "start")
     try:
         directory = warm_start.server_home(local.home)
