@@ -128,12 +128,7 @@ def _stop_host(home: Path) -> None:
     """SIGTERM the host alone: commands it already forked are their own processes and finish their work."""
     pid = _read_host_pid(home)
     if pid is not None and _is_our_host(pid):
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(pid, signal.SIGTERM)
-        if not _wait_for_exit(pid, 5.0):
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, signal.SIGKILL)
-            _wait_for_exit(pid, 5.0)
+        _terminate(pid, grace=5.0, group=False)
     (home / warm_start.SOCKET_NAME).unlink(missing_ok=True)
     (home / warm_start.PID_FILE).unlink(missing_ok=True)
 
@@ -218,10 +213,7 @@ def stop(settings: Settings) -> bool:
     if not _is_our_server(pid):
         _remove_pid_file(settings)
         return False
-    _signal_group(pid, signal.SIGTERM)
-    if not _wait_for_exit(pid, 15.0):
-        _signal_group(pid, signal.SIGKILL)
-        _wait_for_exit(pid, 5.0)
+    _terminate(pid, grace=15.0, group=True)
     _remove_pid_file(settings)
     return True
 
@@ -387,9 +379,14 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _signal_group(pid: int, sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, sig)
+def _terminate(pid: int, *, grace: float, group: bool) -> None:
+    """SIGTERM (the process group with ``group``), then SIGKILL if it is still there after ``grace`` seconds."""
+    send = os.killpg if group else os.kill
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            send(pid, sig)
+        if _wait_for_exit(pid, wait):
+            return
 
 
 def _wait_for_exit(pid: int, seconds: float) -> bool:
