@@ -451,8 +451,8 @@ def start_review(
         approvers: tuple[str, ...] = ()
         messages: list[OutboxRequest] = []
         if ready:
-            seats = resolve_seats(
-                gate.approval, project_roles(tx, project), one_seat_per_person=gate.segregation.one_seat_per_person
+            seats = resolve_seats(  # the roles the evidence holds: read in this transaction, so still current
+                gate.approval, evidence.roles, one_seat_per_person=gate.segregation.one_seat_per_person
             )
             approvers = tuple(dict.fromkeys(seat.person_id for seat in seats))
             calendar = WorkingCalendar.from_def(template.calendar)

@@ -39,6 +39,8 @@ _columns = (
     AuditEntry.prev_hash,
     AuditEntry.hash,
 )
+_HEAD = select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)
+_INSERT = insert(_table)  # built once: every committing unit of work runs both
 
 
 def _lock_appenders(session: Session) -> None:
@@ -67,7 +69,7 @@ def append_audit_entries(session: Session, drafts: Sequence[AuditDraft]) -> list
     if not drafts:
         return []
     _lock_appenders(session)
-    head = session.execute(select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)).first()
+    head = session.execute(_HEAD).first()
     prev_seq, prev_hash = (head[0], head[1]) if head is not None else (0, GENESIS_HASH)
     records = []
     for draft in drafts:
@@ -82,7 +84,7 @@ def append_audit_entries(session: Session, drafts: Sequence[AuditDraft]) -> list
         )
         records.append(record)
         prev_seq, prev_hash = record.seq, record.hash
-    session.execute(insert(_table), [record.model_dump() for record in records])
+    session.execute(_INSERT, [record.model_dump() for record in records])
     return records
 
 

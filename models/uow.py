@@ -14,10 +14,11 @@ from decimal import Decimal
 from typing import Any, Self
 from uuid import UUID, uuid4
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import Row, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from models import statements as q
 from models import tables as t
 from models.audit_store import AuditDraft, append_audit_entries
 from models.enums import BallotKind, Decision, DocumentStatus, ProjectStatus, Recommendation, ReviewStatus, RoundStatus
@@ -41,7 +42,7 @@ from models.snapshots import (
 from models.template import LifecycleTemplate
 
 
-def _project(row: t.Project) -> ProjectSnapshot:
+def _project(row: Row[Any]) -> ProjectSnapshot:
     return ProjectSnapshot(
         key=row.key,
         name=row.name,
@@ -60,7 +61,7 @@ def _project(row: t.Project) -> ProjectSnapshot:
     )
 
 
-def _evm_report(row: t.EvmReport) -> EvmReportRecord:
+def _evm_report(row: Row[Any] | t.EvmReport) -> EvmReportRecord:
     return EvmReportRecord(
         project_key=row.project_key,
         as_of=row.as_of,
@@ -71,7 +72,7 @@ def _evm_report(row: t.EvmReport) -> EvmReportRecord:
     )
 
 
-def _vote(row: t.Vote) -> VoteRecord:
+def _vote(row: Row[Any]) -> VoteRecord:
     return VoteRecord(
         id=row.id,
         voter_id=row.voter_id,
@@ -84,6 +85,30 @@ def _vote(row: t.Vote) -> VoteRecord:
         conditions=tuple(ConditionSpec.model_validate(c) for c in row.conditions or ()),
         superseded=row.superseded_at is not None,
         idempotency_key=row.idempotency_key,
+    )
+
+
+def _round(row: Row[Any], votes: Sequence[VoteRecord]) -> RoundSnapshot:
+    return RoundSnapshot(
+        id=row.id,
+        review_id=row.review_id,
+        project_key=row.project_key,
+        gate_id=row.gate_id,
+        policy=row.policy,
+        approvers=tuple(row.approvers),
+        evidence_hash=row.evidence_hash,
+        status=RoundStatus(row.status),
+        decision=Decision(row.decision) if row.decision else None,
+        opened_at=row.opened_at,
+        resolved_at=row.resolved_at,
+        applied_at=row.applied_at,
+        votes=tuple(votes),
+        seats=tuple(row.seats or ()),
+        policy_spec=row.policy_spec or {},
+        requested_by=row.requested_by,
+        closed_seats=tuple(row.closed_seats or ()),
+        evidence_version=row.evidence_version,
+        due_at=row.due_at,
     )
 
 
@@ -149,6 +174,7 @@ class SqlUnitOfWork:
         self._org_route = org_route
         self._org_locale = org_locale
         self._audit: list[AuditDraft] = []
+        self._people: dict[str, PersonSnapshot] = {}
 
     def __enter__(self) -> Self:
         self.session = self._factory()
@@ -157,6 +183,7 @@ class SqlUnitOfWork:
 
     def __exit__(self, *exc: object) -> None:
         self._audit.clear()
+        self._people.clear()
         try:
             self.session.rollback()
         finally:
@@ -170,12 +197,19 @@ class SqlUnitOfWork:
 
     # people -------------------------------------------------------------------------------------------
     def get_person(self, person_id: str) -> PersonSnapshot | None:
-        row = self.session.get(t.Person, person_id)
+        # A review or a vote asks for the same approver several times (message, names, segregation checks);
+        # people are never updated in a transaction that reads them, so a found one is kept for the unit's life.
+        person = self._people.get(person_id)
+        if person is not None:
+            return person
+        row = self.session.execute(q.PERSON, {"id": person_id}).first()
         if row is None:
             return None
-        return PersonSnapshot(
+        person = PersonSnapshot(
             id=row.id, name=row.name, email=row.email, locale=row.locale, notify_urls=tuple(row.notify_urls)
         )
+        self._people[person_id] = person
+        return person
 
     def add_person(self, person: PersonSnapshot, *, now: datetime) -> None:
         self.session.add(
@@ -232,10 +266,7 @@ class SqlUnitOfWork:
 
     # projects -----------------------------------------------------------------------------------------
     def get_project(self, key: str, *, for_update: bool = False) -> ProjectSnapshot | None:
-        query = select(t.Project).where(t.Project.key == key)
-        if for_update:
-            query = query.with_for_update()
-        row = self.session.scalars(query).first()
+        row = self.session.execute(q.PROJECT_FOR_UPDATE if for_update else q.PROJECT, {"key": key}).first()
         return _project(row) if row else None
 
     def list_projects(self, query: ProjectQuery | None = None) -> tuple[list[ProjectSnapshot], int]:
@@ -248,10 +279,10 @@ class SqlUnitOfWork:
             conditions.append(t.Project.stage_id == query.stage_id)
         if query.template_id is not None:
             conditions.append(t.Project.template_id == query.template_id)
-        page = select(t.Project).where(*conditions).order_by(t.Project.key).offset(query.offset)
+        page = select(q.PROJECTS).where(*conditions).order_by(t.Project.key).offset(query.offset)
         if query.limit is not None:
             page = page.limit(query.limit)
-        items = [_project(row) for row in self.session.scalars(page)]
+        items = [_project(row) for row in self.session.execute(page)]
         if query.limit is None and query.offset == 0:
             return items, len(items)
         total = self.session.scalar(select(func.count()).select_from(t.Project).where(*conditions)) or 0
@@ -265,28 +296,19 @@ class SqlUnitOfWork:
         self, key: str, *, status: ProjectStatus, stage_id: str, recycle_count: int, now: datetime
     ) -> None:
         self.session.execute(
-            update(t.Project)
-            .where(t.Project.key == key)
-            .values(status=status.value, stage_id=stage_id, recycle_count=recycle_count, updated_at=now)
+            q.UPDATE_PROJECT,
+            {
+                "project_key": key,
+                "status": status.value,
+                "stage_id": stage_id,
+                "recycle_count": recycle_count,
+                "updated_at": now,
+            },
         )
 
     # evidence -----------------------------------------------------------------------------------------
     def latest_documents(self, key: str) -> list[DocumentEvidence]:
-        latest = (
-            select(t.Document.deliverable_id, func.max(t.Document.version).label("version"))
-            .where(t.Document.project_key == key)
-            .group_by(t.Document.deliverable_id)
-            .subquery()
-        )
-        rows = self.session.scalars(
-            select(t.Document)
-            .join(
-                latest,
-                (t.Document.deliverable_id == latest.c.deliverable_id) & (t.Document.version == latest.c.version),
-            )
-            .where(t.Document.project_key == key)
-            .order_by(t.Document.deliverable_id)
-        )
+        rows = self.session.execute(q.LATEST_DOCUMENTS, {"key": key})
         return [
             DocumentEvidence(
                 deliverable_id=row.deliverable_id,
@@ -337,7 +359,7 @@ class SqlUnitOfWork:
         return document_id
 
     def total_actual_cost(self, key: str) -> Decimal:
-        total = self.session.scalar(select(func.sum(t.CostEntry.amount)).where(t.CostEntry.project_key == key))
+        total = self.session.execute(q.ACTUAL_COST, {"key": key}).scalar()
         return Decimal(total or 0).quantize(Decimal("0.01"))
 
     def add_cost(self, key: str, amount: Decimal, *, note: str, stage_id: str, now: datetime) -> UUID:
@@ -351,12 +373,7 @@ class SqlUnitOfWork:
     # project data the gate criteria read ------------------------------------------------------------
     def project_roles(self, key: str) -> dict[str, tuple[str, ...]]:
         roles: dict[str, list[str]] = {}
-        rows = self.session.execute(
-            select(t.ProjectRole.role, t.ProjectRole.person_id)
-            .where(t.ProjectRole.project_key == key)
-            .order_by(t.ProjectRole.role, t.ProjectRole.person_id)
-        )
-        for role, person_id in rows:
+        for role, person_id in self.session.execute(q.PROJECT_ROLES, {"key": key}):
             roles.setdefault(role, []).append(person_id)
         return {role: tuple(people) for role, people in roles.items()}
 
@@ -368,7 +385,7 @@ class SqlUnitOfWork:
         return True
 
     def get_baseline(self, key: str) -> BaselineRecord | None:
-        row = self.session.get(t.Baseline, key)
+        row = self.session.execute(q.BASELINE, {"key": key}).first()
         if row is None:
             return None
         return BaselineRecord(bac=row.bac, contingency=row.contingency, contingency_used=row.contingency_used)
@@ -411,13 +428,11 @@ class SqlUnitOfWork:
         self.session.flush()
 
     def stage_budget(self, key: str, stage_id: str) -> Decimal | None:
-        row = self.session.get(t.StageBudget, (key, stage_id))
-        return row.amount if row else None
+        amount: Decimal | None = self.session.execute(q.STAGE_BUDGET, {"key": key, "stage_id": stage_id}).scalar()
+        return amount
 
     def stage_spend(self, key: str, stage_id: str) -> Decimal:
-        total = self.session.scalar(
-            select(func.sum(t.CostEntry.amount)).where(t.CostEntry.project_key == key, t.CostEntry.stage_id == stage_id)
-        )
+        total = self.session.execute(q.STAGE_SPEND, {"key": key, "stage_id": stage_id}).scalar()
         return Decimal(total or 0).quantize(Decimal("0.01"))
 
     def upsert_evm_reports(self, reports: Sequence[EvmReportRecord], *, now: datetime) -> int:
@@ -432,12 +447,7 @@ class SqlUnitOfWork:
         return len(reports)
 
     def latest_evm_report(self, key: str, as_of: date) -> EvmReportRecord | None:
-        row = self.session.scalars(
-            select(t.EvmReport)
-            .where(t.EvmReport.project_key == key, t.EvmReport.as_of <= as_of)
-            .order_by(t.EvmReport.as_of.desc())
-            .limit(1)
-        ).first()
+        row = self.session.execute(q.LATEST_EVM_REPORT, {"key": key, "as_of": as_of}).first()
         return _evm_report(row) if row else None
 
     def evm_history(self, key: str) -> list[EvmReportRecord]:
@@ -454,7 +464,7 @@ class SqlUnitOfWork:
         return len(risks)
 
     def risks(self, key: str) -> list[RiskEvidence]:
-        rows = self.session.scalars(select(t.Risk).where(t.Risk.project_key == key).order_by(t.Risk.id))
+        rows = self.session.execute(q.PROJECT_RISKS, {"key": key})
         return [
             RiskEvidence(
                 id=r.id,
@@ -481,9 +491,7 @@ class SqlUnitOfWork:
         self.session.flush()
 
     def milestones(self, key: str) -> list[MilestoneEvidence]:
-        rows = self.session.scalars(
-            select(t.Milestone).where(t.Milestone.project_key == key).order_by(t.Milestone.due, t.Milestone.id)
-        )
+        rows = self.session.execute(q.PROJECT_MILESTONES, {"key": key})
         return [MilestoneEvidence(id=r.id, name=r.name, due=r.due, done_on=r.done_on) for r in rows]
 
     def upsert_scores(self, key: str, gate_id: str, gatekeeper: str, scores: dict[str, int], *, now: datetime) -> None:
@@ -511,11 +519,7 @@ class SqlUnitOfWork:
         )
 
     def scores(self, key: str, gate_id: str) -> list[ScoreEvidence]:
-        rows = self.session.scalars(
-            select(t.Score)
-            .where(t.Score.project_key == key, t.Score.gate_id == gate_id)
-            .order_by(t.Score.gatekeeper, t.Score.factor)
-        )
+        rows = self.session.execute(q.GATE_SCORES, {"key": key, "gate_id": gate_id})
         return [ScoreEvidence(gatekeeper=r.gatekeeper, factor=r.factor, score=r.score) for r in rows]
 
     def existing_project_keys(self, keys: Sequence[str]) -> set[str]:
@@ -539,26 +543,26 @@ class SqlUnitOfWork:
         now: datetime,
     ) -> UUID:
         review_id = uuid4()
-        self.session.add(
-            t.GateReview(
-                id=review_id,
-                project_key=project_key,
-                gate_id=gate_id,
-                stage_id=stage_id,
-                status=status.value,
-                recommendation=recommendation.value,
-                evaluation=evaluation,
-                evidence=evidence,
-                evidence_hash=evidence_hash,
-                requested_by=requested_by,
-                created_at=now,
-            )
+        self.session.execute(
+            q.INSERT_REVIEW,
+            {
+                "id": review_id,
+                "project_key": project_key,
+                "gate_id": gate_id,
+                "stage_id": stage_id,
+                "status": status.value,
+                "recommendation": recommendation.value,
+                "evaluation": evaluation,
+                "evidence": evidence,
+                "evidence_hash": evidence_hash,
+                "requested_by": requested_by,
+                "created_at": now,
+            },
         )
-        self.session.flush()
         return review_id
 
     def set_review_status(self, review_id: UUID, status: ReviewStatus) -> None:
-        self.session.execute(update(t.GateReview).where(t.GateReview.id == review_id).values(status=status.value))
+        self.session.execute(q.UPDATE_REVIEW, {"review_id": review_id, "status": status.value})
 
     def open_round(
         self,
@@ -577,66 +581,43 @@ class SqlUnitOfWork:
         evidence_version: int = 0,
     ) -> UUID:
         round_id = uuid4()
-        self.session.add(
-            t.ApprovalRound(
-                id=round_id,
-                review_id=review_id,
-                project_key=project_key,
-                gate_id=gate_id,
-                policy=policy,
-                approvers=list(approvers),
-                evidence_hash=evidence_hash,
-                status=RoundStatus.OPEN.value,
-                due_at=due_at,
-                opened_at=now,
-                seats=list(seats),
-                policy_spec=policy_spec or {},
-                requested_by=requested_by,
-                evidence_version=evidence_version,
-                closed_seats=[],
-            )
+        self.session.execute(
+            q.INSERT_ROUND,
+            {
+                "id": round_id,
+                "review_id": review_id,
+                "project_key": project_key,
+                "gate_id": gate_id,
+                "policy": policy,
+                "approvers": list(approvers),
+                "evidence_hash": evidence_hash,
+                "status": RoundStatus.OPEN.value,
+                "due_at": due_at,
+                "opened_at": now,
+                "seats": list(seats),
+                "policy_spec": policy_spec or {},
+                "requested_by": requested_by,
+                "evidence_version": evidence_version,
+                "closed_seats": [],
+            },
         )
-        self.session.flush()
         return round_id
 
-    def _round(self, row: t.ApprovalRound) -> RoundSnapshot:
-        votes = self.session.scalars(select(t.Vote).where(t.Vote.round_id == row.id).order_by(t.Vote.cast_at))
-        return RoundSnapshot(
-            id=row.id,
-            review_id=row.review_id,
-            project_key=row.project_key,
-            gate_id=row.gate_id,
-            policy=row.policy,
-            approvers=tuple(row.approvers),
-            evidence_hash=row.evidence_hash,
-            status=RoundStatus(row.status),
-            decision=Decision(row.decision) if row.decision else None,
-            opened_at=row.opened_at,
-            resolved_at=row.resolved_at,
-            applied_at=row.applied_at,
-            votes=tuple(_vote(v) for v in votes),
-            seats=tuple(row.seats or ()),
-            policy_spec=row.policy_spec or {},
-            requested_by=row.requested_by,
-            closed_seats=tuple(row.closed_seats or ()),
-            evidence_version=row.evidence_version,
-            due_at=row.due_at,
-        )
+    def _rounds(self, rows: Sequence[Row[Any]]) -> list[RoundSnapshot]:
+        """Rounds with their votes, read for all of them in one query."""
+        if not rows:
+            return []
+        votes: dict[UUID, list[VoteRecord]] = {row.id: [] for row in rows}
+        for vote in self.session.execute(q.ROUNDS_VOTES, {"round_ids": list(votes)}):
+            votes[vote.round_id].append(_vote(vote))
+        return [_round(row, votes[row.id]) for row in rows]
 
     def get_round(self, round_id: UUID, *, for_update: bool = False) -> RoundSnapshot | None:
-        query = select(t.ApprovalRound).where(t.ApprovalRound.id == round_id)
-        if for_update:
-            query = query.with_for_update()
-        row = self.session.scalars(query).first()
-        return self._round(row) if row else None
+        row = self.session.execute(q.ROUND_FOR_UPDATE if for_update else q.ROUND, {"id": round_id}).first()
+        return self._rounds([row])[0] if row else None
 
     def open_rounds(self, project_key: str) -> list[RoundSnapshot]:
-        rows = self.session.scalars(
-            select(t.ApprovalRound)
-            .where(t.ApprovalRound.project_key == project_key, t.ApprovalRound.status == RoundStatus.OPEN.value)
-            .order_by(t.ApprovalRound.opened_at)
-        )
-        return [self._round(row) for row in rows]
+        return self._rounds(self.session.execute(q.OPEN_ROUNDS, {"key": project_key}).all())
 
     def add_vote(self, round_id: UUID, vote: VoteRecord) -> UUID:
         """Insert one act. The unique keys are the last line of defence: a race the locks did not order
@@ -644,19 +625,20 @@ class SqlUnitOfWork:
         vote_id = uuid4()
         try:
             self.session.execute(
-                insert(t.Vote).values(
-                    id=vote_id,
-                    round_id=round_id,
-                    voter_id=vote.voter_id,
-                    signer_id=vote.signer_id or vote.voter_id,
-                    kind=vote.kind.value,
-                    decision=vote.decision.value if vote.decision else None,
-                    reason=vote.reason,
-                    conditions=[c.model_dump(mode="json") for c in vote.conditions],
-                    evidence_hash=vote.evidence_hash,
-                    idempotency_key=vote.idempotency_key,
-                    cast_at=vote.cast_at,
-                )
+                q.INSERT_VOTE,
+                {
+                    "id": vote_id,
+                    "round_id": round_id,
+                    "voter_id": vote.voter_id,
+                    "signer_id": vote.signer_id or vote.voter_id,
+                    "kind": vote.kind.value,
+                    "decision": vote.decision.value if vote.decision else None,
+                    "reason": vote.reason,
+                    "conditions": [c.model_dump(mode="json") for c in vote.conditions],
+                    "evidence_hash": vote.evidence_hash,
+                    "idempotency_key": vote.idempotency_key,
+                    "cast_at": vote.cast_at,
+                },
             )
         except IntegrityError as err:
             raise ConflictError(
@@ -667,7 +649,7 @@ class SqlUnitOfWork:
         return vote_id
 
     def vote_by_key(self, idempotency_key: str) -> tuple[UUID, VoteRecord] | None:
-        row = self.session.scalars(select(t.Vote).where(t.Vote.idempotency_key == idempotency_key)).first()
+        row = self.session.execute(q.VOTE_BY_KEY, {"key": idempotency_key}).first()
         return (row.round_id, _vote(row)) if row else None
 
     def supersede_votes(self, round_id: UUID, *, now: datetime) -> int:
@@ -701,9 +683,10 @@ class SqlUnitOfWork:
         )
 
     def close_seats(self, round_id: UUID, seats: Sequence[str]) -> None:
-        row = self.session.get_one(t.ApprovalRound, round_id)
-        row.closed_seats = sorted(set(row.closed_seats or []) | set(seats))
-        self.session.flush()
+        closed = self.session.execute(q.ROUND_CLOSED_SEATS, {"id": round_id}).scalar_one()
+        self.session.execute(
+            q.UPDATE_ROUND, {"round_id": round_id, "closed_seats": sorted(set(closed or []) | set(seats))}
+        )
 
     def bump_evidence_version(self, key: str) -> None:
         self.session.execute(
@@ -711,10 +694,10 @@ class SqlUnitOfWork:
         )
 
     def list_rounds(self, *, status: RoundStatus | None = None, person_id: str | None = None) -> list[RoundSnapshot]:
-        query = select(t.ApprovalRound).order_by(t.ApprovalRound.opened_at)
+        query = select(q.ROUNDS).order_by(t.ApprovalRound.opened_at)
         if status is not None:
             query = query.where(t.ApprovalRound.status == status.value)
-        rounds = [self._round(row) for row in self.session.scalars(query)]
+        rounds = self._rounds(self.session.execute(query).all())
         if person_id is not None:
             rounds = [r for r in rounds if person_id in r.approvers]
         return rounds
@@ -794,28 +777,32 @@ class SqlUnitOfWork:
     def resolve_round(
         self, round_id: UUID, *, decision: Decision, decided_by: Sequence[str], reason: str, now: datetime
     ) -> None:
-        row = self.session.get_one(t.ApprovalRound, round_id)
-        row.status = RoundStatus.RESOLVED.value
-        row.decision = decision.value
-        row.resolved_at = now
-        self.session.add(
-            t.GateDecision(
-                round_id=round_id,
-                project_key=row.project_key,
-                gate_id=row.gate_id,
-                decision=decision.value,
-                decided_by=list(decided_by),
-                reason=reason,
-                decided_at=now,
-            )
+        row = self.session.execute(q.ROUND, {"id": round_id}).one()
+        self.session.execute(
+            q.UPDATE_ROUND,
+            {
+                "round_id": round_id,
+                "status": RoundStatus.RESOLVED.value,
+                "decision": decision.value,
+                "resolved_at": now,
+            },
         )
         self.session.execute(
-            update(t.GateReview).where(t.GateReview.id == row.review_id).values(status=ReviewStatus.DECIDED.value)
+            q.INSERT_DECISION,
+            {
+                "round_id": round_id,
+                "project_key": row.project_key,
+                "gate_id": row.gate_id,
+                "decision": decision.value,
+                "decided_by": list(decided_by),
+                "reason": reason,
+                "decided_at": now,
+            },
         )
-        self.session.flush()
+        self.session.execute(q.UPDATE_REVIEW, {"review_id": row.review_id, "status": ReviewStatus.DECIDED.value})
 
     def mark_round_applied(self, round_id: UUID, *, now: datetime) -> None:
-        self.session.execute(update(t.ApprovalRound).where(t.ApprovalRound.id == round_id).values(applied_at=now))
+        self.session.execute(q.UPDATE_ROUND, {"round_id": round_id, "applied_at": now})
 
     def decision_history(self, project_key: str) -> list[DecisionRecord]:
         rows = self.session.scalars(
@@ -842,7 +829,7 @@ class SqlUnitOfWork:
         if not rows:
             return 0
         self.session.execute(
-            insert(t.OutboxMessage),
+            q.INSERT_OUTBOX,
             [
                 {
                     "id": uuid4(),
