@@ -6,14 +6,14 @@ of duties, stale evidence, idempotency, conditions, reminders and reconciliation
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from gates import approvals, services
 from gates.ports import UnitOfWork
@@ -384,3 +384,52 @@ def test_reassigning_a_seat_is_an_audited_admin_change(env: Env) -> None:
     env.vote(round_id, "sam", Decision.GO)
     assert env.vote(round_id, "dee", Decision.GO).round_decision is Decision.GO
     assert "round.reassigned" in env.audit_actions()
+
+
+class Statements:
+    """Counts the SQL statements an engine runs: a round's cost is mostly its round trips."""
+
+    def __init__(self, env: Env) -> None:
+        self.count = 0
+        event.listen(env.engine, "before_cursor_execute", self._seen)
+
+    def _seen(self, *_: object) -> None:
+        self.count += 1
+
+    def during(self, act: Callable[[], object]) -> int:
+        before = self.count
+        act()
+        return self.count - before
+
+
+def test_a_round_runs_a_fixed_budget_of_statements_per_step(env: Env) -> None:
+    """The bench's hot path (bench/decisions.py): a per-row read or an N+1 creeping into a step fails here.
+    Budgets are today's counts, PostgreSQL's lock statements included."""
+    add_ready_project(env.uow, env.clock, "B1", template_id="it-2of3")
+    statements = Statements(env)
+    opened: list[UUID] = []
+
+    def review() -> None:
+        result = services.start_review(
+            RequestReview(project_key="B1", requested_by="zed"), uow=env.uow, now=env.clock(), probe=probe
+        )
+        assert result.round_id is not None
+        opened.append(result.round_id)
+
+    assert statements.during(review) <= 21
+    assert statements.during(lambda: env.vote(opened[0], "sam", Decision.GO)) <= 12
+    assert statements.during(lambda: env.vote(opened[0], "fin", Decision.GO)) <= 16  # resolves the round
+    applied = statements.during(lambda: approvals.apply_round_decision(opened[0], uow=env.uow, now=env.clock()))
+    assert applied <= 12
+
+
+def test_listing_rounds_reads_their_votes_in_one_query_whatever_their_number(env: Env) -> None:
+    statements = Statements(env)
+    first = _ready(env, "L1")
+    env.vote(first, "sam", Decision.GO)
+    one = statements.during(lambda: approvals.list_rounds(uow=env.uow))
+    for key in ("L2", "L3", "L4"):
+        env.vote(_ready(env, key), "fin", Decision.GO)
+    rounds = approvals.list_rounds(uow=env.uow)
+    assert len(rounds) == 4 and all(len(r.votes) == 1 for r in rounds)
+    assert statements.during(lambda: approvals.list_rounds(uow=env.uow)) == one

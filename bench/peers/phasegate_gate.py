@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bench.peers.timing import Timing
 from gates import approvals, services
+from gates.calendar import WorkingCalendar
 from gates.ports import UnitOfWork
 from models.commands import AddPerson, CastVote, CreateProject, RegisterDocument, RequestReview
 from models.db import make_engine, make_session_factory
@@ -145,6 +146,10 @@ def run(url: str, template_id: str, decisions: Sequence[Decision], *, synchronou
     """Submit every project to its first gate, then decide each round; only this part is timed."""
     pg = Phasegate.open(url, synchronous)
     try:
+        # Once per process, as for the peers' parsed BPMN and launched DBOS: the template's working calendar
+        # (its holiday tables are imported on first use), outside the timed part.
+        template = services.get_template(template_id, 1, uow=pg.uow).template
+        WorkingCalendar.from_def(template.calendar).add_business_days(T0, 1)
         return rounds(pg, project_keys(template_id, len(decisions)), decisions, VOTERS[template_id])
     finally:
         pg.close()
