@@ -361,7 +361,7 @@ def _record(
             )
     if after.outcome is not None:
         decided_by = sorted({v.voter_id for v in current.live_votes} | {principal})
-        tx.resolve_round(current.id, decision=after.outcome, decided_by=decided_by, reason=cmd.reason, now=now)
+        tx.resolve_round(current, decision=after.outcome, decided_by=decided_by, reason=cmd.reason, now=now)
         tx.append_audit(
             actor=SYSTEM,
             action="round.resolved",

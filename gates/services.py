@@ -284,7 +284,7 @@ def collect_evidence(
     )
     baseline = tx.get_baseline(key)
     report = tx.latest_evm_report(key, as_of)
-    ledger = tx.total_actual_cost(key)
+    ledger, stage_spend = tx.spend(key, project.stage_id)
     bac = baseline.bac if baseline else project.budget
     evm = None
     if report is not None:
@@ -310,7 +310,7 @@ def collect_evidence(
         roles=roles,
         evm=evm,
         stage_budget=tx.stage_budget(key, project.stage_id),
-        stage_spend=tx.stage_spend(key, project.stage_id),
+        stage_spend=stage_spend,
         contingency=baseline.contingency if baseline else None,
         contingency_used=baseline.contingency_used if baseline else None,
         risks=tuple(tx.risks(key)),

@@ -8,7 +8,7 @@ Values come in as bound parameters; an UPDATE's SET clause is whatever columns t
 
 from __future__ import annotations
 
-from sqlalchemy import Table, bindparam, func, insert, select, update
+from sqlalchemy import Table, bindparam, case, func, insert, select, update
 
 from models import tables as t
 from models.enums import RoundStatus
@@ -67,9 +67,10 @@ STAGE_BUDGET = select(STAGE_BUDGETS.c.amount).where(
     STAGE_BUDGETS.c.project_key == bindparam("key"), STAGE_BUDGETS.c.stage_id == bindparam("stage_id")
 )
 ACTUAL_COST = select(func.sum(COSTS.c.amount)).where(COSTS.c.project_key == bindparam("key"))
-STAGE_SPEND = select(func.sum(COSTS.c.amount)).where(
-    COSTS.c.project_key == bindparam("key"), COSTS.c.stage_id == bindparam("stage_id")
-)
+SPEND = select(
+    func.sum(COSTS.c.amount),
+    func.sum(case((COSTS.c.stage_id == bindparam("stage_id"), COSTS.c.amount))),
+).where(COSTS.c.project_key == bindparam("key"))
 LATEST_EVM_REPORT = (
     select(EVM_REPORTS)
     .where(EVM_REPORTS.c.project_key == bindparam("key"), EVM_REPORTS.c.as_of <= bindparam("as_of"))

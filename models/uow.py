@@ -431,9 +431,10 @@ class SqlUnitOfWork:
         amount: Decimal | None = self.session.execute(q.STAGE_BUDGET, {"key": key, "stage_id": stage_id}).scalar()
         return amount
 
-    def stage_spend(self, key: str, stage_id: str) -> Decimal:
-        total = self.session.execute(q.STAGE_SPEND, {"key": key, "stage_id": stage_id}).scalar()
-        return Decimal(total or 0).quantize(Decimal("0.01"))
+    def spend(self, key: str, stage_id: str) -> tuple[Decimal, Decimal]:
+        """Actual cost recorded on the project in all, and in one stage: one pass over its ledger."""
+        total, stage = self.session.execute(q.SPEND, {"key": key, "stage_id": stage_id}).one()
+        return Decimal(total or 0).quantize(Decimal("0.01")), Decimal(stage or 0).quantize(Decimal("0.01"))
 
     def upsert_evm_reports(self, reports: Sequence[EvmReportRecord], *, now: datetime) -> int:
         if not reports:
@@ -775,9 +776,10 @@ class SqlUnitOfWork:
         self.session.execute(update(t.Project).where(t.Project.key == key).values(closed_at=now, updated_at=now))
 
     def resolve_round(
-        self, round_id: UUID, *, decision: Decision, decided_by: Sequence[str], reason: str, now: datetime
+        self, round_: RoundSnapshot, *, decision: Decision, decided_by: Sequence[str], reason: str, now: datetime
     ) -> None:
-        row = self.session.execute(q.ROUND, {"id": round_id}).one()
+        """Takes the round as the caller read it (locked) rather than its id, to spare reading it again."""
+        round_id = round_.id
         self.session.execute(
             q.UPDATE_ROUND,
             {
@@ -791,15 +793,15 @@ class SqlUnitOfWork:
             q.INSERT_DECISION,
             {
                 "round_id": round_id,
-                "project_key": row.project_key,
-                "gate_id": row.gate_id,
+                "project_key": round_.project_key,
+                "gate_id": round_.gate_id,
                 "decision": decision.value,
                 "decided_by": list(decided_by),
                 "reason": reason,
                 "decided_at": now,
             },
         )
-        self.session.execute(q.UPDATE_REVIEW, {"review_id": row.review_id, "status": ReviewStatus.DECIDED.value})
+        self.session.execute(q.UPDATE_REVIEW, {"review_id": round_.review_id, "status": ReviewStatus.DECIDED.value})
 
     def mark_round_applied(self, round_id: UUID, *, now: datetime) -> None:
         self.session.execute(q.UPDATE_ROUND, {"round_id": round_id, "applied_at": now})
