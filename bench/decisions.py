@@ -20,6 +20,11 @@ step is its own committed transaction, on a fresh store, with the same SQLite jo
 Only submit + decide is timed. Setup (schema, templates, people, projects, roles, documents) is not.
 Rates are completed rounds per second; ``*_commits_per_s`` are committed transactions per second, set
 against the raw ``sqlite3`` rate (one row per commit, same pragmas) measured in the same run.
+
+How far the target is from what the statements alone cost: ``round_ms_allowed_by_target`` is the round time
+4x the best peer allows; ``*_statements_per_round`` counts the SQL statements phasegate sent in the timed
+part; ``*_cheapest_statement_us`` times its cheapest one (a one-row read by primary key through a unit of
+work, after the run); ``*_statements_floor_ms`` is their product, a round's cost before any Python work.
 """
 
 from __future__ import annotations
@@ -204,6 +209,8 @@ def report(store: str, peers: dict[str, Timing], ours: dict[str, Timing], raw: f
     emit(f"dbos_rounds_per_s_{store}", best_dbos)
     best_name, best = max((("spiff", peers["spiff"].rounds_per_s), ("dbos", best_dbos)), key=lambda item: item[1])
     emit(f"best_peer_{store}", f"{best_name} ({best:.0f} rounds/s)")
+    budget_ms = 1000 / (TARGET * best)
+    emit(f"round_ms_allowed_by_target_{store}", budget_ms)
     for label, template_id in (("phasegate", phasegate_gate.SINGLE), ("phasegate_2of3", phasegate_gate.TWO_OF_THREE)):
         timing = ours[template_id]
         emit(f"{label}_rounds_per_s_{store}", timing.rounds_per_s)
@@ -215,6 +222,14 @@ def report(store: str, peers: dict[str, Timing], ours: dict[str, Timing], raw: f
         ratio = timing.rounds_per_s / best
         emit(f"{label}_vs_best_peer_{store}", ratio)
         emit(f"{label}_target_{TARGET:.0f}x_best_peer_met_{store}", "yes" if ratio >= TARGET else "no")
+        emit(f"{label}_round_ms_{store}", 1000 / timing.rounds_per_s)
+        per_round = timing.statements / timing.rounds
+        emit(f"{label}_statements_per_round_{store}", per_round)
+        if timing.statement_us is not None:
+            emit(f"{label}_cheapest_statement_us_{store}", timing.statement_us)
+            floor_ms = per_round * timing.statement_us / 1000
+            emit(f"{label}_statements_floor_ms_{store}", floor_ms)
+            emit(f"{label}_statements_floor_within_target_{store}", "yes" if floor_ms <= budget_ms else "no")
 
 
 def profile(work: Path, rounds: int, top: int = 25) -> None:

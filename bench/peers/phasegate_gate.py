@@ -13,19 +13,21 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
 import yaml
+from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
 from bench.peers.timing import Timing
 from gates import approvals, services
 from gates.calendar import WorkingCalendar
 from gates.ports import UnitOfWork
+from models import statements
 from models.commands import AddPerson, CastVote, CreateProject, RegisterDocument, RequestReview
 from models.db import make_engine, make_session_factory
 from models.enums import Decision, RoundStatus
@@ -62,10 +64,17 @@ class Clock:
 class Phasegate:
     sessions: sessionmaker[Session]
     clock: Clock
+    statements: int = 0  # SQL statements sent, BEGIN and lock statements included
 
     @classmethod
     def open(cls, url: str, synchronous: str = "FULL") -> Phasegate:
-        return cls(make_session_factory(make_engine(url, sqlite_synchronous=synchronous)), Clock())
+        engine = make_engine(url, sqlite_synchronous=synchronous)
+        pg = cls(make_session_factory(engine), Clock())
+        event.listen(engine, "before_cursor_execute", pg._count)  # one Python call per statement: noise
+        return pg
+
+    def _count(self, *_: object) -> None:
+        self.statements += 1
 
     def uow(self) -> UnitOfWork:
         return SqlUnitOfWork(self.sessions)
@@ -150,14 +159,32 @@ def run(url: str, template_id: str, decisions: Sequence[Decision], *, synchronou
         # (its holiday tables are imported on first use), outside the timed part.
         template = services.get_template(template_id, 1, uow=pg.uow).template
         WorkingCalendar.from_def(template.calendar).add_business_days(T0, 1)
-        return rounds(pg, project_keys(template_id, len(decisions)), decisions, VOTERS[template_id])
+        keys = project_keys(template_id, len(decisions))
+        timing = rounds(pg, keys, decisions, VOTERS[template_id])
+        return replace(timing, statement_us=statement_cost_us(pg, keys[0]))
     finally:
         pg.close()
+
+
+def statement_cost_us(pg: Phasegate, key: str, count: int = 2000) -> float:
+    """Microseconds per read of one project row by primary key (untimed, after the run).
+
+    The cheapest statement phasegate sends, as it sends it: the prebuilt SQLAlchemy Core select the unit of
+    work runs, on its session, round trip and row included, no snapshot built. Times the statements a round
+    runs, it is the floor under a round whatever the Python around them costs.
+    """
+    with pg.sessions() as session, session.begin():
+        session.execute(statements.PROJECT, {"key": key}).one()  # the transaction's BEGIN, outside the count
+        started = time.perf_counter()
+        for _ in range(count):
+            session.execute(statements.PROJECT, {"key": key}).one()
+        return (time.perf_counter() - started) / count * 1e6
 
 
 def rounds(pg: Phasegate, keys: Sequence[str], decisions: Sequence[Decision], voters: Sequence[str]) -> Timing:
     """The timed part: every submission, then every decision, each call one committed transaction."""
     commits = 0
+    statements = pg.statements
     started = time.perf_counter()
     round_ids: list[UUID] = []
     for key in keys:
@@ -190,4 +217,5 @@ def rounds(pg: Phasegate, keys: Sequence[str], decisions: Sequence[Decision], vo
         commits += 1
         if applied.decision is not decision:
             raise RuntimeError(f"phasegate: {key} decided {decision} but applied {applied.decision}")
-    return Timing(rounds=len(keys), seconds=time.perf_counter() - started, commits=commits)
+    seconds = time.perf_counter() - started
+    return Timing(rounds=len(keys), seconds=seconds, commits=commits, statements=pg.statements - statements)

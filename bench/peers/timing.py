@@ -15,11 +15,14 @@ SQLITE_PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA foreign_keys=ON", "PRAGMA b
 
 @dataclass(frozen=True)
 class Timing:
-    """Rounds completed, wall-clock seconds of the timed part, and transactions committed in it."""
+    """Rounds completed, wall-clock seconds of the timed part, and transactions committed in it; for phasegate
+    also the SQL statements it ran and what its cheapest statement costs (see ``bench/decisions.py``)."""
 
     rounds: int
     seconds: float
     commits: int
+    statements: int = 0
+    statement_us: float | None = None
 
     @property
     def rounds_per_s(self) -> float:
