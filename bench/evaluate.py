@@ -133,6 +133,22 @@ def synthetic_evidence(index: int, rng: random.Random) -> tuple[LifecycleTemplat
     return template, gate, evidence
 
 
+def host_reference() -> float:
+    """Passes per second of a fixed pure-Python workload (dicts, strings, Decimal), best of three.
+
+    This shared host's speed has moved by about 2x between sessions; printed beside the evaluation rate, it
+    tells a slower host from slower code when figures from different days are compared.
+    """
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        for i in range(20_000):
+            row = {"key": f"P{i:05d}", "amount": Decimal(i).quantize(Decimal("0.01")), "ok": i % 3 == 0}
+            sorted(row.items())
+        best = min(best, time.perf_counter() - start)
+    return 20_000 / best
+
+
 def bench_pure(projects: int) -> None:
     rng = random.Random(7)
     portfolio = [synthetic_evidence(i, rng) for i in range(projects)]
@@ -148,6 +164,7 @@ def bench_pure(projects: int) -> None:
     print(f"criteria_evaluated: {criteria}")
     print(f"pure_evaluation_seconds: {elapsed:.3f}")
     print(f"gate_evaluations_per_second: {projects / elapsed:.0f}")
+    print(f"host_reference_passes_per_second: {host_reference():.0f}")
     print("recommendations: " + ", ".join(f"{k}={v}" for k, v in sorted(outcomes.items())))
 
 
