@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -24,7 +23,10 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the checkout: tests.receivers
+
 from models.template_yaml import shipped_templates
+from tests.receivers import free_port
 
 PHASEGATE = str(Path(sys.executable).with_name("phasegate"))
 
@@ -36,12 +38,6 @@ def _run(env: dict[str, str], *args: str) -> tuple[float, str]:
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(args)} failed: {done.stderr}")
     return elapsed, done.stdout
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 FLOORS = {
@@ -66,7 +62,7 @@ def main() -> None:
     args = parser.parse_args()
     template = next(t for _, t in shipped_templates() if t.id == "it-pmo")
     gate = template.gates[0]
-    port = args.port or _free_port()
+    port = args.port or free_port()
     with tempfile.TemporaryDirectory() as home:
         env = os.environ | {"PHASEGATE_HOME": home, "PHASEGATE_PREFECT_PORT": str(port)}
         env.pop("PREFECT_API_URL", None)

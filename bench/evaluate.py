@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -25,6 +24,8 @@ from pathlib import Path
 
 from sqlalchemy import insert
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the checkout: tests.receivers
+
 from gates.evaluation import evaluate_gate
 from gates.registry import default_registry
 from models import tables as t
@@ -34,6 +35,7 @@ from models.evidence import DocumentEvidence, EvmSnapshot, GateEvidence, Milesto
 from models.schema import upgrade
 from models.template import GateDef, LifecycleTemplate
 from models.template_yaml import shipped_templates, template_content_hash
+from tests.receivers import free_port
 
 AS_OF = date(2026, 11, 2)
 TEMPLATES = {tpl.id: tpl for _, tpl in shipped_templates()}
@@ -260,7 +262,7 @@ def bench_shell(projects: int) -> None:
         url = f"sqlite:///{Path(home) / 'bench.db'}"
         key = _load_database(url, projects)
         phasegate = str(Path(sys.executable).with_name("phasegate"))
-        env = {"PATH": "/usr/bin:/bin", "PHASEGATE_HOME": home, "PHASEGATE_PREFECT_PORT": str(_free_port())}
+        env = {"PATH": "/usr/bin:/bin", "PHASEGATE_HOME": home, "PHASEGATE_PREFECT_PORT": str(free_port())}
 
         def timed(*args: str) -> float:
             start = time.perf_counter()
@@ -280,12 +282,6 @@ def bench_shell(projects: int) -> None:
         print(f"gate_check_warm_wall_seconds_median: {statistics.median(warm):.3f}")
         print(f"gate_check_warm_wall_seconds_max: {max(warm):.3f}")
         print(f"gate_check_database_projects: {projects}")
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def main() -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -33,16 +32,11 @@ from models.db import make_engine, make_session_factory  # noqa: E402
 from models.tokens import create_token  # noqa: E402
 from models.uow import SqlUnitOfWork  # noqa: E402
 from notifications.links import approval_token  # noqa: E402
+from tests.receivers import free_port  # noqa: E402
 
 SECRET = "bench-only-secret-key-0123456789abcdef"
 DIGEST = "a" * 64
 """The loader registers every document with this hash; the probe reports the files unchanged."""
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _prepare(url: str, projects: int) -> tuple[str, str, str]:
@@ -159,7 +153,7 @@ def main() -> None:
         approval_path, token, _ = _prepare(url, args.projects)
         print(f"portfolio_projects: {args.projects}")
         print(f"load_seconds: {time.perf_counter() - started:.1f}")
-        port = _free_port()
+        port = free_port()
         server = _serve(url, home, port)
         try:
             auth = {"Authorization": f"Bearer {token}"}

@@ -37,6 +37,7 @@ from models.db import make_engine
 from models.errors import PhasegateError
 from models.settings import Settings
 from models.tables import GateReview, OutboxMessage
+from tests.receivers import free_port
 
 pytestmark = pytest.mark.team
 
@@ -68,12 +69,6 @@ def pg_available() -> None:
     if os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}:
         pytest.fail(f"PostgreSQL at {PG_ADMIN_URL} is unreachable and CI=true")
     pytest.skip(f"PostgreSQL at {PG_ADMIN_URL} is unreachable")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 # Loopback requests must not go through an HTTP(S)_PROXY from the environment.
@@ -226,7 +221,7 @@ print(json.dumps(results))
 def test_team_setup_runs_the_deployments_on_a_process_worker(
     tmp_path: Path, team_databases: PostgresDatabases, http_receiver: tuple[str, list[dict[str, Any]]]
 ) -> None:
-    port = _free_port()
+    port = free_port()
     api_url = f"http://127.0.0.1:{port}/api"
     base_env = {key: value for key, value in os.environ.items() if not key.startswith(("PREFECT_", "PHASEGATE_"))}
     prefect_env = base_env | {
@@ -380,7 +375,7 @@ def test_team_setup_runs_the_deployments_on_a_process_worker(
 
 @pytest.fixture
 def local_settings(tmp_path: Path) -> Iterator[Settings]:
-    settings = Settings(home=tmp_path / "home", prefect_port=_free_port())
+    settings = Settings(home=tmp_path / "home", prefect_port=free_port())
     try:
         yield settings
     finally:

@@ -24,7 +24,7 @@ import pytest
 
 from flows import warm_start
 from models.template_yaml import shipped_templates
-from tests.receivers import HttpReceiver
+from tests.receivers import HttpReceiver, free_port
 
 PHASEGATE = str(Path(sys.executable).with_name("phasegate"))
 DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -50,15 +50,9 @@ class Warm:
         return done
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _home_of_its_own(home: Path) -> Warm:
     """A PHASEGATE_HOME with its own server port; no team server or database from the test environment."""
-    port = _free_port()
+    port = free_port()
     env = os.environ | {"PHASEGATE_HOME": str(home), "PHASEGATE_PREFECT_PORT": str(port)}
     env.pop("PREFECT_API_URL", None)
     env.pop("PHASEGATE_DATABASE_URL", None)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import socket
 import sqlite3
 import threading
 import time
@@ -40,7 +39,7 @@ from models.template_yaml import shipped_templates, template_content_hash
 from notifications.dispatch import dispatch_due
 from notifications.links import approval_token
 from tests.browser import artifact, chromium
-from tests.receivers import HttpReceiver
+from tests.receivers import HttpReceiver, free_port
 from web import approval, store
 from web.app import create_app
 
@@ -420,15 +419,9 @@ def test_pages_answer_from_the_last_commit_while_a_writer_holds_the_lock(world: 
 
 
 # ------------------------------------------------------------------------------------------------ browser
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def served(sqlite_url: str, tmp_path: Path, receiver: HttpReceiver) -> Iterator[tuple[World, str]]:
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     w = build_world(sqlite_url, base, tmp_path, receiver)
     server = uvicorn.Server(uvicorn.Config(create_app(w.settings), host="127.0.0.1", port=port, log_level="warning"))
