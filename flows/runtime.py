@@ -47,7 +47,7 @@ class Runtime:
     @property
     def read_sessions(self) -> sessionmaker[Session]:
         """Sessions that only read (see ``models.db.make_reader_factory``)."""
-        return _readers(self.engine)
+        return make_reader_factory(self.engine)
 
     @property
     def registry(self) -> dict[str, Criterion]:
@@ -60,11 +60,6 @@ class Runtime:
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-@cache
-def _readers(engine: Engine) -> sessionmaker[Session]:
-    return make_reader_factory(engine)
 
 
 @cache

@@ -11,6 +11,7 @@ other readers.
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +66,10 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
 _READER_OPTION = "phasegate_reader"
 
 
+@cache
 def make_reader_factory(engine: Engine) -> sessionmaker[Session]:
-    """Sessions for units of work that never write: on SQLite their transactions begin DEFERRED (see above)."""
+    """Sessions for units of work that never write: on SQLite their transactions begin DEFERRED (see above).
+
+    One factory per engine and process: every read request of the CLI and the web app asks for it.
+    """
     return sessionmaker(engine.execution_options(**{_READER_OPTION: True}), expire_on_commit=False)

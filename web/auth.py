@@ -24,7 +24,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
 from uuid import UUID
@@ -67,12 +66,6 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-@cache
-def _readers(sessions: sessionmaker[Session]) -> sessionmaker[Session]:
-    """Read-only sessions on the same engine as ``sessions`` (one factory per engine and process)."""
-    return make_reader_factory(sessions.kw["bind"])
-
-
 @dataclass(frozen=True)
 class ApiRuntime:
     """What the API's handlers need: sessions on the system of record, criteria, links, a clock.
@@ -106,7 +99,7 @@ class ApiRuntime:
 
     @property
     def read_sessions(self) -> sessionmaker[Session]:
-        return _readers(self.sessions)
+        return make_reader_factory(self.sessions.kw["bind"])
 
     def now(self) -> datetime:
         return self.clock()
