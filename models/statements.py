@@ -1,4 +1,4 @@
-"""Core statements the unit of work runs on every review, vote and decision, built once per process.
+"""Core statements the unit of work runs, above all on every review, vote and decision, built once per process.
 
 Why not the ORM here: loading mapped objects and building a fresh ``select()`` per call cost about 80 us a
 statement, against about 20 us for a prebuilt Core statement whose cache key SQLAlchemy memoizes. A gate
@@ -77,6 +77,7 @@ LATEST_EVM_REPORT = (
     .order_by(EVM_REPORTS.c.as_of.desc())
     .limit(1)
 )
+EVM_HISTORY = select(EVM_REPORTS).where(EVM_REPORTS.c.project_key == bindparam("key")).order_by(EVM_REPORTS.c.as_of)
 PROJECT_RISKS = select(RISKS).where(RISKS.c.project_key == bindparam("key")).order_by(RISKS.c.id)
 PROJECT_MILESTONES = (
     select(MILESTONES).where(MILESTONES.c.project_key == bindparam("key")).order_by(MILESTONES.c.due, MILESTONES.c.id)

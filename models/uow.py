@@ -61,7 +61,7 @@ def _project(row: Row[Any]) -> ProjectSnapshot:
     )
 
 
-def _evm_report(row: Row[Any] | t.EvmReport) -> EvmReportRecord:
+def _evm_report(row: Row[Any]) -> EvmReportRecord:
     return EvmReportRecord(
         project_key=row.project_key,
         as_of=row.as_of,
@@ -272,20 +272,21 @@ class SqlUnitOfWork:
     def list_projects(self, query: ProjectQuery | None = None) -> tuple[list[ProjectSnapshot], int]:
         """One page of projects (all of them without a limit) and how many match, in key order."""
         query = query or ProjectQuery()
+        projects = q.PROJECTS.c
         conditions = []
         if query.status is not None:
-            conditions.append(t.Project.status == query.status.value)
+            conditions.append(projects.status == query.status.value)
         if query.stage_id is not None:
-            conditions.append(t.Project.stage_id == query.stage_id)
+            conditions.append(projects.stage_id == query.stage_id)
         if query.template_id is not None:
-            conditions.append(t.Project.template_id == query.template_id)
-        page = select(q.PROJECTS).where(*conditions).order_by(t.Project.key).offset(query.offset)
+            conditions.append(projects.template_id == query.template_id)
+        page = select(q.PROJECTS).where(*conditions).order_by(projects.key).offset(query.offset)
         if query.limit is not None:
             page = page.limit(query.limit)
         items = [_project(row) for row in self.session.execute(page)]
         if query.limit is None and query.offset == 0:
             return items, len(items)
-        total = self.session.scalar(select(func.count()).select_from(t.Project).where(*conditions)) or 0
+        total = self.session.scalar(select(func.count()).select_from(q.PROJECTS).where(*conditions)) or 0
         return items, int(total)
 
     def add_project(self, project: ProjectSnapshot, *, now: datetime) -> None:
@@ -452,10 +453,7 @@ class SqlUnitOfWork:
         return _evm_report(row) if row else None
 
     def evm_history(self, key: str) -> list[EvmReportRecord]:
-        rows = self.session.scalars(
-            select(t.EvmReport).where(t.EvmReport.project_key == key).order_by(t.EvmReport.as_of)
-        )
-        return [_evm_report(row) for row in rows]
+        return [_evm_report(row) for row in self.session.execute(q.EVM_HISTORY, {"key": key})]
 
     def upsert_risks(self, key: str, risks: Sequence[RiskEvidence], *, now: datetime) -> int:
         if not risks:
