@@ -115,13 +115,16 @@ def _ensure_host(settings: Settings, home: Path, url: str) -> int:
 
 def _wait_for_host(home: Path, pid: int, deadline: float) -> bool:
     """Whether the host is taking calls; a host that failed leaves the CLI as it was (slower, same results)."""
-    while _is_our_host(pid):
-        if (home / warm_start.SOCKET_NAME).exists():
-            return True
-        if time.monotonic() >= deadline:
-            break
+    while not _host_ready(home, pid):
+        if time.monotonic() >= deadline or not _is_our_host(pid):
+            return False
         time.sleep(0.1)
-    return False
+    return True
+
+
+def _host_ready(home: Path, pid: int | None) -> bool:
+    """The host runs and has bound its socket: callers can reach it."""
+    return pid is not None and _is_our_host(pid) and (home / warm_start.SOCKET_NAME).exists()
 
 
 def _stop_host(home: Path) -> None:
@@ -226,8 +229,8 @@ def status(settings: Settings) -> ServerStatus:
     pid, port = record
     url = api_url(port)
     running = _is_our_server(pid) and _healthy(url, timeout=1.0)
-    host = _read_host_pid(server_dir(settings))
-    warm = host is not None and _is_our_host(host) and (server_dir(settings) / warm_start.SOCKET_NAME).exists()
+    home = server_dir(settings)
+    warm = _host_ready(home, _read_host_pid(home))
     return ServerStatus(running=running, url=url, pid=pid if running else None, log_path=log_path, warm_start=warm)
 
 
