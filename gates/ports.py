@@ -5,7 +5,7 @@ Keeping the ports here lets `gates/` stay free of SQLAlchemy while services stil
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Protocol, Self
@@ -57,6 +57,7 @@ class UnitOfWork(Protocol):
 
     # people
     def get_person(self, person_id: str) -> PersonSnapshot | None: ...
+    def get_people(self, person_ids: Iterable[str]) -> dict[str, PersonSnapshot]: ...
     def add_person(self, person: PersonSnapshot, *, now: datetime) -> None: ...
 
     # templates

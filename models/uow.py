@@ -8,7 +8,7 @@ the write lock from their ``BEGIN IMMEDIATE``.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Self
@@ -203,12 +203,22 @@ class SqlUnitOfWork:
         if person is not None:
             return person
         row = self.session.execute(q.PERSON, {"id": person_id}).first()
-        if row is None:
-            return None
+        return None if row is None else self._keep(row)
+
+    def get_people(self, person_ids: Iterable[str]) -> dict[str, PersonSnapshot]:
+        """The ones of ``person_ids`` who exist, by id, read in one query (those already kept are not read)."""
+        wanted = set(person_ids)
+        missing = [person_id for person_id in wanted if person_id not in self._people]
+        if missing:
+            for row in self.session.execute(q.PEOPLE_BY_ID, {"ids": missing}):
+                self._keep(row)
+        return {person_id: self._people[person_id] for person_id in wanted if person_id in self._people}
+
+    def _keep(self, row: Row[Any]) -> PersonSnapshot:
         person = PersonSnapshot(
             id=row.id, name=row.name, email=row.email, locale=row.locale, notify_urls=tuple(row.notify_urls)
         )
-        self._people[person_id] = person
+        self._people[person.id] = person
         return person
 
     def add_person(self, person: PersonSnapshot, *, now: datetime) -> None:

@@ -448,3 +448,14 @@ def test_evidence_reads_the_ledger_in_all_and_in_the_current_stage(env: Env) -> 
     services.record_cost(RecordCost(project_key="C9", amount=Decimal("4.25")), uow=env.uow, now=env.clock())
     evidence = services.check_gate("C9", uow=env.uow, now=env.clock(), probe=probe).evidence
     assert (evidence.actual_cost, evidence.stage_spend) == (Decimal("14.75"), Decimal("4.25"))
+
+
+def test_people_are_read_in_one_query_and_unknown_ids_are_left_out(env: Env) -> None:
+    found: dict[str, str] = {}
+
+    def read() -> None:
+        with env.uow() as tx:
+            found.update({pid: person.name for pid, person in tx.get_people(["sam", "fin", "pam", "nobody"]).items()})
+
+    assert Statements(env).during(read) <= 2  # the query, and SQLite's BEGIN IMMEDIATE
+    assert found == {"sam": "Sam", "fin": "Fin", "pam": "Pam"}

@@ -159,13 +159,8 @@ def packet(rt: Runtime, current: RoundSnapshot) -> Packet:
 
 
 def _names(rt: Runtime, ids: set[str]) -> dict[str, str]:
-    found: dict[str, str] = {}
     with rt.reader() as tx:
-        for person_id in ids:
-            person = tx.get_person(person_id)
-            if person is not None:
-                found[person_id] = person.name
-    return found
+        return {person_id: person.name for person_id, person in tx.get_people(ids).items()}
 
 
 # ------------------------------------------------------------------------------------------------ dashboard
