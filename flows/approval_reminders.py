@@ -1,15 +1,16 @@
 """The ``approval-reminders`` flow (scheduled): reminders, escalations, condition notices, reconciliation.
 
 Short and idempotent: every step it takes is recorded, so a second run in the same minute sends nothing new,
-and rounds that resolved without their decision applied (a crash in between) are completed here.
+and rounds that resolved without their decision applied (a crash in between) are completed here. A round
+that cannot be handled is reported (an artifact, the run's log, a "Needs attention" state) and never stops
+the others: reminders, reconciliation and dispatch go on.
 """
 
 from __future__ import annotations
 
-from uuid import UUID
-
-from prefect import task
+from prefect import State, get_run_logger, task
 from prefect.artifacts import create_table_artifact
+from prefect.states import Completed
 
 from flows.notify_dispatch import dispatch_notifications
 from flows.plain_flow import plain_flow
@@ -18,29 +19,46 @@ from gates import approvals
 
 
 @task(name="plan-reminders")
-def plan_reminders() -> dict[str, int]:
+def plan_reminders() -> approvals.ReminderReport:
     rt = runtime()
-    report = approvals.send_reminders(uow=rt.uow, now=utc_now(), links=approval_links(rt.settings))
-    return report.model_dump()
+    return approvals.send_reminders(uow=rt.uow, now=utc_now(), links=approval_links(rt.settings))
 
 
 @task(name="reconcile-decisions")
-def reconcile_decisions() -> list[dict[str, str]]:
-    rt = runtime()
-    applied = []
-    for round_id in approvals.unapplied_rounds(uow=rt.uow):
-        result = approvals.apply_round_decision(UUID(str(round_id)), uow=rt.uow, now=utc_now())
-        applied.append(
-            {"round": str(result.round_id), "project": result.project_key, "decision": result.decision.value}
-        )
-    return applied
+def reconcile_decisions() -> approvals.ReconcileReport:
+    return approvals.reconcile_decisions(uow=runtime().uow, now=utc_now())
 
 
 @plain_flow(name="approval-reminders")
-def approval_reminders_flow() -> dict[str, object]:
+def approval_reminders_flow() -> State[dict[str, object]]:
     reminders = plan_reminders()
     reconciled = reconcile_decisions()
-    if reconciled:
-        create_table_artifact(reconciled, key="reconciled-decisions", description="Decisions applied late")
+    if reconciled.applied:
+        create_table_artifact(
+            [
+                {"round": str(a.round_id), "project": a.project_key, "decision": a.decision.value}
+                for a in reconciled.applied
+            ],
+            key="reconciled-decisions",
+            description="Decisions applied late",
+        )
+    failed = [*reminders.failed, *reconciled.failed]
+    if failed:
+        create_table_artifact(
+            [{"round": str(f.round_id), "error": f.error} for f in failed],
+            key="approval-rounds-failing",
+            description="Rounds this run could not handle; the others were handled",
+        )
+        get_run_logger().error("%d round(s) could not be handled: %s", len(failed), failed)
     sent = dispatch_notifications()
-    return {"reminders": reminders, "reconciled": len(reconciled), "dispatch": sent}
+    payload: dict[str, object] = {
+        "reminders": reminders.model_dump(mode="json", exclude={"failed"}),
+        "reconciled": len(reconciled.applied),
+        "failed": [f.model_dump(mode="json") for f in failed],
+        "dispatch": sent,
+    }
+    if failed:
+        return Completed(
+            name="Needs attention", message=f"{len(failed)} round(s) failed; see the artifact", data=payload
+        )
+    return Completed(data=payload)

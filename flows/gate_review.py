@@ -14,23 +14,17 @@ from prefect.states import Completed
 from flows.notify_dispatch import dispatch_notifications
 from flows.plain_flow import plain_flow
 from flows.report import evaluation_markdown, evaluation_rows, round_rows
-from flows.runtime import approval_links, probe_file, runtime, utc_now
+from flows.runtime import runtime
 from gates import services
 from models.commands import RequestReview
 
 
 @task(name="record-review")
 def record_review(project_key: str, requested_by: str | None, meeting_at: str | None) -> services.ReviewResult:
-    rt = runtime()
-    return services.start_review(
+    return runtime().start_review(
         RequestReview.model_validate(
             {"project_key": project_key, "requested_by": requested_by, "meeting_at": meeting_at}
-        ),
-        uow=rt.uow,
-        now=utc_now(),
-        probe=probe_file,
-        registry=rt.registry,
-        links=approval_links(rt.settings),
+        )
     )
 
 

@@ -1,17 +1,27 @@
-"""Wiring for entry points: settings, one engine per process, a unit-of-work factory and the clock.
+"""The composition root: every door (CLI, flows, approval pages, REST API) gets its wiring here, once.
 
-Flows and CLI commands share it, so a flow run by a worker and a command typed at a terminal see the
-same database when they share ``PHASEGATE_DATABASE_URL``.
+Settings, one engine per process, the unit-of-work factory (with the organisation's notification router),
+the reader, the clock, the criteria registry, the document probe and the approval links live on ``Runtime``,
+and so does what follows a use case: doors call ``Runtime.vote`` / ``Runtime.start_review`` (the use case with
+its dependencies) and hand the events the result carries to ``Runtime.after_commit``, the one handler that
+triggers the ``gate-decision`` flow for a resolved round and dispatches the outbox. A vote through the CLI,
+the approval page or the API therefore gives the same rows, the same notifications and the same flow run.
+
+Flows and CLI commands share it, so a flow run by a worker and a command typed at a terminal see the same
+database when they share ``PHASEGATE_DATABASE_URL``. Nothing here imports Prefect: only a resolved round
+reaches ``flows.trigger``, which imports it when a flow is really about to run.
 """
 
 from __future__ import annotations
 
+import logging
 import os
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from sqlalchemy import Engine
@@ -22,11 +32,43 @@ from gates.ports import ApprovalLinks, UnitOfWork
 from gates.registry import CriterionSpec, template_problems, with_plugins
 from models.db import make_engine, make_reader_factory, make_session_factory
 from models.documents import current_sha256
-from models.errors import PhasegateError
+from models.errors import EvidenceChangedError, PhasegateError
+from models.events import DomainEvent, NotificationsQueued, RoundResolved
 from models.plugins import plugin_criteria
 from models.settings import Settings
 from models.template import LifecycleTemplate, Location
 from models.uow import OrgRoute, SqlUnitOfWork
+
+if TYPE_CHECKING:
+    from gates.approvals import VoteResult
+    from gates.services import ReviewResult
+    from models.commands import CastVote, RequestReview
+
+logger = logging.getLogger(__name__)
+
+Defer = Callable[[Callable[[], object]], object]
+"""How a door runs work after its answer (the web's background tasks); without one it runs at once."""
+
+
+@dataclass(frozen=True)
+class AfterCommit:
+    """What the after-commit handler did: the decision it had applied (or scheduled) and what it dispatched."""
+
+    decisions: tuple[dict[str, Any], ...] = ()
+    dispatch: dict[str, int] | None = None
+    deferred: bool = False
+
+    @property
+    def decision(self) -> dict[str, Any] | None:
+        return self.decisions[0] if self.decisions else None
+
+
+@dataclass(frozen=True)
+class Voted:
+    """A vote recorded, and what followed it."""
+
+    result: VoteResult
+    after: AfterCommit
 
 
 @dataclass(frozen=True)
@@ -34,7 +76,15 @@ class Runtime:
     settings: Settings
     engine: Engine
     sessions: sessionmaker[Session]
+    clock: Callable[[], datetime] = field(default=lambda: utc_now())
 
+    @classmethod
+    def build(cls, settings: Settings) -> Runtime:
+        """A runtime with an engine of its own (the caller disposes ``engine``): an app on another database."""
+        engine = make_engine(settings.resolved_database_url, sqlite_synchronous=settings.sqlite_synchronous)
+        return cls(settings=settings, engine=engine, sessions=make_session_factory(engine))
+
+    # ------------------------------------------------------------------------------------------- dependencies
     def uow(self) -> UnitOfWork:
         return SqlUnitOfWork(
             self.sessions, org_route=_org_route(self.settings.notify_config), org_locale=self.settings.notify_org_locale
@@ -56,6 +106,97 @@ class Runtime:
     @property
     def database_url(self) -> str:
         return self.settings.resolved_database_url
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    @staticmethod
+    def probe(path: str) -> str | None:
+        return probe_file(path)
+
+    def links(self) -> ApprovalLinks:
+        return approval_links(self.settings)
+
+    # ------------------------------------------------------------------------------------------- use cases
+    def vote(self, cmd: CastVote, *, defer: Defer | None = None) -> Voted:
+        """Cast a vote through the one use case, then react to what it committed (now, or via ``defer``).
+
+        A vote refused because the evidence changed still committed a refresh (fresh requests to send), so
+        its events are reacted to before the error goes back to the door.
+        """
+        from gates import approvals
+
+        try:
+            result = approvals.cast_vote(
+                cmd, uow=self.uow, now=self.now(), probe=self.probe, registry=self.registry, links=self.links()
+            )
+        except EvidenceChangedError as changed:
+            self._react(changed.events, defer)
+            raise
+        return Voted(result=result, after=self._react(result.events, defer))
+
+    def start_review(self, cmd: RequestReview) -> ReviewResult:
+        """Evaluate (recycle limit included), record, open the round or say why not; the caller reacts."""
+        from gates import services
+
+        return services.start_review(
+            cmd, uow=self.uow, now=self.now(), probe=self.probe, registry=self.registry, links=self.links()
+        )
+
+    # ------------------------------------------------------------------------------------------- after commit
+    def _react(self, events: Sequence[DomainEvent], defer: Defer | None) -> AfterCommit:
+        if defer is None:
+            return self.after_commit(events)
+        defer(lambda: self.after_commit(events, quiet=True))
+        return AfterCommit(deferred=True)
+
+    def after_commit(self, events: Sequence[DomainEvent], *, quiet: bool = False) -> AfterCommit:
+        """The one reaction to committed events: a resolved round runs ``gate-decision``; queued notices go out.
+
+        The gate-decision flow dispatches the outbox itself, so a resolved round needs no second dispatch.
+        With ``quiet`` (background work, whose caller has already answered) failures are logged, not raised:
+        the decision waits for ``phasegate rounds reconcile`` and the notices stay in the outbox.
+        """
+        try:
+            decisions = tuple(self.apply_decision(e.round_id) for e in events if isinstance(e, RoundResolved))
+            queued = any(isinstance(e, NotificationsQueued) for e in events)
+            sent = self.dispatch() if queued and not decisions else None
+        except Exception:
+            if not quiet:
+                raise
+            logger.exception("reacting to %s failed; 'phasegate rounds reconcile' and the dispatcher catch up", events)
+            return AfterCommit()
+        return AfterCommit(decisions=decisions, dispatch=sent)
+
+    @property
+    def flows_see_this_database(self) -> bool:
+        """Flows read their database from the environment: only then can one apply this runtime's rounds."""
+        return Settings().resolved_database_url == self.settings.resolved_database_url
+
+    def apply_decision(self, round_id: UUID) -> dict[str, Any]:
+        """Request the ``gate-decision`` flow run for a resolved round (``flows.trigger.apply_decision_flow``).
+
+        Where flows would read another database (an app built for one of its own, as tests do), or when the flow
+        run fails, the decision is applied directly by the service the flow's task runs: idempotent either way.
+        """
+        if self.flows_see_this_database:
+            from flows.trigger import apply_decision_flow
+
+            try:
+                return apply_decision_flow(str(round_id))
+            except Exception:
+                logger.exception("the gate-decision flow failed for round %s; applying it directly", round_id)
+        from gates import approvals
+
+        applied = approvals.apply_round_decision(round_id, uow=self.uow, now=self.now())
+        return applied.model_dump(mode="json") | {"dispatch": self.dispatch()}
+
+    def dispatch(self) -> dict[str, int]:
+        """Send what is due in the outbox now; what fails stays there for the scheduled dispatcher."""
+        from notifications.dispatch import dispatch_due
+
+        report = dispatch_due(self.sessions, max_attempts=self.settings.notify_max_attempts)
+        return report.as_dict()
 
 
 def utc_now() -> datetime:
@@ -119,9 +260,7 @@ def probe_file(path: str) -> str | None:
 
 @cache
 def _runtime_for(url: str, synchronous: str) -> Runtime:
-    settings = Settings(database_url=url, sqlite_synchronous=synchronous)
-    engine = make_engine(url, sqlite_synchronous=synchronous)
-    return Runtime(settings=settings, engine=engine, sessions=make_session_factory(engine))
+    return Runtime.build(Settings(database_url=url, sqlite_synchronous=synchronous))
 
 
 def runtime(database_url: str | None = None) -> Runtime:

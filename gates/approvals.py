@@ -17,21 +17,22 @@ from uuid import UUID, uuid4
 from gates.calendar import WorkingCalendar
 from gates.criteria import Criterion
 from gates.escalation import plan_condition_steps, plan_notifications
-from gates.evaluation import evaluate_gate
 from gates.lifecycle import apply_decision as lifecycle_move
 from gates.ports import ApprovalLinks, DocumentProbe, UnitOfWork
 from gates.quorum import Ballot, Seat, Tally, tally
-from gates.registry import default_registry
 from gates.services import (
     SYSTEM,
     Result,
     UowFactory,
     approval_request,
-    collect_evidence,
+    assess_gate,
     criteria_context,
+    gate_packet,
     messages_for,
     org_notice,
     project_roles,
+    record_review,
+    request_context,
     require_person,
     require_project,
     require_round,
@@ -39,7 +40,8 @@ from gates.services import (
 )
 from models.commands import CastVote, Delegate
 from models.enums import BallotKind, Decision, ProjectStatus, ReviewStatus, RoundStatus
-from models.errors import ConflictError, InputError, NotFoundError, PermissionDeniedError
+from models.errors import ConflictError, EvidenceChangedError, InputError, NotFoundError, PermissionDeniedError
+from models.events import DomainEvent, RoundResolved, queued
 from models.snapshots import (
     ConditionRecord,
     DelegationRecord,
@@ -64,6 +66,7 @@ class VoteResult(Result):
     closed: tuple[str, ...] = ()
     explanation: str = ""
     replayed: bool = False
+    events: tuple[DomainEvent, ...] = ()
 
 
 class DecisionApplied(Result):
@@ -76,6 +79,7 @@ class DecisionApplied(Result):
     already_applied: bool
     notifications: int
     conditions: int = 0
+    events: tuple[DomainEvent, ...] = ()
 
 
 class SecurityRefusedError(PermissionDeniedError):
@@ -233,6 +237,7 @@ def _cast_vote(
                 f"round {current.id} is {current.status.value} (decision: {current.decision}); votes are closed",
                 code="round.closed",
             )
+        _require_condition_people(tx, cmd)
         project = require_project(tx, current.project_key, for_update=True)
         template = require_template(tx, project.template_id, project.template_version).template
         gate = template.gate(current.gate_id)
@@ -286,13 +291,36 @@ def _cast_vote(
             return result
     if violation is not None:
         raise SecurityRefusedError(f"refused: {violation}")
-    _refresh(uow, round_id=current.id, now=now, probe=probe, registry=registry, links=links)
-    raise ConflictError(
+    events = _refresh(uow, round_id=current.id, now=now, probe=probe, registry=registry, links=links)
+    raise EvidenceChangedError(
         f"the evidence of {current.project_key} changed after round {current.id} opened (a new document, cost or "
         "status report); the gate was re-evaluated, earlier votes were superseded and approvers asked again: "
         "review the packet and vote again",
-        code="vote.evidence_changed",
+        events=events,
     )
+
+
+def _require_condition_people(tx: UnitOfWork, cmd: CastVote) -> None:
+    """Every condition's owner (and named verifier) must be a known person, checked before anything is written.
+
+    Why here: the conditions are stored only when the decision is applied, after the round resolved; an
+    unknown owner found then would leave a round decided but never applied.
+    """
+    named = [(i, "owner", c.owner_id) for i, c in enumerate(cmd.conditions, 1)] + [
+        (i, "verifier", c.verification.removeprefix("verifier:"))
+        for i, c in enumerate(cmd.conditions, 1)
+        if c.verification.startswith("verifier:")
+    ]
+    if not named:
+        return
+    known = tx.get_people({person for _, _, person in named})
+    for index, role, person in named:
+        if person not in known:
+            raise InputError(
+                f"condition {index} {role}: unknown person {person!r}; a condition names people phasegate knows "
+                "(add them with 'phasegate person add')",
+                code="vote.condition_person_unknown",
+            )
 
 
 def _record(
@@ -377,13 +405,18 @@ def _record(
             at=now,
         )
     elif before.next_up:
-        base = _request_context(project, gate)
+        base = request_context(project, gate)
         for person in after.next_up:
             if person not in before.next_up:
                 messages += approval_request(
                     tx, current.id, person, base, evidence_hash=current.evidence_hash, links=links
                 )
-    tx.enqueue(messages, now=now)
+    sent = tx.enqueue(messages, now=now)
+    resolved = (
+        (RoundResolved(round_id=current.id, project_key=current.project_key, decision=after.outcome),)
+        if after.outcome is not None
+        else ()
+    )
     return VoteResult(
         round_id=current.id,
         project_key=current.project_key,
@@ -396,17 +429,8 @@ def _record(
         pending=after.pending,
         closed=after.closed,
         explanation=after.explanation,
+        events=(*resolved, *queued(sent)),
     )
-
-
-def _request_context(project: ProjectSnapshot, gate: GateDef) -> dict[str, Any]:
-    return {
-        "project_key": project.key,
-        "project_name": project.name,
-        "gate_id": gate.id,
-        "gate_name": gate.name,
-        "gate_name_zh": gate.name_zh or gate.name,
-    }
 
 
 def _refresh(
@@ -417,34 +441,32 @@ def _refresh(
     probe: DocumentProbe,
     registry: Mapping[str, Criterion] | None,
     links: ApprovalLinks | None,
-) -> None:
-    """Evidence changed under an open round: re-evaluate, supersede the votes, ask every open seat again."""
+) -> tuple[DomainEvent, ...]:
+    """Evidence changed under an open round: re-assess the gate (the same path as a review: recycle limit and
+    packet included), supersede the votes, and send every open seat the fresh packet."""
     with uow() as tx:
         current = require_round(tx, round_id, for_update=True)
         project = require_project(tx, current.project_key, for_update=True)
         if current.status is not RoundStatus.OPEN or project.evidence_version == current.evidence_version:
-            return  # someone else refreshed it first
+            return ()  # someone else refreshed it first
         template = require_template(tx, project.template_id, project.template_version).template
         gate = template.gate(current.gate_id)
         assert gate is not None
-        evidence = collect_evidence(tx, project, gate, as_of=now.date(), probe=probe)
-        evaluation = evaluate_gate(template, gate, evidence, registry or default_registry())
-        review_id = tx.add_review(
-            project_key=project.key,
-            gate_id=gate.id,
-            stage_id=project.stage_id,
+        assessed = assess_gate(tx, project, template, gate, now=now, probe=probe, registry=registry)
+        evaluation = assessed.evaluation
+        recorded = record_review(
+            tx,
+            assessed,
+            project,
+            gate,
             status=ReviewStatus.AWAITING_APPROVAL,
-            recommendation=evaluation.recommendation,
-            evaluation=evaluation.model_dump(mode="json"),
-            evidence=evidence.model_dump(mode="json"),
-            evidence_hash=evaluation.evidence_hash,
             requested_by=current.requested_by,
             now=now,
         )
         superseded = tx.supersede_votes(current.id, now=now)
         tx.refresh_round(
             current.id,
-            review_id=review_id,
+            review_id=recorded.review_id,
             evidence_hash=evaluation.evidence_hash,
             evidence_version=project.evidence_version,
             now=now,
@@ -461,24 +483,27 @@ def _refresh(
             },
             at=now,
         )
-        base = _request_context(project, gate) | {
+        fresh = tally(_policy(current), _seats(current), ())
+        asked = fresh.next_up or fresh.pending
+        request = request_context(project, gate) | {
             "recommendation": evaluation.recommendation.value,
             "criteria": criteria_context(evaluation),
+            "packet": gate_packet(evaluation, assessed.evidence, project, gate, current.id, asked, now),
         }
-        fresh = tally(_policy(current), _seats(current), ())
         messages: list[OutboxRequest] = []
-        for person in fresh.next_up or fresh.pending:
+        for person in asked:
             messages += approval_request(
                 tx,
                 current.id,
                 person,
-                base,
+                request,
                 evidence_hash=evaluation.evidence_hash,
                 links=links,
                 subject_suffix=f":{evaluation.evidence_hash[:12]}",
             )
-        tx.enqueue(messages, now=now)
+        sent = tx.enqueue(messages, now=now)
         tx.commit()
+    return (recorded.model_copy(update={"round_id": current.id}), *queued(sent))
 
 
 # ------------------------------------------------------------------------------------------------ decisions
@@ -549,7 +574,7 @@ def apply_round_decision(round_id: UUID, *, uow: UowFactory, now: datetime) -> D
         messages.append(
             org_notice("decision_made", f"round:{current.id}", context, ("sponsor", "pmo", f"project:{project.key}"))
         )
-        queued = tx.enqueue(messages, now=now)
+        count = tx.enqueue(messages, now=now)
         tx.commit()
     return DecisionApplied(
         round_id=current.id,
@@ -559,8 +584,9 @@ def apply_round_decision(round_id: UUID, *, uow: UowFactory, now: datetime) -> D
         status=move.status,
         stage_id=move.stage_id,
         already_applied=False,
-        notifications=queued,
+        notifications=count,
         conditions=len(conditions),
+        events=queued(count),
     )
 
 
@@ -589,6 +615,39 @@ def unapplied_rounds(*, uow: UowFactory) -> list[UUID]:
     """Rounds that resolved but whose decision was never applied (a crash between the two): reconcile them."""
     with uow() as tx:
         return tx.unapplied_rounds()
+
+
+class RoundFailure(Result):
+    """A round a batch could not handle, and why: reported, never allowed to stop the other rounds."""
+
+    round_id: UUID
+    error: str
+
+
+class ReconcileReport(Result):
+    applied: tuple[DecisionApplied, ...] = ()
+    failed: tuple[RoundFailure, ...] = ()
+
+
+def reconcile_decisions(*, uow: UowFactory, now: datetime) -> ReconcileReport:
+    """Apply every resolved-but-unapplied round, each in its own transaction; one that fails is reported.
+
+    Why each alone: a round whose decision cannot be applied (data written before a check existed) must not
+    keep every later round, reminder and dispatch waiting behind it.
+    """
+    applied: list[DecisionApplied] = []
+    failed: list[RoundFailure] = []
+    for round_id in unapplied_rounds(uow=uow):
+        try:
+            applied.append(apply_round_decision(round_id, uow=uow, now=now))
+        except Exception as err:  # reported with the round; the next round is tried all the same
+            failed.append(RoundFailure(round_id=round_id, error=_one_line(err)))
+    return ReconcileReport(applied=tuple(applied), failed=tuple(failed))
+
+
+def _one_line(err: Exception) -> str:
+    text = str(err).strip().splitlines()
+    return f"{type(err).__name__}: {text[0] if text else ''}"[:500]
 
 
 def list_rounds(*, uow: UowFactory, pending_only: bool = False, person_id: str | None = None) -> list[RoundSnapshot]:
@@ -654,7 +713,7 @@ def reassign_seat(
             tx,
             current.id,
             to_person,
-            _request_context(project, gate),
+            request_context(project, gate),
             evidence_hash=current.evidence_hash,
             links=links,
             subject_suffix=":reassigned",
@@ -789,126 +848,157 @@ class ReminderReport(Result):
     reminders: int = 0
     escalations: int = 0
     condition_notices: int = 0
+    failed: tuple[RoundFailure, ...] = ()
 
 
 EscalationTargets = Callable[[UnitOfWork, RoundSnapshot, str, str], list[str]]
 
 
+class _Plan(Result):
+    """What one round's (or condition's) due steps will write, built before anything is written."""
+
+    subject: str
+    steps: tuple[str, ...]
+    messages: tuple[OutboxRequest, ...]
+    audits: tuple[tuple[str, dict[str, Any]], ...]
+    reminders: int = 0
+    escalations: int = 0
+    notices: int = 0
+
+
 def send_reminders(*, uow: UowFactory, now: datetime, links: ApprovalLinks | None = None) -> ReminderReport:
     """Plan and queue due reminders and escalations for open rounds, and condition notices; each step once.
 
-    Nothing here decides: an overdue round is escalated up its ladder, never approved by timeout.
+    Nothing here decides: an overdue round is escalated up its ladder, never approved by timeout. Each round's
+    steps are planned in full before any is written, so a round that cannot be planned (a person or template
+    gone) is reported in ``failed`` and the others still get theirs.
     """
-    reminders = escalations = notices = 0
+    plans: list[_Plan] = []
+    failed: list[RoundFailure] = []
     with uow() as tx:
         for current in tx.list_rounds(status=RoundStatus.OPEN):
-            if current.due_at is None:
-                continue
-            project = require_project(tx, current.project_key)
-            template = require_template(tx, project.template_id, project.template_version).template
-            gate = template.gate(current.gate_id)
-            assert gate is not None
-            calendar = WorkingCalendar.from_def(template.calendar)
-            subject = f"round:{current.id}"
-            steps = plan_notifications(
-                current.opened_at, current.due_at, now, tx.steps_taken(subject), calendar=calendar
-            )
-            if not steps:
-                continue
-            waiting = round_tally(current)
-            asked = waiting.next_up or waiting.pending
-            base = _request_context(project, gate) | {
-                "due_at": current.due_at.isoformat(),
-                "overdue": now > current.due_at,
-            }
-            messages: list[OutboxRequest] = []
-            for step in steps:
-                if step.kind == "reminder":
-                    reminders += 1
-                    for person in asked:
-                        messages += approval_request(
-                            tx,
-                            current.id,
-                            person,
-                            base,
-                            evidence_hash=current.evidence_hash,
-                            links=links,
-                            kind="reminder",
-                            subject_suffix=f":{step.id}",
-                        )
-                else:
-                    escalations += 1
-                    level = int(step.id.split(":", 1)[0].rsplit("-", 1)[-1]) if "-" in step.id else 1
-                    for person in _escalation_audience(tx, project, step.audience, asked, now.date()):
-                        messages += approval_request(
-                            tx,
-                            current.id,
-                            person,
-                            base | {"escalation_level": level},
-                            evidence_hash=current.evidence_hash,
-                            links=links,
-                            kind="escalation",
-                            subject_suffix=f":{step.id}",
-                        )
-                tx.append_audit(
-                    actor=SYSTEM,
-                    action=f"round.{step.kind}",
-                    entity=subject,
-                    payload={"step": step.id, "audience": step.audience, "waiting_for": list(asked)},
-                    at=now,
-                )
-            tx.record_steps(subject, [step.id for step in steps], now=now)
-            tx.enqueue(messages, now=now)
+            try:
+                plans.append(_plan_round(tx, current, now, links))
+            except Exception as err:  # reported with the round; the others go on
+                failed.append(RoundFailure(round_id=current.id, error=_one_line(err)))
         for condition in tx.conditions(status="open"):
-            project = require_project(tx, condition.project_key)
-            template = require_template(tx, project.template_id, project.template_version).template
-            gate = template.gate(condition.gate_id)
-            grace = gate.condition_grace_days if gate else 5
-            subject = f"condition:{condition.id}"
-            steps = plan_condition_steps(
-                condition.due_on,
-                grace,
-                now,
-                tx.steps_taken(subject),
-                calendar=WorkingCalendar.from_def(template.calendar),
-            )
-            messages = []
-            for step in steps:
-                notices += 1
-                missed = step.id == "condition-missed"
-                context = {
-                    "project_key": project.key,
-                    "project_name": project.name,
-                    "condition": condition.text,
-                    "owner": condition.owner_id,
-                    "due_on": condition.due_on.isoformat(),
-                    "verification": condition.verification,
-                    "proposal": "hold" if missed else None,
-                }
-                gatekeepers = tx.get_round(condition.round_id)
-                audience = (
-                    condition.owner_id,
-                    *(gatekeepers.approvers if missed and gatekeepers else ()),
-                    project.sponsor_id,
-                )
-                for person_id in dict.fromkeys(audience):
-                    messages += messages_for(
-                        require_person(tx, person_id, field="recipient"),
-                        "condition_missed" if missed else "condition_due",
-                        f"{subject}:{step.id}",
-                        context,
-                    )
-                tx.append_audit(
-                    actor=SYSTEM,
-                    action=f"condition.{'missed' if missed else 'due'}",
-                    entity=subject,
-                    payload={"step": step.id, "proposal": "hold" if missed else None},
-                    at=now,
-                )
-            tx.record_steps(subject, [step.id for step in steps], now=now)
-            tx.enqueue(messages, now=now)
+            try:
+                plans.append(_plan_condition(tx, condition, now))
+            except Exception as err:
+                failed.append(RoundFailure(round_id=condition.round_id, error=_one_line(err)))
+        for plan in plans:
+            if not plan.steps:
+                continue
+            for action, payload in plan.audits:
+                tx.append_audit(actor=SYSTEM, action=action, entity=plan.subject, payload=payload, at=now)
+            tx.record_steps(plan.subject, list(plan.steps), now=now)
+            tx.enqueue(plan.messages, now=now)
         tx.commit()
-    return ReminderReport(reminders=reminders, escalations=escalations, condition_notices=notices)
+    return ReminderReport(
+        reminders=sum(p.reminders for p in plans),
+        escalations=sum(p.escalations for p in plans),
+        condition_notices=sum(p.notices for p in plans),
+        failed=tuple(failed),
+    )
+
+
+def _plan_round(tx: UnitOfWork, current: RoundSnapshot, now: datetime, links: ApprovalLinks | None) -> _Plan:
+    subject = f"round:{current.id}"
+    if current.due_at is None:
+        return _Plan(subject=subject, steps=(), messages=(), audits=())
+    project = require_project(tx, current.project_key)
+    template = require_template(tx, project.template_id, project.template_version).template
+    gate = template.gate(current.gate_id)
+    if gate is None:
+        raise NotFoundError(f"gate {current.gate_id!r} is not in {template.id}@{template.version}")
+    calendar = WorkingCalendar.from_def(template.calendar)
+    steps = plan_notifications(current.opened_at, current.due_at, now, tx.steps_taken(subject), calendar=calendar)
+    if not steps:
+        return _Plan(subject=subject, steps=(), messages=(), audits=())
+    waiting = round_tally(current)
+    asked = waiting.next_up or waiting.pending
+    base = request_context(project, gate) | {"due_at": current.due_at.isoformat(), "overdue": now > current.due_at}
+    messages: list[OutboxRequest] = []
+    audits: list[tuple[str, dict[str, Any]]] = []
+    reminders = escalations = 0
+    for step in steps:
+        if step.kind == "reminder":
+            reminders += 1
+            audience, context = list(asked), base
+        else:
+            escalations += 1
+            level = int(step.id.split(":", 1)[0].rsplit("-", 1)[-1]) if "-" in step.id else 1
+            audience = _escalation_audience(tx, project, step.audience, asked, now.date())
+            context = base | {"escalation_level": level}
+        for person in audience:
+            messages += approval_request(
+                tx,
+                current.id,
+                person,
+                context,
+                evidence_hash=current.evidence_hash,
+                links=links,
+                kind=step.kind,
+                subject_suffix=f":{step.id}",
+            )
+        audits.append(
+            (f"round.{step.kind}", {"step": step.id, "audience": step.audience, "waiting_for": list(asked)})
+        )
+    return _Plan(
+        subject=subject,
+        steps=tuple(step.id for step in steps),
+        messages=tuple(messages),
+        audits=tuple(audits),
+        reminders=reminders,
+        escalations=escalations,
+    )
+
+
+def _plan_condition(tx: UnitOfWork, condition: ConditionRecord, now: datetime) -> _Plan:
+    project = require_project(tx, condition.project_key)
+    template = require_template(tx, project.template_id, project.template_version).template
+    gate = template.gate(condition.gate_id)
+    grace = gate.condition_grace_days if gate else 5
+    subject = f"condition:{condition.id}"
+    steps = plan_condition_steps(
+        condition.due_on, grace, now, tx.steps_taken(subject), calendar=WorkingCalendar.from_def(template.calendar)
+    )
+    messages: list[OutboxRequest] = []
+    audits: list[tuple[str, dict[str, Any]]] = []
+    for step in steps:
+        missed = step.id == "condition-missed"
+        context = {
+            "project_key": project.key,
+            "project_name": project.name,
+            "condition": condition.text,
+            "owner": condition.owner_id,
+            "due_on": condition.due_on.isoformat(),
+            "verification": condition.verification,
+            "proposal": "hold" if missed else None,
+        }
+        gatekeepers = tx.get_round(condition.round_id)
+        audience = (
+            condition.owner_id,
+            *(gatekeepers.approvers if missed and gatekeepers else ()),
+            project.sponsor_id,
+        )
+        for person_id in dict.fromkeys(audience):
+            messages += messages_for(
+                require_person(tx, person_id, field="recipient"),
+                "condition_missed" if missed else "condition_due",
+                f"{subject}:{step.id}",
+                context,
+            )
+        audits.append(
+            (f"condition.{'missed' if missed else 'due'}", {"step": step.id, "proposal": "hold" if missed else None})
+        )
+    return _Plan(
+        subject=subject,
+        steps=tuple(step.id for step in steps),
+        messages=tuple(messages),
+        audits=tuple(audits),
+        notices=len(steps),
+    )
 
 
 def _escalation_audience(

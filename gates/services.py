@@ -20,6 +20,7 @@ from gates.evaluation import evaluate_gate
 from gates.evm import compute as compute_evm
 from gates.ports import ApprovalLinks, DocumentProbe, UnitOfWork
 from gates.quorum import resolve_seats, tally
+from gates.recycling import with_recycle_limit
 from gates.registry import default_registry
 from models.commands import AddPerson, CreateProject, RecordCost, RegisterDocument, RequestReview
 from models.enums import (
@@ -29,6 +30,8 @@ from models.enums import (
     ReviewStatus,
 )
 from models.errors import ConflictError, InputError, NotFoundError
+from models.events import DomainEvent, ReviewRecorded
+from models.events import queued as queued_event
 from models.evidence import DocumentEvidence, EvmSnapshot, GateEvidence, MilestoneEvidence, RiskEvidence
 from models.snapshots import (
     BaselineRecord,
@@ -64,6 +67,7 @@ class ReviewResult(Result):
     evaluation: Evaluation
     approvers: tuple[str, ...]
     notifications: int
+    events: tuple[DomainEvent, ...] = ()
 
 
 # ------------------------------------------------------------------------------------------------ people
@@ -324,6 +328,70 @@ class GateCheck(Result):
     evidence: GateEvidence
 
 
+def assess_gate(
+    tx: UnitOfWork,
+    project: ProjectSnapshot,
+    template: LifecycleTemplate,
+    gate: GateDef,
+    *,
+    now: datetime,
+    probe: DocumentProbe,
+    registry: Mapping[str, Criterion] | None,
+) -> GateCheck:
+    """The one evaluation of a gate: evidence as of today, the template's criteria, then the recycle limit.
+
+    Why one function: a review, the refresh of an open round after new evidence and ``gate check`` must
+    recommend the same thing for the same evidence (after the recycle limit that is KILL, whatever the
+    criteria say); each once had its own copy and they drifted.
+    """
+    evidence = collect_evidence(tx, project, gate, as_of=now.date(), probe=probe)
+    evaluation = evaluate_gate(template, gate, evidence, registry or default_registry())
+    current = template.gate_after(project.stage_id)
+    if current is not None and current.id == gate.id:  # recycles count at the gate the project stands before
+        evaluation = with_recycle_limit(evaluation, project.recycle_count, gate.recycle_limit)
+    return GateCheck(evaluation=evaluation, evidence=evidence)
+
+
+def record_review(
+    tx: UnitOfWork,
+    assessed: GateCheck,
+    project: ProjectSnapshot,
+    gate: GateDef,
+    *,
+    status: ReviewStatus,
+    requested_by: str | None,
+    now: datetime,
+) -> ReviewRecorded:
+    """Record an assessment as a review with its evidence and hash, and audit it (the caller commits)."""
+    evaluation = assessed.evaluation
+    review_id = tx.add_review(
+        project_key=project.key,
+        gate_id=gate.id,
+        stage_id=project.stage_id,
+        status=status,
+        recommendation=evaluation.recommendation,
+        evaluation=evaluation.model_dump(mode="json"),
+        evidence=assessed.evidence.model_dump(mode="json"),
+        evidence_hash=evaluation.evidence_hash,
+        requested_by=requested_by,
+        now=now,
+    )
+    tx.append_audit(
+        actor=requested_by or SYSTEM,
+        action="review.recorded",
+        entity=f"project:{project.key}/gate:{gate.id}",
+        payload={
+            "review": review_id,
+            "recommendation": evaluation.recommendation,
+            "evidence_hash": evaluation.evidence_hash,
+        },
+        at=now,
+    )
+    return ReviewRecorded(
+        review_id=review_id, project_key=project.key, gate_id=gate.id, recommendation=evaluation.recommendation
+    )
+
+
 def check_gate(
     project_key: str,
     *,
@@ -348,10 +416,7 @@ def check_gate(
                     code="gate.unknown",
                 )
             gate = found
-        evidence = collect_evidence(tx, project, gate, as_of=now.date(), probe=probe)
-    return GateCheck(
-        evaluation=evaluate_gate(template, gate, evidence, registry or default_registry()), evidence=evidence
-    )
+        return assess_gate(tx, project, template, gate, now=now, probe=probe, registry=registry)
 
 
 def project_roles(tx: UnitOfWork, project: ProjectSnapshot) -> dict[str, tuple[str, ...]]:
@@ -410,40 +475,13 @@ def start_review(
     """Evaluate, record the evaluation with its evidence hash, and open a round unless the gate is not ready."""
     with uow() as tx:
         project, template, gate = _reviewable(tx, cmd.project_key, for_update=True)
-        evidence = collect_evidence(tx, project, gate, as_of=now.date(), probe=probe)
-        evaluation = _with_recycle_limit(
-            evaluate_gate(template, gate, evidence, registry or default_registry()), project, gate
-        )
+        assessed = assess_gate(tx, project, template, gate, now=now, probe=probe, registry=registry)
+        evaluation, evidence = assessed.evaluation, assessed.evidence
         ready = evaluation.recommendation is not Recommendation.NOT_READY
-        review_id = tx.add_review(
-            project_key=project.key,
-            gate_id=gate.id,
-            stage_id=project.stage_id,
-            status=ReviewStatus.AWAITING_APPROVAL if ready else ReviewStatus.NOT_READY,
-            recommendation=evaluation.recommendation,
-            evaluation=evaluation.model_dump(mode="json"),
-            evidence=evidence.model_dump(mode="json"),
-            evidence_hash=evaluation.evidence_hash,
-            requested_by=cmd.requested_by,
-            now=now,
-        )
-        tx.append_audit(
-            actor=cmd.requested_by or SYSTEM,
-            action="review.recorded",
-            entity=f"project:{project.key}/gate:{gate.id}",
-            payload={
-                "review": review_id,
-                "recommendation": evaluation.recommendation,
-                "evidence_hash": evaluation.evidence_hash,
-            },
-            at=now,
-        )
-        base = {
-            "project_key": project.key,
-            "project_name": project.name,
-            "gate_id": gate.id,
-            "gate_name": gate.name,
-            "gate_name_zh": gate.name_zh or gate.name,
+        status = ReviewStatus.AWAITING_APPROVAL if ready else ReviewStatus.NOT_READY
+        recorded = record_review(tx, assessed, project, gate, status=status, requested_by=cmd.requested_by, now=now)
+        review_id = recorded.review_id
+        base = request_context(project, gate) | {
             "recommendation": evaluation.recommendation.value,
             "criteria": criteria_context(evaluation),
         }
@@ -485,7 +523,7 @@ def start_review(
             )
             opening = tally(gate.approval, seats, ())
             asked = opening.next_up or opening.pending
-            request = base | {"packet": _packet(evaluation, evidence, project, gate, round_id, asked, now)}
+            request = base | {"packet": gate_packet(evaluation, evidence, project, gate, round_id, asked, now)}
             if cmd.meeting_at is not None:
                 request |= {
                     "review_meeting": {
@@ -515,11 +553,27 @@ def start_review(
         queued = tx.enqueue(messages, now=now)
         tx.commit()
     return ReviewResult(
-        review_id=review_id, round_id=round_id, evaluation=evaluation, approvers=approvers, notifications=queued
+        review_id=review_id,
+        round_id=round_id,
+        evaluation=evaluation,
+        approvers=approvers,
+        notifications=queued,
+        events=(recorded.model_copy(update={"round_id": round_id}), *queued_event(queued)),
     )
 
 
-def _packet(
+def request_context(project: ProjectSnapshot, gate: GateDef) -> dict[str, Any]:
+    """What every message about a project's gate names: the project and the gate, in both languages."""
+    return {
+        "project_key": project.key,
+        "project_name": project.name,
+        "gate_id": gate.id,
+        "gate_name": gate.name,
+        "gate_name_zh": gate.name_zh or gate.name,
+    }
+
+
+def gate_packet(
     evaluation: Evaluation,
     evidence: GateEvidence,
     project: ProjectSnapshot,
@@ -540,16 +594,6 @@ def _packet(
         "risks": [r.model_dump(mode="json") | {"score": r.score} for r in top_risks],
         "pending": list(asked),
     }
-
-
-def _with_recycle_limit(evaluation: Evaluation, project: ProjectSnapshot, gate: GateDef) -> Evaluation:
-    """After the template's recycle limit ("three strikes") the engine proposes KILL, whatever the criteria say."""
-    if project.recycle_count < gate.recycle_limit:
-        return evaluation
-    reason = f"recycled {project.recycle_count} times at this gate; the limit is {gate.recycle_limit}"
-    return evaluation.model_copy(
-        update={"recommendation": Recommendation.KILL, "reasons": (*evaluation.reasons, reason)}
-    )
 
 
 def approval_request(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Annotated
@@ -14,11 +15,13 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    ValidationError,
     field_validator,
     model_validator,
 )
 
 from models.enums import BallotKind, Decision, Locale
+from models.errors import InputError
 from models.snapshots import ConditionSpec
 
 PersonId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
@@ -127,6 +130,82 @@ class CastVote(Command):
         if self.on_behalf_of == self.voter_id:
             raise ValueError("on behalf of: a person does not act on their own behalf as a delegate")
         return self
+
+    @classmethod
+    def from_door(
+        cls,
+        *,
+        round_id: UUID,
+        voter_id: str,
+        choice: str,
+        reason: str = "",
+        conditions: Sequence[str | Sequence[str]] = (),
+        on_behalf_of: str | None = None,
+        idempotency_key: str | None = None,
+        seen_evidence_hash: str | None = None,
+        labels: Mapping[str, str] | None = None,
+    ) -> CastVote:
+        """The one way a door turns what a person typed or clicked into a vote command.
+
+        ``choice`` is one of ``VOTE_CHOICES`` (a decision, or abstain / recuse); each condition is
+        ``'TEXT;OWNER;DUE;VERIFICATION'`` (the CLI's option) or those four parts (the page's form row).
+        ``labels`` map field names to what the door calls them (``--decision``, ``decision``), so the one
+        line of an ``InputError`` names the field as the person knows it.
+        """
+        names = dict(VOTE_LABELS) | dict(labels or {})
+        if choice not in VOTE_CHOICES:
+            raise InputError(f"{names['decision']}: {choice!r} is not allowed; use one of {', '.join(VOTE_CHOICES)}")
+        kind = BallotKind(choice) if choice in ("abstain", "recuse") else BallotKind.VOTE
+        specs = tuple(_condition(spec, index, names["conditions"]) for index, spec in enumerate(conditions, 1))
+        try:
+            return cls(
+                round_id=round_id,
+                voter_id=voter_id,
+                decision=Decision(choice) if kind is BallotKind.VOTE else None,
+                kind=kind,
+                reason=reason,
+                on_behalf_of=on_behalf_of or None,
+                conditions=specs,
+                idempotency_key=idempotency_key or None,
+                seen_evidence_hash=seen_evidence_hash or None,
+            )
+        except ValidationError as err:
+            first = err.errors()[0]
+            field = ".".join(str(part) for part in first["loc"])
+            message = str(first["msg"]).removeprefix("Value error, ")
+            raise InputError(f"{names.get(field, field)}: {message}" if field else message) from None
+
+
+VOTE_CHOICES = ("go", "conditional_go", "recycle", "hold", "kill", "abstain", "recuse")
+"""What a person may choose on a round: the five decisions, or stepping aside (abstain, recuse)."""
+
+VOTE_LABELS: Mapping[str, str] = {
+    "decision": "decision",
+    "reason": "reason",
+    "voter_id": "voter",
+    "conditions": "condition",
+    "on_behalf_of": "on behalf of",
+    "idempotency_key": "idempotency key",
+    "seen_evidence_hash": "evidence hash",
+}
+
+
+def _condition(spec: str | Sequence[str], index: int, label: str) -> ConditionSpec:
+    """One condition of a CONDITIONAL_GO from 'TEXT;OWNER;DUE;VERIFICATION' or its four parts."""
+    parts = [p.strip() for p in (spec.split(";") if isinstance(spec, str) else spec)]
+    if not isinstance(spec, str) and (len(parts) != 4 or not all(parts)):
+        raise InputError(f"{label} {index}: fill in what, owner, due date and verification (or leave it all empty)")
+    if len(parts) != 4 or not all(parts):
+        raise InputError(
+            f"{label} {index}: give TEXT;OWNER;DUE;VERIFICATION, e.g. 'Security review passed;carol;2026-12-15;"
+            "verifier:dan' (VERIFICATION: a criterion code or verifier:PERSON)"
+        )
+    text, owner, due, verification = parts
+    try:
+        due_on = date.fromisoformat(due)
+    except ValueError:
+        raise InputError(f"{label} {index} DUE: {due!r} is not a date; use YYYY-MM-DD") from None
+    return ConditionSpec(text=text, owner_id=owner, due_on=due_on, verification=verification)
 
 
 class Delegate(Command):

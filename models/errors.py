@@ -5,6 +5,11 @@ A gate that fails its checks is a result, not an exception: these are for reques
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from models.events import DomainEvent
+
 
 class PhasegateError(Exception):
     """Base of every expected error: the message is safe and complete enough to show as one line."""
@@ -32,6 +37,20 @@ class ConflictError(PhasegateError):
     """The request contradicts recorded state (duplicate vote, changed template version, closed round)."""
 
     code = "conflict"
+
+
+class EvidenceChangedError(ConflictError):
+    """A vote met newer evidence: the round was re-evaluated and committed, and the vote must be cast again.
+
+    ``events`` are what that refresh committed (a review recorded, approvers asked again), so the composition
+    root still reacts to them (dispatching the fresh requests) although the vote itself was refused.
+    """
+
+    code = "vote.evidence_changed"
+
+    def __init__(self, message: str, *, events: tuple[DomainEvent, ...] = ()) -> None:
+        super().__init__(message)
+        self.events = events
 
 
 class PermissionDeniedError(PhasegateError):

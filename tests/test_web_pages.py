@@ -377,8 +377,8 @@ def test_a_double_submit_records_one_vote(world: World) -> None:
     token = path.rsplit("/", 1)[1]
     link = approval.open_link(world.rt, token, method="POST", now=_now())
     cmd = approval.command(link, {"decision": "go", "reason": "", "evidence_hash": link.current.evidence_hash})
-    first = approval.cast(world.rt, link, cmd, now=_now())
-    second = approval.cast(world.rt, link, cmd, now=_now())
+    first = approval.cast(world.rt, link, cmd)
+    second = approval.cast(world.rt, link, cmd)
     assert not first.replayed and second.replayed
     assert world.count(t.Vote) == 1 and world.count(t.UsedApprovalLink) == 1
 

@@ -11,12 +11,15 @@ Choices worth knowing:
   as with ``phasegate doc add``; a client sends the absolute path with the sha256 and size it computed. The
   gate criterion ``doc.unchanged_since_approval`` re-hashes the file at every evaluation, so a wrong hash or
   a file changed after registration shows up as a failed criterion, not as a silent pass.
-- **Starting a review runs ``services.start_review`` in the request, not the ``gate-review`` Prefect flow.**
-  The API stays light (no Prefect import, no flow-run overhead, about a second per process otherwise);
-  the round it opens is a row, and the notifications it queues leave with the scheduled notify dispatcher.
-- **A deciding vote applies its decision in the request** through ``approvals.apply_round_decision``, the
-  service the ``gate-decision`` flow runs, so the answer shows the project's new stage. It is idempotent;
-  ``phasegate rounds reconcile`` and the scheduled reconciliation catch a crash in between.
+- **Starting a review runs the review use case in the request, not the ``gate-review`` Prefect flow.**
+  The API stays light (no Prefect import for a review); the round it opens is a row, and the requests it
+  queues are dispatched by the composition root's after-commit handler once the answer is sent.
+- **A deciding vote requests the ``gate-decision`` flow run**, as the CLI and the approval page do: the
+  composition root (``flows.runtime.Runtime.vote``) reacts to the round-resolved event. When the flow runs in
+  this process the answer carries ``applied`` (the project's new stage); on a team server a worker applies it
+  and the answer names ``decision_flow_run``. An app serving a database other than ``PHASEGATE_DATABASE_URL``
+  applies the decision directly, by the service the flow's task runs. ``phasegate rounds reconcile`` and the
+  scheduled reconciliation catch a crash in between.
 - **Votes are the caller's own.** The voter is the token's person (``on_behalf_of`` names a principal when
   acting as their delegate); ``evidence_hash`` must be the hash of the packet the caller reviewed (from
   ``GET /rounds/{id}``); an ``Idempotency-Key`` header makes a retried request return the first answer.
@@ -30,7 +33,7 @@ from decimal import Decimal
 from typing import Annotated, Any, Generic, Literal, TypeVar
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Response, status
+from fastapi import APIRouter, BackgroundTasks, Depends, Header, Path, Query, Response, status
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, WithJsonSchema
 
 from gates import approvals, services
@@ -487,16 +490,10 @@ class ReviewOut(BaseModel):
     responses=responses(401, 403, 404, 409, 422),
     tags=["reviews"],
 )
-def start_review(caller: Writer, rt: Runtime, key: Key) -> ReviewOut:
+def start_review(caller: Writer, rt: Runtime, key: Key, background: BackgroundTasks) -> ReviewOut:
     """Start a gate review: evaluate, record it with its evidence hash, and open the approval round if ready."""
-    result = services.start_review(
-        RequestReview(project_key=key, requested_by=caller.person_id),
-        uow=rt.uow,
-        now=rt.now(),
-        probe=rt.probe,
-        registry=rt.registry,
-        links=rt.links(),
-    )
+    result = rt.start_review(RequestReview(project_key=key, requested_by=caller.person_id))
+    background.add_task(rt.after_commit, result.events, quiet=True)  # the requests go out after the answer
     return ReviewOut(
         review_id=result.review_id,
         round_id=result.round_id,
@@ -574,6 +571,10 @@ class VoteOutcome(BaseModel):
     applied: approvals.DecisionApplied | None = Field(
         default=None, description="The decision applied to the project, when this vote resolved the round."
     )
+    decision_flow_run: str | None = Field(
+        default=None,
+        description="The gate-decision flow run a team's worker applies the decision in (then `applied` is null).",
+    )
 
 
 IdempotencyKey = Annotated[
@@ -596,27 +597,28 @@ def cast_vote(
     caller: Voter, rt: Runtime, round_id: UUID, body: VoteIn, response: Response, idempotency_key: IdempotencyKey = ""
 ) -> VoteOutcome:
     """Vote, abstain or recuse on a round as the token's person, bound to the evidence hash reviewed."""
-    kind = BallotKind(body.decision) if body.decision in ("abstain", "recuse") else BallotKind.VOTE
     conditions = body.conditions if isinstance(body, ConditionalGoVote) else []
-    cmd = CastVote(
+    cmd = CastVote.from_door(
         round_id=round_id,
         voter_id=caller.person_id,
-        decision=Decision(body.decision) if kind is BallotKind.VOTE else None,
-        kind=kind,
+        choice=body.decision,
         reason=body.reason,
         # Acting "on behalf of" oneself is simply one's own vote.
         on_behalf_of=body.on_behalf_of if body.on_behalf_of != caller.person_id else None,
-        conditions=tuple(ConditionSpec(**c.model_dump()) for c in conditions),
+        conditions=[(c.text, c.owner_id, c.due_on.isoformat(), c.verification) for c in conditions],
         idempotency_key=f"api:{caller.person_id}:{idempotency_key}" if idempotency_key else None,
         seen_evidence_hash=body.evidence_hash,
+        labels={"conditions": "conditions"},
     )
-    result = approvals.cast_vote(cmd, uow=rt.uow, now=rt.now(), probe=rt.probe, registry=rt.registry, links=rt.links())
-    applied = None
-    if result.replayed:
+    voted = rt.vote(cmd)
+    if voted.result.replayed:
         response.status_code = status.HTTP_200_OK
-    elif result.round_decision is not None:
-        applied = approvals.apply_round_decision(result.round_id, uow=rt.uow, now=rt.now())
-    return VoteOutcome(vote=result, applied=applied)
+    decision = voted.after.decision or {}
+    return VoteOutcome(
+        vote=voted.result,
+        applied=approvals.DecisionApplied.model_validate(decision) if "decision" in decision else None,
+        decision_flow_run=str(decision["scheduled_flow_run"]) if "scheduled_flow_run" in decision else None,
+    )
 
 
 # ------------------------------------------------------------------------------------------------ audit

@@ -26,7 +26,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 
 from flows.runtime import Runtime, runtime
-from models.db import make_engine, make_session_factory
 from models.errors import ConflictError, InputError, NotFoundError, PermissionDeniedError, PhasegateError
 from models.settings import Settings
 from web import pages
@@ -62,8 +61,7 @@ def _runtime_for(settings: Settings | None) -> tuple[Runtime, bool]:
     """The process runtime when no settings are given; otherwise one of our own (disposed at shutdown)."""
     if settings is None:
         return runtime(), False
-    engine = make_engine(settings.resolved_database_url, sqlite_synchronous=settings.sqlite_synchronous)
-    return Runtime(settings=settings, engine=engine, sessions=make_session_factory(engine)), True
+    return Runtime.build(settings), True
 
 
 def _problem(status: int, title: str, detail: str, code: str | None = None) -> JSONResponse:

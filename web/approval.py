@@ -13,43 +13,34 @@ Rules this module keeps (see notifications/links.py for the token itself):
 - **Refusals reveal nothing.** A forged, altered, malformed or expired link gets the same kind of page
   whatever round it claims, and an audit entry ``security.link_refused`` that records only the reason and
   a fingerprint of the link, never the round it names.
-- **After a deciding vote** the gate-decision runs in a background task, after the response: through the
-  ``gate-decision`` Prefect flow when a Prefect API is configured for this database (``PREFECT_API_URL``, or
-  the local server of ``phasegate server start``), so it shows in the Prefect UI like a CLI vote; otherwise
-  by calling ``gates.approvals.apply_round_decision`` directly, which is what the flow's task does. Either
-  way it is idempotent, and ``phasegate rounds reconcile`` applies a decision whose background task died.
-  The outbox is then dispatched, so the decision and any fresh links go out without waiting for the
-  scheduled dispatcher.
+- **After the vote** the composition root's after-commit handler (``flows.runtime.Runtime.after_commit``)
+  runs in a background task, after the response, exactly as it runs inline for the CLI and the API: a
+  resolved round requests the ``gate-decision`` flow run, and queued notices are dispatched. It is
+  idempotent, and ``phasegate rounds reconcile`` applies a decision whose background task died.
 """
 
 from __future__ import annotations
 
-import logging
-import os
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from pydantic import ValidationError
-
-from flows.runtime import Runtime, approval_links, probe_file, utc_now
+from flows.runtime import Defer, Runtime
 from gates import approvals, services
-from models.commands import CastVote
-from models.enums import BallotKind, Decision, RoundStatus
-from models.errors import InputError, NotFoundError, PermissionDeniedError
+from models.commands import VOTE_CHOICES, CastVote
+from models.enums import RoundStatus
+from models.errors import NotFoundError, PermissionDeniedError
 from models.settings import Settings
-from models.snapshots import ConditionSpec, RoundSnapshot, VoteRecord
+from models.snapshots import RoundSnapshot, VoteRecord
 from notifications.links import EXPIRED, STALE_EVIDENCE, ApprovalClaim, read_approval_token
 from web import store
-
-logger = logging.getLogger(__name__)
 
 REFUSED = "security.link_refused"
 REPLAYED = "approval_link.replayed"
 UNKNOWN_ROUND = "approval_link.unknown_round"
 NOT_APPROVER = "approval_link.not_an_approver"
-CHOICES = ("go", "conditional_go", "recycle", "hold", "kill", "abstain", "recuse")
+CHOICES = VOTE_CHOICES
 CONDITION_ROWS = 3
 
 
@@ -149,92 +140,27 @@ def idempotency_key(link: Link) -> str:
 
 
 def command(link: Link, form: dict[str, Any]) -> CastVote:
-    """The vote the form asks for, validated as the CLI's is; InputError names the field at fault."""
-    choice = str(form.get("decision") or "")
-    if choice not in CHOICES:
-        raise InputError(f"decision: choose one of {', '.join(CHOICES)}")
-    kind = BallotKind(choice) if choice in ("abstain", "recuse") else BallotKind.VOTE
-    conditions = []
-    texts, owners, dues, checks = (form.get(f"condition_{name}") or [] for name in ("text", "owner", "due", "verify"))
-    for index, (text, owner, due, check) in enumerate(zip(texts, owners, dues, checks, strict=False), 1):
-        if not any(part.strip() for part in (text, owner, due, check)):
-            continue
-        if not all(part.strip() for part in (text, owner, due, check)):
-            raise InputError(f"condition {index}: fill in what, owner, due date and verification (or leave it empty)")
-        conditions.append(
-            {"text": text.strip(), "owner_id": owner.strip(), "due_on": due.strip(), "verification": check.strip()}
-        )
-    seen = str(form.get("evidence_hash") or "") or None
-    try:
-        return CastVote(
-            round_id=link.current.id,
-            voter_id=link.claim.approver_id,
-            decision=None if kind is not BallotKind.VOTE else Decision(choice),
-            kind=kind,
-            reason=str(form.get("reason") or ""),
-            conditions=tuple(ConditionSpec.model_validate(c) for c in conditions),
-            idempotency_key=idempotency_key(link),
-            seen_evidence_hash=seen,
-        )
-    except ValidationError as err:
-        first = err.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "vote"
-        message = str(first["msg"]).removeprefix("Value error, ")
-        raise InputError(f"{where}: {message}" if where != "vote" else message) from None
-
-
-def cast(rt: Runtime, link: Link, cmd: CastVote, *, now: datetime) -> approvals.VoteResult:
-    """Vote through the same use case as the CLI, then mark the link used (in its own short transaction)."""
-    result = approvals.cast_vote(
-        cmd, uow=rt.uow, now=now, probe=probe_file, registry=rt.registry, links=approval_links(rt.settings)
+    """The vote the form asks for, built as every door builds it; InputError names the field at fault."""
+    rows = zip(*(form.get(f"condition_{name}") or [] for name in ("text", "owner", "due", "verify")), strict=False)
+    return CastVote.from_door(
+        round_id=link.current.id,
+        voter_id=link.claim.approver_id,
+        choice=str(form.get("decision") or ""),
+        reason=str(form.get("reason") or ""),
+        conditions=[row for row in rows if any(part.strip() for part in row)],  # empty rows are not conditions
+        idempotency_key=idempotency_key(link),
+        seen_evidence_hash=str(form.get("evidence_hash") or "") or None,
     )
-    store.mark_link_used(
-        rt.sessions, link.digest, round_id=link.current.id, approver_id=link.claim.approver_id, now=now
-    )
-    return result
 
 
-# ------------------------------------------------------------------------------------------------ afterwards
-def prefect_configured(settings: Settings) -> bool:
-    """Run the decision as a Prefect flow only when a Prefect API is there and it would see our database.
+def cast(rt: Runtime, link: Link, cmd: CastVote, *, defer: Defer | None = None) -> approvals.VoteResult:
+    """Vote through the composition root, as every door does; mark the link used (its own short transaction).
 
-    The flow reads its settings from the environment, so an app built for another database (tests, an
-    embedded app) applies the decision directly instead.
+    What follows the vote (the gate-decision flow run for a resolved round, dispatching the outbox) is the
+    runtime's after-commit handler, handed to ``defer`` so it runs after the page has answered.
     """
-    from flows.server import local_api_url
-
-    if Settings().resolved_database_url != settings.resolved_database_url:
-        return False
-    return bool(os.environ.get("PREFECT_API_URL")) or local_api_url(settings) is not None
-
-
-def apply_decision(rt: Runtime, round_id: UUID) -> None:
-    """Apply a resolved round (background task). The flow path falls back to the direct call on failure."""
-    if prefect_configured(rt.settings):
-        try:
-            from flows.trigger import apply_decision_flow
-
-            apply_decision_flow(str(round_id))
-            return
-        except Exception:  # a failed flow must not lose the decision: apply it directly (idempotent)
-            logger.exception("gate-decision flow failed for round %s; applying directly", round_id)
-    approvals.apply_round_decision(round_id, uow=rt.uow, now=utc_now())
-
-
-def dispatch(rt: Runtime) -> None:
-    """Send what the vote queued (background task); failures stay in the outbox for the scheduled dispatcher."""
-    from notifications.dispatch import dispatch_due
-
-    try:
-        dispatch_due(rt.sessions, max_attempts=rt.settings.notify_max_attempts)
-    except Exception:
-        logger.exception("dispatching notifications after a web vote failed; the outbox keeps them")
-
-
-def after_vote(rt: Runtime, round_id: UUID, decided: bool) -> None:
-    if decided:
-        try:
-            apply_decision(rt, round_id)
-        except Exception:
-            logger.exception("applying the decision of round %s failed; run 'phasegate rounds reconcile'", round_id)
-    dispatch(rt)
+    voted = rt.vote(cmd, defer=defer)
+    store.mark_link_used(
+        rt.sessions, link.digest, round_id=link.current.id, approver_id=link.claim.approver_id, now=rt.now()
+    )
+    return voted.result

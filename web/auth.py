@@ -1,4 +1,7 @@
-"""Who is calling the REST API, and may they: bearer tokens, their roles, and the runtime the API works on.
+"""Who is calling the REST API, and may they: bearer tokens and their roles.
+
+The API works on the app's ``flows.runtime.Runtime``, the composition root every door shares (``Runtime``
+below is the FastAPI dependency that hands it to a handler).
 
 Roles (``phasegate token create PERSON --role ...``) are not a ladder; each grants its own permissions:
 
@@ -19,33 +22,20 @@ written at most once an hour per token, so reading the API does not turn every r
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import timedelta
 from enum import StrEnum
-from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy.orm import Session, sessionmaker
 
-from gates.criteria import Criterion
-from gates.ports import ApprovalLinks, UnitOfWork
-from gates.registry import with_plugins
-from models.db import make_engine, make_reader_factory, make_session_factory
-from models.documents import current_sha256
-from models.errors import PhasegateError
-from models.plugins import plugin_criteria
-from models.settings import Settings
+from flows.runtime import Runtime as AppRuntime
 from models.tokens import TokenRole, find_token, mark_used, token_hash
-from models.uow import SqlUnitOfWork
-from notifications.links import approval_token, approval_url
 from web.problems import ApiProblem
 
-LINK_VALID_DAYS = 7
 USE_RECORD_INTERVAL = timedelta(hours=1)
 
 
@@ -62,96 +52,10 @@ ROLE_PERMISSIONS: dict[TokenRole, frozenset[Permission]] = {
 }
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-@dataclass(frozen=True)
-class ApiRuntime:
-    """What the API's handlers need: sessions on the system of record, criteria, links, a clock.
-
-    Built on the first request from ``app.state.runtime`` (``web.app.create_app`` puts its settings and session
-    factory there, so pages and API share one engine) and kept as ``app.state.api_runtime``.
-    """
-
-    settings: Settings
-    sessions: sessionmaker[Session]
-    registry: dict[str, Criterion]
-    clock: Callable[[], datetime] = field(default=utc_now)
-
-    @classmethod
-    def from_settings(cls, settings: Settings, *, sessions: sessionmaker[Session] | None = None) -> ApiRuntime:
-        if sessions is None:
-            engine = make_engine(settings.resolved_database_url, sqlite_synchronous=settings.sqlite_synchronous)
-            sessions = make_session_factory(engine)
-        try:
-            specs = with_plugins(plugin_criteria())
-        except ValueError as err:
-            raise PhasegateError(str(err), code="plugin.clash") from None
-        return cls(settings=settings, sessions=sessions, registry={code: s.evaluate for code, s in specs.items()})
-
-    def uow(self) -> UnitOfWork:
-        return SqlUnitOfWork(self.sessions)
-
-    def reader(self) -> UnitOfWork:
-        """For handlers that only read: on SQLite it answers from the last commit, never waiting for a writer."""
-        return SqlUnitOfWork(self.read_sessions)
-
-    @property
-    def read_sessions(self) -> sessionmaker[Session]:
-        return make_reader_factory(self.sessions.kw["bind"])
-
-    def now(self) -> datetime:
-        return self.clock()
-
-    @staticmethod
-    def probe(path: str) -> str | None:
-        """The registered file's sha256 now, or None when it is gone (``doc.unchanged_since_approval``)."""
-        return current_sha256(Path(path))
-
-    def links(self) -> ApprovalLinks:
-        """Signed approval-page links, as the CLI and flows make them (bound to round, person and evidence)."""
-        secret = self.settings.secret_key.get_secret_value()
-        public_url = self.settings.public_url
-
-        def link(round_id: UUID, approver_id: str, evidence_hash: str) -> str:
-            token = approval_token(
-                secret,
-                round_id=round_id,
-                approver_id=approver_id,
-                evidence_hash=evidence_hash,
-                expires_at=self.now() + timedelta(days=LINK_VALID_DAYS),
-            )
-            return approval_url(public_url, token)
-
-        return link
-
-
-_build_lock = threading.Lock()
-
-
-def _from_app_state(state: Any) -> ApiRuntime:
-    """Share the app's engine when ``create_app`` put a runtime (settings and sessions) on ``app.state``."""
-    shared = getattr(state, "runtime", None)
-    settings = getattr(shared, "settings", None) or getattr(state, "settings", None)
-    sessions = getattr(shared, "sessions", None)
-    if not isinstance(settings, Settings):
-        settings = Settings()
-    return ApiRuntime.from_settings(settings, sessions=sessions if isinstance(sessions, sessionmaker) else None)
-
-
-def api_runtime(request: Request) -> ApiRuntime:
-    """The app's ApiRuntime, built once per app on first use."""
-    state = request.app.state
-    found = getattr(state, "api_runtime", None)
-    if isinstance(found, ApiRuntime):
-        return found
-    with _build_lock:
-        found = getattr(state, "api_runtime", None)
-        if not isinstance(found, ApiRuntime):
-            found = _from_app_state(state)
-            state.api_runtime = found
-    return found
+def app_runtime(request: Request) -> AppRuntime:
+    """The app's runtime (``web.app.create_app`` puts it on ``app.state``): the same one the pages use."""
+    rt: AppRuntime = request.app.state.runtime
+    return rt
 
 
 @dataclass(frozen=True)
@@ -171,7 +75,7 @@ bearer = HTTPBearer(
     scheme_name="bearerToken",
     description="A token from `phasegate token create PERSON --role viewer|approver|pmo`.",
 )
-Runtime = Annotated[ApiRuntime, Depends(api_runtime)]
+Runtime = Annotated[AppRuntime, Depends(app_runtime)]
 
 
 def _unauthorized(detail: str, code: str) -> ApiProblem:

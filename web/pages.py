@@ -185,13 +185,12 @@ async def approval_post(request: Request, token: str, background: BackgroundTask
         return message_page(request, status=409, title="refused_title", body="replayed_body", vote=link.my_vote)
     try:
         cmd = approval.command(link, form)
-        result = await run_in_threadpool(approval.cast, rt, link, cmd, now=now)
+        await run_in_threadpool(approval.cast, rt, link, cmd, defer=background.add_task)
     except InputError as err:
         message = str(err)
         return await run_in_threadpool(lambda: _approval_page(request, rt, link, status=422, error=message, form=form))
     except ConflictError as err:
-        if err.code in STALE_CODES:
-            background.add_task(approval.dispatch, rt)  # the fresh links the refresh queued
+        if err.code in STALE_CODES:  # the refresh's fresh links go out in the background (see Runtime.vote)
             page = message_page(request, status=409, title="stale_title", body="stale_body")
             page.background = background
             return page
@@ -200,6 +199,4 @@ async def approval_post(request: Request, token: str, background: BackgroundTask
         return render(request, "message.html", status=403, title_key="forbidden_title", body_key=None, detail=str(err))
     except NotFoundError as err:
         return render(request, "message.html", status=404, title_key="not_found_title", body_key=None, detail=str(err))
-    decided = result.round_decision is not None and not result.replayed
-    background.add_task(approval.after_vote, rt, result.round_id, decided)
     return RedirectResponse(f"/approve/{token}?voted=1", status_code=303, background=background)

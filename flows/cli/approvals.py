@@ -7,29 +7,20 @@ from typing import Annotated, Any
 import typer
 
 from flows.cli.common import Db, Json, command, emit, now, parse_date, parse_round_id, runtime_for, sub_app
-from flows.trigger import apply_decision_flow
 from models.errors import InputError
 
 rounds_app = sub_app("Approval rounds.")
 conditions_app = sub_app("Conditions of CONDITIONAL_GO decisions.")
 
-DECISIONS = ("go", "conditional_go", "recycle", "hold", "kill", "abstain", "recuse")
-
-
-def _condition(spec: str, index: int) -> dict[str, Any]:
-    parts = [p.strip() for p in spec.split(";")]
-    if len(parts) != 4 or not all(parts):
-        raise InputError(
-            f"--condition #{index}: write 'TEXT;OWNER;DUE;VERIFICATION', e.g. "
-            "'Security review passed;carol;2026-12-15;verifier:dan' (VERIFICATION: a criterion code or verifier:PERSON)"
-        )
-    text, owner, due, verification = parts
-    return {
-        "text": text,
-        "owner_id": owner,
-        "due_on": parse_date(due, f"--condition #{index} DUE"),
-        "verification": verification,
-    }
+DECISIONS = ("go", "conditional_go", "recycle", "hold", "kill", "abstain", "recuse")  # models.commands.VOTE_CHOICES
+VOTE_OPTIONS = {
+    "decision": "--decision",
+    "reason": "--reason",
+    "voter_id": "--as",
+    "conditions": "--condition",
+    "on_behalf_of": "--on-behalf-of",
+    "idempotency_key": "--idempotency-key",
+}
 
 
 def vote(
@@ -46,40 +37,23 @@ def vote(
     as_json: Json = False,
 ) -> None:
     """Vote on an approval round; a deciding vote runs the gate-decision flow."""
-    from flows.runtime import approval_links, probe_file
-    from gates import approvals
     from models.commands import CastVote
-    from models.enums import BallotKind
 
-    if decision not in DECISIONS:
-        raise InputError(f"--decision: {decision!r} is not allowed; use one of {', '.join(DECISIONS)}")
-    kind = BallotKind(decision) if decision in ("abstain", "recuse") else BallotKind.VOTE
-    cmd = command(
-        CastVote,
-        {
-            "decision": "--decision",
-            "reason": "--reason",
-            "voter_id": "--as",
-            "conditions": "--condition",
-            "on_behalf_of": "--on-behalf-of",
-            "idempotency_key": "--idempotency-key",
-        },
+    cmd = CastVote.from_door(
         round_id=parse_round_id(round_ref),
         voter_id=voter,
-        decision=None if kind is not BallotKind.VOTE else decision,
-        kind=kind,
+        choice=decision,
         reason=reason,
         on_behalf_of=on_behalf_of,
-        conditions=tuple(_condition(c, i) for i, c in enumerate(condition or [], 1)),
+        conditions=condition or (),
         idempotency_key=idempotency_key,
+        labels=VOTE_OPTIONS,
     )
-    rt = runtime_for(db)
-    result = approvals.cast_vote(
-        cmd, uow=rt.uow, now=now(), probe=probe_file, registry=rt.registry, links=approval_links(rt.settings)
-    )
-    doc: dict[str, Any] = result.model_dump(mode="json")
-    if result.round_decision is not None and not result.replayed:
-        doc["applied"] = apply_decision_flow(str(result.round_id))
+    voted = runtime_for(db).vote(cmd)
+    result = voted.result
+    doc: dict[str, Any] = result.model_dump(mode="json", exclude={"events"})
+    if voted.after.decision is not None:
+        doc["applied"] = voted.after.decision
     if as_json:
         emit(doc)
         return
@@ -181,9 +155,16 @@ def rounds_reconcile(db: Db = None) -> None:
     """Apply decisions of rounds that resolved but whose gate-decision flow never ran (after a crash)."""
     from gates import approvals
 
-    pending = approvals.unapplied_rounds(uow=runtime_for(db).uow)
+    rt = runtime_for(db)
+    pending = approvals.unapplied_rounds(uow=rt.uow)
+    failed = 0
     for round_id in pending:
-        applied = apply_decision_flow(str(round_id))
+        try:  # one round that cannot be applied must not keep the others waiting
+            applied = rt.apply_decision(round_id)
+        except Exception as err:
+            failed += 1
+            typer.echo(f"round {round_id}: failed: {type(err).__name__}: {err}", err=True)
+            continue
         typer.echo(
             f"round {round_id}: "
             + (
@@ -194,6 +175,8 @@ def rounds_reconcile(db: Db = None) -> None:
         )
     if not pending:
         typer.echo("nothing to reconcile")
+    if failed:
+        raise typer.Exit(1)
 
 
 def delegate(
