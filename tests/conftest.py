@@ -222,6 +222,19 @@ def sessions(db_url: str) -> Iterator[sessionmaker[Session]]:
         engine.dispose()
 
 
+@pytest.fixture(scope="session")
+def prefect_harness() -> Iterator[None]:
+    """One Prefect test server for the session (it takes 10 s to start), heartbeats off (see FACTS.md)."""
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+    from prefect.testing.utilities import prefect_test_harness
+
+    with (
+        prefect_test_harness(server_startup_timeout=120),
+        temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}),
+    ):
+        yield
+
+
 @pytest.fixture
 def receiver() -> Iterator[HttpReceiver]:
     """A real HTTP notification receiver on 127.0.0.1 (Apprise json:// targets)."""

@@ -22,18 +22,6 @@ from tests.receivers import HttpReceiver
 pytestmark = pytest.mark.flow
 
 
-@pytest.fixture(scope="session")
-def prefect_harness() -> Iterator[None]:
-    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
-    from prefect.testing.utilities import prefect_test_harness
-
-    with (
-        prefect_test_harness(server_startup_timeout=120),
-        temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}),
-    ):
-        yield
-
-
 @pytest.fixture
 def portfolio(sqlite_url: str, prefect_harness: None, tmp_path: Path) -> Iterator[tuple[Any, HttpReceiver]]:
     from flows.cli.database import db_upgrade
