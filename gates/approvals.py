@@ -14,6 +14,8 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID, uuid4
 
+from pydantic import Field
+
 from gates.calendar import WorkingCalendar
 from gates.criteria import Criterion
 from gates.escalation import plan_condition_steps, plan_notifications
@@ -66,7 +68,7 @@ class VoteResult(Result):
     closed: tuple[str, ...] = ()
     explanation: str = ""
     replayed: bool = False
-    events: tuple[DomainEvent, ...] = ()
+    events: tuple[DomainEvent, ...] = Field(default=(), exclude=True)  # for the after-commit handler, not output
 
 
 class DecisionApplied(Result):
@@ -79,7 +81,7 @@ class DecisionApplied(Result):
     already_applied: bool
     notifications: int
     conditions: int = 0
-    events: tuple[DomainEvent, ...] = ()
+    events: tuple[DomainEvent, ...] = Field(default=(), exclude=True)  # for the after-commit handler, not output
 
 
 class SecurityRefusedError(PermissionDeniedError):

@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from gates.calendar import WorkingCalendar
 from gates.criteria import Criterion
@@ -67,7 +67,7 @@ class ReviewResult(Result):
     evaluation: Evaluation
     approvers: tuple[str, ...]
     notifications: int
-    events: tuple[DomainEvent, ...] = ()
+    events: tuple[DomainEvent, ...] = Field(default=(), exclude=True)  # for the after-commit handler, not output
 
 
 # ------------------------------------------------------------------------------------------------ people

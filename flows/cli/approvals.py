@@ -51,7 +51,7 @@ def vote(
     )
     voted = runtime_for(db).vote(cmd)
     result = voted.result
-    doc: dict[str, Any] = result.model_dump(mode="json", exclude={"events"})
+    doc: dict[str, Any] = result.model_dump(mode="json")
     if voted.after.decision is not None:
         doc["applied"] = voted.after.decision
     if as_json:
