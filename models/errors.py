@@ -59,6 +59,12 @@ class PermissionDeniedError(PhasegateError):
     code = "permission.denied"
 
 
+class SecurityRefusedError(PermissionDeniedError):
+    """A refused attempt that is also a security event (segregation of duties, delegation abuse)."""
+
+    code = "security.refused"
+
+
 class TemplateError(InputError):
     """A lifecycle template failed validation; ``problems`` holds one ``FILE:LINE:COL: message`` per issue."""
 

@@ -1,0 +1,49 @@
+"""Conditions of CONDITIONAL_GO decisions: listing them and recording them met or missed by their verifier."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from gates.usecases.lookups import require_person
+from gates.usecases.result import UowFactory
+from models.errors import ConflictError, NotFoundError, PermissionDeniedError
+from models.snapshots import (
+    ConditionRecord,
+)
+
+
+def list_conditions(
+    *, uow: UowFactory, project_key: str | None = None, status: str | None = None
+) -> list[ConditionRecord]:
+    with uow() as tx:
+        return tx.conditions(project_key=project_key, status=status)
+
+
+def resolve_condition(condition_id: UUID, *, by: str, met: bool, uow: UowFactory, now: datetime) -> ConditionRecord:
+    """A named verifier (or the owner, for an automated check that passed) marks a condition met or missed."""
+    with uow() as tx:
+        require_person(tx, by, field="--as")
+        found = next((c for c in tx.conditions() if c.id == condition_id), None)
+        if found is None:
+            raise NotFoundError(
+                f"unknown condition {condition_id}; see 'phasegate conditions list'", code="condition.not_found"
+            )
+        if found.status != "open":
+            raise ConflictError(f"condition {condition_id} is already {found.status}", code="condition.closed")
+        verifier = found.verification.removeprefix("verifier:") if found.verification.startswith("verifier:") else None
+        if verifier is not None and by != verifier:
+            raise PermissionDeniedError(
+                f"condition {condition_id} is verified by {verifier}, not {by}", code="condition.not_verifier"
+            )
+        status = "met" if met else "missed"
+        tx.set_condition_status(condition_id, status, by=by, now=now)
+        tx.append_audit(
+            actor=by,
+            action=f"condition.{status}",
+            entity=f"project:{found.project_key}",
+            payload={"condition": condition_id, "text": found.text},
+            at=now,
+        )
+        tx.commit()
+    return found.model_copy(update={"status": status, "resolved_by": by})

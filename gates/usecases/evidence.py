@@ -1,0 +1,333 @@
+"""Evidence: what a gate's criteria read (documents, costs, baseline, status reports, risks, milestones,
+scores), recorded one transaction at a time, each bumping the project's evidence version; and collecting it
+all, as of one date, for an evaluation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from decimal import Decimal
+
+from gates.ports import DocumentProbe, UnitOfWork
+from gates.usecases.lookups import current_gate, project_roles, require_person, require_project, require_template
+from gates.usecases.result import SYSTEM, Result, UowFactory
+from models.commands import RecordCost, RegisterDocument
+from models.enums import (
+    DocumentStatus,
+)
+from models.errors import InputError, NotFoundError
+from models.evidence import DocumentEvidence, EvmSnapshot, GateEvidence, MilestoneEvidence, RiskEvidence
+from models.snapshots import (
+    BaselineRecord,
+    EvmReportRecord,
+    ProjectSnapshot,
+)
+from models.template import GateDef
+
+
+def collect_evidence(
+    tx: UnitOfWork, project: ProjectSnapshot, gate: GateDef, *, as_of: date, probe: DocumentProbe
+) -> GateEvidence:
+    """Collect everything the gate's criteria read, as of one date, in one transaction."""
+    key = project.key
+    roles = project_roles(tx, project)
+    held = {
+        person: tuple(sorted(r for r, people in roles.items() if person in people))
+        for people in roles.values()
+        for person in people
+    }
+    documents = tuple(
+        doc.model_copy(
+            update={"current_sha256": probe(doc.path), "approver_roles": held.get(doc.approved_by or "", ())}
+        )
+        for doc in tx.latest_documents(key)
+    )
+    baseline = tx.get_baseline(key)
+    report = tx.latest_evm_report(key, as_of)
+    ledger, stage_spend = tx.spend(key, project.stage_id)
+    bac = baseline.bac if baseline else project.budget
+    evm = None
+    if report is not None:
+        planned = report.planned_value if report.planned_value is not None else tx.planned_value_at(key, report.as_of)
+        evm = EvmSnapshot(
+            as_of=report.as_of,
+            bac=bac,
+            pv=planned,
+            ev=report.earned_value,
+            ac=report.actual_cost,
+            etc=report.estimate_to_complete,
+        )
+    return GateEvidence(
+        project_key=key,
+        template=f"{project.template_id}@{project.template_version}#{project.template_hash}",
+        gate_id=gate.id,
+        stage_id=project.stage_id,
+        as_of=as_of,
+        budget=project.budget,
+        currency=project.currency,
+        actual_cost=evm.ac if evm is not None and evm.ac is not None else ledger,
+        documents=documents,
+        roles=roles,
+        evm=evm,
+        stage_budget=tx.stage_budget(key, project.stage_id),
+        stage_spend=stage_spend,
+        contingency=baseline.contingency if baseline else None,
+        contingency_used=baseline.contingency_used if baseline else None,
+        risks=tuple(tx.risks(key)),
+        milestones=tuple(tx.milestones(key)),
+        scores=tuple(tx.scores(key, gate.id)),
+    )
+
+
+def register_document(cmd: RegisterDocument, *, uow: UowFactory, now: datetime) -> DocumentEvidence:
+    with uow() as tx:
+        project = require_project(tx, cmd.project_key, for_update=True)
+        template = require_template(tx, project.template_id, project.template_version).template
+        known = [d.id for d in template.deliverables]
+        if cmd.deliverable_id not in known:
+            raise InputError(
+                f"DELIVERABLE: {cmd.deliverable_id!r} is not a deliverable of {template.id}@{template.version}; "
+                f"allowed: {', '.join(known)}",
+                code="document.unknown_deliverable",
+            )
+        if cmd.approved_by is not None:
+            require_person(tx, cmd.approved_by, field="--approved-by")
+        document = DocumentEvidence(
+            deliverable_id=cmd.deliverable_id,
+            version=tx.next_document_version(project.key, cmd.deliverable_id),
+            sha256=cmd.sha256,
+            size=cmd.size,
+            path=cmd.path,
+            status=DocumentStatus.APPROVED if cmd.approved_by else DocumentStatus.REGISTERED,
+            approved_by=cmd.approved_by,
+            format=cmd.format,
+            headings=cmd.headings,
+        )
+        tx.add_document(project.key, document, approved_at=now if cmd.approved_by else None, now=now)
+        tx.append_audit(
+            actor=cmd.approved_by or SYSTEM,
+            action="document.registered",
+            entity=f"project:{project.key}/doc:{cmd.deliverable_id}@{document.version}",
+            payload={"sha256": cmd.sha256, "size": cmd.size, "approved_by": cmd.approved_by},
+            at=now,
+        )
+        tx.bump_evidence_version(project.key)
+        tx.commit()
+    return document
+
+
+def record_cost(cmd: RecordCost, *, uow: UowFactory, now: datetime) -> Decimal:
+    """Record actual cost; returns the project's new total."""
+    with uow() as tx:
+        project = require_project(tx, cmd.project_key, for_update=True)
+        tx.add_cost(project.key, cmd.amount, note=cmd.note, stage_id=project.stage_id, now=now)
+        tx.append_audit(
+            actor=SYSTEM,
+            action="actuals.recorded",
+            entity=f"project:{project.key}",
+            payload={"amount": cmd.amount, "note": cmd.note},
+            at=now,
+        )
+        total = tx.total_actual_cost(project.key)
+        tx.bump_evidence_version(project.key)
+        tx.commit()
+    return total
+
+
+def set_baseline(
+    project_key: str,
+    baseline: BaselineRecord,
+    *,
+    periods: Sequence[tuple[date, Decimal]] | None,
+    stage_budgets: Mapping[str, Decimal],
+    uow: UowFactory,
+    now: datetime,
+) -> BaselineRecord:
+    """Set the cost baseline (BAC, contingency), optionally its time-phased plan and stage budgets."""
+    with uow() as tx:
+        project = require_project(tx, project_key, for_update=True)
+        template = require_template(tx, project.template_id, project.template_version).template
+        stages = [s.id for s in template.stages]
+        for stage_id in stage_budgets:
+            if stage_id not in stages:
+                raise InputError(
+                    f"--stage-budget: {stage_id!r} is not a stage of {template.id}; stages: {', '.join(stages)}",
+                    code="baseline.unknown_stage",
+                )
+        if periods is not None:
+            too_high = [f"{end}: {value}" for end, value in periods if value > baseline.bac]
+            if too_high:
+                raise InputError(
+                    f"plan: cumulative planned value cannot exceed BAC {baseline.bac} ({too_high[0]})",
+                    code="baseline.pv_over_bac",
+                )
+            tx.replace_baseline_periods(project.key, periods)
+        tx.set_baseline(project.key, baseline, now=now)
+        for stage_id, amount in stage_budgets.items():
+            tx.set_stage_budget(project.key, stage_id, amount)
+        tx.append_audit(
+            actor=SYSTEM,
+            action="baseline.set",
+            entity=f"project:{project.key}",
+            payload=baseline.model_dump(mode="json")
+            | {
+                "periods": len(periods) if periods is not None else None,
+                "stage_budgets": {k: str(v) for k, v in stage_budgets.items()},
+            },
+            at=now,
+        )
+        tx.bump_evidence_version(project.key)
+        tx.commit()
+    return baseline
+
+
+def record_status(reports: Sequence[EvmReportRecord], *, uow: UowFactory, now: datetime) -> int:
+    """Store dated EVM status reports for one or many projects, all or nothing (re-reporting a date replaces it)."""
+    with uow() as tx:
+        keys = sorted({r.project_key for r in reports})
+        unknown = sorted(set(keys) - tx.existing_project_keys(keys))
+        if unknown:
+            raise NotFoundError(
+                f"unknown project(s) {', '.join(unknown)}; nothing was imported", code="project.not_found"
+            )
+        for report in reports:
+            project = require_project(tx, report.project_key)
+            baseline = tx.get_baseline(project.key)
+            bac = baseline.bac if baseline else project.budget
+            for name, value in (("planned_value", report.planned_value), ("earned_value", report.earned_value)):
+                if value is not None and value > bac:
+                    raise InputError(
+                        f"{report.project_key} as of {report.as_of}: {name} {value} exceeds the budget at completion "
+                        f"{bac}; planned and earned value are shares of BAC (set the baseline first if BAC changed)",
+                        code="status.over_bac",
+                    )
+        count = tx.upsert_evm_reports(reports, now=now)
+        for key in keys:
+            dates = sorted(r.as_of for r in reports if r.project_key == key)
+            tx.append_audit(
+                actor=SYSTEM,
+                action="status.recorded",
+                entity=f"project:{key}",
+                payload={"reports": len(dates), "from": dates[0], "to": dates[-1]},
+                at=now,
+            )
+            tx.bump_evidence_version(key)
+        tx.commit()
+    return count
+
+
+def record_risks(project_key: str, risks: Sequence[RiskEvidence], *, uow: UowFactory, now: datetime) -> int:
+    with uow() as tx:
+        project = require_project(tx, project_key, for_update=True)
+        scale = require_template(tx, project.template_id, project.template_version).template.risk_scale
+        for item in risks:
+            if item.probability > scale.probability_max or item.impact > scale.impact_max:
+                raise InputError(
+                    f"risk {item.id}: probability and impact must be 1..{scale.probability_max} and "
+                    f"1..{scale.impact_max} on this template's scale",
+                    code="risk.scale",
+                )
+        count = tx.upsert_risks(project.key, risks, now=now)
+        tx.append_audit(
+            actor=SYSTEM,
+            action="risks.recorded",
+            entity=f"project:{project.key}",
+            payload={"risks": [r.id for r in risks]},
+            at=now,
+        )
+        tx.bump_evidence_version(project.key)
+        tx.commit()
+    return count
+
+
+def set_milestone(project_key: str, milestone: MilestoneEvidence, *, uow: UowFactory, now: datetime) -> None:
+    with uow() as tx:
+        project = require_project(tx, project_key, for_update=True)
+        tx.upsert_milestone(project.key, milestone)
+        tx.append_audit(
+            actor=SYSTEM,
+            action="milestone.set",
+            entity=f"project:{project.key}/milestone:{milestone.id}",
+            payload=milestone.model_dump(mode="json"),
+            at=now,
+        )
+        tx.bump_evidence_version(project.key)
+        tx.commit()
+
+
+def complete_milestone(project_key: str, milestone_id: str, done_on: date, *, uow: UowFactory, now: datetime) -> None:
+    with uow() as tx:
+        project = require_project(tx, project_key, for_update=True)
+        current = next((m for m in tx.milestones(project.key) if m.id == milestone_id), None)
+        if current is None:
+            raise NotFoundError(f"unknown milestone {milestone_id!r} of {project.key}", code="milestone.not_found")
+        tx.upsert_milestone(project.key, current.model_copy(update={"done_on": done_on}))
+        tx.append_audit(
+            actor=SYSTEM,
+            action="milestone.done",
+            entity=f"project:{project.key}/milestone:{milestone_id}",
+            payload={"done_on": done_on},
+            at=now,
+        )
+        tx.bump_evidence_version(project.key)
+        tx.commit()
+
+
+def record_scores(
+    project_key: str,
+    gatekeeper: str,
+    scores: Mapping[str, int],
+    *,
+    uow: UowFactory,
+    now: datetime,
+    gate_id: str | None = None,
+) -> str:
+    """Store one gatekeeper's scorecard scores for the project's current gate (or ``gate_id``)."""
+    with uow() as tx:
+        project = require_project(tx, project_key, for_update=True)
+        template = require_template(tx, project.template_id, project.template_version).template
+        gate = template.gate(gate_id) if gate_id else current_gate(project, template)
+        if gate is None or gate.scorecard is None:
+            raise InputError(
+                f"gate {gate_id or '(current)'} of {project.key} has no scorecard to score", code="score.no_scorecard"
+            )
+        require_person(tx, gatekeeper, field="--as")
+        factors = {f.id for f in gate.scorecard.factors}
+        for factor, value in scores.items():
+            if factor not in factors:
+                raise InputError(
+                    f"{factor}: not a factor of gate {gate.id}; factors: {', '.join(sorted(factors))}",
+                    code="score.unknown_factor",
+                )
+            if not 0 <= value <= gate.scorecard.max_score:
+                raise InputError(
+                    f"{factor}: score {value} is outside 0..{gate.scorecard.max_score}", code="score.range"
+                )
+        tx.upsert_scores(project.key, gate.id, gatekeeper, dict(scores), now=now)
+        tx.append_audit(
+            actor=gatekeeper,
+            action="scores.recorded",
+            entity=f"project:{project.key}/gate:{gate.id}",
+            payload=dict(scores),
+            at=now,
+        )
+        tx.bump_evidence_version(project.key)
+        tx.commit()
+    return gate.id
+
+
+class ProjectData(Result):
+    risks: tuple[RiskEvidence, ...]
+    milestones: tuple[MilestoneEvidence, ...]
+    evm_history: tuple[EvmReportRecord, ...]
+
+
+def project_data(project_key: str, *, uow: UowFactory) -> ProjectData:
+    with uow() as tx:
+        project = require_project(tx, project_key)
+        return ProjectData(
+            risks=tuple(tx.risks(project.key)),
+            milestones=tuple(tx.milestones(project.key)),
+            evm_history=tuple(tx.evm_history(project.key)),
+        )

@@ -1,0 +1,157 @@
+"""Projects: creation pinned to a template version, roles, views, and the moves a person makes outside a gate
+(resuming a held project, closing a killed or completed one after its lessons learned).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from gates.usecases.lookups import require_person, require_project, require_template
+from gates.usecases.result import SYSTEM, Result, UowFactory
+from models.commands import CreateProject
+from models.enums import (
+    ProjectStatus,
+)
+from models.errors import ConflictError, InputError
+from models.snapshots import (
+    ProjectQuery,
+    ProjectSnapshot,
+    RoundSnapshot,
+)
+
+
+def create_project(cmd: CreateProject, *, uow: UowFactory, now: datetime) -> ProjectSnapshot:
+    with uow() as tx:
+        stored = require_template(tx, cmd.template_id, cmd.template_version)
+        for role, person_id in (("sponsor", cmd.sponsor_id), ("manager", cmd.manager_id)):
+            require_person(tx, person_id, field=f"--{role}")
+        if tx.get_project(cmd.key) is not None:
+            raise ConflictError(f"project {cmd.key!r} already exists", code="project.exists")
+        project = ProjectSnapshot(
+            key=cmd.key,
+            name=cmd.name,
+            template_id=stored.template.id,
+            template_version=stored.template.version,
+            template_hash=stored.content_hash,
+            sponsor_id=cmd.sponsor_id,
+            manager_id=cmd.manager_id,
+            budget=cmd.budget,
+            currency=cmd.currency,
+            status=ProjectStatus.ACTIVE,
+            stage_id=stored.template.stages[0].id,
+            recycle_count=0,
+        )
+        tx.add_project(project, now=now)
+        tx.append_audit(
+            actor=SYSTEM,
+            action="project.created",
+            entity=f"project:{cmd.key}",
+            payload={
+                "template": f"{project.template_id}@{project.template_version}",
+                "template_hash": project.template_hash,
+                "budget": project.budget,
+                "currency": project.currency,
+                "sponsor": cmd.sponsor_id,
+                "manager": cmd.manager_id,
+            },
+            at=now,
+        )
+        tx.commit()
+    return project
+
+
+class ProjectView(Result):
+    project: ProjectSnapshot
+    gate_id: str | None
+    pending_rounds: tuple[RoundSnapshot, ...]
+    history: tuple[Any, ...]
+
+
+def project_view(key: str, *, uow: UowFactory) -> ProjectView:
+    with uow() as tx:
+        project = require_project(tx, key)
+        template = require_template(tx, project.template_id, project.template_version).template
+        gate = template.gate_after(project.stage_id) if project.status is ProjectStatus.ACTIVE else None
+        return ProjectView(
+            project=project,
+            gate_id=gate.id if gate else None,
+            pending_rounds=tuple(tx.open_rounds(key)),
+            history=tuple(tx.decision_history(key)),
+        )
+
+
+def list_projects(*, uow: UowFactory, query: ProjectQuery | None = None) -> tuple[list[ProjectSnapshot], int]:
+    """A page of projects and the number matching (the whole portfolio when no limit is given)."""
+    with uow() as tx:
+        return tx.list_projects(query)
+
+
+def assign_role(project_key: str, role: str, person_id: str, *, uow: UowFactory, now: datetime) -> bool:
+    """Give a person a role on a project (pmo, finance, a group); roles resolve approvers and document signers."""
+    if role in ("sponsor", "manager"):
+        raise InputError(
+            f"ROLE: {role!r} is set when the project is created; assign another role such as pmo", code="role.reserved"
+        )
+    with uow() as tx:
+        project = require_project(tx, project_key, for_update=True)
+        require_person(tx, person_id, field="PERSON")
+        created = tx.assign_role(project.key, role, person_id, now=now)
+        if created:
+            tx.append_audit(
+                actor=SYSTEM,
+                action="role.assigned",
+                entity=f"project:{project.key}",
+                payload={"role": role, "person": person_id},
+                at=now,
+            )
+            tx.bump_evidence_version(project.key)
+        tx.commit()
+    return created
+
+
+def resume_project(key: str, *, by: str, reason: str, uow: UowFactory, now: datetime) -> ProjectSnapshot:
+    """Take a project off HOLD, by decision of a named person with a reason."""
+    if not reason.strip():
+        raise InputError("--reason: resuming a held project needs a reason")
+    with uow() as tx:
+        project = require_project(tx, key, for_update=True)
+        require_person(tx, by, field="--as")
+        if project.status is not ProjectStatus.ON_HOLD:
+            raise ConflictError(
+                f"project {key} is {project.status.value}; only projects on hold resume", code="project.not_on_hold"
+            )
+        tx.update_project_state(
+            key, status=ProjectStatus.ACTIVE, stage_id=project.stage_id, recycle_count=project.recycle_count, now=now
+        )
+        tx.append_audit(actor=by, action="project.resumed", entity=f"project:{key}", payload={"reason": reason}, at=now)
+        tx.commit()
+    return project.model_copy(update={"status": ProjectStatus.ACTIVE})
+
+
+def close_project(key: str, *, by: str, lessons: str, uow: UowFactory, now: datetime) -> ProjectSnapshot:
+    """Close a killed or completed project; lessons learned are required first (经验教训)."""
+    with uow() as tx:
+        project = require_project(tx, key, for_update=True)
+        require_person(tx, by, field="--as")
+        if project.status not in (ProjectStatus.KILLED, ProjectStatus.COMPLETED):
+            raise ConflictError(
+                f"project {key} is {project.status.value}; only killed or completed projects close",
+                code="project.not_closable",
+            )
+        if project.closed:
+            raise ConflictError(f"project {key} is already closed", code="project.closed")
+        if lessons.strip():
+            tx.add_lessons(key, lessons.strip(), by=by, now=now)
+        if not tx.has_lessons(key):
+            raise InputError("--lessons: a killed or completed project needs its lessons learned before closure")
+        tx.close_project(key, now=now)
+        tx.append_audit(
+            actor=by,
+            action="project.closed",
+            entity=f"project:{key}",
+            payload={"status": project.status, "lessons": bool(lessons.strip())},
+            at=now,
+        )
+        tx.commit()
+    return project.model_copy(update={"closed": True})

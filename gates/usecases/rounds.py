@@ -1,0 +1,116 @@
+"""Approval rounds: reading them, where their quorum stands, and moving a seat (转交) as an audited admin change."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from gates.ports import ApprovalLinks
+from gates.quorum import Ballot, Seat, Tally, tally
+from gates.usecases.lookups import require_person, require_project, require_round, require_template
+from gates.usecases.messages import approval_request, request_context
+from gates.usecases.result import UowFactory
+from models.enums import (
+    RoundStatus,
+)
+from models.errors import ConflictError, InputError, SecurityRefusedError
+from models.snapshots import (
+    RoundSnapshot,
+)
+from models.template import ApprovalDef
+
+
+def seats_of(current: RoundSnapshot) -> tuple[Seat, ...]:
+    return tuple(Seat.model_validate(seat) for seat in current.seats)
+
+
+def ballots_of(current: RoundSnapshot) -> tuple[Ballot, ...]:
+    return tuple(Ballot(person_id=v.voter_id, kind=v.kind, decision=v.decision) for v in current.live_votes)
+
+
+def policy_of(current: RoundSnapshot) -> ApprovalDef:
+    return ApprovalDef.model_validate(current.policy_spec)
+
+
+def round_tally(current: RoundSnapshot) -> Tally:
+    return tally(policy_of(current), seats_of(current), ballots_of(current))
+
+
+def get_round(round_id: UUID, *, uow: UowFactory) -> RoundSnapshot:
+    with uow() as tx:
+        return require_round(tx, round_id)
+
+
+def list_rounds(*, uow: UowFactory, pending_only: bool = False, person_id: str | None = None) -> list[RoundSnapshot]:
+    with uow() as tx:
+        return tx.list_rounds(status=RoundStatus.OPEN if pending_only else None, person_id=person_id)
+
+
+def unapplied_rounds(*, uow: UowFactory) -> list[UUID]:
+    """Rounds that resolved but whose decision was never applied (a crash between the two): reconcile them."""
+    with uow() as tx:
+        return tx.unapplied_rounds()
+
+
+def reassign_seat(
+    round_id: UUID,
+    *,
+    from_person: str,
+    to_person: str,
+    by: str,
+    reason: str,
+    uow: UowFactory,
+    now: datetime,
+    links: ApprovalLinks | None = None,
+) -> RoundSnapshot:
+    """Move one approver's seat to another person (转交): an audited admin change of the round's snapshot."""
+    if not reason.strip():
+        raise InputError("--reason: reassigning an approver's seat needs a reason")
+    with uow() as tx:
+        current = require_round(tx, round_id, for_update=True)
+        require_person(tx, by, field="--as")
+        require_person(tx, to_person, field="--to")
+        if current.status is not RoundStatus.OPEN:
+            raise ConflictError(
+                f"round {current.id} is {current.status.value}; only open rounds change approvers", code="round.closed"
+            )
+        seats = list(current.seats)
+        held = [i for i, seat in enumerate(seats) if seat.get("person_id") == from_person]
+        if not held:
+            raise InputError(
+                f"--from: {from_person} holds no seat on round {current.id}; seats: {', '.join(current.approvers)}",
+                code="round.no_seat",
+            )
+        if any(v.voter_id == from_person for v in current.live_votes):
+            raise ConflictError(
+                f"{from_person} has already acted on round {current.id}; their seat cannot move", code="round.seat_used"
+            )
+        if to_person in current.approvers:
+            raise ConflictError(f"{to_person} already holds a seat on round {current.id}", code="round.seat_taken")
+        project = require_project(tx, current.project_key)
+        if to_person == project.manager_id or to_person == current.requested_by:
+            raise SecurityRefusedError(f"refused: {to_person} may not approve this gate (segregation of duties)")
+        seats[held[0]] = seats[held[0]] | {"person_id": to_person}
+        approvers = [to_person if person == from_person else person for person in current.approvers]
+        tx.replace_seats(current.id, seats, approvers)
+        tx.append_audit(
+            actor=by,
+            action="round.reassigned",
+            entity=f"round:{current.id}",
+            payload={"from": from_person, "to": to_person, "reason": reason, "meaning": "admin change", "seats": seats},
+            at=now,
+        )
+        gate = require_template(tx, project.template_id, project.template_version).template.gate(current.gate_id)
+        assert gate is not None
+        messages = approval_request(
+            tx,
+            current.id,
+            to_person,
+            request_context(project, gate),
+            evidence_hash=current.evidence_hash,
+            links=links,
+            subject_suffix=":reassigned",
+        )
+        tx.enqueue(messages, now=now)
+        tx.commit()
+    return current.model_copy(update={"seats": tuple(seats), "approvers": tuple(approvers)})
