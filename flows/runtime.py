@@ -34,6 +34,7 @@ from models.db import make_engine, make_reader_factory, make_session_factory
 from models.documents import current_sha256
 from models.errors import EvidenceChangedError, PhasegateError
 from models.events import DomainEvent, NotificationsQueued, RoundResolved
+from models.identity import SignatureProof
 from models.plugins import plugin_criteria
 from models.settings import Settings
 from models.template import LifecycleTemplate, Location
@@ -118,17 +119,26 @@ class Runtime:
         return approval_links(self.settings)
 
     # ------------------------------------------------------------------------------------------- use cases
-    def vote(self, cmd: CastVote, *, defer: Defer | None = None) -> Voted:
+    def vote(self, cmd: CastVote, *, defer: Defer | None = None, signature: SignatureProof | None = None) -> Voted:
         """Cast a vote through the one use case, then react to what it committed (now, or via ``defer``).
 
         A vote refused because the evidence changed still committed a refresh (fresh requests to send), so
-        its events are reacted to before the error goes back to the door.
+        its events are reacted to before the error goes back to the door. ``signature`` is the signer's
+        re-entered password (and one-time code) for a gate with Part 11 signatures (docs/security.md).
         """
         from gates import approvals
+        from models.credentials import SqlCredentials
 
         try:
             result = approvals.cast_vote(
-                cmd, uow=self.uow, now=self.now(), probe=self.probe, registry=self.registry, links=self.links()
+                cmd,
+                uow=self.uow,
+                now=self.now(),
+                probe=self.probe,
+                registry=self.registry,
+                links=self.links(),
+                credentials=SqlCredentials(self.sessions),
+                signature=signature,
             )
         except EvidenceChangedError as changed:
             self._react(changed.events, defer)

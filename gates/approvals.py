@@ -28,10 +28,12 @@ from gates.usecases.rounds import (
     seats_of,
     unapplied_rounds,
 )
-from gates.usecases.voting import VoteResult, cast_vote
+from gates.usecases.voting import SIGNATURE_REFUSED, SIGNATURE_REQUIRED, VoteResult, cast_vote
 from models.errors import SecurityRefusedError
 
 __all__ = [
+    "SIGNATURE_REFUSED",
+    "SIGNATURE_REQUIRED",
     "DecisionApplied",
     "EscalationTargets",
     "ReconcileReport",

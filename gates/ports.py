@@ -48,6 +48,16 @@ class ApprovalLinks(Protocol):
     def __call__(self, round_id: UUID, approver_id: str, evidence_hash: str) -> str | None: ...
 
 
+class Credentials(Protocol):
+    """Checks a person's own credentials again (Part 11 re-authentication at signing); True when they match.
+
+    The rule (which gate needs it, what a failure means) lives in the vote use case; hashing and the
+    one-time-code window live in the adapter (``models.credentials``).
+    """
+
+    def verify(self, person_id: str, password: str, one_time_code: str | None) -> bool: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction. Leaving the ``with`` block without ``commit()`` rolls everything back."""
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, SecretStr
 
 
 class OrgRole(StrEnum):
@@ -55,3 +55,16 @@ class Actor(BaseModel):
 
 
 SYSTEM_ACTOR = Actor(person_id=SYSTEM_ID, roles=frozenset({OrgRole.PMO_ADMIN}), method=AuthMethod.SYSTEM)
+
+
+class SignatureProof(BaseModel):
+    """What a signer re-enters at the moment of a Part 11 signature: their password and, when enabled, a TOTP code.
+
+    Why a type of its own and not fields of the vote command: the command is dumped into audit entries and
+    retried by idempotency key; a password must be neither. ``SecretStr`` keeps it out of reprs and logs.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    password: SecretStr
+    one_time_code: str | None = None

@@ -23,6 +23,20 @@ class Settings(BaseSettings):
     notify_max_attempts: int = Field(default=5, ge=1, le=50, description="Sends before a notification is dead.")
     # An acknowledged approval must survive power loss, so SQLite runs with synchronous=FULL by default.
     sqlite_synchronous: str = Field(default="FULL", pattern="^(FULL|NORMAL)$")
+    # Web sign-in (docs/security.md): server-side sessions end after this long idle, and this long at most.
+    session_idle_minutes: int = Field(default=30, ge=1, le=24 * 60, description="Idle time before sign-in expires.")
+    session_max_hours: int = Field(default=12, ge=1, le=24 * 30, description="Longest a sign-in lasts.")
+    refusals_per_minute: int = Field(
+        default=20, ge=1, le=100_000, description="Refusals audited per client address per minute; the rest counted."
+    )
+    # Single sign-on: all three set turns on "Sign in with single sign-on" (an OpenID Connect provider).
+    oidc_issuer: str | None = Field(default=None, description="Issuer URL of the OpenID Connect provider.")
+    oidc_client_id: str | None = None
+    oidc_client_secret: SecretStr | None = None
+
+    @property
+    def oidc_enabled(self) -> bool:
+        return bool(self.oidc_issuer and self.oidc_client_id and self.oidc_client_secret)
 
     @property
     def resolved_database_url(self) -> str:

@@ -7,7 +7,7 @@ is a template the engine can run.
 
 from __future__ import annotations
 
-from typing import Annotated, Self
+from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, StringConstraints, model_validator
 
@@ -200,6 +200,13 @@ class GateDef(_Def):
     recycle_limit: int = Field(default=3, ge=1, description="After this many recycles the next review proposes KILL.")
     condition_grace_days: int = Field(default=5, ge=0, description="Business days after a condition's due date.")
     review_meeting: bool = Field(default=False, description="Approval requests carry a calendar invitation.")
+    signature: Literal["part11"] | None = Field(
+        default=None,
+        # Left out of the dump when unset, so templates published before this field keep their content hash.
+        exclude_if=lambda value: value is None,
+        description="'part11': a vote on this gate is an electronic signature (21 CFR Part 11): the signer "
+        "re-enters their password (and one-time code when enabled) at the moment of the vote.",
+    )
 
 
 class LifecycleTemplate(_Def):

@@ -40,6 +40,7 @@ from notifications.dispatch import dispatch_due
 from notifications.links import approval_token
 from tests.browser import artifact, chromium
 from tests.receivers import HttpReceiver, free_port
+from tests.signin import PASSWORD, give_password, sign_in
 from web import approval, store
 from web.app import create_app
 
@@ -194,6 +195,12 @@ def world(sqlite_url: str, tmp_path: Path, receiver: HttpReceiver) -> Iterator[W
 def client(world: World) -> Iterator[TestClient]:
     with TestClient(create_app(world.settings)) as c:
         yield c
+
+
+def _sign_in(world: World, client: TestClient, person_id: str = "pam") -> None:
+    """Every page but the approval link needs a sign-in (tests/test_web_signin.py covers it)."""
+    give_password(world.rt.sessions, person_id)
+    assert sign_in(client, person_id).status_code == 303
 
 
 def _path(link: str) -> str:
@@ -352,6 +359,7 @@ def test_a_conditional_go_records_its_conditions(world: World, client: TestClien
     assert response.status_code == 303
     (condition,) = approvals.list_conditions(uow=world.uow, project_key=KEY)
     assert (condition.text, condition.owner_id, condition.due_on.isoformat()) == ("Security review", "mgr", due)
+    _sign_in(world, client)
     assert "Security review" in client.get(f"/projects/{KEY}").text
 
 
@@ -385,6 +393,7 @@ def test_a_double_submit_records_one_vote(world: World) -> None:
 
 # ------------------------------------------------------------------------------------------------ dashboard
 def test_dashboard_and_project_page_in_both_languages(world: World, client: TestClient) -> None:
+    _sign_in(world, client)
     home = client.get("/")
     assert home.status_code == 200
     html = home.text
@@ -405,6 +414,7 @@ def test_dashboard_and_project_page_in_both_languages(world: World, client: Test
 
 
 def test_pages_answer_from_the_last_commit_while_a_writer_holds_the_lock(world: World, client: TestClient) -> None:
+    _sign_in(world, client)
     writer = sqlite3.connect(make_url(world.settings.resolved_database_url).database, isolation_level=None)
     try:
         writer.execute("BEGIN IMMEDIATE")  # an import in another process holds SQLite's write lock
@@ -444,9 +454,15 @@ def test_sponsor_votes_in_chromium_from_the_link_in_their_notification(served: t
     (link,) = w.links()
     assert link.startswith(base + "/approve/")
     current = services.get_round(w.round_id, uow=w.uow)
+    give_password(w.rt.sessions, "sam")
     with chromium() as browser:
         page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="en-US")
-        waiting = page.goto(base + "/")
+        page.goto(base + "/")  # the dashboard needs a sign-in: the sign-in form comes first
+        page.fill("#person_id", "sam")
+        page.fill("#password", PASSWORD)
+        with page.expect_navigation():
+            page.click("#signin-form button[type=submit]")
+        waiting = page.reload()
         assert waiting is not None and waiting.status == 200 and page.locator("table.pending").get_by_text(KEY).count()
         page.screenshot(path=str(artifact("dashboard-pending.png")), full_page=True)
         response = page.goto(link)

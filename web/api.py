@@ -34,7 +34,7 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 from uuid import UUID
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Header, Path, Query, Response, status
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, WithJsonSchema
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, StringConstraints, WithJsonSchema
 
 from gates import approvals, services
 from models.audit_store import audit_head, verify_audit
@@ -42,6 +42,7 @@ from models.commands import CastVote, CreateProject, RecordCost, RegisterDocumen
 from models.enums import BallotKind, Decision, ProjectStatus, RoundStatus
 from models.errors import InputError
 from models.evidence import DocumentEvidence, RiskEvidence
+from models.identity import SignatureProof
 from models.snapshots import (
     BaselineRecord,
     ConditionSpec,
@@ -543,6 +544,13 @@ class ConditionIn(Body):
 class _VoteBase(Body):
     evidence_hash: Sha256 = Field(description="The round's evidence_hash as shown when the packet was reviewed.")
     on_behalf_of: PersonId | None = Field(default=None, description="The approver a delegate acts for.")
+    password: Annotated[SecretStr, StringConstraints(max_length=1024)] | None = Field(
+        default=None,
+        description="Gates with `signature: part11` only: the signer's web password, re-entered to sign this vote.",
+    )
+    one_time_code: Annotated[str, StringConstraints(pattern=r"^[0-9]{6,8}$")] | None = Field(
+        default=None, description="With `password`, when the signer's account has one-time codes (TOTP) enabled."
+    )
 
 
 class GoVote(_VoteBase):
@@ -610,7 +618,8 @@ def cast_vote(
         seen_evidence_hash=body.evidence_hash,
         labels={"conditions": "conditions"},
     )
-    voted = rt.vote(cmd)
+    signature = SignatureProof(password=body.password, one_time_code=body.one_time_code) if body.password else None
+    voted = rt.vote(cmd, signature=signature)
     if voted.result.replayed:
         response.status_code = status.HTTP_200_OK
     decision = voted.after.decision or {}

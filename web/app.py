@@ -4,6 +4,10 @@
 with none it reads ``PHASEGATE_*`` from the environment, as ``phasegate serve`` does. The runtime (engine,
 session factory, settings) lives in ``app.state.runtime``.
 
+Every page but the signed approval link, ``/static``, ``/healthz``, the sign-in pages and ``/api/`` (bearer
+tokens) needs a sign-in (``web.session.RequireSignIn``); every response carries the security headers of
+``web.headers``; refusals are audited through one rate-limited ledger per app (``web.refusals``).
+
 Errors a user can cause (``models.errors``) become 4xx pages, never a 500: InputError 422, NotFoundError
 404, PermissionDeniedError 403, ConflictError 409. Under ``/api/`` the same errors are answered as JSON
 problem details (RFC 9457) instead, so the API router can raise them as the use cases do.
@@ -23,12 +27,15 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.sessions import SessionMiddleware
 from starlette.responses import JSONResponse, Response
 
-from flows.runtime import Runtime, runtime
+from flows.runtime import Runtime, runtime, utc_now
 from models.errors import ConflictError, InputError, NotFoundError, PermissionDeniedError, PhasegateError
 from models.settings import Settings
-from web import pages
+from web import headers, pages, session, signin, sso
+from web.refusals import RefusalLedger
+from web.throttle import SignInThrottle
 
 STATIC = Path(__file__).parent / "static"
 API_PREFIX = "/api/"
@@ -89,15 +96,34 @@ def _page(request: Request, status: int, detail: str | None) -> Response:
 def create_app(settings: Settings | None = None) -> FastAPI:
     rt, owned = _runtime_for(settings)
 
+    ledger = RefusalLedger(per_minute=rt.settings.refusals_per_minute)
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
+        try:
+            ledger.flush(rt.uow, now=utc_now())  # the refusals counted but not yet written
+        except Exception:
+            logger.exception("writing the suppressed-refusal counts to the audit log failed")
         if owned:
             rt.engine.dispose()
 
     app = FastAPI(title="phasegate", version="0.1.0", lifespan=lifespan)
     app.state.runtime = rt
+    app.state.refusals = ledger
+    app.state.signin_throttle = SignInThrottle()
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    # Outermost last: security headers on everything, then the sign-in gate, then the SSO state cookie.
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=rt.settings.secret_key.get_secret_value(),
+        session_cookie=sso.COOKIE,
+        max_age=600,
+        same_site="lax",
+        https_only=session.secure_cookies(rt.settings),
+    )
+    app.add_middleware(session.RequireSignIn, runtime=rt)
+    app.add_middleware(headers.SecurityHeaders)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
@@ -138,10 +164,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.exception_handler(Exception)
     async def unexpected(request: Request, err: Exception) -> Response:
         logger.exception("unhandled error on %s %s", request.method, request.url.path)
+        # Answered from outside the middleware stack, so the security headers are set here too.
         if _is_api(request):
-            return _problem(500, "Internal Server Error", "an unexpected error occurred; see the server log")
-        return _page(request, 500, None)
+            return headers.apply(
+                _problem(500, "Internal Server Error", "an unexpected error occurred; see the server log")
+            )
+        return headers.apply(_page(request, 500, None))
 
+    app.include_router(signin.router)
+    app.include_router(sso.router)
     app.include_router(pages.router)
     if importlib.util.find_spec("web.api") is not None:
         # The REST API is its own module (web/api.py); the pages work without it.

@@ -26,15 +26,20 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from pydantic import SecretStr
+from starlette.requests import Request
+
 from flows.runtime import Defer, Runtime
 from gates import approvals, services
 from models.commands import VOTE_CHOICES, CastVote
 from models.enums import RoundStatus
 from models.errors import NotFoundError, PermissionDeniedError
+from models.identity import SignatureProof
 from models.settings import Settings
 from models.snapshots import RoundSnapshot, VoteRecord
 from notifications.links import EXPIRED, STALE_EVIDENCE, ApprovalClaim, read_approval_token
-from web import store
+from web import csrf, store
+from web.refusals import audit_refusal
 
 REFUSED = "security.link_refused"
 REPLAYED = "approval_link.replayed"
@@ -84,8 +89,16 @@ def secret_of(settings: Settings) -> str:
     return settings.secret_key.get_secret_value()
 
 
-def refuse(rt: Runtime, *, code: str, method: str, digest: str, now: datetime) -> None:
-    """Audit a refused link: the reason and a fingerprint only, so the log names no round for a forged link."""
+def refuse(rt: Runtime, *, code: str, method: str, digest: str, now: datetime, request: Request | None = None) -> None:
+    """Audit a refused link: the reason and a fingerprint only, so the log names no round for a forged link.
+
+    With the ``request``, through the app's rate-limited refusal ledger (``web.refusals``): anyone can send
+    forged links, so one source cannot grow the audit log without bound.
+    """
+    if request is not None:
+        payload = {"code": code, "method": method, "link_sha256_prefix": digest[:16]}
+        audit_refusal(request, rt.uow, action=REFUSED, entity="approval_link", payload=payload, now=now)
+        return
     with rt.uow() as tx:
         tx.append_audit(
             actor="anonymous",
@@ -97,21 +110,32 @@ def refuse(rt: Runtime, *, code: str, method: str, digest: str, now: datetime) -
         tx.commit()
 
 
-def open_link(rt: Runtime, token: str, *, method: str, now: datetime) -> Link:
+def refuse_stale(rt: Runtime, link: Link, *, request: Request, now: datetime) -> None:
+    """A link bound to evidence the round has moved past is refused (409) and audited like any refused link."""
+    refuse(rt, code=STALE_EVIDENCE, method=request.method, digest=link.digest, now=now, request=request)
+
+
+def refuse_csrf(rt: Runtime, link: Link, *, request: Request, now: datetime) -> None:
+    """A vote form without this browser's CSRF token is refused (403) and audited, naming only the link's prefix."""
+    payload = {"code": "csrf.invalid", "form": "approval", "link_sha256_prefix": link.digest[:16]}
+    audit_refusal(request, rt.uow, action=csrf.REFUSED, entity="approval_link", payload=payload, now=now)
+
+
+def open_link(rt: Runtime, token: str, *, method: str, now: datetime, request: Request | None = None) -> Link:
     """Check the signature, expiry, round and approver; audit and raise LinkRefusedError when any fails."""
     digest = store.token_hash(token)
     try:
         claim = read_approval_token(secret_of(rt.settings), token, now=now)
     except PermissionDeniedError as err:
-        refuse(rt, code=err.code, method=method, digest=digest, now=now)
+        refuse(rt, code=err.code, method=method, digest=digest, now=now, request=request)
         raise LinkRefusedError(str(err), code=err.code, status=410 if err.code == EXPIRED else 403) from None
     try:
         current = services.get_round(UUID(claim.round_id), uow=rt.uow)
     except (ValueError, NotFoundError):
-        refuse(rt, code=UNKNOWN_ROUND, method=method, digest=digest, now=now)
+        refuse(rt, code=UNKNOWN_ROUND, method=method, digest=digest, now=now, request=request)
         raise LinkRefusedError("approval link: no such round", code=UNKNOWN_ROUND, status=404) from None
     if claim.approver_id not in current.approvers:
-        refuse(rt, code=NOT_APPROVER, method=method, digest=digest, now=now)
+        refuse(rt, code=NOT_APPROVER, method=method, digest=digest, now=now, request=request)
         raise LinkRefusedError("approval link: not an approver of this round", code=NOT_APPROVER, status=403)
     return Link(token=token, digest=digest, claim=claim, current=current)
 
@@ -153,13 +177,27 @@ def command(link: Link, form: dict[str, Any]) -> CastVote:
     )
 
 
-def cast(rt: Runtime, link: Link, cmd: CastVote, *, defer: Defer | None = None) -> approvals.VoteResult:
+def signature_from(form: dict[str, Any]) -> SignatureProof | None:
+    """The Part 11 re-authentication the form carries (its password and one-time code fields), if any."""
+    password = str(form.get("password") or "")
+    code = str(form.get("one_time_code") or "").replace(" ", "") or None
+    return SignatureProof(password=SecretStr(password), one_time_code=code) if password else None
+
+
+def cast(
+    rt: Runtime,
+    link: Link,
+    cmd: CastVote,
+    *,
+    defer: Defer | None = None,
+    signature: SignatureProof | None = None,
+) -> approvals.VoteResult:
     """Vote through the composition root, as every door does; mark the link used (its own short transaction).
 
     What follows the vote (the gate-decision flow run for a resolved round, dispatching the outbox) is the
     runtime's after-commit handler, handed to ``defer`` so it runs after the page has answered.
     """
-    voted = rt.vote(cmd, defer=defer)
+    voted = rt.vote(cmd, defer=defer, signature=signature)
     store.mark_link_used(
         rt.sessions, link.digest, round_id=link.current.id, approver_id=link.claim.approver_id, now=rt.now()
     )

@@ -16,6 +16,9 @@ gatekeeper's own act, bound to the evidence they reviewed; a gatekeeper who also
 tokens. Why an approver token cannot write project data: approvers must not shape the evidence they judge.
 Seats, delegation and segregation of duties are still checked by the vote service, whatever the token says.
 
+Every 401 and 403 is audited (``security.api_refused``) through the app's rate-limited refusal ledger, so a
+flood of bad tokens from one address costs the audit log a bounded number of entries per minute.
+
 A token is looked up by the sha256 of what was presented (only hashes are stored). ``last_used_at`` is
 written at most once an hour per token, so reading the API does not turn every request into a write.
 """
@@ -35,6 +38,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from flows.runtime import Runtime as AppRuntime
 from models.tokens import TokenRole, find_token, mark_used, token_hash
 from web.problems import ApiProblem
+from web.refusals import ANONYMOUS, audit_refusal
 
 USE_RECORD_INTERVAL = timedelta(hours=1)
 
@@ -84,11 +88,21 @@ def _unauthorized(detail: str, code: str) -> ApiProblem:
     )
 
 
+API_REFUSED = "security.api_refused"
+
+
+def _audit(request: Request, rt: AppRuntime, *, status: int, code: str, actor: str = ANONYMOUS) -> None:
+    """Every refused API call is audited, through the app's rate-limited ledger (``web.refusals``)."""
+    payload = {"status": status, "code": code, "method": request.method, "path": request.url.path}
+    audit_refusal(request, rt.uow, action=API_REFUSED, entity="api", payload=payload, now=rt.now(), actor=actor)
+
+
 def authenticate(
-    rt: Runtime, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+    request: Request, rt: Runtime, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 ) -> Principal:
-    """The caller behind the bearer token; 401 for a missing, unknown or revoked token."""
+    """The caller behind the bearer token; 401 for a missing, unknown or revoked token (each one audited)."""
     if credentials is None or not credentials.credentials:
+        _audit(request, rt, status=401, code="auth.missing")
         raise ApiProblem(
             401,
             "Authorization: send 'Bearer TOKEN' (create one with 'phasegate token create PERSON --role ROLE')",
@@ -98,8 +112,10 @@ def authenticate(
     with rt.read_sessions() as session, session.begin():
         record = find_token(session, token_hash(credentials.credentials))
     if record is None:
+        _audit(request, rt, status=401, code="auth.invalid")
         raise _unauthorized("Authorization: unknown token", "auth.invalid")
     if not record.active:
+        _audit(request, rt, status=401, code="auth.revoked", actor=record.person_id)
         raise _unauthorized("Authorization: this token was revoked", "auth.revoked")
     now = rt.now()
     # The only write of a read request, and a throttled one: most requests never wait for SQLite's write lock.
@@ -112,11 +128,12 @@ def authenticate(
 Caller = Annotated[Principal, Depends(authenticate)]
 
 
-def require(permission: Permission) -> Callable[[Principal], Principal]:
+def require(permission: Permission) -> Callable[..., Principal]:
     """A dependency that admits callers whose role grants ``permission`` (403 otherwise)."""
 
-    def check(principal: Caller) -> Principal:
+    def check(principal: Caller, request: Request, rt: Runtime) -> Principal:
         if not principal.may(permission):
+            _audit(request, rt, status=403, code="auth.role", actor=principal.person_id)
             allowed = ", ".join(r.value for r, perms in ROLE_PERMISSIONS.items() if permission in perms)
             raise ApiProblem(
                 403,

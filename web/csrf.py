@@ -1,9 +1,10 @@
 """CSRF protection for server-rendered forms: a signed double-submit cookie.
 
-Why this shape: the pages have no login session to hang a token on (an approval link is opened from a
-mail client), so each browser gets a random, HttpOnly, SameSite=Strict cookie, and each form carries
-``HMAC(secret, cookie + scope)``. A cross-site page can neither read the cookie nor compute the HMAC, and a
-token minted for one form (``scope``: the approval link it belongs to) is useless on another.
+Why this shape: not every form has a sign-in to hang a token on (an approval link is opened from a mail
+client, the sign-in form comes before any sign-in), so each browser gets a random, HttpOnly, SameSite=Strict
+cookie, and each form carries ``HMAC(secret, cookie + scope)``. A cross-site page can neither read the cookie
+nor compute the HMAC, and a token minted for one form (``scope``: the approval link it belongs to, ``signin``,
+``signout``) is useless on another. Every form POST verifies its token; a failure is refused (403) and audited.
 """
 
 from __future__ import annotations
@@ -19,6 +20,12 @@ from models.errors import PermissionDeniedError
 
 COOKIE = "phasegate_csrf"
 FIELD = "csrf_token"
+SIGNIN = "signin"
+SIGNOUT = "signout"
+SIGNOUT_FIELD = "signout_token"
+"""The sign-out form sits in every page's header: its own field name keeps it apart from the page's form."""
+REFUSED = "security.csrf_refused"
+"""The audit action of a form POST refused for its CSRF token (written through ``web.refusals``)."""
 
 
 class CsrfError(PermissionDeniedError):
@@ -35,7 +42,12 @@ def browser_secret(request: Request) -> tuple[str, bool]:
     current = request.cookies.get(COOKIE, "")
     if len(current) >= 32:
         return current, False
-    return secrets.token_urlsafe(32), True
+    # One fresh value per request: a page with two forms (a vote and sign-out) must sign both with it.
+    fresh = getattr(request.state, "csrf_fresh", None)
+    if not isinstance(fresh, str):
+        fresh = secrets.token_urlsafe(32)
+        request.state.csrf_fresh = fresh
+    return fresh, True
 
 
 def issue(request: Request, secret: str, scope: str) -> tuple[str, str | None]:

@@ -17,8 +17,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from flows.runtime import Runtime, utc_now
+from gates import approvals
 from models.errors import ConflictError, InputError, NotFoundError, PermissionDeniedError
-from web import approval, csrf, i18n, views
+from web import approval, csrf, i18n, session, views
 
 TEMPLATES = Path(__file__).parent / "templates"
 STALE_CODES = frozenset({"vote.evidence_changed", "vote.evidence_mismatch"})
@@ -59,15 +60,29 @@ def runtime_of(request: Request) -> Runtime:
     return rt
 
 
+def _secret(request: Request) -> str:
+    return runtime_of(request).settings.secret_key.get_secret_value()
+
+
 def render(
     request: Request, name: str, *, status: int = 200, person_locale: str | None = None, **context: Any
 ) -> HTMLResponse:
     """Render ``name`` in the request's language; a ``?lang=`` switch is remembered in a cookie."""
     locale = i18n.pick_locale(request, person_locale)
+    me = session.signed_in(request)
+    signout_token, cookie = (None, None) if me is None else csrf.issue(request, _secret(request), csrf.SIGNOUT)
     body = ENV.get_template(name).render(
-        t=i18n.words(locale), locale=locale, path=request.url.path, zh=locale == "zh-CN", **context
+        t=i18n.words(locale),
+        locale=locale,
+        path=request.url.path,
+        zh=locale == "zh-CN",
+        me=me,
+        signout_token=signout_token,
+        signout_field=csrf.SIGNOUT_FIELD,
+        **context,
     )
     response = HTMLResponse(body, status_code=status)
+    csrf.remember(response, request, cookie)
     chosen = i18n.switched(request)
     if chosen is not None:
         response.set_cookie(i18n.COOKIE, chosen, max_age=365 * 24 * 3600, samesite="lax", path="/")
@@ -113,6 +128,7 @@ def _approval_page(
     form: Mapping[str, Any] | None = None,
 ) -> HTMLResponse:
     if link.stale:
+        approval.refuse_stale(rt, link, request=request, now=utc_now())
         return message_page(request, status=409, title="stale_title", body="stale_body")
     used = approval.link_used(rt, link)
     why_not = approval.blocker(link, used)
@@ -151,14 +167,15 @@ def approval_get(request: Request, token: str) -> HTMLResponse:
     """Show the packet and, when this person may vote now, the form. Changes nothing about the round."""
     rt = runtime_of(request)
     try:
-        link = approval.open_link(rt, token, method="GET", now=utc_now())
+        link = approval.open_link(rt, token, method="GET", now=utc_now(), request=request)
     except approval.LinkRefusedError as err:
         return _refused(request, err)
     return _approval_page(request, rt, link)
 
 
 def _form_dict(raw: Any) -> dict[str, Any]:
-    data: dict[str, Any] = {key: raw.get(key) for key in ("decision", "reason", "evidence_hash", csrf.FIELD)}
+    keys = ("decision", "reason", "evidence_hash", csrf.FIELD, "password", "one_time_code")
+    data: dict[str, Any] = {key: raw.get(key) for key in keys}
     for name in ("text", "owner", "due", "verify"):
         data[f"condition_{name}"] = [str(v) for v in raw.getlist(f"condition_{name}")]
     return data
@@ -171,21 +188,26 @@ async def approval_post(request: Request, token: str, background: BackgroundTask
     form = _form_dict(await request.form())
     now = utc_now()
     try:
-        link = await run_in_threadpool(approval.open_link, rt, token, method="POST", now=now)
+        link = await run_in_threadpool(approval.open_link, rt, token, method="POST", now=now, request=request)
     except approval.LinkRefusedError as err:
         return _refused(request, err)
     try:
         csrf.verify(request, approval.secret_of(rt.settings), link.digest, form.get(csrf.FIELD))
     except csrf.CsrfError:
+        await run_in_threadpool(approval.refuse_csrf, rt, link, request=request, now=now)
         return message_page(request, status=403, title="forbidden_title", body="csrf_body")
     if link.stale:
+        await run_in_threadpool(approval.refuse_stale, rt, link, request=request, now=now)
         return message_page(request, status=409, title="stale_title", body="stale_body")
     if await run_in_threadpool(approval.link_used, rt, link):
-        await run_in_threadpool(approval.refuse, rt, code=approval.REPLAYED, method="POST", digest=link.digest, now=now)
+        await run_in_threadpool(
+            approval.refuse, rt, code=approval.REPLAYED, method="POST", digest=link.digest, now=now, request=request
+        )
         return message_page(request, status=409, title="refused_title", body="replayed_body", vote=link.my_vote)
     try:
         cmd = approval.command(link, form)
-        await run_in_threadpool(approval.cast, rt, link, cmd, defer=background.add_task)
+        signature = approval.signature_from(form)
+        await run_in_threadpool(approval.cast, rt, link, cmd, defer=background.add_task, signature=signature)
     except InputError as err:
         message = str(err)
         return await run_in_threadpool(lambda: _approval_page(request, rt, link, status=422, error=message, form=form))
@@ -196,6 +218,11 @@ async def approval_post(request: Request, token: str, background: BackgroundTask
             return page
         return render(request, "message.html", status=409, title_key="conflict_title", body_key=None, detail=str(err))
     except PermissionDeniedError as err:
+        if err.code == approvals.SIGNATURE_REFUSED:  # audited by the use case; the form comes back to retry
+            refused = i18n.words(i18n.pick_locale(request))["signature_refused"]
+            return await run_in_threadpool(
+                lambda: _approval_page(request, rt, link, status=403, error=refused, form=form)
+            )
         return render(request, "message.html", status=403, title_key="forbidden_title", body_key=None, detail=str(err))
     except NotFoundError as err:
         return render(request, "message.html", status=404, title_key="not_found_title", body_key=None, detail=str(err))

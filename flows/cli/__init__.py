@@ -16,6 +16,7 @@ from collections.abc import Callable
 import typer
 
 from flows.cli import (
+    accounts,
     approvals,
     audit,
     database,
@@ -60,6 +61,7 @@ GROUPS: dict[str, typer.Typer] = {
     "rounds": approvals.rounds_app,
     "conditions": approvals.conditions_app,
     "token": tokens.app,
+    "account": accounts.app,
 }
 COMMANDS: dict[str, Callable[..., None]] = {
     "vote": approvals.vote,

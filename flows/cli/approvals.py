@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated, Any
 
 import typer
@@ -33,10 +34,22 @@ def vote(
         list[str] | None, typer.Option("--condition", help="TEXT;OWNER;DUE;VERIFICATION (conditional_go, repeatable)")
     ] = None,
     idempotency_key: Annotated[str | None, typer.Option("--idempotency-key", help="Retry-safe key")] = None,
+    password_stdin: Annotated[
+        bool,
+        typer.Option(
+            "--password-stdin",
+            help="Part 11 gates: read your password from stdin's first line (and a one-time code from the second)",
+        ),
+    ] = False,
     db: Db = None,
     as_json: Json = False,
 ) -> None:
-    """Vote on an approval round; a deciding vote runs the gate-decision flow."""
+    """Vote on an approval round; a deciding vote runs the gate-decision flow.
+
+    On a gate that takes electronic signatures (``signature: part11``) the signer re-enters their password:
+    at a prompt, or from stdin with --password-stdin.
+    """
+    from gates import approvals
     from models.commands import CastVote
 
     cmd = CastVote.from_door(
@@ -49,7 +62,20 @@ def vote(
         idempotency_key=idempotency_key,
         labels=VOTE_OPTIONS,
     )
-    voted = runtime_for(db).vote(cmd)
+    rt = runtime_for(db)
+    signature = _signature_from_stdin() if password_stdin else None
+    try:
+        voted = rt.vote(cmd, signature=signature)
+    except InputError as err:
+        if err.code != approvals.SIGNATURE_REQUIRED or signature is not None:
+            raise
+        if not sys.stdin.isatty():
+            raise InputError(
+                f"--password-stdin: {err.message.removeprefix('password: ')}: run in a terminal to be asked, "
+                "or write the password to stdin with --password-stdin",
+                code=err.code,
+            ) from None
+        voted = rt.vote(cmd, signature=_prompt_signature(rt, voter))
     result = voted.result
     doc: dict[str, Any] = result.model_dump(mode="json")
     if voted.after.decision is not None:
@@ -74,6 +100,32 @@ def vote(
         typer.echo(f"round resolved: {a['decision']}; {a['project_key']} is {a['status']} in stage {a['stage_id']}")
     elif result.pending:
         typer.echo(f"  waiting for: {', '.join(result.pending)}")
+
+
+def _signature_from_stdin() -> Any:
+    from pydantic import SecretStr
+
+    from models.identity import SignatureProof
+
+    lines = sys.stdin.read().splitlines()
+    if not lines or not lines[0]:
+        raise InputError("--password-stdin: stdin is empty; write your password on its first line")
+    code = lines[1].strip() if len(lines) > 1 and lines[1].strip() else None
+    return SignatureProof(password=SecretStr(lines[0]), one_time_code=code)
+
+
+def _prompt_signature(rt: Any, voter: str) -> Any:
+    from pydantic import SecretStr
+
+    from models.credentials import has_totp
+    from models.identity import SignatureProof
+
+    typer.echo("This gate takes electronic signatures (21 CFR Part 11): your password signs this vote.", err=True)
+    password = typer.prompt(f"Password of {voter}", hide_input=True, err=True)
+    with rt.read_sessions() as session:
+        wants_code = has_totp(session, voter)
+    code = typer.prompt("One-time code", err=True) if wants_code else None
+    return SignatureProof(password=SecretStr(password), one_time_code=code)
 
 
 @rounds_app.command("list")

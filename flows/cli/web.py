@@ -13,7 +13,11 @@ def serve(
     host: Annotated[str, typer.Option("--host", help="Interface to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="TCP port")] = 8000,
 ) -> None:
-    """Serve the web app; links in notifications point at PHASEGATE_PUBLIC_URL, so set it to how people reach this."""
+    """Serve the web app; links in notifications point at PHASEGATE_PUBLIC_URL, so set it to how people reach this.
+
+    Pages other than approval links need a sign-in: give people passwords with 'phasegate account set-password',
+    or set PHASEGATE_OIDC_* for single sign-on (docs/security.md).
+    """
     if not 0 < port < 65536:
         raise InputError(f"--port: {port} is not a TCP port; use 1 to 65535")
     import uvicorn

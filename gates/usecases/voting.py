@@ -16,7 +16,7 @@ from pydantic import Field
 from gates.criteria import Criterion
 from gates.delegation import delegation_covers
 from gates.meaning import vote_meaning
-from gates.ports import ApprovalLinks, DocumentProbe, UnitOfWork
+from gates.ports import ApprovalLinks, Credentials, DocumentProbe, UnitOfWork
 from gates.quorum import Ballot, Seat, Tally, tally
 from gates.segregation import segregation_breach
 from gates.usecases.lookups import require_person, require_project, require_round, require_template
@@ -39,6 +39,7 @@ from models.errors import (
     SecurityRefusedError,
 )
 from models.events import DomainEvent, RoundResolved, queued
+from models.identity import SignatureProof
 from models.snapshots import (
     DelegationRecord,
     OutboxRequest,
@@ -140,14 +141,21 @@ def cast_vote(
     probe: DocumentProbe,
     registry: Mapping[str, Criterion] | None = None,
     links: ApprovalLinks | None = None,
+    credentials: Credentials | None = None,
+    signature: SignatureProof | None = None,
 ) -> VoteResult:
     """Record one act on a round; resolve the round in the same transaction when its outcome is certain.
 
     Every refused attempt is audited (segregation and delegation breaches as security events) in a
-    transaction of its own, then the error is raised for the entry point to show.
+    transaction of its own, then the error is raised for the entry point to show. On a gate whose template
+    says ``signature: part11`` the signer re-authenticates (``signature``, checked by ``credentials``).
     """
     try:
-        return _cast_vote(cmd, uow=uow, now=now, probe=probe, registry=registry, links=links)
+        try:
+            return _cast_vote(cmd, uow=uow, now=now, probe=probe, registry=registry, links=links)
+        except _SignatureNeededError as needed:  # a Part 11 gate: verify outside the round's lock, then again
+            _verify_signature(cmd, needed.gate_id, credentials=credentials, signature=signature)
+            return _cast_vote(cmd, uow=uow, now=now, probe=probe, registry=registry, links=links, signed=True)
     except SecurityRefusedError as refused:
         _refuse(uow, cmd=cmd, round_id=cmd.round_id, why=refused.message, code=refused.code, now=now, security=True)
         raise
@@ -159,6 +167,39 @@ def cast_vote(
         raise
 
 
+SIGNATURE_REQUIRED = "signature.required"
+SIGNATURE_REFUSED = "signature.refused"
+
+
+class _SignatureNeededError(Exception):
+    """Leaves the vote's transaction (rolled back) so the signer's credentials are checked without its lock."""
+
+    def __init__(self, gate_id: str) -> None:
+        super().__init__(gate_id)
+        self.gate_id = gate_id
+
+
+def _verify_signature(
+    cmd: CastVote, gate_id: str, *, credentials: Credentials | None, signature: SignatureProof | None
+) -> None:
+    """A Part 11 gate takes a vote only from a signer who has just proved who they are (21 CFR 11.200).
+
+    Missing proof is an input error (nothing to audit); wrong proof is a security refusal, audited by
+    ``cast_vote``. Checked outside the vote's transaction: argon2 is slow on purpose and must not hold the lock.
+    """
+    if signature is None or credentials is None:
+        raise InputError(
+            f"password: gate {gate_id} takes electronic signatures (Part 11); re-enter your password to sign",
+            code=SIGNATURE_REQUIRED,
+        )
+    code = signature.one_time_code
+    if not credentials.verify(cmd.voter_id, signature.password.get_secret_value(), code.strip() if code else None):
+        raise SecurityRefusedError(
+            f"refused: the signature of {cmd.voter_id} did not verify (password or one-time code is wrong)",
+            code=SIGNATURE_REFUSED,
+        )
+
+
 def _cast_vote(
     cmd: CastVote,
     *,
@@ -167,6 +208,7 @@ def _cast_vote(
     probe: DocumentProbe,
     registry: Mapping[str, Criterion] | None = None,
     links: ApprovalLinks | None = None,
+    signed: bool = False,
 ) -> VoteResult:
     """Record one act on a round; resolve the round in the same transaction when its outcome is certain."""
     stale = None
@@ -233,6 +275,8 @@ def _cast_vote(
                 code="vote.evidence_mismatch",
             )
         if violation is None and stale is None:
+            if gate.signature == "part11" and not signed:
+                raise _SignatureNeededError(gate.id)
             result = _record(tx, cmd, current, project, gate, policy, seats, before, principal, signer, now, links)
             tx.commit()
             return result
@@ -318,6 +362,8 @@ def _record(
             "evidence_hash": current.evidence_hash,
             "policy": current.policy_spec,
             "quorum": after.explanation,
+            "signed_at_utc": now.isoformat(timespec="seconds"),
+            "signature": gate.signature or "none",
         },
         at=now,
     )
