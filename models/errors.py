@@ -73,3 +73,15 @@ class TemplateError(InputError):
     def __init__(self, message: str, problems: list[str]) -> None:
         super().__init__(message)
         self.problems = problems
+
+
+class RemoteError(PhasegateError):
+    """The team server could not serve a command the CLI sent it (``phasegate login``): refused or unreachable.
+
+    Why one type with several codes: the CLI turns every one into exit 2 with its line, and the code tells a
+    script which it was: ``remote.unreachable``, ``remote.unauthorized`` (log in again), ``remote.forbidden``
+    (the token's role), ``remote.refused`` (any other problem the server answered), ``remote.not_available``
+    (a command the server has no operation for).
+    """
+
+    code = "remote.refused"

@@ -34,7 +34,16 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 from uuid import UUID
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Header, Path, Query, Response, status
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, StringConstraints, WithJsonSchema
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    StringConstraints,
+    WithJsonSchema,
+)
 
 from gates import approvals, services
 from models.audit_store import audit_head, verify_audit
@@ -485,15 +494,24 @@ class ReviewOut(BaseModel):
     evaluation: Evaluation
 
 
+class ReviewIn(Body):
+    meeting_at: AwareDatetime | None = Field(
+        default=None, description="When the gate review meeting is held: approvers get a calendar invitation."
+    )
+
+
 @router.post(
     "/projects/{key}/reviews",
     status_code=status.HTTP_201_CREATED,
     responses=responses(401, 403, 404, 409, 422),
     tags=["reviews"],
 )
-def start_review(caller: Writer, rt: Runtime, key: Key, background: BackgroundTasks) -> ReviewOut:
+def start_review(
+    caller: Writer, rt: Runtime, key: Key, background: BackgroundTasks, body: ReviewIn | None = None
+) -> ReviewOut:
     """Start a gate review: evaluate, record it with its evidence hash, and open the approval round if ready."""
-    result = rt.start_review(RequestReview(project_key=key, requested_by=caller.person_id))
+    meeting_at = body.meeting_at if body is not None else None
+    result = rt.start_review(RequestReview(project_key=key, requested_by=caller.person_id, meeting_at=meeting_at))
     background.add_task(rt.after_commit, result.events, quiet=True)  # the requests go out after the answer
     return ReviewOut(
         review_id=result.review_id,

@@ -22,6 +22,7 @@ from flows.cli import (
     database,
     evidence,
     gates,
+    login,
     notify,
     people,
     projects,
@@ -69,6 +70,9 @@ COMMANDS: dict[str, Callable[..., None]] = {
     "delegate": approvals.delegate,
     "score": evidence.score,
     "demo": demo,
+    "login": login.login,
+    "logout": login.logout,
+    "whoami": login.whoami,
 }
 
 
@@ -94,6 +98,19 @@ def build_app(only: str | None = None) -> typer.Typer:
         if only in (None, name):
             tree.command(name)(command)
     return tree
+
+
+def _remote_app(first: str | None) -> typer.Typer | None:
+    """The command tree that works through a server while a login is stored (see ``flows.cli.remote``)."""
+    from flows.cli.remote import credentials
+
+    found = credentials.current()
+    if found is None or first is None:
+        return None
+    from flows.cli import remote
+
+    remote.refuse_unless_remote(sys.argv[1:], found, groups=set(GROUPS), commands=set(COMMANDS))
+    return remote.build_app(first if first in GROUPS or first in COMMANDS else None, COMMANDS)
 
 
 def _database_hint(err: Exception) -> str:
@@ -133,7 +150,7 @@ def run_command() -> int:
     try:
         # Without standalone mode the parser returns an exit status (typer.Exit) instead of raising it.
         first = next((arg for arg in sys.argv[1:] if not arg.startswith("-")), None)
-        tree = build_app(first if first in GROUPS or first in COMMANDS else None)
+        tree = _remote_app(first) or build_app(first if first in GROUPS or first in COMMANDS else None)
         # The name the caller typed, also when a warm host's child (started as `python -m`) runs the call.
         status = tree(standalone_mode=False, prog_name=os.path.basename(sys.argv[0]))
         return status if isinstance(status, int) else 0
