@@ -36,10 +36,12 @@ _ENVIRONMENT = {
     "PREFECT_HOME": str(_SESSION_HOME / "prefect"),
     "PREFECT_LOGGING_LEVEL": "WARNING",
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    # A developer's `phasegate login` would send every CLI test to their team server (flows/cli/remote).
+    "XDG_CONFIG_HOME": str(_SESSION_HOME / "config"),
 }
 os.environ.update(_ENVIRONMENT)
 # A developer's own settings must not leak into tests (a real server, a real database).
-for _name in ("PHASEGATE_DATABASE_URL", "PREFECT_API_URL"):
+for _name in ("PHASEGATE_DATABASE_URL", "PREFECT_API_URL", "PHASEGATE_SERVER_URL", "PHASEGATE_TOKEN"):
     os.environ.pop(_name, None)
 
 POSTGRES_ADMIN_URL = os.environ.get(
