@@ -104,6 +104,19 @@ class Laptop:
         assert "Traceback" not in done.stderr, done.stderr
         return done
 
+    def imports_prefect(self, *args: str) -> bool:
+        """Whether running the command in one interpreter loaded Prefect (a remote command never should)."""
+        probe = (
+            "import sys\nfrom flows.cli import run_command\nsys.argv = ['phasegate'] + sys.argv[1:]\n"
+            "status = run_command()\nprint('PREFECT-LOADED' if 'prefect' in sys.modules else 'PREFECT-ABSENT', "
+            "status, file=sys.stderr)\n"
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", probe, *args], capture_output=True, text=True, timeout=120, env=self.env()
+        )
+        assert "PREFECT-" in done.stderr and "Traceback" not in done.stderr, done.stderr
+        return "PREFECT-LOADED" in done.stderr
+
     def login(self, team: Team, who: str) -> subprocess.CompletedProcess[str]:
         return self.run("login", team.url, "--token-stdin", stdin=team.tokens[who] + "\n")
 
@@ -296,5 +309,8 @@ def test_review_and_vote_through_the_server_match_local_output_and_record_the_to
     for args in (("conditions", "list"), ("rounds", "list"), ("project", "show", "P1")):
         assert pmo.run(*args, "--json").stdout == team.local(*args, "--json").stdout, args
     assert len(json.loads(pmo.run("conditions", "list", "--json").stdout)) == 1
+    # Through the server, the vote and review paths run no flow on the laptop: Prefect is never imported.
+    assert not delegate.imports_prefect(*vote)
+    assert not pmo.imports_prefect("gate", "review", "P1")  # the next gate: not ready, recorded on the server
     for laptop in (pmo, delegate, viewer):
         assert not (laptop.home / "phasegate-home").exists()

@@ -503,7 +503,7 @@ class ReviewIn(Body):
 @router.post(
     "/projects/{key}/reviews",
     status_code=status.HTTP_201_CREATED,
-    responses=responses(401, 403, 404, 409, 422),
+    responses=responses(400, 401, 403, 404, 409, 422),
     tags=["reviews"],
 )
 def start_review(
