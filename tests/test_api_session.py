@@ -85,7 +85,7 @@ def test_a_review_started_through_the_api_may_carry_its_meeting(api: Api, tmp_pa
         engine.dispose()
     created = api.post(
         "/projects",
-        {"key": "P2", "name": "Pilot", "template_id": "it-pmo", "sponsor_id": "sue", "manager_id": "mgr", "budget": "1"},
+        {"key": "P2", "name": "P2", "template_id": "it-pmo", "sponsor_id": "sue", "manager_id": "mgr", "budget": "1"},
     )
     assert created.status_code == 201, created.text
     assert api.post("/projects/P2/roles", {"role": "pmo", "person_id": "pam"}).status_code == 201
