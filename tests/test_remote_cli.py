@@ -87,11 +87,15 @@ class Laptop:
 
     def env(self, **extra: str) -> dict[str, str]:
         base = {k: v for k, v in os.environ.items() if not k.startswith("PHASEGATE_")}
-        return base | {
-            "HOME": str(self.home),
-            "XDG_CONFIG_HOME": str(self.config),
-            "PHASEGATE_HOME": str(self.home / "phasegate-home"),  # must never be created
-        } | extra
+        return (
+            base
+            | {
+                "HOME": str(self.home),
+                "XDG_CONFIG_HOME": str(self.config),
+                "PHASEGATE_HOME": str(self.home / "phasegate-home"),  # must never be created
+            }
+            | extra
+        )
 
     def run(
         self, *args: str, expect: int = 0, stdin: str | None = None, **extra: str
@@ -175,9 +179,7 @@ def team(db_url: str, tmp_path: Path) -> Iterator[Team]:
         "XDG_CONFIG_HOME": str(tmp_path / "server-config"),
     }
     log = (tmp_path / "serve.log").open("w")
-    process = subprocess.Popen(
-        [PHASEGATE, "serve", "--port", str(port)], stdout=log, stderr=subprocess.STDOUT, env=env
-    )
+    process = subprocess.Popen([PHASEGATE, "serve", "--port", str(port)], stdout=log, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 90
