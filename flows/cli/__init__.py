@@ -102,12 +102,14 @@ def build_app(only: str | None = None) -> typer.Typer:
 
 def _remote_app(first: str | None) -> typer.Typer | None:
     """The command tree that works through a server while a login is stored (see ``flows.cli.remote``)."""
+    from flows.cli import remote
     from flows.cli.remote import credentials
 
-    found = credentials.current()
-    if found is None or first is None:
+    if first is None or first in remote.LOGIN_COMMANDS:  # help, and `logout` even from a refused login file
         return None
-    from flows.cli import remote
+    found = credentials.current()
+    if found is None:
+        return None
 
     remote.refuse_unless_remote(sys.argv[1:], found, groups=set(GROUPS), commands=set(COMMANDS))
     return remote.build_app(first if first in GROUPS or first in COMMANDS else None, COMMANDS)
