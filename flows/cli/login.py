@@ -8,6 +8,7 @@ shell history and ``ps``.
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Annotated, Any
 
@@ -38,12 +39,15 @@ def login(
         me = remote.me()
     path = credentials.save(credentials.Login(url=base, token=token, person_id=me["person_id"], role=me["role"]))
     typer.echo(f"logged in to {base} as {_who(me)} ({me['role']} token); stored in {path}")
+    if os.environ.get(credentials.URL_VARIABLE) or os.environ.get(credentials.TOKEN_VARIABLE):
+        typer.echo(
+            f"note: {credentials.URL_VARIABLE}/{credentials.TOKEN_VARIABLE} are set and win over this login",
+            err=True,
+        )
 
 
 def logout() -> None:
     """Forget the stored login: commands work on a local database again. (The token stays valid on the server.)"""
-    import os
-
     from flows.cli.remote import credentials
 
     removed = credentials.remove()

@@ -9,6 +9,7 @@ the vote decides the round, applies the decision in the same request.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 import typer
@@ -45,6 +46,11 @@ def vote(
 
     if decision not in DECISIONS:
         raise InputError(f"--decision: {decision!r} is not allowed; use one of {', '.join(DECISIONS)}")
+    if idempotency_key is not None and not re.fullmatch(r"[A-Za-z0-9._:-]{8,128}", idempotency_key):
+        raise InputError(
+            f"--idempotency-key: {idempotency_key!r} is not allowed through the server; use 8 to 128 of "
+            "A-Z a-z 0-9 . _ : -"
+        )
     round_id = parse_round_id(round_ref)
     conditions = tuple(_condition(c, i) for i, c in enumerate(condition or [], 1))
     with server() as remote:
@@ -84,8 +90,8 @@ def vote(
         outcome = remote.call("POST", f"/rounds/{round_id}/votes", body=body, headers=headers)
     result = VoteResult.model_validate(outcome["vote"])
     doc: dict[str, Any] = result.model_dump(mode="json")
-    if outcome.get("applied") is not None:
-        doc["applied"] = outcome["applied"]
+    if outcome.get("applied") is not None:  # applied by the server; its dispatcher sends the notices
+        doc["applied"] = outcome["applied"] | {"dispatch": {}}
     if as_json:
         emit(doc)
         return
