@@ -105,9 +105,14 @@ def _remote_app(first: str | None) -> typer.Typer | None:
     from flows.cli import remote
     from flows.cli.remote import credentials
 
-    if first is None or first in remote.LOGIN_COMMANDS:  # help, and `logout` even from a refused login file
+    if first in remote.LOGIN_COMMANDS:  # they work in both modes, `logout` even from a refused login file
         return None
-    found = credentials.current()
+    try:
+        found = credentials.current()
+    except PhasegateError:
+        if first is None:  # help still lists the local commands; any command then says what is wrong
+            return None
+        raise
     if found is None:
         return None
 
