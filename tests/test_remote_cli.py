@@ -262,6 +262,11 @@ def test_review_and_vote_through_the_server_match_local_output_and_record_the_to
     for args in (("gate", "check", "P1"), ("project", "list"), ("project", "show", "P1")):
         assert json.loads(pmo.run(*args, "--json").stdout) == json.loads(team.local(*args, "--json").stdout), args
     assert pmo.run("gate", "check", "P1").stdout == team.local("gate", "check", "P1").stdout
+    # Mistakes read the same as on the database: the server's problem detail is the local message.
+    for args in (("gate", "check", "NOPE"), ("project", "show", "NOPE"), ("vote", "not-a-round", "--decision", "go")):
+        as_sam = ("--as", "sam") if args[0] == "vote" else ()
+        remote, local = pmo.run(*args, expect=2).stderr, team.local(*args, *as_sam, expect=2).stderr
+        assert remote == local, (remote, local)
     review = json.loads(pmo.run("gate", "review", "P1", "--json").stdout)
     assert review["state"] == "Awaiting approval" and review["approvers"] == ["sam"]
     round_id = review["round_id"]
