@@ -104,3 +104,28 @@ def test_a_review_started_through_the_api_may_carry_its_meeting(api: Api, tmp_pa
         engine.dispose()
     meetings = [c["review_meeting"] for c in contexts if "review_meeting" in c]
     assert meetings and meetings[0]["starts_at"] == "2026-12-03T10:00:00+08:00"
+
+
+def test_scores_are_the_approver_tokens_persons_own(api: Api) -> None:
+    created = api.post(
+        "/projects",
+        {"key": "NPD", "name": "N", "template_id": "cooper-5", "sponsor_id": "sam", "manager_id": "mgr", "budget": "1"},
+    )
+    assert created.status_code == 201, created.text
+    scores = {"scores": {"strategic-fit": 7, "technical-feasibility": 5}}
+    by_pmo = api.post("/projects/NPD/scores", scores, who="pmo")
+    assert by_pmo.status_code == 403 and by_pmo.json()["code"] == "auth.role"
+    done = api.post("/projects/NPD/scores", scores, who="sponsor")
+    assert done.status_code == 201, done.text
+    assert done.json() == {"project_key": "NPD", "gate_id": "idea-screen", "gatekeeper": "sam", "scored": 2}
+    unknown = api.post("/projects/NPD/scores", {"scores": {"charisma": 9}}, who="sponsor")
+    assert unknown.status_code == 422 and unknown.json()["detail"].startswith("charisma: not a factor")
+    too_high = api.post("/projects/NPD/scores", {"scores": {"strategic-fit": 11}}, who="sponsor")
+    assert too_high.status_code == 422 and "outside 0..10" in too_high.json()["detail"]
+    engine = make_engine(api.url)
+    try:
+        with make_session_factory(engine)() as session:
+            rows = session.execute(select(t.Score.gatekeeper, t.Score.factor, t.Score.score).order_by(t.Score.factor))
+            assert [tuple(r) for r in rows] == [("sam", "strategic-fit", 7), ("sam", "technical-feasibility", 5)]
+    finally:
+        engine.dispose()

@@ -143,6 +143,13 @@ def _prepare(db_url: str, folder: Path) -> dict[str, str]:
             uow=uow,
             now=now,
         )
+        services.create_project(
+            CreateProject(
+                key="NPD", name="New", template_id="cooper-5", sponsor_id="sam", manager_id="mgr", budget=Decimal(1)
+            ),
+            uow=uow,
+            now=now,
+        )
         services.assign_role("P1", "pmo", "pam", uow=uow, now=now)
         for deliverable in SECTIONS:
             doc = write_document(folder, deliverable)
@@ -315,6 +322,14 @@ def test_review_and_vote_through_the_server_match_local_output_and_record_the_to
     for args in (("conditions", "list"), ("rounds", "list"), ("project", "show", "P1")):
         assert pmo.run(*args, "--json").stdout == team.local(*args, "--json").stdout, args
     assert len(json.loads(pmo.run("conditions", "list", "--json").stdout)) == 1
+    # A gatekeeper's scorecard scores, as the token's person; a viewer may not score.
+    scores = ("score", "NPD", "strategic-fit=7", "technical-feasibility=6")
+    scored = delegate.run(*scores)
+    assert scored.stdout == team.local(*scores, "--as", "fin").stdout
+    assert scored.stdout == "NPD at idea-screen: fin scored 2 factor(s)\n"
+    assert "role viewer may not vote" in viewer.run("score", "NPD", "strategic-fit=1", expect=2).stderr
+    assert team.rows(select(t.Score.gatekeeper, t.Score.score).where(t.Score.factor == "strategic-fit")) == [("fin", 7)]
+
     # Through the server, the vote and review paths run no flow on the laptop: Prefect is never imported.
     assert not delegate.imports_prefect(*vote)
     assert not pmo.imports_prefect("gate", "review", "P1")  # the next gate: not ready, recorded on the server

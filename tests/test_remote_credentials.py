@@ -102,6 +102,7 @@ def test_server_addresses_refused(given: str, message: str) -> None:
     "argv",
     [
         ["vote", "R", "--decision", "go"],
+        ["score", "P1", "strategic-fit=7"],
         ["rounds", "list", "--pending"],
         ["conditions", "list"],
         ["gate", "check", "P1"],
@@ -133,7 +134,6 @@ def test_commands_that_go_through_the_server(argv: list[str]) -> None:
         (["person", "add", "x"], "person add"),
         (["token", "create", "x"], "token create"),
         (["delegate", "a", "b"], "delegate"),
-        (["score", "P1", "a=1"], "score"),
         (["serve"], "serve"),
         (["demo"], "demo"),
         (["db", "upgrade"], "db upgrade"),

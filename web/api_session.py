@@ -7,6 +7,9 @@ command. ``web.api`` already serves most of them; this module adds the two it la
 - ``GET /api/v1/me``: who the token belongs to and its role, so ``phasegate login`` can check a token before
   storing it and ``phasegate whoami`` can say who the CLI acts as.
 - ``GET /api/v1/conditions``: the conditions of CONDITIONAL_GO decisions, as ``phasegate conditions list``.
+- ``POST /api/v1/projects/{key}/scores``: a gatekeeper's scorecard scores, as ``phasegate score``. It takes an
+  approver token, like a vote, and not a pmo one: a score is the gatekeeper's own judgement of the gate, and
+  the scorer is the token's person.
 """
 
 from __future__ import annotations
@@ -14,14 +17,14 @@ from __future__ import annotations
 from typing import Annotated, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Depends, Path, Query, status
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from gates import approvals
+from gates import approvals, services
 from models.identity import AuthMethod
 from models.snapshots import ConditionRecord
 from models.tokens import TokenRole
-from web.auth import ROLE_PERMISSIONS, Permission, Reader, Runtime
+from web.auth import ROLE_PERMISSIONS, Permission, Reader, Runtime, Voter
 from web.problems import ProblemRoute, responses, single_valued_query
 
 router = APIRouter(prefix="/api/v1", route_class=ProblemRoute, dependencies=[Depends(single_valued_query)])
@@ -81,3 +84,37 @@ def list_conditions(
     """Conditions of CONDITIONAL_GO decisions with owner, due date and verification (``conditions list``)."""
     found = approvals.list_conditions(uow=rt.reader, project_key=project, status=condition_status)
     return ConditionPage(items=found[offset : offset + limit], total=len(found), limit=limit, offset=offset)
+
+
+Ident = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+
+
+class ScoresIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    scores: dict[Ident, Annotated[int, Field(ge=0, le=1000)]] = Field(
+        min_length=1, max_length=50, description="Factor id to score (0..the scorecard's maximum, 10 by default)."
+    )
+    gate: Ident | None = Field(default=None, description="Default: the project's current gate.")
+
+
+class ScoresOut(BaseModel):
+    project_key: str
+    gate_id: str
+    gatekeeper: str = Field(description="Who scored: the token's person.")
+    scored: int = Field(description="How many factors were scored.")
+
+
+@router.post(
+    "/projects/{key}/scores",
+    status_code=status.HTTP_201_CREATED,
+    responses=responses(400, 401, 403, 404, 409, 422),
+    tags=["evidence"],
+)
+def record_scores(
+    caller: Voter, rt: Runtime, key: Annotated[str, Path(description="The project key, e.g. P1.")], body: ScoresIn
+) -> ScoresOut:
+    """Record the token's person's scorecard scores for the current gate (or ``gate``); a factor scored again
+    replaces the earlier score."""
+    gate_id = services.record_scores(key, caller.person_id, body.scores, uow=rt.uow, now=rt.now(), gate_id=body.gate)
+    return ScoresOut(project_key=key, gate_id=gate_id, gatekeeper=caller.person_id, scored=len(body.scores))

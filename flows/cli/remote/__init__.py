@@ -22,6 +22,7 @@ LOGIN_COMMANDS = ("login", "logout", "whoami")
 
 REMOTE: dict[str, tuple[str, ...] | None] = {
     "vote": None,
+    "score": None,
     "rounds": ("list",),
     "conditions": ("list",),
     "gate": ("check", "review"),
@@ -79,9 +80,8 @@ def build_app(only: str | None, local_commands: dict[str, Callable[..., None]]) 
         "baseline": projects.baseline_app,
         "risk": projects.risk_app,
     }
-    commands: dict[str, Callable[..., None]] = {"vote": approvals.vote} | {
-        name: local_commands[name] for name in LOGIN_COMMANDS
-    }
+    commands: dict[str, Callable[..., None]] = {name: local_commands[name] for name in LOGIN_COMMANDS}
+    commands |= {"vote": approvals.vote, "score": gates.score}
     tree = typer.Typer(
         no_args_is_help=True,
         add_completion=False,

@@ -95,3 +95,26 @@ def gate_review(
         )
     else:
         typer.echo("not ready: no approval round opened")
+
+
+def score(
+    key: str,
+    scores: Annotated[list[str], typer.Argument(metavar="FACTOR=SCORE...")],
+    gatekeeper: Annotated[
+        str | None, typer.Option("--as", help="The gatekeeper scoring: through the server, the token's person")
+    ] = None,
+    gate: Annotated[str | None, typer.Option("--gate", help="Default: the project's current gate")] = None,
+    db: Db = None,
+) -> None:
+    """Score scorecard factors (0..10 by default) as the token's person, on the server."""
+    values: dict[str, int] = {}
+    for item in scores:
+        factor, sep, raw = item.partition("=")
+        if not sep or not raw.strip().lstrip("-").isdigit():
+            raise InputError(f"{item!r}: write FACTOR=SCORE with a whole-number score, e.g. strategic-fit=7")
+        values[factor] = int(raw)
+    with server() as remote:
+        refuse_db(db, remote.login.url)
+        me = acting_person(remote, gatekeeper)
+        out = remote.call("POST", f"/projects/{key}/scores", body={"scores": values, "gate": gate})
+    typer.echo(f"{key} at {out['gate_id']}: {me['person_id']} scored {out['scored']} factor(s)")
