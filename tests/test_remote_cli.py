@@ -242,6 +242,9 @@ def test_login_is_checked_before_it_is_stored_and_logout_forgets_it(team: Team) 
         refused = laptop.run(*args, expect=2)
         assert words in refused.stderr and len(refused.stderr.strip().splitlines()) == 1, refused.stderr
 
+    # Commands that open no shared database still run on the laptop.
+    assert '"title"' in laptop.run("template", "schema").stdout
+
     # A credentials file others may read is not used.
     laptop.credentials.chmod(0o644)
     assert "chmod 600" in laptop.run("project", "list", expect=2).stderr

@@ -13,7 +13,7 @@ import pytest
 
 from flows.cli import COMMANDS, GROUPS
 from flows.cli.remote import credentials as creds
-from flows.cli.remote import refuse_unless_remote
+from flows.cli.remote import refuse_unless_remote, runs_locally
 from models.errors import InputError, RemoteError
 
 LOGIN = creds.Login(url="https://phasegate.example", token="secret-token", person_id="sam", role="approver")
@@ -135,13 +135,28 @@ def test_commands_that_go_through_the_server(argv: list[str]) -> None:
         (["token", "create", "x"], "token create"),
         (["delegate", "a", "b"], "delegate"),
         (["serve"], "serve"),
-        (["demo"], "demo"),
         (["db", "upgrade"], "db upgrade"),
     ],
 )
 def test_commands_without_an_api_are_refused(argv: list[str], name: str) -> None:
     with pytest.raises(RemoteError, match=f"^{name} is not available through the server https://phasegate.example;"):
         refuse_unless_remote(argv, LOGIN, groups=set(GROUPS), commands=set(COMMANDS))
+
+
+@pytest.mark.parametrize(
+    ("argv", "local"),
+    [
+        (["demo"], True),
+        (["template", "schema"], True),
+        (["template", "validate", "t.yaml"], True),
+        (["logout"], True),
+        (["template", "publish", "t.yaml"], False),
+        (["vote", "R"], False),
+        ([], False),
+    ],
+)
+def test_login_and_offline_commands_run_locally_whatever_the_login(argv: list[str], local: bool) -> None:
+    assert runs_locally(argv, groups=set(GROUPS)) is local
 
 
 def test_doc_add_says_why_it_stays_on_the_server() -> None:

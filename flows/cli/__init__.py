@@ -105,7 +105,7 @@ def _remote_app(first: str | None) -> typer.Typer | None:
     from flows.cli import remote
     from flows.cli.remote import credentials
 
-    if first in remote.LOGIN_COMMANDS:  # they work in both modes, `logout` even from a refused login file
+    if remote.runs_locally(sys.argv[1:], groups=set(GROUPS)):  # `logout` even from a refused login file
         return None
     try:
         found = credentials.current()

@@ -20,6 +20,20 @@ from models.errors import RemoteError
 LOGIN_COMMANDS = ("login", "logout", "whoami")
 """Commands about the login itself: they run the same with or without one."""
 
+OFFLINE: set[tuple[str, str | None]] = {("demo", None), ("template", "schema"), ("template", "validate")}
+"""Commands that open no shared database, so a login changes nothing for them: they run locally. ``demo`` builds
+its own database under ``PHASEGATE_HOME/demo`` and runs in its own process from start to end."""
+
+
+def runs_locally(argv: list[str], *, groups: set[str]) -> bool:
+    """Whether the command runs locally whatever the login: the login commands and the offline ones."""
+    words = _words(argv)
+    if not words:
+        return False
+    second = words[1] if words[0] in groups and len(words) > 1 else None
+    return words[0] in LOGIN_COMMANDS or (words[0], second) in OFFLINE
+
+
 REMOTE: dict[str, tuple[str, ...] | None] = {
     "vote": None,
     "score": None,
@@ -49,8 +63,8 @@ def refuse_unless_remote(argv: list[str], login: Login, *, groups: set[str], com
     """Exit 2 (a ``RemoteError``) for a command this tree does not serve; ``groups``, ``commands``: every local name."""
     words = _words(argv)
     first = words[0] if words else None
-    if first is None or first in LOGIN_COMMANDS or first not in groups | commands:
-        return  # help, a login command, or a typo (the parser explains it)
+    if first is None or runs_locally(argv, groups=groups) or first not in groups | commands:
+        return  # help, a login or offline command, or a typo (the parser explains it)
     second = words[1] if first in groups and len(words) > 1 else None
     served = REMOTE.get(first, ())
     if first in REMOTE and (served is None or second is None or second in served):
