@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,7 @@ from flows.cli.remote import credentials as creds
 from flows.cli.remote import refuse_unless_remote, runs_locally
 from models.errors import InputError, RemoteError
 
+PHASEGATE = str(Path(sys.executable).with_name("phasegate"))
 LOGIN = creds.Login(url="https://phasegate.example", token="secret-token", person_id="sam", role="approver")
 
 
@@ -163,3 +166,34 @@ def test_doc_add_says_why_it_stays_on_the_server() -> None:
     with pytest.raises(RemoteError, match="doc add: the server re-reads a document") as refused:
         refuse_unless_remote(["doc", "add", "P1", "charter", "c.md"], LOGIN, groups=set(GROUPS), commands=set(COMMANDS))
     assert refused.value.code == "remote.not_available"
+
+
+@pytest.mark.parametrize(
+    ("status", "message"),
+    [
+        (200, "does not look like a phasegate server"),
+        (404, "does not look like a phasegate server"),
+        (500, "failed (500"),
+        (401, "refused the token"),
+    ],
+)
+def test_login_to_something_that_is_not_a_phasegate_server_stores_nothing(
+    config: Path, status: int, message: str
+) -> None:
+    """A real HTTP server answering as told: every answer but a phasegate ``/me`` is exit 2, nothing stored."""
+    from tests.receivers import HttpReceiver
+
+    with HttpReceiver(status=status) as other:
+        done = subprocess.run(
+            [PHASEGATE, "login", other.url().rstrip("/"), "--token-stdin"],
+            input="tok-123\n",
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=os.environ | {"XDG_CONFIG_HOME": str(config.parent)},
+        )
+        (request,) = other.requests
+    assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr, done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert (request.method, request.path, request.header("Authorization")) == ("GET", "/api/v1/me", "Bearer tok-123")
+    assert not config.exists()

@@ -69,7 +69,14 @@ class Server:
                 code="remote.unreachable",
             ) from None
         if response.is_success:
-            return response.json() if response.content else None
+            try:
+                return response.json() if response.content else None
+            except ValueError:
+                raise RemoteError(
+                    f"{self.login.url} answered {method} {API}{path} with something that is not JSON: it does not "
+                    "look like a phasegate server (a proxy's sign-in page?); check the address",
+                    code="remote.not_phasegate",
+                ) from None
         raise refusal(self.login, method, path, response)
 
     def get(self, path: str, **params: Any) -> Any:
@@ -87,7 +94,13 @@ class Server:
 
     def me(self) -> dict[str, Any]:
         """Who the token belongs to (``GET /api/v1/me``)."""
-        found: dict[str, Any] = self.get("/me")
+        found = self.get("/me")
+        if not isinstance(found, dict) or not {"person_id", "role", "method"} <= found.keys():
+            raise RemoteError(
+                f"{self.login.url} answered GET {API}/me without saying whose token this is: it does not look like "
+                "a phasegate server of this version; check the address",
+                code="remote.not_phasegate",
+            )
         return found
 
 
@@ -113,6 +126,12 @@ def refusal(login: Login, method: str, path: str, response: httpx.Response) -> R
             f"{login.url} answered 404 to {method} {API}{path}: it does not look like a phasegate server "
             "of this version; check the address",
             code="remote.not_phasegate",
+        )
+    if response.is_redirect:
+        return RemoteError(
+            f"{login.url} redirects {method} {API}{path} to {response.headers.get('location', '?')}; "
+            "log in with the address it redirects to",
+            code="remote.redirected",
         )
     if response.status_code >= 500:
         return RemoteError(
