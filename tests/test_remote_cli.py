@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import pty
 import stat
 import subprocess
 import sys
@@ -121,6 +122,29 @@ class Laptop:
         assert "PREFECT-" in done.stderr and "Traceback" not in done.stderr, done.stderr
         return "PREFECT-LOADED" in done.stderr
 
+    def login_at_a_terminal(self, team: Team, who: str) -> tuple[int, str]:
+        """``phasegate login URL`` typed at a real terminal (a pty); returns the exit status and the screen."""
+        self.home.mkdir(parents=True, exist_ok=True)
+        pid, fd = pty.fork()
+        if pid == 0:  # the child: the pty is its controlling terminal, as in a person's shell
+            os.execve(PHASEGATE, [PHASEGATE, "login", team.url], self.env())
+        screen = b""
+        typed = False
+        while True:
+            try:
+                chunk = os.read(fd, 1024)
+            except OSError:  # the child closed the terminal
+                break
+            if not chunk:
+                break
+            screen += chunk
+            if not typed and b"API token" in screen:
+                os.write(fd, team.tokens[who].encode() + b"\n")
+                typed = True
+        _, status = os.waitpid(pid, 0)
+        os.close(fd)
+        return os.waitstatus_to_exitcode(status), screen.decode(errors="replace")
+
     def login(self, team: Team, who: str) -> subprocess.CompletedProcess[str]:
         return self.run("login", team.url, "--token-stdin", stdin=team.tokens[who] + "\n")
 
@@ -221,8 +245,9 @@ def test_login_is_checked_before_it_is_stored_and_logout_forgets_it(team: Team) 
     plain = laptop.run("login", "http://phasegate.example.org", "--token-stdin", stdin="x\n", expect=2)
     assert "https://" in plain.stderr and not laptop.credentials.exists()
 
-    done = laptop.login(team, "sponsor")
-    assert "as sam" in done.stdout
+    status, screen = laptop.login_at_a_terminal(team, "sponsor")
+    assert status == 0 and "as sam" in screen, screen
+    assert team.tokens["sponsor"] not in screen  # the prompt does not echo the token
     assert stat.S_IMODE(laptop.credentials.stat().st_mode) == 0o600
     assert stat.S_IMODE(laptop.credentials.parent.stat().st_mode) == 0o700
     stored = json.loads(laptop.credentials.read_text())
