@@ -14,9 +14,12 @@ from __future__ import annotations
 import json
 import os
 import pty
+import select as io_select
+import signal
 import stat
 import subprocess
 import sys
+import termios
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,7 +30,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from gates import approvals, services
 from models import tables as t
@@ -62,6 +65,14 @@ class Team:
         )
         assert done.returncode == expect, f"{args} exited {done.returncode}\n{done.stdout}\n{done.stderr}"
         return done
+
+    def execute(self, statement: Any) -> None:
+        engine = make_engine(self.db_url)
+        try:
+            with make_session_factory(engine)() as session, session.begin():
+                session.execute(statement)
+        finally:
+            engine.dispose()
 
     def rows(self, statement: Any) -> list[Any]:
         engine = make_engine(self.db_url)
@@ -123,26 +134,38 @@ class Laptop:
         return "PREFECT-LOADED" in done.stderr
 
     def login_at_a_terminal(self, team: Team, who: str) -> tuple[int, str]:
-        """``phasegate login URL`` typed at a real terminal (a pty); returns the exit status and the screen."""
+        """``phasegate login URL`` typed at a real terminal (a pty); returns the exit status and the screen.
+
+        The token is typed once the prompt shows and the terminal's echo is off, as a person would type it: typed
+        earlier, the terminal would echo it and getpass would discard it when it switches echo off.
+        """
         self.home.mkdir(parents=True, exist_ok=True)
+        argv, env = [PHASEGATE, "login", team.url], self.env()
         pid, fd = pty.fork()
         if pid == 0:  # the child: the pty is its controlling terminal, as in a person's shell
-            os.execve(PHASEGATE, [PHASEGATE, "login", team.url], self.env())
+            os.execve(PHASEGATE, argv, env)
         screen = b""
         typed = False
-        while True:
-            try:
-                chunk = os.read(fd, 1024)
-            except OSError:  # the child closed the terminal
-                break
-            if not chunk:
-                break
-            screen += chunk
-            if not typed and b"API token" in screen:
-                os.write(fd, team.tokens[who].encode() + b"\n")
-                typed = True
-        _, status = os.waitpid(pid, 0)
-        os.close(fd)
+        deadline = time.monotonic() + 120
+        try:
+            while time.monotonic() < deadline:
+                if not typed and b"API token" in screen and not termios.tcgetattr(fd)[3] & termios.ECHO:
+                    os.write(fd, team.tokens[who].encode() + b"\n")
+                    typed = True
+                if not io_select.select([fd], [], [], 0.05)[0]:
+                    continue
+                try:
+                    chunk = os.read(fd, 1024)
+                except OSError:  # the child closed the terminal
+                    break
+                if not chunk:
+                    break
+                screen += chunk
+            else:
+                os.kill(pid, signal.SIGKILL)
+        finally:
+            _, status = os.waitpid(pid, 0)
+            os.close(fd)
         return os.waitstatus_to_exitcode(status), screen.decode(errors="replace")
 
     def login(self, team: Team, who: str) -> subprocess.CompletedProcess[str]:
@@ -261,7 +284,7 @@ def test_login_is_checked_before_it_is_stored_and_logout_forgets_it(team: Team) 
         (("milestone", "add", "P1", "m1", "--name", "Go", "--due", "2027-01-01"), "milestone add is not available"),
         (("doc", "add", "P1", "business-case", "/tmp/x.md"), "run 'phasegate doc add' on the server"),
         (("person", "add", "eve", "--name", "Eve", "--email", "e@example.com"), "person add is not available"),
-        (("audit", "verify"), "audit verify is not available"),
+        (("audit", "export", "--project", "P1"), "audit export is not available"),
         (("project", "list", "--db", f"sqlite:///{laptop.home}/x.db"), "--db: not used"),
     ):
         refused = laptop.run(*args, expect=2)
@@ -357,6 +380,14 @@ def test_review_and_vote_through_the_server_match_local_output_and_record_the_to
     assert scored.stdout == "NPD at idea-screen: fin scored 2 factor(s)\n"
     assert "role viewer may not vote" in viewer.run("score", "NPD", "strategic-fit=1", expect=2).stderr
     assert team.rows(select(t.Score.gatekeeper, t.Score.score).where(t.Score.factor == "strategic-fit")) == [("fin", 7)]
+
+    # An auditor's checks, verified next to the database; an edited entry is exit 1 there as here.
+    for args in (("audit", "verify"), ("audit", "head")):
+        assert pmo.run(*args, "--json").stdout == team.local(*args, "--json").stdout, args
+        assert pmo.run(*args).stdout == team.local(*args).stdout, args
+    team.execute(update(t.AuditEntry).where(t.AuditEntry.action == "vote.cast").values(entity="round:forged"))
+    assert pmo.run("audit", "verify", expect=1).stderr == team.local("audit", "verify", expect=1).stderr
+    assert "audit chain broken at entry" in pmo.run("audit", "verify", expect=1).stderr
 
     # Through the server, the vote and review paths run no flow on the laptop: Prefect is never imported.
     assert not delegate.imports_prefect(*vote)

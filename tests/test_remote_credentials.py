@@ -113,6 +113,8 @@ def test_server_addresses_refused(given: str, message: str) -> None:
         ["project", "show", "P1", "--json"],
         ["project", "assign", "P1", "pmo", "pam"],
         ["risk", "list", "P1"],
+        ["audit", "verify"],
+        ["audit", "head", "--json"],
         ["actuals", "add", "P1", "10"],
         ["baseline", "set", "P1", "--bac", "10"],
         ["login", "https://x.example"],
@@ -139,6 +141,7 @@ def test_commands_that_go_through_the_server(argv: list[str]) -> None:
         (["delegate", "a", "b"], "delegate"),
         (["serve"], "serve"),
         (["db", "upgrade"], "db upgrade"),
+        (["audit", "export", "--project", "P1"], "audit export"),
     ],
 )
 def test_commands_without_an_api_are_refused(argv: list[str], name: str) -> None:

@@ -44,6 +44,7 @@ REMOTE: dict[str, tuple[str, ...] | None] = {
     "actuals": ("add",),
     "baseline": ("set",),
     "risk": ("add", "list"),
+    "audit": ("verify", "head"),
 }
 """What goes through the server: commands (None) and groups with the subcommands the API serves."""
 
@@ -83,7 +84,7 @@ def refuse_unless_remote(argv: list[str], login: Login, *, groups: set[str], com
 
 def build_app(only: str | None, local_commands: dict[str, Callable[..., None]]) -> typer.Typer:
     """The remote command tree (just ``only`` when given), plus the login commands from ``local_commands``."""
-    from flows.cli.remote import approvals, gates, projects
+    from flows.cli.remote import approvals, audit, gates, projects
 
     groups: dict[str, typer.Typer] = {
         "rounds": approvals.rounds_app,
@@ -93,6 +94,7 @@ def build_app(only: str | None, local_commands: dict[str, Callable[..., None]]) 
         "actuals": projects.actuals_app,
         "baseline": projects.baseline_app,
         "risk": projects.risk_app,
+        "audit": audit.app,
     }
     commands: dict[str, Callable[..., None]] = {name: local_commands[name] for name in LOGIN_COMMANDS}
     commands |= {"vote": approvals.vote, "score": gates.score}
