@@ -14,8 +14,8 @@ from typing import Annotated, Any
 
 import typer
 
-from flows.cli.approvals import DECISIONS, _condition
-from flows.cli.common import Db, Json, command, emit, parse_round_id, sub_app
+from flows.cli.approvals import DECISIONS, VOTE_OPTIONS
+from flows.cli.common import Db, Json, emit, parse_round_id, sub_app
 from flows.cli.remote.session import acting_person, iso, refuse_db, server
 from models.errors import InputError
 
@@ -42,7 +42,6 @@ def vote(
     """Vote on an approval round as the token's person; a deciding vote applies the decision on the server."""
     from gates.approvals import VoteResult
     from models.commands import CastVote
-    from models.enums import BallotKind
 
     if decision not in DECISIONS:
         raise InputError(f"--decision: {decision!r} is not allowed; use one of {', '.join(DECISIONS)}")
@@ -52,29 +51,18 @@ def vote(
             "A-Z a-z 0-9 . _ : -"
         )
     round_id = parse_round_id(round_ref)
-    conditions = tuple(_condition(c, i) for i, c in enumerate(condition or [], 1))
     with server() as remote:
         refuse_db(db, remote.login.url)
         me = acting_person(remote, voter)
-        kind = BallotKind(decision) if decision in ("abstain", "recuse") else BallotKind.VOTE
-        cmd = command(
-            CastVote,
-            {
-                "decision": "--decision",
-                "reason": "--reason",
-                "voter_id": "--as",
-                "conditions": "--condition",
-                "on_behalf_of": "--on-behalf-of",
-                "idempotency_key": "--idempotency-key",
-            },
+        cmd = CastVote.from_door(
             round_id=round_id,
             voter_id=me["person_id"],
-            decision=None if kind is not BallotKind.VOTE else decision,
-            kind=kind,
+            choice=decision,
             reason=reason,
             on_behalf_of=on_behalf_of,
-            conditions=conditions,
+            conditions=condition or (),
             idempotency_key=idempotency_key,
+            labels=VOTE_OPTIONS,
         )
         # The vote is bound to the packet the server holds now: what `gate check` and the round show.
         current = remote.get(f"/rounds/{round_id}")
@@ -92,6 +80,8 @@ def vote(
     doc: dict[str, Any] = result.model_dump(mode="json")
     if outcome.get("applied") is not None:  # applied by the server; its dispatcher sends the notices
         doc["applied"] = outcome["applied"] | {"dispatch": {}}
+    elif outcome.get("decision_flow_run"):  # the server started its gate-decision deployment
+        doc["applied"] = {"scheduled_flow_run": outcome["decision_flow_run"], "round_id": str(result.round_id)}
     if as_json:
         emit(doc)
         return
@@ -104,7 +94,12 @@ def vote(
     )
     if result.explanation:
         typer.echo(f"  {result.explanation}")
-    if "applied" in doc:
+    if "applied" in doc and "scheduled_flow_run" in doc["applied"]:
+        typer.echo(
+            f"round resolved: {result.round_decision}; gate-decision runs as flow run "
+            f"{doc['applied']['scheduled_flow_run']}"
+        )
+    elif "applied" in doc:
         a = doc["applied"]
         typer.echo(f"round resolved: {a['decision']}; {a['project_key']} is {a['status']} in stage {a['stage_id']}")
     elif result.round_decision is not None and not result.replayed:
