@@ -4,7 +4,7 @@ through ``/api/v1`` with the login's token.
 A vote is checked here with the same ``CastVote`` command the local CLI builds (so a mistake reads the same
 and costs no request), then bound to the evidence hash of the round as the server shows it now, and sent with
 ``--idempotency-key`` as the ``Idempotency-Key`` header. The server records it as the token's person and, when
-the vote decides the round, applies the decision in the same request.
+the vote decides the round, has its gate-decision flow apply the decision (or start on a worker).
 """
 
 from __future__ import annotations

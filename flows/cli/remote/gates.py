@@ -2,7 +2,7 @@
 
 ``gate check`` reads the same ``GateCheck`` the local command computes and prints it with the same code.
 ``gate review`` starts the review in the server's request (``POST /projects/{key}/reviews``): the round it
-opens is a row like any other, and its notifications leave with the server's scheduled dispatcher rather
+opens is a row like any other, and its notifications leave from the server once it has answered, rather
 than from the laptop, which holds no notification secrets.
 """
 
