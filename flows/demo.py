@@ -7,6 +7,7 @@ artifacts can be browsed afterwards.
 
 from __future__ import annotations
 
+import os
 import shutil
 from dataclasses import dataclass
 from decimal import Decimal
@@ -17,7 +18,6 @@ import typer
 
 from gates import approvals, services
 from models.commands import AddPerson, CastVote, CreateProject, RecordCost, RegisterDocument
-from models.documents import inspect_document
 from models.enums import Decision
 from models.settings import Settings
 from models.template import LifecycleTemplate
@@ -111,6 +111,7 @@ def run_demo() -> None:
         shutil.rmtree(root)
     root.mkdir(parents=True)
     db_url = f"sqlite:///{root / 'phasegate.db'}"
+    os.environ["PHASEGATE_DOCUMENT_STORE"] = str(root / "store")  # reset with the demo, read by its flows too
     inbox = root / "inbox.jsonl"
 
     typer.echo(f"phasegate demo: writing to {root}")
@@ -160,21 +161,22 @@ def run_demo() -> None:
             signers = {"sponsor": item.sponsor, "pmo": PMO}
             for deliverable_id in gate.deliverables[item.skip_documents :]:
                 path = _document(root / "documents", template, deliverable_id, item.key)
-                facts = inspect_document(path)
-                services.register_document(
-                    RegisterDocument(
-                        project_key=item.key,
-                        deliverable_id=deliverable_id,
-                        path=str(path),
-                        sha256=facts.sha256,
-                        size=facts.size,
-                        format=facts.format,
-                        headings=facts.headings,
-                        approved_by=signers[template.deliverable(deliverable_id).approver_role],
-                    ),
-                    uow=rt.uow,
-                    now=utc_now(),
-                )
+                with rt.document_store().custody(path) as stored:
+                    services.register_document(
+                        RegisterDocument(
+                            project_key=item.key,
+                            deliverable_id=deliverable_id,
+                            path=str(path),
+                            sha256=stored.sha256,
+                            size=stored.size,
+                            format=stored.format,
+                            headings=stored.headings,
+                            store_key=stored.key,
+                            approved_by=signers[template.deliverable(deliverable_id).approver_role],
+                        ),
+                        uow=rt.uow,
+                        now=utc_now(),
+                    )
             if gate.scorecard is not None:
                 factors = {f.id: item.score for f in gate.scorecard.factors}
                 services.record_scores(item.key, item.sponsor, factors, uow=rt.uow, now=utc_now())
@@ -212,7 +214,7 @@ def run_demo() -> None:
     typer.echo("")
     typer.echo(f"database:       {root / 'phasegate.db'}")
     typer.echo(f"notifications:  {inbox} ({received} received)")
-    typer.echo(f"documents:      {root / 'documents'}")
+    typer.echo(f"documents:      {root / 'documents'} (phasegate's copies: {root / 'store'})")
     typer.echo(f"Prefect UI:     {server.url.removesuffix('/api')}  (flow runs and their artifacts)")
     typer.echo("stop the Prefect server with: .venv/bin/phasegate server stop")
     typer.echo(f"try:            .venv/bin/phasegate project show ERP-UPGRADE --db {db_url}")

@@ -31,7 +31,7 @@ from gates.criteria import Criterion
 from gates.ports import ApprovalLinks, UnitOfWork
 from gates.registry import CriterionSpec, template_problems, with_plugins
 from models.db import make_engine, make_reader_factory, make_session_factory
-from models.documents import current_sha256
+from models.document_store import DocumentStore
 from models.errors import EvidenceChangedError, PhasegateError
 from models.events import DomainEvent, NotificationsQueued, RoundResolved
 from models.identity import SignatureProof
@@ -111,9 +111,12 @@ class Runtime:
     def now(self) -> datetime:
         return self.clock()
 
-    @staticmethod
-    def probe(path: str) -> str | None:
-        return probe_file(path)
+    def document_store(self) -> DocumentStore:
+        return DocumentStore.from_settings(self.settings)
+
+    def probe(self, path: str) -> str | None:
+        """The stored copy's sha256 now (``doc.unchanged_since_approval``); see ``probe_file``."""
+        return self.document_store().sha256_of(path)
 
     def links(self) -> ApprovalLinks:
         return approval_links(self.settings)
@@ -264,8 +267,9 @@ def approval_links(settings: Settings, *, valid_days: int = 7) -> ApprovalLinks:
 
 
 def probe_file(path: str) -> str | None:
-    """The file's sha256 now, or None when it is gone: evidence for ``doc.unchanged_since_approval``."""
-    return current_sha256(Path(path))
+    """The sha256 of the stored copy a store key names, now, for ``doc.unchanged_since_approval``; None when
+    the copy is gone or ``path`` is not a store key (an original path is never re-read)."""
+    return DocumentStore.from_settings(Settings()).sha256_of(path)
 
 
 @cache

@@ -37,7 +37,9 @@ from models.template import LifecycleTemplate
 
 
 class DocumentProbe(Protocol):
-    """Hashes a registered file as it is now (``None`` when it is gone): evidence that it is unchanged."""
+    """Hashes phasegate's copy of a registered document as it is now (``None`` when it is gone): evidence
+    that it is unchanged. ``path`` is the document's store key; for a document registered without one it is
+    the original path, which the real probes refuse to trust (``None``): gates never re-read originals."""
 
     def __call__(self, path: str) -> str | None: ...
 
@@ -89,6 +91,7 @@ class UnitOfWork(Protocol):
     def add_document(
         self, key: str, document: DocumentEvidence, *, approved_at: datetime | None, now: datetime
     ) -> UUID: ...
+    def set_document_store_key(self, key: str, deliverable_id: str, version: int, store_key: str) -> bool: ...
     def total_actual_cost(self, key: str) -> Decimal: ...
     def add_cost(self, key: str, amount: Decimal, *, note: str, stage_id: str, now: datetime) -> UUID: ...
 

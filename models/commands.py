@@ -75,6 +75,8 @@ class RegisterDocument(Command):
     approved_by: PersonId | None = None
     format: str = ""
     headings: tuple[str, ...] | None = None
+    store_key: Annotated[str | None, StringConstraints(pattern=r"^sha256/[0-9a-f]{2}/[0-9a-f]{62}$")] = None
+    """Where the door put the file in the document store (``models.document_store``)."""
 
 
 class RecordCost(Command):

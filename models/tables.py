@@ -163,6 +163,8 @@ class Document(Base):
     registered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     format: Mapped[str] = mapped_column(String(16), default="", server_default="")
     headings: Mapped[list[str] | None] = mapped_column(JSON)
+    store_key: Mapped[str | None] = mapped_column(String(80))
+    """Key of the copy in the document store (``models.document_store``); NULL for rows registered before it."""
 
     __table_args__ = (
         UniqueConstraint("project_key", "deliverable_id", "version"),

@@ -63,6 +63,7 @@ def portfolio(sqlite_url: str, prefect_harness: None, tmp_path: Path) -> Iterato
             sections = template.deliverable(deliverable).required_sections
             path = tmp_path / f"{deliverable}.md"
             path.write_text("".join(f"## {section}\n\ntext\n\n" for section in sections), encoding="utf-8")
+            stored = rt.document_store().put(path)  # the gate reads phasegate's copy, as after `doc add`
             services.register_document(
                 RegisterDocument(
                     project_key="FLOW-GO",
@@ -73,6 +74,7 @@ def portfolio(sqlite_url: str, prefect_harness: None, tmp_path: Path) -> Iterato
                     approved_by="alice",
                     format="md",
                     headings=sections,
+                    store_key=stored.key,
                 ),
                 uow=rt.uow,
                 now=utc_now(),

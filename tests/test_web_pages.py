@@ -26,7 +26,7 @@ from pydantic import SecretStr
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
-from flows.runtime import Runtime, approval_links, probe_file
+from flows.runtime import Runtime, approval_links
 from gates import approvals, services
 from models import tables as t
 from models.audit_store import verify_audit
@@ -92,6 +92,7 @@ def _register(w: World, deliverable: str, version_note: str = "") -> None:
     tpl = services.get_template("it-pmo", 1, uow=w.uow).template
     standard = tpl.deliverable(deliverable)
     path, digest = _write_doc(w.docs, deliverable + version_note, standard.required_sections)
+    stored = w.rt.document_store().put(path)  # the gate reads phasegate's copy, as after `doc add`
     services.register_document(
         RegisterDocument(
             project_key=KEY,
@@ -102,6 +103,7 @@ def _register(w: World, deliverable: str, version_note: str = "") -> None:
             format="md",
             headings=standard.required_sections,
             approved_by={"sponsor": "sam", "pmo": "pam"}[standard.approver_role],
+            store_key=stored.key,
         ),
         uow=w.uow,
         now=_now(),
@@ -175,7 +177,7 @@ def build_world(url: str, public_url: str, tmp_path: Path, receiver: HttpReceive
         RequestReview(project_key=KEY, requested_by="mgr"),
         uow=w.uow,
         now=_now(),
-        probe=probe_file,
+        probe=rt.probe,
         links=approval_links(settings),
     )
     assert review.round_id is not None, review.evaluation.reasons

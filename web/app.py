@@ -35,6 +35,7 @@ from models.errors import ConflictError, InputError, NotFoundError, PermissionDe
 from models.settings import Settings
 from web import headers, pages, session, signin, sso
 from web.refusals import RefusalLedger
+from web.request_size import RequestSizeLimit
 from web.throttle import SignInThrottle
 
 STATIC = Path(__file__).parent / "static"
@@ -113,7 +114,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.refusals = ledger
     app.state.signin_throttle = SignInThrottle()
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    # Outermost last: security headers on everything, then the sign-in gate, then the SSO state cookie.
+    # Outermost last: security headers on everything, then the body cap (413 before anything reads a byte more),
+    # then the sign-in gate, then the SSO state cookie.
     app.add_middleware(
         SessionMiddleware,
         secret_key=rt.settings.secret_key.get_secret_value(),
@@ -123,6 +125,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         https_only=session.secure_cookies(rt.settings),
     )
     app.add_middleware(session.RequireSignIn, runtime=rt)
+    app.add_middleware(RequestSizeLimit, max_bytes=rt.settings.limits.request_bytes)
     app.add_middleware(headers.SecurityHeaders)
 
     @app.get("/healthz", include_in_schema=False)

@@ -26,29 +26,83 @@ def doc_add(
     approved_by: Annotated[str | None, typer.Option("--approved-by")] = None,
     db: Db = None,
 ) -> None:
-    """Register a new version of a deliverable with its sha256 (approved when --approved-by is given)."""
+    """Register a new version of a deliverable: phasegate keeps its own copy, which gates read from then on.
+
+    Only regular files, within PHASEGATE_MAX_DOCUMENT_MB; approved when --approved-by is given. The same file
+    again (same sha256) is not a new version.
+    """
     from gates import services
     from models.commands import RegisterDocument
-    from models.documents import inspect_document
 
-    facts = inspect_document(file)
-    cmd = command(
-        RegisterDocument,
-        {"approved_by": "--approved-by"},
-        project_key=key,
-        deliverable_id=deliverable,
-        path=str(file.resolve()),
-        sha256=facts.sha256,
-        size=facts.size,
-        approved_by=approved_by,
-        format=facts.format,
-        headings=facts.headings,
-    )
-    document = services.register_document(cmd, uow=runtime_for(db).uow, now=now())
-    typer.echo(
+    rt = runtime_for(db)
+    services.check_document_target(key, deliverable, approved_by, uow=rt.reader)
+    with rt.document_store().custody(file, label="FILE") as stored:
+        cmd = command(
+            RegisterDocument,
+            {"approved_by": "--approved-by"},
+            project_key=key,
+            deliverable_id=deliverable,
+            path=str(file.resolve()),
+            sha256=stored.sha256,
+            size=stored.size,
+            approved_by=approved_by,
+            format=stored.format,
+            headings=stored.headings,
+            store_key=stored.key,
+        )
+        registered = services.register_document(cmd, uow=rt.uow, now=now())
+    document = registered.document
+    summary = (
         f"{key} {document.deliverable_id} v{document.version} {document.status.value} "
         f"sha256:{document.sha256[:12]} ({document.size} bytes)"
     )
+    if not registered.created:
+        summary += f": unchanged, already registered as v{document.version}; no new version"
+    typer.echo(summary)
+
+
+@doc_app.command("adopt")
+def doc_adopt(
+    keys: Annotated[list[str] | None, typer.Argument(metavar="[KEY]...", help="Projects (default: all)")] = None,
+    db: Db = None,
+    as_json: Json = False,
+) -> None:
+    """Copy documents registered before the document store into it, from their original paths, where the file
+    still hashes to what was registered; list the others (register them again with `doc add`)."""
+    from gates import services
+    from models.errors import PhasegateError
+
+    rt = runtime_for(db)
+    store = rt.document_store()
+    if not keys:
+        keys = [p.key for p in services.list_projects(uow=rt.reader)[0]]
+    adopted: list[str] = []
+    left: list[dict[str, str]] = []
+    for key in keys:
+        for document in services.documents_outside_store(key, uow=rt.reader):
+            name = f"{key} {document.deliverable_id} v{document.version}"
+            try:
+                with store.custody(Path(document.path), label=name) as stored:
+                    taken = services.adopt_document(
+                        key, document, store_key=stored.key, sha256=stored.sha256, uow=rt.uow, now=now()
+                    )
+                    if not taken:
+                        raise InputError(
+                            f"{name}: {document.path} changed since it was registered "
+                            f"(sha256 {document.sha256[:12]} then, {stored.sha256[:12]} now)"
+                        )
+            except PhasegateError as err:
+                left.append({"document": name, "reason": err.message})
+                continue
+            adopted.append(name)
+    if as_json:
+        emit({"adopted": adopted, "left": left})
+        return
+    for name in adopted:
+        typer.echo(f"{name}: taken into custody")
+    for item in left:
+        typer.echo(f"{item['reason']}; register the file again with 'phasegate doc add'")
+    typer.echo(f"{len(adopted)} document(s) taken into custody, {len(left)} left")
 
 
 @actuals_app.command("add")
@@ -103,7 +157,8 @@ def actuals_import(file: Path, db: Db = None, as_json: Json = False) -> None:
     from models.imports import parse_actuals
     from models.snapshots import EvmReportRecord
 
-    rows = parse_actuals(file)
+    rt = runtime_for(db)
+    rows = parse_actuals(file, limits=rt.settings.limits)
     records = [
         EvmReportRecord(
             project_key=r.project,
@@ -115,7 +170,7 @@ def actuals_import(file: Path, db: Db = None, as_json: Json = False) -> None:
         )
         for r in rows
     ]
-    count = services.record_status(records, uow=runtime_for(db).uow, now=now())
+    count = services.record_status(records, uow=rt.uow, now=now())
     projects = sorted({r.project_key for r in records})
     if as_json:
         emit({"imported": count, "projects": projects})
@@ -145,8 +200,9 @@ def baseline_set(
             raise InputError(f"--stage-budget: {item!r} must look like STAGE=AMOUNT, e.g. planning=120000")
         budgets[stage_id] = parse_money(amount, f"--stage-budget {stage_id}") or Decimal(0)
     periods = None
+    rt = runtime_for(db)
     if plan is not None:
-        rows = parse_baseline(plan)
+        rows = parse_baseline(plan, limits=rt.settings.limits)
         others = sorted({r.project for r in rows if r.project != key})
         if others:
             raise InputError(f"--plan: rows for other projects ({', '.join(others)}); this sets {key} only")
@@ -156,7 +212,7 @@ def baseline_set(
         contingency=parse_money(contingency, "--contingency"),
         contingency_used=parse_money(contingency_used, "--contingency-used"),
     )
-    services.set_baseline(key, record, periods=periods, stage_budgets=budgets, uow=runtime_for(db).uow, now=now())
+    services.set_baseline(key, record, periods=periods, stage_budgets=budgets, uow=rt.uow, now=now())
     typer.echo(f"{key}: baseline BAC {record.bac}" + (f", {len(periods)} plan periods" if periods else ""))
 
 
@@ -238,8 +294,8 @@ def risk_import(file: Path, db: Db = None) -> None:
     from gates import services
     from models.imports import parse_risks
 
-    rows = parse_risks(file)
     rt = runtime_for(db)
+    rows = parse_risks(file, limits=rt.settings.limits)
     by_project: dict[str, list[Any]] = {}
     for row in rows:
         by_project.setdefault(row.project, []).append(_risk(row))
