@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from prefect import task
+from prefect import flow, task
 
-from flows.plain_flow import plain_flow
 from flows.runtime import runtime
 from notifications.dispatch import dispatch_due
 
@@ -16,6 +15,6 @@ def dispatch_notifications() -> dict[str, int]:
     return report.as_dict()
 
 
-@plain_flow(name="notify-dispatch")
+@flow(name="notify-dispatch", log_prints=False)
 def notify_dispatch_flow() -> dict[str, int]:
     return dispatch_notifications()

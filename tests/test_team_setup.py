@@ -469,5 +469,5 @@ def test_local_server_start_failure_names_the_cause(local_settings: Settings) ->
             server.start(local_settings, wait_seconds=60)
     assert failure.value.code == "server.start_failed"
     assert not (server.server_dir(local_settings) / server.PID_FILE).exists()
-    assert not (server.server_dir(local_settings) / "cli-host.json").exists(), "the warm host went with the server"
+    assert not (server.server_dir(local_settings) / server.SERVING_PID_FILE).exists(), "no serving without a server"
     assert server.local_api_url(local_settings) is None

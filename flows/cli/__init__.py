@@ -6,9 +6,6 @@ nothing written; a broken audit chain exits 1. Each command group lives in a mod
 
 from __future__ import annotations
 
-import atexit
-import contextlib
-import logging
 import os
 import sys
 from collections.abc import Callable
@@ -128,26 +125,8 @@ def _database_hint(err: Exception) -> str:
 
 
 def main() -> None:
-    """Run the command in ``sys.argv`` in this process (``flows.entry`` first offers it to the warm host)."""
-    outcome = {"status": 1}  # what an unexpected exception (a bug, shown with its traceback) exits with
-    atexit.register(lambda: _exit_without_teardown(outcome["status"]))
-    outcome["status"] = run_command()
-    sys.exit(outcome["status"])
-
-
-def _exit_without_teardown(status: int) -> None:
-    """The last exit handler: end the process without freeing every module and object first.
-
-    After a flow run the interpreter spends about 0.4 s tearing down Prefect's heap at exit, a fifth of the
-    2 s a `gate review` may take. Nothing durable is left to do by then: transactions are committed and the
-    other exit handlers (Prefect drains its event and log queues in them) have run, because this one was
-    registered first and so runs last. Logging and the standard streams are flushed here.
-    """
-    logging.shutdown()
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(OSError, ValueError):  # the reader went away (`| head`) or the stream closed
-            stream.flush()
-    os._exit(status)
+    """Run the command in ``sys.argv`` and exit with its status."""
+    sys.exit(run_command())
 
 
 def run_command() -> int:
@@ -158,7 +137,7 @@ def run_command() -> int:
         # Without standalone mode the parser returns an exit status (typer.Exit) instead of raising it.
         first = next((arg for arg in sys.argv[1:] if not arg.startswith("-")), None)
         tree = _remote_app(first) or build_app(first if first in GROUPS or first in COMMANDS else None)
-        # The name the caller typed, also when a warm host's child (started as `python -m`) runs the call.
+        # The name the caller typed (`phasegate`, or a path to it), in usage lines and help.
         status = tree(standalone_mode=False, prog_name=os.path.basename(sys.argv[0]))
         return status if isinstance(status, int) else 0
     except typer.Exit as done:
