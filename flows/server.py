@@ -113,11 +113,17 @@ def start(settings: Settings, *, port: int | None = None, wait_seconds: float = 
 
 
 def _ensure_serving(settings: Settings, home: Path, url: str) -> int:
-    """Start ``python -m flows.serving`` unless it runs; it serves the database of the caller's settings."""
+    """Start ``python -m flows.serving`` unless it runs for the caller's database; it serves that database.
+
+    One serving process per PHASEGATE_HOME: one serving another database (say the demo's, left running by
+    ``phasegate demo``) is replaced, since ``server start`` says "run my database's schedules".
+    """
+    database = settings.resolved_database_url
     record = _read_serving(home)
     if record is not None and _is_our_serving(record[0]):
-        return record[0]
-    database = settings.resolved_database_url
+        if record[1] == database_fingerprint(database):
+            return record[0]
+        _stop_serving(home)
     with (home / SERVING_LOG_FILE).open("ab") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "flows.serving"],

@@ -48,7 +48,9 @@ def prepare_prefect() -> str:
     """
     from flows.server import configure_prefect_env
 
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")  # the command prints its own summary
+    # The command prints its own summary, so Prefect's console says only what went wrong; its flow-run
+    # logger stays at INFO, so the run's logs still reach the server and show in the UI.
+    os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
     # A temporary server on a busy machine can take longer than Prefect's 20 s default to answer.
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
     return configure_prefect_env(runtime().settings)

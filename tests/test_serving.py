@@ -74,6 +74,7 @@ def _home_of_its_own(home: Path) -> Local:
     env = os.environ | {"PHASEGATE_HOME": str(home), "PHASEGATE_PREFECT_PORT": str(port)}
     env.pop("PREFECT_API_URL", None)
     env.pop("PHASEGATE_DATABASE_URL", None)
+    env.pop("PREFECT_LOGGING_LEVEL", None)  # as in a user's shell: the run logs reach the UI at INFO
     return Local(home=home, env=env, api_url=f"http://127.0.0.1:{port}/api")
 
 
@@ -189,6 +190,14 @@ def test_a_deciding_vote_creates_a_decision_run_that_the_served_process_complete
     assert {a["key"] for a in artifacts} == {"gate-decision-s1", "gate-round-s1"}
     logs = local.api("/logs/filter", {"logs": {"flow_run_id": {"any_": [created["id"]]}}})
     assert any("applied go at" in entry["message"] and "S1 is" in entry["message"] for entry in logs), logs
+
+    # The review ran in the command's process, and is in the UI the same way: named, with artifacts and logs.
+    [review] = local.api("/flow_runs/filter", {"flow_runs": {"name": {"any_": [f"S1 / {GATE.id} / review"]}}})
+    assert review["state"]["name"] == "Awaiting approval"
+    artifacts = local.api("/artifacts/filter", {"artifacts": {"flow_run_id": {"any_": [review["id"]]}}})
+    assert {"gate-review-s1", "gate-review-s1-criteria", "gate-round-s1"} <= {a["key"] for a in artifacts}
+    logs = local.api("/logs/filter", {"logs": {"flow_run_id": {"any_": [review["id"]]}}})
+    assert any("recommendation go" in entry["message"] for entry in logs), logs
 
 
 def test_the_vote_path_imports_no_prefect_module(local: Local) -> None:
