@@ -60,6 +60,8 @@ class ServerStatus:
     serving: bool = False  # the deployments are served: flow runs created through the API will run
     serving_pid: int | None = None
     serving_log: Path | None = None
+    # The serving process serves another database than the caller's (the demo's, say): `server start` swaps it.
+    serving_other_database: bool = False
 
 
 def server_home(home: Path) -> Path:
@@ -308,6 +310,7 @@ def status(settings: Settings) -> ServerStatus:
     home = server_dir(settings).resolve()
     serving = _read_serving(home)
     serving_pid = serving[0] if serving is not None and _is_our_serving(serving[0]) else None
+    other = serving is not None and serving[1] != database_fingerprint(settings.resolved_database_url)
     return ServerStatus(
         running=running,
         url=url,
@@ -316,6 +319,7 @@ def status(settings: Settings) -> ServerStatus:
         serving=running and serving_pid is not None and _deployment_exists(url, _PROBE_DEPLOYMENT),
         serving_pid=serving_pid,
         serving_log=home / SERVING_LOG_FILE,
+        serving_other_database=serving_pid is not None and other,
     )
 
 

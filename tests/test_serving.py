@@ -140,7 +140,9 @@ def test_prefect_yaml_declares_what_server_start_serves() -> None:
 
 def test_server_start_serves_the_deployments_with_their_schedules(local: Local) -> None:
     status = local.json("server", "status")
-    assert status["running"] and status["serving"], status
+    assert status["running"] and status["serving"] and not status["serving_other_database"], status
+    other = local.run("server", "status", "--json", PHASEGATE_DATABASE_URL=f"sqlite:///{local.home / 'other.db'}")
+    assert json.loads(other.stdout)["serving_other_database"], "a command on another database runs flows itself"
     assert Path(status["serving_log"]) == (local.home / "prefect" / "serving.log").resolve()
     assert Path(status["serving_log"]).is_file()
     declared = _schedules_of_prefect_yaml()

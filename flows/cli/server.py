@@ -53,11 +53,17 @@ def server_status(as_json: Json = False) -> None:
                 "serving": current.serving,
                 "serving_pid": current.serving_pid,
                 "serving_log": str(current.serving_log) if current.serving_log else None,
+                "serving_other_database": current.serving_other_database,
             }
         )
         return
     typer.echo(f"running at {current.url} (pid {current.pid})" if current.running else "not running")
-    if current.serving:
+    if current.serving and current.serving_other_database:
+        typer.echo(
+            f"serving phasegate's deployments for another database (pid {current.serving_pid}); "
+            "'phasegate server start' serves this one instead"
+        )
+    elif current.serving:
         typer.echo(f"serving phasegate's deployments (pid {current.serving_pid}, log {current.serving_log})")
     elif current.running or current.serving_pid is not None:
         typer.echo(f"phasegate's deployments are not served (see {current.serving_log})")
