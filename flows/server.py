@@ -287,6 +287,7 @@ def stop(settings: Settings) -> bool:
     Returns False if neither was running.
     """
     served = _stop_serving(server_dir(settings))
+    _stop_retired_warm_host(server_dir(settings))
     record = _read_pid_file(settings)
     if record is None:
         return served
@@ -297,6 +298,19 @@ def stop(settings: Settings) -> bool:
     _terminate(pid, grace=15.0, group=True)
     _remove_pid_file(settings)
     return True
+
+
+def _stop_retired_warm_host(home: Path) -> None:
+    """Versions before the serving process ran a "warm host" beside the server; stop one left from an upgrade."""
+    record = home / "cli-host.json"
+    try:
+        pid = int(json.loads(record.read_text(encoding="utf-8"))["pid"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return
+    if _alive(pid) and _cmdline_has(pid, lambda argv: b"flows.warm_start" in argv):
+        _terminate(pid, grace=5.0, group=False)
+    for name in ("cli-host.json", "cli.sock"):
+        (home / name).unlink(missing_ok=True)
 
 
 def status(settings: Settings) -> ServerStatus:
