@@ -120,7 +120,7 @@ def _ensure_serving(settings: Settings, home: Path, url: str) -> int:
     One serving process per PHASEGATE_HOME: one serving another database (say the demo's, left running by
     ``phasegate demo``) is replaced, since ``server start`` says "run my database's schedules".
     """
-    database = settings.resolved_database_url
+    database = served_database(settings)
     record = _read_serving(home)
     if record is not None and _is_our_serving(record[0]):
         if record[1] == database_fingerprint(database):
@@ -163,6 +163,16 @@ def _deployment_exists(url: str, name: str) -> bool:
         return False
 
 
+def served_database(settings: Settings) -> str:
+    """The caller's database URL as a process in another directory must spell it: a relative SQLite path resolved."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(settings.resolved_database_url)
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        url = url.set(database=str(Path(url.database).resolve()))
+    return url.render_as_string(hide_password=False)
+
+
 def database_fingerprint(url: str) -> str:
     """What the serving process's pid file records of its database: a hash, so no password lands on disk."""
     return hashlib.sha256(url.encode("utf-8")).hexdigest()
@@ -178,7 +188,7 @@ def serving_ready(settings: Settings) -> bool:
     if record is None:
         return False
     pid, fingerprint = record
-    return fingerprint == database_fingerprint(settings.resolved_database_url) and _is_our_serving(pid)
+    return fingerprint == database_fingerprint(served_database(settings)) and _is_our_serving(pid)
 
 
 def _stop_serving(home: Path) -> bool:
@@ -219,9 +229,11 @@ def _serving_environment(settings: Settings, home: Path, url: str) -> dict[str, 
             "PREFECT_API_URL": url,
             "PREFECT_RUNNER_POLL_FREQUENCY": str(POLL_SECONDS),
             "PHASEGATE_HOME": str(settings.home.resolve()),
-            "PHASEGATE_DATABASE_URL": settings.resolved_database_url,
+            "PHASEGATE_DATABASE_URL": served_database(settings),
         }
     )
+    if settings.notify_config is not None:  # a relative path meant the caller's directory, not the server's
+        env["PHASEGATE_NOTIFY_CONFIG"] = str(settings.notify_config.resolve())
     return env
 
 
@@ -324,7 +336,7 @@ def status(settings: Settings) -> ServerStatus:
     home = server_dir(settings).resolve()
     serving = _read_serving(home)
     serving_pid = serving[0] if serving is not None and _is_our_serving(serving[0]) else None
-    other = serving is not None and serving[1] != database_fingerprint(settings.resolved_database_url)
+    other = serving is not None and serving[1] != database_fingerprint(served_database(settings))
     return ServerStatus(
         running=running,
         url=url,

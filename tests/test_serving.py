@@ -296,3 +296,19 @@ def test_a_dead_serving_process_sends_votes_back_in_process_until_the_next_start
 
     assert "serving gate-review" in local.run("server", "start").stdout, "start brings the serving process back"
     assert local.json("server", "status")["serving_pid"] != first["serving_pid"]
+
+
+def test_the_serving_process_gets_the_callers_database_spelled_for_another_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from models.settings import Settings
+
+    monkeypatch.chdir(tmp_path)
+    relative = Settings(home=Path("home"), database_url="sqlite:///rel.db")
+    assert server.served_database(relative) == f"sqlite:///{tmp_path.resolve() / 'rel.db'}"
+    assert (
+        server.served_database(Settings(home=Path("home"))) == f"sqlite:///{tmp_path.resolve() / 'home/phasegate.db'}"
+    )
+    team = "postgresql+psycopg://phasegate:secret@db.example:5432/phasegate"
+    assert server.served_database(Settings(database_url=team)) == team, "the password is kept for the process"
+    assert "secret" not in server.database_fingerprint(team), "only a hash of it is written to disk"
