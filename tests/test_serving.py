@@ -202,6 +202,24 @@ def test_a_deciding_vote_creates_a_decision_run_that_the_served_process_complete
     assert any("recommendation go" in entry["message"] for entry in logs), logs
 
 
+def test_the_schedules_run_in_the_served_process(local: Local) -> None:
+    """notify-dispatch is due every minute: its scheduled runs complete without anyone asking (as on a worker)."""
+    dispatch = local.api("/deployments/name/notify-dispatch/notify-dispatch")
+    deadline = time.monotonic() + 240
+    done: list[dict[str, Any]] = []
+    while not done and time.monotonic() < deadline:
+        done = local.api(
+            "/flow_runs/filter",
+            {
+                "deployments": {"id": {"any_": [dispatch["id"]]}},
+                "flow_runs": {"state": {"type": {"any_": ["COMPLETED"]}}},
+            },
+        )
+        time.sleep(1)
+    assert done, "no scheduled notify-dispatch run completed"
+    assert done[0]["auto_scheduled"] is True
+
+
 def test_the_vote_path_imports_no_prefect_module(local: Local) -> None:
     round_id = _round(local, "S2")
     probe = (
