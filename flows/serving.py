@@ -92,6 +92,7 @@ DEPLOYMENTS: tuple[Deployment, ...] = (
 
 def runner_deployments() -> list[RunnerDeployment]:
     """Each of ``DEPLOYMENTS`` as ``flow.to_deployment(...)`` builds it for ``serve``."""
+    from prefect.types.entrypoint import EntrypointType
     from prefect.schedules import Cron, Interval
     from prefect.schedules import Schedule as PrefectSchedule
 
@@ -110,6 +111,8 @@ def runner_deployments() -> list[RunnerDeployment]:
                 schedules=schedules,
                 description=spec.description,
                 tags=["phasegate"],
+                # "flows.gate_decision.gate_decision_flow", not a file path of this machine's checkout.
+                entrypoint_type=EntrypointType.MODULE_PATH,
             )
         )
     return built

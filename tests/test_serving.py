@@ -150,6 +150,8 @@ def test_server_start_serves_the_deployments_with_their_schedules(local: Local) 
     for name, schedules in declared.items():
         deployment = local.api(f"/deployments/name/{name}/{name}")
         assert deployment["name"] == name and "phasegate" in deployment["tags"]
+        spec = next(spec for spec in DEPLOYMENTS if spec.name == name)
+        assert deployment["entrypoint"] == f"{spec.module}.{spec.flow}", "a module path, the same on every machine"
         read_back = sorted(
             (
                 s["slug"],
