@@ -92,9 +92,9 @@ DEPLOYMENTS: tuple[Deployment, ...] = (
 
 def runner_deployments() -> list[RunnerDeployment]:
     """Each of ``DEPLOYMENTS`` as ``flow.to_deployment(...)`` builds it for ``serve``."""
-    from prefect.types.entrypoint import EntrypointType
     from prefect.schedules import Cron, Interval
     from prefect.schedules import Schedule as PrefectSchedule
+    from prefect.types.entrypoint import EntrypointType
 
     built = []
     for spec in DEPLOYMENTS:
