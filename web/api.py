@@ -95,8 +95,11 @@ Note = Annotated[str, StringConstraints(max_length=500)]
 Heading = Annotated[str, StringConstraints(max_length=500)]
 Reason = Annotated[str, StringConstraints(max_length=4000)]
 GivenReason = Annotated[str, StringConstraints(max_length=4000, pattern=r"\S")]
-ConditionText = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
-Verification = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+# At least one character that is not white space to Python (which CastVote strips), Rust's regex (which
+# Pydantic checks with) and ECMAScript (which OpenAPI clients check with): their sets of spaces differ.
+VISIBLE = r"[^\s\x1c-\x1f\x85\ufeff]"
+ConditionText = Annotated[str, StringConstraints(min_length=1, max_length=2000, pattern=VISIBLE)]
+Verification = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=VISIBLE)]
 RiskResponse = Literal["avoid", "mitigate", "transfer", "accept", "escalate", "exploit", "enhance", "share"]
 LongText = Annotated[str, StringConstraints(max_length=10_000)]
 
