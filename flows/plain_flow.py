@@ -9,6 +9,7 @@ Prefect's own encoder.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 
@@ -28,9 +29,22 @@ class PlainFlow(Flow[P, R]):
 
 
 def plain_flow(*, name: str) -> Callable[[Callable[P, R]], PlainFlow[P, R]]:
-    """``@flow(name=..., log_prints=False)`` for flows whose parameters are JSON scalars."""
+    """``@flow(name=..., log_prints=False)`` for flows whose parameters are JSON scalars.
+
+    Every phasegate flow makes or sends approval links, so each run first checks that the process has a real
+    secret key (``models.keys.secret_key``): a worker without one fails the run at once, saying how to
+    provision it, instead of opening rounds whose invitations can never be signed.
+    """
 
     def decorate(fn: Callable[P, R]) -> PlainFlow[P, R]:
-        return PlainFlow(fn, name=name, log_prints=False)
+        @functools.wraps(fn)
+        def keyed(*args: P.args, **kwargs: P.kwargs) -> R:
+            from flows.runtime import runtime
+            from models.keys import secret_key
+
+            secret_key(runtime().settings)
+            return fn(*args, **kwargs)
+
+        return PlainFlow(keyed, name=name, log_prints=False)
 
     return decorate

@@ -33,6 +33,8 @@ from pathlib import Path
 from flows import warm_start
 from flows.warm_start import server_home
 from models.errors import PhasegateError
+from models.keys import secret_key
+from models.private_files import private_dir
 from models.settings import Settings
 
 HOST = "127.0.0.1"
@@ -72,11 +74,12 @@ def start(settings: Settings, *, port: int | None = None, wait_seconds: float = 
     (whatever its port) instead of starting a second. Raises PhasegateError, with the end of the server log,
     when the port is taken by another program or the server does not become healthy.
     """
+    secret_key(settings)  # the served deployments are phasegate's flows, and each one needs the key
     chosen_port = settings.prefect_port if port is None else port
     if not 0 < chosen_port < 65536:
         raise PhasegateError(f"port: {chosen_port} is not a TCP port; use 1 to 65535", code="server.port")
     home = server_dir(settings).resolve()
-    home.mkdir(parents=True, exist_ok=True)
+    private_dir(home)
     log_path = home / LOG_FILE
     with _start_lock(home):
         record = _read_pid_file(settings)
@@ -257,7 +260,7 @@ def configure_prefect_env(settings: Settings) -> str:
     """
     defaults = prefect_defaults(settings.home)
     if not os.environ.get("PREFECT_HOME"):
-        Path(defaults["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
+        private_dir(Path(defaults["PREFECT_HOME"]))
     os.environ.update({key: value for key, value in defaults.items() if not os.environ.get(key)})
     if os.environ.get("PREFECT_API_URL"):
         return "external"

@@ -18,11 +18,15 @@ def prepare_prefect() -> str:
     import os
 
     from flows.server import configure_prefect_env
+    from models.keys import secret_key
+
+    settings = runtime().settings
+    secret_key(settings)  # every flow makes or sends approval links: refuse before Prefect is even imported
 
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")  # the command prints its own summary
     # A temporary server on a busy machine can take longer than Prefect's 20 s default to answer.
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
-    return configure_prefect_env(runtime().settings)
+    return configure_prefect_env(settings)
 
 
 def run_flow(call: Any) -> Any:

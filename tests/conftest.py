@@ -31,7 +31,10 @@ from models.db import make_engine, make_session_factory
 from tests.receivers import HttpReceiver
 
 _SESSION_HOME = Path(tempfile.mkdtemp(prefix="phasegate-tests-"))
+TEST_SECRET_KEY = "test-only-secret-key-" + uuid.uuid4().hex  # 53 bytes, new each session: nothing may rely on it
+"""phasegate has no default key (models/keys.py): every test process and the commands it starts get this one."""
 _ENVIRONMENT = {
+    "PHASEGATE_SECRET_KEY": TEST_SECRET_KEY,
     "PHASEGATE_HOME": str(_SESSION_HOME / "phasegate"),
     "PREFECT_HOME": str(_SESSION_HOME / "prefect"),
     "PREFECT_LOGGING_LEVEL": "WARNING",
@@ -39,7 +42,7 @@ _ENVIRONMENT = {
 }
 os.environ.update(_ENVIRONMENT)
 # A developer's own settings must not leak into tests (a real server, a real database).
-for _name in ("PHASEGATE_DATABASE_URL", "PREFECT_API_URL"):
+for _name in ("PHASEGATE_DATABASE_URL", "PREFECT_API_URL", "PHASEGATE_SECRET_KEY_FILE"):
     os.environ.pop(_name, None)
 
 POSTGRES_ADMIN_URL = os.environ.get(

@@ -32,8 +32,10 @@ from starlette.responses import JSONResponse, Response
 
 from flows.runtime import Runtime, runtime, utc_now
 from models.errors import ConflictError, InputError, NotFoundError, PermissionDeniedError, PhasegateError
+from models.keys import secret_key
 from models.settings import Settings
 from web import headers, pages, session, signin, sso
+from web.access_log import redact_tokens
 from web.refusals import RefusalLedger
 from web.throttle import SignInThrottle
 
@@ -94,6 +96,8 @@ def _page(request: Request, status: int, detail: str | None) -> Response:
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
+    """The app on ``settings`` (default: the environment); SecretKeyError when there is no usable secret key."""
+    secret_key(settings if settings is not None else Settings())  # approval links cannot be checked without it
     rt, owned = _runtime_for(settings)
 
     ledger = RefusalLedger(per_minute=rt.settings.refusals_per_minute)
@@ -116,7 +120,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Outermost last: security headers on everything, then the sign-in gate, then the SSO state cookie.
     app.add_middleware(
         SessionMiddleware,
-        secret_key=rt.settings.secret_key.get_secret_value(),
+        secret_key=secret_key(rt.settings),
         session_cookie=sso.COOKIE,
         max_age=600,
         same_site="lax",
@@ -163,7 +167,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, err: Exception) -> Response:
-        logger.exception("unhandled error on %s %s", request.method, request.url.path)
+        logger.exception("unhandled error on %s %s", request.method, redact_tokens(request.url.path))
         # Answered from outside the middleware stack, so the security headers are set here too.
         if _is_api(request):
             return headers.apply(

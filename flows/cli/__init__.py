@@ -22,6 +22,7 @@ from flows.cli import (
     database,
     evidence,
     gates,
+    keys,
     notify,
     people,
     projects,
@@ -62,6 +63,7 @@ GROUPS: dict[str, typer.Typer] = {
     "conditions": approvals.conditions_app,
     "token": tokens.app,
     "account": accounts.app,
+    "key": keys.app,
 }
 COMMANDS: dict[str, Callable[..., None]] = {
     "vote": approvals.vote,
@@ -97,10 +99,14 @@ def build_app(only: str | None = None) -> typer.Typer:
 
 
 def _database_hint(err: Exception) -> str:
+    """One line for a database failure; passwords hidden (drivers quote the connection string they failed on)."""
+    from models.db import hide_passwords
+
     text = str(err).lower()
     if "no such table" in text or "does not exist" in text or "undefinedtable" in text:
         return "the database has no phasegate schema yet; run 'phasegate db upgrade' first"
-    return f"database error: {str(err).splitlines()[0]}"
+    url = os.environ.get("PHASEGATE_DATABASE_URL")
+    return f"database error: {hide_passwords(str(err).splitlines()[0], url)}"
 
 
 def main() -> None:
