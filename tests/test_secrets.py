@@ -398,3 +398,66 @@ def test_links_are_stored_as_requests_until_sent() -> None:
     assert url.startswith("https://pmo.example.com/approve/") and url == link_signer(settings)(request)
     claim = read_approval_token(SECRET, url.rsplit("/", 1)[1], now=datetime.now(UTC))
     assert claim.round_id == str(world_round)
+
+
+# --- database passwords ------------------------------------------------------------------------------------
+
+PASSWORD = "Pa55-w0rd/do-not-print"
+
+
+def _urls() -> list[str]:
+    quoted = PASSWORD.replace("/", "%2F")
+    return [
+        f"postgresql://phasegate:{quoted}@127.0.0.1:{free_port()}/phasegate",  # nothing listens: driver error
+        f"postgresql://postgres:{quoted}@127.0.0.1:5432/no_such_database_here",  # the server says no such database
+        f"postgresql://phasegate:{quoted}@[::1/phasegate",  # SQLAlchemy cannot parse it
+        f"mysql://phasegate:{quoted}@127.0.0.1/phasegate",  # a backend phasegate does not support
+    ]
+
+
+@pytest.mark.parametrize("args", [("gate", "check", "P1"), ("db", "upgrade"), ("audit", "verify"), ("serve",)])
+def test_a_database_password_never_appears_in_output(tmp_path: Path, args: tuple[str, ...]) -> None:
+    for url in _urls():
+        for how in ("--db", "env"):
+            env = keyless_env(tmp_path / "home", PHASEGATE_SECRET_KEY=SECRET)
+            extra: tuple[str, ...] = ()
+            if how == "env":
+                env["PHASEGATE_DATABASE_URL"] = url
+            else:
+                extra = ("--db", url)
+            if args == ("serve",):
+                if how == "--db":
+                    continue  # serve reads its database from the environment
+                if "[" not in url and "mysql" not in url:
+                    continue  # a reachable-looking URL makes serve start: the web test below covers it
+            done = subprocess.run([PHASEGATE, *args, *extra], capture_output=True, text=True, timeout=120, env=env)
+            shown = done.stdout + done.stderr
+            assert done.returncode == 2, f"{args} {url}: {shown}"
+            assert PASSWORD not in shown and PASSWORD.replace("/", "%2F") not in shown, shown
+            assert "Traceback" not in shown and "phasegate" in shown
+
+
+def test_the_web_server_log_hides_the_database_password(tmp_path: Path) -> None:
+    """A database that goes away under `serve`: /healthz answers 500 and the log names no password."""
+    port = free_port()
+    url = f"postgresql://phasegate:{PASSWORD.replace('/', '%2F')}@127.0.0.1:{free_port()}/phasegate"
+    env = keyless_env(tmp_path / "home", PHASEGATE_SECRET_KEY=SECRET, PHASEGATE_DATABASE_URL=url)
+    log = tmp_path / "serve.log"
+    with log.open("w") as out:
+        server = subprocess.Popen([PHASEGATE, "serve", "--port", str(port)], env=env, stdout=out, stderr=out)
+    try:
+        deadline = time.monotonic() + 60
+        status = 0
+        while time.monotonic() < deadline:
+            try:
+                status = _get(f"http://127.0.0.1:{port}/healthz")[0]
+                break
+            except (urllib.error.URLError, ConnectionError):
+                time.sleep(0.2)
+        assert status == 500
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.wait(timeout=30)
+    written = log.read_text()
+    assert "database error on GET /healthz" in written, written
+    assert PASSWORD not in written and PASSWORD.replace("/", "%2F") not in written and "Traceback" not in written

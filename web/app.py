@@ -165,6 +165,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             response.headers[name] = value
         return response
 
+    @app.exception_handler(DBAPIError)
+    async def database_error(request: Request, err: DBAPIError) -> Response:
+        """One log line, password hidden, no traceback: driver errors may quote the connection string.
+
+        A handler for this class (not ``Exception``) is what keeps Starlette from re-raising the error into
+        the server's own traceback log.
+        """
+        first = (str(err.orig if err.orig is not None else err).splitlines() or [""])[0]
+        shown = hide_passwords(first, rt.settings.resolved_database_url)
+        logger.error("database error on %s %s: %s", request.method, redact_tokens(request.url.path), shown)
+        if _is_api(request):
+            return _problem(500, "Internal Server Error", "the database is unavailable; see the server log")
+        return _page(request, 500, None)
+
     @app.exception_handler(Exception)
     async def unexpected(request: Request, err: Exception) -> Response:
         logger.exception("unhandled error on %s %s", request.method, redact_tokens(request.url.path))
