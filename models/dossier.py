@@ -647,9 +647,7 @@ def _condition(c: Condition) -> DossierCondition:
     )
 
 
-def collect_dossier(
-    session: Session, project_key: str, *, now: datetime, audit_key: bytes | None = None
-) -> Dossier:
+def collect_dossier(session: Session, project_key: str, *, now: datetime, audit_key: bytes | None = None) -> Dossier:
     """Read and re-verify the dossier of ``project_key`` in the session's transaction; raises NotFoundError.
 
     ``now`` is the export time written into the dossier (the caller's clock, so tests choose it); keyed

@@ -35,7 +35,7 @@ from models.errors import ConflictError, InputError, NotFoundError, PermissionDe
 from models.keys import secret_key
 from models.settings import Settings
 from web import headers, pages, session, signin, sso
-from web.access_log import redact_tokens
+from web.access_log import redact_tokens, uvicorn_log_config
 from web.refusals import RefusalLedger
 from web.throttle import SignInThrottle
 
@@ -196,3 +196,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # The REST API is its own module (web/api.py); the pages work without it.
         app.include_router(importlib.import_module("web.api").router)
     return app
+
+
+def run_server(*, host: str, port: int) -> None:
+    """``phasegate serve``: the app under uvicorn, its access log showing ``/approve/[redacted]`` for tokens."""
+    import uvicorn
+
+    uvicorn.run(
+        create_app(), host=host, port=port, log_level="info", proxy_headers=True, log_config=uvicorn_log_config()
+    )

@@ -26,11 +26,6 @@ def serve(
     from models.settings import Settings
 
     secret_key(Settings())
-    import uvicorn
+    from web.app import run_server
 
-    from web.access_log import uvicorn_log_config
-    from web.app import create_app
-
-    uvicorn.run(
-        create_app(), host=host, port=port, log_level="info", proxy_headers=True, log_config=uvicorn_log_config()
-    )
+    run_server(host=host, port=port)
