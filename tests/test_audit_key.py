@@ -225,3 +225,20 @@ def test_the_audit_key_is_hkdf_of_the_secret_key_and_fixed() -> None:
     okm = hmac.new(prk, b"phasegate.audit-chain.v1" + b"\x01", hashlib.sha256).digest()  # expand, one block
     assert derive_audit_key(secret.decode()) == okm == TEST_AUDIT_KEY
     assert derive_audit_key("another key of at least thirty-two bytes!") != okm
+
+
+def test_keyed_chains_in_the_pure_domain() -> None:
+    """gates.audit takes the key as a value: right key passes, wrong key is an edit, no key cannot decide."""
+    entries = [(T0 + timedelta(seconds=n), "pam", "vote.cast", f"round:{n}", {"n": n}) for n in range(4)]
+    keyed = build_chain(entries, key=TEST_AUDIT_KEY)
+    assert {r.scheme for r in keyed} == {KEYED} and verify_chain(keyed, key=TEST_AUDIT_KEY) is None
+    wrong = verify_chain(keyed, key=derive_audit_key("z" * 40))
+    assert wrong is not None and (wrong.seq, wrong.kind) == (1, "edited")
+    with pytest.raises(AuditKeyError, match="PHASEGATE_SECRET_KEY"):
+        verify_chain(keyed)
+    plain = build_chain(entries)
+    assert verify_chain(plain) is None
+    tail = verify_chain(plain, key=TEST_AUDIT_KEY)
+    assert tail is not None and (tail.seq, tail.kind) == (1, "unkeyed")
+    # The same content gives different hashes under the two schemes: neither can stand in for the other.
+    assert not {r.hash for r in keyed} & {r.hash for r in plain}
