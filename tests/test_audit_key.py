@@ -242,3 +242,23 @@ def test_keyed_chains_in_the_pure_domain() -> None:
     assert tail is not None and (tail.seq, tail.kind) == (1, "unkeyed")
     # The same content gives different hashes under the two schemes: neither can stand in for the other.
     assert not {r.hash for r in keyed} & {r.hash for r in plain}
+
+
+def test_token_commands_append_keyed_entries(db_url: str, sessions: sessionmaker[Session]) -> None:
+    """`token create` / `token revoke` write the audit log themselves: they must key it too."""
+    env = dict(os.environ)
+
+    def cli(*args: str) -> str:
+        done = subprocess.run([PHASEGATE, *args, "--db", db_url], capture_output=True, text=True, timeout=120, env=env)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    cli("person", "add", "sam", "--name", "Sam", "--email", "sam@example.com")
+    created = __import__("json").loads(cli("token", "create", "sam", "--role", "viewer", "--json"))
+    cli("token", "revoke", created["id"])
+    verify(db_url, expect=0)
+    with sessions() as session:
+        assert [(r.action, r.scheme) for r in iter_audit(session)][-2:] == [
+            ("token.created", KEYED),
+            ("token.revoked", KEYED),
+        ]
