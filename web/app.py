@@ -26,11 +26,13 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.responses import JSONResponse, Response
 
 from flows.runtime import Runtime, runtime, utc_now
+from models.db import hide_passwords
 from models.errors import ConflictError, InputError, NotFoundError, PermissionDeniedError, PhasegateError
 from models.keys import secret_key
 from models.settings import Settings
