@@ -80,6 +80,9 @@ def main() -> None:
         env = os.environ | {"PHASEGATE_HOME": home, "PHASEGATE_PREFECT_PORT": str(port)}
         env.pop("PREFECT_API_URL", None)
         env.pop("PHASEGATE_DATABASE_URL", None)
+        env.pop("PHASEGATE_SECRET_KEY", None)
+        env.pop("PHASEGATE_SECRET_KEY_FILE", None)
+        _run(env, "key", "generate")  # the bench's own key, in its temporary home (there is no default)
         _run(env, "db", "upgrade")
         _run(env, "server", "start")
         try:

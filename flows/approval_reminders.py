@@ -13,7 +13,7 @@ from prefect.artifacts import create_table_artifact
 from prefect.states import Completed
 
 from flows.notify_dispatch import dispatch_notifications
-from flows.runtime import approval_links, runtime, utc_now
+from flows.runtime import approval_links, require_secret_key, runtime, utc_now
 from gates import approvals
 
 
@@ -30,6 +30,7 @@ def reconcile_decisions() -> approvals.ReconcileReport:
 
 @flow(name="approval-reminders", log_prints=False)
 def approval_reminders_flow() -> State[dict[str, object]]:
+    require_secret_key()
     reminders = plan_reminders()
     reconciled = reconcile_decisions()
     if reconciled.applied:

@@ -1,8 +1,9 @@
 """``phasegate demo``: a small portfolio driven end to end through the real services and flows.
 
-It resets its own database under ``PHASEGATE_HOME/demo`` (so it can run again), starts a local
-notification sink and a local Prefect server, and leaves the server running so the flow runs and their
-artifacts can be browsed afterwards.
+It resets its own database under ``PHASEGATE_HOME/demo`` (so it can run again), generates its own secret
+key there (``secret.key``, mode 0600: there is no default key to fall back on), starts a local notification
+sink and a local Prefect server, and leaves the server running so the flow runs and their artifacts can be
+browsed afterwards.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import typer
 from gates import approvals, services
 from models.commands import AddPerson, CastVote, CreateProject, RecordCost, RegisterDocument
 from models.enums import Decision
+from models.keys import write_key_file
+from models.private_files import private_dir
 from models.settings import Settings
 from models.template import LifecycleTemplate
 from notifications.sink import JsonSink
@@ -101,7 +104,7 @@ def _document(folder: Path, template: LifecycleTemplate, deliverable_id: str, pr
 
 def run_demo() -> None:
     from flows.cli.database import db_upgrade
-    from flows.runtime import probe_file, runtime, utc_now
+    from flows.runtime import approval_links, probe_file, runtime, utc_now
     from flows.server import prefect_run_context, start
     from flows.trigger import prepare_prefect
 
@@ -109,12 +112,17 @@ def run_demo() -> None:
     root = (settings.home / "demo").resolve()
     if root.exists():
         shutil.rmtree(root)
-    root.mkdir(parents=True)
+    private_dir(root)
     db_url = f"sqlite:///{root / 'phasegate.db'}"
     os.environ["PHASEGATE_DOCUMENT_STORE"] = str(root / "store")  # reset with the demo, read by its flows too
     inbox = root / "inbox.jsonl"
 
     typer.echo(f"phasegate demo: writing to {root}")
+    # The demo's own key, for this process and the flows it runs in it: never the caller's real one.
+    key_file = write_key_file(root / "secret.key")
+    os.environ.pop("PHASEGATE_SECRET_KEY", None)
+    os.environ["PHASEGATE_SECRET_KEY_FILE"] = str(key_file)
+    typer.echo(f"secret key for this demo: {key_file} (mode 0600)")
     db_upgrade(db_url)
     rt = runtime(db_url)
     sink = JsonSink(inbox).start()
@@ -198,6 +206,7 @@ def run_demo() -> None:
                     now=utc_now(),
                     probe=probe_file,
                     registry=rt.registry,
+                    links=approval_links(rt.settings),
                 )
                 if vote.round_decision is not None:
                     gate_decision_flow(str(vote.round_id))
@@ -213,6 +222,7 @@ def run_demo() -> None:
         typer.echo(f"{key:<12} {gate_id:<20} {recommendation:<15} {decision:<9} {state}")
     typer.echo("")
     typer.echo(f"database:       {root / 'phasegate.db'}")
+    typer.echo(f"secret key:     {key_file}")
     typer.echo(f"notifications:  {inbox} ({received} received)")
     typer.echo(f"documents:      {root / 'documents'} (phasegate's copies: {root / 'store'})")
     typer.echo(f"Prefect UI:     {server.url.removesuffix('/api')}  (flow runs and their artifacts)")

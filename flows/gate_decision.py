@@ -12,7 +12,7 @@ from prefect.runtime import flow_run
 from flows.notify_dispatch import dispatch_notifications
 from flows.report import decision_markdown, round_rows
 from flows.run_names import round_run_name
-from flows.runtime import runtime, utc_now
+from flows.runtime import require_secret_key, runtime, utc_now
 from gates import approvals, services
 
 
@@ -27,6 +27,7 @@ def _run_name() -> str:
 
 @flow(name="gate-decision", flow_run_name=_run_name, log_prints=False)
 def gate_decision_flow(round_id: str) -> dict[str, Any]:
+    require_secret_key()
     applied = apply_decision(UUID(round_id))
     get_run_logger().info(
         "%s %s at %s: %s is %s in stage %s",

@@ -15,7 +15,7 @@ from prefect.states import Completed
 from flows.notify_dispatch import dispatch_notifications
 from flows.report import evaluation_markdown, evaluation_rows, round_rows
 from flows.run_names import review_run_name
-from flows.runtime import runtime
+from flows.runtime import require_secret_key, runtime
 from gates import services
 from models.commands import RequestReview
 
@@ -60,6 +60,7 @@ def _run_name() -> str:
 def gate_review_flow(
     project_key: str, requested_by: str | None = None, meeting_at: str | None = None
 ) -> State[dict[str, Any]]:
+    require_secret_key()
     result = record_review(project_key, requested_by, meeting_at)
     publish_review_artifacts(result)
     evaluation = result.evaluation

@@ -33,6 +33,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from models.errors import PhasegateError
+from models.keys import secret_key
+from models.private_files import private_dir
 from models.settings import Settings
 
 HOST = "127.0.0.1"
@@ -87,11 +89,12 @@ def start(settings: Settings, *, port: int | None = None, wait_seconds: float = 
     does not become healthy. A serving process that fails leaves the server up: ``serving`` is then False and
     doors run flows in their own process (see ``flows.trigger``).
     """
+    secret_key(settings)  # the served deployments are phasegate's flows, and each one needs the key
     chosen_port = settings.prefect_port if port is None else port
     if not 0 < chosen_port < 65536:
         raise PhasegateError(f"port: {chosen_port} is not a TCP port; use 1 to 65535", code="server.port")
     home = server_dir(settings).resolve()
-    home.mkdir(parents=True, exist_ok=True)
+    private_dir(home)
     log_path = home / LOG_FILE
     deadline = time.monotonic() + wait_seconds
     with _start_lock(home):
@@ -372,7 +375,7 @@ def configure_prefect_env(settings: Settings) -> str:
     """
     defaults = prefect_defaults(settings.home)
     if not os.environ.get("PREFECT_HOME"):
-        Path(defaults["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
+        private_dir(Path(defaults["PREFECT_HOME"]))
     os.environ.update({key: value for key, value in defaults.items() if not os.environ.get(key)})
     if os.environ.get("PREFECT_API_URL"):
         return "external"

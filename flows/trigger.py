@@ -47,13 +47,17 @@ def prepare_prefect() -> str:
     Returns the mode: "external" (a team server named by PREFECT_API_URL), "local-server" or "ephemeral".
     """
     from flows.server import configure_prefect_env
+    from models.keys import secret_key
+
+    settings = runtime().settings
+    secret_key(settings)  # every flow makes or sends approval links: refuse before Prefect is even imported
 
     # The command prints its own summary, so Prefect's console says only what went wrong; its flow-run
     # logger stays at INFO, so the run's logs still reach the server and show in the UI.
     os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
     # A temporary server on a busy machine can take longer than Prefect's 20 s default to answer.
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
-    return configure_prefect_env(runtime().settings)
+    return configure_prefect_env(settings)
 
 
 def run_flow(call: Any) -> Any:

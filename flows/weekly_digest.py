@@ -5,7 +5,7 @@ from __future__ import annotations
 from prefect import flow, task
 
 from flows.notify_dispatch import dispatch_notifications
-from flows.runtime import approval_links, runtime, utc_now
+from flows.runtime import approval_links, require_secret_key, runtime, utc_now
 from gates import approvals
 
 
@@ -17,5 +17,6 @@ def queue_digests() -> int:
 
 @flow(name="weekly-digest", log_prints=False)
 def weekly_digest_flow() -> dict[str, object]:
+    require_secret_key()
     queued = queue_digests()
     return {"digests": queued, "dispatch": dispatch_notifications()}

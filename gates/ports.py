@@ -45,9 +45,14 @@ class DocumentProbe(Protocol):
 
 
 class ApprovalLinks(Protocol):
-    """Makes the signed link an approver opens to see the packet and vote (bound to round, person, evidence)."""
+    """Makes the link an approver opens to see the packet and vote (bound to round, person, evidence).
 
-    def __call__(self, round_id: UUID, approver_id: str, evidence_hash: str) -> str | None: ...
+    What it returns goes into outbox rows as ``approval_url``: entry points return a *link request* (round,
+    approver, evidence hash, expiry; ``notifications.links.link_request``) that the dispatcher signs when it
+    sends, so no stored row holds a working token. A plain URL string is still accepted by the renderer.
+    """
+
+    def __call__(self, round_id: UUID, approver_id: str, evidence_hash: str) -> dict[str, Any] | str | None: ...
 
 
 class Credentials(Protocol):

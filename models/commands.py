@@ -43,6 +43,24 @@ def _email(value: str) -> str:
 Email = Annotated[str, AfterValidator(_email), Field(json_schema_extra={"format": "email"})]
 
 
+def _no_placeholder(url: str) -> str:
+    """A person's notify URL is sent as typed: ``${NAME}`` is never filled from the dispatcher's environment.
+
+    Why refuse it outright: filling placeholders in URLs anyone can register once sent the server's secret key
+    to a receiver of the registrant's choosing. Only the organisation's Apprise config (PHASEGATE_NOTIFY_CONFIG),
+    written by whoever runs the server, may use them.
+    """
+    if "${" in url:
+        raise ValueError(
+            "a person's notify URL may not contain ${NAME} placeholders; put secrets in the URL itself, or put "
+            "shared targets in the organisation's notify config (PHASEGATE_NOTIFY_CONFIG)"
+        )
+    return url
+
+
+PersonTarget = Annotated[str, AfterValidator(_no_placeholder)]
+
+
 class Command(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -52,7 +70,7 @@ class AddPerson(Command):
     name: Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
     email: Email
     locale: Locale = Locale.EN
-    notify_urls: tuple[str, ...] = ()
+    notify_urls: tuple[PersonTarget, ...] = ()
 
 
 class CreateProject(Command):

@@ -85,3 +85,19 @@ class RemoteError(PhasegateError):
     """
 
     code = "remote.refused"
+
+
+class SecretKeyError(PhasegateError):
+    """No usable secret key: missing, too short, or in a key file others could read or replace.
+
+    Entry points that sign approval links (``serve``, every flow, ``vote``, reminders, digests, dispatch) and
+    every appender of a keyed audit chain refuse to run without one; the message says how to make one.
+    """
+
+    code = "secret_key.missing"
+
+
+class AuditKeyError(PhasegateError):
+    """The audit chain needs a key this process does not have, or an unkeyed entry would follow keyed ones."""
+
+    code = "audit.key_required"

@@ -15,7 +15,14 @@ class Settings(BaseSettings):
 
     home: Path = Field(default=Path(".phasegate"), description="Where local state lives (SQLite file, Prefect server).")
     database_url: str | None = Field(default=None, description="SQLAlchemy URL; default is a SQLite file under home.")
-    secret_key: SecretStr = Field(default=SecretStr("dev-only-insecure-key-change-me-0123456789"))
+    # No default on purpose: a key everyone can read in the source signs links anyone can forge. Read it
+    # through ``models.keys.secret_key``, which also tries the key file and refuses short or exposed keys.
+    secret_key: SecretStr | None = Field(
+        default=None, description="Signs approval links; at least 32 bytes (PHASEGATE_SECRET_KEY)."
+    )
+    secret_key_file: Path | None = Field(
+        default=None, description="File holding the key, mode 0600 (default: secret.key under home)."
+    )
     public_url: str = "http://127.0.0.1:8000"
     prefect_port: int = 4200
     notify_config: Path | None = Field(
@@ -68,6 +75,10 @@ class Settings(BaseSettings):
             pdf_pages=self.max_pdf_pages,
             request_bytes=self.max_request_kb * 1024,
         )
+
+    @property
+    def resolved_secret_key_file(self) -> Path:
+        return self.secret_key_file if self.secret_key_file is not None else self.home / "secret.key"
 
     @property
     def resolved_database_url(self) -> str:

@@ -454,9 +454,14 @@ class GateDecision(Base):
 
 
 class AuditEntry(Base):
-    """Append-only, hash-chained log: each entry's hash covers its content and the previous hash."""
+    """Append-only, hash-chained log: each entry's hash covers its content and the previous hash.
+
+    ``scheme`` says how ``hash`` was made (gates.audit): ``sha256`` for entries written before keyed chains,
+    ``hmac-sha256`` (keyed, the key outside the database) for every entry since.
+    """
 
     __tablename__ = "audit_log"
+    __table_args__ = (CheckConstraint("scheme IN ('sha256', 'hmac-sha256')", name="scheme"),)
 
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -466,6 +471,7 @@ class AuditEntry(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+    scheme: Mapped[str] = mapped_column(String(16), server_default="sha256")
 
 
 class OutboxMessage(Base):

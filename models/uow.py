@@ -168,9 +168,15 @@ OrgRoute = Callable[[Sequence[str]], list[str]]
 
 class SqlUnitOfWork:
     def __init__(
-        self, session_factory: sessionmaker[Session], *, org_route: OrgRoute | None = None, org_locale: str = "en"
+        self,
+        session_factory: sessionmaker[Session],
+        *,
+        org_route: OrgRoute | None = None,
+        org_locale: str = "en",
+        audit_key: bytes | None = None,
     ) -> None:
         self._factory = session_factory
+        self._audit_key = audit_key
         self._org_route = org_route
         self._org_locale = org_locale
         self._audit: list[AuditDraft] = []
@@ -191,7 +197,7 @@ class SqlUnitOfWork:
 
     def commit(self) -> None:
         """Append the buffered audit entries (one chain-head read for the whole transaction), then commit."""
-        append_audit_entries(self.session, self._audit)
+        append_audit_entries(self.session, self._audit, key=self._audit_key)
         self._audit.clear()
         self.session.commit()
 

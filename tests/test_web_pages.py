@@ -26,7 +26,7 @@ from pydantic import SecretStr
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
-from flows.runtime import Runtime, approval_links
+from flows.runtime import Runtime, approval_links, link_signer
 from gates import approvals, services
 from models import tables as t
 from models.audit_store import verify_audit
@@ -65,7 +65,13 @@ class World:
         return self.rt.uow()
 
     def dispatch(self) -> None:
-        dispatch_due(self.rt.sessions, max_attempts=1, send_timeout_seconds=10, lease_seconds=30)
+        dispatch_due(
+            self.rt.sessions,
+            max_attempts=1,
+            send_timeout_seconds=10,
+            lease_seconds=30,
+            links=link_signer(self.settings),
+        )
 
     def links(self) -> list[str]:
         found: list[str] = []
@@ -268,7 +274,7 @@ def test_a_vote_through_the_link_is_recorded_once_and_the_link_then_shows_it(wor
     assert [e.payload["code"] for e in refused] == [approval.REPLAYED]
     assert world.count(t.Vote) == 1
     with world.rt.sessions() as session:
-        assert verify_audit(session) is None
+        assert verify_audit(session, key=world.rt.audit_key) is None
     decided = [r for r in world.receiver.requests if "decision" in r.body.decode("utf-8", "replace").lower()]
     assert decided, "the decision notification was dispatched after the vote"
 

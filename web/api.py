@@ -715,9 +715,9 @@ class AuditHead(BaseModel):
 
 @router.get("/audit/verify", responses=READ, tags=["audit"])
 def verify_audit_log(_: Reader, rt: Runtime) -> AuditVerification:
-    """Verify the hash chain of the audit log (edits, deletions and insertions are detected)."""
+    """Verify the audit chain (edits, deletions and insertions are detected; keyed entries with the server's key)."""
     with rt.read_sessions() as session:  # one snapshot: the chain and its head agree
-        broken = verify_audit(session)
+        broken = verify_audit(session, key=rt.audit_key)
         head = audit_head(session)
     return AuditVerification(
         intact=broken is None,

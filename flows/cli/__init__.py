@@ -19,6 +19,7 @@ from flows.cli import (
     database,
     evidence,
     gates,
+    keys,
     login,
     notify,
     people,
@@ -60,6 +61,7 @@ GROUPS: dict[str, typer.Typer] = {
     "conditions": approvals.conditions_app,
     "token": tokens.app,
     "account": accounts.app,
+    "key": keys.app,
 }
 COMMANDS: dict[str, Callable[..., None]] = {
     "vote": approvals.vote,
@@ -118,10 +120,14 @@ def _remote_app(first: str | None) -> typer.Typer | None:
 
 
 def _database_hint(err: Exception) -> str:
+    """One line for a database failure; passwords hidden (drivers quote the connection string they failed on)."""
+    from models.db import hide_passwords
+
     text = str(err).lower()
     if "no such table" in text or "does not exist" in text or "undefinedtable" in text:
         return "the database has no phasegate schema yet; run 'phasegate db upgrade' first"
-    return f"database error: {str(err).splitlines()[0]}"
+    url = os.environ.get("PHASEGATE_DATABASE_URL")
+    return f"database error: {hide_passwords(str(err).splitlines()[0], url)}"
 
 
 def main() -> None:

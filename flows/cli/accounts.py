@@ -48,8 +48,9 @@ def set_password(
     password = read_password(
         from_stdin=password_stdin, prompt=f"New password for {person} (≥{MIN_PASSWORD_LENGTH} characters)", confirm=True
     )
-    with runtime_for(db).sessions() as session, session.begin():
-        store(session, person, password, now=now())
+    rt = runtime_for(db)
+    with rt.sessions() as session, session.begin():
+        store(session, person, password, now=now(), audit_key=rt.audit_key)
     typer.echo(f"password set for {person}; their open web sign-ins were ended")
 
 
@@ -58,8 +59,9 @@ def enable_totp(person: Annotated[str, typer.Argument(metavar="PERSON")], db: Db
     """Require a one-time code (TOTP) at PERSON's sign-in; prints the otpauth:// URI once, for their app."""
     from models.credentials import enable_totp as enable
 
-    with runtime_for(db).sessions() as session, session.begin():
-        uri = enable(session, person, now=now())
+    rt = runtime_for(db)
+    with rt.sessions() as session, session.begin():
+        uri = enable(session, person, now=now(), audit_key=rt.audit_key)
     typer.echo(uri)
     typer.echo(
         f"TOTP enabled for {person}: add the URI above to an authenticator app (or a QR code of it); shown once",

@@ -23,10 +23,10 @@ def person_add(
     """Add a person with the Apprise targets that reach them."""
     from gates import services
     from models.commands import AddPerson
-    from notifications.targets import validate_target
+    from notifications.targets import validate_person_target
 
     for url in notify or []:
-        validate_target(url)
+        validate_person_target(url)
     cmd = command(
         AddPerson,
         {"id": "ID", "name": "--name", "email": "--email", "locale": "--locale"},

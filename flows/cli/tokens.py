@@ -22,8 +22,9 @@ def token_create(
     """Create a token for PERSON; it is printed once and cannot be shown again (store it now)."""
     from models.tokens import create_token
 
-    with runtime_for(db).sessions() as session, session.begin():
-        token_id, plaintext = create_token(session, person, role, now())
+    rt = runtime_for(db)
+    with rt.sessions() as session, session.begin():
+        token_id, plaintext = create_token(session, person, role, now(), audit_key=rt.audit_key)
     if as_json:
         emit({"id": str(token_id), "person": person, "role": role, "token": plaintext})
         return
@@ -42,8 +43,9 @@ def token_revoke(token_ref: Annotated[str, typer.Argument(metavar="ID")], db: Db
         token_id = UUID(token_ref)
     except ValueError:
         raise InputError(f"ID: {token_ref!r} is not a token id (a UUID shown by 'phasegate token list')") from None
-    with runtime_for(db).sessions() as session, session.begin():
-        record = revoke(session, token_id, now())
+    rt = runtime_for(db)
+    with rt.sessions() as session, session.begin():
+        record = revoke(session, token_id, now(), audit_key=rt.audit_key)
     typer.echo(f"token {record.id} of {record.person_id} ({record.role.value}) revoked")
 
 
