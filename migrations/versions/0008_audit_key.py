@@ -4,7 +4,7 @@ Entries already written keep their sha256 hashes and are marked ``sha256``; they
 first keyed entry written after this revision seals them (see gates/audit.py).
 
 Revision ID: 0008
-Revises: 0007 (written against 0004; re-chained after 0007 reached main)
+Revises: 0007
 Create Date: 2026-12-04 15:30:00.000000
 """
 
