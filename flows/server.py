@@ -43,8 +43,10 @@ PID_FILE = "phasegate-server.json"
 LOG_FILE = "server.log"
 SERVING_PID_FILE = "phasegate-serving.json"
 SERVING_LOG_FILE = "serving.log"
-# local_api_url runs on every CLI call: a server that takes longer than this to say "healthy" is treated as absent.
-FAST_PROBE_SECONDS = 0.3
+# How long a running server may take to say "healthy" before a flow command treats it as absent and runs the flow
+# itself. A stopped server refuses at once, so this only bounds a busy one: 0.3 s was too short while the server
+# was busy with served runs on a loaded machine, and the command then ran a decision in-process needlessly.
+FAST_PROBE_SECONDS = 2.0
 # The server is on loopback: an HTTP(S)_PROXY in the environment must not route health probes elsewhere.
 _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 # What `server start` waits for before it says the deployments are served: the last one serve() registers.

@@ -357,6 +357,7 @@ def test_doc_adopt_takes_documents_registered_before_the_store_into_custody(pg: 
     from gates import services
     from models.commands import RegisterDocument
     from models.uow import SqlUnitOfWork
+    from tests.conftest import TEST_AUDIT_KEY
 
     engine = make_engine(pg.url)
     sessions = make_session_factory(engine)
@@ -376,7 +377,7 @@ def test_doc_adopt_takes_documents_registered_before_the_store_into_custody(pg: 
                     headings=standard.required_sections,
                     approved_by=SIGNER[standard.approver_role],
                 ),
-                uow=lambda: SqlUnitOfWork(sessions),
+                uow=lambda: SqlUnitOfWork(sessions, audit_key=TEST_AUDIT_KEY),
                 now=datetime.now(UTC),
             )
     finally:

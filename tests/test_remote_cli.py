@@ -36,6 +36,7 @@ from gates import approvals, services
 from models import tables as t
 from models.commands import CreateProject, Delegate, RecordCost, RegisterDocument
 from models.db import make_engine, make_session_factory
+from models.document_store import DocumentStore
 from models.tokens import create_token
 from models.uow import SqlUnitOfWork
 from tests.receivers import free_port
@@ -198,10 +199,17 @@ def _prepare(db_url: str, folder: Path) -> dict[str, str]:
             now=now,
         )
         services.assign_role("P1", "pmo", "pam", uow=uow, now=now)
+        # The server's gate reads its own copies: the store under the home `team` gives `phasegate serve`.
+        store = DocumentStore(folder / "server-home" / "documents")
         for deliverable in SECTIONS:
             doc = write_document(folder, deliverable)
+            stored = store.put(Path(doc["path"]))
             services.register_document(
-                RegisterDocument(project_key="P1", **doc | {"headings": tuple(doc["headings"])}), uow=uow, now=now
+                RegisterDocument(
+                    project_key="P1", **doc | {"headings": tuple(doc["headings"]), "store_key": stored.key}
+                ),
+                uow=uow,
+                now=now,
             )
         services.record_cost(RecordCost(project_key="P1", amount=Decimal("120.50")), uow=uow, now=now)
         approvals.delegate(

@@ -58,6 +58,15 @@ class Local:
         with DIRECT.open(request, timeout=20) as response:
             return json.load(response)
 
+    def logs_of(self, flow_run_id: str, needle: str, timeout: float = 60) -> list[dict[str, Any]]:
+        """The run's logs once one contains ``needle``: Prefect ships logs in batches, after the state."""
+        deadline = time.monotonic() + timeout
+        while True:
+            logs: list[dict[str, Any]] = self.api("/logs/filter", {"logs": {"flow_run_id": {"any_": [flow_run_id]}}})
+            if any(needle in entry["message"] for entry in logs) or time.monotonic() > deadline:
+                return logs
+            time.sleep(0.5)
+
     def finished_run(self, flow_run_id: str, timeout: float = 180) -> dict[str, Any]:
         """The flow run once it reached a terminal state (the served process runs it)."""
         deadline = time.monotonic() + timeout
@@ -192,7 +201,7 @@ def test_a_deciding_vote_creates_a_decision_run_that_the_served_process_complete
     assert shown["stage"] == "planning" and [h["decision"] for h in shown["history"]] == ["go"]
     artifacts = local.api("/artifacts/filter", {"artifacts": {"flow_run_id": {"any_": [created["id"]]}}})
     assert {a["key"] for a in artifacts} == {"gate-decision-s1", "gate-round-s1"}
-    logs = local.api("/logs/filter", {"logs": {"flow_run_id": {"any_": [created["id"]]}}})
+    logs = local.logs_of(created["id"], "applied go at")
     assert any("applied go at" in entry["message"] and "S1 is" in entry["message"] for entry in logs), logs
 
     # The review ran in the command's process, and is in the UI the same way: named, with artifacts and logs.
@@ -200,7 +209,7 @@ def test_a_deciding_vote_creates_a_decision_run_that_the_served_process_complete
     assert review["state"]["name"] == "Awaiting approval"
     artifacts = local.api("/artifacts/filter", {"artifacts": {"flow_run_id": {"any_": [review["id"]]}}})
     assert {"gate-review-s1", "gate-review-s1-criteria", "gate-round-s1"} <= {a["key"] for a in artifacts}
-    logs = local.api("/logs/filter", {"logs": {"flow_run_id": {"any_": [review["id"]]}}})
+    logs = local.logs_of(review["id"], "recommendation go")
     assert any("recommendation go" in entry["message"] for entry in logs), logs
 
 
@@ -327,7 +336,8 @@ def test_the_serving_process_gets_the_callers_database_spelled_for_another_direc
     relative = Settings(home=Path("home"), database_url="sqlite:///rel.db")
     assert server.served_database(relative) == f"sqlite:///{tmp_path.resolve() / 'rel.db'}"
     assert (
-        server.served_database(Settings(home=Path("home"))) == f"sqlite:///{tmp_path.resolve() / 'home/phasegate.db'}"
+        server.served_database(Settings(home=Path("home"), database_url=None))
+        == f"sqlite:///{tmp_path.resolve() / 'home/phasegate.db'}"
     )
     team = "postgresql+psycopg://phasegate:secret@db.example:5432/phasegate"
     assert server.served_database(Settings(database_url=team)) == team, "the password is kept for the process"
