@@ -14,10 +14,12 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID, uuid4
 
+from gates.authorization import Act
 from gates.calendar import WorkingCalendar
 from gates.criteria import Criterion
 from gates.escalation import plan_condition_steps, plan_notifications
 from gates.evaluation import evaluate_gate
+from gates.guard import audit_name, permit, refusals_audited, refuse, stamp
 from gates.lifecycle import apply_decision as lifecycle_move
 from gates.ports import ApprovalLinks, DocumentProbe, UnitOfWork
 from gates.quorum import Ballot, Seat, Tally, tally
@@ -39,7 +41,8 @@ from gates.services import (
 )
 from models.commands import CastVote, Delegate
 from models.enums import BallotKind, Decision, ProjectStatus, ReviewStatus, RoundStatus
-from models.errors import ConflictError, InputError, NotFoundError, PermissionDeniedError
+from models.errors import AuthorizationError, ConflictError, InputError, NotFoundError, PermissionDeniedError
+from models.identity import Actor
 from models.snapshots import (
     ConditionRecord,
     DelegationRecord,
@@ -128,30 +131,38 @@ def _segregation(
 
 
 def _refuse(
-    uow: UowFactory, *, cmd: CastVote, round_id: UUID, why: str, code: str, now: datetime, security: bool
+    uow: UowFactory,
+    *,
+    cmd: CastVote,
+    actor: Actor,
+    round_id: UUID,
+    why: str,
+    code: str,
+    now: datetime,
+    security: bool,
 ) -> None:
-    """Record a refused attempt in its own transaction (the refusal itself writes nothing else)."""
+    """Record a refused vote in its own transaction, with the round's evidence and policy in force."""
     with uow() as tx:
         current = tx.get_round(round_id)
-        tx.append_audit(
-            actor=cmd.voter_id,
-            action="security.refused" if security else "vote.refused",
-            entity=f"round:{round_id}",
-            payload={
-                "meaning": "refused",
-                "on_behalf_of": cmd.on_behalf_of,
-                "attempt": cmd.kind.value,
-                "decision": cmd.decision,
-                "reason": cmd.reason,
-                "conditions": [c.model_dump(mode="json") for c in cmd.conditions],
-                "code": code,
-                "why": why,
-                "evidence_hash": current.evidence_hash if current else None,
-                "policy": current.policy_spec if current else None,
-            },
-            at=now,
-        )
-        tx.commit()
+    refuse(
+        uow,
+        actor=actor,
+        action="security.refused" if security else "vote.refused",
+        entity=f"round:{round_id}",
+        why=why,
+        code=code,
+        now=now,
+        payload={
+            "act": Act.VOTE.value,
+            "on_behalf_of": cmd.on_behalf_of,
+            "attempt": cmd.kind.value,
+            "decision": cmd.decision,
+            "reason": cmd.reason,
+            "conditions": [c.model_dump(mode="json") for c in cmd.conditions],
+            "evidence_hash": current.evidence_hash if current else None,
+            "policy": current.policy_spec if current else None,
+        },
+    )
 
 
 def _replay(tx: UnitOfWork, cmd: CastVote) -> VoteResult | None:
@@ -184,6 +195,7 @@ def _replay(tx: UnitOfWork, cmd: CastVote) -> VoteResult | None:
 def cast_vote(
     cmd: CastVote,
     *,
+    actor: Actor,
     uow: UowFactory,
     now: datetime,
     probe: DocumentProbe,
@@ -196,14 +208,30 @@ def cast_vote(
     transaction of its own, then the error is raised for the entry point to show.
     """
     try:
-        return _cast_vote(cmd, uow=uow, now=now, probe=probe, registry=registry, links=links)
-    except SecurityRefusedError as refused:
-        _refuse(uow, cmd=cmd, round_id=cmd.round_id, why=refused.message, code=refused.code, now=now, security=True)
+        return _cast_vote(cmd, actor=actor, uow=uow, now=now, probe=probe, registry=registry, links=links)
+    except (SecurityRefusedError, AuthorizationError) as refused:
+        _refuse(
+            uow,
+            cmd=cmd,
+            actor=actor,
+            round_id=cmd.round_id,
+            why=refused.message,
+            code=refused.code,
+            now=now,
+            security=True,
+        )
         raise
     except (ConflictError, PermissionDeniedError, NotFoundError) as refused:
         if refused.code not in ("round.not_found", "person.not_found"):
             _refuse(
-                uow, cmd=cmd, round_id=cmd.round_id, why=refused.message, code=refused.code, now=now, security=False
+                uow,
+                cmd=cmd,
+                actor=actor,
+                round_id=cmd.round_id,
+                why=refused.message,
+                code=refused.code,
+                now=now,
+                security=False,
             )
         raise
 
@@ -211,6 +239,7 @@ def cast_vote(
 def _cast_vote(
     cmd: CastVote,
     *,
+    actor: Actor,
     uow: UowFactory,
     now: datetime,
     probe: DocumentProbe,
@@ -223,6 +252,11 @@ def _cast_vote(
         # Lock the round before looking the key up: a retry racing its first attempt then waits for it and
         # replays its result, instead of passing the lookup and failing as a duplicate or a closed round.
         current = require_round(tx, cmd.round_id, for_update=True)
+        if cmd.voter_id != actor.person_id:
+            raise AuthorizationError(
+                f"{actor.person_id} may not vote as {cmd.voter_id}: a vote is its voter's own act", code="auth.voter"
+            )
+        permit(tx, actor, Act.VOTE, entity=f"round:{current.id}")
         replayed = _replay(tx, cmd)
         if replayed is not None:
             return replayed
@@ -281,7 +315,9 @@ def _cast_vote(
                 code="vote.evidence_mismatch",
             )
         if violation is None and stale is None:
-            result = _record(tx, cmd, current, project, gate, policy, seats, before, principal, signer, now, links)
+            result = _record(
+                tx, cmd, actor, current, project, gate, policy, seats, before, principal, signer, now, links
+            )
             tx.commit()
             return result
     if violation is not None:
@@ -298,6 +334,7 @@ def _cast_vote(
 def _record(
     tx: UnitOfWork,
     cmd: CastVote,
+    actor: Actor,
     current: RoundSnapshot,
     project: ProjectSnapshot,
     gate: GateDef,
@@ -329,7 +366,7 @@ def _record(
         cmd.kind, "approved" if cmd.decision in (Decision.GO, Decision.CONDITIONAL_GO) else "rejected"
     )
     tx.append_audit(
-        actor=signer,
+        actor=audit_name(actor),
         action="vote.cast",
         entity=f"round:{current.id}",
         payload={
@@ -345,7 +382,8 @@ def _record(
             "evidence_hash": current.evidence_hash,
             "policy": current.policy_spec,
             "quorum": after.explanation,
-        },
+        }
+        | stamp(actor),
         at=now,
     )
     messages: list[OutboxRequest] = []
@@ -600,12 +638,13 @@ def round_tally(current: RoundSnapshot) -> Tally:
     return tally(_policy(current), _seats(current), _ballots(current))
 
 
+@refusals_audited(Act.REASSIGN_ROUND)
 def reassign_seat(
     round_id: UUID,
     *,
     from_person: str,
     to_person: str,
-    by: str,
+    actor: Actor,
     reason: str,
     uow: UowFactory,
     now: datetime,
@@ -616,7 +655,7 @@ def reassign_seat(
         raise InputError("--reason: reassigning an approver's seat needs a reason")
     with uow() as tx:
         current = require_round(tx, round_id, for_update=True)
-        require_person(tx, by, field="--as")
+        permit(tx, actor, Act.REASSIGN_ROUND, entity=f"round:{current.id}")
         require_person(tx, to_person, field="--to")
         if current.status is not RoundStatus.OPEN:
             raise ConflictError(
@@ -638,14 +677,17 @@ def reassign_seat(
         project = require_project(tx, current.project_key)
         if to_person == project.manager_id or to_person == current.requested_by:
             raise SecurityRefusedError(f"refused: {to_person} may not approve this gate (segregation of duties)")
+        if require_person(tx, to_person, field="--to").disabled:
+            raise ConflictError(f"--to: {to_person} is disabled and cannot hold a seat", code="round.seat_disabled")
         seats[held[0]] = seats[held[0]] | {"person_id": to_person}
         approvers = [to_person if person == from_person else person for person in current.approvers]
         tx.replace_seats(current.id, seats, approvers)
         tx.append_audit(
-            actor=by,
+            actor=audit_name(actor),
             action="round.reassigned",
             entity=f"round:{current.id}",
-            payload={"from": from_person, "to": to_person, "reason": reason, "meaning": "admin change", "seats": seats},
+            payload={"from": from_person, "to": to_person, "reason": reason, "meaning": "admin change", "seats": seats}
+            | stamp(actor),
             at=now,
         )
         gate = require_template(tx, project.template_id, project.template_version).template.gate(current.gate_id)
@@ -664,10 +706,61 @@ def reassign_seat(
     return current.model_copy(update={"seats": tuple(seats), "approvers": tuple(approvers)})
 
 
+@refusals_audited(Act.CANCEL_ROUND)
+def cancel_round(round_id: UUID, *, actor: Actor, reason: str, uow: UowFactory, now: datetime) -> RoundSnapshot:
+    """End an open round without a decision (an administrator's act): nothing is applied to the project.
+
+    Why it exists: a round can wait forever (nothing becomes GO by timeout), and sometimes the review itself
+    was a mistake (wrong gate, superseded plan). Its approvers are told it no longer needs them; the project
+    stays where it is and a new review can be requested.
+    """
+    if not reason.strip():
+        raise InputError("--reason: cancelling an approval round needs a reason")
+    with uow() as tx:
+        current = require_round(tx, round_id, for_update=True)
+        permit(tx, actor, Act.CANCEL_ROUND, entity=f"round:{current.id}")
+        if current.status is not RoundStatus.OPEN:
+            raise ConflictError(
+                f"round {current.id} is {current.status.value}; only open rounds can be cancelled", code="round.closed"
+            )
+        project = require_project(tx, current.project_key)
+        tx.cancel_round(current.id, now=now)
+        tx.append_audit(
+            actor=audit_name(actor),
+            action="round.cancelled",
+            entity=f"round:{current.id}",
+            payload={
+                "project": project.key,
+                "gate": current.gate_id,
+                "reason": reason,
+                "meaning": "admin change",
+                "votes": len(current.live_votes),
+                "evidence_hash": current.evidence_hash,
+            }
+            | stamp(actor),
+            at=now,
+        )
+        gate = require_template(tx, project.template_id, project.template_version).template.gate(current.gate_id)
+        context = (_request_context(project, gate) if gate else {"project_key": project.key}) | {
+            "round_id": str(current.id),
+            "reason": reason,
+        }
+        messages: list[OutboxRequest] = []
+        for person_id in dict.fromkeys(current.approvers):
+            messages += messages_for(
+                require_person(tx, person_id, field="approver"), "round_cancelled", f"round:{current.id}", context
+            )
+        tx.enqueue(messages, now=now)
+        tx.commit()
+    return current.model_copy(update={"status": RoundStatus.CANCELLED, "resolved_at": now})
+
+
 # ------------------------------------------------------------------------------------------------ delegation
-def delegate(cmd: Delegate, *, uow: UowFactory, now: datetime) -> DelegationRecord:
+@refusals_audited(Act.GRANT_DELEGATION)
+def delegate(cmd: Delegate, *, actor: Actor, uow: UowFactory, now: datetime) -> DelegationRecord:
     """Record a bounded delegation. It never cascades: only the principal's own seats can be acted on."""
     with uow() as tx:
+        permit(tx, actor, Act.GRANT_DELEGATION, subject=cmd.principal_id, entity=f"person:{cmd.principal_id}")
         require_person(tx, cmd.principal_id, field="PRINCIPAL")
         require_person(tx, cmd.delegate_id, field="DELEGATE")
         if cmd.template_id is not None:
@@ -689,24 +782,54 @@ def delegate(cmd: Delegate, *, uow: UowFactory, now: datetime) -> DelegationReco
         )
         tx.add_delegation(record, now=now)
         tx.append_audit(
-            actor=cmd.principal_id,
+            actor=audit_name(actor),
             action="delegation.granted",
             entity=f"person:{cmd.principal_id}",
-            payload=record.model_dump(mode="json"),
+            payload=record.model_dump(mode="json") | stamp(actor),
             at=now,
         )
         tx.commit()
     return record
 
 
+@refusals_audited(Act.REVOKE_DELEGATION)
+def revoke_delegation(delegation_id: UUID, *, actor: Actor, uow: UowFactory, now: datetime) -> DelegationRecord:
+    """End a delegation now, by its principal or a PMO admin; votes already cast under it stand."""
+    with uow() as tx:
+        record = tx.get_delegation(delegation_id)
+        if record is None:
+            raise NotFoundError(
+                f"ID: unknown delegation {delegation_id}; see 'phasegate delegate list'", code="delegation.not_found"
+            )
+        permit(tx, actor, Act.REVOKE_DELEGATION, subject=record.principal_id, entity=f"delegation:{delegation_id}")
+        if record.revoked:
+            raise ConflictError(f"delegation {delegation_id} is already revoked", code="delegation.revoked")
+        tx.revoke_delegation(delegation_id, now=now)
+        tx.append_audit(
+            actor=audit_name(actor),
+            action="delegation.revoked",
+            entity=f"person:{record.principal_id}",
+            payload={"delegation": delegation_id, "delegate": record.delegate_id} | stamp(actor),
+            at=now,
+        )
+        tx.commit()
+    return record.model_copy(update={"revoked": True})
+
+
+def list_delegations(*, uow: UowFactory, person_id: str | None = None) -> list[DelegationRecord]:
+    with uow() as tx:
+        return tx.delegations(person_id)
+
+
 # ------------------------------------------------------------------------------------------------ lifecycle
-def resume_project(key: str, *, by: str, reason: str, uow: UowFactory, now: datetime) -> ProjectSnapshot:
+@refusals_audited(Act.RESUME_PROJECT)
+def resume_project(key: str, *, actor: Actor, reason: str, uow: UowFactory, now: datetime) -> ProjectSnapshot:
     """Take a project off HOLD, by decision of a named person with a reason."""
     if not reason.strip():
         raise InputError("--reason: resuming a held project needs a reason")
     with uow() as tx:
         project = require_project(tx, key, for_update=True)
-        require_person(tx, by, field="--as")
+        permit(tx, actor, Act.RESUME_PROJECT, project=project)
         if project.status is not ProjectStatus.ON_HOLD:
             raise ConflictError(
                 f"project {key} is {project.status.value}; only projects on hold resume", code="project.not_on_hold"
@@ -714,16 +837,24 @@ def resume_project(key: str, *, by: str, reason: str, uow: UowFactory, now: date
         tx.update_project_state(
             key, status=ProjectStatus.ACTIVE, stage_id=project.stage_id, recycle_count=project.recycle_count, now=now
         )
-        tx.append_audit(actor=by, action="project.resumed", entity=f"project:{key}", payload={"reason": reason}, at=now)
+        tx.append_audit(
+            actor=audit_name(actor),
+            action="project.resumed",
+            entity=f"project:{key}",
+            payload={"reason": reason} | stamp(actor),
+            at=now,
+        )
         tx.commit()
     return project.model_copy(update={"status": ProjectStatus.ACTIVE})
 
 
-def close_project(key: str, *, by: str, lessons: str, uow: UowFactory, now: datetime) -> ProjectSnapshot:
+@refusals_audited(Act.CLOSE_PROJECT)
+def close_project(key: str, *, actor: Actor, lessons: str, uow: UowFactory, now: datetime) -> ProjectSnapshot:
     """Close a killed or completed project; lessons learned are required first (经验教训)."""
     with uow() as tx:
         project = require_project(tx, key, for_update=True)
-        require_person(tx, by, field="--as")
+        permit(tx, actor, Act.CLOSE_PROJECT, project=project)
+        by = actor.person_id
         if project.status not in (ProjectStatus.KILLED, ProjectStatus.COMPLETED):
             raise ConflictError(
                 f"project {key} is {project.status.value}; only killed or completed projects close",
@@ -737,10 +868,10 @@ def close_project(key: str, *, by: str, lessons: str, uow: UowFactory, now: date
             raise InputError("--lessons: a killed or completed project needs its lessons learned before closure")
         tx.close_project(key, now=now)
         tx.append_audit(
-            actor=by,
+            actor=audit_name(actor),
             action="project.closed",
             entity=f"project:{key}",
-            payload={"status": project.status, "lessons": bool(lessons.strip())},
+            payload={"status": project.status, "lessons": bool(lessons.strip())} | stamp(actor),
             at=now,
         )
         tx.commit()
@@ -755,15 +886,25 @@ def list_conditions(
         return tx.conditions(project_key=project_key, status=status)
 
 
-def resolve_condition(condition_id: UUID, *, by: str, met: bool, uow: UowFactory, now: datetime) -> ConditionRecord:
-    """A named verifier (or the owner, for an automated check that passed) marks a condition met or missed."""
+@refusals_audited(Act.VERIFY_CONDITION)
+def resolve_condition(
+    condition_id: UUID, *, actor: Actor, met: bool, uow: UowFactory, now: datetime
+) -> ConditionRecord:
+    """A named verifier (or a gatekeeper or PMO admin) marks a condition met or missed; never the project's manager."""
+    by = actor.person_id
     with uow() as tx:
-        require_person(tx, by, field="--as")
         found = next((c for c in tx.conditions() if c.id == condition_id), None)
         if found is None:
             raise NotFoundError(
                 f"unknown condition {condition_id}; see 'phasegate conditions list'", code="condition.not_found"
             )
+        permit(
+            tx,
+            actor,
+            Act.VERIFY_CONDITION,
+            project=require_project(tx, found.project_key),
+            entity=f"condition:{condition_id}",
+        )
         if found.status != "open":
             raise ConflictError(f"condition {condition_id} is already {found.status}", code="condition.closed")
         verifier = found.verification.removeprefix("verifier:") if found.verification.startswith("verifier:") else None
@@ -774,10 +915,10 @@ def resolve_condition(condition_id: UUID, *, by: str, met: bool, uow: UowFactory
         status = "met" if met else "missed"
         tx.set_condition_status(condition_id, status, by=by, now=now)
         tx.append_audit(
-            actor=by,
+            actor=audit_name(actor),
             action=f"condition.{status}",
             entity=f"project:{found.project_key}",
-            payload={"condition": condition_id, "text": found.text},
+            payload={"condition": condition_id, "text": found.text} | stamp(actor),
             at=now,
         )
         tx.commit()

@@ -14,10 +14,12 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
 
+from gates.authorization import Act, check_sponsor_and_manager
 from gates.calendar import WorkingCalendar
 from gates.criteria import Criterion
 from gates.evaluation import evaluate_gate
 from gates.evm import compute as compute_evm
+from gates.guard import audit_name, permit, refusals_audited, stamp
 from gates.ports import ApprovalLinks, DocumentProbe, UnitOfWork
 from gates.quorum import resolve_seats, tally
 from gates.registry import default_registry
@@ -30,6 +32,7 @@ from models.enums import (
 )
 from models.errors import ConflictError, InputError, NotFoundError
 from models.evidence import DocumentEvidence, EvmSnapshot, GateEvidence, MilestoneEvidence, RiskEvidence
+from models.identity import Actor, AuthMethod
 from models.snapshots import (
     BaselineRecord,
     Evaluation,
@@ -67,34 +70,61 @@ class ReviewResult(Result):
 
 
 # ------------------------------------------------------------------------------------------------ people
-def add_person(cmd: AddPerson, *, uow: UowFactory, now: datetime) -> PersonSnapshot:
+@refusals_audited(Act.MANAGE_PEOPLE)
+def add_person(cmd: AddPerson, *, actor: Actor, uow: UowFactory, now: datetime) -> PersonSnapshot:
     person = PersonSnapshot(
-        id=cmd.id, name=cmd.name, email=str(cmd.email), locale=cmd.locale.value, notify_urls=cmd.notify_urls
+        id=cmd.id,
+        name=cmd.name,
+        email=str(cmd.email),
+        locale=cmd.locale.value,
+        notify_urls=cmd.notify_urls,
+        login=cmd.login,
+        roles=cmd.roles,
     )
     with uow() as tx:
+        permit(tx, actor, Act.MANAGE_PEOPLE, entity=f"person:{cmd.id}")
         existing = tx.get_person(cmd.id)
         if existing == person:
             return existing
         if existing is not None:
             raise ConflictError(f"person {cmd.id!r} already exists with other details", code="person.exists")
+        require_free_login(tx, cmd.login, cmd.id)
         tx.add_person(person, now=now)
         tx.append_audit(
-            actor=SYSTEM,
+            actor=audit_name(actor),
             action="person.added",
             entity=f"person:{cmd.id}",
-            payload={"name": cmd.name, "locale": person.locale, "targets": len(cmd.notify_urls)},
+            payload={
+                "name": cmd.name,
+                "locale": person.locale,
+                "targets": len(cmd.notify_urls),
+                "login": cmd.login,
+                "roles": sorted(cmd.roles),
+            }
+            | stamp(actor),
             at=now,
         )
         tx.commit()
     return person
 
 
+def require_free_login(tx: UnitOfWork, login: str | None, person_id: str) -> None:
+    """One OS login maps to one person: the CLI could not tell who acts otherwise."""
+    if login is None:
+        return
+    holder = tx.person_by_login(login)
+    if holder is not None and holder.id != person_id:
+        raise ConflictError(f"--login: {login!r} is already the login of {holder.id}", code="person.login_taken")
+
+
 # ------------------------------------------------------------------------------------------------ templates
+@refusals_audited(Act.PUBLISH_TEMPLATE)
 def publish_template(
-    template: LifecycleTemplate, *, content_hash: str, source: str, uow: UowFactory, now: datetime
+    template: LifecycleTemplate, *, content_hash: str, source: str, actor: Actor, uow: UowFactory, now: datetime
 ) -> PublishResult:
     """Store an immutable version. The same content again is a no-op; other content under it is refused."""
     with uow() as tx:
+        permit(tx, actor, Act.PUBLISH_TEMPLATE, entity=f"template:{template.id}@{template.version}")
         existing = tx.get_template(template.id, template.version)
         if existing is not None:
             if existing.content_hash != content_hash:
@@ -108,10 +138,10 @@ def publish_template(
             )
         tx.add_template(template, content_hash=content_hash, source=source, now=now)
         tx.append_audit(
-            actor=SYSTEM,
+            actor=audit_name(actor),
             action="template.published",
             entity=f"template:{template.id}@{template.version}",
-            payload={"content_hash": content_hash},
+            payload={"content_hash": content_hash} | stamp(actor),
             at=now,
         )
         tx.commit()
@@ -141,8 +171,11 @@ def require_template(tx: UnitOfWork, template_id: str, version: int | None) -> S
 
 
 # ------------------------------------------------------------------------------------------------ projects
-def create_project(cmd: CreateProject, *, uow: UowFactory, now: datetime) -> ProjectSnapshot:
+@refusals_audited(Act.CREATE_PROJECT)
+def create_project(cmd: CreateProject, *, actor: Actor, uow: UowFactory, now: datetime) -> ProjectSnapshot:
     with uow() as tx:
+        permit(tx, actor, Act.CREATE_PROJECT, entity=f"project:{cmd.key}")
+        check_sponsor_and_manager(cmd.sponsor_id, cmd.manager_id)
         stored = require_template(tx, cmd.template_id, cmd.template_version)
         for role, person_id in (("sponsor", cmd.sponsor_id), ("manager", cmd.manager_id)):
             require_person(tx, person_id, field=f"--{role}")
@@ -164,7 +197,7 @@ def create_project(cmd: CreateProject, *, uow: UowFactory, now: datetime) -> Pro
         )
         tx.add_project(project, now=now)
         tx.append_audit(
-            actor=SYSTEM,
+            actor=audit_name(actor),
             action="project.created",
             entity=f"project:{cmd.key}",
             payload={
@@ -174,7 +207,8 @@ def create_project(cmd: CreateProject, *, uow: UowFactory, now: datetime) -> Pro
                 "currency": project.currency,
                 "sponsor": cmd.sponsor_id,
                 "manager": cmd.manager_id,
-            },
+            }
+            | stamp(actor),
             at=now,
         )
         tx.commit()
@@ -197,9 +231,11 @@ def require_project(tx: UnitOfWork, key: str, *, for_update: bool = False) -> Pr
     return project
 
 
-def register_document(cmd: RegisterDocument, *, uow: UowFactory, now: datetime) -> DocumentEvidence:
+@refusals_audited(Act.WRITE_EVIDENCE)
+def register_document(cmd: RegisterDocument, *, actor: Actor, uow: UowFactory, now: datetime) -> DocumentEvidence:
     with uow() as tx:
         project = require_project(tx, cmd.project_key, for_update=True)
+        permit(tx, actor, Act.WRITE_EVIDENCE, project=project)
         template = require_template(tx, project.template_id, project.template_version).template
         known = [d.id for d in template.deliverables]
         if cmd.deliverable_id not in known:
@@ -223,10 +259,10 @@ def register_document(cmd: RegisterDocument, *, uow: UowFactory, now: datetime) 
         )
         tx.add_document(project.key, document, approved_at=now if cmd.approved_by else None, now=now)
         tx.append_audit(
-            actor=cmd.approved_by or SYSTEM,
+            actor=audit_name(actor),
             action="document.registered",
             entity=f"project:{project.key}/doc:{cmd.deliverable_id}@{document.version}",
-            payload={"sha256": cmd.sha256, "size": cmd.size, "approved_by": cmd.approved_by},
+            payload={"sha256": cmd.sha256, "size": cmd.size, "approved_by": cmd.approved_by} | stamp(actor),
             at=now,
         )
         tx.bump_evidence_version(project.key)
@@ -234,16 +270,18 @@ def register_document(cmd: RegisterDocument, *, uow: UowFactory, now: datetime) 
     return document
 
 
-def record_cost(cmd: RecordCost, *, uow: UowFactory, now: datetime) -> Decimal:
+@refusals_audited(Act.WRITE_EVIDENCE)
+def record_cost(cmd: RecordCost, *, actor: Actor, uow: UowFactory, now: datetime) -> Decimal:
     """Record actual cost; returns the project's new total."""
     with uow() as tx:
         project = require_project(tx, cmd.project_key, for_update=True)
+        permit(tx, actor, Act.WRITE_EVIDENCE, project=project)
         tx.add_cost(project.key, cmd.amount, note=cmd.note, stage_id=project.stage_id, now=now)
         tx.append_audit(
-            actor=SYSTEM,
+            actor=audit_name(actor),
             action="actuals.recorded",
             entity=f"project:{project.key}",
-            payload={"amount": cmd.amount, "note": cmd.note},
+            payload={"amount": cmd.amount, "note": cmd.note} | stamp(actor),
             at=now,
         )
         total = tx.total_actual_cost(project.key)
@@ -398,9 +436,11 @@ def reviewable_gate(project_key: str, *, uow: UowFactory) -> str:
         return _reviewable(tx, project_key)[2].id
 
 
+@refusals_audited(Act.REQUEST_REVIEW)
 def start_review(
     cmd: RequestReview,
     *,
+    actor: Actor,
     uow: UowFactory,
     now: datetime,
     probe: DocumentProbe,
@@ -408,8 +448,10 @@ def start_review(
     links: ApprovalLinks | None = None,
 ) -> ReviewResult:
     """Evaluate, record the evaluation with its evidence hash, and open a round unless the gate is not ready."""
+    cmd = cmd.model_copy(update={"requested_by": None if actor.method is AuthMethod.SYSTEM else actor.person_id})
     with uow() as tx:
         project, template, gate = _reviewable(tx, cmd.project_key, for_update=True)
+        permit(tx, actor, Act.REQUEST_REVIEW, project=project)
         evidence = collect_evidence(tx, project, gate, as_of=now.date(), probe=probe)
         evaluation = _with_recycle_limit(
             evaluate_gate(template, gate, evidence, registry or default_registry()), project, gate
@@ -428,14 +470,15 @@ def start_review(
             now=now,
         )
         tx.append_audit(
-            actor=cmd.requested_by or SYSTEM,
+            actor=audit_name(actor),
             action="review.recorded",
             entity=f"project:{project.key}/gate:{gate.id}",
             payload={
                 "review": review_id,
                 "recommendation": evaluation.recommendation,
                 "evidence_hash": evaluation.evidence_hash,
-            },
+            }
+            | stamp(actor),
             at=now,
         )
         base = {
@@ -452,7 +495,7 @@ def start_review(
         messages: list[OutboxRequest] = []
         if ready:
             seats = resolve_seats(  # the roles the evidence holds: read in this transaction, so still current
-                gate.approval, evidence.roles, one_seat_per_person=gate.segregation.one_seat_per_person
+                gate.approval, _enabled(tx, evidence.roles), one_seat_per_person=gate.segregation.one_seat_per_person
             )
             approvers = tuple(dict.fromkeys(seat.person_id for seat in seats))
             calendar = WorkingCalendar.from_def(template.calendar)
@@ -471,7 +514,7 @@ def start_review(
                 evidence_version=project.evidence_version,
             )
             tx.append_audit(
-                actor=cmd.requested_by or SYSTEM,
+                actor=audit_name(actor),
                 action="round.opened",
                 entity=f"round:{round_id}",
                 payload={
@@ -517,6 +560,14 @@ def start_review(
     return ReviewResult(
         review_id=review_id, round_id=round_id, evaluation=evaluation, approvers=approvers, notifications=queued
     )
+
+
+def _enabled(tx: UnitOfWork, roles: Mapping[str, Sequence[str]]) -> dict[str, tuple[str, ...]]:
+    """The project's roles without disabled people: a disabled person is never seated in a new round."""
+    people = tx.get_people({person for holders in roles.values() for person in holders})
+    return {
+        role: tuple(p for p in holders if not (p in people and people[p].disabled)) for role, holders in roles.items()
+    }
 
 
 def _packet(
@@ -649,7 +700,8 @@ def list_templates(*, uow: UowFactory) -> list[StoredTemplate]:
 
 
 # ------------------------------------------------------------------------------------------------ project data
-def assign_role(project_key: str, role: str, person_id: str, *, uow: UowFactory, now: datetime) -> bool:
+@refusals_audited(Act.ASSIGN_PROJECT_ROLE)
+def assign_role(project_key: str, role: str, person_id: str, *, actor: Actor, uow: UowFactory, now: datetime) -> bool:
     """Give a person a role on a project (pmo, finance, a group); roles resolve approvers and document signers."""
     if role in ("sponsor", "manager"):
         raise InputError(
@@ -657,14 +709,15 @@ def assign_role(project_key: str, role: str, person_id: str, *, uow: UowFactory,
         )
     with uow() as tx:
         project = require_project(tx, project_key, for_update=True)
+        permit(tx, actor, Act.ASSIGN_PROJECT_ROLE, project=project)
         require_person(tx, person_id, field="PERSON")
         created = tx.assign_role(project.key, role, person_id, now=now)
         if created:
             tx.append_audit(
-                actor=SYSTEM,
+                actor=audit_name(actor),
                 action="role.assigned",
                 entity=f"project:{project.key}",
-                payload={"role": role, "person": person_id},
+                payload={"role": role, "person": person_id} | stamp(actor),
                 at=now,
             )
             tx.bump_evidence_version(project.key)
@@ -672,10 +725,12 @@ def assign_role(project_key: str, role: str, person_id: str, *, uow: UowFactory,
     return created
 
 
+@refusals_audited(Act.WRITE_EVIDENCE)
 def set_baseline(
     project_key: str,
     baseline: BaselineRecord,
     *,
+    actor: Actor,
     periods: Sequence[tuple[date, Decimal]] | None,
     stage_budgets: Mapping[str, Decimal],
     uow: UowFactory,
@@ -684,6 +739,7 @@ def set_baseline(
     """Set the cost baseline (BAC, contingency), optionally its time-phased plan and stage budgets."""
     with uow() as tx:
         project = require_project(tx, project_key, for_update=True)
+        permit(tx, actor, Act.WRITE_EVIDENCE, project=project)
         template = require_template(tx, project.template_id, project.template_version).template
         stages = [s.id for s in template.stages]
         for stage_id in stage_budgets:
@@ -704,14 +760,15 @@ def set_baseline(
         for stage_id, amount in stage_budgets.items():
             tx.set_stage_budget(project.key, stage_id, amount)
         tx.append_audit(
-            actor=SYSTEM,
+            actor=audit_name(actor),
             action="baseline.set",
             entity=f"project:{project.key}",
             payload=baseline.model_dump(mode="json")
             | {
                 "periods": len(periods) if periods is not None else None,
                 "stage_budgets": {k: str(v) for k, v in stage_budgets.items()},
-            },
+            }
+            | stamp(actor),
             at=now,
         )
         tx.bump_evidence_version(project.key)
@@ -719,7 +776,8 @@ def set_baseline(
     return baseline
 
 
-def record_status(reports: Sequence[EvmReportRecord], *, uow: UowFactory, now: datetime) -> int:
+@refusals_audited(Act.WRITE_EVIDENCE)
+def record_status(reports: Sequence[EvmReportRecord], *, actor: Actor, uow: UowFactory, now: datetime) -> int:
     """Store dated EVM status reports for one or many projects, all or nothing (re-reporting a date replaces it)."""
     with uow() as tx:
         keys = sorted({r.project_key for r in reports})
@@ -728,6 +786,8 @@ def record_status(reports: Sequence[EvmReportRecord], *, uow: UowFactory, now: d
             raise NotFoundError(
                 f"unknown project(s) {', '.join(unknown)}; nothing was imported", code="project.not_found"
             )
+        for key in keys:
+            permit(tx, actor, Act.WRITE_EVIDENCE, project=require_project(tx, key))
         for report in reports:
             project = require_project(tx, report.project_key)
             baseline = tx.get_baseline(project.key)
@@ -743,10 +803,10 @@ def record_status(reports: Sequence[EvmReportRecord], *, uow: UowFactory, now: d
         for key in keys:
             dates = sorted(r.as_of for r in reports if r.project_key == key)
             tx.append_audit(
-                actor=SYSTEM,
+                actor=audit_name(actor),
                 action="status.recorded",
                 entity=f"project:{key}",
-                payload={"reports": len(dates), "from": dates[0], "to": dates[-1]},
+                payload={"reports": len(dates), "from": dates[0], "to": dates[-1]} | stamp(actor),
                 at=now,
             )
             tx.bump_evidence_version(key)
@@ -754,9 +814,13 @@ def record_status(reports: Sequence[EvmReportRecord], *, uow: UowFactory, now: d
     return count
 
 
-def record_risks(project_key: str, risks: Sequence[RiskEvidence], *, uow: UowFactory, now: datetime) -> int:
+@refusals_audited(Act.WRITE_EVIDENCE)
+def record_risks(
+    project_key: str, risks: Sequence[RiskEvidence], *, actor: Actor, uow: UowFactory, now: datetime
+) -> int:
     with uow() as tx:
         project = require_project(tx, project_key, for_update=True)
+        permit(tx, actor, Act.WRITE_EVIDENCE, project=project)
         scale = require_template(tx, project.template_id, project.template_version).template.risk_scale
         for item in risks:
             if item.probability > scale.probability_max or item.impact > scale.impact_max:
@@ -767,10 +831,10 @@ def record_risks(project_key: str, risks: Sequence[RiskEvidence], *, uow: UowFac
                 )
         count = tx.upsert_risks(project.key, risks, now=now)
         tx.append_audit(
-            actor=SYSTEM,
+            actor=audit_name(actor),
             action="risks.recorded",
             entity=f"project:{project.key}",
-            payload={"risks": [r.id for r in risks]},
+            payload={"risks": [r.id for r in risks]} | stamp(actor),
             at=now,
         )
         tx.bump_evidence_version(project.key)
@@ -778,58 +842,68 @@ def record_risks(project_key: str, risks: Sequence[RiskEvidence], *, uow: UowFac
     return count
 
 
-def set_milestone(project_key: str, milestone: MilestoneEvidence, *, uow: UowFactory, now: datetime) -> None:
+@refusals_audited(Act.WRITE_EVIDENCE)
+def set_milestone(
+    project_key: str, milestone: MilestoneEvidence, *, actor: Actor, uow: UowFactory, now: datetime
+) -> None:
     with uow() as tx:
         project = require_project(tx, project_key, for_update=True)
+        permit(tx, actor, Act.WRITE_EVIDENCE, project=project)
         tx.upsert_milestone(project.key, milestone)
         tx.append_audit(
-            actor=SYSTEM,
+            actor=audit_name(actor),
             action="milestone.set",
             entity=f"project:{project.key}/milestone:{milestone.id}",
-            payload=milestone.model_dump(mode="json"),
+            payload=milestone.model_dump(mode="json") | stamp(actor),
             at=now,
         )
         tx.bump_evidence_version(project.key)
         tx.commit()
 
 
-def complete_milestone(project_key: str, milestone_id: str, done_on: date, *, uow: UowFactory, now: datetime) -> None:
+@refusals_audited(Act.WRITE_EVIDENCE)
+def complete_milestone(
+    project_key: str, milestone_id: str, done_on: date, *, actor: Actor, uow: UowFactory, now: datetime
+) -> None:
     with uow() as tx:
         project = require_project(tx, project_key, for_update=True)
+        permit(tx, actor, Act.WRITE_EVIDENCE, project=project)
         current = next((m for m in tx.milestones(project.key) if m.id == milestone_id), None)
         if current is None:
             raise NotFoundError(f"unknown milestone {milestone_id!r} of {project.key}", code="milestone.not_found")
         tx.upsert_milestone(project.key, current.model_copy(update={"done_on": done_on}))
         tx.append_audit(
-            actor=SYSTEM,
+            actor=audit_name(actor),
             action="milestone.done",
             entity=f"project:{project.key}/milestone:{milestone_id}",
-            payload={"done_on": done_on},
+            payload={"done_on": done_on} | stamp(actor),
             at=now,
         )
         tx.bump_evidence_version(project.key)
         tx.commit()
 
 
+@refusals_audited(Act.SCORE)
 def record_scores(
     project_key: str,
-    gatekeeper: str,
     scores: Mapping[str, int],
     *,
+    actor: Actor,
     uow: UowFactory,
     now: datetime,
     gate_id: str | None = None,
 ) -> str:
-    """Store one gatekeeper's scorecard scores for the project's current gate (or ``gate_id``)."""
+    """Store the acting gatekeeper's scorecard scores for the project's current gate (or ``gate_id``)."""
+    gatekeeper = actor.person_id
     with uow() as tx:
         project = require_project(tx, project_key, for_update=True)
+        permit(tx, actor, Act.SCORE, project=project)
         template = require_template(tx, project.template_id, project.template_version).template
         gate = template.gate(gate_id) if gate_id else current_gate(project, template)
         if gate is None or gate.scorecard is None:
             raise InputError(
                 f"gate {gate_id or '(current)'} of {project.key} has no scorecard to score", code="score.no_scorecard"
             )
-        require_person(tx, gatekeeper, field="--as")
         factors = {f.id for f in gate.scorecard.factors}
         for factor, value in scores.items():
             if factor not in factors:
@@ -843,10 +917,10 @@ def record_scores(
                 )
         tx.upsert_scores(project.key, gate.id, gatekeeper, dict(scores), now=now)
         tx.append_audit(
-            actor=gatekeeper,
+            actor=audit_name(actor),
             action="scores.recorded",
             entity=f"project:{project.key}/gate:{gate.id}",
-            payload=dict(scores),
+            payload=dict(scores) | {"gatekeeper": gatekeeper} | stamp(actor),
             at=now,
         )
         tx.bump_evidence_version(project.key)

@@ -34,10 +34,11 @@ from uuid import UUID
 from pydantic import ValidationError
 
 from flows.runtime import Runtime, approval_links, probe_file, utc_now
-from gates import approvals, services
+from gates import approvals, people, services
 from models.commands import CastVote
 from models.enums import BallotKind, Decision, RoundStatus
 from models.errors import InputError, NotFoundError, PermissionDeniedError
+from models.identity import AuthMethod
 from models.settings import Settings
 from models.snapshots import ConditionSpec, RoundSnapshot, VoteRecord
 from notifications.links import EXPIRED, STALE_EVIDENCE, ApprovalClaim, read_approval_token
@@ -184,9 +185,14 @@ def command(link: Link, form: dict[str, Any]) -> CastVote:
 
 
 def cast(rt: Runtime, link: Link, cmd: CastVote, *, now: datetime) -> approvals.VoteResult:
-    """Vote through the same use case as the CLI, then mark the link used (in its own short transaction)."""
+    """Vote through the same use case as the CLI, then mark the link used (in its own short transaction).
+
+    The signed link proves who votes: the actor is its approver with their current roles (refused, and
+    audited, when they were disabled since the link was sent).
+    """
+    actor = people.person_actor(link.claim.approver_id, method=AuthMethod.APPROVAL_LINK, uow=rt.uow, now=now)
     result = approvals.cast_vote(
-        cmd, uow=rt.uow, now=now, probe=probe_file, registry=rt.registry, links=approval_links(rt.settings)
+        cmd, actor=actor, uow=rt.uow, now=now, probe=probe_file, registry=rt.registry, links=approval_links(rt.settings)
     )
     store.mark_link_used(
         rt.sessions, link.digest, round_id=link.current.id, approver_id=link.claim.approver_id, now=now

@@ -60,11 +60,11 @@ GROUPS: dict[str, typer.Typer] = {
     "rounds": approvals.rounds_app,
     "conditions": approvals.conditions_app,
     "token": tokens.app,
+    "delegate": approvals.delegate_app,
 }
 COMMANDS: dict[str, Callable[..., None]] = {
     "vote": approvals.vote,
     "serve": web_cli.serve,
-    "delegate": approvals.delegate,
     "score": evidence.score,
     "demo": demo,
 }
