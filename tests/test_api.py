@@ -24,10 +24,12 @@ from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
 from flows.cli import tokens as token_cli
+from flows.cli.common import os_login
 from gates import services
 from models import tables as t
 from models.commands import AddPerson
 from models.db import make_engine, make_session_factory
+from models.identity import SYSTEM_ACTOR, OrgRole
 from models.settings import Settings
 from models.template_yaml import shipped_templates, template_content_hash
 from models.tokens import create_token, find_token, revoke, token_hash
@@ -35,6 +37,14 @@ from models.uow import SqlUnitOfWork
 from web.app import create_app
 
 PEOPLE = ("sam", "mgr", "pam", "fin", "vic", "ann")
+ROLES = {
+    "sam": OrgRole.GATEKEEPER,
+    "mgr": OrgRole.MANAGER,
+    "pam": OrgRole.PMO_ADMIN,
+    "fin": OrgRole.GATEKEEPER,
+    "vic": OrgRole.VIEWER,
+    "ann": OrgRole.GATEKEEPER,
+}
 SECTIONS = {
     "project-initiation-request": (
         "Problem or opportunity",
@@ -85,12 +95,20 @@ def seed(url: str) -> dict[str, str]:
                 source=source,
                 uow=lambda: SqlUnitOfWork(sessions),
                 now=now,
+                actor=SYSTEM_ACTOR,
             )
         for pid in PEOPLE:
             services.add_person(
-                AddPerson(id=pid, name=pid.title(), email=f"{pid}@example.com"),
+                AddPerson(
+                    id=pid,
+                    name=pid.title(),
+                    email=f"{pid}@example.com",
+                    roles=frozenset({ROLES[pid]}),
+                    login=os_login() if pid == "pam" else None,  # the CLI tests run as pam, the PMO admin
+                ),
                 uow=lambda: SqlUnitOfWork(sessions),
                 now=now,
+                actor=SYSTEM_ACTOR,
             )
         issued = {}
         with sessions() as session, session.begin():
@@ -226,10 +244,11 @@ def test_votes_are_the_callers_own_and_bound_to_the_evidence(api: Api, tmp_path:
 
 def test_roles_admit_only_their_operations(api: Api) -> None:
     body = {"key": "R1", "name": "R", "template_id": "it-pmo", "sponsor_id": "sam", "manager_id": "mgr", "budget": "1"}
-    for who in ("viewer", "sponsor"):
+    for who, needed in (("viewer", "read-only"), ("sponsor", "pmo_admin")):
         refused = api.post("/projects", body, who=who)
         assert refused.status_code == 403, refused.text
-        assert refused.json()["code"] == "auth.role" and "pmo" in refused.json()["detail"]
+        assert refused.json()["code"] == "auth.role" and needed in refused.json()["detail"]
+    assert api.audit().count("security.refused") == 2  # the use case audits each refusal
     assert api.post("/projects", body, who="pmo").status_code == 201
     for who in ("viewer", "sponsor", "pmo"):
         assert api.get("/projects/R1", who=who).status_code == 200

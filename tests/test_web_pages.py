@@ -33,11 +33,13 @@ from models.audit_store import verify_audit
 from models.commands import AddPerson, CreateProject, RegisterDocument, RequestReview
 from models.enums import ProjectStatus, RoundStatus
 from models.evidence import RiskEvidence
+from models.identity import SYSTEM_ACTOR, OrgRole
 from models.settings import Settings
 from models.snapshots import BaselineRecord, EvmReportRecord
 from models.template_yaml import shipped_templates, template_content_hash
 from notifications.dispatch import dispatch_due
 from notifications.links import approval_token
+from tests import actors
 from tests.browser import artifact, chromium
 from tests.receivers import HttpReceiver, free_port
 from web import approval, store
@@ -104,6 +106,7 @@ def _register(w: World, deliverable: str, version_note: str = "") -> None:
         ),
         uow=w.uow,
         now=_now(),
+        actor=SYSTEM_ACTOR,
     )
 
 
@@ -115,7 +118,12 @@ def build_world(url: str, public_url: str, tmp_path: Path, receiver: HttpReceive
     w.docs.mkdir()
     for source, template in shipped_templates():
         services.publish_template(
-            template, content_hash=template_content_hash(template), source=source, uow=w.uow, now=_now()
+            template,
+            content_hash=template_content_hash(template),
+            source=source,
+            uow=w.uow,
+            now=_now(),
+            actor=SYSTEM_ACTOR,
         )
     for pid, name, locale in (("sam", "Sam Sponsor", "en"), ("mgr", "Mia Manager", "en"), ("pam", "王芳", "zh-CN")):
         services.add_person(
@@ -125,9 +133,11 @@ def build_world(url: str, public_url: str, tmp_path: Path, receiver: HttpReceive
                 email=f"{pid}@example.com",
                 locale=locale,  # type: ignore[arg-type]
                 notify_urls=(receiver.apprise_url(f"/{pid}"),),
+                roles=frozenset({OrgRole.MANAGER if pid == "mgr" else OrgRole.GATEKEEPER}),
             ),
             uow=w.uow,
             now=_now(),
+            actor=SYSTEM_ACTOR,
         )
     services.create_project(
         CreateProject(
@@ -140,8 +150,9 @@ def build_world(url: str, public_url: str, tmp_path: Path, receiver: HttpReceive
         ),
         uow=w.uow,
         now=_now(),
+        actor=SYSTEM_ACTOR,
     )
-    services.assign_role(KEY, "pmo", "pam", uow=w.uow, now=_now())
+    services.assign_role(KEY, "pmo", "pam", uow=w.uow, now=_now(), actor=SYSTEM_ACTOR)
     today = _now().date()
     services.set_baseline(
         KEY,
@@ -150,6 +161,7 @@ def build_world(url: str, public_url: str, tmp_path: Path, receiver: HttpReceive
         stage_budgets={},
         uow=w.uow,
         now=_now(),
+        actor=SYSTEM_ACTOR,
     )
     services.record_status(
         [
@@ -160,12 +172,14 @@ def build_world(url: str, public_url: str, tmp_path: Path, receiver: HttpReceive
         ],
         uow=w.uow,
         now=_now(),
+        actor=SYSTEM_ACTOR,
     )
     services.record_risks(
         KEY,
         [RiskEvidence(id="R1", title="Vendor delay", owner="mgr", probability=4, impact=4, response="mitigate")],
         uow=w.uow,
         now=_now(),
+        actor=SYSTEM_ACTOR,
     )
     tpl = services.get_template("it-pmo", 1, uow=w.uow).template
     for deliverable in tpl.gates[0].deliverables:
@@ -176,6 +190,7 @@ def build_world(url: str, public_url: str, tmp_path: Path, receiver: HttpReceive
         now=_now(),
         probe=probe_file,
         links=approval_links(settings),
+        actor=actors.admin("mgr"),
     )
     assert review.round_id is not None, review.evaluation.reasons
     w.round_id = review.round_id
