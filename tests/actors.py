@@ -10,7 +10,7 @@ from typing import Any
 
 from gates import approvals
 from models.commands import CastVote
-from models.identity import Actor, AuthMethod, OrgRole
+from models.identity import SYSTEM_ACTOR, Actor, AuthMethod, OrgRole
 
 
 def person(person_id: str, *roles: OrgRole, acting_admin: str | None = None) -> Actor:
@@ -23,8 +23,9 @@ def person(person_id: str, *roles: OrgRole, acting_admin: str | None = None) -> 
     )
 
 
-def admin(person_id: str = "admin") -> Actor:
-    return person(person_id, OrgRole.PMO_ADMIN)
+def admin(person_id: str | None = "admin") -> Actor:
+    """A PMO admin; ``None`` is the system (a scheduled flow), as a review nobody requested is."""
+    return SYSTEM_ACTOR if person_id is None else person(person_id, OrgRole.PMO_ADMIN)
 
 
 def cast_vote(cmd: CastVote, **kwargs: Any) -> approvals.VoteResult:
