@@ -38,7 +38,7 @@ from models.audit_store import audit_head, verify_audit
 from models.commands import (
     CastVote,
     CreateProject,
-    Delegate,
+    Email,
     RecordCost,
     RegisterDocument,
     RequestReview,
@@ -647,15 +647,6 @@ def cancel_round(actor: Acting, rt: Runtime, round_id: UUID, body: CancelIn) -> 
 
 
 # ------------------------------------------------------------------------------------------------ delegation
-class DelegationIn(Body):
-    principal_id: PersonId = Field(description="Whose seats the delegate may act on (you, unless a pmo_admin).")
-    delegate_id: PersonId
-    valid_from: date
-    valid_to: date
-    template_id: Ident | None = None
-    gate_id: Ident | None = None
-
-
 @router.get("/delegations", responses=READ, tags=["delegation"])
 def list_delegations(
     _: Reader,
@@ -666,16 +657,6 @@ def list_delegations(
 ) -> Page[DelegationRecord]:
     """Delegations with their period, scope and whether revoked."""
     return _page(approvals.list_delegations(uow=rt.reader, person_id=person), limit, offset)
-
-
-@router.post("/delegations", status_code=status.HTTP_201_CREATED, responses=WRITE, tags=["delegation"])
-def grant_delegation(actor: Acting, rt: Runtime, body: DelegationIn) -> DelegationRecord:
-    """Let a delegate act for the principal between two dates (the principal or a pmo_admin); never cascades."""
-    try:
-        cmd = Delegate(**body.model_dump())
-    except ValidationError as err:
-        raise InputError(str(err.errors()[0]["msg"]).removeprefix("Value error, ")) from None
-    return approvals.delegate(cmd, actor=actor, uow=rt.uow, now=rt.now())
 
 
 @router.delete("/delegations/{delegation_id}", responses=WRITE, tags=["delegation"])
@@ -711,7 +692,7 @@ class PersonPatch(Body):
     """Fields to change; absent fields keep their value. ``roles`` replaces the roles; ``login: null`` unmaps."""
 
     name: Name | None = None
-    email: Annotated[str, StringConstraints(max_length=320)] | None = None
+    email: Email | None = None
     locale: Literal["en", "zh-CN"] | None = None
     login: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_][A-Za-z0-9._@-]{0,63}$")] | None = None
     roles: list[OrgRole] | None = Field(default=None, max_length=4)
