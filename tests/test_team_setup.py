@@ -346,7 +346,11 @@ def test_team_setup_runs_the_deployments_on_a_process_worker(
                         {"name": "notify-dispatch/notify-dispatch", "parameters": {}},
                         {
                             "name": "gate-review/gate-review",
-                            "parameters": {"project_key": "TEAM-1", "requested_by": "bob"},
+                            # The deployment trusts whoever reaches the Prefect API: it is given the actor.
+                            "parameters": {
+                                "project_key": "TEAM-1",
+                                "actor": {"person_id": "bob", "method": "os_login"},
+                            },
                         },
                     ]
                 ),
