@@ -133,7 +133,7 @@ def test_go_advances_the_project_once_and_everything_is_audited(env: Any) -> Non
         "alice",
         "json://127.0.0.1:9/alice",
     )
-    assert message.context["vote_command"].startswith(f"phasegate vote {review.round_id} --as alice")
+    assert message.context["vote_command"] == f"phasegate vote {review.round_id} --decision go"
 
     vote = actors.cast_vote(
         CastVote(round_id=review.round_id, voter_id="alice", decision=Decision.GO), uow=uow, now=clock(), probe=_probe
