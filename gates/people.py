@@ -103,6 +103,12 @@ def _actor(person: PersonSnapshot, method: AuthMethod, *, acting_admin: str | No
     return Actor(person_id=person.id, roles=person.roles, method=method, acting_admin=acting_admin)
 
 
+def awaiting_first_admin(*, uow: UowFactory) -> bool:
+    """True while no enabled PMO admin exists: only then may the first one be created by ``bootstrap_admin``."""
+    with uow() as tx:
+        return not tx.people_with_role(OrgRole.PMO_ADMIN)
+
+
 def bootstrap_admin(cmd: AddPerson, *, login: str, uow: UowFactory, now: datetime) -> PersonSnapshot:
     """The first PMO admin, created by the OS user who will be them, while no PMO admin exists.
 

@@ -103,7 +103,10 @@ def test_an_admin_disables_a_person_and_the_login_mapped_to_them_stops_working(c
     assert "DISABLED" in done.stdout
     assert _audit(cli)[-1][1:] == ("person.disabled", "person:gk", _audit(cli)[-1][3])
     assert "admin" in cli.run("person", "disable", "admin", "--reason", "x", expect=2).stderr  # not yourself
-    cli.run("delegate", "gk", "admin", "--from", "2026-01-01", "--to", "2026-01-02", "--as", "gk", expect=2)
+    acting_for_gk = cli.run(
+        "delegate", "gk", "admin", "--from", "2026-01-01", "--to", "2026-01-02", "--as", "gk", expect=2
+    )
+    assert "gk is disabled" in acting_for_gk.stderr  # not even an admin acts for a disabled person
     _map_login(cli, "gk")
     refused = cli.run("person", "whoami", expect=2)
     assert "disabled" in refused.stderr and _audit(cli)[-1][3]["code"] == "auth.disabled"

@@ -154,11 +154,9 @@ def test_review_then_decision_advances_and_notifies(portfolio: tuple[Any, HttpRe
     assert result["evaluation"]["recommendation"] == "go" and result["approvers"] == ["alice"]
     assert result["dispatch"]["sent"] == 1
     assert {"gate-review-flow-go", "gate-review-flow-go-criteria"} <= _artifact_keys(state.state_details.flow_run_id)
-    assert _parameters(state.state_details.flow_run_id) == {
-        "project_key": "FLOW-GO",
-        "requested_by": "bob",
-        "meeting_at": None,
-    }
+    parameters = _parameters(state.state_details.flow_run_id)
+    assert (parameters["project_key"], parameters["meeting_at"]) == ("FLOW-GO", None)
+    assert (parameters["actor"]["person_id"], parameters["actor"]["method"]) == ("bob", "os_login")
     request = receiver.wait_for(1)[0]
     assert request.path == "/alice" and result["round_id"] in request.body.decode()
 

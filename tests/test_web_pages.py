@@ -27,7 +27,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
 from flows.runtime import Runtime, approval_links, probe_file
-from gates import approvals, services
+from gates import approvals, people, services
 from models import tables as t
 from models.audit_store import verify_audit
 from models.commands import AddPerson, CreateProject, RegisterDocument, RequestReview
@@ -277,6 +277,21 @@ def test_a_vote_through_the_link_is_recorded_once_and_the_link_then_shows_it(wor
         assert verify_audit(session) is None
     decided = [r for r in world.receiver.requests if "decision" in r.body.decode("utf-8", "replace").lower()]
     assert decided, "the decision notification was dispatched after the vote"
+
+
+def test_a_disabled_approvers_link_no_longer_votes_and_the_attempt_is_audited(world: World, client: TestClient) -> None:
+    path = _sponsor_link(world)
+    fields = _form(client.get(path).text)
+    people.disable_person("sam", actor=SYSTEM_ACTOR, reason="left the company", uow=world.uow, now=_now())
+    refused = client.post(path, data=fields | {"decision": "go"}, follow_redirects=False)
+    assert refused.status_code == 403 and "disabled" in refused.text
+    assert world.count(t.Vote) == 0
+    (entry,) = world.audit("security.refused")
+    assert (entry.actor, entry.payload["code"], entry.payload["auth_method"]) == (
+        "sam",
+        "auth.disabled",
+        "approval_link",
+    )
 
 
 def test_forged_altered_and_expired_links_get_4xx_pages_and_audit_entries(world: World, client: TestClient) -> None:

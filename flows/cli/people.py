@@ -55,7 +55,6 @@ def person_add(
     """Add a person (pmo_admin). While no pmo_admin exists, the OS user may add themselves as the first one."""
     from gates import people, services
     from models.commands import AddPerson
-    from models.errors import AuthorizationError
     from notifications.targets import validate_target
 
     for url in notify or []:
@@ -72,15 +71,11 @@ def person_add(
         roles=_roles(role),
     )
     rt = runtime_for(db)
-    try:
-        actor = acting(rt, as_person)
-    except AuthorizationError as refused:
-        if refused.code != "auth.unmapped_login" or as_person is not None:
-            raise
+    if as_person is None and people.awaiting_first_admin(uow=rt.reader):
         person = people.bootstrap_admin(cmd, login=os_login(), uow=rt.uow, now=now())
         typer.echo(f"person {_describe(person)}: the first PMO admin, mapped to your OS login")
         return
-    person = services.add_person(cmd, actor=actor, uow=rt.uow, now=now())
+    person = services.add_person(cmd, actor=acting(rt, as_person), uow=rt.uow, now=now())
     typer.echo(f"person {_describe(person)}")
 
 

@@ -9,7 +9,7 @@ import typer
 from flows.cli.common import ActFor, Db, Json, acting, emit, now, runtime_for, sub_app
 from models.errors import InputError
 
-app = sub_app("Bearer tokens for the REST API: viewer reads, approver votes, pmo writes project data.")
+app = sub_app("Bearer tokens for the REST API: the scope (viewer, approver, pmo) caps the roles a token carries.")
 
 
 @app.command("create")
