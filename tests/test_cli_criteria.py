@@ -273,6 +273,7 @@ def test_a_plugin_criterion_from_an_entry_point(tmp_path: Path) -> None:
     run(*actors.bootstrap_admin_args())
     run("template", "publish", str(custom))
     run("person", "add", "alice", "--name", "A", "--email", "a@example.com")
+    run("person", "add", "bob", "--name", "B", "--email", "b@example.com")
     run(
         "project",
         "create",
@@ -284,7 +285,7 @@ def test_a_plugin_criterion_from_an_entry_point(tmp_path: Path) -> None:
         "--sponsor",
         "alice",
         "--manager",
-        "alice",
+        "bob",
         "--budget",
         "5000",
     )
