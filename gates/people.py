@@ -22,14 +22,17 @@ from models.snapshots import PersonSnapshot
 ANONYMOUS = "anonymous"
 
 
-def login_actor(login: str, *, as_person: str | None, uow: UowFactory, now: datetime) -> Actor:
+def login_actor(
+    login: str, *, as_person: str | None, uow: UowFactory, now: datetime, reader: UowFactory | None = None
+) -> Actor:
     """The actor behind a CLI call: the person mapped to the OS ``login``, or the one a PMO admin acts for.
 
     Refusals (an unmapped login, a disabled person, ``--as`` by someone who is not a PMO admin, ``--as`` an
-    unknown or disabled person) are audited and raised as ``AuthorizationError``.
+    unknown or disabled person) are audited (through ``uow``) and raised as ``AuthorizationError``; ``reader``,
+    when given, serves the lookup, so resolving who acts never waits for a writer.
     """
     entity = f"login:{login}"
-    with uow() as tx:
+    with (reader or uow)() as tx:
         me = tx.person_by_login(login)
         target = tx.get_person(as_person) if as_person is not None else None
     stranger = Actor(person_id=ANONYMOUS, method=AuthMethod.OS_LOGIN)

@@ -69,7 +69,7 @@ def acting(rt: Any, as_person: str | None) -> Any:
     """
     from gates.people import login_actor
 
-    return login_actor(os_login(), as_person=as_person, uow=rt.uow, now=now())
+    return login_actor(os_login(), as_person=as_person, uow=rt.uow, reader=rt.reader, now=now())
 
 
 def now() -> Any:
