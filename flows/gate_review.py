@@ -17,14 +17,16 @@ from flows.report import evaluation_markdown, evaluation_rows, round_rows
 from flows.runtime import runtime
 from gates import services
 from models.commands import RequestReview
+from models.identity import SYSTEM_ACTOR, Actor
 
 
 @task(name="record-review")
-def record_review(project_key: str, requested_by: str | None, meeting_at: str | None) -> services.ReviewResult:
+def record_review(project_key: str, actor: Actor, meeting_at: str | None) -> services.ReviewResult:
     return runtime().start_review(
         RequestReview.model_validate(
-            {"project_key": project_key, "requested_by": requested_by, "meeting_at": meeting_at}
-        )
+            {"project_key": project_key, "requested_by": actor.person_id, "meeting_at": meeting_at}
+        ),
+        actor=actor,
     )
 
 
@@ -53,9 +55,10 @@ def publish_review_artifacts(result: services.ReviewResult) -> None:
 
 @plain_flow(name="gate-review")
 def gate_review_flow(
-    project_key: str, requested_by: str | None = None, meeting_at: str | None = None
+    project_key: str, actor: Actor = SYSTEM_ACTOR, meeting_at: str | None = None
 ) -> State[dict[str, Any]]:
-    result = record_review(project_key, requested_by, meeting_at)
+    """``actor`` is who requests the review, as the door proved it (a scheduled run acts as the system)."""
+    result = record_review(project_key, actor, meeting_at)
     publish_review_artifacts(result)
     sent = dispatch_notifications()
     payload = result.model_dump(mode="json") | {"dispatch": sent}

@@ -73,3 +73,16 @@ class TemplateError(InputError):
     def __init__(self, message: str, problems: list[str]) -> None:
         super().__init__(message)
         self.problems = problems
+
+
+class AuthorizationError(PermissionDeniedError):
+    """The actor's roles or relationship to the project do not allow the act (``gates.authorization``).
+
+    ``entity`` names what the act was on (``project:P1``, ``round:...``) for the audit entry of the refusal.
+    """
+
+    code = "auth.role"
+
+    def __init__(self, message: str, *, code: str | None = None, entity: str | None = None) -> None:
+        super().__init__(message, code=code)
+        self.entity = entity

@@ -24,6 +24,7 @@ import pytest
 
 from flows import warm_start
 from models.template_yaml import shipped_templates
+from tests import actors
 from tests.receivers import HttpReceiver, free_port
 
 PHASEGATE = str(Path(sys.executable).with_name("phasegate"))
@@ -66,8 +67,12 @@ def warm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Warm]:
     try:
         assert "warm start ready" in started.stdout, started.stdout + started.stderr
         ready.run("db", "upgrade")
+        ready.run(*actors.bootstrap_admin_args())
         for person in ("alice", "bob", "carol"):
-            ready.run("person", "add", person, "--name", person.title(), "--email", f"{person}@example.com")
+            ready.run(
+                *("person", "add", person, "--name", person.title(), "--email", f"{person}@example.com"),
+                *("--role", "gatekeeper"),
+            )
         yield ready
     finally:
         ready.run("server", "stop")
