@@ -259,9 +259,11 @@ def test_an_api_token_without_the_role_gets_403_and_an_audit_entry(world: World,
             "budget": "1",
         },
     )
-    assert response.status_code == 403
-    (entry,) = _audit(world, "security.api_refused")
-    assert (entry.actor, entry.payload["status"], entry.payload["code"]) == ("sam", 403, "auth.role")
+    assert response.status_code == 403 and response.json()["code"] == "auth.role"
+    # the use case refused it (gates.authorization), and audited it once, with how the caller was identified
+    (entry,) = _audit(world, "security.refused")
+    assert (entry.actor, entry.payload["code"], entry.payload["auth_method"]) == ("sam", "auth.role", "api_token")
+    assert [e.entity for e in _audit(world, "project.created")] == ["project:WEB1"]  # X1 was not created
 
 
 # ------------------------------------------------------------------------------------------------ headers
