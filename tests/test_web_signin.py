@@ -31,7 +31,7 @@ from models.audit_store import verify_audit
 from models.credentials import enable_totp
 from tests.browser import artifact, chromium
 from tests.receivers import HttpReceiver, free_port
-from tests.signin import PASSWORD, give_password, sign_in
+from tests.signin import PASSWORD, csrf_token, give_password, sign_in
 from tests.test_web_pages import KEY, World, build_world
 from web import session as web_session
 from web.app import create_app
@@ -264,6 +264,31 @@ def test_an_api_token_without_the_role_gets_403_and_an_audit_entry(world: World,
     (entry,) = _audit(world, "security.refused")
     assert (entry.actor, entry.payload["code"], entry.payload["auth_method"]) == ("sam", "auth.role", "api_token")
     assert [e.entity for e in _audit(world, "project.created")] == ["project:WEB1"]  # X1 was not created
+
+
+# ------------------------------------------------------------------------------------------------ who votes
+def _vote_on_the_link(world: World, client: TestClient) -> None:
+    link = "/approve/" + world.links()[0].rsplit("/approve/", 1)[1]  # sam's: the sponsor is asked first
+    page = client.get(link).text
+    seen = re.search(r'name="evidence_hash" value="([0-9a-f]{64})"', page)
+    assert seen, "the page shows the vote form"
+    form = {"csrf_token": csrf_token(page), "evidence_hash": seen.group(1), "decision": "go", "reason": ""}
+    voted = client.post(link, data=form, follow_redirects=False)
+    assert voted.status_code == 303, voted.text
+
+
+@pytest.mark.parametrize("signed_in_as", ["sam", "mgr", None])
+def test_a_page_vote_records_the_sign_in_of_the_approver_or_else_the_link(
+    world: World, client: TestClient, signed_in_as: str | None
+) -> None:
+    """Signed in as the link's approver, the vote is theirs by password; anyone else's sign-in lends it nothing."""
+    if signed_in_as is not None:
+        give_password(world.rt.sessions, signed_in_as)
+        assert sign_in(client, signed_in_as).status_code == 303
+    _vote_on_the_link(world, client)
+    (entry,) = _audit(world, "vote.cast")
+    assert entry.actor == "sam"
+    assert entry.payload["auth_method"] == ("password" if signed_in_as == "sam" else "approval_link")
 
 
 # ------------------------------------------------------------------------------------------------ headers

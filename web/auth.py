@@ -17,8 +17,9 @@ Why a PMO token cannot vote: PMO tokens drive integrations (a scheduler, a finan
 gatekeeper's own act, bound to the evidence they reviewed; a gatekeeper who also works in the PMO holds two
 tokens. A disabled person's tokens stop working at once (401), because their roles are read per request.
 
-Every 401 and 403 is audited (``security.api_refused``) through the app's rate-limited refusal ledger, so a
-flood of bad tokens from one address costs the audit log a bounded number of entries per minute.
+Every 401 is audited (``security.api_refused``) through the app's rate-limited refusal ledger, so a flood of
+bad tokens from one address costs the audit log a bounded number of entries per minute; a 403 is the use
+case's refusal, audited by the use case (``security.refused``).
 
 A token is looked up by the sha256 of what was presented (only hashes are stored). ``last_used_at`` is
 written at most once an hour per token, so reading the API does not turn every request into a write.
