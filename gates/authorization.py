@@ -45,6 +45,7 @@ class Act(StrEnum):
     GRANT_DELEGATION = "grant a delegation"
     REVOKE_DELEGATION = "revoke a delegation"
     MANAGE_TOKENS = "manage API tokens"
+    MANAGE_CREDENTIALS = "manage web sign-in credentials"
 
 
 class Relation(StrEnum):
@@ -87,6 +88,7 @@ MATRIX: Mapping[Act, Rule] = {
     Act.GRANT_DELEGATION: Rule(roles=_ADMIN, relations=frozenset({Relation.SELF})),
     Act.REVOKE_DELEGATION: Rule(roles=_ADMIN, relations=frozenset({Relation.SELF})),
     Act.MANAGE_TOKENS: Rule(roles=_ADMIN, relations=frozenset({Relation.SELF})),
+    Act.MANAGE_CREDENTIALS: Rule(roles=_ADMIN, relations=frozenset({Relation.SELF})),
 }
 
 

@@ -26,13 +26,17 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 from starlette.routing import Mount
 
+from flows.cli.common import os_login
+from gates import people
 from models import tables as t
 from models.audit_store import verify_audit
+from models.commands import UpdatePerson
 from models.credentials import enable_totp
+from models.identity import SYSTEM_ACTOR
 from tests.browser import artifact, chromium
 from tests.receivers import HttpReceiver, free_port
 from tests.signin import PASSWORD, csrf_token, give_password, sign_in
-from tests.test_web_pages import KEY, World, build_world
+from tests.test_web_pages import KEY, World, _now, build_world
 from web import session as web_session
 from web.app import create_app
 from web.headers import SECURITY_HEADERS
@@ -333,7 +337,9 @@ def _cli(url: str, *args: str, stdin: str = "", expect: int = 0) -> subprocess.C
 
 
 def test_account_commands_set_a_password_and_enable_totp(world: World) -> None:
+    """Run at mgr's own OS login: their own account, never someone else's (that is a pmo_admin's act)."""
     url = world.settings.resolved_database_url
+    people.update_person(UpdatePerson(id="mgr", login=os_login()), actor=SYSTEM_ACTOR, uow=world.uow, now=_now())
     with world.rt.sessions() as session:
         before = session.get(t.WebCredential, "mgr")
     assert before is None
@@ -352,10 +358,13 @@ def test_account_commands_set_a_password_and_enable_totp(world: World) -> None:
     assert "--password-stdin" in no_tty.stderr
     assert "PERSON" in _cli(url, "account", "totp", "mgr", expect=2).stderr  # no password yet
     _cli(url, "account", "set-password", "mgr", "--password-stdin", stdin="managers plan the work\n")
-    assert (
-        "unknown person"
-        in _cli(url, "account", "set-password", "ghost", "--password-stdin", stdin="x" * 20, expect=2).stderr
-    )
+    for other in ("sam", "ghost"):  # someone else's sign-in is not mgr's to set: refused and audited
+        refused = _cli(url, "account", "set-password", other, "--password-stdin", stdin="x" * 20, expect=2)
+        assert refused.stderr.count("\n") == 1 and "manage web sign-in credentials" in refused.stderr
+    assert [e.entity for e in _audit(world, "security.refused")] == ["person:sam", "person:ghost"]
+    with world.rt.sessions() as session:
+        assert session.get(t.WebCredential, "sam") is not None  # the fixture's password, untouched
+    assert "manage web sign-in credentials" in _cli(url, "account", "totp", "sam", expect=2).stderr
     shown = _cli(url, "account", "totp", "mgr")
     uri = shown.stdout.strip()
     assert uri.startswith("otpauth://totp/phasegate:mgr%40example.com?secret=")

@@ -319,3 +319,19 @@ def permit_token_act(person_id: str, *, actor: Actor, uow: UowFactory, now: date
             raise ConflictError(
                 f"PERSON: {person_id} is disabled; a disabled person has no tokens", code="person.disabled"
             )
+
+
+@refusals_audited(Act.MANAGE_CREDENTIALS)
+def permit_credentials_act(person_id: str, *, actor: Actor, uow: UowFactory, now: datetime) -> None:
+    """May the actor set ``person_id``'s web password or one-time-code secret? (A pmo_admin, or the person.)
+
+    Why it is checked: a password set for someone else is a web sign-in as them, and a Part 11 signature in
+    their name. Credentials are stored by their own adapter (``models.credentials``); this is the use case's
+    check before it writes, refused and audited like every other act. A disabled person gets no credentials.
+    """
+    with uow() as tx:
+        permit(tx, actor, Act.MANAGE_CREDENTIALS, subject=person_id, entity=f"person:{person_id}")
+        if require_person(tx, person_id, field="PERSON").disabled:
+            raise ConflictError(
+                f"PERSON: {person_id} is disabled; a disabled person cannot sign in", code="person.disabled"
+            )
