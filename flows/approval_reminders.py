@@ -8,13 +8,12 @@ the others: reminders, reconciliation and dispatch go on.
 
 from __future__ import annotations
 
-from prefect import State, get_run_logger, task
+from prefect import State, flow, get_run_logger, task
 from prefect.artifacts import create_table_artifact
 from prefect.states import Completed
 
 from flows.notify_dispatch import dispatch_notifications
-from flows.plain_flow import plain_flow
-from flows.runtime import approval_links, runtime, utc_now
+from flows.runtime import approval_links, require_secret_key, runtime, utc_now
 from gates import approvals
 
 
@@ -29,8 +28,9 @@ def reconcile_decisions() -> approvals.ReconcileReport:
     return approvals.reconcile_decisions(uow=runtime().uow, now=utc_now())
 
 
-@plain_flow(name="approval-reminders")
+@flow(name="approval-reminders", log_prints=False)
 def approval_reminders_flow() -> State[dict[str, object]]:
+    require_secret_key()
     reminders = plan_reminders()
     reconciled = reconcile_decisions()
     if reconciled.applied:

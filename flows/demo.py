@@ -1,8 +1,9 @@
 """``phasegate demo``: a small portfolio driven end to end through the real services and flows.
 
-It resets its own database under ``PHASEGATE_HOME/demo`` (so it can run again), starts a local
-notification sink and a local Prefect server, and leaves the server running so the flow runs and their
-artifacts can be browsed afterwards.
+It resets its own database under ``PHASEGATE_HOME/demo`` (so it can run again), generates its own secret
+key there (``secret.key``, mode 0600: there is no default key to fall back on), starts a local notification
+sink and a local Prefect server, and leaves the server running so the flow runs and their artifacts can be
+browsed afterwards.
 
 Who acts: the demo's PMO admin (zhao-min) is bootstrapped as the first admin, mapped to the OS login running
 the demo, exactly as ``phasegate person add ... --login $(whoami) --role pmo_admin`` would. Every later act
@@ -12,6 +13,7 @@ sponsor (the CLI's ``--as``), so the audit log shows the admin acting for each o
 
 from __future__ import annotations
 
+import os
 import shutil
 from dataclasses import dataclass
 from decimal import Decimal
@@ -22,9 +24,10 @@ import typer
 
 from gates import approvals, people, services
 from models.commands import AddPerson, CastVote, CreateProject, RecordCost, RegisterDocument
-from models.documents import inspect_document
 from models.enums import Decision
 from models.identity import OrgRole
+from models.keys import write_key_file
+from models.private_files import private_dir
 from models.settings import Settings
 from models.template import LifecycleTemplate
 from notifications.sink import JsonSink
@@ -115,7 +118,7 @@ def _document(folder: Path, template: LifecycleTemplate, deliverable_id: str, pr
 def run_demo() -> None:
     from flows.cli.common import os_login
     from flows.cli.database import db_upgrade
-    from flows.runtime import probe_file, runtime, utc_now
+    from flows.runtime import approval_links, probe_file, runtime, utc_now
     from flows.server import prefect_run_context, start
     from flows.trigger import prepare_prefect
 
@@ -128,11 +131,17 @@ def run_demo() -> None:
     root = (settings.home / "demo").resolve()
     if root.exists():
         shutil.rmtree(root)
-    root.mkdir(parents=True)
+    private_dir(root)
     db_url = f"sqlite:///{root / 'phasegate.db'}"
+    os.environ["PHASEGATE_DOCUMENT_STORE"] = str(root / "store")  # reset with the demo, read by its flows too
     inbox = root / "inbox.jsonl"
 
     typer.echo(f"phasegate demo: writing to {root}")
+    # The demo's own key, for this process and the flows it runs in it: never the caller's real one.
+    key_file = write_key_file(root / "secret.key")
+    os.environ.pop("PHASEGATE_SECRET_KEY", None)
+    os.environ["PHASEGATE_SECRET_KEY_FILE"] = str(key_file)
+    typer.echo(f"secret key for this demo: {key_file} (mode 0600)")
     db_upgrade(db_url)
     rt = runtime(db_url)
     sink = JsonSink(inbox).start()
@@ -185,22 +194,23 @@ def run_demo() -> None:
             signers = {"sponsor": item.sponsor, "pmo": PMO}
             for deliverable_id in gate.deliverables[item.skip_documents :]:
                 path = _document(root / "documents", template, deliverable_id, item.key)
-                facts = inspect_document(path)
-                services.register_document(
-                    RegisterDocument(
-                        project_key=item.key,
-                        deliverable_id=deliverable_id,
-                        path=str(path),
-                        sha256=facts.sha256,
-                        size=facts.size,
-                        format=facts.format,
-                        headings=facts.headings,
-                        approved_by=signers[template.deliverable(deliverable_id).approver_role],
-                    ),
-                    actor=manager,
-                    uow=rt.uow,
-                    now=utc_now(),
-                )
+                with rt.document_store().custody(path) as stored:
+                    services.register_document(
+                        RegisterDocument(
+                            project_key=item.key,
+                            deliverable_id=deliverable_id,
+                            path=str(path),
+                            sha256=stored.sha256,
+                            size=stored.size,
+                            format=stored.format,
+                            headings=stored.headings,
+                            store_key=stored.key,
+                            approved_by=signers[template.deliverable(deliverable_id).approver_role],
+                        ),
+                        actor=manager,
+                        uow=rt.uow,
+                        now=utc_now(),
+                    )
             if gate.scorecard is not None:
                 factors = {f.id: item.score for f in gate.scorecard.factors}
                 services.record_scores(item.key, factors, actor=admin(item.sponsor), uow=rt.uow, now=utc_now())
@@ -224,6 +234,7 @@ def run_demo() -> None:
                     now=utc_now(),
                     probe=probe_file,
                     registry=rt.registry,
+                    links=approval_links(rt.settings),
                 )
                 if vote.round_decision is not None:
                     gate_decision_flow(str(vote.round_id))
@@ -239,8 +250,9 @@ def run_demo() -> None:
         typer.echo(f"{key:<12} {gate_id:<20} {recommendation:<15} {decision:<9} {state}")
     typer.echo("")
     typer.echo(f"database:       {root / 'phasegate.db'}")
+    typer.echo(f"secret key:     {key_file}")
     typer.echo(f"notifications:  {inbox} ({received} received)")
-    typer.echo(f"documents:      {root / 'documents'}")
+    typer.echo(f"documents:      {root / 'documents'} (phasegate's copies: {root / 'store'})")
     typer.echo(f"Prefect UI:     {server.url.removesuffix('/api')}  (flow runs and their artifacts)")
     typer.echo("stop the Prefect server with: .venv/bin/phasegate server stop")
     typer.echo(f"try:            .venv/bin/phasegate project show ERP-UPGRADE --db {db_url}")

@@ -1,20 +1,7 @@
-"""The ``phasegate`` executable: a warm host's child runs the call when one is up, else this process does.
-
-Kept apart from ``flows.cli`` because importing that (Typer, Pydantic, SQLAlchemy) is the cost the warm host
-exists to avoid: this path imports the standard library only until it knows where the command runs.
-"""
+"""The ``phasegate`` executable (``[project.scripts]``): run the command line in this process."""
 
 from __future__ import annotations
 
-import sys
+from flows.cli import main
 
-from flows.warm_start import forward
-
-
-def main() -> None:
-    status = forward(sys.argv)
-    if status is not None:
-        sys.exit(status)
-    from flows.cli import main as run_here
-
-    run_here()
+__all__ = ["main"]

@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from prefect import task
+from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.runtime import flow_run
 
 from flows.notify_dispatch import dispatch_notifications
-from flows.plain_flow import plain_flow
 from flows.report import decision_markdown, round_rows
-from flows.runtime import runtime, utc_now
+from flows.run_names import round_run_name
+from flows.runtime import require_secret_key, runtime, utc_now
 from gates import approvals, services
 
 
@@ -20,9 +21,23 @@ def apply_decision(round_id: UUID) -> approvals.DecisionApplied:
     return approvals.apply_round_decision(round_id, uow=runtime().uow, now=utc_now())
 
 
-@plain_flow(name="gate-decision")
+def _run_name() -> str:
+    return round_run_name(str(flow_run.parameters["round_id"]))
+
+
+@flow(name="gate-decision", flow_run_name=_run_name, log_prints=False)
 def gate_decision_flow(round_id: str) -> dict[str, Any]:
+    require_secret_key()
     applied = apply_decision(UUID(round_id))
+    get_run_logger().info(
+        "%s %s at %s: %s is %s in stage %s",
+        "already applied" if applied.already_applied else "applied",
+        applied.decision.value,
+        applied.gate_id,
+        applied.project_key,
+        applied.status.value,
+        applied.stage_id,
+    )
     current = services.get_round(applied.round_id, uow=runtime().uow)
     create_markdown_artifact(
         decision_markdown(applied, current),

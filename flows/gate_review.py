@@ -7,14 +7,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from prefect import State, task
+from prefect import State, flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.runtime import flow_run
 from prefect.states import Completed
 
 from flows.notify_dispatch import dispatch_notifications
-from flows.plain_flow import plain_flow
 from flows.report import evaluation_markdown, evaluation_rows, round_rows
-from flows.runtime import runtime
+from flows.run_names import review_run_name
+from flows.runtime import require_secret_key, runtime
 from gates import services
 from models.commands import RequestReview
 from models.identity import SYSTEM_ACTOR, Actor
@@ -53,13 +54,26 @@ def publish_review_artifacts(result: services.ReviewResult) -> None:
         )
 
 
-@plain_flow(name="gate-review")
+def _run_name() -> str:
+    return review_run_name(str(flow_run.parameters["project_key"]))
+
+
+@flow(name="gate-review", flow_run_name=_run_name, log_prints=False)
 def gate_review_flow(
     project_key: str, actor: Actor = SYSTEM_ACTOR, meeting_at: str | None = None
 ) -> State[dict[str, Any]]:
     """``actor`` is who requests the review, as the door proved it (a scheduled run acts as the system)."""
+    require_secret_key()
     result = record_review(project_key, actor, meeting_at)
     publish_review_artifacts(result)
+    evaluation = result.evaluation
+    get_run_logger().info(
+        "%s at %s: recommendation %s; %s",
+        project_key,
+        evaluation.gate_id,
+        evaluation.recommendation.value,
+        f"round {result.round_id} open for {', '.join(result.approvers)}" if result.round_id else "no round opened",
+    )
     sent = dispatch_notifications()
     payload = result.model_dump(mode="json") | {"dispatch": sent}
     if result.round_id is None:

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-from prefect import task
+from prefect import flow, task
 
-from flows.plain_flow import plain_flow
-from flows.runtime import runtime
+from flows.runtime import link_signer, require_secret_key, runtime
 from notifications.dispatch import dispatch_due
 
 
 @task(name="dispatch-notifications")
 def dispatch_notifications() -> dict[str, int]:
     rt = runtime()
-    report = dispatch_due(rt.sessions, max_attempts=rt.settings.notify_max_attempts)
+    report = dispatch_due(rt.sessions, max_attempts=rt.settings.notify_max_attempts, links=link_signer(rt.settings))
     return report.as_dict()
 
 
-@plain_flow(name="notify-dispatch")
+@flow(name="notify-dispatch", log_prints=False)
 def notify_dispatch_flow() -> dict[str, int]:
+    require_secret_key()
     return dispatch_notifications()

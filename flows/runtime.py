@@ -19,7 +19,7 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
@@ -31,10 +31,11 @@ from gates.criteria import Criterion
 from gates.ports import ApprovalLinks, UnitOfWork
 from gates.registry import CriterionSpec, template_problems, with_plugins
 from models.db import make_engine, make_reader_factory, make_session_factory
-from models.documents import current_sha256
+from models.document_store import DocumentStore
 from models.errors import EvidenceChangedError, PhasegateError
 from models.events import DomainEvent, NotificationsQueued, RoundResolved
 from models.identity import Actor, SignatureProof
+from models.keys import audit_key, secret_key
 from models.plugins import plugin_criteria
 from models.settings import Settings
 from models.template import LifecycleTemplate, Location
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
     from gates.approvals import VoteResult
     from gates.services import ReviewResult
     from models.commands import CastVote, RequestReview
+    from notifications.links import LinkSigner
 
 logger = logging.getLogger(__name__)
 
@@ -88,8 +90,16 @@ class Runtime:
     # ------------------------------------------------------------------------------------------- dependencies
     def uow(self) -> UnitOfWork:
         return SqlUnitOfWork(
-            self.sessions, org_route=_org_route(self.settings.notify_config), org_locale=self.settings.notify_org_locale
+            self.sessions,
+            org_route=_org_route(self.settings.notify_config),
+            org_locale=self.settings.notify_org_locale,
+            audit_key=self.audit_key,
         )
+
+    @cached_property
+    def audit_key(self) -> bytes | None:
+        """The audit chain's key (``models.keys.audit_key``), read once per runtime."""
+        return audit_key(self.settings)
 
     def reader(self) -> UnitOfWork:
         """A unit of work for commands that only read: on SQLite it never waits for the write lock."""
@@ -111,12 +121,15 @@ class Runtime:
     def now(self) -> datetime:
         return self.clock()
 
-    @staticmethod
-    def probe(path: str) -> str | None:
-        return probe_file(path)
+    def document_store(self) -> DocumentStore:
+        return DocumentStore.from_settings(self.settings)
+
+    def probe(self, path: str) -> str | None:
+        """The stored copy's sha256 now (``doc.unchanged_since_approval``); see ``probe_file``."""
+        return self.document_store().sha256_of(path)
 
     def links(self) -> ApprovalLinks:
-        return approval_links(self.settings)
+        return approval_links(self.settings, clock=self.clock)
 
     # ------------------------------------------------------------------------------------------- use cases
     def vote(
@@ -220,7 +233,9 @@ class Runtime:
         """Send what is due in the outbox now; what fails stays there for the scheduled dispatcher."""
         from notifications.dispatch import dispatch_due
 
-        report = dispatch_due(self.sessions, max_attempts=self.settings.notify_max_attempts)
+        report = dispatch_due(
+            self.sessions, max_attempts=self.settings.notify_max_attempts, links=link_signer(self.settings)
+        )
         return report.as_dict()
 
 
@@ -259,28 +274,49 @@ def template_check(template: LifecycleTemplate) -> list[tuple[Location, str]]:
     return template_problems(template, criteria_specs())
 
 
-def approval_links(settings: Settings, *, valid_days: int = 7) -> ApprovalLinks:
-    """Signed, expiring links to the approval page, bound to round, approver and evidence (see web/)."""
-    from notifications.links import approval_token, approval_url
+def approval_links(
+    settings: Settings, *, valid_days: int = 7, clock: Callable[[], datetime] = utc_now
+) -> ApprovalLinks:
+    """Approval links as outbox rows store them: round, approver, evidence hash and expiry, never a token.
 
-    secret = settings.secret_key.get_secret_value()
+    The dispatcher signs them when it sends (``link_signer``), so no outbox row, backup or listing holds a
+    working link. The key is checked here all the same: a command that queues links must not run on an
+    installation that could never send them (and a review must not open a round nobody can be invited to).
+    This is the one place links are made (``Runtime.links`` calls it).
+    """
+    from notifications.links import link_request
 
-    def link(round_id: UUID, approver_id: str, evidence_hash: str) -> str:
-        token = approval_token(
-            secret,
-            round_id=round_id,
-            approver_id=approver_id,
-            evidence_hash=evidence_hash,
-            expires_at=utc_now() + timedelta(days=valid_days),
+    secret_key(settings)
+
+    def link(round_id: UUID, approver_id: str, evidence_hash: str) -> dict[str, Any]:
+        expires_at = clock() + timedelta(days=valid_days)
+        return link_request(
+            round_id=round_id, approver_id=approver_id, evidence_hash=evidence_hash, expires_at=expires_at
         )
-        return approval_url(settings.public_url, token)
 
     return link
 
 
+def require_secret_key() -> None:
+    """Every flow's first act: a worker without a real key refuses before it opens the database or sends a link.
+
+    Why in the flow body: a team's workers run these flows from prefect.yaml's entry points, not through a CLI
+    command that would have checked the key already.
+    """
+    secret_key(Settings())
+
+
+def link_signer(settings: Settings) -> LinkSigner:
+    """What the dispatcher signs stored link requests with; SecretKeyError when this process has no key."""
+    from notifications.links import link_signer as signer
+
+    return signer(secret_key(settings), settings.public_url)
+
+
 def probe_file(path: str) -> str | None:
-    """The file's sha256 now, or None when it is gone: evidence for ``doc.unchanged_since_approval``."""
-    return current_sha256(Path(path))
+    """The sha256 of the stored copy a store key names, now, for ``doc.unchanged_since_approval``; None when
+    the copy is gone or ``path`` is not a store key (an original path is never re-read)."""
+    return DocumentStore.from_settings(Settings()).sha256_of(path)
 
 
 @cache

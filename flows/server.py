@@ -1,13 +1,14 @@
-"""The local Prefect server the CLI manages, and the policy that picks which Prefect API a CLI flow run uses.
+"""The local Prefect server and the process serving phasegate's deployments, and which Prefect API a CLI flow uses.
 
-Why this module exists: without ``PREFECT_API_URL`` every CLI call that runs a flow starts Prefect's
-temporary server (about 11 s). A long-lived local server started once by ``phasegate server start`` makes
-each later flow run cost a fraction of a second. Nothing here imports prefect at module level (it costs
-about 1 s and 71 MB): the server is driven as a subprocess and probed with urllib, so ``local_api_url`` stays
-cheap enough to call on every CLI invocation.
+Why this module exists: a laptop should run phasegate the way a team does, on Prefect's own mechanisms.
+``phasegate server start`` starts two detached processes under ``PHASEGATE_HOME/prefect``: ``prefect server
+start`` (UI and API) and ``python -m flows.serving``, which serves phasegate's deployments with Prefect's
+runner (``serve()``), schedules included, as a team's workers run them from ``prefect.yaml``. Doors then
+create flow runs over the server's REST API (``flows.trigger``) and return at once.
 
-``start`` also starts the warm host beside the server (``flows.warm_start``), so flow commands skip Prefect's
-import too, and ``stop`` stops both.
+Nothing here imports prefect at module level (it costs about 1 s and 71 MB): both processes are driven as
+subprocesses and probed with urllib, so ``local_api_url`` and ``serving_ready`` stay cheap enough to call on
+every CLI invocation.
 
 The local server keeps its own SQLite file at ``<home>/prefect/prefect.db``. That is also where Prefect's
 temporary server writes when ``configure_prefect_env`` points ``PREFECT_HOME`` there, so flow runs made
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import signal
@@ -27,37 +29,49 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
-from flows import warm_start
-from flows.warm_start import server_home
 from models.errors import PhasegateError
+from models.keys import secret_key
+from models.private_files import private_dir
 from models.settings import Settings
 
 HOST = "127.0.0.1"
 # Not "server.pid": that name in PREFECT_HOME belongs to `prefect server start --background`.
 PID_FILE = "phasegate-server.json"
 LOG_FILE = "server.log"
+SERVING_PID_FILE = "phasegate-serving.json"
+SERVING_LOG_FILE = "serving.log"
 # local_api_url runs on every CLI call: a server that takes longer than this to say "healthy" is treated as absent.
 FAST_PROBE_SECONDS = 0.3
 # The server is on loopback: an HTTP(S)_PROXY in the environment must not route health probes elsewhere.
 _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+# What `server start` waits for before it says the deployments are served: the last one serve() registers.
+_PROBE_DEPLOYMENT = "weekly-digest/weekly-digest"
 
 
 @dataclass(frozen=True)
 class ServerStatus:
-    """What ``phasegate server status`` shows: whether the local server answers, where, and its log."""
+    """What ``phasegate server status`` shows: the server, the serving process, their pids and logs."""
 
     running: bool
     url: str
     pid: int | None
     log_path: Path
-    warm_start: bool = False  # the warm host (flows.warm_start) takes CLI calls
+    serving: bool = False  # the deployments are served: flow runs created through the API will run
+    serving_pid: int | None = None
+    serving_log: Path | None = None
+    # The serving process serves another database than the caller's (the demo's, say): `server start` swaps it.
+    serving_other_database: bool = False
+
+
+def server_home(home: Path) -> Path:
+    """The local server's ``PREFECT_HOME`` under PHASEGATE_HOME: its database, pid files and logs live here."""
+    return home / "prefect"
 
 
 def server_dir(settings: Settings) -> Path:
-    """The local server's ``PREFECT_HOME``: its SQLite database, pid file and log live here."""
     return server_home(settings.home)
 
 
@@ -65,86 +79,165 @@ def api_url(port: int) -> str:
     return f"http://{HOST}:{port}/api"
 
 
-def start(settings: Settings, *, port: int | None = None, wait_seconds: float = 60) -> ServerStatus:
-    """Start the local server detached from this process (it outlives the CLI call) and wait until healthy.
+def start(settings: Settings, *, port: int | None = None, wait_seconds: float = 90) -> ServerStatus:
+    """Start the server and the serving process detached from this process (they outlive the CLI call).
 
-    When phasegate's server is already up, or still starting from another call, this waits for that one
-    (whatever its port) instead of starting a second. Raises PhasegateError, with the end of the server log,
-    when the port is taken by another program or the server does not become healthy.
+    Waits until the server is healthy and the serving process has registered the deployments. When
+    phasegate's server is already up, or still starting from another call, this waits for that one (whatever
+    its port) instead of starting a second; a serving process that died is started again. Raises
+    PhasegateError, with the end of the server log, when the port is taken by another program or the server
+    does not become healthy. A serving process that fails leaves the server up: ``serving`` is then False and
+    doors run flows in their own process (see ``flows.trigger``).
     """
+    secret_key(settings)  # the served deployments are phasegate's flows, and each one needs the key
     chosen_port = settings.prefect_port if port is None else port
     if not 0 < chosen_port < 65536:
         raise PhasegateError(f"port: {chosen_port} is not a TCP port; use 1 to 65535", code="server.port")
     home = server_dir(settings).resolve()
-    home.mkdir(parents=True, exist_ok=True)
+    private_dir(home)
     log_path = home / LOG_FILE
+    deadline = time.monotonic() + wait_seconds
     with _start_lock(home):
         record = _read_pid_file(settings)
         if record is not None and _is_our_server(record[0]):
             pid, chosen_port = record
         else:
             pid = _spawn(settings, home, chosen_port, log_path)
-        host = _ensure_host(settings, home, api_url(chosen_port))
-    deadline = time.monotonic() + wait_seconds
-    try:
         ready = _wait_until_healthy(settings, pid, chosen_port, log_path, wait_seconds)
-    except PhasegateError:
-        _stop_host(home)
-        raise
-    return replace(ready, warm_start=_wait_for_host(home, host, deadline))
+        serving_pid = _ensure_serving(settings, home, ready.url)
+    serving = _wait_for_serving(home, serving_pid, ready.url, deadline)
+    return ServerStatus(
+        running=True,
+        url=ready.url,
+        pid=pid,
+        log_path=log_path,
+        serving=serving,
+        serving_pid=serving_pid,
+        serving_log=home / SERVING_LOG_FILE,
+    )
 
 
-def _ensure_host(settings: Settings, home: Path, url: str) -> int:
-    """Start the warm host (see flows.warm_start) unless it runs; it imports while the server starts."""
-    pid = _read_host_pid(home)
-    if pid is not None and _is_our_host(pid):
-        return pid
-    (home / warm_start.SOCKET_NAME).unlink(missing_ok=True)
-    with (home / warm_start.LOG_FILE).open("ab") as log:
+def _ensure_serving(settings: Settings, home: Path, url: str) -> int:
+    """Start ``python -m flows.serving`` unless it runs for the caller's database; it serves that database.
+
+    One serving process per PHASEGATE_HOME: one serving another database (say the demo's, left running by
+    ``phasegate demo``) is replaced, since ``server start`` says "run my database's schedules".
+    """
+    database = served_database(settings)
+    record = _read_serving(home)
+    if record is not None and _is_our_serving(record[0]):
+        if record[1] == database_fingerprint(database):
+            return record[0]
+        _stop_serving(home)
+    with (home / SERVING_LOG_FILE).open("ab") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "flows.warm_start", str(settings.home.resolve()), url],
+            [sys.executable, "-m", "flows.serving"],
             cwd=home,
+            env=_serving_environment(settings, home, url),
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
-            start_new_session=True,
+            start_new_session=True,  # its own process group: stop() ends it with the flow runs it started
         )
-    (home / warm_start.PID_FILE).write_text(json.dumps({"pid": process.pid}), encoding="utf-8")
+    record_text = json.dumps({"pid": process.pid, "database": database_fingerprint(database)})
+    (home / SERVING_PID_FILE).write_text(record_text, encoding="utf-8")
     return process.pid
 
 
-def _wait_for_host(home: Path, pid: int, deadline: float) -> bool:
-    """Whether the host is taking calls; a host that failed leaves the CLI as it was (slower, same results)."""
-    while not _host_ready(home, pid):
-        if time.monotonic() >= deadline or not _is_our_host(pid):
+def _wait_for_serving(home: Path, pid: int, url: str, deadline: float) -> bool:
+    """Whether the deployments are registered and their process lives; the log says why when not.
+
+    Liveness by signal 0 alone: just after ``Popen`` the child's /proc cmdline is still this process's.
+    """
+    while _alive(pid):
+        if _deployment_exists(url, _PROBE_DEPLOYMENT):
+            return True
+        if time.monotonic() >= deadline:
             return False
-        time.sleep(0.1)
-    return True
+        time.sleep(0.2)
+    return False
 
 
-def _host_ready(home: Path, pid: int | None) -> bool:
-    """The host runs and has bound its socket: callers can reach it."""
-    return pid is not None and _is_our_host(pid) and (home / warm_start.SOCKET_NAME).exists()
-
-
-def _stop_host(home: Path) -> None:
-    """SIGTERM the host alone: commands it already forked are their own processes and finish their work."""
-    pid = _read_host_pid(home)
-    if pid is not None and _is_our_host(pid):
-        _terminate(pid, grace=5.0, group=False)
-    (home / warm_start.SOCKET_NAME).unlink(missing_ok=True)
-    (home / warm_start.PID_FILE).unlink(missing_ok=True)
-
-
-def _read_host_pid(home: Path) -> int | None:
+def _deployment_exists(url: str, name: str) -> bool:
     try:
-        return int(json.loads((home / warm_start.PID_FILE).read_text(encoding="utf-8"))["pid"])
+        with _DIRECT.open(f"{url}/deployments/name/{name}", timeout=2.0) as response:
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+def served_database(settings: Settings) -> str:
+    """The caller's database URL as a process in another directory must spell it: a relative SQLite path resolved."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(settings.resolved_database_url)
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        url = url.set(database=str(Path(url.database).resolve()))
+    return url.render_as_string(hide_password=False)
+
+
+def database_fingerprint(url: str) -> str:
+    """What the serving process's pid file records of its database: a hash, so no password lands on disk."""
+    return hashlib.sha256(url.encode("utf-8")).hexdigest()
+
+
+def serving_ready(settings: Settings) -> bool:
+    """The serving process runs and serves this caller's database: a flow run created now will run there.
+
+    Cheap (a file read, a signal 0, a /proc read): every deciding vote asks it before creating a flow run.
+    A caller on another database (``--db``) gets False and runs its flow itself.
+    """
+    record = _read_serving(server_dir(settings))
+    if record is None:
+        return False
+    pid, fingerprint = record
+    return fingerprint == database_fingerprint(served_database(settings)) and _is_our_serving(pid)
+
+
+def _stop_serving(home: Path) -> bool:
+    """SIGTERM the serving process's group (it and the flow runs it started), SIGKILL after a grace period."""
+    record = _read_serving(home)
+    stopped = False
+    if record is not None and _is_our_serving(record[0]):
+        _terminate(record[0], grace=15.0, group=True)
+        stopped = True
+    (home / SERVING_PID_FILE).unlink(missing_ok=True)
+    return stopped
+
+
+def _read_serving(home: Path) -> tuple[int, str] | None:
+    try:
+        record = json.loads((home / SERVING_PID_FILE).read_text(encoding="utf-8"))
+        return int(record["pid"]), str(record["database"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
 
-def _is_our_host(pid: int) -> bool:
-    return _alive(pid) and _cmdline_has(pid, lambda argv: b"flows.warm_start" in argv)
+def _is_our_serving(pid: int) -> bool:
+    return _alive(pid) and _cmdline_has(pid, lambda argv: b"flows.serving" in argv)
+
+
+def _serving_environment(settings: Settings, home: Path, url: str) -> dict[str, str]:
+    """The serving process's environment: the local server, and this caller's phasegate database, resolved.
+
+    A team's PREFECT_* settings in the caller's environment must not reach it (it serves the local server
+    only), and its flow runs, started in its working directory, must read the database the caller meant.
+    """
+    from flows.serving import POLL_SECONDS
+
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PREFECT_")}
+    env.update(prefect_defaults(settings.home) | {"PREFECT_HOME": str(home)})
+    env.update(
+        {
+            "PREFECT_API_URL": url,
+            "PREFECT_RUNNER_POLL_FREQUENCY": str(POLL_SECONDS),
+            "PHASEGATE_HOME": str(settings.home.resolve()),
+            "PHASEGATE_DATABASE_URL": served_database(settings),
+        }
+    )
+    if settings.notify_config is not None:  # a relative path meant the caller's directory, not the server's
+        env["PHASEGATE_NOTIFY_CONFIG"] = str(settings.notify_config.resolve())
+    return env
 
 
 def _spawn(settings: Settings, home: Path, port: int, log_path: Path) -> int:
@@ -204,21 +297,35 @@ def _wait_until_healthy(settings: Settings, pid: int, port: int, log_path: Path,
 
 
 def stop(settings: Settings) -> bool:
-    """Stop the warm host, then the local server (SIGTERM its process group, SIGKILL after 15 s).
+    """Stop the serving process, then the local server (SIGTERM each process group, SIGKILL after 15 s).
 
-    Returns False if no server was running.
+    Returns False if neither was running.
     """
-    _stop_host(server_dir(settings))
+    served = _stop_serving(server_dir(settings))
+    _stop_retired_warm_host(server_dir(settings))
     record = _read_pid_file(settings)
     if record is None:
-        return False
+        return served
     pid, _port = record
     if not _is_our_server(pid):
         _remove_pid_file(settings)
-        return False
+        return served
     _terminate(pid, grace=15.0, group=True)
     _remove_pid_file(settings)
     return True
+
+
+def _stop_retired_warm_host(home: Path) -> None:
+    """Versions before the serving process ran a "warm host" beside the server; stop one left from an upgrade."""
+    record = home / "cli-host.json"
+    try:
+        pid = int(json.loads(record.read_text(encoding="utf-8"))["pid"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return
+    if _alive(pid) and _cmdline_has(pid, lambda argv: b"flows.warm_start" in argv):
+        _terminate(pid, grace=5.0, group=False)
+    for name in ("cli-host.json", "cli.sock"):
+        (home / name).unlink(missing_ok=True)
 
 
 def status(settings: Settings) -> ServerStatus:
@@ -229,9 +336,20 @@ def status(settings: Settings) -> ServerStatus:
     pid, port = record
     url = api_url(port)
     running = _is_our_server(pid) and _healthy(url, timeout=1.0)
-    home = server_dir(settings)
-    warm = _host_ready(home, _read_host_pid(home))
-    return ServerStatus(running=running, url=url, pid=pid if running else None, log_path=log_path, warm_start=warm)
+    home = server_dir(settings).resolve()
+    serving = _read_serving(home)
+    serving_pid = serving[0] if serving is not None and _is_our_serving(serving[0]) else None
+    other = serving is not None and serving[1] != database_fingerprint(served_database(settings))
+    return ServerStatus(
+        running=running,
+        url=url,
+        pid=pid if running else None,
+        log_path=log_path,
+        serving=running and serving_pid is not None and _deployment_exists(url, _PROBE_DEPLOYMENT),
+        serving_pid=serving_pid,
+        serving_log=home / SERVING_LOG_FILE,
+        serving_other_database=serving_pid is not None and other,
+    )
 
 
 def local_api_url(settings: Settings) -> str | None:
@@ -257,7 +375,7 @@ def configure_prefect_env(settings: Settings) -> str:
     """
     defaults = prefect_defaults(settings.home)
     if not os.environ.get("PREFECT_HOME"):
-        Path(defaults["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
+        private_dir(Path(defaults["PREFECT_HOME"]))
     os.environ.update({key: value for key, value in defaults.items() if not os.environ.get(key)})
     if os.environ.get("PREFECT_API_URL"):
         return "external"

@@ -1,13 +1,44 @@
-"""Running flows from an entry point (the CLI, the web app): choose the Prefect API, run in-process or start
-a deployment. Prefect is imported only inside these functions, when a flow is really about to run.
+"""Starting flows from a door (the CLI, the web app): ask the Prefect server for a flow run, or run it here.
+
+A door that records a decision should return as soon as the row is committed. So when a Prefect server
+serves phasegate's deployments (``phasegate server start`` locally, or a team's ``PREFECT_API_URL`` with
+workers), the door creates a flow run of the deployment over Prefect's public REST API and returns; the
+served process or a worker runs it. This path is the standard library only: no ``import prefect`` (about
+1 s and 71 MB) on a vote.
+
+When no server serves this database, the flow runs in the door's own process (Prefect's temporary server
+when none is up), so a decision made on a laptop without ``server start`` is applied at once, as before;
+it is slower, never lost. When a team's server is named but does not answer, the vote stays recorded and
+the decision is applied by the next reconciliation (the scheduled ``approval-reminders`` flow, or
+``phasegate rounds reconcile``): a flow run cannot be started anywhere else without that server.
 """
 
 from __future__ import annotations
 
+import base64
+import json
+import os
+import urllib.error
+import urllib.parse
+import urllib.request
 from typing import Any
 
+from flows.run_names import round_run_name
 from flows.runtime import runtime
 from models.errors import PhasegateError
+from models.settings import Settings
+
+DECISION_DEPLOYMENT = "gate-decision/gate-decision"
+# A vote waits at most this long for the server to take the flow run before it falls back (see module doc).
+_API_TIMEOUT_SECONDS = 5.0
+
+
+class PrefectApiError(Exception):
+    """The Prefect API did not take a request; ``missing`` when the deployment does not exist there."""
+
+    def __init__(self, message: str, *, missing: bool = False) -> None:
+        super().__init__(message)
+        self.missing = missing
 
 
 def prepare_prefect() -> str:
@@ -15,18 +46,22 @@ def prepare_prefect() -> str:
 
     Returns the mode: "external" (a team server named by PREFECT_API_URL), "local-server" or "ephemeral".
     """
-    import os
-
     from flows.server import configure_prefect_env
+    from models.keys import secret_key
 
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")  # the command prints its own summary
+    settings = runtime().settings
+    secret_key(settings)  # every flow makes or sends approval links: refuse before Prefect is even imported
+
+    # The command prints its own summary, so Prefect's console says only what went wrong; its flow-run
+    # logger stays at INFO, so the run's logs still reach the server and show in the UI.
+    os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
     # A temporary server on a busy machine can take longer than Prefect's 20 s default to answer.
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
-    return configure_prefect_env(runtime().settings)
+    return configure_prefect_env(settings)
 
 
 def run_flow(call: Any) -> Any:
-    """Run a flow in this process against the local Prefect server when it is up (see `phasegate server`)."""
+    """Run a flow in this process against the Prefect API ``prepare_prefect`` chose."""
     from flows.server import prefect_run_context
 
     with prefect_run_context():
@@ -36,25 +71,93 @@ def run_flow(call: Any) -> Any:
     return state.result(), state
 
 
+def served_api(settings: Settings) -> tuple[str, bool] | None:
+    """The Prefect API whose deployments run this database's flows and whether it is a team's; None: run here.
+
+    A team's ``PREFECT_API_URL`` is trusted (its workers read the database from their own environment);
+    the local server counts only while ``phasegate server start``'s serving process serves this database
+    (``configure_prefect_env`` may have put the local server's URL in ``PREFECT_API_URL``: it stays local).
+    """
+    from flows.server import local_api_url, serving_ready
+
+    named = (os.environ.get("PREFECT_API_URL") or "").rstrip("/")
+    local = local_api_url(settings)  # None at once when phasegate's server is not running (no pid file)
+    if named and named != local:
+        return named, True
+    if local is not None and serving_ready(settings):
+        return local, False
+    return None
+
+
 def apply_decision_flow(round_id: str) -> dict[str, Any]:
     """Apply a resolved round through the gate-decision flow.
 
-    On a team server (PREFECT_API_URL set) the deployment runs it on a worker and this returns at once;
-    otherwise, or when that deployment does not exist, the flow runs in this process.
+    Returns ``{"scheduled_flow_run", "flow_run_name", "round_id"}`` when a served deployment or a worker
+    will run it; the flow's own result when it ran here; ``{"deferred": reason, "round_id"}`` when a team's
+    server did not answer (reconciliation applies it later).
     """
-    mode = prepare_prefect()
-    if mode == "external":
-        from prefect.client.schemas.objects import FlowRun
-        from prefect.deployments import run_deployment
-        from prefect.exceptions import ObjectNotFound
-
+    settings = runtime().settings
+    served = served_api(settings)
+    if served is not None:
+        api, team = served
         try:
-            run = run_deployment("gate-decision/gate-decision", parameters={"round_id": round_id}, timeout=0)
-            assert isinstance(run, FlowRun), "called from synchronous code, run_deployment returns the run"
-            return {"scheduled_flow_run": str(run.id), "round_id": round_id}
-        except ObjectNotFound:
-            pass
+            run = create_flow_run(
+                api, DECISION_DEPLOYMENT, parameters={"round_id": round_id}, name=round_run_name(round_id)
+            )
+            return {"scheduled_flow_run": run["id"], "flow_run_name": run["name"], "round_id": round_id}
+        except PrefectApiError as err:
+            if team and not err.missing:
+                return {"deferred": str(err), "round_id": round_id}
+    prepare_prefect()
     from flows.gate_decision import gate_decision_flow
 
     applied, _ = run_flow(lambda: gate_decision_flow(round_id, return_state=True))
     return dict(applied)
+
+
+def create_flow_run(api: str, deployment: str, *, parameters: dict[str, Any], name: str) -> dict[str, Any]:
+    """Create a flow run of ``flow-name/deployment-name`` through Prefect's REST API; returns the run as JSON.
+
+    Two requests: the deployment by name, then ``POST /deployments/{id}/create_flow_run``. The run is
+    created Scheduled for now, so the deployment's runner or worker picks it up on its next poll.
+    """
+    flow_name, deployment_name = deployment.split("/", 1)
+    path = f"/deployments/name/{urllib.parse.quote(flow_name)}/{urllib.parse.quote(deployment_name)}"
+    found = _request(api, "GET", path)
+    return _request(
+        api,
+        "POST",
+        f"/deployments/{found['id']}/create_flow_run",
+        {"name": name, "parameters": parameters, "tags": ["phasegate"]},
+    )
+
+
+def _request(api: str, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+    data = None if body is None else json.dumps(body).encode("utf-8")
+    request = urllib.request.Request(f"{api}{path}", data=data, method=method, headers=_headers())
+    try:
+        with _opener(api).open(request, timeout=_API_TIMEOUT_SECONDS) as response:
+            answer: dict[str, Any] = json.loads(response.read())
+            return answer
+    except urllib.error.HTTPError as err:
+        raise PrefectApiError(f"{method} {api}{path}: HTTP {err.code}", missing=err.code == 404) from None
+    except (urllib.error.URLError, OSError, ValueError) as err:
+        raise PrefectApiError(f"{method} {api}{path}: {err}") from None
+
+
+def _headers() -> dict[str, str]:
+    """JSON, and the credentials Prefect's own client would send: an API key (Cloud) or a basic auth string."""
+    headers = {"Content-Type": "application/json", "Accept": "application/json"}
+    if key := os.environ.get("PREFECT_API_KEY"):
+        headers["Authorization"] = f"Bearer {key}"
+    elif auth := os.environ.get("PREFECT_API_AUTH_STRING"):
+        headers["Authorization"] = "Basic " + base64.b64encode(auth.encode("utf-8")).decode("ascii")
+    return headers
+
+
+def _opener(api: str) -> urllib.request.OpenerDirector:
+    """A loopback server is reached directly; a team's server through whatever proxy the environment names."""
+    host = urllib.parse.urlsplit(api).hostname or ""
+    if host in ("127.0.0.1", "localhost", "::1"):
+        return urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    return urllib.request.build_opener()

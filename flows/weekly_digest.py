@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from prefect import task
+from prefect import flow, task
 
 from flows.notify_dispatch import dispatch_notifications
-from flows.plain_flow import plain_flow
-from flows.runtime import approval_links, runtime, utc_now
+from flows.runtime import approval_links, require_secret_key, runtime, utc_now
 from gates import approvals
 
 
@@ -16,7 +15,8 @@ def queue_digests() -> int:
     return approvals.send_weekly_digests(uow=rt.uow, now=utc_now(), links=approval_links(rt.settings))
 
 
-@plain_flow(name="weekly-digest")
+@flow(name="weekly-digest", log_prints=False)
 def weekly_digest_flow() -> dict[str, object]:
+    require_secret_key()
     queued = queue_digests()
     return {"digests": queued, "dispatch": dispatch_notifications()}

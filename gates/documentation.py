@@ -302,8 +302,9 @@ def approved_by_role(
 def unchanged_since_approval(
     definition: CriterionDef, gate: GateDef, template: LifecycleTemplate, evidence: GateEvidence
 ) -> CriterionResult:
-    """The file at the gate hashes to what was approved (registered, if not yet approved), for deliverables
-    with ``unchanged_since_approval``: gatekeepers must read the text that was signed."""
+    """phasegate's stored copy hashes to what was approved (registered, if not yet approved), for deliverables
+    with ``unchanged_since_approval``: gatekeepers must read the text that was signed. The copy is taken at
+    registration (``models.document_store``); editing the original afterwards is a new version, not a change."""
     _check_params(definition)
     all_items, reference = _deliverables(gate, template, evidence)
     items = [item for item in all_items if item.spec.unchanged_since_approval]
@@ -316,26 +317,43 @@ def unchanged_since_approval(
         signed = doc.status is DocumentStatus.APPROVED
         when, when_zh = ("approved", "批准") if signed else ("registered", "登记")
         name = file_name(doc.path)
-        if doc.current_sha256 is None:
+        if doc.current_sha256 is None and doc.store_key is None:
             issues.append(
                 _Issue(
                     True,
-                    f"{item.label}: the file is gone ({doc.path})",
-                    f"{item.label_zh}：文件已不存在（{doc.path}）",
-                    f"restore {name} at {doc.path}, or register the file again and have it approved",
-                    f"将 {name} 恢复到 {doc.path}，或重新登记该文件并取得批准",
+                    f"{item.label}: phasegate keeps no copy of it (registered from {doc.path} before the document "
+                    "store), so what was signed cannot be checked",
+                    f"{item.label_zh}：phasegate 未保存其副本（于文档库启用前从 {doc.path} 登记），"
+                    "无法核对所签署的内容",
+                    f"run 'phasegate doc adopt' to copy {name} into the store if it is unchanged, or register it "
+                    "again (phasegate doc add) and have it approved",
+                    f"若 {name} 未被修改，运行 'phasegate doc adopt' 将其存入文档库；否则重新登记（phasegate doc add）"
+                    "并取得批准",
+                )
+            )
+        elif doc.current_sha256 is None:
+            issues.append(
+                _Issue(
+                    True,
+                    f"{item.label}: phasegate's stored copy of {name} is missing ({doc.store_key})",
+                    f"{item.label_zh}：phasegate 保存的 {name} 副本已丢失（{doc.store_key}）",
+                    f"register the {when} file {name} again to restore the copy, or register a new version and "
+                    "have it approved",
+                    f"重新登记{when_zh}时的文件 {name} 以恢复副本，或登记新版本并重新取得批准",
                 )
             )
         elif doc.current_sha256.lower() != doc.sha256.lower():
             issues.append(
                 _Issue(
                     False,
-                    f"{item.label} changed since it was {when}: sha256 {doc.sha256[:12]} {when}, "
-                    f"{doc.current_sha256[:12]} now ({name})",
-                    f"{item.label_zh}在{when_zh}后被修改：{when_zh}时 sha256 为 {doc.sha256[:12]}，"
-                    f"现在为 {doc.current_sha256[:12]}（{name}）",
-                    f"restore the {when} version of {name}, or register the new version and have it approved",
-                    f"恢复 {name} 的{when_zh}版本，或将新版本登记并重新取得批准",
+                    f"{item.label}: phasegate's stored copy no longer matches what was {when}: sha256 "
+                    f"{doc.sha256[:12]} {when}, {doc.current_sha256[:12]} now ({name}); the document store was "
+                    "altered",
+                    f"{item.label_zh}：phasegate 保存的副本与{when_zh}时不一致：{when_zh}时 sha256 为 "
+                    f"{doc.sha256[:12]}，现在为 {doc.current_sha256[:12]}（{name}）；文档库已被改动",
+                    f"register the {when} file {name} again to restore the copy, or register the new version and "
+                    "have it approved",
+                    f"重新登记{when_zh}时的文件 {name} 以恢复副本，或将新版本登记并重新取得批准",
                 )
             )
     total = len(items)

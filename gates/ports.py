@@ -38,15 +38,22 @@ from models.template import LifecycleTemplate
 
 
 class DocumentProbe(Protocol):
-    """Hashes a registered file as it is now (``None`` when it is gone): evidence that it is unchanged."""
+    """Hashes phasegate's copy of a registered document as it is now (``None`` when it is gone): evidence
+    that it is unchanged. ``path`` is the document's store key; for a document registered without one it is
+    the original path, which the real probes refuse to trust (``None``): gates never re-read originals."""
 
     def __call__(self, path: str) -> str | None: ...
 
 
 class ApprovalLinks(Protocol):
-    """Makes the signed link an approver opens to see the packet and vote (bound to round, person, evidence)."""
+    """Makes the link an approver opens to see the packet and vote (bound to round, person, evidence).
 
-    def __call__(self, round_id: UUID, approver_id: str, evidence_hash: str) -> str | None: ...
+    What it returns goes into outbox rows as ``approval_url``: entry points return a *link request* (round,
+    approver, evidence hash, expiry; ``notifications.links.link_request``) that the dispatcher signs when it
+    sends, so no stored row holds a working token. A plain URL string is still accepted by the renderer.
+    """
+
+    def __call__(self, round_id: UUID, approver_id: str, evidence_hash: str) -> dict[str, Any] | str | None: ...
 
 
 class Credentials(Protocol):
@@ -93,6 +100,7 @@ class UnitOfWork(Protocol):
     def add_document(
         self, key: str, document: DocumentEvidence, *, approved_at: datetime | None, now: datetime
     ) -> UUID: ...
+    def set_document_store_key(self, key: str, deliverable_id: str, version: int, store_key: str) -> bool: ...
     def total_actual_cost(self, key: str) -> Decimal: ...
     def add_cost(self, key: str, amount: Decimal, *, note: str, stage_id: str, now: datetime) -> UUID: ...
 

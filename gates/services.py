@@ -7,11 +7,16 @@ siblings importable where the CLI, the flows, the web app, the tests and the ben
 from __future__ import annotations
 
 from gates.usecases.evidence import (
+    DocumentRegistration,
     ProjectData,
+    adopt_document,
+    check_document_target,
     collect_evidence,
     complete_milestone,
+    documents_outside_store,
     project_data,
     record_cost,
+    record_document_refusal,
     record_risks,
     record_scores,
     record_status,
@@ -61,6 +66,7 @@ from gates.usecases.templates import PublishResult, get_template, list_templates
 
 __all__ = [
     "SYSTEM",
+    "DocumentRegistration",
     "GateCheck",
     "ProjectData",
     "ProjectView",
@@ -69,9 +75,11 @@ __all__ = [
     "ReviewResult",
     "UowFactory",
     "add_person",
+    "adopt_document",
     "approval_request",
     "assess_gate",
     "assign_role",
+    "check_document_target",
     "check_gate",
     "close_project",
     "collect_evidence",
@@ -79,6 +87,7 @@ __all__ = [
     "create_project",
     "criteria_context",
     "current_gate",
+    "documents_outside_store",
     "gate_packet",
     "get_round",
     "get_template",
@@ -92,6 +101,7 @@ __all__ = [
     "publish_template",
     "reassess_open_round",
     "record_cost",
+    "record_document_refusal",
     "record_review",
     "record_risks",
     "record_scores",

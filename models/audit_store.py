@@ -9,6 +9,9 @@ the database's single write lock.
 Caveat on PostgreSQL: run appends at READ COMMITTED (the default). Under REPEATABLE READ a snapshot
 taken before the lock may miss the latest entry; the insert then fails on the primary key rather than
 corrupting the chain, and the caller retries.
+
+Keys: appenders and verifiers are handed the audit key (``models.keys.audit_key``); this module never
+reads it. Without a key, entries are appended unkeyed only while the chain has no keyed entry.
 """
 
 from __future__ import annotations
@@ -21,8 +24,17 @@ from typing import Any, cast
 from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
-from gates.audit import GENESIS_HASH, AuditRecord, AuditRow, ChainBreak, next_record, verify_rows
-from models.errors import InputError
+from gates.audit import (
+    GENESIS_HASH,
+    KEYED,
+    AuditRecord,
+    AuditRow,
+    ChainBreak,
+    next_record,
+    require_key_after,
+    verify_rows,
+)
+from models.errors import AuditKeyError, InputError
 from models.tables import AuditEntry
 
 AUDIT_LOCK_KEY = 0x7068617365676174
@@ -38,8 +50,9 @@ _columns = (
     AuditEntry.payload,
     AuditEntry.prev_hash,
     AuditEntry.hash,
+    AuditEntry.scheme,
 )
-_HEAD = select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)
+_HEAD = select(AuditEntry.seq, AuditEntry.hash, AuditEntry.scheme).order_by(AuditEntry.seq.desc()).limit(1)
 _INSERT = insert(_table)  # built once: every committing unit of work runs both
 
 
@@ -59,17 +72,21 @@ class AuditDraft:
     at: datetime
 
 
-def append_audit_entries(session: Session, drafts: Sequence[AuditDraft]) -> list[AuditRecord]:
+def append_audit_entries(
+    session: Session, drafts: Sequence[AuditDraft], *, key: bytes | None = None
+) -> list[AuditRecord]:
     """Append entries in the session's transaction with one lock, one head read and one insert.
 
     A unit of work buffers its entries and calls this once, at commit: the appenders' lock is then held only
-    for the end of the transaction. Raises InputError for a naive ``at``, an empty or over-long
-    actor/action/entity, or a payload that is not a JSON object of JSON-safe values.
+    for the end of the transaction. Entries are keyed when ``key`` is given. Raises InputError for a naive
+    ``at``, an empty or over-long actor/action/entity, or a payload that is not a JSON object of JSON-safe
+    values; AuditKeyError when there is no key and the chain is keyed.
     """
     if not drafts:
         return []
     _lock_appenders(session)
     head = session.execute(_HEAD).first()
+    require_key_after(head[2] if head is not None else None, key)
     prev_seq, prev_hash = (head[0], head[1]) if head is not None else (0, GENESIS_HASH)
     records = []
     for draft in drafts:
@@ -81,6 +98,7 @@ def append_audit_entries(session: Session, drafts: Sequence[AuditDraft]) -> list
             action=draft.action,
             entity=draft.entity,
             payload=draft.payload,
+            key=key,
         )
         records.append(record)
         prev_seq, prev_hash = record.seq, record.hash
@@ -89,11 +107,18 @@ def append_audit_entries(session: Session, drafts: Sequence[AuditDraft]) -> list
 
 
 def append_audit(
-    session: Session, *, actor: str, action: str, entity: str, payload: dict[str, Any], at: datetime
+    session: Session,
+    *,
+    actor: str,
+    action: str,
+    entity: str,
+    payload: dict[str, Any],
+    at: datetime,
+    key: bytes | None = None,
 ) -> AuditRecord:
     """Append one entry in the session's transaction and return it; the caller's unit of work commits."""
     draft = AuditDraft(actor=actor, action=action, entity=entity, payload=payload, at=at)
-    return append_audit_entries(session, [draft])[0]
+    return append_audit_entries(session, [draft], key=key)[0]
 
 
 def _iter_rows(session: Session, batch: int) -> Iterator[AuditRow]:
@@ -113,9 +138,17 @@ def _iter_rows(session: Session, batch: int) -> Iterator[AuditRow]:
 
 def _record(row: AuditRow) -> AuditRecord:
     # Not validated: a tampered row must still be readable so that ``verify_chain`` can name it.
-    seq, at, actor, action, entity, payload, prev_hash, hash_ = row
+    seq, at, actor, action, entity, payload, prev_hash, hash_, scheme = row
     return AuditRecord.model_construct(
-        seq=seq, at=at, actor=actor, action=action, entity=entity, payload=payload, prev_hash=prev_hash, hash=hash_
+        seq=seq,
+        at=at,
+        actor=actor,
+        action=action,
+        entity=entity,
+        payload=payload,
+        prev_hash=prev_hash,
+        hash=hash_,
+        scheme=scheme,
     )
 
 
@@ -125,13 +158,35 @@ def iter_audit(session: Session, *, batch: int = 5000) -> Iterator[AuditRecord]:
         yield _record(row)
 
 
-def verify_audit(session: Session, *, batch: int = 5000) -> ChainBreak | None:
+def verify_audit(session: Session, *, key: bytes | None = None, batch: int = 5000) -> ChainBreak | None:
     """The first break in the stored chain, or None. Detects edits, deletions and insertions, not tail cuts.
 
-    On SQLite the session's transaction holds the write lock while this runs (``BEGIN IMMEDIATE``);
-    verify a large log from a session that does nothing else and end it promptly.
+    With ``key``, keyed entries are checked with it and an unkeyed tail is a break (``gates.audit``);
+    without, a keyed entry raises AuditKeyError. On SQLite the session's transaction holds the write lock
+    while this runs (``BEGIN IMMEDIATE``); verify a large log from a session that does nothing else.
     """
-    return verify_rows(_iter_rows(session, batch))
+    return verify_rows(_iter_rows(session, batch), key=key)
+
+
+def seal_audit(session: Session, *, key: bytes, actor: str, at: datetime) -> AuditRecord:
+    """Vouch for an unkeyed tail: verify it, then append one keyed ``audit.sealed`` entry after it.
+
+    Why a person runs this: an unkeyed chain is either older than keys or was recomputed by someone without
+    one, and only whoever checked it (against a backup, a head hash kept elsewhere) can say which. Refuses a
+    chain that is broken or already ends on a keyed entry.
+    """
+    _lock_appenders(session)
+    head = session.execute(_HEAD).first()
+    if head is None or head[2] == KEYED:
+        raise AuditKeyError("audit seal: the chain ends on a keyed entry already; nothing to seal", code="audit.sealed")
+    broken = verify_rows(_iter_rows(session, 5000), key=key)
+    if broken is not None and broken.kind != "unkeyed":
+        raise AuditKeyError(
+            f"audit seal: refused, the chain is broken at entry {broken.seq}: {broken.reason}", code="audit.broken"
+        )
+    payload = {"unkeyed_entries": head[0], "head_hash": head[1]}
+    draft = AuditDraft(actor=actor, action="audit.sealed", entity="audit_log", payload=payload, at=at)
+    return append_audit_entries(session, [draft], key=key)[0]
 
 
 def audit_head(session: Session) -> AuditRecord | None:

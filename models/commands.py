@@ -44,6 +44,24 @@ def _email(value: str) -> str:
 Email = Annotated[str, AfterValidator(_email), Field(json_schema_extra={"format": "email"})]
 
 
+def _no_placeholder(url: str) -> str:
+    """A person's notify URL is sent as typed: ``${NAME}`` is never filled from the dispatcher's environment.
+
+    Why refuse it outright: filling placeholders in URLs anyone can register once sent the server's secret key
+    to a receiver of the registrant's choosing. Only the organisation's Apprise config (PHASEGATE_NOTIFY_CONFIG),
+    written by whoever runs the server, may use them.
+    """
+    if "${" in url:
+        raise ValueError(
+            "a person's notify URL may not contain ${NAME} placeholders; put secrets in the URL itself, or put "
+            "shared targets in the organisation's notify config (PHASEGATE_NOTIFY_CONFIG)"
+        )
+    return url
+
+
+PersonTarget = Annotated[str, AfterValidator(_no_placeholder)]
+
+
 class Command(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -58,7 +76,7 @@ class AddPerson(Command):
     name: PersonName
     email: Email
     locale: Locale = Locale.EN
-    notify_urls: tuple[str, ...] = ()
+    notify_urls: tuple[PersonTarget, ...] = ()
     login: Login | None = None
     roles: frozenset[OrgRole] = frozenset()
 
@@ -70,7 +88,7 @@ class UpdatePerson(Command):
     name: PersonName | None = None
     email: Email | None = None
     locale: Locale | None = None
-    notify_urls: tuple[str, ...] | None = None
+    notify_urls: tuple[PersonTarget, ...] | None = None
     login: Login | None = None
     clear_login: bool = False
     roles: frozenset[OrgRole] | None = None
@@ -97,6 +115,8 @@ class RegisterDocument(Command):
     approved_by: PersonId | None = None
     format: str = ""
     headings: tuple[str, ...] | None = None
+    store_key: Annotated[str | None, StringConstraints(pattern=r"^sha256/[0-9a-f]{2}/[0-9a-f]{62}$")] = None
+    """Where the door put the file in the document store (``models.document_store``)."""
 
 
 class RecordCost(Command):

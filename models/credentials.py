@@ -91,7 +91,9 @@ def _person(session: Session, person_id: str) -> Person:
     return person
 
 
-def revoke_sessions(session: Session, person_id: str, *, now: datetime, why: str) -> int:
+def revoke_sessions(
+    session: Session, person_id: str, *, now: datetime, why: str, audit_key: bytes | None = None
+) -> int:
     """End every live sign-in of ``person_id`` at once (password changed, person disabled); audited when any."""
     live = (WebSession.person_id == person_id, WebSession.revoked_at.is_(None))
     ended = len(list(session.scalars(select(WebSession.id_hash).where(*live))))
@@ -105,11 +107,14 @@ def revoke_sessions(session: Session, person_id: str, *, now: datetime, why: str
             entity=f"person:{person_id}",
             payload={"sessions": ended, "why": why},
             at=now,
+            key=audit_key,
         )
     return ended
 
 
-def set_password(session: Session, person_id: str, password: str, *, now: datetime) -> None:
+def set_password(
+    session: Session, person_id: str, password: str, *, now: datetime, audit_key: bytes | None = None
+) -> None:
     """Store ``password`` as an argon2id hash; refuse weak ones (InputError). Ends the person's open sign-ins."""
     person = _person(session, person_id)
     why = weak_password_reason(password, person=person)
@@ -123,13 +128,19 @@ def set_password(session: Session, person_id: str, password: str, *, now: dateti
         row.password_hash = hashed
         row.updated_at = now
     session.flush()
-    revoke_sessions(session, person_id, now=now, why="password changed")
+    revoke_sessions(session, person_id, now=now, why="password changed", audit_key=audit_key)
     append_audit(
-        session, actor=person_id, action="account.password_set", entity=f"person:{person_id}", payload={}, at=now
+        session,
+        actor=person_id,
+        action="account.password_set",
+        entity=f"person:{person_id}",
+        payload={},
+        at=now,
+        key=audit_key,
     )
 
 
-def enable_totp(session: Session, person_id: str, *, now: datetime) -> str:
+def enable_totp(session: Session, person_id: str, *, now: datetime, audit_key: bytes | None = None) -> str:
     """Give the account a new TOTP secret and return its ``otpauth://`` URI (shown once; the secret is stored)."""
     person = _person(session, person_id)
     row = session.get(WebCredential, person_id)
@@ -144,7 +155,13 @@ def enable_totp(session: Session, person_id: str, *, now: datetime) -> str:
     row.updated_at = now
     session.flush()
     append_audit(
-        session, actor=person_id, action="account.totp_enabled", entity=f"person:{person_id}", payload={}, at=now
+        session,
+        actor=person_id,
+        action="account.totp_enabled",
+        entity=f"person:{person_id}",
+        payload={},
+        at=now,
+        key=audit_key,
     )
     return pyotp.TOTP(secret).provisioning_uri(name=person.email or person.id, issuer_name=TOTP_ISSUER)
 

@@ -11,6 +11,7 @@ other readers.
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -20,17 +21,52 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from models.errors import InputError
+from models.private_files import private_file
+
+# ``scheme://user:password@host``: the password part, for URLs SQLAlchemy cannot parse (so cannot hide for us).
+_USERINFO_PASSWORD = re.compile(r"(?P<head>://[^:/@\s]*:)(?P<password>[^@\s]*)(?=@)")
+# ``password=...`` in a libpq key/value string or a query, as drivers sometimes echo them.
+_KEYWORD_PASSWORD = re.compile(r"(?P<head>\bpassword\s*=\s*)(?P<password>'[^']*'|\S+)", re.IGNORECASE)
+
+
+def shown_url(url: str) -> str:
+    """``url`` fit for a message or a log: the password replaced by ``***``, whatever else is wrong with it."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not parseable: mask by pattern, a message must still be printable
+        return hide_passwords(url)
+
+
+def hide_passwords(text: str, url: str | None = None) -> str:
+    """``text`` with every password of a URL or key/value string in it masked; ``url``'s own password too.
+
+    Why both: driver errors quote the connection string in their own syntax (libpq's ``password=...``), and
+    a password with characters a URL must escape appears in the message in its unescaped form.
+    """
+    if url:
+        try:
+            password = make_url(url).password
+        except Exception:
+            password = None
+        if password:
+            text = text.replace(str(password), "***")
+    text = _USERINFO_PASSWORD.sub(lambda m: f"{m.group('head')}***", text)
+    return _KEYWORD_PASSWORD.sub(lambda m: f"{m.group('head')}***", text)
 
 
 def make_engine(url: str, *, sqlite_synchronous: str = "FULL") -> Engine:
     try:
         parsed = make_url(url)
     except Exception as exc:  # SQLAlchemy raises ArgumentError with its own wording
-        raise InputError(f"--db / PHASEGATE_DATABASE_URL: cannot parse {url!r} as a database URL ({exc})") from None
+        problem = hide_passwords(str(exc), url)
+        raise InputError(
+            f"--db / PHASEGATE_DATABASE_URL: cannot parse {shown_url(url)!r} as a database URL ({problem})"
+        ) from None
     backend = parsed.get_backend_name()
     if backend == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        if parsed.database and parsed.database != ":memory:" and not parsed.database.startswith("file:"):
+            # Made here, before SQLite would make it with the umask's mode (see models.private_files).
+            private_file(Path(parsed.database))
         engine = create_engine(parsed, connect_args={"timeout": 30})
         _configure_sqlite(engine, sqlite_synchronous)
         return engine
@@ -38,7 +74,9 @@ def make_engine(url: str, *, sqlite_synchronous: str = "FULL") -> Engine:
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
         return create_engine(parsed, pool_pre_ping=True)
-    raise InputError(f"database URL {url!r}: backend {backend!r} is not supported; use sqlite:/// or postgresql://")
+    raise InputError(
+        f"database URL {shown_url(url)!r}: backend {backend!r} is not supported; use sqlite:/// or postgresql://"
+    )
 
 
 def _configure_sqlite(engine: Engine, synchronous: str) -> None:

@@ -7,7 +7,9 @@ PDF (bookmarks, else the lines of its text). Other formats (xlsx, mpp, ...) have
 ``headings`` is None, which a criterion reports as missing evidence rather than as a missing section.
 
 A damaged DOCX or PDF must not stop a registration: its hash and size are still facts, so ``headings`` is
-None and ``unreadable_reason`` says why. Only a file that cannot be opened at all is an ``InputError``.
+None and ``unreadable_reason`` says why. A file that cannot be opened, is not a regular file or is over a size
+cap (the document's bytes, a DOCX's unzipped XML, a PDF's pages: ``models.limits``) is an ``InputError``:
+parsers multiply their input, and a file too big to read for its sections is refused rather than half-read.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import hashlib
 import io
 import logging
 import re
+import zipfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -23,11 +26,12 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from models.errors import InputError
+from models.file_intake import CHUNK, FileTooLargeError, open_regular, read_chunks
+from models.limits import DEFAULT_LIMITS, IntakeLimits, megabytes, raise_hint
+
+__all__ = ["CHUNK", "DocumentFacts", "current_sha256", "inspect_document", "markdown_headings", "sections_of"]
 
 log = logging.getLogger(__name__)
-
-CHUNK = 1024 * 1024
-"""Files are hashed in 1 MiB chunks so a large plan or spreadsheet never sits in memory just to be hashed."""
 
 MARKDOWN_FORMATS = frozenset({"md", "markdown"})
 SECTION_FORMATS = MARKDOWN_FORMATS | {"docx", "pdf"}
@@ -57,52 +61,98 @@ def file_format(path: Path) -> str:
     return path.suffix[1:].lower()
 
 
-def inspect_document(path: Path) -> DocumentFacts:
-    """Hash ``path`` and read its section titles, reading the file once. Unopenable file: ``InputError``."""
+def inspect_document(path: Path, *, limits: IntakeLimits = DEFAULT_LIMITS, label: str = "FILE") -> DocumentFacts:
+    """Hash ``path`` and read its section titles, reading the file once. Unopenable, not a regular file or over
+    a cap: ``InputError`` naming ``label`` (the option or field the path came from)."""
     fmt = file_format(path)
     digest = hashlib.sha256()
     size = 0
     keep = fmt in SECTION_FORMATS
     chunks: list[bytes] = []
+    cap, what, setting = limits.document_bytes, "documents", "document_bytes"
     try:
-        with path.open("rb") as handle:
-            while chunk := handle.read(CHUNK):
+        with open_regular(path, label=label, max_bytes=cap, what=what, setting=setting) as handle:
+            for chunk in read_chunks(handle, label=label, path=path, max_bytes=cap, what=what, setting=setting):
                 digest.update(chunk)
                 size += len(chunk)
                 if keep:
                     chunks.append(chunk)
     except OSError as err:
-        raise InputError(f"FILE: cannot read {str(path)!r}: {err.strerror or err}") from None
-    headings: tuple[str, ...] | None = None
-    reason: str | None = None
-    if keep:
-        headings, reason = _headings(fmt, b"".join(chunks))
-        if reason is not None:
-            log.warning("cannot read sections of %s: %s", path, reason)
+        raise InputError(f"{label}: cannot read {str(path)!r}: {err.strerror or err}") from None
+    headings, reason = sections_of(fmt, b"".join(chunks), limits=limits, label=label, path=path)
     return DocumentFacts(sha256=digest.hexdigest(), size=size, format=fmt, headings=headings, unreadable_reason=reason)
 
 
+def sections_of(
+    fmt: str, content: bytes, *, limits: IntakeLimits, label: str, path: Path
+) -> tuple[tuple[str, ...] | None, str | None]:
+    """Section titles of a file's bytes (None for formats without sections) and why they could not be read.
+
+    A DOCX whose XML unzips past ``limits.docx_xml_bytes`` or a PDF with more than ``limits.pdf_pages`` pages
+    is refused (``FileTooLargeError``) before the parser builds anything from it."""
+    if fmt not in SECTION_FORMATS:
+        return None, None
+    if fmt == "docx":
+        _check_docx_xml(content, limits=limits, label=label, path=path)
+    try:
+        headings, reason = _headings(fmt, content, limits=limits)
+    except _TooManyPagesError as err:
+        raise FileTooLargeError(
+            f"{label}: {str(path)!r} has {err.pages} pages; PDFs read for sections may have at most "
+            f"{limits.pdf_pages} pages ({raise_hint('pdf_pages')}); nothing was written"
+        ) from None
+    if reason is not None:
+        log.warning("cannot read sections of %s: %s", path, reason)
+    return headings, reason
+
+
+def _check_docx_xml(content: bytes, *, limits: IntakeLimits, label: str, path: Path) -> None:
+    """Sum the XML parts' sizes from the zip directory (no part is inflated): python-docx needs about 16 times
+    the XML's size in memory. A damaged zip is left to the parser, which reports it as unreadable."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            xml = sum(i.file_size for i in archive.infolist() if i.filename.endswith((".xml", ".rels")))
+    except (zipfile.BadZipFile, ValueError, OSError):
+        return
+    if xml > limits.docx_xml_bytes:
+        raise FileTooLargeError(
+            f"{label}: {str(path)!r} holds {megabytes(xml)} of XML once unzipped; DOCX files read for sections may "
+            f"hold at most {megabytes(limits.docx_xml_bytes)} ({raise_hint('docx_xml_bytes')}); nothing was written"
+        )
+
+
 def current_sha256(path: Path) -> str | None:
-    """The file's hash now, for re-checking at gate time; None when it is gone or cannot be read."""
+    """The file's hash now; None when it is gone, cannot be read or is not a regular file (never blocks)."""
     digest = hashlib.sha256()
     try:
-        with path.open("rb") as handle:
+        with open_regular(
+            path, label="FILE", max_bytes=2**62, what="files", setting="document_bytes", follow_symlinks=False
+        ) as handle:
             while chunk := handle.read(CHUNK):
                 digest.update(chunk)
-    except OSError:
+    except (OSError, InputError):
         return None
     return digest.hexdigest()
 
 
-def _headings(fmt: str, content: bytes) -> tuple[tuple[str, ...] | None, str | None]:
+class _TooManyPagesError(Exception):
+    def __init__(self, pages: int) -> None:
+        super().__init__(pages)
+        self.pages = pages
+
+
+def _headings(fmt: str, content: bytes, *, limits: IntakeLimits) -> tuple[tuple[str, ...] | None, str | None]:
     """Section titles, or None with the reason. Parsers of untrusted files raise many exception types
-    (zip, XML, PDF syntax, decryption), so any exception here means "damaged file", never a crash."""
+    (zip, XML, PDF syntax, decryption), so any exception here means "damaged file", never a crash; a PDF over
+    the page cap is not damaged but refused (``_TooManyPagesError``)."""
     try:
         if fmt in MARKDOWN_FORMATS:
             return tuple(markdown_headings(_decode(content))), None
         if fmt == "docx":
             return tuple(docx_headings(content)), None
-        return pdf_headings(content), None
+        return pdf_headings(content, max_pages=limits.pdf_pages), None
+    except _TooManyPagesError:
+        raise
     except Exception as err:  # see the docstring: a damaged file is a fact, not a crash
         message = str(err).strip().splitlines()[0] if str(err).strip() else ""
         return None, f"{fmt} file is damaged or not a {fmt} file ({type(err).__name__}: {message})"[:300]
@@ -224,14 +274,18 @@ def _outline_level(properties: Any) -> int | None:
 # --- PDF ---------------------------------------------------------------------------------------------------
 
 
-def pdf_headings(content: bytes) -> tuple[str, ...]:
+def pdf_headings(content: bytes, *, max_pages: int = DEFAULT_LIMITS.pdf_pages) -> tuple[str, ...]:
     """Bookmark titles when the PDF has an outline (authoring tools write one from the headings); otherwise
-    every distinct non-empty text line, cut to ``PDF_LINE_CHARS``, since untagged PDFs do not mark headings."""
+    every distinct non-empty text line, cut to ``PDF_LINE_CHARS``, since untagged PDFs do not mark headings.
+    More than ``max_pages`` pages: ``_TooManyPagesError``, before any page is parsed."""
     from pypdf import PasswordType, PdfReader
 
     reader = PdfReader(io.BytesIO(content))
     if reader.is_encrypted and reader.decrypt("") == PasswordType.NOT_DECRYPTED:
         raise ValueError("the PDF is encrypted with a password")
+    pages = len(reader.pages)
+    if pages > max_pages:
+        raise _TooManyPagesError(pages)
     titles = tuple(_outline_titles(reader.outline))
     if titles:
         return titles

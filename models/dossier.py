@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gates.audit import GENESIS_HASH, AuditRecord, entry_hash, iso_utc
+from gates.audit import GENESIS_HASH, AuditRecord, iso_utc, record_hash
 from models.audit_store import iter_audit, verify_audit
 from models.canonical import canonical_json, sha256_hex
 from models.errors import InputError, NotFoundError
@@ -84,7 +84,8 @@ class DossierEntry(_Frozen):
     """An audit entry about the project, as stored, with its hash recomputed and its link checked.
 
     ``at`` is the exact text that went into the hash (UTC, microseconds), so the entry re-verifies from
-    this JSON alone.
+    this JSON alone: with sha256 for scheme ``sha256``, with HMAC-SHA256 under the audit key (which the
+    dossier never holds) for ``hmac-sha256``.
     """
 
     seq: int
@@ -98,6 +99,7 @@ class DossierEntry(_Frozen):
     recomputed_hash: str
     hash_ok: bool
     linked_ok: bool
+    scheme: str = "sha256"
 
 
 class DossierReview(_Frozen):
@@ -233,23 +235,16 @@ def _iso(at: datetime) -> str:
         return at.isoformat()
 
 
-def _recompute(record: AuditRecord) -> str:
+def _recompute(record: AuditRecord, key: bytes | None) -> str:
+    """The hash under the entry's own scheme; AuditKeyError (exit 2) for a keyed entry without the key."""
     try:
-        return entry_hash(
-            seq=record.seq,
-            at=record.at,
-            actor=record.actor,
-            action=record.action,
-            entity=record.entity,
-            payload=record.payload,
-            prev_hash=record.prev_hash,
-        )
+        return record_hash(record, key)
     except (InputError, TypeError, ValueError):
         return ""  # a value no appender could have written (naive time, non-JSON payload): never matches
 
 
 def _scan_chain(
-    session: Session, wanted: _Scope
+    session: Session, wanted: _Scope, key: bytes | None
 ) -> tuple[list[DossierEntry], tuple[int, ...], AuditRecord | None, int]:
     """One pass over the whole log: the entries in scope, checked, and the seq of every bad entry anywhere."""
     included: list[DossierEntry] = []
@@ -258,7 +253,7 @@ def _scan_chain(
     count = 0
     for record in iter_audit(session):
         count += 1
-        recomputed = _recompute(record)
+        recomputed = _recompute(record, key)
         hash_ok = recomputed == record.hash
         expected_prev = last.hash if last is not None else GENESIS_HASH
         expected_seq = last.seq + 1 if last is not None else 1
@@ -279,6 +274,7 @@ def _scan_chain(
                     recomputed_hash=recomputed,
                     hash_ok=hash_ok,
                     linked_ok=linked_ok,
+                    scheme=record.scheme,
                 )
             )
         last = record
@@ -393,9 +389,11 @@ def _review_anchor(
     return None
 
 
-def _check_chain(session: Session, scope: _Scope) -> tuple[ChainResult, list[DossierEntry], list[Problem]]:
-    entries, bad, head, count = _scan_chain(session, scope)
-    first = verify_audit(session)
+def _check_chain(
+    session: Session, scope: _Scope, key: bytes | None
+) -> tuple[ChainResult, list[DossierEntry], list[Problem]]:
+    entries, bad, head, count = _scan_chain(session, scope, key)
+    first = verify_audit(session, key=key)
     chain = ChainResult(
         intact=first is None and not bad,
         entries=count,
@@ -649,10 +647,11 @@ def _condition(c: Condition) -> DossierCondition:
     )
 
 
-def collect_dossier(session: Session, project_key: str, *, now: datetime) -> Dossier:
+def collect_dossier(session: Session, project_key: str, *, now: datetime, audit_key: bytes | None = None) -> Dossier:
     """Read and re-verify the dossier of ``project_key`` in the session's transaction; raises NotFoundError.
 
-    ``now`` is the export time written into the dossier (the caller's clock, so tests choose it).
+    ``now`` is the export time written into the dossier (the caller's clock, so tests choose it); keyed
+    audit entries are re-verified with ``audit_key`` (AuditKeyError when they exist and it is None).
     """
     project = _project(session, project_key)
     key = project.key
@@ -689,7 +688,7 @@ def collect_dossier(session: Session, project_key: str, *, now: datetime) -> Dos
     delegated = {(v.voter_id, v.signer_id) for v in votes if v.signer_id != v.voter_id}
     scope = _Scope(key, round_ids, (c.id for c in conditions), delegated)
 
-    chain, entries, problems = _check_chain(session, scope)
+    chain, entries, problems = _check_chain(session, scope, audit_key)
     owners = _rounds_of_reviews(reviews, rounds)
     checked_reviews, found = _check_reviews(reviews, owners, entries)
     problems += found

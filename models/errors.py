@@ -86,3 +86,31 @@ class AuthorizationError(PermissionDeniedError):
     def __init__(self, message: str, *, code: str | None = None, entity: str | None = None) -> None:
         super().__init__(message, code=code)
         self.entity = entity
+
+
+class RemoteError(PhasegateError):
+    """The team server could not serve a command the CLI sent it (``phasegate login``): refused or unreachable.
+
+    Why one type with several codes: the CLI turns every one into exit 2 with its line, and the code tells a
+    script which it was: ``remote.unreachable``, ``remote.unauthorized`` (log in again), ``remote.forbidden``
+    (the token's role), ``remote.refused`` (any other problem the server answered), ``remote.not_available``
+    (a command the server has no operation for).
+    """
+
+    code = "remote.refused"
+
+
+class SecretKeyError(PhasegateError):
+    """No usable secret key: missing, too short, or in a key file others could read or replace.
+
+    Entry points that sign approval links (``serve``, every flow, ``vote``, reminders, digests, dispatch) and
+    every appender of a keyed audit chain refuse to run without one; the message says how to make one.
+    """
+
+    code = "secret_key.missing"
+
+
+class AuditKeyError(PhasegateError):
+    """The audit chain needs a key this process does not have, or an unkeyed entry would follow keyed ones."""
+
+    code = "audit.key_required"

@@ -42,7 +42,7 @@ class DocumentEvidence(Evidence):
     version: int
     sha256: str = Field(description="Hash of the file when it was registered (and approved, if it was).")
     size: int
-    path: str
+    path: str = Field(description="Where the file was registered from; gates never read it again.")
     status: DocumentStatus
     approved_by: str | None
     format: str = Field(default="", description="File extension, lower case, without the dot.")
@@ -50,7 +50,11 @@ class DocumentEvidence(Evidence):
         default=None, description="Section titles read from the file at registration; None when unreadable."
     )
     current_sha256: str | None = Field(
-        default=None, description="Hash of the file when the evidence was taken; None when it is gone."
+        default=None, description="Hash of the stored copy when the evidence was taken; None when it is gone."
+    )
+    store_key: str | None = Field(
+        default=None,
+        description="Key of phasegate's copy in the document store (sha256/ab/cdef...); None: registered without one.",
     )
     approver_roles: tuple[str, ...] = Field(default=(), description="Roles the approver holds on the project.")
     registered_at: datetime | None = None

@@ -9,6 +9,11 @@ Amounts are exact: text is parsed as written, and XLSX numbers go through ``Deci
 shortest text that reads back as the same float, which is what the cell shows. Text with thousands
 separators or a decimal comma is refused rather than guessed at: ``1,234`` is a thousand in one country and
 barely more than one in another.
+
+Files are capped (``models.limits``) before a parser sees them: only regular files within
+``PHASEGATE_MAX_IMPORT_MB``; an XLSX whose parts would unzip past ``PHASEGATE_MAX_XLSX_UNZIPPED_MB`` is refused
+from its zip directory alone (a 300,000-row workbook took 42 s and 730 MB in openpyxl); and reading stops
+at ``PHASEGATE_MAX_IMPORT_ROWS`` rows with one clear refusal instead of a long, memory-hungry import.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import io
 import itertools
 import math
 import re
+import zipfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
@@ -29,6 +35,8 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, mo
 
 from models.errors import InputError
 from models.evidence import MAX_AMOUNT
+from models.file_intake import FileTooLargeError, open_regular, read_chunks
+from models.limits import DEFAULT_LIMITS, IntakeLimits, megabytes, raise_hint
 
 ALLOWED_SUFFIXES = (".csv", ".xlsx")
 CSV_DELIMITERS = (",", ";", "\t")
@@ -93,11 +101,25 @@ def _csv_delimiter(text: str) -> str:
     return best if counts[best] else ","
 
 
-def _csv_grid(path: Path) -> list[tuple[int, Sequence[object]]]:
+def _read_capped(path: Path, limits: IntakeLimits) -> bytes:
+    """The whole file, if it is a regular file within the import size cap."""
+    cap, what, setting = limits.import_bytes, "import files", "import_bytes"
     try:
-        raw = path.read_bytes()
+        with open_regular(path, label="", max_bytes=cap, what=what, setting=setting) as handle:
+            return b"".join(read_chunks(handle, label="", path=path, max_bytes=cap, what=what, setting=setting))
     except OSError as error:
         raise InputError(f"cannot read {path}: {error.strerror or error}") from error
+
+
+def _too_many_rows(path: Path, limits: IntakeLimits) -> FileTooLargeError:
+    return FileTooLargeError(
+        f"{path}: more than {limits.import_rows} rows; an import file may have at most {limits.import_rows} rows "
+        f"({raise_hint('import_rows')}); split the file; nothing imported"
+    )
+
+
+def _csv_grid(path: Path, limits: IntakeLimits) -> list[tuple[int, Sequence[object]]]:
+    raw = _read_capped(path, limits)
     try:
         text = raw.decode("utf-8-sig")  # Excel's "CSV UTF-8" starts with a byte order mark; others do not
     except UnicodeDecodeError as error:
@@ -110,6 +132,8 @@ def _csv_grid(path: Path) -> list[tuple[int, Sequence[object]]]:
     number = 0
     try:
         for number, record in enumerate(reader, start=1):
+            if number > limits.import_rows + 1:  # the header row is not a data row
+                raise _too_many_rows(path, limits)
             grid.append((number, record))
     except csv.Error as error:
         raise InputError(f"{path}:row {number + 1}: cannot read this CSV row ({error}); check its quotes") from error
@@ -130,11 +154,31 @@ def _sheet_names(kind: str) -> set[str]:
     return {kind, f"{kind}s", kind.removesuffix("s")}
 
 
-def _xlsx_grid(path: Path, kind: str | None) -> list[tuple[int, Sequence[object]]]:
+def _check_unzipped(path: Path, content: bytes, limits: IntakeLimits) -> None:
+    """Refuse a workbook whose parts would unzip past the cap, from the zip directory alone (nothing inflated).
+    A damaged zip is left to openpyxl, which reports it as an unreadable workbook."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            parts = archive.infolist()
+    except (zipfile.BadZipFile, ValueError, OSError):
+        return
+    total = sum(part.file_size for part in parts)
+    if total > limits.xlsx_unzipped_bytes:
+        largest = max(parts, key=lambda part: part.file_size)
+        raise FileTooLargeError(
+            f"{path}: unzips to {megabytes(total)} ({largest.filename} alone {megabytes(largest.file_size)}); "
+            f"an XLSX import may unzip to at most {megabytes(limits.xlsx_unzipped_bytes)} "
+            f"({raise_hint('xlsx_unzipped_bytes')}); split the workbook or save it as CSV UTF-8; nothing imported"
+        )
+
+
+def _xlsx_grid(path: Path, kind: str | None, limits: IntakeLimits) -> list[tuple[int, Sequence[object]]]:
+    content = _read_capped(path, limits)
+    _check_unzipped(path, content, limits)
     import openpyxl  # about 0.1 s: paid by XLSX imports only, not by CSV imports or the CLI's help
 
     try:
-        workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        workbook = openpyxl.load_workbook(io.BytesIO(content), read_only=True, data_only=True)
     except OSError as error:
         raise InputError(f"cannot read {path}: {error.strerror or error}") from error
     # openpyxl reports a damaged or mislabelled workbook with many exception types (zip, XML, key, value).
@@ -154,8 +198,14 @@ def _xlsx_grid(path: Path, kind: str | None) -> list[tuple[int, Sequence[object]
         if reset is not None:
             reset()
         try:
-            rows = sheet.iter_rows(min_row=1, values_only=True)
-            return [(number, tuple(values)) for number, values in enumerate(rows, start=1)]
+            grid: list[tuple[int, Sequence[object]]] = []
+            for number, values in enumerate(sheet.iter_rows(min_row=1, values_only=True), start=1):
+                if number > limits.import_rows + 1:  # the header row is not a data row
+                    raise _too_many_rows(path, limits)
+                grid.append((number, tuple(values)))
+            return grid
+        except InputError:
+            raise
         except Exception as error:  # the sheet XML is parsed lazily, so damage can surface only here
             raise InputError(
                 f"{path} is not a readable XLSX workbook (sheet {sheet.title!r}: {type(error).__name__}: {error})"
@@ -205,26 +255,28 @@ def _table(path: Path, grid: Iterable[tuple[int, Sequence[object]]], *, what: st
     return _Table(header_row, [name for name in header if name], rows)
 
 
-def _read_table(path: Path, kind: str | None) -> _Table:
+def _read_table(path: Path, kind: str | None, limits: IntakeLimits) -> _Table:
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        return _table(path, _csv_grid(path), what=kind or "rows")
+        return _table(path, _csv_grid(path, limits), what=kind or "rows")
     if suffix == ".xlsx":
-        return _table(path, _xlsx_grid(path, kind), what=kind or "rows")
+        return _table(path, _xlsx_grid(path, kind, limits), what=kind or "rows")
     shown = repr(path.suffix) if path.suffix else "no extension"
     raise InputError(
         f"cannot import {path}: file type {shown} is not supported; use one of {', '.join(ALLOWED_SUFFIXES)}"
     )
 
 
-def read_rows(path: Path, *, kind: str | None = None) -> tuple[list[str], list[tuple[int, dict[str, object]]]]:
+def read_rows(
+    path: Path, *, kind: str | None = None, limits: IntakeLimits = DEFAULT_LIMITS
+) -> tuple[list[str], list[tuple[int, dict[str, object]]]]:
     """Header (column names as matched) and ``(row number, values)`` of every non-blank data row, in order.
 
     CSV is UTF-8 with or without BOM, delimited by comma, semicolon or tab. XLSX is read with cached formula
     values from the worksheet named like ``kind`` ("risks" or "risk" for kind "risks"), else the first one.
     Empty cells are ``None``; text is trimmed; XLSX numbers and dates keep their cell types.
     """
-    table = _read_table(path, kind)
+    table = _read_table(path, kind, limits)
     return table.header, table.rows
 
 
@@ -459,10 +511,16 @@ def _key(values: Mapping[str, object], columns: dict[str, Callable[[object], obj
 
 
 def _parse_file(
-    path: Path, model: type[_RowT], *, kind: str, key: dict[str, Callable[[object], object]], key_words: str
+    path: Path,
+    model: type[_RowT],
+    *,
+    kind: str,
+    key: dict[str, Callable[[object], object]],
+    key_words: str,
+    limits: IntakeLimits,
 ) -> tuple[list[tuple[int, _RowT]], list[str], list[tuple[int, str]]]:
     """Validate every row; return the good rows, file-level problems and ``(row, problem)`` pairs."""
-    table = _read_table(path, kind)
+    table = _read_table(path, kind, limits)
     allowed = list(model.model_fields)
     required = [name for name, field in model.model_fields.items() if field.is_required()]
     if not table.header:
@@ -525,7 +583,7 @@ def _finish(
     return [row for _, row in rows]
 
 
-def parse_actuals(path: Path) -> list[ActualsRow]:
+def parse_actuals(path: Path, *, limits: IntakeLimits = DEFAULT_LIMITS) -> list[ActualsRow]:
     """Every row of an actuals file, or ImportRowsError listing every problem; one row per project and date."""
     rows, problems, by_row = _parse_file(
         path,
@@ -533,11 +591,12 @@ def parse_actuals(path: Path) -> list[ActualsRow]:
         kind="actuals",
         key={"project": _text, "as_of": _date},
         key_words="project and as_of date",
+        limits=limits,
     )
     return _finish(path, "actuals", rows, problems, by_row)
 
 
-def parse_baseline(path: Path) -> list[BaselineRow]:
+def parse_baseline(path: Path, *, limits: IntakeLimits = DEFAULT_LIMITS) -> list[BaselineRow]:
     """Every baseline point, or ImportRowsError; per project the cumulative planned value never decreases."""
     rows, problems, by_row = _parse_file(
         path,
@@ -545,6 +604,7 @@ def parse_baseline(path: Path) -> list[BaselineRow]:
         kind="baseline",
         key={"project": _text, "period_end": _date},
         key_words="project and period_end date",
+        limits=limits,
     )
     by_project: dict[str, list[tuple[int, BaselineRow]]] = {}
     for number, row in rows:
@@ -564,9 +624,14 @@ def parse_baseline(path: Path) -> list[BaselineRow]:
     return _finish(path, "baseline", rows, problems, by_row)
 
 
-def parse_risks(path: Path) -> list[RiskRow]:
+def parse_risks(path: Path, *, limits: IntakeLimits = DEFAULT_LIMITS) -> list[RiskRow]:
     """Every risk register row, or ImportRowsError listing every problem; one row per project and risk id."""
     rows, problems, by_row = _parse_file(
-        path, RiskRow, kind="risks", key={"project": _text, "id": _text}, key_words="project and risk id"
+        path,
+        RiskRow,
+        kind="risks",
+        key={"project": _text, "id": _text},
+        key_words="project and risk id",
+        limits=limits,
     )
     return _finish(path, "risks", rows, problems, by_row)

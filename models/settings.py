@@ -7,13 +7,22 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from models.limits import MB, IntakeLimits
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PHASEGATE_", extra="ignore")
 
     home: Path = Field(default=Path(".phasegate"), description="Where local state lives (SQLite file, Prefect server).")
     database_url: str | None = Field(default=None, description="SQLAlchemy URL; default is a SQLite file under home.")
-    secret_key: SecretStr = Field(default=SecretStr("dev-only-insecure-key-change-me-0123456789"))
+    # No default on purpose: a key everyone can read in the source signs links anyone can forge. Read it
+    # through ``models.keys.secret_key``, which also tries the key file and refuses short or exposed keys.
+    secret_key: SecretStr | None = Field(
+        default=None, description="Signs approval links; at least 32 bytes (PHASEGATE_SECRET_KEY)."
+    )
+    secret_key_file: Path | None = Field(
+        default=None, description="File holding the key, mode 0600 (default: secret.key under home)."
+    )
     public_url: str = "http://127.0.0.1:8000"
     prefect_port: int = 4200
     notify_config: Path | None = Field(
@@ -37,6 +46,39 @@ class Settings(BaseSettings):
     @property
     def oidc_enabled(self) -> bool:
         return bool(self.oidc_issuer and self.oidc_client_id and self.oidc_client_secret)
+
+    document_store: Path | None = Field(
+        default=None, description="Where registered documents are kept, by sha256 (default: HOME/documents)."
+    )
+    # Caps on what is read from outside (models/limits.py says why); each refusal names its variable.
+    max_document_mb: int = Field(default=50, ge=1, le=4096, description="Largest document `doc add` registers.")
+    max_import_mb: int = Field(default=20, ge=1, le=4096, description="Largest CSV/XLSX file an import reads.")
+    max_import_rows: int = Field(default=100_000, ge=1, le=100_000_000, description="Most rows in one import file.")
+    max_xlsx_unzipped_mb: int = Field(default=50, ge=1, le=65536, description="Unzipped size of an XLSX's parts.")
+    max_docx_xml_mb: int = Field(default=20, ge=1, le=65536, description="Unzipped XML of a DOCX read for sections.")
+    max_pdf_pages: int = Field(default=2000, ge=1, le=1_000_000, description="Most pages of a PDF read for sections.")
+    max_request_kb: int = Field(default=1024, ge=1, le=4_194_304, description="Largest HTTP request body (web).")
+
+    @property
+    def document_store_root(self) -> Path:
+        """The content-addressed document store (``models.document_store``), absolute."""
+        return (self.document_store or self.home / "documents").resolve()
+
+    @property
+    def limits(self) -> IntakeLimits:
+        return IntakeLimits(
+            document_bytes=self.max_document_mb * MB,
+            import_bytes=self.max_import_mb * MB,
+            import_rows=self.max_import_rows,
+            xlsx_unzipped_bytes=self.max_xlsx_unzipped_mb * MB,
+            docx_xml_bytes=self.max_docx_xml_mb * MB,
+            pdf_pages=self.max_pdf_pages,
+            request_bytes=self.max_request_kb * 1024,
+        )
+
+    @property
+    def resolved_secret_key_file(self) -> Path:
+        return self.secret_key_file if self.secret_key_file is not None else self.home / "secret.key"
 
     @property
     def resolved_database_url(self) -> str:

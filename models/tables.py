@@ -170,6 +170,8 @@ class Document(Base):
     registered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     format: Mapped[str] = mapped_column(String(16), default="", server_default="")
     headings: Mapped[list[str] | None] = mapped_column(JSON)
+    store_key: Mapped[str | None] = mapped_column(String(80))
+    """Key of the copy in the document store (``models.document_store``); NULL for rows registered before it."""
 
     __table_args__ = (
         UniqueConstraint("project_key", "deliverable_id", "version"),
@@ -459,9 +461,14 @@ class GateDecision(Base):
 
 
 class AuditEntry(Base):
-    """Append-only, hash-chained log: each entry's hash covers its content and the previous hash."""
+    """Append-only, hash-chained log: each entry's hash covers its content and the previous hash.
+
+    ``scheme`` says how ``hash`` was made (gates.audit): ``sha256`` for entries written before keyed chains,
+    ``hmac-sha256`` (keyed, the key outside the database) for every entry since.
+    """
 
     __tablename__ = "audit_log"
+    __table_args__ = (CheckConstraint("scheme IN ('sha256', 'hmac-sha256')", name="scheme"),)
 
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -471,6 +478,7 @@ class AuditEntry(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+    scheme: Mapped[str] = mapped_column(String(16), server_default="sha256")
 
 
 class OutboxMessage(Base):

@@ -78,11 +78,18 @@ def _record(row: ApiToken) -> TokenRecord:
 
 
 def create_token(
-    session: Session, person_id: str, role: str, now: datetime, *, by: str | None = None
+    session: Session,
+    person_id: str,
+    role: str,
+    now: datetime,
+    *,
+    by: str | None = None,
+    audit_key: bytes | None = None,
 ) -> tuple[uuid.UUID, str]:
     """Store a new token for ``person_id`` with ``role``; returns its id and the plaintext, never stored.
 
     ``by`` is who issued it (the audit entry's actor; default the person), once the use case allowed it.
+    ``audit_key`` keys the audit entry (``models.keys.audit_key``); required once the chain is keyed.
     """
     checked = _role(role)
     if session.get(Person, person_id) is None:
@@ -102,6 +109,7 @@ def create_token(
         entity=f"token:{token_id}",
         payload={"person": person_id, "role": checked.value},
         at=now,
+        key=audit_key,
     )
     return token_id, plaintext
 
@@ -124,7 +132,9 @@ def mark_used(session: Session, token_id: uuid.UUID, now: datetime) -> None:
     session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now))
 
 
-def revoke(session: Session, token_id: uuid.UUID, now: datetime, *, by: str = "system") -> TokenRecord:
+def revoke(
+    session: Session, token_id: uuid.UUID, now: datetime, *, by: str = "system", audit_key: bytes | None = None
+) -> TokenRecord:
     """Revoke a token for good; revoking a revoked token is a conflict naming when it happened."""
     row = session.get(ApiToken, token_id)
     if row is None:
@@ -143,6 +153,7 @@ def revoke(session: Session, token_id: uuid.UUID, now: datetime, *, by: str = "s
         entity=f"token:{token_id}",
         payload={"person": row.person_id, "role": row.role},
         at=now,
+        key=audit_key,
     )
     return _record(row)
 

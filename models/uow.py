@@ -169,9 +169,15 @@ OrgRoute = Callable[[Sequence[str]], list[str]]
 
 class SqlUnitOfWork:
     def __init__(
-        self, session_factory: sessionmaker[Session], *, org_route: OrgRoute | None = None, org_locale: str = "en"
+        self,
+        session_factory: sessionmaker[Session],
+        *,
+        org_route: OrgRoute | None = None,
+        org_locale: str = "en",
+        audit_key: bytes | None = None,
     ) -> None:
         self._factory = session_factory
+        self._audit_key = audit_key
         self._org_route = org_route
         self._org_locale = org_locale
         self._audit: list[AuditDraft] = []
@@ -192,7 +198,7 @@ class SqlUnitOfWork:
 
     def commit(self) -> None:
         """Append the buffered audit entries (one chain-head read for the whole transaction), then commit."""
-        append_audit_entries(self.session, self._audit)
+        append_audit_entries(self.session, self._audit, key=self._audit_key)
         self._audit.clear()
         self.session.commit()
 
@@ -368,6 +374,7 @@ class SqlUnitOfWork:
                 approved_by=row.approved_by,
                 format=row.format,
                 headings=tuple(row.headings) if row.headings is not None else None,
+                store_key=row.store_key,
                 registered_at=row.registered_at,
                 approved_at=row.approved_at,
             )
@@ -401,10 +408,25 @@ class SqlUnitOfWork:
                 registered_at=now,
                 format=document.format,
                 headings=list(document.headings) if document.headings is not None else None,
+                store_key=document.store_key,
             )
         )
         self.session.flush()
         return document_id
+
+    def set_document_store_key(self, key: str, deliverable_id: str, version: int, store_key: str) -> bool:
+        """Record the stored copy of a version registered before the store; False when it already has one."""
+        result = self.session.execute(
+            update(t.Document)
+            .where(
+                t.Document.project_key == key,
+                t.Document.deliverable_id == deliverable_id,
+                t.Document.version == version,
+                t.Document.store_key.is_(None),
+            )
+            .values(store_key=store_key)
+        )
+        return bool(getattr(result, "rowcount", 0))
 
     def total_actual_cost(self, key: str) -> Decimal:
         total = self.session.execute(q.ACTUAL_COST, {"key": key}).scalar()

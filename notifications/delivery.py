@@ -21,7 +21,8 @@ from markupsafe import escape
 
 from models.enums import OutboxStatus
 from models.errors import InputError
-from notifications.email import Attachment, attachments_from_context, rendered_attachments, write_attachments
+from notifications.email import attachments_from_context, rendered_attachments, write_attachments
+from notifications.links import LinkSigner, has_link_requests, sign_links
 from notifications.render import RenderedMessage, code_span, render
 from notifications.routing import single_target_config
 from notifications.targets import (
@@ -50,6 +51,8 @@ class OutboxRow(Protocol):
     def locale(self) -> str: ...
     @property
     def context(self) -> dict[str, Any]: ...
+    @property
+    def recipient_id(self) -> str | None: ...
 
 
 _FOOTER_LABEL = {"en": "Message reference", "zh-CN": "消息编号"}
@@ -80,14 +83,31 @@ def message_html(body_html: str, idempotency_key: str, locale: str) -> str:
     return f"{body_html.rstrip()}\n{footer}\n"
 
 
-def deliver(row: OutboxRow, send_timeout_seconds: float) -> Delivery:
-    """Render and send one row; every failure becomes a ``Delivery``, never an exception."""
+def deliver(row: OutboxRow, send_timeout_seconds: float, *, links: LinkSigner | None = None) -> Delivery:
+    """Render and send one row; every failure becomes a ``Delivery``, never an exception.
+
+    Approval links are signed here, from the link requests the row stores (``notifications.links``), so the
+    token exists only in the message on its way out. ``${NAME}`` placeholders are filled only for the
+    organisation's configured targets (``PHASEGATE_NOTIFY_CONFIG``), never for a person's own URL: a person
+    could otherwise have any environment variable of the dispatcher, its secret key included, sent to them.
+    """
+    if has_link_requests(row.context) and links is None:
+        return Delivery(
+            OutboxStatus.FAILED, "approval link cannot be signed: this dispatcher has no PHASEGATE_SECRET_KEY"
+        )
     try:
-        rendered = render(row.kind, row.locale, row.context)
+        context = sign_links(row.context, links) if links is not None else row.context
+        rendered = render(row.kind, row.locale, context)
     except InputError as exc:
         # A message that cannot be rendered will not render on retry either.
         return Delivery(OutboxStatus.DEAD, f"render failed: {exc.message}")
-    names = placeholder_names(row.target)
+    names = placeholder_names(row.target) if row.recipient_id is None else ()
+    if row.recipient_id is not None and placeholder_names(row.target):
+        return Delivery(
+            OutboxStatus.DEAD,
+            f"target {redact_target(row.target)} of a person holds a ${{NAME}} placeholder; only the "
+            "organisation's notify config (PHASEGATE_NOTIFY_CONFIG) may use them",
+        )
     missing = [name for name in names if not os.environ.get(name, "").strip()]
     if missing:
         # The operator may still export it; retry with backoff, dead-letter after max_attempts.
@@ -101,7 +121,7 @@ def deliver(row: OutboxRow, send_timeout_seconds: float) -> Delivery:
         return Delivery(OutboxStatus.DEAD, f"target {redact_target(row.target)} cannot be parsed by Apprise")
     email = is_email_target(row.target)
     try:
-        attachments = _attachments(row, rendered) if email else []
+        attachments = rendered_attachments(rendered) + attachments_from_context(context) if email else []
     except InputError as exc:
         return Delivery(OutboxStatus.DEAD, f"attachments unusable: {exc.message}")
     body, body_format = _body(rendered, row, email=email)
@@ -155,10 +175,6 @@ def _body(rendered: RenderedMessage, row: OutboxRow, *, email: bool) -> tuple[st
     if email and isinstance(html, str) and html.strip():
         return message_html(html, row.idempotency_key, row.locale), NotifyFormat.HTML
     return message_body(rendered, row.idempotency_key, row.locale), NotifyFormat.MARKDOWN
-
-
-def _attachments(row: OutboxRow, rendered: RenderedMessage) -> list[Attachment]:
-    return rendered_attachments(rendered) + attachments_from_context(row.context)
 
 
 def _scrub(text: str, target: str, secrets: dict[str, str]) -> str:

@@ -49,6 +49,7 @@ from notifications.targets import redact_target
 
 if TYPE_CHECKING:
     from notifications.delivery import Delivery
+    from notifications.links import LinkSigner
 
 logger = logging.getLogger(__name__)
 
@@ -92,6 +93,7 @@ class _Claimed:
     context: dict[str, Any]
     attempts: int
     lease_until: datetime
+    recipient_id: str | None
 
 
 def dispatch_due(
@@ -104,11 +106,13 @@ def dispatch_due(
     worker_id: str | None = None,
     send_timeout_seconds: float = 20.0,
     concurrency: int = 8,
+    links: LinkSigner | None = None,
 ) -> DispatchReport:
     """Claim up to ``batch_size`` due outbox rows, send them, record each result; never raises for delivery.
 
     ``now`` fixes the clock for every timestamp this call writes (tests move it forward to make retries due);
-    by default the wall clock is read at each step.
+    by default the wall clock is read at each step. ``links`` signs the approval links rows store as link
+    requests (``notifications.links``): a row holding one fails, and is retried, while there is no signer.
     """
     if batch_size < 1:
         raise InputError(f"batch_size: must be at least 1, got {batch_size}")
@@ -141,7 +145,7 @@ def dispatch_due(
     def deliver(row: _Claimed) -> _Outcome:
         if time.monotonic() > send_deadline:
             return _release(session_factory, row)
-        delivery = send(row, send_timeout_seconds)
+        delivery = send(row, send_timeout_seconds, links=links)
         return _record(session_factory, row, delivery, clock(), max_attempts)
 
     with ThreadPoolExecutor(max_workers=min(concurrency, len(claimed)), thread_name_prefix=worker) as pool:
@@ -303,6 +307,7 @@ def _claim(
                 table.locale,
                 table.context,
                 table.attempts,
+                table.recipient_id,
             )
             .where(
                 table.status.in_([OutboxStatus.PENDING.value, OutboxStatus.FAILED.value]),
@@ -333,6 +338,7 @@ def _claim(
             context=dict(row.context or {}),
             attempts=row.attempts,
             lease_until=lease_until,
+            recipient_id=row.recipient_id,
         )
         for row in rows
     ]

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -144,3 +145,89 @@ def _claim(payload: Any) -> ApprovalClaim:
         evidence_hash=evidence_hash,
         expires_at=datetime.fromtimestamp(expires, UTC),
     )
+
+
+# --- links signed at send time ---------------------------------------------------------------------------
+# Why: an outbox row lives for days (retries, dead letters, `notify list`), and a signed link in it is a
+# bearer credential to the approval page; database backups and support dumps would carry every one of them.
+# So the use cases store what a link is *made of*, and the dispatcher signs it just before sending.
+
+LINK_REQUEST = "approval-link.v1"
+"""The ``link`` marker of a stored link request: a dict with this marker is signed into a URL at send time."""
+
+_REQUEST_FIELDS = frozenset({"link", "round_id", "approver_id", "evidence_hash", "expires_at"})
+
+
+def link_request(*, round_id: str | UUID, approver_id: str, evidence_hash: str, expires_at: datetime) -> dict[str, Any]:
+    """What an outbox row stores in place of an approval URL: no token, nothing that opens the page."""
+    return {
+        "link": LINK_REQUEST,
+        "round_id": str(round_id),
+        "approver_id": approver_id,
+        "evidence_hash": evidence_hash,
+        "expires_at": _epoch(expires_at, "expires_at"),
+    }
+
+
+def is_link_request(value: object) -> bool:
+    return isinstance(value, dict) and value.get("link") == LINK_REQUEST
+
+
+def sign_link(secret: str, public_url: str, request: dict[str, Any]) -> str:
+    """The approval URL for a stored link request; InputError when the request is not one.
+
+    Deterministic: the same request always gives the same token, so a retried message carries the same link.
+    """
+    if not is_link_request(request) or set(request) != _REQUEST_FIELDS:
+        raise InputError("approval link: the stored link request has an unknown shape")
+    expires = request["expires_at"]
+    if not isinstance(expires, int) or isinstance(expires, bool):
+        raise InputError("approval link: the stored link request has no valid expiry")
+    token = approval_token(
+        secret,
+        round_id=str(request["round_id"]),
+        approver_id=str(request["approver_id"]),
+        evidence_hash=str(request["evidence_hash"]),
+        expires_at=datetime.fromtimestamp(expires, UTC),
+    )
+    return approval_url(public_url, token)
+
+
+LinkSigner = Callable[[dict[str, Any]], str]
+"""Turns a stored link request into the URL to send (``sign_link`` with the key and public URL bound)."""
+
+
+def link_signer(secret: str, public_url: str) -> LinkSigner:
+    """``sign_link`` bound to this installation's key and public URL; checks the key now, not at first send."""
+    _serializer(secret)
+
+    def sign(request: dict[str, Any]) -> str:
+        return sign_link(secret, public_url, request)
+
+    return sign
+
+
+def sign_links(context: dict[str, Any], sign: LinkSigner) -> dict[str, Any]:
+    """A copy of ``context`` with every stored link request (at any depth) replaced by ``sign(request)``."""
+
+    def walk(value: Any) -> Any:
+        if is_link_request(value):
+            return sign(value)
+        if isinstance(value, dict):
+            return {key: walk(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [walk(item) for item in value]
+        return value
+
+    resolved: dict[str, Any] = walk(context)
+    return resolved
+
+
+def has_link_requests(value: Any) -> bool:
+    if is_link_request(value):
+        return True
+    if isinstance(value, dict):
+        return any(has_link_requests(item) for item in value.values())
+    if isinstance(value, list):
+        return any(has_link_requests(item) for item in value)
+    return False

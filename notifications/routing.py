@@ -22,6 +22,11 @@ and therefore the outbox rows, the audit log, ``notify list`` and every log line
 never the secret. Undeclared placeholders are declared for Apprise automatically, so the file needs no
 ``template:`` section (one may still give defaults there).
 
+Only this file's placeholders are ever filled. A person's own notify URL is sent exactly as typed: input
+refuses ``${...}`` in it (``models.commands.AddPerson``) and the dispatcher dead-letters one stored earlier,
+because whoever registers a URL would otherwise choose which of the dispatcher's environment variables (its
+secret key included) is sent to their receiver.
+
 A URL Apprise cannot parse is rejected when the file is loaded, with the entry's number and its redacted URL.
 """
 

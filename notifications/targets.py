@@ -55,6 +55,22 @@ _EMAIL_SCHEMES = frozenset(
 PLACEHOLDER = re.compile(r"\$\{(?P<name>[A-Za-z0-9_]{1,32})\}")
 
 
+def validate_person_target(url: str) -> None:
+    """``validate_target`` for a URL a person registers: ``${NAME}`` placeholders are refused too.
+
+    Why: placeholders are filled from the dispatcher's environment, so a person's URL holding
+    ``${PHASEGATE_SECRET_KEY}`` would have the server's key sent to a receiver of their choosing. Only the
+    organisation's config file (``notifications.routing``) may use them.
+    """
+    if isinstance(url, str) and "${" in url:
+        names = ", ".join(f"${{{name}}}" for name in placeholder_names(url)) or "${...}"
+        raise InputError(
+            f"--notify {redact_target(url)!r}: {names} placeholders are not allowed in a person's URL (they would be "
+            "filled from the server's environment); put shared targets in PHASEGATE_NOTIFY_CONFIG instead"
+        )
+    validate_target(url)
+
+
 def validate_target(url: str) -> None:
     """Raise InputError unless Apprise can load ``url`` as exactly one notification target."""
     shown = redact_target(url)

@@ -28,18 +28,29 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models import schema
 from models.db import make_engine, make_session_factory
+from models.keys import derive_audit_key
 from tests.receivers import HttpReceiver
 
 _SESSION_HOME = Path(tempfile.mkdtemp(prefix="phasegate-tests-"))
+TEST_SECRET_KEY = "test-only-secret-key-" + uuid.uuid4().hex  # 53 bytes, new each session: nothing may rely on it
+"""phasegate has no default key (models/keys.py): every test process and the commands it starts get this one."""
+TEST_AUDIT_KEY = derive_audit_key(TEST_SECRET_KEY)
+"""The audit chain's key under ``TEST_SECRET_KEY``: units of work built by tests append with it, as the CLI does."""
 _ENVIRONMENT = {
+    "PHASEGATE_SECRET_KEY": TEST_SECRET_KEY,
     "PHASEGATE_HOME": str(_SESSION_HOME / "phasegate"),
     "PREFECT_HOME": str(_SESSION_HOME / "prefect"),
     "PREFECT_LOGGING_LEVEL": "WARNING",
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    # A developer's `phasegate login` would send every CLI test to their team server (flows/cli/remote).
+    "XDG_CONFIG_HOME": str(_SESSION_HOME / "config"),
 }
 os.environ.update(_ENVIRONMENT)
 # A developer's own settings must not leak into tests (a real server, a real database).
-for _name in ("PHASEGATE_DATABASE_URL", "PREFECT_API_URL"):
+_FOREIGN = (
+    "PHASEGATE_DATABASE_URL", "PREFECT_API_URL", "PHASEGATE_SERVER_URL", "PHASEGATE_TOKEN", "PHASEGATE_SECRET_KEY_FILE"
+)
+for _name in _FOREIGN:
     os.environ.pop(_name, None)
 
 POSTGRES_ADMIN_URL = os.environ.get(

@@ -9,14 +9,21 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from models.credentials import set_password
+from tests.conftest import TEST_AUDIT_KEY
 
 PASSWORD = "correct horse battery staple"
 CSRF = re.compile(r'name="csrf_token" value="([0-9a-f]+)"')
 
 
-def give_password(sessions: sessionmaker[Session], person_id: str, password: str = PASSWORD) -> None:
+def give_password(
+    sessions: sessionmaker[Session],
+    person_id: str,
+    password: str = PASSWORD,
+    *,
+    audit_key: bytes | None = TEST_AUDIT_KEY,
+) -> None:
     with sessions() as session, session.begin():
-        set_password(session, person_id, password, now=datetime.now(UTC))
+        set_password(session, person_id, password, now=datetime.now(UTC), audit_key=audit_key)
 
 
 def csrf_token(html: str) -> str:

@@ -34,6 +34,7 @@ from models.settings import Settings
 from models.uow import SqlUnitOfWork
 from tests.test_api import seed
 from web.api import router
+from web.api_session import router as session_router
 from web.app import create_app
 
 MAX_EXAMPLES = 15
@@ -81,7 +82,10 @@ def tokens(seeded: tuple[str, dict[str, str]]) -> dict[str, str]:
 def _operations() -> list[tuple[str, str]]:
     """(METHOD, path) of every API operation, read from the router so a new endpoint is tested without edits."""
     return sorted(
-        (method, route.path) for route in router.routes if isinstance(route, APIRoute) for method in route.methods or ()
+        (method, route.path)
+        for route in (*router.routes, *session_router.routes)
+        if isinstance(route, APIRoute)
+        for method in route.methods or ()
     )
 
 

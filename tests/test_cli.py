@@ -230,7 +230,15 @@ def test_commands_that_run_no_flow_do_not_import_prefect(cli: Cli) -> None:
         "try:\n    main()\nfinally:\n    print('PREFECT-LOADED' if 'prefect' in sys.modules else 'PREFECT-ABSENT', "
         "file=sys.stderr)\n"
     )
-    for args in (["project", "list"], ["gate", "check", "P1"], ["audit", "verify"], ["--help"], ["server", "status"]):
+    nowhere = "00000000-0000-4000-8000-000000000000"  # the vote's code path up to "no such round"
+    for args in (
+        ["project", "list"],
+        ["gate", "check", "P1"],
+        ["audit", "verify"],
+        ["--help"],
+        ["server", "status"],
+        ["vote", nowhere, "--as", "alice", "--decision", "go"],
+    ):
         done = subprocess.run(
             [sys.executable, "-c", probe, *args, *([] if args[0] in ("--help", "server") else ["--db", cli.url])],
             capture_output=True,

@@ -14,7 +14,7 @@ import pytest
 
 from gates.documentation import DOCUMENTATION_CRITERIA, has_section, param_problems, section_key
 from gates.evaluation import recommend
-from models.documents import current_sha256, inspect_document
+from models.document_store import DocumentStore, store_key
 from models.enums import CriterionKind, DocumentStatus, Recommendation
 from models.errors import InputError
 from models.evidence import DocumentEvidence, GateEvidence
@@ -72,6 +72,7 @@ def charter(**update: Any) -> DocumentEvidence:
         "format": "docx",
         "headings": ("1. Objectives", "2.3 SCOPE", "Budget: 2026"),
         "current_sha256": H1,
+        "store_key": store_key(H1),
         "approver_roles": ("sponsor",),
         "registered_at": datetime(2026, 5, 31, 9, 0, tzinfo=UTC),
         "approved_at": datetime(2026, 6, 1, 9, 0, tzinfo=UTC),
@@ -188,17 +189,24 @@ CASES: list[tuple[str, str, GateEvidence, bool | str, tuple[str, ...], tuple[str
     ("unchanged", "doc.unchanged_since_approval", evidence(charter(), plan(current_sha256=H2)), True,
      ("all 1 deliverables are unchanged since they were approved",), ("自批准后未被修改",), ()),
     ("changed", "doc.unchanged_since_approval", evidence(charter(current_sha256=H2), plan()), False,
-     (f"Project charter v2 changed since it was approved: sha256 {H1[:12]} approved, {H2[:12]} now (charter.docx)",),
-     (f"项目章程 第 2 版在批准后被修改：批准时 sha256 为 {H1[:12]}，现在为 {H2[:12]}（charter.docx）",),
-     ("restore the approved version of charter.docx",)),
+     (f"Project charter v2: phasegate's stored copy no longer matches what was approved: sha256 {H1[:12]} "
+      f"approved, {H2[:12]} now (charter.docx); the document store was altered",),
+     (f"项目章程 第 2 版：phasegate 保存的副本与批准时不一致：批准时 sha256 为 {H1[:12]}，"
+      f"现在为 {H2[:12]}（charter.docx）",),
+     ("register the approved file charter.docx again to restore the copy",)),
     ("hash compared case-insensitively", "doc.unchanged_since_approval",
      evidence(charter(current_sha256=H1.upper()), plan()), True, (), (), ()),
     ("changed before approval", "doc.unchanged_since_approval",
      evidence(charter(current_sha256=H2, status=DocumentStatus.REGISTERED, approved_by=None), plan()), False,
-     ("changed since it was registered",), ("在登记后被修改",), ()),
-    ("file gone", "doc.unchanged_since_approval", evidence(charter(current_sha256=None), plan()), MISSING,
-     ("Project charter v2: the file is gone (/srv/docs/P1/charter.docx)",), ("文件已不存在",),
-     ("restore charter.docx at /srv/docs/P1/charter.docx",)),
+     ("no longer matches what was registered",), ("与登记时不一致",), ()),
+    ("stored copy gone", "doc.unchanged_since_approval", evidence(charter(current_sha256=None), plan()), MISSING,
+     (f"Project charter v2: phasegate's stored copy of charter.docx is missing ({store_key(H1)})",), ("副本已丢失",),
+     ("register the approved file charter.docx again to restore the copy",)),
+    ("registered before the store", "doc.unchanged_since_approval",
+     evidence(charter(current_sha256=None, store_key=None), plan()), MISSING,
+     ("Project charter v2: phasegate keeps no copy of it (registered from /srv/docs/P1/charter.docx before the "
+      "document store)",), ("phasegate 未保存其副本",),
+     ("run 'phasegate doc adopt' to copy charter.docx into the store if it is unchanged, or register it again",)),
     # doc.required_sections
     ("all sections", "doc.required_sections", evidence(*GOOD), True,
      ("all 4 required sections are present in 2 deliverable(s)",), ("全部 4 个必需章节均已具备",), ()),
@@ -374,20 +382,23 @@ def test_gate_naming_an_unknown_deliverable_is_an_input_error() -> None:
 
 
 def test_real_files_through_the_criteria(tmp_path: Path) -> None:
-    """Files inspected for real feed the criteria: a DOCX missing one section, then edited after approval."""
+    """Files taken into the document store feed the criteria: a DOCX missing one section; its original edited
+    after approval changes nothing; the stored copy altered or deleted fails the criterion."""
     path = tmp_path / "charter.docx"
     document = docx.Document()
     document.add_heading("1. Objectives", 1)
     document.add_heading("2. Scope", 1)
     document.add_paragraph("Budget is discussed in the appendix.")
     document.save(str(path))
-    facts = inspect_document(path)
+    store = DocumentStore(tmp_path / "store")
+    stored = store.put(path)
     doc = charter(
         path=str(path),
-        sha256=facts.sha256,
-        format=facts.format,
-        headings=facts.headings,
-        current_sha256=current_sha256(path),
+        sha256=stored.sha256,
+        format=stored.format,
+        headings=stored.headings,
+        store_key=stored.key,
+        current_sha256=store.sha256_of(stored.key),
     )
     sections = run("doc.required_sections", evidence(doc, plan()))
     check(sections, False)
@@ -396,11 +407,17 @@ def test_real_files_through_the_criteria(tmp_path: Path) -> None:
 
     document.add_heading("3. Budget", 1)
     document.save(str(path))
-    edited = doc.model_copy(update={"current_sha256": current_sha256(path)})
-    changed = run("doc.unchanged_since_approval", evidence(edited, plan()))
-    check(changed, False)
-    assert facts.sha256[:12] in changed.message
+    after_edit = doc.model_copy(update={"current_sha256": store.sha256_of(stored.key)})
+    check(run("doc.unchanged_since_approval", evidence(after_edit, plan())), True)
 
-    path.unlink()
-    gone = doc.model_copy(update={"current_sha256": current_sha256(path)})
+    copy = store.path_of(stored.key)
+    copy.chmod(0o644)
+    copy.write_bytes(path.read_bytes())
+    tampered = doc.model_copy(update={"current_sha256": store.sha256_of(stored.key)})
+    changed = run("doc.unchanged_since_approval", evidence(tampered, plan()))
+    check(changed, False)
+    assert stored.sha256[:12] in changed.message and "document store was altered" in changed.message
+
+    copy.unlink()
+    gone = doc.model_copy(update={"current_sha256": store.sha256_of(stored.key)})
     check(run("doc.unchanged_since_approval", evidence(gone, plan())), MISSING)

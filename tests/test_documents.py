@@ -241,7 +241,7 @@ def test_missing_file_and_directory_are_input_errors(tmp_path: Path) -> None:
     missing = tmp_path / "gone.md"
     with pytest.raises(InputError, match=r"^FILE: cannot read '.*gone\.md': No such file or directory$"):
         inspect_document(missing)
-    with pytest.raises(InputError, match=r"^FILE: cannot read '.*': Is a directory$"):
+    with pytest.raises(InputError, match=r"^FILE: '.*' is a directory, not a regular file; "):
         inspect_document(tmp_path)
 
 
@@ -265,3 +265,55 @@ def test_current_sha256_follows_the_file(tmp_path: Path) -> None:
     path.unlink()
     assert current_sha256(path) is None
     assert current_sha256(tmp_path) is None
+
+
+# --- caps and the document store ---------------------------------------------------------------------------
+
+
+def test_pdf_pages_and_docx_xml_over_their_caps_are_refused(tmp_path: Path) -> None:
+    from models.file_intake import FileTooLargeError
+    from models.limits import IntakeLimits
+
+    pdf = FPDF()
+    for page in range(5):
+        pdf.add_page()
+        pdf.set_font("helvetica", size=12)
+        pdf.cell(text=f"Section {page}")
+    path = tmp_path / "plan.pdf"
+    pdf.output(str(path))
+    assert inspect_document(path, limits=IntakeLimits(pdf_pages=5)).headings is not None
+    with pytest.raises(FileTooLargeError, match=r"has 5 pages; PDFs read for sections may have at most 4 pages "):
+        inspect_document(path, limits=IntakeLimits(pdf_pages=4))
+
+    charter = tmp_path / "charter.docx"
+    document = docx.Document()
+    document.add_heading("Scope", 1)
+    document.save(str(charter))
+    assert inspect_document(charter).headings == ("Scope",)
+    with pytest.raises(FileTooLargeError, match=r"of XML once unzipped; .*PHASEGATE_MAX_DOCX_XML_MB"):
+        inspect_document(charter, limits=IntakeLimits(docx_xml_bytes=1000))
+
+
+def test_the_store_writes_once_read_only_and_repairs_a_tampered_copy(tmp_path: Path) -> None:
+    from models.document_store import DocumentStore
+
+    store = DocumentStore(tmp_path / "store")
+    path = tmp_path / "charter.md"
+    path.write_text("# Scope\n", encoding="utf-8")
+    first = store.put(path)
+    assert first.created and first.key == f"sha256/{sha(path)[:2]}/{sha(path)[2:]}" and first.headings == ("Scope",)
+    copy = store.path_of(first.key)
+    assert copy.read_bytes() == path.read_bytes() and copy.stat().st_mode & 0o777 == 0o444
+    assert not store.put(path).created, "the same bytes are stored once"
+    assert list((tmp_path / "store" / "tmp").iterdir()) == [], "no staging file is left behind"
+
+    copy.chmod(0o644)
+    copy.write_text("# forged\n", encoding="utf-8")
+    assert store.sha256_of(first.key) != first.sha256
+    assert store.put(path).created and store.sha256_of(first.key) == first.sha256
+
+    store.forget(first)
+    assert store.sha256_of(first.key) is None
+    with pytest.raises(ValueError, match="not a document store key"):
+        store.path_of("../../etc/passwd")
+    assert store.sha256_of("/etc/passwd") is None, "an original path is never read through the store"

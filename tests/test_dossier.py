@@ -9,6 +9,7 @@ the broken thing named and exit status 1.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import subprocess
 import sys
@@ -43,6 +44,7 @@ from models.snapshots import ConditionSpec
 from models.template_yaml import template_content_hash
 from models.uow import SqlUnitOfWork
 from tests import actors
+from tests.conftest import TEST_AUDIT_KEY
 from tests.gatekeeping import TWO_OF_THREE, add_ready_project, probe, variant
 
 PHASEGATE = str(Path(sys.executable).with_name("phasegate"))
@@ -65,7 +67,7 @@ class World:
         return self.now
 
     def uow(self) -> UnitOfWork:
-        return SqlUnitOfWork(self.sessions)
+        return SqlUnitOfWork(self.sessions, audit_key=TEST_AUDIT_KEY)
 
     def vote(self, round_id: UUID, voter: str, decision: Decision, **extra: Any) -> approvals.VoteResult:
         return actors.cast_vote(
@@ -77,7 +79,7 @@ class World:
 
     def dossier(self, key: str) -> Dossier:
         with self.sessions() as session:
-            return collect_dossier(session, key, now=EXPORTED_AT)
+            return collect_dossier(session, key, now=EXPORTED_AT, audit_key=TEST_AUDIT_KEY)
 
     def export(self, key: str, out: Path, *extra: str, expect: int) -> subprocess.CompletedProcess[str]:
         done = subprocess.run(
@@ -187,6 +189,12 @@ def _canonical_sha256(value: Any) -> str:
     return hashlib.sha256(data.encode("utf-8")).hexdigest()
 
 
+def _canonical_hmac(value: Any) -> str:
+    """The keyed recipe (docs/security.md): HMAC-SHA256 of the same canonical JSON under the audit key."""
+    data = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return hmac.new(TEST_AUDIT_KEY, data.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
 # ------------------------------------------------------------------------------------------------ contents
 def test_export_holds_the_whole_gate_history_and_every_check_passes(
     decided: tuple[World, UUID], tmp_path: Path
@@ -230,11 +238,12 @@ def test_export_holds_the_whole_gate_history_and_every_check_passes(
         ("PMO re-reads the risk register", "mgr", "open"),
     }
 
-    # Every entry re-verifies from the JSON alone, and its chain of prev_hash links is the log's.
+    # Every entry re-verifies from the JSON and the audit key alone, and its chain of prev_hash links is the log's.
     entries = doc["audit"]
     for entry in entries:
         fields = {k: entry[k] for k in ("seq", "at", "actor", "action", "entity", "payload", "prev_hash")}
-        assert _canonical_sha256(fields) == entry["hash"] == entry["recomputed_hash"]
+        assert entry["scheme"] == "hmac-sha256"
+        assert _canonical_hmac(fields) == entry["hash"] == entry["recomputed_hash"]
     actions = [e["action"] for e in entries]
     for expected in ("project.created", "review.recorded", "round.opened", "security.refused", "vote.cast"):
         assert expected in actions, expected

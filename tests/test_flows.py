@@ -67,6 +67,7 @@ def portfolio(sqlite_url: str, prefect_harness: None, tmp_path: Path) -> Iterato
             sections = template.deliverable(deliverable).required_sections
             path = tmp_path / f"{deliverable}.md"
             path.write_text("".join(f"## {section}\n\ntext\n\n" for section in sections), encoding="utf-8")
+            stored = rt.document_store().put(path)  # the gate reads phasegate's copy, as after `doc add`
             services.register_document(
                 RegisterDocument(
                     project_key="FLOW-GO",
@@ -77,6 +78,7 @@ def portfolio(sqlite_url: str, prefect_harness: None, tmp_path: Path) -> Iterato
                     approved_by="alice",
                     format="md",
                     headings=sections,
+                    store_key=stored.key,
                 ),
                 uow=rt.uow,
                 now=utc_now(),
@@ -115,19 +117,11 @@ def _parameters(flow_run_id: Any) -> dict[str, Any]:
         return dict(client.read_flow_run(flow_run_id).parameters)
 
 
-def test_plain_flow_passes_scalars_through_and_encodes_the_rest(prefect_harness: None) -> None:
-    from datetime import date
+def _run_name(flow_run_id: Any) -> str:
+    from prefect.client.orchestration import get_client
 
-    from flows.plain_flow import plain_flow
-
-    @plain_flow(name="probe")
-    def probe(a: str, b: int | None = None) -> None:  # pragma: no cover - never run
-        pass
-
-    scalars = {"a": "K-1", "b": None}
-    assert probe.serialize_parameters(scalars) == scalars
-    # Anything else still goes through Prefect's own encoder, which knows dates.
-    assert probe.serialize_parameters({"a": "K-1", "b": date(2026, 1, 2)}) == {"a": "K-1", "b": "2026-01-02"}
+    with get_client(sync_client=True) as client:
+        return str(client.read_flow_run(flow_run_id).name)
 
 
 def test_review_then_decision_advances_and_notifies(portfolio: tuple[Any, HttpReceiver], tmp_path: Path) -> None:
@@ -145,6 +139,8 @@ def test_review_then_decision_advances_and_notifies(portfolio: tuple[Any, HttpRe
     parameters = _parameters(state.state_details.flow_run_id)
     assert (parameters["project_key"], parameters["meeting_at"]) == ("FLOW-GO", None)
     assert (parameters["actor"]["person_id"], parameters["actor"]["method"]) == ("bob", "os_login")
+    gate_id = result["evaluation"]["gate_id"]
+    assert _run_name(state.state_details.flow_run_id) == f"FLOW-GO / {gate_id} / review", "readable in the UI"
     request = receiver.wait_for(1)[0]
     assert request.path == "/alice" and result["round_id"] in request.body.decode()
 
@@ -159,6 +155,7 @@ def test_review_then_decision_advances_and_notifies(portfolio: tuple[Any, HttpRe
     applied = decided.result()
     assert (applied["status"], applied["stage_id"], applied["already_applied"]) == ("active", "scoping", False)
     assert "gate-decision-flow-go" in _artifact_keys(decided.state_details.flow_run_id)
+    assert _run_name(decided.state_details.flow_run_id) == f"FLOW-GO / {gate_id} / go"
     paths = sorted(r.path for r in receiver.wait_for(3))
     assert paths == ["/alice", "/alice", "/bob"]  # the request, then the decision to sponsor and manager
     bob_message = next(r for r in receiver.requests if r.path == "/bob").json()

@@ -464,10 +464,13 @@ def test_missing_file_and_directory_are_unreadable(tmp_path: Path) -> None:
     directory = tmp_path / "folder.csv"
     directory.mkdir()
 
-    for path in (tmp_path / "gone.csv", tmp_path / "gone.xlsx", directory):
+    for path in (tmp_path / "gone.csv", tmp_path / "gone.xlsx"):
         with pytest.raises(InputError, match=r"^cannot read ") as caught:
             read_rows(path)
         assert str(path) in caught.value.message
+    with pytest.raises(InputError, match=r"is a directory, not a regular file") as caught:
+        read_rows(directory)
+    assert str(directory) in caught.value.message
 
 
 def test_damaged_workbook_is_unreadable(tmp_path: Path) -> None:

@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 from collections.abc import Iterator
 from datetime import date, timedelta
@@ -222,7 +221,7 @@ def test_the_api_answers_422_and_the_cli_exits_2_for_an_unknown_condition_owner(
                 PHASEGATE, "vote", round_id, "--as", "sam", "--decision", "conditional_go", "--reason", "fix first",
                 "--condition", "Fix;ghost;2027-01-15;x", "--db", sqlite_url,
             ],
-            capture_output=True, text=True, timeout=180, env=os.environ | {"PHASEGATE_WARM_START": "0"},
+            capture_output=True, text=True, timeout=180,
         )  # fmt: skip
         assert cli.returncode == 2, cli.stderr
         assert "condition 1 owner: unknown person 'ghost'" in cli.stderr and "Traceback" not in cli.stderr

@@ -76,7 +76,7 @@ def part11_world(url: str, public_url: str, tmp_path: Path, receiver: HttpReceiv
     current = services.get_round(w.round_id, uow=w.uow)
     project = services.project_view(current.project_key, uow=w.uow).project
     assert project.template_version == 2
-    give_password(w.rt.sessions, "sam")
+    give_password(w.rt.sessions, "sam", audit_key=w.rt.audit_key)
     return w
 
 
@@ -145,7 +145,7 @@ def test_a_signature_with_totp_needs_the_code_too(world: World) -> None:
     import pyotp
 
     with world.rt.sessions() as session, session.begin():
-        uri = enable_totp(session, "sam", now=datetime.now(UTC))
+        uri = enable_totp(session, "sam", now=datetime.now(UTC), audit_key=world.rt.audit_key)
     with pytest.raises(approvals.SecurityRefusedError):
         _cast(world, SignatureProof(password=SecretStr(PASSWORD)))
     code = pyotp.parse_uri(uri).now()
@@ -155,7 +155,7 @@ def test_a_signature_with_totp_needs_the_code_too(world: World) -> None:
 # ------------------------------------------------------------------------------------------------ REST API
 def test_the_api_takes_the_password_in_the_vote_body(world: World) -> None:
     with world.rt.sessions() as session, session.begin():
-        _, token = create_token(session, "sam", "approver", datetime.now(UTC))
+        _, token = create_token(session, "sam", "approver", datetime.now(UTC), audit_key=world.rt.audit_key)
     current = services.get_round(world.round_id, uow=world.uow)
     body = {"decision": "go", "evidence_hash": current.evidence_hash}
     headers = {"Authorization": f"Bearer {token}"}

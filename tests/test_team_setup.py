@@ -234,12 +234,16 @@ def test_team_setup_runs_the_deployments_on_a_process_worker(
         "PREFECT_SERVER_DATABASE_CONNECTION_URL": team_databases.prefect_url,
         "PREFECT_SERVER_UI_API_URL": api_url,
     }
-    # What every team member and worker machine has: the team server, the team database, the checkout.
+    # What every team member and worker machine has: the team server, the team database, the checkout, and
+    # the team's secret key in a 0600 file (docs/team.md; `phasegate key generate --out` writes it so).
+    from models.keys import write_key_file
+
     team_env = prefect_env | {
         "PREFECT_API_URL": api_url,
         "PHASEGATE_DATABASE_URL": team_databases.phasegate_url,
         "PHASEGATE_HOME": str(tmp_path / "phasegate-home"),
         "PHASEGATE_CHECKOUT": str(REPO),
+        "PHASEGATE_SECRET_KEY_FILE": str(write_key_file(tmp_path / "team-secrets" / "secret.key")),
     }
     prefect = str(VENV_BIN / "prefect")
     receiver_address, received = http_receiver
@@ -477,5 +481,5 @@ def test_local_server_start_failure_names_the_cause(local_settings: Settings) ->
             server.start(local_settings, wait_seconds=60)
     assert failure.value.code == "server.start_failed"
     assert not (server.server_dir(local_settings) / server.PID_FILE).exists()
-    assert not (server.server_dir(local_settings) / "cli-host.json").exists(), "the warm host went with the server"
+    assert not (server.server_dir(local_settings) / server.SERVING_PID_FILE).exists(), "no serving without a server"
     assert server.local_api_url(local_settings) is None

@@ -103,7 +103,7 @@ def _vote_by_page(world: World) -> None:
 
 def _vote_by_api(world: World) -> None:
     with world.rt.sessions() as session, session.begin():
-        _, token = create_token(session, "sam", "approver", datetime.now(UTC))
+        _, token = create_token(session, "sam", "approver", datetime.now(UTC), audit_key=world.rt.audit_key)
     with TestClient(create_app(world.settings)) as client:
         headers = {"Authorization": f"Bearer {token}"}
         shown = client.get(f"/api/v1/rounds/{world.round_id}", headers=headers).json()

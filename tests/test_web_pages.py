@@ -26,7 +26,7 @@ from pydantic import SecretStr
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
-from flows.runtime import Runtime, approval_links, probe_file
+from flows.runtime import Runtime, approval_links, link_signer
 from gates import approvals, people, services
 from models import tables as t
 from models.audit_store import verify_audit
@@ -67,7 +67,13 @@ class World:
         return self.rt.uow()
 
     def dispatch(self) -> None:
-        dispatch_due(self.rt.sessions, max_attempts=1, send_timeout_seconds=10, lease_seconds=30)
+        dispatch_due(
+            self.rt.sessions,
+            max_attempts=1,
+            send_timeout_seconds=10,
+            lease_seconds=30,
+            links=link_signer(self.settings),
+        )
 
     def links(self) -> list[str]:
         found: list[str] = []
@@ -94,6 +100,7 @@ def _register(w: World, deliverable: str, version_note: str = "") -> None:
     tpl = services.get_template("it-pmo", 1, uow=w.uow).template
     standard = tpl.deliverable(deliverable)
     path, digest = _write_doc(w.docs, deliverable + version_note, standard.required_sections)
+    stored = w.rt.document_store().put(path)  # the gate reads phasegate's copy, as after `doc add`
     services.register_document(
         RegisterDocument(
             project_key=KEY,
@@ -104,6 +111,7 @@ def _register(w: World, deliverable: str, version_note: str = "") -> None:
             format="md",
             headings=standard.required_sections,
             approved_by={"sponsor": "sam", "pmo": "pam"}[standard.approver_role],
+            store_key=stored.key,
         ),
         uow=w.uow,
         now=_now(),
@@ -189,7 +197,7 @@ def build_world(url: str, public_url: str, tmp_path: Path, receiver: HttpReceive
         RequestReview(project_key=KEY, requested_by="mgr"),
         uow=w.uow,
         now=_now(),
-        probe=probe_file,
+        probe=rt.probe,
         links=approval_links(settings),
         actor=actors.admin("mgr"),
     )
@@ -281,7 +289,7 @@ def test_a_vote_through_the_link_is_recorded_once_and_the_link_then_shows_it(wor
     assert [e.payload["code"] for e in refused] == [approval.REPLAYED]
     assert world.count(t.Vote) == 1
     with world.rt.sessions() as session:
-        assert verify_audit(session) is None
+        assert verify_audit(session, key=world.rt.audit_key) is None
     decided = [r for r in world.receiver.requests if "decision" in r.body.decode("utf-8", "replace").lower()]
     assert decided, "the decision notification was dispatched after the vote"
 

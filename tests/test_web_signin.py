@@ -34,6 +34,7 @@ from models.commands import UpdatePerson
 from models.credentials import enable_totp
 from models.identity import SYSTEM_ACTOR
 from tests.browser import artifact, chromium
+from tests.conftest import TEST_AUDIT_KEY
 from tests.receivers import HttpReceiver, free_port
 from tests.signin import PASSWORD, csrf_token, give_password, sign_in
 from tests.test_web_pages import KEY, World, _now, build_world
@@ -49,7 +50,7 @@ PHASEGATE = str(Path(sys.executable).with_name("phasegate"))
 @pytest.fixture
 def world(db_url: str, tmp_path: Path, receiver: HttpReceiver) -> Iterator[World]:
     w = build_world(db_url, "http://testserver", tmp_path, receiver)
-    give_password(w.rt.sessions, "sam")
+    give_password(w.rt.sessions, "sam", audit_key=w.rt.audit_key)
     yield w
     w.rt.engine.dispose()
 
@@ -69,7 +70,7 @@ def _audit(w: World, action: str) -> list[t.AuditEntry]:
 
 def _chain_ok(w: World) -> None:
     with w.rt.sessions() as session, session.begin():
-        assert verify_audit(session) is None
+        assert verify_audit(session, key=w.rt.audit_key) is None
 
 
 def _live_sessions(w: World, person_id: str) -> int:
@@ -167,7 +168,7 @@ def test_the_session_cookie_is_secure_behind_https(world: World) -> None:
 
 def test_totp_once_enabled_is_required_and_each_code_works_once(world: World) -> None:
     with world.rt.sessions() as session, session.begin():
-        uri = enable_totp(session, "sam", now=datetime.now(UTC))
+        uri = enable_totp(session, "sam", now=datetime.now(UTC), audit_key=world.rt.audit_key)
     assert uri.startswith("otpauth://totp/") and "issuer=phasegate" in uri
     totp = pyotp.parse_uri(uri)
     with TestClient(create_app(world.settings)) as first, TestClient(create_app(world.settings)) as second:
@@ -185,7 +186,9 @@ def test_totp_once_enabled_is_required_and_each_code_works_once(world: World) ->
 def test_sessions_end_on_password_change_idle_and_absolute_timeouts(world: World, client: TestClient) -> None:
     assert sign_in(client, "sam").status_code == 303
     assert client.get("/", follow_redirects=False).status_code == 200
-    give_password(world.rt.sessions, "sam", "a brand new passphrase 42")  # revokes every open sign-in at once
+    give_password(
+        world.rt.sessions, "sam", "a brand new passphrase 42", audit_key=world.rt.audit_key
+    )  # revokes every open sign-in at once
     assert client.get("/", follow_redirects=False).status_code == 303
     assert _audit(world, "session.revoked")[-1].payload == {"sessions": 1, "why": "password changed"}
 
@@ -220,7 +223,7 @@ def test_sign_in_is_throttled_per_account_then_per_source(world: World) -> None:
     blocked = sign_in(client, "sam", PASSWORD)  # even the right password waits out the window
     assert blocked.status_code == 429 and "Too many failed attempts" in blocked.text
     assert [e.payload["limit"] for e in _audit(world, "signin.throttled")] == ["account"]
-    give_password(world.rt.sessions, "pam")
+    give_password(world.rt.sessions, "pam", audit_key=world.rt.audit_key)
     for n in range(PER_SOURCE - PER_ACCOUNT):
         assert sign_in(client, f"someone{n}", "guess guess guess").status_code == 401
     other = sign_in(client, "pam", PASSWORD)  # a fresh account, but this source is over its limit
@@ -250,7 +253,7 @@ def test_an_api_token_without_the_role_gets_403_and_an_audit_entry(world: World,
     from models.tokens import create_token
 
     with world.rt.sessions() as session, session.begin():
-        _, token = create_token(session, "sam", "viewer", datetime.now(UTC))
+        _, token = create_token(session, "sam", "viewer", datetime.now(UTC), audit_key=TEST_AUDIT_KEY)
     response = client.post(
         "/api/v1/projects",
         headers={"Authorization": f"Bearer {token}"},
@@ -388,7 +391,7 @@ def served(sqlite_url: str, tmp_path: Path, receiver: HttpReceiver) -> Iterator[
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     w = build_world(sqlite_url, base, tmp_path, receiver)
-    give_password(w.rt.sessions, "pam")
+    give_password(w.rt.sessions, "pam", audit_key=w.rt.audit_key)
     server = uvicorn.Server(uvicorn.Config(create_app(w.settings), host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -407,7 +410,7 @@ def served(sqlite_url: str, tmp_path: Path, receiver: HttpReceiver) -> Iterator[
 def test_a_person_signs_in_with_a_one_time_code_and_out_again_in_chromium(served: tuple[World, str]) -> None:
     w, base = served
     with w.rt.sessions() as session, session.begin():
-        totp = pyotp.parse_uri(enable_totp(session, "pam", now=datetime.now(UTC)))
+        totp = pyotp.parse_uri(enable_totp(session, "pam", now=datetime.now(UTC), audit_key=w.rt.audit_key))
     with chromium() as browser:
         page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="zh-CN")
         page.goto(f"{base}/projects/{KEY}")  # a Chinese browser asks for a project page: the sign-in comes first

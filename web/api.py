@@ -9,8 +9,8 @@ Choices worth knowing:
 
 - **Documents are registered, not uploaded.** Deliverables live on the server's disk (or a share it mounts),
   as with ``phasegate doc add``; a client sends the absolute path with the sha256 and size it computed. The
-  gate criterion ``doc.unchanged_since_approval`` re-hashes the file at every evaluation, so a wrong hash or
-  a file changed after registration shows up as a failed criterion, not as a silent pass.
+  server copies the file into its document store (``models.document_store``), refuses it when the hash or
+  size differ, and gates read that copy from then on: a file changed after registration changes nothing.
 - **Starting a review runs the review use case in the request, not the ``gate-review`` Prefect flow.**
   The API stays light (no Prefect import for a review); the round it opens is a row, and the requests it
   queues are dispatched by the composition root's after-commit handler once the answer is sent.
@@ -30,11 +30,13 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 from decimal import Decimal
+from pathlib import Path as FilePath
 from typing import Annotated, Any, Generic, Literal, TypeVar
 from uuid import UUID
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Header, Path, Query, Response, status
 from pydantic import (
+    AwareDatetime,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -45,6 +47,7 @@ from pydantic import (
     WithJsonSchema,
 )
 
+from flows.runtime import Runtime as AppRuntime
 from gates import approvals, people, services
 from models.audit_store import audit_head, verify_audit
 from models.commands import (
@@ -59,7 +62,7 @@ from models.commands import (
 from models.enums import BallotKind, Decision, ProjectStatus, RoundStatus
 from models.errors import InputError
 from models.evidence import DocumentEvidence, RiskEvidence
-from models.identity import OrgRole, SignatureProof
+from models.identity import Actor, OrgRole, SignatureProof
 from models.snapshots import (
     BaselineRecord,
     ConditionSpec,
@@ -103,8 +106,11 @@ Note = Annotated[str, StringConstraints(max_length=500)]
 Heading = Annotated[str, StringConstraints(max_length=500)]
 Reason = Annotated[str, StringConstraints(max_length=4000)]
 GivenReason = Annotated[str, StringConstraints(max_length=4000, pattern=r"\S")]
-ConditionText = Annotated[str, StringConstraints(min_length=1, max_length=2000, pattern=r"\S")]
-Verification = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"\S")]
+# At least one character that is not white space to Python (which CastVote strips), Rust's regex (which
+# Pydantic checks with) and ECMAScript (which OpenAPI clients check with): their sets of spaces differ.
+VISIBLE = r"[^\s\x1c-\x1f\x85\ufeff]"
+ConditionText = Annotated[str, StringConstraints(min_length=1, max_length=2000, pattern=VISIBLE)]
+Verification = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=VISIBLE)]
 RiskResponse = Literal["avoid", "mitigate", "transfer", "accept", "escalate", "exploit", "enhance", "share"]
 LongText = Annotated[str, StringConstraints(max_length=10_000)]
 
@@ -343,31 +349,73 @@ def assign_role(actor: Acting, rt: Runtime, key: Key, body: RoleIn) -> RoleOut:
 class DocumentIn(Body):
     deliverable_id: Ident
     path: Annotated[str, StringConstraints(max_length=1024, pattern=r"^/[^\x00]*$")] = Field(
-        description="Absolute path of the file on the server's disk (the server re-hashes it at each gate check)."
+        description="Absolute path of a regular file on the server's disk (not a symbolic link); the server copies "
+        "it into its document store, and gates read that copy from then on."
     )
-    sha256: Sha256
+    sha256: Sha256 = Field(description="The file's sha256 as the client computed it; the server's copy must match.")
     size: Annotated[int, Field(ge=0, le=MAX_INT)]
     approved_by: PersonId | None = None
-    format: Annotated[str, StringConstraints(pattern=r"^[a-z0-9]{0,16}$")] = ""
+    format: Annotated[str, StringConstraints(pattern=r"^[a-z0-9]{0,16}$")] = Field(
+        default="", description="Ignored: the server takes the format from the file name."
+    )
     headings: list[Heading] | None = Field(
-        default=None, max_length=500, description="Section titles read from the file; null when unknown."
+        default=None, max_length=500, description="Ignored: the server reads the sections from its stored copy."
     )
 
 
-@router.post("/projects/{key}/documents", status_code=status.HTTP_201_CREATED, responses=WRITE, tags=["evidence"])
-def register_document(actor: Acting, rt: Runtime, key: Key, body: DocumentIn) -> DocumentEvidence:
-    """Register a new version of a deliverable: path, sha256 and size as the client measured them."""
-    cmd = RegisterDocument(
-        project_key=key,
-        deliverable_id=body.deliverable_id,
-        path=body.path,
-        sha256=body.sha256,
-        size=body.size,
-        approved_by=body.approved_by,
-        format=body.format,
-        headings=tuple(body.headings) if body.headings is not None else None,
-    )
-    return services.register_document(cmd, actor=actor, uow=rt.uow, now=rt.now())
+@router.post(
+    "/projects/{key}/documents",
+    status_code=status.HTTP_201_CREATED,
+    responses=WRITE | {200: {"description": "The same file is already the latest version: nothing was added."}},
+    tags=["evidence"],
+)
+def register_document(actor: Acting, rt: Runtime, key: Key, body: DocumentIn, response: Response) -> DocumentEvidence:
+    """Register a new version of a deliverable: the server copies the file into its document store.
+
+    The file must be a regular file within the server's size caps, and hash to ``sha256`` (422 otherwise).
+    Sections and format are read by the server from its copy. The same file again is not a new version: 200
+    with the latest version instead of 201. A path that is not a regular file, or a hash that is not the
+    file's, is also audited (``security.document_refused``): a client probing the server's disk shows in the log.
+    """
+    try:
+        return _register_document(rt, actor, key, body, response)
+    except InputError as err:
+        if err.code in SECURITY_REFUSALS:
+            services.record_document_refusal(
+                key, actor=actor.person_id, path=body.path, code=err.code, why=err.message, uow=rt.uow, now=rt.now()
+            )
+        raise
+
+
+SECURITY_REFUSALS = frozenset({"input.not_regular_file", "document.hash_mismatch"})
+
+
+def _register_document(
+    rt: AppRuntime, actor: Actor, key: str, body: DocumentIn, response: Response
+) -> DocumentEvidence:
+    services.check_document_target(key, body.deliverable_id, body.approved_by, actor=actor, uow=rt.uow, now=rt.now())
+    with rt.document_store().custody(FilePath(body.path), label="body.path", follow_symlinks=False) as stored:
+        if stored.sha256 != body.sha256 or stored.size != body.size:
+            raise InputError(
+                f"body.sha256: the file at body.path hashes to {stored.sha256} ({stored.size} bytes), not "
+                f"{body.sha256} ({body.size} bytes); send the hash and size of the file being registered",
+                code="document.hash_mismatch",
+            )
+        cmd = RegisterDocument(
+            project_key=key,
+            deliverable_id=body.deliverable_id,
+            path=body.path,
+            sha256=stored.sha256,
+            size=stored.size,
+            approved_by=body.approved_by,
+            format=stored.format,
+            headings=stored.headings,
+            store_key=stored.key,
+        )
+        registered = services.register_document(cmd, actor=actor, uow=rt.uow, now=rt.now())
+    if not registered.created:
+        response.status_code = status.HTTP_200_OK
+    return registered.document
 
 
 class CostIn(Body):
@@ -506,15 +554,26 @@ class ReviewOut(BaseModel):
     evaluation: Evaluation
 
 
+class ReviewIn(Body):
+    meeting_at: AwareDatetime | None = Field(
+        default=None, description="When the gate review meeting is held: approvers get a calendar invitation."
+    )
+
+
 @router.post(
     "/projects/{key}/reviews",
     status_code=status.HTTP_201_CREATED,
-    responses=responses(401, 403, 404, 409, 422),
+    responses=responses(400, 401, 403, 404, 409, 422),
     tags=["reviews"],
 )
-def start_review(actor: Acting, rt: Runtime, key: Key, background: BackgroundTasks) -> ReviewOut:
+def start_review(
+    actor: Acting, rt: Runtime, key: Key, background: BackgroundTasks, body: ReviewIn | None = None
+) -> ReviewOut:
     """Start a gate review: evaluate, record it with its evidence hash, and open the approval round if ready."""
-    result = rt.start_review(RequestReview(project_key=key, requested_by=actor.person_id), actor=actor)
+    meeting_at = body.meeting_at if body is not None else None
+    result = rt.start_review(
+        RequestReview(project_key=key, requested_by=actor.person_id, meeting_at=meeting_at), actor=actor
+    )
     background.add_task(rt.after_commit, result.events, quiet=True)  # the requests go out after the answer
     return ReviewOut(
         review_id=result.review_id,
@@ -774,9 +833,9 @@ class AuditHead(BaseModel):
 
 @router.get("/audit/verify", responses=READ, tags=["audit"])
 def verify_audit_log(_: Reader, rt: Runtime) -> AuditVerification:
-    """Verify the hash chain of the audit log (edits, deletions and insertions are detected)."""
+    """Verify the audit chain (edits, deletions and insertions are detected; keyed entries with the server's key)."""
     with rt.read_sessions() as session:  # one snapshot: the chain and its head agree
-        broken = verify_audit(session)
+        broken = verify_audit(session, key=rt.audit_key)
         head = audit_head(session)
     return AuditVerification(
         intact=broken is None,

@@ -26,15 +26,20 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.responses import JSONResponse, Response
 
 from flows.runtime import Runtime, runtime, utc_now
+from models.db import hide_passwords
 from models.errors import ConflictError, InputError, NotFoundError, PermissionDeniedError, PhasegateError
+from models.keys import secret_key
 from models.settings import Settings
 from web import headers, pages, session, signin, sso
+from web.access_log import redact_tokens, uvicorn_log_config
 from web.refusals import RefusalLedger
+from web.request_size import RequestSizeLimit
 from web.throttle import SignInThrottle
 
 STATIC = Path(__file__).parent / "static"
@@ -94,6 +99,8 @@ def _page(request: Request, status: int, detail: str | None) -> Response:
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
+    """The app on ``settings`` (default: the environment); SecretKeyError when there is no usable secret key."""
+    secret_key(settings if settings is not None else Settings())  # approval links cannot be checked without it
     rt, owned = _runtime_for(settings)
 
     ledger = RefusalLedger(per_minute=rt.settings.refusals_per_minute)
@@ -113,16 +120,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.refusals = ledger
     app.state.signin_throttle = SignInThrottle()
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    # Outermost last: security headers on everything, then the sign-in gate, then the SSO state cookie.
+    # Outermost last: security headers on everything, then the body cap (413 before anything reads a byte more),
+    # then the sign-in gate, then the SSO state cookie.
     app.add_middleware(
         SessionMiddleware,
-        secret_key=rt.settings.secret_key.get_secret_value(),
+        secret_key=secret_key(rt.settings),
         session_cookie=sso.COOKIE,
         max_age=600,
         same_site="lax",
         https_only=session.secure_cookies(rt.settings),
     )
     app.add_middleware(session.RequireSignIn, runtime=rt)
+    app.add_middleware(RequestSizeLimit, max_bytes=rt.settings.limits.request_bytes)
     app.add_middleware(headers.SecurityHeaders)
 
     @app.get("/healthz", include_in_schema=False)
@@ -161,9 +170,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             response.headers[name] = value
         return response
 
+    @app.exception_handler(DBAPIError)
+    async def database_error(request: Request, err: DBAPIError) -> Response:
+        """One log line, password hidden, no traceback: driver errors may quote the connection string.
+
+        A handler for this class (not ``Exception``) is what keeps Starlette from re-raising the error into
+        the server's own traceback log.
+        """
+        first = (str(err.orig if err.orig is not None else err).splitlines() or [""])[0]
+        shown = hide_passwords(first, rt.settings.resolved_database_url)
+        logger.error("database error on %s %s: %s", request.method, redact_tokens(request.url.path), shown)
+        if _is_api(request):
+            return _problem(500, "Internal Server Error", "the database is unavailable; see the server log")
+        return _page(request, 500, None)
+
     @app.exception_handler(Exception)
     async def unexpected(request: Request, err: Exception) -> Response:
-        logger.exception("unhandled error on %s %s", request.method, request.url.path)
+        logger.exception("unhandled error on %s %s", request.method, redact_tokens(request.url.path))
         # Answered from outside the middleware stack, so the security headers are set here too.
         if _is_api(request):
             return headers.apply(
@@ -177,4 +200,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if importlib.util.find_spec("web.api") is not None:
         # The REST API is its own module (web/api.py); the pages work without it.
         app.include_router(importlib.import_module("web.api").router)
+        app.include_router(importlib.import_module("web.api_session").router)  # what `phasegate login` needs
     return app
+
+
+def run_server(*, host: str, port: int) -> None:
+    """``phasegate serve``: the app under uvicorn, its access log showing ``/approve/[redacted]`` for tokens."""
+    import uvicorn
+
+    uvicorn.run(
+        create_app(), host=host, port=port, log_level="info", proxy_headers=True, log_config=uvicorn_log_config()
+    )

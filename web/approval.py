@@ -35,6 +35,7 @@ from models.commands import VOTE_CHOICES, CastVote
 from models.enums import RoundStatus
 from models.errors import NotFoundError, PermissionDeniedError
 from models.identity import AuthMethod, SignatureProof
+from models.keys import secret_key
 from models.settings import Settings
 from models.snapshots import RoundSnapshot, VoteRecord
 from notifications.links import EXPIRED, STALE_EVIDENCE, ApprovalClaim, read_approval_token
@@ -86,7 +87,8 @@ class Link:
 
 
 def secret_of(settings: Settings) -> str:
-    return settings.secret_key.get_secret_value()
+    """The key links are checked with (``models.keys.secret_key``: never a default one)."""
+    return secret_key(settings)
 
 
 def refuse(rt: Runtime, *, code: str, method: str, digest: str, now: datetime, request: Request | None = None) -> None:

@@ -20,6 +20,7 @@ from flows.runtime import Runtime, utc_now
 from gates import approvals
 from models.errors import ConflictError, InputError, NotFoundError, PermissionDeniedError
 from models.identity import AuthMethod
+from models.keys import secret_key
 from web import approval, csrf, i18n, session, views
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -62,7 +63,7 @@ def runtime_of(request: Request) -> Runtime:
 
 
 def _secret(request: Request) -> str:
-    return runtime_of(request).settings.secret_key.get_secret_value()
+    return secret_key(runtime_of(request).settings)
 
 
 def render(

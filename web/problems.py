@@ -37,6 +37,7 @@ TITLES = {
     403: "Forbidden",
     404: "Not found",
     409: "Conflict",
+    413: "Content too large",
     422: "Invalid input",
 }
 

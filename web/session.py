@@ -38,6 +38,7 @@ from flows.runtime import Runtime, utc_now
 from models import tables as t
 from models.credentials import disabled_column
 from models.identity import Actor, AuthMethod
+from models.keys import secret_key
 from models.settings import Settings
 
 COOKIE = "phasegate_session"
@@ -63,7 +64,7 @@ class SignedIn:
 
 
 def _serializer(settings: Settings) -> URLSafeSerializer:
-    return URLSafeSerializer(settings.secret_key.get_secret_value(), salt="phasegate.web-session")
+    return URLSafeSerializer(secret_key(settings), salt="phasegate.web-session")
 
 
 def _hash(session_id: str) -> str:

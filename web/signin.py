@@ -21,6 +21,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from flows.runtime import Runtime, utc_now
 from models.credentials import SignInCheck, check
 from models.identity import AuthMethod
+from models.keys import secret_key
 from web import csrf, pages, session
 from web.refusals import audit_refusal, source_of
 from web.throttle import SignInThrottle
@@ -43,7 +44,7 @@ def throttle_of(request: Request) -> SignInThrottle:
 
 
 def _secret(rt: Runtime) -> str:
-    return rt.settings.secret_key.get_secret_value()
+    return secret_key(rt.settings)
 
 
 def signin_page(

@@ -14,7 +14,7 @@ from typing import Any
 
 from markupsafe import Markup
 
-from flows.runtime import Runtime, probe_file
+from flows.runtime import Runtime
 from gates import approvals, services
 from gates.evm import EvmFigures, compute, rag_band
 from gates.scorecard import ScorecardSummary, summarize
@@ -306,7 +306,7 @@ def project_page(rt: Runtime, key: str, now: datetime) -> ProjectPage:
     evaluation: Evaluation | None = None
     problem: str | None = None
     try:
-        evaluation = services.check_gate(key, uow=rt.reader, now=now, probe=probe_file, registry=rt.registry).evaluation
+        evaluation = services.check_gate(key, uow=rt.reader, now=now, probe=rt.probe, registry=rt.registry).evaluation
     except PhasegateError as err:
         problem = str(err)
     data = services.project_data(key, uow=rt.reader)

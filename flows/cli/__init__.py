@@ -6,9 +6,6 @@ nothing written; a broken audit chain exits 1. Each command group lives in a mod
 
 from __future__ import annotations
 
-import atexit
-import contextlib
-import logging
 import os
 import sys
 from collections.abc import Callable
@@ -22,6 +19,8 @@ from flows.cli import (
     database,
     evidence,
     gates,
+    keys,
+    login,
     notify,
     people,
     projects,
@@ -63,12 +62,16 @@ GROUPS: dict[str, typer.Typer] = {
     "token": tokens.app,
     "account": accounts.app,
     "delegate": approvals.delegate_app,
+    "key": keys.app,
 }
 COMMANDS: dict[str, Callable[..., None]] = {
     "vote": approvals.vote,
     "serve": web_cli.serve,
     "score": evidence.score,
     "demo": demo,
+    "login": login.login,
+    "logout": login.logout,
+    "whoami": login.whoami,
 }
 
 
@@ -96,34 +99,40 @@ def build_app(only: str | None = None) -> typer.Typer:
     return tree
 
 
+def _remote_app(first: str | None) -> typer.Typer | None:
+    """The command tree that works through a server while a login is stored (see ``flows.cli.remote``)."""
+    from flows.cli import remote
+    from flows.cli.remote import credentials
+
+    if remote.runs_locally(sys.argv[1:], groups=set(GROUPS)):  # `logout` even from a refused login file
+        return None
+    try:
+        found = credentials.current()
+    except PhasegateError:
+        if first is None:  # help still lists the local commands; any command then says what is wrong
+            return None
+        raise
+    if found is None:
+        return None
+
+    remote.refuse_unless_remote(sys.argv[1:], found, groups=set(GROUPS), commands=set(COMMANDS))
+    return remote.build_app(first if first in GROUPS or first in COMMANDS else None, COMMANDS)
+
+
 def _database_hint(err: Exception) -> str:
+    """One line for a database failure; passwords hidden (drivers quote the connection string they failed on)."""
+    from models.db import hide_passwords
+
     text = str(err).lower()
     if "no such table" in text or "does not exist" in text or "undefinedtable" in text:
         return "the database has no phasegate schema yet; run 'phasegate db upgrade' first"
-    return f"database error: {str(err).splitlines()[0]}"
+    url = os.environ.get("PHASEGATE_DATABASE_URL")
+    return f"database error: {hide_passwords(str(err).splitlines()[0], url)}"
 
 
 def main() -> None:
-    """Run the command in ``sys.argv`` in this process (``flows.entry`` first offers it to the warm host)."""
-    outcome = {"status": 1}  # what an unexpected exception (a bug, shown with its traceback) exits with
-    atexit.register(lambda: _exit_without_teardown(outcome["status"]))
-    outcome["status"] = run_command()
-    sys.exit(outcome["status"])
-
-
-def _exit_without_teardown(status: int) -> None:
-    """The last exit handler: end the process without freeing every module and object first.
-
-    After a flow run the interpreter spends about 0.4 s tearing down Prefect's heap at exit, a fifth of the
-    2 s a `gate review` may take. Nothing durable is left to do by then: transactions are committed and the
-    other exit handlers (Prefect drains its event and log queues in them) have run, because this one was
-    registered first and so runs last. Logging and the standard streams are flushed here.
-    """
-    logging.shutdown()
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(OSError, ValueError):  # the reader went away (`| head`) or the stream closed
-            stream.flush()
-    os._exit(status)
+    """Run the command in ``sys.argv`` and exit with its status."""
+    sys.exit(run_command())
 
 
 def run_command() -> int:
@@ -133,8 +142,8 @@ def run_command() -> int:
     try:
         # Without standalone mode the parser returns an exit status (typer.Exit) instead of raising it.
         first = next((arg for arg in sys.argv[1:] if not arg.startswith("-")), None)
-        tree = build_app(first if first in GROUPS or first in COMMANDS else None)
-        # The name the caller typed, also when a warm host's child (started as `python -m`) runs the call.
+        tree = _remote_app(first) or build_app(first if first in GROUPS or first in COMMANDS else None)
+        # The name the caller typed (`phasegate`, or a path to it), in usage lines and help.
         status = tree(standalone_mode=False, prog_name=os.path.basename(sys.argv[0]))
         return status if isinstance(status, int) else 0
     except typer.Exit as done:

@@ -55,7 +55,7 @@ def set_password(
         from_stdin=password_stdin, prompt=f"New password for {person} (≥{MIN_PASSWORD_LENGTH} characters)", confirm=True
     )
     with rt.sessions() as session, session.begin():
-        store(session, person, password, now=now())
+        store(session, person, password, now=now(), audit_key=rt.audit_key)
     typer.echo(f"password set for {person}; their open web sign-ins were ended")
 
 
@@ -71,7 +71,7 @@ def enable_totp(person: Annotated[str, typer.Argument(metavar="PERSON")], db: Db
     rt = runtime_for(db)
     permit_credentials_act(person, actor=acting(rt, None), uow=rt.uow, now=now())
     with rt.sessions() as session, session.begin():
-        uri = enable(session, person, now=now())
+        uri = enable(session, person, now=now(), audit_key=rt.audit_key)
     typer.echo(uri)
     typer.echo(
         f"TOTP enabled for {person}: add the URI above to an authenticator app (or a QR code of it); shown once",

@@ -121,9 +121,15 @@ def vote(
     if result.explanation:
         typer.echo(f"  {result.explanation}")
     if "applied" in doc and "scheduled_flow_run" in doc["applied"]:
+        a = doc["applied"]
         typer.echo(
             f"round resolved: {result.round_decision}; gate-decision runs as flow run "
-            f"{doc['applied']['scheduled_flow_run']}"
+            f"{a['scheduled_flow_run']} ({a['flow_run_name']})"
+        )
+    elif "applied" in doc and "deferred" in doc["applied"]:
+        typer.echo(
+            f"round resolved: {result.round_decision}; the Prefect server did not answer, so the decision will be "
+            "applied by the next reconciliation (approval-reminders, or 'phasegate rounds reconcile')"
         )
     elif "applied" in doc:
         a = doc["applied"]
@@ -270,6 +276,8 @@ def rounds_reconcile(db: Db = None) -> None:
                 f"applied {applied['decision']} to {applied['project_key']}"
                 if "decision" in applied
                 else "gate-decision scheduled"
+                if "scheduled_flow_run" in applied
+                else "the Prefect server did not answer; try again later"
             )
         )
     if not pending:

@@ -14,27 +14,64 @@ app = sub_app("The hash-chained audit log.")
 
 @app.command("verify")
 def audit_verify(db: Db = None, as_json: Json = False) -> None:
-    """Verify the audit chain: exit 0 when intact, 1 naming the first broken entry."""
+    """Verify the audit chain: exit 0 when intact, 1 naming the first broken entry, 2 when keyed and no key.
+
+    Keyed entries are checked with the key derived from PHASEGATE_SECRET_KEY (docs/security.md), so a row
+    edited and every hash after it recomputed by someone without the key is caught.
+    """
+    from gates.audit import KEYED
     from models.audit_store import audit_head, verify_audit
 
     rt = runtime_for(db)
+    key = rt.audit_key
     with rt.read_sessions() as session:
-        broken = verify_audit(session)
+        broken = verify_audit(session, key=key)
         head = audit_head(session)
+    keyed = head is not None and head.scheme == KEYED
     if as_json:
         emit(
             {
                 "intact": broken is None,
                 "entries": head.seq if head else 0,
+                "keyed": keyed,
                 "break": broken.model_dump(mode="json") if broken else None,
             }
         )
     elif broken is None:
         typer.echo(f"audit chain intact: {head.seq if head else 0} entries, head {head.hash if head else '-'}")
+        if head is not None and not keyed:
+            typer.echo(
+                "note: the chain is not keyed (no PHASEGATE_SECRET_KEY yet): it proves the rows agree with each "
+                "other, not that nobody with write access rewrote them",
+                err=True,
+            )
     else:
         typer.echo(f"audit chain broken at entry {broken.seq}: {broken.reason}", err=True)
     if broken is not None:
         raise typer.Exit(1)
+
+
+@app.command("seal")
+def audit_seal(db: Db = None) -> None:
+    """Vouch for unkeyed entries (written before the key, or by a keyless command): append one keyed entry.
+
+    Check the unkeyed entries first (against a backup, or a head hash kept elsewhere): sealing says they are
+    genuine, and from then on `audit verify` treats them as part of the keyed chain.
+    """
+    import getpass
+
+    from models.audit_store import seal_audit
+    from models.errors import SecretKeyError
+    from models.keys import secret_key
+
+    rt = runtime_for(db)
+    secret_key(rt.settings)  # the one-line refusal naming the key, not a generic one
+    key = rt.audit_key
+    if key is None:  # pragma: no cover - secret_key raised already
+        raise SecretKeyError("PHASEGATE_SECRET_KEY: audit seal needs the key")
+    with rt.sessions() as session, session.begin():
+        record = seal_audit(session, key=key, actor=f"os:{getpass.getuser()}"[:64], at=now())
+    typer.echo(f"audit chain sealed at entry {record.seq}: the {record.seq - 1} entries before it are vouched for")
 
 
 @app.command("head")
@@ -64,8 +101,9 @@ def audit_export(
     from flows.dossier import write_dossier
     from models.dossier import collect_dossier
 
-    with runtime_for(db).read_sessions() as session:
-        dossier = collect_dossier(session, project, now=now())
+    rt = runtime_for(db)
+    with rt.read_sessions() as session:
+        dossier = collect_dossier(session, project, now=now(), audit_key=rt.audit_key)
     json_path, html_path = write_dossier(dossier, out)
     if as_json:
         emit(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from flows.cli.common import Db, now, runtime_for, sub_app
+from models.db import shown_url
 
 app = sub_app("The phasegate database.")
 
@@ -31,10 +32,4 @@ def db_upgrade(db: Db = None) -> None:
         )
         state = "published" if result.created else "up to date"
         typer.echo(f"template {result.template_id}@{result.version}: {state}")
-    typer.echo(f"database ready: {_redact_url(rt.database_url)}")
-
-
-def _redact_url(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
+    typer.echo(f"database ready: {shown_url(rt.database_url)}")

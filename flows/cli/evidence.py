@@ -39,30 +39,93 @@ def doc_add(
     as_person: ActFor = None,
     db: Db = None,
 ) -> None:
-    """Register a new version of a deliverable with its sha256 (approved when --approved-by is given)."""
+    """Register a new version of a deliverable: phasegate keeps its own copy, which gates read from then on.
+
+    Only regular files, within PHASEGATE_MAX_DOCUMENT_MB; approved when --approved-by is given. The same file
+    again (same sha256) is not a new version.
+    """
     from gates import services
     from models.commands import RegisterDocument
-    from models.documents import inspect_document
 
-    facts = inspect_document(file)
-    cmd = command(
-        RegisterDocument,
-        {"approved_by": "--approved-by"},
-        project_key=key,
-        deliverable_id=deliverable,
-        path=str(file.resolve()),
-        sha256=facts.sha256,
-        size=facts.size,
-        approved_by=approved_by,
-        format=facts.format,
-        headings=facts.headings,
-    )
     rt = runtime_for(db)
-    document = services.register_document(cmd, actor=acting(rt, as_person), uow=rt.uow, now=now())
-    typer.echo(
+    actor = acting(rt, as_person)
+    services.check_document_target(key, deliverable, approved_by, actor=actor, uow=rt.uow, now=now())
+    with rt.document_store().custody(file, label="FILE") as stored:
+        cmd = command(
+            RegisterDocument,
+            {"approved_by": "--approved-by"},
+            project_key=key,
+            deliverable_id=deliverable,
+            path=str(file.resolve()),
+            sha256=stored.sha256,
+            size=stored.size,
+            approved_by=approved_by,
+            format=stored.format,
+            headings=stored.headings,
+            store_key=stored.key,
+        )
+        registered = services.register_document(cmd, actor=actor, uow=rt.uow, now=now())
+    document = registered.document
+    summary = (
         f"{key} {document.deliverable_id} v{document.version} {document.status.value} "
         f"sha256:{document.sha256[:12]} ({document.size} bytes)"
     )
+    if not registered.created:
+        summary += f": unchanged, already registered as v{document.version}; no new version"
+    typer.echo(summary)
+
+
+@doc_app.command("adopt")
+def doc_adopt(
+    keys: Annotated[list[str] | None, typer.Argument(metavar="[KEY]...", help="Projects (default: all)")] = None,
+    db: Db = None,
+    as_json: Json = False,
+) -> None:
+    """Copy documents registered before the document store into it, from their original paths, where the file
+    still hashes to what was registered; list the others (register them again with `doc add`)."""
+    from gates import services
+    from models.errors import PermissionDeniedError, PhasegateError
+
+    rt = runtime_for(db)
+    actor = acting(rt, None)  # a project's manager adopts its documents; a pmo_admin any project's
+    store = rt.document_store()
+    if not keys:
+        keys = [p.key for p in services.list_projects(uow=rt.reader)[0]]
+    adopted: list[str] = []
+    left: list[dict[str, str]] = []
+    for key in keys:
+        for document in services.documents_outside_store(key, uow=rt.reader):
+            name = f"{key} {document.deliverable_id} v{document.version}"
+            try:
+                with store.custody(Path(document.path), label=name) as stored:
+                    taken = services.adopt_document(
+                        key,
+                        document,
+                        store_key=stored.key,
+                        sha256=stored.sha256,
+                        actor=actor,
+                        uow=rt.uow,
+                        now=now(),
+                    )
+                    if not taken:
+                        raise InputError(
+                            f"{name}: {document.path} changed since it was registered "
+                            f"(sha256 {document.sha256[:12]} then, {stored.sha256[:12]} now)"
+                        )
+            except PermissionDeniedError:
+                raise  # refused and audited by the use case: exit 2, not a document left behind
+            except PhasegateError as err:
+                left.append({"document": name, "reason": err.message})
+                continue
+            adopted.append(name)
+    if as_json:
+        emit({"adopted": adopted, "left": left})
+        return
+    for name in adopted:
+        typer.echo(f"{name}: taken into custody")
+    for item in left:
+        typer.echo(f"{item['reason']}; register the file again with 'phasegate doc add'")
+    typer.echo(f"{len(adopted)} document(s) taken into custody, {len(left)} left")
 
 
 @actuals_app.command("add")
@@ -118,7 +181,8 @@ def actuals_import(file: Path, as_person: ActFor = None, db: Db = None, as_json:
     from models.imports import parse_actuals
     from models.snapshots import EvmReportRecord
 
-    rows = parse_actuals(file)
+    rt = runtime_for(db)
+    rows = parse_actuals(file, limits=rt.settings.limits)
     records = [
         EvmReportRecord(
             project_key=r.project,
@@ -130,7 +194,6 @@ def actuals_import(file: Path, as_person: ActFor = None, db: Db = None, as_json:
         )
         for r in rows
     ]
-    rt = runtime_for(db)
     count = services.record_status(records, actor=acting(rt, as_person), uow=rt.uow, now=now())
     projects = sorted({r.project_key for r in records})
     if as_json:
@@ -162,8 +225,9 @@ def baseline_set(
             raise InputError(f"--stage-budget: {item!r} must look like STAGE=AMOUNT, e.g. planning=120000")
         budgets[stage_id] = parse_money(amount, f"--stage-budget {stage_id}") or Decimal(0)
     periods = None
+    rt = runtime_for(db)
     if plan is not None:
-        rows = parse_baseline(plan)
+        rows = parse_baseline(plan, limits=rt.settings.limits)
         others = sorted({r.project for r in rows if r.project != key})
         if others:
             raise InputError(f"--plan: rows for other projects ({', '.join(others)}); this sets {key} only")
@@ -173,7 +237,6 @@ def baseline_set(
         contingency=parse_money(contingency, "--contingency"),
         contingency_used=parse_money(contingency_used, "--contingency-used"),
     )
-    rt = runtime_for(db)
     services.set_baseline(
         key, record, actor=acting(rt, as_person), periods=periods, stage_budgets=budgets, uow=rt.uow, now=now()
     )
@@ -261,8 +324,8 @@ def risk_import(file: Path, as_person: ActFor = None, db: Db = None) -> None:
     from gates import services
     from models.imports import parse_risks
 
-    rows = parse_risks(file)
     rt = runtime_for(db)
+    rows = parse_risks(file, limits=rt.settings.limits)
     by_project: dict[str, list[Any]] = {}
     for row in rows:
         by_project.setdefault(row.project, []).append(_risk(row))

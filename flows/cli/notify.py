@@ -17,10 +17,12 @@ _ERROR_CHARS = 160
 @app.command("dispatch")
 def notify_dispatch(db: Db = None, as_json: Json = False) -> None:
     """Send due notifications from the outbox now (the notify-dispatch flow does this on a schedule)."""
+    from flows.runtime import link_signer
     from notifications.dispatch import dispatch_due
 
     rt = runtime_for(db)
-    report = dispatch_due(rt.sessions, max_attempts=rt.settings.notify_max_attempts).as_dict()
+    links = link_signer(rt.settings)
+    report = dispatch_due(rt.sessions, max_attempts=rt.settings.notify_max_attempts, links=links).as_dict()
     if as_json:
         emit(report)
     else:
@@ -70,13 +72,15 @@ def notify_retry(
     as_json: Json = False,
 ) -> None:
     """Queue a failed, dead or maybe-sent notification again with a fresh attempt budget, then send it."""
+    from flows.runtime import link_signer
     from notifications.dispatch import dispatch_due, requeue
 
     if (ref is None) == (not all_dead):
         raise InputError("notify retry: give either one ID or --all-dead (see 'phasegate notify list --dead')")
-    sessions = runtime_for(db).sessions
-    queued = requeue(sessions, ref=ref, all_dead=all_dead, now=now())
-    report = dispatch_due(sessions).as_dict() if dispatch and queued else None
+    rt = runtime_for(db)
+    links = link_signer(rt.settings) if dispatch else None
+    queued = requeue(rt.sessions, ref=ref, all_dead=all_dead, now=now())
+    report = dispatch_due(rt.sessions, links=links).as_dict() if dispatch and queued else None
     if as_json:
         emit({"queued": queued, "dispatch": report})
         return
@@ -109,13 +113,16 @@ def _line(entry: Any) -> str:
 @app.command("digest")
 def notify_digest(db: Db = None, as_json: Json = False) -> None:
     """Queue this week's digests now (the weekly-digest flow does it on Mondays) and send them."""
-    from flows.runtime import approval_links
+    from flows.runtime import approval_links, link_signer
     from gates import approvals
     from notifications.dispatch import dispatch_due
 
     rt = runtime_for(db)
-    queued = approvals.send_weekly_digests(uow=rt.uow, now=now(), links=approval_links(rt.settings))
-    report = dispatch_due(rt.sessions, max_attempts=rt.settings.notify_max_attempts).as_dict()
+    links = approval_links(rt.settings)
+    queued = approvals.send_weekly_digests(uow=rt.uow, now=now(), links=links)
+    report = dispatch_due(
+        rt.sessions, max_attempts=rt.settings.notify_max_attempts, links=link_signer(rt.settings)
+    ).as_dict()
     if as_json:
         emit({"digests": queued, "dispatch": report})
     else:

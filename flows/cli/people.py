@@ -55,10 +55,10 @@ def person_add(
     """Add a person (pmo_admin). While no pmo_admin exists, the OS user may add themselves as the first one."""
     from gates import people, services
     from models.commands import AddPerson
-    from notifications.targets import validate_target
+    from notifications.targets import validate_person_target
 
     for url in notify or []:
-        validate_target(url)
+        validate_person_target(url)
     cmd = command(
         AddPerson,
         NAMES,

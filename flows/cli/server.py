@@ -1,4 +1,4 @@
-"""CLI: The local Prefect server the CLI uses when it is up."""
+"""CLI: the local Prefect server and the process serving phasegate's deployments beside it."""
 
 from __future__ import annotations
 
@@ -8,26 +8,31 @@ import typer
 
 from flows.cli.common import Json, emit, runtime_for, sub_app
 
-app = sub_app("The local Prefect server the CLI uses when it is up.")
+app = sub_app("The local Prefect server and the process serving phasegate's flows.")
 
 
 @app.command("start")
 def server_start(port: Annotated[int | None, typer.Option("--port")] = None) -> None:
-    """Start a local Prefect server (UI and API) under PHASEGATE_HOME; later commands use it."""
+    """Start a local Prefect server (UI and API) and serve phasegate's deployments, schedules included."""
     from flows.server import start
 
     status = start(runtime_for(None).settings, port=port)
     typer.echo(f"Prefect server running at {status.url} (pid {status.pid}); stop it with 'phasegate server stop'")
-    if status.warm_start:
-        typer.echo("warm start ready: commands are forked from a process that has already imported Prefect")
+    if status.serving:
+        typer.echo(
+            f"serving gate-review, gate-decision, notify-dispatch, approval-reminders and weekly-digest "
+            f"(pid {status.serving_pid}, log {status.serving_log})"
+        )
     else:
-        log = status.log_path.with_name("cli-host.log")
-        typer.echo(f"warm start unavailable, commands start cold (see {log})", err=True)
+        typer.echo(
+            f"phasegate's deployments are not served, so commands run flows themselves (see {status.serving_log})",
+            err=True,
+        )
 
 
 @app.command("stop")
 def server_stop() -> None:
-    """Stop the local Prefect server."""
+    """Stop the serving process and the local Prefect server."""
     from flows.server import stop
 
     typer.echo("stopped" if stop(runtime_for(None).settings) else "not running")
@@ -35,13 +40,30 @@ def server_stop() -> None:
 
 @app.command("status")
 def server_status(as_json: Json = False) -> None:
-    """Tell whether the local Prefect server is up."""
+    """Tell whether the local Prefect server is up and phasegate's deployments are served."""
     from flows.server import status
 
     current = status(runtime_for(None).settings)
     if as_json:
-        emit({"running": current.running, "url": current.url, "pid": current.pid, "warm_start": current.warm_start})
-    else:
-        typer.echo(f"running at {current.url} (pid {current.pid})" if current.running else "not running")
-        if current.running:
-            typer.echo(f"warm start: {'ready' if current.warm_start else 'off'}")
+        emit(
+            {
+                "running": current.running,
+                "url": current.url,
+                "pid": current.pid,
+                "serving": current.serving,
+                "serving_pid": current.serving_pid,
+                "serving_log": str(current.serving_log) if current.serving_log else None,
+                "serving_other_database": current.serving_other_database,
+            }
+        )
+        return
+    typer.echo(f"running at {current.url} (pid {current.pid})" if current.running else "not running")
+    if current.serving and current.serving_other_database:
+        typer.echo(
+            f"serving phasegate's deployments for another database (pid {current.serving_pid}); "
+            "'phasegate server start' serves this one instead"
+        )
+    elif current.serving:
+        typer.echo(f"serving phasegate's deployments (pid {current.serving_pid}, log {current.serving_log})")
+    elif current.running or current.serving_pid is not None:
+        typer.echo(f"phasegate's deployments are not served (see {current.serving_log})")

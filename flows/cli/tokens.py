@@ -29,7 +29,7 @@ def token_create(
     actor = acting(rt, as_person)
     permit_token_act(person, actor=actor, uow=rt.uow, now=now())
     with rt.sessions() as session, session.begin():
-        token_id, plaintext = create_token(session, person, role, now(), by=audit_name(actor))
+        token_id, plaintext = create_token(session, person, role, now(), by=audit_name(actor), audit_key=rt.audit_key)
     if as_json:
         emit({"id": str(token_id), "person": person, "role": role, "token": plaintext})
         return
@@ -58,7 +58,7 @@ def token_revoke(
         owner = get_token(session, token_id).person_id
     permit_token_act(owner, actor=actor, uow=rt.uow, now=now())
     with rt.sessions() as session, session.begin():
-        record = revoke(session, token_id, now(), by=audit_name(actor))
+        record = revoke(session, token_id, now(), by=audit_name(actor), audit_key=rt.audit_key)
     typer.echo(f"token {record.id} of {record.person_id} ({record.role.value}) revoked")
 
 

@@ -17,11 +17,15 @@ def serve(
 
     Pages other than approval links need a sign-in: give people passwords with 'phasegate account set-password',
     or set PHASEGATE_OIDC_* for single sign-on (docs/security.md).
+    Refuses to start without a real secret key (approval links are checked with it); the access log never
+    shows approval tokens.
     """
     if not 0 < port < 65536:
         raise InputError(f"--port: {port} is not a TCP port; use 1 to 65535")
-    import uvicorn
+    from models.keys import secret_key
+    from models.settings import Settings
 
-    from web.app import create_app
+    secret_key(Settings())
+    from web.app import run_server
 
-    uvicorn.run(create_app(), host=host, port=port, log_level="info", proxy_headers=True)
+    run_server(host=host, port=port)

@@ -42,7 +42,10 @@ def collect_evidence(
     }
     documents = tuple(
         doc.model_copy(
-            update={"current_sha256": probe(doc.path), "approver_roles": held.get(doc.approved_by or "", ())}
+            update={
+                "current_sha256": probe(doc.store_key or doc.path),
+                "approver_roles": held.get(doc.approved_by or "", ()),
+            }
         )
         for doc in tx.latest_documents(key)
     )
@@ -83,21 +86,61 @@ def collect_evidence(
     )
 
 
+def _require_deliverable(
+    tx: UnitOfWork, project: ProjectSnapshot, deliverable_id: str, approved_by: str | None
+) -> None:
+    template = require_template(tx, project.template_id, project.template_version).template
+    known = [d.id for d in template.deliverables]
+    if deliverable_id not in known:
+        raise InputError(
+            f"DELIVERABLE: {deliverable_id!r} is not a deliverable of {template.id}@{template.version}; "
+            f"allowed: {', '.join(known)}",
+            code="document.unknown_deliverable",
+        )
+    if approved_by is not None:
+        require_person(tx, approved_by, field="--approved-by")
+
+
 @refusals_audited(Act.WRITE_EVIDENCE)
-def register_document(cmd: RegisterDocument, *, actor: Actor, uow: UowFactory, now: datetime) -> DocumentEvidence:
+def check_document_target(
+    project_key: str, deliverable_id: str, approved_by: str | None, *, actor: Actor, uow: UowFactory, now: datetime
+) -> None:
+    """What ``register_document`` checks before writing, without writing: doors run it before they copy a file
+    into the document store, so a request naming no project or deliverable, or from someone who may not write
+    the project's evidence (refused and audited), never touches the disk."""
+    with uow() as tx:
+        project = require_project(tx, project_key)
+        permit(tx, actor, Act.WRITE_EVIDENCE, project=project)
+        _require_deliverable(tx, project, deliverable_id, approved_by)
+
+
+class DocumentRegistration(Result):
+    document: DocumentEvidence
+    created: bool
+    """False: the deliverable's latest version already is this file (same sha256, same stored copy) and there
+    was nothing new to record, so no version was added."""
+
+
+@refusals_audited(Act.WRITE_EVIDENCE)
+def register_document(cmd: RegisterDocument, *, actor: Actor, uow: UowFactory, now: datetime) -> DocumentRegistration:
+    """Record a new version of a deliverable, unless it is the latest version again (then a no-op that says so).
+
+    Registering the same bytes again is what people do when unsure whether the first try worked; a new version
+    for it would supersede votes in an open round for nothing. An approval given with the same file is new
+    information, so it is recorded as a new version; re-stating the approver already recorded is not.
+    """
     with uow() as tx:
         project = require_project(tx, cmd.project_key, for_update=True)
         permit(tx, actor, Act.WRITE_EVIDENCE, project=project)
-        template = require_template(tx, project.template_id, project.template_version).template
-        known = [d.id for d in template.deliverables]
-        if cmd.deliverable_id not in known:
-            raise InputError(
-                f"DELIVERABLE: {cmd.deliverable_id!r} is not a deliverable of {template.id}@{template.version}; "
-                f"allowed: {', '.join(known)}",
-                code="document.unknown_deliverable",
-            )
-        if cmd.approved_by is not None:
-            require_person(tx, cmd.approved_by, field="--approved-by")
+        _require_deliverable(tx, project, cmd.deliverable_id, cmd.approved_by)
+        latest = next((d for d in tx.latest_documents(project.key) if d.deliverable_id == cmd.deliverable_id), None)
+        if (
+            latest is not None
+            and latest.sha256 == cmd.sha256
+            and latest.store_key == cmd.store_key
+            and cmd.approved_by in (None, latest.approved_by)
+        ):
+            return DocumentRegistration(document=latest, created=False)
         document = DocumentEvidence(
             deliverable_id=cmd.deliverable_id,
             version=tx.next_document_version(project.key, cmd.deliverable_id),
@@ -108,18 +151,81 @@ def register_document(cmd: RegisterDocument, *, actor: Actor, uow: UowFactory, n
             approved_by=cmd.approved_by,
             format=cmd.format,
             headings=cmd.headings,
+            store_key=cmd.store_key,
         )
         tx.add_document(project.key, document, approved_at=now if cmd.approved_by else None, now=now)
         tx.append_audit(
             actor=audit_name(actor),
             action="document.registered",
             entity=f"project:{project.key}/doc:{cmd.deliverable_id}@{document.version}",
-            payload={"sha256": cmd.sha256, "size": cmd.size, "approved_by": cmd.approved_by} | stamp(actor),
+            payload={
+                "sha256": cmd.sha256,
+                "size": cmd.size,
+                "approved_by": cmd.approved_by,
+                "store_key": cmd.store_key,
+            }
+            | stamp(actor),
             at=now,
         )
         tx.bump_evidence_version(project.key)
         tx.commit()
-    return document
+    return DocumentRegistration(document=document, created=True)
+
+
+def documents_outside_store(project_key: str, *, uow: UowFactory) -> list[DocumentEvidence]:
+    """The project's latest document versions that have no stored copy (registered before the store)."""
+    with uow() as tx:
+        project = require_project(tx, project_key)
+        return [d for d in tx.latest_documents(project.key) if d.store_key is None]
+
+
+@refusals_audited(Act.WRITE_EVIDENCE)
+def adopt_document(
+    project_key: str,
+    document: DocumentEvidence,
+    *,
+    store_key: str,
+    sha256: str,
+    actor: Actor,
+    uow: UowFactory,
+    now: datetime,
+) -> bool:
+    """Take a version registered before the document store into custody: record its stored copy, but only if
+    the copy's sha256 is the one recorded at registration (the file still is what was registered and signed).
+    No new version: it is the same document, now kept by phasegate. False when there was nothing to do."""
+    if sha256 != document.sha256:
+        return False
+    with uow() as tx:
+        project = require_project(tx, project_key, for_update=True)
+        permit(tx, actor, Act.WRITE_EVIDENCE, project=project)
+        if not tx.set_document_store_key(project.key, document.deliverable_id, document.version, store_key):
+            return False
+        tx.append_audit(
+            actor=audit_name(actor),
+            action="document.taken_into_custody",
+            entity=f"project:{project.key}/doc:{document.deliverable_id}@{document.version}",
+            payload={"sha256": sha256, "store_key": store_key, "path": document.path} | stamp(actor),
+            at=now,
+        )
+        tx.bump_evidence_version(project.key)
+        tx.commit()
+    return True
+
+
+def record_document_refusal(
+    project_key: str, *, actor: str, path: str, code: str, why: str, uow: UowFactory, now: datetime
+) -> None:
+    """Audit a document registration refused for a security reason (a device, FIFO or link named by a remote
+    client, a hash that is not the file's): the refusal itself writes nothing else."""
+    with uow() as tx:
+        tx.append_audit(
+            actor=actor,
+            action="security.document_refused",
+            entity=f"project:{project_key}",
+            payload={"path": path, "code": code, "why": why},
+            at=now,
+        )
+        tx.commit()
 
 
 @refusals_audited(Act.WRITE_EVIDENCE)

@@ -1,7 +1,7 @@
 """Web accounts: local credentials (argon2id, TOTP), single sign-on identities, server-side sign-in sessions.
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 Create Date: 2026-12-04 15:07:15.828840
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0007"
-down_revision: str | Sequence[str] | None = "0005"
+down_revision: str | Sequence[str] | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -58,7 +58,6 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("web_sessions", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_web_sessions_person_id"), ["person_id"], unique=False)
-
 
 
 def downgrade() -> None:

@@ -1,0 +1,396 @@
+"""The CLI for a team, for real: ``phasegate serve`` on a free port over a real database (SQLite, PostgreSQL),
+and the ``phasegate`` executable on "laptops" (temporary HOME and XDG_CONFIG_HOME) that hold only a token.
+
+Proves: a login is checked before it is stored (0600 in a 0700 folder; a bad token, an unreachable server or
+half an environment stores nothing); commands go through the server and print what the local command prints
+for the same database; a vote through the server is recorded, and audited, as the token's person (here a
+delegate acting for the sponsor, with a condition and an idempotency key); a token whose role may not vote
+is exit 2 with how to fix it; commands the API does not serve are refused instead of run on a local file;
+logout forgets the login. No laptop ever gets a PHASEGATE_HOME: nothing ran against a local database.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import select as io_select
+import signal
+import stat
+import subprocess
+import sys
+import termios
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select, update
+
+from gates import approvals, services
+from models import tables as t
+from models.commands import CreateProject, Delegate, RecordCost, RegisterDocument
+from models.db import make_engine, make_session_factory
+from models.tokens import create_token
+from models.uow import SqlUnitOfWork
+from tests.receivers import free_port
+from tests.test_api import SECTIONS, seed, write_document
+
+PHASEGATE = str(Path(sys.executable).with_name("phasegate"))
+SECRET = "remote-cli-tests-secret-key-0123456789abcdef"
+
+
+@dataclass
+class Team:
+    """The server side: its database URL and base URL, and the tokens issued there."""
+
+    db_url: str
+    url: str
+    tokens: dict[str, str]
+    root: Path
+
+    def laptop(self, name: str) -> Laptop:
+        return Laptop(self.root / name)
+
+    def local(self, *args: str, expect: int = 0) -> subprocess.CompletedProcess[str]:
+        """The same command run on the server's database directly (no login), for comparison."""
+        env = os.environ | {"XDG_CONFIG_HOME": str(self.root / "server-config"), "PHASEGATE_SECRET_KEY": SECRET}
+        done = subprocess.run(
+            [PHASEGATE, *args, "--db", self.db_url], capture_output=True, text=True, timeout=120, env=env
+        )
+        assert done.returncode == expect, f"{args} exited {done.returncode}\n{done.stdout}\n{done.stderr}"
+        return done
+
+    def execute(self, statement: Any) -> None:
+        engine = make_engine(self.db_url)
+        try:
+            with make_session_factory(engine)() as session, session.begin():
+                session.execute(statement)
+        finally:
+            engine.dispose()
+
+    def rows(self, statement: Any) -> list[Any]:
+        engine = make_engine(self.db_url)
+        try:
+            with make_session_factory(engine)() as session:
+                return list(session.execute(statement).all())
+        finally:
+            engine.dispose()
+
+
+@dataclass
+class Laptop:
+    """A gatekeeper's computer: its own HOME and config folder, no database, no PHASEGATE_* settings."""
+
+    home: Path
+
+    @property
+    def config(self) -> Path:
+        return self.home / ".config"
+
+    @property
+    def credentials(self) -> Path:
+        return self.config / "phasegate" / "credentials.json"
+
+    def env(self, **extra: str) -> dict[str, str]:
+        base = {k: v for k, v in os.environ.items() if not k.startswith("PHASEGATE_")}
+        return (
+            base
+            | {
+                "HOME": str(self.home),
+                "XDG_CONFIG_HOME": str(self.config),
+                "PHASEGATE_HOME": str(self.home / "phasegate-home"),  # must never be created
+            }
+            | extra
+        )
+
+    def run(
+        self, *args: str, expect: int = 0, stdin: str | None = None, **extra: str
+    ) -> subprocess.CompletedProcess[str]:
+        self.home.mkdir(parents=True, exist_ok=True)
+        done = subprocess.run(
+            [PHASEGATE, *args], capture_output=True, text=True, timeout=120, input=stdin, env=self.env(**extra)
+        )
+        assert done.returncode == expect, f"{args} exited {done.returncode}\n{done.stdout}\n{done.stderr}"
+        assert "Traceback" not in done.stderr, done.stderr
+        return done
+
+    def imports_prefect(self, *args: str) -> bool:
+        """Whether running the command in one interpreter loaded Prefect (a remote command never should)."""
+        probe = (
+            "import sys\nfrom flows.cli import run_command\nsys.argv = ['phasegate'] + sys.argv[1:]\n"
+            "status = run_command()\nprint('PREFECT-LOADED' if 'prefect' in sys.modules else 'PREFECT-ABSENT', "
+            "status, file=sys.stderr)\n"
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", probe, *args], capture_output=True, text=True, timeout=120, env=self.env()
+        )
+        assert "PREFECT-" in done.stderr and "Traceback" not in done.stderr, done.stderr
+        return "PREFECT-LOADED" in done.stderr
+
+    def login_at_a_terminal(self, team: Team, who: str) -> tuple[int, str]:
+        """``phasegate login URL`` typed at a real terminal (a pty); returns the exit status and the screen.
+
+        The token is typed once the prompt shows and the terminal's echo is off, as a person would type it: typed
+        earlier, the terminal would echo it and getpass would discard it when it switches echo off.
+        """
+        self.home.mkdir(parents=True, exist_ok=True)
+        argv, env = [PHASEGATE, "login", team.url], self.env()
+        pid, fd = pty.fork()
+        if pid == 0:  # the child: the pty is its controlling terminal, as in a person's shell
+            os.execve(PHASEGATE, argv, env)
+        screen = b""
+        typed = False
+        deadline = time.monotonic() + 120
+        try:
+            while time.monotonic() < deadline:
+                if not typed and b"API token" in screen and not termios.tcgetattr(fd)[3] & termios.ECHO:
+                    os.write(fd, team.tokens[who].encode() + b"\n")
+                    typed = True
+                if not io_select.select([fd], [], [], 0.05)[0]:
+                    continue
+                try:
+                    chunk = os.read(fd, 1024)
+                except OSError:  # the child closed the terminal
+                    break
+                if not chunk:
+                    break
+                screen += chunk
+            else:
+                os.kill(pid, signal.SIGKILL)
+        finally:
+            _, status = os.waitpid(pid, 0)
+            os.close(fd)
+        return os.waitstatus_to_exitcode(status), screen.decode(errors="replace")
+
+    def login(self, team: Team, who: str) -> subprocess.CompletedProcess[str]:
+        return self.run("login", team.url, "--token-stdin", stdin=team.tokens[who] + "\n")
+
+
+def _prepare(db_url: str, folder: Path) -> dict[str, str]:
+    """People, tokens, and project P1 whose first gate is ready, written through the use cases."""
+    tokens = seed(db_url)
+    engine = make_engine(db_url)
+    sessions = make_session_factory(engine)
+    now = datetime.now(UTC)
+
+    def uow() -> SqlUnitOfWork:
+        return SqlUnitOfWork(sessions)
+
+    try:
+        services.create_project(
+            CreateProject(
+                key="P1", name="Pilot", template_id="it-pmo", sponsor_id="sam", manager_id="mgr", budget=Decimal(1000)
+            ),
+            uow=uow,
+            now=now,
+        )
+        services.create_project(
+            CreateProject(
+                key="NPD", name="New", template_id="cooper-5", sponsor_id="sam", manager_id="mgr", budget=Decimal(1)
+            ),
+            uow=uow,
+            now=now,
+        )
+        services.assign_role("P1", "pmo", "pam", uow=uow, now=now)
+        for deliverable in SECTIONS:
+            doc = write_document(folder, deliverable)
+            services.register_document(
+                RegisterDocument(project_key="P1", **doc | {"headings": tuple(doc["headings"])}), uow=uow, now=now
+            )
+        services.record_cost(RecordCost(project_key="P1", amount=Decimal("120.50")), uow=uow, now=now)
+        approvals.delegate(
+            Delegate(
+                principal_id="sam",
+                delegate_id="fin",
+                valid_from=date.today() - timedelta(days=1),
+                valid_to=date.today() + timedelta(days=30),
+            ),
+            uow=uow,
+            now=now,
+        )
+        with sessions() as session, session.begin():
+            tokens["delegate"] = create_token(session, "fin", "approver", now)[1]
+        return tokens
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def team(db_url: str, tmp_path: Path) -> Iterator[Team]:
+    tokens = _prepare(db_url, tmp_path)
+    port = free_port()
+    server_home = tmp_path / "server-home"
+    env = os.environ | {
+        "PHASEGATE_DATABASE_URL": db_url,
+        "PHASEGATE_HOME": str(server_home),
+        "PHASEGATE_SECRET_KEY": SECRET,
+        "XDG_CONFIG_HOME": str(tmp_path / "server-config"),
+    }
+    log = (tmp_path / "serve.log").open("w")
+    process = subprocess.Popen([PHASEGATE, "serve", "--port", str(port)], stdout=log, stderr=subprocess.STDOUT, env=env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            assert process.poll() is None, (tmp_path / "serve.log").read_text()
+            try:
+                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, (tmp_path / "serve.log").read_text()
+            time.sleep(0.2)
+        yield Team(db_url=db_url, url=url, tokens=tokens, root=tmp_path)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+def test_login_is_checked_before_it_is_stored_and_logout_forgets_it(team: Team) -> None:
+    laptop = team.laptop("sam-laptop")
+
+    bad = laptop.run("login", team.url, "--token-stdin", stdin="not-a-token\n", expect=2)
+    assert "refused the token" in bad.stderr and "phasegate login" in bad.stderr
+    assert not laptop.credentials.exists()
+    gone = laptop.run("login", f"http://127.0.0.1:{free_port()}", "--token-stdin", stdin="x\n", expect=2)
+    assert "cannot reach the server" in gone.stderr and not laptop.credentials.exists()
+    plain = laptop.run("login", "http://phasegate.example.org", "--token-stdin", stdin="x\n", expect=2)
+    assert "https://" in plain.stderr and not laptop.credentials.exists()
+
+    status, screen = laptop.login_at_a_terminal(team, "sponsor")
+    assert status == 0 and "as sam" in screen, screen
+    assert team.tokens["sponsor"] not in screen  # the prompt does not echo the token
+    assert stat.S_IMODE(laptop.credentials.stat().st_mode) == 0o600
+    assert stat.S_IMODE(laptop.credentials.parent.stat().st_mode) == 0o700
+    stored = json.loads(laptop.credentials.read_text())
+    assert stored["url"] == team.url and stored["token"] == team.tokens["sponsor"] and stored["person_id"] == "sam"
+
+    who = json.loads(laptop.run("whoami", "--json").stdout)
+    assert (who["door"], who["method"], who["person_id"], who["role"]) == ("server", "api_token", "sam", "approver")
+
+    # Commands the API does not serve are refused, never run on a local SQLite file.
+    for args, words in (
+        (("milestone", "add", "P1", "m1", "--name", "Go", "--due", "2027-01-01"), "milestone add is not available"),
+        (("doc", "add", "P1", "business-case", "/tmp/x.md"), "run 'phasegate doc add' on the server"),
+        (("person", "add", "eve", "--name", "Eve", "--email", "e@example.com"), "person add is not available"),
+        (("audit", "export", "--project", "P1"), "audit export is not available"),
+        (("project", "list", "--db", f"sqlite:///{laptop.home}/x.db"), "--db: not used"),
+    ):
+        refused = laptop.run(*args, expect=2)
+        assert words in refused.stderr and len(refused.stderr.strip().splitlines()) == 1, refused.stderr
+
+    # Commands that open no shared database still run on the laptop.
+    assert '"title"' in laptop.run("template", "schema").stdout
+
+    # A credentials file others may read is not used.
+    laptop.credentials.chmod(0o644)
+    assert "chmod 600" in laptop.run("project", "list", expect=2).stderr
+
+    out = laptop.run("logout")  # also from a refused login file
+    assert "logged out" in out.stdout and not laptop.credentials.exists()
+    local = json.loads(laptop.run("whoami", "--json").stdout)
+    assert local["door"] == "local" and local["method"] == "os_login"
+
+    # The environment pair works like a stored login; half of it is a mistake, not a local fallback.
+    by_env = laptop.run("whoami", "--json", PHASEGATE_SERVER_URL=team.url, PHASEGATE_TOKEN=team.tokens["viewer"])
+    assert json.loads(by_env.stdout)["person_id"] == "vic"
+    half = laptop.run("project", "list", expect=2, PHASEGATE_SERVER_URL=team.url)
+    assert "PHASEGATE_TOKEN" in half.stderr
+    assert not (laptop.home / "phasegate-home").exists()
+
+
+def test_review_and_vote_through_the_server_match_local_output_and_record_the_tokens_person(team: Team) -> None:
+    pmo, delegate, viewer = team.laptop("pam"), team.laptop("fin"), team.laptop("vic")
+    pmo.login(team, "pmo")
+    delegate.login(team, "delegate")
+    viewer.login(team, "viewer")
+
+    # The PMO analyst checks and starts the review through the server.
+    for args in (("gate", "check", "P1"), ("project", "list"), ("project", "show", "P1")):
+        assert json.loads(pmo.run(*args, "--json").stdout) == json.loads(team.local(*args, "--json").stdout), args
+    assert pmo.run("gate", "check", "P1").stdout == team.local("gate", "check", "P1").stdout
+    # Mistakes read the same as on the database: the server's problem detail is the local message.
+    for args in (("gate", "check", "NOPE"), ("project", "show", "NOPE"), ("vote", "not-a-round", "--decision", "go")):
+        as_sam = ("--as", "sam") if args[0] == "vote" else ()
+        remote, local = pmo.run(*args, expect=2).stderr, team.local(*args, *as_sam, expect=2).stderr
+        assert remote == local, (remote, local)
+    review = json.loads(pmo.run("gate", "review", "P1", "--json").stdout)
+    assert review["state"] == "Awaiting approval" and review["approvers"] == ["sam"]
+    round_id = review["round_id"]
+
+    # The same rounds, as the local command prints them for the same database.
+    for args in (("rounds", "list"), ("rounds", "list", "--pending"), ("project", "show", "P1")):
+        assert pmo.run(*args, "--json").stdout == team.local(*args, "--json").stdout, args
+        assert pmo.run(*args).stdout == team.local(*args).stdout, args
+
+    # A viewer's token may not vote: exit 2 with the server's reason and how to get a token that may.
+    refused = viewer.run("vote", round_id, "--decision", "go", expect=2)
+    assert "role viewer may not vote" in refused.stderr and "phasegate login" in refused.stderr
+    # --as someone else is refused: through the server one acts as the token's person.
+    other = delegate.run("vote", round_id, "--as", "sam", "--decision", "go", expect=2)
+    assert "you act as fin" in other.stderr
+    bad = delegate.run("vote", round_id, "--decision", "conditional_go", "--reason", "ok", expect=2)
+    assert "--condition" in bad.stderr or "condition" in bad.stderr
+    assert team.rows(select(t.Vote.id)) == []
+
+    vote = (
+        "vote",
+        round_id,
+        "--decision",
+        "conditional_go",
+        "--on-behalf-of",
+        "sam",
+        "--reason",
+        "Go once security signs off",
+        "--condition",
+        "Security review passed;mgr;2027-01-15;verifier:pam",
+        "--idempotency-key",
+        "fin-p1-gate1-0001",
+    )
+    cast = delegate.run(*vote)
+    assert f"fin on behalf of sam: conditional_go on round {round_id} (P1)" in cast.stdout
+    assert "P1 is active in stage planning" in cast.stdout
+    again = delegate.run(*vote, "--json")
+    assert json.loads(again.stdout)["replayed"] is True
+
+    (recorded,) = team.rows(select(t.Vote.voter_id, t.Vote.signer_id, t.Vote.decision, t.Vote.conditions))
+    assert recorded[:3] == ("sam", "fin", "conditional_go")
+    assert recorded[3][0]["owner_id"] == "mgr" and recorded[3][0]["due_on"] == "2027-01-15"
+    audited = team.rows(select(t.AuditEntry.actor, t.AuditEntry.payload).where(t.AuditEntry.action == "vote.cast"))
+    assert len(audited) == 1 and audited[0][0] == "fin", audited
+
+    for args in (("conditions", "list"), ("rounds", "list"), ("project", "show", "P1")):
+        assert pmo.run(*args, "--json").stdout == team.local(*args, "--json").stdout, args
+    assert len(json.loads(pmo.run("conditions", "list", "--json").stdout)) == 1
+    # A gatekeeper's scorecard scores, as the token's person; a viewer may not score.
+    scores = ("score", "NPD", "strategic-fit=7", "technical-feasibility=6")
+    scored = delegate.run(*scores)
+    assert scored.stdout == team.local(*scores, "--as", "fin").stdout
+    assert scored.stdout == "NPD at idea-screen: fin scored 2 factor(s)\n"
+    assert "role viewer may not vote" in viewer.run("score", "NPD", "strategic-fit=1", expect=2).stderr
+    assert team.rows(select(t.Score.gatekeeper, t.Score.score).where(t.Score.factor == "strategic-fit")) == [("fin", 7)]
+
+    # An auditor's checks, verified next to the database; an edited entry is exit 1 there as here.
+    for args in (("audit", "verify"), ("audit", "head")):
+        assert pmo.run(*args, "--json").stdout == team.local(*args, "--json").stdout, args
+        assert pmo.run(*args).stdout == team.local(*args).stdout, args
+    team.execute(update(t.AuditEntry).where(t.AuditEntry.action == "vote.cast").values(entity="round:forged"))
+    assert pmo.run("audit", "verify", expect=1).stderr == team.local("audit", "verify", expect=1).stderr
+    assert "audit chain broken at entry" in pmo.run("audit", "verify", expect=1).stderr
+
+    # Through the server, the vote and review paths run no flow on the laptop: Prefect is never imported.
+    assert not delegate.imports_prefect(*vote)
+    assert not pmo.imports_prefect("gate", "review", "P1")  # the next gate: not ready, recorded on the server
+    for laptop in (pmo, delegate, viewer):
+        assert not (laptop.home / "phasegate-home").exists()
