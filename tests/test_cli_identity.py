@@ -21,6 +21,7 @@ from models.db import make_engine, make_session_factory
 from models.identity import SYSTEM_ACTOR
 from models.uow import SqlUnitOfWork
 from tests import actors
+from tests.conftest import TEST_AUDIT_KEY
 from tests.test_cli import Cli
 
 
@@ -33,7 +34,7 @@ def _audit(cli: Cli) -> list[tuple[str, str, str, dict[str, Any]]]:
 def _map_login(cli: Cli, person_id: str | None) -> None:
     """Point this OS login at ``person_id`` (or at nobody), as a PMO admin would with ``person update``."""
     engine = make_engine(cli.url)
-    uow = lambda: SqlUnitOfWork(make_session_factory(engine))  # noqa: E731
+    uow = lambda: SqlUnitOfWork(make_session_factory(engine), audit_key=TEST_AUDIT_KEY)  # noqa: E731
     now = datetime.now(UTC)
     try:
         for holder in ("admin", "gk"):
