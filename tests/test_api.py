@@ -35,6 +35,7 @@ from models.template_yaml import shipped_templates, template_content_hash
 from models.tokens import create_token, find_token, revoke, token_hash
 from models.uow import SqlUnitOfWork
 from tests import actors
+from tests.conftest import TEST_AUDIT_KEY
 from web.app import create_app
 
 PEOPLE = ("sam", "mgr", "pam", "fin", "vic", "ann")
@@ -456,7 +457,7 @@ def test_cancel_revoke_and_disable_are_checked_by_the_use_cases(api: Api, tmp_pa
         granted = approvals.delegate(
             Delegate(principal_id="sam", delegate_id="fin", valid_from=date(2026, 1, 1), valid_to=date(2026, 12, 31)),
             actor=actors.person("sam"),
-            uow=lambda: SqlUnitOfWork(make_session_factory(engine)),
+            uow=lambda: SqlUnitOfWork(make_session_factory(engine), audit_key=TEST_AUDIT_KEY),
             now=datetime.now(UTC),
         )
     finally:
