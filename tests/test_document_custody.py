@@ -30,6 +30,7 @@ from models.identity import SYSTEM_ACTOR
 from models.settings import Settings
 from models.template_yaml import shipped_templates
 from tests.actors import bootstrap_admin_args
+from tests.conftest import TEST_AUDIT_KEY
 from tests.test_api import seed, write_document
 from tests.test_cli import PHASEGATE
 from web.app import create_app
@@ -379,7 +380,7 @@ def test_doc_adopt_takes_documents_registered_before_the_store_into_custody(pg: 
                     headings=standard.required_sections,
                     approved_by=SIGNER[standard.approver_role],
                 ),
-                uow=lambda: SqlUnitOfWork(sessions),
+                uow=lambda: SqlUnitOfWork(sessions, audit_key=TEST_AUDIT_KEY),
                 now=datetime.now(UTC),
                 actor=SYSTEM_ACTOR,
             )

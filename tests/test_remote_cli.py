@@ -203,7 +203,9 @@ def _prepare(db_url: str, folder: Path) -> dict[str, str]:
             services.register_document(
                 RegisterDocument(project_key="P1", **doc | {"headings": tuple(doc["headings"])}), uow=uow, now=now
             )
-        services.record_cost(RecordCost(project_key="P1", amount=Decimal("120.50")), uow=uow, now=now)
+        services.record_cost(
+            RecordCost(project_key="P1", amount=Decimal("120.50")), uow=uow, now=now, actor=SYSTEM_ACTOR
+        )
         approvals.delegate(
             Delegate(
                 principal_id="sam",
