@@ -36,6 +36,7 @@ from gates import approvals, services
 from models import tables as t
 from models.commands import CreateProject, Delegate, RecordCost, RegisterDocument
 from models.db import make_engine, make_session_factory
+from models.identity import SYSTEM_ACTOR
 from models.tokens import create_token
 from models.uow import SqlUnitOfWork
 from tests.receivers import free_port
@@ -189,6 +190,7 @@ def _prepare(db_url: str, folder: Path) -> dict[str, str]:
             ),
             uow=uow,
             now=now,
+            actor=SYSTEM_ACTOR,
         )
         services.create_project(
             CreateProject(
@@ -196,12 +198,16 @@ def _prepare(db_url: str, folder: Path) -> dict[str, str]:
             ),
             uow=uow,
             now=now,
+            actor=SYSTEM_ACTOR,
         )
-        services.assign_role("P1", "pmo", "pam", uow=uow, now=now)
+        services.assign_role("P1", "pmo", "pam", uow=uow, now=now, actor=SYSTEM_ACTOR)
         for deliverable in SECTIONS:
             doc = write_document(folder, deliverable)
             services.register_document(
-                RegisterDocument(project_key="P1", **doc | {"headings": tuple(doc["headings"])}), uow=uow, now=now
+                RegisterDocument(project_key="P1", **doc | {"headings": tuple(doc["headings"])}),
+                uow=uow,
+                now=now,
+                actor=SYSTEM_ACTOR,
             )
         services.record_cost(
             RecordCost(project_key="P1", amount=Decimal("120.50")), uow=uow, now=now, actor=SYSTEM_ACTOR
@@ -215,6 +221,7 @@ def _prepare(db_url: str, folder: Path) -> dict[str, str]:
             ),
             uow=uow,
             now=now,
+            actor=SYSTEM_ACTOR,
         )
         with sessions() as session, session.begin():
             tokens["delegate"] = create_token(session, "fin", "approver", now)[1]
