@@ -30,6 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the checkout: tests.receivers
 
 from models.template_yaml import shipped_templates
+from tests.actors import bootstrap_admin_args
 from tests.receivers import free_port
 
 PHASEGATE = str(Path(sys.executable).with_name("phasegate"))
@@ -88,8 +89,9 @@ def main() -> None:
         try:
             if not json.loads(_run(env, "server", "status", "--json")[1])["serving"]:
                 raise SystemExit(f"the deployments are not served; see {home}/prefect/serving.log")
+            _run(env, *bootstrap_admin_args())  # the PMO admin, mapped to this OS login, acts --as the others
             for pid in ("alice", "bob", "carol"):
-                _run(env, "person", "add", pid, "--name", pid, "--email", f"{pid}@example.com")
+                _run(env, "person", "add", pid, "--name", pid, "--email", f"{pid}@example.com", "--role", "gatekeeper")
             docs = Path(home) / "docs"
             docs.mkdir()
             for n in range(args.repeat):

@@ -29,9 +29,11 @@ from bench.evaluate import _load_database  # noqa: E402
 from gates import services  # noqa: E402
 from models.commands import RequestReview  # noqa: E402
 from models.db import make_engine, make_session_factory  # noqa: E402
+from models.identity import SYSTEM_ACTOR  # noqa: E402
 from models.tokens import create_token  # noqa: E402
 from models.uow import SqlUnitOfWork  # noqa: E402
 from notifications.links import approval_token  # noqa: E402
+from tests import actors  # noqa: E402
 from tests.receivers import free_port  # noqa: E402
 
 SECRET = "bench-only-secret-key-0123456789abcdef"
@@ -49,12 +51,15 @@ def _prepare(url: str, projects: int) -> tuple[str, str, str]:
         round_id = None
         for index in range(0, min(projects, 200), 2):  # it-pmo projects at "ready for closing"
             key = f"P{index:05d}"
-            services.assign_role(key, "pmo", "sponsor-1", uow=lambda: SqlUnitOfWork(sessions), now=now)
+            services.assign_role(
+                key, "pmo", "sponsor-1", uow=lambda: SqlUnitOfWork(sessions), now=now, actor=SYSTEM_ACTOR
+            )
             review = services.start_review(
                 RequestReview(project_key=key, requested_by="manager-1"),
                 uow=lambda: SqlUnitOfWork(sessions),
                 now=now,
                 probe=lambda _path: DIGEST,
+                actor=actors.admin("manager-1"),
             )
             if review.round_id is not None:
                 round_id, evidence_hash, approver = (

@@ -4,6 +4,11 @@ It resets its own database under ``PHASEGATE_HOME/demo`` (so it can run again), 
 key there (``secret.key``, mode 0600: there is no default key to fall back on), starts a local notification
 sink and a local Prefect server, and leaves the server running so the flow runs and their artifacts can be
 browsed afterwards.
+
+Who acts: the demo's PMO admin (zhao-min) is bootstrapped as the first admin, mapped to the OS login running
+the demo, exactly as ``phasegate person add ... --login $(whoami) --role pmo_admin`` would. Every later act
+goes through the same identity resolution as the CLI: as the admin, or as the admin acting for a manager or
+sponsor (the CLI's ``--as``), so the audit log shows the admin acting for each of them.
 """
 
 from __future__ import annotations
@@ -17,9 +22,10 @@ from typing import Any, cast
 
 import typer
 
-from gates import approvals, services
+from gates import approvals, people, services
 from models.commands import AddPerson, CastVote, CreateProject, RecordCost, RegisterDocument
 from models.enums import Decision
+from models.identity import OrgRole
 from models.keys import write_key_file
 from models.private_files import private_dir
 from models.settings import Settings
@@ -50,6 +56,13 @@ PEOPLE = (
     ("zhao-min", "赵敏", "zhao.min@example.com", "zh-CN"),
 )
 PMO = "zhao-min"
+ROLES = {
+    "alice": {OrgRole.GATEKEEPER},
+    "wang-fang": {OrgRole.GATEKEEPER},
+    "bob": {OrgRole.MANAGER},
+    "li-lei": {OrgRole.MANAGER},
+    PMO: {OrgRole.PMO_ADMIN, OrgRole.GATEKEEPER},
+}
 
 PORTFOLIO = (
     DemoProject("ERP-UPGRADE", "ERP upgrade to v12", "it-pmo", "alice", "bob", "450000", "38000", Decision.GO, ""),
@@ -103,12 +116,18 @@ def _document(folder: Path, template: LifecycleTemplate, deliverable_id: str, pr
 
 
 def run_demo() -> None:
+    from flows.cli.common import os_login
     from flows.cli.database import db_upgrade
     from flows.runtime import approval_links, probe_file, runtime, utc_now
     from flows.server import prefect_run_context, start
     from flows.trigger import prepare_prefect
 
     settings = Settings()
+
+    def admin(for_person: str | None = None) -> Any:
+        """The admin (mapped to this OS login), or the admin acting for a person: the CLI's ``--as``."""
+        return people.login_actor(os_login(), as_person=for_person, uow=rt.uow, now=utc_now())
+
     root = (settings.home / "demo").resolve()
     if root.exists():
         shutil.rmtree(root)
@@ -131,18 +150,22 @@ def run_demo() -> None:
     prepare_prefect()
     typer.echo(f"Prefect server: {server.url}")
 
-    for person_id, name, email, locale in PEOPLE:
-        services.add_person(
-            AddPerson(
-                id=person_id,
-                name=name,
-                email=email,
-                locale=locale,  # type: ignore[arg-type]
-                notify_urls=(f"json://127.0.0.1:{sink.port}/{person_id}",),
-            ),
-            uow=rt.uow,
-            now=utc_now(),
+    login = os_login()
+    for person_id, name, email, locale in sorted(PEOPLE, key=lambda p: p[0] != PMO):  # the admin first
+        cmd = AddPerson(
+            id=person_id,
+            name=name,
+            email=email,
+            locale=locale,  # type: ignore[arg-type]
+            notify_urls=(f"json://127.0.0.1:{sink.port}/{person_id}",),
+            login=login if person_id == PMO else None,
+            roles=frozenset(ROLES[person_id]),
         )
+        if person_id == PMO:
+            people.bootstrap_admin(cmd, login=login, uow=rt.uow, now=utc_now())
+        else:
+            services.add_person(cmd, actor=admin(), uow=rt.uow, now=utc_now())
+    typer.echo(f"PMO admin: {PMO}, mapped to your OS login {login!r}; the demo acts for the others as that admin")
 
     from flows.gate_decision import gate_decision_flow
     from flows.gate_review import gate_review_flow
@@ -159,13 +182,15 @@ def run_demo() -> None:
                     manager_id=item.manager,
                     budget=Decimal(item.budget),
                 ),
+                actor=admin(),
                 uow=rt.uow,
                 now=utc_now(),
             )
             template = services.get_template(project.template_id, project.template_version, uow=rt.uow).template
             gate = template.gate_after(project.stage_id)
             assert gate is not None
-            services.assign_role(item.key, "pmo", PMO, uow=rt.uow, now=utc_now())
+            services.assign_role(item.key, "pmo", PMO, actor=admin(), uow=rt.uow, now=utc_now())
+            manager = admin(item.manager)
             signers = {"sponsor": item.sponsor, "pmo": PMO}
             for deliverable_id in gate.deliverables[item.skip_documents :]:
                 path = _document(root / "documents", template, deliverable_id, item.key)
@@ -182,18 +207,20 @@ def run_demo() -> None:
                             store_key=stored.key,
                             approved_by=signers[template.deliverable(deliverable_id).approver_role],
                         ),
+                        actor=manager,
                         uow=rt.uow,
                         now=utc_now(),
                     )
             if gate.scorecard is not None:
                 factors = {f.id: item.score for f in gate.scorecard.factors}
-                services.record_scores(item.key, item.sponsor, factors, uow=rt.uow, now=utc_now())
+                services.record_scores(item.key, factors, actor=admin(item.sponsor), uow=rt.uow, now=utc_now())
             services.record_cost(
                 RecordCost(project_key=item.key, amount=Decimal(item.spent), note="stage actuals"),
+                actor=manager,
                 uow=rt.uow,
                 now=utc_now(),
             )
-            review = gate_review_flow(item.key, item.manager, return_state=True)
+            review = gate_review_flow(item.key, manager, return_state=True)
             outcome = cast(dict[str, Any], review.result())
             recommendation = outcome["evaluation"]["recommendation"]
             decision = "-"
@@ -202,6 +229,7 @@ def run_demo() -> None:
                     CastVote(
                         round_id=outcome["round_id"], voter_id=item.sponsor, decision=item.vote, reason=item.reason
                     ),
+                    actor=admin(item.sponsor),
                     uow=rt.uow,
                     now=utc_now(),
                     probe=probe_file,

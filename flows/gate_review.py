@@ -18,14 +18,16 @@ from flows.run_names import review_run_name
 from flows.runtime import require_secret_key, runtime
 from gates import services
 from models.commands import RequestReview
+from models.identity import SYSTEM_ACTOR, Actor
 
 
 @task(name="record-review")
-def record_review(project_key: str, requested_by: str | None, meeting_at: str | None) -> services.ReviewResult:
+def record_review(project_key: str, actor: Actor, meeting_at: str | None) -> services.ReviewResult:
     return runtime().start_review(
         RequestReview.model_validate(
-            {"project_key": project_key, "requested_by": requested_by, "meeting_at": meeting_at}
-        )
+            {"project_key": project_key, "requested_by": actor.person_id, "meeting_at": meeting_at}
+        ),
+        actor=actor,
     )
 
 
@@ -58,10 +60,11 @@ def _run_name() -> str:
 
 @flow(name="gate-review", flow_run_name=_run_name, log_prints=False)
 def gate_review_flow(
-    project_key: str, requested_by: str | None = None, meeting_at: str | None = None
+    project_key: str, actor: Actor = SYSTEM_ACTOR, meeting_at: str | None = None
 ) -> State[dict[str, Any]]:
+    """``actor`` is who requests the review, as the door proved it (a scheduled run acts as the system)."""
     require_secret_key()
-    result = record_review(project_key, requested_by, meeting_at)
+    result = record_review(project_key, actor, meeting_at)
     publish_review_artifacts(result)
     evaluation = result.evaluation
     get_run_logger().info(

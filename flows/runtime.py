@@ -34,7 +34,7 @@ from models.db import make_engine, make_reader_factory, make_session_factory
 from models.document_store import DocumentStore
 from models.errors import EvidenceChangedError, PhasegateError
 from models.events import DomainEvent, NotificationsQueued, RoundResolved
-from models.identity import SignatureProof
+from models.identity import Actor, SignatureProof
 from models.keys import audit_key, secret_key
 from models.plugins import plugin_criteria
 from models.settings import Settings
@@ -132,11 +132,19 @@ class Runtime:
         return approval_links(self.settings, clock=self.clock)
 
     # ------------------------------------------------------------------------------------------- use cases
-    def vote(self, cmd: CastVote, *, defer: Defer | None = None, signature: SignatureProof | None = None) -> Voted:
+    def vote(
+        self,
+        cmd: CastVote,
+        *,
+        actor: Actor,
+        defer: Defer | None = None,
+        signature: SignatureProof | None = None,
+    ) -> Voted:
         """Cast a vote through the one use case, then react to what it committed (now, or via ``defer``).
 
         A vote refused because the evidence changed still committed a refresh (fresh requests to send), so
-        its events are reacted to before the error goes back to the door. ``signature`` is the signer's
+        its events are reacted to before the error goes back to the door. ``actor`` is who the door proved
+        acts (the use case checks it may vote as ``cmd.voter_id``). ``signature`` is the signer's
         re-entered password (and one-time code) for a gate with Part 11 signatures (docs/security.md).
         """
         from gates import approvals
@@ -145,6 +153,7 @@ class Runtime:
         try:
             result = approvals.cast_vote(
                 cmd,
+                actor=actor,
                 uow=self.uow,
                 now=self.now(),
                 probe=self.probe,
@@ -158,12 +167,18 @@ class Runtime:
             raise
         return Voted(result=result, after=self._react(result.events, defer))
 
-    def start_review(self, cmd: RequestReview) -> ReviewResult:
+    def start_review(self, cmd: RequestReview, *, actor: Actor) -> ReviewResult:
         """Evaluate (recycle limit included), record, open the round or say why not; the caller reacts."""
         from gates import services
 
         return services.start_review(
-            cmd, uow=self.uow, now=self.now(), probe=self.probe, registry=self.registry, links=self.links()
+            cmd,
+            actor=actor,
+            uow=self.uow,
+            now=self.now(),
+            probe=self.probe,
+            registry=self.registry,
+            links=self.links(),
         )
 
     # ------------------------------------------------------------------------------------------- after commit

@@ -15,11 +15,12 @@ from gates.usecases.decisions import (
     one_line,
     reconcile_decisions,
 )
-from gates.usecases.delegations import delegate
+from gates.usecases.delegations import delegate, list_delegations, revoke_delegation
 from gates.usecases.projects import close_project, resume_project
 from gates.usecases.reminders import EscalationTargets, ReminderReport, send_reminders, send_weekly_digests
 from gates.usecases.rounds import (
     ballots_of,
+    cancel_round,
     get_round,
     list_rounds,
     policy_of,
@@ -43,11 +44,13 @@ __all__ = [
     "VoteResult",
     "apply_round_decision",
     "ballots_of",
+    "cancel_round",
     "cast_vote",
     "close_project",
     "delegate",
     "get_round",
     "list_conditions",
+    "list_delegations",
     "list_rounds",
     "one_line",
     "policy_of",
@@ -55,6 +58,7 @@ __all__ = [
     "reconcile_decisions",
     "resolve_condition",
     "resume_project",
+    "revoke_delegation",
     "round_tally",
     "seats_of",
     "send_reminders",

@@ -40,7 +40,7 @@ from gates.usecases.messages import (
     org_notice,
     request_context,
 )
-from gates.usecases.people import add_person
+from gates.usecases.people import add_person, require_free_login
 from gates.usecases.projects import (
     ProjectView,
     assign_role,
@@ -108,6 +108,7 @@ __all__ = [
     "record_status",
     "register_document",
     "request_context",
+    "require_free_login",
     "require_person",
     "require_project",
     "require_round",

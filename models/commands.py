@@ -22,6 +22,7 @@ from pydantic import (
 
 from models.enums import BallotKind, Decision, Locale
 from models.errors import InputError
+from models.identity import OrgRole
 from models.snapshots import ConditionSpec
 
 PersonId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
@@ -65,12 +66,33 @@ class Command(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+Login = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_][A-Za-z0-9._@-]{0,63}$")]
+"""An operating-system login name (``whoami``), as the CLI maps it to a person."""
+PersonName = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
+
+
 class AddPerson(Command):
     id: PersonId
-    name: Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
+    name: PersonName
     email: Email
     locale: Locale = Locale.EN
     notify_urls: tuple[PersonTarget, ...] = ()
+    login: Login | None = None
+    roles: frozenset[OrgRole] = frozenset()
+
+
+class UpdatePerson(Command):
+    """Change some of a person's details; ``None`` keeps a field as it is (``clear_login`` removes the login)."""
+
+    id: PersonId
+    name: PersonName | None = None
+    email: Email | None = None
+    locale: Locale | None = None
+    notify_urls: tuple[PersonTarget, ...] | None = None
+    login: Login | None = None
+    clear_login: bool = False
+    roles: frozenset[OrgRole] | None = None
+    enable: bool = False
 
 
 class CreateProject(Command):

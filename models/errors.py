@@ -75,6 +75,19 @@ class TemplateError(InputError):
         self.problems = problems
 
 
+class AuthorizationError(PermissionDeniedError):
+    """The actor's roles or relationship to the project do not allow the act (``gates.authorization``).
+
+    ``entity`` names what the act was on (``project:P1``, ``round:...``) for the audit entry of the refusal.
+    """
+
+    code = "auth.role"
+
+    def __init__(self, message: str, *, code: str | None = None, entity: str | None = None) -> None:
+        super().__init__(message, code=code)
+        self.entity = entity
+
+
 class RemoteError(PhasegateError):
     """The team server could not serve a command the CLI sent it (``phasegate login``): refused or unreachable.
 

@@ -40,7 +40,9 @@ class Actor(BaseModel):
     """An authenticated person, as a door hands it to a use case.
 
     ``person_id`` is whose act it is. ``acting_admin`` is set when a PMO admin acts for that person (the CLI's
-    ``--as``): the act is recorded as ``person_id``'s and audited as done by ``acting_admin``.
+    ``--as``): the act is recorded as ``person_id``'s and audited as done by ``acting_admin``. ``read_only``
+    marks a credential issued for reading only (a viewer API token): every act but reading is refused,
+    whatever the person's roles or relationship to a project.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -49,6 +51,7 @@ class Actor(BaseModel):
     roles: frozenset[OrgRole] = frozenset()
     method: AuthMethod
     acting_admin: str | None = None
+    read_only: bool = False
 
     def has(self, role: OrgRole) -> bool:
         return role in self.roles

@@ -17,6 +17,7 @@ from models.enums import (
     Recommendation,
     RoundStatus,
 )
+from models.identity import OrgRole
 from models.template import LifecycleTemplate
 
 
@@ -30,6 +31,9 @@ class PersonSnapshot(Snapshot):
     email: str
     locale: str
     notify_urls: tuple[str, ...] = ()
+    login: str | None = None
+    roles: frozenset[OrgRole] = frozenset()
+    disabled: bool = False
 
 
 class ProjectSnapshot(Snapshot):

@@ -38,6 +38,7 @@ OUTBOX = _table(t.OutboxMessage)
 
 # reads ---------------------------------------------------------------------------------------------------
 PERSON = select(PEOPLE).where(PEOPLE.c.id == bindparam("id"))
+PERSON_BY_LOGIN = select(PEOPLE).where(PEOPLE.c.login == bindparam("login"))
 PEOPLE_BY_ID = select(PEOPLE).where(PEOPLE.c.id.in_(bindparam("ids", expanding=True)))
 PROJECT = select(PROJECTS).where(PROJECTS.c.key == bindparam("key"))
 PROJECT_FOR_UPDATE = PROJECT.with_for_update()

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     CheckConstraint,
     Date,
     DateTime,
@@ -29,6 +30,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     Uuid,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -96,6 +98,11 @@ class Person(Base):
     locale: Mapped[str] = mapped_column(String(8), default="en")
     notify_urls: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Identity (docs/security.md): the OS login the CLI maps to this person, organisation roles, and whether
+    # the person may still act. Roles are a short list of OrgRole values, checked by the use cases.
+    login: Mapped[str | None] = mapped_column(String(64), unique=True)
+    org_roles: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     __table_args__ = (CheckConstraint("locale IN ('en', 'zh-CN')", name="locale"),)
 

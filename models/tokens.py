@@ -78,10 +78,17 @@ def _record(row: ApiToken) -> TokenRecord:
 
 
 def create_token(
-    session: Session, person_id: str, role: str, now: datetime, *, audit_key: bytes | None = None
+    session: Session,
+    person_id: str,
+    role: str,
+    now: datetime,
+    *,
+    by: str | None = None,
+    audit_key: bytes | None = None,
 ) -> tuple[uuid.UUID, str]:
     """Store a new token for ``person_id`` with ``role``; returns its id and the plaintext, never stored.
 
+    ``by`` is who issued it (the audit entry's actor; default the person), once the use case allowed it.
     ``audit_key`` keys the audit entry (``models.keys.audit_key``); required once the chain is keyed.
     """
     checked = _role(role)
@@ -97,7 +104,7 @@ def create_token(
     session.flush()
     append_audit(
         session,
-        actor=person_id,
+        actor=by or person_id,
         action="token.created",
         entity=f"token:{token_id}",
         payload={"person": person_id, "role": checked.value},
@@ -113,12 +120,21 @@ def find_token(session: Session, presented_hash: str) -> TokenRecord | None:
     return _record(row) if row is not None else None
 
 
+def get_token(session: Session, token_id: uuid.UUID) -> TokenRecord:
+    row = session.get(ApiToken, token_id)
+    if row is None:
+        raise NotFoundError(f"ID: unknown token {token_id}; see 'phasegate token list'", code="token.not_found")
+    return _record(row)
+
+
 def mark_used(session: Session, token_id: uuid.UUID, now: datetime) -> None:
     """Record when a token was last used (callers throttle this: it is a write)."""
     session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now))
 
 
-def revoke(session: Session, token_id: uuid.UUID, now: datetime, *, audit_key: bytes | None = None) -> TokenRecord:
+def revoke(
+    session: Session, token_id: uuid.UUID, now: datetime, *, by: str = "system", audit_key: bytes | None = None
+) -> TokenRecord:
     """Revoke a token for good; revoking a revoked token is a conflict naming when it happened."""
     row = session.get(ApiToken, token_id)
     if row is None:
@@ -132,7 +148,7 @@ def revoke(session: Session, token_id: uuid.UUID, now: datetime, *, audit_key: b
     session.flush()
     append_audit(
         session,
-        actor="system",
+        actor=by,
         action="token.revoked",
         entity=f"token:{token_id}",
         payload={"person": row.person_id, "role": row.role},

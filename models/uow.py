@@ -24,6 +24,7 @@ from models.audit_store import AuditDraft, append_audit_entries
 from models.enums import BallotKind, Decision, DocumentStatus, ProjectStatus, Recommendation, ReviewStatus, RoundStatus
 from models.errors import ConflictError
 from models.evidence import DocumentEvidence, MilestoneEvidence, RiskEvidence, ScoreEvidence
+from models.identity import OrgRole
 from models.snapshots import (
     BaselineRecord,
     ConditionRecord,
@@ -222,7 +223,14 @@ class SqlUnitOfWork:
 
     def _keep(self, row: Row[Any]) -> PersonSnapshot:
         person = PersonSnapshot(
-            id=row.id, name=row.name, email=row.email, locale=row.locale, notify_urls=tuple(row.notify_urls)
+            id=row.id,
+            name=row.name,
+            email=row.email,
+            locale=row.locale,
+            notify_urls=tuple(row.notify_urls),
+            login=row.login,
+            roles=frozenset(OrgRole(r) for r in row.org_roles or ()),
+            disabled=bool(row.disabled),
         )
         self._people[person.id] = person
         return person
@@ -236,9 +244,38 @@ class SqlUnitOfWork:
                 locale=person.locale,
                 notify_urls=list(person.notify_urls),
                 created_at=now,
+                login=person.login,
+                org_roles=sorted(person.roles),
+                disabled=person.disabled,
             )
         )
         self.session.flush()
+
+    def update_person(self, person: PersonSnapshot) -> None:
+        """Replace a person's details, login, roles and disabled flag with ``person``'s."""
+        self.session.execute(
+            update(t.Person)
+            .where(t.Person.id == person.id)
+            .values(
+                name=person.name,
+                email=person.email,
+                locale=person.locale,
+                notify_urls=list(person.notify_urls),
+                login=person.login,
+                org_roles=sorted(person.roles),
+                disabled=person.disabled,
+            )
+        )
+        self._people.pop(person.id, None)
+
+    def person_by_login(self, login: str) -> PersonSnapshot | None:
+        row = self.session.execute(q.PERSON_BY_LOGIN, {"login": login}).first()
+        return None if row is None else self._keep(row)
+
+    def people_with_role(self, role: OrgRole) -> list[str]:
+        """Ids of enabled people holding an organisation role (few people, read whole: roles are a JSON list)."""
+        rows = self.session.execute(select(t.Person.id, t.Person.org_roles).where(t.Person.disabled.is_(False)))
+        return sorted(person_id for person_id, roles in rows if role.value in (roles or ()))
 
     # templates ----------------------------------------------------------------------------------------
     def get_template(self, template_id: str, version: int | None = None) -> StoredTemplate | None:
@@ -758,6 +795,13 @@ class SqlUnitOfWork:
         )
         self.session.flush()
 
+    def revoke_delegation(self, delegation_id: UUID, *, now: datetime) -> None:
+        self.session.execute(update(t.Delegation).where(t.Delegation.id == delegation_id).values(revoked_at=now))
+
+    def get_delegation(self, delegation_id: UUID) -> DelegationRecord | None:
+        row = self.session.get(t.Delegation, delegation_id)
+        return None if row is None else _delegation(row)
+
     def delegations(self, person_id: str | None = None) -> list[DelegationRecord]:
         query = select(t.Delegation).order_by(t.Delegation.valid_from)
         if person_id is not None:
@@ -832,6 +876,12 @@ class SqlUnitOfWork:
             },
         )
         self.session.execute(q.UPDATE_REVIEW, {"review_id": round_.review_id, "status": ReviewStatus.DECIDED.value})
+
+    def cancel_round(self, round_id: UUID, *, now: datetime) -> None:
+        """End an open round without a decision (an administrator's act; nothing is applied to the project)."""
+        self.session.execute(
+            q.UPDATE_ROUND, {"round_id": round_id, "status": RoundStatus.CANCELLED.value, "resolved_at": now}
+        )
 
     def mark_round_applied(self, round_id: UUID, *, now: datetime) -> None:
         self.session.execute(q.UPDATE_ROUND, {"round_id": round_id, "applied_at": now})

@@ -22,6 +22,7 @@ Context keys per kind (``?`` marks optional keys; a missing required key is an I
 - condition_due: project_key, project_name, condition, condition_zh?, owner, due_on, verification,
   gate_name?, gate_name_zh?.
 - condition_missed: the condition_due keys plus proposal ("hold" or "kill": what the engine proposes).
+- round_cancelled: project_key, project_name, gate_name, gate_name_zh?, round_id, reason (why the PMO cancelled).
 - weekly_digest: person_name, items: [{project_key, project_name, gate_name, gate_name_zh?, round_id,
   waiting_days, due_at, approval_url (may be None)}], conditions: [{project_key, project_name, condition,
   condition_zh?, owner, due_on, verification}].
@@ -66,6 +67,7 @@ KINDS: tuple[str, ...] = (
     "condition_due",
     "condition_missed",
     "weekly_digest",
+    "round_cancelled",
 )
 LOCALES: tuple[str, ...] = tuple(locale.value for locale in Locale)
 MISSED_CONDITION_PROPOSALS: tuple[str, ...] = ("hold", "kill")

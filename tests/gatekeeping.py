@@ -18,6 +18,7 @@ import yaml
 from gates import services
 from gates.ports import UnitOfWork
 from models.commands import CreateProject, RegisterDocument
+from models.identity import SYSTEM_ACTOR
 from models.template import LifecycleTemplate
 from models.template_yaml import load_template_text, shipped_templates
 
@@ -50,9 +51,10 @@ def add_ready_project(
         ),
         uow=uow,
         now=now(),
+        actor=SYSTEM_ACTOR,
     )
-    services.assign_role(key, "finance", "fin", uow=uow, now=now())
-    services.assign_role(key, "pmo", "pam", uow=uow, now=now())
+    services.assign_role(key, "finance", "fin", uow=uow, now=now(), actor=SYSTEM_ACTOR)
+    services.assign_role(key, "pmo", "pam", uow=uow, now=now(), actor=SYSTEM_ACTOR)
     template = services.get_template(template_id, 1, uow=uow).template
     for deliverable in template.gates[0].deliverables:
         standard = template.deliverable(deliverable)
@@ -69,4 +71,5 @@ def add_ready_project(
             ),
             uow=uow,
             now=now(),
+            actor=SYSTEM_ACTOR,
         )

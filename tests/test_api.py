@@ -13,7 +13,7 @@ import json
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,17 +24,29 @@ from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
 from flows.cli import tokens as token_cli
-from gates import services
+from flows.cli.common import os_login
+from gates import approvals, services
 from models import tables as t
-from models.commands import AddPerson
+from models.commands import AddPerson, Delegate
 from models.db import make_engine, make_session_factory
+from models.identity import SYSTEM_ACTOR, OrgRole
 from models.settings import Settings
 from models.template_yaml import shipped_templates, template_content_hash
 from models.tokens import create_token, find_token, revoke, token_hash
 from models.uow import SqlUnitOfWork
+from tests import actors
+from tests.conftest import TEST_AUDIT_KEY
 from web.app import create_app
 
 PEOPLE = ("sam", "mgr", "pam", "fin", "vic", "ann")
+ROLES = {
+    "sam": OrgRole.GATEKEEPER,
+    "mgr": OrgRole.MANAGER,
+    "pam": OrgRole.PMO_ADMIN,
+    "fin": OrgRole.GATEKEEPER,
+    "vic": OrgRole.VIEWER,
+    "ann": OrgRole.GATEKEEPER,
+}
 SECTIONS = {
     "project-initiation-request": (
         "Problem or opportunity",
@@ -85,12 +97,20 @@ def seed(url: str) -> dict[str, str]:
                 source=source,
                 uow=lambda: SqlUnitOfWork(sessions),
                 now=now,
+                actor=SYSTEM_ACTOR,
             )
         for pid in PEOPLE:
             services.add_person(
-                AddPerson(id=pid, name=pid.title(), email=f"{pid}@example.com"),
+                AddPerson(
+                    id=pid,
+                    name=pid.title(),
+                    email=f"{pid}@example.com",
+                    roles=frozenset({ROLES[pid]}),
+                    login=os_login() if pid == "pam" else None,  # the CLI tests run as pam, the PMO admin
+                ),
                 uow=lambda: SqlUnitOfWork(sessions),
                 now=now,
+                actor=SYSTEM_ACTOR,
             )
         issued = {}
         with sessions() as session, session.begin():
@@ -226,10 +246,11 @@ def test_votes_are_the_callers_own_and_bound_to_the_evidence(api: Api, tmp_path:
 
 def test_roles_admit_only_their_operations(api: Api) -> None:
     body = {"key": "R1", "name": "R", "template_id": "it-pmo", "sponsor_id": "sam", "manager_id": "mgr", "budget": "1"}
-    for who in ("viewer", "sponsor"):
+    for who, needed in (("viewer", "read-only"), ("sponsor", "pmo_admin")):
         refused = api.post("/projects", body, who=who)
         assert refused.status_code == 403, refused.text
-        assert refused.json()["code"] == "auth.role" and "pmo" in refused.json()["detail"]
+        assert refused.json()["code"] == "auth.role" and needed in refused.json()["detail"]
+    assert api.audit().count("security.refused") == 2  # the use case audits each refusal
     assert api.post("/projects", body, who="pmo").status_code == 201
     for who in ("viewer", "sponsor", "pmo"):
         assert api.get("/projects/R1", who=who).status_code == 200
@@ -416,3 +437,45 @@ def test_reads_answer_while_another_process_holds_the_sqlite_write_lock(sqlite_u
         finally:
             writer.rollback()
             writer.close()
+
+
+def _refusals(api: Api) -> int:
+    return api.audit().count("security.refused")
+
+
+def test_cancel_revoke_and_disable_are_checked_by_the_use_cases(api: Api, tmp_path: Path) -> None:
+    round_id = ready_project(api, "C1", tmp_path)["round_id"]
+    before = _refusals(api)
+    refused = api.post(f"/rounds/{round_id}/cancel", {"reason": "wrong gate"}, who="sponsor")
+    assert refused.status_code == 403 and refused.json()["code"] == "auth.role", refused.text
+    assert "pmo_admin" in refused.json()["detail"] and _refusals(api) == before + 1
+    cancelled = api.post(f"/rounds/{round_id}/cancel", {"reason": "the plan was withdrawn"}, who="pmo")
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled", cancelled.text
+
+    engine = make_engine(api.url)
+    try:
+        granted = approvals.delegate(
+            Delegate(principal_id="sam", delegate_id="fin", valid_from=date(2026, 1, 1), valid_to=date(2026, 12, 31)),
+            actor=actors.person("sam"),
+            uow=lambda: SqlUnitOfWork(make_session_factory(engine), audit_key=TEST_AUDIT_KEY),
+            now=datetime.now(UTC),
+        )
+    finally:
+        engine.dispose()
+    assert [d["id"] for d in api.get("/delegations", person="sam").json()["items"]] == [str(granted.id)]
+    delegation = granted.id
+    not_yours = api.client.delete(f"/api/v1/delegations/{delegation}", headers=api.headers("outsider"))
+    assert not_yours.status_code == 403 and _refusals(api) == before + 2
+    revoked = api.client.delete(f"/api/v1/delegations/{delegation}", headers=api.headers("sponsor"))
+    assert revoked.status_code == 200 and revoked.json()["revoked"] is True
+
+    assert api.post("/people/ann/disable", {"reason": "left"}, who="sponsor").status_code == 403
+    patched = api.client.patch("/api/v1/people/ann", json={"name": "Ann"}, headers=api.headers("outsider"))
+    assert patched.status_code == 403 and _refusals(api) == before + 4
+    assert api.get("/projects", who="outsider").status_code == 200
+    disabled = api.post("/people/ann/disable", {"reason": "left the company"}, who="pmo")
+    assert disabled.status_code == 200 and disabled.json()["disabled"] is True
+    gone = api.get("/projects", who="outsider")
+    assert gone.status_code == 401 and gone.json()["code"] == "auth.disabled"
+    assert _refusals(api) == before + 5  # the disabled person's attempt is on record too
+    assert api.get("/people/ann").json()["disabled"] is True

@@ -29,6 +29,7 @@ from schemathesis.schemas import BaseSchema
 from gates import services
 from models.commands import CreateProject
 from models.db import make_engine, make_session_factory
+from models.identity import SYSTEM_ACTOR
 from models.settings import Settings
 from models.uow import SqlUnitOfWork
 from tests.test_api import seed
@@ -56,6 +57,7 @@ def seeded(tmp_path_factory: pytest.TempPathFactory, _sqlite_template: Path) -> 
             ),
             uow=lambda: SqlUnitOfWork(sessions),
             now=datetime.now(UTC),
+            actor=SYSTEM_ACTOR,
         )
     engine.dispose()
     return url, tokens

@@ -13,6 +13,7 @@ from gates import approvals, services
 from models import tables as t
 from models.commands import AddPerson
 from models.db import make_engine, make_session_factory
+from models.identity import SYSTEM_ACTOR
 from models.uow import SqlUnitOfWork
 from tests.test_api import SECTIONS, Api, api, ready_project, write_document
 
@@ -29,10 +30,10 @@ def test_me_names_the_tokens_person_and_role(api: Api) -> None:
         "locale": "en",
         "token_id": None,
         "role": "approver",
-        "permissions": ["read", "vote"],
+        "roles": ["gatekeeper"],
         "method": "api_token",
     }
-    assert api.get("/me", who="pmo").json()["permissions"] == ["read", "write"]
+    assert api.get("/me", who="pmo").json()["roles"] == ["pmo_admin"]  # pam's roles within a pmo token's scope
     revoked = api.get("/me", who="revoked")
     assert revoked.status_code == 401 and revoked.json()["code"] == "auth.revoked"
     anonymous = api.client.get("/api/v1/me")
@@ -80,6 +81,7 @@ def test_a_review_started_through_the_api_may_carry_its_meeting(api: Api, tmp_pa
             AddPerson(id="sue", name="Sue", email="sue@example.com", notify_urls=("json://127.0.0.1:9/inbox",)),
             uow=lambda: SqlUnitOfWork(make_session_factory(engine)),
             now=datetime.now(UTC),
+            actor=SYSTEM_ACTOR,
         )
     finally:
         engine.dispose()

@@ -23,10 +23,12 @@ from models.commands import AddPerson, CastVote, Delegate, RecordCost, RequestRe
 from models.db import make_engine, make_session_factory
 from models.enums import BallotKind, Decision, ProjectStatus, Recommendation, RoundStatus
 from models.errors import ConflictError, InputError, PermissionDeniedError
+from models.identity import SYSTEM_ACTOR
 from models.snapshots import ConditionSpec
 from models.template_yaml import template_content_hash
 from models.uow import SqlUnitOfWork
 from notifications.routing import expand_targets, parse_org_config
+from tests import actors
 from tests.gatekeeping import add_ready_project, probe, variant
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)  # a Monday
@@ -52,7 +54,7 @@ class Env:
 
     def vote(self, round_id: UUID, voter: str, decision: Decision | None, **extra: Any) -> approvals.VoteResult:
         reason = extra.pop("reason", "" if decision is Decision.GO else "because")
-        return approvals.cast_vote(
+        return actors.cast_vote(
             CastVote(round_id=round_id, voter_id=voter, decision=decision, reason=reason, **extra),
             uow=self.uow,
             now=self.clock(),
@@ -75,12 +77,15 @@ def env(db_url: str) -> Iterator[Env]:
         variant({"policy": "sequential", "approvers": ["pmo", "finance", "sponsor"]}, "it-seq"),
         variant({"policy": "all", "approvers": ["sponsor", "finance"], "veto_roles": ["finance"]}, "it-all"),
     ):
-        services.publish_template(tpl, content_hash=template_content_hash(tpl), source=text, uow=e.uow, now=e.clock())
+        services.publish_template(
+            tpl, content_hash=template_content_hash(tpl), source=text, uow=e.uow, now=e.clock(), actor=SYSTEM_ACTOR
+        )
     for pid in ("sam", "fin", "pam", "mgr", "dee", "zed"):
         services.add_person(
             AddPerson(id=pid, name=pid.title(), email=f"{pid}@example.com", notify_urls=(f"json://127.0.0.1:9/{pid}",)),
             uow=e.uow,
             now=e.clock(),
+            actor=SYSTEM_ACTOR,
         )
     yield e
     e.engine.dispose()
@@ -89,7 +94,11 @@ def env(db_url: str) -> Iterator[Env]:
 def _ready(env: Env, key: str, template: str = "it-2of3", requested_by: str | None = "zed") -> UUID:
     add_ready_project(env.uow, env.clock, key, template_id=template)
     review = services.start_review(
-        RequestReview(project_key=key, requested_by=requested_by), uow=env.uow, now=env.clock(), probe=probe
+        RequestReview(project_key=key, requested_by=requested_by),
+        uow=env.uow,
+        now=env.clock(),
+        probe=probe,
+        actor=actors.admin(requested_by),
     )
     assert review.round_id is not None, review.evaluation.reasons
     return review.round_id
@@ -132,6 +141,7 @@ def test_delegate_votes_on_behalf_and_reads_so_everywhere(env: Env) -> None:
         ),
         uow=env.uow,
         now=env.clock(),
+        actor=SYSTEM_ACTOR,
     )
     with pytest.raises(approvals.SecurityRefusedError, match="no delegation from sam"):
         env.vote(round_id, "dee", Decision.GO, on_behalf_of="sam")
@@ -150,6 +160,7 @@ def test_expired_or_out_of_scope_delegation_is_refused(env: Env) -> None:
         Delegate(principal_id="fin", delegate_id="dee", valid_from=date(2026, 10, 1), valid_to=date(2026, 10, 31)),
         uow=env.uow,
         now=env.clock(),
+        actor=SYSTEM_ACTOR,
     )
     with pytest.raises(approvals.SecurityRefusedError, match="no delegation"):
         env.vote(round_id, "dee", Decision.GO, on_behalf_of="fin")
@@ -158,6 +169,7 @@ def test_expired_or_out_of_scope_delegation_is_refused(env: Env) -> None:
             Delegate(principal_id="fin", delegate_id="dee", valid_from=T0.date(), valid_to=T0.date(), gate_id="x"),
             uow=env.uow,
             now=env.clock(),
+            actor=SYSTEM_ACTOR,
         )
 
 
@@ -191,7 +203,9 @@ def test_new_evidence_supersedes_votes_and_asks_again(env: Env) -> None:
     round_id = _ready(env, "E1")
     env.vote(round_id, "sam", Decision.GO)
     old_hash = env.round(round_id).evidence_hash
-    services.record_cost(RecordCost(project_key="E1", amount=Decimal(10)), uow=env.uow, now=env.clock())
+    services.record_cost(
+        RecordCost(project_key="E1", amount=Decimal(10)), uow=env.uow, now=env.clock(), actor=SYSTEM_ACTOR
+    )
     with pytest.raises(ConflictError, match="evidence of E1 changed"):
         env.vote(round_id, "fin", Decision.GO)
     current = env.round(round_id)
@@ -231,8 +245,13 @@ def test_conditional_go_tracks_conditions_and_abstain_recuse_need_reasons(env: E
     (stored,) = approvals.list_conditions(uow=env.uow, project_key="C1")
     assert (stored.owner_id, stored.status) == ("pam", "open")
     with pytest.raises(PermissionDeniedError, match="verified by fin"):
-        approvals.resolve_condition(stored.id, by="pam", met=True, uow=env.uow, now=env.clock())
-    assert approvals.resolve_condition(stored.id, by="fin", met=True, uow=env.uow, now=env.clock()).status == "met"
+        approvals.resolve_condition(stored.id, actor=actors.person("pam"), met=True, uow=env.uow, now=env.clock())
+    assert (
+        approvals.resolve_condition(
+            stored.id, actor=actors.person("fin"), met=True, uow=env.uow, now=env.clock()
+        ).status
+        == "met"
+    )
 
 
 def test_hold_resume_and_kill_needs_lessons_before_closure(env: Env) -> None:
@@ -240,15 +259,19 @@ def test_hold_resume_and_kill_needs_lessons_before_closure(env: Env) -> None:
     env.vote(held, "sam", Decision.HOLD)
     env.vote(held, "fin", Decision.HOLD)
     approvals.apply_round_decision(held, uow=env.uow, now=env.clock())
-    resumed = approvals.resume_project("H1", by="sam", reason="capacity is back", uow=env.uow, now=env.clock())
+    resumed = approvals.resume_project(
+        "H1", actor=actors.person("sam"), reason="capacity is back", uow=env.uow, now=env.clock()
+    )
     assert resumed.status is ProjectStatus.ACTIVE
     killed = _ready(env, "K1")
     env.vote(killed, "sam", Decision.KILL)
     env.vote(killed, "fin", Decision.KILL)
     approvals.apply_round_decision(killed, uow=env.uow, now=env.clock())
     with pytest.raises(InputError, match="lessons learned"):
-        approvals.close_project("K1", by="sam", lessons="", uow=env.uow, now=env.clock())
-    assert approvals.close_project("K1", by="sam", lessons="Validate demand first", uow=env.uow, now=env.clock()).closed
+        approvals.close_project("K1", actor=actors.person("sam"), lessons="", uow=env.uow, now=env.clock())
+    assert approvals.close_project(
+        "K1", actor=actors.person("sam"), lessons="Validate demand first", uow=env.uow, now=env.clock()
+    ).closed
 
 
 def test_recycle_limit_proposes_kill(env: Env) -> None:
@@ -257,13 +280,17 @@ def test_recycle_limit_proposes_kill(env: Env) -> None:
         env.vote(round_id, "sam", Decision.RECYCLE)
         env.vote(round_id, "fin", Decision.RECYCLE)
         approvals.apply_round_decision(round_id, uow=env.uow, now=env.clock())
-    review = services.start_review(RequestReview(project_key="R0"), uow=env.uow, now=env.clock(), probe=probe)
+    review = services.start_review(
+        RequestReview(project_key="R0"), uow=env.uow, now=env.clock(), probe=probe, actor=SYSTEM_ACTOR
+    )
     assert review.evaluation.recommendation is Recommendation.KILL
     assert "recycled 3 times" in review.evaluation.reasons[-1]
 
 
 def _review(env: Env, key: str) -> UUID:
-    review = services.start_review(RequestReview(project_key=key), uow=env.uow, now=env.clock(), probe=probe)
+    review = services.start_review(
+        RequestReview(project_key=key), uow=env.uow, now=env.clock(), probe=probe, actor=SYSTEM_ACTOR
+    )
     assert review.round_id is not None
     return review.round_id
 
@@ -352,7 +379,11 @@ def test_the_approval_request_carries_the_packet_and_a_meeting_invitation(env: E
     add_ready_project(env.uow, env.clock, "M1")
     meeting = datetime(2026, 11, 10, 10, 0, tzinfo=UTC)
     services.start_review(
-        RequestReview(project_key="M1", meeting_at=meeting), uow=env.uow, now=env.clock(), probe=probe
+        RequestReview(project_key="M1", meeting_at=meeting),
+        uow=env.uow,
+        now=env.clock(),
+        probe=probe,
+        actor=SYSTEM_ACTOR,
     )
     with env.sessions() as session:
         request = session.scalars(
@@ -369,14 +400,32 @@ def test_reassigning_a_seat_is_an_audited_admin_change(env: Env) -> None:
     round_id = _ready(env, "RA")
     with pytest.raises(InputError, match="needs a reason"):
         approvals.reassign_seat(
-            round_id, from_person="fin", to_person="dee", by="pam", reason=" ", uow=env.uow, now=env.clock()
+            round_id,
+            from_person="fin",
+            to_person="dee",
+            actor=actors.admin("pam"),
+            reason=" ",
+            uow=env.uow,
+            now=env.clock(),
         )
     with pytest.raises(approvals.SecurityRefusedError, match="segregation"):
         approvals.reassign_seat(
-            round_id, from_person="fin", to_person="mgr", by="pam", reason="away", uow=env.uow, now=env.clock()
+            round_id,
+            from_person="fin",
+            to_person="mgr",
+            actor=actors.admin("pam"),
+            reason="away",
+            uow=env.uow,
+            now=env.clock(),
         )
     moved = approvals.reassign_seat(
-        round_id, from_person="fin", to_person="dee", by="pam", reason="on leave", uow=env.uow, now=env.clock()
+        round_id,
+        from_person="fin",
+        to_person="dee",
+        actor=actors.admin("pam"),
+        reason="on leave",
+        uow=env.uow,
+        now=env.clock(),
     )
     assert "dee" in moved.approvers and "fin" not in moved.approvers
     with pytest.raises(PermissionDeniedError, match="not an approver"):
@@ -411,7 +460,11 @@ def test_a_round_runs_a_fixed_budget_of_statements_per_step(env: Env) -> None:
 
     def review() -> None:
         result = services.start_review(
-            RequestReview(project_key="B1", requested_by="zed"), uow=env.uow, now=env.clock(), probe=probe
+            RequestReview(project_key="B1", requested_by="zed"),
+            uow=env.uow,
+            now=env.clock(),
+            probe=probe,
+            actor=actors.admin("zed"),
         )
         assert result.round_id is not None
         opened.append(result.round_id)
@@ -437,15 +490,23 @@ def test_listing_rounds_reads_their_votes_in_one_query_whatever_their_number(env
 
 def test_evidence_reads_the_ledger_in_all_and_in_the_current_stage(env: Env) -> None:
     add_ready_project(env.uow, env.clock, "C9", template_id="it-2of3")
-    services.record_cost(RecordCost(project_key="C9", amount=Decimal("10.50")), uow=env.uow, now=env.clock())
+    services.record_cost(
+        RecordCost(project_key="C9", amount=Decimal("10.50")), uow=env.uow, now=env.clock(), actor=SYSTEM_ACTOR
+    )
     review = services.start_review(
-        RequestReview(project_key="C9", requested_by="zed"), uow=env.uow, now=env.clock(), probe=probe
+        RequestReview(project_key="C9", requested_by="zed"),
+        uow=env.uow,
+        now=env.clock(),
+        probe=probe,
+        actor=actors.admin("zed"),
     )
     assert review.round_id is not None
     env.vote(review.round_id, "sam", Decision.GO)
     env.vote(review.round_id, "fin", Decision.GO)
     assert approvals.apply_round_decision(review.round_id, uow=env.uow, now=env.clock()).stage_id == "planning"
-    services.record_cost(RecordCost(project_key="C9", amount=Decimal("4.25")), uow=env.uow, now=env.clock())
+    services.record_cost(
+        RecordCost(project_key="C9", amount=Decimal("4.25")), uow=env.uow, now=env.clock(), actor=SYSTEM_ACTOR
+    )
     evidence = services.check_gate("C9", uow=env.uow, now=env.clock(), probe=probe).evidence
     assert (evidence.actual_cost, evidence.stage_spend) == (Decimal("14.75"), Decimal("4.25"))
 

@@ -25,6 +25,7 @@ from models.db import make_engine, make_session_factory
 from models.errors import AuditKeyError
 from models.keys import derive_audit_key
 from models.tables import AuditEntry
+from tests.actors import bootstrap_admin_args
 from tests.conftest import TEST_AUDIT_KEY
 
 PHASEGATE = str(Path(sys.executable).with_name("phasegate"))
@@ -253,7 +254,7 @@ def test_token_commands_append_keyed_entries(db_url: str, sessions: sessionmaker
         assert done.returncode == 0, done.stderr
         return done.stdout
 
-    cli("person", "add", "sam", "--name", "Sam", "--email", "sam@example.com")
+    cli(*bootstrap_admin_args("sam"))  # the first person is the PMO admin mapped to this login
     created = __import__("json").loads(cli("token", "create", "sam", "--role", "viewer", "--json"))
     cli("token", "revoke", created["id"])
     verify(db_url, expect=0)

@@ -16,6 +16,8 @@ from typing import Any
 
 import pytest
 
+from tests import actors
+
 PHASEGATE = str(Path(sys.executable).with_name("phasegate"))
 
 
@@ -42,9 +44,13 @@ class Cli:
 def cli(tmp_path: Path) -> Cli:
     runner = Cli(tmp_path / "cli.db")
     runner.run("db", "upgrade")
-    runner.run("person", "add", "alice", "--name", "Alice Chen", "--email", "alice@example.com")
-    runner.run("person", "add", "bob", "--name", "王芳", "--email", "bob@example.com", "--locale", "zh-CN")
-    runner.run("person", "add", "carol", "--name", "Carol", "--email", "carol@example.com")
+    # The tests run as the OS user they run as (root in CI): the first person is the PMO admin mapped to it.
+    runner.run(*actors.bootstrap_admin_args())
+    runner.run("person", "add", "alice", "--name", "Alice Chen", "--email", "alice@example.com", "--role", "gatekeeper")
+    runner.run(
+        "person", "add", "bob", "--name", "王芳", "--email", "bob@example.com", "--locale", "zh-CN", "--role", "manager"
+    )
+    runner.run("person", "add", "carol", "--name", "Carol", "--email", "carol@example.com", "--role", "gatekeeper")
     runner.run(
         "project",
         "create",

@@ -16,6 +16,7 @@ import pytest
 from openpyxl import Workbook
 
 from models.template_yaml import shipped_templates
+from tests import actors
 from tests.test_cli import PHASEGATE, Cli
 
 IT_PMO = next(t for _, t in shipped_templates() if t.id == "it-pmo")
@@ -25,8 +26,9 @@ IT_PMO = next(t for _, t in shipped_templates() if t.id == "it-pmo")
 def cli(tmp_path: Path) -> Cli:
     runner = Cli(tmp_path / "criteria.db")
     runner.run("db", "upgrade")
+    runner.run(*actors.bootstrap_admin_args())
     for pid, name in (("alice", "Alice"), ("bob", "Bob"), ("carol", "Carol")):
-        runner.run("person", "add", pid, "--name", name, "--email", f"{pid}@example.com")
+        runner.run("person", "add", pid, "--name", name, "--email", f"{pid}@example.com", "--role", "gatekeeper")
     runner.run(
         "project",
         "create",
@@ -191,8 +193,9 @@ def test_risks_milestones_and_their_criteria(cli: Cli, tmp_path: Path) -> None:
 def test_scorecard_from_gatekeepers(tmp_path: Path) -> None:
     cli = Cli(tmp_path / "score.db")
     cli.run("db", "upgrade")
+    cli.run(*actors.bootstrap_admin_args())
     for pid in ("alice", "bob", "dan"):
-        cli.run("person", "add", pid, "--name", pid, "--email", f"{pid}@example.com")
+        cli.run("person", "add", pid, "--name", pid, "--email", f"{pid}@example.com", "--role", "gatekeeper")
     cli.run(
         "project",
         "create",
@@ -273,8 +276,10 @@ def test_a_plugin_criterion_from_an_entry_point(tmp_path: Path) -> None:
         return done
 
     run("db", "upgrade")
+    run(*actors.bootstrap_admin_args())
     run("template", "publish", str(custom))
     run("person", "add", "alice", "--name", "A", "--email", "a@example.com")
+    run("person", "add", "bob", "--name", "B", "--email", "b@example.com")
     run(
         "project",
         "create",
@@ -286,7 +291,7 @@ def test_a_plugin_criterion_from_an_entry_point(tmp_path: Path) -> None:
         "--sponsor",
         "alice",
         "--manager",
-        "alice",
+        "bob",
         "--budget",
         "5000",
     )

@@ -33,7 +33,7 @@ from gates.lifecycle import apply_decision as lifecycle_move
 from models import tables as t
 from models.commands import CastVote
 from models.enums import Decision, RoundStatus
-from tests import workers
+from tests import actors, workers
 from tests.workers import SEATS, Database
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -215,7 +215,7 @@ def test_a_retry_racing_its_first_attempt_gets_the_first_result(db_url: str) -> 
 
         def attempt() -> None:
             try:
-                answers.append(approvals.cast_vote(cmd, uow=db.uow, now=workers.now(), probe=workers.probe))
+                answers.append(actors.cast_vote(cmd, uow=db.uow, now=workers.now(), probe=workers.probe))
             except Exception as exc:  # recorded, asserted below
                 answers.append(exc)
 

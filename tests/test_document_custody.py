@@ -26,8 +26,11 @@ from sqlalchemy import func, select
 
 from models import tables as t
 from models.db import make_engine, make_session_factory
+from models.identity import SYSTEM_ACTOR
 from models.settings import Settings
 from models.template_yaml import shipped_templates
+from tests.actors import bootstrap_admin_args
+from tests.conftest import TEST_AUDIT_KEY
 from tests.test_api import seed, write_document
 from tests.test_cli import PHASEGATE
 from web.app import create_app
@@ -87,6 +90,7 @@ class Phasegate:
 def pg(db_url: str, tmp_path: Path) -> Phasegate:
     runner = Phasegate(db_url, tmp_path / "store")
     runner.run("db", "upgrade")
+    runner.run(*bootstrap_admin_args())  # the PMO admin, mapped to this OS login, sets the project up
     for person in ("alice", "bob", "carol"):
         runner.run("person", "add", person, "--name", person.title(), "--email", f"{person}@example.com")
     runner.run(
@@ -379,6 +383,7 @@ def test_doc_adopt_takes_documents_registered_before_the_store_into_custody(pg: 
                 ),
                 uow=lambda: SqlUnitOfWork(sessions, audit_key=TEST_AUDIT_KEY),
                 now=datetime.now(UTC),
+                actor=SYSTEM_ACTOR,
             )
     finally:
         engine.dispose()

@@ -39,9 +39,11 @@ from models.db import make_engine, make_session_factory
 from models.dossier import Dossier, collect_dossier
 from models.enums import Decision
 from models.errors import ConflictError, NotFoundError
+from models.identity import SYSTEM_ACTOR
 from models.snapshots import ConditionSpec
 from models.template_yaml import template_content_hash
 from models.uow import SqlUnitOfWork
+from tests import actors
 from tests.conftest import TEST_AUDIT_KEY
 from tests.gatekeeping import TWO_OF_THREE, add_ready_project, probe, variant
 
@@ -68,7 +70,7 @@ class World:
         return SqlUnitOfWork(self.sessions, audit_key=TEST_AUDIT_KEY)
 
     def vote(self, round_id: UUID, voter: str, decision: Decision, **extra: Any) -> approvals.VoteResult:
-        return approvals.cast_vote(
+        return actors.cast_vote(
             CastVote(round_id=round_id, voter_id=voter, decision=decision, **extra),
             uow=self.uow,
             now=self.tick(),
@@ -100,7 +102,11 @@ def _project(world: World, key: str) -> UUID:
     """A project through to an open round: roles, the first gate's approved documents, a review."""
     add_ready_project(world.uow, world.tick, key)
     review = services.start_review(
-        RequestReview(project_key=key, requested_by="zed"), uow=world.uow, now=world.tick(), probe=probe
+        RequestReview(project_key=key, requested_by="zed"),
+        uow=world.uow,
+        now=world.tick(),
+        probe=probe,
+        actor=actors.admin("zed"),
     )
     assert review.round_id is not None, review.evaluation.reasons
     return review.round_id
@@ -111,10 +117,17 @@ def world(db_url: str) -> Iterator[World]:
     w = World(db_url)
     source, template = variant(TWO_OF_THREE, "it-2of3")
     services.publish_template(
-        template, content_hash=template_content_hash(template), source=source, uow=w.uow, now=w.tick()
+        template,
+        content_hash=template_content_hash(template),
+        source=source,
+        uow=w.uow,
+        now=w.tick(),
+        actor=SYSTEM_ACTOR,
     )
     for pid in ("sam", "fin", "pam", "mgr", "dee", "zed"):
-        services.add_person(AddPerson(id=pid, name=pid.title(), email=f"{pid}@example.com"), uow=w.uow, now=w.tick())
+        services.add_person(
+            AddPerson(id=pid, name=pid.title(), email=f"{pid}@example.com"), uow=w.uow, now=w.tick(), actor=SYSTEM_ACTOR
+        )
     yield w
     w.engine.dispose()
 
@@ -131,6 +144,7 @@ def decided(world: World) -> tuple[World, UUID]:
         Delegate(principal_id="fin", delegate_id="dee", valid_from=T0.date(), valid_to=T0.date() + timedelta(days=9)),
         uow=world.uow,
         now=world.tick(),
+        actor=SYSTEM_ACTOR,
     )
     with pytest.raises(approvals.SecurityRefusedError):
         world.vote(round_id, "dee", Decision.GO, on_behalf_of="sam")  # no delegation from sam
@@ -384,7 +398,9 @@ def test_superseded_votes_stay_bound_to_the_evidence_they_saw(world: World) -> N
     """New evidence under an open round: a second review, the first vote superseded yet still verifiable."""
     round_id = _project(world, "D2")
     world.vote(round_id, "sam", Decision.GO)
-    services.record_cost(RecordCost(project_key="D2", amount=Decimal(10)), uow=world.uow, now=world.tick())
+    services.record_cost(
+        RecordCost(project_key="D2", amount=Decimal(10)), uow=world.uow, now=world.tick(), actor=SYSTEM_ACTOR
+    )
     with pytest.raises(ConflictError, match="evidence of D2 changed"):
         world.vote(round_id, "fin", Decision.GO)
     world.vote(round_id, "sam", Decision.GO)

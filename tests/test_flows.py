@@ -14,9 +14,11 @@ from typing import Any
 
 import pytest
 
-from gates import approvals, services
+from gates import services
 from models.commands import AddPerson, CastVote, CreateProject, RegisterDocument
 from models.enums import Decision
+from models.identity import SYSTEM_ACTOR
+from tests import actors
 from tests.receivers import HttpReceiver
 
 pytestmark = pytest.mark.flow
@@ -42,6 +44,7 @@ def portfolio(sqlite_url: str, prefect_harness: None, tmp_path: Path) -> Iterato
                 ),
                 uow=rt.uow,
                 now=utc_now(),
+                actor=SYSTEM_ACTOR,
             )
         for key in ("FLOW-GO", "FLOW-NR"):
             services.create_project(
@@ -55,10 +58,11 @@ def portfolio(sqlite_url: str, prefect_harness: None, tmp_path: Path) -> Iterato
                 ),
                 uow=rt.uow,
                 now=utc_now(),
+                actor=SYSTEM_ACTOR,
             )
         template = services.get_template("cooper-5", 1, uow=rt.uow).template
         gate = template.gates[0]
-        services.assign_role("FLOW-GO", "pmo", "alice", uow=rt.uow, now=utc_now())
+        services.assign_role("FLOW-GO", "pmo", "alice", uow=rt.uow, now=utc_now(), actor=SYSTEM_ACTOR)
         for deliverable in gate.deliverables:
             sections = template.deliverable(deliverable).required_sections
             path = tmp_path / f"{deliverable}.md"
@@ -78,9 +82,16 @@ def portfolio(sqlite_url: str, prefect_harness: None, tmp_path: Path) -> Iterato
                 ),
                 uow=rt.uow,
                 now=utc_now(),
+                actor=SYSTEM_ACTOR,
             )
         assert gate.scorecard is not None
-        services.record_scores("FLOW-GO", "alice", {f.id: 8 for f in gate.scorecard.factors}, uow=rt.uow, now=utc_now())
+        services.record_scores(
+            "FLOW-GO",
+            {f.id: 8 for f in gate.scorecard.factors},
+            actor=actors.person("alice"),
+            uow=rt.uow,
+            now=utc_now(),
+        )
         yield rt, receiver
     if previous is None:
         os.environ.pop("PHASEGATE_DATABASE_URL", None)
@@ -119,23 +130,21 @@ def test_review_then_decision_advances_and_notifies(portfolio: tuple[Any, HttpRe
     from flows.runtime import probe_file, utc_now
 
     rt, receiver = portfolio
-    state = gate_review_flow("FLOW-GO", "bob", return_state=True)
+    state = gate_review_flow("FLOW-GO", actors.admin("bob"), return_state=True)
     assert state.is_completed() and state.name == "Awaiting approval"
     result = state.result()
     assert result["evaluation"]["recommendation"] == "go" and result["approvers"] == ["alice"]
     assert result["dispatch"]["sent"] == 1
     assert {"gate-review-flow-go", "gate-review-flow-go-criteria"} <= _artifact_keys(state.state_details.flow_run_id)
-    assert _parameters(state.state_details.flow_run_id) == {
-        "project_key": "FLOW-GO",
-        "requested_by": "bob",
-        "meeting_at": None,
-    }
+    parameters = _parameters(state.state_details.flow_run_id)
+    assert (parameters["project_key"], parameters["meeting_at"]) == ("FLOW-GO", None)
+    assert (parameters["actor"]["person_id"], parameters["actor"]["method"]) == ("bob", "os_login")
     gate_id = result["evaluation"]["gate_id"]
     assert _run_name(state.state_details.flow_run_id) == f"FLOW-GO / {gate_id} / review", "readable in the UI"
     request = receiver.wait_for(1)[0]
     assert request.path == "/alice" and result["round_id"] in request.body.decode()
 
-    vote = approvals.cast_vote(
+    vote = actors.cast_vote(
         CastVote(round_id=result["round_id"], voter_id="alice", decision=Decision.GO),
         uow=rt.uow,
         now=utc_now(),

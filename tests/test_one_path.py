@@ -26,9 +26,11 @@ from models import tables as t
 from models.commands import AddPerson, RecordCost, RequestReview
 from models.enums import Decision, Recommendation, RoundStatus
 from models.errors import ConflictError, InputError
+from models.identity import SYSTEM_ACTOR
 from models.settings import Settings
 from models.snapshots import ConditionSpec, VoteRecord
 from models.template_yaml import template_content_hash
+from tests import actors
 from tests.gatekeeping import TWO_OF_THREE, add_ready_project, probe, variant
 from tests.test_api import Api, ready_project, seed
 from tests.test_approvals import T0, Env, _ready
@@ -53,13 +55,19 @@ def gates_env(db_url: str) -> Iterator[Env]:
     e = Env(db_url)
     text, template = variant(TWO_OF_THREE, "it-2of3")
     services.publish_template(
-        template, content_hash=template_content_hash(template), source=text, uow=e.uow, now=e.clock()
+        template,
+        content_hash=template_content_hash(template),
+        source=text,
+        uow=e.uow,
+        now=e.clock(),
+        actor=SYSTEM_ACTOR,
     )
     for pid in ("sam", "fin", "pam", "mgr", "dee", "zed"):
         services.add_person(
             AddPerson(id=pid, name=pid.title(), email=f"{pid}@example.com", notify_urls=(f"json://127.0.0.1:9/{pid}",)),
             uow=e.uow,
             now=e.clock(),
+            actor=SYSTEM_ACTOR,
         )
     yield e
     e.engine.dispose()
@@ -119,14 +127,17 @@ def test_refresh_and_gate_check_keep_the_recycle_limit_kill_and_the_refresh_send
 
     checked = services.check_gate("K1", uow=env.uow, now=env.clock(), probe=probe)
     review = services.start_review(
-        RequestReview(project_key="K1", requested_by="zed"), uow=env.uow, now=env.clock(), probe=probe
+        RequestReview(project_key="K1"), uow=env.uow, now=env.clock(), probe=probe, actor=actors.admin("zed")
     )
     assert checked.evaluation.recommendation is review.evaluation.recommendation is Recommendation.KILL
     assert any("the limit is" in reason for reason in checked.evaluation.reasons)
     assert review.round_id is not None
 
     services.record_cost(
-        RecordCost(project_key="K1", amount=Decimal(10), note="late invoice"), uow=env.uow, now=env.clock()
+        RecordCost(project_key="K1", amount=Decimal(10), note="late invoice"),
+        uow=env.uow,
+        now=env.clock(),
+        actor=SYSTEM_ACTOR,
     )
     with pytest.raises(ConflictError) as changed:
         env.vote(review.round_id, "sam", Decision.GO)
@@ -202,6 +213,7 @@ def test_the_api_answers_422_and_the_cli_exits_2_for_an_unknown_condition_owner(
         }
         answer = api.post(f"/rounds/{round_id}/votes", body, who="sponsor")
         assert answer.status_code == 422 and answer.json()["code"] == "vote.condition_person_unknown"
+        # seed() maps the OS login running the CLI to pam, a PMO admin: she may act for sam with --as
         audit_before = len(api.audit())
 
         cli = subprocess.run(

@@ -22,21 +22,23 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from sqlalchemy import select
 
+from flows.cli.common import os_login
 from flows.runtime import approval_links, probe_file
-from gates import approvals, services
+from gates import approvals, people, services
 from models import tables as t
-from models.commands import CastVote
+from models.commands import CastVote, UpdatePerson
 from models.credentials import SqlCredentials, enable_totp
 from models.enums import Decision, RoundStatus
 from models.errors import InputError
-from models.identity import SignatureProof
+from models.identity import SYSTEM_ACTOR, SignatureProof
 from models.template import LifecycleTemplate
 from models.template_yaml import shipped_templates, template_content_hash
 from models.tokens import create_token
+from tests import actors
 from tests.browser import artifact, chromium
 from tests.receivers import HttpReceiver, free_port
 from tests.signin import PASSWORD, give_password
-from tests.test_web_pages import World, build_world
+from tests.test_web_pages import World, _now, build_world
 from web.app import create_app
 
 PHASEGATE = str(Path(sys.executable).with_name("phasegate"))
@@ -66,6 +68,7 @@ def part11_world(url: str, public_url: str, tmp_path: Path, receiver: HttpReceiv
             source="part11 variant",
             uow=lambda: SqlUnitOfWork(sessions),
             now=_now(),
+            actor=SYSTEM_ACTOR,
         )
     finally:
         engine.dispose()
@@ -101,6 +104,7 @@ def _go(w: World) -> CastVote:
 def _cast(w: World, signature: SignatureProof | None) -> approvals.VoteResult:
     return approvals.cast_vote(
         _go(w),
+        actor=actors.person("sam"),
         uow=w.uow,
         now=datetime.now(UTC),
         probe=probe_file,
@@ -181,12 +185,14 @@ def _vote(url: str, *args: str, stdin: str, expect: int) -> subprocess.Completed
 def test_the_cli_vote_reads_the_password_from_stdin(world: World) -> None:
     url = world.settings.resolved_database_url
     round_ref = str(world.round_id)
-    asked = _vote(url, round_ref, "--as", "sam", "--decision", "go", stdin="", expect=2)
+    # sam signs at their own OS login: a signature is its signer's own act, never an admin's --as
+    people.update_person(UpdatePerson(id="sam", login=os_login()), actor=SYSTEM_ACTOR, uow=world.uow, now=_now())
+    asked = _vote(url, round_ref, "--decision", "go", stdin="", expect=2)
     assert asked.stderr.count("\n") == 1 and "--password-stdin" in asked.stderr and "Part 11" in asked.stderr
-    wrong = _vote(url, round_ref, "--as", "sam", "--decision", "go", "--password-stdin", stdin="wrong one\n", expect=2)
+    wrong = _vote(url, round_ref, "--decision", "go", "--password-stdin", stdin="wrong one\n", expect=2)
     assert "did not verify" in wrong.stderr and wrong.stderr.count("\n") == 1
     assert _votes(world) == 0 and _audit(world, "security.refused")[0].payload["code"] == approvals.SIGNATURE_REFUSED
-    ok = _vote(url, round_ref, "--as", "sam", "--decision", "go", "--password-stdin", stdin=PASSWORD + "\n", expect=0)
+    ok = _vote(url, round_ref, "--decision", "go", "--password-stdin", stdin=PASSWORD + "\n", expect=0)
     assert "go on round" in ok.stdout
     assert _audit(world, "vote.cast")[0].payload["signer_name"] == "Sam Sponsor"
 

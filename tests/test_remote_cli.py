@@ -37,6 +37,7 @@ from models import tables as t
 from models.commands import CreateProject, Delegate, RecordCost, RegisterDocument
 from models.db import make_engine, make_session_factory
 from models.document_store import DocumentStore
+from models.identity import SYSTEM_ACTOR
 from models.tokens import create_token
 from models.uow import SqlUnitOfWork
 from tests.receivers import free_port
@@ -190,6 +191,7 @@ def _prepare(db_url: str, folder: Path) -> dict[str, str]:
             ),
             uow=uow,
             now=now,
+            actor=SYSTEM_ACTOR,
         )
         services.create_project(
             CreateProject(
@@ -197,8 +199,9 @@ def _prepare(db_url: str, folder: Path) -> dict[str, str]:
             ),
             uow=uow,
             now=now,
+            actor=SYSTEM_ACTOR,
         )
-        services.assign_role("P1", "pmo", "pam", uow=uow, now=now)
+        services.assign_role("P1", "pmo", "pam", uow=uow, now=now, actor=SYSTEM_ACTOR)
         # The server's gate reads its own copies: the store under the home `team` gives `phasegate serve`.
         store = DocumentStore(folder / "server-home" / "documents")
         for deliverable in SECTIONS:
@@ -210,8 +213,11 @@ def _prepare(db_url: str, folder: Path) -> dict[str, str]:
                 ),
                 uow=uow,
                 now=now,
+                actor=SYSTEM_ACTOR,
             )
-        services.record_cost(RecordCost(project_key="P1", amount=Decimal("120.50")), uow=uow, now=now)
+        services.record_cost(
+            RecordCost(project_key="P1", amount=Decimal("120.50")), uow=uow, now=now, actor=SYSTEM_ACTOR
+        )
         approvals.delegate(
             Delegate(
                 principal_id="sam",
@@ -221,6 +227,7 @@ def _prepare(db_url: str, folder: Path) -> dict[str, str]:
             ),
             uow=uow,
             now=now,
+            actor=SYSTEM_ACTOR,
         )
         with sessions() as session, session.begin():
             tokens["delegate"] = create_token(session, "fin", "approver", now)[1]

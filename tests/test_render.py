@@ -89,6 +89,12 @@ CONTEXTS: dict[str, dict[str, Any]] = {
         "escalation_level": 2,
         "recipient_name": "Zhao Lei",
     },
+    "round_cancelled": {
+        **PROJECT,
+        **GATE,
+        "round_id": "0b7f2c1e-6a43-4d52-9c1e-3f0a8f2b9d10",
+        "reason": "The business case was withdrawn",
+    },
     "decision_made": {
         **PROJECT,
         **GATE,
@@ -132,6 +138,7 @@ CHINESE_WORDS: dict[str, list[str]] = {
     "reminder": ["催办", "阶段门", "同意", "拒绝"],
     "escalation": ["升级", "第 2 级", "已超期", "Wang Fang"],
     "decision_made": ["阶段门", "返工", "决策人", "进行中"],
+    "round_cancelled": ["撤销", "阶段门", "原因"],
     "gate_not_ready": ["阶段门", "未就绪", "不满足", "处理建议", "提交包含最新完工估算的纠偏计划", "实测 0.82"],
     "condition_due": ["有条件通过", "签署供应商合同", "负责人", "截止日期", "验证方式"],
     "condition_missed": ["逾期", "暂停", "系统建议", "由阶段门评审人决定"],

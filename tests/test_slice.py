@@ -19,8 +19,10 @@ from models.commands import AddPerson, CastVote, CreateProject, RecordCost, Regi
 from models.db import make_engine, make_session_factory
 from models.enums import Decision, ProjectStatus, Recommendation, RoundStatus
 from models.errors import ConflictError, NotFoundError, PermissionDeniedError
+from models.identity import SYSTEM_ACTOR
 from models.template_yaml import shipped_templates, template_content_hash
 from models.uow import SqlUnitOfWork
+from tests import actors
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
@@ -45,7 +47,12 @@ def env(db_url: str) -> Any:
     clock = Clock()
     for source, template in shipped_templates():
         services.publish_template(
-            template, content_hash=template_content_hash(template), source=source, uow=uow, now=clock()
+            template,
+            content_hash=template_content_hash(template),
+            source=source,
+            uow=uow,
+            now=clock(),
+            actor=SYSTEM_ACTOR,
         )
     for pid, locale in (("alice", "en"), ("bob", "zh-CN"), ("carol", "en")):
         services.add_person(
@@ -58,6 +65,7 @@ def env(db_url: str) -> Any:
             ),
             uow=uow,
             now=clock(),
+            actor=SYSTEM_ACTOR,
         )
     yield uow, clock, sessions
     engine.dispose()
@@ -70,9 +78,10 @@ def _ready_project(uow: Callable[[], UnitOfWork], clock: Clock, key: str, *, spe
         ),
         uow=uow,
         now=clock(),
+        actor=SYSTEM_ACTOR,
     )
     template = services.get_template("it-pmo", 1, uow=uow).template
-    services.assign_role(key, "pmo", "carol", uow=uow, now=clock())
+    services.assign_role(key, "pmo", "carol", uow=uow, now=clock(), actor=SYSTEM_ACTOR)
     signer = {"sponsor": "alice", "pmo": "carol"}
     for deliverable in template.gates[0].deliverables:
         standard = template.deliverable(deliverable)
@@ -89,8 +98,9 @@ def _ready_project(uow: Callable[[], UnitOfWork], clock: Clock, key: str, *, spe
             ),
             uow=uow,
             now=clock(),
+            actor=SYSTEM_ACTOR,
         )
-    services.record_cost(RecordCost(project_key=key, amount=Decimal(spent)), uow=uow, now=clock())
+    services.record_cost(RecordCost(project_key=key, amount=Decimal(spent)), uow=uow, now=clock(), actor=SYSTEM_ACTOR)
 
 
 def _probe(path: str) -> str:
@@ -107,7 +117,11 @@ def test_go_advances_the_project_once_and_everything_is_audited(env: Any) -> Non
     uow, clock, sessions = env
     _ready_project(uow, clock, "P1")
     review = services.start_review(
-        RequestReview(project_key="P1", requested_by="bob"), uow=uow, now=clock(), probe=_probe
+        RequestReview(project_key="P1", requested_by="bob"),
+        uow=uow,
+        now=clock(),
+        probe=_probe,
+        actor=actors.admin("bob"),
     )
     assert review.evaluation.recommendation is Recommendation.GO
     assert review.round_id is not None and review.approvers == ("alice",)
@@ -119,9 +133,9 @@ def test_go_advances_the_project_once_and_everything_is_audited(env: Any) -> Non
         "alice",
         "json://127.0.0.1:9/alice",
     )
-    assert message.context["vote_command"].startswith(f"phasegate vote {review.round_id} --as alice")
+    assert message.context["vote_command"] == f"phasegate vote {review.round_id} --decision go"
 
-    vote = approvals.cast_vote(
+    vote = actors.cast_vote(
         CastVote(round_id=review.round_id, voter_id="alice", decision=Decision.GO), uow=uow, now=clock(), probe=_probe
     )
     assert (vote.round_status, vote.round_decision) == (RoundStatus.RESOLVED, Decision.GO)
@@ -154,9 +168,11 @@ def test_go_advances_the_project_once_and_everything_is_audited(env: Any) -> Non
 def test_recycle_hold_kill(env: Any, decision: Decision, status: ProjectStatus, stage: str, recycles: int) -> None:
     uow, clock, _ = env
     _ready_project(uow, clock, "P2", spent="1200")
-    review = services.start_review(RequestReview(project_key="P2"), uow=uow, now=clock(), probe=_probe)
+    review = services.start_review(
+        RequestReview(project_key="P2"), uow=uow, now=clock(), probe=_probe, actor=SYSTEM_ACTOR
+    )
     assert review.evaluation.recommendation is Recommendation.RECYCLE and review.round_id is not None
-    approvals.cast_vote(
+    actors.cast_vote(
         CastVote(round_id=review.round_id, voter_id="alice", decision=decision, reason="because"),
         uow=uow,
         now=clock(),
@@ -180,8 +196,11 @@ def test_not_ready_records_why_and_opens_no_round(env: Any) -> None:
         ),
         uow=uow,
         now=clock(),
+        actor=SYSTEM_ACTOR,
     )
-    review = services.start_review(RequestReview(project_key="P3"), uow=uow, now=clock(), probe=_probe)
+    review = services.start_review(
+        RequestReview(project_key="P3"), uow=uow, now=clock(), probe=_probe, actor=SYSTEM_ACTOR
+    )
     assert review.round_id is None and review.evaluation.recommendation is Recommendation.NOT_READY
     with sessions() as session:
         stored = session.get_one(t.GateReview, review.review_id)
@@ -194,35 +213,37 @@ def test_not_ready_records_why_and_opens_no_round(env: Any) -> None:
 def test_refused_votes_write_nothing_but_their_audit_entry(env: Any) -> None:
     uow, clock, sessions = env
     _ready_project(uow, clock, "P4")
-    review = services.start_review(RequestReview(project_key="P4"), uow=uow, now=clock(), probe=_probe)
+    review = services.start_review(
+        RequestReview(project_key="P4"), uow=uow, now=clock(), probe=_probe, actor=SYSTEM_ACTOR
+    )
     assert review.round_id is not None
     audit_before = _count(sessions, t.AuditEntry)
     with pytest.raises(PermissionDeniedError, match="carol is not an approver"):
-        approvals.cast_vote(
+        actors.cast_vote(
             CastVote(round_id=review.round_id, voter_id="carol", decision=Decision.GO),
             uow=uow,
             now=clock(),
             probe=_probe,
         )
-    with pytest.raises(NotFoundError, match="unknown person 'nobody'"):
-        approvals.cast_vote(
+    with pytest.raises(PermissionDeniedError, match="unknown person 'nobody'"):
+        actors.cast_vote(
             CastVote(round_id=review.round_id, voter_id="nobody", decision=Decision.GO),
             uow=uow,
             now=clock(),
             probe=_probe,
         )
-    # The refused approver's attempt is audited; the unknown person's is not (there is no one to name).
-    assert _count(sessions, t.AuditEntry) == audit_before + 1 and _count(sessions, t.Vote) == 0
+    # Both refusals are audited: an actor no door could have proved is a security event, not a typo.
+    assert _count(sessions, t.AuditEntry) == audit_before + 2 and _count(sessions, t.Vote) == 0
     with pytest.raises(ConflictError, match="already has an open approval round"):
-        services.start_review(RequestReview(project_key="P4"), uow=uow, now=clock(), probe=_probe)
-    approvals.cast_vote(
+        services.start_review(RequestReview(project_key="P4"), uow=uow, now=clock(), probe=_probe, actor=SYSTEM_ACTOR)
+    actors.cast_vote(
         CastVote(round_id=review.round_id, voter_id="alice", decision=Decision.HOLD, reason="later"),
         uow=uow,
         now=clock(),
         probe=_probe,
     )
     with pytest.raises(ConflictError, match="resolved"):
-        approvals.cast_vote(
+        actors.cast_vote(
             CastVote(round_id=review.round_id, voter_id="alice", decision=Decision.GO),
             uow=uow,
             now=clock(),
@@ -235,13 +256,18 @@ def test_template_versions_are_immutable(env: Any) -> None:
     uow, clock, _ = env
     source, template = next((s, t) for s, t in shipped_templates() if t.id == "it-pmo")
     same = services.publish_template(
-        template, content_hash=template_content_hash(template), source=source, uow=uow, now=clock()
+        template, content_hash=template_content_hash(template), source=source, uow=uow, now=clock(), actor=SYSTEM_ACTOR
     )
     assert not same.created
     changed = template.model_copy(update={"name": "Edited"})
     with pytest.raises(ConflictError, match="raise 'version' to 2"):
         services.publish_template(
-            changed, content_hash=template_content_hash(changed), source=source, uow=uow, now=clock()
+            changed,
+            content_hash=template_content_hash(changed),
+            source=source,
+            uow=uow,
+            now=clock(),
+            actor=SYSTEM_ACTOR,
         )
 
 
@@ -254,6 +280,7 @@ def test_unknown_references_are_not_found(env: Any) -> None:
             ),
             uow=uow,
             now=clock(),
+            actor=SYSTEM_ACTOR,
         )
     with pytest.raises(NotFoundError, match="--sponsor: unknown person 'zed'"):
         services.create_project(
@@ -262,5 +289,6 @@ def test_unknown_references_are_not_found(env: Any) -> None:
             ),
             uow=uow,
             now=clock(),
+            actor=SYSTEM_ACTOR,
         )
     assert _count(sessions, t.Project) == 0

@@ -37,6 +37,7 @@ from models.db import make_engine
 from models.errors import PhasegateError
 from models.settings import Settings
 from models.tables import GateReview, OutboxMessage
+from tests import actors
 from tests.receivers import free_port
 
 pytestmark = pytest.mark.team
@@ -267,6 +268,7 @@ def test_team_setup_runs_the_deployments_on_a_process_worker(
 
         # While the server starts: phasegate's schema and a project, through the CLI as a team member would.
         _run(_phasegate("db", "upgrade"), env=team_env)
+        _run(_phasegate(*actors.bootstrap_admin_args()), env=team_env)
         _run(_phasegate("template", "publish", str(REPO / "models" / "lifecycles" / "it-pmo.yaml")), env=team_env)
         for person, name in (("alice", "Alice Chen"), ("bob", "Bob Martin")):
             _run(
@@ -280,6 +282,8 @@ def test_team_setup_runs_the_deployments_on_a_process_worker(
                     f"{person}@example.com",
                     "--notify",
                     f"json://{receiver_address}/{person}",
+                    "--role",
+                    "gatekeeper",
                 ),
                 env=team_env,
             )
@@ -346,7 +350,11 @@ def test_team_setup_runs_the_deployments_on_a_process_worker(
                         {"name": "notify-dispatch/notify-dispatch", "parameters": {}},
                         {
                             "name": "gate-review/gate-review",
-                            "parameters": {"project_key": "TEAM-1", "requested_by": "bob"},
+                            # The deployment trusts whoever reaches the Prefect API: it is given the actor.
+                            "parameters": {
+                                "project_key": "TEAM-1",
+                                "actor": {"person_id": "bob", "method": "os_login"},
+                            },
                         },
                     ]
                 ),

@@ -22,9 +22,12 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from flows.cli import build_app
-from gates import approvals, services
+from flows.cli.common import os_login
+from gates import approvals, people, services
 from models import tables as t
+from models.commands import UpdatePerson
 from models.enums import Decision
+from models.identity import SYSTEM_ACTOR
 from models.snapshots import ConditionSpec, VoteRecord
 from models.tokens import create_token
 from tests.receivers import HttpReceiver
@@ -51,7 +54,12 @@ def worlds(tmp_path: Path, _sqlite_template: Path, prefect_harness: None) -> Ite
             shutil.copyfile(_sqlite_template, folder / "phasegate.db")
             receiver = HttpReceiver().__enter__()
             receivers.append(receiver)
-            built.append(build_world(f"sqlite:///{folder / 'phasegate.db'}", "http://testserver", folder, receiver))
+            world = build_world(f"sqlite:///{folder / 'phasegate.db'}", "http://testserver", folder, receiver)
+            # sam runs the CLI: the OS login of this process is theirs (in every world, so the rows compare)
+            people.update_person(
+                UpdatePerson(id="sam", login=os_login()), actor=SYSTEM_ACTOR, uow=world.rt.uow, now=world.rt.now()
+            )
+            built.append(world)
         yield built
     finally:
         for world in built:
@@ -64,7 +72,7 @@ def _vote_by_cli(world: World) -> None:
     done = CliRunner().invoke(
         build_app(),
         [
-            "vote", str(world.round_id), "--as", "sam", "--decision", "conditional_go", "--reason", REASON,
+            "vote", str(world.round_id), "--decision", "conditional_go", "--reason", REASON,
             "--condition", ";".join(CONDITION), "--db", world.settings.resolved_database_url, "--json",
         ],
     )  # fmt: skip

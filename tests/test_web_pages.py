@@ -27,17 +27,19 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
 from flows.runtime import Runtime, approval_links, link_signer
-from gates import approvals, services
+from gates import approvals, people, services
 from models import tables as t
 from models.audit_store import verify_audit
 from models.commands import AddPerson, CreateProject, RegisterDocument, RequestReview
 from models.enums import ProjectStatus, RoundStatus
 from models.evidence import RiskEvidence
+from models.identity import SYSTEM_ACTOR, OrgRole
 from models.settings import Settings
 from models.snapshots import BaselineRecord, EvmReportRecord
 from models.template_yaml import shipped_templates, template_content_hash
 from notifications.dispatch import dispatch_due
 from notifications.links import approval_token
+from tests import actors
 from tests.browser import artifact, chromium
 from tests.receivers import HttpReceiver, free_port
 from tests.signin import PASSWORD, give_password, sign_in
@@ -113,6 +115,7 @@ def _register(w: World, deliverable: str, version_note: str = "") -> None:
         ),
         uow=w.uow,
         now=_now(),
+        actor=SYSTEM_ACTOR,
     )
 
 
@@ -124,7 +127,12 @@ def build_world(url: str, public_url: str, tmp_path: Path, receiver: HttpReceive
     w.docs.mkdir()
     for source, template in shipped_templates():
         services.publish_template(
-            template, content_hash=template_content_hash(template), source=source, uow=w.uow, now=_now()
+            template,
+            content_hash=template_content_hash(template),
+            source=source,
+            uow=w.uow,
+            now=_now(),
+            actor=SYSTEM_ACTOR,
         )
     for pid, name, locale in (("sam", "Sam Sponsor", "en"), ("mgr", "Mia Manager", "en"), ("pam", "王芳", "zh-CN")):
         services.add_person(
@@ -134,9 +142,11 @@ def build_world(url: str, public_url: str, tmp_path: Path, receiver: HttpReceive
                 email=f"{pid}@example.com",
                 locale=locale,  # type: ignore[arg-type]
                 notify_urls=(receiver.apprise_url(f"/{pid}"),),
+                roles=frozenset({OrgRole.MANAGER if pid == "mgr" else OrgRole.GATEKEEPER}),
             ),
             uow=w.uow,
             now=_now(),
+            actor=SYSTEM_ACTOR,
         )
     services.create_project(
         CreateProject(
@@ -149,8 +159,9 @@ def build_world(url: str, public_url: str, tmp_path: Path, receiver: HttpReceive
         ),
         uow=w.uow,
         now=_now(),
+        actor=SYSTEM_ACTOR,
     )
-    services.assign_role(KEY, "pmo", "pam", uow=w.uow, now=_now())
+    services.assign_role(KEY, "pmo", "pam", uow=w.uow, now=_now(), actor=SYSTEM_ACTOR)
     today = _now().date()
     services.set_baseline(
         KEY,
@@ -159,6 +170,7 @@ def build_world(url: str, public_url: str, tmp_path: Path, receiver: HttpReceive
         stage_budgets={},
         uow=w.uow,
         now=_now(),
+        actor=SYSTEM_ACTOR,
     )
     services.record_status(
         [
@@ -169,12 +181,14 @@ def build_world(url: str, public_url: str, tmp_path: Path, receiver: HttpReceive
         ],
         uow=w.uow,
         now=_now(),
+        actor=SYSTEM_ACTOR,
     )
     services.record_risks(
         KEY,
         [RiskEvidence(id="R1", title="Vendor delay", owner="mgr", probability=4, impact=4, response="mitigate")],
         uow=w.uow,
         now=_now(),
+        actor=SYSTEM_ACTOR,
     )
     tpl = services.get_template("it-pmo", 1, uow=w.uow).template
     for deliverable in tpl.gates[0].deliverables:
@@ -185,6 +199,7 @@ def build_world(url: str, public_url: str, tmp_path: Path, receiver: HttpReceive
         now=_now(),
         probe=rt.probe,
         links=approval_links(settings),
+        actor=actors.admin("mgr"),
     )
     assert review.round_id is not None, review.evaluation.reasons
     w.round_id = review.round_id
@@ -277,6 +292,21 @@ def test_a_vote_through_the_link_is_recorded_once_and_the_link_then_shows_it(wor
         assert verify_audit(session, key=world.rt.audit_key) is None
     decided = [r for r in world.receiver.requests if "decision" in r.body.decode("utf-8", "replace").lower()]
     assert decided, "the decision notification was dispatched after the vote"
+
+
+def test_a_disabled_approvers_link_no_longer_votes_and_the_attempt_is_audited(world: World, client: TestClient) -> None:
+    path = _sponsor_link(world)
+    fields = _form(client.get(path).text)
+    people.disable_person("sam", actor=SYSTEM_ACTOR, reason="left the company", uow=world.uow, now=_now())
+    refused = client.post(path, data=fields | {"decision": "go"}, follow_redirects=False)
+    assert refused.status_code == 403 and "disabled" in refused.text
+    assert world.count(t.Vote) == 0
+    (entry,) = world.audit("security.refused")
+    assert (entry.actor, entry.payload["code"], entry.payload["auth_method"]) == (
+        "sam",
+        "auth.disabled",
+        "approval_link",
+    )
 
 
 def test_forged_altered_and_expired_links_get_4xx_pages_and_audit_entries(world: World, client: TestClient) -> None:

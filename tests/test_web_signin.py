@@ -26,14 +26,18 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 from starlette.routing import Mount
 
+from flows.cli.common import os_login
+from gates import people
 from models import tables as t
 from models.audit_store import verify_audit
+from models.commands import UpdatePerson
 from models.credentials import enable_totp
+from models.identity import SYSTEM_ACTOR
 from tests.browser import artifact, chromium
 from tests.conftest import TEST_AUDIT_KEY
 from tests.receivers import HttpReceiver, free_port
-from tests.signin import PASSWORD, give_password, sign_in
-from tests.test_web_pages import KEY, World, build_world
+from tests.signin import PASSWORD, csrf_token, give_password, sign_in
+from tests.test_web_pages import KEY, World, _now, build_world
 from web import session as web_session
 from web.app import create_app
 from web.headers import SECURITY_HEADERS
@@ -262,9 +266,36 @@ def test_an_api_token_without_the_role_gets_403_and_an_audit_entry(world: World,
             "budget": "1",
         },
     )
-    assert response.status_code == 403
-    (entry,) = _audit(world, "security.api_refused")
-    assert (entry.actor, entry.payload["status"], entry.payload["code"]) == ("sam", 403, "auth.role")
+    assert response.status_code == 403 and response.json()["code"] == "auth.role"
+    # the use case refused it (gates.authorization), and audited it once, with how the caller was identified
+    (entry,) = _audit(world, "security.refused")
+    assert (entry.actor, entry.payload["code"], entry.payload["auth_method"]) == ("sam", "auth.role", "api_token")
+    assert [e.entity for e in _audit(world, "project.created")] == ["project:WEB1"]  # X1 was not created
+
+
+# ------------------------------------------------------------------------------------------------ who votes
+def _vote_on_the_link(world: World, client: TestClient) -> None:
+    link = "/approve/" + world.links()[0].rsplit("/approve/", 1)[1]  # sam's: the sponsor is asked first
+    page = client.get(link).text
+    seen = re.search(r'name="evidence_hash" value="([0-9a-f]{64})"', page)
+    assert seen, "the page shows the vote form"
+    form = {"csrf_token": csrf_token(page), "evidence_hash": seen.group(1), "decision": "go", "reason": ""}
+    voted = client.post(link, data=form, follow_redirects=False)
+    assert voted.status_code == 303, voted.text
+
+
+@pytest.mark.parametrize("signed_in_as", ["sam", "mgr", None])
+def test_a_page_vote_records_the_sign_in_of_the_approver_or_else_the_link(
+    world: World, client: TestClient, signed_in_as: str | None
+) -> None:
+    """Signed in as the link's approver, the vote is theirs by password; anyone else's sign-in lends it nothing."""
+    if signed_in_as is not None:
+        give_password(world.rt.sessions, signed_in_as)
+        assert sign_in(client, signed_in_as).status_code == 303
+    _vote_on_the_link(world, client)
+    (entry,) = _audit(world, "vote.cast")
+    assert entry.actor == "sam"
+    assert entry.payload["auth_method"] == ("password" if signed_in_as == "sam" else "approval_link")
 
 
 # ------------------------------------------------------------------------------------------------ headers
@@ -309,7 +340,9 @@ def _cli(url: str, *args: str, stdin: str = "", expect: int = 0) -> subprocess.C
 
 
 def test_account_commands_set_a_password_and_enable_totp(world: World) -> None:
+    """Run at mgr's own OS login: their own account, never someone else's (that is a pmo_admin's act)."""
     url = world.settings.resolved_database_url
+    people.update_person(UpdatePerson(id="mgr", login=os_login()), actor=SYSTEM_ACTOR, uow=world.uow, now=_now())
     with world.rt.sessions() as session:
         before = session.get(t.WebCredential, "mgr")
     assert before is None
@@ -328,10 +361,13 @@ def test_account_commands_set_a_password_and_enable_totp(world: World) -> None:
     assert "--password-stdin" in no_tty.stderr
     assert "PERSON" in _cli(url, "account", "totp", "mgr", expect=2).stderr  # no password yet
     _cli(url, "account", "set-password", "mgr", "--password-stdin", stdin="managers plan the work\n")
-    assert (
-        "unknown person"
-        in _cli(url, "account", "set-password", "ghost", "--password-stdin", stdin="x" * 20, expect=2).stderr
-    )
+    for other in ("sam", "ghost"):  # someone else's sign-in is not mgr's to set: refused and audited
+        refused = _cli(url, "account", "set-password", other, "--password-stdin", stdin="x" * 20, expect=2)
+        assert refused.stderr.count("\n") == 1 and "manage web sign-in credentials" in refused.stderr
+    assert [e.entity for e in _audit(world, "security.refused")] == ["person:sam", "person:ghost"]
+    with world.rt.sessions() as session:
+        assert session.get(t.WebCredential, "sam") is not None  # the fixture's password, untouched
+    assert "manage web sign-in credentials" in _cli(url, "account", "totp", "sam", expect=2).stderr
     shown = _cli(url, "account", "totp", "mgr")
     uri = shown.stdout.strip()
     assert uri.startswith("otpauth://totp/phasegate:mgr%40example.com?secret=")

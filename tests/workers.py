@@ -45,11 +45,12 @@ from models.commands import AddPerson, CastVote, RequestReview
 from models.db import make_engine, make_session_factory
 from models.enums import BallotKind, Decision
 from models.errors import ConflictError, PermissionDeniedError
+from models.identity import SYSTEM_ACTOR
 from models.snapshots import ConditionSpec
 from models.template_yaml import template_content_hash
 from models.uow import SqlUnitOfWork
 from notifications.dispatch import BACKOFF_CAP_SECONDS, dispatch_due
-from tests import gatekeeping
+from tests import actors, gatekeeping
 from tests.gatekeeping import TWO_OF_THREE, probe, variant
 
 TEMPLATE_ID = "it-2of3"
@@ -95,13 +96,14 @@ def seed(db: Database, *, notify_url: Callable[[str], str] = lambda pid: f"json:
     """Publish the 2-of-3 variant of it-pmo and add the people; ``notify_url`` gives each person's one target."""
     text, template = variant(TWO_OF_THREE, TEMPLATE_ID)
     services.publish_template(
-        template, content_hash=template_content_hash(template), source=text, uow=db.uow, now=now()
+        template, content_hash=template_content_hash(template), source=text, uow=db.uow, now=now(), actor=SYSTEM_ACTOR
     )
     for pid in PEOPLE:
         services.add_person(
             AddPerson(id=pid, name=pid.title(), email=f"{pid}@example.com", notify_urls=(notify_url(pid),)),
             uow=db.uow,
             now=now(),
+            actor=SYSTEM_ACTOR,
         )
 
 
@@ -122,7 +124,11 @@ def ensure_round(db: Database, key: str) -> UUID:
             return existing[0]
         try:
             review = services.start_review(
-                RequestReview(project_key=key, requested_by=REQUESTER), uow=db.uow, now=now(), probe=probe
+                RequestReview(project_key=key, requested_by=REQUESTER),
+                uow=db.uow,
+                now=now(),
+                probe=probe,
+                actor=actors.admin(REQUESTER),
             )
         except ConflictError as exc:
             if exc.code != "review.round_open":
@@ -169,7 +175,7 @@ def attempt_vote(db: Database, attempt: dict[str, Any]) -> dict[str, Any]:
     """Cast one attempt; apply the decision when the round is resolved. Never raises."""
     report: dict[str, Any] = {"id": attempt["id"]}
     try:
-        result = approvals.cast_vote(command(attempt), uow=db.uow, now=now(), probe=probe)
+        result = actors.cast_vote(command(attempt), uow=db.uow, now=now(), probe=probe)
     except Exception as exc:  # classified: expected refusals are results, the rest are failures to report
         return report | _classify(exc)
     report |= {
@@ -252,7 +258,7 @@ def run_script(db: Database, projects: Sequence[tuple[str, str]], *, dispatch_sk
     for key, script in projects:
         round_id = ensure_round(db, key)
         for seat, decision in SCRIPTS[script]:
-            result = approvals.cast_vote(
+            result = actors.cast_vote(
                 CastVote(
                     round_id=round_id,
                     voter_id=seat,

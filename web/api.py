@@ -43,29 +43,40 @@ from pydantic import (
     Field,
     SecretStr,
     StringConstraints,
+    ValidationError,
     WithJsonSchema,
 )
 
 from flows.runtime import Runtime as AppRuntime
-from gates import approvals, services
+from gates import approvals, people, services
 from models.audit_store import audit_head, verify_audit
-from models.commands import CastVote, CreateProject, RecordCost, RegisterDocument, RequestReview
+from models.commands import (
+    CastVote,
+    CreateProject,
+    Email,
+    RecordCost,
+    RegisterDocument,
+    RequestReview,
+    UpdatePerson,
+)
 from models.enums import BallotKind, Decision, ProjectStatus, RoundStatus
 from models.errors import InputError
 from models.evidence import DocumentEvidence, RiskEvidence
-from models.identity import SignatureProof
+from models.identity import Actor, OrgRole, SignatureProof
 from models.snapshots import (
     BaselineRecord,
     ConditionSpec,
     DecisionRecord,
+    DelegationRecord,
     Evaluation,
     EvmReportRecord,
+    PersonSnapshot,
     ProjectQuery,
     ProjectSnapshot,
     RoundSnapshot,
     StoredTemplate,
 )
-from web.auth import Reader, Runtime, Voter, Writer
+from web.auth import Acting, Reader, Runtime
 from web.problems import ProblemRoute, responses, single_valued_query
 
 router = APIRouter(prefix="/api/v1", route_class=ProblemRoute, dependencies=[Depends(single_valued_query)])
@@ -286,10 +297,10 @@ def list_projects(
 
 
 @router.post("/projects", status_code=status.HTTP_201_CREATED, responses=WRITE, tags=["projects"])
-def create_project(_: Writer, rt: Runtime, body: ProjectIn) -> ProjectSnapshot:
+def create_project(actor: Acting, rt: Runtime, body: ProjectIn) -> ProjectSnapshot:
     """Create a project pinned to a published template version; it starts in the template's first stage."""
     cmd = CreateProject(**body.model_dump())
-    return services.create_project(cmd, uow=rt.uow, now=rt.now())
+    return services.create_project(cmd, actor=actor, uow=rt.uow, now=rt.now())
 
 
 @router.get("/projects/{key}", responses=READ_ONE, tags=["projects"])
@@ -328,9 +339,9 @@ class RoleOut(BaseModel):
 
 
 @router.post("/projects/{key}/roles", status_code=status.HTTP_201_CREATED, responses=WRITE, tags=["projects"])
-def assign_role(_: Writer, rt: Runtime, key: Key, body: RoleIn) -> RoleOut:
+def assign_role(actor: Acting, rt: Runtime, key: Key, body: RoleIn) -> RoleOut:
     """Give a person a role on the project: roles resolve approvers' seats and who may sign documents."""
-    created = services.assign_role(key, body.role, body.person_id, uow=rt.uow, now=rt.now())
+    created = services.assign_role(key, body.role, body.person_id, actor=actor, uow=rt.uow, now=rt.now())
     return RoleOut(project_key=key, role=body.role, person_id=body.person_id, created=created)
 
 
@@ -358,7 +369,7 @@ class DocumentIn(Body):
     responses=WRITE | {200: {"description": "The same file is already the latest version: nothing was added."}},
     tags=["evidence"],
 )
-def register_document(caller: Writer, rt: Runtime, key: Key, body: DocumentIn, response: Response) -> DocumentEvidence:
+def register_document(actor: Acting, rt: Runtime, key: Key, body: DocumentIn, response: Response) -> DocumentEvidence:
     """Register a new version of a deliverable: the server copies the file into its document store.
 
     The file must be a regular file within the server's size caps, and hash to ``sha256`` (422 otherwise).
@@ -367,11 +378,11 @@ def register_document(caller: Writer, rt: Runtime, key: Key, body: DocumentIn, r
     file's, is also audited (``security.document_refused``): a client probing the server's disk shows in the log.
     """
     try:
-        return _register_document(rt, key, body, response)
+        return _register_document(rt, actor, key, body, response)
     except InputError as err:
         if err.code in SECURITY_REFUSALS:
             services.record_document_refusal(
-                key, actor=caller.person_id, path=body.path, code=err.code, why=err.message, uow=rt.uow, now=rt.now()
+                key, actor=actor.person_id, path=body.path, code=err.code, why=err.message, uow=rt.uow, now=rt.now()
             )
         raise
 
@@ -379,8 +390,10 @@ def register_document(caller: Writer, rt: Runtime, key: Key, body: DocumentIn, r
 SECURITY_REFUSALS = frozenset({"input.not_regular_file", "document.hash_mismatch"})
 
 
-def _register_document(rt: AppRuntime, key: str, body: DocumentIn, response: Response) -> DocumentEvidence:
-    services.check_document_target(key, body.deliverable_id, body.approved_by, uow=rt.reader)
+def _register_document(
+    rt: AppRuntime, actor: Actor, key: str, body: DocumentIn, response: Response
+) -> DocumentEvidence:
+    services.check_document_target(key, body.deliverable_id, body.approved_by, actor=actor, uow=rt.uow, now=rt.now())
     with rt.document_store().custody(FilePath(body.path), label="body.path", follow_symlinks=False) as stored:
         if stored.sha256 != body.sha256 or stored.size != body.size:
             raise InputError(
@@ -399,7 +412,7 @@ def _register_document(rt: AppRuntime, key: str, body: DocumentIn, response: Res
             headings=stored.headings,
             store_key=stored.key,
         )
-        registered = services.register_document(cmd, uow=rt.uow, now=rt.now())
+        registered = services.register_document(cmd, actor=actor, uow=rt.uow, now=rt.now())
     if not registered.created:
         response.status_code = status.HTTP_200_OK
     return registered.document
@@ -428,12 +441,12 @@ class ActualsOut(BaseModel):
 
 @router.post("/projects/{key}/actuals", status_code=status.HTTP_201_CREATED, responses=WRITE, tags=["evidence"])
 def record_actuals(
-    _: Writer, rt: Runtime, key: Key, body: Annotated[CostIn | StatusIn, Field(discriminator="kind")]
+    actor: Acting, rt: Runtime, key: Key, body: Annotated[CostIn | StatusIn, Field(discriminator="kind")]
 ) -> ActualsOut:
     """Record cost spent (``kind: cost``, added to the ledger) or a dated earned-value status report."""
     if isinstance(body, CostIn):
         total = services.record_cost(
-            RecordCost(project_key=key, amount=body.amount, note=body.note), uow=rt.uow, now=rt.now()
+            RecordCost(project_key=key, amount=body.amount, note=body.note), actor=actor, uow=rt.uow, now=rt.now()
         )
         return ActualsOut(kind="cost", actual_cost_to_date=total)
     record = EvmReportRecord(
@@ -444,7 +457,7 @@ def record_actuals(
         actual_cost=body.actual_cost,
         estimate_to_complete=body.estimate_to_complete,
     )
-    services.record_status([record], uow=rt.uow, now=rt.now())
+    services.record_status([record], actor=actor, uow=rt.uow, now=rt.now())
     return ActualsOut(kind="status", as_of=body.as_of)
 
 
@@ -489,10 +502,10 @@ def list_risks(_: Reader, rt: Runtime, key: Key, limit: Limit = 50, offset: Offs
 
 
 @router.post("/projects/{key}/risks", status_code=status.HTTP_201_CREATED, responses=WRITE, tags=["evidence"])
-def record_risk(_: Writer, rt: Runtime, key: Key, body: RiskIn) -> RiskOut:
+def record_risk(actor: Acting, rt: Runtime, key: Key, body: RiskIn) -> RiskOut:
     """Add a risk, or replace the one with the same id (probability and impact on the template's scale)."""
     risk = RiskEvidence(**body.model_dump())
-    services.record_risks(key, [risk], uow=rt.uow, now=rt.now())
+    services.record_risks(key, [risk], actor=actor, uow=rt.uow, now=rt.now())
     return _risk_out(risk)
 
 
@@ -517,7 +530,7 @@ class BaselineIn(Body):
 
 
 @router.put("/projects/{key}/baseline", responses=WRITE, tags=["evidence"])
-def set_baseline(_: Writer, rt: Runtime, key: Key, body: BaselineIn) -> BaselineRecord:
+def set_baseline(actor: Acting, rt: Runtime, key: Key, body: BaselineIn) -> BaselineRecord:
     """Set the cost baseline: BAC, contingency, optionally the time-phased plan and stage budgets."""
     periods = [(p.period_end, p.planned_value) for p in body.periods] if body.periods is not None else None
     if periods is not None and len({end for end, _ in periods}) != len(periods):
@@ -526,7 +539,9 @@ def set_baseline(_: Writer, rt: Runtime, key: Key, body: BaselineIn) -> Baseline
     if len(budgets) != len(body.stage_budgets):
         raise InputError("stage_budgets: each stage_id may appear once", code="baseline.duplicate_stage")
     record = BaselineRecord(bac=body.bac, contingency=body.contingency, contingency_used=body.contingency_used)
-    return services.set_baseline(key, record, periods=periods, stage_budgets=budgets, uow=rt.uow, now=rt.now())
+    return services.set_baseline(
+        key, record, actor=actor, periods=periods, stage_budgets=budgets, uow=rt.uow, now=rt.now()
+    )
 
 
 # ------------------------------------------------------------------------------------------------ reviews
@@ -552,11 +567,13 @@ class ReviewIn(Body):
     tags=["reviews"],
 )
 def start_review(
-    caller: Writer, rt: Runtime, key: Key, background: BackgroundTasks, body: ReviewIn | None = None
+    actor: Acting, rt: Runtime, key: Key, background: BackgroundTasks, body: ReviewIn | None = None
 ) -> ReviewOut:
     """Start a gate review: evaluate, record it with its evidence hash, and open the approval round if ready."""
     meeting_at = body.meeting_at if body is not None else None
-    result = rt.start_review(RequestReview(project_key=key, requested_by=caller.person_id, meeting_at=meeting_at))
+    result = rt.start_review(
+        RequestReview(project_key=key, requested_by=actor.person_id, meeting_at=meeting_at), actor=actor
+    )
     background.add_task(rt.after_commit, result.events, quiet=True)  # the requests go out after the answer
     return ReviewOut(
         review_id=result.review_id,
@@ -665,24 +682,24 @@ IdempotencyKey = Annotated[
     tags=["rounds"],
 )
 def cast_vote(
-    caller: Voter, rt: Runtime, round_id: UUID, body: VoteIn, response: Response, idempotency_key: IdempotencyKey = ""
+    actor: Acting, rt: Runtime, round_id: UUID, body: VoteIn, response: Response, idempotency_key: IdempotencyKey = ""
 ) -> VoteOutcome:
     """Vote, abstain or recuse on a round as the token's person, bound to the evidence hash reviewed."""
     conditions = body.conditions if isinstance(body, ConditionalGoVote) else []
     cmd = CastVote.from_door(
         round_id=round_id,
-        voter_id=caller.person_id,
+        voter_id=actor.person_id,
         choice=body.decision,
         reason=body.reason,
         # Acting "on behalf of" oneself is simply one's own vote.
-        on_behalf_of=body.on_behalf_of if body.on_behalf_of != caller.person_id else None,
+        on_behalf_of=body.on_behalf_of if body.on_behalf_of != actor.person_id else None,
         conditions=[(c.text, c.owner_id, c.due_on.isoformat(), c.verification) for c in conditions],
-        idempotency_key=f"api:{caller.person_id}:{idempotency_key}" if idempotency_key else None,
+        idempotency_key=f"api:{actor.person_id}:{idempotency_key}" if idempotency_key else None,
         seen_evidence_hash=body.evidence_hash,
         labels={"conditions": "conditions"},
     )
     signature = SignatureProof(password=body.password, one_time_code=body.one_time_code) if body.password else None
-    voted = rt.vote(cmd, signature=signature)
+    voted = rt.vote(cmd, actor=actor, signature=signature)
     if voted.result.replayed:
         response.status_code = status.HTTP_200_OK
     decision = voted.after.decision or {}
@@ -691,6 +708,107 @@ def cast_vote(
         applied=approvals.DecisionApplied.model_validate(decision) if "decision" in decision else None,
         decision_flow_run=str(decision["scheduled_flow_run"]) if "scheduled_flow_run" in decision else None,
     )
+
+
+class CancelIn(Body):
+    reason: GivenReason = Field(description="Why the round ends without a decision (sent to its approvers).")
+
+
+@router.post("/rounds/{round_id}/cancel", responses=WRITE, tags=["rounds"])
+def cancel_round(actor: Acting, rt: Runtime, round_id: UUID, body: CancelIn) -> RoundOut:
+    """End an open round without a decision (pmo_admin): its approvers are told, the project stays where it is."""
+    approvals.cancel_round(round_id, actor=actor, reason=body.reason, uow=rt.uow, now=rt.now())
+    return _round(services.get_round(round_id, uow=rt.reader))
+
+
+# ------------------------------------------------------------------------------------------------ delegation
+@router.get("/delegations", responses=READ, tags=["delegation"])
+def list_delegations(
+    _: Reader,
+    rt: Runtime,
+    limit: Limit = 50,
+    offset: Offset = 0,
+    person: Annotated[str | None, Query(max_length=64, description="Delegations from or to this person.")] = None,
+) -> Page[DelegationRecord]:
+    """Delegations with their period, scope and whether revoked."""
+    return _page(approvals.list_delegations(uow=rt.reader, person_id=person), limit, offset)
+
+
+@router.delete("/delegations/{delegation_id}", responses=WRITE, tags=["delegation"])
+def revoke_delegation(actor: Acting, rt: Runtime, delegation_id: UUID) -> DelegationRecord:
+    """End a delegation now (its principal or a pmo_admin); votes already cast under it stand."""
+    return approvals.revoke_delegation(delegation_id, actor=actor, uow=rt.uow, now=rt.now())
+
+
+# ------------------------------------------------------------------------------------------------ people
+class PersonOut(BaseModel):
+    id: str
+    name: str
+    email: str
+    locale: str
+    login: str | None
+    roles: list[OrgRole]
+    disabled: bool
+
+
+def _person(person: PersonSnapshot) -> PersonOut:
+    return PersonOut(
+        id=person.id,
+        name=person.name,
+        email=person.email,
+        locale=person.locale,
+        login=person.login,
+        roles=sorted(person.roles),
+        disabled=person.disabled,
+    )
+
+
+class PersonPatch(Body):
+    """Fields to change; absent fields keep their value. ``roles`` replaces the roles; ``login: null`` unmaps."""
+
+    name: Name | None = None
+    email: Email | None = None
+    locale: Literal["en", "zh-CN"] | None = None
+    login: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_][A-Za-z0-9._@-]{0,63}$")] | None = None
+    roles: list[OrgRole] | None = Field(default=None, max_length=4)
+    enable: bool = False
+
+
+class DisableIn(Body):
+    reason: GivenReason
+
+
+@router.get("/people/{person_id}", responses=READ_ONE, tags=["people"])
+def get_person(_: Reader, rt: Runtime, person_id: PersonId) -> PersonOut:
+    """A person: login, organisation roles, whether disabled."""
+    return _person(people.get_person(person_id, uow=rt.reader))
+
+
+@router.patch("/people/{person_id}", responses=WRITE, tags=["people"])
+def update_person(actor: Acting, rt: Runtime, person_id: PersonId, body: PersonPatch) -> PersonOut:
+    """Change a person's details, login or organisation roles (pmo_admin)."""
+    given = body.model_dump(exclude_unset=True)
+    try:
+        cmd = UpdatePerson(
+            id=person_id,
+            name=body.name,
+            email=body.email,
+            locale=body.locale,  # type: ignore[arg-type]
+            login=body.login,
+            clear_login="login" in given and body.login is None,
+            roles=frozenset(body.roles) if body.roles is not None else None,
+            enable=body.enable,
+        )
+    except ValidationError as err:
+        first = err.errors()[0]
+        raise InputError(f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}") from None
+    return _person(people.update_person(cmd, actor=actor, uow=rt.uow, now=rt.now()))
+
+
+@router.post("/people/{person_id}/disable", responses=WRITE, tags=["people"])
+def disable_person(actor: Acting, rt: Runtime, person_id: PersonId, body: DisableIn) -> PersonOut:
+    """Stop a person acting by any door; their tokens stop working (pmo_admin)."""
+    return _person(people.disable_person(person_id, actor=actor, reason=body.reason, uow=rt.uow, now=rt.now()))
 
 
 # ------------------------------------------------------------------------------------------------ audit

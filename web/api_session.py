@@ -7,9 +7,8 @@ command. ``web.api`` already serves most of them; this module adds the two it la
 - ``GET /api/v1/me``: who the token belongs to and its role, so ``phasegate login`` can check a token before
   storing it and ``phasegate whoami`` can say who the CLI acts as.
 - ``GET /api/v1/conditions``: the conditions of CONDITIONAL_GO decisions, as ``phasegate conditions list``.
-- ``POST /api/v1/projects/{key}/scores``: a gatekeeper's scorecard scores, as ``phasegate score``. It takes an
-  approver token, like a vote, and not a pmo one: a score is the gatekeeper's own judgement of the gate, and
-  the scorer is the token's person.
+- ``POST /api/v1/projects/{key}/scores``: a gatekeeper's scorecard scores, as ``phasegate score``. A score is
+  the gatekeeper's own judgement of the gate (the use case checks the role), and the scorer is the token's person.
 """
 
 from __future__ import annotations
@@ -21,10 +20,10 @@ from fastapi import APIRouter, Depends, Path, Query, status
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from gates import approvals, services
-from models.identity import AuthMethod
+from models.identity import AuthMethod, OrgRole
 from models.snapshots import ConditionRecord
 from models.tokens import TokenRole
-from web.auth import ROLE_PERMISSIONS, Permission, Reader, Runtime, Voter
+from web.auth import Acting, Caller, Reader, Runtime
 from web.problems import ProblemRoute, responses, single_valued_query
 
 router = APIRouter(prefix="/api/v1", route_class=ProblemRoute, dependencies=[Depends(single_valued_query)])
@@ -40,13 +39,16 @@ class Me(BaseModel):
     email: str | None
     locale: str | None
     token_id: UUID
-    role: TokenRole = Field(description="The token's role: viewer, approver or pmo.")
-    permissions: list[Permission]
+    role: TokenRole = Field(description="The token's scope: viewer, approver or pmo.")
+    roles: list[OrgRole] = Field(
+        description="The organisation roles the caller acts with through this token: their current roles, "
+        "limited to its scope (what each role may do: docs/security.md)."
+    )
     method: AuthMethod = Field(description="How the server proved who the caller is (always api_token here).")
 
 
 @router.get("/me", responses=responses(401, 422), tags=["session"])
-def me(caller: Reader, rt: Runtime) -> Me:
+def me(caller: Caller, actor: Acting, rt: Runtime) -> Me:
     """Who this token belongs to and its role (``phasegate login`` and ``whoami`` ask this)."""
     with rt.reader() as tx:
         person = tx.get_person(caller.person_id)
@@ -57,7 +59,7 @@ def me(caller: Reader, rt: Runtime) -> Me:
         locale=person.locale if person else None,
         token_id=caller.token_id,
         role=caller.role,
-        permissions=sorted(ROLE_PERMISSIONS[caller.role]),
+        roles=sorted(actor.roles),
         method=AuthMethod.API_TOKEN,
     )
 
@@ -112,9 +114,9 @@ class ScoresOut(BaseModel):
     tags=["evidence"],
 )
 def record_scores(
-    caller: Voter, rt: Runtime, key: Annotated[str, Path(description="The project key, e.g. P1.")], body: ScoresIn
+    actor: Acting, rt: Runtime, key: Annotated[str, Path(description="The project key, e.g. P1.")], body: ScoresIn
 ) -> ScoresOut:
     """Record the token's person's scorecard scores for the current gate (or ``gate``); a factor scored again
     replaces the earlier score."""
-    gate_id = services.record_scores(key, caller.person_id, body.scores, uow=rt.uow, now=rt.now(), gate_id=body.gate)
-    return ScoresOut(project_key=key, gate_id=gate_id, gatekeeper=caller.person_id, scored=len(body.scores))
+    gate_id = services.record_scores(key, body.scores, actor=actor, uow=rt.uow, now=rt.now(), gate_id=body.gate)
+    return ScoresOut(project_key=key, gate_id=gate_id, gatekeeper=actor.person_id, scored=len(body.scores))

@@ -30,11 +30,11 @@ from pydantic import SecretStr
 from starlette.requests import Request
 
 from flows.runtime import Defer, Runtime
-from gates import approvals, services
+from gates import approvals, people, services
 from models.commands import VOTE_CHOICES, CastVote
 from models.enums import RoundStatus
 from models.errors import NotFoundError, PermissionDeniedError
-from models.identity import SignatureProof
+from models.identity import AuthMethod, SignatureProof
 from models.keys import secret_key
 from models.settings import Settings
 from models.snapshots import RoundSnapshot, VoteRecord
@@ -193,13 +193,19 @@ def cast(
     *,
     defer: Defer | None = None,
     signature: SignatureProof | None = None,
+    method: AuthMethod = AuthMethod.APPROVAL_LINK,
 ) -> approvals.VoteResult:
     """Vote through the composition root, as every door does; mark the link used (its own short transaction).
+
+    The signed link proves who votes: the actor is its approver with their current roles (refused, and
+    audited, when they were disabled since the link was sent). ``method`` is how the page knows them: the link
+    itself, or the visitor's web sign-in (password or SSO) when they signed in as the link's approver.
 
     What follows the vote (the gate-decision flow run for a resolved round, dispatching the outbox) is the
     runtime's after-commit handler, handed to ``defer`` so it runs after the page has answered.
     """
-    voted = rt.vote(cmd, defer=defer, signature=signature)
+    actor = people.person_actor(link.claim.approver_id, method=method, uow=rt.uow, now=rt.now(), reader=rt.reader)
+    voted = rt.vote(cmd, actor=actor, defer=defer, signature=signature)
     store.mark_link_used(
         rt.sessions, link.digest, round_id=link.current.id, approver_id=link.claim.approver_id, now=rt.now()
     )

@@ -1,23 +1,25 @@
-"""Who is calling the REST API, and may they: bearer tokens and their roles.
+"""Who is calling the REST API: bearer tokens and the Actor they stand for.
 
 The API works on the app's ``flows.runtime.Runtime``, the composition root every door shares (``Runtime``
 below is the FastAPI dependency that hands it to a handler).
 
-Roles (``phasegate token create PERSON --role ...``) are not a ladder; each grants its own permissions:
+This door proves identity only; what the caller may do is decided by the use cases (``gates.authorization``,
+see docs/security.md). A token belongs to one person and has a scope (``phasegate token create PERSON --role
+...``) that limits the organisation roles the person acts with through it:
 
-| role     | read | vote on rounds (own seat, or as a delegate) | write project data, start reviews |
-| -------- | ---- | ------------------------------------------- | --------------------------------- |
-| viewer   | yes  | no                                          | no                                |
-| approver | yes  | yes                                         | no                                |
-| pmo      | yes  | no                                          | yes                               |
+| scope    | roles it can carry (of the person's current ones) | note                                        |
+| -------- | ------------------------------------------------- | ------------------------------------------- |
+| viewer   | viewer                                            | read-only: every act but reading is refused |
+| approver | gatekeeper, viewer                                | votes, scores, verifies conditions          |
+| pmo      | pmo_admin, manager, viewer                        | people, projects, evidence, rounds          |
 
 Why a PMO token cannot vote: PMO tokens drive integrations (a scheduler, a finance export), and a vote is a
 gatekeeper's own act, bound to the evidence they reviewed; a gatekeeper who also works in the PMO holds two
-tokens. Why an approver token cannot write project data: approvers must not shape the evidence they judge.
-Seats, delegation and segregation of duties are still checked by the vote service, whatever the token says.
+tokens. A disabled person's tokens stop working at once (401), because their roles are read per request.
 
-Every 401 and 403 is audited (``security.api_refused``) through the app's rate-limited refusal ledger, so a
-flood of bad tokens from one address costs the audit log a bounded number of entries per minute.
+Every 401 is audited (``security.api_refused``) through the app's rate-limited refusal ledger, so a flood of
+bad tokens from one address costs the audit log a bounded number of entries per minute; a 403 is the use
+case's refusal, audited by the use case (``security.refused``).
 
 A token is looked up by the sha256 of what was presented (only hashes are stored). ``last_used_at`` is
 written at most once an hour per token, so reading the API does not turn every request into a write.
@@ -25,10 +27,8 @@ written at most once an hour per token, so reading the API does not turn every r
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from enum import StrEnum
 from typing import Annotated
 from uuid import UUID
 
@@ -36,24 +36,14 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from flows.runtime import Runtime as AppRuntime
+from gates.people import person_actor
+from models.errors import AuthorizationError
+from models.identity import Actor, AuthMethod, OrgRole
 from models.tokens import TokenRole, find_token, mark_used, token_hash
 from web.problems import ApiProblem
 from web.refusals import ANONYMOUS, audit_refusal
 
 USE_RECORD_INTERVAL = timedelta(hours=1)
-
-
-class Permission(StrEnum):
-    READ = "read"
-    VOTE = "vote"
-    WRITE = "write"
-
-
-ROLE_PERMISSIONS: dict[TokenRole, frozenset[Permission]] = {
-    TokenRole.VIEWER: frozenset({Permission.READ}),
-    TokenRole.APPROVER: frozenset({Permission.READ, Permission.VOTE}),
-    TokenRole.PMO: frozenset({Permission.READ, Permission.WRITE}),
-}
 
 
 def app_runtime(request: Request) -> AppRuntime:
@@ -69,9 +59,6 @@ class Principal:
     token_id: UUID
     person_id: str
     role: TokenRole
-
-    def may(self, permission: Permission) -> bool:
-        return permission in ROLE_PERMISSIONS[self.role]
 
 
 bearer = HTTPBearer(
@@ -128,23 +115,35 @@ def authenticate(
 Caller = Annotated[Principal, Depends(authenticate)]
 
 
-def require(permission: Permission) -> Callable[..., Principal]:
-    """A dependency that admits callers whose role grants ``permission`` (403 otherwise)."""
-
-    def check(principal: Caller, request: Request, rt: Runtime) -> Principal:
-        if not principal.may(permission):
-            _audit(request, rt, status=403, code="auth.role", actor=principal.person_id)
-            allowed = ", ".join(r.value for r, perms in ROLE_PERMISSIONS.items() if permission in perms)
-            raise ApiProblem(
-                403,
-                f"role {principal.role.value} may not {permission.value}; roles that may: {allowed}",
-                code="auth.role",
-            )
-        return principal
-
-    return check
+TOKEN_SCOPES: dict[TokenRole, frozenset[OrgRole]] = {
+    TokenRole.VIEWER: frozenset({OrgRole.VIEWER}),
+    TokenRole.APPROVER: frozenset({OrgRole.GATEKEEPER, OrgRole.VIEWER}),
+    TokenRole.PMO: frozenset({OrgRole.PMO_ADMIN, OrgRole.MANAGER, OrgRole.VIEWER}),
+}
+"""The organisation roles a token can carry: the person's current roles, limited to its scope."""
 
 
-Reader = Annotated[Principal, Depends(require(Permission.READ))]
-Voter = Annotated[Principal, Depends(require(Permission.VOTE))]
-Writer = Annotated[Principal, Depends(require(Permission.WRITE))]
+def acting(rt: Runtime, principal: Caller) -> Actor:
+    """The token's person as the use cases' Actor; a disabled person's tokens stop working (401, audited).
+
+    Permissions are decided by the use cases (``gates.authorization``), not here: the token's scope only
+    limits the roles the actor carries, and a viewer token is read-only whatever the person's relationships.
+    The use case that refuses a disabled person audits it (``gates.people.person_actor``).
+    """
+    try:
+        actor = person_actor(
+            principal.person_id,
+            method=AuthMethod.API_TOKEN,
+            uow=rt.uow,
+            now=rt.now(),
+            within=TOKEN_SCOPES[principal.role],
+            reader=rt.reader,
+        )
+    except AuthorizationError as refused:
+        raise _unauthorized(f"Authorization: {refused.message}", refused.code) from None
+    return actor.model_copy(update={"read_only": principal.role is TokenRole.VIEWER})
+
+
+Acting = Annotated[Actor, Depends(acting)]
+Reader = Acting
+"""Any enabled person's token reads; what else it may do, each use case decides."""

@@ -19,6 +19,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from flows.runtime import Runtime, utc_now
 from gates import approvals
 from models.errors import ConflictError, InputError, NotFoundError, PermissionDeniedError
+from models.identity import AuthMethod
 from models.keys import secret_key
 from web import approval, csrf, i18n, session, views
 
@@ -208,7 +209,11 @@ async def approval_post(request: Request, token: str, background: BackgroundTask
     try:
         cmd = approval.command(link, form)
         signature = approval.signature_from(form)
-        await run_in_threadpool(approval.cast, rt, link, cmd, defer=background.add_task, signature=signature)
+        me = session.signed_in(request)  # signed in as the link's approver: the vote records how they signed in
+        method = me.method if me is not None and me.person_id == link.claim.approver_id else AuthMethod.APPROVAL_LINK
+        await run_in_threadpool(
+            approval.cast, rt, link, cmd, defer=background.add_task, signature=signature, method=method
+        )
     except InputError as err:
         message = str(err)
         return await run_in_threadpool(lambda: _approval_page(request, rt, link, status=422, error=message, form=form))

@@ -199,8 +199,8 @@ def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI entries for the problems an operation may answer with (``responses=`` of a route)."""
     described = {
         400: "The body is not JSON.",
-        401: "No bearer token, or an unknown or revoked one.",
-        403: "The token's role, or the person's seat, does not allow this.",
+        401: "No bearer token, an unknown or revoked one, or a disabled person's.",
+        403: "The person's roles (within the token's scope) or seat do not allow this; the refusal is audited.",
         404: "A resource named in the path or body does not exist.",
         409: "The request contradicts recorded state.",
         422: "A field is invalid; `errors` lists each one.",

@@ -31,6 +31,7 @@ from models import statements
 from models.commands import AddPerson, CastVote, CreateProject, RegisterDocument, RequestReview
 from models.db import make_engine, make_session_factory
 from models.enums import Decision, RoundStatus
+from models.identity import SYSTEM_ACTOR, Actor, AuthMethod, OrgRole
 from models.template import LifecycleTemplate
 from models.template_yaml import load_template_text, shipped_templates, template_content_hash
 from models.uow import SqlUnitOfWork
@@ -58,6 +59,10 @@ class Clock:
     def __call__(self) -> datetime:
         self.now += timedelta(seconds=1)
         return self.now
+
+
+GATEKEEPER = frozenset({OrgRole.GATEKEEPER})
+ADMIN = frozenset({OrgRole.PMO_ADMIN})  # the requester: the use case checks who acts, as in production
 
 
 @dataclass
@@ -105,7 +110,12 @@ def setup(url: str, count: int, *, synchronous: str = "NORMAL") -> None:
         single = next((s, tpl) for s, tpl in shipped_templates() if tpl.id == SINGLE)
         for text, tpl in (single, two_of_three_variant()):
             services.publish_template(
-                tpl, content_hash=template_content_hash(tpl), source=text, uow=pg.uow, now=pg.clock()
+                tpl,
+                content_hash=template_content_hash(tpl),
+                source=text,
+                uow=pg.uow,
+                now=pg.clock(),
+                actor=SYSTEM_ACTOR,
             )
         for pid in ("sam", "fin", "pam", "mgr", REQUESTER):
             services.add_person(
@@ -114,6 +124,7 @@ def setup(url: str, count: int, *, synchronous: str = "NORMAL") -> None:
                 ),
                 uow=pg.uow,
                 now=pg.clock(),
+                actor=SYSTEM_ACTOR,
             )
         for template_id in (SINGLE, TWO_OF_THREE):
             template = services.get_template(template_id, 1, uow=pg.uow).template
@@ -130,9 +141,10 @@ def _ready_project(pg: Phasegate, key: str, template: LifecycleTemplate) -> None
         ),
         uow=pg.uow,
         now=pg.clock(),
+        actor=SYSTEM_ACTOR,
     )
-    services.assign_role(key, "finance", "fin", uow=pg.uow, now=pg.clock())
-    services.assign_role(key, "pmo", "pam", uow=pg.uow, now=pg.clock())
+    services.assign_role(key, "finance", "fin", uow=pg.uow, now=pg.clock(), actor=SYSTEM_ACTOR)
+    services.assign_role(key, "pmo", "pam", uow=pg.uow, now=pg.clock(), actor=SYSTEM_ACTOR)
     for deliverable in template.gates[0].deliverables:
         standard = template.deliverable(deliverable)
         services.register_document(
@@ -148,6 +160,7 @@ def _ready_project(pg: Phasegate, key: str, template: LifecycleTemplate) -> None
             ),
             uow=pg.uow,
             now=pg.clock(),
+            actor=SYSTEM_ACTOR,
         )
 
 
@@ -189,7 +202,11 @@ def rounds(pg: Phasegate, keys: Sequence[str], decisions: Sequence[Decision], vo
     round_ids: list[UUID] = []
     for key in keys:
         review = services.start_review(
-            RequestReview(project_key=key, requested_by=REQUESTER), uow=pg.uow, now=pg.clock(), probe=probe
+            RequestReview(project_key=key, requested_by=REQUESTER),
+            actor=Actor(person_id=REQUESTER, roles=ADMIN, method=AuthMethod.OS_LOGIN),
+            uow=pg.uow,
+            now=pg.clock(),
+            probe=probe,
         )
         commits += 1
         if review.round_id is None:
@@ -204,6 +221,7 @@ def rounds(pg: Phasegate, keys: Sequence[str], decisions: Sequence[Decision], vo
                     decision=decision,
                     reason="" if decision is Decision.GO else "the business case no longer holds",
                 ),
+                actor=Actor(person_id=voter, roles=GATEKEEPER, method=AuthMethod.OS_LOGIN),
                 uow=pg.uow,
                 now=pg.clock(),
                 probe=probe,

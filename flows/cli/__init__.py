@@ -61,12 +61,12 @@ GROUPS: dict[str, typer.Typer] = {
     "conditions": approvals.conditions_app,
     "token": tokens.app,
     "account": accounts.app,
+    "delegate": approvals.delegate_app,
     "key": keys.app,
 }
 COMMANDS: dict[str, Callable[..., None]] = {
     "vote": approvals.vote,
     "serve": web_cli.serve,
-    "delegate": approvals.delegate,
     "score": evidence.score,
     "demo": demo,
     "login": login.login,

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from flows.cli.common import Db, now, runtime_for, sub_app
+from flows.cli.common import Db, acting, now, runtime_for, sub_app
 from models.errors import InputError
 
 app = sub_app("Web sign-in accounts: passwords (argon2id) and one-time codes (TOTP).")
@@ -41,14 +41,19 @@ def set_password(
     password_stdin: PasswordStdin = False,
     db: Db = None,
 ) -> None:
-    """Set PERSON's web password (at least 12 characters, not a common one); ends their open sign-ins."""
+    """Set PERSON's web password (at least 12 characters, not a common one); ends their open sign-ins.
+
+    Your own, or anyone's as a pmo_admin (checked before the password is asked for).
+    """
+    from gates.people import permit_credentials_act
     from models.credentials import MIN_PASSWORD_LENGTH
     from models.credentials import set_password as store
 
+    rt = runtime_for(db)
+    permit_credentials_act(person, actor=acting(rt, None), uow=rt.uow, now=now())
     password = read_password(
         from_stdin=password_stdin, prompt=f"New password for {person} (≥{MIN_PASSWORD_LENGTH} characters)", confirm=True
     )
-    rt = runtime_for(db)
     with rt.sessions() as session, session.begin():
         store(session, person, password, now=now(), audit_key=rt.audit_key)
     typer.echo(f"password set for {person}; their open web sign-ins were ended")
@@ -56,10 +61,15 @@ def set_password(
 
 @app.command("totp")
 def enable_totp(person: Annotated[str, typer.Argument(metavar="PERSON")], db: Db = None) -> None:
-    """Require a one-time code (TOTP) at PERSON's sign-in; prints the otpauth:// URI once, for their app."""
+    """Require a one-time code (TOTP) at PERSON's sign-in; prints the otpauth:// URI once, for their app.
+
+    Your own, or anyone's as a pmo_admin.
+    """
+    from gates.people import permit_credentials_act
     from models.credentials import enable_totp as enable
 
     rt = runtime_for(db)
+    permit_credentials_act(person, actor=acting(rt, None), uow=rt.uow, now=now())
     with rt.sessions() as session, session.begin():
         uri = enable(session, person, now=now(), audit_key=rt.audit_key)
     typer.echo(uri)

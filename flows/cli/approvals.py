@@ -6,8 +6,21 @@ import sys
 from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
-from flows.cli.common import Db, Json, command, emit, now, parse_date, parse_round_id, runtime_for, sub_app
+from flows.cli.common import (
+    ActFor,
+    Db,
+    Json,
+    acting,
+    command,
+    emit,
+    now,
+    parse_date,
+    parse_round_id,
+    runtime_for,
+    sub_app,
+)
 from models.errors import InputError
 
 rounds_app = sub_app("Approval rounds.")
@@ -24,10 +37,24 @@ VOTE_OPTIONS = {
 }
 
 
+class _GrantByDefault(TyperGroup):
+    """``delegate PRINCIPAL DELEGATE ...`` stays what it always was: ``delegate grant PRINCIPAL DELEGATE ...``."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            args = ["grant", *args]
+        return super().parse_args(ctx, args)
+
+
+delegate_app = typer.Typer(
+    cls=_GrantByDefault, no_args_is_help=True, help="Delegation: grant (the default), revoke, list."
+)
+
+
 def vote(
     round_ref: Annotated[str, typer.Argument(metavar="ROUND")],
-    voter: Annotated[str, typer.Option("--as", help="Who acts (the approver, or their delegate)")],
     decision: Annotated[str, typer.Option("--decision", help=", ".join(DECISIONS))],
+    voter: ActFor = None,
     reason: Annotated[str, typer.Option("--reason", help="Required for anything but go")] = "",
     on_behalf_of: Annotated[str | None, typer.Option("--on-behalf-of", help="The approver a delegate acts for")] = None,
     condition: Annotated[
@@ -52,9 +79,11 @@ def vote(
     from gates import approvals
     from models.commands import CastVote
 
+    rt = runtime_for(db)
+    actor = acting(rt, voter)
     cmd = CastVote.from_door(
         round_id=parse_round_id(round_ref),
-        voter_id=voter,
+        voter_id=actor.person_id,
         choice=decision,
         reason=reason,
         on_behalf_of=on_behalf_of,
@@ -62,10 +91,9 @@ def vote(
         idempotency_key=idempotency_key,
         labels=VOTE_OPTIONS,
     )
-    rt = runtime_for(db)
     signature = _signature_from_stdin() if password_stdin else None
     try:
-        voted = rt.vote(cmd, signature=signature)
+        voted = rt.vote(cmd, actor=actor, signature=signature)
     except InputError as err:
         if err.code != approvals.SIGNATURE_REQUIRED or signature is not None:
             raise
@@ -75,7 +103,7 @@ def vote(
                 "or write the password to stdin with --password-stdin",
                 code=err.code,
             ) from None
-        voted = rt.vote(cmd, signature=_prompt_signature(rt, voter))
+        voted = rt.vote(cmd, actor=actor, signature=_prompt_signature(rt, actor.person_id))
     result = voted.result
     doc: dict[str, Any] = result.model_dump(mode="json")
     if voted.after.decision is not None:
@@ -83,7 +111,9 @@ def vote(
     if as_json:
         emit(doc)
         return
-    signer = f"{result.signer_id} on behalf of {result.voter_id}" if result.signer_id != result.voter_id else voter
+    signer = (
+        f"{result.signer_id} on behalf of {result.voter_id}" if result.signer_id != result.voter_id else actor.person_id
+    )
     typer.echo(
         f"{signer}: {decision} on round {result.round_id} ({result.project_key})"
         + (" [already recorded]" if result.replayed else "")
@@ -186,11 +216,11 @@ def rounds_reassign(
     round_ref: Annotated[str, typer.Argument(metavar="ROUND")],
     from_person: Annotated[str, typer.Option("--from", help="The approver whose seat moves")],
     to_person: Annotated[str, typer.Option("--to", help="Who takes the seat")],
-    by: Annotated[str, typer.Option("--as", help="Who makes this admin change")],
     reason: Annotated[str, typer.Option("--reason")],
+    by: ActFor = None,
     db: Db = None,
 ) -> None:
-    """Move an approver's seat to another person (转交), audited as an admin change."""
+    """Move an approver's seat to another person (转交), audited as an admin change (pmo_admin)."""
     from flows.runtime import approval_links
     from gates import approvals
 
@@ -199,13 +229,30 @@ def rounds_reassign(
         parse_round_id(round_ref),
         from_person=from_person,
         to_person=to_person,
-        by=by,
+        actor=acting(rt, by),
         reason=reason,
         uow=rt.uow,
         now=now(),
         links=approval_links(rt.settings),
     )
     typer.echo(f"round {current.id}: {from_person}'s seat now held by {to_person}")
+
+
+@rounds_app.command("cancel")
+def rounds_cancel(
+    round_ref: Annotated[str, typer.Argument(metavar="ROUND")],
+    reason: Annotated[str, typer.Option("--reason", help="Why the round ends without a decision")],
+    by: ActFor = None,
+    db: Db = None,
+) -> None:
+    """End an open round without a decision (pmo_admin); its approvers are told, the project stays put."""
+    from gates import approvals
+
+    rt = runtime_for(db)
+    current = approvals.cancel_round(
+        parse_round_id(round_ref), actor=acting(rt, by), reason=reason, uow=rt.uow, now=now()
+    )
+    typer.echo(f"round {current.id} ({current.project_key}, {current.gate_id}) cancelled")
 
 
 @rounds_app.command("reconcile")
@@ -239,6 +286,7 @@ def rounds_reconcile(db: Db = None) -> None:
         raise typer.Exit(1)
 
 
+@delegate_app.command("grant")
 def delegate(
     principal: str,
     delegate_to: Annotated[str, typer.Argument(metavar="DELEGATE")],
@@ -246,6 +294,7 @@ def delegate(
     valid_to: Annotated[str, typer.Option("--to", help="YYYY-MM-DD")],
     template: Annotated[str | None, typer.Option("--template")] = None,
     gate: Annotated[str | None, typer.Option("--gate")] = None,
+    by: ActFor = None,
     db: Db = None,
 ) -> None:
     """Let DELEGATE act for PRINCIPAL between two dates, optionally for one template or gate (never cascades)."""
@@ -262,9 +311,50 @@ def delegate(
         template_id=template,
         gate_id=gate,
     )
-    record = approvals.delegate(cmd, uow=runtime_for(db).uow, now=now())
+    rt = runtime_for(db)
+    record = approvals.delegate(cmd, actor=acting(rt, by), uow=rt.uow, now=now())
     scope = f" for {template}" + (f"/{gate}" if gate else "") if template else ""
-    typer.echo(f"{delegate_to} may act for {principal} from {record.valid_from} to {record.valid_to}{scope}")
+    typer.echo(
+        f"delegation {record.id}: {delegate_to} may act for {principal} from {record.valid_from} to "
+        f"{record.valid_to}{scope}"
+    )
+
+
+@delegate_app.command("revoke")
+def delegate_revoke(
+    delegation_ref: Annotated[str, typer.Argument(metavar="ID")], by: ActFor = None, db: Db = None
+) -> None:
+    """End a delegation now (its principal or a pmo_admin); votes already cast under it stand."""
+    from uuid import UUID
+
+    from gates import approvals
+
+    try:
+        delegation_id = UUID(delegation_ref)
+    except ValueError:
+        raise InputError(f"ID: {delegation_ref!r} is not a delegation id (see 'phasegate delegate list')") from None
+    rt = runtime_for(db)
+    record = approvals.revoke_delegation(delegation_id, actor=acting(rt, by), uow=rt.uow, now=now())
+    typer.echo(f"delegation {record.id}: {record.delegate_id} no longer acts for {record.principal_id}")
+
+
+@delegate_app.command("list")
+def delegate_list(
+    person: Annotated[str | None, typer.Option("--person", help="Delegations from or to this person")] = None,
+    db: Db = None,
+    as_json: Json = False,
+) -> None:
+    """Delegations with their period, scope and state."""
+    from gates import approvals
+
+    records = approvals.list_delegations(uow=runtime_for(db).reader, person_id=person)
+    if as_json:
+        emit([r.model_dump(mode="json") for r in records])
+        return
+    for r in records:
+        scope = (r.template_id or "any") + (f"/{r.gate_id}" if r.gate_id else "")
+        state = "revoked" if r.revoked else "active"
+        typer.echo(f"{r.id}  {r.principal_id} -> {r.delegate_id}  {r.valid_from}..{r.valid_to}  {scope}  {state}")
 
 
 @conditions_app.command("list")
@@ -290,8 +380,8 @@ def conditions_list(
 @conditions_app.command("verify")
 def conditions_verify(
     condition_id: Annotated[str, typer.Argument(metavar="ID")],
-    by: Annotated[str, typer.Option("--as")],
     missed: Annotated[bool, typer.Option("--missed", help="Record the condition as missed")] = False,
+    by: ActFor = None,
     db: Db = None,
 ) -> None:
     """Record that a condition was met (or, with --missed, missed)."""
@@ -303,28 +393,31 @@ def conditions_verify(
         parsed = UUID(condition_id)
     except ValueError:
         raise InputError(f"ID: {condition_id!r} is not a condition id (see 'phasegate conditions list')") from None
-    record = approvals.resolve_condition(parsed, by=by, met=not missed, uow=runtime_for(db).uow, now=now())
+    rt = runtime_for(db)
+    record = approvals.resolve_condition(parsed, actor=acting(rt, by), met=not missed, uow=rt.uow, now=now())
     typer.echo(f"condition {record.id}: {record.status}")
 
 
 def project_resume(
-    key: str, by: Annotated[str, typer.Option("--as")], reason: Annotated[str, typer.Option("--reason")], db: Db = None
+    key: str, reason: Annotated[str, typer.Option("--reason")], by: ActFor = None, db: Db = None
 ) -> None:
-    """Take a project off hold."""
+    """Take a project off hold (its sponsor or a pmo_admin)."""
     from gates import approvals
 
-    approvals.resume_project(key, by=by, reason=reason, uow=runtime_for(db).uow, now=now())
+    rt = runtime_for(db)
+    approvals.resume_project(key, actor=acting(rt, by), reason=reason, uow=rt.uow, now=now())
     typer.echo(f"{key} resumed")
 
 
 def project_close(
     key: str,
-    by: Annotated[str, typer.Option("--as")],
     lessons: Annotated[str, typer.Option("--lessons", help="Lessons learned (经验教训)")] = "",
+    by: ActFor = None,
     db: Db = None,
 ) -> None:
-    """Close a killed or completed project; lessons learned are required."""
+    """Close a killed or completed project (its sponsor or a pmo_admin); lessons learned are required."""
     from gates import approvals
 
-    approvals.close_project(key, by=by, lessons=lessons, uow=runtime_for(db).uow, now=now())
+    rt = runtime_for(db)
+    approvals.close_project(key, actor=acting(rt, by), lessons=lessons, uow=rt.uow, now=now())
     typer.echo(f"{key} closed")

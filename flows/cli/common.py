@@ -21,6 +21,16 @@ Db = Annotated[
     ),
 ]
 Json = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+ActFor = Annotated[
+    str | None,
+    typer.Option(
+        "--as",
+        metavar="PERSON",
+        help="Act for PERSON (a pmo_admin only; audited as the admin acting for them). "
+        "Default: the person mapped to your OS login.",
+        show_default=False,
+    ),
+]
 
 
 def sub_app(help_text: str) -> typer.Typer:
@@ -31,6 +41,35 @@ def runtime_for(db: str | None) -> Any:
     from flows.runtime import runtime
 
     return runtime(db)
+
+
+def os_login() -> str:
+    """The login of the OS account running this process.
+
+    Why not ``getpass.getuser()`` alone: it reads the ``USER`` and ``LOGNAME`` variables first, and anyone can
+    set those to a colleague's name. The effective uid is what the operating system vouches for; the
+    environment is consulted only where there is no password database.
+    """
+    import os
+
+    try:
+        import pwd
+
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except (ImportError, KeyError):
+        import getpass
+
+        return getpass.getuser()
+
+
+def acting(rt: Any, as_person: str | None) -> Any:
+    """The Actor of this call: the person mapped to the OS login, or whom a pmo_admin acts for with ``--as``.
+
+    A refusal (unmapped login, ``--as`` by a non-admin, a disabled person) is audited and exits 2.
+    """
+    from gates.people import login_actor
+
+    return login_actor(os_login(), as_person=as_person, uow=rt.uow, reader=rt.reader, now=now())
 
 
 def now() -> Any:

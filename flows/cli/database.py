@@ -15,6 +15,7 @@ def db_upgrade(db: Db = None) -> None:
     """Create or upgrade the schema, then publish the shipped templates (it-pmo, cooper-5) as version 1."""
     from flows.runtime import template_check
     from gates import services
+    from models.identity import SYSTEM_ACTOR
     from models.schema import upgrade
     from models.template_yaml import shipped_templates, template_content_hash
 
@@ -22,7 +23,12 @@ def db_upgrade(db: Db = None) -> None:
     upgrade(rt.database_url)
     for source, template in shipped_templates(check=template_check):
         result = services.publish_template(
-            template, content_hash=template_content_hash(template), source=source, uow=rt.uow, now=now()
+            template,
+            content_hash=template_content_hash(template),
+            source=source,
+            actor=SYSTEM_ACTOR,  # installing the shipped templates is part of the schema, not a person's act
+            uow=rt.uow,
+            now=now(),
         )
         state = "published" if result.created else "up to date"
         typer.echo(f"template {result.template_id}@{result.version}: {state}")

@@ -8,7 +8,19 @@ from typing import Annotated, Any
 
 import typer
 
-from flows.cli.common import Db, Json, command, emit, now, parse_date, parse_money, runtime_for, sub_app
+from flows.cli.common import (
+    ActFor,
+    Db,
+    Json,
+    acting,
+    command,
+    emit,
+    now,
+    parse_date,
+    parse_money,
+    runtime_for,
+    sub_app,
+)
 from models.errors import InputError
 
 doc_app = sub_app("Deliverable documents.")
@@ -24,6 +36,7 @@ def doc_add(
     deliverable: str,
     file: Path,
     approved_by: Annotated[str | None, typer.Option("--approved-by")] = None,
+    as_person: ActFor = None,
     db: Db = None,
 ) -> None:
     """Register a new version of a deliverable: phasegate keeps its own copy, which gates read from then on.
@@ -35,7 +48,8 @@ def doc_add(
     from models.commands import RegisterDocument
 
     rt = runtime_for(db)
-    services.check_document_target(key, deliverable, approved_by, uow=rt.reader)
+    actor = acting(rt, as_person)
+    services.check_document_target(key, deliverable, approved_by, actor=actor, uow=rt.uow, now=now())
     with rt.document_store().custody(file, label="FILE") as stored:
         cmd = command(
             RegisterDocument,
@@ -50,7 +64,7 @@ def doc_add(
             headings=stored.headings,
             store_key=stored.key,
         )
-        registered = services.register_document(cmd, uow=rt.uow, now=now())
+        registered = services.register_document(cmd, actor=actor, uow=rt.uow, now=now())
     document = registered.document
     summary = (
         f"{key} {document.deliverable_id} v{document.version} {document.status.value} "
@@ -70,9 +84,10 @@ def doc_adopt(
     """Copy documents registered before the document store into it, from their original paths, where the file
     still hashes to what was registered; list the others (register them again with `doc add`)."""
     from gates import services
-    from models.errors import PhasegateError
+    from models.errors import PermissionDeniedError, PhasegateError
 
     rt = runtime_for(db)
+    actor = acting(rt, None)  # a project's manager adopts its documents; a pmo_admin any project's
     store = rt.document_store()
     if not keys:
         keys = [p.key for p in services.list_projects(uow=rt.reader)[0]]
@@ -84,13 +99,21 @@ def doc_adopt(
             try:
                 with store.custody(Path(document.path), label=name) as stored:
                     taken = services.adopt_document(
-                        key, document, store_key=stored.key, sha256=stored.sha256, uow=rt.uow, now=now()
+                        key,
+                        document,
+                        store_key=stored.key,
+                        sha256=stored.sha256,
+                        actor=actor,
+                        uow=rt.uow,
+                        now=now(),
                     )
                     if not taken:
                         raise InputError(
                             f"{name}: {document.path} changed since it was registered "
                             f"(sha256 {document.sha256[:12]} then, {stored.sha256[:12]} now)"
                         )
+            except PermissionDeniedError:
+                raise  # refused and audited by the use case: exit 2, not a document left behind
             except PhasegateError as err:
                 left.append({"document": name, "reason": err.message})
                 continue
@@ -117,6 +140,7 @@ def actuals_add(
         str | None, typer.Option("--pv", help="Planned value to date (default: from the baseline plan)")
     ] = None,
     etc: Annotated[str | None, typer.Option("--etc", help="Bottom-up estimate to complete")] = None,
+    as_person: ActFor = None,
     db: Db = None,
 ) -> None:
     """Record cost spent (AMOUNT), or a dated earned-value report (--as-of with --ev/--ac/--pv/--etc)."""
@@ -130,7 +154,7 @@ def actuals_add(
     rt = runtime_for(db)
     if amount is not None:
         cmd = command(RecordCost, {"amount": "AMOUNT"}, project_key=key, amount=amount, note=note)
-        total = services.record_cost(cmd, uow=rt.uow, now=now())
+        total = services.record_cost(cmd, actor=acting(rt, as_person), uow=rt.uow, now=now())
         typer.echo(f"{key}: recorded {Decimal(cmd.amount)}; actual cost to date {total}")
         return
     if as_of is None:
@@ -143,12 +167,12 @@ def actuals_add(
         actual_cost=parse_money(ac, "--ac"),
         estimate_to_complete=parse_money(etc, "--etc"),
     )
-    services.record_status([record], uow=rt.uow, now=now())
+    services.record_status([record], actor=acting(rt, as_person), uow=rt.uow, now=now())
     typer.echo(f"{key}: status as of {record.as_of} recorded")
 
 
 @actuals_app.command("import")
-def actuals_import(file: Path, db: Db = None, as_json: Json = False) -> None:
+def actuals_import(file: Path, as_person: ActFor = None, db: Db = None, as_json: Json = False) -> None:
     """Import EVM status reports from CSV or XLSX (project, as_of, planned_value, earned_value, actual_cost[, etc]).
 
     Every bad row is reported with its row number and column; a file with any bad row writes nothing.
@@ -170,7 +194,7 @@ def actuals_import(file: Path, db: Db = None, as_json: Json = False) -> None:
         )
         for r in rows
     ]
-    count = services.record_status(records, uow=rt.uow, now=now())
+    count = services.record_status(records, actor=acting(rt, as_person), uow=rt.uow, now=now())
     projects = sorted({r.project_key for r in records})
     if as_json:
         emit({"imported": count, "projects": projects})
@@ -186,6 +210,7 @@ def baseline_set(
     contingency_used: Annotated[str | None, typer.Option("--contingency-used")] = None,
     plan: Annotated[Path | None, typer.Option("--plan", help="CSV/XLSX: project, period_end, planned_value")] = None,
     stage_budget: Annotated[list[str] | None, typer.Option("--stage-budget", help="STAGE=AMOUNT (repeatable)")] = None,
+    as_person: ActFor = None,
     db: Db = None,
 ) -> None:
     """Set the project's cost baseline; --plan loads the time-phased planned value (cumulative)."""
@@ -212,15 +237,18 @@ def baseline_set(
         contingency=parse_money(contingency, "--contingency"),
         contingency_used=parse_money(contingency_used, "--contingency-used"),
     )
-    services.set_baseline(key, record, periods=periods, stage_budgets=budgets, uow=rt.uow, now=now())
+    services.set_baseline(
+        key, record, actor=acting(rt, as_person), periods=periods, stage_budgets=budgets, uow=rt.uow, now=now()
+    )
     typer.echo(f"{key}: baseline BAC {record.bac}" + (f", {len(periods)} plan periods" if periods else ""))
 
 
-def project_assign(key: str, role: str, person: str, db: Db = None) -> None:
-    """Give PERSON the ROLE (pmo, finance, ...) on project KEY."""
+def project_assign(key: str, role: str, person: str, as_person: ActFor = None, db: Db = None) -> None:
+    """Give PERSON the ROLE (pmo, finance, ...) on project KEY (pmo_admin)."""
     from gates import services
 
-    created = services.assign_role(key, role, person, uow=runtime_for(db).uow, now=now())
+    rt = runtime_for(db)
+    created = services.assign_role(key, role, person, actor=acting(rt, as_person), uow=rt.uow, now=now())
     typer.echo(f"{key}: {person} is {role}" + ("" if created else " (already)"))
 
 
@@ -239,6 +267,7 @@ def risk_add(
     mitigation: Annotated[str, typer.Option("--mitigation")] = "",
     category: Annotated[str, typer.Option("--category")] = "",
     status: Annotated[str, typer.Option("--status", help="open or closed")] = "open",
+    as_person: ActFor = None,
     db: Db = None,
 ) -> None:
     """Add or update one risk in the project's register."""
@@ -266,7 +295,8 @@ def risk_add(
         category=category,
         status=status,
     )
-    services.record_risks(key, [_risk(row)], uow=runtime_for(db).uow, now=now())
+    rt = runtime_for(db)
+    services.record_risks(key, [_risk(row)], actor=acting(rt, as_person), uow=rt.uow, now=now())
     typer.echo(f"{key}: risk {risk_id} score {probability * impact}")
 
 
@@ -289,7 +319,7 @@ def _risk(row: Any) -> Any:
 
 
 @risk_app.command("import")
-def risk_import(file: Path, db: Db = None) -> None:
+def risk_import(file: Path, as_person: ActFor = None, db: Db = None) -> None:
     """Import risks from CSV or XLSX; a file with any bad row writes nothing."""
     from gates import services
     from models.imports import parse_risks
@@ -303,8 +333,9 @@ def risk_import(file: Path, db: Db = None) -> None:
         unknown = sorted(set(by_project) - tx.existing_project_keys(list(by_project)))
     if unknown:
         raise InputError(f"{file}: unknown project(s) {', '.join(unknown)}; nothing was imported")
+    actor = acting(rt, as_person)
     for project_key, risks in by_project.items():
-        services.record_risks(project_key, risks, uow=rt.uow, now=now())
+        services.record_risks(project_key, risks, actor=actor, uow=rt.uow, now=now())
     typer.echo(f"imported {len(rows)} risk(s) for {len(by_project)} project(s)")
 
 
@@ -328,6 +359,7 @@ def milestone_add(
     name: Annotated[str, typer.Option("--name")],
     due: Annotated[str, typer.Option("--due", help="YYYY-MM-DD")],
     done: Annotated[str | None, typer.Option("--done", help="YYYY-MM-DD when already done")] = None,
+    as_person: ActFor = None,
     db: Db = None,
 ) -> None:
     """Add or update a milestone."""
@@ -337,7 +369,8 @@ def milestone_add(
     milestone = MilestoneEvidence(
         id=milestone_id, name=name, due=parse_date(due, "--due"), done_on=parse_date(done, "--done") if done else None
     )
-    services.set_milestone(key, milestone, uow=runtime_for(db).uow, now=now())
+    rt = runtime_for(db)
+    services.set_milestone(key, milestone, actor=acting(rt, as_person), uow=rt.uow, now=now())
     typer.echo(f"{key}: milestone {milestone_id} due {milestone.due}")
 
 
@@ -346,21 +379,23 @@ def milestone_done(
     key: str,
     milestone_id: Annotated[str, typer.Argument(metavar="ID")],
     on: Annotated[str | None, typer.Option("--on", help="YYYY-MM-DD (default: today)")] = None,
+    as_person: ActFor = None,
     db: Db = None,
 ) -> None:
     """Mark a milestone done."""
     from gates import services
 
     when = parse_date(on, "--on") if on else now().date()
-    services.complete_milestone(key, milestone_id, when, uow=runtime_for(db).uow, now=now())
+    rt = runtime_for(db)
+    services.complete_milestone(key, milestone_id, when, actor=acting(rt, as_person), uow=rt.uow, now=now())
     typer.echo(f"{key}: milestone {milestone_id} done on {when}")
 
 
 def score(
     key: str,
     scores: Annotated[list[str], typer.Argument(metavar="FACTOR=SCORE...")],
-    gatekeeper: Annotated[str, typer.Option("--as", help="The gatekeeper scoring")],
     gate: Annotated[str | None, typer.Option("--gate", help="Default: the project's current gate")] = None,
+    gatekeeper: ActFor = None,
     db: Db = None,
 ) -> None:
     """Score scorecard factors (0..10 by default) as one gatekeeper."""
@@ -372,5 +407,7 @@ def score(
         if not sep or not raw.strip().lstrip("-").isdigit():
             raise InputError(f"{item!r}: write FACTOR=SCORE with a whole-number score, e.g. strategic-fit=7")
         values[factor] = int(raw)
-    gate_id = services.record_scores(key, gatekeeper, values, uow=runtime_for(db).uow, now=now(), gate_id=gate)
-    typer.echo(f"{key} at {gate_id}: {gatekeeper} scored {len(values)} factor(s)")
+    rt = runtime_for(db)
+    actor = acting(rt, gatekeeper)
+    gate_id = services.record_scores(key, values, actor=actor, uow=rt.uow, now=now(), gate_id=gate)
+    typer.echo(f"{key} at {gate_id}: {actor.person_id} scored {len(values)} factor(s)")

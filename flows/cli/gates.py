@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from flows.cli.common import Db, Json, emit, now, runtime_for, sub_app
+from flows.cli.common import ActFor, Db, Json, acting, emit, now, runtime_for, sub_app
 from flows.trigger import prepare_prefect, run_flow
 from models.errors import InputError
 
@@ -93,7 +93,7 @@ def gate_check(
 @app.command("review")
 def gate_review(
     key: str,
-    requested_by: Annotated[str | None, typer.Option("--as", help="Who requests the review")] = None,
+    requested_by: ActFor = None,
     meeting: Annotated[
         str | None, typer.Option("--meeting", help="Review meeting, e.g. 2026-12-03T10:00+08:00: approvers get an .ics")
     ] = None,
@@ -116,10 +116,11 @@ def gate_review(
             raise InputError(f"--meeting: {meeting!r} needs a UTC offset, e.g. 2026-12-03T10:00+08:00")
     rt = runtime_for(db)
     services.reviewable_gate(key, uow=rt.reader)  # fail fast on user mistakes, before paying for Prefect
+    actor = acting(rt, requested_by)
     prepare_prefect()
     from flows.gate_review import gate_review_flow
 
-    result, state = run_flow(lambda: gate_review_flow(key, requested_by, meeting, return_state=True))
+    result, state = run_flow(lambda: gate_review_flow(key, actor, meeting, return_state=True))
     if as_json:
         emit(result | {"state": state.name})
         return

@@ -84,7 +84,7 @@ def whoami(as_json: Json = False) -> None:
             "person_id": me["person_id"],
             "name": me["name"],
             "role": me["role"],
-            "permissions": me["permissions"],
+            "roles": me["roles"],
             "token_id": me["token_id"],
         }
     if as_json:

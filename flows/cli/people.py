@@ -1,14 +1,43 @@
-"""CLI: People: sponsors, managers, gatekeepers."""
+"""CLI: People: sponsors, managers, gatekeepers; their OS logins, organisation roles, and disabling them."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from flows.cli.common import Db, command, now, runtime_for, sub_app
+from flows.cli.common import ActFor, Db, Json, acting, command, emit, now, os_login, runtime_for, sub_app
 
-app = sub_app("People: sponsors, managers, gatekeepers.")
+app = sub_app("People: sponsors, managers, gatekeepers; OS logins and organisation roles (pmo_admin manages them).")
+
+ROLES_HELP = "Organisation role: pmo_admin, gatekeeper, manager or viewer (repeatable)"
+NAMES = {
+    "id": "ID",
+    "name": "--name",
+    "email": "--email",
+    "locale": "--locale",
+    "login": "--login",
+    "roles": "--role",
+    "roles.0": "--role",
+}
+
+
+def _roles(given: list[str] | None) -> Any:
+    from models.errors import InputError
+    from models.identity import OrgRole
+
+    allowed = [r.value for r in OrgRole]
+    for role in given or []:
+        if role not in allowed:
+            raise InputError(f"--role: {role!r} is not an organisation role; allowed: {', '.join(allowed)}")
+    return frozenset(OrgRole(r) for r in given or [])
+
+
+def _describe(person: Any) -> str:
+    roles = ", ".join(sorted(person.roles)) or "no roles"
+    login = f"login {person.login}" if person.login else "no login"
+    state = ", DISABLED" if person.disabled else ""
+    return f"{person.id} ({person.name}, {person.locale}, {login}, {roles}, {len(person.notify_urls)} targets{state})"
 
 
 @app.command("add")
@@ -18,10 +47,13 @@ def person_add(
     email: Annotated[str, typer.Option("--email")],
     locale: Annotated[str, typer.Option("--locale", help="en or zh-CN")] = "en",
     notify: Annotated[list[str] | None, typer.Option("--notify", help="Apprise URL (repeatable)")] = None,
+    login: Annotated[str | None, typer.Option("--login", help="The OS login that acts as this person")] = None,
+    role: Annotated[list[str] | None, typer.Option("--role", help=ROLES_HELP)] = None,
+    as_person: ActFor = None,
     db: Db = None,
 ) -> None:
-    """Add a person with the Apprise targets that reach them."""
-    from gates import services
+    """Add a person (pmo_admin). While no pmo_admin exists, the OS user may add themselves as the first one."""
+    from gates import people, services
     from models.commands import AddPerson
     from notifications.targets import validate_person_target
 
@@ -29,12 +61,95 @@ def person_add(
         validate_person_target(url)
     cmd = command(
         AddPerson,
-        {"id": "ID", "name": "--name", "email": "--email", "locale": "--locale"},
+        NAMES,
         id=person_id,
         name=name,
         email=email,
         locale=locale,
         notify_urls=tuple(notify or ()),
+        login=login,
+        roles=_roles(role),
     )
-    person = services.add_person(cmd, uow=runtime_for(db).uow, now=now())
-    typer.echo(f"person {person.id} ({person.name}, {person.locale}, {len(person.notify_urls)} notification targets)")
+    rt = runtime_for(db)
+    if as_person is None and people.awaiting_first_admin(uow=rt.reader):
+        person = people.bootstrap_admin(cmd, login=os_login(), uow=rt.uow, now=now())
+        typer.echo(f"person {_describe(person)}: the first PMO admin, mapped to your OS login")
+        return
+    person = services.add_person(cmd, actor=acting(rt, as_person), uow=rt.uow, now=now())
+    typer.echo(f"person {_describe(person)}")
+
+
+@app.command("update")
+def person_update(
+    person_id: Annotated[str, typer.Argument(metavar="ID")],
+    name: Annotated[str | None, typer.Option("--name")] = None,
+    email: Annotated[str | None, typer.Option("--email")] = None,
+    locale: Annotated[str | None, typer.Option("--locale", help="en or zh-CN")] = None,
+    notify: Annotated[
+        list[str] | None, typer.Option("--notify", help="Apprise URL (repeatable; replaces the targets)")
+    ] = None,
+    login: Annotated[str | None, typer.Option("--login", help="Map this OS login to the person")] = None,
+    no_login: Annotated[bool, typer.Option("--no-login", help="Remove the person's OS login")] = False,
+    role: Annotated[list[str] | None, typer.Option("--role", help=ROLES_HELP + "; replaces the roles")] = None,
+    enable: Annotated[bool, typer.Option("--enable", help="Re-enable a disabled person")] = False,
+    as_person: ActFor = None,
+    db: Db = None,
+) -> None:
+    """Change a person's details, OS login or organisation roles (pmo_admin)."""
+    from gates import people
+    from models.commands import UpdatePerson
+    from notifications.targets import validate_target
+
+    for url in notify or []:
+        validate_target(url)
+    cmd = command(
+        UpdatePerson,
+        NAMES,
+        id=person_id,
+        name=name,
+        email=email,
+        locale=locale,
+        notify_urls=tuple(notify) if notify is not None else None,
+        login=login,
+        clear_login=no_login,
+        roles=_roles(role) if role is not None else None,
+        enable=enable,
+    )
+    rt = runtime_for(db)
+    person = people.update_person(cmd, actor=acting(rt, as_person), uow=rt.uow, now=now())
+    typer.echo(f"person {_describe(person)}")
+
+
+@app.command("disable")
+def person_disable(
+    person_id: Annotated[str, typer.Argument(metavar="ID")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (kept in the audit log)")],
+    as_person: ActFor = None,
+    db: Db = None,
+) -> None:
+    """Stop a person acting by any door; their API tokens stop working (pmo_admin)."""
+    from gates import people
+
+    rt = runtime_for(db)
+    person = people.disable_person(person_id, actor=acting(rt, as_person), reason=reason, uow=rt.uow, now=now())
+    typer.echo(f"person {_describe(person)}")
+
+
+@app.command("show")
+def person_show(person_id: Annotated[str, typer.Argument(metavar="ID")], db: Db = None, as_json: Json = False) -> None:
+    """Show a person: login, organisation roles, whether disabled."""
+    from gates import people
+
+    person = people.get_person(person_id, uow=runtime_for(db).reader)
+    if as_json:
+        emit(person.model_dump(mode="json") | {"roles": sorted(person.roles)})
+        return
+    typer.echo(_describe(person))
+
+
+@app.command("whoami")
+def person_whoami(db: Db = None) -> None:
+    """Who the CLI acts as: the person mapped to your OS login."""
+    rt = runtime_for(db)
+    actor = acting(rt, None)
+    typer.echo(f"{actor.person_id} (OS login {os_login()}; roles: {', '.join(sorted(actor.roles)) or 'none'})")

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from flows.cli.common import Db, Json, command, emit, now, runtime_for, split_ref, sub_app
+from flows.cli.common import ActFor, Db, Json, acting, command, emit, now, runtime_for, split_ref, sub_app
 
 app = sub_app("Projects.")
 
@@ -20,9 +20,10 @@ def project_create(
     manager: Annotated[str, typer.Option("--manager")],
     budget: Annotated[str, typer.Option("--budget", help="Approved budget, e.g. 250000 or 250000.00")],
     currency: Annotated[str, typer.Option("--currency")] = "USD",
+    as_person: ActFor = None,
     db: Db = None,
 ) -> None:
-    """Create a project pinned to a template version, in its first stage."""
+    """Create a project pinned to a template version, in its first stage (pmo_admin or manager)."""
     from gates import services
     from models.commands import CreateProject
 
@@ -46,7 +47,8 @@ def project_create(
         budget=budget,
         currency=currency,
     )
-    project = services.create_project(cmd, uow=runtime_for(db).uow, now=now())
+    rt = runtime_for(db)
+    project = services.create_project(cmd, actor=acting(rt, as_person), uow=rt.uow, now=now())
     typer.echo(
         f"project {project.key} created on {project.template_id}@{project.template_version}, "
         f"stage {project.stage_id}, budget {project.budget} {project.currency}"

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from flows.cli.common import Db, Json, emit, now, runtime_for, split_ref, sub_app
+from flows.cli.common import ActFor, Db, Json, acting, emit, now, runtime_for, split_ref, sub_app
 
 app = sub_app("Lifecycle templates.")
 
@@ -33,8 +33,8 @@ def template_validate(file: Path) -> None:
 
 
 @app.command("publish")
-def template_publish(file: Path, db: Db = None, as_json: Json = False) -> None:
-    """Store an immutable template version (identical content again is a no-op)."""
+def template_publish(file: Path, as_person: ActFor = None, db: Db = None, as_json: Json = False) -> None:
+    """Store an immutable template version (pmo_admin; identical content again is a no-op)."""
     from flows.runtime import template_check
     from gates import services
     from models.template_yaml import load_template_file, template_content_hash
@@ -45,6 +45,7 @@ def template_publish(file: Path, db: Db = None, as_json: Json = False) -> None:
         template,
         content_hash=template_content_hash(template),
         source=file.read_text(encoding="utf-8"),
+        actor=acting(rt, as_person),
         uow=rt.uow,
         now=now(),
     )

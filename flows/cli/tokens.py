@@ -6,25 +6,30 @@ from typing import Annotated
 
 import typer
 
-from flows.cli.common import Db, Json, emit, now, runtime_for, sub_app
+from flows.cli.common import ActFor, Db, Json, acting, emit, now, runtime_for, sub_app
 from models.errors import InputError
 
-app = sub_app("Bearer tokens for the REST API: viewer reads, approver votes, pmo writes project data.")
+app = sub_app("Bearer tokens for the REST API: the scope (viewer, approver, pmo) caps the roles a token carries.")
 
 
 @app.command("create")
 def token_create(
     person: Annotated[str, typer.Argument(metavar="PERSON")],
     role: Annotated[str, typer.Option("--role", help="viewer, approver or pmo")],
+    as_person: ActFor = None,
     db: Db = None,
     as_json: Json = False,
 ) -> None:
-    """Create a token for PERSON; it is printed once and cannot be shown again (store it now)."""
+    """Create a token for PERSON (yourself, or anyone as a pmo_admin); printed once: store it now."""
+    from gates.guard import audit_name
+    from gates.people import permit_token_act
     from models.tokens import create_token
 
     rt = runtime_for(db)
+    actor = acting(rt, as_person)
+    permit_token_act(person, actor=actor, uow=rt.uow, now=now())
     with rt.sessions() as session, session.begin():
-        token_id, plaintext = create_token(session, person, role, now(), audit_key=rt.audit_key)
+        token_id, plaintext = create_token(session, person, role, now(), by=audit_name(actor), audit_key=rt.audit_key)
     if as_json:
         emit({"id": str(token_id), "person": person, "role": role, "token": plaintext})
         return
@@ -33,19 +38,27 @@ def token_create(
 
 
 @app.command("revoke")
-def token_revoke(token_ref: Annotated[str, typer.Argument(metavar="ID")], db: Db = None) -> None:
-    """Revoke a token: requests bearing it get 401 from now on."""
+def token_revoke(
+    token_ref: Annotated[str, typer.Argument(metavar="ID")], as_person: ActFor = None, db: Db = None
+) -> None:
+    """Revoke a token (its person or a pmo_admin): requests bearing it get 401 from now on."""
     from uuid import UUID
 
-    from models.tokens import revoke
+    from gates.guard import audit_name
+    from gates.people import permit_token_act
+    from models.tokens import get_token, revoke
 
     try:
         token_id = UUID(token_ref)
     except ValueError:
         raise InputError(f"ID: {token_ref!r} is not a token id (a UUID shown by 'phasegate token list')") from None
     rt = runtime_for(db)
+    actor = acting(rt, as_person)
+    with rt.read_sessions() as session:
+        owner = get_token(session, token_id).person_id
+    permit_token_act(owner, actor=actor, uow=rt.uow, now=now())
     with rt.sessions() as session, session.begin():
-        record = revoke(session, token_id, now(), audit_key=rt.audit_key)
+        record = revoke(session, token_id, now(), by=audit_name(actor), audit_key=rt.audit_key)
     typer.echo(f"token {record.id} of {record.person_id} ({record.role.value}) revoked")
 
 

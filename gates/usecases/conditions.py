@@ -5,9 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from gates.usecases.lookups import require_person
+from gates.authorization import Act
+from gates.guard import audit_name, permit, refusals_audited, stamp
+from gates.usecases.lookups import require_project
 from gates.usecases.result import UowFactory
 from models.errors import ConflictError, NotFoundError, PermissionDeniedError
+from models.identity import Actor
 from models.snapshots import (
     ConditionRecord,
 )
@@ -20,15 +23,25 @@ def list_conditions(
         return tx.conditions(project_key=project_key, status=status)
 
 
-def resolve_condition(condition_id: UUID, *, by: str, met: bool, uow: UowFactory, now: datetime) -> ConditionRecord:
-    """A named verifier (or the owner, for an automated check that passed) marks a condition met or missed."""
+@refusals_audited(Act.VERIFY_CONDITION)
+def resolve_condition(
+    condition_id: UUID, *, actor: Actor, met: bool, uow: UowFactory, now: datetime
+) -> ConditionRecord:
+    """A named verifier (or a gatekeeper or PMO admin) marks a condition met or missed; never the project's manager."""
+    by = actor.person_id
     with uow() as tx:
-        require_person(tx, by, field="--as")
         found = next((c for c in tx.conditions() if c.id == condition_id), None)
         if found is None:
             raise NotFoundError(
                 f"unknown condition {condition_id}; see 'phasegate conditions list'", code="condition.not_found"
             )
+        permit(
+            tx,
+            actor,
+            Act.VERIFY_CONDITION,
+            project=require_project(tx, found.project_key),
+            entity=f"condition:{condition_id}",
+        )
         if found.status != "open":
             raise ConflictError(f"condition {condition_id} is already {found.status}", code="condition.closed")
         verifier = found.verification.removeprefix("verifier:") if found.verification.startswith("verifier:") else None
@@ -39,10 +52,10 @@ def resolve_condition(condition_id: UUID, *, by: str, met: bool, uow: UowFactory
         status = "met" if met else "missed"
         tx.set_condition_status(condition_id, status, by=by, now=now)
         tx.append_audit(
-            actor=by,
+            actor=audit_name(actor),
             action=f"condition.{status}",
             entity=f"project:{found.project_key}",
-            payload={"condition": condition_id, "text": found.text},
+            payload={"condition": condition_id, "text": found.text} | stamp(actor),
             at=now,
         )
         tx.commit()

@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 from datetime import datetime
-from uuid import uuid4
+from uuid import UUID, uuid4
 
+from gates.authorization import Act
+from gates.guard import audit_name, permit, refusals_audited, stamp
 from gates.usecases.lookups import require_person
 from gates.usecases.result import UowFactory
 from models.commands import Delegate
-from models.errors import InputError, NotFoundError
+from models.errors import ConflictError, InputError, NotFoundError
+from models.identity import Actor
 from models.snapshots import (
     DelegationRecord,
 )
 
 
-def delegate(cmd: Delegate, *, uow: UowFactory, now: datetime) -> DelegationRecord:
+@refusals_audited(Act.GRANT_DELEGATION)
+def delegate(cmd: Delegate, *, actor: Actor, uow: UowFactory, now: datetime) -> DelegationRecord:
     """Record a bounded delegation. It never cascades: only the principal's own seats can be acted on."""
     with uow() as tx:
+        permit(tx, actor, Act.GRANT_DELEGATION, subject=cmd.principal_id, entity=f"person:{cmd.principal_id}")
         require_person(tx, cmd.principal_id, field="PRINCIPAL")
         require_person(tx, cmd.delegate_id, field="DELEGATE")
         if cmd.template_id is not None:
@@ -38,11 +43,40 @@ def delegate(cmd: Delegate, *, uow: UowFactory, now: datetime) -> DelegationReco
         )
         tx.add_delegation(record, now=now)
         tx.append_audit(
-            actor=cmd.principal_id,
+            actor=audit_name(actor),
             action="delegation.granted",
             entity=f"person:{cmd.principal_id}",
-            payload=record.model_dump(mode="json"),
+            payload=record.model_dump(mode="json") | stamp(actor),
             at=now,
         )
         tx.commit()
     return record
+
+
+@refusals_audited(Act.REVOKE_DELEGATION)
+def revoke_delegation(delegation_id: UUID, *, actor: Actor, uow: UowFactory, now: datetime) -> DelegationRecord:
+    """End a delegation now, by its principal or a PMO admin; votes already cast under it stand."""
+    with uow() as tx:
+        record = tx.get_delegation(delegation_id)
+        if record is None:
+            raise NotFoundError(
+                f"ID: unknown delegation {delegation_id}; see 'phasegate delegate list'", code="delegation.not_found"
+            )
+        permit(tx, actor, Act.REVOKE_DELEGATION, subject=record.principal_id, entity=f"delegation:{delegation_id}")
+        if record.revoked:
+            raise ConflictError(f"delegation {delegation_id} is already revoked", code="delegation.revoked")
+        tx.revoke_delegation(delegation_id, now=now)
+        tx.append_audit(
+            actor=audit_name(actor),
+            action="delegation.revoked",
+            entity=f"person:{record.principal_id}",
+            payload={"delegation": delegation_id, "delegate": record.delegate_id} | stamp(actor),
+            at=now,
+        )
+        tx.commit()
+    return record.model_copy(update={"revoked": True})
+
+
+def list_delegations(*, uow: UowFactory, person_id: str | None = None) -> list[DelegationRecord]:
+    with uow() as tx:
+        return tx.delegations(person_id)

@@ -9,15 +9,18 @@ from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 
+from gates.authorization import Act
+from gates.guard import audit_name, permit, refusals_audited, stamp
 from gates.ports import DocumentProbe, UnitOfWork
 from gates.usecases.lookups import current_gate, project_roles, require_person, require_project, require_template
-from gates.usecases.result import SYSTEM, Result, UowFactory
+from gates.usecases.result import Result, UowFactory
 from models.commands import RecordCost, RegisterDocument
 from models.enums import (
     DocumentStatus,
 )
 from models.errors import InputError, NotFoundError
 from models.evidence import DocumentEvidence, EvmSnapshot, GateEvidence, MilestoneEvidence, RiskEvidence
+from models.identity import Actor
 from models.snapshots import (
     BaselineRecord,
     EvmReportRecord,
@@ -98,11 +101,17 @@ def _require_deliverable(
         require_person(tx, approved_by, field="--approved-by")
 
 
-def check_document_target(project_key: str, deliverable_id: str, approved_by: str | None, *, uow: UowFactory) -> None:
+@refusals_audited(Act.WRITE_EVIDENCE)
+def check_document_target(
+    project_key: str, deliverable_id: str, approved_by: str | None, *, actor: Actor, uow: UowFactory, now: datetime
+) -> None:
     """What ``register_document`` checks before writing, without writing: doors run it before they copy a file
-    into the document store, so a request naming no project or deliverable never touches the disk."""
+    into the document store, so a request naming no project or deliverable, or from someone who may not write
+    the project's evidence (refused and audited), never touches the disk."""
     with uow() as tx:
-        _require_deliverable(tx, require_project(tx, project_key), deliverable_id, approved_by)
+        project = require_project(tx, project_key)
+        permit(tx, actor, Act.WRITE_EVIDENCE, project=project)
+        _require_deliverable(tx, project, deliverable_id, approved_by)
 
 
 class DocumentRegistration(Result):
@@ -112,7 +121,8 @@ class DocumentRegistration(Result):
     was nothing new to record, so no version was added."""
 
 
-def register_document(cmd: RegisterDocument, *, uow: UowFactory, now: datetime) -> DocumentRegistration:
+@refusals_audited(Act.WRITE_EVIDENCE)
+def register_document(cmd: RegisterDocument, *, actor: Actor, uow: UowFactory, now: datetime) -> DocumentRegistration:
     """Record a new version of a deliverable, unless it is the latest version again (then a no-op that says so).
 
     Registering the same bytes again is what people do when unsure whether the first try worked; a new version
@@ -121,6 +131,7 @@ def register_document(cmd: RegisterDocument, *, uow: UowFactory, now: datetime) 
     """
     with uow() as tx:
         project = require_project(tx, cmd.project_key, for_update=True)
+        permit(tx, actor, Act.WRITE_EVIDENCE, project=project)
         _require_deliverable(tx, project, cmd.deliverable_id, cmd.approved_by)
         latest = next((d for d in tx.latest_documents(project.key) if d.deliverable_id == cmd.deliverable_id), None)
         if (
@@ -144,7 +155,7 @@ def register_document(cmd: RegisterDocument, *, uow: UowFactory, now: datetime) 
         )
         tx.add_document(project.key, document, approved_at=now if cmd.approved_by else None, now=now)
         tx.append_audit(
-            actor=cmd.approved_by or SYSTEM,
+            actor=audit_name(actor),
             action="document.registered",
             entity=f"project:{project.key}/doc:{cmd.deliverable_id}@{document.version}",
             payload={
@@ -152,7 +163,8 @@ def register_document(cmd: RegisterDocument, *, uow: UowFactory, now: datetime) 
                 "size": cmd.size,
                 "approved_by": cmd.approved_by,
                 "store_key": cmd.store_key,
-            },
+            }
+            | stamp(actor),
             at=now,
         )
         tx.bump_evidence_version(project.key)
@@ -167,8 +179,16 @@ def documents_outside_store(project_key: str, *, uow: UowFactory) -> list[Docume
         return [d for d in tx.latest_documents(project.key) if d.store_key is None]
 
 
+@refusals_audited(Act.WRITE_EVIDENCE)
 def adopt_document(
-    project_key: str, document: DocumentEvidence, *, store_key: str, sha256: str, uow: UowFactory, now: datetime
+    project_key: str,
+    document: DocumentEvidence,
+    *,
+    store_key: str,
+    sha256: str,
+    actor: Actor,
+    uow: UowFactory,
+    now: datetime,
 ) -> bool:
     """Take a version registered before the document store into custody: record its stored copy, but only if
     the copy's sha256 is the one recorded at registration (the file still is what was registered and signed).
@@ -177,13 +197,14 @@ def adopt_document(
         return False
     with uow() as tx:
         project = require_project(tx, project_key, for_update=True)
+        permit(tx, actor, Act.WRITE_EVIDENCE, project=project)
         if not tx.set_document_store_key(project.key, document.deliverable_id, document.version, store_key):
             return False
         tx.append_audit(
-            actor=SYSTEM,
+            actor=audit_name(actor),
             action="document.taken_into_custody",
             entity=f"project:{project.key}/doc:{document.deliverable_id}@{document.version}",
-            payload={"sha256": sha256, "store_key": store_key, "path": document.path},
+            payload={"sha256": sha256, "store_key": store_key, "path": document.path} | stamp(actor),
             at=now,
         )
         tx.bump_evidence_version(project.key)
@@ -207,16 +228,18 @@ def record_document_refusal(
         tx.commit()
 
 
-def record_cost(cmd: RecordCost, *, uow: UowFactory, now: datetime) -> Decimal:
+@refusals_audited(Act.WRITE_EVIDENCE)
+def record_cost(cmd: RecordCost, *, actor: Actor, uow: UowFactory, now: datetime) -> Decimal:
     """Record actual cost; returns the project's new total."""
     with uow() as tx:
         project = require_project(tx, cmd.project_key, for_update=True)
+        permit(tx, actor, Act.WRITE_EVIDENCE, project=project)
         tx.add_cost(project.key, cmd.amount, note=cmd.note, stage_id=project.stage_id, now=now)
         tx.append_audit(
-            actor=SYSTEM,
+            actor=audit_name(actor),
             action="actuals.recorded",
             entity=f"project:{project.key}",
-            payload={"amount": cmd.amount, "note": cmd.note},
+            payload={"amount": cmd.amount, "note": cmd.note} | stamp(actor),
             at=now,
         )
         total = tx.total_actual_cost(project.key)
@@ -225,10 +248,12 @@ def record_cost(cmd: RecordCost, *, uow: UowFactory, now: datetime) -> Decimal:
     return total
 
 
+@refusals_audited(Act.WRITE_EVIDENCE)
 def set_baseline(
     project_key: str,
     baseline: BaselineRecord,
     *,
+    actor: Actor,
     periods: Sequence[tuple[date, Decimal]] | None,
     stage_budgets: Mapping[str, Decimal],
     uow: UowFactory,
@@ -237,6 +262,7 @@ def set_baseline(
     """Set the cost baseline (BAC, contingency), optionally its time-phased plan and stage budgets."""
     with uow() as tx:
         project = require_project(tx, project_key, for_update=True)
+        permit(tx, actor, Act.WRITE_EVIDENCE, project=project)
         template = require_template(tx, project.template_id, project.template_version).template
         stages = [s.id for s in template.stages]
         for stage_id in stage_budgets:
@@ -257,14 +283,15 @@ def set_baseline(
         for stage_id, amount in stage_budgets.items():
             tx.set_stage_budget(project.key, stage_id, amount)
         tx.append_audit(
-            actor=SYSTEM,
+            actor=audit_name(actor),
             action="baseline.set",
             entity=f"project:{project.key}",
             payload=baseline.model_dump(mode="json")
             | {
                 "periods": len(periods) if periods is not None else None,
                 "stage_budgets": {k: str(v) for k, v in stage_budgets.items()},
-            },
+            }
+            | stamp(actor),
             at=now,
         )
         tx.bump_evidence_version(project.key)
@@ -272,7 +299,8 @@ def set_baseline(
     return baseline
 
 
-def record_status(reports: Sequence[EvmReportRecord], *, uow: UowFactory, now: datetime) -> int:
+@refusals_audited(Act.WRITE_EVIDENCE)
+def record_status(reports: Sequence[EvmReportRecord], *, actor: Actor, uow: UowFactory, now: datetime) -> int:
     """Store dated EVM status reports for one or many projects, all or nothing (re-reporting a date replaces it)."""
     with uow() as tx:
         keys = sorted({r.project_key for r in reports})
@@ -281,6 +309,8 @@ def record_status(reports: Sequence[EvmReportRecord], *, uow: UowFactory, now: d
             raise NotFoundError(
                 f"unknown project(s) {', '.join(unknown)}; nothing was imported", code="project.not_found"
             )
+        for key in keys:
+            permit(tx, actor, Act.WRITE_EVIDENCE, project=require_project(tx, key))
         for report in reports:
             project = require_project(tx, report.project_key)
             baseline = tx.get_baseline(project.key)
@@ -296,10 +326,10 @@ def record_status(reports: Sequence[EvmReportRecord], *, uow: UowFactory, now: d
         for key in keys:
             dates = sorted(r.as_of for r in reports if r.project_key == key)
             tx.append_audit(
-                actor=SYSTEM,
+                actor=audit_name(actor),
                 action="status.recorded",
                 entity=f"project:{key}",
-                payload={"reports": len(dates), "from": dates[0], "to": dates[-1]},
+                payload={"reports": len(dates), "from": dates[0], "to": dates[-1]} | stamp(actor),
                 at=now,
             )
             tx.bump_evidence_version(key)
@@ -307,9 +337,13 @@ def record_status(reports: Sequence[EvmReportRecord], *, uow: UowFactory, now: d
     return count
 
 
-def record_risks(project_key: str, risks: Sequence[RiskEvidence], *, uow: UowFactory, now: datetime) -> int:
+@refusals_audited(Act.WRITE_EVIDENCE)
+def record_risks(
+    project_key: str, risks: Sequence[RiskEvidence], *, actor: Actor, uow: UowFactory, now: datetime
+) -> int:
     with uow() as tx:
         project = require_project(tx, project_key, for_update=True)
+        permit(tx, actor, Act.WRITE_EVIDENCE, project=project)
         scale = require_template(tx, project.template_id, project.template_version).template.risk_scale
         for item in risks:
             if item.probability > scale.probability_max or item.impact > scale.impact_max:
@@ -320,10 +354,10 @@ def record_risks(project_key: str, risks: Sequence[RiskEvidence], *, uow: UowFac
                 )
         count = tx.upsert_risks(project.key, risks, now=now)
         tx.append_audit(
-            actor=SYSTEM,
+            actor=audit_name(actor),
             action="risks.recorded",
             entity=f"project:{project.key}",
-            payload={"risks": [r.id for r in risks]},
+            payload={"risks": [r.id for r in risks]} | stamp(actor),
             at=now,
         )
         tx.bump_evidence_version(project.key)
@@ -331,58 +365,68 @@ def record_risks(project_key: str, risks: Sequence[RiskEvidence], *, uow: UowFac
     return count
 
 
-def set_milestone(project_key: str, milestone: MilestoneEvidence, *, uow: UowFactory, now: datetime) -> None:
+@refusals_audited(Act.WRITE_EVIDENCE)
+def set_milestone(
+    project_key: str, milestone: MilestoneEvidence, *, actor: Actor, uow: UowFactory, now: datetime
+) -> None:
     with uow() as tx:
         project = require_project(tx, project_key, for_update=True)
+        permit(tx, actor, Act.WRITE_EVIDENCE, project=project)
         tx.upsert_milestone(project.key, milestone)
         tx.append_audit(
-            actor=SYSTEM,
+            actor=audit_name(actor),
             action="milestone.set",
             entity=f"project:{project.key}/milestone:{milestone.id}",
-            payload=milestone.model_dump(mode="json"),
+            payload=milestone.model_dump(mode="json") | stamp(actor),
             at=now,
         )
         tx.bump_evidence_version(project.key)
         tx.commit()
 
 
-def complete_milestone(project_key: str, milestone_id: str, done_on: date, *, uow: UowFactory, now: datetime) -> None:
+@refusals_audited(Act.WRITE_EVIDENCE)
+def complete_milestone(
+    project_key: str, milestone_id: str, done_on: date, *, actor: Actor, uow: UowFactory, now: datetime
+) -> None:
     with uow() as tx:
         project = require_project(tx, project_key, for_update=True)
+        permit(tx, actor, Act.WRITE_EVIDENCE, project=project)
         current = next((m for m in tx.milestones(project.key) if m.id == milestone_id), None)
         if current is None:
             raise NotFoundError(f"unknown milestone {milestone_id!r} of {project.key}", code="milestone.not_found")
         tx.upsert_milestone(project.key, current.model_copy(update={"done_on": done_on}))
         tx.append_audit(
-            actor=SYSTEM,
+            actor=audit_name(actor),
             action="milestone.done",
             entity=f"project:{project.key}/milestone:{milestone_id}",
-            payload={"done_on": done_on},
+            payload={"done_on": done_on} | stamp(actor),
             at=now,
         )
         tx.bump_evidence_version(project.key)
         tx.commit()
 
 
+@refusals_audited(Act.SCORE)
 def record_scores(
     project_key: str,
-    gatekeeper: str,
     scores: Mapping[str, int],
     *,
+    actor: Actor,
     uow: UowFactory,
     now: datetime,
     gate_id: str | None = None,
 ) -> str:
-    """Store one gatekeeper's scorecard scores for the project's current gate (or ``gate_id``)."""
+    """Store the acting gatekeeper's scorecard scores for the project's current gate (or ``gate_id``)."""
+    gatekeeper = actor.person_id
     with uow() as tx:
         project = require_project(tx, project_key, for_update=True)
+        permit(tx, actor, Act.SCORE, project=project)
         template = require_template(tx, project.template_id, project.template_version).template
         gate = template.gate(gate_id) if gate_id else current_gate(project, template)
         if gate is None or gate.scorecard is None:
             raise InputError(
                 f"gate {gate_id or '(current)'} of {project.key} has no scorecard to score", code="score.no_scorecard"
             )
-        require_person(tx, gatekeeper, field="--as")
         factors = {f.id for f in gate.scorecard.factors}
         for factor, value in scores.items():
             if factor not in factors:
@@ -396,10 +440,10 @@ def record_scores(
                 )
         tx.upsert_scores(project.key, gate.id, gatekeeper, dict(scores), now=now)
         tx.append_audit(
-            actor=gatekeeper,
+            actor=audit_name(actor),
             action="scores.recorded",
             entity=f"project:{project.key}/gate:{gate.id}",
-            payload=dict(scores),
+            payload=dict(scores) | {"gatekeeper": gatekeeper} | stamp(actor),
             at=now,
         )
         tx.bump_evidence_version(project.key)

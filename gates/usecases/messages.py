@@ -86,7 +86,7 @@ def approval_request(
     context = base | {
         "round_id": str(round_id),
         "approver_name": approver.name,
-        "vote_command": f"phasegate vote {round_id} --as {approver.id} --decision go",
+        "vote_command": f"phasegate vote {round_id} --decision go",  # run from the approver's own OS login
         "approval_url": links(round_id, approver.id, evidence_hash) if links else None,
     }
     return messages_for(approver, kind, f"round:{round_id}{subject_suffix}", context)

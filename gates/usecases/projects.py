@@ -7,13 +7,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from gates.authorization import Act, check_sponsor_and_manager
+from gates.guard import audit_name, permit, refusals_audited, stamp
 from gates.usecases.lookups import require_person, require_project, require_template
-from gates.usecases.result import SYSTEM, Result, UowFactory
+from gates.usecases.result import Result, UowFactory
 from models.commands import CreateProject
 from models.enums import (
     ProjectStatus,
 )
 from models.errors import ConflictError, InputError
+from models.identity import Actor
 from models.snapshots import (
     ProjectQuery,
     ProjectSnapshot,
@@ -21,8 +24,11 @@ from models.snapshots import (
 )
 
 
-def create_project(cmd: CreateProject, *, uow: UowFactory, now: datetime) -> ProjectSnapshot:
+@refusals_audited(Act.CREATE_PROJECT)
+def create_project(cmd: CreateProject, *, actor: Actor, uow: UowFactory, now: datetime) -> ProjectSnapshot:
     with uow() as tx:
+        permit(tx, actor, Act.CREATE_PROJECT, entity=f"project:{cmd.key}")
+        check_sponsor_and_manager(cmd.sponsor_id, cmd.manager_id)
         stored = require_template(tx, cmd.template_id, cmd.template_version)
         for role, person_id in (("sponsor", cmd.sponsor_id), ("manager", cmd.manager_id)):
             require_person(tx, person_id, field=f"--{role}")
@@ -44,7 +50,7 @@ def create_project(cmd: CreateProject, *, uow: UowFactory, now: datetime) -> Pro
         )
         tx.add_project(project, now=now)
         tx.append_audit(
-            actor=SYSTEM,
+            actor=audit_name(actor),
             action="project.created",
             entity=f"project:{cmd.key}",
             payload={
@@ -54,7 +60,8 @@ def create_project(cmd: CreateProject, *, uow: UowFactory, now: datetime) -> Pro
                 "currency": project.currency,
                 "sponsor": cmd.sponsor_id,
                 "manager": cmd.manager_id,
-            },
+            }
+            | stamp(actor),
             at=now,
         )
         tx.commit()
@@ -87,7 +94,8 @@ def list_projects(*, uow: UowFactory, query: ProjectQuery | None = None) -> tupl
         return tx.list_projects(query)
 
 
-def assign_role(project_key: str, role: str, person_id: str, *, uow: UowFactory, now: datetime) -> bool:
+@refusals_audited(Act.ASSIGN_PROJECT_ROLE)
+def assign_role(project_key: str, role: str, person_id: str, *, actor: Actor, uow: UowFactory, now: datetime) -> bool:
     """Give a person a role on a project (pmo, finance, a group); roles resolve approvers and document signers."""
     if role in ("sponsor", "manager"):
         raise InputError(
@@ -95,14 +103,15 @@ def assign_role(project_key: str, role: str, person_id: str, *, uow: UowFactory,
         )
     with uow() as tx:
         project = require_project(tx, project_key, for_update=True)
+        permit(tx, actor, Act.ASSIGN_PROJECT_ROLE, project=project)
         require_person(tx, person_id, field="PERSON")
         created = tx.assign_role(project.key, role, person_id, now=now)
         if created:
             tx.append_audit(
-                actor=SYSTEM,
+                actor=audit_name(actor),
                 action="role.assigned",
                 entity=f"project:{project.key}",
-                payload={"role": role, "person": person_id},
+                payload={"role": role, "person": person_id} | stamp(actor),
                 at=now,
             )
             tx.bump_evidence_version(project.key)
@@ -110,13 +119,14 @@ def assign_role(project_key: str, role: str, person_id: str, *, uow: UowFactory,
     return created
 
 
-def resume_project(key: str, *, by: str, reason: str, uow: UowFactory, now: datetime) -> ProjectSnapshot:
+@refusals_audited(Act.RESUME_PROJECT)
+def resume_project(key: str, *, actor: Actor, reason: str, uow: UowFactory, now: datetime) -> ProjectSnapshot:
     """Take a project off HOLD, by decision of a named person with a reason."""
     if not reason.strip():
         raise InputError("--reason: resuming a held project needs a reason")
     with uow() as tx:
         project = require_project(tx, key, for_update=True)
-        require_person(tx, by, field="--as")
+        permit(tx, actor, Act.RESUME_PROJECT, project=project)
         if project.status is not ProjectStatus.ON_HOLD:
             raise ConflictError(
                 f"project {key} is {project.status.value}; only projects on hold resume", code="project.not_on_hold"
@@ -124,16 +134,24 @@ def resume_project(key: str, *, by: str, reason: str, uow: UowFactory, now: date
         tx.update_project_state(
             key, status=ProjectStatus.ACTIVE, stage_id=project.stage_id, recycle_count=project.recycle_count, now=now
         )
-        tx.append_audit(actor=by, action="project.resumed", entity=f"project:{key}", payload={"reason": reason}, at=now)
+        tx.append_audit(
+            actor=audit_name(actor),
+            action="project.resumed",
+            entity=f"project:{key}",
+            payload={"reason": reason} | stamp(actor),
+            at=now,
+        )
         tx.commit()
     return project.model_copy(update={"status": ProjectStatus.ACTIVE})
 
 
-def close_project(key: str, *, by: str, lessons: str, uow: UowFactory, now: datetime) -> ProjectSnapshot:
+@refusals_audited(Act.CLOSE_PROJECT)
+def close_project(key: str, *, actor: Actor, lessons: str, uow: UowFactory, now: datetime) -> ProjectSnapshot:
     """Close a killed or completed project; lessons learned are required first (经验教训)."""
     with uow() as tx:
         project = require_project(tx, key, for_update=True)
-        require_person(tx, by, field="--as")
+        permit(tx, actor, Act.CLOSE_PROJECT, project=project)
+        by = actor.person_id
         if project.status not in (ProjectStatus.KILLED, ProjectStatus.COMPLETED):
             raise ConflictError(
                 f"project {key} is {project.status.value}; only killed or completed projects close",
@@ -147,10 +165,10 @@ def close_project(key: str, *, by: str, lessons: str, uow: UowFactory, now: date
             raise InputError("--lessons: a killed or completed project needs its lessons learned before closure")
         tx.close_project(key, now=now)
         tx.append_audit(
-            actor=by,
+            actor=audit_name(actor),
             action="project.closed",
             entity=f"project:{key}",
-            payload={"status": project.status, "lessons": bool(lessons.strip())},
+            payload={"status": project.status, "lessons": bool(lessons.strip())} | stamp(actor),
             at=now,
         )
         tx.commit()

@@ -5,15 +5,17 @@ evidence changed; ``check_gate`` evaluates and writes nothing. All three go thro
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from uuid import UUID
 
 from pydantic import Field
 
+from gates.authorization import Act
 from gates.calendar import WorkingCalendar
 from gates.criteria import Criterion
 from gates.evaluation import evaluate_gate
+from gates.guard import audit_name, permit, refusals_audited, stamp
 from gates.ports import ApprovalLinks, DocumentProbe, UnitOfWork
 from gates.quorum import resolve_seats, tally
 from gates.recycling import with_recycle_limit
@@ -40,6 +42,7 @@ from models.errors import ConflictError, InputError
 from models.events import DomainEvent, ReviewRecorded, queued
 from models.events import queued as queued_event
 from models.evidence import GateEvidence
+from models.identity import Actor, AuthMethod
 from models.snapshots import (
     Evaluation,
     OutboxRequest,
@@ -95,8 +98,12 @@ def record_review(
     status: ReviewStatus,
     requested_by: str | None,
     now: datetime,
+    actor: Actor | None = None,
 ) -> ReviewRecorded:
-    """Record an assessment as a review with its evidence and hash, and audit it (the caller commits)."""
+    """Record an assessment as a review with its evidence and hash, and audit it (the caller commits).
+
+    ``actor`` is who asked for the review, stamped into the audit entry; a refresh under an open round has
+    none of its own and keeps the round's requester."""
     evaluation = assessed.evaluation
     review_id = tx.add_review(
         project_key=project.key,
@@ -111,14 +118,15 @@ def record_review(
         now=now,
     )
     tx.append_audit(
-        actor=requested_by or SYSTEM,
+        actor=audit_name(actor) if actor is not None else requested_by or SYSTEM,
         action="review.recorded",
         entity=f"project:{project.key}/gate:{gate.id}",
         payload={
             "review": review_id,
             "recommendation": evaluation.recommendation,
             "evidence_hash": evaluation.evidence_hash,
-        },
+        }
+        | (stamp(actor) if actor is not None else {}),
         at=now,
     )
     return ReviewRecorded(
@@ -178,9 +186,11 @@ def reviewable_gate(project_key: str, *, uow: UowFactory) -> str:
         return _reviewable(tx, project_key)[2].id
 
 
+@refusals_audited(Act.REQUEST_REVIEW)
 def start_review(
     cmd: RequestReview,
     *,
+    actor: Actor,
     uow: UowFactory,
     now: datetime,
     probe: DocumentProbe,
@@ -188,13 +198,17 @@ def start_review(
     links: ApprovalLinks | None = None,
 ) -> ReviewResult:
     """Evaluate, record the evaluation with its evidence hash, and open a round unless the gate is not ready."""
+    cmd = cmd.model_copy(update={"requested_by": None if actor.method is AuthMethod.SYSTEM else actor.person_id})
     with uow() as tx:
         project, template, gate = _reviewable(tx, cmd.project_key, for_update=True)
+        permit(tx, actor, Act.REQUEST_REVIEW, project=project)
         assessed = assess_gate(tx, project, template, gate, now=now, probe=probe, registry=registry)
         evaluation, evidence = assessed.evaluation, assessed.evidence
         ready = evaluation.recommendation is not Recommendation.NOT_READY
         status = ReviewStatus.AWAITING_APPROVAL if ready else ReviewStatus.NOT_READY
-        recorded = record_review(tx, assessed, project, gate, status=status, requested_by=cmd.requested_by, now=now)
+        recorded = record_review(
+            tx, assessed, project, gate, status=status, requested_by=cmd.requested_by, now=now, actor=actor
+        )
         review_id = recorded.review_id
         base = request_context(project, gate) | {
             "recommendation": evaluation.recommendation.value,
@@ -205,7 +219,7 @@ def start_review(
         messages: list[OutboxRequest] = []
         if ready:
             seats = resolve_seats(  # the roles the evidence holds: read in this transaction, so still current
-                gate.approval, evidence.roles, one_seat_per_person=gate.segregation.one_seat_per_person
+                gate.approval, _enabled(tx, evidence.roles), one_seat_per_person=gate.segregation.one_seat_per_person
             )
             approvers = tuple(dict.fromkeys(seat.person_id for seat in seats))
             calendar = WorkingCalendar.from_def(template.calendar)
@@ -224,7 +238,7 @@ def start_review(
                 evidence_version=project.evidence_version,
             )
             tx.append_audit(
-                actor=cmd.requested_by or SYSTEM,
+                actor=audit_name(actor),
                 action="round.opened",
                 entity=f"round:{round_id}",
                 payload={
@@ -256,7 +270,7 @@ def start_review(
                 "round_id": str(round_id),
                 "approver_name": names,
                 "approval_url": None,
-                "vote_command": f"phasegate vote {round_id} --as APPROVER --decision go",
+                "vote_command": f"phasegate vote {round_id} --decision go",
             }
             messages.append(
                 org_notice("approval_requested", f"round:{round_id}", team, ("pmo", f"project:{project.key}"))
@@ -348,3 +362,11 @@ def reassess_open_round(
         sent = tx.enqueue(messages, now=now)
         tx.commit()
     return (recorded.model_copy(update={"round_id": current.id}), *queued(sent))
+
+
+def _enabled(tx: UnitOfWork, roles: Mapping[str, Sequence[str]]) -> dict[str, tuple[str, ...]]:
+    """The project's roles without disabled people: a disabled person is never seated in a new round."""
+    people = tx.get_people({person for holders in roles.values() for person in holders})
+    return {
+        role: tuple(p for p in holders if not (p in people and people[p].disabled)) for role, holders in roles.items()
+    }

@@ -5,16 +5,20 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
+from gates.authorization import Act
+from gates.guard import audit_name, permit, refusals_audited, stamp
 from gates.ports import ApprovalLinks
 from gates.quorum import Ballot, Seat, Tally, tally
 from gates.usecases.lookups import require_person, require_project, require_round, require_template
-from gates.usecases.messages import approval_request, request_context
+from gates.usecases.messages import approval_request, messages_for, request_context
 from gates.usecases.result import UowFactory
 from models.enums import (
     RoundStatus,
 )
 from models.errors import ConflictError, InputError, SecurityRefusedError
+from models.identity import Actor
 from models.snapshots import (
+    OutboxRequest,
     RoundSnapshot,
 )
 from models.template import ApprovalDef
@@ -52,12 +56,13 @@ def unapplied_rounds(*, uow: UowFactory) -> list[UUID]:
         return tx.unapplied_rounds()
 
 
+@refusals_audited(Act.REASSIGN_ROUND)
 def reassign_seat(
     round_id: UUID,
     *,
     from_person: str,
     to_person: str,
-    by: str,
+    actor: Actor,
     reason: str,
     uow: UowFactory,
     now: datetime,
@@ -68,7 +73,7 @@ def reassign_seat(
         raise InputError("--reason: reassigning an approver's seat needs a reason")
     with uow() as tx:
         current = require_round(tx, round_id, for_update=True)
-        require_person(tx, by, field="--as")
+        permit(tx, actor, Act.REASSIGN_ROUND, entity=f"round:{current.id}")
         require_person(tx, to_person, field="--to")
         if current.status is not RoundStatus.OPEN:
             raise ConflictError(
@@ -90,14 +95,17 @@ def reassign_seat(
         project = require_project(tx, current.project_key)
         if to_person == project.manager_id or to_person == current.requested_by:
             raise SecurityRefusedError(f"refused: {to_person} may not approve this gate (segregation of duties)")
+        if require_person(tx, to_person, field="--to").disabled:
+            raise ConflictError(f"--to: {to_person} is disabled and cannot hold a seat", code="round.seat_disabled")
         seats[held[0]] = seats[held[0]] | {"person_id": to_person}
         approvers = [to_person if person == from_person else person for person in current.approvers]
         tx.replace_seats(current.id, seats, approvers)
         tx.append_audit(
-            actor=by,
+            actor=audit_name(actor),
             action="round.reassigned",
             entity=f"round:{current.id}",
-            payload={"from": from_person, "to": to_person, "reason": reason, "meaning": "admin change", "seats": seats},
+            payload={"from": from_person, "to": to_person, "reason": reason, "meaning": "admin change", "seats": seats}
+            | stamp(actor),
             at=now,
         )
         gate = require_template(tx, project.template_id, project.template_version).template.gate(current.gate_id)
@@ -114,3 +122,52 @@ def reassign_seat(
         tx.enqueue(messages, now=now)
         tx.commit()
     return current.model_copy(update={"seats": tuple(seats), "approvers": tuple(approvers)})
+
+
+@refusals_audited(Act.CANCEL_ROUND)
+def cancel_round(round_id: UUID, *, actor: Actor, reason: str, uow: UowFactory, now: datetime) -> RoundSnapshot:
+    """End an open round without a decision (an administrator's act): nothing is applied to the project.
+
+    Why it exists: a round can wait forever (nothing becomes GO by timeout), and sometimes the review itself
+    was a mistake (wrong gate, superseded plan). Its approvers are told it no longer needs them; the project
+    stays where it is and a new review can be requested.
+    """
+    if not reason.strip():
+        raise InputError("--reason: cancelling an approval round needs a reason")
+    with uow() as tx:
+        current = require_round(tx, round_id, for_update=True)
+        permit(tx, actor, Act.CANCEL_ROUND, entity=f"round:{current.id}")
+        if current.status is not RoundStatus.OPEN:
+            raise ConflictError(
+                f"round {current.id} is {current.status.value}; only open rounds can be cancelled", code="round.closed"
+            )
+        project = require_project(tx, current.project_key)
+        tx.cancel_round(current.id, now=now)
+        tx.append_audit(
+            actor=audit_name(actor),
+            action="round.cancelled",
+            entity=f"round:{current.id}",
+            payload={
+                "project": project.key,
+                "gate": current.gate_id,
+                "reason": reason,
+                "meaning": "admin change",
+                "votes": len(current.live_votes),
+                "evidence_hash": current.evidence_hash,
+            }
+            | stamp(actor),
+            at=now,
+        )
+        gate = require_template(tx, project.template_id, project.template_version).template.gate(current.gate_id)
+        context = (request_context(project, gate) if gate else {"project_key": project.key}) | {
+            "round_id": str(current.id),
+            "reason": reason,
+        }
+        messages: list[OutboxRequest] = []
+        for person_id in dict.fromkeys(current.approvers):
+            messages += messages_for(
+                require_person(tx, person_id, field="approver"), "round_cancelled", f"round:{current.id}", context
+            )
+        tx.enqueue(messages, now=now)
+        tx.commit()
+    return current.model_copy(update={"status": RoundStatus.CANCELLED, "resolved_at": now})

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from gates.authorization import Act
+from gates.guard import audit_name, permit, refusals_audited, stamp
 from gates.ports import UnitOfWork
 from gates.usecases.lookups import require_template
-from gates.usecases.result import SYSTEM, Result, UowFactory
+from gates.usecases.result import Result, UowFactory
 from models.errors import ConflictError
+from models.identity import Actor
 from models.snapshots import (
     StoredTemplate,
 )
@@ -21,11 +24,13 @@ class PublishResult(Result):
     created: bool
 
 
+@refusals_audited(Act.PUBLISH_TEMPLATE)
 def publish_template(
-    template: LifecycleTemplate, *, content_hash: str, source: str, uow: UowFactory, now: datetime
+    template: LifecycleTemplate, *, content_hash: str, source: str, actor: Actor, uow: UowFactory, now: datetime
 ) -> PublishResult:
     """Store an immutable version. The same content again is a no-op; other content under it is refused."""
     with uow() as tx:
+        permit(tx, actor, Act.PUBLISH_TEMPLATE, entity=f"template:{template.id}@{template.version}")
         existing = tx.get_template(template.id, template.version)
         if existing is not None:
             if existing.content_hash != content_hash:
@@ -39,10 +44,10 @@ def publish_template(
             )
         tx.add_template(template, content_hash=content_hash, source=source, now=now)
         tx.append_audit(
-            actor=SYSTEM,
+            actor=audit_name(actor),
             action="template.published",
             entity=f"template:{template.id}@{template.version}",
-            payload={"content_hash": content_hash},
+            payload={"content_hash": content_hash} | stamp(actor),
             at=now,
         )
         tx.commit()

@@ -13,8 +13,10 @@ from uuid import UUID
 
 from pydantic import Field
 
+from gates.authorization import Act
 from gates.criteria import Criterion
 from gates.delegation import delegation_covers
+from gates.guard import audit_name, permit, refuse, stamp
 from gates.meaning import vote_meaning
 from gates.ports import ApprovalLinks, Credentials, DocumentProbe, UnitOfWork
 from gates.quorum import Ballot, Seat, Tally, tally
@@ -31,6 +33,7 @@ from models.enums import (
     RoundStatus,
 )
 from models.errors import (
+    AuthorizationError,
     ConflictError,
     EvidenceChangedError,
     InputError,
@@ -39,7 +42,7 @@ from models.errors import (
     SecurityRefusedError,
 )
 from models.events import DomainEvent, RoundResolved, queued
-from models.identity import SignatureProof
+from models.identity import Actor, SignatureProof
 from models.snapshots import (
     DelegationRecord,
     OutboxRequest,
@@ -80,30 +83,38 @@ def _active_delegation(
 
 
 def _refuse(
-    uow: UowFactory, *, cmd: CastVote, round_id: UUID, why: str, code: str, now: datetime, security: bool
+    uow: UowFactory,
+    *,
+    cmd: CastVote,
+    actor: Actor,
+    round_id: UUID,
+    why: str,
+    code: str,
+    now: datetime,
+    security: bool,
 ) -> None:
-    """Record a refused attempt in its own transaction (the refusal itself writes nothing else)."""
+    """Record a refused vote in its own transaction, with the round's evidence and policy in force."""
     with uow() as tx:
         current = tx.get_round(round_id)
-        tx.append_audit(
-            actor=cmd.voter_id,
-            action="security.refused" if security else "vote.refused",
-            entity=f"round:{round_id}",
-            payload={
-                "meaning": "refused",
-                "on_behalf_of": cmd.on_behalf_of,
-                "attempt": cmd.kind.value,
-                "decision": cmd.decision,
-                "reason": cmd.reason,
-                "conditions": [c.model_dump(mode="json") for c in cmd.conditions],
-                "code": code,
-                "why": why,
-                "evidence_hash": current.evidence_hash if current else None,
-                "policy": current.policy_spec if current else None,
-            },
-            at=now,
-        )
-        tx.commit()
+    refuse(
+        uow,
+        actor=actor,
+        action="security.refused" if security else "vote.refused",
+        entity=f"round:{round_id}",
+        why=why,
+        code=code,
+        now=now,
+        payload={
+            "act": Act.VOTE.value,
+            "on_behalf_of": cmd.on_behalf_of,
+            "attempt": cmd.kind.value,
+            "decision": cmd.decision,
+            "reason": cmd.reason,
+            "conditions": [c.model_dump(mode="json") for c in cmd.conditions],
+            "evidence_hash": current.evidence_hash if current else None,
+            "policy": current.policy_spec if current else None,
+        },
+    )
 
 
 def _replay(tx: UnitOfWork, cmd: CastVote) -> VoteResult | None:
@@ -136,6 +147,7 @@ def _replay(tx: UnitOfWork, cmd: CastVote) -> VoteResult | None:
 def cast_vote(
     cmd: CastVote,
     *,
+    actor: Actor,
     uow: UowFactory,
     now: datetime,
     probe: DocumentProbe,
@@ -152,17 +164,35 @@ def cast_vote(
     """
     try:
         try:
-            return _cast_vote(cmd, uow=uow, now=now, probe=probe, registry=registry, links=links)
+            return _cast_vote(cmd, actor=actor, uow=uow, now=now, probe=probe, registry=registry, links=links)
         except _SignatureNeededError as needed:  # a Part 11 gate: verify outside the round's lock, then again
             _verify_signature(cmd, needed.gate_id, credentials=credentials, signature=signature)
-            return _cast_vote(cmd, uow=uow, now=now, probe=probe, registry=registry, links=links, signed=True)
-    except SecurityRefusedError as refused:
-        _refuse(uow, cmd=cmd, round_id=cmd.round_id, why=refused.message, code=refused.code, now=now, security=True)
+            return _cast_vote(
+                cmd, actor=actor, uow=uow, now=now, probe=probe, registry=registry, links=links, signed=True
+            )
+    except (SecurityRefusedError, AuthorizationError) as refused:
+        _refuse(
+            uow,
+            cmd=cmd,
+            actor=actor,
+            round_id=cmd.round_id,
+            why=refused.message,
+            code=refused.code,
+            now=now,
+            security=True,
+        )
         raise
     except (ConflictError, PermissionDeniedError, NotFoundError) as refused:
         if refused.code not in ("round.not_found", "person.not_found"):
             _refuse(
-                uow, cmd=cmd, round_id=cmd.round_id, why=refused.message, code=refused.code, now=now, security=False
+                uow,
+                cmd=cmd,
+                actor=actor,
+                round_id=cmd.round_id,
+                why=refused.message,
+                code=refused.code,
+                now=now,
+                security=False,
             )
         raise
 
@@ -203,6 +233,7 @@ def _verify_signature(
 def _cast_vote(
     cmd: CastVote,
     *,
+    actor: Actor,
     uow: UowFactory,
     now: datetime,
     probe: DocumentProbe,
@@ -216,6 +247,11 @@ def _cast_vote(
         # Lock the round before looking the key up: a retry racing its first attempt then waits for it and
         # replays its result, instead of passing the lookup and failing as a duplicate or a closed round.
         current = require_round(tx, cmd.round_id, for_update=True)
+        if cmd.voter_id != actor.person_id:
+            raise AuthorizationError(
+                f"{actor.person_id} may not vote as {cmd.voter_id}: a vote is its voter's own act", code="auth.voter"
+            )
+        permit(tx, actor, Act.VOTE, entity=f"round:{current.id}")
         replayed = _replay(tx, cmd)
         if replayed is not None:
             return replayed
@@ -277,7 +313,9 @@ def _cast_vote(
         if violation is None and stale is None:
             if gate.signature == "part11" and not signed:
                 raise _SignatureNeededError(gate.id)
-            result = _record(tx, cmd, current, project, gate, policy, seats, before, principal, signer, now, links)
+            result = _record(
+                tx, cmd, actor, current, project, gate, policy, seats, before, principal, signer, now, links
+            )
             tx.commit()
             return result
     if violation is not None:
@@ -317,6 +355,7 @@ def _require_condition_people(tx: UnitOfWork, cmd: CastVote) -> None:
 def _record(
     tx: UnitOfWork,
     cmd: CastVote,
+    actor: Actor,
     current: RoundSnapshot,
     project: ProjectSnapshot,
     gate: GateDef,
@@ -346,7 +385,7 @@ def _record(
     after = tally(policy, seats, ballots)
     meaning = vote_meaning(cmd.kind, cmd.decision)
     tx.append_audit(
-        actor=signer,
+        actor=audit_name(actor),
         action="vote.cast",
         entity=f"round:{current.id}",
         payload={
@@ -364,7 +403,8 @@ def _record(
             "quorum": after.explanation,
             "signed_at_utc": now.isoformat(timespec="seconds"),
             "signature": gate.signature or "none",
-        },
+        }
+        | stamp(actor),
         at=now,
     )
     messages: list[OutboxRequest] = []

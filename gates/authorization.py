@@ -1,0 +1,145 @@
+"""Who may do what: the role matrix, as data, and the one check every use case makes before it acts.
+
+Why a pure module: the matrix is policy the PMO and auditors read (docs/security.md prints it as a table),
+and tests prove it without a database. The use cases (``gates.guard``) add only what needs storage: that the
+acting person exists, is not disabled, and that an admin acting for someone really is an admin.
+
+Permissions come from two places, and a rule may use both:
+
+- an **organisation role** the person holds (``OrgRole``: pmo_admin, gatekeeper, manager, viewer), and
+- a **relationship** to what is acted on: the project's manager or sponsor, or the person themselves (a
+  delegation's principal, a token's owner).
+
+Some relationships **forbid** an act whatever the roles say: a project's manager judging their own project
+(scoring it, verifying its conditions) is refused even if they are also a gatekeeper or the PMO admin.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+from models.errors import AuthorizationError
+from models.identity import Actor, OrgRole
+from models.snapshots import ProjectSnapshot
+
+
+class Act(StrEnum):
+    """Everything a person can ask phasegate to do, as the matrix names it."""
+
+    READ = "read"
+    MANAGE_PEOPLE = "manage people"
+    PUBLISH_TEMPLATE = "publish templates"
+    CREATE_PROJECT = "create projects"
+    ASSIGN_PROJECT_ROLE = "assign project roles"
+    WRITE_EVIDENCE = "write a project's evidence"
+    REQUEST_REVIEW = "request a gate review"
+    VOTE = "vote"
+    SCORE = "score a gate"
+    REASSIGN_ROUND = "reassign a round's seat"
+    CANCEL_ROUND = "cancel a round"
+    RESUME_PROJECT = "resume a project"
+    CLOSE_PROJECT = "close a project"
+    VERIFY_CONDITION = "verify conditions"
+    GRANT_DELEGATION = "grant a delegation"
+    REVOKE_DELEGATION = "revoke a delegation"
+    MANAGE_TOKENS = "manage API tokens"
+    MANAGE_CREDENTIALS = "manage web sign-in credentials"
+
+
+class Relation(StrEnum):
+    """How the actor stands to what the act is on."""
+
+    MANAGER = "the project's manager"
+    SPONSOR = "the project's sponsor"
+    SELF = "the person concerned"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Roles or relationships that allow an act (any one suffices), and relationships that forbid it."""
+
+    roles: frozenset[OrgRole] = frozenset()
+    relations: frozenset[Relation] = frozenset()
+    forbidden: frozenset[Relation] = frozenset()
+
+
+_ADMIN = frozenset({OrgRole.PMO_ADMIN})
+
+MATRIX: Mapping[Act, Rule] = {
+    Act.READ: Rule(roles=frozenset(OrgRole)),
+    Act.MANAGE_PEOPLE: Rule(roles=_ADMIN),
+    Act.PUBLISH_TEMPLATE: Rule(roles=_ADMIN),
+    Act.CREATE_PROJECT: Rule(roles=frozenset({OrgRole.PMO_ADMIN, OrgRole.MANAGER})),
+    Act.ASSIGN_PROJECT_ROLE: Rule(roles=_ADMIN),
+    Act.WRITE_EVIDENCE: Rule(roles=_ADMIN, relations=frozenset({Relation.MANAGER})),
+    Act.REQUEST_REVIEW: Rule(roles=_ADMIN, relations=frozenset({Relation.MANAGER, Relation.SPONSOR})),
+    # Whose seat it is, delegation and the gate's segregation rules are checked by the vote itself.
+    Act.VOTE: Rule(roles=frozenset({OrgRole.GATEKEEPER})),
+    Act.SCORE: Rule(roles=frozenset({OrgRole.GATEKEEPER}), forbidden=frozenset({Relation.MANAGER})),
+    Act.REASSIGN_ROUND: Rule(roles=_ADMIN),
+    Act.CANCEL_ROUND: Rule(roles=_ADMIN),
+    Act.RESUME_PROJECT: Rule(roles=_ADMIN, relations=frozenset({Relation.SPONSOR})),
+    Act.CLOSE_PROJECT: Rule(roles=_ADMIN, relations=frozenset({Relation.SPONSOR})),
+    Act.VERIFY_CONDITION: Rule(
+        roles=frozenset({OrgRole.PMO_ADMIN, OrgRole.GATEKEEPER}), forbidden=frozenset({Relation.MANAGER})
+    ),
+    Act.GRANT_DELEGATION: Rule(roles=_ADMIN, relations=frozenset({Relation.SELF})),
+    Act.REVOKE_DELEGATION: Rule(roles=_ADMIN, relations=frozenset({Relation.SELF})),
+    Act.MANAGE_TOKENS: Rule(roles=_ADMIN, relations=frozenset({Relation.SELF})),
+    Act.MANAGE_CREDENTIALS: Rule(roles=_ADMIN, relations=frozenset({Relation.SELF})),
+}
+
+
+def relations_of(actor: Actor, *, project: ProjectSnapshot | None = None, subject: str | None = None) -> set[Relation]:
+    """The relationships the actor has to the project and to the person acted on (``subject``)."""
+    found: set[Relation] = set()
+    if project is not None and project.manager_id == actor.person_id:
+        found.add(Relation.MANAGER)
+    if project is not None and project.sponsor_id == actor.person_id:
+        found.add(Relation.SPONSOR)
+    if subject is not None and subject == actor.person_id:
+        found.add(Relation.SELF)
+    return found
+
+
+def needs(act: Act) -> str:
+    """What allows ``act``, in words (for refusals and the docs)."""
+    rule = MATRIX[act]
+    parts = []
+    if rule.roles:
+        parts.append("organisation role " + " or ".join(sorted(r.value for r in rule.roles)))
+    parts += [f"being {relation.value}" for relation in sorted(rule.relations)]
+    return ", or ".join(parts)
+
+
+def authorize(actor: Actor, act: Act, *, project: ProjectSnapshot | None = None, subject: str | None = None) -> None:
+    """Allow the act or raise ``AuthorizationError`` (code ``auth.role``) saying what it needs."""
+    rule = MATRIX[act]
+    held = relations_of(actor, project=project, subject=subject)
+    where = f" of {project.key}" if project is not None else ""
+    if actor.read_only and act is not Act.READ:
+        raise AuthorizationError(
+            f"{actor.person_id} may not {act.value}{where}: this credential is read-only (a viewer token)"
+        )
+    barred = sorted(rule.forbidden & held)
+    if barred:
+        raise AuthorizationError(
+            f"refused: {actor.person_id} is {barred[0].value}{where} and may not {act.value} there "
+            "(nobody judges their own project)",
+            code="auth.conflict_of_interest",
+        )
+    if rule.roles & actor.roles or rule.relations & held:
+        return
+    raise AuthorizationError(f"{actor.person_id} may not {act.value}{where}: needs {needs(act)}")
+
+
+def check_sponsor_and_manager(sponsor_id: str, manager_id: str) -> None:
+    """A project's sponsor (who funds and judges it) and its manager (who runs it) are two people."""
+    if sponsor_id == manager_id:
+        raise AuthorizationError(
+            f"--sponsor and --manager are both {sponsor_id}: the sponsor judges the manager's work at each gate, "
+            "so they must be two different people",
+            code="auth.sponsor_is_manager",
+        )
