@@ -361,7 +361,6 @@ def test_doc_adopt_takes_documents_registered_before_the_store_into_custody(pg: 
     from gates import services
     from models.commands import RegisterDocument
     from models.uow import SqlUnitOfWork
-    from tests.conftest import TEST_AUDIT_KEY
 
     engine = make_engine(pg.url)
     sessions = make_session_factory(engine)
