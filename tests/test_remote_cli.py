@@ -61,7 +61,11 @@ class Team:
 
     def local(self, *args: str, expect: int = 0) -> subprocess.CompletedProcess[str]:
         """The same command run on the server's database directly (no login), for comparison."""
-        env = os.environ | {"XDG_CONFIG_HOME": str(self.root / "server-config"), "PHASEGATE_SECRET_KEY": SECRET}
+        env = os.environ | {
+            "XDG_CONFIG_HOME": str(self.root / "server-config"),
+            "PHASEGATE_SECRET_KEY": SECRET,
+            "PHASEGATE_HOME": str(self.root / "server-home"),  # the server's document store, as on the server
+        }
         done = subprocess.run(
             [PHASEGATE, *args, "--db", self.db_url], capture_output=True, text=True, timeout=120, env=env
         )

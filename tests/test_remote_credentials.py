@@ -138,7 +138,7 @@ def test_commands_that_go_through_the_server(argv: list[str]) -> None:
         (["actuals", "import", "f.csv"], "actuals import"),
         (["person", "add", "x"], "person add"),
         (["token", "create", "x"], "token create"),
-        (["delegate", "a", "b"], "delegate"),
+        (["delegate", "grant", "a", "b"], "delegate grant"),
         (["serve"], "serve"),
         (["db", "upgrade"], "db upgrade"),
         (["audit", "export", "--project", "P1"], "audit export"),

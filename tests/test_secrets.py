@@ -36,6 +36,7 @@ from models.keys import MIN_KEY_BYTES, secret_key, write_key_file
 from models.settings import Settings
 from notifications.dispatch import dispatch_due
 from notifications.links import approval_token, read_approval_token
+from tests.actors import bootstrap_admin_args
 from tests.receivers import HttpReceiver, free_port
 from tests.test_web_pages import SECRET, build_world
 from web import approval
@@ -72,6 +73,7 @@ def keyless(tmp_path: Path) -> dict[str, str]:
     """A database at head with two people, and an environment with no key at all."""
     env = keyless_env(tmp_path / "home", PHASEGATE_DATABASE_URL=f"sqlite:///{tmp_path / 'keyless.db'}")
     run(env, "db", "upgrade", expect=0)
+    run(env, *bootstrap_admin_args(), expect=0)  # the OS login the tests run as, so `--as` acts for the others
     run(env, "person", "add", "alice", "--name", "Alice", "--email", "alice@example.com", expect=0)
     run(env, "person", "add", "bob", "--name", "Bob", "--email", "bob@example.com", expect=0)
     run(

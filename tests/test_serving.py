@@ -25,6 +25,7 @@ import yaml
 from flows import server
 from flows.serving import DEPLOYMENTS
 from models.template_yaml import shipped_templates
+from tests.actors import bootstrap_admin_args
 from tests.receivers import free_port
 
 PHASEGATE = str(Path(sys.executable).with_name("phasegate"))
@@ -94,6 +95,7 @@ def local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Local]:
     started = ready.run("server", "start")
     try:
         assert "serving gate-review, gate-decision" in started.stdout, started.stdout + started.stderr
+        ready.run(*bootstrap_admin_args())  # the OS login the tests run as, so `--as` acts for the others
         for person in ("alice", "bob", "carol"):
             ready.run("person", "add", person, "--name", person.title(), "--email", f"{person}@example.com")
         yield ready
