@@ -94,7 +94,11 @@ Ident = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,
 class ScoresIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    scores: dict[Ident, Annotated[int, Field(ge=0, le=1000)]] = Field(
+    # Keys are checked against the gate's scorecard by the use case (an unknown factor is a 422 naming it):
+    # a key pattern here is not carried into OpenAPI clients' generators, which then send keys it refuses.
+    scores: dict[
+        Annotated[str, StringConstraints(min_length=1, max_length=64)], Annotated[int, Field(ge=0, le=1000)]
+    ] = Field(
         min_length=1, max_length=50, description="Factor id to score (0..the scorecard's maximum, 10 by default)."
     )
     gate: Ident | None = Field(default=None, description="Default: the project's current gate.")
