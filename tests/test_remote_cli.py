@@ -355,7 +355,10 @@ def test_review_and_vote_through_the_server_match_local_output_and_record_the_to
 
     # A viewer's token may not vote: exit 2 with the server's reason and how to get a token that may.
     refused = viewer.run("vote", round_id, "--decision", "go", expect=2)
-    assert "role viewer may not vote" in refused.stderr and "phasegate login" in refused.stderr
+    assert (
+        "may not vote: this credential is read-only (a viewer token)" in refused.stderr
+        and "phasegate login" in refused.stderr
+    )
     # --as someone else is refused: through the server one acts as the token's person.
     other = delegate.run("vote", round_id, "--as", "sam", "--decision", "go", expect=2)
     assert "you act as fin" in other.stderr
@@ -397,7 +400,10 @@ def test_review_and_vote_through_the_server_match_local_output_and_record_the_to
     scored = delegate.run(*scores)
     assert scored.stdout == team.local(*scores, "--as", "fin").stdout
     assert scored.stdout == "NPD at idea-screen: fin scored 2 factor(s)\n"
-    assert "role viewer may not vote" in viewer.run("score", "NPD", "strategic-fit=1", expect=2).stderr
+    assert (
+        "this credential is read-only (a viewer token)"
+        in viewer.run("score", "NPD", "strategic-fit=1", expect=2).stderr
+    )
     assert team.rows(select(t.Score.gatekeeper, t.Score.score).where(t.Score.factor == "strategic-fit")) == [("fin", 7)]
 
     # An auditor's checks, verified next to the database; an edited entry is exit 1 there as here.
