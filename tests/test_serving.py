@@ -97,7 +97,17 @@ def local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Local]:
         assert "serving gate-review, gate-decision" in started.stdout, started.stdout + started.stderr
         ready.run(*bootstrap_admin_args())  # the OS login the tests run as, so `--as` acts for the others
         for person in ("alice", "bob", "carol"):
-            ready.run("person", "add", person, "--name", person.title(), "--email", f"{person}@example.com")
+            ready.run(
+                "person",
+                "add",
+                person,
+                "--name",
+                person.title(),
+                "--email",
+                f"{person}@example.com",
+                "--role",
+                "gatekeeper",
+            )
         yield ready
     finally:
         ready.run("server", "stop")
