@@ -49,6 +49,7 @@ from pydantic import (
 
 from flows.runtime import Runtime as AppRuntime
 from gates import approvals, people, services
+from gates.audit import KEYED
 from models.audit_store import audit_head, verify_audit
 from models.commands import (
     CastVote,
@@ -821,6 +822,7 @@ class AuditBreak(BaseModel):
 class AuditVerification(BaseModel):
     intact: bool
     entries: int
+    keyed: bool = Field(description="The chain's newest entry is keyed (HMAC under the server's secret key).")
     head_hash: str | None
     first_break: AuditBreak | None = Field(description="The first entry where the chain stops being trustworthy.")
 
@@ -840,6 +842,7 @@ def verify_audit_log(_: Reader, rt: Runtime) -> AuditVerification:
     return AuditVerification(
         intact=broken is None,
         entries=head.seq if head else 0,
+        keyed=head is not None and head.scheme == KEYED,
         head_hash=head.hash if head else None,
         first_break=AuditBreak(seq=broken.seq, kind=str(broken.kind), reason=broken.reason) if broken else None,
     )

@@ -23,7 +23,7 @@ def audit_verify(db: Db = None, as_json: Json = False) -> None:
         verdict = remote.get("/audit/verify")
     broken = verdict.get("first_break")
     if as_json:
-        emit({"intact": verdict["intact"], "entries": verdict["entries"], "break": broken})
+        emit({"intact": verdict["intact"], "entries": verdict["entries"], "keyed": verdict["keyed"], "break": broken})
     elif broken is None:
         typer.echo(f"audit chain intact: {verdict['entries']} entries, head {verdict['head_hash'] or '-'}")
     else:
