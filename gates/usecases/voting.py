@@ -170,20 +170,9 @@ def cast_vote(
             return _cast_vote(
                 cmd, actor=actor, uow=uow, now=now, probe=probe, registry=registry, links=links, signed=True
             )
-    except (SecurityRefusedError, AuthorizationError) as refused:
-        _refuse(
-            uow,
-            cmd=cmd,
-            actor=actor,
-            round_id=cmd.round_id,
-            why=refused.message,
-            code=refused.code,
-            now=now,
-            security=True,
-        )
-        raise
-    except (ConflictError, PermissionDeniedError, NotFoundError) as refused:
-        if refused.code not in ("round.not_found", "person.not_found"):
+    except (SecurityRefusedError, AuthorizationError, ConflictError, PermissionDeniedError, NotFoundError) as refused:
+        security = isinstance(refused, (SecurityRefusedError, AuthorizationError))
+        if security or refused.code not in ("round.not_found", "person.not_found"):
             _refuse(
                 uow,
                 cmd=cmd,
@@ -192,7 +181,7 @@ def cast_vote(
                 why=refused.message,
                 code=refused.code,
                 now=now,
-                security=False,
+                security=security,
             )
         raise
 
