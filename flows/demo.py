@@ -205,12 +205,13 @@ def run_demo() -> None:
                             format=stored.format,
                             headings=stored.headings,
                             store_key=stored.key,
-                            approved_by=signers[template.deliverable(deliverable_id).approver_role],
                         ),
                         actor=manager,
                         uow=rt.uow,
                         now=utc_now(),
                     )
+                signer = signers[template.deliverable(deliverable_id).approver_role]  # signs in their own name
+                services.approve_document(item.key, deliverable_id, actor=admin(signer), uow=rt.uow, now=utc_now())
             if gate.scorecard is not None:
                 factors = {f.id: item.score for f in gate.scorecard.factors}
                 services.record_scores(item.key, factors, actor=admin(item.sponsor), uow=rt.uow, now=utc_now())
@@ -220,7 +221,7 @@ def run_demo() -> None:
                 uow=rt.uow,
                 now=utc_now(),
             )
-            review = gate_review_flow(item.key, manager, return_state=True)
+            review = gate_review_flow(item.key, rt.seal_actor(manager, project_key=item.key), return_state=True)
             outcome = cast(dict[str, Any], review.result())
             recommendation = outcome["evaluation"]["recommendation"]
             decision = "-"

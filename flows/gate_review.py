@@ -18,7 +18,7 @@ from flows.run_names import review_run_name
 from flows.runtime import require_secret_key, runtime
 from gates import services
 from models.commands import RequestReview
-from models.identity import SYSTEM_ACTOR, Actor
+from models.identity import Actor
 
 
 @task(name="record-review")
@@ -60,10 +60,13 @@ def _run_name() -> str:
 
 @flow(name="gate-review", flow_run_name=_run_name, log_prints=False)
 def gate_review_flow(
-    project_key: str, actor: Actor = SYSTEM_ACTOR, meeting_at: str | None = None
+    project_key: str, requested_by: str | None = None, meeting_at: str | None = None
 ) -> State[dict[str, Any]]:
-    """``actor`` is who requests the review, as the door proved it (a scheduled run acts as the system)."""
+    """``requested_by`` is who requests the review, sealed by the door that proved it (``Runtime.seal_actor``);
+    without it the run acts as the system, as a scheduled one does. A deployment run is started by whoever
+    reaches the Prefect API, so a bare person id is never taken for proof."""
     require_secret_key()
+    actor = runtime().open_actor(requested_by, project_key=project_key)
     result = record_review(project_key, actor, meeting_at)
     publish_review_artifacts(result)
     evaluation = result.evaluation

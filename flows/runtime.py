@@ -34,7 +34,7 @@ from models.db import make_engine, make_reader_factory, make_session_factory
 from models.document_store import DocumentStore
 from models.errors import EvidenceChangedError, PhasegateError
 from models.events import DomainEvent, NotificationsQueued, RoundResolved
-from models.identity import Actor, SignatureProof
+from models.identity import SYSTEM_ACTOR, Actor, SignatureProof
 from models.keys import audit_key, secret_key
 from models.plugins import plugin_criteria
 from models.settings import Settings
@@ -130,6 +130,35 @@ class Runtime:
 
     def links(self) -> ApprovalLinks:
         return approval_links(self.settings, clock=self.clock)
+
+    def seal_actor(self, actor: Actor, *, project_key: str) -> str:
+        """The actor a door proved, sealed for a flow run on ``project_key`` (``models.actor_seal``)."""
+        from models.actor_seal import seal_actor
+
+        return seal_actor(actor, project_key=project_key, secret=secret_key(self.settings), now=self.now())
+
+    def open_actor(self, seal: str | None, *, project_key: str) -> Actor:
+        """Who a flow run acts for: the sealed actor, or the system when there is no seal. A seal that does not
+        open (forged, expired, for another project) is refused and audited, and the run acts for nobody."""
+        from gates.guard import refuse
+        from models.actor_seal import open_actor
+        from models.errors import PermissionDeniedError
+
+        if seal is None:
+            return SYSTEM_ACTOR
+        try:
+            return open_actor(seal, project_key=project_key, secret=secret_key(self.settings), now=self.now())
+        except PermissionDeniedError as refused:
+            refuse(
+                self.uow,
+                actor=SYSTEM_ACTOR,
+                entity=f"project:{project_key}",
+                why=refused.message,
+                code=refused.code,
+                now=self.now(),
+                payload={"door": "prefect deployment"},
+            )
+            raise
 
     # ------------------------------------------------------------------------------------------- use cases
     def vote(

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from models.errors import AuthorizationError
-from models.identity import Actor, OrgRole
+from models.identity import Actor, AuthMethod, OrgRole
 from models.snapshots import ProjectSnapshot
 
 
@@ -46,6 +46,9 @@ class Act(StrEnum):
     REVOKE_DELEGATION = "revoke a delegation"
     MANAGE_TOKENS = "manage API tokens"
     MANAGE_CREDENTIALS = "manage web sign-in credentials"
+    APPROVE_DOCUMENT = "approve a deliverable"
+    UPDATE_PROJECT = "change a project's sponsor, manager or budget"
+    OPERATE = "operate phasegate (migrate the database, seal the audit chain, retry notices, reconcile rounds)"
 
 
 class Relation(StrEnum):
@@ -54,6 +57,7 @@ class Relation(StrEnum):
     MANAGER = "the project's manager"
     SPONSOR = "the project's sponsor"
     SELF = "the person concerned"
+    SIGNER = "the deliverable's designated approver on the project"
 
 
 @dataclass(frozen=True)
@@ -89,12 +93,26 @@ MATRIX: Mapping[Act, Rule] = {
     Act.REVOKE_DELEGATION: Rule(roles=_ADMIN, relations=frozenset({Relation.SELF})),
     Act.MANAGE_TOKENS: Rule(roles=_ADMIN, relations=frozenset({Relation.SELF})),
     Act.MANAGE_CREDENTIALS: Rule(roles=_ADMIN, relations=frozenset({Relation.SELF})),
+    # Whether the manager may approve is the deliverable's own standard (approver_not_manager), checked by the
+    # use case; the matrix says who may sign at all.
+    Act.APPROVE_DOCUMENT: Rule(roles=_ADMIN, relations=frozenset({Relation.SIGNER})),
+    Act.UPDATE_PROJECT: Rule(roles=_ADMIN),
+    Act.OPERATE: Rule(roles=_ADMIN),
 }
 
 
-def relations_of(actor: Actor, *, project: ProjectSnapshot | None = None, subject: str | None = None) -> set[Relation]:
-    """The relationships the actor has to the project and to the person acted on (``subject``)."""
+def relations_of(
+    actor: Actor,
+    *,
+    project: ProjectSnapshot | None = None,
+    subject: str | None = None,
+    signers: frozenset[str] = frozenset(),
+) -> set[Relation]:
+    """The relationships the actor has to the project, to the person acted on (``subject``) and to a deliverable
+    (``signers``: who holds its approver role on the project)."""
     found: set[Relation] = set()
+    if actor.person_id in signers:
+        found.add(Relation.SIGNER)
     if project is not None and project.manager_id == actor.person_id:
         found.add(Relation.MANAGER)
     if project is not None and project.sponsor_id == actor.person_id:
@@ -114,10 +132,17 @@ def needs(act: Act) -> str:
     return ", or ".join(parts)
 
 
-def authorize(actor: Actor, act: Act, *, project: ProjectSnapshot | None = None, subject: str | None = None) -> None:
+def authorize(
+    actor: Actor,
+    act: Act,
+    *,
+    project: ProjectSnapshot | None = None,
+    subject: str | None = None,
+    signers: frozenset[str] = frozenset(),
+) -> None:
     """Allow the act or raise ``AuthorizationError`` (code ``auth.role``) saying what it needs."""
     rule = MATRIX[act]
-    held = relations_of(actor, project=project, subject=subject)
+    held = relations_of(actor, project=project, subject=subject, signers=signers)
     where = f" of {project.key}" if project is not None else ""
     if actor.read_only and act is not Act.READ:
         raise AuthorizationError(
@@ -143,3 +168,21 @@ def check_sponsor_and_manager(sponsor_id: str, manager_id: str) -> None:
             "so they must be two different people",
             code="auth.sponsor_is_manager",
         )
+
+
+def check_recorded_approval(actor: Actor, approved_by: str | None) -> None:
+    """Whose approval the actor may record when registering a document with ``--approved-by``.
+
+    An approval is a signature: a person records their own. A PMO admin (or an admin acting for someone, which
+    is audited as such) may record an approval given on paper in another's name; nobody else may, or a manager
+    could mark their own deliverables as signed by the sponsor. The approver signs with ``doc approve`` instead.
+    """
+    if approved_by is None or approved_by == actor.person_id or actor.method is AuthMethod.SYSTEM:
+        return
+    if OrgRole.PMO_ADMIN in actor.roles or actor.acting_admin is not None:
+        return
+    raise AuthorizationError(
+        f"--approved-by {approved_by}: {actor.person_id} may record only their own approval; {approved_by} "
+        "approves with 'phasegate doc approve PROJECT DELIVERABLE', or a pmo_admin records a signed paper approval",
+        code="auth.approve_for_other",
+    )

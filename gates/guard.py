@@ -50,6 +50,7 @@ def permit(
     *,
     project: ProjectSnapshot | None = None,
     subject: str | None = None,
+    signers: frozenset[str] = frozenset(),
     entity: str | None = None,
 ) -> None:
     """Allow the act or raise ``AuthorizationError`` naming what it needs (``entity`` goes to the audit)."""
@@ -72,7 +73,7 @@ def permit(
                         f"{actor.acting_admin} may not act for {actor.person_id}: only an enabled pmo_admin may",
                         code="auth.act_for",
                     )
-        authorize(actor, act, project=project, subject=subject)
+        authorize(actor, act, project=project, subject=subject, signers=signers)
     except AuthorizationError as refused:
         refused.entity = refused.entity or where
         raise
@@ -103,6 +104,16 @@ def refuse(
         tx.commit()
 
 
+def _target(first: object) -> str:
+    """What a refused use case was asked to act on, short enough for an audit entity: a command names its
+    project or round; a plain argument (a key, an id) is itself."""
+    for field in ("project_key", "round_id", "id"):
+        value = getattr(first, field, None)
+        if value is not None:
+            return str(value)
+    return str(first)[:120]
+
+
 def refusals_audited(act: Act) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """Wrap a use case taking ``actor``, ``uow`` and ``now`` keywords: audit any refusal it raises, then re-raise."""
 
@@ -114,7 +125,7 @@ def refusals_audited(act: Act) -> Callable[[Callable[P, R]], Callable[P, R]]:
             except PermissionDeniedError as refused:
                 actor, uow, now = kwargs["actor"], kwargs["uow"], kwargs["now"]
                 assert isinstance(actor, Actor) and isinstance(now, datetime) and callable(uow)
-                target = str(args[0]) if args else ""
+                target = _target(args[0]) if args else ""
                 entity = getattr(refused, "entity", None) or f"{act.name.lower()}:{target}"
                 refuse(
                     uow,

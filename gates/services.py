@@ -10,6 +10,7 @@ from gates.usecases.evidence import (
     DocumentRegistration,
     ProjectData,
     adopt_document,
+    approve_document,
     check_document_target,
     collect_evidence,
     complete_milestone,
@@ -40,6 +41,7 @@ from gates.usecases.messages import (
     org_notice,
     request_context,
 )
+from gates.usecases.operations import begin_operation
 from gates.usecases.people import add_person, require_free_login
 from gates.usecases.projects import (
     ProjectView,
@@ -49,6 +51,7 @@ from gates.usecases.projects import (
     list_projects,
     project_view,
     resume_project,
+    update_project,
 )
 from gates.usecases.result import SYSTEM, Result, UowFactory
 from gates.usecases.reviews import (
@@ -77,8 +80,10 @@ __all__ = [
     "add_person",
     "adopt_document",
     "approval_request",
+    "approve_document",
     "assess_gate",
     "assign_role",
+    "begin_operation",
     "check_document_target",
     "check_gate",
     "close_project",
@@ -118,4 +123,5 @@ __all__ = [
     "set_baseline",
     "set_milestone",
     "start_review",
+    "update_project",
 ]

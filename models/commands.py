@@ -106,6 +106,20 @@ class CreateProject(Command):
     currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] = "USD"
 
 
+class UpdateProject(Command):
+    """What may change on a running project: its name, budget, sponsor and manager (None: unchanged).
+
+    The template pin, stage and status never change here: they move only through gates and decisions.
+    """
+
+    key: ProjectKey
+    name: Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)] | None = None
+    sponsor_id: PersonId | None = None
+    manager_id: PersonId | None = None
+    budget: Money | None = None
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=500, strip_whitespace=True)]
+
+
 class RegisterDocument(Command):
     project_key: str
     deliverable_id: str

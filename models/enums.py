@@ -37,6 +37,7 @@ class ReviewStatus(StrEnum):
     NOT_READY = "not_ready"
     AWAITING_APPROVAL = "awaiting_approval"
     DECIDED = "decided"
+    CANCELLED = "cancelled"  # its approval round was cancelled by an admin; nothing was decided
 
 
 class RoundStatus(StrEnum):

@@ -360,6 +360,15 @@ class SqlUnitOfWork:
             },
         )
 
+    def update_project_charter(
+        self, key: str, *, name: str, sponsor_id: str, manager_id: str, budget: Decimal, now: datetime
+    ) -> None:
+        self.session.execute(
+            update(t.Project)
+            .where(t.Project.key == key)
+            .values(name=name, sponsor_id=sponsor_id, manager_id=manager_id, budget=budget, updated_at=now)
+        )
+
     # evidence -----------------------------------------------------------------------------------------
     def latest_documents(self, key: str) -> list[DocumentEvidence]:
         rows = self.session.execute(q.LATEST_DOCUMENTS, {"key": key})
@@ -877,11 +886,12 @@ class SqlUnitOfWork:
         )
         self.session.execute(q.UPDATE_REVIEW, {"review_id": round_.review_id, "status": ReviewStatus.DECIDED.value})
 
-    def cancel_round(self, round_id: UUID, *, now: datetime) -> None:
-        """End an open round without a decision (an administrator's act; nothing is applied to the project)."""
+    def cancel_round(self, round_id: UUID, review_id: UUID, *, now: datetime) -> None:
+        """End an open round and its review without a decision (nothing is applied to the project)."""
         self.session.execute(
             q.UPDATE_ROUND, {"round_id": round_id, "status": RoundStatus.CANCELLED.value, "resolved_at": now}
         )
+        self.session.execute(q.UPDATE_REVIEW, {"review_id": review_id, "status": ReviewStatus.CANCELLED.value})
 
     def mark_round_applied(self, round_id: UUID, *, now: datetime) -> None:
         self.session.execute(q.UPDATE_ROUND, {"round_id": round_id, "applied_at": now})

@@ -48,7 +48,11 @@ _ENVIRONMENT = {
 os.environ.update(_ENVIRONMENT)
 # A developer's own settings must not leak into tests (a real server, a real database).
 _FOREIGN = (
-    "PHASEGATE_DATABASE_URL", "PREFECT_API_URL", "PHASEGATE_SERVER_URL", "PHASEGATE_TOKEN", "PHASEGATE_SECRET_KEY_FILE"
+    "PHASEGATE_DATABASE_URL",
+    "PREFECT_API_URL",
+    "PHASEGATE_SERVER_URL",
+    "PHASEGATE_TOKEN",
+    "PHASEGATE_SECRET_KEY_FILE",
 )
 for _name in _FOREIGN:
     os.environ.pop(_name, None)

@@ -479,3 +479,19 @@ def test_cancel_revoke_and_disable_are_checked_by_the_use_cases(api: Api, tmp_pa
     assert gone.status_code == 401 and gone.json()["code"] == "auth.disabled"
     assert _refusals(api) == before + 5  # the disabled person's attempt is on record too
     assert api.get("/people/ann").json()["disabled"] is True
+
+
+def test_the_sponsor_signs_a_deliverable_in_their_own_name(api: Api, tmp_path: Path) -> None:
+    body = {"key": "S1", "name": "n", "template_id": "it-pmo", "sponsor_id": "sam", "manager_id": "mgr"}
+    assert api.post("/projects", body | {"budget": "10"}).status_code == 201
+    filed = api.post("/projects/S1/documents", write_document(tmp_path, "business-case") | {"approved_by": None})
+    assert filed.status_code == 201 and filed.json()["status"] == "registered", filed.text
+    before = _refusals(api)
+    outsider = api.post("/projects/S1/documents/business-case/approval", None, who="outsider")
+    assert outsider.status_code == 403 and _refusals(api) == before + 1, outsider.text
+    signed = api.post("/projects/S1/documents/business-case/approval", None, who="sponsor")
+    assert signed.status_code == 201, signed.text
+    assert (signed.json()["approved_by"], signed.json()["version"]) == ("sam", 2)
+    again = api.post("/projects/S1/documents/business-case/approval", None, who="sponsor")
+    assert again.status_code == 200 and again.json()["version"] == 2
+    assert api.audit().count("document.approved") == 1

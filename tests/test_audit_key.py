@@ -18,13 +18,14 @@ import pytest
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from flows.cli.common import os_login
 from gates.audit import GENESIS_HASH, KEYED, UNKEYED, build_chain, entry_hash, verify_chain
 from models import schema
 from models.audit_store import AuditDraft, append_audit_entries, iter_audit
 from models.db import make_engine, make_session_factory
 from models.errors import AuditKeyError
 from models.keys import derive_audit_key
-from models.tables import AuditEntry
+from models.tables import AuditEntry, Person
 from tests.actors import bootstrap_admin_args
 from tests.conftest import TEST_AUDIT_KEY
 
@@ -158,6 +159,8 @@ def test_a_chain_written_before_keys_stays_verifiable_and_is_sealed_by_a_person(
     assert "intact: 4 entries" in keyless.stdout and "not keyed" in keyless.stderr
     # With the key, an unkeyed tail cannot be told from a chain recomputed without it: a person must vouch.
     assert "'phasegate audit seal'" in verify(db_url, expect=1).stderr
+    with sessions() as session, session.begin():  # vouching is the PMO admin's act: the OS login maps to one
+        session.add(Person(id="ada", name="Ada", email="ada@example.com", login=os_login(), org_roles=["pmo_admin"]))
     done = subprocess.run([PHASEGATE, "audit", "seal", "--db", db_url], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and "sealed at entry 5" in done.stdout, done.stderr
     verify(db_url, expect=0)
@@ -167,6 +170,8 @@ def test_a_chain_written_before_keys_stays_verifiable_and_is_sealed_by_a_person(
         schemes = [r.scheme for r in iter_audit(session)]
         actions = [r.action for r in iter_audit(session)]
     assert schemes == [UNKEYED] * 4 + [KEYED] * 3 and actions[4] == "audit.sealed"
+    with sessions() as session:
+        assert session.scalar(select(AuditEntry.actor).where(AuditEntry.seq == 5)) == "ada"
     # Editing a sealed unkeyed entry and recomputing the unkeyed prefix breaks the seal's link.
     rewrite_prefix(sessions, edit_seq=2, upto=4)
     assert "entry 5 does not follow its predecessor" in verify(db_url, expect=1).stderr

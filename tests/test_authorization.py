@@ -20,7 +20,17 @@ from gates import approvals, people, services
 from gates.authorization import MATRIX, Act, authorize, check_sponsor_and_manager
 from gates.ports import UnitOfWork
 from models import tables as t
-from models.commands import AddPerson, CastVote, CreateProject, Delegate, RecordCost, RequestReview, UpdatePerson
+from models.commands import (
+    AddPerson,
+    CastVote,
+    CreateProject,
+    Delegate,
+    RecordCost,
+    RegisterDocument,
+    RequestReview,
+    UpdatePerson,
+    UpdateProject,
+)
 from models.db import make_engine, make_session_factory
 from models.enums import Decision, RoundStatus
 from models.errors import AuthorizationError, ConflictError, PermissionDeniedError
@@ -244,6 +254,15 @@ def test_reassign_and_cancel_are_the_pmo_admins_and_cancel_tells_the_approvers(w
     with pytest.raises(ConflictError, match="cancelled"):  # nobody votes on it any more (refused, and audited)
         _vote(world, round_id, "sam", Decision.GO)
     assert world.last_refusal().action == "vote.refused"
+    with world.sessions() as session:
+        review_status = session.scalar(
+            select(t.GateReview.status).join(t.ApprovalRound, t.ApprovalRound.review_id == t.GateReview.id)
+        )
+    assert review_status == "cancelled"  # the review no longer reads as awaiting approval
+    again = services.start_review(
+        RequestReview(project_key="R1"), actor=_as("mgr"), uow=world.uow, now=world.tick(), probe=probe
+    )
+    assert again.round_id is not None and again.round_id != round_id  # a new review can be requested
 
 
 def test_the_projects_manager_may_not_score_it_or_verify_its_conditions(world: World) -> None:
@@ -407,3 +426,114 @@ def test_the_os_login_names_the_actor_and_only_an_admin_acts_for_others(world: W
     assert (refusal.actor, refusal.payload["as"]) == ("sam", "fin")
     acting = people.login_actor("ada.os", as_person="fin", uow=world.uow, now=world.tick())
     assert (acting.person_id, acting.acting_admin, acting.roles) == ("fin", "admin", frozenset({OrgRole.GATEKEEPER}))
+
+
+def test_an_approval_is_signed_by_its_approver_not_recorded_in_their_name(world: World) -> None:
+    cmd = CreateProject(
+        key="D1", template_id="it-2of3", name="D", sponsor_id="sam", manager_id="mgr", budget=Decimal(1)
+    )
+    services.create_project(cmd, actor=_as("mgr"), uow=world.uow, now=world.tick())
+    services.assign_role("D1", "pmo", "pam", actor=_as("admin"), uow=world.uow, now=world.tick())
+    template = services.get_template("it-2of3", 1, uow=world.uow).template
+    deliverable = next(d for d in template.gates[0].deliverables if template.deliverable(d).approver_role == "sponsor")
+
+    def register(approved_by: str | None, actor: Actor) -> services.DocumentRegistration:
+        doc = RegisterDocument(
+            project_key="D1",
+            deliverable_id=deliverable,
+            path=f"/d/{deliverable}.md",
+            sha256=probe(f"{deliverable}.md"),
+            size=1,
+            approved_by=approved_by,
+        )
+        return services.register_document(doc, actor=actor, uow=world.uow, now=world.tick())
+
+    # The manager may file the document but not mark it signed by the sponsor.
+    payload = world.refused(lambda: register("sam", _as("mgr")), code="auth.approve_for_other", by="mgr")
+    assert "doc approve" in payload["why"]
+    filed = register(None, _as("mgr")).document
+    assert filed.approved_by is None
+    # Only the deliverable's approver on the project signs it; its manager never does.
+    world.refused(
+        lambda: services.approve_document("D1", deliverable, actor=_as("fin"), uow=world.uow, now=world.tick()),
+        by="fin",
+    )
+    world.refused(
+        lambda: services.approve_document("D1", deliverable, actor=_as("mgr"), uow=world.uow, now=world.tick()),
+        by="mgr",
+    )
+    signed = services.approve_document("D1", deliverable, actor=_as("sam"), uow=world.uow, now=world.tick())
+    assert signed.created and signed.document.approved_by == "sam"
+    assert (signed.document.version, signed.document.sha256) == (filed.version + 1, filed.sha256)
+    entry = world.audit()[-1]
+    assert (entry.action, entry.actor, entry.payload["approved_by"]) == ("document.approved", "sam", "sam")
+    again = services.approve_document("D1", deliverable, actor=_as("sam"), uow=world.uow, now=world.tick())
+    assert not again.created and again.document.version == signed.document.version
+    # A PMO admin may record a paper signature in the approver's name; the audit says who recorded it.
+    recorded = register("pam", _as("admin"))
+    assert recorded.created and recorded.document.approved_by == "pam"
+    entry = world.audit()[-1]
+    assert (entry.actor, entry.payload["approved_by"], entry.payload["approval_recorded_by"]) == (
+        "admin",
+        "pam",
+        "admin",
+    )
+
+
+def test_only_the_admin_changes_a_projects_sponsor_manager_or_budget(world: World) -> None:
+    services.create_project(
+        CreateProject(
+            key="U1", template_id="it-2of3", name="U", sponsor_id="sam", manager_id="mgr", budget=Decimal(100)
+        ),
+        actor=_as("mgr"),
+        uow=world.uow,
+        now=world.tick(),
+    )
+    raise_budget = UpdateProject(key="U1", budget=Decimal(250), reason="scope approved by the board")
+    world.refused(
+        lambda: services.update_project(raise_budget, actor=_as("mgr"), uow=world.uow, now=world.tick()), by="mgr"
+    )
+    world.refused(
+        lambda: services.update_project(raise_budget, actor=_as("sam"), uow=world.uow, now=world.tick()), by="sam"
+    )
+    same = UpdateProject(key="U1", sponsor_id="mgr", reason="sponsor left")
+    world.refused(
+        lambda: services.update_project(same, actor=_as("admin"), uow=world.uow, now=world.tick()),
+        code="auth.sponsor_is_manager",
+        by="admin",
+    )
+
+    def evidence_version() -> int | None:
+        with world.sessions() as session:
+            return session.scalar(select(t.Project.evidence_version).where(t.Project.key == "U1"))
+
+    before = evidence_version()
+    updated = services.update_project(
+        raise_budget.model_copy(update={"sponsor_id": "pam"}), actor=_as("admin"), uow=world.uow, now=world.tick()
+    )
+    assert (updated.budget, updated.sponsor_id, updated.manager_id) == (Decimal(250), "pam", "mgr")
+    stored = services.project_view("U1", uow=world.uow).project
+    assert (stored.budget, stored.sponsor_id) == (Decimal(250), "pam")
+    entry = world.audit()[-1]
+    assert (entry.action, entry.actor, entry.payload["reason"]) == (
+        "project.updated",
+        "admin",
+        "scope approved by the board",
+    )
+    assert entry.payload["changes"]["sponsor_id"] == {"before": "sam", "after": "pam"}
+    assert set(entry.payload["changes"]) == {"budget", "sponsor_id"}
+    assert before is not None and evidence_version() == before + 1  # a vote on the old budget is superseded
+    # Nothing to change writes nothing.
+    count = len(world.audit())
+    services.update_project(raise_budget, actor=_as("admin"), uow=world.uow, now=world.tick())
+    assert len(world.audit()) == count
+
+
+def test_operating_phasegate_is_the_pmo_admins_act_and_is_audited(world: World) -> None:
+    payload = world.refused(
+        lambda: services.begin_operation("notify retry", actor=_as("sam"), uow=world.uow, now=world.tick()), by="sam"
+    )
+    assert payload["act"].startswith("operate") and world.last_refusal().entity == "operation:notify retry"
+    services.begin_operation("rounds reconcile", actor=_as("admin"), uow=world.uow, now=world.tick())
+    entry = world.audit()[-1]
+    assert (entry.action, entry.actor, entry.entity) == ("operation.started", "admin", "operation:rounds reconcile")

@@ -83,7 +83,10 @@ def _documents(cli: Cli, tmp_path: Path, deliverables: list[str]) -> None:
             encoding="utf-8",
         )
         signer = {"sponsor": "alice", "pmo": "carol"}[standard.approver_role]
-        cli.run("doc", "add", "P1", deliverable, str(path), "--approved-by", signer)
+        # The manager files it; its approver signs it in their own name (the admin acts for both here).
+        cli.run("doc", "add", "P1", deliverable, str(path), "--as", "bob")
+        signed = cli.run("doc", "approve", "P1", deliverable, "--as", signer).stdout
+        assert f"v2 approved by {signer}" in signed, signed
 
 
 def test_templates_are_published_on_upgrade_and_listed(cli: Cli) -> None:
@@ -283,3 +286,28 @@ def test_read_commands_do_not_wait_for_a_writer_holding_the_sqlite_lock(cli: Cli
         writer.rollback()
         writer.close()
     assert outputs["project", "show"]["name"] == "Pilot", "readers see the last committed state, not the writer's"
+
+
+def test_upgrading_a_database_that_knows_people_is_the_pmo_admins_act(tmp_path: Path) -> None:
+    """A new install upgrades before anyone exists; once people sign in by login, only an admin upgrades."""
+    from flows.cli.common import os_login
+    from models import schema
+
+    runner = Cli(tmp_path / "fresh.db")
+    assert not schema.guarded(runner.url)
+    runner.run("db", "upgrade")
+    assert not schema.guarded(runner.url)
+    with sqlite3.connect(runner.db) as con:
+        con.execute(
+            "insert into people (id, name, email, locale, notify_urls, created_at, login, org_roles, disabled) "
+            "values ('gk', 'Gk', 'gk@example.com', 'en', '[]', '2026-01-01 00:00:00', ?, '[\"gatekeeper\"]', 0)",
+            (os_login(),),
+        )
+    assert schema.guarded(runner.url)
+    before = runner.audit_count()
+    refused = runner.run("db", "upgrade", expect=2).stderr
+    assert "may not operate phasegate" in refused and "pmo_admin" in refused, refused
+    assert runner.audit_count() == before + 1
+    with sqlite3.connect(runner.db) as con:
+        con.execute("update people set org_roles = '[\"pmo_admin\"]' where id = 'gk'")
+    assert "database ready" in runner.run("db", "upgrade").stdout

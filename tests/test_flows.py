@@ -13,10 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import func, select
 
 from gates import services
+from models import tables as t
 from models.commands import AddPerson, CastVote, CreateProject, RegisterDocument
 from models.enums import Decision
+from models.errors import PermissionDeniedError
 from models.identity import SYSTEM_ACTOR
 from tests import actors
 from tests.receivers import HttpReceiver
@@ -130,7 +133,7 @@ def test_review_then_decision_advances_and_notifies(portfolio: tuple[Any, HttpRe
     from flows.runtime import probe_file, utc_now
 
     rt, receiver = portfolio
-    state = gate_review_flow("FLOW-GO", actors.admin("bob"), return_state=True)
+    state = gate_review_flow("FLOW-GO", rt.seal_actor(actors.admin("bob"), project_key="FLOW-GO"), return_state=True)
     assert state.is_completed() and state.name == "Awaiting approval"
     result = state.result()
     assert result["evaluation"]["recommendation"] == "go" and result["approvers"] == ["alice"]
@@ -138,7 +141,9 @@ def test_review_then_decision_advances_and_notifies(portfolio: tuple[Any, HttpRe
     assert {"gate-review-flow-go", "gate-review-flow-go-criteria"} <= _artifact_keys(state.state_details.flow_run_id)
     parameters = _parameters(state.state_details.flow_run_id)
     assert (parameters["project_key"], parameters["meeting_at"]) == ("FLOW-GO", None)
-    assert (parameters["actor"]["person_id"], parameters["actor"]["method"]) == ("bob", "os_login")
+    with rt.sessions() as session:
+        requested_by = session.scalar(select(t.GateReview.requested_by).where(t.GateReview.project_key == "FLOW-GO"))
+    assert requested_by == "bob"  # the sealed actor, as the CLI proved it
     gate_id = result["evaluation"]["gate_id"]
     assert _run_name(state.state_details.flow_run_id) == f"FLOW-GO / {gate_id} / review", "readable in the UI"
     request = receiver.wait_for(1)[0]
@@ -175,6 +180,35 @@ def test_not_ready_review_ends_in_a_named_state_and_opens_no_round(portfolio: tu
     assert result["round_id"] is None and result["evaluation"]["recommendation"] == "not_ready"
     assert services.project_view("FLOW-NR", uow=rt.uow).pending_rounds == ()
     assert [r.path for r in receiver.wait_for(1)] == ["/bob"]
+
+
+def test_a_review_run_takes_its_requester_only_from_a_seal(portfolio: tuple[Any, HttpReceiver]) -> None:
+    """Whoever reaches the Prefect API can start a deployment run with any parameters: a bare name, a seal made
+    with another key or for another project is refused and audited; no seal runs it as the system."""
+    from flows.gate_review import gate_review_flow
+    from models.actor_seal import seal_actor
+
+    rt, _ = portfolio
+    bob = actors.admin("bob")
+    forged = seal_actor(bob, project_key="FLOW-NR", secret="x" * 48, now=rt.now())
+    for seal, code in (
+        ("bob", "flow_actor.forged"),
+        (forged, "flow_actor.forged"),
+        (rt.seal_actor(bob, project_key="FLOW-GO"), "flow_actor.wrong_project"),
+    ):
+        state = gate_review_flow("FLOW-NR", seal, return_state=True)
+        assert state.is_failed(), state
+        with pytest.raises(PermissionDeniedError) as refused:
+            state.result()
+        assert refused.value.code == code
+        with rt.sessions() as session:
+            last = session.scalars(select(t.AuditEntry).order_by(t.AuditEntry.seq.desc()).limit(1)).one()
+        assert (last.action, last.entity, last.payload["code"]) == ("security.refused", "project:FLOW-NR", code)
+    assert services.project_view("FLOW-NR", uow=rt.uow).history == ()
+    with rt.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(t.GateReview)) == 0  # nothing reviewed
+    system = gate_review_flow("FLOW-NR", return_state=True)
+    assert system.is_completed() and system.name == "Not ready"
 
 
 def test_cli_flow_runs_have_no_heartbeat_and_the_chosen_api(prefect_harness: None) -> None:

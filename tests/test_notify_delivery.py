@@ -30,6 +30,7 @@ from models.tables import OutboxMessage
 from notifications.dispatch import DispatchReport, dispatch_due, list_outbox, requeue
 from notifications.render import render
 from notifications.routing import OrgConfig, expand_targets, load_org_config, parse_org_config
+from tests import actors
 from tests.receivers import HttpReceiver, SmtpReceiver, free_port
 from tests.test_notifications import CONTEXTS
 
@@ -440,6 +441,9 @@ def test_notify_list_and_retry_from_the_command_line(sqlite_url: str) -> None:
         assert "Sup3rSecretPw" not in output and "tok_9f8e7d6c" not in output
 
     _cli(sqlite_url, "notify", "retry", expect=2)
+    refused = _cli(sqlite_url, "notify", "retry", dead[0]["id"], expect=2)  # nobody is mapped to this login yet
+    assert "not mapped to a person" in refused.stderr
+    _cli(sqlite_url, *actors.bootstrap_admin_args())  # retrying is the PMO admin's act
     assert "no outbox message" in _cli(sqlite_url, "notify", "retry", "nope", expect=2).stderr
     done = json.loads(_cli(sqlite_url, "notify", "retry", dead[0]["id"], "--no-dispatch", "--json").stdout)
     assert done == {"queued": 1, "dispatch": None}

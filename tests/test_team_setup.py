@@ -22,6 +22,7 @@ import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import IO, Any
@@ -33,8 +34,10 @@ from sqlalchemy import insert, select
 from sqlalchemy.engine import make_url
 
 from flows import server
+from models.actor_seal import seal_actor
 from models.db import make_engine
 from models.errors import PhasegateError
+from models.identity import Actor, AuthMethod
 from models.settings import Settings
 from models.tables import GateReview, OutboxMessage
 from tests import actors
@@ -350,10 +353,16 @@ def test_team_setup_runs_the_deployments_on_a_process_worker(
                         {"name": "notify-dispatch/notify-dispatch", "parameters": {}},
                         {
                             "name": "gate-review/gate-review",
-                            # The deployment trusts whoever reaches the Prefect API: it is given the actor.
+                            # Whoever reaches the Prefect API may start it: the requester is believed only
+                            # when sealed with the team's key, as phasegate's doors seal it.
                             "parameters": {
                                 "project_key": "TEAM-1",
-                                "actor": {"person_id": "bob", "method": "os_login"},
+                                "requested_by": seal_actor(
+                                    Actor(person_id="bob", method=AuthMethod.OS_LOGIN),
+                                    project_key="TEAM-1",
+                                    secret=Path(team_env["PHASEGATE_SECRET_KEY_FILE"]).read_text().strip(),
+                                    now=datetime.now(UTC),
+                                ),
                             },
                         },
                     ]

@@ -59,6 +59,7 @@ from models.commands import (
     RegisterDocument,
     RequestReview,
     UpdatePerson,
+    UpdateProject,
 )
 from models.enums import BallotKind, Decision, ProjectStatus, RoundStatus
 from models.errors import InputError
@@ -304,6 +305,26 @@ def create_project(actor: Acting, rt: Runtime, body: ProjectIn) -> ProjectSnapsh
     return services.create_project(cmd, actor=actor, uow=rt.uow, now=rt.now())
 
 
+class ProjectChangeIn(Body):
+    name: Name | None = None
+    sponsor_id: PersonId | None = None
+    manager_id: PersonId | None = None
+    budget: Money | None = None
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=500)] = Field(
+        description="Why: recorded in the audit log with the values before and after."
+    )
+
+
+@router.patch("/projects/{key}", responses=WRITE, tags=["projects"])
+def update_project(actor: Acting, rt: Runtime, key: Key, body: ProjectChangeIn) -> ProjectSnapshot:
+    """Change a project's name, budget, sponsor or manager (PMO admin only; sponsor and manager stay two people).
+
+    Fields left out are unchanged; the stage, status and template pin only move through gate decisions.
+    """
+    cmd = UpdateProject(key=key, **body.model_dump())
+    return services.update_project(cmd, actor=actor, uow=rt.uow, now=rt.now())
+
+
 @router.get("/projects/{key}", responses=READ_ONE, tags=["projects"])
 def get_project(_: Reader, rt: Runtime, key: Key) -> ProjectDetail:
     """A project with its current gate, open rounds and decision history."""
@@ -417,6 +438,25 @@ def _register_document(
     if not registered.created:
         response.status_code = status.HTTP_200_OK
     return registered.document
+
+
+@router.post(
+    "/projects/{key}/documents/{deliverable}/approval",
+    status_code=status.HTTP_201_CREATED,
+    responses=WRITE | {200: {"description": "You already approved the latest version: nothing was added."}},
+    tags=["evidence"],
+)
+def approve_document(actor: Acting, rt: Runtime, key: Key, deliverable: Ident, response: Response) -> DocumentEvidence:
+    """Sign the latest version of a deliverable in the token owner's name.
+
+    Only whoever holds the deliverable's approver role on the project (or a PMO admin) may; the project's
+    manager never may when the deliverable's standard says so (403, audited). An approval is always the
+    signer's own: there is no field naming someone else.
+    """
+    approved = services.approve_document(key, deliverable, actor=actor, uow=rt.uow, now=rt.now())
+    if not approved.created:
+        response.status_code = status.HTTP_200_OK
+    return approved.document
 
 
 class CostIn(Body):

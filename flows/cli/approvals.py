@@ -258,9 +258,10 @@ def rounds_cancel(
 @rounds_app.command("reconcile")
 def rounds_reconcile(db: Db = None) -> None:
     """Apply decisions of rounds that resolved but whose gate-decision flow never ran (after a crash)."""
-    from gates import approvals
+    from gates import approvals, services
 
     rt = runtime_for(db)
+    services.begin_operation("rounds reconcile", actor=acting(rt, None), uow=rt.uow, now=now())
     pending = approvals.unapplied_rounds(uow=rt.uow)
     failed = 0
     for round_id in pending:

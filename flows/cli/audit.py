@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from flows.cli.common import Db, Json, emit, now, runtime_for, sub_app
+from flows.cli.common import Db, Json, acting, emit, now, runtime_for, sub_app
 
 app = sub_app("The hash-chained audit log.")
 
@@ -58,8 +58,8 @@ def audit_seal(db: Db = None) -> None:
     Check the unkeyed entries first (against a backup, or a head hash kept elsewhere): sealing says they are
     genuine, and from then on `audit verify` treats them as part of the keyed chain.
     """
-    import getpass
-
+    from gates import services
+    from gates.guard import audit_name
     from models.audit_store import seal_audit
     from models.errors import SecretKeyError
     from models.keys import secret_key
@@ -69,8 +69,10 @@ def audit_seal(db: Db = None) -> None:
     key = rt.audit_key
     if key is None:  # pragma: no cover - secret_key raised already
         raise SecretKeyError("PHASEGATE_SECRET_KEY: audit seal needs the key")
+    actor = acting(rt, None)
+    services.begin_operation("audit seal", actor=actor, uow=rt.uow, now=now(), audited=False)
     with rt.sessions() as session, session.begin():
-        record = seal_audit(session, key=key, actor=f"os:{getpass.getuser()}"[:64], at=now())
+        record = seal_audit(session, key=key, actor=audit_name(actor), at=now())
     typer.echo(f"audit chain sealed at entry {record.seq}: the {record.seq - 1} entries before it are vouched for")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from flows.cli.common import Db, now, runtime_for, sub_app
+from flows.cli.common import Db, acting, now, runtime_for, sub_app
 from models.db import shown_url
 
 app = sub_app("The phasegate database.")
@@ -16,10 +16,12 @@ def db_upgrade(db: Db = None) -> None:
     from flows.runtime import template_check
     from gates import services
     from models.identity import SYSTEM_ACTOR
-    from models.schema import upgrade
+    from models.schema import guarded, upgrade
     from models.template_yaml import shipped_templates, template_content_hash
 
     rt = runtime_for(db)
+    if guarded(rt.database_url):  # a new install has no one to ask yet; then upgrading is the PMO admin's act
+        services.begin_operation("db upgrade", actor=acting(rt, None), uow=rt.uow, now=now())
     upgrade(rt.database_url)
     for source, template in shipped_templates(check=template_check):
         result = services.publish_template(

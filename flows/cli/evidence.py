@@ -75,6 +75,22 @@ def doc_add(
     typer.echo(summary)
 
 
+@doc_app.command("approve")
+def doc_approve(key: str, deliverable: str, as_person: ActFor = None, db: Db = None) -> None:
+    """Sign the latest version of a deliverable in your own name (you must hold its approver role on the
+    project); the signed version is what gates read from then on."""
+    from gates import services
+
+    rt = runtime_for(db)
+    actor = acting(rt, as_person)
+    approved = services.approve_document(key, deliverable, actor=actor, uow=rt.uow, now=now())
+    document = approved.document
+    summary = f"{key} {document.deliverable_id} v{document.version} approved by {document.approved_by}"
+    if not approved.created:
+        summary += ": already approved by you; no new version"
+    typer.echo(summary)
+
+
 @doc_app.command("adopt")
 def doc_adopt(
     keys: Annotated[list[str] | None, typer.Argument(metavar="[KEY]...", help="Projects (default: all)")] = None,

@@ -120,7 +120,8 @@ def gate_review(
     prepare_prefect()
     from flows.gate_review import gate_review_flow
 
-    result, state = run_flow(lambda: gate_review_flow(key, actor, meeting, return_state=True))
+    sealed = rt.seal_actor(actor, project_key=key)
+    result, state = run_flow(lambda: gate_review_flow(key, sealed, meeting, return_state=True))
     if as_json:
         emit(result | {"state": state.name})
         return

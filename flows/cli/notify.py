@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from flows.cli.common import Db, Json, emit, now, runtime_for, sub_app
+from flows.cli.common import Db, Json, acting, emit, now, runtime_for, sub_app
 from models.errors import InputError
 
 app = sub_app("The notification outbox.")
@@ -77,7 +77,10 @@ def notify_retry(
 
     if (ref is None) == (not all_dead):
         raise InputError("notify retry: give either one ID or --all-dead (see 'phasegate notify list --dead')")
+    from gates import services
+
     rt = runtime_for(db)
+    services.begin_operation("notify retry", actor=acting(rt, None), uow=rt.uow, now=now())
     links = link_signer(rt.settings) if dispatch else None
     queued = requeue(rt.sessions, ref=ref, all_dead=all_dead, now=now())
     report = dispatch_due(rt.sessions, links=links).as_dict() if dispatch and queued else None

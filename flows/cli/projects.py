@@ -55,6 +55,45 @@ def project_create(
     )
 
 
+@app.command("update")
+def project_update(
+    key: str,
+    reason: Annotated[str, typer.Option("--reason", help="Why: recorded in the audit log")],
+    name: Annotated[str | None, typer.Option("--name")] = None,
+    sponsor: Annotated[str | None, typer.Option("--sponsor")] = None,
+    manager: Annotated[str | None, typer.Option("--manager")] = None,
+    budget: Annotated[str | None, typer.Option("--budget", help="New approved budget, e.g. 275000")] = None,
+    as_person: ActFor = None,
+    db: Db = None,
+) -> None:
+    """Change a project's name, budget, sponsor or manager (pmo_admin; audited with before and after)."""
+    from gates import services
+    from models.commands import UpdateProject
+
+    cmd = command(
+        UpdateProject,
+        {
+            "budget": "--budget",
+            "name": "--name",
+            "sponsor_id": "--sponsor",
+            "manager_id": "--manager",
+            "reason": "--reason",
+        },
+        key=key,
+        name=name,
+        sponsor_id=sponsor,
+        manager_id=manager,
+        budget=budget,
+        reason=reason,
+    )
+    rt = runtime_for(db)
+    project = services.update_project(cmd, actor=acting(rt, as_person), uow=rt.uow, now=now())
+    typer.echo(
+        f"project {project.key}: {project.name}, sponsor {project.sponsor_id}, manager {project.manager_id}, "
+        f"budget {project.budget} {project.currency}"
+    )
+
+
 @app.command("list")
 def project_list(db: Db = None, as_json: Json = False) -> None:
     """List projects with their status and stage."""

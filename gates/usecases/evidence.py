@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 
-from gates.authorization import Act
+from gates.authorization import Act, check_recorded_approval
 from gates.guard import audit_name, permit, refusals_audited, stamp
 from gates.ports import DocumentProbe, UnitOfWork
 from gates.usecases.lookups import current_gate, project_roles, require_person, require_project, require_template
@@ -18,7 +18,7 @@ from models.commands import RecordCost, RegisterDocument
 from models.enums import (
     DocumentStatus,
 )
-from models.errors import InputError, NotFoundError
+from models.errors import AuthorizationError, InputError, NotFoundError
 from models.evidence import DocumentEvidence, EvmSnapshot, GateEvidence, MilestoneEvidence, RiskEvidence
 from models.identity import Actor
 from models.snapshots import (
@@ -112,6 +112,7 @@ def check_document_target(
         project = require_project(tx, project_key)
         permit(tx, actor, Act.WRITE_EVIDENCE, project=project)
         _require_deliverable(tx, project, deliverable_id, approved_by)
+        check_recorded_approval(actor, approved_by)
 
 
 class DocumentRegistration(Result):
@@ -133,6 +134,7 @@ def register_document(cmd: RegisterDocument, *, actor: Actor, uow: UowFactory, n
         project = require_project(tx, cmd.project_key, for_update=True)
         permit(tx, actor, Act.WRITE_EVIDENCE, project=project)
         _require_deliverable(tx, project, cmd.deliverable_id, cmd.approved_by)
+        check_recorded_approval(actor, cmd.approved_by)
         latest = next((d for d in tx.latest_documents(project.key) if d.deliverable_id == cmd.deliverable_id), None)
         if (
             latest is not None
@@ -141,33 +143,89 @@ def register_document(cmd: RegisterDocument, *, actor: Actor, uow: UowFactory, n
             and cmd.approved_by in (None, latest.approved_by)
         ):
             return DocumentRegistration(document=latest, created=False)
-        document = DocumentEvidence(
-            deliverable_id=cmd.deliverable_id,
-            version=tx.next_document_version(project.key, cmd.deliverable_id),
-            sha256=cmd.sha256,
-            size=cmd.size,
-            path=cmd.path,
-            status=DocumentStatus.APPROVED if cmd.approved_by else DocumentStatus.REGISTERED,
-            approved_by=cmd.approved_by,
-            format=cmd.format,
-            headings=cmd.headings,
-            store_key=cmd.store_key,
+        document = _add_version(tx, project, cmd, actor=actor, action="document.registered", now=now)
+        tx.commit()
+    return DocumentRegistration(document=document, created=True)
+
+
+def _add_version(
+    tx: UnitOfWork, project: ProjectSnapshot, cmd: RegisterDocument, *, actor: Actor, action: str, now: datetime
+) -> DocumentEvidence:
+    """Write one new version of a deliverable with its audit entry; the evidence changes, so its version moves."""
+    document = DocumentEvidence(
+        deliverable_id=cmd.deliverable_id,
+        version=tx.next_document_version(project.key, cmd.deliverable_id),
+        sha256=cmd.sha256,
+        size=cmd.size,
+        path=cmd.path,
+        status=DocumentStatus.APPROVED if cmd.approved_by else DocumentStatus.REGISTERED,
+        approved_by=cmd.approved_by,
+        format=cmd.format,
+        headings=cmd.headings,
+        store_key=cmd.store_key,
+    )
+    tx.add_document(project.key, document, approved_at=now if cmd.approved_by else None, now=now)
+    recorded_for = cmd.approved_by not in (None, actor.person_id)
+    tx.append_audit(
+        actor=audit_name(actor),
+        action=action,
+        entity=f"project:{project.key}/doc:{cmd.deliverable_id}@{document.version}",
+        payload={"sha256": cmd.sha256, "size": cmd.size, "approved_by": cmd.approved_by, "store_key": cmd.store_key}
+        | ({"approval_recorded_by": actor.person_id} if recorded_for else {})
+        | stamp(actor),
+        at=now,
+    )
+    tx.bump_evidence_version(project.key)
+    return document
+
+
+@refusals_audited(Act.APPROVE_DOCUMENT)
+def approve_document(
+    project_key: str, deliverable_id: str, *, actor: Actor, uow: UowFactory, now: datetime
+) -> DocumentRegistration:
+    """The deliverable's approver signs its latest version, in their own name.
+
+    Why a use case of its own: the approver (a sponsor, the PMO) is rarely the person who files the document, and
+    may not write the project's evidence; this is the only write they need. The signed version is a new version
+    of the same stored file, so a vote bound to the unsigned version is superseded as for any evidence change.
+    Who may sign: whoever holds the deliverable's approver role on the project (or a PMO admin); the project's
+    manager is refused when the deliverable's standard says its approver may not be the manager.
+    """
+    with uow() as tx:
+        project = require_project(tx, project_key, for_update=True)
+        _require_deliverable(tx, project, deliverable_id, None)
+        template = require_template(tx, project.template_id, project.template_version).template
+        standard = template.deliverable(deliverable_id)
+        signers = frozenset(project_roles(tx, project).get(standard.approver_role, ()))
+        entity = f"project:{project.key}/doc:{deliverable_id}"
+        permit(tx, actor, Act.APPROVE_DOCUMENT, project=project, signers=signers, entity=entity)
+        if standard.approver_not_manager and actor.person_id == project.manager_id:
+            raise AuthorizationError(
+                f"refused: {actor.person_id} is the manager of {project.key} and {deliverable_id} may not be "
+                "approved by the project's own manager",
+                code="auth.conflict_of_interest",
+                entity=entity,
+            )
+        latest = next((d for d in tx.latest_documents(project.key) if d.deliverable_id == deliverable_id), None)
+        if latest is None:
+            raise NotFoundError(
+                f"{project.key} has no {deliverable_id} to approve yet; register it first ('phasegate doc add')",
+                code="document.not_found",
+            )
+        if latest.status is DocumentStatus.APPROVED and latest.approved_by == actor.person_id:
+            return DocumentRegistration(document=latest, created=False)
+        cmd = RegisterDocument(
+            project_key=project.key,
+            deliverable_id=deliverable_id,
+            path=latest.path,
+            sha256=latest.sha256,
+            size=latest.size,
+            format=latest.format,
+            headings=latest.headings,
+            store_key=latest.store_key,
+            approved_by=actor.person_id,
         )
-        tx.add_document(project.key, document, approved_at=now if cmd.approved_by else None, now=now)
-        tx.append_audit(
-            actor=audit_name(actor),
-            action="document.registered",
-            entity=f"project:{project.key}/doc:{cmd.deliverable_id}@{document.version}",
-            payload={
-                "sha256": cmd.sha256,
-                "size": cmd.size,
-                "approved_by": cmd.approved_by,
-                "store_key": cmd.store_key,
-            }
-            | stamp(actor),
-            at=now,
-        )
-        tx.bump_evidence_version(project.key)
+        document = _add_version(tx, project, cmd, actor=actor, action="document.approved", now=now)
         tx.commit()
     return DocumentRegistration(document=document, created=True)
 

@@ -11,7 +11,7 @@ from gates.authorization import Act, check_sponsor_and_manager
 from gates.guard import audit_name, permit, refusals_audited, stamp
 from gates.usecases.lookups import require_person, require_project, require_template
 from gates.usecases.result import Result, UowFactory
-from models.commands import CreateProject
+from models.commands import CreateProject, UpdateProject
 from models.enums import (
     ProjectStatus,
 )
@@ -173,3 +173,59 @@ def close_project(key: str, *, actor: Actor, lessons: str, uow: UowFactory, now:
         )
         tx.commit()
     return project.model_copy(update={"closed": True})
+
+
+@refusals_audited(Act.UPDATE_PROJECT)
+def update_project(cmd: UpdateProject, *, actor: Actor, uow: UowFactory, now: datetime) -> ProjectSnapshot:
+    """Change a running project's name, budget, sponsor or manager: the PMO admin's act, with a reason, audited
+    with the values before and after.
+
+    Why only the admin: the sponsor judges the manager's work and the budget is what earned value is measured
+    against, so neither side of that judgement may rewrite it. The sponsor and manager stay two people. A new
+    budget is evidence (budget criteria read it), so the evidence version moves and a vote cast on the old
+    figure is superseded; approvers already seated in an open round keep their seats (reassign them with
+    ``rounds reassign``).
+    """
+    with uow() as tx:
+        project = require_project(tx, cmd.key, for_update=True)
+        permit(tx, actor, Act.UPDATE_PROJECT, project=project)
+        if project.status in (ProjectStatus.KILLED, ProjectStatus.COMPLETED):
+            raise ConflictError(
+                f"project {cmd.key} is {project.status.value}; a finished project's record does not change",
+                code="project.finished",
+            )
+        asked = {"name": cmd.name, "sponsor_id": cmd.sponsor_id, "manager_id": cmd.manager_id, "budget": cmd.budget}
+        changes = {
+            field: (getattr(project, field), value)
+            for field, value in asked.items()
+            if value is not None and value != getattr(project, field)
+        }
+        if not changes:
+            return project
+        updated = project.model_copy(update={field: after for field, (_, after) in changes.items()})
+        check_sponsor_and_manager(updated.sponsor_id, updated.manager_id)
+        for field in ("sponsor_id", "manager_id"):
+            if field in changes:
+                require_person(tx, getattr(updated, field), field=f"--{field.removesuffix('_id')}")
+        tx.update_project_charter(
+            project.key,
+            name=updated.name,
+            sponsor_id=updated.sponsor_id,
+            manager_id=updated.manager_id,
+            budget=updated.budget,
+            now=now,
+        )
+        tx.append_audit(
+            actor=audit_name(actor),
+            action="project.updated",
+            entity=f"project:{project.key}",
+            payload={
+                "reason": cmd.reason,
+                "changes": {field: {"before": before, "after": after} for field, (before, after) in changes.items()},
+            }
+            | stamp(actor),
+            at=now,
+        )
+        tx.bump_evidence_version(project.key)
+        tx.commit()
+    return updated

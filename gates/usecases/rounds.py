@@ -142,7 +142,7 @@ def cancel_round(round_id: UUID, *, actor: Actor, reason: str, uow: UowFactory, 
                 f"round {current.id} is {current.status.value}; only open rounds can be cancelled", code="round.closed"
             )
         project = require_project(tx, current.project_key)
-        tx.cancel_round(current.id, now=now)
+        tx.cancel_round(current.id, current.review_id, now=now)
         tx.append_audit(
             actor=audit_name(actor),
             action="round.cancelled",
