@@ -47,6 +47,7 @@ class Act(StrEnum):
     MANAGE_TOKENS = "manage API tokens"
     MANAGE_CREDENTIALS = "manage web sign-in credentials"
     APPROVE_DOCUMENT = "approve a deliverable"
+    READ_CONTACT = "read a person's email, login and notification addresses"
     UPDATE_PROJECT = "change a project's sponsor, manager or budget"
     OPERATE = "operate phasegate (migrate the database, seal the audit chain, retry notices, reconcile rounds)"
 
@@ -70,6 +71,8 @@ class Rule:
 
 
 _ADMIN = frozenset({OrgRole.PMO_ADMIN})
+READS = frozenset({Act.READ, Act.READ_CONTACT})
+"""Acts a read-only credential (a viewer token) may still ask for."""
 
 MATRIX: Mapping[Act, Rule] = {
     Act.READ: Rule(roles=frozenset(OrgRole)),
@@ -97,6 +100,7 @@ MATRIX: Mapping[Act, Rule] = {
     # use case; the matrix says who may sign at all.
     Act.APPROVE_DOCUMENT: Rule(roles=_ADMIN, relations=frozenset({Relation.SIGNER})),
     Act.UPDATE_PROJECT: Rule(roles=_ADMIN),
+    Act.READ_CONTACT: Rule(roles=_ADMIN, relations=frozenset({Relation.SELF})),
     Act.OPERATE: Rule(roles=_ADMIN),
 }
 
@@ -144,7 +148,7 @@ def authorize(
     rule = MATRIX[act]
     held = relations_of(actor, project=project, subject=subject, signers=signers)
     where = f" of {project.key}" if project is not None else ""
-    if actor.read_only and act is not Act.READ:
+    if actor.read_only and act not in READS:
         raise AuthorizationError(
             f"{actor.person_id} may not {act.value}{where}: this credential is read-only (a viewer token)"
         )

@@ -112,7 +112,7 @@ class UpdateProject(Command):
     The template pin, stage and status never change here: they move only through gates and decisions.
     """
 
-    key: ProjectKey
+    key: str
     name: Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)] | None = None
     sponsor_id: PersonId | None = None
     manager_id: PersonId | None = None

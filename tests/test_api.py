@@ -13,7 +13,7 @@ import json
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,17 +25,15 @@ from typer.testing import CliRunner
 
 from flows.cli import tokens as token_cli
 from flows.cli.common import os_login
-from gates import approvals, services
+from gates import services
 from models import tables as t
-from models.commands import AddPerson, Delegate
+from models.commands import AddPerson
 from models.db import make_engine, make_session_factory
 from models.identity import SYSTEM_ACTOR, OrgRole
 from models.settings import Settings
 from models.template_yaml import shipped_templates, template_content_hash
 from models.tokens import create_token, find_token, revoke, token_hash
 from models.uow import SqlUnitOfWork
-from tests import actors
-from tests.conftest import TEST_AUDIT_KEY
 from web.app import create_app
 
 PEOPLE = ("sam", "mgr", "pam", "fin", "vic", "ann")
@@ -452,18 +450,16 @@ def test_cancel_revoke_and_disable_are_checked_by_the_use_cases(api: Api, tmp_pa
     cancelled = api.post(f"/rounds/{round_id}/cancel", {"reason": "the plan was withdrawn"}, who="pmo")
     assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled", cancelled.text
 
-    engine = make_engine(api.url)
-    try:
-        granted = approvals.delegate(
-            Delegate(principal_id="sam", delegate_id="fin", valid_from=date(2026, 1, 1), valid_to=date(2026, 12, 31)),
-            actor=actors.person("sam"),
-            uow=lambda: SqlUnitOfWork(make_session_factory(engine), audit_key=TEST_AUDIT_KEY),
-            now=datetime.now(UTC),
-        )
-    finally:
-        engine.dispose()
-    assert [d["id"] for d in api.get("/delegations", person="sam").json()["items"]] == [str(granted.id)]
-    delegation = granted.id
+    grant = {"principal_id": "sam", "delegate_id": "fin", "valid_from": "2026-01-01", "valid_to": "2026-12-31"}
+    for_someone_else = api.post("/delegations", grant, who="outsider")  # ann may not give away sam's seats
+    assert for_someone_else.status_code == 403 and _refusals(api) == before + 2, for_someone_else.text
+    to_self = api.post("/delegations", grant | {"delegate_id": "sam"}, who="sponsor")
+    assert to_self.status_code == 409 and "themselves" in to_self.json()["detail"], to_self.text
+    granted = api.post("/delegations", grant, who="sponsor")
+    assert granted.status_code == 201 and granted.json()["delegate_id"] == "fin", granted.text
+    delegation = granted.json()["id"]
+    assert [d["id"] for d in api.get("/delegations", person="sam").json()["items"]] == [delegation]
+    before += 1
     not_yours = api.client.delete(f"/api/v1/delegations/{delegation}", headers=api.headers("outsider"))
     assert not_yours.status_code == 403 and _refusals(api) == before + 2
     revoked = api.client.delete(f"/api/v1/delegations/{delegation}", headers=api.headers("sponsor"))
@@ -495,3 +491,14 @@ def test_the_sponsor_signs_a_deliverable_in_their_own_name(api: Api, tmp_path: P
     again = api.post("/projects/S1/documents/business-case/approval", None, who="sponsor")
     assert again.status_code == 200 and again.json()["version"] == 2
     assert api.audit().count("document.approved") == 1
+
+
+def test_contact_details_are_the_persons_own_and_the_admins(api: Api) -> None:
+    seen_by_viewer = api.get("/people/sam").json()  # vic, a viewer, looks at sam
+    assert seen_by_viewer["name"] == "Sam" and seen_by_viewer["roles"] == ["gatekeeper"]
+    assert (seen_by_viewer["email"], seen_by_viewer["login"]) == (None, None)
+    assert api.get("/people/sam", who="sponsor").json()["email"] == "sam@example.com"  # sam himself
+    assert api.get("/people/vic").json()["email"] == "vic@example.com"  # a viewer token still reads its own
+    admin_view = api.get("/people/pam", who="pmo").json()
+    assert admin_view["email"] == "pam@example.com" and admin_view["login"] is not None
+    assert api.get("/people/pam", who="outsider").json()["login"] is None

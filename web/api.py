@@ -54,6 +54,7 @@ from models.audit_store import audit_head, verify_audit
 from models.commands import (
     CastVote,
     CreateProject,
+    Delegate,
     Email,
     RecordCost,
     RegisterDocument,
@@ -62,7 +63,7 @@ from models.commands import (
     UpdateProject,
 )
 from models.enums import BallotKind, Decision, ProjectStatus, RoundStatus
-from models.errors import InputError
+from models.errors import ConflictError, InputError
 from models.evidence import DocumentEvidence, RiskEvidence
 from models.identity import Actor, OrgRole, SignatureProof
 from models.snapshots import (
@@ -775,6 +776,27 @@ def list_delegations(
     return _page(approvals.list_delegations(uow=rt.reader, person_id=person), limit, offset)
 
 
+class DelegationIn(Body):
+    principal_id: PersonId = Field(description="Who delegates: yourself, unless you are a pmo_admin.")
+    delegate_id: PersonId
+    valid_from: date
+    valid_to: date
+    template_id: Ident | None = Field(default=None, description="Only this template's gates (default: any).")
+    gate_id: Ident | None = Field(default=None, description="Only this gate (default: any).")
+
+
+@router.post("/delegations", status_code=status.HTTP_201_CREATED, responses=WRITE, tags=["delegation"])
+def grant_delegation(actor: Acting, rt: Runtime, body: DelegationIn) -> DelegationRecord:
+    """Let a delegate vote for the principal within the dates (its principal or a pmo_admin; audited). The gate's
+    segregation rules still apply to the delegate, and votes name both people."""
+    try:
+        cmd = Delegate(**body.model_dump())
+    except ValidationError as err:  # rules across fields, which the schema cannot state: a conflict, not a shape
+        message = str(err.errors()[0]["msg"]).removeprefix("Value error, ")
+        raise ConflictError(f"body: {message}", code="delegation.invalid") from None
+    return approvals.delegate(cmd, actor=actor, uow=rt.uow, now=rt.now())
+
+
 @router.delete("/delegations/{delegation_id}", responses=WRITE, tags=["delegation"])
 def revoke_delegation(actor: Acting, rt: Runtime, delegation_id: UUID) -> DelegationRecord:
     """End a delegation now (its principal or a pmo_admin); votes already cast under it stand."""
@@ -785,9 +807,9 @@ def revoke_delegation(actor: Acting, rt: Runtime, delegation_id: UUID) -> Delega
 class PersonOut(BaseModel):
     id: str
     name: str
-    email: str
+    email: str | None = Field(description="Shown to the person and to PMO admins only (null otherwise).")
     locale: str
-    login: str | None
+    login: str | None = Field(description="Shown to the person and to PMO admins only (null otherwise).")
     roles: list[OrgRole]
     disabled: bool
 
@@ -796,7 +818,7 @@ def _person(person: PersonSnapshot) -> PersonOut:
     return PersonOut(
         id=person.id,
         name=person.name,
-        email=person.email,
+        email=person.email or None,
         locale=person.locale,
         login=person.login,
         roles=sorted(person.roles),
@@ -820,9 +842,9 @@ class DisableIn(Body):
 
 
 @router.get("/people/{person_id}", responses=READ_ONE, tags=["people"])
-def get_person(_: Reader, rt: Runtime, person_id: PersonId) -> PersonOut:
-    """A person: login, organisation roles, whether disabled."""
-    return _person(people.get_person(person_id, uow=rt.reader))
+def get_person(reader: Reader, rt: Runtime, person_id: PersonId) -> PersonOut:
+    """A person: name, organisation roles, whether disabled; email and login only to the person and PMO admins."""
+    return _person(people.get_person(person_id, uow=rt.reader, actor=reader))
 
 
 @router.patch("/people/{person_id}", responses=WRITE, tags=["people"])

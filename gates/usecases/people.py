@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from gates.authorization import Act
+from gates.authorization import Act, authorize
 from gates.guard import audit_name, permit, refusals_audited, refuse, stamp
 from gates.ports import UnitOfWork
 from gates.usecases.lookups import require_person
@@ -301,9 +301,22 @@ def _other_admins(tx: UnitOfWork, actor: Actor) -> bool:
     return any(p != actor.person_id for p in tx.people_with_role(OrgRole.PMO_ADMIN))
 
 
-def get_person(person_id: str, *, uow: UowFactory) -> PersonSnapshot:
+def get_person(person_id: str, *, uow: UowFactory, actor: Actor | None = None) -> PersonSnapshot:
+    """A person; for an ``actor`` who is neither that person nor a PMO admin, without their contact details.
+
+    Why withheld rather than refused: every reader needs names and roles (who sits on which gate), but an email,
+    a login or a notification URL (which may carry a webhook token) helps only phishing and account guessing.
+    Withheld fields are empty: ``email`` "", ``login`` None, ``notify_urls`` ().
+    """
     with uow() as tx:
-        return require_person(tx, person_id, field="ID")
+        person = require_person(tx, person_id, field="ID")
+    if actor is None:
+        return person
+    try:
+        authorize(actor, Act.READ_CONTACT, subject=person.id)
+    except AuthorizationError:
+        return person.model_copy(update={"email": "", "login": None, "notify_urls": ()})
+    return person
 
 
 @refusals_audited(Act.MANAGE_TOKENS)
