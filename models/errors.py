@@ -99,6 +99,11 @@ class RemoteError(PhasegateError):
 
     code = "remote.refused"
 
+    def __init__(self, message: str, *, code: str | None = None, server_code: str | None = None) -> None:
+        super().__init__(message, code=code)
+        self.server_code = server_code
+        """The problem ``code`` the server answered with, when it answered one (e.g. ``signature.required``)."""
+
 
 class SecretKeyError(PhasegateError):
     """No usable secret key: missing, too short, or in a key file others could read or replace.

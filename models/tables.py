@@ -468,7 +468,11 @@ class AuditEntry(Base):
     """
 
     __tablename__ = "audit_log"
-    __table_args__ = (CheckConstraint("scheme IN ('sha256', 'hmac-sha256')", name="scheme"),)
+    __table_args__ = (
+        CheckConstraint("scheme IN ('sha256', 'hmac-sha256')", name="scheme"),
+        # Recent refusals of one kind (throttling wrong Part 11 signatures) without reading the whole log.
+        Index("ix_audit_log_action_at", "action", "at"),
+    )
 
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     at: Mapped[datetime] = mapped_column(UTCDateTime)

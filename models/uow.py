@@ -913,6 +913,16 @@ class SqlUnitOfWork:
         ]
 
     # cross-cutting ------------------------------------------------------------------------------------
+    def count_refusals(self, *, person_id: str, code: str, since: datetime) -> int:
+        """Security refusals with ``code`` of ``person_id`` since ``since`` (read from the audit log, so every
+        server process and CLI sees the same count)."""
+        rows = self.session.execute(
+            select(t.AuditEntry.payload["code"].as_string(), t.AuditEntry.payload["person"].as_string()).where(
+                t.AuditEntry.action == "security.refused", t.AuditEntry.at >= since
+            )
+        )
+        return sum(1 for found, person in rows if found == code and person == person_id)
+
     def append_audit(self, *, actor: str, action: str, entity: str, payload: dict[str, Any], at: datetime) -> None:
         self._audit.append(AuditDraft(actor=actor, action=action, entity=entity, payload=payload, at=at))
 

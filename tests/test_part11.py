@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -25,6 +25,7 @@ from sqlalchemy import select
 from flows.cli.common import os_login
 from flows.runtime import approval_links, probe_file
 from gates import approvals, people, services
+from gates.usecases import voting
 from models import tables as t
 from models.commands import CastVote, UpdatePerson
 from models.credentials import SqlCredentials, enable_totp
@@ -152,6 +153,32 @@ def test_a_signature_with_totp_needs_the_code_too(world: World) -> None:
     assert _cast(world, SignatureProof(password=SecretStr(PASSWORD), one_time_code=code)).decision is Decision.GO
 
 
+def test_wrong_signatures_are_throttled_before_the_password_is_checked(world: World) -> None:
+    """Five wrong signatures in the window: the sixth attempt, even with the right password, is refused unchecked
+    (the count is read from the audit log, so it holds across doors and server processes)."""
+    for _ in range(voting.SIGNATURE_ATTEMPTS):
+        with pytest.raises(approvals.SecurityRefusedError) as wrong:
+            _cast(world, SignatureProof(password=SecretStr("guess")))
+        assert wrong.value.code == approvals.SIGNATURE_REFUSED
+    with pytest.raises(approvals.SecurityRefusedError) as throttled:
+        _cast(world, SignatureProof(password=SecretStr(PASSWORD)))
+    assert throttled.value.code == voting.SIGNATURE_THROTTLED and _votes(world) == 0
+    codes = [entry.payload["code"] for entry in _audit(world, "security.refused")]
+    assert codes == [approvals.SIGNATURE_REFUSED] * voting.SIGNATURE_ATTEMPTS + [voting.SIGNATURE_THROTTLED]
+    # Older failures fall out of the window: with the same record, a signature an hour later verifies.
+    later = approvals.cast_vote(
+        _go(world),
+        actor=actors.person("sam"),
+        uow=world.uow,
+        now=datetime.now(UTC) + voting.SIGNATURE_WINDOW + timedelta(minutes=1),
+        probe=probe_file,
+        links=approval_links(world.settings),
+        credentials=SqlCredentials(world.rt.sessions),
+        signature=SignatureProof(password=SecretStr(PASSWORD)),
+    )
+    assert later.decision is Decision.GO
+
+
 # ------------------------------------------------------------------------------------------------ REST API
 def test_the_api_takes_the_password_in_the_vote_body(world: World) -> None:
     with world.rt.sessions() as session, session.begin():
@@ -195,6 +222,26 @@ def test_the_cli_vote_reads_the_password_from_stdin(world: World) -> None:
     ok = _vote(url, round_ref, "--decision", "go", "--password-stdin", stdin=PASSWORD + "\n", expect=0)
     assert "go on round" in ok.stdout
     assert _audit(world, "vote.cast")[0].payload["signer_name"] == "Sam Sponsor"
+
+
+def test_a_remote_vote_signs_with_the_password_from_stdin(served: tuple[World, str], tmp_path: Path) -> None:
+    """`phasegate login` on a laptop, then `vote --password-stdin`: the server asks for the signature, a wrong
+    one is refused as such (not as a token problem), the right one signs; nothing runs on a local database."""
+    from tests.test_remote_cli import Laptop
+
+    w, base = served
+    with w.rt.sessions() as session, session.begin():
+        _, token = create_token(session, "sam", "approver", datetime.now(UTC), audit_key=w.rt.audit_key)
+    laptop = Laptop(tmp_path / "sam-laptop")
+    laptop.run("login", base, "--token-stdin", stdin=token + "\n")
+    unsigned = laptop.run("vote", str(w.round_id), "--decision", "go", expect=2, stdin="")
+    assert "--password-stdin" in unsigned.stderr and "electronic signatures" in unsigned.stderr, unsigned.stderr
+    wrong = laptop.run("vote", str(w.round_id), "--decision", "go", "--password-stdin", stdin="nope\n", expect=2)
+    assert "did not verify" in wrong.stderr and "token" not in wrong.stderr, wrong.stderr
+    signed = laptop.run("vote", str(w.round_id), "--decision", "go", "--password-stdin", stdin=PASSWORD + "\n")
+    assert "sam: go on round" in signed.stdout, signed.stdout
+    assert _audit(w, "vote.cast")[0].payload["signature"] == "part11" and _votes(w) == 1
+    assert not (laptop.home / "phasegate-home").exists()
 
 
 # ------------------------------------------------------------------------------------------------ browser

@@ -91,19 +91,16 @@ def vote(
         idempotency_key=idempotency_key,
         labels=VOTE_OPTIONS,
     )
-    signature = _signature_from_stdin() if password_stdin else None
+    signature = signature_from_stdin() if password_stdin else None
     try:
         voted = rt.vote(cmd, actor=actor, signature=signature)
     except InputError as err:
         if err.code != approvals.SIGNATURE_REQUIRED or signature is not None:
             raise
-        if not sys.stdin.isatty():
-            raise InputError(
-                f"--password-stdin: {err.message.removeprefix('password: ')}: run in a terminal to be asked, "
-                "or write the password to stdin with --password-stdin",
-                code=err.code,
-            ) from None
-        voted = rt.vote(cmd, actor=actor, signature=_prompt_signature(rt, actor.person_id))
+        require_terminal(err.message)
+        voted = rt.vote(
+            cmd, actor=actor, signature=prompt_signature(actor.person_id, wants_code=_has_totp(rt, actor.person_id))
+        )
     result = voted.result
     doc: dict[str, Any] = result.model_dump(mode="json")
     if voted.after.decision is not None:
@@ -138,7 +135,17 @@ def vote(
         typer.echo(f"  waiting for: {', '.join(result.pending)}")
 
 
-def _signature_from_stdin() -> Any:
+def require_terminal(why: str) -> None:
+    """A Part 11 gate asked for a signature the command was not given: ask for it only where someone can type."""
+    if not sys.stdin.isatty():
+        raise InputError(
+            f"--password-stdin: {why.removeprefix('password: ')}: run in a terminal to be asked, "
+            "or write the password to stdin with --password-stdin",
+            code="signature.required",
+        )
+
+
+def signature_from_stdin() -> Any:
     from pydantic import SecretStr
 
     from models.identity import SignatureProof
@@ -150,18 +157,26 @@ def _signature_from_stdin() -> Any:
     return SignatureProof(password=SecretStr(lines[0]), one_time_code=code)
 
 
-def _prompt_signature(rt: Any, voter: str) -> Any:
+def _has_totp(rt: Any, voter: str) -> bool:
+    from models.credentials import has_totp
+
+    with rt.read_sessions() as session:
+        return has_totp(session, voter)
+
+
+def prompt_signature(voter: str, *, wants_code: bool | None) -> Any:
+    """Ask for the signer's password (and one-time code: always when ``wants_code``, optionally when unknown)."""
     from pydantic import SecretStr
 
-    from models.credentials import has_totp
     from models.identity import SignatureProof
 
     typer.echo("This gate takes electronic signatures (21 CFR Part 11): your password signs this vote.", err=True)
     password = typer.prompt(f"Password of {voter}", hide_input=True, err=True)
-    with rt.read_sessions() as session:
-        wants_code = has_totp(session, voter)
-    code = typer.prompt("One-time code", err=True) if wants_code else None
-    return SignatureProof(password=SecretStr(password), one_time_code=code)
+    if wants_code is None:
+        code = typer.prompt("One-time code (empty if you have none)", default="", show_default=False, err=True)
+    else:
+        code = typer.prompt("One-time code", err=True) if wants_code else None
+    return SignatureProof(password=SecretStr(password), one_time_code=code.strip() or None if code else None)
 
 
 @rounds_app.command("list")

@@ -8,7 +8,7 @@ else is written. The result carries events; the composition root reacts to them 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from uuid import UUID
 
 from pydantic import Field
@@ -166,6 +166,7 @@ def cast_vote(
         try:
             return _cast_vote(cmd, actor=actor, uow=uow, now=now, probe=probe, registry=registry, links=links)
         except _SignatureNeededError as needed:  # a Part 11 gate: verify outside the round's lock, then again
+            _throttle_signatures(cmd.voter_id, uow=uow, now=now)
             _verify_signature(cmd, needed.gate_id, credentials=credentials, signature=signature)
             return _cast_vote(
                 cmd, actor=actor, uow=uow, now=now, probe=probe, registry=registry, links=links, signed=True
@@ -188,6 +189,25 @@ def cast_vote(
 
 SIGNATURE_REQUIRED = "signature.required"
 SIGNATURE_REFUSED = "signature.refused"
+SIGNATURE_THROTTLED = "signature.throttled"
+SIGNATURE_ATTEMPTS = 5
+SIGNATURE_WINDOW = timedelta(minutes=15)
+
+
+def _throttle_signatures(voter_id: str, *, uow: UowFactory, now: datetime) -> None:
+    """After ``SIGNATURE_ATTEMPTS`` wrong signatures in ``SIGNATURE_WINDOW``, refuse before checking another.
+
+    Why counted from the audit log: every door (CLI, page, API, any number of server processes) re-authenticates
+    against the same record, so a guesser gains nothing by switching doors; the refusals are already audited.
+    """
+    with uow() as tx:
+        failures = tx.count_refusals(person_id=voter_id, code=SIGNATURE_REFUSED, since=now - SIGNATURE_WINDOW)
+    if failures >= SIGNATURE_ATTEMPTS:
+        raise SecurityRefusedError(
+            f"refused: {failures} wrong signatures by {voter_id} in the last "
+            f"{int(SIGNATURE_WINDOW.total_seconds() // 60)} minutes; wait, then sign again",
+            code=SIGNATURE_THROTTLED,
+        )
 
 
 class _SignatureNeededError(Exception):

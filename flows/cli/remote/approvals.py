@@ -14,10 +14,10 @@ from typing import Annotated, Any
 
 import typer
 
-from flows.cli.approvals import DECISIONS, VOTE_OPTIONS
+from flows.cli.approvals import DECISIONS, VOTE_OPTIONS, prompt_signature, require_terminal, signature_from_stdin
 from flows.cli.common import Db, Json, emit, parse_round_id, sub_app
 from flows.cli.remote.session import acting_person, iso, refuse_db, server
-from models.errors import InputError
+from models.errors import InputError, RemoteError
 
 rounds_app = sub_app("Approval rounds (through the server).")
 conditions_app = sub_app("Conditions of CONDITIONAL_GO decisions (through the server).")
@@ -36,11 +36,22 @@ def vote(
         list[str] | None, typer.Option("--condition", help="TEXT;OWNER;DUE;VERIFICATION (conditional_go, repeatable)")
     ] = None,
     idempotency_key: Annotated[str | None, typer.Option("--idempotency-key", help="Retry-safe key")] = None,
+    password_stdin: Annotated[
+        bool,
+        typer.Option(
+            "--password-stdin",
+            help="Part 11 gates: read your password from stdin's first line (and a one-time code from the second)",
+        ),
+    ] = False,
     db: Db = None,
     as_json: Json = False,
 ) -> None:
-    """Vote on an approval round as the token's person; a deciding vote applies the decision on the server."""
-    from gates.approvals import VoteResult
+    """Vote on an approval round as the token's person; a deciding vote applies the decision on the server.
+
+    On a gate that takes electronic signatures the server asks for the signer's web password: at a prompt, or
+    from stdin with --password-stdin; it travels in the request body over the login's HTTPS connection.
+    """
+    from gates.approvals import SIGNATURE_REQUIRED, VoteResult
     from models.commands import CastVote
 
     if decision not in DECISIONS:
@@ -75,7 +86,15 @@ def vote(
         if cmd.conditions:
             body["conditions"] = [c.model_dump(mode="json") for c in cmd.conditions]
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
-        outcome = remote.call("POST", f"/rounds/{round_id}/votes", body=body, headers=headers)
+        signature = signature_from_stdin() if password_stdin else None
+        try:
+            outcome = remote.call("POST", f"/rounds/{round_id}/votes", body=body | _signed(signature), headers=headers)
+        except RemoteError as err:  # nothing was recorded: the server asks for the signature before the vote
+            if err.server_code != SIGNATURE_REQUIRED or signature is not None:
+                raise
+            require_terminal(err.message)
+            signature = prompt_signature(me["person_id"], wants_code=None)
+            outcome = remote.call("POST", f"/rounds/{round_id}/votes", body=body | _signed(signature), headers=headers)
     result = VoteResult.model_validate(outcome["vote"])
     doc: dict[str, Any] = result.model_dump(mode="json")
     if outcome.get("applied") is not None:  # applied by the server; its dispatcher sends the notices
@@ -106,6 +125,13 @@ def vote(
         typer.echo(f"round resolved: {result.round_decision.value}; the server applies it")
     elif result.pending:
         typer.echo(f"  waiting for: {', '.join(result.pending)}")
+
+
+def _signed(signature: Any) -> dict[str, Any]:
+    """The vote body's Part 11 fields for ``signature`` (none without one)."""
+    if signature is None:
+        return {}
+    return {"password": signature.password.get_secret_value(), "one_time_code": signature.one_time_code}
 
 
 def round_row(item: dict[str, Any]) -> dict[str, Any]:

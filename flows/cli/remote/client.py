@@ -107,13 +107,14 @@ class Server:
 def refusal(login: Login, method: str, path: str, response: httpx.Response) -> RemoteError:
     """The one line a refused request becomes, with the problem's ``detail`` when the server sent one."""
     detail = _detail(response)
+    server_code = _problem_code(response)
     if response.status_code == 401:
         return RemoteError(
             f"the server at {login.url} refused the token ({detail}); get a new token from your PMO "
             f"('phasegate token create' on the server), then run 'phasegate login {login.url}'",
             code="remote.unauthorized",
         )
-    if response.status_code == 403:
+    if response.status_code == 403 and (server_code or "auth.").startswith("auth."):  # the token's role or person
         return RemoteError(
             f"{detail} (server {login.url}); ask your PMO for a token with a role that may, "
             f"then run 'phasegate login {login.url}' with it",
@@ -138,7 +139,15 @@ def refusal(login: Login, method: str, path: str, response: httpx.Response) -> R
             f"the server at {login.url} failed ({response.status_code}: {detail}); ask your PMO to check its log",
             code="remote.server_error",
         )
-    return RemoteError(detail, code="remote.refused")
+    return RemoteError(detail, code="remote.refused", server_code=server_code)
+
+
+def _problem_code(response: httpx.Response) -> str | None:
+    try:
+        data = response.json()
+    except ValueError:
+        return None
+    return str(data["code"]) if isinstance(data, dict) and isinstance(data.get("code"), str) else None
 
 
 def _detail(response: httpx.Response) -> str:

@@ -1,4 +1,6 @@
-"""A gate review whose approval round was cancelled says so (``cancelled``) instead of awaiting approval forever.
+"""Trust, continued: a gate review whose approval round was cancelled says so (``cancelled``) instead of awaiting
+approval forever; the audit log is indexed by action and time, so recent refusals of a kind (wrong Part 11
+signatures, which are throttled) are counted without reading the whole log.
 
 Revision ID: 0009
 Revises: 0008
@@ -28,6 +30,7 @@ def _status_check(allowed: str) -> None:
 
 
 def upgrade() -> None:
+    op.create_index("ix_audit_log_action_at", "audit_log", ["action", "at"])
     _status_check(AFTER)
     # Reviews whose round an admin cancelled before this revision.
     op.execute(
@@ -41,3 +44,4 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.execute(sa.text("UPDATE gate_reviews SET status = 'awaiting_approval' WHERE status = 'cancelled'"))
     _status_check(BEFORE)
+    op.drop_index("ix_audit_log_action_at", table_name="audit_log")
