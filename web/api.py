@@ -403,14 +403,8 @@ def register_document(actor: Acting, rt: Runtime, key: Key, body: DocumentIn, re
     try:
         return _register_document(rt, actor, key, body, response)
     except InputError as err:
-        if err.code in SECURITY_REFUSALS:
-            services.record_document_refusal(
-                key, actor=actor.person_id, path=body.path, code=err.code, why=err.message, uow=rt.uow, now=rt.now()
-            )
+        services.record_document_refusal(key, err, actor=actor, path=body.path, uow=rt.uow, now=rt.now())
         raise
-
-
-SECURITY_REFUSALS = frozenset({"input.not_regular_file", "document.hash_mismatch"})
 
 
 def _register_document(

@@ -45,11 +45,21 @@ def doc_add(
     again (same sha256) is not a new version.
     """
     from gates import services
-    from models.commands import RegisterDocument
 
     rt = runtime_for(db)
     actor = acting(rt, as_person)
     services.check_document_target(key, deliverable, approved_by, actor=actor, uow=rt.uow, now=now())
+    try:
+        _register(rt, actor, key, deliverable, file, approved_by)
+    except InputError as err:  # a device or FIFO named as a document is audited, as through the API
+        services.record_document_refusal(key, err, actor=actor, path=str(file), uow=rt.uow, now=now())
+        raise
+
+
+def _register(rt: Any, actor: Any, key: str, deliverable: str, file: Path, approved_by: str | None) -> None:
+    from gates import services
+    from models.commands import RegisterDocument
+
     with rt.document_store().custody(file, label="FILE") as stored:
         cmd = command(
             RegisterDocument,

@@ -18,7 +18,7 @@ from models.commands import RecordCost, RegisterDocument
 from models.enums import (
     DocumentStatus,
 )
-from models.errors import AuthorizationError, InputError, NotFoundError
+from models.errors import AuthorizationError, InputError, NotFoundError, PhasegateError
 from models.evidence import DocumentEvidence, EvmSnapshot, GateEvidence, MilestoneEvidence, RiskEvidence
 from models.identity import Actor
 from models.snapshots import (
@@ -270,17 +270,23 @@ def adopt_document(
     return True
 
 
+DOCUMENT_SECURITY_REFUSALS = frozenset({"input.not_regular_file", "document.hash_mismatch"})
+"""Refused document registrations that look like probing the disk: a device, FIFO or link, a hash not the file's."""
+
+
 def record_document_refusal(
-    project_key: str, *, actor: str, path: str, code: str, why: str, uow: UowFactory, now: datetime
+    project_key: str, refused: PhasegateError, *, actor: Actor, path: str, uow: UowFactory, now: datetime
 ) -> None:
-    """Audit a document registration refused for a security reason (a device, FIFO or link named by a remote
-    client, a hash that is not the file's): the refusal itself writes nothing else."""
+    """Audit a document registration refused for a security reason (``DOCUMENT_SECURITY_REFUSALS``), whichever
+    door it came through; any other refusal (a typo in a path) is the caller's to show, not an event."""
+    if refused.code not in DOCUMENT_SECURITY_REFUSALS:
+        return
     with uow() as tx:
         tx.append_audit(
-            actor=actor,
+            actor=audit_name(actor),
             action="security.document_refused",
             entity=f"project:{project_key}",
-            payload={"path": path, "code": code, "why": why},
+            payload={"path": path, "code": refused.code, "why": refused.message} | stamp(actor),
             at=now,
         )
         tx.commit()
