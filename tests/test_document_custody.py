@@ -349,7 +349,8 @@ def test_over_size_request_bodies_get_413_on_the_stream(api: tuple[TestClient, d
 
     form = {"Content-Type": "application/x-www-form-urlencoded", "Accept-Language": "zh-CN"}
     page = client.post("/approve/any-token", content=b"a=" + b"x" * (2 * 1024 * 1024), headers=form)
-    assert page.status_code == 413 and "请求过大" in page.text and "PHASEGATE_MAX_REQUEST_KB" in page.text
+    assert page.status_code == 413 and "请求过大" in page.text and "请求超出了服务器可接受的大小" in page.text
+    assert "<details" in page.text and "PHASEGATE_MAX_REQUEST_KB" in page.text  # the exact line, for the PMO
 
     assert client.get("/api/v1/projects/BIG", headers=headers).status_code == 404
     small = client.post("/api/v1/projects", json=body | {"name": "fits"}, headers=headers)

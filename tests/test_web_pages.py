@@ -309,6 +309,20 @@ def test_a_disabled_approvers_link_no_longer_votes_and_the_attempt_is_audited(wo
     )
 
 
+def test_a_refusal_reads_in_the_approvers_language_with_the_exact_line_as_a_detail(
+    world: World, client: TestClient
+) -> None:
+    path = _sponsor_link(world)
+    fields = _form(client.get(path).text)
+    approvals.cancel_round(world.round_id, actor=SYSTEM_ACTOR, reason="plan withdrawn", uow=world.uow, now=_now())
+    zh = client.post(path, data=fields | {"decision": "go"}, headers={"Accept-Language": "zh-CN"})
+    assert zh.status_code == 409
+    assert "该审批轮次已结束" in zh.text and "<details" in zh.text and "votes are closed" in zh.text
+    en = client.post(path, data=fields | {"decision": "go"}, headers={"Accept-Language": "en"})
+    assert en.status_code == 409 and "votes are closed" in en.text and "<details" not in en.text
+    assert world.count(t.Vote) == 0
+
+
 def test_forged_altered_and_expired_links_get_4xx_pages_and_audit_entries(world: World, client: TestClient) -> None:
     path = _sponsor_link(world)
     token = path.rsplit("/", 1)[1]

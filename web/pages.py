@@ -18,10 +18,11 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from flows.runtime import Runtime, utc_now
 from gates import approvals
-from models.errors import ConflictError, InputError, NotFoundError, PermissionDeniedError
+from models.errors import ConflictError, InputError, NotFoundError, PermissionDeniedError, PhasegateError
 from models.identity import AuthMethod
 from models.keys import secret_key
 from web import approval, csrf, i18n, session, views
+from web.refusal_text import explain
 
 TEMPLATES = Path(__file__).parent / "templates"
 STALE_CODES = frozenset({"vote.evidence_changed", "vote.evidence_mismatch"})
@@ -78,6 +79,7 @@ def render(
         locale=locale,
         path=request.url.path,
         zh=locale == "zh-CN",
+        explain=lambda code: explain(code, locale),
         me=me,
         signout_token=signout_token,
         signout_field=csrf.SIGNOUT_FIELD,
@@ -94,6 +96,13 @@ def render(
 def message_page(request: Request, *, status: int, title: str, body: str, **extra: Any) -> HTMLResponse:
     """A page that only says something (refusals, errors): ``title`` and ``body`` are keys of the page strings."""
     return render(request, "message.html", status=status, title_key=title, body_key=body, detail=None, **extra)
+
+
+def refusal_page(request: Request, status: int, title: str, err: PhasegateError) -> HTMLResponse:
+    """A use case's refusal: its meaning in the reader's language (``web.refusal_text``) and its exact line."""
+    return render(
+        request, "message.html", status=status, title_key=title, body_key=None, detail=err.message, code=err.code
+    )
 
 
 # ------------------------------------------------------------------------------------------------ dashboard
@@ -222,14 +231,14 @@ async def approval_post(request: Request, token: str, background: BackgroundTask
             page = message_page(request, status=409, title="stale_title", body="stale_body")
             page.background = background
             return page
-        return render(request, "message.html", status=409, title_key="conflict_title", body_key=None, detail=str(err))
+        return refusal_page(request, 409, "conflict_title", err)
     except PermissionDeniedError as err:
         if err.code == approvals.SIGNATURE_REFUSED:  # audited by the use case; the form comes back to retry
             refused = i18n.words(i18n.pick_locale(request))["signature_refused"]
             return await run_in_threadpool(
                 lambda: _approval_page(request, rt, link, status=403, error=refused, form=form)
             )
-        return render(request, "message.html", status=403, title_key="forbidden_title", body_key=None, detail=str(err))
+        return refusal_page(request, 403, "forbidden_title", err)
     except NotFoundError as err:
-        return render(request, "message.html", status=404, title_key="not_found_title", body_key=None, detail=str(err))
+        return refusal_page(request, 404, "not_found_title", err)
     return RedirectResponse(f"/approve/{token}?voted=1", status_code=303, background=background)

@@ -75,6 +75,7 @@ class RequestSizeLimit:
                 title_key="too_large_title",
                 body_key="too_large_body",
                 detail=detail,
+                code="request.too_large",
             )
             response.headers["Connection"] = "close"
         await response(scope, receive, send)
