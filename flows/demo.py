@@ -22,7 +22,7 @@ from typing import Any, cast
 
 import typer
 
-from gates import approvals, people, services
+from gates import people, services
 from models.commands import AddPerson, CastVote, CreateProject, RecordCost, RegisterDocument
 from models.enums import Decision
 from models.identity import OrgRole
@@ -118,7 +118,7 @@ def _document(folder: Path, template: LifecycleTemplate, deliverable_id: str, pr
 def run_demo() -> None:
     from flows.cli.common import os_login
     from flows.cli.database import db_upgrade
-    from flows.runtime import approval_links, probe_file, runtime, utc_now
+    from flows.runtime import runtime, utc_now
     from flows.server import prefect_run_context, start
     from flows.trigger import prepare_prefect
 
@@ -167,7 +167,6 @@ def run_demo() -> None:
             services.add_person(cmd, actor=admin(), uow=rt.uow, now=utc_now())
     typer.echo(f"PMO admin: {PMO}, mapped to your OS login {login!r}; the demo acts for the others as that admin")
 
-    from flows.gate_decision import gate_decision_flow
     from flows.gate_review import gate_review_flow
 
     rows: list[tuple[str, str, str, str, str]] = []
@@ -226,19 +225,16 @@ def run_demo() -> None:
             recommendation = outcome["evaluation"]["recommendation"]
             decision = "-"
             if outcome["round_id"] and item.vote is not None:
-                vote = approvals.cast_vote(
+                # The sponsor's vote takes the path every door takes: a deciding vote has the gate-decision
+                # flow applied by the served deployment (or here, when nothing serves), as for a real sponsor.
+                voted = rt.vote(
                     CastVote(
                         round_id=outcome["round_id"], voter_id=item.sponsor, decision=item.vote, reason=item.reason
                     ),
                     actor=admin(item.sponsor),
-                    uow=rt.uow,
-                    now=utc_now(),
-                    probe=probe_file,
-                    registry=rt.registry,
-                    links=approval_links(rt.settings),
                 )
-                if vote.round_decision is not None:
-                    gate_decision_flow(str(vote.round_id))
+                if voted.result.round_decision is not None:
+                    _await_applied(rt, voted.result.round_id)
                 decision = item.vote.value
             after = services.project_view(item.key, uow=rt.uow).project
             rows.append((item.key, gate.id, recommendation, decision, f"{after.status.value} / {after.stage_id}"))
@@ -257,3 +253,21 @@ def run_demo() -> None:
     typer.echo(f"Prefect UI:     {server.url.removesuffix('/api')}  (flow runs and their artifacts)")
     typer.echo("stop the Prefect server with: .venv/bin/phasegate server stop")
     typer.echo(f"try:            .venv/bin/phasegate project show ERP-UPGRADE --db {db_url}")
+
+
+def _await_applied(rt: Any, round_id: Any, *, seconds: float = 60.0) -> None:
+    """Wait until the gate-decision flow run has applied the round's decision, so the table shows the result.
+
+    A served deployment picks the run up within seconds; if none does in time, the demo says so and moves on
+    (the decision is not lost: ``rounds reconcile`` and the scheduled reconciliation apply it).
+    """
+    import time
+
+    from gates import services
+
+    deadline = time.monotonic() + seconds
+    while services.get_round(round_id, uow=rt.reader).applied_at is None:
+        if time.monotonic() > deadline:
+            typer.echo(f"round {round_id}: the gate-decision flow run has not finished yet; see the Prefect UI")
+            return
+        time.sleep(0.5)

@@ -199,6 +199,11 @@ def test_demo_generates_its_own_private_key(tmp_path: Path) -> None:
     assert tokens, "the demo's approval requests carry links"
     claim = read_approval_token(key_file.read_text().strip(), tokens[0], now=datetime.now(UTC))
     assert claim.approver_id in {"alice", "wang-fang"}
+    # The sponsors' votes went the way every door's go: their decisions were applied by gate-decision runs.
+    table = {line.split()[0]: line for line in done.stdout.splitlines() if line[:1].isupper() and "/" in line}
+    assert table["ERP-UPGRADE"].endswith("active / planning"), done.stdout
+    assert table["SMART-KIOSK"].endswith("killed / discovery"), done.stdout
+    assert "has not finished yet" not in done.stdout
 
 
 def _audit_rows(env: dict[str, str]) -> int:
