@@ -6,13 +6,17 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PACKAGES := flows gates models notifications migrations web
 
-.PHONY: demo test lint typecheck imports check clean
+.PHONY: demo test test-fast lint typecheck imports check clean
 
 demo: $(STAMP)
 	$(VENV)/bin/phasegate demo
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+# The unit tier: pure domain and rendering tests, no database, Prefect or browser (seconds, while editing).
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m unit
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

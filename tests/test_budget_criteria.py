@@ -18,6 +18,8 @@ from models.evidence import EvmSnapshot
 from models.snapshots import CriterionResult
 from models.template import CriterionDef
 
+pytestmark = pytest.mark.unit  # pure: no database, no Prefect, no browser (make test-fast)
+
 Params = dict[str, str | int | float | bool]
 MISSING = "missing"  # expected outcome: passed False, evidence_missing True
 

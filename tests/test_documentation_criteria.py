@@ -21,6 +21,8 @@ from models.evidence import DocumentEvidence, GateEvidence
 from models.snapshots import CriterionResult
 from models.template import CriterionDef, DeliverableDef, GateDef, LifecycleTemplate, StageDef
 
+pytestmark = pytest.mark.unit  # pure: no database, no Prefect, no browser (make test-fast)
+
 H1 = hashlib.sha256(b"approved text").hexdigest()
 H2 = hashlib.sha256(b"edited afterwards").hexdigest()
 MISSING = "missing"  # expected: passed False and evidence_missing True

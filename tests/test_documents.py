@@ -17,6 +17,8 @@ from pypdf import PdfReader, PdfWriter
 from models.documents import CHUNK, PDF_LINE_CHARS, current_sha256, inspect_document, markdown_headings
 from models.errors import InputError
 
+pytestmark = pytest.mark.unit  # pure: no database, no Prefect, no browser (make test-fast)
+
 
 def sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()

@@ -29,6 +29,8 @@ from gates.escalation import (
 from models.enums import Decision
 from models.errors import InputError
 
+pytestmark = pytest.mark.unit  # pure: no database, no Prefect, no browser (make test-fast)
+
 NEW_YORK = ZoneInfo("America/New_York")
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 US = WorkingCalendar(region="US", timezone="America/New_York")

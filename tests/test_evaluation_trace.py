@@ -8,6 +8,8 @@ import random
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
+import pytest
+
 from gates.criteria import evidence_reference
 from gates.evaluation import evaluate_gate
 from gates.registry import default_registry
@@ -23,6 +25,8 @@ from models.evidence import (
 from models.snapshots import CriterionResult
 from models.template import CriterionDef, GateDef, LifecycleTemplate
 from models.template_yaml import shipped_templates
+
+pytestmark = pytest.mark.unit  # pure: no database, no Prefect, no browser (make test-fast)
 
 AS_OF = date(2026, 11, 2)
 RICHEST = {"it-pmo": "ready-for-closing", "cooper-5": "go-to-development"}

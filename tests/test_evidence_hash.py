@@ -26,6 +26,8 @@ from models.evidence import (
     ScoreEvidence,
 )
 
+pytestmark = pytest.mark.unit  # pure: no database, no Prefect, no browser (make test-fast)
+
 TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=12)
 AMOUNT = st.decimals(min_value=0, max_value=Decimal("1e12"), places=2, allow_nan=False, allow_infinity=False)
 BIG = st.integers(min_value=-(2**70), max_value=2**70)

@@ -18,6 +18,8 @@ from gates.evm import EAC_METHODS, EacMethod, EvmFigures, compute, rag_band
 from models.errors import InputError
 from models.evidence import MAX_AMOUNT, EvmSnapshot
 
+pytestmark = pytest.mark.unit  # pure: no database, no Prefect, no browser (make test-fast)
+
 AS_OF = date(2026, 5, 29)
 
 

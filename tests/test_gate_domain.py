@@ -19,6 +19,8 @@ from models.snapshots import CriterionResult, ProjectSnapshot
 from models.template import CriterionDef, LifecycleTemplate
 from models.template_yaml import shipped_templates
 
+pytestmark = pytest.mark.unit  # pure: no database, no Prefect, no browser (make test-fast)
+
 
 def _template(template_id: str) -> LifecycleTemplate:
     return next(t for _, t in shipped_templates() if t.id == template_id)

@@ -29,6 +29,8 @@ from models.imports import (
     read_rows,
 )
 
+pytestmark = pytest.mark.unit  # pure: no database, no Prefect, no browser (make test-fast)
+
 DATA = Path(__file__).parent / "data" / "imports"
 
 ACTUALS_HEADER = "project,as_of,planned_value,earned_value,actual_cost"

@@ -24,6 +24,8 @@ from notifications.links import (
     read_approval_token,
 )
 
+pytestmark = pytest.mark.unit  # pure: no database, no Prefect, no browser (make test-fast)
+
 SECRET = "k" * 16 + "0123456789abcdef"  # 32 bytes
 OTHER_SECRET = "another-deployment-secret-of-32+bytes"
 ROUND = str(uuid.UUID("0b6f3c4e-1111-4a2b-9c3d-000000000001"))

@@ -17,6 +17,8 @@ from models.evidence import EvmSnapshot
 from models.snapshots import CriterionResult, DeliverableStatus, Evaluation
 from notifications.packet import parse_packet, render_packet
 
+pytestmark = pytest.mark.unit  # pure: no database, no Prefect, no browser (make test-fast)
+
 EVIDENCE = "9" * 64
 CHARTER_SHA = "1" * 64
 PLAN_SHA = "2" * 64

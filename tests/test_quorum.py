@@ -24,6 +24,8 @@ from models.enums import ApprovalPolicyKind, BallotKind, Decision
 from models.errors import ConflictError, InputError
 from models.template import ApprovalDef, ApproverGroupDef
 
+pytestmark = pytest.mark.unit  # pure: no database, no Prefect, no browser (make test-fast)
+
 P = ApprovalPolicyKind
 GO, CG, HOLD, RECYCLE, KILL = Decision.GO, Decision.CONDITIONAL_GO, Decision.HOLD, Decision.RECYCLE, Decision.KILL
 ABSTAIN, RECUSE = BallotKind.ABSTAIN, BallotKind.RECUSE

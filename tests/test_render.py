@@ -20,6 +20,8 @@ from notifications.ics import escape_text, fold, meeting_uid, review_meeting_eve
 from notifications.links import approval_token, approval_url
 from notifications.render import KINDS, LOCALES, TEMPLATE_DIR, RenderedMessage, format_when, render, resolve_locale
 
+pytestmark = pytest.mark.unit  # pure: no database, no Prefect, no browser (make test-fast)
+
 SECRET = "test-secret-for-approval-links-0123456789"
 ROUND = "0b6f3c4e-1111-4a2b-9c3d-000000000001"
 EVIDENCE = "e" * 64

@@ -39,6 +39,8 @@ from models.template import (
     StageDef,
 )
 
+pytestmark = pytest.mark.unit  # pure: no database, no Prefect, no browser (make test-fast)
+
 Params = dict[str, str | int | float | bool]
 AS_OF = date(2026, 6, 1)
 MISSING = "missing"  # expected outcome: passed False, evidence_missing True

@@ -22,6 +22,8 @@ from models.template_yaml import (
     template_json_schema,
 )
 
+pytestmark = pytest.mark.unit  # pure: no database, no Prefect, no browser (make test-fast)
+
 DATA = Path(__file__).parent / "data" / "templates"
 
 # A valid template, the base every bad snippet below varies. Line numbers in the table refer to each snippet.
