@@ -188,6 +188,28 @@ STRINGS: Mapping[str, Mapping[str, str]] = {
         "signature_refused": "Your signature did not verify: the password or one-time code is wrong. Nothing was "
         "recorded.",
         "band_unknown": "not reported",
+        # What a use case's refusal means, by its error code (web.pages.refusal_page); missing: the English line.
+        "refusal:round.closed": (
+            "This approval round is closed: it was decided or cancelled, so votes are no longer taken."
+        ),
+        "refusal:vote.duplicate": "You have already voted in this round.",
+        "refusal:vote.not_approver": "You do not hold a seat in this approval round.",
+        "refusal:vote.not_your_turn": "This gate takes votes in order, and it is not your turn yet.",
+        "refusal:vote.evidence_mismatch": (
+            "The evidence changed since this page was shown; open the link again to see what you sign."
+        ),
+        "refusal:vote.request_closed": "Your request for changes was already answered; vote on the current evidence.",
+        "refusal:vote.condition_person_unknown": "A condition names an owner or verifier who is not a known person.",
+        "refusal:security.refused": (
+            "Refused by the gate's segregation-of-duties or delegation rules; the attempt was recorded."
+        ),
+        "refusal:auth.role": "Your roles do not allow this act.",
+        "refusal:auth.conflict_of_interest": "Nobody judges their own project: as its manager you may not do this.",
+        "refusal:auth.disabled": "This account is disabled and can no longer act.",
+        "refusal:auth.voter": "A vote is its voter's own act.",
+        "refusal:signature.throttled": "Too many wrong signatures in the last 15 minutes; wait, then sign again.",
+        "refusal:request.too_large": "The request was larger than this server accepts, so nothing was recorded.",
+        "refusal:round.not_found": "There is no such approval round.",
     },
     "zh-CN": {
         "app": "phasegate",
@@ -355,6 +377,22 @@ STRINGS: Mapping[str, Mapping[str, str]] = {
         "signature_help": "此阶段门要求电子签名：请输入您的密码（如已启用，还需一次性验证码）以签署本次投票。",
         "signature_refused": "签名未通过验证：密码或一次性验证码不正确。未记录任何内容。",
         "band_unknown": "未报告",
+        # What a use case's refusal means, by its error code (web.pages.refusal_page); missing: the English line.
+        "refusal:round.closed": "该审批轮次已结束（已决策或已取消），不再接受投票。",
+        "refusal:vote.duplicate": "您已在本轮次中投过票。",
+        "refusal:vote.not_approver": "您不是本审批轮次的审批人。",
+        "refusal:vote.not_your_turn": "本阶段门按顺序投票，尚未轮到您。",
+        "refusal:vote.evidence_mismatch": "页面显示后证据已发生变化；请重新打开链接，查看您要签署的内容。",
+        "refusal:vote.request_closed": "您的修改请求已得到处理；请就当前证据投票。",
+        "refusal:vote.condition_person_unknown": "某项条件指定的负责人或核验人不是系统中的人员。",
+        "refusal:security.refused": "因阶段门的职责分离或授权规则被拒绝；此次尝试已记录在审计日志中。",
+        "refusal:auth.role": "您的角色不允许执行此操作。",
+        "refusal:auth.conflict_of_interest": "任何人不得评判自己的项目：作为项目经理，您不能执行此操作。",
+        "refusal:auth.disabled": "该账户已停用，不能再执行任何操作。",
+        "refusal:auth.voter": "投票只能由投票人本人进行。",
+        "refusal:signature.throttled": "过去 15 分钟内签名错误次数过多；请稍后再签署。",
+        "refusal:request.too_large": "请求超出了服务器可接受的大小，未记录任何内容。",
+        "refusal:round.not_found": "不存在该审批轮次。",
     },
 }
 
@@ -382,3 +420,9 @@ def switched(request: Request) -> str | None:
 
 def words(locale: str) -> Mapping[str, str]:
     return STRINGS[locale if locale in STRINGS else "en"]
+
+
+def explain(code: str | None, locale: str) -> str | None:
+    """What refusal ``code`` means in ``locale``, or None when there are no words for it (the page then shows the
+    use case's own English line)."""
+    return words(locale).get(f"refusal:{code}") if code else None

@@ -22,7 +22,6 @@ from models.errors import ConflictError, InputError, NotFoundError, PermissionDe
 from models.identity import AuthMethod
 from models.keys import secret_key
 from web import approval, csrf, i18n, session, views
-from web.refusal_text import explain
 
 TEMPLATES = Path(__file__).parent / "templates"
 STALE_CODES = frozenset({"vote.evidence_changed", "vote.evidence_mismatch"})
@@ -79,7 +78,7 @@ def render(
         locale=locale,
         path=request.url.path,
         zh=locale == "zh-CN",
-        explain=lambda code: explain(code, locale),
+        explain=lambda code: i18n.explain(code, locale),
         me=me,
         signout_token=signout_token,
         signout_field=csrf.SIGNOUT_FIELD,
@@ -99,7 +98,7 @@ def message_page(request: Request, *, status: int, title: str, body: str, **extr
 
 
 def refusal_page(request: Request, status: int, title: str, err: PhasegateError) -> HTMLResponse:
-    """A use case's refusal: its meaning in the reader's language (``web.refusal_text``) and its exact line."""
+    """A use case's refusal: its meaning in the reader's language (``web.i18n.explain``) and its exact line."""
     return render(
         request, "message.html", status=status, title_key=title, body_key=None, detail=err.message, code=err.code
     )
