@@ -29,6 +29,10 @@ from models.errors import PhasegateError
 from models.settings import Settings
 
 DECISION_DEPLOYMENT = "gate-decision/gate-decision"
+REVIEW_DEPLOYMENT = "gate-review/gate-review"
+TERMINAL_STATES = frozenset({"COMPLETED", "FAILED", "CRASHED", "CANCELLED"})
+# A door that hands a review to a served deployment waits this long for the run to finish before it says so.
+_REVIEW_WAIT_SECONDS = 60.0
 # A vote waits at most this long for the server to take the flow run before it falls back (see module doc).
 _API_TIMEOUT_SECONDS = 5.0
 
@@ -113,6 +117,44 @@ def apply_decision_flow(round_id: str) -> dict[str, Any]:
 
     applied, _ = run_flow(lambda: gate_decision_flow(round_id, return_state=True))
     return dict(applied)
+
+
+def served_review(project_key: str, *, requested_by: str, meeting_at: str | None) -> dict[str, Any] | None:
+    """Run a review as a flow run of the served ``gate-review`` deployment and wait for it to end.
+
+    Returns ``{"flow_run_id", "flow_run_name", "state": {"type", "name", "message"}}`` (the state of a run that
+    has not ended in time is its current one); None when no served deployment takes this database's reviews, or
+    the server refused the run: the door then runs the review itself, so asking for one is never lost.
+    ``requested_by`` is the requester sealed by the door (``Runtime.seal_actor``).
+    """
+    from flows.run_names import review_run_name
+
+    served = served_api(runtime().settings)
+    if served is None:
+        return None
+    api, _ = served
+    parameters = {"project_key": project_key, "requested_by": requested_by, "meeting_at": meeting_at}
+    try:
+        run = create_flow_run(api, REVIEW_DEPLOYMENT, parameters=parameters, name=review_run_name(project_key))
+    except PrefectApiError:
+        return None
+    state = _await_end(api, str(run["id"]), seconds=_REVIEW_WAIT_SECONDS)
+    return {"flow_run_id": run["id"], "flow_run_name": run["name"], "state": state}
+
+
+def _await_end(api: str, flow_run_id: str, *, seconds: float) -> dict[str, Any]:
+    """Poll a flow run until it ends or ``seconds`` pass; its last state (type, name, message)."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            state = _request(api, "GET", f"/flow_runs/{flow_run_id}").get("state") or {}
+        except PrefectApiError:
+            state = {}
+        if state.get("type") in TERMINAL_STATES or time.monotonic() > deadline:
+            return {key: state.get(key) for key in ("type", "name", "message")}
+        time.sleep(0.5)
 
 
 def create_flow_run(api: str, deployment: str, *, parameters: dict[str, Any], name: str) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from models.snapshots import (
     ConditionRecord,
     DecisionRecord,
     DelegationRecord,
+    Evaluation,
     EvmReportRecord,
     OutboxRequest,
     PersonSnapshot,
@@ -146,6 +147,7 @@ class UnitOfWork(Protocol):
         now: datetime,
     ) -> UUID: ...
     def set_review_status(self, review_id: UUID, status: ReviewStatus) -> None: ...
+    def latest_review(self, project_key: str) -> tuple[UUID, Evaluation] | None: ...
     def open_round(
         self,
         *,

@@ -31,6 +31,7 @@ from models.snapshots import (
     ConditionSpec,
     DecisionRecord,
     DelegationRecord,
+    Evaluation,
     EvmReportRecord,
     OutboxRequest,
     PersonSnapshot,
@@ -637,6 +638,15 @@ class SqlUnitOfWork:
             },
         )
         return review_id
+
+    def latest_review(self, project_key: str) -> tuple[UUID, Evaluation] | None:
+        row = self.session.execute(
+            select(t.GateReview.id, t.GateReview.evaluation)
+            .where(t.GateReview.project_key == project_key)
+            .order_by(t.GateReview.created_at.desc())
+            .limit(1)
+        ).first()
+        return None if row is None else (row.id, Evaluation.model_validate(row.evaluation))
 
     def set_review_status(self, review_id: UUID, status: ReviewStatus) -> None:
         self.session.execute(q.UPDATE_REVIEW, {"review_id": review_id, "status": status.value})

@@ -113,8 +113,8 @@ def local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Local]:
         ready.run("server", "stop")
 
 
-def _round(local: Local, key: str) -> str:
-    """A project whose first gate is ready, reviewed: the id of its open round (alice decides alone)."""
+def _ready(local: Local, key: str) -> None:
+    """A project whose first gate is ready: its manager bob filed the documents, alice and carol signed them."""
     template = next(t for _, t in shipped_templates() if t.id == "it-pmo")
     local.run(
         *("project", "create", key, "--template", "it-pmo", "--name", key),
@@ -129,6 +129,11 @@ def _round(local: Local, key: str) -> str:
         path.write_text("".join(f"## {s}\n\ntext\n\n" for s in standard.required_sections), encoding="utf-8")
         signer = {"sponsor": "alice", "pmo": "carol"}[standard.approver_role]
         local.run("doc", "add", key, deliverable, str(path), "--approved-by", signer)
+
+
+def _round(local: Local, key: str) -> str:
+    """A project whose first gate is ready, reviewed: the id of its open round (alice decides alone)."""
+    _ready(local, key)
     review = local.json("gate", "review", key)
     assert review["state"] == "Awaiting approval" and review["approvers"] == ["alice"], review
     return str(review["round_id"])
@@ -223,6 +228,47 @@ def test_a_deciding_vote_creates_a_decision_run_that_the_served_process_complete
     assert {"gate-review-s1", "gate-review-s1-criteria", "gate-round-s1"} <= {a["key"] for a in artifacts}
     logs = local.logs_of(review["id"], "recommendation go")
     assert any("recommendation go" in entry["message"] for entry in logs), logs
+
+
+def test_a_review_through_the_api_is_a_served_flow_run_too(local: Local) -> None:
+    """`phasegate serve` beside `server start`: POST /reviews hands the review to the served gate-review
+    deployment, which records it as the token's person (sealed), and answers with what it recorded."""
+    _ready(local, "S5")
+    token = local.json("token", "create", "bob", "--role", "pmo")["token"]
+    port = free_port()
+    web = subprocess.Popen(
+        [PHASEGATE, "serve", "--port", str(port)], env=local.env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with DIRECT.open(f"{base}/healthz", timeout=2):
+                    break
+            except OSError:
+                assert time.monotonic() < deadline and web.poll() is None, "phasegate serve did not start"
+                time.sleep(0.3)
+        request = urllib.request.Request(
+            f"{base}/api/v1/projects/S5/reviews",
+            data=b"{}",
+            method="POST",
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        )
+        with DIRECT.open(request, timeout=120) as response:
+            assert response.status == 201
+            answer = json.load(response)
+    finally:
+        web.terminate()
+        web.wait(timeout=30)
+    assert answer["flow_run_name"] == f"S5 / {GATE.id} / review", answer
+    assert answer["recommendation"] == "go" and answer["approvers"] == ["alice"] and answer["round_id"]
+    run = local.api(f"/flow_runs/{answer['flow_run_id']}")
+    assert run["state"]["type"] == "COMPLETED" and run["state"]["name"] == "Awaiting approval"
+    assert run["deployment_id"] == local.api("/deployments/name/gate-review/gate-review")["id"]
+    assert run["parameters"]["requested_by"] != "bob"  # a seal, not a name anyone could type
+    shown = local.json("rounds", "list", "--pending")
+    assert any(r["id"] == answer["round_id"] and r["project"] == "S5" for r in shown), shown
 
 
 def test_the_schedules_run_in_the_served_process(local: Local) -> None:

@@ -11,9 +11,11 @@ Choices worth knowing:
   as with ``phasegate doc add``; a client sends the absolute path with the sha256 and size it computed. The
   server copies the file into its document store (``models.document_store``), refuses it when the hash or
   size differ, and gates read that copy from then on: a file changed after registration changes nothing.
-- **Starting a review runs the review use case in the request, not the ``gate-review`` Prefect flow.**
-  The API stays light (no Prefect import for a review); the round it opens is a row, and the requests it
-  queues are dispatched by the composition root's after-commit handler once the answer is sent.
+- **Starting a review is a ``gate-review`` flow run where a Prefect server serves phasegate's deployments**
+  (``phasegate server start``, a team's workers): the request creates the run over Prefect's REST API (no
+  Prefect import), waits for it to end and answers what it recorded, with the run's id and name. Where nothing
+  serves them, the review runs in the request; the requests it queues are dispatched by the composition
+  root's after-commit handler once the answer is sent.
 - **A deciding vote requests the ``gate-decision`` flow run**, as the CLI and the approval page do: the
   composition root (``flows.runtime.Runtime.vote``) reacts to the round-resolved event. When the flow runs in
   this process the answer carries ``applied`` (the project's new stage); on a team server a worker applies it
@@ -80,7 +82,7 @@ from models.snapshots import (
     StoredTemplate,
 )
 from web.auth import Acting, Reader, Runtime
-from web.problems import ProblemRoute, responses, single_valued_query
+from web.problems import ApiProblem, ProblemRoute, responses, single_valued_query
 
 router = APIRouter(prefix="/api/v1", route_class=ProblemRoute, dependencies=[Depends(single_valued_query)])
 
@@ -586,8 +588,16 @@ class ReviewOut(BaseModel):
     round_id: UUID | None = Field(description="The approval round opened; null when the gate is not ready.")
     recommendation: str
     approvers: list[str]
-    notifications: int = Field(description="Notifications queued for the dispatcher.")
+    notifications: int = Field(
+        description="Notifications queued for the dispatcher (0 when the gate-review flow run sent them itself)."
+    )
     evaluation: Evaluation
+    flow_run_id: UUID | None = Field(
+        default=None, description="The gate-review flow run that recorded it, when a served deployment ran it."
+    )
+    flow_run_name: str | None = Field(
+        default=None, description="Its name in the Prefect UI, e.g. `ERP / gate / review`."
+    )
 
 
 class ReviewIn(Body):
@@ -599,18 +609,31 @@ class ReviewIn(Body):
 @router.post(
     "/projects/{key}/reviews",
     status_code=status.HTTP_201_CREATED,
-    responses=responses(400, 401, 403, 404, 409, 422),
+    responses=responses(400, 401, 403, 404, 409, 422, 503),
     tags=["reviews"],
 )
 def start_review(
     actor: Acting, rt: Runtime, key: Key, background: BackgroundTasks, body: ReviewIn | None = None
 ) -> ReviewOut:
-    """Start a gate review: evaluate, record it with its evidence hash, and open the approval round if ready."""
+    """Start a gate review: evaluate, record it with its evidence hash, and open the approval round if ready.
+
+    Where a Prefect server serves phasegate's deployments for this database (``phasegate server start``, or a
+    team's workers), the review is a ``gate-review`` flow run, as from the CLI: the answer comes when the run has
+    ended and names it (503 when it has not ended within a minute: it is still recorded when it does). Otherwise
+    the review runs in the request.
+    """
     meeting_at = body.meeting_at if body is not None else None
+    ran = _served_review(rt, actor, key, meeting_at)
+    if ran is not None:
+        return ran
     result = rt.start_review(
         RequestReview(project_key=key, requested_by=actor.person_id, meeting_at=meeting_at), actor=actor
     )
     background.add_task(rt.after_commit, result.events, quiet=True)  # the requests go out after the answer
+    return _review_out(result)
+
+
+def _review_out(result: services.ReviewResult, **flow_run: Any) -> ReviewOut:
     return ReviewOut(
         review_id=result.review_id,
         round_id=result.round_id,
@@ -618,7 +641,37 @@ def start_review(
         approvers=list(result.approvers),
         notifications=result.notifications,
         evaluation=result.evaluation,
+        **flow_run,
     )
+
+
+def _served_review(rt: AppRuntime, actor: Actor, key: str, meeting_at: datetime | None) -> ReviewOut | None:
+    """The review as a flow run of the served deployment; None when nothing serves this database's flows."""
+    if not rt.flows_see_this_database:
+        return None
+    from flows.trigger import served_review
+
+    services.check_review_request(key, actor=actor, uow=rt.uow, now=rt.now())  # a mistake is a 4xx, not a run
+    ran = served_review(
+        key,
+        requested_by=rt.seal_actor(actor, project_key=key),
+        meeting_at=meeting_at.isoformat() if meeting_at is not None else None,
+    )
+    if ran is None:
+        return None
+    state, name = ran["state"], ran["flow_run_name"]
+    if state["type"] != "COMPLETED":
+        raise ApiProblem(
+            503,
+            f"the gate-review flow run {name!r} is {state['name'] or 'not started'}"
+            + (f": {state['message']}" if state["message"] else "")
+            + f"; see it in the Prefect UI, and the review on GET /api/v1/projects/{key} once it has run",
+            code="review.flow_run_pending",
+            headers={"Retry-After": "30"},
+        )
+    result = services.latest_review(key, uow=rt.reader)
+    assert result is not None, "a completed gate-review run recorded a review"
+    return _review_out(result, flow_run_id=ran["flow_run_id"], flow_run_name=name)
 
 
 # ------------------------------------------------------------------------------------------------ rounds

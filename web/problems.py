@@ -39,6 +39,7 @@ TITLES = {
     409: "Conflict",
     413: "Content too large",
     422: "Invalid input",
+    503: "Not available yet",
 }
 
 
@@ -56,7 +57,7 @@ class Problem(BaseModel):
 
     type: str = Field(description="A URI naming the kind of problem: urn:phasegate:problem:CODE.")
     title: str
-    status: int = Field(ge=400, le=499)
+    status: int = Field(ge=400, le=599)
     detail: str = Field(description="One line for people: names the field and what is allowed.")
     instance: str = Field(description="The request path this problem is about.")
     code: str = Field(description="The dotted error code, e.g. vote.duplicate or project.not_found.")
@@ -204,6 +205,7 @@ def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         404: "A resource named in the path or body does not exist.",
         409: "The request contradicts recorded state.",
         422: "A field is invalid; `errors` lists each one.",
+        503: "The work was handed to a Prefect flow run that has not ended yet; it is recorded when it does.",
     }
     return {
         status: {

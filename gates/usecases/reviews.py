@@ -177,6 +177,39 @@ def _reviewable(
     return project, template, gate
 
 
+@refusals_audited(Act.REQUEST_REVIEW)
+def check_review_request(project_key: str, *, actor: Actor, uow: UowFactory, now: datetime) -> str:
+    """What ``start_review`` checks before it evaluates (a gate to review, an actor who may ask), writing nothing.
+
+    A door that hands the review to a flow run checks first, so a mistake or a refusal is the door's 4xx or exit 2
+    (a refusal audited) instead of a failed flow run. Returns the gate the review would evaluate.
+    """
+    with uow() as tx:
+        project, _, gate = _reviewable(tx, project_key)
+        permit(tx, actor, Act.REQUEST_REVIEW, project=project)
+        return gate.id
+
+
+def latest_review(project_key: str, *, uow: UowFactory) -> ReviewResult | None:
+    """The project's newest review as a door reports it: what a gate-review flow run on a worker recorded.
+
+    ``notifications`` is 0: that flow run queued and sent its requests itself.
+    """
+    with uow() as tx:
+        found = tx.latest_review(project_key)
+        if found is None:
+            return None
+        review_id, evaluation = found
+        opened = next((r for r in tx.open_rounds(project_key) if r.review_id == review_id), None)
+    return ReviewResult(
+        review_id=review_id,
+        round_id=opened.id if opened else None,
+        evaluation=evaluation,
+        approvers=tuple(dict.fromkeys(opened.approvers)) if opened else (),
+        notifications=0,
+    )
+
+
 def reviewable_gate(project_key: str, *, uow: UowFactory) -> str:
     """The gate a review of the project would evaluate, or the user error a review would meet; reads little.
 
