@@ -22,7 +22,7 @@ import hashlib
 import os
 import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
@@ -171,6 +171,34 @@ class DocumentStore:
         except BaseException:
             self.forget(stored)
             raise
+
+
+OUTSIDE_ROOTS = "document.outside_roots"
+
+
+def check_remote_source(source: Path, *, roots: Sequence[Path], barred: Sequence[Path], label: str) -> None:
+    """Refuse a file a remote client names on the server's disk unless it lies in ``roots`` (when any are set),
+    and always when it lies in one of phasegate's own folders (``barred``: its home with the database and secret
+    key, the document store).
+
+    Why: through the API a token holder makes the server read a path of their choosing; the headings it reads
+    become evidence anyone can see, and a matching hash confirms a guess. The server's own secrets are never a
+    deliverable, and a team can pin registrations to the share its documents live on (PHASEGATE_DOCUMENT_ROOTS).
+    """
+    where = source.resolve()
+    for folder in barred:
+        if where.is_relative_to(folder.resolve()):
+            raise InputError(
+                f"{label}: {str(source)!r} is inside phasegate's own folder {folder}; register the deliverable "
+                "from where your documents are kept",
+                code=OUTSIDE_ROOTS,
+            )
+    if roots and not any(where.is_relative_to(root) for root in roots):
+        raise InputError(
+            f"{label}: {str(source)!r} is outside the folders this server registers documents from "
+            f"({', '.join(str(root) for root in roots)}; PHASEGATE_DOCUMENT_ROOTS)",
+            code=OUTSIDE_ROOTS,
+        )
 
 
 def _fsync_folder(folder: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from pydantic import Field, SecretStr
@@ -50,6 +51,10 @@ class Settings(BaseSettings):
     document_store: Path | None = Field(
         default=None, description="Where registered documents are kept, by sha256 (default: HOME/documents)."
     )
+    document_roots: str | None = Field(
+        default=None,
+        description="Folders (separated by ':') the API may register documents from; default: anywhere outside HOME.",
+    )
     # Caps on what is read from outside (models/limits.py says why); each refusal names its variable.
     max_document_mb: int = Field(default=50, ge=1, le=4096, description="Largest document `doc add` registers.")
     max_import_mb: int = Field(default=20, ge=1, le=4096, description="Largest CSV/XLSX file an import reads.")
@@ -63,6 +68,13 @@ class Settings(BaseSettings):
     def document_store_root(self) -> Path:
         """The content-addressed document store (``models.document_store``), absolute."""
         return (self.document_store or self.home / "documents").resolve()
+
+    @property
+    def allowed_document_roots(self) -> tuple[Path, ...]:
+        """PHASEGATE_DOCUMENT_ROOTS as absolute folders; empty: no list, only phasegate's own folders are barred."""
+        if not self.document_roots:
+            return ()
+        return tuple(Path(part).expanduser().resolve() for part in self.document_roots.split(os.pathsep) if part)
 
     @property
     def limits(self) -> IntakeLimits:

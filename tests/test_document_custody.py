@@ -302,6 +302,11 @@ def test_the_api_takes_custody_and_refuses_what_it_cannot_read(
     assert "is a symbolic link" in refused({"path": str(link)})["detail"]
     mismatch = refused({"sha256": "0" * 64})
     assert mismatch["code"] == "document.hash_mismatch" and mismatch["detail"].startswith("body.sha256: ")
+    # phasegate's own folder (its database, its store, its sessions) is never a deliverable
+    secret = tmp_path / "home" / "notes.md"
+    secret.write_text("# Business Case\n", encoding="utf-8")
+    inside = refused({"path": str(secret)})
+    assert inside["code"] == "document.outside_roots" and "phasegate's own folder" in inside["detail"]
     unknown = write_document(docs, "project-charter") | {"deliverable_id": "ghost"}
     assert client.post("/api/v1/projects/D1/documents", json=unknown, headers=headers).status_code == 422
     kept = sorted(p.name for p in (tmp_path / "home" / "documents").rglob("*") if p.is_file())
@@ -319,9 +324,30 @@ def test_the_api_takes_custody_and_refuses_what_it_cannot_read(
     finally:
         engine.dispose()
     assert [(actor, payload["code"]) for actor, payload in refusals] == [("pam", "input.not_regular_file")] * 3 + [
-        ("pam", "document.hash_mismatch")
+        ("pam", "document.hash_mismatch"),
+        ("pam", "document.outside_roots"),
     ]
     assert refusals[0].payload["path"] == "/dev/zero"
+
+
+def test_a_team_pins_api_registrations_to_its_document_share(db_url: str, tmp_path: Path) -> None:
+    tokens = seed(db_url)
+    share, elsewhere = tmp_path / "share", tmp_path / "elsewhere"
+    share.mkdir()
+    elsewhere.mkdir()
+    settings = Settings(database_url=db_url, home=tmp_path / "home", document_roots=str(share))
+    headers = {"Authorization": f"Bearer {tokens['pmo']}"}
+    with TestClient(create_app(settings)) as client:
+        _project(client, headers)
+        outside = client.post(
+            "/api/v1/projects/D1/documents", json=write_document(elsewhere, "business-case"), headers=headers
+        )
+        assert outside.status_code == 422 and outside.json()["code"] == "document.outside_roots", outside.text
+        assert str(share) in outside.json()["detail"] and "PHASEGATE_DOCUMENT_ROOTS" in outside.json()["detail"]
+        inside = client.post(
+            "/api/v1/projects/D1/documents", json=write_document(share, "business-case"), headers=headers
+        )
+        assert inside.status_code == 201, inside.text
 
 
 @pytest.mark.timeout(120)

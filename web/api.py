@@ -64,6 +64,7 @@ from models.commands import (
     UpdatePerson,
     UpdateProject,
 )
+from models.document_store import check_remote_source
 from models.enums import BallotKind, Decision, ProjectStatus, RoundStatus
 from models.errors import ConflictError, InputError
 from models.evidence import DocumentEvidence, RiskEvidence
@@ -413,6 +414,13 @@ def _register_document(
     rt: AppRuntime, actor: Actor, key: str, body: DocumentIn, response: Response
 ) -> DocumentEvidence:
     services.check_document_target(key, body.deliverable_id, body.approved_by, actor=actor, uow=rt.uow, now=rt.now())
+    settings = rt.settings
+    check_remote_source(
+        FilePath(body.path),
+        roots=settings.allowed_document_roots,
+        barred=(settings.home, settings.document_store_root, settings.resolved_secret_key_file),
+        label="body.path",
+    )
     with rt.document_store().custody(FilePath(body.path), label="body.path", follow_symlinks=False) as stored:
         if stored.sha256 != body.sha256 or stored.size != body.size:
             raise InputError(

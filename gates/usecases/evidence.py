@@ -270,7 +270,7 @@ def adopt_document(
     return True
 
 
-DOCUMENT_SECURITY_REFUSALS = frozenset({"input.not_regular_file", "document.hash_mismatch"})
+DOCUMENT_SECURITY_REFUSALS = frozenset({"input.not_regular_file", "document.hash_mismatch", "document.outside_roots"})
 """Refused document registrations that look like probing the disk: a device, FIFO or link, a hash not the file's."""
 
 
