@@ -2,7 +2,7 @@
 approval forever; the audit log is indexed by action and time, so recent refusals of a kind (wrong Part 11
 signatures, which are throttled) are counted without reading the whole log.
 
-Revision ID: 0009
+Revision ID: 0011
 Revises: 0008
 Create Date: 2026-12-04 19:10:00.000000
 """
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0009"
+revision: str = "0011"
 down_revision: str | Sequence[str] | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
