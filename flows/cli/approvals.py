@@ -36,6 +36,14 @@ VOTE_OPTIONS = {
     "idempotency_key": "--idempotency-key",
 }
 
+PasswordStdin = Annotated[
+    bool,
+    typer.Option(
+        "--password-stdin",
+        help="Part 11 gates: read your password from stdin's first line (and a one-time code from the second)",
+    ),
+]
+
 
 class _GrantByDefault(TyperGroup):
     """``delegate PRINCIPAL DELEGATE ...`` stays what it always was: ``delegate grant PRINCIPAL DELEGATE ...``."""
@@ -61,13 +69,7 @@ def vote(
         list[str] | None, typer.Option("--condition", help="TEXT;OWNER;DUE;VERIFICATION (conditional_go, repeatable)")
     ] = None,
     idempotency_key: Annotated[str | None, typer.Option("--idempotency-key", help="Retry-safe key")] = None,
-    password_stdin: Annotated[
-        bool,
-        typer.Option(
-            "--password-stdin",
-            help="Part 11 gates: read your password from stdin's first line (and a one-time code from the second)",
-        ),
-    ] = False,
+    password_stdin: PasswordStdin = False,
     db: Db = None,
     as_json: Json = False,
 ) -> None:

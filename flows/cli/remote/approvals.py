@@ -14,7 +14,14 @@ from typing import Annotated, Any
 
 import typer
 
-from flows.cli.approvals import DECISIONS, VOTE_OPTIONS, prompt_signature, require_terminal, signature_from_stdin
+from flows.cli.approvals import (
+    DECISIONS,
+    VOTE_OPTIONS,
+    PasswordStdin,
+    prompt_signature,
+    require_terminal,
+    signature_from_stdin,
+)
 from flows.cli.common import Db, Json, emit, parse_round_id, sub_app
 from flows.cli.remote.session import acting_person, iso, refuse_db, server
 from models.errors import InputError, RemoteError
@@ -36,13 +43,7 @@ def vote(
         list[str] | None, typer.Option("--condition", help="TEXT;OWNER;DUE;VERIFICATION (conditional_go, repeatable)")
     ] = None,
     idempotency_key: Annotated[str | None, typer.Option("--idempotency-key", help="Retry-safe key")] = None,
-    password_stdin: Annotated[
-        bool,
-        typer.Option(
-            "--password-stdin",
-            help="Part 11 gates: read your password from stdin's first line (and a one-time code from the second)",
-        ),
-    ] = False,
+    password_stdin: PasswordStdin = False,
     db: Db = None,
     as_json: Json = False,
 ) -> None:
