@@ -804,6 +804,9 @@ class PersonOut(BaseModel):
     email: str | None = Field(description="Shown to the person and to PMO admins only (null otherwise).")
     locale: str
     login: str | None = Field(description="Shown to the person and to PMO admins only (null otherwise).")
+    notify_urls: list[str] = Field(
+        default=[], description="Notification targets: shown to the person and to PMO admins only (empty otherwise)."
+    )
     roles: list[OrgRole]
     disabled: bool
 
@@ -815,6 +818,7 @@ def _person(person: PersonSnapshot) -> PersonOut:
         email=person.email or None,
         locale=person.locale,
         login=person.login,
+        notify_urls=list(person.notify_urls),
         roles=sorted(person.roles),
         disabled=person.disabled,
     )
@@ -828,6 +832,9 @@ class PersonPatch(Body):
     locale: Literal["en", "zh-CN"] | None = None
     login: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_][A-Za-z0-9._@-]{0,63}$")] | None = None
     roles: list[OrgRole] | None = Field(default=None, max_length=4)
+    notify_urls: list[Annotated[str, StringConstraints(min_length=1, max_length=2000)]] | None = Field(
+        default=None, max_length=20, description="Apprise URLs; replaces the person's notification targets."
+    )
     enable: bool = False
 
 
@@ -843,7 +850,11 @@ def get_person(reader: Reader, rt: Runtime, person_id: PersonId) -> PersonOut:
 
 @router.patch("/people/{person_id}", responses=WRITE, tags=["people"])
 def update_person(actor: Acting, rt: Runtime, person_id: PersonId, body: PersonPatch) -> PersonOut:
-    """Change a person's details, login or organisation roles (pmo_admin)."""
+    """Change a person's details, login, notification targets or organisation roles (pmo_admin)."""
+    from notifications.targets import validate_target  # loads Apprise: only when targets are given
+
+    for url in body.notify_urls or []:
+        validate_target(url)
     given = body.model_dump(exclude_unset=True)
     try:
         cmd = UpdatePerson(
@@ -854,6 +865,7 @@ def update_person(actor: Acting, rt: Runtime, person_id: PersonId, body: PersonP
             login=body.login,
             clear_login="login" in given and body.login is None,
             roles=frozenset(body.roles) if body.roles is not None else None,
+            notify_urls=tuple(body.notify_urls) if body.notify_urls is not None else None,
             enable=body.enable,
         )
     except ValidationError as err:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
+from pathlib import Path
 from typing import Annotated, Any, NoReturn
 from uuid import UUID
 
@@ -31,6 +32,41 @@ ActFor = Annotated[
         show_default=False,
     ),
 ]
+
+# Options and arguments a command has in both trees, the local one and the one through the server
+# (flows/cli/remote): declared once here, so the two stay the same command with the same options and help.
+RoundArg = Annotated[str, typer.Argument(metavar="ROUND")]
+IdArg = Annotated[str, typer.Argument(metavar="ID")]
+FileArg = Annotated[Path, typer.Argument(metavar="FILE", help="CSV or XLSX")]
+Reason = Annotated[str, typer.Option("--reason", help="Why (kept in the audit log)")]
+ValidFrom = Annotated[str, typer.Option("--from", help="YYYY-MM-DD")]
+ValidTo = Annotated[str, typer.Option("--to", help="YYYY-MM-DD")]
+TemplateScope = Annotated[str | None, typer.Option("--template", help="Only this template's gates")]
+GateScope = Annotated[str | None, typer.Option("--gate", help="Only this gate")]
+DelegationPerson = Annotated[str | None, typer.Option("--person", help="Delegations from or to this person")]
+SeatFrom = Annotated[str, typer.Option("--from", help="The approver whose seat moves")]
+SeatTo = Annotated[str, typer.Option("--to", help="Who takes the seat")]
+Missed = Annotated[bool, typer.Option("--missed", help="Record the condition as missed")]
+Lessons = Annotated[str, typer.Option("--lessons", help="Lessons learned (经验教训)")]
+NewName = Annotated[str | None, typer.Option("--name")]
+NewSponsor = Annotated[str | None, typer.Option("--sponsor")]
+NewManager = Annotated[str | None, typer.Option("--manager")]
+NewBudget = Annotated[str | None, typer.Option("--budget", help="New approved budget, e.g. 275000")]
+MilestoneName = Annotated[str, typer.Option("--name")]
+Due = Annotated[str, typer.Option("--due", help="YYYY-MM-DD")]
+DoneOn = Annotated[str | None, typer.Option("--done", help="YYYY-MM-DD when already done")]
+DoneDay = Annotated[str | None, typer.Option("--on", help="YYYY-MM-DD (default: today)")]
+ROLES_HELP = "Organisation role: pmo_admin, gatekeeper, manager or viewer (repeatable)"
+PersonName = Annotated[str | None, typer.Option("--name")]
+PersonEmail = Annotated[str | None, typer.Option("--email")]
+PersonLocale = Annotated[str | None, typer.Option("--locale", help="en or zh-CN")]
+PersonNotify = Annotated[
+    list[str] | None, typer.Option("--notify", help="Apprise URL (repeatable; replaces the targets)")
+]
+PersonLogin = Annotated[str | None, typer.Option("--login", help="Map this OS login to the person")]
+NoLogin = Annotated[bool, typer.Option("--no-login", help="Remove the person's OS login")]
+PersonRoles = Annotated[list[str] | None, typer.Option("--role", help=ROLES_HELP + "; replaces the roles")]
+Enable = Annotated[bool, typer.Option("--enable", help="Re-enable a disabled person")]
 
 
 def sub_app(help_text: str) -> typer.Typer:

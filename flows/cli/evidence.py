@@ -11,7 +11,13 @@ import typer
 from flows.cli.common import (
     ActFor,
     Db,
+    DoneDay,
+    DoneOn,
+    Due,
+    FileArg,
+    IdArg,
     Json,
+    MilestoneName,
     acting,
     command,
     emit,
@@ -198,18 +204,25 @@ def actuals_add(
 
 
 @actuals_app.command("import")
-def actuals_import(file: Path, as_person: ActFor = None, db: Db = None, as_json: Json = False) -> None:
+def actuals_import(file: FileArg, as_person: ActFor = None, db: Db = None, as_json: Json = False) -> None:
     """Import EVM status reports from CSV or XLSX (project, as_of, planned_value, earned_value, actual_cost[, etc]).
 
     Every bad row is reported with its row number and column; a file with any bad row writes nothing.
     """
     from gates import services
     from models.imports import parse_actuals
-    from models.snapshots import EvmReportRecord
 
     rt = runtime_for(db)
-    rows = parse_actuals(file, limits=rt.settings.limits)
-    records = [
+    records = status_records(parse_actuals(file, limits=rt.settings.limits))
+    count = services.record_status(records, actor=acting(rt, as_person), uow=rt.uow, now=now())
+    imported_lines(count, sorted({r.project_key for r in records}), "status report", as_json)
+
+
+def status_records(rows: Any) -> list[Any]:
+    """An actuals file's rows as the status reports ``record_status`` stores (both trees read files alike)."""
+    from models.snapshots import EvmReportRecord
+
+    return [
         EvmReportRecord(
             project_key=r.project,
             as_of=r.as_of,
@@ -220,12 +233,13 @@ def actuals_import(file: Path, as_person: ActFor = None, db: Db = None, as_json:
         )
         for r in rows
     ]
-    count = services.record_status(records, actor=acting(rt, as_person), uow=rt.uow, now=now())
-    projects = sorted({r.project_key for r in records})
+
+
+def imported_lines(count: int, projects: list[str], what: str, as_json: bool) -> None:
     if as_json:
         emit({"imported": count, "projects": projects})
     else:
-        typer.echo(f"imported {count} status report(s) for {len(projects)} project(s)")
+        typer.echo(f"imported {count} {what}(s) for {len(projects)} project(s)")
 
 
 @baseline_app.command("set")
@@ -322,11 +336,11 @@ def risk_add(
         status=status,
     )
     rt = runtime_for(db)
-    services.record_risks(key, [_risk(row)], actor=acting(rt, as_person), uow=rt.uow, now=now())
+    services.record_risks(key, [risk_evidence(row)], actor=acting(rt, as_person), uow=rt.uow, now=now())
     typer.echo(f"{key}: risk {risk_id} score {probability * impact}")
 
 
-def _risk(row: Any) -> Any:
+def risk_evidence(row: Any) -> Any:
     from models.evidence import RiskEvidence
 
     return RiskEvidence(
@@ -345,8 +359,8 @@ def _risk(row: Any) -> Any:
 
 
 @risk_app.command("import")
-def risk_import(file: Path, as_person: ActFor = None, db: Db = None) -> None:
-    """Import risks from CSV or XLSX; a file with any bad row writes nothing."""
+def risk_import(file: FileArg, as_person: ActFor = None, db: Db = None, as_json: Json = False) -> None:
+    """Import risks from CSV or XLSX; a file with any bad row, or naming an unknown project, writes nothing."""
     from gates import services
     from models.imports import parse_risks
 
@@ -354,15 +368,9 @@ def risk_import(file: Path, as_person: ActFor = None, db: Db = None) -> None:
     rows = parse_risks(file, limits=rt.settings.limits)
     by_project: dict[str, list[Any]] = {}
     for row in rows:
-        by_project.setdefault(row.project, []).append(_risk(row))
-    with rt.uow() as tx:
-        unknown = sorted(set(by_project) - tx.existing_project_keys(list(by_project)))
-    if unknown:
-        raise InputError(f"{file}: unknown project(s) {', '.join(unknown)}; nothing was imported")
-    actor = acting(rt, as_person)
-    for project_key, risks in by_project.items():
-        services.record_risks(project_key, risks, actor=actor, uow=rt.uow, now=now())
-    typer.echo(f"imported {len(rows)} risk(s) for {len(by_project)} project(s)")
+        by_project.setdefault(row.project, []).append(risk_evidence(row))
+    services.import_risks(by_project, actor=acting(rt, as_person), uow=rt.uow, now=now())
+    imported_lines(len(rows), sorted(by_project), "risk", as_json)
 
 
 @risk_app.command("list")
@@ -381,10 +389,10 @@ def risk_list(key: str, db: Db = None, as_json: Json = False) -> None:
 @milestone_app.command("add")
 def milestone_add(
     key: str,
-    milestone_id: Annotated[str, typer.Argument(metavar="ID")],
-    name: Annotated[str, typer.Option("--name")],
-    due: Annotated[str, typer.Option("--due", help="YYYY-MM-DD")],
-    done: Annotated[str | None, typer.Option("--done", help="YYYY-MM-DD when already done")] = None,
+    milestone_id: IdArg,
+    name: MilestoneName,
+    due: Due,
+    done: DoneOn = None,
     as_person: ActFor = None,
     db: Db = None,
 ) -> None:
@@ -403,8 +411,8 @@ def milestone_add(
 @milestone_app.command("done")
 def milestone_done(
     key: str,
-    milestone_id: Annotated[str, typer.Argument(metavar="ID")],
-    on: Annotated[str | None, typer.Option("--on", help="YYYY-MM-DD (default: today)")] = None,
+    milestone_id: IdArg,
+    on: DoneDay = None,
     as_person: ActFor = None,
     db: Db = None,
 ) -> None:

@@ -17,7 +17,22 @@ from typing import Annotated, Any
 
 import typer
 
-from flows.cli.common import Db, Json, command, emit, parse_date, parse_money, split_ref, sub_app
+from flows.cli.common import (
+    ActFor,
+    Db,
+    Json,
+    NewBudget,
+    NewManager,
+    NewName,
+    NewSponsor,
+    Reason,
+    command,
+    emit,
+    parse_date,
+    parse_money,
+    split_ref,
+    sub_app,
+)
 from flows.cli.remote.session import refuse_db, server
 from models.errors import InputError
 
@@ -139,6 +154,31 @@ def project_create(
         f"project {project.key} created on {project.template_id}@{project.template_version}, "
         f"stage {project.stage_id}, budget {project.budget} {project.currency}"
     )
+
+
+@app.command("update")
+def project_update(
+    key: str,
+    reason: Reason,
+    name: NewName = None,
+    sponsor: NewSponsor = None,
+    manager: NewManager = None,
+    budget: NewBudget = None,
+    as_person: ActFor = None,
+    db: Db = None,
+) -> None:
+    """Change a project's name, budget, sponsor or manager (pmo_admin; audited with before and after)."""
+    from flows.cli.projects import update_command, updated_line
+    from models.snapshots import ProjectSnapshot
+
+    cmd = update_command(key, reason, name, sponsor, manager, budget)
+    body = cmd.model_dump(mode="json", exclude={"key"}, exclude_none=True)
+    if cmd.budget is not None:
+        body["budget"] = f"{Decimal(cmd.budget):.2f}"
+    with server(act_as=as_person) as remote:
+        refuse_db(db, remote.login.url)
+        project = ProjectSnapshot.model_validate(remote.call("PATCH", f"/projects/{key}", body=body))
+    typer.echo(updated_line(project))
 
 
 @app.command("assign")
