@@ -68,6 +68,37 @@ NoLogin = Annotated[bool, typer.Option("--no-login", help="Remove the person's O
 PersonRoles = Annotated[list[str] | None, typer.Option("--role", help=ROLES_HELP + "; replaces the roles")]
 Enable = Annotated[bool, typer.Option("--enable", help="Re-enable a disabled person")]
 
+# project create, actuals add, baseline set, risk add: the same in both trees
+TemplateRef = Annotated[str, typer.Option("--template", metavar="ID[@VERSION]")]
+ProjectName = Annotated[str, typer.Option("--name")]
+Sponsor = Annotated[str, typer.Option("--sponsor")]
+Manager = Annotated[str, typer.Option("--manager")]
+Budget = Annotated[str, typer.Option("--budget", help="Approved budget, e.g. 250000 or 250000.00")]
+Currency = Annotated[str, typer.Option("--currency")]
+CostAmount = Annotated[str | None, typer.Argument(help="Cost spent now (added to the cost ledger)")]
+Note = Annotated[str, typer.Option("--note")]
+AsOf = Annotated[str | None, typer.Option("--as-of", help="Status date of an EVM report (YYYY-MM-DD)")]
+Ev = Annotated[str | None, typer.Option("--ev", help="Earned value to date")]
+Ac = Annotated[str | None, typer.Option("--ac", help="Actual cost to date")]
+Etc = Annotated[str | None, typer.Option("--etc", help="Bottom-up estimate to complete")]
+Bac = Annotated[str, typer.Option("--bac", help="Budget at completion")]
+Contingency = Annotated[str | None, typer.Option("--contingency", help="Contingency reserve")]
+ContingencyUsed = Annotated[str | None, typer.Option("--contingency-used")]
+Plan = Annotated[Path | None, typer.Option("--plan", help="CSV/XLSX: project, period_end, planned_value")]
+StageBudgets = Annotated[list[str] | None, typer.Option("--stage-budget", help="STAGE=AMOUNT (repeatable)")]
+RiskTitle = Annotated[str, typer.Option("--title")]
+Probability = Annotated[int, typer.Option("--probability", help="1..5 on the default scale")]
+Impact = Annotated[int, typer.Option("--impact", help="1..5 on the default scale")]
+RiskOwner = Annotated[str | None, typer.Option("--owner")]
+Mitigation = Annotated[str, typer.Option("--mitigation")]
+Category = Annotated[str, typer.Option("--category")]
+RiskStatus = Annotated[str, typer.Option("--status", help="open or closed")]
+Pv = Annotated[str | None, typer.Option("--pv", help="Planned value to date (default: from the baseline plan)")]
+RiskResponse = Annotated[
+    str | None,
+    typer.Option("--response", help="avoid, mitigate, transfer, accept, escalate, exploit, enhance, share"),
+]
+
 
 def sub_app(help_text: str) -> typer.Typer:
     return typer.Typer(no_args_is_help=True, help=help_text)

@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 import typer
 
 from flows.cli.common import (
     ActFor,
+    Budget,
+    Currency,
     Db,
     Json,
+    Manager,
     NewBudget,
     NewManager,
     NewName,
     NewSponsor,
+    ProjectName,
     Reason,
+    Sponsor,
+    TemplateRef,
     acting,
     command,
     emit,
@@ -30,12 +36,12 @@ app = sub_app("Projects.")
 @app.command("create")
 def project_create(
     key: str,
-    template: Annotated[str, typer.Option("--template", metavar="ID[@VERSION]")],
-    name: Annotated[str, typer.Option("--name")],
-    sponsor: Annotated[str, typer.Option("--sponsor")],
-    manager: Annotated[str, typer.Option("--manager")],
-    budget: Annotated[str, typer.Option("--budget", help="Approved budget, e.g. 250000 or 250000.00")],
-    currency: Annotated[str, typer.Option("--currency")] = "USD",
+    template: TemplateRef,
+    name: ProjectName,
+    sponsor: Sponsor,
+    manager: Manager,
+    budget: Budget,
+    currency: Currency = "USD",
     as_person: ActFor = None,
     db: Db = None,
 ) -> None:
