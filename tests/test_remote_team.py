@@ -93,7 +93,7 @@ def test_pmo_admin_runs_the_team_commands_through_the_server_as_locally(team: Te
 
     # People: shown the same; updated and disabled as pam, each line the local `person show` line.
     _same(pam, team, "person", "show", "mgr", "--json")
-    update_args = ("person", "update", "mgr", "--locale", "zh-CN", "--notify", "json://127.0.0.1:9/hook")
+    update_args = ("person", "update", "mgr", "--locale", "zh-CN", "--role", "manager", "--role", "viewer")
     assert pam.run(*update_args).stdout == team.local(*update_args).stdout
     assert (
         pam.run("person", "disable", "ann", "--reason", "left").stdout

@@ -832,9 +832,6 @@ class PersonPatch(Body):
     locale: Literal["en", "zh-CN"] | None = None
     login: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_][A-Za-z0-9._@-]{0,63}$")] | None = None
     roles: list[OrgRole] | None = Field(default=None, max_length=4)
-    notify_urls: list[Annotated[str, StringConstraints(min_length=1, max_length=2000)]] | None = Field(
-        default=None, max_length=20, description="Apprise URLs; replaces the person's notification targets."
-    )
     enable: bool = False
 
 
@@ -850,11 +847,7 @@ def get_person(reader: Reader, rt: Runtime, person_id: PersonId) -> PersonOut:
 
 @router.patch("/people/{person_id}", responses=WRITE, tags=["people"])
 def update_person(actor: Acting, rt: Runtime, person_id: PersonId, body: PersonPatch) -> PersonOut:
-    """Change a person's details, login, notification targets or organisation roles (pmo_admin)."""
-    from notifications.targets import validate_target  # loads Apprise: only when targets are given
-
-    for url in body.notify_urls or []:
-        validate_target(url)
+    """Change a person's details, login or organisation roles (pmo_admin)."""
     given = body.model_dump(exclude_unset=True)
     try:
         cmd = UpdatePerson(
@@ -865,7 +858,6 @@ def update_person(actor: Acting, rt: Runtime, person_id: PersonId, body: PersonP
             login=body.login,
             clear_login="login" in given and body.login is None,
             roles=frozenset(body.roles) if body.roles is not None else None,
-            notify_urls=tuple(body.notify_urls) if body.notify_urls is not None else None,
             enable=body.enable,
         )
     except ValidationError as err:

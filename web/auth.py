@@ -132,12 +132,9 @@ def acting(
     principal: Caller,
     act_as: Annotated[
         str | None,
-        Header(
-            alias=ACT_AS,
-            max_length=200,
-            description="Whom the client means to act as (the CLI's --as): anyone but the token's person is "
-            "refused (403, code auth.act_for) and the refusal audited.",
-        ),
+        # Not in the OpenAPI document: only the CLI sends it (docs/cli.md), and any value but the token's person
+        # is a refusal, so a generated client has nothing to fill in.
+        Header(alias=ACT_AS, include_in_schema=False),
     ] = None,
 ) -> Actor:
     """The token's person as the use cases' Actor; a disabled person's tokens stop working (401, audited).

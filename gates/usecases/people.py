@@ -161,18 +161,19 @@ def claimed_actor(actor: Actor, claimed: str | None, *, uow: UowFactory, now: da
     """
     if claimed is None or claimed == actor.person_id:
         return actor
+    shown = (claimed if claimed.isascii() and claimed.isprintable() else ascii(claimed))[:64]  # safe to log
     why = (
-        f"--as {claimed}: through the server you act as {actor.person_id} (the token's person), not {claimed}; "
-        f"to act as {claimed}, log in with their token"
+        f"--as {shown}: through the server you act as {actor.person_id} (the token's person), not {shown}; "
+        f"to act as {shown}, log in with their token"
     )
     refuse(
         uow,
         actor=actor,
-        entity=f"person:{claimed[:64]}",
+        entity=f"person:{shown}",
         why=why,
         code="auth.act_for",
         now=now,
-        payload={"as": claimed[:64]},
+        payload={"as": shown},
     )
     raise AuthorizationError(why, code="auth.act_for")
 
