@@ -300,7 +300,7 @@ def test_login_is_checked_before_it_is_stored_and_logout_forgets_it(team: Team) 
 
     # Commands the API does not serve are refused, never run on a local SQLite file.
     for args, words in (
-        (("milestone", "add", "P1", "m1", "--name", "Go", "--due", "2027-01-01"), "milestone add is not available"),
+        (("rounds", "reconcile"), "rounds reconcile is not available"),
         (("doc", "add", "P1", "business-case", "/tmp/x.md"), "run 'phasegate doc add' on the server"),
         (("person", "add", "eve", "--name", "Eve", "--email", "e@example.com"), "person add is not available"),
         (("audit", "export", "--project", "P1"), "audit export is not available"),

@@ -865,6 +865,9 @@ class PersonOut(BaseModel):
     email: str | None = Field(description="Shown to the person and to PMO admins only (null otherwise).")
     locale: str
     login: str | None = Field(description="Shown to the person and to PMO admins only (null otherwise).")
+    notify_urls: list[str] = Field(
+        default=[], description="Notification targets: shown to the person and to PMO admins only (empty otherwise)."
+    )
     roles: list[OrgRole]
     disabled: bool
 
@@ -876,6 +879,7 @@ def _person(person: PersonSnapshot) -> PersonOut:
         email=person.email or None,
         locale=person.locale,
         login=person.login,
+        notify_urls=list(person.notify_urls),
         roles=sorted(person.roles),
         disabled=person.disabled,
     )

@@ -47,7 +47,7 @@ class Me(BaseModel):
     method: AuthMethod = Field(description="How the server proved who the caller is (always api_token here).")
 
 
-@router.get("/me", responses=responses(401, 422), tags=["session"])
+@router.get("/me", responses=responses(401, 403, 422), tags=["session"])
 def me(caller: Caller, actor: Acting, rt: Runtime) -> Me:
     """Who this token belongs to and its role (``phasegate login`` and ``whoami`` ask this)."""
     with rt.reader() as tx:

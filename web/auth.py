@@ -32,11 +32,11 @@ from datetime import timedelta
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from flows.runtime import Runtime as AppRuntime
-from gates.people import person_actor
+from gates.people import claimed_actor, person_actor
 from models.errors import AuthorizationError
 from models.identity import Actor, AuthMethod, OrgRole
 from models.tokens import TokenRole, find_token, mark_used, token_hash
@@ -123,12 +123,26 @@ TOKEN_SCOPES: dict[TokenRole, frozenset[OrgRole]] = {
 """The organisation roles a token can carry: the person's current roles, limited to its scope."""
 
 
-def acting(rt: Runtime, principal: Caller) -> Actor:
+ACT_AS = "X-Phasegate-Act-As"
+"""The header the CLI sends for ``--as PERSON``: anyone but the token's person is refused (403) and audited."""
+
+
+def acting(
+    rt: Runtime,
+    principal: Caller,
+    act_as: Annotated[
+        str | None,
+        # Not in the OpenAPI document: only the CLI sends it (docs/cli.md), and any value but the token's person
+        # is a refusal, so a generated client has nothing to fill in.
+        Header(alias=ACT_AS, include_in_schema=False),
+    ] = None,
+) -> Actor:
     """The token's person as the use cases' Actor; a disabled person's tokens stop working (401, audited).
 
     Permissions are decided by the use cases (``gates.authorization``), not here: the token's scope only
     limits the roles the actor carries, and a viewer token is read-only whatever the person's relationships.
-    The use case that refuses a disabled person audits it (``gates.people.person_actor``).
+    The use case that refuses a disabled person audits it (``gates.people.person_actor``); one that claims to
+    act as someone else (``X-Phasegate-Act-As``) is refused and audited by ``gates.people.claimed_actor``.
     """
     try:
         actor = person_actor(
@@ -141,7 +155,8 @@ def acting(rt: Runtime, principal: Caller) -> Actor:
         )
     except AuthorizationError as refused:
         raise _unauthorized(f"Authorization: {refused.message}", refused.code) from None
-    return actor.model_copy(update={"read_only": principal.role is TokenRole.VIEWER})
+    actor = actor.model_copy(update={"read_only": principal.role is TokenRole.VIEWER})
+    return claimed_actor(actor, act_as, uow=rt.uow, now=rt.now())
 
 
 Acting = Annotated[Actor, Depends(acting)]

@@ -201,7 +201,8 @@ def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     described = {
         400: "The body is not JSON.",
         401: "No bearer token, an unknown or revoked one, or a disabled person's.",
-        403: "The person's roles (within the token's scope) or seat do not allow this; the refusal is audited.",
+        403: "The person's roles (within the token's scope) or seat do not allow this, or X-Phasegate-Act-As names "
+        "someone else; the refusal is audited.",
         404: "A resource named in the path or body does not exist.",
         409: "The request contradicts recorded state.",
         422: "A field is invalid; `errors` lists each one.",

@@ -11,7 +11,19 @@ from typer.core import TyperGroup
 from flows.cli.common import (
     ActFor,
     Db,
+    DelegationPerson,
+    GateScope,
+    IdArg,
     Json,
+    Lessons,
+    Missed,
+    Reason,
+    RoundArg,
+    SeatFrom,
+    SeatTo,
+    TemplateScope,
+    ValidFrom,
+    ValidTo,
     acting,
     command,
     emit,
@@ -45,7 +57,7 @@ PasswordStdin = Annotated[
 ]
 
 
-class _GrantByDefault(TyperGroup):
+class GrantByDefault(TyperGroup):
     """``delegate PRINCIPAL DELEGATE ...`` stays what it always was: ``delegate grant PRINCIPAL DELEGATE ...``."""
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
@@ -55,7 +67,7 @@ class _GrantByDefault(TyperGroup):
 
 
 delegate_app = typer.Typer(
-    cls=_GrantByDefault, no_args_is_help=True, help="Delegation: grant (the default), revoke, list."
+    cls=GrantByDefault, no_args_is_help=True, help="Delegation: grant (the default), revoke, list."
 )
 
 
@@ -230,10 +242,10 @@ def rounds_list(
 
 @rounds_app.command("reassign")
 def rounds_reassign(
-    round_ref: Annotated[str, typer.Argument(metavar="ROUND")],
-    from_person: Annotated[str, typer.Option("--from", help="The approver whose seat moves")],
-    to_person: Annotated[str, typer.Option("--to", help="Who takes the seat")],
-    reason: Annotated[str, typer.Option("--reason")],
+    round_ref: RoundArg,
+    from_person: SeatFrom,
+    to_person: SeatTo,
+    reason: Reason,
     by: ActFor = None,
     db: Db = None,
 ) -> None:
@@ -257,8 +269,8 @@ def rounds_reassign(
 
 @rounds_app.command("cancel")
 def rounds_cancel(
-    round_ref: Annotated[str, typer.Argument(metavar="ROUND")],
-    reason: Annotated[str, typer.Option("--reason", help="Why the round ends without a decision")],
+    round_ref: RoundArg,
+    reason: Reason,
     by: ActFor = None,
     db: Db = None,
 ) -> None:
@@ -308,18 +320,29 @@ def rounds_reconcile(db: Db = None) -> None:
 def delegate(
     principal: str,
     delegate_to: Annotated[str, typer.Argument(metavar="DELEGATE")],
-    valid_from: Annotated[str, typer.Option("--from", help="YYYY-MM-DD")],
-    valid_to: Annotated[str, typer.Option("--to", help="YYYY-MM-DD")],
-    template: Annotated[str | None, typer.Option("--template")] = None,
-    gate: Annotated[str | None, typer.Option("--gate")] = None,
+    valid_from: ValidFrom,
+    valid_to: ValidTo,
+    template: TemplateScope = None,
+    gate: GateScope = None,
     by: ActFor = None,
     db: Db = None,
 ) -> None:
     """Let DELEGATE act for PRINCIPAL between two dates, optionally for one template or gate (never cascades)."""
     from gates import approvals
+
+    cmd = delegation_command(principal, delegate_to, valid_from, valid_to, template, gate)
+    rt = runtime_for(db)
+    record = approvals.delegate(cmd, actor=acting(rt, by), uow=rt.uow, now=now())
+    typer.echo(granted_line(record))
+
+
+def delegation_command(
+    principal: str, delegate_to: str, valid_from: str, valid_to: str, template: str | None, gate: str | None
+) -> Any:
+    """The ``Delegate`` command both trees build from the options, so a mistake reads the same in both."""
     from models.commands import Delegate
 
-    cmd = command(
+    return command(
         Delegate,
         {"valid_to": "--to", "valid_from": "--from", "principal_id": "PRINCIPAL", "delegate_id": "DELEGATE"},
         principal_id=principal,
@@ -329,43 +352,29 @@ def delegate(
         template_id=template,
         gate_id=gate,
     )
-    rt = runtime_for(db)
-    record = approvals.delegate(cmd, actor=acting(rt, by), uow=rt.uow, now=now())
-    scope = f" for {template}" + (f"/{gate}" if gate else "") if template else ""
-    typer.echo(
-        f"delegation {record.id}: {delegate_to} may act for {principal} from {record.valid_from} to "
-        f"{record.valid_to}{scope}"
+
+
+def granted_line(record: Any) -> str:
+    scope = (
+        f" for {record.template_id}" + (f"/{record.gate_id}" if record.gate_id else "") if record.template_id else ""
+    )
+    return (
+        f"delegation {record.id}: {record.delegate_id} may act for {record.principal_id} from {record.valid_from} "
+        f"to {record.valid_to}{scope}"
     )
 
 
-@delegate_app.command("revoke")
-def delegate_revoke(
-    delegation_ref: Annotated[str, typer.Argument(metavar="ID")], by: ActFor = None, db: Db = None
-) -> None:
-    """End a delegation now (its principal or a pmo_admin); votes already cast under it stand."""
+def parse_delegation_id(value: str) -> Any:
     from uuid import UUID
 
-    from gates import approvals
-
     try:
-        delegation_id = UUID(delegation_ref)
+        return UUID(value)
     except ValueError:
-        raise InputError(f"ID: {delegation_ref!r} is not a delegation id (see 'phasegate delegate list')") from None
-    rt = runtime_for(db)
-    record = approvals.revoke_delegation(delegation_id, actor=acting(rt, by), uow=rt.uow, now=now())
-    typer.echo(f"delegation {record.id}: {record.delegate_id} no longer acts for {record.principal_id}")
+        raise InputError(f"ID: {value!r} is not a delegation id (see 'phasegate delegate list')") from None
 
 
-@delegate_app.command("list")
-def delegate_list(
-    person: Annotated[str | None, typer.Option("--person", help="Delegations from or to this person")] = None,
-    db: Db = None,
-    as_json: Json = False,
-) -> None:
-    """Delegations with their period, scope and state."""
-    from gates import approvals
-
-    records = approvals.list_delegations(uow=runtime_for(db).reader, person_id=person)
+def delegation_lines(records: Any, as_json: bool) -> None:
+    """``delegate list``'s output, the same whichever tree read the records."""
     if as_json:
         emit([r.model_dump(mode="json") for r in records])
         return
@@ -373,6 +382,34 @@ def delegate_list(
         scope = (r.template_id or "any") + (f"/{r.gate_id}" if r.gate_id else "")
         state = "revoked" if r.revoked else "active"
         typer.echo(f"{r.id}  {r.principal_id} -> {r.delegate_id}  {r.valid_from}..{r.valid_to}  {scope}  {state}")
+
+
+def parse_condition_id(value: str) -> Any:
+    from uuid import UUID
+
+    try:
+        return UUID(value)
+    except ValueError:
+        raise InputError(f"ID: {value!r} is not a condition id (see 'phasegate conditions list')") from None
+
+
+@delegate_app.command("revoke")
+def delegate_revoke(delegation_ref: IdArg, by: ActFor = None, db: Db = None) -> None:
+    """End a delegation now (its principal or a pmo_admin); votes already cast under it stand."""
+    from gates import approvals
+
+    delegation_id = parse_delegation_id(delegation_ref)
+    rt = runtime_for(db)
+    record = approvals.revoke_delegation(delegation_id, actor=acting(rt, by), uow=rt.uow, now=now())
+    typer.echo(f"delegation {record.id}: {record.delegate_id} no longer acts for {record.principal_id}")
+
+
+@delegate_app.command("list")
+def delegate_list(person: DelegationPerson = None, db: Db = None, as_json: Json = False) -> None:
+    """Delegations with their period, scope and state."""
+    from gates import approvals
+
+    delegation_lines(approvals.list_delegations(uow=runtime_for(db).reader, person_id=person), as_json)
 
 
 @conditions_app.command("list")
@@ -397,28 +434,21 @@ def conditions_list(
 
 @conditions_app.command("verify")
 def conditions_verify(
-    condition_id: Annotated[str, typer.Argument(metavar="ID")],
-    missed: Annotated[bool, typer.Option("--missed", help="Record the condition as missed")] = False,
+    condition_id: IdArg,
+    missed: Missed = False,
     by: ActFor = None,
     db: Db = None,
 ) -> None:
     """Record that a condition was met (or, with --missed, missed)."""
-    from uuid import UUID
-
     from gates import approvals
 
-    try:
-        parsed = UUID(condition_id)
-    except ValueError:
-        raise InputError(f"ID: {condition_id!r} is not a condition id (see 'phasegate conditions list')") from None
+    parsed = parse_condition_id(condition_id)
     rt = runtime_for(db)
     record = approvals.resolve_condition(parsed, actor=acting(rt, by), met=not missed, uow=rt.uow, now=now())
     typer.echo(f"condition {record.id}: {record.status}")
 
 
-def project_resume(
-    key: str, reason: Annotated[str, typer.Option("--reason")], by: ActFor = None, db: Db = None
-) -> None:
+def project_resume(key: str, reason: Reason, by: ActFor = None, db: Db = None) -> None:
     """Take a project off hold (its sponsor or a pmo_admin)."""
     from gates import approvals
 
@@ -429,7 +459,7 @@ def project_resume(
 
 def project_close(
     key: str,
-    lessons: Annotated[str, typer.Option("--lessons", help="Lessons learned (经验教训)")] = "",
+    lessons: Lessons = "",
     by: ActFor = None,
     db: Db = None,
 ) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
+from pathlib import Path
 from typing import Annotated, Any, NoReturn
 from uuid import UUID
 
@@ -30,6 +31,72 @@ ActFor = Annotated[
         "Default: the person mapped to your OS login.",
         show_default=False,
     ),
+]
+
+# Options and arguments a command has in both trees, the local one and the one through the server
+# (flows/cli/remote): declared once here, so the two stay the same command with the same options and help.
+RoundArg = Annotated[str, typer.Argument(metavar="ROUND")]
+IdArg = Annotated[str, typer.Argument(metavar="ID")]
+FileArg = Annotated[Path, typer.Argument(metavar="FILE", help="CSV or XLSX")]
+Reason = Annotated[str, typer.Option("--reason", help="Why (kept in the audit log)")]
+ValidFrom = Annotated[str, typer.Option("--from", help="YYYY-MM-DD")]
+ValidTo = Annotated[str, typer.Option("--to", help="YYYY-MM-DD")]
+TemplateScope = Annotated[str | None, typer.Option("--template", help="Only this template's gates")]
+GateScope = Annotated[str | None, typer.Option("--gate", help="Only this gate")]
+DelegationPerson = Annotated[str | None, typer.Option("--person", help="Delegations from or to this person")]
+SeatFrom = Annotated[str, typer.Option("--from", help="The approver whose seat moves")]
+SeatTo = Annotated[str, typer.Option("--to", help="Who takes the seat")]
+Missed = Annotated[bool, typer.Option("--missed", help="Record the condition as missed")]
+Lessons = Annotated[str, typer.Option("--lessons", help="Lessons learned (经验教训)")]
+NewName = Annotated[str | None, typer.Option("--name")]
+NewSponsor = Annotated[str | None, typer.Option("--sponsor")]
+NewManager = Annotated[str | None, typer.Option("--manager")]
+NewBudget = Annotated[str | None, typer.Option("--budget", help="New approved budget, e.g. 275000")]
+MilestoneName = Annotated[str, typer.Option("--name")]
+Due = Annotated[str, typer.Option("--due", help="YYYY-MM-DD")]
+DoneOn = Annotated[str | None, typer.Option("--done", help="YYYY-MM-DD when already done")]
+DoneDay = Annotated[str | None, typer.Option("--on", help="YYYY-MM-DD (default: today)")]
+ROLES_HELP = "Organisation role: pmo_admin, gatekeeper, manager or viewer (repeatable)"
+PersonName = Annotated[str | None, typer.Option("--name")]
+PersonEmail = Annotated[str | None, typer.Option("--email")]
+PersonLocale = Annotated[str | None, typer.Option("--locale", help="en or zh-CN")]
+PersonNotify = Annotated[
+    list[str] | None, typer.Option("--notify", help="Apprise URL (repeatable; replaces the targets)")
+]
+PersonLogin = Annotated[str | None, typer.Option("--login", help="Map this OS login to the person")]
+NoLogin = Annotated[bool, typer.Option("--no-login", help="Remove the person's OS login")]
+PersonRoles = Annotated[list[str] | None, typer.Option("--role", help=ROLES_HELP + "; replaces the roles")]
+Enable = Annotated[bool, typer.Option("--enable", help="Re-enable a disabled person")]
+
+# project create, actuals add, baseline set, risk add: the same in both trees
+TemplateRef = Annotated[str, typer.Option("--template", metavar="ID[@VERSION]")]
+ProjectName = Annotated[str, typer.Option("--name")]
+Sponsor = Annotated[str, typer.Option("--sponsor")]
+Manager = Annotated[str, typer.Option("--manager")]
+Budget = Annotated[str, typer.Option("--budget", help="Approved budget, e.g. 250000 or 250000.00")]
+Currency = Annotated[str, typer.Option("--currency")]
+CostAmount = Annotated[str | None, typer.Argument(help="Cost spent now (added to the cost ledger)")]
+Note = Annotated[str, typer.Option("--note")]
+AsOf = Annotated[str | None, typer.Option("--as-of", help="Status date of an EVM report (YYYY-MM-DD)")]
+Ev = Annotated[str | None, typer.Option("--ev", help="Earned value to date")]
+Ac = Annotated[str | None, typer.Option("--ac", help="Actual cost to date")]
+Etc = Annotated[str | None, typer.Option("--etc", help="Bottom-up estimate to complete")]
+Bac = Annotated[str, typer.Option("--bac", help="Budget at completion")]
+Contingency = Annotated[str | None, typer.Option("--contingency", help="Contingency reserve")]
+ContingencyUsed = Annotated[str | None, typer.Option("--contingency-used")]
+Plan = Annotated[Path | None, typer.Option("--plan", help="CSV/XLSX: project, period_end, planned_value")]
+StageBudgets = Annotated[list[str] | None, typer.Option("--stage-budget", help="STAGE=AMOUNT (repeatable)")]
+RiskTitle = Annotated[str, typer.Option("--title")]
+Probability = Annotated[int, typer.Option("--probability", help="1..5 on the default scale")]
+Impact = Annotated[int, typer.Option("--impact", help="1..5 on the default scale")]
+RiskOwner = Annotated[str | None, typer.Option("--owner")]
+Mitigation = Annotated[str, typer.Option("--mitigation")]
+Category = Annotated[str, typer.Option("--category")]
+RiskStatus = Annotated[str, typer.Option("--status", help="open or closed")]
+Pv = Annotated[str | None, typer.Option("--pv", help="Planned value to date (default: from the baseline plan)")]
+RiskResponse = Annotated[
+    str | None,
+    typer.Option("--response", help="avoid, mitigate, transfer, accept, escalate, exploit, enhance, share"),
 ]
 
 

@@ -9,9 +9,35 @@ from typing import Annotated, Any
 import typer
 
 from flows.cli.common import (
+    Ac,
     ActFor,
+    AsOf,
+    Bac,
+    Category,
+    Contingency,
+    ContingencyUsed,
+    CostAmount,
     Db,
+    DoneDay,
+    DoneOn,
+    Due,
+    Etc,
+    Ev,
+    FileArg,
+    IdArg,
+    Impact,
     Json,
+    MilestoneName,
+    Mitigation,
+    Note,
+    Plan,
+    Probability,
+    Pv,
+    RiskOwner,
+    RiskResponse,
+    RiskStatus,
+    RiskTitle,
+    StageBudgets,
     acting,
     command,
     emit,
@@ -157,15 +183,13 @@ def doc_adopt(
 @actuals_app.command("add")
 def actuals_add(
     key: str,
-    amount: Annotated[str | None, typer.Argument(help="Cost spent now (added to the cost ledger)")] = None,
-    note: Annotated[str, typer.Option("--note")] = "",
-    as_of: Annotated[str | None, typer.Option("--as-of", help="Status date of an EVM report (YYYY-MM-DD)")] = None,
-    ev: Annotated[str | None, typer.Option("--ev", help="Earned value to date")] = None,
-    ac: Annotated[str | None, typer.Option("--ac", help="Actual cost to date")] = None,
-    pv: Annotated[
-        str | None, typer.Option("--pv", help="Planned value to date (default: from the baseline plan)")
-    ] = None,
-    etc: Annotated[str | None, typer.Option("--etc", help="Bottom-up estimate to complete")] = None,
+    amount: CostAmount = None,
+    note: Note = "",
+    as_of: AsOf = None,
+    ev: Ev = None,
+    ac: Ac = None,
+    pv: Pv = None,
+    etc: Etc = None,
     as_person: ActFor = None,
     db: Db = None,
 ) -> None:
@@ -198,18 +222,25 @@ def actuals_add(
 
 
 @actuals_app.command("import")
-def actuals_import(file: Path, as_person: ActFor = None, db: Db = None, as_json: Json = False) -> None:
+def actuals_import(file: FileArg, as_person: ActFor = None, db: Db = None, as_json: Json = False) -> None:
     """Import EVM status reports from CSV or XLSX (project, as_of, planned_value, earned_value, actual_cost[, etc]).
 
     Every bad row is reported with its row number and column; a file with any bad row writes nothing.
     """
     from gates import services
     from models.imports import parse_actuals
-    from models.snapshots import EvmReportRecord
 
     rt = runtime_for(db)
-    rows = parse_actuals(file, limits=rt.settings.limits)
-    records = [
+    records = status_records(parse_actuals(file, limits=rt.settings.limits))
+    count = services.record_status(records, actor=acting(rt, as_person), uow=rt.uow, now=now())
+    imported_lines(count, sorted({r.project_key for r in records}), "status report", as_json)
+
+
+def status_records(rows: Any) -> list[Any]:
+    """An actuals file's rows as the status reports ``record_status`` stores (both trees read files alike)."""
+    from models.snapshots import EvmReportRecord
+
+    return [
         EvmReportRecord(
             project_key=r.project,
             as_of=r.as_of,
@@ -220,22 +251,23 @@ def actuals_import(file: Path, as_person: ActFor = None, db: Db = None, as_json:
         )
         for r in rows
     ]
-    count = services.record_status(records, actor=acting(rt, as_person), uow=rt.uow, now=now())
-    projects = sorted({r.project_key for r in records})
+
+
+def imported_lines(count: int, projects: list[str], what: str, as_json: bool) -> None:
     if as_json:
         emit({"imported": count, "projects": projects})
     else:
-        typer.echo(f"imported {count} status report(s) for {len(projects)} project(s)")
+        typer.echo(f"imported {count} {what}(s) for {len(projects)} project(s)")
 
 
 @baseline_app.command("set")
 def baseline_set(
     key: str,
-    bac: Annotated[str, typer.Option("--bac", help="Budget at completion")],
-    contingency: Annotated[str | None, typer.Option("--contingency", help="Contingency reserve")] = None,
-    contingency_used: Annotated[str | None, typer.Option("--contingency-used")] = None,
-    plan: Annotated[Path | None, typer.Option("--plan", help="CSV/XLSX: project, period_end, planned_value")] = None,
-    stage_budget: Annotated[list[str] | None, typer.Option("--stage-budget", help="STAGE=AMOUNT (repeatable)")] = None,
+    bac: Bac,
+    contingency: Contingency = None,
+    contingency_used: ContingencyUsed = None,
+    plan: Plan = None,
+    stage_budget: StageBudgets = None,
     as_person: ActFor = None,
     db: Db = None,
 ) -> None:
@@ -282,17 +314,14 @@ def project_assign(key: str, role: str, person: str, as_person: ActFor = None, d
 def risk_add(
     key: str,
     risk_id: Annotated[str, typer.Argument(metavar="ID")],
-    title: Annotated[str, typer.Option("--title")],
-    probability: Annotated[int, typer.Option("--probability", help="1..5 on the default scale")],
-    impact: Annotated[int, typer.Option("--impact", help="1..5 on the default scale")],
-    owner: Annotated[str | None, typer.Option("--owner")] = None,
-    response: Annotated[
-        str | None,
-        typer.Option("--response", help="avoid, mitigate, transfer, accept, escalate, exploit, enhance, share"),
-    ] = None,
-    mitigation: Annotated[str, typer.Option("--mitigation")] = "",
-    category: Annotated[str, typer.Option("--category")] = "",
-    status: Annotated[str, typer.Option("--status", help="open or closed")] = "open",
+    title: RiskTitle,
+    probability: Probability,
+    impact: Impact,
+    owner: RiskOwner = None,
+    response: RiskResponse = None,
+    mitigation: Mitigation = "",
+    category: Category = "",
+    status: RiskStatus = "open",
     as_person: ActFor = None,
     db: Db = None,
 ) -> None:
@@ -322,11 +351,11 @@ def risk_add(
         status=status,
     )
     rt = runtime_for(db)
-    services.record_risks(key, [_risk(row)], actor=acting(rt, as_person), uow=rt.uow, now=now())
+    services.record_risks(key, [risk_evidence(row)], actor=acting(rt, as_person), uow=rt.uow, now=now())
     typer.echo(f"{key}: risk {risk_id} score {probability * impact}")
 
 
-def _risk(row: Any) -> Any:
+def risk_evidence(row: Any) -> Any:
     from models.evidence import RiskEvidence
 
     return RiskEvidence(
@@ -345,8 +374,8 @@ def _risk(row: Any) -> Any:
 
 
 @risk_app.command("import")
-def risk_import(file: Path, as_person: ActFor = None, db: Db = None) -> None:
-    """Import risks from CSV or XLSX; a file with any bad row writes nothing."""
+def risk_import(file: FileArg, as_person: ActFor = None, db: Db = None, as_json: Json = False) -> None:
+    """Import risks from CSV or XLSX; a file with any bad row, or naming an unknown project, writes nothing."""
     from gates import services
     from models.imports import parse_risks
 
@@ -354,15 +383,9 @@ def risk_import(file: Path, as_person: ActFor = None, db: Db = None) -> None:
     rows = parse_risks(file, limits=rt.settings.limits)
     by_project: dict[str, list[Any]] = {}
     for row in rows:
-        by_project.setdefault(row.project, []).append(_risk(row))
-    with rt.uow() as tx:
-        unknown = sorted(set(by_project) - tx.existing_project_keys(list(by_project)))
-    if unknown:
-        raise InputError(f"{file}: unknown project(s) {', '.join(unknown)}; nothing was imported")
-    actor = acting(rt, as_person)
-    for project_key, risks in by_project.items():
-        services.record_risks(project_key, risks, actor=actor, uow=rt.uow, now=now())
-    typer.echo(f"imported {len(rows)} risk(s) for {len(by_project)} project(s)")
+        by_project.setdefault(row.project, []).append(risk_evidence(row))
+    services.import_risks(by_project, actor=acting(rt, as_person), uow=rt.uow, now=now())
+    imported_lines(len(rows), sorted(by_project), "risk", as_json)
 
 
 @risk_app.command("list")
@@ -381,10 +404,10 @@ def risk_list(key: str, db: Db = None, as_json: Json = False) -> None:
 @milestone_app.command("add")
 def milestone_add(
     key: str,
-    milestone_id: Annotated[str, typer.Argument(metavar="ID")],
-    name: Annotated[str, typer.Option("--name")],
-    due: Annotated[str, typer.Option("--due", help="YYYY-MM-DD")],
-    done: Annotated[str | None, typer.Option("--done", help="YYYY-MM-DD when already done")] = None,
+    milestone_id: IdArg,
+    name: MilestoneName,
+    due: Due,
+    done: DoneOn = None,
     as_person: ActFor = None,
     db: Db = None,
 ) -> None:
@@ -403,8 +426,8 @@ def milestone_add(
 @milestone_app.command("done")
 def milestone_done(
     key: str,
-    milestone_id: Annotated[str, typer.Argument(metavar="ID")],
-    on: Annotated[str | None, typer.Option("--on", help="YYYY-MM-DD (default: today)")] = None,
+    milestone_id: IdArg,
+    on: DoneDay = None,
     as_person: ActFor = None,
     db: Db = None,
 ) -> None:

@@ -6,11 +6,32 @@ from typing import Annotated, Any
 
 import typer
 
-from flows.cli.common import ActFor, Db, Json, acting, command, emit, now, os_login, runtime_for, sub_app
+from flows.cli.common import (
+    ROLES_HELP,
+    ActFor,
+    Db,
+    Enable,
+    IdArg,
+    Json,
+    NoLogin,
+    PersonEmail,
+    PersonLocale,
+    PersonLogin,
+    PersonName,
+    PersonNotify,
+    PersonRoles,
+    Reason,
+    acting,
+    command,
+    emit,
+    now,
+    os_login,
+    runtime_for,
+    sub_app,
+)
 
 app = sub_app("People: sponsors, managers, gatekeepers; OS logins and organisation roles (pmo_admin manages them).")
 
-ROLES_HELP = "Organisation role: pmo_admin, gatekeeper, manager or viewer (repeatable)"
 NAMES = {
     "id": "ID",
     "name": "--name",
@@ -33,7 +54,7 @@ def _roles(given: list[str] | None) -> Any:
     return frozenset(OrgRole(r) for r in given or [])
 
 
-def _describe(person: Any) -> str:
+def describe(person: Any) -> str:
     roles = ", ".join(sorted(person.roles)) or "no roles"
     login = f"login {person.login}" if person.login else "no login"
     state = ", DISABLED" if person.disabled else ""
@@ -73,36 +94,53 @@ def person_add(
     rt = runtime_for(db)
     if as_person is None and people.awaiting_first_admin(uow=rt.reader):
         person = people.bootstrap_admin(cmd, login=os_login(), uow=rt.uow, now=now())
-        typer.echo(f"person {_describe(person)}: the first PMO admin, mapped to your OS login")
+        typer.echo(f"person {describe(person)}: the first PMO admin, mapped to your OS login")
         return
     person = services.add_person(cmd, actor=acting(rt, as_person), uow=rt.uow, now=now())
-    typer.echo(f"person {_describe(person)}")
+    typer.echo(f"person {describe(person)}")
 
 
 @app.command("update")
 def person_update(
-    person_id: Annotated[str, typer.Argument(metavar="ID")],
-    name: Annotated[str | None, typer.Option("--name")] = None,
-    email: Annotated[str | None, typer.Option("--email")] = None,
-    locale: Annotated[str | None, typer.Option("--locale", help="en or zh-CN")] = None,
-    notify: Annotated[
-        list[str] | None, typer.Option("--notify", help="Apprise URL (repeatable; replaces the targets)")
-    ] = None,
-    login: Annotated[str | None, typer.Option("--login", help="Map this OS login to the person")] = None,
-    no_login: Annotated[bool, typer.Option("--no-login", help="Remove the person's OS login")] = False,
-    role: Annotated[list[str] | None, typer.Option("--role", help=ROLES_HELP + "; replaces the roles")] = None,
-    enable: Annotated[bool, typer.Option("--enable", help="Re-enable a disabled person")] = False,
+    person_id: IdArg,
+    name: PersonName = None,
+    email: PersonEmail = None,
+    locale: PersonLocale = None,
+    notify: PersonNotify = None,
+    login: PersonLogin = None,
+    no_login: NoLogin = False,
+    role: PersonRoles = None,
+    enable: Enable = False,
     as_person: ActFor = None,
     db: Db = None,
 ) -> None:
     """Change a person's details, OS login or organisation roles (pmo_admin)."""
     from gates import people
+
+    cmd = update_command(person_id, name, email, locale, notify, login, no_login, role, enable)
+    rt = runtime_for(db)
+    person = people.update_person(cmd, actor=acting(rt, as_person), uow=rt.uow, now=now())
+    typer.echo(f"person {describe(person)}")
+
+
+def update_command(
+    person_id: str,
+    name: str | None,
+    email: str | None,
+    locale: str | None,
+    notify: list[str] | None,
+    login: str | None,
+    no_login: bool,
+    role: list[str] | None,
+    enable: bool,
+) -> Any:
+    """The ``UpdatePerson`` both trees build from the options, so a mistake reads the same in both."""
     from models.commands import UpdatePerson
     from notifications.targets import validate_target
 
     for url in notify or []:
         validate_target(url)
-    cmd = command(
+    return command(
         UpdatePerson,
         NAMES,
         id=person_id,
@@ -115,15 +153,12 @@ def person_update(
         roles=_roles(role) if role is not None else None,
         enable=enable,
     )
-    rt = runtime_for(db)
-    person = people.update_person(cmd, actor=acting(rt, as_person), uow=rt.uow, now=now())
-    typer.echo(f"person {_describe(person)}")
 
 
 @app.command("disable")
 def person_disable(
-    person_id: Annotated[str, typer.Argument(metavar="ID")],
-    reason: Annotated[str, typer.Option("--reason", help="Why (kept in the audit log)")],
+    person_id: IdArg,
+    reason: Reason,
     as_person: ActFor = None,
     db: Db = None,
 ) -> None:
@@ -132,19 +167,22 @@ def person_disable(
 
     rt = runtime_for(db)
     person = people.disable_person(person_id, actor=acting(rt, as_person), reason=reason, uow=rt.uow, now=now())
-    typer.echo(f"person {_describe(person)}")
+    typer.echo(f"person {describe(person)}")
 
 
 @app.command("show")
-def person_show(person_id: Annotated[str, typer.Argument(metavar="ID")], db: Db = None, as_json: Json = False) -> None:
+def person_show(person_id: IdArg, db: Db = None, as_json: Json = False) -> None:
     """Show a person: login, organisation roles, whether disabled."""
     from gates import people
 
-    person = people.get_person(person_id, uow=runtime_for(db).reader)
+    show_person(people.get_person(person_id, uow=runtime_for(db).reader), as_json)
+
+
+def show_person(person: Any, as_json: bool) -> None:
     if as_json:
         emit(person.model_dump(mode="json") | {"roles": sorted(person.roles)})
         return
-    typer.echo(_describe(person))
+    typer.echo(describe(person))
 
 
 @app.command("whoami")

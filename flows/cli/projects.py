@@ -2,11 +2,33 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 import typer
 
-from flows.cli.common import ActFor, Db, Json, acting, command, emit, now, runtime_for, split_ref, sub_app
+from flows.cli.common import (
+    ActFor,
+    Budget,
+    Currency,
+    Db,
+    Json,
+    Manager,
+    NewBudget,
+    NewManager,
+    NewName,
+    NewSponsor,
+    ProjectName,
+    Reason,
+    Sponsor,
+    TemplateRef,
+    acting,
+    command,
+    emit,
+    now,
+    runtime_for,
+    split_ref,
+    sub_app,
+)
 
 app = sub_app("Projects.")
 
@@ -14,12 +36,12 @@ app = sub_app("Projects.")
 @app.command("create")
 def project_create(
     key: str,
-    template: Annotated[str, typer.Option("--template", metavar="ID[@VERSION]")],
-    name: Annotated[str, typer.Option("--name")],
-    sponsor: Annotated[str, typer.Option("--sponsor")],
-    manager: Annotated[str, typer.Option("--manager")],
-    budget: Annotated[str, typer.Option("--budget", help="Approved budget, e.g. 250000 or 250000.00")],
-    currency: Annotated[str, typer.Option("--currency")] = "USD",
+    template: TemplateRef,
+    name: ProjectName,
+    sponsor: Sponsor,
+    manager: Manager,
+    budget: Budget,
+    currency: Currency = "USD",
     as_person: ActFor = None,
     db: Db = None,
 ) -> None:
@@ -58,19 +80,30 @@ def project_create(
 @app.command("update")
 def project_update(
     key: str,
-    reason: Annotated[str, typer.Option("--reason", help="Why: recorded in the audit log")],
-    name: Annotated[str | None, typer.Option("--name")] = None,
-    sponsor: Annotated[str | None, typer.Option("--sponsor")] = None,
-    manager: Annotated[str | None, typer.Option("--manager")] = None,
-    budget: Annotated[str | None, typer.Option("--budget", help="New approved budget, e.g. 275000")] = None,
+    reason: Reason,
+    name: NewName = None,
+    sponsor: NewSponsor = None,
+    manager: NewManager = None,
+    budget: NewBudget = None,
     as_person: ActFor = None,
     db: Db = None,
 ) -> None:
     """Change a project's name, budget, sponsor or manager (pmo_admin; audited with before and after)."""
     from gates import services
+
+    cmd = update_command(key, reason, name, sponsor, manager, budget)
+    rt = runtime_for(db)
+    project = services.update_project(cmd, actor=acting(rt, as_person), uow=rt.uow, now=now())
+    typer.echo(updated_line(project))
+
+
+def update_command(
+    key: str, reason: str, name: str | None, sponsor: str | None, manager: str | None, budget: str | None
+) -> Any:
+    """The ``UpdateProject`` both trees build, so a mistake reads the same whether or not a server is used."""
     from models.commands import UpdateProject
 
-    cmd = command(
+    return command(
         UpdateProject,
         {
             "budget": "--budget",
@@ -86,9 +119,10 @@ def project_update(
         budget=budget,
         reason=reason,
     )
-    rt = runtime_for(db)
-    project = services.update_project(cmd, actor=acting(rt, as_person), uow=rt.uow, now=now())
-    typer.echo(
+
+
+def updated_line(project: Any) -> str:
+    return (
         f"project {project.key}: {project.name}, sponsor {project.sponsor_id}, manager {project.manager_id}, "
         f"budget {project.budget} {project.currency}"
     )

@@ -406,26 +406,54 @@ def record_risks(
     project_key: str, risks: Sequence[RiskEvidence], *, actor: Actor, uow: UowFactory, now: datetime
 ) -> int:
     with uow() as tx:
-        project = require_project(tx, project_key, for_update=True)
-        permit(tx, actor, Act.WRITE_EVIDENCE, project=project)
-        scale = require_template(tx, project.template_id, project.template_version).template.risk_scale
-        for item in risks:
-            if item.probability > scale.probability_max or item.impact > scale.impact_max:
-                raise InputError(
-                    f"risk {item.id}: probability and impact must be 1..{scale.probability_max} and "
-                    f"1..{scale.impact_max} on this template's scale",
-                    code="risk.scale",
-                )
-        count = tx.upsert_risks(project.key, risks, now=now)
-        tx.append_audit(
-            actor=audit_name(actor),
-            action="risks.recorded",
-            entity=f"project:{project.key}",
-            payload={"risks": [r.id for r in risks]} | stamp(actor),
-            at=now,
-        )
-        tx.bump_evidence_version(project.key)
+        count = _upsert_risks(tx, project_key, risks, actor=actor, now=now)
         tx.commit()
+    return count
+
+
+@refusals_audited(Act.WRITE_EVIDENCE)
+def import_risks(
+    by_project: Mapping[str, Sequence[RiskEvidence]], *, actor: Actor, uow: UowFactory, now: datetime
+) -> int:
+    """Record a risk register file's rows for one or many projects in ONE transaction: all or nothing.
+
+    Why not ``record_risks`` per project: a file is one act; a refusal or a bad row in its third project must
+    not leave the first two written. The CLI's ``risk import`` and the API's batch endpoint both call this.
+    """
+    with uow() as tx:
+        keys = sorted(by_project)
+        unknown = sorted(set(keys) - tx.existing_project_keys(keys))
+        if unknown:
+            raise NotFoundError(
+                f"unknown project(s) {', '.join(unknown)}; nothing was imported", code="project.not_found"
+            )
+        count = sum(_upsert_risks(tx, key, by_project[key], actor=actor, now=now) for key in keys)
+        tx.commit()
+    return count
+
+
+def _upsert_risks(
+    tx: UnitOfWork, project_key: str, risks: Sequence[RiskEvidence], *, actor: Actor, now: datetime
+) -> int:
+    project = require_project(tx, project_key, for_update=True)
+    permit(tx, actor, Act.WRITE_EVIDENCE, project=project)
+    scale = require_template(tx, project.template_id, project.template_version).template.risk_scale
+    for item in risks:
+        if item.probability > scale.probability_max or item.impact > scale.impact_max:
+            raise InputError(
+                f"risk {item.id}: probability and impact must be 1..{scale.probability_max} and "
+                f"1..{scale.impact_max} on this template's scale",
+                code="risk.scale",
+            )
+    count = tx.upsert_risks(project.key, risks, now=now)
+    tx.append_audit(
+        actor=audit_name(actor),
+        action="risks.recorded",
+        entity=f"project:{project.key}",
+        payload={"risks": [r.id for r in risks]} | stamp(actor),
+        at=now,
+    )
+    tx.bump_evidence_version(project.key)
     return count
 
 

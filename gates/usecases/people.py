@@ -151,6 +151,33 @@ def person_actor(
     return _actor(person, method).model_copy(update={"roles": roles})
 
 
+def claimed_actor(actor: Actor, claimed: str | None, *, uow: UowFactory, now: datetime) -> Actor:
+    """The actor a credential proved, when a client also claims to act as ``claimed`` (the CLI's ``--as``).
+
+    Why a credential's person is final: a token or a session proves one person; naming another is a claim
+    nothing backs, even for a PMO admin (who acts for someone from the server's own CLI, where the OS login
+    is proved). So a different ``claimed`` is refused, and the refusal audited as the credential's person:
+    it is an attempt to act as someone else, and the server is where the audit log is.
+    """
+    if claimed is None or claimed == actor.person_id:
+        return actor
+    shown = (claimed if claimed.isascii() and claimed.isprintable() else ascii(claimed))[:64]  # safe to log
+    why = (
+        f"--as {shown}: through the server you act as {actor.person_id} (the token's person), not {shown}; "
+        f"to act as {shown}, log in with their token"
+    )
+    refuse(
+        uow,
+        actor=actor,
+        entity=f"person:{shown}",
+        why=why,
+        code="auth.act_for",
+        now=now,
+        payload={"as": shown},
+    )
+    raise AuthorizationError(why, code="auth.act_for")
+
+
 def _actor(person: PersonSnapshot, method: AuthMethod, *, acting_admin: str | None = None) -> Actor:
     return Actor(person_id=person.id, roles=person.roles, method=method, acting_admin=acting_admin)
 

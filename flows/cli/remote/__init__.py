@@ -37,13 +37,17 @@ def runs_locally(argv: list[str], *, groups: set[str]) -> bool:
 REMOTE: dict[str, tuple[str, ...] | None] = {
     "vote": None,
     "score": None,
-    "rounds": ("list",),
-    "conditions": ("list",),
+    "rounds": ("list", "cancel", "reassign"),
+    "conditions": ("list", "verify"),
+    "delegate": None,
     "gate": ("check", "review"),
-    "project": ("list", "show", "create", "assign"),
-    "actuals": ("add",),
+    "project": ("list", "show", "create", "update", "assign", "resume", "close"),
+    "person": ("show", "update", "disable"),
+    "doc": ("approve",),
+    "milestone": ("add", "done"),
+    "actuals": ("add", "import"),
     "baseline": ("set",),
-    "risk": ("add", "list"),
+    "risk": ("add", "list", "import"),
     "audit": ("verify", "head"),
 }
 """What goes through the server: commands (None) and groups with the subcommands the API serves."""
@@ -84,13 +88,21 @@ def refuse_unless_remote(argv: list[str], login: Login, *, groups: set[str], com
 
 def build_app(only: str | None, local_commands: dict[str, Callable[..., None]]) -> typer.Typer:
     """The remote command tree (just ``only`` when given), plus the login commands from ``local_commands``."""
-    from flows.cli.remote import approvals, audit, gates, projects
+    from flows.cli.remote import approvals, audit, evidence, gates, people, projects
 
+    projects.app.command("resume")(approvals.project_resume)
+    projects.app.command("close")(approvals.project_close)
+    projects.actuals_app.command("import")(evidence.actuals_import)
+    projects.risk_app.command("import")(evidence.risk_import)
     groups: dict[str, typer.Typer] = {
         "rounds": approvals.rounds_app,
         "conditions": approvals.conditions_app,
+        "delegate": approvals.delegate_app,
         "gate": gates.app,
         "project": projects.app,
+        "person": people.app,
+        "doc": evidence.doc_app,
+        "milestone": evidence.milestone_app,
         "actuals": projects.actuals_app,
         "baseline": projects.baseline_app,
         "risk": projects.risk_app,

@@ -1,5 +1,6 @@
-"""Remote ``vote``, ``rounds list`` and ``conditions list``: the same options and output as the local commands,
-through ``/api/v1`` with the login's token.
+"""Remote ``vote``, ``rounds list|cancel|reassign``, ``conditions list|verify``, ``delegate grant|revoke|list``
+and ``project resume|close``: the same options and output as the local commands, through ``/api/v1`` with the
+login's token.
 
 A vote is checked here with the same ``CastVote`` command the local CLI builds (so a mistake reads the same
 and costs no request), then bound to the evidence hash of the round as the server shows it now, and sent with
@@ -17,12 +18,37 @@ import typer
 from flows.cli.approvals import (
     DECISIONS,
     VOTE_OPTIONS,
+    GrantByDefault,
     PasswordStdin,
+    delegation_command,
+    delegation_lines,
+    granted_line,
+    parse_condition_id,
+    parse_delegation_id,
     prompt_signature,
     require_terminal,
     signature_from_stdin,
 )
-from flows.cli.common import Db, Json, emit, parse_round_id, sub_app
+from flows.cli.common import (
+    ActFor,
+    Db,
+    DelegationPerson,
+    GateScope,
+    IdArg,
+    Json,
+    Lessons,
+    Missed,
+    Reason,
+    RoundArg,
+    SeatFrom,
+    SeatTo,
+    TemplateScope,
+    ValidFrom,
+    ValidTo,
+    emit,
+    parse_round_id,
+    sub_app,
+)
 from flows.cli.remote.session import acting_person, iso, refuse_db, server
 from models.errors import InputError, RemoteError
 
@@ -63,9 +89,9 @@ def vote(
             "A-Z a-z 0-9 . _ : -"
         )
     round_id = parse_round_id(round_ref)
-    with server() as remote:
+    with server(act_as=voter) as remote:
         refuse_db(db, remote.login.url)
-        me = acting_person(remote, voter)
+        me = acting_person(remote)
         cmd = CastVote.from_door(
             round_id=round_id,
             voter_id=me["person_id"],
@@ -208,3 +234,99 @@ def conditions_list(
         typer.echo(
             f"{c.id}  {c.project_key:<12} {c.status:<7} due {c.due_on}  {c.owner_id:<10} {c.text}  [{c.verification}]"
         )
+
+
+@rounds_app.command("cancel")
+def rounds_cancel(round_ref: RoundArg, reason: Reason, by: ActFor = None, db: Db = None) -> None:
+    """End an open round without a decision (pmo_admin); its approvers are told, the project stays put."""
+    round_id = parse_round_id(round_ref)
+    with server(act_as=by) as remote:
+        refuse_db(db, remote.login.url)
+        current = remote.call("POST", f"/rounds/{round_id}/cancel", body={"reason": reason})
+    typer.echo(f"round {current['id']} ({current['project_key']}, {current['gate_id']}) cancelled")
+
+
+@rounds_app.command("reassign")
+def rounds_reassign(
+    round_ref: RoundArg, from_person: SeatFrom, to_person: SeatTo, reason: Reason, by: ActFor = None, db: Db = None
+) -> None:
+    """Move an approver's seat to another person (转交), audited as an admin change (pmo_admin)."""
+    round_id = parse_round_id(round_ref)
+    body = {"from_person": from_person, "to_person": to_person, "reason": reason}
+    with server(act_as=by) as remote:
+        refuse_db(db, remote.login.url)
+        current = remote.call("POST", f"/rounds/{round_id}/reassign", body=body)
+    typer.echo(f"round {current['id']}: {from_person}'s seat now held by {to_person}")
+
+
+@conditions_app.command("verify")
+def conditions_verify(condition_id: IdArg, missed: Missed = False, by: ActFor = None, db: Db = None) -> None:
+    """Record that a condition was met (or, with --missed, missed)."""
+    parsed = parse_condition_id(condition_id)
+    with server(act_as=by) as remote:
+        refuse_db(db, remote.login.url)
+        record = remote.call("POST", f"/conditions/{parsed}/verification", body={"met": not missed})
+    typer.echo(f"condition {record['id']}: {record['status']}")
+
+
+delegate_app = typer.Typer(
+    cls=GrantByDefault, no_args_is_help=True, help="Delegation (through the server): grant (the default), revoke, list."
+)
+
+
+@delegate_app.command("grant")
+def delegate(
+    principal: str,
+    delegate_to: Annotated[str, typer.Argument(metavar="DELEGATE")],
+    valid_from: ValidFrom,
+    valid_to: ValidTo,
+    template: TemplateScope = None,
+    gate: GateScope = None,
+    by: ActFor = None,
+    db: Db = None,
+) -> None:
+    """Let DELEGATE act for PRINCIPAL between two dates, optionally for one template or gate (never cascades)."""
+    from models.snapshots import DelegationRecord
+
+    cmd = delegation_command(principal, delegate_to, valid_from, valid_to, template, gate)
+    with server(act_as=by) as remote:
+        refuse_db(db, remote.login.url)
+        record = DelegationRecord.model_validate(remote.call("POST", "/delegations", body=cmd.model_dump(mode="json")))
+    typer.echo(granted_line(record))
+
+
+@delegate_app.command("revoke")
+def delegate_revoke(delegation_ref: IdArg, by: ActFor = None, db: Db = None) -> None:
+    """End a delegation now (its principal or a pmo_admin); votes already cast under it stand."""
+    delegation_id = parse_delegation_id(delegation_ref)
+    with server(act_as=by) as remote:
+        refuse_db(db, remote.login.url)
+        record = remote.call("DELETE", f"/delegations/{delegation_id}")
+    typer.echo(f"delegation {record['id']}: {record['delegate_id']} no longer acts for {record['principal_id']}")
+
+
+@delegate_app.command("list")
+def delegate_list(person: DelegationPerson = None, db: Db = None, as_json: Json = False) -> None:
+    """Delegations with their period, scope and state."""
+    from models.snapshots import DelegationRecord
+
+    with server() as remote:
+        refuse_db(db, remote.login.url)
+        records = [DelegationRecord.model_validate(d) for d in remote.pages("/delegations", person=person)]
+    delegation_lines(records, as_json)
+
+
+def project_resume(key: str, reason: Reason, by: ActFor = None, db: Db = None) -> None:
+    """Take a project off hold (its sponsor or a pmo_admin)."""
+    with server(act_as=by) as remote:
+        refuse_db(db, remote.login.url)
+        remote.call("POST", f"/projects/{key}/resume", body={"reason": reason})
+    typer.echo(f"{key} resumed")
+
+
+def project_close(key: str, lessons: Lessons = "", by: ActFor = None, db: Db = None) -> None:
+    """Close a killed or completed project (its sponsor or a pmo_admin); lessons learned are required."""
+    with server(act_as=by) as remote:
+        refuse_db(db, remote.login.url)
+        remote.call("POST", f"/projects/{key}/close", body={"lessons": lessons})
+    typer.echo(f"{key} closed")

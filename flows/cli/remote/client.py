@@ -2,7 +2,9 @@
 
 Every problem document (RFC 9457) the server answers becomes a ``RemoteError`` carrying its ``detail`` line,
 which the CLI prints and exits 2 with, exactly as a local command does for the same mistake. 401 and 403 add
-what to do next (log in again; ask for a token with another role). A server that cannot be reached is exit 2
+what to do next (log in again; ask for a token with another role). ``--as PERSON`` travels as the
+``X-Phasegate-Act-As`` header on every request, so the server, which alone keeps the audit log, refuses and
+audits a claim to act as anyone but the token's person. A server that cannot be reached is exit 2
 with the address tried; nothing falls back to a local database.
 """
 
@@ -19,16 +21,21 @@ from models.errors import RemoteError
 API = "/api/v1"
 TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 PAGE = 200
+ACT_AS = "X-Phasegate-Act-As"
+"""Sent with ``--as PERSON``: the server refuses anyone but the token's person, and audits the refusal."""
 
 
 class Server:
     """One server and the token presented to it; a thin layer over ``httpx.Client``."""
 
-    def __init__(self, login: Login) -> None:
+    def __init__(self, login: Login, *, act_as: str | None = None) -> None:
         self.login = login
+        self.status = 0
+        """The HTTP status of the last answer (201 created, 200 already there)."""
+        claim = {ACT_AS: act_as} if act_as is not None else {}
         self.client = httpx.Client(
             base_url=login.url + API,
-            headers={"Authorization": f"Bearer {login.token}", "Accept": "application/json"},
+            headers={"Authorization": f"Bearer {login.token}", "Accept": "application/json"} | claim,
             timeout=TIMEOUT,
             follow_redirects=False,
         )
@@ -68,6 +75,7 @@ class Server:
                 "check the address and your network",
                 code="remote.unreachable",
             ) from None
+        self.status = response.status_code
         if response.is_success:
             try:
                 return response.json() if response.content else None
@@ -114,6 +122,8 @@ def refusal(login: Login, method: str, path: str, response: httpx.Response) -> R
             f"('phasegate token create' on the server), then run 'phasegate login {login.url}'",
             code="remote.unauthorized",
         )
+    if response.status_code == 403 and server_code == "auth.act_for":  # --as someone else: the server's line
+        return RemoteError(detail, code="remote.refused", server_code=server_code)
     if response.status_code == 403 and (server_code or "auth.").startswith("auth."):  # the token's role or person
         return RemoteError(
             f"{detail} (server {login.url}); ask your PMO for a token with a role that may, "

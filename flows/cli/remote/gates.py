@@ -66,9 +66,8 @@ def gate_review(
         if when.tzinfo is None:
             raise InputError(f"--meeting: {meeting!r} needs a UTC offset, e.g. 2026-12-03T10:00+08:00")
         body = {"meeting_at": when.isoformat()}
-    with server() as remote:
+    with server(act_as=requested_by) as remote:
         refuse_db(db, remote.login.url)
-        acting_person(remote, requested_by)
         out = remote.call("POST", f"/projects/{key}/reviews", body=body)
     state = "Awaiting approval" if out["round_id"] else "Not ready"
     result = {
@@ -113,8 +112,8 @@ def score(
         if not sep or not raw.strip().lstrip("-").isdigit():
             raise InputError(f"{item!r}: write FACTOR=SCORE with a whole-number score, e.g. strategic-fit=7")
         values[factor] = int(raw)
-    with server() as remote:
+    with server(act_as=gatekeeper) as remote:
         refuse_db(db, remote.login.url)
-        me = acting_person(remote, gatekeeper)
+        me = acting_person(remote)
         out = remote.call("POST", f"/projects/{key}/scores", body={"scores": values, "gate": gate})
     typer.echo(f"{key} at {out['gate_id']}: {me['person_id']} scored {out['scored']} factor(s)")

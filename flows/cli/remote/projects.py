@@ -11,13 +11,53 @@ can read it.
 from __future__ import annotations
 
 from decimal import Decimal
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Annotated, Any
 
 import typer
 
-from flows.cli.common import Db, Json, command, emit, parse_date, parse_money, split_ref, sub_app
+from flows.cli.common import (
+    Ac,
+    ActFor,
+    AsOf,
+    Bac,
+    Budget,
+    Category,
+    Contingency,
+    ContingencyUsed,
+    CostAmount,
+    Currency,
+    Db,
+    Etc,
+    Ev,
+    Impact,
+    Json,
+    Manager,
+    Mitigation,
+    NewBudget,
+    NewManager,
+    NewName,
+    NewSponsor,
+    Note,
+    Plan,
+    Probability,
+    ProjectName,
+    Pv,
+    Reason,
+    RiskOwner,
+    RiskResponse,
+    RiskStatus,
+    RiskTitle,
+    Sponsor,
+    StageBudgets,
+    TemplateRef,
+    command,
+    emit,
+    parse_date,
+    parse_money,
+    split_ref,
+    sub_app,
+)
 from flows.cli.remote.session import refuse_db, server
 from models.errors import InputError
 
@@ -99,15 +139,16 @@ def project_show(key: str, db: Db = None, as_json: Json = False) -> None:
 @app.command("create")
 def project_create(
     key: str,
-    template: Annotated[str, typer.Option("--template", metavar="ID[@VERSION]")],
-    name: Annotated[str, typer.Option("--name")],
-    sponsor: Annotated[str, typer.Option("--sponsor")],
-    manager: Annotated[str, typer.Option("--manager")],
-    budget: Annotated[str, typer.Option("--budget", help="Approved budget, e.g. 250000 or 250000.00")],
-    currency: Annotated[str, typer.Option("--currency")] = "USD",
+    template: TemplateRef,
+    name: ProjectName,
+    sponsor: Sponsor,
+    manager: Manager,
+    budget: Budget,
+    currency: Currency = "USD",
+    as_person: ActFor = None,
     db: Db = None,
 ) -> None:
-    """Create a project pinned to a template version, in its first stage."""
+    """Create a project pinned to a template version, in its first stage (pmo_admin or manager)."""
     from models.commands import CreateProject
     from models.snapshots import ProjectSnapshot
 
@@ -132,7 +173,7 @@ def project_create(
         currency=currency,
     )
     body = cmd.model_dump(mode="json") | {"budget": f"{Decimal(cmd.budget):.2f}"}
-    with server() as remote:
+    with server(act_as=as_person) as remote:
         refuse_db(db, remote.login.url)
         project = ProjectSnapshot.model_validate(remote.call("POST", "/projects", body=body))
     typer.echo(
@@ -141,10 +182,35 @@ def project_create(
     )
 
 
+@app.command("update")
+def project_update(
+    key: str,
+    reason: Reason,
+    name: NewName = None,
+    sponsor: NewSponsor = None,
+    manager: NewManager = None,
+    budget: NewBudget = None,
+    as_person: ActFor = None,
+    db: Db = None,
+) -> None:
+    """Change a project's name, budget, sponsor or manager (pmo_admin; audited with before and after)."""
+    from flows.cli.projects import update_command, updated_line
+    from models.snapshots import ProjectSnapshot
+
+    cmd = update_command(key, reason, name, sponsor, manager, budget)
+    body = cmd.model_dump(mode="json", exclude={"key"}, exclude_none=True)
+    if cmd.budget is not None:
+        body["budget"] = f"{Decimal(cmd.budget):.2f}"
+    with server(act_as=as_person) as remote:
+        refuse_db(db, remote.login.url)
+        project = ProjectSnapshot.model_validate(remote.call("PATCH", f"/projects/{key}", body=body))
+    typer.echo(updated_line(project))
+
+
 @app.command("assign")
-def project_assign(key: str, role: str, person: str, db: Db = None) -> None:
-    """Give PERSON the ROLE (pmo, finance, ...) on project KEY."""
-    with server() as remote:
+def project_assign(key: str, role: str, person: str, as_person: ActFor = None, db: Db = None) -> None:
+    """Give PERSON the ROLE (pmo, finance, ...) on project KEY (pmo_admin)."""
+    with server(act_as=as_person) as remote:
         refuse_db(db, remote.login.url)
         out = remote.call("POST", f"/projects/{key}/roles", body={"role": role, "person_id": person})
     typer.echo(f"{key}: {person} is {role}" + ("" if out["created"] else " (already)"))
@@ -157,15 +223,14 @@ def _money(value: Decimal | None) -> str | None:
 @actuals_app.command("add")
 def actuals_add(
     key: str,
-    amount: Annotated[str | None, typer.Argument(help="Cost spent now (added to the cost ledger)")] = None,
-    note: Annotated[str, typer.Option("--note")] = "",
-    as_of: Annotated[str | None, typer.Option("--as-of", help="Status date of an EVM report (YYYY-MM-DD)")] = None,
-    ev: Annotated[str | None, typer.Option("--ev", help="Earned value to date")] = None,
-    ac: Annotated[str | None, typer.Option("--ac", help="Actual cost to date")] = None,
-    pv: Annotated[
-        str | None, typer.Option("--pv", help="Planned value to date (default: from the baseline plan)")
-    ] = None,
-    etc: Annotated[str | None, typer.Option("--etc", help="Bottom-up estimate to complete")] = None,
+    amount: CostAmount = None,
+    note: Note = "",
+    as_of: AsOf = None,
+    ev: Ev = None,
+    ac: Ac = None,
+    pv: Pv = None,
+    etc: Etc = None,
+    as_person: ActFor = None,
     db: Db = None,
 ) -> None:
     """Record cost spent (AMOUNT), or a dated earned-value report (--as-of with --ev/--ac/--pv/--etc)."""
@@ -176,7 +241,7 @@ def actuals_add(
         raise InputError("give either AMOUNT (cost spent now) or --as-of with --ev/--ac/--pv/--etc (a status report)")
     if amount is not None:
         cmd = command(RecordCost, {"amount": "AMOUNT"}, project_key=key, amount=amount, note=note)
-        with server() as remote:
+        with server(act_as=as_person) as remote:
             refuse_db(db, remote.login.url)
             body = {"kind": "cost", "amount": _money(Decimal(cmd.amount)), "note": note}
             out = remote.call("POST", f"/projects/{key}/actuals", body=body)
@@ -192,7 +257,7 @@ def actuals_add(
         "actual_cost": _money(parse_money(ac, "--ac")),
         "estimate_to_complete": _money(parse_money(etc, "--etc")),
     }
-    with server() as remote:
+    with server(act_as=as_person) as remote:
         refuse_db(db, remote.login.url)
         out = remote.call("POST", f"/projects/{key}/actuals", body=status)
     typer.echo(f"{key}: status as of {out['as_of']} recorded")
@@ -201,11 +266,12 @@ def actuals_add(
 @baseline_app.command("set")
 def baseline_set(
     key: str,
-    bac: Annotated[str, typer.Option("--bac", help="Budget at completion")],
-    contingency: Annotated[str | None, typer.Option("--contingency", help="Contingency reserve")] = None,
-    contingency_used: Annotated[str | None, typer.Option("--contingency-used")] = None,
-    plan: Annotated[Path | None, typer.Option("--plan", help="CSV/XLSX: project, period_end, planned_value")] = None,
-    stage_budget: Annotated[list[str] | None, typer.Option("--stage-budget", help="STAGE=AMOUNT (repeatable)")] = None,
+    bac: Bac,
+    contingency: Contingency = None,
+    contingency_used: ContingencyUsed = None,
+    plan: Plan = None,
+    stage_budget: StageBudgets = None,
+    as_person: ActFor = None,
     db: Db = None,
 ) -> None:
     """Set the project's cost baseline; --plan (read here, sent as rows) loads the time-phased planned value."""
@@ -231,7 +297,7 @@ def baseline_set(
         "periods": periods,
         "stage_budgets": budgets,
     }
-    with server() as remote:
+    with server(act_as=as_person) as remote:
         refuse_db(db, remote.login.url)
         out = remote.call("PUT", f"/projects/{key}/baseline", body=body)
     typer.echo(f"{key}: baseline BAC {Decimal(out['bac'])}" + (f", {len(periods)} plan periods" if periods else ""))
@@ -241,17 +307,15 @@ def baseline_set(
 def risk_add(
     key: str,
     risk_id: Annotated[str, typer.Argument(metavar="ID")],
-    title: Annotated[str, typer.Option("--title")],
-    probability: Annotated[int, typer.Option("--probability", help="1..5 on the default scale")],
-    impact: Annotated[int, typer.Option("--impact", help="1..5 on the default scale")],
-    owner: Annotated[str | None, typer.Option("--owner")] = None,
-    response: Annotated[
-        str | None,
-        typer.Option("--response", help="avoid, mitigate, transfer, accept, escalate, exploit, enhance, share"),
-    ] = None,
-    mitigation: Annotated[str, typer.Option("--mitigation")] = "",
-    category: Annotated[str, typer.Option("--category")] = "",
-    status: Annotated[str, typer.Option("--status", help="open or closed")] = "open",
+    title: RiskTitle,
+    probability: Probability,
+    impact: Impact,
+    owner: RiskOwner = None,
+    response: RiskResponse = None,
+    mitigation: Mitigation = "",
+    category: Category = "",
+    status: RiskStatus = "open",
+    as_person: ActFor = None,
     db: Db = None,
 ) -> None:
     """Add or update one risk in the project's register."""
@@ -289,7 +353,7 @@ def risk_add(
         "mitigation": row.mitigation or "",
         "status": row.status,
     }
-    with server() as remote:
+    with server(act_as=as_person) as remote:
         refuse_db(db, remote.login.url)
         remote.call("POST", f"/projects/{key}/risks", body=body)
     typer.echo(f"{key}: risk {risk_id} score {probability * impact}")
