@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any, Protocol, Self
 from uuid import UUID
 
+from gates.analytics import GateFacts
 from models.enums import (
     Decision,
     ProjectStatus,
@@ -192,6 +193,9 @@ class UnitOfWork(Protocol):
     def mark_round_applied(self, round_id: UUID, *, now: datetime) -> None: ...
     def cancel_round(self, round_id: UUID, *, now: datetime) -> None: ...
     def decision_history(self, project_key: str) -> list[DecisionRecord]: ...
+
+    # reports (read models: a few set-based queries over the whole portfolio)
+    def gate_facts(self) -> GateFacts: ...
 
     # cross-cutting
     def append_audit(self, *, actor: str, action: str, entity: str, payload: dict[str, Any], at: datetime) -> None: ...

@@ -50,6 +50,7 @@ from gates.usecases.projects import (
     project_view,
     resume_project,
 )
+from gates.usecases.reports import gate_report
 from gates.usecases.result import SYSTEM, Result, UowFactory
 from gates.usecases.reviews import (
     GateCheck,
@@ -89,6 +90,7 @@ __all__ = [
     "current_gate",
     "documents_outside_store",
     "gate_packet",
+    "gate_report",
     "get_round",
     "get_template",
     "list_projects",

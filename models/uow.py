@@ -18,6 +18,7 @@ from sqlalchemy import Row, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from gates.analytics import ConditionFact, GateFacts, ProjectFact, ReviewCount, RoundFact
 from models import statements as q
 from models import tables as t
 from models.audit_store import AuditDraft, append_audit_entries
@@ -901,6 +902,59 @@ class SqlUnitOfWork:
             )
             for row in rows
         ]
+
+    # reports ------------------------------------------------------------------------------------------
+    def gate_facts(self) -> GateFacts:
+        """Rounds, review counts, conditions and projects of the whole portfolio: four set-based queries."""
+        s = self.session
+        round_rows = s.execute(
+            select(
+                t.ApprovalRound.project_key,
+                t.Project.template_id,
+                t.ApprovalRound.gate_id,
+                t.ApprovalRound.opened_at,
+                t.ApprovalRound.due_at,
+                t.ApprovalRound.resolved_at,
+                t.ApprovalRound.decision,
+                t.ApprovalRound.status,
+            ).join(t.Project, t.Project.key == t.ApprovalRound.project_key)
+        ).all()
+        automatic = t.GateReview.requested_by.is_(None)
+        review_rows = s.execute(
+            select(t.Project.template_id, t.GateReview.gate_id, automatic, func.count())
+            .join(t.Project, t.Project.key == t.GateReview.project_key)
+            .group_by(t.Project.template_id, t.GateReview.gate_id, automatic)
+        ).all()
+        condition_rows = s.execute(
+            select(
+                t.Project.template_id,
+                t.Condition.gate_id,
+                t.Condition.due_on,
+                t.Condition.status,
+                t.Condition.resolved_at,
+            ).join(t.Project, t.Project.key == t.Condition.project_key)
+        ).all()
+        project_rows = s.execute(
+            select(t.Project.key, t.Project.template_id, t.Project.template_version, t.Project.created_at)
+        ).all()
+        return GateFacts(
+            rounds=tuple(
+                RoundFact(
+                    project_key=r[0],
+                    template_id=r[1],
+                    gate_id=r[2],
+                    opened_at=r[3],
+                    due_at=r[4],
+                    resolved_at=r[5] if r[7] == RoundStatus.RESOLVED.value else None,
+                    decision=Decision(r[6]) if r[6] is not None and r[7] == RoundStatus.RESOLVED.value else None,
+                )
+                for r in round_rows
+                if r[7] != RoundStatus.CANCELLED.value
+            ),
+            reviews=tuple(ReviewCount(r[0], r[1], bool(r[2]), int(r[3])) for r in review_rows),
+            conditions=tuple(ConditionFact(r[0], r[1], r[2], r[3], r[4]) for r in condition_rows),
+            projects=tuple(ProjectFact(r[0], r[1], r[2], r[3]) for r in project_rows),
+        )
 
     # cross-cutting ------------------------------------------------------------------------------------
     def append_audit(self, *, actor: str, action: str, entity: str, payload: dict[str, Any], at: datetime) -> None:
