@@ -12,6 +12,7 @@ from typing import Any, Protocol, Self
 from uuid import UUID
 
 from gates.analytics import GateFacts
+from gates.portfolio import PortfolioFacts
 from models.enums import (
     Decision,
     ProjectStatus,
@@ -196,6 +197,7 @@ class UnitOfWork(Protocol):
 
     # reports (read models: a few set-based queries over the whole portfolio)
     def gate_facts(self) -> GateFacts: ...
+    def portfolio_facts(self, start: date, end: date) -> PortfolioFacts: ...
 
     # cross-cutting
     def append_audit(self, *, actor: str, action: str, entity: str, payload: dict[str, Any], at: datetime) -> None: ...

@@ -50,7 +50,7 @@ from gates.usecases.projects import (
     project_view,
     resume_project,
 )
-from gates.usecases.reports import gate_report
+from gates.usecases.reports import gate_report, portfolio_report
 from gates.usecases.result import SYSTEM, Result, UowFactory
 from gates.usecases.reviews import (
     GateCheck,
@@ -97,6 +97,7 @@ __all__ = [
     "list_templates",
     "messages_for",
     "org_notice",
+    "portfolio_report",
     "project_data",
     "project_roles",
     "project_view",

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from flows.cli.common import ActFor, Db, Json, acting, emit, now, runtime_for, sub_app
+from models.errors import InputError
 
-app = sub_app("Reports to management: gate analytics.")
+app = sub_app("Reports to management: gate analytics and the portfolio report.")
 
 
 def _pct(value: float | None) -> str:
@@ -62,3 +64,34 @@ def report_gates(
         return
     for line in gate_table(report):
         typer.echo(line)
+
+
+@app.command("portfolio")
+def report_portfolio(
+    out: Annotated[Path, typer.Option("--out", help="File to write", show_default=False)],
+    period: Annotated[
+        str | None, typer.Option("--period", help="ISO week (2026-W48) or month (2026-11); default: this week")
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", help="pdf, html or xlsx")] = "pdf",
+    lang: Annotated[str, typer.Option("--lang", help="en or zh-CN")] = "en",
+    by: ActFor = None,
+    db: Db = None,
+) -> None:
+    """The portfolio report of a period: portfolio table, funnel, RAG trend, EVM S-curve, value/risk bubbles,
+    decisions of the period and top risks, as PDF (fonts embedded), HTML or XLSX, in English or Chinese."""
+    from gates import services
+    from gates.portfolio import week_of
+    from notifications.portfolio.document import check_choice, render
+
+    check_choice(fmt, lang)
+    rt = runtime_for(db)
+    when = now()
+    report = services.portfolio_report(
+        period=period or week_of(when.date()).label, actor=acting(rt, by), uow=rt.uow, now=when
+    )
+    rendered = render(report, fmt, lang, font_setting=rt.settings.report_font)
+    try:
+        out.write_bytes(rendered.content)
+    except OSError as err:
+        raise InputError(f"--out: cannot write {out}: {err.strerror}") from None
+    typer.echo(f"wrote {out} ({len(rendered.content)} bytes, {len(report.rows)} projects, {report.period.label})")
