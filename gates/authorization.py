@@ -46,6 +46,7 @@ class Act(StrEnum):
     REVOKE_DELEGATION = "revoke a delegation"
     MANAGE_TOKENS = "manage API tokens"
     MANAGE_CREDENTIALS = "manage web sign-in credentials"
+    SEND_REPORT = "send a report to management"
 
 
 class Relation(StrEnum):
@@ -89,6 +90,7 @@ MATRIX: Mapping[Act, Rule] = {
     Act.REVOKE_DELEGATION: Rule(roles=_ADMIN, relations=frozenset({Relation.SELF})),
     Act.MANAGE_TOKENS: Rule(roles=_ADMIN, relations=frozenset({Relation.SELF})),
     Act.MANAGE_CREDENTIALS: Rule(roles=_ADMIN, relations=frozenset({Relation.SELF})),
+    Act.SEND_REPORT: Rule(roles=_ADMIN),
 }
 
 

@@ -50,7 +50,7 @@ from gates.usecases.projects import (
     project_view,
     resume_project,
 )
-from gates.usecases.reports import gate_report, portfolio_report
+from gates.usecases.reports import ReportSent, gate_report, portfolio_report, send_portfolio_report
 from gates.usecases.result import SYSTEM, Result, UowFactory
 from gates.usecases.reviews import (
     GateCheck,
@@ -72,6 +72,7 @@ __all__ = [
     "ProjectData",
     "ProjectView",
     "PublishResult",
+    "ReportSent",
     "Result",
     "ReviewResult",
     "UowFactory",
@@ -118,6 +119,7 @@ __all__ = [
     "require_template",
     "resume_project",
     "reviewable_gate",
+    "send_portfolio_report",
     "set_baseline",
     "set_milestone",
     "start_review",

@@ -38,6 +38,7 @@ from models.snapshots import (
     PersonSnapshot,
     ProjectQuery,
     ProjectSnapshot,
+    ReportRunRecord,
     RoundSnapshot,
     StoredTemplate,
     VoteRecord,
@@ -955,6 +956,26 @@ class SqlUnitOfWork:
             reviews=tuple(ReviewCount(r[0], r[1], bool(r[2]), int(r[3])) for r in review_rows),
             conditions=tuple(ConditionFact(r[0], r[1], r[2], r[3], r[4]) for r in condition_rows),
             projects=tuple(ProjectFact(r[0], r[1], r[2], r[3]) for r in project_rows),
+        )
+
+    def report_run(self, kind: str, period: str) -> ReportRunRecord | None:
+        row = self.session.get(t.ReportRun, (kind, period))
+        return None if row is None else ReportRunRecord.model_validate(row, from_attributes=True)
+
+    def add_report_run(self, record: ReportRunRecord) -> bool:
+        """Claim the period for this report; False when another run already has (the row is the claim)."""
+        try:
+            with self.session.begin_nested():
+                self.session.execute(insert(t.ReportRun).values(**record.model_dump()))
+        except IntegrityError:
+            return False
+        return True
+
+    def set_report_notifications(self, kind: str, period: str, count: int) -> None:
+        self.session.execute(
+            update(t.ReportRun)
+            .where(t.ReportRun.kind == kind, t.ReportRun.period == period)
+            .values(notifications=count)
         )
 
     def portfolio_facts(self, start: date, end: date) -> pf.PortfolioFacts:

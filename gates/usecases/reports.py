@@ -7,16 +7,23 @@ check (``Act.READ``), and a refused read is audited like any refused act. The fi
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
 
 from gates.analytics import GateAnalytics, gate_analytics
 from gates.authorization import Act
-from gates.guard import permit, refusals_audited
+from gates.guard import audit_name, permit, refusals_audited, stamp
 from gates.portfolio import PortfolioReport, parse_period
 from gates.portfolio import portfolio_report as build_portfolio_report
+from gates.usecases.messages import org_notice
 from gates.usecases.result import UowFactory
 from models.errors import InputError
 from models.identity import Actor
+from models.snapshots import ReportRunRecord
 
 
 @refusals_audited(Act.READ)
@@ -42,3 +49,71 @@ def portfolio_report(*, period: str, actor: Actor, uow: UowFactory, now: datetim
         templates = [stored.template for stored in tx.list_templates()]
         facts = tx.portfolio_facts(parsed.start, parsed.end)
     return build_portfolio_report(facts, templates=templates, period=parsed, generated_at=now)
+
+
+class ReportSent(BaseModel):
+    """What sending a period's report did: ``sent`` False when the period had been sent before (nothing queued)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    sent: bool
+    run: ReportRunRecord
+
+
+MANAGEMENT_TAG = "management"
+
+
+@refusals_audited(Act.SEND_REPORT)
+def send_portfolio_report(
+    period: str,
+    *,
+    document: bytes,
+    file_name: str,
+    summary: dict[str, Any],
+    actor: Actor,
+    uow: UowFactory,
+    now: datetime,
+    tags: tuple[str, ...] = (MANAGEMENT_TAG,),
+) -> ReportSent:
+    """Queue the rendered report to the organisation's ``management`` channels, once per period.
+
+    Why one transaction: the ``report_runs`` row (the claim on the period), the outbox rows and the audit entry
+    commit together, so a crash before the commit leaves nothing (a rerun sends) and after it leaves the claim
+    (a rerun finds it and sends nothing); the outbox then delivers at least once with per-target idempotency keys.
+    """
+    with uow() as tx:
+        permit(tx, actor, Act.SEND_REPORT, entity=f"report:portfolio/{period}")
+        earlier = tx.report_run("portfolio", period)
+        if earlier is not None:
+            return ReportSent(sent=False, run=earlier)
+        digest = hashlib.sha256(document).hexdigest()
+        attachment = {
+            "name": file_name,
+            "content_type": "application/pdf",
+            "content_base64": base64.b64encode(document).decode("ascii"),
+        }
+        notice = org_notice("portfolio_report", period, summary | {"attachments": [attachment]}, tags)
+        record = ReportRunRecord(
+            kind="portfolio",
+            period=period,
+            created_at=now,
+            created_by=audit_name(actor),
+            document_sha256=digest,
+            summary=summary,
+            notifications=0,
+        )
+        if not tx.add_report_run(record):
+            claimed = tx.report_run("portfolio", period)
+            assert claimed is not None
+            return ReportSent(sent=False, run=claimed)
+        queued = tx.enqueue([notice], now=now)
+        tx.set_report_notifications("portfolio", period, queued)
+        tx.append_audit(
+            actor=audit_name(actor),
+            action="report.sent",
+            entity=f"report:portfolio/{period}",
+            payload={"period": period, "sha256": digest, "notifications": queued, "tags": list(tags)} | stamp(actor),
+            at=now,
+        )
+        tx.commit()
+    return ReportSent(sent=True, run=record.model_copy(update={"notifications": queued}))
