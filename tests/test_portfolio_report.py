@@ -113,7 +113,8 @@ def seed(sessions: sessionmaker[Session]) -> None:
             s.execute(
                 insert(t.ApprovalRound).values(
                     id=round_id, review_id=review_id, project_key=key, gate_id=gate, policy="unanimous",
-                    approvers=["sam"], evidence_hash="e" * 64, status=status, decision=decision,
+                    approvers=["sam"], seats=[{"person_id": "sam", "role": "sponsor"}], evidence_hash="e" * 64,
+                    status=status, decision=decision,
                     due_at=datetime(2026, 11, 28, tzinfo=UTC), opened_at=opened, resolved_at=resolved,
                 )
             )  # fmt: skip

@@ -58,7 +58,7 @@ def report_gates(
     from gates import services
 
     rt = runtime_for(db)
-    report = services.gate_report(actor=acting(rt, by), uow=rt.uow, now=now(), template_id=template)
+    report = services.gate_report(actor=acting(rt, by), uow=rt.uow, reader=rt.reader, now=now(), template_id=template)
     if as_json:
         emit(dataclasses.asdict(report))
         return
@@ -87,7 +87,7 @@ def report_portfolio(
     rt = runtime_for(db)
     when = now()
     report = services.portfolio_report(
-        period=period or week_of(when.date()).label, actor=acting(rt, by), uow=rt.uow, now=when
+        period=period or week_of(when.date()).label, actor=acting(rt, by), uow=rt.uow, reader=rt.reader, now=when
     )
     rendered = render(report, fmt, lang, font_setting=rt.settings.report_font)
     try:

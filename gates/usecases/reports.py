@@ -27,10 +27,19 @@ from models.snapshots import ReportRunRecord
 
 
 @refusals_audited(Act.READ)
-def gate_report(*, actor: Actor, uow: UowFactory, now: datetime, template_id: str | None = None) -> GateAnalytics:
+def gate_report(
+    *,
+    actor: Actor,
+    uow: UowFactory,
+    now: datetime,
+    template_id: str | None = None,
+    reader: UowFactory | None = None,
+) -> GateAnalytics:
     """Per gate and template: outcome rates, first-time pass, decision latency against SLA, cycle time per
-    stage, conditions closed on time and reviews opened automatically or by hand (``gates.analytics``)."""
-    with uow() as tx:
+    stage, conditions closed on time and reviews opened automatically or by hand (``gates.analytics``).
+
+    ``reader``, when given, serves the reads (a page never waits for a writer); ``uow`` audits a refusal."""
+    with (reader or uow)() as tx:
         permit(tx, actor, Act.READ, entity="report:gates")
         templates = [stored.template for stored in tx.list_templates()]
         if template_id is not None and template_id not in {t.id for t in templates}:
@@ -41,10 +50,14 @@ def gate_report(*, actor: Actor, uow: UowFactory, now: datetime, template_id: st
 
 
 @refusals_audited(Act.READ)
-def portfolio_report(*, period: str, actor: Actor, uow: UowFactory, now: datetime) -> PortfolioReport:
-    """The portfolio report of ``period`` (an ISO week ``2026-W48`` or a month ``2026-11``; ``gates.portfolio``)."""
+def portfolio_report(
+    *, period: str, actor: Actor, uow: UowFactory, now: datetime, reader: UowFactory | None = None
+) -> PortfolioReport:
+    """The portfolio report of ``period`` (an ISO week ``2026-W48`` or a month ``2026-11``; ``gates.portfolio``).
+
+    ``reader``, when given, serves the reads (a page never waits for a writer); ``uow`` audits a refusal."""
     parsed = parse_period(period)
-    with uow() as tx:
+    with (reader or uow)() as tx:
         permit(tx, actor, Act.READ, entity=f"report:portfolio/{parsed.label}")
         templates = [stored.template for stored in tx.list_templates()]
         facts = tx.portfolio_facts(parsed.start, parsed.end)

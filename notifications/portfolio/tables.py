@@ -78,3 +78,20 @@ def text(cell: Cell) -> str:
     if isinstance(cell, Decimal):
         return format(cell, ",f")
     return str(cell)
+
+
+def csv_text(table: Table) -> str:
+    """The table as CSV (RFC 4180, UTF-8 with a BOM so spreadsheet programs read Chinese right)."""
+    import csv
+    import io
+
+    out = io.StringIO()
+    out.write("\ufeff")
+    writer = csv.writer(out, lineterminator="\r\n")
+    headers, rows = table
+    writer.writerow(headers)
+    for row in rows:
+        writer.writerow(
+            ["" if cell is None else (str(cell) if not isinstance(cell, float) else repr(cell)) for cell in row]
+        )
+    return out.getvalue()

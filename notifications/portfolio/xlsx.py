@@ -64,3 +64,15 @@ def render_xlsx(report: PortfolioReport, lang: str, charts: list[Chart]) -> byte
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
+
+
+def table_xlsx(table: Table, title: str) -> bytes:
+    """One table as a workbook (the dashboard's filtered portfolio table)."""
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = title[:31]
+    _fill(sheet, table)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
