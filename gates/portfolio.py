@@ -332,7 +332,7 @@ def s_curve(facts: PortfolioFacts, history: _History, end: date, points: int = C
 
 def bubbles(facts: PortfolioFacts, rows: Sequence[PortfolioRow]) -> tuple[Bubble, ...]:
     """Portfolio balance: value (mean scorecard score) against risk (sum of probability x impact of open risks),
-    sized by BAC; only active projects that gatekeepers scored have a value to place."""
+    sized by BAC; only projects still in the portfolio (active or on hold) that gatekeepers scored are placed."""
     exposure: Counter[str] = Counter()
     for r in facts.risks:
         exposure[r.project_key] += r.probability * r.impact
@@ -341,7 +341,7 @@ def bubbles(facts: PortfolioFacts, rows: Sequence[PortfolioRow]) -> tuple[Bubble
             row.key, facts.value_scores[row.key], exposure[row.key], row.bac, overall(row.budget_rag, row.schedule_rag)
         )
         for row in rows
-        if row.status == "active" and row.key in facts.value_scores
+        if row.status in ("active", "on_hold") and row.key in facts.value_scores
     )
 
 
