@@ -23,6 +23,7 @@ from notifications.portfolio.labels import word
 
 BAND_COLOURS = {"green": "#2e7d32", "amber": "#f9a825", "red": "#c62828", "unknown": "#9e9e9e"}
 CHARTS = ("funnel", "rag_trend", "s_curve", "bubble")
+LABELLED_BUBBLES = 30
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,7 @@ def _bubble(report: PortfolioReport, lang: str, ax: Any) -> None:
         alpha=0.6,
         edgecolors="black",
     )
-    for b in items:
+    for b in sorted(items, key=lambda b: b.bac, reverse=True)[:LABELLED_BUBBLES]:  # more labels are unreadable
         ax.annotate(b.key, (b.value, b.risk), fontsize=7, ha="center", va="center")
     ax.set_xlabel(word(lang, "value"))
     ax.set_ylabel(word(lang, "exposure"))
