@@ -11,6 +11,7 @@ C: killed in the period (decision on 24 November); a decision on 10 November is 
 from __future__ import annotations
 
 import io
+import os
 import shutil
 import subprocess
 import sys
@@ -304,6 +305,14 @@ def test_cli_writes_each_format_and_refuses_bad_input(sqlite_url: str, tmp_path:
         bad = tmp_path / "bad.out"
         refused = run("report", "portfolio", *args, "--out", str(bad), db=sqlite_url, expect=2)
         assert refused.stderr.strip() == f"phasegate: {message}" and not bad.exists()
+    missing = tmp_path / "no-such-font.ttf"
+    done = subprocess.run(
+        [PHASEGATE, "report", "portfolio", "--period", PERIOD, "--lang", "zh-CN", "--out", str(tmp_path / "f.pdf"),
+         "--db", sqlite_url],
+        capture_output=True, text=True, timeout=300, env={**os.environ, "PHASEGATE_REPORT_FONT": str(missing)},
+    )  # fmt: skip
+    assert done.returncode == 2 and not (tmp_path / "f.pdf").exists()
+    assert done.stderr.startswith(f"phasegate: PHASEGATE_REPORT_FONT: {missing} is not a file; install a font")
     html = tmp_path / "r.html"
     run(
         "report",
