@@ -23,6 +23,7 @@ from typing import Any, cast
 import typer
 
 from gates import people, services
+from gates.portfolio import week_of
 from models.commands import AddPerson, CastVote, CreateProject, RecordCost, RegisterDocument
 from models.enums import Decision
 from models.identity import OrgRole
@@ -113,6 +114,47 @@ def _document(folder: Path, template: LifecycleTemplate, deliverable_id: str, pr
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(f"# {deliverable.name}: {project}\n\n{sections}\n", encoding="utf-8")
     return path
+
+
+# Four weekly status reports per project (fractions of BAC: planned, earned, actual), entered after the gates
+# so the portfolio report has EVM figures, a RAG trend and an S-curve to show; and a few open risks.
+STATUS = {
+    "ERP-UPGRADE": ((0.05, 0.05, 0.05), (0.10, 0.10, 0.11), (0.15, 0.14, 0.15), (0.20, 0.19, 0.20)),
+    "CRM-MIGRATE": ((0.20, 0.18, 0.22), (0.30, 0.26, 0.33), (0.40, 0.33, 0.45), (0.50, 0.40, 0.58)),
+    "DATA-LAKE": ((0.02, 0.02, 0.02), (0.03, 0.03, 0.03), (0.04, 0.04, 0.04), (0.05, 0.05, 0.05)),
+    "MOBILE-APP": ((0.01, 0.01, 0.01), (0.02, 0.02, 0.02), (0.04, 0.03, 0.03), (0.06, 0.05, 0.05)),
+}
+RISKS = {
+    "ERP-UPGRADE": (("R1", "Vendor patch slips past cut-over", 4, 4), ("R2", "Key user availability", 3, 2)),
+    "CRM-MIGRATE": (("R1", "数据迁移质量不达标", 4, 5),),
+    "MOBILE-APP": (("R1", "Offline sync complexity", 2, 3),),
+}
+
+
+def _status_history(rt: Any, admin: Any) -> None:
+    from datetime import timedelta
+
+    from flows.runtime import utc_now
+    from models.evidence import RiskEvidence
+    from models.snapshots import EvmReportRecord
+
+    today = utc_now().date()
+    budgets = {p.key: Decimal(p.budget) for p in PORTFOLIO}
+    reports = [
+        EvmReportRecord(
+            project_key=key,
+            as_of=today - timedelta(weeks=3 - week),
+            planned_value=(budgets[key] * Decimal(str(pv))).quantize(Decimal("0.01")),
+            earned_value=(budgets[key] * Decimal(str(ev))).quantize(Decimal("0.01")),
+            actual_cost=(budgets[key] * Decimal(str(ac))).quantize(Decimal("0.01")),
+        )
+        for key, weeks in STATUS.items()
+        for week, (pv, ev, ac) in enumerate(weeks)
+    ]
+    services.record_status(reports, actor=admin(), uow=rt.uow, now=utc_now())
+    for key, risks in RISKS.items():
+        entries = [RiskEvidence(id=i, title=t, probability=p, impact=m, owner=PMO) for i, t, p, m in risks]
+        services.record_risks(key, entries, actor=admin(), uow=rt.uow, now=utc_now())
 
 
 def run_demo() -> None:
@@ -238,6 +280,10 @@ def run_demo() -> None:
                 decision = item.vote.value
             after = services.project_view(item.key, uow=rt.uow).project
             rows.append((item.key, gate.id, recommendation, decision, f"{after.status.value} / {after.stage_id}"))
+        _status_history(rt, admin)
+        from flows.portfolio_report import portfolio_report_flow
+
+        report = portfolio_report_flow(period=week_of(utc_now().date()).label)
 
     sink.stop()
     received = sum(1 for _ in inbox.open(encoding="utf-8")) if inbox.exists() else 0
@@ -249,6 +295,7 @@ def run_demo() -> None:
     typer.echo(f"database:       {root / 'phasegate.db'}")
     typer.echo(f"secret key:     {key_file}")
     typer.echo(f"notifications:  {inbox} ({received} received)")
+    typer.echo(f"report {report['period']}: " + ", ".join(str(path) for path in report["files"].values()))
     typer.echo(f"documents:      {root / 'documents'} (phasegate's copies: {root / 'store'})")
     typer.echo(f"Prefect UI:     {server.url.removesuffix('/api')}  (flow runs and their artifacts)")
     typer.echo("stop the Prefect server with: .venv/bin/phasegate server stop")

@@ -50,6 +50,7 @@ class Act(StrEnum):
     READ_CONTACT = "read a person's email, login and notification addresses"
     UPDATE_PROJECT = "change a project's sponsor, manager or budget"
     OPERATE = "operate phasegate (migrate the database, seal the audit chain, retry notices, reconcile rounds)"
+    SEND_REPORT = "send a report to management"
 
 
 class Relation(StrEnum):
@@ -102,6 +103,7 @@ MATRIX: Mapping[Act, Rule] = {
     Act.UPDATE_PROJECT: Rule(roles=_ADMIN),
     Act.READ_CONTACT: Rule(roles=_ADMIN, relations=frozenset({Relation.SELF})),
     Act.OPERATE: Rule(roles=_ADMIN),
+    Act.SEND_REPORT: Rule(roles=_ADMIN),
 }
 
 

@@ -11,6 +11,8 @@ from decimal import Decimal
 from typing import Any, Protocol, Self
 from uuid import UUID
 
+from gates.analytics import GateFacts
+from gates.portfolio import PortfolioFacts
 from models.enums import (
     Decision,
     ProjectStatus,
@@ -31,6 +33,7 @@ from models.snapshots import (
     PersonSnapshot,
     ProjectQuery,
     ProjectSnapshot,
+    ReportRunRecord,
     RoundSnapshot,
     StoredTemplate,
     VoteRecord,
@@ -197,6 +200,13 @@ class UnitOfWork(Protocol):
     def mark_round_applied(self, round_id: UUID, *, now: datetime) -> None: ...
     def cancel_round(self, round_id: UUID, review_id: UUID, *, now: datetime) -> None: ...
     def decision_history(self, project_key: str) -> list[DecisionRecord]: ...
+
+    # reports (read models: a few set-based queries over the whole portfolio)
+    def gate_facts(self) -> GateFacts: ...
+    def portfolio_facts(self, start: date, end: date) -> PortfolioFacts: ...
+    def report_run(self, kind: str, period: str) -> ReportRunRecord | None: ...
+    def add_report_run(self, record: ReportRunRecord) -> bool: ...
+    def set_report_notifications(self, kind: str, period: str, count: int) -> None: ...
 
     # cross-cutting
     def append_audit(self, *, actor: str, action: str, entity: str, payload: dict[str, Any], at: datetime) -> None: ...

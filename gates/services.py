@@ -54,6 +54,7 @@ from gates.usecases.projects import (
     resume_project,
     update_project,
 )
+from gates.usecases.reports import ReportSent, gate_report, portfolio_report, send_portfolio_report
 from gates.usecases.result import SYSTEM, Result, UowFactory
 from gates.usecases.reviews import (
     GateCheck,
@@ -77,6 +78,7 @@ __all__ = [
     "ProjectData",
     "ProjectView",
     "PublishResult",
+    "ReportSent",
     "Result",
     "ReviewResult",
     "UowFactory",
@@ -98,6 +100,7 @@ __all__ = [
     "current_gate",
     "documents_outside_store",
     "gate_packet",
+    "gate_report",
     "get_round",
     "get_template",
     "import_risks",
@@ -106,6 +109,7 @@ __all__ = [
     "list_templates",
     "messages_for",
     "org_notice",
+    "portfolio_report",
     "project_data",
     "project_roles",
     "project_view",
@@ -126,6 +130,7 @@ __all__ = [
     "require_template",
     "resume_project",
     "reviewable_gate",
+    "send_portfolio_report",
     "set_baseline",
     "set_milestone",
     "start_review",

@@ -119,3 +119,9 @@ class AuditKeyError(PhasegateError):
     """The audit chain needs a key this process does not have, or an unkeyed entry would follow keyed ones."""
 
     code = "audit.key_required"
+
+
+class ReportFontError(PhasegateError):
+    """No font with Chinese glyphs for a report: the PDF would show empty boxes, so it is not made."""
+
+    code = "report.font_missing"

@@ -55,6 +55,11 @@ class Settings(BaseSettings):
         default=None,
         description="Folders (separated by ':') the API may register documents from; default: anywhere outside HOME.",
     )
+    report_font: Path | None = Field(
+        default=None,
+        description="A TrueType/OpenType font with Chinese glyphs for PDF reports and charts (PHASEGATE_REPORT_FONT); "
+        "default: the first found by fontconfig (fc-list :lang=zh-cn).",
+    )
     # Caps on what is read from outside (models/limits.py says why); each refusal names its variable.
     max_document_mb: int = Field(default=50, ge=1, le=4096, description="Largest document `doc add` registers.")
     max_import_mb: int = Field(default=20, ge=1, le=4096, description="Largest CSV/XLSX file an import reads.")

@@ -227,3 +227,15 @@ class ConditionRecord(Snapshot):
     verification: str
     status: str
     resolved_by: str | None = None
+
+
+class ReportRunRecord(Snapshot):
+    """A management report already sent for a period (``report_runs``)."""
+
+    kind: str
+    period: str
+    created_at: datetime
+    created_by: str
+    document_sha256: str
+    summary: dict[str, Any]
+    notifications: int

@@ -578,3 +578,18 @@ class WebSession(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (CheckConstraint("method IN ('password', 'oidc')", name="method"),)
+
+
+class ReportRun(Base):
+    """A management report sent for a period: one row per kind and period, written in the transaction that
+    queued its notifications, so a rerun or a run after a crash finds it and sends nothing twice."""
+
+    __tablename__ = "report_runs"
+
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    period: Mapped[str] = mapped_column(String(16), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(64))
+    document_sha256: Mapped[str] = mapped_column(String(64))
+    summary: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    notifications: Mapped[int] = mapped_column(Integer, default=0)

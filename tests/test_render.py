@@ -72,6 +72,17 @@ CONDITION = {
 }
 
 CONTEXTS: dict[str, dict[str, Any]] = {
+    "portfolio_report": {
+        "period": "2026-W48",
+        "period_start": "2026-11-23",
+        "period_end": "2026-11-29",
+        "projects": 12,
+        "active": 9,
+        "rag": {"green": 5, "amber": 2, "red": 1, "unknown": 1},
+        "decisions": 3,
+        "open_conditions": 4,
+        "report_url": "https://pmo.example.com/reports?period=2026-W48",
+    },
     "approval_requested": {
         **PROJECT,
         **GATE,
@@ -141,6 +152,7 @@ CHINESE_WORDS: dict[str, list[str]] = {
     "escalation": ["升级", "第 2 级", "已超期", "Wang Fang"],
     "decision_made": ["阶段门", "返工", "决策人", "进行中"],
     "round_cancelled": ["撤销", "阶段门", "原因"],
+    "portfolio_report": ["项目组合报告", "附件", "进行中 9", "红黄绿", "本期决策", "未关闭条件"],
     "gate_not_ready": ["阶段门", "未就绪", "不满足", "处理建议", "提交包含最新完工估算的纠偏计划", "实测 0.82"],
     "condition_due": ["有条件通过", "签署供应商合同", "负责人", "截止日期", "验证方式"],
     "condition_missed": ["逾期", "暂停", "系统建议", "由阶段门评审人决定"],
@@ -209,7 +221,7 @@ def test_every_kind_renders_text_markdown_and_html(kind: str, locale: str) -> No
     assert f'<html lang="{locale}">' in message.body_html
     assert f"<title>{message.title}</title>" in message.body_html.replace("&#39;", "'")
     seen = " ".join(parsed.text)
-    name = "Wang Fang" if kind == "weekly_digest" else "ERP rollout"
+    name = {"weekly_digest": "Wang Fang", "portfolio_report": "2026-W48"}.get(kind, "ERP rollout")
     assert name in message.title and name in message.body_text and name in seen
 
 
@@ -269,6 +281,8 @@ def test_html_autoescapes_user_text(kind: str, locale: str) -> None:
     if kind == "weekly_digest":
         context["person_name"] = hostile
         context["items"] = [{**context["items"][0], "project_name": hostile}]
+    elif kind == "portfolio_report":
+        context["period"] = hostile  # the report names no project: its period is the text it shows
     else:
         context["project_name"] = hostile
 

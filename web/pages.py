@@ -107,9 +107,24 @@ def refusal_page(request: Request, status: int, title: str, err: PhasegateError)
 # ------------------------------------------------------------------------------------------------ dashboard
 @router.get("/", response_class=HTMLResponse)
 def dashboard(request: Request) -> HTMLResponse:
+    """The portfolio at a glance, with the portfolio table filtered and sorted by the query (``web.reports``)."""
+    from notifications.portfolio.labels import word
+    from web.reports import dashboard_table
+
     rt = runtime_of(request)
     now = utc_now()
-    return render(request, "dashboard.html", p=views.portfolio(rt, now), now=now)
+    try:
+        table = dashboard_table(request)
+    except InputError as err:
+        return render(
+            request, "message.html", status=400, title_key="bad_request_title", body_key=None, detail=str(err)
+        )
+    except PermissionDeniedError as err:
+        return render(request, "message.html", status=403, title_key="forbidden_title", body_key=None, detail=str(err))
+    locale = i18n.pick_locale(request)
+    return render(
+        request, "dashboard.html", p=views.portfolio(rt, now), now=now, rw=lambda key: word(locale, key), **table
+    )
 
 
 @router.get("/projects/{key}", response_class=HTMLResponse)

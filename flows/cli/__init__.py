@@ -24,6 +24,7 @@ from flows.cli import (
     notify,
     people,
     projects,
+    reports,
     server,
     templates,
     tokens,
@@ -63,6 +64,7 @@ GROUPS: dict[str, typer.Typer] = {
     "account": accounts.app,
     "delegate": approvals.delegate_app,
     "key": keys.app,
+    "report": reports.app,
 }
 COMMANDS: dict[str, Callable[..., None]] = {
     "vote": approvals.vote,
