@@ -23,6 +23,7 @@ from enum import StrEnum
 from models.errors import AuthorizationError
 from models.identity import Actor, OrgRole
 from models.snapshots import ProjectSnapshot
+from models.tolerance import ToleranceLevel
 
 
 class Act(StrEnum):
@@ -46,6 +47,7 @@ class Act(StrEnum):
     REVOKE_DELEGATION = "revoke a delegation"
     MANAGE_TOKENS = "manage API tokens"
     MANAGE_CREDENTIALS = "manage web sign-in credentials"
+    SET_TOLERANCE = "set a project's tolerances"
 
 
 class Relation(StrEnum):
@@ -89,7 +91,17 @@ MATRIX: Mapping[Act, Rule] = {
     Act.REVOKE_DELEGATION: Rule(roles=_ADMIN, relations=frozenset({Relation.SELF})),
     Act.MANAGE_TOKENS: Rule(roles=_ADMIN, relations=frozenset({Relation.SELF})),
     Act.MANAGE_CREDENTIALS: Rule(roles=_ADMIN, relations=frozenset({Relation.SELF})),
+    # Which level one may act as is LEVELS below; the use case checks both.
+    Act.SET_TOLERANCE: Rule(roles=_ADMIN, relations=frozenset({Relation.SPONSOR, Relation.MANAGER})),
 }
+
+LEVELS: Mapping[ToleranceLevel, Rule] = {
+    ToleranceLevel.CORPORATE: Rule(roles=_ADMIN),
+    ToleranceLevel.PROJECT_BOARD: Rule(roles=_ADMIN, relations=frozenset({Relation.SPONSOR})),
+    ToleranceLevel.PROJECT_MANAGER: Rule(roles=_ADMIN, relations=frozenset({Relation.SPONSOR, Relation.MANAGER})),
+}
+"""Who may act as each tolerance level (set its tolerances, later decide its exceptions): the PMO stands for
+corporate and portfolio management, the sponsor for the project board, the manager for themselves."""
 
 
 def relations_of(actor: Actor, *, project: ProjectSnapshot | None = None, subject: str | None = None) -> set[Relation]:
@@ -133,6 +145,20 @@ def authorize(actor: Actor, act: Act, *, project: ProjectSnapshot | None = None,
     if rule.roles & actor.roles or rule.relations & held:
         return
     raise AuthorizationError(f"{actor.person_id} may not {act.value}{where}: needs {needs(act)}")
+
+
+def authorize_level(actor: Actor, level: ToleranceLevel, *, project: ProjectSnapshot) -> None:
+    """Allow acting as ``level`` on ``project`` or raise ``AuthorizationError`` (code ``auth.tolerance_level``)."""
+    rule = LEVELS[level]
+    if rule.roles & actor.roles or rule.relations & relations_of(actor, project=project):
+        return
+    allowed = ["organisation role " + " or ".join(sorted(r.value for r in rule.roles))] if rule.roles else []
+    allowed += [f"being {relation.value}" for relation in sorted(rule.relations)]
+    raise AuthorizationError(
+        f"{actor.person_id} may not act as the {level.value} level of {project.key}: needs {', or '.join(allowed)}",
+        code="auth.tolerance_level",
+        entity=f"project:{project.key}",
+    )
 
 
 def check_sponsor_and_manager(sponsor_id: str, manager_id: str) -> None:

@@ -63,6 +63,7 @@ from gates.usecases.reviews import (
 )
 from gates.usecases.rounds import get_round
 from gates.usecases.templates import PublishResult, get_template, list_templates, publish_template
+from gates.usecases.tolerances import ToleranceList, list_tolerances, set_tolerance
 
 __all__ = [
     "SYSTEM",
@@ -73,6 +74,7 @@ __all__ = [
     "PublishResult",
     "Result",
     "ReviewResult",
+    "ToleranceList",
     "UowFactory",
     "add_person",
     "adopt_document",
@@ -93,6 +95,7 @@ __all__ = [
     "get_template",
     "list_projects",
     "list_templates",
+    "list_tolerances",
     "messages_for",
     "org_notice",
     "project_data",
@@ -117,5 +120,6 @@ __all__ = [
     "reviewable_gate",
     "set_baseline",
     "set_milestone",
+    "set_tolerance",
     "start_review",
 ]

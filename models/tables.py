@@ -45,6 +45,7 @@ from models.enums import (
     ReviewStatus,
     RoundStatus,
 )
+from models.tolerance import Dimension, ToleranceLevel
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -574,3 +575,38 @@ class WebSession(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (CheckConstraint("method IN ('password', 'oidc')", name="method"),)
+
+
+class Tolerance(Base):
+    """What one level allows a project (``scope`` ``*``) or one of its stages on one dimension; or explicitly none.
+
+    One row per (project, scope, dimension): setting it again replaces it, and the audit log keeps every
+    change with the value before and after. Without a row the template's default applies.
+    """
+
+    __tablename__ = "tolerances"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    project_key: Mapped[str] = mapped_column(ForeignKey("projects.key"), index=True)
+    scope: Mapped[str] = mapped_column(String(64))
+    dimension: Mapped[str] = mapped_column(String(16))
+    level: Mapped[str] = mapped_column(String(16))
+    owner_id: Mapped[str] = mapped_column(ForeignKey("people.id"))
+    percent: Mapped[Decimal | None] = mapped_column(Numeric(9, 4))
+    amount: Mapped[Decimal | None] = mapped_column(MONEY)
+    no_tolerance: Mapped[bool] = mapped_column(Boolean, default=False)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    set_by: Mapped[str] = mapped_column(String(64))
+    set_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("project_key", "scope", "dimension"),
+        _enum_check("dimension", Dimension, "dimension"),
+        _enum_check("level", ToleranceLevel, "level"),
+        CheckConstraint(
+            "(no_tolerance AND percent IS NULL AND amount IS NULL) "
+            "OR (NOT no_tolerance AND (percent IS NOT NULL OR amount IS NOT NULL))",
+            name="limit_or_none",
+        ),
+        CheckConstraint("(percent IS NULL OR percent >= 0) AND (amount IS NULL OR amount >= 0)", name="non_negative"),
+    )

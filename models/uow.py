@@ -41,6 +41,7 @@ from models.snapshots import (
     VoteRecord,
 )
 from models.template import LifecycleTemplate
+from models.tolerance import Dimension, ToleranceLevel, ToleranceRecord, plain
 
 
 def _project(row: Row[Any]) -> ProjectSnapshot:
@@ -70,6 +71,22 @@ def _evm_report(row: Row[Any]) -> EvmReportRecord:
         earned_value=row.earned_value,
         actual_cost=row.actual_cost,
         estimate_to_complete=row.estimate_to_complete,
+    )
+
+
+def _tolerance(row: t.Tolerance) -> ToleranceRecord:
+    return ToleranceRecord(
+        project_key=row.project_key,
+        scope=row.scope,
+        dimension=Dimension(row.dimension),
+        level=ToleranceLevel(row.level),
+        owner_id=row.owner_id,
+        percent=plain(row.percent),
+        amount=plain(row.amount),
+        none=row.no_tolerance,
+        reason=row.reason,
+        set_by=row.set_by,
+        set_at=row.set_at,
     )
 
 
@@ -903,6 +920,47 @@ class SqlUnitOfWork:
         ]
 
     # cross-cutting ------------------------------------------------------------------------------------
+    # tolerances ---------------------------------------------------------------------------------------
+    def tolerances(self, project_key: str) -> list[ToleranceRecord]:
+        query = (
+            select(t.Tolerance)
+            .where(t.Tolerance.project_key == project_key)
+            .order_by(t.Tolerance.scope, t.Tolerance.dimension)
+        )
+        return [_tolerance(row) for row in self.session.scalars(query)]
+
+    def put_tolerance(self, record: ToleranceRecord) -> None:
+        """Insert or replace the one row of (project, scope, dimension); the caller audits the change."""
+        values = {
+            "level": record.level.value,
+            "owner_id": record.owner_id,
+            "percent": record.percent,
+            "amount": record.amount,
+            "no_tolerance": record.none,
+            "reason": record.reason,
+            "set_by": record.set_by,
+            "set_at": record.set_at,
+        }
+        changed = self.session.execute(
+            update(t.Tolerance)
+            .where(
+                t.Tolerance.project_key == record.project_key,
+                t.Tolerance.scope == record.scope,
+                t.Tolerance.dimension == record.dimension.value,
+            )
+            .values(**values)
+        )
+        if not getattr(changed, "rowcount", 0):
+            self.session.execute(
+                insert(t.Tolerance).values(
+                    id=uuid4(),
+                    project_key=record.project_key,
+                    scope=record.scope,
+                    dimension=record.dimension.value,
+                    **values,
+                )
+            )
+
     def append_audit(self, *, actor: str, action: str, entity: str, payload: dict[str, Any], at: datetime) -> None:
         self._audit.append(AuditDraft(actor=actor, action=action, entity=entity, payload=payload, at=at))
 

@@ -316,6 +316,13 @@ def get_project(_: Reader, rt: Runtime, key: Key) -> ProjectDetail:
     )
 
 
+@router.get("/projects/{key}/tolerances", responses=READ_ONE, tags=["projects"])
+def list_tolerances(_: Reader, rt: Runtime, key: Key) -> services.ToleranceList:
+    """The tolerances in force per dimension: the whole project's, then each stage's own. ``source`` says whether
+    a level set it, it is the template's default, or nothing was said (``unset``; ``none`` is an explicit no)."""
+    return services.list_tolerances(key, uow=rt.reader)
+
+
 @router.get("/projects/{key}/evaluation", responses=responses(401, 403, 404, 409, 422), tags=["projects"])
 def evaluate_project(
     _: Reader,

@@ -27,6 +27,7 @@ from flows.cli import (
     server,
     templates,
     tokens,
+    tolerances,
 )
 from flows.cli import web as web_cli
 from models.errors import PhasegateError
@@ -63,6 +64,7 @@ GROUPS: dict[str, typer.Typer] = {
     "account": accounts.app,
     "delegate": approvals.delegate_app,
     "key": keys.app,
+    "tolerance": tolerances.app,
 }
 COMMANDS: dict[str, Callable[..., None]] = {
     "vote": approvals.vote,

@@ -1,0 +1,66 @@
+"""Between gates: tolerances per project and stage, per dimension, set by a level and a named owner.
+
+Revision ID: 0009
+Revises: 0008
+Create Date: 2026-12-04 18:40:00.000000
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0009"
+down_revision: str | Sequence[str] | None = "0008"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "tolerances",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("project_key", sa.String(length=64), nullable=False),
+        sa.Column("scope", sa.String(length=64), nullable=False),
+        sa.Column("dimension", sa.String(length=16), nullable=False),
+        sa.Column("level", sa.String(length=16), nullable=False),
+        sa.Column("owner_id", sa.String(length=64), nullable=False),
+        sa.Column("percent", sa.Numeric(precision=9, scale=4), nullable=True),
+        sa.Column("amount", sa.Numeric(precision=18, scale=2), nullable=True),
+        sa.Column("no_tolerance", sa.Boolean(), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=False),
+        sa.Column("set_by", sa.String(length=64), nullable=False),
+        sa.Column("set_at", sa.DateTime(timezone=True), nullable=False),
+        sa.CheckConstraint(
+            "dimension IN ('time', 'cost', 'scope', 'quality', 'risk', 'benefits')",
+            name=op.f("ck_tolerances_dimension"),
+        ),
+        sa.CheckConstraint(
+            "level IN ('corporate', 'project_board', 'project_manager')", name=op.f("ck_tolerances_level")
+        ),
+        sa.CheckConstraint(
+            "(no_tolerance AND percent IS NULL AND amount IS NULL) "
+            "OR (NOT no_tolerance AND (percent IS NOT NULL OR amount IS NOT NULL))",
+            name=op.f("ck_tolerances_limit_or_none"),
+        ),
+        sa.CheckConstraint(
+            "(percent IS NULL OR percent >= 0) AND (amount IS NULL OR amount >= 0)",
+            name=op.f("ck_tolerances_non_negative"),
+        ),
+        sa.ForeignKeyConstraint(["owner_id"], ["people.id"], name=op.f("fk_tolerances_owner_id_people")),
+        sa.ForeignKeyConstraint(["project_key"], ["projects.key"], name=op.f("fk_tolerances_project_key_projects")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_tolerances")),
+        sa.UniqueConstraint(
+            "project_key", "scope", "dimension", name=op.f("uq_tolerances_project_key_scope_dimension")
+        ),
+    )
+    with op.batch_alter_table("tolerances", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_tolerances_project_key"), ["project_key"], unique=False)
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("tolerances", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_tolerances_project_key"))
+    op.drop_table("tolerances")
