@@ -48,6 +48,7 @@ class Act(StrEnum):
     MANAGE_TOKENS = "manage API tokens"
     MANAGE_CREDENTIALS = "manage web sign-in credentials"
     SET_TOLERANCE = "set a project's tolerances"
+    DECIDE_EXCEPTION = "decide a tolerance exception"
 
 
 class Relation(StrEnum):
@@ -93,6 +94,7 @@ MATRIX: Mapping[Act, Rule] = {
     Act.MANAGE_CREDENTIALS: Rule(roles=_ADMIN, relations=frozenset({Relation.SELF})),
     # Which level one may act as is LEVELS below; the use case checks both.
     Act.SET_TOLERANCE: Rule(roles=_ADMIN, relations=frozenset({Relation.SPONSOR, Relation.MANAGER})),
+    Act.DECIDE_EXCEPTION: Rule(roles=_ADMIN, relations=frozenset({Relation.SPONSOR, Relation.MANAGER})),
 }
 
 LEVELS: Mapping[ToleranceLevel, Rule] = {

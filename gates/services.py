@@ -24,6 +24,7 @@ from gates.usecases.evidence import (
     set_baseline,
     set_milestone,
 )
+from gates.usecases.exceptions import ScanReport, decide_exception, list_exceptions, raise_exceptions
 from gates.usecases.lookups import (
     current_gate,
     project_roles,
@@ -74,6 +75,7 @@ __all__ = [
     "PublishResult",
     "Result",
     "ReviewResult",
+    "ScanReport",
     "ToleranceList",
     "UowFactory",
     "add_person",
@@ -89,10 +91,12 @@ __all__ = [
     "create_project",
     "criteria_context",
     "current_gate",
+    "decide_exception",
     "documents_outside_store",
     "gate_packet",
     "get_round",
     "get_template",
+    "list_exceptions",
     "list_projects",
     "list_templates",
     "list_tolerances",
@@ -102,6 +106,7 @@ __all__ = [
     "project_roles",
     "project_view",
     "publish_template",
+    "raise_exceptions",
     "reassess_open_round",
     "record_cost",
     "record_document_refusal",

@@ -45,7 +45,7 @@ from models.enums import (
     ReviewStatus,
     RoundStatus,
 )
-from models.tolerance import Dimension, ToleranceLevel
+from models.tolerance import Dimension, ExceptionDecision, ToleranceLevel
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -609,4 +609,38 @@ class Tolerance(Base):
             name="limit_or_none",
         ),
         CheckConstraint("(percent IS NULL OR percent >= 0) AND (amount IS NULL OR amount >= 0)", name="non_negative"),
+    )
+
+
+class ToleranceExceptionRow(Base):
+    """A forecast breach of a tolerance: raised once (unique per project, scope, dimension and sequence number),
+    closed by the decision of the level that set the tolerance."""
+
+    __tablename__ = "tolerance_exceptions"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    project_key: Mapped[str] = mapped_column(ForeignKey("projects.key"), index=True)
+    scope: Mapped[str] = mapped_column(String(64))
+    dimension: Mapped[str] = mapped_column(String(16))
+    seq: Mapped[int] = mapped_column(Integer)
+    level: Mapped[str] = mapped_column(String(16))
+    owner_id: Mapped[str | None] = mapped_column(ForeignKey("people.id"))
+    baseline: Mapped[Decimal] = mapped_column(MONEY)
+    forecast: Mapped[Decimal] = mapped_column(MONEY)
+    allowance: Mapped[Decimal] = mapped_column(MONEY)
+    deviation: Mapped[Decimal] = mapped_column(MONEY)
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    raised_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    decision: Mapped[str | None] = mapped_column(String(16))
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reason: Mapped[str] = mapped_column(Text, default="")
+
+    __table_args__ = (
+        UniqueConstraint("project_key", "scope", "dimension", "seq"),
+        _enum_check("dimension", Dimension, "dimension"),
+        _enum_check("level", ToleranceLevel, "level"),
+        _enum_check("decision", ExceptionDecision, "decision"),
+        CheckConstraint("status IN ('open', 'closed')", name="status"),
+        CheckConstraint("(status = 'open') = (decision IS NULL)", name="closed_by_decision"),
     )

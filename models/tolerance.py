@@ -15,6 +15,7 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Self
+from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
@@ -141,3 +142,37 @@ class ToleranceRecord(ToleranceLimit):
     reason: str = ""
     set_by: str
     set_at: datetime
+
+
+class ExceptionDecision(StrEnum):
+    """How the level that set a tolerance closes an exception on it (PRINCE2)."""
+
+    APPROVE_PLAN = "approve_plan"  # approve the exception plan: re-baseline (audited)
+    PREMATURE_CLOSE = "premature_close"  # ask for the project to be closed early
+    ACCEPT = "accept"  # accept the forecast as it is: no new exception unless it worsens
+
+
+class ToleranceException(BaseModel):
+    """A forecast that breaches a tolerance, raised once and routed to the level and owner that set it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: UUID
+    project_key: str
+    scope: str
+    dimension: Dimension
+    seq: int
+    """The n-th exception on this project, scope and dimension: (project, scope, dimension, seq) is unique, which
+    is what makes raising it exactly-once across repeated scans, concurrent scanners and crashes."""
+    level: ToleranceLevel
+    owner_id: str | None
+    baseline: Decimal
+    forecast: Decimal
+    allowance: Decimal
+    deviation: Decimal
+    raised_at: datetime
+    status: str = "open"
+    decision: ExceptionDecision | None = None
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    reason: str = ""

@@ -41,7 +41,14 @@ from models.snapshots import (
     VoteRecord,
 )
 from models.template import LifecycleTemplate
-from models.tolerance import Dimension, ToleranceLevel, ToleranceRecord, plain
+from models.tolerance import (
+    Dimension,
+    ExceptionDecision,
+    ToleranceException,
+    ToleranceLevel,
+    ToleranceRecord,
+    plain,
+)
 
 
 def _project(row: Row[Any]) -> ProjectSnapshot:
@@ -87,6 +94,28 @@ def _tolerance(row: t.Tolerance) -> ToleranceRecord:
         reason=row.reason,
         set_by=row.set_by,
         set_at=row.set_at,
+    )
+
+
+def _exception(row: t.ToleranceExceptionRow) -> ToleranceException:
+    return ToleranceException(
+        id=row.id,
+        project_key=row.project_key,
+        scope=row.scope,
+        dimension=Dimension(row.dimension),
+        seq=row.seq,
+        level=ToleranceLevel(row.level),
+        owner_id=row.owner_id,
+        baseline=row.baseline,
+        forecast=row.forecast,
+        allowance=row.allowance,
+        deviation=row.deviation,
+        raised_at=row.raised_at,
+        status=row.status,
+        decision=ExceptionDecision(row.decision) if row.decision else None,
+        decided_by=row.decided_by,
+        decided_at=row.decided_at,
+        reason=row.reason,
     )
 
 
@@ -960,6 +989,62 @@ class SqlUnitOfWork:
                     **values,
                 )
             )
+
+    # exceptions ---------------------------------------------------------------------------------------
+    def latest_exception(self, project_key: str, scope: str, dimension: str) -> ToleranceException | None:
+        row = self.session.scalars(
+            select(t.ToleranceExceptionRow)
+            .where(
+                t.ToleranceExceptionRow.project_key == project_key,
+                t.ToleranceExceptionRow.scope == scope,
+                t.ToleranceExceptionRow.dimension == dimension,
+            )
+            .order_by(t.ToleranceExceptionRow.seq.desc())
+            .limit(1)
+        ).first()
+        return None if row is None else _exception(row)
+
+    def add_exception(self, record: ToleranceException) -> bool:
+        """Insert the n-th exception; ``False`` when another scan already inserted it (its unique key).
+
+        A savepoint keeps the rest of the transaction: a concurrent scanner that raised the same exception
+        first makes this insert a no-op instead of failing the whole chunk.
+        """
+        values = record.model_dump(exclude={"dimension", "level", "decision"}) | {
+            "dimension": record.dimension.value,
+            "level": record.level.value,
+            "decision": None,
+        }
+        try:
+            with self.session.begin_nested():
+                self.session.execute(insert(t.ToleranceExceptionRow).values(**values))
+        except IntegrityError:
+            return False
+        return True
+
+    def get_exception(self, exception_id: UUID, *, for_update: bool = False) -> ToleranceException | None:
+        query = select(t.ToleranceExceptionRow).where(t.ToleranceExceptionRow.id == exception_id)
+        if for_update:
+            query = query.with_for_update()
+        row = self.session.scalars(query).first()
+        return None if row is None else _exception(row)
+
+    def close_exception(self, exception_id: UUID, *, decision: str, by: str, reason: str, now: datetime) -> None:
+        self.session.execute(
+            update(t.ToleranceExceptionRow)
+            .where(t.ToleranceExceptionRow.id == exception_id)
+            .values(status="closed", decision=decision, decided_by=by, decided_at=now, reason=reason)
+        )
+
+    def exceptions(self, *, project_key: str | None = None, status: str | None = None) -> list[ToleranceException]:
+        query = select(t.ToleranceExceptionRow).order_by(
+            t.ToleranceExceptionRow.raised_at.desc(), t.ToleranceExceptionRow.project_key
+        )
+        if project_key is not None:
+            query = query.where(t.ToleranceExceptionRow.project_key == project_key)
+        if status is not None:
+            query = query.where(t.ToleranceExceptionRow.status == status)
+        return [_exception(row) for row in self.session.scalars(query)]
 
     def append_audit(self, *, actor: str, action: str, entity: str, payload: dict[str, Any], at: datetime) -> None:
         self._audit.append(AuditDraft(actor=actor, action=action, entity=entity, payload=payload, at=at))

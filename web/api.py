@@ -77,6 +77,7 @@ from models.snapshots import (
     RoundSnapshot,
     StoredTemplate,
 )
+from models.tolerance import ExceptionDecision, ToleranceException
 from web.auth import Acting, Reader, Runtime
 from web.problems import ProblemRoute, responses, single_valued_query
 
@@ -321,6 +322,35 @@ def list_tolerances(_: Reader, rt: Runtime, key: Key) -> services.ToleranceList:
     """The tolerances in force per dimension: the whole project's, then each stage's own. ``source`` says whether
     a level set it, it is the template's default, or nothing was said (``unset``; ``none`` is an explicit no)."""
     return services.list_tolerances(key, uow=rt.reader)
+
+
+@router.get("/exceptions", responses=READ, tags=["projects"])
+def list_exceptions(
+    _: Reader,
+    rt: Runtime,
+    limit: Limit = 50,
+    offset: Offset = 0,
+    project: Annotated[str | None, Query(max_length=64, description="One project's exceptions.")] = None,
+    status: Annotated[Literal["open", "closed"] | None, Query(description="Only open or closed ones.")] = None,
+) -> Page[ToleranceException]:
+    """Tolerance exceptions, newest first: the breach, the level and owner that decide it, and the decision."""
+    return _page(services.list_exceptions(uow=rt.reader, project_key=project, status=status), limit, offset)
+
+
+class ExceptionDecisionIn(Body):
+    decision: ExceptionDecision = Field(description="approve_plan (re-baseline), premature_close or accept.")
+    reason: str = Field(min_length=1, max_length=2000, description="Why; audited.")
+    bac: Decimal | None = Field(
+        default=None, ge=0, max_digits=18, decimal_places=2, description="approve_plan on cost: the new BAC."
+    )
+
+
+@router.post("/exceptions/{exception_id}/decision", responses=WRITE, tags=["projects"])
+def decide_exception(actor: Acting, rt: Runtime, exception_id: UUID, body: ExceptionDecisionIn) -> ToleranceException:
+    """Close an exception as the level that set the breached tolerance (403 for any other level)."""
+    return services.decide_exception(
+        exception_id, body.decision, reason=body.reason, actor=actor, uow=rt.uow, now=rt.now(), new_bac=body.bac
+    )
 
 
 @router.get("/projects/{key}/evaluation", responses=responses(401, 403, 404, 409, 422), tags=["projects"])

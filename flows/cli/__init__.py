@@ -18,6 +18,7 @@ from flows.cli import (
     audit,
     database,
     evidence,
+    exceptions,
     gates,
     keys,
     login,
@@ -65,6 +66,7 @@ GROUPS: dict[str, typer.Typer] = {
     "delegate": approvals.delegate_app,
     "key": keys.app,
     "tolerance": tolerances.app,
+    "exceptions": exceptions.app,
 }
 COMMANDS: dict[str, Callable[..., None]] = {
     "vote": approvals.vote,

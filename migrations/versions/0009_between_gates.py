@@ -1,4 +1,5 @@
-"""Between gates: tolerances per project and stage, per dimension, set by a level and a named owner.
+"""Between gates: tolerances per project and stage, per dimension, set by a level and a named owner; the
+exceptions raised when a forecast breaches one.
 
 Revision ID: 0009
 Revises: 0008
@@ -59,8 +60,62 @@ def upgrade() -> None:
     with op.batch_alter_table("tolerances", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_tolerances_project_key"), ["project_key"], unique=False)
 
+    op.create_table(
+        "tolerance_exceptions",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("project_key", sa.String(length=64), nullable=False),
+        sa.Column("scope", sa.String(length=64), nullable=False),
+        sa.Column("dimension", sa.String(length=16), nullable=False),
+        sa.Column("seq", sa.Integer(), nullable=False),
+        sa.Column("level", sa.String(length=16), nullable=False),
+        sa.Column("owner_id", sa.String(length=64), nullable=True),
+        sa.Column("baseline", sa.Numeric(precision=18, scale=2), nullable=False),
+        sa.Column("forecast", sa.Numeric(precision=18, scale=2), nullable=False),
+        sa.Column("allowance", sa.Numeric(precision=18, scale=2), nullable=False),
+        sa.Column("deviation", sa.Numeric(precision=18, scale=2), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("raised_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("decision", sa.String(length=16), nullable=True),
+        sa.Column("decided_by", sa.String(length=64), nullable=True),
+        sa.Column("decided_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("reason", sa.Text(), nullable=False),
+        sa.CheckConstraint(
+            "dimension IN ('time', 'cost', 'scope', 'quality', 'risk', 'benefits')",
+            name=op.f("ck_tolerance_exceptions_dimension"),
+        ),
+        sa.CheckConstraint(
+            "level IN ('corporate', 'project_board', 'project_manager')",
+            name=op.f("ck_tolerance_exceptions_level"),
+        ),
+        sa.CheckConstraint(
+            "decision IN ('approve_plan', 'premature_close', 'accept')",
+            name=op.f("ck_tolerance_exceptions_decision"),
+        ),
+        sa.CheckConstraint("status IN ('open', 'closed')", name=op.f("ck_tolerance_exceptions_status")),
+        sa.CheckConstraint(
+            "(status = 'open') = (decision IS NULL)", name=op.f("ck_tolerance_exceptions_closed_by_decision")
+        ),
+        sa.ForeignKeyConstraint(["owner_id"], ["people.id"], name=op.f("fk_tolerance_exceptions_owner_id_people")),
+        sa.ForeignKeyConstraint(
+            ["project_key"], ["projects.key"], name=op.f("fk_tolerance_exceptions_project_key_projects")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_tolerance_exceptions")),
+        sa.UniqueConstraint(
+            "project_key",
+            "scope",
+            "dimension",
+            "seq",
+            name=op.f("uq_tolerance_exceptions_project_key_scope_dimension_seq"),
+        ),
+    )
+    with op.batch_alter_table("tolerance_exceptions", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_tolerance_exceptions_project_key"), ["project_key"], unique=False)
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("tolerance_exceptions", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_tolerance_exceptions_project_key"))
+    op.drop_table("tolerance_exceptions")
     with op.batch_alter_table("tolerances", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_tolerances_project_key"))
     op.drop_table("tolerances")
