@@ -271,6 +271,7 @@ def test_cli_lists_and_decides_and_the_api_reads_and_refuses(tmp_path: Any) -> N
     from fastapi.testclient import TestClient
 
     from models.settings import Settings
+    from tests.signin import give_password, sign_in
     from tests.test_api import seed
     from web.app import create_app
 
@@ -315,6 +316,14 @@ def test_cli_lists_and_decides_and_the_api_reads_and_refuses(tmp_path: Any) -> N
         )
         assert refused.status_code == 403
         assert client.get("/api/v1/exceptions", params={"status": "shut"}, headers=viewer).status_code == 422
+        # The project page shows the tolerances in force and the open exception, in English and Chinese.
+        give_password(e.sessions, "pam")
+        assert sign_in(client, "pam").status_code == 303
+        page = client.get("/projects/P1?lang=en").text
+        assert "Tolerances and exceptions" in page and "OPEN: awaiting the decision" in page
+        assert "125000.00" in page and "none (explicitly)" in page and "15000" in page
+        zh = client.get("/projects/P1?lang=zh-CN").text
+        assert "容差与例外" in zh and "待处理" in zh and "成本" in zh
     done = cli("exceptions", "decide", str(raised.id), "--decision", "premature_close", "--reason", "stop it")
     assert "premature_close, closed" in done.stdout
     assert json.loads(cli("exceptions", "list", "--open", "--json").stdout) == []

@@ -324,7 +324,7 @@ def list_tolerances(_: Reader, rt: Runtime, key: Key) -> services.ToleranceList:
     return services.list_tolerances(key, uow=rt.reader)
 
 
-@router.get("/exceptions", responses=READ, tags=["projects"])
+@router.get("/exceptions", responses=READ_ONE, tags=["projects"])
 def list_exceptions(
     _: Reader,
     rt: Runtime,
@@ -340,9 +340,7 @@ def list_exceptions(
 class ExceptionDecisionIn(Body):
     decision: ExceptionDecision = Field(description="approve_plan (re-baseline), premature_close or accept.")
     reason: str = Field(min_length=1, max_length=2000, description="Why; audited.")
-    bac: Decimal | None = Field(
-        default=None, ge=0, max_digits=18, decimal_places=2, description="approve_plan on cost: the new BAC."
-    )
+    bac: Money | None = Field(default=None, description="approve_plan on cost: the new BAC (default: the forecast).")
 
 
 @router.post("/exceptions/{exception_id}/decision", responses=WRITE, tags=["projects"])
