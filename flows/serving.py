@@ -1,7 +1,7 @@
 """phasegate's deployments served by one local process through Prefect's own runner (``serve``).
 
 What a team gets from ``prefect.yaml`` and a worker, a laptop gets from ``phasegate server start``: the same
-five deployments under the same ``flow-name/deployment-name`` names and with the same schedules, so
+six deployments under the same ``flow-name/deployment-name`` names and with the same schedules, so
 reminders, escalations, digests and dispatch run on a laptop exactly as they do for a team, and a door
 starts a decision by creating a flow run of ``gate-decision/gate-decision`` (see ``flows.trigger``).
 ``DEPLOYMENTS`` is the one list; ``tests/test_serving.py`` checks ``prefect.yaml`` against it.
@@ -86,6 +86,13 @@ DEPLOYMENTS: tuple[Deployment, ...] = (
         "weekly_digest_flow",
         "Each person's weekly digest of approvals and conditions waiting for them (once per ISO week).",
         (Schedule("monday-morning", cron="0 8 * * 1", timezone="Asia/Shanghai"),),
+    ),
+    Deployment(
+        "portfolio-monitor",
+        "flows.portfolio_monitor",
+        "portfolio_monitor_flow",
+        "Scan the portfolio between gates: RAG from tolerances, exceptions raised once, automatic gate reviews.",
+        (Schedule("hourly", interval_seconds=3600),),
     ),
 )
 

@@ -24,7 +24,7 @@ from gates.usecases.evidence import (
     set_baseline,
     set_milestone,
 )
-from gates.usecases.exceptions import ScanReport, decide_exception, list_exceptions, raise_exceptions
+from gates.usecases.exceptions import decide_exception, list_exceptions
 from gates.usecases.lookups import (
     current_gate,
     project_roles,
@@ -40,6 +40,14 @@ from gates.usecases.messages import (
     messages_for,
     org_notice,
     request_context,
+)
+from gates.usecases.monitoring import (
+    ProjectHealth,
+    ScanReport,
+    active_projects,
+    rag_history,
+    ready_for_auto_review,
+    scan_projects,
 )
 from gates.usecases.people import add_person, require_free_login
 from gates.usecases.projects import (
@@ -71,6 +79,7 @@ __all__ = [
     "DocumentRegistration",
     "GateCheck",
     "ProjectData",
+    "ProjectHealth",
     "ProjectView",
     "PublishResult",
     "Result",
@@ -78,6 +87,7 @@ __all__ = [
     "ScanReport",
     "ToleranceList",
     "UowFactory",
+    "active_projects",
     "add_person",
     "adopt_document",
     "approval_request",
@@ -106,7 +116,8 @@ __all__ = [
     "project_roles",
     "project_view",
     "publish_template",
-    "raise_exceptions",
+    "rag_history",
+    "ready_for_auto_review",
     "reassess_open_round",
     "record_cost",
     "record_document_refusal",
@@ -123,6 +134,7 @@ __all__ = [
     "require_template",
     "resume_project",
     "reviewable_gate",
+    "scan_projects",
     "set_baseline",
     "set_milestone",
     "set_tolerance",

@@ -644,3 +644,27 @@ class ToleranceExceptionRow(Base):
         CheckConstraint("status IN ('open', 'closed')", name="status"),
         CheckConstraint("(status = 'open') = (decision IS NULL)", name="closed_by_decision"),
     )
+
+
+class RagSnapshot(Base):
+    """One project's computed RAG on one day, per dimension and ``overall``: the history the monitor keeps.
+
+    Re-running the monitor on the same day replaces that day's rows; earlier days are never touched.
+    """
+
+    __tablename__ = "rag_snapshots"
+
+    project_key: Mapped[str] = mapped_column(ForeignKey("projects.key"), primary_key=True)
+    as_of: Mapped[date] = mapped_column(Date, primary_key=True)
+    dimension: Mapped[str] = mapped_column(String(16), primary_key=True)
+    rag: Mapped[str] = mapped_column(String(8))
+    deviation: Mapped[Decimal | None] = mapped_column(MONEY)
+    allowance: Mapped[Decimal | None] = mapped_column(MONEY)
+    taken_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        CheckConstraint("rag IN ('green', 'amber', 'red', 'unknown', 'none')", name="rag"),
+        CheckConstraint(
+            "dimension IN ('overall', 'time', 'cost', 'scope', 'quality', 'risk', 'benefits')", name="dimension"
+        ),
+    )

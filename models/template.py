@@ -213,6 +213,13 @@ class GateDef(_Def):
     recycle_limit: int = Field(default=3, ge=1, description="After this many recycles the next review proposes KILL.")
     condition_grace_days: int = Field(default=5, ge=0, description="Business days after a condition's due date.")
     review_meeting: bool = Field(default=False, description="Approval requests carry a calendar invitation.")
+    auto_review: Literal["when_ready"] | None = Field(
+        default=None,
+        # Left out of the dump when unset, so templates published before this field keep their content hash.
+        exclude_if=lambda value: value is None,
+        description="'when_ready': the portfolio monitor opens this gate's review itself (the gate-review flow, "
+        "as the system) once its check no longer says NOT_READY and no round is open.",
+    )
     signature: Literal["part11"] | None = Field(
         default=None,
         # Left out of the dump when unset, so templates published before this field keep their content hash.

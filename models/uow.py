@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Self
 from uuid import UUID, uuid4
 
 from sqlalchemy import Row, delete, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -23,8 +24,9 @@ from models import tables as t
 from models.audit_store import AuditDraft, append_audit_entries
 from models.enums import BallotKind, Decision, DocumentStatus, ProjectStatus, Recommendation, ReviewStatus, RoundStatus
 from models.errors import ConflictError
-from models.evidence import DocumentEvidence, MilestoneEvidence, RiskEvidence, ScoreEvidence
+from models.evidence import DocumentEvidence, EvmSnapshot, MilestoneEvidence, RiskEvidence, ScoreEvidence
 from models.identity import OrgRole
+from models.monitoring import MonitorInput, RagRow
 from models.snapshots import (
     BaselineRecord,
     ConditionRecord,
@@ -208,6 +210,9 @@ def _stored_template(row: t.TemplateVersion) -> StoredTemplate:
         published_at=row.published_at,
     )
 
+
+HISTORY_DAYS = 120
+"""How far back the monitor reads earlier snapshots for a trend (it needs only the last two periods)."""
 
 OrgRoute = Callable[[Sequence[str]], list[str]]
 """Organisation targets (Apprise URLs) for a set of tags, OR-ed: injected by entry points from the org config."""
@@ -989,6 +994,173 @@ class SqlUnitOfWork:
                     **values,
                 )
             )
+
+    # portfolio monitor: set-based reads per chunk --------------------------------------------------------
+    def active_project_keys(self) -> list[str]:
+        query = select(t.Project.key).where(t.Project.status == ProjectStatus.ACTIVE.value).order_by(t.Project.key)
+        return list(self.session.scalars(query))
+
+    def monitor_inputs(self, keys: Sequence[str], as_of: date) -> list[MonitorInput]:
+        """Everything the monitor needs about these projects in eight queries, however many there are."""
+        wanted = list(keys)
+        projects = [
+            _project(row)
+            for row in self.session.execute(
+                select(q.PROJECTS).where(
+                    q.PROJECTS.c.key.in_(wanted), q.PROJECTS.c.status == ProjectStatus.ACTIVE.value
+                )
+            )
+        ]
+        if not projects:
+            return []
+        active = [p.key for p in projects]
+        bac_query = select(t.Baseline.project_key, t.Baseline.bac).where(t.Baseline.project_key.in_(active))
+        bacs: dict[str, Decimal] = {row.project_key: row.bac for row in self.session.execute(bac_query)}
+        newest = (
+            select(t.EvmReport.project_key, func.max(t.EvmReport.as_of).label("as_of"))
+            .where(t.EvmReport.project_key.in_(active), t.EvmReport.as_of <= as_of)
+            .group_by(t.EvmReport.project_key)
+            .subquery()
+        )
+        reports = {
+            row.project_key: row
+            for row in self.session.execute(
+                select(t.EvmReport).join(
+                    newest,
+                    (t.EvmReport.project_key == newest.c.project_key) & (t.EvmReport.as_of == newest.c.as_of),
+                )
+            ).scalars()
+        }
+        periods: dict[str, list[tuple[date, Decimal]]] = {}
+        for key, end, value in self.session.execute(
+            select(t.BaselinePeriod.project_key, t.BaselinePeriod.period_end, t.BaselinePeriod.planned_value)
+            .where(t.BaselinePeriod.project_key.in_(active), t.BaselinePeriod.period_end <= as_of)
+            .order_by(t.BaselinePeriod.period_end)
+        ):
+            periods.setdefault(key, []).append((end, value))
+        tolerances: dict[str, list[ToleranceRecord]] = {}
+        for tolerance in self.session.scalars(select(t.Tolerance).where(t.Tolerance.project_key.in_(active))):
+            tolerances.setdefault(tolerance.project_key, []).append(_tolerance(tolerance))
+        roles: dict[str, dict[str, list[str]]] = {}
+        for key, role, person in self.session.execute(
+            select(t.ProjectRole.project_key, t.ProjectRole.role, t.ProjectRole.person_id)
+            .where(t.ProjectRole.project_key.in_(active))
+            .order_by(t.ProjectRole.role, t.ProjectRole.person_id)
+        ):
+            roles.setdefault(key, {}).setdefault(role, []).append(person)
+        top = (
+            select(
+                t.ToleranceExceptionRow.project_key,
+                t.ToleranceExceptionRow.scope,
+                t.ToleranceExceptionRow.dimension,
+                func.max(t.ToleranceExceptionRow.seq).label("seq"),
+            )
+            .where(t.ToleranceExceptionRow.project_key.in_(active))
+            .group_by(
+                t.ToleranceExceptionRow.project_key, t.ToleranceExceptionRow.scope, t.ToleranceExceptionRow.dimension
+            )
+            .subquery()
+        )
+        exceptions: dict[str, dict[str, ToleranceException]] = {}
+        for row in self.session.scalars(
+            select(t.ToleranceExceptionRow).join(
+                top,
+                (t.ToleranceExceptionRow.project_key == top.c.project_key)
+                & (t.ToleranceExceptionRow.scope == top.c.scope)
+                & (t.ToleranceExceptionRow.dimension == top.c.dimension)
+                & (t.ToleranceExceptionRow.seq == top.c.seq),
+            )
+        ):
+            exceptions.setdefault(row.project_key, {})[f"{row.scope}:{row.dimension}"] = _exception(row)
+        history: dict[str, dict[str, list[Decimal]]] = {}
+        for key, dimension, deviation in self.session.execute(
+            select(t.RagSnapshot.project_key, t.RagSnapshot.dimension, t.RagSnapshot.deviation)
+            .where(
+                t.RagSnapshot.project_key.in_(active),
+                t.RagSnapshot.as_of < as_of,
+                t.RagSnapshot.as_of >= as_of - timedelta(days=HISTORY_DAYS),
+                t.RagSnapshot.deviation.is_not(None),
+            )
+            .order_by(t.RagSnapshot.as_of)
+        ):
+            if deviation is not None:
+                history.setdefault(key, {}).setdefault(dimension, []).append(deviation)
+        found = []
+        for project in projects:
+            bac = bacs.get(project.key, project.budget)
+            report = reports.get(project.key)
+            evm = None
+            if report is not None:
+                planned = report.planned_value
+                if planned is None:
+                    planned = next(
+                        (v for end, v in reversed(periods.get(project.key, [])) if end <= report.as_of), None
+                    )
+                try:
+                    evm = EvmSnapshot(
+                        as_of=report.as_of,
+                        bac=bac,
+                        pv=planned,
+                        ev=report.earned_value,
+                        ac=report.actual_cost,
+                        etc=report.estimate_to_complete,
+                    )
+                except ValueError:
+                    evm = None  # figures that contradict the baseline forecast nothing (the RAG shows unknown)
+            assigned = {role: tuple(people) for role, people in roles.get(project.key, {}).items()}
+            found.append(
+                MonitorInput(
+                    project=project,
+                    bac=bac,
+                    evm=evm,
+                    tolerances=tuple(tolerances.get(project.key, ())),
+                    roles={"sponsor": (project.sponsor_id,), "manager": (project.manager_id,)} | assigned,
+                    latest_exceptions=exceptions.get(project.key, {}),
+                    history={d: tuple(v[-2:]) for d, v in history.get(project.key, {}).items()},
+                )
+            )
+        return found
+
+    def record_rag(self, rows: Sequence[RagRow], *, now: datetime) -> int:
+        """Write the day's snapshot rows, replacing a row of the same project, day and dimension.
+
+        An upsert (``ON CONFLICT DO UPDATE``, which SQLite and PostgreSQL both have) rather than delete then
+        insert: two monitors scanning the same chunk at once must both succeed, the later one's values winning.
+        """
+        if not rows:
+            return 0
+        dialect = self.session.get_bind().dialect.name
+        upsert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        statement = upsert(t.RagSnapshot)
+        statement = statement.on_conflict_do_update(
+            index_elements=["project_key", "as_of", "dimension"],
+            set_={
+                "rag": statement.excluded.rag,
+                "deviation": statement.excluded.deviation,
+                "allowance": statement.excluded.allowance,
+                "taken_at": statement.excluded.taken_at,
+            },
+        )
+        self.session.execute(statement, [r.model_dump() | {"taken_at": now} for r in rows])
+        return len(rows)
+
+    def rag_history(self, project_key: str) -> list[RagRow]:
+        query = (
+            select(t.RagSnapshot)
+            .where(t.RagSnapshot.project_key == project_key)
+            .order_by(t.RagSnapshot.as_of, t.RagSnapshot.dimension)
+        )
+        return [
+            RagRow(
+                project_key=r.project_key,
+                as_of=r.as_of,
+                dimension=r.dimension,
+                rag=r.rag,
+                deviation=r.deviation,
+                allowance=r.allowance,
+            )
+            for r in self.session.scalars(query)
+        ]
 
     # exceptions ---------------------------------------------------------------------------------------
     def latest_exception(self, project_key: str, scope: str, dimension: str) -> ToleranceException | None:

@@ -58,7 +58,7 @@ class Env:
         )
 
     def scan(self) -> services.ScanReport:
-        return services.raise_exceptions(["P1", "NOPE"], uow=self.uow, now=self.now())
+        return services.scan_projects(["P1", "NOPE"], uow=self.uow, now=self.now())
 
     def count(self, table: Any, *where: Any) -> int:
         with self.sessions() as session:
@@ -149,8 +149,9 @@ def test_a_scan_that_dies_before_committing_raises_nothing_and_the_next_raises_o
             raise DiedError("the process is killed before the commit")
 
     with pytest.raises(DiedError):
-        services.raise_exceptions(["P1"], uow=lambda: DyingUow(env.sessions), now=env.now())
+        services.scan_projects(["P1"], uow=lambda: DyingUow(env.sessions), now=env.now())
     assert env.count(t.ToleranceExceptionRow) == 0 and env.count(t.OutboxMessage) == 0
+    assert env.count(t.RagSnapshot) == 0
     assert len(env.scan().raised) == 1 and len(env.scan().raised) == 0
     assert env.count(t.ToleranceExceptionRow) == 1
     assert env.count(t.OutboxMessage, t.OutboxMessage.kind == "tolerance_exception") == 1

@@ -86,7 +86,9 @@ def test_version_1_of_the_shipped_templates_is_unchanged_and_version_2_carries_d
     assert template_content_hash(v1) == "63bf97b77b5f373e3135b548585d19a1205764b6435bd0d2423390caa157d2cf"
     assert not v1.tolerances and {d.dimension for d in v2.tolerances} == set(Dimension)
     assert {d.dimension for d in _shipped("cooper-5", 2).tolerances} == set(Dimension)
-    assert v2.stage("executing").tolerances and v2.gates == v1.gates
+    assert v2.stage("executing").tolerances
+    assert [g.model_copy(update={"auto_review": None}) for g in v2.gates] == list(v1.gates)
+    assert v2.gates[0].auto_review == "when_ready" and v1.gates[0].auto_review is None
 
 
 def test_template_defaults_name_their_owner_by_project_role_and_nothing_said_is_unset() -> None:

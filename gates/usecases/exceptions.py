@@ -1,132 +1,25 @@
-"""Tolerance exceptions: raised once when a forecast breaches a tolerance, routed to the level and owner that
-set it, closed by that level's decision.
+"""Tolerance exceptions: closed by the decision of the level that set the breached tolerance, and listed.
 
-Why the scan is a use case and not flow code: the portfolio monitor, a test and any other door must raise the
-same exceptions the same way. Raising is exactly-once by construction: the n-th exception on a project, scope
-and dimension is one unique row, written in the same transaction as its notifications (the outbox) and its
-audit entry, so a scan that crashes raises nothing and the next one raises it; two scans racing raise it once.
+They are raised by the portfolio scan (``gates.usecases.monitoring``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from gates.authorization import Act, authorize_level
-from gates.exceptions import Breach, breach_of, cost_forecast, next_sequence
 from gates.guard import audit_name, permit, refusals_audited, stamp
-from gates.ports import UnitOfWork
-from gates.tolerance import effective_tolerances, in_force
-from gates.usecases.lookups import project_roles, require_project, require_template
-from gates.usecases.messages import messages_for, org_notice
-from gates.usecases.result import SYSTEM, Result, UowFactory
-from models.enums import ProjectStatus
+from gates.usecases.lookups import require_project
+from gates.usecases.result import UowFactory
 from models.errors import ConflictError, InputError, NotFoundError
-from models.evidence import EvmSnapshot
 from models.identity import Actor
-from models.snapshots import BaselineRecord, OutboxRequest, ProjectSnapshot
+from models.snapshots import BaselineRecord
 from models.tolerance import Dimension, ExceptionDecision, ToleranceException
 
 KIND = "tolerance_exception"
-
-
-class ScanReport(Result):
-    """What one scan of a chunk of projects found and raised."""
-
-    scanned: int
-    breaches: int
-    raised: tuple[ToleranceException, ...]
-
-
-def _cost_breach(tx: UnitOfWork, project: ProjectSnapshot, as_of: date) -> tuple[Breach, date] | None:
-    """The cost breach on the latest status report up to ``as_of``, with that report's date."""
-    template = require_template(tx, project.template_id, project.template_version).template
-    tolerances = effective_tolerances(template, project, project_roles(tx, project), tx.tolerances(project.key))
-    tolerance = in_force([t for t in tolerances if t.scope == "*"], Dimension.COST, project.stage_id)
-    baseline = tx.get_baseline(project.key)
-    bac = baseline.bac if baseline else project.budget
-    report = tx.latest_evm_report(project.key, as_of)
-    if report is None:
-        return None
-    planned = report.planned_value if report.planned_value is not None else tx.planned_value_at(project.key, as_of)
-    evm = EvmSnapshot(
-        as_of=report.as_of,
-        bac=bac,
-        pv=planned,
-        ev=report.earned_value,
-        ac=report.actual_cost,
-        etc=report.estimate_to_complete,
-    )
-    breach = breach_of(project.key, tolerance, baseline=bac, forecast=cost_forecast(evm))
-    return None if breach is None else (breach, report.as_of)
-
-
-def _context(project: ProjectSnapshot, record: ToleranceException, owner_name: str | None) -> dict[str, Any]:
-    return {
-        "project_key": project.key,
-        "project_name": project.name,
-        "exception_id": str(record.id),
-        "dimension": record.dimension.value,
-        "scope": record.scope,
-        "level": record.level.value,
-        "owner": owner_name or "",
-        "baseline": str(record.baseline),
-        "forecast": str(record.forecast),
-        "allowance": str(record.allowance),
-        "deviation": str(record.deviation),
-        "currency": project.currency,
-        "decide_command": f"phasegate exceptions decide {record.id} --decision approve_plan|premature_close|accept "
-        '--reason "..."',
-    }
-
-
-def raise_exceptions(keys: Sequence[str], *, uow: UowFactory, now: datetime) -> ScanReport:
-    """Scan these projects (one chunk, one transaction) and raise each new breach once, with its notices."""
-    raised: list[ToleranceException] = []
-    breaches = 0
-    scanned = 0
-    with uow() as tx:
-        for key in keys:
-            project = tx.get_project(key)
-            if project is None or project.status is not ProjectStatus.ACTIVE:
-                continue
-            scanned += 1
-            found = _cost_breach(tx, project, now.date())
-            if found is None:
-                continue
-            breach, evidence_as_of = found
-            breaches += 1
-            latest = tx.latest_exception(key, breach.scope, breach.dimension.value)
-            seq = next_sequence(breach, latest, evidence_as_of=evidence_as_of)
-            if seq is None:
-                continue
-            record = ToleranceException(id=uuid4(), seq=seq, raised_at=now, **breach.model_dump())
-            if not tx.add_exception(record):
-                continue  # another scan raised this one first
-            owner = tx.get_person(record.owner_id) if record.owner_id else None
-            subject = f"{key}:{record.scope}:{record.dimension.value}:{seq}"
-            context = _context(project, record, owner.name if owner else None)
-            messages: list[OutboxRequest] = (
-                messages_for(owner, KIND, subject, context)
-                if owner is not None
-                else [org_notice(KIND, subject, context, ("pmo",))]
-            )
-            tx.enqueue(messages, now=now)
-            tx.append_audit(
-                actor=SYSTEM,
-                action="exception.raised",
-                entity=f"project:{key}",
-                payload={"exception": str(record.id)}
-                | breach.model_dump(mode="json", exclude={"project_key"})
-                | {"seq": seq},
-                at=now,
-            )
-            raised.append(record)
-        tx.commit()
-    return ScanReport(scanned=scanned, breaches=breaches, raised=tuple(raised))
 
 
 @refusals_audited(Act.DECIDE_EXCEPTION)

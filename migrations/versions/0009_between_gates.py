@@ -1,5 +1,5 @@
 """Between gates: tolerances per project and stage, per dimension, set by a level and a named owner; the
-exceptions raised when a forecast breaches one.
+exceptions raised when a forecast breaches one; the daily RAG history the portfolio monitor records.
 
 Revision ID: 0009
 Revises: 0008
@@ -111,8 +111,27 @@ def upgrade() -> None:
     with op.batch_alter_table("tolerance_exceptions", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_tolerance_exceptions_project_key"), ["project_key"], unique=False)
 
+    op.create_table(
+        "rag_snapshots",
+        sa.Column("project_key", sa.String(length=64), nullable=False),
+        sa.Column("as_of", sa.Date(), nullable=False),
+        sa.Column("dimension", sa.String(length=16), nullable=False),
+        sa.Column("rag", sa.String(length=8), nullable=False),
+        sa.Column("deviation", sa.Numeric(precision=18, scale=2), nullable=True),
+        sa.Column("allowance", sa.Numeric(precision=18, scale=2), nullable=True),
+        sa.Column("taken_at", sa.DateTime(timezone=True), nullable=False),
+        sa.CheckConstraint("rag IN ('green', 'amber', 'red', 'unknown', 'none')", name=op.f("ck_rag_snapshots_rag")),
+        sa.CheckConstraint(
+            "dimension IN ('overall', 'time', 'cost', 'scope', 'quality', 'risk', 'benefits')",
+            name=op.f("ck_rag_snapshots_dimension"),
+        ),
+        sa.ForeignKeyConstraint(["project_key"], ["projects.key"], name=op.f("fk_rag_snapshots_project_key_projects")),
+        sa.PrimaryKeyConstraint("project_key", "as_of", "dimension", name=op.f("pk_rag_snapshots")),
+    )
+
 
 def downgrade() -> None:
+    op.drop_table("rag_snapshots")
     with op.batch_alter_table("tolerance_exceptions", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_tolerance_exceptions_project_key"))
     op.drop_table("tolerance_exceptions")

@@ -1,0 +1,221 @@
+"""The portfolio scan: forecasts against tolerances, computed RAG with history, and exceptions raised once.
+
+Why a use case and not flow code: the ``portfolio-monitor`` flow runs it chunk by chunk, and a test or any
+other door must get the same rows from the same inputs. One chunk is one transaction: its reads are a handful
+of set-based queries (``UnitOfWork.monitor_inputs``), its writes the day's RAG rows, the new exceptions, their
+notices (outbox) and audit entries, committed together.
+
+Raising is exactly-once by construction: the n-th exception on a project, scope and dimension is one unique
+row, so a scan that dies before its commit raises nothing (the next one raises it), and two scans racing raise
+it once (the loser's insert is a no-op in a savepoint).
+
+What is forecast in this version: **cost** (the EAC, variances continue, against BAC and the project's cost
+tolerance). The other dimensions' tolerances are data and shown, but the monitor does not forecast them yet,
+so they take no part in the RAG (they are not recorded as unknown either).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+from uuid import uuid4
+
+from gates.criteria import Criterion
+from gates.exceptions import CENT, Breach, breach_of, cost_forecast, next_sequence
+from gates.ports import DocumentProbe
+from gates.rag import DimensionRag, Rag, dimension_rag, overall
+from gates.tolerance import effective_tolerances, in_force
+from gates.usecases.messages import messages_for, org_notice
+from gates.usecases.result import SYSTEM, Result, UowFactory
+from gates.usecases.reviews import check_gate
+from models.enums import Recommendation
+from models.monitoring import MonitorInput, RagRow
+from models.snapshots import OutboxRequest, ProjectSnapshot
+from models.template import LifecycleTemplate
+from models.tolerance import PROJECT_SCOPE, Dimension, ToleranceException
+
+KIND = "tolerance_exception"
+
+
+class ProjectHealth(Result):
+    """One project's line in the scan summary."""
+
+    project_key: str
+    overall: Rag
+    cost: Rag
+    cost_deviation: str | None
+    cost_allowance: str | None
+    raised: int
+
+
+class ScanReport(Result):
+    """What one scan of a chunk found and raised."""
+
+    scanned: int
+    breaches: int
+    raised: tuple[ToleranceException, ...]
+    health: tuple[ProjectHealth, ...]
+
+
+def _context(project: ProjectSnapshot, record: ToleranceException, owner_name: str | None) -> dict[str, Any]:
+    return {
+        "project_key": project.key,
+        "project_name": project.name,
+        "exception_id": str(record.id),
+        "dimension": record.dimension.value,
+        "scope": record.scope,
+        "level": record.level.value,
+        "owner": owner_name or "",
+        "baseline": str(record.baseline),
+        "forecast": str(record.forecast),
+        "allowance": str(record.allowance),
+        "deviation": str(record.deviation),
+        "currency": project.currency,
+        "decide_command": f"phasegate exceptions decide {record.id} --decision approve_plan|premature_close|accept "
+        '--reason "..."',
+    }
+
+
+def assess(item: MonitorInput, template: LifecycleTemplate) -> tuple[DimensionRag, Breach | None]:
+    """The cost RAG of one project and its breach, if any (pure: what the scan records for it)."""
+    tolerances = effective_tolerances(template, item.project, item.roles, item.tolerances)
+    project_wide = [t for t in tolerances if t.scope == PROJECT_SCOPE]
+    tolerance = in_force(project_wide, Dimension.COST, item.project.stage_id)
+    forecast = cost_forecast(item.evm)
+    allowance = tolerance.allowance(item.bac) if tolerance is not None else None
+    deviation = None if forecast is None else forecast - item.bac
+    rag = dimension_rag(
+        Dimension.COST,
+        deviation=None if deviation is None else deviation.quantize(CENT),
+        allowance=None if allowance is None else allowance.quantize(CENT),
+        history=item.history.get(Dimension.COST.value, ()),
+    )
+    return rag, breach_of(item.project.key, tolerance, baseline=item.bac, forecast=forecast)
+
+
+def scan_projects(keys: Sequence[str], *, uow: UowFactory, now: datetime) -> ScanReport:
+    """Scan one chunk of projects: record today's RAG, raise each new breach once with its notice and audit."""
+    as_of = now.date()
+    raised: list[ToleranceException] = []
+    health: list[ProjectHealth] = []
+    rows: list[RagRow] = []
+    messages: list[OutboxRequest] = []
+    breaches = 0
+    with uow() as tx:
+        inputs = tx.monitor_inputs(keys, as_of)
+        templates: dict[tuple[str, int], LifecycleTemplate] = {}
+        pending: list[tuple[MonitorInput, Breach, int]] = []
+        for item in inputs:
+            project = item.project
+            pinned = (project.template_id, project.template_version)
+            if pinned not in templates:
+                stored = tx.get_template(*pinned)
+                if stored is None:
+                    continue
+                templates[pinned] = stored.template
+            cost, breach = assess(item, templates[pinned])
+            whole = overall([cost])
+            rows += [
+                RagRow(
+                    project_key=project.key,
+                    as_of=as_of,
+                    dimension="cost",
+                    rag=cost.rag.value,
+                    deviation=cost.deviation,
+                    allowance=cost.allowance,
+                ),
+                RagRow(project_key=project.key, as_of=as_of, dimension="overall", rag=whole.value),
+            ]
+            count = 0
+            if breach is not None:
+                breaches += 1
+                latest = item.latest_exceptions.get(f"{breach.scope}:{breach.dimension.value}")
+                evidence_as_of = item.evm.as_of if item.evm is not None else as_of
+                seq = next_sequence(breach, latest, evidence_as_of=evidence_as_of)
+                if seq is not None:
+                    pending.append((item, breach, seq))
+                    count = 1
+            health.append(
+                ProjectHealth(
+                    project_key=project.key,
+                    overall=whole,
+                    cost=cost.rag,
+                    cost_deviation=None if cost.deviation is None else str(cost.deviation),
+                    cost_allowance=None if cost.allowance is None else str(cost.allowance),
+                    raised=count,
+                )
+            )
+        owners = tx.get_people({b.owner_id for _, b, _ in pending if b.owner_id})
+        for item, breach, seq in pending:
+            record = ToleranceException(id=uuid4(), seq=seq, raised_at=now, **breach.model_dump())
+            if not tx.add_exception(record):
+                continue  # another scan raised this one first
+            owner = owners.get(record.owner_id or "")
+            subject = f"{record.project_key}:{record.scope}:{record.dimension.value}:{seq}"
+            context = _context(item.project, record, owner.name if owner else None)
+            messages += (
+                messages_for(owner, KIND, subject, context)
+                if owner is not None
+                else [org_notice(KIND, subject, context, ("pmo",))]
+            )
+            tx.append_audit(
+                actor=SYSTEM,
+                action="exception.raised",
+                entity=f"project:{record.project_key}",
+                payload={"exception": str(record.id), "seq": seq}
+                | breach.model_dump(mode="json", exclude={"project_key"}),
+                at=now,
+            )
+            raised.append(record)
+        tx.record_rag(rows, now=now)
+        tx.enqueue(messages, now=now)
+        tx.commit()
+    raised_keys = {r.project_key for r in raised}
+    return ScanReport(
+        scanned=len(health),
+        breaches=breaches,
+        raised=tuple(raised),
+        health=tuple(h.model_copy(update={"raised": int(h.project_key in raised_keys)}) for h in health),
+    )
+
+
+def active_projects(*, uow: UowFactory) -> list[str]:
+    """The keys of every active project, in order (what one monitor run scans, chunk by chunk)."""
+    with uow() as tx:
+        return tx.active_project_keys()
+
+
+def rag_history(key: str, *, uow: UowFactory) -> list[RagRow]:
+    """A project's recorded RAG, oldest first."""
+    with uow() as tx:
+        return tx.rag_history(key)
+
+
+def ready_for_auto_review(
+    keys: Sequence[str],
+    *,
+    uow: UowFactory,
+    now: datetime,
+    probe: DocumentProbe,
+    registry: Mapping[str, Criterion] | None = None,
+) -> list[str]:
+    """Of these projects, those whose current gate says ``auto_review: when_ready``, with no round open, whose
+    check no longer recommends NOT_READY: the monitor opens their review through the gate-review flow.
+
+    Only gates that ask for it are evaluated, so the cost stays with the projects that opted in.
+    """
+    candidates: list[str] = []
+    with uow() as tx:
+        for item in tx.monitor_inputs(keys, now.date()):
+            project = item.project
+            stored = tx.get_template(project.template_id, project.template_version)
+            gate = stored.template.gate_after(project.stage_id) if stored is not None else None
+            if gate is not None and gate.auto_review == "when_ready" and not tx.open_rounds(project.key):
+                candidates.append(project.key)
+    ready = []
+    for key in candidates:
+        found = check_gate(key, uow=uow, now=now, probe=probe, registry=registry)
+        if found.evaluation.recommendation is not Recommendation.NOT_READY:
+            ready.append(key)
+    return ready
