@@ -218,7 +218,7 @@ class GateDef(_Def):
         # Left out of the dump when unset, so templates published before this field keep their content hash.
         exclude_if=lambda value: value is None,
         description="'when_ready': the portfolio monitor opens this gate's review itself (the gate-review flow, "
-        "as the system) once its check no longer says NOT_READY and no round is open.",
+        "as the system) once its check recommends GO or CONDITIONAL_GO and no round is open.",
     )
     signature: Literal["part11"] | None = Field(
         default=None,

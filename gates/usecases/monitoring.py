@@ -201,9 +201,12 @@ def ready_for_auto_review(
     registry: Mapping[str, Criterion] | None = None,
 ) -> list[str]:
     """Of these projects, those whose current gate says ``auto_review: when_ready``, with no round open, whose
-    check no longer recommends NOT_READY: the monitor opens their review through the gate-review flow.
+    check recommends GO or CONDITIONAL_GO: the monitor opens their review through the gate-review flow.
 
-    Only gates that ask for it are evaluated, so the cost stays with the projects that opted in.
+    Why not any recommendation but NOT_READY: a project the engine would send back (RECYCLE, KILL) is off
+    track, which exceptions report; re-opening its review on every scan, right after the gatekeepers recycled
+    it on the same evidence, would only repeat their decision. Only gates that ask for it are evaluated, so the
+    cost stays with the projects that opted in.
     """
     candidates: list[str] = []
     with uow() as tx:
@@ -216,6 +219,6 @@ def ready_for_auto_review(
     ready = []
     for key in candidates:
         found = check_gate(key, uow=uow, now=now, probe=probe, registry=registry)
-        if found.evaluation.recommendation is not Recommendation.NOT_READY:
+        if found.evaluation.recommendation in (Recommendation.GO, Recommendation.CONDITIONAL_GO):
             ready.append(key)
     return ready
