@@ -1,9 +1,10 @@
 """The ``portfolio-monitor`` flow (scheduled): one run scans the whole portfolio between gates.
 
 It lists the active projects once, scans them in chunks (one task and one transaction per chunk: set-based
-reads, the day's RAG rows, exceptions raised once with their notices), opens the reviews of gates whose
-template says ``auto_review: when_ready`` through the ``gate-review`` flow itself (the one review path), sends
-what was queued, and publishes a summary as a table and a Markdown artifact. A run that dies part-way leaves
+reads, the day's RAG rows, exceptions raised once with their notices), warns managers ahead of a gate date
+when evidence is still missing, opens the reviews of gates whose template says ``auto_review: when_ready`` or
+``on_date`` through the ``gate-review`` flow itself (the one review path), sends what was queued, and publishes
+a summary as a table and a Markdown artifact. A run that dies part-way leaves
 finished chunks committed and the rest untouched; the next run does the rest, raising nothing twice.
 """
 
@@ -34,10 +35,10 @@ def scan_chunk(keys: list[str]) -> services.ScanReport:
     return services.scan_projects(keys, uow=runtime().uow, now=utc_now())
 
 
-@task(name="find-ready-auto-reviews")
-def find_ready(keys: list[str]) -> list[str]:
+@task(name="check-gates")
+def check_gates(keys: list[str]) -> services.GateDateReport:
     rt = runtime()
-    return services.ready_for_auto_review(keys, uow=rt.reader, now=utc_now(), probe=rt.probe, registry=rt.registry)
+    return services.gate_actions(keys, uow=rt.uow, now=utc_now(), probe=rt.probe, registry=rt.registry)
 
 
 def summary_rows(reports: list[services.ScanReport]) -> list[dict[str, Any]]:
@@ -47,7 +48,7 @@ def summary_rows(reports: list[services.ScanReport]) -> list[dict[str, Any]]:
     ]
 
 
-def summary_markdown(reports: list[services.ScanReport], reviewed: list[str]) -> str:
+def summary_markdown(reports: list[services.ScanReport], reviewed: list[str], warned: list[str]) -> str:
     counts: dict[str, int] = {}
     for report in reports:
         for h in report.health:
@@ -66,6 +67,9 @@ def summary_markdown(reports: list[services.ScanReport], reviewed: list[str]) ->
         + (": " + ", ".join(f"{e.project_key} {e.dimension.value}" for e in raised[:20]) if raised else ""),
         "",
         f"Gate reviews opened automatically: **{len(reviewed)}**" + (": " + ", ".join(reviewed) if reviewed else ""),
+        "",
+        f"Managers warned of missing evidence ahead of a gate date: **{len(warned)}**"
+        + (": " + ", ".join(warned[:20]) if warned else ""),
     ]
     return "\n".join(lines) + "\n"
 
@@ -76,15 +80,16 @@ def portfolio_monitor_flow(chunk_size: int = CHUNK) -> dict[str, Any]:
     keys = list_active_projects()
     chunks = [keys[i : i + chunk_size] for i in range(0, len(keys), chunk_size)]
     reports = [scan_chunk(chunk) for chunk in chunks]
-    ready = [key for chunk in chunks for key in find_ready(chunk)]
+    gates = [check_gates(chunk) for chunk in chunks]
+    warned = [key for report in gates for key in report.warned]
     reviewed = []
-    for key in ready:
+    for key in dict.fromkeys(key for report in gates for key in (*report.ready, *report.due)):
         gate_review_flow(key)
         reviewed.append(key)
     sent = dispatch_notifications()
     rows = summary_rows(reports)
     create_table_artifact(rows, key="portfolio-monitor", description="Projects not green, or with a new exception")
-    create_markdown_artifact(summary_markdown(reports, reviewed), key="portfolio-monitor-summary")
+    create_markdown_artifact(summary_markdown(reports, reviewed, warned), key="portfolio-monitor-summary")
     raised = sum(len(r.raised) for r in reports)
     get_run_logger().info(
         "scanned %d projects in %d chunks; %d exceptions raised; %d reviews opened",
@@ -98,5 +103,6 @@ def portfolio_monitor_flow(chunk_size: int = CHUNK) -> dict[str, Any]:
         "chunks": len(chunks),
         "exceptions_raised": raised,
         "reviews_opened": reviewed,
+        "managers_warned": warned,
         "dispatch": sent,
     }

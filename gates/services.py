@@ -42,11 +42,12 @@ from gates.usecases.messages import (
     request_context,
 )
 from gates.usecases.monitoring import (
+    GateDateReport,
     ProjectHealth,
     ScanReport,
     active_projects,
+    gate_actions,
     rag_history,
-    ready_for_auto_review,
     scan_projects,
 )
 from gates.usecases.people import add_person, require_free_login
@@ -78,6 +79,7 @@ __all__ = [
     "SYSTEM",
     "DocumentRegistration",
     "GateCheck",
+    "GateDateReport",
     "ProjectData",
     "ProjectHealth",
     "ProjectView",
@@ -103,6 +105,7 @@ __all__ = [
     "current_gate",
     "decide_exception",
     "documents_outside_store",
+    "gate_actions",
     "gate_packet",
     "get_round",
     "get_template",
@@ -117,7 +120,6 @@ __all__ = [
     "project_view",
     "publish_template",
     "rag_history",
-    "ready_for_auto_review",
     "reassess_open_round",
     "record_cost",
     "record_document_refusal",

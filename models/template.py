@@ -213,12 +213,13 @@ class GateDef(_Def):
     recycle_limit: int = Field(default=3, ge=1, description="After this many recycles the next review proposes KILL.")
     condition_grace_days: int = Field(default=5, ge=0, description="Business days after a condition's due date.")
     review_meeting: bool = Field(default=False, description="Approval requests carry a calendar invitation.")
-    auto_review: Literal["when_ready"] | None = Field(
+    auto_review: Literal["when_ready", "on_date"] | None = Field(
         default=None,
         # Left out of the dump when unset, so templates published before this field keep their content hash.
         exclude_if=lambda value: value is None,
-        description="'when_ready': the portfolio monitor opens this gate's review itself (the gate-review flow, "
-        "as the system) once its check recommends GO or CONDITIONAL_GO and no round is open.",
+        description="The portfolio monitor opens this gate's review itself (the gate-review flow, as the system) "
+        "when no round is open: 'when_ready' once its check recommends GO or CONDITIONAL_GO; 'on_date' on the "
+        "gate date (the project's milestone whose id is this gate's id), once per date.",
     )
     signature: Literal["part11"] | None = Field(
         default=None,

@@ -1121,6 +1121,35 @@ class SqlUnitOfWork:
             )
         return found
 
+    def gate_schedule(self, keys: Sequence[str]) -> list[tuple[ProjectSnapshot, dict[str, date]]]:
+        """These active projects with their open milestones (id -> due date), in two queries."""
+        projects = [
+            _project(row)
+            for row in self.session.execute(
+                select(q.PROJECTS).where(
+                    q.PROJECTS.c.key.in_(list(keys)), q.PROJECTS.c.status == ProjectStatus.ACTIVE.value
+                )
+            )
+        ]
+        dates: dict[str, dict[str, date]] = {}
+        for key, milestone, due in self.session.execute(
+            select(t.Milestone.project_key, t.Milestone.id, t.Milestone.due).where(
+                t.Milestone.project_key.in_([p.key for p in projects]), t.Milestone.done_on.is_(None)
+            )
+        ):
+            dates.setdefault(key, {})[milestone] = due
+        return [(p, dates.get(p.key, {})) for p in projects]
+
+    def claim_step(self, subject: str, step: str, *, now: datetime) -> bool:
+        """Record that ``step`` was taken for ``subject``; ``False`` when it already was (by this or a racing
+        transaction: the savepoint keeps the rest of the transaction)."""
+        try:
+            with self.session.begin_nested():
+                self.session.execute(insert(t.NotificationStep).values(subject=subject, step=step, taken_at=now))
+        except IntegrityError:
+            return False
+        return True
+
     def record_rag(self, rows: Sequence[RagRow], *, now: datetime) -> int:
         """Write the day's snapshot rows, replacing a row of the same project, day and dimension.
 

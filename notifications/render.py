@@ -25,6 +25,8 @@ Context keys per kind (``?`` marks optional keys; a missing required key is an I
 - round_cancelled: project_key, project_name, gate_name, gate_name_zh?, round_id, reason (why the PMO cancelled).
 - tolerance_exception: project_key, project_name, exception_id, dimension, scope ("*": the whole project),
   level, owner (may be empty), baseline, forecast, allowance, deviation, currency, decide_command.
+- gate_evidence_warning: project_key, project_name, gate_name, gate_name_zh?, gate_date, working_days_left,
+  criteria (as for gate_not_ready; the failing ones are listed).
 - weekly_digest: person_name, items: [{project_key, project_name, gate_name, gate_name_zh?, round_id,
   waiting_days, due_at, approval_url (may be None)}], conditions: [{project_key, project_name, condition,
   condition_zh?, owner, due_on, verification}].
@@ -71,6 +73,7 @@ KINDS: tuple[str, ...] = (
     "weekly_digest",
     "round_cancelled",
     "tolerance_exception",
+    "gate_evidence_warning",
 )
 LOCALES: tuple[str, ...] = tuple(locale.value for locale in Locale)
 MISSED_CONDITION_PROPOSALS: tuple[str, ...] = ("hold", "kill")

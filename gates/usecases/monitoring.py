@@ -17,21 +17,23 @@ so they take no part in the RAG (they are not recorded as unknown either).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from uuid import uuid4
 
+from gates.calendar import WorkingCalendar
 from gates.criteria import Criterion
+from gates.earned_schedule import working_days
 from gates.exceptions import CENT, Breach, breach_of, cost_forecast, next_sequence
 from gates.ports import DocumentProbe
 from gates.rag import DimensionRag, Rag, dimension_rag, overall
 from gates.tolerance import effective_tolerances, in_force
-from gates.usecases.messages import messages_for, org_notice
+from gates.usecases.messages import criteria_context, messages_for, org_notice
 from gates.usecases.result import SYSTEM, Result, UowFactory
 from gates.usecases.reviews import check_gate
 from models.enums import Recommendation
 from models.monitoring import MonitorInput, RagRow
-from models.snapshots import OutboxRequest, ProjectSnapshot
+from models.snapshots import Evaluation, OutboxRequest, ProjectSnapshot
 from models.template import LifecycleTemplate
 from models.tolerance import PROJECT_SCOPE, Dimension, ToleranceException
 
@@ -192,33 +194,125 @@ def rag_history(key: str, *, uow: UowFactory) -> list[RagRow]:
         return tx.rag_history(key)
 
 
-def ready_for_auto_review(
+WARN_WORKING_DAYS = 5
+"""How many working days ahead of a gate date the manager hears that evidence is still missing."""
+
+
+class GateDateReport(Result):
+    """What the monitor does about gates, besides RAG: reviews to open and managers warned."""
+
+    ready: tuple[str, ...] = ()
+    """Projects whose gate says ``auto_review: when_ready`` and whose check recommends GO or CONDITIONAL_GO."""
+    due: tuple[str, ...] = ()
+    """Projects whose gate says ``auto_review: on_date`` and whose gate date has come (each once per date)."""
+    warned: tuple[str, ...] = ()
+    """Projects whose manager was warned that evidence is missing ahead of the gate date (once per date)."""
+
+
+def gate_actions(
     keys: Sequence[str],
     *,
     uow: UowFactory,
     now: datetime,
     probe: DocumentProbe,
     registry: Mapping[str, Criterion] | None = None,
-) -> list[str]:
-    """Of these projects, those whose current gate says ``auto_review: when_ready``, with no round open, whose
-    check recommends GO or CONDITIONAL_GO: the monitor opens their review through the gate-review flow.
+) -> GateDateReport:
+    """Decide which gate reviews the monitor opens and which managers it warns, for one chunk of projects.
 
-    Why not any recommendation but NOT_READY: a project the engine would send back (RECYCLE, KILL) is off
-    track, which exceptions report; re-opening its review on every scan, right after the gatekeepers recycled
-    it on the same evidence, would only repeat their decision. Only gates that ask for it are evaluated, so the
-    cost stays with the projects that opted in.
+    A project's **gate date** is its open milestone whose id is the current gate's id (``phasegate milestone
+    add KEY GATE_ID --name ... --due DATE``): the schedule already holds it, so it is not kept twice.
+
+    - ``auto_review: when_ready``: the check recommends GO or CONDITIONAL_GO and no round is open. Why not any
+      recommendation but NOT_READY: a project the engine would send back (RECYCLE, KILL) is off track, which
+      exceptions report; re-opening its review on every scan right after the gatekeepers recycled it on the
+      same evidence would only repeat their decision.
+    - ``auto_review: on_date``: the gate date has come and no round is open; once per gate date (the review
+      itself says NOT_READY, and tells the team what is missing, if it is not).
+    - ahead of a gate date (``WARN_WORKING_DAYS`` working days of the template's calendar, or fewer) with the
+      check NOT_READY: the manager hears what is missing, once per gate date.
+
+    Only projects with such a gate or a gate date are evaluated, so the cost stays with them.
     """
-    candidates: list[str] = []
+    today = now.date()
+    ready_candidates: list[str] = []
+    warn_candidates: list[tuple[str, str, date, int]] = []
+    due: list[str] = []
     with uow() as tx:
-        for item in tx.monitor_inputs(keys, now.date()):
-            project = item.project
-            stored = tx.get_template(project.template_id, project.template_version)
-            gate = stored.template.gate_after(project.stage_id) if stored is not None else None
-            if gate is not None and gate.auto_review == "when_ready" and not tx.open_rounds(project.key):
-                candidates.append(project.key)
+        templates: dict[tuple[str, int], LifecycleTemplate] = {}
+        for project, dates in tx.gate_schedule(keys):
+            pinned = (project.template_id, project.template_version)
+            if pinned not in templates:
+                stored = tx.get_template(*pinned)
+                if stored is None:
+                    continue
+                templates[pinned] = stored.template
+            template = templates[pinned]
+            gate = template.gate_after(project.stage_id)
+            if gate is None:
+                continue
+            gate_date = dates.get(gate.id)
+            if gate.auto_review is None and gate_date is None:
+                continue
+            if tx.open_rounds(project.key):
+                continue
+            if gate.auto_review == "when_ready":
+                ready_candidates.append(project.key)
+            if gate_date is None:
+                continue
+            if gate.auto_review == "on_date" and gate_date <= today:
+                if tx.claim_step(f"gate-date:{project.key}:{gate.id}:{gate_date}", "review-opened", now=now):
+                    due.append(project.key)
+                continue
+            left = working_days(WorkingCalendar.from_def(template.calendar), today, gate_date)
+            if today <= gate_date and left <= WARN_WORKING_DAYS:
+                warn_candidates.append((project.key, gate.id, gate_date, left))
+        tx.commit()
     ready = []
-    for key in candidates:
+    for key in ready_candidates:
         found = check_gate(key, uow=uow, now=now, probe=probe, registry=registry)
         if found.evaluation.recommendation in (Recommendation.GO, Recommendation.CONDITIONAL_GO):
             ready.append(key)
-    return ready
+    warned = []
+    for key, gate_id, gate_date, left in warn_candidates:
+        found = check_gate(key, uow=uow, now=now, probe=probe, registry=registry)
+        if found.evaluation.recommendation is Recommendation.NOT_READY and _warn(
+            key, gate_id, gate_date, left, found.evaluation, uow=uow, now=now
+        ):
+            warned.append(key)
+    return GateDateReport(ready=tuple(ready), due=tuple(due), warned=tuple(warned))
+
+
+def _warn(
+    key: str, gate_id: str, gate_date: date, left: int, evaluation: Evaluation, *, uow: UowFactory, now: datetime
+) -> bool:
+    """Tell the manager what is missing ahead of the gate date, once per date (one transaction)."""
+    with uow() as tx:
+        project = tx.get_project(key)
+        stored = tx.get_template(project.template_id, project.template_version) if project else None
+        if project is None or stored is None:
+            return False
+        subject = f"gate-date:{key}:{gate_id}:{gate_date}"
+        if not tx.claim_step(subject, "evidence-warning", now=now):
+            return False
+        gate = stored.template.gate(gate_id)
+        manager = tx.get_person(project.manager_id)
+        context = {
+            "project_key": project.key,
+            "project_name": project.name,
+            "gate_name": gate.name if gate else gate_id,
+            "gate_name_zh": gate.name_zh if gate else None,
+            "gate_date": gate_date.isoformat(),
+            "working_days_left": left,
+            "criteria": criteria_context(evaluation),
+        }
+        if manager is not None:
+            tx.enqueue(messages_for(manager, "gate_evidence_warning", subject, context), now=now)
+        tx.append_audit(
+            actor=SYSTEM,
+            action="gate.evidence_warning",
+            entity=f"project:{key}",
+            payload={"gate": gate_id, "gate_date": gate_date.isoformat(), "working_days_left": left},
+            at=now,
+        )
+        tx.commit()
+    return True
