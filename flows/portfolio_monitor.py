@@ -41,11 +41,16 @@ def check_gates(keys: list[str]) -> services.GateDateReport:
     return services.gate_actions(keys, uow=rt.uow, now=utc_now(), probe=rt.probe, registry=rt.registry)
 
 
+TABLE_ROWS = 500
+"""At most this many projects in the summary table: red first, then amber, then the rest."""
+_ORDER = {"red": 0, "amber": 1, "unknown": 2, "green": 3, "none": 4}
+
+
 def summary_rows(reports: list[services.ScanReport]) -> list[dict[str, Any]]:
-    """One row per project that is not green or raised something (a green portfolio is a short table)."""
-    return [
-        h.model_dump(mode="json") for report in reports for h in report.health if h.overall.value != "green" or h.raised
-    ]
+    """The projects that are not green or raised something (a green portfolio is a short table), worst first."""
+    rows = [h for report in reports for h in report.health if h.overall.value != "green" or h.raised]
+    rows.sort(key=lambda h: (_ORDER.get(h.overall.value, 5), -h.raised, h.project_key))
+    return [h.model_dump(mode="json") for h in rows[:TABLE_ROWS]]
 
 
 def summary_markdown(reports: list[services.ScanReport], reviewed: list[str], warned: list[str]) -> str:

@@ -43,10 +43,23 @@ def cost_forecast(evm: EvmSnapshot | None) -> Decimal | None:
     return None if evm is None else compute(evm).eac_cpi
 
 
+def quality_shortfall(test_pass_rate: Decimal | None, acceptance: Decimal | None) -> Decimal | None:
+    """How far the latest quality metrics fall short of 100 %, in percentage points: the worse of the test pass
+    rate and acceptance; ``None`` when the report had neither (no forecast, never "on target")."""
+    rates = [rate for rate in (test_pass_rate, acceptance) if rate is not None]
+    return None if not rates else Decimal(100) - min(rates)
+
+
 def breach_of(
-    project_key: str, tolerance: EffectiveTolerance | None, *, baseline: Decimal, forecast: Decimal | None
+    project_key: str,
+    tolerance: EffectiveTolerance | None,
+    *,
+    baseline: Decimal,
+    forecast: Decimal | None,
+    deviation: Decimal | None = None,
 ) -> Breach | None:
-    """The breach when ``forecast`` exceeds ``baseline`` by more than the tolerance allows; else ``None``.
+    """The breach when the adverse ``deviation`` (default: ``forecast - baseline``) exceeds what the tolerance
+    allows on ``baseline``; else ``None``. For quality the baseline is 100 % and the deviation the shortfall.
 
     No tolerance (unset or explicitly none) and no forecast are never breaches.
     """
@@ -56,7 +69,7 @@ def breach_of(
     if exact is None:
         return None
     allowance = exact.quantize(CENT)
-    deviation = (forecast - baseline).quantize(CENT)
+    deviation = (forecast - baseline if deviation is None else deviation).quantize(CENT)
     if deviation <= allowance:
         return None
     return Breach(

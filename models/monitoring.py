@@ -24,6 +24,9 @@ class MonitorInput(BaseModel):
     project: ProjectSnapshot
     bac: Decimal
     evm: EvmSnapshot | None
+    test_pass_rate: Decimal | None = None
+    acceptance: Decimal | None = None
+    """The quality metrics of the latest status report (percent), when it had them."""
     tolerances: tuple[ToleranceRecord, ...] = ()
     roles: dict[str, tuple[str, ...]]
     latest_exceptions: dict[str, ToleranceException] = {}

@@ -252,6 +252,18 @@ class EvmReport(Base):
     actual_cost: Mapped[Decimal | None] = mapped_column(MONEY)
     estimate_to_complete: Mapped[Decimal | None] = mapped_column(MONEY)
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Quality metrics of the same status report (optional): open defects, test pass rate and acceptance in %.
+    defects: Mapped[int | None] = mapped_column(Integer)
+    test_pass_rate: Mapped[Decimal | None] = mapped_column(Numeric(5, 2))
+    acceptance: Mapped[Decimal | None] = mapped_column(Numeric(5, 2))
+
+    __table_args__ = (
+        CheckConstraint(
+            "(defects IS NULL OR defects >= 0) AND (test_pass_rate IS NULL OR test_pass_rate BETWEEN 0 AND 100) "
+            "AND (acceptance IS NULL OR acceptance BETWEEN 0 AND 100)",
+            name="quality_ranges",
+        ),
+    )
 
 
 class Risk(Base):

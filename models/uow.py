@@ -80,6 +80,9 @@ def _evm_report(row: Row[Any]) -> EvmReportRecord:
         earned_value=row.earned_value,
         actual_cost=row.actual_cost,
         estimate_to_complete=row.estimate_to_complete,
+        defects=row.defects,
+        test_pass_rate=row.test_pass_rate,
+        acceptance=row.acceptance,
     )
 
 
@@ -1113,6 +1116,8 @@ class SqlUnitOfWork:
                     project=project,
                     bac=bac,
                     evm=evm,
+                    test_pass_rate=report.test_pass_rate if report is not None else None,
+                    acceptance=report.acceptance if report is not None else None,
                     tolerances=tuple(tolerances.get(project.key, ())),
                     roles={"sponsor": (project.sponsor_id,), "manager": (project.manager_id,)} | assigned,
                     latest_exceptions=exceptions.get(project.key, {}),

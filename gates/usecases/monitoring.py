@@ -10,24 +10,26 @@ row, so a scan that dies before its commit raises nothing (the next one raises i
 it once (the loser's insert is a no-op in a savepoint).
 
 What is forecast in this version: **cost** (the EAC, variances continue, against BAC and the project's cost
-tolerance). The other dimensions' tolerances are data and shown, but the monitor does not forecast them yet,
-so they take no part in the RAG (they are not recorded as unknown either).
+tolerance) and **quality** (the latest status report's test pass rate and acceptance: the shortfall from 100 %
+in points, against the quality tolerance as a share of 100 %). Time, scope, risk and benefits tolerances are
+data and shown, but the monitor does not forecast them yet, so they take no part in the RAG.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 from uuid import uuid4
 
 from gates.calendar import WorkingCalendar
 from gates.criteria import Criterion
 from gates.earned_schedule import working_days
-from gates.exceptions import CENT, Breach, breach_of, cost_forecast, next_sequence
+from gates.exceptions import CENT, Breach, breach_of, cost_forecast, next_sequence, quality_shortfall
 from gates.ports import DocumentProbe
 from gates.rag import DimensionRag, Rag, dimension_rag, overall
-from gates.tolerance import effective_tolerances, in_force
+from gates.tolerance import EffectiveTolerance, effective_tolerances, in_force
 from gates.usecases.messages import criteria_context, messages_for, org_notice
 from gates.usecases.result import SYSTEM, Result, UowFactory
 from gates.usecases.reviews import check_gate
@@ -38,6 +40,7 @@ from models.template import LifecycleTemplate
 from models.tolerance import PROJECT_SCOPE, Dimension, ToleranceException
 
 KIND = "tolerance_exception"
+HUNDRED = Decimal(100)
 
 
 class ProjectHealth(Result):
@@ -48,6 +51,7 @@ class ProjectHealth(Result):
     cost: Rag
     cost_deviation: str | None
     cost_allowance: str | None
+    quality: Rag
     raised: int
 
 
@@ -73,16 +77,37 @@ def _context(project: ProjectSnapshot, record: ToleranceException, owner_name: s
         "forecast": str(record.forecast),
         "allowance": str(record.allowance),
         "deviation": str(record.deviation),
-        "currency": project.currency,
+        "currency": project.currency if record.dimension is Dimension.COST else "%",
         "decide_command": f"phasegate exceptions decide {record.id} --decision approve_plan|premature_close|accept "
         '--reason "..."',
     }
 
 
-def assess(item: MonitorInput, template: LifecycleTemplate) -> tuple[DimensionRag, Breach | None]:
-    """The cost RAG of one project and its breach, if any (pure: what the scan records for it)."""
+def assess_quality(item: MonitorInput, project_wide: list[EffectiveTolerance]) -> tuple[DimensionRag, Breach | None]:
+    """Quality from the latest report's test pass rate and acceptance: the shortfall from 100 % in points,
+    against the quality tolerance as a share of 100 % (5 % allows 5 points)."""
+    tolerance = in_force(project_wide, Dimension.QUALITY, item.project.stage_id)
+    shortfall = quality_shortfall(item.test_pass_rate, item.acceptance)
+    allowance = tolerance.allowance(HUNDRED) if tolerance is not None else None
+    rag = dimension_rag(
+        Dimension.QUALITY,
+        deviation=None if shortfall is None else shortfall.quantize(CENT),
+        allowance=None if allowance is None else allowance.quantize(CENT),
+        history=item.history.get(Dimension.QUALITY.value, ()),
+    )
+    forecast = None if shortfall is None else HUNDRED - shortfall
+    return rag, breach_of(item.project.key, tolerance, baseline=HUNDRED, forecast=forecast, deviation=shortfall)
+
+
+def assess(item: MonitorInput, template: LifecycleTemplate) -> list[tuple[DimensionRag, Breach | None]]:
+    """The RAG of each forecast dimension of one project (cost, quality) and its breach, if any (pure)."""
     tolerances = effective_tolerances(template, item.project, item.roles, item.tolerances)
     project_wide = [t for t in tolerances if t.scope == PROJECT_SCOPE]
+    return [assess_cost(item, project_wide), assess_quality(item, project_wide)]
+
+
+def assess_cost(item: MonitorInput, project_wide: list[EffectiveTolerance]) -> tuple[DimensionRag, Breach | None]:
+    """Cost: the EAC (variances continue) against BAC and the cost tolerance."""
     tolerance = in_force(project_wide, Dimension.COST, item.project.stage_id)
     forecast = cost_forecast(item.evm)
     allowance = tolerance.allowance(item.bac) if tolerance is not None else None
@@ -116,28 +141,33 @@ def scan_projects(keys: Sequence[str], *, uow: UowFactory, now: datetime) -> Sca
                 if stored is None:
                     continue
                 templates[pinned] = stored.template
-            cost, breach = assess(item, templates[pinned])
-            whole = overall([cost])
+            assessed = assess(item, templates[pinned])
+            colours = [rag for rag, _ in assessed]
+            cost, quality = colours
+            whole = overall(colours)
             rows += [
                 RagRow(
                     project_key=project.key,
                     as_of=as_of,
-                    dimension="cost",
-                    rag=cost.rag.value,
-                    deviation=cost.deviation,
-                    allowance=cost.allowance,
-                ),
-                RagRow(project_key=project.key, as_of=as_of, dimension="overall", rag=whole.value),
+                    dimension=rag.dimension.value,
+                    rag=rag.rag.value,
+                    deviation=rag.deviation,
+                    allowance=rag.allowance,
+                )
+                for rag in colours
             ]
+            rows.append(RagRow(project_key=project.key, as_of=as_of, dimension="overall", rag=whole.value))
             count = 0
-            if breach is not None:
+            for _, breach in assessed:
+                if breach is None:
+                    continue
                 breaches += 1
                 latest = item.latest_exceptions.get(f"{breach.scope}:{breach.dimension.value}")
                 evidence_as_of = item.evm.as_of if item.evm is not None else as_of
                 seq = next_sequence(breach, latest, evidence_as_of=evidence_as_of)
                 if seq is not None:
                     pending.append((item, breach, seq))
-                    count = 1
+                    count += 1
             health.append(
                 ProjectHealth(
                     project_key=project.key,
@@ -145,6 +175,7 @@ def scan_projects(keys: Sequence[str], *, uow: UowFactory, now: datetime) -> Sca
                     cost=cost.rag,
                     cost_deviation=None if cost.deviation is None else str(cost.deviation),
                     cost_allowance=None if cost.allowance is None else str(cost.allowance),
+                    quality=quality.rag,
                     raised=count,
                 )
             )
@@ -178,7 +209,12 @@ def scan_projects(keys: Sequence[str], *, uow: UowFactory, now: datetime) -> Sca
         scanned=len(health),
         breaches=breaches,
         raised=tuple(raised),
-        health=tuple(h.model_copy(update={"raised": int(h.project_key in raised_keys)}) for h in health),
+        health=tuple(
+            h.model_copy(update={"raised": sum(r.project_key == h.project_key for r in raised)})
+            if h.project_key in raised_keys
+            else h.model_copy(update={"raised": 0})
+            for h in health
+        ),
     )
 
 

@@ -1,5 +1,6 @@
 """Between gates: tolerances per project and stage, per dimension, set by a level and a named owner; the
-exceptions raised when a forecast breaches one; the daily RAG history the portfolio monitor records.
+exceptions raised when a forecast breaches one; quality metrics on status reports; the daily RAG history the
+portfolio monitor records.
 
 Revision ID: 0009
 Revises: 0008
@@ -20,6 +21,16 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("evm_reports", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("defects", sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column("test_pass_rate", sa.Numeric(precision=5, scale=2), nullable=True))
+        batch_op.add_column(sa.Column("acceptance", sa.Numeric(precision=5, scale=2), nullable=True))
+        batch_op.create_check_constraint(
+            batch_op.f("ck_evm_reports_quality_ranges"),
+            "(defects IS NULL OR defects >= 0) AND (test_pass_rate IS NULL OR test_pass_rate BETWEEN 0 AND 100) "
+            "AND (acceptance IS NULL OR acceptance BETWEEN 0 AND 100)",
+        )
+
     op.create_table(
         "tolerances",
         sa.Column("id", sa.Uuid(), nullable=False),
@@ -138,3 +149,8 @@ def downgrade() -> None:
     with op.batch_alter_table("tolerances", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_tolerances_project_key"))
     op.drop_table("tolerances")
+    with op.batch_alter_table("evm_reports", schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f("ck_evm_reports_quality_ranges"), type_="check")
+        batch_op.drop_column("acceptance")
+        batch_op.drop_column("test_pass_rate")
+        batch_op.drop_column("defects")
