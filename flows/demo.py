@@ -30,6 +30,7 @@ from models.identity import OrgRole
 from models.keys import write_key_file
 from models.private_files import private_dir
 from models.settings import Settings
+from models.snapshots import EvmReportRecord
 from models.template import LifecycleTemplate
 from notifications.sink import JsonSink
 
@@ -47,6 +48,10 @@ class DemoProject:
     reason: str
     skip_documents: int = 0
     score: int = 7
+    status: tuple[str, str] | None = None
+    """A status report (earned value, actual cost) the portfolio monitor forecasts the cost from."""
+    review: bool = True
+    """False: nobody asks for the review; the portfolio monitor opens it (the gate says auto_review)."""
 
 
 PEOPLE = (
@@ -77,6 +82,7 @@ PORTFOLIO = (
         "131500",
         Decision.RECYCLE,
         "Initiation overspent: re-plan the scope within the approved budget",
+        status=("60000", "131500"),  # CPI 0.46: the EAC breaches the project board's cost tolerance
     ),
     DemoProject(
         "DATA-LAKE",
@@ -103,6 +109,9 @@ PORTFOLIO = (
     ),
     DemoProject(
         "MOBILE-APP", "Field service mobile app", "it-pmo", "alice", "bob", "200000", "4000", None, "", skip_documents=1
+    ),
+    DemoProject(
+        "HR-PORTAL", "HR self-service portal", "it-pmo", "wang-fang", "bob", "150000", "6000", None, "", review=False
     ),
 )
 
@@ -210,6 +219,7 @@ def run_demo() -> None:
     typer.echo(f"PMO admin: {PMO}, mapped to your OS login {login!r}; the demo acts for the others as that admin")
 
     from flows.gate_review import gate_review_flow
+    from flows.portfolio_monitor import portfolio_monitor_flow
 
     rows: list[tuple[str, str, str, str, str]] = []
     with prefect_run_context():
@@ -262,6 +272,23 @@ def run_demo() -> None:
                 uow=rt.uow,
                 now=utc_now(),
             )
+            if item.status is not None:
+                earned, actual = item.status
+                services.record_status(
+                    [
+                        EvmReportRecord(
+                            project_key=item.key,
+                            as_of=utc_now().date(),
+                            earned_value=Decimal(earned),
+                            actual_cost=Decimal(actual),
+                        )
+                    ],
+                    actor=manager,
+                    uow=rt.uow,
+                    now=utc_now(),
+                )
+            if not item.review:
+                continue
             review = gate_review_flow(item.key, rt.seal_actor(manager, project_key=item.key), return_state=True)
             outcome = cast(dict[str, Any], review.result())
             recommendation = outcome["evaluation"]["recommendation"]
@@ -280,6 +307,11 @@ def run_demo() -> None:
                 decision = item.vote.value
             after = services.project_view(item.key, uow=rt.uow).project
             rows.append((item.key, gate.id, recommendation, decision, f"{after.status.value} / {after.stage_id}"))
+        # Between gates: the portfolio monitor (scheduled hourly when served) scans everything once now.
+        monitor = portfolio_monitor_flow()
+        for key in monitor["reviews_opened"]:
+            view = services.project_view(key, uow=rt.uow)
+            rows.append((key, view.gate_id or "-", "(monitor)", "-", "round open for the sponsor"))
         _status_history(rt, admin)
         from flows.portfolio_report import portfolio_report_flow
 
@@ -292,6 +324,13 @@ def run_demo() -> None:
     for key, gate_id, recommendation, decision, state in rows:
         typer.echo(f"{key:<12} {gate_id:<20} {recommendation:<15} {decision:<9} {state}")
     typer.echo("")
+    for found in services.list_exceptions(uow=rt.uow, status="open"):
+        typer.echo(
+            f"exception:      {found.project_key} {found.dimension.value} forecast {found.forecast} against baseline "
+            f"{found.baseline} (tolerance {found.allowance}), sent to {found.owner_id} ({found.level.value})"
+        )
+    typer.echo(f"reviews opened by the portfolio monitor: {', '.join(monitor['reviews_opened']) or 'none'}")
+    typer.echo("")
     typer.echo(f"database:       {root / 'phasegate.db'}")
     typer.echo(f"secret key:     {key_file}")
     typer.echo(f"notifications:  {inbox} ({received} received)")
@@ -300,6 +339,7 @@ def run_demo() -> None:
     typer.echo(f"Prefect UI:     {server.url.removesuffix('/api')}  (flow runs and their artifacts)")
     typer.echo("stop the Prefect server with: .venv/bin/phasegate server stop")
     typer.echo(f"try:            .venv/bin/phasegate project show ERP-UPGRADE --db {db_url}")
+    typer.echo(f"                .venv/bin/phasegate exceptions list --db {db_url}")
 
 
 def _await_applied(rt: Any, round_id: Any, *, seconds: float = 60.0) -> None:

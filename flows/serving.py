@@ -94,6 +94,13 @@ DEPLOYMENTS: tuple[Deployment, ...] = (
         "Last week's portfolio report (PDF, HTML, XLSX) to the management tag, once per period.",
         (Schedule("monday-report", cron="0 9 * * 1", timezone="Asia/Shanghai"),),
     ),
+    Deployment(
+        "portfolio-monitor",
+        "flows.portfolio_monitor",
+        "portfolio_monitor_flow",
+        "Scan the portfolio between gates: RAG from tolerances, exceptions raised once, automatic gate reviews.",
+        (Schedule("hourly", interval_seconds=3600),),
+    ),
 )
 
 

@@ -23,6 +23,7 @@ from enum import StrEnum
 from models.errors import AuthorizationError
 from models.identity import Actor, AuthMethod, OrgRole
 from models.snapshots import ProjectSnapshot
+from models.tolerance import ToleranceLevel
 
 
 class Act(StrEnum):
@@ -51,6 +52,8 @@ class Act(StrEnum):
     UPDATE_PROJECT = "change a project's sponsor, manager or budget"
     OPERATE = "operate phasegate (migrate the database, seal the audit chain, retry notices, reconcile rounds)"
     SEND_REPORT = "send a report to management"
+    SET_TOLERANCE = "set a project's tolerances"
+    DECIDE_EXCEPTION = "decide a tolerance exception"
 
 
 class Relation(StrEnum):
@@ -104,7 +107,18 @@ MATRIX: Mapping[Act, Rule] = {
     Act.READ_CONTACT: Rule(roles=_ADMIN, relations=frozenset({Relation.SELF})),
     Act.OPERATE: Rule(roles=_ADMIN),
     Act.SEND_REPORT: Rule(roles=_ADMIN),
+    # Which level one may act as is LEVELS below; the use case checks both.
+    Act.SET_TOLERANCE: Rule(roles=_ADMIN, relations=frozenset({Relation.SPONSOR, Relation.MANAGER})),
+    Act.DECIDE_EXCEPTION: Rule(roles=_ADMIN, relations=frozenset({Relation.SPONSOR, Relation.MANAGER})),
 }
+
+LEVELS: Mapping[ToleranceLevel, Rule] = {
+    ToleranceLevel.CORPORATE: Rule(roles=_ADMIN),
+    ToleranceLevel.PROJECT_BOARD: Rule(roles=_ADMIN, relations=frozenset({Relation.SPONSOR})),
+    ToleranceLevel.PROJECT_MANAGER: Rule(roles=_ADMIN, relations=frozenset({Relation.SPONSOR, Relation.MANAGER})),
+}
+"""Who may act as each tolerance level (set its tolerances, later decide its exceptions): the PMO stands for
+corporate and portfolio management, the sponsor for the project board, the manager for themselves."""
 
 
 def relations_of(
@@ -164,6 +178,20 @@ def authorize(
     if rule.roles & actor.roles or rule.relations & held:
         return
     raise AuthorizationError(f"{actor.person_id} may not {act.value}{where}: needs {needs(act)}")
+
+
+def authorize_level(actor: Actor, level: ToleranceLevel, *, project: ProjectSnapshot) -> None:
+    """Allow acting as ``level`` on ``project`` or raise ``AuthorizationError`` (code ``auth.tolerance_level``)."""
+    rule = LEVELS[level]
+    if rule.roles & actor.roles or rule.relations & relations_of(actor, project=project):
+        return
+    allowed = ["organisation role " + " or ".join(sorted(r.value for r in rule.roles))] if rule.roles else []
+    allowed += [f"being {relation.value}" for relation in sorted(rule.relations)]
+    raise AuthorizationError(
+        f"{actor.person_id} may not act as the {level.value} level of {project.key}: needs {', or '.join(allowed)}",
+        code="auth.tolerance_level",
+        entity=f"project:{project.key}",
+    )
 
 
 def check_sponsor_and_manager(sponsor_id: str, manager_id: str) -> None:

@@ -26,6 +26,7 @@ from gates.usecases.evidence import (
     set_baseline,
     set_milestone,
 )
+from gates.usecases.exceptions import decide_exception, list_exceptions
 from gates.usecases.lookups import (
     current_gate,
     project_roles,
@@ -41,6 +42,15 @@ from gates.usecases.messages import (
     messages_for,
     org_notice,
     request_context,
+)
+from gates.usecases.monitoring import (
+    GateDateReport,
+    ProjectHealth,
+    ScanReport,
+    active_projects,
+    gate_actions,
+    rag_history,
+    scan_projects,
 )
 from gates.usecases.operations import begin_operation
 from gates.usecases.people import add_person, require_free_login
@@ -70,18 +80,24 @@ from gates.usecases.reviews import (
 )
 from gates.usecases.rounds import get_round
 from gates.usecases.templates import PublishResult, get_template, list_templates, publish_template
+from gates.usecases.tolerances import ToleranceList, list_tolerances, set_tolerance
 
 __all__ = [
     "SYSTEM",
     "DocumentRegistration",
     "GateCheck",
+    "GateDateReport",
     "ProjectData",
+    "ProjectHealth",
     "ProjectView",
     "PublishResult",
     "ReportSent",
     "Result",
     "ReviewResult",
+    "ScanReport",
+    "ToleranceList",
     "UowFactory",
+    "active_projects",
     "add_person",
     "adopt_document",
     "approval_request",
@@ -98,15 +114,19 @@ __all__ = [
     "create_project",
     "criteria_context",
     "current_gate",
+    "decide_exception",
     "documents_outside_store",
+    "gate_actions",
     "gate_packet",
     "gate_report",
     "get_round",
     "get_template",
     "import_risks",
     "latest_review",
+    "list_exceptions",
     "list_projects",
     "list_templates",
+    "list_tolerances",
     "messages_for",
     "org_notice",
     "portfolio_report",
@@ -114,6 +134,7 @@ __all__ = [
     "project_roles",
     "project_view",
     "publish_template",
+    "rag_history",
     "reassess_open_round",
     "record_cost",
     "record_document_refusal",
@@ -130,9 +151,11 @@ __all__ = [
     "require_template",
     "resume_project",
     "reviewable_gate",
+    "scan_projects",
     "send_portfolio_report",
     "set_baseline",
     "set_milestone",
+    "set_tolerance",
     "start_review",
     "update_project",
 ]

@@ -24,6 +24,7 @@ from models.enums import BallotKind, Decision, Locale
 from models.errors import InputError
 from models.identity import OrgRole
 from models.snapshots import ConditionSpec
+from models.tolerance import Amount, Dimension, Percent, ToleranceLevel, ToleranceLimit, limit_problem
 
 PersonId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
 ProjectKey = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9][A-Z0-9_-]{0,63}$")]
@@ -281,3 +282,28 @@ class Delegate(Command):
         if self.valid_to < self.valid_from:
             raise ValueError(f"--to {self.valid_to} is before --from {self.valid_from}")
         return self
+
+
+class SetTolerance(Command):
+    """Set (or replace) one dimension's tolerance on a project or one of its stages, as a level with an owner."""
+
+    project_key: ProjectKey
+    dimension: Dimension
+    level: ToleranceLevel
+    stage_id: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=64)] | None = None
+    owner_id: PersonId | None = None
+    percent: Percent | None = None
+    amount: Amount | None = None
+    none: bool = False
+    reason: Annotated[str, StringConstraints(max_length=2000)] = ""
+
+    @model_validator(mode="after")
+    def _limit_or_none(self) -> SetTolerance:
+        problem = limit_problem(self.percent, self.amount, none=self.none)
+        if problem:
+            raise ValueError(problem)
+        return self
+
+    def limit(self) -> ToleranceLimit:
+        """The limit this command sets (its own checks: a limit or none, never both)."""
+        return ToleranceLimit(percent=self.percent, amount=self.amount, none=self.none)

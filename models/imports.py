@@ -406,6 +406,34 @@ def _level(value: object) -> int:
     return level
 
 
+def _count(value: object) -> int:
+    """A whole number of 0 or more (defects)."""
+    if _is_empty(value):
+        raise ValueError(_EMPTY)
+    if isinstance(value, str) and _WHOLE_NUMBER.fullmatch(value.strip()):
+        count = int(value.strip())
+    elif isinstance(value, int) and not isinstance(value, bool):
+        count = value
+    elif isinstance(value, (float, Decimal)) and math.isfinite(value) and value == int(value):
+        count = int(value)
+    else:
+        raise ValueError(f"must be a whole number such as 12; found {_describe(value)}")
+    if count < 0:
+        raise ValueError(f"must be at least 0; found {count}")
+    return count
+
+
+def _percent(value: object) -> Decimal:
+    """A percentage from 0 to 100 with at most two decimal places (97.5 means 97.5 %)."""
+    try:
+        share = _amount(value)
+    except ValueError as error:
+        raise ValueError(str(error).replace("an amount such as 1234.50", "a percentage such as 97.5")) from None
+    if share > 100:
+        raise ValueError(f"must be a percentage from 0 to 100; found {share}")
+    return share
+
+
 def _one_of(allowed: tuple[str, ...]) -> Callable[[object], str]:
     words = ", ".join(allowed[:-1]) + " or " + allowed[-1]
 
@@ -428,6 +456,8 @@ Text = Annotated[str, BeforeValidator(_text)]
 OptionalText = Annotated[str | None, BeforeValidator(_optional(_text))]
 Amount = Annotated[Decimal, BeforeValidator(_amount)]
 OptionalAmount = Annotated[Decimal | None, BeforeValidator(_optional(_amount))]
+OptionalCount = Annotated[int | None, BeforeValidator(_optional(_count))]
+OptionalPercent = Annotated[Decimal | None, BeforeValidator(_optional(_percent))]
 CellDate = Annotated[date, BeforeValidator(_date)]
 Level = Annotated[int, BeforeValidator(_level)]
 
@@ -454,7 +484,8 @@ class ImportRow(BaseModel):
 
 
 class ActualsRow(ImportRow):
-    """Cumulative values to ``as_of`` for one project (EVM inputs); ``etc`` only when the team estimated one."""
+    """Cumulative values to ``as_of`` for one project (EVM inputs); ``etc`` only when the team estimated one;
+    the quality metrics of the same report when it has them (open defects, test pass rate and acceptance in %)."""
 
     project: Text
     as_of: CellDate
@@ -462,6 +493,9 @@ class ActualsRow(ImportRow):
     earned_value: Amount
     actual_cost: Amount
     etc: OptionalAmount = None
+    defects: OptionalCount = None
+    test_pass_rate: OptionalPercent = None
+    acceptance: OptionalPercent = None
 
 
 class BaselineRow(ImportRow):

@@ -203,6 +203,11 @@ class EvmReportRecord(Snapshot):
     earned_value: Decimal | None = None
     actual_cost: Decimal | None = None
     estimate_to_complete: Decimal | None = None
+    defects: int | None = None
+    test_pass_rate: Decimal | None = None
+    """Share of tests passing, in percent (0-100)."""
+    acceptance: Decimal | None = None
+    """Share of deliverables accepted so far, in percent (0-100)."""
 
 
 class DelegationRecord(Snapshot):

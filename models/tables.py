@@ -45,6 +45,7 @@ from models.enums import (
     ReviewStatus,
     RoundStatus,
 )
+from models.tolerance import Dimension, ExceptionDecision, ToleranceLevel
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -251,6 +252,18 @@ class EvmReport(Base):
     actual_cost: Mapped[Decimal | None] = mapped_column(MONEY)
     estimate_to_complete: Mapped[Decimal | None] = mapped_column(MONEY)
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Quality metrics of the same status report (optional): open defects, test pass rate and acceptance in %.
+    defects: Mapped[int | None] = mapped_column(Integer)
+    test_pass_rate: Mapped[Decimal | None] = mapped_column(Numeric(5, 2))
+    acceptance: Mapped[Decimal | None] = mapped_column(Numeric(5, 2))
+
+    __table_args__ = (
+        CheckConstraint(
+            "(defects IS NULL OR defects >= 0) AND (test_pass_rate IS NULL OR test_pass_rate BETWEEN 0 AND 100) "
+            "AND (acceptance IS NULL OR acceptance BETWEEN 0 AND 100)",
+            name="quality_ranges",
+        ),
+    )
 
 
 class Risk(Base):
@@ -593,3 +606,96 @@ class ReportRun(Base):
     document_sha256: Mapped[str] = mapped_column(String(64))
     summary: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     notifications: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Tolerance(Base):
+    """What one level allows a project (``scope`` ``*``) or one of its stages on one dimension; or explicitly none.
+
+    One row per (project, scope, dimension): setting it again replaces it, and the audit log keeps every
+    change with the value before and after. Without a row the template's default applies.
+    """
+
+    __tablename__ = "tolerances"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    project_key: Mapped[str] = mapped_column(ForeignKey("projects.key"), index=True)
+    scope: Mapped[str] = mapped_column(String(64))
+    dimension: Mapped[str] = mapped_column(String(16))
+    level: Mapped[str] = mapped_column(String(16))
+    owner_id: Mapped[str] = mapped_column(ForeignKey("people.id"))
+    percent: Mapped[Decimal | None] = mapped_column(Numeric(9, 4))
+    amount: Mapped[Decimal | None] = mapped_column(MONEY)
+    no_tolerance: Mapped[bool] = mapped_column(Boolean, default=False)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    set_by: Mapped[str] = mapped_column(String(64))
+    set_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("project_key", "scope", "dimension"),
+        _enum_check("dimension", Dimension, "dimension"),
+        _enum_check("level", ToleranceLevel, "level"),
+        CheckConstraint(
+            "(no_tolerance AND percent IS NULL AND amount IS NULL) "
+            "OR (NOT no_tolerance AND (percent IS NOT NULL OR amount IS NOT NULL))",
+            name="limit_or_none",
+        ),
+        CheckConstraint("(percent IS NULL OR percent >= 0) AND (amount IS NULL OR amount >= 0)", name="non_negative"),
+    )
+
+
+class ToleranceExceptionRow(Base):
+    """A forecast breach of a tolerance: raised once (unique per project, scope, dimension and sequence number),
+    closed by the decision of the level that set the tolerance."""
+
+    __tablename__ = "tolerance_exceptions"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    project_key: Mapped[str] = mapped_column(ForeignKey("projects.key"), index=True)
+    scope: Mapped[str] = mapped_column(String(64))
+    dimension: Mapped[str] = mapped_column(String(16))
+    seq: Mapped[int] = mapped_column(Integer)
+    level: Mapped[str] = mapped_column(String(16))
+    owner_id: Mapped[str | None] = mapped_column(ForeignKey("people.id"))
+    baseline: Mapped[Decimal] = mapped_column(MONEY)
+    forecast: Mapped[Decimal] = mapped_column(MONEY)
+    allowance: Mapped[Decimal] = mapped_column(MONEY)
+    deviation: Mapped[Decimal] = mapped_column(MONEY)
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    raised_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    decision: Mapped[str | None] = mapped_column(String(16))
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reason: Mapped[str] = mapped_column(Text, default="")
+
+    __table_args__ = (
+        UniqueConstraint("project_key", "scope", "dimension", "seq"),
+        _enum_check("dimension", Dimension, "dimension"),
+        _enum_check("level", ToleranceLevel, "level"),
+        _enum_check("decision", ExceptionDecision, "decision"),
+        CheckConstraint("status IN ('open', 'closed')", name="status"),
+        CheckConstraint("(status = 'open') = (decision IS NULL)", name="closed_by_decision"),
+    )
+
+
+class RagSnapshot(Base):
+    """One project's computed RAG on one day, per dimension and ``overall``: the history the monitor keeps.
+
+    Re-running the monitor on the same day replaces that day's rows; earlier days are never touched.
+    """
+
+    __tablename__ = "rag_snapshots"
+
+    project_key: Mapped[str] = mapped_column(ForeignKey("projects.key"), primary_key=True)
+    as_of: Mapped[date] = mapped_column(Date, primary_key=True)
+    dimension: Mapped[str] = mapped_column(String(16), primary_key=True)
+    rag: Mapped[str] = mapped_column(String(8))
+    deviation: Mapped[Decimal | None] = mapped_column(MONEY)
+    allowance: Mapped[Decimal | None] = mapped_column(MONEY)
+    taken_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        CheckConstraint("rag IN ('green', 'amber', 'red', 'unknown', 'none')", name="rag"),
+        CheckConstraint(
+            "dimension IN ('overall', 'time', 'cost', 'scope', 'quality', 'risk', 'benefits')", name="dimension"
+        ),
+    )

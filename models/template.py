@@ -7,11 +7,12 @@ is a template the engine can run.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, StringConstraints, model_validator
 
 from models.enums import ApprovalPolicyKind, CriterionKind
+from models.tolerance import ToleranceDef, duplicate_dimensions
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=64)]
 CriterionCode = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$", max_length=100)]
@@ -42,10 +43,22 @@ class DeliverableDef(_Def):
     )
 
 
+def _tolerances_field(what: str) -> Any:
+    return Field(
+        default=(),
+        # Left out of the dump when empty, so templates published before tolerances keep their content hash.
+        exclude_if=lambda value: not value,
+        description=f"Default tolerances for {what}, one per dimension (time, cost, scope, quality, risk, "
+        "benefits): percent and/or amount (whichever is greater) or none, the level that owns it and the "
+        "project role of its owner.",
+    )
+
+
 class StageDef(_Def):
     id: Slug
     name: str = Field(min_length=1)
     name_zh: str | None = None
+    tolerances: tuple[ToleranceDef, ...] = _tolerances_field("this stage")
 
 
 class CriterionDef(_Def):
@@ -200,6 +213,14 @@ class GateDef(_Def):
     recycle_limit: int = Field(default=3, ge=1, description="After this many recycles the next review proposes KILL.")
     condition_grace_days: int = Field(default=5, ge=0, description="Business days after a condition's due date.")
     review_meeting: bool = Field(default=False, description="Approval requests carry a calendar invitation.")
+    auto_review: Literal["when_ready", "on_date"] | None = Field(
+        default=None,
+        # Left out of the dump when unset, so templates published before this field keep their content hash.
+        exclude_if=lambda value: value is None,
+        description="The portfolio monitor opens this gate's review itself (the gate-review flow, as the system) "
+        "when no round is open: 'when_ready' once its check recommends GO or CONDITIONAL_GO; 'on_date' on the "
+        "gate date (the project's milestone whose id is this gate's id), once per date.",
+    )
     signature: Literal["part11"] | None = Field(
         default=None,
         # Left out of the dump when unset, so templates published before this field keep their content hash.
@@ -222,6 +243,7 @@ class LifecycleTemplate(_Def):
     gates: tuple[GateDef, ...] = Field(min_length=1)
     risk_scale: RiskScaleDef = RiskScaleDef()
     calendar: CalendarDef = CalendarDef()
+    tolerances: tuple[ToleranceDef, ...] = _tolerances_field("the whole project")
 
     @model_validator(mode="after")
     def _references_resolve(self) -> Self:
@@ -266,6 +288,13 @@ def reference_problems(template: LifecycleTemplate) -> list[tuple[Location, str]
                     ((kind, index, "id"), f"duplicate {kind[:-1]} id {item!r}; each {kind[:-1]} id must be unique")
                 )
             seen.add(item)
+    for dimension in duplicate_dimensions(template.tolerances):
+        problems.append((("tolerances",), f"tolerance dimension {dimension!r} is given more than once"))
+    for s_index, stage in enumerate(template.stages):
+        for dimension in duplicate_dimensions(stage.tolerances):
+            problems.append(
+                (("stages", s_index, "tolerances"), f"stage {stage.id!r}: tolerance {dimension!r} given more than once")
+            )
     deliverable_ids = {d.id for d in template.deliverables}
     stage_ids = [s.id for s in template.stages]
     closed: set[str] = set()

@@ -15,6 +15,7 @@ from typing import Any, Self
 from uuid import UUID, uuid4
 
 from sqlalchemy import Row, delete, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -25,8 +26,9 @@ from models import tables as t
 from models.audit_store import AuditDraft, append_audit_entries
 from models.enums import BallotKind, Decision, DocumentStatus, ProjectStatus, Recommendation, ReviewStatus, RoundStatus
 from models.errors import ConflictError
-from models.evidence import DocumentEvidence, MilestoneEvidence, RiskEvidence, ScoreEvidence
+from models.evidence import DocumentEvidence, EvmSnapshot, MilestoneEvidence, RiskEvidence, ScoreEvidence
 from models.identity import OrgRole
+from models.monitoring import MonitorInput, RagRow
 from models.snapshots import (
     BaselineRecord,
     ConditionRecord,
@@ -45,6 +47,14 @@ from models.snapshots import (
     VoteRecord,
 )
 from models.template import LifecycleTemplate
+from models.tolerance import (
+    Dimension,
+    ExceptionDecision,
+    ToleranceException,
+    ToleranceLevel,
+    ToleranceRecord,
+    plain,
+)
 
 
 def _project(row: Row[Any]) -> ProjectSnapshot:
@@ -74,6 +84,47 @@ def _evm_report(row: Row[Any]) -> EvmReportRecord:
         earned_value=row.earned_value,
         actual_cost=row.actual_cost,
         estimate_to_complete=row.estimate_to_complete,
+        defects=row.defects,
+        test_pass_rate=row.test_pass_rate,
+        acceptance=row.acceptance,
+    )
+
+
+def _tolerance(row: t.Tolerance) -> ToleranceRecord:
+    return ToleranceRecord(
+        project_key=row.project_key,
+        scope=row.scope,
+        dimension=Dimension(row.dimension),
+        level=ToleranceLevel(row.level),
+        owner_id=row.owner_id,
+        percent=plain(row.percent),
+        amount=plain(row.amount),
+        none=row.no_tolerance,
+        reason=row.reason,
+        set_by=row.set_by,
+        set_at=row.set_at,
+    )
+
+
+def _exception(row: t.ToleranceExceptionRow) -> ToleranceException:
+    return ToleranceException(
+        id=row.id,
+        project_key=row.project_key,
+        scope=row.scope,
+        dimension=Dimension(row.dimension),
+        seq=row.seq,
+        level=ToleranceLevel(row.level),
+        owner_id=row.owner_id,
+        baseline=row.baseline,
+        forecast=row.forecast,
+        allowance=row.allowance,
+        deviation=row.deviation,
+        raised_at=row.raised_at,
+        status=row.status,
+        decision=ExceptionDecision(row.decision) if row.decision else None,
+        decided_by=row.decided_by,
+        decided_at=row.decided_at,
+        reason=row.reason,
     )
 
 
@@ -166,6 +217,9 @@ def _stored_template(row: t.TemplateVersion) -> StoredTemplate:
         published_at=row.published_at,
     )
 
+
+HISTORY_DAYS = 120
+"""How far back the monitor reads earlier snapshots for a trend (it needs only the last two periods)."""
 
 OrgRoute = Callable[[Sequence[str]], list[str]]
 """Organisation targets (Apprise URLs) for a set of tags, OR-ed: injected by entry points from the org config."""
@@ -1084,6 +1138,301 @@ class SqlUnitOfWork:
             )
         )
         return sum(1 for found, person in rows if found == code and person == person_id)
+
+    # tolerances ---------------------------------------------------------------------------------------
+    def tolerances(self, project_key: str) -> list[ToleranceRecord]:
+        query = (
+            select(t.Tolerance)
+            .where(t.Tolerance.project_key == project_key)
+            .order_by(t.Tolerance.scope, t.Tolerance.dimension)
+        )
+        return [_tolerance(row) for row in self.session.scalars(query)]
+
+    def put_tolerance(self, record: ToleranceRecord) -> None:
+        """Insert or replace the one row of (project, scope, dimension); the caller audits the change."""
+        values = {
+            "level": record.level.value,
+            "owner_id": record.owner_id,
+            "percent": record.percent,
+            "amount": record.amount,
+            "no_tolerance": record.none,
+            "reason": record.reason,
+            "set_by": record.set_by,
+            "set_at": record.set_at,
+        }
+        changed = self.session.execute(
+            update(t.Tolerance)
+            .where(
+                t.Tolerance.project_key == record.project_key,
+                t.Tolerance.scope == record.scope,
+                t.Tolerance.dimension == record.dimension.value,
+            )
+            .values(**values)
+        )
+        if not getattr(changed, "rowcount", 0):
+            self.session.execute(
+                insert(t.Tolerance).values(
+                    id=uuid4(),
+                    project_key=record.project_key,
+                    scope=record.scope,
+                    dimension=record.dimension.value,
+                    **values,
+                )
+            )
+
+    # portfolio monitor: set-based reads per chunk --------------------------------------------------------
+    def active_project_keys(self) -> list[str]:
+        query = select(t.Project.key).where(t.Project.status == ProjectStatus.ACTIVE.value).order_by(t.Project.key)
+        return list(self.session.scalars(query))
+
+    def monitor_inputs(self, keys: Sequence[str], as_of: date) -> list[MonitorInput]:
+        """Everything the monitor needs about these projects in eight queries, however many there are."""
+        wanted = list(keys)
+        projects = [
+            _project(row)
+            for row in self.session.execute(
+                select(q.PROJECTS).where(
+                    q.PROJECTS.c.key.in_(wanted), q.PROJECTS.c.status == ProjectStatus.ACTIVE.value
+                )
+            )
+        ]
+        if not projects:
+            return []
+        active = [p.key for p in projects]
+        bac_query = select(t.Baseline.project_key, t.Baseline.bac).where(t.Baseline.project_key.in_(active))
+        bacs: dict[str, Decimal] = {row.project_key: row.bac for row in self.session.execute(bac_query)}
+        newest = (
+            select(t.EvmReport.project_key, func.max(t.EvmReport.as_of).label("as_of"))
+            .where(t.EvmReport.project_key.in_(active), t.EvmReport.as_of <= as_of)
+            .group_by(t.EvmReport.project_key)
+            .subquery()
+        )
+        reports = {
+            row.project_key: row
+            for row in self.session.execute(
+                select(t.EvmReport).join(
+                    newest,
+                    (t.EvmReport.project_key == newest.c.project_key) & (t.EvmReport.as_of == newest.c.as_of),
+                )
+            ).scalars()
+        }
+        periods: dict[str, list[tuple[date, Decimal]]] = {}
+        for key, end, value in self.session.execute(
+            select(t.BaselinePeriod.project_key, t.BaselinePeriod.period_end, t.BaselinePeriod.planned_value)
+            .where(t.BaselinePeriod.project_key.in_(active), t.BaselinePeriod.period_end <= as_of)
+            .order_by(t.BaselinePeriod.period_end)
+        ):
+            periods.setdefault(key, []).append((end, value))
+        tolerances: dict[str, list[ToleranceRecord]] = {}
+        for tolerance in self.session.scalars(select(t.Tolerance).where(t.Tolerance.project_key.in_(active))):
+            tolerances.setdefault(tolerance.project_key, []).append(_tolerance(tolerance))
+        roles: dict[str, dict[str, list[str]]] = {}
+        for key, role, person in self.session.execute(
+            select(t.ProjectRole.project_key, t.ProjectRole.role, t.ProjectRole.person_id)
+            .where(t.ProjectRole.project_key.in_(active))
+            .order_by(t.ProjectRole.role, t.ProjectRole.person_id)
+        ):
+            roles.setdefault(key, {}).setdefault(role, []).append(person)
+        top = (
+            select(
+                t.ToleranceExceptionRow.project_key,
+                t.ToleranceExceptionRow.scope,
+                t.ToleranceExceptionRow.dimension,
+                func.max(t.ToleranceExceptionRow.seq).label("seq"),
+            )
+            .where(t.ToleranceExceptionRow.project_key.in_(active))
+            .group_by(
+                t.ToleranceExceptionRow.project_key, t.ToleranceExceptionRow.scope, t.ToleranceExceptionRow.dimension
+            )
+            .subquery()
+        )
+        exceptions: dict[str, dict[str, ToleranceException]] = {}
+        for row in self.session.scalars(
+            select(t.ToleranceExceptionRow).join(
+                top,
+                (t.ToleranceExceptionRow.project_key == top.c.project_key)
+                & (t.ToleranceExceptionRow.scope == top.c.scope)
+                & (t.ToleranceExceptionRow.dimension == top.c.dimension)
+                & (t.ToleranceExceptionRow.seq == top.c.seq),
+            )
+        ):
+            exceptions.setdefault(row.project_key, {})[f"{row.scope}:{row.dimension}"] = _exception(row)
+        history: dict[str, dict[str, list[Decimal]]] = {}
+        for key, dimension, deviation in self.session.execute(
+            select(t.RagSnapshot.project_key, t.RagSnapshot.dimension, t.RagSnapshot.deviation)
+            .where(
+                t.RagSnapshot.project_key.in_(active),
+                t.RagSnapshot.as_of < as_of,
+                t.RagSnapshot.as_of >= as_of - timedelta(days=HISTORY_DAYS),
+                t.RagSnapshot.deviation.is_not(None),
+            )
+            .order_by(t.RagSnapshot.as_of)
+        ):
+            if deviation is not None:
+                history.setdefault(key, {}).setdefault(dimension, []).append(deviation)
+        found = []
+        for project in projects:
+            bac = bacs.get(project.key, project.budget)
+            report = reports.get(project.key)
+            evm = None
+            if report is not None:
+                planned = report.planned_value
+                if planned is None:
+                    planned = next(
+                        (v for end, v in reversed(periods.get(project.key, [])) if end <= report.as_of), None
+                    )
+                try:
+                    evm = EvmSnapshot(
+                        as_of=report.as_of,
+                        bac=bac,
+                        pv=planned,
+                        ev=report.earned_value,
+                        ac=report.actual_cost,
+                        etc=report.estimate_to_complete,
+                    )
+                except ValueError:
+                    evm = None  # figures that contradict the baseline forecast nothing (the RAG shows unknown)
+            assigned = {role: tuple(people) for role, people in roles.get(project.key, {}).items()}
+            found.append(
+                MonitorInput(
+                    project=project,
+                    bac=bac,
+                    evm=evm,
+                    test_pass_rate=report.test_pass_rate if report is not None else None,
+                    acceptance=report.acceptance if report is not None else None,
+                    tolerances=tuple(tolerances.get(project.key, ())),
+                    roles={"sponsor": (project.sponsor_id,), "manager": (project.manager_id,)} | assigned,
+                    latest_exceptions=exceptions.get(project.key, {}),
+                    history={d: tuple(v[-2:]) for d, v in history.get(project.key, {}).items()},
+                )
+            )
+        return found
+
+    def gate_schedule(self, keys: Sequence[str]) -> list[tuple[ProjectSnapshot, dict[str, date]]]:
+        """These active projects with their open milestones (id -> due date), in two queries."""
+        projects = [
+            _project(row)
+            for row in self.session.execute(
+                select(q.PROJECTS).where(
+                    q.PROJECTS.c.key.in_(list(keys)), q.PROJECTS.c.status == ProjectStatus.ACTIVE.value
+                )
+            )
+        ]
+        dates: dict[str, dict[str, date]] = {}
+        for key, milestone, due in self.session.execute(
+            select(t.Milestone.project_key, t.Milestone.id, t.Milestone.due).where(
+                t.Milestone.project_key.in_([p.key for p in projects]), t.Milestone.done_on.is_(None)
+            )
+        ):
+            dates.setdefault(key, {})[milestone] = due
+        return [(p, dates.get(p.key, {})) for p in projects]
+
+    def claim_step(self, subject: str, step: str, *, now: datetime) -> bool:
+        """Record that ``step`` was taken for ``subject``; ``False`` when it already was (by this or a racing
+        transaction: the savepoint keeps the rest of the transaction)."""
+        try:
+            with self.session.begin_nested():
+                self.session.execute(insert(t.NotificationStep).values(subject=subject, step=step, taken_at=now))
+        except IntegrityError:
+            return False
+        return True
+
+    def record_rag(self, rows: Sequence[RagRow], *, now: datetime) -> int:
+        """Write the day's snapshot rows, replacing a row of the same project, day and dimension.
+
+        An upsert (``ON CONFLICT DO UPDATE``, which SQLite and PostgreSQL both have) rather than delete then
+        insert: two monitors scanning the same chunk at once must both succeed, the later one's values winning.
+        """
+        if not rows:
+            return 0
+        dialect = self.session.get_bind().dialect.name
+        upsert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        statement = upsert(t.RagSnapshot)
+        statement = statement.on_conflict_do_update(
+            index_elements=["project_key", "as_of", "dimension"],
+            set_={
+                "rag": statement.excluded.rag,
+                "deviation": statement.excluded.deviation,
+                "allowance": statement.excluded.allowance,
+                "taken_at": statement.excluded.taken_at,
+            },
+        )
+        self.session.execute(statement, [r.model_dump() | {"taken_at": now} for r in rows])
+        return len(rows)
+
+    def rag_history(self, project_key: str) -> list[RagRow]:
+        query = (
+            select(t.RagSnapshot)
+            .where(t.RagSnapshot.project_key == project_key)
+            .order_by(t.RagSnapshot.as_of, t.RagSnapshot.dimension)
+        )
+        return [
+            RagRow(
+                project_key=r.project_key,
+                as_of=r.as_of,
+                dimension=r.dimension,
+                rag=r.rag,
+                deviation=r.deviation,
+                allowance=r.allowance,
+            )
+            for r in self.session.scalars(query)
+        ]
+
+    # exceptions ---------------------------------------------------------------------------------------
+    def latest_exception(self, project_key: str, scope: str, dimension: str) -> ToleranceException | None:
+        row = self.session.scalars(
+            select(t.ToleranceExceptionRow)
+            .where(
+                t.ToleranceExceptionRow.project_key == project_key,
+                t.ToleranceExceptionRow.scope == scope,
+                t.ToleranceExceptionRow.dimension == dimension,
+            )
+            .order_by(t.ToleranceExceptionRow.seq.desc())
+            .limit(1)
+        ).first()
+        return None if row is None else _exception(row)
+
+    def add_exception(self, record: ToleranceException) -> bool:
+        """Insert the n-th exception; ``False`` when another scan already inserted it (its unique key).
+
+        A savepoint keeps the rest of the transaction: a concurrent scanner that raised the same exception
+        first makes this insert a no-op instead of failing the whole chunk.
+        """
+        values = record.model_dump(exclude={"dimension", "level", "decision"}) | {
+            "dimension": record.dimension.value,
+            "level": record.level.value,
+            "decision": None,
+        }
+        try:
+            with self.session.begin_nested():
+                self.session.execute(insert(t.ToleranceExceptionRow).values(**values))
+        except IntegrityError:
+            return False
+        return True
+
+    def get_exception(self, exception_id: UUID, *, for_update: bool = False) -> ToleranceException | None:
+        query = select(t.ToleranceExceptionRow).where(t.ToleranceExceptionRow.id == exception_id)
+        if for_update:
+            query = query.with_for_update()
+        row = self.session.scalars(query).first()
+        return None if row is None else _exception(row)
+
+    def close_exception(self, exception_id: UUID, *, decision: str, by: str, reason: str, now: datetime) -> None:
+        self.session.execute(
+            update(t.ToleranceExceptionRow)
+            .where(t.ToleranceExceptionRow.id == exception_id)
+            .values(status="closed", decision=decision, decided_by=by, decided_at=now, reason=reason)
+        )
+
+    def exceptions(self, *, project_key: str | None = None, status: str | None = None) -> list[ToleranceException]:
+        query = select(t.ToleranceExceptionRow).order_by(
+            t.ToleranceExceptionRow.raised_at.desc(), t.ToleranceExceptionRow.project_key
+        )
+        if project_key is not None:
+            query = query.where(t.ToleranceExceptionRow.project_key == project_key)
+        if status is not None:
+            query = query.where(t.ToleranceExceptionRow.status == status)
+        return [_exception(row) for row in self.session.scalars(query)]
 
     def append_audit(self, *, actor: str, action: str, entity: str, payload: dict[str, Any], at: datetime) -> None:
         self._audit.append(AuditDraft(actor=actor, action=action, entity=entity, payload=payload, at=at))

@@ -25,6 +25,10 @@ Context keys per kind (``?`` marks optional keys; a missing required key is an I
 - portfolio_report: period, period_start, period_end, projects, active, rag ({green, amber, red, unknown}),
   decisions, open_conditions, report_url?; the PDF comes in the context's attachments (to email targets).
 - round_cancelled: project_key, project_name, gate_name, gate_name_zh?, round_id, reason (why the PMO cancelled).
+- tolerance_exception: project_key, project_name, exception_id, dimension, scope ("*": the whole project),
+  level, owner (may be empty), baseline, forecast, allowance, deviation, currency, decide_command.
+- gate_evidence_warning: project_key, project_name, gate_name, gate_name_zh?, gate_date, working_days_left,
+  criteria (as for gate_not_ready; the failing ones are listed).
 - weekly_digest: person_name, items: [{project_key, project_name, gate_name, gate_name_zh?, round_id,
   waiting_days, due_at, approval_url (may be None)}], conditions: [{project_key, project_name, condition,
   condition_zh?, owner, due_on, verification}].
@@ -71,6 +75,8 @@ KINDS: tuple[str, ...] = (
     "weekly_digest",
     "round_cancelled",
     "portfolio_report",
+    "tolerance_exception",
+    "gate_evidence_warning",
 )
 LOCALES: tuple[str, ...] = tuple(locale.value for locale in Locale)
 MISSED_CONDITION_PROPOSALS: tuple[str, ...] = ("hold", "kill")
@@ -97,6 +103,15 @@ LABELS: dict[str, dict[str, str]] = {
         "should_meet": "should meet",
         "abstain": "Abstain",
         "recuse": "Recuse",
+        "time": "Time",
+        "cost": "Cost",
+        "scope": "Scope",
+        "quality": "Quality",
+        "risk": "Risk",
+        "benefits": "Benefits",
+        "corporate": "Corporate / portfolio",
+        "project_board": "Project board",
+        "project_manager": "Project manager",
     },
     "zh-CN": {
         "go": "通过",
@@ -116,6 +131,15 @@ LABELS: dict[str, dict[str, str]] = {
         "should_meet": "应当满足",
         "abstain": "弃权",
         "recuse": "回避",
+        "time": "进度",
+        "cost": "成本",
+        "scope": "范围",
+        "quality": "质量",
+        "risk": "风险",
+        "benefits": "收益",
+        "corporate": "公司/项目组合层",
+        "project_board": "项目委员会",
+        "project_manager": "项目经理",
     },
 }
 

@@ -91,7 +91,7 @@ def _documents(cli: Cli, tmp_path: Path, deliverables: list[str]) -> None:
 
 def test_templates_are_published_on_upgrade_and_listed(cli: Cli) -> None:
     listed = cli.json("template", "list")
-    assert {(t["id"], t["version"]) for t in listed} == {("it-pmo", 1), ("cooper-5", 1)}
+    assert {(t["id"], t["version"]) for t in listed} == {("it-pmo", 1), ("cooper-5", 1), ("it-pmo", 2), ("cooper-5", 2)}
     again = cli.run("db", "upgrade")
     assert "it-pmo@1: up to date" in again.stdout
 

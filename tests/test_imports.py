@@ -35,7 +35,7 @@ DATA = Path(__file__).parent / "data" / "imports"
 
 ACTUALS_HEADER = "project,as_of,planned_value,earned_value,actual_cost"
 ACTUALS_REQUIRED = "project, as_of, planned_value, earned_value, actual_cost"
-ACTUALS_ALLOWED = "project, as_of, planned_value, earned_value, actual_cost, etc"
+ACTUALS_ALLOWED = "project, as_of, planned_value, earned_value, actual_cost, etc, defects, test_pass_rate, acceptance"
 RISKS_HEADER = "project,id,title,probability,impact,response,status"
 RISKS_ALLOWED = (
     "project, id, title, category, owner, probability, impact, response, mitigation, status, cause, event, effect"

@@ -118,6 +118,27 @@ CONTEXTS: dict[str, dict[str, Any]] = {
         "project_status": "active",
     },
     "gate_not_ready": {**PROJECT, **GATE, "criteria": CRITERIA},
+    "gate_evidence_warning": {
+        **PROJECT,
+        **GATE,
+        "gate_date": "2026-03-12",
+        "working_days_left": 3,
+        "criteria": CRITERIA,
+    },
+    "tolerance_exception": {
+        **PROJECT,
+        "exception_id": "0b7f2c1e-6a43-4d52-9c1e-3f0a8f2b9d10",
+        "dimension": "cost",
+        "scope": "*",
+        "level": "project_board",
+        "owner": "Wang Fang",
+        "baseline": "450000.00",
+        "forecast": "540000.00",
+        "allowance": "45000.00",
+        "deviation": "90000.00",
+        "currency": "CNY",
+        "decide_command": "phasegate exceptions decide 0b7f2c1e --decision accept --reason ...",
+    },
     "condition_due": {**PROJECT, **GATE, **CONDITION},
     "condition_missed": {**PROJECT, **GATE, **CONDITION, "proposal": "hold"},
     "weekly_digest": {
@@ -156,6 +177,8 @@ CHINESE_WORDS: dict[str, list[str]] = {
     "gate_not_ready": ["阶段门", "未就绪", "不满足", "处理建议", "提交包含最新完工估算的纠偏计划", "实测 0.82"],
     "condition_due": ["有条件通过", "签署供应商合同", "负责人", "截止日期", "验证方式"],
     "condition_missed": ["逾期", "暂停", "系统建议", "由阶段门评审人决定"],
+    "gate_evidence_warning": ["阶段门", "工作日", "尚缺", "处理建议", "提交包含最新完工估算的纠偏计划"],
+    "tolerance_exception": ["例外", "成本", "容差", "项目委员会", "重新设定基准", "提前收尾"],
     "weekly_digest": ["待您审批", "您负责的条件", "已等待 3 天", "签署供应商合同"],
 }
 LINKED_KINDS = ("approval_requested", "reminder", "escalation", "weekly_digest")

@@ -55,13 +55,20 @@ def _problems(text: str) -> list[str]:
 
 
 def _shipped() -> dict[str, LifecycleTemplate]:
-    return {template.id: template for _, template in shipped_templates()}
+    """Version 1 of each shipped template (version 2 is the same lifecycle with default tolerances)."""
+    return {template.id: template for _, template in shipped_templates() if template.version == 1}
 
 
-def test_shipped_templates_are_it_pmo_and_cooper_5_version_1() -> None:
-    shipped = _shipped()
-    assert sorted(shipped) == ["cooper-5", "it-pmo"]
-    assert all(t.version == 1 for t in shipped.values())
+def test_shipped_templates_are_it_pmo_and_cooper_5_versions_1_and_2() -> None:
+    shipped = sorted((t.id, t.version) for _, t in shipped_templates())
+    assert shipped == [("cooper-5", 1), ("cooper-5", 2), ("it-pmo", 1), ("it-pmo", 2)]
+    for _, template in shipped_templates():
+        if template.version == 2:
+            first = _shipped()[template.id]
+            # Version 2 adds tolerances and the monitor's automatic first review; the gates are otherwise the same.
+            assert [g.model_copy(update={"auto_review": None}) for g in template.gates] == list(first.gates)
+            assert template.deliverables == first.deliverables
+            assert template.tolerances and not first.tolerances
 
 
 def test_it_pmo_stages_gates_and_charter_standard() -> None:
@@ -451,6 +458,7 @@ def test_json_schema_is_json_with_title_id_and_top_level_properties() -> None:
         "gates",
         "risk_scale",
         "calendar",
+        "tolerances",
     }
     assert {"id", "version", "name", "stages", "gates"} <= set(schema["required"])
     jsonschema.Draft202012Validator.check_schema(schema)

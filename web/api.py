@@ -82,6 +82,7 @@ from models.snapshots import (
     RoundSnapshot,
     StoredTemplate,
 )
+from models.tolerance import ExceptionDecision, ToleranceException
 from web.auth import Acting, Reader, Runtime
 from web.problems import ApiProblem, ProblemRoute, responses, single_valued_query
 
@@ -338,6 +339,40 @@ def get_project(_: Reader, rt: Runtime, key: Key) -> ProjectDetail:
         gate_id=view.gate_id,
         pending_rounds=[_round(r) for r in view.pending_rounds],
         decisions=list(view.history),
+    )
+
+
+@router.get("/projects/{key}/tolerances", responses=READ_ONE, tags=["projects"])
+def list_tolerances(_: Reader, rt: Runtime, key: Key) -> services.ToleranceList:
+    """The tolerances in force per dimension: the whole project's, then each stage's own. ``source`` says whether
+    a level set it, it is the template's default, or nothing was said (``unset``; ``none`` is an explicit no)."""
+    return services.list_tolerances(key, uow=rt.reader)
+
+
+@router.get("/exceptions", responses=READ_ONE, tags=["projects"])
+def list_exceptions(
+    _: Reader,
+    rt: Runtime,
+    limit: Limit = 50,
+    offset: Offset = 0,
+    project: Annotated[str | None, Query(max_length=64, description="One project's exceptions.")] = None,
+    status: Annotated[Literal["open", "closed"] | None, Query(description="Only open or closed ones.")] = None,
+) -> Page[ToleranceException]:
+    """Tolerance exceptions, newest first: the breach, the level and owner that decide it, and the decision."""
+    return _page(services.list_exceptions(uow=rt.reader, project_key=project, status=status), limit, offset)
+
+
+class ExceptionDecisionIn(Body):
+    decision: ExceptionDecision = Field(description="approve_plan (re-baseline), premature_close or accept.")
+    reason: str = Field(min_length=1, max_length=2000, description="Why; audited.")
+    bac: Money | None = Field(default=None, description="approve_plan on cost: the new BAC (default: the forecast).")
+
+
+@router.post("/exceptions/{exception_id}/decision", responses=WRITE, tags=["projects"])
+def decide_exception(actor: Acting, rt: Runtime, exception_id: UUID, body: ExceptionDecisionIn) -> ToleranceException:
+    """Close an exception as the level that set the breached tolerance (403 for any other level)."""
+    return services.decide_exception(
+        exception_id, body.decision, reason=body.reason, actor=actor, uow=rt.uow, now=rt.now(), new_bac=body.bac
     )
 
 

@@ -18,6 +18,7 @@ from flows.runtime import Runtime
 from gates import approvals, services
 from gates.evm import EvmFigures, compute, rag_band
 from gates.scorecard import ScorecardSummary, summarize
+from gates.tolerance import EffectiveTolerance
 from models.audit_store import iter_audit
 from models.errors import PhasegateError
 from models.evidence import EvmSnapshot, GateEvidence, RiskEvidence
@@ -30,6 +31,7 @@ from models.snapshots import (
     VoteRecord,
 )
 from models.template import LifecycleTemplate
+from models.tolerance import ToleranceException
 from web import store
 from web.chart import Point, evm_chart
 
@@ -296,6 +298,8 @@ class ProjectPage:
     pending: list[PendingRow]
     conditions: list[ConditionRecord]
     audit: list[Any]
+    tolerances: list[EffectiveTolerance]
+    exceptions: list[ToleranceException]
 
 
 def project_page(rt: Runtime, key: str, now: datetime) -> ProjectPage:
@@ -340,6 +344,10 @@ def project_page(rt: Runtime, key: str, now: datetime) -> ProjectPage:
         pending=pending_rows(list(view.pending_rounds), now),
         conditions=approvals.list_conditions(uow=rt.reader, project_key=key),
         audit=audit_trail(rt, key),
+        tolerances=[
+            t for t in services.list_tolerances(key, uow=rt.reader).tolerances if t.scope in ("*", project.stage_id)
+        ],
+        exceptions=services.list_exceptions(uow=rt.reader, project_key=key),
     )
 
 

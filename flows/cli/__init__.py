@@ -18,6 +18,7 @@ from flows.cli import (
     audit,
     database,
     evidence,
+    exceptions,
     gates,
     keys,
     login,
@@ -28,6 +29,7 @@ from flows.cli import (
     server,
     templates,
     tokens,
+    tolerances,
 )
 from flows.cli import web as web_cli
 from models.errors import PhasegateError
@@ -65,6 +67,8 @@ GROUPS: dict[str, typer.Typer] = {
     "delegate": approvals.delegate_app,
     "key": keys.app,
     "report": reports.app,
+    "tolerance": tolerances.app,
+    "exceptions": exceptions.app,
 }
 COMMANDS: dict[str, Callable[..., None]] = {
     "vote": approvals.vote,

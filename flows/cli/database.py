@@ -12,7 +12,7 @@ app = sub_app("The phasegate database.")
 
 @app.command("upgrade")
 def db_upgrade(db: Db = None) -> None:
-    """Create or upgrade the schema, then publish the shipped templates (it-pmo, cooper-5) as version 1."""
+    """Create or upgrade the schema, then publish the shipped templates (it-pmo and cooper-5, versions 1 and 2)."""
     from flows.runtime import template_check
     from gates import services
     from models.identity import SYSTEM_ACTOR

@@ -223,7 +223,8 @@ def actuals_add(
 
 @actuals_app.command("import")
 def actuals_import(file: FileArg, as_person: ActFor = None, db: Db = None, as_json: Json = False) -> None:
-    """Import EVM status reports from CSV or XLSX (project, as_of, planned_value, earned_value, actual_cost[, etc]).
+    """Import status reports from CSV or XLSX: project, as_of, planned_value, earned_value, actual_cost[, etc,
+    defects, test_pass_rate, acceptance] (the last three: quality metrics; rates in percent).
 
     Every bad row is reported with its row number and column; a file with any bad row writes nothing.
     """
@@ -248,6 +249,9 @@ def status_records(rows: Any) -> list[Any]:
             earned_value=r.earned_value,
             actual_cost=r.actual_cost,
             estimate_to_complete=r.etc,
+            defects=r.defects,
+            test_pass_rate=r.test_pass_rate,
+            acceptance=r.acceptance,
         )
         for r in rows
     ]

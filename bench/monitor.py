@@ -1,0 +1,178 @@
+"""The portfolio monitor over 10,000 projects on SQLite and PostgreSQL: one ``portfolio-monitor`` flow run.
+
+Loads a portfolio with bulk Core inserts (a benchmark fixture, not the application path): every project on
+it-pmo@2 (its default tolerances), in the Planning stage (its gate has no automatic review), each with one
+status report; one in ten forecasts a cost overrun beyond tolerance. Then runs the real flow in Prefect's
+ephemeral mode (a warm-up flow first, so Prefect's own start-up is not counted): the first run raises the
+exceptions, the second finds nothing new. Also times the scan alone (the use case, chunk by chunk, no Prefect).
+
+    .venv/bin/python bench/monitor.py [--projects 10000] [--dialects sqlite,postgresql]
+
+Prints ``name: value`` lines. PostgreSQL is skipped (with a line saying so) when no server answers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import sys
+import tempfile
+import time
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import insert  # noqa: E402
+
+from models import tables as t  # noqa: E402
+from models.db import make_engine  # noqa: E402
+from models.schema import upgrade  # noqa: E402
+from models.template_yaml import shipped_templates, template_content_hash  # noqa: E402
+
+AS_OF = date(2026, 11, 2)
+
+
+def load(url: str, projects: int) -> None:
+    upgrade(url)
+    engine = make_engine(url, sqlite_synchronous="NORMAL")
+    now = datetime.now(UTC)
+    with engine.begin() as con:
+        con.execute(
+            insert(t.Person),
+            [
+                {"id": p, "name": p, "email": f"{p}@example.com", "locale": "en", "notify_urls": [], "created_at": now}
+                for p in ("sponsor-1", "manager-1")
+            ],
+        )
+        hashes = {}
+        for source, template in shipped_templates():
+            hashes[(template.id, template.version)] = template_content_hash(template)
+            con.execute(
+                insert(t.TemplateVersion).values(
+                    template_id=template.id,
+                    version=template.version,
+                    name=template.name,
+                    content_hash=hashes[(template.id, template.version)],
+                    content=template.model_dump(mode="json"),
+                    source=source,
+                    published_at=now,
+                )
+            )
+        rows, reports = [], []
+        for i in range(projects):
+            key = f"P{i:05d}"
+            rows.append(
+                {
+                    "key": key,
+                    "name": f"Project {i}",
+                    "template_id": "it-pmo",
+                    "template_version": 2,
+                    "template_hash": hashes[("it-pmo", 2)],
+                    "sponsor_id": "sponsor-1",
+                    "manager_id": "manager-1",
+                    "budget": Decimal(1_000_000),
+                    "currency": "USD",
+                    "status": "active",
+                    "stage_id": "planning",
+                    "recycle_count": 0,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
+            over = i % 10 == 0  # CPI 0.8: EAC 1,250,000 against a tolerance of 100,000
+            reports.append(
+                {
+                    "project_key": key,
+                    "as_of": AS_OF,
+                    "planned_value": Decimal(400_000),
+                    "earned_value": Decimal(400_000),
+                    "actual_cost": Decimal(500_000 if over else 410_000),
+                    "recorded_at": now,
+                }
+            )
+        for start in range(0, projects, 2000):
+            con.execute(insert(t.Project), rows[start : start + 2000])
+            con.execute(insert(t.EvmReport), reports[start : start + 2000])
+    engine.dispose()
+
+
+def _pg_database(name: str, *, drop: bool = False) -> str | None:
+    try:
+        import psycopg
+
+        with psycopg.connect(
+            host="127.0.0.1", user="postgres", dbname="postgres", autocommit=True, connect_timeout=3
+        ) as c:
+            c.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            if not drop:
+                c.execute(f'CREATE DATABASE "{name}"')
+    except Exception as error:
+        print(f"# postgresql skipped: {error}".splitlines()[0])
+        return None
+    return f"postgresql+psycopg://postgres@127.0.0.1/{name}"
+
+
+def run(dialect: str, url: str, projects: int) -> None:
+    from flows.portfolio_monitor import portfolio_monitor_flow
+    from flows.runtime import runtime
+    from gates import services
+
+    load(url, projects)
+    os.environ["PHASEGATE_DATABASE_URL"] = url
+    rt = runtime(url)
+    label = f"monitor_{projects // 1000}k_{dialect}"
+    began = time.perf_counter()
+    first = portfolio_monitor_flow()
+    print(f"{label}_s: {time.perf_counter() - began:.2f}")
+    print(f"{label}_exceptions_raised: {first['exceptions_raised']}")
+    began = time.perf_counter()
+    second = portfolio_monitor_flow()
+    print(f"{label}_second_run_s: {time.perf_counter() - began:.2f}")
+    print(f"{label}_second_run_exceptions_raised: {second['exceptions_raised']}")
+    keys = services.active_projects(uow=rt.uow)
+    began = time.perf_counter()
+    for start in range(0, len(keys), 500):
+        services.scan_projects(keys[start : start + 500], uow=rt.uow, now=datetime.now(UTC))
+    print(f"{label}_scan_only_s: {time.perf_counter() - began:.2f}")
+    rt.engine.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--projects", type=int, default=10_000)
+    parser.add_argument("--dialects", default="sqlite,postgresql")
+    args = parser.parse_args()
+    home = Path(tempfile.mkdtemp(prefix="phasegate-bench-monitor-"))
+    os.environ.setdefault("PHASEGATE_SECRET_KEY", secrets.token_urlsafe(48))
+    os.environ["PHASEGATE_HOME"] = str(home)
+    os.environ["PREFECT_HOME"] = str(home / "prefect")
+    os.environ["PREFECT_LOGGING_LEVEL"] = "WARNING"
+    os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+    os.environ["DO_NOT_TRACK"] = "1"
+    from prefect import flow
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+    @flow(name="bench-warm-up")
+    def warm_up() -> None:
+        return None
+
+    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+        warm_up()
+        for dialect in args.dialects.split(","):
+            if dialect == "sqlite":
+                run("sqlite", f"sqlite:///{home / 'monitor.db'}", args.projects)
+            elif dialect == "postgresql":
+                url = _pg_database("phasegate_bench_monitor")
+                if url is not None:
+                    try:
+                        run("postgresql", url, args.projects)
+                    finally:
+                        _pg_database("phasegate_bench_monitor", drop=True)
+
+
+if __name__ == "__main__":
+    main()
