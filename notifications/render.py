@@ -22,6 +22,9 @@ Context keys per kind (``?`` marks optional keys; a missing required key is an I
 - condition_due: project_key, project_name, condition, condition_zh?, owner, due_on, verification,
   gate_name?, gate_name_zh?.
 - condition_missed: the condition_due keys plus proposal ("hold" or "kill": what the engine proposes).
+- lesson_due: project_key, project_name, gate_name, gate_name_zh?, lesson_command (a killed project owes its
+  lessons learned). approval_requested also takes lessons? ([{id, project_key, category, what_happened, repeat,
+  avoid}]: the lessons learned the review shows, ``gates.relevance``).
 - round_cancelled: project_key, project_name, gate_name, gate_name_zh?, round_id, reason (why the PMO cancelled).
 - weekly_digest: person_name, items: [{project_key, project_name, gate_name, gate_name_zh?, round_id,
   waiting_days, due_at, approval_url (may be None)}], conditions: [{project_key, project_name, condition,
@@ -68,6 +71,7 @@ KINDS: tuple[str, ...] = (
     "condition_missed",
     "weekly_digest",
     "round_cancelled",
+    "lesson_due",
 )
 LOCALES: tuple[str, ...] = tuple(locale.value for locale in Locale)
 MISSED_CONDITION_PROPOSALS: tuple[str, ...] = ("hold", "kill")

@@ -20,6 +20,7 @@ from flows.cli import (
     evidence,
     gates,
     keys,
+    lessons,
     login,
     notify,
     people,
@@ -63,6 +64,7 @@ GROUPS: dict[str, typer.Typer] = {
     "account": accounts.app,
     "delegate": approvals.delegate_app,
     "key": keys.app,
+    "lesson": lessons.app,
 }
 COMMANDS: dict[str, Callable[..., None]] = {
     "vote": approvals.vote,
