@@ -450,3 +450,82 @@ def test_lessons_page_searches_in_both_languages_for_signed_in_people(sqlite_url
         assert "Lessons learned" in english.text and 'data-lesson="2"' in english.text
         assert "No lesson matches" in client.get("/lessons", params={"q": "zzzz"}).text
     e.engine.dispose()
+
+
+def test_migration_0012_turns_old_closing_notes_into_lessons_and_back(empty_db_url: str) -> None:
+    """Free-text ``lessons_learned`` rows (before 0012) become lessons of category other, searchable; a
+    downgrade puts them back."""
+    import uuid
+
+    import sqlalchemy as sa
+
+    from models import schema
+
+    schema.upgrade(empty_db_url, "0011")
+    e = Env(empty_db_url)
+    try:
+        for source, template in shipped_templates():
+            services.publish_template(
+                template,
+                content_hash=template_content_hash(template),
+                source=source,
+                uow=e.uow,
+                now=e.clock(),
+                actor=SYSTEM_ACTOR,
+            )
+        for pid in ("sam", "mgr"):
+            services.add_person(
+                AddPerson(id=pid, name=pid, email=f"{pid}@example.com"), uow=e.uow, now=e.clock(), actor=SYSTEM_ACTOR
+            )
+        from models.commands import CreateProject
+
+        services.create_project(
+            CreateProject(key="OLD", template_id="cooper-5", name="O", sponsor_id="sam", manager_id="mgr", budget=1),
+            uow=e.uow,
+            now=e.clock(),
+            actor=SYSTEM_ACTOR,
+        )
+        old = sa.table(
+            "lessons_learned",
+            sa.column("id", sa.Uuid()),
+            sa.column("project_key", sa.String()),
+            sa.column("text", sa.Text()),
+            sa.column("recorded_by", sa.String()),
+            sa.column("recorded_at", sa.DateTime(timezone=True)),
+        )
+        with e.engine.begin() as connection:
+            connection.execute(
+                old.insert(),
+                [
+                    {
+                        "id": uuid.uuid4(),
+                        "project_key": "OLD",
+                        "text": "需求冻结太晚",
+                        "recorded_by": "sam",
+                        "recorded_at": T0,
+                    }
+                ],
+            )
+    finally:
+        e.engine.dispose()
+    schema.upgrade(empty_db_url)
+    e = Env(empty_db_url)
+    try:
+        [moved] = services.list_lessons(uow=e.uow)
+        assert (moved.project_key, moved.template_id, moved.category, moved.author_id) == (
+            "OLD",
+            "cooper-5",
+            LessonCategory.OTHER,
+            "sam",
+        )
+        assert e.search("需求冻结") == [moved.id]
+    finally:
+        e.engine.dispose()
+    schema.downgrade(empty_db_url, "0011")
+    engine = make_engine(empty_db_url)
+    try:
+        with engine.connect() as connection:
+            back = connection.execute(sa.select(old.c.project_key, old.c.text, old.c.recorded_by)).all()
+    finally:
+        engine.dispose()
+    assert [tuple(row) for row in back] == [("OLD", "需求冻结太晚", "sam")]
