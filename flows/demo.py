@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, cast
+from uuid import UUID
 
 import typer
 
@@ -106,6 +107,18 @@ PORTFOLIO = (
         Decision.KILL,
         "Strategic fit is weak and a partner already sells this",
         score=3,
+    ),
+    # Reviewed after SMART-KIOSK was killed at the same gate: the kiosk's lesson surfaces in its packet.
+    DemoProject(
+        "AR-GLASSES",
+        "AR glasses for field engineers",
+        "cooper-5",
+        "wang-fang",
+        "li-lei",
+        "250000",
+        "7000",
+        Decision.GO,
+        "",
     ),
     DemoProject(
         "MOBILE-APP", "Field service mobile app", "it-pmo", "alice", "bob", "200000", "4000", None, "", skip_documents=1
@@ -222,6 +235,7 @@ def run_demo() -> None:
     from flows.portfolio_monitor import portfolio_monitor_flow
 
     rows: list[tuple[str, str, str, str, str]] = []
+    lessons_seen: list[str] = []
     with prefect_run_context():
         for item in PORTFOLIO:
             project = services.create_project(
@@ -292,6 +306,13 @@ def run_demo() -> None:
             review = gate_review_flow(item.key, rt.seal_actor(manager, project_key=item.key), return_state=True)
             outcome = cast(dict[str, Any], review.result())
             recommendation = outcome["evaluation"]["recommendation"]
+            for shown in outcome.get("lessons") or ():
+                lessons_seen.append(f"lesson #{shown['id']} from {shown['project_key']} shown at {item.key}/{gate.id}")
+                if outcome["round_id"]:
+                    services.mark_applied(
+                        shown["id"], UUID(outcome["round_id"]), actor=admin(item.sponsor), uow=rt.uow, now=utc_now()
+                    )
+                    lessons_seen[-1] += f", applied by {item.sponsor}"
             decision = "-"
             if outcome["round_id"] and item.vote is not None:
                 # The sponsor's vote takes the path every door takes: a deciding vote has the gate-decision
@@ -305,6 +326,8 @@ def run_demo() -> None:
                 if voted.result.round_decision is not None:
                     _await_applied(rt, voted.result.round_id)
                 decision = item.vote.value
+                if item.vote is Decision.KILL:  # the manager files the lesson the kill left due
+                    _file_lesson(rt, item, outcome["round_id"], admin(item.manager))
             after = services.project_view(item.key, uow=rt.uow).project
             rows.append((item.key, gate.id, recommendation, decision, f"{after.status.value} / {after.stage_id}"))
         # Between gates: the portfolio monitor (scheduled hourly when served) scans everything once now.
@@ -323,6 +346,8 @@ def run_demo() -> None:
     typer.echo(f"{'project':<12} {'gate':<20} {'recommended':<15} {'decided':<9} status / stage")
     for key, gate_id, recommendation, decision, state in rows:
         typer.echo(f"{key:<12} {gate_id:<20} {recommendation:<15} {decision:<9} {state}")
+    for line in lessons_seen:
+        typer.echo(line)
     typer.echo("")
     for found in services.list_exceptions(uow=rt.uow, status="open"):
         typer.echo(
@@ -340,6 +365,27 @@ def run_demo() -> None:
     typer.echo("stop the Prefect server with: .venv/bin/phasegate server stop")
     typer.echo(f"try:            .venv/bin/phasegate project show ERP-UPGRADE --db {db_url}")
     typer.echo(f"                .venv/bin/phasegate exceptions list --db {db_url}")
+
+
+def _file_lesson(rt: Any, item: DemoProject, round_id: str, manager: Any) -> None:
+    """What the killed project's manager files (经验教训): it reaches the next review of the same gate."""
+    from models.enums import LessonCategory
+    from models.lessons import LessonDraft
+
+    services.add_lesson(
+        LessonDraft(
+            project_key=item.key,
+            round_id=UUID(round_id),
+            category=LessonCategory.GOVERNANCE,
+            tags=("strategic-fit", "scorecard"),
+            what_happened=f"{item.name}: killed at the idea screen; a partner already sold the same product",
+            repeat="Check what partners and competitors already sell before the idea screen",
+            avoid="Scoring strategic fit without a market scan / 未做市场扫描就评估战略契合度",
+        ),
+        actor=manager,
+        uow=rt.uow,
+        now=rt.now(),
+    )
 
 
 def _await_applied(rt: Any, round_id: Any, *, seconds: float = 60.0) -> None:

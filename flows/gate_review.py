@@ -45,6 +45,15 @@ def publish_review_artifacts(result: services.ReviewResult) -> None:
         key=key,
         description=f"Gate review of {evaluation.project_key}",
     )
+    if result.lessons:
+        create_table_artifact(
+            [
+                {k: lesson[k] for k in ("id", "score", "project_key", "category", "what_happened", "repeat", "avoid")}
+                for lesson in result.lessons
+            ],
+            key=f"{key}-lessons",
+            description=f"Lessons learned shown at {evaluation.gate_id} (apply: phasegate lesson applied ID --round R)",
+        )
     if result.round_id is not None:
         current = services.get_round(result.round_id, uow=runtime().uow)
         create_table_artifact(

@@ -50,6 +50,9 @@ class Act(StrEnum):
     APPROVE_DOCUMENT = "approve a deliverable"
     READ_CONTACT = "read a person's email, login and notification addresses"
     UPDATE_PROJECT = "change a project's sponsor, manager or budget"
+    RECORD_LESSON = "record a lesson learned"
+    EDIT_LESSON = "edit a lesson learned"
+    APPLY_LESSON = "mark a lesson applied in an approval round"
     OPERATE = "operate phasegate (migrate the database, seal the audit chain, retry notices, reconcile rounds)"
     SEND_REPORT = "send a report to management"
     SET_TOLERANCE = "set a project's tolerances"
@@ -105,6 +108,14 @@ MATRIX: Mapping[Act, Rule] = {
     Act.APPROVE_DOCUMENT: Rule(roles=_ADMIN, relations=frozenset({Relation.SIGNER})),
     Act.UPDATE_PROJECT: Rule(roles=_ADMIN),
     Act.READ_CONTACT: Rule(roles=_ADMIN, relations=frozenset({Relation.SELF})),
+    # Lessons are the organisation's memory: whoever ran or judged the project files them; only their author
+    # (or the PMO) rewrites one; gatekeepers say which they applied in a decision.
+    Act.RECORD_LESSON: Rule(
+        roles=frozenset({OrgRole.PMO_ADMIN, OrgRole.GATEKEEPER}),
+        relations=frozenset({Relation.MANAGER, Relation.SPONSOR}),
+    ),
+    Act.EDIT_LESSON: Rule(roles=_ADMIN, relations=frozenset({Relation.SELF})),
+    Act.APPLY_LESSON: Rule(roles=frozenset({OrgRole.PMO_ADMIN, OrgRole.GATEKEEPER})),
     Act.OPERATE: Rule(roles=_ADMIN),
     Act.SEND_REPORT: Rule(roles=_ADMIN),
     # Which level one may act as is LEVELS below; the use case checks both.

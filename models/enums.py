@@ -87,3 +87,26 @@ class OutboxStatus(StrEnum):
 class Locale(StrEnum):
     EN = "en"
     ZH_CN = "zh-CN"
+
+
+class LessonCategory(StrEnum):
+    """What a lesson learned (经验教训) is about: the PMBOK knowledge areas a PMO files lessons under."""
+
+    SCOPE = "scope"
+    SCHEDULE = "schedule"
+    COST = "cost"
+    QUALITY = "quality"
+    RISK = "risk"
+    RESOURCES = "resources"
+    STAKEHOLDERS = "stakeholders"
+    PROCUREMENT = "procurement"
+    TECHNICAL = "technical"
+    GOVERNANCE = "governance"
+    OTHER = "other"
+
+
+class LessonUseKind(StrEnum):
+    """How a lesson was used at a gate: shown in a review's packet, or marked applied by a gatekeeper."""
+
+    SHOWN = "shown"
+    APPLIED = "applied"

@@ -39,6 +39,8 @@ from models.enums import (
     BallotKind,
     Decision,
     DocumentStatus,
+    LessonCategory,
+    LessonUseKind,
     OutboxStatus,
     ProjectStatus,
     Recommendation,
@@ -446,14 +448,75 @@ class NotificationStep(Base):
     taken_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class LessonsLearned(Base):
-    __tablename__ = "lessons_learned"
+class Lesson(Base):
+    """A lesson learned (经验教训): what happened and what to repeat or avoid, filed under a project and, when
+    captured at a gate, its template and gate so later reviews of the same gate find it.
+
+    ``search_text`` is the lesson's searchable text, kept by the application (lower-cased fields and tags): on
+    PostgreSQL a pg_trgm GIN index serves it, on SQLite an FTS5 trigram table kept by triggers (migration 0012);
+    neither is in these models because autogenerate cannot describe them (``migrations/env.py`` skips them).
+    """
+
+    __tablename__ = "lessons"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    project_key: Mapped[str] = mapped_column(ForeignKey("projects.key"), index=True)
+    template_id: Mapped[str] = mapped_column(String(64))
+    gate_id: Mapped[str | None] = mapped_column(String(64))
+    round_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("approval_rounds.id"))
+    category: Mapped[str] = mapped_column(String(32))
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    what_happened: Mapped[str] = mapped_column(Text)
+    repeat: Mapped[str] = mapped_column(Text, default="")
+    avoid: Mapped[str] = mapped_column(Text, default="")
+    search_text: Mapped[str] = mapped_column(Text, default="")
+    author_id: Mapped[str] = mapped_column(ForeignKey("people.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    edited_by: Mapped[str | None] = mapped_column(String(64))
+
+    __table_args__ = (
+        Index("ix_lessons_template_id_gate_id", "template_id", "gate_id"),
+        _enum_check("category", LessonCategory, "category"),
+    )
+
+
+class LessonUse(Base):
+    """A lesson shown in a gate review's packet, or marked applied by a gatekeeper in an approval round: the
+    evidence that lessons are read again (the maturity model's "lessons reused")."""
+
+    __tablename__ = "lesson_uses"
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
-    project_key: Mapped[str] = mapped_column(ForeignKey("projects.key"), index=True)
-    text: Mapped[str] = mapped_column(Text)
-    recorded_by: Mapped[str] = mapped_column(ForeignKey("people.id"))
-    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    lesson_id: Mapped[int] = mapped_column(ForeignKey("lessons.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    review_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("gate_reviews.id"))
+    round_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("approval_rounds.id"))
+    project_key: Mapped[str] = mapped_column(ForeignKey("projects.key"))
+    gate_id: Mapped[str] = mapped_column(String(64))
+    person_id: Mapped[str] = mapped_column(String(64))  # who applied it; "system" for a lesson shown
+    score: Mapped[int] = mapped_column(Integer, default=0)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("lesson_id", "review_id", "kind", "person_id"),
+        _enum_check("kind", LessonUseKind, "kind"),
+    )
+
+
+class LessonDue(Base):
+    """A killed project owes its lessons learned: open until a lesson is filed for it. A kill is never blocked
+    for want of a lesson (gatekeepers decide); the manager is reminded instead, and closure is refused."""
+
+    __tablename__ = "lessons_due"
+
+    project_key: Mapped[str] = mapped_column(ForeignKey("projects.key"), primary_key=True)
+    round_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("approval_rounds.id"))
+    gate_id: Mapped[str] = mapped_column(String(64))
+    owner_id: Mapped[str] = mapped_column(ForeignKey("people.id"))
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lesson_id: Mapped[int | None] = mapped_column(ForeignKey("lessons.id"))
 
 
 class GateDecision(Base):

@@ -28,6 +28,7 @@ from models.enums import BallotKind, Decision, DocumentStatus, ProjectStatus, Re
 from models.errors import ConflictError
 from models.evidence import DocumentEvidence, EvmSnapshot, MilestoneEvidence, RiskEvidence, ScoreEvidence
 from models.identity import OrgRole
+from models.lesson_store import LessonRepository
 from models.monitoring import MonitorInput, RagRow
 from models.snapshots import (
     BaselineRecord,
@@ -225,7 +226,7 @@ OrgRoute = Callable[[Sequence[str]], list[str]]
 """Organisation targets (Apprise URLs) for a set of tags, OR-ed: injected by entry points from the org config."""
 
 
-class SqlUnitOfWork:
+class SqlUnitOfWork(LessonRepository):
     def __init__(
         self,
         session_factory: sessionmaker[Session],
@@ -855,7 +856,7 @@ class SqlUnitOfWork:
             )
         )
 
-    # delegation, conditions, steps, lessons ----------------------------------------------------------
+    # delegation, conditions, steps (lessons: models.lesson_store) ------------------------------------------
     def add_delegation(self, record: DelegationRecord, *, now: datetime) -> None:
         self.session.add(
             t.Delegation(
@@ -914,13 +915,6 @@ class SqlUnitOfWork:
             self.session.execute(
                 insert(t.NotificationStep), [{"subject": subject, "step": step, "taken_at": now} for step in steps]
             )
-
-    def add_lessons(self, key: str, text: str, *, by: str, now: datetime) -> None:
-        self.session.add(t.LessonsLearned(project_key=key, text=text, recorded_by=by, recorded_at=now))
-        self.session.flush()
-
-    def has_lessons(self, key: str) -> bool:
-        return self.session.scalar(select(func.count()).where(t.LessonsLearned.project_key == key)) != 0
 
     def close_project(self, key: str, *, now: datetime) -> None:
         self.session.execute(update(t.Project).where(t.Project.key == key).values(closed_at=now, updated_at=now))

@@ -56,6 +56,18 @@ class PacketDocument(_Input):
     sha256: str | None = None
 
 
+class PacketLesson(_Input):
+    """A lesson learned the review chose for this gate (``gates.relevance``)."""
+
+    id: int
+    project_key: str
+    category: str
+    what_happened: str
+    repeat: str = ""
+    avoid: str = ""
+    score: int = 0
+
+
 class PacketRisk(_Input):
     id: str
     title: str
@@ -109,6 +121,7 @@ class PacketInput(_Input):
     evidence_hash: str
     evm: dict[str, str | None] | None = None
     risks: tuple[PacketRisk, ...] = ()
+    lessons: tuple[PacketLesson, ...] = ()
     scorecard: PacketScorecard | None = None
     votes: tuple[PacketVote, ...] = ()
     pending: tuple[str, ...] = Field(default=())
@@ -173,6 +186,9 @@ WORDS: dict[str, dict[str, str]] = {
         "not_available": "not available",
         "as_of": "As of",
         "risks": "Risks",
+        "lessons": "Lessons learned from earlier projects",
+        "repeat": "Repeat",
+        "avoid": "Avoid",
         "risk": "Risk",
         "owner": "Owner",
         "pxi": "P × I",
@@ -229,6 +245,9 @@ WORDS: dict[str, dict[str, str]] = {
         "not_available": "不可用",
         "as_of": "数据日期",
         "risks": "风险登记册",
+        "lessons": "以往项目的经验教训",
+        "repeat": "值得重复",
+        "avoid": "应当避免",
         "risk": "风险",
         "owner": "负责人",
         "pxi": "概率 × 影响",

@@ -24,6 +24,9 @@ Context keys per kind (``?`` marks optional keys; a missing required key is an I
 - condition_missed: the condition_due keys plus proposal ("hold" or "kill": what the engine proposes).
 - portfolio_report: period, period_start, period_end, projects, active, rag ({green, amber, red, unknown}),
   decisions, open_conditions, report_url?; the PDF comes in the context's attachments (to email targets).
+- lesson_due: project_key, project_name, gate_name, gate_name_zh?, lesson_command (a killed project owes its
+  lessons learned). approval_requested also takes lessons? ([{id, project_key, category, what_happened, repeat,
+  avoid}]: the lessons learned the review shows, ``gates.relevance``).
 - round_cancelled: project_key, project_name, gate_name, gate_name_zh?, round_id, reason (why the PMO cancelled).
 - tolerance_exception: project_key, project_name, exception_id, dimension, scope ("*": the whole project),
   level, owner (may be empty), baseline, forecast, allowance, deviation, currency, decide_command.
@@ -77,6 +80,7 @@ KINDS: tuple[str, ...] = (
     "portfolio_report",
     "tolerance_exception",
     "gate_evidence_warning",
+    "lesson_due",
 )
 LOCALES: tuple[str, ...] = tuple(locale.value for locale in Locale)
 MISSED_CONDITION_PROPOSALS: tuple[str, ...] = ("hold", "kill")

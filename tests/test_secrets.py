@@ -203,6 +203,9 @@ def test_demo_generates_its_own_private_key(tmp_path: Path) -> None:
     table = {line.split()[0]: line for line in done.stdout.splitlines() if line[:1].isupper() and "/" in line}
     assert table["ERP-UPGRADE"].endswith("active / planning"), done.stdout
     assert table["SMART-KIOSK"].endswith("killed / discovery"), done.stdout
+    # The lesson SMART-KIOSK's manager filed after the kill reached the next review of the same gate.
+    assert "lesson #1 from SMART-KIOSK shown at AR-GLASSES/idea-screen, applied by wang-fang" in done.stdout
+    assert any("AR-GLASSES" in json.dumps(item) and "killed at the idea screen" in json.dumps(item) for item in inbox)
     assert "has not finished yet" not in done.stdout
 
 

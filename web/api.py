@@ -65,10 +65,11 @@ from models.commands import (
     UpdateProject,
 )
 from models.document_store import check_remote_source
-from models.enums import BallotKind, Decision, ProjectStatus, RoundStatus
+from models.enums import BallotKind, Decision, LessonCategory, ProjectStatus, RoundStatus
 from models.errors import ConflictError, InputError
 from models.evidence import DocumentEvidence, RiskEvidence
 from models.identity import Actor, OrgRole, SignatureProof
+from models.lessons import LessonDraft, LessonDueRecord, LessonEdit, LessonRecord
 from models.snapshots import (
     BaselineRecord,
     ConditionSpec,
@@ -1010,3 +1011,99 @@ def get_audit_head(_: Reader, rt: Runtime) -> AuditHead:
     with rt.read_sessions() as session:
         head = audit_head(session)
     return AuditHead(seq=head.seq if head else 0, hash=head.hash if head else None, at=head.at if head else None)
+
+
+# ------------------------------------------------------------------------------------------------ lessons
+class LessonIn(Body):
+    project_key: ProjectKey
+    what_happened: Annotated[str, StringConstraints(min_length=1, max_length=4000, pattern=VISIBLE)]
+    category: LessonCategory = LessonCategory.OTHER
+    tags: list[Annotated[str, StringConstraints(min_length=1, max_length=40, pattern=VISIBLE)]] = Field(
+        default=[], max_length=20
+    )
+    repeat: Annotated[str, StringConstraints(max_length=4000)] = ""
+    avoid: Annotated[str, StringConstraints(max_length=4000)] = ""
+    gate_id: Ident | None = Field(default=None, description="The gate it was learned at.")
+    round_id: UUID | None = Field(default=None, description="The approval round whose decision taught it.")
+
+
+class LessonPatch(Body):
+    what_happened: Annotated[str, StringConstraints(min_length=1, max_length=4000, pattern=VISIBLE)] | None = None
+    category: LessonCategory | None = None
+    tags: list[Annotated[str, StringConstraints(min_length=1, max_length=40, pattern=VISIBLE)]] | None = Field(
+        default=None, max_length=20
+    )
+    repeat: Annotated[str, StringConstraints(max_length=4000)] | None = None
+    avoid: Annotated[str, StringConstraints(max_length=4000)] | None = None
+
+
+class AppliedIn(Body):
+    round_id: UUID = Field(description="The approval round in which the lesson shaped your decision.")
+
+
+class AppliedOut(BaseModel):
+    lesson_id: int
+    round_id: UUID
+    recorded: bool = Field(description="False when it was already recorded for you in this round.")
+
+
+LessonNumber = Annotated[int, Path(ge=1, le=MAX_INT, description="The lesson's number, e.g. 3.")]
+
+
+@router.get("/lessons", responses=READ, tags=["lessons"])
+def list_lessons(
+    _: Reader,
+    rt: Runtime,
+    limit: Limit = 50,
+    offset: Offset = 0,
+    q: Annotated[
+        str | None, Query(max_length=200, description="Full-text search, Chinese or English; every word must match.")
+    ] = None,
+    project: Annotated[str | None, Query(max_length=64)] = None,
+    category: LessonCategory | None = None,
+) -> Page[LessonRecord]:
+    """Lessons learned: all (oldest first), a project's or a category's, or those matching ``q`` (best first)."""
+    if q is not None and q.strip():
+        found = [
+            lesson
+            for lesson in services.search_lessons(q, uow=rt.reader)
+            if (project is None or lesson.project_key == project) and (category is None or lesson.category == category)
+        ]
+    else:
+        found = services.list_lessons(uow=rt.reader, project_key=project, category=category)
+    return _page(found, limit, offset)
+
+
+@router.get("/lessons/due", responses=READ, tags=["lessons"])
+def lessons_due(_: Reader, rt: Runtime) -> list[LessonDueRecord]:
+    """Killed projects whose lessons learned are still due (each closes once one is filed)."""
+    return services.lessons_due(uow=rt.reader)
+
+
+@router.get("/lessons/{lesson_id}", responses=READ_ONE, tags=["lessons"])
+def show_lesson(_: Reader, rt: Runtime, lesson_id: LessonNumber) -> services.LessonView:
+    """One lesson with the reviews that showed it and the gatekeepers who applied it."""
+    return services.show_lesson(lesson_id, uow=rt.reader)
+
+
+@router.post("/lessons", status_code=status.HTTP_201_CREATED, responses=WRITE, tags=["lessons"])
+def add_lesson(actor: Acting, rt: Runtime, body: LessonIn) -> LessonRecord:
+    """File a lesson learned (the project's manager or sponsor, a gatekeeper or a pmo_admin; audited)."""
+    return services.add_lesson(LessonDraft(**body.model_dump()), actor=actor, uow=rt.uow, now=rt.now())
+
+
+@router.patch("/lessons/{lesson_id}", responses=WRITE, tags=["lessons"])
+def edit_lesson(actor: Acting, rt: Runtime, lesson_id: LessonNumber, body: LessonPatch) -> LessonRecord:
+    """Rewrite a lesson (its author or a pmo_admin); the audit keeps the fields before and after. A body that
+    changes nothing changes nothing (the lesson as it is), as ``PATCH /projects/{key}`` does."""
+    edit = LessonEdit(**body.model_dump(exclude_none=True))
+    if not edit.model_dump(exclude_none=True):
+        return services.show_lesson(lesson_id, uow=rt.reader).lesson
+    return services.edit_lesson(lesson_id, edit, actor=actor, uow=rt.uow, now=rt.now())
+
+
+@router.post("/lessons/{lesson_id}/applied", responses=WRITE, tags=["lessons"])
+def lesson_applied(actor: Acting, rt: Runtime, lesson_id: LessonNumber, body: AppliedIn) -> AppliedOut:
+    """Record that the lesson shaped your decision in an approval round (its gatekeepers)."""
+    recorded = services.mark_applied(lesson_id, body.round_id, actor=actor, uow=rt.uow, now=rt.now())
+    return AppliedOut(lesson_id=lesson_id, round_id=body.round_id, recorded=recorded)

@@ -134,6 +134,13 @@ def project(request: Request, key: str) -> HTMLResponse:
     return render(request, "project.html", page=views.project_page(rt, key, now), now=now)
 
 
+@router.get("/lessons", response_class=HTMLResponse)
+def lessons(request: Request, q: str = "") -> HTMLResponse:
+    """Lessons learned, all or those matching ``q`` (Chinese or English), with how often each was shown and applied."""
+    rt = runtime_of(request)
+    return render(request, "lessons.html", page=views.lessons_page(rt, q[:200]), q=q[:200])
+
+
 # ------------------------------------------------------------------------------------------------ approval
 def _refused(request: Request, err: approval.LinkRefusedError) -> HTMLResponse:
     body = {

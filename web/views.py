@@ -362,3 +362,7 @@ def audit_trail(rt: Runtime, key: str) -> list[Any]:
             if entity == prefix or entity.startswith(prefix + "/") or entity in rounds:
                 kept.append(record)
     return kept[::-1][:AUDIT_ROWS]
+
+
+def lessons_page(rt: Runtime, query: str) -> list[services.LessonRow]:
+    return services.lesson_board(query, uow=rt.reader)

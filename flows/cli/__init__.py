@@ -21,6 +21,7 @@ from flows.cli import (
     exceptions,
     gates,
     keys,
+    lessons,
     login,
     notify,
     people,
@@ -69,6 +70,7 @@ GROUPS: dict[str, typer.Typer] = {
     "report": reports.app,
     "tolerance": tolerances.app,
     "exceptions": exceptions.app,
+    "lesson": lessons.app,
 }
 COMMANDS: dict[str, Callable[..., None]] = {
     "vote": approvals.vote,

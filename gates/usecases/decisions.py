@@ -21,6 +21,7 @@ from models.enums import (
 )
 from models.errors import ConflictError
 from models.events import DomainEvent, queued
+from models.lessons import LessonDueRecord
 from models.snapshots import (
     ConditionRecord,
     OutboxRequest,
@@ -85,6 +86,17 @@ def apply_round_decision(round_id: UUID, *, uow: UowFactory, now: datetime) -> D
             },
             at=now,
         )
+        due = current.decision is Decision.KILL and not tx.has_lessons(project.key)
+        if due:  # never blocks the kill: the manager owes the lessons, and closure waits for them
+            tx.open_lesson_due(
+                LessonDueRecord(
+                    project_key=project.key,
+                    round_id=current.id,
+                    gate_id=current.gate_id,
+                    owner_id=project.manager_id,
+                    opened_at=now,
+                )
+            )
         gate = template.gate(current.gate_id)
         stage = template.stage(move.stage_id)
         moved = move.stage_id != project.stage_id
@@ -108,6 +120,13 @@ def apply_round_decision(round_id: UUID, *, uow: UowFactory, now: datetime) -> D
         messages.append(
             org_notice("decision_made", f"round:{current.id}", context, ("sponsor", "pmo", f"project:{project.key}"))
         )
+        if due:
+            messages += messages_for(
+                require_person(tx, project.manager_id, field="manager"),
+                "lesson_due",
+                f"project:{project.key}",
+                context | {"lesson_command": f"phasegate lesson add {project.key} --gate {current.gate_id} --what ..."},
+            )
         count = tx.enqueue(messages, now=now)
         tx.commit()
     return DecisionApplied(

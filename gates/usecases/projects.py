@@ -9,6 +9,7 @@ from typing import Any
 
 from gates.authorization import Act, check_sponsor_and_manager
 from gates.guard import audit_name, permit, refusals_audited, stamp
+from gates.usecases.lessons import record_closing_lesson
 from gates.usecases.lookups import require_person, require_project, require_template
 from gates.usecases.result import Result, UowFactory
 from models.commands import CreateProject, UpdateProject
@@ -151,7 +152,6 @@ def close_project(key: str, *, actor: Actor, lessons: str, uow: UowFactory, now:
     with uow() as tx:
         project = require_project(tx, key, for_update=True)
         permit(tx, actor, Act.CLOSE_PROJECT, project=project)
-        by = actor.person_id
         if project.status not in (ProjectStatus.KILLED, ProjectStatus.COMPLETED):
             raise ConflictError(
                 f"project {key} is {project.status.value}; only killed or completed projects close",
@@ -160,9 +160,13 @@ def close_project(key: str, *, actor: Actor, lessons: str, uow: UowFactory, now:
         if project.closed:
             raise ConflictError(f"project {key} is already closed", code="project.closed")
         if lessons.strip():
-            tx.add_lessons(key, lessons.strip(), by=by, now=now)
+            record_closing_lesson(tx, project, lessons.strip(), actor=actor, now=now)
         if not tx.has_lessons(key):
-            raise InputError("--lessons: a killed or completed project needs its lessons learned before closure")
+            raise InputError(
+                f"--lessons: project {key} has no lessons learned yet; a killed or completed project closes only "
+                f"after at least one (give --lessons TEXT, or file one with 'phasegate lesson add {key} ...')",
+                code="lesson.required",
+            )
         tx.close_project(key, now=now)
         tx.append_audit(
             actor=audit_name(actor),

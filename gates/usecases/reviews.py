@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from pydantic import Field
@@ -21,6 +22,7 @@ from gates.quorum import resolve_seats, tally
 from gates.recycling import with_recycle_limit
 from gates.registry import default_registry
 from gates.usecases.evidence import collect_evidence
+from gates.usecases.lessons import lessons_context, surface_lessons
 from gates.usecases.lookups import current_gate, require_person, require_project, require_round, require_template
 from gates.usecases.messages import (
     approval_request,
@@ -57,6 +59,7 @@ class ReviewResult(Result):
     evaluation: Evaluation
     approvers: tuple[str, ...]
     notifications: int
+    lessons: tuple[dict[str, Any], ...] = ()  # lessons learned shown with the review (gates.relevance)
     events: tuple[DomainEvent, ...] = Field(default=(), exclude=True)  # for the after-commit handler, not output
 
 
@@ -248,6 +251,7 @@ def start_review(
             "criteria": criteria_context(evaluation),
         }
         round_id: UUID | None = None
+        shown: list[dict[str, Any]] = []
         approvers: tuple[str, ...] = ()
         messages: list[OutboxRequest] = []
         if ready:
@@ -285,7 +289,11 @@ def start_review(
             )
             opening = tally(gate.approval, seats, ())
             asked = opening.next_up or opening.pending
-            request = base | {"packet": gate_packet(evaluation, evidence, project, gate, round_id, asked, now)}
+            shown = lessons_context(
+                surface_lessons(tx, project, gate, evaluation, review_id=review_id, round_id=round_id, now=now)
+            )
+            packet = gate_packet(evaluation, evidence, project, gate, round_id, asked, now) | {"lessons": shown}
+            request = base | {"packet": packet, "lessons": shown}
             if cmd.meeting_at is not None:
                 request |= {
                     "review_meeting": {
@@ -320,6 +328,7 @@ def start_review(
         evaluation=evaluation,
         approvers=approvers,
         notifications=queued,
+        lessons=tuple(shown),
         events=(recorded.model_copy(update={"round_id": round_id}), *queued_event(queued)),
     )
 
@@ -376,10 +385,15 @@ def reassess_open_round(
         )
         fresh = tally(policy_of(current), seats_of(current), ())
         asked = fresh.next_up or fresh.pending
+        shown = lessons_context(
+            surface_lessons(tx, project, gate, evaluation, review_id=recorded.review_id, round_id=current.id, now=now)
+        )
         request = request_context(project, gate) | {
             "recommendation": evaluation.recommendation.value,
             "criteria": criteria_context(evaluation),
-            "packet": gate_packet(evaluation, assessed.evidence, project, gate, current.id, asked, now),
+            "packet": gate_packet(evaluation, assessed.evidence, project, gate, current.id, asked, now)
+            | {"lessons": shown},
+            "lessons": shown,
         }
         messages: list[OutboxRequest] = []
         for person in asked:

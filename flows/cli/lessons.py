@@ -1,0 +1,199 @@
+"""CLI: lessons learned (经验教训): file, edit, list, search (Chinese or English), show, mark applied, and the
+lessons killed projects still owe."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from flows.cli.common import ActFor, Db, Json, acting, command, emit, now, parse_round_id, runtime_for, sub_app
+from models.errors import InputError
+
+app = sub_app("Lessons learned (经验教训): add, edit, list, search, show, applied, due.")
+
+CATEGORIES = "scope, schedule, cost, quality, risk, resources, stakeholders, procurement, technical, governance, other"
+NAMES = {
+    "project_key": "PROJECT",
+    "category": "--category",
+    "tags": "--tags",
+    "what_happened": "--what",
+    "repeat": "--repeat",
+    "avoid": "--avoid",
+    "gate_id": "--gate",
+    "round_id": "--round",
+}
+Category = Annotated[str | None, typer.Option("--category", help=CATEGORIES)]
+Tags = Annotated[str | None, typer.Option("--tags", help="Comma-separated tags, e.g. vendor,budget")]
+Repeat = Annotated[str | None, typer.Option("--repeat", help="What to do again")]
+Avoid = Annotated[str | None, typer.Option("--avoid", help="What not to do again")]
+
+
+def _lesson_id(value: str) -> int:
+    text = value.removeprefix("#")
+    if not text.isdigit():
+        raise InputError(f"ID: {value!r} is not a lesson number (see 'phasegate lesson list')")
+    return int(text)
+
+
+def _line(lesson: Any) -> str:
+    where = lesson.project_key + (f"/{lesson.gate_id}" if lesson.gate_id else "")
+    tags = f" [{', '.join(lesson.tags)}]" if lesson.tags else ""
+    return f"#{lesson.id:<4} {where:<24} {lesson.category.value:<12} {lesson.what_happened}{tags}"
+
+
+@app.command("add")
+def lesson_add(
+    project: Annotated[str, typer.Argument(metavar="PROJECT")],
+    what: Annotated[str, typer.Option("--what", help="What happened")],
+    category: Category = None,
+    tags: Tags = None,
+    repeat: Repeat = None,
+    avoid: Avoid = None,
+    gate: Annotated[str | None, typer.Option("--gate", help="The gate it was learned at")] = None,
+    round_ref: Annotated[
+        str | None, typer.Option("--round", metavar="ROUND", help="The approval round whose decision taught it")
+    ] = None,
+    by: ActFor = None,
+    db: Db = None,
+    as_json: Json = False,
+) -> None:
+    """File a lesson learned (the project's manager or sponsor, a gatekeeper or a pmo_admin)."""
+    from gates import services
+    from models.lessons import LessonDraft
+
+    values: dict[str, Any] = {"project_key": project, "what_happened": what, "gate_id": gate}
+    values |= {k: v for k, v in {"category": category, "tags": tags, "repeat": repeat, "avoid": avoid}.items() if v}
+    if round_ref is not None:
+        values["round_id"] = parse_round_id(round_ref)
+    draft = command(LessonDraft, NAMES, **values)
+    rt = runtime_for(db)
+    lesson = services.add_lesson(draft, actor=acting(rt, by), uow=rt.uow, now=now())
+    if as_json:
+        emit(lesson.model_dump(mode="json"))
+        return
+    typer.echo(f"lesson #{lesson.id} filed for {lesson.project_key}")
+
+
+@app.command("edit")
+def lesson_edit(
+    lesson_ref: Annotated[str, typer.Argument(metavar="ID")],
+    what: Annotated[str | None, typer.Option("--what", help="What happened")] = None,
+    category: Category = None,
+    tags: Tags = None,
+    repeat: Repeat = None,
+    avoid: Avoid = None,
+    by: ActFor = None,
+    db: Db = None,
+) -> None:
+    """Rewrite a lesson (its author or a pmo_admin); the audit keeps the text before and after."""
+    from gates import services
+    from models.lessons import LessonEdit
+
+    values = {"what_happened": what, "category": category, "tags": tags, "repeat": repeat, "avoid": avoid}
+    edit = command(LessonEdit, NAMES, **{k: v for k, v in values.items() if v is not None})
+    rt = runtime_for(db)
+    lesson = services.edit_lesson(_lesson_id(lesson_ref), edit, actor=acting(rt, by), uow=rt.uow, now=now())
+    typer.echo(f"lesson #{lesson.id} edited")
+
+
+@app.command("list")
+def lesson_list(
+    project: Annotated[str | None, typer.Option("--project")] = None,
+    template: Annotated[str | None, typer.Option("--template")] = None,
+    category: Category = None,
+    db: Db = None,
+    as_json: Json = False,
+) -> None:
+    """Lessons learned, oldest first, filtered by project, template or category."""
+    from gates import services
+    from models.enums import LessonCategory
+
+    chosen = None
+    if category is not None:
+        try:
+            chosen = LessonCategory(category)
+        except ValueError:
+            raise InputError(f"--category: {category!r} is not a category; allowed: {CATEGORIES}") from None
+    found = services.list_lessons(
+        uow=runtime_for(db).reader, project_key=project, template_id=template, category=chosen
+    )
+    if as_json:
+        emit([lesson.model_dump(mode="json") for lesson in found])
+        return
+    for lesson in found:
+        typer.echo(_line(lesson))
+
+
+@app.command("search")
+def lesson_search(
+    query: Annotated[list[str], typer.Argument(metavar="WORDS...", help="Chinese or English; all must match")],
+    db: Db = None,
+    as_json: Json = False,
+) -> None:
+    """Full-text search of lessons (trigrams: works for Chinese, which has no spaces, and English alike)."""
+    from gates import services
+
+    found = services.search_lessons(" ".join(query), uow=runtime_for(db).reader)
+    if as_json:
+        emit([lesson.model_dump(mode="json") for lesson in found])
+        return
+    if not found:
+        typer.echo("no lesson matches")
+    for lesson in found:
+        typer.echo(_line(lesson))
+
+
+@app.command("show")
+def lesson_show(lesson_ref: Annotated[str, typer.Argument(metavar="ID")], db: Db = None, as_json: Json = False) -> None:
+    """One lesson in full, with every review that showed it and every gatekeeper who applied it."""
+    from gates import services
+
+    view = services.show_lesson(_lesson_id(lesson_ref), uow=runtime_for(db).reader)
+    if as_json:
+        emit(view.model_dump(mode="json"))
+        return
+    lesson = view.lesson
+    typer.echo(_line(lesson))
+    for label, text in (("what happened", lesson.what_happened), ("repeat", lesson.repeat), ("avoid", lesson.avoid)):
+        if text:
+            typer.echo(f"  {label}: {text}")
+    typer.echo(f"  by {lesson.author_id} at {lesson.created_at:%Y-%m-%d %H:%M} UTC")
+    for use in view.uses:
+        who = "" if use.kind.value == "shown" else f" by {use.person_id}"
+        typer.echo(f"  {use.kind.value}{who} at {use.project_key}/{use.gate_id} {use.at:%Y-%m-%d}")
+
+
+@app.command("applied")
+def lesson_applied(
+    lesson_ref: Annotated[str, typer.Argument(metavar="ID")],
+    round_ref: Annotated[str, typer.Option("--round", metavar="ROUND", help="The approval round you decide in")],
+    by: ActFor = None,
+    db: Db = None,
+) -> None:
+    """Record that a lesson shaped your decision in an approval round (its gatekeepers)."""
+    from gates import services
+
+    rt = runtime_for(db)
+    lesson_id = _lesson_id(lesson_ref)
+    added = services.mark_applied(lesson_id, parse_round_id(round_ref), actor=acting(rt, by), uow=rt.uow, now=now())
+    typer.echo(f"lesson #{lesson_id} {'recorded as applied' if added else 'was already recorded as applied'}")
+
+
+@app.command("due")
+def lesson_due(
+    owner: Annotated[str | None, typer.Option("--owner", help="Only this manager's")] = None,
+    db: Db = None,
+    as_json: Json = False,
+) -> None:
+    """Killed projects whose lessons learned are still due (each closes once one is filed)."""
+    from gates import services
+
+    found = services.lessons_due(uow=runtime_for(db).reader, owner_id=owner)
+    if as_json:
+        emit([due.model_dump(mode="json") for due in found])
+        return
+    for due in found:
+        typer.echo(
+            f"{due.project_key:<16} killed at {due.gate_id:<12} owner {due.owner_id:<10} since {due.opened_at:%Y-%m-%d}"
+        )
