@@ -19,9 +19,11 @@ def server_start(port: Annotated[int | None, typer.Option("--port")] = None) -> 
     status = start(runtime_for(None).settings, port=port)
     typer.echo(f"Prefect server running at {status.url} (pid {status.pid}); stop it with 'phasegate server stop'")
     if status.serving:
+        from flows.serving import DEPLOYMENTS
+
+        names = [deployment.name for deployment in DEPLOYMENTS]
         typer.echo(
-            f"serving gate-review, gate-decision, notify-dispatch, approval-reminders and weekly-digest "
-            f"(pid {status.serving_pid}, log {status.serving_log})"
+            f"serving {', '.join(names[:-1])} and {names[-1]} (pid {status.serving_pid}, log {status.serving_log})"
         )
     else:
         typer.echo(
