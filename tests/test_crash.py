@@ -118,8 +118,10 @@ def _assert_complete(facts: StoreFacts, url: str, projects: Sequence[tuple[str, 
         assert facts.audit_actions[action] == n, action
     assert facts.audit_actions["vote.cast"] == 3 * n
     assert facts.audit_rows == seeded.audit_rows + 7 * n  # nothing else: no refusals, no closed requests, no repeats
-    assert facts.outbox_keys == facts.outbox_distinct_keys == 5 * n  # 3 approval requests, 2 decision notices
-    assert facts.outbox_by_status == {"sent": 5 * n}
+    # 3 approval requests and 2 decision notices each; a killed project also owes its lessons (one notice)
+    kills = sum(1 for _, script in projects if script == "kill")
+    assert facts.outbox_keys == facts.outbox_distinct_keys == 5 * n + kills
+    assert facts.outbox_by_status == {"sent": 5 * n + kills}
 
 
 def _deliveries(receiver: HttpReceiver, facts: StoreFacts) -> Counter[str]:
