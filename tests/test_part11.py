@@ -46,10 +46,11 @@ PHASEGATE = str(Path(sys.executable).with_name("phasegate"))
 
 
 def part11_template() -> LifecycleTemplate:
-    """it-pmo as version 2, its first gate taking electronic signatures (the PMO's edit of the YAML)."""
-    shipped = next(template for _, template in shipped_templates() if template.id == "it-pmo")
+    """it-pmo's newest shipped version as the next version, its first gate taking electronic signatures (the PMO's
+    edit of the YAML)."""
+    shipped = max((t for _, t in shipped_templates() if t.id == "it-pmo"), key=lambda t: t.version)
     data = shipped.model_dump(mode="json")
-    data["version"] = 2
+    data["version"] = shipped.version + 1
     data["gates"][0]["signature"] = "part11"
     return LifecycleTemplate.model_validate(data)
 
@@ -73,10 +74,10 @@ def part11_world(url: str, public_url: str, tmp_path: Path, receiver: HttpReceiv
         )
     finally:
         engine.dispose()
-    w = build_world(url, public_url, tmp_path, receiver)  # the project takes the latest version: it-pmo@2
+    w = build_world(url, public_url, tmp_path, receiver)  # the project takes the latest version, the Part 11 one
     current = services.get_round(w.round_id, uow=w.uow)
     project = services.project_view(current.project_key, uow=w.uow).project
-    assert project.template_version == 2
+    assert project.template_version == template.version
     give_password(w.rt.sessions, "sam", audit_key=w.rt.audit_key)
     return w
 
