@@ -172,7 +172,7 @@ def test_server_start_serves_the_deployments_with_their_schedules(local: Local) 
     assert Path(status["serving_log"]) == (local.home / "prefect" / "serving.log").resolve()
     assert Path(status["serving_log"]).is_file()
     declared = _schedules_of_prefect_yaml()
-    assert len(declared) == 5
+    assert len(declared) == len(DEPLOYMENTS) == 7
     for name, schedules in declared.items():
         deployment = local.api(f"/deployments/name/{name}/{name}")
         assert deployment["name"] == name and "phasegate" in deployment["tags"]
