@@ -331,9 +331,29 @@ def risk_add(
 ) -> None:
     """Add or update one risk in the project's register."""
     from gates import services
+
+    row = risk_row(key, risk_id, title, probability, impact, owner, response, mitigation, category, status)
+    rt = runtime_for(db)
+    services.record_risks(key, [risk_evidence(row)], actor=acting(rt, as_person), uow=rt.uow, now=now())
+    typer.echo(f"{key}: risk {risk_id} score {probability * impact}")
+
+
+def risk_row(
+    key: str,
+    risk_id: str,
+    title: str,
+    probability: int,
+    impact: int,
+    owner: str | None,
+    response: str | None,
+    mitigation: str,
+    category: str,
+    status: str,
+) -> Any:
+    """``risk add``'s options as the import's row, checked with the import's rules (local and through the server)."""
     from models.imports import RiskRow
 
-    row = command(
+    return command(
         RiskRow,
         {
             "probability": "--probability",
@@ -354,9 +374,6 @@ def risk_add(
         category=category,
         status=status,
     )
-    rt = runtime_for(db)
-    services.record_risks(key, [risk_evidence(row)], actor=acting(rt, as_person), uow=rt.uow, now=now())
-    typer.echo(f"{key}: risk {risk_id} score {probability * impact}")
 
 
 def risk_evidence(row: Any) -> Any:

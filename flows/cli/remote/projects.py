@@ -58,6 +58,7 @@ from flows.cli.common import (
     split_ref,
     sub_app,
 )
+from flows.cli.evidence import risk_row
 from flows.cli.remote.session import refuse_db, server
 from models.errors import InputError
 
@@ -319,29 +320,7 @@ def risk_add(
     db: Db = None,
 ) -> None:
     """Add or update one risk in the project's register."""
-    from models.imports import RiskRow
-
-    row = command(
-        RiskRow,
-        {
-            "probability": "--probability",
-            "impact": "--impact",
-            "response": "--response",
-            "status": "--status",
-            "id": "ID",
-            "title": "--title",
-        },
-        project=key,
-        id=risk_id,
-        title=title,
-        probability=probability,
-        impact=impact,
-        owner=owner,
-        response=response,
-        mitigation=mitigation,
-        category=category,
-        status=status,
-    )
+    row = risk_row(key, risk_id, title, probability, impact, owner, response, mitigation, category, status)
     body = {
         "id": row.id,
         "title": row.title,
