@@ -101,19 +101,9 @@ def gate_review(
     as_json: Json = False,
 ) -> None:
     """Run the gate-review flow: evaluate, record, open the approval round (or record why not) and notify."""
-    from datetime import datetime
-
     from gates import services
 
-    if meeting is not None:
-        try:
-            when = datetime.fromisoformat(meeting)
-        except ValueError:
-            raise InputError(
-                f"--meeting: {meeting!r} is not a date and time; use e.g. 2026-12-03T10:00+08:00"
-            ) from None
-        if when.tzinfo is None:
-            raise InputError(f"--meeting: {meeting!r} needs a UTC offset, e.g. 2026-12-03T10:00+08:00")
+    meeting_at(meeting)
     rt = runtime_for(db)
     services.reviewable_gate(key, uow=rt.reader)  # fail fast on user mistakes, before paying for Prefect
     actor = acting(rt, requested_by)
@@ -125,16 +115,36 @@ def gate_review(
     if as_json:
         emit(result | {"state": state.name})
         return
+    print_review(key, result, state.name, sent=f"{result['dispatch'].get('sent', 0)} sent")
+
+
+def meeting_at(meeting: str | None) -> Any:
+    """``--meeting`` as an aware datetime (None when not given); a naive or malformed one is exit 2."""
+    from datetime import datetime
+
+    if meeting is None:
+        return None
+    try:
+        when = datetime.fromisoformat(meeting)
+    except ValueError:
+        raise InputError(f"--meeting: {meeting!r} is not a date and time; use e.g. 2026-12-03T10:00+08:00") from None
+    if when.tzinfo is None:
+        raise InputError(f"--meeting: {meeting!r} needs a UTC offset, e.g. 2026-12-03T10:00+08:00")
+    return when
+
+
+def print_review(key: str, result: dict[str, Any], state: str, *, sent: str) -> None:
+    """What ``gate review`` prints, locally and through the server (``sent``: who sends the requests)."""
     evaluation = result["evaluation"]
     typer.echo(
-        f"{key} at gate {evaluation['gate_id']}: recommendation {evaluation['recommendation'].upper()} ({state.name})"
+        f"{key} at gate {evaluation['gate_id']}: recommendation {evaluation['recommendation'].upper()} ({state})"
     )
     for c in evaluation["criteria"]:
         typer.echo(f"  [{'PASS' if c['passed'] else 'FAIL'}] {c['code']}: {c['message']}")
     if result["round_id"]:
         typer.echo(
             f"approval round {result['round_id']} open for {', '.join(result['approvers'])}; "
-            f"{result['notifications']} notification(s) queued, {result['dispatch'].get('sent', 0)} sent"
+            f"{result['notifications']} notification(s) queued, {sent}"
         )
     else:
         typer.echo("not ready: no approval round opened")

@@ -8,11 +8,12 @@ than from the laptop, which holds no notification secrets.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from flows.cli.common import Db, Json, emit, sub_app
+from flows.cli.gates import meeting_at, print_review
 from flows.cli.remote.session import acting_person, refuse_db, server
 from models.errors import InputError
 
@@ -53,19 +54,8 @@ def gate_review(
     as_json: Json = False,
 ) -> None:
     """Start a gate review on the server: evaluate, record, open the approval round (or record why not)."""
-    from datetime import datetime
-
-    body: dict[str, Any] | None = None
-    if meeting is not None:
-        try:
-            when = datetime.fromisoformat(meeting)
-        except ValueError:
-            raise InputError(
-                f"--meeting: {meeting!r} is not a date and time; use e.g. 2026-12-03T10:00+08:00"
-            ) from None
-        if when.tzinfo is None:
-            raise InputError(f"--meeting: {meeting!r} needs a UTC offset, e.g. 2026-12-03T10:00+08:00")
-        body = {"meeting_at": when.isoformat()}
+    when = meeting_at(meeting)
+    body = {"meeting_at": when.isoformat()} if when is not None else None
     with server(act_as=requested_by) as remote:
         refuse_db(db, remote.login.url)
         out = remote.call("POST", f"/projects/{key}/reviews", body=body)
@@ -81,19 +71,7 @@ def gate_review(
     if as_json:
         emit(result | {"state": state})
         return
-    evaluation = result["evaluation"]
-    typer.echo(
-        f"{key} at gate {evaluation['gate_id']}: recommendation {evaluation['recommendation'].upper()} ({state})"
-    )
-    for c in evaluation["criteria"]:
-        typer.echo(f"  [{'PASS' if c['passed'] else 'FAIL'}] {c['code']}: {c['message']}")
-    if result["round_id"]:
-        typer.echo(
-            f"approval round {result['round_id']} open for {', '.join(result['approvers'])}; "
-            f"{result['notifications']} notification(s) queued, sent by the server's dispatcher"
-        )
-    else:
-        typer.echo("not ready: no approval round opened")
+    print_review(key, result, state, sent="sent by the server's dispatcher")
 
 
 def score(
