@@ -186,10 +186,10 @@ def test_approval_reminders_go_on_past_a_round_that_cannot_be_applied(
     world = worlds[0]
     monkeypatch.setenv("PHASEGATE_DATABASE_URL", world.settings.resolved_database_url)
     with world.rt.uow() as tx:  # decided before condition owners were checked: no such person as "ghost"
-        current = tx.get_round(world.round_id, for_update=True)
+        current = tx.reviews.get_round(world.round_id, for_update=True)
         assert current is not None
         ghost = ConditionSpec(text="Fix", owner_id="ghost", due_on=datetime(2027, 1, 15).date(), verification="x")
-        tx.add_vote(
+        tx.reviews.add_vote(
             current.id,
             VoteRecord(
                 voter_id="sam",
@@ -201,7 +201,7 @@ def test_approval_reminders_go_on_past_a_round_that_cannot_be_applied(
                 conditions=(ghost,),
             ),
         )
-        tx.resolve_round(
+        tx.reviews.resolve_round(
             current, decision=Decision.CONDITIONAL_GO, decided_by=["sam"], reason="x", now=datetime.now(UTC)
         )
         tx.commit()

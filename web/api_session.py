@@ -51,7 +51,7 @@ class Me(BaseModel):
 def me(caller: Caller, actor: Acting, rt: Runtime) -> Me:
     """Who this token belongs to and its role (``phasegate login`` and ``whoami`` ask this)."""
     with rt.reader() as tx:
-        person = tx.get_person(caller.person_id)
+        person = tx.people.get_person(caller.person_id)
     return Me(
         person_id=caller.person_id,
         name=person.name if person else None,

@@ -167,7 +167,7 @@ def _approval_page(
     packet = views.packet(rt, link.current)
     person_locale = None
     with rt.uow() as tx:
-        person = tx.get_person(link.claim.approver_id)
+        person = tx.people.get_person(link.claim.approver_id)
         person_locale = person.locale if person else None
     token = cookie = None
     if why_not is None:

@@ -162,7 +162,7 @@ def packet(rt: Runtime, current: RoundSnapshot) -> Packet:
 
 def _names(rt: Runtime, ids: set[str]) -> dict[str, str]:
     with rt.reader() as tx:
-        return {person_id: person.name for person_id, person in tx.get_people(ids).items()}
+        return {person_id: person.name for person_id, person in tx.people.get_people(ids).items()}
 
 
 # ------------------------------------------------------------------------------------------------ dashboard

@@ -65,12 +65,12 @@ def apply_round_decision(round_id: UUID, *, uow: UowFactory, now: datetime) -> D
             )
         template = require_template(tx, project.template_id, project.template_version).template
         move = lifecycle_move(template, project, current.gate_id, current.decision)
-        tx.update_project_state(
+        tx.projects.update_project_state(
             project.key, status=move.status, stage_id=move.stage_id, recycle_count=move.recycle_count, now=now
         )
-        tx.mark_round_applied(current.id, now=now)
+        tx.reviews.mark_round_applied(current.id, now=now)
         conditions = _conditions_of(current) if current.decision is Decision.CONDITIONAL_GO else []
-        tx.add_conditions(conditions, now=now)
+        tx.conditions.add_conditions(conditions, now=now)
         tx.append_audit(
             actor=SYSTEM,
             action="decision.applied",
@@ -86,9 +86,9 @@ def apply_round_decision(round_id: UUID, *, uow: UowFactory, now: datetime) -> D
             },
             at=now,
         )
-        due = current.decision is Decision.KILL and not tx.has_lessons(project.key)
+        due = current.decision is Decision.KILL and not tx.lessons.has_lessons(project.key)
         if due:  # never blocks the kill: the manager owes the lessons, and closure waits for them
-            tx.open_lesson_due(
+            tx.lessons.open_lesson_due(
                 LessonDueRecord(
                     project_key=project.key,
                     round_id=current.id,

@@ -108,7 +108,7 @@ def record_review(
     ``actor`` is who asked for the review, stamped into the audit entry; a refresh under an open round has
     none of its own and keeps the round's requester."""
     evaluation = assessed.evaluation
-    review_id = tx.add_review(
+    review_id = tx.reviews.add_review(
         project_key=project.key,
         gate_id=gate.id,
         stage_id=project.stage_id,
@@ -170,7 +170,7 @@ def _reviewable(
     project = require_project(tx, project_key, for_update=for_update)
     template = require_template(tx, project.template_id, project.template_version).template
     gate = current_gate(project, template)
-    pending = tx.open_rounds(project.key)
+    pending = tx.reviews.open_rounds(project.key)
     if pending:
         raise ConflictError(
             f"project {project.key} already has an open approval round {pending[0].id} for gate "
@@ -199,11 +199,11 @@ def latest_review(project_key: str, *, uow: UowFactory) -> ReviewResult | None:
     ``notifications`` is 0: that flow run queued and sent its requests itself.
     """
     with uow() as tx:
-        found = tx.latest_review(project_key)
+        found = tx.reviews.latest_review(project_key)
         if found is None:
             return None
         review_id, evaluation = found
-        opened = next((r for r in tx.open_rounds(project_key) if r.review_id == review_id), None)
+        opened = next((r for r in tx.reviews.open_rounds(project_key) if r.review_id == review_id), None)
     return ReviewResult(
         review_id=review_id,
         round_id=opened.id if opened else None,
@@ -260,7 +260,7 @@ def start_review(
             )
             approvers = tuple(dict.fromkeys(seat.person_id for seat in seats))
             calendar = WorkingCalendar.from_def(template.calendar)
-            round_id = tx.open_round(
+            round_id = tx.reviews.open_round(
                 review_id=review_id,
                 project_key=project.key,
                 gate_id=gate.id,
@@ -363,8 +363,8 @@ def reassess_open_round(
             requested_by=current.requested_by,
             now=now,
         )
-        superseded = tx.supersede_votes(current.id, now=now)
-        tx.refresh_round(
+        superseded = tx.reviews.supersede_votes(current.id, now=now)
+        tx.reviews.refresh_round(
             current.id,
             review_id=recorded.review_id,
             evidence_hash=evaluation.evidence_hash,
@@ -413,7 +413,7 @@ def reassess_open_round(
 
 def _enabled(tx: UnitOfWork, roles: Mapping[str, Sequence[str]]) -> dict[str, tuple[str, ...]]:
     """The project's roles without disabled people: a disabled person is never seated in a new round."""
-    people = tx.get_people({person for holders in roles.values() for person in holders})
+    people = tx.people.get_people({person for holders in roles.values() for person in holders})
     return {
         role: tuple(p for p in holders if not (p in people and people[p].disabled)) for role, holders in roles.items()
     }

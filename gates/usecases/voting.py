@@ -74,7 +74,7 @@ def _active_delegation(
 ) -> DelegationRecord | None:
     found = (
         record
-        for record in tx.delegations(principal)
+        for record in tx.delegations.delegations(principal)
         if delegation_covers(
             record, principal=principal, delegate=delegate, on=on, template_id=template_id, gate_id=gate_id
         )
@@ -95,7 +95,7 @@ def _refuse(
 ) -> None:
     """Record a refused vote in its own transaction, with the round's evidence and policy in force."""
     with uow() as tx:
-        current = tx.get_round(round_id)
+        current = tx.reviews.get_round(round_id)
     refuse(
         uow,
         actor=actor,
@@ -121,7 +121,7 @@ def _replay(tx: UnitOfWork, cmd: CastVote) -> VoteResult | None:
     """A retried command with the same idempotency key returns the first result, or is a clear conflict."""
     if cmd.idempotency_key is None:
         return None
-    found = tx.vote_by_key(cmd.idempotency_key)
+    found = tx.reviews.vote_by_key(cmd.idempotency_key)
     if found is None:
         return None
     round_id, vote = found
@@ -351,7 +351,7 @@ def _require_condition_people(tx: UnitOfWork, cmd: CastVote) -> None:
     ]
     if not named:
         return
-    known = tx.get_people({person for _, _, person in named})
+    known = tx.people.get_people({person for _, _, person in named})
     for index, role, person in named:
         if person not in known:
             raise InputError(
@@ -387,9 +387,9 @@ def _record(
         conditions=cmd.conditions,
         idempotency_key=cmd.idempotency_key,
     )
-    vote_id = tx.add_vote(current.id, vote)
+    vote_id = tx.reviews.add_vote(current.id, vote)
     seat_role = next((seat.role for seat in seats if seat.person_id == principal), "")
-    signer_name = tx.get_person(signer) or tx.get_person(principal)
+    signer_name = tx.people.get_person(signer) or tx.people.get_person(principal)
     ballots = (*ballots_of(current), Ballot(person_id=principal, kind=cmd.kind, decision=cmd.decision))
     after = tally(policy, seats, ballots)
     meaning = vote_meaning(cmd.kind, cmd.decision)
@@ -418,7 +418,7 @@ def _record(
     )
     messages: list[OutboxRequest] = []
     if after.closed:
-        tx.close_seats(current.id, after.closed)
+        tx.reviews.close_seats(current.id, after.closed)
         for person in after.closed:
             tx.append_audit(
                 actor=SYSTEM,
@@ -429,7 +429,7 @@ def _record(
             )
     if after.outcome is not None:
         decided_by = sorted({v.voter_id for v in current.live_votes} | {principal})
-        tx.resolve_round(current, decision=after.outcome, decided_by=decided_by, reason=cmd.reason, now=now)
+        tx.reviews.resolve_round(current, decision=after.outcome, decided_by=decided_by, reason=cmd.reason, now=now)
         tx.append_audit(
             actor=SYSTEM,
             action="round.resolved",

@@ -7,7 +7,7 @@ searches its FTS5 trigram table (migration 0012), PostgreSQL a pg_trgm GIN index
 shorter than three characters (two Chinese characters are a whole word: 供应) has no trigram; it is matched with
 LIKE instead, which on PostgreSQL the same GIN index still serves.
 
-A mixin of ``SqlUnitOfWork``: it shares the unit's session and never commits.
+A repository of ``SqlUnitOfWork``: it shares the unit's session and never commits.
 """
 
 from __future__ import annotations
@@ -67,8 +67,9 @@ def search_terms(query: str) -> list[str]:
     return list(dict.fromkeys(query.lower().split()))
 
 
-class LessonRepository:
-    session: Session
+class SqlLessons:
+    def __init__(self, session: Session) -> None:
+        self.session = session
 
     def add_lesson(self, record: LessonRecord) -> int:
         """Insert a lesson (``record.id`` is ignored: the database numbers lessons 1, 2, 3 for people to type)."""
