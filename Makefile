@@ -22,7 +22,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
 typecheck: $(STAMP)
-	$(VENV)/bin/mypy --strict $(PACKAGES)
+	$(VENV)/bin/mypy --strict $(PACKAGES) tests/fakes.py
 
 imports: $(STAMP)
 	$(VENV)/bin/lint-imports

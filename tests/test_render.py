@@ -388,7 +388,7 @@ def test_condition_missed_shows_the_proposal(proposal: str, en_word: str, zh_wor
 
 
 def test_condition_missed_refuses_other_proposals() -> None:
-    with pytest.raises(InputError, match="proposal 'go' is not allowed; allowed: hold, kill"):
+    with pytest.raises(InputError, match="condition_missed: proposal: Input should be 'hold' or 'kill'"):
         render("condition_missed", "en", {**CONTEXTS["condition_missed"], "proposal": "go"})
 
 

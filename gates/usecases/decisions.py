@@ -5,6 +5,7 @@ its tracked conditions, recycle, hold, kill), and reconciling rounds a crash lef
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 from uuid import UUID, uuid4
 
 from pydantic import Field
@@ -22,6 +23,7 @@ from models.enums import (
 from models.errors import ConflictError
 from models.events import DomainEvent, queued
 from models.lessons import LessonDueRecord
+from models.notices import DecisionMade, LessonDue
 from models.snapshots import (
     ConditionRecord,
     OutboxRequest,
@@ -100,32 +102,32 @@ def apply_round_decision(round_id: UUID, *, uow: UowFactory, now: datetime) -> D
         gate = template.gate(current.gate_id)
         stage = template.stage(move.stage_id)
         moved = move.stage_id != project.stage_id
-        context = {
+        about: dict[str, Any] = {
             "project_key": project.key,
             "project_name": project.name,
+            "gate_id": current.gate_id,
             "gate_name": gate.name if gate else current.gate_id,
             "gate_name_zh": (gate.name_zh or gate.name) if gate else current.gate_id,
-            "decision": current.decision.value,
-            "decided_by": ", ".join(v.signature for v in current.live_votes),
-            "reason": "; ".join(v.reason for v in current.live_votes if v.reason),
-            "new_stage": stage.name if moved else None,
-            "new_stage_zh": (stage.name_zh or stage.name) if moved else None,
-            "project_status": move.status.value,
         }
+        notice = DecisionMade(
+            **about,
+            decision=current.decision.value,
+            decided_by=", ".join(v.signature for v in current.live_votes),
+            reason="; ".join(v.reason for v in current.live_votes if v.reason),
+            new_stage=stage.name if moved else None,
+            new_stage_zh=(stage.name_zh or stage.name) if moved else None,
+            project_status=move.status.value,
+        )
         messages: list[OutboxRequest] = []
         for person_id in dict.fromkeys((project.sponsor_id, project.manager_id)):
-            messages += messages_for(
-                require_person(tx, person_id, field="recipient"), "decision_made", f"round:{current.id}", context
-            )
-        messages.append(
-            org_notice("decision_made", f"round:{current.id}", context, ("sponsor", "pmo", f"project:{project.key}"))
-        )
+            messages += messages_for(require_person(tx, person_id, field="recipient"), notice, f"round:{current.id}")
+        messages.append(org_notice(notice, f"round:{current.id}", ("sponsor", "pmo", f"project:{project.key}")))
         if due:
+            lesson = LessonDue(
+                **about, lesson_command=f"phasegate lesson add {project.key} --gate {current.gate_id} --what ..."
+            )
             messages += messages_for(
-                require_person(tx, project.manager_id, field="manager"),
-                "lesson_due",
-                f"project:{project.key}",
-                context | {"lesson_command": f"phasegate lesson add {project.key} --gate {current.gate_id} --what ..."},
+                require_person(tx, project.manager_id, field="manager"), lesson, f"project:{project.key}"
             )
         count = tx.enqueue(messages, now=now)
         tx.commit()

@@ -1,5 +1,8 @@
 """The notifications use cases queue: per person (one row per target), per organisation channel (tags),
 and the approval request with its command, its signed link and, for a review, the gate packet.
+
+Each message is a typed payload (``models.notices``): the use case fills the model, so a missing or misspelt
+field fails here, in the transaction that queues it, not at send time.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from gates.evm import compute as compute_evm
 from gates.ports import ApprovalLinks, UnitOfWork
 from gates.usecases.lookups import require_person
 from models.evidence import GateEvidence
+from models.notices import ApprovalRequested, CriterionLine, Notice
 from models.snapshots import (
     Evaluation,
     OutboxRequest,
@@ -23,7 +27,8 @@ from models.template import GateDef
 
 
 def request_context(project: ProjectSnapshot, gate: GateDef) -> dict[str, Any]:
-    """What every message about a project's gate names: the project and the gate, in both languages."""
+    """What every message about a project's gate names (``GateNotice``'s fields): the project and the gate, in
+    both languages."""
     return {
         "project_key": project.key,
         "project_name": project.name,
@@ -33,16 +38,17 @@ def request_context(project: ProjectSnapshot, gate: GateDef) -> dict[str, Any]:
     }
 
 
-def criteria_context(evaluation: Evaluation) -> list[dict[str, Any]]:
+def criteria_context(evaluation: Evaluation) -> list[CriterionLine]:
+    """Each criterion's finding and fix as a message lists it."""
     return [
-        {
-            "code": c.code,
-            "passed": c.passed,
-            "message": c.message,
-            "message_zh": c.message_zh,
-            "remediation": c.remediation,
-            "remediation_zh": c.remediation_zh,
-        }
+        CriterionLine(
+            code=c.code,
+            passed=c.passed,
+            message=c.message,
+            message_zh=c.message_zh,
+            remediation=c.remediation,
+            remediation_zh=c.remediation_zh,
+        )
         for c in evaluation.criteria
     ]
 
@@ -78,38 +84,42 @@ def approval_request(
     *,
     evidence_hash: str,
     links: ApprovalLinks | None,
-    kind: str = "approval_requested",
+    notice: type[ApprovalRequested] = ApprovalRequested,
     subject_suffix: str = "",
 ) -> list[OutboxRequest]:
-    """The request one approver receives: how to vote by command and, when links are configured, by page."""
+    """The request one approver receives (or its reminder or escalation, by ``notice``): how to vote by
+    command and, when links are configured, by page. ``base`` holds the rest of the payload's fields."""
     approver = require_person(tx, approver_id, field="approver")
-    context = base | {
-        "round_id": str(round_id),
-        "approver_name": approver.name,
-        "vote_command": f"phasegate vote {round_id} --decision go",  # run from the approver's own OS login
-        "approval_url": links(round_id, approver.id, evidence_hash) if links else None,
-    }
-    return messages_for(approver, kind, f"round:{round_id}{subject_suffix}", context)
+    request = notice(
+        **base,
+        round_id=str(round_id),
+        approver_name=approver.name,
+        vote_command=f"phasegate vote {round_id} --decision go",  # run from the approver's own OS login
+        approval_url=links(round_id, approver.id, evidence_hash) if links else None,
+    )
+    return messages_for(approver, request, f"round:{round_id}{subject_suffix}")
 
 
-def org_notice(kind: str, subject: str, context: dict[str, Any], tags: tuple[str, ...]) -> OutboxRequest:
+def org_notice(notice: Notice, subject: str, tags: tuple[str, ...]) -> OutboxRequest:
     """A notice to the organisation's tagged channels (a PMO chat group, a project team's WeCom group)."""
     return OutboxRequest(
-        idempotency_key=f"{kind}:{subject}:org",
-        kind=kind,
+        idempotency_key=f"{notice.kind}:{subject}:org",
+        kind=notice.kind,
         recipient_id=None,
         target="",
         locale="en",
-        context=context,
+        context=notice.context(),
         tags=tags,
     )
 
 
-def messages_for(person: PersonSnapshot, kind: str, subject: str, context: dict[str, Any]) -> list[OutboxRequest]:
+def messages_for(person: PersonSnapshot, notice: Notice, subject: str) -> list[OutboxRequest]:
+    """One row per target the person has, in the person's language, keyed so a retry queues nothing twice."""
+    context = notice.context()
     return [
         OutboxRequest(
-            idempotency_key=f"{kind}:{subject}:{person.id}:{index}",
-            kind=kind,
+            idempotency_key=f"{notice.kind}:{subject}:{person.id}:{index}",
+            kind=notice.kind,
             recipient_id=person.id,
             target=target,
             locale=person.locale,

@@ -20,7 +20,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
 from uuid import uuid4
 
 from gates.calendar import WorkingCalendar
@@ -35,6 +34,7 @@ from gates.usecases.result import SYSTEM, Result, UowFactory
 from gates.usecases.reviews import check_gate
 from models.enums import Recommendation
 from models.monitoring import MonitorInput, RagRow
+from models.notices import EvidenceWarning, ToleranceExceptionRaised
 from models.snapshots import Evaluation, OutboxRequest, ProjectSnapshot
 from models.template import LifecycleTemplate
 from models.tolerance import PROJECT_SCOPE, Dimension, ToleranceException
@@ -64,23 +64,23 @@ class ScanReport(Result):
     health: tuple[ProjectHealth, ...]
 
 
-def _context(project: ProjectSnapshot, record: ToleranceException, owner_name: str | None) -> dict[str, Any]:
-    return {
-        "project_key": project.key,
-        "project_name": project.name,
-        "exception_id": str(record.id),
-        "dimension": record.dimension.value,
-        "scope": record.scope,
-        "level": record.level.value,
-        "owner": owner_name or "",
-        "baseline": str(record.baseline),
-        "forecast": str(record.forecast),
-        "allowance": str(record.allowance),
-        "deviation": str(record.deviation),
-        "currency": project.currency if record.dimension is Dimension.COST else "%",
-        "decide_command": f"phasegate exceptions decide {record.id} --decision approve_plan|premature_close|accept "
+def _notice(project: ProjectSnapshot, record: ToleranceException, owner_name: str | None) -> ToleranceExceptionRaised:
+    return ToleranceExceptionRaised(
+        project_key=project.key,
+        project_name=project.name,
+        exception_id=str(record.id),
+        dimension=record.dimension.value,
+        scope=record.scope,
+        level=record.level.value,
+        owner=owner_name or "",
+        baseline=str(record.baseline),
+        forecast=str(record.forecast),
+        allowance=str(record.allowance),
+        deviation=str(record.deviation),
+        currency=project.currency if record.dimension is Dimension.COST else "%",
+        decide_command=f"phasegate exceptions decide {record.id} --decision approve_plan|premature_close|accept "
         '--reason "..."',
-    }
+    )
 
 
 def assess_quality(item: MonitorInput, project_wide: list[EffectiveTolerance]) -> tuple[DimensionRag, Breach | None]:
@@ -186,11 +186,9 @@ def scan_projects(keys: Sequence[str], *, uow: UowFactory, now: datetime) -> Sca
                 continue  # another scan raised this one first
             owner = owners.get(record.owner_id or "")
             subject = f"{record.project_key}:{record.scope}:{record.dimension.value}:{seq}"
-            context = _context(item.project, record, owner.name if owner else None)
+            notice = _notice(item.project, record, owner.name if owner else None)
             messages += (
-                messages_for(owner, KIND, subject, context)
-                if owner is not None
-                else [org_notice(KIND, subject, context, ("pmo",))]
+                messages_for(owner, notice, subject) if owner is not None else [org_notice(notice, subject, ("pmo",))]
             )
             tx.append_audit(
                 actor=SYSTEM,
@@ -332,17 +330,18 @@ def _warn(
             return False
         gate = stored.template.gate(gate_id)
         manager = tx.people.get_person(project.manager_id)
-        context = {
-            "project_key": project.key,
-            "project_name": project.name,
-            "gate_name": gate.name if gate else gate_id,
-            "gate_name_zh": gate.name_zh if gate else None,
-            "gate_date": gate_date.isoformat(),
-            "working_days_left": left,
-            "criteria": criteria_context(evaluation),
-        }
+        warning = EvidenceWarning(
+            project_key=project.key,
+            project_name=project.name,
+            gate_id=gate_id,
+            gate_name=gate.name if gate else gate_id,
+            gate_name_zh=gate.name_zh if gate else None,
+            gate_date=gate_date.isoformat(),
+            working_days_left=left,
+            criteria=criteria_context(evaluation),
+        )
         if manager is not None:
-            tx.enqueue(messages_for(manager, "gate_evidence_warning", subject, context), now=now)
+            tx.enqueue(messages_for(manager, warning, subject), now=now)
         tx.append_audit(
             actor=SYSTEM,
             action="gate.evidence_warning",

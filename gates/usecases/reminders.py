@@ -21,6 +21,16 @@ from models.enums import (
     RoundStatus,
 )
 from models.errors import NotFoundError
+from models.notices import (
+    ApprovalRequested,
+    ConditionDue,
+    ConditionMissed,
+    DigestCondition,
+    DigestItem,
+    Escalation,
+    Reminder,
+    WeeklyDigest,
+)
 from models.snapshots import (
     ConditionRecord,
     OutboxRequest,
@@ -107,10 +117,12 @@ def _plan_round(tx: UnitOfWork, current: RoundSnapshot, now: datetime, links: Ap
     audits: list[tuple[str, dict[str, Any]]] = []
     reminders = escalations = 0
     for step in steps:
+        notice: type[ApprovalRequested] = Reminder
         if step.kind == "reminder":
             reminders += 1
             audience, context = list(asked), base
         else:
+            notice = Escalation
             escalations += 1
             level = int(step.id.split(":", 1)[0].rsplit("-", 1)[-1]) if "-" in step.id else 1
             audience = _escalation_audience(tx, project, step.audience, asked, now.date())
@@ -123,7 +135,7 @@ def _plan_round(tx: UnitOfWork, current: RoundSnapshot, now: datetime, links: Ap
                 context,
                 evidence_hash=current.evidence_hash,
                 links=links,
-                kind=step.kind,
+                notice=notice,
                 subject_suffix=f":{step.id}",
             )
         audits.append((f"round.{step.kind}", {"step": step.id, "audience": step.audience, "waiting_for": list(asked)}))
@@ -150,15 +162,15 @@ def _plan_condition(tx: UnitOfWork, condition: ConditionRecord, now: datetime) -
     audits: list[tuple[str, dict[str, Any]]] = []
     for step in steps:
         missed = step.id == "condition-missed"
-        context = {
-            "project_key": project.key,
-            "project_name": project.name,
-            "condition": condition.text,
-            "owner": condition.owner_id,
-            "due_on": condition.due_on.isoformat(),
-            "verification": condition.verification,
-            "proposal": "hold" if missed else None,
-        }
+        notice = (ConditionMissed if missed else ConditionDue)(
+            project_key=project.key,
+            project_name=project.name,
+            condition=condition.text,
+            owner=condition.owner_id,
+            due_on=condition.due_on.isoformat(),
+            verification=condition.verification,
+            proposal="hold" if missed else None,
+        )
         gatekeepers = tx.reviews.get_round(condition.round_id)
         audience = (
             condition.owner_id,
@@ -166,12 +178,7 @@ def _plan_condition(tx: UnitOfWork, condition: ConditionRecord, now: datetime) -
             project.sponsor_id,
         )
         for person_id in dict.fromkeys(audience):
-            messages += messages_for(
-                require_person(tx, person_id, field="recipient"),
-                "condition_missed" if missed else "condition_due",
-                f"{subject}:{step.id}",
-                context,
-            )
+            messages += messages_for(require_person(tx, person_id, field="recipient"), notice, f"{subject}:{step.id}")
         audits.append(
             (f"condition.{'missed' if missed else 'due'}", {"step": step.id, "proposal": "hold" if missed else None})
         )
@@ -209,48 +216,46 @@ def send_weekly_digests(*, uow: UowFactory, now: datetime, links: ApprovalLinks 
     step = f"{year}-W{week:02d}"
     sent = 0
     with uow() as tx:
-        waiting: dict[str, list[dict[str, Any]]] = {}
+        waiting: dict[str, list[DigestItem]] = {}
         for current in tx.reviews.list_rounds(status=RoundStatus.OPEN):
             project = require_project(tx, current.project_key)
             gate = require_template(tx, project.template_id, project.template_version).template.gate(current.gate_id)
             state = round_tally(current)
             for approver in state.next_up or state.pending:
                 waiting.setdefault(approver, []).append(
-                    {
-                        "project_key": project.key,
-                        "project_name": project.name,
-                        "gate_name": gate.name if gate else current.gate_id,
-                        "gate_name_zh": (gate.name_zh or gate.name) if gate else current.gate_id,
-                        "round_id": str(current.id),
-                        "waiting_days": (now - current.opened_at).days,
-                        "due_at": current.due_at.isoformat() if current.due_at else "",
-                        "approval_url": links(current.id, approver, current.evidence_hash) if links else None,
-                    }
+                    DigestItem(
+                        project_key=project.key,
+                        project_name=project.name,
+                        gate_name=gate.name if gate else current.gate_id,
+                        gate_name_zh=(gate.name_zh or gate.name) if gate else current.gate_id,
+                        round_id=str(current.id),
+                        waiting_days=(now - current.opened_at).days,
+                        due_at=current.due_at.isoformat() if current.due_at else "",
+                        approval_url=links(current.id, approver, current.evidence_hash) if links else None,
+                    )
                 )
-        owed: dict[str, list[dict[str, Any]]] = {}
+        owed: dict[str, list[DigestCondition]] = {}
         for condition in tx.conditions.conditions(status="open"):
             project = require_project(tx, condition.project_key)
             owed.setdefault(condition.owner_id, []).append(
-                {
-                    "project_key": project.key,
-                    "project_name": project.name,
-                    "condition": condition.text,
-                    "owner": condition.owner_id,
-                    "due_on": condition.due_on.isoformat(),
-                    "verification": condition.verification,
-                }
+                DigestCondition(
+                    project_key=project.key,
+                    project_name=project.name,
+                    condition=condition.text,
+                    owner=condition.owner_id,
+                    due_on=condition.due_on.isoformat(),
+                    verification=condition.verification,
+                )
             )
         for person_id in sorted(set(waiting) | set(owed)):
             subject = f"digest:{person_id}"
             if step in tx.steps_taken(subject):
                 continue
             person = require_person(tx, person_id, field="recipient")
-            context = {
-                "person_name": person.name,
-                "items": waiting.get(person_id, []),
-                "conditions": owed.get(person_id, []),
-            }
-            tx.enqueue(messages_for(person, "weekly_digest", f"{subject}:{step}", context), now=now)
+            digest = WeeklyDigest(
+                person_name=person.name, items=waiting.get(person_id, []), conditions=owed.get(person_id, [])
+            )
+            tx.enqueue(messages_for(person, digest, f"{subject}:{step}"), now=now)
             tx.record_steps(subject, [step], now=now)
             sent += 1
         tx.commit()

@@ -23,6 +23,7 @@ from gates.usecases.messages import org_notice
 from gates.usecases.result import UowFactory
 from models.errors import InputError
 from models.identity import Actor
+from models.notices import FileAttachment, PortfolioReportReady
 from models.snapshots import ReportRunRecord
 
 
@@ -100,12 +101,12 @@ def send_portfolio_report(
         if earlier is not None:
             return ReportSent(sent=False, run=earlier)
         digest = hashlib.sha256(document).hexdigest()
-        attachment = {
-            "name": file_name,
-            "content_type": "application/pdf",
-            "content_base64": base64.b64encode(document).decode("ascii"),
-        }
-        notice = org_notice("portfolio_report", period, summary | {"attachments": [attachment]}, tags)
+        attachment = FileAttachment(
+            name=file_name,
+            content_type="application/pdf",
+            content_base64=base64.b64encode(document).decode("ascii"),
+        )
+        notice = org_notice(PortfolioReportReady(**summary, attachments=[attachment]), period, tags)
         record = ReportRunRecord(
             kind="portfolio",
             period=period,

@@ -45,6 +45,7 @@ from models.events import DomainEvent, ReviewRecorded, queued
 from models.events import queued as queued_event
 from models.evidence import GateEvidence
 from models.identity import Actor, AuthMethod
+from models.notices import ApprovalRequested, GateNotReady
 from models.snapshots import (
     Evaluation,
     OutboxRequest,
@@ -307,19 +308,19 @@ def start_review(
                     tx, round_id, approver_id, request, evidence_hash=evaluation.evidence_hash, links=links
                 )
             names = ", ".join(require_person(tx, person, field="approver").name for person in asked)
-            team = base | {
-                "round_id": str(round_id),
-                "approver_name": names,
-                "approval_url": None,
-                "vote_command": f"phasegate vote {round_id} --decision go",
-            }
-            messages.append(
-                org_notice("approval_requested", f"round:{round_id}", team, ("pmo", f"project:{project.key}"))
+            team = ApprovalRequested(
+                **base,
+                round_id=str(round_id),
+                approver_name=names,
+                approval_url=None,
+                vote_command=f"phasegate vote {round_id} --decision go",
             )
+            messages.append(org_notice(team, f"round:{round_id}", ("pmo", f"project:{project.key}")))
         else:
             manager = require_person(tx, project.manager_id, field="manager")
-            messages += messages_for(manager, "gate_not_ready", f"review:{review_id}", base)
-            messages.append(org_notice("gate_not_ready", f"review:{review_id}", base, (f"project:{project.key}",)))
+            not_ready = GateNotReady(**request_context(project, gate), criteria=base["criteria"])
+            messages += messages_for(manager, not_ready, f"review:{review_id}")
+            messages.append(org_notice(not_ready, f"review:{review_id}", (f"project:{project.key}",)))
         queued = tx.enqueue(messages, now=now)
         tx.commit()
     return ReviewResult(

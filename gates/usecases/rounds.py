@@ -17,6 +17,7 @@ from models.enums import (
 )
 from models.errors import ConflictError, InputError, SecurityRefusedError
 from models.identity import Actor
+from models.notices import RoundCancelled
 from models.snapshots import (
     OutboxRequest,
     RoundSnapshot,
@@ -159,15 +160,15 @@ def cancel_round(round_id: UUID, *, actor: Actor, reason: str, uow: UowFactory, 
             at=now,
         )
         gate = require_template(tx, project.template_id, project.template_version).template.gate(current.gate_id)
-        context = (request_context(project, gate) if gate else {"project_key": project.key}) | {
-            "round_id": str(current.id),
-            "reason": reason,
-        }
+        about = (
+            request_context(project, gate)
+            if gate
+            else {"project_key": project.key, "project_name": project.name, "gate_name": current.gate_id}
+        )
+        notice = RoundCancelled(**about, round_id=str(current.id), reason=reason)
         messages: list[OutboxRequest] = []
         for person_id in dict.fromkeys(current.approvers):
-            messages += messages_for(
-                require_person(tx, person_id, field="approver"), "round_cancelled", f"round:{current.id}", context
-            )
+            messages += messages_for(require_person(tx, person_id, field="approver"), notice, f"round:{current.id}")
         tx.enqueue(messages, now=now)
         tx.commit()
     return current.model_copy(update={"status": RoundStatus.CANCELLED, "resolved_at": now})
