@@ -61,7 +61,7 @@ def send_report(report: PortfolioReport, pdf: Path, link: str) -> services.Repor
         report.period.label,
         document=pdf.read_bytes(),
         file_name=pdf.name,
-        summary=portfolio_summary(report) | {"report_url": link},
+        summary=portfolio_summary(report).model_copy(update={"report_url": link}),
         actor=SYSTEM_ACTOR,
         uow=rt.uow,
         now=utc_now(),

@@ -109,24 +109,24 @@ def test_a_crash_before_or_after_the_commit_still_sends_exactly_once(setup: tupl
     engine = make_engine(url)
     try:
         sessions = make_session_factory(engine)
-        with pytest.raises(SystemExit):
-            services.send_portfolio_report(
-                PERIOD,
-                document=b"%PDF-1.4 crashed",
-                file_name="crashed.pdf",
-                summary={},
-                actor=SYSTEM_ACTOR,
-                uow=lambda: _CrashBeforeCommit(sessions, audit_key=TEST_AUDIT_KEY),
-                now=NOW,
-            )
-        assert _count(url, t.ReportRun) == 0 and _count(url, t.OutboxMessage) == 0  # nothing survived
-        # The next run commits the claim and its notice, then dies before dispatching (its rows stay queued).
         report = services.portfolio_report(
             period=PERIOD, actor=SYSTEM_ACTOR, uow=lambda: SqlUnitOfWork(sessions, audit_key=TEST_AUDIT_KEY), now=NOW
         )
         from flows.report import portfolio_summary
         from notifications.portfolio.document import render
 
+        with pytest.raises(SystemExit):
+            services.send_portfolio_report(
+                PERIOD,
+                document=b"%PDF-1.4 crashed",
+                file_name="crashed.pdf",
+                summary=portfolio_summary(report),
+                actor=SYSTEM_ACTOR,
+                uow=lambda: _CrashBeforeCommit(sessions, audit_key=TEST_AUDIT_KEY),
+                now=NOW,
+            )
+        assert _count(url, t.ReportRun) == 0 and _count(url, t.OutboxMessage) == 0  # nothing survived
+        # The next run commits the claim and its notice, then dies before dispatching (its rows stay queued).
         pdf = render(report, "pdf", "en")
         committed = services.send_portfolio_report(
             PERIOD,

@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import hashlib
 from datetime import datetime
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -83,7 +82,7 @@ def send_portfolio_report(
     *,
     document: bytes,
     file_name: str,
-    summary: dict[str, Any],
+    summary: PortfolioReportReady,
     actor: Actor,
     uow: UowFactory,
     now: datetime,
@@ -106,14 +105,14 @@ def send_portfolio_report(
             content_type="application/pdf",
             content_base64=base64.b64encode(document).decode("ascii"),
         )
-        notice = org_notice(PortfolioReportReady(**summary, attachments=[attachment]), period, tags)
+        notice = org_notice(summary.model_copy(update={"attachments": [attachment]}), period, tags)
         record = ReportRunRecord(
             kind="portfolio",
             period=period,
             created_at=now,
             created_by=audit_name(actor),
             document_sha256=digest,
-            summary=summary,
+            summary=summary.model_dump(mode="json", exclude={"attachments"}),
             notifications=0,
         )
         if not tx.reports.add_report_run(record):
