@@ -7,10 +7,10 @@ from collections import Counter
 from typing import Any
 from uuid import UUID
 
-from gates.approvals import DecisionApplied
-from gates.portfolio import PortfolioReport, overall
-from models.notices import PortfolioReportReady, RagCounts
-from models.snapshots import Evaluation, RoundSnapshot
+from phasegate.gates.approvals import DecisionApplied
+from phasegate.gates.portfolio import PortfolioReport, overall
+from phasegate.models.notices import PortfolioReportReady, RagCounts
+from phasegate.models.snapshots import Evaluation, RoundSnapshot
 
 
 def evaluation_rows(evaluation: Evaluation) -> list[dict[str, Any]]:

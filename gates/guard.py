@@ -20,11 +20,11 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, ParamSpec, TypeVar
 
-from gates.authorization import Act, authorize
-from gates.ports import UnitOfWork
-from models.errors import AuthorizationError, PermissionDeniedError
-from models.identity import Actor, AuthMethod, OrgRole
-from models.snapshots import ProjectSnapshot
+from phasegate.gates.authorization import Act, authorize
+from phasegate.gates.ports import UnitOfWork
+from phasegate.models.errors import AuthorizationError, PermissionDeniedError
+from phasegate.models.identity import Actor, AuthMethod, OrgRole
+from phasegate.models.snapshots import ProjectSnapshot
 
 P = ParamSpec("P")
 R = TypeVar("R")

@@ -21,21 +21,21 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from models import statements as q
-from models import tables as t
-from models.audit_store import AuditDraft, append_audit_entries
-from models.repositories.conditions import SqlConditions
-from models.repositories.delegations import SqlDelegations
-from models.repositories.evidence import SqlEvidence
-from models.repositories.lessons import SqlLessons
-from models.repositories.monitoring import SqlMonitoring
-from models.repositories.people import SqlPeople
-from models.repositories.projects import SqlProjects
-from models.repositories.reports import SqlReports
-from models.repositories.reviews import SqlReviews
-from models.repositories.templates import SqlTemplates
-from models.repositories.tolerances import SqlTolerances
-from models.snapshots import OutboxRequest
+from phasegate.models import statements as q
+from phasegate.models import tables as t
+from phasegate.models.audit_store import AuditDraft, append_audit_entries
+from phasegate.models.repositories.conditions import SqlConditions
+from phasegate.models.repositories.delegations import SqlDelegations
+from phasegate.models.repositories.evidence import SqlEvidence
+from phasegate.models.repositories.lessons import SqlLessons
+from phasegate.models.repositories.monitoring import SqlMonitoring
+from phasegate.models.repositories.people import SqlPeople
+from phasegate.models.repositories.projects import SqlProjects
+from phasegate.models.repositories.reports import SqlReports
+from phasegate.models.repositories.reviews import SqlReviews
+from phasegate.models.repositories.templates import SqlTemplates
+from phasegate.models.repositories.tolerances import SqlTolerances
+from phasegate.models.snapshots import OutboxRequest
 
 OrgRoute = Callable[[Sequence[str]], list[str]]
 """Organisation targets (Apprise URLs) for a set of tags, OR-ed: injected by entry points from the org config."""

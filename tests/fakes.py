@@ -21,16 +21,16 @@ from decimal import Decimal
 from typing import Any, Self
 from uuid import UUID
 
-from gates.ports import (
+from phasegate.gates.ports import (
     ConditionRepository,
     DelegationRepository,
     PeopleRepository,
     ProjectRepository,
     TemplateRepository,
 )
-from models.enums import ProjectStatus
-from models.identity import OrgRole
-from models.snapshots import (
+from phasegate.models.enums import ProjectStatus
+from phasegate.models.identity import OrgRole
+from phasegate.models.snapshots import (
     ConditionRecord,
     DelegationRecord,
     OutboxRequest,
@@ -39,7 +39,7 @@ from models.snapshots import (
     ProjectSnapshot,
     StoredTemplate,
 )
-from models.template import LifecycleTemplate
+from phasegate.models.template import LifecycleTemplate
 
 
 @dataclass

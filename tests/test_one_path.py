@@ -21,21 +21,21 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from gates import approvals, services
-from models import tables as t
-from models.commands import AddPerson, RecordCost, RequestReview
-from models.enums import Decision, Recommendation, RoundStatus
-from models.errors import ConflictError, InputError
-from models.identity import SYSTEM_ACTOR
-from models.settings import Settings
-from models.snapshots import ConditionSpec, VoteRecord
-from models.template_yaml import template_content_hash
+from phasegate.gates import approvals, services
+from phasegate.models import tables as t
+from phasegate.models.commands import AddPerson, RecordCost, RequestReview
+from phasegate.models.enums import Decision, Recommendation, RoundStatus
+from phasegate.models.errors import ConflictError, InputError
+from phasegate.models.identity import SYSTEM_ACTOR
+from phasegate.models.settings import Settings
+from phasegate.models.snapshots import ConditionSpec, VoteRecord
+from phasegate.models.template_yaml import template_content_hash
+from phasegate.web.app import create_app
 from tests import actors
 from tests.gatekeeping import TWO_OF_THREE, add_ready_project, probe, variant
 from tests.test_api import Api, ready_project, seed
 from tests.test_approvals import T0, Env, _ready
 from tests.test_cli import PHASEGATE
-from web.app import create_app
 
 ORG_CONFIG = """
 version: 1

@@ -10,14 +10,14 @@ from uuid import uuid4
 
 import pytest
 
-from gates.usecases.conditions import resolve_condition
-from gates.usecases.delegations import delegate, list_delegations, revoke_delegation
-from models.commands import Delegate
-from models.enums import ProjectStatus
-from models.errors import ConflictError, InputError, NotFoundError, PermissionDeniedError
-from models.identity import OrgRole
-from models.snapshots import ConditionRecord, DelegationRecord, PersonSnapshot, ProjectSnapshot
-from models.template_yaml import shipped_templates, template_content_hash
+from phasegate.gates.usecases.conditions import resolve_condition
+from phasegate.gates.usecases.delegations import delegate, list_delegations, revoke_delegation
+from phasegate.models.commands import Delegate
+from phasegate.models.enums import ProjectStatus
+from phasegate.models.errors import ConflictError, InputError, NotFoundError, PermissionDeniedError
+from phasegate.models.identity import OrgRole
+from phasegate.models.snapshots import ConditionRecord, DelegationRecord, PersonSnapshot, ProjectSnapshot
+from phasegate.models.template_yaml import shipped_templates, template_content_hash
 from tests.actors import admin, person
 from tests.fakes import FakeUnitOfWork, Store
 

@@ -19,12 +19,12 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Path, Query, status
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from gates import approvals, services
-from models.identity import AuthMethod, OrgRole
-from models.snapshots import ConditionRecord
-from models.tokens import TokenRole
-from web.auth import Acting, Caller, Reader, Runtime
-from web.problems import ProblemRoute, responses, single_valued_query
+from phasegate.gates import approvals, services
+from phasegate.models.identity import AuthMethod, OrgRole
+from phasegate.models.snapshots import ConditionRecord
+from phasegate.models.tokens import TokenRole
+from phasegate.web.auth import Acting, Caller, Reader, Runtime
+from phasegate.web.problems import ProblemRoute, responses, single_valued_query
 
 router = APIRouter(prefix="/api/v1", route_class=ProblemRoute, dependencies=[Depends(single_valued_query)])
 

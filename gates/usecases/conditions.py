@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from gates.authorization import Act
-from gates.guard import audit_name, permit, refusals_audited, stamp
-from gates.usecases.lookups import require_project
-from gates.usecases.result import UowFactory
-from models.errors import ConflictError, NotFoundError, PermissionDeniedError
-from models.identity import Actor
-from models.snapshots import (
+from phasegate.gates.authorization import Act
+from phasegate.gates.guard import audit_name, permit, refusals_audited, stamp
+from phasegate.gates.usecases.lookups import require_project
+from phasegate.gates.usecases.result import UowFactory
+from phasegate.models.errors import ConflictError, NotFoundError, PermissionDeniedError
+from phasegate.models.identity import Actor
+from phasegate.models.snapshots import (
     ConditionRecord,
 )
 

@@ -10,21 +10,21 @@ from uuid import UUID, uuid4
 
 from pydantic import Field
 
-from gates.lifecycle import apply_decision as lifecycle_move
-from gates.usecases.lookups import require_person, require_project, require_round, require_template
-from gates.usecases.messages import messages_for, org_notice
-from gates.usecases.result import SYSTEM, Result, UowFactory
-from gates.usecases.rounds import unapplied_rounds
-from models.enums import (
+from phasegate.gates.lifecycle import apply_decision as lifecycle_move
+from phasegate.gates.usecases.lookups import require_person, require_project, require_round, require_template
+from phasegate.gates.usecases.messages import messages_for, org_notice
+from phasegate.gates.usecases.result import SYSTEM, Result, UowFactory
+from phasegate.gates.usecases.rounds import unapplied_rounds
+from phasegate.models.enums import (
     Decision,
     ProjectStatus,
     RoundStatus,
 )
-from models.errors import ConflictError
-from models.events import DomainEvent, queued
-from models.lessons import LessonDueRecord
-from models.notices import DecisionMade, LessonDue
-from models.snapshots import (
+from phasegate.models.errors import ConflictError
+from phasegate.models.events import DomainEvent, queued
+from phasegate.models.lessons import LessonDueRecord
+from phasegate.models.notices import DecisionMade, LessonDue
+from phasegate.models.snapshots import (
     ConditionRecord,
     OutboxRequest,
     RoundSnapshot,

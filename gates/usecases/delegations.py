@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID, uuid4
 
-from gates.authorization import Act
-from gates.guard import audit_name, permit, refusals_audited, stamp
-from gates.usecases.lookups import require_person
-from gates.usecases.result import UowFactory
-from models.commands import Delegate
-from models.errors import ConflictError, InputError, NotFoundError
-from models.identity import Actor
-from models.snapshots import (
+from phasegate.gates.authorization import Act
+from phasegate.gates.guard import audit_name, permit, refusals_audited, stamp
+from phasegate.gates.usecases.lookups import require_person
+from phasegate.gates.usecases.result import UowFactory
+from phasegate.models.commands import Delegate
+from phasegate.models.errors import ConflictError, InputError, NotFoundError
+from phasegate.models.identity import Actor
+from phasegate.models.snapshots import (
     DelegationRecord,
 )
 

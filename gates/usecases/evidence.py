@@ -9,24 +9,30 @@ from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 
-from gates.authorization import Act, check_recorded_approval
-from gates.guard import audit_name, permit, refusals_audited, stamp
-from gates.ports import DocumentProbe, UnitOfWork
-from gates.usecases.lookups import current_gate, project_roles, require_person, require_project, require_template
-from gates.usecases.result import Result, UowFactory
-from models.commands import RecordCost, RegisterDocument
-from models.enums import (
+from phasegate.gates.authorization import Act, check_recorded_approval
+from phasegate.gates.guard import audit_name, permit, refusals_audited, stamp
+from phasegate.gates.ports import DocumentProbe, UnitOfWork
+from phasegate.gates.usecases.lookups import (
+    current_gate,
+    project_roles,
+    require_person,
+    require_project,
+    require_template,
+)
+from phasegate.gates.usecases.result import Result, UowFactory
+from phasegate.models.commands import RecordCost, RegisterDocument
+from phasegate.models.enums import (
     DocumentStatus,
 )
-from models.errors import AuthorizationError, InputError, NotFoundError, PhasegateError
-from models.evidence import DocumentEvidence, EvmSnapshot, GateEvidence, MilestoneEvidence, RiskEvidence
-from models.identity import Actor
-from models.snapshots import (
+from phasegate.models.errors import AuthorizationError, InputError, NotFoundError, PhasegateError
+from phasegate.models.evidence import DocumentEvidence, EvmSnapshot, GateEvidence, MilestoneEvidence, RiskEvidence
+from phasegate.models.identity import Actor
+from phasegate.models.snapshots import (
     BaselineRecord,
     EvmReportRecord,
     ProjectSnapshot,
 )
-from models.template import GateDef
+from phasegate.models.template import GateDef
 
 
 def collect_evidence(

@@ -10,14 +10,14 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from gates.authorization import Act, authorize_level
-from gates.guard import audit_name, permit, refusals_audited, stamp
-from gates.usecases.lookups import require_project
-from gates.usecases.result import UowFactory
-from models.errors import ConflictError, InputError, NotFoundError
-from models.identity import Actor
-from models.snapshots import BaselineRecord
-from models.tolerance import Dimension, ExceptionDecision, ToleranceException
+from phasegate.gates.authorization import Act, authorize_level
+from phasegate.gates.guard import audit_name, permit, refusals_audited, stamp
+from phasegate.gates.usecases.lookups import require_project
+from phasegate.gates.usecases.result import UowFactory
+from phasegate.models.errors import ConflictError, InputError, NotFoundError
+from phasegate.models.identity import Actor
+from phasegate.models.snapshots import BaselineRecord
+from phasegate.models.tolerance import Dimension, ExceptionDecision, ToleranceException
 
 KIND = "tolerance_exception"
 

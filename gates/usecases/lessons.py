@@ -13,18 +13,18 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from gates.authorization import Act
-from gates.guard import audit_name, permit, refusals_audited, stamp
-from gates.ports import UnitOfWork
-from gates.relevance import Relevant, most_relevant, review_context
-from gates.usecases.lookups import require_project, require_round, require_template
-from gates.usecases.result import SYSTEM, Result, UowFactory
-from models.enums import LessonCategory, LessonUseKind
-from models.errors import ConflictError, InputError, NotFoundError, PermissionDeniedError
-from models.identity import Actor, OrgRole
-from models.lessons import LessonDraft, LessonDueRecord, LessonEdit, LessonRecord, LessonUseRecord
-from models.snapshots import Evaluation, ProjectSnapshot
-from models.template import GateDef
+from phasegate.gates.authorization import Act
+from phasegate.gates.guard import audit_name, permit, refusals_audited, stamp
+from phasegate.gates.ports import UnitOfWork
+from phasegate.gates.relevance import Relevant, most_relevant, review_context
+from phasegate.gates.usecases.lookups import require_project, require_round, require_template
+from phasegate.gates.usecases.result import SYSTEM, Result, UowFactory
+from phasegate.models.enums import LessonCategory, LessonUseKind
+from phasegate.models.errors import ConflictError, InputError, NotFoundError, PermissionDeniedError
+from phasegate.models.identity import Actor, OrgRole
+from phasegate.models.lessons import LessonDraft, LessonDueRecord, LessonEdit, LessonRecord, LessonUseRecord
+from phasegate.models.snapshots import Evaluation, ProjectSnapshot
+from phasegate.models.template import GateDef
 
 
 def require_lesson(tx: UnitOfWork, lesson_id: int, *, for_update: bool = False) -> LessonRecord:

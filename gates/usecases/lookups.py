@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from gates.ports import UnitOfWork
-from models.enums import (
+from phasegate.gates.ports import UnitOfWork
+from phasegate.models.enums import (
     ProjectStatus,
 )
-from models.errors import ConflictError, NotFoundError
-from models.snapshots import (
+from phasegate.models.errors import ConflictError, NotFoundError
+from phasegate.models.snapshots import (
     PersonSnapshot,
     ProjectSnapshot,
     RoundSnapshot,
     StoredTemplate,
 )
-from models.template import GateDef, LifecycleTemplate
+from phasegate.models.template import GateDef, LifecycleTemplate
 
 
 def require_person(tx: UnitOfWork, person_id: str, *, field: str) -> PersonSnapshot:

@@ -22,22 +22,22 @@ from datetime import date, datetime
 from decimal import Decimal
 from uuid import uuid4
 
-from gates.calendar import WorkingCalendar
-from gates.criteria import Criterion
-from gates.earned_schedule import working_days
-from gates.exceptions import CENT, Breach, breach_of, cost_forecast, next_sequence, quality_shortfall
-from gates.ports import DocumentProbe
-from gates.rag import DimensionRag, Rag, dimension_rag, overall
-from gates.tolerance import EffectiveTolerance, effective_tolerances, in_force
-from gates.usecases.messages import criteria_context, messages_for, org_notice
-from gates.usecases.result import SYSTEM, Result, UowFactory
-from gates.usecases.reviews import check_gate
-from models.enums import Recommendation
-from models.monitoring import MonitorInput, RagRow
-from models.notices import EvidenceWarning, ToleranceExceptionRaised
-from models.snapshots import Evaluation, OutboxRequest, ProjectSnapshot
-from models.template import LifecycleTemplate
-from models.tolerance import PROJECT_SCOPE, Dimension, ToleranceException
+from phasegate.gates.calendar import WorkingCalendar
+from phasegate.gates.criteria import Criterion
+from phasegate.gates.earned_schedule import working_days
+from phasegate.gates.exceptions import CENT, Breach, breach_of, cost_forecast, next_sequence, quality_shortfall
+from phasegate.gates.ports import DocumentProbe
+from phasegate.gates.rag import DimensionRag, Rag, dimension_rag, overall
+from phasegate.gates.tolerance import EffectiveTolerance, effective_tolerances, in_force
+from phasegate.gates.usecases.messages import criteria_context, messages_for, org_notice
+from phasegate.gates.usecases.result import SYSTEM, Result, UowFactory
+from phasegate.gates.usecases.reviews import check_gate
+from phasegate.models.enums import Recommendation
+from phasegate.models.monitoring import MonitorInput, RagRow
+from phasegate.models.notices import EvidenceWarning, ToleranceExceptionRaised
+from phasegate.models.snapshots import Evaluation, OutboxRequest, ProjectSnapshot
+from phasegate.models.template import LifecycleTemplate
+from phasegate.models.tolerance import PROJECT_SCOPE, Dimension, ToleranceException
 
 KIND = "tolerance_exception"
 HUNDRED = Decimal(100)

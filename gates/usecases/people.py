@@ -11,15 +11,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from gates.authorization import Act, authorize
-from gates.guard import audit_name, permit, refusals_audited, refuse, stamp
-from gates.ports import UnitOfWork
-from gates.usecases.lookups import require_person
-from gates.usecases.result import UowFactory
-from models.commands import AddPerson, UpdatePerson
-from models.errors import AuthorizationError, ConflictError, InputError
-from models.identity import Actor, AuthMethod, OrgRole
-from models.snapshots import PersonSnapshot
+from phasegate.gates.authorization import Act, authorize
+from phasegate.gates.guard import audit_name, permit, refusals_audited, refuse, stamp
+from phasegate.gates.ports import UnitOfWork
+from phasegate.gates.usecases.lookups import require_person
+from phasegate.gates.usecases.result import UowFactory
+from phasegate.models.commands import AddPerson, UpdatePerson
+from phasegate.models.errors import AuthorizationError, ConflictError, InputError
+from phasegate.models.identity import Actor, AuthMethod, OrgRole
+from phasegate.models.snapshots import PersonSnapshot
 
 ANONYMOUS = "anonymous"
 

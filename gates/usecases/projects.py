@@ -7,18 +7,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from gates.authorization import Act, check_sponsor_and_manager
-from gates.guard import audit_name, permit, refusals_audited, stamp
-from gates.usecases.lessons import record_closing_lesson
-from gates.usecases.lookups import require_person, require_project, require_template
-from gates.usecases.result import Result, UowFactory
-from models.commands import CreateProject, UpdateProject
-from models.enums import (
+from phasegate.gates.authorization import Act, check_sponsor_and_manager
+from phasegate.gates.guard import audit_name, permit, refusals_audited, stamp
+from phasegate.gates.usecases.lessons import record_closing_lesson
+from phasegate.gates.usecases.lookups import require_person, require_project, require_template
+from phasegate.gates.usecases.result import Result, UowFactory
+from phasegate.models.commands import CreateProject, UpdateProject
+from phasegate.models.enums import (
     ProjectStatus,
 )
-from models.errors import ConflictError, InputError
-from models.identity import Actor
-from models.snapshots import (
+from phasegate.models.errors import ConflictError, InputError
+from phasegate.models.identity import Actor
+from phasegate.models.snapshots import (
     ProjectQuery,
     ProjectSnapshot,
     RoundSnapshot,

@@ -9,19 +9,19 @@ from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
-from gates.calendar import WorkingCalendar
-from gates.escalation import plan_condition_steps, plan_notifications
-from gates.ports import ApprovalLinks, UnitOfWork
-from gates.usecases.decisions import RoundFailure, one_line
-from gates.usecases.lookups import project_roles, require_person, require_project, require_template
-from gates.usecases.messages import approval_request, messages_for, request_context
-from gates.usecases.result import SYSTEM, Result, UowFactory
-from gates.usecases.rounds import round_tally
-from models.enums import (
+from phasegate.gates.calendar import WorkingCalendar
+from phasegate.gates.escalation import plan_condition_steps, plan_notifications
+from phasegate.gates.ports import ApprovalLinks, UnitOfWork
+from phasegate.gates.usecases.decisions import RoundFailure, one_line
+from phasegate.gates.usecases.lookups import project_roles, require_person, require_project, require_template
+from phasegate.gates.usecases.messages import approval_request, messages_for, request_context
+from phasegate.gates.usecases.result import SYSTEM, Result, UowFactory
+from phasegate.gates.usecases.rounds import round_tally
+from phasegate.models.enums import (
     RoundStatus,
 )
-from models.errors import NotFoundError
-from models.notices import (
+from phasegate.models.errors import NotFoundError
+from phasegate.models.notices import (
     ApprovalRequested,
     ConditionDue,
     ConditionMissed,
@@ -31,7 +31,7 @@ from models.notices import (
     Reminder,
     WeeklyDigest,
 )
-from models.snapshots import (
+from phasegate.models.snapshots import (
     ConditionRecord,
     OutboxRequest,
     ProjectSnapshot,

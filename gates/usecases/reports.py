@@ -13,17 +13,17 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict
 
-from gates.analytics import GateAnalytics, gate_analytics
-from gates.authorization import Act
-from gates.guard import audit_name, permit, refusals_audited, stamp
-from gates.portfolio import PortfolioReport, parse_period
-from gates.portfolio import portfolio_report as build_portfolio_report
-from gates.usecases.messages import org_notice
-from gates.usecases.result import UowFactory
-from models.errors import InputError
-from models.identity import Actor
-from models.notices import FileAttachment, PortfolioReportReady
-from models.snapshots import ReportRunRecord
+from phasegate.gates.analytics import GateAnalytics, gate_analytics
+from phasegate.gates.authorization import Act
+from phasegate.gates.guard import audit_name, permit, refusals_audited, stamp
+from phasegate.gates.portfolio import PortfolioReport, parse_period
+from phasegate.gates.portfolio import portfolio_report as build_portfolio_report
+from phasegate.gates.usecases.messages import org_notice
+from phasegate.gates.usecases.result import UowFactory
+from phasegate.models.errors import InputError
+from phasegate.models.identity import Actor
+from phasegate.models.notices import FileAttachment, PortfolioReportReady
+from phasegate.models.snapshots import ReportRunRecord
 
 
 @refusals_audited(Act.READ)

@@ -12,19 +12,25 @@ from uuid import UUID
 
 from pydantic import Field
 
-from gates.authorization import Act
-from gates.calendar import WorkingCalendar
-from gates.criteria import Criterion
-from gates.evaluation import evaluate_gate
-from gates.guard import audit_name, permit, refusals_audited, stamp
-from gates.ports import ApprovalLinks, DocumentProbe, UnitOfWork
-from gates.quorum import resolve_seats, tally
-from gates.recycling import with_recycle_limit
-from gates.registry import default_registry
-from gates.usecases.evidence import collect_evidence
-from gates.usecases.lessons import lessons_context, surface_lessons
-from gates.usecases.lookups import current_gate, require_person, require_project, require_round, require_template
-from gates.usecases.messages import (
+from phasegate.gates.authorization import Act
+from phasegate.gates.calendar import WorkingCalendar
+from phasegate.gates.criteria import Criterion
+from phasegate.gates.evaluation import evaluate_gate
+from phasegate.gates.guard import audit_name, permit, refusals_audited, stamp
+from phasegate.gates.ports import ApprovalLinks, DocumentProbe, UnitOfWork
+from phasegate.gates.quorum import resolve_seats, tally
+from phasegate.gates.recycling import with_recycle_limit
+from phasegate.gates.registry import default_registry
+from phasegate.gates.usecases.evidence import collect_evidence
+from phasegate.gates.usecases.lessons import lessons_context, surface_lessons
+from phasegate.gates.usecases.lookups import (
+    current_gate,
+    require_person,
+    require_project,
+    require_round,
+    require_template,
+)
+from phasegate.gates.usecases.messages import (
     approval_request,
     criteria_context,
     gate_packet,
@@ -32,26 +38,26 @@ from gates.usecases.messages import (
     org_notice,
     request_context,
 )
-from gates.usecases.result import SYSTEM, Result, UowFactory
-from gates.usecases.rounds import policy_of, seats_of
-from models.commands import RequestReview
-from models.enums import (
+from phasegate.gates.usecases.result import SYSTEM, Result, UowFactory
+from phasegate.gates.usecases.rounds import policy_of, seats_of
+from phasegate.models.commands import RequestReview
+from phasegate.models.enums import (
     Recommendation,
     ReviewStatus,
     RoundStatus,
 )
-from models.errors import ConflictError, InputError
-from models.events import DomainEvent, ReviewRecorded, queued
-from models.events import queued as queued_event
-from models.evidence import GateEvidence
-from models.identity import Actor, AuthMethod
-from models.notices import ApprovalRequested, GateNotReady
-from models.snapshots import (
+from phasegate.models.errors import ConflictError, InputError
+from phasegate.models.events import DomainEvent, ReviewRecorded, queued
+from phasegate.models.events import queued as queued_event
+from phasegate.models.evidence import GateEvidence
+from phasegate.models.identity import Actor, AuthMethod
+from phasegate.models.notices import ApprovalRequested, GateNotReady
+from phasegate.models.snapshots import (
     Evaluation,
     OutboxRequest,
     ProjectSnapshot,
 )
-from models.template import GateDef, LifecycleTemplate
+from phasegate.models.template import GateDef, LifecycleTemplate
 
 
 class ReviewResult(Result):

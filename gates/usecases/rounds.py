@@ -5,24 +5,24 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from gates.authorization import Act
-from gates.guard import audit_name, permit, refusals_audited, stamp
-from gates.ports import ApprovalLinks
-from gates.quorum import Ballot, Seat, Tally, tally
-from gates.usecases.lookups import require_person, require_project, require_round, require_template
-from gates.usecases.messages import approval_request, messages_for, request_context
-from gates.usecases.result import UowFactory
-from models.enums import (
+from phasegate.gates.authorization import Act
+from phasegate.gates.guard import audit_name, permit, refusals_audited, stamp
+from phasegate.gates.ports import ApprovalLinks
+from phasegate.gates.quorum import Ballot, Seat, Tally, tally
+from phasegate.gates.usecases.lookups import require_person, require_project, require_round, require_template
+from phasegate.gates.usecases.messages import approval_request, messages_for, request_context
+from phasegate.gates.usecases.result import UowFactory
+from phasegate.models.enums import (
     RoundStatus,
 )
-from models.errors import ConflictError, InputError, SecurityRefusedError
-from models.identity import Actor
-from models.notices import RoundCancelled
-from models.snapshots import (
+from phasegate.models.errors import ConflictError, InputError, SecurityRefusedError
+from phasegate.models.identity import Actor
+from phasegate.models.notices import RoundCancelled
+from phasegate.models.snapshots import (
     OutboxRequest,
     RoundSnapshot,
 )
-from models.template import ApprovalDef
+from phasegate.models.template import ApprovalDef
 
 
 def seats_of(current: RoundSnapshot) -> tuple[Seat, ...]:

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from gates.authorization import Act
-from gates.guard import audit_name, permit, refusals_audited, stamp
-from gates.ports import UnitOfWork
-from gates.usecases.lookups import require_template
-from gates.usecases.result import Result, UowFactory
-from models.errors import ConflictError
-from models.identity import Actor
-from models.snapshots import (
+from phasegate.gates.authorization import Act
+from phasegate.gates.guard import audit_name, permit, refusals_audited, stamp
+from phasegate.gates.ports import UnitOfWork
+from phasegate.gates.usecases.lookups import require_template
+from phasegate.gates.usecases.result import Result, UowFactory
+from phasegate.models.errors import ConflictError
+from phasegate.models.identity import Actor
+from phasegate.models.snapshots import (
     StoredTemplate,
 )
-from models.template import LifecycleTemplate
+from phasegate.models.template import LifecycleTemplate
 
 
 class PublishResult(Result):

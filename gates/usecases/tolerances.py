@@ -9,15 +9,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from gates.authorization import Act, authorize_level
-from gates.guard import audit_name, permit, refusals_audited, stamp
-from gates.tolerance import EffectiveTolerance, effective_tolerances
-from gates.usecases.lookups import project_roles, require_person, require_project, require_template
-from gates.usecases.result import Result, UowFactory
-from models.commands import SetTolerance
-from models.errors import AuthorizationError, InputError
-from models.identity import Actor
-from models.tolerance import PROJECT_SCOPE, ToleranceRecord
+from phasegate.gates.authorization import Act, authorize_level
+from phasegate.gates.guard import audit_name, permit, refusals_audited, stamp
+from phasegate.gates.tolerance import EffectiveTolerance, effective_tolerances
+from phasegate.gates.usecases.lookups import project_roles, require_person, require_project, require_template
+from phasegate.gates.usecases.result import Result, UowFactory
+from phasegate.models.commands import SetTolerance
+from phasegate.models.errors import AuthorizationError, InputError
+from phasegate.models.identity import Actor
+from phasegate.models.tolerance import PROJECT_SCOPE, ToleranceRecord
 
 
 class ToleranceList(Result):

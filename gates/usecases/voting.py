@@ -13,26 +13,26 @@ from uuid import UUID
 
 from pydantic import Field
 
-from gates.authorization import Act
-from gates.criteria import Criterion
-from gates.delegation import delegation_covers
-from gates.guard import audit_name, permit, refuse, stamp
-from gates.meaning import vote_meaning
-from gates.ports import ApprovalLinks, Credentials, DocumentProbe, UnitOfWork
-from gates.quorum import Ballot, Seat, Tally, tally
-from gates.segregation import segregation_breach
-from gates.usecases.lookups import require_person, require_project, require_round, require_template
-from gates.usecases.messages import approval_request, request_context
-from gates.usecases.result import SYSTEM, Result, UowFactory
-from gates.usecases.reviews import reassess_open_round
-from gates.usecases.rounds import ballots_of, policy_of, seats_of
-from models.commands import CastVote
-from models.enums import (
+from phasegate.gates.authorization import Act
+from phasegate.gates.criteria import Criterion
+from phasegate.gates.delegation import delegation_covers
+from phasegate.gates.guard import audit_name, permit, refuse, stamp
+from phasegate.gates.meaning import vote_meaning
+from phasegate.gates.ports import ApprovalLinks, Credentials, DocumentProbe, UnitOfWork
+from phasegate.gates.quorum import Ballot, Seat, Tally, tally
+from phasegate.gates.segregation import segregation_breach
+from phasegate.gates.usecases.lookups import require_person, require_project, require_round, require_template
+from phasegate.gates.usecases.messages import approval_request, request_context
+from phasegate.gates.usecases.result import SYSTEM, Result, UowFactory
+from phasegate.gates.usecases.reviews import reassess_open_round
+from phasegate.gates.usecases.rounds import ballots_of, policy_of, seats_of
+from phasegate.models.commands import CastVote
+from phasegate.models.enums import (
     BallotKind,
     Decision,
     RoundStatus,
 )
-from models.errors import (
+from phasegate.models.errors import (
     AuthorizationError,
     ConflictError,
     EvidenceChangedError,
@@ -41,16 +41,16 @@ from models.errors import (
     PermissionDeniedError,
     SecurityRefusedError,
 )
-from models.events import DomainEvent, RoundResolved, queued
-from models.identity import Actor, SignatureProof
-from models.snapshots import (
+from phasegate.models.events import DomainEvent, RoundResolved, queued
+from phasegate.models.identity import Actor, SignatureProof
+from phasegate.models.snapshots import (
     DelegationRecord,
     OutboxRequest,
     ProjectSnapshot,
     RoundSnapshot,
     VoteRecord,
 )
-from models.template import ApprovalDef, GateDef
+from phasegate.models.template import ApprovalDef, GateDef
 
 
 class VoteResult(Result):

@@ -12,8 +12,8 @@ from uuid import UUID
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from models import tables as t
-from models.snapshots import (
+from phasegate.models import tables as t
+from phasegate.models.snapshots import (
     ConditionRecord,
 )
 

@@ -17,11 +17,11 @@ from uuid import UUID, uuid4
 from sqlalchemy import Row, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from models import statements as q
-from models import tables as t
-from models.enums import DocumentStatus
-from models.evidence import DocumentEvidence, MilestoneEvidence, RiskEvidence, ScoreEvidence
-from models.snapshots import (
+from phasegate.models import statements as q
+from phasegate.models import tables as t
+from phasegate.models.enums import DocumentStatus
+from phasegate.models.evidence import DocumentEvidence, MilestoneEvidence, RiskEvidence, ScoreEvidence
+from phasegate.models.snapshots import (
     BaselineRecord,
     EvmReportRecord,
 )

@@ -14,17 +14,17 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from models import statements as q
-from models import tables as t
-from models.enums import ProjectStatus
-from models.evidence import EvmSnapshot
-from models.monitoring import MonitorInput
-from models.repositories.projects import project_snapshot
-from models.repositories.tolerances import exception_record, tolerance_record
-from models.snapshots import (
+from phasegate.models import statements as q
+from phasegate.models import tables as t
+from phasegate.models.enums import ProjectStatus
+from phasegate.models.evidence import EvmSnapshot
+from phasegate.models.monitoring import MonitorInput
+from phasegate.models.repositories.projects import project_snapshot
+from phasegate.models.repositories.tolerances import exception_record, tolerance_record
+from phasegate.models.snapshots import (
     ProjectSnapshot,
 )
-from models.tolerance import (
+from phasegate.models.tolerance import (
     ToleranceException,
     ToleranceRecord,
 )

@@ -15,10 +15,10 @@ from typing import Any
 from sqlalchemy import Row, select, update
 from sqlalchemy.orm import Session
 
-from models import statements as q
-from models import tables as t
-from models.identity import OrgRole
-from models.snapshots import (
+from phasegate.models import statements as q
+from phasegate.models import tables as t
+from phasegate.models.identity import OrgRole
+from phasegate.models.snapshots import (
     PersonSnapshot,
 )
 

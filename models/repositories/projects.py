@@ -13,10 +13,10 @@ from typing import Any
 from sqlalchemy import Row, func, select, update
 from sqlalchemy.orm import Session
 
-from models import statements as q
-from models import tables as t
-from models.enums import ProjectStatus
-from models.snapshots import (
+from phasegate.models import statements as q
+from phasegate.models import tables as t
+from phasegate.models.enums import ProjectStatus
+from phasegate.models.snapshots import (
     ProjectQuery,
     ProjectSnapshot,
 )

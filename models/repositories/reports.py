@@ -12,11 +12,11 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from gates import portfolio as pf
-from gates.analytics import ConditionFact, GateFacts, ProjectFact, ReviewCount, RoundFact
-from models import tables as t
-from models.enums import Decision, RoundStatus
-from models.snapshots import (
+from phasegate.gates import portfolio as pf
+from phasegate.gates.analytics import ConditionFact, GateFacts, ProjectFact, ReviewCount, RoundFact
+from phasegate.models import tables as t
+from phasegate.models.enums import Decision, RoundStatus
+from phasegate.models.snapshots import (
     ReportRunRecord,
 )
 

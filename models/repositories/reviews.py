@@ -17,11 +17,11 @@ from sqlalchemy import Row, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from models import statements as q
-from models import tables as t
-from models.enums import BallotKind, Decision, Recommendation, ReviewStatus, RoundStatus
-from models.errors import ConflictError
-from models.snapshots import (
+from phasegate.models import statements as q
+from phasegate.models import tables as t
+from phasegate.models.enums import BallotKind, Decision, Recommendation, ReviewStatus, RoundStatus
+from phasegate.models.errors import ConflictError
+from phasegate.models.snapshots import (
     ConditionSpec,
     DecisionRecord,
     Evaluation,

@@ -11,11 +11,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models import tables as t
-from models.snapshots import (
+from phasegate.models import tables as t
+from phasegate.models.snapshots import (
     StoredTemplate,
 )
-from models.template import LifecycleTemplate
+from phasegate.models.template import LifecycleTemplate
 
 _VALIDATED: dict[str, LifecycleTemplate] = {}
 

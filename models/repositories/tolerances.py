@@ -16,9 +16,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from models import tables as t
-from models.monitoring import RagRow
-from models.tolerance import (
+from phasegate.models import tables as t
+from phasegate.models.monitoring import RagRow
+from phasegate.models.tolerance import (
     Dimension,
     ExceptionDecision,
     ToleranceException,
