@@ -12,7 +12,9 @@ from typing import Any, Protocol, Self
 from uuid import UUID
 
 from gates.analytics import GateFacts
+from gates.maturity import MaturityFacts
 from gates.portfolio import PortfolioFacts
+from gates.prioritisation import PriorityFact
 from models.enums import (
     Decision,
     LessonCategory,
@@ -74,7 +76,20 @@ class Credentials(Protocol):
     def verify(self, person_id: str, password: str, one_time_code: str | None) -> bool: ...
 
 
-class UnitOfWork(Protocol):
+class PriorityRepository(Protocol):
+    """Expected benefit and the facts prioritisation ranks (``models.priority_store``)."""
+
+    def set_expected_benefit(self, key: str, amount: Decimal | None, *, now: datetime) -> None: ...
+    def priority_facts(self) -> tuple[PriorityFact, ...]: ...
+
+
+class MaturityRepository(Protocol):
+    """What the maturity score reads beyond ``gate_facts`` (``models.maturity_store``)."""
+
+    def maturity_facts(self) -> MaturityFacts: ...
+
+
+class UnitOfWork(PriorityRepository, MaturityRepository, Protocol):
     """One transaction. Leaving the ``with`` block without ``commit()`` rolls everything back."""
 
     def __enter__(self) -> Self: ...

@@ -29,7 +29,9 @@ from models.errors import ConflictError
 from models.evidence import DocumentEvidence, EvmSnapshot, MilestoneEvidence, RiskEvidence, ScoreEvidence
 from models.identity import OrgRole
 from models.lesson_store import LessonRepository
+from models.maturity_store import MaturityRepository
 from models.monitoring import MonitorInput, RagRow
+from models.priority_store import PriorityRepository
 from models.snapshots import (
     BaselineRecord,
     ConditionRecord,
@@ -74,6 +76,7 @@ def _project(row: Row[Any]) -> ProjectSnapshot:
         recycle_count=row.recycle_count,
         evidence_version=row.evidence_version,
         closed=row.closed_at is not None,
+        expected_benefit=row.expected_benefit,
     )
 
 
@@ -226,7 +229,7 @@ OrgRoute = Callable[[Sequence[str]], list[str]]
 """Organisation targets (Apprise URLs) for a set of tags, OR-ed: injected by entry points from the org config."""
 
 
-class SqlUnitOfWork(LessonRepository):
+class SqlUnitOfWork(LessonRepository, PriorityRepository, MaturityRepository):
     def __init__(
         self,
         session_factory: sessionmaker[Session],
