@@ -256,7 +256,7 @@ def _score(dimension: Dimension, hits: int, count: int, what: str, what_zh: str)
         next_step, next_step_zh = dimension.action, dimension.action_zh
     else:
         evidence = f"{hits} of {count} {what} ({rate:.0%})"
-        evidence_zh = f"{count} 个{what_zh}中 {hits} 个（{rate:.0%}）"
+        evidence_zh = f"{what_zh} {count} 个，其中 {hits} 个达标（{rate:.0%}）"
         if found == 5:
             next_step, next_step_zh = "at the top level: keep it there", "已达最高级：保持"
         else:
@@ -312,7 +312,7 @@ def _reviews_on_time(
     first = _first_reviews(facts.reviews)
     due = [m for m in facts.milestones if m.id in gates.get(m.project_key, ()) and _in(m.due, q, as_of)]
     hits = sum(1 for m in due if (r := first.get((m.project_key, m.id))) is not None and r.opened_at.date() <= m.due)
-    return _score(BY_ID["reviews_on_time"], hits, len(due), "gate dates", "个阶段门日期")
+    return _score(BY_ID["reviews_on_time"], hits, len(due), "gate dates", "阶段门日期")
 
 
 def _documents(facts: MaturityFacts, q: Quarter, as_of: date) -> DimensionScore:
@@ -320,7 +320,7 @@ def _documents(facts: MaturityFacts, q: Quarter, as_of: date) -> DimensionScore:
         r for r in _first_reviews(facts.reviews).values() if r.documentation is not None and _in(r.opened_at, q, as_of)
     ]
     hits = sum(1 for r in firsts if r.documentation)
-    return _score(BY_ID["documents_first_review"], hits, len(firsts), "first reviews", "个首次评审")
+    return _score(BY_ID["documents_first_review"], hits, len(firsts), "first reviews", "首次评审")
 
 
 def _fresh(facts: MaturityFacts, kills: Mapping[str, datetime], as_of: date) -> DimensionScore:
@@ -334,17 +334,17 @@ def _fresh(facts: MaturityFacts, kills: Mapping[str, datetime], as_of: date) -> 
         if life.created_at.date() <= as_of and (ended is None or ended.date() > as_of):
             alive.append(life.key)
     hits = sum(1 for key in alive if key in latest and (as_of - latest[key]).days <= FRESH_DAYS)
-    return _score(BY_ID["status_fresh"], hits, len(alive), "projects in the portfolio", "个在册项目")
+    return _score(BY_ID["status_fresh"], hits, len(alive), "projects in the portfolio", "在册项目")
 
 
 def _sla(rounds: Sequence[RoundFact], q: Quarter, as_of: date) -> DimensionScore:
     timed, within = decided_within_sla(r for r in rounds if r.resolved_at is not None and _in(r.resolved_at, q, as_of))
-    return _score(BY_ID["decisions_in_sla"], within, timed, "decisions with a due time", "个有时限的决策")
+    return _score(BY_ID["decisions_in_sla"], within, timed, "decisions with a due time", "有时限的决策")
 
 
 def _conditions(conditions: Sequence[ConditionFact], q: Quarter, as_of: date) -> DimensionScore:
     due, on_time = conditions_on_time((c for c in conditions if _in(c.due_on, q, as_of)), as_of)
-    return _score(BY_ID["conditions_on_time"], on_time, due, "conditions due", "个到期条件")
+    return _score(BY_ID["conditions_on_time"], on_time, due, "conditions due", "到期条件")
 
 
 def _exceptions(facts: MaturityFacts, rounds: Sequence[RoundFact], q: Quarter, as_of: date) -> DimensionScore:
@@ -370,7 +370,7 @@ def _exceptions(facts: MaturityFacts, rounds: Sequence[RoundFact], q: Quarter, a
         len(raised),
         len(raised) + late,
         "problems (exceptions raised + adverse decisions with no exception before)",
-        "个问题（已上报例外 + 事前无例外的不利决策）",
+        "问题（已上报例外 + 事前无例外的不利决策）",
     )
 
 
@@ -379,7 +379,7 @@ def _lessons(facts: MaturityFacts, q: Quarter, as_of: date) -> DimensionScore:
     shown = {u.review_id for u in facts.lesson_uses if u.kind == "shown" and u.review_id in in_quarter}
     applied = {u.review_id for u in facts.lesson_uses if u.kind == "applied" and u.review_id in shown}
     return _score(
-        BY_ID["lessons_reused"], len(applied), len(shown), "reviews that showed lessons", "个展示经验教训的评审"
+        BY_ID["lessons_reused"], len(applied), len(shown), "reviews that showed lessons", "展示经验教训的评审"
     )
 
 
@@ -394,7 +394,7 @@ def _kills(
         order = gates.get(r.project_key, ())
         if r.gate_id in order and order.index(r.gate_id) + 1 <= math.ceil(len(order) / 2):
             early += 1
-    return _score(BY_ID["early_kills"], early, len(kills), "kills", "次终止")
+    return _score(BY_ID["early_kills"], early, len(kills), "kills", "终止决策")
 
 
 def quarter_score(

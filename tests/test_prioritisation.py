@@ -5,7 +5,7 @@ then through the read model on SQLite and PostgreSQL (expected benefit set by ``
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from decimal import Decimal as D
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import insert
@@ -25,21 +25,21 @@ NOW = datetime(2026, 11, 30, 12, tzinfo=UTC)
 
 
 def c(key: str, cost: int, benefit: int | None, score: float | None = None, status: str = "active") -> Candidate:
-    return Candidate(key, key.lower(), status, D(cost), None if benefit is None else D(benefit), score)
+    return Candidate(key, key.lower(), status, Decimal(cost), None if benefit is None else Decimal(benefit), score)
 
 
 def test_greedy_by_ratio_is_not_optimal_and_the_exact_selection_is() -> None:
     # Budget 10. A: cost 6, benefit 66 (11 per unit); B and C: cost 5, benefit 50 (10 per unit).
     # Greedy by ratio takes A, then 4 is left and neither B nor C fits: 66. Exact: B + C = 100.
-    proposal = prioritise([c("A", 6, 66), c("B", 5, 50), c("C", 5, 50)], D(10))
+    proposal = prioritise([c("A", 6, 66), c("B", 5, 50), c("C", 5, 50)], Decimal(10))
     assert [r.key for r in proposal.ranked] == ["A", "B", "C"]  # ranked by value per cost
     assert [r.key for r in proposal.selected] == ["B", "C"]
-    assert (proposal.spent, proposal.unspent, proposal.total_benefit) == (D(10), D(0), D(100))
+    assert (proposal.spent, proposal.unspent, proposal.total_benefit) == (Decimal(10), Decimal(0), Decimal(100))
     (a,) = proposal.left_out
     # Forced in, A leaves 4: nothing else fits, so the best total with A is 66, 34 below 100.
-    assert a.reason == "does_not_fit" and a.forgone == D("34.00")
+    assert a.reason == "does_not_fit" and a.forgone == Decimal("34.00")
     assert "needs 6.00 but only 0.00 is left unspent" in a.detail and "34.00" in a.detail
-    assert "34.00" in a.detail_zh and a.value_per_cost == D("11.0000")
+    assert "34.00" in a.detail_zh and a.value_per_cost == Decimal("11.0000")
 
 
 def test_reasons_for_each_kind_of_left_out_project() -> None:
@@ -54,11 +54,11 @@ def test_reasons_for_each_kind_of_left_out_project() -> None:
             c("DONE", 70, 900, status="killed"),  # not a candidate at all
             c("HOLD", 30, 30, status="on_hold"),  # 1 per unit
         ],
-        D(100),
+        Decimal(100),
     )
     # Best within 100: X + Z = 100 cost, 420 benefit (X + Y = 110 does not fit; Y + Z + HOLD = 120 does not;
     # Y + Z = 90 gives 320; X + HOLD = 90 gives 330).
-    assert [r.key for r in proposal.selected] == ["X", "Z"] and proposal.total_benefit == D(420)
+    assert [r.key for r in proposal.selected] == ["X", "Z"] and proposal.total_benefit == Decimal(420)
     reasons = {r.key: r.reason for r in proposal.ranked}
     assert reasons == {
         "BIG": "over_budget",
@@ -72,19 +72,19 @@ def test_reasons_for_each_kind_of_left_out_project() -> None:
     assert [r.key for r in proposal.ranked] == ["BIG", "X", "Y", "Z", "HOLD", "ZERO", "NOVAL"]
     forgone = {r.key: r.forgone for r in proposal.left_out}
     # Y forced in: Y + Z = 320 (Y + X is 110), 100 below 420. HOLD forced in: HOLD + X = 330, 90 below.
-    assert forgone["Y"] == D("100.00") and forgone["HOLD"] == D("90.00") and forgone["BIG"] is None
+    assert forgone["Y"] == Decimal("100.00") and forgone["HOLD"] == Decimal("90.00") and forgone["BIG"] is None
     assert "alone is over the budget 100.00" in next(r.detail for r in proposal.ranked if r.key == "BIG")
     assert "budget only" in proposal.capacity_note and "仅按预算" in proposal.capacity_note_zh
 
 
 def test_ties_and_empty_portfolios() -> None:
-    empty = prioritise([], D(1000))
-    assert empty.ranked == () and empty.spent == D(0) and empty.unspent == D(1000)
+    empty = prioritise([], Decimal(1000))
+    assert empty.ranked == () and empty.spent == Decimal(0) and empty.unspent == Decimal(1000)
     # Equal value per cost: the higher scorecard ranks first.
-    proposal = prioritise([c("P", 10, 20, score=4.0), c("Q", 10, 20, score=8.0)], D(0))
+    proposal = prioritise([c("P", 10, 20, score=4.0), c("Q", 10, 20, score=8.0)], Decimal(0))
     assert [r.key for r in proposal.ranked] == ["Q", "P"] and proposal.selected == ()
     # A project that needs no more money and brings benefit is always taken and ranks first.
-    free = prioritise([c("F", 0, 5), c("G", 3, 9)], D(2))
+    free = prioritise([c("F", 0, 5), c("G", 3, 9)], Decimal(2))
     assert [r.key for r in free.selected] == ["F"] and free.ranked[0].key == "F"
 
 
@@ -101,12 +101,14 @@ def test_exact_solver_on_a_larger_hand_checked_case() -> None:
 
 
 def test_budget_parsing_and_remaining_cost() -> None:
-    assert parse_budget("1,200,000") == D("1200000.00") and parse_budget("99.999") == D("100.00")
+    assert parse_budget("1,200,000") == Decimal("1200000.00") and parse_budget("99.999") == Decimal("100.00")
     for bad in ("lots", "-5", "NaN", "inf"):
         with pytest.raises(InputError, match="--budget"):
             parse_budget(bad)
-    assert remaining_cost(D(100), D(30)) == D(70) and remaining_cost(D(100), D(130)) == D(0)
-    assert remaining_cost(D(100), None) == D(100)
+    assert remaining_cost(Decimal(100), Decimal(30)) == Decimal(70) and remaining_cost(
+        Decimal(100), Decimal(130)
+    ) == Decimal(0)
+    assert remaining_cost(Decimal(100), None) == Decimal(100)
 
 
 def seed(sessions: sessionmaker[Session]) -> None:
@@ -141,18 +143,18 @@ def seed(sessions: sessionmaker[Session]) -> None:
                     template_hash="h" * 64,
                     sponsor_id="sam",
                     manager_id="mgr",
-                    budget=D(budget),
-                    expected_benefit=None if benefit is None else D(benefit),
+                    budget=Decimal(budget),
+                    expected_benefit=None if benefit is None else Decimal(benefit),
                     stage_id="planning",
                     status=status,
                     created_at=NOW,
                     updated_at=NOW,
                 )
             )
-        s.execute(insert(t.Baseline).values(project_key="C", bac=D(800)))
-        s.execute(insert(t.EvmReport).values(project_key="C", as_of=date(2026, 10, 31), actual_cost=D(200)))
-        s.execute(insert(t.EvmReport).values(project_key="C", as_of=date(2026, 11, 30), actual_cost=D(300)))
-        s.execute(insert(t.EvmReport).values(project_key="C", as_of=date(2026, 12, 31), earned_value=D(1)))
+        s.execute(insert(t.Baseline).values(project_key="C", bac=Decimal(800)))
+        s.execute(insert(t.EvmReport).values(project_key="C", as_of=date(2026, 10, 31), actual_cost=Decimal(200)))
+        s.execute(insert(t.EvmReport).values(project_key="C", as_of=date(2026, 11, 30), actual_cost=Decimal(300)))
+        s.execute(insert(t.EvmReport).values(project_key="C", as_of=date(2026, 12, 31), earned_value=Decimal(1)))
         for gatekeeper, score in (("sam", 6), ("mgr", 9)):
             s.execute(
                 insert(t.Score).values(
@@ -167,21 +169,21 @@ def test_through_the_read_model(db_url: str) -> None:
         sessions = make_session_factory(engine)
         seed(sessions)
         uow = lambda: SqlUnitOfWork(sessions)  # noqa: E731
-        cmd = UpdateProject(key="A", expected_benefit=D(660), reason="business case v2")
+        cmd = UpdateProject(key="A", expected_benefit=Decimal(660), reason="business case v2")
         updated = services.update_project(cmd, actor=actors.admin(), uow=uow, now=NOW)
-        assert updated.expected_benefit == D(660)
+        assert updated.expected_benefit == Decimal(660)
         with uow() as tx:
             stored = tx.get_project("A")
-        assert stored is not None and stored.expected_benefit == D("660.00")
+        assert stored is not None and stored.expected_benefit == Decimal("660.00")
         proposal = services.prioritise_portfolio(budget="1000", actor=actors.person("sam"), uow=uow)
     finally:
         engine.dispose()
     rows = {r.key: r for r in proposal.ranked}
     assert "D" not in rows  # killed: not a candidate
     # C needs BAC 800 less the latest actual cost 300 (the December report has none) = 500.
-    assert rows["C"].cost == D(500) and rows["A"].cost == D(600) and rows["B"].cost == D(500)
+    assert rows["C"].cost == Decimal(500) and rows["A"].cost == Decimal(600) and rows["B"].cost == Decimal(500)
     assert rows["B"].score == pytest.approx(7.5) and rows["A"].score is None
     # Ratios: A 1.1, C 1.2, B 1.0. Within 1000: B + C = 1100 benefit (A + anything is over 1000).
     assert [r.key for r in proposal.ranked] == ["C", "A", "B"]
-    assert [r.key for r in proposal.selected] == ["C", "B"] and proposal.total_benefit == D(1100)
-    assert rows["A"].reason == "does_not_fit" and rows["A"].forgone == D("440.00")  # A + nothing = 660
+    assert [r.key for r in proposal.selected] == ["C", "B"] and proposal.total_benefit == Decimal(1100)
+    assert rows["A"].reason == "does_not_fit" and rows["A"].forgone == Decimal("440.00")  # A + nothing = 660
