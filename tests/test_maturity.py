@@ -5,9 +5,13 @@ use cases). Every expected figure is worked out in the comments from the definit
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import uuid
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -32,6 +36,7 @@ from models.uow import SqlUnitOfWork
 from tests import actors
 
 NOW = datetime(2026, 12, 5, 12, tzinfo=UTC)
+PHASEGATE = str(Path(sys.executable).with_name("phasegate"))
 RFP, RFE, RFC = "ready-for-planning", "ready-for-executing", "ready-for-closing"
 
 
@@ -305,3 +310,31 @@ def test_bad_quarter_is_refused(sqlite_url: str) -> None:
             )
     finally:
         engine.dispose()
+
+
+def run(*args: str, db: str, expect: int = 0) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run([PHASEGATE, *args, "--db", db], capture_output=True, text=True, timeout=180)
+    assert done.returncode == expect, f"{args} exited {done.returncode}\n{done.stdout}\n{done.stderr}"
+    assert "Traceback" not in done.stderr
+    return done
+
+
+def test_cli_json_and_table(sqlite_url: str) -> None:
+    engine = make_engine(sqlite_url)
+    try:
+        seed(make_session_factory(engine))
+    finally:
+        engine.dispose()
+    run(*actors.bootstrap_admin_args(), db=sqlite_url)
+    # A past quarter reads the same whatever today is: Q3 is measured as of 30 September.
+    data: dict[str, Any] = json.loads(run("report", "maturity", "--quarter", "2026-Q3", "--json", db=sqlite_url).stdout)
+    assert data["current"]["quarter"] == "2026-Q3" and data["current"]["overall"] == 1
+    q3 = {d["id"]: (d["hits"], d["count"], d["level"]) for d in data["current"]["dimensions"]}
+    assert q3["exceptions_early"] == (1, 1, 5) and q3["status_fresh"] == (1, 4, 1)
+    assert [q["quarter"] for q in data["trend"]] == ["2025-Q4", "2026-Q1", "2026-Q2", "2026-Q3"]
+    table = run("report", "maturity", "--quarter", "2026-Q3", db=sqlite_url).stdout.splitlines()
+    assert table[0] == "Maturity 2026-Q3 (as of 2026-09-30): overall level 1 (the lowest dimension)"
+    fresh = next(line for line in table if "Status reports fresh" in line)
+    assert fresh.split()[0] == "1" and fresh.endswith("1 of 4 projects in the portfolio (25%)")
+    refused = run("report", "maturity", "--quarter", "Q3", db=sqlite_url, expect=2)
+    assert refused.stderr.startswith("phasegate: --quarter: 'Q3' is not a quarter") and not refused.stdout

@@ -4,8 +4,13 @@ then through the read model on SQLite and PostgreSQL (expected benefit set by ``
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import insert
@@ -22,6 +27,7 @@ from models.uow import SqlUnitOfWork
 from tests import actors
 
 NOW = datetime(2026, 11, 30, 12, tzinfo=UTC)
+PHASEGATE = str(Path(sys.executable).with_name("phasegate"))
 
 
 def c(key: str, cost: int, benefit: int | None, score: float | None = None, status: str = "active") -> Candidate:
@@ -124,9 +130,8 @@ def seed(sessions: sessionmaker[Session]) -> None:
                 content_hash=template_content_hash(template),
             )
         )
-        for pid in ("sam", "mgr", "admin"):
-            roles = ["pmo_admin"] if pid == "admin" else ["gatekeeper"]
-            s.execute(insert(t.Person).values(id=pid, name=pid, email=f"{pid}@example.com", org_roles=roles))
+        for pid in ("sam", "mgr"):
+            s.execute(insert(t.Person).values(id=pid, name=pid, email=f"{pid}@example.com", org_roles=["gatekeeper"]))
         # (key, budget, benefit, status)
         for key, budget, benefit, status in (
             ("A", 600, None, "active"),  # benefit set below through update_project: 660
@@ -169,6 +174,8 @@ def test_through_the_read_model(db_url: str) -> None:
         sessions = make_session_factory(engine)
         seed(sessions)
         uow = lambda: SqlUnitOfWork(sessions)  # noqa: E731
+        with sessions() as s, s.begin():
+            s.execute(insert(t.Person).values(id="admin", name="admin", email="a@example.com", org_roles=["pmo_admin"]))
         cmd = UpdateProject(key="A", expected_benefit=Decimal(660), reason="business case v2")
         updated = services.update_project(cmd, actor=actors.admin(), uow=uow, now=NOW)
         assert updated.expected_benefit == Decimal(660)
@@ -187,3 +194,33 @@ def test_through_the_read_model(db_url: str) -> None:
     assert [r.key for r in proposal.ranked] == ["C", "A", "B"]
     assert [r.key for r in proposal.selected] == ["C", "B"] and proposal.total_benefit == Decimal(1100)
     assert rows["A"].reason == "does_not_fit" and rows["A"].forgone == Decimal("440.00")  # A + nothing = 660
+
+
+def run(*args: str, db: str, expect: int = 0) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run([PHASEGATE, *args, "--db", db], capture_output=True, text=True, timeout=180)
+    assert done.returncode == expect, f"{args} exited {done.returncode}\n{done.stdout}\n{done.stderr}"
+    assert "Traceback" not in done.stderr
+    return done
+
+
+def test_cli_update_and_prioritise(sqlite_url: str) -> None:
+    engine = make_engine(sqlite_url)
+    try:
+        seed(make_session_factory(engine))
+    finally:
+        engine.dispose()
+    run(*actors.bootstrap_admin_args(), db=sqlite_url)
+    line = run("project", "update", "A", "--expected-benefit", "660", "--reason", "case v2", db=sqlite_url).stdout
+    assert "expected benefit 660.00" in line
+    bad = run("project", "update", "A", "--expected-benefit", "-1", "--reason", "x", db=sqlite_url, expect=2)
+    assert bad.stderr.startswith("phasegate: --expected-benefit:")
+    data: dict[str, Any] = json.loads(
+        run("portfolio", "prioritise", "--budget", "1000", "--json", db=sqlite_url).stdout
+    )
+    assert data["selected"] == ["C", "B"] and Decimal(data["total_benefit"]) == Decimal(1100)
+    assert [r["key"] for r in data["ranked"]] == ["C", "A", "B"] and data["ranked"][1]["reason"] == "does_not_fit"
+    table = run("portfolio", "prioritise", "--budget", "1,000", db=sqlite_url).stdout.splitlines()
+    assert table[0] == "Budget 1,000: 2 projects selected, cost 1,000, unspent 0, expected benefit 1,100"
+    assert table[3].split()[:3] == ["1", "*", "C"] and "lower the total benefit by 440.00" in table[4]
+    refused = run("portfolio", "prioritise", "--budget", "plenty", db=sqlite_url, expect=2)
+    assert refused.stderr.startswith("phasegate: --budget: 'plenty' is not an amount") and not refused.stdout

@@ -316,6 +316,7 @@ class ProjectChangeIn(Body):
     sponsor_id: PersonId | None = None
     manager_id: PersonId | None = None
     budget: Money | None = None
+    expected_benefit: Money | None = Field(default=None, description="Expected benefit, weighed in prioritisation.")
     reason: Annotated[str, StringConstraints(min_length=1, max_length=500)] = Field(
         description="Why: recorded in the audit log with the values before and after."
     )
@@ -323,7 +324,8 @@ class ProjectChangeIn(Body):
 
 @router.patch("/projects/{key}", responses=WRITE, tags=["projects"])
 def update_project(actor: Acting, rt: Runtime, key: Key, body: ProjectChangeIn) -> ProjectSnapshot:
-    """Change a project's name, budget, sponsor or manager (PMO admin only; sponsor and manager stay two people).
+    """Change a project's name, budget, sponsor, manager or expected benefit (PMO admin only; sponsor and manager
+    stay two people).
 
     Fields left out are unchanged; the stage, status and template pin only move through gate decisions.
     """
