@@ -182,7 +182,7 @@ def test_through_the_read_model(db_url: str) -> None:
         with uow() as tx:
             stored = tx.get_project("A")
         assert stored is not None and stored.expected_benefit == Decimal("660.00")
-        proposal = services.prioritise_portfolio(budget="1000", actor=actors.person("sam"), uow=uow)
+        proposal = services.prioritise_portfolio(budget="1000", actor=actors.person("sam"), uow=uow, now=NOW)
     finally:
         engine.dispose()
     rows = {r.key: r for r in proposal.ranked}

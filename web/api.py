@@ -52,6 +52,8 @@ from pydantic import (
 from flows.runtime import Runtime as AppRuntime
 from gates import approvals, people, services
 from gates.audit import KEYED
+from gates.maturity import MaturityReport
+from gates.prioritisation import Proposal
 from models.audit_store import audit_head, verify_audit
 from models.commands import (
     CastVote,
@@ -1109,3 +1111,27 @@ def lesson_applied(actor: Acting, rt: Runtime, lesson_id: LessonNumber, body: Ap
     """Record that the lesson shaped your decision in an approval round (its gatekeepers)."""
     recorded = services.mark_applied(lesson_id, body.round_id, actor=actor, uow=rt.uow, now=rt.now())
     return AppliedOut(lesson_id=lesson_id, round_id=body.round_id, recorded=recorded)
+
+
+# ------------------------------------------------------------------------------------------------ strategy
+@router.get("/portfolio/prioritisation", responses=READ, tags=["reports"])
+def portfolio_prioritisation(
+    actor: Reader,
+    rt: Runtime,
+    budget: Annotated[str, Query(min_length=1, max_length=40, description="Money available, e.g. 1200000.")],
+) -> Proposal:
+    """Projects ranked by expected benefit per remaining cost and scorecard, and the set with the most expected
+    benefit within ``budget`` (exact 0/1 selection), with why each other project is left out. Budget only:
+    capacity is not modelled yet."""
+    return services.prioritise_portfolio(budget=budget, actor=actor, uow=rt.uow, now=rt.now(), reader=rt.reader)
+
+
+@router.get("/reports/maturity", responses=READ, tags=["reports"])
+def maturity_report(
+    actor: Reader,
+    rt: Runtime,
+    quarter: Annotated[str | None, Query(max_length=7, description="A quarter such as 2026-Q4; default: now.")] = None,
+) -> MaturityReport:
+    """The maturity score of a quarter from the record: eight dimensions at levels 1-5 with their evidence and
+    next step, the overall level (the lowest) and the trend over four quarters."""
+    return services.maturity_report(actor=actor, uow=rt.uow, now=rt.now(), quarter=quarter, reader=rt.reader)

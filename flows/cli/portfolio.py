@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from flows.cli.common import ActFor, Db, Json, acting, emit, runtime_for, sub_app
+from flows.cli.common import ActFor, Db, Json, acting, emit, now, runtime_for, sub_app
 
 app = sub_app("Strategic alignment: rank the portfolio and propose the best set of projects within a budget.")
 
@@ -48,7 +48,9 @@ def prioritise(
     from gates import services
 
     rt = runtime_for(db)
-    proposal = services.prioritise_portfolio(budget=budget, actor=acting(rt, by), uow=rt.uow, reader=rt.reader)
+    proposal = services.prioritise_portfolio(
+        budget=budget, actor=acting(rt, by), uow=rt.uow, now=now(), reader=rt.reader
+    )
     if as_json:
         emit(dataclasses.asdict(proposal) | {"selected": [r.key for r in proposal.selected]})
         return

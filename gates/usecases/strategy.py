@@ -19,10 +19,13 @@ from models.identity import Actor
 
 
 @refusals_audited(Act.READ)
-def prioritise_portfolio(*, budget: str, actor: Actor, uow: UowFactory, reader: UowFactory | None = None) -> Proposal:
+def prioritise_portfolio(
+    *, budget: str, actor: Actor, uow: UowFactory, now: datetime, reader: UowFactory | None = None
+) -> Proposal:
     """Rank the projects still in the portfolio and propose the best set within ``budget`` (exact selection).
 
-    ``reader``, when given, serves the reads (a page never waits for a writer); ``uow`` audits a refusal."""
+    ``reader``, when given, serves the reads (a page never waits for a writer); ``uow`` audits a refusal at
+    ``now``."""
     amount = parse_budget(budget)
     with (reader or uow)() as tx:
         permit(tx, actor, Act.READ, entity="report:prioritisation")
