@@ -338,3 +338,26 @@ def test_cli_json_and_table(sqlite_url: str) -> None:
     assert fresh.split()[0] == "1" and fresh.endswith("1 of 4 projects in the portfolio (25%)")
     refused = run("report", "maturity", "--quarter", "Q3", db=sqlite_url, expect=2)
     assert refused.stderr.startswith("phasegate: --quarter: 'Q3' is not a quarter") and not refused.stdout
+
+
+def test_portfolio_report_carries_the_quarters_maturity(sqlite_url: str, tmp_path: Path) -> None:
+    from openpyxl import load_workbook
+
+    engine = make_engine(sqlite_url)
+    try:
+        seed(make_session_factory(engine))
+    finally:
+        engine.dispose()
+    run(*actors.bootstrap_admin_args(), db=sqlite_url)
+    book = tmp_path / "report.xlsx"
+    # September 2026 ends in Q3, which is measured as of 30 September whatever today is.
+    run("report", "portfolio", "--period", "2026-09", "--format", "xlsx", "--out", str(book), db=sqlite_url)
+    rows = {row[0].value: row for row in load_workbook(book)["Maturity"].iter_rows(min_row=2)}
+    assert rows["Status reports fresh"][1].value == 1
+    assert rows["Status reports fresh"][2].value == "1 of 4 projects in the portfolio (25%)"
+    assert rows["Exceptions raised, not found late"][1].value == 5 and rows["Early kills"][1].value is None
+    html = tmp_path / "report.html"
+    run("report", "portfolio", "--period", "2026-09", "--format", "html", "--lang", "zh-CN", "--out", str(html),
+        db=sqlite_url)  # fmt: skip
+    page = html.read_text(encoding="utf-8")
+    assert "成熟度 2026-Q3: 总体成熟度等级（取最低维度） 1" in page and "在册项目 4 个，其中 1 个达标（25%）" in page

@@ -224,3 +224,39 @@ def test_cli_update_and_prioritise(sqlite_url: str) -> None:
     assert table[3].split()[:3] == ["1", "*", "C"] and "lower the total benefit by 440.00" in table[4]
     refused = run("portfolio", "prioritise", "--budget", "plenty", db=sqlite_url, expect=2)
     assert refused.stderr.startswith("phasegate: --budget: 'plenty' is not an amount") and not refused.stdout
+
+
+def test_portfolio_report_sections(sqlite_url: str, tmp_path: Path) -> None:
+    import io
+
+    from openpyxl import load_workbook
+    from pypdf import PdfReader
+
+    engine = make_engine(sqlite_url)
+    try:
+        seed(make_session_factory(engine))
+    finally:
+        engine.dispose()
+    run(*actors.bootstrap_admin_args(), db=sqlite_url)
+    html = tmp_path / "report.html"
+    run("report", "portfolio", "--period", "2026-11", "--format", "html", "--budget", "1000", "--out", str(html),
+        db=sqlite_url)  # fmt: skip
+    page = html.read_text(encoding="utf-8")
+    assert "Budget 1,000.00: 2 selected, cost 1,000.00, unspent 0.00, expected benefit 1,100.00" in page
+    assert '<table id="prioritisation">' in page and "no expected benefit recorded" in page
+    assert '<table id="maturity">' in page  # always there: this portfolio has no evidence yet
+    book = tmp_path / "report.xlsx"
+    run("report", "portfolio", "--period", "2026-11", "--format", "xlsx", "--lang", "zh-CN", "--budget", "1000",
+        "--out", str(book), db=sqlite_url)  # fmt: skip
+    sheet = load_workbook(book)["优先级排序"]
+    rows = [[c.value for c in row] for row in sheet.iter_rows(min_row=2, max_row=4)]
+    # C (1.2 per unit) and B (1.0) selected; A has no expected benefit in this seed: ranked last, left out.
+    assert [(r[0], r[1], r[2]) for r in rows] == [(1, "是", "C"), (2, "是", "B"), (3, None, "A")]
+    assert rows[2][9] is not None and "未记录预期收益" in rows[2][9]
+    pdf = tmp_path / "report.pdf"
+    run("report", "portfolio", "--period", "2026-11", "--budget", "1000", "--out", str(pdf), db=sqlite_url)
+    text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.read_bytes())).pages)
+    assert "Prioritisation" in text and "Maturity 2026-Q4" in text
+    bad = run("report", "portfolio", "--period", "2026-11", "--budget", "x", "--out", str(pdf), db=sqlite_url,
+              expect=2)  # fmt: skip
+    assert bad.stderr.startswith("phasegate: --budget:")

@@ -112,11 +112,15 @@ def report_portfolio(
     ] = None,
     fmt: Annotated[str, typer.Option("--format", help="pdf, html or xlsx")] = "pdf",
     lang: Annotated[str, typer.Option("--lang", help="en or zh-CN")] = "en",
+    budget: Annotated[
+        str | None, typer.Option("--budget", help="Add the proposed portfolio within this budget, e.g. 1200000")
+    ] = None,
     by: ActFor = None,
     db: Db = None,
 ) -> None:
     """The portfolio report of a period: portfolio table, funnel, RAG trend, EVM S-curve, value/risk bubbles,
-    decisions of the period and top risks, as PDF (fonts embedded), HTML or XLSX, in English or Chinese."""
+    decisions of the period, top risks and the quarter's maturity score (with --budget, the proposed portfolio
+    too), as PDF (fonts embedded), HTML or XLSX, in English or Chinese."""
     from gates import services
     from gates.portfolio import week_of
     from notifications.portfolio.document import check_choice, render
@@ -125,7 +129,12 @@ def report_portfolio(
     rt = runtime_for(db)
     when = now()
     report = services.portfolio_report(
-        period=period or week_of(when.date()).label, actor=acting(rt, by), uow=rt.uow, reader=rt.reader, now=when
+        period=period or week_of(when.date()).label,
+        actor=acting(rt, by),
+        uow=rt.uow,
+        reader=rt.reader,
+        now=when,
+        budget=budget,
     )
     rendered = render(report, fmt, lang, font_setting=rt.settings.report_font)
     try:
