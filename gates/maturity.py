@@ -147,13 +147,16 @@ def parse_quarter(text: str) -> Quarter:
     if not match:
         raise InputError(f"--quarter: {text!r} is not a quarter; use a year and quarter such as 2026-Q4")
     year, number = int(match.group(1)), int(match.group(2))
-    start = date(year, 3 * number - 2, 1)
-    end = date(year + number // 4, 3 * number % 12 + 1, 1) - timedelta(days=1)
-    return Quarter(label=f"{year}-Q{number}", start=start, end=end)
+    if not 1970 <= year <= 2999:
+        raise InputError(f"--quarter: {text!r}: the year must be 1970 to 2999")
+    return quarter_of(date(year, 3 * number, 1))
 
 
 def quarter_of(day: date) -> Quarter:
-    return parse_quarter(f"{day.year}-Q{(day.month - 1) // 3 + 1}")
+    number = (day.month - 1) // 3 + 1
+    start = date(day.year, 3 * number - 2, 1)
+    end = date(day.year + number // 4, 3 * number % 12 + 1, 1) - timedelta(days=1)
+    return Quarter(label=f"{day.year}-Q{number}", start=start, end=end)
 
 
 # --------------------------------------------------------------------------------------------------- facts in

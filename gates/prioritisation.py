@@ -13,7 +13,7 @@ Definitions (docs/reports.md repeats them):
   less the actual cost of its latest status report, never below zero. Money already spent is sunk.
 - **benefit** is the expected benefit recorded on the charter (``phasegate project update --expected-benefit``).
   A project without one is ranked by scorecard only and is not selected: the model cannot value it.
-- **value per cost** is benefit / cost (a project that needs no more money ranks first).
+- **value per cost** is benefit / cost; a project that needs no more money has none and ranks first.
 - **scorecard** is the mean of the gatekeepers' scorecard scores (0-10 as scored), shown and used to break ties.
 - **capacity** (person-days per role) is not modelled: phasegate holds no resource data yet, so the proposal is
   constrained by budget alone and says so.
@@ -29,6 +29,8 @@ from typing import Any, Literal
 from models.errors import InputError
 
 CENT = Decimal("0.01")
+MAX_BUDGET = Decimal(10) ** 16
+"""Money columns hold 18 digits with 2 decimals, so no stored amount reaches this."""
 EXPLAIN_LIMIT = 10
 """How many left-out projects (best value per cost first) get the exact benefit forgone by forcing them in:
 one more solve each, so the explanation stays affordable for a portfolio of several hundred projects."""
@@ -93,8 +95,8 @@ def parse_budget(text: str) -> Decimal:
         value = Decimal(text.replace(",", "").replace("_", "").strip())
     except ArithmeticError:
         raise InputError(f"--budget: {text!r} is not an amount; give a number such as 1200000") from None
-    if not value.is_finite() or value < 0:
-        raise InputError(f"--budget: {text!r}: the budget must be a finite amount of zero or more")
+    if not value.is_finite() or value < 0 or value >= MAX_BUDGET:
+        raise InputError(f"--budget: {text!r}: the budget must be an amount from 0 to below {MAX_BUDGET:,}")
     return value.quantize(CENT, rounding=ROUND_HALF_EVEN)
 
 
@@ -160,22 +162,20 @@ def _model(values: Any, lower: Any, costs: Any, capacity: float) -> Any:
 
 
 def _ratio(candidate: Candidate) -> Decimal | None:
-    if candidate.benefit is None:
+    """Benefit per unit of cost, to four places; None without a benefit or without a cost (nothing to divide)."""
+    if candidate.benefit is None or candidate.cost == 0:
         return None
-    if candidate.cost == 0:
-        return None if candidate.benefit <= 0 else Decimal("Infinity")
     return (candidate.benefit / candidate.cost).quantize(Decimal("0.0001"), rounding=ROUND_HALF_EVEN)
 
 
 def _order(candidate: Candidate) -> tuple[int, Decimal, float, str]:
-    """Rank order: valued projects first by value per cost, then scorecard (higher first), then key."""
+    """Rank order: projects that need no more money and bring benefit, then valued projects by value per cost,
+    then those without a benefit; within each, higher scorecard first, then key."""
     ratio = _ratio(candidate)
-    return (
-        ratio is None,
-        -(ratio or Decimal(0)),
-        -(candidate.score if candidate.score is not None else -1.0),
-        candidate.key,
-    )
+    benefit = candidate.benefit
+    group = 2 if benefit is None else (0 if candidate.cost == 0 and benefit > 0 else 1)
+    score = candidate.score if candidate.score is not None else -1.0
+    return (group, -(ratio or Decimal(0)), -score, candidate.key)
 
 
 def _money(amount: Decimal) -> str:

@@ -63,7 +63,7 @@ def test_quarters_and_documentation_verdicts() -> None:
     assert (q4.start, q4.end) == (date(2026, 10, 1), date(2026, 12, 31))
     assert q4.previous() == parse_quarter("2026-Q3") and parse_quarter("2027-Q1").previous() == q4
     assert quarter_of(date(2026, 2, 28)).label == "2026-Q1"
-    for bad in ("2026-Q5", "Q4", "2026/4"):
+    for bad in ("2026-Q5", "Q4", "2026/4", "0000-Q1", "3000-Q1"):
         with pytest.raises(InputError, match="--quarter"):
             parse_quarter(bad)
     assert documentation_compliant({}) is None

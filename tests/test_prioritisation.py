@@ -108,7 +108,7 @@ def test_exact_solver_on_a_larger_hand_checked_case() -> None:
 
 def test_budget_parsing_and_remaining_cost() -> None:
     assert parse_budget("1,200,000") == Decimal("1200000.00") and parse_budget("99.999") == Decimal("100.00")
-    for bad in ("lots", "-5", "NaN", "inf"):
+    for bad in ("lots", "-5", "NaN", "inf", "1e999", "10000000000000000"):
         with pytest.raises(InputError, match="--budget"):
             parse_budget(bad)
     assert remaining_cost(Decimal(100), Decimal(30)) == Decimal(70) and remaining_cost(

@@ -1118,7 +1118,9 @@ def lesson_applied(actor: Acting, rt: Runtime, lesson_id: LessonNumber, body: Ap
 def portfolio_prioritisation(
     actor: Reader,
     rt: Runtime,
-    budget: Annotated[str, Query(min_length=1, max_length=40, description="Money available, e.g. 1200000.")],
+    budget: Annotated[
+        str, Query(pattern=r"^[0-9]{1,16}(\.[0-9]{1,2})?$", description="Money available, e.g. 1200000 or 1200000.50.")
+    ],
 ) -> Proposal:
     """Projects ranked by expected benefit per remaining cost and scorecard, and the set with the most expected
     benefit within ``budget`` (exact 0/1 selection), with why each other project is left out. Budget only:
@@ -1130,7 +1132,10 @@ def portfolio_prioritisation(
 def maturity_report(
     actor: Reader,
     rt: Runtime,
-    quarter: Annotated[str | None, Query(max_length=7, description="A quarter such as 2026-Q4; default: now.")] = None,
+    quarter: Annotated[
+        str | None,
+        Query(pattern=r"^(19[7-9][0-9]|2[0-9]{3})-Q[1-4]$", description="A quarter such as 2026-Q4; default: now."),
+    ] = None,
 ) -> MaturityReport:
     """The maturity score of a quarter from the record: eight dimensions at levels 1-5 with their evidence and
     next step, the overall level (the lowest) and the trend over four quarters."""
