@@ -3,8 +3,8 @@ portfolio that fits a budget with the most expected benefit, saying why each pro
 
 Why exact: a greedy pick by benefit/cost can leave money idle that a different mix would use, and a PMO
 defending a cut to a sponsor needs "this is the best mix" to be true, not nearly true. The selection is a 0/1
-knapsack solved as a mixed-integer programme by HiGHS (``highspy``) with a zero optimality gap; costs are whole
-cents, so the budget constraint is checked exactly afterwards in ``Decimal``.
+knapsack solved as a mixed-integer programme by HiGHS (``highspy``) to proven optimality; costs and benefits are
+whole cents, and the budget constraint is checked exactly afterwards in ``Decimal``.
 
 Definitions (docs/reports.md repeats them):
 
@@ -21,7 +21,7 @@ Definitions (docs/reports.md repeats them):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any, Literal
@@ -110,10 +110,16 @@ def _cents(amount: Decimal) -> int:
 
 
 def best_selection(
-    costs: Sequence[int], values: Sequence[int], capacity: int, *, forced: int | None = None
+    costs: Sequence[int],
+    values: Sequence[int],
+    capacity: int,
+    *,
+    forced: int | None = None,
+    start: Collection[int] = (),
 ) -> frozenset[int]:
-    """Indices of the items with the most total value whose costs sum to at most ``capacity`` (whole numbers),
-    exactly (0/1 knapsack as a MILP, zero gap). ``forced`` must be chosen (its own cost counts)."""
+    """Indices of the items with the most total value whose costs sum to at most ``capacity``, exactly (0/1
+    knapsack as a MILP). Values are whole numbers, so an absolute gap below 1 proves the optimum. ``forced`` must
+    be chosen (its own cost counts); ``start``, a feasible choice, only speeds the search up."""
     n = len(costs)
     if n == 0:
         return frozenset()
@@ -123,17 +129,23 @@ def best_selection(
     highs = highspy.Highs()  # type: ignore[no-untyped-call]  # highspy's stub leaves __init__ untyped
     highs.setOptionValue("output_flag", False)
     highs.setOptionValue("mip_rel_gap", 0.0)
-    highs.setOptionValue("mip_abs_gap", 0.0)
+    highs.setOptionValue("mip_abs_gap", 0.99)
     highs.setOptionValue("threads", 1)
     lower = np.zeros(n)
     if forced is not None:
         lower[forced] = 1.0
     highs.passModel(_model(np.array(values, dtype=float), lower, np.array(costs, dtype=float), float(capacity)))
+    if start:
+        chosen = np.zeros(n)
+        chosen[list(start)] = 1.0
+        solution = highspy.HighsSolution()
+        solution.col_value = chosen.tolist()
+        highs.setSolution(solution)
     highs.run()
     if highs.getModelStatus() != highspy.HighsModelStatus.kOptimal:
         return frozenset()  # infeasible: the forced item alone exceeds the capacity
-    solution = highs.getSolution().col_value
-    return frozenset(i for i in range(n) if solution[i] > 0.5)
+    values_found = highs.getSolution().col_value
+    return frozenset(i for i in range(n) if values_found[i] > 0.5)
 
 
 def _model(values: Any, lower: Any, costs: Any, capacity: float) -> Any:
@@ -212,6 +224,16 @@ def _explain(
     return "does_not_fit", en, zh
 
 
+def _repaired(chosen: set[int], forced: int, costs: Sequence[int], capacity: int) -> frozenset[int]:
+    """A feasible choice with ``forced`` in, to start the search from: the best choice with its latest-ranked
+    items dropped until ``forced`` fits (items are indexed in rank order)."""
+    kept = sorted(chosen)
+    room = capacity - costs[forced]
+    while kept and sum(costs[k] for k in kept) > room:
+        kept.pop()
+    return frozenset([*kept, forced]) if room >= 0 else frozenset()
+
+
 def prioritise(candidates: Sequence[Candidate], budget: Decimal) -> Proposal:
     """The ranking and the best portfolio within ``budget`` (most total expected benefit), with the reason
     each project was left out. Deterministic: the same facts give the same proposal."""
@@ -227,8 +249,9 @@ def prioritise(candidates: Sequence[Candidate], budget: Decimal) -> Proposal:
     best = sum((values[j] for j, i in enumerate(valued) if i in chosen), 0)
     forgone: dict[int, Decimal] = {}
     explain = [j for j, i in enumerate(valued) if i not in chosen and costs[j] <= capacity][:EXPLAIN_LIMIT]
+    chosen_items = {j for j, i in enumerate(valued) if i in chosen}
     for j in explain:
-        with_it = best_selection(costs, values, capacity, forced=j)
+        with_it = best_selection(costs, values, capacity, forced=j, start=_repaired(chosen_items, j, costs, capacity))
         forgone[valued[j]] = Decimal(best - sum(values[k] for k in with_it)) * CENT
     unspent = budget - spent
     ranked = []
