@@ -1,8 +1,10 @@
 """Prioritisation and maturity through the API and the web pages (signed in), on the hand-computed data of
-tests/test_prioritisation.py and tests/test_maturity.py, and both pages in both languages in Chromium."""
+tests/test_prioritisation.py and tests/test_maturity.py, both pages in both languages in Chromium, and the
+remote CLI through a served team matching the local commands."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,6 +17,7 @@ from models.tokens import create_token
 from tests import test_maturity, test_prioritisation
 from tests.browser import artifact, chromium
 from tests.signin import PASSWORD, give_password, sign_in
+from tests.test_remote_cli import Team, team  # noqa: F401  (the served team fixture)
 from tests.test_web_reports import served  # noqa: F401  (the uvicorn fixture, over this module's settings)
 from web.app import create_app
 
@@ -100,3 +103,24 @@ def test_maturity_page_in_chromium(served: str) -> None:  # noqa: F811
         assert page.locator("#prioritisation tbody tr.left-out").count() == 5
         assert "未记录预期收益" in page.locator('#prioritisation tr[data-key="A"]').inner_text()
         page.screenshot(path=str(artifact("prioritisation-zh-CN.png")), full_page=True)
+
+
+def test_remote_cli_matches_local(team: Team) -> None:  # noqa: F811
+    pmo = team.laptop("pam")
+    pmo.login(team, "pmo")
+    updated = pmo.run("project", "update", "P1", "--expected-benefit", "3000", "--reason", "business case").stdout
+    assert "expected benefit 3000.00" in updated
+    for args in (
+        ("portfolio", "prioritise", "--budget", "2000", "--json"),
+        ("portfolio", "prioritise", "--budget", "2,000"),
+        ("report", "maturity", "--json"),
+        ("report", "maturity", "--quarter", "2026-Q3"),
+    ):
+        assert pmo.run(*args).stdout == team.local(*args).stdout, args
+    proposal = json.loads(pmo.run("portfolio", "prioritise", "--budget", "2000", "--json").stdout)
+    # P1 needs its budget 1000 (no status report) and brings 3000; NPD has no expected benefit.
+    assert proposal["selected"] == ["P1"] and [r["reason"] for r in proposal["ranked"]] == ["selected", "no_benefit"]
+    for args in (("portfolio", "prioritise", "--budget", "lots"), ("report", "maturity", "--quarter", "Q3")):
+        assert pmo.run(*args, expect=2).stderr == team.local(*args, expect=2).stderr, args
+    refused = pmo.run("report", "gates", expect=2).stderr
+    assert "report gates is not available through the server" in refused
