@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from gates.prioritisation import Candidate, prioritise
+from phasegate.gates.prioritisation import Candidate, prioritise
 
 
 def main() -> None:

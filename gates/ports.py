@@ -11,11 +11,11 @@ from decimal import Decimal
 from typing import Any, Protocol, Self
 from uuid import UUID
 
-from gates.analytics import GateFacts
-from gates.maturity import MaturityFacts
-from gates.portfolio import PortfolioFacts
-from gates.prioritisation import PriorityFact
-from models.enums import (
+from phasegate.gates.analytics import GateFacts
+from phasegate.gates.maturity import MaturityFacts
+from phasegate.gates.portfolio import PortfolioFacts
+from phasegate.gates.prioritisation import PriorityFact
+from phasegate.models.enums import (
     Decision,
     LessonCategory,
     ProjectStatus,
@@ -23,11 +23,11 @@ from models.enums import (
     ReviewStatus,
     RoundStatus,
 )
-from models.evidence import DocumentEvidence, MilestoneEvidence, RiskEvidence, ScoreEvidence
-from models.identity import OrgRole
-from models.lessons import LessonDueRecord, LessonRecord, LessonUseRecord
-from models.monitoring import MonitorInput, RagRow
-from models.snapshots import (
+from phasegate.models.evidence import DocumentEvidence, MilestoneEvidence, RiskEvidence, ScoreEvidence
+from phasegate.models.identity import OrgRole
+from phasegate.models.lessons import LessonDueRecord, LessonRecord, LessonUseRecord
+from phasegate.models.monitoring import MonitorInput, RagRow
+from phasegate.models.snapshots import (
     BaselineRecord,
     ConditionRecord,
     DecisionRecord,
@@ -43,8 +43,8 @@ from models.snapshots import (
     StoredTemplate,
     VoteRecord,
 )
-from models.template import LifecycleTemplate
-from models.tolerance import ToleranceException, ToleranceRecord
+from phasegate.models.template import LifecycleTemplate
+from phasegate.models.tolerance import ToleranceException, ToleranceRecord
 
 
 class DocumentProbe(Protocol):

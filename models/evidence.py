@@ -12,7 +12,7 @@ from typing import Annotated, Self
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from models.enums import DocumentStatus
+from phasegate.models.enums import DocumentStatus
 
 
 class Evidence(BaseModel):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gates.maturity import (
+from phasegate.gates.maturity import (
     LessonUseFact,
     LifeFact,
     MaturityFacts,
@@ -18,7 +18,7 @@ from gates.maturity import (
     ReviewFact,
     documentation_compliant,
 )
-from models import tables as t
+from phasegate.models import tables as t
 
 
 class MaturityRepository:

@@ -13,8 +13,8 @@ from decimal import Decimal
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from gates.prioritisation import PriorityFact
-from models import tables as t
+from phasegate.gates.prioritisation import PriorityFact
+from phasegate.models import tables as t
 
 
 class PriorityRepository:

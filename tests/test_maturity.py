@@ -18,8 +18,8 @@ import pytest
 from sqlalchemy import insert
 from sqlalchemy.orm import Session, sessionmaker
 
-from gates import services
-from gates.maturity import (
+from phasegate.gates import services
+from phasegate.gates.maturity import (
     DIMENSIONS,
     DimensionScore,
     MaturityReport,
@@ -28,11 +28,11 @@ from gates.maturity import (
     parse_quarter,
     quarter_of,
 )
-from models import tables as t
-from models.db import make_engine, make_session_factory
-from models.errors import InputError
-from models.template_yaml import shipped_templates, template_content_hash
-from models.uow import SqlUnitOfWork
+from phasegate.models import tables as t
+from phasegate.models.db import make_engine, make_session_factory
+from phasegate.models.errors import InputError
+from phasegate.models.template_yaml import shipped_templates, template_content_hash
+from phasegate.models.uow import SqlUnitOfWork
 from tests import actors
 
 NOW = datetime(2026, 12, 5, 12, tzinfo=UTC)

@@ -16,14 +16,14 @@ import pytest
 from sqlalchemy import insert
 from sqlalchemy.orm import Session, sessionmaker
 
-from gates import services
-from gates.prioritisation import Candidate, best_selection, parse_budget, prioritise, remaining_cost
-from models import tables as t
-from models.commands import UpdateProject
-from models.db import make_engine, make_session_factory
-from models.errors import InputError
-from models.template_yaml import shipped_templates, template_content_hash
-from models.uow import SqlUnitOfWork
+from phasegate.gates import services
+from phasegate.gates.prioritisation import Candidate, best_selection, parse_budget, prioritise, remaining_cost
+from phasegate.models import tables as t
+from phasegate.models.commands import UpdateProject
+from phasegate.models.db import make_engine, make_session_factory
+from phasegate.models.errors import InputError
+from phasegate.models.template_yaml import shipped_templates, template_content_hash
+from phasegate.models.uow import SqlUnitOfWork
 from tests import actors
 
 NOW = datetime(2026, 11, 30, 12, tzinfo=UTC)
@@ -180,7 +180,7 @@ def test_through_the_read_model(db_url: str) -> None:
         updated = services.update_project(cmd, actor=actors.admin(), uow=uow, now=NOW)
         assert updated.expected_benefit == Decimal(660)
         with uow() as tx:
-            stored = tx.get_project("A")
+            stored = tx.projects.get_project("A")
         assert stored is not None and stored.expected_benefit == Decimal("660.00")
         proposal = services.prioritise_portfolio(budget="1000", actor=actors.person("sam"), uow=uow, now=NOW)
     finally:

@@ -13,11 +13,11 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import HTMLResponse, Response
 
-from flows.runtime import utc_now
-from gates import services
-from gates.maturity import LEVEL_NAMES, LEVEL_NAMES_ZH
-from web.pages import render, runtime_of
-from web.reports import acting_reader, guarded
+from phasegate.flows.runtime import utc_now
+from phasegate.gates import services
+from phasegate.gates.maturity import LEVEL_NAMES, LEVEL_NAMES_ZH
+from phasegate.web.pages import render, runtime_of
+from phasegate.web.reports import acting_reader, guarded
 
 router = APIRouter(include_in_schema=False)
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from flows.cli.common import ActFor, Db, Json, acting, emit, now, runtime_for, sub_app
+from phasegate.flows.cli.common import ActFor, Db, Json, acting, emit, now, runtime_for, sub_app
 
 app = sub_app("Strategic alignment: rank the portfolio and propose the best set of projects within a budget.")
 
@@ -45,7 +45,7 @@ def prioritise(
     """Rank active and on-hold projects by expected benefit per remaining cost and scorecard, and propose the
     set with the most expected benefit within --budget (exact 0/1 selection), with why each other one is left
     out. Capacity is not a constraint yet: phasegate holds no resource data."""
-    from gates import services
+    from phasegate.gates import services
 
     rt = runtime_for(db)
     proposal = services.prioritise_portfolio(

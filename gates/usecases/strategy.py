@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from gates.authorization import Act
-from gates.guard import permit, refusals_audited
-from gates.maturity import MaturityReport, maturity, parse_quarter, quarter_of
-from gates.prioritisation import Proposal, candidates_from, parse_budget, prioritise
-from gates.usecases.result import UowFactory
-from models.identity import Actor
+from phasegate.gates.authorization import Act
+from phasegate.gates.guard import permit, refusals_audited
+from phasegate.gates.maturity import MaturityReport, maturity, parse_quarter, quarter_of
+from phasegate.gates.prioritisation import Proposal, candidates_from, parse_budget, prioritise
+from phasegate.gates.usecases.result import UowFactory
+from phasegate.models.identity import Actor
 
 
 @refusals_audited(Act.READ)
@@ -29,7 +29,7 @@ def prioritise_portfolio(
     amount = parse_budget(budget)
     with (reader or uow)() as tx:
         permit(tx, actor, Act.READ, entity="report:prioritisation")
-        facts = tx.priority_facts()
+        facts = tx.strategy.priority_facts()
     return prioritise(candidates_from(facts), amount)
 
 
@@ -49,7 +49,7 @@ def maturity_report(
     chosen = parse_quarter(quarter) if quarter else quarter_of(now.date())
     with (reader or uow)() as tx:
         permit(tx, actor, Act.READ, entity=f"report:maturity/{chosen.label}")
-        templates = [stored.template for stored in tx.list_templates()]
-        gate = tx.gate_facts()
-        facts = tx.maturity_facts()
+        templates = [stored.template for stored in tx.templates.list_templates()]
+        gate = tx.reports.gate_facts()
+        facts = tx.strategy.maturity_facts()
     return maturity(gate, facts, templates=templates, quarter=chosen, today=now.date())

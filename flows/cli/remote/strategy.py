@@ -11,8 +11,8 @@ from typing import Annotated
 
 import typer
 
-from flows.cli.common import ActFor, Db, Json, emit, sub_app
-from flows.cli.remote.session import refuse_db, server
+from phasegate.flows.cli.common import ActFor, Db, Json, emit, sub_app
+from phasegate.flows.cli.remote.session import refuse_db, server
 
 portfolio_app = sub_app("Strategic alignment (through the server): the best portfolio within a budget.")
 report_app = sub_app("Reports to management (through the server): the maturity score.")
@@ -28,8 +28,8 @@ def prioritise(
     """Rank the portfolio and propose the best set within --budget (exact selection), computed by the server."""
     from pydantic import TypeAdapter
 
-    from flows.cli.portfolio import proposal_lines
-    from gates.prioritisation import Proposal, parse_budget
+    from phasegate.flows.cli.portfolio import proposal_lines
+    from phasegate.gates.prioritisation import Proposal, parse_budget
 
     amount = parse_budget(budget)  # a mistake reads as it does locally, before anything is sent
     with server(act_as=by) as remote:
@@ -53,8 +53,8 @@ def report_maturity(
     """The maturity score of a quarter with its trend, computed by the server."""
     from pydantic import TypeAdapter
 
-    from flows.cli.reports import maturity_lines
-    from gates.maturity import MaturityReport, parse_quarter
+    from phasegate.flows.cli.reports import maturity_lines
+    from phasegate.gates.maturity import MaturityReport, parse_quarter
 
     if quarter is not None:
         quarter = parse_quarter(quarter).label  # a mistake reads as it does locally
