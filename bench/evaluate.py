@@ -31,7 +31,14 @@ from phasegate.gates.registry import default_registry
 from phasegate.models import tables as t
 from phasegate.models.db import make_engine
 from phasegate.models.enums import DocumentStatus
-from phasegate.models.evidence import DocumentEvidence, EvmSnapshot, GateEvidence, MilestoneEvidence, RiskEvidence, ScoreEvidence
+from phasegate.models.evidence import (
+    DocumentEvidence,
+    EvmSnapshot,
+    GateEvidence,
+    MilestoneEvidence,
+    RiskEvidence,
+    ScoreEvidence,
+)
 from phasegate.models.schema import upgrade
 from phasegate.models.template import GateDef, LifecycleTemplate
 from phasegate.models.template_yaml import shipped_templates, template_content_hash

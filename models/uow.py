@@ -24,7 +24,15 @@ from phasegate.gates.analytics import ConditionFact, GateFacts, ProjectFact, Rev
 from phasegate.models import statements as q
 from phasegate.models import tables as t
 from phasegate.models.audit_store import AuditDraft, append_audit_entries
-from phasegate.models.enums import BallotKind, Decision, DocumentStatus, ProjectStatus, Recommendation, ReviewStatus, RoundStatus
+from phasegate.models.enums import (
+    BallotKind,
+    Decision,
+    DocumentStatus,
+    ProjectStatus,
+    Recommendation,
+    ReviewStatus,
+    RoundStatus,
+)
 from phasegate.models.errors import ConflictError
 from phasegate.models.evidence import DocumentEvidence, EvmSnapshot, MilestoneEvidence, RiskEvidence, ScoreEvidence
 from phasegate.models.identity import OrgRole

@@ -32,11 +32,11 @@ from phasegate.models.db import make_engine, make_session_factory
 from phasegate.models.identity import SYSTEM_ACTOR
 from phasegate.models.settings import Settings
 from phasegate.models.uow import SqlUnitOfWork
-from tests.test_api import seed
 from phasegate.web.api import router
 from phasegate.web.api_session import router as session_router
 from phasegate.web.api_team import router as team_router
 from phasegate.web.app import create_app
+from tests.test_api import seed
 
 MAX_EXAMPLES = 15
 SEED = 20261102

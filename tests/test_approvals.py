@@ -516,7 +516,9 @@ def test_people_are_read_in_one_query_and_unknown_ids_are_left_out(env: Env) -> 
 
     def read() -> None:
         with env.uow() as tx:
-            found.update({pid: person.name for pid, person in tx.people.get_people(["sam", "fin", "pam", "nobody"]).items()})
+            found.update(
+                {pid: person.name for pid, person in tx.people.get_people(["sam", "fin", "pam", "nobody"]).items()}
+            )
 
     assert Statements(env).during(read) <= 2  # the query, and SQLite's BEGIN IMMEDIATE
     assert found == {"sam": "Sam", "fin": "Fin", "pam": "Pam"}

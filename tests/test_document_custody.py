@@ -29,11 +29,11 @@ from phasegate.models.db import make_engine, make_session_factory
 from phasegate.models.identity import SYSTEM_ACTOR
 from phasegate.models.settings import Settings
 from phasegate.models.template_yaml import shipped_templates
+from phasegate.web.app import create_app
 from tests.actors import bootstrap_admin_args
 from tests.conftest import TEST_AUDIT_KEY
 from tests.test_api import seed, write_document
 from tests.test_cli import PHASEGATE
-from phasegate.web.app import create_app
 
 IT_PMO = next(template for _, template in shipped_templates() if template.id == "it-pmo")
 SIGNER = {"sponsor": "alice", "pmo": "carol"}

@@ -272,9 +272,9 @@ def test_cli_lists_and_decides_and_the_api_reads_and_refuses(tmp_path: Any) -> N
     from fastapi.testclient import TestClient
 
     from phasegate.models.settings import Settings
+    from phasegate.web.app import create_app
     from tests.signin import give_password, sign_in
     from tests.test_api import seed
-    from phasegate.web.app import create_app
 
     url = f"sqlite:///{tmp_path / 'x.db'}"
     from phasegate.models.schema import upgrade

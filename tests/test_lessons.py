@@ -401,8 +401,8 @@ def test_lessons_page_searches_in_both_languages_for_signed_in_people(sqlite_url
     from fastapi.testclient import TestClient
 
     from phasegate.models.settings import Settings
-    from tests.signin import give_password, sign_in
     from phasegate.web.app import create_app
+    from tests.signin import give_password, sign_in
 
     e = Env(sqlite_url)
     for source, template in shipped_templates():

@@ -30,12 +30,12 @@ from phasegate.models.identity import SYSTEM_ACTOR
 from phasegate.models.settings import Settings
 from phasegate.models.snapshots import ConditionSpec, VoteRecord
 from phasegate.models.template_yaml import template_content_hash
+from phasegate.web.app import create_app
 from tests import actors
 from tests.gatekeeping import TWO_OF_THREE, add_ready_project, probe, variant
 from tests.test_api import Api, ready_project, seed
 from tests.test_approvals import T0, Env, _ready
 from tests.test_cli import PHASEGATE
-from phasegate.web.app import create_app
 
 ORG_CONFIG = """
 version: 1

@@ -35,12 +35,12 @@ from phasegate.models.identity import SYSTEM_ACTOR, SignatureProof
 from phasegate.models.template import LifecycleTemplate
 from phasegate.models.template_yaml import shipped_templates, template_content_hash
 from phasegate.models.tokens import create_token
+from phasegate.web.app import create_app
 from tests import actors
 from tests.browser import artifact, chromium
 from tests.receivers import HttpReceiver, free_port
 from tests.signin import PASSWORD, give_password
 from tests.test_web_pages import World, _now, build_world
-from phasegate.web.app import create_app
 
 PHASEGATE = str(Path(sys.executable).with_name("phasegate"))
 

@@ -36,10 +36,10 @@ from phasegate.models.keys import MIN_KEY_BYTES, secret_key, write_key_file
 from phasegate.models.settings import Settings
 from phasegate.notifications.dispatch import dispatch_due
 from phasegate.notifications.links import approval_token, read_approval_token
+from phasegate.web import approval
 from tests.actors import bootstrap_admin_args
 from tests.receivers import HttpReceiver, free_port
 from tests.test_web_pages import SECRET, build_world
-from phasegate.web import approval
 
 PHASEGATE = str(Path(sys.executable).with_name("phasegate"))
 OLD_DEFAULT_KEY = "dev-only-insecure-key-change-me-0123456789"

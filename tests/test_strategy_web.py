@@ -14,12 +14,12 @@ from fastapi.testclient import TestClient
 from phasegate.models.db import make_engine, make_session_factory
 from phasegate.models.settings import Settings
 from phasegate.models.tokens import create_token
+from phasegate.web.app import create_app
 from tests import test_maturity, test_prioritisation
 from tests.browser import artifact, chromium
 from tests.signin import PASSWORD, give_password, sign_in
 from tests.test_remote_cli import Team, team  # noqa: F401  (the served team fixture)
 from tests.test_web_reports import served  # noqa: F401  (the uvicorn fixture, over this module's settings)
-from phasegate.web.app import create_app
 
 
 def prepared(url: str, home: Path, seed: object) -> tuple[Settings, str]:

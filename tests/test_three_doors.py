@@ -30,9 +30,9 @@ from phasegate.models.enums import Decision
 from phasegate.models.identity import SYSTEM_ACTOR
 from phasegate.models.snapshots import ConditionSpec, VoteRecord
 from phasegate.models.tokens import create_token
+from phasegate.web.app import create_app
 from tests.receivers import HttpReceiver
 from tests.test_web_pages import World, build_world
-from phasegate.web.app import create_app
 
 pytestmark = pytest.mark.flow
 

@@ -248,8 +248,8 @@ def test_the_api_reads_the_tolerances_in_force(db_url: str, tmp_path: Path) -> N
     from fastapi.testclient import TestClient
 
     from phasegate.models.settings import Settings
-    from tests.test_api import seed
     from phasegate.web.app import create_app
+    from tests.test_api import seed
 
     tokens = seed(db_url)
     engine = make_engine(db_url)

@@ -39,12 +39,12 @@ from phasegate.models.snapshots import BaselineRecord, EvmReportRecord
 from phasegate.models.template_yaml import shipped_templates, template_content_hash
 from phasegate.notifications.dispatch import dispatch_due
 from phasegate.notifications.links import approval_token
+from phasegate.web import approval, store
+from phasegate.web.app import create_app
 from tests import actors
 from tests.browser import artifact, chromium
 from tests.receivers import HttpReceiver, free_port
 from tests.signin import PASSWORD, give_password, sign_in
-from phasegate.web import approval, store
-from phasegate.web.app import create_app
 
 SECRET = "web-test-secret-0123456789abcdef-0123456789"
 LINK = re.compile(r"https?://[^\s\"'<>)\]]+/approve/[A-Za-z0-9_.\-]+")

@@ -22,11 +22,11 @@ from pypdf import PdfReader
 
 from phasegate.models.db import make_engine, make_session_factory
 from phasegate.models.settings import Settings
+from phasegate.web.app import create_app
 from tests.browser import artifact, chromium
 from tests.receivers import free_port
 from tests.signin import PASSWORD, give_password, sign_in
 from tests.test_portfolio_report import seed
-from phasegate.web.app import create_app
 
 
 @pytest.fixture

@@ -33,16 +33,16 @@ from phasegate.models.audit_store import verify_audit
 from phasegate.models.commands import UpdatePerson
 from phasegate.models.credentials import enable_totp
 from phasegate.models.identity import SYSTEM_ACTOR
-from tests.browser import artifact, chromium
-from tests.conftest import TEST_AUDIT_KEY
-from tests.receivers import HttpReceiver, free_port
-from tests.signin import PASSWORD, csrf_token, give_password, sign_in
-from tests.test_web_pages import KEY, World, _now, build_world
 from phasegate.web import session as web_session
 from phasegate.web.app import create_app
 from phasegate.web.headers import SECURITY_HEADERS
 from phasegate.web.refusals import PER_MINUTE, SUPPRESSED
 from phasegate.web.throttle import PER_ACCOUNT, PER_SOURCE
+from tests.browser import artifact, chromium
+from tests.conftest import TEST_AUDIT_KEY
+from tests.receivers import HttpReceiver, free_port
+from tests.signin import PASSWORD, csrf_token, give_password, sign_in
+from tests.test_web_pages import KEY, World, _now, build_world
 
 PHASEGATE = str(Path(sys.executable).with_name("phasegate"))
 

@@ -7,7 +7,18 @@ from typing import Annotated, Any
 
 import typer
 
-from phasegate.flows.cli.common import ActFor, Db, Json, acting, command, emit, now, parse_round_id, runtime_for, sub_app
+from phasegate.flows.cli.common import (
+    ActFor,
+    Db,
+    Json,
+    acting,
+    command,
+    emit,
+    now,
+    parse_round_id,
+    runtime_for,
+    sub_app,
+)
 from phasegate.models.errors import InputError
 
 app = sub_app("Lessons learned (经验教训): add, edit, list, search, show, applied, due.")

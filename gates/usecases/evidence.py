@@ -12,7 +12,13 @@ from decimal import Decimal
 from phasegate.gates.authorization import Act, check_recorded_approval
 from phasegate.gates.guard import audit_name, permit, refusals_audited, stamp
 from phasegate.gates.ports import DocumentProbe, UnitOfWork
-from phasegate.gates.usecases.lookups import current_gate, project_roles, require_person, require_project, require_template
+from phasegate.gates.usecases.lookups import (
+    current_gate,
+    project_roles,
+    require_person,
+    require_project,
+    require_template,
+)
 from phasegate.gates.usecases.result import Result, UowFactory
 from phasegate.models.commands import RecordCost, RegisterDocument
 from phasegate.models.enums import (
@@ -55,7 +61,11 @@ def collect_evidence(
     bac = baseline.bac if baseline else project.budget
     evm = None
     if report is not None:
-        planned = report.planned_value if report.planned_value is not None else tx.evidence.planned_value_at(key, report.as_of)
+        planned = (
+            report.planned_value
+            if report.planned_value is not None
+            else tx.evidence.planned_value_at(key, report.as_of)
+        )
         evm = EvmSnapshot(
             as_of=report.as_of,
             bac=bac,
@@ -135,7 +145,9 @@ def register_document(cmd: RegisterDocument, *, actor: Actor, uow: UowFactory, n
         permit(tx, actor, Act.WRITE_EVIDENCE, project=project)
         _require_deliverable(tx, project, cmd.deliverable_id, cmd.approved_by)
         check_recorded_approval(actor, cmd.approved_by)
-        latest = next((d for d in tx.evidence.latest_documents(project.key) if d.deliverable_id == cmd.deliverable_id), None)
+        latest = next(
+            (d for d in tx.evidence.latest_documents(project.key) if d.deliverable_id == cmd.deliverable_id), None
+        )
         if (
             latest is not None
             and latest.sha256 == cmd.sha256
@@ -206,7 +218,9 @@ def approve_document(
                 code="auth.conflict_of_interest",
                 entity=entity,
             )
-        latest = next((d for d in tx.evidence.latest_documents(project.key) if d.deliverable_id == deliverable_id), None)
+        latest = next(
+            (d for d in tx.evidence.latest_documents(project.key) if d.deliverable_id == deliverable_id), None
+        )
         if latest is None:
             raise NotFoundError(
                 f"{project.key} has no {deliverable_id} to approve yet; register it first ('phasegate doc add')",

@@ -23,7 +23,13 @@ from phasegate.gates.recycling import with_recycle_limit
 from phasegate.gates.registry import default_registry
 from phasegate.gates.usecases.evidence import collect_evidence
 from phasegate.gates.usecases.lessons import lessons_context, surface_lessons
-from phasegate.gates.usecases.lookups import current_gate, require_person, require_project, require_round, require_template
+from phasegate.gates.usecases.lookups import (
+    current_gate,
+    require_person,
+    require_project,
+    require_round,
+    require_template,
+)
 from phasegate.gates.usecases.messages import (
     approval_request,
     criteria_context,

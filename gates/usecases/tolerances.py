@@ -113,5 +113,7 @@ def list_tolerances(key: str, *, uow: UowFactory) -> ToleranceList:
     with uow() as tx:
         project = require_project(tx, key)
         template = require_template(tx, project.template_id, project.template_version).template
-        found = effective_tolerances(template, project, project_roles(tx, project), tx.tolerances.tolerances(project.key))
+        found = effective_tolerances(
+            template, project, project_roles(tx, project), tx.tolerances.tolerances(project.key)
+        )
         return ToleranceList(project_key=project.key, stage_id=project.stage_id, tolerances=tuple(found))
