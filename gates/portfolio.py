@@ -20,6 +20,8 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from phasegate.gates.evm import Band, compute, rag_band
+from phasegate.gates.maturity import MaturityReport
+from phasegate.gates.prioritisation import Proposal
 from phasegate.models.errors import InputError
 from phasegate.models.evidence import EvmSnapshot
 from phasegate.models.template import LifecycleTemplate
@@ -207,6 +209,10 @@ class PortfolioReport:
     decisions: tuple[DecisionFact, ...]
     top_risks: tuple[RiskFact, ...]
     exceptions: str = NOT_YET_AVAILABLE
+    maturity: MaturityReport | None = None
+    """The maturity score of the quarter the period ends in (``gates.maturity``)."""
+    prioritisation: Proposal | None = None
+    """The proposed portfolio within a budget, when the report was asked for one (``gates.prioritisation``)."""
 
 
 _WORST: dict[Band, int] = {"red": 0, "amber": 1, "green": 2, "unknown": 3}

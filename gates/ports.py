@@ -12,7 +12,9 @@ from typing import Any, Protocol, Self
 from uuid import UUID
 
 from phasegate.gates.analytics import GateFacts
+from phasegate.gates.maturity import MaturityFacts
 from phasegate.gates.portfolio import PortfolioFacts
+from phasegate.gates.prioritisation import PriorityFact
 from phasegate.models.enums import (
     Decision,
     LessonCategory,
@@ -111,6 +113,7 @@ class ProjectRepository(Protocol):
     def bump_evidence_version(self, key: str) -> None: ...
     def close_project(self, key: str, *, now: datetime) -> None: ...
     def active_project_keys(self) -> list[str]: ...
+    def set_expected_benefit(self, key: str, amount: Decimal | None, *, now: datetime) -> None: ...
 
 
 class EvidenceRepository(Protocol):
@@ -271,6 +274,13 @@ class LessonRepository(Protocol):
     def resolve_lesson_due(self, project_key: str, *, lesson_id: int, now: datetime) -> bool: ...
 
 
+class StrategyReads(Protocol):
+    """What prioritisation ranks and the maturity score reads beyond ``gate_facts`` (read models)."""
+
+    def priority_facts(self) -> tuple[PriorityFact, ...]: ...
+    def maturity_facts(self) -> MaturityFacts: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction over one repository per aggregate. Leaving the ``with`` block without ``commit()``
     rolls everything back; repositories never commit.
@@ -303,6 +313,8 @@ class UnitOfWork(Protocol):
     def monitoring(self) -> MonitoringReads: ...
     @property
     def reports(self) -> ReportRepository: ...
+    @property
+    def strategy(self) -> StrategyReads: ...
     @property
     def lessons(self) -> LessonRepository: ...
 

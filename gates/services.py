@@ -91,6 +91,7 @@ from phasegate.gates.usecases.reviews import (
     start_review,
 )
 from phasegate.gates.usecases.rounds import get_round
+from phasegate.gates.usecases.strategy import maturity_report, prioritise_portfolio
 from phasegate.gates.usecases.templates import PublishResult, get_template, list_templates, publish_template
 from phasegate.gates.usecases.tolerances import ToleranceList, list_tolerances, set_tolerance
 
@@ -147,9 +148,11 @@ __all__ = [
     "list_templates",
     "list_tolerances",
     "mark_applied",
+    "maturity_report",
     "messages_for",
     "org_notice",
     "portfolio_report",
+    "prioritise_portfolio",
     "project_data",
     "project_roles",
     "project_view",

@@ -108,7 +108,8 @@ class CreateProject(Command):
 
 
 class UpdateProject(Command):
-    """What may change on a running project: its name, budget, sponsor and manager (None: unchanged).
+    """What may change on a running project: its name, budget, sponsor, manager and expected benefit (None:
+    unchanged).
 
     The template pin, stage and status never change here: they move only through gates and decisions.
     """
@@ -118,6 +119,7 @@ class UpdateProject(Command):
     sponsor_id: PersonId | None = None
     manager_id: PersonId | None = None
     budget: Money | None = None
+    expected_benefit: Money | None = None
     reason: Annotated[str, StringConstraints(min_length=1, max_length=500, strip_whitespace=True)]
 
 

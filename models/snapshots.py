@@ -51,6 +51,8 @@ class ProjectSnapshot(Snapshot):
     recycle_count: int
     evidence_version: int = 0
     closed: bool = False
+    expected_benefit: Decimal | None = None
+    """Expected benefit from the charter (money), for prioritisation; None: not estimated."""
 
 
 class ProjectQuery(Snapshot):

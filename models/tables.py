@@ -143,6 +143,8 @@ class Project(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     evidence_version: Mapped[int] = mapped_column(Integer, default=0)
+    expected_benefit: Mapped[Decimal | None] = mapped_column(MONEY)
+    """The charter's expected benefit (money), which prioritisation weighs against cost; NULL: not estimated."""
 
     __table_args__ = (
         _enum_check("status", ProjectStatus, "status"),

@@ -33,6 +33,7 @@ from phasegate.models.repositories.people import SqlPeople
 from phasegate.models.repositories.projects import SqlProjects
 from phasegate.models.repositories.reports import SqlReports
 from phasegate.models.repositories.reviews import SqlReviews
+from phasegate.models.repositories.strategy import SqlStrategy
 from phasegate.models.repositories.templates import SqlTemplates
 from phasegate.models.repositories.tolerances import SqlTolerances
 from phasegate.models.snapshots import OutboxRequest
@@ -72,6 +73,7 @@ class SqlUnitOfWork:
         self.tolerances = SqlTolerances(session)
         self.monitoring = SqlMonitoring(session)
         self.reports = SqlReports(session)
+        self.strategy = SqlStrategy(session)
         return self
 
     def __exit__(self, *exc: object) -> None:

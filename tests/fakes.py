@@ -143,6 +143,9 @@ class FakeProjects:
     def close_project(self, key: str, *, now: datetime) -> None:
         self._update(key, closed=True)
 
+    def set_expected_benefit(self, key: str, amount: Decimal | None, *, now: datetime) -> None:
+        self._update(key, expected_benefit=amount)
+
     def active_project_keys(self) -> list[str]:
         return sorted(k for k, p in self.store.projects.items() if p.status is ProjectStatus.ACTIVE)
 

@@ -52,6 +52,8 @@ from pydantic import (
 from phasegate.flows.runtime import Runtime as AppRuntime
 from phasegate.gates import approvals, people, services
 from phasegate.gates.audit import KEYED
+from phasegate.gates.maturity import MaturityReport
+from phasegate.gates.prioritisation import Proposal
 from phasegate.models.audit_store import audit_head, verify_audit
 from phasegate.models.commands import (
     CastVote,
@@ -316,6 +318,7 @@ class ProjectChangeIn(Body):
     sponsor_id: PersonId | None = None
     manager_id: PersonId | None = None
     budget: Money | None = None
+    expected_benefit: Money | None = Field(default=None, description="Expected benefit, weighed in prioritisation.")
     reason: Annotated[str, StringConstraints(min_length=1, max_length=500)] = Field(
         description="Why: recorded in the audit log with the values before and after."
     )
@@ -323,7 +326,8 @@ class ProjectChangeIn(Body):
 
 @router.patch("/projects/{key}", responses=WRITE, tags=["projects"])
 def update_project(actor: Acting, rt: Runtime, key: Key, body: ProjectChangeIn) -> ProjectSnapshot:
-    """Change a project's name, budget, sponsor or manager (PMO admin only; sponsor and manager stay two people).
+    """Change a project's name, budget, sponsor, manager or expected benefit (PMO admin only; sponsor and manager
+    stay two people).
 
     Fields left out are unchanged; the stage, status and template pin only move through gate decisions.
     """
@@ -1107,3 +1111,32 @@ def lesson_applied(actor: Acting, rt: Runtime, lesson_id: LessonNumber, body: Ap
     """Record that the lesson shaped your decision in an approval round (its gatekeepers)."""
     recorded = services.mark_applied(lesson_id, body.round_id, actor=actor, uow=rt.uow, now=rt.now())
     return AppliedOut(lesson_id=lesson_id, round_id=body.round_id, recorded=recorded)
+
+
+# ------------------------------------------------------------------------------------------------ strategy
+@router.get("/portfolio/prioritisation", responses=READ, tags=["reports"])
+def portfolio_prioritisation(
+    actor: Reader,
+    rt: Runtime,
+    budget: Annotated[
+        str, Query(pattern=r"^[0-9]{1,16}(\.[0-9]{1,2})?$", description="Money available, e.g. 1200000 or 1200000.50.")
+    ],
+) -> Proposal:
+    """Projects ranked by expected benefit per remaining cost and scorecard, and the set with the most expected
+    benefit within ``budget`` (exact 0/1 selection), with why each other project is left out. Budget only:
+    capacity is not modelled yet."""
+    return services.prioritise_portfolio(budget=budget, actor=actor, uow=rt.uow, now=rt.now(), reader=rt.reader)
+
+
+@router.get("/reports/maturity", responses=READ, tags=["reports"])
+def maturity_report(
+    actor: Reader,
+    rt: Runtime,
+    quarter: Annotated[
+        str | None,
+        Query(pattern=r"^(19[7-9][0-9]|2[0-9]{3})-Q[1-4]$", description="A quarter such as 2026-Q4; default: now."),
+    ] = None,
+) -> MaturityReport:
+    """The maturity score of a quarter from the record: eight dimensions at levels 1-5 with their evidence and
+    next step, the overall level (the lowest) and the trend over four quarters."""
+    return services.maturity_report(actor=actor, uow=rt.uow, now=rt.now(), quarter=quarter, reader=rt.reader)

@@ -34,7 +34,7 @@ DOWNLOADS = ("pdf", "html", "xlsx")
 TABLE_DOWNLOADS = ("csv", "xlsx")
 
 
-def _actor(request: Request) -> Actor:
+def acting_reader(request: Request) -> Actor:
     """The signed-in person with their current roles (``gates.people.person_actor`` refuses a disabled one)."""
     rt = runtime_of(request)
     me = session.signed_in(request)
@@ -47,7 +47,7 @@ def _report(request: Request, period: str | None) -> PortfolioReport:
     rt = runtime_of(request)
     now = utc_now()
     return services.portfolio_report(
-        period=period or week_of(now.date()).label, actor=_actor(request), uow=rt.uow, now=now, reader=rt.reader
+        period=period or week_of(now.date()).label, actor=acting_reader(request), uow=rt.uow, now=now, reader=rt.reader
     )
 
 
@@ -57,7 +57,7 @@ def _problem(request: Request, err: Exception) -> HTMLResponse:
     return render(request, "message.html", status=status, title_key=title, body_key=None, detail=str(err))
 
 
-async def _guarded(request: Request, work: Callable[[], T]) -> T | HTMLResponse:
+async def guarded(request: Request, work: Callable[[], T]) -> T | HTMLResponse:
     try:
         return await run_in_threadpool(work)
     except (InputError, PermissionDeniedError) as err:
@@ -76,7 +76,7 @@ async def reports_page(request: Request) -> Response:
         from phasegate.notifications.portfolio.html import chart_markup
 
         report = _report(request, period)
-        gates = services.gate_report(actor=_actor(request), uow=rt.uow, now=utc_now(), reader=rt.reader)
+        gates = services.gate_report(actor=acting_reader(request), uow=rt.uow, now=utc_now(), reader=rt.reader)
         charts = render_charts(report, locale, font=report_font(locale, rt.settings.report_font))
         return {
             "report": report,
@@ -87,7 +87,7 @@ async def reports_page(request: Request) -> Response:
             "gates": gates,
         }
 
-    built = await _guarded(request, build)
+    built = await guarded(request, build)
     if isinstance(built, HTMLResponse):
         return built
     return render(request, "reports.html", downloads=DOWNLOADS, rw=lambda key: word(locale, key), **built)
@@ -111,7 +111,7 @@ async def report_download(request: Request, fmt: str) -> Response:
             font_setting=rt.settings.report_font,
         )
 
-    rendered = await _guarded(request, build)
+    rendered = await guarded(request, build)
     if isinstance(rendered, HTMLResponse):
         return rendered
     return Response(
@@ -139,7 +139,7 @@ async def table_download(request: Request, fmt: str) -> Response:
 
         return table_xlsx(table, "portfolio"), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
-    built = await _guarded(request, build)
+    built = await guarded(request, build)
     if isinstance(built, HTMLResponse):
         return built
     content, media = built

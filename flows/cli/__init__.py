@@ -25,6 +25,7 @@ from phasegate.flows.cli import (
     login,
     notify,
     people,
+    portfolio,
     projects,
     reports,
     server,
@@ -71,6 +72,7 @@ GROUPS: dict[str, typer.Typer] = {
     "tolerance": tolerances.app,
     "exceptions": exceptions.app,
     "lesson": lessons.app,
+    "portfolio": portfolio.app,
 }
 COMMANDS: dict[str, Callable[..., None]] = {
     "vote": approvals.vote,

@@ -52,6 +52,9 @@ NewName = Annotated[str | None, typer.Option("--name")]
 NewSponsor = Annotated[str | None, typer.Option("--sponsor")]
 NewManager = Annotated[str | None, typer.Option("--manager")]
 NewBudget = Annotated[str | None, typer.Option("--budget", help="New approved budget, e.g. 275000")]
+ExpectedBenefit = Annotated[
+    str | None, typer.Option("--expected-benefit", help="Expected benefit (money) for prioritisation, e.g. 900000")
+]
 MilestoneName = Annotated[str, typer.Option("--name")]
 Due = Annotated[str, typer.Option("--due", help="YYYY-MM-DD")]
 DoneOn = Annotated[str | None, typer.Option("--done", help="YYYY-MM-DD when already done")]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import typer
@@ -11,6 +12,7 @@ from phasegate.flows.cli.common import (
     Budget,
     Currency,
     Db,
+    ExpectedBenefit,
     Json,
     Manager,
     NewBudget,
@@ -85,20 +87,28 @@ def project_update(
     sponsor: NewSponsor = None,
     manager: NewManager = None,
     budget: NewBudget = None,
+    expected_benefit: ExpectedBenefit = None,
     as_person: ActFor = None,
     db: Db = None,
 ) -> None:
-    """Change a project's name, budget, sponsor or manager (pmo_admin; audited with before and after)."""
+    """Change a project's name, budget, sponsor, manager or expected benefit (pmo_admin; audited with before and
+    after)."""
     from phasegate.gates import services
 
-    cmd = update_command(key, reason, name, sponsor, manager, budget)
+    cmd = update_command(key, reason, name, sponsor, manager, budget, expected_benefit)
     rt = runtime_for(db)
     project = services.update_project(cmd, actor=acting(rt, as_person), uow=rt.uow, now=now())
     typer.echo(updated_line(project))
 
 
 def update_command(
-    key: str, reason: str, name: str | None, sponsor: str | None, manager: str | None, budget: str | None
+    key: str,
+    reason: str,
+    name: str | None,
+    sponsor: str | None,
+    manager: str | None,
+    budget: str | None,
+    expected_benefit: str | None = None,
 ) -> Any:
     """The ``UpdateProject`` both trees build, so a mistake reads the same whether or not a server is used."""
     from phasegate.models.commands import UpdateProject
@@ -107,6 +117,7 @@ def update_command(
         UpdateProject,
         {
             "budget": "--budget",
+            "expected_benefit": "--expected-benefit",
             "name": "--name",
             "sponsor_id": "--sponsor",
             "manager_id": "--manager",
@@ -117,6 +128,7 @@ def update_command(
         sponsor_id=sponsor,
         manager_id=manager,
         budget=budget,
+        expected_benefit=expected_benefit,
         reason=reason,
     )
 
@@ -125,6 +137,7 @@ def updated_line(project: Any) -> str:
     return (
         f"project {project.key}: {project.name}, sponsor {project.sponsor_id}, manager {project.manager_id}, "
         f"budget {project.budget} {project.currency}"
+        + ("" if project.expected_benefit is None else f", expected benefit {Decimal(project.expected_benefit):.2f}")
     )
 
 

@@ -181,8 +181,8 @@ def close_project(key: str, *, actor: Actor, lessons: str, uow: UowFactory, now:
 
 @refusals_audited(Act.UPDATE_PROJECT)
 def update_project(cmd: UpdateProject, *, actor: Actor, uow: UowFactory, now: datetime) -> ProjectSnapshot:
-    """Change a running project's name, budget, sponsor or manager: the PMO admin's act, with a reason, audited
-    with the values before and after.
+    """Change a running project's name, budget, sponsor, manager or expected benefit: the PMO admin's act, with a
+    reason, audited with the values before and after.
 
     Why only the admin: the sponsor judges the manager's work and the budget is what earned value is measured
     against, so neither side of that judgement may rewrite it. The sponsor and manager stay two people. A new
@@ -198,7 +198,13 @@ def update_project(cmd: UpdateProject, *, actor: Actor, uow: UowFactory, now: da
                 f"project {cmd.key} is {project.status.value}; a finished project's record does not change",
                 code="project.finished",
             )
-        asked = {"name": cmd.name, "sponsor_id": cmd.sponsor_id, "manager_id": cmd.manager_id, "budget": cmd.budget}
+        asked = {
+            "name": cmd.name,
+            "sponsor_id": cmd.sponsor_id,
+            "manager_id": cmd.manager_id,
+            "budget": cmd.budget,
+            "expected_benefit": cmd.expected_benefit,
+        }
         changes = {
             field: (getattr(project, field), value)
             for field, value in asked.items()
@@ -219,6 +225,8 @@ def update_project(cmd: UpdateProject, *, actor: Actor, uow: UowFactory, now: da
             budget=updated.budget,
             now=now,
         )
+        if "expected_benefit" in changes:
+            tx.projects.set_expected_benefit(project.key, updated.expected_benefit, now=now)
         tx.append_audit(
             actor=audit_name(actor),
             action="project.updated",

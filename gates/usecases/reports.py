@@ -8,6 +8,7 @@ check (``Act.READ``), and a refused read is audited like any refused act. The fi
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 from datetime import datetime
 
@@ -16,8 +17,10 @@ from pydantic import BaseModel, ConfigDict
 from phasegate.gates.analytics import GateAnalytics, gate_analytics
 from phasegate.gates.authorization import Act
 from phasegate.gates.guard import audit_name, permit, refusals_audited, stamp
+from phasegate.gates.maturity import maturity, quarter_of
 from phasegate.gates.portfolio import PortfolioReport, parse_period
 from phasegate.gates.portfolio import portfolio_report as build_portfolio_report
+from phasegate.gates.prioritisation import candidates_from, parse_budget, prioritise
 from phasegate.gates.usecases.messages import org_notice
 from phasegate.gates.usecases.result import UowFactory
 from phasegate.models.errors import InputError
@@ -51,17 +54,30 @@ def gate_report(
 
 @refusals_audited(Act.READ)
 def portfolio_report(
-    *, period: str, actor: Actor, uow: UowFactory, now: datetime, reader: UowFactory | None = None
+    *,
+    period: str,
+    actor: Actor,
+    uow: UowFactory,
+    now: datetime,
+    reader: UowFactory | None = None,
+    budget: str | None = None,
 ) -> PortfolioReport:
-    """The portfolio report of ``period`` (an ISO week ``2026-W48`` or a month ``2026-11``; ``gates.portfolio``).
+    """The portfolio report of ``period`` (an ISO week ``2026-W48`` or a month ``2026-11``; ``gates.portfolio``),
+    with the maturity score of the quarter the period ends in and, given a ``budget``, the proposed portfolio.
 
     ``reader``, when given, serves the reads (a page never waits for a writer); ``uow`` audits a refusal."""
     parsed = parse_period(period)
+    amount = parse_budget(budget) if budget is not None else None
     with (reader or uow)() as tx:
         permit(tx, actor, Act.READ, entity=f"report:portfolio/{parsed.label}")
         templates = [stored.template for stored in tx.templates.list_templates()]
         facts = tx.reports.portfolio_facts(parsed.start, parsed.end)
-    return build_portfolio_report(facts, templates=templates, period=parsed, generated_at=now)
+        gate, extra = tx.reports.gate_facts(), tx.strategy.maturity_facts()
+        priorities = tx.strategy.priority_facts() if amount is not None else ()
+    report = build_portfolio_report(facts, templates=templates, period=parsed, generated_at=now)
+    score = maturity(gate, extra, templates=templates, quarter=quarter_of(parsed.end), today=now.date())
+    proposal = prioritise(candidates_from(priorities), amount) if amount is not None else None
+    return dataclasses.replace(report, maturity=score, prioritisation=proposal)
 
 
 class ReportSent(BaseModel):

@@ -38,6 +38,7 @@ def project_snapshot(row: Row[Any]) -> ProjectSnapshot:
         recycle_count=row.recycle_count,
         evidence_version=row.evidence_version,
         closed=row.closed_at is not None,
+        expected_benefit=row.expected_benefit,
     )
 
 
@@ -125,3 +126,8 @@ class SqlProjects:
     def active_project_keys(self) -> list[str]:
         query = select(t.Project.key).where(t.Project.status == ProjectStatus.ACTIVE.value).order_by(t.Project.key)
         return list(self.session.scalars(query))
+
+    def set_expected_benefit(self, key: str, amount: Decimal | None, *, now: datetime) -> None:
+        self.session.execute(
+            update(t.Project).where(t.Project.key == key).values(expected_benefit=amount, updated_at=now)
+        )

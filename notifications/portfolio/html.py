@@ -8,7 +8,16 @@ from markupsafe import Markup
 from phasegate.gates.portfolio import PortfolioReport
 from phasegate.notifications.portfolio.charts import Chart
 from phasegate.notifications.portfolio.labels import labels, word
-from phasegate.notifications.portfolio.tables import decisions_table, portfolio_table, risks_table, text
+from phasegate.notifications.portfolio.tables import (
+    decisions_table,
+    maturity_heading,
+    maturity_table,
+    portfolio_table,
+    prioritisation_summary,
+    prioritisation_table,
+    risks_table,
+    text,
+)
 
 _ENV = Environment(
     loader=PackageLoader("phasegate.notifications", "templates"),
@@ -35,4 +44,8 @@ def render_html(report: PortfolioReport, lang: str, charts: list[Chart]) -> str:
         portfolio=portfolio_table(report, lang),
         decisions=decisions_table(report, lang),
         risks=risks_table(report, lang),
+        maturity_heading=maturity_heading(report, lang),
+        maturity=maturity_table(report, lang),
+        prioritisation_summary=prioritisation_summary(report, lang),
+        prioritisation=prioritisation_table(report, lang),
     )

@@ -11,7 +11,17 @@ from fpdf.fonts import FontFace
 from phasegate.gates.portfolio import PortfolioReport
 from phasegate.notifications.portfolio.charts import Chart
 from phasegate.notifications.portfolio.labels import word
-from phasegate.notifications.portfolio.tables import Table, decisions_table, portfolio_table, risks_table, text
+from phasegate.notifications.portfolio.tables import (
+    Table,
+    decisions_table,
+    maturity_heading,
+    maturity_table,
+    portfolio_table,
+    prioritisation_summary,
+    prioritisation_table,
+    risks_table,
+    text,
+)
 
 HEADING = FontFace(emphasis="BOLD", fill_color=(238, 238, 238))
 
@@ -86,4 +96,11 @@ def render_pdf(report: PortfolioReport, lang: str, charts: list[Chart], *, font:
     pdf.note(word(lang, "not_yet_available"))
     pdf.heading(word(lang, "risks"))
     pdf.grid(risks_table(report, lang), 7.5)
+    if report.maturity is not None:
+        pdf.heading(maturity_heading(report, lang))
+        pdf.grid(maturity_table(report, lang), 7.5)
+    if report.prioritisation is not None:
+        pdf.heading(word(lang, "prioritisation"))
+        pdf.note(prioritisation_summary(report, lang))
+        pdf.grid(prioritisation_table(report, lang))
     return bytes(pdf.output())

@@ -30,6 +30,7 @@ from phasegate.flows.cli.common import (
     Db,
     Etc,
     Ev,
+    ExpectedBenefit,
     Impact,
     Json,
     Manager,
@@ -191,17 +192,20 @@ def project_update(
     sponsor: NewSponsor = None,
     manager: NewManager = None,
     budget: NewBudget = None,
+    expected_benefit: ExpectedBenefit = None,
     as_person: ActFor = None,
     db: Db = None,
 ) -> None:
-    """Change a project's name, budget, sponsor or manager (pmo_admin; audited with before and after)."""
+    """Change a project's name, budget, sponsor, manager or expected benefit (pmo_admin; audited with before and
+    after)."""
     from phasegate.flows.cli.projects import update_command, updated_line
     from phasegate.models.snapshots import ProjectSnapshot
 
-    cmd = update_command(key, reason, name, sponsor, manager, budget)
+    cmd = update_command(key, reason, name, sponsor, manager, budget, expected_benefit)
     body = cmd.model_dump(mode="json", exclude={"key"}, exclude_none=True)
-    if cmd.budget is not None:
-        body["budget"] = f"{Decimal(cmd.budget):.2f}"
+    for money in ("budget", "expected_benefit"):
+        if getattr(cmd, money) is not None:
+            body[money] = f"{Decimal(getattr(cmd, money)):.2f}"
     with server(act_as=as_person) as remote:
         refuse_db(db, remote.login.url)
         project = ProjectSnapshot.model_validate(remote.call("PATCH", f"/projects/{key}", body=body))
