@@ -4,7 +4,7 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-PACKAGES := flows gates models notifications migrations web
+PACKAGES := flows gates models notifications migrations usecases web
 LINKS := $(addprefix .typecheck/phasegate/,$(PACKAGES))
 
 .PHONY: demo test test-fast lint typecheck imports check clean

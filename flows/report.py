@@ -7,10 +7,10 @@ from collections import Counter
 from typing import Any
 from uuid import UUID
 
-from phasegate.gates.approvals import DecisionApplied
 from phasegate.gates.portfolio import PortfolioReport, overall
-from phasegate.models.notices import PortfolioReportReady, RagCounts
-from phasegate.models.snapshots import Evaluation, RoundSnapshot
+from phasegate.gates.vocabulary.notices import PortfolioReportReady, RagCounts
+from phasegate.gates.vocabulary.snapshots import Evaluation, RoundSnapshot
+from phasegate.usecases.approvals import DecisionApplied
 
 
 def evaluation_rows(evaluation: Evaluation) -> list[dict[str, Any]]:

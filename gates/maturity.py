@@ -37,9 +37,9 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from phasegate.gates.analytics import ConditionFact, GateFacts, RoundFact, conditions_on_time, decided_within_sla
-from phasegate.models.enums import Decision
-from phasegate.models.errors import InputError
-from phasegate.models.template import LifecycleTemplate
+from phasegate.gates.vocabulary.enums import Decision
+from phasegate.gates.vocabulary.errors import InputError
+from phasegate.gates.vocabulary.template import LifecycleTemplate
 
 FRESH_DAYS = 35
 """A status report at most this many days old is fresh: monthly reporting with a few days' grace."""

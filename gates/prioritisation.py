@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any, Literal
 
-from phasegate.models.errors import InputError
+from phasegate.gates.vocabulary.errors import InputError
 
 CENT = Decimal("0.01")
 MAX_BUDGET = Decimal(10) ** 16

@@ -21,6 +21,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from phasegate.gates.vocabulary.snapshots import OutboxRequest
 from phasegate.models import statements as q
 from phasegate.models import tables as t
 from phasegate.models.audit_store import AuditDraft, append_audit_entries
@@ -36,7 +37,6 @@ from phasegate.models.repositories.reviews import SqlReviews
 from phasegate.models.repositories.strategy import SqlStrategy
 from phasegate.models.repositories.templates import SqlTemplates
 from phasegate.models.repositories.tolerances import SqlTolerances
-from phasegate.models.snapshots import OutboxRequest
 
 OrgRoute = Callable[[Sequence[str]], list[str]]
 """Organisation targets (Apprise URLs) for a set of tags, OR-ed: injected by entry points from the org config."""

@@ -5,7 +5,7 @@ Templates live next to this module: ``templates/<kind>.<locale>.md.j2`` sets the
 ``templates/<kind>.<locale>.html.j2`` renders the email's HTML part (it extends ``_layout.html.j2``). The
 plain-text part is derived from the Markdown, so an email carries the same words twice, once per reader.
 
-What each kind says is a typed payload (``models.notices``: one model per kind, nested criteria, lessons and
+What each kind says is a typed payload (``gates.vocabulary.notices``: one model per kind, nested criteria, lessons and
 digest lines typed too). ``render`` validates the stored context against its kind's model first, so a row
 written by an older or a buggy producer is a clear InputError naming the field, not a half-rendered message.
 A criterion line is the trace the gate evaluation recorded, so "not ready" says what is missing and the fix.
@@ -34,9 +34,9 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup, escape
 from pydantic import ValidationError
 
-from phasegate.models.enums import Locale
-from phasegate.models.errors import InputError
-from phasegate.models.notices import NOTICES
+from phasegate.gates.vocabulary.enums import Locale
+from phasegate.gates.vocabulary.errors import InputError
+from phasegate.gates.vocabulary.notices import NOTICES
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 
@@ -237,7 +237,7 @@ def format_when(value: object) -> str:
 
 
 def _check_values(kind: str, context: Mapping[str, Any]) -> None:
-    """The context must be a valid payload of its kind (``models.notices``); InputError names the field."""
+    """The context must be a valid payload of its kind (``gates.vocabulary.notices``); InputError names the field."""
     try:
         NOTICES[kind].model_validate(context)
     except ValidationError as exc:

@@ -1,4 +1,4 @@
-"""In-memory fakes of the repositories the use cases depend on (``gates.ports``), for the unit tier.
+"""In-memory fakes of the repositories the use cases depend on (``usecases.ports``), for the unit tier.
 
 Why fakes and not mocks: a fake keeps the ports' promises, so a use case runs on it exactly as on SQL, in
 microseconds. The promise that matters most is the unit of work's: what a use case writes is visible only
@@ -21,16 +21,9 @@ from decimal import Decimal
 from typing import Any, Self
 from uuid import UUID
 
-from phasegate.gates.ports import (
-    ConditionRepository,
-    DelegationRepository,
-    PeopleRepository,
-    ProjectRepository,
-    TemplateRepository,
-)
-from phasegate.models.enums import ProjectStatus
-from phasegate.models.identity import OrgRole
-from phasegate.models.snapshots import (
+from phasegate.gates.vocabulary.enums import ProjectStatus
+from phasegate.gates.vocabulary.identity import OrgRole
+from phasegate.gates.vocabulary.snapshots import (
     ConditionRecord,
     DelegationRecord,
     OutboxRequest,
@@ -39,7 +32,14 @@ from phasegate.models.snapshots import (
     ProjectSnapshot,
     StoredTemplate,
 )
-from phasegate.models.template import LifecycleTemplate
+from phasegate.gates.vocabulary.template import LifecycleTemplate
+from phasegate.usecases.ports import (
+    ConditionRepository,
+    DelegationRepository,
+    PeopleRepository,
+    ProjectRepository,
+    TemplateRepository,
+)
 
 
 @dataclass

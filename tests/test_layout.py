@@ -19,7 +19,7 @@ import pytest
 pytestmark = pytest.mark.unit
 
 ROOT = Path(__file__).resolve().parent.parent
-FOLDERS = ("flows", "gates", "models", "notifications", "migrations", "web")
+FOLDERS = ("flows", "gates", "models", "notifications", "migrations", "usecases", "web")
 
 
 def test_every_sub_package_is_installed_under_the_namespace() -> None:

@@ -18,7 +18,6 @@ import pytest
 from sqlalchemy import insert
 from sqlalchemy.orm import Session, sessionmaker
 
-from phasegate.gates import services
 from phasegate.gates.maturity import (
     DIMENSIONS,
     DimensionScore,
@@ -28,11 +27,12 @@ from phasegate.gates.maturity import (
     parse_quarter,
     quarter_of,
 )
+from phasegate.gates.vocabulary.errors import InputError
 from phasegate.models import tables as t
 from phasegate.models.db import make_engine, make_session_factory
-from phasegate.models.errors import InputError
 from phasegate.models.template_yaml import shipped_templates, template_content_hash
 from phasegate.models.uow import SqlUnitOfWork
+from phasegate.usecases import services
 from tests import actors
 
 NOW = datetime(2026, 12, 5, 12, tzinfo=UTC)

@@ -16,14 +16,14 @@ import pytest
 from sqlalchemy import insert
 from sqlalchemy.orm import Session, sessionmaker
 
-from phasegate.gates import services
 from phasegate.gates.prioritisation import Candidate, best_selection, parse_budget, prioritise, remaining_cost
+from phasegate.gates.vocabulary.commands import UpdateProject
+from phasegate.gates.vocabulary.errors import InputError
 from phasegate.models import tables as t
-from phasegate.models.commands import UpdateProject
 from phasegate.models.db import make_engine, make_session_factory
-from phasegate.models.errors import InputError
 from phasegate.models.template_yaml import shipped_templates, template_content_hash
 from phasegate.models.uow import SqlUnitOfWork
+from phasegate.usecases import services
 from tests import actors
 
 NOW = datetime(2026, 11, 30, 12, tzinfo=UTC)

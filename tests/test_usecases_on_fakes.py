@@ -10,14 +10,14 @@ from uuid import uuid4
 
 import pytest
 
-from phasegate.gates.usecases.conditions import resolve_condition
-from phasegate.gates.usecases.delegations import delegate, list_delegations, revoke_delegation
-from phasegate.models.commands import Delegate
-from phasegate.models.enums import ProjectStatus
-from phasegate.models.errors import ConflictError, InputError, NotFoundError, PermissionDeniedError
-from phasegate.models.identity import OrgRole
-from phasegate.models.snapshots import ConditionRecord, DelegationRecord, PersonSnapshot, ProjectSnapshot
+from phasegate.gates.vocabulary.commands import Delegate
+from phasegate.gates.vocabulary.enums import ProjectStatus
+from phasegate.gates.vocabulary.errors import ConflictError, InputError, NotFoundError, PermissionDeniedError
+from phasegate.gates.vocabulary.identity import OrgRole
+from phasegate.gates.vocabulary.snapshots import ConditionRecord, DelegationRecord, PersonSnapshot, ProjectSnapshot
 from phasegate.models.template_yaml import shipped_templates, template_content_hash
+from phasegate.usecases.conditions import resolve_condition
+from phasegate.usecases.delegations import delegate, list_delegations, revoke_delegation
 from tests.actors import admin, person
 from tests.fakes import FakeUnitOfWork, Store
 

@@ -14,8 +14,8 @@ from fastapi import APIRouter, Request
 from starlette.responses import HTMLResponse, Response
 
 from phasegate.flows.runtime import utc_now
-from phasegate.gates import services
 from phasegate.gates.maturity import LEVEL_NAMES, LEVEL_NAMES_ZH
+from phasegate.usecases import services
 from phasegate.web.pages import render, runtime_of
 from phasegate.web.reports import acting_reader, guarded
 

@@ -45,7 +45,7 @@ def prioritise(
     """Rank active and on-hold projects by expected benefit per remaining cost and scorecard, and propose the
     set with the most expected benefit within --budget (exact 0/1 selection), with why each other one is left
     out. Capacity is not a constraint yet: phasegate holds no resource data."""
-    from phasegate.gates import services
+    from phasegate.usecases import services
 
     rt = runtime_for(db)
     proposal = services.prioritise_portfolio(

@@ -12,10 +12,10 @@ from uuid import UUID
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from phasegate.models import tables as t
-from phasegate.models.snapshots import (
+from phasegate.gates.vocabulary.snapshots import (
     ConditionRecord,
 )
+from phasegate.models import tables as t
 
 
 def _condition(row: t.Condition) -> ConditionRecord:

@@ -11,10 +11,10 @@ from uuid import UUID
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from phasegate.models import tables as t
-from phasegate.models.snapshots import (
+from phasegate.gates.vocabulary.snapshots import (
     DelegationRecord,
 )
+from phasegate.models import tables as t
 
 
 def _delegation(row: t.Delegation) -> DelegationRecord:

@@ -17,14 +17,14 @@ from uuid import UUID, uuid4
 from sqlalchemy import Row, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from phasegate.models import statements as q
-from phasegate.models import tables as t
-from phasegate.models.enums import DocumentStatus
-from phasegate.models.evidence import DocumentEvidence, MilestoneEvidence, RiskEvidence, ScoreEvidence
-from phasegate.models.snapshots import (
+from phasegate.gates.vocabulary.enums import DocumentStatus
+from phasegate.gates.vocabulary.evidence import DocumentEvidence, MilestoneEvidence, RiskEvidence, ScoreEvidence
+from phasegate.gates.vocabulary.snapshots import (
     BaselineRecord,
     EvmReportRecord,
 )
+from phasegate.models import statements as q
+from phasegate.models import tables as t
 
 
 def _evm_report(row: Row[Any]) -> EvmReportRecord:

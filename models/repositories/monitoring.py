@@ -14,20 +14,20 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from phasegate.models import statements as q
-from phasegate.models import tables as t
-from phasegate.models.enums import ProjectStatus
-from phasegate.models.evidence import EvmSnapshot
-from phasegate.models.monitoring import MonitorInput
-from phasegate.models.repositories.projects import project_snapshot
-from phasegate.models.repositories.tolerances import exception_record, tolerance_record
-from phasegate.models.snapshots import (
+from phasegate.gates.vocabulary.enums import ProjectStatus
+from phasegate.gates.vocabulary.evidence import EvmSnapshot
+from phasegate.gates.vocabulary.monitoring import MonitorInput
+from phasegate.gates.vocabulary.snapshots import (
     ProjectSnapshot,
 )
-from phasegate.models.tolerance import (
+from phasegate.gates.vocabulary.tolerance import (
     ToleranceException,
     ToleranceRecord,
 )
+from phasegate.models import statements as q
+from phasegate.models import tables as t
+from phasegate.models.repositories.projects import project_snapshot
+from phasegate.models.repositories.tolerances import exception_record, tolerance_record
 
 HISTORY_DAYS = 120
 """How far back the monitor reads earlier snapshots for a trend (it needs only the last two periods)."""

@@ -15,12 +15,12 @@ from typing import Any
 from sqlalchemy import Row, select, update
 from sqlalchemy.orm import Session
 
-from phasegate.models import statements as q
-from phasegate.models import tables as t
-from phasegate.models.identity import OrgRole
-from phasegate.models.snapshots import (
+from phasegate.gates.vocabulary.identity import OrgRole
+from phasegate.gates.vocabulary.snapshots import (
     PersonSnapshot,
 )
+from phasegate.models import statements as q
+from phasegate.models import tables as t
 
 
 class SqlPeople:

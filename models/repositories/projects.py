@@ -13,13 +13,13 @@ from typing import Any
 from sqlalchemy import Row, func, select, update
 from sqlalchemy.orm import Session
 
-from phasegate.models import statements as q
-from phasegate.models import tables as t
-from phasegate.models.enums import ProjectStatus
-from phasegate.models.snapshots import (
+from phasegate.gates.vocabulary.enums import ProjectStatus
+from phasegate.gates.vocabulary.snapshots import (
     ProjectQuery,
     ProjectSnapshot,
 )
+from phasegate.models import statements as q
+from phasegate.models import tables as t
 
 
 def project_snapshot(row: Row[Any]) -> ProjectSnapshot:

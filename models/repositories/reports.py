@@ -14,11 +14,11 @@ from sqlalchemy.orm import Session
 
 from phasegate.gates import portfolio as pf
 from phasegate.gates.analytics import ConditionFact, GateFacts, ProjectFact, ReviewCount, RoundFact
-from phasegate.models import tables as t
-from phasegate.models.enums import Decision, RoundStatus
-from phasegate.models.snapshots import (
+from phasegate.gates.vocabulary.enums import Decision, RoundStatus
+from phasegate.gates.vocabulary.snapshots import (
     ReportRunRecord,
 )
+from phasegate.models import tables as t
 
 
 class SqlReports:

@@ -17,17 +17,17 @@ from sqlalchemy import Row, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from phasegate.models import statements as q
-from phasegate.models import tables as t
-from phasegate.models.enums import BallotKind, Decision, Recommendation, ReviewStatus, RoundStatus
-from phasegate.models.errors import ConflictError
-from phasegate.models.snapshots import (
+from phasegate.gates.vocabulary.enums import BallotKind, Decision, Recommendation, ReviewStatus, RoundStatus
+from phasegate.gates.vocabulary.errors import ConflictError
+from phasegate.gates.vocabulary.snapshots import (
     ConditionSpec,
     DecisionRecord,
     Evaluation,
     RoundSnapshot,
     VoteRecord,
 )
+from phasegate.models import statements as q
+from phasegate.models import tables as t
 
 
 def _vote(row: Row[Any]) -> VoteRecord:

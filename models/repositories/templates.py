@@ -11,11 +11,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from phasegate.models import tables as t
-from phasegate.models.snapshots import (
+from phasegate.gates.vocabulary.snapshots import (
     StoredTemplate,
 )
-from phasegate.models.template import LifecycleTemplate
+from phasegate.gates.vocabulary.template import LifecycleTemplate
+from phasegate.models import tables as t
 
 _VALIDATED: dict[str, LifecycleTemplate] = {}
 

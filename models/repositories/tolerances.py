@@ -16,9 +16,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from phasegate.models import tables as t
-from phasegate.models.monitoring import RagRow
-from phasegate.models.tolerance import (
+from phasegate.gates.vocabulary.monitoring import RagRow
+from phasegate.gates.vocabulary.tolerance import (
     Dimension,
     ExceptionDecision,
     ToleranceException,
@@ -26,6 +25,7 @@ from phasegate.models.tolerance import (
     ToleranceRecord,
     plain,
 )
+from phasegate.models import tables as t
 
 
 def tolerance_record(row: t.Tolerance) -> ToleranceRecord:
