@@ -229,7 +229,7 @@ def test_audit_verify_detects_an_edited_entry(cli: Cli) -> None:
 
 def test_commands_that_run_no_flow_do_not_import_prefect(cli: Cli) -> None:
     probe = (
-        "import sys\nfrom flows.cli import main\nsys.argv = ['phasegate'] + sys.argv[1:]\n"
+        "import sys\nfrom phasegate.flows.cli import main\nsys.argv = ['phasegate'] + sys.argv[1:]\n"
         "try:\n    main()\nfinally:\n    print('PREFECT-LOADED' if 'prefect' in sys.modules else 'PREFECT-ABSENT', "
         "file=sys.stderr)\n"
     )

@@ -9,6 +9,7 @@ use the bare names.
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 import tomllib
@@ -47,6 +48,20 @@ def test_no_code_imports_a_bare_top_level_name(folder: str) -> None:
             )
             bare += [f"{path.relative_to(ROOT)}:{node.lineno} {n}" for n in names if n.split(".")[0] in FOLDERS]
     assert bare == []
+
+
+@pytest.mark.parametrize("folder", [*FOLDERS, "tests", "bench"])
+def test_no_code_in_a_string_imports_a_bare_top_level_name(folder: str) -> None:
+    """Code a test or bench hands to ``python -c`` or writes as a plugin imports the namespace too."""
+    statement = re.compile(rf"(?:[\"';]|\\n)\s*(?:from|import) ({'|'.join(FOLDERS)})[\s.]")
+    found = [
+        f"{path.relative_to(ROOT)}:{number}"
+        for path in (ROOT / folder).rglob("*.py")
+        if path.name != "test_layout.py"
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
+        if statement.search(line)
+    ]
+    assert found == []
 
 
 def test_outside_the_checkout_only_the_namespace_is_importable(tmp_path: Path) -> None:

@@ -129,7 +129,7 @@ class Laptop:
     def imports_prefect(self, *args: str) -> bool:
         """Whether running the command in one interpreter loaded Prefect (a remote command never should)."""
         probe = (
-            "import sys\nfrom flows.cli import run_command\nsys.argv = ['phasegate'] + sys.argv[1:]\n"
+            "import sys\nfrom phasegate.flows.cli import run_command\nsys.argv = ['phasegate'] + sys.argv[1:]\n"
             "status = run_command()\nprint('PREFECT-LOADED' if 'prefect' in sys.modules else 'PREFECT-ABSENT', "
             "status, file=sys.stderr)\n"
         )

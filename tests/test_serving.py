@@ -292,7 +292,7 @@ def test_the_schedules_run_in_the_served_process(local: Local) -> None:
 def test_the_vote_path_imports_no_prefect_module(local: Local) -> None:
     round_id = _round(local, "S2")
     probe = (
-        "import sys\nfrom flows.cli import main\nsys.argv = ['phasegate'] + sys.argv[1:]\n"
+        "import sys\nfrom phasegate.flows.cli import main\nsys.argv = ['phasegate'] + sys.argv[1:]\n"
         "try:\n    main()\nfinally:\n"
         "    print('LOADED:', sorted(m for m in sys.modules if m.split('.')[0] == 'prefect'), file=sys.stderr)\n"
     )
