@@ -1064,24 +1064,32 @@ def list_lessons(
         str | None, Query(max_length=200, description="Full-text search, Chinese or English; every word must match.")
     ] = None,
     project: Annotated[str | None, Query(max_length=64)] = None,
+    template: Annotated[str | None, Query(max_length=64, description="A lifecycle template's id, e.g. it-pmo.")] = None,
     category: LessonCategory | None = None,
 ) -> Page[LessonRecord]:
-    """Lessons learned: all (oldest first), a project's or a category's, or those matching ``q`` (best first)."""
+    """Lessons learned: all (oldest first), a project's, a template's or a category's, or those matching ``q``
+    (best first)."""
     if q is not None and q.strip():
         found = [
             lesson
             for lesson in services.search_lessons(q, uow=rt.reader)
-            if (project is None or lesson.project_key == project) and (category is None or lesson.category == category)
+            if (project is None or lesson.project_key == project)
+            and (template is None or lesson.template_id == template)
+            and (category is None or lesson.category == category)
         ]
     else:
-        found = services.list_lessons(uow=rt.reader, project_key=project, category=category)
+        found = services.list_lessons(uow=rt.reader, project_key=project, template_id=template, category=category)
     return _page(found, limit, offset)
 
 
 @router.get("/lessons/due", responses=READ, tags=["lessons"])
-def lessons_due(_: Reader, rt: Runtime) -> list[LessonDueRecord]:
+def lessons_due(
+    _: Reader,
+    rt: Runtime,
+    owner: Annotated[str | None, Query(max_length=64, description="Only this manager's.")] = None,
+) -> list[LessonDueRecord]:
     """Killed projects whose lessons learned are still due (each closes once one is filed)."""
-    return services.lessons_due(uow=rt.reader)
+    return services.lessons_due(uow=rt.reader, owner_id=owner)
 
 
 @router.get("/lessons/{lesson_id}", responses=READ_ONE, tags=["lessons"])

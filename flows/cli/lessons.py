@@ -40,17 +40,44 @@ Repeat = Annotated[str | None, typer.Option("--repeat", help="What to do again")
 Avoid = Annotated[str | None, typer.Option("--avoid", help="What not to do again")]
 
 
-def _lesson_id(value: str) -> int:
+def lesson_number(value: str) -> int:
     text = value.removeprefix("#")
     if not text.isdigit():
         raise InputError(f"ID: {value!r} is not a lesson number (see 'phasegate lesson list')")
     return int(text)
 
 
-def _line(lesson: Any) -> str:
+def line_of(lesson: Any) -> str:
     where = lesson.project_key + (f"/{lesson.gate_id}" if lesson.gate_id else "")
     tags = f" [{', '.join(lesson.tags)}]" if lesson.tags else ""
     return f"#{lesson.id:<4} {where:<24} {lesson.category.value:<12} {lesson.what_happened}{tags}"
+
+
+def draft_of(values: dict[str, Any], round_ref: str | None) -> Any:
+    """The lesson as typed (``LessonDraft``, validated here, so a mistake reads the same locally and remotely)."""
+    from phasegate.gates.vocabulary.lessons import LessonDraft
+
+    values = {k: v for k, v in values.items() if v is not None and (v or k == "gate_id")}
+    if round_ref is not None:
+        values["round_id"] = parse_round_id(round_ref)
+    return command(LessonDraft, NAMES, **values)
+
+
+def edit_of(values: dict[str, Any]) -> Any:
+    from phasegate.gates.vocabulary.lessons import LessonEdit
+
+    return command(LessonEdit, NAMES, **{k: v for k, v in values.items() if v is not None})
+
+
+def category_of(category: str | None) -> Any:
+    from phasegate.gates.vocabulary.enums import LessonCategory
+
+    if category is None:
+        return None
+    try:
+        return LessonCategory(category)
+    except ValueError:
+        raise InputError(f"--category: {category!r} is not a category; allowed: {CATEGORIES}") from None
 
 
 @app.command("add")
@@ -70,14 +97,11 @@ def lesson_add(
     as_json: Json = False,
 ) -> None:
     """File a lesson learned (the project's manager or sponsor, a gatekeeper or a pmo_admin)."""
-    from phasegate.gates.vocabulary.lessons import LessonDraft
     from phasegate.usecases import services
 
     values: dict[str, Any] = {"project_key": project, "what_happened": what, "gate_id": gate}
-    values |= {k: v for k, v in {"category": category, "tags": tags, "repeat": repeat, "avoid": avoid}.items() if v}
-    if round_ref is not None:
-        values["round_id"] = parse_round_id(round_ref)
-    draft = command(LessonDraft, NAMES, **values)
+    values |= {"category": category, "tags": tags, "repeat": repeat, "avoid": avoid}
+    draft = draft_of(values, round_ref)
     rt = runtime_for(db)
     lesson = services.add_lesson(draft, actor=acting(rt, by), uow=rt.uow, now=now())
     if as_json:
@@ -98,13 +122,11 @@ def lesson_edit(
     db: Db = None,
 ) -> None:
     """Rewrite a lesson (its author or a pmo_admin); the audit keeps the text before and after."""
-    from phasegate.gates.vocabulary.lessons import LessonEdit
     from phasegate.usecases import services
 
-    values = {"what_happened": what, "category": category, "tags": tags, "repeat": repeat, "avoid": avoid}
-    edit = command(LessonEdit, NAMES, **{k: v for k, v in values.items() if v is not None})
+    edit = edit_of({"what_happened": what, "category": category, "tags": tags, "repeat": repeat, "avoid": avoid})
     rt = runtime_for(db)
-    lesson = services.edit_lesson(_lesson_id(lesson_ref), edit, actor=acting(rt, by), uow=rt.uow, now=now())
+    lesson = services.edit_lesson(lesson_number(lesson_ref), edit, actor=acting(rt, by), uow=rt.uow, now=now())
     typer.echo(f"lesson #{lesson.id} edited")
 
 
@@ -117,15 +139,9 @@ def lesson_list(
     as_json: Json = False,
 ) -> None:
     """Lessons learned, oldest first, filtered by project, template or category."""
-    from phasegate.gates.vocabulary.enums import LessonCategory
     from phasegate.usecases import services
 
-    chosen = None
-    if category is not None:
-        try:
-            chosen = LessonCategory(category)
-        except ValueError:
-            raise InputError(f"--category: {category!r} is not a category; allowed: {CATEGORIES}") from None
+    chosen = category_of(category)
     found = services.list_lessons(
         uow=runtime_for(db).reader, project_key=project, template_id=template, category=chosen
     )
@@ -133,7 +149,7 @@ def lesson_list(
         emit([lesson.model_dump(mode="json") for lesson in found])
         return
     for lesson in found:
-        typer.echo(_line(lesson))
+        typer.echo(line_of(lesson))
 
 
 @app.command("search")
@@ -152,7 +168,7 @@ def lesson_search(
     if not found:
         typer.echo("no lesson matches")
     for lesson in found:
-        typer.echo(_line(lesson))
+        typer.echo(line_of(lesson))
 
 
 @app.command("show")
@@ -160,19 +176,26 @@ def lesson_show(lesson_ref: Annotated[str, typer.Argument(metavar="ID")], db: Db
     """One lesson in full, with every review that showed it and every gatekeeper who applied it."""
     from phasegate.usecases import services
 
-    view = services.show_lesson(_lesson_id(lesson_ref), uow=runtime_for(db).reader)
+    view = services.show_lesson(lesson_number(lesson_ref), uow=runtime_for(db).reader)
     if as_json:
         emit(view.model_dump(mode="json"))
         return
+    for line in show_lines(view):
+        typer.echo(line)
+
+
+def show_lines(view: Any) -> list[str]:
+    """A lesson in full with its uses, as ``lesson show`` prints it (locally and through a server)."""
     lesson = view.lesson
-    typer.echo(_line(lesson))
+    lines = [line_of(lesson)]
     for label, text in (("what happened", lesson.what_happened), ("repeat", lesson.repeat), ("avoid", lesson.avoid)):
         if text:
-            typer.echo(f"  {label}: {text}")
-    typer.echo(f"  by {lesson.author_id} at {lesson.created_at:%Y-%m-%d %H:%M} UTC")
+            lines.append(f"  {label}: {text}")
+    lines.append(f"  by {lesson.author_id} at {lesson.created_at:%Y-%m-%d %H:%M} UTC")
     for use in view.uses:
         who = "" if use.kind.value == "shown" else f" by {use.person_id}"
-        typer.echo(f"  {use.kind.value}{who} at {use.project_key}/{use.gate_id} {use.at:%Y-%m-%d}")
+        lines.append(f"  {use.kind.value}{who} at {use.project_key}/{use.gate_id} {use.at:%Y-%m-%d}")
+    return lines
 
 
 @app.command("applied")
@@ -186,7 +209,7 @@ def lesson_applied(
     from phasegate.usecases import services
 
     rt = runtime_for(db)
-    lesson_id = _lesson_id(lesson_ref)
+    lesson_id = lesson_number(lesson_ref)
     added = services.mark_applied(lesson_id, parse_round_id(round_ref), actor=acting(rt, by), uow=rt.uow, now=now())
     typer.echo(f"lesson #{lesson_id} {'recorded as applied' if added else 'was already recorded as applied'}")
 
@@ -205,6 +228,8 @@ def lesson_due(
         emit([due.model_dump(mode="json") for due in found])
         return
     for due in found:
-        typer.echo(
-            f"{due.project_key:<16} killed at {due.gate_id:<12} owner {due.owner_id:<10} since {due.opened_at:%Y-%m-%d}"
-        )
+        typer.echo(due_line(due))
+
+
+def due_line(due: Any) -> str:
+    return f"{due.project_key:<16} killed at {due.gate_id:<12} owner {due.owner_id:<10} since {due.opened_at:%Y-%m-%d}"
