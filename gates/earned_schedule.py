@@ -141,3 +141,28 @@ def earned_schedule(
             forecast_finish=finish,
             delay_days=(ieac - pd).quantize(DAYS),
         )
+
+
+def plan_start(plan: Sequence[tuple[date, Decimal]]) -> tuple[date, list[tuple[date, Decimal]]] | None:
+    """Split a time-phased plan into its start and its periods: the start is the plan's first point when that
+    point's cumulative planned value is 0 (``KEY,2026-03-06,0``: nothing is planned before the work starts).
+
+    Why this and not the project's creation date: a project is often registered after (or long before) its plan
+    starts, and guessing the start would turn every guess into "late" or "early". A plan without a zero point
+    has no known start, so time is not forecast (the RAG shows ``unknown``, never green).
+    """
+    points = sorted(plan)
+    if len(points) < 2 or points[0][1] != 0:
+        return None
+    return points[0][0], points[1:]
+
+
+def schedule_forecast(
+    plan: Sequence[tuple[date, Decimal]], *, ev: Decimal | None, as_of: date, calendar: WorkingCalendar
+) -> EarnedSchedule | None:
+    """Earned schedule for a stored plan (start point included), or ``None`` when the plan has no start."""
+    split = plan_start(plan)
+    if split is None:
+        return None
+    start, periods = split
+    return earned_schedule(start=start, baseline=periods, ev=ev, as_of=as_of, calendar=calendar)

@@ -14,13 +14,14 @@ from decimal import Decimal
 from typing import Any, Self
 from uuid import UUID, uuid4
 
-from sqlalchemy import Row, delete, func, insert, select, update
+from sqlalchemy import Row, case, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from gates import portfolio as pf
 from gates.analytics import ConditionFact, GateFacts, ProjectFact, ReviewCount, RoundFact
+from gates.risk import CLOSED_STATUSES
 from models import statements as q
 from models import tables as t
 from models.audit_store import AuditDraft, append_audit_entries
@@ -1180,7 +1181,7 @@ class SqlUnitOfWork(LessonRepository):
         return list(self.session.scalars(query))
 
     def monitor_inputs(self, keys: Sequence[str], as_of: date) -> list[MonitorInput]:
-        """Everything the monitor needs about these projects in eight queries, however many there are."""
+        """Everything the monitor needs about these projects in nine queries, however many there are."""
         wanted = list(keys)
         projects = [
             _project(row)
@@ -1213,10 +1214,24 @@ class SqlUnitOfWork(LessonRepository):
         periods: dict[str, list[tuple[date, Decimal]]] = {}
         for key, end, value in self.session.execute(
             select(t.BaselinePeriod.project_key, t.BaselinePeriod.period_end, t.BaselinePeriod.planned_value)
-            .where(t.BaselinePeriod.project_key.in_(active), t.BaselinePeriod.period_end <= as_of)
+            .where(t.BaselinePeriod.project_key.in_(active))
             .order_by(t.BaselinePeriod.period_end)
         ):
             periods.setdefault(key, []).append((end, value))
+        live = func.lower(func.trim(t.Risk.status)).not_in(CLOSED_STATUSES)
+        risks = {
+            row.project_key: row
+            for row in self.session.execute(
+                select(
+                    t.Risk.project_key,
+                    func.count().label("total"),
+                    func.max(case((live, t.Risk.probability * t.Risk.impact))).label("worst"),
+                    func.max(t.Risk.updated_at).label("changed"),
+                )
+                .where(t.Risk.project_key.in_(active))
+                .group_by(t.Risk.project_key)
+            )
+        }
         tolerances: dict[str, list[ToleranceRecord]] = {}
         for tolerance in self.session.scalars(select(t.Tolerance).where(t.Tolerance.project_key.in_(active))):
             tolerances.setdefault(tolerance.project_key, []).append(_tolerance(tolerance))
@@ -1268,6 +1283,7 @@ class SqlUnitOfWork(LessonRepository):
         for project in projects:
             bac = bacs.get(project.key, project.budget)
             report = reports.get(project.key)
+            risk = risks.get(project.key)
             evm = None
             if report is not None:
                 planned = report.planned_value
@@ -1294,6 +1310,10 @@ class SqlUnitOfWork(LessonRepository):
                     evm=evm,
                     test_pass_rate=report.test_pass_rate if report is not None else None,
                     acceptance=report.acceptance if report is not None else None,
+                    plan=tuple(periods.get(project.key, ())),
+                    risks=risk.total if risk is not None else 0,
+                    worst_risk=risk.worst if risk is not None else None,
+                    risks_changed=risk.changed.date() if risk is not None and risk.changed else None,
                     tolerances=tuple(tolerances.get(project.key, ())),
                     roles={"sponsor": (project.sponsor_id,), "manager": (project.manager_id,)} | assigned,
                     latest_exceptions=exceptions.get(project.key, {}),
