@@ -58,9 +58,11 @@ from gates.usecases.messages import (
 from gates.usecases.monitoring import (
     GateDateReport,
     ProjectHealth,
+    ProjectRag,
     ScanReport,
     active_projects,
     gate_actions,
+    project_rag,
     rag_history,
     scan_projects,
 )
@@ -103,6 +105,7 @@ __all__ = [
     "LessonView",
     "ProjectData",
     "ProjectHealth",
+    "ProjectRag",
     "ProjectView",
     "PublishResult",
     "ReportSent",
@@ -151,6 +154,7 @@ __all__ = [
     "org_notice",
     "portfolio_report",
     "project_data",
+    "project_rag",
     "project_roles",
     "project_view",
     "publish_template",

@@ -23,7 +23,7 @@ from models.errors import InputError, PermissionDeniedError
 from models.identity import Actor
 from notifications.portfolio.document import render as render_report
 from notifications.portfolio.labels import word
-from notifications.portfolio.tables import csv_text, decisions_table, portfolio_table, risks_table
+from notifications.portfolio.tables import csv_text, decisions_table, exceptions_table, portfolio_table, risks_table
 from web import i18n, session
 from web.pages import render, runtime_of
 from web.portfolio_table import SHOWN, parse_query, select_rows
@@ -83,6 +83,7 @@ async def reports_page(request: Request) -> Response:
             "charts": [(c.name, c.title, chart_markup(c)) for c in charts],
             "portfolio": portfolio_table(report, locale),
             "decisions": decisions_table(report, locale),
+            "exceptions": exceptions_table(report, locale),
             "risks": risks_table(report, locale),
             "gates": gates,
         }

@@ -40,9 +40,10 @@ from gates.criteria import Criterion
 from gates.earned_schedule import plan_start, schedule_forecast, working_days
 from gates.exceptions import CENT, Breach, breach_of, cost_forecast, next_sequence, quality_shortfall
 from gates.ports import DocumentProbe
-from gates.rag import DimensionRag, Rag, dimension_rag, overall
+from gates.rag import DimensionRag, Rag, adverse_trend, dimension_rag, overall
 from gates.risk import risk_appetite
 from gates.tolerance import EffectiveTolerance, effective_tolerances, in_force
+from gates.usecases.lookups import require_project
 from gates.usecases.messages import criteria_context, messages_for, org_notice
 from gates.usecases.result import SYSTEM, Result, UowFactory
 from gates.usecases.reviews import check_gate
@@ -322,6 +323,76 @@ def rag_history(key: str, *, uow: UowFactory) -> list[RagRow]:
     """A project's recorded RAG, oldest first."""
     with uow() as tx:
         return tx.rag_history(key)
+
+
+SHOWN_DIMENSIONS = ("time", "cost", "quality", "risk", "overall")
+"""What the monitor colours, in the order pages and reports show it (scope and benefits are not forecast)."""
+HEALTH_DAYS = 10
+"""How many recorded days a project's RAG history shows."""
+
+
+class DimensionStatus(Result):
+    """One dimension's latest recorded colour, what it consumed, and whether its deviation grew two periods."""
+
+    dimension: str
+    rag: Rag
+    as_of: date | None = None
+    deviation: Decimal | None = None
+    allowance: Decimal | None = None
+    trend_adverse: bool = False
+
+
+class RagDay(Result):
+    """The colours recorded on one day, per dimension."""
+
+    as_of: date
+    colours: dict[str, Rag]
+
+
+class ProjectRag(Result):
+    """A project's computed RAG for pages and the API: latest per dimension, recent days, open exceptions."""
+
+    dimensions: tuple[DimensionStatus, ...]
+    history: tuple[RagDay, ...]
+    """The last ``HEALTH_DAYS`` recorded days, oldest first."""
+    open_exceptions: tuple[ToleranceException, ...]
+
+
+def project_rag(key: str, *, uow: UowFactory) -> ProjectRag:
+    """What the monitor last said about a project, with its recent history and open exceptions (one read)."""
+    with uow() as tx:
+        require_project(tx, key)
+        rows = tx.rag_history(key)
+        open_exceptions = tx.exceptions(project_key=key, status="open")
+    by_dimension: dict[str, list[RagRow]] = {}
+    days: dict[date, dict[str, Rag]] = {}
+    for row in rows:
+        by_dimension.setdefault(row.dimension, []).append(row)
+        days.setdefault(row.as_of, {})[row.dimension] = Rag(row.rag)
+    statuses = []
+    for dimension in SHOWN_DIMENSIONS:
+        found = by_dimension.get(dimension)
+        if not found:
+            statuses.append(DimensionStatus(dimension=dimension, rag=Rag.NONE))
+            continue
+        last = found[-1]
+        deviations = [r.deviation for r in found[-3:] if r.deviation is not None]
+        statuses.append(
+            DimensionStatus(
+                dimension=dimension,
+                rag=Rag(last.rag),
+                as_of=last.as_of,
+                deviation=last.deviation,
+                allowance=last.allowance,
+                trend_adverse=len(deviations) == 3 and adverse_trend(deviations),
+            )
+        )
+    recent = sorted(days)[-HEALTH_DAYS:]
+    return ProjectRag(
+        dimensions=tuple(statuses),
+        history=tuple(RagDay(as_of=day, colours=days[day]) for day in recent),
+        open_exceptions=tuple(open_exceptions),
+    )
 
 
 WARN_WORKING_DAYS = 5

@@ -8,7 +8,7 @@ from markupsafe import Markup
 from gates.portfolio import PortfolioReport
 from notifications.portfolio.charts import Chart
 from notifications.portfolio.labels import labels, word
-from notifications.portfolio.tables import decisions_table, portfolio_table, risks_table, text
+from notifications.portfolio.tables import decisions_table, exceptions_table, portfolio_table, risks_table, text
 
 _ENV = Environment(
     loader=PackageLoader("notifications", "templates"),
@@ -34,5 +34,6 @@ def render_html(report: PortfolioReport, lang: str, charts: list[Chart]) -> str:
         charts=[(c.title, chart_markup(c)) for c in charts],
         portfolio=portfolio_table(report, lang),
         decisions=decisions_table(report, lang),
+        exceptions=exceptions_table(report, lang),
         risks=risks_table(report, lang),
     )
