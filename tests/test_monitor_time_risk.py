@@ -108,9 +108,9 @@ class Env:
             return {(r.project_key, r.dimension): (r.rag, r.deviation, r.allowance) for r in rows}
 
 
-@pytest.fixture
-def env(db_url: str) -> Iterator[Env]:
-    e = Env(db_url)
+def seeded(url: str) -> Env:
+    """The shipped templates and the people (sam, the sponsor, reads Chinese) on a migrated database."""
+    e = Env(url)
     for text, template in shipped_templates():
         services.publish_template(
             template,
@@ -133,6 +133,12 @@ def env(db_url: str) -> Iterator[Env]:
             now=e.now(),
             actor=SYSTEM_ACTOR,
         )
+    return e
+
+
+@pytest.fixture
+def env(db_url: str) -> Iterator[Env]:
+    e = seeded(db_url)
     yield e
     e.engine.dispose()
 

@@ -158,6 +158,7 @@ STRINGS: Mapping[str, Mapping[str, str]] = {
         "dim_quality": "Quality",
         "dim_risk": "Risk",
         "dim_benefits": "Benefits",
+        "dim_overall": "Overall",
         "monitor_rag": "RAG against tolerances",
         "monitor_rag_note": "Computed by the portfolio monitor from each forecast against this project's own "
         "tolerance: green under 50 % consumed, amber from 50 % or after two adverse periods, red when the forecast "
@@ -422,6 +423,7 @@ STRINGS: Mapping[str, Mapping[str, str]] = {
         "dim_quality": "质量",
         "dim_risk": "风险",
         "dim_benefits": "收益",
+        "dim_overall": "总体",
         "monitor_rag": "对照容差的红黄绿状态",
         "monitor_rag_note": "由项目组合监控按本项目自己的容差计算：消耗不足 50% 为绿，达到 50% 或连续两期恶化为黄，"
         "预测超出容差为红。范围和收益容差已记录，但不做预测。",
