@@ -35,9 +35,10 @@ from models.evidence import RiskEvidence
 from models.identity import SYSTEM_ACTOR
 from models.snapshots import BaselineRecord, EvmReportRecord
 from models.template_yaml import shipped_templates, template_content_hash
-from models.tolerance import Dimension, ToleranceLevel
+from models.tolerance import Dimension, ExceptionDecision, ToleranceLevel
 from models.uow import SqlUnitOfWork
 from notifications.render import render
+from tests import actors
 
 PLAN = [
     (date(2026, 3, 6), Decimal(0)),
@@ -239,3 +240,33 @@ def test_a_growing_delay_turns_time_amber_after_two_adverse_periods(env: Env) ->
         seen.append((found.time.value, found.time_deviation, found.time_allowance))
     assert seen == [("green", "4.00", "40.00"), ("green", "8.00", "40.00"), ("amber", "12.00", "40.00")]
     assert services.list_exceptions(uow=env.uow, project_key="DRIFT") == []
+
+
+def test_an_accepted_time_exception_covers_the_delay_until_it_grows(env: Env) -> None:
+    """Accepted at 12 days late; on 03-23 (AT 11) EV 190 gives ES 7.25, IEAC(t) 220 / 7.25 = 30.34: 10.34 days,
+    a breach but no worse than accepted; on 03-27 (AT 15) EV 250 gives ES 8.75, IEAC(t) 300 / 8.75 = 34.29:
+    14.29 days, worse, so a second exception is raised (once)."""
+    env.project("LATE")
+    env.report("LATE", date(2026, 3, 20), ev=150)
+    (first,) = env.scan("LATE").raised
+    services.decide_exception(
+        first.id,
+        ExceptionDecision.ACCEPT,
+        reason="the board accepts the slip",
+        actor=actors.person("sam"),
+        uow=env.uow,
+        now=env.now(),
+    )
+    env.report("LATE", date(2026, 3, 23), ev=190)
+    covered = env.scan("LATE")
+    assert (covered.breaches, covered.raised, covered.health[0].time_deviation) == (1, (), "10.34")
+    env.at = datetime(2026, 3, 27, 18, 0, tzinfo=UTC)
+    env.report("LATE", date(2026, 3, 27), ev=250)
+    (second,) = env.scan("LATE").raised
+    assert (second.dimension, second.seq, second.forecast, second.deviation) == (
+        Dimension.TIME,
+        2,
+        Decimal("34.29"),
+        Decimal("14.29"),
+    )
+    assert env.scan("LATE").raised == ()
