@@ -56,13 +56,23 @@ class EarnedSchedule(BaseModel):
 
 def working_days(calendar: WorkingCalendar, start: date, end: date) -> int:
     """Working days after ``start`` up to and including ``end`` (0 when ``end`` <= ``start``)."""
+    return offsets(calendar, start, [end])[0]
+
+
+def offsets(calendar: WorkingCalendar, start: date, ends: Sequence[date]) -> list[int]:
+    """``working_days(start, end)`` for each of ``ends``, in one walk over the days up to the last of them (a plan's
+    period ends counted one by one would walk its first months once per period)."""
+    wanted = sorted({end.toordinal() for end in ends})
+    found: dict[int, int] = {}
     count = 0
-    day = start
-    while day < end:
-        day = date.fromordinal(day.toordinal() + 1)
-        if calendar.is_working_day(day):
-            count += 1
-    return count
+    day = start.toordinal()
+    for target in wanted:
+        while day < target:
+            day += 1
+            if calendar.is_working_day(date.fromordinal(day)):
+                count += 1
+        found[target] = count
+    return [found[end.toordinal()] for end in ends]
 
 
 def _checked(start: date, baseline: Sequence[tuple[date, Decimal]]) -> list[tuple[date, Decimal]]:
@@ -89,10 +99,10 @@ def earned_schedule(
 ) -> EarnedSchedule:
     """Earned schedule at ``as_of`` for earned value ``ev`` against ``baseline`` (cumulative PV at period ends)."""
     points = _checked(start, baseline)
-    times = [(working_days(calendar, start, end), value) for end, value in points]
+    *counted, at = offsets(calendar, start, [end for end, _ in points] + [as_of])
+    times = [(t, value) for t, (_, value) in zip(counted, points, strict=True)]
     planned_finish = points[-1][0]
     pd = times[-1][0]
-    at = working_days(calendar, start, as_of)
     bac = times[-1][1]
     empty = EarnedSchedule(
         as_of=as_of,
