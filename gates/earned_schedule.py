@@ -22,9 +22,11 @@ Work complete (EV = BAC) finishes on the status date.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, timedelta
 from decimal import ROUND_CEILING, Decimal, localcontext
+from functools import cache
 
 from pydantic import BaseModel, ConfigDict
 
@@ -56,23 +58,49 @@ class EarnedSchedule(BaseModel):
 
 def working_days(calendar: WorkingCalendar, start: date, end: date) -> int:
     """Working days after ``start`` up to and including ``end`` (0 when ``end`` <= ``start``)."""
-    return offsets(calendar, start, [end])[0]
+    if end <= start:
+        return 0
+    if start.year == end.year:
+        return _through(calendar, end) - _through(calendar, start)
+    between = sum(_year_counts(calendar, year)[-1] for year in range(start.year + 1, end.year))
+    return _year_counts(calendar, start.year)[-1] - _through(calendar, start) + between + _through(calendar, end)
+
+
+@cache
+def _year_counts(calendar: WorkingCalendar, year: int) -> tuple[int, ...]:
+    """Working days of ``year`` from 1 January through each of its days (cached per calendar and year).
+
+    Why: the portfolio monitor counts the working days of every active project's plan at every scan; asking the
+    calendar day by day cost about a millisecond a plan, a lookup here costs nothing.
+    """
+    counts, total = [], 0
+    first = date(year, 1, 1).toordinal()
+    for ordinal in range(first, date(year, 12, 31).toordinal() + 1):
+        total += calendar.is_working_day(date.fromordinal(ordinal))
+        counts.append(total)
+    return tuple(counts)
+
+
+def _through(calendar: WorkingCalendar, day: date) -> int:
+    return _year_counts(calendar, day.year)[day.timetuple().tm_yday - 1]
+
+
+def shift(calendar: WorkingCalendar, start: date, n: int) -> date:
+    """The n-th working day after ``start`` (n >= 1): ``WorkingCalendar.shift_working_days`` from the cached year
+    tables, so a forecast finish years out costs a lookup, not a walk."""
+    need = n + _through(calendar, start)
+    year = start.year
+    while True:
+        counts = _year_counts(calendar, year)
+        if counts[-1] >= need:
+            return date(year, 1, 1) + timedelta(days=bisect.bisect_left(counts, need))
+        need -= counts[-1]
+        year += 1
 
 
 def offsets(calendar: WorkingCalendar, start: date, ends: Sequence[date]) -> list[int]:
-    """``working_days(start, end)`` for each of ``ends``, in one walk over the days up to the last of them (a plan's
-    period ends counted one by one would walk its first months once per period)."""
-    wanted = sorted({end.toordinal() for end in ends})
-    found: dict[int, int] = {}
-    count = 0
-    day = start.toordinal()
-    for target in wanted:
-        while day < target:
-            day += 1
-            if calendar.is_working_day(date.fromordinal(day)):
-                count += 1
-        found[target] = count
-    return [found[end.toordinal()] for end in ends]
+    """``working_days(start, end)`` for each of ``ends``."""
+    return [working_days(calendar, start, end) for end in ends]
 
 
 def _checked(start: date, baseline: Sequence[tuple[date, Decimal]]) -> list[tuple[date, Decimal]]:
@@ -138,7 +166,7 @@ def earned_schedule(
         else:
             ieac = at + (pd - es) / spi_t
             whole = int(ieac.to_integral_value(rounding=ROUND_CEILING))
-            finish = calendar.shift_working_days(start, whole) if whole > 0 else start
+            finish = shift(calendar, start, whole) if whole > 0 else start
         return EarnedSchedule(
             as_of=as_of,
             planned_finish=planned_finish,

@@ -27,6 +27,8 @@ import pytest
 from sqlalchemy import select
 
 from gates import services
+from gates.calendar import WorkingCalendar
+from gates.earned_schedule import shift, working_days
 from gates.ports import UnitOfWork
 from models import tables as t
 from models.commands import AddPerson, CreateProject, SetTolerance
@@ -270,3 +272,31 @@ def test_an_accepted_time_exception_covers_the_delay_until_it_grows(env: Env) ->
         Decimal("14.29"),
     )
     assert env.scan("LATE").raised == ()
+
+
+def test_working_days_counted_from_the_cached_year_tables_match_counting_day_by_day() -> None:
+    """Across year ends, China's Spring Festival and make-up working days (调休), and ranges of any length."""
+    china = WorkingCalendar(region="CN", timezone="Asia/Shanghai")
+    starts = [date(2025, 12, 20), date(2026, 2, 10), date(2026, 9, 27), date(2026, 12, 31)]
+    ends = [
+        date(2025, 12, 19),
+        date(2026, 1, 1),
+        date(2026, 2, 28),
+        date(2026, 10, 10),
+        date(2027, 1, 4),
+        date(2028, 3, 1),
+    ]
+    for start in starts:
+        for end in ends:
+            by_day = sum(
+                china.is_working_day(date.fromordinal(o)) for o in range(start.toordinal() + 1, end.toordinal() + 1)
+            )
+            assert working_days(china, start, end) == by_day, (start, end)
+    assert working_days(china, date(2026, 2, 13), date(2026, 2, 24)) < 7  # the Spring Festival holiday
+
+
+def test_the_forecast_finish_shift_matches_the_calendars_own() -> None:
+    china = WorkingCalendar(region="CN", timezone="Asia/Shanghai")
+    for start in (date(2026, 1, 30), date(2026, 9, 25), date(2026, 12, 30)):
+        for n in (1, 5, 17, 80, 300, 700):
+            assert shift(china, start, n) == china.shift_working_days(start, n), (start, n)

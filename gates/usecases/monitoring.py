@@ -32,6 +32,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
+from functools import cache
 from typing import Any
 from uuid import uuid4
 
@@ -50,7 +51,7 @@ from gates.usecases.reviews import check_gate
 from models.enums import Recommendation
 from models.monitoring import MonitorInput, RagRow
 from models.snapshots import Evaluation, OutboxRequest, ProjectSnapshot
-from models.template import LifecycleTemplate
+from models.template import CalendarDef, LifecycleTemplate
 from models.tolerance import PROJECT_SCOPE, Dimension, ToleranceException
 
 KIND = "tolerance_exception"
@@ -128,13 +129,19 @@ def _rag(
     )
 
 
+@cache
+def calendar_of(definition: CalendarDef) -> WorkingCalendar:
+    """A template's working calendar, built once per process (a scan colours thousands of projects on a few)."""
+    return WorkingCalendar.from_def(definition)
+
+
 def assess_time(
     item: MonitorInput, project_wide: list[EffectiveTolerance], template: LifecycleTemplate, as_of: date
 ) -> tuple[Assessed, str | None]:
     """Time: earned schedule's IEAC(t) - PD (working days late) against the time tolerance on PD; the forecast
     finish date (ISO) rides along for the summary."""
     tolerance = in_force(project_wide, Dimension.TIME, item.project.stage_id)
-    calendar = WorkingCalendar.from_def(template.calendar)
+    calendar = calendar_of(template.calendar)
     split = plan_start(item.plan)
     duration = Decimal(working_days(calendar, split[0], split[1][-1][0])) if split else Decimal(0)
     allowance = tolerance.allowance(duration) if tolerance is not None else None
