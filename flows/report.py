@@ -106,13 +106,18 @@ def portfolio_summary(report: PortfolioReport) -> dict[str, Any]:
         "rag": {band: bands[band] for band in ("green", "amber", "red", "unknown")},
         "decisions": len(report.decisions),
         "open_conditions": sum(r.open_conditions for r in report.rows),
+        "open_exceptions": sum(r.open_exceptions for r in report.rows),
+        "exceptions": len(report.exceptions),
     }
 
 
 def portfolio_summary_rows(report: PortfolioReport) -> list[dict[str, Any]]:
     """The summary as a table artifact: one row per figure."""
     summary = portfolio_summary(report)
-    rows = [{"figure": name, "value": summary[name]} for name in ("projects", "active", "decisions", "open_conditions")]
+    rows = [
+        {"figure": name, "value": summary[name]}
+        for name in ("projects", "active", "decisions", "open_conditions", "open_exceptions", "exceptions")
+    ]
     rows += [{"figure": f"rag {band}", "value": count} for band, count in summary["rag"].items()]
     return rows
 
@@ -126,7 +131,7 @@ def portfolio_markdown(report: PortfolioReport, *, sent: bool, link: str | None)
         f"{summary['period_start']} to {summary['period_end']}: **{summary['projects']}** projects "
         f"({summary['active']} active); EVM RAG {rag['green']} green, {rag['amber']} amber, {rag['red']} red, "
         f"{rag['unknown']} without figures; {summary['decisions']} decisions; {summary['open_conditions']} open "
-        "conditions.",
+        f"conditions; {summary['exceptions']} exceptions raised or decided, {summary['open_exceptions']} open.",
         "",
         "Sent to the `management` channels with the PDF attached."
         if sent

@@ -393,3 +393,13 @@ def test_cli_writes_each_format_and_refuses_bad_input(sqlite_url: str, tmp_path:
         db=sqlite_url,
     )
     assert "项目组合报告" in html.read_text(encoding="utf-8")
+
+
+def test_management_notice_counts_the_exceptions(report: PortfolioReport) -> None:
+    from flows.report import portfolio_summary
+    from notifications.render import render as render_notice
+
+    summary = portfolio_summary(report)
+    assert (summary["exceptions"], summary["open_exceptions"]) == (2, 3)
+    assert "2 raised or decided this period, 3 open" in render_notice("portfolio_report", "en", summary).body_text
+    assert "本期提出或决定 2 项，未关闭 3 项" in render_notice("portfolio_report", "zh-CN", summary).body_text
