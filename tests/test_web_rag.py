@@ -98,6 +98,8 @@ def test_project_page_dashboard_and_api_show_the_rag_and_open_exceptions(
     time_cell, cost_cell = cells[: cells.index('data-dimension="cost"')], cells[cells.index('data-dimension="cost"') :]
     assert "rag-red" in time_cell and "rag-green" not in time_cell and "rag-green" in cost_cell[:200]
     assert '#tolerances">1</a>' in row
+    bands = _row(dashboard, 'id="monitor-bands"')  # green, amber, red, unknown among active projects
+    assert bands.endswith('<td class="num">0</td><td class="num">0</td><td class="num">1</td><td class="num">0</td>')
     red = client.get("/?band=red").text
     assert 'data-key="LATE"' in red  # the monitor's overall red, though its EVM bands are green and amber
 

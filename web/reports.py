@@ -8,6 +8,7 @@ parameter, refusals 403; nothing here writes.
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -153,4 +154,11 @@ def dashboard_table(request: Request) -> dict[str, Any]:
     query = parse_query(request.query_params)
     report = _report(request, None)
     rows = select_rows(report.rows, query)
-    return {"table_rows": rows[:SHOWN], "table_total": len(rows), "table_query": query, "table_shown": SHOWN}
+    monitor = Counter(r.rag_overall for r in report.rows if r.status == "active")
+    return {
+        "table_rows": rows[:SHOWN],
+        "table_total": len(rows),
+        "table_query": query,
+        "table_shown": SHOWN,
+        "monitor_bands": monitor,
+    }
