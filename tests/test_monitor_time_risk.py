@@ -300,3 +300,16 @@ def test_the_forecast_finish_shift_matches_the_calendars_own() -> None:
     for start in (date(2026, 1, 30), date(2026, 9, 25), date(2026, 12, 30)):
         for n in (1, 5, 17, 80, 300, 700):
             assert shift(china, start, n) == china.shift_working_days(start, n), (start, n)
+
+
+def test_the_flow_summary_counts_each_dimension(env: Env) -> None:
+    from flows.portfolio_monitor import summary_markdown
+
+    for key in ("LATE", "SLOW"):
+        env.project(key)
+    env.report("LATE", date(2026, 3, 20), ev=150)
+    env.report("SLOW", date(2026, 3, 20), ev=200)
+    markdown = summary_markdown([env.scan("LATE", "SLOW")], [], [])
+    assert "| time | 1 | 1 | 0 | 0 | 0 |" in markdown  # LATE red, SLOW amber
+    assert "| cost | 0 | 0 | 2 | 0 | 0 |" in markdown and "| risk | 0 | 0 | 0 | 2 | 0 |" in markdown
+    assert "Exceptions raised: **1**: LATE time" in markdown
