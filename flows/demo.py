@@ -23,17 +23,17 @@ from uuid import UUID
 
 import typer
 
-from gates import people, services
-from gates.portfolio import week_of
-from models.commands import AddPerson, CastVote, CreateProject, RecordCost, RegisterDocument
-from models.enums import Decision
-from models.identity import OrgRole
-from models.keys import write_key_file
-from models.private_files import private_dir
-from models.settings import Settings
-from models.snapshots import EvmReportRecord
-from models.template import LifecycleTemplate
-from notifications.sink import JsonSink
+from phasegate.gates.portfolio import week_of
+from phasegate.gates.vocabulary.commands import AddPerson, CastVote, CreateProject, RecordCost, RegisterDocument
+from phasegate.gates.vocabulary.enums import Decision
+from phasegate.gates.vocabulary.identity import OrgRole
+from phasegate.gates.vocabulary.snapshots import EvmReportRecord
+from phasegate.gates.vocabulary.template import LifecycleTemplate
+from phasegate.models.keys import write_key_file
+from phasegate.models.private_files import private_dir
+from phasegate.models.settings import Settings
+from phasegate.notifications.sink import JsonSink
+from phasegate.usecases import people, services
 
 
 @dataclass(frozen=True)
@@ -156,9 +156,9 @@ RISKS = {
 def _status_history(rt: Any, admin: Any) -> None:
     from datetime import timedelta
 
-    from flows.runtime import utc_now
-    from models.evidence import RiskEvidence
-    from models.snapshots import EvmReportRecord
+    from phasegate.flows.runtime import utc_now
+    from phasegate.gates.vocabulary.evidence import RiskEvidence
+    from phasegate.gates.vocabulary.snapshots import EvmReportRecord
 
     today = utc_now().date()
     budgets = {p.key: Decimal(p.budget) for p in PORTFOLIO}
@@ -180,11 +180,11 @@ def _status_history(rt: Any, admin: Any) -> None:
 
 
 def run_demo() -> None:
-    from flows.cli.common import os_login
-    from flows.cli.database import db_upgrade
-    from flows.runtime import runtime, utc_now
-    from flows.server import prefect_run_context, start
-    from flows.trigger import prepare_prefect
+    from phasegate.flows.cli.common import os_login
+    from phasegate.flows.cli.database import db_upgrade
+    from phasegate.flows.runtime import runtime, utc_now
+    from phasegate.flows.server import prefect_run_context, start
+    from phasegate.flows.trigger import prepare_prefect
 
     settings = Settings()
 
@@ -231,8 +231,8 @@ def run_demo() -> None:
             services.add_person(cmd, actor=admin(), uow=rt.uow, now=utc_now())
     typer.echo(f"PMO admin: {PMO}, mapped to your OS login {login!r}; the demo acts for the others as that admin")
 
-    from flows.gate_review import gate_review_flow
-    from flows.portfolio_monitor import portfolio_monitor_flow
+    from phasegate.flows.gate_review import gate_review_flow
+    from phasegate.flows.portfolio_monitor import portfolio_monitor_flow
 
     rows: list[tuple[str, str, str, str, str]] = []
     lessons_seen: list[str] = []
@@ -336,7 +336,7 @@ def run_demo() -> None:
             view = services.project_view(key, uow=rt.uow)
             rows.append((key, view.gate_id or "-", "(monitor)", "-", "round open for the sponsor"))
         _status_history(rt, admin)
-        from flows.portfolio_report import portfolio_report_flow
+        from phasegate.flows.portfolio_report import portfolio_report_flow
 
         report = portfolio_report_flow(period=week_of(utc_now().date()).label)
 
@@ -369,8 +369,8 @@ def run_demo() -> None:
 
 def _file_lesson(rt: Any, item: DemoProject, round_id: str, manager: Any) -> None:
     """What the killed project's manager files (经验教训): it reaches the next review of the same gate."""
-    from models.enums import LessonCategory
-    from models.lessons import LessonDraft
+    from phasegate.gates.vocabulary.enums import LessonCategory
+    from phasegate.gates.vocabulary.lessons import LessonDraft
 
     services.add_lesson(
         LessonDraft(
@@ -396,7 +396,7 @@ def _await_applied(rt: Any, round_id: Any, *, seconds: float = 60.0) -> None:
     """
     import time
 
-    from gates import services
+    from phasegate.usecases import services
 
     deadline = time.monotonic() + seconds
     while services.get_round(round_id, uow=rt.reader).applied_at is None:

@@ -7,9 +7,10 @@ from collections import Counter
 from typing import Any
 from uuid import UUID
 
-from gates.approvals import DecisionApplied
-from gates.portfolio import PortfolioReport, overall
-from models.snapshots import Evaluation, RoundSnapshot
+from phasegate.gates.portfolio import PortfolioReport, overall
+from phasegate.gates.vocabulary.notices import PortfolioReportReady, RagCounts
+from phasegate.gates.vocabulary.snapshots import Evaluation, RoundSnapshot
+from phasegate.usecases.approvals import DecisionApplied
 
 
 def evaluation_rows(evaluation: Evaluation) -> list[dict[str, Any]]:
@@ -93,45 +94,45 @@ def round_rows(current: RoundSnapshot) -> list[dict[str, Any]]:
     return rows
 
 
-def portfolio_summary(report: PortfolioReport) -> dict[str, Any]:
+def portfolio_summary(report: PortfolioReport) -> PortfolioReportReady:
     """The figures a management notice and the flow's summary artifact carry (the PDF carries the rest)."""
     active = [r for r in report.rows if r.status == "active"]
     bands = Counter(overall(r.budget_rag, r.schedule_rag) for r in active)
-    return {
-        "period": report.period.label,
-        "period_start": report.period.start.isoformat(),
-        "period_end": report.period.end.isoformat(),
-        "projects": len(report.rows),
-        "active": len(active),
-        "rag": {band: bands[band] for band in ("green", "amber", "red", "unknown")},
-        "decisions": len(report.decisions),
-        "open_conditions": sum(r.open_conditions for r in report.rows),
-        "open_exceptions": sum(r.open_exceptions for r in report.rows),
-        "exceptions": len(report.exceptions),
-    }
+    return PortfolioReportReady(
+        period=report.period.label,
+        period_start=report.period.start.isoformat(),
+        period_end=report.period.end.isoformat(),
+        projects=len(report.rows),
+        active=len(active),
+        rag=RagCounts(green=bands["green"], amber=bands["amber"], red=bands["red"], unknown=bands["unknown"]),
+        decisions=len(report.decisions),
+        open_conditions=sum(r.open_conditions for r in report.rows),
+        open_exceptions=sum(r.open_exceptions for r in report.rows),
+        exceptions=len(report.exceptions),
+    )
 
 
 def portfolio_summary_rows(report: PortfolioReport) -> list[dict[str, Any]]:
     """The summary as a table artifact: one row per figure."""
     summary = portfolio_summary(report)
-    rows = [
-        {"figure": name, "value": summary[name]}
+    rows: list[dict[str, Any]] = [
+        {"figure": name, "value": getattr(summary, name)}
         for name in ("projects", "active", "decisions", "open_conditions", "open_exceptions", "exceptions")
     ]
-    rows += [{"figure": f"rag {band}", "value": count} for band, count in summary["rag"].items()]
+    rows += [{"figure": f"rag {band}", "value": count} for band, count in summary.rag.model_dump().items()]
     return rows
 
 
 def portfolio_markdown(report: PortfolioReport, *, sent: bool, link: str | None) -> str:
     summary = portfolio_summary(report)
-    rag = summary["rag"]
+    rag = summary.rag
     lines = [
         f"# Portfolio report {report.period.label}",
         "",
-        f"{summary['period_start']} to {summary['period_end']}: **{summary['projects']}** projects "
-        f"({summary['active']} active); EVM RAG {rag['green']} green, {rag['amber']} amber, {rag['red']} red, "
-        f"{rag['unknown']} without figures; {summary['decisions']} decisions; {summary['open_conditions']} open "
-        f"conditions; {summary['exceptions']} exceptions raised or decided, {summary['open_exceptions']} open.",
+        f"{summary.period_start} to {summary.period_end}: **{summary.projects}** projects "
+        f"({summary.active} active); EVM RAG {rag.green} green, {rag.amber} amber, {rag.red} red, "
+        f"{rag.unknown} without figures; {summary.decisions} decisions; {summary.open_conditions} open "
+        f"conditions; {summary.exceptions} exceptions raised or decided, {summary.open_exceptions} open.",
         "",
         "Sent to the `management` channels with the PDF attached."
         if sent

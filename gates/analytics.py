@@ -27,8 +27,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from models.enums import Decision
-from models.template import LifecycleTemplate
+from phasegate.gates.vocabulary.enums import Decision
+from phasegate.gates.vocabulary.template import LifecycleTemplate
 
 PASSES = frozenset({Decision.GO, Decision.CONDITIONAL_GO})
 
@@ -153,6 +153,25 @@ def _share(part: int, whole: int) -> float | None:
     return part / whole if whole else None
 
 
+def decided_within_sla(rounds: Iterable[RoundFact]) -> tuple[int, int]:
+    """(rounds decided that had a due time, of which decided by it): "within SLA" counts only timed rounds."""
+    timed = [r for r in rounds if r.decision is not None and r.resolved_at is not None and r.due_at is not None]
+    return len(timed), sum(
+        1 for r in timed if r.resolved_at is not None and r.due_at is not None and r.resolved_at <= r.due_at
+    )
+
+
+def conditions_on_time(conditions: Iterable[ConditionFact], today: date) -> tuple[int, int]:
+    """(conditions closed or already past due on ``today``, of which met or waived no later than the due date)."""
+    due = [c for c in conditions if c.status != "open" or c.due_on < today]
+    on_time = sum(
+        1
+        for c in due
+        if c.status in ("met", "waived") and c.resolved_at is not None and c.resolved_at.date() <= c.due_on
+    )
+    return len(due), on_time
+
+
 def _newest(templates: Iterable[LifecycleTemplate]) -> dict[str, LifecycleTemplate]:
     newest: dict[str, LifecycleTemplate] = {}
     for template in templates:
@@ -178,14 +197,8 @@ def _gate_stats(
         assert r.decision is not None
         first.setdefault(r.project_key, r.decision)
     latencies = [(r.resolved_at - r.opened_at).total_seconds() / 3600 for r in decided if r.resolved_at is not None]
-    timed = [r for r in decided if r.resolved_at is not None and r.due_at is not None]
-    within = sum(1 for r in timed if r.resolved_at is not None and r.due_at is not None and r.resolved_at <= r.due_at)
-    due = [c for c in conditions if c.status != "open" or c.due_on < today]
-    on_time = [
-        c
-        for c in due
-        if c.status in ("met", "waived") and c.resolved_at is not None and c.resolved_at.date() <= c.due_on
-    ]
+    timed, within = decided_within_sla(decided)
+    due, on_time = conditions_on_time(conditions, today)
     gate = template.gate(gate_id) if template is not None else None
     return GateStats(
         template_id=template_id,
@@ -203,11 +216,11 @@ def _gate_stats(
         first_time_pass_rate=_share(sum(1 for d in first.values() if d in PASSES), len(first)),
         projects_decided=len(first),
         latency_hours=spread(latencies),
-        within_sla_rate=_share(within, len(timed)),
+        within_sla_rate=_share(within, timed),
         conditions=len(conditions),
-        conditions_due=len(due),
-        conditions_on_time=len(on_time),
-        conditions_on_time_rate=_share(len(on_time), len(due)),
+        conditions_due=due,
+        conditions_on_time=on_time,
+        conditions_on_time_rate=_share(on_time, due),
         reviews_automatic=reviews.get(True, 0),
         reviews_manual=reviews.get(False, 0),
     )

@@ -20,12 +20,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from gates.criteria import params_check, per_template
-from gates.evm import EAC_METHODS, EXACT, MONEY, EacMethod, EvmFigures, compute
-from models.errors import InputError
-from models.evidence import MAX_AMOUNT, Amount, EvmSnapshot
-from models.snapshots import CriterionResult
-from models.template import CriterionDef
+from phasegate.gates.criteria import params_check, per_template
+from phasegate.gates.evm import EAC_METHODS, EXACT, MONEY, EacMethod, EvmFigures, compute
+from phasegate.gates.vocabulary.errors import InputError
+from phasegate.gates.vocabulary.evidence import MAX_AMOUNT, Amount, EvmSnapshot
+from phasegate.gates.vocabulary.snapshots import CriterionResult
+from phasegate.gates.vocabulary.template import CriterionDef
 
 
 class BudgetEvidence(BaseModel):

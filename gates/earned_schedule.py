@@ -30,9 +30,9 @@ from functools import cache
 
 from pydantic import BaseModel, ConfigDict
 
-from gates.calendar import WorkingCalendar
-from gates.evm import EXACT
-from models.errors import InputError
+from phasegate.gates.calendar import WorkingCalendar
+from phasegate.gates.evm import EXACT
+from phasegate.gates.vocabulary.errors import InputError
 
 DAYS = Decimal("0.01")
 RATIO = Decimal("0.0001")

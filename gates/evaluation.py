@@ -9,17 +9,17 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 
-from gates.criteria import Criterion, deliverable_statuses, evidence_reference
-from gates.fingerprint import canonical_model_json
-from gates.registry import default_registry
-from models.enums import CriterionKind, Recommendation
-from models.evidence import GateEvidence
-from models.snapshots import CriterionResult, Evaluation
-from models.template import CriterionDef, GateDef, LifecycleTemplate
+from phasegate.gates.criteria import Criterion, deliverable_statuses, evidence_reference
+from phasegate.gates.fingerprint import canonical_model_json
+from phasegate.gates.registry import default_registry
+from phasegate.gates.vocabulary.enums import CriterionKind, Recommendation
+from phasegate.gates.vocabulary.evidence import GateEvidence
+from phasegate.gates.vocabulary.snapshots import CriterionResult, Evaluation
+from phasegate.gates.vocabulary.template import CriterionDef, GateDef, LifecycleTemplate
 
 
 def evidence_hash(evidence: GateEvidence) -> str:
-    """sha256 of the evidence's canonical JSON (``models.canonical``), the same bytes as ever."""
+    """sha256 of the evidence's canonical JSON (``gates.vocabulary.canonical``), the same bytes as ever."""
     return hashlib.sha256(canonical_model_json(evidence)).hexdigest()
 
 

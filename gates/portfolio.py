@@ -21,10 +21,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from gates.evm import Band, compute, rag_band
-from models.errors import InputError
-from models.evidence import EvmSnapshot
-from models.template import LifecycleTemplate
+from phasegate.gates.evm import Band, compute, rag_band
+from phasegate.gates.maturity import MaturityReport
+from phasegate.gates.prioritisation import Proposal
+from phasegate.gates.vocabulary.errors import InputError
+from phasegate.gates.vocabulary.evidence import EvmSnapshot
+from phasegate.gates.vocabulary.template import LifecycleTemplate
 
 TREND_WEEKS = 8
 CURVE_POINTS = 26
@@ -251,6 +253,10 @@ class PortfolioReport:
     decisions: tuple[DecisionFact, ...]
     top_risks: tuple[RiskFact, ...]
     exceptions: tuple[ExceptionFact, ...] = ()
+    maturity: MaturityReport | None = None
+    """The maturity score of the quarter the period ends in (``gates.maturity``)."""
+    prioritisation: Proposal | None = None
+    """The proposed portfolio within a budget, when the report was asked for one (``gates.prioritisation``)."""
 
 
 _WORST: dict[Band, int] = {"red": 0, "amber": 1, "green": 2, "unknown": 3}

@@ -22,11 +22,11 @@ from typing import Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict
 
-from gates.criteria import Criterion, evidence_reference, per_template
-from models.errors import InputError
-from models.evidence import GateEvidence, ScoreEvidence
-from models.snapshots import CriterionResult
-from models.template import CriterionDef, GateDef, LifecycleTemplate, ScorecardDef
+from phasegate.gates.criteria import Criterion, evidence_reference, per_template
+from phasegate.gates.vocabulary.errors import InputError
+from phasegate.gates.vocabulary.evidence import GateEvidence, ScoreEvidence
+from phasegate.gates.vocabulary.snapshots import CriterionResult
+from phasegate.gates.vocabulary.template import CriterionDef, GateDef, LifecycleTemplate, ScorecardDef
 
 CODES = ("scorecard.pass",)
 

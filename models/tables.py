@@ -35,7 +35,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from models.enums import (
+from phasegate.gates.vocabulary.enums import (
     BallotKind,
     Decision,
     DocumentStatus,
@@ -47,7 +47,7 @@ from models.enums import (
     ReviewStatus,
     RoundStatus,
 )
-from models.tolerance import Dimension, ExceptionDecision, ToleranceLevel
+from phasegate.gates.vocabulary.tolerance import Dimension, ExceptionDecision, ToleranceLevel
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -143,6 +143,8 @@ class Project(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     evidence_version: Mapped[int] = mapped_column(Integer, default=0)
+    expected_benefit: Mapped[Decimal | None] = mapped_column(MONEY)
+    """The charter's expected benefit (money), which prioritisation weighs against cost; NULL: not estimated."""
 
     __table_args__ = (
         _enum_check("status", ProjectStatus, "status"),

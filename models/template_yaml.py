@@ -16,13 +16,20 @@ from typing import Any, NoReturn, get_args, get_origin
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from models.canonical import sha256_hex
-from models.errors import InputError, TemplateError
-from models.template import DeliverableDef, GateDef, LifecycleTemplate, Location, StageDef, reference_problems
+from phasegate.gates.vocabulary.canonical import sha256_hex
+from phasegate.gates.vocabulary.errors import InputError, TemplateError
+from phasegate.gates.vocabulary.template import (
+    DeliverableDef,
+    GateDef,
+    LifecycleTemplate,
+    Location,
+    StageDef,
+    reference_problems,
+)
 
 SCHEMA_ID = "urn:phasegate:schema:lifecycle-template"
 
-# Patterns of models/template.py, said in words: an author should not have to read a regular expression.
+# Patterns of gates/vocabulary/template.py, said in words: an author should not have to read a regular expression.
 _PATTERN_WORDS = {
     r"^[a-z0-9][a-z0-9-]*$": "an id of lowercase letters, digits and hyphens, starting with a letter or digit "
     "(for example 'business-case')",
@@ -423,7 +430,7 @@ def shipped_templates(*, check: TemplateCheck | None = None) -> list[tuple[str, 
 
     Read through importlib.resources so an installed wheel finds them as well as a checkout does.
     """
-    folder = resources.files("models").joinpath("lifecycles")
+    folder = resources.files("phasegate.models").joinpath("lifecycles")
     shipped: list[tuple[str, LifecycleTemplate]] = []
     for entry in sorted(folder.iterdir(), key=lambda e: e.name):
         if entry.is_file() and entry.name.endswith(".yaml"):

@@ -5,39 +5,10 @@ Templates live next to this module: ``templates/<kind>.<locale>.md.j2`` sets the
 ``templates/<kind>.<locale>.html.j2`` renders the email's HTML part (it extends ``_layout.html.j2``). The
 plain-text part is derived from the Markdown, so an email carries the same words twice, once per reader.
 
-Context keys per kind (``?`` marks optional keys; a missing required key is an InputError naming it):
-
-- approval_requested: project_key, project_name, gate_id, gate_name, gate_name_zh?, recommendation, round_id,
-  approver_name, vote_command, approval_url (may be None), criteria, due_at?, on_behalf_of?, and for the
-  attachments packet? (an evaluation dict, see ``notifications.packet``; attached as HTML) and
-  review_meeting? ({starts_at (ISO, with offset), duration_minutes?, location?, sequence?}; attached as an
-  .ics invitation, which then also needs requested_at (ISO): when the round was opened, the DTSTAMP).
-- decision_made: project_key, project_name, gate_name, gate_name_zh?, decision, decided_by (list or text),
-  reason, new_stage (may be None), new_stage_zh?, project_status.
-- gate_not_ready: project_key, project_name, gate_name, gate_name_zh?, criteria, reasons?.
-- reminder: project_key, project_name, gate_name, gate_name_zh?, round_id, approver_name, due_at (ISO),
-  overdue (bool), vote_command, on_behalf_of?, approval_url?.
-- escalation: the reminder keys plus escalation_level (int, 1 = first escalation) and recipient_name? (the
-  person escalated to; the message then names ``approver_name`` as the one who has not decided).
-- condition_due: project_key, project_name, condition, condition_zh?, owner, due_on, verification,
-  gate_name?, gate_name_zh?.
-- condition_missed: the condition_due keys plus proposal ("hold" or "kill": what the engine proposes).
-- portfolio_report: period, period_start, period_end, projects, active, rag ({green, amber, red, unknown}),
-  decisions, open_conditions, report_url?; the PDF comes in the context's attachments (to email targets).
-- lesson_due: project_key, project_name, gate_name, gate_name_zh?, lesson_command (a killed project owes its
-  lessons learned). approval_requested also takes lessons? ([{id, project_key, category, what_happened, repeat,
-  avoid}]: the lessons learned the review shows, ``gates.relevance``).
-- round_cancelled: project_key, project_name, gate_name, gate_name_zh?, round_id, reason (why the PMO cancelled).
-- tolerance_exception: project_key, project_name, exception_id, dimension, scope ("*": the whole project),
-  level, owner (may be empty), baseline, forecast, allowance, deviation, currency, decide_command.
-- gate_evidence_warning: project_key, project_name, gate_name, gate_name_zh?, gate_date, working_days_left,
-  criteria (as for gate_not_ready; the failing ones are listed).
-- weekly_digest: person_name, items: [{project_key, project_name, gate_name, gate_name_zh?, round_id,
-  waiting_days, due_at, approval_url (may be None)}], conditions: [{project_key, project_name, condition,
-  condition_zh?, owner, due_on, verification}].
-
-A criterion is {code, passed, message, message_zh?, remediation?, remediation_zh?, measured?, threshold?,
-evidence_missing?}: the trace the gate evaluation recorded, so "not ready" says what is missing and the fix.
+What each kind says is a typed payload (``gates.vocabulary.notices``: one model per kind, nested criteria, lessons and
+digest lines typed too). ``render`` validates the stored context against its kind's model first, so a row
+written by an older or a buggy producer is a clear InputError naming the field, not a half-rendered message.
+A criterion line is the trace the gate evaluation recorded, so "not ready" says what is missing and the fix.
 
 Why the care with values: contexts carry text people typed (project names, vote reasons, criterion
 messages). The environments are sandboxed and immutable, values are data and are never compiled as
@@ -61,29 +32,16 @@ from typing import Any
 from jinja2 import FileSystemLoader, StrictUndefined, TemplateNotFound, UndefinedError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup, escape
+from pydantic import ValidationError
 
-from models.enums import Locale
-from models.errors import InputError
+from phasegate.gates.vocabulary.enums import Locale
+from phasegate.gates.vocabulary.errors import InputError
+from phasegate.gates.vocabulary.notices import NOTICES
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 
-KINDS: tuple[str, ...] = (
-    "approval_requested",
-    "reminder",
-    "escalation",
-    "decision_made",
-    "gate_not_ready",
-    "condition_due",
-    "condition_missed",
-    "weekly_digest",
-    "round_cancelled",
-    "portfolio_report",
-    "tolerance_exception",
-    "gate_evidence_warning",
-    "lesson_due",
-)
+KINDS: tuple[str, ...] = tuple(NOTICES)
 LOCALES: tuple[str, ...] = tuple(locale.value for locale in Locale)
-MISSED_CONDITION_PROPOSALS: tuple[str, ...] = ("hold", "kill")
 
 # Display words for stored enum values, per locale. Unknown values fall back to the raw value.
 # RECYCLE is 返工 (rework the stage and come back to the same gate): 回退 in Chinese approval tools means
@@ -279,20 +237,14 @@ def format_when(value: object) -> str:
 
 
 def _check_values(kind: str, context: Mapping[str, Any]) -> None:
-    """Values a template cannot judge by itself: a missed condition proposes only HOLD or KILL."""
-    if kind == "condition_missed" and "proposal" in context:
-        proposal = context["proposal"]
-        if proposal not in MISSED_CONDITION_PROPOSALS:
-            raise InputError(
-                f"notification context for condition_missed: proposal {proposal!r} is not allowed; "
-                f"allowed: {', '.join(MISSED_CONDITION_PROPOSALS)}"
-            )
-    if kind == "escalation" and "escalation_level" in context:
-        level = context["escalation_level"]
-        if isinstance(level, bool) or not isinstance(level, int) or level < 1:
-            raise InputError(
-                f"notification context for escalation: escalation_level must be an integer >= 1, got {level!r}"
-            )
+    """The context must be a valid payload of its kind (``gates.vocabulary.notices``); InputError names the field."""
+    try:
+        NOTICES[kind].model_validate(context)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc']) or 'context'}: {error['msg']}" for error in exc.errors()
+        )
+        raise InputError(f"notification context for {kind}: {problems}") from None
 
 
 def _attachments(kind: str, locale: str, context: Mapping[str, Any]) -> tuple[Attachment, ...]:
@@ -300,8 +252,8 @@ def _attachments(kind: str, locale: str, context: Mapping[str, Any]) -> tuple[At
     if kind != "approval_requested":
         return ()
     # Imported here: packet and ics import this module's filters and labels.
-    from notifications.ics import meeting_from_context
-    from notifications.packet import render_packet
+    from phasegate.notifications.ics import meeting_from_context
+    from phasegate.notifications.packet import render_packet
 
     found: list[Attachment] = []
     packet = context.get("packet")

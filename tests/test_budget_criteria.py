@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 
-from gates.budget import BUDGET_CRITERIA, PARAMS, BudgetEvidence, param_problems
-from gates.evaluation import recommend
-from models.enums import CriterionKind, Recommendation
-from models.errors import InputError
-from models.evidence import EvmSnapshot
-from models.snapshots import CriterionResult
-from models.template import CriterionDef
+from phasegate.gates.budget import BUDGET_CRITERIA, PARAMS, BudgetEvidence, param_problems
+from phasegate.gates.evaluation import recommend
+from phasegate.gates.vocabulary.enums import CriterionKind, Recommendation
+from phasegate.gates.vocabulary.errors import InputError
+from phasegate.gates.vocabulary.evidence import EvmSnapshot
+from phasegate.gates.vocabulary.snapshots import CriterionResult
+from phasegate.gates.vocabulary.template import CriterionDef
 
 pytestmark = pytest.mark.unit  # pure: no database, no Prefect, no browser (make test-fast)
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from openpyxl import Workbook
 
-from models.template_yaml import shipped_templates
+from phasegate.models.template_yaml import shipped_templates
 from tests import actors
 from tests.test_cli import PHASEGATE, Cli
 
@@ -244,7 +244,7 @@ def test_a_plugin_criterion_from_an_entry_point(tmp_path: Path) -> None:
     site = tmp_path / "site"
     (site / "acme_gates").mkdir(parents=True)
     (site / "acme_gates" / "__init__.py").write_text(
-        "from models.snapshots import CriterionResult\n"
+        "from phasegate.gates.vocabulary.snapshots import CriterionResult\n"
         "def security_review(definition, gate, template, evidence):\n"
         "    ok = evidence.budget < 1000\n"
         "    return CriterionResult(code=definition.code, kind=definition.kind, remediable=definition.remediable,\n"

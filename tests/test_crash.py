@@ -31,10 +31,10 @@ from uuid import UUID
 
 import pytest
 
-from gates import services
-from gates.lifecycle import apply_decision as lifecycle_move
-from models.enums import Decision
-from models.snapshots import ProjectSnapshot
+from phasegate.gates.lifecycle import apply_decision as lifecycle_move
+from phasegate.gates.vocabulary.enums import Decision
+from phasegate.gates.vocabulary.snapshots import ProjectSnapshot
+from phasegate.usecases import services
 from tests import workers
 from tests.receivers import HttpReceiver
 from tests.workers import Database, StoreFacts

@@ -1,5 +1,5 @@
 """The evidence hash is written in one pass by pydantic's serializer (``gates.fingerprint``); stored hashes are
-compared with new ones, so its bytes must stay exactly the two-step canonical JSON of ``models.canonical``."""
+compared with new ones, so its bytes must stay exactly the two-step canonical JSON of ``gates.vocabulary.canonical``."""
 
 from __future__ import annotations
 
@@ -13,11 +13,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, Field
 
-from gates.evaluation import evidence_hash
-from gates.fingerprint import _writer, canonical_model_json
-from models.canonical import canonical_json, sha256_hex
-from models.enums import DocumentStatus
-from models.evidence import (
+from phasegate.gates.evaluation import evidence_hash
+from phasegate.gates.fingerprint import _writer, canonical_model_json
+from phasegate.gates.vocabulary.canonical import canonical_json, sha256_hex
+from phasegate.gates.vocabulary.enums import DocumentStatus
+from phasegate.gates.vocabulary.evidence import (
     DocumentEvidence,
     EvmSnapshot,
     GateEvidence,

@@ -26,20 +26,20 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from gates import services
-from gates.calendar import WorkingCalendar
-from gates.earned_schedule import shift, working_days
-from gates.ports import UnitOfWork
-from models import tables as t
-from models.commands import AddPerson, CreateProject, SetTolerance
-from models.db import make_engine, make_session_factory
-from models.evidence import RiskEvidence
-from models.identity import SYSTEM_ACTOR
-from models.snapshots import BaselineRecord, EvmReportRecord
-from models.template_yaml import shipped_templates, template_content_hash
-from models.tolerance import Dimension, ExceptionDecision, ToleranceLevel
-from models.uow import SqlUnitOfWork
-from notifications.render import render
+from phasegate.gates.calendar import WorkingCalendar
+from phasegate.gates.earned_schedule import shift, working_days
+from phasegate.gates.vocabulary.commands import AddPerson, CreateProject, SetTolerance
+from phasegate.gates.vocabulary.evidence import RiskEvidence
+from phasegate.gates.vocabulary.identity import SYSTEM_ACTOR
+from phasegate.gates.vocabulary.snapshots import BaselineRecord, EvmReportRecord
+from phasegate.gates.vocabulary.tolerance import Dimension, ExceptionDecision, ToleranceLevel
+from phasegate.models import tables as t
+from phasegate.models.db import make_engine, make_session_factory
+from phasegate.models.template_yaml import shipped_templates, template_content_hash
+from phasegate.models.uow import SqlUnitOfWork
+from phasegate.notifications.render import render
+from phasegate.usecases import services
+from phasegate.usecases.ports import UnitOfWork
 from tests import actors
 
 PLAN = [
@@ -303,7 +303,7 @@ def test_the_forecast_finish_shift_matches_the_calendars_own() -> None:
 
 
 def test_the_flow_summary_counts_each_dimension(env: Env) -> None:
-    from flows.portfolio_monitor import summary_markdown
+    from phasegate.flows.portfolio_monitor import summary_markdown
 
     for key in ("LATE", "SLOW"):
         env.project(key)

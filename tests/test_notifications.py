@@ -13,16 +13,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from jinja2 import UndefinedError
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from models.enums import OutboxStatus
-from models.errors import InputError
-from models.tables import OutboxMessage
-from notifications.dispatch import DispatchReport, backoff_seconds, dispatch_due
-from notifications.render import KINDS, RenderedMessage, render
-from notifications.targets import redact_target, scrub_secrets, validate_target, with_idempotency_header
+from phasegate.gates.vocabulary.enums import OutboxStatus
+from phasegate.gates.vocabulary.errors import InputError
+from phasegate.models.tables import OutboxMessage
+from phasegate.notifications.dispatch import DispatchReport, backoff_seconds, dispatch_due
+from phasegate.notifications.render import KINDS, RenderedMessage, render
+from phasegate.notifications.targets import redact_target, scrub_secrets, validate_target, with_idempotency_header
 from tests.receivers import HttpReceiver, free_port
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -122,9 +121,16 @@ def test_render_missing_context_key_raises_and_names_it() -> None:
     context = dict(CONTEXTS["decision_made"])
     del context["decided_by"]
 
-    with pytest.raises(InputError, match="decided_by") as raised:
+    with pytest.raises(InputError, match="decision_made: decided_by: Field required"):
         render("decision_made", "en", context)
-    assert isinstance(raised.value.__cause__, UndefinedError)
+
+
+def test_render_refuses_a_context_with_a_key_its_kind_does_not_have() -> None:
+    """A misspelt key is caught by the kind's typed payload, not rendered as if the value were missing."""
+    context = dict(CONTEXTS["decision_made"]) | {"decidedby": "Sam"}
+
+    with pytest.raises(InputError, match="decision_made: decidedby: Extra inputs are not permitted"):
+        render("decision_made", "en", context)
 
 
 @pytest.mark.parametrize(

@@ -27,14 +27,14 @@ from pypdf import PdfReader
 from sqlalchemy import insert
 from sqlalchemy.orm import Session, sessionmaker
 
-from gates import services
-from gates.portfolio import PortfolioReport, parse_period
-from models import tables as t
-from models.db import make_engine, make_session_factory
-from models.errors import InputError
-from models.template_yaml import shipped_templates, template_content_hash
-from models.uow import SqlUnitOfWork
-from notifications.portfolio.document import render
+from phasegate.gates.portfolio import PortfolioReport, parse_period
+from phasegate.gates.vocabulary.errors import InputError
+from phasegate.models import tables as t
+from phasegate.models.db import make_engine, make_session_factory
+from phasegate.models.template_yaml import shipped_templates, template_content_hash
+from phasegate.models.uow import SqlUnitOfWork
+from phasegate.notifications.portfolio.document import render
+from phasegate.usecases import services
 from tests import actors
 from tests.browser import artifact
 
@@ -245,7 +245,7 @@ def test_report_model(db_url: str) -> None:
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> PortfolioReport:
-    from models import schema
+    from phasegate.models import schema
     from tests.conftest import sqlite_file_url
 
     url = sqlite_file_url(tmp_path_factory.mktemp("portfolio") / "p.db")
@@ -396,10 +396,11 @@ def test_cli_writes_each_format_and_refuses_bad_input(sqlite_url: str, tmp_path:
 
 
 def test_management_notice_counts_the_exceptions(report: PortfolioReport) -> None:
-    from flows.report import portfolio_summary
-    from notifications.render import render as render_notice
+    from phasegate.flows.report import portfolio_summary
+    from phasegate.notifications.render import render as render_notice
 
     summary = portfolio_summary(report)
-    assert (summary["exceptions"], summary["open_exceptions"]) == (2, 3)
-    assert "2 raised or decided this period, 3 open" in render_notice("portfolio_report", "en", summary).body_text
-    assert "本期提出或决定 2 项，未关闭 3 项" in render_notice("portfolio_report", "zh-CN", summary).body_text
+    assert (summary.exceptions, summary.open_exceptions) == (2, 3)
+    context = summary.model_dump(mode="json")
+    assert "2 raised or decided this period, 3 open" in render_notice("portfolio_report", "en", context).body_text
+    assert "本期提出或决定 2 项，未关闭 3 项" in render_notice("portfolio_report", "zh-CN", context).body_text

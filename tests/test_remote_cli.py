@@ -32,14 +32,14 @@ import httpx
 import pytest
 from sqlalchemy import select, update
 
-from gates import approvals, services
-from models import tables as t
-from models.commands import CreateProject, Delegate, RecordCost, RegisterDocument
-from models.db import make_engine, make_session_factory
-from models.document_store import DocumentStore
-from models.identity import SYSTEM_ACTOR
-from models.tokens import create_token
-from models.uow import SqlUnitOfWork
+from phasegate.gates.vocabulary.commands import CreateProject, Delegate, RecordCost, RegisterDocument
+from phasegate.gates.vocabulary.identity import SYSTEM_ACTOR
+from phasegate.models import tables as t
+from phasegate.models.db import make_engine, make_session_factory
+from phasegate.models.document_store import DocumentStore
+from phasegate.models.tokens import create_token
+from phasegate.models.uow import SqlUnitOfWork
+from phasegate.usecases import approvals, services
 from tests.receivers import free_port
 from tests.test_api import SECTIONS, seed, write_document
 
@@ -129,7 +129,7 @@ class Laptop:
     def imports_prefect(self, *args: str) -> bool:
         """Whether running the command in one interpreter loaded Prefect (a remote command never should)."""
         probe = (
-            "import sys\nfrom flows.cli import run_command\nsys.argv = ['phasegate'] + sys.argv[1:]\n"
+            "import sys\nfrom phasegate.flows.cli import run_command\nsys.argv = ['phasegate'] + sys.argv[1:]\n"
             "status = run_command()\nprint('PREFECT-LOADED' if 'prefect' in sys.modules else 'PREFECT-ABSENT', "
             "status, file=sys.stderr)\n"
         )

@@ -15,14 +15,14 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
-from gates import services
-from models import tables as t
-from models.commands import SetTolerance
-from models.db import make_engine, make_session_factory
-from models.identity import SYSTEM_ACTOR
-from models.snapshots import EvmReportRecord
-from models.tolerance import Dimension, ToleranceLevel
-from models.uow import SqlUnitOfWork
+from phasegate.gates.vocabulary.commands import SetTolerance
+from phasegate.gates.vocabulary.identity import SYSTEM_ACTOR
+from phasegate.gates.vocabulary.snapshots import EvmReportRecord
+from phasegate.gates.vocabulary.tolerance import Dimension, ToleranceLevel
+from phasegate.models import tables as t
+from phasegate.models.db import make_engine, make_session_factory
+from phasegate.models.uow import SqlUnitOfWork
+from phasegate.usecases import services
 from tests.test_remote_cli import Team, team
 
 __all__ = ["team"]  # the fixture: a server over a seeded database, and its tokens

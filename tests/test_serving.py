@@ -22,9 +22,9 @@ from typing import Any
 import pytest
 import yaml
 
-from flows import server
-from flows.serving import DEPLOYMENTS
-from models.template_yaml import shipped_templates
+from phasegate.flows import server
+from phasegate.flows.serving import DEPLOYMENTS
+from phasegate.models.template_yaml import shipped_templates
 from tests.actors import bootstrap_admin_args
 from tests.receivers import free_port
 
@@ -292,7 +292,7 @@ def test_the_schedules_run_in_the_served_process(local: Local) -> None:
 def test_the_vote_path_imports_no_prefect_module(local: Local) -> None:
     round_id = _round(local, "S2")
     probe = (
-        "import sys\nfrom flows.cli import main\nsys.argv = ['phasegate'] + sys.argv[1:]\n"
+        "import sys\nfrom phasegate.flows.cli import main\nsys.argv = ['phasegate'] + sys.argv[1:]\n"
         "try:\n    main()\nfinally:\n"
         "    print('LOADED:', sorted(m for m in sys.modules if m.split('.')[0] == 'prefect'), file=sys.stderr)\n"
     )
@@ -388,7 +388,7 @@ def test_a_dead_serving_process_sends_votes_back_in_process_until_the_next_start
 def test_the_serving_process_gets_the_callers_database_spelled_for_another_directory(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from models.settings import Settings
+    from phasegate.models.settings import Settings
 
     monkeypatch.chdir(tmp_path)
     relative = Settings(home=Path("home"), database_url="sqlite:///rel.db")

@@ -33,13 +33,13 @@ import yaml
 from sqlalchemy import insert, select
 from sqlalchemy.engine import make_url
 
-from flows import server
-from models.actor_seal import seal_actor
-from models.db import make_engine
-from models.errors import PhasegateError
-from models.identity import Actor, AuthMethod
-from models.settings import Settings
-from models.tables import GateReview, OutboxMessage
+from phasegate.flows import server
+from phasegate.gates.vocabulary.errors import PhasegateError
+from phasegate.gates.vocabulary.identity import Actor, AuthMethod
+from phasegate.models.actor_seal import seal_actor
+from phasegate.models.db import make_engine
+from phasegate.models.settings import Settings
+from phasegate.models.tables import GateReview, OutboxMessage
 from tests import actors
 from tests.receivers import free_port
 
@@ -137,7 +137,7 @@ def _phasegate(*args: str) -> list[str]:
     script = VENV_BIN / "phasegate"
     if script.is_file():
         return [str(script), *args]
-    return [sys.executable, "-c", "import sys; from flows.cli import main; sys.exit(main())", *args]
+    return [sys.executable, "-c", "import sys; from phasegate.flows.cli import main; sys.exit(main())", *args]
 
 
 @dataclass
@@ -239,7 +239,7 @@ def test_team_setup_runs_the_deployments_on_a_process_worker(
     }
     # What every team member and worker machine has: the team server, the team database, the checkout, and
     # the team's secret key in a 0600 file (docs/team.md; `phasegate key generate --out` writes it so).
-    from models.keys import write_key_file
+    from phasegate.models.keys import write_key_file
 
     team_env = prefect_env | {
         "PREFECT_API_URL": api_url,
@@ -423,7 +423,7 @@ def test_local_server_starts_answers_and_stops(local_settings: Settings, monkeyp
     # The CLI calls configure_prefect_env before importing prefect; it must not import prefect itself.
     settings_expr = f"Settings(home={str(local_settings.home)!r}, prefect_port={local_settings.prefect_port})"
     probe = (
-        "import os, sys; from flows import server; from models.settings import Settings;"
+        "import os, sys; from phasegate.flows import server; from phasegate.models.settings import Settings;"
         f"mode = server.configure_prefect_env({settings_expr});"
         "print(mode, os.environ.get('PREFECT_API_URL'), os.environ['PREFECT_HOME'], 'prefect' in sys.modules)"
     )
@@ -448,7 +448,7 @@ def test_local_server_starts_answers_and_stops(local_settings: Settings, monkeyp
     # flows/cli.py imports a flow module (and so prefect) before it configures: the run must still land here.
     run_in_cli_style = (
         "from prefect import flow; from prefect.settings import get_current_settings;"
-        "from flows import server; from models.settings import Settings;"
+        "from phasegate.flows import server; from phasegate.models.settings import Settings;"
         "probe = flow(name='cli-probe')(lambda: 7);"
         f"mode = server.configure_prefect_env({settings_expr});"
         "context = server.prefect_run_context(); context.__enter__();"

@@ -21,17 +21,17 @@ import pytest
 import uvicorn
 from fastapi.testclient import TestClient
 
-from gates import services
-from models.commands import AddPerson
-from models.identity import SYSTEM_ACTOR, OrgRole
-from models.settings import Settings
-from models.tokens import create_token
+from phasegate.gates.vocabulary.commands import AddPerson
+from phasegate.gates.vocabulary.identity import SYSTEM_ACTOR, OrgRole
+from phasegate.models.settings import Settings
+from phasegate.models.tokens import create_token
+from phasegate.usecases import services
+from phasegate.web.app import create_app
 from tests.browser import artifact, chromium
 from tests.conftest import TEST_AUDIT_KEY
 from tests.receivers import free_port
 from tests.signin import PASSWORD, give_password, sign_in
 from tests.test_monitor_time_risk import seeded
-from web.app import create_app
 
 
 @pytest.fixture

@@ -2,8 +2,8 @@
 
 Every operation needs a bearer token and checks its role (``web.auth``: viewer reads, approver also votes,
 pmo also writes project data and starts reviews); every error is an RFC 9457 problem (``web.problems``).
-Handlers are thin: they validate the request, call the same use cases as the CLI (``gates.services``,
-``gates.approvals``) and shape the answer. Lists are paged with ``limit`` (at most 200) and ``offset``.
+Handlers are thin: they validate the request, call the same use cases as the CLI (``usecases.services``,
+``usecases.approvals``) and shape the answer. Lists are paged with ``limit`` (at most 200) and ``offset``.
 
 Choices worth knowing:
 
@@ -49,11 +49,11 @@ from pydantic import (
     WithJsonSchema,
 )
 
-from flows.runtime import Runtime as AppRuntime
-from gates import approvals, people, services
-from gates.audit import KEYED
-from models.audit_store import audit_head, verify_audit
-from models.commands import (
+from phasegate.flows.runtime import Runtime as AppRuntime
+from phasegate.gates.audit import KEYED
+from phasegate.gates.maturity import MaturityReport
+from phasegate.gates.prioritisation import Proposal
+from phasegate.gates.vocabulary.commands import (
     CastVote,
     CreateProject,
     Delegate,
@@ -64,13 +64,12 @@ from models.commands import (
     UpdatePerson,
     UpdateProject,
 )
-from models.document_store import check_remote_source
-from models.enums import BallotKind, Decision, LessonCategory, ProjectStatus, RoundStatus
-from models.errors import ConflictError, InputError
-from models.evidence import DocumentEvidence, RiskEvidence
-from models.identity import Actor, OrgRole, SignatureProof
-from models.lessons import LessonDraft, LessonDueRecord, LessonEdit, LessonRecord
-from models.snapshots import (
+from phasegate.gates.vocabulary.enums import BallotKind, Decision, LessonCategory, ProjectStatus, RoundStatus
+from phasegate.gates.vocabulary.errors import ConflictError, InputError
+from phasegate.gates.vocabulary.evidence import DocumentEvidence, RiskEvidence
+from phasegate.gates.vocabulary.identity import Actor, OrgRole, SignatureProof
+from phasegate.gates.vocabulary.lessons import LessonDraft, LessonDueRecord, LessonEdit, LessonRecord
+from phasegate.gates.vocabulary.snapshots import (
     BaselineRecord,
     ConditionSpec,
     DecisionRecord,
@@ -83,9 +82,12 @@ from models.snapshots import (
     RoundSnapshot,
     StoredTemplate,
 )
-from models.tolerance import ExceptionDecision, ToleranceException
-from web.auth import Acting, Reader, Runtime
-from web.problems import ApiProblem, ProblemRoute, responses, single_valued_query
+from phasegate.gates.vocabulary.tolerance import ExceptionDecision, ToleranceException
+from phasegate.models.audit_store import audit_head, verify_audit
+from phasegate.models.document_store import check_remote_source
+from phasegate.usecases import approvals, people, services
+from phasegate.web.auth import Acting, Reader, Runtime
+from phasegate.web.problems import ApiProblem, ProblemRoute, responses, single_valued_query
 
 router = APIRouter(prefix="/api/v1", route_class=ProblemRoute, dependencies=[Depends(single_valued_query)])
 
@@ -320,6 +322,7 @@ class ProjectChangeIn(Body):
     sponsor_id: PersonId | None = None
     manager_id: PersonId | None = None
     budget: Money | None = None
+    expected_benefit: Money | None = Field(default=None, description="Expected benefit, weighed in prioritisation.")
     reason: Annotated[str, StringConstraints(min_length=1, max_length=500)] = Field(
         description="Why: recorded in the audit log with the values before and after."
     )
@@ -327,7 +330,8 @@ class ProjectChangeIn(Body):
 
 @router.patch("/projects/{key}", responses=WRITE, tags=["projects"])
 def update_project(actor: Acting, rt: Runtime, key: Key, body: ProjectChangeIn) -> ProjectSnapshot:
-    """Change a project's name, budget, sponsor or manager (PMO admin only; sponsor and manager stay two people).
+    """Change a project's name, budget, sponsor, manager or expected benefit (PMO admin only; sponsor and manager
+    stay two people).
 
     Fields left out are unchanged; the stage, status and template pin only move through gate decisions.
     """
@@ -698,7 +702,7 @@ def _served_review(rt: AppRuntime, actor: Actor, key: str, meeting_at: datetime 
     """The review as a flow run of the served deployment; None when nothing serves this database's flows."""
     if not rt.flows_see_this_database:
         return None
-    from flows.trigger import served_review
+    from phasegate.flows.trigger import served_review
 
     services.check_review_request(key, actor=actor, uow=rt.uow, now=rt.now())  # a mistake is a 4xx, not a run
     ran = served_review(
@@ -1112,3 +1116,32 @@ def lesson_applied(actor: Acting, rt: Runtime, lesson_id: LessonNumber, body: Ap
     """Record that the lesson shaped your decision in an approval round (its gatekeepers)."""
     recorded = services.mark_applied(lesson_id, body.round_id, actor=actor, uow=rt.uow, now=rt.now())
     return AppliedOut(lesson_id=lesson_id, round_id=body.round_id, recorded=recorded)
+
+
+# ------------------------------------------------------------------------------------------------ strategy
+@router.get("/portfolio/prioritisation", responses=READ, tags=["reports"])
+def portfolio_prioritisation(
+    actor: Reader,
+    rt: Runtime,
+    budget: Annotated[
+        str, Query(pattern=r"^[0-9]{1,16}(\.[0-9]{1,2})?$", description="Money available, e.g. 1200000 or 1200000.50.")
+    ],
+) -> Proposal:
+    """Projects ranked by expected benefit per remaining cost and scorecard, and the set with the most expected
+    benefit within ``budget`` (exact 0/1 selection), with why each other project is left out. Budget only:
+    capacity is not modelled yet."""
+    return services.prioritise_portfolio(budget=budget, actor=actor, uow=rt.uow, now=rt.now(), reader=rt.reader)
+
+
+@router.get("/reports/maturity", responses=READ, tags=["reports"])
+def maturity_report(
+    actor: Reader,
+    rt: Runtime,
+    quarter: Annotated[
+        str | None,
+        Query(pattern=r"^(19[7-9][0-9]|2[0-9]{3})-Q[1-4]$", description="A quarter such as 2026-Q4; default: now."),
+    ] = None,
+) -> MaturityReport:
+    """The maturity score of a quarter from the record: eight dimensions at levels 1-5 with their evidence and
+    next step, the overall level (the lowest) and the trend over four quarters."""
+    return services.maturity_report(actor=actor, uow=rt.uow, now=rt.now(), quarter=quarter, reader=rt.reader)

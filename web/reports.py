@@ -16,18 +16,24 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, Response
 
-from flows.runtime import utc_now
-from gates import services
-from gates.people import person_actor
-from gates.portfolio import PortfolioReport, week_of
-from models.errors import InputError, PermissionDeniedError
-from models.identity import Actor
-from notifications.portfolio.document import render as render_report
-from notifications.portfolio.labels import word
-from notifications.portfolio.tables import csv_text, decisions_table, exceptions_table, portfolio_table, risks_table
-from web import i18n, session
-from web.pages import render, runtime_of
-from web.portfolio_table import SHOWN, parse_query, select_rows
+from phasegate.flows.runtime import utc_now
+from phasegate.gates.portfolio import PortfolioReport, week_of
+from phasegate.gates.vocabulary.errors import InputError, PermissionDeniedError
+from phasegate.gates.vocabulary.identity import Actor
+from phasegate.notifications.portfolio.document import render as render_report
+from phasegate.notifications.portfolio.labels import word
+from phasegate.notifications.portfolio.tables import (
+    csv_text,
+    decisions_table,
+    exceptions_table,
+    portfolio_table,
+    risks_table,
+)
+from phasegate.usecases import services
+from phasegate.usecases.people import person_actor
+from phasegate.web import i18n, session
+from phasegate.web.pages import render, runtime_of
+from phasegate.web.portfolio_table import SHOWN, parse_query, select_rows
 
 router = APIRouter(include_in_schema=False)
 T = TypeVar("T")
@@ -35,8 +41,8 @@ DOWNLOADS = ("pdf", "html", "xlsx")
 TABLE_DOWNLOADS = ("csv", "xlsx")
 
 
-def _actor(request: Request) -> Actor:
-    """The signed-in person with their current roles (``gates.people.person_actor`` refuses a disabled one)."""
+def acting_reader(request: Request) -> Actor:
+    """The signed-in person with their current roles (``usecases.people.person_actor`` refuses a disabled one)."""
     rt = runtime_of(request)
     me = session.signed_in(request)
     if me is None:  # the middleware lets no one without a sign-in through; this keeps the types honest
@@ -48,7 +54,7 @@ def _report(request: Request, period: str | None) -> PortfolioReport:
     rt = runtime_of(request)
     now = utc_now()
     return services.portfolio_report(
-        period=period or week_of(now.date()).label, actor=_actor(request), uow=rt.uow, now=now, reader=rt.reader
+        period=period or week_of(now.date()).label, actor=acting_reader(request), uow=rt.uow, now=now, reader=rt.reader
     )
 
 
@@ -58,7 +64,7 @@ def _problem(request: Request, err: Exception) -> HTMLResponse:
     return render(request, "message.html", status=status, title_key=title, body_key=None, detail=str(err))
 
 
-async def _guarded(request: Request, work: Callable[[], T]) -> T | HTMLResponse:
+async def guarded(request: Request, work: Callable[[], T]) -> T | HTMLResponse:
     try:
         return await run_in_threadpool(work)
     except (InputError, PermissionDeniedError) as err:
@@ -72,12 +78,12 @@ async def reports_page(request: Request) -> Response:
     rt = runtime_of(request)
 
     def build() -> dict[str, Any]:
-        from notifications.portfolio.charts import render_charts
-        from notifications.portfolio.document import report_font
-        from notifications.portfolio.html import chart_markup
+        from phasegate.notifications.portfolio.charts import render_charts
+        from phasegate.notifications.portfolio.document import report_font
+        from phasegate.notifications.portfolio.html import chart_markup
 
         report = _report(request, period)
-        gates = services.gate_report(actor=_actor(request), uow=rt.uow, now=utc_now(), reader=rt.reader)
+        gates = services.gate_report(actor=acting_reader(request), uow=rt.uow, now=utc_now(), reader=rt.reader)
         charts = render_charts(report, locale, font=report_font(locale, rt.settings.report_font))
         return {
             "report": report,
@@ -89,7 +95,7 @@ async def reports_page(request: Request) -> Response:
             "gates": gates,
         }
 
-    built = await _guarded(request, build)
+    built = await guarded(request, build)
     if isinstance(built, HTMLResponse):
         return built
     return render(request, "reports.html", downloads=DOWNLOADS, rw=lambda key: word(locale, key), **built)
@@ -113,7 +119,7 @@ async def report_download(request: Request, fmt: str) -> Response:
             font_setting=rt.settings.report_font,
         )
 
-    rendered = await _guarded(request, build)
+    rendered = await guarded(request, build)
     if isinstance(rendered, HTMLResponse):
         return rendered
     return Response(
@@ -137,11 +143,11 @@ async def table_download(request: Request, fmt: str) -> Response:
         table = portfolio_table(selected, locale)
         if fmt == "csv":
             return csv_text(table).encode("utf-8"), "text/csv; charset=utf-8"
-        from notifications.portfolio.xlsx import table_xlsx
+        from phasegate.notifications.portfolio.xlsx import table_xlsx
 
         return table_xlsx(table, "portfolio"), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
-    built = await _guarded(request, build)
+    built = await guarded(request, build)
     if isinstance(built, HTMLResponse):
         return built
     content, media = built

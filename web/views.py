@@ -14,15 +14,13 @@ from typing import Any
 
 from markupsafe import Markup
 
-from flows.runtime import Runtime
-from gates import approvals, services
-from gates.evm import EvmFigures, compute, rag_band
-from gates.scorecard import ScorecardSummary, summarize
-from gates.tolerance import EffectiveTolerance
-from models.audit_store import iter_audit
-from models.errors import PhasegateError
-from models.evidence import EvmSnapshot, GateEvidence, RiskEvidence
-from models.snapshots import (
+from phasegate.flows.runtime import Runtime
+from phasegate.gates.evm import EvmFigures, compute, rag_band
+from phasegate.gates.scorecard import ScorecardSummary, summarize
+from phasegate.gates.tolerance import EffectiveTolerance
+from phasegate.gates.vocabulary.errors import PhasegateError
+from phasegate.gates.vocabulary.evidence import EvmSnapshot, GateEvidence, RiskEvidence
+from phasegate.gates.vocabulary.snapshots import (
     ConditionRecord,
     Evaluation,
     EvmReportRecord,
@@ -30,10 +28,12 @@ from models.snapshots import (
     RoundSnapshot,
     VoteRecord,
 )
-from models.template import LifecycleTemplate
-from models.tolerance import ToleranceException
-from web import store
-from web.chart import Point, evm_chart
+from phasegate.gates.vocabulary.template import LifecycleTemplate
+from phasegate.gates.vocabulary.tolerance import ToleranceException
+from phasegate.models.audit_store import iter_audit
+from phasegate.usecases import approvals, services
+from phasegate.web import store
+from phasegate.web.chart import Point, evm_chart
 
 TOP_RISKS = 5
 AUDIT_ROWS = 60
@@ -162,7 +162,7 @@ def packet(rt: Runtime, current: RoundSnapshot) -> Packet:
 
 def _names(rt: Runtime, ids: set[str]) -> dict[str, str]:
     with rt.reader() as tx:
-        return {person_id: person.name for person_id, person in tx.get_people(ids).items()}
+        return {person_id: person.name for person_id, person in tx.people.get_people(ids).items()}
 
 
 # ------------------------------------------------------------------------------------------------ dashboard

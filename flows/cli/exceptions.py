@@ -11,11 +11,11 @@ from uuid import UUID
 
 import typer
 
-from flows.cli.common import ActFor, Db, Json, acting, emit, now, parse_money, runtime_for, sub_app
-from models.errors import InputError
+from phasegate.flows.cli.common import ActFor, Db, Json, acting, emit, now, parse_money, runtime_for, sub_app
+from phasegate.gates.vocabulary.errors import InputError
 
 if TYPE_CHECKING:
-    from models.tolerance import ToleranceException
+    from phasegate.gates.vocabulary.tolerance import ToleranceException
 
 app = sub_app("Tolerance exceptions: forecasts beyond a tolerance, decided by the level that set it.")
 
@@ -62,7 +62,7 @@ def exceptions_list(
     project: ProjectOpt = None, open_only: OpenOnly = False, db: Db = None, as_json: Json = False
 ) -> None:
     """Exceptions, newest first: dimension, forecast against baseline and tolerance, who decides, the decision."""
-    from gates import services
+    from phasegate.usecases import services
 
     found = services.list_exceptions(
         uow=runtime_for(db).reader, project_key=project, status="open" if open_only else None
@@ -80,8 +80,8 @@ def exceptions_decide(
     db: Db = None,
 ) -> None:
     """Close an exception as the level that set the tolerance: approve_plan (re-baseline), premature_close, accept."""
-    from gates import services
-    from models.tolerance import ExceptionDecision
+    from phasegate.gates.vocabulary.tolerance import ExceptionDecision
+    from phasegate.usecases import services
 
     exception_id = checked_decision(exception_ref, decision)
     rt = runtime_for(db)

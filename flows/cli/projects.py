@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import typer
 
-from flows.cli.common import (
+from phasegate.flows.cli.common import (
     ActFor,
     Budget,
     Currency,
     Db,
+    ExpectedBenefit,
     Json,
     Manager,
     NewBudget,
@@ -46,8 +48,8 @@ def project_create(
     db: Db = None,
 ) -> None:
     """Create a project pinned to a template version, in its first stage (pmo_admin or manager)."""
-    from gates import services
-    from models.commands import CreateProject
+    from phasegate.gates.vocabulary.commands import CreateProject
+    from phasegate.usecases import services
 
     template_id, version = split_ref(template)
     cmd = command(
@@ -85,28 +87,37 @@ def project_update(
     sponsor: NewSponsor = None,
     manager: NewManager = None,
     budget: NewBudget = None,
+    expected_benefit: ExpectedBenefit = None,
     as_person: ActFor = None,
     db: Db = None,
 ) -> None:
-    """Change a project's name, budget, sponsor or manager (pmo_admin; audited with before and after)."""
-    from gates import services
+    """Change a project's name, budget, sponsor, manager or expected benefit (pmo_admin; audited with before and
+    after)."""
+    from phasegate.usecases import services
 
-    cmd = update_command(key, reason, name, sponsor, manager, budget)
+    cmd = update_command(key, reason, name, sponsor, manager, budget, expected_benefit)
     rt = runtime_for(db)
     project = services.update_project(cmd, actor=acting(rt, as_person), uow=rt.uow, now=now())
     typer.echo(updated_line(project))
 
 
 def update_command(
-    key: str, reason: str, name: str | None, sponsor: str | None, manager: str | None, budget: str | None
+    key: str,
+    reason: str,
+    name: str | None,
+    sponsor: str | None,
+    manager: str | None,
+    budget: str | None,
+    expected_benefit: str | None = None,
 ) -> Any:
     """The ``UpdateProject`` both trees build, so a mistake reads the same whether or not a server is used."""
-    from models.commands import UpdateProject
+    from phasegate.gates.vocabulary.commands import UpdateProject
 
     return command(
         UpdateProject,
         {
             "budget": "--budget",
+            "expected_benefit": "--expected-benefit",
             "name": "--name",
             "sponsor_id": "--sponsor",
             "manager_id": "--manager",
@@ -117,6 +128,7 @@ def update_command(
         sponsor_id=sponsor,
         manager_id=manager,
         budget=budget,
+        expected_benefit=expected_benefit,
         reason=reason,
     )
 
@@ -125,13 +137,14 @@ def updated_line(project: Any) -> str:
     return (
         f"project {project.key}: {project.name}, sponsor {project.sponsor_id}, manager {project.manager_id}, "
         f"budget {project.budget} {project.currency}"
+        + ("" if project.expected_benefit is None else f", expected benefit {Decimal(project.expected_benefit):.2f}")
     )
 
 
 @app.command("list")
 def project_list(db: Db = None, as_json: Json = False) -> None:
     """List projects with their status and stage."""
-    from gates import services
+    from phasegate.usecases import services
 
     projects, _ = services.list_projects(uow=runtime_for(db).reader)
     rows = [
@@ -193,7 +206,7 @@ def project_document(view: Any) -> dict[str, Any]:
 @app.command("show")
 def project_show(key: str, db: Db = None, as_json: Json = False) -> None:
     """Show a project: stage, current gate, pending approval rounds and gate history."""
-    from gates import services
+    from phasegate.usecases import services
 
     doc = project_document(services.project_view(key, uow=runtime_for(db).reader))
     if as_json:

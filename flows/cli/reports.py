@@ -8,10 +8,10 @@ from typing import Annotated, Any
 
 import typer
 
-from flows.cli.common import ActFor, Db, Json, acting, emit, now, runtime_for, sub_app
-from models.errors import InputError
+from phasegate.flows.cli.common import ActFor, Db, Json, acting, emit, now, runtime_for, sub_app
+from phasegate.gates.vocabulary.errors import InputError
 
-app = sub_app("Reports to management: gate analytics and the portfolio report.")
+app = sub_app("Reports to management: gate analytics, the portfolio report and the maturity score.")
 
 
 def _pct(value: float | None) -> str:
@@ -55,7 +55,7 @@ def report_gates(
 ) -> None:
     """Per gate and template: pass/recycle/kill/hold rates, first-time pass, decision latency against SLA
     (median, p90), cycle time per stage, conditions closed on time, reviews opened automatically or by hand."""
-    from gates import services
+    from phasegate.usecases import services
 
     rt = runtime_for(db)
     report = services.gate_report(actor=acting(rt, by), uow=rt.uow, reader=rt.reader, now=now(), template_id=template)
@@ -63,6 +63,44 @@ def report_gates(
         emit(dataclasses.asdict(report))
         return
     for line in gate_table(report):
+        typer.echo(line)
+
+
+def maturity_lines(report: Any) -> list[str]:
+    """The score of the quarter, one line per dimension with its evidence and next step, then the trend."""
+    current = report.current
+    overall = "-" if current.overall is None else str(current.overall)
+    lines = [f"Maturity {current.quarter} (as of {current.as_of}): overall level {overall} (the lowest dimension)"]
+    for d in current.dimensions:
+        lines.append(f"  {'-' if d.level is None else d.level}  {d.name:<40} {d.evidence}")
+        lines.append(f"     {'':<40} next: {d.next_step}")
+    lines += ["", "Trend " + " ".join(f"{q.quarter:>8}" for q in report.trend)]
+    for i, d in enumerate(current.dimensions):
+        levels = (q.dimensions[i].level for q in report.trend)
+        lines.append(f"  {d.name:<40} " + " ".join(f"{'-' if v is None else v:>8}" for v in levels))
+    lines.append(
+        f"  {'overall':<40} " + " ".join(f"{'-' if q.overall is None else q.overall:>8}" for q in report.trend)
+    )
+    return lines
+
+
+@app.command("maturity")
+def report_maturity(
+    quarter: Annotated[str | None, typer.Option("--quarter", help="e.g. 2026-Q4; default: this quarter")] = None,
+    by: ActFor = None,
+    db: Db = None,
+    as_json: Json = False,
+) -> None:
+    """Maturity score from the record (not a questionnaire): eight dimensions scored 1-5 with their evidence and
+    the next step to the next level, and the trend over the last four quarters (docs/reports.md)."""
+    from phasegate.usecases import services
+
+    rt = runtime_for(db)
+    report = services.maturity_report(actor=acting(rt, by), uow=rt.uow, reader=rt.reader, now=now(), quarter=quarter)
+    if as_json:
+        emit(dataclasses.asdict(report))
+        return
+    for line in maturity_lines(report):
         typer.echo(line)
 
 
@@ -74,20 +112,29 @@ def report_portfolio(
     ] = None,
     fmt: Annotated[str, typer.Option("--format", help="pdf, html or xlsx")] = "pdf",
     lang: Annotated[str, typer.Option("--lang", help="en or zh-CN")] = "en",
+    budget: Annotated[
+        str | None, typer.Option("--budget", help="Add the proposed portfolio within this budget, e.g. 1200000")
+    ] = None,
     by: ActFor = None,
     db: Db = None,
 ) -> None:
     """The portfolio report of a period: portfolio table, funnel, RAG trend, EVM S-curve, value/risk bubbles,
-    decisions of the period and top risks, as PDF (fonts embedded), HTML or XLSX, in English or Chinese."""
-    from gates import services
-    from gates.portfolio import week_of
-    from notifications.portfolio.document import check_choice, render
+    decisions of the period, top risks and the quarter's maturity score (with --budget, the proposed portfolio
+    too), as PDF (fonts embedded), HTML or XLSX, in English or Chinese."""
+    from phasegate.gates.portfolio import week_of
+    from phasegate.notifications.portfolio.document import check_choice, render
+    from phasegate.usecases import services
 
     check_choice(fmt, lang)
     rt = runtime_for(db)
     when = now()
     report = services.portfolio_report(
-        period=period or week_of(when.date()).label, actor=acting(rt, by), uow=rt.uow, reader=rt.reader, now=when
+        period=period or week_of(when.date()).label,
+        actor=acting(rt, by),
+        uow=rt.uow,
+        reader=rt.reader,
+        now=when,
+        budget=budget,
     )
     rendered = render(report, fmt, lang, font_setting=rt.settings.report_font)
     try:

@@ -5,13 +5,23 @@ from __future__ import annotations
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
-from gates.portfolio import PortfolioReport
-from notifications.portfolio.charts import Chart
-from notifications.portfolio.labels import labels, word
-from notifications.portfolio.tables import decisions_table, exceptions_table, portfolio_table, risks_table, text
+from phasegate.gates.portfolio import PortfolioReport
+from phasegate.notifications.portfolio.charts import Chart
+from phasegate.notifications.portfolio.labels import labels, word
+from phasegate.notifications.portfolio.tables import (
+    decisions_table,
+    exceptions_table,
+    maturity_heading,
+    maturity_table,
+    portfolio_table,
+    prioritisation_summary,
+    prioritisation_table,
+    risks_table,
+    text,
+)
 
 _ENV = Environment(
-    loader=PackageLoader("notifications", "templates"),
+    loader=PackageLoader("phasegate.notifications", "templates"),
     autoescape=select_autoescape(["html", "j2"]),
     trim_blocks=True,
     lstrip_blocks=True,
@@ -36,4 +46,8 @@ def render_html(report: PortfolioReport, lang: str, charts: list[Chart]) -> str:
         decisions=decisions_table(report, lang),
         exceptions=exceptions_table(report, lang),
         risks=risks_table(report, lang),
+        maturity_heading=maturity_heading(report, lang),
+        maturity=maturity_table(report, lang),
+        prioritisation_summary=prioritisation_summary(report, lang),
+        prioritisation=prioritisation_table(report, lang),
     )

@@ -8,10 +8,21 @@ from pathlib import Path
 from fpdf import FPDF
 from fpdf.fonts import FontFace
 
-from gates.portfolio import PortfolioReport
-from notifications.portfolio.charts import Chart
-from notifications.portfolio.labels import word
-from notifications.portfolio.tables import Table, decisions_table, exceptions_table, portfolio_table, risks_table, text
+from phasegate.gates.portfolio import PortfolioReport
+from phasegate.notifications.portfolio.charts import Chart
+from phasegate.notifications.portfolio.labels import word
+from phasegate.notifications.portfolio.tables import (
+    Table,
+    decisions_table,
+    exceptions_table,
+    maturity_heading,
+    maturity_table,
+    portfolio_table,
+    prioritisation_summary,
+    prioritisation_table,
+    risks_table,
+    text,
+)
 
 HEADING = FontFace(emphasis="BOLD", fill_color=(238, 238, 238))
 
@@ -116,4 +127,11 @@ def render_pdf(report: PortfolioReport, lang: str, charts: list[Chart], *, font:
     pdf.grid(exceptions_table(report, lang), 7.5)
     pdf.heading(word(lang, "risks"))
     pdf.grid(risks_table(report, lang), 7.5)
+    if report.maturity is not None:
+        pdf.heading(maturity_heading(report, lang))
+        pdf.grid(maturity_table(report, lang), 7.5)
+    if report.prioritisation is not None:
+        pdf.heading(word(lang, "prioritisation"))
+        pdf.note(prioritisation_summary(report, lang))
+        pdf.grid(prioritisation_table(report, lang))
     return bytes(pdf.output())

@@ -8,8 +8,8 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from gates.portfolio import MONITORED, PortfolioReport
-from notifications.portfolio.labels import stage_name, word
+from phasegate.gates.portfolio import MONITORED, PortfolioReport
+from phasegate.notifications.portfolio.labels import stage_name, word
 
 Cell = str | int | float | Decimal | date | datetime | None
 Table = tuple[list[str], list[list[Cell]]]
@@ -56,7 +56,17 @@ def portfolio_table(report: PortfolioReport, lang: str) -> Table:
 
 def exceptions_table(report: PortfolioReport, lang: str) -> Table:
     """The exceptions raised or decided in the period: the breach, whose tolerance, and what was decided."""
-    columns = ("project", "dimension", "scope", "level", "owner", "baseline", "forecast", "deviation", "allowance")
+    columns = (
+        "project",
+        "dimension",
+        "scope",
+        "tolerance_level",
+        "owner",
+        "baseline",
+        "forecast",
+        "deviation",
+        "allowance",
+    )
     headers = [word(lang, c) for c in (*columns, "raised_at", "status", "decided_at", "decided_by")]
     rows: list[list[Cell]] = [
         [
@@ -95,6 +105,79 @@ def risks_table(report: PortfolioReport, lang: str) -> Table:
         for r in report.top_risks
     ]
     return headers, rows
+
+
+def maturity_table(report: PortfolioReport, lang: str) -> Table:
+    """One row per maturity dimension of the quarter: level (empty without evidence), evidence, next step."""
+    headers = [word(lang, c) for c in ("dimension", "level", "evidence", "next_step")]
+    if report.maturity is None:
+        return headers, []
+    zh = lang == "zh-CN"
+    rows: list[list[Cell]] = [
+        [
+            d.name_zh if zh else d.name,
+            d.level,
+            d.evidence_zh if zh else d.evidence,
+            d.next_step_zh if zh else d.next_step,
+        ]
+        for d in report.maturity.current.dimensions
+    ]
+    return headers, rows
+
+
+def maturity_heading(report: PortfolioReport, lang: str) -> str:
+    if report.maturity is None:
+        return word(lang, "maturity")
+    current = report.maturity.current
+    level = "-" if current.overall is None else str(current.overall)
+    return f"{word(lang, 'maturity')} {current.quarter}: {word(lang, 'maturity_overall')} {level}"
+
+
+PRIORITY_COLUMNS = (
+    "rank", "selected", "project", "name", "status", "remaining_cost", "expected_benefit", "value_per_cost",
+    "scorecard", "why",
+)  # fmt: skip
+
+
+def prioritisation_table(report: PortfolioReport, lang: str) -> Table:
+    """The ranking with the proposed selection; each project left out says why (empty when none was asked)."""
+    proposal = report.prioritisation
+    headers = [word(lang, c) for c in PRIORITY_COLUMNS]
+    if proposal is None:
+        return headers, []
+    zh = lang == "zh-CN"
+    rows: list[list[Cell]] = [
+        [
+            r.rank,
+            word(lang, "yes") if r.selected else "",
+            r.key,
+            r.name,
+            word(lang, r.status),
+            r.cost,
+            r.benefit,
+            r.value_per_cost,
+            r.score,
+            "" if r.selected else (r.detail_zh if zh else r.detail),
+        ]
+        for r in proposal.ranked
+    ]
+    return headers, rows
+
+
+def prioritisation_summary(report: PortfolioReport, lang: str) -> str:
+    """One line: the budget, how many selected, what they cost and bring, and that capacity is not modelled."""
+    proposal = report.prioritisation
+    if proposal is None:
+        return ""
+    line = word(lang, "prioritisation_summary").format(
+        budget=f"{proposal.budget:,.2f}",
+        count=len(proposal.selected),
+        spent=f"{proposal.spent:,.2f}",
+        unspent=f"{proposal.unspent:,.2f}",
+        benefit=f"{proposal.total_benefit:,.2f}",
+    )
+    note = proposal.capacity_note_zh if lang == "zh-CN" else proposal.capacity_note
+    return f"{line} ({note})"
 
 
 def text(cell: Cell) -> str:

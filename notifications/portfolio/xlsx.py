@@ -11,10 +11,20 @@ from openpyxl.drawing.image import Image
 from openpyxl.styles import Font
 from openpyxl.worksheet.worksheet import Worksheet
 
-from gates.portfolio import PortfolioReport
-from notifications.portfolio.charts import Chart
-from notifications.portfolio.labels import word
-from notifications.portfolio.tables import Cell, Table, decisions_table, exceptions_table, portfolio_table, risks_table
+from phasegate.gates.portfolio import PortfolioReport
+from phasegate.notifications.portfolio.charts import Chart
+from phasegate.notifications.portfolio.labels import word
+from phasegate.notifications.portfolio.tables import (
+    Cell,
+    Table,
+    decisions_table,
+    exceptions_table,
+    maturity_table,
+    portfolio_table,
+    prioritisation_summary,
+    prioritisation_table,
+    risks_table,
+)
 
 SHEETS = ("portfolio", "decisions", "exceptions", "risks", "rag_trend", "s_curve", "charts")
 
@@ -53,6 +63,13 @@ def render_xlsx(report: PortfolioReport, lang: str, charts: list[Chart]) -> byte
     )
     curve: list[list[Cell]] = [[p.on, p.pv, p.ev, p.ac] for p in report.s_curve]
     _fill(book.create_sheet("S-curve"), ([word(lang, k) for k in ("week", "pv", "ev", "ac")], curve))
+    if report.maturity is not None:
+        _fill(book.create_sheet(word(lang, "maturity")[:31]), maturity_table(report, lang))
+    if report.prioritisation is not None:
+        sheet = book.create_sheet(word(lang, "prioritisation")[:31])
+        _fill(sheet, prioritisation_table(report, lang))
+        sheet.append([])
+        sheet.append([prioritisation_summary(report, lang)])
     pictures = book.create_sheet("Charts")
     for index, chart in enumerate(charts):
         image = Image(io.BytesIO(chart.png))

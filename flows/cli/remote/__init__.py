@@ -14,8 +14,8 @@ from collections.abc import Callable
 
 import typer
 
-from flows.cli.remote.credentials import Login
-from models.errors import RemoteError
+from phasegate.flows.cli.remote.credentials import Login
+from phasegate.gates.vocabulary.errors import RemoteError
 
 LOGIN_COMMANDS = ("login", "logout", "whoami")
 """Commands about the login itself: they run the same with or without one."""
@@ -50,6 +50,8 @@ REMOTE: dict[str, tuple[str, ...] | None] = {
     "risk": ("add", "list", "import"),
     "audit": ("verify", "head"),
     "exceptions": ("list", "decide"),
+    "portfolio": ("prioritise",),
+    "report": ("maturity",),
 }
 """What goes through the server: commands (None) and groups with the subcommands the API serves."""
 
@@ -89,7 +91,7 @@ def refuse_unless_remote(argv: list[str], login: Login, *, groups: set[str], com
 
 def build_app(only: str | None, local_commands: dict[str, Callable[..., None]]) -> typer.Typer:
     """The remote command tree (just ``only`` when given), plus the login commands from ``local_commands``."""
-    from flows.cli.remote import approvals, audit, evidence, exceptions, gates, people, projects
+    from phasegate.flows.cli.remote import approvals, audit, evidence, exceptions, gates, people, projects, strategy
 
     projects.app.command("resume")(approvals.project_resume)
     projects.app.command("close")(approvals.project_close)
@@ -109,6 +111,8 @@ def build_app(only: str | None, local_commands: dict[str, Callable[..., None]]) 
         "risk": projects.risk_app,
         "audit": audit.app,
         "exceptions": exceptions.app,
+        "portfolio": strategy.portfolio_app,
+        "report": strategy.report_app,
     }
     commands: dict[str, Callable[..., None]] = {name: local_commands[name] for name in LOGIN_COMMANDS}
     commands |= {"vote": approvals.vote, "score": gates.score}

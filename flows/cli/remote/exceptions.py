@@ -8,8 +8,8 @@ be the token's person's own (the server checks the level and audits the decision
 
 from __future__ import annotations
 
-from flows.cli.common import ActFor, Db, Json, parse_money, sub_app
-from flows.cli.exceptions import (
+from phasegate.flows.cli.common import ActFor, Db, Json, parse_money, sub_app
+from phasegate.flows.cli.exceptions import (
     BacOpt,
     DecisionOpt,
     ExceptionRef,
@@ -20,7 +20,7 @@ from flows.cli.exceptions import (
     print_decided,
     print_exceptions,
 )
-from flows.cli.remote.session import refuse_db, server
+from phasegate.flows.cli.remote.session import refuse_db, server
 
 app = sub_app("Tolerance exceptions (through the server).")
 
@@ -30,7 +30,7 @@ def exceptions_list(
     project: ProjectOpt = None, open_only: OpenOnly = False, db: Db = None, as_json: Json = False
 ) -> None:
     """Exceptions, newest first: dimension, forecast against baseline and tolerance, who decides, the decision."""
-    from models.tolerance import ToleranceException
+    from phasegate.gates.vocabulary.tolerance import ToleranceException
 
     with server() as remote:
         refuse_db(db, remote.login.url)
@@ -48,7 +48,7 @@ def exceptions_decide(
     db: Db = None,
 ) -> None:
     """Close an exception as the level that set the tolerance: approve_plan (re-baseline), premature_close, accept."""
-    from models.tolerance import ToleranceException
+    from phasegate.gates.vocabulary.tolerance import ToleranceException
 
     exception_id = checked_decision(exception_ref, decision)
     new_bac = parse_money(bac, "--bac")

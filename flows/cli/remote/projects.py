@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
-from flows.cli.common import (
+from phasegate.flows.cli.common import (
     Ac,
     ActFor,
     AsOf,
@@ -30,6 +30,7 @@ from flows.cli.common import (
     Db,
     Etc,
     Ev,
+    ExpectedBenefit,
     Impact,
     Json,
     Manager,
@@ -58,9 +59,9 @@ from flows.cli.common import (
     split_ref,
     sub_app,
 )
-from flows.cli.evidence import risk_row
-from flows.cli.remote.session import refuse_db, server
-from models.errors import InputError
+from phasegate.flows.cli.evidence import risk_row
+from phasegate.flows.cli.remote.session import refuse_db, server
+from phasegate.gates.vocabulary.errors import InputError
 
 app = sub_app("Projects (through the server).")
 actuals_app = sub_app("Actual cost and earned-value status reports (through the server).")
@@ -71,7 +72,7 @@ risk_app = sub_app("The risk register (through the server).")
 @app.command("list")
 def project_list(db: Db = None, as_json: Json = False) -> None:
     """List projects with their status and stage."""
-    from models.snapshots import ProjectSnapshot
+    from phasegate.gates.vocabulary.snapshots import ProjectSnapshot
 
     with server() as remote:
         refuse_db(db, remote.login.url)
@@ -96,7 +97,7 @@ def project_list(db: Db = None, as_json: Json = False) -> None:
 
 
 def _round_view(item: dict[str, Any]) -> SimpleNamespace:
-    from flows.cli.remote.session import parse_time
+    from phasegate.flows.cli.remote.session import parse_time
 
     return SimpleNamespace(
         id=item["id"],
@@ -110,8 +111,8 @@ def _round_view(item: dict[str, Any]) -> SimpleNamespace:
 @app.command("show")
 def project_show(key: str, db: Db = None, as_json: Json = False) -> None:
     """Show a project: stage, current gate, pending approval rounds and gate history."""
-    from flows.cli.projects import project_document
-    from models.snapshots import DecisionRecord, ProjectSnapshot
+    from phasegate.flows.cli.projects import project_document
+    from phasegate.gates.vocabulary.snapshots import DecisionRecord, ProjectSnapshot
 
     with server() as remote:
         refuse_db(db, remote.login.url)
@@ -150,8 +151,8 @@ def project_create(
     db: Db = None,
 ) -> None:
     """Create a project pinned to a template version, in its first stage (pmo_admin or manager)."""
-    from models.commands import CreateProject
-    from models.snapshots import ProjectSnapshot
+    from phasegate.gates.vocabulary.commands import CreateProject
+    from phasegate.gates.vocabulary.snapshots import ProjectSnapshot
 
     template_id, version = split_ref(template)
     cmd = command(
@@ -191,17 +192,20 @@ def project_update(
     sponsor: NewSponsor = None,
     manager: NewManager = None,
     budget: NewBudget = None,
+    expected_benefit: ExpectedBenefit = None,
     as_person: ActFor = None,
     db: Db = None,
 ) -> None:
-    """Change a project's name, budget, sponsor or manager (pmo_admin; audited with before and after)."""
-    from flows.cli.projects import update_command, updated_line
-    from models.snapshots import ProjectSnapshot
+    """Change a project's name, budget, sponsor, manager or expected benefit (pmo_admin; audited with before and
+    after)."""
+    from phasegate.flows.cli.projects import update_command, updated_line
+    from phasegate.gates.vocabulary.snapshots import ProjectSnapshot
 
-    cmd = update_command(key, reason, name, sponsor, manager, budget)
+    cmd = update_command(key, reason, name, sponsor, manager, budget, expected_benefit)
     body = cmd.model_dump(mode="json", exclude={"key"}, exclude_none=True)
-    if cmd.budget is not None:
-        body["budget"] = f"{Decimal(cmd.budget):.2f}"
+    for money in ("budget", "expected_benefit"):
+        if getattr(cmd, money) is not None:
+            body[money] = f"{Decimal(getattr(cmd, money)):.2f}"
     with server(act_as=as_person) as remote:
         refuse_db(db, remote.login.url)
         project = ProjectSnapshot.model_validate(remote.call("PATCH", f"/projects/{key}", body=body))
@@ -235,7 +239,7 @@ def actuals_add(
     db: Db = None,
 ) -> None:
     """Record cost spent (AMOUNT), or a dated earned-value report (--as-of with --ev/--ac/--pv/--etc)."""
-    from models.commands import RecordCost
+    from phasegate.gates.vocabulary.commands import RecordCost
 
     report = any(v is not None for v in (as_of, ev, ac, pv, etc))
     if (amount is None) == (not report):
@@ -276,7 +280,7 @@ def baseline_set(
     db: Db = None,
 ) -> None:
     """Set the project's cost baseline; --plan (read here, sent as rows) loads the time-phased planned value."""
-    from models.imports import parse_baseline
+    from phasegate.models.imports import parse_baseline
 
     budgets: list[dict[str, Any]] = []
     for item in stage_budget or []:
@@ -341,7 +345,7 @@ def risk_add(
 @risk_app.command("list")
 def risk_list(key: str, db: Db = None, as_json: Json = False) -> None:
     """The project's risk register, highest score first."""
-    from models.evidence import RiskEvidence
+    from phasegate.gates.vocabulary.evidence import RiskEvidence
 
     with server() as remote:
         refuse_db(db, remote.login.url)

@@ -1,0 +1,261 @@
+"""Gate evidence of a project: documents, costs, baseline and stage budgets, status reports (EVM),
+risks, milestones and scorecards.
+
+Each is appended or upserted by an import or a command and read by the gate criteria.
+
+A repository of ``SqlUnitOfWork``: it shares the unit's session and never commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID, uuid4
+
+from sqlalchemy import Row, delete, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from phasegate.gates.vocabulary.enums import DocumentStatus
+from phasegate.gates.vocabulary.evidence import DocumentEvidence, MilestoneEvidence, RiskEvidence, ScoreEvidence
+from phasegate.gates.vocabulary.snapshots import (
+    BaselineRecord,
+    EvmReportRecord,
+)
+from phasegate.models import statements as q
+from phasegate.models import tables as t
+
+
+def _evm_report(row: Row[Any]) -> EvmReportRecord:
+    return EvmReportRecord(
+        project_key=row.project_key,
+        as_of=row.as_of,
+        planned_value=row.planned_value,
+        earned_value=row.earned_value,
+        actual_cost=row.actual_cost,
+        estimate_to_complete=row.estimate_to_complete,
+        defects=row.defects,
+        test_pass_rate=row.test_pass_rate,
+        acceptance=row.acceptance,
+    )
+
+
+class SqlEvidence:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def latest_documents(self, key: str) -> list[DocumentEvidence]:
+        rows = self.session.execute(q.LATEST_DOCUMENTS, {"key": key})
+        return [
+            DocumentEvidence(
+                deliverable_id=row.deliverable_id,
+                version=row.version,
+                sha256=row.sha256,
+                size=row.size,
+                path=row.path,
+                status=DocumentStatus(row.status),
+                approved_by=row.approved_by,
+                format=row.format,
+                headings=tuple(row.headings) if row.headings is not None else None,
+                store_key=row.store_key,
+                registered_at=row.registered_at,
+                approved_at=row.approved_at,
+            )
+            for row in rows
+        ]
+
+    def next_document_version(self, key: str, deliverable_id: str) -> int:
+        current = self.session.scalar(
+            select(func.max(t.Document.version)).where(
+                t.Document.project_key == key, t.Document.deliverable_id == deliverable_id
+            )
+        )
+        return (current or 0) + 1
+
+    def add_document(
+        self, key: str, document: DocumentEvidence, *, approved_at: datetime | None, now: datetime
+    ) -> UUID:
+        document_id = uuid4()
+        self.session.add(
+            t.Document(
+                id=document_id,
+                project_key=key,
+                deliverable_id=document.deliverable_id,
+                version=document.version,
+                path=document.path,
+                sha256=document.sha256,
+                size=document.size,
+                status=document.status.value,
+                approved_by=document.approved_by,
+                approved_at=approved_at,
+                registered_at=now,
+                format=document.format,
+                headings=list(document.headings) if document.headings is not None else None,
+                store_key=document.store_key,
+            )
+        )
+        self.session.flush()
+        return document_id
+
+    def set_document_store_key(self, key: str, deliverable_id: str, version: int, store_key: str) -> bool:
+        """Record the stored copy of a version registered before the store; False when it already has one."""
+        result = self.session.execute(
+            update(t.Document)
+            .where(
+                t.Document.project_key == key,
+                t.Document.deliverable_id == deliverable_id,
+                t.Document.version == version,
+                t.Document.store_key.is_(None),
+            )
+            .values(store_key=store_key)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    def total_actual_cost(self, key: str) -> Decimal:
+        total = self.session.execute(q.ACTUAL_COST, {"key": key}).scalar()
+        return Decimal(total or 0).quantize(Decimal("0.01"))
+
+    def add_cost(self, key: str, amount: Decimal, *, note: str, stage_id: str, now: datetime) -> UUID:
+        entry_id = uuid4()
+        self.session.add(
+            t.CostEntry(id=entry_id, project_key=key, amount=amount, note=note, stage_id=stage_id, recorded_at=now)
+        )
+        self.session.flush()
+        return entry_id
+
+    def get_baseline(self, key: str) -> BaselineRecord | None:
+        row = self.session.execute(q.BASELINE, {"key": key}).first()
+        if row is None:
+            return None
+        return BaselineRecord(bac=row.bac, contingency=row.contingency, contingency_used=row.contingency_used)
+
+    def set_baseline(self, key: str, baseline: BaselineRecord, *, now: datetime) -> None:
+        row = self.session.get(t.Baseline, key)
+        if row is None:
+            self.session.add(t.Baseline(project_key=key, set_at=now, **baseline.model_dump()))
+        else:
+            row.bac, row.contingency, row.contingency_used = (
+                baseline.bac,
+                baseline.contingency,
+                baseline.contingency_used,
+            )
+            row.set_at = now
+        self.session.flush()
+
+    def replace_baseline_periods(self, key: str, periods: Sequence[tuple[date, Decimal]]) -> None:
+        self.session.execute(delete(t.BaselinePeriod).where(t.BaselinePeriod.project_key == key))
+        if periods:
+            self.session.execute(
+                insert(t.BaselinePeriod),
+                [{"project_key": key, "period_end": end, "planned_value": value} for end, value in periods],
+            )
+
+    def planned_value_at(self, key: str, as_of: date) -> Decimal | None:
+        return self.session.scalar(
+            select(t.BaselinePeriod.planned_value)
+            .where(t.BaselinePeriod.project_key == key, t.BaselinePeriod.period_end <= as_of)
+            .order_by(t.BaselinePeriod.period_end.desc())
+            .limit(1)
+        )
+
+    def set_stage_budget(self, key: str, stage_id: str, amount: Decimal) -> None:
+        row = self.session.get(t.StageBudget, (key, stage_id))
+        if row is None:
+            self.session.add(t.StageBudget(project_key=key, stage_id=stage_id, amount=amount))
+        else:
+            row.amount = amount
+        self.session.flush()
+
+    def stage_budget(self, key: str, stage_id: str) -> Decimal | None:
+        amount: Decimal | None = self.session.execute(q.STAGE_BUDGET, {"key": key, "stage_id": stage_id}).scalar()
+        return amount
+
+    def spend(self, key: str, stage_id: str) -> tuple[Decimal, Decimal]:
+        """Actual cost recorded on the project in all, and in one stage: one pass over its ledger."""
+        total, stage = self.session.execute(q.SPEND, {"key": key, "stage_id": stage_id}).one()
+        return Decimal(total or 0).quantize(Decimal("0.01")), Decimal(stage or 0).quantize(Decimal("0.01"))
+
+    def upsert_evm_reports(self, reports: Sequence[EvmReportRecord], *, now: datetime) -> int:
+        if not reports:
+            return 0
+        for key in {r.project_key for r in reports}:
+            dates = [r.as_of for r in reports if r.project_key == key]
+            self.session.execute(
+                delete(t.EvmReport).where(t.EvmReport.project_key == key, t.EvmReport.as_of.in_(dates))
+            )
+        self.session.execute(insert(t.EvmReport), [r.model_dump() | {"recorded_at": now} for r in reports])
+        return len(reports)
+
+    def latest_evm_report(self, key: str, as_of: date) -> EvmReportRecord | None:
+        row = self.session.execute(q.LATEST_EVM_REPORT, {"key": key, "as_of": as_of}).first()
+        return _evm_report(row) if row else None
+
+    def evm_history(self, key: str) -> list[EvmReportRecord]:
+        return [_evm_report(row) for row in self.session.execute(q.EVM_HISTORY, {"key": key})]
+
+    def upsert_risks(self, key: str, risks: Sequence[RiskEvidence], *, now: datetime) -> int:
+        if not risks:
+            return 0
+        self.session.execute(delete(t.Risk).where(t.Risk.project_key == key, t.Risk.id.in_([r.id for r in risks])))
+        self.session.execute(insert(t.Risk), [r.model_dump() | {"project_key": key, "updated_at": now} for r in risks])
+        return len(risks)
+
+    def risks(self, key: str) -> list[RiskEvidence]:
+        rows = self.session.execute(q.PROJECT_RISKS, {"key": key})
+        return [
+            RiskEvidence(
+                id=r.id,
+                title=r.title,
+                category=r.category,
+                owner=r.owner,
+                probability=r.probability,
+                impact=r.impact,
+                response=r.response,
+                mitigation=r.mitigation,
+                cause=r.cause,
+                effect=r.effect,
+                status=r.status,
+            )
+            for r in rows
+        ]
+
+    def upsert_milestone(self, key: str, milestone: MilestoneEvidence) -> None:
+        row = self.session.get(t.Milestone, (key, milestone.id))
+        if row is None:
+            self.session.add(t.Milestone(project_key=key, **milestone.model_dump()))
+        else:
+            row.name, row.due, row.done_on = milestone.name, milestone.due, milestone.done_on
+        self.session.flush()
+
+    def milestones(self, key: str) -> list[MilestoneEvidence]:
+        rows = self.session.execute(q.PROJECT_MILESTONES, {"key": key})
+        return [MilestoneEvidence(id=r.id, name=r.name, due=r.due, done_on=r.done_on) for r in rows]
+
+    def upsert_scores(self, key: str, gate_id: str, gatekeeper: str, scores: dict[str, int], *, now: datetime) -> None:
+        self.session.execute(
+            delete(t.Score).where(
+                t.Score.project_key == key,
+                t.Score.gate_id == gate_id,
+                t.Score.gatekeeper == gatekeeper,
+                t.Score.factor.in_(list(scores)),
+            )
+        )
+        self.session.execute(
+            insert(t.Score),
+            [
+                {
+                    "project_key": key,
+                    "gate_id": gate_id,
+                    "gatekeeper": gatekeeper,
+                    "factor": factor,
+                    "score": value,
+                    "scored_at": now,
+                }
+                for factor, value in scores.items()
+            ],
+        )
+
+    def scores(self, key: str, gate_id: str) -> list[ScoreEvidence]:
+        rows = self.session.execute(q.GATE_SCORES, {"key": key, "gate_id": gate_id})
+        return [ScoreEvidence(gatekeeper=r.gatekeeper, factor=r.factor, score=r.score) for r in rows]

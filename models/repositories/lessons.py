@@ -1,0 +1,232 @@
+"""The lessons repository: lessons, their uses at gates and the lessons a killed project owes, with full-text
+search for Chinese and English on both dialects.
+
+Why trigrams: Chinese is written without spaces, so word tokenizers index a whole sentence as one "word" and
+find nothing; trigrams (three characters in a row) need no segmentation and serve English as well. SQLite
+searches its FTS5 trigram table (migration 0012), PostgreSQL a pg_trgm GIN index on ``search_text``. A term
+shorter than three characters (two Chinese characters are a whole word: 供应) has no trigram; it is matched with
+LIKE instead, which on PostgreSQL the same GIN index still serves.
+
+A repository of ``SqlUnitOfWork``: it shares the unit's session and never commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, literal, select, text, update
+from sqlalchemy.orm import Session
+
+from phasegate.gates.vocabulary.enums import LessonCategory, LessonUseKind
+from phasegate.gates.vocabulary.lessons import LessonDueRecord, LessonRecord, LessonUseRecord
+from phasegate.models import tables as t
+
+SEARCH_LIMIT = 50
+
+
+def _lesson(row: t.Lesson) -> LessonRecord:
+    return LessonRecord(
+        id=row.id,
+        project_key=row.project_key,
+        template_id=row.template_id,
+        gate_id=row.gate_id,
+        round_id=row.round_id,
+        category=LessonCategory(row.category),
+        tags=tuple(row.tags or ()),
+        what_happened=row.what_happened,
+        repeat=row.repeat,
+        avoid=row.avoid,
+        author_id=row.author_id,
+        created_at=row.created_at,
+        edited_at=row.edited_at,
+        edited_by=row.edited_by,
+    )
+
+
+def _due(row: t.LessonDue) -> LessonDueRecord:
+    return LessonDueRecord(
+        project_key=row.project_key,
+        round_id=row.round_id,
+        gate_id=row.gate_id,
+        owner_id=row.owner_id,
+        opened_at=row.opened_at,
+        resolved_at=row.resolved_at,
+        lesson_id=row.lesson_id,
+    )
+
+
+def _like(term: str) -> str:
+    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def search_terms(query: str) -> list[str]:
+    """The query's terms, lower-cased, each matched anywhere in a lesson (all must match)."""
+    return list(dict.fromkeys(query.lower().split()))
+
+
+class SqlLessons:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add_lesson(self, record: LessonRecord) -> int:
+        """Insert a lesson (``record.id`` is ignored: the database numbers lessons 1, 2, 3 for people to type)."""
+        row = t.Lesson(
+            **record.model_dump(exclude={"id", "tags", "category"}),
+            category=record.category.value,
+            tags=list(record.tags),
+            search_text=record.search_text(),
+        )
+        self.session.add(row)
+        self.session.flush()
+        return row.id
+
+    def update_lesson(self, record: LessonRecord) -> None:
+        self.session.execute(
+            update(t.Lesson)
+            .where(t.Lesson.id == record.id)
+            .values(
+                category=record.category.value,
+                tags=list(record.tags),
+                what_happened=record.what_happened,
+                repeat=record.repeat,
+                avoid=record.avoid,
+                search_text=record.search_text(),
+                edited_at=record.edited_at,
+                edited_by=record.edited_by,
+            )
+        )
+
+    def get_lesson(self, lesson_id: int, *, for_update: bool = False) -> LessonRecord | None:
+        query = select(t.Lesson).where(t.Lesson.id == lesson_id)
+        row = self.session.scalar(query.with_for_update() if for_update else query)
+        return None if row is None else _lesson(row)
+
+    def lessons(
+        self,
+        *,
+        project_key: str | None = None,
+        template_id: str | None = None,
+        category: LessonCategory | None = None,
+    ) -> list[LessonRecord]:
+        query = select(t.Lesson).order_by(t.Lesson.id)
+        if project_key is not None:
+            query = query.where(t.Lesson.project_key == project_key)
+        if template_id is not None:
+            query = query.where(t.Lesson.template_id == template_id)
+        if category is not None:
+            query = query.where(t.Lesson.category == category.value)
+        return [_lesson(row) for row in self.session.scalars(query)]
+
+    def has_lessons(self, key: str) -> bool:
+        return self.session.scalar(select(func.count()).where(t.Lesson.project_key == key)) != 0
+
+    def search_lessons(self, query: str, *, limit: int = SEARCH_LIMIT) -> list[LessonRecord]:
+        """Lessons containing every term of ``query`` (Chinese or English, any case), best match first."""
+        terms = search_terms(query)
+        if not terms:
+            return []
+        if self.session.get_bind().dialect.name == "sqlite":
+            return self._search_sqlite(terms, limit)
+        return self._search_postgresql(query.lower(), terms, limit)
+
+    def _search_sqlite(self, terms: list[str], limit: int) -> list[LessonRecord]:
+        long_terms = [term for term in terms if len(term) >= 3]
+        short = [term for term in terms if len(term) < 3]
+        where = " AND ".join([f"l.search_text LIKE :s{i} ESCAPE '\\'" for i in range(len(short))] or ["1 = 1"])
+        params: dict[str, Any] = {f"s{i}": _like(term) for i, term in enumerate(short)} | {"limit": limit}
+        if long_terms:
+            # Each term a quoted phrase: FTS5 syntax in a user's query (AND, NEAR, *, quotes) stays text.
+            params["match"] = " ".join('"' + term.replace('"', '""') + '"' for term in long_terms)
+            sql = (
+                "SELECT l.id FROM lessons_fts JOIN lessons AS l ON l.id = lessons_fts.rowid "
+                f"WHERE lessons_fts MATCH :match AND {where} ORDER BY lessons_fts.rank, l.id DESC LIMIT :limit"
+            )
+        else:
+            sql = f"SELECT l.id FROM lessons AS l WHERE {where} ORDER BY l.id DESC LIMIT :limit"
+
+        ids = [row[0] for row in self.session.execute(text(sql), params)]
+        return self._in_order(ids)
+
+    def _search_postgresql(self, query: str, terms: list[str], limit: int) -> list[LessonRecord]:
+        conditions = [t.Lesson.search_text.ilike(_like(term), escape="\\") for term in terms]
+        rows = self.session.execute(
+            select(t.Lesson.id)
+            .where(*conditions)
+            .order_by(func.word_similarity(literal(query), t.Lesson.search_text).desc(), t.Lesson.id.desc())
+            .limit(limit)
+        )
+        return self._in_order([row[0] for row in rows])
+
+    def _in_order(self, ids: Sequence[int]) -> list[LessonRecord]:
+        if not ids:
+            return []
+        found = {row.id: _lesson(row) for row in self.session.scalars(select(t.Lesson).where(t.Lesson.id.in_(ids)))}
+        return [found[i] for i in ids]
+
+    # uses at gates ----------------------------------------------------------------------------------------
+    def record_lesson_uses(self, uses: Sequence[LessonUseRecord]) -> int:
+        """Record uses not yet recorded (a retried review or a second ``lesson applied`` adds nothing)."""
+        added = 0
+        for use in uses:
+            exists = self.session.scalar(
+                select(func.count()).where(
+                    t.LessonUse.lesson_id == use.lesson_id,
+                    t.LessonUse.review_id == use.review_id,
+                    t.LessonUse.kind == use.kind.value,
+                    t.LessonUse.person_id == use.person_id,
+                )
+            )
+            if not exists:
+                self.session.add(t.LessonUse(**use.model_dump(exclude={"kind"}), kind=use.kind.value))
+                added += 1
+        self.session.flush()
+        return added
+
+    def lesson_uses(self, *, lesson_id: int | None = None, project_key: str | None = None) -> list[LessonUseRecord]:
+        query = select(t.LessonUse).order_by(t.LessonUse.at, t.LessonUse.lesson_id)
+        if lesson_id is not None:
+            query = query.where(t.LessonUse.lesson_id == lesson_id)
+        if project_key is not None:
+            query = query.where(t.LessonUse.project_key == project_key)
+        return [_use(row) for row in self.session.scalars(query)]
+
+    # lessons owed ----------------------------------------------------------------------------------------
+    def open_lesson_due(self, record: LessonDueRecord) -> bool:
+        if self.session.get(t.LessonDue, record.project_key) is not None:
+            return False
+        self.session.add(t.LessonDue(**record.model_dump()))
+        self.session.flush()
+        return True
+
+    def lessons_due(self, *, open_only: bool = True, owner_id: str | None = None) -> list[LessonDueRecord]:
+        query = select(t.LessonDue).order_by(t.LessonDue.opened_at)
+        if open_only:
+            query = query.where(t.LessonDue.resolved_at.is_(None))
+        if owner_id is not None:
+            query = query.where(t.LessonDue.owner_id == owner_id)
+        return [_due(row) for row in self.session.scalars(query)]
+
+    def resolve_lesson_due(self, project_key: str, *, lesson_id: int, now: datetime) -> bool:
+        result = self.session.execute(
+            update(t.LessonDue)
+            .where(t.LessonDue.project_key == project_key, t.LessonDue.resolved_at.is_(None))
+            .values(resolved_at=now, lesson_id=lesson_id)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+
+def _use(row: t.LessonUse) -> LessonUseRecord:
+    return LessonUseRecord(
+        lesson_id=row.lesson_id,
+        kind=LessonUseKind(row.kind),
+        review_id=row.review_id,
+        round_id=row.round_id,
+        project_key=row.project_key,
+        gate_id=row.gate_id,
+        person_id=row.person_id,
+        score=row.score,
+        at=row.at,
+    )

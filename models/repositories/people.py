@@ -1,0 +1,103 @@
+"""People: who they are, their roles and logins.
+
+A person is read many times in one transaction (every vote, every route), so the repository keeps the
+rows it has read for the life of the transaction; a write refreshes the kept copy.
+
+A repository of ``SqlUnitOfWork``: it shares the unit's session and never commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, select, update
+from sqlalchemy.orm import Session
+
+from phasegate.gates.vocabulary.identity import OrgRole
+from phasegate.gates.vocabulary.snapshots import (
+    PersonSnapshot,
+)
+from phasegate.models import statements as q
+from phasegate.models import tables as t
+
+
+class SqlPeople:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._people: dict[str, PersonSnapshot] = {}
+
+    def get_person(self, person_id: str) -> PersonSnapshot | None:
+        # A review or a vote asks for the same approver several times (message, names, segregation checks);
+        # people are never updated in a transaction that reads them, so a found one is kept for the unit's life.
+        person = self._people.get(person_id)
+        if person is not None:
+            return person
+        row = self.session.execute(q.PERSON, {"id": person_id}).first()
+        return None if row is None else self._keep(row)
+
+    def get_people(self, person_ids: Iterable[str]) -> dict[str, PersonSnapshot]:
+        """The ones of ``person_ids`` who exist, by id, read in one query (those already kept are not read)."""
+        wanted = set(person_ids)
+        missing = [person_id for person_id in wanted if person_id not in self._people]
+        if missing:
+            for row in self.session.execute(q.PEOPLE_BY_ID, {"ids": missing}):
+                self._keep(row)
+        return {person_id: self._people[person_id] for person_id in wanted if person_id in self._people}
+
+    def _keep(self, row: Row[Any]) -> PersonSnapshot:
+        person = PersonSnapshot(
+            id=row.id,
+            name=row.name,
+            email=row.email,
+            locale=row.locale,
+            notify_urls=tuple(row.notify_urls),
+            login=row.login,
+            roles=frozenset(OrgRole(r) for r in row.org_roles or ()),
+            disabled=bool(row.disabled),
+        )
+        self._people[person.id] = person
+        return person
+
+    def add_person(self, person: PersonSnapshot, *, now: datetime) -> None:
+        self.session.add(
+            t.Person(
+                id=person.id,
+                name=person.name,
+                email=person.email,
+                locale=person.locale,
+                notify_urls=list(person.notify_urls),
+                created_at=now,
+                login=person.login,
+                org_roles=sorted(person.roles),
+                disabled=person.disabled,
+            )
+        )
+        self.session.flush()
+
+    def update_person(self, person: PersonSnapshot) -> None:
+        """Replace a person's details, login, roles and disabled flag with ``person``'s."""
+        self.session.execute(
+            update(t.Person)
+            .where(t.Person.id == person.id)
+            .values(
+                name=person.name,
+                email=person.email,
+                locale=person.locale,
+                notify_urls=list(person.notify_urls),
+                login=person.login,
+                org_roles=sorted(person.roles),
+                disabled=person.disabled,
+            )
+        )
+        self._people.pop(person.id, None)
+
+    def person_by_login(self, login: str) -> PersonSnapshot | None:
+        row = self.session.execute(q.PERSON_BY_LOGIN, {"login": login}).first()
+        return None if row is None else self._keep(row)
+
+    def people_with_role(self, role: OrgRole) -> list[str]:
+        """Ids of enabled people holding an organisation role (few people, read whole: roles are a JSON list)."""
+        rows = self.session.execute(select(t.Person.id, t.Person.org_roles).where(t.Person.disabled.is_(False)))
+        return sorted(person_id for person_id, roles in rows if role.value in (roles or ()))

@@ -1,0 +1,133 @@
+"""Projects: the charter, the lifecycle state, the people in project roles.
+
+A repository of ``SqlUnitOfWork``: it shares the unit's session and never commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Row, func, select, update
+from sqlalchemy.orm import Session
+
+from phasegate.gates.vocabulary.enums import ProjectStatus
+from phasegate.gates.vocabulary.snapshots import (
+    ProjectQuery,
+    ProjectSnapshot,
+)
+from phasegate.models import statements as q
+from phasegate.models import tables as t
+
+
+def project_snapshot(row: Row[Any]) -> ProjectSnapshot:
+    return ProjectSnapshot(
+        key=row.key,
+        name=row.name,
+        template_id=row.template_id,
+        template_version=row.template_version,
+        template_hash=row.template_hash,
+        sponsor_id=row.sponsor_id,
+        manager_id=row.manager_id,
+        budget=row.budget,
+        currency=row.currency,
+        status=ProjectStatus(row.status),
+        stage_id=row.stage_id,
+        recycle_count=row.recycle_count,
+        evidence_version=row.evidence_version,
+        closed=row.closed_at is not None,
+        expected_benefit=row.expected_benefit,
+    )
+
+
+class SqlProjects:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get_project(self, key: str, *, for_update: bool = False) -> ProjectSnapshot | None:
+        row = self.session.execute(q.PROJECT_FOR_UPDATE if for_update else q.PROJECT, {"key": key}).first()
+        return project_snapshot(row) if row else None
+
+    def list_projects(self, query: ProjectQuery | None = None) -> tuple[list[ProjectSnapshot], int]:
+        """One page of projects (all of them without a limit) and how many match, in key order."""
+        query = query or ProjectQuery()
+        projects = q.PROJECTS.c
+        conditions = []
+        if query.status is not None:
+            conditions.append(projects.status == query.status.value)
+        if query.stage_id is not None:
+            conditions.append(projects.stage_id == query.stage_id)
+        if query.template_id is not None:
+            conditions.append(projects.template_id == query.template_id)
+        page = select(q.PROJECTS).where(*conditions).order_by(projects.key).offset(query.offset)
+        if query.limit is not None:
+            page = page.limit(query.limit)
+        items = [project_snapshot(row) for row in self.session.execute(page)]
+        if query.limit is None and query.offset == 0:
+            return items, len(items)
+        total = self.session.scalar(select(func.count()).select_from(q.PROJECTS).where(*conditions)) or 0
+        return items, int(total)
+
+    def add_project(self, project: ProjectSnapshot, *, now: datetime) -> None:
+        self.session.add(t.Project(**project.model_dump(exclude={"closed"}), created_at=now, updated_at=now))
+        self.session.flush()
+
+    def update_project_state(
+        self, key: str, *, status: ProjectStatus, stage_id: str, recycle_count: int, now: datetime
+    ) -> None:
+        self.session.execute(
+            q.UPDATE_PROJECT,
+            {
+                "project_key": key,
+                "status": status.value,
+                "stage_id": stage_id,
+                "recycle_count": recycle_count,
+                "updated_at": now,
+            },
+        )
+
+    def update_project_charter(
+        self, key: str, *, name: str, sponsor_id: str, manager_id: str, budget: Decimal, now: datetime
+    ) -> None:
+        self.session.execute(
+            update(t.Project)
+            .where(t.Project.key == key)
+            .values(name=name, sponsor_id=sponsor_id, manager_id=manager_id, budget=budget, updated_at=now)
+        )
+
+    def project_roles(self, key: str) -> dict[str, tuple[str, ...]]:
+        roles: dict[str, list[str]] = {}
+        for role, person_id in self.session.execute(q.PROJECT_ROLES, {"key": key}):
+            roles.setdefault(role, []).append(person_id)
+        return {role: tuple(people) for role, people in roles.items()}
+
+    def assign_role(self, key: str, role: str, person_id: str, *, now: datetime) -> bool:
+        if self.session.get(t.ProjectRole, (key, role, person_id)) is not None:
+            return False
+        self.session.add(t.ProjectRole(project_key=key, role=role, person_id=person_id, assigned_at=now))
+        self.session.flush()
+        return True
+
+    def existing_project_keys(self, keys: Sequence[str]) -> set[str]:
+        if not keys:
+            return set()
+        return set(self.session.scalars(select(t.Project.key).where(t.Project.key.in_(list(set(keys))))))
+
+    def bump_evidence_version(self, key: str) -> None:
+        self.session.execute(
+            update(t.Project).where(t.Project.key == key).values(evidence_version=t.Project.evidence_version + 1)
+        )
+
+    def close_project(self, key: str, *, now: datetime) -> None:
+        self.session.execute(update(t.Project).where(t.Project.key == key).values(closed_at=now, updated_at=now))
+
+    def active_project_keys(self) -> list[str]:
+        query = select(t.Project.key).where(t.Project.status == ProjectStatus.ACTIVE.value).order_by(t.Project.key)
+        return list(self.session.scalars(query))
+
+    def set_expected_benefit(self, key: str, amount: Decimal | None, *, now: datetime) -> None:
+        self.session.execute(
+            update(t.Project).where(t.Project.key == key).values(expected_benefit=amount, updated_at=now)
+        )

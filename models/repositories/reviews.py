@@ -1,0 +1,316 @@
+"""Gate reviews and their approval rounds: seats, votes, resolution and the decision record.
+
+One aggregate because a round never outlives its review and a vote never outlives its round: the
+review's status follows the round's (awaiting approval, decided, cancelled) in the same statements.
+
+A repository of ``SqlUnitOfWork``: it shares the unit's session and never commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID, uuid4
+
+from sqlalchemy import Row, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from phasegate.gates.vocabulary.enums import BallotKind, Decision, Recommendation, ReviewStatus, RoundStatus
+from phasegate.gates.vocabulary.errors import ConflictError
+from phasegate.gates.vocabulary.snapshots import (
+    ConditionSpec,
+    DecisionRecord,
+    Evaluation,
+    RoundSnapshot,
+    VoteRecord,
+)
+from phasegate.models import statements as q
+from phasegate.models import tables as t
+
+
+def _vote(row: Row[Any]) -> VoteRecord:
+    return VoteRecord(
+        id=row.id,
+        voter_id=row.voter_id,
+        signer_id=row.signer_id,
+        kind=BallotKind(row.kind),
+        decision=Decision(row.decision) if row.decision else None,
+        reason=row.reason,
+        cast_at=row.cast_at,
+        evidence_hash=row.evidence_hash,
+        conditions=tuple(ConditionSpec.model_validate(c) for c in row.conditions or ()),
+        superseded=row.superseded_at is not None,
+        idempotency_key=row.idempotency_key,
+    )
+
+
+def _round(row: Row[Any], votes: Sequence[VoteRecord]) -> RoundSnapshot:
+    return RoundSnapshot(
+        id=row.id,
+        review_id=row.review_id,
+        project_key=row.project_key,
+        gate_id=row.gate_id,
+        policy=row.policy,
+        approvers=tuple(row.approvers),
+        evidence_hash=row.evidence_hash,
+        status=RoundStatus(row.status),
+        decision=Decision(row.decision) if row.decision else None,
+        opened_at=row.opened_at,
+        resolved_at=row.resolved_at,
+        applied_at=row.applied_at,
+        votes=tuple(votes),
+        seats=tuple(row.seats or ()),
+        policy_spec=row.policy_spec or {},
+        requested_by=row.requested_by,
+        closed_seats=tuple(row.closed_seats or ()),
+        evidence_version=row.evidence_version,
+        due_at=row.due_at,
+    )
+
+
+class SqlReviews:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add_review(
+        self,
+        *,
+        project_key: str,
+        gate_id: str,
+        stage_id: str,
+        status: ReviewStatus,
+        recommendation: Recommendation,
+        evaluation: dict[str, Any],
+        evidence: dict[str, Any],
+        evidence_hash: str,
+        requested_by: str | None,
+        now: datetime,
+    ) -> UUID:
+        review_id = uuid4()
+        self.session.execute(
+            q.INSERT_REVIEW,
+            {
+                "id": review_id,
+                "project_key": project_key,
+                "gate_id": gate_id,
+                "stage_id": stage_id,
+                "status": status.value,
+                "recommendation": recommendation.value,
+                "evaluation": evaluation,
+                "evidence": evidence,
+                "evidence_hash": evidence_hash,
+                "requested_by": requested_by,
+                "created_at": now,
+            },
+        )
+        return review_id
+
+    def latest_review(self, project_key: str) -> tuple[UUID, Evaluation] | None:
+        row = self.session.execute(
+            select(t.GateReview.id, t.GateReview.evaluation)
+            .where(t.GateReview.project_key == project_key)
+            .order_by(t.GateReview.created_at.desc())
+            .limit(1)
+        ).first()
+        return None if row is None else (row.id, Evaluation.model_validate(row.evaluation))
+
+    def set_review_status(self, review_id: UUID, status: ReviewStatus) -> None:
+        self.session.execute(q.UPDATE_REVIEW, {"review_id": review_id, "status": status.value})
+
+    def open_round(
+        self,
+        *,
+        review_id: UUID,
+        project_key: str,
+        gate_id: str,
+        policy: str,
+        approvers: Sequence[str],
+        evidence_hash: str,
+        due_at: datetime | None,
+        now: datetime,
+        seats: Sequence[dict[str, Any]] = (),
+        policy_spec: dict[str, Any] | None = None,
+        requested_by: str | None = None,
+        evidence_version: int = 0,
+    ) -> UUID:
+        round_id = uuid4()
+        self.session.execute(
+            q.INSERT_ROUND,
+            {
+                "id": round_id,
+                "review_id": review_id,
+                "project_key": project_key,
+                "gate_id": gate_id,
+                "policy": policy,
+                "approvers": list(approvers),
+                "evidence_hash": evidence_hash,
+                "status": RoundStatus.OPEN.value,
+                "due_at": due_at,
+                "opened_at": now,
+                "seats": list(seats),
+                "policy_spec": policy_spec or {},
+                "requested_by": requested_by,
+                "evidence_version": evidence_version,
+                "closed_seats": [],
+            },
+        )
+        return round_id
+
+    def _rounds(self, rows: Sequence[Row[Any]]) -> list[RoundSnapshot]:
+        """Rounds with their votes, read for all of them in one query."""
+        if not rows:
+            return []
+        votes: dict[UUID, list[VoteRecord]] = {row.id: [] for row in rows}
+        for vote in self.session.execute(q.ROUNDS_VOTES, {"round_ids": list(votes)}):
+            votes[vote.round_id].append(_vote(vote))
+        return [_round(row, votes[row.id]) for row in rows]
+
+    def get_round(self, round_id: UUID, *, for_update: bool = False) -> RoundSnapshot | None:
+        row = self.session.execute(q.ROUND_FOR_UPDATE if for_update else q.ROUND, {"id": round_id}).first()
+        return self._rounds([row])[0] if row else None
+
+    def open_rounds(self, project_key: str) -> list[RoundSnapshot]:
+        return self._rounds(self.session.execute(q.OPEN_ROUNDS, {"key": project_key}).all())
+
+    def add_vote(self, round_id: UUID, vote: VoteRecord) -> UUID:
+        """Insert one act. The unique keys are the last line of defence: a race the locks did not order
+        (the same idempotency key on two rounds at once) surfaces as a conflict, never as a second vote."""
+        vote_id = uuid4()
+        try:
+            self.session.execute(
+                q.INSERT_VOTE,
+                {
+                    "id": vote_id,
+                    "round_id": round_id,
+                    "voter_id": vote.voter_id,
+                    "signer_id": vote.signer_id or vote.voter_id,
+                    "kind": vote.kind.value,
+                    "decision": vote.decision.value if vote.decision else None,
+                    "reason": vote.reason,
+                    "conditions": [c.model_dump(mode="json") for c in vote.conditions],
+                    "evidence_hash": vote.evidence_hash,
+                    "idempotency_key": vote.idempotency_key,
+                    "cast_at": vote.cast_at,
+                },
+            )
+        except IntegrityError as err:
+            raise ConflictError(
+                f"{vote.voter_id}'s act on round {round_id} conflicts with one recorded at the same moment "
+                "(idempotency key or seat already used)",
+                code="vote.key_reused" if vote.idempotency_key else "vote.duplicate",
+            ) from err
+        return vote_id
+
+    def vote_by_key(self, idempotency_key: str) -> tuple[UUID, VoteRecord] | None:
+        row = self.session.execute(q.VOTE_BY_KEY, {"key": idempotency_key}).first()
+        return (row.round_id, _vote(row)) if row else None
+
+    def supersede_votes(self, round_id: UUID, *, now: datetime) -> int:
+        result = self.session.execute(
+            update(t.Vote)
+            .where(t.Vote.round_id == round_id, t.Vote.superseded_at.is_(None))
+            .values(superseded_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    def refresh_round(
+        self, round_id: UUID, *, review_id: UUID, evidence_hash: str, evidence_version: int, now: datetime
+    ) -> None:
+        self.session.execute(
+            update(t.ApprovalRound)
+            .where(t.ApprovalRound.id == round_id)
+            .values(
+                review_id=review_id, evidence_hash=evidence_hash, evidence_version=evidence_version, refreshed_at=now
+            )
+        )
+        self.session.execute(
+            update(t.GateReview).where(t.GateReview.id == review_id).values(status=ReviewStatus.AWAITING_APPROVAL.value)
+        )
+
+    def replace_seats(self, round_id: UUID, seats: Sequence[dict[str, Any]], approvers: Sequence[str]) -> None:
+        self.session.execute(
+            update(t.ApprovalRound)
+            .where(t.ApprovalRound.id == round_id)
+            .values(seats=list(seats), approvers=list(approvers))
+        )
+
+    def close_seats(self, round_id: UUID, seats: Sequence[str]) -> None:
+        closed = self.session.execute(q.ROUND_CLOSED_SEATS, {"id": round_id}).scalar_one()
+        self.session.execute(
+            q.UPDATE_ROUND, {"round_id": round_id, "closed_seats": sorted(set(closed or []) | set(seats))}
+        )
+
+    def list_rounds(self, *, status: RoundStatus | None = None, person_id: str | None = None) -> list[RoundSnapshot]:
+        query = select(q.ROUNDS).order_by(t.ApprovalRound.opened_at)
+        if status is not None:
+            query = query.where(t.ApprovalRound.status == status.value)
+        rounds = self._rounds(self.session.execute(query).all())
+        if person_id is not None:
+            rounds = [r for r in rounds if person_id in r.approvers]
+        return rounds
+
+    def unapplied_rounds(self) -> list[UUID]:
+        return list(
+            self.session.scalars(
+                select(t.ApprovalRound.id).where(
+                    t.ApprovalRound.status == RoundStatus.RESOLVED.value, t.ApprovalRound.applied_at.is_(None)
+                )
+            )
+        )
+
+    def resolve_round(
+        self, round_: RoundSnapshot, *, decision: Decision, decided_by: Sequence[str], reason: str, now: datetime
+    ) -> None:
+        """Takes the round as the caller read it (locked) rather than its id, to spare reading it again."""
+        round_id = round_.id
+        self.session.execute(
+            q.UPDATE_ROUND,
+            {
+                "round_id": round_id,
+                "status": RoundStatus.RESOLVED.value,
+                "decision": decision.value,
+                "resolved_at": now,
+            },
+        )
+        self.session.execute(
+            q.INSERT_DECISION,
+            {
+                "round_id": round_id,
+                "project_key": round_.project_key,
+                "gate_id": round_.gate_id,
+                "decision": decision.value,
+                "decided_by": list(decided_by),
+                "reason": reason,
+                "decided_at": now,
+            },
+        )
+        self.session.execute(q.UPDATE_REVIEW, {"review_id": round_.review_id, "status": ReviewStatus.DECIDED.value})
+
+    def cancel_round(self, round_id: UUID, review_id: UUID, *, now: datetime) -> None:
+        """End an open round and its review without a decision (nothing is applied to the project)."""
+        self.session.execute(
+            q.UPDATE_ROUND, {"round_id": round_id, "status": RoundStatus.CANCELLED.value, "resolved_at": now}
+        )
+        self.session.execute(q.UPDATE_REVIEW, {"review_id": review_id, "status": ReviewStatus.CANCELLED.value})
+
+    def mark_round_applied(self, round_id: UUID, *, now: datetime) -> None:
+        self.session.execute(q.UPDATE_ROUND, {"round_id": round_id, "applied_at": now})
+
+    def decision_history(self, project_key: str) -> list[DecisionRecord]:
+        rows = self.session.scalars(
+            select(t.GateDecision).where(t.GateDecision.project_key == project_key).order_by(t.GateDecision.decided_at)
+        )
+        return [
+            DecisionRecord(
+                round_id=row.round_id,
+                gate_id=row.gate_id,
+                decision=Decision(row.decision),
+                decided_by=tuple(row.decided_by),
+                decided_at=row.decided_at,
+                reason=row.reason,
+            )
+            for row in rows
+        ]
