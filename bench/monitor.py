@@ -2,7 +2,9 @@
 
 Loads a portfolio with bulk Core inserts (a benchmark fixture, not the application path): every project on
 it-pmo@2 (its default tolerances), in the Planning stage (its gate has no automatic review), each with one
-status report; one in ten forecasts a cost overrun beyond tolerance. Then runs the real flow in Prefect's
+status report, a monthly time-phased plan over a year (so time is forecast by earned schedule on the working
+calendar: a little late, amber) and one risk (score 12, under the appetite); one in ten forecasts a cost overrun
+beyond tolerance. Then runs the real flow in Prefect's
 ephemeral mode (a warm-up flow first, so Prefect's own start-up is not counted): the first run raises the
 exceptions, the second finds nothing new. Also times the scan alone (the use case, chunk by chunk, no Prefect).
 
@@ -19,7 +21,7 @@ import secrets
 import sys
 import tempfile
 import time
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -62,7 +64,14 @@ def load(url: str, projects: int) -> None:
                     published_at=now,
                 )
             )
-        rows, reports = [], []
+        rows: list[dict[str, object]] = []
+        reports: list[dict[str, object]] = []
+        plans: list[dict[str, object]] = []
+        risks: list[dict[str, object]] = []
+        month_ends = [
+            date(2026, 5, 31),
+            *(date(2026 + (m // 12), m % 12 + 1, 1) - timedelta(days=1) for m in range(6, 18)),
+        ]
         for i in range(projects):
             key = f"P{i:05d}"
             rows.append(
@@ -94,9 +103,19 @@ def load(url: str, projects: int) -> None:
                     "recorded_at": now,
                 }
             )
+            plans += [
+                {"project_key": key, "period_end": end, "planned_value": Decimal(1_000_000) * n / 12}
+                for n, end in enumerate(month_ends)
+            ]  # the zero point on 2026-05-31 is the plan's start
+            risks.append(
+                {"project_key": key, "id": "R1", "title": "Vendor", "probability": 3, "impact": 4, "updated_at": now}
+            )
         for start in range(0, projects, 2000):
             con.execute(insert(t.Project), rows[start : start + 2000])
             con.execute(insert(t.EvmReport), reports[start : start + 2000])
+            con.execute(insert(t.Risk), risks[start : start + 2000])
+        for start in range(0, len(plans), 10_000):
+            con.execute(insert(t.BaselinePeriod), plans[start : start + 10_000])
     engine.dispose()
 
 

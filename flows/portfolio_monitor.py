@@ -44,6 +44,8 @@ def check_gates(keys: list[str]) -> services.GateDateReport:
 TABLE_ROWS = 500
 """At most this many projects in the summary table: red first, then amber, then the rest."""
 _ORDER = {"red": 0, "amber": 1, "unknown": 2, "green": 3, "none": 4}
+DIMENSIONS = ("time", "cost", "quality", "risk")
+"""The forecast dimensions the summary counts (scope and benefits are not forecast)."""
 
 
 def summary_rows(reports: list[services.ScanReport]) -> list[dict[str, Any]]:
@@ -59,6 +61,12 @@ def summary_markdown(reports: list[services.ScanReport], reviewed: list[str], wa
         for h in report.health:
             counts[h.overall.value] = counts.get(h.overall.value, 0) + 1
     raised = [e for report in reports for e in report.raised]
+    by_dimension: dict[str, dict[str, int]] = {dimension: {} for dimension in DIMENSIONS}
+    for report in reports:
+        for h in report.health:
+            for dimension in DIMENSIONS:
+                rag = getattr(h, dimension).value
+                by_dimension[dimension][rag] = by_dimension[dimension].get(rag, 0) + 1
     lines = [
         "# Portfolio monitor",
         "",
@@ -67,6 +75,17 @@ def summary_markdown(reports: list[services.ScanReport], reviewed: list[str], wa
         "| overall RAG | projects |",
         "| --- | ---: |",
         *(f"| {rag} | {counts.get(rag, 0)} |" for rag in ("red", "amber", "green", "unknown", "none")),
+        "",
+        "| dimension | red | amber | green | unknown | none |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+        *(
+            f"| {dimension} | "
+            + " | ".join(
+                str(by_dimension[dimension].get(rag, 0)) for rag in ("red", "amber", "green", "unknown", "none")
+            )
+            + " |"
+            for dimension in DIMENSIONS
+        ),
         "",
         f"Exceptions raised: **{len(raised)}**"
         + (": " + ", ".join(f"{e.project_key} {e.dimension.value}" for e in raised[:20]) if raised else ""),

@@ -107,6 +107,8 @@ def portfolio_summary(report: PortfolioReport) -> PortfolioReportReady:
         rag=RagCounts(green=bands["green"], amber=bands["amber"], red=bands["red"], unknown=bands["unknown"]),
         decisions=len(report.decisions),
         open_conditions=sum(r.open_conditions for r in report.rows),
+        open_exceptions=sum(r.open_exceptions for r in report.rows),
+        exceptions=len(report.exceptions),
     )
 
 
@@ -115,7 +117,7 @@ def portfolio_summary_rows(report: PortfolioReport) -> list[dict[str, Any]]:
     summary = portfolio_summary(report)
     rows: list[dict[str, Any]] = [
         {"figure": name, "value": getattr(summary, name)}
-        for name in ("projects", "active", "decisions", "open_conditions")
+        for name in ("projects", "active", "decisions", "open_conditions", "open_exceptions", "exceptions")
     ]
     rows += [{"figure": f"rag {band}", "value": count} for band, count in summary.rag.model_dump().items()]
     return rows
@@ -130,7 +132,7 @@ def portfolio_markdown(report: PortfolioReport, *, sent: bool, link: str | None)
         f"{summary.period_start} to {summary.period_end}: **{summary.projects}** projects "
         f"({summary.active} active); EVM RAG {rag.green} green, {rag.amber} amber, {rag.red} red, "
         f"{rag.unknown} without figures; {summary.decisions} decisions; {summary.open_conditions} open "
-        "conditions.",
+        f"conditions; {summary.exceptions} exceptions raised or decided, {summary.open_exceptions} open.",
         "",
         "Sent to the `management` channels with the PDF attached."
         if sent

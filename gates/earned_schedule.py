@@ -22,9 +22,11 @@ Work complete (EV = BAC) finishes on the status date.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, timedelta
 from decimal import ROUND_CEILING, Decimal, localcontext
+from functools import cache
 
 from pydantic import BaseModel, ConfigDict
 
@@ -56,13 +58,49 @@ class EarnedSchedule(BaseModel):
 
 def working_days(calendar: WorkingCalendar, start: date, end: date) -> int:
     """Working days after ``start`` up to and including ``end`` (0 when ``end`` <= ``start``)."""
-    count = 0
-    day = start
-    while day < end:
-        day = date.fromordinal(day.toordinal() + 1)
-        if calendar.is_working_day(day):
-            count += 1
-    return count
+    if end <= start:
+        return 0
+    if start.year == end.year:
+        return _through(calendar, end) - _through(calendar, start)
+    between = sum(_year_counts(calendar, year)[-1] for year in range(start.year + 1, end.year))
+    return _year_counts(calendar, start.year)[-1] - _through(calendar, start) + between + _through(calendar, end)
+
+
+@cache
+def _year_counts(calendar: WorkingCalendar, year: int) -> tuple[int, ...]:
+    """Working days of ``year`` from 1 January through each of its days (cached per calendar and year).
+
+    Why: the portfolio monitor counts the working days of every active project's plan at every scan; asking the
+    calendar day by day cost about a millisecond a plan, a lookup here costs nothing.
+    """
+    counts, total = [], 0
+    first = date(year, 1, 1).toordinal()
+    for ordinal in range(first, date(year, 12, 31).toordinal() + 1):
+        total += calendar.is_working_day(date.fromordinal(ordinal))
+        counts.append(total)
+    return tuple(counts)
+
+
+def _through(calendar: WorkingCalendar, day: date) -> int:
+    return _year_counts(calendar, day.year)[day.timetuple().tm_yday - 1]
+
+
+def shift(calendar: WorkingCalendar, start: date, n: int) -> date:
+    """The n-th working day after ``start`` (n >= 1): ``WorkingCalendar.shift_working_days`` from the cached year
+    tables, so a forecast finish years out costs a lookup, not a walk."""
+    need = n + _through(calendar, start)
+    year = start.year
+    while True:
+        counts = _year_counts(calendar, year)
+        if counts[-1] >= need:
+            return date(year, 1, 1) + timedelta(days=bisect.bisect_left(counts, need))
+        need -= counts[-1]
+        year += 1
+
+
+def offsets(calendar: WorkingCalendar, start: date, ends: Sequence[date]) -> list[int]:
+    """``working_days(start, end)`` for each of ``ends``."""
+    return [working_days(calendar, start, end) for end in ends]
 
 
 def _checked(start: date, baseline: Sequence[tuple[date, Decimal]]) -> list[tuple[date, Decimal]]:
@@ -89,10 +127,10 @@ def earned_schedule(
 ) -> EarnedSchedule:
     """Earned schedule at ``as_of`` for earned value ``ev`` against ``baseline`` (cumulative PV at period ends)."""
     points = _checked(start, baseline)
-    times = [(working_days(calendar, start, end), value) for end, value in points]
+    *counted, at = offsets(calendar, start, [end for end, _ in points] + [as_of])
+    times = [(t, value) for t, (_, value) in zip(counted, points, strict=True)]
     planned_finish = points[-1][0]
     pd = times[-1][0]
-    at = working_days(calendar, start, as_of)
     bac = times[-1][1]
     empty = EarnedSchedule(
         as_of=as_of,
@@ -128,7 +166,7 @@ def earned_schedule(
         else:
             ieac = at + (pd - es) / spi_t
             whole = int(ieac.to_integral_value(rounding=ROUND_CEILING))
-            finish = calendar.shift_working_days(start, whole) if whole > 0 else start
+            finish = shift(calendar, start, whole) if whole > 0 else start
         return EarnedSchedule(
             as_of=as_of,
             planned_finish=planned_finish,
@@ -141,3 +179,28 @@ def earned_schedule(
             forecast_finish=finish,
             delay_days=(ieac - pd).quantize(DAYS),
         )
+
+
+def plan_start(plan: Sequence[tuple[date, Decimal]]) -> tuple[date, list[tuple[date, Decimal]]] | None:
+    """Split a time-phased plan into its start and its periods: the start is the plan's first point when that
+    point's cumulative planned value is 0 (``KEY,2026-03-06,0``: nothing is planned before the work starts).
+
+    Why this and not the project's creation date: a project is often registered after (or long before) its plan
+    starts, and guessing the start would turn every guess into "late" or "early". A plan without a zero point
+    has no known start, so time is not forecast (the RAG shows ``unknown``, never green).
+    """
+    points = sorted(plan)
+    if len(points) < 2 or points[0][1] != 0:
+        return None
+    return points[0][0], points[1:]
+
+
+def schedule_forecast(
+    plan: Sequence[tuple[date, Decimal]], *, ev: Decimal | None, as_of: date, calendar: WorkingCalendar
+) -> EarnedSchedule | None:
+    """Earned schedule for a stored plan (start point included), or ``None`` when the plan has no start."""
+    split = plan_start(plan)
+    if split is None:
+        return None
+    start, periods = split
+    return earned_schedule(start=start, baseline=periods, ev=ev, as_of=as_of, calendar=calendar)

@@ -1,12 +1,14 @@
 """The portfolio report to management: one model, computed from plain facts, that every format renders.
 
 Why pure and sectioned: the HTML, XLSX and PDF renderings and the web page must show the same numbers, so they
-all render this one model; each section is computed by its own small function, so figures that arrive later
-(tolerance exceptions and RAG per dimension, issue #14) join as new fields of a row or a new section without
-touching the others. Until then the report says "not yet available" for them rather than inventing them.
+all render this one model; each section is computed by its own small function.
 
-RAG shown here is the EVM band the dashboard already uses: budget from CPI, schedule from SPI
-(``gates.evm.rag_band``); a project's overall band is the worse of the two.
+Two kinds of RAG are shown, because they answer different questions. The EVM bands the dashboard always had:
+budget from CPI, schedule from SPI (``gates.evm.rag_band``), the worse of the two as a project's band in the RAG
+trend. And the **monitor's RAG per dimension** (time, cost, quality, risk and overall), each from how much of the
+project's own tolerance its forecast consumes (``gates.rag``), as the ``portfolio-monitor`` flow last recorded it
+on or before the period's end; ``none`` where the monitor has not recorded one. Open exceptions and conditions
+are counted as they stand now; the exceptions of the period are those raised or decided within it.
 """
 
 from __future__ import annotations
@@ -29,8 +31,9 @@ from phasegate.gates.vocabulary.template import LifecycleTemplate
 TREND_WEEKS = 8
 CURVE_POINTS = 26
 TOP_RISKS = 10
-NOT_YET_AVAILABLE = "not yet available"
-"""What the report says where a figure needs tolerance exceptions or per-dimension RAG (issue #14)."""
+MONITORED = ("time", "cost", "quality", "risk", "overall")
+"""The dimensions the monitor forecasts and colours, in the order the table shows them (scope and benefits
+tolerances are recorded but not forecast: ``gates.usecases.monitoring``)."""
 
 _WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
@@ -121,6 +124,36 @@ class RiskFact:
 
 
 @dataclass(frozen=True)
+class RagFact:
+    """The monitor's latest colour of one project's dimension (or ``overall``) on or before the period's end."""
+
+    project_key: str
+    dimension: str
+    as_of: date
+    rag: str
+
+
+@dataclass(frozen=True)
+class ExceptionFact:
+    """A tolerance exception raised or decided within the period."""
+
+    project_key: str
+    dimension: str
+    scope: str
+    level: str
+    owner_id: str | None
+    baseline: Decimal
+    forecast: Decimal
+    allowance: Decimal
+    deviation: Decimal
+    raised_at: datetime
+    status: str
+    decision: str | None
+    decided_at: datetime | None
+    decided_by: str | None
+
+
+@dataclass(frozen=True)
 class PortfolioFacts:
     """What the read model returns for a period: a handful of set-based queries, nothing computed."""
 
@@ -135,6 +168,11 @@ class PortfolioFacts:
     """Open risks."""
     value_scores: Mapping[str, float] = field(default_factory=dict)
     """Each project's mean scorecard score (0 to 10 scale as scored), where gatekeepers scored it."""
+    rag: tuple[RagFact, ...] = ()
+    """The monitor's latest RAG per project and dimension on or before the period's end."""
+    open_exceptions: Mapping[str, int] = field(default_factory=dict)
+    exceptions: tuple[ExceptionFact, ...] = ()
+    """Exceptions raised or decided within the period."""
 
 
 # ------------------------------------------------------------------------------------------------ model out
@@ -158,7 +196,13 @@ class PortfolioRow:
     next_gate: str | None
     next_gate_due: date | None
     open_conditions: int
-    open_exceptions: str = NOT_YET_AVAILABLE
+    open_exceptions: int = 0
+    rag_time: str = "none"
+    rag_cost: str = "none"
+    rag_quality: str = "none"
+    rag_risk: str = "none"
+    rag_overall: str = "none"
+    """The monitor's RAG per dimension (``none``: not recorded, or no tolerance to consume)."""
 
 
 @dataclass(frozen=True)
@@ -208,7 +252,7 @@ class PortfolioReport:
     bubbles: tuple[Bubble, ...]
     decisions: tuple[DecisionFact, ...]
     top_risks: tuple[RiskFact, ...]
-    exceptions: str = NOT_YET_AVAILABLE
+    exceptions: tuple[ExceptionFact, ...] = ()
     maturity: MaturityReport | None = None
     """The maturity score of the quarter the period ends in (``gates.maturity``)."""
     prioritisation: Proposal | None = None
@@ -257,6 +301,9 @@ def portfolio_rows(
     rounds: dict[str, OpenRoundFact] = {}
     for r in facts.open_rounds:
         rounds.setdefault(r.project_key, r)
+    colours: dict[str, dict[str, str]] = defaultdict(dict)
+    for fact in sorted(facts.rag, key=lambda f: f.as_of):
+        colours[fact.project_key][fact.dimension] = fact.rag  # the latest wins
     rows = []
     for p in sorted(facts.projects, key=lambda p: p.key):
         template = templates.get((p.template_id, p.template_version))
@@ -285,6 +332,8 @@ def portfolio_rows(
                 next_gate=waiting.gate_id if waiting else (gate.id if gate else None),
                 next_gate_due=waiting.due_at.date() if waiting and waiting.due_at else None,
                 open_conditions=facts.open_conditions.get(p.key, 0),
+                open_exceptions=facts.open_exceptions.get(p.key, 0),
+                **{f"rag_{d}": colours[p.key].get(d, "none") for d in MONITORED},
             )
         )
     return tuple(rows)
@@ -374,4 +423,5 @@ def portfolio_report(
         bubbles=bubbles(facts, rows),
         decisions=tuple(sorted(facts.decisions, key=lambda d: (d.decided_at, d.project_key))),
         top_risks=top_risks(facts),
+        exceptions=tuple(sorted(facts.exceptions, key=lambda e: (e.raised_at, e.project_key, e.dimension))),
     )

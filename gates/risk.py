@@ -426,3 +426,14 @@ RISK_CRITERIA: dict[str, Criterion] = {
     "risk.top_band_mitigated": top_band_mitigated,
     "risk.exposure_within_tolerance": exposure_within_tolerance,
 }
+
+
+def risk_appetite(scale: RiskScaleDef) -> int:
+    """The highest score a risk may have without being in the top band (15 on the default 5 x 5 scale, whose
+    top band starts at 16): the baseline the monitor measures a project's worst live risk against.
+
+    Why the top band's edge: the template already says where a risk stops being tolerable without an owner and a
+    reducing response; a risk tolerance (``amount`` in score points, or ``percent`` of this edge) says how far
+    beyond it the project board lets the worst risk go before it is an exception.
+    """
+    return scale.bands[-1].min_score - 1

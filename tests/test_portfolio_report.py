@@ -144,6 +144,36 @@ def seed(sessions: sessionmaker[Session]) -> None:
                     project_key=key, id=rid, title=title, probability=p, impact=i, status=status, owner="mgr"
                 )
             )
+        # The monitor's RAG: the latest day on or before 29 November counts, a later one does not.
+        for key, as_of, colours in (
+            ("A", date(2026, 11, 20), ("amber", "green", "unknown", "red", "red")),
+            ("A", date(2026, 11, 27), ("red", "green", "unknown", "red", "red")),
+            ("A", date(2026, 12, 2), ("green", "green", "green", "green", "green")),
+            ("B", date(2026, 11, 28), ("unknown", "red", "none", "green", "red")),
+        ):
+            for dimension, rag in zip(("time", "cost", "quality", "risk", "overall"), colours, strict=True):
+                s.execute(
+                    insert(t.RagSnapshot).values(
+                        project_key=key, as_of=as_of, dimension=dimension, rag=rag, taken_at=utc(12, 3)
+                    )
+                )
+        # Exceptions: A's time one raised in the period (open), A's risk one raised before it and accepted in it,
+        # B's cost one raised before the period and still open, C's raised after it: open, not of the period.
+        for key, dimension, forecast, raised, decided in (
+            ("A", "time", Decimal(32), utc(11, 27, 6), None),
+            ("A", "risk", Decimal(20), utc(11, 10), utc(11, 25, 9)),
+            ("B", "cost", Decimal(1250), utc(11, 5), None),
+            ("C", "quality", Decimal(80), utc(12, 1), None),
+        ):
+            s.execute(
+                insert(t.ToleranceExceptionRow).values(
+                    id=uuid.uuid4(), project_key=key, scope="*", dimension=dimension, seq=1, level="project_board",
+                    owner_id="sam", baseline=Decimal(20), forecast=forecast, allowance=Decimal(10),
+                    deviation=Decimal(12), status="closed" if decided else "open", raised_at=raised,
+                    decision="accept" if decided else None, decided_by="sam" if decided else None, decided_at=decided,
+                    reason="accepted by the board" if decided else "",
+                )
+            )  # fmt: skip
         for factor, score in (("strategic-fit", 8), ("reward", 6)):
             s.execute(
                 insert(t.Score).values(
@@ -184,7 +214,16 @@ def test_report_model(db_url: str) -> None:
     assert rows["A"].next_gate == "ready-for-planning" and rows["A"].next_gate_due == date(2026, 11, 28)
     assert rows["B"].next_gate == "ready-for-executing" and rows["B"].next_gate_due is None
     assert rows["C"].next_gate is None and rows["B"].open_conditions == 2 and rows["A"].open_conditions == 0
-    assert rows["A"].open_exceptions == "not yet available"
+    assert (rows["A"].open_exceptions, rows["B"].open_exceptions, rows["C"].open_exceptions) == (1, 1, 1)
+    assert (rows["A"].rag_time, rows["A"].rag_cost, rows["A"].rag_quality, rows["A"].rag_risk) == (
+        "red", "green", "unknown", "red",
+    )  # fmt: skip
+    assert (rows["B"].rag_cost, rows["B"].rag_quality, rows["B"].rag_overall, rows["C"].rag_overall) == (
+        "red", "none", "red", "none",
+    )  # fmt: skip
+    assert [(e.project_key, e.dimension, e.status, e.decision) for e in report.exceptions] == [
+        ("A", "risk", "closed", "accept"), ("A", "time", "open", None),
+    ]  # fmt: skip
     assert dict(report.totals) == {"projects": 3, "active": 2, "killed": 1}
     assert [(f.stage_id, f.count) for f in report.funnel] == [
         ("initiating", 1), ("planning", 1), ("executing", 0), ("closing", 0),
@@ -229,14 +268,32 @@ def test_xlsx_numbers_read_back(report: PortfolioReport, lang: str) -> None:
     ]
     rows = {r[0]: r for r in sheet.iter_rows(min_row=2, values_only=True)}
     assert rows["A"][7] == 0.95 and rows["A"][9] == 1052.63 and rows["A"][10] == 1000
-    assert rows["B"][9] == 1250 and rows["B"][15] == 2
+    assert rows["B"][9] == 1250 and rows["B"][20] == 2
     assert rows["B"][11] == ("red" if lang == "en" else "红")
-    assert rows["A"][16] == ("not yet available" if lang == "en" else "暂不可用")
+    assert header[13:18] == (
+        ["Time RAG", "Cost RAG", "Quality RAG", "Risk RAG", "Overall RAG"]
+        if lang == "en"
+        else ["时间红黄绿", "成本红黄绿", "质量红黄绿", "风险红黄绿", "总体红黄绿"]
+    )
+    assert rows["A"][13:18] == (
+        ("red", "green", "unknown", "red", "red") if lang == "en" else ("红", "绿", "未知", "红", "红")
+    )
+    assert rows["B"][15] == ("none" if lang == "en" else "无")
+    assert header[21] == ("Open exceptions" if lang == "en" else "未关闭例外")
+    assert (rows["A"][21], rows["B"][21], rows["C"][21]) == (1, 1, 1)
     decisions = list(book.worksheets[1].iter_rows(min_row=2, values_only=True))
     assert [(d[0], d[2], d[3]) for d in decisions] == [
         ("C", "kill" if lang == "en" else "终止", datetime(2026, 11, 24, 10))
     ]
-    risks = list(book.worksheets[2].iter_rows(min_row=2, values_only=True))
+    exceptions = list(book.worksheets[2].iter_rows(min_row=2, values_only=True))
+    assert book.worksheets[2].title == ("Exceptions of the period" if lang == "en" else "本期例外")
+    assert [(e[0], e[1], e[6], e[7], e[9], e[10], e[11]) for e in exceptions] == [
+        ("A", "risk" if lang == "en" else "风险", 20, 12, datetime(2026, 11, 10),
+         "accepted" if lang == "en" else "接受", datetime(2026, 11, 25, 9)),
+        ("A", "time" if lang == "en" else "时间", 32, 12, datetime(2026, 11, 27, 6),
+         "open" if lang == "en" else "未关闭", None),
+    ]  # fmt: skip
+    risks = list(book.worksheets[3].iter_rows(min_row=2, values_only=True))
     assert [(r[1], r[6]) for r in risks] == [("R1", 20), ("R2", 6)]
     with zipfile.ZipFile(io.BytesIO(rendered.content)) as parts:
         assert len([n for n in parts.namelist() if n.startswith("xl/media/") and n.endswith(".png")]) == 4
@@ -253,6 +310,14 @@ def test_pdf_text_reads_back_with_an_embedded_font(report: PortfolioReport, lang
         assert expected in content, expected
     assert ("Decisions of the period" if lang == "en" else "本期决策") in content
     assert ("kill" if lang == "en" else "终止") in content
+    # A header wraps in a narrow column: English between its words, Chinese anywhere.
+    words = " ".join(content.split()) if lang == "en" else "".join(content.split())
+    assert ("Exceptions of the period" if lang == "en" else "本期例外") in content
+    assert ("Open exceptions" if lang == "en" else "未关闭例外") in words
+    assert ("Time RAG" if lang == "en" else "时间红黄绿") in words
+    assert "2026-11-27 06:00 UTC" in content and "2026-11-25 09:00 UTC" in content  # the period's two exceptions
+    assert ("accepted" if lang == "en" else "接受") in content
+    assert "2026-12-01" not in content  # C's exception was raised after the period
     fonts = {
         str(font.get_object().get("/BaseFont"))
         for page in reader.pages
@@ -328,3 +393,14 @@ def test_cli_writes_each_format_and_refuses_bad_input(sqlite_url: str, tmp_path:
         db=sqlite_url,
     )
     assert "项目组合报告" in html.read_text(encoding="utf-8")
+
+
+def test_management_notice_counts_the_exceptions(report: PortfolioReport) -> None:
+    from phasegate.flows.report import portfolio_summary
+    from phasegate.notifications.render import render as render_notice
+
+    summary = portfolio_summary(report)
+    assert (summary.exceptions, summary.open_exceptions) == (2, 3)
+    context = summary.model_dump(mode="json")
+    assert "2 raised or decided this period, 3 open" in render_notice("portfolio_report", "en", context).body_text
+    assert "本期提出或决定 2 项，未关闭 3 项" in render_notice("portfolio_report", "zh-CN", context).body_text

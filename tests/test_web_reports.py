@@ -80,6 +80,8 @@ def test_table_downloads_carry_the_filtered_rows(client: TestClient) -> None:
     rows = list(csv.reader(io.StringIO(answer.content.decode("utf-8-sig"))))
     assert rows[0][:3] == ["项目", "名称", "模板"] and [r[0] for r in rows[1:]] == ["B"]
     assert rows[1][7] == "0.6429" and rows[1][11] == "红"
+    assert rows[0][13:18] == ["时间红黄绿", "成本红黄绿", "质量红黄绿", "风险红黄绿", "总体红黄绿"]
+    assert rows[1][13:18] == ["未知", "红", "无", "绿", "红"] and rows[1][21] == "1"  # B's monitor RAG, open exceptions
     book = load_workbook(io.BytesIO(client.get("/reports/table.xlsx?sort=cpi&dir=asc&lang=en").content))
     keys = [r[0] for r in book.worksheets[0].iter_rows(min_row=2, values_only=True)]
     assert keys == ["B", "A", "C"]
@@ -91,6 +93,9 @@ def test_reports_page_and_report_downloads(client: TestClient) -> None:
     page = client.get("/reports?period=2026-W48&lang=en")
     assert page.status_code == 200
     assert page.text.count("<svg") == 4 and "1052.63" in page.text and 'id="gate-analytics"' in page.text
+    exceptions = page.text[page.text.index('id="report-exceptions"') :]
+    exceptions = exceptions[: exceptions.index("</table>")]
+    assert exceptions.count("<tr>") == 3 and "accepted" in exceptions and "2026-11-27" in exceptions  # header + 2
     zh = client.get("/reports?period=2026-W48&lang=zh-CN").text
     assert "项目组合" in zh and "关口分析" in zh and "各阶段周期" in zh
     pdf = client.get("/reports/portfolio.pdf?period=2026-W48&lang=en")

@@ -9,10 +9,22 @@ Raising is exactly-once by construction: the n-th exception on a project, scope 
 row, so a scan that dies before its commit raises nothing (the next one raises it), and two scans racing raise
 it once (the loser's insert is a no-op in a savepoint).
 
-What is forecast in this version: **cost** (the EAC, variances continue, against BAC and the project's cost
-tolerance) and **quality** (the latest status report's test pass rate and acceptance: the shortfall from 100 %
-in points, against the quality tolerance as a share of 100 %). Time, scope, risk and benefits tolerances are
-data and shown, but the monitor does not forecast them yet, so they take no part in the RAG.
+What is forecast, each against the project's own tolerance (the stage's where it has one):
+
+- **cost**: the EAC (variances continue) against BAC;
+- **time**: earned schedule on the template's working calendar (``gates.earned_schedule``): IEAC(t) - PD, the
+  working days the forecast finish lies beyond the planned finish, against the time tolerance (percent of the
+  planned duration or an amount of working days). The plan's start is its zero point (``plan_start``): a plan
+  without one, or no earned value yet, forecasts nothing (``unknown``);
+- **quality**: the latest status report's test pass rate and acceptance: the shortfall from 100 % in points,
+  against the quality tolerance as a share of 100 %;
+- **risk**: the worst live risk's score (probability x impact) beyond the template's risk appetite (the edge of
+  its top band, ``gates.risk.risk_appetite``), against the risk tolerance in score points. A project with an
+  empty register has no risk data (``unknown``); one whose risks are all closed has none beyond its appetite.
+
+**Scope and benefits** tolerances are recorded and shown, but not forecast: the status report carries no scope
+or benefits measure (``models.imports.ActualsRow``), and a colour made up without data would be dishonest. They
+take no part in the RAG and raise no exception.
 """
 
 from __future__ import annotations
@@ -20,20 +32,23 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
+from functools import cache
 from uuid import uuid4
 
 from phasegate.gates.calendar import WorkingCalendar
 from phasegate.gates.criteria import Criterion
-from phasegate.gates.earned_schedule import working_days
+from phasegate.gates.earned_schedule import plan_start, schedule_forecast, working_days
 from phasegate.gates.exceptions import CENT, Breach, breach_of, cost_forecast, next_sequence, quality_shortfall
-from phasegate.gates.rag import DimensionRag, Rag, dimension_rag, overall
+from phasegate.gates.rag import DimensionRag, Rag, adverse_trend, dimension_rag, overall
+from phasegate.gates.risk import risk_appetite
 from phasegate.gates.tolerance import EffectiveTolerance, effective_tolerances, in_force
 from phasegate.gates.vocabulary.enums import Recommendation
 from phasegate.gates.vocabulary.monitoring import MonitorInput, RagRow
 from phasegate.gates.vocabulary.notices import EvidenceWarning, ToleranceExceptionRaised
 from phasegate.gates.vocabulary.snapshots import Evaluation, OutboxRequest, ProjectSnapshot
-from phasegate.gates.vocabulary.template import LifecycleTemplate
+from phasegate.gates.vocabulary.template import CalendarDef, LifecycleTemplate
 from phasegate.gates.vocabulary.tolerance import PROJECT_SCOPE, Dimension, ToleranceException
+from phasegate.usecases.lookups import require_project
 from phasegate.usecases.messages import criteria_context, messages_for, org_notice
 from phasegate.usecases.ports import DocumentProbe
 from phasegate.usecases.result import SYSTEM, Result, UowFactory
@@ -51,7 +66,13 @@ class ProjectHealth(Result):
     cost: Rag
     cost_deviation: str | None
     cost_allowance: str | None
+    time: Rag = Rag.NONE
+    time_deviation: str | None = None
+    """Working days the forecast finish lies beyond the planned finish (negative: ahead)."""
+    time_allowance: str | None = None
+    forecast_finish: str | None = None
     quality: Rag
+    risk: Rag = Rag.NONE
     raised: int
 
 
@@ -64,7 +85,16 @@ class ScanReport(Result):
     health: tuple[ProjectHealth, ...]
 
 
+UNITS: dict[Dimension, tuple[str, str]] = {
+    Dimension.TIME: ("working days", "工作日"),
+    Dimension.QUALITY: ("%", "%"),
+    Dimension.RISK: ("score points", "风险分"),
+}
+"""The unit of a non-money exception in each locale's notice (money dimensions show the project's currency)."""
+
+
 def _notice(project: ProjectSnapshot, record: ToleranceException, owner_name: str | None) -> ToleranceExceptionRaised:
+    unit, unit_zh = UNITS.get(record.dimension, (project.currency, project.currency))
     return ToleranceExceptionRaised(
         project_key=project.key,
         project_name=project.name,
@@ -77,10 +107,68 @@ def _notice(project: ProjectSnapshot, record: ToleranceException, owner_name: st
         forecast=str(record.forecast),
         allowance=str(record.allowance),
         deviation=str(record.deviation),
-        currency=project.currency if record.dimension is Dimension.COST else "%",
+        currency=unit,
+        unit_zh=unit_zh,
         decide_command=f"phasegate exceptions decide {record.id} --decision approve_plan|premature_close|accept "
         '--reason "..."',
     )
+
+
+Assessed = tuple[DimensionRag, Breach | None, date]
+"""One dimension's colour, its breach if any, and the date of the evidence it was computed from."""
+
+
+def _rag(
+    item: MonitorInput, dimension: Dimension, deviation: Decimal | None, allowance: Decimal | None
+) -> DimensionRag:
+    return dimension_rag(
+        dimension,
+        deviation=None if deviation is None else deviation.quantize(CENT),
+        allowance=None if allowance is None else allowance.quantize(CENT),
+        history=item.history.get(dimension.value, ()),
+    )
+
+
+@cache
+def calendar_of(definition: CalendarDef) -> WorkingCalendar:
+    """A template's working calendar, built once per process (a scan colours thousands of projects on a few)."""
+    return WorkingCalendar.from_def(definition)
+
+
+def assess_time(
+    item: MonitorInput, project_wide: list[EffectiveTolerance], template: LifecycleTemplate, as_of: date
+) -> tuple[Assessed, str | None]:
+    """Time: earned schedule's IEAC(t) - PD (working days late) against the time tolerance on PD; the forecast
+    finish date (ISO) rides along for the summary."""
+    tolerance = in_force(project_wide, Dimension.TIME, item.project.stage_id)
+    calendar = calendar_of(template.calendar)
+    split = plan_start(item.plan)
+    duration = Decimal(working_days(calendar, split[0], split[1][-1][0])) if split else Decimal(0)
+    allowance = tolerance.allowance(duration) if tolerance is not None else None
+    es = None
+    if item.evm is not None:
+        es = schedule_forecast(item.plan, ev=item.evm.ev, as_of=item.evm.as_of, calendar=calendar)
+    if es is None or es.delay_days is None or es.ieac_t is None:
+        return (_rag(item, Dimension.TIME, None, allowance), None, as_of), None
+    rag = _rag(item, Dimension.TIME, es.delay_days, allowance)
+    breach = breach_of(item.project.key, tolerance, baseline=duration, forecast=es.ieac_t, deviation=es.delay_days)
+    finish = es.forecast_finish.isoformat() if es.forecast_finish else None
+    return (rag, breach, es.as_of), finish
+
+
+def assess_risk(
+    item: MonitorInput, project_wide: list[EffectiveTolerance], template: LifecycleTemplate, as_of: date
+) -> Assessed:
+    """Risk: the worst live risk's score beyond the template's appetite, against the risk tolerance in points."""
+    tolerance = in_force(project_wide, Dimension.RISK, item.project.stage_id)
+    appetite = Decimal(risk_appetite(template.risk_scale))
+    allowance = tolerance.allowance(appetite) if tolerance is not None else None
+    if item.risks == 0:
+        return _rag(item, Dimension.RISK, None, allowance), None, as_of
+    worst = Decimal(item.worst_risk or 0)
+    rag = _rag(item, Dimension.RISK, worst - appetite, allowance)
+    breach = breach_of(item.project.key, tolerance, baseline=appetite, forecast=worst)
+    return rag, breach, item.risks_changed or as_of
 
 
 def assess_quality(item: MonitorInput, project_wide: list[EffectiveTolerance]) -> tuple[DimensionRag, Breach | None]:
@@ -89,21 +177,9 @@ def assess_quality(item: MonitorInput, project_wide: list[EffectiveTolerance]) -
     tolerance = in_force(project_wide, Dimension.QUALITY, item.project.stage_id)
     shortfall = quality_shortfall(item.test_pass_rate, item.acceptance)
     allowance = tolerance.allowance(HUNDRED) if tolerance is not None else None
-    rag = dimension_rag(
-        Dimension.QUALITY,
-        deviation=None if shortfall is None else shortfall.quantize(CENT),
-        allowance=None if allowance is None else allowance.quantize(CENT),
-        history=item.history.get(Dimension.QUALITY.value, ()),
-    )
+    rag = _rag(item, Dimension.QUALITY, shortfall, allowance)
     forecast = None if shortfall is None else HUNDRED - shortfall
     return rag, breach_of(item.project.key, tolerance, baseline=HUNDRED, forecast=forecast, deviation=shortfall)
-
-
-def assess(item: MonitorInput, template: LifecycleTemplate) -> list[tuple[DimensionRag, Breach | None]]:
-    """The RAG of each forecast dimension of one project (cost, quality) and its breach, if any (pure)."""
-    tolerances = effective_tolerances(template, item.project, item.roles, item.tolerances)
-    project_wide = [t for t in tolerances if t.scope == PROJECT_SCOPE]
-    return [assess_cost(item, project_wide), assess_quality(item, project_wide)]
 
 
 def assess_cost(item: MonitorInput, project_wide: list[EffectiveTolerance]) -> tuple[DimensionRag, Breach | None]:
@@ -112,13 +188,37 @@ def assess_cost(item: MonitorInput, project_wide: list[EffectiveTolerance]) -> t
     forecast = cost_forecast(item.evm)
     allowance = tolerance.allowance(item.bac) if tolerance is not None else None
     deviation = None if forecast is None else forecast - item.bac
-    rag = dimension_rag(
-        Dimension.COST,
-        deviation=None if deviation is None else deviation.quantize(CENT),
-        allowance=None if allowance is None else allowance.quantize(CENT),
-        history=item.history.get(Dimension.COST.value, ()),
-    )
+    rag = _rag(item, Dimension.COST, deviation, allowance)
     return rag, breach_of(item.project.key, tolerance, baseline=item.bac, forecast=forecast)
+
+
+class Assessment(Result):
+    """Every forecast dimension of one project on one day (pure result of ``assess``)."""
+
+    cost: Assessed
+    time: Assessed
+    quality: Assessed
+    risk: Assessed
+    forecast_finish: str | None = None
+
+    @property
+    def dimensions(self) -> tuple[Assessed, ...]:
+        return (self.cost, self.time, self.quality, self.risk)
+
+
+def assess(item: MonitorInput, template: LifecycleTemplate, as_of: date) -> Assessment:
+    """The RAG of each forecast dimension of one project (cost, time, quality, risk) and its breach, if any."""
+    tolerances = effective_tolerances(template, item.project, item.roles, item.tolerances)
+    project_wide = [t for t in tolerances if t.scope == PROJECT_SCOPE]
+    report_date = item.evm.as_of if item.evm is not None else as_of
+    time, finish = assess_time(item, project_wide, template, as_of)
+    return Assessment(
+        cost=(*assess_cost(item, project_wide), report_date),
+        time=time,
+        quality=(*assess_quality(item, project_wide), report_date),
+        risk=assess_risk(item, project_wide, template, as_of),
+        forecast_finish=finish,
+    )
 
 
 def scan_projects(keys: Sequence[str], *, uow: UowFactory, now: datetime) -> ScanReport:
@@ -141,9 +241,8 @@ def scan_projects(keys: Sequence[str], *, uow: UowFactory, now: datetime) -> Sca
                 if stored is None:
                     continue
                 templates[pinned] = stored.template
-            assessed = assess(item, templates[pinned])
-            colours = [rag for rag, _ in assessed]
-            cost, quality = colours
+            assessed = assess(item, templates[pinned], as_of)
+            colours = [rag for rag, _, _ in assessed.dimensions]
             whole = overall(colours)
             rows += [
                 RagRow(
@@ -157,17 +256,15 @@ def scan_projects(keys: Sequence[str], *, uow: UowFactory, now: datetime) -> Sca
                 for rag in colours
             ]
             rows.append(RagRow(project_key=project.key, as_of=as_of, dimension="overall", rag=whole.value))
-            count = 0
-            for _, breach in assessed:
+            for _, breach, evidence_as_of in assessed.dimensions:
                 if breach is None:
                     continue
                 breaches += 1
                 latest = item.latest_exceptions.get(f"{breach.scope}:{breach.dimension.value}")
-                evidence_as_of = item.evm.as_of if item.evm is not None else as_of
                 seq = next_sequence(breach, latest, evidence_as_of=evidence_as_of)
                 if seq is not None:
                     pending.append((item, breach, seq))
-                    count += 1
+            cost, time = assessed.cost[0], assessed.time[0]
             health.append(
                 ProjectHealth(
                     project_key=project.key,
@@ -175,8 +272,13 @@ def scan_projects(keys: Sequence[str], *, uow: UowFactory, now: datetime) -> Sca
                     cost=cost.rag,
                     cost_deviation=None if cost.deviation is None else str(cost.deviation),
                     cost_allowance=None if cost.allowance is None else str(cost.allowance),
-                    quality=quality.rag,
-                    raised=count,
+                    time=time.rag,
+                    time_deviation=None if time.deviation is None else str(time.deviation),
+                    time_allowance=None if time.allowance is None else str(time.allowance),
+                    forecast_finish=assessed.forecast_finish,
+                    quality=assessed.quality[0].rag,
+                    risk=assessed.risk[0].rag,
+                    raised=0,
                 )
             )
         owners = tx.people.get_people({b.owner_id for _, b, _ in pending if b.owner_id})
@@ -226,6 +328,76 @@ def rag_history(key: str, *, uow: UowFactory) -> list[RagRow]:
     """A project's recorded RAG, oldest first."""
     with uow() as tx:
         return tx.tolerances.rag_history(key)
+
+
+SHOWN_DIMENSIONS = ("time", "cost", "quality", "risk", "overall")
+"""What the monitor colours, in the order pages and reports show it (scope and benefits are not forecast)."""
+HEALTH_DAYS = 10
+"""How many recorded days a project's RAG history shows."""
+
+
+class DimensionStatus(Result):
+    """One dimension's latest recorded colour, what it consumed, and whether its deviation grew two periods."""
+
+    dimension: str
+    rag: Rag
+    as_of: date | None = None
+    deviation: Decimal | None = None
+    allowance: Decimal | None = None
+    trend_adverse: bool = False
+
+
+class RagDay(Result):
+    """The colours recorded on one day, per dimension."""
+
+    as_of: date
+    colours: dict[str, Rag]
+
+
+class ProjectRag(Result):
+    """A project's computed RAG for pages and the API: latest per dimension, recent days, open exceptions."""
+
+    dimensions: tuple[DimensionStatus, ...]
+    history: tuple[RagDay, ...]
+    """The last ``HEALTH_DAYS`` recorded days, oldest first."""
+    open_exceptions: tuple[ToleranceException, ...]
+
+
+def project_rag(key: str, *, uow: UowFactory) -> ProjectRag:
+    """What the monitor last said about a project, with its recent history and open exceptions (one read)."""
+    with uow() as tx:
+        require_project(tx, key)
+        rows = tx.tolerances.rag_history(key)
+        open_exceptions = tx.tolerances.exceptions(project_key=key, status="open")
+    by_dimension: dict[str, list[RagRow]] = {}
+    days: dict[date, dict[str, Rag]] = {}
+    for row in rows:
+        by_dimension.setdefault(row.dimension, []).append(row)
+        days.setdefault(row.as_of, {})[row.dimension] = Rag(row.rag)
+    statuses = []
+    for dimension in SHOWN_DIMENSIONS:
+        found = by_dimension.get(dimension)
+        if not found:
+            statuses.append(DimensionStatus(dimension=dimension, rag=Rag.NONE))
+            continue
+        last = found[-1]
+        deviations = [r.deviation for r in found[-3:] if r.deviation is not None]
+        statuses.append(
+            DimensionStatus(
+                dimension=dimension,
+                rag=Rag(last.rag),
+                as_of=last.as_of,
+                deviation=last.deviation,
+                allowance=last.allowance,
+                trend_adverse=len(deviations) == 3 and adverse_trend(deviations),
+            )
+        )
+    recent = sorted(days)[-HEALTH_DAYS:]
+    return ProjectRag(
+        dimensions=tuple(statuses),
+        history=tuple(RagDay(as_of=day, colours=days[day]) for day in recent),
+        open_exceptions=tuple(open_exceptions),
+    )
 
 
 WARN_WORKING_DAYS = 5

@@ -58,9 +58,11 @@ from phasegate.usecases.messages import (
 from phasegate.usecases.monitoring import (
     GateDateReport,
     ProjectHealth,
+    ProjectRag,
     ScanReport,
     active_projects,
     gate_actions,
+    project_rag,
     rag_history,
     scan_projects,
 )
@@ -104,6 +106,7 @@ __all__ = [
     "LessonView",
     "ProjectData",
     "ProjectHealth",
+    "ProjectRag",
     "ProjectView",
     "PublishResult",
     "ReportSent",
@@ -154,6 +157,7 @@ __all__ = [
     "portfolio_report",
     "prioritise_portfolio",
     "project_data",
+    "project_rag",
     "project_roles",
     "project_view",
     "publish_template",

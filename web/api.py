@@ -288,6 +288,10 @@ class ProjectDetail(BaseModel):
     gate_id: str | None = Field(description="The gate that closes the current stage (none when not active).")
     pending_rounds: list[RoundOut]
     decisions: list[DecisionRecord]
+    rag: services.ProjectRag = Field(
+        description="The portfolio monitor's computed RAG: latest per dimension (time, cost, quality, risk, overall) "
+        "with deviation, allowance and adverse trend, the recent days' colours, and the open tolerance exceptions."
+    )
 
 
 @router.get("/projects", responses=READ, tags=["projects"])
@@ -344,6 +348,7 @@ def get_project(_: Reader, rt: Runtime, key: Key) -> ProjectDetail:
         gate_id=view.gate_id,
         pending_rounds=[_round(r) for r in view.pending_rounds],
         decisions=list(view.history),
+        rag=services.project_rag(key, uow=rt.reader),
     )
 
 

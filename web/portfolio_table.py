@@ -25,6 +25,7 @@ SORT_KEYS: Mapping[str, Callable[[PortfolioRow], Any]] = {
     "bac": lambda r: r.bac,
     "next_gate_due": lambda r: r.next_gate_due,
     "open_conditions": lambda r: r.open_conditions,
+    "open_exceptions": lambda r: r.open_exceptions,
 }
 STATUSES = ("active", "on_hold", "killed", "completed")
 BANDS = ("green", "amber", "red", "unknown")
@@ -68,15 +69,15 @@ def parse_query(params: Mapping[str, str]) -> TableQuery:
 
 
 def select_rows(rows: Sequence[PortfolioRow], query: TableQuery) -> list[PortfolioRow]:
-    """Rows matching the text (key, name, sponsor, stage), status and band (either dimension), sorted; rows
-    without the sorted figure (no CPI yet) come last in either direction."""
+    """Rows matching the text (key, name, sponsor, stage), status and band (an EVM band or the monitor's overall
+    RAG), sorted; rows without the sorted figure (no CPI yet) come last in either direction."""
     needle = query.q.lower()
     kept = [
         r
         for r in rows
         if (not needle or any(needle in v.lower() for v in (r.key, r.name, r.sponsor, r.stage_name, r.stage_name_zh)))
         and (not query.status or r.status == query.status)
-        and (not query.band or query.band in (r.budget_rag, r.schedule_rag))
+        and (not query.band or query.band in (r.budget_rag, r.schedule_rag, r.rag_overall))
     ]
     key = SORT_KEYS[query.sort]
     present = sorted((r for r in kept if key(r) is not None), key=lambda r: (key(r), r.key), reverse=query.desc)

@@ -8,6 +8,7 @@ parameter, refusals 403; nothing here writes.
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -21,7 +22,13 @@ from phasegate.gates.vocabulary.errors import InputError, PermissionDeniedError
 from phasegate.gates.vocabulary.identity import Actor
 from phasegate.notifications.portfolio.document import render as render_report
 from phasegate.notifications.portfolio.labels import word
-from phasegate.notifications.portfolio.tables import csv_text, decisions_table, portfolio_table, risks_table
+from phasegate.notifications.portfolio.tables import (
+    csv_text,
+    decisions_table,
+    exceptions_table,
+    portfolio_table,
+    risks_table,
+)
 from phasegate.usecases import services
 from phasegate.usecases.people import person_actor
 from phasegate.web import i18n, session
@@ -83,6 +90,7 @@ async def reports_page(request: Request) -> Response:
             "charts": [(c.name, c.title, chart_markup(c)) for c in charts],
             "portfolio": portfolio_table(report, locale),
             "decisions": decisions_table(report, locale),
+            "exceptions": exceptions_table(report, locale),
             "risks": risks_table(report, locale),
             "gates": gates,
         }
@@ -152,4 +160,11 @@ def dashboard_table(request: Request) -> dict[str, Any]:
     query = parse_query(request.query_params)
     report = _report(request, None)
     rows = select_rows(report.rows, query)
-    return {"table_rows": rows[:SHOWN], "table_total": len(rows), "table_query": query, "table_shown": SHOWN}
+    monitor = Counter(r.rag_overall for r in report.rows if r.status == "active")
+    return {
+        "table_rows": rows[:SHOWN],
+        "table_total": len(rows),
+        "table_query": query,
+        "table_shown": SHOWN,
+        "monitor_bands": monitor,
+    }

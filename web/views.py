@@ -300,6 +300,7 @@ class ProjectPage:
     audit: list[Any]
     tolerances: list[EffectiveTolerance]
     exceptions: list[ToleranceException]
+    rag: services.ProjectRag
 
 
 def project_page(rt: Runtime, key: str, now: datetime) -> ProjectPage:
@@ -348,6 +349,7 @@ def project_page(rt: Runtime, key: str, now: datetime) -> ProjectPage:
             t for t in services.list_tolerances(key, uow=rt.reader).tolerances if t.scope in ("*", project.stage_id)
         ],
         exceptions=services.list_exceptions(uow=rt.reader, project_key=key),
+        rag=services.project_rag(key, uow=rt.reader),
     )
 
 

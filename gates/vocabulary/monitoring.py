@@ -27,6 +27,14 @@ class MonitorInput(BaseModel):
     test_pass_rate: Decimal | None = None
     acceptance: Decimal | None = None
     """The quality metrics of the latest status report (percent), when it had them."""
+    plan: tuple[tuple[date, Decimal], ...] = ()
+    """The whole time-phased baseline (cumulative planned value per period end), for earned schedule."""
+    risks: int = 0
+    """How many risks the register holds (closed ones included): none at all is no risk data, not no risk."""
+    worst_risk: int | None = None
+    """The highest probability x impact among live risks; ``None`` when no risk is live."""
+    risks_changed: date | None = None
+    """When the register last changed (the evidence date of a risk breach)."""
     tolerances: tuple[ToleranceRecord, ...] = ()
     roles: dict[str, tuple[str, ...]]
     latest_exceptions: dict[str, ToleranceException] = {}

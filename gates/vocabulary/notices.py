@@ -203,6 +203,9 @@ class ToleranceExceptionRaised(ProjectNotice):
     allowance: str
     deviation: str
     currency: str
+    """The unit the figures are in: the project's currency for cost, working days for time, % for quality."""
+    unit_zh: str | None = None
+    """The same unit in Chinese (the zh-CN notice; ``None``: the currency, as before)."""
     decide_command: str
 
 
@@ -257,6 +260,10 @@ class PortfolioReportReady(Notice):
     rag: RagCounts
     decisions: int
     open_conditions: int
+    open_exceptions: int = 0
+    """Tolerance exceptions open now, across the portfolio."""
+    exceptions: int = 0
+    """Tolerance exceptions raised or decided within the period."""
     report_url: str | None = None
 
 

@@ -11,9 +11,10 @@ from collections.abc import Sequence
 from datetime import date, timedelta
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
+from phasegate.gates.risk import CLOSED_STATUSES
 from phasegate.gates.vocabulary.enums import ProjectStatus
 from phasegate.gates.vocabulary.evidence import EvmSnapshot
 from phasegate.gates.vocabulary.monitoring import MonitorInput
@@ -38,7 +39,7 @@ class SqlMonitoring:
         self.session = session
 
     def monitor_inputs(self, keys: Sequence[str], as_of: date) -> list[MonitorInput]:
-        """Everything the monitor needs about these projects in eight queries, however many there are."""
+        """Everything the monitor needs about these projects in nine queries, however many there are."""
         wanted = list(keys)
         projects = [
             project_snapshot(row)
@@ -71,10 +72,24 @@ class SqlMonitoring:
         periods: dict[str, list[tuple[date, Decimal]]] = {}
         for key, end, value in self.session.execute(
             select(t.BaselinePeriod.project_key, t.BaselinePeriod.period_end, t.BaselinePeriod.planned_value)
-            .where(t.BaselinePeriod.project_key.in_(active), t.BaselinePeriod.period_end <= as_of)
+            .where(t.BaselinePeriod.project_key.in_(active))
             .order_by(t.BaselinePeriod.period_end)
         ):
             periods.setdefault(key, []).append((end, value))
+        live = func.lower(func.trim(t.Risk.status)).not_in(CLOSED_STATUSES)
+        risks = {
+            row.project_key: row
+            for row in self.session.execute(
+                select(
+                    t.Risk.project_key,
+                    func.count().label("total"),
+                    func.max(case((live, t.Risk.probability * t.Risk.impact))).label("worst"),
+                    func.max(t.Risk.updated_at).label("changed"),
+                )
+                .where(t.Risk.project_key.in_(active))
+                .group_by(t.Risk.project_key)
+            )
+        }
         tolerances: dict[str, list[ToleranceRecord]] = {}
         for tolerance in self.session.scalars(select(t.Tolerance).where(t.Tolerance.project_key.in_(active))):
             tolerances.setdefault(tolerance.project_key, []).append(tolerance_record(tolerance))
@@ -126,6 +141,7 @@ class SqlMonitoring:
         for project in projects:
             bac = bacs.get(project.key, project.budget)
             report = reports.get(project.key)
+            risk = risks.get(project.key)
             evm = None
             if report is not None:
                 planned = report.planned_value
@@ -152,6 +168,10 @@ class SqlMonitoring:
                     evm=evm,
                     test_pass_rate=report.test_pass_rate if report is not None else None,
                     acceptance=report.acceptance if report is not None else None,
+                    plan=tuple(periods.get(project.key, ())),
+                    risks=risk.total if risk is not None else 0,
+                    worst_risk=risk.worst if risk is not None else None,
+                    risks_changed=risk.changed.date() if risk is not None and risk.changed else None,
                     tolerances=tuple(tolerances.get(project.key, ())),
                     roles={"sponsor": (project.sponsor_id,), "manager": (project.manager_id,)} | assigned,
                     latest_exceptions=exceptions.get(project.key, {}),

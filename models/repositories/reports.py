@@ -78,7 +78,7 @@ class SqlReports:
         )
 
     def portfolio_facts(self, start: date, end: date) -> pf.PortfolioFacts:
-        """The portfolio report's facts for a period (both ends inclusive, UTC days): seven set-based queries."""
+        """The portfolio report's facts for a period (both ends inclusive, UTC days): ten set-based queries."""
         s = self.session
         sponsor = select(t.Person.name).where(t.Person.id == t.Project.sponsor_id).scalar_subquery()
         projects = s.execute(
@@ -141,6 +141,29 @@ class SqlReports:
             )
         ).all()
         scores = s.execute(select(t.Score.project_key, func.avg(t.Score.score)).group_by(t.Score.project_key)).all()
+        latest = (
+            select(t.RagSnapshot.project_key, t.RagSnapshot.dimension, func.max(t.RagSnapshot.as_of).label("as_of"))
+            .where(t.RagSnapshot.as_of <= end)
+            .group_by(t.RagSnapshot.project_key, t.RagSnapshot.dimension)
+            .subquery()
+        )
+        rag = s.execute(
+            select(t.RagSnapshot.project_key, t.RagSnapshot.dimension, t.RagSnapshot.as_of, t.RagSnapshot.rag).join(
+                latest,
+                (t.RagSnapshot.project_key == latest.c.project_key)
+                & (t.RagSnapshot.dimension == latest.c.dimension)
+                & (t.RagSnapshot.as_of == latest.c.as_of),
+            )
+        ).all()
+        x = t.ToleranceExceptionRow
+        open_exceptions = s.execute(
+            select(x.project_key, func.count()).where(x.status == "open").group_by(x.project_key)
+        ).all()
+        exceptions = s.scalars(
+            select(x).where(
+                ((x.raised_at >= since) & (x.raised_at < until)) | ((x.decided_at >= since) & (x.decided_at < until))
+            )
+        ).all()
         return pf.PortfolioFacts(
             projects=tuple(
                 pf.ProjectFact(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7] or r[6], r[8]) for r in projects
@@ -151,6 +174,27 @@ class SqlReports:
             decisions=tuple(pf.DecisionFact(r[0], r[1], r[2], r[3], tuple(r[4]), r[5]) for r in decisions),
             risks=tuple(pf.RiskFact(r[0], r[1], r[2], r[3], r[4], r[5]) for r in risks),
             value_scores={r[0]: float(r[1]) for r in scores},
+            rag=tuple(pf.RagFact(r[0], r[1], r[2], r[3]) for r in rag),
+            open_exceptions={r[0]: int(r[1]) for r in open_exceptions},
+            exceptions=tuple(
+                pf.ExceptionFact(
+                    e.project_key,
+                    e.dimension,
+                    e.scope,
+                    e.level,
+                    e.owner_id,
+                    e.baseline,
+                    e.forecast,
+                    e.allowance,
+                    e.deviation,
+                    e.raised_at,
+                    e.status,
+                    e.decision,
+                    e.decided_at,
+                    e.decided_by,
+                )
+                for e in exceptions
+            ),
         )
 
     def report_run(self, kind: str, period: str) -> ReportRunRecord | None:

@@ -10,6 +10,7 @@ from phasegate.notifications.portfolio.charts import Chart
 from phasegate.notifications.portfolio.labels import labels, word
 from phasegate.notifications.portfolio.tables import (
     decisions_table,
+    exceptions_table,
     maturity_heading,
     maturity_table,
     portfolio_table,
@@ -43,6 +44,7 @@ def render_html(report: PortfolioReport, lang: str, charts: list[Chart]) -> str:
         charts=[(c.title, chart_markup(c)) for c in charts],
         portfolio=portfolio_table(report, lang),
         decisions=decisions_table(report, lang),
+        exceptions=exceptions_table(report, lang),
         risks=risks_table(report, lang),
         maturity_heading=maturity_heading(report, lang),
         maturity=maturity_table(report, lang),

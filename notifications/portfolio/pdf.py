@@ -14,6 +14,7 @@ from phasegate.notifications.portfolio.labels import word
 from phasegate.notifications.portfolio.tables import (
     Table,
     decisions_table,
+    exceptions_table,
     maturity_heading,
     maturity_table,
     portfolio_table,
@@ -24,6 +25,30 @@ from phasegate.notifications.portfolio.tables import (
 )
 
 HEADING = FontFace(emphasis="BOLD", fill_color=(238, 238, 238))
+
+
+HEADER_WIDTH = 8
+
+
+def _width(value: str) -> int:
+    """Printed width in Latin letters: a CJK character takes about two."""
+    return sum(2 if ord(ch) >= 0x2E80 else 1 for ch in value)
+
+
+def _header_width(word: str) -> int:
+    width = _width(word)
+    return min(width, HEADER_WIDTH) if width > len(word) else width
+
+
+def column_widths(printed: list[list[str]]) -> tuple[int, ...]:
+    """Relative column widths: each column's widest cell, its header counted by its longest word (headers wrap
+    between words, Chinese ones anywhere: ``HEADER_WIDTH``), so a long header never squeezes the dates and figures
+    beneath it."""
+    headers, *rows = printed
+    return tuple(
+        max([_header_width(w) for w in str(header).split()] + [_width(row[i]) for row in rows] + [2]) + 1
+        for i, header in enumerate(headers)
+    )
 
 
 class _Report(FPDF):
@@ -61,8 +86,14 @@ class _Report(FPDF):
             self.note(word("en", "none") if self.family != "report" else "-")
             return
         self.set_font(self.family, "", size)
-        with self.table(headings_style=HEADING, line_height=size * 0.55, first_row_as_headings=True) as grid:
-            for row in [list(headers), *[[text(c) for c in r] for r in rows]]:
+        printed = [list(headers), *[[text(c) for c in r] for r in rows]]
+        with self.table(
+            headings_style=HEADING,
+            line_height=size * 0.55,
+            first_row_as_headings=True,
+            col_widths=column_widths(printed),
+        ) as grid:
+            for row in printed:
                 line = grid.row()
                 for cell in row:
                     line.cell(self.say(str(cell)))
@@ -93,7 +124,7 @@ def render_pdf(report: PortfolioReport, lang: str, charts: list[Chart], *, font:
     pdf.heading(word(lang, "decisions"))
     pdf.grid(decisions_table(report, lang), 7.5)
     pdf.heading(word(lang, "exceptions"))
-    pdf.note(word(lang, "not_yet_available"))
+    pdf.grid(exceptions_table(report, lang), 7.5)
     pdf.heading(word(lang, "risks"))
     pdf.grid(risks_table(report, lang), 7.5)
     if report.maturity is not None:

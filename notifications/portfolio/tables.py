@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from phasegate.gates.portfolio import PortfolioReport
+from phasegate.gates.portfolio import MONITORED, PortfolioReport
 from phasegate.notifications.portfolio.labels import stage_name, word
 
 Cell = str | int | float | Decimal | date | datetime | None
@@ -16,12 +16,18 @@ Table = tuple[list[str], list[list[Cell]]]
 
 PORTFOLIO_COLUMNS = (
     "project", "name", "template", "stage", "status", "sponsor", "as_of", "cpi", "spi", "eac", "bac",
-    "budget_rag", "schedule_rag", "next_gate", "next_gate_due", "open_conditions", "open_exceptions",
+    "budget_rag", "schedule_rag", "rag_time", "rag_cost", "rag_quality", "rag_risk", "rag_overall",
+    "next_gate", "next_gate_due", "open_conditions", "open_exceptions",
 )  # fmt: skip
 
 
+def rag_word(lang: str, rag: str) -> str:
+    """A colour's word; ``none`` (no tolerance, or nothing recorded) is not the "none in this period" note."""
+    return word(lang, "none_rag" if rag == "none" else rag)
+
+
 def portfolio_table(report: PortfolioReport, lang: str) -> Table:
-    """One row per project; open exceptions say "not yet available" until tolerances exist (issue #14)."""
+    """One row per project: EVM bands, the monitor's RAG per dimension, open conditions and exceptions."""
     rows: list[list[Cell]] = [
         [
             r.key,
@@ -37,14 +43,50 @@ def portfolio_table(report: PortfolioReport, lang: str) -> Table:
             r.bac,
             word(lang, r.budget_rag),
             word(lang, r.schedule_rag),
+            *(rag_word(lang, getattr(r, f"rag_{d}")) for d in MONITORED),
             r.next_gate,
             r.next_gate_due,
             r.open_conditions,
-            word(lang, "not_yet_available"),
+            r.open_exceptions,
         ]
         for r in report.rows
     ]
     return [word(lang, c) for c in PORTFOLIO_COLUMNS], rows
+
+
+def exceptions_table(report: PortfolioReport, lang: str) -> Table:
+    """The exceptions raised or decided in the period: the breach, whose tolerance, and what was decided."""
+    columns = (
+        "project",
+        "dimension",
+        "scope",
+        "tolerance_level",
+        "owner",
+        "baseline",
+        "forecast",
+        "deviation",
+        "allowance",
+    )
+    headers = [word(lang, c) for c in (*columns, "raised_at", "status", "decided_at", "decided_by")]
+    rows: list[list[Cell]] = [
+        [
+            e.project_key,
+            word(lang, f"dim_{e.dimension}"),
+            word(lang, "whole_project") if e.scope == "*" else e.scope,
+            word(lang, e.level),
+            e.owner_id,
+            e.baseline,
+            e.forecast,
+            e.deviation,
+            e.allowance,
+            e.raised_at,
+            word(lang, e.decision) if e.decision else word(lang, "exception_open"),
+            e.decided_at,
+            e.decided_by,
+        ]
+        for e in report.exceptions
+    ]
+    return headers, rows
 
 
 def decisions_table(report: PortfolioReport, lang: str) -> Table:

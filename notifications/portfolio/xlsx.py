@@ -18,6 +18,7 @@ from phasegate.notifications.portfolio.tables import (
     Cell,
     Table,
     decisions_table,
+    exceptions_table,
     maturity_table,
     portfolio_table,
     prioritisation_summary,
@@ -25,7 +26,7 @@ from phasegate.notifications.portfolio.tables import (
     risks_table,
 )
 
-SHEETS = ("portfolio", "decisions", "risks", "rag_trend", "s_curve", "charts")
+SHEETS = ("portfolio", "decisions", "exceptions", "risks", "rag_trend", "s_curve", "charts")
 
 
 def _cell(value: Cell) -> object:
@@ -53,6 +54,7 @@ def render_xlsx(report: PortfolioReport, lang: str, charts: list[Chart]) -> byte
     first.title = word(lang, "portfolio")[:31]
     _fill(first, portfolio_table(report, lang))
     _fill(book.create_sheet(word(lang, "decisions")[:31]), decisions_table(report, lang))
+    _fill(book.create_sheet(word(lang, "exceptions")[:31]), exceptions_table(report, lang))
     _fill(book.create_sheet(word(lang, "risks")[:31]), risks_table(report, lang))
     trend: list[list[Cell]] = [[w.week_end, w.green, w.amber, w.red, w.unknown] for w in report.rag_trend]
     _fill(
@@ -76,7 +78,6 @@ def render_xlsx(report: PortfolioReport, lang: str, charts: list[Chart]) -> byte
     meta.append([word(lang, "title"), report.period.label])
     meta.append([word(lang, "period"), report.period.start, report.period.end])
     meta.append([word(lang, "generated"), report.generated_at.replace(tzinfo=None)])
-    meta.append([word(lang, "exceptions"), word(lang, "not_yet_available")])
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()

@@ -50,6 +50,7 @@ REMOTE: dict[str, tuple[str, ...] | None] = {
     "risk": ("add", "list", "import"),
     "audit": ("verify", "head"),
     "lesson": ("add", "edit", "list", "search", "show", "applied", "due"),
+    "exceptions": ("list", "decide"),
     "portfolio": ("prioritise",),
     "report": ("maturity",),
 }
@@ -91,7 +92,17 @@ def refuse_unless_remote(argv: list[str], login: Login, *, groups: set[str], com
 
 def build_app(only: str | None, local_commands: dict[str, Callable[..., None]]) -> typer.Typer:
     """The remote command tree (just ``only`` when given), plus the login commands from ``local_commands``."""
-    from phasegate.flows.cli.remote import approvals, audit, evidence, gates, lessons, people, projects, strategy
+    from phasegate.flows.cli.remote import (
+        approvals,
+        audit,
+        evidence,
+        exceptions,
+        gates,
+        lessons,
+        people,
+        projects,
+        strategy,
+    )
 
     projects.app.command("resume")(approvals.project_resume)
     projects.app.command("close")(approvals.project_close)
@@ -111,6 +122,7 @@ def build_app(only: str | None, local_commands: dict[str, Callable[..., None]]) 
         "risk": projects.risk_app,
         "audit": audit.app,
         "lesson": lessons.app,
+        "exceptions": exceptions.app,
         "portfolio": strategy.portfolio_app,
         "report": strategy.report_app,
     }
