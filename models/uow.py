@@ -30,6 +30,7 @@ from models.evidence import DocumentEvidence, EvmSnapshot, MilestoneEvidence, Ri
 from models.identity import OrgRole
 from models.lesson_store import LessonRepository
 from models.monitoring import MonitorInput, RagRow
+from models.resource_store import ResourceRepository
 from models.snapshots import (
     BaselineRecord,
     ConditionRecord,
@@ -226,7 +227,7 @@ OrgRoute = Callable[[Sequence[str]], list[str]]
 """Organisation targets (Apprise URLs) for a set of tags, OR-ed: injected by entry points from the org config."""
 
 
-class SqlUnitOfWork(LessonRepository):
+class SqlUnitOfWork(LessonRepository, ResourceRepository):
     def __init__(
         self,
         session_factory: sessionmaker[Session],

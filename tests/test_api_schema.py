@@ -34,6 +34,7 @@ from models.settings import Settings
 from models.uow import SqlUnitOfWork
 from tests.test_api import seed
 from web.api import router
+from web.api_resources import router as resources_router
 from web.api_session import router as session_router
 from web.api_team import router as team_router
 from web.app import create_app
@@ -84,7 +85,7 @@ def _operations() -> list[tuple[str, str]]:
     """(METHOD, path) of every API operation, read from the router so a new endpoint is tested without edits."""
     return sorted(
         (method, route.path)
-        for route in (*router.routes, *session_router.routes, *team_router.routes)
+        for route in (*router.routes, *session_router.routes, *team_router.routes, *resources_router.routes)
         if isinstance(route, APIRoute)
         for method in route.methods or ()
     )

@@ -202,6 +202,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # The REST API is its own module (web/api.py); the pages work without it.
         app.include_router(importlib.import_module("web.api").router)
         app.include_router(importlib.import_module("web.api_team").router)  # what a team member runs remotely
+        app.include_router(importlib.import_module("web.api_resources").router)  # capacity, demand, HOLD queue
         app.include_router(importlib.import_module("web.api_session").router)  # what `phasegate login` needs
     return app
 

@@ -366,3 +366,26 @@ def audit_trail(rt: Runtime, key: str) -> list[Any]:
 
 def lessons_page(rt: Runtime, query: str) -> list[services.LessonRow]:
     return services.lesson_board(query, uow=rt.reader)
+
+
+@dataclass(frozen=True)
+class ResourcesPage:
+    allocation: services.AllocationView
+    queue: list[services.QueueEntry]
+    roles: list[str]
+
+
+def resources_page(rt: Runtime, *, role: str | None, first: str | None, last: str | None) -> ResourcesPage:
+    """The allocation view (``first``/``last`` as YYYY-MM) and the HOLD queue, as ``/resources`` shows them."""
+    from flows.runtime import utc_now
+    from models.resources import parse_month
+
+    view = services.allocation_view(
+        uow=rt.reader,
+        today=utc_now().date(),
+        first=None if first is None else parse_month(first, field="from"),
+        last=None if last is None else parse_month(last, field="to"),
+        role=role,
+    )
+    roles = sorted({p.role for p in services.resource_people(uow=rt.reader)})
+    return ResourcesPage(allocation=view, queue=services.hold_queue(uow=rt.reader), roles=roles)

@@ -27,6 +27,7 @@ from flows.cli import (
     people,
     projects,
     reports,
+    resources,
     server,
     templates,
     tokens,
@@ -71,6 +72,7 @@ GROUPS: dict[str, typer.Typer] = {
     "tolerance": tolerances.app,
     "exceptions": exceptions.app,
     "lesson": lessons.app,
+    "resources": resources.app,
 }
 COMMANDS: dict[str, Callable[..., None]] = {
     "vote": approvals.vote,

@@ -13,6 +13,7 @@ from gates.authorization import Act, check_recorded_approval
 from gates.guard import audit_name, permit, refusals_audited, stamp
 from gates.ports import DocumentProbe, UnitOfWork
 from gates.usecases.lookups import current_gate, project_roles, require_person, require_project, require_template
+from gates.usecases.resources import gate_resources
 from gates.usecases.result import Result, UowFactory
 from models.commands import RecordCost, RegisterDocument
 from models.enums import (
@@ -83,6 +84,7 @@ def collect_evidence(
         risks=tuple(tx.risks(key)),
         milestones=tuple(tx.milestones(key)),
         scores=tuple(tx.scores(key, gate.id)),
+        resources=gate_resources(tx, project, gate),
     )
 
 

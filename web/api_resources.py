@@ -1,0 +1,179 @@
+"""The REST API for resources across projects: people's resource roles and monthly capacity, demand per project
+stage (one batch, all or nothing, as the CLI's file import), the allocation view with over-allocation flagged,
+project priorities and the HOLD queue.
+
+Why a module of its own: ``web.api`` is near a thousand lines; these handlers share its types and conventions
+(thin: validate the body, call the one use case the CLI calls, shape the answer). Demand rows are validated
+by the same row model the file import uses (``models.imports.DemandPlanRow``), so a bad row reads the same.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Path, Query, status
+from pydantic import BaseModel, Field, StringConstraints, ValidationError
+
+from gates import services
+from models.errors import InputError
+from models.imports import DemandPlanRow, ImportRowsError
+from models.resources import CapacityOverride, DemandLine, PriorityRecord, ResourceProfile, parse_month
+from web.api import READ, WRITE, Body, Key, PersonId, ProjectKey
+from web.auth import Acting, Reader, Runtime
+from web.problems import ProblemRoute, single_valued_query
+
+router = APIRouter(prefix="/api/v1", route_class=ProblemRoute, dependencies=[Depends(single_valued_query)])
+
+MAX_ROWS = 10_000
+MONTH_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
+HOURS_PATTERN = r"^[0-9]{1,7}(\.[0-9]{1,2})?$"
+MonthText = Annotated[str, StringConstraints(pattern=MONTH_PATTERN)]
+HoursText = Annotated[str, StringConstraints(pattern=HOURS_PATTERN)]
+RoleName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
+MonthPath = Annotated[str, Path(pattern=MONTH_PATTERN, description="YYYY-MM")]
+
+
+def _month(value: str | None, field: str) -> date | None:
+    return None if value is None else parse_month(value, field=field)
+
+
+class ProfileIn(Body):
+    role: RoleName
+    fte: Annotated[str, StringConstraints(pattern=r"^(0(\.[0-9]{1,2})?|1(\.0{1,2})?)$")] = "1"
+    hours_per_day: Annotated[str, StringConstraints(pattern=r"^[0-9]{1,2}(\.[0-9]{1,2})?$")] = "8"
+    region: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] = "US"
+
+
+@router.get("/resources/people", responses=READ, tags=["resources"])
+def list_resource_people(_: Reader, rt: Runtime) -> list[ResourceProfile]:
+    """Everyone with a resource role: role, FTE, hours per day and the working-calendar region."""
+    return services.resource_people(uow=rt.reader)
+
+
+@router.put("/resources/people/{person_id}", responses=WRITE, tags=["resources"])
+def set_resource_profile(actor: Acting, rt: Runtime, person_id: PersonId, body: ProfileIn) -> ResourceProfile:
+    """Make a person a resource of a role, or change their FTE, hours per day or region (pmo_admin; audited)."""
+    fte, per_day = Decimal(body.fte), Decimal(body.hours_per_day)
+    if fte <= 0 or per_day <= 0 or per_day > 24:
+        raise InputError("fte must be more than 0 and at most 1; hours_per_day more than 0 and at most 24")
+    profile = ResourceProfile(person_id=person_id, role=body.role, fte=fte, hours_per_day=per_day, region=body.region)
+    return services.set_resource_profile(profile, actor=actor, uow=rt.uow, now=rt.now())
+
+
+class CapacityIn(Body):
+    hours: HoursText | None = Field(default=None, description="Hours available that month.")
+    fte_days: HoursText | None = Field(default=None, description="Full days available (x hours per day).")
+
+
+class CapacityOut(BaseModel):
+    person_id: str
+    month: str
+    override: CapacityOverride | None = Field(description="None: the calendar rule applies again.")
+
+
+@router.put("/resources/people/{person_id}/capacity/{month}", responses=WRITE, tags=["resources"])
+def set_capacity(actor: Acting, rt: Runtime, person_id: PersonId, month: MonthPath, body: CapacityIn) -> CapacityOut:
+    """Set a person's capacity in one month, in hours or FTE-days (pmo_admin; audited)."""
+    if (body.hours is None) == (body.fte_days is None):
+        raise InputError("give exactly one of hours or fte_days (DELETE clears the month)")
+    first = parse_month(month, field="month")
+    override = services.set_capacity(
+        person_id,
+        first,
+        hours=None if body.hours is None else Decimal(body.hours),
+        fte_days=None if body.fte_days is None else Decimal(body.fte_days),
+        actor=actor,
+        uow=rt.uow,
+        now=rt.now(),
+    )
+    return CapacityOut(person_id=person_id, month=month, override=override)
+
+
+@router.delete("/resources/people/{person_id}/capacity/{month}", responses=WRITE, tags=["resources"])
+def clear_capacity(actor: Acting, rt: Runtime, person_id: PersonId, month: MonthPath) -> CapacityOut:
+    """Back to the calendar rule for that month (pmo_admin; audited)."""
+    first = parse_month(month, field="month")
+    services.set_capacity(person_id, first, actor=actor, uow=rt.uow, now=rt.now())
+    return CapacityOut(person_id=person_id, month=month, override=None)
+
+
+class DemandRowIn(Body):
+    project: ProjectKey
+    stage: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
+    role: RoleName
+    month: MonthText
+    hours: HoursText | None = None
+    fte_days: HoursText | None = None
+    person: PersonId | None = None
+
+
+class DemandIn(Body):
+    rows: list[DemandRowIn] = Field(min_length=1, max_length=MAX_ROWS)
+
+
+@router.post("/resources/demand", responses=WRITE, tags=["resources"])
+def import_demand(actor: Acting, rt: Runtime, body: DemandIn) -> services.DemandImport:
+    """Replace the demand of every project stage the rows name, all or nothing (each project's manager or a
+    pmo_admin); a bad row is named as ``body.rows:row N`` (1-based) with its column."""
+    problems: list[str] = []
+    rows: list[tuple[int, DemandPlanRow]] = []
+    for number, given in enumerate(body.rows, start=1):
+        try:
+            rows.append((number, DemandPlanRow.model_validate(given.model_dump(exclude_none=True))))
+        except ValidationError as error:
+            for detail in error.errors():
+                where = f"{detail['loc'][0]}: " if detail["loc"] else ""
+                message = str(detail["msg"]).removeprefix("Value error, ")
+                problems.append(f"body.rows:row {number}: {where}{message}")
+    if problems:
+        raise ImportRowsError(
+            f"cannot import demand from body.rows ({len(problems)} problems; nothing imported); first: {problems[0]}",
+            problems,
+        )
+    return services.import_demand(rows, source="body.rows", actor=actor, uow=rt.uow, now=rt.now())
+
+
+@router.get("/resources/demand", responses=READ, tags=["resources"])
+def list_demand(
+    _: Reader, rt: Runtime, project: Annotated[ProjectKey | None, Query(description="Only this project")] = None
+) -> list[DemandLine]:
+    """Demand lines per project, stage, role and month."""
+    return services.demand_lines(uow=rt.reader, project_key=project)
+
+
+@router.get("/resources/allocation", responses=READ, tags=["resources"])
+def allocation(
+    _: Reader,
+    rt: Runtime,
+    role: Annotated[RoleName | None, Query(description="Only this resource role")] = None,
+    first: Annotated[MonthText | None, Query(alias="from", description="First month (default: this month)")] = None,
+    last: Annotated[MonthText | None, Query(alias="to", description="Last month (default: five months on)")] = None,
+    by: Annotated[Literal["role", "person"], Query(description="One row per role or per person")] = "role",
+) -> services.AllocationView:
+    """Capacity, committed and planned hours per role (or person) and month, with over-allocation flagged."""
+    return services.allocation_view(
+        uow=rt.reader,
+        today=rt.now().date(),
+        first=_month(first, "from"),
+        last=_month(last, "to"),
+        role=role,
+        by_person=by == "person",
+    )
+
+
+@router.get("/resources/queue", responses=READ, tags=["resources"])
+def hold_queue(_: Reader, rt: Runtime) -> list[services.QueueEntry]:
+    """Projects on hold for capacity, ranked by priority, then scorecard score; whether each fits now."""
+    return services.hold_queue(uow=rt.reader)
+
+
+class PriorityIn(Body):
+    priority: int = Field(ge=0, le=1000, description="Higher goes first in the HOLD queue.")
+
+
+@router.put("/projects/{key}/priority", status_code=status.HTTP_200_OK, responses=WRITE, tags=["resources"])
+def set_priority(actor: Acting, rt: Runtime, key: Key, body: PriorityIn) -> PriorityRecord:
+    """Set a project's priority in the HOLD queue (pmo_admin; audited)."""
+    return services.set_priority(key, body.priority, actor=actor, uow=rt.uow, now=rt.now())
