@@ -531,7 +531,7 @@ def _month(value: object) -> date:
     if isinstance(value, str):
         text = value.strip()
         match = re.fullmatch(r"(\d{4})-(\d{2})", text)
-        if match is None or not 1 <= int(match.group(2)) <= 12:
+        if match is None or not 1 <= int(match.group(2)) <= 12 or int(match.group(1)) < 1:
             raise ValueError(f"must be a month as YYYY-MM (for example 2027-01); found {text!r}")
         return date(int(match.group(1)), int(match.group(2)), 1)
     day = _date(value)

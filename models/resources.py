@@ -31,7 +31,7 @@ _ROLE = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 def parse_month(text: str, *, field: str) -> date:
     """``YYYY-MM`` as the first day of that month; anything else is refused naming ``field``."""
     match = _MONTH.fullmatch(text.strip())
-    if match is None or not 1 <= int(match.group(2)) <= 12:
+    if match is None or not 1 <= int(match.group(2)) <= 12 or int(match.group(1)) < 1:
         raise InputError(f"{field}: {text!r} is not a month; write it as YYYY-MM (for example 2027-01)")
     return date(int(match.group(1)), int(match.group(2)), 1)
 

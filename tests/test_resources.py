@@ -35,7 +35,7 @@ from models import tables as t
 from models.commands import AddPerson, CastVote, CreateProject, RequestReview
 from models.db import make_engine, make_session_factory
 from models.enums import CriterionKind, Decision, ProjectStatus, Recommendation
-from models.errors import InputError, PermissionDeniedError
+from models.errors import InputError, PermissionDeniedError, UnknownReferencesError
 from models.evidence import GateEvidence
 from models.identity import SYSTEM_ACTOR, OrgRole
 from models.imports import ImportRowsError, parse_demand
@@ -322,7 +322,7 @@ def test_demand_import_is_all_or_nothing_with_row_errors(env: Env, tmp_path: Pat
         ("A", "building", "develper", "2027-02", 10, None, None),
         ("A", "planning", "developer", "2027-03", 10, None, "sam"),
     ]
-    with pytest.raises(ImportRowsError) as refused:
+    with pytest.raises(UnknownReferencesError) as refused:
         env.demand(tmp_path / "bad.xlsx", bad)
     assert refused.value.problems == [
         "bad.xlsx:row 3: project: unknown project 'NOPE'; see 'phasegate project list'",
@@ -432,6 +432,7 @@ def test_cli_sets_capacity_imports_demand_and_flags_over_allocation(tmp_path: Pa
         (("resources", "allocation", "--from", "2027-1"), "--from: '2027-1' is not a month"),
         (("resources", "allocation", "--from", "2027-03", "--to", "2027-01"), "is before --from"),
         (("resources", "allocation", "--role", "tester"), "--role: nobody has the role 'tester'"),
+        (("resources", "allocation", "--from", "0000-01"), "--from: '0000-01' is not a month"),
         (("resources", "capacity", "set", "dev1", "--month", "2027-01"), "--hours or --fte-days"),
         (("resources", "capacity", "set", "alice", "--month", "2027-01", "--hours", "8"), "no resource role"),
         (("resources", "person", "set", "dev1", "--role", "developer", "--fte", "2"), "--fte"),
@@ -458,7 +459,7 @@ def test_api_sets_capacity_imports_demand_and_shows_allocation(api: Api) -> None
     ]
     imported = api.post("/resources/demand", {"rows": rows})
     assert imported.status_code == 200 and imported.json()["hours"] == "96.00", imported.text
-    view = api.get("/resources/allocation", **{"from": "2027-01", "to": "2027-01"}).json()
+    view = api.get("/resources/allocation", **{"from": "2027-01", "months": 1}).json()
     # fin: 19 days x 0.5 x 8 h = 76 h; R1's initiating 80 h committed: over by 4; planning's 16 h planned.
     assert [(r["capacity"], r["committed"], r["planned"], r["free"], r["over_allocated"]) for r in view["rows"]] == [
         ("76.00", "80.00", "16.00", "-4.00", True)
@@ -471,10 +472,10 @@ def test_api_sets_capacity_imports_demand_and_shows_allocation(api: Api) -> None
                              headers=api.headers("outsider"))  # fmt: skip
     assert refused.status_code == 403
     bad = api.post("/resources/demand", {"rows": [rows[0] | {"project": "NOPE"}]})
-    assert bad.status_code == 422, bad.text
+    assert bad.status_code == 404, bad.text
     assert "row 1: project: unknown project 'NOPE'" in bad.text
     both = api.post("/resources/demand", {"rows": [rows[0] | {"fte_days": "1"}]})
-    assert both.status_code == 422 and "give exactly one of hours or fte_days" in both.text
+    assert both.status_code == 422 and "Extra inputs are not permitted" in both.text  # hours or fte_days, not both
     capacity = api.client.put("/api/v1/resources/people/fin/capacity/2027-01", json={"fte_days": "5"},
                               headers=api.headers("pmo"))  # fmt: skip
     assert capacity.status_code == 200 and capacity.json()["override"]["hours"] == "40.00"

@@ -30,12 +30,13 @@ from gates.ports import UnitOfWork
 from gates.usecases.lookups import require_person, require_project, require_template
 from gates.usecases.result import Result, UowFactory
 from models.enums import ProjectStatus
-from models.errors import InputError, NotFoundError
+from models.errors import InputError, NotFoundError, UnknownReferencesError
 from models.identity import Actor
-from models.imports import DemandPlanRow, ImportRowsError
+from models.imports import DemandPlanRow
 from models.resources import (
     DEFAULT_HOURS_PER_DAY,
     HOURS,
+    MAX_HOURS,
     AllocationRow,
     CapacityOverride,
     DemandLine,
@@ -213,6 +214,9 @@ def _demand_lines(
             continue
         per_day = profile.hours_per_day if profile is not None else DEFAULT_HOURS_PER_DAY
         hours = row.hours if row.hours is not None else (row.fte_days or Decimal(0)) * per_day
+        if hours > MAX_HOURS:
+            problems.append(f"{where}: fte_days: {row.fte_days} days x {per_day} h is more than {MAX_HOURS} h")
+            continue
         lines.append(
             DemandLine(
                 project_key=project.key,
@@ -225,7 +229,7 @@ def _demand_lines(
         )
     if problems:
         count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
-        raise ImportRowsError(
+        raise UnknownReferencesError(
             f"cannot import demand from {source} ({count}; nothing imported); first: {problems[0]}", problems
         )
     return lines, {key: p for key, p in projects.items() if p is not None}
@@ -338,7 +342,7 @@ def allocation_view(
         if role is not None:
             known = sorted({p.role for p in tx.resource_profiles()})
             if role not in known:
-                raise InputError(
+                raise NotFoundError(
                     f"--role: nobody has the role {role!r}; roles: {', '.join(known) or 'none'}",
                     code="resources.role",
                 )
