@@ -377,7 +377,7 @@ def run_demo() -> None:
     for line in lessons_seen:
         typer.echo(line)
     for line in capacity_notes:
-        typer.echo(f"over-allocated: {line}" if not line.startswith(" ") else line)
+        typer.echo(line if line.startswith(" ") else f"resources.committed failed at {line}")
     for entry in services.hold_queue(uow=rt.reader):
         fits = "fits now" if entry.fits else "waits: " + "; ".join(entry.shortfalls or ("no demand planned",))
         typer.echo(f"HOLD queue #{entry.rank}: {entry.project_key} -> {entry.next_stage} ({fits})")

@@ -144,16 +144,16 @@ def allocation(
                 capacity = capacities.by_person.get((name, month), Decimal(0))
             else:
                 capacity = capacities.role(name, month)
-            held = committed.get((name, month), Decimal(0))
+            held = committed.get((name, month), Decimal(0)).quantize(HOURS)
             rows.append(
                 AllocationRow(
                     role=person_role,
                     person=name if by_person else "",
                     month=month_label(month),
-                    capacity=capacity,
+                    capacity=capacity.quantize(HOURS),
                     committed=held,
-                    planned=planned.get((name, month), Decimal(0)),
-                    free=capacity - held,
+                    planned=planned.get((name, month), Decimal(0)).quantize(HOURS),
+                    free=(capacity - held).quantize(HOURS),
                     over_allocated=held > capacity,
                     projects=tuple(sorted(holders.get((name, month), ()))),
                 )
@@ -183,9 +183,9 @@ def next_stage_lines(
         ResourceLine(
             role=role,
             month=month_label(month),
-            demand=hours,
-            capacity=capacities.role(role, month),
-            committed=held.get((role, month), Decimal(0)),
+            demand=hours.quantize(HOURS),
+            capacity=capacities.role(role, month).quantize(HOURS),
+            committed=held.get((role, month), Decimal(0)).quantize(HOURS),
         )
         for (role, month), hours in sorted(needs.items())
     )

@@ -488,12 +488,10 @@ def test_api_sets_capacity_imports_demand_and_shows_allocation(api: Api) -> None
     assert actions.count("resources.capacity_set") == 2 and actions.count("resources.priority_set") == 1
 
 
-def test_resources_page_flags_over_allocation_in_both_languages(sqlite_url: str, tmp_path: Path) -> None:
-    from fastapi.testclient import TestClient
-
-    from models.settings import Settings
-    from tests.signin import give_password, sign_in
-    from web.app import create_app
+def page_world(sqlite_url: str, tmp_path: Path) -> Env:
+    """Shipped templates, a manager who signs in, W1 (active, in initiating) planning 200 developer hours in
+    January 2027 against dev1's 152: over-allocated by 48 h."""
+    from tests.signin import give_password
 
     e = Env(sqlite_url)
     for source, template in shipped_templates():
@@ -519,14 +517,77 @@ def test_resources_page_flags_over_allocation_in_both_languages(sqlite_url: str,
     )
     e.demand(tmp_path / "w.xlsx", [("W1", "initiating", "developer", "2027-01", 200, None, None)], by=SYSTEM_ACTOR)
     give_password(e.sessions, "mgr")
+    return e
+
+
+def test_resources_page_flags_over_allocation_in_both_languages(sqlite_url: str, tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from models.settings import Settings
+    from tests.signin import sign_in
+    from web.app import create_app
+
+    e = page_world(sqlite_url, tmp_path)
     app = create_app(Settings(database_url=sqlite_url, home=tmp_path / "home"))
     with TestClient(app) as client:
+        assert client.get("/resources", follow_redirects=False).status_code in (302, 303)  # sign-in first
         assert sign_in(client, "mgr", next_path="/resources").status_code == 303
         page = client.get("/resources", params={"start": "2027-01", "end": "2027-02"})
         assert page.status_code == 200, page.text
         assert 'data-role="developer" data-month="2027-01" class="row-overdue" data-over="1"' in page.text
+        assert 'data-month="2027-02">' in page.text  # February: no demand, not flagged
         assert "over-allocated" in page.text and "W1" in page.text and "No project is on hold." in page.text
         chinese = client.get("/resources", params={"start": "2027-01", "end": "2027-01", "lang": "zh-CN"})
         assert "超额分配" in chinese.text and "暂缓队列" in chinese.text
         assert client.get("/resources", params={"start": "2027-13"}).status_code == 400
     e.engine.dispose()
+
+
+def test_resources_page_in_chromium(sqlite_url: str, tmp_path: Path) -> None:
+    import threading
+    import time
+
+    import uvicorn
+
+    from models.settings import Settings
+    from tests.browser import artifact, chromium
+    from tests.receivers import free_port
+    from tests.signin import PASSWORD
+    from web.app import create_app
+
+    e = page_world(sqlite_url, tmp_path)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    settings = Settings(database_url=sqlite_url, home=tmp_path / "home", public_url=base)
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.started, "uvicorn did not start"
+    try:
+        with chromium() as browser:
+            page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="en-US")
+            page.goto(base + "/resources")
+            page.fill("#person_id", "mgr")
+            page.fill("#password", PASSWORD)
+            with page.expect_navigation():
+                page.click("#signin-form button[type=submit]")
+            page.goto(base + "/resources?start=2027-01&end=2027-03")
+            flagged = page.locator("tr[data-over='1']")
+            assert flagged.count() == 1 and flagged.get_attribute("data-month") == "2027-01"
+            assert "-48.00" in flagged.inner_text() and "over-allocated" in flagged.inner_text()
+            assert page.locator("table.allocation tbody tr").count() == 3
+            page.select_option("#role", "developer")
+            with page.expect_navigation():
+                page.click("form.card button[type=submit]")
+            assert "role=developer" in page.url
+            page.screenshot(path=str(artifact("resources.png")), full_page=True)
+            page.goto(base + "/resources?start=2027-01&end=2027-01&lang=zh-CN")
+            assert "超额分配" in page.locator("tr[data-over='1']").inner_text()
+            page.screenshot(path=str(artifact("resources-zh-CN.png")), full_page=True)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        e.engine.dispose()

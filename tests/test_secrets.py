@@ -210,7 +210,7 @@ def test_demo_generates_its_own_private_key(tmp_path: Path) -> None:
     # DATA-LAKE's scoping needs more data-engineer hours next month than ERP-UPGRADE's committed planning leaves:
     # its gate recommends HOLD, names the role and month, and it waits first in the HOLD queue.
     assert table["DATA-LAKE"].split()[2] == "hold", done.stdout
-    assert "over-allocated: DATA-LAKE/idea-screen: over-allocated: data-engineer " in done.stdout, done.stdout
+    assert "resources.committed failed at DATA-LAKE/idea-screen: over-allocated: data-engineer " in done.stdout
     assert "remediation: data-engineer is over-allocated in " in done.stdout
     assert "HOLD queue #1: DATA-LAKE -> scoping (waits: data-engineer " in done.stdout
 
