@@ -47,6 +47,7 @@ from models.uow import SqlUnitOfWork
 from tests import actors
 from tests.gatekeeping import add_ready_project, probe
 from tests.test_api import Api, api  # noqa: F401  (the API fixture, shared)
+from tests.test_remote_cli import Team, team  # noqa: F401  (the team server fixture, shared)
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 JAN, FEB = date(2027, 1, 1), date(2027, 2, 1)
@@ -443,6 +444,43 @@ def test_cli_sets_capacity_imports_demand_and_flags_over_allocation(tmp_path: Pa
         done = cli.run(*args, expect=2)
         assert says in done.stderr, (args, done.stderr)
     assert cli.audit_count() == before  # nothing written
+
+
+# through a team server -----------------------------------------------------------------------------------------
+def test_remote_demand_import_allocation_and_queue_read_as_locally(team: Team, tmp_path: Path) -> None:  # noqa: F811
+    team.local("resources", "person", "set", "fin", "--role", "analyst", "--fte", "0.5")
+    pam, ann = team.laptop("pam"), team.laptop("ann")
+    pam.login(team, "pmo")
+    ann.login(team, "outsider")
+    plan = tmp_path / "plan.csv"
+    plan.write_text(
+        "project,stage,role,month,hours,fte_days\nP1,initiating,analyst,2027-01,80,\nP1,planning,analyst,2027-01,,2\n",
+        encoding="utf-8",
+    )
+    assert pam.run("resources", "demand", "import", str(plan)).stdout == (
+        "2 demand lines (96.00 h) imported for P1/initiating, P1/planning\n"
+    )
+    for args in (
+        ("resources", "allocation", "--from", "2027-01", "--to", "2027-02"),
+        ("resources", "allocation", "--from", "2027-01", "--to", "2027-01", "--by-person", "--json"),
+        ("resources", "demand", "list", "--project", "P1"),
+        ("resources", "queue"),
+    ):
+        remote, local = pam.run(*args).stdout, team.local(*args).stdout
+        assert remote == local, (args, remote, local)
+    # fin: 19 days x 0.5 x 8 h = 76 h in January; P1's initiating 80 h is committed: over-allocated.
+    table = pam.run("resources", "allocation", "--role", "analyst", "--from", "2027-01", "--to", "2027-01").stdout
+    assert "analyst            2027-01       76.00      80.00      16.00      -4.00  OVER P1" in table
+    refused = ann.run("resources", "demand", "import", str(plan), expect=2)
+    assert "may not set a project's resource demand of P1" in refused.stderr
+    bad = tmp_path / "bad.csv"
+    bad.write_text("project,stage,role,month,hours\nP1,building,analyst,2027-01,8\n", encoding="utf-8")
+    unknown = pam.run("resources", "demand", "import", str(bad), expect=2)
+    assert f"{bad}:row 2: stage: 'building' is not a stage of it-pmo@" in unknown.stderr
+    assert (
+        "resources person is not available through the server"
+        in pam.run("resources", "person", "set", "fin", "--role", "analyst", expect=2).stderr
+    )
 
 
 # the API and the page --------------------------------------------------------------------------------------------

@@ -125,6 +125,9 @@ def clear_capacity(actor: Acting, rt: Runtime, person_id: PersonId, month: Month
 
 
 class DemandRowIn(Body):
+    row: int | None = Field(
+        default=None, ge=1, le=MAX_ROWS + 1_000_000, description="The row number in the client's file, for messages."
+    )
     project: ProjectKey
     stage: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
     role: RoleName
@@ -141,6 +144,9 @@ class DemandDaysIn(DemandRowIn):
 
 
 class DemandIn(Body):
+    source: Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f]+$")] = Field(
+        default="body.rows", description="What the rows came from (the client's file name), for messages."
+    )
     rows: list[DemandHoursIn | DemandDaysIn] = Field(min_length=1, max_length=MAX_ROWS)
 
 
@@ -150,20 +156,23 @@ def import_demand(actor: Acting, rt: Runtime, body: DemandIn) -> services.Demand
     pmo_admin); a bad row is named as ``body.rows:row N`` (1-based) with its column."""
     problems: list[str] = []
     rows: list[tuple[int, DemandPlanRow]] = []
-    for number, given in enumerate(body.rows, start=1):
+    for index, given in enumerate(body.rows, start=1):
+        number = given.row or index
         try:
-            rows.append((number, DemandPlanRow.model_validate(given.model_dump(exclude_none=True))))
+            fields = given.model_dump(exclude_none=True, exclude={"row"})
+            rows.append((number, DemandPlanRow.model_validate(fields)))
         except ValidationError as error:
             for detail in error.errors():
                 where = f"{detail['loc'][0]}: " if detail["loc"] else ""
                 message = str(detail["msg"]).removeprefix("Value error, ")
-                problems.append(f"body.rows:row {number}: {where}{message}")
+                problems.append(f"{body.source}:row {number}: {where}{message}")
     if problems:
         raise ImportRowsError(
-            f"cannot import demand from body.rows ({len(problems)} problems; nothing imported); first: {problems[0]}",
+            f"cannot import demand from {body.source} ({len(problems)} problems; nothing imported); first: "
+            f"{problems[0]}",
             problems,
         )
-    return services.import_demand(rows, source="body.rows", actor=actor, uow=rt.uow, now=rt.now())
+    return services.import_demand(rows, source=body.source, actor=actor, uow=rt.uow, now=rt.now())
 
 
 @router.get("/resources/demand", responses=READ_ONE, tags=["resources"])

@@ -144,6 +144,11 @@ def demand_import(file: FileArg, by: ActFor = None, db: Db = None, as_json: Json
     rt = runtime_for(db)
     rows = parse_demand(file, limits=rt.settings.limits)
     done = services.import_demand(rows, source=str(file), actor=acting(rt, by), uow=rt.uow, now=now())
+    print_import(done, as_json)
+
+
+def print_import(done: Any, as_json: bool) -> None:
+    """What ``demand import`` prints, locally and through a server (a ``services.DemandImport``)."""
     if as_json:
         emit(done.model_dump(mode="json"))
         return
@@ -158,9 +163,13 @@ def demand_list(
 ) -> None:
     """Demand lines per project, stage, role and month."""
     from gates import services
+
+    print_demand(services.demand_lines(uow=runtime_for(db).reader, project_key=project), as_json)
+
+
+def print_demand(lines: list[Any], as_json: bool) -> None:
     from models.resources import month_label
 
-    lines = services.demand_lines(uow=runtime_for(db).reader, project_key=project)
     if as_json:
         emit([line.model_dump(mode="json") for line in lines])
         return
@@ -196,11 +205,16 @@ def allocation(
         role=role,
         by_person=by_person,
     )
+    print_allocation(view, as_json)
+
+
+def print_allocation(view: Any, as_json: bool) -> None:
+    """What ``allocation`` prints, locally and through a server (a ``services.AllocationView``)."""
     if as_json:
         flagged = [r.model_dump(mode="json") for r in view.over_allocated]
         emit(view.model_dump(mode="json") | {"over_allocated": flagged})
         return
-    who = "person" if by_person else "role"
+    who = view.by
     typer.echo(
         f"{who:<18} {'month':<8} {'capacity':>10} {'committed':>10} {'planned':>10} {'free':>10}  flag / projects"
     )
@@ -244,7 +258,11 @@ def queue(db: Db = None, as_json: Json = False) -> None:
     next stage fits now (after the projects ranked above it take theirs)."""
     from gates import services
 
-    entries = services.hold_queue(uow=runtime_for(db).reader)
+    print_queue(services.hold_queue(uow=runtime_for(db).reader), as_json)
+
+
+def print_queue(entries: list[Any], as_json: bool) -> None:
+    """What ``queue`` prints, locally and through a server (``services.QueueEntry`` rows)."""
     if as_json:
         emit([e.model_dump(mode="json") for e in entries])
         return

@@ -306,7 +306,8 @@ class AllocationView(Result):
         return tuple(row for row in self.rows if row.over_allocated)
 
 
-def _range(first: date | None, last: date | None, today: date) -> list[date]:
+def month_range(first: date | None, last: date | None, today: date) -> list[date]:
+    """The months a view covers: from ``first`` (default this month) to ``last`` (default five months on)."""
     if first is None:
         first = date(today.year, today.month, 1)
     if last is None:
@@ -338,7 +339,7 @@ def allocation_view(
 
     Without ``first`` the view starts this month; without ``last`` it shows six months."""
     with uow() as tx:
-        months = _range(first, last, today)
+        months = month_range(first, last, today)
         if role is not None:
             known = sorted({p.role for p in tx.resource_profiles()})
             if role not in known:

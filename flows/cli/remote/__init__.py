@@ -49,6 +49,7 @@ REMOTE: dict[str, tuple[str, ...] | None] = {
     "baseline": ("set",),
     "risk": ("add", "list", "import"),
     "audit": ("verify", "head"),
+    "resources": ("allocation", "queue", "demand"),
 }
 """What goes through the server: commands (None) and groups with the subcommands the API serves."""
 
@@ -88,7 +89,7 @@ def refuse_unless_remote(argv: list[str], login: Login, *, groups: set[str], com
 
 def build_app(only: str | None, local_commands: dict[str, Callable[..., None]]) -> typer.Typer:
     """The remote command tree (just ``only`` when given), plus the login commands from ``local_commands``."""
-    from flows.cli.remote import approvals, audit, evidence, gates, people, projects
+    from flows.cli.remote import approvals, audit, evidence, gates, people, projects, resources
 
     projects.app.command("resume")(approvals.project_resume)
     projects.app.command("close")(approvals.project_close)
@@ -107,6 +108,7 @@ def build_app(only: str | None, local_commands: dict[str, Callable[..., None]]) 
         "baseline": projects.baseline_app,
         "risk": projects.risk_app,
         "audit": audit.app,
+        "resources": resources.app,
     }
     commands: dict[str, Callable[..., None]] = {name: local_commands[name] for name in LOGIN_COMMANDS}
     commands |= {"vote": approvals.vote, "score": gates.score}
