@@ -314,6 +314,24 @@ def test_an_over_allocated_role_holds_the_gate_and_the_queue_ranks_by_priority(e
     assert services.allocation_view(uow=env.uow, today=date(2027, 1, 15), last=JAN).rows[0].capacity == 228
 
 
+def test_a_trimmed_plan_re_evaluates_the_open_round(env: Env, tmp_path: Path) -> None:
+    """Importing demand is new evidence: an open round re-assesses its gate (votes superseded, packet refreshed)."""
+    env.demand(tmp_path / "b.xlsx", [("B", "initiating", "developer", "2027-01", 100, None, None)])
+    env.demand(tmp_path / "a.xlsx", [("A", "planning", "developer", "2027-01", 150, None, None)])
+    held = env.review("A")
+    assert held.evaluation.recommendation is Recommendation.HOLD and held.round_id is not None
+    env.demand(tmp_path / "a.xlsx", [("A", "planning", "developer", "2027-01", 120, None, None)])  # 120 of 128
+    services.reassess_open_round(
+        env.uow, round_id=held.round_id, now=env.clock(), probe=probe, registry=None, links=None
+    )
+    latest = services.latest_review("A", uow=env.uow)
+    assert latest is not None
+    evaluation = latest.evaluation
+    assert evaluation.recommendation is Recommendation.GO
+    result = next(r for r in evaluation.criteria if r.code == "resources.committed")
+    assert result.passed and "needs 120.00 h" in result.message
+
+
 def test_demand_import_is_all_or_nothing_with_row_errors(env: Env, tmp_path: Path) -> None:
     env.demand(tmp_path / "ok.xlsx", [("A", "planning", "developer", "2027-01", 10, None, None)])
     before = (env.count(t.DemandRow), env.count(t.AuditEntry))

@@ -256,6 +256,7 @@ def import_demand(
         for line in lines:
             by_project[line.project_key].append(line)
         for key, own in sorted(by_project.items()):
+            tx.bump_evidence_version(key)  # an open round re-evaluates: its gate may read this demand
             tx.append_audit(
                 actor=audit_name(actor),
                 action="resources.demand_imported",
