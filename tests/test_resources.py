@@ -177,6 +177,7 @@ def resource_template() -> tuple[str, Any]:
 
 class Env:
     def __init__(self, url: str) -> None:
+        self.url = url
         self.engine = make_engine(url)
         self.sessions = make_session_factory(self.engine)
         self.clock = Clock()
@@ -312,6 +313,24 @@ def test_an_over_allocated_role_holds_the_gate_and_the_queue_ranks_by_priority(e
     assert [(r.role, r.month, r.capacity, r.free) for r in over.over_allocated] == [("developer", "2027-01", 76, -124)]
     assert services.set_capacity("dev1", JAN, actor=env.admin, uow=env.uow, now=env.clock()) is None  # cleared
     assert services.allocation_view(uow=env.uow, today=date(2027, 1, 15), last=JAN).rows[0].capacity == 228
+
+    # The web shows the queue on /resources and, on a held project's page, where it waits and why.
+    from fastapi.testclient import TestClient
+
+    from models.settings import Settings
+    from tests.signin import give_password, sign_in
+    from web.app import create_app
+
+    give_password(env.sessions, "mgr")
+    with TestClient(create_app(Settings(database_url=env.url, home=tmp_path / "home"))) as client:
+        assert sign_in(client, "mgr", next_path="/resources").status_code == 303
+        board = client.get("/resources", params={"start": "2027-01", "end": "2027-02"}).text
+        assert board.index('data-project="D"') < board.index('data-project="A"')
+        held_page = client.get("/projects/A").text
+        assert 'id="hold-queue"' in held_page and "HOLD queue</a>" not in held_page
+        assert "HOLD queue #2</a>" in held_page and "short 142.00 h" in held_page
+        assert "暂缓队列 #2" in client.get("/projects/A", params={"lang": "zh-CN"}).text
+        assert 'id="hold-queue"' not in client.get("/projects/C").text  # active: no queue place
 
 
 def test_a_trimmed_plan_re_evaluates_the_open_round(env: Env, tmp_path: Path) -> None:

@@ -300,6 +300,8 @@ class ProjectPage:
     audit: list[Any]
     tolerances: list[EffectiveTolerance]
     exceptions: list[ToleranceException]
+    hold: services.QueueEntry | None = None
+    """Where the project waits in the HOLD queue, when it is on hold."""
 
 
 def project_page(rt: Runtime, key: str, now: datetime) -> ProjectPage:
@@ -348,7 +350,12 @@ def project_page(rt: Runtime, key: str, now: datetime) -> ProjectPage:
             t for t in services.list_tolerances(key, uow=rt.reader).tolerances if t.scope in ("*", project.stage_id)
         ],
         exceptions=services.list_exceptions(uow=rt.reader, project_key=key),
+        hold=_queue_place(rt, key) if project.status.value == "on_hold" else None,
     )
+
+
+def _queue_place(rt: Runtime, key: str) -> services.QueueEntry | None:
+    return next((entry for entry in services.hold_queue(uow=rt.reader) if entry.project_key == key), None)
 
 
 def audit_trail(rt: Runtime, key: str) -> list[Any]:
