@@ -13,6 +13,7 @@ from sqlalchemy import delete, select, tuple_
 from sqlalchemy.orm import Session
 
 from models import tables as t
+from models.enums import ProjectStatus
 from models.resources import CapacityOverride, DemandLine, PriorityRecord, ResourceProfile
 
 
@@ -105,6 +106,17 @@ class ResourceRepository:
             )
             for r in self.session.scalars(query)
         ]
+
+    def project_stages(self, keys: Sequence[str]) -> dict[str, tuple[ProjectStatus, str]]:
+        """Status and current stage of each project named, in one query per thousand keys (not one per key)."""
+        found: dict[str, tuple[ProjectStatus, str]] = {}
+        wanted = sorted(set(keys))
+        for start in range(0, len(wanted), 1000):
+            chunk = wanted[start : start + 1000]
+            query = select(t.Project.key, t.Project.status, t.Project.stage_id).where(t.Project.key.in_(chunk))
+            for key, status, stage in self.session.execute(query):
+                found[key] = (ProjectStatus(status), stage)
+        return found
 
     def put_priority(self, record: PriorityRecord, *, now: datetime) -> None:
         row = self.session.get(t.ProjectPriority, record.project_key)

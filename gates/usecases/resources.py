@@ -283,12 +283,7 @@ def import_demand(
 
 
 def _stage_of(tx: UnitOfWork, keys: set[str]) -> StageOf:
-    found: StageOf = {}
-    for key in sorted(keys):
-        project = tx.get_project(key)
-        if project is not None:
-            found[key] = (project.status, project.stage_id)
-    return found
+    return tx.project_stages(sorted(keys))
 
 
 def _capacities(tx: UnitOfWork, months: Sequence[date]) -> Capacities:
