@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from functools import cache
 
 from gates.calendar import WorkingCalendar
 from models.enums import ProjectStatus
@@ -58,11 +59,17 @@ def working_days(calendar: WorkingCalendar, month: date) -> int:
     return count
 
 
+@cache
+def region_days(region: str, month: date) -> int:
+    """Working days of a region's month, once per process: a view of a thousand people asks for a few regions."""
+    return working_days(WorkingCalendar(region=region), month)
+
+
 def person_capacity(profile: ResourceProfile, month: date, override: CapacityOverride | None = None) -> Decimal:
     """Hours ``profile`` can work in ``month``: the override when one is set, else the calendar rule."""
     if override is not None:
         return override.hours
-    days = working_days(WorkingCalendar(region=profile.region), month)
+    days = region_days(profile.region, month)
     return (days * profile.fte * profile.hours_per_day).quantize(HOURS)
 
 
