@@ -32,6 +32,8 @@ Context keys per kind (``?`` marks optional keys; a missing required key is an I
   level, owner (may be empty), baseline, forecast, allowance, deviation, currency, decide_command.
 - gate_evidence_warning: project_key, project_name, gate_name, gate_name_zh?, gate_date, working_days_left,
   criteria (as for gate_not_ready; the failing ones are listed).
+- capacity_available: project_key, project_name, next_stage, next_stage_zh?, demand_hours, rank, resume_command
+  (a project on hold whose next stage now fits the free capacity, ``resources.announce_capacity``).
 - weekly_digest: person_name, items: [{project_key, project_name, gate_name, gate_name_zh?, round_id,
   waiting_days, due_at, approval_url (may be None)}], conditions: [{project_key, project_name, condition,
   condition_zh?, owner, due_on, verification}].
@@ -81,6 +83,7 @@ KINDS: tuple[str, ...] = (
     "tolerance_exception",
     "gate_evidence_warning",
     "lesson_due",
+    "capacity_available",
 )
 LOCALES: tuple[str, ...] = tuple(locale.value for locale in Locale)
 MISSED_CONDITION_PROPOSALS: tuple[str, ...] = ("hold", "kill")

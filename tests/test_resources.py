@@ -232,7 +232,13 @@ def env(db_url: str) -> Iterator[Env]:
     )
     for pid in ("sam", "fin", "pam", "mgr", "mgr2", "zed", "dev1", "dev2", "ana"):
         services.add_person(
-            AddPerson(id=pid, name=pid.title(), email=f"{pid}@example.com"),
+            AddPerson(
+                id=pid,
+                name=pid.title(),
+                email=f"{pid}@example.com",
+                locale="zh-CN" if pid == "sam" else "en",
+                notify_urls=(f"json://127.0.0.1:9/{pid}",) if pid == "sam" else (),
+            ),
             uow=e.uow,
             now=e.clock(),
             actor=SYSTEM_ACTOR,
@@ -296,6 +302,18 @@ def test_an_over_allocated_role_holds_the_gate_and_the_queue_ranks_by_priority(e
         "developer 2027-01: needs 150.00 h, capacity 228.00 h, committed to other projects 220.00 h, short 142.00 h",
     )
     assert queue[1].demand_hours == Decimal("190.00")
+    # D fits: its sponsor is told once (in Chinese, sam's language); the same plan never announces twice.
+    assert services.announce_capacity(uow=env.uow, now=env.clock()) == ["D"]
+    assert services.announce_capacity(uow=env.uow, now=env.clock()) == []
+    with env.sessions() as session:
+        notices = session.execute(
+            select(t.OutboxMessage.recipient_id, t.OutboxMessage.locale, t.OutboxMessage.context).where(
+                t.OutboxMessage.kind == "capacity_available"
+            )
+        ).all()
+    assert [(who, locale, c["project_key"], c["rank"], c["demand_hours"]) for who, locale, c in notices] == [
+        ("sam", "zh-CN", "D", 1, "20.00")
+    ]
 
     view = services.allocation_view(uow=env.uow, today=date(2027, 1, 15), last=FEB)
     jan, feb = view.rows

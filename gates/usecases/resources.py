@@ -28,7 +28,9 @@ from gates.capacity import (
 from gates.guard import audit_name, permit, refusals_audited, stamp
 from gates.ports import UnitOfWork
 from gates.usecases.lookups import require_person, require_project, require_template
-from gates.usecases.result import Result, UowFactory
+from gates.usecases.messages import messages_for, org_notice
+from gates.usecases.result import SYSTEM, Result, UowFactory
+from models.canonical import sha256_hex
 from models.enums import ProjectStatus
 from models.errors import InputError, NotFoundError, UnknownReferencesError
 from models.identity import Actor
@@ -456,3 +458,49 @@ def hold_queue(*, uow: UowFactory) -> list[QueueEntry]:
 def _month_of(label: str) -> date:
     year, month = label.split("-")
     return date(int(year), int(month), 1)
+
+
+KIND = "capacity_available"
+
+
+def announce_capacity(*, uow: UowFactory, now: datetime) -> list[str]:
+    """Tell each held project's sponsor, manager and the PMO channel once its next stage fits the capacity now
+    free (the HOLD queue's ``fits``, higher ranks served first): the gatekeepers may resume it. Once per plan:
+    the same demand never announces twice, a changed plan that fits again does. Returns the projects announced."""
+    announced = []
+    for entry in hold_queue(uow=uow):
+        if not entry.fits:
+            continue
+        with uow() as tx:
+            project = tx.get_project(entry.project_key)
+            if project is None or project.status is not ProjectStatus.ON_HOLD:
+                continue
+            plan = [line for line in tx.demand(project_key=project.key) if line.stage_id == entry.next_stage]
+            digest = sha256_hex([entry.next_stage, [line.model_dump(mode="json") for line in plan]])[:12]
+            subject = f"capacity:{project.key}:{digest}"
+            if not tx.claim_step(subject, "announced", now=now):
+                continue
+            template = require_template(tx, project.template_id, project.template_version).template
+            stage = template.stage(entry.next_stage) if entry.next_stage else None
+            context = {
+                "project_key": project.key,
+                "project_name": project.name,
+                "next_stage": stage.name if stage else "",
+                "next_stage_zh": stage.name_zh if stage else None,
+                "demand_hours": str(entry.demand_hours),
+                "rank": entry.rank,
+                "resume_command": f"phasegate project resume {project.key} --reason ...",
+            }
+            people = tx.get_people([project.sponsor_id, project.manager_id])
+            messages = [m for person in people.values() for m in messages_for(person, KIND, subject, context)]
+            tx.enqueue([*messages, org_notice(KIND, subject, context, ("pmo",))], now=now)
+            tx.append_audit(
+                actor=SYSTEM,
+                action="resources.capacity_available",
+                entity=f"project:{project.key}",
+                payload={"next_stage": entry.next_stage, "rank": entry.rank, "hours": entry.demand_hours},
+                at=now,
+            )
+            tx.commit()
+        announced.append(entry.project_key)
+    return announced
