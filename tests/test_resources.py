@@ -13,7 +13,8 @@ Calendar facts the numbers rest on (the ``holidays`` library):
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -176,15 +177,16 @@ def resource_template() -> tuple[str, Any]:
 
 
 class Env:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, uow: Callable[[], UnitOfWork] | None = None) -> None:
         self.url = url
         self.engine = make_engine(url)
         self.sessions = make_session_factory(self.engine)
         self.clock = Clock()
         self.admin = actors.admin("zed")
+        self._uow = uow  # a runtime's (keyed audit chain) where a flow shares the database
 
     def uow(self) -> UnitOfWork:
-        return SqlUnitOfWork(self.sessions)
+        return self._uow() if self._uow is not None else SqlUnitOfWork(self.sessions)
 
     def demand(self, path: Path, rows: list[tuple[Any, ...]], *, by: Any = None) -> services.DemandImport:
         write_xlsx(path, [("project", "stage", "role", "month", "hours", "fte_days", "person"), *rows])
@@ -223,9 +225,9 @@ def write_xlsx(path: Path, rows: list[tuple[Any, ...]]) -> None:
     book.save(path)
 
 
-@pytest.fixture
-def env(db_url: str) -> Iterator[Env]:
-    e = Env(db_url)
+def populate(e: Env, notify: str = "json://127.0.0.1:9") -> None:
+    """The it-res template; sponsor sam (zh-CN, the only one with a notification target), manager mgr, finance
+    fin, pmo pam; two developers with one February override; projects A to D ready for their first gate."""
     text, tpl = resource_template()
     services.publish_template(
         tpl, content_hash=template_content_hash(tpl), source=text, uow=e.uow, now=e.clock(), actor=SYSTEM_ACTOR
@@ -237,7 +239,7 @@ def env(db_url: str) -> Iterator[Env]:
                 name=pid.title(),
                 email=f"{pid}@example.com",
                 locale="zh-CN" if pid == "sam" else "en",
-                notify_urls=(f"json://127.0.0.1:9/{pid}",) if pid == "sam" else (),
+                notify_urls=(f"{notify}/{pid}",) if pid == "sam" else (),
             ),
             uow=e.uow,
             now=e.clock(),
@@ -251,6 +253,12 @@ def env(db_url: str) -> Iterator[Env]:
     services.set_capacity("dev1", FEB, fte_days=Decimal(10), actor=e.admin, uow=e.uow, now=e.clock())
     for key in ("A", "B", "C", "D"):
         add_ready_project(e.uow, e.clock, key, template_id="it-res")
+
+
+@pytest.fixture
+def env(db_url: str) -> Iterator[Env]:
+    e = Env(db_url)
+    populate(e)
     yield e
     e.engine.dispose()
 
@@ -367,6 +375,44 @@ def test_a_trimmed_plan_re_evaluates_the_open_round(env: Env, tmp_path: Path) ->
     assert evaluation.recommendation is Recommendation.GO
     result = next(r for r in evaluation.criteria if r.code == "resources.committed")
     assert result.passed and "needs 120.00 h" in result.message
+
+
+@pytest.mark.flow
+def test_the_portfolio_monitor_tells_the_sponsor_once_when_capacity_frees_up(
+    sqlite_url: str, prefect_harness: None, tmp_path: Path
+) -> None:
+    import os
+
+    from flows.cli.database import db_upgrade
+    from flows.portfolio_monitor import portfolio_monitor_flow
+    from flows.runtime import runtime
+    from tests.receivers import HttpReceiver
+
+    previous = os.environ.get("PHASEGATE_DATABASE_URL")
+    db_upgrade(sqlite_url)
+    e = Env(sqlite_url, runtime(sqlite_url).uow)
+    try:
+        with HttpReceiver() as receiver:
+            populate(e, notify=receiver.apprise_url("").rstrip("/"))
+            e.demand(tmp_path / "b.xlsx", [("B", "initiating", "developer", "2027-01", 100, None, None)])
+            e.demand(tmp_path / "d.xlsx", [("D", "planning", "developer", "2027-01", 20, None, None)])
+            parked = e.review("D")  # 20 h of the 128 left: fits, but the gatekeepers hold it
+            e.decide(parked.round_id, Decision.HOLD)
+            before = len(receiver.requests)
+            first = portfolio_monitor_flow(return_state=True)
+            assert first.is_completed(), first
+            assert first.result()["capacity_available"] == ["D"]
+            sent = [(r.path, json.loads(r.body)) for r in receiver.requests[before:]]
+            told = [(path, body) for path, body in sent if "产能已释放" in body["title"]]
+            assert [path for path, _ in told] == ["/sam"], sent
+            assert "暂缓队列第 1 位" in told[0][1]["message"]
+            assert portfolio_monitor_flow()["capacity_available"] == []  # the same plan: told once
+    finally:
+        e.engine.dispose()
+        if previous is None:
+            os.environ.pop("PHASEGATE_DATABASE_URL", None)
+        else:
+            os.environ["PHASEGATE_DATABASE_URL"] = previous
 
 
 def test_demand_import_is_all_or_nothing_with_row_errors(env: Env, tmp_path: Path) -> None:
