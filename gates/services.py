@@ -27,6 +27,7 @@ from gates.usecases.evidence import (
     set_milestone,
 )
 from gates.usecases.exceptions import decide_exception, list_exceptions
+from gates.usecases.hold_queue import QueueEntry, announce_capacity, hold_queue
 from gates.usecases.lessons import (
     LessonRow,
     LessonView,
@@ -80,11 +81,8 @@ from gates.usecases.reports import ReportSent, gate_report, portfolio_report, se
 from gates.usecases.resources import (
     AllocationView,
     DemandImport,
-    QueueEntry,
     allocation_view,
-    announce_capacity,
     demand_lines,
-    hold_queue,
     import_demand,
     resource_people,
     set_capacity,
