@@ -16,8 +16,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from gates.audit import AuditRow, build_chain, verify_rows
-from models.keys import derive_audit_key, generate_key
+from phasegate.gates.audit import AuditRow, build_chain, verify_rows
+from phasegate.models.keys import derive_audit_key, generate_key
 
 PAYLOAD = {
     "round_id": "8c4d3a62-4f0b-4b8e-9a51-2d4c1f7e0a11",

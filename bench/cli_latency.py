@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the checkout: tests.receivers
 
-from models.template_yaml import shipped_templates
+from phasegate.models.template_yaml import shipped_templates
 from tests.actors import bootstrap_admin_args
 from tests.receivers import free_port
 

@@ -54,8 +54,8 @@ if __package__ in (None, ""):  # run as a script: make the checkout importable
 
 from bench.peers import dbos_gate, phasegate_gate, spiff
 from bench.peers.timing import Timing, apply_sqlite_pragmas, fresh_sqlite_path
-from models.enums import Decision
-from models.schema import upgrade
+from phasegate.models.enums import Decision
+from phasegate.models.schema import upgrade
 
 SETTINGS = ("NORMAL", "FULL")
 POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"

@@ -26,15 +26,22 @@ from sqlalchemy import insert
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the checkout: tests.receivers
 
-from gates.evaluation import evaluate_gate
-from gates.registry import default_registry
-from models import tables as t
-from models.db import make_engine
-from models.enums import DocumentStatus
-from models.evidence import DocumentEvidence, EvmSnapshot, GateEvidence, MilestoneEvidence, RiskEvidence, ScoreEvidence
-from models.schema import upgrade
-from models.template import GateDef, LifecycleTemplate
-from models.template_yaml import shipped_templates, template_content_hash
+from phasegate.gates.evaluation import evaluate_gate
+from phasegate.gates.registry import default_registry
+from phasegate.models import tables as t
+from phasegate.models.db import make_engine
+from phasegate.models.enums import DocumentStatus
+from phasegate.models.evidence import (
+    DocumentEvidence,
+    EvmSnapshot,
+    GateEvidence,
+    MilestoneEvidence,
+    RiskEvidence,
+    ScoreEvidence,
+)
+from phasegate.models.schema import upgrade
+from phasegate.models.template import GateDef, LifecycleTemplate
+from phasegate.models.template_yaml import shipped_templates, template_content_hash
 from tests.receivers import free_port
 
 AS_OF = date(2026, 11, 2)

@@ -21,10 +21,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from models.document_store import DocumentStore
-from models.documents import inspect_document
-from models.errors import InputError
-from models.imports import parse_risks
+from phasegate.models.document_store import DocumentStore
+from phasegate.models.documents import inspect_document
+from phasegate.models.errors import InputError
+from phasegate.models.imports import parse_risks
 
 HEADER = ("project", "id", "title", "probability", "impact", "owner", "response")
 

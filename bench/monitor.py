@@ -28,10 +28,10 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import insert  # noqa: E402
 
-from models import tables as t  # noqa: E402
-from models.db import make_engine  # noqa: E402
-from models.schema import upgrade  # noqa: E402
-from models.template_yaml import shipped_templates, template_content_hash  # noqa: E402
+from phasegate.models import tables as t  # noqa: E402
+from phasegate.models.db import make_engine  # noqa: E402
+from phasegate.models.schema import upgrade  # noqa: E402
+from phasegate.models.template_yaml import shipped_templates, template_content_hash  # noqa: E402
 
 AS_OF = date(2026, 11, 2)
 
@@ -117,9 +117,9 @@ def _pg_database(name: str, *, drop: bool = False) -> str | None:
 
 
 def run(dialect: str, url: str, projects: int) -> None:
-    from flows.portfolio_monitor import portfolio_monitor_flow
-    from flows.runtime import runtime
-    from gates import services
+    from phasegate.flows.portfolio_monitor import portfolio_monitor_flow
+    from phasegate.flows.runtime import runtime
+    from phasegate.gates import services
 
     load(url, projects)
     os.environ["PHASEGATE_DATABASE_URL"] = url

@@ -20,11 +20,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from models import schema
-from models.db import make_engine, make_session_factory
-from models.enums import OutboxStatus
-from models.tables import OutboxMessage
-from notifications.dispatch import dispatch_due
+from phasegate.models import schema
+from phasegate.models.db import make_engine, make_session_factory
+from phasegate.models.enums import OutboxStatus
+from phasegate.models.tables import OutboxMessage
+from phasegate.notifications.dispatch import dispatch_due
 from tests.receivers import HttpReceiver
 
 CONTEXT = {

@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the checkout: tests.receivers
 
-from models.template_yaml import shipped_templates
+from phasegate.models.template_yaml import shipped_templates
 from tests.receivers import free_port
 
 PHASEGATE = str(Path(sys.executable).with_name("phasegate"))

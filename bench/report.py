@@ -26,13 +26,13 @@ if __package__ in (None, ""):  # run as a script: make the checkout importable
 
 from sqlalchemy import insert
 
-from gates import services
-from models import tables as t
-from models.db import make_engine, make_session_factory
-from models.identity import SYSTEM_ACTOR
-from models.schema import upgrade
-from models.template_yaml import shipped_templates, template_content_hash
-from models.uow import SqlUnitOfWork
+from phasegate.gates import services
+from phasegate.models import tables as t
+from phasegate.models.db import make_engine, make_session_factory
+from phasegate.models.identity import SYSTEM_ACTOR
+from phasegate.models.schema import upgrade
+from phasegate.models.template_yaml import shipped_templates, template_content_hash
+from phasegate.models.uow import SqlUnitOfWork
 
 PERIOD = "2026-W48"
 END = date(2026, 11, 29)
@@ -118,11 +118,11 @@ def fill(url: str, n: int) -> None:
 
 
 def one(n: int, pdf_max: int) -> None:
-    from notifications.portfolio.charts import render_charts
-    from notifications.portfolio.document import report_font
-    from notifications.portfolio.html import render_html
-    from notifications.portfolio.pdf import render_pdf
-    from notifications.portfolio.xlsx import render_xlsx
+    from phasegate.notifications.portfolio.charts import render_charts
+    from phasegate.notifications.portfolio.document import report_font
+    from phasegate.notifications.portfolio.html import render_html
+    from phasegate.notifications.portfolio.pdf import render_pdf
+    from phasegate.notifications.portfolio.xlsx import render_xlsx
 
     with tempfile.TemporaryDirectory() as folder:
         url = f"sqlite:///{Path(folder) / 'bench.db'}"

@@ -26,13 +26,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.evaluate import _load_database  # noqa: E402
-from gates import services  # noqa: E402
-from models.commands import RequestReview  # noqa: E402
-from models.db import make_engine, make_session_factory  # noqa: E402
-from models.identity import SYSTEM_ACTOR  # noqa: E402
-from models.tokens import create_token  # noqa: E402
-from models.uow import SqlUnitOfWork  # noqa: E402
-from notifications.links import approval_token  # noqa: E402
+from phasegate.gates import services  # noqa: E402
+from phasegate.models.commands import RequestReview  # noqa: E402
+from phasegate.models.db import make_engine, make_session_factory  # noqa: E402
+from phasegate.models.identity import SYSTEM_ACTOR  # noqa: E402
+from phasegate.models.tokens import create_token  # noqa: E402
+from phasegate.models.uow import SqlUnitOfWork  # noqa: E402
+from phasegate.notifications.links import approval_token  # noqa: E402
 from tests import actors  # noqa: E402
 from tests.receivers import free_port  # noqa: E402
 
@@ -93,7 +93,7 @@ def _serve(url: str, home: str, port: int) -> subprocess.Popen[bytes]:
         "PHASEGATE_SQLITE_SYNCHRONOUS": "NORMAL",
     }
     command = [
-        sys.executable, "-m", "uvicorn", "web.app:create_app", "--factory",
+        sys.executable, "-m", "uvicorn", "phasegate.web.app:create_app", "--factory",
         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log",
     ]  # fmt: skip
     server = subprocess.Popen(command, cwd=ROOT, env=env)

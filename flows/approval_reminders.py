@@ -12,9 +12,9 @@ from prefect import State, flow, get_run_logger, task
 from prefect.artifacts import create_table_artifact
 from prefect.states import Completed
 
-from flows.notify_dispatch import dispatch_notifications
-from flows.runtime import approval_links, require_secret_key, runtime, utc_now
-from gates import approvals
+from phasegate.flows.notify_dispatch import dispatch_notifications
+from phasegate.flows.runtime import approval_links, require_secret_key, runtime, utc_now
+from phasegate.gates import approvals
 
 
 @task(name="plan-reminders")

@@ -23,17 +23,17 @@ from uuid import UUID
 
 import typer
 
-from gates import people, services
-from gates.portfolio import week_of
-from models.commands import AddPerson, CastVote, CreateProject, RecordCost, RegisterDocument
-from models.enums import Decision
-from models.identity import OrgRole
-from models.keys import write_key_file
-from models.private_files import private_dir
-from models.settings import Settings
-from models.snapshots import EvmReportRecord
-from models.template import LifecycleTemplate
-from notifications.sink import JsonSink
+from phasegate.gates import people, services
+from phasegate.gates.portfolio import week_of
+from phasegate.models.commands import AddPerson, CastVote, CreateProject, RecordCost, RegisterDocument
+from phasegate.models.enums import Decision
+from phasegate.models.identity import OrgRole
+from phasegate.models.keys import write_key_file
+from phasegate.models.private_files import private_dir
+from phasegate.models.settings import Settings
+from phasegate.models.snapshots import EvmReportRecord
+from phasegate.models.template import LifecycleTemplate
+from phasegate.notifications.sink import JsonSink
 
 
 @dataclass(frozen=True)
@@ -176,9 +176,9 @@ RISKS = {
 def _status_history(rt: Any, admin: Any) -> None:
     from datetime import timedelta
 
-    from flows.runtime import utc_now
-    from models.evidence import RiskEvidence
-    from models.snapshots import EvmReportRecord
+    from phasegate.flows.runtime import utc_now
+    from phasegate.models.evidence import RiskEvidence
+    from phasegate.models.snapshots import EvmReportRecord
 
     today = utc_now().date()
     budgets = {p.key: Decimal(p.budget) for p in PORTFOLIO}
@@ -200,11 +200,11 @@ def _status_history(rt: Any, admin: Any) -> None:
 
 
 def run_demo() -> None:
-    from flows.cli.common import os_login
-    from flows.cli.database import db_upgrade
-    from flows.runtime import runtime, utc_now
-    from flows.server import prefect_run_context, start
-    from flows.trigger import prepare_prefect
+    from phasegate.flows.cli.common import os_login
+    from phasegate.flows.cli.database import db_upgrade
+    from phasegate.flows.runtime import runtime, utc_now
+    from phasegate.flows.server import prefect_run_context, start
+    from phasegate.flows.trigger import prepare_prefect
 
     settings = Settings()
 
@@ -252,8 +252,8 @@ def run_demo() -> None:
     typer.echo(f"PMO admin: {PMO}, mapped to your OS login {login!r}; the demo acts for the others as that admin")
     _resource_team(rt, admin)
 
-    from flows.gate_review import gate_review_flow
-    from flows.portfolio_monitor import portfolio_monitor_flow
+    from phasegate.flows.gate_review import gate_review_flow
+    from phasegate.flows.portfolio_monitor import portfolio_monitor_flow
 
     rows: list[tuple[str, str, str, str, str]] = []
     lessons_seen: list[str] = []
@@ -364,7 +364,7 @@ def run_demo() -> None:
             view = services.project_view(key, uow=rt.uow)
             rows.append((key, view.gate_id or "-", "(monitor)", "-", "round open for the sponsor"))
         _status_history(rt, admin)
-        from flows.portfolio_report import portfolio_report_flow
+        from phasegate.flows.portfolio_report import portfolio_report_flow
 
         report = portfolio_report_flow(period=week_of(utc_now().date()).label)
 
@@ -406,9 +406,9 @@ def _resource_team(rt: Any, admin: Any) -> None:
     """The demo's capacity: the cooper-5 variant whose gates check resources, and two data engineers."""
     import yaml
 
-    from flows.runtime import utc_now
-    from models.resources import ResourceProfile
-    from models.template_yaml import load_template_text, shipped_templates, template_content_hash
+    from phasegate.flows.runtime import utc_now
+    from phasegate.models.resources import ResourceProfile
+    from phasegate.models.template_yaml import load_template_text, shipped_templates, template_content_hash
 
     source = max(((s, t) for s, t in shipped_templates() if t.id == "cooper-5"), key=lambda p: p[1].version)[0]
     data = yaml.safe_load(source)
@@ -430,10 +430,10 @@ def _resource_team(rt: Any, admin: Any) -> None:
 
 def _import_plan(rt: Any, item: DemoProject, folder: Path, manager: Any) -> None:
     """The manager imports the project's resource plan (next month's hours per stage and role) from a CSV file."""
-    from flows.runtime import utc_now
-    from gates.capacity import next_month
-    from models.imports import parse_demand
-    from models.resources import month_label
+    from phasegate.flows.runtime import utc_now
+    from phasegate.gates.capacity import next_month
+    from phasegate.models.imports import parse_demand
+    from phasegate.models.resources import month_label
 
     today = utc_now().date()
     month = month_label(next_month(today.replace(day=1)))
@@ -446,8 +446,8 @@ def _import_plan(rt: Any, item: DemoProject, folder: Path, manager: Any) -> None
 
 def _file_lesson(rt: Any, item: DemoProject, round_id: str, manager: Any) -> None:
     """What the killed project's manager files (经验教训): it reaches the next review of the same gate."""
-    from models.enums import LessonCategory
-    from models.lessons import LessonDraft
+    from phasegate.models.enums import LessonCategory
+    from phasegate.models.lessons import LessonDraft
 
     services.add_lesson(
         LessonDraft(
@@ -473,7 +473,7 @@ def _await_applied(rt: Any, round_id: Any, *, seconds: float = 60.0) -> None:
     """
     import time
 
-    from gates import services
+    from phasegate.gates import services
 
     deadline = time.monotonic() + seconds
     while services.get_round(round_id, uow=rt.reader).applied_at is None:

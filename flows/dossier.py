@@ -15,7 +15,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from models.dossier import Dossier, DossierEntry, DossierReview, DossierRound
+from phasegate.models.dossier import Dossier, DossierEntry, DossierReview, DossierRound
 
 _STYLE = """
 body{font-family:system-ui,"Noto Sans CJK SC","WenQuanYi Micro Hei",sans-serif;margin:2em;color:#222}

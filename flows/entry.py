@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from flows.cli import main
+from phasegate.flows.cli import main
 
 __all__ = ["main"]

@@ -9,11 +9,11 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.runtime import flow_run
 
-from flows.notify_dispatch import dispatch_notifications
-from flows.report import decision_markdown, round_rows
-from flows.run_names import round_run_name
-from flows.runtime import require_secret_key, runtime, utc_now
-from gates import approvals, services
+from phasegate.flows.notify_dispatch import dispatch_notifications
+from phasegate.flows.report import decision_markdown, round_rows
+from phasegate.flows.run_names import round_run_name
+from phasegate.flows.runtime import require_secret_key, runtime, utc_now
+from phasegate.gates import approvals, services
 
 
 @task(name="apply-decision")

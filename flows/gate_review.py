@@ -12,13 +12,13 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.runtime import flow_run
 from prefect.states import Completed
 
-from flows.notify_dispatch import dispatch_notifications
-from flows.report import evaluation_markdown, evaluation_rows, round_rows
-from flows.run_names import review_run_name
-from flows.runtime import require_secret_key, runtime
-from gates import services
-from models.commands import RequestReview
-from models.identity import Actor
+from phasegate.flows.notify_dispatch import dispatch_notifications
+from phasegate.flows.report import evaluation_markdown, evaluation_rows, round_rows
+from phasegate.flows.run_names import review_run_name
+from phasegate.flows.runtime import require_secret_key, runtime
+from phasegate.gates import services
+from phasegate.models.commands import RequestReview
+from phasegate.models.identity import Actor
 
 
 @task(name="record-review")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from prefect import flow, task
 
-from flows.runtime import link_signer, require_secret_key, runtime
-from notifications.dispatch import dispatch_due
+from phasegate.flows.runtime import link_signer, require_secret_key, runtime
+from phasegate.notifications.dispatch import dispatch_due
 
 
 @task(name="dispatch-notifications")

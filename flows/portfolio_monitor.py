@@ -16,10 +16,10 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
-from flows.gate_review import gate_review_flow
-from flows.notify_dispatch import dispatch_notifications
-from flows.runtime import require_secret_key, runtime, utc_now
-from gates import services
+from phasegate.flows.gate_review import gate_review_flow
+from phasegate.flows.notify_dispatch import dispatch_notifications
+from phasegate.flows.runtime import require_secret_key, runtime, utc_now
+from phasegate.gates import services
 
 CHUNK = 500
 """Projects per task and transaction: big enough that per-chunk overhead vanishes, small enough to keep

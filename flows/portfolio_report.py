@@ -17,13 +17,13 @@ from prefect import flow, task
 from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
 from prefect.runtime import flow_run
 
-from flows.notify_dispatch import dispatch_notifications
-from flows.report import portfolio_markdown, portfolio_summary, portfolio_summary_rows
-from flows.runtime import require_secret_key, runtime, utc_now
-from gates import services
-from gates.portfolio import PortfolioReport, week_of
-from models.identity import SYSTEM_ACTOR
-from notifications.portfolio.document import render
+from phasegate.flows.notify_dispatch import dispatch_notifications
+from phasegate.flows.report import portfolio_markdown, portfolio_summary, portfolio_summary_rows
+from phasegate.flows.runtime import require_secret_key, runtime, utc_now
+from phasegate.gates import services
+from phasegate.gates.portfolio import PortfolioReport, week_of
+from phasegate.models.identity import SYSTEM_ACTOR
+from phasegate.notifications.portfolio.document import render
 
 
 def last_week() -> str:

@@ -7,9 +7,9 @@ from collections import Counter
 from typing import Any
 from uuid import UUID
 
-from gates.approvals import DecisionApplied
-from gates.portfolio import PortfolioReport, overall
-from models.snapshots import Evaluation, RoundSnapshot
+from phasegate.gates.approvals import DecisionApplied
+from phasegate.gates.portfolio import PortfolioReport, overall
+from phasegate.models.snapshots import Evaluation, RoundSnapshot
 
 
 def evaluation_rows(evaluation: Evaluation) -> list[dict[str, Any]]:

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from flows.runtime import runtime
-from gates import services
-from models.errors import PhasegateError
+from phasegate.flows.runtime import runtime
+from phasegate.gates import services
+from phasegate.models.errors import PhasegateError
 
 
 def decision_run_name(project_key: str, gate_id: str, decision: str | None) -> str:

@@ -27,25 +27,25 @@ from uuid import UUID
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from gates.criteria import Criterion
-from gates.ports import ApprovalLinks, UnitOfWork
-from gates.registry import CriterionSpec, template_problems, with_plugins
-from models.db import make_engine, make_reader_factory, make_session_factory
-from models.document_store import DocumentStore
-from models.errors import EvidenceChangedError, PhasegateError
-from models.events import DomainEvent, NotificationsQueued, RoundResolved
-from models.identity import SYSTEM_ACTOR, Actor, SignatureProof
-from models.keys import audit_key, secret_key
-from models.plugins import plugin_criteria
-from models.settings import Settings
-from models.template import LifecycleTemplate, Location
-from models.uow import OrgRoute, SqlUnitOfWork
+from phasegate.gates.criteria import Criterion
+from phasegate.gates.ports import ApprovalLinks, UnitOfWork
+from phasegate.gates.registry import CriterionSpec, template_problems, with_plugins
+from phasegate.models.db import make_engine, make_reader_factory, make_session_factory
+from phasegate.models.document_store import DocumentStore
+from phasegate.models.errors import EvidenceChangedError, PhasegateError
+from phasegate.models.events import DomainEvent, NotificationsQueued, RoundResolved
+from phasegate.models.identity import SYSTEM_ACTOR, Actor, SignatureProof
+from phasegate.models.keys import audit_key, secret_key
+from phasegate.models.plugins import plugin_criteria
+from phasegate.models.settings import Settings
+from phasegate.models.template import LifecycleTemplate, Location
+from phasegate.models.uow import OrgRoute, SqlUnitOfWork
 
 if TYPE_CHECKING:
-    from gates.approvals import VoteResult
-    from gates.services import ReviewResult
-    from models.commands import CastVote, RequestReview
-    from notifications.links import LinkSigner
+    from phasegate.gates.approvals import VoteResult
+    from phasegate.gates.services import ReviewResult
+    from phasegate.models.commands import CastVote, RequestReview
+    from phasegate.notifications.links import LinkSigner
 
 logger = logging.getLogger(__name__)
 
@@ -133,16 +133,16 @@ class Runtime:
 
     def seal_actor(self, actor: Actor, *, project_key: str) -> str:
         """The actor a door proved, sealed for a flow run on ``project_key`` (``models.actor_seal``)."""
-        from models.actor_seal import seal_actor
+        from phasegate.models.actor_seal import seal_actor
 
         return seal_actor(actor, project_key=project_key, secret=secret_key(self.settings), now=self.now())
 
     def open_actor(self, seal: str | None, *, project_key: str) -> Actor:
         """Who a flow run acts for: the sealed actor, or the system when there is no seal. A seal that does not
         open (forged, expired, for another project) is refused and audited, and the run acts for nobody."""
-        from gates.guard import refuse
-        from models.actor_seal import open_actor
-        from models.errors import PermissionDeniedError
+        from phasegate.gates.guard import refuse
+        from phasegate.models.actor_seal import open_actor
+        from phasegate.models.errors import PermissionDeniedError
 
         if seal is None:
             return SYSTEM_ACTOR
@@ -176,8 +176,8 @@ class Runtime:
         acts (the use case checks it may vote as ``cmd.voter_id``). ``signature`` is the signer's
         re-entered password (and one-time code) for a gate with Part 11 signatures (docs/security.md).
         """
-        from gates import approvals
-        from models.credentials import SqlCredentials
+        from phasegate.gates import approvals
+        from phasegate.models.credentials import SqlCredentials
 
         try:
             result = approvals.cast_vote(
@@ -198,7 +198,7 @@ class Runtime:
 
     def start_review(self, cmd: RequestReview, *, actor: Actor) -> ReviewResult:
         """Evaluate (recycle limit included), record, open the round or say why not; the caller reacts."""
-        from gates import services
+        from phasegate.gates import services
 
         return services.start_review(
             cmd,
@@ -247,20 +247,20 @@ class Runtime:
         run fails, the decision is applied directly by the service the flow's task runs: idempotent either way.
         """
         if self.flows_see_this_database:
-            from flows.trigger import apply_decision_flow
+            from phasegate.flows.trigger import apply_decision_flow
 
             try:
                 return apply_decision_flow(str(round_id))
             except Exception:
                 logger.exception("the gate-decision flow failed for round %s; applying it directly", round_id)
-        from gates import approvals
+        from phasegate.gates import approvals
 
         applied = approvals.apply_round_decision(round_id, uow=self.uow, now=self.now())
         return applied.model_dump(mode="json") | {"dispatch": self.dispatch()}
 
     def dispatch(self) -> dict[str, int]:
         """Send what is due in the outbox now; what fails stays there for the scheduled dispatcher."""
-        from notifications.dispatch import dispatch_due
+        from phasegate.notifications.dispatch import dispatch_due
 
         report = dispatch_due(
             self.sessions, max_attempts=self.settings.notify_max_attempts, links=link_signer(self.settings)
@@ -277,7 +277,7 @@ def _org_route(config_path: Path | None) -> OrgRoute | None:
     """Tags -> the organisation's Apprise targets, from PHASEGATE_NOTIFY_CONFIG (read once per process)."""
     if config_path is None:
         return None
-    from notifications.routing import expand_targets, load_configured
+    from phasegate.notifications.routing import expand_targets, load_configured
 
     config = load_configured(config_path)
     if config is None:
@@ -313,7 +313,7 @@ def approval_links(
     installation that could never send them (and a review must not open a round nobody can be invited to).
     This is the one place links are made (``Runtime.links`` calls it).
     """
-    from notifications.links import link_request
+    from phasegate.notifications.links import link_request
 
     secret_key(settings)
 
@@ -337,7 +337,7 @@ def require_secret_key() -> None:
 
 def link_signer(settings: Settings) -> LinkSigner:
     """What the dispatcher signs stored link requests with; SecretKeyError when this process has no key."""
-    from notifications.links import link_signer as signer
+    from phasegate.notifications.links import link_signer as signer
 
     return signer(secret_key(settings), settings.public_url)
 

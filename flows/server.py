@@ -32,10 +32,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from models.errors import PhasegateError
-from models.keys import secret_key
-from models.private_files import private_dir
-from models.settings import Settings
+from phasegate.models.errors import PhasegateError
+from phasegate.models.keys import secret_key
+from phasegate.models.private_files import private_dir
+from phasegate.models.settings import Settings
 
 HOST = "127.0.0.1"
 # Not "server.pid": that name in PREFECT_HOME belongs to `prefect server start --background`.
@@ -133,7 +133,7 @@ def _ensure_serving(settings: Settings, home: Path, url: str) -> int:
         _stop_serving(home)
     with (home / SERVING_LOG_FILE).open("ab") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "flows.serving"],
+            [sys.executable, "-m", "phasegate.flows.serving"],
             cwd=home,
             env=_serving_environment(settings, home, url),
             stdin=subprocess.DEVNULL,
@@ -216,7 +216,7 @@ def _read_serving(home: Path) -> tuple[int, str] | None:
 
 
 def _is_our_serving(pid: int) -> bool:
-    return _alive(pid) and _cmdline_has(pid, lambda argv: b"flows.serving" in argv)
+    return _alive(pid) and _cmdline_has(pid, lambda argv: b"phasegate.flows.serving" in argv)
 
 
 def _serving_environment(settings: Settings, home: Path, url: str) -> dict[str, str]:
@@ -225,7 +225,7 @@ def _serving_environment(settings: Settings, home: Path, url: str) -> dict[str, 
     A team's PREFECT_* settings in the caller's environment must not reach it (it serves the local server
     only), and its flow runs, started in its working directory, must read the database the caller meant.
     """
-    from flows.serving import POLL_SECONDS
+    from phasegate.flows.serving import POLL_SECONDS
 
     env = {key: value for key, value in os.environ.items() if not key.startswith("PREFECT_")}
     env.update(prefect_defaults(settings.home) | {"PREFECT_HOME": str(home)})

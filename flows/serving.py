@@ -50,53 +50,54 @@ class Deployment:
 
     @property
     def entrypoint(self) -> str:
-        return f"{self.module.replace('.', '/')}.py:{self.flow}"
+        """The file path ``prefect.yaml`` names, relative to the checkout (the folders sit at its top level)."""
+        return f"{self.module.removeprefix('phasegate.').replace('.', '/')}.py:{self.flow}"
 
 
 DEPLOYMENTS: tuple[Deployment, ...] = (
     Deployment(
         "gate-review",
-        "flows.gate_review",
+        "phasegate.flows.gate_review",
         "gate_review_flow",
         "Evaluate a project's current gate, freeze the evidence packet and open the approval round.",
     ),
     Deployment(
         "gate-decision",
-        "flows.gate_decision",
+        "phasegate.flows.gate_decision",
         "gate_decision_flow",
         "Apply a resolved approval round's decision to the project lifecycle.",
     ),
     Deployment(
         "notify-dispatch",
-        "flows.notify_dispatch",
+        "phasegate.flows.notify_dispatch",
         "notify_dispatch_flow",
         "Send due notifications from the outbox; retries with backoff and dead-letters ride on this schedule.",
         (Schedule("every-minute", interval_seconds=60),),
     ),
     Deployment(
         "approval-reminders",
-        "flows.approval_reminders",
+        "phasegate.flows.approval_reminders",
         "approval_reminders_flow",
         "Remind and escalate overdue approvals on working calendars, notice conditions, reconcile decisions.",
         (Schedule("every-quarter-hour", interval_seconds=900),),
     ),
     Deployment(
         "weekly-digest",
-        "flows.weekly_digest",
+        "phasegate.flows.weekly_digest",
         "weekly_digest_flow",
         "Each person's weekly digest of approvals and conditions waiting for them (once per ISO week).",
         (Schedule("monday-morning", cron="0 8 * * 1", timezone="Asia/Shanghai"),),
     ),
     Deployment(
         "portfolio-report",
-        "flows.portfolio_report",
+        "phasegate.flows.portfolio_report",
         "portfolio_report_flow",
         "Last week's portfolio report (PDF, HTML, XLSX) to the management tag, once per period.",
         (Schedule("monday-report", cron="0 9 * * 1", timezone="Asia/Shanghai"),),
     ),
     Deployment(
         "portfolio-monitor",
-        "flows.portfolio_monitor",
+        "phasegate.flows.portfolio_monitor",
         "portfolio_monitor_flow",
         "Scan the portfolio between gates: RAG from tolerances, exceptions raised once, automatic gate reviews.",
         (Schedule("hourly", interval_seconds=3600),),
@@ -125,7 +126,7 @@ def runner_deployments() -> list[RunnerDeployment]:
                 schedules=schedules,
                 description=spec.description,
                 tags=["phasegate"],
-                # "flows.gate_decision.gate_decision_flow", not a file path of this machine's checkout.
+                # "phasegate.flows.gate_decision.gate_decision_flow", not a file path of this machine's checkout.
                 entrypoint_type=EntrypointType.MODULE_PATH,
             )
         )

@@ -23,10 +23,10 @@ import urllib.parse
 import urllib.request
 from typing import Any
 
-from flows.run_names import round_run_name
-from flows.runtime import runtime
-from models.errors import PhasegateError
-from models.settings import Settings
+from phasegate.flows.run_names import round_run_name
+from phasegate.flows.runtime import runtime
+from phasegate.models.errors import PhasegateError
+from phasegate.models.settings import Settings
 
 DECISION_DEPLOYMENT = "gate-decision/gate-decision"
 REVIEW_DEPLOYMENT = "gate-review/gate-review"
@@ -50,8 +50,8 @@ def prepare_prefect() -> str:
 
     Returns the mode: "external" (a team server named by PREFECT_API_URL), "local-server" or "ephemeral".
     """
-    from flows.server import configure_prefect_env
-    from models.keys import secret_key
+    from phasegate.flows.server import configure_prefect_env
+    from phasegate.models.keys import secret_key
 
     settings = runtime().settings
     secret_key(settings)  # every flow makes or sends approval links: refuse before Prefect is even imported
@@ -66,7 +66,7 @@ def prepare_prefect() -> str:
 
 def run_flow(call: Any) -> Any:
     """Run a flow in this process against the Prefect API ``prepare_prefect`` chose."""
-    from flows.server import prefect_run_context
+    from phasegate.flows.server import prefect_run_context
 
     with prefect_run_context():
         state = call()
@@ -82,7 +82,7 @@ def served_api(settings: Settings) -> tuple[str, bool] | None:
     the local server counts only while ``phasegate server start``'s serving process serves this database
     (``configure_prefect_env`` may have put the local server's URL in ``PREFECT_API_URL``: it stays local).
     """
-    from flows.server import local_api_url, serving_ready
+    from phasegate.flows.server import local_api_url, serving_ready
 
     named = (os.environ.get("PREFECT_API_URL") or "").rstrip("/")
     local = local_api_url(settings)  # None at once when phasegate's server is not running (no pid file)
@@ -113,7 +113,7 @@ def apply_decision_flow(round_id: str) -> dict[str, Any]:
             if team and not err.missing:
                 return {"deferred": str(err), "round_id": round_id}
     prepare_prefect()
-    from flows.gate_decision import gate_decision_flow
+    from phasegate.flows.gate_decision import gate_decision_flow
 
     applied, _ = run_flow(lambda: gate_decision_flow(round_id, return_state=True))
     return dict(applied)
@@ -127,7 +127,7 @@ def served_review(project_key: str, *, requested_by: str, meeting_at: str | None
     the server refused the run: the door then runs the review itself, so asking for one is never lost.
     ``requested_by`` is the requester sealed by the door (``Runtime.seal_actor``).
     """
-    from flows.run_names import review_run_name
+    from phasegate.flows.run_names import review_run_name
 
     served = served_api(runtime().settings)
     if served is None:

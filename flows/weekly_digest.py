@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from prefect import flow, task
 
-from flows.notify_dispatch import dispatch_notifications
-from flows.runtime import approval_links, require_secret_key, runtime, utc_now
-from gates import approvals
+from phasegate.flows.notify_dispatch import dispatch_notifications
+from phasegate.flows.runtime import approval_links, require_secret_key, runtime, utc_now
+from phasegate.gates import approvals
 
 
 @task(name="queue-digests")

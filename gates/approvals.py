@@ -6,8 +6,8 @@ siblings importable where the CLI, the flows, the web app, the tests and the ben
 
 from __future__ import annotations
 
-from gates.usecases.conditions import list_conditions, resolve_condition
-from gates.usecases.decisions import (
+from phasegate.gates.usecases.conditions import list_conditions, resolve_condition
+from phasegate.gates.usecases.decisions import (
     DecisionApplied,
     ReconcileReport,
     RoundFailure,
@@ -15,10 +15,10 @@ from gates.usecases.decisions import (
     one_line,
     reconcile_decisions,
 )
-from gates.usecases.delegations import delegate, list_delegations, revoke_delegation
-from gates.usecases.projects import close_project, resume_project
-from gates.usecases.reminders import EscalationTargets, ReminderReport, send_reminders, send_weekly_digests
-from gates.usecases.rounds import (
+from phasegate.gates.usecases.delegations import delegate, list_delegations, revoke_delegation
+from phasegate.gates.usecases.projects import close_project, resume_project
+from phasegate.gates.usecases.reminders import EscalationTargets, ReminderReport, send_reminders, send_weekly_digests
+from phasegate.gates.usecases.rounds import (
     ballots_of,
     cancel_round,
     get_round,
@@ -29,8 +29,8 @@ from gates.usecases.rounds import (
     seats_of,
     unapplied_rounds,
 )
-from gates.usecases.voting import SIGNATURE_REFUSED, SIGNATURE_REQUIRED, VoteResult, cast_vote
-from models.errors import SecurityRefusedError
+from phasegate.gates.usecases.voting import SIGNATURE_REFUSED, SIGNATURE_REQUIRED, VoteResult, cast_vote
+from phasegate.models.errors import SecurityRefusedError
 
 __all__ = [
     "SIGNATURE_REFUSED",

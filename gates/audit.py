@@ -33,8 +33,8 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
-from models.canonical import canonical_json, sha256_hex
-from models.errors import AuditKeyError, InputError
+from phasegate.models.canonical import canonical_json, sha256_hex
+from phasegate.models.errors import AuditKeyError, InputError
 
 UNKEYED = "sha256"
 """Scheme of entries written before keyed chains: sha256 of the canonical JSON."""

@@ -20,10 +20,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from models.errors import AuthorizationError
-from models.identity import Actor, AuthMethod, OrgRole
-from models.snapshots import ProjectSnapshot
-from models.tolerance import ToleranceLevel
+from phasegate.models.errors import AuthorizationError
+from phasegate.models.identity import Actor, AuthMethod, OrgRole
+from phasegate.models.snapshots import ProjectSnapshot
+from phasegate.models.tolerance import ToleranceLevel
 
 
 class Act(StrEnum):

@@ -20,12 +20,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from gates.criteria import params_check, per_template
-from gates.evm import EAC_METHODS, EXACT, MONEY, EacMethod, EvmFigures, compute
-from models.errors import InputError
-from models.evidence import MAX_AMOUNT, Amount, EvmSnapshot
-from models.snapshots import CriterionResult
-from models.template import CriterionDef
+from phasegate.gates.criteria import params_check, per_template
+from phasegate.gates.evm import EAC_METHODS, EXACT, MONEY, EacMethod, EvmFigures, compute
+from phasegate.models.errors import InputError
+from phasegate.models.evidence import MAX_AMOUNT, Amount, EvmSnapshot
+from phasegate.models.snapshots import CriterionResult
+from phasegate.models.template import CriterionDef
 
 
 class BudgetEvidence(BaseModel):

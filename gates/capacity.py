@@ -22,9 +22,9 @@ from datetime import date, timedelta
 from decimal import Decimal
 from functools import cache
 
-from gates.calendar import WorkingCalendar
-from models.enums import ProjectStatus
-from models.resources import (
+from phasegate.gates.calendar import WorkingCalendar
+from phasegate.models.enums import ProjectStatus
+from phasegate.models.resources import (
     HOURS,
     AllocationRow,
     CapacityOverride,

@@ -12,11 +12,11 @@ from decimal import Decimal
 from functools import wraps
 from typing import Any, TypeVar, cast
 
-from models.enums import DocumentStatus
-from models.errors import InputError
-from models.evidence import GateEvidence
-from models.snapshots import CriterionResult, DeliverableStatus
-from models.template import CriterionDef, GateDef, LifecycleTemplate
+from phasegate.models.enums import DocumentStatus
+from phasegate.models.errors import InputError
+from phasegate.models.evidence import GateEvidence
+from phasegate.models.snapshots import CriterionResult, DeliverableStatus
+from phasegate.models.template import CriterionDef, GateDef, LifecycleTemplate
 
 Criterion = Callable[[CriterionDef, GateDef, LifecycleTemplate, GateEvidence], CriterionResult]
 

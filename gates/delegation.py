@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from models.snapshots import DelegationRecord
+from phasegate.models.snapshots import DelegationRecord
 
 
 def delegation_covers(

@@ -22,12 +22,12 @@ from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import NamedTuple
 
-from gates.criteria import Criterion, evidence_reference, params_check, per_evaluation, per_template
-from models.enums import DocumentStatus
-from models.errors import InputError
-from models.evidence import DocumentEvidence, GateEvidence
-from models.snapshots import CriterionResult
-from models.template import CriterionDef, DeliverableDef, GateDef, LifecycleTemplate
+from phasegate.gates.criteria import Criterion, evidence_reference, params_check, per_evaluation, per_template
+from phasegate.models.enums import DocumentStatus
+from phasegate.models.errors import InputError
+from phasegate.models.evidence import DocumentEvidence, GateEvidence
+from phasegate.models.snapshots import CriterionResult
+from phasegate.models.template import CriterionDef, DeliverableDef, GateDef, LifecycleTemplate
 
 ROLE_ZH: Mapping[str, str] = {
     "sponsor": "发起人",

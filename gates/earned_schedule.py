@@ -28,9 +28,9 @@ from decimal import ROUND_CEILING, Decimal, localcontext
 
 from pydantic import BaseModel, ConfigDict
 
-from gates.calendar import WorkingCalendar
-from gates.evm import EXACT
-from models.errors import InputError
+from phasegate.gates.calendar import WorkingCalendar
+from phasegate.gates.evm import EXACT
+from phasegate.models.errors import InputError
 
 DAYS = Decimal("0.01")
 RATIO = Decimal("0.0001")

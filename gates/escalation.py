@@ -28,8 +28,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Literal
 
-from gates.calendar import WorkingCalendar
-from models.errors import InputError
+from phasegate.gates.calendar import WorkingCalendar
+from phasegate.models.errors import InputError
 
 StepKind = Literal["reminder", "escalation"]
 

@@ -9,13 +9,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 
-from gates.criteria import Criterion, deliverable_statuses, evidence_reference
-from gates.fingerprint import canonical_model_json
-from gates.registry import default_registry
-from models.enums import CriterionKind, Recommendation
-from models.evidence import GateEvidence
-from models.snapshots import CriterionResult, Evaluation
-from models.template import CriterionDef, GateDef, LifecycleTemplate
+from phasegate.gates.criteria import Criterion, deliverable_statuses, evidence_reference
+from phasegate.gates.fingerprint import canonical_model_json
+from phasegate.gates.registry import default_registry
+from phasegate.models.enums import CriterionKind, Recommendation
+from phasegate.models.evidence import GateEvidence
+from phasegate.models.snapshots import CriterionResult, Evaluation
+from phasegate.models.template import CriterionDef, GateDef, LifecycleTemplate
 
 
 def evidence_hash(evidence: GateEvidence) -> str:

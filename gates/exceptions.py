@@ -14,10 +14,10 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict
 
-from gates.evm import compute
-from gates.tolerance import EffectiveTolerance
-from models.evidence import EvmSnapshot
-from models.tolerance import Dimension, ExceptionDecision, ToleranceException, ToleranceLevel
+from phasegate.gates.evm import compute
+from phasegate.gates.tolerance import EffectiveTolerance
+from phasegate.models.evidence import EvmSnapshot
+from phasegate.models.tolerance import Dimension, ExceptionDecision, ToleranceException, ToleranceLevel
 
 CENT = Decimal("0.01")
 

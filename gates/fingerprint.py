@@ -23,7 +23,7 @@ from pydantic import BaseModel
 from pydantic_core import SchemaSerializer
 from pydantic_core import core_schema as cs
 
-from models.canonical import canonical_json
+from phasegate.models.canonical import canonical_json
 
 _LEAVES = frozenset({"str", "int", "bool", "decimal", "date", "datetime", "none", "uuid"})
 """Schemas whose JSON is a string, an integer, true, false or null, written the same by both writers."""

@@ -20,11 +20,11 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, ParamSpec, TypeVar
 
-from gates.authorization import Act, authorize
-from gates.ports import UnitOfWork
-from models.errors import AuthorizationError, PermissionDeniedError
-from models.identity import Actor, AuthMethod, OrgRole
-from models.snapshots import ProjectSnapshot
+from phasegate.gates.authorization import Act, authorize
+from phasegate.gates.ports import UnitOfWork
+from phasegate.models.errors import AuthorizationError, PermissionDeniedError
+from phasegate.models.identity import Actor, AuthMethod, OrgRole
+from phasegate.models.snapshots import ProjectSnapshot
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -57,7 +57,7 @@ def permit(
     where = entity or (f"project:{project.key}" if project is not None else None)
     try:
         if actor.method is not AuthMethod.SYSTEM:
-            person = tx.get_person(actor.person_id)
+            person = tx.people.get_person(actor.person_id)
             if person is None:
                 raise AuthorizationError(f"unknown person {actor.person_id!r} cannot act", code="auth.unknown_person")
             if person.disabled:
@@ -67,7 +67,7 @@ def permit(
                     code="auth.disabled",
                 )
             if actor.acting_admin is not None:
-                admin = tx.get_person(actor.acting_admin)
+                admin = tx.people.get_person(actor.acting_admin)
                 if admin is None or admin.disabled or OrgRole.PMO_ADMIN not in admin.roles:
                     raise AuthorizationError(
                         f"{actor.acting_admin} may not act for {actor.person_id}: only an enabled pmo_admin may",

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-from models.enums import Decision, ProjectStatus
-from models.errors import ConflictError
-from models.snapshots import ProjectSnapshot
-from models.template import LifecycleTemplate
+from phasegate.models.enums import Decision, ProjectStatus
+from phasegate.models.errors import ConflictError
+from phasegate.models.snapshots import ProjectSnapshot
+from phasegate.models.template import LifecycleTemplate
 
 
 class Transition(BaseModel):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gates.usecases.people import (
+from phasegate.gates.usecases.people import (
     ANONYMOUS,
     add_person,
     awaiting_first_admin,

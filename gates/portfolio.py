@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from gates.evm import Band, compute, rag_band
-from models.errors import InputError
-from models.evidence import EvmSnapshot
-from models.template import LifecycleTemplate
+from phasegate.gates.evm import Band, compute, rag_band
+from phasegate.models.errors import InputError
+from phasegate.models.evidence import EvmSnapshot
+from phasegate.models.template import LifecycleTemplate
 
 TREND_WEEKS = 8
 CURVE_POINTS = 26

@@ -11,9 +11,9 @@ from decimal import Decimal
 from typing import Any, Protocol, Self
 from uuid import UUID
 
-from gates.analytics import GateFacts
-from gates.portfolio import PortfolioFacts
-from models.enums import (
+from phasegate.gates.analytics import GateFacts
+from phasegate.gates.portfolio import PortfolioFacts
+from phasegate.models.enums import (
     Decision,
     LessonCategory,
     ProjectStatus,
@@ -21,12 +21,12 @@ from models.enums import (
     ReviewStatus,
     RoundStatus,
 )
-from models.evidence import DocumentEvidence, MilestoneEvidence, RiskEvidence, ScoreEvidence
-from models.identity import OrgRole
-from models.lessons import LessonDueRecord, LessonRecord, LessonUseRecord
-from models.monitoring import MonitorInput, RagRow
-from models.resources import CapacityOverride, DemandLine, PriorityRecord, ResourceProfile
-from models.snapshots import (
+from phasegate.models.evidence import DocumentEvidence, MilestoneEvidence, RiskEvidence, ScoreEvidence
+from phasegate.models.identity import OrgRole
+from phasegate.models.lessons import LessonDueRecord, LessonRecord, LessonUseRecord
+from phasegate.models.monitoring import MonitorInput, RagRow
+from phasegate.models.resources import CapacityOverride, DemandLine, PriorityRecord, ResourceProfile
+from phasegate.models.snapshots import (
     BaselineRecord,
     ConditionRecord,
     DecisionRecord,
@@ -42,8 +42,8 @@ from models.snapshots import (
     StoredTemplate,
     VoteRecord,
 )
-from models.template import LifecycleTemplate
-from models.tolerance import ToleranceException, ToleranceRecord
+from phasegate.models.template import LifecycleTemplate
+from phasegate.models.tolerance import ToleranceException, ToleranceRecord
 
 
 class DocumentProbe(Protocol):

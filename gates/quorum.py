@@ -57,9 +57,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from models.enums import ApprovalPolicyKind, BallotKind, Decision
-from models.errors import ConflictError, InputError
-from models.template import ApprovalDef
+from phasegate.models.enums import ApprovalPolicyKind, BallotKind, Decision
+from phasegate.models.errors import ConflictError, InputError
+from phasegate.models.template import ApprovalDef
 
 Choice = Decision | BallotKind
 """What a seat did: a decision, or ``BallotKind.ABSTAIN`` / ``BallotKind.RECUSE``."""

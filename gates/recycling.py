@@ -6,8 +6,8 @@ open round and ``gate check`` all apply it through ``gates.services.assess_gate`
 
 from __future__ import annotations
 
-from models.enums import Recommendation
-from models.snapshots import Evaluation
+from phasegate.models.enums import Recommendation
+from phasegate.models.snapshots import Evaluation
 
 
 def with_recycle_limit(evaluation: Evaluation, recycle_count: int, limit: int) -> Evaluation:

@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from gates import budget, criteria, documentation, risk, schedule, scorecard, staffing
-from gates.budget import BudgetEvidence
-from gates.criteria import Criterion, evidence_reference, per_evaluation
-from models.evidence import GateEvidence
-from models.snapshots import CriterionResult
-from models.template import CriterionDef, GateDef, LifecycleTemplate, Location
+from phasegate.gates import budget, criteria, documentation, risk, schedule, scorecard, staffing
+from phasegate.gates.budget import BudgetEvidence
+from phasegate.gates.criteria import Criterion, evidence_reference, per_evaluation
+from phasegate.models.evidence import GateEvidence
+from phasegate.models.snapshots import CriterionResult
+from phasegate.models.template import CriterionDef, GateDef, LifecycleTemplate, Location
 
 ParamCheck = Callable[[CriterionDef], list[str]]
 

@@ -15,11 +15,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TypeGuard
 
-from gates.criteria import Criterion, evidence_reference, params_check, per_evaluation, per_template
-from models.errors import InputError
-from models.evidence import GateEvidence, RiskEvidence
-from models.snapshots import CriterionResult
-from models.template import CriterionDef, GateDef, LifecycleTemplate, RiskBandDef, RiskScaleDef
+from phasegate.gates.criteria import Criterion, evidence_reference, params_check, per_evaluation, per_template
+from phasegate.models.errors import InputError
+from phasegate.models.evidence import GateEvidence, RiskEvidence
+from phasegate.models.snapshots import CriterionResult
+from phasegate.models.template import CriterionDef, GateDef, LifecycleTemplate, RiskBandDef, RiskScaleDef
 
 RESPONSES = ("avoid", "mitigate", "transfer", "accept", "escalate", "exploit", "enhance", "share")
 """Risk responses a template may name (PMBOK threats and opportunities); a misspelt one is a template error."""

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from datetime import date
 
-from gates.criteria import Criterion, evidence_reference, params_check, per_template
-from models.evidence import GateEvidence, MilestoneEvidence
-from models.snapshots import CriterionResult
-from models.template import CriterionDef, GateDef, LifecycleTemplate
+from phasegate.gates.criteria import Criterion, evidence_reference, params_check, per_template
+from phasegate.models.evidence import GateEvidence, MilestoneEvidence
+from phasegate.models.snapshots import CriterionResult
+from phasegate.models.template import CriterionDef, GateDef, LifecycleTemplate
 
 PARAMS: dict[str, tuple[str, ...]] = {"schedule.milestones_done": ("tolerance_days",)}
 """Accepted params per criterion code."""

@@ -22,11 +22,11 @@ from typing import Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict
 
-from gates.criteria import Criterion, evidence_reference, per_template
-from models.errors import InputError
-from models.evidence import GateEvidence, ScoreEvidence
-from models.snapshots import CriterionResult
-from models.template import CriterionDef, GateDef, LifecycleTemplate, ScorecardDef
+from phasegate.gates.criteria import Criterion, evidence_reference, per_template
+from phasegate.models.errors import InputError
+from phasegate.models.evidence import GateEvidence, ScoreEvidence
+from phasegate.models.snapshots import CriterionResult
+from phasegate.models.template import CriterionDef, GateDef, LifecycleTemplate, ScorecardDef
 
 CODES = ("scorecard.pass",)
 

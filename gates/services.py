@@ -6,7 +6,7 @@ siblings importable where the CLI, the flows, the web app, the tests and the ben
 
 from __future__ import annotations
 
-from gates.usecases.evidence import (
+from phasegate.gates.usecases.evidence import (
     DocumentRegistration,
     ProjectData,
     adopt_document,
@@ -26,9 +26,9 @@ from gates.usecases.evidence import (
     set_baseline,
     set_milestone,
 )
-from gates.usecases.exceptions import decide_exception, list_exceptions
-from gates.usecases.hold_queue import QueueEntry, announce_capacity, hold_queue
-from gates.usecases.lessons import (
+from phasegate.gates.usecases.exceptions import decide_exception, list_exceptions
+from phasegate.gates.usecases.hold_queue import QueueEntry, announce_capacity, hold_queue
+from phasegate.gates.usecases.lessons import (
     LessonRow,
     LessonView,
     add_lesson,
@@ -40,7 +40,7 @@ from gates.usecases.lessons import (
     search_lessons,
     show_lesson,
 )
-from gates.usecases.lookups import (
+from phasegate.gates.usecases.lookups import (
     current_gate,
     project_roles,
     require_person,
@@ -48,7 +48,7 @@ from gates.usecases.lookups import (
     require_round,
     require_template,
 )
-from gates.usecases.messages import (
+from phasegate.gates.usecases.messages import (
     approval_request,
     criteria_context,
     gate_packet,
@@ -56,7 +56,7 @@ from gates.usecases.messages import (
     org_notice,
     request_context,
 )
-from gates.usecases.monitoring import (
+from phasegate.gates.usecases.monitoring import (
     GateDateReport,
     ProjectHealth,
     ScanReport,
@@ -65,9 +65,9 @@ from gates.usecases.monitoring import (
     rag_history,
     scan_projects,
 )
-from gates.usecases.operations import begin_operation
-from gates.usecases.people import add_person, require_free_login
-from gates.usecases.projects import (
+from phasegate.gates.usecases.operations import begin_operation
+from phasegate.gates.usecases.people import add_person, require_free_login
+from phasegate.gates.usecases.projects import (
     ProjectView,
     assign_role,
     close_project,
@@ -77,8 +77,8 @@ from gates.usecases.projects import (
     resume_project,
     update_project,
 )
-from gates.usecases.reports import ReportSent, gate_report, portfolio_report, send_portfolio_report
-from gates.usecases.resources import (
+from phasegate.gates.usecases.reports import ReportSent, gate_report, portfolio_report, send_portfolio_report
+from phasegate.gates.usecases.resources import (
     AllocationView,
     DemandImport,
     allocation_view,
@@ -89,8 +89,8 @@ from gates.usecases.resources import (
     set_priority,
     set_resource_profile,
 )
-from gates.usecases.result import SYSTEM, Result, UowFactory
-from gates.usecases.reviews import (
+from phasegate.gates.usecases.result import SYSTEM, Result, UowFactory
+from phasegate.gates.usecases.reviews import (
     GateCheck,
     ReviewResult,
     assess_gate,
@@ -102,9 +102,9 @@ from gates.usecases.reviews import (
     reviewable_gate,
     start_review,
 )
-from gates.usecases.rounds import get_round
-from gates.usecases.templates import PublishResult, get_template, list_templates, publish_template
-from gates.usecases.tolerances import ToleranceList, list_tolerances, set_tolerance
+from phasegate.gates.usecases.rounds import get_round
+from phasegate.gates.usecases.templates import PublishResult, get_template, list_templates, publish_template
+from phasegate.gates.usecases.tolerances import ToleranceList, list_tolerances, set_tolerance
 
 __all__ = [
     "SYSTEM",

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from gates.capacity import shortfall_text, shortfall_text_zh, shortfalls
-from models.evidence import GateEvidence
-from models.snapshots import CriterionResult
-from models.template import CriterionDef, GateDef, LifecycleTemplate
+from phasegate.gates.capacity import shortfall_text, shortfall_text_zh, shortfalls
+from phasegate.models.evidence import GateEvidence
+from phasegate.models.snapshots import CriterionResult
+from phasegate.models.template import CriterionDef, GateDef, LifecycleTemplate
 
 CODE = "resources.committed"
 

@@ -34,9 +34,9 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection
 from sqlalchemy.engine import make_url
 
-from models.db import make_engine
-from models.settings import Settings
-from models.tables import Base, UTCDateTime
+from phasegate.models.db import make_engine
+from phasegate.models.settings import Settings
+from phasegate.models.tables import Base, UTCDateTime
 
 config = context.config
 target_metadata = Base.metadata

@@ -17,8 +17,8 @@ from datetime import datetime, timedelta
 from itsdangerous import BadData, URLSafeSerializer
 from pydantic import ValidationError
 
-from models.errors import PermissionDeniedError
-from models.identity import Actor
+from phasegate.models.errors import PermissionDeniedError
+from phasegate.models.identity import Actor
 
 SALT = "phasegate.flow-actor.v1"
 TTL = timedelta(minutes=15)

@@ -24,7 +24,7 @@ from typing import Any, cast
 from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
-from gates.audit import (
+from phasegate.gates.audit import (
     GENESIS_HASH,
     KEYED,
     AuditRecord,
@@ -34,8 +34,8 @@ from gates.audit import (
     require_key_after,
     verify_rows,
 )
-from models.errors import AuditKeyError, InputError
-from models.tables import AuditEntry
+from phasegate.models.errors import AuditKeyError, InputError
+from phasegate.models.tables import AuditEntry
 
 AUDIT_LOCK_KEY = 0x7068617365676174
 """``pg_advisory_xact_lock`` key of the audit appenders ("phasegat" in ASCII); no other lock may use it."""

@@ -20,11 +20,11 @@ from pydantic import (
     model_validator,
 )
 
-from models.enums import BallotKind, Decision, Locale
-from models.errors import InputError
-from models.identity import OrgRole
-from models.snapshots import ConditionSpec
-from models.tolerance import Amount, Dimension, Percent, ToleranceLevel, ToleranceLimit, limit_problem
+from phasegate.models.enums import BallotKind, Decision, Locale
+from phasegate.models.errors import InputError
+from phasegate.models.identity import OrgRole
+from phasegate.models.snapshots import ConditionSpec
+from phasegate.models.tolerance import Amount, Dimension, Percent, ToleranceLevel, ToleranceLimit, limit_problem
 
 PersonId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
 ProjectKey = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9][A-Z0-9_-]{0,63}$")]

@@ -23,9 +23,9 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Column, CursorResult, or_, select, true, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from models.audit_store import append_audit
-from models.errors import InputError, NotFoundError
-from models.tables import Person, WebCredential, WebSession
+from phasegate.models.audit_store import append_audit
+from phasegate.models.errors import InputError, NotFoundError
+from phasegate.models.tables import Person, WebCredential, WebSession
 
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 1024

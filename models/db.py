@@ -20,8 +20,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from models.errors import InputError
-from models.private_files import private_file
+from phasegate.models.errors import InputError
+from phasegate.models.private_files import private_file
 
 # ``scheme://user:password@host``: the password part, for URLs SQLAlchemy cannot parse (so cannot hide for us).
 _USERINFO_PASSWORD = re.compile(r"(?P<head>://[^:/@\s]*:)(?P<password>[^@\s]*)(?=@)")

@@ -25,9 +25,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from models.errors import InputError
-from models.file_intake import CHUNK, FileTooLargeError, open_regular, read_chunks
-from models.limits import DEFAULT_LIMITS, IntakeLimits, megabytes, raise_hint
+from phasegate.models.errors import InputError
+from phasegate.models.file_intake import CHUNK, FileTooLargeError, open_regular, read_chunks
+from phasegate.models.limits import DEFAULT_LIMITS, IntakeLimits, megabytes, raise_hint
 
 __all__ = ["CHUNK", "DocumentFacts", "current_sha256", "inspect_document", "markdown_headings", "sections_of"]
 

@@ -32,11 +32,11 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gates.audit import GENESIS_HASH, AuditRecord, iso_utc, record_hash
-from models.audit_store import iter_audit, verify_audit
-from models.canonical import canonical_json, sha256_hex
-from models.errors import InputError, NotFoundError
-from models.tables import (
+from phasegate.gates.audit import GENESIS_HASH, AuditRecord, iso_utc, record_hash
+from phasegate.models.audit_store import iter_audit, verify_audit
+from phasegate.models.canonical import canonical_json, sha256_hex
+from phasegate.models.errors import InputError, NotFoundError
+from phasegate.models.tables import (
     ApprovalRound,
     Condition,
     GateDecision,

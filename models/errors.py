@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from models.events import DomainEvent
+    from phasegate.models.events import DomainEvent
 
 
 class PhasegateError(Exception):

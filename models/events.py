@@ -13,7 +13,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
 
-from models.enums import Decision, Recommendation
+from phasegate.models.enums import Decision, Recommendation
 
 
 class Event(BaseModel):

@@ -12,8 +12,8 @@ from typing import Annotated, Self
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from models.enums import DocumentStatus
-from models.resources import ResourceEvidence
+from phasegate.models.enums import DocumentStatus
+from phasegate.models.resources import ResourceEvidence
 
 
 class Evidence(BaseModel):

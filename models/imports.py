@@ -33,10 +33,10 @@ from typing import Annotated, Any, Literal, NoReturn, TypeVar, get_args
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, model_validator
 
-from models.errors import InputError
-from models.evidence import MAX_AMOUNT
-from models.file_intake import FileTooLargeError, open_regular, read_chunks
-from models.limits import DEFAULT_LIMITS, IntakeLimits, megabytes, raise_hint
+from phasegate.models.errors import InputError
+from phasegate.models.evidence import MAX_AMOUNT
+from phasegate.models.file_intake import FileTooLargeError, open_regular, read_chunks
+from phasegate.models.limits import DEFAULT_LIMITS, IntakeLimits, megabytes, raise_hint
 
 ALLOWED_SUFFIXES = (".csv", ".xlsx")
 CSV_DELIMITERS = (",", ";", "\t")

@@ -25,8 +25,8 @@ import secrets
 import stat
 from pathlib import Path
 
-from models.errors import SecretKeyError
-from models.settings import Settings
+from phasegate.models.errors import SecretKeyError
+from phasegate.models.settings import Settings
 
 MIN_KEY_BYTES = 32
 """The same floor as ``notifications.links.MIN_SECRET_BYTES``: shorter HMAC keys are guessable offline."""
@@ -105,7 +105,7 @@ def write_key_file(path: Path) -> Path:
     Why never overwrite: replacing the key invalidates every approval link sent and makes the keyed audit
     entries written so far unverifiable. Rotating is a deliberate act (docs/security.md), not a flag.
     """
-    from models.private_files import private_dir
+    from phasegate.models.private_files import private_dir
 
     private_dir(path.parent)
     try:

@@ -9,7 +9,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from models.enums import LessonCategory, LessonUseKind
+from phasegate.models.enums import LessonCategory, LessonUseKind
 
 Tag = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=1, max_length=40)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000)]

@@ -11,9 +11,9 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict
 
-from models.evidence import EvmSnapshot
-from models.snapshots import ProjectSnapshot
-from models.tolerance import ToleranceException, ToleranceRecord
+from phasegate.models.evidence import EvmSnapshot
+from phasegate.models.snapshots import ProjectSnapshot
+from phasegate.models.tolerance import ToleranceException, ToleranceRecord
 
 
 class MonitorInput(BaseModel):

@@ -17,7 +17,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from models.errors import InputError
+from phasegate.models.errors import InputError
 
 DEFAULT_HOURS_PER_DAY = Decimal("8")
 HOURS = Decimal("0.01")

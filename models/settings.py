@@ -8,7 +8,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from models.limits import MB, IntakeLimits
+from phasegate.models.limits import MB, IntakeLimits
 
 
 class Settings(BaseSettings):

@@ -9,7 +9,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from models.enums import (
+from phasegate.models.enums import (
     BallotKind,
     CriterionKind,
     Decision,
@@ -17,8 +17,8 @@ from models.enums import (
     Recommendation,
     RoundStatus,
 )
-from models.identity import OrgRole
-from models.template import LifecycleTemplate
+from phasegate.models.identity import OrgRole
+from phasegate.models.template import LifecycleTemplate
 
 
 class Snapshot(BaseModel):

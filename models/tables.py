@@ -35,7 +35,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from models.enums import (
+from phasegate.models.enums import (
     BallotKind,
     Decision,
     DocumentStatus,
@@ -47,7 +47,7 @@ from models.enums import (
     ReviewStatus,
     RoundStatus,
 )
-from models.tolerance import Dimension, ExceptionDecision, ToleranceLevel
+from phasegate.models.tolerance import Dimension, ExceptionDecision, ToleranceLevel
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",

@@ -11,8 +11,8 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, StringConstraints, model_validator
 
-from models.enums import ApprovalPolicyKind, CriterionKind
-from models.tolerance import ToleranceDef, duplicate_dimensions
+from phasegate.models.enums import ApprovalPolicyKind, CriterionKind
+from phasegate.models.tolerance import ToleranceDef, duplicate_dimensions
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=64)]
 CriterionCode = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$", max_length=100)]

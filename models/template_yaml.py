@@ -16,9 +16,9 @@ from typing import Any, NoReturn, get_args, get_origin
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from models.canonical import sha256_hex
-from models.errors import InputError, TemplateError
-from models.template import DeliverableDef, GateDef, LifecycleTemplate, Location, StageDef, reference_problems
+from phasegate.models.canonical import sha256_hex
+from phasegate.models.errors import InputError, TemplateError
+from phasegate.models.template import DeliverableDef, GateDef, LifecycleTemplate, Location, StageDef, reference_problems
 
 SCHEMA_ID = "urn:phasegate:schema:lifecycle-template"
 
@@ -423,7 +423,7 @@ def shipped_templates(*, check: TemplateCheck | None = None) -> list[tuple[str, 
 
     Read through importlib.resources so an installed wheel finds them as well as a checkout does.
     """
-    folder = resources.files("models").joinpath("lifecycles")
+    folder = resources.files("phasegate.models").joinpath("lifecycles")
     shipped: list[tuple[str, LifecycleTemplate]] = []
     for entry in sorted(folder.iterdir(), key=lambda e: e.name):
         if entry.is_file() and entry.name.endswith(".yaml"):

@@ -20,9 +20,9 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from models.audit_store import append_audit
-from models.errors import ConflictError, InputError, NotFoundError
-from models.tables import ApiToken, Person
+from phasegate.models.audit_store import append_audit
+from phasegate.models.errors import ConflictError, InputError, NotFoundError
+from phasegate.models.tables import ApiToken, Person
 
 TOKEN_PREFIX = "pgt_"
 """Marks phasegate tokens so secret scanners and people recognise one pasted in the wrong place."""

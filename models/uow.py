@@ -19,19 +19,27 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from gates import portfolio as pf
-from gates.analytics import ConditionFact, GateFacts, ProjectFact, ReviewCount, RoundFact
-from models import statements as q
-from models import tables as t
-from models.audit_store import AuditDraft, append_audit_entries
-from models.enums import BallotKind, Decision, DocumentStatus, ProjectStatus, Recommendation, ReviewStatus, RoundStatus
-from models.errors import ConflictError
-from models.evidence import DocumentEvidence, EvmSnapshot, MilestoneEvidence, RiskEvidence, ScoreEvidence
-from models.identity import OrgRole
-from models.lesson_store import LessonRepository
-from models.monitoring import MonitorInput, RagRow
-from models.resource_store import ResourceRepository
-from models.snapshots import (
+from phasegate.gates import portfolio as pf
+from phasegate.gates.analytics import ConditionFact, GateFacts, ProjectFact, ReviewCount, RoundFact
+from phasegate.models import statements as q
+from phasegate.models import tables as t
+from phasegate.models.audit_store import AuditDraft, append_audit_entries
+from phasegate.models.enums import (
+    BallotKind,
+    Decision,
+    DocumentStatus,
+    ProjectStatus,
+    Recommendation,
+    ReviewStatus,
+    RoundStatus,
+)
+from phasegate.models.errors import ConflictError
+from phasegate.models.evidence import DocumentEvidence, EvmSnapshot, MilestoneEvidence, RiskEvidence, ScoreEvidence
+from phasegate.models.identity import OrgRole
+from phasegate.models.lesson_store import LessonRepository
+from phasegate.models.monitoring import MonitorInput, RagRow
+from phasegate.models.resource_store import ResourceRepository
+from phasegate.models.snapshots import (
     BaselineRecord,
     ConditionRecord,
     ConditionSpec,
@@ -48,8 +56,8 @@ from models.snapshots import (
     StoredTemplate,
     VoteRecord,
 )
-from models.template import LifecycleTemplate
-from models.tolerance import (
+from phasegate.models.template import LifecycleTemplate
+from phasegate.models.tolerance import (
     Dimension,
     ExceptionDecision,
     ToleranceException,

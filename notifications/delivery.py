@@ -19,13 +19,13 @@ from apprise import NotifyFormat
 from apprise.result import AppriseResult, AppriseResultStatus
 from markupsafe import escape
 
-from models.enums import OutboxStatus
-from models.errors import InputError
-from notifications.email import attachments_from_context, rendered_attachments, write_attachments
-from notifications.links import LinkSigner, has_link_requests, sign_links
-from notifications.render import RenderedMessage, code_span, render
-from notifications.routing import single_target_config
-from notifications.targets import (
+from phasegate.models.enums import OutboxStatus
+from phasegate.models.errors import InputError
+from phasegate.notifications.email import attachments_from_context, rendered_attachments, write_attachments
+from phasegate.notifications.links import LinkSigner, has_link_requests, sign_links
+from phasegate.notifications.render import RenderedMessage, code_span, render
+from phasegate.notifications.routing import single_target_config
+from phasegate.notifications.targets import (
     is_email_target,
     placeholder_names,
     redact_target,

@@ -42,14 +42,14 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from models.enums import OutboxStatus
-from models.errors import ConflictError, InputError, NotFoundError
-from models.tables import OutboxMessage
-from notifications.targets import redact_target
+from phasegate.models.enums import OutboxStatus
+from phasegate.models.errors import ConflictError, InputError, NotFoundError
+from phasegate.models.tables import OutboxMessage
+from phasegate.notifications.targets import redact_target
 
 if TYPE_CHECKING:
-    from notifications.delivery import Delivery
-    from notifications.links import LinkSigner
+    from phasegate.notifications.delivery import Delivery
+    from phasegate.notifications.links import LinkSigner
 
 logger = logging.getLogger(__name__)
 
@@ -140,7 +140,7 @@ def dispatch_due(
     # Last moment a send may start and still finish (Apprise's call deadline) before the lease expires.
     send_deadline = time.monotonic() + lease_seconds - send_timeout_seconds
 
-    from notifications.delivery import deliver as send  # Apprise is loaded only when there is a row to send
+    from phasegate.notifications.delivery import deliver as send  # Apprise is loaded only when there is a row to send
 
     def deliver(row: _Claimed) -> _Outcome:
         if time.monotonic() > send_deadline:

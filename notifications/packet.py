@@ -22,8 +22,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from models.errors import InputError
-from notifications.render import LOCALES, environment
+from phasegate.models.errors import InputError
+from phasegate.notifications.render import LOCALES, environment
 
 PACKET_TEMPLATE = "packet.html.j2"
 

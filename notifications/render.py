@@ -64,8 +64,8 @@ from jinja2 import FileSystemLoader, StrictUndefined, TemplateNotFound, Undefine
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup, escape
 
-from models.enums import Locale
-from models.errors import InputError
+from phasegate.models.enums import Locale
+from phasegate.models.errors import InputError
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 
@@ -303,8 +303,8 @@ def _attachments(kind: str, locale: str, context: Mapping[str, Any]) -> tuple[At
     if kind != "approval_requested":
         return ()
     # Imported here: packet and ics import this module's filters and labels.
-    from notifications.ics import meeting_from_context
-    from notifications.packet import render_packet
+    from phasegate.notifications.ics import meeting_from_context
+    from phasegate.notifications.packet import render_packet
 
     found: list[Attachment] = []
     packet = context.get("packet")

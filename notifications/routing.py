@@ -44,8 +44,8 @@ import yaml
 from apprise.template import NotifyTemplate
 from apprise.utils.logic import is_exclusive_match
 
-from models.errors import InputError
-from notifications.targets import PLACEHOLDER, placeholder_names, redact_target
+from phasegate.models.errors import InputError
+from phasegate.notifications.targets import PLACEHOLDER, placeholder_names, redact_target
 
 # A request for tags: each item is an alternative; a tuple/list item is a set of tags that must all match.
 TagRequest = Sequence[str | Sequence[str]]

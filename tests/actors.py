@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from gates import approvals
-from models.commands import CastVote
-from models.identity import SYSTEM_ACTOR, Actor, AuthMethod, OrgRole
+from phasegate.gates import approvals
+from phasegate.models.commands import CastVote
+from phasegate.models.identity import SYSTEM_ACTOR, Actor, AuthMethod, OrgRole
 
 
 def person(person_id: str, *roles: OrgRole, acting_admin: str | None = None) -> Actor:
@@ -36,7 +36,7 @@ def cast_vote(cmd: CastVote, **kwargs: Any) -> approvals.VoteResult:
 
 def bootstrap_admin_args(person_id: str = "admin") -> list[str]:
     """``phasegate person add`` for the first PMO admin, mapped to the OS login the tests run as (root in CI)."""
-    from flows.cli.common import os_login
+    from phasegate.flows.cli.common import os_login
 
     return [
         *("person", "add", person_id, "--name", "Ada Admin", "--email", f"{person_id}@example.com"),

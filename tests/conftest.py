@@ -26,9 +26,9 @@ from psycopg import sql
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from models import schema
-from models.db import make_engine, make_session_factory
-from models.keys import derive_audit_key
+from phasegate.models import schema
+from phasegate.models.db import make_engine, make_session_factory
+from phasegate.models.keys import derive_audit_key
 from tests.receivers import HttpReceiver
 
 _SESSION_HOME = Path(tempfile.mkdtemp(prefix="phasegate-tests-"))

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from models.credentials import set_password
+from phasegate.models.credentials import set_password
 from tests.conftest import TEST_AUDIT_KEY
 
 PASSWORD = "correct horse battery staple"

@@ -23,18 +23,18 @@ from sqlalchemy import select
 from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
-from flows.cli import tokens as token_cli
-from flows.cli.common import os_login
-from gates import services
-from models import tables as t
-from models.commands import AddPerson
-from models.db import make_engine, make_session_factory
-from models.identity import SYSTEM_ACTOR, OrgRole
-from models.settings import Settings
-from models.template_yaml import shipped_templates, template_content_hash
-from models.tokens import create_token, find_token, revoke, token_hash
-from models.uow import SqlUnitOfWork
-from web.app import create_app
+from phasegate.flows.cli import tokens as token_cli
+from phasegate.flows.cli.common import os_login
+from phasegate.gates import services
+from phasegate.models import tables as t
+from phasegate.models.commands import AddPerson
+from phasegate.models.db import make_engine, make_session_factory
+from phasegate.models.identity import SYSTEM_ACTOR, OrgRole
+from phasegate.models.settings import Settings
+from phasegate.models.template_yaml import shipped_templates, template_content_hash
+from phasegate.models.tokens import create_token, find_token, revoke, token_hash
+from phasegate.models.uow import SqlUnitOfWork
+from phasegate.web.app import create_app
 
 PEOPLE = ("sam", "mgr", "pam", "fin", "vic", "ann")
 ROLES = {

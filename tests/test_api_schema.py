@@ -26,18 +26,18 @@ from schemathesis.config import SchemathesisConfig
 from schemathesis.generation.modes import GenerationMode
 from schemathesis.schemas import BaseSchema
 
-from gates import services
-from models.commands import CreateProject
-from models.db import make_engine, make_session_factory
-from models.identity import SYSTEM_ACTOR
-from models.settings import Settings
-from models.uow import SqlUnitOfWork
+from phasegate.gates import services
+from phasegate.models.commands import CreateProject
+from phasegate.models.db import make_engine, make_session_factory
+from phasegate.models.identity import SYSTEM_ACTOR
+from phasegate.models.settings import Settings
+from phasegate.models.uow import SqlUnitOfWork
+from phasegate.web.api import router
+from phasegate.web.api_resources import router as resources_router
+from phasegate.web.api_session import router as session_router
+from phasegate.web.api_team import router as team_router
+from phasegate.web.app import create_app
 from tests.test_api import seed
-from web.api import router
-from web.api_resources import router as resources_router
-from web.api_session import router as session_router
-from web.api_team import router as team_router
-from web.app import create_app
 
 MAX_EXAMPLES = 15
 SEED = 20261102

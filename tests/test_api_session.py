@@ -9,12 +9,12 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from gates import approvals, services
-from models import tables as t
-from models.commands import AddPerson
-from models.db import make_engine, make_session_factory
-from models.identity import SYSTEM_ACTOR
-from models.uow import SqlUnitOfWork
+from phasegate.gates import approvals, services
+from phasegate.models import tables as t
+from phasegate.models.commands import AddPerson
+from phasegate.models.db import make_engine, make_session_factory
+from phasegate.models.identity import SYSTEM_ACTOR
+from phasegate.models.uow import SqlUnitOfWork
 from tests.test_api import SECTIONS, Api, api, ready_project, write_document
 
 __all__ = ["api"]  # the fixture, imported so these tests use the same app and seeded people

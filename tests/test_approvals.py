@@ -15,19 +15,19 @@ from uuid import UUID
 import pytest
 from sqlalchemy import event, select
 
-from gates import approvals, services
-from gates.ports import UnitOfWork
-from models import tables as t
-from models.audit_store import verify_audit
-from models.commands import AddPerson, CastVote, Delegate, RecordCost, RequestReview
-from models.db import make_engine, make_session_factory
-from models.enums import BallotKind, Decision, ProjectStatus, Recommendation, RoundStatus
-from models.errors import ConflictError, InputError, PermissionDeniedError
-from models.identity import SYSTEM_ACTOR
-from models.snapshots import ConditionSpec
-from models.template_yaml import template_content_hash
-from models.uow import SqlUnitOfWork
-from notifications.routing import expand_targets, parse_org_config
+from phasegate.gates import approvals, services
+from phasegate.gates.ports import UnitOfWork
+from phasegate.models import tables as t
+from phasegate.models.audit_store import verify_audit
+from phasegate.models.commands import AddPerson, CastVote, Delegate, RecordCost, RequestReview
+from phasegate.models.db import make_engine, make_session_factory
+from phasegate.models.enums import BallotKind, Decision, ProjectStatus, Recommendation, RoundStatus
+from phasegate.models.errors import ConflictError, InputError, PermissionDeniedError
+from phasegate.models.identity import SYSTEM_ACTOR
+from phasegate.models.snapshots import ConditionSpec
+from phasegate.models.template_yaml import template_content_hash
+from phasegate.models.uow import SqlUnitOfWork
+from phasegate.notifications.routing import expand_targets, parse_org_config
 from tests import actors
 from tests.gatekeeping import add_ready_project, probe, variant
 
@@ -367,14 +367,14 @@ def test_weekly_digest_once_per_week_for_each_person_waited_on(env: Env) -> None
         digests = list(session.scalars(select(t.OutboxMessage).where(t.OutboxMessage.kind == "weekly_digest")))
     assert sorted(d.recipient_id for d in digests) == ["fin", "pam"]
     assert digests[0].context["items"][0]["round_id"] == str(round_id)
-    from notifications.render import render
+    from phasegate.notifications.render import render
 
     rendered = render("weekly_digest", "zh-CN", digests[0].context)
     assert "D1" in rendered.body_text
 
 
 def test_the_approval_request_carries_the_packet_and_a_meeting_invitation(env: Env) -> None:
-    from notifications.render import render
+    from phasegate.notifications.render import render
 
     add_ready_project(env.uow, env.clock, "M1")
     meeting = datetime(2026, 11, 10, 10, 0, tzinfo=UTC)
@@ -516,7 +516,9 @@ def test_people_are_read_in_one_query_and_unknown_ids_are_left_out(env: Env) -> 
 
     def read() -> None:
         with env.uow() as tx:
-            found.update({pid: person.name for pid, person in tx.get_people(["sam", "fin", "pam", "nobody"]).items()})
+            found.update(
+                {pid: person.name for pid, person in tx.people.get_people(["sam", "fin", "pam", "nobody"]).items()}
+            )
 
     assert Statements(env).during(read) <= 2  # the query, and SQLite's BEGIN IMMEDIATE
     assert found == {"sam": "Sam", "fin": "Fin", "pam": "Pam"}

@@ -21,7 +21,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, func, select, text
 
-from gates.audit import (
+from phasegate.gates.audit import (
     GENESIS_HASH,
     AuditRecord,
     build_chain,
@@ -31,11 +31,11 @@ from gates.audit import (
     next_record,
     verify_chain,
 )
-from models.audit_store import append_audit, audit_head, iter_audit, verify_audit
-from models.canonical import sha256_hex
-from models.db import make_engine, make_session_factory
-from models.errors import InputError
-from models.tables import AuditEntry, Base
+from phasegate.models.audit_store import append_audit, audit_head, iter_audit, verify_audit
+from phasegate.models.canonical import sha256_hex
+from phasegate.models.db import make_engine, make_session_factory
+from phasegate.models.errors import InputError
+from phasegate.models.tables import AuditEntry, Base
 
 T0 = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
 

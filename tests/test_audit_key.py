@@ -18,14 +18,14 @@ import pytest
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from flows.cli.common import os_login
-from gates.audit import GENESIS_HASH, KEYED, UNKEYED, build_chain, entry_hash, verify_chain
-from models import schema
-from models.audit_store import AuditDraft, append_audit_entries, iter_audit
-from models.db import make_engine, make_session_factory
-from models.errors import AuditKeyError
-from models.keys import derive_audit_key
-from models.tables import AuditEntry, Person
+from phasegate.flows.cli.common import os_login
+from phasegate.gates.audit import GENESIS_HASH, KEYED, UNKEYED, build_chain, entry_hash, verify_chain
+from phasegate.models import schema
+from phasegate.models.audit_store import AuditDraft, append_audit_entries, iter_audit
+from phasegate.models.db import make_engine, make_session_factory
+from phasegate.models.errors import AuditKeyError
+from phasegate.models.keys import derive_audit_key
+from phasegate.models.tables import AuditEntry, Person
 from tests.actors import bootstrap_admin_args
 from tests.conftest import TEST_AUDIT_KEY
 

@@ -16,11 +16,11 @@ from uuid import UUID
 import pytest
 from sqlalchemy import select
 
-from gates import approvals, people, services
-from gates.authorization import MATRIX, Act, authorize, check_sponsor_and_manager
-from gates.ports import UnitOfWork
-from models import tables as t
-from models.commands import (
+from phasegate.gates import approvals, people, services
+from phasegate.gates.authorization import MATRIX, Act, authorize, check_sponsor_and_manager
+from phasegate.gates.ports import UnitOfWork
+from phasegate.models import tables as t
+from phasegate.models.commands import (
     AddPerson,
     CastVote,
     CreateProject,
@@ -31,13 +31,13 @@ from models.commands import (
     UpdatePerson,
     UpdateProject,
 )
-from models.db import make_engine, make_session_factory
-from models.enums import Decision, RoundStatus
-from models.errors import AuthorizationError, ConflictError, PermissionDeniedError
-from models.identity import SYSTEM_ACTOR, Actor, AuthMethod, OrgRole
-from models.snapshots import ConditionSpec, ProjectSnapshot
-from models.template_yaml import template_content_hash
-from models.uow import SqlUnitOfWork
+from phasegate.models.db import make_engine, make_session_factory
+from phasegate.models.enums import Decision, RoundStatus
+from phasegate.models.errors import AuthorizationError, ConflictError, PermissionDeniedError
+from phasegate.models.identity import SYSTEM_ACTOR, Actor, AuthMethod, OrgRole
+from phasegate.models.snapshots import ConditionSpec, ProjectSnapshot
+from phasegate.models.template_yaml import template_content_hash
+from phasegate.models.uow import SqlUnitOfWork
 from tests import actors
 from tests.gatekeeping import TWO_OF_THREE, add_ready_project, probe, variant
 

@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 
-from gates.budget import BUDGET_CRITERIA, PARAMS, BudgetEvidence, param_problems
-from gates.evaluation import recommend
-from models.enums import CriterionKind, Recommendation
-from models.errors import InputError
-from models.evidence import EvmSnapshot
-from models.snapshots import CriterionResult
-from models.template import CriterionDef
+from phasegate.gates.budget import BUDGET_CRITERIA, PARAMS, BudgetEvidence, param_problems
+from phasegate.gates.evaluation import recommend
+from phasegate.models.enums import CriterionKind, Recommendation
+from phasegate.models.errors import InputError
+from phasegate.models.evidence import EvmSnapshot
+from phasegate.models.snapshots import CriterionResult
+from phasegate.models.template import CriterionDef
 
 pytestmark = pytest.mark.unit  # pure: no database, no Prefect, no browser (make test-fast)
 

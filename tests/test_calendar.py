@@ -17,9 +17,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gates.calendar import START_OF_BUSINESS, WorkingCalendar, _holidays_of
-from models.errors import InputError
-from models.template import CalendarDef
+from phasegate.gates.calendar import START_OF_BUSINESS, WorkingCalendar, _holidays_of
+from phasegate.models.errors import InputError
+from phasegate.models.template import CalendarDef
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NEW_YORK = ZoneInfo("America/New_York")

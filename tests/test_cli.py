@@ -71,7 +71,7 @@ def cli(tmp_path: Path) -> Cli:
 
 def _documents(cli: Cli, tmp_path: Path, deliverables: list[str]) -> None:
     """Write each deliverable with the sections its standard requires and have the right role approve it."""
-    from models.template_yaml import shipped_templates
+    from phasegate.models.template_yaml import shipped_templates
 
     template = next(t for _, t in shipped_templates() if t.id == "it-pmo")
     cli.run("project", "assign", "P1", "pmo", "carol")
@@ -204,7 +204,7 @@ def test_template_validate_reports_file_line_column(tmp_path: Path, cli: Cli) ->
 
 
 def test_publishing_changed_content_under_a_taken_version_exits_2(tmp_path: Path, cli: Cli) -> None:
-    from models.template_yaml import shipped_templates
+    from phasegate.models.template_yaml import shipped_templates
 
     source = next(s for s, t in shipped_templates() if t.id == "it-pmo")
     edited = tmp_path / "it-pmo.yaml"
@@ -252,7 +252,7 @@ def test_commands_that_run_no_flow_do_not_import_prefect(cli: Cli) -> None:
 
 
 def test_help_lists_every_command_though_a_call_builds_only_its_own_group() -> None:
-    from flows.cli import COMMANDS, GROUPS
+    from phasegate.flows.cli import COMMANDS, GROUPS
 
     full = subprocess.run([PHASEGATE, "--help"], capture_output=True, text=True, timeout=60, env=_plain_terminal())
     assert full.returncode == 0
@@ -290,8 +290,8 @@ def test_read_commands_do_not_wait_for_a_writer_holding_the_sqlite_lock(cli: Cli
 
 def test_upgrading_a_database_that_knows_people_is_the_pmo_admins_act(tmp_path: Path) -> None:
     """A new install upgrades before anyone exists; once people sign in by login, only an admin upgrades."""
-    from flows.cli.common import os_login
-    from models import schema
+    from phasegate.flows.cli.common import os_login
+    from phasegate.models import schema
 
     runner = Cli(tmp_path / "fresh.db")
     assert not schema.guarded(runner.url)

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from openpyxl import Workbook
 
-from models.template_yaml import shipped_templates
+from phasegate.models.template_yaml import shipped_templates
 from tests import actors
 from tests.test_cli import PHASEGATE, Cli
 

@@ -14,12 +14,12 @@ from typing import Any
 
 import pytest
 
-from flows.cli.common import os_login
-from gates import people
-from models.commands import UpdatePerson
-from models.db import make_engine, make_session_factory
-from models.identity import SYSTEM_ACTOR
-from models.uow import SqlUnitOfWork
+from phasegate.flows.cli.common import os_login
+from phasegate.gates import people
+from phasegate.models.commands import UpdatePerson
+from phasegate.models.db import make_engine, make_session_factory
+from phasegate.models.identity import SYSTEM_ACTOR
+from phasegate.models.uow import SqlUnitOfWork
 from tests import actors
 from tests.conftest import TEST_AUDIT_KEY
 from tests.test_cli import Cli

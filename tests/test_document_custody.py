@@ -24,16 +24,16 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from models import tables as t
-from models.db import make_engine, make_session_factory
-from models.identity import SYSTEM_ACTOR
-from models.settings import Settings
-from models.template_yaml import shipped_templates
+from phasegate.models import tables as t
+from phasegate.models.db import make_engine, make_session_factory
+from phasegate.models.identity import SYSTEM_ACTOR
+from phasegate.models.settings import Settings
+from phasegate.models.template_yaml import shipped_templates
+from phasegate.web.app import create_app
 from tests.actors import bootstrap_admin_args
 from tests.conftest import TEST_AUDIT_KEY
 from tests.test_api import seed, write_document
 from tests.test_cli import PHASEGATE
-from web.app import create_app
 
 IT_PMO = next(template for _, template in shipped_templates() if template.id == "it-pmo")
 SIGNER = {"sponsor": "alice", "pmo": "carol"}
@@ -389,9 +389,9 @@ def test_doc_adopt_takes_documents_registered_before_the_store_into_custody(pg: 
     import hashlib
     from datetime import UTC, datetime
 
-    from gates import services
-    from models.commands import RegisterDocument
-    from models.uow import SqlUnitOfWork
+    from phasegate.gates import services
+    from phasegate.models.commands import RegisterDocument
+    from phasegate.models.uow import SqlUnitOfWork
 
     engine = make_engine(pg.url)
     sessions = make_session_factory(engine)

@@ -12,14 +12,14 @@ from typing import Any
 import docx
 import pytest
 
-from gates.documentation import DOCUMENTATION_CRITERIA, has_section, param_problems, section_key
-from gates.evaluation import recommend
-from models.document_store import DocumentStore, store_key
-from models.enums import CriterionKind, DocumentStatus, Recommendation
-from models.errors import InputError
-from models.evidence import DocumentEvidence, GateEvidence
-from models.snapshots import CriterionResult
-from models.template import CriterionDef, DeliverableDef, GateDef, LifecycleTemplate, StageDef
+from phasegate.gates.documentation import DOCUMENTATION_CRITERIA, has_section, param_problems, section_key
+from phasegate.gates.evaluation import recommend
+from phasegate.models.document_store import DocumentStore, store_key
+from phasegate.models.enums import CriterionKind, DocumentStatus, Recommendation
+from phasegate.models.errors import InputError
+from phasegate.models.evidence import DocumentEvidence, GateEvidence
+from phasegate.models.snapshots import CriterionResult
+from phasegate.models.template import CriterionDef, DeliverableDef, GateDef, LifecycleTemplate, StageDef
 
 pytestmark = pytest.mark.unit  # pure: no database, no Prefect, no browser (make test-fast)
 

@@ -14,8 +14,8 @@ from docx.enum.style import WD_STYLE_TYPE
 from fpdf import FPDF
 from pypdf import PdfReader, PdfWriter
 
-from models.documents import CHUNK, PDF_LINE_CHARS, current_sha256, inspect_document, markdown_headings
-from models.errors import InputError
+from phasegate.models.documents import CHUNK, PDF_LINE_CHARS, current_sha256, inspect_document, markdown_headings
+from phasegate.models.errors import InputError
 
 pytestmark = pytest.mark.unit  # pure: no database, no Prefect, no browser (make test-fast)
 
@@ -273,8 +273,8 @@ def test_current_sha256_follows_the_file(tmp_path: Path) -> None:
 
 
 def test_pdf_pages_and_docx_xml_over_their_caps_are_refused(tmp_path: Path) -> None:
-    from models.file_intake import FileTooLargeError
-    from models.limits import IntakeLimits
+    from phasegate.models.file_intake import FileTooLargeError
+    from phasegate.models.limits import IntakeLimits
 
     pdf = FPDF()
     for page in range(5):
@@ -297,7 +297,7 @@ def test_pdf_pages_and_docx_xml_over_their_caps_are_refused(tmp_path: Path) -> N
 
 
 def test_the_store_writes_once_read_only_and_repairs_a_tampered_copy(tmp_path: Path) -> None:
-    from models.document_store import DocumentStore
+    from phasegate.models.document_store import DocumentStore
 
     store = DocumentStore(tmp_path / "store")
     path = tmp_path / "charter.md"

@@ -24,25 +24,25 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.sql.expression import Executable
 
-from flows.dossier import render_dossier_html
-from gates import approvals, services
-from gates.ports import UnitOfWork
-from models import tables as t
-from models.commands import (
+from phasegate.flows.dossier import render_dossier_html
+from phasegate.gates import approvals, services
+from phasegate.gates.ports import UnitOfWork
+from phasegate.models import tables as t
+from phasegate.models.commands import (
     AddPerson,
     CastVote,
     Delegate,
     RecordCost,
     RequestReview,
 )
-from models.db import make_engine, make_session_factory
-from models.dossier import Dossier, collect_dossier
-from models.enums import Decision
-from models.errors import ConflictError, NotFoundError
-from models.identity import SYSTEM_ACTOR
-from models.snapshots import ConditionSpec
-from models.template_yaml import template_content_hash
-from models.uow import SqlUnitOfWork
+from phasegate.models.db import make_engine, make_session_factory
+from phasegate.models.dossier import Dossier, collect_dossier
+from phasegate.models.enums import Decision
+from phasegate.models.errors import ConflictError, NotFoundError
+from phasegate.models.identity import SYSTEM_ACTOR
+from phasegate.models.snapshots import ConditionSpec
+from phasegate.models.template_yaml import template_content_hash
+from phasegate.models.uow import SqlUnitOfWork
 from tests import actors
 from tests.conftest import TEST_AUDIT_KEY
 from tests.gatekeeping import TWO_OF_THREE, add_ready_project, probe, variant

@@ -13,11 +13,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gates.calendar import WorkingCalendar
-from gates.earned_schedule import EarnedSchedule, earned_schedule, working_days
-from gates.rag import Rag, dimension_rag, overall
-from models.errors import InputError
-from models.tolerance import Dimension
+from phasegate.gates.calendar import WorkingCalendar
+from phasegate.gates.earned_schedule import EarnedSchedule, earned_schedule, working_days
+from phasegate.gates.rag import Rag, dimension_rag, overall
+from phasegate.models.errors import InputError
+from phasegate.models.tolerance import Dimension
 
 US = WorkingCalendar(region="US", timezone="America/New_York")
 START = date(2026, 3, 6)

@@ -16,9 +16,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import gates.escalation as escalation
-from gates.calendar import WorkingCalendar
-from gates.escalation import (
+import phasegate.gates.escalation as escalation
+from phasegate.gates.calendar import WorkingCalendar
+from phasegate.gates.escalation import (
     DEFAULT_LADDER,
     NotificationStep,
     condition_steps,
@@ -26,8 +26,8 @@ from gates.escalation import (
     plan_notifications,
     round_steps,
 )
-from models.enums import Decision
-from models.errors import InputError
+from phasegate.models.enums import Decision
+from phasegate.models.errors import InputError
 
 pytestmark = pytest.mark.unit  # pure: no database, no Prefect, no browser (make test-fast)
 
@@ -183,8 +183,8 @@ def test_the_module_has_no_way_to_decide() -> None:
         "dataclasses",
         "datetime",
         "typing",
-        "gates.calendar",
-        "models.errors",
+        "phasegate.gates.calendar",
+        "phasegate.models.errors",
     }
     names = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
     names |= {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)}

@@ -10,11 +10,11 @@ from decimal import Decimal
 
 import pytest
 
-from gates.criteria import evidence_reference
-from gates.evaluation import evaluate_gate
-from gates.registry import default_registry
-from models.enums import DocumentStatus
-from models.evidence import (
+from phasegate.gates.criteria import evidence_reference
+from phasegate.gates.evaluation import evaluate_gate
+from phasegate.gates.registry import default_registry
+from phasegate.models.enums import DocumentStatus
+from phasegate.models.evidence import (
     DocumentEvidence,
     EvmSnapshot,
     GateEvidence,
@@ -22,9 +22,9 @@ from models.evidence import (
     RiskEvidence,
     ScoreEvidence,
 )
-from models.snapshots import CriterionResult
-from models.template import CriterionDef, GateDef, LifecycleTemplate
-from models.template_yaml import shipped_templates
+from phasegate.models.snapshots import CriterionResult
+from phasegate.models.template import CriterionDef, GateDef, LifecycleTemplate
+from phasegate.models.template_yaml import shipped_templates
 
 pytestmark = pytest.mark.unit  # pure: no database, no Prefect, no browser (make test-fast)
 

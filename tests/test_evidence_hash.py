@@ -13,11 +13,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, Field
 
-from gates.evaluation import evidence_hash
-from gates.fingerprint import _writer, canonical_model_json
-from models.canonical import canonical_json, sha256_hex
-from models.enums import DocumentStatus
-from models.evidence import (
+from phasegate.gates.evaluation import evidence_hash
+from phasegate.gates.fingerprint import _writer, canonical_model_json
+from phasegate.models.canonical import canonical_json, sha256_hex
+from phasegate.models.enums import DocumentStatus
+from phasegate.models.evidence import (
     DocumentEvidence,
     EvmSnapshot,
     GateEvidence,

@@ -14,9 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from gates.evm import EAC_METHODS, EacMethod, EvmFigures, compute, rag_band
-from models.errors import InputError
-from models.evidence import MAX_AMOUNT, EvmSnapshot
+from phasegate.gates.evm import EAC_METHODS, EacMethod, EvmFigures, compute, rag_band
+from phasegate.models.errors import InputError
+from phasegate.models.evidence import MAX_AMOUNT, EvmSnapshot
 
 pytestmark = pytest.mark.unit  # pure: no database, no Prefect, no browser (make test-fast)
 

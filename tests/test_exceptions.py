@@ -18,19 +18,19 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from gates import services
-from gates.exceptions import Breach, next_sequence
-from gates.ports import UnitOfWork
-from models import tables as t
-from models.commands import AddPerson, CreateProject
-from models.db import make_engine, make_session_factory
-from models.errors import AuthorizationError, ConflictError, InputError
-from models.identity import SYSTEM_ACTOR, OrgRole
-from models.snapshots import EvmReportRecord
-from models.template_yaml import shipped_templates, template_content_hash
-from models.tolerance import Dimension, ExceptionDecision, ToleranceException, ToleranceLevel
-from models.uow import SqlUnitOfWork
-from notifications.render import render
+from phasegate.gates import services
+from phasegate.gates.exceptions import Breach, next_sequence
+from phasegate.gates.ports import UnitOfWork
+from phasegate.models import tables as t
+from phasegate.models.commands import AddPerson, CreateProject
+from phasegate.models.db import make_engine, make_session_factory
+from phasegate.models.errors import AuthorizationError, ConflictError, InputError
+from phasegate.models.identity import SYSTEM_ACTOR, OrgRole
+from phasegate.models.snapshots import EvmReportRecord
+from phasegate.models.template_yaml import shipped_templates, template_content_hash
+from phasegate.models.tolerance import Dimension, ExceptionDecision, ToleranceException, ToleranceLevel
+from phasegate.models.uow import SqlUnitOfWork
+from phasegate.notifications.render import render
 from tests import actors
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
@@ -271,13 +271,13 @@ def test_cli_lists_and_decides_and_the_api_reads_and_refuses(tmp_path: Any) -> N
 
     from fastapi.testclient import TestClient
 
-    from models.settings import Settings
+    from phasegate.models.settings import Settings
+    from phasegate.web.app import create_app
     from tests.signin import give_password, sign_in
     from tests.test_api import seed
-    from web.app import create_app
 
     url = f"sqlite:///{tmp_path / 'x.db'}"
-    from models.schema import upgrade
+    from phasegate.models.schema import upgrade
 
     upgrade(url)
     tokens = seed(url)  # templates; sam a gatekeeper, mgr a manager, pam the PMO admin mapped to this OS login

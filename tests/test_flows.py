@@ -15,12 +15,12 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from gates import services
-from models import tables as t
-from models.commands import AddPerson, CastVote, CreateProject, RegisterDocument
-from models.enums import Decision
-from models.errors import PermissionDeniedError
-from models.identity import SYSTEM_ACTOR
+from phasegate.gates import services
+from phasegate.models import tables as t
+from phasegate.models.commands import AddPerson, CastVote, CreateProject, RegisterDocument
+from phasegate.models.enums import Decision
+from phasegate.models.errors import PermissionDeniedError
+from phasegate.models.identity import SYSTEM_ACTOR
 from tests import actors
 from tests.receivers import HttpReceiver
 
@@ -29,8 +29,8 @@ pytestmark = pytest.mark.flow
 
 @pytest.fixture
 def portfolio(sqlite_url: str, prefect_harness: None, tmp_path: Path) -> Iterator[tuple[Any, HttpReceiver]]:
-    from flows.cli.database import db_upgrade
-    from flows.runtime import runtime, utc_now
+    from phasegate.flows.cli.database import db_upgrade
+    from phasegate.flows.runtime import runtime, utc_now
 
     previous = os.environ.get("PHASEGATE_DATABASE_URL")
     db_upgrade(sqlite_url)
@@ -128,9 +128,9 @@ def _run_name(flow_run_id: Any) -> str:
 
 
 def test_review_then_decision_advances_and_notifies(portfolio: tuple[Any, HttpReceiver], tmp_path: Path) -> None:
-    from flows.gate_decision import gate_decision_flow
-    from flows.gate_review import gate_review_flow
-    from flows.runtime import probe_file, utc_now
+    from phasegate.flows.gate_decision import gate_decision_flow
+    from phasegate.flows.gate_review import gate_review_flow
+    from phasegate.flows.runtime import probe_file, utc_now
 
     rt, receiver = portfolio
     state = gate_review_flow("FLOW-GO", rt.seal_actor(actors.admin("bob"), project_key="FLOW-GO"), return_state=True)
@@ -171,7 +171,7 @@ def test_review_then_decision_advances_and_notifies(portfolio: tuple[Any, HttpRe
 
 
 def test_not_ready_review_ends_in_a_named_state_and_opens_no_round(portfolio: tuple[Any, HttpReceiver]) -> None:
-    from flows.gate_review import gate_review_flow
+    from phasegate.flows.gate_review import gate_review_flow
 
     rt, receiver = portfolio
     state = gate_review_flow("FLOW-NR", return_state=True)
@@ -185,8 +185,8 @@ def test_not_ready_review_ends_in_a_named_state_and_opens_no_round(portfolio: tu
 def test_a_review_run_takes_its_requester_only_from_a_seal(portfolio: tuple[Any, HttpReceiver]) -> None:
     """Whoever reaches the Prefect API can start a deployment run with any parameters: a bare name, a seal made
     with another key or for another project is refused and audited; no seal runs it as the system."""
-    from flows.gate_review import gate_review_flow
-    from models.actor_seal import seal_actor
+    from phasegate.flows.gate_review import gate_review_flow
+    from phasegate.models.actor_seal import seal_actor
 
     rt, _ = portfolio
     bob = actors.admin("bob")
@@ -214,7 +214,7 @@ def test_a_review_run_takes_its_requester_only_from_a_seal(portfolio: tuple[Any,
 def test_cli_flow_runs_have_no_heartbeat_and_the_chosen_api(prefect_harness: None) -> None:
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, get_current_settings, temporary_settings
 
-    from flows.server import prefect_run_context
+    from phasegate.flows.server import prefect_run_context
 
     with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: 60}):  # a worker's default
         before = get_current_settings()

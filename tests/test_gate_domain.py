@@ -9,15 +9,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gates.criteria import actuals_within_budget, required_approved
-from gates.evaluation import evaluate_gate, evidence_hash, recommend
-from gates.lifecycle import apply_decision
-from models.enums import CriterionKind, Decision, DocumentStatus, ProjectStatus, Recommendation
-from models.errors import ConflictError
-from models.evidence import DocumentEvidence, GateEvidence
-from models.snapshots import CriterionResult, ProjectSnapshot
-from models.template import CriterionDef, LifecycleTemplate
-from models.template_yaml import shipped_templates
+from phasegate.gates.criteria import actuals_within_budget, required_approved
+from phasegate.gates.evaluation import evaluate_gate, evidence_hash, recommend
+from phasegate.gates.lifecycle import apply_decision
+from phasegate.models.enums import CriterionKind, Decision, DocumentStatus, ProjectStatus, Recommendation
+from phasegate.models.errors import ConflictError
+from phasegate.models.evidence import DocumentEvidence, GateEvidence
+from phasegate.models.snapshots import CriterionResult, ProjectSnapshot
+from phasegate.models.template import CriterionDef, LifecycleTemplate
+from phasegate.models.template_yaml import shipped_templates
 
 pytestmark = pytest.mark.unit  # pure: no database, no Prefect, no browser (make test-fast)
 

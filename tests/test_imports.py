@@ -17,8 +17,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from models.errors import InputError
-from models.imports import (
+from phasegate.models.errors import InputError
+from phasegate.models.imports import (
     ActualsRow,
     BaselineRow,
     ImportRowsError,

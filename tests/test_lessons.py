@@ -14,19 +14,19 @@ from uuid import UUID
 import pytest
 from sqlalchemy import select
 
-from gates import approvals, services
-from gates.ports import UnitOfWork
-from gates.relevance import ReviewContext, jaccard, most_relevant, score, trigrams
-from models import tables as t
-from models.commands import AddPerson, CastVote, RequestReview
-from models.db import make_engine, make_session_factory
-from models.enums import Decision, LessonCategory, LessonUseKind
-from models.errors import ConflictError, InputError, PermissionDeniedError
-from models.identity import SYSTEM_ACTOR, OrgRole
-from models.lessons import LessonDraft, LessonEdit, LessonRecord
-from models.template_yaml import shipped_templates, template_content_hash
-from models.uow import SqlUnitOfWork
-from notifications.render import render
+from phasegate.gates import approvals, services
+from phasegate.gates.ports import UnitOfWork
+from phasegate.gates.relevance import ReviewContext, jaccard, most_relevant, score, trigrams
+from phasegate.models import tables as t
+from phasegate.models.commands import AddPerson, CastVote, RequestReview
+from phasegate.models.db import make_engine, make_session_factory
+from phasegate.models.enums import Decision, LessonCategory, LessonUseKind
+from phasegate.models.errors import ConflictError, InputError, PermissionDeniedError
+from phasegate.models.identity import SYSTEM_ACTOR, OrgRole
+from phasegate.models.lessons import LessonDraft, LessonEdit, LessonRecord
+from phasegate.models.template_yaml import shipped_templates, template_content_hash
+from phasegate.models.uow import SqlUnitOfWork
+from phasegate.notifications.render import render
 from tests import actors
 from tests.gatekeeping import add_ready_project, probe, variant
 from tests.test_api import Api, api  # noqa: F401  (the API fixture, shared)
@@ -400,9 +400,9 @@ def test_api_files_searches_edits_and_refuses_with_problems(api: Api) -> None:  
 def test_lessons_page_searches_in_both_languages_for_signed_in_people(sqlite_url: str, tmp_path: Path) -> None:
     from fastapi.testclient import TestClient
 
-    from models.settings import Settings
+    from phasegate.models.settings import Settings
+    from phasegate.web.app import create_app
     from tests.signin import give_password, sign_in
-    from web.app import create_app
 
     e = Env(sqlite_url)
     for source, template in shipped_templates():
@@ -426,7 +426,7 @@ def test_lessons_page_searches_in_both_languages_for_signed_in_people(sqlite_url
         now=e.clock(),
         actor=SYSTEM_ACTOR,
     )
-    from models.commands import CreateProject
+    from phasegate.models.commands import CreateProject
 
     services.create_project(
         CreateProject(key="W1", template_id="it-pmo", name="W", sponsor_id="sam", manager_id="mgr", budget=1),
@@ -459,7 +459,7 @@ def test_migration_0012_turns_old_closing_notes_into_lessons_and_back(empty_db_u
 
     import sqlalchemy as sa
 
-    from models import schema
+    from phasegate.models import schema
 
     schema.upgrade(empty_db_url, "0011")
     e = Env(empty_db_url)
@@ -477,7 +477,7 @@ def test_migration_0012_turns_old_closing_notes_into_lessons_and_back(empty_db_u
             services.add_person(
                 AddPerson(id=pid, name=pid, email=f"{pid}@example.com"), uow=e.uow, now=e.clock(), actor=SYSTEM_ACTOR
             )
-        from models.commands import CreateProject
+        from phasegate.models.commands import CreateProject
 
         services.create_project(
             CreateProject(key="OLD", template_id="cooper-5", name="O", sponsor_id="sam", manager_id="mgr", budget=1),

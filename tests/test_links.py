@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from itsdangerous import URLSafeSerializer
 
-from models.errors import InputError, PermissionDeniedError
-from notifications.links import (
+from phasegate.models.errors import InputError, PermissionDeniedError
+from phasegate.notifications.links import (
     EXPIRED,
     FORGED,
     MALFORMED,

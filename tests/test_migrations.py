@@ -16,12 +16,12 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.script import ScriptDirectory
 
-from models import schema
-from models.db import make_engine
-from models.errors import ConflictError, InputError
-from models.tables import Base
+from phasegate.models import schema
+from phasegate.models.db import make_engine
+from phasegate.models.errors import ConflictError, InputError
+from phasegate.models.tables import Base
 
-VERSIONS = Path(str(files("migrations"))) / "versions"
+VERSIONS = Path(str(files("phasegate.migrations"))) / "versions"
 
 
 def table_names(url: str) -> set[str]:
@@ -65,7 +65,7 @@ def test_revisions_do_not_import_application_code(path: Path) -> None:
     tree = ast.parse(path.read_text(encoding="utf-8"))
     imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
     imported |= {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
-    ours = {name for name in imported if name.split(".")[0] in {"models", "gates", "flows", "notifications"}}
+    ours = {name for name in imported if name.startswith(("phasegate.", "models", "gates", "flows", "notifications"))}
     assert not ours
 
 
@@ -144,7 +144,7 @@ def test_sqlite_migrations_leave_foreign_keys_enforced_for_the_application(sqlit
 
 def copy_migrations(tmp_path: Path) -> Path:
     scripts = tmp_path / "migrations"
-    shutil.copytree(Path(str(files("migrations"))), scripts, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(Path(str(files("phasegate.migrations"))), scripts, ignore=shutil.ignore_patterns("__pycache__"))
     return scripts
 
 

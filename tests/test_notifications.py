@@ -17,12 +17,12 @@ from jinja2 import UndefinedError
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from models.enums import OutboxStatus
-from models.errors import InputError
-from models.tables import OutboxMessage
-from notifications.dispatch import DispatchReport, backoff_seconds, dispatch_due
-from notifications.render import KINDS, RenderedMessage, render
-from notifications.targets import redact_target, scrub_secrets, validate_target, with_idempotency_header
+from phasegate.models.enums import OutboxStatus
+from phasegate.models.errors import InputError
+from phasegate.models.tables import OutboxMessage
+from phasegate.notifications.dispatch import DispatchReport, backoff_seconds, dispatch_due
+from phasegate.notifications.render import KINDS, RenderedMessage, render
+from phasegate.notifications.targets import redact_target, scrub_secrets, validate_target, with_idempotency_header
 from tests.receivers import HttpReceiver, free_port
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

@@ -23,13 +23,13 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from models.db import make_engine, make_session_factory
-from models.enums import OutboxStatus
-from models.errors import ConflictError, InputError, NotFoundError
-from models.tables import OutboxMessage
-from notifications.dispatch import DispatchReport, dispatch_due, list_outbox, requeue
-from notifications.render import render
-from notifications.routing import OrgConfig, expand_targets, load_org_config, parse_org_config
+from phasegate.models.db import make_engine, make_session_factory
+from phasegate.models.enums import OutboxStatus
+from phasegate.models.errors import ConflictError, InputError, NotFoundError
+from phasegate.models.tables import OutboxMessage
+from phasegate.notifications.dispatch import DispatchReport, dispatch_due, list_outbox, requeue
+from phasegate.notifications.render import render
+from phasegate.notifications.routing import OrgConfig, expand_targets, load_org_config, parse_org_config
 from tests import actors
 from tests.receivers import HttpReceiver, SmtpReceiver, free_port
 from tests.test_notifications import CONTEXTS

@@ -21,21 +21,21 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from gates import approvals, services
-from models import tables as t
-from models.commands import AddPerson, RecordCost, RequestReview
-from models.enums import Decision, Recommendation, RoundStatus
-from models.errors import ConflictError, InputError
-from models.identity import SYSTEM_ACTOR
-from models.settings import Settings
-from models.snapshots import ConditionSpec, VoteRecord
-from models.template_yaml import template_content_hash
+from phasegate.gates import approvals, services
+from phasegate.models import tables as t
+from phasegate.models.commands import AddPerson, RecordCost, RequestReview
+from phasegate.models.enums import Decision, Recommendation, RoundStatus
+from phasegate.models.errors import ConflictError, InputError
+from phasegate.models.identity import SYSTEM_ACTOR
+from phasegate.models.settings import Settings
+from phasegate.models.snapshots import ConditionSpec, VoteRecord
+from phasegate.models.template_yaml import template_content_hash
+from phasegate.web.app import create_app
 from tests import actors
 from tests.gatekeeping import TWO_OF_THREE, add_ready_project, probe, variant
 from tests.test_api import Api, ready_project, seed
 from tests.test_approvals import T0, Env, _ready
 from tests.test_cli import PHASEGATE
-from web.app import create_app
 
 ORG_CONFIG = """
 version: 1
@@ -118,9 +118,9 @@ def test_refresh_and_gate_check_keep_the_recycle_limit_kill_and_the_refresh_send
     add_ready_project(env.uow, env.clock, "K1")
     limit = services.get_template("it-2of3", 1, uow=env.uow).template.gates[0].recycle_limit
     with env.uow() as tx:  # the project was recycled at this gate as often as the template allows
-        project = tx.get_project("K1", for_update=True)
+        project = tx.projects.get_project("K1", for_update=True)
         assert project is not None
-        tx.update_project_state(
+        tx.projects.update_project_state(
             "K1", status=project.status, stage_id=project.stage_id, recycle_count=limit, now=env.clock()
         )
         tx.commit()
@@ -233,9 +233,9 @@ def test_the_api_answers_422_and_the_cli_exits_2_for_an_unknown_condition_owner(
 def _resolve_with_a_ghost_condition(env: Env, round_id: UUID) -> None:
     """A round resolved before owners were checked: its decision cannot be applied (no such person)."""
     with env.uow() as tx:
-        current = tx.get_round(round_id, for_update=True)
+        current = tx.reviews.get_round(round_id, for_update=True)
         assert current is not None
-        tx.add_vote(
+        tx.reviews.add_vote(
             round_id,
             VoteRecord(
                 voter_id="sam",
@@ -247,7 +247,7 @@ def _resolve_with_a_ghost_condition(env: Env, round_id: UUID) -> None:
                 conditions=(_ghost_condition(),),
             ),
         )
-        tx.resolve_round(
+        tx.reviews.resolve_round(
             current, decision=Decision.CONDITIONAL_GO, decided_by=["sam"], reason="legacy", now=env.clock()
         )
         tx.commit()
@@ -256,11 +256,11 @@ def _resolve_with_a_ghost_condition(env: Env, round_id: UUID) -> None:
 def _seat_a_ghost(env: Env, round_id: UUID) -> None:
     """An open round whose seat names a person no longer known: its reminders cannot be addressed."""
     with env.uow() as tx:
-        current = tx.get_round(round_id, for_update=True)
+        current = tx.reviews.get_round(round_id, for_update=True)
         assert current is not None
         seats: list[dict[str, Any]] = [dict(seat) for seat in current.seats]
         seats[0]["person_id"] = "ghost"
-        tx.replace_seats(round_id, seats, [seat["person_id"] for seat in seats])
+        tx.reviews.replace_seats(round_id, seats, [seat["person_id"] for seat in seats])
         tx.commit()
 
 

@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
-from gates.evm import compute
-from models.enums import CriterionKind, Recommendation
-from models.errors import InputError
-from models.evidence import EvmSnapshot
-from models.snapshots import CriterionResult, DeliverableStatus, Evaluation
-from notifications.packet import parse_packet, render_packet
+from phasegate.gates.evm import compute
+from phasegate.models.enums import CriterionKind, Recommendation
+from phasegate.models.errors import InputError
+from phasegate.models.evidence import EvmSnapshot
+from phasegate.models.snapshots import CriterionResult, DeliverableStatus, Evaluation
+from phasegate.notifications.packet import parse_packet, render_packet
 
 pytestmark = pytest.mark.unit  # pure: no database, no Prefect, no browser (make test-fast)
 

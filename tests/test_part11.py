@@ -22,25 +22,25 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from sqlalchemy import select
 
-from flows.cli.common import os_login
-from flows.runtime import approval_links, probe_file
-from gates import approvals, people, services
-from gates.usecases import voting
-from models import tables as t
-from models.commands import CastVote, UpdatePerson
-from models.credentials import SqlCredentials, enable_totp
-from models.enums import Decision, RoundStatus
-from models.errors import InputError
-from models.identity import SYSTEM_ACTOR, SignatureProof
-from models.template import LifecycleTemplate
-from models.template_yaml import shipped_templates, template_content_hash
-from models.tokens import create_token
+from phasegate.flows.cli.common import os_login
+from phasegate.flows.runtime import approval_links, probe_file
+from phasegate.gates import approvals, people, services
+from phasegate.gates.usecases import voting
+from phasegate.models import tables as t
+from phasegate.models.commands import CastVote, UpdatePerson
+from phasegate.models.credentials import SqlCredentials, enable_totp
+from phasegate.models.enums import Decision, RoundStatus
+from phasegate.models.errors import InputError
+from phasegate.models.identity import SYSTEM_ACTOR, SignatureProof
+from phasegate.models.template import LifecycleTemplate
+from phasegate.models.template_yaml import shipped_templates, template_content_hash
+from phasegate.models.tokens import create_token
+from phasegate.web.app import create_app
 from tests import actors
 from tests.browser import artifact, chromium
 from tests.receivers import HttpReceiver, free_port
 from tests.signin import PASSWORD, give_password
 from tests.test_web_pages import World, _now, build_world
-from web.app import create_app
 
 PHASEGATE = str(Path(sys.executable).with_name("phasegate"))
 
@@ -56,8 +56,8 @@ def part11_template() -> LifecycleTemplate:
 
 
 def part11_world(url: str, public_url: str, tmp_path: Path, receiver: HttpReceiver) -> World:
-    from models.db import make_engine, make_session_factory
-    from models.uow import SqlUnitOfWork
+    from phasegate.models.db import make_engine, make_session_factory
+    from phasegate.models.uow import SqlUnitOfWork
     from tests.test_web_pages import _now
 
     template = part11_template()

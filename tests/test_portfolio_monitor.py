@@ -17,11 +17,11 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from gates import services
-from models import tables as t
-from models.commands import AddPerson, CreateProject, RegisterDocument
-from models.identity import SYSTEM_ACTOR
-from models.snapshots import EvmReportRecord
+from phasegate.gates import services
+from phasegate.models import tables as t
+from phasegate.models.commands import AddPerson, CreateProject, RegisterDocument
+from phasegate.models.identity import SYSTEM_ACTOR
+from phasegate.models.snapshots import EvmReportRecord
 from tests.receivers import HttpReceiver
 
 pytestmark = pytest.mark.flow
@@ -29,8 +29,8 @@ pytestmark = pytest.mark.flow
 
 @pytest.fixture
 def portfolio(sqlite_url: str, prefect_harness: None, tmp_path: Path) -> Iterator[tuple[Any, HttpReceiver]]:
-    from flows.cli.database import db_upgrade
-    from flows.runtime import runtime, utc_now
+    from phasegate.flows.cli.database import db_upgrade
+    from phasegate.flows.runtime import runtime, utc_now
 
     previous = os.environ.get("PHASEGATE_DATABASE_URL")
     db_upgrade(sqlite_url)
@@ -113,7 +113,7 @@ def _artifacts(flow_run_id: Any) -> dict[str, Any]:
 def test_one_run_scans_raises_once_opens_the_ready_review_and_publishes_a_summary(
     portfolio: tuple[Any, HttpReceiver],
 ) -> None:
-    from flows.portfolio_monitor import portfolio_monitor_flow
+    from phasegate.flows.portfolio_monitor import portfolio_monitor_flow
 
     rt, receiver = portfolio
     state = portfolio_monitor_flow(chunk_size=3, return_state=True)

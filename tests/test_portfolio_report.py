@@ -27,14 +27,14 @@ from pypdf import PdfReader
 from sqlalchemy import insert
 from sqlalchemy.orm import Session, sessionmaker
 
-from gates import services
-from gates.portfolio import PortfolioReport, parse_period
-from models import tables as t
-from models.db import make_engine, make_session_factory
-from models.errors import InputError
-from models.template_yaml import shipped_templates, template_content_hash
-from models.uow import SqlUnitOfWork
-from notifications.portfolio.document import render
+from phasegate.gates import services
+from phasegate.gates.portfolio import PortfolioReport, parse_period
+from phasegate.models import tables as t
+from phasegate.models.db import make_engine, make_session_factory
+from phasegate.models.errors import InputError
+from phasegate.models.template_yaml import shipped_templates, template_content_hash
+from phasegate.models.uow import SqlUnitOfWork
+from phasegate.notifications.portfolio.document import render
 from tests import actors
 from tests.browser import artifact
 
@@ -206,7 +206,7 @@ def test_report_model(db_url: str) -> None:
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> PortfolioReport:
-    from models import schema
+    from phasegate.models import schema
     from tests.conftest import sqlite_file_url
 
     url = sqlite_file_url(tmp_path_factory.mktemp("portfolio") / "p.db")

@@ -13,10 +13,10 @@ import pytest
 from pypdf import PdfReader
 from sqlalchemy import func, select
 
-from models import tables as t
-from models.db import make_engine, make_session_factory
-from models.identity import SYSTEM_ACTOR
-from models.uow import SqlUnitOfWork
+from phasegate.models import tables as t
+from phasegate.models.db import make_engine, make_session_factory
+from phasegate.models.identity import SYSTEM_ACTOR
+from phasegate.models.uow import SqlUnitOfWork
 from tests.conftest import TEST_AUDIT_KEY
 from tests.receivers import SmtpReceiver
 from tests.test_portfolio_report import NOW, PERIOD, seed
@@ -66,7 +66,7 @@ def _count(url: str, table: Any) -> int:
 
 
 def test_the_report_is_sent_once_with_its_pdf_and_artifacts(setup: tuple[str, SmtpReceiver]) -> None:
-    from flows.portfolio_report import portfolio_report_flow
+    from phasegate.flows.portfolio_report import portfolio_report_flow
 
     url, smtp = setup
     state = portfolio_report_flow(period=PERIOD, return_state=True)
@@ -102,8 +102,8 @@ class _CrashBeforeCommit(SqlUnitOfWork):
 
 
 def test_a_crash_before_or_after_the_commit_still_sends_exactly_once(setup: tuple[str, SmtpReceiver]) -> None:
-    from flows.portfolio_report import portfolio_report_flow
-    from gates import services
+    from phasegate.flows.portfolio_report import portfolio_report_flow
+    from phasegate.gates import services
 
     url, smtp = setup
     engine = make_engine(url)
@@ -124,8 +124,8 @@ def test_a_crash_before_or_after_the_commit_still_sends_exactly_once(setup: tupl
         report = services.portfolio_report(
             period=PERIOD, actor=SYSTEM_ACTOR, uow=lambda: SqlUnitOfWork(sessions, audit_key=TEST_AUDIT_KEY), now=NOW
         )
-        from flows.report import portfolio_summary
-        from notifications.portfolio.document import render
+        from phasegate.flows.report import portfolio_summary
+        from phasegate.notifications.portfolio.document import render
 
         pdf = render(report, "pdf", "en")
         committed = services.send_portfolio_report(

@@ -19,10 +19,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gates.quorum import CHOICES, Ballot, Choice, Seat, Tally, resolve_seats, tally
-from models.enums import ApprovalPolicyKind, BallotKind, Decision
-from models.errors import ConflictError, InputError
-from models.template import ApprovalDef, ApproverGroupDef
+from phasegate.gates.quorum import CHOICES, Ballot, Choice, Seat, Tally, resolve_seats, tally
+from phasegate.models.enums import ApprovalPolicyKind, BallotKind, Decision
+from phasegate.models.errors import ConflictError, InputError
+from phasegate.models.template import ApprovalDef, ApproverGroupDef
 
 pytestmark = pytest.mark.unit  # pure: no database, no Prefect, no browser (make test-fast)
 

@@ -15,10 +15,18 @@ from typing import Any
 import pytest
 from icalendar import Calendar
 
-from models.errors import InputError
-from notifications.ics import escape_text, fold, meeting_uid, review_meeting_event
-from notifications.links import approval_token, approval_url
-from notifications.render import KINDS, LOCALES, TEMPLATE_DIR, RenderedMessage, format_when, render, resolve_locale
+from phasegate.models.errors import InputError
+from phasegate.notifications.ics import escape_text, fold, meeting_uid, review_meeting_event
+from phasegate.notifications.links import approval_token, approval_url
+from phasegate.notifications.render import (
+    KINDS,
+    LOCALES,
+    TEMPLATE_DIR,
+    RenderedMessage,
+    format_when,
+    render,
+    resolve_locale,
+)
 
 pytestmark = pytest.mark.unit  # pure: no database, no Prefect, no browser (make test-fast)
 

@@ -26,25 +26,25 @@ import pytest
 import yaml
 from sqlalchemy import func, select
 
-from gates import approvals, services
-from gates.calendar import WorkingCalendar
-from gates.capacity import Capacities, allocation, person_capacity, working_days
-from gates.evaluation import recommend
-from gates.ports import UnitOfWork
-from gates.staffing import committed
-from models import tables as t
-from models.commands import AddPerson, CastVote, CreateProject, RequestReview
-from models.db import make_engine, make_session_factory
-from models.enums import CriterionKind, Decision, ProjectStatus, Recommendation
-from models.errors import InputError, PermissionDeniedError, UnknownReferencesError
-from models.evidence import GateEvidence
-from models.identity import SYSTEM_ACTOR, OrgRole
-from models.imports import ImportRowsError, parse_demand
-from models.resources import CapacityOverride, DemandLine, ResourceEvidence, ResourceLine, ResourceProfile
-from models.snapshots import CriterionResult
-from models.template import CriterionDef
-from models.template_yaml import load_template_text, shipped_templates, template_content_hash
-from models.uow import SqlUnitOfWork
+from phasegate.gates import approvals, services
+from phasegate.gates.calendar import WorkingCalendar
+from phasegate.gates.capacity import Capacities, allocation, person_capacity, working_days
+from phasegate.gates.evaluation import recommend
+from phasegate.gates.ports import UnitOfWork
+from phasegate.gates.staffing import committed
+from phasegate.models import tables as t
+from phasegate.models.commands import AddPerson, CastVote, CreateProject, RequestReview
+from phasegate.models.db import make_engine, make_session_factory
+from phasegate.models.enums import CriterionKind, Decision, ProjectStatus, Recommendation
+from phasegate.models.errors import InputError, PermissionDeniedError, UnknownReferencesError
+from phasegate.models.evidence import GateEvidence
+from phasegate.models.identity import SYSTEM_ACTOR, OrgRole
+from phasegate.models.imports import ImportRowsError, parse_demand
+from phasegate.models.resources import CapacityOverride, DemandLine, ResourceEvidence, ResourceLine, ResourceProfile
+from phasegate.models.snapshots import CriterionResult
+from phasegate.models.template import CriterionDef
+from phasegate.models.template_yaml import load_template_text, shipped_templates, template_content_hash
+from phasegate.models.uow import SqlUnitOfWork
 from tests import actors
 from tests.gatekeeping import add_ready_project, probe
 from tests.test_api import Api, api  # noqa: F401  (the API fixture, shared)
@@ -343,9 +343,9 @@ def test_an_over_allocated_role_holds_the_gate_and_the_queue_ranks_by_priority(e
     # The web shows the queue on /resources and, on a held project's page, where it waits and why.
     from fastapi.testclient import TestClient
 
-    from models.settings import Settings
+    from phasegate.models.settings import Settings
+    from phasegate.web.app import create_app
     from tests.signin import give_password, sign_in
-    from web.app import create_app
 
     give_password(env.sessions, "mgr")
     with TestClient(create_app(Settings(database_url=env.url, home=tmp_path / "home"))) as client:
@@ -383,9 +383,9 @@ def test_the_portfolio_monitor_tells_the_sponsor_once_when_capacity_frees_up(
 ) -> None:
     import os
 
-    from flows.cli.database import db_upgrade
-    from flows.portfolio_monitor import portfolio_monitor_flow
-    from flows.runtime import runtime
+    from phasegate.flows.cli.database import db_upgrade
+    from phasegate.flows.portfolio_monitor import portfolio_monitor_flow
+    from phasegate.flows.runtime import runtime
     from tests.receivers import HttpReceiver
 
     previous = os.environ.get("PHASEGATE_DATABASE_URL")
@@ -662,9 +662,9 @@ def page_world(sqlite_url: str, tmp_path: Path) -> Env:
 def test_resources_page_flags_over_allocation_in_both_languages(sqlite_url: str, tmp_path: Path) -> None:
     from fastapi.testclient import TestClient
 
-    from models.settings import Settings
+    from phasegate.models.settings import Settings
+    from phasegate.web.app import create_app
     from tests.signin import sign_in
-    from web.app import create_app
 
     e = page_world(sqlite_url, tmp_path)
     app = create_app(Settings(database_url=sqlite_url, home=tmp_path / "home"))
@@ -688,11 +688,11 @@ def test_resources_page_in_chromium(sqlite_url: str, tmp_path: Path) -> None:
 
     import uvicorn
 
-    from models.settings import Settings
+    from phasegate.models.settings import Settings
+    from phasegate.web.app import create_app
     from tests.browser import artifact, chromium
     from tests.receivers import free_port
     from tests.signin import PASSWORD
-    from web.app import create_app
 
     e = page_world(sqlite_url, tmp_path)
     port = free_port()

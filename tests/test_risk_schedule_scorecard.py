@@ -14,20 +14,20 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gates.criteria import REGISTRY, Criterion
-from gates.evaluation import evaluate_gate, recommend
-from gates.risk import DEFAULT_MITIGATING, RISK_CRITERIA, risk_band, validate_risk
-from gates.risk import PARAMS as RISK_PARAMS
-from gates.risk import param_problems as risk_param_problems
-from gates.schedule import SCHEDULE_CRITERIA, days_overdue
-from gates.schedule import param_problems as schedule_param_problems
-from gates.scorecard import SCORECARD_CRITERIA, ScorecardSummary, summarize
-from gates.scorecard import param_problems as scorecard_param_problems
-from models.enums import CriterionKind, Recommendation
-from models.errors import InputError
-from models.evidence import GateEvidence, MilestoneEvidence, RiskEvidence, ScoreEvidence
-from models.snapshots import CriterionResult
-from models.template import (
+from phasegate.gates.criteria import REGISTRY, Criterion
+from phasegate.gates.evaluation import evaluate_gate, recommend
+from phasegate.gates.risk import DEFAULT_MITIGATING, RISK_CRITERIA, risk_band, validate_risk
+from phasegate.gates.risk import PARAMS as RISK_PARAMS
+from phasegate.gates.risk import param_problems as risk_param_problems
+from phasegate.gates.schedule import SCHEDULE_CRITERIA, days_overdue
+from phasegate.gates.schedule import param_problems as schedule_param_problems
+from phasegate.gates.scorecard import SCORECARD_CRITERIA, ScorecardSummary, summarize
+from phasegate.gates.scorecard import param_problems as scorecard_param_problems
+from phasegate.models.enums import CriterionKind, Recommendation
+from phasegate.models.errors import InputError
+from phasegate.models.evidence import GateEvidence, MilestoneEvidence, RiskEvidence, ScoreEvidence
+from phasegate.models.snapshots import CriterionResult
+from phasegate.models.template import (
     COOPER_FACTORS,
     CriterionDef,
     FactorDef,

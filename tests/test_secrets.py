@@ -27,19 +27,19 @@ import pytest
 from pydantic import ValidationError
 from sqlalchemy import insert, select, text
 
-from flows.runtime import approval_links, link_signer
-from models import tables as t
-from models.commands import AddPerson
-from models.db import make_engine
-from models.errors import SecretKeyError
-from models.keys import MIN_KEY_BYTES, secret_key, write_key_file
-from models.settings import Settings
-from notifications.dispatch import dispatch_due
-from notifications.links import approval_token, read_approval_token
+from phasegate.flows.runtime import approval_links, link_signer
+from phasegate.models import tables as t
+from phasegate.models.commands import AddPerson
+from phasegate.models.db import make_engine
+from phasegate.models.errors import SecretKeyError
+from phasegate.models.keys import MIN_KEY_BYTES, secret_key, write_key_file
+from phasegate.models.settings import Settings
+from phasegate.notifications.dispatch import dispatch_due
+from phasegate.notifications.links import approval_token, read_approval_token
+from phasegate.web import approval
 from tests.actors import bootstrap_admin_args
 from tests.receivers import HttpReceiver, free_port
 from tests.test_web_pages import SECRET, build_world
-from web import approval
 
 PHASEGATE = str(Path(sys.executable).with_name("phasegate"))
 OLD_DEFAULT_KEY = "dev-only-insecure-key-change-me-0123456789"
@@ -159,11 +159,11 @@ def test_key_generate_writes_a_private_file_in_a_private_home_and_never_replaces
 
 def test_flows_refuse_to_run_without_a_key(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """What a worker runs: each flow's first act is to check the key (no Prefect run is needed to see it)."""
-    from flows.approval_reminders import approval_reminders_flow
-    from flows.gate_decision import gate_decision_flow
-    from flows.gate_review import gate_review_flow
-    from flows.notify_dispatch import notify_dispatch_flow
-    from flows.weekly_digest import weekly_digest_flow
+    from phasegate.flows.approval_reminders import approval_reminders_flow
+    from phasegate.flows.gate_decision import gate_decision_flow
+    from phasegate.flows.gate_review import gate_review_flow
+    from phasegate.flows.notify_dispatch import notify_dispatch_flow
+    from phasegate.flows.weekly_digest import weekly_digest_flow
 
     monkeypatch.delenv("PHASEGATE_SECRET_KEY", raising=False)
     monkeypatch.setenv("PHASEGATE_HOME", str(tmp_path / "worker-home"))

@@ -22,9 +22,9 @@ from typing import Any
 import pytest
 import yaml
 
-from flows import server
-from flows.serving import DEPLOYMENTS
-from models.template_yaml import shipped_templates
+from phasegate.flows import server
+from phasegate.flows.serving import DEPLOYMENTS
+from phasegate.models.template_yaml import shipped_templates
 from tests.actors import bootstrap_admin_args
 from tests.receivers import free_port
 
@@ -388,7 +388,7 @@ def test_a_dead_serving_process_sends_votes_back_in_process_until_the_next_start
 def test_the_serving_process_gets_the_callers_database_spelled_for_another_directory(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from models.settings import Settings
+    from phasegate.models.settings import Settings
 
     monkeypatch.chdir(tmp_path)
     relative = Settings(home=Path("home"), database_url="sqlite:///rel.db")

@@ -33,13 +33,13 @@ import yaml
 from sqlalchemy import insert, select
 from sqlalchemy.engine import make_url
 
-from flows import server
-from models.actor_seal import seal_actor
-from models.db import make_engine
-from models.errors import PhasegateError
-from models.identity import Actor, AuthMethod
-from models.settings import Settings
-from models.tables import GateReview, OutboxMessage
+from phasegate.flows import server
+from phasegate.models.actor_seal import seal_actor
+from phasegate.models.db import make_engine
+from phasegate.models.errors import PhasegateError
+from phasegate.models.identity import Actor, AuthMethod
+from phasegate.models.settings import Settings
+from phasegate.models.tables import GateReview, OutboxMessage
 from tests import actors
 from tests.receivers import free_port
 
@@ -239,7 +239,7 @@ def test_team_setup_runs_the_deployments_on_a_process_worker(
     }
     # What every team member and worker machine has: the team server, the team database, the checkout, and
     # the team's secret key in a 0600 file (docs/team.md; `phasegate key generate --out` writes it so).
-    from models.keys import write_key_file
+    from phasegate.models.keys import write_key_file
 
     team_env = prefect_env | {
         "PREFECT_API_URL": api_url,

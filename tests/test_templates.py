@@ -10,10 +10,10 @@ import jsonschema  # type: ignore[import-untyped]  # no stubs installed; only tw
 import pytest
 import yaml
 
-from models.enums import ApprovalPolicyKind, CriterionKind
-from models.errors import InputError, TemplateError
-from models.template import LifecycleTemplate
-from models.template_yaml import (
+from phasegate.models.enums import ApprovalPolicyKind, CriterionKind
+from phasegate.models.errors import InputError, TemplateError
+from phasegate.models.template import LifecycleTemplate
+from phasegate.models.template_yaml import (
     SCHEMA_ID,
     load_template_file,
     load_template_text,
@@ -474,7 +474,7 @@ def test_json_schema_accepts_shipped_templates_and_rejects_an_unknown_key() -> N
 
 
 def test_shipped_templates_name_only_known_criteria_with_valid_params() -> None:
-    from flows.runtime import template_check
+    from phasegate.flows.runtime import template_check
 
     for _, template in shipped_templates():
         assert template_check(template) == [], template.id

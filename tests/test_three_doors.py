@@ -21,18 +21,18 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from flows.cli import build_app
-from flows.cli.common import os_login
-from gates import approvals, people, services
-from models import tables as t
-from models.commands import UpdatePerson
-from models.enums import Decision
-from models.identity import SYSTEM_ACTOR
-from models.snapshots import ConditionSpec, VoteRecord
-from models.tokens import create_token
+from phasegate.flows.cli import build_app
+from phasegate.flows.cli.common import os_login
+from phasegate.gates import approvals, people, services
+from phasegate.models import tables as t
+from phasegate.models.commands import UpdatePerson
+from phasegate.models.enums import Decision
+from phasegate.models.identity import SYSTEM_ACTOR
+from phasegate.models.snapshots import ConditionSpec, VoteRecord
+from phasegate.models.tokens import create_token
+from phasegate.web.app import create_app
 from tests.receivers import HttpReceiver
 from tests.test_web_pages import World, build_world
-from web.app import create_app
 
 pytestmark = pytest.mark.flow
 
@@ -181,15 +181,15 @@ def test_the_same_vote_through_cli_page_and_api_gives_the_same_rows_outbox_and_f
 def test_approval_reminders_go_on_past_a_round_that_cannot_be_applied(
     worlds: list[World], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from flows.approval_reminders import approval_reminders_flow
+    from phasegate.flows.approval_reminders import approval_reminders_flow
 
     world = worlds[0]
     monkeypatch.setenv("PHASEGATE_DATABASE_URL", world.settings.resolved_database_url)
     with world.rt.uow() as tx:  # decided before condition owners were checked: no such person as "ghost"
-        current = tx.get_round(world.round_id, for_update=True)
+        current = tx.reviews.get_round(world.round_id, for_update=True)
         assert current is not None
         ghost = ConditionSpec(text="Fix", owner_id="ghost", due_on=datetime(2027, 1, 15).date(), verification="x")
-        tx.add_vote(
+        tx.reviews.add_vote(
             current.id,
             VoteRecord(
                 voter_id="sam",
@@ -201,7 +201,7 @@ def test_approval_reminders_go_on_past_a_round_that_cannot_be_applied(
                 conditions=(ghost,),
             ),
         )
-        tx.resolve_round(
+        tx.reviews.resolve_round(
             current, decision=Decision.CONDITIONAL_GO, decided_by=["sam"], reason="x", now=datetime.now(UTC)
         )
         tx.commit()

@@ -19,19 +19,19 @@ import pytest
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from gates import services
-from gates.ports import UnitOfWork
-from gates.tolerance import EffectiveTolerance, effective_tolerances, in_force
-from models import tables as t
-from models.commands import AddPerson, CreateProject, SetTolerance
-from models.db import make_engine, make_session_factory
-from models.enums import ProjectStatus
-from models.errors import AuthorizationError, InputError, TemplateError
-from models.identity import SYSTEM_ACTOR, OrgRole
-from models.snapshots import ProjectSnapshot
-from models.template_yaml import load_template_text, shipped_templates, template_content_hash
-from models.tolerance import Dimension, ToleranceLevel, ToleranceLimit
-from models.uow import SqlUnitOfWork
+from phasegate.gates import services
+from phasegate.gates.ports import UnitOfWork
+from phasegate.gates.tolerance import EffectiveTolerance, effective_tolerances, in_force
+from phasegate.models import tables as t
+from phasegate.models.commands import AddPerson, CreateProject, SetTolerance
+from phasegate.models.db import make_engine, make_session_factory
+from phasegate.models.enums import ProjectStatus
+from phasegate.models.errors import AuthorizationError, InputError, TemplateError
+from phasegate.models.identity import SYSTEM_ACTOR, OrgRole
+from phasegate.models.snapshots import ProjectSnapshot
+from phasegate.models.template_yaml import load_template_text, shipped_templates, template_content_hash
+from phasegate.models.tolerance import Dimension, ToleranceLevel, ToleranceLimit
+from phasegate.models.uow import SqlUnitOfWork
 from tests import actors
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
@@ -247,9 +247,9 @@ def test_bad_input_names_the_field_and_writes_nothing(env: Env) -> None:
 def test_the_api_reads_the_tolerances_in_force(db_url: str, tmp_path: Path) -> None:
     from fastapi.testclient import TestClient
 
-    from models.settings import Settings
+    from phasegate.models.settings import Settings
+    from phasegate.web.app import create_app
     from tests.test_api import seed
-    from web.app import create_app
 
     tokens = seed(db_url)
     engine = make_engine(db_url)

@@ -26,25 +26,25 @@ from pydantic import SecretStr
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
-from flows.runtime import Runtime, approval_links, link_signer
-from gates import approvals, people, services
-from models import tables as t
-from models.audit_store import verify_audit
-from models.commands import AddPerson, CreateProject, RegisterDocument, RequestReview
-from models.enums import ProjectStatus, RoundStatus
-from models.evidence import RiskEvidence
-from models.identity import SYSTEM_ACTOR, OrgRole
-from models.settings import Settings
-from models.snapshots import BaselineRecord, EvmReportRecord
-from models.template_yaml import shipped_templates, template_content_hash
-from notifications.dispatch import dispatch_due
-from notifications.links import approval_token
+from phasegate.flows.runtime import Runtime, approval_links, link_signer
+from phasegate.gates import approvals, people, services
+from phasegate.models import tables as t
+from phasegate.models.audit_store import verify_audit
+from phasegate.models.commands import AddPerson, CreateProject, RegisterDocument, RequestReview
+from phasegate.models.enums import ProjectStatus, RoundStatus
+from phasegate.models.evidence import RiskEvidence
+from phasegate.models.identity import SYSTEM_ACTOR, OrgRole
+from phasegate.models.settings import Settings
+from phasegate.models.snapshots import BaselineRecord, EvmReportRecord
+from phasegate.models.template_yaml import shipped_templates, template_content_hash
+from phasegate.notifications.dispatch import dispatch_due
+from phasegate.notifications.links import approval_token
+from phasegate.web import approval, store
+from phasegate.web.app import create_app
 from tests import actors
 from tests.browser import artifact, chromium
 from tests.receivers import HttpReceiver, free_port
 from tests.signin import PASSWORD, give_password, sign_in
-from web import approval, store
-from web.app import create_app
 
 SECRET = "web-test-secret-0123456789abcdef-0123456789"
 LINK = re.compile(r"https?://[^\s\"'<>)\]]+/approve/[A-Za-z0-9_.\-]+")

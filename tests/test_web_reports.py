@@ -20,13 +20,13 @@ from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 from pypdf import PdfReader
 
-from models.db import make_engine, make_session_factory
-from models.settings import Settings
+from phasegate.models.db import make_engine, make_session_factory
+from phasegate.models.settings import Settings
+from phasegate.web.app import create_app
 from tests.browser import artifact, chromium
 from tests.receivers import free_port
 from tests.signin import PASSWORD, give_password, sign_in
 from tests.test_portfolio_report import seed
-from web.app import create_app
 
 
 @pytest.fixture

@@ -26,23 +26,23 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 from starlette.routing import Mount
 
-from flows.cli.common import os_login
-from gates import people
-from models import tables as t
-from models.audit_store import verify_audit
-from models.commands import UpdatePerson
-from models.credentials import enable_totp
-from models.identity import SYSTEM_ACTOR
+from phasegate.flows.cli.common import os_login
+from phasegate.gates import people
+from phasegate.models import tables as t
+from phasegate.models.audit_store import verify_audit
+from phasegate.models.commands import UpdatePerson
+from phasegate.models.credentials import enable_totp
+from phasegate.models.identity import SYSTEM_ACTOR
+from phasegate.web import session as web_session
+from phasegate.web.app import create_app
+from phasegate.web.headers import SECURITY_HEADERS
+from phasegate.web.refusals import PER_MINUTE, SUPPRESSED
+from phasegate.web.throttle import PER_ACCOUNT, PER_SOURCE
 from tests.browser import artifact, chromium
 from tests.conftest import TEST_AUDIT_KEY
 from tests.receivers import HttpReceiver, free_port
 from tests.signin import PASSWORD, csrf_token, give_password, sign_in
 from tests.test_web_pages import KEY, World, _now, build_world
-from web import session as web_session
-from web.app import create_app
-from web.headers import SECURITY_HEADERS
-from web.refusals import PER_MINUTE, SUPPRESSED
-from web.throttle import PER_ACCOUNT, PER_SOURCE
 
 PHASEGATE = str(Path(sys.executable).with_name("phasegate"))
 
@@ -250,7 +250,7 @@ def test_refusals_are_audited_at_most_n_a_minute_per_source_and_the_rest_counted
 
 
 def test_an_api_token_without_the_role_gets_403_and_an_audit_entry(world: World, client: TestClient) -> None:
-    from models.tokens import create_token
+    from phasegate.models.tokens import create_token
 
     with world.rt.sessions() as session, session.begin():
         _, token = create_token(session, "sam", "viewer", datetime.now(UTC), audit_key=TEST_AUDIT_KEY)

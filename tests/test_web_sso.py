@@ -21,10 +21,10 @@ import uvicorn
 from pydantic import SecretStr
 from sqlalchemy import select
 
-from models import tables as t
+from phasegate.models import tables as t
+from phasegate.web.app import create_app
 from tests.receivers import HttpReceiver, free_port
 from tests.test_web_pages import KEY, World, build_world
-from web.app import create_app
 
 PROVIDER = str(Path(sys.executable).with_name("oidc-provider-mock"))
 SSO_SAM = {"sub": "sso-sam-0001", "email": "SAM@example.com", "email_verified": True, "name": "Sam S."}

@@ -49,11 +49,11 @@ from pydantic import (
     WithJsonSchema,
 )
 
-from flows.runtime import Runtime as AppRuntime
-from gates import approvals, people, services
-from gates.audit import KEYED
-from models.audit_store import audit_head, verify_audit
-from models.commands import (
+from phasegate.flows.runtime import Runtime as AppRuntime
+from phasegate.gates import approvals, people, services
+from phasegate.gates.audit import KEYED
+from phasegate.models.audit_store import audit_head, verify_audit
+from phasegate.models.commands import (
     CastVote,
     CreateProject,
     Delegate,
@@ -64,13 +64,13 @@ from models.commands import (
     UpdatePerson,
     UpdateProject,
 )
-from models.document_store import check_remote_source
-from models.enums import BallotKind, Decision, LessonCategory, ProjectStatus, RoundStatus
-from models.errors import ConflictError, InputError
-from models.evidence import DocumentEvidence, RiskEvidence
-from models.identity import Actor, OrgRole, SignatureProof
-from models.lessons import LessonDraft, LessonDueRecord, LessonEdit, LessonRecord
-from models.snapshots import (
+from phasegate.models.document_store import check_remote_source
+from phasegate.models.enums import BallotKind, Decision, LessonCategory, ProjectStatus, RoundStatus
+from phasegate.models.errors import ConflictError, InputError
+from phasegate.models.evidence import DocumentEvidence, RiskEvidence
+from phasegate.models.identity import Actor, OrgRole, SignatureProof
+from phasegate.models.lessons import LessonDraft, LessonDueRecord, LessonEdit, LessonRecord
+from phasegate.models.snapshots import (
     BaselineRecord,
     ConditionSpec,
     DecisionRecord,
@@ -83,9 +83,9 @@ from models.snapshots import (
     RoundSnapshot,
     StoredTemplate,
 )
-from models.tolerance import ExceptionDecision, ToleranceException
-from web.auth import Acting, Reader, Runtime
-from web.problems import ApiProblem, ProblemRoute, responses, single_valued_query
+from phasegate.models.tolerance import ExceptionDecision, ToleranceException
+from phasegate.web.auth import Acting, Reader, Runtime
+from phasegate.web.problems import ApiProblem, ProblemRoute, responses, single_valued_query
 
 router = APIRouter(prefix="/api/v1", route_class=ProblemRoute, dependencies=[Depends(single_valued_query)])
 
@@ -693,7 +693,7 @@ def _served_review(rt: AppRuntime, actor: Actor, key: str, meeting_at: datetime 
     """The review as a flow run of the served deployment; None when nothing serves this database's flows."""
     if not rt.flows_see_this_database:
         return None
-    from flows.trigger import served_review
+    from phasegate.flows.trigger import served_review
 
     services.check_review_request(key, actor=actor, uow=rt.uow, now=rt.now())  # a mistake is a 4xx, not a run
     ran = served_review(

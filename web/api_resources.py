@@ -16,14 +16,14 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Path, Query, status
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints, ValidationError
 
-from gates import services
-from gates.capacity import next_month
-from gates.usecases.resources import MAX_MONTHS
-from models.imports import DemandPlanRow, ImportRowsError
-from models.resources import CapacityOverride, DemandLine, PriorityRecord, ResourceProfile, parse_month
-from web.api import READ, READ_ONE, WRITE, Body, Key, PersonId, ProjectKey
-from web.auth import Acting, Reader, Runtime
-from web.problems import ProblemRoute, single_valued_query
+from phasegate.gates import services
+from phasegate.gates.capacity import next_month
+from phasegate.gates.usecases.resources import MAX_MONTHS
+from phasegate.models.imports import DemandPlanRow, ImportRowsError
+from phasegate.models.resources import CapacityOverride, DemandLine, PriorityRecord, ResourceProfile, parse_month
+from phasegate.web.api import READ, READ_ONE, WRITE, Body, Key, PersonId, ProjectKey
+from phasegate.web.auth import Acting, Reader, Runtime
+from phasegate.web.problems import ProblemRoute, single_valued_query
 
 router = APIRouter(prefix="/api/v1", route_class=ProblemRoute, dependencies=[Depends(single_valued_query)])
 

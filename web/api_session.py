@@ -19,12 +19,12 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Path, Query, status
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from gates import approvals, services
-from models.identity import AuthMethod, OrgRole
-from models.snapshots import ConditionRecord
-from models.tokens import TokenRole
-from web.auth import Acting, Caller, Reader, Runtime
-from web.problems import ProblemRoute, responses, single_valued_query
+from phasegate.gates import approvals, services
+from phasegate.models.identity import AuthMethod, OrgRole
+from phasegate.models.snapshots import ConditionRecord
+from phasegate.models.tokens import TokenRole
+from phasegate.web.auth import Acting, Caller, Reader, Runtime
+from phasegate.web.problems import ProblemRoute, responses, single_valued_query
 
 router = APIRouter(prefix="/api/v1", route_class=ProblemRoute, dependencies=[Depends(single_valued_query)])
 
@@ -51,7 +51,7 @@ class Me(BaseModel):
 def me(caller: Caller, actor: Acting, rt: Runtime) -> Me:
     """Who this token belongs to and its role (``phasegate login`` and ``whoami`` ask this)."""
     with rt.reader() as tx:
-        person = tx.get_person(caller.person_id)
+        person = tx.people.get_person(caller.person_id)
     return Me(
         person_id=caller.person_id,
         name=person.name if person else None,

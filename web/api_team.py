@@ -18,11 +18,11 @@ from uuid import UUID
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field, StringConstraints
 
-from flows.runtime import approval_links
-from gates import approvals, services
-from models.evidence import MilestoneEvidence, RiskEvidence
-from models.snapshots import ConditionRecord, EvmReportRecord, ProjectSnapshot
-from web.api import (
+from phasegate.flows.runtime import approval_links
+from phasegate.gates import approvals, services
+from phasegate.models.evidence import MilestoneEvidence, RiskEvidence
+from phasegate.models.snapshots import ConditionRecord, EvmReportRecord, ProjectSnapshot
+from phasegate.web.api import (
     WRITE,
     Body,
     GivenReason,
@@ -36,8 +36,8 @@ from web.api import (
     RoundOut,
     _round,
 )
-from web.auth import Acting, Runtime
-from web.problems import ProblemRoute, single_valued_query
+from phasegate.web.auth import Acting, Runtime
+from phasegate.web.problems import ProblemRoute, single_valued_query
 
 router = APIRouter(prefix="/api/v1", route_class=ProblemRoute, dependencies=[Depends(single_valued_query)])
 

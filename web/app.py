@@ -31,16 +31,16 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.responses import JSONResponse, Response
 
-from flows.runtime import Runtime, runtime, utc_now
-from models.db import hide_passwords
-from models.errors import ConflictError, InputError, NotFoundError, PermissionDeniedError, PhasegateError
-from models.keys import secret_key
-from models.settings import Settings
-from web import headers, pages, reports, session, signin, sso
-from web.access_log import redact_tokens, uvicorn_log_config
-from web.refusals import RefusalLedger
-from web.request_size import RequestSizeLimit
-from web.throttle import SignInThrottle
+from phasegate.flows.runtime import Runtime, runtime, utc_now
+from phasegate.models.db import hide_passwords
+from phasegate.models.errors import ConflictError, InputError, NotFoundError, PermissionDeniedError, PhasegateError
+from phasegate.models.keys import secret_key
+from phasegate.models.settings import Settings
+from phasegate.web import headers, pages, reports, session, signin, sso
+from phasegate.web.access_log import redact_tokens, uvicorn_log_config
+from phasegate.web.refusals import RefusalLedger
+from phasegate.web.request_size import RequestSizeLimit
+from phasegate.web.throttle import SignInThrottle
 
 STATIC = Path(__file__).parent / "static"
 API_PREFIX = "/api/"
@@ -198,12 +198,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(sso.router)
     app.include_router(pages.router)
     app.include_router(reports.router)
-    if importlib.util.find_spec("web.api") is not None:
+    if importlib.util.find_spec("phasegate.web.api") is not None:
         # The REST API is its own module (web/api.py); the pages work without it.
-        app.include_router(importlib.import_module("web.api").router)
-        app.include_router(importlib.import_module("web.api_team").router)  # what a team member runs remotely
-        app.include_router(importlib.import_module("web.api_resources").router)  # capacity, demand, HOLD queue
-        app.include_router(importlib.import_module("web.api_session").router)  # what `phasegate login` needs
+        app.include_router(importlib.import_module("phasegate.web.api").router)
+        app.include_router(importlib.import_module("phasegate.web.api_team").router)  # what a team member runs remotely
+        app.include_router(
+            importlib.import_module("phasegate.web.api_resources").router
+        )  # capacity, demand, HOLD queue
+        app.include_router(importlib.import_module("phasegate.web.api_session").router)  # what `phasegate login` needs
     return app
 
 

@@ -29,18 +29,18 @@ from uuid import UUID
 from pydantic import SecretStr
 from starlette.requests import Request
 
-from flows.runtime import Defer, Runtime
-from gates import approvals, people, services
-from models.commands import VOTE_CHOICES, CastVote
-from models.enums import RoundStatus
-from models.errors import NotFoundError, PermissionDeniedError
-from models.identity import AuthMethod, SignatureProof
-from models.keys import secret_key
-from models.settings import Settings
-from models.snapshots import RoundSnapshot, VoteRecord
-from notifications.links import EXPIRED, STALE_EVIDENCE, ApprovalClaim, read_approval_token
-from web import csrf, store
-from web.refusals import audit_refusal
+from phasegate.flows.runtime import Defer, Runtime
+from phasegate.gates import approvals, people, services
+from phasegate.models.commands import VOTE_CHOICES, CastVote
+from phasegate.models.enums import RoundStatus
+from phasegate.models.errors import NotFoundError, PermissionDeniedError
+from phasegate.models.identity import AuthMethod, SignatureProof
+from phasegate.models.keys import secret_key
+from phasegate.models.settings import Settings
+from phasegate.models.snapshots import RoundSnapshot, VoteRecord
+from phasegate.notifications.links import EXPIRED, STALE_EVIDENCE, ApprovalClaim, read_approval_token
+from phasegate.web import csrf, store
+from phasegate.web.refusals import audit_refusal
 
 REFUSED = "security.link_refused"
 REPLAYED = "approval_link.replayed"

@@ -35,13 +35,13 @@ from uuid import UUID
 from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from flows.runtime import Runtime as AppRuntime
-from gates.people import claimed_actor, person_actor
-from models.errors import AuthorizationError
-from models.identity import Actor, AuthMethod, OrgRole
-from models.tokens import TokenRole, find_token, mark_used, token_hash
-from web.problems import ApiProblem
-from web.refusals import ANONYMOUS, audit_refusal
+from phasegate.flows.runtime import Runtime as AppRuntime
+from phasegate.gates.people import claimed_actor, person_actor
+from phasegate.models.errors import AuthorizationError
+from phasegate.models.identity import Actor, AuthMethod, OrgRole
+from phasegate.models.tokens import TokenRole, find_token, mark_used, token_hash
+from phasegate.web.problems import ApiProblem
+from phasegate.web.refusals import ANONYMOUS, audit_refusal
 
 USE_RECORD_INTERVAL = timedelta(hours=1)
 

@@ -16,12 +16,12 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from flows.runtime import Runtime, utc_now
-from gates import approvals
-from models.errors import ConflictError, InputError, NotFoundError, PermissionDeniedError, PhasegateError
-from models.identity import AuthMethod
-from models.keys import secret_key
-from web import approval, csrf, i18n, session, views
+from phasegate.flows.runtime import Runtime, utc_now
+from phasegate.gates import approvals
+from phasegate.models.errors import ConflictError, InputError, NotFoundError, PermissionDeniedError, PhasegateError
+from phasegate.models.identity import AuthMethod
+from phasegate.models.keys import secret_key
+from phasegate.web import approval, csrf, i18n, session, views
 
 TEMPLATES = Path(__file__).parent / "templates"
 STALE_CODES = frozenset({"vote.evidence_changed", "vote.evidence_mismatch"})
@@ -108,8 +108,8 @@ def refusal_page(request: Request, status: int, title: str, err: PhasegateError)
 @router.get("/", response_class=HTMLResponse)
 def dashboard(request: Request) -> HTMLResponse:
     """The portfolio at a glance, with the portfolio table filtered and sorted by the query (``web.reports``)."""
-    from notifications.portfolio.labels import word
-    from web.reports import dashboard_table
+    from phasegate.notifications.portfolio.labels import word
+    from phasegate.web.reports import dashboard_table
 
     rt = runtime_of(request)
     now = utc_now()
@@ -180,7 +180,7 @@ def _approval_page(
     packet = views.packet(rt, link.current)
     person_locale = None
     with rt.uow() as tx:
-        person = tx.get_person(link.claim.approver_id)
+        person = tx.people.get_person(link.claim.approver_id)
         person_locale = person.locale if person else None
     token = cookie = None
     if why_not is None:

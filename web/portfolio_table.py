@@ -10,8 +10,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from gates.portfolio import PortfolioRow
-from models.errors import InputError
+from phasegate.gates.portfolio import PortfolioRow
+from phasegate.models.errors import InputError
 
 SORT_KEYS: Mapping[str, Callable[[PortfolioRow], Any]] = {
     "project": lambda r: r.key,

@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from models.errors import ConflictError, InputError, NotFoundError, PermissionDeniedError, PhasegateError
+from phasegate.models.errors import ConflictError, InputError, NotFoundError, PermissionDeniedError, PhasegateError
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_PREFIX = "urn:phasegate:problem:"

@@ -15,18 +15,18 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, Response
 
-from flows.runtime import utc_now
-from gates import services
-from gates.people import person_actor
-from gates.portfolio import PortfolioReport, week_of
-from models.errors import InputError, PermissionDeniedError
-from models.identity import Actor
-from notifications.portfolio.document import render as render_report
-from notifications.portfolio.labels import word
-from notifications.portfolio.tables import csv_text, decisions_table, portfolio_table, risks_table
-from web import i18n, session
-from web.pages import render, runtime_of
-from web.portfolio_table import SHOWN, parse_query, select_rows
+from phasegate.flows.runtime import utc_now
+from phasegate.gates import services
+from phasegate.gates.people import person_actor
+from phasegate.gates.portfolio import PortfolioReport, week_of
+from phasegate.models.errors import InputError, PermissionDeniedError
+from phasegate.models.identity import Actor
+from phasegate.notifications.portfolio.document import render as render_report
+from phasegate.notifications.portfolio.labels import word
+from phasegate.notifications.portfolio.tables import csv_text, decisions_table, portfolio_table, risks_table
+from phasegate.web import i18n, session
+from phasegate.web.pages import render, runtime_of
+from phasegate.web.portfolio_table import SHOWN, parse_query, select_rows
 
 router = APIRouter(include_in_schema=False)
 T = TypeVar("T")
@@ -71,9 +71,9 @@ async def reports_page(request: Request) -> Response:
     rt = runtime_of(request)
 
     def build() -> dict[str, Any]:
-        from notifications.portfolio.charts import render_charts
-        from notifications.portfolio.document import report_font
-        from notifications.portfolio.html import chart_markup
+        from phasegate.notifications.portfolio.charts import render_charts
+        from phasegate.notifications.portfolio.document import report_font
+        from phasegate.notifications.portfolio.html import chart_markup
 
         report = _report(request, period)
         gates = services.gate_report(actor=_actor(request), uow=rt.uow, now=utc_now(), reader=rt.reader)
@@ -135,7 +135,7 @@ async def table_download(request: Request, fmt: str) -> Response:
         table = portfolio_table(selected, locale)
         if fmt == "csv":
             return csv_text(table).encode("utf-8"), "text/csv; charset=utf-8"
-        from notifications.portfolio.xlsx import table_xlsx
+        from phasegate.notifications.portfolio.xlsx import table_xlsx
 
         return table_xlsx(table, "portfolio"), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from models.limits import megabytes, raise_hint
+from phasegate.models.limits import megabytes, raise_hint
 
 API_PREFIX = "/api/"
 
@@ -62,11 +62,11 @@ class RequestSizeLimit:
         headers = {"Connection": "close"}
         response: Response
         if request.url.path.startswith(API_PREFIX):
-            from web.problems import problem
+            from phasegate.web.problems import problem
 
             response = problem(request, 413, detail, code="request.too_large", headers=headers)
         else:
-            from web.pages import render
+            from phasegate.web.pages import render
 
             response = render(
                 request,

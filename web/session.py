@@ -34,12 +34,12 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from flows.runtime import Runtime, utc_now
-from models import tables as t
-from models.credentials import disabled_column
-from models.identity import Actor, AuthMethod
-from models.keys import secret_key
-from models.settings import Settings
+from phasegate.flows.runtime import Runtime, utc_now
+from phasegate.models import tables as t
+from phasegate.models.credentials import disabled_column
+from phasegate.models.identity import Actor, AuthMethod
+from phasegate.models.keys import secret_key
+from phasegate.models.settings import Settings
 
 COOKIE = "phasegate_session"
 TOUCH_EVERY = timedelta(minutes=1)

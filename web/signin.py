@@ -18,13 +18,13 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from flows.runtime import Runtime, utc_now
-from models.credentials import SignInCheck, check
-from models.identity import AuthMethod
-from models.keys import secret_key
-from web import csrf, pages, session
-from web.refusals import audit_refusal, source_of
-from web.throttle import SignInThrottle
+from phasegate.flows.runtime import Runtime, utc_now
+from phasegate.models.credentials import SignInCheck, check
+from phasegate.models.identity import AuthMethod
+from phasegate.models.keys import secret_key
+from phasegate.web import csrf, pages, session
+from phasegate.web.refusals import audit_refusal, source_of
+from phasegate.web.throttle import SignInThrottle
 
 router = APIRouter(include_in_schema=False)
 

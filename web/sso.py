@@ -23,14 +23,14 @@ from sqlalchemy import func, insert, select, update
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from flows.runtime import Runtime, utc_now
-from models import tables as t
-from models.credentials import person_is_disabled
-from models.identity import AuthMethod
-from models.settings import Settings
-from web import pages, session
-from web.refusals import audit_refusal
-from web.signin import SIGNIN_REFUSED, signed_in_response, signin_page
+from phasegate.flows.runtime import Runtime, utc_now
+from phasegate.models import tables as t
+from phasegate.models.credentials import person_is_disabled
+from phasegate.models.identity import AuthMethod
+from phasegate.models.settings import Settings
+from phasegate.web import pages, session
+from phasegate.web.refusals import audit_refusal
+from phasegate.web.signin import SIGNIN_REFUSED, signed_in_response, signin_page
 
 router = APIRouter(include_in_schema=False)
 

@@ -14,15 +14,15 @@ from typing import Any
 
 from markupsafe import Markup
 
-from flows.runtime import Runtime
-from gates import approvals, services
-from gates.evm import EvmFigures, compute, rag_band
-from gates.scorecard import ScorecardSummary, summarize
-from gates.tolerance import EffectiveTolerance
-from models.audit_store import iter_audit
-from models.errors import PhasegateError
-from models.evidence import EvmSnapshot, GateEvidence, RiskEvidence
-from models.snapshots import (
+from phasegate.flows.runtime import Runtime
+from phasegate.gates import approvals, services
+from phasegate.gates.evm import EvmFigures, compute, rag_band
+from phasegate.gates.scorecard import ScorecardSummary, summarize
+from phasegate.gates.tolerance import EffectiveTolerance
+from phasegate.models.audit_store import iter_audit
+from phasegate.models.errors import PhasegateError
+from phasegate.models.evidence import EvmSnapshot, GateEvidence, RiskEvidence
+from phasegate.models.snapshots import (
     ConditionRecord,
     Evaluation,
     EvmReportRecord,
@@ -30,10 +30,10 @@ from models.snapshots import (
     RoundSnapshot,
     VoteRecord,
 )
-from models.template import LifecycleTemplate
-from models.tolerance import ToleranceException
-from web import store
-from web.chart import Point, evm_chart
+from phasegate.models.template import LifecycleTemplate
+from phasegate.models.tolerance import ToleranceException
+from phasegate.web import store
+from phasegate.web.chart import Point, evm_chart
 
 TOP_RISKS = 5
 AUDIT_ROWS = 60
@@ -162,7 +162,7 @@ def packet(rt: Runtime, current: RoundSnapshot) -> Packet:
 
 def _names(rt: Runtime, ids: set[str]) -> dict[str, str]:
     with rt.reader() as tx:
-        return {person_id: person.name for person_id, person in tx.get_people(ids).items()}
+        return {person_id: person.name for person_id, person in tx.people.get_people(ids).items()}
 
 
 # ------------------------------------------------------------------------------------------------ dashboard
@@ -384,8 +384,8 @@ class ResourcesPage:
 
 def resources_page(rt: Runtime, *, role: str | None, first: str | None, last: str | None) -> ResourcesPage:
     """The allocation view (``first``/``last`` as YYYY-MM) and the HOLD queue, as ``/resources`` shows them."""
-    from flows.runtime import utc_now
-    from models.resources import parse_month
+    from phasegate.flows.runtime import utc_now
+    from phasegate.models.resources import parse_month
 
     view = services.allocation_view(
         uow=rt.reader,

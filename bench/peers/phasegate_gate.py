@@ -24,17 +24,17 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
 from bench.peers.timing import Timing
-from gates import approvals, services
-from gates.calendar import WorkingCalendar
-from gates.ports import UnitOfWork
-from models import statements
-from models.commands import AddPerson, CastVote, CreateProject, RegisterDocument, RequestReview
-from models.db import make_engine, make_session_factory
-from models.enums import Decision, RoundStatus
-from models.identity import SYSTEM_ACTOR, Actor, AuthMethod, OrgRole
-from models.template import LifecycleTemplate
-from models.template_yaml import load_template_text, shipped_templates, template_content_hash
-from models.uow import SqlUnitOfWork
+from phasegate.gates import approvals, services
+from phasegate.gates.calendar import WorkingCalendar
+from phasegate.gates.ports import UnitOfWork
+from phasegate.models import statements
+from phasegate.models.commands import AddPerson, CastVote, CreateProject, RegisterDocument, RequestReview
+from phasegate.models.db import make_engine, make_session_factory
+from phasegate.models.enums import Decision, RoundStatus
+from phasegate.models.identity import SYSTEM_ACTOR, Actor, AuthMethod, OrgRole
+from phasegate.models.template import LifecycleTemplate
+from phasegate.models.template_yaml import load_template_text, shipped_templates, template_content_hash
+from phasegate.models.uow import SqlUnitOfWork
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)  # a Monday
 SINGLE = "it-pmo"  # shipped: the sponsor alone decides each gate

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import typer
 
-from flows.cli import (
+from phasegate.flows.cli import (
     accounts,
     approvals,
     audit,
@@ -33,8 +33,8 @@ from flows.cli import (
     tokens,
     tolerances,
 )
-from flows.cli import web as web_cli
-from models.errors import PhasegateError
+from phasegate.flows.cli import web as web_cli
+from phasegate.models.errors import PhasegateError
 
 projects.app.command("resume")(approvals.project_resume)
 projects.app.command("close")(approvals.project_close)
@@ -43,7 +43,7 @@ projects.app.command("assign")(evidence.project_assign)
 
 def demo() -> None:
     """Run the demo portfolio end to end on the embedded defaults (see README)."""
-    from flows.demo import run_demo
+    from phasegate.flows.demo import run_demo
 
     run_demo()
 
@@ -111,8 +111,8 @@ def build_app(only: str | None = None) -> typer.Typer:
 
 def _remote_app(first: str | None) -> typer.Typer | None:
     """The command tree that works through a server while a login is stored (see ``flows.cli.remote``)."""
-    from flows.cli import remote
-    from flows.cli.remote import credentials
+    from phasegate.flows.cli import remote
+    from phasegate.flows.cli.remote import credentials
 
     if remote.runs_locally(sys.argv[1:], groups=set(GROUPS)):  # `logout` even from a refused login file
         return None
@@ -131,7 +131,7 @@ def _remote_app(first: str | None) -> typer.Typer | None:
 
 def _database_hint(err: Exception) -> str:
     """One line for a database failure; passwords hidden (drivers quote the connection string they failed on)."""
-    from models.db import hide_passwords
+    from phasegate.models.db import hide_passwords
 
     text = str(err).lower()
     if "no such table" in text or "does not exist" in text or "undefinedtable" in text:

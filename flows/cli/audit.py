@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from flows.cli.common import Db, Json, acting, emit, now, runtime_for, sub_app
+from phasegate.flows.cli.common import Db, Json, acting, emit, now, runtime_for, sub_app
 
 app = sub_app("The hash-chained audit log.")
 
@@ -19,8 +19,8 @@ def audit_verify(db: Db = None, as_json: Json = False) -> None:
     Keyed entries are checked with the key derived from PHASEGATE_SECRET_KEY (docs/security.md), so a row
     edited and every hash after it recomputed by someone without the key is caught.
     """
-    from gates.audit import KEYED
-    from models.audit_store import audit_head, verify_audit
+    from phasegate.gates.audit import KEYED
+    from phasegate.models.audit_store import audit_head, verify_audit
 
     rt = runtime_for(db)
     key = rt.audit_key
@@ -58,11 +58,11 @@ def audit_seal(db: Db = None) -> None:
     Check the unkeyed entries first (against a backup, or a head hash kept elsewhere): sealing says they are
     genuine, and from then on `audit verify` treats them as part of the keyed chain.
     """
-    from gates import services
-    from gates.guard import audit_name
-    from models.audit_store import seal_audit
-    from models.errors import SecretKeyError
-    from models.keys import secret_key
+    from phasegate.gates import services
+    from phasegate.gates.guard import audit_name
+    from phasegate.models.audit_store import seal_audit
+    from phasegate.models.errors import SecretKeyError
+    from phasegate.models.keys import secret_key
 
     rt = runtime_for(db)
     secret_key(rt.settings)  # the one-line refusal naming the key, not a generic one
@@ -79,7 +79,7 @@ def audit_seal(db: Db = None) -> None:
 @app.command("head")
 def audit_head_cmd(db: Db = None, as_json: Json = False) -> None:
     """Print the current chain head, to keep somewhere else."""
-    from models.audit_store import audit_head
+    from phasegate.models.audit_store import audit_head
 
     with runtime_for(db).read_sessions() as session:
         head = audit_head(session)
@@ -100,8 +100,8 @@ def audit_export(
     as_json: Json = False,
 ) -> None:
     """Write a project's gate dossier (JSON and HTML), every hash re-verified; exit 1 naming what is broken."""
-    from flows.dossier import write_dossier
-    from models.dossier import collect_dossier
+    from phasegate.flows.dossier import write_dossier
+    from phasegate.models.dossier import collect_dossier
 
     rt = runtime_for(db)
     with rt.read_sessions() as session:

@@ -11,7 +11,7 @@ from uuid import UUID
 import typer
 from pydantic import ValidationError
 
-from models.errors import InputError
+from phasegate.models.errors import InputError
 
 Db = Annotated[
     str | None,
@@ -105,7 +105,7 @@ def sub_app(help_text: str) -> typer.Typer:
 
 
 def runtime_for(db: str | None) -> Any:
-    from flows.runtime import runtime
+    from phasegate.flows.runtime import runtime
 
     return runtime(db)
 
@@ -134,13 +134,13 @@ def acting(rt: Any, as_person: str | None) -> Any:
 
     A refusal (unmapped login, ``--as`` by a non-admin, a disabled person) is audited and exits 2.
     """
-    from gates.people import login_actor
+    from phasegate.gates.people import login_actor
 
     return login_actor(os_login(), as_person=as_person, uow=rt.uow, reader=rt.reader, now=now())
 
 
 def now() -> Any:
-    from flows.runtime import utc_now
+    from phasegate.flows.runtime import utc_now
 
     return utc_now()
 
@@ -193,7 +193,7 @@ def parse_date(value: str, option: str) -> Any:
 
 
 def parse_money(value: str | None, option: str) -> Decimal | None:
-    from models.commands import RecordCost
+    from phasegate.models.commands import RecordCost
 
     if value is None:
         return None

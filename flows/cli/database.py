@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from flows.cli.common import Db, acting, now, runtime_for, sub_app
-from models.db import shown_url
+from phasegate.flows.cli.common import Db, acting, now, runtime_for, sub_app
+from phasegate.models.db import shown_url
 
 app = sub_app("The phasegate database.")
 
@@ -13,11 +13,11 @@ app = sub_app("The phasegate database.")
 @app.command("upgrade")
 def db_upgrade(db: Db = None) -> None:
     """Create or upgrade the schema, then publish the shipped templates (it-pmo and cooper-5, versions 1 and 2)."""
-    from flows.runtime import template_check
-    from gates import services
-    from models.identity import SYSTEM_ACTOR
-    from models.schema import guarded, upgrade
-    from models.template_yaml import shipped_templates, template_content_hash
+    from phasegate.flows.runtime import template_check
+    from phasegate.gates import services
+    from phasegate.models.identity import SYSTEM_ACTOR
+    from phasegate.models.schema import guarded, upgrade
+    from phasegate.models.template_yaml import shipped_templates, template_content_hash
 
     rt = runtime_for(db)
     if guarded(rt.database_url):  # a new install has no one to ask yet; then upgrading is the PMO admin's act

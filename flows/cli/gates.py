@@ -6,9 +6,9 @@ from typing import Annotated, Any
 
 import typer
 
-from flows.cli.common import ActFor, Db, Json, acting, emit, now, runtime_for, sub_app
-from flows.trigger import prepare_prefect, run_flow
-from models.errors import InputError
+from phasegate.flows.cli.common import ActFor, Db, Json, acting, emit, now, runtime_for, sub_app
+from phasegate.flows.trigger import prepare_prefect, run_flow
+from phasegate.models.errors import InputError
 
 app = sub_app("Gate checks, reviews and votes.")
 
@@ -31,7 +31,7 @@ def _criterion_document(c: Any) -> dict[str, Any]:
 
 
 def evaluation_document(evaluation: Any, evidence: Any = None) -> dict[str, Any]:
-    from gates.evm import compute
+    from phasegate.gates.evm import compute
 
     trace = [_criterion_document(c) for c in evaluation.criteria]
     doc: dict[str, Any] = {
@@ -78,8 +78,8 @@ def gate_check(
     as_json: Json = False,
 ) -> None:
     """Evaluate the project's current gate (or --gate); writes nothing."""
-    from flows.runtime import probe_file
-    from gates import services
+    from phasegate.flows.runtime import probe_file
+    from phasegate.gates import services
 
     rt = runtime_for(db)
     check = services.check_gate(key, uow=rt.reader, now=now(), probe=probe_file, gate_id=gate, registry=rt.registry)
@@ -101,14 +101,14 @@ def gate_review(
     as_json: Json = False,
 ) -> None:
     """Run the gate-review flow: evaluate, record, open the approval round (or record why not) and notify."""
-    from gates import services
+    from phasegate.gates import services
 
     meeting_at(meeting)
     rt = runtime_for(db)
     services.reviewable_gate(key, uow=rt.reader)  # fail fast on user mistakes, before paying for Prefect
     actor = acting(rt, requested_by)
     prepare_prefect()
-    from flows.gate_review import gate_review_flow
+    from phasegate.flows.gate_review import gate_review_flow
 
     sealed = rt.seal_actor(actor, project_key=key)
     result, state = run_flow(lambda: gate_review_flow(key, sealed, meeting, return_state=True))

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from flows.cli.common import sub_app
+from phasegate.flows.cli.common import sub_app
 
 app = sub_app("The secret key that signs approval links and keys the audit chain.")
 
@@ -27,12 +27,12 @@ def key_generate(
     ] = False,
 ) -> None:
     """Make a new random key (32 bytes) in a file only you can read (mode 0600); never replaces an existing one."""
-    from models.keys import generate_key, write_key_file
-    from models.settings import Settings
+    from phasegate.models.keys import generate_key, write_key_file
+    from phasegate.models.settings import Settings
 
     if stdout:
         if out is not None:
-            from models.errors import InputError
+            from phasegate.models.errors import InputError
 
             raise InputError("--stdout and --out: give one of them, not both")
         typer.echo(generate_key())

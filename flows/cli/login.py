@@ -14,8 +14,8 @@ from typing import Annotated, Any
 
 import typer
 
-from flows.cli.common import Json, emit
-from models.errors import InputError
+from phasegate.flows.cli.common import Json, emit
+from phasegate.models.errors import InputError
 
 
 def login(
@@ -25,8 +25,8 @@ def login(
     ] = False,
 ) -> None:
     """Check a personal API token against a server and store it: commands then go through that server."""
-    from flows.cli.remote import credentials
-    from flows.cli.remote.client import Server
+    from phasegate.flows.cli.remote import credentials
+    from phasegate.flows.cli.remote.client import Server
 
     base = credentials.server_url(url)
     if token_stdin:
@@ -48,7 +48,7 @@ def login(
 
 def logout() -> None:
     """Forget the stored login: commands work on a local database again. (The token stays valid on the server.)"""
-    from flows.cli.remote import credentials
+    from phasegate.flows.cli.remote import credentials
 
     removed = credentials.remove()
     typer.echo(
@@ -65,14 +65,14 @@ def logout() -> None:
 
 def whoami(as_json: Json = False) -> None:
     """Who the CLI acts as, and through which door: this computer's login, or a server and its token."""
-    from flows.cli.remote import credentials
+    from phasegate.flows.cli.remote import credentials
 
     stored = credentials.current()
     doc: dict[str, Any]
     if stored is None:
         doc = _local()
     else:
-        from flows.cli.remote.client import Server
+        from phasegate.flows.cli.remote.client import Server
 
         with Server(stored) as remote:
             me = remote.me()
@@ -101,7 +101,7 @@ def _local() -> dict[str, Any]:
 
     from sqlalchemy.engine import make_url
 
-    from models.settings import Settings
+    from phasegate.models.settings import Settings
 
     database = make_url(Settings().resolved_database_url).render_as_string(hide_password=True)
     return {"door": "local", "method": "os_login", "os_login": getpass.getuser(), "database": database}

@@ -6,8 +6,8 @@ from typing import Annotated, Any
 
 import typer
 
-from flows.cli.common import Db, Json, acting, emit, now, runtime_for, sub_app
-from models.errors import InputError
+from phasegate.flows.cli.common import Db, Json, acting, emit, now, runtime_for, sub_app
+from phasegate.models.errors import InputError
 
 app = sub_app("The notification outbox.")
 
@@ -17,8 +17,8 @@ _ERROR_CHARS = 160
 @app.command("dispatch")
 def notify_dispatch(db: Db = None, as_json: Json = False) -> None:
     """Send due notifications from the outbox now (the notify-dispatch flow does this on a schedule)."""
-    from flows.runtime import link_signer
-    from notifications.dispatch import dispatch_due
+    from phasegate.flows.runtime import link_signer
+    from phasegate.notifications.dispatch import dispatch_due
 
     rt = runtime_for(db)
     links = link_signer(rt.settings)
@@ -40,8 +40,8 @@ def notify_list(
     as_json: Json = False,
 ) -> None:
     """One line per notification and target: status, attempts, next try, last error. Secrets are masked."""
-    from models.enums import OutboxStatus
-    from notifications.dispatch import list_outbox
+    from phasegate.models.enums import OutboxStatus
+    from phasegate.notifications.dispatch import list_outbox
 
     statuses: list[OutboxStatus] = []
     if failed:
@@ -72,12 +72,12 @@ def notify_retry(
     as_json: Json = False,
 ) -> None:
     """Queue a failed, dead or maybe-sent notification again with a fresh attempt budget, then send it."""
-    from flows.runtime import link_signer
-    from notifications.dispatch import dispatch_due, requeue
+    from phasegate.flows.runtime import link_signer
+    from phasegate.notifications.dispatch import dispatch_due, requeue
 
     if (ref is None) == (not all_dead):
         raise InputError("notify retry: give either one ID or --all-dead (see 'phasegate notify list --dead')")
-    from gates import services
+    from phasegate.gates import services
 
     rt = runtime_for(db)
     services.begin_operation("notify retry", actor=acting(rt, None), uow=rt.uow, now=now())
@@ -116,9 +116,9 @@ def _line(entry: Any) -> str:
 @app.command("digest")
 def notify_digest(db: Db = None, as_json: Json = False) -> None:
     """Queue this week's digests now (the weekly-digest flow does it on Mondays) and send them."""
-    from flows.runtime import approval_links, link_signer
-    from gates import approvals
-    from notifications.dispatch import dispatch_due
+    from phasegate.flows.runtime import approval_links, link_signer
+    from phasegate.gates import approvals
+    from phasegate.notifications.dispatch import dispatch_due
 
     rt = runtime_for(db)
     links = approval_links(rt.settings)

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from flows.cli.common import Json, emit, runtime_for, sub_app
+from phasegate.flows.cli.common import Json, emit, runtime_for, sub_app
 
 app = sub_app("The local Prefect server and the process serving phasegate's flows.")
 
@@ -14,12 +14,12 @@ app = sub_app("The local Prefect server and the process serving phasegate's flow
 @app.command("start")
 def server_start(port: Annotated[int | None, typer.Option("--port")] = None) -> None:
     """Start a local Prefect server (UI and API) and serve phasegate's deployments, schedules included."""
-    from flows.server import start
+    from phasegate.flows.server import start
 
     status = start(runtime_for(None).settings, port=port)
     typer.echo(f"Prefect server running at {status.url} (pid {status.pid}); stop it with 'phasegate server stop'")
     if status.serving:
-        from flows.serving import DEPLOYMENTS
+        from phasegate.flows.serving import DEPLOYMENTS
 
         names = [deployment.name for deployment in DEPLOYMENTS]
         typer.echo(
@@ -35,7 +35,7 @@ def server_start(port: Annotated[int | None, typer.Option("--port")] = None) -> 
 @app.command("stop")
 def server_stop() -> None:
     """Stop the serving process and the local Prefect server."""
-    from flows.server import stop
+    from phasegate.flows.server import stop
 
     typer.echo("stopped" if stop(runtime_for(None).settings) else "not running")
 
@@ -43,7 +43,7 @@ def server_stop() -> None:
 @app.command("status")
 def server_status(as_json: Json = False) -> None:
     """Tell whether the local Prefect server is up and phasegate's deployments are served."""
-    from flows.server import status
+    from phasegate.flows.server import status
 
     current = status(runtime_for(None).settings)
     if as_json:

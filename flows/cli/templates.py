@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from flows.cli.common import ActFor, Db, Json, acting, emit, now, runtime_for, split_ref, sub_app
+from phasegate.flows.cli.common import ActFor, Db, Json, acting, emit, now, runtime_for, split_ref, sub_app
 
 app = sub_app("Lifecycle templates.")
 
@@ -15,7 +15,7 @@ app = sub_app("Lifecycle templates.")
 @app.command("schema")
 def template_schema() -> None:
     """Print the JSON Schema of the lifecycle template format (for editors)."""
-    from models.template_yaml import template_json_schema
+    from phasegate.models.template_yaml import template_json_schema
 
     emit(template_json_schema())
 
@@ -23,8 +23,8 @@ def template_schema() -> None:
 @app.command("validate")
 def template_validate(file: Path) -> None:
     """Validate a template file; every problem is printed as FILE:LINE:COLUMN: message."""
-    from flows.runtime import template_check
-    from models.template_yaml import load_template_file
+    from phasegate.flows.runtime import template_check
+    from phasegate.models.template_yaml import load_template_file
 
     template = load_template_file(file, check=template_check)
     typer.echo(
@@ -35,9 +35,9 @@ def template_validate(file: Path) -> None:
 @app.command("publish")
 def template_publish(file: Path, as_person: ActFor = None, db: Db = None, as_json: Json = False) -> None:
     """Store an immutable template version (pmo_admin; identical content again is a no-op)."""
-    from flows.runtime import template_check
-    from gates import services
-    from models.template_yaml import load_template_file, template_content_hash
+    from phasegate.flows.runtime import template_check
+    from phasegate.gates import services
+    from phasegate.models.template_yaml import load_template_file, template_content_hash
 
     template = load_template_file(file, check=template_check)
     rt = runtime_for(db)
@@ -61,7 +61,7 @@ def template_publish(file: Path, as_person: ActFor = None, db: Db = None, as_jso
 @app.command("list")
 def template_list(db: Db = None, as_json: Json = False) -> None:
     """List published template versions."""
-    from gates import services
+    from phasegate.gates import services
 
     stored = services.list_templates(uow=runtime_for(db).reader)
     rows: list[dict[str, Any]] = [
@@ -86,7 +86,7 @@ def template_show(
     ref: Annotated[str, typer.Argument(metavar="ID[@VERSION]")], db: Db = None, as_json: Json = False
 ) -> None:
     """Show a template version (the latest when no version is given)."""
-    from gates import services
+    from phasegate.gates import services
 
     name, version = split_ref(ref)
     stored = services.get_template(name, version, uow=runtime_for(db).reader)

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from flows.cli.common import ActFor, Db, Json, acting, command, emit, now, runtime_for, sub_app
+from phasegate.flows.cli.common import ActFor, Db, Json, acting, command, emit, now, runtime_for, sub_app
 
 app = sub_app("Tolerances: how far a project or stage may deviate before it is an exception (set by a level).")
 
@@ -51,8 +51,8 @@ def tolerance_set(
     db: Db = None,
 ) -> None:
     """Set or replace one tolerance as a level (audited with the value before and after)."""
-    from gates import services
-    from models.commands import SetTolerance
+    from phasegate.gates import services
+    from phasegate.models.commands import SetTolerance
 
     cmd = command(
         SetTolerance,
@@ -81,7 +81,7 @@ def tolerance_list(
     project: Annotated[str, typer.Argument(metavar="PROJECT")], db: Db = None, as_json: Json = False
 ) -> None:
     """The tolerances in force: set by a level, else the template's default, else unset."""
-    from gates import services
+    from phasegate.gates import services
 
     found = services.list_tolerances(project, uow=runtime_for(db).reader)
     if as_json:

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from models.errors import InputError
+from phasegate.models.errors import InputError
 
 
 def serve(
@@ -22,10 +22,10 @@ def serve(
     """
     if not 0 < port < 65536:
         raise InputError(f"--port: {port} is not a TCP port; use 1 to 65535")
-    from models.keys import secret_key
-    from models.settings import Settings
+    from phasegate.models.keys import secret_key
+    from phasegate.models.settings import Settings
 
     secret_key(Settings())
-    from web.app import run_server
+    from phasegate.web.app import run_server
 
     run_server(host=host, port=port)

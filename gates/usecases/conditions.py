@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from gates.authorization import Act
-from gates.guard import audit_name, permit, refusals_audited, stamp
-from gates.usecases.lookups import require_project
-from gates.usecases.result import UowFactory
-from models.errors import ConflictError, NotFoundError, PermissionDeniedError
-from models.identity import Actor
-from models.snapshots import (
+from phasegate.gates.authorization import Act
+from phasegate.gates.guard import audit_name, permit, refusals_audited, stamp
+from phasegate.gates.usecases.lookups import require_project
+from phasegate.gates.usecases.result import UowFactory
+from phasegate.models.errors import ConflictError, NotFoundError, PermissionDeniedError
+from phasegate.models.identity import Actor
+from phasegate.models.snapshots import (
     ConditionRecord,
 )
 
@@ -20,7 +20,7 @@ def list_conditions(
     *, uow: UowFactory, project_key: str | None = None, status: str | None = None
 ) -> list[ConditionRecord]:
     with uow() as tx:
-        return tx.conditions(project_key=project_key, status=status)
+        return tx.conditions.conditions(project_key=project_key, status=status)
 
 
 @refusals_audited(Act.VERIFY_CONDITION)
@@ -30,7 +30,7 @@ def resolve_condition(
     """A named verifier (or a gatekeeper or PMO admin) marks a condition met or missed; never the project's manager."""
     by = actor.person_id
     with uow() as tx:
-        found = next((c for c in tx.conditions() if c.id == condition_id), None)
+        found = next((c for c in tx.conditions.conditions() if c.id == condition_id), None)
         if found is None:
             raise NotFoundError(
                 f"unknown condition {condition_id}; see 'phasegate conditions list'", code="condition.not_found"
@@ -50,7 +50,7 @@ def resolve_condition(
                 f"condition {condition_id} is verified by {verifier}, not {by}", code="condition.not_verifier"
             )
         status = "met" if met else "missed"
-        tx.set_condition_status(condition_id, status, by=by, now=now)
+        tx.conditions.set_condition_status(condition_id, status, by=by, now=now)
         tx.append_audit(
             actor=audit_name(actor),
             action=f"condition.{status}",

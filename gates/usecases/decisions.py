@@ -9,20 +9,20 @@ from uuid import UUID, uuid4
 
 from pydantic import Field
 
-from gates.lifecycle import apply_decision as lifecycle_move
-from gates.usecases.lookups import require_person, require_project, require_round, require_template
-from gates.usecases.messages import messages_for, org_notice
-from gates.usecases.result import SYSTEM, Result, UowFactory
-from gates.usecases.rounds import unapplied_rounds
-from models.enums import (
+from phasegate.gates.lifecycle import apply_decision as lifecycle_move
+from phasegate.gates.usecases.lookups import require_person, require_project, require_round, require_template
+from phasegate.gates.usecases.messages import messages_for, org_notice
+from phasegate.gates.usecases.result import SYSTEM, Result, UowFactory
+from phasegate.gates.usecases.rounds import unapplied_rounds
+from phasegate.models.enums import (
     Decision,
     ProjectStatus,
     RoundStatus,
 )
-from models.errors import ConflictError
-from models.events import DomainEvent, queued
-from models.lessons import LessonDueRecord
-from models.snapshots import (
+from phasegate.models.errors import ConflictError
+from phasegate.models.events import DomainEvent, queued
+from phasegate.models.lessons import LessonDueRecord
+from phasegate.models.snapshots import (
     ConditionRecord,
     OutboxRequest,
     RoundSnapshot,
@@ -65,12 +65,12 @@ def apply_round_decision(round_id: UUID, *, uow: UowFactory, now: datetime) -> D
             )
         template = require_template(tx, project.template_id, project.template_version).template
         move = lifecycle_move(template, project, current.gate_id, current.decision)
-        tx.update_project_state(
+        tx.projects.update_project_state(
             project.key, status=move.status, stage_id=move.stage_id, recycle_count=move.recycle_count, now=now
         )
-        tx.mark_round_applied(current.id, now=now)
+        tx.reviews.mark_round_applied(current.id, now=now)
         conditions = _conditions_of(current) if current.decision is Decision.CONDITIONAL_GO else []
-        tx.add_conditions(conditions, now=now)
+        tx.conditions.add_conditions(conditions, now=now)
         tx.append_audit(
             actor=SYSTEM,
             action="decision.applied",
@@ -86,9 +86,9 @@ def apply_round_decision(round_id: UUID, *, uow: UowFactory, now: datetime) -> D
             },
             at=now,
         )
-        due = current.decision is Decision.KILL and not tx.has_lessons(project.key)
+        due = current.decision is Decision.KILL and not tx.lessons.has_lessons(project.key)
         if due:  # never blocks the kill: the manager owes the lessons, and closure waits for them
-            tx.open_lesson_due(
+            tx.lessons.open_lesson_due(
                 LessonDueRecord(
                     project_key=project.key,
                     round_id=current.id,

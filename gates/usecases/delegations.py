@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID, uuid4
 
-from gates.authorization import Act
-from gates.guard import audit_name, permit, refusals_audited, stamp
-from gates.usecases.lookups import require_person
-from gates.usecases.result import UowFactory
-from models.commands import Delegate
-from models.errors import ConflictError, InputError, NotFoundError
-from models.identity import Actor
-from models.snapshots import (
+from phasegate.gates.authorization import Act
+from phasegate.gates.guard import audit_name, permit, refusals_audited, stamp
+from phasegate.gates.usecases.lookups import require_person
+from phasegate.gates.usecases.result import UowFactory
+from phasegate.models.commands import Delegate
+from phasegate.models.errors import ConflictError, InputError, NotFoundError
+from phasegate.models.identity import Actor
+from phasegate.models.snapshots import (
     DelegationRecord,
 )
 
@@ -25,7 +25,7 @@ def delegate(cmd: Delegate, *, actor: Actor, uow: UowFactory, now: datetime) -> 
         require_person(tx, cmd.principal_id, field="PRINCIPAL")
         require_person(tx, cmd.delegate_id, field="DELEGATE")
         if cmd.template_id is not None:
-            stored = tx.get_template(cmd.template_id)
+            stored = tx.templates.get_template(cmd.template_id)
             if stored is None:
                 raise NotFoundError(f"--template: unknown template {cmd.template_id!r}", code="template.not_found")
             if cmd.gate_id is not None and stored.template.gate(cmd.gate_id) is None:
@@ -41,7 +41,7 @@ def delegate(cmd: Delegate, *, actor: Actor, uow: UowFactory, now: datetime) -> 
             template_id=cmd.template_id,
             gate_id=cmd.gate_id,
         )
-        tx.add_delegation(record, now=now)
+        tx.delegations.add_delegation(record, now=now)
         tx.append_audit(
             actor=audit_name(actor),
             action="delegation.granted",
@@ -57,7 +57,7 @@ def delegate(cmd: Delegate, *, actor: Actor, uow: UowFactory, now: datetime) -> 
 def revoke_delegation(delegation_id: UUID, *, actor: Actor, uow: UowFactory, now: datetime) -> DelegationRecord:
     """End a delegation now, by its principal or a PMO admin; votes already cast under it stand."""
     with uow() as tx:
-        record = tx.get_delegation(delegation_id)
+        record = tx.delegations.get_delegation(delegation_id)
         if record is None:
             raise NotFoundError(
                 f"ID: unknown delegation {delegation_id}; see 'phasegate delegate list'", code="delegation.not_found"
@@ -65,7 +65,7 @@ def revoke_delegation(delegation_id: UUID, *, actor: Actor, uow: UowFactory, now
         permit(tx, actor, Act.REVOKE_DELEGATION, subject=record.principal_id, entity=f"delegation:{delegation_id}")
         if record.revoked:
             raise ConflictError(f"delegation {delegation_id} is already revoked", code="delegation.revoked")
-        tx.revoke_delegation(delegation_id, now=now)
+        tx.delegations.revoke_delegation(delegation_id, now=now)
         tx.append_audit(
             actor=audit_name(actor),
             action="delegation.revoked",
@@ -79,4 +79,4 @@ def revoke_delegation(delegation_id: UUID, *, actor: Actor, uow: UowFactory, now
 
 def list_delegations(*, uow: UowFactory, person_id: str | None = None) -> list[DelegationRecord]:
     with uow() as tx:
-        return tx.delegations(person_id)
+        return tx.delegations.delegations(person_id)

@@ -9,25 +9,31 @@ from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 
-from gates.authorization import Act, check_recorded_approval
-from gates.guard import audit_name, permit, refusals_audited, stamp
-from gates.ports import DocumentProbe, UnitOfWork
-from gates.usecases.lookups import current_gate, project_roles, require_person, require_project, require_template
-from gates.usecases.resources import gate_resources
-from gates.usecases.result import Result, UowFactory
-from models.commands import RecordCost, RegisterDocument
-from models.enums import (
+from phasegate.gates.authorization import Act, check_recorded_approval
+from phasegate.gates.guard import audit_name, permit, refusals_audited, stamp
+from phasegate.gates.ports import DocumentProbe, UnitOfWork
+from phasegate.gates.usecases.lookups import (
+    current_gate,
+    project_roles,
+    require_person,
+    require_project,
+    require_template,
+)
+from phasegate.gates.usecases.resources import gate_resources
+from phasegate.gates.usecases.result import Result, UowFactory
+from phasegate.models.commands import RecordCost, RegisterDocument
+from phasegate.models.enums import (
     DocumentStatus,
 )
-from models.errors import AuthorizationError, InputError, NotFoundError, PhasegateError
-from models.evidence import DocumentEvidence, EvmSnapshot, GateEvidence, MilestoneEvidence, RiskEvidence
-from models.identity import Actor
-from models.snapshots import (
+from phasegate.models.errors import AuthorizationError, InputError, NotFoundError, PhasegateError
+from phasegate.models.evidence import DocumentEvidence, EvmSnapshot, GateEvidence, MilestoneEvidence, RiskEvidence
+from phasegate.models.identity import Actor
+from phasegate.models.snapshots import (
     BaselineRecord,
     EvmReportRecord,
     ProjectSnapshot,
 )
-from models.template import GateDef
+from phasegate.models.template import GateDef
 
 
 def collect_evidence(
@@ -48,15 +54,19 @@ def collect_evidence(
                 "approver_roles": held.get(doc.approved_by or "", ()),
             }
         )
-        for doc in tx.latest_documents(key)
+        for doc in tx.evidence.latest_documents(key)
     )
-    baseline = tx.get_baseline(key)
-    report = tx.latest_evm_report(key, as_of)
-    ledger, stage_spend = tx.spend(key, project.stage_id)
+    baseline = tx.evidence.get_baseline(key)
+    report = tx.evidence.latest_evm_report(key, as_of)
+    ledger, stage_spend = tx.evidence.spend(key, project.stage_id)
     bac = baseline.bac if baseline else project.budget
     evm = None
     if report is not None:
-        planned = report.planned_value if report.planned_value is not None else tx.planned_value_at(key, report.as_of)
+        planned = (
+            report.planned_value
+            if report.planned_value is not None
+            else tx.evidence.planned_value_at(key, report.as_of)
+        )
         evm = EvmSnapshot(
             as_of=report.as_of,
             bac=bac,
@@ -77,13 +87,13 @@ def collect_evidence(
         documents=documents,
         roles=roles,
         evm=evm,
-        stage_budget=tx.stage_budget(key, project.stage_id),
+        stage_budget=tx.evidence.stage_budget(key, project.stage_id),
         stage_spend=stage_spend,
         contingency=baseline.contingency if baseline else None,
         contingency_used=baseline.contingency_used if baseline else None,
-        risks=tuple(tx.risks(key)),
-        milestones=tuple(tx.milestones(key)),
-        scores=tuple(tx.scores(key, gate.id)),
+        risks=tuple(tx.evidence.risks(key)),
+        milestones=tuple(tx.evidence.milestones(key)),
+        scores=tuple(tx.evidence.scores(key, gate.id)),
         resources=gate_resources(tx, project, gate),
     )
 
@@ -137,7 +147,9 @@ def register_document(cmd: RegisterDocument, *, actor: Actor, uow: UowFactory, n
         permit(tx, actor, Act.WRITE_EVIDENCE, project=project)
         _require_deliverable(tx, project, cmd.deliverable_id, cmd.approved_by)
         check_recorded_approval(actor, cmd.approved_by)
-        latest = next((d for d in tx.latest_documents(project.key) if d.deliverable_id == cmd.deliverable_id), None)
+        latest = next(
+            (d for d in tx.evidence.latest_documents(project.key) if d.deliverable_id == cmd.deliverable_id), None
+        )
         if (
             latest is not None
             and latest.sha256 == cmd.sha256
@@ -156,7 +168,7 @@ def _add_version(
     """Write one new version of a deliverable with its audit entry; the evidence changes, so its version moves."""
     document = DocumentEvidence(
         deliverable_id=cmd.deliverable_id,
-        version=tx.next_document_version(project.key, cmd.deliverable_id),
+        version=tx.evidence.next_document_version(project.key, cmd.deliverable_id),
         sha256=cmd.sha256,
         size=cmd.size,
         path=cmd.path,
@@ -166,7 +178,7 @@ def _add_version(
         headings=cmd.headings,
         store_key=cmd.store_key,
     )
-    tx.add_document(project.key, document, approved_at=now if cmd.approved_by else None, now=now)
+    tx.evidence.add_document(project.key, document, approved_at=now if cmd.approved_by else None, now=now)
     recorded_for = cmd.approved_by not in (None, actor.person_id)
     tx.append_audit(
         actor=audit_name(actor),
@@ -177,7 +189,7 @@ def _add_version(
         | stamp(actor),
         at=now,
     )
-    tx.bump_evidence_version(project.key)
+    tx.projects.bump_evidence_version(project.key)
     return document
 
 
@@ -208,7 +220,9 @@ def approve_document(
                 code="auth.conflict_of_interest",
                 entity=entity,
             )
-        latest = next((d for d in tx.latest_documents(project.key) if d.deliverable_id == deliverable_id), None)
+        latest = next(
+            (d for d in tx.evidence.latest_documents(project.key) if d.deliverable_id == deliverable_id), None
+        )
         if latest is None:
             raise NotFoundError(
                 f"{project.key} has no {deliverable_id} to approve yet; register it first ('phasegate doc add')",
@@ -236,7 +250,7 @@ def documents_outside_store(project_key: str, *, uow: UowFactory) -> list[Docume
     """The project's latest document versions that have no stored copy (registered before the store)."""
     with uow() as tx:
         project = require_project(tx, project_key)
-        return [d for d in tx.latest_documents(project.key) if d.store_key is None]
+        return [d for d in tx.evidence.latest_documents(project.key) if d.store_key is None]
 
 
 @refusals_audited(Act.WRITE_EVIDENCE)
@@ -258,7 +272,7 @@ def adopt_document(
     with uow() as tx:
         project = require_project(tx, project_key, for_update=True)
         permit(tx, actor, Act.WRITE_EVIDENCE, project=project)
-        if not tx.set_document_store_key(project.key, document.deliverable_id, document.version, store_key):
+        if not tx.evidence.set_document_store_key(project.key, document.deliverable_id, document.version, store_key):
             return False
         tx.append_audit(
             actor=audit_name(actor),
@@ -267,7 +281,7 @@ def adopt_document(
             payload={"sha256": sha256, "store_key": store_key, "path": document.path} | stamp(actor),
             at=now,
         )
-        tx.bump_evidence_version(project.key)
+        tx.projects.bump_evidence_version(project.key)
         tx.commit()
     return True
 
@@ -300,7 +314,7 @@ def record_cost(cmd: RecordCost, *, actor: Actor, uow: UowFactory, now: datetime
     with uow() as tx:
         project = require_project(tx, cmd.project_key, for_update=True)
         permit(tx, actor, Act.WRITE_EVIDENCE, project=project)
-        tx.add_cost(project.key, cmd.amount, note=cmd.note, stage_id=project.stage_id, now=now)
+        tx.evidence.add_cost(project.key, cmd.amount, note=cmd.note, stage_id=project.stage_id, now=now)
         tx.append_audit(
             actor=audit_name(actor),
             action="actuals.recorded",
@@ -308,8 +322,8 @@ def record_cost(cmd: RecordCost, *, actor: Actor, uow: UowFactory, now: datetime
             payload={"amount": cmd.amount, "note": cmd.note} | stamp(actor),
             at=now,
         )
-        total = tx.total_actual_cost(project.key)
-        tx.bump_evidence_version(project.key)
+        total = tx.evidence.total_actual_cost(project.key)
+        tx.projects.bump_evidence_version(project.key)
         tx.commit()
     return total
 
@@ -344,10 +358,10 @@ def set_baseline(
                     f"plan: cumulative planned value cannot exceed BAC {baseline.bac} ({too_high[0]})",
                     code="baseline.pv_over_bac",
                 )
-            tx.replace_baseline_periods(project.key, periods)
-        tx.set_baseline(project.key, baseline, now=now)
+            tx.evidence.replace_baseline_periods(project.key, periods)
+        tx.evidence.set_baseline(project.key, baseline, now=now)
         for stage_id, amount in stage_budgets.items():
-            tx.set_stage_budget(project.key, stage_id, amount)
+            tx.evidence.set_stage_budget(project.key, stage_id, amount)
         tx.append_audit(
             actor=audit_name(actor),
             action="baseline.set",
@@ -360,7 +374,7 @@ def set_baseline(
             | stamp(actor),
             at=now,
         )
-        tx.bump_evidence_version(project.key)
+        tx.projects.bump_evidence_version(project.key)
         tx.commit()
     return baseline
 
@@ -370,7 +384,7 @@ def record_status(reports: Sequence[EvmReportRecord], *, actor: Actor, uow: UowF
     """Store dated EVM status reports for one or many projects, all or nothing (re-reporting a date replaces it)."""
     with uow() as tx:
         keys = sorted({r.project_key for r in reports})
-        unknown = sorted(set(keys) - tx.existing_project_keys(keys))
+        unknown = sorted(set(keys) - tx.projects.existing_project_keys(keys))
         if unknown:
             raise NotFoundError(
                 f"unknown project(s) {', '.join(unknown)}; nothing was imported", code="project.not_found"
@@ -379,7 +393,7 @@ def record_status(reports: Sequence[EvmReportRecord], *, actor: Actor, uow: UowF
             permit(tx, actor, Act.WRITE_EVIDENCE, project=require_project(tx, key))
         for report in reports:
             project = require_project(tx, report.project_key)
-            baseline = tx.get_baseline(project.key)
+            baseline = tx.evidence.get_baseline(project.key)
             bac = baseline.bac if baseline else project.budget
             for name, value in (("planned_value", report.planned_value), ("earned_value", report.earned_value)):
                 if value is not None and value > bac:
@@ -388,7 +402,7 @@ def record_status(reports: Sequence[EvmReportRecord], *, actor: Actor, uow: UowF
                         f"{bac}; planned and earned value are shares of BAC (set the baseline first if BAC changed)",
                         code="status.over_bac",
                     )
-        count = tx.upsert_evm_reports(reports, now=now)
+        count = tx.evidence.upsert_evm_reports(reports, now=now)
         for key in keys:
             dates = sorted(r.as_of for r in reports if r.project_key == key)
             tx.append_audit(
@@ -398,7 +412,7 @@ def record_status(reports: Sequence[EvmReportRecord], *, actor: Actor, uow: UowF
                 payload={"reports": len(dates), "from": dates[0], "to": dates[-1]} | stamp(actor),
                 at=now,
             )
-            tx.bump_evidence_version(key)
+            tx.projects.bump_evidence_version(key)
         tx.commit()
     return count
 
@@ -424,7 +438,7 @@ def import_risks(
     """
     with uow() as tx:
         keys = sorted(by_project)
-        unknown = sorted(set(keys) - tx.existing_project_keys(keys))
+        unknown = sorted(set(keys) - tx.projects.existing_project_keys(keys))
         if unknown:
             raise NotFoundError(
                 f"unknown project(s) {', '.join(unknown)}; nothing was imported", code="project.not_found"
@@ -447,7 +461,7 @@ def _upsert_risks(
                 f"1..{scale.impact_max} on this template's scale",
                 code="risk.scale",
             )
-    count = tx.upsert_risks(project.key, risks, now=now)
+    count = tx.evidence.upsert_risks(project.key, risks, now=now)
     tx.append_audit(
         actor=audit_name(actor),
         action="risks.recorded",
@@ -455,7 +469,7 @@ def _upsert_risks(
         payload={"risks": [r.id for r in risks]} | stamp(actor),
         at=now,
     )
-    tx.bump_evidence_version(project.key)
+    tx.projects.bump_evidence_version(project.key)
     return count
 
 
@@ -466,7 +480,7 @@ def set_milestone(
     with uow() as tx:
         project = require_project(tx, project_key, for_update=True)
         permit(tx, actor, Act.WRITE_EVIDENCE, project=project)
-        tx.upsert_milestone(project.key, milestone)
+        tx.evidence.upsert_milestone(project.key, milestone)
         tx.append_audit(
             actor=audit_name(actor),
             action="milestone.set",
@@ -474,7 +488,7 @@ def set_milestone(
             payload=milestone.model_dump(mode="json") | stamp(actor),
             at=now,
         )
-        tx.bump_evidence_version(project.key)
+        tx.projects.bump_evidence_version(project.key)
         tx.commit()
 
 
@@ -485,10 +499,10 @@ def complete_milestone(
     with uow() as tx:
         project = require_project(tx, project_key, for_update=True)
         permit(tx, actor, Act.WRITE_EVIDENCE, project=project)
-        current = next((m for m in tx.milestones(project.key) if m.id == milestone_id), None)
+        current = next((m for m in tx.evidence.milestones(project.key) if m.id == milestone_id), None)
         if current is None:
             raise NotFoundError(f"unknown milestone {milestone_id!r} of {project.key}", code="milestone.not_found")
-        tx.upsert_milestone(project.key, current.model_copy(update={"done_on": done_on}))
+        tx.evidence.upsert_milestone(project.key, current.model_copy(update={"done_on": done_on}))
         tx.append_audit(
             actor=audit_name(actor),
             action="milestone.done",
@@ -496,7 +510,7 @@ def complete_milestone(
             payload={"done_on": done_on} | stamp(actor),
             at=now,
         )
-        tx.bump_evidence_version(project.key)
+        tx.projects.bump_evidence_version(project.key)
         tx.commit()
 
 
@@ -532,7 +546,7 @@ def record_scores(
                 raise InputError(
                     f"{factor}: score {value} is outside 0..{gate.scorecard.max_score}", code="score.range"
                 )
-        tx.upsert_scores(project.key, gate.id, gatekeeper, dict(scores), now=now)
+        tx.evidence.upsert_scores(project.key, gate.id, gatekeeper, dict(scores), now=now)
         tx.append_audit(
             actor=audit_name(actor),
             action="scores.recorded",
@@ -540,7 +554,7 @@ def record_scores(
             payload=dict(scores) | {"gatekeeper": gatekeeper} | stamp(actor),
             at=now,
         )
-        tx.bump_evidence_version(project.key)
+        tx.projects.bump_evidence_version(project.key)
         tx.commit()
     return gate.id
 
@@ -555,7 +569,7 @@ def project_data(project_key: str, *, uow: UowFactory) -> ProjectData:
     with uow() as tx:
         project = require_project(tx, project_key)
         return ProjectData(
-            risks=tuple(tx.risks(project.key)),
-            milestones=tuple(tx.milestones(project.key)),
-            evm_history=tuple(tx.evm_history(project.key)),
+            risks=tuple(tx.evidence.risks(project.key)),
+            milestones=tuple(tx.evidence.milestones(project.key)),
+            evm_history=tuple(tx.evidence.evm_history(project.key)),
         )

@@ -10,14 +10,14 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from gates.authorization import Act, authorize_level
-from gates.guard import audit_name, permit, refusals_audited, stamp
-from gates.usecases.lookups import require_project
-from gates.usecases.result import UowFactory
-from models.errors import ConflictError, InputError, NotFoundError
-from models.identity import Actor
-from models.snapshots import BaselineRecord
-from models.tolerance import Dimension, ExceptionDecision, ToleranceException
+from phasegate.gates.authorization import Act, authorize_level
+from phasegate.gates.guard import audit_name, permit, refusals_audited, stamp
+from phasegate.gates.usecases.lookups import require_project
+from phasegate.gates.usecases.result import UowFactory
+from phasegate.models.errors import ConflictError, InputError, NotFoundError
+from phasegate.models.identity import Actor
+from phasegate.models.snapshots import BaselineRecord
+from phasegate.models.tolerance import Dimension, ExceptionDecision, ToleranceException
 
 KIND = "tolerance_exception"
 
@@ -39,7 +39,7 @@ def decide_exception(
     if not reason.strip():
         raise InputError("--reason: say why; the decision on an exception is audited with it")
     with uow() as tx:
-        found = tx.get_exception(exception_id, for_update=True)
+        found = tx.tolerances.get_exception(exception_id, for_update=True)
         if found is None:
             raise NotFoundError(
                 f"ID: unknown exception {exception_id}; see 'phasegate exceptions list'", code="exception.not_found"
@@ -55,9 +55,9 @@ def decide_exception(
             raise InputError("--bac: a new budget at completion goes with approve_plan on a cost exception only")
         payload: dict[str, Any] = {"exception": str(exception_id), "decision": decision.value, "reason": reason}
         if decision is ExceptionDecision.APPROVE_PLAN and found.dimension is Dimension.COST:
-            before = tx.get_baseline(project.key)
+            before = tx.evidence.get_baseline(project.key)
             bac = new_bac if new_bac is not None else found.forecast
-            tx.set_baseline(
+            tx.evidence.set_baseline(
                 project.key,
                 BaselineRecord(
                     bac=bac,
@@ -74,7 +74,7 @@ def decide_exception(
                 payload=payload | stamp(actor),
                 at=now,
             )
-        tx.close_exception(exception_id, decision=decision.value, by=actor.person_id, reason=reason, now=now)
+        tx.tolerances.close_exception(exception_id, decision=decision.value, by=actor.person_id, reason=reason, now=now)
         tx.append_audit(
             actor=audit_name(actor),
             action="exception.decided",
@@ -103,4 +103,4 @@ def list_exceptions(
     with uow() as tx:
         if project_key is not None:
             require_project(tx, project_key)
-        return tx.exceptions(project_key=project_key, status=status)
+        return tx.tolerances.exceptions(project_key=project_key, status=status)

@@ -12,14 +12,14 @@ from collections import defaultdict
 from datetime import date, datetime
 from decimal import Decimal
 
-from gates.capacity import shortfall_text, shortfalls
-from gates.usecases.lookups import require_template
-from gates.usecases.messages import messages_for, org_notice
-from gates.usecases.resources import stage_evidence
-from gates.usecases.result import SYSTEM, Result, UowFactory
-from models.canonical import sha256_hex
-from models.enums import ProjectStatus
-from models.snapshots import ProjectQuery
+from phasegate.gates.capacity import shortfall_text, shortfalls
+from phasegate.gates.usecases.lookups import require_template
+from phasegate.gates.usecases.messages import messages_for, org_notice
+from phasegate.gates.usecases.resources import stage_evidence
+from phasegate.gates.usecases.result import SYSTEM, Result, UowFactory
+from phasegate.models.canonical import sha256_hex
+from phasegate.models.enums import ProjectStatus
+from phasegate.models.snapshots import ProjectQuery
 
 
 class QueueEntry(Result):
@@ -42,13 +42,13 @@ def hold_queue(*, uow: UowFactory) -> list[QueueEntry]:
     scorecard score at their gate, then key. Walking down the ranks, each project that fits reserves its hours,
     so ``fits`` says who could resume now without taking capacity from a higher-ranked one."""
     with uow() as tx:
-        held, _ = tx.list_projects(ProjectQuery(status=ProjectStatus.ON_HOLD))
-        priorities = tx.priorities()
+        held, _ = tx.projects.list_projects(ProjectQuery(status=ProjectStatus.ON_HOLD))
+        priorities = tx.resources.priorities()
         candidates = []
         for project in held:
             template = require_template(tx, project.template_id, project.template_version).template
             gate = template.gate_after(project.stage_id)
-            scores = [s.score for s in tx.scores(project.key, gate.id)] if gate is not None else []
+            scores = [s.score for s in tx.evidence.scores(project.key, gate.id)] if gate is not None else []
             score = (Decimal(sum(scores)) / len(scores)).quantize(Decimal("0.1")) if scores else None
             candidates.append((project, template, priorities.get(project.key), score))
         candidates.sort(key=lambda c: (c[2] is None, -(c[2] or 0), c[3] is None, -(c[3] or Decimal(0)), c[0].key))
@@ -95,10 +95,10 @@ def announce_capacity(*, uow: UowFactory, now: datetime) -> list[str]:
         if not entry.fits:
             continue
         with uow() as tx:
-            project = tx.get_project(entry.project_key)
+            project = tx.projects.get_project(entry.project_key)
             if project is None or project.status is not ProjectStatus.ON_HOLD:
                 continue
-            plan = [line for line in tx.demand(project_key=project.key) if line.stage_id == entry.next_stage]
+            plan = [line for line in tx.resources.demand(project_key=project.key) if line.stage_id == entry.next_stage]
             digest = sha256_hex([entry.next_stage, [line.model_dump(mode="json") for line in plan]])[:12]
             subject = f"capacity:{project.key}:{digest}"
             if not tx.claim_step(subject, "announced", now=now):
@@ -114,7 +114,7 @@ def announce_capacity(*, uow: UowFactory, now: datetime) -> list[str]:
                 "rank": entry.rank,
                 "resume_command": f"phasegate project resume {project.key} --reason ...",
             }
-            people = tx.get_people([project.sponsor_id, project.manager_id])
+            people = tx.people.get_people([project.sponsor_id, project.manager_id])
             messages = [m for person in people.values() for m in messages_for(person, KIND, subject, context)]
             tx.enqueue([*messages, org_notice(KIND, subject, context, ("pmo",))], now=now)
             tx.append_audit(

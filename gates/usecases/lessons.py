@@ -13,22 +13,22 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from gates.authorization import Act
-from gates.guard import audit_name, permit, refusals_audited, stamp
-from gates.ports import UnitOfWork
-from gates.relevance import Relevant, most_relevant, review_context
-from gates.usecases.lookups import require_project, require_round, require_template
-from gates.usecases.result import SYSTEM, Result, UowFactory
-from models.enums import LessonCategory, LessonUseKind
-from models.errors import ConflictError, InputError, NotFoundError, PermissionDeniedError
-from models.identity import Actor, OrgRole
-from models.lessons import LessonDraft, LessonDueRecord, LessonEdit, LessonRecord, LessonUseRecord
-from models.snapshots import Evaluation, ProjectSnapshot
-from models.template import GateDef
+from phasegate.gates.authorization import Act
+from phasegate.gates.guard import audit_name, permit, refusals_audited, stamp
+from phasegate.gates.ports import UnitOfWork
+from phasegate.gates.relevance import Relevant, most_relevant, review_context
+from phasegate.gates.usecases.lookups import require_project, require_round, require_template
+from phasegate.gates.usecases.result import SYSTEM, Result, UowFactory
+from phasegate.models.enums import LessonCategory, LessonUseKind
+from phasegate.models.errors import ConflictError, InputError, NotFoundError, PermissionDeniedError
+from phasegate.models.identity import Actor, OrgRole
+from phasegate.models.lessons import LessonDraft, LessonDueRecord, LessonEdit, LessonRecord, LessonUseRecord
+from phasegate.models.snapshots import Evaluation, ProjectSnapshot
+from phasegate.models.template import GateDef
 
 
 def require_lesson(tx: UnitOfWork, lesson_id: int, *, for_update: bool = False) -> LessonRecord:
-    found = tx.get_lesson(lesson_id, for_update=for_update)
+    found = tx.lessons.get_lesson(lesson_id, for_update=for_update)
     if found is None:
         raise NotFoundError(f"unknown lesson {lesson_id}; see 'phasegate lesson list'", code="lesson.not_found")
     return found
@@ -68,8 +68,8 @@ def _new_lesson(
         author_id=author,
         created_at=now,
     )
-    lesson_id = tx.add_lesson(record)
-    tx.resolve_lesson_due(project.key, lesson_id=lesson_id, now=now)
+    lesson_id = tx.lessons.add_lesson(record)
+    tx.lessons.resolve_lesson_due(project.key, lesson_id=lesson_id, now=now)
     return record.model_copy(update={"id": lesson_id})
 
 
@@ -111,7 +111,7 @@ def edit_lesson(lesson_id: int, edit: LessonEdit, *, actor: Actor, uow: UowFacto
         if "tags" in changes:
             changes["tags"] = tuple(dict.fromkeys(changes["tags"]))
         updated = lesson.model_copy(update=changes | {"edited_at": now, "edited_by": actor.person_id})
-        tx.update_lesson(updated)
+        tx.lessons.update_lesson(updated)
         tx.append_audit(
             actor=audit_name(actor),
             action="lesson.edited",
@@ -136,7 +136,7 @@ def list_lessons(
     category: LessonCategory | None = None,
 ) -> list[LessonRecord]:
     with uow() as tx:
-        return tx.lessons(project_key=project_key, template_id=template_id, category=category)
+        return tx.lessons.lessons(project_key=project_key, template_id=template_id, category=category)
 
 
 def search_lessons(query: str, *, uow: UowFactory) -> list[LessonRecord]:
@@ -144,7 +144,7 @@ def search_lessons(query: str, *, uow: UowFactory) -> list[LessonRecord]:
     if not query.strip():
         raise InputError("QUERY: give one or more words to search for (Chinese or English)")
     with uow() as tx:
-        return tx.search_lessons(query)
+        return tx.lessons.search_lessons(query)
 
 
 class LessonView(Result):
@@ -155,7 +155,7 @@ class LessonView(Result):
 def show_lesson(lesson_id: int, *, uow: UowFactory) -> LessonView:
     with uow() as tx:
         lesson = require_lesson(tx, lesson_id)
-        return LessonView(lesson=lesson, uses=tuple(tx.lesson_uses(lesson_id=lesson_id)))
+        return LessonView(lesson=lesson, uses=tuple(tx.lessons.lesson_uses(lesson_id=lesson_id)))
 
 
 class LessonRow(Result):
@@ -168,8 +168,8 @@ def lesson_board(query: str, *, uow: UowFactory) -> list[LessonRow]:
     """The lessons page: matching ``query`` (best first) or all (newest first), with how often each was shown
     at a review and applied by a gatekeeper."""
     with uow() as tx:
-        found = tx.search_lessons(query) if query.strip() else list(reversed(tx.lessons()))
-        uses = tx.lesson_uses()
+        found = tx.lessons.search_lessons(query) if query.strip() else list(reversed(tx.lessons.lessons()))
+        uses = tx.lessons.lesson_uses()
     counts: dict[tuple[int, LessonUseKind], int] = {}
     for use in uses:
         counts[(use.lesson_id, use.kind)] = counts.get((use.lesson_id, use.kind), 0) + 1
@@ -212,7 +212,7 @@ def mark_applied(lesson_id: int, round_id: UUID, *, actor: Actor, uow: UowFactor
             score=0,
             at=now,
         )
-        added = tx.record_lesson_uses([use]) == 1
+        added = tx.lessons.record_lesson_uses([use]) == 1
         if added:
             tx.append_audit(
                 actor=audit_name(actor),
@@ -227,7 +227,7 @@ def mark_applied(lesson_id: int, round_id: UUID, *, actor: Actor, uow: UowFactor
 
 def lessons_due(*, uow: UowFactory, owner_id: str | None = None, open_only: bool = True) -> list[LessonDueRecord]:
     with uow() as tx:
-        return tx.lessons_due(open_only=open_only, owner_id=owner_id)
+        return tx.lessons.lessons_due(open_only=open_only, owner_id=owner_id)
 
 
 def surface_lessons(
@@ -242,8 +242,8 @@ def surface_lessons(
 ) -> list[Relevant]:
     """The lessons a review shows (``gates.relevance``), recorded as shown (inside the review's transaction)."""
     context = review_context(project.template_id, gate.id, evaluation, (project.name, gate.name, gate.name_zh or ""))
-    chosen = most_relevant(tx.lessons(), context)
-    tx.record_lesson_uses(
+    chosen = most_relevant(tx.lessons.lessons(), context)
+    tx.lessons.record_lesson_uses(
         [
             LessonUseRecord(
                 lesson_id=r.lesson.id,

@@ -4,22 +4,22 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from gates.ports import UnitOfWork
-from models.enums import (
+from phasegate.gates.ports import UnitOfWork
+from phasegate.models.enums import (
     ProjectStatus,
 )
-from models.errors import ConflictError, NotFoundError
-from models.snapshots import (
+from phasegate.models.errors import ConflictError, NotFoundError
+from phasegate.models.snapshots import (
     PersonSnapshot,
     ProjectSnapshot,
     RoundSnapshot,
     StoredTemplate,
 )
-from models.template import GateDef, LifecycleTemplate
+from phasegate.models.template import GateDef, LifecycleTemplate
 
 
 def require_person(tx: UnitOfWork, person_id: str, *, field: str) -> PersonSnapshot:
-    person = tx.get_person(person_id)
+    person = tx.people.get_person(person_id)
     if person is None:
         raise NotFoundError(
             f"{field}: unknown person {person_id!r}; add them with 'phasegate person add'", code="person.not_found"
@@ -28,16 +28,16 @@ def require_person(tx: UnitOfWork, person_id: str, *, field: str) -> PersonSnaps
 
 
 def require_project(tx: UnitOfWork, key: str, *, for_update: bool = False) -> ProjectSnapshot:
-    project = tx.get_project(key, for_update=for_update)
+    project = tx.projects.get_project(key, for_update=for_update)
     if project is None:
         raise NotFoundError(f"unknown project {key!r}; see 'phasegate project list'", code="project.not_found")
     return project
 
 
 def require_template(tx: UnitOfWork, template_id: str, version: int | None) -> StoredTemplate:
-    stored = tx.get_template(template_id, version)
+    stored = tx.templates.get_template(template_id, version)
     if stored is None:
-        known = sorted({f"{s.template.id}@{s.template.version}" for s in tx.list_templates()})
+        known = sorted({f"{s.template.id}@{s.template.version}" for s in tx.templates.list_templates()})
         wanted = template_id if version is None else f"{template_id}@{version}"
         raise NotFoundError(
             f"unknown template {wanted!r}; published: {', '.join(known) or 'none (run phasegate db upgrade)'}",
@@ -47,7 +47,7 @@ def require_template(tx: UnitOfWork, template_id: str, version: int | None) -> S
 
 
 def require_round(tx: UnitOfWork, round_id: UUID, *, for_update: bool = False) -> RoundSnapshot:
-    found = tx.get_round(round_id, for_update=for_update)
+    found = tx.reviews.get_round(round_id, for_update=for_update)
     if found is None:
         raise NotFoundError(
             f"unknown approval round {round_id}; see 'phasegate project show KEY'", code="round.not_found"
@@ -57,7 +57,7 @@ def require_round(tx: UnitOfWork, round_id: UUID, *, for_update: bool = False) -
 
 def project_roles(tx: UnitOfWork, project: ProjectSnapshot) -> dict[str, tuple[str, ...]]:
     """Role -> people on the project: sponsor and manager from the project, the rest as assigned."""
-    return {"sponsor": (project.sponsor_id,), "manager": (project.manager_id,)} | tx.project_roles(project.key)
+    return {"sponsor": (project.sponsor_id,), "manager": (project.manager_id,)} | tx.projects.project_roles(project.key)
 
 
 def current_gate(project: ProjectSnapshot, template: LifecycleTemplate) -> GateDef:

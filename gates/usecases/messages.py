@@ -9,17 +9,17 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from gates.evm import compute as compute_evm
-from gates.ports import ApprovalLinks, UnitOfWork
-from gates.usecases.lookups import require_person
-from models.evidence import GateEvidence
-from models.snapshots import (
+from phasegate.gates.evm import compute as compute_evm
+from phasegate.gates.ports import ApprovalLinks, UnitOfWork
+from phasegate.gates.usecases.lookups import require_person
+from phasegate.models.evidence import GateEvidence
+from phasegate.models.snapshots import (
     Evaluation,
     OutboxRequest,
     PersonSnapshot,
     ProjectSnapshot,
 )
-from models.template import GateDef
+from phasegate.models.template import GateDef
 
 
 def request_context(project: ProjectSnapshot, gate: GateDef) -> dict[str, Any]:

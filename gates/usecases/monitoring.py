@@ -23,21 +23,21 @@ from decimal import Decimal
 from typing import Any
 from uuid import uuid4
 
-from gates.calendar import WorkingCalendar
-from gates.criteria import Criterion
-from gates.earned_schedule import working_days
-from gates.exceptions import CENT, Breach, breach_of, cost_forecast, next_sequence, quality_shortfall
-from gates.ports import DocumentProbe
-from gates.rag import DimensionRag, Rag, dimension_rag, overall
-from gates.tolerance import EffectiveTolerance, effective_tolerances, in_force
-from gates.usecases.messages import criteria_context, messages_for, org_notice
-from gates.usecases.result import SYSTEM, Result, UowFactory
-from gates.usecases.reviews import check_gate
-from models.enums import Recommendation
-from models.monitoring import MonitorInput, RagRow
-from models.snapshots import Evaluation, OutboxRequest, ProjectSnapshot
-from models.template import LifecycleTemplate
-from models.tolerance import PROJECT_SCOPE, Dimension, ToleranceException
+from phasegate.gates.calendar import WorkingCalendar
+from phasegate.gates.criteria import Criterion
+from phasegate.gates.earned_schedule import working_days
+from phasegate.gates.exceptions import CENT, Breach, breach_of, cost_forecast, next_sequence, quality_shortfall
+from phasegate.gates.ports import DocumentProbe
+from phasegate.gates.rag import DimensionRag, Rag, dimension_rag, overall
+from phasegate.gates.tolerance import EffectiveTolerance, effective_tolerances, in_force
+from phasegate.gates.usecases.messages import criteria_context, messages_for, org_notice
+from phasegate.gates.usecases.result import SYSTEM, Result, UowFactory
+from phasegate.gates.usecases.reviews import check_gate
+from phasegate.models.enums import Recommendation
+from phasegate.models.monitoring import MonitorInput, RagRow
+from phasegate.models.snapshots import Evaluation, OutboxRequest, ProjectSnapshot
+from phasegate.models.template import LifecycleTemplate
+from phasegate.models.tolerance import PROJECT_SCOPE, Dimension, ToleranceException
 
 KIND = "tolerance_exception"
 HUNDRED = Decimal(100)
@@ -130,14 +130,14 @@ def scan_projects(keys: Sequence[str], *, uow: UowFactory, now: datetime) -> Sca
     messages: list[OutboxRequest] = []
     breaches = 0
     with uow() as tx:
-        inputs = tx.monitor_inputs(keys, as_of)
+        inputs = tx.monitoring.monitor_inputs(keys, as_of)
         templates: dict[tuple[str, int], LifecycleTemplate] = {}
         pending: list[tuple[MonitorInput, Breach, int]] = []
         for item in inputs:
             project = item.project
             pinned = (project.template_id, project.template_version)
             if pinned not in templates:
-                stored = tx.get_template(*pinned)
+                stored = tx.templates.get_template(*pinned)
                 if stored is None:
                     continue
                 templates[pinned] = stored.template
@@ -179,10 +179,10 @@ def scan_projects(keys: Sequence[str], *, uow: UowFactory, now: datetime) -> Sca
                     raised=count,
                 )
             )
-        owners = tx.get_people({b.owner_id for _, b, _ in pending if b.owner_id})
+        owners = tx.people.get_people({b.owner_id for _, b, _ in pending if b.owner_id})
         for item, breach, seq in pending:
             record = ToleranceException(id=uuid4(), seq=seq, raised_at=now, **breach.model_dump())
-            if not tx.add_exception(record):
+            if not tx.tolerances.add_exception(record):
                 continue  # another scan raised this one first
             owner = owners.get(record.owner_id or "")
             subject = f"{record.project_key}:{record.scope}:{record.dimension.value}:{seq}"
@@ -201,7 +201,7 @@ def scan_projects(keys: Sequence[str], *, uow: UowFactory, now: datetime) -> Sca
                 at=now,
             )
             raised.append(record)
-        tx.record_rag(rows, now=now)
+        tx.tolerances.record_rag(rows, now=now)
         tx.enqueue(messages, now=now)
         tx.commit()
     raised_keys = {r.project_key for r in raised}
@@ -221,13 +221,13 @@ def scan_projects(keys: Sequence[str], *, uow: UowFactory, now: datetime) -> Sca
 def active_projects(*, uow: UowFactory) -> list[str]:
     """The keys of every active project, in order (what one monitor run scans, chunk by chunk)."""
     with uow() as tx:
-        return tx.active_project_keys()
+        return tx.projects.active_project_keys()
 
 
 def rag_history(key: str, *, uow: UowFactory) -> list[RagRow]:
     """A project's recorded RAG, oldest first."""
     with uow() as tx:
-        return tx.rag_history(key)
+        return tx.tolerances.rag_history(key)
 
 
 WARN_WORKING_DAYS = 5
@@ -275,10 +275,10 @@ def gate_actions(
     due: list[str] = []
     with uow() as tx:
         templates: dict[tuple[str, int], LifecycleTemplate] = {}
-        for project, dates in tx.gate_schedule(keys):
+        for project, dates in tx.monitoring.gate_schedule(keys):
             pinned = (project.template_id, project.template_version)
             if pinned not in templates:
-                stored = tx.get_template(*pinned)
+                stored = tx.templates.get_template(*pinned)
                 if stored is None:
                     continue
                 templates[pinned] = stored.template
@@ -289,7 +289,7 @@ def gate_actions(
             gate_date = dates.get(gate.id)
             if gate.auto_review is None and gate_date is None:
                 continue
-            if tx.open_rounds(project.key):
+            if tx.reviews.open_rounds(project.key):
                 continue
             if gate.auto_review == "when_ready":
                 ready_candidates.append(project.key)
@@ -323,15 +323,15 @@ def _warn(
 ) -> bool:
     """Tell the manager what is missing ahead of the gate date, once per date (one transaction)."""
     with uow() as tx:
-        project = tx.get_project(key)
-        stored = tx.get_template(project.template_id, project.template_version) if project else None
+        project = tx.projects.get_project(key)
+        stored = tx.templates.get_template(project.template_id, project.template_version) if project else None
         if project is None or stored is None:
             return False
         subject = f"gate-date:{key}:{gate_id}:{gate_date}"
         if not tx.claim_step(subject, "evidence-warning", now=now):
             return False
         gate = stored.template.gate(gate_id)
-        manager = tx.get_person(project.manager_id)
+        manager = tx.people.get_person(project.manager_id)
         context = {
             "project_key": project.key,
             "project_name": project.name,

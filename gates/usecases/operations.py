@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from gates.authorization import Act
-from gates.guard import audit_name, permit, refusals_audited, stamp
-from gates.usecases.result import UowFactory
-from models.identity import Actor
+from phasegate.gates.authorization import Act
+from phasegate.gates.guard import audit_name, permit, refusals_audited, stamp
+from phasegate.gates.usecases.result import UowFactory
+from phasegate.models.identity import Actor
 
 
 @refusals_audited(Act.OPERATE)

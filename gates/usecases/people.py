@@ -11,15 +11,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from gates.authorization import Act, authorize
-from gates.guard import audit_name, permit, refusals_audited, refuse, stamp
-from gates.ports import UnitOfWork
-from gates.usecases.lookups import require_person
-from gates.usecases.result import UowFactory
-from models.commands import AddPerson, UpdatePerson
-from models.errors import AuthorizationError, ConflictError, InputError
-from models.identity import Actor, AuthMethod, OrgRole
-from models.snapshots import PersonSnapshot
+from phasegate.gates.authorization import Act, authorize
+from phasegate.gates.guard import audit_name, permit, refusals_audited, refuse, stamp
+from phasegate.gates.ports import UnitOfWork
+from phasegate.gates.usecases.lookups import require_person
+from phasegate.gates.usecases.result import UowFactory
+from phasegate.models.commands import AddPerson, UpdatePerson
+from phasegate.models.errors import AuthorizationError, ConflictError, InputError
+from phasegate.models.identity import Actor, AuthMethod, OrgRole
+from phasegate.models.snapshots import PersonSnapshot
 
 ANONYMOUS = "anonymous"
 
@@ -37,13 +37,13 @@ def add_person(cmd: AddPerson, *, actor: Actor, uow: UowFactory, now: datetime) 
     )
     with uow() as tx:
         permit(tx, actor, Act.MANAGE_PEOPLE, entity=f"person:{cmd.id}")
-        existing = tx.get_person(cmd.id)
+        existing = tx.people.get_person(cmd.id)
         if existing == person:
             return existing
         if existing is not None:
             raise ConflictError(f"person {cmd.id!r} already exists with other details", code="person.exists")
         require_free_login(tx, cmd.login, cmd.id)
-        tx.add_person(person, now=now)
+        tx.people.add_person(person, now=now)
         tx.append_audit(
             actor=audit_name(actor),
             action="person.added",
@@ -66,7 +66,7 @@ def require_free_login(tx: UnitOfWork, login: str | None, person_id: str) -> Non
     """One OS login maps to one person: the CLI could not tell who acts otherwise."""
     if login is None:
         return
-    holder = tx.person_by_login(login)
+    holder = tx.people.person_by_login(login)
     if holder is not None and holder.id != person_id:
         raise ConflictError(f"--login: {login!r} is already the login of {holder.id}", code="person.login_taken")
 
@@ -82,8 +82,8 @@ def login_actor(
     """
     entity = f"login:{login}"
     with (reader or uow)() as tx:
-        me = tx.person_by_login(login)
-        target = tx.get_person(as_person) if as_person is not None else None
+        me = tx.people.person_by_login(login)
+        target = tx.people.get_person(as_person) if as_person is not None else None
     stranger = Actor(person_id=ANONYMOUS, method=AuthMethod.OS_LOGIN)
     try:
         if me is None:
@@ -140,7 +140,7 @@ def person_actor(
     serves the lookup so a request that only reads never waits for a writer).
     """
     with (reader or uow)() as tx:
-        person = tx.get_person(person_id)
+        person = tx.people.get_person(person_id)
     actor = Actor(person_id=person_id, method=method)
     if person is None or person.disabled:
         why = f"{person_id} is disabled and can no longer act" if person else f"unknown person {person_id!r}"
@@ -185,7 +185,7 @@ def _actor(person: PersonSnapshot, method: AuthMethod, *, acting_admin: str | No
 def awaiting_first_admin(*, uow: UowFactory) -> bool:
     """True while no enabled PMO admin exists: only then may the first one be created by ``bootstrap_admin``."""
     with uow() as tx:
-        return not tx.people_with_role(OrgRole.PMO_ADMIN)
+        return not tx.people.people_with_role(OrgRole.PMO_ADMIN)
 
 
 def bootstrap_admin(cmd: AddPerson, *, login: str, uow: UowFactory, now: datetime) -> PersonSnapshot:
@@ -212,16 +212,16 @@ def bootstrap_admin(cmd: AddPerson, *, login: str, uow: UowFactory, now: datetim
                 code="auth.bootstrap",
             )
         with uow() as tx:
-            if tx.people_with_role(OrgRole.PMO_ADMIN):
+            if tx.people.people_with_role(OrgRole.PMO_ADMIN):
                 raise AuthorizationError(
                     f"a PMO admin already exists; ask them to map the OS login {login!r} "
                     f"('phasegate person update PERSON --login {login}')",
                     code="auth.unmapped_login",
                 )
-            if tx.get_person(cmd.id) is not None:
+            if tx.people.get_person(cmd.id) is not None:
                 raise ConflictError(f"person {cmd.id!r} already exists", code="person.exists")
             require_free_login(tx, cmd.login, cmd.id)
-            tx.add_person(person, now=now)
+            tx.people.add_person(person, now=now)
             tx.append_audit(
                 actor=cmd.id,
                 action="person.added",
@@ -278,7 +278,7 @@ def update_person(cmd: UpdatePerson, *, actor: Actor, uow: UowFactory, now: date
         require_free_login(tx, after.login, after.id)
         if after == before:
             return before
-        tx.update_person(after)
+        tx.people.update_person(after)
         tx.append_audit(
             actor=audit_name(actor),
             action="person.updated",
@@ -312,7 +312,7 @@ def disable_person(person_id: str, *, actor: Actor, reason: str, uow: UowFactory
         if person_id == actor.person_id:
             raise ConflictError("ID: you cannot disable yourself; ask another PMO admin", code="person.self")
         after = before.model_copy(update={"disabled": True})
-        tx.update_person(after)
+        tx.people.update_person(after)
         tx.append_audit(
             actor=audit_name(actor),
             action="person.disabled",
@@ -325,7 +325,7 @@ def disable_person(person_id: str, *, actor: Actor, reason: str, uow: UowFactory
 
 
 def _other_admins(tx: UnitOfWork, actor: Actor) -> bool:
-    return any(p != actor.person_id for p in tx.people_with_role(OrgRole.PMO_ADMIN))
+    return any(p != actor.person_id for p in tx.people.people_with_role(OrgRole.PMO_ADMIN))
 
 
 def get_person(person_id: str, *, uow: UowFactory, actor: Actor | None = None) -> PersonSnapshot:

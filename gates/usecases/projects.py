@@ -7,18 +7,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from gates.authorization import Act, check_sponsor_and_manager
-from gates.guard import audit_name, permit, refusals_audited, stamp
-from gates.usecases.lessons import record_closing_lesson
-from gates.usecases.lookups import require_person, require_project, require_template
-from gates.usecases.result import Result, UowFactory
-from models.commands import CreateProject, UpdateProject
-from models.enums import (
+from phasegate.gates.authorization import Act, check_sponsor_and_manager
+from phasegate.gates.guard import audit_name, permit, refusals_audited, stamp
+from phasegate.gates.usecases.lessons import record_closing_lesson
+from phasegate.gates.usecases.lookups import require_person, require_project, require_template
+from phasegate.gates.usecases.result import Result, UowFactory
+from phasegate.models.commands import CreateProject, UpdateProject
+from phasegate.models.enums import (
     ProjectStatus,
 )
-from models.errors import ConflictError, InputError
-from models.identity import Actor
-from models.snapshots import (
+from phasegate.models.errors import ConflictError, InputError
+from phasegate.models.identity import Actor
+from phasegate.models.snapshots import (
     ProjectQuery,
     ProjectSnapshot,
     RoundSnapshot,
@@ -33,7 +33,7 @@ def create_project(cmd: CreateProject, *, actor: Actor, uow: UowFactory, now: da
         stored = require_template(tx, cmd.template_id, cmd.template_version)
         for role, person_id in (("sponsor", cmd.sponsor_id), ("manager", cmd.manager_id)):
             require_person(tx, person_id, field=f"--{role}")
-        if tx.get_project(cmd.key) is not None:
+        if tx.projects.get_project(cmd.key) is not None:
             raise ConflictError(f"project {cmd.key!r} already exists", code="project.exists")
         project = ProjectSnapshot(
             key=cmd.key,
@@ -49,7 +49,7 @@ def create_project(cmd: CreateProject, *, actor: Actor, uow: UowFactory, now: da
             stage_id=stored.template.stages[0].id,
             recycle_count=0,
         )
-        tx.add_project(project, now=now)
+        tx.projects.add_project(project, now=now)
         tx.append_audit(
             actor=audit_name(actor),
             action="project.created",
@@ -84,15 +84,15 @@ def project_view(key: str, *, uow: UowFactory) -> ProjectView:
         return ProjectView(
             project=project,
             gate_id=gate.id if gate else None,
-            pending_rounds=tuple(tx.open_rounds(key)),
-            history=tuple(tx.decision_history(key)),
+            pending_rounds=tuple(tx.reviews.open_rounds(key)),
+            history=tuple(tx.reviews.decision_history(key)),
         )
 
 
 def list_projects(*, uow: UowFactory, query: ProjectQuery | None = None) -> tuple[list[ProjectSnapshot], int]:
     """A page of projects and the number matching (the whole portfolio when no limit is given)."""
     with uow() as tx:
-        return tx.list_projects(query)
+        return tx.projects.list_projects(query)
 
 
 @refusals_audited(Act.ASSIGN_PROJECT_ROLE)
@@ -106,7 +106,7 @@ def assign_role(project_key: str, role: str, person_id: str, *, actor: Actor, uo
         project = require_project(tx, project_key, for_update=True)
         permit(tx, actor, Act.ASSIGN_PROJECT_ROLE, project=project)
         require_person(tx, person_id, field="PERSON")
-        created = tx.assign_role(project.key, role, person_id, now=now)
+        created = tx.projects.assign_role(project.key, role, person_id, now=now)
         if created:
             tx.append_audit(
                 actor=audit_name(actor),
@@ -115,7 +115,7 @@ def assign_role(project_key: str, role: str, person_id: str, *, actor: Actor, uo
                 payload={"role": role, "person": person_id} | stamp(actor),
                 at=now,
             )
-            tx.bump_evidence_version(project.key)
+            tx.projects.bump_evidence_version(project.key)
         tx.commit()
     return created
 
@@ -132,7 +132,7 @@ def resume_project(key: str, *, actor: Actor, reason: str, uow: UowFactory, now:
             raise ConflictError(
                 f"project {key} is {project.status.value}; only projects on hold resume", code="project.not_on_hold"
             )
-        tx.update_project_state(
+        tx.projects.update_project_state(
             key, status=ProjectStatus.ACTIVE, stage_id=project.stage_id, recycle_count=project.recycle_count, now=now
         )
         tx.append_audit(
@@ -161,13 +161,13 @@ def close_project(key: str, *, actor: Actor, lessons: str, uow: UowFactory, now:
             raise ConflictError(f"project {key} is already closed", code="project.closed")
         if lessons.strip():
             record_closing_lesson(tx, project, lessons.strip(), actor=actor, now=now)
-        if not tx.has_lessons(key):
+        if not tx.lessons.has_lessons(key):
             raise InputError(
                 f"--lessons: project {key} has no lessons learned yet; a killed or completed project closes only "
                 f"after at least one (give --lessons TEXT, or file one with 'phasegate lesson add {key} ...')",
                 code="lesson.required",
             )
-        tx.close_project(key, now=now)
+        tx.projects.close_project(key, now=now)
         tx.append_audit(
             actor=audit_name(actor),
             action="project.closed",
@@ -211,7 +211,7 @@ def update_project(cmd: UpdateProject, *, actor: Actor, uow: UowFactory, now: da
         for field in ("sponsor_id", "manager_id"):
             if field in changes:
                 require_person(tx, getattr(updated, field), field=f"--{field.removesuffix('_id')}")
-        tx.update_project_charter(
+        tx.projects.update_project_charter(
             project.key,
             name=updated.name,
             sponsor_id=updated.sponsor_id,
@@ -230,6 +230,6 @@ def update_project(cmd: UpdateProject, *, actor: Actor, uow: UowFactory, now: da
             | stamp(actor),
             at=now,
         )
-        tx.bump_evidence_version(project.key)
+        tx.projects.bump_evidence_version(project.key)
         tx.commit()
     return updated

@@ -9,19 +9,19 @@ from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
-from gates.calendar import WorkingCalendar
-from gates.escalation import plan_condition_steps, plan_notifications
-from gates.ports import ApprovalLinks, UnitOfWork
-from gates.usecases.decisions import RoundFailure, one_line
-from gates.usecases.lookups import project_roles, require_person, require_project, require_template
-from gates.usecases.messages import approval_request, messages_for, request_context
-from gates.usecases.result import SYSTEM, Result, UowFactory
-from gates.usecases.rounds import round_tally
-from models.enums import (
+from phasegate.gates.calendar import WorkingCalendar
+from phasegate.gates.escalation import plan_condition_steps, plan_notifications
+from phasegate.gates.ports import ApprovalLinks, UnitOfWork
+from phasegate.gates.usecases.decisions import RoundFailure, one_line
+from phasegate.gates.usecases.lookups import project_roles, require_person, require_project, require_template
+from phasegate.gates.usecases.messages import approval_request, messages_for, request_context
+from phasegate.gates.usecases.result import SYSTEM, Result, UowFactory
+from phasegate.gates.usecases.rounds import round_tally
+from phasegate.models.enums import (
     RoundStatus,
 )
-from models.errors import NotFoundError
-from models.snapshots import (
+from phasegate.models.errors import NotFoundError
+from phasegate.models.snapshots import (
     ConditionRecord,
     OutboxRequest,
     ProjectSnapshot,
@@ -61,12 +61,12 @@ def send_reminders(*, uow: UowFactory, now: datetime, links: ApprovalLinks | Non
     plans: list[_Plan] = []
     failed: list[RoundFailure] = []
     with uow() as tx:
-        for current in tx.list_rounds(status=RoundStatus.OPEN):
+        for current in tx.reviews.list_rounds(status=RoundStatus.OPEN):
             try:
                 plans.append(_plan_round(tx, current, now, links))
             except Exception as err:  # reported with the round; the others go on
                 failed.append(RoundFailure(round_id=current.id, error=one_line(err)))
-        for condition in tx.conditions(status="open"):
+        for condition in tx.conditions.conditions(status="open"):
             try:
                 plans.append(_plan_condition(tx, condition, now))
             except Exception as err:
@@ -159,7 +159,7 @@ def _plan_condition(tx: UnitOfWork, condition: ConditionRecord, now: datetime) -
             "verification": condition.verification,
             "proposal": "hold" if missed else None,
         }
-        gatekeepers = tx.get_round(condition.round_id)
+        gatekeepers = tx.reviews.get_round(condition.round_id)
         audience = (
             condition.owner_id,
             *(gatekeepers.approvers if missed and gatekeepers else ()),
@@ -194,7 +194,7 @@ def _escalation_audience(
         delegates = [
             d.delegate_id
             for person in waiting
-            for d in tx.delegations(person)
+            for d in tx.delegations.delegations(person)
             if d.principal_id == person and not d.revoked and d.valid_from <= on <= d.valid_to
         ]
         return list(dict.fromkeys(delegates or [project.manager_id]))
@@ -210,7 +210,7 @@ def send_weekly_digests(*, uow: UowFactory, now: datetime, links: ApprovalLinks 
     sent = 0
     with uow() as tx:
         waiting: dict[str, list[dict[str, Any]]] = {}
-        for current in tx.list_rounds(status=RoundStatus.OPEN):
+        for current in tx.reviews.list_rounds(status=RoundStatus.OPEN):
             project = require_project(tx, current.project_key)
             gate = require_template(tx, project.template_id, project.template_version).template.gate(current.gate_id)
             state = round_tally(current)
@@ -228,7 +228,7 @@ def send_weekly_digests(*, uow: UowFactory, now: datetime, links: ApprovalLinks 
                     }
                 )
         owed: dict[str, list[dict[str, Any]]] = {}
-        for condition in tx.conditions(status="open"):
+        for condition in tx.conditions.conditions(status="open"):
             project = require_project(tx, condition.project_key)
             owed.setdefault(condition.owner_id, []).append(
                 {

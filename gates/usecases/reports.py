@@ -14,16 +14,16 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from gates.analytics import GateAnalytics, gate_analytics
-from gates.authorization import Act
-from gates.guard import audit_name, permit, refusals_audited, stamp
-from gates.portfolio import PortfolioReport, parse_period
-from gates.portfolio import portfolio_report as build_portfolio_report
-from gates.usecases.messages import org_notice
-from gates.usecases.result import UowFactory
-from models.errors import InputError
-from models.identity import Actor
-from models.snapshots import ReportRunRecord
+from phasegate.gates.analytics import GateAnalytics, gate_analytics
+from phasegate.gates.authorization import Act
+from phasegate.gates.guard import audit_name, permit, refusals_audited, stamp
+from phasegate.gates.portfolio import PortfolioReport, parse_period
+from phasegate.gates.portfolio import portfolio_report as build_portfolio_report
+from phasegate.gates.usecases.messages import org_notice
+from phasegate.gates.usecases.result import UowFactory
+from phasegate.models.errors import InputError
+from phasegate.models.identity import Actor
+from phasegate.models.snapshots import ReportRunRecord
 
 
 @refusals_audited(Act.READ)
@@ -41,11 +41,11 @@ def gate_report(
     ``reader``, when given, serves the reads (a page never waits for a writer); ``uow`` audits a refusal."""
     with (reader or uow)() as tx:
         permit(tx, actor, Act.READ, entity="report:gates")
-        templates = [stored.template for stored in tx.list_templates()]
+        templates = [stored.template for stored in tx.templates.list_templates()]
         if template_id is not None and template_id not in {t.id for t in templates}:
             known = ", ".join(sorted({t.id for t in templates})) or "(none published)"
             raise InputError(f"--template: no template {template_id!r}; published templates are: {known}")
-        facts = tx.gate_facts()
+        facts = tx.reports.gate_facts()
     return gate_analytics(facts, templates=templates, today=now.date(), template_id=template_id)
 
 
@@ -59,8 +59,8 @@ def portfolio_report(
     parsed = parse_period(period)
     with (reader or uow)() as tx:
         permit(tx, actor, Act.READ, entity=f"report:portfolio/{parsed.label}")
-        templates = [stored.template for stored in tx.list_templates()]
-        facts = tx.portfolio_facts(parsed.start, parsed.end)
+        templates = [stored.template for stored in tx.templates.list_templates()]
+        facts = tx.reports.portfolio_facts(parsed.start, parsed.end)
     return build_portfolio_report(facts, templates=templates, period=parsed, generated_at=now)
 
 
@@ -96,7 +96,7 @@ def send_portfolio_report(
     """
     with uow() as tx:
         permit(tx, actor, Act.SEND_REPORT, entity=f"report:portfolio/{period}")
-        earlier = tx.report_run("portfolio", period)
+        earlier = tx.reports.report_run("portfolio", period)
         if earlier is not None:
             return ReportSent(sent=False, run=earlier)
         digest = hashlib.sha256(document).hexdigest()
@@ -115,12 +115,12 @@ def send_portfolio_report(
             summary=summary,
             notifications=0,
         )
-        if not tx.add_report_run(record):
-            claimed = tx.report_run("portfolio", period)
+        if not tx.reports.add_report_run(record):
+            claimed = tx.reports.report_run("portfolio", period)
             assert claimed is not None
             return ReportSent(sent=False, run=claimed)
         queued = tx.enqueue([notice], now=now)
-        tx.set_report_notifications("portfolio", period, queued)
+        tx.reports.set_report_notifications("portfolio", period, queued)
         tx.append_audit(
             actor=audit_name(actor),
             action="report.sent",

@@ -14,24 +14,24 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
 
-from gates.authorization import Act
-from gates.calendar import WorkingCalendar
-from gates.capacity import (
+from phasegate.gates.authorization import Act
+from phasegate.gates.calendar import WorkingCalendar
+from phasegate.gates.capacity import (
     Capacities,
     allocation,
     months_between,
     next_month,
     next_stage_lines,
 )
-from gates.guard import audit_name, permit, refusals_audited, stamp
-from gates.ports import UnitOfWork
-from gates.usecases.lookups import require_person, require_project, require_template
-from gates.usecases.result import Result, UowFactory
-from models.enums import ProjectStatus
-from models.errors import InputError, NotFoundError, UnknownReferencesError
-from models.identity import Actor
-from models.imports import DemandPlanRow
-from models.resources import (
+from phasegate.gates.guard import audit_name, permit, refusals_audited, stamp
+from phasegate.gates.ports import UnitOfWork
+from phasegate.gates.usecases.lookups import require_person, require_project, require_template
+from phasegate.gates.usecases.result import Result, UowFactory
+from phasegate.models.enums import ProjectStatus
+from phasegate.models.errors import InputError, NotFoundError, UnknownReferencesError
+from phasegate.models.identity import Actor
+from phasegate.models.imports import DemandPlanRow
+from phasegate.models.resources import (
     DEFAULT_HOURS_PER_DAY,
     HOURS,
     MAX_HOURS,
@@ -43,8 +43,8 @@ from models.resources import (
     ResourceProfile,
     month_label,
 )
-from models.snapshots import ProjectSnapshot
-from models.template import GateDef, LifecycleTemplate
+from phasegate.models.snapshots import ProjectSnapshot
+from phasegate.models.template import GateDef, LifecycleTemplate
 
 MAX_MONTHS = 36
 """The longest allocation view: three years of months is already more than a gate looks ahead."""
@@ -67,7 +67,7 @@ def set_resource_profile(profile: ResourceProfile, *, actor: Actor, uow: UowFact
         permit(tx, actor, Act.SET_CAPACITY, entity=f"person:{profile.person_id}")
         require_person(tx, profile.person_id, field="PERSON")
         stored = profile.model_copy(update={"set_by": actor.person_id, "set_at": now})
-        tx.put_resource_profile(stored, now=now)
+        tx.resources.put_resource_profile(stored, now=now)
         tx.append_audit(
             actor=audit_name(actor),
             action="resources.profile_set",
@@ -86,7 +86,7 @@ def set_resource_profile(profile: ResourceProfile, *, actor: Actor, uow: UowFact
 
 
 def _profile_of(tx: UnitOfWork, person_id: str) -> ResourceProfile:
-    found = next((p for p in tx.resource_profiles() if p.person_id == person_id), None)
+    found = next((p for p in tx.resources.resource_profiles() if p.person_id == person_id), None)
     if found is None:
         raise NotFoundError(
             f"PERSON: {person_id!r} has no resource role yet; set one with "
@@ -118,12 +118,12 @@ def set_capacity(
             hours = (fte_days * profile.hours_per_day).quantize(HOURS)
         override = None
         if hours is None:
-            tx.clear_capacity_override(person_id, month)
+            tx.resources.clear_capacity_override(person_id, month)
         else:
             override = CapacityOverride(
                 person_id=person_id, month=month, hours=hours, set_by=actor.person_id, set_at=now
             )
-            tx.put_capacity_override(override, now=now)
+            tx.resources.put_capacity_override(override, now=now)
         tx.append_audit(
             actor=audit_name(actor),
             action="resources.capacity_set",
@@ -142,7 +142,7 @@ def set_priority(project_key: str, priority: int, *, actor: Actor, uow: UowFacto
     with uow() as tx:
         project = require_project(tx, project_key, for_update=True)
         permit(tx, actor, Act.SET_PRIORITY, project=project)
-        tx.put_priority(record, now=now)
+        tx.resources.put_priority(record, now=now)
         tx.append_audit(
             actor=audit_name(actor),
             action="resources.priority_set",
@@ -169,13 +169,13 @@ def _demand_lines(
     problems: list[str] = []
     projects: dict[str, ProjectSnapshot | None] = {}
     templates: dict[str, LifecycleTemplate] = {}
-    profiles = {p.person_id: p for p in tx.resource_profiles()}
+    profiles = {p.person_id: p for p in tx.resources.resource_profiles()}
     roles = sorted({p.role for p in profiles.values()})
     lines: list[DemandLine] = []
     for number, row in rows:
         where = f"{source}:row {number}"
         if row.project not in projects:
-            projects[row.project] = tx.get_project(row.project, for_update=True)
+            projects[row.project] = tx.projects.get_project(row.project, for_update=True)
         project = projects[row.project]
         if project is None:
             problems.append(f"{where}: project: unknown project {row.project!r}; see 'phasegate project list'")
@@ -249,12 +249,12 @@ def import_demand(
         for project in projects.values():
             permit(tx, actor, Act.SET_DEMAND, project=project)
         scopes = sorted({(line.project_key, line.stage_id) for line in lines})
-        tx.replace_demand(scopes, lines, by=actor.person_id, now=now)
+        tx.resources.replace_demand(scopes, lines, by=actor.person_id, now=now)
         by_project: dict[str, list[DemandLine]] = defaultdict(list)
         for line in lines:
             by_project[line.project_key].append(line)
         for key, own in sorted(by_project.items()):
-            tx.bump_evidence_version(key)  # an open round re-evaluates: its gate may read this demand
+            tx.projects.bump_evidence_version(key)  # an open round re-evaluates: its gate may read this demand
             tx.append_audit(
                 actor=audit_name(actor),
                 action="resources.demand_imported",
@@ -281,11 +281,13 @@ def import_demand(
 
 
 def _stage_of(tx: UnitOfWork, keys: set[str]) -> StageOf:
-    return tx.project_stages(sorted(keys))
+    return tx.resources.project_stages(sorted(keys))
 
 
 def _capacities(tx: UnitOfWork, months: Sequence[date]) -> Capacities:
-    return Capacities.of(tx.resource_profiles(), tx.capacity_overrides(min(months), max(months)), months)
+    return Capacities.of(
+        tx.resources.resource_profiles(), tx.resources.capacity_overrides(min(months), max(months)), months
+    )
 
 
 class AllocationView(Result):
@@ -335,13 +337,13 @@ def allocation_view(
     with uow() as tx:
         months = month_range(first, last, today)
         if role is not None:
-            known = sorted({p.role for p in tx.resource_profiles()})
+            known = sorted({p.role for p in tx.resources.resource_profiles()})
             if role not in known:
                 raise NotFoundError(
                     f"--role: nobody has the role {role!r}; roles: {', '.join(known) or 'none'}",
                     code="resources.role",
                 )
-        demand = tx.demand(first=months[0], last=months[-1])
+        demand = tx.resources.demand(first=months[0], last=months[-1])
         stage_of = _stage_of(tx, {line.project_key for line in demand})
         rows = allocation(_capacities(tx, months), demand, stage_of, months, by_person=by_person, role=role)
     return AllocationView(
@@ -354,14 +356,14 @@ def allocation_view(
 
 def resource_people(*, uow: UowFactory) -> list[ResourceProfile]:
     with uow() as tx:
-        return tx.resource_profiles()
+        return tx.resources.resource_profiles()
 
 
 def demand_lines(*, uow: UowFactory, project_key: str | None = None) -> list[DemandLine]:
     with uow() as tx:
         if project_key is not None:
             require_project(tx, project_key)
-        return tx.demand(project_key=project_key)
+        return tx.resources.demand(project_key=project_key)
 
 
 def stage_evidence(
@@ -376,11 +378,11 @@ def stage_evidence(
     following = template.next_stage(project.stage_id)
     if following is None:
         return ResourceEvidence(next_stage=None)
-    wanted = [line for line in tx.demand(project_key=project.key) if line.stage_id == following.id]
+    wanted = [line for line in tx.resources.demand(project_key=project.key) if line.stage_id == following.id]
     if not wanted:
         return ResourceEvidence(next_stage=following.id)
     months = sorted({line.month for line in wanted})
-    others = [line for line in tx.demand(first=months[0], last=months[-1]) if line.project_key != project.key]
+    others = [line for line in tx.resources.demand(first=months[0], last=months[-1]) if line.project_key != project.key]
     stage_of = _stage_of(tx, {line.project_key for line in others})
     lines = next_stage_lines(_capacities(tx, months), wanted, others, stage_of, reserved=reserved)
     return ResourceEvidence(next_stage=following.id, lines=lines)

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from pydantic import BaseModel, ConfigDict
 
-from gates.ports import UnitOfWork
+from phasegate.gates.ports import UnitOfWork
 
 UowFactory = Callable[[], UnitOfWork]
 

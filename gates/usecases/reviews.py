@@ -12,19 +12,25 @@ from uuid import UUID
 
 from pydantic import Field
 
-from gates.authorization import Act
-from gates.calendar import WorkingCalendar
-from gates.criteria import Criterion
-from gates.evaluation import evaluate_gate
-from gates.guard import audit_name, permit, refusals_audited, stamp
-from gates.ports import ApprovalLinks, DocumentProbe, UnitOfWork
-from gates.quorum import resolve_seats, tally
-from gates.recycling import with_recycle_limit
-from gates.registry import default_registry
-from gates.usecases.evidence import collect_evidence
-from gates.usecases.lessons import lessons_context, surface_lessons
-from gates.usecases.lookups import current_gate, require_person, require_project, require_round, require_template
-from gates.usecases.messages import (
+from phasegate.gates.authorization import Act
+from phasegate.gates.calendar import WorkingCalendar
+from phasegate.gates.criteria import Criterion
+from phasegate.gates.evaluation import evaluate_gate
+from phasegate.gates.guard import audit_name, permit, refusals_audited, stamp
+from phasegate.gates.ports import ApprovalLinks, DocumentProbe, UnitOfWork
+from phasegate.gates.quorum import resolve_seats, tally
+from phasegate.gates.recycling import with_recycle_limit
+from phasegate.gates.registry import default_registry
+from phasegate.gates.usecases.evidence import collect_evidence
+from phasegate.gates.usecases.lessons import lessons_context, surface_lessons
+from phasegate.gates.usecases.lookups import (
+    current_gate,
+    require_person,
+    require_project,
+    require_round,
+    require_template,
+)
+from phasegate.gates.usecases.messages import (
     approval_request,
     criteria_context,
     gate_packet,
@@ -32,25 +38,25 @@ from gates.usecases.messages import (
     org_notice,
     request_context,
 )
-from gates.usecases.result import SYSTEM, Result, UowFactory
-from gates.usecases.rounds import policy_of, seats_of
-from models.commands import RequestReview
-from models.enums import (
+from phasegate.gates.usecases.result import SYSTEM, Result, UowFactory
+from phasegate.gates.usecases.rounds import policy_of, seats_of
+from phasegate.models.commands import RequestReview
+from phasegate.models.enums import (
     Recommendation,
     ReviewStatus,
     RoundStatus,
 )
-from models.errors import ConflictError, InputError
-from models.events import DomainEvent, ReviewRecorded, queued
-from models.events import queued as queued_event
-from models.evidence import GateEvidence
-from models.identity import Actor, AuthMethod
-from models.snapshots import (
+from phasegate.models.errors import ConflictError, InputError
+from phasegate.models.events import DomainEvent, ReviewRecorded, queued
+from phasegate.models.events import queued as queued_event
+from phasegate.models.evidence import GateEvidence
+from phasegate.models.identity import Actor, AuthMethod
+from phasegate.models.snapshots import (
     Evaluation,
     OutboxRequest,
     ProjectSnapshot,
 )
-from models.template import GateDef, LifecycleTemplate
+from phasegate.models.template import GateDef, LifecycleTemplate
 
 
 class ReviewResult(Result):
@@ -108,7 +114,7 @@ def record_review(
     ``actor`` is who asked for the review, stamped into the audit entry; a refresh under an open round has
     none of its own and keeps the round's requester."""
     evaluation = assessed.evaluation
-    review_id = tx.add_review(
+    review_id = tx.reviews.add_review(
         project_key=project.key,
         gate_id=gate.id,
         stage_id=project.stage_id,
@@ -170,7 +176,7 @@ def _reviewable(
     project = require_project(tx, project_key, for_update=for_update)
     template = require_template(tx, project.template_id, project.template_version).template
     gate = current_gate(project, template)
-    pending = tx.open_rounds(project.key)
+    pending = tx.reviews.open_rounds(project.key)
     if pending:
         raise ConflictError(
             f"project {project.key} already has an open approval round {pending[0].id} for gate "
@@ -199,11 +205,11 @@ def latest_review(project_key: str, *, uow: UowFactory) -> ReviewResult | None:
     ``notifications`` is 0: that flow run queued and sent its requests itself.
     """
     with uow() as tx:
-        found = tx.latest_review(project_key)
+        found = tx.reviews.latest_review(project_key)
         if found is None:
             return None
         review_id, evaluation = found
-        opened = next((r for r in tx.open_rounds(project_key) if r.review_id == review_id), None)
+        opened = next((r for r in tx.reviews.open_rounds(project_key) if r.review_id == review_id), None)
     return ReviewResult(
         review_id=review_id,
         round_id=opened.id if opened else None,
@@ -260,7 +266,7 @@ def start_review(
             )
             approvers = tuple(dict.fromkeys(seat.person_id for seat in seats))
             calendar = WorkingCalendar.from_def(template.calendar)
-            round_id = tx.open_round(
+            round_id = tx.reviews.open_round(
                 review_id=review_id,
                 project_key=project.key,
                 gate_id=gate.id,
@@ -363,8 +369,8 @@ def reassess_open_round(
             requested_by=current.requested_by,
             now=now,
         )
-        superseded = tx.supersede_votes(current.id, now=now)
-        tx.refresh_round(
+        superseded = tx.reviews.supersede_votes(current.id, now=now)
+        tx.reviews.refresh_round(
             current.id,
             review_id=recorded.review_id,
             evidence_hash=evaluation.evidence_hash,
@@ -413,7 +419,7 @@ def reassess_open_round(
 
 def _enabled(tx: UnitOfWork, roles: Mapping[str, Sequence[str]]) -> dict[str, tuple[str, ...]]:
     """The project's roles without disabled people: a disabled person is never seated in a new round."""
-    people = tx.get_people({person for holders in roles.values() for person in holders})
+    people = tx.people.get_people({person for holders in roles.values() for person in holders})
     return {
         role: tuple(p for p in holders if not (p in people and people[p].disabled)) for role, holders in roles.items()
     }

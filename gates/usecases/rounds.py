@@ -5,23 +5,23 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from gates.authorization import Act
-from gates.guard import audit_name, permit, refusals_audited, stamp
-from gates.ports import ApprovalLinks
-from gates.quorum import Ballot, Seat, Tally, tally
-from gates.usecases.lookups import require_person, require_project, require_round, require_template
-from gates.usecases.messages import approval_request, messages_for, request_context
-from gates.usecases.result import UowFactory
-from models.enums import (
+from phasegate.gates.authorization import Act
+from phasegate.gates.guard import audit_name, permit, refusals_audited, stamp
+from phasegate.gates.ports import ApprovalLinks
+from phasegate.gates.quorum import Ballot, Seat, Tally, tally
+from phasegate.gates.usecases.lookups import require_person, require_project, require_round, require_template
+from phasegate.gates.usecases.messages import approval_request, messages_for, request_context
+from phasegate.gates.usecases.result import UowFactory
+from phasegate.models.enums import (
     RoundStatus,
 )
-from models.errors import ConflictError, InputError, SecurityRefusedError
-from models.identity import Actor
-from models.snapshots import (
+from phasegate.models.errors import ConflictError, InputError, SecurityRefusedError
+from phasegate.models.identity import Actor
+from phasegate.models.snapshots import (
     OutboxRequest,
     RoundSnapshot,
 )
-from models.template import ApprovalDef
+from phasegate.models.template import ApprovalDef
 
 
 def seats_of(current: RoundSnapshot) -> tuple[Seat, ...]:
@@ -47,13 +47,13 @@ def get_round(round_id: UUID, *, uow: UowFactory) -> RoundSnapshot:
 
 def list_rounds(*, uow: UowFactory, pending_only: bool = False, person_id: str | None = None) -> list[RoundSnapshot]:
     with uow() as tx:
-        return tx.list_rounds(status=RoundStatus.OPEN if pending_only else None, person_id=person_id)
+        return tx.reviews.list_rounds(status=RoundStatus.OPEN if pending_only else None, person_id=person_id)
 
 
 def unapplied_rounds(*, uow: UowFactory) -> list[UUID]:
     """Rounds that resolved but whose decision was never applied (a crash between the two): reconcile them."""
     with uow() as tx:
-        return tx.unapplied_rounds()
+        return tx.reviews.unapplied_rounds()
 
 
 @refusals_audited(Act.REASSIGN_ROUND)
@@ -99,7 +99,7 @@ def reassign_seat(
             raise ConflictError(f"--to: {to_person} is disabled and cannot hold a seat", code="round.seat_disabled")
         seats[held[0]] = seats[held[0]] | {"person_id": to_person}
         approvers = [to_person if person == from_person else person for person in current.approvers]
-        tx.replace_seats(current.id, seats, approvers)
+        tx.reviews.replace_seats(current.id, seats, approvers)
         tx.append_audit(
             actor=audit_name(actor),
             action="round.reassigned",
@@ -142,7 +142,7 @@ def cancel_round(round_id: UUID, *, actor: Actor, reason: str, uow: UowFactory, 
                 f"round {current.id} is {current.status.value}; only open rounds can be cancelled", code="round.closed"
             )
         project = require_project(tx, current.project_key)
-        tx.cancel_round(current.id, current.review_id, now=now)
+        tx.reviews.cancel_round(current.id, current.review_id, now=now)
         tx.append_audit(
             actor=audit_name(actor),
             action="round.cancelled",

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from gates.authorization import Act
-from gates.guard import audit_name, permit, refusals_audited, stamp
-from gates.ports import UnitOfWork
-from gates.usecases.lookups import require_template
-from gates.usecases.result import Result, UowFactory
-from models.errors import ConflictError
-from models.identity import Actor
-from models.snapshots import (
+from phasegate.gates.authorization import Act
+from phasegate.gates.guard import audit_name, permit, refusals_audited, stamp
+from phasegate.gates.ports import UnitOfWork
+from phasegate.gates.usecases.lookups import require_template
+from phasegate.gates.usecases.result import Result, UowFactory
+from phasegate.models.errors import ConflictError
+from phasegate.models.identity import Actor
+from phasegate.models.snapshots import (
     StoredTemplate,
 )
-from models.template import LifecycleTemplate
+from phasegate.models.template import LifecycleTemplate
 
 
 class PublishResult(Result):
@@ -31,7 +31,7 @@ def publish_template(
     """Store an immutable version. The same content again is a no-op; other content under it is refused."""
     with uow() as tx:
         permit(tx, actor, Act.PUBLISH_TEMPLATE, entity=f"template:{template.id}@{template.version}")
-        existing = tx.get_template(template.id, template.version)
+        existing = tx.templates.get_template(template.id, template.version)
         if existing is not None:
             if existing.content_hash != content_hash:
                 raise ConflictError(
@@ -42,7 +42,7 @@ def publish_template(
             return PublishResult(
                 template_id=template.id, version=template.version, content_hash=content_hash, created=False
             )
-        tx.add_template(template, content_hash=content_hash, source=source, now=now)
+        tx.templates.add_template(template, content_hash=content_hash, source=source, now=now)
         tx.append_audit(
             actor=audit_name(actor),
             action="template.published",
@@ -55,7 +55,7 @@ def publish_template(
 
 
 def _next_version(tx: UnitOfWork, template_id: str) -> int:
-    latest = tx.get_template(template_id)
+    latest = tx.templates.get_template(template_id)
     return (latest.template.version + 1) if latest else 1
 
 
@@ -66,4 +66,4 @@ def get_template(template_id: str, version: int | None, *, uow: UowFactory) -> S
 
 def list_templates(*, uow: UowFactory) -> list[StoredTemplate]:
     with uow() as tx:
-        return tx.list_templates()
+        return tx.templates.list_templates()

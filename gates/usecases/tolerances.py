@@ -9,15 +9,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from gates.authorization import Act, authorize_level
-from gates.guard import audit_name, permit, refusals_audited, stamp
-from gates.tolerance import EffectiveTolerance, effective_tolerances
-from gates.usecases.lookups import project_roles, require_person, require_project, require_template
-from gates.usecases.result import Result, UowFactory
-from models.commands import SetTolerance
-from models.errors import AuthorizationError, InputError
-from models.identity import Actor
-from models.tolerance import PROJECT_SCOPE, ToleranceRecord
+from phasegate.gates.authorization import Act, authorize_level
+from phasegate.gates.guard import audit_name, permit, refusals_audited, stamp
+from phasegate.gates.tolerance import EffectiveTolerance, effective_tolerances
+from phasegate.gates.usecases.lookups import project_roles, require_person, require_project, require_template
+from phasegate.gates.usecases.result import Result, UowFactory
+from phasegate.models.commands import SetTolerance
+from phasegate.models.errors import AuthorizationError, InputError
+from phasegate.models.identity import Actor
+from phasegate.models.tolerance import PROJECT_SCOPE, ToleranceRecord
 
 
 class ToleranceList(Result):
@@ -53,7 +53,7 @@ def set_tolerance(cmd: SetTolerance, *, actor: Actor, uow: UowFactory, now: date
         roles = project_roles(tx, project)
         current = {
             (t.scope, t.dimension): t
-            for t in effective_tolerances(template, project, roles, tx.tolerances(project.key))
+            for t in effective_tolerances(template, project, roles, tx.tolerances.tolerances(project.key))
         }.get((scope, cmd.dimension))
         if current is not None and current.level is not None and current.level.rank < cmd.level.rank:
             raise AuthorizationError(
@@ -77,7 +77,7 @@ def set_tolerance(cmd: SetTolerance, *, actor: Actor, uow: UowFactory, now: date
             set_by=actor.person_id,
             set_at=now,
         )
-        tx.put_tolerance(record)
+        tx.tolerances.put_tolerance(record)
         tx.append_audit(
             actor=audit_name(actor),
             action="tolerance.set",
@@ -113,5 +113,7 @@ def list_tolerances(key: str, *, uow: UowFactory) -> ToleranceList:
     with uow() as tx:
         project = require_project(tx, key)
         template = require_template(tx, project.template_id, project.template_version).template
-        found = effective_tolerances(template, project, project_roles(tx, project), tx.tolerances(project.key))
+        found = effective_tolerances(
+            template, project, project_roles(tx, project), tx.tolerances.tolerances(project.key)
+        )
         return ToleranceList(project_key=project.key, stage_id=project.stage_id, tolerances=tuple(found))

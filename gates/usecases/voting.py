@@ -13,26 +13,26 @@ from uuid import UUID
 
 from pydantic import Field
 
-from gates.authorization import Act
-from gates.criteria import Criterion
-from gates.delegation import delegation_covers
-from gates.guard import audit_name, permit, refuse, stamp
-from gates.meaning import vote_meaning
-from gates.ports import ApprovalLinks, Credentials, DocumentProbe, UnitOfWork
-from gates.quorum import Ballot, Seat, Tally, tally
-from gates.segregation import segregation_breach
-from gates.usecases.lookups import require_person, require_project, require_round, require_template
-from gates.usecases.messages import approval_request, request_context
-from gates.usecases.result import SYSTEM, Result, UowFactory
-from gates.usecases.reviews import reassess_open_round
-from gates.usecases.rounds import ballots_of, policy_of, seats_of
-from models.commands import CastVote
-from models.enums import (
+from phasegate.gates.authorization import Act
+from phasegate.gates.criteria import Criterion
+from phasegate.gates.delegation import delegation_covers
+from phasegate.gates.guard import audit_name, permit, refuse, stamp
+from phasegate.gates.meaning import vote_meaning
+from phasegate.gates.ports import ApprovalLinks, Credentials, DocumentProbe, UnitOfWork
+from phasegate.gates.quorum import Ballot, Seat, Tally, tally
+from phasegate.gates.segregation import segregation_breach
+from phasegate.gates.usecases.lookups import require_person, require_project, require_round, require_template
+from phasegate.gates.usecases.messages import approval_request, request_context
+from phasegate.gates.usecases.result import SYSTEM, Result, UowFactory
+from phasegate.gates.usecases.reviews import reassess_open_round
+from phasegate.gates.usecases.rounds import ballots_of, policy_of, seats_of
+from phasegate.models.commands import CastVote
+from phasegate.models.enums import (
     BallotKind,
     Decision,
     RoundStatus,
 )
-from models.errors import (
+from phasegate.models.errors import (
     AuthorizationError,
     ConflictError,
     EvidenceChangedError,
@@ -41,16 +41,16 @@ from models.errors import (
     PermissionDeniedError,
     SecurityRefusedError,
 )
-from models.events import DomainEvent, RoundResolved, queued
-from models.identity import Actor, SignatureProof
-from models.snapshots import (
+from phasegate.models.events import DomainEvent, RoundResolved, queued
+from phasegate.models.identity import Actor, SignatureProof
+from phasegate.models.snapshots import (
     DelegationRecord,
     OutboxRequest,
     ProjectSnapshot,
     RoundSnapshot,
     VoteRecord,
 )
-from models.template import ApprovalDef, GateDef
+from phasegate.models.template import ApprovalDef, GateDef
 
 
 class VoteResult(Result):
@@ -74,7 +74,7 @@ def _active_delegation(
 ) -> DelegationRecord | None:
     found = (
         record
-        for record in tx.delegations(principal)
+        for record in tx.delegations.delegations(principal)
         if delegation_covers(
             record, principal=principal, delegate=delegate, on=on, template_id=template_id, gate_id=gate_id
         )
@@ -95,7 +95,7 @@ def _refuse(
 ) -> None:
     """Record a refused vote in its own transaction, with the round's evidence and policy in force."""
     with uow() as tx:
-        current = tx.get_round(round_id)
+        current = tx.reviews.get_round(round_id)
     refuse(
         uow,
         actor=actor,
@@ -121,7 +121,7 @@ def _replay(tx: UnitOfWork, cmd: CastVote) -> VoteResult | None:
     """A retried command with the same idempotency key returns the first result, or is a clear conflict."""
     if cmd.idempotency_key is None:
         return None
-    found = tx.vote_by_key(cmd.idempotency_key)
+    found = tx.reviews.vote_by_key(cmd.idempotency_key)
     if found is None:
         return None
     round_id, vote = found
@@ -351,7 +351,7 @@ def _require_condition_people(tx: UnitOfWork, cmd: CastVote) -> None:
     ]
     if not named:
         return
-    known = tx.get_people({person for _, _, person in named})
+    known = tx.people.get_people({person for _, _, person in named})
     for index, role, person in named:
         if person not in known:
             raise InputError(
@@ -387,9 +387,9 @@ def _record(
         conditions=cmd.conditions,
         idempotency_key=cmd.idempotency_key,
     )
-    vote_id = tx.add_vote(current.id, vote)
+    vote_id = tx.reviews.add_vote(current.id, vote)
     seat_role = next((seat.role for seat in seats if seat.person_id == principal), "")
-    signer_name = tx.get_person(signer) or tx.get_person(principal)
+    signer_name = tx.people.get_person(signer) or tx.people.get_person(principal)
     ballots = (*ballots_of(current), Ballot(person_id=principal, kind=cmd.kind, decision=cmd.decision))
     after = tally(policy, seats, ballots)
     meaning = vote_meaning(cmd.kind, cmd.decision)
@@ -418,7 +418,7 @@ def _record(
     )
     messages: list[OutboxRequest] = []
     if after.closed:
-        tx.close_seats(current.id, after.closed)
+        tx.reviews.close_seats(current.id, after.closed)
         for person in after.closed:
             tx.append_audit(
                 actor=SYSTEM,
@@ -429,7 +429,7 @@ def _record(
             )
     if after.outcome is not None:
         decided_by = sorted({v.voter_id for v in current.live_votes} | {principal})
-        tx.resolve_round(current, decision=after.outcome, decided_by=decided_by, reason=cmd.reason, now=now)
+        tx.reviews.resolve_round(current, decision=after.outcome, decided_by=decided_by, reason=cmd.reason, now=now)
         tx.append_audit(
             actor=SYSTEM,
             action="round.resolved",

@@ -18,8 +18,8 @@ from matplotlib import font_manager, rc_context
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from gates.portfolio import PortfolioReport
-from notifications.portfolio.labels import word
+from phasegate.gates.portfolio import PortfolioReport
+from phasegate.notifications.portfolio.labels import word
 
 BAND_COLOURS = {"green": "#2e7d32", "amber": "#f9a825", "red": "#c62828", "unknown": "#9e9e9e"}
 CHARTS = ("funnel", "rag_trend", "s_curve", "bubble")

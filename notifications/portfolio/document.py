@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from gates.portfolio import PortfolioReport
-from models.errors import InputError, ReportFontError
-from notifications.portfolio import FORMATS, LANGS
-from notifications.portfolio.fonts import cjk_font
+from phasegate.gates.portfolio import PortfolioReport
+from phasegate.models.errors import InputError, ReportFontError
+from phasegate.notifications.portfolio import FORMATS, LANGS
+from phasegate.notifications.portfolio.fonts import cjk_font
 
 MEDIA_TYPES = {
     "pdf": "application/pdf",
@@ -49,20 +49,20 @@ def report_font(lang: str, configured: Path | None) -> Path | None:
 
 def render(report: PortfolioReport, fmt: str, lang: str, *, font_setting: Path | None = None) -> RenderedReport:
     check_choice(fmt, lang)
-    from notifications.portfolio.charts import render_charts
+    from phasegate.notifications.portfolio.charts import render_charts
 
     font = report_font(lang, font_setting)
     charts = render_charts(report, lang, font=font)
     if fmt == "html":
-        from notifications.portfolio.html import render_html
+        from phasegate.notifications.portfolio.html import render_html
 
         content = render_html(report, lang, charts).encode("utf-8")
     elif fmt == "xlsx":
-        from notifications.portfolio.xlsx import render_xlsx
+        from phasegate.notifications.portfolio.xlsx import render_xlsx
 
         content = render_xlsx(report, lang, charts)
     else:
-        from notifications.portfolio.pdf import render_pdf
+        from phasegate.notifications.portfolio.pdf import render_pdf
 
         content = render_pdf(report, lang, charts, font=font)
     return RenderedReport(fmt, lang, content, f"portfolio-{report.period.label}.{lang}.{fmt}")

@@ -5,13 +5,13 @@ from __future__ import annotations
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
-from gates.portfolio import PortfolioReport
-from notifications.portfolio.charts import Chart
-from notifications.portfolio.labels import labels, word
-from notifications.portfolio.tables import decisions_table, portfolio_table, risks_table, text
+from phasegate.gates.portfolio import PortfolioReport
+from phasegate.notifications.portfolio.charts import Chart
+from phasegate.notifications.portfolio.labels import labels, word
+from phasegate.notifications.portfolio.tables import decisions_table, portfolio_table, risks_table, text
 
 _ENV = Environment(
-    loader=PackageLoader("notifications", "templates"),
+    loader=PackageLoader("phasegate.notifications", "templates"),
     autoescape=select_autoescape(["html", "j2"]),
     trim_blocks=True,
     lstrip_blocks=True,

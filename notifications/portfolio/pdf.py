@@ -8,10 +8,10 @@ from pathlib import Path
 from fpdf import FPDF
 from fpdf.fonts import FontFace
 
-from gates.portfolio import PortfolioReport
-from notifications.portfolio.charts import Chart
-from notifications.portfolio.labels import word
-from notifications.portfolio.tables import Table, decisions_table, portfolio_table, risks_table, text
+from phasegate.gates.portfolio import PortfolioReport
+from phasegate.notifications.portfolio.charts import Chart
+from phasegate.notifications.portfolio.labels import word
+from phasegate.notifications.portfolio.tables import Table, decisions_table, portfolio_table, risks_table, text
 
 HEADING = FontFace(emphasis="BOLD", fill_color=(238, 238, 238))
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from gates.portfolio import PortfolioReport
-from notifications.portfolio.labels import stage_name, word
+from phasegate.gates.portfolio import PortfolioReport
+from phasegate.notifications.portfolio.labels import stage_name, word
 
 Cell = str | int | float | Decimal | date | datetime | None
 Table = tuple[list[str], list[list[Cell]]]

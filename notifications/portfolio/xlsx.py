@@ -11,10 +11,10 @@ from openpyxl.drawing.image import Image
 from openpyxl.styles import Font
 from openpyxl.worksheet.worksheet import Worksheet
 
-from gates.portfolio import PortfolioReport
-from notifications.portfolio.charts import Chart
-from notifications.portfolio.labels import word
-from notifications.portfolio.tables import Cell, Table, decisions_table, portfolio_table, risks_table
+from phasegate.gates.portfolio import PortfolioReport
+from phasegate.notifications.portfolio.charts import Chart
+from phasegate.notifications.portfolio.labels import word
+from phasegate.notifications.portfolio.tables import Cell, Table, decisions_table, portfolio_table, risks_table
 
 SHEETS = ("portfolio", "decisions", "risks", "rag_trend", "s_curve", "charts")
 

@@ -14,8 +14,8 @@ from collections.abc import Callable
 
 import typer
 
-from flows.cli.remote.credentials import Login
-from models.errors import RemoteError
+from phasegate.flows.cli.remote.credentials import Login
+from phasegate.models.errors import RemoteError
 
 LOGIN_COMMANDS = ("login", "logout", "whoami")
 """Commands about the login itself: they run the same with or without one."""
@@ -89,7 +89,7 @@ def refuse_unless_remote(argv: list[str], login: Login, *, groups: set[str], com
 
 def build_app(only: str | None, local_commands: dict[str, Callable[..., None]]) -> typer.Typer:
     """The remote command tree (just ``only`` when given), plus the login commands from ``local_commands``."""
-    from flows.cli.remote import approvals, audit, evidence, gates, people, projects, resources
+    from phasegate.flows.cli.remote import approvals, audit, evidence, gates, people, projects, resources
 
     projects.app.command("resume")(approvals.project_resume)
     projects.app.command("close")(approvals.project_close)

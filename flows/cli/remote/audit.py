@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import typer
 
-from flows.cli.common import Db, Json, emit, sub_app
-from flows.cli.remote.session import iso, refuse_db, server
+from phasegate.flows.cli.common import Db, Json, emit, sub_app
+from phasegate.flows.cli.remote.session import iso, refuse_db, server
 
 app = sub_app("The hash-chained audit log (through the server).")
 

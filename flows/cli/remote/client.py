@@ -15,8 +15,8 @@ from typing import Any
 
 import httpx
 
-from flows.cli.remote.credentials import Login
-from models.errors import RemoteError
+from phasegate.flows.cli.remote.credentials import Login
+from phasegate.models.errors import RemoteError
 
 API = "/api/v1"
 TIMEOUT = httpx.Timeout(30.0, connect=5.0)

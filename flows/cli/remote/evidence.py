@@ -11,7 +11,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from flows.cli.common import (
+from phasegate.flows.cli.common import (
     ActFor,
     Db,
     DoneDay,
@@ -24,8 +24,8 @@ from flows.cli.common import (
     parse_date,
     sub_app,
 )
-from flows.cli.evidence import imported_lines, risk_evidence, status_records
-from flows.cli.remote.session import refuse_db, server
+from phasegate.flows.cli.evidence import imported_lines, risk_evidence, status_records
+from phasegate.flows.cli.remote.session import refuse_db, server
 
 doc_app = sub_app("Deliverable documents (through the server; 'doc add' runs on the server).")
 milestone_app = sub_app("Milestones (through the server).")
@@ -92,7 +92,7 @@ def actuals_import(file: FileArg, as_person: ActFor = None, db: Db = None, as_js
 
     Every bad row is reported with its row number and column; a file with any bad row writes nothing.
     """
-    from models.imports import parse_actuals
+    from phasegate.models.imports import parse_actuals
 
     with server(act_as=as_person) as remote:
         refuse_db(db, remote.login.url)
@@ -113,7 +113,7 @@ def actuals_import(file: FileArg, as_person: ActFor = None, db: Db = None, as_js
 
 def risk_import(file: FileArg, as_person: ActFor = None, db: Db = None, as_json: Json = False) -> None:
     """Import risks from CSV or XLSX; a file with any bad row, or naming an unknown project, writes nothing."""
-    from models.imports import parse_risks
+    from phasegate.models.imports import parse_risks
 
     with server(act_as=as_person) as remote:
         refuse_db(db, remote.login.url)

@@ -12,10 +12,10 @@ from typing import Annotated
 
 import typer
 
-from flows.cli.common import Db, Json, emit, sub_app
-from flows.cli.gates import meeting_at, print_review
-from flows.cli.remote.session import acting_person, refuse_db, server
-from models.errors import InputError
+from phasegate.flows.cli.common import Db, Json, emit, sub_app
+from phasegate.flows.cli.gates import meeting_at, print_review
+from phasegate.flows.cli.remote.session import acting_person, refuse_db, server
+from phasegate.models.errors import InputError
 
 app = sub_app("Gate checks and reviews (through the server).")
 
@@ -28,8 +28,8 @@ def gate_check(
     as_json: Json = False,
 ) -> None:
     """Evaluate the project's current gate (or --gate) on the server; writes nothing."""
-    from flows.cli.gates import _print_evaluation, evaluation_document
-    from gates.services import GateCheck
+    from phasegate.flows.cli.gates import _print_evaluation, evaluation_document
+    from phasegate.gates.services import GateCheck
 
     with server() as remote:
         refuse_db(db, remote.login.url)

@@ -11,7 +11,7 @@ from typing import Any
 
 import typer
 
-from flows.cli.common import (
+from phasegate.flows.cli.common import (
     ActFor,
     Db,
     Enable,
@@ -27,16 +27,16 @@ from flows.cli.common import (
     Reason,
     sub_app,
 )
-from flows.cli.people import describe, show_person, update_command
-from flows.cli.remote.session import refuse_db, server
-from models.errors import InputError
+from phasegate.flows.cli.people import describe, show_person, update_command
+from phasegate.flows.cli.remote.session import refuse_db, server
+from phasegate.models.errors import InputError
 
 app = sub_app("People (through the server; 'person add' runs on the server).")
 
 
 def _snapshot(out: dict[str, Any]) -> Any:
     """The API's person as the snapshot the local command prints (a withheld email reads as the empty string)."""
-    from models.snapshots import PersonSnapshot
+    from phasegate.models.snapshots import PersonSnapshot
 
     return PersonSnapshot.model_validate(out | {"email": out["email"] or ""})
 

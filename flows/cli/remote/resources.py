@@ -12,9 +12,17 @@ from typing import Annotated, Any
 
 import typer
 
-from flows.cli.common import ActFor, Db, FileArg, Json, now, sub_app
-from flows.cli.remote.session import refuse_db, server
-from flows.cli.resources import FromMonth, Role, ToMonth, print_allocation, print_demand, print_import, print_queue
+from phasegate.flows.cli.common import ActFor, Db, FileArg, Json, now, sub_app
+from phasegate.flows.cli.remote.session import refuse_db, server
+from phasegate.flows.cli.resources import (
+    FromMonth,
+    Role,
+    ToMonth,
+    print_allocation,
+    print_demand,
+    print_import,
+    print_queue,
+)
 
 app = sub_app("Resources through the server: demand import and list, allocation, HOLD queue.")
 demand_app = sub_app("Demand per project, stage, role and month (through the server).")
@@ -24,9 +32,9 @@ app.add_typer(demand_app, name="demand")
 @demand_app.command("import")
 def demand_import(file: FileArg, by: ActFor = None, db: Db = None, as_json: Json = False) -> None:
     """Import demand from CSV or XLSX: project, stage, role, month (YYYY-MM), hours or fte_days[, person]."""
-    from gates import services
-    from models.imports import parse_demand
-    from models.resources import month_label
+    from phasegate.gates import services
+    from phasegate.models.imports import parse_demand
+    from phasegate.models.resources import month_label
 
     with server(act_as=by) as remote:
         refuse_db(db, remote.login.url)
@@ -48,7 +56,7 @@ def demand_list(
     as_json: Json = False,
 ) -> None:
     """Demand lines per project, stage, role and month."""
-    from models.resources import DemandLine
+    from phasegate.models.resources import DemandLine
 
     with server() as remote:
         refuse_db(db, remote.login.url)
@@ -66,9 +74,9 @@ def allocation(
     as_json: Json = False,
 ) -> None:
     """Capacity, committed and planned hours per role (or person) and month; over-allocation flagged."""
-    from gates import services
-    from gates.usecases.resources import month_range
-    from models.resources import month_label, parse_month
+    from phasegate.gates import services
+    from phasegate.gates.usecases.resources import month_range
+    from phasegate.models.resources import month_label, parse_month
 
     start = None if first is None else parse_month(first, field="--from")
     end = None if last is None else parse_month(last, field="--to")
@@ -84,7 +92,7 @@ def allocation(
 @app.command("queue")
 def queue(db: Db = None, as_json: Json = False) -> None:
     """Projects on hold waiting for capacity, ranked, and whether each next stage fits now."""
-    from gates import services
+    from phasegate.gates import services
 
     with server() as remote:
         refuse_db(db, remote.login.url)

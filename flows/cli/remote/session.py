@@ -11,9 +11,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from flows.cli.remote import credentials
-from flows.cli.remote.client import Server
-from models.errors import InputError, RemoteError
+from phasegate.flows.cli.remote import credentials
+from phasegate.flows.cli.remote.client import Server
+from phasegate.models.errors import InputError, RemoteError
 
 
 def server(act_as: str | None = None) -> Server:
