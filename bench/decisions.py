@@ -54,7 +54,7 @@ if __package__ in (None, ""):  # run as a script: make the checkout importable
 
 from bench.peers import dbos_gate, phasegate_gate, spiff
 from bench.peers.timing import Timing, apply_sqlite_pragmas, fresh_sqlite_path
-from phasegate.models.enums import Decision
+from phasegate.gates.vocabulary.enums import Decision
 from phasegate.models.schema import upgrade
 
 SETTINGS = ("NORMAL", "FULL")

@@ -28,10 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the checkout:
 
 from phasegate.gates.evaluation import evaluate_gate
 from phasegate.gates.registry import default_registry
-from phasegate.models import tables as t
-from phasegate.models.db import make_engine
-from phasegate.models.enums import DocumentStatus
-from phasegate.models.evidence import (
+from phasegate.gates.vocabulary.enums import DocumentStatus
+from phasegate.gates.vocabulary.evidence import (
     DocumentEvidence,
     EvmSnapshot,
     GateEvidence,
@@ -39,8 +37,10 @@ from phasegate.models.evidence import (
     RiskEvidence,
     ScoreEvidence,
 )
+from phasegate.gates.vocabulary.template import GateDef, LifecycleTemplate
+from phasegate.models import tables as t
+from phasegate.models.db import make_engine
 from phasegate.models.schema import upgrade
-from phasegate.models.template import GateDef, LifecycleTemplate
 from phasegate.models.template_yaml import shipped_templates, template_content_hash
 from tests.receivers import free_port
 

@@ -21,9 +21,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from phasegate.gates.vocabulary.errors import InputError
 from phasegate.models.document_store import DocumentStore
 from phasegate.models.documents import inspect_document
-from phasegate.models.errors import InputError
 from phasegate.models.imports import parse_risks
 
 HEADER = ("project", "id", "title", "probability", "impact", "owner", "response")

@@ -119,7 +119,7 @@ def _pg_database(name: str, *, drop: bool = False) -> str | None:
 def run(dialect: str, url: str, projects: int) -> None:
     from phasegate.flows.portfolio_monitor import portfolio_monitor_flow
     from phasegate.flows.runtime import runtime
-    from phasegate.gates import services
+    from phasegate.usecases import services
 
     load(url, projects)
     os.environ["PHASEGATE_DATABASE_URL"] = url

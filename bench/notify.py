@@ -20,9 +20,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from phasegate.gates.vocabulary.enums import OutboxStatus
 from phasegate.models import schema
 from phasegate.models.db import make_engine, make_session_factory
-from phasegate.models.enums import OutboxStatus
 from phasegate.models.tables import OutboxMessage
 from phasegate.notifications.dispatch import dispatch_due
 from tests.receivers import HttpReceiver

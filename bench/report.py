@@ -26,13 +26,13 @@ if __package__ in (None, ""):  # run as a script: make the checkout importable
 
 from sqlalchemy import insert
 
-from phasegate.gates import services
+from phasegate.gates.vocabulary.identity import SYSTEM_ACTOR
 from phasegate.models import tables as t
 from phasegate.models.db import make_engine, make_session_factory
-from phasegate.models.identity import SYSTEM_ACTOR
 from phasegate.models.schema import upgrade
 from phasegate.models.template_yaml import shipped_templates, template_content_hash
 from phasegate.models.uow import SqlUnitOfWork
+from phasegate.usecases import services
 
 PERIOD = "2026-W48"
 END = date(2026, 11, 29)

@@ -21,10 +21,10 @@ sys.path.insert(0, str(ROOT))
 
 from pydantic import SecretStr  # noqa: E402
 
+from phasegate.gates.vocabulary.identity import AuthMethod  # noqa: E402
 from phasegate.models import schema  # noqa: E402
 from phasegate.models.credentials import SignInCheck, check, set_password  # noqa: E402
 from phasegate.models.db import make_engine, make_reader_factory, make_session_factory  # noqa: E402
-from phasegate.models.identity import AuthMethod  # noqa: E402
 from phasegate.models.settings import Settings  # noqa: E402
 from phasegate.models.tables import Person  # noqa: E402
 from phasegate.web import session as web_session  # noqa: E402

@@ -27,9 +27,9 @@ sys.path.insert(0, str(ROOT))
 
 from bench.evaluate import _load_database  # noqa: E402
 from phasegate.gates import services  # noqa: E402
-from phasegate.models.commands import RequestReview  # noqa: E402
+from phasegate.gates.vocabulary.commands import RequestReview  # noqa: E402
+from phasegate.gates.vocabulary.identity import SYSTEM_ACTOR  # noqa: E402
 from phasegate.models.db import make_engine, make_session_factory  # noqa: E402
-from phasegate.models.identity import SYSTEM_ACTOR  # noqa: E402
 from phasegate.models.tokens import create_token  # noqa: E402
 from phasegate.models.uow import SqlUnitOfWork  # noqa: E402
 from phasegate.notifications.links import approval_token  # noqa: E402

@@ -23,17 +23,17 @@ from uuid import UUID
 
 import typer
 
-from phasegate.gates import people, services
 from phasegate.gates.portfolio import week_of
-from phasegate.models.commands import AddPerson, CastVote, CreateProject, RecordCost, RegisterDocument
-from phasegate.models.enums import Decision
-from phasegate.models.identity import OrgRole
+from phasegate.gates.vocabulary.commands import AddPerson, CastVote, CreateProject, RecordCost, RegisterDocument
+from phasegate.gates.vocabulary.enums import Decision
+from phasegate.gates.vocabulary.identity import OrgRole
+from phasegate.gates.vocabulary.snapshots import EvmReportRecord
+from phasegate.gates.vocabulary.template import LifecycleTemplate
 from phasegate.models.keys import write_key_file
 from phasegate.models.private_files import private_dir
 from phasegate.models.settings import Settings
-from phasegate.models.snapshots import EvmReportRecord
-from phasegate.models.template import LifecycleTemplate
 from phasegate.notifications.sink import JsonSink
+from phasegate.usecases import people, services
 
 
 @dataclass(frozen=True)
@@ -177,8 +177,8 @@ def _status_history(rt: Any, admin: Any) -> None:
     from datetime import timedelta
 
     from phasegate.flows.runtime import utc_now
-    from phasegate.models.evidence import RiskEvidence
-    from phasegate.models.snapshots import EvmReportRecord
+    from phasegate.gates.vocabulary.evidence import RiskEvidence
+    from phasegate.gates.vocabulary.snapshots import EvmReportRecord
 
     today = utc_now().date()
     budgets = {p.key: Decimal(p.budget) for p in PORTFOLIO}
@@ -407,7 +407,7 @@ def _resource_team(rt: Any, admin: Any) -> None:
     import yaml
 
     from phasegate.flows.runtime import utc_now
-    from phasegate.models.resources import ResourceProfile
+    from phasegate.gates.vocabulary.resources import ResourceProfile
     from phasegate.models.template_yaml import load_template_text, shipped_templates, template_content_hash
 
     source = max(((s, t) for s, t in shipped_templates() if t.id == "cooper-5"), key=lambda p: p[1].version)[0]
@@ -432,8 +432,8 @@ def _import_plan(rt: Any, item: DemoProject, folder: Path, manager: Any) -> None
     """The manager imports the project's resource plan (next month's hours per stage and role) from a CSV file."""
     from phasegate.flows.runtime import utc_now
     from phasegate.gates.capacity import next_month
+    from phasegate.gates.vocabulary.resources import month_label
     from phasegate.models.imports import parse_demand
-    from phasegate.models.resources import month_label
 
     today = utc_now().date()
     month = month_label(next_month(today.replace(day=1)))
@@ -446,8 +446,8 @@ def _import_plan(rt: Any, item: DemoProject, folder: Path, manager: Any) -> None
 
 def _file_lesson(rt: Any, item: DemoProject, round_id: str, manager: Any) -> None:
     """What the killed project's manager files (经验教训): it reaches the next review of the same gate."""
-    from phasegate.models.enums import LessonCategory
-    from phasegate.models.lessons import LessonDraft
+    from phasegate.gates.vocabulary.enums import LessonCategory
+    from phasegate.gates.vocabulary.lessons import LessonDraft
 
     services.add_lesson(
         LessonDraft(
@@ -473,7 +473,7 @@ def _await_applied(rt: Any, round_id: Any, *, seconds: float = 60.0) -> None:
     """
     import time
 
-    from phasegate.gates import services
+    from phasegate.usecases import services
 
     deadline = time.monotonic() + seconds
     while services.get_round(round_id, uow=rt.reader).applied_at is None:

@@ -13,7 +13,7 @@ from phasegate.flows.notify_dispatch import dispatch_notifications
 from phasegate.flows.report import decision_markdown, round_rows
 from phasegate.flows.run_names import round_run_name
 from phasegate.flows.runtime import require_secret_key, runtime, utc_now
-from phasegate.gates import approvals, services
+from phasegate.usecases import approvals, services
 
 
 @task(name="apply-decision")

@@ -16,9 +16,9 @@ from phasegate.flows.notify_dispatch import dispatch_notifications
 from phasegate.flows.report import evaluation_markdown, evaluation_rows, round_rows
 from phasegate.flows.run_names import review_run_name
 from phasegate.flows.runtime import require_secret_key, runtime
-from phasegate.gates import services
-from phasegate.models.commands import RequestReview
-from phasegate.models.identity import Actor
+from phasegate.gates.vocabulary.commands import RequestReview
+from phasegate.gates.vocabulary.identity import Actor
+from phasegate.usecases import services
 
 
 @task(name="record-review")

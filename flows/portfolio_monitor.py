@@ -19,7 +19,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from phasegate.flows.gate_review import gate_review_flow
 from phasegate.flows.notify_dispatch import dispatch_notifications
 from phasegate.flows.runtime import require_secret_key, runtime, utc_now
-from phasegate.gates import services
+from phasegate.usecases import services
 
 CHUNK = 500
 """Projects per task and transaction: big enough that per-chunk overhead vanishes, small enough to keep

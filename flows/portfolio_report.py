@@ -20,10 +20,10 @@ from prefect.runtime import flow_run
 from phasegate.flows.notify_dispatch import dispatch_notifications
 from phasegate.flows.report import portfolio_markdown, portfolio_summary, portfolio_summary_rows
 from phasegate.flows.runtime import require_secret_key, runtime, utc_now
-from phasegate.gates import services
 from phasegate.gates.portfolio import PortfolioReport, week_of
-from phasegate.models.identity import SYSTEM_ACTOR
+from phasegate.gates.vocabulary.identity import SYSTEM_ACTOR
 from phasegate.notifications.portfolio.document import render
+from phasegate.usecases import services
 
 
 def last_week() -> str:

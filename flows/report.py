@@ -7,9 +7,9 @@ from collections import Counter
 from typing import Any
 from uuid import UUID
 
-from phasegate.gates.approvals import DecisionApplied
 from phasegate.gates.portfolio import PortfolioReport, overall
-from phasegate.models.snapshots import Evaluation, RoundSnapshot
+from phasegate.gates.vocabulary.snapshots import Evaluation, RoundSnapshot
+from phasegate.usecases.approvals import DecisionApplied
 
 
 def evaluation_rows(evaluation: Evaluation) -> list[dict[str, Any]]:

@@ -11,8 +11,8 @@ from __future__ import annotations
 from uuid import UUID
 
 from phasegate.flows.runtime import runtime
-from phasegate.gates import services
-from phasegate.models.errors import PhasegateError
+from phasegate.gates.vocabulary.errors import PhasegateError
+from phasegate.usecases import services
 
 
 def decision_run_name(project_key: str, gate_id: str, decision: str | None) -> str:

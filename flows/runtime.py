@@ -28,24 +28,24 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from phasegate.gates.criteria import Criterion
-from phasegate.gates.ports import ApprovalLinks, UnitOfWork
 from phasegate.gates.registry import CriterionSpec, template_problems, with_plugins
+from phasegate.gates.vocabulary.errors import EvidenceChangedError, PhasegateError
+from phasegate.gates.vocabulary.events import DomainEvent, NotificationsQueued, RoundResolved
+from phasegate.gates.vocabulary.identity import SYSTEM_ACTOR, Actor, SignatureProof
+from phasegate.gates.vocabulary.template import LifecycleTemplate, Location
 from phasegate.models.db import make_engine, make_reader_factory, make_session_factory
 from phasegate.models.document_store import DocumentStore
-from phasegate.models.errors import EvidenceChangedError, PhasegateError
-from phasegate.models.events import DomainEvent, NotificationsQueued, RoundResolved
-from phasegate.models.identity import SYSTEM_ACTOR, Actor, SignatureProof
 from phasegate.models.keys import audit_key, secret_key
 from phasegate.models.plugins import plugin_criteria
 from phasegate.models.settings import Settings
-from phasegate.models.template import LifecycleTemplate, Location
 from phasegate.models.uow import OrgRoute, SqlUnitOfWork
+from phasegate.usecases.ports import ApprovalLinks, UnitOfWork
 
 if TYPE_CHECKING:
-    from phasegate.gates.approvals import VoteResult
-    from phasegate.gates.services import ReviewResult
-    from phasegate.models.commands import CastVote, RequestReview
+    from phasegate.gates.vocabulary.commands import CastVote, RequestReview
     from phasegate.notifications.links import LinkSigner
+    from phasegate.usecases.approvals import VoteResult
+    from phasegate.usecases.services import ReviewResult
 
 logger = logging.getLogger(__name__)
 
@@ -140,9 +140,9 @@ class Runtime:
     def open_actor(self, seal: str | None, *, project_key: str) -> Actor:
         """Who a flow run acts for: the sealed actor, or the system when there is no seal. A seal that does not
         open (forged, expired, for another project) is refused and audited, and the run acts for nobody."""
-        from phasegate.gates.guard import refuse
+        from phasegate.gates.vocabulary.errors import PermissionDeniedError
         from phasegate.models.actor_seal import open_actor
-        from phasegate.models.errors import PermissionDeniedError
+        from phasegate.usecases.guard import refuse
 
         if seal is None:
             return SYSTEM_ACTOR
@@ -176,8 +176,8 @@ class Runtime:
         acts (the use case checks it may vote as ``cmd.voter_id``). ``signature`` is the signer's
         re-entered password (and one-time code) for a gate with Part 11 signatures (docs/security.md).
         """
-        from phasegate.gates import approvals
         from phasegate.models.credentials import SqlCredentials
+        from phasegate.usecases import approvals
 
         try:
             result = approvals.cast_vote(
@@ -198,7 +198,7 @@ class Runtime:
 
     def start_review(self, cmd: RequestReview, *, actor: Actor) -> ReviewResult:
         """Evaluate (recycle limit included), record, open the round or say why not; the caller reacts."""
-        from phasegate.gates import services
+        from phasegate.usecases import services
 
         return services.start_review(
             cmd,
@@ -253,7 +253,7 @@ class Runtime:
                 return apply_decision_flow(str(round_id))
             except Exception:
                 logger.exception("the gate-decision flow failed for round %s; applying it directly", round_id)
-        from phasegate.gates import approvals
+        from phasegate.usecases import approvals
 
         applied = approvals.apply_round_decision(round_id, uow=self.uow, now=self.now())
         return applied.model_dump(mode="json") | {"dispatch": self.dispatch()}

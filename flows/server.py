@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from phasegate.models.errors import PhasegateError
+from phasegate.gates.vocabulary.errors import PhasegateError
 from phasegate.models.keys import secret_key
 from phasegate.models.private_files import private_dir
 from phasegate.models.settings import Settings

@@ -25,7 +25,7 @@ from typing import Any
 
 from phasegate.flows.run_names import round_run_name
 from phasegate.flows.runtime import runtime
-from phasegate.models.errors import PhasegateError
+from phasegate.gates.vocabulary.errors import PhasegateError
 from phasegate.models.settings import Settings
 
 DECISION_DEPLOYMENT = "gate-decision/gate-decision"

@@ -6,7 +6,7 @@ from prefect import flow, task
 
 from phasegate.flows.notify_dispatch import dispatch_notifications
 from phasegate.flows.runtime import approval_links, require_secret_key, runtime, utc_now
-from phasegate.gates import approvals
+from phasegate.usecases import approvals
 
 
 @task(name="queue-digests")

@@ -27,8 +27,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from phasegate.models.enums import Decision
-from phasegate.models.template import LifecycleTemplate
+from phasegate.gates.vocabulary.enums import Decision
+from phasegate.gates.vocabulary.template import LifecycleTemplate
 
 PASSES = frozenset({Decision.GO, Decision.CONDITIONAL_GO})
 

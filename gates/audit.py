@@ -33,8 +33,8 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
-from phasegate.models.canonical import canonical_json, sha256_hex
-from phasegate.models.errors import AuditKeyError, InputError
+from phasegate.gates.vocabulary.canonical import canonical_json, sha256_hex
+from phasegate.gates.vocabulary.errors import AuditKeyError, InputError
 
 UNKEYED = "sha256"
 """Scheme of entries written before keyed chains: sha256 of the canonical JSON."""
@@ -92,7 +92,7 @@ def iso_utc(at: datetime) -> str:
     return at.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-# The same encoder settings as ``models.canonical.canonical_json``, built once. For JSON-native values (all
+# The same encoder settings as ``gates.vocabulary.canonical.canonical_json``, built once. For JSON-native values (all
 # that a JSON column returns) it writes the very same bytes; anything else falls back to canonical_json.
 # Building the encoder per call is a third of the verifier's time, hence this.
 _encode_native = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
@@ -141,7 +141,7 @@ def entry_hash(
 ) -> str:
     """sha256 (no key) or HMAC-SHA256 (``key``) of the canonical JSON of every field but the hash itself.
 
-    The message is ``models.canonical.canonical_json`` of ``{"seq", "at" (``iso_utc``), "actor", "action",
+    The message is ``gates.vocabulary.canonical.canonical_json`` of ``{"seq", "at" (``iso_utc``), "actor", "action",
     "entity", "payload", "prev_hash"}``: anyone holding the key re-verifies the log with nothing but
     HMAC-SHA256 and canonical JSON (and without a key, unkeyed entries with sha256 alone).
     """

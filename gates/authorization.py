@@ -1,7 +1,7 @@
 """Who may do what: the role matrix, as data, and the one check every use case makes before it acts.
 
 Why a pure module: the matrix is policy the PMO and auditors read (docs/security.md prints it as a table),
-and tests prove it without a database. The use cases (``gates.guard``) add only what needs storage: that the
+and tests prove it without a database. The use cases (``usecases.guard``) add only what needs storage: that the
 acting person exists, is not disabled, and that an admin acting for someone really is an admin.
 
 Permissions come from two places, and a rule may use both:
@@ -20,10 +20,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from phasegate.models.errors import AuthorizationError
-from phasegate.models.identity import Actor, AuthMethod, OrgRole
-from phasegate.models.snapshots import ProjectSnapshot
-from phasegate.models.tolerance import ToleranceLevel
+from phasegate.gates.vocabulary.errors import AuthorizationError
+from phasegate.gates.vocabulary.identity import Actor, AuthMethod, OrgRole
+from phasegate.gates.vocabulary.snapshots import ProjectSnapshot
+from phasegate.gates.vocabulary.tolerance import ToleranceLevel
 
 
 class Act(StrEnum):

@@ -22,10 +22,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from phasegate.gates.criteria import params_check, per_template
 from phasegate.gates.evm import EAC_METHODS, EXACT, MONEY, EacMethod, EvmFigures, compute
-from phasegate.models.errors import InputError
-from phasegate.models.evidence import MAX_AMOUNT, Amount, EvmSnapshot
-from phasegate.models.snapshots import CriterionResult
-from phasegate.models.template import CriterionDef
+from phasegate.gates.vocabulary.errors import InputError
+from phasegate.gates.vocabulary.evidence import MAX_AMOUNT, Amount, EvmSnapshot
+from phasegate.gates.vocabulary.snapshots import CriterionResult
+from phasegate.gates.vocabulary.template import CriterionDef
 
 
 class BudgetEvidence(BaseModel):

@@ -32,8 +32,8 @@ from functools import cache
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from phasegate.models.errors import InputError
-from phasegate.models.template import CalendarDef
+from phasegate.gates.vocabulary.errors import InputError
+from phasegate.gates.vocabulary.template import CalendarDef
 
 if TYPE_CHECKING:
     import holidays

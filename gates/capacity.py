@@ -23,8 +23,8 @@ from decimal import Decimal
 from functools import cache
 
 from phasegate.gates.calendar import WorkingCalendar
-from phasegate.models.enums import ProjectStatus
-from phasegate.models.resources import (
+from phasegate.gates.vocabulary.enums import ProjectStatus
+from phasegate.gates.vocabulary.resources import (
     HOURS,
     AllocationRow,
     CapacityOverride,

@@ -12,11 +12,11 @@ from decimal import Decimal
 from functools import wraps
 from typing import Any, TypeVar, cast
 
-from phasegate.models.enums import DocumentStatus
-from phasegate.models.errors import InputError
-from phasegate.models.evidence import GateEvidence
-from phasegate.models.snapshots import CriterionResult, DeliverableStatus
-from phasegate.models.template import CriterionDef, GateDef, LifecycleTemplate
+from phasegate.gates.vocabulary.enums import DocumentStatus
+from phasegate.gates.vocabulary.errors import InputError
+from phasegate.gates.vocabulary.evidence import GateEvidence
+from phasegate.gates.vocabulary.snapshots import CriterionResult, DeliverableStatus
+from phasegate.gates.vocabulary.template import CriterionDef, GateDef, LifecycleTemplate
 
 Criterion = Callable[[CriterionDef, GateDef, LifecycleTemplate, GateEvidence], CriterionResult]
 

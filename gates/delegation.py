@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from phasegate.models.snapshots import DelegationRecord
+from phasegate.gates.vocabulary.snapshots import DelegationRecord
 
 
 def delegation_covers(

@@ -23,11 +23,11 @@ from functools import lru_cache
 from typing import NamedTuple
 
 from phasegate.gates.criteria import Criterion, evidence_reference, params_check, per_evaluation, per_template
-from phasegate.models.enums import DocumentStatus
-from phasegate.models.errors import InputError
-from phasegate.models.evidence import DocumentEvidence, GateEvidence
-from phasegate.models.snapshots import CriterionResult
-from phasegate.models.template import CriterionDef, DeliverableDef, GateDef, LifecycleTemplate
+from phasegate.gates.vocabulary.enums import DocumentStatus
+from phasegate.gates.vocabulary.errors import InputError
+from phasegate.gates.vocabulary.evidence import DocumentEvidence, GateEvidence
+from phasegate.gates.vocabulary.snapshots import CriterionResult
+from phasegate.gates.vocabulary.template import CriterionDef, DeliverableDef, GateDef, LifecycleTemplate
 
 ROLE_ZH: Mapping[str, str] = {
     "sponsor": "发起人",

@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict
 
 from phasegate.gates.calendar import WorkingCalendar
 from phasegate.gates.evm import EXACT
-from phasegate.models.errors import InputError
+from phasegate.gates.vocabulary.errors import InputError
 
 DAYS = Decimal("0.01")
 RATIO = Decimal("0.0001")

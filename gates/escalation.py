@@ -29,7 +29,7 @@ from datetime import UTC, date, datetime
 from typing import Literal
 
 from phasegate.gates.calendar import WorkingCalendar
-from phasegate.models.errors import InputError
+from phasegate.gates.vocabulary.errors import InputError
 
 StepKind = Literal["reminder", "escalation"]
 

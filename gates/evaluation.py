@@ -12,14 +12,14 @@ from collections.abc import Mapping
 from phasegate.gates.criteria import Criterion, deliverable_statuses, evidence_reference
 from phasegate.gates.fingerprint import canonical_model_json
 from phasegate.gates.registry import default_registry
-from phasegate.models.enums import CriterionKind, Recommendation
-from phasegate.models.evidence import GateEvidence
-from phasegate.models.snapshots import CriterionResult, Evaluation
-from phasegate.models.template import CriterionDef, GateDef, LifecycleTemplate
+from phasegate.gates.vocabulary.enums import CriterionKind, Recommendation
+from phasegate.gates.vocabulary.evidence import GateEvidence
+from phasegate.gates.vocabulary.snapshots import CriterionResult, Evaluation
+from phasegate.gates.vocabulary.template import CriterionDef, GateDef, LifecycleTemplate
 
 
 def evidence_hash(evidence: GateEvidence) -> str:
-    """sha256 of the evidence's canonical JSON (``models.canonical``), the same bytes as ever."""
+    """sha256 of the evidence's canonical JSON (``gates.vocabulary.canonical``), the same bytes as ever."""
     return hashlib.sha256(canonical_model_json(evidence)).hexdigest()
 
 

@@ -25,8 +25,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from phasegate.models.errors import InputError
-from phasegate.models.evidence import EvmSnapshot, positive_zero
+from phasegate.gates.vocabulary.errors import InputError
+from phasegate.gates.vocabulary.evidence import EvmSnapshot, positive_zero
 
 PRECISION = 100
 """Significant digits for intermediate results: far above the ~75 digits the largest exact product needs."""

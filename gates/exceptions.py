@@ -16,8 +16,8 @@ from pydantic import BaseModel, ConfigDict
 
 from phasegate.gates.evm import compute
 from phasegate.gates.tolerance import EffectiveTolerance
-from phasegate.models.evidence import EvmSnapshot
-from phasegate.models.tolerance import Dimension, ExceptionDecision, ToleranceException, ToleranceLevel
+from phasegate.gates.vocabulary.evidence import EvmSnapshot
+from phasegate.gates.vocabulary.tolerance import Dimension, ExceptionDecision, ToleranceException, ToleranceLevel
 
 CENT = Decimal("0.01")
 

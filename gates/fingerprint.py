@@ -1,7 +1,7 @@
 """Canonical JSON of frozen evidence, written by pydantic's serializer in one pass: the bytes the evidence hash
 is taken of.
 
-The canonical form is ``models.canonical.canonical_json(model.model_dump(mode="json"))``: pydantic turns the
+The canonical form is ``gates.vocabulary.canonical.canonical_json(model.model_dump(mode="json"))``: pydantic turns the
 values into JSON types, then ``json`` writes them with sorted keys. Stored hashes are compared with new ones
 to detect stale evidence, so those bytes must never change. Written that way they cost a Python pass over
 every value; here pydantic's own serializer writes the same bytes, from a copy of the model's core schema in
@@ -23,7 +23,7 @@ from pydantic import BaseModel
 from pydantic_core import SchemaSerializer
 from pydantic_core import core_schema as cs
 
-from phasegate.models.canonical import canonical_json
+from phasegate.gates.vocabulary.canonical import canonical_json
 
 _LEAVES = frozenset({"str", "int", "bool", "decimal", "date", "datetime", "none", "uuid"})
 """Schemas whose JSON is a string, an integer, true, false or null, written the same by both writers."""

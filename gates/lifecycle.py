@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-from phasegate.models.enums import Decision, ProjectStatus
-from phasegate.models.errors import ConflictError
-from phasegate.models.snapshots import ProjectSnapshot
-from phasegate.models.template import LifecycleTemplate
+from phasegate.gates.vocabulary.enums import Decision, ProjectStatus
+from phasegate.gates.vocabulary.errors import ConflictError
+from phasegate.gates.vocabulary.snapshots import ProjectSnapshot
+from phasegate.gates.vocabulary.template import LifecycleTemplate
 
 
 class Transition(BaseModel):

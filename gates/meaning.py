@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from phasegate.models.enums import BallotKind, Decision
+from phasegate.gates.vocabulary.enums import BallotKind, Decision
 
 
 def vote_meaning(kind: BallotKind, decision: Decision | None) -> str:

@@ -20,9 +20,9 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from phasegate.gates.evm import Band, compute, rag_band
-from phasegate.models.errors import InputError
-from phasegate.models.evidence import EvmSnapshot
-from phasegate.models.template import LifecycleTemplate
+from phasegate.gates.vocabulary.errors import InputError
+from phasegate.gates.vocabulary.evidence import EvmSnapshot
+from phasegate.gates.vocabulary.template import LifecycleTemplate
 
 TREND_WEEKS = 8
 CURVE_POINTS = 26

@@ -57,9 +57,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from phasegate.models.enums import ApprovalPolicyKind, BallotKind, Decision
-from phasegate.models.errors import ConflictError, InputError
-from phasegate.models.template import ApprovalDef
+from phasegate.gates.vocabulary.enums import ApprovalPolicyKind, BallotKind, Decision
+from phasegate.gates.vocabulary.errors import ConflictError, InputError
+from phasegate.gates.vocabulary.template import ApprovalDef
 
 Choice = Decision | BallotKind
 """What a seat did: a decision, or ``BallotKind.ABSTAIN`` / ``BallotKind.RECUSE``."""

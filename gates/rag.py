@@ -22,7 +22,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
-from phasegate.models.tolerance import Dimension
+from phasegate.gates.vocabulary.tolerance import Dimension
 
 AMBER_AT = Decimal("0.5")
 """Share of the allowance consumed from which a dimension is amber."""

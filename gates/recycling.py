@@ -1,13 +1,13 @@
 """The recycle limit ("three strikes"): after a gate has sent a project back too often, propose KILL.
 
 Pure: the count comes from the project, the limit from the gate's template; the reviews, the refresh of an
-open round and ``gate check`` all apply it through ``gates.services.assess_gate``.
+open round and ``gate check`` all apply it through ``usecases.services.assess_gate``.
 """
 
 from __future__ import annotations
 
-from phasegate.models.enums import Recommendation
-from phasegate.models.snapshots import Evaluation
+from phasegate.gates.vocabulary.enums import Recommendation
+from phasegate.gates.vocabulary.snapshots import Evaluation
 
 
 def with_recycle_limit(evaluation: Evaluation, recycle_count: int, limit: int) -> Evaluation:

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from phasegate.gates import budget, criteria, documentation, risk, schedule, scorecard, staffing
 from phasegate.gates.budget import BudgetEvidence
 from phasegate.gates.criteria import Criterion, evidence_reference, per_evaluation
-from phasegate.models.evidence import GateEvidence
-from phasegate.models.snapshots import CriterionResult
-from phasegate.models.template import CriterionDef, GateDef, LifecycleTemplate, Location
+from phasegate.gates.vocabulary.evidence import GateEvidence
+from phasegate.gates.vocabulary.snapshots import CriterionResult
+from phasegate.gates.vocabulary.template import CriterionDef, GateDef, LifecycleTemplate, Location
 
 ParamCheck = Callable[[CriterionDef], list[str]]
 

@@ -18,8 +18,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from phasegate.models.lessons import LessonRecord
-from phasegate.models.snapshots import Evaluation
+from phasegate.gates.vocabulary.lessons import LessonRecord
+from phasegate.gates.vocabulary.snapshots import Evaluation
 
 SAME_GATE = 50
 SAME_TEMPLATE = 20

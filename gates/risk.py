@@ -16,10 +16,10 @@ from collections.abc import Sequence
 from typing import TypeGuard
 
 from phasegate.gates.criteria import Criterion, evidence_reference, params_check, per_evaluation, per_template
-from phasegate.models.errors import InputError
-from phasegate.models.evidence import GateEvidence, RiskEvidence
-from phasegate.models.snapshots import CriterionResult
-from phasegate.models.template import CriterionDef, GateDef, LifecycleTemplate, RiskBandDef, RiskScaleDef
+from phasegate.gates.vocabulary.errors import InputError
+from phasegate.gates.vocabulary.evidence import GateEvidence, RiskEvidence
+from phasegate.gates.vocabulary.snapshots import CriterionResult
+from phasegate.gates.vocabulary.template import CriterionDef, GateDef, LifecycleTemplate, RiskBandDef, RiskScaleDef
 
 RESPONSES = ("avoid", "mitigate", "transfer", "accept", "escalate", "exploit", "enhance", "share")
 """Risk responses a template may name (PMBOK threats and opportunities); a misspelt one is a template error."""

@@ -12,9 +12,9 @@ from __future__ import annotations
 from datetime import date
 
 from phasegate.gates.criteria import Criterion, evidence_reference, params_check, per_template
-from phasegate.models.evidence import GateEvidence, MilestoneEvidence
-from phasegate.models.snapshots import CriterionResult
-from phasegate.models.template import CriterionDef, GateDef, LifecycleTemplate
+from phasegate.gates.vocabulary.evidence import GateEvidence, MilestoneEvidence
+from phasegate.gates.vocabulary.snapshots import CriterionResult
+from phasegate.gates.vocabulary.template import CriterionDef, GateDef, LifecycleTemplate
 
 PARAMS: dict[str, tuple[str, ...]] = {"schedule.milestones_done": ("tolerance_days",)}
 """Accepted params per criterion code."""

@@ -23,10 +23,10 @@ from typing import Literal, NamedTuple
 from pydantic import BaseModel, ConfigDict
 
 from phasegate.gates.criteria import Criterion, evidence_reference, per_template
-from phasegate.models.errors import InputError
-from phasegate.models.evidence import GateEvidence, ScoreEvidence
-from phasegate.models.snapshots import CriterionResult
-from phasegate.models.template import CriterionDef, GateDef, LifecycleTemplate, ScorecardDef
+from phasegate.gates.vocabulary.errors import InputError
+from phasegate.gates.vocabulary.evidence import GateEvidence, ScoreEvidence
+from phasegate.gates.vocabulary.snapshots import CriterionResult
+from phasegate.gates.vocabulary.template import CriterionDef, GateDef, LifecycleTemplate, ScorecardDef
 
 CODES = ("scorecard.pass",)
 

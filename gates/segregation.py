@@ -6,8 +6,8 @@ never launder an act the signer could not do in their own name.
 
 from __future__ import annotations
 
-from phasegate.models.snapshots import ProjectSnapshot, RoundSnapshot
-from phasegate.models.template import SegregationDef
+from phasegate.gates.vocabulary.snapshots import ProjectSnapshot, RoundSnapshot
+from phasegate.gates.vocabulary.template import SegregationDef
 
 
 def segregation_breach(

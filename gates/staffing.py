@@ -15,9 +15,9 @@ from __future__ import annotations
 from typing import Any
 
 from phasegate.gates.capacity import shortfall_text, shortfall_text_zh, shortfalls
-from phasegate.models.evidence import GateEvidence
-from phasegate.models.snapshots import CriterionResult
-from phasegate.models.template import CriterionDef, GateDef, LifecycleTemplate
+from phasegate.gates.vocabulary.evidence import GateEvidence
+from phasegate.gates.vocabulary.snapshots import CriterionResult
+from phasegate.gates.vocabulary.template import CriterionDef, GateDef, LifecycleTemplate
 
 CODE = "resources.committed"
 

@@ -14,9 +14,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from phasegate.models.snapshots import ProjectSnapshot
-from phasegate.models.template import LifecycleTemplate
-from phasegate.models.tolerance import PROJECT_SCOPE, Dimension, ToleranceDef, ToleranceLevel, ToleranceRecord
+from phasegate.gates.vocabulary.snapshots import ProjectSnapshot
+from phasegate.gates.vocabulary.template import LifecycleTemplate
+from phasegate.gates.vocabulary.tolerance import PROJECT_SCOPE, Dimension, ToleranceDef, ToleranceLevel, ToleranceRecord
 
 Source = Literal["set", "template", "unset"]
 

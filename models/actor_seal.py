@@ -17,8 +17,8 @@ from datetime import datetime, timedelta
 from itsdangerous import BadData, URLSafeSerializer
 from pydantic import ValidationError
 
-from phasegate.models.errors import PermissionDeniedError
-from phasegate.models.identity import Actor
+from phasegate.gates.vocabulary.errors import PermissionDeniedError
+from phasegate.gates.vocabulary.identity import Actor
 
 SALT = "phasegate.flow-actor.v1"
 TTL = timedelta(minutes=15)

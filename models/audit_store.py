@@ -34,7 +34,7 @@ from phasegate.gates.audit import (
     require_key_after,
     verify_rows,
 )
-from phasegate.models.errors import AuditKeyError, InputError
+from phasegate.gates.vocabulary.errors import AuditKeyError, InputError
 from phasegate.models.tables import AuditEntry
 
 AUDIT_LOCK_KEY = 0x7068617365676174

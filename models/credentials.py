@@ -23,8 +23,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Column, CursorResult, or_, select, true, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from phasegate.gates.vocabulary.errors import InputError, NotFoundError
 from phasegate.models.audit_store import append_audit
-from phasegate.models.errors import InputError, NotFoundError
 from phasegate.models.tables import Person, WebCredential, WebSession
 
 MIN_PASSWORD_LENGTH = 12
@@ -247,7 +247,7 @@ def person_is_disabled(session: Session, person_id: str) -> bool:
 
 @dataclass(frozen=True)
 class SqlCredentials:
-    """The ``gates.ports.Credentials`` adapter: re-authentication for a Part 11 signature.
+    """The ``usecases.ports.Credentials`` adapter: re-authentication for a Part 11 signature.
 
     Outside the vote's transaction: spending a TOTP step must stick even when the vote is then refused for
     another reason, or the same code could be tried again.

@@ -20,7 +20,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from phasegate.models.errors import InputError
+from phasegate.gates.vocabulary.errors import InputError
 from phasegate.models.private_files import private_file
 
 # ``scheme://user:password@host``: the password part, for URLs SQLAlchemy cannot parse (so cannot hide for us).

@@ -28,10 +28,10 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
+from phasegate.gates.vocabulary.errors import InputError
+from phasegate.gates.vocabulary.limits import DEFAULT_LIMITS, IntakeLimits
 from phasegate.models.documents import SECTION_FORMATS, file_format, sections_of
-from phasegate.models.errors import InputError
 from phasegate.models.file_intake import CHUNK, open_regular, read_chunks
-from phasegate.models.limits import DEFAULT_LIMITS, IntakeLimits
 from phasegate.models.settings import Settings
 
 STORE_KEY = re.compile(r"^sha256/[0-9a-f]{2}/[0-9a-f]{62}$")

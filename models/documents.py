@@ -8,7 +8,7 @@ PDF (bookmarks, else the lines of its text). Other formats (xlsx, mpp, ...) have
 
 A damaged DOCX or PDF must not stop a registration: its hash and size are still facts, so ``headings`` is
 None and ``unreadable_reason`` says why. A file that cannot be opened, is not a regular file or is over a size
-cap (the document's bytes, a DOCX's unzipped XML, a PDF's pages: ``models.limits``) is an ``InputError``:
+cap (the document's bytes, a DOCX's unzipped XML, a PDF's pages: ``gates.vocabulary.limits``) is an ``InputError``:
 parsers multiply their input, and a file too big to read for its sections is refused rather than half-read.
 """
 
@@ -25,9 +25,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from phasegate.models.errors import InputError
+from phasegate.gates.vocabulary.errors import InputError
+from phasegate.gates.vocabulary.limits import DEFAULT_LIMITS, IntakeLimits, megabytes, raise_hint
 from phasegate.models.file_intake import CHUNK, FileTooLargeError, open_regular, read_chunks
-from phasegate.models.limits import DEFAULT_LIMITS, IntakeLimits, megabytes, raise_hint
 
 __all__ = ["CHUNK", "DocumentFacts", "current_sha256", "inspect_document", "markdown_headings", "sections_of"]
 

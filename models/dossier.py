@@ -33,9 +33,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from phasegate.gates.audit import GENESIS_HASH, AuditRecord, iso_utc, record_hash
+from phasegate.gates.vocabulary.canonical import canonical_json, sha256_hex
+from phasegate.gates.vocabulary.errors import InputError, NotFoundError
 from phasegate.models.audit_store import iter_audit, verify_audit
-from phasegate.models.canonical import canonical_json, sha256_hex
-from phasegate.models.errors import InputError, NotFoundError
 from phasegate.models.tables import (
     ApprovalRound,
     Condition,
@@ -330,7 +330,7 @@ def _evidence_hash_of(evidence: Any) -> str:
 
 
 def _meaning(kind: str, decision: str | None) -> str:
-    """The meaning ``gates.approvals`` writes for an act: the same rule, so a stored row can be checked."""
+    """The meaning ``usecases.approvals`` writes for an act: the same rule, so a stored row can be checked."""
     if kind == "abstain":
         return "abstained"
     if kind == "recuse":

@@ -16,8 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from phasegate.models.errors import InputError
-from phasegate.models.limits import megabytes, raise_hint
+from phasegate.gates.vocabulary.errors import InputError
+from phasegate.gates.vocabulary.limits import megabytes, raise_hint
 
 CHUNK = 1024 * 1024
 """Files are read in 1 MiB chunks so a large plan or spreadsheet never sits in memory just to be hashed."""

@@ -10,7 +10,7 @@ shortest text that reads back as the same float, which is what the cell shows. T
 separators or a decimal comma is refused rather than guessed at: ``1,234`` is a thousand in one country and
 barely more than one in another.
 
-Files are capped (``models.limits``) before a parser sees them: only regular files within
+Files are capped (``gates.vocabulary.limits``) before a parser sees them: only regular files within
 ``PHASEGATE_MAX_IMPORT_MB``; an XLSX whose parts would unzip past ``PHASEGATE_MAX_XLSX_UNZIPPED_MB`` is refused
 from its zip directory alone (a 300,000-row workbook took 42 s and 730 MB in openpyxl); and reading stops
 at ``PHASEGATE_MAX_IMPORT_ROWS`` rows with one clear refusal instead of a long, memory-hungry import.
@@ -33,10 +33,10 @@ from typing import Annotated, Any, Literal, NoReturn, TypeVar, get_args
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, model_validator
 
-from phasegate.models.errors import InputError
-from phasegate.models.evidence import MAX_AMOUNT
+from phasegate.gates.vocabulary.errors import InputError
+from phasegate.gates.vocabulary.evidence import MAX_AMOUNT
+from phasegate.gates.vocabulary.limits import DEFAULT_LIMITS, IntakeLimits, megabytes, raise_hint
 from phasegate.models.file_intake import FileTooLargeError, open_regular, read_chunks
-from phasegate.models.limits import DEFAULT_LIMITS, IntakeLimits, megabytes, raise_hint
 
 ALLOWED_SUFFIXES = (".csv", ".xlsx")
 CSV_DELIMITERS = (",", ";", "\t")

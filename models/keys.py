@@ -25,7 +25,7 @@ import secrets
 import stat
 from pathlib import Path
 
-from phasegate.models.errors import SecretKeyError
+from phasegate.gates.vocabulary.errors import SecretKeyError
 from phasegate.models.settings import Settings
 
 MIN_KEY_BYTES = 32

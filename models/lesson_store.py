@@ -19,9 +19,9 @@ from typing import Any
 from sqlalchemy import func, literal, select, text, update
 from sqlalchemy.orm import Session
 
+from phasegate.gates.vocabulary.enums import LessonCategory, LessonUseKind
+from phasegate.gates.vocabulary.lessons import LessonDueRecord, LessonRecord, LessonUseRecord
 from phasegate.models import tables as t
-from phasegate.models.enums import LessonCategory, LessonUseKind
-from phasegate.models.lessons import LessonDueRecord, LessonRecord, LessonUseRecord
 
 SEARCH_LIMIT = 50
 

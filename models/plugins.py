@@ -16,7 +16,7 @@ from collections.abc import Callable
 from importlib.metadata import entry_points
 from typing import Any
 
-from phasegate.models.errors import PhasegateError
+from phasegate.gates.vocabulary.errors import PhasegateError
 
 GROUP = "phasegate.criteria"
 _CODE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")

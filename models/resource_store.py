@@ -12,9 +12,9 @@ from datetime import date, datetime
 from sqlalchemy import delete, select, tuple_
 from sqlalchemy.orm import Session
 
+from phasegate.gates.vocabulary.enums import ProjectStatus
+from phasegate.gates.vocabulary.resources import CapacityOverride, DemandLine, PriorityRecord, ResourceProfile
 from phasegate.models import tables as t
-from phasegate.models.enums import ProjectStatus
-from phasegate.models.resources import CapacityOverride, DemandLine, PriorityRecord, ResourceProfile
 
 
 def _profile(row: t.ResourceProfileRow) -> ResourceProfile:

@@ -8,7 +8,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from phasegate.models.limits import MB, IntakeLimits
+from phasegate.gates.vocabulary.limits import MB, IntakeLimits
 
 
 class Settings(BaseSettings):
@@ -60,7 +60,7 @@ class Settings(BaseSettings):
         description="A TrueType/OpenType font with Chinese glyphs for PDF reports and charts (PHASEGATE_REPORT_FONT); "
         "default: the first found by fontconfig (fc-list :lang=zh-cn).",
     )
-    # Caps on what is read from outside (models/limits.py says why); each refusal names its variable.
+    # Caps on what is read from outside (gates/vocabulary/limits.py says why); each refusal names its variable.
     max_document_mb: int = Field(default=50, ge=1, le=4096, description="Largest document `doc add` registers.")
     max_import_mb: int = Field(default=20, ge=1, le=4096, description="Largest CSV/XLSX file an import reads.")
     max_import_rows: int = Field(default=100_000, ge=1, le=100_000_000, description="Most rows in one import file.")

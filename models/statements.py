@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from sqlalchemy import Table, bindparam, case, func, insert, select, update
 
+from phasegate.gates.vocabulary.enums import RoundStatus
 from phasegate.models import tables as t
-from phasegate.models.enums import RoundStatus
 
 
 def _table(entity: type[t.Base]) -> Table:

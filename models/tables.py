@@ -35,7 +35,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from phasegate.models.enums import (
+from phasegate.gates.vocabulary.enums import (
     BallotKind,
     Decision,
     DocumentStatus,
@@ -47,7 +47,7 @@ from phasegate.models.enums import (
     ReviewStatus,
     RoundStatus,
 )
-from phasegate.models.tolerance import Dimension, ExceptionDecision, ToleranceLevel
+from phasegate.gates.vocabulary.tolerance import Dimension, ExceptionDecision, ToleranceLevel
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -765,7 +765,7 @@ class RagSnapshot(Base):
 
 
 class ResourceProfileRow(Base):
-    """A person as a resource (``models.resources.ResourceProfile``): role, FTE, hours per day, calendar region."""
+    """A person as a resource (``gates.vocabulary.resources.ResourceProfile``): role, FTE, hours per day, calendar region."""
 
     __tablename__ = "resource_profiles"
 

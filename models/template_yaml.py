@@ -16,13 +16,20 @@ from typing import Any, NoReturn, get_args, get_origin
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from phasegate.models.canonical import sha256_hex
-from phasegate.models.errors import InputError, TemplateError
-from phasegate.models.template import DeliverableDef, GateDef, LifecycleTemplate, Location, StageDef, reference_problems
+from phasegate.gates.vocabulary.canonical import sha256_hex
+from phasegate.gates.vocabulary.errors import InputError, TemplateError
+from phasegate.gates.vocabulary.template import (
+    DeliverableDef,
+    GateDef,
+    LifecycleTemplate,
+    Location,
+    StageDef,
+    reference_problems,
+)
 
 SCHEMA_ID = "urn:phasegate:schema:lifecycle-template"
 
-# Patterns of models/template.py, said in words: an author should not have to read a regular expression.
+# Patterns of gates/vocabulary/template.py, said in words: an author should not have to read a regular expression.
 _PATTERN_WORDS = {
     r"^[a-z0-9][a-z0-9-]*$": "an id of lowercase letters, digits and hyphens, starting with a letter or digit "
     "(for example 'business-case')",

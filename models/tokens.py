@@ -20,8 +20,8 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from phasegate.gates.vocabulary.errors import ConflictError, InputError, NotFoundError
 from phasegate.models.audit_store import append_audit
-from phasegate.models.errors import ConflictError, InputError, NotFoundError
 from phasegate.models.tables import ApiToken, Person
 
 TOKEN_PREFIX = "pgt_"

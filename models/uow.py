@@ -21,10 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from phasegate.gates import portfolio as pf
 from phasegate.gates.analytics import ConditionFact, GateFacts, ProjectFact, ReviewCount, RoundFact
-from phasegate.models import statements as q
-from phasegate.models import tables as t
-from phasegate.models.audit_store import AuditDraft, append_audit_entries
-from phasegate.models.enums import (
+from phasegate.gates.vocabulary.enums import (
     BallotKind,
     Decision,
     DocumentStatus,
@@ -33,13 +30,17 @@ from phasegate.models.enums import (
     ReviewStatus,
     RoundStatus,
 )
-from phasegate.models.errors import ConflictError
-from phasegate.models.evidence import DocumentEvidence, EvmSnapshot, MilestoneEvidence, RiskEvidence, ScoreEvidence
-from phasegate.models.identity import OrgRole
-from phasegate.models.lesson_store import LessonRepository
-from phasegate.models.monitoring import MonitorInput, RagRow
-from phasegate.models.resource_store import ResourceRepository
-from phasegate.models.snapshots import (
+from phasegate.gates.vocabulary.errors import ConflictError
+from phasegate.gates.vocabulary.evidence import (
+    DocumentEvidence,
+    EvmSnapshot,
+    MilestoneEvidence,
+    RiskEvidence,
+    ScoreEvidence,
+)
+from phasegate.gates.vocabulary.identity import OrgRole
+from phasegate.gates.vocabulary.monitoring import MonitorInput, RagRow
+from phasegate.gates.vocabulary.snapshots import (
     BaselineRecord,
     ConditionRecord,
     ConditionSpec,
@@ -56,8 +57,8 @@ from phasegate.models.snapshots import (
     StoredTemplate,
     VoteRecord,
 )
-from phasegate.models.template import LifecycleTemplate
-from phasegate.models.tolerance import (
+from phasegate.gates.vocabulary.template import LifecycleTemplate
+from phasegate.gates.vocabulary.tolerance import (
     Dimension,
     ExceptionDecision,
     ToleranceException,
@@ -65,6 +66,11 @@ from phasegate.models.tolerance import (
     ToleranceRecord,
     plain,
 )
+from phasegate.models import statements as q
+from phasegate.models import tables as t
+from phasegate.models.audit_store import AuditDraft, append_audit_entries
+from phasegate.models.lesson_store import LessonRepository
+from phasegate.models.resource_store import ResourceRepository
 
 
 def _project(row: Row[Any]) -> ProjectSnapshot:

@@ -19,8 +19,8 @@ from apprise import NotifyFormat
 from apprise.result import AppriseResult, AppriseResultStatus
 from markupsafe import escape
 
-from phasegate.models.enums import OutboxStatus
-from phasegate.models.errors import InputError
+from phasegate.gates.vocabulary.enums import OutboxStatus
+from phasegate.gates.vocabulary.errors import InputError
 from phasegate.notifications.email import attachments_from_context, rendered_attachments, write_attachments
 from phasegate.notifications.links import LinkSigner, has_link_requests, sign_links
 from phasegate.notifications.render import RenderedMessage, code_span, render

@@ -42,8 +42,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from phasegate.models.enums import OutboxStatus
-from phasegate.models.errors import ConflictError, InputError, NotFoundError
+from phasegate.gates.vocabulary.enums import OutboxStatus
+from phasegate.gates.vocabulary.errors import ConflictError, InputError, NotFoundError
 from phasegate.models.tables import OutboxMessage
 from phasegate.notifications.targets import redact_target
 

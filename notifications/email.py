@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from phasegate.models.errors import InputError
+from phasegate.gates.vocabulary.errors import InputError
 
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
 INVITATION_NAME = "gate-review.ics"

@@ -27,7 +27,7 @@ from uuid import UUID
 
 from itsdangerous import BadData, BadSignature, URLSafeSerializer
 
-from phasegate.models.errors import InputError, PermissionDeniedError
+from phasegate.gates.vocabulary.errors import InputError, PermissionDeniedError
 
 MIN_SECRET_BYTES = 32
 """HMAC keys shorter than this are guessable offline from one captured link."""

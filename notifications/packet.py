@@ -22,7 +22,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from phasegate.models.errors import InputError
+from phasegate.gates.vocabulary.errors import InputError
 from phasegate.notifications.render import LOCALES, environment
 
 PACKET_TEMPLATE = "packet.html.j2"

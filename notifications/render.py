@@ -64,8 +64,8 @@ from jinja2 import FileSystemLoader, StrictUndefined, TemplateNotFound, Undefine
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup, escape
 
-from phasegate.models.enums import Locale
-from phasegate.models.errors import InputError
+from phasegate.gates.vocabulary.enums import Locale
+from phasegate.gates.vocabulary.errors import InputError
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 

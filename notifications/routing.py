@@ -23,7 +23,7 @@ never the secret. Undeclared placeholders are declared for Apprise automatically
 ``template:`` section (one may still give defaults there).
 
 Only this file's placeholders are ever filled. A person's own notify URL is sent exactly as typed: input
-refuses ``${...}`` in it (``models.commands.AddPerson``) and the dispatcher dead-letters one stored earlier,
+refuses ``${...}`` in it (``gates.vocabulary.commands.AddPerson``) and the dispatcher dead-letters one stored earlier,
 because whoever registers a URL would otherwise choose which of the dispatcher's environment variables (its
 secret key included) is sent to their receiver.
 
@@ -44,7 +44,7 @@ import yaml
 from apprise.template import NotifyTemplate
 from apprise.utils.logic import is_exclusive_match
 
-from phasegate.models.errors import InputError
+from phasegate.gates.vocabulary.errors import InputError
 from phasegate.notifications.targets import PLACEHOLDER, placeholder_names, redact_target
 
 # A request for tags: each item is an alternative; a tuple/list item is a set of tags that must all match.

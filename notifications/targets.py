@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
 
-from phasegate.models.errors import InputError
+from phasegate.gates.vocabulary.errors import InputError
 
 _MASK = "****"
 

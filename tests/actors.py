@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from phasegate.gates import approvals
-from phasegate.models.commands import CastVote
-from phasegate.models.identity import SYSTEM_ACTOR, Actor, AuthMethod, OrgRole
+from phasegate.gates.vocabulary.commands import CastVote
+from phasegate.gates.vocabulary.identity import SYSTEM_ACTOR, Actor, AuthMethod, OrgRole
+from phasegate.usecases import approvals
 
 
 def person(person_id: str, *roles: OrgRole, acting_admin: str | None = None) -> Actor:

@@ -15,12 +15,12 @@ from typing import Any
 
 import yaml
 
-from phasegate.gates import services
-from phasegate.gates.ports import UnitOfWork
-from phasegate.models.commands import CreateProject, RegisterDocument
-from phasegate.models.identity import SYSTEM_ACTOR
-from phasegate.models.template import LifecycleTemplate
+from phasegate.gates.vocabulary.commands import CreateProject, RegisterDocument
+from phasegate.gates.vocabulary.identity import SYSTEM_ACTOR
+from phasegate.gates.vocabulary.template import LifecycleTemplate
 from phasegate.models.template_yaml import load_template_text, shipped_templates
+from phasegate.usecases import services
+from phasegate.usecases.ports import UnitOfWork
 
 TWO_OF_THREE = {"policy": "m_of_n", "m": 2, "approvers": ["sponsor", "finance", "pmo"]}
 SIGNERS = {"sponsor": "sam", "pmo": "pam"}

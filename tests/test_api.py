@@ -25,15 +25,15 @@ from typer.testing import CliRunner
 
 from phasegate.flows.cli import tokens as token_cli
 from phasegate.flows.cli.common import os_login
-from phasegate.gates import services
+from phasegate.gates.vocabulary.commands import AddPerson
+from phasegate.gates.vocabulary.identity import SYSTEM_ACTOR, OrgRole
 from phasegate.models import tables as t
-from phasegate.models.commands import AddPerson
 from phasegate.models.db import make_engine, make_session_factory
-from phasegate.models.identity import SYSTEM_ACTOR, OrgRole
 from phasegate.models.settings import Settings
 from phasegate.models.template_yaml import shipped_templates, template_content_hash
 from phasegate.models.tokens import create_token, find_token, revoke, token_hash
 from phasegate.models.uow import SqlUnitOfWork
+from phasegate.usecases import services
 from phasegate.web.app import create_app
 
 PEOPLE = ("sam", "mgr", "pam", "fin", "vic", "ann")

@@ -26,12 +26,12 @@ from schemathesis.config import SchemathesisConfig
 from schemathesis.generation.modes import GenerationMode
 from schemathesis.schemas import BaseSchema
 
-from phasegate.gates import services
-from phasegate.models.commands import CreateProject
+from phasegate.gates.vocabulary.commands import CreateProject
+from phasegate.gates.vocabulary.identity import SYSTEM_ACTOR
 from phasegate.models.db import make_engine, make_session_factory
-from phasegate.models.identity import SYSTEM_ACTOR
 from phasegate.models.settings import Settings
 from phasegate.models.uow import SqlUnitOfWork
+from phasegate.usecases import services
 from phasegate.web.api import router
 from phasegate.web.api_resources import router as resources_router
 from phasegate.web.api_session import router as session_router

@@ -9,12 +9,12 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from phasegate.gates import approvals, services
+from phasegate.gates.vocabulary.commands import AddPerson
+from phasegate.gates.vocabulary.identity import SYSTEM_ACTOR
 from phasegate.models import tables as t
-from phasegate.models.commands import AddPerson
 from phasegate.models.db import make_engine, make_session_factory
-from phasegate.models.identity import SYSTEM_ACTOR
 from phasegate.models.uow import SqlUnitOfWork
+from phasegate.usecases import approvals, services
 from tests.test_api import SECTIONS, Api, api, ready_project, write_document
 
 __all__ = ["api"]  # the fixture, imported so these tests use the same app and seeded people

@@ -15,19 +15,19 @@ from uuid import UUID
 import pytest
 from sqlalchemy import event, select
 
-from phasegate.gates import approvals, services
-from phasegate.gates.ports import UnitOfWork
+from phasegate.gates.vocabulary.commands import AddPerson, CastVote, Delegate, RecordCost, RequestReview
+from phasegate.gates.vocabulary.enums import BallotKind, Decision, ProjectStatus, Recommendation, RoundStatus
+from phasegate.gates.vocabulary.errors import ConflictError, InputError, PermissionDeniedError
+from phasegate.gates.vocabulary.identity import SYSTEM_ACTOR
+from phasegate.gates.vocabulary.snapshots import ConditionSpec
 from phasegate.models import tables as t
 from phasegate.models.audit_store import verify_audit
-from phasegate.models.commands import AddPerson, CastVote, Delegate, RecordCost, RequestReview
 from phasegate.models.db import make_engine, make_session_factory
-from phasegate.models.enums import BallotKind, Decision, ProjectStatus, Recommendation, RoundStatus
-from phasegate.models.errors import ConflictError, InputError, PermissionDeniedError
-from phasegate.models.identity import SYSTEM_ACTOR
-from phasegate.models.snapshots import ConditionSpec
 from phasegate.models.template_yaml import template_content_hash
 from phasegate.models.uow import SqlUnitOfWork
 from phasegate.notifications.routing import expand_targets, parse_org_config
+from phasegate.usecases import approvals, services
+from phasegate.usecases.ports import UnitOfWork
 from tests import actors
 from tests.gatekeeping import add_ready_project, probe, variant
 

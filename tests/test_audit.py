@@ -31,10 +31,10 @@ from phasegate.gates.audit import (
     next_record,
     verify_chain,
 )
+from phasegate.gates.vocabulary.canonical import sha256_hex
+from phasegate.gates.vocabulary.errors import InputError
 from phasegate.models.audit_store import append_audit, audit_head, iter_audit, verify_audit
-from phasegate.models.canonical import sha256_hex
 from phasegate.models.db import make_engine, make_session_factory
-from phasegate.models.errors import InputError
 from phasegate.models.tables import AuditEntry, Base
 
 T0 = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)

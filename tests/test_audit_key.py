@@ -20,10 +20,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from phasegate.flows.cli.common import os_login
 from phasegate.gates.audit import GENESIS_HASH, KEYED, UNKEYED, build_chain, entry_hash, verify_chain
+from phasegate.gates.vocabulary.errors import AuditKeyError
 from phasegate.models import schema
 from phasegate.models.audit_store import AuditDraft, append_audit_entries, iter_audit
 from phasegate.models.db import make_engine, make_session_factory
-from phasegate.models.errors import AuditKeyError
 from phasegate.models.keys import derive_audit_key
 from phasegate.models.tables import AuditEntry, Person
 from tests.actors import bootstrap_admin_args

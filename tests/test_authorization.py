@@ -16,11 +16,8 @@ from uuid import UUID
 import pytest
 from sqlalchemy import select
 
-from phasegate.gates import approvals, people, services
 from phasegate.gates.authorization import MATRIX, Act, authorize, check_sponsor_and_manager
-from phasegate.gates.ports import UnitOfWork
-from phasegate.models import tables as t
-from phasegate.models.commands import (
+from phasegate.gates.vocabulary.commands import (
     AddPerson,
     CastVote,
     CreateProject,
@@ -31,13 +28,16 @@ from phasegate.models.commands import (
     UpdatePerson,
     UpdateProject,
 )
+from phasegate.gates.vocabulary.enums import Decision, RoundStatus
+from phasegate.gates.vocabulary.errors import AuthorizationError, ConflictError, PermissionDeniedError
+from phasegate.gates.vocabulary.identity import SYSTEM_ACTOR, Actor, AuthMethod, OrgRole
+from phasegate.gates.vocabulary.snapshots import ConditionSpec, ProjectSnapshot
+from phasegate.models import tables as t
 from phasegate.models.db import make_engine, make_session_factory
-from phasegate.models.enums import Decision, RoundStatus
-from phasegate.models.errors import AuthorizationError, ConflictError, PermissionDeniedError
-from phasegate.models.identity import SYSTEM_ACTOR, Actor, AuthMethod, OrgRole
-from phasegate.models.snapshots import ConditionSpec, ProjectSnapshot
 from phasegate.models.template_yaml import template_content_hash
 from phasegate.models.uow import SqlUnitOfWork
+from phasegate.usecases import approvals, people, services
+from phasegate.usecases.ports import UnitOfWork
 from tests import actors
 from tests.gatekeeping import TWO_OF_THREE, add_ready_project, probe, variant
 

@@ -12,11 +12,11 @@ import pytest
 
 from phasegate.gates.budget import BUDGET_CRITERIA, PARAMS, BudgetEvidence, param_problems
 from phasegate.gates.evaluation import recommend
-from phasegate.models.enums import CriterionKind, Recommendation
-from phasegate.models.errors import InputError
-from phasegate.models.evidence import EvmSnapshot
-from phasegate.models.snapshots import CriterionResult
-from phasegate.models.template import CriterionDef
+from phasegate.gates.vocabulary.enums import CriterionKind, Recommendation
+from phasegate.gates.vocabulary.errors import InputError
+from phasegate.gates.vocabulary.evidence import EvmSnapshot
+from phasegate.gates.vocabulary.snapshots import CriterionResult
+from phasegate.gates.vocabulary.template import CriterionDef
 
 pytestmark = pytest.mark.unit  # pure: no database, no Prefect, no browser (make test-fast)
 

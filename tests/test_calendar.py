@@ -18,8 +18,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from phasegate.gates.calendar import START_OF_BUSINESS, WorkingCalendar, _holidays_of
-from phasegate.models.errors import InputError
-from phasegate.models.template import CalendarDef
+from phasegate.gates.vocabulary.errors import InputError
+from phasegate.gates.vocabulary.template import CalendarDef
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NEW_YORK = ZoneInfo("America/New_York")

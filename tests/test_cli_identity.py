@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 
 from phasegate.flows.cli.common import os_login
-from phasegate.gates import people
-from phasegate.models.commands import UpdatePerson
+from phasegate.gates.vocabulary.commands import UpdatePerson
+from phasegate.gates.vocabulary.identity import SYSTEM_ACTOR
 from phasegate.models.db import make_engine, make_session_factory
-from phasegate.models.identity import SYSTEM_ACTOR
 from phasegate.models.uow import SqlUnitOfWork
+from phasegate.usecases import people
 from tests import actors
 from tests.conftest import TEST_AUDIT_KEY
 from tests.test_cli import Cli

@@ -28,11 +28,11 @@ from uuid import UUID
 
 from sqlalchemy import select, text
 
-from phasegate.gates import approvals, services
 from phasegate.gates.lifecycle import apply_decision as lifecycle_move
+from phasegate.gates.vocabulary.commands import CastVote
+from phasegate.gates.vocabulary.enums import Decision, RoundStatus
 from phasegate.models import tables as t
-from phasegate.models.commands import CastVote
-from phasegate.models.enums import Decision, RoundStatus
+from phasegate.usecases import approvals, services
 from tests import actors, workers
 from tests.workers import SEATS, Database
 

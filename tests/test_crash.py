@@ -31,10 +31,10 @@ from uuid import UUID
 
 import pytest
 
-from phasegate.gates import services
 from phasegate.gates.lifecycle import apply_decision as lifecycle_move
-from phasegate.models.enums import Decision
-from phasegate.models.snapshots import ProjectSnapshot
+from phasegate.gates.vocabulary.enums import Decision
+from phasegate.gates.vocabulary.snapshots import ProjectSnapshot
+from phasegate.usecases import services
 from tests import workers
 from tests.receivers import HttpReceiver
 from tests.workers import Database, StoreFacts

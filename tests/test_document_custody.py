@@ -24,9 +24,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from phasegate.gates.vocabulary.identity import SYSTEM_ACTOR
 from phasegate.models import tables as t
 from phasegate.models.db import make_engine, make_session_factory
-from phasegate.models.identity import SYSTEM_ACTOR
 from phasegate.models.settings import Settings
 from phasegate.models.template_yaml import shipped_templates
 from phasegate.web.app import create_app
@@ -389,9 +389,9 @@ def test_doc_adopt_takes_documents_registered_before_the_store_into_custody(pg: 
     import hashlib
     from datetime import UTC, datetime
 
-    from phasegate.gates import services
-    from phasegate.models.commands import RegisterDocument
+    from phasegate.gates.vocabulary.commands import RegisterDocument
     from phasegate.models.uow import SqlUnitOfWork
+    from phasegate.usecases import services
 
     engine = make_engine(pg.url)
     sessions = make_session_factory(engine)

@@ -14,12 +14,12 @@ import pytest
 
 from phasegate.gates.documentation import DOCUMENTATION_CRITERIA, has_section, param_problems, section_key
 from phasegate.gates.evaluation import recommend
+from phasegate.gates.vocabulary.enums import CriterionKind, DocumentStatus, Recommendation
+from phasegate.gates.vocabulary.errors import InputError
+from phasegate.gates.vocabulary.evidence import DocumentEvidence, GateEvidence
+from phasegate.gates.vocabulary.snapshots import CriterionResult
+from phasegate.gates.vocabulary.template import CriterionDef, DeliverableDef, GateDef, LifecycleTemplate, StageDef
 from phasegate.models.document_store import DocumentStore, store_key
-from phasegate.models.enums import CriterionKind, DocumentStatus, Recommendation
-from phasegate.models.errors import InputError
-from phasegate.models.evidence import DocumentEvidence, GateEvidence
-from phasegate.models.snapshots import CriterionResult
-from phasegate.models.template import CriterionDef, DeliverableDef, GateDef, LifecycleTemplate, StageDef
 
 pytestmark = pytest.mark.unit  # pure: no database, no Prefect, no browser (make test-fast)
 

@@ -14,8 +14,8 @@ from docx.enum.style import WD_STYLE_TYPE
 from fpdf import FPDF
 from pypdf import PdfReader, PdfWriter
 
+from phasegate.gates.vocabulary.errors import InputError
 from phasegate.models.documents import CHUNK, PDF_LINE_CHARS, current_sha256, inspect_document, markdown_headings
-from phasegate.models.errors import InputError
 
 pytestmark = pytest.mark.unit  # pure: no database, no Prefect, no browser (make test-fast)
 
@@ -273,8 +273,8 @@ def test_current_sha256_follows_the_file(tmp_path: Path) -> None:
 
 
 def test_pdf_pages_and_docx_xml_over_their_caps_are_refused(tmp_path: Path) -> None:
+    from phasegate.gates.vocabulary.limits import IntakeLimits
     from phasegate.models.file_intake import FileTooLargeError
-    from phasegate.models.limits import IntakeLimits
 
     pdf = FPDF()
     for page in range(5):

@@ -25,24 +25,24 @@ from sqlalchemy import select, update
 from sqlalchemy.sql.expression import Executable
 
 from phasegate.flows.dossier import render_dossier_html
-from phasegate.gates import approvals, services
-from phasegate.gates.ports import UnitOfWork
-from phasegate.models import tables as t
-from phasegate.models.commands import (
+from phasegate.gates.vocabulary.commands import (
     AddPerson,
     CastVote,
     Delegate,
     RecordCost,
     RequestReview,
 )
+from phasegate.gates.vocabulary.enums import Decision
+from phasegate.gates.vocabulary.errors import ConflictError, NotFoundError
+from phasegate.gates.vocabulary.identity import SYSTEM_ACTOR
+from phasegate.gates.vocabulary.snapshots import ConditionSpec
+from phasegate.models import tables as t
 from phasegate.models.db import make_engine, make_session_factory
 from phasegate.models.dossier import Dossier, collect_dossier
-from phasegate.models.enums import Decision
-from phasegate.models.errors import ConflictError, NotFoundError
-from phasegate.models.identity import SYSTEM_ACTOR
-from phasegate.models.snapshots import ConditionSpec
 from phasegate.models.template_yaml import template_content_hash
 from phasegate.models.uow import SqlUnitOfWork
+from phasegate.usecases import approvals, services
+from phasegate.usecases.ports import UnitOfWork
 from tests import actors
 from tests.conftest import TEST_AUDIT_KEY
 from tests.gatekeeping import TWO_OF_THREE, add_ready_project, probe, variant

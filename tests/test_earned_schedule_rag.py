@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 from phasegate.gates.calendar import WorkingCalendar
 from phasegate.gates.earned_schedule import EarnedSchedule, earned_schedule, working_days
 from phasegate.gates.rag import Rag, dimension_rag, overall
-from phasegate.models.errors import InputError
-from phasegate.models.tolerance import Dimension
+from phasegate.gates.vocabulary.errors import InputError
+from phasegate.gates.vocabulary.tolerance import Dimension
 
 US = WorkingCalendar(region="US", timezone="America/New_York")
 START = date(2026, 3, 6)

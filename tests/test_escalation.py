@@ -26,8 +26,8 @@ from phasegate.gates.escalation import (
     plan_notifications,
     round_steps,
 )
-from phasegate.models.enums import Decision
-from phasegate.models.errors import InputError
+from phasegate.gates.vocabulary.enums import Decision
+from phasegate.gates.vocabulary.errors import InputError
 
 pytestmark = pytest.mark.unit  # pure: no database, no Prefect, no browser (make test-fast)
 
@@ -184,7 +184,7 @@ def test_the_module_has_no_way_to_decide() -> None:
         "datetime",
         "typing",
         "phasegate.gates.calendar",
-        "phasegate.models.errors",
+        "phasegate.gates.vocabulary.errors",
     }
     names = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
     names |= {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)}

@@ -13,8 +13,8 @@ import pytest
 from phasegate.gates.criteria import evidence_reference
 from phasegate.gates.evaluation import evaluate_gate
 from phasegate.gates.registry import default_registry
-from phasegate.models.enums import DocumentStatus
-from phasegate.models.evidence import (
+from phasegate.gates.vocabulary.enums import DocumentStatus
+from phasegate.gates.vocabulary.evidence import (
     DocumentEvidence,
     EvmSnapshot,
     GateEvidence,
@@ -22,8 +22,8 @@ from phasegate.models.evidence import (
     RiskEvidence,
     ScoreEvidence,
 )
-from phasegate.models.snapshots import CriterionResult
-from phasegate.models.template import CriterionDef, GateDef, LifecycleTemplate
+from phasegate.gates.vocabulary.snapshots import CriterionResult
+from phasegate.gates.vocabulary.template import CriterionDef, GateDef, LifecycleTemplate
 from phasegate.models.template_yaml import shipped_templates
 
 pytestmark = pytest.mark.unit  # pure: no database, no Prefect, no browser (make test-fast)

@@ -1,5 +1,5 @@
 """The evidence hash is written in one pass by pydantic's serializer (``gates.fingerprint``); stored hashes are
-compared with new ones, so its bytes must stay exactly the two-step canonical JSON of ``models.canonical``."""
+compared with new ones, so its bytes must stay exactly the two-step canonical JSON of ``gates.vocabulary.canonical``."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ from pydantic import BaseModel, Field
 
 from phasegate.gates.evaluation import evidence_hash
 from phasegate.gates.fingerprint import _writer, canonical_model_json
-from phasegate.models.canonical import canonical_json, sha256_hex
-from phasegate.models.enums import DocumentStatus
-from phasegate.models.evidence import (
+from phasegate.gates.vocabulary.canonical import canonical_json, sha256_hex
+from phasegate.gates.vocabulary.enums import DocumentStatus
+from phasegate.gates.vocabulary.evidence import (
     DocumentEvidence,
     EvmSnapshot,
     GateEvidence,

@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from phasegate.gates.evm import EAC_METHODS, EacMethod, EvmFigures, compute, rag_band
-from phasegate.models.errors import InputError
-from phasegate.models.evidence import MAX_AMOUNT, EvmSnapshot
+from phasegate.gates.vocabulary.errors import InputError
+from phasegate.gates.vocabulary.evidence import MAX_AMOUNT, EvmSnapshot
 
 pytestmark = pytest.mark.unit  # pure: no database, no Prefect, no browser (make test-fast)
 

@@ -18,19 +18,19 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from phasegate.gates import services
 from phasegate.gates.exceptions import Breach, next_sequence
-from phasegate.gates.ports import UnitOfWork
+from phasegate.gates.vocabulary.commands import AddPerson, CreateProject
+from phasegate.gates.vocabulary.errors import AuthorizationError, ConflictError, InputError
+from phasegate.gates.vocabulary.identity import SYSTEM_ACTOR, OrgRole
+from phasegate.gates.vocabulary.snapshots import EvmReportRecord
+from phasegate.gates.vocabulary.tolerance import Dimension, ExceptionDecision, ToleranceException, ToleranceLevel
 from phasegate.models import tables as t
-from phasegate.models.commands import AddPerson, CreateProject
 from phasegate.models.db import make_engine, make_session_factory
-from phasegate.models.errors import AuthorizationError, ConflictError, InputError
-from phasegate.models.identity import SYSTEM_ACTOR, OrgRole
-from phasegate.models.snapshots import EvmReportRecord
 from phasegate.models.template_yaml import shipped_templates, template_content_hash
-from phasegate.models.tolerance import Dimension, ExceptionDecision, ToleranceException, ToleranceLevel
 from phasegate.models.uow import SqlUnitOfWork
 from phasegate.notifications.render import render
+from phasegate.usecases import services
+from phasegate.usecases.ports import UnitOfWork
 from tests import actors
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)

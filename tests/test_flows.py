@@ -15,12 +15,12 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from phasegate.gates import services
+from phasegate.gates.vocabulary.commands import AddPerson, CastVote, CreateProject, RegisterDocument
+from phasegate.gates.vocabulary.enums import Decision
+from phasegate.gates.vocabulary.errors import PermissionDeniedError
+from phasegate.gates.vocabulary.identity import SYSTEM_ACTOR
 from phasegate.models import tables as t
-from phasegate.models.commands import AddPerson, CastVote, CreateProject, RegisterDocument
-from phasegate.models.enums import Decision
-from phasegate.models.errors import PermissionDeniedError
-from phasegate.models.identity import SYSTEM_ACTOR
+from phasegate.usecases import services
 from tests import actors
 from tests.receivers import HttpReceiver
 

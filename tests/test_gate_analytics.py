@@ -19,13 +19,13 @@ import pytest
 from sqlalchemy import insert
 from sqlalchemy.orm import Session, sessionmaker
 
-from phasegate.gates import services
 from phasegate.gates.analytics import GateAnalytics, GateStats, quantile
+from phasegate.gates.vocabulary.errors import AuthorizationError, InputError
 from phasegate.models import tables as t
 from phasegate.models.db import make_engine, make_session_factory
-from phasegate.models.errors import AuthorizationError, InputError
 from phasegate.models.template_yaml import shipped_templates, template_content_hash
 from phasegate.models.uow import SqlUnitOfWork
+from phasegate.usecases import services
 from tests import actors
 
 PHASEGATE = str(Path(sys.executable).with_name("phasegate"))

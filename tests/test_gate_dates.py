@@ -16,15 +16,15 @@ import pytest
 import yaml
 from sqlalchemy import func, select
 
-from phasegate.gates import services
-from phasegate.gates.ports import UnitOfWork
+from phasegate.gates.vocabulary.commands import AddPerson, CreateProject
+from phasegate.gates.vocabulary.evidence import MilestoneEvidence
+from phasegate.gates.vocabulary.identity import SYSTEM_ACTOR
 from phasegate.models import tables as t
-from phasegate.models.commands import AddPerson, CreateProject
 from phasegate.models.db import make_engine, make_session_factory
-from phasegate.models.evidence import MilestoneEvidence
-from phasegate.models.identity import SYSTEM_ACTOR
 from phasegate.models.template_yaml import load_template_text, shipped_templates, template_content_hash
 from phasegate.models.uow import SqlUnitOfWork
+from phasegate.usecases import services
+from phasegate.usecases.ports import UnitOfWork
 
 MONDAY = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 

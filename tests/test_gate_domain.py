@@ -12,11 +12,11 @@ from hypothesis import strategies as st
 from phasegate.gates.criteria import actuals_within_budget, required_approved
 from phasegate.gates.evaluation import evaluate_gate, evidence_hash, recommend
 from phasegate.gates.lifecycle import apply_decision
-from phasegate.models.enums import CriterionKind, Decision, DocumentStatus, ProjectStatus, Recommendation
-from phasegate.models.errors import ConflictError
-from phasegate.models.evidence import DocumentEvidence, GateEvidence
-from phasegate.models.snapshots import CriterionResult, ProjectSnapshot
-from phasegate.models.template import CriterionDef, LifecycleTemplate
+from phasegate.gates.vocabulary.enums import CriterionKind, Decision, DocumentStatus, ProjectStatus, Recommendation
+from phasegate.gates.vocabulary.errors import ConflictError
+from phasegate.gates.vocabulary.evidence import DocumentEvidence, GateEvidence
+from phasegate.gates.vocabulary.snapshots import CriterionResult, ProjectSnapshot
+from phasegate.gates.vocabulary.template import CriterionDef, LifecycleTemplate
 from phasegate.models.template_yaml import shipped_templates
 
 pytestmark = pytest.mark.unit  # pure: no database, no Prefect, no browser (make test-fast)

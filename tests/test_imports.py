@@ -17,7 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from phasegate.models.errors import InputError
+from phasegate.gates.vocabulary.errors import InputError
 from phasegate.models.imports import (
     ActualsRow,
     BaselineRow,

@@ -14,19 +14,19 @@ from uuid import UUID
 import pytest
 from sqlalchemy import select
 
-from phasegate.gates import approvals, services
-from phasegate.gates.ports import UnitOfWork
 from phasegate.gates.relevance import ReviewContext, jaccard, most_relevant, score, trigrams
+from phasegate.gates.vocabulary.commands import AddPerson, CastVote, RequestReview
+from phasegate.gates.vocabulary.enums import Decision, LessonCategory, LessonUseKind
+from phasegate.gates.vocabulary.errors import ConflictError, InputError, PermissionDeniedError
+from phasegate.gates.vocabulary.identity import SYSTEM_ACTOR, OrgRole
+from phasegate.gates.vocabulary.lessons import LessonDraft, LessonEdit, LessonRecord
 from phasegate.models import tables as t
-from phasegate.models.commands import AddPerson, CastVote, RequestReview
 from phasegate.models.db import make_engine, make_session_factory
-from phasegate.models.enums import Decision, LessonCategory, LessonUseKind
-from phasegate.models.errors import ConflictError, InputError, PermissionDeniedError
-from phasegate.models.identity import SYSTEM_ACTOR, OrgRole
-from phasegate.models.lessons import LessonDraft, LessonEdit, LessonRecord
 from phasegate.models.template_yaml import shipped_templates, template_content_hash
 from phasegate.models.uow import SqlUnitOfWork
 from phasegate.notifications.render import render
+from phasegate.usecases import approvals, services
+from phasegate.usecases.ports import UnitOfWork
 from tests import actors
 from tests.gatekeeping import add_ready_project, probe, variant
 from tests.test_api import Api, api  # noqa: F401  (the API fixture, shared)
@@ -426,7 +426,7 @@ def test_lessons_page_searches_in_both_languages_for_signed_in_people(sqlite_url
         now=e.clock(),
         actor=SYSTEM_ACTOR,
     )
-    from phasegate.models.commands import CreateProject
+    from phasegate.gates.vocabulary.commands import CreateProject
 
     services.create_project(
         CreateProject(key="W1", template_id="it-pmo", name="W", sponsor_id="sam", manager_id="mgr", budget=1),
@@ -477,7 +477,7 @@ def test_migration_0012_turns_old_closing_notes_into_lessons_and_back(empty_db_u
             services.add_person(
                 AddPerson(id=pid, name=pid, email=f"{pid}@example.com"), uow=e.uow, now=e.clock(), actor=SYSTEM_ACTOR
             )
-        from phasegate.models.commands import CreateProject
+        from phasegate.gates.vocabulary.commands import CreateProject
 
         services.create_project(
             CreateProject(key="OLD", template_id="cooper-5", name="O", sponsor_id="sam", manager_id="mgr", budget=1),

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from itsdangerous import URLSafeSerializer
 
-from phasegate.models.errors import InputError, PermissionDeniedError
+from phasegate.gates.vocabulary.errors import InputError, PermissionDeniedError
 from phasegate.notifications.links import (
     EXPIRED,
     FORGED,

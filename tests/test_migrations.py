@@ -16,9 +16,9 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.script import ScriptDirectory
 
+from phasegate.gates.vocabulary.errors import ConflictError, InputError
 from phasegate.models import schema
 from phasegate.models.db import make_engine
-from phasegate.models.errors import ConflictError, InputError
 from phasegate.models.tables import Base
 
 VERSIONS = Path(str(files("phasegate.migrations"))) / "versions"

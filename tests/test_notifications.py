@@ -17,8 +17,8 @@ from jinja2 import UndefinedError
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from phasegate.models.enums import OutboxStatus
-from phasegate.models.errors import InputError
+from phasegate.gates.vocabulary.enums import OutboxStatus
+from phasegate.gates.vocabulary.errors import InputError
 from phasegate.models.tables import OutboxMessage
 from phasegate.notifications.dispatch import DispatchReport, backoff_seconds, dispatch_due
 from phasegate.notifications.render import KINDS, RenderedMessage, render

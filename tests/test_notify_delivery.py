@@ -23,9 +23,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from phasegate.gates.vocabulary.enums import OutboxStatus
+from phasegate.gates.vocabulary.errors import ConflictError, InputError, NotFoundError
 from phasegate.models.db import make_engine, make_session_factory
-from phasegate.models.enums import OutboxStatus
-from phasegate.models.errors import ConflictError, InputError, NotFoundError
 from phasegate.models.tables import OutboxMessage
 from phasegate.notifications.dispatch import DispatchReport, dispatch_due, list_outbox, requeue
 from phasegate.notifications.render import render

@@ -21,15 +21,15 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from phasegate.gates import approvals, services
+from phasegate.gates.vocabulary.commands import AddPerson, RecordCost, RequestReview
+from phasegate.gates.vocabulary.enums import Decision, Recommendation, RoundStatus
+from phasegate.gates.vocabulary.errors import ConflictError, InputError
+from phasegate.gates.vocabulary.identity import SYSTEM_ACTOR
+from phasegate.gates.vocabulary.snapshots import ConditionSpec, VoteRecord
 from phasegate.models import tables as t
-from phasegate.models.commands import AddPerson, RecordCost, RequestReview
-from phasegate.models.enums import Decision, Recommendation, RoundStatus
-from phasegate.models.errors import ConflictError, InputError
-from phasegate.models.identity import SYSTEM_ACTOR
 from phasegate.models.settings import Settings
-from phasegate.models.snapshots import ConditionSpec, VoteRecord
 from phasegate.models.template_yaml import template_content_hash
+from phasegate.usecases import approvals, services
 from phasegate.web.app import create_app
 from tests import actors
 from tests.gatekeeping import TWO_OF_THREE, add_ready_project, probe, variant

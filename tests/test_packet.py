@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 
 from phasegate.gates.evm import compute
-from phasegate.models.enums import CriterionKind, Recommendation
-from phasegate.models.errors import InputError
-from phasegate.models.evidence import EvmSnapshot
-from phasegate.models.snapshots import CriterionResult, DeliverableStatus, Evaluation
+from phasegate.gates.vocabulary.enums import CriterionKind, Recommendation
+from phasegate.gates.vocabulary.errors import InputError
+from phasegate.gates.vocabulary.evidence import EvmSnapshot
+from phasegate.gates.vocabulary.snapshots import CriterionResult, DeliverableStatus, Evaluation
 from phasegate.notifications.packet import parse_packet, render_packet
 
 pytestmark = pytest.mark.unit  # pure: no database, no Prefect, no browser (make test-fast)

@@ -24,17 +24,16 @@ from sqlalchemy import select
 
 from phasegate.flows.cli.common import os_login
 from phasegate.flows.runtime import approval_links, probe_file
-from phasegate.gates import approvals, people, services
-from phasegate.gates.usecases import voting
+from phasegate.gates.vocabulary.commands import CastVote, UpdatePerson
+from phasegate.gates.vocabulary.enums import Decision, RoundStatus
+from phasegate.gates.vocabulary.errors import InputError
+from phasegate.gates.vocabulary.identity import SYSTEM_ACTOR, SignatureProof
+from phasegate.gates.vocabulary.template import LifecycleTemplate
 from phasegate.models import tables as t
-from phasegate.models.commands import CastVote, UpdatePerson
 from phasegate.models.credentials import SqlCredentials, enable_totp
-from phasegate.models.enums import Decision, RoundStatus
-from phasegate.models.errors import InputError
-from phasegate.models.identity import SYSTEM_ACTOR, SignatureProof
-from phasegate.models.template import LifecycleTemplate
 from phasegate.models.template_yaml import shipped_templates, template_content_hash
 from phasegate.models.tokens import create_token
+from phasegate.usecases import approvals, people, services, voting
 from phasegate.web.app import create_app
 from tests import actors
 from tests.browser import artifact, chromium

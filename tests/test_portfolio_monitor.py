@@ -17,11 +17,11 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from phasegate.gates import services
+from phasegate.gates.vocabulary.commands import AddPerson, CreateProject, RegisterDocument
+from phasegate.gates.vocabulary.identity import SYSTEM_ACTOR
+from phasegate.gates.vocabulary.snapshots import EvmReportRecord
 from phasegate.models import tables as t
-from phasegate.models.commands import AddPerson, CreateProject, RegisterDocument
-from phasegate.models.identity import SYSTEM_ACTOR
-from phasegate.models.snapshots import EvmReportRecord
+from phasegate.usecases import services
 from tests.receivers import HttpReceiver
 
 pytestmark = pytest.mark.flow

@@ -27,14 +27,14 @@ from pypdf import PdfReader
 from sqlalchemy import insert
 from sqlalchemy.orm import Session, sessionmaker
 
-from phasegate.gates import services
 from phasegate.gates.portfolio import PortfolioReport, parse_period
+from phasegate.gates.vocabulary.errors import InputError
 from phasegate.models import tables as t
 from phasegate.models.db import make_engine, make_session_factory
-from phasegate.models.errors import InputError
 from phasegate.models.template_yaml import shipped_templates, template_content_hash
 from phasegate.models.uow import SqlUnitOfWork
 from phasegate.notifications.portfolio.document import render
+from phasegate.usecases import services
 from tests import actors
 from tests.browser import artifact
 

@@ -13,9 +13,9 @@ import pytest
 from pypdf import PdfReader
 from sqlalchemy import func, select
 
+from phasegate.gates.vocabulary.identity import SYSTEM_ACTOR
 from phasegate.models import tables as t
 from phasegate.models.db import make_engine, make_session_factory
-from phasegate.models.identity import SYSTEM_ACTOR
 from phasegate.models.uow import SqlUnitOfWork
 from tests.conftest import TEST_AUDIT_KEY
 from tests.receivers import SmtpReceiver
@@ -103,7 +103,7 @@ class _CrashBeforeCommit(SqlUnitOfWork):
 
 def test_a_crash_before_or_after_the_commit_still_sends_exactly_once(setup: tuple[str, SmtpReceiver]) -> None:
     from phasegate.flows.portfolio_report import portfolio_report_flow
-    from phasegate.gates import services
+    from phasegate.usecases import services
 
     url, smtp = setup
     engine = make_engine(url)

@@ -21,17 +21,17 @@ import pytest
 from openpyxl import Workbook
 from sqlalchemy import select
 
-from phasegate.gates import services
 from phasegate.gates.exceptions import quality_shortfall
-from phasegate.gates.ports import UnitOfWork
+from phasegate.gates.vocabulary.commands import AddPerson, CreateProject
+from phasegate.gates.vocabulary.identity import SYSTEM_ACTOR
+from phasegate.gates.vocabulary.snapshots import EvmReportRecord
+from phasegate.gates.vocabulary.tolerance import Dimension
 from phasegate.models import tables as t
-from phasegate.models.commands import AddPerson, CreateProject
 from phasegate.models.db import make_engine, make_session_factory
-from phasegate.models.identity import SYSTEM_ACTOR
-from phasegate.models.snapshots import EvmReportRecord
 from phasegate.models.template_yaml import shipped_templates, template_content_hash
-from phasegate.models.tolerance import Dimension
 from phasegate.models.uow import SqlUnitOfWork
+from phasegate.usecases import services
+from phasegate.usecases.ports import UnitOfWork
 from tests import actors
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)

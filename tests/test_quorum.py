@@ -20,9 +20,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from phasegate.gates.quorum import CHOICES, Ballot, Choice, Seat, Tally, resolve_seats, tally
-from phasegate.models.enums import ApprovalPolicyKind, BallotKind, Decision
-from phasegate.models.errors import ConflictError, InputError
-from phasegate.models.template import ApprovalDef, ApproverGroupDef
+from phasegate.gates.vocabulary.enums import ApprovalPolicyKind, BallotKind, Decision
+from phasegate.gates.vocabulary.errors import ConflictError, InputError
+from phasegate.gates.vocabulary.template import ApprovalDef, ApproverGroupDef
 
 pytestmark = pytest.mark.unit  # pure: no database, no Prefect, no browser (make test-fast)
 

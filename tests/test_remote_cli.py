@@ -32,14 +32,14 @@ import httpx
 import pytest
 from sqlalchemy import select, update
 
-from phasegate.gates import approvals, services
+from phasegate.gates.vocabulary.commands import CreateProject, Delegate, RecordCost, RegisterDocument
+from phasegate.gates.vocabulary.identity import SYSTEM_ACTOR
 from phasegate.models import tables as t
-from phasegate.models.commands import CreateProject, Delegate, RecordCost, RegisterDocument
 from phasegate.models.db import make_engine, make_session_factory
 from phasegate.models.document_store import DocumentStore
-from phasegate.models.identity import SYSTEM_ACTOR
 from phasegate.models.tokens import create_token
 from phasegate.models.uow import SqlUnitOfWork
+from phasegate.usecases import approvals, services
 from tests.receivers import free_port
 from tests.test_api import SECTIONS, seed, write_document
 

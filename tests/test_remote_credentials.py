@@ -16,7 +16,7 @@ import pytest
 from phasegate.flows.cli import COMMANDS, GROUPS
 from phasegate.flows.cli.remote import credentials as creds
 from phasegate.flows.cli.remote import refuse_unless_remote, runs_locally
-from phasegate.models.errors import InputError, RemoteError
+from phasegate.gates.vocabulary.errors import InputError, RemoteError
 
 PHASEGATE = str(Path(sys.executable).with_name("phasegate"))
 LOGIN = creds.Login(url="https://phasegate.example", token="secret-token", person_id="sam", role="approver")

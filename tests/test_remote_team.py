@@ -17,8 +17,8 @@ from typing import Any
 
 from sqlalchemy import select, update
 
+from phasegate.gates.vocabulary.enums import ProjectStatus
 from phasegate.models import tables as t
-from phasegate.models.enums import ProjectStatus
 from tests.test_remote_cli import Laptop, Team, team
 
 __all__ = ["team"]  # the fixture: a server over a seeded database, and its tokens

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from icalendar import Calendar
 
-from phasegate.models.errors import InputError
+from phasegate.gates.vocabulary.errors import InputError
 from phasegate.notifications.ics import escape_text, fold, meeting_uid, review_meeting_event
 from phasegate.notifications.links import approval_token, approval_url
 from phasegate.notifications.render import (

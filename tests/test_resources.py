@@ -26,25 +26,31 @@ import pytest
 import yaml
 from sqlalchemy import func, select
 
-from phasegate.gates import approvals, services
 from phasegate.gates.calendar import WorkingCalendar
 from phasegate.gates.capacity import Capacities, allocation, person_capacity, working_days
 from phasegate.gates.evaluation import recommend
-from phasegate.gates.ports import UnitOfWork
 from phasegate.gates.staffing import committed
+from phasegate.gates.vocabulary.commands import AddPerson, CastVote, CreateProject, RequestReview
+from phasegate.gates.vocabulary.enums import CriterionKind, Decision, ProjectStatus, Recommendation
+from phasegate.gates.vocabulary.errors import InputError, PermissionDeniedError, UnknownReferencesError
+from phasegate.gates.vocabulary.evidence import GateEvidence
+from phasegate.gates.vocabulary.identity import SYSTEM_ACTOR, OrgRole
+from phasegate.gates.vocabulary.resources import (
+    CapacityOverride,
+    DemandLine,
+    ResourceEvidence,
+    ResourceLine,
+    ResourceProfile,
+)
+from phasegate.gates.vocabulary.snapshots import CriterionResult
+from phasegate.gates.vocabulary.template import CriterionDef
 from phasegate.models import tables as t
-from phasegate.models.commands import AddPerson, CastVote, CreateProject, RequestReview
 from phasegate.models.db import make_engine, make_session_factory
-from phasegate.models.enums import CriterionKind, Decision, ProjectStatus, Recommendation
-from phasegate.models.errors import InputError, PermissionDeniedError, UnknownReferencesError
-from phasegate.models.evidence import GateEvidence
-from phasegate.models.identity import SYSTEM_ACTOR, OrgRole
 from phasegate.models.imports import ImportRowsError, parse_demand
-from phasegate.models.resources import CapacityOverride, DemandLine, ResourceEvidence, ResourceLine, ResourceProfile
-from phasegate.models.snapshots import CriterionResult
-from phasegate.models.template import CriterionDef
 from phasegate.models.template_yaml import load_template_text, shipped_templates, template_content_hash
 from phasegate.models.uow import SqlUnitOfWork
+from phasegate.usecases import approvals, services
+from phasegate.usecases.ports import UnitOfWork
 from tests import actors
 from tests.gatekeeping import add_ready_project, probe
 from tests.test_api import Api, api  # noqa: F401  (the API fixture, shared)

@@ -23,11 +23,11 @@ from phasegate.gates.schedule import SCHEDULE_CRITERIA, days_overdue
 from phasegate.gates.schedule import param_problems as schedule_param_problems
 from phasegate.gates.scorecard import SCORECARD_CRITERIA, ScorecardSummary, summarize
 from phasegate.gates.scorecard import param_problems as scorecard_param_problems
-from phasegate.models.enums import CriterionKind, Recommendation
-from phasegate.models.errors import InputError
-from phasegate.models.evidence import GateEvidence, MilestoneEvidence, RiskEvidence, ScoreEvidence
-from phasegate.models.snapshots import CriterionResult
-from phasegate.models.template import (
+from phasegate.gates.vocabulary.enums import CriterionKind, Recommendation
+from phasegate.gates.vocabulary.errors import InputError
+from phasegate.gates.vocabulary.evidence import GateEvidence, MilestoneEvidence, RiskEvidence, ScoreEvidence
+from phasegate.gates.vocabulary.snapshots import CriterionResult
+from phasegate.gates.vocabulary.template import (
     COOPER_FACTORS,
     CriterionDef,
     FactorDef,

@@ -28,10 +28,10 @@ from pydantic import ValidationError
 from sqlalchemy import insert, select, text
 
 from phasegate.flows.runtime import approval_links, link_signer
+from phasegate.gates.vocabulary.commands import AddPerson
+from phasegate.gates.vocabulary.errors import SecretKeyError
 from phasegate.models import tables as t
-from phasegate.models.commands import AddPerson
 from phasegate.models.db import make_engine
-from phasegate.models.errors import SecretKeyError
 from phasegate.models.keys import MIN_KEY_BYTES, secret_key, write_key_file
 from phasegate.models.settings import Settings
 from phasegate.notifications.dispatch import dispatch_due

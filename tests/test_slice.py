@@ -11,17 +11,24 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from phasegate.gates import approvals, services
-from phasegate.gates.ports import UnitOfWork
+from phasegate.gates.vocabulary.commands import (
+    AddPerson,
+    CastVote,
+    CreateProject,
+    RecordCost,
+    RegisterDocument,
+    RequestReview,
+)
+from phasegate.gates.vocabulary.enums import Decision, ProjectStatus, Recommendation, RoundStatus
+from phasegate.gates.vocabulary.errors import ConflictError, NotFoundError, PermissionDeniedError
+from phasegate.gates.vocabulary.identity import SYSTEM_ACTOR
 from phasegate.models import tables as t
 from phasegate.models.audit_store import verify_audit
-from phasegate.models.commands import AddPerson, CastVote, CreateProject, RecordCost, RegisterDocument, RequestReview
 from phasegate.models.db import make_engine, make_session_factory
-from phasegate.models.enums import Decision, ProjectStatus, Recommendation, RoundStatus
-from phasegate.models.errors import ConflictError, NotFoundError, PermissionDeniedError
-from phasegate.models.identity import SYSTEM_ACTOR
 from phasegate.models.template_yaml import shipped_templates, template_content_hash
 from phasegate.models.uow import SqlUnitOfWork
+from phasegate.usecases import approvals, services
+from phasegate.usecases.ports import UnitOfWork
 from tests import actors
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)

@@ -34,10 +34,10 @@ from sqlalchemy import insert, select
 from sqlalchemy.engine import make_url
 
 from phasegate.flows import server
+from phasegate.gates.vocabulary.errors import PhasegateError
+from phasegate.gates.vocabulary.identity import Actor, AuthMethod
 from phasegate.models.actor_seal import seal_actor
 from phasegate.models.db import make_engine
-from phasegate.models.errors import PhasegateError
-from phasegate.models.identity import Actor, AuthMethod
 from phasegate.models.settings import Settings
 from phasegate.models.tables import GateReview, OutboxMessage
 from tests import actors

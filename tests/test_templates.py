@@ -10,9 +10,9 @@ import jsonschema  # type: ignore[import-untyped]  # no stubs installed; only tw
 import pytest
 import yaml
 
-from phasegate.models.enums import ApprovalPolicyKind, CriterionKind
-from phasegate.models.errors import InputError, TemplateError
-from phasegate.models.template import LifecycleTemplate
+from phasegate.gates.vocabulary.enums import ApprovalPolicyKind, CriterionKind
+from phasegate.gates.vocabulary.errors import InputError, TemplateError
+from phasegate.gates.vocabulary.template import LifecycleTemplate
 from phasegate.models.template_yaml import (
     SCHEMA_ID,
     load_template_file,

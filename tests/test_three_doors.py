@@ -23,13 +23,13 @@ from typer.testing import CliRunner
 
 from phasegate.flows.cli import build_app
 from phasegate.flows.cli.common import os_login
-from phasegate.gates import approvals, people, services
+from phasegate.gates.vocabulary.commands import UpdatePerson
+from phasegate.gates.vocabulary.enums import Decision
+from phasegate.gates.vocabulary.identity import SYSTEM_ACTOR
+from phasegate.gates.vocabulary.snapshots import ConditionSpec, VoteRecord
 from phasegate.models import tables as t
-from phasegate.models.commands import UpdatePerson
-from phasegate.models.enums import Decision
-from phasegate.models.identity import SYSTEM_ACTOR
-from phasegate.models.snapshots import ConditionSpec, VoteRecord
 from phasegate.models.tokens import create_token
+from phasegate.usecases import approvals, people, services
 from phasegate.web.app import create_app
 from tests.receivers import HttpReceiver
 from tests.test_web_pages import World, build_world

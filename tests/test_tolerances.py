@@ -19,19 +19,19 @@ import pytest
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from phasegate.gates import services
-from phasegate.gates.ports import UnitOfWork
 from phasegate.gates.tolerance import EffectiveTolerance, effective_tolerances, in_force
+from phasegate.gates.vocabulary.commands import AddPerson, CreateProject, SetTolerance
+from phasegate.gates.vocabulary.enums import ProjectStatus
+from phasegate.gates.vocabulary.errors import AuthorizationError, InputError, TemplateError
+from phasegate.gates.vocabulary.identity import SYSTEM_ACTOR, OrgRole
+from phasegate.gates.vocabulary.snapshots import ProjectSnapshot
+from phasegate.gates.vocabulary.tolerance import Dimension, ToleranceLevel, ToleranceLimit
 from phasegate.models import tables as t
-from phasegate.models.commands import AddPerson, CreateProject, SetTolerance
 from phasegate.models.db import make_engine, make_session_factory
-from phasegate.models.enums import ProjectStatus
-from phasegate.models.errors import AuthorizationError, InputError, TemplateError
-from phasegate.models.identity import SYSTEM_ACTOR, OrgRole
-from phasegate.models.snapshots import ProjectSnapshot
 from phasegate.models.template_yaml import load_template_text, shipped_templates, template_content_hash
-from phasegate.models.tolerance import Dimension, ToleranceLevel, ToleranceLimit
 from phasegate.models.uow import SqlUnitOfWork
+from phasegate.usecases import services
+from phasegate.usecases.ports import UnitOfWork
 from tests import actors
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)

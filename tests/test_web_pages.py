@@ -27,18 +27,18 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
 from phasegate.flows.runtime import Runtime, approval_links, link_signer
-from phasegate.gates import approvals, people, services
+from phasegate.gates.vocabulary.commands import AddPerson, CreateProject, RegisterDocument, RequestReview
+from phasegate.gates.vocabulary.enums import ProjectStatus, RoundStatus
+from phasegate.gates.vocabulary.evidence import RiskEvidence
+from phasegate.gates.vocabulary.identity import SYSTEM_ACTOR, OrgRole
+from phasegate.gates.vocabulary.snapshots import BaselineRecord, EvmReportRecord
 from phasegate.models import tables as t
 from phasegate.models.audit_store import verify_audit
-from phasegate.models.commands import AddPerson, CreateProject, RegisterDocument, RequestReview
-from phasegate.models.enums import ProjectStatus, RoundStatus
-from phasegate.models.evidence import RiskEvidence
-from phasegate.models.identity import SYSTEM_ACTOR, OrgRole
 from phasegate.models.settings import Settings
-from phasegate.models.snapshots import BaselineRecord, EvmReportRecord
 from phasegate.models.template_yaml import shipped_templates, template_content_hash
 from phasegate.notifications.dispatch import dispatch_due
 from phasegate.notifications.links import approval_token
+from phasegate.usecases import approvals, people, services
 from phasegate.web import approval, store
 from phasegate.web.app import create_app
 from tests import actors

@@ -27,12 +27,12 @@ from sqlalchemy import select, update
 from starlette.routing import Mount
 
 from phasegate.flows.cli.common import os_login
-from phasegate.gates import people
+from phasegate.gates.vocabulary.commands import UpdatePerson
+from phasegate.gates.vocabulary.identity import SYSTEM_ACTOR
 from phasegate.models import tables as t
 from phasegate.models.audit_store import verify_audit
-from phasegate.models.commands import UpdatePerson
 from phasegate.models.credentials import enable_totp
-from phasegate.models.identity import SYSTEM_ACTOR
+from phasegate.usecases import people
 from phasegate.web import session as web_session
 from phasegate.web.app import create_app
 from phasegate.web.headers import SECURITY_HEADERS

@@ -37,19 +37,19 @@ from uuid import UUID
 from sqlalchemy import Connection, Engine, event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from phasegate.gates import approvals, services
-from phasegate.gates.ports import UnitOfWork
+from phasegate.gates.vocabulary.commands import AddPerson, CastVote, RequestReview
+from phasegate.gates.vocabulary.enums import BallotKind, Decision
+from phasegate.gates.vocabulary.errors import ConflictError, PermissionDeniedError
+from phasegate.gates.vocabulary.identity import SYSTEM_ACTOR
+from phasegate.gates.vocabulary.snapshots import ConditionSpec
 from phasegate.models import tables as t
 from phasegate.models.audit_store import verify_audit
-from phasegate.models.commands import AddPerson, CastVote, RequestReview
 from phasegate.models.db import make_engine, make_session_factory
-from phasegate.models.enums import BallotKind, Decision
-from phasegate.models.errors import ConflictError, PermissionDeniedError
-from phasegate.models.identity import SYSTEM_ACTOR
-from phasegate.models.snapshots import ConditionSpec
 from phasegate.models.template_yaml import template_content_hash
 from phasegate.models.uow import SqlUnitOfWork
 from phasegate.notifications.dispatch import BACKOFF_CAP_SECONDS, dispatch_due
+from phasegate.usecases import approvals, services
+from phasegate.usecases.ports import UnitOfWork
 from tests import actors, gatekeeping
 from tests.gatekeeping import TWO_OF_THREE, probe, variant
 

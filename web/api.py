@@ -2,8 +2,8 @@
 
 Every operation needs a bearer token and checks its role (``web.auth``: viewer reads, approver also votes,
 pmo also writes project data and starts reviews); every error is an RFC 9457 problem (``web.problems``).
-Handlers are thin: they validate the request, call the same use cases as the CLI (``gates.services``,
-``gates.approvals``) and shape the answer. Lists are paged with ``limit`` (at most 200) and ``offset``.
+Handlers are thin: they validate the request, call the same use cases as the CLI (``usecases.services``,
+``usecases.approvals``) and shape the answer. Lists are paged with ``limit`` (at most 200) and ``offset``.
 
 Choices worth knowing:
 
@@ -50,10 +50,8 @@ from pydantic import (
 )
 
 from phasegate.flows.runtime import Runtime as AppRuntime
-from phasegate.gates import approvals, people, services
 from phasegate.gates.audit import KEYED
-from phasegate.models.audit_store import audit_head, verify_audit
-from phasegate.models.commands import (
+from phasegate.gates.vocabulary.commands import (
     CastVote,
     CreateProject,
     Delegate,
@@ -64,13 +62,12 @@ from phasegate.models.commands import (
     UpdatePerson,
     UpdateProject,
 )
-from phasegate.models.document_store import check_remote_source
-from phasegate.models.enums import BallotKind, Decision, LessonCategory, ProjectStatus, RoundStatus
-from phasegate.models.errors import ConflictError, InputError
-from phasegate.models.evidence import DocumentEvidence, RiskEvidence
-from phasegate.models.identity import Actor, OrgRole, SignatureProof
-from phasegate.models.lessons import LessonDraft, LessonDueRecord, LessonEdit, LessonRecord
-from phasegate.models.snapshots import (
+from phasegate.gates.vocabulary.enums import BallotKind, Decision, LessonCategory, ProjectStatus, RoundStatus
+from phasegate.gates.vocabulary.errors import ConflictError, InputError
+from phasegate.gates.vocabulary.evidence import DocumentEvidence, RiskEvidence
+from phasegate.gates.vocabulary.identity import Actor, OrgRole, SignatureProof
+from phasegate.gates.vocabulary.lessons import LessonDraft, LessonDueRecord, LessonEdit, LessonRecord
+from phasegate.gates.vocabulary.snapshots import (
     BaselineRecord,
     ConditionSpec,
     DecisionRecord,
@@ -83,7 +80,10 @@ from phasegate.models.snapshots import (
     RoundSnapshot,
     StoredTemplate,
 )
-from phasegate.models.tolerance import ExceptionDecision, ToleranceException
+from phasegate.gates.vocabulary.tolerance import ExceptionDecision, ToleranceException
+from phasegate.models.audit_store import audit_head, verify_audit
+from phasegate.models.document_store import check_remote_source
+from phasegate.usecases import approvals, people, services
 from phasegate.web.auth import Acting, Reader, Runtime
 from phasegate.web.problems import ApiProblem, ProblemRoute, responses, single_valued_query
 

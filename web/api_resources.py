@@ -16,11 +16,17 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Path, Query, status
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints, ValidationError
 
-from phasegate.gates import services
 from phasegate.gates.capacity import next_month
-from phasegate.gates.usecases.resources import MAX_MONTHS
+from phasegate.gates.vocabulary.resources import (
+    CapacityOverride,
+    DemandLine,
+    PriorityRecord,
+    ResourceProfile,
+    parse_month,
+)
 from phasegate.models.imports import DemandPlanRow, ImportRowsError
-from phasegate.models.resources import CapacityOverride, DemandLine, PriorityRecord, ResourceProfile, parse_month
+from phasegate.usecases import services
+from phasegate.usecases.resources import MAX_MONTHS
 from phasegate.web.api import READ, READ_ONE, WRITE, Body, Key, PersonId, ProjectKey
 from phasegate.web.auth import Acting, Reader, Runtime
 from phasegate.web.problems import ProblemRoute, single_valued_query

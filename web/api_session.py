@@ -19,10 +19,10 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Path, Query, status
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from phasegate.gates import approvals, services
-from phasegate.models.identity import AuthMethod, OrgRole
-from phasegate.models.snapshots import ConditionRecord
+from phasegate.gates.vocabulary.identity import AuthMethod, OrgRole
+from phasegate.gates.vocabulary.snapshots import ConditionRecord
 from phasegate.models.tokens import TokenRole
+from phasegate.usecases import approvals, services
 from phasegate.web.auth import Acting, Caller, Reader, Runtime
 from phasegate.web.problems import ProblemRoute, responses, single_valued_query
 

@@ -19,9 +19,9 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field, StringConstraints
 
 from phasegate.flows.runtime import approval_links
-from phasegate.gates import approvals, services
-from phasegate.models.evidence import MilestoneEvidence, RiskEvidence
-from phasegate.models.snapshots import ConditionRecord, EvmReportRecord, ProjectSnapshot
+from phasegate.gates.vocabulary.evidence import MilestoneEvidence, RiskEvidence
+from phasegate.gates.vocabulary.snapshots import ConditionRecord, EvmReportRecord, ProjectSnapshot
+from phasegate.usecases import approvals, services
 from phasegate.web.api import (
     WRITE,
     Body,

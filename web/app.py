@@ -8,7 +8,7 @@ Every page but the signed approval link, ``/static``, ``/healthz``, the sign-in 
 tokens) needs a sign-in (``web.session.RequireSignIn``); every response carries the security headers of
 ``web.headers``; refusals are audited through one rate-limited ledger per app (``web.refusals``).
 
-Errors a user can cause (``models.errors``) become 4xx pages, never a 500: InputError 422, NotFoundError
+Errors a user can cause (``gates.vocabulary.errors``) become 4xx pages, never a 500: InputError 422, NotFoundError
 404, PermissionDeniedError 403, ConflictError 409. Under ``/api/`` the same errors are answered as JSON
 problem details (RFC 9457) instead, so the API router can raise them as the use cases do.
 """
@@ -32,8 +32,14 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.responses import JSONResponse, Response
 
 from phasegate.flows.runtime import Runtime, runtime, utc_now
+from phasegate.gates.vocabulary.errors import (
+    ConflictError,
+    InputError,
+    NotFoundError,
+    PermissionDeniedError,
+    PhasegateError,
+)
 from phasegate.models.db import hide_passwords
-from phasegate.models.errors import ConflictError, InputError, NotFoundError, PermissionDeniedError, PhasegateError
 from phasegate.models.keys import secret_key
 from phasegate.models.settings import Settings
 from phasegate.web import headers, pages, reports, session, signin, sso

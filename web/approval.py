@@ -30,15 +30,15 @@ from pydantic import SecretStr
 from starlette.requests import Request
 
 from phasegate.flows.runtime import Defer, Runtime
-from phasegate.gates import approvals, people, services
-from phasegate.models.commands import VOTE_CHOICES, CastVote
-from phasegate.models.enums import RoundStatus
-from phasegate.models.errors import NotFoundError, PermissionDeniedError
-from phasegate.models.identity import AuthMethod, SignatureProof
+from phasegate.gates.vocabulary.commands import VOTE_CHOICES, CastVote
+from phasegate.gates.vocabulary.enums import RoundStatus
+from phasegate.gates.vocabulary.errors import NotFoundError, PermissionDeniedError
+from phasegate.gates.vocabulary.identity import AuthMethod, SignatureProof
+from phasegate.gates.vocabulary.snapshots import RoundSnapshot, VoteRecord
 from phasegate.models.keys import secret_key
 from phasegate.models.settings import Settings
-from phasegate.models.snapshots import RoundSnapshot, VoteRecord
 from phasegate.notifications.links import EXPIRED, STALE_EVIDENCE, ApprovalClaim, read_approval_token
+from phasegate.usecases import approvals, people, services
 from phasegate.web import csrf, store
 from phasegate.web.refusals import audit_refusal
 

@@ -36,10 +36,10 @@ from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from phasegate.flows.runtime import Runtime as AppRuntime
-from phasegate.gates.people import claimed_actor, person_actor
-from phasegate.models.errors import AuthorizationError
-from phasegate.models.identity import Actor, AuthMethod, OrgRole
+from phasegate.gates.vocabulary.errors import AuthorizationError
+from phasegate.gates.vocabulary.identity import Actor, AuthMethod, OrgRole
 from phasegate.models.tokens import TokenRole, find_token, mark_used, token_hash
+from phasegate.usecases.people import claimed_actor, person_actor
 from phasegate.web.problems import ApiProblem
 from phasegate.web.refusals import ANONYMOUS, audit_refusal
 
@@ -141,8 +141,8 @@ def acting(
 
     Permissions are decided by the use cases (``gates.authorization``), not here: the token's scope only
     limits the roles the actor carries, and a viewer token is read-only whatever the person's relationships.
-    The use case that refuses a disabled person audits it (``gates.people.person_actor``); one that claims to
-    act as someone else (``X-Phasegate-Act-As``) is refused and audited by ``gates.people.claimed_actor``.
+    The use case that refuses a disabled person audits it (``usecases.people.person_actor``); one that claims to
+    act as someone else (``X-Phasegate-Act-As``) is refused and audited by ``usecases.people.claimed_actor``.
     """
     try:
         actor = person_actor(

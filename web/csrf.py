@@ -16,7 +16,7 @@ import secrets
 from starlette.requests import Request
 from starlette.responses import Response
 
-from phasegate.models.errors import PermissionDeniedError
+from phasegate.gates.vocabulary.errors import PermissionDeniedError
 
 COOKIE = "phasegate_csrf"
 FIELD = "csrf_token"

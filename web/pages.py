@@ -17,10 +17,16 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from phasegate.flows.runtime import Runtime, utc_now
-from phasegate.gates import approvals
-from phasegate.models.errors import ConflictError, InputError, NotFoundError, PermissionDeniedError, PhasegateError
-from phasegate.models.identity import AuthMethod
+from phasegate.gates.vocabulary.errors import (
+    ConflictError,
+    InputError,
+    NotFoundError,
+    PermissionDeniedError,
+    PhasegateError,
+)
+from phasegate.gates.vocabulary.identity import AuthMethod
 from phasegate.models.keys import secret_key
+from phasegate.usecases import approvals
 from phasegate.web import approval, csrf, i18n, session, views
 
 TEMPLATES = Path(__file__).parent / "templates"

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from phasegate.gates.portfolio import PortfolioRow
-from phasegate.models.errors import InputError
+from phasegate.gates.vocabulary.errors import InputError
 
 SORT_KEYS: Mapping[str, Callable[[PortfolioRow], Any]] = {
     "project": lambda r: r.key,

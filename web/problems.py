@@ -3,7 +3,7 @@
 Why the conversion lives in a route class and not in app-level exception handlers: the API router is
 mounted into an app it does not own (the pages have their own error pages), so the API turns its own
 errors into problems before they leave its routes. Every problem carries ``code``, the dotted code of the
-``models.errors`` type that caused it, so clients branch on ``code`` and people read ``detail``.
+``gates.vocabulary.errors`` type that caused it, so clients branch on ``code`` and people read ``detail``.
 
 Mapping: InputError 422 (a body that is not JSON at all: 400), NotFoundError 404, ConflictError 409,
 PermissionDeniedError 403, a missing, unknown or revoked token 401; request validation 422. Bad input must
@@ -25,7 +25,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from phasegate.models.errors import ConflictError, InputError, NotFoundError, PermissionDeniedError, PhasegateError
+from phasegate.gates.vocabulary.errors import (
+    ConflictError,
+    InputError,
+    NotFoundError,
+    PermissionDeniedError,
+    PhasegateError,
+)
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_PREFIX = "urn:phasegate:problem:"

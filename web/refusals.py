@@ -21,7 +21,7 @@ from typing import Any
 
 from starlette.requests import Request
 
-from phasegate.gates.ports import UnitOfWork
+from phasegate.usecases.ports import UnitOfWork
 
 PER_MINUTE = 20
 SUPPRESSED = "security.refusals_suppressed"

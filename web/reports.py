@@ -16,14 +16,14 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, Response
 
 from phasegate.flows.runtime import utc_now
-from phasegate.gates import services
-from phasegate.gates.people import person_actor
 from phasegate.gates.portfolio import PortfolioReport, week_of
-from phasegate.models.errors import InputError, PermissionDeniedError
-from phasegate.models.identity import Actor
+from phasegate.gates.vocabulary.errors import InputError, PermissionDeniedError
+from phasegate.gates.vocabulary.identity import Actor
 from phasegate.notifications.portfolio.document import render as render_report
 from phasegate.notifications.portfolio.labels import word
 from phasegate.notifications.portfolio.tables import csv_text, decisions_table, portfolio_table, risks_table
+from phasegate.usecases import services
+from phasegate.usecases.people import person_actor
 from phasegate.web import i18n, session
 from phasegate.web.pages import render, runtime_of
 from phasegate.web.portfolio_table import SHOWN, parse_query, select_rows
@@ -35,7 +35,7 @@ TABLE_DOWNLOADS = ("csv", "xlsx")
 
 
 def _actor(request: Request) -> Actor:
-    """The signed-in person with their current roles (``gates.people.person_actor`` refuses a disabled one)."""
+    """The signed-in person with their current roles (``usecases.people.person_actor`` refuses a disabled one)."""
     rt = runtime_of(request)
     me = session.signed_in(request)
     if me is None:  # the middleware lets no one without a sign-in through; this keeps the types honest

@@ -5,7 +5,7 @@ declared length is the client's word. The body is read here, counting bytes as t
 request is answered 413 at once (a problem document under ``/api``, a page otherwise) and the handler never
 runs, so nothing is written. Within the cap the body is handed to the application as one message: every
 body phasegate accepts (JSON, a vote form) is small, so holding it costs nothing. The cap is
-``PHASEGATE_MAX_REQUEST_KB`` (``models.limits``).
+``PHASEGATE_MAX_REQUEST_KB`` (``gates.vocabulary.limits``).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from phasegate.models.limits import megabytes, raise_hint
+from phasegate.gates.vocabulary.limits import megabytes, raise_hint
 
 API_PREFIX = "/api/"
 

@@ -35,9 +35,9 @@ from starlette.responses import RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from phasegate.flows.runtime import Runtime, utc_now
+from phasegate.gates.vocabulary.identity import Actor, AuthMethod
 from phasegate.models import tables as t
 from phasegate.models.credentials import disabled_column
-from phasegate.models.identity import Actor, AuthMethod
 from phasegate.models.keys import secret_key
 from phasegate.models.settings import Settings
 

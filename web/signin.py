@@ -19,8 +19,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from phasegate.flows.runtime import Runtime, utc_now
+from phasegate.gates.vocabulary.identity import AuthMethod
 from phasegate.models.credentials import SignInCheck, check
-from phasegate.models.identity import AuthMethod
 from phasegate.models.keys import secret_key
 from phasegate.web import csrf, pages, session
 from phasegate.web.refusals import audit_refusal, source_of

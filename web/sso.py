@@ -24,9 +24,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from phasegate.flows.runtime import Runtime, utc_now
+from phasegate.gates.vocabulary.identity import AuthMethod
 from phasegate.models import tables as t
 from phasegate.models.credentials import person_is_disabled
-from phasegate.models.identity import AuthMethod
 from phasegate.models.settings import Settings
 from phasegate.web import pages, session
 from phasegate.web.refusals import audit_refusal

@@ -19,8 +19,8 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from phasegate.gates.vocabulary.snapshots import RoundSnapshot
 from phasegate.models import tables as t
-from phasegate.models.snapshots import RoundSnapshot
 
 
 def token_hash(token: str) -> str:

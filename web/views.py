@@ -15,14 +15,12 @@ from typing import Any
 from markupsafe import Markup
 
 from phasegate.flows.runtime import Runtime
-from phasegate.gates import approvals, services
 from phasegate.gates.evm import EvmFigures, compute, rag_band
 from phasegate.gates.scorecard import ScorecardSummary, summarize
 from phasegate.gates.tolerance import EffectiveTolerance
-from phasegate.models.audit_store import iter_audit
-from phasegate.models.errors import PhasegateError
-from phasegate.models.evidence import EvmSnapshot, GateEvidence, RiskEvidence
-from phasegate.models.snapshots import (
+from phasegate.gates.vocabulary.errors import PhasegateError
+from phasegate.gates.vocabulary.evidence import EvmSnapshot, GateEvidence, RiskEvidence
+from phasegate.gates.vocabulary.snapshots import (
     ConditionRecord,
     Evaluation,
     EvmReportRecord,
@@ -30,8 +28,10 @@ from phasegate.models.snapshots import (
     RoundSnapshot,
     VoteRecord,
 )
-from phasegate.models.template import LifecycleTemplate
-from phasegate.models.tolerance import ToleranceException
+from phasegate.gates.vocabulary.template import LifecycleTemplate
+from phasegate.gates.vocabulary.tolerance import ToleranceException
+from phasegate.models.audit_store import iter_audit
+from phasegate.usecases import approvals, services
 from phasegate.web import store
 from phasegate.web.chart import Point, evm_chart
 
@@ -385,7 +385,7 @@ class ResourcesPage:
 def resources_page(rt: Runtime, *, role: str | None, first: str | None, last: str | None) -> ResourcesPage:
     """The allocation view (``first``/``last`` as YYYY-MM) and the HOLD queue, as ``/resources`` shows them."""
     from phasegate.flows.runtime import utc_now
-    from phasegate.models.resources import parse_month
+    from phasegate.gates.vocabulary.resources import parse_month
 
     view = services.allocation_view(
         uow=rt.reader,

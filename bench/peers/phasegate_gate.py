@@ -24,17 +24,17 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
 from bench.peers.timing import Timing
-from phasegate.gates import approvals, services
 from phasegate.gates.calendar import WorkingCalendar
-from phasegate.gates.ports import UnitOfWork
+from phasegate.gates.vocabulary.commands import AddPerson, CastVote, CreateProject, RegisterDocument, RequestReview
+from phasegate.gates.vocabulary.enums import Decision, RoundStatus
+from phasegate.gates.vocabulary.identity import SYSTEM_ACTOR, Actor, AuthMethod, OrgRole
+from phasegate.gates.vocabulary.template import LifecycleTemplate
 from phasegate.models import statements
-from phasegate.models.commands import AddPerson, CastVote, CreateProject, RegisterDocument, RequestReview
 from phasegate.models.db import make_engine, make_session_factory
-from phasegate.models.enums import Decision, RoundStatus
-from phasegate.models.identity import SYSTEM_ACTOR, Actor, AuthMethod, OrgRole
-from phasegate.models.template import LifecycleTemplate
 from phasegate.models.template_yaml import load_template_text, shipped_templates, template_content_hash
 from phasegate.models.uow import SqlUnitOfWork
+from phasegate.usecases import approvals, services
+from phasegate.usecases.ports import UnitOfWork
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)  # a Monday
 SINGLE = "it-pmo"  # shipped: the sponsor alone decides each gate

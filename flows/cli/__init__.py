@@ -34,7 +34,7 @@ from phasegate.flows.cli import (
     tolerances,
 )
 from phasegate.flows.cli import web as web_cli
-from phasegate.models.errors import PhasegateError
+from phasegate.gates.vocabulary.errors import PhasegateError
 
 projects.app.command("resume")(approvals.project_resume)
 projects.app.command("close")(approvals.project_close)

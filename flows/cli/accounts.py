@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from phasegate.flows.cli.common import Db, acting, now, runtime_for, sub_app
-from phasegate.models.errors import InputError
+from phasegate.gates.vocabulary.errors import InputError
 
 app = sub_app("Web sign-in accounts: passwords (argon2id) and one-time codes (TOTP).")
 
@@ -45,9 +45,9 @@ def set_password(
 
     Your own, or anyone's as a pmo_admin (checked before the password is asked for).
     """
-    from phasegate.gates.people import permit_credentials_act
     from phasegate.models.credentials import MIN_PASSWORD_LENGTH
     from phasegate.models.credentials import set_password as store
+    from phasegate.usecases.people import permit_credentials_act
 
     rt = runtime_for(db)
     permit_credentials_act(person, actor=acting(rt, None), uow=rt.uow, now=now())
@@ -65,8 +65,8 @@ def enable_totp(person: Annotated[str, typer.Argument(metavar="PERSON")], db: Db
 
     Your own, or anyone's as a pmo_admin.
     """
-    from phasegate.gates.people import permit_credentials_act
     from phasegate.models.credentials import enable_totp as enable
+    from phasegate.usecases.people import permit_credentials_act
 
     rt = runtime_for(db)
     permit_credentials_act(person, actor=acting(rt, None), uow=rt.uow, now=now())

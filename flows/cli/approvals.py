@@ -33,7 +33,7 @@ from phasegate.flows.cli.common import (
     runtime_for,
     sub_app,
 )
-from phasegate.models.errors import InputError
+from phasegate.gates.vocabulary.errors import InputError
 
 rounds_app = sub_app("Approval rounds.")
 conditions_app = sub_app("Conditions of CONDITIONAL_GO decisions.")
@@ -90,8 +90,8 @@ def vote(
     On a gate that takes electronic signatures (``signature: part11``) the signer re-enters their password:
     at a prompt, or from stdin with --password-stdin.
     """
-    from phasegate.gates import approvals
-    from phasegate.models.commands import CastVote
+    from phasegate.gates.vocabulary.commands import CastVote
+    from phasegate.usecases import approvals
 
     rt = runtime_for(db)
     actor = acting(rt, voter)
@@ -162,7 +162,7 @@ def require_terminal(why: str) -> None:
 def signature_from_stdin() -> Any:
     from pydantic import SecretStr
 
-    from phasegate.models.identity import SignatureProof
+    from phasegate.gates.vocabulary.identity import SignatureProof
 
     lines = sys.stdin.read().splitlines()
     if not lines or not lines[0]:
@@ -182,7 +182,7 @@ def prompt_signature(voter: str, *, wants_code: bool | None) -> Any:
     """Ask for the signer's password (and one-time code: always when ``wants_code``, optionally when unknown)."""
     from pydantic import SecretStr
 
-    from phasegate.models.identity import SignatureProof
+    from phasegate.gates.vocabulary.identity import SignatureProof
 
     typer.echo("This gate takes electronic signatures (21 CFR Part 11): your password signs this vote.", err=True)
     password = typer.prompt(f"Password of {voter}", hide_input=True, err=True)
@@ -201,7 +201,7 @@ def rounds_list(
     as_json: Json = False,
 ) -> None:
     """Approval rounds with who voted what and who is pending."""
-    from phasegate.gates import approvals
+    from phasegate.usecases import approvals
 
     rows: list[dict[str, Any]] = []
     for current in approvals.list_rounds(uow=runtime_for(db).reader, pending_only=pending, person_id=person):
@@ -251,7 +251,7 @@ def rounds_reassign(
 ) -> None:
     """Move an approver's seat to another person (转交), audited as an admin change (pmo_admin)."""
     from phasegate.flows.runtime import approval_links
-    from phasegate.gates import approvals
+    from phasegate.usecases import approvals
 
     rt = runtime_for(db)
     current = approvals.reassign_seat(
@@ -275,7 +275,7 @@ def rounds_cancel(
     db: Db = None,
 ) -> None:
     """End an open round without a decision (pmo_admin); its approvers are told, the project stays put."""
-    from phasegate.gates import approvals
+    from phasegate.usecases import approvals
 
     rt = runtime_for(db)
     current = approvals.cancel_round(
@@ -287,7 +287,7 @@ def rounds_cancel(
 @rounds_app.command("reconcile")
 def rounds_reconcile(db: Db = None) -> None:
     """Apply decisions of rounds that resolved but whose gate-decision flow never ran (after a crash)."""
-    from phasegate.gates import approvals, services
+    from phasegate.usecases import approvals, services
 
     rt = runtime_for(db)
     services.begin_operation("rounds reconcile", actor=acting(rt, None), uow=rt.uow, now=now())
@@ -328,7 +328,7 @@ def delegate(
     db: Db = None,
 ) -> None:
     """Let DELEGATE act for PRINCIPAL between two dates, optionally for one template or gate (never cascades)."""
-    from phasegate.gates import approvals
+    from phasegate.usecases import approvals
 
     cmd = delegation_command(principal, delegate_to, valid_from, valid_to, template, gate)
     rt = runtime_for(db)
@@ -340,7 +340,7 @@ def delegation_command(
     principal: str, delegate_to: str, valid_from: str, valid_to: str, template: str | None, gate: str | None
 ) -> Any:
     """The ``Delegate`` command both trees build from the options, so a mistake reads the same in both."""
-    from phasegate.models.commands import Delegate
+    from phasegate.gates.vocabulary.commands import Delegate
 
     return command(
         Delegate,
@@ -396,7 +396,7 @@ def parse_condition_id(value: str) -> Any:
 @delegate_app.command("revoke")
 def delegate_revoke(delegation_ref: IdArg, by: ActFor = None, db: Db = None) -> None:
     """End a delegation now (its principal or a pmo_admin); votes already cast under it stand."""
-    from phasegate.gates import approvals
+    from phasegate.usecases import approvals
 
     delegation_id = parse_delegation_id(delegation_ref)
     rt = runtime_for(db)
@@ -407,7 +407,7 @@ def delegate_revoke(delegation_ref: IdArg, by: ActFor = None, db: Db = None) -> 
 @delegate_app.command("list")
 def delegate_list(person: DelegationPerson = None, db: Db = None, as_json: Json = False) -> None:
     """Delegations with their period, scope and state."""
-    from phasegate.gates import approvals
+    from phasegate.usecases import approvals
 
     delegation_lines(approvals.list_delegations(uow=runtime_for(db).reader, person_id=person), as_json)
 
@@ -420,7 +420,7 @@ def conditions_list(
     as_json: Json = False,
 ) -> None:
     """Conditions of CONDITIONAL_GO decisions, with owner, due date and verification."""
-    from phasegate.gates import approvals
+    from phasegate.usecases import approvals
 
     found = approvals.list_conditions(uow=runtime_for(db).reader, project_key=project, status=status)
     if as_json:
@@ -440,7 +440,7 @@ def conditions_verify(
     db: Db = None,
 ) -> None:
     """Record that a condition was met (or, with --missed, missed)."""
-    from phasegate.gates import approvals
+    from phasegate.usecases import approvals
 
     parsed = parse_condition_id(condition_id)
     rt = runtime_for(db)
@@ -450,7 +450,7 @@ def conditions_verify(
 
 def project_resume(key: str, reason: Reason, by: ActFor = None, db: Db = None) -> None:
     """Take a project off hold (its sponsor or a pmo_admin)."""
-    from phasegate.gates import approvals
+    from phasegate.usecases import approvals
 
     rt = runtime_for(db)
     approvals.resume_project(key, actor=acting(rt, by), reason=reason, uow=rt.uow, now=now())
@@ -464,7 +464,7 @@ def project_close(
     db: Db = None,
 ) -> None:
     """Close a killed or completed project (its sponsor or a pmo_admin); lessons learned are required."""
-    from phasegate.gates import approvals
+    from phasegate.usecases import approvals
 
     rt = runtime_for(db)
     approvals.close_project(key, actor=acting(rt, by), lessons=lessons, uow=rt.uow, now=now())

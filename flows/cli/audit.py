@@ -58,11 +58,11 @@ def audit_seal(db: Db = None) -> None:
     Check the unkeyed entries first (against a backup, or a head hash kept elsewhere): sealing says they are
     genuine, and from then on `audit verify` treats them as part of the keyed chain.
     """
-    from phasegate.gates import services
-    from phasegate.gates.guard import audit_name
+    from phasegate.gates.vocabulary.errors import SecretKeyError
     from phasegate.models.audit_store import seal_audit
-    from phasegate.models.errors import SecretKeyError
     from phasegate.models.keys import secret_key
+    from phasegate.usecases import services
+    from phasegate.usecases.guard import audit_name
 
     rt = runtime_for(db)
     secret_key(rt.settings)  # the one-line refusal naming the key, not a generic one

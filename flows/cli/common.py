@@ -11,7 +11,7 @@ from uuid import UUID
 import typer
 from pydantic import ValidationError
 
-from phasegate.models.errors import InputError
+from phasegate.gates.vocabulary.errors import InputError
 
 Db = Annotated[
     str | None,
@@ -134,7 +134,7 @@ def acting(rt: Any, as_person: str | None) -> Any:
 
     A refusal (unmapped login, ``--as`` by a non-admin, a disabled person) is audited and exits 2.
     """
-    from phasegate.gates.people import login_actor
+    from phasegate.usecases.people import login_actor
 
     return login_actor(os_login(), as_person=as_person, uow=rt.uow, reader=rt.reader, now=now())
 
@@ -193,7 +193,7 @@ def parse_date(value: str, option: str) -> Any:
 
 
 def parse_money(value: str | None, option: str) -> Decimal | None:
-    from phasegate.models.commands import RecordCost
+    from phasegate.gates.vocabulary.commands import RecordCost
 
     if value is None:
         return None

@@ -14,10 +14,10 @@ app = sub_app("The phasegate database.")
 def db_upgrade(db: Db = None) -> None:
     """Create or upgrade the schema, then publish the shipped templates (it-pmo and cooper-5, versions 1 and 2)."""
     from phasegate.flows.runtime import template_check
-    from phasegate.gates import services
-    from phasegate.models.identity import SYSTEM_ACTOR
+    from phasegate.gates.vocabulary.identity import SYSTEM_ACTOR
     from phasegate.models.schema import guarded, upgrade
     from phasegate.models.template_yaml import shipped_templates, template_content_hash
+    from phasegate.usecases import services
 
     rt = runtime_for(db)
     if guarded(rt.database_url):  # a new install has no one to ask yet; then upgrading is the PMO admin's act

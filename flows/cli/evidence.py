@@ -47,7 +47,7 @@ from phasegate.flows.cli.common import (
     runtime_for,
     sub_app,
 )
-from phasegate.models.errors import InputError
+from phasegate.gates.vocabulary.errors import InputError
 
 doc_app = sub_app("Deliverable documents.")
 actuals_app = sub_app("Actual cost and earned-value status reports.")
@@ -70,7 +70,7 @@ def doc_add(
     Only regular files, within PHASEGATE_MAX_DOCUMENT_MB; approved when --approved-by is given. The same file
     again (same sha256) is not a new version.
     """
-    from phasegate.gates import services
+    from phasegate.usecases import services
 
     rt = runtime_for(db)
     actor = acting(rt, as_person)
@@ -83,8 +83,8 @@ def doc_add(
 
 
 def _register(rt: Any, actor: Any, key: str, deliverable: str, file: Path, approved_by: str | None) -> None:
-    from phasegate.gates import services
-    from phasegate.models.commands import RegisterDocument
+    from phasegate.gates.vocabulary.commands import RegisterDocument
+    from phasegate.usecases import services
 
     with rt.document_store().custody(file, label="FILE") as stored:
         cmd = command(
@@ -115,7 +115,7 @@ def _register(rt: Any, actor: Any, key: str, deliverable: str, file: Path, appro
 def doc_approve(key: str, deliverable: str, as_person: ActFor = None, db: Db = None) -> None:
     """Sign the latest version of a deliverable in your own name (you must hold its approver role on the
     project); the signed version is what gates read from then on."""
-    from phasegate.gates import services
+    from phasegate.usecases import services
 
     rt = runtime_for(db)
     actor = acting(rt, as_person)
@@ -135,8 +135,8 @@ def doc_adopt(
 ) -> None:
     """Copy documents registered before the document store into it, from their original paths, where the file
     still hashes to what was registered; list the others (register them again with `doc add`)."""
-    from phasegate.gates import services
-    from phasegate.models.errors import PermissionDeniedError, PhasegateError
+    from phasegate.gates.vocabulary.errors import PermissionDeniedError, PhasegateError
+    from phasegate.usecases import services
 
     rt = runtime_for(db)
     actor = acting(rt, None)  # a project's manager adopts its documents; a pmo_admin any project's
@@ -194,9 +194,9 @@ def actuals_add(
     db: Db = None,
 ) -> None:
     """Record cost spent (AMOUNT), or a dated earned-value report (--as-of with --ev/--ac/--pv/--etc)."""
-    from phasegate.gates import services
-    from phasegate.models.commands import RecordCost
-    from phasegate.models.snapshots import EvmReportRecord
+    from phasegate.gates.vocabulary.commands import RecordCost
+    from phasegate.gates.vocabulary.snapshots import EvmReportRecord
+    from phasegate.usecases import services
 
     report = any(v is not None for v in (as_of, ev, ac, pv, etc))
     if (amount is None) == (not report):
@@ -228,8 +228,8 @@ def actuals_import(file: FileArg, as_person: ActFor = None, db: Db = None, as_js
 
     Every bad row is reported with its row number and column; a file with any bad row writes nothing.
     """
-    from phasegate.gates import services
     from phasegate.models.imports import parse_actuals
+    from phasegate.usecases import services
 
     rt = runtime_for(db)
     records = status_records(parse_actuals(file, limits=rt.settings.limits))
@@ -239,7 +239,7 @@ def actuals_import(file: FileArg, as_person: ActFor = None, db: Db = None, as_js
 
 def status_records(rows: Any) -> list[Any]:
     """An actuals file's rows as the status reports ``record_status`` stores (both trees read files alike)."""
-    from phasegate.models.snapshots import EvmReportRecord
+    from phasegate.gates.vocabulary.snapshots import EvmReportRecord
 
     return [
         EvmReportRecord(
@@ -276,9 +276,9 @@ def baseline_set(
     db: Db = None,
 ) -> None:
     """Set the project's cost baseline; --plan loads the time-phased planned value (cumulative)."""
-    from phasegate.gates import services
+    from phasegate.gates.vocabulary.snapshots import BaselineRecord
     from phasegate.models.imports import parse_baseline
-    from phasegate.models.snapshots import BaselineRecord
+    from phasegate.usecases import services
 
     budgets: dict[str, Decimal] = {}
     for item in stage_budget or []:
@@ -307,7 +307,7 @@ def baseline_set(
 
 def project_assign(key: str, role: str, person: str, as_person: ActFor = None, db: Db = None) -> None:
     """Give PERSON the ROLE (pmo, finance, ...) on project KEY (pmo_admin)."""
-    from phasegate.gates import services
+    from phasegate.usecases import services
 
     rt = runtime_for(db)
     created = services.assign_role(key, role, person, actor=acting(rt, as_person), uow=rt.uow, now=now())
@@ -330,7 +330,7 @@ def risk_add(
     db: Db = None,
 ) -> None:
     """Add or update one risk in the project's register."""
-    from phasegate.gates import services
+    from phasegate.usecases import services
 
     row = risk_row(key, risk_id, title, probability, impact, owner, response, mitigation, category, status)
     rt = runtime_for(db)
@@ -377,7 +377,7 @@ def risk_row(
 
 
 def risk_evidence(row: Any) -> Any:
-    from phasegate.models.evidence import RiskEvidence
+    from phasegate.gates.vocabulary.evidence import RiskEvidence
 
     return RiskEvidence(
         id=row.id,
@@ -397,8 +397,8 @@ def risk_evidence(row: Any) -> Any:
 @risk_app.command("import")
 def risk_import(file: FileArg, as_person: ActFor = None, db: Db = None, as_json: Json = False) -> None:
     """Import risks from CSV or XLSX; a file with any bad row, or naming an unknown project, writes nothing."""
-    from phasegate.gates import services
     from phasegate.models.imports import parse_risks
+    from phasegate.usecases import services
 
     rt = runtime_for(db)
     rows = parse_risks(file, limits=rt.settings.limits)
@@ -412,7 +412,7 @@ def risk_import(file: FileArg, as_person: ActFor = None, db: Db = None, as_json:
 @risk_app.command("list")
 def risk_list(key: str, db: Db = None, as_json: Json = False) -> None:
     """The project's risk register, highest score first."""
-    from phasegate.gates import services
+    from phasegate.usecases import services
 
     risks = sorted(services.project_data(key, uow=runtime_for(db).reader).risks, key=lambda r: (-r.score, r.id))
     if as_json:
@@ -433,8 +433,8 @@ def milestone_add(
     db: Db = None,
 ) -> None:
     """Add or update a milestone."""
-    from phasegate.gates import services
-    from phasegate.models.evidence import MilestoneEvidence
+    from phasegate.gates.vocabulary.evidence import MilestoneEvidence
+    from phasegate.usecases import services
 
     milestone = MilestoneEvidence(
         id=milestone_id, name=name, due=parse_date(due, "--due"), done_on=parse_date(done, "--done") if done else None
@@ -453,7 +453,7 @@ def milestone_done(
     db: Db = None,
 ) -> None:
     """Mark a milestone done."""
-    from phasegate.gates import services
+    from phasegate.usecases import services
 
     when = parse_date(on, "--on") if on else now().date()
     rt = runtime_for(db)
@@ -469,7 +469,7 @@ def score(
     db: Db = None,
 ) -> None:
     """Score scorecard factors (0..10 by default) as one gatekeeper."""
-    from phasegate.gates import services
+    from phasegate.usecases import services
 
     values: dict[str, int] = {}
     for item in scores:

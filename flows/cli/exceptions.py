@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from phasegate.flows.cli.common import ActFor, Db, Json, acting, emit, now, parse_money, runtime_for, sub_app
-from phasegate.models.errors import InputError
+from phasegate.gates.vocabulary.errors import InputError
 
 app = sub_app("Tolerance exceptions: forecasts beyond a tolerance, decided by the level that set it.")
 
@@ -22,7 +22,7 @@ def exceptions_list(
     as_json: Json = False,
 ) -> None:
     """Exceptions, newest first: dimension, forecast against baseline and tolerance, who decides, the decision."""
-    from phasegate.gates import services
+    from phasegate.usecases import services
 
     found = services.list_exceptions(
         uow=runtime_for(db).reader, project_key=project, status="open" if open_only else None
@@ -53,8 +53,8 @@ def exceptions_decide(
     """Close an exception as the level that set the tolerance: approve_plan (re-baseline), premature_close, accept."""
     from uuid import UUID
 
-    from phasegate.gates import services
-    from phasegate.models.tolerance import ExceptionDecision
+    from phasegate.gates.vocabulary.tolerance import ExceptionDecision
+    from phasegate.usecases import services
 
     try:
         exception_id = UUID(exception_ref)

@@ -8,7 +8,7 @@ import typer
 
 from phasegate.flows.cli.common import ActFor, Db, Json, acting, emit, now, runtime_for, sub_app
 from phasegate.flows.trigger import prepare_prefect, run_flow
-from phasegate.models.errors import InputError
+from phasegate.gates.vocabulary.errors import InputError
 
 app = sub_app("Gate checks, reviews and votes.")
 
@@ -79,7 +79,7 @@ def gate_check(
 ) -> None:
     """Evaluate the project's current gate (or --gate); writes nothing."""
     from phasegate.flows.runtime import probe_file
-    from phasegate.gates import services
+    from phasegate.usecases import services
 
     rt = runtime_for(db)
     check = services.check_gate(key, uow=rt.reader, now=now(), probe=probe_file, gate_id=gate, registry=rt.registry)
@@ -101,7 +101,7 @@ def gate_review(
     as_json: Json = False,
 ) -> None:
     """Run the gate-review flow: evaluate, record, open the approval round (or record why not) and notify."""
-    from phasegate.gates import services
+    from phasegate.usecases import services
 
     meeting_at(meeting)
     rt = runtime_for(db)

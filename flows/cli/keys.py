@@ -32,7 +32,7 @@ def key_generate(
 
     if stdout:
         if out is not None:
-            from phasegate.models.errors import InputError
+            from phasegate.gates.vocabulary.errors import InputError
 
             raise InputError("--stdout and --out: give one of them, not both")
         typer.echo(generate_key())

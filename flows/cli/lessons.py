@@ -19,7 +19,7 @@ from phasegate.flows.cli.common import (
     runtime_for,
     sub_app,
 )
-from phasegate.models.errors import InputError
+from phasegate.gates.vocabulary.errors import InputError
 
 app = sub_app("Lessons learned (经验教训): add, edit, list, search, show, applied, due.")
 
@@ -70,8 +70,8 @@ def lesson_add(
     as_json: Json = False,
 ) -> None:
     """File a lesson learned (the project's manager or sponsor, a gatekeeper or a pmo_admin)."""
-    from phasegate.gates import services
-    from phasegate.models.lessons import LessonDraft
+    from phasegate.gates.vocabulary.lessons import LessonDraft
+    from phasegate.usecases import services
 
     values: dict[str, Any] = {"project_key": project, "what_happened": what, "gate_id": gate}
     values |= {k: v for k, v in {"category": category, "tags": tags, "repeat": repeat, "avoid": avoid}.items() if v}
@@ -98,8 +98,8 @@ def lesson_edit(
     db: Db = None,
 ) -> None:
     """Rewrite a lesson (its author or a pmo_admin); the audit keeps the text before and after."""
-    from phasegate.gates import services
-    from phasegate.models.lessons import LessonEdit
+    from phasegate.gates.vocabulary.lessons import LessonEdit
+    from phasegate.usecases import services
 
     values = {"what_happened": what, "category": category, "tags": tags, "repeat": repeat, "avoid": avoid}
     edit = command(LessonEdit, NAMES, **{k: v for k, v in values.items() if v is not None})
@@ -117,8 +117,8 @@ def lesson_list(
     as_json: Json = False,
 ) -> None:
     """Lessons learned, oldest first, filtered by project, template or category."""
-    from phasegate.gates import services
-    from phasegate.models.enums import LessonCategory
+    from phasegate.gates.vocabulary.enums import LessonCategory
+    from phasegate.usecases import services
 
     chosen = None
     if category is not None:
@@ -143,7 +143,7 @@ def lesson_search(
     as_json: Json = False,
 ) -> None:
     """Full-text search of lessons (trigrams: works for Chinese, which has no spaces, and English alike)."""
-    from phasegate.gates import services
+    from phasegate.usecases import services
 
     found = services.search_lessons(" ".join(query), uow=runtime_for(db).reader)
     if as_json:
@@ -158,7 +158,7 @@ def lesson_search(
 @app.command("show")
 def lesson_show(lesson_ref: Annotated[str, typer.Argument(metavar="ID")], db: Db = None, as_json: Json = False) -> None:
     """One lesson in full, with every review that showed it and every gatekeeper who applied it."""
-    from phasegate.gates import services
+    from phasegate.usecases import services
 
     view = services.show_lesson(_lesson_id(lesson_ref), uow=runtime_for(db).reader)
     if as_json:
@@ -183,7 +183,7 @@ def lesson_applied(
     db: Db = None,
 ) -> None:
     """Record that a lesson shaped your decision in an approval round (its gatekeepers)."""
-    from phasegate.gates import services
+    from phasegate.usecases import services
 
     rt = runtime_for(db)
     lesson_id = _lesson_id(lesson_ref)
@@ -198,7 +198,7 @@ def lesson_due(
     as_json: Json = False,
 ) -> None:
     """Killed projects whose lessons learned are still due (each closes once one is filed)."""
-    from phasegate.gates import services
+    from phasegate.usecases import services
 
     found = services.lessons_due(uow=runtime_for(db).reader, owner_id=owner)
     if as_json:

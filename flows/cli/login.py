@@ -15,7 +15,7 @@ from typing import Annotated, Any
 import typer
 
 from phasegate.flows.cli.common import Json, emit
-from phasegate.models.errors import InputError
+from phasegate.gates.vocabulary.errors import InputError
 
 
 def login(

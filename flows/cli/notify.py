@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from phasegate.flows.cli.common import Db, Json, acting, emit, now, runtime_for, sub_app
-from phasegate.models.errors import InputError
+from phasegate.gates.vocabulary.errors import InputError
 
 app = sub_app("The notification outbox.")
 
@@ -40,7 +40,7 @@ def notify_list(
     as_json: Json = False,
 ) -> None:
     """One line per notification and target: status, attempts, next try, last error. Secrets are masked."""
-    from phasegate.models.enums import OutboxStatus
+    from phasegate.gates.vocabulary.enums import OutboxStatus
     from phasegate.notifications.dispatch import list_outbox
 
     statuses: list[OutboxStatus] = []
@@ -77,7 +77,7 @@ def notify_retry(
 
     if (ref is None) == (not all_dead):
         raise InputError("notify retry: give either one ID or --all-dead (see 'phasegate notify list --dead')")
-    from phasegate.gates import services
+    from phasegate.usecases import services
 
     rt = runtime_for(db)
     services.begin_operation("notify retry", actor=acting(rt, None), uow=rt.uow, now=now())
@@ -117,8 +117,8 @@ def _line(entry: Any) -> str:
 def notify_digest(db: Db = None, as_json: Json = False) -> None:
     """Queue this week's digests now (the weekly-digest flow does it on Mondays) and send them."""
     from phasegate.flows.runtime import approval_links, link_signer
-    from phasegate.gates import approvals
     from phasegate.notifications.dispatch import dispatch_due
+    from phasegate.usecases import approvals
 
     rt = runtime_for(db)
     links = approval_links(rt.settings)

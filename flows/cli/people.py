@@ -44,8 +44,8 @@ NAMES = {
 
 
 def _roles(given: list[str] | None) -> Any:
-    from phasegate.models.errors import InputError
-    from phasegate.models.identity import OrgRole
+    from phasegate.gates.vocabulary.errors import InputError
+    from phasegate.gates.vocabulary.identity import OrgRole
 
     allowed = [r.value for r in OrgRole]
     for role in given or []:
@@ -74,9 +74,9 @@ def person_add(
     db: Db = None,
 ) -> None:
     """Add a person (pmo_admin). While no pmo_admin exists, the OS user may add themselves as the first one."""
-    from phasegate.gates import people, services
-    from phasegate.models.commands import AddPerson
+    from phasegate.gates.vocabulary.commands import AddPerson
     from phasegate.notifications.targets import validate_person_target
+    from phasegate.usecases import people, services
 
     for url in notify or []:
         validate_person_target(url)
@@ -115,7 +115,7 @@ def person_update(
     db: Db = None,
 ) -> None:
     """Change a person's details, OS login or organisation roles (pmo_admin)."""
-    from phasegate.gates import people
+    from phasegate.usecases import people
 
     cmd = update_command(person_id, name, email, locale, notify, login, no_login, role, enable)
     rt = runtime_for(db)
@@ -135,7 +135,7 @@ def update_command(
     enable: bool,
 ) -> Any:
     """The ``UpdatePerson`` both trees build from the options, so a mistake reads the same in both."""
-    from phasegate.models.commands import UpdatePerson
+    from phasegate.gates.vocabulary.commands import UpdatePerson
     from phasegate.notifications.targets import validate_target
 
     for url in notify or []:
@@ -163,7 +163,7 @@ def person_disable(
     db: Db = None,
 ) -> None:
     """Stop a person acting by any door; their API tokens stop working (pmo_admin)."""
-    from phasegate.gates import people
+    from phasegate.usecases import people
 
     rt = runtime_for(db)
     person = people.disable_person(person_id, actor=acting(rt, as_person), reason=reason, uow=rt.uow, now=now())
@@ -173,7 +173,7 @@ def person_disable(
 @app.command("show")
 def person_show(person_id: IdArg, db: Db = None, as_json: Json = False) -> None:
     """Show a person: login, organisation roles, whether disabled."""
-    from phasegate.gates import people
+    from phasegate.usecases import people
 
     show_person(people.get_person(person_id, uow=runtime_for(db).reader), as_json)
 

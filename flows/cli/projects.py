@@ -46,8 +46,8 @@ def project_create(
     db: Db = None,
 ) -> None:
     """Create a project pinned to a template version, in its first stage (pmo_admin or manager)."""
-    from phasegate.gates import services
-    from phasegate.models.commands import CreateProject
+    from phasegate.gates.vocabulary.commands import CreateProject
+    from phasegate.usecases import services
 
     template_id, version = split_ref(template)
     cmd = command(
@@ -89,7 +89,7 @@ def project_update(
     db: Db = None,
 ) -> None:
     """Change a project's name, budget, sponsor or manager (pmo_admin; audited with before and after)."""
-    from phasegate.gates import services
+    from phasegate.usecases import services
 
     cmd = update_command(key, reason, name, sponsor, manager, budget)
     rt = runtime_for(db)
@@ -101,7 +101,7 @@ def update_command(
     key: str, reason: str, name: str | None, sponsor: str | None, manager: str | None, budget: str | None
 ) -> Any:
     """The ``UpdateProject`` both trees build, so a mistake reads the same whether or not a server is used."""
-    from phasegate.models.commands import UpdateProject
+    from phasegate.gates.vocabulary.commands import UpdateProject
 
     return command(
         UpdateProject,
@@ -131,7 +131,7 @@ def updated_line(project: Any) -> str:
 @app.command("list")
 def project_list(db: Db = None, as_json: Json = False) -> None:
     """List projects with their status and stage."""
-    from phasegate.gates import services
+    from phasegate.usecases import services
 
     projects, _ = services.list_projects(uow=runtime_for(db).reader)
     rows = [
@@ -193,7 +193,7 @@ def project_document(view: Any) -> dict[str, Any]:
 @app.command("show")
 def project_show(key: str, db: Db = None, as_json: Json = False) -> None:
     """Show a project: stage, current gate, pending approval rounds and gate history."""
-    from phasegate.gates import services
+    from phasegate.usecases import services
 
     doc = project_document(services.project_view(key, uow=runtime_for(db).reader))
     if as_json:

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from phasegate.flows.cli.common import ActFor, Db, Json, acting, emit, now, runtime_for, sub_app
-from phasegate.models.errors import InputError
+from phasegate.gates.vocabulary.errors import InputError
 
 app = sub_app("Reports to management: gate analytics and the portfolio report.")
 
@@ -55,7 +55,7 @@ def report_gates(
 ) -> None:
     """Per gate and template: pass/recycle/kill/hold rates, first-time pass, decision latency against SLA
     (median, p90), cycle time per stage, conditions closed on time, reviews opened automatically or by hand."""
-    from phasegate.gates import services
+    from phasegate.usecases import services
 
     rt = runtime_for(db)
     report = services.gate_report(actor=acting(rt, by), uow=rt.uow, reader=rt.reader, now=now(), template_id=template)
@@ -79,9 +79,9 @@ def report_portfolio(
 ) -> None:
     """The portfolio report of a period: portfolio table, funnel, RAG trend, EVM S-curve, value/risk bubbles,
     decisions of the period and top risks, as PDF (fonts embedded), HTML or XLSX, in English or Chinese."""
-    from phasegate.gates import services
     from phasegate.gates.portfolio import week_of
     from phasegate.notifications.portfolio.document import check_choice, render
+    from phasegate.usecases import services
 
     check_choice(fmt, lang)
     rt = runtime_for(db)

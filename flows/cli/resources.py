@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from phasegate.flows.cli.common import ActFor, Db, FileArg, Json, acting, emit, now, runtime_for, sub_app
-from phasegate.models.errors import InputError
+from phasegate.gates.vocabulary.errors import InputError
 
 app = sub_app("Resources (资源): people's roles and capacity, demand per project and stage, allocation, HOLD queue.")
 person_app = sub_app("People as resources: role, FTE, hours per day, working-calendar region.")
@@ -39,7 +39,7 @@ def _number(value: str, option: str) -> Decimal:
 
 
 def _month(value: str | None, option: str) -> Any:
-    from phasegate.models.resources import parse_month
+    from phasegate.gates.vocabulary.resources import parse_month
 
     return None if value is None else parse_month(value, field=option)
 
@@ -63,8 +63,8 @@ def person_set(
     from pydantic import ValidationError
 
     from phasegate.flows.cli.common import invalid
-    from phasegate.gates import services
-    from phasegate.models.resources import ResourceProfile
+    from phasegate.gates.vocabulary.resources import ResourceProfile
+    from phasegate.usecases import services
 
     try:
         profile = ResourceProfile(
@@ -87,7 +87,7 @@ def person_set(
 @person_app.command("list")
 def person_list(db: Db = None, as_json: Json = False) -> None:
     """Everyone with a resource role."""
-    from phasegate.gates import services
+    from phasegate.usecases import services
 
     profiles = services.resource_people(uow=runtime_for(db).reader)
     if as_json:
@@ -110,7 +110,7 @@ def capacity_set(
     db: Db = None,
 ) -> None:
     """Set PERSON's capacity for one month (leave, training, a part-time month), in hours or FTE-days."""
-    from phasegate.gates import services
+    from phasegate.usecases import services
 
     if clear == (hours is not None or fte_days is not None):
         raise InputError("give --hours or --fte-days, or --clear to go back to the calendar rule")
@@ -138,8 +138,8 @@ def demand_import(file: FileArg, by: ActFor = None, db: Db = None, as_json: Json
     It replaces the demand of every project stage the file names. Every bad row is reported with its row number
     and column; a file with any bad row writes nothing.
     """
-    from phasegate.gates import services
     from phasegate.models.imports import parse_demand
+    from phasegate.usecases import services
 
     rt = runtime_for(db)
     rows = parse_demand(file, limits=rt.settings.limits)
@@ -162,13 +162,13 @@ def demand_list(
     as_json: Json = False,
 ) -> None:
     """Demand lines per project, stage, role and month."""
-    from phasegate.gates import services
+    from phasegate.usecases import services
 
     print_demand(services.demand_lines(uow=runtime_for(db).reader, project_key=project), as_json)
 
 
 def print_demand(lines: list[Any], as_json: bool) -> None:
-    from phasegate.models.resources import month_label
+    from phasegate.gates.vocabulary.resources import month_label
 
     if as_json:
         emit([line.model_dump(mode="json") for line in lines])
@@ -195,7 +195,7 @@ def allocation(
     Committed: the current stage of active projects (their GO committed it). Planned: later stages and projects
     on hold. Exit status 0 either way: over-allocation is a finding, not an error.
     """
-    from phasegate.gates import services
+    from phasegate.usecases import services
 
     view = services.allocation_view(
         uow=runtime_for(db).reader,
@@ -240,8 +240,8 @@ def priority(
     """Set a project's priority in the HOLD queue (pmo_admin)."""
     from pydantic import ValidationError
 
-    from phasegate.gates import services
-    from phasegate.models.resources import PriorityRecord
+    from phasegate.gates.vocabulary.resources import PriorityRecord
+    from phasegate.usecases import services
 
     try:
         PriorityRecord(project_key=key, priority=value)
@@ -256,7 +256,7 @@ def priority(
 def queue(db: Db = None, as_json: Json = False) -> None:
     """Projects on hold waiting for capacity, ranked: priority, then scorecard score, then key; whether each
     next stage fits now (after the projects ranked above it take theirs)."""
-    from phasegate.gates import services
+    from phasegate.usecases import services
 
     print_queue(services.hold_queue(uow=runtime_for(db).reader), as_json)
 

@@ -36,8 +36,8 @@ def template_validate(file: Path) -> None:
 def template_publish(file: Path, as_person: ActFor = None, db: Db = None, as_json: Json = False) -> None:
     """Store an immutable template version (pmo_admin; identical content again is a no-op)."""
     from phasegate.flows.runtime import template_check
-    from phasegate.gates import services
     from phasegate.models.template_yaml import load_template_file, template_content_hash
+    from phasegate.usecases import services
 
     template = load_template_file(file, check=template_check)
     rt = runtime_for(db)
@@ -61,7 +61,7 @@ def template_publish(file: Path, as_person: ActFor = None, db: Db = None, as_jso
 @app.command("list")
 def template_list(db: Db = None, as_json: Json = False) -> None:
     """List published template versions."""
-    from phasegate.gates import services
+    from phasegate.usecases import services
 
     stored = services.list_templates(uow=runtime_for(db).reader)
     rows: list[dict[str, Any]] = [
@@ -86,7 +86,7 @@ def template_show(
     ref: Annotated[str, typer.Argument(metavar="ID[@VERSION]")], db: Db = None, as_json: Json = False
 ) -> None:
     """Show a template version (the latest when no version is given)."""
-    from phasegate.gates import services
+    from phasegate.usecases import services
 
     name, version = split_ref(ref)
     stored = services.get_template(name, version, uow=runtime_for(db).reader)

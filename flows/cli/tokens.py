@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from phasegate.flows.cli.common import ActFor, Db, Json, acting, emit, now, runtime_for, sub_app
-from phasegate.models.errors import InputError
+from phasegate.gates.vocabulary.errors import InputError
 
 app = sub_app("Bearer tokens for the REST API: the scope (viewer, approver, pmo) caps the roles a token carries.")
 
@@ -21,9 +21,9 @@ def token_create(
     as_json: Json = False,
 ) -> None:
     """Create a token for PERSON (yourself, or anyone as a pmo_admin); printed once: store it now."""
-    from phasegate.gates.guard import audit_name
-    from phasegate.gates.people import permit_token_act
     from phasegate.models.tokens import create_token
+    from phasegate.usecases.guard import audit_name
+    from phasegate.usecases.people import permit_token_act
 
     rt = runtime_for(db)
     actor = acting(rt, as_person)
@@ -44,9 +44,9 @@ def token_revoke(
     """Revoke a token (its person or a pmo_admin): requests bearing it get 401 from now on."""
     from uuid import UUID
 
-    from phasegate.gates.guard import audit_name
-    from phasegate.gates.people import permit_token_act
     from phasegate.models.tokens import get_token, revoke
+    from phasegate.usecases.guard import audit_name
+    from phasegate.usecases.people import permit_token_act
 
     try:
         token_id = UUID(token_ref)

@@ -51,8 +51,8 @@ def tolerance_set(
     db: Db = None,
 ) -> None:
     """Set or replace one tolerance as a level (audited with the value before and after)."""
-    from phasegate.gates import services
-    from phasegate.models.commands import SetTolerance
+    from phasegate.gates.vocabulary.commands import SetTolerance
+    from phasegate.usecases import services
 
     cmd = command(
         SetTolerance,
@@ -81,7 +81,7 @@ def tolerance_list(
     project: Annotated[str, typer.Argument(metavar="PROJECT")], db: Db = None, as_json: Json = False
 ) -> None:
     """The tolerances in force: set by a level, else the template's default, else unset."""
-    from phasegate.gates import services
+    from phasegate.usecases import services
 
     found = services.list_tolerances(project, uow=runtime_for(db).reader)
     if as_json:

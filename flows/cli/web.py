@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from phasegate.models.errors import InputError
+from phasegate.gates.vocabulary.errors import InputError
 
 
 def serve(

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from phasegate.gates.portfolio import PortfolioReport
-from phasegate.models.errors import InputError, ReportFontError
+from phasegate.gates.vocabulary.errors import InputError, ReportFontError
 from phasegate.notifications.portfolio import FORMATS, LANGS
 from phasegate.notifications.portfolio.fonts import cjk_font
 

@@ -11,7 +11,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from phasegate.models.errors import ReportFontError
+from phasegate.gates.vocabulary.errors import ReportFontError
 
 PREFERRED = ("wqy-microhei", "wqy-zenhei", "notosanscjk", "notosanssc", "droidsansfallback")
 INSTALL_HINT = (

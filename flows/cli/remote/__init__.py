@@ -15,7 +15,7 @@ from collections.abc import Callable
 import typer
 
 from phasegate.flows.cli.remote.credentials import Login
-from phasegate.models.errors import RemoteError
+from phasegate.gates.vocabulary.errors import RemoteError
 
 LOGIN_COMMANDS = ("login", "logout", "whoami")
 """Commands about the login itself: they run the same with or without one."""

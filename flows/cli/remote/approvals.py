@@ -50,7 +50,7 @@ from phasegate.flows.cli.common import (
     sub_app,
 )
 from phasegate.flows.cli.remote.session import acting_person, iso, refuse_db, server
-from phasegate.models.errors import InputError, RemoteError
+from phasegate.gates.vocabulary.errors import InputError, RemoteError
 
 rounds_app = sub_app("Approval rounds (through the server).")
 conditions_app = sub_app("Conditions of CONDITIONAL_GO decisions (through the server).")
@@ -78,8 +78,8 @@ def vote(
     On a gate that takes electronic signatures the server asks for the signer's web password: at a prompt, or
     from stdin with --password-stdin; it travels in the request body over the login's HTTPS connection.
     """
-    from phasegate.gates.approvals import SIGNATURE_REQUIRED, VoteResult
-    from phasegate.models.commands import CastVote
+    from phasegate.gates.vocabulary.commands import CastVote
+    from phasegate.usecases.approvals import SIGNATURE_REQUIRED, VoteResult
 
     if decision not in DECISIONS:
         raise InputError(f"--decision: {decision!r} is not allowed; use one of {', '.join(DECISIONS)}")
@@ -220,7 +220,7 @@ def conditions_list(
     as_json: Json = False,
 ) -> None:
     """Conditions of CONDITIONAL_GO decisions, with owner, due date and verification."""
-    from phasegate.models.snapshots import ConditionRecord
+    from phasegate.gates.vocabulary.snapshots import ConditionRecord
 
     if status is not None and status not in CONDITION_STATUSES:
         raise InputError(f"--status: {status!r} is not allowed; use one of {', '.join(CONDITION_STATUSES)}")
@@ -286,7 +286,7 @@ def delegate(
     db: Db = None,
 ) -> None:
     """Let DELEGATE act for PRINCIPAL between two dates, optionally for one template or gate (never cascades)."""
-    from phasegate.models.snapshots import DelegationRecord
+    from phasegate.gates.vocabulary.snapshots import DelegationRecord
 
     cmd = delegation_command(principal, delegate_to, valid_from, valid_to, template, gate)
     with server(act_as=by) as remote:
@@ -308,7 +308,7 @@ def delegate_revoke(delegation_ref: IdArg, by: ActFor = None, db: Db = None) -> 
 @delegate_app.command("list")
 def delegate_list(person: DelegationPerson = None, db: Db = None, as_json: Json = False) -> None:
     """Delegations with their period, scope and state."""
-    from phasegate.models.snapshots import DelegationRecord
+    from phasegate.gates.vocabulary.snapshots import DelegationRecord
 
     with server() as remote:
         refuse_db(db, remote.login.url)

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 
 from phasegate.flows.cli.remote.credentials import Login
-from phasegate.models.errors import RemoteError
+from phasegate.gates.vocabulary.errors import RemoteError
 
 API = "/api/v1"
 TIMEOUT = httpx.Timeout(30.0, connect=5.0)

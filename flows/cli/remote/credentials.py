@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from phasegate.models.errors import InputError
+from phasegate.gates.vocabulary.errors import InputError
 
 URL_VARIABLE = "PHASEGATE_SERVER_URL"
 TOKEN_VARIABLE = "PHASEGATE_TOKEN"

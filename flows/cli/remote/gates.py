@@ -15,7 +15,7 @@ import typer
 from phasegate.flows.cli.common import Db, Json, emit, sub_app
 from phasegate.flows.cli.gates import meeting_at, print_review
 from phasegate.flows.cli.remote.session import acting_person, refuse_db, server
-from phasegate.models.errors import InputError
+from phasegate.gates.vocabulary.errors import InputError
 
 app = sub_app("Gate checks and reviews (through the server).")
 
@@ -29,7 +29,7 @@ def gate_check(
 ) -> None:
     """Evaluate the project's current gate (or --gate) on the server; writes nothing."""
     from phasegate.flows.cli.gates import _print_evaluation, evaluation_document
-    from phasegate.gates.services import GateCheck
+    from phasegate.usecases.services import GateCheck
 
     with server() as remote:
         refuse_db(db, remote.login.url)

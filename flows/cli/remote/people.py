@@ -29,14 +29,14 @@ from phasegate.flows.cli.common import (
 )
 from phasegate.flows.cli.people import describe, show_person, update_command
 from phasegate.flows.cli.remote.session import refuse_db, server
-from phasegate.models.errors import InputError
+from phasegate.gates.vocabulary.errors import InputError
 
 app = sub_app("People (through the server; 'person add' runs on the server).")
 
 
 def _snapshot(out: dict[str, Any]) -> Any:
     """The API's person as the snapshot the local command prints (a withheld email reads as the empty string)."""
-    from phasegate.models.snapshots import PersonSnapshot
+    from phasegate.gates.vocabulary.snapshots import PersonSnapshot
 
     return PersonSnapshot.model_validate(out | {"email": out["email"] or ""})
 

@@ -60,7 +60,7 @@ from phasegate.flows.cli.common import (
 )
 from phasegate.flows.cli.evidence import risk_row
 from phasegate.flows.cli.remote.session import refuse_db, server
-from phasegate.models.errors import InputError
+from phasegate.gates.vocabulary.errors import InputError
 
 app = sub_app("Projects (through the server).")
 actuals_app = sub_app("Actual cost and earned-value status reports (through the server).")
@@ -71,7 +71,7 @@ risk_app = sub_app("The risk register (through the server).")
 @app.command("list")
 def project_list(db: Db = None, as_json: Json = False) -> None:
     """List projects with their status and stage."""
-    from phasegate.models.snapshots import ProjectSnapshot
+    from phasegate.gates.vocabulary.snapshots import ProjectSnapshot
 
     with server() as remote:
         refuse_db(db, remote.login.url)
@@ -111,7 +111,7 @@ def _round_view(item: dict[str, Any]) -> SimpleNamespace:
 def project_show(key: str, db: Db = None, as_json: Json = False) -> None:
     """Show a project: stage, current gate, pending approval rounds and gate history."""
     from phasegate.flows.cli.projects import project_document
-    from phasegate.models.snapshots import DecisionRecord, ProjectSnapshot
+    from phasegate.gates.vocabulary.snapshots import DecisionRecord, ProjectSnapshot
 
     with server() as remote:
         refuse_db(db, remote.login.url)
@@ -150,8 +150,8 @@ def project_create(
     db: Db = None,
 ) -> None:
     """Create a project pinned to a template version, in its first stage (pmo_admin or manager)."""
-    from phasegate.models.commands import CreateProject
-    from phasegate.models.snapshots import ProjectSnapshot
+    from phasegate.gates.vocabulary.commands import CreateProject
+    from phasegate.gates.vocabulary.snapshots import ProjectSnapshot
 
     template_id, version = split_ref(template)
     cmd = command(
@@ -196,7 +196,7 @@ def project_update(
 ) -> None:
     """Change a project's name, budget, sponsor or manager (pmo_admin; audited with before and after)."""
     from phasegate.flows.cli.projects import update_command, updated_line
-    from phasegate.models.snapshots import ProjectSnapshot
+    from phasegate.gates.vocabulary.snapshots import ProjectSnapshot
 
     cmd = update_command(key, reason, name, sponsor, manager, budget)
     body = cmd.model_dump(mode="json", exclude={"key"}, exclude_none=True)
@@ -235,7 +235,7 @@ def actuals_add(
     db: Db = None,
 ) -> None:
     """Record cost spent (AMOUNT), or a dated earned-value report (--as-of with --ev/--ac/--pv/--etc)."""
-    from phasegate.models.commands import RecordCost
+    from phasegate.gates.vocabulary.commands import RecordCost
 
     report = any(v is not None for v in (as_of, ev, ac, pv, etc))
     if (amount is None) == (not report):
@@ -341,7 +341,7 @@ def risk_add(
 @risk_app.command("list")
 def risk_list(key: str, db: Db = None, as_json: Json = False) -> None:
     """The project's risk register, highest score first."""
-    from phasegate.models.evidence import RiskEvidence
+    from phasegate.gates.vocabulary.evidence import RiskEvidence
 
     with server() as remote:
         refuse_db(db, remote.login.url)

@@ -32,9 +32,9 @@ app.add_typer(demand_app, name="demand")
 @demand_app.command("import")
 def demand_import(file: FileArg, by: ActFor = None, db: Db = None, as_json: Json = False) -> None:
     """Import demand from CSV or XLSX: project, stage, role, month (YYYY-MM), hours or fte_days[, person]."""
-    from phasegate.gates import services
+    from phasegate.gates.vocabulary.resources import month_label
     from phasegate.models.imports import parse_demand
-    from phasegate.models.resources import month_label
+    from phasegate.usecases import services
 
     with server(act_as=by) as remote:
         refuse_db(db, remote.login.url)
@@ -56,7 +56,7 @@ def demand_list(
     as_json: Json = False,
 ) -> None:
     """Demand lines per project, stage, role and month."""
-    from phasegate.models.resources import DemandLine
+    from phasegate.gates.vocabulary.resources import DemandLine
 
     with server() as remote:
         refuse_db(db, remote.login.url)
@@ -74,9 +74,9 @@ def allocation(
     as_json: Json = False,
 ) -> None:
     """Capacity, committed and planned hours per role (or person) and month; over-allocation flagged."""
-    from phasegate.gates import services
-    from phasegate.gates.usecases.resources import month_range
-    from phasegate.models.resources import month_label, parse_month
+    from phasegate.gates.vocabulary.resources import month_label, parse_month
+    from phasegate.usecases import services
+    from phasegate.usecases.resources import month_range
 
     start = None if first is None else parse_month(first, field="--from")
     end = None if last is None else parse_month(last, field="--to")
@@ -92,7 +92,7 @@ def allocation(
 @app.command("queue")
 def queue(db: Db = None, as_json: Json = False) -> None:
     """Projects on hold waiting for capacity, ranked, and whether each next stage fits now."""
-    from phasegate.gates import services
+    from phasegate.usecases import services
 
     with server() as remote:
         refuse_db(db, remote.login.url)

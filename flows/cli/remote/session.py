@@ -13,7 +13,7 @@ from typing import Any
 
 from phasegate.flows.cli.remote import credentials
 from phasegate.flows.cli.remote.client import Server
-from phasegate.models.errors import InputError, RemoteError
+from phasegate.gates.vocabulary.errors import InputError, RemoteError
 
 
 def server(act_as: str | None = None) -> Server:

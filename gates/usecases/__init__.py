@@ -1,8 +1,0 @@
-"""Use cases: one module per capability, one function per act, one unit of work each, committed once.
-
-Use cases receive their dependencies as keyword arguments (a unit-of-work factory, the current time, the
-document probe, the criteria registry, the approval links), so entry points decide where data lives and tests
-decide what time it is. They return results, not rows; results carry events (``models.events``) that the
-composition root (``flows.runtime``) reacts to after the commit. The pure rules they apply live beside them
-in ``gates/`` (quorum, segregation, delegation, recycle limit, lifecycle moves, evaluation).
-"""

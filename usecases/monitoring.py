@@ -1,0 +1,354 @@
+"""The portfolio scan: forecasts against tolerances, computed RAG with history, and exceptions raised once.
+
+Why a use case and not flow code: the ``portfolio-monitor`` flow runs it chunk by chunk, and a test or any
+other door must get the same rows from the same inputs. One chunk is one transaction: its reads are a handful
+of set-based queries (``UnitOfWork.monitor_inputs``), its writes the day's RAG rows, the new exceptions, their
+notices (outbox) and audit entries, committed together.
+
+Raising is exactly-once by construction: the n-th exception on a project, scope and dimension is one unique
+row, so a scan that dies before its commit raises nothing (the next one raises it), and two scans racing raise
+it once (the loser's insert is a no-op in a savepoint).
+
+What is forecast in this version: **cost** (the EAC, variances continue, against BAC and the project's cost
+tolerance) and **quality** (the latest status report's test pass rate and acceptance: the shortfall from 100 %
+in points, against the quality tolerance as a share of 100 %). Time, scope, risk and benefits tolerances are
+data and shown, but the monitor does not forecast them yet, so they take no part in the RAG.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+from uuid import uuid4
+
+from phasegate.gates.calendar import WorkingCalendar
+from phasegate.gates.criteria import Criterion
+from phasegate.gates.earned_schedule import working_days
+from phasegate.gates.exceptions import CENT, Breach, breach_of, cost_forecast, next_sequence, quality_shortfall
+from phasegate.gates.rag import DimensionRag, Rag, dimension_rag, overall
+from phasegate.gates.tolerance import EffectiveTolerance, effective_tolerances, in_force
+from phasegate.gates.vocabulary.enums import Recommendation
+from phasegate.gates.vocabulary.monitoring import MonitorInput, RagRow
+from phasegate.gates.vocabulary.snapshots import Evaluation, OutboxRequest, ProjectSnapshot
+from phasegate.gates.vocabulary.template import LifecycleTemplate
+from phasegate.gates.vocabulary.tolerance import PROJECT_SCOPE, Dimension, ToleranceException
+from phasegate.usecases.messages import criteria_context, messages_for, org_notice
+from phasegate.usecases.ports import DocumentProbe
+from phasegate.usecases.result import SYSTEM, Result, UowFactory
+from phasegate.usecases.reviews import check_gate
+
+KIND = "tolerance_exception"
+HUNDRED = Decimal(100)
+
+
+class ProjectHealth(Result):
+    """One project's line in the scan summary."""
+
+    project_key: str
+    overall: Rag
+    cost: Rag
+    cost_deviation: str | None
+    cost_allowance: str | None
+    quality: Rag
+    raised: int
+
+
+class ScanReport(Result):
+    """What one scan of a chunk found and raised."""
+
+    scanned: int
+    breaches: int
+    raised: tuple[ToleranceException, ...]
+    health: tuple[ProjectHealth, ...]
+
+
+def _context(project: ProjectSnapshot, record: ToleranceException, owner_name: str | None) -> dict[str, Any]:
+    return {
+        "project_key": project.key,
+        "project_name": project.name,
+        "exception_id": str(record.id),
+        "dimension": record.dimension.value,
+        "scope": record.scope,
+        "level": record.level.value,
+        "owner": owner_name or "",
+        "baseline": str(record.baseline),
+        "forecast": str(record.forecast),
+        "allowance": str(record.allowance),
+        "deviation": str(record.deviation),
+        "currency": project.currency if record.dimension is Dimension.COST else "%",
+        "decide_command": f"phasegate exceptions decide {record.id} --decision approve_plan|premature_close|accept "
+        '--reason "..."',
+    }
+
+
+def assess_quality(item: MonitorInput, project_wide: list[EffectiveTolerance]) -> tuple[DimensionRag, Breach | None]:
+    """Quality from the latest report's test pass rate and acceptance: the shortfall from 100 % in points,
+    against the quality tolerance as a share of 100 % (5 % allows 5 points)."""
+    tolerance = in_force(project_wide, Dimension.QUALITY, item.project.stage_id)
+    shortfall = quality_shortfall(item.test_pass_rate, item.acceptance)
+    allowance = tolerance.allowance(HUNDRED) if tolerance is not None else None
+    rag = dimension_rag(
+        Dimension.QUALITY,
+        deviation=None if shortfall is None else shortfall.quantize(CENT),
+        allowance=None if allowance is None else allowance.quantize(CENT),
+        history=item.history.get(Dimension.QUALITY.value, ()),
+    )
+    forecast = None if shortfall is None else HUNDRED - shortfall
+    return rag, breach_of(item.project.key, tolerance, baseline=HUNDRED, forecast=forecast, deviation=shortfall)
+
+
+def assess(item: MonitorInput, template: LifecycleTemplate) -> list[tuple[DimensionRag, Breach | None]]:
+    """The RAG of each forecast dimension of one project (cost, quality) and its breach, if any (pure)."""
+    tolerances = effective_tolerances(template, item.project, item.roles, item.tolerances)
+    project_wide = [t for t in tolerances if t.scope == PROJECT_SCOPE]
+    return [assess_cost(item, project_wide), assess_quality(item, project_wide)]
+
+
+def assess_cost(item: MonitorInput, project_wide: list[EffectiveTolerance]) -> tuple[DimensionRag, Breach | None]:
+    """Cost: the EAC (variances continue) against BAC and the cost tolerance."""
+    tolerance = in_force(project_wide, Dimension.COST, item.project.stage_id)
+    forecast = cost_forecast(item.evm)
+    allowance = tolerance.allowance(item.bac) if tolerance is not None else None
+    deviation = None if forecast is None else forecast - item.bac
+    rag = dimension_rag(
+        Dimension.COST,
+        deviation=None if deviation is None else deviation.quantize(CENT),
+        allowance=None if allowance is None else allowance.quantize(CENT),
+        history=item.history.get(Dimension.COST.value, ()),
+    )
+    return rag, breach_of(item.project.key, tolerance, baseline=item.bac, forecast=forecast)
+
+
+def scan_projects(keys: Sequence[str], *, uow: UowFactory, now: datetime) -> ScanReport:
+    """Scan one chunk of projects: record today's RAG, raise each new breach once with its notice and audit."""
+    as_of = now.date()
+    raised: list[ToleranceException] = []
+    health: list[ProjectHealth] = []
+    rows: list[RagRow] = []
+    messages: list[OutboxRequest] = []
+    breaches = 0
+    with uow() as tx:
+        inputs = tx.monitoring.monitor_inputs(keys, as_of)
+        templates: dict[tuple[str, int], LifecycleTemplate] = {}
+        pending: list[tuple[MonitorInput, Breach, int]] = []
+        for item in inputs:
+            project = item.project
+            pinned = (project.template_id, project.template_version)
+            if pinned not in templates:
+                stored = tx.templates.get_template(*pinned)
+                if stored is None:
+                    continue
+                templates[pinned] = stored.template
+            assessed = assess(item, templates[pinned])
+            colours = [rag for rag, _ in assessed]
+            cost, quality = colours
+            whole = overall(colours)
+            rows += [
+                RagRow(
+                    project_key=project.key,
+                    as_of=as_of,
+                    dimension=rag.dimension.value,
+                    rag=rag.rag.value,
+                    deviation=rag.deviation,
+                    allowance=rag.allowance,
+                )
+                for rag in colours
+            ]
+            rows.append(RagRow(project_key=project.key, as_of=as_of, dimension="overall", rag=whole.value))
+            count = 0
+            for _, breach in assessed:
+                if breach is None:
+                    continue
+                breaches += 1
+                latest = item.latest_exceptions.get(f"{breach.scope}:{breach.dimension.value}")
+                evidence_as_of = item.evm.as_of if item.evm is not None else as_of
+                seq = next_sequence(breach, latest, evidence_as_of=evidence_as_of)
+                if seq is not None:
+                    pending.append((item, breach, seq))
+                    count += 1
+            health.append(
+                ProjectHealth(
+                    project_key=project.key,
+                    overall=whole,
+                    cost=cost.rag,
+                    cost_deviation=None if cost.deviation is None else str(cost.deviation),
+                    cost_allowance=None if cost.allowance is None else str(cost.allowance),
+                    quality=quality.rag,
+                    raised=count,
+                )
+            )
+        owners = tx.people.get_people({b.owner_id for _, b, _ in pending if b.owner_id})
+        for item, breach, seq in pending:
+            record = ToleranceException(id=uuid4(), seq=seq, raised_at=now, **breach.model_dump())
+            if not tx.tolerances.add_exception(record):
+                continue  # another scan raised this one first
+            owner = owners.get(record.owner_id or "")
+            subject = f"{record.project_key}:{record.scope}:{record.dimension.value}:{seq}"
+            context = _context(item.project, record, owner.name if owner else None)
+            messages += (
+                messages_for(owner, KIND, subject, context)
+                if owner is not None
+                else [org_notice(KIND, subject, context, ("pmo",))]
+            )
+            tx.append_audit(
+                actor=SYSTEM,
+                action="exception.raised",
+                entity=f"project:{record.project_key}",
+                payload={"exception": str(record.id), "seq": seq}
+                | breach.model_dump(mode="json", exclude={"project_key"}),
+                at=now,
+            )
+            raised.append(record)
+        tx.tolerances.record_rag(rows, now=now)
+        tx.enqueue(messages, now=now)
+        tx.commit()
+    raised_keys = {r.project_key for r in raised}
+    return ScanReport(
+        scanned=len(health),
+        breaches=breaches,
+        raised=tuple(raised),
+        health=tuple(
+            h.model_copy(update={"raised": sum(r.project_key == h.project_key for r in raised)})
+            if h.project_key in raised_keys
+            else h.model_copy(update={"raised": 0})
+            for h in health
+        ),
+    )
+
+
+def active_projects(*, uow: UowFactory) -> list[str]:
+    """The keys of every active project, in order (what one monitor run scans, chunk by chunk)."""
+    with uow() as tx:
+        return tx.projects.active_project_keys()
+
+
+def rag_history(key: str, *, uow: UowFactory) -> list[RagRow]:
+    """A project's recorded RAG, oldest first."""
+    with uow() as tx:
+        return tx.tolerances.rag_history(key)
+
+
+WARN_WORKING_DAYS = 5
+"""How many working days ahead of a gate date the manager hears that evidence is still missing."""
+
+
+class GateDateReport(Result):
+    """What the monitor does about gates, besides RAG: reviews to open and managers warned."""
+
+    ready: tuple[str, ...] = ()
+    """Projects whose gate says ``auto_review: when_ready`` and whose check recommends GO or CONDITIONAL_GO."""
+    due: tuple[str, ...] = ()
+    """Projects whose gate says ``auto_review: on_date`` and whose gate date has come (each once per date)."""
+    warned: tuple[str, ...] = ()
+    """Projects whose manager was warned that evidence is missing ahead of the gate date (once per date)."""
+
+
+def gate_actions(
+    keys: Sequence[str],
+    *,
+    uow: UowFactory,
+    now: datetime,
+    probe: DocumentProbe,
+    registry: Mapping[str, Criterion] | None = None,
+) -> GateDateReport:
+    """Decide which gate reviews the monitor opens and which managers it warns, for one chunk of projects.
+
+    A project's **gate date** is its open milestone whose id is the current gate's id (``phasegate milestone
+    add KEY GATE_ID --name ... --due DATE``): the schedule already holds it, so it is not kept twice.
+
+    - ``auto_review: when_ready``: the check recommends GO or CONDITIONAL_GO and no round is open. Why not any
+      recommendation but NOT_READY: a project the engine would send back (RECYCLE, KILL) is off track, which
+      exceptions report; re-opening its review on every scan right after the gatekeepers recycled it on the
+      same evidence would only repeat their decision.
+    - ``auto_review: on_date``: the gate date has come and no round is open; once per gate date (the review
+      itself says NOT_READY, and tells the team what is missing, if it is not).
+    - ahead of a gate date (``WARN_WORKING_DAYS`` working days of the template's calendar, or fewer) with the
+      check NOT_READY: the manager hears what is missing, once per gate date.
+
+    Only projects with such a gate or a gate date are evaluated, so the cost stays with them.
+    """
+    today = now.date()
+    ready_candidates: list[str] = []
+    warn_candidates: list[tuple[str, str, date, int]] = []
+    due: list[str] = []
+    with uow() as tx:
+        templates: dict[tuple[str, int], LifecycleTemplate] = {}
+        for project, dates in tx.monitoring.gate_schedule(keys):
+            pinned = (project.template_id, project.template_version)
+            if pinned not in templates:
+                stored = tx.templates.get_template(*pinned)
+                if stored is None:
+                    continue
+                templates[pinned] = stored.template
+            template = templates[pinned]
+            gate = template.gate_after(project.stage_id)
+            if gate is None:
+                continue
+            gate_date = dates.get(gate.id)
+            if gate.auto_review is None and gate_date is None:
+                continue
+            if tx.reviews.open_rounds(project.key):
+                continue
+            if gate.auto_review == "when_ready":
+                ready_candidates.append(project.key)
+            if gate_date is None:
+                continue
+            if gate.auto_review == "on_date" and gate_date <= today:
+                if tx.claim_step(f"gate-date:{project.key}:{gate.id}:{gate_date}", "review-opened", now=now):
+                    due.append(project.key)
+                continue
+            left = working_days(WorkingCalendar.from_def(template.calendar), today, gate_date)
+            if today <= gate_date and left <= WARN_WORKING_DAYS:
+                warn_candidates.append((project.key, gate.id, gate_date, left))
+        tx.commit()
+    ready = []
+    for key in ready_candidates:
+        found = check_gate(key, uow=uow, now=now, probe=probe, registry=registry)
+        if found.evaluation.recommendation in (Recommendation.GO, Recommendation.CONDITIONAL_GO):
+            ready.append(key)
+    warned = []
+    for key, gate_id, gate_date, left in warn_candidates:
+        found = check_gate(key, uow=uow, now=now, probe=probe, registry=registry)
+        if found.evaluation.recommendation is Recommendation.NOT_READY and _warn(
+            key, gate_id, gate_date, left, found.evaluation, uow=uow, now=now
+        ):
+            warned.append(key)
+    return GateDateReport(ready=tuple(ready), due=tuple(due), warned=tuple(warned))
+
+
+def _warn(
+    key: str, gate_id: str, gate_date: date, left: int, evaluation: Evaluation, *, uow: UowFactory, now: datetime
+) -> bool:
+    """Tell the manager what is missing ahead of the gate date, once per date (one transaction)."""
+    with uow() as tx:
+        project = tx.projects.get_project(key)
+        stored = tx.templates.get_template(project.template_id, project.template_version) if project else None
+        if project is None or stored is None:
+            return False
+        subject = f"gate-date:{key}:{gate_id}:{gate_date}"
+        if not tx.claim_step(subject, "evidence-warning", now=now):
+            return False
+        gate = stored.template.gate(gate_id)
+        manager = tx.people.get_person(project.manager_id)
+        context = {
+            "project_key": project.key,
+            "project_name": project.name,
+            "gate_name": gate.name if gate else gate_id,
+            "gate_name_zh": gate.name_zh if gate else None,
+            "gate_date": gate_date.isoformat(),
+            "working_days_left": left,
+            "criteria": criteria_context(evaluation),
+        }
+        if manager is not None:
+            tx.enqueue(messages_for(manager, "gate_evidence_warning", subject, context), now=now)
+        tx.append_audit(
+            actor=SYSTEM,
+            action="gate.evidence_warning",
+            entity=f"project:{key}",
+            payload={"gate": gate_id, "gate_date": gate_date.isoformat(), "working_days_left": left},
+            at=now,
+        )
+        tx.commit()
+    return True

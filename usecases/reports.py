@@ -1,0 +1,132 @@
+"""Reports to management: gate analytics and the portfolio report.
+
+Why a use case for a read: every door (CLI, web page, scheduled flow) asks for the same figures with the same
+check (``Act.READ``), and a refused read is audited like any refused act. The figures come from a read model
+(``UnitOfWork.gate_facts``) and are computed by the pure ``gates.analytics``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from phasegate.gates.analytics import GateAnalytics, gate_analytics
+from phasegate.gates.authorization import Act
+from phasegate.gates.portfolio import PortfolioReport, parse_period
+from phasegate.gates.portfolio import portfolio_report as build_portfolio_report
+from phasegate.gates.vocabulary.errors import InputError
+from phasegate.gates.vocabulary.identity import Actor
+from phasegate.gates.vocabulary.snapshots import ReportRunRecord
+from phasegate.usecases.guard import audit_name, permit, refusals_audited, stamp
+from phasegate.usecases.messages import org_notice
+from phasegate.usecases.result import UowFactory
+
+
+@refusals_audited(Act.READ)
+def gate_report(
+    *,
+    actor: Actor,
+    uow: UowFactory,
+    now: datetime,
+    template_id: str | None = None,
+    reader: UowFactory | None = None,
+) -> GateAnalytics:
+    """Per gate and template: outcome rates, first-time pass, decision latency against SLA, cycle time per
+    stage, conditions closed on time and reviews opened automatically or by hand (``gates.analytics``).
+
+    ``reader``, when given, serves the reads (a page never waits for a writer); ``uow`` audits a refusal."""
+    with (reader or uow)() as tx:
+        permit(tx, actor, Act.READ, entity="report:gates")
+        templates = [stored.template for stored in tx.templates.list_templates()]
+        if template_id is not None and template_id not in {t.id for t in templates}:
+            known = ", ".join(sorted({t.id for t in templates})) or "(none published)"
+            raise InputError(f"--template: no template {template_id!r}; published templates are: {known}")
+        facts = tx.reports.gate_facts()
+    return gate_analytics(facts, templates=templates, today=now.date(), template_id=template_id)
+
+
+@refusals_audited(Act.READ)
+def portfolio_report(
+    *, period: str, actor: Actor, uow: UowFactory, now: datetime, reader: UowFactory | None = None
+) -> PortfolioReport:
+    """The portfolio report of ``period`` (an ISO week ``2026-W48`` or a month ``2026-11``; ``gates.portfolio``).
+
+    ``reader``, when given, serves the reads (a page never waits for a writer); ``uow`` audits a refusal."""
+    parsed = parse_period(period)
+    with (reader or uow)() as tx:
+        permit(tx, actor, Act.READ, entity=f"report:portfolio/{parsed.label}")
+        templates = [stored.template for stored in tx.templates.list_templates()]
+        facts = tx.reports.portfolio_facts(parsed.start, parsed.end)
+    return build_portfolio_report(facts, templates=templates, period=parsed, generated_at=now)
+
+
+class ReportSent(BaseModel):
+    """What sending a period's report did: ``sent`` False when the period had been sent before (nothing queued)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    sent: bool
+    run: ReportRunRecord
+
+
+MANAGEMENT_TAG = "management"
+
+
+@refusals_audited(Act.SEND_REPORT)
+def send_portfolio_report(
+    period: str,
+    *,
+    document: bytes,
+    file_name: str,
+    summary: dict[str, Any],
+    actor: Actor,
+    uow: UowFactory,
+    now: datetime,
+    tags: tuple[str, ...] = (MANAGEMENT_TAG,),
+) -> ReportSent:
+    """Queue the rendered report to the organisation's ``management`` channels, once per period.
+
+    Why one transaction: the ``report_runs`` row (the claim on the period), the outbox rows and the audit entry
+    commit together, so a crash before the commit leaves nothing (a rerun sends) and after it leaves the claim
+    (a rerun finds it and sends nothing); the outbox then delivers at least once with per-target idempotency keys.
+    """
+    with uow() as tx:
+        permit(tx, actor, Act.SEND_REPORT, entity=f"report:portfolio/{period}")
+        earlier = tx.reports.report_run("portfolio", period)
+        if earlier is not None:
+            return ReportSent(sent=False, run=earlier)
+        digest = hashlib.sha256(document).hexdigest()
+        attachment = {
+            "name": file_name,
+            "content_type": "application/pdf",
+            "content_base64": base64.b64encode(document).decode("ascii"),
+        }
+        notice = org_notice("portfolio_report", period, summary | {"attachments": [attachment]}, tags)
+        record = ReportRunRecord(
+            kind="portfolio",
+            period=period,
+            created_at=now,
+            created_by=audit_name(actor),
+            document_sha256=digest,
+            summary=summary,
+            notifications=0,
+        )
+        if not tx.reports.add_report_run(record):
+            claimed = tx.reports.report_run("portfolio", period)
+            assert claimed is not None
+            return ReportSent(sent=False, run=claimed)
+        queued = tx.enqueue([notice], now=now)
+        tx.reports.set_report_notifications("portfolio", period, queued)
+        tx.append_audit(
+            actor=audit_name(actor),
+            action="report.sent",
+            entity=f"report:portfolio/{period}",
+            payload={"period": period, "sha256": digest, "notifications": queued, "tags": list(tags)} | stamp(actor),
+            at=now,
+        )
+        tx.commit()
+    return ReportSent(sent=True, run=record.model_copy(update={"notifications": queued}))
