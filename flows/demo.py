@@ -53,6 +53,8 @@ class DemoProject:
     """A status report (earned value, actual cost) the portfolio monitor forecasts the cost from."""
     review: bool = True
     """False: nobody asks for the review; the portfolio monitor opens it (the gate says auto_review)."""
+    plan: tuple[tuple[str, str, int], ...] = ()
+    """Resource demand of the plan, next month: (stage, role, hours), imported by the manager as a CSV file."""
 
 
 PEOPLE = (
@@ -71,8 +73,25 @@ ROLES = {
     PMO: {OrgRole.PMO_ADMIN, OrgRole.GATEKEEPER},
 }
 
+CAPACITY_TEMPLATE = "cooper-5-capacity"
+"""The demo's own variant of cooper-5 whose gates also check ``resources.committed`` (the shipped templates keep
+their pinned versions and hashes)."""
+DATA_ENGINEERS = (("chen-jie", "陈杰", "CN"), ("sara", "Sara Lopez", "US"))
+"""Two full-time data engineers, on the Chinese and US working calendars: about 320 hours a month together."""
+
 PORTFOLIO = (
-    DemoProject("ERP-UPGRADE", "ERP upgrade to v12", "it-pmo", "alice", "bob", "450000", "38000", Decision.GO, ""),
+    DemoProject(
+        "ERP-UPGRADE",
+        "ERP upgrade to v12",
+        "it-pmo",
+        "alice",
+        "bob",
+        "450000",
+        "38000",
+        Decision.GO,
+        "",
+        plan=(("planning", "data-engineer", 200),),  # committed by its GO: the data team's month is mostly taken
+    ),
     DemoProject(
         "CRM-MIGRATE",
         "CRM migration",
@@ -88,13 +107,14 @@ PORTFOLIO = (
     DemoProject(
         "DATA-LAKE",
         "Customer data lake",
-        "cooper-5",
+        CAPACITY_TEMPLATE,  # Gate 1 checks resources.committed: scoping needs more data engineers than are left
         "alice",
         "li-lei",
         "800000",
         "21000",
         Decision.HOLD,
         "Sound idea, but the data team has no capacity until next quarter",
+        plan=(("scoping", "data-engineer", 240),),
     ),
     DemoProject(
         "SMART-KIOSK",
@@ -230,12 +250,14 @@ def run_demo() -> None:
         else:
             services.add_person(cmd, actor=admin(), uow=rt.uow, now=utc_now())
     typer.echo(f"PMO admin: {PMO}, mapped to your OS login {login!r}; the demo acts for the others as that admin")
+    _resource_team(rt, admin)
 
     from phasegate.flows.gate_review import gate_review_flow
     from phasegate.flows.portfolio_monitor import portfolio_monitor_flow
 
     rows: list[tuple[str, str, str, str, str]] = []
     lessons_seen: list[str] = []
+    capacity_notes: list[str] = []
     with prefect_run_context():
         for item in PORTFOLIO:
             project = services.create_project(
@@ -256,6 +278,8 @@ def run_demo() -> None:
             assert gate is not None
             services.assign_role(item.key, "pmo", PMO, actor=admin(), uow=rt.uow, now=utc_now())
             manager = admin(item.manager)
+            if item.plan:
+                _import_plan(rt, item, root / "plans", manager)
             signers = {"sponsor": item.sponsor, "pmo": PMO}
             for deliverable_id in gate.deliverables[item.skip_documents :]:
                 path = _document(root / "documents", template, deliverable_id, item.key)
@@ -306,6 +330,10 @@ def run_demo() -> None:
             review = gate_review_flow(item.key, rt.seal_actor(manager, project_key=item.key), return_state=True)
             outcome = cast(dict[str, Any], review.result())
             recommendation = outcome["evaluation"]["recommendation"]
+            for result in outcome["evaluation"]["criteria"]:
+                if result["code"] == "resources.committed" and not result["passed"]:
+                    capacity_notes.append(f"{item.key}/{gate.id}: {result['message']}")
+                    capacity_notes.append(f"  remediation: {result['remediation']}")
             for shown in outcome.get("lessons") or ():
                 lessons_seen.append(f"lesson #{shown['id']} from {shown['project_key']} shown at {item.key}/{gate.id}")
                 if outcome["round_id"]:
@@ -348,6 +376,11 @@ def run_demo() -> None:
         typer.echo(f"{key:<12} {gate_id:<20} {recommendation:<15} {decision:<9} {state}")
     for line in lessons_seen:
         typer.echo(line)
+    for line in capacity_notes:
+        typer.echo(line if line.startswith(" ") else f"resources.committed failed at {line}")
+    for entry in services.hold_queue(uow=rt.reader):
+        fits = "fits now" if entry.fits else "waits: " + "; ".join(entry.shortfalls or ("no demand planned",))
+        typer.echo(f"HOLD queue #{entry.rank}: {entry.project_key} -> {entry.next_stage} ({fits})")
     typer.echo("")
     for found in services.list_exceptions(uow=rt.uow, status="open"):
         typer.echo(
@@ -365,6 +398,50 @@ def run_demo() -> None:
     typer.echo("stop the Prefect server with: .venv/bin/phasegate server stop")
     typer.echo(f"try:            .venv/bin/phasegate project show ERP-UPGRADE --db {db_url}")
     typer.echo(f"                .venv/bin/phasegate exceptions list --db {db_url}")
+    typer.echo(f"                .venv/bin/phasegate resources allocation --role data-engineer --db {db_url}")
+    typer.echo(f"                .venv/bin/phasegate resources queue --db {db_url}")
+
+
+def _resource_team(rt: Any, admin: Any) -> None:
+    """The demo's capacity: the cooper-5 variant whose gates check resources, and two data engineers."""
+    import yaml
+
+    from phasegate.flows.runtime import utc_now
+    from phasegate.gates.vocabulary.resources import ResourceProfile
+    from phasegate.models.template_yaml import load_template_text, shipped_templates, template_content_hash
+
+    source = max(((s, t) for s, t in shipped_templates() if t.id == "cooper-5"), key=lambda p: p[1].version)[0]
+    data = yaml.safe_load(source)
+    data |= {"id": CAPACITY_TEMPLATE, "version": 1, "name": "Cooper five-gate, resources checked at every gate"}
+    for gate in data["gates"]:
+        gate["criteria"].append({"code": "resources.committed"})
+    text = yaml.safe_dump(data, allow_unicode=True, sort_keys=False)
+    template = load_template_text(text, source=f"{CAPACITY_TEMPLATE}.yaml")
+    content_hash = template_content_hash(template)
+    services.publish_template(
+        template, content_hash=content_hash, source=text, uow=rt.uow, now=utc_now(), actor=admin()
+    )
+    for person_id, name, region in DATA_ENGINEERS:
+        cmd = AddPerson(id=person_id, name=name, email=f"{person_id}@example.com")
+        services.add_person(cmd, actor=admin(), uow=rt.uow, now=utc_now())
+        profile = ResourceProfile(person_id=person_id, role="data-engineer", region=region)
+        services.set_resource_profile(profile, actor=admin(), uow=rt.uow, now=utc_now())
+
+
+def _import_plan(rt: Any, item: DemoProject, folder: Path, manager: Any) -> None:
+    """The manager imports the project's resource plan (next month's hours per stage and role) from a CSV file."""
+    from phasegate.flows.runtime import utc_now
+    from phasegate.gates.capacity import next_month
+    from phasegate.gates.vocabulary.resources import month_label
+    from phasegate.models.imports import parse_demand
+
+    today = utc_now().date()
+    month = month_label(next_month(today.replace(day=1)))
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{item.key}.csv"
+    lines = [f"{item.key},{stage},{role},{month},{hours}" for stage, role, hours in item.plan]
+    path.write_text("project,stage,role,month,hours\n" + "\n".join(lines) + "\n", encoding="utf-8")
+    services.import_demand(parse_demand(path), source=path.name, actor=manager, uow=rt.uow, now=utc_now())
 
 
 def _file_lesson(rt: Any, item: DemoProject, round_id: str, manager: Any) -> None:

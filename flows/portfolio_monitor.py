@@ -2,7 +2,8 @@
 
 It lists the active projects once, scans them in chunks (one task and one transaction per chunk: set-based
 reads, the day's RAG rows, exceptions raised once with their notices), warns managers ahead of a gate date
-when evidence is still missing, opens the reviews of gates whose template says ``auto_review: when_ready`` or
+when evidence is still missing, tells the sponsors of projects on hold when their next stage fits the capacity
+now free (the HOLD queue, once per plan), opens the reviews of gates whose template says ``auto_review: when_ready`` or
 ``on_date`` through the ``gate-review`` flow itself (the one review path), sends what was queued, and publishes
 a summary as a table and a Markdown artifact. A run that dies part-way leaves
 finished chunks committed and the rest untouched; the next run does the rest, raising nothing twice.
@@ -33,6 +34,11 @@ def list_active_projects() -> list[str]:
 @task(name="scan-chunk")
 def scan_chunk(keys: list[str]) -> services.ScanReport:
     return services.scan_projects(keys, uow=runtime().uow, now=utc_now())
+
+
+@task(name="announce-capacity")
+def announce_capacity() -> list[str]:
+    return services.announce_capacity(uow=runtime().uow, now=utc_now())
 
 
 @task(name="check-gates")
@@ -110,6 +116,7 @@ def portfolio_monitor_flow(chunk_size: int = CHUNK) -> dict[str, Any]:
     for key in dict.fromkeys(key for report in gates for key in (*report.ready, *report.due)):
         gate_review_flow(key)
         reviewed.append(key)
+    freed = announce_capacity()
     sent = dispatch_notifications()
     rows = summary_rows(reports)
     create_table_artifact(rows, key="portfolio-monitor", description="Projects not green, or with a new exception")
@@ -128,5 +135,6 @@ def portfolio_monitor_flow(chunk_size: int = CHUNK) -> dict[str, Any]:
         "exceptions_raised": raised,
         "reviews_opened": reviewed,
         "managers_warned": warned,
+        "capacity_available": freed,
         "dispatch": sent,
     }

@@ -57,6 +57,9 @@ class Act(StrEnum):
     SEND_REPORT = "send a report to management"
     SET_TOLERANCE = "set a project's tolerances"
     DECIDE_EXCEPTION = "decide a tolerance exception"
+    SET_CAPACITY = "set people's resource roles and capacity"
+    SET_DEMAND = "set a project's resource demand"
+    SET_PRIORITY = "set a project's priority in the HOLD queue"
 
 
 class Relation(StrEnum):
@@ -121,6 +124,12 @@ MATRIX: Mapping[Act, Rule] = {
     # Which level one may act as is LEVELS below; the use case checks both.
     Act.SET_TOLERANCE: Rule(roles=_ADMIN, relations=frozenset({Relation.SPONSOR, Relation.MANAGER})),
     Act.DECIDE_EXCEPTION: Rule(roles=_ADMIN, relations=frozenset({Relation.SPONSOR, Relation.MANAGER})),
+    # Capacity is the organisation's: the PMO keeps who works how much. Demand is the project's plan: its manager
+    # imports it, as they import the rest of the project's evidence. Priority ranks projects against each
+    # other, so it is a portfolio decision.
+    Act.SET_CAPACITY: Rule(roles=_ADMIN),
+    Act.SET_DEMAND: Rule(roles=_ADMIN, relations=frozenset({Relation.MANAGER})),
+    Act.SET_PRIORITY: Rule(roles=_ADMIN),
 }
 
 LEVELS: Mapping[ToleranceLevel, Rule] = {

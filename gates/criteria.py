@@ -108,6 +108,9 @@ def evidence_reference(family: str, gate: GateDef, evidence: GateEvidence) -> st
         return f"milestones ({len(evidence.milestones)})"
     if family == "scorecard":
         return f"scores at {gate.id} ({len(evidence.scores)})"
+    if family == "resources":
+        found = evidence.resources
+        return f"resource plan of stage {found.next_stage}" if found and found.next_stage else "resource plan"
     return f"evidence of {evidence.project_key}"
 
 

@@ -23,8 +23,16 @@ def evidence_hash(evidence: GateEvidence) -> str:
     return hashlib.sha256(canonical_model_json(evidence)).hexdigest()
 
 
+HOLD_FAMILIES = frozenset({"resources"})
+"""Criteria whose must-meet failure means "not now" rather than "redo": a project that cannot be staffed yet
+is parked (HOLD) until capacity frees up, not sent back to redo work that was sound (DOMAIN.md)."""
+
+
 def recommend(results: tuple[CriterionResult, ...]) -> tuple[Recommendation, tuple[str, ...]]:
+    """KILL > RECYCLE > NOT_READY > HOLD > CONDITIONAL_GO > GO: safety first, and a capacity shortfall only
+    decides when nothing the team could fix is wrong."""
     failed: list[CriterionResult] = []
+    waiting: list[CriterionResult] = []  # must-meet, failed for lack of capacity
     fatal: list[CriterionResult] = []  # must-meet, failed outright, not remediable
     fixable: list[CriterionResult] = []  # must-meet, failed outright
     missing: list[CriterionResult] = []  # lacking evidence, must-meet or not
@@ -34,6 +42,8 @@ def recommend(results: tuple[CriterionResult, ...]) -> tuple[Recommendation, tup
         failed.append(r)
         if r.evidence_missing:
             missing.append(r)
+        elif r.kind is CriterionKind.MUST_MEET and r.code.split(".", 1)[0] in HOLD_FAMILIES:
+            waiting.append(r)
         elif r.kind is CriterionKind.MUST_MEET:
             fixable.append(r)
             if not r.remediable:
@@ -44,6 +54,8 @@ def recommend(results: tuple[CriterionResult, ...]) -> tuple[Recommendation, tup
         return Recommendation.RECYCLE, tuple(f"{r.code}: {r.message}" for r in fixable)
     if missing:
         return Recommendation.NOT_READY, tuple(f"{r.code}: {r.message}" for r in missing)
+    if waiting:
+        return Recommendation.HOLD, tuple(f"{r.code}: {r.message}" for r in waiting)
     if failed:
         return Recommendation.CONDITIONAL_GO, tuple(f"{r.code}: {r.message}" for r in failed)
     return Recommendation.GO, ()

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from phasegate.gates import budget, criteria, documentation, risk, schedule, scorecard
+from phasegate.gates import budget, criteria, documentation, risk, schedule, scorecard, staffing
 from phasegate.gates.budget import BudgetEvidence
 from phasegate.gates.criteria import Criterion, evidence_reference, per_evaluation
 from phasegate.gates.vocabulary.evidence import GateEvidence
@@ -67,6 +67,7 @@ def builtin_specs() -> dict[str, CriterionSpec]:
         (risk, risk.RISK_CRITERIA),
         (schedule, schedule.SCHEDULE_CRITERIA),
         (scorecard, scorecard.SCORECARD_CRITERIA),
+        (staffing, staffing.RESOURCE_CRITERIA),
     ):
         specs |= {code: CriterionSpec(fn, module.param_problems) for code, fn in table.items()}
     return specs

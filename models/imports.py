@@ -524,6 +524,52 @@ class RiskRow(ImportRow):
     effect: OptionalText = None
 
 
+def _month(value: object) -> date:
+    """A month as ``YYYY-MM`` text, or a date cell on the first of the month (how a spreadsheet stores a month)."""
+    if _is_empty(value):
+        raise ValueError(_EMPTY)
+    if isinstance(value, str):
+        text = value.strip()
+        match = re.fullmatch(r"(\d{4})-(\d{2})", text)
+        if match is None or not 1 <= int(match.group(2)) <= 12 or int(match.group(1)) < 1:
+            raise ValueError(f"must be a month as YYYY-MM (for example 2027-01); found {text!r}")
+        return date(int(match.group(1)), int(match.group(2)), 1)
+    day = _date(value)
+    if day.day != 1:
+        raise ValueError(f"must be a month as YYYY-MM or the first day of a month; found {_describe(value)}")
+    return day
+
+
+def _hours(value: object) -> Decimal:
+    """Hours or person-days: an amount with at most two decimal places, at most a million."""
+    try:
+        hours = _amount(value)
+    except ValueError as error:
+        raise ValueError(str(error).replace("an amount such as 1234.50", "a number of hours such as 120.5")) from None
+    if hours > 1_000_000:
+        raise ValueError(f"must be at most 1000000; found {hours}")
+    return hours
+
+
+class DemandPlanRow(ImportRow):
+    """Hours (or person-days, ``fte_days``: one of the two) of a role that a project's stage needs in a month;
+    ``person`` names who is planned for it, when the plan says."""
+
+    project: Text
+    stage: Text
+    role: Text
+    month: Annotated[date, BeforeValidator(_month)]
+    hours: Annotated[Decimal | None, BeforeValidator(_optional(_hours))] = None
+    fte_days: Annotated[Decimal | None, BeforeValidator(_optional(_hours))] = None
+    person: OptionalText = None
+
+    @model_validator(mode="after")
+    def _one_quantity(self) -> DemandPlanRow:
+        if (self.hours is None) == (self.fte_days is None):
+            raise ValueError("give exactly one of hours or fte_days")
+        return self
+
+
 # --- files -------------------------------------------------------------------------------------------------
 
 _RowT = TypeVar("_RowT", bound=ImportRow)
@@ -669,3 +715,18 @@ def parse_risks(path: Path, *, limits: IntakeLimits = DEFAULT_LIMITS) -> list[Ri
         limits=limits,
     )
     return _finish(path, "risks", rows, problems, by_row)
+
+
+def parse_demand(path: Path, *, limits: IntakeLimits = DEFAULT_LIMITS) -> list[tuple[int, DemandPlanRow]]:
+    """Every demand row with its row number (the use case names rows it refuses), or ImportRowsError listing every
+    problem; one row per project, stage, role, month and person."""
+    rows, problems, by_row = _parse_file(
+        path,
+        DemandPlanRow,
+        kind="demand",
+        key={"project": _text, "stage": _text, "role": _text, "person": _optional(_text), "month": _month},
+        key_words="project, stage, role, person and month",
+        limits=limits,
+    )
+    _finish(path, "demand", rows, problems, by_row)
+    return rows

@@ -764,3 +764,75 @@ class RagSnapshot(Base):
             "dimension IN ('overall', 'time', 'cost', 'scope', 'quality', 'risk', 'benefits')", name="dimension"
         ),
     )
+
+
+class ResourceProfileRow(Base):
+    """A person as a resource (``gates.vocabulary.resources.ResourceProfile``): role, FTE, hours per day,
+    calendar region."""
+
+    __tablename__ = "resource_profiles"
+
+    person_id: Mapped[str] = mapped_column(ForeignKey("people.id"), primary_key=True)
+    role: Mapped[str] = mapped_column(String(64), index=True)
+    fte: Mapped[Decimal] = mapped_column(Numeric(5, 2))
+    hours_per_day: Mapped[Decimal] = mapped_column(Numeric(5, 2))
+    region: Mapped[str] = mapped_column(String(2))
+    set_by: Mapped[str] = mapped_column(String(64))
+    set_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        CheckConstraint("fte > 0 AND fte <= 1", name="fte"),
+        CheckConstraint("hours_per_day > 0 AND hours_per_day <= 24", name="hours_per_day"),
+    )
+
+
+class CapacityOverrideRow(Base):
+    """A person's hours in one month (first day of the month) replacing the calendar rule."""
+
+    __tablename__ = "resource_capacity"
+
+    person_id: Mapped[str] = mapped_column(ForeignKey("people.id"), primary_key=True)
+    month: Mapped[date] = mapped_column(Date, primary_key=True)
+    hours: Mapped[Decimal] = mapped_column(Numeric(12, 2))
+    set_by: Mapped[str] = mapped_column(String(64))
+    set_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (CheckConstraint("hours >= 0", name="hours"),)
+
+
+class DemandRow(Base):
+    """Hours of a role one project's plan needs in one month of one stage (optionally named to a person).
+
+    An import replaces every line of each (project, stage) it names, so importing the same plan twice leaves
+    the same lines.
+    """
+
+    __tablename__ = "resource_demand"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    project_key: Mapped[str] = mapped_column(ForeignKey("projects.key"), index=True)
+    stage_id: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(64))
+    month: Mapped[date] = mapped_column(Date)
+    hours: Mapped[Decimal] = mapped_column(Numeric(12, 2))
+    person_id: Mapped[str | None] = mapped_column(ForeignKey("people.id"))
+    imported_by: Mapped[str] = mapped_column(String(64))
+    imported_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        Index("ix_resource_demand_role_month", "role", "month"),
+        CheckConstraint("hours >= 0", name="hours"),
+    )
+
+
+class ProjectPriority(Base):
+    """A project's rank in the HOLD queue (higher first), set by the PMO."""
+
+    __tablename__ = "project_priorities"
+
+    project_key: Mapped[str] = mapped_column(ForeignKey("projects.key"), primary_key=True)
+    priority: Mapped[int] = mapped_column(Integer)
+    set_by: Mapped[str] = mapped_column(String(64))
+    set_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (CheckConstraint("priority >= 0 AND priority <= 1000", name="priority"),)

@@ -33,6 +33,7 @@ from phasegate.models.repositories.monitoring import SqlMonitoring
 from phasegate.models.repositories.people import SqlPeople
 from phasegate.models.repositories.projects import SqlProjects
 from phasegate.models.repositories.reports import SqlReports
+from phasegate.models.repositories.resources import SqlResources
 from phasegate.models.repositories.reviews import SqlReviews
 from phasegate.models.repositories.strategy import SqlStrategy
 from phasegate.models.repositories.templates import SqlTemplates
@@ -74,6 +75,7 @@ class SqlUnitOfWork:
         self.monitoring = SqlMonitoring(session)
         self.reports = SqlReports(session)
         self.strategy = SqlStrategy(session)
+        self.resources = SqlResources(session)
         return self
 
     def __exit__(self, *exc: object) -> None:

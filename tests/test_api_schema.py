@@ -33,6 +33,7 @@ from phasegate.models.settings import Settings
 from phasegate.models.uow import SqlUnitOfWork
 from phasegate.usecases import services
 from phasegate.web.api import router
+from phasegate.web.api_resources import router as resources_router
 from phasegate.web.api_session import router as session_router
 from phasegate.web.api_team import router as team_router
 from phasegate.web.app import create_app
@@ -84,7 +85,7 @@ def _operations() -> list[tuple[str, str]]:
     """(METHOD, path) of every API operation, read from the router so a new endpoint is tested without edits."""
     return sorted(
         (method, route.path)
-        for route in (*router.routes, *session_router.routes, *team_router.routes)
+        for route in (*router.routes, *session_router.routes, *team_router.routes, *resources_router.routes)
         if isinstance(route, APIRoute)
         for method in route.methods or ()
     )

@@ -111,6 +111,14 @@ CONTEXTS: dict[str, dict[str, Any]] = {
         "recipient_name": "Zhao Lei",
     },
     "lesson_due": {**PROJECT, **GATE, "lesson_command": "phasegate lesson add ERP --gate g3 --what ..."},
+    "capacity_available": {
+        **PROJECT,
+        "next_stage": "Scoping",
+        "next_stage_zh": "范围界定",
+        "demand_hours": "240.00",
+        "rank": 1,
+        "resume_command": "phasegate project resume ERP --reason ...",
+    },
     "round_cancelled": {
         **PROJECT,
         **GATE,
@@ -180,6 +188,7 @@ CHINESE_WORDS: dict[str, list[str]] = {
     "approval_requested": ["审批", "阶段门", "同意", "拒绝", "有条件通过", "不满足", "缺少证据", "关口2：计划审批"],
     "reminder": ["催办", "阶段门", "同意", "拒绝"],
     "lesson_due": ["经验教训", "终止", "阶段门"],
+    "capacity_available": ["产能", "暂缓队列第 1 位", "范围界定", "恢复"],
     "escalation": ["升级", "第 2 级", "已超期", "Wang Fang"],
     "decision_made": ["阶段门", "返工", "决策人", "进行中"],
     "round_cancelled": ["撤销", "阶段门", "原因"],

@@ -207,6 +207,12 @@ def test_demo_generates_its_own_private_key(tmp_path: Path) -> None:
     assert "lesson #1 from SMART-KIOSK shown at AR-GLASSES/idea-screen, applied by wang-fang" in done.stdout
     assert any("AR-GLASSES" in json.dumps(item) and "killed at the idea screen" in json.dumps(item) for item in inbox)
     assert "has not finished yet" not in done.stdout
+    # DATA-LAKE's scoping needs more data-engineer hours next month than ERP-UPGRADE's committed planning leaves:
+    # its gate recommends HOLD, names the role and month, and it waits first in the HOLD queue.
+    assert table["DATA-LAKE"].split()[2] == "hold", done.stdout
+    assert "resources.committed failed at DATA-LAKE/idea-screen: over-allocated: data-engineer " in done.stdout
+    assert "remediation: data-engineer is over-allocated in " in done.stdout
+    assert "HOLD queue #1: DATA-LAKE -> scoping (waits: data-engineer " in done.stdout
 
 
 def _audit_rows(env: dict[str, str]) -> int:

@@ -38,6 +38,7 @@ from phasegate.usecases.lookups import (
     require_template,
 )
 from phasegate.usecases.ports import DocumentProbe, UnitOfWork
+from phasegate.usecases.resources import gate_resources
 from phasegate.usecases.result import Result, UowFactory
 
 
@@ -99,6 +100,7 @@ def collect_evidence(
         risks=tuple(tx.evidence.risks(key)),
         milestones=tuple(tx.evidence.milestones(key)),
         scores=tuple(tx.evidence.scores(key, gate.id)),
+        resources=gate_resources(tx, project, gate),
     )
 
 

@@ -27,6 +27,7 @@ from phasegate.usecases.evidence import (
     set_milestone,
 )
 from phasegate.usecases.exceptions import decide_exception, list_exceptions
+from phasegate.usecases.hold_queue import QueueEntry, announce_capacity, hold_queue
 from phasegate.usecases.lessons import (
     LessonRow,
     LessonView,
@@ -79,6 +80,17 @@ from phasegate.usecases.projects import (
     update_project,
 )
 from phasegate.usecases.reports import ReportSent, gate_report, portfolio_report, send_portfolio_report
+from phasegate.usecases.resources import (
+    AllocationView,
+    DemandImport,
+    allocation_view,
+    demand_lines,
+    import_demand,
+    resource_people,
+    set_capacity,
+    set_priority,
+    set_resource_profile,
+)
 from phasegate.usecases.result import SYSTEM, Result, UowFactory
 from phasegate.usecases.reviews import (
     GateCheck,
@@ -99,6 +111,8 @@ from phasegate.usecases.tolerances import ToleranceList, list_tolerances, set_to
 
 __all__ = [
     "SYSTEM",
+    "AllocationView",
+    "DemandImport",
     "DocumentRegistration",
     "GateCheck",
     "GateDateReport",
@@ -109,6 +123,7 @@ __all__ = [
     "ProjectRag",
     "ProjectView",
     "PublishResult",
+    "QueueEntry",
     "ReportSent",
     "Result",
     "ReviewResult",
@@ -119,6 +134,8 @@ __all__ = [
     "add_lesson",
     "add_person",
     "adopt_document",
+    "allocation_view",
+    "announce_capacity",
     "approval_request",
     "approve_document",
     "assess_gate",
@@ -134,6 +151,7 @@ __all__ = [
     "criteria_context",
     "current_gate",
     "decide_exception",
+    "demand_lines",
     "documents_outside_store",
     "edit_lesson",
     "gate_actions",
@@ -141,6 +159,8 @@ __all__ = [
     "gate_report",
     "get_round",
     "get_template",
+    "hold_queue",
+    "import_demand",
     "import_risks",
     "latest_review",
     "lesson_board",
@@ -176,13 +196,17 @@ __all__ = [
     "require_project",
     "require_round",
     "require_template",
+    "resource_people",
     "resume_project",
     "reviewable_gate",
     "scan_projects",
     "search_lessons",
     "send_portfolio_report",
     "set_baseline",
+    "set_capacity",
     "set_milestone",
+    "set_priority",
+    "set_resource_profile",
     "set_tolerance",
     "show_lesson",
     "start_review",

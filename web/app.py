@@ -209,6 +209,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # The REST API is its own module (web/api.py); the pages work without it.
         app.include_router(importlib.import_module("phasegate.web.api").router)
         app.include_router(importlib.import_module("phasegate.web.api_team").router)  # what a team member runs remotely
+        app.include_router(
+            importlib.import_module("phasegate.web.api_resources").router
+        )  # capacity, demand, HOLD queue
         app.include_router(importlib.import_module("phasegate.web.api_session").router)  # what `phasegate login` needs
     return app
 

@@ -147,6 +147,19 @@ def lessons(request: Request, q: str = "") -> HTMLResponse:
     return render(request, "lessons.html", page=views.lessons_page(rt, q[:200]), q=q[:200])
 
 
+@router.get("/resources", response_class=HTMLResponse)
+def resources(request: Request, role: str = "", start: str = "", end: str = "") -> HTMLResponse:
+    """Allocation per role and month with over-allocation flagged, and the HOLD queue ranked by priority."""
+    rt = runtime_of(request)
+    try:
+        page = views.resources_page(rt, role=role[:64] or None, first=start[:7] or None, last=end[:7] or None)
+    except InputError as err:
+        return render(
+            request, "message.html", status=400, title_key="bad_request_title", body_key=None, detail=str(err)
+        )
+    return render(request, "resources.html", page=page, role=role[:64], start=start[:7], end=end[:7])
+
+
 # ------------------------------------------------------------------------------------------------ approval
 def _refused(request: Request, err: approval.LinkRefusedError) -> HTMLResponse:
     body = {

@@ -301,6 +301,8 @@ class ProjectPage:
     tolerances: list[EffectiveTolerance]
     exceptions: list[ToleranceException]
     rag: services.ProjectRag
+    hold: services.QueueEntry | None = None
+    """Where the project waits in the HOLD queue, when it is on hold."""
 
 
 def project_page(rt: Runtime, key: str, now: datetime) -> ProjectPage:
@@ -350,7 +352,12 @@ def project_page(rt: Runtime, key: str, now: datetime) -> ProjectPage:
         ],
         exceptions=services.list_exceptions(uow=rt.reader, project_key=key),
         rag=services.project_rag(key, uow=rt.reader),
+        hold=_queue_place(rt, key) if project.status.value == "on_hold" else None,
     )
+
+
+def _queue_place(rt: Runtime, key: str) -> services.QueueEntry | None:
+    return next((entry for entry in services.hold_queue(uow=rt.reader) if entry.project_key == key), None)
 
 
 def audit_trail(rt: Runtime, key: str) -> list[Any]:
@@ -368,3 +375,26 @@ def audit_trail(rt: Runtime, key: str) -> list[Any]:
 
 def lessons_page(rt: Runtime, query: str) -> list[services.LessonRow]:
     return services.lesson_board(query, uow=rt.reader)
+
+
+@dataclass(frozen=True)
+class ResourcesPage:
+    allocation: services.AllocationView
+    queue: list[services.QueueEntry]
+    roles: list[str]
+
+
+def resources_page(rt: Runtime, *, role: str | None, first: str | None, last: str | None) -> ResourcesPage:
+    """The allocation view (``first``/``last`` as YYYY-MM) and the HOLD queue, as ``/resources`` shows them."""
+    from phasegate.flows.runtime import utc_now
+    from phasegate.gates.vocabulary.resources import parse_month
+
+    view = services.allocation_view(
+        uow=rt.reader,
+        today=utc_now().date(),
+        first=None if first is None else parse_month(first, field="from"),
+        last=None if last is None else parse_month(last, field="to"),
+        role=role,
+    )
+    roles = sorted({p.role for p in services.resource_people(uow=rt.reader)})
+    return ResourcesPage(allocation=view, queue=services.hold_queue(uow=rt.reader), roles=roles)

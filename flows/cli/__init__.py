@@ -28,6 +28,7 @@ from phasegate.flows.cli import (
     portfolio,
     projects,
     reports,
+    resources,
     server,
     templates,
     tokens,
@@ -73,6 +74,7 @@ GROUPS: dict[str, typer.Typer] = {
     "exceptions": exceptions.app,
     "lesson": lessons.app,
     "portfolio": portfolio.app,
+    "resources": resources.app,
 }
 COMMANDS: dict[str, Callable[..., None]] = {
     "vote": approvals.vote,

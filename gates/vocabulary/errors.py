@@ -33,6 +33,17 @@ class NotFoundError(PhasegateError):
     code = "not_found"
 
 
+class UnknownReferencesError(NotFoundError):
+    """Well-formed rows that name what phasegate does not have (a project, a stage of its template, a role nobody
+    holds, a person); ``problems`` holds one ``SOURCE:row N: column: message`` each."""
+
+    code = "import.unknown_references"
+
+    def __init__(self, message: str, problems: list[str]) -> None:
+        super().__init__(message)
+        self.problems = problems
+
+
 class ConflictError(PhasegateError):
     """The request contradicts recorded state (duplicate vote, changed template version, closed round)."""
 

@@ -13,6 +13,7 @@ from typing import Annotated, Self
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from phasegate.gates.vocabulary.enums import DocumentStatus
+from phasegate.gates.vocabulary.resources import ResourceEvidence
 
 
 class Evidence(BaseModel):
@@ -137,3 +138,10 @@ class GateEvidence(Evidence):
     risks: tuple[RiskEvidence, ...] = ()
     milestones: tuple[MilestoneEvidence, ...] = ()
     scores: tuple[ScoreEvidence, ...] = ()
+    resources: ResourceEvidence | None = Field(
+        default=None,
+        # Left out of the canonical JSON when not collected, so evidence hashes of gates without a resources
+        # criterion stay what they were.
+        exclude_if=lambda value: value is None,
+        description="The next stage's demand against capacity; collected for gates with a resources criterion.",
+    )

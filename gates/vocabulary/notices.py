@@ -209,6 +209,17 @@ class ToleranceExceptionRaised(ProjectNotice):
     decide_command: str
 
 
+class CapacityAvailable(ProjectNotice):
+    """A project on hold whose next stage now fits the free capacity (the HOLD queue, ``usecases.hold_queue``)."""
+
+    kind: ClassVar[str] = "capacity_available"
+    next_stage: str
+    next_stage_zh: str | None = None
+    demand_hours: str
+    rank: int
+    resume_command: str
+
+
 class DigestItem(Part):
     """A round waiting for the digest's reader."""
 
@@ -283,6 +294,7 @@ NOTICES: dict[str, type[Notice]] = {
         ToleranceExceptionRaised,
         EvidenceWarning,
         LessonDue,
+        CapacityAvailable,
     )
 }
 """Every kind the dispatcher renders, by name (the order is the renderer's list of kinds)."""

@@ -53,6 +53,7 @@ REMOTE: dict[str, tuple[str, ...] | None] = {
     "exceptions": ("list", "decide"),
     "portfolio": ("prioritise",),
     "report": ("maturity",),
+    "resources": ("allocation", "queue", "demand"),
 }
 """What goes through the server: commands (None) and groups with the subcommands the API serves."""
 
@@ -101,6 +102,7 @@ def build_app(only: str | None, local_commands: dict[str, Callable[..., None]]) 
         lessons,
         people,
         projects,
+        resources,
         strategy,
     )
 
@@ -125,6 +127,7 @@ def build_app(only: str | None, local_commands: dict[str, Callable[..., None]]) 
         "exceptions": exceptions.app,
         "portfolio": strategy.portfolio_app,
         "report": strategy.report_app,
+        "resources": resources.app,
     }
     commands: dict[str, Callable[..., None]] = {name: local_commands[name] for name in LOGIN_COMMANDS}
     commands |= {"vote": approvals.vote, "score": gates.score}
