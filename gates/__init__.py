@@ -1,1 +1,2 @@
-"""The pure domain: criteria, evaluation, recommendation, lifecycle moves, audit-chain maths. No I/O."""
+"""The pure domain: criteria, evaluation, recommendation, lifecycle moves, EVM, tolerances, audit-chain maths,
+and the vocabulary it speaks (``gates.vocabulary``). No I/O and no clock; every layer above may import it."""

@@ -1,1 +1,2 @@
-"""Vocabulary and adapters: enums, Pydantic domain types, errors, settings, ORM tables, unit of work."""
+"""The storage adapters: ORM tables, the unit of work and its repositories, the audit store, schema and
+migrations runner, documents store, credentials, file imports, settings and the shipped lifecycle templates."""

@@ -1,6 +1,7 @@
 """What the use cases need from storage, as protocols: services depend on these, adapters implement them.
 
-Keeping the ports here lets `gates/` stay free of SQLAlchemy while services still own the transaction.
+Keeping the ports here lets the use cases stay free of SQLAlchemy (they sit below the adapters in the layers)
+while they still own the transaction: one Protocol per repository, and the unit of work that exposes them.
 """
 
 from __future__ import annotations
