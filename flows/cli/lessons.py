@@ -38,6 +38,16 @@ Category = Annotated[str | None, typer.Option("--category", help=CATEGORIES)]
 Tags = Annotated[str | None, typer.Option("--tags", help="Comma-separated tags, e.g. vendor,budget")]
 Repeat = Annotated[str | None, typer.Option("--repeat", help="What to do again")]
 Avoid = Annotated[str | None, typer.Option("--avoid", help="What not to do again")]
+Project = Annotated[str, typer.Argument(metavar="PROJECT")]
+What = Annotated[str, typer.Option("--what", help="What happened")]
+NewWhat = Annotated[str | None, typer.Option("--what", help="What happened")]
+Gate = Annotated[str | None, typer.Option("--gate", help="The gate it was learned at")]
+TaughtBy = Annotated[
+    str | None, typer.Option("--round", metavar="ROUND", help="The approval round whose decision taught it")
+]
+LessonRef = Annotated[str, typer.Argument(metavar="ID")]
+AppliedIn = Annotated[str, typer.Option("--round", metavar="ROUND", help="The approval round you decide in")]
+Owner = Annotated[str | None, typer.Option("--owner", help="Only this manager's")]
 
 
 def lesson_number(value: str) -> int:
@@ -82,16 +92,14 @@ def category_of(category: str | None) -> Any:
 
 @app.command("add")
 def lesson_add(
-    project: Annotated[str, typer.Argument(metavar="PROJECT")],
-    what: Annotated[str, typer.Option("--what", help="What happened")],
+    project: Project,
+    what: What,
     category: Category = None,
     tags: Tags = None,
     repeat: Repeat = None,
     avoid: Avoid = None,
-    gate: Annotated[str | None, typer.Option("--gate", help="The gate it was learned at")] = None,
-    round_ref: Annotated[
-        str | None, typer.Option("--round", metavar="ROUND", help="The approval round whose decision taught it")
-    ] = None,
+    gate: Gate = None,
+    round_ref: TaughtBy = None,
     by: ActFor = None,
     db: Db = None,
     as_json: Json = False,
@@ -112,8 +120,8 @@ def lesson_add(
 
 @app.command("edit")
 def lesson_edit(
-    lesson_ref: Annotated[str, typer.Argument(metavar="ID")],
-    what: Annotated[str | None, typer.Option("--what", help="What happened")] = None,
+    lesson_ref: LessonRef,
+    what: NewWhat = None,
     category: Category = None,
     tags: Tags = None,
     repeat: Repeat = None,
@@ -172,7 +180,7 @@ def lesson_search(
 
 
 @app.command("show")
-def lesson_show(lesson_ref: Annotated[str, typer.Argument(metavar="ID")], db: Db = None, as_json: Json = False) -> None:
+def lesson_show(lesson_ref: LessonRef, db: Db = None, as_json: Json = False) -> None:
     """One lesson in full, with every review that showed it and every gatekeeper who applied it."""
     from phasegate.usecases import services
 
@@ -200,8 +208,8 @@ def show_lines(view: Any) -> list[str]:
 
 @app.command("applied")
 def lesson_applied(
-    lesson_ref: Annotated[str, typer.Argument(metavar="ID")],
-    round_ref: Annotated[str, typer.Option("--round", metavar="ROUND", help="The approval round you decide in")],
+    lesson_ref: LessonRef,
+    round_ref: AppliedIn,
     by: ActFor = None,
     db: Db = None,
 ) -> None:
@@ -216,7 +224,7 @@ def lesson_applied(
 
 @app.command("due")
 def lesson_due(
-    owner: Annotated[str | None, typer.Option("--owner", help="Only this manager's")] = None,
+    owner: Owner = None,
     db: Db = None,
     as_json: Json = False,
 ) -> None:

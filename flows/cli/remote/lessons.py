@@ -13,10 +13,18 @@ import typer
 
 from phasegate.flows.cli.common import ActFor, Db, Json, emit, sub_app
 from phasegate.flows.cli.lessons import (
+    AppliedIn,
     Avoid,
     Category,
+    Gate,
+    LessonRef,
+    NewWhat,
+    Owner,
+    Project,
     Repeat,
     Tags,
+    TaughtBy,
+    What,
     category_of,
     draft_of,
     due_line,
@@ -32,16 +40,14 @@ app = sub_app("Lessons learned (经验教训) through the server: add, edit, lis
 
 @app.command("add")
 def lesson_add(
-    project: Annotated[str, typer.Argument(metavar="PROJECT")],
-    what: Annotated[str, typer.Option("--what", help="What happened")],
+    project: Project,
+    what: What,
     category: Category = None,
     tags: Tags = None,
     repeat: Repeat = None,
     avoid: Avoid = None,
-    gate: Annotated[str | None, typer.Option("--gate", help="The gate it was learned at")] = None,
-    round_ref: Annotated[
-        str | None, typer.Option("--round", metavar="ROUND", help="The approval round whose decision taught it")
-    ] = None,
+    gate: Gate = None,
+    round_ref: TaughtBy = None,
     by: ActFor = None,
     db: Db = None,
     as_json: Json = False,
@@ -62,8 +68,8 @@ def lesson_add(
 
 @app.command("edit")
 def lesson_edit(
-    lesson_ref: Annotated[str, typer.Argument(metavar="ID")],
-    what: Annotated[str | None, typer.Option("--what", help="What happened")] = None,
+    lesson_ref: LessonRef,
+    what: NewWhat = None,
     category: Category = None,
     tags: Tags = None,
     repeat: Repeat = None,
@@ -124,7 +130,7 @@ def lesson_search(
 
 
 @app.command("show")
-def lesson_show(lesson_ref: Annotated[str, typer.Argument(metavar="ID")], db: Db = None, as_json: Json = False) -> None:
+def lesson_show(lesson_ref: LessonRef, db: Db = None, as_json: Json = False) -> None:
     """One lesson in full, with every review that showed it and every gatekeeper who applied it."""
     from phasegate.usecases.lessons import LessonView
 
@@ -141,8 +147,8 @@ def lesson_show(lesson_ref: Annotated[str, typer.Argument(metavar="ID")], db: Db
 
 @app.command("applied")
 def lesson_applied(
-    lesson_ref: Annotated[str, typer.Argument(metavar="ID")],
-    round_ref: Annotated[str, typer.Option("--round", metavar="ROUND", help="The approval round you decide in")],
+    lesson_ref: LessonRef,
+    round_ref: AppliedIn,
     by: ActFor = None,
     db: Db = None,
 ) -> None:
@@ -159,7 +165,7 @@ def lesson_applied(
 
 @app.command("due")
 def lesson_due(
-    owner: Annotated[str | None, typer.Option("--owner", help="Only this manager's")] = None,
+    owner: Owner = None,
     db: Db = None,
     as_json: Json = False,
 ) -> None:
