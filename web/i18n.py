@@ -13,10 +13,10 @@ from collections.abc import Mapping
 
 from starlette.requests import Request
 
-from phasegate.gates.vocabulary import terms
+from phasegate.gates.vocabulary import terms, text
 from phasegate.gates.vocabulary.text import Catalog, Text
 
-LOCALES = ("en", "zh-CN")
+LOCALES = text.LOCALES  # the languages every catalogue speaks
 COOKIE = "phasegate_lang"
 
 STRINGS = Catalog(
