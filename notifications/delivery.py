@@ -21,6 +21,7 @@ from markupsafe import escape
 
 from phasegate.gates.vocabulary.enums import OutboxStatus
 from phasegate.gates.vocabulary.errors import InputError
+from phasegate.gates.vocabulary.text import Text
 from phasegate.notifications.email import attachments_from_context, rendered_attachments, write_attachments
 from phasegate.notifications.links import LinkSigner, has_link_requests, sign_links
 from phasegate.notifications.render import RenderedMessage, code_span, render
@@ -55,7 +56,7 @@ class OutboxRow(Protocol):
     def recipient_id(self) -> str | None: ...
 
 
-_FOOTER_LABEL = {"en": "Message reference", "zh-CN": "消息编号"}
+_FOOTER_LABEL = Text("Message reference", "消息编号")
 _WARNING_LEVELS = frozenset({"WARNING", "ERROR", "CRITICAL"})
 
 
@@ -69,13 +70,13 @@ class Delivery:
 
 def message_body(rendered: RenderedMessage, idempotency_key: str, locale: str) -> str:
     """The Markdown body sent for a row: the rendered message plus a footer naming its idempotency key."""
-    label = _FOOTER_LABEL.get(locale, _FOOTER_LABEL["en"])
+    label = _FOOTER_LABEL.in_locale(locale)
     return f"{rendered.body_markdown.rstrip()}\n\n---\n\n{label}: {code_span(idempotency_key)}\n"
 
 
 def message_html(body_html: str, idempotency_key: str, locale: str) -> str:
     """The HTML body sent to email targets: the rendered HTML plus the same idempotency footer."""
-    label = _FOOTER_LABEL.get(locale, _FOOTER_LABEL["en"])
+    label = _FOOTER_LABEL.in_locale(locale)
     footer = f'<hr>\n<p style="color:#666;font-size:12px">{escape(label)}: <code>{escape(idempotency_key)}</code></p>'
     closing = body_html.lower().rfind("</body>")
     if closing >= 0:

@@ -18,10 +18,26 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from phasegate.gates.vocabulary.errors import InputError
+from phasegate.gates.vocabulary.text import Catalog, Text
 
 PRODID = "-//phasegate//Gate review//EN"
 MAX_LINE_OCTETS = 75
 DEFAULT_DURATION_MINUTES = 60
+
+# The invitation's words; placeholders are filled from the approval request (the Chinese line names the project
+# without its key, as it always has).
+WORDS = Catalog(
+    "review invitation",
+    {
+        "summary": Text("Gate review: {name} ({key}), {gate}", "阶段门评审：{name}（{key}）{gate}"),
+        "meeting": Text(
+            "Review meeting for gate {gate} of project {name} ({key}).", "项目 {name} 阶段门 {gate} 评审会议。"
+        ),
+        "round": Text("Approval round: {round}", "审批轮次：{round}"),
+        "link": Text("Approval page: ", "审批页面（同意或拒绝）："),
+        "command": Text("Vote from the command line: ", "命令行投票："),
+    },
+)
 
 
 def meeting_uid(round_id: str) -> str:
@@ -88,23 +104,16 @@ def meeting_from_context(context: Mapping[str, Any], locale: str) -> str:
     sequence = meeting.get("sequence", 0)
     if isinstance(sequence, bool) or not isinstance(sequence, int):
         raise InputError("review_meeting.sequence must be an integer >= 0")
-    project = f"{context['project_name']} ({context['project_key']})"
     round_id = str(context["round_id"])
-    if locale == "zh-CN":
-        gate = context.get("gate_name_zh") or context["gate_name"]
-        summary = f"阶段门评审：{context['project_name']}（{context['project_key']}）{gate}"
-        lines = [f"项目 {context['project_name']} 阶段门 {gate} 评审会议。", f"审批轮次：{round_id}"]
-        link_label, command_label = "审批页面（同意或拒绝）：", "命令行投票："
-    else:
-        gate = context["gate_name"]
-        summary = f"Gate review: {project}, {gate}"
-        lines = [f"Review meeting for gate {gate} of project {project}.", f"Approval round: {round_id}"]
-        link_label, command_label = "Approval page: ", "Vote from the command line: "
+    gate = (context.get("gate_name_zh") if locale == "zh-CN" else None) or context["gate_name"]
+    said = {"name": context["project_name"], "key": context["project_key"], "gate": gate, "round": round_id}
+    summary = WORDS.text("summary", locale).format(**said)
+    lines = [WORDS.text("meeting", locale).format(**said), WORDS.text("round", locale).format(**said)]
     url = context.get("approval_url")
     if url:
-        lines.append(f"{link_label}{url}")
+        lines.append(f"{WORDS.text('link', locale)}{url}")
     if context.get("vote_command"):
-        lines.append(f"{command_label}{context['vote_command']}")
+        lines.append(f"{WORDS.text('command', locale)}{context['vote_command']}")
     description = "\n".join(lines)
     return review_meeting_event(
         round_id=round_id,

@@ -34,76 +34,49 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup, escape
 from pydantic import ValidationError
 
+from phasegate.gates.vocabulary import terms
 from phasegate.gates.vocabulary.enums import Locale
 from phasegate.gates.vocabulary.errors import InputError
 from phasegate.gates.vocabulary.notices import NOTICES
+from phasegate.gates.vocabulary.text import Catalog, Text
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 
 KINDS: tuple[str, ...] = tuple(NOTICES)
 LOCALES: tuple[str, ...] = tuple(locale.value for locale in Locale)
 
-# Display words for stored enum values, per locale. Unknown values fall back to the raw value.
-# RECYCLE is 返工 (rework the stage and come back to the same gate): 回退 in Chinese approval tools means
-# sending a request back to an earlier approval step, which is a different act.
-LABELS: dict[str, dict[str, str]] = {
-    "en": {
-        "go": "Go",
-        "conditional_go": "Conditional go",
-        "not_ready": "Not ready",
-        "recycle": "Recycle",
-        "hold": "Hold",
-        "kill": "Kill",
-        "active": "Active",
-        "on_hold": "On hold",
-        "killed": "Killed",
-        "completed": "Completed",
-        "passed": "PASS",
-        "failed": "FAIL",
-        "missing": "MISSING",
-        "must_meet": "must meet",
-        "should_meet": "should meet",
-        "abstain": "Abstain",
-        "recuse": "Recuse",
-        "time": "Time",
-        "cost": "Cost",
-        "scope": "Scope",
-        "quality": "Quality",
-        "risk": "Risk",
-        "benefits": "Benefits",
-        "corporate": "Corporate / portfolio",
-        "project_board": "Project board",
-        "project_manager": "Project manager",
+# Display words for stored enum values (the ``label`` filter). Unknown values fall back to the raw value.
+LABELS = Catalog(
+    "notification enum words",
+    {
+        "go": terms.GO,
+        "conditional_go": terms.CONDITIONAL_GO,
+        "not_ready": terms.NOT_READY,
+        "recycle": terms.RECYCLE,
+        "hold": terms.HOLD,
+        "kill": terms.KILL,
+        "active": terms.ACTIVE,
+        "on_hold": Text("On hold", "已暂停"),
+        "killed": terms.KILLED,
+        "completed": terms.COMPLETED,
+        "passed": Text("PASS", "满足"),
+        "failed": Text("FAIL", "不满足"),
+        "missing": Text("MISSING", "缺少证据"),
+        "must_meet": terms.MUST_MEET,
+        "should_meet": terms.SHOULD_MEET,
+        "abstain": terms.ABSTAIN,
+        "recuse": terms.RECUSE,
+        "time": terms.TIME,
+        "cost": terms.COST,
+        "scope": terms.SCOPE,
+        "quality": terms.QUALITY,
+        "risk": terms.RISK,
+        "benefits": terms.BENEFITS,
+        "corporate": Text("Corporate / portfolio", "公司/项目组合层"),
+        "project_board": terms.PROJECT_BOARD,
+        "project_manager": terms.PROJECT_MANAGER,
     },
-    "zh-CN": {
-        "go": "通过",
-        "conditional_go": "有条件通过",
-        "not_ready": "未就绪",
-        "recycle": "返工",
-        "hold": "暂停",
-        "kill": "终止",
-        "active": "进行中",
-        "on_hold": "已暂停",
-        "killed": "已终止",
-        "completed": "已完成",
-        "passed": "满足",
-        "failed": "不满足",
-        "missing": "缺少证据",
-        "must_meet": "必须满足",
-        "should_meet": "应当满足",
-        "abstain": "弃权",
-        "recuse": "回避",
-        "time": "进度",
-        "cost": "成本",
-        "scope": "范围",
-        "quality": "质量",
-        "risk": "风险",
-        "benefits": "收益",
-        "corporate": "公司/项目组合层",
-        "project_board": "项目委员会",
-        "project_manager": "项目经理",
-    },
-}
+)
 
 # Characters that start Markdown constructs inline; escaping them keeps user text literal.
 _MD_ACTIVE = re.compile(r"([\\`*_\[\]<>|&~])")
@@ -298,8 +271,7 @@ def _environment(locale: str, *, html: bool) -> ImmutableSandboxedEnvironment:
         lstrip_blocks=True,
         keep_trailing_newline=False,
     )
-    labels = LABELS[locale]
-    made.filters["label"] = lambda value: labels.get(str(value), str(value))
+    made.filters["label"] = lambda value: LABELS.get(str(value), locale) or str(value)
     made.filters["code"] = html_code if html else code_span
     made.filters["link"] = html_link if html else autolink
     made.filters["when"] = format_when
