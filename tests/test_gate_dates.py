@@ -16,7 +16,7 @@ import pytest
 import yaml
 from sqlalchemy import func, select
 
-from phasegate.gates.vocabulary.commands import AddPerson, CreateProject
+from phasegate.gates.vocabulary.commands import AddPerson, CreateProject, RequestReview
 from phasegate.gates.vocabulary.evidence import MilestoneEvidence
 from phasegate.gates.vocabulary.identity import SYSTEM_ACTOR
 from phasegate.models import tables as t
@@ -120,6 +120,15 @@ def test_managers_hear_once_ahead_of_a_gate_date_and_on_date_reviews_open_once(e
     assert again.warned == () and len(env.outbox("gate_evidence_warning")) == 2  # once per gate date
     on_the_day = env.actions(datetime(2026, 3, 4, 9, 0, tzinfo=UTC))
     assert on_the_day.due == ("ONDATE",)
+    # The monitor died before the review ran: the next scan still finds it due (nothing was claimed first).
+    assert env.actions(datetime(2026, 3, 4, 9, 30, tzinfo=UTC)).due == ("ONDATE",)
+    services.start_review(
+        RequestReview(project_key="ONDATE"),
+        actor=SYSTEM_ACTOR,
+        uow=env.uow,
+        now=datetime(2026, 3, 4, 9, 31, tzinfo=UTC),
+        probe=_missing,
+    )
     assert env.actions(datetime(2026, 3, 4, 10, 0, tzinfo=UTC)).due == ()  # once per gate date
     # A new gate date for the same gate (re-planned) is a new date: the manager hears again.
     services.set_milestone(

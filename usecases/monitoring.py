@@ -432,8 +432,9 @@ def gate_actions(
       recommendation but NOT_READY: a project the engine would send back (RECYCLE, KILL) is off track, which
       exceptions report; re-opening its review on every scan right after the gatekeepers recycled it on the
       same evidence would only repeat their decision.
-    - ``auto_review: on_date``: the gate date has come and no round is open; once per gate date (the review
-      itself says NOT_READY, and tells the team what is missing, if it is not).
+    - ``auto_review: on_date``: the gate date has come, no round is open and the gate has not been reviewed
+      since that date; so once per gate date (the review itself says NOT_READY, and tells the team what is
+      missing, if it is not), and a crash before the review leaves it due for the next scan.
     - ahead of a gate date (``WARN_WORKING_DAYS`` working days of the template's calendar, or fewer) with the
       check NOT_READY: the manager hears what is missing, once per gate date.
 
@@ -443,6 +444,7 @@ def gate_actions(
     ready_candidates: list[str] = []
     warn_candidates: list[tuple[str, str, date, int]] = []
     due: list[str] = []
+    dated: list[tuple[str, str, date]] = []
     with uow() as tx:
         templates: dict[tuple[str, int], LifecycleTemplate] = {}
         for project, dates in tx.monitoring.gate_schedule(keys):
@@ -466,12 +468,18 @@ def gate_actions(
             if gate_date is None:
                 continue
             if gate.auto_review == "on_date" and gate_date <= today:
-                if tx.claim_step(f"gate-date:{project.key}:{gate.id}:{gate_date}", "review-opened", now=now):
-                    due.append(project.key)
+                dated.append((project.key, gate.id, gate_date))
                 continue
             left = working_days(WorkingCalendar.from_def(template.calendar), today, gate_date)
             if today <= gate_date and left <= WARN_WORKING_DAYS:
                 warn_candidates.append((project.key, gate.id, gate_date, left))
+        # The review row is the record that the date's review happened, not a step claimed before it: a
+        # monitor that dies between deciding and reviewing leaves no review, so the next scan opens it.
+        reviewed = tx.reviews.last_reviewed([key for key, _, _ in dated])
+        for key, gate_id, gate_date in dated:
+            last = reviewed.get((key, gate_id))
+            if last is None or last.date() < gate_date:
+                due.append(key)
         tx.commit()
     ready = []
     for key in ready_candidates:

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
 
-from sqlalchemy import Row, select, update
+from sqlalchemy import Row, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -115,6 +115,17 @@ class SqlReviews:
             .limit(1)
         ).first()
         return None if row is None else (row.id, Evaluation.model_validate(row.evaluation))
+
+    def last_reviewed(self, keys: Sequence[str]) -> dict[tuple[str, str], datetime]:
+        """When each of these projects' gates was last reviewed (any outcome), by (project, gate): one query."""
+        if not keys:
+            return {}
+        rows = self.session.execute(
+            select(t.GateReview.project_key, t.GateReview.gate_id, func.max(t.GateReview.created_at))
+            .where(t.GateReview.project_key.in_(keys))
+            .group_by(t.GateReview.project_key, t.GateReview.gate_id)
+        )
+        return {(key, gate): at for key, gate, at in rows}
 
     def set_review_status(self, review_id: UUID, status: ReviewStatus) -> None:
         self.session.execute(q.UPDATE_REVIEW, {"review_id": review_id, "status": status.value})
