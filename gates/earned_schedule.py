@@ -195,6 +195,31 @@ def plan_start(plan: Sequence[tuple[date, Decimal]]) -> tuple[date, list[tuple[d
     return points[0][0], points[1:]
 
 
+def stretch_plan(
+    plan: Sequence[tuple[date, Decimal]], duration: Decimal, *, calendar: WorkingCalendar
+) -> list[tuple[date, Decimal]] | None:
+    """The plan re-baselined to last ``duration`` working days: each point keeps its planned value and moves to
+    the same share of the new duration (working days after the plan's start), so the shape of the work stays.
+
+    Why this is the exception plan for time: the board that approves it says "the forecast is the new plan";
+    re-timing the curve (not truncating or padding it) keeps SPI(t) meaningful after the change. ``None`` when
+    the plan has no known start (no time exception can exist then).
+    """
+    split = plan_start(plan)
+    if split is None:
+        return None
+    start, points = split
+    planned = working_days(calendar, start, points[-1][0])
+    if planned == 0:
+        return None
+    factor = duration / planned
+    moved = [(start, Decimal(0))]
+    for when, value in points:
+        n = int((working_days(calendar, start, when) * factor).to_integral_value())
+        moved.append((shift(calendar, start, n) if n >= 1 else start, value))
+    return moved
+
+
 def schedule_forecast(
     plan: Sequence[tuple[date, Decimal]], *, ev: Decimal | None, as_of: date, calendar: WorkingCalendar
 ) -> EarnedSchedule | None:

@@ -274,6 +274,39 @@ def test_an_accepted_time_exception_covers_the_delay_until_it_grows(env: Env) ->
     assert env.scan("LATE").raised == ()
 
 
+def test_approving_a_time_exception_plan_re_times_the_schedule_to_the_forecast(env: Env) -> None:
+    """LATE is 12 working days late (IEAC(t) 32 on a 20-day plan): approving the plan re-times the curve by 32/20,
+    so the points at 5, 10, 15 and 20 working days after 03-06 move to 8, 16, 24 and 32 (03-18, 03-30, 04-09,
+    04-21). On the re-timed plan the same report (EV 150 on 03-20, AT 10) gives ES 8 + 50/200 x 8 = 10, SPI(t) 1
+    and IEAC(t) 32: on plan, green, and nothing is raised again."""
+    env.project("LATE")
+    env.report("LATE", date(2026, 3, 20), ev=150)
+    (first,) = env.scan("LATE").raised
+    services.decide_exception(
+        first.id,
+        ExceptionDecision.APPROVE_PLAN,
+        reason="the board approves the recovery plan",
+        actor=actors.person("sam"),
+        uow=env.uow,
+        now=env.now(),
+    )
+    with env.sessions() as session:
+        plan = session.execute(
+            select(t.BaselinePeriod.period_end, t.BaselinePeriod.planned_value).order_by(t.BaselinePeriod.period_end)
+        ).all()
+        audit = session.scalars(select(t.AuditEntry).where(t.AuditEntry.action == "baseline.rescheduled")).one()
+    assert [(when, int(value)) for when, value in plan] == [
+        (date(2026, 3, 6), 0),
+        (date(2026, 3, 18), 100),
+        (date(2026, 3, 30), 300),
+        (date(2026, 4, 9), 600),
+        (date(2026, 4, 21), 1000),
+    ]
+    assert (audit.payload["finish_before"], audit.payload["finish_after"]) == ("2026-04-03", "2026-04-21")
+    again = env.scan("LATE")
+    assert (again.health[0].time.value, again.health[0].time_deviation, again.raised) == ("green", "0.00", ())
+
+
 def test_working_days_counted_from_the_cached_year_tables_match_counting_day_by_day() -> None:
     """Across year ends, China's Spring Festival and make-up working days (调休), and ranges of any length."""
     china = WorkingCalendar(region="CN", timezone="Asia/Shanghai")

@@ -11,12 +11,15 @@ from typing import Any
 from uuid import UUID
 
 from phasegate.gates.authorization import Act, authorize_level
+from phasegate.gates.calendar import WorkingCalendar
+from phasegate.gates.earned_schedule import stretch_plan
 from phasegate.gates.vocabulary.errors import ConflictError, InputError, NotFoundError
 from phasegate.gates.vocabulary.identity import Actor
-from phasegate.gates.vocabulary.snapshots import BaselineRecord
+from phasegate.gates.vocabulary.snapshots import BaselineRecord, ProjectSnapshot
 from phasegate.gates.vocabulary.tolerance import Dimension, ExceptionDecision, ToleranceException
 from phasegate.usecases.guard import audit_name, permit, refusals_audited, stamp
-from phasegate.usecases.lookups import require_project
+from phasegate.usecases.lookups import require_project, require_template
+from phasegate.usecases.ports import UnitOfWork
 from phasegate.usecases.result import UowFactory
 
 KIND = "tolerance_exception"
@@ -34,8 +37,9 @@ def decide_exception(
     new_bac: Decimal | None = None,
 ) -> ToleranceException:
     """Close an open exception as the level that set the tolerance: approve the exception plan (a cost
-    exception re-baselines BAC, to ``new_bac`` or else the forecast, audited), ask for a premature close, or
-    accept the forecast (no new exception until it gets worse)."""
+    exception re-baselines BAC, to ``new_bac`` or else the forecast; a time exception re-times the plan to the
+    forecast duration; both audited), ask for a premature close, or accept the forecast (no new exception until
+    it gets worse)."""
     if not reason.strip():
         raise InputError("--reason: say why; the decision on an exception is audited with it")
     with uow() as tx:
@@ -74,6 +78,8 @@ def decide_exception(
                 payload=payload | stamp(actor),
                 at=now,
             )
+        if decision is ExceptionDecision.APPROVE_PLAN and found.dimension is Dimension.TIME:
+            payload |= _reschedule(tx, project, found, actor=actor, now=now)
         tx.tolerances.close_exception(exception_id, decision=decision.value, by=actor.person_id, reason=reason, now=now)
         tx.append_audit(
             actor=audit_name(actor),
@@ -92,6 +98,34 @@ def decide_exception(
             "reason": reason,
         }
     )
+
+
+def _reschedule(
+    tx: UnitOfWork, project: ProjectSnapshot, found: ToleranceException, *, actor: Actor, now: datetime
+) -> dict[str, Any]:
+    """Approving a time exception's plan re-baselines the schedule: the planned-value curve is re-timed to finish
+    at the forecast duration (``gates.earned_schedule.stretch_plan``), audited with the finish before and after."""
+    template = require_template(tx, project.template_id, project.template_version).template
+    calendar = WorkingCalendar.from_def(template.calendar)
+    before = tx.evidence.baseline_periods(project.key)
+    after = stretch_plan(before, found.forecast, calendar=calendar)
+    if after is None:
+        raise ConflictError(
+            f"exception {found.id}: the project's plan has no start (a first row with planned value 0), so it "
+            "cannot be re-timed; re-baseline it with 'phasegate baseline set' and accept the exception",
+            code="exception.no_plan_start",
+        )
+    tx.evidence.replace_baseline_periods(project.key, after)
+    tx.projects.bump_evidence_version(project.key)
+    change = {"finish_before": before[-1][0].isoformat(), "finish_after": after[-1][0].isoformat()}
+    tx.append_audit(
+        actor=audit_name(actor),
+        action="baseline.rescheduled",
+        entity=f"project:{project.key}",
+        payload={"exception": str(found.id)} | change | stamp(actor),
+        at=now,
+    )
+    return change
 
 
 def list_exceptions(

@@ -143,6 +143,15 @@ class SqlEvidence:
             row.set_at = now
         self.session.flush()
 
+    def baseline_periods(self, key: str) -> list[tuple[date, Decimal]]:
+        """The time-phased plan (cumulative planned value per period end), oldest first."""
+        rows = self.session.execute(
+            select(t.BaselinePeriod.period_end, t.BaselinePeriod.planned_value)
+            .where(t.BaselinePeriod.project_key == key)
+            .order_by(t.BaselinePeriod.period_end)
+        )
+        return [(when, value) for when, value in rows]
+
     def replace_baseline_periods(self, key: str, periods: Sequence[tuple[date, Decimal]]) -> None:
         self.session.execute(delete(t.BaselinePeriod).where(t.BaselinePeriod.project_key == key))
         if periods:
