@@ -48,24 +48,25 @@ class Period:
     end: date
 
 
-def parse_period(text: str) -> Period:
-    """The period named by ``text``, or ``InputError`` saying what is allowed."""
+def parse_period(text: str, *, field: str = "--period") -> Period:
+    """The period named by ``text``, or ``InputError`` naming ``field`` (the option or query parameter the person
+    typed it in) and saying what is allowed."""
     value = text.strip()
     if week := _WEEK.match(value):
         year, number = int(week.group(1)), int(week.group(2))
         try:
             start = date.fromisocalendar(year, number, 1)
         except ValueError:
-            raise InputError(f"--period: {text!r}: {year} has no ISO week {number}") from None
+            raise InputError(f"{field}: {text!r}: {year} has no ISO week {number}") from None
         return Period(label=value, start=start, end=start + timedelta(days=6))
     if month := _MONTH.match(value):
         year, number = int(month.group(1)), int(month.group(2))
         if not 1 <= number <= 12:
-            raise InputError(f"--period: {text!r}: month must be 01 to 12")
+            raise InputError(f"{field}: {text!r}: month must be 01 to 12")
         start = date(year, number, 1)
         following = date(year + number // 12, number % 12 + 1, 1)
         return Period(label=value, start=start, end=following - timedelta(days=1))
-    raise InputError(f"--period: {text!r} is not a period; use an ISO week such as 2026-W48 or a month such as 2026-11")
+    raise InputError(f"{field}: {text!r} is not a period; use an ISO week such as 2026-W48 or a month such as 2026-11")
 
 
 def week_of(day: date) -> Period:

@@ -104,7 +104,10 @@ def test_reports_page_and_report_downloads(client: TestClient) -> None:
     text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.content)).pages)
     assert "1,052.63" in text
     bad = client.get("/reports?period=2026-W99")
-    assert bad.status_code == 400 and "2026 has no ISO week 99" in bad.text
+    assert bad.status_code == 400 and "period: &#39;2026-W99&#39;: 2026 has no ISO week 99" in bad.text
+    assert "--period" not in bad.text  # the page names its own query parameter, not the CLI's option
+    download = client.get("/reports/portfolio.xlsx?period=2026-13")
+    assert download.status_code == 400 and "period: &#39;2026-13&#39;: month must be 01 to 12" in download.text
     assert client.get("/reports/portfolio.docx").status_code == 400
 
 

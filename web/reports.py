@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, Response
 
 from phasegate.flows.runtime import utc_now
-from phasegate.gates.portfolio import PortfolioReport, week_of
+from phasegate.gates.portfolio import PortfolioReport, parse_period, week_of
 from phasegate.gates.vocabulary.errors import InputError, PermissionDeniedError
 from phasegate.gates.vocabulary.identity import Actor
 from phasegate.notifications.portfolio.document import render as render_report
@@ -53,9 +53,8 @@ def acting_reader(request: Request) -> Actor:
 def _report(request: Request, period: str | None) -> PortfolioReport:
     rt = runtime_of(request)
     now = utc_now()
-    return services.portfolio_report(
-        period=period or week_of(now.date()).label, actor=acting_reader(request), uow=rt.uow, now=now, reader=rt.reader
-    )
+    chosen = parse_period(period, field="period").label if period else week_of(now.date()).label  # names ?period=
+    return services.portfolio_report(period=chosen, actor=acting_reader(request), uow=rt.uow, now=now, reader=rt.reader)
 
 
 def _problem(request: Request, err: Exception) -> HTMLResponse:
