@@ -402,7 +402,7 @@ def test_lessons_page_searches_in_both_languages_for_signed_in_people(sqlite_url
 
     from phasegate.models.settings import Settings
     from phasegate.web.app import create_app
-    from tests.signin import give_password, sign_in
+    from tests.signin import csrf_token, give_password, sign_in
 
     e = Env(sqlite_url)
     for source, template in shipped_templates():
@@ -449,6 +449,44 @@ def test_lessons_page_searches_in_both_languages_for_signed_in_people(sqlite_url
         english = client.get("/lessons", params={"q": "operations", "lang": "en"})
         assert "Lessons learned" in english.text and 'data-lesson="2"' in english.text
         assert "No lesson matches" in client.get("/lessons", params={"q": "zzzz"}).text
+        # Its author edits lesson 1 from the page; the form is CSRF-bound to this browser and this lesson.
+        form = client.get("/lessons/1/edit", params={"lang": "zh-CN"})
+        assert form.status_code == 200 and "编辑经验教训" in form.text and "供应商交付延迟" in form.text
+        fields = {
+            "csrf_token": csrf_token(form.text),
+            "what_happened": "供应商交付延迟两周",
+            "category": "procurement",
+            "tags": "vendor, 供应商",
+            "repeat": "两家供应商",
+            "avoid": "",
+        }
+        saved = client.post("/lessons/1/edit", data=fields, follow_redirects=False)
+        assert saved.status_code == 303 and saved.headers["location"] == "/lessons#lesson-1"
+        shown = services.show_lesson(1, uow=e.uow).lesson
+        assert (shown.what_happened, shown.category.value, shown.tags, shown.repeat) == (
+            "供应商交付延迟两周",
+            "procurement",
+            ("vendor", "供应商"),
+            "两家供应商",
+        )
+        assert client.post("/lessons/2/edit", data=fields, follow_redirects=False).status_code == 403  # token of #1
+        bad = client.post("/lessons/1/edit", data=fields | {"category": "gossip"}, follow_redirects=False)
+        assert bad.status_code == 400 and "category" in bad.text
+        assert services.show_lesson(1, uow=e.uow).lesson.category.value == "procurement"  # nothing written
+    give_password(e.sessions, "sam")
+    with TestClient(create_app(Settings(database_url=sqlite_url, home=tmp_path / "home"))) as client:
+        assert sign_in(client, "sam", next_path="/lessons").status_code == 303
+        form = client.get("/lessons/1/edit")
+        refused = client.post(
+            "/lessons/1/edit",
+            data={"csrf_token": csrf_token(form.text), "what_happened": "rewritten by someone else"},
+            follow_redirects=False,
+        )
+        assert refused.status_code == 403  # a gatekeeper who is not the author
+    assert services.show_lesson(1, uow=e.uow).lesson.what_happened == "供应商交付延迟两周"
+    with e.sessions() as session:
+        actions = list(session.scalars(select(t.AuditEntry.action).order_by(t.AuditEntry.seq)))
+    assert actions.count("lesson.edited") == 1 and actions[-1] == "security.refused"
     e.engine.dispose()
 
 

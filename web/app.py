@@ -42,7 +42,7 @@ from phasegate.gates.vocabulary.errors import (
 from phasegate.models.db import hide_passwords
 from phasegate.models.keys import secret_key
 from phasegate.models.settings import Settings
-from phasegate.web import headers, pages, reports, session, signin, sso, strategy
+from phasegate.web import headers, lessons, pages, reports, session, signin, sso, strategy
 from phasegate.web.access_log import redact_tokens, uvicorn_log_config
 from phasegate.web.refusals import RefusalLedger
 from phasegate.web.request_size import RequestSizeLimit
@@ -204,6 +204,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(sso.router)
     app.include_router(pages.router)
     app.include_router(reports.router)
+    app.include_router(lessons.router)
     app.include_router(strategy.router)
     if importlib.util.find_spec("phasegate.web.api") is not None:
         # The REST API is its own module (web/api.py); the pages work without it.

@@ -30,6 +30,13 @@ STRINGS = Catalog(
             "搜索（中文或英文；须包含所有词）",
         ),
         "lessons_found": Text("lessons", "条经验教训"),
+        "lesson_edit": Text("Edit lesson", "编辑经验教训"),
+        "lesson_edit_hint": Text(
+            "Its author or a PMO admin may edit it; the audit keeps the text before and after.",
+            "作者或 PMO 管理员可以编辑；审计日志保留修改前后的内容。",
+        ),
+        "lesson_save": Text("Save", "保存"),
+        "lesson_edit_link": Text("edit", "编辑"),
         "lessons_none": Text("No lesson matches.", "没有匹配的经验教训。"),
         "resources": Text("Resources", "资源"),
         "resources_allocation": Text("Allocation per role and month", "按角色和月份的资源分配"),
