@@ -31,15 +31,15 @@ _LEAVES = frozenset({"str", "int", "bool", "decimal", "date", "datetime", "none"
 _WRAPPERS = frozenset({"nullable", "default", "function-after", "function-before"})
 """Schemas that serialize as the schema they wrap (validators only run on the way in)."""
 
-_FIELD_KEYS = frozenset({"type", "schema", "metadata", "frozen"})
-"""What a model field may say and still serialize under its own name, always."""
+_FIELD_KEYS = frozenset({"type", "schema", "metadata", "frozen", "serialization_exclude_if"})
+"""What a model field may say and still serialize under its own name (``exclude_if``: left out when it holds)."""
 
 
 def _sorted_items(value: dict[str, Any]) -> dict[str, Any]:
     return dict(sorted(value.items()))
 
 
-def _fields_in_order(cls: type[Any], names: tuple[str, ...]) -> Any:
+def _fields_in_order(cls: type[Any], names: tuple[str, ...], excluded: dict[str, Any] | None = None) -> Any:
     """The model's fields as a dict in the order of ``names``.
 
     Called once per model instance in the evidence, so it is the Python part of the hash. It copies a dict
@@ -47,6 +47,7 @@ def _fields_in_order(cls: type[Any], names: tuple[str, ...]) -> Any:
     existing key where it is, and copying plus updating costs about half of building the dict key by key.
     Equal lengths before and after prove ``__dict__`` holds exactly these names (a field missing from it, as
     ``model_construct`` allows, or an extra key, would otherwise be written wrongly): else the two-step path.
+    A field with ``exclude_if`` is left out when its predicate holds, as ``model_dump`` leaves it out.
     """
     template = dict.fromkeys(names)
     count = len(names)
@@ -59,6 +60,9 @@ def _fields_in_order(cls: type[Any], names: tuple[str, ...]) -> Any:
         ordered.update(values)
         if len(values) != count or len(ordered) != count:
             raise ValueError(type(model))
+        for name, holds in (excluded or {}).items():
+            if holds(ordered[name]):
+                del ordered[name]
         return ordered
 
     return fields
@@ -111,13 +115,18 @@ def _sorted_model(schema: dict[str, Any]) -> dict[str, Any]:
     if any(set(field) - _FIELD_KEYS for field in fields.values()):
         raise ValueError(schema.get("ref"))
     names = tuple(sorted(fields))
+    excluded = {name: f["serialization_exclude_if"] for name, f in fields.items() if "serialization_exclude_if" in f}
     as_dict = cs.typed_dict_schema(
-        {name: cs.typed_dict_field(_sorted_schema(fields[name]["schema"])) for name in names}, config=config
+        {
+            name: cs.typed_dict_field(_sorted_schema(fields[name]["schema"]), required=name not in excluded)
+            for name in names
+        },
+        config=config,
     )
     return {
         **schema,
         "serialization": cs.plain_serializer_function_ser_schema(
-            _fields_in_order(schema["cls"], names), return_schema=as_dict
+            _fields_in_order(schema["cls"], names, excluded), return_schema=as_dict
         ),
     }
 

@@ -515,14 +515,33 @@ def test_migration_0012_turns_old_closing_notes_into_lessons_and_back(empty_db_u
             services.add_person(
                 AddPerson(id=pid, name=pid, email=f"{pid}@example.com"), uow=e.uow, now=e.clock(), actor=SYSTEM_ACTOR
             )
-        from phasegate.gates.vocabulary.commands import CreateProject
-
-        services.create_project(
-            CreateProject(key="OLD", template_id="cooper-5", name="O", sponsor_id="sam", manager_id="mgr", budget=1),
-            uow=e.uow,
-            now=e.clock(),
-            actor=SYSTEM_ACTOR,
-        )
+        # The project as a row of 0011's table: today's use case writes columns later revisions added.
+        cooper = next(tpl for _, tpl in shipped_templates() if (tpl.id, tpl.version) == ("cooper-5", 1))
+        names = ("key", "name", "template_id", "template_version", "template_hash", "sponsor_id", "manager_id")
+        names += ("budget", "currency", "status", "stage_id", "recycle_count", "created_at", "updated_at")
+        projects = sa.table("projects", *(sa.column(name) for name in names))
+        with e.engine.begin() as connection:
+            connection.execute(
+                projects.insert(),
+                [
+                    {
+                        "key": "OLD",
+                        "name": "O",
+                        "template_id": "cooper-5",
+                        "template_version": 1,
+                        "template_hash": template_content_hash(cooper),
+                        "sponsor_id": "sam",
+                        "manager_id": "mgr",
+                        "budget": 1,
+                        "currency": "EUR",
+                        "status": "active",
+                        "stage_id": cooper.stages[0].id,
+                        "recycle_count": 0,
+                        "created_at": T0,
+                        "updated_at": T0,
+                    }
+                ],
+            )
         old = sa.table(
             "lessons_learned",
             sa.column("id", sa.Uuid()),

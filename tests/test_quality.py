@@ -108,11 +108,12 @@ def test_quality_rag_and_exception_from_the_status_reports(env: Env) -> None:
     env.report("Q3", test_pass_rate="99")  # 1 point short: green
     scan = services.scan_projects(["Q1", "Q2", "Q3"], uow=env.uow, now=env.at)
     health = {h.project_key: (h.quality.value, h.cost.value, h.overall.value) for h in scan.health}
-    # Cost: EV = AC, on budget (green). Overall is the worse of the two.
+    # Cost: EV = AC, on budget (green). Overall is the worst dimension; time (no plan start) and risk (no
+    # register) are unknown here, and unknown outranks green: a missing forecast never shows a project green.
     assert health == {
         "Q1": ("red", "green", "red"),
         "Q2": ("amber", "green", "amber"),
-        "Q3": ("green", "green", "green"),
+        "Q3": ("green", "green", "unknown"),
     }
     assert [(e.project_key, e.dimension, e.deviation, e.allowance, e.forecast) for e in scan.raised] == [
         ("Q1", Dimension.QUALITY, Decimal("9.00"), Decimal("5.00"), Decimal("91.00"))
