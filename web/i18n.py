@@ -262,8 +262,13 @@ STRINGS: Mapping[str, Mapping[str, str]] = {
         "prio_ratio": "Benefit per cost",
         "prio_why": "Why",
         "prio_note": "Ranked by expected benefit per remaining cost (BAC less actual cost to date), then scorecard. "
-        "The selection is exact (0/1 knapsack): the most expected benefit whose cost fits the budget. Set a project's "
+        "The selection is exact (0/1 knapsack): the most expected benefit whose cost fits the budget and, with a "
+        "demand plan, whose remaining hours fit each role's capacity in every month. Set a project's "
         "expected benefit with: phasegate project update KEY --expected-benefit N --reason ...",
+        "prio_capacity": "Capacity",
+        "prio_capacity_auto": "when a demand plan is recorded",
+        "prio_capacity_on": "always constrain",
+        "prio_capacity_off": "budget only",
         "maturity": "Maturity",
         "maturity_quarter": "Quarter (e.g. 2026-Q4)",
         "maturity_overall": "Overall level (the lowest scored dimension)",
@@ -577,8 +582,12 @@ STRINGS: Mapping[str, Mapping[str, str]] = {
         "prio_ratio": "单位成本收益",
         "prio_why": "原因",
         "prio_note": "按预期收益与剩余成本（完工预算减去实际成本）之比排序，其次按评分卡。"
-        "组合选择为精确求解（0/1 背包）：在预算内预期收益最高。"
+        "组合选择为精确求解（0/1 背包）：在预算内预期收益最高；若有需求计划，剩余工时在每个月均不超过各角色产能。"
         "设置预期收益：phasegate project update KEY --expected-benefit N --reason ...",
+        "prio_capacity": "产能",
+        "prio_capacity_auto": "有需求计划时约束",
+        "prio_capacity_on": "始终约束",
+        "prio_capacity_off": "仅按预算",
         "maturity": "成熟度",
         "maturity_quarter": "季度（如 2026-Q4）",
         "maturity_overall": "总体等级（取已评分维度中最低者）",
