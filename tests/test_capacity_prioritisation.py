@@ -9,6 +9,7 @@ calendar; January 2027 has 19 working days, so 152 + 76 = 228 developer hours.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -19,10 +20,12 @@ import pytest
 from phasegate.gates.capacity import next_month
 from phasegate.gates.prioritisation import Candidate, CapacityPlan, Proposal, prioritise
 from phasegate.gates.vocabulary.commands import AddPerson, UpdateProject
-from phasegate.gates.vocabulary.identity import SYSTEM_ACTOR, OrgRole
 from phasegate.gates.vocabulary.enums import Decision
+from phasegate.gates.vocabulary.identity import SYSTEM_ACTOR, OrgRole
 from phasegate.gates.vocabulary.resources import month_label
 from phasegate.usecases import services
+from tests import actors
+from tests.test_prioritisation import run
 from tests.test_resources import T0, Env, populate
 
 FEB = date(2027, 2, 1)
@@ -178,7 +181,8 @@ def test_api_and_page_ask_for_capacity(sqlite_url: str, tmp_path: Path) -> None:
         assert sign_in(client, "vic", next_path="/prioritisation").status_code == 303
         page = client.get("/prioritisation", params={"budget": "2000"})
         assert page.status_code == 200, page.text
-        # A + B need 250 h of 160: A alone (3000) beats B alone (2500); B beside A is 150 + 100 - 160 = 90 h short.
+        # A + B need 250 h of 160; C plans no hours: A + C (5000) beats B + C (4500). B beside A + C is
+        # 150 + 100 - 160 = 90 h short.
         assert f"over capacity: developer {label} short by 90 h beside the selected projects" in page.text
         assert "budget and capacity" in page.text
         api = client.get(
@@ -194,6 +198,17 @@ def test_api_and_page_ask_for_capacity(sqlite_url: str, tmp_path: Path) -> None:
         assert "仅按预算" in chinese.text and "始终约束" in chinese.text
         assert client.get("/prioritisation", params={"budget": "2000", "with_capacity": "maybe"}).status_code == 400
     e.engine.dispose()
+    # The CLI, locally: capacity by default, --budget-only to compare.
+    run(*actors.bootstrap_admin_args("ada"), db=sqlite_url)
+    table = run("portfolio", "prioritise", "--budget", "2000", db=sqlite_url).stdout.splitlines()
+    assert table[0].startswith("Budget 2,000: 2 projects selected, cost 2,000, unspent 0, expected benefit 5,000")
+    assert table[1].startswith("(budget and capacity:") and table[3].split()[:3] == ["1", "*", "A"]
+    assert table[4].split()[:2] == ["2", "B"] and table[5].split()[:3] == ["3", "*", "C"]
+    assert f"over capacity: developer {label} short by 90 h beside the selected projects" in table[4]
+    data = json.loads(
+        run("portfolio", "prioritise", "--budget", "2000", "--budget-only", "--json", db=sqlite_url).stdout
+    )
+    assert data["selected"] == ["A", "B"] and data["with_capacity"] is False
 
 
 def test_hold_queue_ranks_by_value_per_cost_then_priority(world: Env, tmp_path: Path) -> None:

@@ -54,16 +54,19 @@ def prioritise_portfolio(
     with (reader or uow)() as tx:
         permit(tx, actor, Act.READ, entity="report:prioritisation")
         facts = tx.strategy.priority_facts()
-        plan = _capacity_plan(tx, facts, now.date()) if with_capacity is not False else None
-    if with_capacity is None and plan is not None and not plan.demand:
-        plan = None
+        plan = capacity_plan(tx, facts, now.date(), with_capacity)
     return prioritise(candidates_from(facts), amount, plan)
 
 
-def _capacity_plan(tx: UnitOfWork, facts: Sequence[PriorityFact], today: date) -> CapacityPlan:
+def capacity_plan(
+    tx: UnitOfWork, facts: Sequence[PriorityFact], today: date, with_capacity: bool | None = None
+) -> CapacityPlan | None:
     """The candidates' remaining demand (months from this one on, every stage still in it) against each role's
-    capacity in those months (``gates.capacity``). Every active project is a candidate, so nothing is committed
-    outside the selection: the whole capacity is there to share."""
+    capacity in those months (``gates.capacity``); None for budget only (``with_capacity`` False, or None and
+    no demand recorded). Every active project is a candidate, so nothing is committed outside the selection:
+    the whole capacity is there to share."""
+    if with_capacity is False:
+        return None
     months = months_between(date(today.year, today.month, 1), _months_on(today, PLANNING_MONTHS - 1))
     keys = {f.key for f in facts if f.status in CANDIDATE_STATUSES}
     lines = [line for line in tx.resources.demand(first=months[0], last=months[-1]) if line.project_key in keys]
@@ -71,7 +74,8 @@ def _capacity_plan(tx: UnitOfWork, facts: Sequence[PriorityFact], today: date) -
     capacities = Capacities.of(
         tx.resources.resource_profiles(), tx.resources.capacity_overrides(wanted[0], wanted[-1]), wanted
     )
-    return CapacityPlan.of(capacities, lines, keys)
+    plan = CapacityPlan.of(capacities, lines, keys)
+    return None if with_capacity is None and not plan.demand else plan
 
 
 def _months_on(today: date, count: int) -> date:
