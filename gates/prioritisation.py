@@ -25,6 +25,7 @@ Definitions (docs/reports.md repeats them):
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -42,6 +43,9 @@ MAX_BUDGET = Decimal(10) ** 16
 EXPLAIN_LIMIT = 10
 """How many left-out projects (best value per cost first) get the exact benefit forgone by forcing them in:
 one more solve each, so the explanation stays affordable for a portfolio of several hundred projects."""
+EXPLAIN_SECONDS = 10.0
+"""Those solves together may take this long; one not proven optimal in the time left gives no number (capacity
+rows can make a forced solve much harder than a plain knapsack). The proposal's own solve has no limit."""
 CANDIDATE_STATUSES = frozenset({"active", "on_hold"})
 CAPACITY_NOTE = (
     "budget only: capacity is not a constraint (no demand plan recorded for the candidates, or --budget-only)"
@@ -165,6 +169,21 @@ def best_selection(
     be chosen (its own cost counts); ``start``, a feasible choice, only speeds the search up. Each of ``rows``
     (item -> amount, limit) is one more constraint: the chosen items' amounts sum to at most its limit (one
     role's hours in one month)."""
+    return _solve(costs, values, capacity, forced=forced, start=start, rows=rows) or frozenset()
+
+
+def _solve(
+    costs: Sequence[int],
+    values: Sequence[int],
+    capacity: int,
+    *,
+    forced: int | None = None,
+    start: Collection[int] = (),
+    rows: Sequence[Row] = (),
+    seconds: float | None = None,
+) -> frozenset[int] | None:
+    """``best_selection``, optionally within ``seconds``: None when the optimum was not proven in time (the
+    explanations give up on a number rather than print an unproven one; the proposal itself has no limit)."""
     n = len(costs)
     if n == 0:
         return frozenset()
@@ -176,6 +195,8 @@ def best_selection(
     highs.setOptionValue("mip_rel_gap", 0.0)
     highs.setOptionValue("mip_abs_gap", 0.99)
     highs.setOptionValue("threads", 1)
+    if seconds is not None:
+        highs.setOptionValue("time_limit", seconds)
     lower = np.zeros(n)
     if forced is not None:
         lower[forced] = 1.0
@@ -187,7 +208,10 @@ def best_selection(
         solution.col_value = chosen.tolist()
         highs.setSolution(solution)
     highs.run()
-    if highs.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+    status = highs.getModelStatus()
+    if status == highspy.HighsModelStatus.kTimeLimit:
+        return None
+    if status != highspy.HighsModelStatus.kOptimal:
         return frozenset()  # infeasible: the forced item alone exceeds the budget or a row
     values_found = highs.getSolution().col_value
     return frozenset(i for i in range(n) if values_found[i] > 0.5)
@@ -400,10 +424,15 @@ def prioritise(candidates: Sequence[Candidate], budget: Decimal, plan: CapacityP
     forgone: dict[int, Decimal] = {}
     explain = [j for j, i in enumerate(valued) if i not in chosen and _fits([j], everything)][:EXPLAIN_LIMIT]
     chosen_items = {j for j, i in enumerate(valued) if i in chosen}
+    deadline = time.monotonic() + EXPLAIN_SECONDS
     for j in explain:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
         start = _repaired(chosen_items, j, everything)
-        with_it = best_selection(costs, values, capacity, forced=j, start=start, rows=rows)
-        forgone[valued[j]] = Decimal(best - sum(values[k] for k in with_it)) * CENT
+        with_it = _solve(costs, values, capacity, forced=j, start=start, rows=rows, seconds=left)
+        if with_it is not None:
+            forgone[valued[j]] = Decimal(best - sum(values[k] for k in with_it)) * CENT
     unspent = budget - spent
     ranked = []
     for position, candidate in enumerate(ordered, start=1):
