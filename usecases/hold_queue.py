@@ -1,9 +1,14 @@
 """The HOLD queue: projects on hold waiting for capacity, ranked for when it frees up, and the notice that tells
 a held project's sponsor, manager and the PMO channel once its next stage fits.
 
-Why a queue and not a list: freed capacity goes to one project first. Walking down the ranks (priority, then
-scorecard score), each project whose next stage fits reserves its hours, so a lower-ranked project is never told
-it fits with hours a higher-ranked one will take.
+Why a queue and not a list: freed capacity goes to one project first. Walking down the ranks, each project whose
+next stage fits reserves its hours, so a lower-ranked project is never told it fits with hours a higher-ranked
+one will take.
+
+The ranks: projects with an expected benefit first, in prioritisation's order (``gates.prioritisation``: value
+per remaining cost, then the scorecard over all its gates), since that is the order the PMO's portfolio proposal
+defends; then the projects the model cannot value, by the PMO's manual priority (higher first, unset last), then
+the scorecard score at the gate they are held at, then key.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from phasegate.gates.capacity import shortfall_text, shortfalls
+from phasegate.gates.prioritisation import Candidate, candidates_from, rank_order, value_per_cost
 from phasegate.gates.vocabulary.canonical import sha256_hex
 from phasegate.gates.vocabulary.enums import ProjectStatus
 from phasegate.gates.vocabulary.notices import CapacityAvailable
@@ -22,6 +28,8 @@ from phasegate.usecases.messages import messages_for, org_notice
 from phasegate.usecases.resources import stage_evidence
 from phasegate.usecases.result import SYSTEM, Result, UowFactory
 
+QueueOrder = tuple[int, tuple[int, Decimal, float, str], int, Decimal, str]
+
 
 class QueueEntry(Result):
     rank: int
@@ -30,6 +38,8 @@ class QueueEntry(Result):
     stage_id: str
     next_stage: str | None
     priority: int | None
+    value_per_cost: Decimal | None = None
+    """Expected benefit per remaining cost (prioritisation's), when the project has an expected benefit."""
     score: Decimal | None
     """Mean scorecard score at the gate the project is held at (0-10), when gatekeepers scored it."""
     demand_hours: Decimal
@@ -38,24 +48,35 @@ class QueueEntry(Result):
     shortfalls: tuple[str, ...]
 
 
+def _queue_order(valued: Candidate | None, priority: int | None, score: Decimal | None, key: str) -> QueueOrder:
+    """Valued projects by prioritisation's order; the others after them by priority, gate score, key."""
+    if valued is not None:
+        return (0, rank_order(valued), 0, Decimal(0), key)
+    return (1, (0, Decimal(0), 0.0, ""), -(priority if priority is not None else -1), -(score or Decimal(-1)), key)
+
+
 def hold_queue(*, uow: UowFactory) -> list[QueueEntry]:
-    """Projects on hold, ranked for when capacity frees up: priority (higher first, unset last), then the mean
-    scorecard score at their gate, then key. Walking down the ranks, each project that fits reserves its hours,
-    so ``fits`` says who could resume now without taking capacity from a higher-ranked one."""
+    """Projects on hold, ranked for when capacity frees up: those with an expected benefit by value per
+    remaining cost, then scorecard (prioritisation's order); the rest by priority (higher first, unset last),
+    then the mean scorecard score at their gate, then key. Walking down the ranks, each project that fits
+    reserves its hours, so ``fits`` says who could resume now without taking capacity from a higher-ranked one."""
     with uow() as tx:
         held, _ = tx.projects.list_projects(ProjectQuery(status=ProjectStatus.ON_HOLD))
         priorities = tx.resources.priorities()
+        valued = {
+            c.key: c for c in candidates_from(tx.strategy.priority_facts()) if c.benefit is not None and c.benefit > 0
+        }
         candidates = []
         for project in held:
             template = require_template(tx, project.template_id, project.template_version).template
             gate = template.gate_after(project.stage_id)
             scores = [s.score for s in tx.evidence.scores(project.key, gate.id)] if gate is not None else []
             score = (Decimal(sum(scores)) / len(scores)).quantize(Decimal("0.1")) if scores else None
-            candidates.append((project, template, priorities.get(project.key), score))
-        candidates.sort(key=lambda c: (c[2] is None, -(c[2] or 0), c[3] is None, -(c[3] or Decimal(0)), c[0].key))
+            candidates.append((project, template, priorities.get(project.key), score, valued.get(project.key)))
+        candidates.sort(key=lambda c: _queue_order(c[4], c[2], c[3], c[0].key))
         reserved: dict[tuple[str, date], Decimal] = defaultdict(Decimal)
         entries = []
-        for rank, (project, template, priority, score) in enumerate(candidates, start=1):
+        for rank, (project, template, priority, score, worth) in enumerate(candidates, start=1):
             found = stage_evidence(tx, project, template, reserved=dict(reserved))
             short = shortfalls(found.lines)
             fits = bool(found.lines) and not short
@@ -70,6 +91,7 @@ def hold_queue(*, uow: UowFactory) -> list[QueueEntry]:
                     stage_id=project.stage_id,
                     next_stage=found.next_stage,
                     priority=priority,
+                    value_per_cost=None if worth is None else value_per_cost(worth),
                     score=score,
                     demand_hours=sum((line.demand for line in found.lines), Decimal(0)),
                     fits=fits,

@@ -27,6 +27,7 @@ from phasegate.gates.vocabulary.snapshots import ReportRunRecord
 from phasegate.usecases.guard import audit_name, permit, refusals_audited, stamp
 from phasegate.usecases.messages import org_notice
 from phasegate.usecases.result import UowFactory
+from phasegate.usecases.strategy import capacity_plan
 
 
 @refusals_audited(Act.READ)
@@ -63,7 +64,8 @@ def portfolio_report(
     budget: str | None = None,
 ) -> PortfolioReport:
     """The portfolio report of ``period`` (an ISO week ``2026-W48`` or a month ``2026-11``; ``gates.portfolio``),
-    with the maturity score of the quarter the period ends in and, given a ``budget``, the proposed portfolio.
+    with the maturity score of the quarter the period ends in and, given a ``budget``, the proposed portfolio
+    (within capacity too whenever a demand plan is recorded, as ``prioritise_portfolio`` by default).
 
     ``reader``, when given, serves the reads (a page never waits for a writer); ``uow`` audits a refusal."""
     parsed = parse_period(period)
@@ -74,9 +76,10 @@ def portfolio_report(
         facts = tx.reports.portfolio_facts(parsed.start, parsed.end)
         gate, extra = tx.reports.gate_facts(), tx.strategy.maturity_facts()
         priorities = tx.strategy.priority_facts() if amount is not None else ()
+        plan = capacity_plan(tx, priorities, now.date()) if amount is not None else None
     report = build_portfolio_report(facts, templates=templates, period=parsed, generated_at=now)
     score = maturity(gate, extra, templates=templates, quarter=quarter_of(parsed.end), today=now.date())
-    proposal = prioritise(candidates_from(priorities), amount) if amount is not None else None
+    proposal = prioritise(candidates_from(priorities), amount, plan) if amount is not None else None
     return dataclasses.replace(report, maturity=score, prioritisation=proposal)
 
 

@@ -1134,11 +1134,20 @@ def portfolio_prioritisation(
     budget: Annotated[
         str, Query(pattern=r"^[0-9]{1,16}(\.[0-9]{1,2})?$", description="Money available, e.g. 1200000 or 1200000.50.")
     ],
+    with_capacity: Annotated[
+        bool | None,
+        Query(
+            description="true: constrain by each role's capacity per month too; false: budget only; "
+            "absent: capacity whenever a demand plan is recorded."
+        ),
+    ] = None,
 ) -> Proposal:
     """Projects ranked by expected benefit per remaining cost and scorecard, and the set with the most expected
-    benefit within ``budget`` (exact 0/1 selection), with why each other project is left out. Budget only:
-    capacity is not modelled yet."""
-    return services.prioritise_portfolio(budget=budget, actor=actor, uow=rt.uow, now=rt.now(), reader=rt.reader)
+    benefit within ``budget`` (and, with a demand plan, within every role's capacity per month: exact 0/1
+    selection), with why each other project is left out (``over_capacity`` names the role, month and hours)."""
+    return services.prioritise_portfolio(
+        budget=budget, actor=actor, uow=rt.uow, now=rt.now(), reader=rt.reader, with_capacity=with_capacity
+    )
 
 
 @router.get("/reports/maturity", responses=READ, tags=["reports"])

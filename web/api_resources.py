@@ -215,7 +215,8 @@ def allocation(
 
 @router.get("/resources/queue", responses=READ, tags=["resources"])
 def hold_queue(_: Reader, rt: Runtime) -> list[services.QueueEntry]:
-    """Projects on hold for capacity, ranked by priority, then scorecard score; whether each fits now."""
+    """Projects on hold for capacity, ranked by value per cost (with an expected benefit), else priority, then
+    scorecard score; whether each fits now."""
     return services.hold_queue(uow=rt.reader)
 
 

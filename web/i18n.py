@@ -344,11 +344,17 @@ STRINGS = Catalog(
         "prio_why": terms.WHY,
         "prio_note": Text(
             "Ranked by expected benefit per remaining cost (BAC less actual cost to date), then scorecard. The "
-            "selection is exact (0/1 knapsack): the most expected benefit whose cost fits the budget. Set a project's "
+            "selection is exact (0/1 knapsack): the most expected benefit whose cost fits the budget and, with a "
+            "demand plan, whose remaining hours fit each role's capacity in every month. Set a project's "
             "expected benefit with: phasegate project update KEY --expected-benefit N --reason ...",
             "按预期收益与剩余成本（完工预算减去实际成本）之比排序，其次按评分卡。组合选择为精确求解（0/1 背包）："
-            "在预算内预期收益最高。设置预期收益：phasegate project update KEY --expected-benefit N --reason ...",
+            "在预算内预期收益最高；若有需求计划，剩余工时在每个月均不超过各角色产能。"
+            "设置预期收益：phasegate project update KEY --expected-benefit N --reason ...",
         ),
+        "prio_capacity": Text("Capacity", "产能"),
+        "prio_capacity_auto": Text("when a demand plan is recorded", "有需求计划时约束"),
+        "prio_capacity_on": Text("always constrain", "始终约束"),
+        "prio_capacity_off": Text("budget only", "仅按预算"),
         "maturity": terms.MATURITY,
         "maturity_quarter": Text("Quarter (e.g. 2026-Q4)", "季度（如 2026-Q4）"),
         "maturity_overall": Text("Overall level (the lowest scored dimension)", "总体等级（取已评分维度中最低者）"),

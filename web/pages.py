@@ -149,7 +149,8 @@ def lessons(request: Request, q: str = "") -> HTMLResponse:
 
 @router.get("/resources", response_class=HTMLResponse)
 def resources(request: Request, role: str = "", start: str = "", end: str = "") -> HTMLResponse:
-    """Allocation per role and month with over-allocation flagged, and the HOLD queue ranked by priority."""
+    """Allocation per role and month with over-allocation flagged, and the HOLD queue ranked (value per cost,
+    then priority)."""
     rt = runtime_of(request)
     try:
         page = views.resources_page(rt, role=role[:64] or None, first=start[:7] or None, last=end[:7] or None)

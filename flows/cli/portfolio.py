@@ -9,6 +9,17 @@ import typer
 
 from phasegate.flows.cli.common import ActFor, Db, Json, acting, emit, now, runtime_for, sub_app
 
+WithCapacity = Annotated[
+    bool | None,
+    typer.Option(
+        "--with-capacity/--budget-only",
+        help="Constrain by each role's capacity per month too (default: whenever a demand plan is recorded), "
+        "or by budget alone",
+        show_default=False,
+    ),
+]
+"""Shared by the local and the remote command."""
+
 app = sub_app("Strategic alignment: rank the portfolio and propose the best set of projects within a budget.")
 
 
@@ -38,18 +49,20 @@ def proposal_lines(proposal: Any) -> list[str]:
 @app.command("prioritise")
 def prioritise(
     budget: Annotated[str, typer.Option("--budget", help="Money available, e.g. 1200000", show_default=False)],
+    with_capacity: WithCapacity = None,
     by: ActFor = None,
     db: Db = None,
     as_json: Json = False,
 ) -> None:
     """Rank active and on-hold projects by expected benefit per remaining cost and scorecard, and propose the
     set with the most expected benefit within --budget (exact 0/1 selection), with why each other one is left
-    out. Capacity is not a constraint yet: phasegate holds no resource data."""
+    out. When a demand plan is recorded, the selection also fits every role's capacity in every month (see
+    --with-capacity/--budget-only)."""
     from phasegate.usecases import services
 
     rt = runtime_for(db)
     proposal = services.prioritise_portfolio(
-        budget=budget, actor=acting(rt, by), uow=rt.uow, now=now(), reader=rt.reader
+        budget=budget, actor=acting(rt, by), uow=rt.uow, now=now(), reader=rt.reader, with_capacity=with_capacity
     )
     if as_json:
         emit(dataclasses.asdict(proposal) | {"selected": [r.key for r in proposal.selected]})

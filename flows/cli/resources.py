@@ -254,8 +254,9 @@ def priority(
 
 @app.command("queue")
 def queue(db: Db = None, as_json: Json = False) -> None:
-    """Projects on hold waiting for capacity, ranked: priority, then scorecard score, then key; whether each
-    next stage fits now (after the projects ranked above it take theirs)."""
+    """Projects on hold waiting for capacity, ranked: those with an expected benefit by value per remaining cost,
+    then scorecard; the rest by priority, then scorecard score, then key; whether each next stage fits now
+    (after the projects ranked above it take theirs)."""
     from phasegate.usecases import services
 
     print_queue(services.hold_queue(uow=runtime_for(db).reader), as_json)
@@ -269,12 +270,16 @@ def print_queue(entries: list[Any], as_json: bool) -> None:
     if not entries:
         typer.echo("no project is on hold")
         return
-    typer.echo(f"{'#':>2} {'project':<14} {'next stage':<16} {'priority':>8} {'score':>6} {'demand h':>10}  fits now")
+    typer.echo(
+        f"{'#':>2} {'project':<14} {'next stage':<16} {'value/cost':>10} {'priority':>8} {'score':>6} "
+        f"{'demand h':>10}  fits now"
+    )
     for e in entries:
         fits = "yes" if e.fits else ("no demand planned" if not e.demand_hours else "no: " + "; ".join(e.shortfalls))
         priority_text = "-" if e.priority is None else str(e.priority)
         score = "-" if e.score is None else str(e.score)
+        ratio = "-" if e.value_per_cost is None else f"{e.value_per_cost:.2f}"
         typer.echo(
-            f"{e.rank:>2} {e.project_key:<14} {e.next_stage or '-':<16} {priority_text:>8} {score:>6} "
+            f"{e.rank:>2} {e.project_key:<14} {e.next_stage or '-':<16} {ratio:>10} {priority_text:>8} {score:>6} "
             f"{_hours(e.demand_hours):>10}  {fits}"
         )

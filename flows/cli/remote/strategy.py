@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from phasegate.flows.cli.common import ActFor, Db, Json, emit, sub_app
+from phasegate.flows.cli.portfolio import WithCapacity
 from phasegate.flows.cli.remote.session import refuse_db, server
 
 portfolio_app = sub_app("Strategic alignment (through the server): the best portfolio within a budget.")
@@ -21,6 +22,7 @@ report_app = sub_app("Reports to management (through the server): the maturity s
 @portfolio_app.command("prioritise")
 def prioritise(
     budget: Annotated[str, typer.Option("--budget", help="Money available, e.g. 1200000", show_default=False)],
+    with_capacity: WithCapacity = None,
     by: ActFor = None,
     db: Db = None,
     as_json: Json = False,
@@ -34,7 +36,8 @@ def prioritise(
     amount = parse_budget(budget)  # a mistake reads as it does locally, before anything is sent
     with server(act_as=by) as remote:
         refuse_db(db, remote.login.url)
-        answer = remote.get("/portfolio/prioritisation", budget=f"{amount:.2f}")
+        asked = {} if with_capacity is None else {"with_capacity": str(with_capacity).lower()}
+        answer = remote.get("/portfolio/prioritisation", budget=f"{amount:.2f}", **asked)
     proposal = TypeAdapter(Proposal).validate_python(answer)
     if as_json:
         emit(dataclasses.asdict(proposal) | {"selected": [r.key for r in proposal.selected]})
