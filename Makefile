@@ -12,10 +12,8 @@ LINKS := $(addprefix .typecheck/phasegate/,$(PACKAGES))
 demo: $(STAMP) bytecode
 	$(VENV)/bin/phasegate demo
 
-# The whole suite, one pytest worker per core (pytest-xdist); a test file stays on one worker, so the servers a
-# module starts once (test_serving, test_team_setup) are started once.
 test: $(STAMP) bytecode
-	$(PY) -m pytest -q -n auto --dist loadfile
+	$(PY) -m pytest -q
 
 # The unit tier: pure domain and rendering tests, no database, Prefect or browser (seconds, while editing).
 test-fast: $(STAMP)
