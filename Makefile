@@ -7,12 +7,12 @@ STAMP := $(VENV)/.installed
 PACKAGES := flows gates models notifications migrations usecases web
 LINKS := $(addprefix .typecheck/phasegate/,$(PACKAGES))
 
-.PHONY: demo test test-fast lint typecheck imports check clean
+.PHONY: demo test test-fast lint typecheck imports check clean bytecode
 
-demo: $(STAMP)
+demo: $(STAMP) bytecode
 	$(VENV)/bin/phasegate demo
 
-test: $(STAMP)
+test: $(STAMP) bytecode
 	$(PY) -m pytest -q
 
 # The unit tier: pure domain and rendering tests, no database, Prefect or browser (seconds, while editing).
@@ -34,6 +34,11 @@ imports: $(STAMP)
 
 # Everything CI runs after the tests.
 check: lint typecheck imports
+
+# Some environments set PYTHONDONTWRITEBYTECODE: then every `phasegate` process (the tests start hundreds)
+# would compile the whole package again. compileall writes the bytecode once; it only redoes changed files.
+bytecode: $(STAMP)
+	$(PY) -m compileall -q $(PACKAGES) tests > /dev/null
 
 $(PY):
 	python3 -m venv $(VENV)

@@ -6,40 +6,79 @@ after ``commit()``, and leaving the ``with`` block without it leaves the store a
 works on a copy of the store and commit puts the copy back). The SQL repositories are tested against the
 same use cases on SQLite and PostgreSQL in the integration tier.
 
-Only the aggregates the unit tier's use cases touch are here (people, templates, projects, delegations,
-conditions, plus the unit's own audit journal and outbox); a use case reaching another repository fails with
-an AttributeError naming it, rather than getting a silent default.
+Only the aggregates the unit tier's use cases touch are here (people, templates, projects, evidence, reviews
+with their rounds and votes, lessons, delegations, conditions, plus the unit's own audit journal, outbox and
+steps); a use case reaching another repository (tolerances, resources, reports...) fails with an
+AttributeError naming it, rather than getting a silent default.
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Self
-from uuid import UUID
+from uuid import UUID, uuid4
 
-from phasegate.gates.vocabulary.enums import ProjectStatus
+from phasegate.gates.vocabulary.enums import (
+    Decision,
+    LessonCategory,
+    ProjectStatus,
+    Recommendation,
+    ReviewStatus,
+    RoundStatus,
+)
+from phasegate.gates.vocabulary.errors import ConflictError
+from phasegate.gates.vocabulary.evidence import DocumentEvidence, MilestoneEvidence, RiskEvidence, ScoreEvidence
 from phasegate.gates.vocabulary.identity import OrgRole
+from phasegate.gates.vocabulary.lessons import LessonDueRecord, LessonRecord, LessonUseRecord
 from phasegate.gates.vocabulary.snapshots import (
+    BaselineRecord,
     ConditionRecord,
+    DecisionRecord,
     DelegationRecord,
+    Evaluation,
+    EvmReportRecord,
     OutboxRequest,
     PersonSnapshot,
     ProjectQuery,
     ProjectSnapshot,
+    RoundSnapshot,
     StoredTemplate,
+    VoteRecord,
 )
 from phasegate.gates.vocabulary.template import LifecycleTemplate
 from phasegate.usecases.ports import (
     ConditionRepository,
     DelegationRepository,
+    EvidenceRepository,
+    LessonRepository,
     PeopleRepository,
     ProjectRepository,
+    ReviewRepository,
     TemplateRepository,
 )
+
+CENT = Decimal("0.01")
+
+
+@dataclass(frozen=True)
+class ReviewRow:
+    """A recorded gate review, as the ``gate_reviews`` table keeps it."""
+
+    project_key: str
+    gate_id: str
+    stage_id: str
+    status: ReviewStatus
+    recommendation: Recommendation
+    evaluation: dict[str, Any]
+    evidence: dict[str, Any]
+    evidence_hash: str
+    requested_by: str | None
+    created_at: datetime
 
 
 @dataclass
@@ -52,6 +91,21 @@ class Store:
     project_roles: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)
     delegations: dict[UUID, DelegationRecord] = field(default_factory=dict)
     conditions: dict[UUID, ConditionRecord] = field(default_factory=dict)
+    documents: dict[str, list[DocumentEvidence]] = field(default_factory=dict)  # every version, per project
+    costs: list[tuple[str, str, Decimal]] = field(default_factory=list)  # (project, stage, amount)
+    baselines: dict[str, BaselineRecord] = field(default_factory=dict)
+    baseline_periods: dict[str, list[tuple[date, Decimal]]] = field(default_factory=dict)
+    stage_budgets: dict[tuple[str, str], Decimal] = field(default_factory=dict)
+    evm_reports: dict[tuple[str, date], EvmReportRecord] = field(default_factory=dict)
+    risks: dict[tuple[str, str], RiskEvidence] = field(default_factory=dict)
+    milestones: dict[tuple[str, str], MilestoneEvidence] = field(default_factory=dict)
+    scores: dict[tuple[str, str, str, str], int] = field(default_factory=dict)  # (project, gate, who, factor)
+    reviews: dict[UUID, ReviewRow] = field(default_factory=dict)
+    rounds: dict[UUID, RoundSnapshot] = field(default_factory=dict)  # votes live in their round
+    decisions: list[tuple[str, DecisionRecord]] = field(default_factory=list)  # (project, decision)
+    lessons: dict[int, LessonRecord] = field(default_factory=dict)
+    lesson_uses: list[LessonUseRecord] = field(default_factory=list)
+    lessons_owed: dict[str, LessonDueRecord] = field(default_factory=dict)
     audit: list[dict[str, Any]] = field(default_factory=list)
     outbox: list[OutboxRequest] = field(default_factory=list)
     steps: set[tuple[str, str]] = field(default_factory=set)
@@ -202,6 +256,375 @@ class FakeConditions:
         self.store.conditions[condition_id] = found.model_copy(update={"status": status, "resolved_by": by})
 
 
+class FakeEvidence:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def latest_documents(self, key: str) -> list[DocumentEvidence]:
+        latest: dict[str, DocumentEvidence] = {}
+        for doc in self.store.documents.get(key, []):
+            if doc.deliverable_id not in latest or doc.version > latest[doc.deliverable_id].version:
+                latest[doc.deliverable_id] = doc
+        return [latest[d] for d in sorted(latest)]
+
+    def next_document_version(self, key: str, deliverable_id: str) -> int:
+        versions = [d.version for d in self.store.documents.get(key, []) if d.deliverable_id == deliverable_id]
+        return max(versions, default=0) + 1
+
+    def add_document(
+        self, key: str, document: DocumentEvidence, *, approved_at: datetime | None, now: datetime
+    ) -> UUID:
+        stored = document.model_copy(  # what a row keeps: no probe result, no project roles
+            update={"registered_at": now, "approved_at": approved_at, "current_sha256": None, "approver_roles": ()}
+        )
+        self.store.documents.setdefault(key, []).append(stored)
+        return uuid4()
+
+    def set_document_store_key(self, key: str, deliverable_id: str, version: int, store_key: str) -> bool:
+        docs = self.store.documents.get(key, [])
+        for i, doc in enumerate(docs):
+            if (doc.deliverable_id, doc.version) == (deliverable_id, version) and doc.store_key is None:
+                docs[i] = doc.model_copy(update={"store_key": store_key})
+                return True
+        return False
+
+    def total_actual_cost(self, key: str) -> Decimal:
+        return self.spend(key, "")[0]
+
+    def add_cost(self, key: str, amount: Decimal, *, note: str, stage_id: str, now: datetime) -> UUID:
+        self.store.costs.append((key, stage_id, amount))
+        return uuid4()
+
+    def get_baseline(self, key: str) -> BaselineRecord | None:
+        return self.store.baselines.get(key)
+
+    def set_baseline(self, key: str, baseline: BaselineRecord, *, now: datetime) -> None:
+        self.store.baselines[key] = baseline
+
+    def baseline_periods(self, key: str) -> list[tuple[date, Decimal]]:
+        return sorted(self.store.baseline_periods.get(key, []))
+
+    def replace_baseline_periods(self, key: str, periods: Sequence[tuple[date, Decimal]]) -> None:
+        self.store.baseline_periods[key] = list(periods)
+
+    def planned_value_at(self, key: str, as_of: date) -> Decimal | None:
+        due = [value for end, value in self.baseline_periods(key) if end <= as_of]
+        return due[-1] if due else None
+
+    def set_stage_budget(self, key: str, stage_id: str, amount: Decimal) -> None:
+        self.store.stage_budgets[(key, stage_id)] = amount
+
+    def stage_budget(self, key: str, stage_id: str) -> Decimal | None:
+        return self.store.stage_budgets.get((key, stage_id))
+
+    def spend(self, key: str, stage_id: str) -> tuple[Decimal, Decimal]:
+        mine = [(stage, amount) for k, stage, amount in self.store.costs if k == key]
+        total = sum((amount for _, amount in mine), Decimal(0))
+        in_stage = sum((amount for stage, amount in mine if stage == stage_id), Decimal(0))
+        return total.quantize(CENT), in_stage.quantize(CENT)
+
+    def upsert_evm_reports(self, reports: Sequence[EvmReportRecord], *, now: datetime) -> int:
+        self.store.evm_reports.update({(r.project_key, r.as_of): r for r in reports})
+        return len(reports)
+
+    def latest_evm_report(self, key: str, as_of: date) -> EvmReportRecord | None:
+        due = [r for r in self.evm_history(key) if r.as_of <= as_of]
+        return due[-1] if due else None
+
+    def evm_history(self, key: str) -> list[EvmReportRecord]:
+        return [r for (k, _), r in sorted(self.store.evm_reports.items()) if k == key]
+
+    def upsert_risks(self, key: str, risks: Sequence[RiskEvidence], *, now: datetime) -> int:
+        self.store.risks.update({(key, r.id): r for r in risks})
+        return len(risks)
+
+    def risks(self, key: str) -> list[RiskEvidence]:
+        return [r for (k, _), r in sorted(self.store.risks.items()) if k == key]
+
+    def upsert_milestone(self, key: str, milestone: MilestoneEvidence) -> None:
+        self.store.milestones[(key, milestone.id)] = milestone
+
+    def milestones(self, key: str) -> list[MilestoneEvidence]:
+        return sorted((m for (k, _), m in self.store.milestones.items() if k == key), key=lambda m: (m.due, m.id))
+
+    def upsert_scores(self, key: str, gate_id: str, gatekeeper: str, scores: dict[str, int], *, now: datetime) -> None:
+        self.store.scores.update({(key, gate_id, gatekeeper, factor): value for factor, value in scores.items()})
+
+    def scores(self, key: str, gate_id: str) -> list[ScoreEvidence]:
+        return [
+            ScoreEvidence(gatekeeper=who, factor=factor, score=value)
+            for (k, gate, who, factor), value in sorted(self.store.scores.items())
+            if (k, gate) == (key, gate_id)
+        ]
+
+
+class FakeReviews:
+    """Reviews, rounds (each holding its votes, ordered by cast time) and decisions, with the SQL schema's rules:
+    an idempotency key names one vote, and a voter acts once per round and evidence hash."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def add_review(
+        self,
+        *,
+        project_key: str,
+        gate_id: str,
+        stage_id: str,
+        status: ReviewStatus,
+        recommendation: Recommendation,
+        evaluation: dict[str, Any],
+        evidence: dict[str, Any],
+        evidence_hash: str,
+        requested_by: str | None,
+        now: datetime,
+    ) -> UUID:
+        review_id = uuid4()
+        self.store.reviews[review_id] = ReviewRow(
+            project_key=project_key,
+            gate_id=gate_id,
+            stage_id=stage_id,
+            status=status,
+            recommendation=recommendation,
+            evaluation=evaluation,
+            evidence=evidence,
+            evidence_hash=evidence_hash,
+            requested_by=requested_by,
+            created_at=now,
+        )
+        return review_id
+
+    def latest_review(self, project_key: str) -> tuple[UUID, Evaluation] | None:
+        mine = [
+            (r.created_at, i, rid)
+            for i, (rid, r) in enumerate(self.store.reviews.items())
+            if r.project_key == project_key
+        ]
+        if not mine:
+            return None
+        review_id = max(mine)[2]  # the newest; of two at the same instant, the later recorded
+        return review_id, Evaluation.model_validate(self.store.reviews[review_id].evaluation)
+
+    def set_review_status(self, review_id: UUID, status: ReviewStatus) -> None:
+        self.store.reviews[review_id] = dataclasses.replace(self.store.reviews[review_id], status=status)
+
+    def last_reviewed(self, keys: Sequence[str]) -> dict[tuple[str, str], datetime]:
+        last: dict[tuple[str, str], datetime] = {}
+        for row in self.store.reviews.values():
+            at = (row.project_key, row.gate_id)
+            if row.project_key in keys and (at not in last or row.created_at > last[at]):
+                last[at] = row.created_at
+        return last
+
+    def open_round(
+        self,
+        *,
+        review_id: UUID,
+        project_key: str,
+        gate_id: str,
+        policy: str,
+        approvers: Sequence[str],
+        evidence_hash: str,
+        due_at: datetime | None,
+        now: datetime,
+        seats: Sequence[dict[str, Any]] = (),
+        policy_spec: dict[str, Any] | None = None,
+        requested_by: str | None = None,
+        evidence_version: int = 0,
+    ) -> UUID:
+        round_id = uuid4()
+        self.store.rounds[round_id] = RoundSnapshot(
+            id=round_id,
+            review_id=review_id,
+            project_key=project_key,
+            gate_id=gate_id,
+            policy=policy,
+            approvers=tuple(approvers),
+            evidence_hash=evidence_hash,
+            status=RoundStatus.OPEN,
+            decision=None,
+            opened_at=now,
+            resolved_at=None,
+            applied_at=None,
+            seats=tuple(seats),
+            policy_spec=policy_spec or {},
+            requested_by=requested_by,
+            evidence_version=evidence_version,
+            due_at=due_at,
+        )
+        return round_id
+
+    def get_round(self, round_id: UUID, *, for_update: bool = False) -> RoundSnapshot | None:
+        return self.store.rounds.get(round_id)
+
+    def open_rounds(self, project_key: str) -> list[RoundSnapshot]:
+        return [r for r in self.list_rounds(status=RoundStatus.OPEN) if r.project_key == project_key]
+
+    def add_vote(self, round_id: UUID, vote: VoteRecord) -> UUID:
+        votes = [(rid, v) for rid, r in self.store.rounds.items() for v in r.votes]
+        key_used = vote.idempotency_key is not None and any(v.idempotency_key == vote.idempotency_key for _, v in votes)
+        seat_used = any(
+            (rid, v.voter_id, v.evidence_hash) == (round_id, vote.voter_id, vote.evidence_hash) for rid, v in votes
+        )
+        if key_used or seat_used:  # the unique keys of the votes table
+            raise ConflictError(
+                f"{vote.voter_id}'s act on round {round_id} conflicts with one recorded at the same moment "
+                "(idempotency key or seat already used)",
+                code="vote.key_reused" if vote.idempotency_key else "vote.duplicate",
+            )
+        vote_id = uuid4()
+        stored = vote.model_copy(update={"id": vote_id, "signer_id": vote.signer_id or vote.voter_id})
+        current = self.store.rounds[round_id]
+        ordered = sorted((*current.votes, stored), key=lambda v: v.cast_at)
+        self._update(round_id, votes=tuple(ordered))
+        return vote_id
+
+    def vote_by_key(self, idempotency_key: str) -> tuple[UUID, VoteRecord] | None:
+        found = (
+            (rid, v) for rid, r in self.store.rounds.items() for v in r.votes if v.idempotency_key == idempotency_key
+        )
+        return next(found, None)
+
+    def supersede_votes(self, round_id: UUID, *, now: datetime) -> int:
+        votes = self.store.rounds[round_id].votes
+        self._update(round_id, votes=tuple(v.model_copy(update={"superseded": True}) for v in votes))
+        return sum(1 for v in votes if not v.superseded)
+
+    def refresh_round(
+        self, round_id: UUID, *, review_id: UUID, evidence_hash: str, evidence_version: int, now: datetime
+    ) -> None:
+        self._update(round_id, review_id=review_id, evidence_hash=evidence_hash, evidence_version=evidence_version)
+        self.set_review_status(review_id, ReviewStatus.AWAITING_APPROVAL)
+
+    def replace_seats(self, round_id: UUID, seats: Sequence[dict[str, Any]], approvers: Sequence[str]) -> None:
+        self._update(round_id, seats=tuple(seats), approvers=tuple(approvers))
+
+    def close_seats(self, round_id: UUID, seats: Sequence[str]) -> None:
+        self._update(round_id, closed_seats=tuple(sorted({*self.store.rounds[round_id].closed_seats, *seats})))
+
+    def list_rounds(self, *, status: RoundStatus | None = None, person_id: str | None = None) -> list[RoundSnapshot]:
+        return [
+            r
+            for r in sorted(self.store.rounds.values(), key=lambda r: r.opened_at)
+            if (status is None or r.status is status) and (person_id is None or person_id in r.approvers)
+        ]
+
+    def unapplied_rounds(self) -> list[UUID]:
+        return [r.id for r in self.list_rounds(status=RoundStatus.RESOLVED) if r.applied_at is None]
+
+    def resolve_round(
+        self, round_: RoundSnapshot, *, decision: Decision, decided_by: Sequence[str], reason: str, now: datetime
+    ) -> None:
+        self._update(round_.id, status=RoundStatus.RESOLVED, decision=decision, resolved_at=now)
+        self.store.decisions.append(
+            (
+                round_.project_key,
+                DecisionRecord(
+                    round_id=round_.id,
+                    gate_id=round_.gate_id,
+                    decision=decision,
+                    decided_by=tuple(decided_by),
+                    decided_at=now,
+                    reason=reason,
+                ),
+            )
+        )
+        self.set_review_status(round_.review_id, ReviewStatus.DECIDED)
+
+    def cancel_round(self, round_id: UUID, review_id: UUID, *, now: datetime) -> None:
+        self._update(round_id, status=RoundStatus.CANCELLED, resolved_at=now)
+        self.set_review_status(review_id, ReviewStatus.CANCELLED)
+
+    def mark_round_applied(self, round_id: UUID, *, now: datetime) -> None:
+        self._update(round_id, applied_at=now)
+
+    def decision_history(self, project_key: str) -> list[DecisionRecord]:
+        return sorted((d for k, d in self.store.decisions if k == project_key), key=lambda d: d.decided_at)
+
+    def _update(self, round_id: UUID, **values: Any) -> None:
+        self.store.rounds[round_id] = self.store.rounds[round_id].model_copy(update=values)
+
+
+class FakeLessons:
+    """Lessons numbered 1, 2, 3 as the database numbers them; search matches every term as a substring of
+    ``LessonRecord.search_text`` (the SQL ranking by trigram similarity is not imitated: newest first)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def add_lesson(self, record: LessonRecord) -> int:
+        lesson_id = max(self.store.lessons, default=0) + 1
+        self.store.lessons[lesson_id] = record.model_copy(update={"id": lesson_id})
+        return lesson_id
+
+    def update_lesson(self, record: LessonRecord) -> None:
+        edited = ("category", "tags", "what_happened", "repeat", "avoid", "edited_at", "edited_by")
+        found = self.store.lessons[record.id]
+        self.store.lessons[record.id] = found.model_copy(update={name: getattr(record, name) for name in edited})
+
+    def get_lesson(self, lesson_id: int, *, for_update: bool = False) -> LessonRecord | None:
+        return self.store.lessons.get(lesson_id)
+
+    def lessons(
+        self,
+        *,
+        project_key: str | None = None,
+        template_id: str | None = None,
+        category: LessonCategory | None = None,
+    ) -> list[LessonRecord]:
+        return [
+            lesson
+            for _, lesson in sorted(self.store.lessons.items())
+            if (project_key is None or lesson.project_key == project_key)
+            and (template_id is None or lesson.template_id == template_id)
+            and (category is None or lesson.category is category)
+        ]
+
+    def has_lessons(self, key: str) -> bool:
+        return bool(self.lessons(project_key=key))
+
+    def search_lessons(self, query: str, *, limit: int = 50) -> list[LessonRecord]:
+        terms = list(dict.fromkeys(query.lower().split()))
+        found = [lesson for lesson in self.lessons() if terms and all(t in lesson.search_text() for t in terms)]
+        return found[::-1][:limit]
+
+    def record_lesson_uses(self, uses: Sequence[LessonUseRecord]) -> int:
+        added = 0
+        for use in uses:
+            same = (use.lesson_id, use.review_id, use.kind, use.person_id)
+            if not any((u.lesson_id, u.review_id, u.kind, u.person_id) == same for u in self.store.lesson_uses):
+                self.store.lesson_uses.append(use)
+                added += 1
+        return added
+
+    def lesson_uses(self, *, lesson_id: int | None = None, project_key: str | None = None) -> list[LessonUseRecord]:
+        return [
+            u
+            for u in sorted(self.store.lesson_uses, key=lambda u: (u.at, u.lesson_id))
+            if (lesson_id is None or u.lesson_id == lesson_id) and (project_key is None or u.project_key == project_key)
+        ]
+
+    def open_lesson_due(self, record: LessonDueRecord) -> bool:
+        if record.project_key in self.store.lessons_owed:
+            return False
+        self.store.lessons_owed[record.project_key] = record
+        return True
+
+    def lessons_due(self, *, open_only: bool = True, owner_id: str | None = None) -> list[LessonDueRecord]:
+        return [
+            d
+            for d in sorted(self.store.lessons_owed.values(), key=lambda d: d.opened_at)
+            if (not open_only or d.resolved_at is None) and (owner_id is None or d.owner_id == owner_id)
+        ]
+
+    def resolve_lesson_due(self, project_key: str, *, lesson_id: int, now: datetime) -> bool:
+        owed = self.store.lessons_owed.get(project_key)
+        if owed is None or owed.resolved_at is not None:
+            return False
+        self.store.lessons_owed[project_key] = owed.model_copy(update={"resolved_at": now, "lesson_id": lesson_id})
+        return True
+
+
 class FakeUnitOfWork:
     """One transaction over a copy of ``store``; ``commit()`` puts the copy back."""
 
@@ -215,6 +638,9 @@ class FakeUnitOfWork:
         self.projects = FakeProjects(self.working)
         self.delegations = FakeDelegations(self.working)
         self.conditions = FakeConditions(self.working)
+        self.evidence = FakeEvidence(self.working)
+        self.reviews = FakeReviews(self.working)
+        self.lessons = FakeLessons(self.working)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -257,6 +683,24 @@ class FakeUnitOfWork:
 
 def _conforms(
     store: Store,
-) -> tuple[PeopleRepository, TemplateRepository, ProjectRepository, DelegationRepository, ConditionRepository]:
+) -> tuple[
+    PeopleRepository,
+    TemplateRepository,
+    ProjectRepository,
+    EvidenceRepository,
+    ReviewRepository,
+    LessonRepository,
+    DelegationRepository,
+    ConditionRepository,
+]:
     """Never called: ``make typecheck`` (mypy --strict on this file) proves each fake implements its port."""
-    return FakePeople(store), FakeTemplates(store), FakeProjects(store), FakeDelegations(store), FakeConditions(store)
+    return (
+        FakePeople(store),
+        FakeTemplates(store),
+        FakeProjects(store),
+        FakeEvidence(store),
+        FakeReviews(store),
+        FakeLessons(store),
+        FakeDelegations(store),
+        FakeConditions(store),
+    )

@@ -50,7 +50,7 @@ LINK = re.compile(r"https?://[^\s\"'<>)\]]+/approve/([A-Za-z0-9_.\-]+)")
 def keyless_env(home: Path, **extra: str) -> dict[str, str]:
     """The test environment with no key anywhere: no PHASEGATE_SECRET_KEY, a fresh home without a key file."""
     env = {k: v for k, v in os.environ.items() if k not in {"PHASEGATE_SECRET_KEY", "PHASEGATE_SECRET_KEY_FILE"}}
-    env.update({"PHASEGATE_HOME": str(home), "PHASEGATE_WARM_START": "0"}, **extra)
+    env.update({"PHASEGATE_HOME": str(home)}, **extra)
     return env
 
 
