@@ -8,7 +8,7 @@ same, so the gate sees them unchanged since approval.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -42,9 +42,16 @@ def probe(path: str) -> str:
 
 
 def add_ready_project(
-    uow: Callable[[], UnitOfWork], now: Callable[[], datetime], key: str, *, template_id: str = "it-2of3"
+    uow: Callable[[], UnitOfWork],
+    now: Callable[[], datetime],
+    key: str,
+    *,
+    template_id: str = "it-2of3",
+    leave_out: Collection[str] = (),
+    signers: Mapping[str, str] | None = None,
 ) -> None:
-    """Sponsor sam, manager mgr, finance fin, pmo pam; the first gate's documents registered and signed."""
+    """Sponsor sam, manager mgr, finance fin, pmo pam; the first gate's documents registered with their sections
+    and signed by the role each names (``signers`` overrides a deliverable's signer), but for ``leave_out``."""
     services.create_project(
         CreateProject(
             key=key, template_id=template_id, name=key, sponsor_id="sam", manager_id="mgr", budget=Decimal(1000)
@@ -57,6 +64,8 @@ def add_ready_project(
     services.assign_role(key, "pmo", "pam", uow=uow, now=now(), actor=SYSTEM_ACTOR)
     template = services.get_template(template_id, 1, uow=uow).template
     for deliverable in template.gates[0].deliverables:
+        if deliverable in leave_out:
+            continue
         standard = template.deliverable(deliverable)
         services.register_document(
             RegisterDocument(
@@ -67,7 +76,7 @@ def add_ready_project(
                 size=1,
                 format="md",
                 headings=standard.required_sections,
-                approved_by=SIGNERS[standard.approver_role],
+                approved_by=(signers or {}).get(deliverable, SIGNERS[standard.approver_role]),
             ),
             uow=uow,
             now=now(),

@@ -11,13 +11,12 @@ from __future__ import annotations
 import copy
 from collections.abc import Collection, Mapping
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
 import pytest
 
-from phasegate.gates.vocabulary.commands import CastVote, CreateProject, RegisterDocument, RequestReview
+from phasegate.gates.vocabulary.commands import CastVote, RegisterDocument, RequestReview
 from phasegate.gates.vocabulary.enums import Decision, Recommendation, ReviewStatus, RoundStatus
 from phasegate.gates.vocabulary.errors import ConflictError, EvidenceChangedError, PermissionDeniedError
 from phasegate.gates.vocabulary.events import ReviewRecorded, RoundResolved
@@ -27,7 +26,7 @@ from phasegate.models.template_yaml import shipped_templates, template_content_h
 from phasegate.usecases import approvals, services
 from tests import actors
 from tests.fakes import FakeUnitOfWork, Store
-from tests.gatekeeping import SIGNERS, TWO_OF_THREE, probe, variant
+from tests.gatekeeping import TWO_OF_THREE, add_ready_project, probe, variant
 
 pytestmark = pytest.mark.unit
 
@@ -101,37 +100,7 @@ def _project(
     leave_out: Collection[str] = (),
     signers: Mapping[str, str] | None = None,
 ) -> None:
-    """Sponsor sam, manager mgr, finance fin, pmo pam; the first gate's documents registered with their sections
-    and signed by the role each names (``signers`` overrides a deliverable's signer), but for ``leave_out``."""
-    as_system = {"uow": env.uow, "actor": SYSTEM_ACTOR}
-    services.create_project(
-        CreateProject(
-            key=key, template_id=template_id, name=key, sponsor_id="sam", manager_id="mgr", budget=Decimal(1000)
-        ),
-        now=env.clock(),
-        **as_system,
-    )
-    services.assign_role(key, "finance", "fin", now=env.clock(), **as_system)
-    services.assign_role(key, "pmo", "pam", now=env.clock(), **as_system)
-    template = services.get_template(template_id, 1, uow=env.uow).template
-    for deliverable in FIRST_GATE:
-        if deliverable in leave_out:
-            continue
-        standard = template.deliverable(deliverable)
-        services.register_document(
-            RegisterDocument(
-                project_key=key,
-                deliverable_id=deliverable,
-                path=f"/d/{deliverable}.md",
-                sha256=probe(f"{deliverable}.md"),
-                size=1,
-                format="md",
-                headings=standard.required_sections,
-                approved_by=(signers or {}).get(deliverable, SIGNERS[standard.approver_role]),
-            ),
-            now=env.clock(),
-            **as_system,
-        )
+    add_ready_project(env.uow, env.clock, key, template_id=template_id, leave_out=leave_out, signers=signers)
 
 
 def _round_id(env: Env, key: str, template_id: str = "it-pmo") -> UUID:
