@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -35,14 +36,24 @@ class Cli:
     def json(self, *args: str) -> Any:
         return json.loads(self.run(*args, "--json").stdout)
 
+    def copy(self, db: Path) -> Cli:
+        """The same database in another file: fixtures build a seeded database once and hand each test a copy.
+
+        Why copy rather than rebuild: seeding takes a handful of real ``phasegate`` processes (about 2 s each
+        here), paid per test otherwise. Every process has exited, so SQLite has checkpointed its WAL into
+        the one file that is copied.
+        """
+        shutil.copy(self.db, db)  # with its mode: phasegate keeps its SQLite files 0600
+        return Cli(db)
+
     def audit_count(self) -> int:
         with sqlite3.connect(self.db) as con:
             return int(con.execute("select count(*) from audit_log").fetchone()[0])
 
 
-@pytest.fixture
-def cli(tmp_path: Path) -> Cli:
-    runner = Cli(tmp_path / "cli.db")
+@pytest.fixture(scope="session")
+def _seeded(tmp_path_factory: pytest.TempPathFactory) -> Cli:
+    runner = Cli(tmp_path_factory.mktemp("cli-seed") / "cli.db")
     runner.run("db", "upgrade")
     # The tests run as the OS user they run as (root in CI): the first person is the PMO admin mapped to it.
     runner.run(*actors.bootstrap_admin_args())
@@ -67,6 +78,12 @@ def cli(tmp_path: Path) -> Cli:
         "1000",
     )
     return runner
+
+
+@pytest.fixture
+def cli(tmp_path: Path, _seeded: Cli) -> Cli:
+    """A database with the admin, alice (gatekeeper), bob (manager, zh-CN), carol and project P1, for this test."""
+    return _seeded.copy(tmp_path / "cli.db")
 
 
 def _documents(cli: Cli, tmp_path: Path, deliverables: list[str]) -> None:

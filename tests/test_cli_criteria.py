@@ -22,9 +22,9 @@ from tests.test_cli import PHASEGATE, Cli
 IT_PMO = next(t for _, t in shipped_templates() if t.id == "it-pmo")
 
 
-@pytest.fixture
-def cli(tmp_path: Path) -> Cli:
-    runner = Cli(tmp_path / "criteria.db")
+@pytest.fixture(scope="session")
+def _seeded(tmp_path_factory: pytest.TempPathFactory) -> Cli:
+    runner = Cli(tmp_path_factory.mktemp("criteria-seed") / "criteria.db")
     runner.run("db", "upgrade")
     runner.run(*actors.bootstrap_admin_args())
     for pid, name in (("alice", "Alice"), ("bob", "Bob"), ("carol", "Carol")):
@@ -46,6 +46,12 @@ def cli(tmp_path: Path) -> Cli:
     )
     runner.run("project", "assign", "P1", "pmo", "carol")
     return runner
+
+
+@pytest.fixture
+def cli(tmp_path: Path, _seeded: Cli) -> Cli:
+    """Project P1 (it-pmo, budget 100,000) with alice as sponsor, bob as manager and carol as its PMO, for this test."""
+    return _seeded.copy(tmp_path / "criteria.db")
 
 
 def _write_doc(folder: Path, deliverable: str, *, drop: str | None = None) -> Path:
