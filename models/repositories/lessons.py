@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from phasegate.gates.vocabulary.enums import LessonCategory, LessonUseKind
 from phasegate.gates.vocabulary.lessons import LessonDueRecord, LessonRecord, LessonUseRecord
+from phasegate.models import statements as q
 from phasegate.models import tables as t
 
 SEARCH_LIMIT = 50
@@ -121,7 +122,7 @@ class SqlLessons:
         return [_lesson(row) for row in self.session.scalars(query)]
 
     def has_lessons(self, key: str) -> bool:
-        return self.session.scalar(select(func.count()).where(t.Lesson.project_key == key)) != 0
+        return bool(self.session.execute(q.HAS_LESSONS, {"key": key}).scalar())
 
     def search_lessons(self, query: str, *, limit: int = SEARCH_LIMIT) -> list[LessonRecord]:
         """Lessons containing every term of ``query`` (Chinese or English, any case), best match first."""
@@ -195,10 +196,10 @@ class SqlLessons:
 
     # lessons owed ----------------------------------------------------------------------------------------
     def open_lesson_due(self, record: LessonDueRecord) -> bool:
-        if self.session.get(t.LessonDue, record.project_key) is not None:
+        # Prebuilt Core statements: every killing decision runs this, the ORM's load and flush cost several times more.
+        if self.session.execute(q.LESSON_DUE_OPENED, {"key": record.project_key}).first() is not None:
             return False
-        self.session.add(t.LessonDue(**record.model_dump()))
-        self.session.flush()
+        self.session.execute(q.INSERT_LESSON_DUE, record.model_dump())
         return True
 
     def lessons_due(self, *, open_only: bool = True, owner_id: str | None = None) -> list[LessonDueRecord]:
