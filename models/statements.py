@@ -101,7 +101,7 @@ ROUND_WITH_VOTES = (
     .order_by(VOTES.c.cast_at)
 )
 """One round and its votes in one statement: one row per vote, or one row with null vote columns."""
-ROUND_WITH_VOTES_FOR_UPDATE = ROUND_WITH_VOTES.with_for_update(of=ROUNDS)  # PostgreSQL locks the round row only
+LOCK_ROUND = select(ROUNDS.c.id).where(ROUNDS.c.id == bindparam("id")).with_for_update()
 OPEN_ROUNDS = (
     select(ROUNDS)
     .where(ROUNDS.c.project_key == bindparam("key"), ROUNDS.c.status == RoundStatus.OPEN.value)

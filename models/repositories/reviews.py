@@ -8,12 +8,12 @@ A repository of ``SqlUnitOfWork``: it shares the unit's session and never commit
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
 
-from sqlalchemy import Row, func, select, update
+from sqlalchemy import Row, RowMapping, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -34,7 +34,7 @@ def _vote(row: Row[Any]) -> VoteRecord:
     return _vote_of(row._mapping)
 
 
-def _vote_of(values: Mapping[str, Any], prefix: str = "") -> VoteRecord:
+def _vote_of(values: RowMapping, prefix: str = "") -> VoteRecord:
     """A vote from a row's values, its columns named ``prefix`` + column name."""
     decision = values[f"{prefix}decision"]
     return VoteRecord(
@@ -185,9 +185,17 @@ class SqlReviews:
         return [_round(row, votes[row.id]) for row in rows]
 
     def get_round(self, round_id: UUID, *, for_update: bool = False) -> RoundSnapshot | None:
-        """The round with its votes, read (and locked) in one statement: every vote and decision reads it."""
-        statement = q.ROUND_WITH_VOTES_FOR_UPDATE if for_update else q.ROUND_WITH_VOTES
-        rows = self.session.execute(statement, {"id": round_id}).all()
+        """The round with its votes in one statement (every vote and decision reads it); locked first on PostgreSQL.
+
+        Why a separate lock there: a statement that waits for a row lock still reads the other tables as of its
+        start, so a round locked and joined to its votes at once would miss the vote the transaction it waited
+        for has just committed (two 2-of-3 votes at once would then each see one vote and neither resolve). The
+        read after the lock starts after the wait. SQLite's ``BEGIN IMMEDIATE`` already holds the write lock.
+        """
+        locking = for_update and self.session.get_bind().dialect.name == "postgresql"
+        if locking and self.session.execute(q.LOCK_ROUND, {"id": round_id}).first() is None:
+            return None
+        rows = self.session.execute(q.ROUND_WITH_VOTES, {"id": round_id}).all()
         if not rows:
             return None
         voted = f"{q.VOTE_PREFIX}id"
