@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, literal, select, text, update
+from sqlalchemy import Row, func, literal, select, text, update
 from sqlalchemy.orm import Session
 
 from phasegate.gates.vocabulary.enums import LessonCategory, LessonUseKind
@@ -27,7 +27,7 @@ from phasegate.models import tables as t
 SEARCH_LIMIT = 50
 
 
-def _lesson(row: t.Lesson) -> LessonRecord:
+def _lesson(row: t.Lesson | Row[Any]) -> LessonRecord:
     return LessonRecord(
         id=row.id,
         project_key=row.project_key,
@@ -112,14 +112,16 @@ class SqlLessons:
         template_id: str | None = None,
         category: LessonCategory | None = None,
     ) -> list[LessonRecord]:
-        query = select(t.Lesson).order_by(t.Lesson.id)
+        # Core rows, not mapped objects: every review reads its template's lessons (``surface_lessons``).
+        lessons = q.LESSONS.c
+        query = select(q.LESSONS).order_by(lessons.id)
         if project_key is not None:
-            query = query.where(t.Lesson.project_key == project_key)
+            query = query.where(lessons.project_key == project_key)
         if template_id is not None:
-            query = query.where(t.Lesson.template_id == template_id)
+            query = query.where(lessons.template_id == template_id)
         if category is not None:
-            query = query.where(t.Lesson.category == category.value)
-        return [_lesson(row) for row in self.session.scalars(query)]
+            query = query.where(lessons.category == category.value)
+        return [_lesson(row) for row in self.session.execute(query)]
 
     def has_lessons(self, key: str) -> bool:
         return bool(self.session.execute(q.HAS_LESSONS, {"key": key}).scalar())
