@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+import psycopg
 import yaml
 from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
@@ -75,7 +76,14 @@ class Phasegate:
     def open(cls, url: str, synchronous: str = "FULL") -> Phasegate:
         engine = make_engine(url, sqlite_synchronous=synchronous)
         pg = cls(make_session_factory(engine), Clock())
-        event.listen(engine, "before_cursor_execute", pg._count)  # one Python call per statement: noise
+        # Counted at the driver (one Python call per statement: noise). PostgreSQL: every psycopg cursor's execute
+        # and executemany, so the statements phasegate sends on the driver connection itself (the audit lock and
+        # head) count too. SQLite: every statement goes through SQLAlchemy, which reports each cursor execution.
+        if engine.dialect.name == "postgresql":
+            counting = _counting_cursor(pg._count)
+            event.listen(engine, "connect", lambda dbapi, _record: setattr(dbapi, "cursor_factory", counting))
+        else:
+            event.listen(engine, "before_cursor_execute", pg._count)
         return pg
 
     def _count(self, *_: object) -> None:
@@ -87,6 +95,19 @@ class Phasegate:
     def close(self) -> None:
         bind = self.sessions.kw["bind"]
         bind.dispose()
+
+
+def _counting_cursor(seen: Callable[[], None]) -> type[psycopg.Cursor[Any]]:
+    class CountingCursor(psycopg.Cursor[Any]):
+        def execute(self, *args: Any, **kwargs: Any) -> Any:
+            seen()
+            return super().execute(*args, **kwargs)
+
+        def executemany(self, *args: Any, **kwargs: Any) -> None:
+            seen()
+            super().executemany(*args, **kwargs)
+
+    return CountingCursor
 
 
 def two_of_three_variant() -> tuple[str, LifecycleTemplate]:
