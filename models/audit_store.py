@@ -16,12 +16,12 @@ reads it. Without a key, entries are appended unkeyed only while the chain has n
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from phasegate.gates.audit import (
@@ -35,6 +35,7 @@ from phasegate.gates.audit import (
     verify_rows,
 )
 from phasegate.gates.vocabulary.errors import AuditKeyError, InputError
+from phasegate.models.db import postgres_driver
 from phasegate.models.tables import AuditEntry
 
 AUDIT_LOCK_KEY = 0x7068617365676174
@@ -54,11 +55,39 @@ _columns = (
 )
 _HEAD = select(AuditEntry.seq, AuditEntry.hash, AuditEntry.scheme).order_by(AuditEntry.seq.desc()).limit(1)
 _INSERT = insert(_table)  # built once: every committing unit of work runs both
+_LOCK_SQL = "SELECT pg_advisory_xact_lock(%s)"
+_HEAD_SQL = f"SELECT seq, hash, scheme FROM {_table.name} ORDER BY seq DESC LIMIT 1"
 
 
-def _lock_appenders(session: Session) -> None:
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": AUDIT_LOCK_KEY})
+AuditHead = tuple[int, str, str]
+"""The chain's last entry as appenders need it: its seq, its hash and its scheme."""
+
+
+def lock_audit_head(session: Session) -> Callable[[], AuditHead | None]:
+    """Take the appenders' lock (PostgreSQL; SQLite's ``BEGIN IMMEDIATE`` already holds one) and ask for the head;
+    returns how to read the head, to call once the statements are sent.
+
+    Why a reader: on PostgreSQL, inside a pipeline (``models.db.pipelined``, as a unit of work commits), the lock
+    and the read leave with the statements queued before them and their answers come back when the pipeline
+    ends, in one round trip; the row is then on the driver's cursor (SQLAlchemy's results carry none in a
+    pipeline). Outside a pipeline they run at once. The read starts after the lock is granted either way
+    (statements run in order; at READ COMMITTED its snapshot is taken when it starts), so it sees the entry the
+    previous holder committed.
+    """
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        found = session.execute(_HEAD).first()
+        head = None if found is None else (found[0], found[1], found[2])
+        return lambda: head
+    driver = postgres_driver(connection)
+    driver.execute(_LOCK_SQL, (AUDIT_LOCK_KEY,))
+    cursor = driver.execute(_HEAD_SQL)
+
+    def read() -> AuditHead | None:
+        row = cursor.fetchone()
+        return None if row is None else (row[0], row[1], row[2])
+
+    return read
 
 
 @dataclass(frozen=True)
@@ -84,8 +113,14 @@ def append_audit_entries(
     """
     if not drafts:
         return []
-    _lock_appenders(session)
-    head = session.execute(_HEAD).first()
+    return write_audit_entries(session, lock_audit_head(session)(), drafts, key=key)
+
+
+def write_audit_entries(
+    session: Session, head: AuditHead | None, drafts: Sequence[AuditDraft], *, key: bytes | None = None
+) -> list[AuditRecord]:
+    """Chain ``drafts`` after ``head`` and insert them; ``head`` was read by ``lock_audit_head`` in this transaction
+    (the lock still held), as ``append_audit_entries`` does. Raises as ``append_audit_entries``."""
     require_key_after(head[2] if head is not None else None, key)
     prev_seq, prev_hash = (head[0], head[1]) if head is not None else (0, GENESIS_HASH)
     records = []
@@ -175,8 +210,7 @@ def seal_audit(session: Session, *, key: bytes, actor: str, at: datetime) -> Aud
     one, and only whoever checked it (against a backup, a head hash kept elsewhere) can say which. Refuses a
     chain that is broken or already ends on a keyed entry.
     """
-    _lock_appenders(session)
-    head = session.execute(_HEAD).first()
+    head = lock_audit_head(session)()
     if head is None or head[2] == KEYED:
         raise AuditKeyError("audit seal: the chain ends on a keyed entry already; nothing to seal", code="audit.sealed")
     broken = verify_rows(_iter_rows(session, 5000), key=key)

@@ -12,16 +12,22 @@ other readers.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from phasegate.gates.vocabulary.errors import InputError
 from phasegate.models.private_files import private_file
+
+if TYPE_CHECKING:  # psycopg is imported only by engines on PostgreSQL
+    import psycopg
 
 # ``scheme://user:password@host``: the password part, for URLs SQLAlchemy cannot parse (so cannot hide for us).
 _USERINFO_PASSWORD = re.compile(r"(?P<head>://[^:/@\s]*:)(?P<password>[^@\s]*)(?=@)")
@@ -95,6 +101,38 @@ def _configure_sqlite(engine: Engine, synchronous: str) -> None:
     def _on_begin(connection: Any) -> None:
         reading = connection.get_execution_options().get(_READER_OPTION, False)
         connection.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
+
+
+def postgres_driver(connection: Connection) -> psycopg.Connection[Any]:
+    """The psycopg connection under a PostgreSQL ``connection`` (checked out, so never None), for its public API."""
+    driver = connection.connection.driver_connection
+    if driver is None:
+        raise RuntimeError("the database connection was invalidated; its transaction cannot go on")
+    return cast("psycopg.Connection[Any]", driver)
+
+
+@contextmanager
+def pipelined(session: Session) -> Iterator[None]:
+    """Send the statements run inside together, on PostgreSQL (psycopg's pipeline mode on the session's connection).
+
+    Why: at commit, the outbox rows, the audit appenders' lock and the read of the chain head need no answer
+    from the server before the head, so they cost one round trip (when the block ends) instead of three. Inside,
+    SQLAlchemy's results carry no rows: a row is read on the driver connection after the block (see
+    ``models.audit_store.lock_audit_head``). The caller flushes the ORM before (a flush reads results) and
+    commits after, through the session. A server error met inside is raised as SQLAlchemy's ``DBAPIError`` of
+    the same kind (``IntegrityError``...), as if SQLAlchemy had run the statement. SQLite: nothing changes.
+    """
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        yield
+        return
+    driver = postgres_driver(connection)
+    driver_error: type[Exception] = connection.dialect.loaded_dbapi.Error  # psycopg's, without importing it here
+    try:
+        with driver.pipeline():
+            yield
+    except driver_error as err:
+        raise DBAPIError.instance(None, None, err, driver_error, dialect=connection.dialect) from err
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

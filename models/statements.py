@@ -35,6 +35,8 @@ ROUNDS = _table(t.ApprovalRound)
 VOTES = _table(t.Vote)
 DECISIONS = _table(t.GateDecision)
 OUTBOX = _table(t.OutboxMessage)
+LESSONS = _table(t.Lesson)
+LESSONS_DUE = _table(t.LessonDue)
 
 # reads ---------------------------------------------------------------------------------------------------
 PERSON = select(PEOPLE).where(PEOPLE.c.id == bindparam("id"))
@@ -90,18 +92,27 @@ GATE_SCORES = (
     .order_by(SCORES.c.gatekeeper, SCORES.c.factor)
 )
 
-ROUND = select(ROUNDS).where(ROUNDS.c.id == bindparam("id"))
-ROUND_FOR_UPDATE = ROUND.with_for_update()
+VOTE_PREFIX = "vote_"
+"""A vote's columns in ``ROUND_WITH_VOTES`` are named with this prefix (a round's ``id`` is not its votes' ``id``)."""
+ROUND_WITH_VOTES = (
+    select(ROUNDS, *(column.label(f"{VOTE_PREFIX}{column.name}") for column in VOTES.c))
+    .select_from(ROUNDS.outerjoin(VOTES, VOTES.c.round_id == ROUNDS.c.id))
+    .where(ROUNDS.c.id == bindparam("id"))
+    .order_by(VOTES.c.cast_at)
+)
+"""One round and its votes in one statement: one row per vote, or one row with null vote columns."""
+LOCK_ROUND = select(ROUNDS.c.id).where(ROUNDS.c.id == bindparam("id")).with_for_update()
 OPEN_ROUNDS = (
     select(ROUNDS)
     .where(ROUNDS.c.project_key == bindparam("key"), ROUNDS.c.status == RoundStatus.OPEN.value)
     .order_by(ROUNDS.c.opened_at)
 )
-ROUND_CLOSED_SEATS = select(ROUNDS.c.closed_seats).where(ROUNDS.c.id == bindparam("id"))
 ROUNDS_VOTES = (
     select(VOTES).where(VOTES.c.round_id.in_(bindparam("round_ids", expanding=True))).order_by(VOTES.c.cast_at)
 )
 VOTE_BY_KEY = select(VOTES).where(VOTES.c.idempotency_key == bindparam("key"))
+HAS_LESSONS = select(select(LESSONS.c.id).where(LESSONS.c.project_key == bindparam("key")).exists())
+LESSON_DUE_OPENED = select(LESSONS_DUE.c.project_key).where(LESSONS_DUE.c.project_key == bindparam("key"))
 
 # writes --------------------------------------------------------------------------------------------------
 INSERT_REVIEW = insert(REVIEWS)
@@ -109,6 +120,7 @@ INSERT_ROUND = insert(ROUNDS)
 INSERT_VOTE = insert(VOTES)
 INSERT_DECISION = insert(DECISIONS)
 INSERT_OUTBOX = insert(OUTBOX)
+INSERT_LESSON_DUE = insert(LESSONS_DUE)
 UPDATE_PROJECT = update(PROJECTS).where(PROJECTS.c.key == bindparam("project_key"))
 UPDATE_REVIEW = update(REVIEWS).where(REVIEWS.c.id == bindparam("review_id"))
 UPDATE_ROUND = update(ROUNDS).where(ROUNDS.c.id == bindparam("round_id"))

@@ -499,8 +499,8 @@ class FakeReviews:
     def replace_seats(self, round_id: UUID, seats: Sequence[dict[str, Any]], approvers: Sequence[str]) -> None:
         self._update(round_id, seats=tuple(seats), approvers=tuple(approvers))
 
-    def close_seats(self, round_id: UUID, seats: Sequence[str]) -> None:
-        self._update(round_id, closed_seats=tuple(sorted({*self.store.rounds[round_id].closed_seats, *seats})))
+    def close_seats(self, round_: RoundSnapshot, seats: Sequence[str]) -> None:
+        self._update(round_.id, closed_seats=tuple(sorted({*round_.closed_seats, *seats})))
 
     def list_rounds(self, *, status: RoundStatus | None = None, person_id: str | None = None) -> list[RoundSnapshot]:
         return [

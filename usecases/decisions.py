@@ -119,6 +119,7 @@ def apply_round_decision(round_id: UUID, *, uow: UowFactory, now: datetime) -> D
             project_status=move.status.value,
         )
         messages: list[OutboxRequest] = []
+        tx.people.get_people({project.sponsor_id, project.manager_id})  # both in one read; kept for the unit's life
         for person_id in dict.fromkeys((project.sponsor_id, project.manager_id)):
             messages += messages_for(require_person(tx, person_id, field="recipient"), notice, f"round:{current.id}")
         messages.append(org_notice(notice, f"round:{current.id}", ("sponsor", "pmo", f"project:{project.key}")))

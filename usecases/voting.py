@@ -418,7 +418,7 @@ def _record(
     )
     messages: list[OutboxRequest] = []
     if after.closed:
-        tx.reviews.close_seats(current.id, after.closed)
+        tx.reviews.close_seats(current, after.closed)
         for person in after.closed:
             tx.append_audit(
                 actor=SYSTEM,

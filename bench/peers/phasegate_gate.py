@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+import psycopg
 import yaml
 from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
@@ -75,7 +76,14 @@ class Phasegate:
     def open(cls, url: str, synchronous: str = "FULL") -> Phasegate:
         engine = make_engine(url, sqlite_synchronous=synchronous)
         pg = cls(make_session_factory(engine), Clock())
-        event.listen(engine, "before_cursor_execute", pg._count)  # one Python call per statement: noise
+        # Counted at the driver (one Python call per statement: noise). PostgreSQL: every psycopg cursor's execute
+        # and executemany, so the statements phasegate sends on the driver connection itself (the audit lock and
+        # head) count too. SQLite: every statement goes through SQLAlchemy, which reports each cursor execution.
+        if engine.dialect.name == "postgresql":
+            counting = _counting_cursor(pg._count)
+            event.listen(engine, "connect", lambda dbapi, _record: setattr(dbapi, "cursor_factory", counting))
+        else:
+            event.listen(engine, "before_cursor_execute", pg._count)
         return pg
 
     def _count(self, *_: object) -> None:
@@ -89,6 +97,19 @@ class Phasegate:
         bind.dispose()
 
 
+def _counting_cursor(seen: Callable[[], None]) -> type[psycopg.Cursor[Any]]:
+    class CountingCursor(psycopg.Cursor[Any]):
+        def execute(self, *args: Any, **kwargs: Any) -> Any:
+            seen()
+            return super().execute(*args, **kwargs)
+
+        def executemany(self, *args: Any, **kwargs: Any) -> None:
+            seen()
+            super().executemany(*args, **kwargs)
+
+    return CountingCursor
+
+
 def two_of_three_variant() -> tuple[str, LifecycleTemplate]:
     source = next(s for s, tpl in shipped_templates() if tpl.id == SINGLE)
     data: dict[str, Any] = yaml.safe_load(source)
@@ -99,12 +120,20 @@ def two_of_three_variant() -> tuple[str, LifecycleTemplate]:
     return text, load_template_text(text, source=f"{TWO_OF_THREE}.yaml")
 
 
-def project_keys(template_id: str, count: int) -> list[str]:
-    return [f"{PREFIX[template_id]}{i:05d}" for i in range(count)]
+def project_keys(template_id: str, count: int, *, start: int = 0) -> list[str]:
+    """``count`` project keys of ``template_id`` from number ``start`` on (disjoint ranges never share one)."""
+    return [f"{PREFIX[template_id]}{i:05d}" for i in range(start, start + count)]
 
 
 def setup(url: str, count: int, *, synchronous: str = "NORMAL") -> None:
     """Templates, people, and ``count`` ready projects per template (untimed; the schema must be at head)."""
+    setup_shared(url, synchronous=synchronous)
+    for template_id in (SINGLE, TWO_OF_THREE):
+        add_projects(url, template_id, project_keys(template_id, count), synchronous=synchronous)
+
+
+def setup_shared(url: str, *, synchronous: str = "NORMAL") -> None:
+    """The templates and the people every project of the scenario uses (untimed; the schema must be at head)."""
     pg = Phasegate.open(url, synchronous)
     try:
         single = next((s, tpl) for s, tpl in shipped_templates() if tpl.id == SINGLE)
@@ -126,10 +155,17 @@ def setup(url: str, count: int, *, synchronous: str = "NORMAL") -> None:
                 now=pg.clock(),
                 actor=SYSTEM_ACTOR,
             )
-        for template_id in (SINGLE, TWO_OF_THREE):
-            template = services.get_template(template_id, 1, uow=pg.uow).template
-            for key in project_keys(template_id, count):
-                _ready_project(pg, key, template)
+    finally:
+        pg.close()
+
+
+def add_projects(url: str, template_id: str, keys: Sequence[str], *, synchronous: str = "NORMAL") -> None:
+    """Ready projects ``keys`` on ``template_id`` (untimed): each can be submitted to its first gate."""
+    pg = Phasegate.open(url, synchronous)
+    try:
+        template = services.get_template(template_id, 1, uow=pg.uow).template
+        for key in keys:
+            _ready_project(pg, key, template)
     finally:
         pg.close()
 
@@ -168,15 +204,19 @@ def run(url: str, template_id: str, decisions: Sequence[Decision], *, synchronou
     """Submit every project to its first gate, then decide each round; only this part is timed."""
     pg = Phasegate.open(url, synchronous)
     try:
-        # Once per process, as for the peers' parsed BPMN and launched DBOS: the template's working calendar
-        # (its holiday tables are imported on first use), outside the timed part.
-        template = services.get_template(template_id, 1, uow=pg.uow).template
-        WorkingCalendar.from_def(template.calendar).add_business_days(T0, 1)
+        warm_up(pg, template_id)
         keys = project_keys(template_id, len(decisions))
         timing = rounds(pg, keys, decisions, VOTERS[template_id])
         return replace(timing, statement_us=statement_cost_us(pg, keys[0]))
     finally:
         pg.close()
+
+
+def warm_up(pg: Phasegate, template_id: str) -> None:
+    """Once per process, as for the peers' parsed BPMN and launched DBOS: the template's working calendar (its
+    holiday tables are imported on first use), outside the timed part."""
+    template = services.get_template(template_id, 1, uow=pg.uow).template
+    WorkingCalendar.from_def(template.calendar).add_business_days(T0, 1)
 
 
 def statement_cost_us(pg: Phasegate, key: str, count: int = 2000) -> float:

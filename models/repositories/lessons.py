@@ -16,17 +16,18 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, literal, select, text, update
+from sqlalchemy import Row, func, literal, select, text, update
 from sqlalchemy.orm import Session
 
 from phasegate.gates.vocabulary.enums import LessonCategory, LessonUseKind
 from phasegate.gates.vocabulary.lessons import LessonDueRecord, LessonRecord, LessonUseRecord
+from phasegate.models import statements as q
 from phasegate.models import tables as t
 
 SEARCH_LIMIT = 50
 
 
-def _lesson(row: t.Lesson) -> LessonRecord:
+def _lesson(row: t.Lesson | Row[Any]) -> LessonRecord:
     return LessonRecord(
         id=row.id,
         project_key=row.project_key,
@@ -111,17 +112,19 @@ class SqlLessons:
         template_id: str | None = None,
         category: LessonCategory | None = None,
     ) -> list[LessonRecord]:
-        query = select(t.Lesson).order_by(t.Lesson.id)
+        # Core rows, not mapped objects: every review reads its template's lessons (``surface_lessons``).
+        lessons = q.LESSONS.c
+        query = select(q.LESSONS).order_by(lessons.id)
         if project_key is not None:
-            query = query.where(t.Lesson.project_key == project_key)
+            query = query.where(lessons.project_key == project_key)
         if template_id is not None:
-            query = query.where(t.Lesson.template_id == template_id)
+            query = query.where(lessons.template_id == template_id)
         if category is not None:
-            query = query.where(t.Lesson.category == category.value)
-        return [_lesson(row) for row in self.session.scalars(query)]
+            query = query.where(lessons.category == category.value)
+        return [_lesson(row) for row in self.session.execute(query)]
 
     def has_lessons(self, key: str) -> bool:
-        return self.session.scalar(select(func.count()).where(t.Lesson.project_key == key)) != 0
+        return bool(self.session.execute(q.HAS_LESSONS, {"key": key}).scalar())
 
     def search_lessons(self, query: str, *, limit: int = SEARCH_LIMIT) -> list[LessonRecord]:
         """Lessons containing every term of ``query`` (Chinese or English, any case), best match first."""
@@ -195,10 +198,10 @@ class SqlLessons:
 
     # lessons owed ----------------------------------------------------------------------------------------
     def open_lesson_due(self, record: LessonDueRecord) -> bool:
-        if self.session.get(t.LessonDue, record.project_key) is not None:
+        # Prebuilt Core statements: every killing decision runs this, the ORM's load and flush cost several times more.
+        if self.session.execute(q.LESSON_DUE_OPENED, {"key": record.project_key}).first() is not None:
             return False
-        self.session.add(t.LessonDue(**record.model_dump()))
-        self.session.flush()
+        self.session.execute(q.INSERT_LESSON_DUE, record.model_dump())
         return True
 
     def lessons_due(self, *, open_only: bool = True, owner_id: str | None = None) -> list[LessonDueRecord]:

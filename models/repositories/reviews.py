@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
 
-from sqlalchemy import Row, func, select, update
+from sqlalchemy import Row, RowMapping, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -31,18 +31,24 @@ from phasegate.models import tables as t
 
 
 def _vote(row: Row[Any]) -> VoteRecord:
+    return _vote_of(row._mapping)
+
+
+def _vote_of(values: RowMapping, prefix: str = "") -> VoteRecord:
+    """A vote from a row's values, its columns named ``prefix`` + column name."""
+    decision = values[f"{prefix}decision"]
     return VoteRecord(
-        id=row.id,
-        voter_id=row.voter_id,
-        signer_id=row.signer_id,
-        kind=BallotKind(row.kind),
-        decision=Decision(row.decision) if row.decision else None,
-        reason=row.reason,
-        cast_at=row.cast_at,
-        evidence_hash=row.evidence_hash,
-        conditions=tuple(ConditionSpec.model_validate(c) for c in row.conditions or ()),
-        superseded=row.superseded_at is not None,
-        idempotency_key=row.idempotency_key,
+        id=values[f"{prefix}id"],
+        voter_id=values[f"{prefix}voter_id"],
+        signer_id=values[f"{prefix}signer_id"],
+        kind=BallotKind(values[f"{prefix}kind"]),
+        decision=Decision(decision) if decision else None,
+        reason=values[f"{prefix}reason"],
+        cast_at=values[f"{prefix}cast_at"],
+        evidence_hash=values[f"{prefix}evidence_hash"],
+        conditions=tuple(ConditionSpec.model_validate(c) for c in values[f"{prefix}conditions"] or ()),
+        superseded=values[f"{prefix}superseded_at"] is not None,
+        idempotency_key=values[f"{prefix}idempotency_key"],
     )
 
 
@@ -179,8 +185,22 @@ class SqlReviews:
         return [_round(row, votes[row.id]) for row in rows]
 
     def get_round(self, round_id: UUID, *, for_update: bool = False) -> RoundSnapshot | None:
-        row = self.session.execute(q.ROUND_FOR_UPDATE if for_update else q.ROUND, {"id": round_id}).first()
-        return self._rounds([row])[0] if row else None
+        """The round with its votes in one statement (every vote and decision reads it); locked first on PostgreSQL.
+
+        Why a separate lock there: a statement that waits for a row lock still reads the other tables as of its
+        start, so a round locked and joined to its votes at once would miss the vote the transaction it waited
+        for has just committed (two 2-of-3 votes at once would then each see one vote and neither resolve). The
+        read after the lock starts after the wait. SQLite's ``BEGIN IMMEDIATE`` already holds the write lock.
+        """
+        locking = for_update and self.session.get_bind().dialect.name == "postgresql"
+        if locking and self.session.execute(q.LOCK_ROUND, {"id": round_id}).first() is None:
+            return None
+        rows = self.session.execute(q.ROUND_WITH_VOTES, {"id": round_id}).all()
+        if not rows:
+            return None
+        voted = f"{q.VOTE_PREFIX}id"
+        votes = [_vote_of(row._mapping, q.VOTE_PREFIX) for row in rows if row._mapping[voted] is not None]
+        return _round(rows[0], votes)
 
     def open_rounds(self, project_key: str) -> list[RoundSnapshot]:
         return self._rounds(self.session.execute(q.OPEN_ROUNDS, {"key": project_key}).all())
@@ -248,10 +268,10 @@ class SqlReviews:
             .values(seats=list(seats), approvers=list(approvers))
         )
 
-    def close_seats(self, round_id: UUID, seats: Sequence[str]) -> None:
-        closed = self.session.execute(q.ROUND_CLOSED_SEATS, {"id": round_id}).scalar_one()
+    def close_seats(self, round_: RoundSnapshot, seats: Sequence[str]) -> None:
+        """Takes the round as the caller read it (locked in this transaction, so its closed seats are current)."""
         self.session.execute(
-            q.UPDATE_ROUND, {"round_id": round_id, "closed_seats": sorted(set(closed or []) | set(seats))}
+            q.UPDATE_ROUND, {"round_id": round_.id, "closed_seats": sorted(set(round_.closed_seats) | set(seats))}
         )
 
     def list_rounds(self, *, status: RoundStatus | None = None, person_id: str | None = None) -> list[RoundSnapshot]:
