@@ -119,6 +119,7 @@ def dashboard(request: Request) -> HTMLResponse:
 
     rt = runtime_of(request)
     now = utc_now()
+    version = rt.change_stamp()  # before any read: what is kept is never older than its key
     try:
         table = dashboard_table(request)
     except InputError as err:
@@ -129,7 +130,12 @@ def dashboard(request: Request) -> HTMLResponse:
         return render(request, "message.html", status=403, title_key="forbidden_title", body_key=None, detail=str(err))
     locale = i18n.pick_locale(request)
     return render(
-        request, "dashboard.html", p=views.portfolio(rt, now), now=now, rw=lambda key: word(locale, key), **table
+        request,
+        "dashboard.html",
+        p=views.portfolio(rt, now, version=version),
+        now=now,
+        rw=lambda key: word(locale, key),
+        **table,
     )
 
 

@@ -229,7 +229,18 @@ class Portfolio:
     decisions: list[store.RecentDecision]
 
 
-def portfolio(rt: Runtime, now: datetime) -> Portfolio:
+@dataclass(frozen=True)
+class _Summary:
+    """The part of the dashboard read from every project (counts, bands, the watch list)."""
+
+    total: int
+    funnels: list[Funnel]
+    budget_bands: Counter[str]
+    schedule_bands: Counter[str]
+    watch: list[RagRow]
+
+
+def _summary(rt: Runtime) -> _Summary:
     projects, _ = services.list_projects(uow=rt.reader)
     templates = {(s.template.id, s.template.version): s.template for s in services.list_templates(uow=rt.reader)}
     by_template: dict[str, tuple[LifecycleTemplate, Counter[str], Counter[str]]] = {}
@@ -268,14 +279,22 @@ def portfolio(rt: Runtime, now: datetime) -> Portfolio:
             watch.append(RagRow(key, names[key], report.as_of, budget, schedule))
     order = {"red": 0, "amber": 1, "unknown": 2, "green": 3}
     watch.sort(key=lambda r: (min(order[r.budget], order[r.schedule]), r.key))
+    return _Summary(len(projects), funnels, budget_bands, schedule_bands, watch[:RAG_LIST])
+
+
+def portfolio(rt: Runtime, now: datetime, *, version: str | None = None) -> Portfolio:
+    """The dashboard's summary; with a ``version`` (``Runtime.change_stamp``, read before), the counts and bands
+    this process computed from the same committed state are reused. Rounds, their ages and overdue conditions
+    are read on every request (few rows; they depend on the time of day)."""
+    summary = _summary(rt) if version is None else rt.memo.get(("dashboard_summary", version), lambda: _summary(rt))
     today = now.date()
     overdue = [c for c in approvals.list_conditions(uow=rt.reader, status="open") if c.due_on < today]
     return Portfolio(
-        total=len(projects),
-        funnels=funnels,
-        budget_bands=budget_bands,
-        schedule_bands=schedule_bands,
-        watch=watch[:RAG_LIST],
+        total=summary.total,
+        funnels=summary.funnels,
+        budget_bands=summary.budget_bands,
+        schedule_bands=summary.schedule_bands,
+        watch=summary.watch,
         pending=pending_rows(approvals.list_rounds(uow=rt.reader, pending_only=True), now),
         overdue_conditions=sorted(overdue, key=lambda c: c.due_on),
         decisions=store.recent_decisions(rt.read_sessions),
