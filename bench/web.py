@@ -59,12 +59,14 @@ def _prepare(url: str, projects: int) -> Prepared:
     from datetime import UTC, datetime, timedelta
 
     from pydantic import SecretStr
+    from sqlalchemy import update
 
     from bench.evaluate import _load_database
     from phasegate.gates.vocabulary.commands import RequestReview
     from phasegate.gates.vocabulary.identity import SYSTEM_ACTOR, AuthMethod
     from phasegate.models.db import make_engine, make_session_factory
     from phasegate.models.settings import Settings
+    from phasegate.models.tables import Person
     from phasegate.models.tokens import create_token
     from phasegate.models.uow import SqlUnitOfWork
     from phasegate.notifications.links import approval_token
@@ -107,6 +109,7 @@ def _prepare(url: str, projects: int) -> Prepared:
             expires_at=now + timedelta(days=1),
         )
         with sessions() as session, session.begin():
+            session.execute(update(Person).where(Person.id == "sponsor-1").values(org_roles=["viewer"]))
             _, token = create_token(session, "sponsor-1", "viewer", now)
         settings = Settings(database_url=url, secret_key=SecretStr(SECRET))
         cookie = web_session.start(sessions, settings, person_id="sponsor-1", method=AuthMethod.PASSWORD, now=now)
