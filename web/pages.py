@@ -26,6 +26,7 @@ from phasegate.gates.vocabulary.errors import (
 )
 from phasegate.gates.vocabulary.identity import AuthMethod
 from phasegate.models.keys import secret_key
+from phasegate.models.one_read import OneRead
 from phasegate.usecases import approvals
 from phasegate.web import approval, csrf, i18n, session, views
 
@@ -184,15 +185,19 @@ def _approval_page(
     status: int = 200,
     error: str | None = None,
     form: Mapping[str, Any] | None = None,
+    read: OneRead | None = None,
 ) -> HTMLResponse:
+    """The packet and the form; ``read`` (one shared read-only transaction) serves every read when given."""
     if link.stale:
         approval.refuse_stale(rt, link, request=request, now=utc_now())
         return message_page(request, status=409, title="stale_title", body="stale_body")
-    used = approval.link_used(rt, link)
+    reader = read.uow if read is not None else rt.reader
+    sessions = read.sessions if read is not None else rt.read_sessions
+    used = approval.link_used(rt, link, sessions)
     why_not = approval.blocker(link, used)
-    packet = views.packet(rt, link.current)
+    packet = views.packet(rt, link.current, reader=reader, sessions=sessions)
     person_locale = None
-    with rt.uow() as tx:
+    with reader() as tx:
         person = tx.people.get_person(link.claim.approver_id)
         person_locale = person.locale if person else None
     token = cookie = None
@@ -222,13 +227,16 @@ def _approval_page(
 
 @router.get("/approve/{token}", response_class=HTMLResponse)
 def approval_get(request: Request, token: str) -> HTMLResponse:
-    """Show the packet and, when this person may vote now, the form. Changes nothing about the round."""
+    """Show the packet and, when this person may vote now, the form. Changes nothing about the round.
+
+    Everything the page shows is read in one read-only transaction (``models.one_read``): one snapshot."""
     rt = runtime_of(request)
-    try:
-        link = approval.open_link(rt, token, method="GET", now=utc_now(), request=request)
-    except approval.LinkRefusedError as err:
-        return _refused(request, err)
-    return _approval_page(request, rt, link)
+    with OneRead(rt.read_sessions) as read:
+        try:
+            link = approval.open_link(rt, token, method="GET", now=utc_now(), request=request, reader=read.uow)
+        except approval.LinkRefusedError as err:
+            return _refused(request, err)
+        return _approval_page(request, rt, link, read=read)
 
 
 def _form_dict(raw: Any) -> dict[str, Any]:
