@@ -118,6 +118,11 @@ class Runtime:
         kept for the next request of the same state (``usecases.memo``)."""
         return Memo()
 
+    @cached_property
+    def packets(self) -> Memo:
+        """What approval pages read of one committed state, per link (apart from ``memo``: many links, small)."""
+        return Memo(size=512)
+
     def change_stamp(self) -> str | None:
         """The database's committed state now (``models.change_stamp``); read it before the data it keys."""
         return change_stamp(self.engine)

@@ -124,6 +124,18 @@ def refuse_csrf(rt: Runtime, link: Link, *, request: Request, now: datetime) -> 
     audit_refusal(request, rt.uow, action=csrf.REFUSED, entity="approval_link", payload=payload, now=now)
 
 
+def check_token(
+    rt: Runtime, token: str, *, method: str, now: datetime, request: Request | None = None
+) -> ApprovalClaim:
+    """The link's claim when its signature and expiry check out (no database read); else audit and raise
+    LinkRefusedError. A page that reuses what it read of the round (``web.pages``) still calls this every time."""
+    try:
+        return read_approval_token(secret_of(rt.settings), token, now=now)
+    except PermissionDeniedError as err:
+        refuse(rt, code=err.code, method=method, digest=store.token_hash(token), now=now, request=request)
+        raise LinkRefusedError(str(err), code=err.code, status=410 if err.code == EXPIRED else 403) from None
+
+
 def open_link(
     rt: Runtime,
     token: str,
@@ -138,11 +150,7 @@ def open_link(
     The round is read through ``reader`` (default: a read-only unit of work; the page's shared read when given):
     opening a link never takes the write lock."""
     digest = store.token_hash(token)
-    try:
-        claim = read_approval_token(secret_of(rt.settings), token, now=now)
-    except PermissionDeniedError as err:
-        refuse(rt, code=err.code, method=method, digest=digest, now=now, request=request)
-        raise LinkRefusedError(str(err), code=err.code, status=410 if err.code == EXPIRED else 403) from None
+    claim = check_token(rt, token, method=method, now=now, request=request)
     try:
         current = services.get_round(UUID(claim.round_id), uow=reader or rt.reader)
     except (ValueError, NotFoundError):
