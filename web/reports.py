@@ -106,17 +106,24 @@ async def reports_page(request: Request) -> Response:
             from phasegate.notifications.portfolio.charts import render_charts
             from phasegate.notifications.portfolio.document import report_font
             from phasegate.notifications.portfolio.html import chart_markup
+            from phasegate.web.pages import ENV
 
             charts = render_charts(report, locale, font=report_font(locale, font))
             first = dataclasses.replace(report, rows=report.rows[:SHOWN])
+            words = i18n.words(locale)
+
+            def table(name: str, data: Any) -> Markup:
+                html = ENV.get_template("_report_table.html").render(id=f"report-{name}", data=data, t=words)
+                return Markup(html)
+
             return {
                 "charts": [(c.name, c.title, chart_markup(c)) for c in charts],
-                "portfolio": portfolio_table(first, locale),
+                "portfolio": table("portfolio", portfolio_table(first, locale)),
                 "portfolio_total": len(report.rows),
                 "portfolio_shown": min(SHOWN, len(report.rows)),
-                "decisions": decisions_table(report, locale),
-                "exceptions": exceptions_table(report, locale),
-                "risks": risks_table(report, locale),
+                "decisions": table("decisions", decisions_table(report, locale)),
+                "exceptions": table("exceptions", exceptions_table(report, locale)),
+                "risks": table("risks", risks_table(report, locale)),
             }
 
         if version is None:
