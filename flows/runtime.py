@@ -123,6 +123,11 @@ class Runtime:
         """What approval pages read of one committed state, per link (apart from ``memo``: many links, small)."""
         return Memo(size=512)
 
+    @cached_property
+    def pages(self) -> Memo:
+        """API list pages of one committed state, per query (apart from ``memo``: many queries, small)."""
+        return Memo(size=256)
+
     def change_stamp(self) -> str | None:
         """The database's committed state now (``models.change_stamp``); read it before the data it keys."""
         return change_stamp(self.engine)

@@ -20,6 +20,7 @@ from phasegate.gates.vocabulary.identity import SYSTEM_ACTOR, OrgRole
 from phasegate.models.change_stamp import change_stamp
 from phasegate.models.db import make_engine
 from phasegate.models.settings import Settings
+from phasegate.models.tokens import create_token
 from phasegate.models.uow import SqlUnitOfWork
 from phasegate.usecases import services
 from phasegate.usecases.memo import Memo
@@ -96,6 +97,22 @@ def test_the_dashboard_and_reports_show_a_write_made_elsewhere_on_the_next_reque
     assert 'data-key="LATE"' in client.get("/?band=red").text
     report = client.get("/reports?lang=en").text
     assert ">NEW<" in report[report.index('id="report-portfolio"') :]
+
+
+def test_the_api_project_list_shows_a_project_created_elsewhere_on_the_next_request(
+    env: Env, client: TestClient
+) -> None:
+    with env.sessions() as session, session.begin():
+        _, token = create_token(session, "vic", "viewer", env.now(), audit_key=TEST_AUDIT_KEY)
+    auth = {"Authorization": f"Bearer {token}"}
+    first = client.get("/api/v1/projects", headers=auth).json()
+    assert [p["key"] for p in first["items"]] == ["LATE"] and first["total"] == 1
+    assert client.get("/api/v1/projects", headers=auth).json() == first
+    pages: Memo = client.app.state.runtime.pages  # type: ignore[attr-defined]
+    assert len(pages) > 0, "the list kept nothing: the memo is not in use and this test proves nothing"
+    env.project("NEW")
+    after = client.get("/api/v1/projects", headers=auth).json()
+    assert [p["key"] for p in after["items"]] == ["LATE", "NEW"] and after["total"] == 2
 
 
 def test_the_stamp_moves_with_every_commit_and_only_then(db_url: str, env: Env) -> None:
