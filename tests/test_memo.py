@@ -54,3 +54,14 @@ def test_an_error_is_raised_and_nothing_is_kept() -> None:
     with pytest.raises(ValueError, match="no"):
         memo.get("k", broken)
     assert memo.get("k", lambda: 7) == 7
+
+
+def test_a_new_version_drops_the_results_of_the_others() -> None:
+    memo = Memo()
+    memo.get(("report", "v1"), lambda: 1, version="v1")
+    memo.get(("rows", "v1"), lambda: 2, version="v1")
+    assert len(memo) == 2
+    assert memo.get(("report", "v2"), lambda: 3, version="v2") == 3
+    assert len(memo) == 1  # v1's two results can never be asked for again
+    assert memo.get(("report", "v1"), lambda: 4, version="v1") == 4  # a late v1 request computes and is kept
+    assert memo.get(("report", "v2"), lambda: 5, version="v2") == 5 and len(memo) == 1

@@ -7,7 +7,9 @@ seconds, while a web process is asked for them many times between two changes. A
 still checks who asks on every call. Without a version nothing is kept (the CLI, in-memory databases).
 
 Concurrent callers of the same key wait for one computation instead of repeating it: after a change, eight
-requests arriving together compute the report once.
+requests arriving together compute the report once. A result of another version than the one just asked for
+can never be asked for again, so a new version drops them: what is kept stays one state's worth of results,
+however often the database changes.
 """
 
 from __future__ import annotations
@@ -26,12 +28,21 @@ class Memo:
     def __init__(self, size: int = 64) -> None:
         self._size = size
         self._kept: OrderedDict[Hashable, Any] = OrderedDict()
+        self._versions: dict[Hashable, str | None] = {}
+        self._latest: str | None = None
         self._busy: dict[Hashable, threading.Lock] = {}
         self._lock = threading.Lock()
 
-    def get(self, key: Hashable, compute: Callable[[], T]) -> T:
-        """The result kept for ``key``, else ``compute()`` (once, however many threads ask at the same time)."""
+    def get(self, key: Hashable, compute: Callable[[], T], *, version: str | None = None) -> T:
+        """The result kept for ``key``, else ``compute()`` (once, however many threads ask at the same time).
+
+        ``version``: the state ``key`` was computed from; asking with a new one drops every other's results."""
         with self._lock:
+            if version is not None and version != self._latest:
+                self._latest = version
+                for old in [k for k, v in self._versions.items() if v != version]:
+                    self._kept.pop(old, None)
+                    del self._versions[old]
             if key in self._kept:
                 self._kept.move_to_end(key)
                 found: T = self._kept[key]
@@ -44,9 +55,12 @@ class Memo:
                     return done
             value = compute()  # an error is raised to this caller and nothing is kept
             with self._lock:
-                self._kept[key] = value
+                if version is None or version == self._latest:  # not one a newer version already dropped
+                    self._kept[key] = value
+                    self._versions[key] = version
                 while len(self._kept) > self._size:
-                    self._kept.popitem(last=False)
+                    oldest, _ = self._kept.popitem(last=False)
+                    self._versions.pop(oldest, None)
                 self._busy.pop(key, None)
             return value
 

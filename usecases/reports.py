@@ -61,7 +61,7 @@ def gate_report(
 
         if memo is None or version is None:
             return build()
-        return memo.get(("gate_report", version, now.date(), template_id), build)
+        return memo.get(("gate_report", version, now.date(), template_id), build, version=version)
 
 
 @refusals_audited(Act.READ)
@@ -106,7 +106,7 @@ def portfolio_report(
         if memo is None or version is None:
             return build()
         key = ("portfolio_report", version, now.date(), parsed.label, amount, with_maturity)
-        kept = memo.get(key, build)
+        kept = memo.get(key, build, version=version)
     return dataclasses.replace(kept, generated_at=now)
 
 

@@ -315,7 +315,7 @@ def list_projects(
         items, total = services.list_projects(uow=rt.reader, query=query)
         return Page[ProjectSnapshot](items=items, total=total, limit=limit, offset=offset).model_dump_json().encode()
 
-    body = page() if version is None else rt.pages.get(("api_projects", version, query), page)
+    body = page() if version is None else rt.pages.get(("api_projects", version, query), page, version=version)
     return Response(body, media_type="application/json")
 
 

@@ -262,7 +262,9 @@ def approval_get(request: Request, token: str) -> HTMLResponse:
 
     try:
         approval.check_token(rt, token, method="GET", now=now, request=request)
-        shown = opened() if version is None else rt.packets.get((version, store.token_hash(token)), opened)
+        shown = (
+            opened() if version is None else rt.packets.get((version, store.token_hash(token)), opened, version=version)
+        )
     except approval.LinkRefusedError as err:
         return _refused(request, err)
     return _approval_page(request, rt, shown.link, shown=shown)

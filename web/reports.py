@@ -130,7 +130,7 @@ async def reports_page(request: Request) -> Response:
             page = shown()
         else:
             key = ("reports_page", version, utc_now().date(), report.period.label, locale, font)
-            page = rt.memo.get(key, shown)
+            page = rt.memo.get(key, shown, version=version)
         return {"report": report, "gates": gates} | page
 
     built = await guarded(request, build)
@@ -218,7 +218,7 @@ def dashboard_table(request: Request) -> dict[str, Any]:
         table_body, total = body()
     else:
         key = ("dashboard_rows", version, utc_now().date(), report.period.label, query, locale)
-        table_body, total = rt.memo.get(key, body)
+        table_body, total = rt.memo.get(key, body, version=version)
     monitor = Counter(r.rag_overall for r in report.rows if r.status == "active")
     return {
         "table_body": table_body,

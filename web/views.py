@@ -293,7 +293,11 @@ def portfolio(rt: Runtime, now: datetime, *, version: str | None = None) -> Port
     """The dashboard's summary; with a ``version`` (``Runtime.change_stamp``, read before), the counts and bands
     this process computed from the same committed state are reused. Rounds, their ages and overdue conditions
     are read on every request (few rows; they depend on the time of day)."""
-    summary = _summary(rt) if version is None else rt.memo.get(("dashboard_summary", version), lambda: _summary(rt))
+    summary = (
+        _summary(rt)
+        if version is None
+        else rt.memo.get(("dashboard_summary", version), lambda: _summary(rt), version=version)
+    )
     today = now.date()
     overdue = [c for c in approvals.list_conditions(uow=rt.reader, status="open") if c.due_on < today]
     return Portfolio(
