@@ -33,12 +33,14 @@ from phasegate.gates.vocabulary.errors import EvidenceChangedError, PhasegateErr
 from phasegate.gates.vocabulary.events import DomainEvent, NotificationsQueued, RoundResolved
 from phasegate.gates.vocabulary.identity import SYSTEM_ACTOR, Actor, SignatureProof
 from phasegate.gates.vocabulary.template import LifecycleTemplate, Location
+from phasegate.models.change_stamp import change_stamp
 from phasegate.models.db import make_engine, make_reader_factory, make_session_factory
 from phasegate.models.document_store import DocumentStore
 from phasegate.models.keys import audit_key, secret_key
 from phasegate.models.plugins import plugin_criteria
 from phasegate.models.settings import Settings
 from phasegate.models.uow import OrgRoute, SqlUnitOfWork
+from phasegate.usecases.memo import Memo
 from phasegate.usecases.ports import ApprovalLinks, UnitOfWork
 
 if TYPE_CHECKING:
@@ -109,6 +111,26 @@ class Runtime:
     def read_sessions(self) -> sessionmaker[Session]:
         """Sessions that only read (see ``models.db.make_reader_factory``)."""
         return make_reader_factory(self.engine)
+
+    @cached_property
+    def memo(self) -> Memo:
+        """What this process computed from one committed state (the portfolio report, the dashboard's summary),
+        kept for the next request of the same state (``usecases.memo``)."""
+        return Memo()
+
+    @cached_property
+    def packets(self) -> Memo:
+        """What approval pages read of one committed state, per link (apart from ``memo``: many links, small)."""
+        return Memo(size=512)
+
+    @cached_property
+    def pages(self) -> Memo:
+        """API list pages of one committed state, per query (apart from ``memo``: many queries, small)."""
+        return Memo(size=256)
+
+    def change_stamp(self) -> str | None:
+        """The database's committed state now (``models.change_stamp``); read it before the data it keys."""
+        return change_stamp(self.engine)
 
     @property
     def registry(self) -> dict[str, Criterion]:

@@ -39,6 +39,13 @@ class Settings(BaseSettings):
     refusals_per_minute: int = Field(
         default=20, ge=1, le=100_000, description="Refusals audited per client address per minute; the rest counted."
     )
+    web_threads: int = Field(
+        default=40,
+        ge=1,
+        le=1000,
+        description="Threads a web process runs blocking request work in (SQL, rendering): at most this many such "
+        "requests at once; 40 is the framework's own default.",
+    )
     # Single sign-on: all three set turns on "Sign in with single sign-on" (an OpenID Connect provider).
     oidc_issuer: str | None = Field(default=None, description="Issuer URL of the OpenID Connect provider.")
     oidc_client_id: str | None = None

@@ -244,6 +244,22 @@ def _form(html: str) -> dict[str, str]:
 
 
 # ------------------------------------------------------------------------------------------------ approval page
+def test_opening_the_link_never_waits_for_a_writer(world: World, client: TestClient) -> None:
+    """The page reads in one read-only transaction (``models.one_read``): a writer holding SQLite's write lock
+    (a vote, an import, the monitor) does not hold up an approver opening their link. (Before, its unit of work
+    began IMMEDIATE: the page waited out the 30 s busy timeout and answered 500.)"""
+    path = _sponsor_link(world)
+    database = world.settings.resolved_database_url.removeprefix("sqlite:///")
+    writer = sqlite3.connect(database, isolation_level=None)
+    try:
+        writer.execute("BEGIN IMMEDIATE")  # the write lock, held until the page has answered
+        page = client.get(path)
+        writer.execute("ROLLBACK")
+    finally:
+        writer.close()
+    assert page.status_code == 200 and 'name="decision"' in page.text
+
+
 def test_opening_the_link_shows_the_packet_and_changes_nothing(world: World, client: TestClient) -> None:
     path = _sponsor_link(world)
     audit_before, votes_before = world.count(t.AuditEntry), world.count(t.Vote)

@@ -93,6 +93,7 @@ def test_reports_page_and_report_downloads(client: TestClient) -> None:
     page = client.get("/reports?period=2026-W48&lang=en")
     assert page.status_code == 200
     assert page.text.count("<svg") == 4 and "1052.63" in page.text and 'id="gate-analytics"' in page.text
+    assert 'id="report-portfolio-capped"' not in page.text  # three projects: no note
     exceptions = page.text[page.text.index('id="report-exceptions"') :]
     exceptions = exceptions[: exceptions.index("</table>")]
     assert exceptions.count("<tr>") == 3 and "accepted" in exceptions and "2026-11-27" in exceptions  # header + 2
@@ -163,3 +164,33 @@ def test_reports_and_sorted_dashboard_in_chromium(served: str) -> None:
             page.click("#filter")
         assert page.locator("#portfolio-rows tbody tr").evaluate_all("rows => rows.map(r => r.dataset.key)") == ["A"]
         page.screenshot(path=str(artifact("dashboard-portfolio-table.png")), full_page=True)
+
+
+def test_reports_page_shows_the_first_rows_with_a_note_and_the_downloads_carry_all(
+    settings: Settings, client: TestClient
+) -> None:
+    from sqlalchemy import insert, select
+
+    from phasegate.models import tables as t
+    from phasegate.web.portfolio_table import SHOWN
+
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        with engine.begin() as connection:  # copies of A, enough to pass the page's cap
+            a = dict(connection.execute(select(t.Project.__table__).where(t.Project.key == "A")).mappings().one())
+            connection.execute(insert(t.Project), [a | {"key": f"Z{i:04d}", "name": f"Copy {i}"} for i in range(SHOWN)])
+    finally:
+        engine.dispose()
+    total = SHOWN + 3
+    assert sign_in(client, "sam").status_code == 303
+    page = client.get("/reports?lang=en").text
+    table = page[page.index('id="report-portfolio"') :]
+    assert table[: table.index("</table>")].count("<tr>") == SHOWN + 1  # the header and the first rows
+    note = page[page.index('id="report-portfolio-capped"') :]
+    note = note[: note.index("</p>")]
+    assert f"The first {SHOWN} of {total} projects are shown" in note
+    assert 'href="/reports/portfolio.xlsx?period=' in note and 'href="/reports/table.csv?lang=en"' in note
+    zh = client.get("/reports?lang=zh-CN").text
+    assert f"此处显示 {total} 个项目中的前 {SHOWN} 个" in zh
+    rows = list(csv.reader(io.StringIO(client.get("/reports/table.csv").content.decode("utf-8-sig"))))
+    assert len(rows) == total + 1

@@ -25,6 +25,7 @@ from phasegate.gates.vocabulary.identity import Actor
 from phasegate.gates.vocabulary.notices import FileAttachment, PortfolioReportReady
 from phasegate.gates.vocabulary.snapshots import ReportRunRecord
 from phasegate.usecases.guard import audit_name, permit, refusals_audited, stamp
+from phasegate.usecases.memo import Memo
 from phasegate.usecases.messages import org_notice
 from phasegate.usecases.result import UowFactory
 from phasegate.usecases.strategy import capacity_plan
@@ -38,19 +39,29 @@ def gate_report(
     now: datetime,
     template_id: str | None = None,
     reader: UowFactory | None = None,
+    memo: Memo | None = None,
+    version: str | None = None,
 ) -> GateAnalytics:
     """Per gate and template: outcome rates, first-time pass, decision latency against SLA, cycle time per
     stage, conditions closed on time and reviews opened automatically or by hand (``gates.analytics``).
 
-    ``reader``, when given, serves the reads (a page never waits for a writer); ``uow`` audits a refusal."""
+    ``reader``, when given, serves the reads (a page never waits for a writer); ``uow`` audits a refusal.
+    ``memo`` and ``version`` (a stamp read before this call, ``usecases.memo``) reuse the analytics computed
+    from the same committed state on the same day; who asks is checked on every call."""
     with (reader or uow)() as tx:
         permit(tx, actor, Act.READ, entity="report:gates")
         templates = [stored.template for stored in tx.templates.list_templates()]
         if template_id is not None and template_id not in {t.id for t in templates}:
             known = ", ".join(sorted({t.id for t in templates})) or "(none published)"
             raise InputError(f"--template: no template {template_id!r}; published templates are: {known}")
-        facts = tx.reports.gate_facts()
-    return gate_analytics(facts, templates=templates, today=now.date(), template_id=template_id)
+
+        def build() -> GateAnalytics:
+            facts = tx.reports.gate_facts()
+            return gate_analytics(facts, templates=templates, today=now.date(), template_id=template_id)
+
+        if memo is None or version is None:
+            return build()
+        return memo.get(("gate_report", version, now.date(), template_id), build, version=version)
 
 
 @refusals_audited(Act.READ)
@@ -62,25 +73,41 @@ def portfolio_report(
     now: datetime,
     reader: UowFactory | None = None,
     budget: str | None = None,
+    memo: Memo | None = None,
+    version: str | None = None,
+    with_maturity: bool = True,
 ) -> PortfolioReport:
     """The portfolio report of ``period`` (an ISO week ``2026-W48`` or a month ``2026-11``; ``gates.portfolio``),
     with the maturity score of the quarter the period ends in and, given a ``budget``, the proposed portfolio
     (within capacity too whenever a demand plan is recorded, as ``prioritise_portfolio`` by default).
 
-    ``reader``, when given, serves the reads (a page never waits for a writer); ``uow`` audits a refusal."""
+    ``reader``, when given, serves the reads (a page never waits for a writer); ``uow`` audits a refusal.
+    ``memo`` and ``version`` (a stamp read before this call, ``usecases.memo``) reuse the report computed from
+    the same committed state on the same day, with ``generated_at`` set to ``now``; who asks is checked on
+    every call. ``with_maturity=False`` leaves out the maturity score (the dashboard does not show it)."""
     parsed = parse_period(period)
     amount = parse_budget(budget) if budget is not None else None
     with (reader or uow)() as tx:
         permit(tx, actor, Act.READ, entity=f"report:portfolio/{parsed.label}")
-        templates = [stored.template for stored in tx.templates.list_templates()]
-        facts = tx.reports.portfolio_facts(parsed.start, parsed.end)
-        gate, extra = tx.reports.gate_facts(), tx.strategy.maturity_facts()
-        priorities = tx.strategy.priority_facts() if amount is not None else ()
-        plan = capacity_plan(tx, priorities, now.date()) if amount is not None else None
-    report = build_portfolio_report(facts, templates=templates, period=parsed, generated_at=now)
-    score = maturity(gate, extra, templates=templates, quarter=quarter_of(parsed.end), today=now.date())
-    proposal = prioritise(candidates_from(priorities), amount, plan) if amount is not None else None
-    return dataclasses.replace(report, maturity=score, prioritisation=proposal)
+
+        def build() -> PortfolioReport:
+            templates = [stored.template for stored in tx.templates.list_templates()]
+            facts = tx.reports.portfolio_facts(parsed.start, parsed.end)
+            priorities = tx.strategy.priority_facts() if amount is not None else ()
+            plan = capacity_plan(tx, priorities, now.date()) if amount is not None else None
+            report = build_portfolio_report(facts, templates=templates, period=parsed, generated_at=now)
+            score = None
+            if with_maturity:
+                gate, extra = tx.reports.gate_facts(), tx.strategy.maturity_facts()
+                score = maturity(gate, extra, templates=templates, quarter=quarter_of(parsed.end), today=now.date())
+            proposal = prioritise(candidates_from(priorities), amount, plan) if amount is not None else None
+            return dataclasses.replace(report, maturity=score, prioritisation=proposal)
+
+        if memo is None or version is None:
+            return build()
+        key = ("portfolio_report", version, now.date(), parsed.label, amount, with_maturity)
+        kept = memo.get(key, build, version=version)
+    return dataclasses.replace(kept, generated_at=now)
 
 
 class ReportSent(BaseModel):

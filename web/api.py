@@ -294,7 +294,7 @@ class ProjectDetail(BaseModel):
     )
 
 
-@router.get("/projects", responses=READ, tags=["projects"])
+@router.get("/projects", responses=READ, tags=["projects"], response_model=Page[ProjectSnapshot])
 def list_projects(
     _: Reader,
     rt: Runtime,
@@ -303,11 +303,20 @@ def list_projects(
     project_status: Annotated[ProjectStatus | None, Query(alias="status")] = None,
     stage: Annotated[str | None, Query(max_length=64, description="Only projects in this stage.")] = None,
     template: Annotated[str | None, Query(max_length=64, description="Only projects on this template.")] = None,
-) -> Page[ProjectSnapshot]:
-    """Projects by key, one page at a time (one indexed page query and a count)."""
+) -> Response:
+    """Projects by key, one page at a time (one indexed page query and a count).
+
+    The page's JSON is kept per committed state and query (``Runtime.pages``, keyed by ``Runtime.change_stamp``
+    read first): a client polling the list reads the database once per change. Who asks is checked every time."""
     query = ProjectQuery(status=project_status, stage_id=stage, template_id=template, limit=limit, offset=offset)
-    items, total = services.list_projects(uow=rt.reader, query=query)
-    return Page[ProjectSnapshot](items=items, total=total, limit=limit, offset=offset)
+    version = rt.change_stamp()  # before any read: what is kept is never older than its key
+
+    def page() -> bytes:
+        items, total = services.list_projects(uow=rt.reader, query=query)
+        return Page[ProjectSnapshot](items=items, total=total, limit=limit, offset=offset).model_dump_json().encode()
+
+    body = page() if version is None else rt.pages.get(("api_projects", version, query), page, version=version)
+    return Response(body, media_type="application/json")
 
 
 @router.post("/projects", status_code=status.HTTP_201_CREATED, responses=WRITE, tags=["projects"])

@@ -15,6 +15,7 @@ problem details (RFC 9457) instead, so the API router can raise them as the use 
 
 from __future__ import annotations
 
+import gc
 import importlib
 import importlib.util
 import logging
@@ -23,6 +24,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
@@ -104,8 +106,12 @@ def _page(request: Request, status: int, detail: str | None) -> Response:
     )
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """The app on ``settings`` (default: the environment); SecretKeyError when there is no usable secret key."""
+def create_app(settings: Settings | None = None, *, serving: bool = False) -> FastAPI:
+    """The app on ``settings`` (default: the environment); SecretKeyError when there is no usable secret key.
+
+    ``serving`` (``phasegate serve``, each of its workers): once started, the objects built so far (modules,
+    routes, templates) are moved out of the garbage collector's sight (``gc.freeze``), so its passes stay short
+    under load; tests build many apps in one process and keep the collector as it is."""
     secret_key(settings if settings is not None else Settings())  # approval links cannot be checked without it
     rt, owned = _runtime_for(settings)
 
@@ -113,6 +119,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # Blocking request work (SQL, rendering) runs in this many threads at most (PHASEGATE_WEB_THREADS).
+        anyio.to_thread.current_default_thread_limiter().total_tokens = rt.settings.web_threads
+        if serving:
+            gc.collect()
+            gc.freeze()
         yield
         try:
             ledger.flush(rt.uow, now=utc_now())  # the refusals counted but not yet written
@@ -222,5 +233,10 @@ def run_server(*, host: str, port: int) -> None:
     import uvicorn
 
     uvicorn.run(
-        create_app(), host=host, port=port, log_level="info", proxy_headers=True, log_config=uvicorn_log_config()
+        create_app(serving=True),
+        host=host,
+        port=port,
+        log_level="info",
+        proxy_headers=True,
+        log_config=uvicorn_log_config(),
     )

@@ -39,6 +39,7 @@ from phasegate.models.keys import secret_key
 from phasegate.models.settings import Settings
 from phasegate.notifications.links import EXPIRED, STALE_EVIDENCE, ApprovalClaim, read_approval_token
 from phasegate.usecases import approvals, people, services
+from phasegate.usecases.result import UowFactory
 from phasegate.web import csrf, store
 from phasegate.web.refusals import audit_refusal
 
@@ -123,16 +124,35 @@ def refuse_csrf(rt: Runtime, link: Link, *, request: Request, now: datetime) -> 
     audit_refusal(request, rt.uow, action=csrf.REFUSED, entity="approval_link", payload=payload, now=now)
 
 
-def open_link(rt: Runtime, token: str, *, method: str, now: datetime, request: Request | None = None) -> Link:
-    """Check the signature, expiry, round and approver; audit and raise LinkRefusedError when any fails."""
-    digest = store.token_hash(token)
+def check_token(
+    rt: Runtime, token: str, *, method: str, now: datetime, request: Request | None = None
+) -> ApprovalClaim:
+    """The link's claim when its signature and expiry check out (no database read); else audit and raise
+    LinkRefusedError. A page that reuses what it read of the round (``web.pages``) still calls this every time."""
     try:
-        claim = read_approval_token(secret_of(rt.settings), token, now=now)
+        return read_approval_token(secret_of(rt.settings), token, now=now)
     except PermissionDeniedError as err:
-        refuse(rt, code=err.code, method=method, digest=digest, now=now, request=request)
+        refuse(rt, code=err.code, method=method, digest=store.token_hash(token), now=now, request=request)
         raise LinkRefusedError(str(err), code=err.code, status=410 if err.code == EXPIRED else 403) from None
+
+
+def open_link(
+    rt: Runtime,
+    token: str,
+    *,
+    method: str,
+    now: datetime,
+    request: Request | None = None,
+    reader: UowFactory | None = None,
+) -> Link:
+    """Check the signature, expiry, round and approver; audit and raise LinkRefusedError when any fails.
+
+    The round is read through ``reader`` (default: a read-only unit of work; the page's shared read when given):
+    opening a link never takes the write lock."""
+    digest = store.token_hash(token)
+    claim = check_token(rt, token, method=method, now=now, request=request)
     try:
-        current = services.get_round(UUID(claim.round_id), uow=rt.uow)
+        current = services.get_round(UUID(claim.round_id), uow=reader or rt.reader)
     except (ValueError, NotFoundError):
         refuse(rt, code=UNKNOWN_ROUND, method=method, digest=digest, now=now, request=request)
         raise LinkRefusedError("approval link: no such round", code=UNKNOWN_ROUND, status=404) from None
@@ -142,8 +162,9 @@ def open_link(rt: Runtime, token: str, *, method: str, now: datetime, request: R
     return Link(token=token, digest=digest, claim=claim, current=current)
 
 
-def link_used(rt: Runtime, link: Link) -> bool:
-    return store.link_used(rt.sessions, link.digest)
+def link_used(rt: Runtime, link: Link, sessions: store.Sessions | None = None) -> bool:
+    """Whether the link's vote is on record (read-only: ``mark_link_used`` checks again as it writes)."""
+    return store.link_used(sessions or rt.read_sessions, link.digest)
 
 
 def blocker(link: Link, used: bool) -> str | None:

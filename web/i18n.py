@@ -328,6 +328,12 @@ STRINGS = Catalog(
         "any_band": Text("Any band", "全部颜色"),
         "filter": Text("Filter", "筛选"),
         "rows_shown": Text("rows shown", "行已显示"),
+        "report_rows_capped": Text(
+            "The first {shown} of {total} projects are shown; every row is in the downloads:",
+            "此处显示 {total} 个项目中的前 {shown} 个；完整数据请下载：",
+        ),
+        "report_xlsx_of_period": Text("this report as XLSX", "本报告（XLSX）"),
+        "table_csv_today": Text("the portfolio table as it stands now, CSV", "当前项目组合表（CSV）"),
         "prioritisation": terms.PRIORITISATION,
         "prio_budget": Text("Budget available", "可用预算"),
         "prio_enter_budget": Text(

@@ -7,6 +7,7 @@ an approval link may do from ``web.approval``. Blocking work (SQL, the vote) run
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -26,8 +27,9 @@ from phasegate.gates.vocabulary.errors import (
 )
 from phasegate.gates.vocabulary.identity import AuthMethod
 from phasegate.models.keys import secret_key
+from phasegate.models.one_read import OneRead
 from phasegate.usecases import approvals
-from phasegate.web import approval, csrf, i18n, session, views
+from phasegate.web import approval, csrf, i18n, session, store, views
 
 TEMPLATES = Path(__file__).parent / "templates"
 STALE_CODES = frozenset({"vote.evidence_changed", "vote.evidence_mismatch"})
@@ -119,6 +121,7 @@ def dashboard(request: Request) -> HTMLResponse:
 
     rt = runtime_of(request)
     now = utc_now()
+    version = rt.change_stamp()  # before any read: what is kept is never older than its key
     try:
         table = dashboard_table(request)
     except InputError as err:
@@ -129,7 +132,12 @@ def dashboard(request: Request) -> HTMLResponse:
         return render(request, "message.html", status=403, title_key="forbidden_title", body_key=None, detail=str(err))
     locale = i18n.pick_locale(request)
     return render(
-        request, "dashboard.html", p=views.portfolio(rt, now), now=now, rw=lambda key: word(locale, key), **table
+        request,
+        "dashboard.html",
+        p=views.portfolio(rt, now, version=version),
+        now=now,
+        rw=lambda key: word(locale, key),
+        **table,
     )
 
 
@@ -170,6 +178,30 @@ def _refused(request: Request, err: approval.LinkRefusedError) -> HTMLResponse:
     return message_page(request, status=err.status, title="refused_title", body=body)
 
 
+@dataclass(frozen=True)
+class _Shown:
+    """What an approval page shows of the database: the link with its round, whether the link was used, the
+    packet and the approver's language (only the link for a stale one: the page just says so)."""
+
+    link: approval.Link
+    used: bool = False
+    packet: views.Packet | None = None
+    person_locale: str | None = None
+
+
+def _shown(rt: Runtime, link: approval.Link, read: OneRead | None = None) -> _Shown:
+    """Read what the page shows; ``read`` (one shared read-only transaction) serves every read when given."""
+    if link.stale:
+        return _Shown(link)
+    reader = read.uow if read is not None else rt.reader
+    sessions = read.sessions if read is not None else rt.read_sessions
+    used = approval.link_used(rt, link, sessions)
+    packet = views.packet(rt, link.current, reader=reader, sessions=sessions)
+    with reader() as tx:
+        person = tx.people.get_person(link.claim.approver_id)
+    return _Shown(link, used, packet, person.locale if person else None)
+
+
 def _approval_page(
     request: Request,
     rt: Runtime,
@@ -178,17 +210,15 @@ def _approval_page(
     status: int = 200,
     error: str | None = None,
     form: Mapping[str, Any] | None = None,
+    shown: _Shown | None = None,
 ) -> HTMLResponse:
-    if link.stale:
+    """The packet and the form, from ``shown`` when the caller has read it (else read here)."""
+    shown = shown if shown is not None else _shown(rt, link)
+    if link.stale or shown.packet is None:
         approval.refuse_stale(rt, link, request=request, now=utc_now())
         return message_page(request, status=409, title="stale_title", body="stale_body")
-    used = approval.link_used(rt, link)
-    why_not = approval.blocker(link, used)
-    packet = views.packet(rt, link.current)
-    person_locale = None
-    with rt.uow() as tx:
-        person = tx.people.get_person(link.claim.approver_id)
-        person_locale = person.locale if person else None
+    packet = shown.packet
+    why_not = approval.blocker(link, shown.used)
     token = cookie = None
     if why_not is None:
         token, cookie = csrf.issue(request, approval.secret_of(rt.settings), link.digest)
@@ -196,7 +226,7 @@ def _approval_page(
         request,
         "approve.html",
         status=status,
-        person_locale=person_locale,
+        person_locale=shown.person_locale,
         pk=packet,
         link=link,
         approver_name=packet.names.get(link.claim.approver_id, link.claim.approver_id),
@@ -216,13 +246,28 @@ def _approval_page(
 
 @router.get("/approve/{token}", response_class=HTMLResponse)
 def approval_get(request: Request, token: str) -> HTMLResponse:
-    """Show the packet and, when this person may vote now, the form. Changes nothing about the round."""
+    """Show the packet and, when this person may vote now, the form. Changes nothing about the round.
+
+    Everything the page shows of the database is read in one read-only transaction (``models.one_read``), once
+    per committed state and link (``Runtime.packets``, keyed by ``Runtime.change_stamp`` read first); the
+    signature and expiry are checked, and refusals audited, on every request."""
     rt = runtime_of(request)
+    now = utc_now()
+    version = rt.change_stamp()  # before any read: what is kept is never older than its key
+
+    def opened() -> _Shown:
+        with OneRead(rt.read_sessions) as read:
+            link = approval.open_link(rt, token, method="GET", now=now, request=request, reader=read.uow)
+            return _shown(rt, link, read)
+
     try:
-        link = approval.open_link(rt, token, method="GET", now=utc_now(), request=request)
+        approval.check_token(rt, token, method="GET", now=now, request=request)
+        shown = (
+            opened() if version is None else rt.packets.get((version, store.token_hash(token)), opened, version=version)
+        )
     except approval.LinkRefusedError as err:
         return _refused(request, err)
-    return _approval_page(request, rt, link)
+    return _approval_page(request, rt, shown.link, shown=shown)
 
 
 def _form_dict(raw: Any) -> dict[str, Any]:

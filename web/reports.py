@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request
+from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, Response
 
@@ -50,11 +51,24 @@ def acting_reader(request: Request) -> Actor:
     return person_actor(me.person_id, method=me.method, uow=rt.uow, now=utc_now(), reader=rt.reader)
 
 
-def _report(request: Request, period: str | None) -> PortfolioReport:
+def _report(
+    request: Request, period: str | None, *, version: str | None, with_maturity: bool = True
+) -> PortfolioReport:
+    """The report of ``period`` (default this week); with a ``version`` (``Runtime.change_stamp``, read before),
+    the one this process computed from the same committed state today, if any (``usecases.memo``)."""
     rt = runtime_of(request)
     now = utc_now()
     chosen = parse_period(period, field="period").label if period else week_of(now.date()).label  # names ?period=
-    return services.portfolio_report(period=chosen, actor=acting_reader(request), uow=rt.uow, now=now, reader=rt.reader)
+    return services.portfolio_report(
+        period=chosen,
+        actor=acting_reader(request),
+        uow=rt.uow,
+        now=now,
+        reader=rt.reader,
+        memo=rt.memo,
+        version=version,
+        with_maturity=with_maturity,
+    )
 
 
 def _problem(request: Request, err: Exception) -> HTMLResponse:
@@ -72,27 +86,52 @@ async def guarded(request: Request, work: Callable[[], T]) -> T | HTMLResponse:
 
 @router.get("/reports", response_class=HTMLResponse)
 async def reports_page(request: Request) -> Response:
+    """Charts, the first ``SHOWN`` portfolio rows (the downloads carry them all), the period's tables and gate
+    analytics. What follows from one committed state (the report, charts, tables, analytics) is computed once
+    per process and language (``usecases.memo``); who reads is checked on every request."""
     period = request.query_params.get("period") or None
     locale = i18n.pick_locale(request)
     rt = runtime_of(request)
 
     def build() -> dict[str, Any]:
-        from phasegate.notifications.portfolio.charts import render_charts
-        from phasegate.notifications.portfolio.document import report_font
-        from phasegate.notifications.portfolio.html import chart_markup
+        version = rt.change_stamp()  # before any read: what is kept is never older than its key
+        actor = acting_reader(request)
+        report = _report(request, period, version=version)
+        gates = services.gate_report(
+            actor=actor, uow=rt.uow, now=utc_now(), reader=rt.reader, memo=rt.memo, version=version
+        )
+        font = rt.settings.report_font
 
-        report = _report(request, period)
-        gates = services.gate_report(actor=acting_reader(request), uow=rt.uow, now=utc_now(), reader=rt.reader)
-        charts = render_charts(report, locale, font=report_font(locale, rt.settings.report_font))
-        return {
-            "report": report,
-            "charts": [(c.name, c.title, chart_markup(c)) for c in charts],
-            "portfolio": portfolio_table(report, locale),
-            "decisions": decisions_table(report, locale),
-            "exceptions": exceptions_table(report, locale),
-            "risks": risks_table(report, locale),
-            "gates": gates,
-        }
+        def shown() -> dict[str, Any]:
+            from phasegate.notifications.portfolio.charts import render_charts
+            from phasegate.notifications.portfolio.document import report_font
+            from phasegate.notifications.portfolio.html import chart_markup
+            from phasegate.web.pages import ENV
+
+            charts = render_charts(report, locale, font=report_font(locale, font))
+            first = dataclasses.replace(report, rows=report.rows[:SHOWN])
+            words = i18n.words(locale)
+
+            def table(name: str, data: Any) -> Markup:
+                html = ENV.get_template("_report_table.html").render(id=f"report-{name}", data=data, t=words)
+                return Markup(html)
+
+            return {
+                "charts": [(c.name, c.title, chart_markup(c)) for c in charts],
+                "portfolio": table("portfolio", portfolio_table(first, locale)),
+                "portfolio_total": len(report.rows),
+                "portfolio_shown": min(SHOWN, len(report.rows)),
+                "decisions": table("decisions", decisions_table(report, locale)),
+                "exceptions": table("exceptions", exceptions_table(report, locale)),
+                "risks": table("risks", risks_table(report, locale)),
+            }
+
+        if version is None:
+            page = shown()
+        else:
+            key = ("reports_page", version, utc_now().date(), report.period.label, locale, font)
+            page = rt.memo.get(key, shown, version=version)
+        return {"report": report, "gates": gates} | page
 
     built = await guarded(request, build)
     if isinstance(built, HTMLResponse):
@@ -112,7 +151,7 @@ async def report_download(request: Request, fmt: str) -> Response:
 
     def build() -> Any:
         return render_report(
-            _report(request, request.query_params.get("period") or None),
+            _report(request, request.query_params.get("period") or None, version=rt.change_stamp()),
             fmt,
             locale,
             font_setting=rt.settings.report_font,
@@ -134,10 +173,11 @@ async def table_download(request: Request, fmt: str) -> Response:
     if fmt not in TABLE_DOWNLOADS:
         return _problem(request, InputError(f"format: {fmt!r}; use one of: {', '.join(TABLE_DOWNLOADS)}"))
     locale = i18n.pick_locale(request)
+    rt = runtime_of(request)
 
     def build() -> tuple[bytes, str]:
         query = parse_query(request.query_params)
-        report = _report(request, None)
+        report = _report(request, None, version=rt.change_stamp(), with_maturity=False)
         selected = dataclasses.replace(report, rows=tuple(select_rows(report.rows, query)))
         table = portfolio_table(selected, locale)
         if fmt == "csv":
@@ -155,14 +195,35 @@ async def table_download(request: Request, fmt: str) -> Response:
 
 
 def dashboard_table(request: Request) -> dict[str, Any]:
-    """What the dashboard's portfolio table shows (called in the thread pool by the dashboard route)."""
+    """What the dashboard's portfolio table shows (called in the thread pool by the dashboard route).
+
+    The rows' HTML is rendered once per committed state, day, query and language (``usecases.memo``): 500 rows
+    of bands and links cost more to render than everything else on the page."""
     query = parse_query(request.query_params)
-    report = _report(request, None)
-    rows = select_rows(report.rows, query)
+    rt = runtime_of(request)
+    locale = i18n.pick_locale(request)
+    version = rt.change_stamp()  # before any read: what is kept is never older than its key
+    report = _report(request, None, version=version, with_maturity=False)
+
+    def body() -> tuple[Markup, int]:
+        from phasegate.web.pages import ENV
+
+        rows = select_rows(report.rows, query)
+        html = ENV.get_template("_portfolio_rows.html").render(
+            table_rows=rows[:SHOWN], t=i18n.words(locale), zh=locale == "zh-CN", rw=lambda key: word(locale, key)
+        )
+        return Markup(html), len(rows)
+
+    if version is None:
+        table_body, total = body()
+    else:
+        key = ("dashboard_rows", version, utc_now().date(), report.period.label, query, locale)
+        table_body, total = rt.memo.get(key, body, version=version)
     monitor = Counter(r.rag_overall for r in report.rows if r.status == "active")
     return {
-        "table_rows": rows[:SHOWN],
-        "table_total": len(rows),
+        "table_body": table_body,
+        "table_shown_rows": min(total, SHOWN),
+        "table_total": total,
         "table_query": query,
         "table_shown": SHOWN,
         "monitor_bands": monitor,

@@ -9,6 +9,8 @@ use cases; nothing here changes a project, a round or a vote.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -21,6 +23,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from phasegate.gates.vocabulary.snapshots import RoundSnapshot
 from phasegate.models import tables as t
+
+Sessions = Callable[[], AbstractContextManager[Session]]
+"""A session factory (``sessionmaker``), or one shared read's (``models.one_read.OneRead.sessions``)."""
 
 
 def token_hash(token: str) -> str:
@@ -35,7 +40,7 @@ class StoredReview:
     created_at: datetime
 
 
-def review(sessions: sessionmaker[Session], current: RoundSnapshot) -> StoredReview | None:
+def review(sessions: Sessions, current: RoundSnapshot) -> StoredReview | None:
     """The stored evaluation behind the round's *current* evidence.
 
     A round keeps the id of the review that opened it; when its evidence is refreshed the new evaluation is
@@ -59,7 +64,7 @@ def review(sessions: sessionmaker[Session], current: RoundSnapshot) -> StoredRev
     return None if row is None else StoredReview(evaluation=row[0], evidence=row[1], created_at=row[2])
 
 
-def link_used(sessions: sessionmaker[Session], digest: str) -> bool:
+def link_used(sessions: Sessions, digest: str) -> bool:
     with sessions() as session:
         return session.get(t.UsedApprovalLink, digest) is not None
 
@@ -83,7 +88,7 @@ def mark_link_used(
     return True
 
 
-def baseline_periods(sessions: sessionmaker[Session], key: str) -> list[tuple[date, Decimal]]:
+def baseline_periods(sessions: Sessions, key: str) -> list[tuple[date, Decimal]]:
     with sessions() as session:
         rows = session.execute(
             select(t.BaselinePeriod.period_end, t.BaselinePeriod.planned_value)

@@ -32,6 +32,7 @@ from phasegate.gates.vocabulary.template import LifecycleTemplate
 from phasegate.gates.vocabulary.tolerance import ToleranceException
 from phasegate.models.audit_store import iter_audit
 from phasegate.usecases import approvals, services
+from phasegate.usecases.result import UowFactory
 from phasegate.web import store
 from phasegate.web.chart import Point, evm_chart
 
@@ -116,27 +117,33 @@ class Packet:
     evidence_moved: bool = False
 
 
-def packet(rt: Runtime, current: RoundSnapshot) -> Packet:
-    stored = store.review(rt.read_sessions, current)
+def packet(
+    rt: Runtime, current: RoundSnapshot, *, reader: UowFactory | None = None, sessions: store.Sessions | None = None
+) -> Packet:
+    """The round's packet; ``reader`` and ``sessions`` (the page's one shared read, ``models.one_read``) serve
+    every read, by default each its own read-only transaction."""
+    reader = reader or rt.reader
+    sessions = sessions or rt.read_sessions
+    stored = store.review(sessions, current)
     if stored is None:
         raise PhasegateError(f"round {current.id} has no stored review", code="round.no_review")
     evaluation = Evaluation.model_validate(stored.evaluation)
     evidence = GateEvidence.model_validate(stored.evidence)
-    view = services.project_view(current.project_key, uow=rt.reader)
+    view = services.project_view(current.project_key, uow=reader)
     project = view.project
-    template = services.get_template(project.template_id, project.template_version, uow=rt.reader).template
+    template = services.get_template(project.template_id, project.template_version, uow=reader).template
     gate = template.gate(current.gate_id)
     figures = compute(evidence.evm) if evidence.evm is not None else None
     bands = (rag_band(figures.cpi), rag_band(figures.spi)) if figures is not None else ("unknown", "unknown")
-    data = services.project_data(project.key, uow=rt.reader)
-    periods = store.baseline_periods(rt.read_sessions, project.key)
+    data = services.project_data(project.key, uow=reader)
+    periods = store.baseline_periods(sessions, project.key)
     bac = evidence.evm.bac if evidence.evm is not None else evidence.budget
     chart = evm_chart(chart_points(data.evm_history, periods, until=evidence.as_of), title="PV / EV / AC", bac=bac)
     live = [r for r in evidence.risks if r.status == "open"]
     risks = sorted(live, key=lambda r: (-r.score, r.id))[:TOP_RISKS]
     scorecard = summarize(gate.scorecard, evidence.scores) if gate is not None and gate.scorecard else None
     state = approvals.round_tally(current)
-    names = _names(rt, {*current.approvers, *(v.signer_id for v in current.live_votes)})
+    names = _names(reader, {*current.approvers, *(v.signer_id for v in current.live_votes)})
     return Packet(
         project=project,
         template=template,
@@ -154,14 +161,14 @@ def packet(rt: Runtime, current: RoundSnapshot) -> Packet:
         waiting=state.next_up or state.pending,
         explanation=state.explanation,
         explanation_zh=state.explanation_zh,
-        conditions=approvals.list_conditions(uow=rt.reader, project_key=project.key, status="open"),
+        conditions=approvals.list_conditions(uow=reader, project_key=project.key, status="open"),
         names=names,
         evidence_moved=project.evidence_version != current.evidence_version,
     )
 
 
-def _names(rt: Runtime, ids: set[str]) -> dict[str, str]:
-    with rt.reader() as tx:
+def _names(reader: UowFactory, ids: set[str]) -> dict[str, str]:
+    with reader() as tx:
         return {person_id: person.name for person_id, person in tx.people.get_people(ids).items()}
 
 
@@ -229,7 +236,18 @@ class Portfolio:
     decisions: list[store.RecentDecision]
 
 
-def portfolio(rt: Runtime, now: datetime) -> Portfolio:
+@dataclass(frozen=True)
+class _Summary:
+    """The part of the dashboard read from every project (counts, bands, the watch list)."""
+
+    total: int
+    funnels: list[Funnel]
+    budget_bands: Counter[str]
+    schedule_bands: Counter[str]
+    watch: list[RagRow]
+
+
+def _summary(rt: Runtime) -> _Summary:
     projects, _ = services.list_projects(uow=rt.reader)
     templates = {(s.template.id, s.template.version): s.template for s in services.list_templates(uow=rt.reader)}
     by_template: dict[str, tuple[LifecycleTemplate, Counter[str], Counter[str]]] = {}
@@ -268,14 +286,26 @@ def portfolio(rt: Runtime, now: datetime) -> Portfolio:
             watch.append(RagRow(key, names[key], report.as_of, budget, schedule))
     order = {"red": 0, "amber": 1, "unknown": 2, "green": 3}
     watch.sort(key=lambda r: (min(order[r.budget], order[r.schedule]), r.key))
+    return _Summary(len(projects), funnels, budget_bands, schedule_bands, watch[:RAG_LIST])
+
+
+def portfolio(rt: Runtime, now: datetime, *, version: str | None = None) -> Portfolio:
+    """The dashboard's summary; with a ``version`` (``Runtime.change_stamp``, read before), the counts and bands
+    this process computed from the same committed state are reused. Rounds, their ages and overdue conditions
+    are read on every request (few rows; they depend on the time of day)."""
+    summary = (
+        _summary(rt)
+        if version is None
+        else rt.memo.get(("dashboard_summary", version), lambda: _summary(rt), version=version)
+    )
     today = now.date()
     overdue = [c for c in approvals.list_conditions(uow=rt.reader, status="open") if c.due_on < today]
     return Portfolio(
-        total=len(projects),
-        funnels=funnels,
-        budget_bands=budget_bands,
-        schedule_bands=schedule_bands,
-        watch=watch[:RAG_LIST],
+        total=summary.total,
+        funnels=summary.funnels,
+        budget_bands=summary.budget_bands,
+        schedule_bands=summary.schedule_bands,
+        watch=summary.watch,
         pending=pending_rows(approvals.list_rounds(uow=rt.reader, pending_only=True), now),
         overdue_conditions=sorted(overdue, key=lambda c: c.due_on),
         decisions=store.recent_decisions(rt.read_sessions),

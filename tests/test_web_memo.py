@@ -1,0 +1,127 @@
+"""The portfolio pages reuse what one web process computed from a committed state (``usecases.memo`` keyed by
+``models.change_stamp``), and never show a state older than the database's: a write by another connection
+(the CLI, a flow, a worker) shows on the next request, on SQLite and PostgreSQL.
+
+LATE is the project of tests/test_monitor_time_risk.py, scanned on two evenings (time amber), then on a third by
+another connection (time red, one exception), while a new project is created there too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from phasegate.gates.vocabulary.commands import AddPerson
+from phasegate.gates.vocabulary.identity import SYSTEM_ACTOR, OrgRole
+from phasegate.models.change_stamp import change_stamp
+from phasegate.models.db import make_engine
+from phasegate.models.settings import Settings
+from phasegate.models.tokens import create_token
+from phasegate.models.uow import SqlUnitOfWork
+from phasegate.usecases import services
+from phasegate.usecases.memo import Memo
+from phasegate.web.app import create_app
+from tests.conftest import TEST_AUDIT_KEY
+from tests.signin import give_password, sign_in
+from tests.test_monitor_time_risk import Env, seeded
+
+
+def _row(html: str, marker: str) -> str:
+    start = html.index(marker)
+    return html[start : html.index("</tr>", start)]
+
+
+def _time_cell(row: str) -> str:
+    cells = row[row.index('data-dimension="time"') :]
+    return cells[: cells.index('data-dimension="cost"')]
+
+
+def _scan_on(env: Env, day: int) -> None:
+    env.at = datetime(2026, 3, day, 18, 0, tzinfo=UTC)
+    env.report("LATE", date(2026, 3, day), ev=100)
+    env.scan("LATE")
+
+
+@pytest.fixture
+def env(db_url: str) -> Iterator[Env]:
+    e = seeded(db_url)
+    e.project("LATE")
+    e.risks("LATE", ("R1", 4, 4, "open"))
+    for day in (16, 17):
+        _scan_on(e, day)
+    services.add_person(
+        AddPerson(id="vic", name="Vic Viewer", email="vic@example.com", roles=frozenset({OrgRole.VIEWER})),
+        uow=e.uow,
+        now=e.now(),
+        actor=SYSTEM_ACTOR,
+    )
+    give_password(e.sessions, "vic")  # keys the audit chain (TEST_AUDIT_KEY): what follows is signed too
+    e.uow = lambda: SqlUnitOfWork(e.sessions, audit_key=TEST_AUDIT_KEY)  # type: ignore[method-assign]
+    try:
+        yield e
+    finally:
+        e.engine.dispose()
+
+
+@pytest.fixture
+def client(db_url: str, env: Env, tmp_path: Path) -> Iterator[TestClient]:
+    settings = Settings(database_url=db_url, home=tmp_path / "home", public_url="http://testserver")
+    with TestClient(create_app(settings)) as c:
+        assert sign_in(c, "vic").status_code == 303
+        yield c
+
+
+def test_the_dashboard_and_reports_show_a_write_made_elsewhere_on_the_next_request(
+    env: Env, client: TestClient
+) -> None:
+    memo: Memo = client.app.state.runtime.memo  # type: ignore[attr-defined]
+    first = client.get("/?lang=en").text
+    assert "rag-amber" in _time_cell(_row(first, 'data-key="LATE"')) and 'data-key="NEW"' not in first
+    assert '#tolerances">1</a>' not in _row(first, 'data-key="LATE"')
+    kept = len(memo)
+    assert kept > 0, "the dashboard kept nothing: the memo is not in use and this test proves nothing"
+    assert client.get("/?lang=en").text == first and len(memo) == kept  # same state: reused, nothing added
+    assert 'id="report-portfolio"' in client.get("/reports?lang=en").text
+
+    _scan_on(env, 18)  # another connection: time turns red and raises an exception
+    env.project("NEW")
+
+    after = client.get("/?lang=en").text
+    late = _row(after, 'data-key="LATE"')
+    assert "rag-red" in _time_cell(late) and "rag-amber" not in _time_cell(late)
+    assert '#tolerances">1</a>' in late and 'data-key="NEW"' in after
+    assert 'data-key="LATE"' in client.get("/?band=red").text
+    report = client.get("/reports?lang=en").text
+    assert ">NEW<" in report[report.index('id="report-portfolio"') :]
+
+
+def test_the_api_project_list_shows_a_project_created_elsewhere_on_the_next_request(
+    env: Env, client: TestClient
+) -> None:
+    with env.sessions() as session, session.begin():
+        _, token = create_token(session, "vic", "viewer", env.now(), audit_key=TEST_AUDIT_KEY)
+    auth = {"Authorization": f"Bearer {token}"}
+    first = client.get("/api/v1/projects", headers=auth).json()
+    assert [p["key"] for p in first["items"]] == ["LATE"] and first["total"] == 1
+    assert client.get("/api/v1/projects", headers=auth).json() == first
+    pages: Memo = client.app.state.runtime.pages  # type: ignore[attr-defined]
+    assert len(pages) > 0, "the list kept nothing: the memo is not in use and this test proves nothing"
+    env.project("NEW")
+    after = client.get("/api/v1/projects", headers=auth).json()
+    assert [p["key"] for p in after["items"]] == ["LATE", "NEW"] and after["total"] == 2
+
+
+def test_the_stamp_moves_with_every_commit_and_only_then(db_url: str, env: Env) -> None:
+    engine = make_engine(db_url)
+    try:
+        before = change_stamp(engine)
+        assert before is not None and change_stamp(engine) == before
+        env.project("NEW")
+        after = change_stamp(engine)
+        assert after is not None and after != before
+    finally:
+        engine.dispose()
