@@ -266,6 +266,7 @@ def team(db_url: str, tmp_path: Path) -> Iterator[Team]:
             assert time.monotonic() < deadline, (tmp_path / "serve.log").read_text()
             time.sleep(0.2)
         yield Team(db_url=db_url, url=url, tokens=tokens, root=tmp_path)
+        children = _children(process.pid)  # e.g. the temporary Prefect server a vote applied in-process started
     finally:
         process.terminate()
         try:
@@ -274,6 +275,38 @@ def team(db_url: str, tmp_path: Path) -> Iterator[Team]:
             process.kill()
             process.wait()
         log.close()
+    # Stopped as systemd or a container stops it (SIGTERM): a clean exit that leaves nothing running behind.
+    assert process.returncode == 0, (tmp_path / "serve.log").read_text()[-3000:]
+    deadline = time.monotonic() + 20
+    while _running(children) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _running(children), f"phasegate serve left processes behind: {_running(children)}"
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (read from /proc: no library needed on Linux)."""
+    found = []
+    for stat_file in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat_file.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # ended while we looked
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat_file.parent.name))
+    return found
+
+
+def _running(pids: list[int]) -> list[int]:
+    """Those of ``pids`` still alive (a zombie nobody reaped has ended)."""
+    alive = []
+    for pid in pids:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != "Z":
+            alive.append(pid)
+    return alive
 
 
 def test_login_is_checked_before_it_is_stored_and_logout_forgets_it(team: Team) -> None:

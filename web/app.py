@@ -228,10 +228,24 @@ def create_app(settings: Settings | None = None, *, serving: bool = False) -> Fa
     return app
 
 
+def _stop_on_sigterm(signum: int, frame: object) -> None:
+    """A SIGTERM (systemd, a container, ``kill``) ends ``phasegate serve`` as a normal exit, status 0.
+
+    Why: uvicorn shuts down gracefully on it, then raises the signal again under the handler it found. With
+    the default handler the process dies by the signal and skips its exit handlers, so the temporary Prefect
+    server a deciding vote started in this process (no served deployments) would be left running, orphaned,
+    after every stop. Raising SystemExit here lets Prefect's own exit handler stop it.
+    """
+    raise SystemExit(0)
+
+
 def run_server(*, host: str, port: int) -> None:
     """``phasegate serve``: the app under uvicorn, its access log showing ``/approve/[redacted]`` for tokens."""
+    import signal
+
     import uvicorn
 
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
     uvicorn.run(
         create_app(serving=True),
         host=host,
