@@ -12,11 +12,11 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-import psycopg
 import pytest
 from sqlalchemy import event, func, select
 from sqlalchemy.exc import IntegrityError
 
+from bench.peers.phasegate_gate import counting_cursor
 from phasegate.gates.vocabulary.commands import AddPerson, CastVote, Delegate, RecordCost, RequestReview
 from phasegate.gates.vocabulary.enums import BallotKind, Decision, ProjectStatus, Recommendation, RoundStatus
 from phasegate.gates.vocabulary.errors import ConflictError, InputError, PermissionDeniedError
@@ -448,7 +448,7 @@ class Statements:
     def __init__(self, env: Env) -> None:
         self.count = 0
         if env.engine.dialect.name == "postgresql":
-            counting = _counting_cursor(self._seen)
+            counting = counting_cursor(self._seen)
             event.listen(env.engine, "checkout", lambda dbapi, *_: setattr(dbapi, "cursor_factory", counting))
         else:
             event.listen(env.engine, "before_cursor_execute", self._seen)
@@ -460,19 +460,6 @@ class Statements:
         before = self.count
         act()
         return self.count - before
-
-
-def _counting_cursor(seen: Callable[[], None]) -> type[psycopg.Cursor[Any]]:
-    class CountingCursor(psycopg.Cursor[Any]):
-        def execute(self, *args: Any, **kwargs: Any) -> Any:
-            seen()
-            return super().execute(*args, **kwargs)
-
-        def executemany(self, *args: Any, **kwargs: Any) -> None:
-            seen()
-            super().executemany(*args, **kwargs)
-
-    return CountingCursor
 
 
 def test_a_round_runs_a_fixed_budget_of_statements_per_step(env: Env) -> None:

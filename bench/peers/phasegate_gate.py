@@ -80,7 +80,7 @@ class Phasegate:
         # and executemany, so the statements phasegate sends on the driver connection itself (the audit lock and
         # head) count too. SQLite: every statement goes through SQLAlchemy, which reports each cursor execution.
         if engine.dialect.name == "postgresql":
-            counting = _counting_cursor(pg._count)
+            counting = counting_cursor(pg._count)
             event.listen(engine, "connect", lambda dbapi, _record: setattr(dbapi, "cursor_factory", counting))
         else:
             event.listen(engine, "before_cursor_execute", pg._count)
@@ -97,7 +97,9 @@ class Phasegate:
         bind.dispose()
 
 
-def _counting_cursor(seen: Callable[[], None]) -> type[psycopg.Cursor[Any]]:
+def counting_cursor(seen: Callable[[], None]) -> type[psycopg.Cursor[Any]]:
+    """A psycopg cursor class calling ``seen`` per statement sent: statements counted at the driver, with the
+    pool's pre-ping and the locks. tests/test_approvals.py counts its statement budget with it too."""
     class CountingCursor(psycopg.Cursor[Any]):
         def execute(self, *args: Any, **kwargs: Any) -> Any:
             seen()
