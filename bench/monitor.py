@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import insert  # noqa: E402
 
+from bench.peers.scratch import scratch_database  # noqa: E402
 from phasegate.models import tables as t  # noqa: E402
 from phasegate.models.db import make_engine  # noqa: E402
 from phasegate.models.schema import upgrade  # noqa: E402
@@ -119,22 +120,6 @@ def load(url: str, projects: int) -> None:
     engine.dispose()
 
 
-def _pg_database(name: str, *, drop: bool = False) -> str | None:
-    try:
-        import psycopg
-
-        with psycopg.connect(
-            host="127.0.0.1", user="postgres", dbname="postgres", autocommit=True, connect_timeout=3
-        ) as c:
-            c.execute(f'DROP DATABASE IF EXISTS "{name}"')
-            if not drop:
-                c.execute(f'CREATE DATABASE "{name}"')
-    except Exception as error:
-        print(f"# postgresql skipped: {error}".splitlines()[0])
-        return None
-    return f"postgresql+psycopg://postgres@127.0.0.1/{name}"
-
-
 def run(dialect: str, url: str, projects: int) -> None:
     from phasegate.flows.portfolio_monitor import portfolio_monitor_flow
     from phasegate.flows.runtime import runtime
@@ -185,12 +170,12 @@ def main() -> None:
             if dialect == "sqlite":
                 run("sqlite", f"sqlite:///{home / 'monitor.db'}", args.projects)
             elif dialect == "postgresql":
-                url = _pg_database("phasegate_bench_monitor")
+                url = scratch_database("phasegate_bench_monitor")
                 if url is not None:
                     try:
                         run("postgresql", url, args.projects)
                     finally:
-                        _pg_database("phasegate_bench_monitor", drop=True)
+                        scratch_database("phasegate_bench_monitor", drop=True)
 
 
 if __name__ == "__main__":

@@ -194,23 +194,6 @@ def _report(prefix: str, page: str, wall: float, latencies: list[float]) -> None
     sys.stdout.flush()
 
 
-def _pg_database(*, drop: bool = False) -> str | None:
-    """A fresh database on the local PostgreSQL server (None, with a note, when there is none)."""
-    import psycopg
-
-    try:
-        with psycopg.connect(
-            host="127.0.0.1", user="postgres", dbname="postgres", autocommit=True, connect_timeout=3
-        ) as connection:
-            connection.execute(f'DROP DATABASE IF EXISTS "{PG_DATABASE}" WITH (FORCE)')
-            if not drop:
-                connection.execute(f'CREATE DATABASE "{PG_DATABASE}"')
-    except psycopg.OperationalError as error:
-        print(f"# postgresql skipped: {error}".splitlines()[0])
-        return None
-    return f"postgresql+psycopg://postgres@127.0.0.1/{PG_DATABASE}"
-
-
 def _run(prefix: str, url: str, home: str, args: argparse.Namespace, extra_env: dict[str, str]) -> None:
     from tests.receivers import free_port
 
@@ -256,6 +239,8 @@ def main() -> None:
         parser.error(f"--pages: unknown {', '.join(unknown)}; use {', '.join(PAGES)}")
     extra_env = dict(item.split("=", 1) for item in args.env)
     sys.path.insert(0, str(ROOT))
+    from bench.peers.scratch import scratch_database
+
     print(f"portfolio_projects: {args.projects}")
     print(f"clients: {args.clients}")
     for dialect in args.dialects.split(","):
@@ -263,13 +248,13 @@ def main() -> None:
             if dialect == "sqlite":
                 _run("sqlite", f"sqlite:///{Path(home) / 'bench.db'}", home, args, extra_env)
             elif dialect == "postgresql":
-                url = _pg_database()
+                url = scratch_database(PG_DATABASE)
                 if url is None:
                     continue
                 try:
                     _run("postgresql", url, home, args, extra_env)
                 finally:
-                    _pg_database(drop=True)
+                    scratch_database(PG_DATABASE, drop=True)
             else:
                 parser.error(f"--dialects: unknown {dialect}; use sqlite, postgresql")
 
