@@ -12,7 +12,8 @@ from uuid import UUID
 
 from phasegate.flows.runtime import runtime
 from phasegate.gates.vocabulary.errors import PhasegateError
-from phasegate.usecases import services
+from phasegate.usecases.reviews import reviewable_gate
+from phasegate.usecases.rounds import get_round
 
 
 def decision_run_name(project_key: str, gate_id: str, decision: str | None) -> str:
@@ -23,7 +24,7 @@ def decision_run_name(project_key: str, gate_id: str, decision: str | None) -> s
 def round_run_name(round_id: str) -> str:
     """``decision_run_name`` of a round as the database has it; ``round <id>`` when there is no such round."""
     try:
-        current = services.get_round(UUID(round_id), uow=runtime().reader)
+        current = get_round(UUID(round_id), uow=runtime().reader)
     except (PhasegateError, ValueError):
         return f"round {round_id}"
     return decision_run_name(current.project_key, current.gate_id, current.decision)
@@ -32,7 +33,7 @@ def round_run_name(round_id: str) -> str:
 def review_run_name(project_key: str) -> str:
     """``ERP / ready-for-planning / review``; without the gate when the project cannot be reviewed now."""
     try:
-        gate_id = services.reviewable_gate(project_key, uow=runtime().reader)
+        gate_id = reviewable_gate(project_key, uow=runtime().reader)
     except PhasegateError:
         return f"{project_key} / review"
     return f"{project_key} / {gate_id} / review"

@@ -47,7 +47,7 @@ if TYPE_CHECKING:
     from phasegate.gates.vocabulary.commands import CastVote, RequestReview
     from phasegate.notifications.links import LinkSigner
     from phasegate.usecases.approvals import VoteResult
-    from phasegate.usecases.services import ReviewResult
+    from phasegate.usecases.reviews import ReviewResult
 
 logger = logging.getLogger(__name__)
 
@@ -220,9 +220,9 @@ class Runtime:
 
     def start_review(self, cmd: RequestReview, *, actor: Actor) -> ReviewResult:
         """Evaluate (recycle limit included), record, open the round or say why not; the caller reacts."""
-        from phasegate.usecases import services
+        from phasegate.usecases.reviews import start_review
 
-        return services.start_review(
+        return start_review(
             cmd,
             actor=actor,
             uow=self.uow,

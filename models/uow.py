@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 from uuid import uuid4
 
 from sqlalchemy import insert, select
@@ -30,15 +30,17 @@ from phasegate.models.repositories.conditions import SqlConditions
 from phasegate.models.repositories.delegations import SqlDelegations
 from phasegate.models.repositories.evidence import SqlEvidence
 from phasegate.models.repositories.lessons import SqlLessons
-from phasegate.models.repositories.monitoring import SqlMonitoring
 from phasegate.models.repositories.people import SqlPeople
 from phasegate.models.repositories.projects import SqlProjects
-from phasegate.models.repositories.reports import SqlReports
 from phasegate.models.repositories.resources import SqlResources
 from phasegate.models.repositories.reviews import SqlReviews
-from phasegate.models.repositories.strategy import SqlStrategy
 from phasegate.models.repositories.templates import SqlTemplates
-from phasegate.models.repositories.tolerances import SqlTolerances
+
+if TYPE_CHECKING:
+    from phasegate.models.repositories.monitoring import SqlMonitoring
+    from phasegate.models.repositories.reports import SqlReports
+    from phasegate.models.repositories.strategy import SqlStrategy
+    from phasegate.models.repositories.tolerances import SqlTolerances
 
 OrgRoute = Callable[[Sequence[str]], list[str]]
 """Organisation targets (Apprise URLs) for a set of tags, OR-ed: injected by entry points from the org config."""
@@ -73,12 +75,35 @@ class SqlUnitOfWork:
         self.delegations = SqlDelegations(session)
         self.conditions = SqlConditions(session)
         self.lessons = SqlLessons(session)
-        self.tolerances = SqlTolerances(session)
-        self.monitoring = SqlMonitoring(session)
-        self.reports = SqlReports(session)
-        self.strategy = SqlStrategy(session)
         self.resources = SqlResources(session)
         return self
+
+    # The portfolio-wide repositories, made when a use case asks: their modules (and the domain behind them: the
+    # report, tolerances, prioritisation) are imports every CLI command would otherwise pay for (they hold only
+    # the session, so one per use is as good as one per transaction).
+    @property
+    def tolerances(self) -> SqlTolerances:
+        from phasegate.models.repositories.tolerances import SqlTolerances
+
+        return SqlTolerances(self.session)
+
+    @property
+    def monitoring(self) -> SqlMonitoring:
+        from phasegate.models.repositories.monitoring import SqlMonitoring
+
+        return SqlMonitoring(self.session)
+
+    @property
+    def reports(self) -> SqlReports:
+        from phasegate.models.repositories.reports import SqlReports
+
+        return SqlReports(self.session)
+
+    @property
+    def strategy(self) -> SqlStrategy:
+        from phasegate.models.repositories.strategy import SqlStrategy
+
+        return SqlStrategy(self.session)
 
     def __exit__(self, *exc: object) -> None:
         self._audit.clear()

@@ -244,28 +244,59 @@ def test_audit_verify_detects_an_edited_entry(cli: Cli) -> None:
     assert "entry 3" in done.stderr
 
 
-def test_commands_that_run_no_flow_do_not_import_prefect(cli: Cli) -> None:
+def _loaded_modules(url: str, *args: str) -> set[str]:
+    """The modules a ``phasegate`` command (run in a fresh interpreter) had imported when it ended."""
     probe = (
         "import sys\nfrom phasegate.flows.cli import main\nsys.argv = ['phasegate'] + sys.argv[1:]\n"
-        "try:\n    main()\nfinally:\n    print('PREFECT-LOADED' if 'prefect' in sys.modules else 'PREFECT-ABSENT', "
-        "file=sys.stderr)\n"
+        "try:\n    main()\nfinally:\n    print('MODULES', *sorted(sys.modules), file=sys.stderr)\n"
     )
-    nowhere = "00000000-0000-4000-8000-000000000000"  # the vote's code path up to "no such round"
+    local = [] if args[0] in ("--help", "server") else ["--db", url]
+    done = subprocess.run([sys.executable, "-c", probe, *args, *local], capture_output=True, text=True, timeout=60)
+    line = next((line for line in done.stderr.splitlines() if line.startswith("MODULES ")), None)
+    assert line is not None, (args, done.stderr)
+    return set(line.split()[1:])
+
+
+NOWHERE = "00000000-0000-4000-8000-000000000000"  # the vote's code path up to "no such round"
+
+
+def test_commands_that_run_no_flow_do_not_import_prefect(cli: Cli) -> None:
     for args in (
         ["project", "list"],
         ["gate", "check", "P1"],
         ["audit", "verify"],
         ["--help"],
         ["server", "status"],
-        ["vote", nowhere, "--as", "alice", "--decision", "go"],
+        ["vote", NOWHERE, "--as", "alice", "--decision", "go"],
     ):
-        done = subprocess.run(
-            [sys.executable, "-c", probe, *args, *([] if args[0] in ("--help", "server") else ["--db", cli.url])],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert "PREFECT-ABSENT" in done.stderr, (args, done.stderr)
+        loaded = _loaded_modules(cli.url, *args)
+        assert "prefect" not in loaded, args
+
+
+def test_a_gatekeeper_command_imports_its_own_group_and_not_the_portfolio_machinery(cli: Cli) -> None:
+    """What ``gate check`` and ``vote`` import is their start-up time (bench/cli_latency.py): not the other
+    command groups, nor the portfolio-wide report, analytics, maturity, prioritisation and monitoring code."""
+    from phasegate.flows.cli import GROUPS
+
+    portfolio_wide = {
+        "phasegate.gates.portfolio",
+        "phasegate.gates.analytics",
+        "phasegate.gates.maturity",
+        "phasegate.gates.prioritisation",
+        "phasegate.models.repositories.reports",
+        "phasegate.models.repositories.monitoring",
+        "phasegate.models.repositories.strategy",
+        "phasegate.usecases.services",
+    }
+    groups = {f"phasegate.flows.cli.{spec.partition(':')[0]}" for spec in GROUPS.values()}
+    for args, own in (
+        (["gate", "check", "P1"], "gates"),
+        (["vote", NOWHERE, "--as", "alice", "--decision", "go"], "approvals"),
+    ):
+        loaded = _loaded_modules(cli.url, *args)
+        assert f"phasegate.flows.cli.{own}" in loaded, args
+        assert loaded & (groups - {f"phasegate.flows.cli.{own}"}) == set(), args
+        assert loaded & portfolio_wide == set(), args
 
 
 def test_help_lists_every_command_though_a_call_builds_only_its_own_group() -> None:

@@ -9,13 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Protocol, Self
+from typing import TYPE_CHECKING, Any, Protocol, Self
 from uuid import UUID
 
-from phasegate.gates.analytics import GateFacts
-from phasegate.gates.maturity import MaturityFacts
-from phasegate.gates.portfolio import PortfolioFacts
-from phasegate.gates.prioritisation import PriorityFact
 from phasegate.gates.vocabulary.enums import (
     Decision,
     LessonCategory,
@@ -27,7 +23,6 @@ from phasegate.gates.vocabulary.enums import (
 from phasegate.gates.vocabulary.evidence import DocumentEvidence, MilestoneEvidence, RiskEvidence, ScoreEvidence
 from phasegate.gates.vocabulary.identity import OrgRole
 from phasegate.gates.vocabulary.lessons import LessonDueRecord, LessonRecord, LessonUseRecord
-from phasegate.gates.vocabulary.monitoring import MonitorInput, RagRow
 from phasegate.gates.vocabulary.resources import CapacityOverride, DemandLine, PriorityRecord, ResourceProfile
 from phasegate.gates.vocabulary.snapshots import (
     BaselineRecord,
@@ -47,6 +42,13 @@ from phasegate.gates.vocabulary.snapshots import (
 )
 from phasegate.gates.vocabulary.template import LifecycleTemplate
 from phasegate.gates.vocabulary.tolerance import ToleranceException, ToleranceRecord
+
+if TYPE_CHECKING:  # the portfolio-wide facts: only their repositories' users need the modules at run time
+    from phasegate.gates.analytics import GateFacts
+    from phasegate.gates.maturity import MaturityFacts
+    from phasegate.gates.portfolio import PortfolioFacts
+    from phasegate.gates.prioritisation import PriorityFact
+    from phasegate.gates.vocabulary.monitoring import MonitorInput, RagRow
 
 
 class DocumentProbe(Protocol):

@@ -79,10 +79,10 @@ def gate_check(
 ) -> None:
     """Evaluate the project's current gate (or --gate); writes nothing."""
     from phasegate.flows.runtime import probe_file
-    from phasegate.usecases import services
+    from phasegate.usecases import reviews
 
     rt = runtime_for(db)
-    check = services.check_gate(key, uow=rt.reader, now=now(), probe=probe_file, gate_id=gate, registry=rt.registry)
+    check = reviews.check_gate(key, uow=rt.reader, now=now(), probe=probe_file, gate_id=gate, registry=rt.registry)
     doc = evaluation_document(check.evaluation, check.evidence)
     if as_json:
         emit(doc)
@@ -101,11 +101,11 @@ def gate_review(
     as_json: Json = False,
 ) -> None:
     """Run the gate-review flow: evaluate, record, open the approval round (or record why not) and notify."""
-    from phasegate.usecases import services
+    from phasegate.usecases import reviews
 
     meeting_at(meeting)
     rt = runtime_for(db)
-    services.reviewable_gate(key, uow=rt.reader)  # fail fast on user mistakes, before paying for Prefect
+    reviews.reviewable_gate(key, uow=rt.reader)  # fail fast on user mistakes, before paying for Prefect
     actor = acting(rt, requested_by)
     prepare_prefect()
     from phasegate.flows.gate_review import gate_review_flow

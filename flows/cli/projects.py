@@ -7,6 +7,7 @@ from typing import Any
 
 import typer
 
+from phasegate.flows.cli.approvals import project_close, project_resume
 from phasegate.flows.cli.common import (
     ActFor,
     Budget,
@@ -31,6 +32,7 @@ from phasegate.flows.cli.common import (
     split_ref,
     sub_app,
 )
+from phasegate.flows.cli.evidence import project_assign
 
 app = sub_app("Projects.")
 
@@ -221,3 +223,9 @@ def project_show(key: str, db: Db = None, as_json: Json = False) -> None:
         typer.echo(f"  pending round {r['id']} at {r['gate']}: approvers {', '.join(r['approvers'])}")
     for h in doc["history"]:
         typer.echo(f"  {h['decided_at'][:19]}  {h['gate']}: {h['decision']} by {', '.join(h['decided_by'])}")
+
+
+# Project commands that live beside the use cases they drive (approval rounds, assignments), listed last.
+app.command("resume")(project_resume)
+app.command("close")(project_close)
+app.command("assign")(project_assign)
