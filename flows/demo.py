@@ -218,6 +218,7 @@ def run_demo() -> None:
     private_dir(root)
     db_url = f"sqlite:///{root / 'phasegate.db'}"
     os.environ["PHASEGATE_DOCUMENT_STORE"] = str(root / "store")  # reset with the demo, read by its flows too
+    os.environ["PHASEGATE_REPORT_DIR"] = str(root / "reports")  # likewise: the demo writes nothing outside root
     inbox = root / "inbox.jsonl"
 
     typer.echo(f"phasegate demo: writing to {root}")

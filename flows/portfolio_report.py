@@ -1,10 +1,10 @@
 """The ``portfolio-report`` flow (scheduled on Monday mornings): last week's portfolio report to management.
 
-It renders the report (PDF in the organisation's language, plus HTML and XLSX kept under
-``PHASEGATE_HOME/reports``), publishes a summary table, a Markdown note and a link as Prefect artifacts, and
-queues the PDF to the ``management`` tag through the outbox, then dispatches. Exactly once per period: the
-``send_portfolio_report`` use case claims the period in ``report_runs`` in the same transaction that queues the
-notifications, so a rerun, or a run after a crash at any point, never sends a period twice.
+It renders the report (PDF in the organisation's language, plus HTML and XLSX kept under ``PHASEGATE_REPORT_DIR``,
+by default ``PHASEGATE_HOME/reports``), publishes a summary table, a Markdown note and a link as Prefect
+artifacts, and queues the PDF to the ``management`` tag through the outbox, then dispatches. Exactly once per
+period: the ``send_portfolio_report`` use case claims the period in ``report_runs`` in the same transaction that
+queues the notifications, so a rerun, or a run after a crash at any point, never sends a period twice.
 """
 
 from __future__ import annotations
@@ -39,9 +39,9 @@ def build_report(period: str) -> PortfolioReport:
 
 @task(name="render-portfolio-report")
 def render_files(report: PortfolioReport, lang: str) -> dict[str, Path]:
-    """Every format in the organisation's language, written under PHASEGATE_HOME/reports (replaced on rerun)."""
+    """Every format in the organisation's language, written to the reports folder (replaced on rerun)."""
     rt = runtime()
-    folder = rt.settings.home / "reports"
+    folder = rt.settings.reports_folder
     folder.mkdir(parents=True, exist_ok=True)
     written = {}
     for fmt in ("pdf", "html", "xlsx"):

@@ -62,6 +62,9 @@ class Settings(BaseSettings):
         default=None,
         description="Folders (separated by ':') the API may register documents from; default: anywhere outside HOME.",
     )
+    report_dir: Path | None = Field(
+        default=None, description="Where the portfolio-report flow writes PDF, HTML and XLSX (default: HOME/reports)."
+    )
     report_font: Path | None = Field(
         default=None,
         description="A TrueType/OpenType font with Chinese glyphs for PDF reports and charts (PHASEGATE_REPORT_FONT); "
@@ -75,6 +78,11 @@ class Settings(BaseSettings):
     max_docx_xml_mb: int = Field(default=20, ge=1, le=65536, description="Unzipped XML of a DOCX read for sections.")
     max_pdf_pages: int = Field(default=2000, ge=1, le=1_000_000, description="Most pages of a PDF read for sections.")
     max_request_kb: int = Field(default=1024, ge=1, le=4_194_304, description="Largest HTTP request body (web).")
+
+    @property
+    def reports_folder(self) -> Path:
+        """Where the portfolio report's files go, absolute (the flow prints and links these paths)."""
+        return (self.report_dir or self.home / "reports").resolve()
 
     @property
     def document_store_root(self) -> Path:

@@ -213,6 +213,12 @@ def test_demo_generates_its_own_private_key(tmp_path: Path) -> None:
     assert "resources.committed failed at DATA-LAKE/idea-screen: over-allocated: data-engineer " in done.stdout
     assert "remediation: data-engineer is over-allocated in " in done.stdout
     assert "HOLD queue #1: DATA-LAKE -> scoping (waits: data-engineer " in done.stdout
+    # The week's portfolio report: absolute paths, inside the demo's folder (reset with it), nothing beside it.
+    report_line = next(line for line in done.stdout.splitlines() if line.startswith("report "))
+    files = [Path(part.strip()) for part in report_line.split(": ", 1)[1].split(",")]
+    assert {f.suffix for f in files} == {".pdf", ".html", ".xlsx"}, report_line
+    assert all(f.is_absolute() and f.parent == (home / "demo" / "reports").resolve() and f.exists() for f in files)
+    assert not (home / "reports").exists()
 
 
 def _audit_rows(env: dict[str, str]) -> int:
