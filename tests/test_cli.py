@@ -245,10 +245,14 @@ def test_audit_verify_detects_an_edited_entry(cli: Cli) -> None:
 
 
 def _loaded_modules(url: str, *args: str) -> set[str]:
-    """The modules a ``phasegate`` command (run in a fresh interpreter) had imported when it ended."""
+    """The modules a ``phasegate`` command (run in a fresh interpreter) had imported when it ended, plus
+    ``orm-mappers-configured`` when it had made SQLAlchemy configure the mapped classes (an ORM query)."""
     probe = (
         "import sys\nfrom phasegate.flows.cli import main\nsys.argv = ['phasegate'] + sys.argv[1:]\n"
-        "try:\n    main()\nfinally:\n    print('MODULES', *sorted(sys.modules), file=sys.stderr)\n"
+        "try:\n    main()\nfinally:\n    tables = sys.modules.get('phasegate.models.tables')\n"
+        "    configured = tables is not None and tables.Project.__mapper__.configured\n"
+        "    print('MODULES', *sorted(sys.modules), *(['orm-mappers-configured'] if configured else []), "
+        "file=sys.stderr)\n"
     )
     local = [] if args[0] in ("--help", "server") else ["--db", url]
     done = subprocess.run([sys.executable, "-c", probe, *args, *local], capture_output=True, text=True, timeout=60)
@@ -297,6 +301,8 @@ def test_a_gatekeeper_command_imports_its_own_group_and_not_the_portfolio_machin
         assert f"phasegate.flows.cli.{own}" in loaded, args
         assert loaded & (groups - {f"phasegate.flows.cli.{own}"}) == set(), args
         assert loaded & portfolio_wide == set(), args
+    # A check only reads, with Core statements: configuring the ORM's mapped classes would cost it ~0.1 s.
+    assert "orm-mappers-configured" not in _loaded_modules(cli.url, "gate", "check", "P1")
 
 
 def test_help_lists_every_command_though_a_call_builds_only_its_own_group() -> None:

@@ -78,11 +78,10 @@ def gate_check(
     as_json: Json = False,
 ) -> None:
     """Evaluate the project's current gate (or --gate); writes nothing."""
-    from phasegate.flows.runtime import probe_file
     from phasegate.usecases import reviews
 
     rt = runtime_for(db)
-    check = reviews.check_gate(key, uow=rt.reader, now=now(), probe=probe_file, gate_id=gate, registry=rt.registry)
+    check = reviews.check_gate(key, uow=rt.reader, now=now(), probe=rt.probe, gate_id=gate, registry=rt.registry)
     doc = evaluation_document(check.evaluation, check.evidence)
     if as_json:
         emit(doc)
