@@ -37,6 +37,8 @@ DECISIONS = _table(t.GateDecision)
 OUTBOX = _table(t.OutboxMessage)
 LESSONS = _table(t.Lesson)
 LESSONS_DUE = _table(t.LessonDue)
+TEMPLATE_VERSIONS = _table(t.TemplateVersion)
+RAG_SNAPSHOTS = _table(t.RagSnapshot)
 
 # reads ---------------------------------------------------------------------------------------------------
 PERSON = select(PEOPLE).where(PEOPLE.c.id == bindparam("id"))

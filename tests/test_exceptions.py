@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from phasegate.gates.exceptions import Breach, next_sequence
 from phasegate.gates.vocabulary.commands import AddPerson, CreateProject
@@ -155,6 +155,42 @@ def test_a_scan_that_dies_before_committing_raises_nothing_and_the_next_raises_o
     assert len(env.scan().raised) == 1 and len(env.scan().raised) == 0
     assert env.count(t.ToleranceExceptionRow) == 1
     assert env.count(t.OutboxMessage, t.OutboxMessage.kind == "tolerance_exception") == 1
+
+
+def test_a_scan_sends_as_many_statements_for_five_projects_as_for_one(env: Env) -> None:
+    """The monitor scans 10,000 projects in chunks: each read and write is one statement per chunk, never one
+    per project (the RAG snapshot rows once went one INSERT each, four per project)."""
+    for n in range(2, 6):
+        services.create_project(
+            CreateProject(
+                key=f"P{n}",
+                template_id="it-pmo",
+                name=f"P{n}",
+                sponsor_id="sam",
+                manager_id="mgr",
+                budget=Decimal(100000),
+            ),
+            uow=env.uow,
+            now=env.now(),
+            actor=SYSTEM_ACTOR,
+        )
+    keys = [f"P{n}" for n in range(1, 6)]
+    services.scan_projects(keys, uow=env.uow, now=env.now())  # P1's exception raised: later scans raise nothing
+    sent: list[str] = []
+
+    def count(*args: Any) -> None:
+        sent.append(args[2])
+
+    event.listen(env.engine, "before_cursor_execute", count)
+    try:
+        services.scan_projects(keys[:1], uow=env.uow, now=env.now())
+        for_one = len(sent)
+        sent.clear()
+        report = services.scan_projects(keys, uow=env.uow, now=env.now())
+    finally:
+        event.remove(env.engine, "before_cursor_execute", count)
+    assert report.scanned == 5 and len(report.health) == 5
+    assert len(sent) == for_one, sent
 
 
 def test_racing_scanners_raise_it_once(env: Env) -> None:

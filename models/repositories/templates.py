@@ -8,16 +8,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, Table, select
+from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
 from phasegate.gates.vocabulary.snapshots import (
     StoredTemplate,
 )
 from phasegate.gates.vocabulary.template import LifecycleTemplate
+from phasegate.models import statements as q
 from phasegate.models import tables as t
-
-TEMPLATE_VERSIONS: Table = t.TemplateVersion.__table__  # type: ignore[assignment]
 
 _VALIDATED: dict[str, LifecycleTemplate] = {}
 
@@ -54,7 +53,7 @@ class SqlTemplates:
             return _PUBLISHED[key]
         # Core columns, not the mapped class: an ORM query first configures every mapper (~0.1 s), which a
         # read-only command such as `gate check` otherwise never needs.
-        table = TEMPLATE_VERSIONS
+        table = q.TEMPLATE_VERSIONS
         query = select(table.c.content_hash, table.c.content, table.c.published_at)
         query = query.where(table.c.template_id == template_id)
         if version is None:

@@ -25,6 +25,7 @@ from phasegate.gates.vocabulary.tolerance import (
     ToleranceRecord,
     plain,
 )
+from phasegate.models import statements as q
 from phasegate.models import tables as t
 
 
@@ -175,7 +176,9 @@ class SqlTolerances:
             return 0
         dialect = self.session.get_bind().dialect.name
         upsert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        statement = upsert(t.RagSnapshot)
+        # The table, not the mapped class: the ORM's bulk path leaves out each row's None values, so rows of
+        # different shapes went one statement each (4 per project); Core sends them all as one executemany.
+        statement = upsert(q.RAG_SNAPSHOTS)
         statement = statement.on_conflict_do_update(
             index_elements=["project_key", "as_of", "dimension"],
             set_={
