@@ -390,6 +390,9 @@ class FakeEvidence:
         return [r for (k, _), r in sorted(self.store.evm_reports.items()) if k == key]
 
     def upsert_risks(self, key: str, risks: Sequence[RiskEvidence], *, now: datetime) -> int:
+        refused = [r.id for r in risks if r.status not in ("open", "closed")]
+        if refused:  # the risks table's check constraint (the doors and the importer normalise the status first)
+            raise ValueError(f"risks {refused}: status must be 'open' or 'closed' (CHECK constraint ck_risks_status)")
         self.store.risks.update({(key, r.id): r for r in risks})
         self.store.risk_updated.update({(key, r.id): now for r in risks})
         return len(risks)
