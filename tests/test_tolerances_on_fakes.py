@@ -21,7 +21,7 @@ from phasegate.gates.tolerance import EffectiveTolerance
 from phasegate.gates.vocabulary.commands import AddPerson, CreateProject, SetTolerance
 from phasegate.gates.vocabulary.errors import AuthorizationError, ConflictError, InputError, NotFoundError
 from phasegate.gates.vocabulary.identity import SYSTEM_ACTOR, Actor, OrgRole
-from phasegate.gates.vocabulary.snapshots import EvmReportRecord
+from phasegate.gates.vocabulary.snapshots import BaselineRecord, EvmReportRecord
 from phasegate.gates.vocabulary.tolerance import Dimension, ExceptionDecision, ToleranceLevel
 from phasegate.models.template_yaml import shipped_templates, template_content_hash
 from phasegate.usecases import services
@@ -324,3 +324,68 @@ def test_the_rag_of_each_day_is_kept_and_read_back_with_its_open_exceptions(env:
     assert (cost.rag.value, cost.deviation, cost.allowance) == ("green", Decimal(4000), Decimal(15000))
     assert [day.colours["cost"].value for day in rag.history] == ["red", "green"]
     assert [e.seq for e in rag.open_exceptions] == [1]  # still open until its level decides
+
+
+PLAN = [  # cumulative planned value, 5 working days apart from its zero point on 03-06 (a 20-day plan)
+    (date(2026, 3, 6), Decimal(0)),
+    (date(2026, 3, 13), Decimal(100)),
+    (date(2026, 3, 20), Decimal(300)),
+    (date(2026, 3, 27), Decimal(600)),
+    (date(2026, 4, 3), Decimal(1000)),
+]
+
+
+def test_approving_a_time_exception_plan_re_times_the_schedule_to_the_forecast(env: Env) -> None:
+    """LATE reports EV 150 on 03-20 (AT 10): ES 5 + 50/200 x 5 = 6.25, IEAC(t) 20 x 10 / 6.25 = 32, 12 working days
+    late against the default 10 allowed: a time exception. Approving its plan re-times the curve by 32/20 (the
+    points at 5, 10, 15 and 20 working days move to 8, 16, 24 and 32), audited with the finish before and after,
+    and bumps the evidence version (an open round re-evaluates); the same report is then on plan."""
+    env.at = datetime(2026, 3, 23, 9, 0, tzinfo=UTC)
+    services.create_project(
+        CreateProject(
+            key="LATE", template_id="it-pmo", name="LATE", sponsor_id="sam", manager_id="mgr", budget=Decimal(1000)
+        ),
+        uow=env.uow,
+        now=env.now(),
+        actor=SYSTEM_ACTOR,
+    )
+    services.set_baseline(
+        "LATE",
+        BaselineRecord(bac=Decimal(1000)),
+        actor=SYSTEM_ACTOR,
+        periods=PLAN,
+        stage_budgets={},
+        uow=env.uow,
+        now=env.now(),
+    )
+    services.record_status(
+        [
+            EvmReportRecord(
+                project_key="LATE", as_of=date(2026, 3, 20), earned_value=Decimal(150), actual_cost=Decimal(150)
+            )
+        ],
+        actor=SYSTEM_ACTOR,
+        uow=env.uow,
+        now=env.now(),
+    )
+    version = env.store.projects["LATE"].evidence_version
+    (late,) = services.scan_projects(["LATE"], uow=env.uow, now=env.now()).raised
+    assert (late.dimension, late.forecast, late.allowance, late.deviation) == (
+        Dimension.TIME,
+        Decimal(32),
+        Decimal(10),
+        Decimal(12),
+    )
+    env.decide(late.id, ExceptionDecision.APPROVE_PLAN, SAM, reason="recovery plan approved")
+    assert env.store.baseline_periods["LATE"] == [
+        (date(2026, 3, 6), Decimal(0)),
+        (date(2026, 3, 18), Decimal(100)),
+        (date(2026, 3, 30), Decimal(300)),
+        (date(2026, 4, 9), Decimal(600)),
+        (date(2026, 4, 21), Decimal(1000)),
+    ]
+    (moved,) = env.audit("baseline.rescheduled")
+    assert (moved["finish_before"], moved["finish_after"]) == ("2026-04-03", "2026-04-21")
+    assert env.store.projects["LATE"].evidence_version == version + 1
+    again = services.scan_projects(["LATE"], uow=env.uow, now=env.now())
+    assert (again.health[0].time.value, again.health[0].time_deviation, again.raised) == ("green", "0.00", ())
