@@ -1119,6 +1119,12 @@ class FakeResources:
         return {key: record.priority for key, record in self.store.priorities.items()}
 
 
+def _shared(store: Store) -> dict[int, Any]:
+    """A deepcopy memo that keeps the published templates as they are: a version never changes once stored (a
+    frozen model, replaced never edited), and copying their trees was most of what a fake transaction cost."""
+    return {id(stored): stored for stored in store.templates.values()}
+
+
 class FakeUnitOfWork:
     """One transaction over a copy of ``store``; ``commit()`` puts the copy back."""
 
@@ -1126,7 +1132,7 @@ class FakeUnitOfWork:
         self.store = store
 
     def __enter__(self) -> Self:
-        self.working = copy.deepcopy(self.store)
+        self.working = copy.deepcopy(self.store, _shared(self.store))
         self.people = FakePeople(self.working)
         self.templates = FakeTemplates(self.working)
         self.projects = FakeProjects(self.working)
@@ -1146,8 +1152,9 @@ class FakeUnitOfWork:
         del self.working
 
     def commit(self) -> None:
+        shared = _shared(self.working)
         for name in vars(self.store):
-            setattr(self.store, name, copy.deepcopy(getattr(self.working, name)))
+            setattr(self.store, name, copy.deepcopy(getattr(self.working, name), shared))
 
     def append_audit(self, *, actor: str, action: str, entity: str, payload: dict[str, Any], at: datetime) -> None:
         self.working.audit.append({"actor": actor, "action": action, "entity": entity, "payload": payload, "at": at})

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from functools import cache
 from typing import Any
 from uuid import UUID
 
@@ -58,6 +59,7 @@ def row(project: str, stage: str, month: date, hours: int | None = None, **extra
     )
 
 
+@cache
 def resource_template() -> tuple[str, LifecycleTemplate]:
     """it-pmo as "it-res": two of sponsor, finance and pmo approve, and the first gate checks resources."""
     source = next(s for s, tpl in shipped_templates() if tpl.id == "it-pmo")
