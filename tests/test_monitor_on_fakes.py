@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+import yaml
 
 from phasegate.gates.vocabulary.commands import AddPerson, CastVote, CreateProject, RegisterDocument, RequestReview
 from phasegate.gates.vocabulary.enums import Decision, ProjectStatus, Recommendation
@@ -21,7 +22,8 @@ from phasegate.gates.vocabulary.errors import InputError, PermissionDeniedError
 from phasegate.gates.vocabulary.evidence import MilestoneEvidence
 from phasegate.gates.vocabulary.identity import SYSTEM_ACTOR, Actor, AuthMethod
 from phasegate.gates.vocabulary.snapshots import EvmReportRecord
-from phasegate.models.template_yaml import shipped_templates, template_content_hash
+from phasegate.gates.vocabulary.template import LifecycleTemplate
+from phasegate.models.template_yaml import load_template_text, shipped_templates, template_content_hash
 from phasegate.usecases import services
 from tests import actors
 from tests.fakes import FakeUnitOfWork, Store
@@ -207,3 +209,47 @@ def test_gate_analytics_is_read_by_anyone_with_a_role_and_names_an_unknown_templ
         services.gate_report(actor=actors.person("pam"), uow=env.uow, now=env.now(), template_id="nope")
     empty = services.gate_report(actor=actors.person("pam"), uow=env.uow, now=env.now())
     assert all(g.decided == 0 and g.reviews_automatic == 0 for g in empty.gates)
+
+
+def test_an_on_date_gate_is_reviewed_once_its_date_has_come_and_once_per_date(env: Env) -> None:
+    _, on_date = variant_on_date()
+    with env.uow() as tx:
+        tx.templates.add_template(on_date, content_hash=template_content_hash(on_date), source="test", now=T0)
+        tx.commit()
+    services.create_project(
+        CreateProject(
+            key="DATED", template_id="it-dated", name="DATED", sponsor_id="sam", manager_id="mgr", budget=Decimal(1)
+        ),
+        uow=env.uow,
+        now=env.now(),
+        actor=SYSTEM_ACTOR,
+    )
+
+    def due() -> tuple[str, ...]:
+        return services.gate_actions(["DATED"], uow=env.uow, now=env.now(), probe=probe).due
+
+    assert due() == ()  # no gate date yet
+    milestone = MilestoneEvidence(id=GATE, name="Gate 1", due=date(2026, 12, 8))  # tomorrow
+    services.set_milestone("DATED", milestone, actor=SYSTEM_ACTOR, uow=env.uow, now=env.now())
+    assert due() == ()
+    env.at += timedelta(days=1)  # the gate date has come
+    assert due() == ("DATED",) and due() == ("DATED",)  # due until the review happens, not claimed before it
+    review = services.start_review(
+        RequestReview(project_key="DATED"), uow=env.uow, now=env.now(), probe=probe, actor=SYSTEM_ACTOR
+    )
+    assert review.evaluation.recommendation is Recommendation.NOT_READY and review.round_id is None
+    assert due() == ()  # reviewed on its date: not again, though the gate is still not ready
+    moved = milestone.model_copy(update={"due": date(2026, 12, 10)})
+    services.set_milestone("DATED", moved, actor=SYSTEM_ACTOR, uow=env.uow, now=env.now())
+    env.at += timedelta(days=2)
+    assert due() == ("DATED",)  # a new gate date is a new occasion
+
+
+def variant_on_date() -> tuple[str, LifecycleTemplate]:
+    """it-pmo@2 as "it-dated": its first gate is reviewed on its gate date rather than when ready."""
+    source = next(s for s, t in shipped_templates() if (t.id, t.version) == ("it-pmo", 2))
+    data = yaml.safe_load(source)
+    data["id"], data["version"] = "it-dated", 1
+    data["gates"][0]["auto_review"] = "on_date"
+    text = yaml.safe_dump(data, allow_unicode=True, sort_keys=False)
+    return text, load_template_text(text, source="it-dated.yaml")
