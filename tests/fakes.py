@@ -12,8 +12,11 @@ resources, report runs, plus the unit's own audit journal, outbox and steps), an
 (``MonitoringReads``, ``ReportRepository``'s facts, ``StrategyReads``): each aggregation is computed from the
 store's rows as the SQL version computes it from its tables (``models/repositories/*.py``), so the pure code
 behind a report sees the same facts. Where a table's column type changes a value (money kept to the cent), the
-fake stores what the column would give back. ``tests/test_fakes_contract.py`` runs the same scenarios on a fake
-and on SQLite so the two cannot drift apart unnoticed.
+fake stores what the column would give back, and where a check constraint refuses a row (a risk's status) the fake
+refuses it too. ``tests/test_fakes_contract.py`` plays one scenario on the fakes and on SQLite and PostgreSQL, so
+the two cannot drift apart unnoticed. Not imitated: row locks (``for_update``), savepoints and the races they
+settle (the integration tier's concurrency tests), and the organisation's notification router (organisation
+notices are dropped, as by a SQL unit of work configured without one).
 """
 
 from __future__ import annotations
