@@ -221,3 +221,26 @@ def test_the_report_is_sent_to_management_once_per_period_and_only_by_the_pmo(en
     assert not again.sent and again.run == first.run  # the period's claim: nothing queued twice
     assert list(env.store.report_runs) == [("portfolio", "2026-W50")]
     assert env.store.actions() == ["security.refused", "report.sent"]
+
+
+def test_the_maturity_score_reads_the_quarters_record(env: Env) -> None:
+    report = services.maturity_report(actor=actors.person("mgr"), uow=env.uow, now=env.now())
+    assert [q.quarter for q in report.trend] == ["2026-Q1", "2026-Q2", "2026-Q3", "2026-Q4"]
+    got = {d.id: (d.hits, d.count, d.level) for d in report.current.dimensions}
+    assert got == {
+        "reviews_on_time": (0, 0, None),  # no gate dates
+        "documents_first_review": (1, 1, 5),  # READY's one review found every document in order
+        "status_fresh": (1, 2, 2),  # OVER reported on the 4th, READY never
+        "decisions_in_sla": (1, 1, 5),  # READY's GO came minutes after its round opened
+        "conditions_on_time": (0, 0, None),
+        "exceptions_early": (2, 2, 5),  # OVER's cost and risk exceptions, no adverse decision before them
+        "lessons_reused": (0, 0, None),
+        "early_kills": (0, 0, None),
+    }
+    assert report.current.overall == 2  # the lowest level with evidence
+    with pytest.raises(InputError, match=r"--quarter: '2026-Q9' is not a quarter"):
+        services.maturity_report(actor=actors.person("mgr"), uow=env.uow, now=env.now(), quarter="2026-Q9")
+    nobody = actors.person("mgr").model_copy(update={"roles": frozenset()})
+    with pytest.raises(PermissionDeniedError):
+        services.maturity_report(actor=nobody, uow=env.uow, now=env.now(), quarter="2026-Q3")
+    assert [(e["action"], e["entity"]) for e in env.store.audit] == [("security.refused", "report:maturity/2026-Q3")]
