@@ -15,16 +15,16 @@ behind a report sees the same facts. Where a table's column type changes a value
 fake stores what the column would give back, and where a check constraint refuses a row (a risk's status) the fake
 refuses it too. ``tests/test_fakes_contract.py`` plays one scenario on the fakes and on SQLite and PostgreSQL, so
 the two cannot drift apart unnoticed. Not imitated: row locks (``for_update``), savepoints and the races they
-settle (the integration tier's concurrency tests), and the organisation's notification router (organisation
-notices are dropped, as by a SQL unit of work configured without one).
+settle (the integration tier's concurrency tests).
 """
 
 from __future__ import annotations
 
 import copy
 import dataclasses
+import hashlib
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -1129,10 +1129,17 @@ def _shared(store: Store) -> dict[int, Any]:
 
 
 class FakeUnitOfWork:
-    """One transaction over a copy of ``store``; ``commit()`` puts the copy back."""
+    """One transaction over a copy of ``store``; ``commit()`` puts the copy back.
 
-    def __init__(self, store: Store) -> None:
+    ``org_route`` (tags -> the organisation's target URLs) and ``org_locale`` are ``SqlUnitOfWork``'s: without a
+    route an organisation notice queues nothing, with one it becomes one outbox row per target."""
+
+    def __init__(
+        self, store: Store, *, org_route: Callable[[Sequence[str]], list[str]] | None = None, org_locale: str = "en"
+    ) -> None:
         self.store = store
+        self.org_route = org_route
+        self.org_locale = org_locale
 
     def __enter__(self) -> Self:
         self.working = copy.deepcopy(self.store, _shared(self.store))
@@ -1173,9 +1180,26 @@ class FakeUnitOfWork:
         )
 
     def enqueue(self, items: Sequence[OutboxRequest], *, now: datetime) -> int:
-        mine = [item for item in items if item.target]  # organisation notices need the org router: none here
-        self.working.outbox.extend(mine)
-        return len(mine)
+        rows = [row for item in items for row in self._expand(item)]
+        self.working.outbox.extend(rows)
+        return len(rows)
+
+    def _expand(self, item: OutboxRequest) -> list[OutboxRequest]:
+        """A personal request is one row; an organisation notice one row per tagged target (``SqlUnitOfWork``)."""
+        if item.target:
+            return [item]
+        if self.org_route is None or not item.tags:
+            return []
+        return [
+            item.model_copy(
+                update={
+                    "target": url,
+                    "locale": self.org_locale,
+                    "idempotency_key": f"{item.idempotency_key}:{hashlib.sha256(url.encode()).hexdigest()[:16]}",
+                }
+            )
+            for url in self.org_route(item.tags)
+        ]
 
     def steps_taken(self, subject: str) -> frozenset[str]:
         return frozenset(step for s, step in self.working.steps if s == subject)

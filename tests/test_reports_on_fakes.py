@@ -13,6 +13,7 @@ of its first gate, reviewed on request and passed with GO by its sponsor).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -200,6 +201,12 @@ def _summary() -> PortfolioReportReady:
 
 
 def test_the_report_is_sent_to_management_once_per_period_and_only_by_the_pmo(env: Env) -> None:
+    def channels(tags: Sequence[str]) -> list[str]:  # the organisation's routing file: two management targets
+        return ["json://board.example/hook", "mailtos://cfo@example.com"] if "management" in tags else []
+
+    def uow() -> FakeUnitOfWork:
+        return FakeUnitOfWork(env.store, org_route=channels, org_locale="zh-CN")
+
     def send(actor: Actor, document: bytes = b"%PDF-1.7 week 50") -> services.ReportSent:
         return services.send_portfolio_report(
             "2026-W50",
@@ -207,20 +214,43 @@ def test_the_report_is_sent_to_management_once_per_period_and_only_by_the_pmo(en
             file_name="portfolio-2026-W50.pdf",
             summary=_summary(),
             actor=actor,
-            uow=env.uow,
+            uow=uow,
             now=env.now(),
         )
 
+    outbox = len(env.store.outbox)
     with pytest.raises(PermissionDeniedError):
         send(actors.person("sam"))
     assert env.store.report_runs == {} and env.store.actions() == ["security.refused"]
     first = send(ADMIN)
-    assert first.sent and first.run.created_by == "pam" and first.run.notifications == 0  # no org channels here
+    assert first.sent and first.run.created_by == "pam" and first.run.notifications == 2
     assert first.run.document_sha256 == hashlib.sha256(b"%PDF-1.7 week 50").hexdigest()
+    sent = env.store.outbox[outbox:]
+    assert [(m.kind, m.target, m.locale) for m in sent] == [
+        ("portfolio_report", "json://board.example/hook", "zh-CN"),
+        ("portfolio_report", "mailtos://cfo@example.com", "zh-CN"),
+    ]
+    assert [a["name"] for a in sent[0].context["attachments"]] == ["portfolio-2026-W50.pdf"]
+    assert len({m.idempotency_key for m in sent}) == 2  # one key per target: a retry sends nothing twice
     again = send(ADMIN, document=b"another rendering")
     assert not again.sent and again.run == first.run  # the period's claim: nothing queued twice
-    assert list(env.store.report_runs) == [("portfolio", "2026-W50")]
+    assert len(env.store.outbox) == outbox + 2 and list(env.store.report_runs) == [("portfolio", "2026-W50")]
     assert env.store.actions() == ["security.refused", "report.sent"]
+    assert env.store.audit[-1]["payload"]["notifications"] == 2
+
+
+def test_without_an_organisation_route_the_report_queues_nothing_but_still_claims_the_period(env: Env) -> None:
+    sent = services.send_portfolio_report(
+        "2026-W50",
+        document=b"%PDF",
+        file_name="w50.pdf",
+        summary=_summary(),
+        actor=ADMIN,
+        uow=env.uow,
+        now=env.now(),
+    )
+    assert sent.sent and sent.run.notifications == 0
+    assert [m.kind for m in env.store.outbox if m.kind == "portfolio_report"] == []
 
 
 def test_the_maturity_score_reads_the_quarters_record(env: Env) -> None:

@@ -79,7 +79,7 @@ class Env:
         self.admin = actors.admin("zed")
 
     def uow(self) -> FakeUnitOfWork:
-        return FakeUnitOfWork(self.store)
+        return FakeUnitOfWork(self.store, org_route=lambda tags: ["json://pmo.example/chat"] if "pmo" in tags else [])
 
     def clock(self) -> datetime:
         self.at += timedelta(seconds=1)
@@ -202,12 +202,14 @@ def test_an_over_allocated_role_holds_the_gate_and_the_queue_ranks_and_announces
         "developer 2027-01: needs 150.00 h, capacity 228.00 h, committed to other projects 220.00 h, short 142.00 h",
     )
     assert queue[1].demand_hours == Decimal("190.00")
-    # D fits: its sponsor hears once (in Chinese); the same plan never announces twice, a changed one does.
+    # D fits: its sponsor (in Chinese) and the PMO channel hear once; the same plan never announces twice, a
+    # changed one does.
     assert services.announce_capacity(uow=env.uow, now=env.clock()) == ["D"]
     assert services.announce_capacity(uow=env.uow, now=env.clock()) == []
     notices = [m for m in env.store.outbox if m.kind == "capacity_available"]
-    assert [(m.recipient_id, m.locale, m.context["rank"], m.context["demand_hours"]) for m in notices] == [
-        ("sam", "zh-CN", 1, "20.00")
+    assert [(m.recipient_id, m.target, m.locale, m.context["rank"], m.context["demand_hours"]) for m in notices] == [
+        ("sam", "json://127.0.0.1:9/sam", "zh-CN", 1, "20.00"),  # the manager has no notification target
+        (None, "json://pmo.example/chat", "en", 1, "20.00"),  # the PMO channel
     ]
     assert env.actions().count("resources.capacity_available") == 1
     env.demand([row("D", "planning", JAN, 10)])
