@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from enum import Enum
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import pytest
 from pydantic import BaseModel
@@ -34,7 +34,7 @@ from phasegate.gates.vocabulary.evidence import MilestoneEvidence, RiskEvidence
 from phasegate.gates.vocabulary.identity import SYSTEM_ACTOR
 from phasegate.gates.vocabulary.notices import PortfolioReportReady, RagCounts
 from phasegate.gates.vocabulary.resources import ResourceProfile
-from phasegate.gates.vocabulary.snapshots import BaselineRecord, EvmReportRecord
+from phasegate.gates.vocabulary.snapshots import BaselineRecord, ConditionRecord, EvmReportRecord
 from phasegate.gates.vocabulary.tolerance import ExceptionDecision
 from phasegate.models.db import make_engine, make_session_factory
 from phasegate.models.template_yaml import shipped_templates, template_content_hash
@@ -172,6 +172,24 @@ def play(uow: Callable[[], UnitOfWork]) -> None:
         probe=probe,
     )
     approvals.apply_round_decision(review.round_id, uow=uow, now=now())
+    with uow() as tx:  # two conditions on READY's round, one met since (gate analytics counts them on time or not)
+        conditions = [
+            ConditionRecord(
+                id=uuid4(),
+                project_key="READY",
+                round_id=review.round_id,
+                gate_id="ready-for-planning",
+                text=text,
+                owner_id="mgr",
+                due_on=due,
+                verification="gatekeeper",
+                status="open",
+            )
+            for text, due in (("Sign the contract", date(2026, 12, 9)), ("Hire a tester", date(2027, 1, 15)))
+        ]
+        tx.conditions.add_conditions(conditions, now=now())
+        tx.conditions.set_condition_status(conditions[0].id, "met", by="sam", now=now())
+        tx.commit()
     with uow() as tx:  # HELD waits on hold (as a HOLD decision leaves it)
         tx.projects.update_project_state(
             "HELD", status=ProjectStatus.ON_HOLD, stage_id="initiating", recycle_count=0, now=now()
@@ -323,6 +341,7 @@ def test_the_fakes_answer_every_read_as_the_database_does(sql: Callable[[], Unit
     play(fake)
     play(sql)
     expected, found = reads(sql), reads(fake)
-    assert expected["exceptions"] and expected["rag OVER"] and expected["demand"]  # the scenario stored something
+    stored = ("exceptions", "rag OVER", "demand", "gate facts conditions", "portfolio facts open_conditions")
+    assert all(expected[name] for name in stored)  # the scenario stored something for them to agree on
     drifted = [name for name in expected if found[name] != expected[name]]
     assert not drifted, {name: (expected[name], found[name]) for name in drifted}
