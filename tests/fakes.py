@@ -6,21 +6,29 @@ after ``commit()``, and leaving the ``with`` block without it leaves the store a
 works on a copy of the store and commit puts the copy back). The SQL repositories are tested against the
 same use cases on SQLite and PostgreSQL in the integration tier.
 
-Only the aggregates the unit tier's use cases touch are here (people, templates, projects, evidence, reviews
-with their rounds and votes, lessons, delegations, conditions, plus the unit's own audit journal, outbox and
-steps); a use case reaching another repository (tolerances, resources, reports...) fails with an
-AttributeError naming it, rather than getting a silent default.
+Every repository of ``usecases.ports.UnitOfWork`` is here (people, templates, projects, evidence, reviews with
+their rounds and votes, lessons, delegations, conditions, tolerances with their exceptions and RAG history,
+resources, report runs, plus the unit's own audit journal, outbox and steps), and so are the read models
+(``MonitoringReads``, ``ReportRepository``'s facts, ``StrategyReads``): each aggregation is computed from the
+store's rows as the SQL version computes it from its tables (``models/repositories/*.py``), so the pure code
+behind a report sees the same facts. Where a table's column type changes a value (money kept to the cent), the
+fake stores what the column would give back, and where a check constraint refuses a row (a risk's status) the fake
+refuses it too. ``tests/test_fakes_contract.py`` plays one scenario on the fakes and on SQLite and PostgreSQL, so
+the two cannot drift apart unnoticed. Not imitated: row locks (``for_update``), savepoints and the races they
+settle (the integration tier's concurrency tests).
 """
 
 from __future__ import annotations
 
 import copy
 import dataclasses
-from collections.abc import Iterable, Sequence
+import hashlib
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 from uuid import UUID, uuid4
 
 from phasegate.gates.vocabulary.enums import (
@@ -32,9 +40,17 @@ from phasegate.gates.vocabulary.enums import (
     RoundStatus,
 )
 from phasegate.gates.vocabulary.errors import ConflictError
-from phasegate.gates.vocabulary.evidence import DocumentEvidence, MilestoneEvidence, RiskEvidence, ScoreEvidence
+from phasegate.gates.vocabulary.evidence import (
+    DocumentEvidence,
+    EvmSnapshot,
+    MilestoneEvidence,
+    RiskEvidence,
+    ScoreEvidence,
+)
 from phasegate.gates.vocabulary.identity import OrgRole
 from phasegate.gates.vocabulary.lessons import LessonDueRecord, LessonRecord, LessonUseRecord
+from phasegate.gates.vocabulary.monitoring import MonitorInput, RagRow
+from phasegate.gates.vocabulary.resources import CapacityOverride, DemandLine, PriorityRecord, ResourceProfile
 from phasegate.gates.vocabulary.snapshots import (
     BaselineRecord,
     ConditionRecord,
@@ -46,23 +62,48 @@ from phasegate.gates.vocabulary.snapshots import (
     PersonSnapshot,
     ProjectQuery,
     ProjectSnapshot,
+    ReportRunRecord,
     RoundSnapshot,
     StoredTemplate,
     VoteRecord,
 )
 from phasegate.gates.vocabulary.template import LifecycleTemplate
+from phasegate.gates.vocabulary.tolerance import ExceptionDecision, ToleranceException, ToleranceRecord, plain
 from phasegate.usecases.ports import (
     ConditionRepository,
     DelegationRepository,
     EvidenceRepository,
     LessonRepository,
+    MonitoringReads,
     PeopleRepository,
     ProjectRepository,
+    ReportRepository,
+    ResourceRepository,
     ReviewRepository,
+    StrategyReads,
     TemplateRepository,
+    ToleranceRepository,
+    UnitOfWork,
 )
 
+if TYPE_CHECKING:  # imported where used, as the SQL repositories' users do: the unit tier need not pay for them
+    from phasegate.gates.analytics import GateFacts
+    from phasegate.gates.maturity import MaturityFacts
+    from phasegate.gates.portfolio import PortfolioFacts
+    from phasegate.gates.prioritisation import PriorityFact
+
 CENT = Decimal("0.01")
+HISTORY_DAYS = 120
+"""How far back the monitor's read model looks for earlier RAG rows (``models.repositories.monitoring``)."""
+
+
+def money(value: Decimal) -> Decimal:
+    """What a ``MONEY`` column (``Numeric(18, 2)``) gives back."""
+    return value.quantize(CENT)
+
+
+def _money_or_none(value: Decimal | None) -> Decimal | None:
+    return None if value is None else money(value)
 
 
 @dataclass(frozen=True)
@@ -106,6 +147,20 @@ class Store:
     lessons: dict[int, LessonRecord] = field(default_factory=dict)
     lesson_uses: list[LessonUseRecord] = field(default_factory=list)
     lessons_owed: dict[str, LessonDueRecord] = field(default_factory=dict)
+    # columns the snapshots do not carry: projects.created_at and closed_at, conditions.resolved_at,
+    # risks.updated_at
+    project_created: dict[str, datetime] = field(default_factory=dict)
+    project_closed: dict[str, datetime] = field(default_factory=dict)
+    condition_resolved: dict[UUID, datetime] = field(default_factory=dict)
+    risk_updated: dict[tuple[str, str], datetime] = field(default_factory=dict)
+    tolerances: dict[tuple[str, str, str], ToleranceRecord] = field(default_factory=dict)  # (project, scope, dim)
+    exceptions: dict[UUID, ToleranceException] = field(default_factory=dict)
+    rag: dict[tuple[str, date, str], RagRow] = field(default_factory=dict)  # (project, day, dimension)
+    report_runs: dict[tuple[str, str], ReportRunRecord] = field(default_factory=dict)  # (kind, period)
+    resource_profiles: dict[str, ResourceProfile] = field(default_factory=dict)
+    capacity_overrides: dict[tuple[str, date], CapacityOverride] = field(default_factory=dict)
+    demand: list[DemandLine] = field(default_factory=list)
+    priorities: dict[str, PriorityRecord] = field(default_factory=dict)
     audit: list[dict[str, Any]] = field(default_factory=list)
     outbox: list[OutboxRequest] = field(default_factory=list)
     steps: set[tuple[str, str]] = field(default_factory=set)
@@ -165,6 +220,7 @@ class FakeProjects:
 
     def add_project(self, project: ProjectSnapshot, *, now: datetime) -> None:
         self.store.projects[project.key] = project
+        self.store.project_created[project.key] = now
 
     def list_projects(self, query: ProjectQuery | None = None) -> tuple[list[ProjectSnapshot], int]:
         query = query or ProjectQuery()
@@ -196,6 +252,7 @@ class FakeProjects:
 
     def close_project(self, key: str, *, now: datetime) -> None:
         self._update(key, closed=True)
+        self.store.project_closed[key] = now
 
     def set_expected_benefit(self, key: str, amount: Decimal | None, *, now: datetime) -> None:
         self._update(key, expected_benefit=amount)
@@ -254,6 +311,7 @@ class FakeConditions:
     def set_condition_status(self, condition_id: UUID, status: str, *, by: str, now: datetime) -> None:
         found = self.store.conditions[condition_id]
         self.store.conditions[condition_id] = found.model_copy(update={"status": status, "resolved_by": by})
+        self.store.condition_resolved[condition_id] = now
 
 
 class FakeEvidence:
@@ -335,7 +393,11 @@ class FakeEvidence:
         return [r for (k, _), r in sorted(self.store.evm_reports.items()) if k == key]
 
     def upsert_risks(self, key: str, risks: Sequence[RiskEvidence], *, now: datetime) -> int:
+        refused = [r.id for r in risks if r.status not in ("open", "closed")]
+        if refused:  # the risks table's check constraint (the doors and the importer normalise the status first)
+            raise ValueError(f"risks {refused}: status must be 'open' or 'closed' (CHECK constraint ck_risks_status)")
         self.store.risks.update({(key, r.id): r for r in risks})
+        self.store.risk_updated.update({(key, r.id): now for r in risks})
         return len(risks)
 
     def risks(self, key: str) -> list[RiskEvidence]:
@@ -625,14 +687,462 @@ class FakeLessons:
         return True
 
 
-class FakeUnitOfWork:
-    """One transaction over a copy of ``store``; ``commit()`` puts the copy back."""
+class FakeTolerances:
+    """Tolerances (one per project, scope and dimension: setting one again replaces it), exceptions (the n-th on a
+    project, scope and dimension is unique, so raising it twice is a no-op) and the RAG history (one row per
+    project, day and dimension, the later write winning), as ``models.repositories.tolerances`` keeps them."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
 
+    def tolerances(self, project_key: str) -> list[ToleranceRecord]:
+        return [record for (key, _, _), record in sorted(self.store.tolerances.items()) if key == project_key]
+
+    def put_tolerance(self, record: ToleranceRecord) -> None:
+        stored = record.model_copy(update={"percent": plain(record.percent), "amount": plain(record.amount)})
+        self.store.tolerances[(record.project_key, record.scope, record.dimension.value)] = stored
+
+    def latest_exception(self, project_key: str, scope: str, dimension: str) -> ToleranceException | None:
+        mine = [
+            e
+            for e in self.store.exceptions.values()
+            if (e.project_key, e.scope, e.dimension) == (project_key, scope, dimension)
+        ]
+        return max(mine, key=lambda e: e.seq, default=None)
+
+    def add_exception(self, record: ToleranceException) -> bool:
+        same = (record.project_key, record.scope, record.dimension, record.seq)
+        if record.id in self.store.exceptions or any(
+            (e.project_key, e.scope, e.dimension, e.seq) == same for e in self.store.exceptions.values()
+        ):
+            return False  # the unique key (project, scope, dimension, seq): another scan raised it first
+        self.store.exceptions[record.id] = record.model_copy(
+            update={
+                "baseline": money(record.baseline),
+                "forecast": money(record.forecast),
+                "allowance": money(record.allowance),
+                "deviation": money(record.deviation),
+                "decision": None,
+            }
+        )
+        return True
+
+    def get_exception(self, exception_id: UUID, *, for_update: bool = False) -> ToleranceException | None:
+        return self.store.exceptions.get(exception_id)
+
+    def close_exception(self, exception_id: UUID, *, decision: str, by: str, reason: str, now: datetime) -> None:
+        found = self.store.exceptions[exception_id]
+        self.store.exceptions[exception_id] = found.model_copy(
+            update={
+                "status": "closed",
+                "decision": ExceptionDecision(decision),
+                "decided_by": by,
+                "decided_at": now,
+                "reason": reason,
+            }
+        )
+
+    def exceptions(self, *, project_key: str | None = None, status: str | None = None) -> list[ToleranceException]:
+        found = [
+            e
+            for e in self.store.exceptions.values()
+            if (project_key is None or e.project_key == project_key) and (status is None or e.status == status)
+        ]
+        found.sort(key=lambda e: e.project_key)
+        return sorted(found, key=lambda e: e.raised_at, reverse=True)  # newest first, then by project (stable)
+
+    def record_rag(self, rows: Sequence[RagRow], *, now: datetime) -> int:
+        for row in rows:
+            stored = row.model_copy(
+                update={"deviation": _money_or_none(row.deviation), "allowance": _money_or_none(row.allowance)}
+            )
+            self.store.rag[(row.project_key, row.as_of, row.dimension)] = stored
+        return len(rows)
+
+    def rag_history(self, project_key: str) -> list[RagRow]:
+        return [row for (key, _, _), row in sorted(self.store.rag.items()) if key == project_key]
+
+
+def _active(store: Store, keys: Sequence[str]) -> list[ProjectSnapshot]:
+    return [
+        store.projects[key]
+        for key in sorted(set(keys))
+        if key in store.projects and store.projects[key].status is ProjectStatus.ACTIVE
+    ]
+
+
+def _bac(store: Store, project: ProjectSnapshot) -> Decimal:
+    """The baseline's BAC, else the charter budget (``coalesce(baselines.bac, projects.budget)``)."""
+    baseline = store.baselines.get(project.key)
+    return baseline.bac if baseline is not None else project.budget
+
+
+def _planned_at(store: Store, key: str, as_of: date) -> Decimal | None:
+    """The cumulative planned value of the last baseline period ending on or before ``as_of``."""
+    due = [value for end, value in sorted(store.baseline_periods.get(key, [])) if end <= as_of]
+    return due[-1] if due else None
+
+
+class FakeMonitoring:
+    """The portfolio monitor's read model (``models.repositories.monitoring``), computed from the store's rows."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def monitor_inputs(self, keys: Sequence[str], as_of: date) -> list[MonitorInput]:
+        from phasegate.gates.risk import CLOSED_STATUSES
+
+        store = self.store
+        found = []
+        for project in _active(store, keys):
+            key = project.key
+            bac = _bac(store, project)
+            reports = [r for (k, day), r in sorted(store.evm_reports.items()) if k == key and day <= as_of]
+            report = reports[-1] if reports else None
+            evm = None
+            if report is not None:
+                planned = report.planned_value
+                if planned is None:
+                    planned = _planned_at(store, key, report.as_of)
+                try:
+                    evm = EvmSnapshot(
+                        as_of=report.as_of,
+                        bac=bac,
+                        pv=planned,
+                        ev=report.earned_value,
+                        ac=report.actual_cost,
+                        etc=report.estimate_to_complete,
+                    )
+                except ValueError:
+                    evm = None
+            risks = [(risk, store.risk_updated.get((k, rid))) for (k, rid), risk in store.risks.items() if k == key]
+            live = [r.probability * r.impact for r, _ in risks if r.status.strip().lower() not in CLOSED_STATUSES]
+            changed = [at for _, at in risks if at is not None]
+            roles: dict[str, tuple[str, ...]] = {
+                role: tuple(sorted(people)) for role, people in sorted(store.project_roles.get(key, {}).items())
+            }
+            latest: dict[str, ToleranceException] = {}
+            for exception in store.exceptions.values():
+                at = f"{exception.scope}:{exception.dimension.value}"
+                if exception.project_key == key and (at not in latest or exception.seq > latest[at].seq):
+                    latest[at] = exception
+            history: dict[str, list[Decimal]] = {}
+            for (k, day, dimension), row in sorted(store.rag.items()):
+                recent = as_of - timedelta(days=HISTORY_DAYS) <= day < as_of
+                if k == key and recent and row.deviation is not None:
+                    history.setdefault(dimension, []).append(row.deviation)
+            found.append(
+                MonitorInput(
+                    project=project,
+                    bac=bac,
+                    evm=evm,
+                    test_pass_rate=report.test_pass_rate if report is not None else None,
+                    acceptance=report.acceptance if report is not None else None,
+                    plan=tuple(sorted(store.baseline_periods.get(key, []))),
+                    risks=len(risks),
+                    worst_risk=max(live, default=None),
+                    risks_changed=max(changed).date() if changed else None,
+                    tolerances=tuple(FakeTolerances(store).tolerances(key)),
+                    roles={"sponsor": (project.sponsor_id,), "manager": (project.manager_id,)} | roles,
+                    latest_exceptions=latest,
+                    history={d: tuple(v[-2:]) for d, v in history.items()},
+                )
+            )
+        return found
+
+    def gate_schedule(self, keys: Sequence[str]) -> list[tuple[ProjectSnapshot, dict[str, date]]]:
+        return [
+            (
+                project,
+                {m.id: m.due for (k, _), m in self.store.milestones.items() if k == project.key and m.done_on is None},
+            )
+            for project in _active(self.store, keys)
+        ]
+
+
+def _utc_day(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+class FakeReports:
+    """Gate analytics and portfolio report facts (``models.repositories.reports``), computed from the store's
+    rows, and the report runs whose (kind, period) key makes distribution exactly once."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def gate_facts(self) -> GateFacts:
+        from phasegate.gates.analytics import ConditionFact, GateFacts, ProjectFact, ReviewCount, RoundFact
+
+        store = self.store
+        template_of = {key: p.template_id for key, p in store.projects.items()}
+        reviews = Counter(
+            (template_of[r.project_key], r.gate_id, r.requested_by is None) for r in store.reviews.values()
+        )
+        return GateFacts(
+            rounds=tuple(
+                RoundFact(
+                    project_key=r.project_key,
+                    template_id=template_of[r.project_key],
+                    gate_id=r.gate_id,
+                    opened_at=r.opened_at,
+                    due_at=r.due_at,
+                    resolved_at=r.resolved_at if r.status is RoundStatus.RESOLVED else None,
+                    decision=r.decision if r.status is RoundStatus.RESOLVED else None,
+                )
+                for r in store.rounds.values()
+                if r.status is not RoundStatus.CANCELLED
+            ),
+            reviews=tuple(ReviewCount(t, g, automatic, n) for (t, g, automatic), n in sorted(reviews.items())),
+            conditions=tuple(
+                ConditionFact(
+                    template_of[c.project_key], c.gate_id, c.due_on, c.status, store.condition_resolved.get(c.id)
+                )
+                for c in store.conditions.values()
+            ),
+            projects=tuple(
+                ProjectFact(p.key, p.template_id, p.template_version, store.project_created[p.key])
+                for p in store.projects.values()
+            ),
+        )
+
+    def portfolio_facts(self, start: date, end: date) -> PortfolioFacts:
+        from phasegate.gates import portfolio as pf
+
+        store = self.store
+        since, until = _utc_day(start), _utc_day(end) + timedelta(days=1)
+        people = store.people
+        scores: dict[str, list[int]] = {}
+        for (key, _, _, _), value in store.scores.items():
+            scores.setdefault(key, []).append(value)
+        latest_rag: dict[tuple[str, str], RagRow] = {}
+        for (key, day, dimension), row in sorted(store.rag.items()):
+            if day <= end:
+                latest_rag[(key, dimension)] = row
+        return pf.PortfolioFacts(
+            projects=tuple(
+                pf.ProjectFact(
+                    p.key,
+                    p.name,
+                    p.template_id,
+                    p.template_version,
+                    p.status.value,
+                    p.stage_id,
+                    p.sponsor_id,
+                    people[p.sponsor_id].name if p.sponsor_id in people else p.sponsor_id,
+                    _bac(store, p),
+                )
+                for p in store.projects.values()
+            ),
+            evm=tuple(
+                pf.EvmFact(
+                    r.project_key,
+                    r.as_of,
+                    r.planned_value if r.planned_value is not None else _planned_at(store, r.project_key, r.as_of),
+                    r.earned_value,
+                    r.actual_cost,
+                )
+                for r in store.evm_reports.values()
+                if r.as_of <= end
+            ),
+            open_rounds=tuple(
+                pf.OpenRoundFact(r.project_key, r.gate_id, r.due_at)
+                for r in sorted(store.rounds.values(), key=lambda r: r.opened_at)
+                if r.status is RoundStatus.OPEN
+            ),
+            open_conditions=dict(Counter(c.project_key for c in store.conditions.values() if c.status == "open")),
+            decisions=tuple(
+                pf.DecisionFact(key, d.gate_id, d.decision.value, d.decided_at, tuple(d.decided_by), d.reason)
+                for key, d in store.decisions
+                if since <= d.decided_at < until
+            ),
+            risks=tuple(
+                pf.RiskFact(key, r.id, r.title, r.owner, r.probability, r.impact)
+                for (key, _), r in store.risks.items()
+                if r.status == "open"
+            ),
+            value_scores={key: sum(values) / len(values) for key, values in scores.items()},
+            rag=tuple(pf.RagFact(r.project_key, r.dimension, r.as_of, r.rag) for r in latest_rag.values()),
+            open_exceptions=dict(Counter(e.project_key for e in store.exceptions.values() if e.status == "open")),
+            exceptions=tuple(
+                pf.ExceptionFact(
+                    e.project_key,
+                    e.dimension.value,
+                    e.scope,
+                    e.level.value,
+                    e.owner_id,
+                    e.baseline,
+                    e.forecast,
+                    e.allowance,
+                    e.deviation,
+                    e.raised_at,
+                    e.status,
+                    None if e.decision is None else e.decision.value,
+                    e.decided_at,
+                    e.decided_by,
+                )
+                for e in store.exceptions.values()
+                if since <= e.raised_at < until or (e.decided_at is not None and since <= e.decided_at < until)
+            ),
+        )
+
+    def report_run(self, kind: str, period: str) -> ReportRunRecord | None:
+        return self.store.report_runs.get((kind, period))
+
+    def add_report_run(self, record: ReportRunRecord) -> bool:
+        if (record.kind, record.period) in self.store.report_runs:
+            return False  # the primary key (kind, period): the period is claimed already
+        self.store.report_runs[(record.kind, record.period)] = record
+        return True
+
+    def set_report_notifications(self, kind: str, period: str, count: int) -> None:
+        found = self.store.report_runs.get((kind, period))
+        if found is not None:  # an UPDATE of no row changes nothing
+            self.store.report_runs[(kind, period)] = found.model_copy(update={"notifications": count})
+
+
+class FakeStrategy:
+    """Prioritisation's and the maturity score's read models (``models.repositories.strategy``)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def priority_facts(self) -> tuple[PriorityFact, ...]:
+        from phasegate.gates.prioritisation import PriorityFact
+
+        store = self.store
+        facts = []
+        for key, project in sorted(store.projects.items()):
+            reported = [
+                r.actual_cost
+                for (k, _), r in sorted(store.evm_reports.items())
+                if k == key and r.actual_cost is not None
+            ]
+            scores = [value for (k, _, _, _), value in store.scores.items() if k == key]
+            facts.append(
+                PriorityFact(
+                    key=key,
+                    name=project.name,
+                    status=project.status.value,
+                    bac=_bac(store, project),
+                    expected_benefit=project.expected_benefit,
+                    actual_cost=reported[-1] if reported else None,
+                    score=sum(scores) / len(scores) if scores else None,
+                )
+            )
+        return tuple(facts)
+
+    def maturity_facts(self) -> MaturityFacts:
+        from phasegate.gates.maturity import (
+            LessonUseFact,
+            LifeFact,
+            MaturityFacts,
+            MilestoneFact,
+            ReviewFact,
+            documentation_compliant,
+        )
+
+        store = self.store
+        return MaturityFacts(
+            reviews=tuple(
+                ReviewFact(
+                    str(rid), r.project_key, r.gate_id, r.created_at, documentation_compliant(r.evaluation or {})
+                )
+                for rid, r in store.reviews.items()
+            ),
+            milestones=tuple(MilestoneFact(key, m.id, m.due) for (key, _), m in store.milestones.items()),
+            lives=tuple(
+                LifeFact(key, store.project_created[key], store.project_closed.get(key)) for key in store.projects
+            ),
+            status_reports=tuple((key, day) for key, day in store.evm_reports),
+            exceptions=tuple((e.project_key, e.raised_at) for e in store.exceptions.values()),
+            lesson_uses=tuple(
+                LessonUseFact(review, kind)
+                for review, kind in dict.fromkeys((str(u.review_id), u.kind.value) for u in store.lesson_uses)
+            ),
+        )
+
+
+class FakeResources:
+    """Resource profiles and capacity overrides (upserts), demand lines (replaced per project and stage) and
+    HOLD-queue priorities, as ``models.repositories.resources`` keeps them."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def put_resource_profile(self, profile: ResourceProfile, *, now: datetime) -> None:
+        self.store.resource_profiles[profile.person_id] = profile.model_copy(update={"set_at": now})
+
+    def resource_profiles(self, *, role: str | None = None) -> list[ResourceProfile]:
+        return [p for _, p in sorted(self.store.resource_profiles.items()) if role is None or p.role == role]
+
+    def put_capacity_override(self, override: CapacityOverride, *, now: datetime) -> None:
+        self.store.capacity_overrides[(override.person_id, override.month)] = override.model_copy(
+            update={"set_at": now}
+        )
+
+    def clear_capacity_override(self, person_id: str, month: date) -> bool:
+        return self.store.capacity_overrides.pop((person_id, month), None) is not None
+
+    def capacity_overrides(self, first: date, last: date) -> list[CapacityOverride]:
+        return [o for (_, month), o in sorted(self.store.capacity_overrides.items()) if first <= month <= last]
+
+    def replace_demand(
+        self, scopes: Sequence[tuple[str, str]], lines: Sequence[DemandLine], *, by: str, now: datetime
+    ) -> int:
+        replaced = set(scopes)
+        kept = [line for line in self.store.demand if (line.project_key, line.stage_id) not in replaced]
+        self.store.demand = [*kept, *lines]
+        return len(lines)
+
+    def demand(
+        self, *, project_key: str | None = None, first: date | None = None, last: date | None = None
+    ) -> list[DemandLine]:
+        found = [
+            line
+            for line in self.store.demand
+            if (project_key is None or line.project_key == project_key)
+            and (first is None or line.month >= first)
+            and (last is None or line.month <= last)
+        ]
+        # ORDER BY project, stage, role, month, person: a line for no one in particular first, as SQLite sorts NULL
+        return sorted(
+            found,
+            key=lambda d: (d.project_key, d.stage_id, d.role, d.month, d.person_id is not None, d.person_id or ""),
+        )
+
+    def project_stages(self, keys: Sequence[str]) -> dict[str, tuple[ProjectStatus, str]]:
+        projects = self.store.projects
+        return {key: (projects[key].status, projects[key].stage_id) for key in sorted(set(keys)) if key in projects}
+
+    def put_priority(self, record: PriorityRecord, *, now: datetime) -> None:
+        self.store.priorities[record.project_key] = record.model_copy(update={"set_at": now})
+
+    def priorities(self) -> dict[str, int]:
+        return {key: record.priority for key, record in self.store.priorities.items()}
+
+
+def _shared(store: Store) -> dict[int, Any]:
+    """A deepcopy memo that keeps the published templates as they are: a version never changes once stored (a
+    frozen model, replaced never edited), and copying their trees was most of what a fake transaction cost."""
+    return {id(stored): stored for stored in store.templates.values()}
+
+
+class FakeUnitOfWork:
+    """One transaction over a copy of ``store``; ``commit()`` puts the copy back.
+
+    ``org_route`` (tags -> the organisation's target URLs) and ``org_locale`` are ``SqlUnitOfWork``'s: without a
+    route an organisation notice queues nothing, with one it becomes one outbox row per target."""
+
+    def __init__(
+        self, store: Store, *, org_route: Callable[[Sequence[str]], list[str]] | None = None, org_locale: str = "en"
+    ) -> None:
+        self.store = store
+        self.org_route = org_route
+        self.org_locale = org_locale
+
     def __enter__(self) -> Self:
-        self.working = copy.deepcopy(self.store)
+        self.working = copy.deepcopy(self.store, _shared(self.store))
         self.people = FakePeople(self.working)
         self.templates = FakeTemplates(self.working)
         self.projects = FakeProjects(self.working)
@@ -641,14 +1151,20 @@ class FakeUnitOfWork:
         self.evidence = FakeEvidence(self.working)
         self.reviews = FakeReviews(self.working)
         self.lessons = FakeLessons(self.working)
+        self.tolerances = FakeTolerances(self.working)
+        self.monitoring = FakeMonitoring(self.working)
+        self.reports = FakeReports(self.working)
+        self.strategy = FakeStrategy(self.working)
+        self.resources = FakeResources(self.working)
         return self
 
     def __exit__(self, *exc: object) -> None:
         del self.working
 
     def commit(self) -> None:
+        shared = _shared(self.working)
         for name in vars(self.store):
-            setattr(self.store, name, copy.deepcopy(getattr(self.working, name)))
+            setattr(self.store, name, copy.deepcopy(getattr(self.working, name), shared))
 
     def append_audit(self, *, actor: str, action: str, entity: str, payload: dict[str, Any], at: datetime) -> None:
         self.working.audit.append({"actor": actor, "action": action, "entity": entity, "payload": payload, "at": at})
@@ -664,9 +1180,26 @@ class FakeUnitOfWork:
         )
 
     def enqueue(self, items: Sequence[OutboxRequest], *, now: datetime) -> int:
-        mine = [item for item in items if item.target]  # organisation notices need the org router: none here
-        self.working.outbox.extend(mine)
-        return len(mine)
+        rows = [row for item in items for row in self._expand(item)]
+        self.working.outbox.extend(rows)
+        return len(rows)
+
+    def _expand(self, item: OutboxRequest) -> list[OutboxRequest]:
+        """A personal request is one row; an organisation notice one row per tagged target (``SqlUnitOfWork``)."""
+        if item.target:
+            return [item]
+        if self.org_route is None or not item.tags:
+            return []
+        return [
+            item.model_copy(
+                update={
+                    "target": url,
+                    "locale": self.org_locale,
+                    "idempotency_key": f"{item.idempotency_key}:{hashlib.sha256(url.encode()).hexdigest()[:16]}",
+                }
+            )
+            for url in self.org_route(item.tags)
+        ]
 
     def steps_taken(self, subject: str) -> frozenset[str]:
         return frozenset(step for s, step in self.working.steps if s == subject)
@@ -684,6 +1217,7 @@ class FakeUnitOfWork:
 def _conforms(
     store: Store,
 ) -> tuple[
+    UnitOfWork,
     PeopleRepository,
     TemplateRepository,
     ProjectRepository,
@@ -692,9 +1226,16 @@ def _conforms(
     LessonRepository,
     DelegationRepository,
     ConditionRepository,
+    ToleranceRepository,
+    MonitoringReads,
+    ReportRepository,
+    StrategyReads,
+    ResourceRepository,
 ]:
-    """Never called: ``make typecheck`` (mypy --strict on this file) proves each fake implements its port."""
+    """Never called: ``make typecheck`` (mypy --strict on this file) proves each fake implements its port and the
+    unit of work all of them."""
     return (
+        FakeUnitOfWork(store),
         FakePeople(store),
         FakeTemplates(store),
         FakeProjects(store),
@@ -703,4 +1244,9 @@ def _conforms(
         FakeLessons(store),
         FakeDelegations(store),
         FakeConditions(store),
+        FakeTolerances(store),
+        FakeMonitoring(store),
+        FakeReports(store),
+        FakeStrategy(store),
+        FakeResources(store),
     )
