@@ -8,16 +8,21 @@ beyond tolerance. Then runs the real flow in Prefect's
 ephemeral mode (a warm-up flow first, so Prefect's own start-up is not counted): the first run raises the
 exceptions, the second finds nothing new. Also times the scan alone (the use case, chunk by chunk, no Prefect).
 
-    .venv/bin/python bench/monitor.py [--projects 10000] [--dialects sqlite,postgresql]
+    .venv/bin/python bench/monitor.py [--projects 1000 10000 50000] [--dialects sqlite,postgresql]
 
-Prints ``name: value`` lines. PostgreSQL is skipped (with a line saying so) when no server answers.
+Each size and dialect runs in its own process, so its ``*_peak_rss_mb`` is that run's alone. With several sizes,
+``*_growth_<a>k_to_<b>k`` is the flow's time per project at the larger size over that at the smaller: 1.0 is
+linear growth. Prints ``name: value`` lines. PostgreSQL is skipped (with a line saying so) when no server answers.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
+import resource
 import secrets
+import subprocess
 import sys
 import tempfile
 import time
@@ -142,14 +147,43 @@ def run(dialect: str, url: str, projects: int) -> None:
     for start in range(0, len(keys), 500):
         services.scan_projects(keys[start : start + 500], uow=rt.uow, now=datetime.now(UTC))
     print(f"{label}_scan_only_s: {time.perf_counter() - began:.2f}")
+    print(f"{label}_peak_rss_mb: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f}")
     rt.engine.dispose()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--projects", type=int, default=10_000)
+    parser.add_argument("--projects", type=int, nargs="+", default=[10_000])
     parser.add_argument("--dialects", default="sqlite,postgresql")
+    parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.one:
+        for dialect in args.dialects.split(","):
+            one(dialect, args.one)
+        return
+    seconds: dict[tuple[str, int], float] = {}
+    for dialect in args.dialects.split(","):
+        for n in sorted(args.projects):
+            done = subprocess.run(
+                [sys.executable, __file__, "--one", str(n), "--dialects", dialect],
+                check=True,
+                timeout=7200,
+                capture_output=True,
+                text=True,
+            )
+            print(done.stdout, end="", flush=True)
+            for line in done.stdout.splitlines():
+                name, _, value = line.partition(": ")
+                if name == f"monitor_{n // 1000}k_{dialect}_s":
+                    seconds[dialect, n] = float(value)
+        sizes = [n for n in sorted(args.projects) if (dialect, n) in seconds]
+        for small, large in itertools.pairwise(sizes):
+            growth = (seconds[dialect, large] / large) / (seconds[dialect, small] / small)
+            print(f"monitor_{dialect}_growth_{small // 1000}k_to_{large // 1000}k: {growth:.2f}")
+
+
+def one(dialect: str, projects: int) -> None:
+    """One size on one dialect, in a process of its own."""
     home = Path(tempfile.mkdtemp(prefix="phasegate-bench-monitor-"))
     os.environ.setdefault("PHASEGATE_SECRET_KEY", secrets.token_urlsafe(48))
     os.environ["PHASEGATE_HOME"] = str(home)
@@ -166,16 +200,15 @@ def main() -> None:
 
     with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
         warm_up()
-        for dialect in args.dialects.split(","):
-            if dialect == "sqlite":
-                run("sqlite", f"sqlite:///{home / 'monitor.db'}", args.projects)
-            elif dialect == "postgresql":
-                url = scratch_database("phasegate_bench_monitor")
-                if url is not None:
-                    try:
-                        run("postgresql", url, args.projects)
-                    finally:
-                        scratch_database("phasegate_bench_monitor", drop=True)
+        if dialect == "sqlite":
+            run("sqlite", f"sqlite:///{home / 'monitor.db'}", projects)
+        elif dialect == "postgresql":
+            url = scratch_database("phasegate_bench_monitor")
+            if url is not None:
+                try:
+                    run("postgresql", url, projects)
+                finally:
+                    scratch_database("phasegate_bench_monitor", drop=True)
 
 
 if __name__ == "__main__":

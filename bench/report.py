@@ -5,12 +5,15 @@ Each size runs in its own process (so ``peak_rss_mb`` is that size's alone) on a
 filled with Core bulk inserts: N projects on it-pmo, a baseline each, eight weekly status reports, one decided
 round and one open round each, two open risks and a scorecard. Timed: the gate analytics (read model and
 computation), the portfolio report model, its four charts, and the HTML, XLSX and PDF renderings (the PDF
-only up to ``--pdf-max`` projects: its table is one row per project, hundreds of pages at 10,000).
+only up to ``--pdf-max`` projects: its table is one row per project, hundreds of pages at 10,000). With several
+sizes, ``report_<step>_growth_<a>_to_<b>`` is the step's time per project at the larger size over that at the
+smaller: 1.0 is linear growth.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import resource
 import subprocess
 import sys
@@ -162,10 +165,26 @@ def main() -> None:
     if args.one:
         one(args.one, args.pdf_max)
         return
-    for n in args.projects:
-        subprocess.run(
-            [sys.executable, __file__, "--one", str(n), "--pdf-max", str(args.pdf_max)], check=True, timeout=3600
+    seconds: dict[tuple[str, int], float] = {}
+    for n in sorted(args.projects):
+        done = subprocess.run(
+            [sys.executable, __file__, "--one", str(n), "--pdf-max", str(args.pdf_max)],
+            check=True,
+            timeout=3600,
+            capture_output=True,
+            text=True,
         )
+        print(done.stdout, end="", flush=True)
+        for line in done.stdout.splitlines():
+            name, _, value = line.partition(": ")
+            if name.endswith("_s"):
+                seconds[name.removeprefix(f"report_{n}_").removesuffix("_s"), n] = float(value)
+    # Time per project at the larger size over that at the smaller: 1.0 is linear growth.
+    for step in ("gate_analytics", "portfolio_model", "html", "xlsx"):
+        sizes = [n for n in sorted(args.projects) if (step, n) in seconds]
+        for small, large in itertools.pairwise(sizes):
+            growth = (seconds[step, large] / large) / (seconds[step, small] / small)
+            print(f"report_{step}_growth_{small}_to_{large}: {growth:.2f}")
 
 
 if __name__ == "__main__":
