@@ -24,6 +24,7 @@ from phasegate.models.tokens import create_token
 from phasegate.models.uow import SqlUnitOfWork
 from phasegate.usecases import services
 from phasegate.usecases.memo import Memo
+from phasegate.web import views
 from phasegate.web.app import create_app
 from tests.conftest import TEST_AUDIT_KEY
 from tests.signin import give_password, sign_in
@@ -125,3 +126,25 @@ def test_the_stamp_moves_with_every_commit_and_only_then(db_url: str, env: Env) 
         assert after is not None and after != before
     finally:
         engine.dispose()
+
+
+def test_sign_ins_token_use_and_refusals_do_not_rebuild_the_dashboard(
+    env: Env, client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue #17's dashboard p99: what readers write (sessions, token use marks, audited refusals) leaves the kept
+    portfolio alone; a change to a project rebuilds it."""
+    with env.sessions() as session, session.begin():
+        _, token = create_token(session, "vic", "viewer", env.now(), audit_key=TEST_AUDIT_KEY)
+    first = client.get("/?lang=en").text
+    built: list[int] = []
+    summary = views._summary
+    monkeypatch.setattr(views, "_summary", lambda rt: built.append(1) or summary(rt))
+
+    assert sign_in(TestClient(client.app), "vic").status_code == 303  # another browser: a session, an audit entry
+    assert client.get("/api/v1/projects", headers={"Authorization": f"Bearer {token}"}).status_code == 200  # use mark
+    assert client.get("/api/v1/projects", headers={"Authorization": "Bearer pgt_forged"}).status_code == 401  # audited
+    assert client.get("/?lang=en").text == first and built == []
+
+    env.project("NEW")
+    assert 'data-key="NEW"' in client.get("/?lang=en").text and built == [1]
+
