@@ -36,7 +36,7 @@ from pathlib import Path as FilePath
 from typing import Annotated, Any, Generic, Literal, TypeVar
 from uuid import UUID
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Header, Path, Query, Response, status
+from fastapi import APIRouter, BackgroundTasks, Depends, Header, Path, Query, Request, Response, status
 from pydantic import (
     AwareDatetime,
     BaseModel,
@@ -86,7 +86,7 @@ from phasegate.gates.vocabulary.tolerance import ExceptionDecision, ToleranceExc
 from phasegate.models.audit_store import audit_head, verify_audit
 from phasegate.models.document_store import check_remote_source
 from phasegate.usecases import approvals, people, services
-from phasegate.web.auth import Acting, Reader, Runtime
+from phasegate.web.auth import Acting, Reader, Runtime, request_stamp
 from phasegate.web.problems import ApiProblem, ProblemRoute, responses, single_valued_query
 
 router = APIRouter(prefix="/api/v1", route_class=ProblemRoute, dependencies=[Depends(single_valued_query)])
@@ -297,6 +297,7 @@ class ProjectDetail(BaseModel):
 @router.get("/projects", responses=READ, tags=["projects"], response_model=Page[ProjectSnapshot])
 def list_projects(
     _: Reader,
+    request: Request,
     rt: Runtime,
     limit: Limit = 50,
     offset: Offset = 0,
@@ -309,7 +310,7 @@ def list_projects(
     The page's JSON is kept per committed state and query (``Runtime.pages``, keyed by ``Runtime.change_stamp``
     read first): a client polling the list reads the database once per change. Who asks is checked every time."""
     query = ProjectQuery(status=project_status, stage_id=stage, template_id=template, limit=limit, offset=offset)
-    version = rt.change_stamp()  # before any read: what is kept is never older than its key
+    version = request_stamp(request, rt)  # read before the caller's lookups: what is kept is never older than its key
 
     def page() -> bytes:
         items, total = services.list_projects(uow=rt.reader, query=query)

@@ -23,6 +23,11 @@ case's refusal, audited by the use case (``security.refused``).
 
 A token is looked up by the sha256 of what was presented (only hashes are stored). ``last_used_at`` is
 written at most once an hour per token, so reading the API does not turn every request into a write.
+
+The token's record and its person's actor are kept per committed state (``Runtime.callers``, keyed by the change
+stamp read once per request before any lookup, ``request_stamp``): revoking a token, disabling a person or
+changing their roles moves the stamp (``models.change_stamp``), so the next request looks them up again. Every
+refusal is still decided and audited on each request; only lookups are reused.
 """
 
 from __future__ import annotations
@@ -38,7 +43,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from phasegate.flows.runtime import Runtime as AppRuntime
 from phasegate.gates.vocabulary.errors import AuthorizationError
 from phasegate.gates.vocabulary.identity import Actor, AuthMethod, OrgRole
-from phasegate.models.tokens import TokenRole, find_token, mark_used, token_hash
+from phasegate.models.tokens import TokenRecord, TokenRole, find_token, mark_used, token_hash
 from phasegate.usecases.people import claimed_actor, person_actor
 from phasegate.web.problems import ApiProblem
 from phasegate.web.refusals import ANONYMOUS, audit_refusal
@@ -69,6 +74,14 @@ bearer = HTTPBearer(
 Runtime = Annotated[AppRuntime, Depends(app_runtime)]
 
 
+def request_stamp(request: Request, rt: AppRuntime) -> str | None:
+    """The change stamp of this request (``Runtime.change_stamp``), read once, before the request's first lookup."""
+    if "change_stamp" not in request.scope.setdefault("state", {}):
+        request.state.change_stamp = rt.change_stamp()
+    stamp: str | None = request.state.change_stamp
+    return stamp
+
+
 def _unauthorized(detail: str, code: str) -> ApiProblem:
     return ApiProblem(
         401, detail, code=code, headers={"WWW-Authenticate": 'Bearer realm="phasegate", error="invalid_token"'}
@@ -96,8 +109,14 @@ def authenticate(
             code="auth.missing",
             headers={"WWW-Authenticate": 'Bearer realm="phasegate"'},
         )
-    with rt.read_sessions() as session, session.begin():
-        record = find_token(session, token_hash(credentials.credentials))
+    version = request_stamp(request, rt)
+    hashed = token_hash(credentials.credentials)
+
+    def lookup() -> TokenRecord | None:
+        with rt.read_sessions() as session, session.begin():
+            return find_token(session, hashed)
+
+    record = lookup() if version is None else rt.callers.get(("token", hashed), lookup, version=version)
     if record is None:
         _audit(request, rt, status=401, code="auth.invalid")
         raise _unauthorized("Authorization: unknown token", "auth.invalid")
@@ -106,9 +125,13 @@ def authenticate(
         raise _unauthorized("Authorization: this token was revoked", "auth.revoked")
     now = rt.now()
     # The only write of a read request, and a throttled one: most requests never wait for SQLite's write lock.
-    if record.last_used_at is None or now - record.last_used_at >= USE_RECORD_INTERVAL:
+    # A kept record keeps the use mark it was read with (the mark leaves the stamp alone): this process's own
+    # marks since then count too.
+    marked = max((m for m in (record.last_used_at, rt.token_marks.get(record.id)) if m is not None), default=None)
+    if marked is None or now - marked >= USE_RECORD_INTERVAL:
         with rt.sessions() as session, session.begin():
             mark_used(session, record.id, now)
+        rt.token_marks[record.id] = now
     return Principal(token_id=record.id, person_id=record.person_id, role=record.role)
 
 
@@ -128,6 +151,7 @@ ACT_AS = "X-Phasegate-Act-As"
 
 
 def acting(
+    request: Request,
     rt: Runtime,
     principal: Caller,
     act_as: Annotated[
@@ -144,8 +168,10 @@ def acting(
     The use case that refuses a disabled person audits it (``usecases.people.person_actor``); one that claims to
     act as someone else (``X-Phasegate-Act-As``) is refused and audited by ``usecases.people.claimed_actor``.
     """
-    try:
-        actor = person_actor(
+    version = request_stamp(request, rt)
+
+    def resolve() -> Actor:  # a refusal raises, is audited, and is not kept
+        return person_actor(
             principal.person_id,
             method=AuthMethod.API_TOKEN,
             uow=rt.uow,
@@ -153,6 +179,12 @@ def acting(
             within=TOKEN_SCOPES[principal.role],
             reader=rt.reader,
         )
+
+    try:
+        if version is None:
+            actor = resolve()
+        else:
+            actor = rt.callers.get(("actor", principal.person_id, principal.role), resolve, version=version)
     except AuthorizationError as refused:
         raise _unauthorized(f"Authorization: {refused.message}", refused.code) from None
     actor = actor.model_copy(update={"read_only": principal.role is TokenRole.VIEWER})
