@@ -33,12 +33,13 @@ refusal is still decided and audited on each request; only lookups are reused.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated
 from uuid import UUID
 
 from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from phasegate.flows.runtime import Runtime as AppRuntime
 from phasegate.gates.vocabulary.errors import AuthorizationError
@@ -51,7 +52,7 @@ from phasegate.web.refusals import ANONYMOUS, audit_refusal
 USE_RECORD_INTERVAL = timedelta(hours=1)
 
 
-def app_runtime(request: Request) -> AppRuntime:
+async def app_runtime(request: Request) -> AppRuntime:
     """The app's runtime (``web.app.create_app`` puts it on ``app.state``): the same one the pages use."""
     rt: AppRuntime = request.app.state.runtime
     return rt
@@ -82,6 +83,21 @@ def request_stamp(request: Request, rt: AppRuntime) -> str | None:
     return stamp
 
 
+async def stamp_of(request: Request, rt: AppRuntime) -> str | None:
+    """``request_stamp`` from the event loop: SQLite's is read in place (a page of shared memory, no query while
+    nothing was committed), PostgreSQL's in the thread pool (a round trip)."""
+    if rt.engine.dialect.name == "sqlite":
+        return request_stamp(request, rt)
+    return await run_in_threadpool(request_stamp, request, rt)
+
+
+def _mark_due(rt: AppRuntime, record: TokenRecord, now: datetime) -> bool:
+    """Whether this use of the token is to be recorded (``USE_RECORD_INTERVAL``). A kept record keeps the use mark
+    it was read with (the mark leaves the stamp alone): this process's own marks since then count too."""
+    marked = max((m for m in (record.last_used_at, rt.token_marks.get(record.id)) if m is not None), default=None)
+    return marked is None or now - marked >= USE_RECORD_INTERVAL
+
+
 def _unauthorized(detail: str, code: str) -> ApiProblem:
     return ApiProblem(
         401, detail, code=code, headers={"WWW-Authenticate": 'Bearer realm="phasegate", error="invalid_token"'}
@@ -97,7 +113,7 @@ def _audit(request: Request, rt: AppRuntime, *, status: int, code: str, actor: s
     audit_refusal(request, rt.uow, action=API_REFUSED, entity="api", payload=payload, now=rt.now(), actor=actor)
 
 
-def authenticate(
+def _authenticate(
     request: Request, rt: Runtime, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 ) -> Principal:
     """The caller behind the bearer token; 401 for a missing, unknown or revoked token (each one audited)."""
@@ -125,14 +141,26 @@ def authenticate(
         raise _unauthorized("Authorization: this token was revoked", "auth.revoked")
     now = rt.now()
     # The only write of a read request, and a throttled one: most requests never wait for SQLite's write lock.
-    # A kept record keeps the use mark it was read with (the mark leaves the stamp alone): this process's own
-    # marks since then count too.
-    marked = max((m for m in (record.last_used_at, rt.token_marks.get(record.id)) if m is not None), default=None)
-    if marked is None or now - marked >= USE_RECORD_INTERVAL:
+    if _mark_due(rt, record, now):
         with rt.sessions() as session, session.begin():
             mark_used(session, record.id, now)
         rt.token_marks[record.id] = now
     return Principal(token_id=record.id, person_id=record.person_id, role=record.role)
+
+
+async def authenticate(
+    request: Request, rt: Runtime, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> Principal:
+    """The caller behind the bearer token; 401 for a missing, unknown or revoked token (each one audited).
+
+    A token kept for this request's stamp, active, with no use mark due, is answered on the event loop; anything
+    else (a lookup, a refusal and its audit, a use mark) runs in the thread pool (``_authenticate``)."""
+    if credentials is not None and credentials.credentials:
+        version = await stamp_of(request, rt)
+        found, record = rt.callers.kept(("token", token_hash(credentials.credentials)), version=version)
+        if found and isinstance(record, TokenRecord) and record.active and not _mark_due(rt, record, rt.now()):
+            return Principal(token_id=record.id, person_id=record.person_id, role=record.role)
+    return await run_in_threadpool(_authenticate, request, rt, credentials)
 
 
 Caller = Annotated[Principal, Depends(authenticate)]
@@ -150,7 +178,7 @@ ACT_AS = "X-Phasegate-Act-As"
 """The header the CLI sends for ``--as PERSON``: anyone but the token's person is refused (403) and audited."""
 
 
-def acting(
+def _acting(
     request: Request,
     rt: Runtime,
     principal: Caller,
@@ -189,6 +217,22 @@ def acting(
         raise _unauthorized(f"Authorization: {refused.message}", refused.code) from None
     actor = actor.model_copy(update={"read_only": principal.role is TokenRole.VIEWER})
     return claimed_actor(actor, act_as, uow=rt.uow, now=rt.now())
+
+
+async def acting(
+    request: Request,
+    rt: Runtime,
+    principal: Caller,
+    act_as: Annotated[str | None, Header(alias=ACT_AS, include_in_schema=False)] = None,
+) -> Actor:
+    """``_acting`` (the token's person as the use cases' Actor): an actor kept for this request's stamp, acting as
+    themselves, is answered on the event loop; anything else runs in the thread pool."""
+    if act_as is None or act_as == principal.person_id:
+        version = await stamp_of(request, rt)
+        found, actor = rt.callers.kept(("actor", principal.person_id, principal.role), version=version)
+        if found and isinstance(actor, Actor):
+            return actor.model_copy(update={"read_only": principal.role is TokenRole.VIEWER})
+    return await run_in_threadpool(_acting, request, rt, principal, act_as)
 
 
 Acting = Annotated[Actor, Depends(acting)]
