@@ -128,6 +128,16 @@ class Runtime:
         """API list pages of one committed state, per query (apart from ``memo``: many queries, small)."""
         return Memo(size=256)
 
+    @cached_property
+    def callers(self) -> Memo:
+        """API tokens and their persons' actors as read in one committed state (``web.auth``)."""
+        return Memo(size=256)
+
+    @cached_property
+    def token_marks(self) -> dict[UUID, datetime]:
+        """When this process last wrote each API token's use mark (``web.auth``: at most once an hour a token)."""
+        return {}
+
     def change_stamp(self) -> str | None:
         """The database's committed state now (``models.change_stamp``); read it before the data it keys."""
         return change_stamp(self.engine)

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
     Date,
@@ -836,3 +837,18 @@ class ProjectPriority(Base):
     set_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     __table_args__ = (CheckConstraint("priority >= 0 AND priority <= 1000", name="priority"),)
+
+
+class ChangeCounter(Base):
+    """How many committed transactions changed what phasegate shows: ``models.change_stamp`` sums the slots.
+
+    Written only by the triggers migration 0016 puts on every table but the few whose writes no page built from
+    the whole portfolio reads (``models.change_stamp.UNWATCHED``). One row per slot (PostgreSQL: the writing
+    backend's pid modulo ``SLOTS``, bumped at commit by a deferred trigger; SQLite: slot 0), so concurrent
+    writers rarely wait on one another's counter row.
+    """
+
+    __tablename__ = "change_counters"
+
+    slot: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    changes: Mapped[int] = mapped_column(BigInteger, server_default="0")

@@ -65,3 +65,14 @@ def test_a_new_version_drops_the_results_of_the_others() -> None:
     assert len(memo) == 1  # v1's two results can never be asked for again
     assert memo.get(("report", "v1"), lambda: 4, version="v1") == 4  # a late v1 request computes and is kept
     assert memo.get(("report", "v2"), lambda: 5, version="v2") == 5 and len(memo) == 1
+
+
+def test_kept_answers_without_computing_and_only_for_the_newest_version() -> None:
+    memo = Memo()
+    assert memo.kept(("report", "v1"), version="v1") == (False, None)  # nothing computed, nothing kept
+    memo.get(("report", "v1"), lambda: 1, version="v1")
+    assert memo.kept(("report", "v1"), version="v1") == (True, 1)
+    assert memo.kept(("report", "v1"), version=None) == (False, None)
+    memo.get(("report", "v2"), lambda: 2, version="v2")
+    assert memo.kept(("report", "v1"), version="v1") == (False, None)  # an older state's result is gone
+    assert memo.kept(("report", "v2"), version="v2") == (True, 2)

@@ -14,16 +14,19 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select, update
 
 from phasegate.gates.vocabulary.commands import AddPerson
 from phasegate.gates.vocabulary.identity import SYSTEM_ACTOR, OrgRole
+from phasegate.models import tables as t
 from phasegate.models.change_stamp import change_stamp
 from phasegate.models.db import make_engine
 from phasegate.models.settings import Settings
-from phasegate.models.tokens import create_token
+from phasegate.models.tokens import create_token, revoke
 from phasegate.models.uow import SqlUnitOfWork
 from phasegate.usecases import services
 from phasegate.usecases.memo import Memo
+from phasegate.web import views
 from phasegate.web.app import create_app
 from tests.conftest import TEST_AUDIT_KEY
 from tests.signin import give_password, sign_in
@@ -125,3 +128,50 @@ def test_the_stamp_moves_with_every_commit_and_only_then(db_url: str, env: Env) 
         assert after is not None and after != before
     finally:
         engine.dispose()
+
+
+def test_sign_ins_token_use_and_refusals_do_not_rebuild_the_dashboard(
+    env: Env, client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue #17's dashboard p99: what readers write (sessions, token use marks, audited refusals) leaves the kept
+    portfolio alone; a change to a project rebuilds it."""
+    with env.sessions() as session, session.begin():
+        _, token = create_token(session, "vic", "viewer", env.now(), audit_key=TEST_AUDIT_KEY)
+    first = client.get("/?lang=en").text
+    built: list[int] = []
+    summary = views._summary
+    monkeypatch.setattr(views, "_summary", lambda rt: built.append(1) or summary(rt))
+
+    assert sign_in(TestClient(client.app), "vic").status_code == 303  # another browser: a session, an audit entry
+    assert client.get("/api/v1/projects", headers={"Authorization": f"Bearer {token}"}).status_code == 200  # use mark
+    assert client.get("/api/v1/projects", headers={"Authorization": "Bearer pgt_forged"}).status_code == 401  # audited
+    assert client.get("/?lang=en").text == first and built == []
+
+    env.project("NEW")
+    assert 'data-key="NEW"' in client.get("/?lang=en").text and built == [1]
+
+
+def test_a_token_revoked_or_a_person_disabled_elsewhere_stops_at_the_next_request(env: Env, client: TestClient) -> None:
+    """The API keeps a token's lookup per committed state (``Runtime.callers``): a revocation or a disabled person,
+    committed by another connection, refuses the very next request, and the refusal is audited."""
+    with env.sessions() as session, session.begin():
+        token_id, token = create_token(session, "vic", "viewer", env.now(), audit_key=TEST_AUDIT_KEY)
+        _, other = create_token(session, "sam", "viewer", env.now(), audit_key=TEST_AUDIT_KEY)
+    for presented in (token, other):
+        auth = {"Authorization": f"Bearer {presented}"}
+        assert [client.get("/api/v1/projects", headers=auth).status_code for _ in range(2)] == [200, 200]
+    callers: Memo = client.app.state.runtime.callers  # type: ignore[attr-defined]
+    assert len(callers) > 0, "nothing kept: the test proves nothing"
+
+    with env.sessions() as session, session.begin():
+        revoke(session, token_id, env.now(), audit_key=TEST_AUDIT_KEY)
+    refused = client.get("/api/v1/projects", headers={"Authorization": f"Bearer {token}"})
+    assert refused.status_code == 401 and refused.json()["code"] == "auth.revoked"
+
+    with env.sessions() as session, session.begin():
+        session.execute(update(t.Person).where(t.Person.id == "sam").values(disabled=True))
+    gone = client.get("/api/v1/projects", headers={"Authorization": f"Bearer {other}"})
+    assert gone.status_code == 401 and gone.json()["code"] == "auth.disabled"
+    with env.sessions() as session:
+        codes = [e.payload.get("code") for e in session.scalars(select(t.AuditEntry).order_by(t.AuditEntry.seq))]
+    assert "auth.revoked" in codes and "auth.disabled" in codes

@@ -64,6 +64,15 @@ class Memo:
                 self._busy.pop(key, None)
             return value
 
+    def kept(self, key: Hashable, *, version: str | None) -> tuple[bool, Any]:
+        """``(True, result)`` when ``key`` is kept for ``version`` (the newest asked for), else ``(False, None)``;
+        never computes, so an event loop can ask without blocking and hand a miss to ``get`` in a thread."""
+        with self._lock:
+            if version is None or version != self._latest or key not in self._kept:
+                return False, None
+            self._kept.move_to_end(key)
+            return True, self._kept[key]
+
     def __len__(self) -> int:
         with self._lock:
             return len(self._kept)

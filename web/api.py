@@ -36,7 +36,7 @@ from pathlib import Path as FilePath
 from typing import Annotated, Any, Generic, Literal, TypeVar
 from uuid import UUID
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Header, Path, Query, Response, status
+from fastapi import APIRouter, BackgroundTasks, Depends, Header, Path, Query, Request, Response, status
 from pydantic import (
     AwareDatetime,
     BaseModel,
@@ -48,6 +48,7 @@ from pydantic import (
     ValidationError,
     WithJsonSchema,
 )
+from starlette.concurrency import run_in_threadpool
 
 from phasegate.flows.runtime import Runtime as AppRuntime
 from phasegate.gates.audit import KEYED
@@ -86,7 +87,7 @@ from phasegate.gates.vocabulary.tolerance import ExceptionDecision, ToleranceExc
 from phasegate.models.audit_store import audit_head, verify_audit
 from phasegate.models.document_store import check_remote_source
 from phasegate.usecases import approvals, people, services
-from phasegate.web.auth import Acting, Reader, Runtime
+from phasegate.web.auth import Acting, Reader, Runtime, stamp_of
 from phasegate.web.problems import ApiProblem, ProblemRoute, responses, single_valued_query
 
 router = APIRouter(prefix="/api/v1", route_class=ProblemRoute, dependencies=[Depends(single_valued_query)])
@@ -295,8 +296,9 @@ class ProjectDetail(BaseModel):
 
 
 @router.get("/projects", responses=READ, tags=["projects"], response_model=Page[ProjectSnapshot])
-def list_projects(
+async def list_projects(
     _: Reader,
+    request: Request,
     rt: Runtime,
     limit: Limit = 50,
     offset: Offset = 0,
@@ -306,16 +308,22 @@ def list_projects(
 ) -> Response:
     """Projects by key, one page at a time (one indexed page query and a count).
 
-    The page's JSON is kept per committed state and query (``Runtime.pages``, keyed by ``Runtime.change_stamp``
-    read first): a client polling the list reads the database once per change. Who asks is checked every time."""
+    The page's JSON is kept per committed state and query (``Runtime.pages``, keyed by the request's change stamp,
+    read before the caller's lookups): a client polling the list reads the database once per change, and a kept
+    page is answered from the event loop. Who asks is checked every time."""
     query = ProjectQuery(status=project_status, stage_id=stage, template_id=template, limit=limit, offset=offset)
-    version = rt.change_stamp()  # before any read: what is kept is never older than its key
+    version = await stamp_of(request, rt)  # before any read: what is kept is never older than its key
+    key = ("api_projects", version, query)
+    found, body = rt.pages.kept(key, version=version)
+    if not found:
 
-    def page() -> bytes:
-        items, total = services.list_projects(uow=rt.reader, query=query)
-        return Page[ProjectSnapshot](items=items, total=total, limit=limit, offset=offset).model_dump_json().encode()
+        def page() -> bytes:
+            items, total = services.list_projects(uow=rt.reader, query=query)
+            return (
+                Page[ProjectSnapshot](items=items, total=total, limit=limit, offset=offset).model_dump_json().encode()
+            )
 
-    body = page() if version is None else rt.pages.get(("api_projects", version, query), page, version=version)
+        body = await run_in_threadpool(page if version is None else lambda: rt.pages.get(key, page, version=version))
     return Response(body, media_type="application/json")
 
 

@@ -23,22 +23,28 @@ case's refusal, audited by the use case (``security.refused``).
 
 A token is looked up by the sha256 of what was presented (only hashes are stored). ``last_used_at`` is
 written at most once an hour per token, so reading the API does not turn every request into a write.
+
+The token's record and its person's actor are kept per committed state (``Runtime.callers``, keyed by the change
+stamp read once per request before any lookup, ``request_stamp``): revoking a token, disabling a person or
+changing their roles moves the stamp (``models.change_stamp``), so the next request looks them up again. Every
+refusal is still decided and audited on each request; only lookups are reused.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated
 from uuid import UUID
 
 from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from phasegate.flows.runtime import Runtime as AppRuntime
 from phasegate.gates.vocabulary.errors import AuthorizationError
 from phasegate.gates.vocabulary.identity import Actor, AuthMethod, OrgRole
-from phasegate.models.tokens import TokenRole, find_token, mark_used, token_hash
+from phasegate.models.tokens import TokenRecord, TokenRole, find_token, mark_used, token_hash
 from phasegate.usecases.people import claimed_actor, person_actor
 from phasegate.web.problems import ApiProblem
 from phasegate.web.refusals import ANONYMOUS, audit_refusal
@@ -46,7 +52,7 @@ from phasegate.web.refusals import ANONYMOUS, audit_refusal
 USE_RECORD_INTERVAL = timedelta(hours=1)
 
 
-def app_runtime(request: Request) -> AppRuntime:
+async def app_runtime(request: Request) -> AppRuntime:
     """The app's runtime (``web.app.create_app`` puts it on ``app.state``): the same one the pages use."""
     rt: AppRuntime = request.app.state.runtime
     return rt
@@ -69,6 +75,29 @@ bearer = HTTPBearer(
 Runtime = Annotated[AppRuntime, Depends(app_runtime)]
 
 
+def request_stamp(request: Request, rt: AppRuntime) -> str | None:
+    """The change stamp of this request (``Runtime.change_stamp``), read once, before the request's first lookup."""
+    if "change_stamp" not in request.scope.setdefault("state", {}):
+        request.state.change_stamp = rt.change_stamp()
+    stamp: str | None = request.state.change_stamp
+    return stamp
+
+
+async def stamp_of(request: Request, rt: AppRuntime) -> str | None:
+    """``request_stamp`` from the event loop: SQLite's is read in place (a page of shared memory, no query while
+    nothing was committed), PostgreSQL's in the thread pool (a round trip)."""
+    if rt.engine.dialect.name == "sqlite":
+        return request_stamp(request, rt)
+    return await run_in_threadpool(request_stamp, request, rt)
+
+
+def _mark_due(rt: AppRuntime, record: TokenRecord, now: datetime) -> bool:
+    """Whether this use of the token is to be recorded (``USE_RECORD_INTERVAL``). A kept record keeps the use mark
+    it was read with (the mark leaves the stamp alone): this process's own marks since then count too."""
+    marked = max((m for m in (record.last_used_at, rt.token_marks.get(record.id)) if m is not None), default=None)
+    return marked is None or now - marked >= USE_RECORD_INTERVAL
+
+
 def _unauthorized(detail: str, code: str) -> ApiProblem:
     return ApiProblem(
         401, detail, code=code, headers={"WWW-Authenticate": 'Bearer realm="phasegate", error="invalid_token"'}
@@ -84,7 +113,7 @@ def _audit(request: Request, rt: AppRuntime, *, status: int, code: str, actor: s
     audit_refusal(request, rt.uow, action=API_REFUSED, entity="api", payload=payload, now=rt.now(), actor=actor)
 
 
-def authenticate(
+def _authenticate(
     request: Request, rt: Runtime, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 ) -> Principal:
     """The caller behind the bearer token; 401 for a missing, unknown or revoked token (each one audited)."""
@@ -96,8 +125,14 @@ def authenticate(
             code="auth.missing",
             headers={"WWW-Authenticate": 'Bearer realm="phasegate"'},
         )
-    with rt.read_sessions() as session, session.begin():
-        record = find_token(session, token_hash(credentials.credentials))
+    version = request_stamp(request, rt)
+    hashed = token_hash(credentials.credentials)
+
+    def lookup() -> TokenRecord | None:
+        with rt.read_sessions() as session, session.begin():
+            return find_token(session, hashed)
+
+    record = lookup() if version is None else rt.callers.get(("token", hashed), lookup, version=version)
     if record is None:
         _audit(request, rt, status=401, code="auth.invalid")
         raise _unauthorized("Authorization: unknown token", "auth.invalid")
@@ -106,10 +141,26 @@ def authenticate(
         raise _unauthorized("Authorization: this token was revoked", "auth.revoked")
     now = rt.now()
     # The only write of a read request, and a throttled one: most requests never wait for SQLite's write lock.
-    if record.last_used_at is None or now - record.last_used_at >= USE_RECORD_INTERVAL:
+    if _mark_due(rt, record, now):
         with rt.sessions() as session, session.begin():
             mark_used(session, record.id, now)
+        rt.token_marks[record.id] = now
     return Principal(token_id=record.id, person_id=record.person_id, role=record.role)
+
+
+async def authenticate(
+    request: Request, rt: Runtime, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> Principal:
+    """The caller behind the bearer token; 401 for a missing, unknown or revoked token (each one audited).
+
+    A token kept for this request's stamp, active, with no use mark due, is answered on the event loop; anything
+    else (a lookup, a refusal and its audit, a use mark) runs in the thread pool (``_authenticate``)."""
+    if credentials is not None and credentials.credentials:
+        version = await stamp_of(request, rt)
+        found, record = rt.callers.kept(("token", token_hash(credentials.credentials)), version=version)
+        if found and isinstance(record, TokenRecord) and record.active and not _mark_due(rt, record, rt.now()):
+            return Principal(token_id=record.id, person_id=record.person_id, role=record.role)
+    return await run_in_threadpool(_authenticate, request, rt, credentials)
 
 
 Caller = Annotated[Principal, Depends(authenticate)]
@@ -127,7 +178,8 @@ ACT_AS = "X-Phasegate-Act-As"
 """The header the CLI sends for ``--as PERSON``: anyone but the token's person is refused (403) and audited."""
 
 
-def acting(
+def _acting(
+    request: Request,
     rt: Runtime,
     principal: Caller,
     act_as: Annotated[
@@ -144,8 +196,10 @@ def acting(
     The use case that refuses a disabled person audits it (``usecases.people.person_actor``); one that claims to
     act as someone else (``X-Phasegate-Act-As``) is refused and audited by ``usecases.people.claimed_actor``.
     """
-    try:
-        actor = person_actor(
+    version = request_stamp(request, rt)
+
+    def resolve() -> Actor:  # a refusal raises, is audited, and is not kept
+        return person_actor(
             principal.person_id,
             method=AuthMethod.API_TOKEN,
             uow=rt.uow,
@@ -153,10 +207,32 @@ def acting(
             within=TOKEN_SCOPES[principal.role],
             reader=rt.reader,
         )
+
+    try:
+        if version is None:
+            actor = resolve()
+        else:
+            actor = rt.callers.get(("actor", principal.person_id, principal.role), resolve, version=version)
     except AuthorizationError as refused:
         raise _unauthorized(f"Authorization: {refused.message}", refused.code) from None
     actor = actor.model_copy(update={"read_only": principal.role is TokenRole.VIEWER})
     return claimed_actor(actor, act_as, uow=rt.uow, now=rt.now())
+
+
+async def acting(
+    request: Request,
+    rt: Runtime,
+    principal: Caller,
+    act_as: Annotated[str | None, Header(alias=ACT_AS, include_in_schema=False)] = None,
+) -> Actor:
+    """``_acting`` (the token's person as the use cases' Actor): an actor kept for this request's stamp, acting as
+    themselves, is answered on the event loop; anything else runs in the thread pool."""
+    if act_as is None or act_as == principal.person_id:
+        version = await stamp_of(request, rt)
+        found, actor = rt.callers.kept(("actor", principal.person_id, principal.role), version=version)
+        if found and isinstance(actor, Actor):
+            return actor.model_copy(update={"read_only": principal.role is TokenRole.VIEWER})
+    return await run_in_threadpool(_acting, request, rt, principal, act_as)
 
 
 Acting = Annotated[Actor, Depends(acting)]

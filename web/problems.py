@@ -120,7 +120,7 @@ def _validation(request: Request, errors: Sequence[Any]) -> JSONResponse:
     return problem(request, 422, f"{first.loc}: {first.msg}", code=InputError.code, errors=fields)
 
 
-def single_valued_query(request: Request) -> None:
+async def single_valued_query(request: Request) -> None:
     """Refuse a query parameter given twice (``?person=a&person=b``): every one the API documents is single-valued.
 
     Why: left alone, FastAPI keeps the last value and answers 200, so a client that meant a list is silently
