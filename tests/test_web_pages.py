@@ -481,6 +481,23 @@ def test_dashboard_and_project_page_in_both_languages(world: World, client: Test
     assert client.get("/no/such/page").status_code == 404
 
 
+def test_the_dashboard_keeps_its_pending_rounds_per_state_and_drops_a_round_closed_elsewhere(
+    world: World, client: TestClient
+) -> None:
+    """The pending rounds, open conditions and recent decisions are kept per committed state (issue #17's
+    dashboard p99), never beyond it: a round cancelled by another connection leaves the next page."""
+    _sign_in(world, client)
+    rt = client.app.state.runtime  # type: ignore[attr-defined]
+    first = client.get("/?lang=en").text
+    assert 'class="pending"' in first and f'href="/projects/{KEY}"' in first.split('class="pending"')[1]
+    version = rt.change_stamp()
+    kept, _ = rt.memo.kept(("dashboard_pending", version), version=version)
+    assert kept, "the dashboard keeps no pending rounds: this test would prove nothing"
+    approvals.cancel_round(world.round_id, actor=SYSTEM_ACTOR, reason="plan withdrawn", uow=world.uow, now=_now())
+    after = client.get("/?lang=en").text
+    assert 'class="pending"' not in after
+
+
 def test_pages_answer_from_the_last_commit_while_a_writer_holds_the_lock(world: World, client: TestClient) -> None:
     _sign_in(world, client)
     writer = sqlite3.connect(make_url(world.settings.resolved_database_url).database, isolation_level=None)

@@ -290,25 +290,34 @@ def _summary(rt: Runtime) -> _Summary:
 
 
 def portfolio(rt: Runtime, now: datetime, *, version: str | None = None) -> Portfolio:
-    """The dashboard's summary; with a ``version`` (``Runtime.change_stamp``, read before), the counts and bands
-    this process computed from the same committed state are reused. Rounds, their ages and overdue conditions
-    are read on every request (few rows; they depend on the time of day)."""
-    summary = (
-        _summary(rt)
-        if version is None
-        else rt.memo.get(("dashboard_summary", version), lambda: _summary(rt), version=version)
-    )
+    """The dashboard's summary; with a ``version`` (``Runtime.change_stamp``, read before), what this process
+    read and computed from the same committed state is reused: the counts and bands, and the pending rounds,
+    open conditions and recent decisions. Ages and what is overdue depend on the time of day, so they are
+    worked out from those rows on every request."""
+
+    def pending_work() -> tuple[list[ConditionRecord], list[RoundSnapshot], list[store.RecentDecision]]:
+        return (
+            approvals.list_conditions(uow=rt.reader, status="open"),
+            approvals.list_rounds(uow=rt.reader, pending_only=True),
+            store.recent_decisions(rt.read_sessions),
+        )
+
+    if version is None:
+        summary, (conditions, rounds, decisions) = _summary(rt), pending_work()
+    else:
+        summary = rt.memo.get(("dashboard_summary", version), lambda: _summary(rt), version=version)
+        conditions, rounds, decisions = rt.memo.get(("dashboard_pending", version), pending_work, version=version)
     today = now.date()
-    overdue = [c for c in approvals.list_conditions(uow=rt.reader, status="open") if c.due_on < today]
+    overdue = [c for c in conditions if c.due_on < today]
     return Portfolio(
         total=summary.total,
         funnels=summary.funnels,
         budget_bands=summary.budget_bands,
         schedule_bands=summary.schedule_bands,
         watch=summary.watch,
-        pending=pending_rows(approvals.list_rounds(uow=rt.reader, pending_only=True), now),
+        pending=pending_rows(rounds, now),
         overdue_conditions=sorted(overdue, key=lambda c: c.due_on),
-        decisions=store.recent_decisions(rt.read_sessions),
+        decisions=decisions,
     )
 
 
