@@ -12,8 +12,11 @@ LINKS := $(addprefix .typecheck/phasegate/,$(PACKAGES))
 demo: $(STAMP) bytecode
 	$(VENV)/bin/phasegate demo
 
+# The whole suite on TEST_WORKERS pytest-xdist workers: most end-to-end tests wait on subprocesses and servers,
+# so more workers than cores pay. `make test TEST_WORKERS=0` runs it serially, in one process.
+TEST_WORKERS ?= 4
 test: $(STAMP) bytecode
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadgroup
 
 # The unit tier: pure domain and rendering tests, no database, Prefect or browser (seconds, while editing).
 test-fast: $(STAMP)

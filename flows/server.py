@@ -45,8 +45,10 @@ SERVING_PID_FILE = "phasegate-serving.json"
 SERVING_LOG_FILE = "serving.log"
 # How long a running server may take to say "healthy" before a flow command treats it as absent and runs the flow
 # itself. A stopped server refuses at once, so this only bounds a busy one: 0.3 s was too short while the server
-# was busy with served runs on a loaded machine, and the command then ran a decision in-process needlessly.
-FAST_PROBE_SECONDS = 2.0
+# was busy with served runs on a loaded machine, and the command then ran a decision in-process needlessly; 2 s
+# was still too short with the test suite on four workers over two cores (a review then ran against a temporary
+# server of its own, not in the local server's UI). Only a server process that runs and does not answer costs it.
+FAST_PROBE_SECONDS = 15.0
 # The server is on loopback: an HTTP(S)_PROXY in the environment must not route health probes elsewhere.
 _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 # What `server start` waits for before it says the deployments are served: the last one serve() registers.
@@ -352,6 +354,19 @@ def status(settings: Settings) -> ServerStatus:
         serving_log=home / SERVING_LOG_FILE,
         serving_other_database=serving_pid is not None and other,
     )
+
+
+def local_server_url(settings: Settings) -> str | None:
+    """The local server's API URL while its process runs, without asking it anything (no HTTP, never slow).
+
+    A busy machine can keep a running server from answering a probe in ``FAST_PROBE_SECONDS``; a vote that asks
+    this instead still knows the server is there, and waits for its answer to the request it actually makes.
+    """
+    record = _read_pid_file(settings)
+    if record is None:
+        return None
+    pid, port = record
+    return api_url(port) if _is_our_server(pid) else None
 
 
 def local_api_url(settings: Settings) -> str | None:

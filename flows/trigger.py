@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import os
 import urllib.error
 import urllib.parse
 import urllib.request
+from dataclasses import dataclass
 from typing import Any
 
 from phasegate.flows.run_names import round_run_name
@@ -33,8 +35,13 @@ REVIEW_DEPLOYMENT = "gate-review/gate-review"
 TERMINAL_STATES = frozenset({"COMPLETED", "FAILED", "CRASHED", "CANCELLED"})
 # A door that hands a review to a served deployment waits this long for the run to finish before it says so.
 _REVIEW_WAIT_SECONDS = 60.0
-# A vote waits at most this long for the server to take the flow run before it falls back (see module doc).
-_API_TIMEOUT_SECONDS = 5.0
+logger = logging.getLogger(__name__)
+# A door waits at most this long for each request to a Prefect server before it falls back (see module doc).
+# The local server's process is known to run (its pid file, /proc): when it is slow to answer, the machine is
+# busy, and waiting for it is cheaper than the fallback (importing Prefect and running the flow in this
+# process, often with a temporary server of its own). A team's server may be gone: a vote gives up sooner.
+_LOCAL_API_TIMEOUT_SECONDS = 30.0
+_TEAM_API_TIMEOUT_SECONDS = 10.0
 
 
 class PrefectApiError(Exception):
@@ -75,48 +82,73 @@ def run_flow(call: Any) -> Any:
     return state.result(), state
 
 
-def served_api(settings: Settings) -> tuple[str, bool] | None:
-    """The Prefect API whose deployments run this database's flows and whether it is a team's; None: run here.
+@dataclass(frozen=True)
+class Served:
+    """The Prefect API whose deployments run this database's flows, and whether it is a team's server."""
+
+    api: str
+    team: bool
+
+    @property
+    def timeout(self) -> float:
+        return _TEAM_API_TIMEOUT_SECONDS if self.team else _LOCAL_API_TIMEOUT_SECONDS
+
+
+def served_api(settings: Settings) -> Served | str:
+    """Where this database's flows are served, or why they are not (a phrase: the door runs the flow itself).
 
     A team's ``PREFECT_API_URL`` is trusted (its workers read the database from their own environment);
     the local server counts only while ``phasegate server start``'s serving process serves this database
     (``configure_prefect_env`` may have put the local server's URL in ``PREFECT_API_URL``: it stays local).
+    Nothing here waits on the network: whether the server answers is learnt from the request itself.
     """
-    from phasegate.flows.server import local_api_url, serving_ready
+    from phasegate.flows.server import local_server_url, serving_ready
 
     named = (os.environ.get("PREFECT_API_URL") or "").rstrip("/")
-    local = local_api_url(settings)  # None at once when phasegate's server is not running (no pid file)
+    local = local_server_url(settings)  # None at once when phasegate's server is not running (no pid file)
     if named and named != local:
-        return named, True
-    if local is not None and serving_ready(settings):
-        return local, False
-    return None
+        return Served(named, team=True)
+    if local is None:
+        return "phasegate's Prefect server is not running"
+    if not serving_ready(settings):
+        return "no process serves this database's deployments"
+    return Served(local, team=False)
 
 
 def apply_decision_flow(round_id: str) -> dict[str, Any]:
     """Apply a resolved round through the gate-decision flow.
 
     Returns ``{"scheduled_flow_run", "flow_run_name", "round_id"}`` when a served deployment or a worker
-    will run it; the flow's own result when it ran here; ``{"deferred": reason, "round_id"}`` when a team's
-    server did not answer (reconciliation applies it later).
+    will run it; the flow's own result plus ``"ran_here"`` (why it ran in this process) when it ran here;
+    ``{"deferred": reason, "round_id"}`` when a team's server did not answer (reconciliation applies it later).
     """
     settings = runtime().settings
     served = served_api(settings)
-    if served is not None:
-        api, team = served
+    if isinstance(served, Served):
         try:
             run = create_flow_run(
-                api, DECISION_DEPLOYMENT, parameters={"round_id": round_id}, name=round_run_name(round_id)
+                served.api,
+                DECISION_DEPLOYMENT,
+                parameters={"round_id": round_id},
+                name=round_run_name(round_id),
+                timeout=served.timeout,
             )
             return {"scheduled_flow_run": run["id"], "flow_run_name": run["name"], "round_id": round_id}
         except PrefectApiError as err:
-            if team and not err.missing:
+            if served.team and not err.missing:
                 return {"deferred": str(err), "round_id": round_id}
+            reason = f"the Prefect API did not take the flow run ({err})"
+    else:
+        reason = served
+    # A server that is up but did not take the run is worth a warning; no server at all is the laptop's normal path.
+    (logger.info if isinstance(served, str) else logger.warning)(
+        "round %s: gate-decision runs in this process: %s", round_id, reason
+    )
     prepare_prefect()
     from phasegate.flows.gate_decision import gate_decision_flow
 
     applied, _ = run_flow(lambda: gate_decision_flow(round_id, return_state=True))
-    return dict(applied)
+    return dict(applied) | {"ran_here": reason}
 
 
 def served_review(project_key: str, *, requested_by: str, meeting_at: str | None) -> dict[str, Any] | None:
@@ -130,26 +162,32 @@ def served_review(project_key: str, *, requested_by: str, meeting_at: str | None
     from phasegate.flows.run_names import review_run_name
 
     served = served_api(runtime().settings)
-    if served is None:
+    if not isinstance(served, Served):
         return None
-    api, _ = served
     parameters = {"project_key": project_key, "requested_by": requested_by, "meeting_at": meeting_at}
     try:
-        run = create_flow_run(api, REVIEW_DEPLOYMENT, parameters=parameters, name=review_run_name(project_key))
-    except PrefectApiError:
+        run = create_flow_run(
+            served.api,
+            REVIEW_DEPLOYMENT,
+            parameters=parameters,
+            name=review_run_name(project_key),
+            timeout=served.timeout,
+        )
+    except PrefectApiError as err:
+        logger.warning("the review of %s runs in this process: the Prefect API did not take it (%s)", project_key, err)
         return None
-    state = _await_end(api, str(run["id"]), seconds=_REVIEW_WAIT_SECONDS)
+    state = _await_end(served.api, str(run["id"]), seconds=_REVIEW_WAIT_SECONDS, timeout=served.timeout)
     return {"flow_run_id": run["id"], "flow_run_name": run["name"], "state": state}
 
 
-def _await_end(api: str, flow_run_id: str, *, seconds: float) -> dict[str, Any]:
+def _await_end(api: str, flow_run_id: str, *, seconds: float, timeout: float) -> dict[str, Any]:
     """Poll a flow run until it ends or ``seconds`` pass; its last state (type, name, message)."""
     import time
 
     deadline = time.monotonic() + seconds
     while True:
         try:
-            state = _request(api, "GET", f"/flow_runs/{flow_run_id}").get("state") or {}
+            state = _request(api, "GET", f"/flow_runs/{flow_run_id}", timeout=timeout).get("state") or {}
         except PrefectApiError:
             state = {}
         if state.get("type") in TERMINAL_STATES or time.monotonic() > deadline:
@@ -157,7 +195,9 @@ def _await_end(api: str, flow_run_id: str, *, seconds: float) -> dict[str, Any]:
         time.sleep(0.5)
 
 
-def create_flow_run(api: str, deployment: str, *, parameters: dict[str, Any], name: str) -> dict[str, Any]:
+def create_flow_run(
+    api: str, deployment: str, *, parameters: dict[str, Any], name: str, timeout: float = _TEAM_API_TIMEOUT_SECONDS
+) -> dict[str, Any]:
     """Create a flow run of ``flow-name/deployment-name`` through Prefect's REST API; returns the run as JSON.
 
     Two requests: the deployment by name, then ``POST /deployments/{id}/create_flow_run``. The run is
@@ -165,25 +205,32 @@ def create_flow_run(api: str, deployment: str, *, parameters: dict[str, Any], na
     """
     flow_name, deployment_name = deployment.split("/", 1)
     path = f"/deployments/name/{urllib.parse.quote(flow_name)}/{urllib.parse.quote(deployment_name)}"
-    found = _request(api, "GET", path)
+    found = _request(api, "GET", path, timeout=timeout)
     return _request(
         api,
         "POST",
         f"/deployments/{found['id']}/create_flow_run",
         {"name": name, "parameters": parameters, "tags": ["phasegate"]},
+        timeout=timeout,
     )
 
 
-def _request(api: str, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+def _request(api: str, method: str, path: str, body: dict[str, Any] | None = None, *, timeout: float) -> dict[str, Any]:
     data = None if body is None else json.dumps(body).encode("utf-8")
     request = urllib.request.Request(f"{api}{path}", data=data, method=method, headers=_headers())
     try:
-        with _opener(api).open(request, timeout=_API_TIMEOUT_SECONDS) as response:
+        with _opener(api).open(request, timeout=timeout) as response:
             answer: dict[str, Any] = json.loads(response.read())
             return answer
     except urllib.error.HTTPError as err:
         raise PrefectApiError(f"{method} {api}{path}: HTTP {err.code}", missing=err.code == 404) from None
-    except (urllib.error.URLError, OSError, ValueError) as err:
+    except TimeoutError:
+        raise PrefectApiError(f"{method} {api}{path}: no answer within {timeout:g} s") from None
+    except urllib.error.URLError as err:
+        if isinstance(err.reason, TimeoutError):
+            raise PrefectApiError(f"{method} {api}{path}: no answer within {timeout:g} s") from None
+        raise PrefectApiError(f"{method} {api}{path}: {err}") from None
+    except (OSError, ValueError) as err:
         raise PrefectApiError(f"{method} {api}{path}: {err}") from None
 
 

@@ -85,12 +85,37 @@ def isolated_homes() -> Iterator[SessionHomes]:
     shutil.rmtree(_SESSION_HOME, ignore_errors=True)
 
 
+def pytest_sessionfinish() -> None:
+    """Each pytest process (with xdist, the controller and every worker) removes its own session directory."""
+    shutil.rmtree(_SESSION_HOME, ignore_errors=True)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests that use PostgreSQL carry the ``postgres`` marker, so ``-m "not postgres"`` deselects them."""
+    """Tests that use PostgreSQL carry the ``postgres`` marker, so ``-m "not postgres"`` deselects them.
+
+    Under xdist (``make test``: ``--dist loadgroup``), the tests of a module that share a module- or
+    session-scoped fixture defined in that module (a served Prefect server, a seeded database) run on one
+    worker, so its setup runs once instead of once per worker; every other test is scheduled on its own.
+    """
     for item in items:
         names = getattr(item, "fixturenames", ())
         if "pg_url" in names or "empty_pg_url" in names:
             item.add_marker(pytest.mark.postgres)
+        if _shares_module_setup(item):
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))
+
+
+def _shares_module_setup(item: pytest.Item) -> bool:
+    """Whether the test uses a fixture of wider than function scope that its own module defines."""
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return False
+    module = item.nodeid.split("::", 1)[0]
+    return any(
+        definition.scope in ("module", "package", "session") and definition.baseid == module
+        for definitions in info.name2fixturedefs.values()
+        for definition in definitions
+    )
 
 
 # --- SQLite -------------------------------------------------------------------------------------------

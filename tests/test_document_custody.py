@@ -17,6 +17,8 @@ import socket
 import subprocess
 import zipfile
 from collections.abc import Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -24,13 +26,16 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from phasegate.gates.vocabulary.identity import SYSTEM_ACTOR
+from phasegate.flows.cli.common import os_login
+from phasegate.gates.vocabulary.commands import AddPerson, CreateProject
+from phasegate.gates.vocabulary.identity import SYSTEM_ACTOR, OrgRole
 from phasegate.models import tables as t
 from phasegate.models.db import make_engine, make_session_factory
 from phasegate.models.settings import Settings
-from phasegate.models.template_yaml import shipped_templates
+from phasegate.models.template_yaml import shipped_templates, template_content_hash
+from phasegate.models.uow import SqlUnitOfWork
+from phasegate.usecases import services
 from phasegate.web.app import create_app
-from tests.actors import bootstrap_admin_args
 from tests.conftest import TEST_AUDIT_KEY
 from tests.test_api import seed, write_document
 from tests.test_cli import PHASEGATE
@@ -88,17 +93,43 @@ class Phasegate:
 
 @pytest.fixture
 def pg(db_url: str, tmp_path: Path) -> Phasegate:
-    runner = Phasegate(db_url, tmp_path / "store")
-    runner.run("db", "upgrade")
-    runner.run(*bootstrap_admin_args())  # the PMO admin, mapped to this OS login, sets the project up
-    for person in ("alice", "bob", "carol"):
-        runner.run("person", "add", person, "--name", person.title(), "--email", f"{person}@example.com")
-    runner.run(
-        "project", "create", "P1", "--template", "it-pmo", "--name", "Pilot", "--sponsor", "alice", "--manager", "bob",
-        "--budget", "1000",
-    )  # fmt: skip
-    runner.run("project", "assign", "P1", "pmo", "carol")
-    return runner
+    """The shipped templates, the PMO admin (mapped to this OS login), alice, bob, carol and project P1 with carol as
+    its PMO: written through the use cases in this process, as ``db upgrade``, ``person add``, ``project create``
+    and ``project assign`` write them (those commands have tests of their own; seven ``phasegate`` processes per
+    test were setup, not what these tests are about). The acts under test below are real ``phasegate`` processes.
+    """
+    engine = make_engine(db_url)
+    sessions = make_session_factory(engine)
+    now = datetime.now(UTC)
+
+    def uow() -> SqlUnitOfWork:
+        return SqlUnitOfWork(sessions, audit_key=TEST_AUDIT_KEY)
+
+    try:
+        for source, template in shipped_templates():
+            services.publish_template(
+                template, content_hash=template_content_hash(template), source=source, uow=uow, now=now,
+                actor=SYSTEM_ACTOR,
+            )  # fmt: skip
+        admin = AddPerson(
+            id="admin",
+            name="Ada Admin",
+            email="admin@example.com",
+            login=os_login(),
+            roles=frozenset({OrgRole.PMO_ADMIN}),
+        )
+        services.add_person(admin, uow=uow, now=now, actor=SYSTEM_ACTOR)
+        for person in ("alice", "bob", "carol"):
+            cmd = AddPerson(id=person, name=person.title(), email=f"{person}@example.com")
+            services.add_person(cmd, uow=uow, now=now, actor=SYSTEM_ACTOR)
+        project = CreateProject(
+            key="P1", name="Pilot", template_id="it-pmo", sponsor_id="alice", manager_id="bob", budget=Decimal(1000)
+        )
+        services.create_project(project, uow=uow, now=now, actor=SYSTEM_ACTOR)
+        services.assign_role("P1", "pmo", "carol", uow=uow, now=now, actor=SYSTEM_ACTOR)
+    finally:
+        engine.dispose()
+    return Phasegate(db_url, tmp_path / "store")
 
 
 def write_deliverable(folder: Path, deliverable: str, extra: str = "") -> Path:

@@ -144,7 +144,10 @@ def vote(
         )
     elif "applied" in doc:
         a = doc["applied"]
-        typer.echo(f"round resolved: {a['decision']}; {a['project_key']} is {a['status']} in stage {a['stage_id']}")
+        typer.echo(
+            f"round resolved: {a['decision']}; {a['project_key']} is {a['status']} in stage {a['stage_id']}"
+            + (f" (gate-decision ran in this process: {a['ran_here']})" if "ran_here" in a else "")
+        )
     elif result.pending:
         typer.echo(f"  waiting for: {', '.join(result.pending)}")
 

@@ -19,7 +19,11 @@ from phasegate.flows.cli.remote.credentials import Login
 from phasegate.gates.vocabulary.errors import RemoteError
 
 API = "/api/v1"
-TIMEOUT = httpx.Timeout(30.0, connect=5.0)
+# A deciding vote or a review may run a flow on the server before it answers (in the server's own process, with
+# a temporary Prefect server, when no Prefect server serves its database): on a busy host that took over 30 s,
+# and the laptop then said "did not answer" about a vote the server had recorded. A server that is down still
+# fails at once (connect).
+TIMEOUT = httpx.Timeout(120.0, connect=5.0)
 PAGE = 200
 ACT_AS = "X-Phasegate-Act-As"
 """Sent with ``--as PERSON``: the server refuses anyone but the token's person, and audits the refusal."""
