@@ -239,8 +239,8 @@ def test_refusals_are_audited_at_most_n_a_minute_per_source_and_the_rest_counted
         for _ in range(PER_MINUTE + extra):
             assert c.get("/api/v1/projects", headers={"Authorization": "Bearer pgt_forged"}).status_code == 401
         written = _audit(world, "security.api_refused")
-        if len(written) < PER_MINUTE:  # the minute turned over mid-loop: the first window's count is written
-            pytest.skip("a minute boundary fell inside the burst")
+        if len({e.at.replace(second=0, microsecond=0) for e in written}) > 1:  # two windows, each with its own
+            pytest.skip("a minute boundary fell inside the burst")  # allowance (a loaded host takes seconds)
         assert len(written) == PER_MINUTE
         assert {e.payload["code"] for e in written} == {"auth.invalid"}
         assert written[0].payload["path"] == "/api/v1/projects" and written[0].payload["status"] == 401
