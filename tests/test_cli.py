@@ -318,6 +318,18 @@ def test_help_lists_every_command_though_a_call_builds_only_its_own_group() -> N
     assert typo.returncode == 2 and "No such command 'gatee'" in typo.stderr and "'gate'" in typo.stderr
 
 
+def test_server_stop_and_status_in_a_fresh_home_write_nothing(tmp_path: Path) -> None:
+    """Stopping or asking about the local server only reads its pid files: no database appears in the home."""
+    home = tmp_path / "home"
+    home.mkdir()
+    env = os.environ | {"PHASEGATE_HOME": str(home)}
+    env.pop("PHASEGATE_DATABASE_URL", None)
+    for args in (("server", "stop"), ("server", "status")):
+        done = subprocess.run([PHASEGATE, *args], capture_output=True, text=True, timeout=60, env=env)
+        assert done.returncode == 0 and "not running" in done.stdout, (args, done.stdout, done.stderr)
+    assert list(home.iterdir()) == []
+
+
 def _plain_terminal() -> dict[str, str]:
     """A wide terminal, so Rich prints each command's name and summary on one line."""
     return os.environ | {"COLUMNS": "200", "TERM": "dumb"}

@@ -36,16 +36,19 @@ def server_start(port: Annotated[int | None, typer.Option("--port")] = None) -> 
 def server_stop() -> None:
     """Stop the serving process and the local Prefect server."""
     from phasegate.flows.server import stop
+    from phasegate.models.settings import Settings
 
-    typer.echo("stopped" if stop(runtime_for(None).settings) else "not running")
+    # Settings, not the runtime: opening the database engine would create an empty SQLite file in a fresh home.
+    typer.echo("stopped" if stop(Settings()) else "not running")
 
 
 @app.command("status")
 def server_status(as_json: Json = False) -> None:
     """Tell whether the local Prefect server is up and phasegate's deployments are served."""
     from phasegate.flows.server import status
+    from phasegate.models.settings import Settings
 
-    current = status(runtime_for(None).settings)
+    current = status(Settings())
     if as_json:
         emit(
             {
