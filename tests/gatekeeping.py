@@ -63,6 +63,21 @@ def add_ready_project(
     services.assign_role(key, "finance", "fin", uow=uow, now=now(), actor=SYSTEM_ACTOR)
     services.assign_role(key, "pmo", "pam", uow=uow, now=now(), actor=SYSTEM_ACTOR)
     template = services.get_template(template_id, 1, uow=uow).template
+    register_signed_documents(uow, now, key, template, leave_out=leave_out, signers=signers)
+
+
+def register_signed_documents(
+    uow: Callable[[], UnitOfWork],
+    now: Callable[[], datetime],
+    key: str,
+    template: LifecycleTemplate,
+    *,
+    leave_out: Collection[str] = (),
+    signers: Mapping[str, str] | None = None,
+) -> None:
+    """``template``'s first-gate documents for project ``key``, registered with their sections and signed by the
+    role each names (sam as sponsor, pam as pmo; ``signers`` overrides a deliverable's signer), but for
+    ``leave_out``."""
     for deliverable in template.gates[0].deliverables:
         if deliverable in leave_out:
             continue

@@ -25,7 +25,6 @@ from phasegate.gates.vocabulary.commands import (
     AddPerson,
     CastVote,
     CreateProject,
-    RegisterDocument,
     RequestReview,
     SetTolerance,
 )
@@ -43,7 +42,7 @@ from phasegate.usecases import approvals, services
 from phasegate.usecases.ports import UnitOfWork
 from tests import actors
 from tests.fakes import FakeUnitOfWork, Store
-from tests.gatekeeping import probe
+from tests.gatekeeping import probe, register_signed_documents
 from tests.test_resources_on_fakes import row
 
 T0 = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)  # Monday of 2026-W50
@@ -139,24 +138,7 @@ def play(uow: Callable[[], UnitOfWork]) -> None:
         now=now(),
     )
     template = services.get_template("it-pmo", 2, uow=uow).template
-    signer = {"sponsor": "sam", "pmo": "pam"}
-    for deliverable in template.gates[0].deliverables:
-        standard = template.deliverable(deliverable)
-        services.register_document(
-            RegisterDocument(
-                project_key="READY",
-                deliverable_id=deliverable,
-                path=f"/d/{deliverable}.md",
-                sha256=probe(f"{deliverable}.md"),
-                size=1,
-                format="md",
-                headings=standard.required_sections,
-                approved_by=signer[standard.approver_role],
-            ),
-            uow=uow,
-            now=now(),
-            actor=SYSTEM_ACTOR,
-        )
+    register_signed_documents(uow, now, "READY", template)
     with uow() as tx:  # it-pmo has no scorecard: scores as a cooper gate would record them
         tx.evidence.upsert_scores("READY", "ready-for-planning", "sam", {"fit": 7, "risk": 4}, now=now())
         tx.evidence.upsert_scores("HELD", "ready-for-planning", "pam", {"fit": 6}, now=now())

@@ -16,7 +16,7 @@ from decimal import Decimal
 import pytest
 import yaml
 
-from phasegate.gates.vocabulary.commands import AddPerson, CastVote, CreateProject, RegisterDocument, RequestReview
+from phasegate.gates.vocabulary.commands import AddPerson, CastVote, CreateProject, RequestReview
 from phasegate.gates.vocabulary.enums import Decision, ProjectStatus, Recommendation
 from phasegate.gates.vocabulary.errors import InputError, PermissionDeniedError
 from phasegate.gates.vocabulary.evidence import MilestoneEvidence
@@ -27,7 +27,7 @@ from phasegate.models.template_yaml import load_template_text, shipped_templates
 from phasegate.usecases import services
 from tests import actors
 from tests.fakes import FakeUnitOfWork, Store
-from tests.gatekeeping import probe
+from tests.gatekeeping import probe, register_signed_documents
 
 pytestmark = pytest.mark.unit
 
@@ -99,24 +99,7 @@ def env() -> Env:
         now=e.now(),
     )
     template = services.get_template("it-pmo", 2, uow=e.uow).template
-    signer = {"sponsor": "sam", "pmo": "pam"}
-    for deliverable in template.gates[0].deliverables:
-        standard = template.deliverable(deliverable)
-        services.register_document(
-            RegisterDocument(
-                project_key="READY",
-                deliverable_id=deliverable,
-                path=f"/d/{deliverable}.md",
-                sha256=probe(f"{deliverable}.md"),
-                size=1,
-                format="md",
-                headings=standard.required_sections,
-                approved_by=signer[standard.approver_role],
-            ),
-            uow=e.uow,
-            now=e.now(),
-            actor=SYSTEM_ACTOR,
-        )
+    register_signed_documents(e.uow, e.now, "READY", template)
     e.store.audit.clear()
     return e
 

@@ -19,7 +19,7 @@ from decimal import Decimal
 
 import pytest
 
-from phasegate.gates.vocabulary.commands import AddPerson, CastVote, CreateProject, RegisterDocument, RequestReview
+from phasegate.gates.vocabulary.commands import AddPerson, CastVote, CreateProject, RequestReview
 from phasegate.gates.vocabulary.enums import Decision
 from phasegate.gates.vocabulary.errors import InputError, PermissionDeniedError
 from phasegate.gates.vocabulary.evidence import RiskEvidence
@@ -30,7 +30,7 @@ from phasegate.models.template_yaml import shipped_templates, template_content_h
 from phasegate.usecases import approvals, services
 from tests import actors
 from tests.fakes import FakeUnitOfWork, Store
-from tests.gatekeeping import probe
+from tests.gatekeeping import probe, register_signed_documents
 
 pytestmark = pytest.mark.unit
 
@@ -94,24 +94,7 @@ def env() -> Env:
         now=e.now(),
     )
     template = services.get_template("it-pmo", 2, uow=e.uow).template
-    signer = {"sponsor": "sam", "pmo": "pam"}
-    for deliverable in template.gates[0].deliverables:
-        standard = template.deliverable(deliverable)
-        services.register_document(
-            RegisterDocument(
-                project_key="READY",
-                deliverable_id=deliverable,
-                path=f"/d/{deliverable}.md",
-                sha256=probe(f"{deliverable}.md"),
-                size=1,
-                format="md",
-                headings=standard.required_sections,
-                approved_by=signer[standard.approver_role],
-            ),
-            uow=e.uow,
-            now=e.now(),
-            actor=SYSTEM_ACTOR,
-        )
+    register_signed_documents(e.uow, e.now, "READY", template)
     review = services.start_review(
         RequestReview(project_key="READY"), uow=e.uow, now=e.now(), probe=probe, actor=actors.person("mgr")
     )
