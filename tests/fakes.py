@@ -69,6 +69,7 @@ from phasegate.gates.vocabulary.snapshots import (
 )
 from phasegate.gates.vocabulary.template import LifecycleTemplate
 from phasegate.gates.vocabulary.tolerance import ExceptionDecision, ToleranceException, ToleranceRecord, plain
+from phasegate.models.template_yaml import shipped_templates, template_content_hash
 from phasegate.usecases.ports import (
     ConditionRepository,
     DelegationRepository,
@@ -1250,3 +1251,11 @@ def _conforms(
         FakeStrategy(store),
         FakeResources(store),
     )
+
+
+def publish_shipped(store: Store, *, now: datetime) -> None:
+    """Every shipped lifecycle template in ``store``, as ``phasegate db upgrade`` publishes them."""
+    with FakeUnitOfWork(store) as tx:
+        for _, template in shipped_templates():
+            tx.templates.add_template(template, content_hash=template_content_hash(template), source="test", now=now)
+        tx.commit()

@@ -26,7 +26,7 @@ from phasegate.gates.vocabulary.template import LifecycleTemplate
 from phasegate.models.template_yaml import load_template_text, shipped_templates, template_content_hash
 from phasegate.usecases import services
 from tests import actors
-from tests.fakes import FakeUnitOfWork, Store
+from tests.fakes import FakeUnitOfWork, Store, publish_shipped
 from tests.gatekeeping import probe, register_signed_documents
 
 pytestmark = pytest.mark.unit
@@ -61,10 +61,7 @@ class Env:
 @pytest.fixture
 def env() -> Env:
     e = Env()
-    with e.uow() as tx:
-        for _, template in shipped_templates():
-            tx.templates.add_template(template, content_hash=template_content_hash(template), source="test", now=T0)
-        tx.commit()
+    publish_shipped(e.store, now=T0)
     for pid, locale in (("sam", "zh-CN"), ("mgr", "en"), ("pam", "en")):
         services.add_person(
             AddPerson(

@@ -26,10 +26,9 @@ from phasegate.gates.vocabulary.evidence import RiskEvidence
 from phasegate.gates.vocabulary.identity import SYSTEM_ACTOR, Actor
 from phasegate.gates.vocabulary.notices import PortfolioReportReady, RagCounts
 from phasegate.gates.vocabulary.snapshots import EvmReportRecord
-from phasegate.models.template_yaml import shipped_templates, template_content_hash
 from phasegate.usecases import approvals, services
 from tests import actors
-from tests.fakes import FakeUnitOfWork, Store
+from tests.fakes import FakeUnitOfWork, Store, publish_shipped
 from tests.gatekeeping import probe, register_signed_documents
 
 pytestmark = pytest.mark.unit
@@ -54,10 +53,7 @@ class Env:
 @pytest.fixture
 def env() -> Env:
     e = Env()
-    with e.uow() as tx:
-        for _, template in shipped_templates():
-            tx.templates.add_template(template, content_hash=template_content_hash(template), source="test", now=T0)
-        tx.commit()
+    publish_shipped(e.store, now=T0)
     for pid in ("sam", "mgr", "pam"):
         services.add_person(
             AddPerson(id=pid, name=pid.title(), email=f"{pid}@example.com"), uow=e.uow, now=e.now(), actor=SYSTEM_ACTOR

@@ -23,10 +23,9 @@ from phasegate.gates.vocabulary.errors import AuthorizationError, ConflictError,
 from phasegate.gates.vocabulary.identity import SYSTEM_ACTOR, Actor, OrgRole
 from phasegate.gates.vocabulary.snapshots import BaselineRecord, EvmReportRecord
 from phasegate.gates.vocabulary.tolerance import Dimension, ExceptionDecision, ToleranceLevel
-from phasegate.models.template_yaml import shipped_templates, template_content_hash
 from phasegate.usecases import services
 from tests import actors
-from tests.fakes import FakeUnitOfWork, Store
+from tests.fakes import FakeUnitOfWork, Store, publish_shipped
 
 pytestmark = pytest.mark.unit
 
@@ -73,10 +72,7 @@ class Env:
 @pytest.fixture
 def env() -> Env:
     e = Env()
-    with e.uow() as tx:
-        for _, template in shipped_templates():
-            tx.templates.add_template(template, content_hash=template_content_hash(template), source="test", now=T0)
-        tx.commit()
+    publish_shipped(e.store, now=T0)
     for pid, locale in (("sam", "zh-CN"), ("mgr", "en"), ("pam", "en"), ("gus", "en")):
         services.add_person(
             AddPerson(
