@@ -60,7 +60,7 @@ BreakKind = Literal["edited", "unlinked", "gap", "out_of_order", "downgraded", "
 class AuditRecord(BaseModel):
     """One audit entry as stored: ``hash`` is ``entry_hash`` of the other fields."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     seq: int
     at: AwareDatetime
@@ -76,7 +76,7 @@ class AuditRecord(BaseModel):
 class ChainBreak(BaseModel):
     """The first place a chain stops being trustworthy; ``reason`` is a sentence for a person."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     seq: int
     kind: BreakKind

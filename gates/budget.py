@@ -31,7 +31,7 @@ from phasegate.gates.vocabulary.template import CriterionDef
 class BudgetEvidence(BaseModel):
     """The money side of a gate's evidence. ``None`` means "not reported", which differs from zero."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid")
 
     currency: str = Field(min_length=1, max_length=8)
     evm: EvmSnapshot | None

@@ -41,7 +41,7 @@ RATIO = Decimal("0.0001")
 class EarnedSchedule(BaseModel):
     """The earned-schedule figures at one status date; times in working days from the plan's start."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     as_of: date
     planned_finish: date

@@ -50,7 +50,7 @@ class EvmFigures(BaseModel):
     the four ``eac_*`` figures are always all reported so a gate packet can show them side by side.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid")
 
     as_of: date
     bac: Decimal

@@ -25,7 +25,7 @@ CENT = Decimal("0.01")
 class Breach(BaseModel):
     """A forecast beyond a tolerance: how far, against what, and whose tolerance it was."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     project_key: str
     scope: str

@@ -11,7 +11,7 @@ from phasegate.gates.vocabulary.template import LifecycleTemplate
 
 
 class Transition(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     status: ProjectStatus
     stage_id: str

@@ -87,7 +87,7 @@ _CASTING_POLICIES = frozenset({ApprovalPolicyKind.M_OF_N, ApprovalPolicyKind.PER
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid")
 
 
 class Seat(_Frozen):

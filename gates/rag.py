@@ -42,7 +42,7 @@ _WORST = (Rag.RED, Rag.AMBER, Rag.UNKNOWN, Rag.GREEN, Rag.NONE)
 class DimensionRag(BaseModel):
     """One dimension's colour, what it consumed of its allowance, and why."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     dimension: Dimension
     rag: Rag

@@ -34,7 +34,7 @@ Reason = Literal["unknown_factor", "out_of_range", "conflicting"]
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid")
 
 
 class FactorSummary(_Frozen):

@@ -24,7 +24,7 @@ Source = Literal["set", "template", "unset"]
 class EffectiveTolerance(BaseModel):
     """The tolerance in force on one dimension of a project (``scope`` ``*``) or stage, and where it comes from."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     scope: str
     dimension: Dimension

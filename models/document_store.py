@@ -43,7 +43,7 @@ READ_ONLY = 0o444
 class StoredDocument(BaseModel):
     """A file taken into custody: where it is kept, and the facts read from the kept copy."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     key: str
     sha256: str

@@ -47,7 +47,7 @@ PDF_MAX_LINES = 5000
 class DocumentFacts(BaseModel):
     """What one file is, read at one moment. ``headings`` None: the format has no readable sections."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid")
 
     sha256: str
     size: int

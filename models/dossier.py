@@ -56,7 +56,7 @@ HOW_TO_VERIFY = (
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
 
 class Problem(_Frozen):

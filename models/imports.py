@@ -468,7 +468,7 @@ Level = Annotated[int, BeforeValidator(_level)]
 class ImportRow(BaseModel):
     """One data row; column names match case-insensitively and trimmed, and an unknown column is an error."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid")
 
     @model_validator(mode="before")
     @classmethod

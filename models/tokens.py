@@ -39,7 +39,7 @@ class TokenRole(StrEnum):
 class TokenRecord(BaseModel):
     """A stored token without its secret: what ``token list`` shows and what the API authenticates as."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     id: uuid.UUID
     person_id: str

@@ -31,7 +31,7 @@ PACKET_TEMPLATE = "packet.html.j2"
 
 
 class _Input(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="ignore", frozen=True)
 
 
 class PacketCriterion(_Input):

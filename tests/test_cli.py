@@ -246,12 +246,18 @@ def test_audit_verify_detects_an_edited_entry(cli: Cli) -> None:
 
 def _loaded_modules(url: str, *args: str) -> set[str]:
     """The modules a ``phasegate`` command (run in a fresh interpreter) had imported when it ended, plus
-    ``orm-mappers-configured`` when it had made SQLAlchemy configure the mapped classes (an ORM query)."""
+    ``orm-mappers-configured`` when it had made SQLAlchemy configure the mapped classes (an ORM query), plus
+    ``built:<module>.<class>`` for each of phasegate's Pydantic models whose validator it had built."""
     probe = (
         "import sys\nfrom phasegate.flows.cli import main\nsys.argv = ['phasegate'] + sys.argv[1:]\n"
         "try:\n    main()\nfinally:\n    tables = sys.modules.get('phasegate.models.tables')\n"
         "    configured = tables is not None and tables.Project.__mapper__.configured\n"
-        "    print('MODULES', *sorted(sys.modules), *(['orm-mappers-configured'] if configured else []), "
+        "    from pydantic import BaseModel\n"
+        "    models, built = list(BaseModel.__subclasses__()), []\n"
+        "    while models:\n        m = models.pop()\n        models.extend(m.__subclasses__())\n"
+        "        if m.__module__.startswith('phasegate.') and m.__pydantic_complete__:\n"
+        "            built.append(f'built:{m.__module__}.{m.__name__}')\n"
+        "    print('MODULES', *sorted(sys.modules), *(['orm-mappers-configured'] if configured else []), *built, "
         "file=sys.stderr)\n"
     )
     local = [] if args[0] in ("--help", "server") else ["--db", url]
@@ -302,7 +308,35 @@ def test_a_gatekeeper_command_imports_its_own_group_and_not_the_portfolio_machin
         assert loaded & (groups - {f"phasegate.flows.cli.{own}"}) == set(), args
         assert loaded & portfolio_wide == set(), args
     # A check only reads, with Core statements: configuring the ORM's mapped classes would cost it ~0.1 s.
-    assert "orm-mappers-configured" not in _loaded_modules(cli.url, "gate", "check", "P1")
+    check = _loaded_modules(cli.url, "gate", "check", "P1")
+    assert "orm-mappers-configured" not in check
+    # Pydantic builds a model's validator on first use (defer_build): a check pays for the template and the
+    # evidence it validates, not for the notices, commands and records of the other use cases it imports.
+    built = {name for name in check if name.startswith("built:")}
+    assert "built:phasegate.gates.vocabulary.template.LifecycleTemplate" in built
+    assert not {name for name in built if ".notices." in name or ".commands." in name or ".lessons." in name}
+
+
+def test_domain_models_build_their_validators_on_first_use() -> None:
+    """Every Pydantic model outside the web app defers building its validator (start-up time, above)."""
+    import importlib
+    import pkgutil
+
+    from pydantic import BaseModel
+    from pydantic_settings import BaseSettings
+
+    for package in ("gates", "models", "usecases", "notifications"):
+        root = importlib.import_module(f"phasegate.{package}")
+        for module in pkgutil.walk_packages(root.__path__, f"{root.__name__}."):
+            importlib.import_module(module.name)
+    models, eager = list(BaseModel.__subclasses__()), []
+    while models:
+        model = models.pop()
+        models.extend(model.__subclasses__())
+        inside = model.__module__.startswith("phasegate.") and not model.__module__.startswith("phasegate.web")
+        if inside and not issubclass(model, BaseSettings) and not model.model_config.get("defer_build"):
+            eager.append(f"{model.__module__}.{model.__name__}")
+    assert eager == []
 
 
 def test_help_lists_every_command_though_a_call_builds_only_its_own_group() -> None:

@@ -113,7 +113,7 @@ def portfolio_report(
 class ReportSent(BaseModel):
     """What sending a period's report did: ``sent`` False when the period had been sent before (nothing queued)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     sent: bool
     run: ReportRunRecord

@@ -17,7 +17,7 @@ from phasegate.gates.vocabulary.enums import Decision, Recommendation
 
 
 class Event(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
 
 class ReviewRecorded(Event):

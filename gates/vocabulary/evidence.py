@@ -17,7 +17,7 @@ from phasegate.gates.vocabulary.resources import ResourceEvidence
 
 
 class Evidence(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid")
 
 
 MAX_AMOUNT = Decimal("1e18")

@@ -45,7 +45,7 @@ class Actor(BaseModel):
     whatever the person's roles or relationship to a project.
     """
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     person_id: str
     roles: frozenset[OrgRole] = frozenset()
@@ -67,7 +67,7 @@ class SignatureProof(BaseModel):
     retried by idempotency key; a password must be neither. ``SecretStr`` keeps it out of reprs and logs.
     """
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     password: SecretStr
     one_time_code: str | None = None

@@ -25,7 +25,7 @@ def _tags(value: object) -> object:
 class LessonDraft(BaseModel):
     """What a person writes: the fields of ``lesson add`` (and of ``lesson edit``, where None keeps the value)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid")
 
     project_key: str
     category: LessonCategory = LessonCategory.OTHER
@@ -40,7 +40,7 @@ class LessonDraft(BaseModel):
 
 
 class LessonEdit(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid")
 
     category: LessonCategory | None = None
     tags: tuple[Tag, ...] | None = Field(default=None, max_length=20)
@@ -52,7 +52,7 @@ class LessonEdit(BaseModel):
 
 
 class LessonRecord(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     id: int
     project_key: str
@@ -76,7 +76,7 @@ class LessonRecord(BaseModel):
 
 
 class LessonUseRecord(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     lesson_id: int
     kind: LessonUseKind
@@ -90,7 +90,7 @@ class LessonUseRecord(BaseModel):
 
 
 class LessonDueRecord(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     project_key: str
     round_id: UUID

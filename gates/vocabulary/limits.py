@@ -17,7 +17,7 @@ MB = 1024 * 1024
 class IntakeLimits(BaseModel):
     """The caps in force, in bytes, rows and pages; built from ``Settings`` by entry points."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     document_bytes: int = Field(default=50 * MB, ge=1)
     import_bytes: int = Field(default=20 * MB, ge=1)

@@ -19,7 +19,7 @@ from phasegate.gates.vocabulary.tolerance import ToleranceException, ToleranceRe
 class MonitorInput(BaseModel):
     """One active project as the monitor sees it on ``as_of``."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     project: ProjectSnapshot
     bac: Decimal
@@ -46,7 +46,7 @@ class MonitorInput(BaseModel):
 class RagRow(BaseModel):
     """One recorded RAG value: a project's dimension (or ``overall``) on one day."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     project_key: str
     as_of: date

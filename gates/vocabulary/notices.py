@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 class Part(BaseModel):
     """A nested part of a payload: frozen, and an unknown key is an error rather than silently dropped."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid")
 
 
 class FileAttachment(Part):

@@ -61,7 +61,7 @@ Hours = Annotated[Decimal, Field(ge=0, le=MAX_HOURS, decimal_places=2, allow_inf
 
 
 class _Record(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid")
 
 
 class ResourceProfile(_Record):

@@ -22,7 +22,7 @@ from phasegate.gates.vocabulary.template import LifecycleTemplate
 
 
 class Snapshot(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
 
 class PersonSnapshot(Snapshot):

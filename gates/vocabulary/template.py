@@ -20,7 +20,7 @@ Role = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]*$", max_lengt
 
 
 class _Def(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
 
 
 class DeliverableDef(_Def):

@@ -87,7 +87,7 @@ def limit_problem(percent: Decimal | None, amount: Decimal | None, *, none: bool
 class ToleranceLimit(BaseModel):
     """A limit (percent and/or amount, whichever is greater) or an explicit ``none``; never both, never neither."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid")
 
     percent: Percent | None = Field(default=None, description="Share of the baseline, in percent (10 = 10 %).")
     amount: Amount | None = Field(default=None, description="Absolute allowance, in the dimension's unit.")
@@ -155,7 +155,7 @@ class ExceptionDecision(StrEnum):
 class ToleranceException(BaseModel):
     """A forecast that breaches a tolerance, raised once and routed to the level and owner that set it."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     id: UUID
     project_key: str
