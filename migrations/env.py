@@ -34,12 +34,12 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection
 from sqlalchemy.engine import make_url
 
+from phasegate.models.catalog import UTCDateTime, metadata
 from phasegate.models.db import make_engine
 from phasegate.models.settings import Settings
-from phasegate.models.tables import Base, UTCDateTime
 
 config = context.config
-target_metadata = Base.metadata
+target_metadata = metadata
 
 
 def _database_url() -> str:

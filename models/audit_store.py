@@ -35,25 +35,25 @@ from phasegate.gates.audit import (
     verify_rows,
 )
 from phasegate.gates.vocabulary.errors import AuditKeyError, InputError
+from phasegate.models.catalog import AUDIT_LOG
 from phasegate.models.db import postgres_driver
-from phasegate.models.tables import AuditEntry
 
 AUDIT_LOCK_KEY = 0x7068617365676174
 """``pg_advisory_xact_lock`` key of the audit appenders ("phasegat" in ASCII); no other lock may use it."""
 
-_table = AuditEntry.metadata.tables[AuditEntry.__tablename__]  # the Core Table, typed as one
+_table = AUDIT_LOG
 _columns = (
-    AuditEntry.seq,
-    AuditEntry.at,
-    AuditEntry.actor,
-    AuditEntry.action,
-    AuditEntry.entity,
-    AuditEntry.payload,
-    AuditEntry.prev_hash,
-    AuditEntry.hash,
-    AuditEntry.scheme,
+    _table.c.seq,
+    _table.c.at,
+    _table.c.actor,
+    _table.c.action,
+    _table.c.entity,
+    _table.c.payload,
+    _table.c.prev_hash,
+    _table.c.hash,
+    _table.c.scheme,
 )
-_HEAD = select(AuditEntry.seq, AuditEntry.hash, AuditEntry.scheme).order_by(AuditEntry.seq.desc()).limit(1)
+_HEAD = select(_table.c.seq, _table.c.hash, _table.c.scheme).order_by(_table.c.seq.desc()).limit(1)
 _INSERT = insert(_table)  # built once: every committing unit of work runs both
 _LOCK_SQL = "SELECT pg_advisory_xact_lock(%s)"
 _HEAD_SQL = f"SELECT seq, hash, scheme FROM {_table.name} ORDER BY seq DESC LIMIT 1"
@@ -162,7 +162,7 @@ def _iter_rows(session: Session, batch: int) -> Iterator[AuditRow]:
     after = 0
     while True:
         # Core on the session's connection, not the ORM loader: less work per row, same transaction.
-        page = select(*_columns).where(AuditEntry.seq > after).order_by(AuditEntry.seq).limit(batch)
+        page = select(*_columns).where(_table.c.seq > after).order_by(_table.c.seq).limit(batch)
         rows = session.connection().execute(page).all()
         for row in rows:
             yield cast(AuditRow, row)
@@ -225,5 +225,5 @@ def seal_audit(session: Session, *, key: bytes, actor: str, at: datetime) -> Aud
 
 def audit_head(session: Session) -> AuditRecord | None:
     """The latest entry: keep its hash elsewhere to detect a truncated log later."""
-    row = session.execute(select(*_columns).order_by(AuditEntry.seq.desc()).limit(1)).first()
+    row = session.execute(select(*_columns).order_by(_table.c.seq.desc()).limit(1)).first()
     return None if row is None else _record(cast(AuditRow, row))

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from phasegate.gates.vocabulary.errors import InputError, NotFoundError
 from phasegate.models.audit_store import append_audit
+from phasegate.models.catalog import PEOPLE
 from phasegate.models.tables import Person, WebCredential, WebSession
 
 MIN_PASSWORD_LENGTH = 12
@@ -59,8 +60,7 @@ class SignInCheck(StrEnum):
 
 def disabled_column() -> Column[bool] | None:
     """``people.disabled`` when this schema has it (migration 0005 adds it); a disabled person cannot sign in."""
-    column = Person.__table__.c.get("disabled")
-    return column  # type: ignore[return-value]
+    return PEOPLE.c.get("disabled")
 
 
 def weak_password_reason(password: str, *, person: Person) -> str | None:

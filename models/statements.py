@@ -8,37 +8,31 @@ Values come in as bound parameters; an UPDATE's SET clause is whatever columns t
 
 from __future__ import annotations
 
-from sqlalchemy import Table, bindparam, case, func, insert, select, update
+from sqlalchemy import bindparam, case, func, insert, select, update
 
 from phasegate.gates.vocabulary.enums import RoundStatus
-from phasegate.models import tables as t
+from phasegate.models import catalog as c
 
-
-def _table(entity: type[t.Base]) -> Table:
-    """The Core table of a mapped class, typed as a Table (``__table__`` is typed as a FromClause)."""
-    return t.Base.metadata.tables[entity.__tablename__]
-
-
-PEOPLE = _table(t.Person)
-PROJECTS = _table(t.Project)
-ROLES = _table(t.ProjectRole)
-DOCUMENTS = _table(t.Document)
-BASELINES = _table(t.Baseline)
-STAGE_BUDGETS = _table(t.StageBudget)
-COSTS = _table(t.CostEntry)
-EVM_REPORTS = _table(t.EvmReport)
-RISKS = _table(t.Risk)
-MILESTONES = _table(t.Milestone)
-SCORES = _table(t.Score)
-REVIEWS = _table(t.GateReview)
-ROUNDS = _table(t.ApprovalRound)
-VOTES = _table(t.Vote)
-DECISIONS = _table(t.GateDecision)
-OUTBOX = _table(t.OutboxMessage)
-LESSONS = _table(t.Lesson)
-LESSONS_DUE = _table(t.LessonDue)
-TEMPLATE_VERSIONS = _table(t.TemplateVersion)
-RAG_SNAPSHOTS = _table(t.RagSnapshot)
+PEOPLE = c.PEOPLE
+PROJECTS = c.PROJECTS
+ROLES = c.PROJECT_ROLES
+DOCUMENTS = c.DOCUMENTS
+BASELINES = c.BASELINES
+STAGE_BUDGETS = c.STAGE_BUDGETS
+COSTS = c.COST_ENTRIES
+EVM_REPORTS = c.EVM_REPORTS
+RISKS = c.RISKS
+MILESTONES = c.MILESTONES
+SCORES = c.SCORES
+REVIEWS = c.GATE_REVIEWS
+ROUNDS = c.APPROVAL_ROUNDS
+VOTES = c.VOTES
+DECISIONS = c.DECISIONS
+OUTBOX = c.OUTBOX
+LESSONS = c.LESSONS
+LESSONS_DUE = c.LESSONS_DUE
+TEMPLATE_VERSIONS = c.TEMPLATE_VERSIONS
+RAG_SNAPSHOTS = c.RAG_SNAPSHOTS
 
 # reads ---------------------------------------------------------------------------------------------------
 PERSON = select(PEOPLE).where(PEOPLE.c.id == bindparam("id"))
