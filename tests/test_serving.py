@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -385,6 +386,31 @@ def test_a_dead_serving_process_sends_votes_back_in_process_until_the_next_start
 
     assert "serving gate-review" in local.run("server", "start").stdout, "start brings the serving process back"
     assert local.json("server", "status")["serving_pid"] != first["serving_pid"]
+
+
+def test_a_team_server_that_does_not_answer_leaves_the_decision_to_reconciliation(local: Local) -> None:
+    """The vote is recorded and says why the decision waits (the team server took the connection and never
+    answered within the team timeout); the next reconciliation, with a server that answers, applies it."""
+    round_id = _round(local, "S5")
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # the kernel accepts connections; nobody answers
+        team_api = f"http://127.0.0.1:{silent.getsockname()[1]}/api"
+        vote = local.run("vote", round_id, "--as", "alice", "--decision", "go", "--json", PREFECT_API_URL=team_api)
+    applied = json.loads(vote.stdout)["applied"]
+    assert applied["round_id"] == round_id and "scheduled_flow_run" not in applied, applied
+    assert f"{team_api}/deployments/name/" in applied["deferred"], applied
+    assert applied["deferred"].endswith("no answer within 10 s"), applied
+    assert local.json("project", "show", "S5")["stage"] != "planning", "not applied yet"
+
+    reconciled = local.run("rounds", "reconcile")
+    assert f"round {round_id}: gate-decision scheduled" in reconciled.stdout, reconciled.stdout
+    [run] = [
+        run
+        for run in local.api("/flow_runs/filter", {"flows": {"name": {"any_": ["gate-decision"]}}})
+        if run["parameters"] == {"round_id": round_id}
+    ]
+    assert local.finished_run(run["id"])["state"]["type"] == "COMPLETED"
+    assert local.json("project", "show", "S5")["stage"] == "planning"
+    assert local.run("rounds", "reconcile").stdout.strip() == "nothing to reconcile"
 
 
 def test_the_serving_process_gets_the_callers_database_spelled_for_another_directory(
