@@ -33,6 +33,7 @@ LESSONS = c.LESSONS
 LESSONS_DUE = c.LESSONS_DUE
 TEMPLATE_VERSIONS = c.TEMPLATE_VERSIONS
 RAG_SNAPSHOTS = c.RAG_SNAPSHOTS
+TOLERANCE_EXCEPTIONS = c.TOLERANCE_EXCEPTIONS
 
 # reads ---------------------------------------------------------------------------------------------------
 PERSON = select(PEOPLE).where(PEOPLE.c.id == bindparam("id"))

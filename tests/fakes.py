@@ -711,22 +711,25 @@ class FakeTolerances:
         ]
         return max(mine, key=lambda e: e.seq, default=None)
 
-    def add_exception(self, record: ToleranceException) -> bool:
-        same = (record.project_key, record.scope, record.dimension, record.seq)
-        if record.id in self.store.exceptions or any(
-            (e.project_key, e.scope, e.dimension, e.seq) == same for e in self.store.exceptions.values()
-        ):
-            return False  # the unique key (project, scope, dimension, seq): another scan raised it first
-        self.store.exceptions[record.id] = record.model_copy(
-            update={
-                "baseline": money(record.baseline),
-                "forecast": money(record.forecast),
-                "allowance": money(record.allowance),
-                "deviation": money(record.deviation),
-                "decision": None,
-            }
-        )
-        return True
+    def add_exceptions(self, records: Sequence[ToleranceException]) -> set[UUID]:
+        inserted: set[UUID] = set()
+        for record in records:
+            same = (record.project_key, record.scope, record.dimension, record.seq)
+            if record.id in self.store.exceptions or any(
+                (e.project_key, e.scope, e.dimension, e.seq) == same for e in self.store.exceptions.values()
+            ):
+                continue  # the unique key (project, scope, dimension, seq): another scan raised it first
+            self.store.exceptions[record.id] = record.model_copy(
+                update={
+                    "baseline": money(record.baseline),
+                    "forecast": money(record.forecast),
+                    "allowance": money(record.allowance),
+                    "deviation": money(record.deviation),
+                    "decision": None,
+                }
+            )
+            inserted.add(record.id)
+        return inserted
 
     def get_exception(self, exception_id: UUID, *, for_update: bool = False) -> ToleranceException | None:
         return self.store.exceptions.get(exception_id)

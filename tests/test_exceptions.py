@@ -49,9 +49,9 @@ class Env:
         self.at += timedelta(minutes=1)
         return self.at
 
-    def report(self, as_of: date, ev: int, ac: int) -> None:
+    def report(self, as_of: date, ev: int, ac: int, key: str = "P1") -> None:
         services.record_status(
-            [EvmReportRecord(project_key="P1", as_of=as_of, earned_value=Decimal(ev), actual_cost=Decimal(ac))],
+            [EvmReportRecord(project_key=key, as_of=as_of, earned_value=Decimal(ev), actual_cost=Decimal(ac))],
             actor=SYSTEM_ACTOR,
             uow=self.uow,
             now=self.now(),
@@ -157,9 +157,24 @@ def test_a_scan_that_dies_before_committing_raises_nothing_and_the_next_raises_o
     assert env.count(t.OutboxMessage, t.OutboxMessage.kind == "tolerance_exception") == 1
 
 
+def _sent_by(env: Env, scan: Any) -> tuple[Any, list[str]]:
+    """What ``scan()`` returned and the SQL statements it sent."""
+    sent: list[str] = []
+
+    def count(*args: Any) -> None:
+        sent.append(args[2])
+
+    event.listen(env.engine, "before_cursor_execute", count)
+    try:
+        return scan(), sent
+    finally:
+        event.remove(env.engine, "before_cursor_execute", count)
+
+
 def test_a_scan_sends_as_many_statements_for_five_projects_as_for_one(env: Env) -> None:
     """The monitor scans 10,000 projects in chunks: each read and write is one statement per chunk, never one
-    per project (the RAG snapshot rows once went one INSERT each, four per project)."""
+    per project (the RAG snapshot rows once went one INSERT each, four per project; the exceptions raised, one
+    INSERT each in a savepoint of its own)."""
     for n in range(2, 6):
         services.create_project(
             CreateProject(
@@ -175,22 +190,17 @@ def test_a_scan_sends_as_many_statements_for_five_projects_as_for_one(env: Env) 
             actor=SYSTEM_ACTOR,
         )
     keys = [f"P{n}" for n in range(1, 6)]
-    services.scan_projects(keys, uow=env.uow, now=env.now())  # P1's exception raised: later scans raise nothing
-    sent: list[str] = []
-
-    def count(*args: Any) -> None:
-        sent.append(args[2])
-
-    event.listen(env.engine, "before_cursor_execute", count)
-    try:
-        services.scan_projects(keys[:1], uow=env.uow, now=env.now())
-        for_one = len(sent)
-        sent.clear()
-        report = services.scan_projects(keys, uow=env.uow, now=env.now())
-    finally:
-        event.remove(env.engine, "before_cursor_execute", count)
-    assert report.scanned == 5 and len(report.health) == 5
-    assert len(sent) == for_one, sent
+    assert services.scan_projects(keys[1:], uow=env.uow, now=env.now()).raised == ()  # reads the template once
+    raising_one, for_one = _sent_by(env, lambda: services.scan_projects(keys[:1], uow=env.uow, now=env.now()))
+    assert [r.project_key for r in raising_one.raised] == ["P1"]
+    for key in keys[1:]:
+        env.report(date(2026, 11, 30), ev=40000, ac=50000, key=key)
+    raising_four, for_five = _sent_by(env, lambda: services.scan_projects(keys, uow=env.uow, now=env.now()))
+    assert sorted(r.project_key for r in raising_four.raised) == keys[1:] and env.audit("exception.raised") == 5
+    assert len(for_five) == len(for_one), for_five
+    raising_none, quiet = _sent_by(env, lambda: services.scan_projects(keys, uow=env.uow, now=env.now()))
+    assert raising_none.scanned == 5 and len(raising_none.health) == 5 and raising_none.raised == ()
+    assert len(quiet) <= len(for_one), quiet
 
 
 def test_racing_scanners_raise_it_once(env: Env) -> None:

@@ -282,12 +282,16 @@ def scan_projects(keys: Sequence[str], *, uow: UowFactory, now: datetime) -> Sca
                 )
             )
         owners = tx.people.get_people({b.owner_id for _, b, _ in pending if b.owner_id})
-        for item, breach, seq in pending:
-            record = ToleranceException(id=uuid4(), seq=seq, raised_at=now, **breach.model_dump())
-            if not tx.tolerances.add_exception(record):
+        records = [
+            (item, breach, ToleranceException(id=uuid4(), seq=seq, raised_at=now, **breach.model_dump()))
+            for item, breach, seq in pending
+        ]
+        inserted = tx.tolerances.add_exceptions([record for _, _, record in records])
+        for item, breach, record in records:
+            if record.id not in inserted:
                 continue  # another scan raised this one first
             owner = owners.get(record.owner_id or "")
-            subject = f"{record.project_key}:{record.scope}:{record.dimension.value}:{seq}"
+            subject = f"{record.project_key}:{record.scope}:{record.dimension.value}:{record.seq}"
             notice = _notice(item.project, record, owner.name if owner else None)
             messages += (
                 messages_for(owner, notice, subject) if owner is not None else [org_notice(notice, subject, ("pmo",))]
@@ -296,7 +300,7 @@ def scan_projects(keys: Sequence[str], *, uow: UowFactory, now: datetime) -> Sca
                 actor=SYSTEM,
                 action="exception.raised",
                 entity=f"project:{record.project_key}",
-                payload={"exception": str(record.id), "seq": seq}
+                payload={"exception": str(record.id), "seq": record.seq}
                 | breach.model_dump(mode="json", exclude={"project_key"}),
                 at=now,
             )

@@ -13,7 +13,6 @@ from uuid import UUID, uuid4
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from phasegate.gates.vocabulary.monitoring import RagRow
@@ -124,23 +123,23 @@ class SqlTolerances:
         ).first()
         return None if row is None else exception_record(row)
 
-    def add_exception(self, record: ToleranceException) -> bool:
-        """Insert the n-th exception; ``False`` when another scan already inserted it (its unique key).
+    def add_exceptions(self, records: Sequence[ToleranceException]) -> set[UUID]:
+        """Insert the scan's new exceptions in one statement; the ids of those inserted.
 
-        A savepoint keeps the rest of the transaction: a concurrent scanner that raised the same exception
-        first makes this insert a no-op instead of failing the whole chunk.
+        ``ON CONFLICT DO NOTHING`` on the unique key (project, scope, dimension, seq): an exception another
+        scanner raised first is left out of the answer instead of failing the whole chunk, so it is notified once.
         """
-        values = record.model_dump(exclude={"dimension", "level", "decision"}) | {
-            "dimension": record.dimension.value,
-            "level": record.level.value,
-            "decision": None,
-        }
-        try:
-            with self.session.begin_nested():
-                self.session.execute(insert(t.ToleranceExceptionRow).values(**values))
-        except IntegrityError:
-            return False
-        return True
+        if not records:
+            return set()
+        dialect = self.session.get_bind().dialect.name
+        statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(q.TOLERANCE_EXCEPTIONS)
+        statement = statement.on_conflict_do_nothing(index_elements=["project_key", "scope", "dimension", "seq"])
+        rows = [
+            record.model_dump(exclude={"dimension", "level", "decision"})
+            | {"dimension": record.dimension.value, "level": record.level.value, "decision": None}
+            for record in records
+        ]
+        return set(self.session.scalars(statement.returning(q.TOLERANCE_EXCEPTIONS.c.id), rows))
 
     def get_exception(self, exception_id: UUID, *, for_update: bool = False) -> ToleranceException | None:
         query = select(t.ToleranceExceptionRow).where(t.ToleranceExceptionRow.id == exception_id)
