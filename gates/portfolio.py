@@ -31,6 +31,8 @@ from phasegate.gates.vocabulary.template import LifecycleTemplate
 TREND_WEEKS = 8
 CURVE_POINTS = 26
 TOP_RISKS = 10
+PRINTED_ROWS = 100
+"""A printed report's portfolio table lists every project up to this many; beyond, those needing attention."""
 MONITORED = ("time", "cost", "quality", "risk", "overall")
 """The dimensions the monitor forecasts and colours, in the order the table shows them (scope and benefits
 tolerances are recorded but not forecast: ``gates.usecases.monitoring``)."""
@@ -403,6 +405,27 @@ def bubbles(facts: PortfolioFacts, rows: Sequence[PortfolioRow]) -> tuple[Bubble
 
 def top_risks(facts: PortfolioFacts, limit: int = TOP_RISKS) -> tuple[RiskFact, ...]:
     return tuple(sorted(facts.risks, key=lambda r: (-r.probability * r.impact, r.project_key, r.id))[:limit])
+
+
+def needing_attention(rows: Sequence[PortfolioRow], limit: int = PRINTED_ROWS) -> tuple[PortfolioRow, ...]:
+    """The projects a board reads first when the whole portfolio does not fit on paper (management by exception).
+
+    Red anywhere (the monitor's overall colour, the EVM budget or schedule band) before amber, then those whose
+    only flag is an open exception or condition; most open exceptions first, then by key. A project with nothing
+    to report is left out, and at most ``limit`` are kept: the HTML and XLSX files carry every project.
+    """
+
+    def severity(row: PortfolioRow) -> int | None:
+        colours = {row.rag_overall, row.budget_rag, row.schedule_rag}
+        if "red" in colours:
+            return 0
+        if "amber" in colours:
+            return 1
+        return 2 if row.open_exceptions or row.open_conditions else None
+
+    flagged = [(rank, row) for row in rows if (rank := severity(row)) is not None]
+    flagged.sort(key=lambda item: (item[0], -item[1].open_exceptions, -item[1].open_conditions, item[1].key))
+    return tuple(row for _, row in flagged[:limit])
 
 
 def portfolio_report(

@@ -10,6 +10,7 @@ C: killed in the period (decision on 24 November); a decision on 10 November is 
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import os
 import shutil
@@ -27,7 +28,7 @@ from pypdf import PdfReader
 from sqlalchemy import insert
 from sqlalchemy.orm import Session, sessionmaker
 
-from phasegate.gates.portfolio import PortfolioReport, parse_period
+from phasegate.gates.portfolio import PortfolioReport, needing_attention, parse_period
 from phasegate.gates.vocabulary.errors import InputError
 from phasegate.models import tables as t
 from phasegate.models.db import make_engine, make_session_factory
@@ -331,6 +332,43 @@ def test_pdf_text_reads_back_with_an_embedded_font(report: PortfolioReport, lang
             timeout=120,
         )
         assert artifact(f"portfolio-{lang}-page-1.png").stat().st_size > 10_000
+
+
+def test_a_large_portfolio_prints_the_projects_needing_attention_and_files_keep_them_all(
+    report: PortfolioReport,
+) -> None:
+    """Beyond PRINTED_ROWS projects the PDF's table holds those red, amber or with something open, worst first
+    (management by exception), and says how many it left out; the XLSX still has one row per project."""
+    base = next(r for r in report.rows if r.key == "A")
+    green = {
+        "budget_rag": "green",
+        "schedule_rag": "green",
+        "rag_overall": "green",
+        "open_exceptions": 0,
+        "open_conditions": 0,
+    }
+    rows = [dataclasses.replace(base, key=f"G{n:04d}", **green) for n in range(2000)]
+    flagged = {
+        "RED-EVM": dict(green, budget_rag="red"),
+        "RED-RAG": dict(green, rag_overall="red", open_exceptions=1),
+        "AMBER": dict(green, schedule_rag="amber"),
+        "OPEN-EXC": dict(green, open_exceptions=2),
+        "OPEN-COND": dict(green, open_conditions=1),
+    }
+    rows[700:700] = [dataclasses.replace(base, key=key, **flags) for key, flags in flagged.items()]
+    large = dataclasses.replace(report, rows=tuple(rows))
+    assert [r.key for r in needing_attention(large.rows)] == ["RED-RAG", "RED-EVM", "AMBER", "OPEN-EXC", "OPEN-COND"]
+    assert len(needing_attention(large.rows, limit=2)) == 2
+    for lang, note in (("en", "5 of 2005 projects"), ("zh-CN", "共 2005 个项目，此处列出需关注的 5 个")):
+        reader = PdfReader(io.BytesIO(render(large, "pdf", lang).content))
+        content = "".join("".join(page.extract_text() for page in reader.pages).split())  # cells wrap anywhere
+        assert "".join(note.split()) in content
+        assert (
+            [key for key in flagged if key not in content] == [] and "G0000" not in content and "G1999" not in content
+        )
+        assert len(reader.pages) < 10, len(reader.pages)
+    sheet = load_workbook(io.BytesIO(render(large, "xlsx", "en").content)).worksheets[0]
+    assert {row[0] for row in sheet.iter_rows(values_only=True)} >= {"G0000", "G1999", *flagged}
 
 
 def test_html_has_the_tables_and_four_charts(report: PortfolioReport) -> None:

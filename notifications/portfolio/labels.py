@@ -64,6 +64,12 @@ LABELS = Catalog(
         "premature_close": Text("premature close", "提前关闭"),
         "accept": Text("accepted", "接受"),
         "open_exceptions": Text("Open exceptions", "未关闭例外"),
+        "attention_note": Text(
+            "{shown} of {total} projects: those red or amber, or with an open exception or condition, worst first. "
+            "Every project is in the HTML and XLSX files of this report.",
+            "共 {total} 个项目，此处列出需关注的 {shown} 个（红色、黄色，或有未关闭的例外或条件），最严重的在前。"
+            "全部项目见本报告的 HTML 与 XLSX 文件。",
+        ),
         "funnel": Text("Pipeline funnel (active projects by stage)", "项目管道漏斗（各阶段在建项目）"),
         "rag_trend": Text("RAG trend (EVM: worse of CPI and SPI bands)", "红黄绿趋势（挣值：CPI 与 SPI 中较差者）"),
         "s_curve": Text("Portfolio EVM S-curve", "项目组合挣值 S 曲线"),

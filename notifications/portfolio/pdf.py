@@ -8,7 +8,7 @@ from pathlib import Path
 from fpdf import FPDF
 from fpdf.fonts import FontFace
 
-from phasegate.gates.portfolio import PortfolioReport
+from phasegate.gates.portfolio import PRINTED_ROWS, PortfolioReport, needing_attention
 from phasegate.notifications.portfolio.charts import Chart
 from phasegate.notifications.portfolio.labels import word
 from phasegate.notifications.portfolio.tables import (
@@ -120,7 +120,12 @@ def render_pdf(report: PortfolioReport, lang: str, charts: list[Chart], *, font:
         pdf.image(io.BytesIO(chart.png), x=x, y=pdf.get_y(), w=width)
     pdf.add_page()
     pdf.heading(word(lang, "portfolio"))
-    pdf.grid(portfolio_table(report, lang))
+    if len(report.rows) <= PRINTED_ROWS:
+        pdf.grid(portfolio_table(report, lang))
+    else:  # ten thousand projects are not a management report: those needing attention, the rest in HTML/XLSX
+        shown = needing_attention(report.rows)
+        pdf.note(word(lang, "attention_note").format(shown=len(shown), total=len(report.rows)))
+        pdf.grid(portfolio_table(report, lang, shown))
     pdf.heading(word(lang, "decisions"))
     pdf.grid(decisions_table(report, lang), 7.5)
     pdf.heading(word(lang, "exceptions"))

@@ -5,10 +5,11 @@ A cell is ``str``, ``int``, ``float``, ``Decimal``, ``date``, ``datetime`` or ``
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
 
-from phasegate.gates.portfolio import MONITORED, PortfolioReport
+from phasegate.gates.portfolio import MONITORED, PortfolioReport, PortfolioRow
 from phasegate.notifications.portfolio.labels import stage_name, word
 
 Cell = str | int | float | Decimal | date | datetime | None
@@ -26,9 +27,10 @@ def rag_word(lang: str, rag: str) -> str:
     return word(lang, "none_rag" if rag == "none" else rag)
 
 
-def portfolio_table(report: PortfolioReport, lang: str) -> Table:
-    """One row per project: EVM bands, the monitor's RAG per dimension, open conditions and exceptions."""
-    rows: list[list[Cell]] = [
+def portfolio_table(report: PortfolioReport, lang: str, rows: Sequence[PortfolioRow] | None = None) -> Table:
+    """One row per project (of ``rows``, default all): EVM bands, the monitor's RAG per dimension, open
+    conditions and exceptions."""
+    printed: list[list[Cell]] = [
         [
             r.key,
             r.name,
@@ -49,9 +51,9 @@ def portfolio_table(report: PortfolioReport, lang: str) -> Table:
             r.open_conditions,
             r.open_exceptions,
         ]
-        for r in report.rows
+        for r in (report.rows if rows is None else rows)
     ]
-    return [word(lang, c) for c in PORTFOLIO_COLUMNS], rows
+    return [word(lang, c) for c in PORTFOLIO_COLUMNS], printed
 
 
 def exceptions_table(report: PortfolioReport, lang: str) -> Table:
