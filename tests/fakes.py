@@ -232,8 +232,9 @@ class FakeProjects:
             and (query.stage_id is None or p.stage_id == query.stage_id)
             and (query.template_id is None or p.template_id == query.template_id)
         ]
+        page = [p for p in found if query.after is None or p.key > query.after]
         end = None if query.limit is None else query.offset + query.limit
-        return found[query.offset : end], len(found)
+        return page[query.offset : end], len(found)
 
     def update_project_state(
         self, key: str, *, status: ProjectStatus, stage_id: str, recycle_count: int, now: datetime

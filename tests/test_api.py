@@ -331,7 +331,25 @@ def test_lists_are_paged_with_caps(api: Api) -> None:
         assert api.post("/projects", body | {"budget": "10"}).status_code == 201
     page = api.get("/projects", limit=2, offset=2).json()
     assert [p["key"] for p in page["items"]] == ["K2", "K3"] and page["total"] == 5
-    assert (page["limit"], page["offset"]) == (2, 2)
+    assert (page["limit"], page["offset"]) == (2, 2) and page["next_after"] == "K3"
+    walked, after = [], None  # keyset paging: each page starts after the previous page's last key
+    while True:
+        keyed = api.get("/projects", limit=2, **({} if after is None else {"after": after})).json()
+        walked.append([p["key"] for p in keyed["items"]])
+        assert keyed["total"] == 5, keyed
+        if (after := keyed["next_after"]) is None:
+            break
+    assert walked == [["K0", "K1"], ["K2", "K3"], ["K4"]]
+    assert [p["key"] for p in api.get("/projects", after="K1", status="active").json()["items"]] == ["K2", "K3", "K4"]
+    assert api.get("/projects", after="K4").json() | {"total": None} == {
+        "items": [],
+        "total": None,
+        "limit": 50,
+        "offset": 0,
+        "next_after": None,
+    }
+    too_long = api.get("/projects", after="K" * 65)
+    assert too_long.status_code == 422 and [e["loc"] for e in too_long.json()["errors"]] == ["query.after"]
     assert api.get("/projects", template="it-pmo").json()["total"] == 0
     assert api.get("/projects", stage="discovery", status="active").json()["total"] == 5
     assert api.get("/projects", limit=0).status_code == 422

@@ -33,7 +33,7 @@ from phasegate.gates.vocabulary.evidence import MilestoneEvidence, RiskEvidence
 from phasegate.gates.vocabulary.identity import SYSTEM_ACTOR
 from phasegate.gates.vocabulary.notices import PortfolioReportReady, RagCounts
 from phasegate.gates.vocabulary.resources import ResourceProfile
-from phasegate.gates.vocabulary.snapshots import BaselineRecord, ConditionRecord, EvmReportRecord
+from phasegate.gates.vocabulary.snapshots import BaselineRecord, ConditionRecord, EvmReportRecord, ProjectQuery
 from phasegate.gates.vocabulary.tolerance import ExceptionDecision
 from phasegate.models.db import make_engine, make_session_factory
 from phasegate.models.template_yaml import shipped_templates, template_content_hash
@@ -302,6 +302,10 @@ def reads(uow: Callable[[], UnitOfWork]) -> dict[str, Any]:
             "demand order": [(d.project_key, d.stage_id, d.role, d.month) for d in res.demand()],
             "stages": plain(res.project_stages([*KEYS, "NOPE"])),
             "priorities": plain(res.priorities()),
+            **{
+                f"projects {query!r}": plain(tx.projects.list_projects(ProjectQuery(**query)))
+                for query in ({}, {"limit": 1, "after": "HELD"}, {"after": "OVER", "status": "active"}, {"offset": 1})
+            },
         }
     return found
 

@@ -3,7 +3,8 @@
 Every operation needs a bearer token and checks its role (``web.auth``: viewer reads, approver also votes,
 pmo also writes project data and starts reviews); every error is an RFC 9457 problem (``web.problems``).
 Handlers are thin: they validate the request, call the same use cases as the CLI (``usecases.services``,
-``usecases.approvals``) and shape the answer. Lists are paged with ``limit`` (at most 200) and ``offset``.
+``usecases.approvals``) and shape the answer. Lists are paged with ``limit`` (at most 200) and ``offset``;
+projects also with ``after`` (keyset: the previous page's ``next_after``).
 
 Choices worth knowing:
 
@@ -151,6 +152,12 @@ class Page(BaseModel, Generic[ItemT]):
     offset: int
 
 
+class ProjectPage(Page[ProjectSnapshot]):
+    """A page of projects; ``next_after`` is the ``after`` that asks for the next page (None after the last)."""
+
+    next_after: str | None
+
+
 def _page(items: list[ItemT], limit: int, offset: int) -> Page[ItemT]:
     return Page[ItemT](items=items[offset : offset + limit], total=len(items), limit=limit, offset=offset)
 
@@ -295,23 +302,34 @@ class ProjectDetail(BaseModel):
     )
 
 
-@router.get("/projects", responses=READ, tags=["projects"], response_model=Page[ProjectSnapshot])
+@router.get("/projects", responses=READ, tags=["projects"], response_model=ProjectPage)
 async def list_projects(
     _: Reader,
     request: Request,
     rt: Runtime,
     limit: Limit = 50,
     offset: Offset = 0,
+    after: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=64,
+            description="Only projects whose key sorts after this one: the previous page's `next_after` "
+            "(keyset paging, as fast at the end of a large portfolio as at its start).",
+        ),
+    ] = None,
     project_status: Annotated[ProjectStatus | None, Query(alias="status")] = None,
     stage: Annotated[str | None, Query(max_length=64, description="Only projects in this stage.")] = None,
     template: Annotated[str | None, Query(max_length=64, description="Only projects on this template.")] = None,
 ) -> Response:
-    """Projects by key, one page at a time (one indexed page query and a count).
+    """Projects by key, one page at a time (one indexed page query and a count); walk them with ``after``.
 
     The page's JSON is kept per committed state and query (``Runtime.pages``, keyed by the request's change stamp,
     read before the caller's lookups): a client polling the list reads the database once per change, and a kept
     page is answered from the event loop. Who asks is checked every time."""
-    query = ProjectQuery(status=project_status, stage_id=stage, template_id=template, limit=limit, offset=offset)
+    query = ProjectQuery(
+        status=project_status, stage_id=stage, template_id=template, limit=limit, offset=offset, after=after
+    )
     version = await stamp_of(request, rt)  # before any read: what is kept is never older than its key
     key = ("api_projects", version, query)
     found, body = rt.pages.kept(key, version=version)
@@ -319,9 +337,9 @@ async def list_projects(
 
         def page() -> bytes:
             items, total = services.list_projects(uow=rt.reader, query=query)
-            return (
-                Page[ProjectSnapshot](items=items, total=total, limit=limit, offset=offset).model_dump_json().encode()
-            )
+            last = items[-1].key if len(items) == limit else None  # a full page may be followed by an empty one
+            page = ProjectPage(items=items, total=total, limit=limit, offset=offset, next_after=last)
+            return page.model_dump_json().encode()
 
         body = await run_in_threadpool(page if version is None else lambda: rt.pages.get(key, page, version=version))
     return Response(body, media_type="application/json")

@@ -63,6 +63,10 @@ class ProjectQuery(Snapshot):
     template_id: str | None = None
     limit: int | None = Field(default=None, ge=1)
     offset: int = Field(default=0, ge=0)
+    after: str | None = Field(default=None, min_length=1, max_length=64)
+    """Keyset paging: only projects whose key sorts after this one (the last key of the previous page), so a
+    client walking 10,000 projects pays the same per page at the end as at the start (an offset is skipped row
+    by row)."""
 
 
 class CriterionResult(Snapshot):

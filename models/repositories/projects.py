@@ -51,7 +51,7 @@ class SqlProjects:
         return project_snapshot(row) if row else None
 
     def list_projects(self, query: ProjectQuery | None = None) -> tuple[list[ProjectSnapshot], int]:
-        """One page of projects (all of them without a limit) and how many match, in key order."""
+        """One page of projects (all of them without a limit) and how many match the filters, in key order."""
         query = query or ProjectQuery()
         projects = q.PROJECTS.c
         conditions = []
@@ -61,11 +61,12 @@ class SqlProjects:
             conditions.append(projects.stage_id == query.stage_id)
         if query.template_id is not None:
             conditions.append(projects.template_id == query.template_id)
-        page = select(q.PROJECTS).where(*conditions).order_by(projects.key).offset(query.offset)
+        after = [] if query.after is None else [projects.key > query.after]
+        page = select(q.PROJECTS).where(*conditions, *after).order_by(projects.key).offset(query.offset)
         if query.limit is not None:
             page = page.limit(query.limit)
         items = [project_snapshot(row) for row in self.session.execute(page)]
-        if query.limit is None and query.offset == 0:
+        if query.limit is None and query.offset == 0 and query.after is None:
             return items, len(items)
         total = self.session.scalar(select(func.count()).select_from(q.PROJECTS).where(*conditions)) or 0
         return items, int(total)
