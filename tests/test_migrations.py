@@ -69,6 +69,23 @@ def test_revisions_do_not_import_application_code(path: Path) -> None:
     assert not ours
 
 
+def test_the_orm_classes_type_each_column_of_their_table_as_it_is() -> None:
+    """The catalog's Core tables hold the schema and the ORM classes only annotate them (``models.tables``):
+    every column has an annotation, and ``X | None`` exactly where the column is nullable."""
+    for mapper in Base.registry.mappers:
+        annotations = {
+            name: annotation
+            for cls in reversed(mapper.class_.__mro__)
+            for name, annotation in vars(cls).get("__annotations__", {}).items()
+            if str(annotation).startswith("Mapped[")
+        }
+        table = mapper.local_table
+        assert isinstance(table, sa.Table)
+        assert set(annotations) == set(table.c.keys()), table.name
+        for column in table.c:
+            assert ("| None" in annotations[column.name]) is bool(column.nullable), f"{table.name}.{column.name}"
+
+
 def test_current_is_none_before_and_head_after_upgrade(empty_db_url: str) -> None:
     assert schema.current(empty_db_url) is None
     schema.upgrade(empty_db_url)
