@@ -244,3 +244,20 @@ def test_two_readers_of_one_state_share_the_kept_body_and_never_each_others_head
     signed_out = other.post("/signout", data={"signout_token": token}, follow_redirects=False)
     assert signed_out.status_code == 303  # each page's token is its own browser's: it signs that browser out
     assert client.post("/signout", data={"signout_token": _signout_token(theirs.text)}).status_code == 403
+
+
+def test_a_reader_whose_roles_are_taken_away_elsewhere_is_refused_on_the_next_request(
+    env: Env, client: TestClient
+) -> None:
+    """The pages keep the signed-in reader's actor per committed state (``web.reports.acting_reader``), as the API
+    keeps a token's: roles taken away by another connection refuse the very next page, kept body or not."""
+    for path in ("/?lang=en", "/reports?lang=en"):
+        assert [client.get(path).status_code for _ in range(2)] == [200, 200], path
+    callers: Memo = client.app.state.runtime.callers  # type: ignore[attr-defined]
+    assert len(callers) > 0, "no reader kept: the test proves nothing"
+
+    with env.sessions() as session, session.begin():
+        session.execute(update(t.Person).where(t.Person.id == "vic").values(org_roles=[]))
+    for path in ("/?lang=en", "/reports?lang=en"):
+        refused = client.get(path)
+        assert refused.status_code == 403 and "Vic Viewer" in refused.text, path

@@ -42,13 +42,23 @@ DOWNLOADS = ("pdf", "html", "xlsx")
 TABLE_DOWNLOADS = ("csv", "xlsx")
 
 
-def acting_reader(request: Request) -> Actor:
-    """The signed-in person with their current roles (``usecases.people.person_actor`` refuses a disabled one)."""
+def acting_reader(request: Request, *, version: str | None = None) -> Actor:
+    """The signed-in person with their current roles (``usecases.people.person_actor`` refuses a disabled one).
+
+    With a ``version`` (``Runtime.change_stamp``, read before this call) the actor is kept per committed state,
+    as the API keeps a token's (``web.auth``): disabling a person or changing their roles moves the stamp, so the
+    next request looks them up again; a refusal is audited and never kept."""
     rt = runtime_of(request)
     me = session.signed_in(request)
     if me is None:  # the middleware lets no one without a sign-in through; this keeps the types honest
         raise PermissionDeniedError("sign in to read reports")
-    return person_actor(me.person_id, method=me.method, uow=rt.uow, now=utc_now(), reader=rt.reader)
+
+    def lookup() -> Actor:
+        return person_actor(me.person_id, method=me.method, uow=rt.uow, now=utc_now(), reader=rt.reader)
+
+    if version is None:
+        return lookup()
+    return rt.callers.get(("page_actor", me.person_id, me.method), lookup, version=version)
 
 
 def _report(
@@ -67,7 +77,7 @@ def _report(
     chosen = parse_period(period, field="period").label if period else week_of(now.date()).label  # names ?period=
     return services.portfolio_report(
         period=chosen,
-        actor=actor if actor is not None else acting_reader(request),
+        actor=actor if actor is not None else acting_reader(request, version=version),
         uow=rt.uow,
         now=now,
         reader=rt.reader,
@@ -101,7 +111,7 @@ async def reports_page(request: Request) -> Response:
 
     def build() -> page_body.Body:
         version = rt.change_stamp()  # before any read: what is kept is never older than its key
-        actor = acting_reader(request)
+        actor = acting_reader(request, version=version)
         report = _report(request, period, version=version, actor=actor)
         gates = services.gate_report(
             actor=actor, uow=rt.uow, now=utc_now(), reader=rt.reader, memo=rt.memo, version=version
