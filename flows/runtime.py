@@ -129,6 +129,12 @@ class Runtime:
         return Memo(size=256)
 
     @cached_property
+    def bodies(self) -> Memo:
+        """Pages' bodies rendered from one committed state, per language and query (``web.page_body``): apart
+        from ``memo``, so many queries never push out the report they were rendered from."""
+        return Memo(size=32)
+
+    @cached_property
     def callers(self) -> Memo:
         """API tokens and their persons' actors as read in one committed state (``web.auth``)."""
         return Memo(size=256)

@@ -8,12 +8,15 @@ another connection (time red, one exception), while a new project is created the
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from httpx import Response
 from sqlalchemy import select, update
 
 from phasegate.gates.vocabulary.commands import AddPerson
@@ -26,7 +29,7 @@ from phasegate.models.tokens import create_token, revoke
 from phasegate.models.uow import SqlUnitOfWork
 from phasegate.usecases import services
 from phasegate.usecases.memo import Memo
-from phasegate.web import views
+from phasegate.web import pages, views
 from phasegate.web.app import create_app
 from tests.conftest import TEST_AUDIT_KEY
 from tests.signin import give_password, sign_in
@@ -175,3 +178,86 @@ def test_a_token_revoked_or_a_person_disabled_elsewhere_stops_at_the_next_reques
     with env.sessions() as session:
         codes = [e.payload.get("code") for e in session.scalars(select(t.AuditEntry).order_by(t.AuditEntry.seq))]
     assert "auth.revoked" in codes and "auth.disabled" in codes
+
+
+def _main(html: str) -> str:
+    return html[html.index("<main>") : html.index("</main>")]
+
+
+def _signout_token(html: str) -> str:
+    found = re.search(r'name="signout_token" value="([0-9a-f]+)"', html)
+    assert found, "the page has no sign-out form"
+    return found.group(1)
+
+
+def _rendering(monkeypatch: pytest.MonkeyPatch, call: Callable[[], Response]) -> tuple[Response, list[str]]:
+    """``call()``'s response and the templates the pages loaded meanwhile (a kept body loads none of its own)."""
+    rendered: list[str] = []
+    get_template = pages.ENV.get_template
+
+    def recorded(name: str, *more: Any) -> Any:
+        rendered.append(name)
+        return get_template(name, *more)
+
+    monkeypatch.setattr(pages.ENV, "get_template", recorded)
+    try:
+        return call(), rendered
+    finally:
+        monkeypatch.undo()
+
+
+def test_two_readers_of_one_state_share_the_kept_body_and_never_each_others_header(
+    env: Env, client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue #17's pages serve their body as rendered for the first reader of a committed state, language and
+    query (``web.page_body``); who is signed in and their sign-out token are rendered for each request, so one
+    reader's name or form token never reaches another's page. A commit elsewhere shows on the next request."""
+    services.add_person(
+        AddPerson(id="ann", name="Ann Analyst", email="ann@example.com", roles=frozenset({OrgRole.VIEWER})),
+        uow=env.uow,
+        now=env.now(),
+        actor=SYSTEM_ACTOR,
+    )
+    give_password(env.sessions, "ann")
+    other = TestClient(client.app)
+    assert sign_in(other, "ann").status_code == 303
+    for path in ("/?lang=en", "/reports?lang=en", "/?lang=zh-CN&sort=name&dir=desc"):
+        mine = client.get(path)
+        assert mine.status_code == 200, path
+        theirs, rendered = _rendering(monkeypatch, lambda: other.get(path))  # noqa: B023 (called at once)
+        shell = {"/": "dashboard.html", "/reports": "reports.html"}[path.split("?")[0]]
+        assert theirs.status_code == 200 and shell in rendered, rendered
+        assert not [n for n in rendered if n.startswith("_")], f"{path}: the body was rendered again: {rendered}"
+        assert _main(theirs.text) == _main(mine.text), path
+        assert 'id="signed-in-as">Vic Viewer<' in mine.text and "Vic Viewer" not in theirs.text
+        assert 'id="signed-in-as">Ann Analyst<' in theirs.text and "Ann Analyst" not in mine.text
+        assert _signout_token(mine.text) != _signout_token(theirs.text)
+    assert "项目组合" in client.get("/?lang=zh-CN").text and "项目组合" not in _main(client.get("/?lang=en").text)
+
+    env.project("NEW")  # another connection: both readers see it on their next request
+    for browser in (client, other):
+        assert 'data-key="NEW"' in browser.get("/?lang=en").text
+        report = browser.get("/reports?lang=en").text
+        assert ">NEW<" in report[report.index('id="report-portfolio"') :]
+
+    token = _signout_token(other.get("/?lang=en").text)
+    signed_out = other.post("/signout", data={"signout_token": token}, follow_redirects=False)
+    assert signed_out.status_code == 303  # each page's token is its own browser's: it signs that browser out
+    assert client.post("/signout", data={"signout_token": _signout_token(theirs.text)}).status_code == 403
+
+
+def test_a_reader_whose_roles_are_taken_away_elsewhere_is_refused_on_the_next_request(
+    env: Env, client: TestClient
+) -> None:
+    """The pages keep the signed-in reader's actor per committed state (``web.reports.acting_reader``), as the API
+    keeps a token's: roles taken away by another connection refuse the very next page, kept body or not."""
+    for path in ("/?lang=en", "/reports?lang=en"):
+        assert [client.get(path).status_code for _ in range(2)] == [200, 200], path
+    callers: Memo = client.app.state.runtime.callers  # type: ignore[attr-defined]
+    assert len(callers) > 0, "no reader kept: the test proves nothing"
+
+    with env.sessions() as session, session.begin():
+        session.execute(update(t.Person).where(t.Person.id == "vic").values(org_roles=[]))
+    for path in ("/?lang=en", "/reports?lang=en"):
+        refused = client.get(path)
+        assert refused.status_code == 403 and "Vic Viewer" in refused.text, path

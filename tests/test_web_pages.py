@@ -39,7 +39,7 @@ from phasegate.models.template_yaml import shipped_templates, template_content_h
 from phasegate.notifications.dispatch import dispatch_due
 from phasegate.notifications.links import approval_token
 from phasegate.usecases import approvals, people, services
-from phasegate.web import approval, store
+from phasegate.web import approval, pages, store
 from phasegate.web.app import create_app
 from tests import actors
 from tests.browser import artifact, chromium
@@ -496,6 +496,26 @@ def test_the_dashboard_keeps_its_pending_rounds_per_state_and_drops_a_round_clos
     approvals.cancel_round(world.round_id, actor=SYSTEM_ACTOR, reason="plan withdrawn", uow=world.uow, now=_now())
     after = client.get("/?lang=en").text
     assert 'class="pending"' not in after
+
+
+def test_the_kept_dashboard_body_follows_the_clock_as_well_as_the_state(
+    world: World, client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The dashboard's body is kept per committed state (``web.page_body``), yet a pending round's age and whether
+    it is overdue follow the clock: hours later the same state shows the new age, never the kept one."""
+    _sign_in(world, client)
+    rt = client.app.state.runtime  # type: ignore[attr-defined]
+
+    def age_cell(html: str) -> str:
+        row = html.split('class="pending"')[1].split("</tr>")[1]  # the header row, then the round's
+        return re.findall(r'<td class="num">([^<]*)</td>', row)[0]
+
+    first = client.get("/?lang=en").text
+    assert age_cell(first) == "0h" and len(rt.bodies) == 1, "nothing kept: the test would prove nothing"
+    assert client.get("/?lang=en").text == first and len(rt.bodies) == 1
+    later = _now() + timedelta(hours=3, minutes=1)
+    monkeypatch.setattr(pages, "utc_now", lambda: later)
+    assert age_cell(client.get("/?lang=en").text) == "3h"
 
 
 def test_pages_answer_from_the_last_commit_while_a_writer_holds_the_lock(world: World, client: TestClient) -> None:

@@ -29,7 +29,7 @@ from phasegate.gates.vocabulary.identity import AuthMethod
 from phasegate.models.keys import secret_key
 from phasegate.models.one_read import OneRead
 from phasegate.usecases import approvals
-from phasegate.web import approval, csrf, i18n, session, store, views
+from phasegate.web import approval, csrf, i18n, page_body, session, store, views
 
 TEMPLATES = Path(__file__).parent / "templates"
 STALE_CODES = frozenset({"vote.evidence_changed", "vote.evidence_mismatch"})
@@ -75,13 +75,22 @@ def _secret(request: Request) -> str:
 
 
 def render(
-    request: Request, name: str, *, status: int = 200, person_locale: str | None = None, **context: Any
+    request: Request,
+    name: str,
+    *,
+    status: int = 200,
+    person_locale: str | None = None,
+    kept: page_body.Body | None = None,
+    **context: Any,
 ) -> HTMLResponse:
-    """Render ``name`` in the request's language; a ``?lang=`` switch is remembered in a cookie."""
+    """Render ``name`` in the request's language; a ``?lang=`` switch is remembered in a cookie. ``kept``: the
+    page's body as kept (``web.page_body``), put where ``name`` writes ``{{ body }}``."""
     locale = i18n.pick_locale(request, person_locale)
     me = session.signed_in(request)
     signout_token, cookie = (None, None) if me is None else csrf.issue(request, _secret(request), csrf.SIGNOUT)
-    body = ENV.get_template(name).render(
+    if kept is not None:
+        context["body"] = page_body.SLOT
+    html = ENV.get_template(name).render(
         t=i18n.words(locale),
         locale=locale,
         path=request.url.path,
@@ -92,7 +101,7 @@ def render(
         signout_field=csrf.SIGNOUT_FIELD,
         **context,
     )
-    response = HTMLResponse(body, status_code=status)
+    response = HTMLResponse(html if kept is None else page_body.around(html, kept), status_code=status)
     csrf.remember(response, request, cookie)
     chosen = i18n.switched(request)
     if chosen is not None:
@@ -115,7 +124,10 @@ def refusal_page(request: Request, status: int, title: str, err: PhasegateError)
 # ------------------------------------------------------------------------------------------------ dashboard
 @router.get("/", response_class=HTMLResponse)
 def dashboard(request: Request) -> HTMLResponse:
-    """The portfolio at a glance, with the portfolio table filtered and sorted by the query (``web.reports``)."""
+    """The portfolio at a glance, with the portfolio table filtered and sorted by the query (``web.reports``).
+
+    The body is rendered once per committed state, day, language, query and ages of the pending rounds (all it
+    shows follows from them) and served as kept (``web.page_body``); the reader is checked on every request."""
     from phasegate.notifications.portfolio.labels import word
     from phasegate.web.reports import dashboard_table
 
@@ -123,7 +135,7 @@ def dashboard(request: Request) -> HTMLResponse:
     now = utc_now()
     version = rt.change_stamp()  # before any read: what is kept is never older than its key
     try:
-        table = dashboard_table(request)
+        query, table = dashboard_table(request, version=version)
     except InputError as err:
         return render(
             request, "message.html", status=400, title_key="bad_request_title", body_key=None, detail=str(err)
@@ -131,14 +143,21 @@ def dashboard(request: Request) -> HTMLResponse:
     except PermissionDeniedError as err:
         return render(request, "message.html", status=403, title_key="forbidden_title", body_key=None, detail=str(err))
     locale = i18n.pick_locale(request)
-    return render(
-        request,
-        "dashboard.html",
-        p=views.portfolio(rt, now, version=version),
-        now=now,
-        rw=lambda key: word(locale, key),
-        **table,
-    )
+    p = views.portfolio(rt, now, version=version)
+    clock = tuple((row.age_hours, row.overdue) for row in p.pending)  # what else the body takes from the clock
+
+    def shared() -> dict[str, Any]:
+        return {
+            "t": i18n.words(locale),
+            "locale": locale,
+            "zh": locale == "zh-CN",
+            "rw": lambda key: word(locale, key),
+            "p": p,
+        } | table()
+
+    key = (now.date(), locale, query, clock)
+    body = page_body.body(rt, "_dashboard_body.html", shared, key=key, version=version)
+    return render(request, "dashboard.html", kept=body)
 
 
 @router.get("/projects/{key}", response_class=HTMLResponse)

@@ -32,9 +32,9 @@ from phasegate.notifications.portfolio.tables import (
 )
 from phasegate.usecases import services
 from phasegate.usecases.people import person_actor
-from phasegate.web import i18n, session
+from phasegate.web import i18n, page_body, session
 from phasegate.web.pages import render, runtime_of
-from phasegate.web.portfolio_table import SHOWN, parse_query, select_rows
+from phasegate.web.portfolio_table import SHOWN, TableQuery, parse_query, select_rows
 
 router = APIRouter(include_in_schema=False)
 T = TypeVar("T")
@@ -42,26 +42,42 @@ DOWNLOADS = ("pdf", "html", "xlsx")
 TABLE_DOWNLOADS = ("csv", "xlsx")
 
 
-def acting_reader(request: Request) -> Actor:
-    """The signed-in person with their current roles (``usecases.people.person_actor`` refuses a disabled one)."""
+def acting_reader(request: Request, *, version: str | None = None) -> Actor:
+    """The signed-in person with their current roles (``usecases.people.person_actor`` refuses a disabled one).
+
+    With a ``version`` (``Runtime.change_stamp``, read before this call) the actor is kept per committed state,
+    as the API keeps a token's (``web.auth``): disabling a person or changing their roles moves the stamp, so the
+    next request looks them up again; a refusal is audited and never kept."""
     rt = runtime_of(request)
     me = session.signed_in(request)
     if me is None:  # the middleware lets no one without a sign-in through; this keeps the types honest
         raise PermissionDeniedError("sign in to read reports")
-    return person_actor(me.person_id, method=me.method, uow=rt.uow, now=utc_now(), reader=rt.reader)
+
+    def lookup() -> Actor:
+        return person_actor(me.person_id, method=me.method, uow=rt.uow, now=utc_now(), reader=rt.reader)
+
+    if version is None:
+        return lookup()
+    return rt.callers.get(("page_actor", me.person_id, me.method), lookup, version=version)
 
 
 def _report(
-    request: Request, period: str | None, *, version: str | None, with_maturity: bool = True
+    request: Request,
+    period: str | None,
+    *,
+    version: str | None,
+    with_maturity: bool = True,
+    actor: Actor | None = None,
 ) -> PortfolioReport:
     """The report of ``period`` (default this week); with a ``version`` (``Runtime.change_stamp``, read before),
-    the one this process computed from the same committed state today, if any (``usecases.memo``)."""
+    the one this process computed from the same committed state today, if any (``usecases.memo``). ``actor``:
+    the reader when the caller has looked them up already (else ``acting_reader``)."""
     rt = runtime_of(request)
     now = utc_now()
     chosen = parse_period(period, field="period").label if period else week_of(now.date()).label  # names ?period=
     return services.portfolio_report(
         period=chosen,
-        actor=acting_reader(request),
+        actor=actor if actor is not None else acting_reader(request, version=version),
         uow=rt.uow,
         now=now,
         reader=rt.reader,
@@ -87,22 +103,22 @@ async def guarded(request: Request, work: Callable[[], T]) -> T | HTMLResponse:
 @router.get("/reports", response_class=HTMLResponse)
 async def reports_page(request: Request) -> Response:
     """Charts, the first ``SHOWN`` portfolio rows (the downloads carry them all), the period's tables and gate
-    analytics. What follows from one committed state (the report, charts, tables, analytics) is computed once
-    per process and language (``usecases.memo``); who reads is checked on every request."""
+    analytics. The page's body follows from one committed state, day, period and language: it is rendered once
+    per process and served as kept (``web.page_body``); who reads is checked on every request."""
     period = request.query_params.get("period") or None
     locale = i18n.pick_locale(request)
     rt = runtime_of(request)
 
-    def build() -> dict[str, Any]:
+    def build() -> page_body.Body:
         version = rt.change_stamp()  # before any read: what is kept is never older than its key
-        actor = acting_reader(request)
-        report = _report(request, period, version=version)
+        actor = acting_reader(request, version=version)
+        report = _report(request, period, version=version, actor=actor)
         gates = services.gate_report(
             actor=actor, uow=rt.uow, now=utc_now(), reader=rt.reader, memo=rt.memo, version=version
         )
         font = rt.settings.report_font
 
-        def shown() -> dict[str, Any]:
+        def shared() -> dict[str, Any]:
             from phasegate.notifications.portfolio.charts import render_charts
             from phasegate.notifications.portfolio.document import report_font
             from phasegate.notifications.portfolio.html import chart_markup
@@ -117,6 +133,13 @@ async def reports_page(request: Request) -> Response:
                 return Markup(html)
 
             return {
+                "t": words,
+                "locale": locale,
+                "zh": locale == "zh-CN",
+                "rw": lambda key: word(locale, key),
+                "downloads": DOWNLOADS,
+                "report": report,
+                "gates": gates,
                 "charts": [(c.name, c.title, chart_markup(c)) for c in charts],
                 "portfolio": table("portfolio", portfolio_table(first, locale)),
                 "portfolio_total": len(report.rows),
@@ -126,17 +149,13 @@ async def reports_page(request: Request) -> Response:
                 "risks": table("risks", risks_table(report, locale)),
             }
 
-        if version is None:
-            page = shown()
-        else:
-            key = ("reports_page", version, utc_now().date(), report.period.label, locale, font)
-            page = rt.memo.get(key, shown, version=version)
-        return {"report": report, "gates": gates} | page
+        key = (utc_now().date(), report.period.label, locale, font)
+        return page_body.body(rt, "_reports_body.html", shared, key=key, version=version)
 
     built = await guarded(request, build)
     if isinstance(built, HTMLResponse):
         return built
-    return render(request, "reports.html", downloads=DOWNLOADS, rw=lambda key: word(locale, key), **built)
+    return render(request, "reports.html", kept=built)
 
 
 @router.get("/reports/portfolio.{fmt}")
@@ -194,15 +213,16 @@ async def table_download(request: Request, fmt: str) -> Response:
     return Response(content, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
-def dashboard_table(request: Request) -> dict[str, Any]:
-    """What the dashboard's portfolio table shows (called in the thread pool by the dashboard route).
+def dashboard_table(request: Request, *, version: str | None) -> tuple[TableQuery, Callable[[], dict[str, Any]]]:
+    """The dashboard's table query, once the reader may read the report (``InputError`` for a bad parameter,
+    ``PermissionDeniedError`` for a refused reader), and what the table shows, worked out when called: the
+    dashboard calls it only when it renders its body (``web.page_body``).
 
     The rows' HTML is rendered once per committed state, day, query and language (``usecases.memo``): 500 rows
     of bands and links cost more to render than everything else on the page."""
     query = parse_query(request.query_params)
     rt = runtime_of(request)
     locale = i18n.pick_locale(request)
-    version = rt.change_stamp()  # before any read: what is kept is never older than its key
     report = _report(request, None, version=version, with_maturity=False)
 
     def body() -> tuple[Markup, int]:
@@ -214,17 +234,19 @@ def dashboard_table(request: Request) -> dict[str, Any]:
         )
         return Markup(html), len(rows)
 
-    if version is None:
-        table_body, total = body()
-    else:
-        key = ("dashboard_rows", version, utc_now().date(), report.period.label, query, locale)
-        table_body, total = rt.memo.get(key, body, version=version)
-    monitor = Counter(r.rag_overall for r in report.rows if r.status == "active")
-    return {
-        "table_body": table_body,
-        "table_shown_rows": min(total, SHOWN),
-        "table_total": total,
-        "table_query": query,
-        "table_shown": SHOWN,
-        "monitor_bands": monitor,
-    }
+    def shown() -> dict[str, Any]:
+        if version is None:
+            table_body, total = body()
+        else:
+            key = ("dashboard_rows", version, utc_now().date(), report.period.label, query, locale)
+            table_body, total = rt.memo.get(key, body, version=version)
+        return {
+            "table_body": table_body,
+            "table_shown_rows": min(total, SHOWN),
+            "table_total": total,
+            "table_query": query,
+            "table_shown": SHOWN,
+            "monitor_bands": Counter(r.rag_overall for r in report.rows if r.status == "active"),
+        }
+
+    return query, shown
