@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
-from sqlalchemy import select, update
+from sqlalchemy import Engine, event, select, update
 
 from phasegate.gates.vocabulary.commands import AddPerson
 from phasegate.gates.vocabulary.identity import SYSTEM_ACTOR, OrgRole
@@ -261,3 +261,21 @@ def test_a_reader_whose_roles_are_taken_away_elsewhere_is_refused_on_the_next_re
     for path in ("/?lang=en", "/reports?lang=en"):
         refused = client.get(path)
         assert refused.status_code == 403 and "Vic Viewer" in refused.text, path
+
+
+def test_a_kept_reports_page_reads_who_asks_and_nothing_of_the_portfolio(client: TestClient) -> None:
+    """Once ``/reports`` was built for a state, a request for it checks the reader and serves kept bytes: it
+    reads no template, project or decision (the gate analytics listed the templates on every request)."""
+    assert client.get("/reports?lang=en").status_code == 200
+    sent: list[str] = []
+
+    def record(*args: Any) -> None:
+        sent.append(args[2])
+
+    event.listen(Engine, "before_cursor_execute", record)
+    try:
+        assert client.get("/reports?lang=en").status_code == 200
+    finally:
+        event.remove(Engine, "before_cursor_execute", record)
+    portfolio = ("template_versions", "FROM projects", "gate_decisions", "evm_reports")
+    assert [s for s in sent if any(table in s for table in portfolio)] == [], sent

@@ -50,12 +50,12 @@ def gate_report(
     from the same committed state on the same day; who asks is checked on every call."""
     with (reader or uow)() as tx:
         permit(tx, actor, Act.READ, entity="report:gates")
-        templates = [stored.template for stored in tx.templates.list_templates()]
-        if template_id is not None and template_id not in {t.id for t in templates}:
-            known = ", ".join(sorted({t.id for t in templates})) or "(none published)"
-            raise InputError(f"--template: no template {template_id!r}; published templates are: {known}")
 
-        def build() -> GateAnalytics:
+        def build() -> GateAnalytics:  # all of it kept per state and day: a page reads nothing more than ``permit``
+            templates = [stored.template for stored in tx.templates.list_templates()]
+            if template_id is not None and template_id not in {t.id for t in templates}:
+                known = ", ".join(sorted({t.id for t in templates})) or "(none published)"
+                raise InputError(f"--template: no template {template_id!r}; published templates are: {known}")
             facts = tx.reports.gate_facts()
             return gate_analytics(facts, templates=templates, today=now.date(), template_id=template_id)
 
