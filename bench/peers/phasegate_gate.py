@@ -76,14 +76,15 @@ class Phasegate:
     def open(cls, url: str, synchronous: str = "FULL") -> Phasegate:
         engine = make_engine(url, sqlite_synchronous=synchronous)
         pg = cls(make_session_factory(engine), Clock())
-        # Counted at the driver (one Python call per statement: noise). PostgreSQL: every psycopg cursor's execute
-        # and executemany, so the statements phasegate sends on the driver connection itself (the audit lock and
-        # head) count too. SQLite: every statement goes through SQLAlchemy, which reports each cursor execution.
+        # Counted at the driver (one Python call per statement: noise), so the statements phasegate runs on the
+        # driver connection itself (models.prepared, the audit lock and head) count too. PostgreSQL: every psycopg
+        # cursor's execute and executemany. SQLite: every statement SQLite runs but COMMIT (its trace callback).
         if engine.dialect.name == "postgresql":
             counting = counting_cursor(pg._count)
             event.listen(engine, "connect", lambda dbapi, _record: setattr(dbapi, "cursor_factory", counting))
         else:
-            event.listen(engine, "before_cursor_execute", pg._count)
+            tracing = sqlite_tracer(pg._count)
+            event.listen(engine, "connect", lambda dbapi, _record: dbapi.set_trace_callback(tracing))
         return pg
 
     def _count(self, *_: object) -> None:
@@ -110,6 +111,17 @@ def counting_cursor(seen: Callable[[], None]) -> type[psycopg.Cursor[Any]]:
             super().executemany(*args, **kwargs)
 
     return CountingCursor
+
+
+def sqlite_tracer(seen: Callable[[], None]) -> Callable[[str], None]:
+    """A sqlite3 trace callback calling ``seen`` per statement SQLite runs, COMMIT left out (as SQLAlchemy's
+    statement events never counted it). tests/test_approvals.py counts its statement budget with it too."""
+
+    def trace(statement: str) -> None:
+        if statement != "COMMIT":
+            seen()
+
+    return trace
 
 
 def two_of_three_variant() -> tuple[str, LifecycleTemplate]:
