@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import event, func, select
 from sqlalchemy.exc import IntegrityError
 
-from bench.peers.phasegate_gate import counting_cursor, sqlite_tracer
+from bench.peers.phasegate_gate import counting_cursor, counting_sqlite
 from phasegate.gates.vocabulary.commands import AddPerson, CastVote, Delegate, RecordCost, RequestReview
 from phasegate.gates.vocabulary.enums import BallotKind, Decision, ProjectStatus, Recommendation, RoundStatus
 from phasegate.gates.vocabulary.errors import ConflictError, InputError, PermissionDeniedError
@@ -442,7 +442,7 @@ class Statements:
 
     Counted at the driver, so the statements phasegate sends on the driver connection itself (``models.prepared``,
     the audit lock and head) count too: on PostgreSQL every psycopg cursor's ``execute``/``executemany``; on
-    SQLite every statement SQLite runs but COMMIT (its trace callback).
+    SQLite every sqlite3 cursor's (the pool's connections are made again, counting).
     """
 
     def __init__(self, env: Env) -> None:
@@ -451,8 +451,14 @@ class Statements:
             counting = counting_cursor(self._seen)
             event.listen(env.engine, "checkout", lambda dbapi, *_: setattr(dbapi, "cursor_factory", counting))
         else:
-            tracing = sqlite_tracer(self._seen)
-            event.listen(env.engine, "checkout", lambda dbapi, *_: dbapi.set_trace_callback(tracing))
+            factory = counting_sqlite(self._seen)
+            event.listen(
+                env.engine, "do_connect", lambda _dialect, _record, _args, kwargs: kwargs.update(factory=factory)
+            )
+            env.engine.dispose()
+            with env.engine.connect():  # the pool's connection made (its pragmas run) before anything is counted
+                pass
+            self.count = 0
 
     def _seen(self, *_: object) -> None:
         self.count += 1

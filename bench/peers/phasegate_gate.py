@@ -11,6 +11,7 @@ turn until the round resolves (eligibility, segregation of duties, quorum policy
 from __future__ import annotations
 
 import hashlib
+import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -78,13 +79,13 @@ class Phasegate:
         pg = cls(make_session_factory(engine), Clock())
         # Counted at the driver (one Python call per statement: noise), so the statements phasegate runs on the
         # driver connection itself (models.prepared, the audit lock and head) count too. PostgreSQL: every psycopg
-        # cursor's execute and executemany. SQLite: every statement SQLite runs but COMMIT (its trace callback).
+        # cursor's execute and executemany. SQLite: the same on sqlite3 cursors (connections made counting).
         if engine.dialect.name == "postgresql":
             counting = counting_cursor(pg._count)
             event.listen(engine, "connect", lambda dbapi, _record: setattr(dbapi, "cursor_factory", counting))
         else:
-            tracing = sqlite_tracer(pg._count)
-            event.listen(engine, "connect", lambda dbapi, _record: dbapi.set_trace_callback(tracing))
+            factory = counting_sqlite(pg._count)
+            event.listen(engine, "do_connect", lambda _dialect, _record, _args, kwargs: kwargs.update(factory=factory))
         return pg
 
     def _count(self, *_: object) -> None:
@@ -101,6 +102,7 @@ class Phasegate:
 def counting_cursor(seen: Callable[[], None]) -> type[psycopg.Cursor[Any]]:
     """A psycopg cursor class calling ``seen`` per statement sent: statements counted at the driver, with the
     pool's pre-ping and the locks. tests/test_approvals.py counts its statement budget with it too."""
+
     class CountingCursor(psycopg.Cursor[Any]):
         def execute(self, *args: Any, **kwargs: Any) -> Any:
             seen()
@@ -113,15 +115,26 @@ def counting_cursor(seen: Callable[[], None]) -> type[psycopg.Cursor[Any]]:
     return CountingCursor
 
 
-def sqlite_tracer(seen: Callable[[], None]) -> Callable[[str], None]:
-    """A sqlite3 trace callback calling ``seen`` per statement SQLite runs, COMMIT left out (as SQLAlchemy's
-    statement events never counted it). tests/test_approvals.py counts its statement budget with it too."""
+def counting_sqlite(seen: Callable[[], None]) -> type[sqlite3.Connection]:
+    """A sqlite3 connection class whose cursors call ``seen`` per ``execute`` and ``executemany``: SQLite's
+    statements counted at the driver as ``counting_cursor`` counts psycopg's (a commit is not a statement sent).
+    Pass it as ``sqlite3.connect``'s ``factory`` (SQLAlchemy's ``do_connect`` event); tests/test_approvals.py
+    counts its statement budget with it too."""
 
-    def trace(statement: str) -> None:
-        if statement != "COMMIT":
+    class CountingSqliteCursor(sqlite3.Cursor):
+        def execute(self, *args: Any, **kwargs: Any) -> Any:
             seen()
+            return super().execute(*args, **kwargs)
 
-    return trace
+        def executemany(self, *args: Any, **kwargs: Any) -> Any:
+            seen()
+            return super().executemany(*args, **kwargs)
+
+    class CountingSqliteConnection(sqlite3.Connection):
+        def cursor(self, factory: Any = CountingSqliteCursor) -> Any:
+            return super().cursor(factory)
+
+    return CountingSqliteConnection
 
 
 def two_of_three_variant() -> tuple[str, LifecycleTemplate]:
