@@ -52,11 +52,12 @@ class Prepared:
 
     def __init__(self, statement: Statement) -> None:
         self.statement = statement
-        self._compiled: dict[tuple[str, tuple[str, ...]], _Compiled] = {}
+        self._compiled: dict[tuple[Any, ...], _Compiled] = {}
 
     # -------------------------------------------------------------------------------------------- compiling
     def _compile(self, dialect: Dialect, given: tuple[str, ...]) -> _Compiled:
-        key = (dialect.name, given)
+        # The SQL depends on the dialect, its driver and the server's version (what it may render): one per each.
+        key = (dialect.name, dialect.driver, dialect.server_version_info, given)
         found = self._compiled.get(key)
         if found is not None:
             return found
