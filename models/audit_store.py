@@ -37,6 +37,7 @@ from phasegate.gates.audit import (
 from phasegate.gates.vocabulary.errors import AuditKeyError, InputError
 from phasegate.models.catalog import AUDIT_LOG
 from phasegate.models.db import postgres_driver
+from phasegate.models.prepared import Prepared
 
 AUDIT_LOCK_KEY = 0x7068617365676174
 """``pg_advisory_xact_lock`` key of the audit appenders ("phasegat" in ASCII); no other lock may use it."""
@@ -54,7 +55,8 @@ _columns = (
     _table.c.scheme,
 )
 _HEAD = select(_table.c.seq, _table.c.hash, _table.c.scheme).order_by(_table.c.seq.desc()).limit(1)
-_INSERT = insert(_table)  # built once: every committing unit of work runs both
+_INSERT = Prepared(insert(_table))  # every committing unit of work runs both, on the driver (models.prepared)
+_HEAD_READ = Prepared(_HEAD)
 _LOCK_SQL = "SELECT pg_advisory_xact_lock(%s)"
 _HEAD_SQL = f"SELECT seq, hash, scheme FROM {_table.name} ORDER BY seq DESC LIMIT 1"
 
@@ -76,7 +78,7 @@ def lock_audit_head(session: Session) -> Callable[[], AuditHead | None]:
     """
     connection = session.connection()
     if connection.dialect.name != "postgresql":
-        found = session.execute(_HEAD).first()
+        found = _HEAD_READ.first(session)
         head = None if found is None else (found[0], found[1], found[2])
         return lambda: head
     driver = postgres_driver(connection)
@@ -137,7 +139,7 @@ def write_audit_entries(
         )
         records.append(record)
         prev_seq, prev_hash = record.seq, record.hash
-    session.execute(_INSERT, [record.model_dump() for record in records])
+    _INSERT.run(session, [record.model_dump() for record in records])
     return records
 
 

@@ -26,6 +26,7 @@ from phasegate.models import statements as q
 from phasegate.models import tables as t
 from phasegate.models.audit_store import AuditDraft, lock_audit_head, write_audit_entries
 from phasegate.models.db import pipelined
+from phasegate.models.prepared import Prepared
 from phasegate.models.repositories.conditions import SqlConditions
 from phasegate.models.repositories.delegations import SqlDelegations
 from phasegate.models.repositories.evidence import SqlEvidence
@@ -41,6 +42,8 @@ if TYPE_CHECKING:
     from phasegate.models.repositories.reports import SqlReports
     from phasegate.models.repositories.strategy import SqlStrategy
     from phasegate.models.repositories.tolerances import SqlTolerances
+
+_INSERT_OUTBOX = Prepared(q.INSERT_OUTBOX)  # every commit that notifies: on the driver (models.prepared)
 
 OrgRoute = Callable[[Sequence[str]], list[str]]
 """Organisation targets (Apprise URLs) for a set of tags, OR-ed: injected by entry points from the org config."""
@@ -121,7 +124,7 @@ class SqlUnitOfWork:
         read_head = None
         with pipelined(self.session):
             if self._outbox:
-                self.session.execute(q.INSERT_OUTBOX, self._outbox)
+                _INSERT_OUTBOX.run(self.session, self._outbox)
             if self._audit:
                 read_head = lock_audit_head(self.session)
         if read_head is not None:

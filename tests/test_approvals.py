@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import event, func, select
 from sqlalchemy.exc import IntegrityError
 
-from bench.peers.phasegate_gate import counting_cursor
+from bench.peers.phasegate_gate import counting_cursor, counting_sqlite
 from phasegate.gates.vocabulary.commands import AddPerson, CastVote, Delegate, RecordCost, RequestReview
 from phasegate.gates.vocabulary.enums import BallotKind, Decision, ProjectStatus, Recommendation, RoundStatus
 from phasegate.gates.vocabulary.errors import ConflictError, InputError, PermissionDeniedError
@@ -440,9 +440,9 @@ def test_reassigning_a_seat_is_an_audited_admin_change(env: Env) -> None:
 class Statements:
     """Counts the SQL statements an engine runs: a round's cost is mostly its round trips.
 
-    Counted at the driver: on PostgreSQL every psycopg cursor's ``execute``/``executemany``, so the statements
-    phasegate sends on the driver connection itself (the audit lock and head, ``models.audit_store``) count
-    too; on SQLite, where every statement goes through SQLAlchemy, each cursor execution it makes.
+    Counted at the driver, so the statements phasegate sends on the driver connection itself (``models.prepared``,
+    the audit lock and head) count too: on PostgreSQL every psycopg cursor's ``execute``/``executemany``; on
+    SQLite every sqlite3 cursor's (the pool's connections are made again, counting).
     """
 
     def __init__(self, env: Env) -> None:
@@ -451,7 +451,14 @@ class Statements:
             counting = counting_cursor(self._seen)
             event.listen(env.engine, "checkout", lambda dbapi, *_: setattr(dbapi, "cursor_factory", counting))
         else:
-            event.listen(env.engine, "before_cursor_execute", self._seen)
+            factory = counting_sqlite(self._seen)
+            event.listen(
+                env.engine, "do_connect", lambda _dialect, _record, _args, kwargs: kwargs.update(factory=factory)
+            )
+            env.engine.dispose()
+            with env.engine.connect():  # the pool's connection made (its pragmas run) before anything is counted
+                pass
+            self.count = 0
 
     def _seen(self, *_: object) -> None:
         self.count += 1

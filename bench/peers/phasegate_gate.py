@@ -11,6 +11,7 @@ turn until the round resolves (eligibility, segregation of duties, quorum policy
 from __future__ import annotations
 
 import hashlib
+import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -76,14 +77,15 @@ class Phasegate:
     def open(cls, url: str, synchronous: str = "FULL") -> Phasegate:
         engine = make_engine(url, sqlite_synchronous=synchronous)
         pg = cls(make_session_factory(engine), Clock())
-        # Counted at the driver (one Python call per statement: noise). PostgreSQL: every psycopg cursor's execute
-        # and executemany, so the statements phasegate sends on the driver connection itself (the audit lock and
-        # head) count too. SQLite: every statement goes through SQLAlchemy, which reports each cursor execution.
+        # Counted at the driver (one Python call per statement: noise), so the statements phasegate runs on the
+        # driver connection itself (models.prepared, the audit lock and head) count too. PostgreSQL: every psycopg
+        # cursor's execute and executemany. SQLite: the same on sqlite3 cursors (connections made counting).
         if engine.dialect.name == "postgresql":
             counting = counting_cursor(pg._count)
             event.listen(engine, "connect", lambda dbapi, _record: setattr(dbapi, "cursor_factory", counting))
         else:
-            event.listen(engine, "before_cursor_execute", pg._count)
+            factory = counting_sqlite(pg._count)
+            event.listen(engine, "do_connect", lambda _dialect, _record, _args, kwargs: kwargs.update(factory=factory))
         return pg
 
     def _count(self, *_: object) -> None:
@@ -100,6 +102,7 @@ class Phasegate:
 def counting_cursor(seen: Callable[[], None]) -> type[psycopg.Cursor[Any]]:
     """A psycopg cursor class calling ``seen`` per statement sent: statements counted at the driver, with the
     pool's pre-ping and the locks. tests/test_approvals.py counts its statement budget with it too."""
+
     class CountingCursor(psycopg.Cursor[Any]):
         def execute(self, *args: Any, **kwargs: Any) -> Any:
             seen()
@@ -110,6 +113,28 @@ def counting_cursor(seen: Callable[[], None]) -> type[psycopg.Cursor[Any]]:
             super().executemany(*args, **kwargs)
 
     return CountingCursor
+
+
+def counting_sqlite(seen: Callable[[], None]) -> type[sqlite3.Connection]:
+    """A sqlite3 connection class whose cursors call ``seen`` per ``execute`` and ``executemany``: SQLite's
+    statements counted at the driver as ``counting_cursor`` counts psycopg's (a commit is not a statement sent).
+    Pass it as ``sqlite3.connect``'s ``factory`` (SQLAlchemy's ``do_connect`` event); tests/test_approvals.py
+    counts its statement budget with it too."""
+
+    class CountingSqliteCursor(sqlite3.Cursor):
+        def execute(self, *args: Any, **kwargs: Any) -> Any:
+            seen()
+            return super().execute(*args, **kwargs)
+
+        def executemany(self, *args: Any, **kwargs: Any) -> Any:
+            seen()
+            return super().executemany(*args, **kwargs)
+
+    class CountingSqliteConnection(sqlite3.Connection):
+        def cursor(self, factory: Any = CountingSqliteCursor) -> Any:
+            return super().cursor(factory)
+
+    return CountingSqliteConnection
 
 
 def two_of_three_variant() -> tuple[str, LifecycleTemplate]:

@@ -25,6 +25,17 @@ from phasegate.gates.vocabulary.snapshots import (
 )
 from phasegate.models import statements as q
 from phasegate.models import tables as t
+from phasegate.models.prepared import Prepared
+
+# Every review reads all of these (``usecases.evidence.collect_evidence``): run on the driver (models.prepared).
+_LATEST_DOCUMENTS = Prepared(q.LATEST_DOCUMENTS)
+_BASELINE = Prepared(q.BASELINE)
+_STAGE_BUDGET = Prepared(q.STAGE_BUDGET)
+_SPEND = Prepared(q.SPEND)
+_LATEST_EVM_REPORT = Prepared(q.LATEST_EVM_REPORT)
+_PROJECT_RISKS = Prepared(q.PROJECT_RISKS)
+_PROJECT_MILESTONES = Prepared(q.PROJECT_MILESTONES)
+_GATE_SCORES = Prepared(q.GATE_SCORES)
 
 
 def _evm_report(row: Row[Any]) -> EvmReportRecord:
@@ -46,7 +57,7 @@ class SqlEvidence:
         self.session = session
 
     def latest_documents(self, key: str) -> list[DocumentEvidence]:
-        rows = self.session.execute(q.LATEST_DOCUMENTS, {"key": key})
+        rows = _LATEST_DOCUMENTS.rows(self.session, {"key": key})
         return [
             DocumentEvidence(
                 deliverable_id=row.deliverable_id,
@@ -125,7 +136,7 @@ class SqlEvidence:
         return entry_id
 
     def get_baseline(self, key: str) -> BaselineRecord | None:
-        row = self.session.execute(q.BASELINE, {"key": key}).first()
+        row = _BASELINE.first(self.session, {"key": key})
         if row is None:
             return None
         return BaselineRecord(bac=row.bac, contingency=row.contingency, contingency_used=row.contingency_used)
@@ -177,12 +188,13 @@ class SqlEvidence:
         self.session.flush()
 
     def stage_budget(self, key: str, stage_id: str) -> Decimal | None:
-        amount: Decimal | None = self.session.execute(q.STAGE_BUDGET, {"key": key, "stage_id": stage_id}).scalar()
+        row = _STAGE_BUDGET.first(self.session, {"key": key, "stage_id": stage_id})
+        amount: Decimal | None = None if row is None else row[0]
         return amount
 
     def spend(self, key: str, stage_id: str) -> tuple[Decimal, Decimal]:
         """Actual cost recorded on the project in all, and in one stage: one pass over its ledger."""
-        total, stage = self.session.execute(q.SPEND, {"key": key, "stage_id": stage_id}).one()
+        total, stage = _SPEND.rows(self.session, {"key": key, "stage_id": stage_id})[0]
         return Decimal(total or 0).quantize(Decimal("0.01")), Decimal(stage or 0).quantize(Decimal("0.01"))
 
     def upsert_evm_reports(self, reports: Sequence[EvmReportRecord], *, now: datetime) -> int:
@@ -197,7 +209,7 @@ class SqlEvidence:
         return len(reports)
 
     def latest_evm_report(self, key: str, as_of: date) -> EvmReportRecord | None:
-        row = self.session.execute(q.LATEST_EVM_REPORT, {"key": key, "as_of": as_of}).first()
+        row = _LATEST_EVM_REPORT.first(self.session, {"key": key, "as_of": as_of})
         return _evm_report(row) if row else None
 
     def evm_history(self, key: str) -> list[EvmReportRecord]:
@@ -211,7 +223,7 @@ class SqlEvidence:
         return len(risks)
 
     def risks(self, key: str) -> list[RiskEvidence]:
-        rows = self.session.execute(q.PROJECT_RISKS, {"key": key})
+        rows = _PROJECT_RISKS.rows(self.session, {"key": key})
         return [
             RiskEvidence(
                 id=r.id,
@@ -238,7 +250,7 @@ class SqlEvidence:
         self.session.flush()
 
     def milestones(self, key: str) -> list[MilestoneEvidence]:
-        rows = self.session.execute(q.PROJECT_MILESTONES, {"key": key})
+        rows = _PROJECT_MILESTONES.rows(self.session, {"key": key})
         return [MilestoneEvidence(id=r.id, name=r.name, due=r.due, done_on=r.done_on) for r in rows]
 
     def upsert_scores(self, key: str, gate_id: str, gatekeeper: str, scores: dict[str, int], *, now: datetime) -> None:
@@ -266,5 +278,5 @@ class SqlEvidence:
         )
 
     def scores(self, key: str, gate_id: str) -> list[ScoreEvidence]:
-        rows = self.session.execute(q.GATE_SCORES, {"key": key, "gate_id": gate_id})
+        rows = _GATE_SCORES.rows(self.session, {"key": key, "gate_id": gate_id})
         return [ScoreEvidence(gatekeeper=r.gatekeeper, factor=r.factor, score=r.score) for r in rows]

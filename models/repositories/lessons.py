@@ -23,6 +23,12 @@ from phasegate.gates.vocabulary.enums import LessonCategory, LessonUseKind
 from phasegate.gates.vocabulary.lessons import LessonDueRecord, LessonRecord, LessonUseRecord
 from phasegate.models import statements as q
 from phasegate.models import tables as t
+from phasegate.models.prepared import Prepared
+
+# Every killing decision runs these: on the driver (models.prepared).
+_HAS_LESSONS = Prepared(q.HAS_LESSONS)
+_LESSON_DUE_OPENED = Prepared(q.LESSON_DUE_OPENED)
+_INSERT_LESSON_DUE = Prepared(q.INSERT_LESSON_DUE)
 
 SEARCH_LIMIT = 50
 
@@ -124,7 +130,8 @@ class SqlLessons:
         return [_lesson(row) for row in self.session.execute(query)]
 
     def has_lessons(self, key: str) -> bool:
-        return bool(self.session.execute(q.HAS_LESSONS, {"key": key}).scalar())
+        row = _HAS_LESSONS.first(self.session, {"key": key})
+        return bool(row is not None and row[0])
 
     def search_lessons(self, query: str, *, limit: int = SEARCH_LIMIT) -> list[LessonRecord]:
         """Lessons containing every term of ``query`` (Chinese or English, any case), best match first."""
@@ -199,9 +206,9 @@ class SqlLessons:
     # lessons owed ----------------------------------------------------------------------------------------
     def open_lesson_due(self, record: LessonDueRecord) -> bool:
         # Prebuilt Core statements: every killing decision runs this, the ORM's load and flush cost several times more.
-        if self.session.execute(q.LESSON_DUE_OPENED, {"key": record.project_key}).first() is not None:
+        if _LESSON_DUE_OPENED.first(self.session, {"key": record.project_key}) is not None:
             return False
-        self.session.execute(q.INSERT_LESSON_DUE, record.model_dump())
+        _INSERT_LESSON_DUE.run(self.session, record.model_dump())
         return True
 
     def lessons_due(self, *, open_only: bool = True, owner_id: str | None = None) -> list[LessonDueRecord]:

@@ -21,6 +21,9 @@ from phasegate.gates.vocabulary.snapshots import (
 )
 from phasegate.models import statements as q
 from phasegate.models import tables as t
+from phasegate.models.prepared import Prepared
+
+_PERSON = Prepared(q.PERSON)  # every use case reads its actor: on the driver (models.prepared)
 
 
 class SqlPeople:
@@ -34,7 +37,7 @@ class SqlPeople:
         person = self._people.get(person_id)
         if person is not None:
             return person
-        row = self.session.execute(q.PERSON, {"id": person_id}).first()
+        row = _PERSON.first(self.session, {"id": person_id})
         return None if row is None else self._keep(row)
 
     def get_people(self, person_ids: Iterable[str]) -> dict[str, PersonSnapshot]:
@@ -46,7 +49,7 @@ class SqlPeople:
                 self._keep(row)
         return {person_id: self._people[person_id] for person_id in wanted if person_id in self._people}
 
-    def _keep(self, row: Row[Any]) -> PersonSnapshot:
+    def _keep(self, row: Row[Any] | Any) -> PersonSnapshot:
         person = PersonSnapshot(
             id=row.id,
             name=row.name,

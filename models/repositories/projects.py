@@ -20,9 +20,16 @@ from phasegate.gates.vocabulary.snapshots import (
 )
 from phasegate.models import statements as q
 from phasegate.models import tables as t
+from phasegate.models.prepared import Prepared
+
+# Every review, vote and decision runs these: on the driver (models.prepared).
+_PROJECT = Prepared(q.PROJECT)
+_PROJECT_FOR_UPDATE = Prepared(q.PROJECT_FOR_UPDATE)
+_PROJECT_ROLES = Prepared(q.PROJECT_ROLES)
+_UPDATE_PROJECT = Prepared(q.UPDATE_PROJECT)
 
 
-def project_snapshot(row: Row[Any]) -> ProjectSnapshot:
+def project_snapshot(row: Row[Any] | Any) -> ProjectSnapshot:
     return ProjectSnapshot(
         key=row.key,
         name=row.name,
@@ -47,7 +54,7 @@ class SqlProjects:
         self.session = session
 
     def get_project(self, key: str, *, for_update: bool = False) -> ProjectSnapshot | None:
-        row = self.session.execute(q.PROJECT_FOR_UPDATE if for_update else q.PROJECT, {"key": key}).first()
+        row = (_PROJECT_FOR_UPDATE if for_update else _PROJECT).first(self.session, {"key": key})
         return project_snapshot(row) if row else None
 
     def list_projects(self, query: ProjectQuery | None = None) -> tuple[list[ProjectSnapshot], int]:
@@ -78,8 +85,8 @@ class SqlProjects:
     def update_project_state(
         self, key: str, *, status: ProjectStatus, stage_id: str, recycle_count: int, now: datetime
     ) -> None:
-        self.session.execute(
-            q.UPDATE_PROJECT,
+        _UPDATE_PROJECT.run(
+            self.session,
             {
                 "project_key": key,
                 "status": status.value,
@@ -100,7 +107,7 @@ class SqlProjects:
 
     def project_roles(self, key: str) -> dict[str, tuple[str, ...]]:
         roles: dict[str, list[str]] = {}
-        for role, person_id in self.session.execute(q.PROJECT_ROLES, {"key": key}):
+        for role, person_id in _PROJECT_ROLES.rows(self.session, {"key": key}):
             roles.setdefault(role, []).append(person_id)
         return {role: tuple(people) for role, people in roles.items()}
 

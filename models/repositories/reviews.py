@@ -8,12 +8,12 @@ A repository of ``SqlUnitOfWork``: it shares the unit's session and never commit
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
 
-from sqlalchemy import Row, RowMapping, func, select, update
+from sqlalchemy import Row, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -28,13 +28,25 @@ from phasegate.gates.vocabulary.snapshots import (
 )
 from phasegate.models import statements as q
 from phasegate.models import tables as t
+from phasegate.models.prepared import Prepared
+
+# A round's statements, run on the driver (models.prepared): every review, vote and decision runs them.
+_INSERT_REVIEW = Prepared(q.INSERT_REVIEW)
+_INSERT_ROUND = Prepared(q.INSERT_ROUND)
+_INSERT_VOTE = Prepared(q.INSERT_VOTE)
+_INSERT_DECISION = Prepared(q.INSERT_DECISION)
+_UPDATE_ROUND = Prepared(q.UPDATE_ROUND)
+_UPDATE_REVIEW = Prepared(q.UPDATE_REVIEW)
+_LOCK_ROUND = Prepared(q.LOCK_ROUND)
+_ROUND_WITH_VOTES = Prepared(q.ROUND_WITH_VOTES)
+_OPEN_ROUNDS = Prepared(q.OPEN_ROUNDS)
 
 
 def _vote(row: Row[Any]) -> VoteRecord:
-    return _vote_of(row._mapping)
+    return _vote_of(row._asdict())
 
 
-def _vote_of(values: RowMapping, prefix: str = "") -> VoteRecord:
+def _vote_of(values: Mapping[str, Any], prefix: str = "") -> VoteRecord:
     """A vote from a row's values, its columns named ``prefix`` + column name."""
     decision = values[f"{prefix}decision"]
     return VoteRecord(
@@ -52,7 +64,7 @@ def _vote_of(values: RowMapping, prefix: str = "") -> VoteRecord:
     )
 
 
-def _round(row: Row[Any], votes: Sequence[VoteRecord]) -> RoundSnapshot:
+def _round(row: Row[Any] | Any, votes: Sequence[VoteRecord]) -> RoundSnapshot:
     return RoundSnapshot(
         id=row.id,
         review_id=row.review_id,
@@ -95,8 +107,8 @@ class SqlReviews:
         now: datetime,
     ) -> UUID:
         review_id = uuid4()
-        self.session.execute(
-            q.INSERT_REVIEW,
+        _INSERT_REVIEW.run(
+            self.session,
             {
                 "id": review_id,
                 "project_key": project_key,
@@ -153,8 +165,8 @@ class SqlReviews:
         evidence_version: int = 0,
     ) -> UUID:
         round_id = uuid4()
-        self.session.execute(
-            q.INSERT_ROUND,
+        _INSERT_ROUND.run(
+            self.session,
             {
                 "id": round_id,
                 "review_id": review_id,
@@ -175,7 +187,7 @@ class SqlReviews:
         )
         return round_id
 
-    def _rounds(self, rows: Sequence[Row[Any]]) -> list[RoundSnapshot]:
+    def _rounds(self, rows: Sequence[Row[Any] | Any]) -> list[RoundSnapshot]:
         """Rounds with their votes, read for all of them in one query."""
         if not rows:
             return []
@@ -193,25 +205,25 @@ class SqlReviews:
         read after the lock starts after the wait. SQLite's ``BEGIN IMMEDIATE`` already holds the write lock.
         """
         locking = for_update and self.session.get_bind().dialect.name == "postgresql"
-        if locking and self.session.execute(q.LOCK_ROUND, {"id": round_id}).first() is None:
+        if locking and _LOCK_ROUND.first(self.session, {"id": round_id}) is None:
             return None
-        rows = self.session.execute(q.ROUND_WITH_VOTES, {"id": round_id}).all()
+        rows = _ROUND_WITH_VOTES.rows(self.session, {"id": round_id})
         if not rows:
             return None
         voted = f"{q.VOTE_PREFIX}id"
-        votes = [_vote_of(row._mapping, q.VOTE_PREFIX) for row in rows if row._mapping[voted] is not None]
+        votes = [_vote_of(values, q.VOTE_PREFIX) for row in rows if (values := row._asdict())[voted] is not None]
         return _round(rows[0], votes)
 
     def open_rounds(self, project_key: str) -> list[RoundSnapshot]:
-        return self._rounds(self.session.execute(q.OPEN_ROUNDS, {"key": project_key}).all())
+        return self._rounds(_OPEN_ROUNDS.rows(self.session, {"key": project_key}))
 
     def add_vote(self, round_id: UUID, vote: VoteRecord) -> UUID:
         """Insert one act. The unique keys are the last line of defence: a race the locks did not order
         (the same idempotency key on two rounds at once) surfaces as a conflict, never as a second vote."""
         vote_id = uuid4()
         try:
-            self.session.execute(
-                q.INSERT_VOTE,
+            _INSERT_VOTE.run(
+                self.session,
                 {
                     "id": vote_id,
                     "round_id": round_id,
@@ -270,8 +282,8 @@ class SqlReviews:
 
     def close_seats(self, round_: RoundSnapshot, seats: Sequence[str]) -> None:
         """Takes the round as the caller read it (locked in this transaction, so its closed seats are current)."""
-        self.session.execute(
-            q.UPDATE_ROUND, {"round_id": round_.id, "closed_seats": sorted(set(round_.closed_seats) | set(seats))}
+        _UPDATE_ROUND.run(
+            self.session, {"round_id": round_.id, "closed_seats": sorted(set(round_.closed_seats) | set(seats))}
         )
 
     def list_rounds(self, *, status: RoundStatus | None = None, person_id: str | None = None) -> list[RoundSnapshot]:
@@ -297,8 +309,8 @@ class SqlReviews:
     ) -> None:
         """Takes the round as the caller read it (locked) rather than its id, to spare reading it again."""
         round_id = round_.id
-        self.session.execute(
-            q.UPDATE_ROUND,
+        _UPDATE_ROUND.run(
+            self.session,
             {
                 "round_id": round_id,
                 "status": RoundStatus.RESOLVED.value,
@@ -306,9 +318,10 @@ class SqlReviews:
                 "resolved_at": now,
             },
         )
-        self.session.execute(
-            q.INSERT_DECISION,
+        _INSERT_DECISION.run(
+            self.session,
             {
+                "id": uuid4(),
                 "round_id": round_id,
                 "project_key": round_.project_key,
                 "gate_id": round_.gate_id,
@@ -318,7 +331,7 @@ class SqlReviews:
                 "decided_at": now,
             },
         )
-        self.session.execute(q.UPDATE_REVIEW, {"review_id": round_.review_id, "status": ReviewStatus.DECIDED.value})
+        _UPDATE_REVIEW.run(self.session, {"review_id": round_.review_id, "status": ReviewStatus.DECIDED.value})
 
     def cancel_round(self, round_id: UUID, review_id: UUID, *, now: datetime) -> None:
         """End an open round and its review without a decision (nothing is applied to the project)."""
@@ -328,7 +341,7 @@ class SqlReviews:
         self.session.execute(q.UPDATE_REVIEW, {"review_id": review_id, "status": ReviewStatus.CANCELLED.value})
 
     def mark_round_applied(self, round_id: UUID, *, now: datetime) -> None:
-        self.session.execute(q.UPDATE_ROUND, {"round_id": round_id, "applied_at": now})
+        _UPDATE_ROUND.run(self.session, {"round_id": round_id, "applied_at": now})
 
     def decision_history(self, project_key: str) -> list[DecisionRecord]:
         rows = self.session.scalars(

@@ -1,0 +1,173 @@
+"""Prebuilt Core statements run on the DBAPI connection under a session: the rounds' hot path (issue #17).
+
+Why: through ``Session.execute`` a one-row read by primary key cost about five times what the driver spends on
+it (the session's bookkeeping, the execution context, the result proxy), and a gate round runs some forty
+statements. A ``Prepared`` statement is compiled once per dialect (and, for INSERT and UPDATE, per set of
+columns given), with the type conversions SQLAlchemy would apply found once through the types' public
+``dialect_impl(...).bind_processor`` / ``result_processor``; each call then converts the values, runs the SQL
+string on the session's own DBAPI connection (same transaction, same locks, same psycopg pipeline) and converts
+the rows. Rows come back as named tuples with the statement's column names.
+
+What it leaves out, on purpose, so the caller must not rely on it: column defaults (an INSERT or UPDATE must name
+every column that has a Python-side default or ``onupdate``: compiling refuses otherwise), expanding ``IN``
+parameters (refused: use ``Session.execute``), the ORM's autoflush (the hot path writes through Core only) and
+SQLAlchemy's statement events (``before_cursor_execute`` does not see these statements; count at the driver).
+A driver error is raised as SQLAlchemy's ``DBAPIError`` of the same kind (``IntegrityError``...), as
+``Session.execute`` would raise it.
+"""
+
+from __future__ import annotations
+
+from collections import namedtuple
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+from sqlalchemy import Connection, Delete, Insert, Select, Update
+from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+
+Statement = Select[*tuple[Any, ...]] | Insert | Update | Delete
+Processor = Callable[[Any], Any] | None
+Params = Mapping[str, Any]
+
+
+@dataclass
+class _Compiled:
+    """One statement compiled for one dialect and set of given columns: what each call needs, found once."""
+
+    sql: str
+    names: tuple[str, ...]  # the bound parameters, in the order a positional paramstyle wants them
+    defaults: dict[str, Any]  # values fixed in the statement (LIMIT 1), used unless the caller gives one
+    binds: tuple[tuple[str, Processor], ...]  # (name, its bind processor) for those that have one
+    positional: bool
+    row: type[tuple[Any, ...]] | None = None  # the named tuple type of the rows, made on the first result
+    results: tuple[Processor, ...] | None = None  # per column, made on the first result (needs its type codes)
+    processed: tuple[int, ...] = field(default=())  # the columns that have a result processor
+
+
+class Prepared:
+    """A Core statement run on the DBAPI connection of a session, compiled once per dialect (module docstring)."""
+
+    def __init__(self, statement: Statement) -> None:
+        self.statement = statement
+        self._compiled: dict[tuple[Any, ...], _Compiled] = {}
+
+    # -------------------------------------------------------------------------------------------- compiling
+    def _compile(self, dialect: Dialect, given: tuple[str, ...]) -> _Compiled:
+        # The SQL depends on the dialect, its driver and the server's version (what it may render): one per each.
+        key = (dialect.name, dialect.driver, dialect.server_version_info, given)
+        found = self._compiled.get(key)
+        if found is not None:
+            return found
+        writes = isinstance(self.statement, (Insert, Update))
+        compiled = self.statement.compile(dialect=dialect, column_keys=list(given) if writes else None)
+        by_name = {name: bind for bind, name in compiled.bind_names.items()}
+        if any(bind.expanding for bind in by_name.values()):
+            raise ValueError(f"{self.statement}: expanding IN parameters are not prepared; use Session.execute")
+        positional = compiled.positiontup is not None
+        names = tuple(compiled.positiontup) if compiled.positiontup is not None else tuple(by_name)
+        defaults = {name: bind.effective_value for name, bind in by_name.items() if not bind.required}
+        if writes:  # a column SQLAlchemy would fill from a default is a bind the caller did not give
+            missing = sorted(set(names) - set(given))
+            if missing:
+                table = getattr(self.statement, "table", self.statement)
+                raise ValueError(f"{table}: give every column with a default: {', '.join(missing)}")
+        binds = tuple(
+            (name, processor)
+            for name in dict.fromkeys(names)
+            if (processor := by_name[name].type.dialect_impl(dialect).bind_processor(dialect)) is not None
+        )
+        made = _Compiled(sql=compiled.string, names=names, defaults=defaults, binds=binds, positional=positional)
+        self._compiled[key] = made
+        return made
+
+    def _results(self, compiled: _Compiled, dialect: Dialect, description: Sequence[Any]) -> None:
+        """Result processors need the driver's type codes (psycopg's numerics), so they are made on the first rows;
+        the rows' names are the result's column names, as SQLAlchemy's rows have them."""
+        if not isinstance(self.statement, Select):
+            return
+        processors = tuple(
+            column.type.dialect_impl(dialect).result_processor(dialect, described[1])
+            for column, described in zip(self.statement.selected_columns, description, strict=True)
+        )
+        row_type: type[tuple[Any, ...]] = namedtuple("Row", [d[0] for d in description], rename=True)  # type: ignore[misc]
+        compiled.row = row_type
+        compiled.processed = tuple(i for i, processor in enumerate(processors) if processor is not None)
+        compiled.results = processors
+
+    # -------------------------------------------------------------------------------------------- running
+    def _values(self, compiled: _Compiled, params: Params) -> tuple[Any, ...] | dict[str, Any]:
+        values = compiled.defaults | dict(params) if compiled.defaults else dict(params)
+        for name, processor in compiled.binds:
+            values[name] = processor(values[name])  # type: ignore[misc]
+        if compiled.positional:
+            return tuple(values[name] for name in compiled.names)
+        return values
+
+    def rows(self, session: Session, params: Params | None = None) -> list[Any]:
+        """The statement's rows (named tuples), run in the session's transaction."""
+        connection = session.connection()
+        dialect = connection.dialect
+        compiled = self._compile(dialect, tuple(params or ()))
+        cursor = _cursor(connection)
+        try:
+            cursor.execute(compiled.sql, self._values(compiled, params or {}))
+            if cursor.description is None:  # a write: nothing to read
+                return []
+            if compiled.results is None:
+                self._results(compiled, dialect, cursor.description)
+            fetched = cursor.fetchall()
+        except dialect.loaded_dbapi.Error as err:
+            raise DBAPIError.instance(compiled.sql, None, err, dialect.loaded_dbapi.Error, dialect=dialect) from err
+        finally:
+            cursor.close()
+        return self._convert(compiled, fetched)
+
+    def first(self, session: Session, params: Params | None = None) -> Any | None:
+        """The first row, or None."""
+        found = self.rows(session, params)
+        return found[0] if found else None
+
+    def run(self, session: Session, params: Params | Sequence[Params]) -> None:
+        """Run a write once, or once per parameter set in one ``executemany`` (every set naming the same columns)."""
+        many = not isinstance(params, Mapping)
+        batch = cast(Sequence[Params], params) if many else [cast(Params, params)]
+        if not batch:
+            return
+        connection = session.connection()
+        dialect = connection.dialect
+        compiled = self._compile(dialect, tuple(batch[0]))
+        cursor = _cursor(connection)
+        try:
+            if many:
+                cursor.executemany(compiled.sql, [self._values(compiled, one) for one in batch])
+            else:
+                cursor.execute(compiled.sql, self._values(compiled, batch[0]))
+        except dialect.loaded_dbapi.Error as err:
+            raise DBAPIError.instance(compiled.sql, None, err, dialect.loaded_dbapi.Error, dialect=dialect) from err
+        # Not closed here: inside a psycopg pipeline its result arrives when the pipeline syncs.
+
+    @staticmethod
+    def _convert(compiled: _Compiled, fetched: Sequence[Sequence[Any]]) -> list[Any]:
+        row_type = compiled.row
+        processors = compiled.results
+        assert row_type is not None and processors is not None
+        if not compiled.processed:
+            return [row_type._make(found) for found in fetched]  # type: ignore[attr-defined]
+        converted = []
+        for found in fetched:
+            values = list(found)
+            for i in compiled.processed:
+                values[i] = processors[i](values[i])  # type: ignore[misc]
+            converted.append(row_type._make(values))  # type: ignore[attr-defined]
+        return converted
+
+
+def _cursor(connection: Connection) -> Any:
+    """A cursor of the DBAPI connection under ``connection`` (checked out and in its transaction)."""
+    driver = connection.connection.driver_connection
+    if driver is None:
+        raise RuntimeError("the database connection was invalidated; its transaction cannot go on")
+    return driver.cursor()

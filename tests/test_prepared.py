@@ -1,0 +1,199 @@
+"""The rounds' hot path on the driver (``models.prepared``) reads and writes exactly what SQLAlchemy would.
+
+Why a test of its own: the repositories run these statements on the DBAPI connection with the conversions found
+once per dialect (UUIDs, aware timestamps, JSON, money); a conversion that went wrong there would change a
+snapshot silently (a naive timestamp, a float for a Decimal, a JSON string for a list). Each prebuilt statement
+is compared, value and type, with ``Session.execute`` on the same rows, on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from uuid import UUID, uuid4
+
+import pytest
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from phasegate.gates.vocabulary.commands import AddPerson, CastVote, RecordCost, RequestReview
+from phasegate.gates.vocabulary.enums import Decision
+from phasegate.gates.vocabulary.identity import SYSTEM_ACTOR
+from phasegate.gates.vocabulary.snapshots import ConditionSpec
+from phasegate.models import statements as q
+from phasegate.models.audit_store import _HEAD
+from phasegate.models.db import make_engine, make_session_factory
+from phasegate.models.prepared import Prepared
+from phasegate.models.template_yaml import template_content_hash
+from phasegate.models.uow import SqlUnitOfWork
+from phasegate.usecases import services
+from phasegate.usecases.ports import UnitOfWork
+from tests import actors
+from tests.gatekeeping import add_ready_project, probe, variant
+
+T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+
+
+class World:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.sessions: sessionmaker[Session] = make_session_factory(engine)
+        self.now = T0
+        self.round_id = UUID(int=0)
+
+    def clock(self) -> datetime:
+        self.now += timedelta(seconds=1)
+        return self.now
+
+    def uow(self) -> UnitOfWork:
+        return SqlUnitOfWork(self.sessions)
+
+
+@pytest.fixture
+def world(db_url: str) -> Iterator[World]:
+    """A 2-of-3 round with one vote carrying conditions, and a cost on the ledger: every kind of column a round's
+    statements read (UUIDs, aware timestamps, JSON lists and objects, money, nulls)."""
+    w = World(make_engine(db_url))
+    text, tpl = variant({"policy": "m_of_n", "m": 2, "approvers": ["sponsor", "finance", "pmo"]}, "it-2of3")
+    services.publish_template(
+        tpl, content_hash=template_content_hash(tpl), source=text, uow=w.uow, now=w.clock(), actor=SYSTEM_ACTOR
+    )
+    for pid in ("sam", "fin", "pam", "mgr", "zed"):
+        services.add_person(
+            AddPerson(id=pid, name=pid.title(), email=f"{pid}@example.com", notify_urls=(f"json://127.0.0.1:9/{pid}",)),
+            uow=w.uow,
+            now=w.clock(),
+            actor=SYSTEM_ACTOR,
+        )
+    add_ready_project(w.uow, w.clock, "P1", template_id="it-2of3")
+    services.record_cost(
+        RecordCost(project_key="P1", amount=Decimal("12.30")), uow=w.uow, now=w.clock(), actor=SYSTEM_ACTOR
+    )
+    review = services.start_review(
+        RequestReview(project_key="P1", requested_by="zed"),
+        uow=w.uow,
+        now=w.clock(),
+        probe=probe,
+        actor=actors.admin("zed"),
+    )
+    assert review.round_id is not None
+    w.round_id = review.round_id
+    condition = ConditionSpec(
+        text="sign the contract", owner_id="mgr", due_on=date(2026, 12, 1), verification="evidence:contract"
+    )
+    actors.cast_vote(
+        CastVote(
+            round_id=w.round_id,
+            voter_id="sam",
+            decision=Decision.CONDITIONAL_GO,
+            reason="if signed",
+            conditions=(condition,),
+        ),
+        uow=w.uow,
+        now=w.clock(),
+        probe=probe,
+    )
+    try:
+        yield w
+    finally:
+        w.engine.dispose()
+
+
+def _typed(rows: list[Any]) -> list[tuple[tuple[type, Any], ...]]:
+    return [tuple((type(value), value) for value in row) for row in rows]
+
+
+def test_each_prepared_read_returns_the_values_and_types_sqlalchemy_returns(world: World) -> None:
+    reads: list[tuple[Any, dict[str, Any]]] = [
+        (q.PERSON, {"id": "sam"}),
+        (q.PROJECT, {"key": "P1"}),
+        (q.PROJECT_FOR_UPDATE, {"key": "P1"}),
+        (q.PROJECT_ROLES, {"key": "P1"}),
+        (q.LATEST_DOCUMENTS, {"key": "P1"}),
+        (q.SPEND, {"key": "P1", "stage_id": "initiating"}),
+        (q.STAGE_BUDGET, {"key": "P1", "stage_id": "initiating"}),
+        (q.LATEST_EVM_REPORT, {"key": "P1", "as_of": date(2026, 12, 1)}),
+        (q.PROJECT_RISKS, {"key": "P1"}),
+        (q.PROJECT_MILESTONES, {"key": "P1"}),
+        (q.GATE_SCORES, {"key": "P1", "gate_id": "g1"}),
+        (q.ROUND_WITH_VOTES, {"id": world.round_id}),
+        (q.LOCK_ROUND, {"id": world.round_id}),
+        (q.OPEN_ROUNDS, {"key": "P1"}),
+        (q.HAS_LESSONS, {"key": "P1"}),
+        (q.LESSON_DUE_OPENED, {"key": "P1"}),
+        (_HEAD, {}),
+    ]
+    with world.sessions() as session, session.begin():
+        for statement, params in reads:
+            expected = [tuple(row) for row in session.execute(statement, params)]
+            got = Prepared(statement).rows(session, params)
+            assert _typed([tuple(row) for row in got]) == _typed(expected), statement
+            if got:
+                assert list(got[0]._asdict()) == list(session.execute(statement, params).keys()), statement
+        round_rows = Prepared(q.ROUND_WITH_VOTES).rows(session, {"id": world.round_id})
+    # the snapshot's values really are the round's: aware times, JSON parsed, the conditions and seats present
+    assert len(round_rows) == 1 and round_rows[0].opened_at.tzinfo is not None
+    assert round_rows[0].vote_conditions[0]["owner_id"] == "mgr"
+    assert isinstance(round_rows[0].id, UUID) and isinstance(round_rows[0].seats, list)
+
+
+def test_a_prepared_write_stores_what_sqlalchemy_reads_back(world: World) -> None:
+    row = {
+        "id": uuid4(),
+        "idempotency_key": "k1",
+        "kind": "decision_made",
+        "recipient_id": "sam",
+        "target": "json://127.0.0.1:9/sam",
+        "locale": "zh-CN",
+        "context": {"project_key": "P1", "amounts": ["1.50"], "nested": {"ok": True}},
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": world.clock(),
+        "created_at": world.clock(),
+    }
+    second = row | {"id": uuid4(), "idempotency_key": "k2", "context": {}}
+    with world.sessions() as session, session.begin():
+        Prepared(q.INSERT_OUTBOX).run(session, [row, second])
+        Prepared(q.UPDATE_ROUND).run(session, {"round_id": world.round_id, "closed_seats": ["pam"]})
+    with world.sessions() as session:
+        mine = select(q.OUTBOX).where(q.OUTBOX.c.idempotency_key.in_(["k1", "k2"]))
+        stored = session.execute(mine.order_by(q.OUTBOX.c.idempotency_key)).mappings().all()
+        closed = session.execute(select(q.ROUNDS.c.closed_seats).where(q.ROUNDS.c.id == world.round_id)).scalar()
+    assert [{column: found[column] for column in row} for found in stored] == [row, second]
+    assert stored[0]["created_at"].tzinfo is not None and isinstance(stored[0]["id"], UUID)
+    assert closed == ["pam"]
+
+
+def test_a_clash_on_the_driver_is_sqlalchemys_integrity_error_and_rolls_back(world: World) -> None:
+    with world.sessions() as session:
+        evidence_hash = session.execute(
+            select(q.ROUNDS.c.evidence_hash).where(q.ROUNDS.c.id == world.round_id)
+        ).scalar()
+    vote = {
+        "id": uuid4(),
+        "round_id": world.round_id,
+        "voter_id": "sam",  # sam already voted on this evidence: the unique key refuses a second act
+        "signer_id": "sam",
+        "kind": "vote",
+        "decision": "go",
+        "reason": "",
+        "conditions": [],
+        "evidence_hash": evidence_hash,
+        "idempotency_key": None,
+        "cast_at": world.clock(),
+    }
+    with world.sessions() as session, session.begin(), pytest.raises(IntegrityError):
+        Prepared(q.INSERT_VOTE).run(session, vote)
+    with world.sessions() as session:
+        assert len(Prepared(q.ROUND_WITH_VOTES).rows(session, {"id": world.round_id})) == 1
+
+
+def test_what_the_driver_path_cannot_do_is_refused_before_anything_runs(world: World) -> None:
+    with world.sessions() as session, session.begin():
+        with pytest.raises(ValueError, match="decisions: give every column with a default: decided_at, id, reason"):
+            Prepared(q.INSERT_DECISION).run(session, {"round_id": world.round_id, "project_key": "P1"})
+        with pytest.raises(ValueError, match="expanding"):
+            Prepared(q.PEOPLE_BY_ID).rows(session, {"ids": ["sam"]})
