@@ -111,21 +111,25 @@ def pytest_configure(config: pytest.Config) -> None:
         config.option.loadscopereorder = False
 
 
-@pytest.hookimpl(trylast=True)  # after pytest's own reordering by fixture scope
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_itemcollected(item: pytest.Item) -> None:
     """Tests that use PostgreSQL carry the ``postgres`` marker, so ``-m "not postgres"`` deselects them.
 
     Under xdist (``make test``: ``--dist loadgroup``), the tests of a module that share a module- or
     session-scoped fixture defined in that module (a served Prefect server, a seeded database) run on one
     worker, so its setup runs once instead of once per worker; every other test is scheduled on its own.
-    The tests ``SLOW_FIRST`` names come first, in its order; the others keep their order (a stable sort).
+    Marked as each test is collected: xdist reads ``xdist_group`` in its own ``pytest_collection_modifyitems``,
+    which may run before this conftest's.
     """
-    for item in items:
-        names = getattr(item, "fixturenames", ())
-        if "pg_url" in names or "empty_pg_url" in names:
-            item.add_marker(pytest.mark.postgres)
-        if _shares_module_setup(item):
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))
+    names = getattr(item, "fixturenames", ())
+    if "pg_url" in names or "empty_pg_url" in names:
+        item.add_marker(pytest.mark.postgres)
+    if _shares_module_setup(item):
+        item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))
+
+
+@pytest.hookimpl(trylast=True)  # after pytest's own reordering by fixture scope
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests ``SLOW_FIRST`` names come first, in its order; the others keep their order (a stable sort)."""
     items.sort(key=_slowness_rank)
 
 
