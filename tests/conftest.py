@@ -90,19 +90,55 @@ def pytest_sessionfinish() -> None:
     shutil.rmtree(_SESSION_HOME, ignore_errors=True)
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+# The longest-running tests and modules of the suite (``--durations`` of a full run), longest first. Under xdist
+# they are handed out first, so the run does not end with one worker alone on a two-minute test while the others
+# idle. A module stands for all its tests; a grouped module (see ``_shares_module_setup``) is always named whole.
+# Order only: nothing is skipped or deselected, and a test missing here simply runs in collection order.
+SLOW_FIRST = (
+    "tests/test_serving.py",
+    "tests/test_remote_cli.py::test_review_and_vote",
+    "tests/test_remote_team.py",
+    "tests/test_secrets.py::test_demo_generates_its_own_private_key",
+    "tests/test_team_setup.py",
+    "tests/test_remote_cli.py",
+)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """xdist's ``loadgroup`` hands out its scopes largest group first, then in collection order; keep collection
+    order instead (the order ``SLOW_FIRST`` gives it), so the slowest tests start first whatever their group."""
+    if hasattr(config.option, "loadscopereorder"):
+        config.option.loadscopereorder = False
+
+
+def pytest_itemcollected(item: pytest.Item) -> None:
     """Tests that use PostgreSQL carry the ``postgres`` marker, so ``-m "not postgres"`` deselects them.
 
     Under xdist (``make test``: ``--dist loadgroup``), the tests of a module that share a module- or
     session-scoped fixture defined in that module (a served Prefect server, a seeded database) run on one
     worker, so its setup runs once instead of once per worker; every other test is scheduled on its own.
+    Marked as each test is collected: xdist reads ``xdist_group`` in its own ``pytest_collection_modifyitems``,
+    which may run before this conftest's.
     """
-    for item in items:
-        names = getattr(item, "fixturenames", ())
-        if "pg_url" in names or "empty_pg_url" in names:
-            item.add_marker(pytest.mark.postgres)
-        if _shares_module_setup(item):
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))
+    names = getattr(item, "fixturenames", ())
+    if "pg_url" in names or "empty_pg_url" in names:
+        item.add_marker(pytest.mark.postgres)
+    if _shares_module_setup(item):
+        item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))
+
+
+@pytest.hookimpl(trylast=True)  # after pytest's own reordering by fixture scope
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests ``SLOW_FIRST`` names come first, in its order; the others keep their order (a stable sort)."""
+    items.sort(key=_slowness_rank)
+
+
+def _slowness_rank(item: pytest.Item) -> int:
+    """The position of the first ``SLOW_FIRST`` entry naming ``item`` (its module, or its test by name prefix)."""
+    return next(
+        (rank for rank, name in enumerate(SLOW_FIRST) if item.nodeid.startswith(name)),
+        len(SLOW_FIRST),
+    )
 
 
 def _shares_module_setup(item: pytest.Item) -> bool:

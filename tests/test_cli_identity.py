@@ -45,11 +45,18 @@ def _map_login(cli: Cli, person_id: str | None) -> None:
         engine.dispose()
 
 
-@pytest.fixture
-def cli(tmp_path: Path) -> Cli:
-    runner = Cli(tmp_path / "identity.db")
+@pytest.fixture(scope="module")
+def _upgraded(tmp_path_factory: pytest.TempPathFactory) -> Cli:
+    """A database ``phasegate db upgrade`` made (schema and shipped templates, nobody in it yet), made once."""
+    runner = Cli(tmp_path_factory.mktemp("identity") / "identity.db")
     runner.run("db", "upgrade")
     return runner
+
+
+@pytest.fixture
+def cli(_upgraded: Cli, tmp_path: Path) -> Cli:
+    """A copy of the upgraded database for each test (``Cli.copy``)."""
+    return _upgraded.copy(tmp_path / "identity.db")
 
 
 def test_bootstrap_then_the_login_is_the_actor_and_as_is_for_admins(cli: Cli) -> None:

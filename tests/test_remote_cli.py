@@ -425,9 +425,11 @@ def test_review_and_vote_through_the_server_match_local_output_and_record_the_to
     audited = team.rows(select(t.AuditEntry.actor, t.AuditEntry.payload).where(t.AuditEntry.action == "vote.cast"))
     assert len(audited) == 1 and audited[0][0] == "fin", audited
 
-    for args in (("conditions", "list"), ("rounds", "list"), ("project", "show", "P1")):
-        assert pmo.run(*args, "--json").stdout == team.local(*args, "--json").stdout, args
-    assert len(json.loads(pmo.run("conditions", "list", "--json").stdout)) == 1
+    reads: tuple[tuple[str, ...], ...] = (("conditions", "list"), ("rounds", "list"), ("project", "show", "P1"))
+    remote = {args: pmo.run(*args, "--json").stdout for args in reads}
+    for args, shown in remote.items():
+        assert shown == team.local(*args, "--json").stdout, args
+    assert len(json.loads(remote[("conditions", "list")])) == 1
     # A gatekeeper's scorecard scores, as the token's person; a viewer may not score.
     scores = ("score", "NPD", "strategic-fit=7", "technical-feasibility=6")
     scored = delegate.run(*scores)
@@ -444,8 +446,9 @@ def test_review_and_vote_through_the_server_match_local_output_and_record_the_to
         assert pmo.run(*args, "--json").stdout == team.local(*args, "--json").stdout, args
         assert pmo.run(*args).stdout == team.local(*args).stdout, args
     team.execute(update(t.AuditEntry).where(t.AuditEntry.action == "vote.cast").values(entity="round:forged"))
-    assert pmo.run("audit", "verify", expect=1).stderr == team.local("audit", "verify", expect=1).stderr
-    assert "audit chain broken at entry" in pmo.run("audit", "verify", expect=1).stderr
+    broken = pmo.run("audit", "verify", expect=1).stderr
+    assert broken == team.local("audit", "verify", expect=1).stderr
+    assert "audit chain broken at entry" in broken
 
     # Through the server, the vote and review paths run no flow on the laptop: Prefect is never imported.
     assert not delegate.imports_prefect(*vote)

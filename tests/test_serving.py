@@ -16,7 +16,10 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +27,13 @@ import pytest
 import yaml
 
 from phasegate.flows import server
+from phasegate.flows.runtime import Runtime
 from phasegate.flows.serving import DEPLOYMENTS
+from phasegate.gates.vocabulary.commands import AddPerson, CreateProject, RegisterDocument
+from phasegate.gates.vocabulary.identity import SYSTEM_ACTOR, OrgRole
+from phasegate.models.settings import Settings
 from phasegate.models.template_yaml import shipped_templates
+from phasegate.usecases import people, services
 from tests.actors import bootstrap_admin_args
 from tests.receivers import free_port
 
@@ -97,39 +105,76 @@ def local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Local]:
     try:
         assert "serving gate-review, gate-decision" in started.stdout, started.stdout + started.stderr
         ready.run(*bootstrap_admin_args())  # the OS login the tests run as, so `--as` acts for the others
-        for person in ("alice", "bob", "carol"):
-            ready.run(
-                "person",
-                "add",
-                person,
-                "--name",
-                person.title(),
-                "--email",
-                f"{person}@example.com",
-                "--role",
-                "gatekeeper",
-            )
+        with _use_cases(ready) as rt:
+            for person in ("alice", "bob", "carol"):
+                people.add_person(
+                    AddPerson(
+                        id=person,
+                        name=person.title(),
+                        email=f"{person}@example.com",
+                        roles=frozenset({OrgRole.GATEKEEPER}),
+                    ),
+                    actor=SYSTEM_ACTOR,
+                    uow=rt.uow,
+                    now=datetime.now(UTC),
+                )
         yield ready
     finally:
         ready.run("server", "stop")
 
 
+@contextmanager
+def _use_cases(local: Local) -> Iterator[Runtime]:
+    """The wiring the ``phasegate`` commands get in ``local``'s home (its database, document store, audit key)."""
+    rt = Runtime.build(Settings(home=local.home))
+    try:
+        yield rt
+    finally:
+        rt.engine.dispose()
+
+
 def _ready(local: Local, key: str) -> None:
-    """A project whose first gate is ready: its manager bob filed the documents, alice and carol signed them."""
+    """A project whose first gate is ready: its manager bob filed the documents, alice and carol signed them.
+
+    Setup, written through the use cases the commands call (``project create``, ``project assign``,
+    ``doc add --approved-by``) in this process: the tests drive the CLI and the servers for what they are about.
+    """
     template = next(t for _, t in shipped_templates() if t.id == "it-pmo")
-    local.run(
-        *("project", "create", key, "--template", "it-pmo", "--name", key),
-        *("--sponsor", "alice", "--manager", "bob", "--budget", "1000"),
-    )
-    local.run("project", "assign", key, "pmo", "carol")
     docs = local.home.parent / f"docs-{key}"
     docs.mkdir()
-    for deliverable in GATE.deliverables:
-        standard = template.deliverable(deliverable)
-        path = docs / f"{deliverable}.md"
-        path.write_text("".join(f"## {s}\n\ntext\n\n" for s in standard.required_sections), encoding="utf-8")
-        signer = {"sponsor": "alice", "pmo": "carol"}[standard.approver_role]
-        local.run("doc", "add", key, deliverable, str(path), "--approved-by", signer)
+    with _use_cases(local) as rt:
+        now = datetime.now(UTC)
+        services.create_project(
+            CreateProject(
+                key=key, template_id="it-pmo", name=key, sponsor_id="alice", manager_id="bob", budget=Decimal(1000)
+            ),
+            actor=SYSTEM_ACTOR,
+            uow=rt.uow,
+            now=now,
+        )
+        services.assign_role(key, "pmo", "carol", actor=SYSTEM_ACTOR, uow=rt.uow, now=now)
+        for deliverable in GATE.deliverables:
+            standard = template.deliverable(deliverable)
+            path = docs / f"{deliverable}.md"
+            path.write_text("".join(f"## {s}\n\ntext\n\n" for s in standard.required_sections), encoding="utf-8")
+            signer = {"sponsor": "alice", "pmo": "carol"}[standard.approver_role]
+            with rt.document_store().custody(path) as stored:
+                services.register_document(
+                    RegisterDocument(
+                        project_key=key,
+                        deliverable_id=deliverable,
+                        path=str(path.resolve()),
+                        sha256=stored.sha256,
+                        size=stored.size,
+                        approved_by=signer,
+                        format=stored.format,
+                        headings=stored.headings,
+                        store_key=stored.key,
+                    ),
+                    actor=SYSTEM_ACTOR,
+                    uow=rt.uow,
+                    now=now,
+                )
 
 
 def _round(local: Local, key: str) -> str:
@@ -273,24 +318,6 @@ def test_a_review_through_the_api_is_a_served_flow_run_too(local: Local) -> None
     assert any(r["id"] == answer["round_id"] and r["project"] == "S5" for r in shown), shown
 
 
-def test_the_schedules_run_in_the_served_process(local: Local) -> None:
-    """notify-dispatch is due every minute: its scheduled runs complete without anyone asking (as on a worker)."""
-    dispatch = local.api("/deployments/name/notify-dispatch/notify-dispatch")
-    deadline = time.monotonic() + 240
-    done: list[dict[str, Any]] = []
-    while not done and time.monotonic() < deadline:
-        done = local.api(
-            "/flow_runs/filter",
-            {
-                "deployments": {"id": {"any_": [dispatch["id"]]}},
-                "flow_runs": {"state": {"type": {"any_": ["COMPLETED"]}}},
-            },
-        )
-        time.sleep(1)
-    assert done, "no scheduled notify-dispatch run completed"
-    assert done[0]["auto_scheduled"] is True
-
-
 def test_the_vote_path_imports_no_prefect_module(local: Local) -> None:
     round_id = _round(local, "S2")
     probe = (
@@ -332,6 +359,27 @@ def test_an_unreachable_team_server_defers_the_decision_to_reconciliation(local:
     ]
     assert local.finished_run(run["id"])["state"]["type"] == "COMPLETED"
     assert local.json("project", "show", "S3")["stage"] == "planning"
+
+
+def test_the_schedules_run_in_the_served_process(local: Local) -> None:
+    """notify-dispatch is due every minute: its scheduled runs complete without anyone asking (as on a worker).
+
+    It comes after the module's other tests on the served process, so the first run is usually due by then.
+    """
+    dispatch = local.api("/deployments/name/notify-dispatch/notify-dispatch")
+    deadline = time.monotonic() + 240
+    done: list[dict[str, Any]] = []
+    while not done and time.monotonic() < deadline:
+        done = local.api(
+            "/flow_runs/filter",
+            {
+                "deployments": {"id": {"any_": [dispatch["id"]]}},
+                "flow_runs": {"state": {"type": {"any_": ["COMPLETED"]}}},
+            },
+        )
+        time.sleep(1)
+    assert done, "no scheduled notify-dispatch run completed"
+    assert done[0]["auto_scheduled"] is True
 
 
 def _group_alive(pgid: int) -> bool:
