@@ -450,7 +450,10 @@ def test_a_team_server_that_does_not_answer_leaves_the_decision_to_reconciliatio
     assert local.json("project", "show", "S5")["stage"] != "planning", "not applied yet"
 
     reconciled = local.run("rounds", "reconcile")
-    assert f"round {round_id}: gate-decision scheduled" in reconciled.stdout, reconciled.stdout
+    # The served process runs it; a local server too busy to take the run (HTTP 503 on a loaded host) makes
+    # reconcile run the decision itself instead: applied either way, and a gate-decision flow run either way.
+    scheduled = f"round {round_id}: gate-decision scheduled" in reconciled.stdout
+    assert scheduled or f"round {round_id}: applied go to S5" in reconciled.stdout, reconciled.stdout
     [run] = [
         run
         for run in local.api("/flow_runs/filter", {"flows": {"name": {"any_": ["gate-decision"]}}})
