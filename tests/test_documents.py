@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import random
 from pathlib import Path
 
 import docx
@@ -143,11 +144,12 @@ def test_docx_headings_by_style(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("name", "content", "mentions"),
     [
-        ("random.docx", os.urandom(2000), "docx"),
+        ("random.docx", random.Random(1).randbytes(2000), "docx"),
         ("empty.docx", b"", "docx"),
-        ("random.pdf", b"%PDF-1.4\n" + os.urandom(2000), "pdf"),
+        ("random.pdf", b"%PDF-1.4\n" + random.Random(2).randbytes(2000), "pdf"),
         ("text.pdf", b"this is not a pdf at all", "pdf"),
     ],
+    ids=["random.docx", "empty.docx", "random.pdf", "text.pdf"],  # xdist workers must collect the same ids
 )
 def test_damaged_files_have_no_headings_and_a_reason(tmp_path: Path, name: str, content: bytes, mentions: str) -> None:
     path = tmp_path / name
