@@ -439,7 +439,7 @@ def test_a_dead_serving_process_sends_votes_back_in_process_until_the_next_start
 def test_a_team_server_that_does_not_answer_leaves_the_decision_to_reconciliation(local: Local) -> None:
     """The vote is recorded and says why the decision waits (the team server took the connection and never
     answered within the team timeout); the next reconciliation, with a server that answers, applies it."""
-    round_id = _round(local, "S5")
+    round_id = _round(local, "S6")
     with socket.create_server(("127.0.0.1", 0)) as silent:  # the kernel accepts connections; nobody answers
         team_api = f"http://127.0.0.1:{silent.getsockname()[1]}/api"
         vote = local.run("vote", round_id, "--as", "alice", "--decision", "go", "--json", PREFECT_API_URL=team_api)
@@ -447,20 +447,20 @@ def test_a_team_server_that_does_not_answer_leaves_the_decision_to_reconciliatio
     assert applied["round_id"] == round_id and "scheduled_flow_run" not in applied, applied
     assert f"{team_api}/deployments/name/" in applied["deferred"], applied
     assert applied["deferred"].endswith("no answer within 10 s"), applied
-    assert local.json("project", "show", "S5")["stage"] != "planning", "not applied yet"
+    assert local.json("project", "show", "S6")["stage"] != "planning", "not applied yet"
 
     reconciled = local.run("rounds", "reconcile")
     # The served process runs it; a local server too busy to take the run (HTTP 503 on a loaded host) makes
     # reconcile run the decision itself instead: applied either way, and a gate-decision flow run either way.
     scheduled = f"round {round_id}: gate-decision scheduled" in reconciled.stdout
-    assert scheduled or f"round {round_id}: applied go to S5" in reconciled.stdout, reconciled.stdout
+    assert scheduled or f"round {round_id}: applied go to S6" in reconciled.stdout, reconciled.stdout
     [run] = [
         run
         for run in local.api("/flow_runs/filter", {"flows": {"name": {"any_": ["gate-decision"]}}})
         if run["parameters"] == {"round_id": round_id}
     ]
     assert local.finished_run(run["id"])["state"]["type"] == "COMPLETED"
-    assert local.json("project", "show", "S5")["stage"] == "planning"
+    assert local.json("project", "show", "S6")["stage"] == "planning"
     assert local.run("rounds", "reconcile").stdout.strip() == "nothing to reconcile"
 
 
