@@ -25,6 +25,7 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -53,6 +54,16 @@ class StoredDocument(BaseModel):
     unreadable_reason: str | None = None
     created: bool
     """False when the store already held these bytes."""
+
+    def registered_as(self) -> dict[str, Any]:
+        """The fields of a ``RegisterDocument`` that come from the kept copy (every door registers the same)."""
+        return {
+            "sha256": self.sha256,
+            "size": self.size,
+            "format": self.format,
+            "headings": self.headings,
+            "store_key": self.key,
+        }
 
 
 def store_key(sha256: str) -> str:

@@ -512,12 +512,8 @@ def _register_document(
             project_key=key,
             deliverable_id=body.deliverable_id,
             path=body.path,
-            sha256=stored.sha256,
-            size=stored.size,
             approved_by=body.approved_by,
-            format=stored.format,
-            headings=stored.headings,
-            store_key=stored.key,
+            **stored.registered_as(),
         )
         registered = services.register_document(cmd, actor=actor, uow=rt.uow, now=rt.now())
     if not registered.created:

@@ -93,12 +93,8 @@ def _register(rt: Any, actor: Any, key: str, deliverable: str, file: Path, appro
             project_key=key,
             deliverable_id=deliverable,
             path=str(file.resolve()),
-            sha256=stored.sha256,
-            size=stored.size,
             approved_by=approved_by,
-            format=stored.format,
-            headings=stored.headings,
-            store_key=stored.key,
+            **stored.registered_as(),
         )
         registered = services.register_document(cmd, actor=actor, uow=rt.uow, now=now())
     document = registered.document
