@@ -112,7 +112,10 @@ def main() -> None:
                 started = time.perf_counter()
                 elapsed, out = _run(env, "vote", round_id, "--as", "alice", "--decision", "go", "--json")
                 timings.setdefault("deciding_vote", []).append(elapsed)
-                flow_run_id = json.loads(out)["applied"]["scheduled_flow_run"]
+                applied = json.loads(out)["applied"]
+                if "scheduled_flow_run" not in applied:  # e.g. deferred: the server did not answer in time
+                    raise SystemExit(f"the deciding vote created no flow run: {applied}")
+                flow_run_id = applied["scheduled_flow_run"]
                 while (state := _state(api, flow_run_id)) not in TERMINAL:
                     time.sleep(0.05)
                 if state != "COMPLETED":
