@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from phasegate.gates.vocabulary.commands import AddPerson, CastVote, RecordCost, RequestReview
 from phasegate.gates.vocabulary.enums import Decision
 from phasegate.gates.vocabulary.identity import SYSTEM_ACTOR
+from phasegate.gates.vocabulary.lessons import LessonDueRecord
 from phasegate.gates.vocabulary.snapshots import ConditionSpec
 from phasegate.models import statements as q
 from phasegate.models.audit_store import _HEAD
@@ -197,3 +198,27 @@ def test_what_the_driver_path_cannot_do_is_refused_before_anything_runs(world: W
             Prepared(q.INSERT_DECISION).run(session, {"round_id": world.round_id, "project_key": "P1"})
         with pytest.raises(ValueError, match="expanding"):
             Prepared(q.PEOPLE_BY_ID).rows(session, {"ids": ["sam"]})
+
+
+def test_a_session_runs_each_prepared_statement_in_its_transaction_of_the_moment(world: World) -> None:
+    """The driver connection is kept per transaction (``models.prepared._held``): after a rollback the session's
+    next statement runs in its new transaction (BEGIN sent, its rows undone by the next rollback), never on the
+    connection kept from the one that ended, where it would commit on its own."""
+    due = LessonDueRecord(
+        project_key="P1", round_id=world.round_id, gate_id="g1", owner_id="mgr", opened_at=world.clock()
+    ).model_dump()
+    insert, opened = Prepared(q.INSERT_LESSON_DUE), Prepared(q.LESSON_DUE_OPENED)
+    with world.sessions() as session:
+        session.begin()
+        insert.run(session, due)
+        assert opened.first(session, {"key": "P1"}) is not None
+        session.rollback()
+        assert opened.first(session, {"key": "P1"}) is None  # a new transaction, begun by the read
+        insert.run(session, due)
+        session.rollback()
+        assert opened.first(session, {"key": "P1"}) is None
+        insert.run(session, due)
+        session.commit()
+    with world.sessions() as session:
+        assert opened.first(session, {"key": "P1"}) is not None
+
