@@ -28,6 +28,7 @@ from phasegate.models import statements as q
 from phasegate.models.audit_store import _HEAD
 from phasegate.models.db import make_engine, make_session_factory
 from phasegate.models.prepared import Prepared
+from phasegate.models.repositories.people import SqlPeople
 from phasegate.models.template_yaml import template_content_hash
 from phasegate.models.uow import SqlUnitOfWork
 from phasegate.usecases import services
@@ -222,3 +223,12 @@ def test_a_session_runs_each_prepared_statement_in_its_transaction_of_the_moment
     with world.sessions() as session:
         assert opened.first(session, {"key": "P1"}) is not None
 
+
+@pytest.mark.parametrize("unknown", [0, 1, 30])  # a prepared read per count of ids, the expanding IN past 16
+def test_people_are_read_by_id_in_one_statement_whatever_their_number(world: World, unknown: int) -> None:
+    wanted = {"sam", "fin", "zed"} | {f"nobody{i}" for i in range(unknown)}
+    with world.sessions() as session, session.begin():
+        people = SqlPeople(session).get_people(wanted)
+    assert {pid: (p.name, p.email, p.notify_urls) for pid, p in people.items()} == {
+        pid: (pid.title(), f"{pid}@example.com", (f"json://127.0.0.1:9/{pid}",)) for pid in ("sam", "fin", "zed")
+    }
