@@ -88,6 +88,39 @@ LATEST_EVM_REPORT = (
     .order_by(EVM_REPORTS.c.as_of.desc())
     .limit(1)
 )
+_report_as_of = (
+    select(func.max(EVM_REPORTS.c.as_of))
+    .where(EVM_REPORTS.c.project_key == bindparam("key"), EVM_REPORTS.c.as_of <= bindparam("as_of"))
+    .scalar_subquery()
+)
+# BASELINE, LATEST_EVM_REPORT, SPEND and STAGE_BUDGET in one statement: a review reads them all (one row, the
+# project's; its baseline's and report's columns null when it has none).
+EVIDENCE_FIGURES = (
+    select(
+        BASELINES.c.bac,
+        BASELINES.c.contingency,
+        BASELINES.c.contingency_used,
+        select(func.sum(COSTS.c.amount))
+        .where(COSTS.c.project_key == bindparam("key"))
+        .scalar_subquery()
+        .label("spent"),
+        select(func.sum(COSTS.c.amount))
+        .where(COSTS.c.project_key == bindparam("key"), COSTS.c.stage_id == bindparam("stage_id"))
+        .scalar_subquery()
+        .label("stage_spent"),
+        select(STAGE_BUDGETS.c.amount)
+        .where(STAGE_BUDGETS.c.project_key == bindparam("key"), STAGE_BUDGETS.c.stage_id == bindparam("stage_id"))
+        .scalar_subquery()
+        .label("stage_budget"),
+        *[column.label(f"report_{column.name}") for column in EVM_REPORTS.c if column.name != "recorded_at"],
+    )
+    .select_from(
+        PROJECTS.outerjoin(BASELINES, BASELINES.c.project_key == PROJECTS.c.key).outerjoin(
+            EVM_REPORTS, (EVM_REPORTS.c.project_key == PROJECTS.c.key) & (EVM_REPORTS.c.as_of == _report_as_of)
+        )
+    )
+    .where(PROJECTS.c.key == bindparam("key"))
+)
 EVM_HISTORY = select(EVM_REPORTS).where(EVM_REPORTS.c.project_key == bindparam("key")).order_by(EVM_REPORTS.c.as_of)
 PROJECT_RISKS = select(RISKS).where(RISKS.c.project_key == bindparam("key")).order_by(RISKS.c.id)
 PROJECT_MILESTONES = (

@@ -23,11 +23,12 @@ from phasegate.gates.vocabulary.commands import AddPerson, CastVote, RecordCost,
 from phasegate.gates.vocabulary.enums import Decision
 from phasegate.gates.vocabulary.identity import SYSTEM_ACTOR
 from phasegate.gates.vocabulary.lessons import LessonDueRecord
-from phasegate.gates.vocabulary.snapshots import ConditionSpec
+from phasegate.gates.vocabulary.snapshots import BaselineRecord, ConditionSpec, EvidenceFigures, EvmReportRecord
 from phasegate.models import statements as q
 from phasegate.models.audit_store import _HEAD
 from phasegate.models.db import make_engine, make_session_factory
 from phasegate.models.prepared import Prepared
+from phasegate.models.repositories.evidence import SqlEvidence
 from phasegate.models.repositories.people import SqlPeople
 from phasegate.models.template_yaml import template_content_hash
 from phasegate.models.uow import SqlUnitOfWork
@@ -118,6 +119,7 @@ def test_each_prepared_read_returns_the_values_and_types_sqlalchemy_returns(worl
         (q.SPEND, {"key": "P1", "stage_id": "initiating"}),
         (q.STAGE_BUDGET, {"key": "P1", "stage_id": "initiating"}),
         (q.LATEST_EVM_REPORT, {"key": "P1", "as_of": date(2026, 12, 1)}),
+        (q.EVIDENCE_FIGURES, {"key": "P1", "stage_id": "initiating", "as_of": date(2026, 12, 1)}),
         (q.PROJECT_RISKS, {"key": "P1"}),
         (q.PROJECT_MILESTONES, {"key": "P1"}),
         (q.GATE_SCORES, {"key": "P1", "gate_id": "g1"}),
@@ -232,3 +234,43 @@ def test_people_are_read_by_id_in_one_statement_whatever_their_number(world: Wor
     assert {pid: (p.name, p.email, p.notify_urls) for pid, p in people.items()} == {
         pid: (pid.title(), f"{pid}@example.com", (f"json://127.0.0.1:9/{pid}",)) for pid in ("sam", "fin", "zed")
     }
+
+
+def test_a_reviews_figures_in_one_statement_are_the_four_reads_they_replace(world: World) -> None:
+    """``SqlEvidence.figures`` (one statement) against ``get_baseline``, ``latest_evm_report``, ``spend`` and
+    ``stage_budget``: the latest report on or before the date (not a later one), money to the cent, and a project
+    that has none of them (P1 has only a cost)."""
+    now = world.clock()
+    add_ready_project(world.uow, world.clock, "P2", template_id="it-2of3")
+    with world.sessions() as session, session.begin():
+        evidence = SqlEvidence(session)
+        evidence.set_baseline("P2", BaselineRecord(bac=Decimal("900.00"), contingency=Decimal("50.00")), now=now)
+        evidence.set_stage_budget("P2", "initiating", Decimal("300.00"))
+        evidence.add_cost("P2", Decimal("10.10"), note="", stage_id="initiating", now=now)
+        evidence.add_cost("P2", Decimal("2.25"), note="", stage_id="planning", now=now)
+        evidence.upsert_evm_reports(
+            [
+                EvmReportRecord(project_key="P2", as_of=date(2026, 11, 30), earned_value=Decimal("40"), defects=3),
+                EvmReportRecord(project_key="P2", as_of=date(2026, 12, 2), earned_value=Decimal("60")),
+            ],
+            now=now,
+        )
+    as_of = date(2026, 12, 1)
+    with world.sessions() as session, session.begin():
+        evidence = SqlEvidence(session)
+        for key in ("P1", "P2"):
+            figures = evidence.figures(key, "initiating", as_of)
+            spent, stage_spent = evidence.spend(key, "initiating")
+            assert figures == EvidenceFigures(
+                baseline=evidence.get_baseline(key),
+                report=evidence.latest_evm_report(key, as_of),
+                spent=spent,
+                stage_spent=stage_spent,
+                stage_budget=evidence.stage_budget(key, "initiating"),
+            ), key
+        assert figures.report is not None and figures.report.as_of == date(2026, 11, 30)
+        assert (figures.spent, figures.stage_spent, figures.stage_budget) == (
+            Decimal("12.35"),
+            Decimal("10.10"),
+            Decimal("300.00"),
+        )
