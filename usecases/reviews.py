@@ -266,6 +266,9 @@ def start_review(
                 gate.approval, _enabled(tx, evidence.roles), one_seat_per_person=gate.segregation.one_seat_per_person
             )
             approvers = tuple(dict.fromkeys(seat.person_id for seat in seats))
+            # Dumped once: the round's row and its audit entry take the same values, and neither changes them.
+            seat_rows = [seat.model_dump(mode="json") for seat in seats]
+            policy_spec = gate.approval.model_dump(mode="json")
             calendar = WorkingCalendar.from_def(template.calendar)
             round_id = tx.reviews.open_round(
                 review_id=review_id,
@@ -276,8 +279,8 @@ def start_review(
                 evidence_hash=evaluation.evidence_hash,
                 due_at=calendar.add_business_days(now, gate.sla_business_days),
                 now=now,
-                seats=[seat.model_dump(mode="json") for seat in seats],
-                policy_spec=gate.approval.model_dump(mode="json"),
+                seats=seat_rows,
+                policy_spec=policy_spec,
                 requested_by=cmd.requested_by,
                 evidence_version=project.evidence_version,
             )
@@ -288,8 +291,8 @@ def start_review(
                 payload={
                     "project": project.key,
                     "gate": gate.id,
-                    "policy": gate.approval.model_dump(mode="json"),
-                    "seats": [seat.model_dump(mode="json") for seat in seats],
+                    "policy": policy_spec,
+                    "seats": seat_rows,
                     "evidence_hash": evaluation.evidence_hash,
                 },
                 at=now,
