@@ -8,6 +8,7 @@ is compared, value and type, with ``Session.execute`` on the same rows, on SQLit
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -15,8 +16,9 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
-from sqlalchemy import Engine, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Engine, event, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from phasegate.gates.vocabulary.commands import AddPerson, CastVote, RecordCost, RequestReview
@@ -274,3 +276,21 @@ def test_a_reviews_figures_in_one_statement_are_the_four_reads_they_replace(worl
             Decimal("10.10"),
             Decimal("300.00"),
         )
+
+
+def test_a_sqlite_begin_refused_is_sqlalchemys_operational_error(sqlite_url: str) -> None:
+    """``BEGIN IMMEDIATE`` goes on the driver's cursor (``models.db``); when another writer holds the database past
+    the busy timeout the refusal is still SQLAlchemy's ``OperationalError``, the error the CLI explains."""
+    engine = make_engine(sqlite_url)
+    event.listen(engine, "connect", lambda dbapi, _record: dbapi.execute("PRAGMA busy_timeout=0"))
+    holder = sqlite3.connect(make_url(sqlite_url).database or "", isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")
+        with pytest.raises(OperationalError, match="locked"), make_session_factory(engine)() as session:
+            Prepared(q.PERSON).first(session, {"id": "sam"})
+        holder.execute("ROLLBACK")
+        with make_session_factory(engine)() as session, session.begin():  # once free, the same engine writes
+            assert Prepared(q.PERSON).first(session, {"id": "nobody"}) is None
+    finally:
+        holder.close()
+        engine.dispose()
