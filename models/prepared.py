@@ -21,9 +21,10 @@ from __future__ import annotations
 from collections import namedtuple
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any, cast
 
-from sqlalchemy import Connection, Delete, Insert, Select, Update
+from sqlalchemy import Delete, Insert, Select, Update
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -42,6 +43,7 @@ class _Compiled:
     defaults: dict[str, Any]  # values fixed in the statement (LIMIT 1), used unless the caller gives one
     binds: tuple[tuple[str, Processor], ...]  # (name, its bind processor) for those that have one
     positional: bool
+    pick: Callable[[dict[str, Any]], tuple[Any, ...]]  # the positional values, in ``names`` order (itemgetter)
     row: type[tuple[Any, ...]] | None = None  # the named tuple type of the rows, made on the first result
     results: tuple[Processor, ...] | None = None  # per column, made on the first result (needs its type codes)
     processed: tuple[int, ...] = field(default=())  # the columns that have a result processor
@@ -79,7 +81,9 @@ class Prepared:
             for name in dict.fromkeys(names)
             if (processor := by_name[name].type.dialect_impl(dialect).bind_processor(dialect)) is not None
         )
-        made = _Compiled(sql=compiled.string, names=names, defaults=defaults, binds=binds, positional=positional)
+        made = _Compiled(
+            sql=compiled.string, names=names, defaults=defaults, binds=binds, positional=positional, pick=_picker(names)
+        )
         self._compiled[key] = made
         return made
 
@@ -103,15 +107,14 @@ class Prepared:
         for name, processor in compiled.binds:
             values[name] = processor(values[name])  # type: ignore[misc]
         if compiled.positional:
-            return tuple(values[name] for name in compiled.names)
+            return compiled.pick(values)
         return values
 
     def rows(self, session: Session, params: Params | None = None) -> list[Any]:
         """The statement's rows (named tuples), run in the session's transaction."""
-        connection = session.connection()
-        dialect = connection.dialect
+        dialect, driver = _held(session)
         compiled = self._compile(dialect, tuple(params or ()))
-        cursor = _cursor(connection)
+        cursor = driver.cursor()
         try:
             cursor.execute(compiled.sql, self._values(compiled, params or {}))
             if cursor.description is None:  # a write: nothing to read
@@ -136,10 +139,9 @@ class Prepared:
         batch = cast(Sequence[Params], params) if many else [cast(Params, params)]
         if not batch:
             return
-        connection = session.connection()
-        dialect = connection.dialect
+        dialect, driver = _held(session)
         compiled = self._compile(dialect, tuple(batch[0]))
-        cursor = _cursor(connection)
+        cursor = driver.cursor()
         try:
             if many:
                 cursor.executemany(compiled.sql, [self._values(compiled, one) for one in batch])
@@ -165,9 +167,35 @@ class Prepared:
         return converted
 
 
-def _cursor(connection: Connection) -> Any:
-    """A cursor of the DBAPI connection under ``connection`` (checked out and in its transaction)."""
+def _picker(names: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
+    """The values of ``names`` in order, as a tuple: ``itemgetter`` (a generator per call cost a tenth of a
+    statement's Python), which returns a bare value for one name and needs at least one."""
+    if len(names) > 1:
+        return itemgetter(*names)
+    if names:
+        only = names[0]
+        return lambda values: (values[only],)
+    return lambda _values: ()
+
+
+_HELD = "phasegate.prepared.held"  # the session's ``info`` key of what ``_held`` found for its transaction
+
+
+def _held(session: Session) -> tuple[Dialect, Any]:
+    """The dialect and the DBAPI connection of the session's transaction (checked out and in that transaction).
+
+    Why kept: ``Session.connection()`` walks the session's transaction machinery on every call, and a round runs
+    some forty statements here (a twentieth of a round's time went to finding the same connection again). The
+    pair is kept in ``session.info`` with the root transaction it belongs to, and used only while that very
+    transaction is the session's and still active; otherwise (a new transaction, one that failed and awaits its
+    rollback) ``Session.connection()`` is asked again, and raises what it would raise."""
+    transaction = session.get_transaction()
+    held = session.info.get(_HELD)
+    if held is not None and transaction is held[0] and transaction.is_active:
+        return held[1], held[2]
+    connection = session.connection()
     driver = connection.connection.driver_connection
     if driver is None:
         raise RuntimeError("the database connection was invalidated; its transaction cannot go on")
-    return driver.cursor()
+    session.info[_HELD] = (session.get_transaction(), connection.dialect, driver)
+    return connection.dialect, driver

@@ -8,7 +8,9 @@ Values come in as bound parameters; an UPDATE's SET clause is whatever columns t
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, case, func, insert, select, update
+from typing import Any
+
+from sqlalchemy import Select, bindparam, case, func, insert, select, update
 
 from phasegate.gates.vocabulary.enums import RoundStatus
 from phasegate.models import catalog as c
@@ -39,6 +41,14 @@ TOLERANCE_EXCEPTIONS = c.TOLERANCE_EXCEPTIONS
 PERSON = select(PEOPLE).where(PEOPLE.c.id == bindparam("id"))
 PERSON_BY_LOGIN = select(PEOPLE).where(PEOPLE.c.login == bindparam("login"))
 PEOPLE_BY_ID = select(PEOPLE).where(PEOPLE.c.id.in_(bindparam("ids", expanding=True)))
+
+
+def people_by_ids(count: int) -> Select[Any]:
+    """``PEOPLE_BY_ID`` for exactly ``count`` ids, bound as ``id0``... : no expanding parameter, so it can be
+    prepared (``models.prepared``) once per count, as the few people of a review or a decision are read."""
+    return select(PEOPLE).where(PEOPLE.c.id.in_([bindparam(f"id{i}") for i in range(count)]))
+
+
 PROJECT = select(PROJECTS).where(PROJECTS.c.key == bindparam("key"))
 PROJECT_FOR_UPDATE = PROJECT.with_for_update()
 PROJECT_ROLES = (
@@ -78,6 +88,39 @@ LATEST_EVM_REPORT = (
     .order_by(EVM_REPORTS.c.as_of.desc())
     .limit(1)
 )
+_report_as_of = (
+    select(func.max(EVM_REPORTS.c.as_of))
+    .where(EVM_REPORTS.c.project_key == bindparam("key"), EVM_REPORTS.c.as_of <= bindparam("as_of"))
+    .scalar_subquery()
+)
+# BASELINE, LATEST_EVM_REPORT, SPEND and STAGE_BUDGET in one statement: a review reads them all (one row, the
+# project's; its baseline's and report's columns null when it has none).
+EVIDENCE_FIGURES = (
+    select(
+        BASELINES.c.bac,
+        BASELINES.c.contingency,
+        BASELINES.c.contingency_used,
+        select(func.sum(COSTS.c.amount))
+        .where(COSTS.c.project_key == bindparam("key"))
+        .scalar_subquery()
+        .label("spent"),
+        select(func.sum(COSTS.c.amount))
+        .where(COSTS.c.project_key == bindparam("key"), COSTS.c.stage_id == bindparam("stage_id"))
+        .scalar_subquery()
+        .label("stage_spent"),
+        select(STAGE_BUDGETS.c.amount)
+        .where(STAGE_BUDGETS.c.project_key == bindparam("key"), STAGE_BUDGETS.c.stage_id == bindparam("stage_id"))
+        .scalar_subquery()
+        .label("stage_budget"),
+        *[column.label(f"report_{column.name}") for column in EVM_REPORTS.c if column.name != "recorded_at"],
+    )
+    .select_from(
+        PROJECTS.outerjoin(BASELINES, BASELINES.c.project_key == PROJECTS.c.key).outerjoin(
+            EVM_REPORTS, (EVM_REPORTS.c.project_key == PROJECTS.c.key) & (EVM_REPORTS.c.as_of == _report_as_of)
+        )
+    )
+    .where(PROJECTS.c.key == bindparam("key"))
+)
 EVM_HISTORY = select(EVM_REPORTS).where(EVM_REPORTS.c.project_key == bindparam("key")).order_by(EVM_REPORTS.c.as_of)
 PROJECT_RISKS = select(RISKS).where(RISKS.c.project_key == bindparam("key")).order_by(RISKS.c.id)
 PROJECT_MILESTONES = (
@@ -108,6 +151,7 @@ ROUNDS_VOTES = (
     select(VOTES).where(VOTES.c.round_id.in_(bindparam("round_ids", expanding=True))).order_by(VOTES.c.cast_at)
 )
 VOTE_BY_KEY = select(VOTES).where(VOTES.c.idempotency_key == bindparam("key"))
+LESSONS_ALL = select(LESSONS).order_by(LESSONS.c.id)
 HAS_LESSONS = select(select(LESSONS.c.id).where(LESSONS.c.project_key == bindparam("key")).exists())
 LESSON_DUE_OPENED = select(LESSONS_DUE.c.project_key).where(LESSONS_DUE.c.project_key == bindparam("key"))
 

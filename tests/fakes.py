@@ -57,6 +57,7 @@ from phasegate.gates.vocabulary.snapshots import (
     DecisionRecord,
     DelegationRecord,
     Evaluation,
+    EvidenceFigures,
     EvmReportRecord,
     OutboxRequest,
     PersonSnapshot,
@@ -382,6 +383,16 @@ class FakeEvidence:
         total = sum((amount for _, amount in mine), Decimal(0))
         in_stage = sum((amount for stage, amount in mine if stage == stage_id), Decimal(0))
         return total.quantize(CENT), in_stage.quantize(CENT)
+
+    def figures(self, key: str, stage_id: str, as_of: date) -> EvidenceFigures:
+        spent, stage_spent = self.spend(key, stage_id)
+        return EvidenceFigures(
+            baseline=self.get_baseline(key),
+            report=self.latest_evm_report(key, as_of),
+            spent=spent,
+            stage_spent=stage_spent,
+            stage_budget=self.stage_budget(key, stage_id),
+        )
 
     def upsert_evm_reports(self, reports: Sequence[EvmReportRecord], *, now: datetime) -> int:
         self.store.evm_reports.update({(r.project_key, r.as_of): r for r in reports})

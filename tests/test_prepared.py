@@ -8,6 +8,7 @@ is compared, value and type, with ``Session.execute`` on the same rows, on SQLit
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -15,18 +16,22 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
-from sqlalchemy import Engine, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Engine, event, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from phasegate.gates.vocabulary.commands import AddPerson, CastVote, RecordCost, RequestReview
 from phasegate.gates.vocabulary.enums import Decision
 from phasegate.gates.vocabulary.identity import SYSTEM_ACTOR
-from phasegate.gates.vocabulary.snapshots import ConditionSpec
+from phasegate.gates.vocabulary.lessons import LessonDueRecord
+from phasegate.gates.vocabulary.snapshots import BaselineRecord, ConditionSpec, EvidenceFigures, EvmReportRecord
 from phasegate.models import statements as q
 from phasegate.models.audit_store import _HEAD
 from phasegate.models.db import make_engine, make_session_factory
 from phasegate.models.prepared import Prepared
+from phasegate.models.repositories.evidence import SqlEvidence
+from phasegate.models.repositories.people import SqlPeople
 from phasegate.models.template_yaml import template_content_hash
 from phasegate.models.uow import SqlUnitOfWork
 from phasegate.usecases import services
@@ -116,6 +121,7 @@ def test_each_prepared_read_returns_the_values_and_types_sqlalchemy_returns(worl
         (q.SPEND, {"key": "P1", "stage_id": "initiating"}),
         (q.STAGE_BUDGET, {"key": "P1", "stage_id": "initiating"}),
         (q.LATEST_EVM_REPORT, {"key": "P1", "as_of": date(2026, 12, 1)}),
+        (q.EVIDENCE_FIGURES, {"key": "P1", "stage_id": "initiating", "as_of": date(2026, 12, 1)}),
         (q.PROJECT_RISKS, {"key": "P1"}),
         (q.PROJECT_MILESTONES, {"key": "P1"}),
         (q.GATE_SCORES, {"key": "P1", "gate_id": "g1"}),
@@ -197,3 +203,94 @@ def test_what_the_driver_path_cannot_do_is_refused_before_anything_runs(world: W
             Prepared(q.INSERT_DECISION).run(session, {"round_id": world.round_id, "project_key": "P1"})
         with pytest.raises(ValueError, match="expanding"):
             Prepared(q.PEOPLE_BY_ID).rows(session, {"ids": ["sam"]})
+
+
+def test_a_session_runs_each_prepared_statement_in_its_transaction_of_the_moment(world: World) -> None:
+    """The driver connection is kept per transaction (``models.prepared._held``): after a rollback the session's
+    next statement runs in its new transaction (BEGIN sent, its rows undone by the next rollback), never on the
+    connection kept from the one that ended, where it would commit on its own."""
+    due = LessonDueRecord(
+        project_key="P1", round_id=world.round_id, gate_id="g1", owner_id="mgr", opened_at=world.clock()
+    ).model_dump()
+    insert, opened = Prepared(q.INSERT_LESSON_DUE), Prepared(q.LESSON_DUE_OPENED)
+    with world.sessions() as session:
+        session.begin()
+        insert.run(session, due)
+        assert opened.first(session, {"key": "P1"}) is not None
+        session.rollback()
+        assert opened.first(session, {"key": "P1"}) is None  # a new transaction, begun by the read
+        insert.run(session, due)
+        session.rollback()
+        assert opened.first(session, {"key": "P1"}) is None
+        insert.run(session, due)
+        session.commit()
+    with world.sessions() as session:
+        assert opened.first(session, {"key": "P1"}) is not None
+
+
+@pytest.mark.parametrize("unknown", [0, 1, 30])  # a prepared read per count of ids, the expanding IN past 16
+def test_people_are_read_by_id_in_one_statement_whatever_their_number(world: World, unknown: int) -> None:
+    wanted = {"sam", "fin", "zed"} | {f"nobody{i}" for i in range(unknown)}
+    with world.sessions() as session, session.begin():
+        people = SqlPeople(session).get_people(wanted)
+    assert {pid: (p.name, p.email, p.notify_urls) for pid, p in people.items()} == {
+        pid: (pid.title(), f"{pid}@example.com", (f"json://127.0.0.1:9/{pid}",)) for pid in ("sam", "fin", "zed")
+    }
+
+
+def test_a_reviews_figures_in_one_statement_are_the_four_reads_they_replace(world: World) -> None:
+    """``SqlEvidence.figures`` (one statement) against ``get_baseline``, ``latest_evm_report``, ``spend`` and
+    ``stage_budget``: the latest report on or before the date (not a later one), money to the cent, and a project
+    that has none of them (P1 has only a cost)."""
+    now = world.clock()
+    add_ready_project(world.uow, world.clock, "P2", template_id="it-2of3")
+    with world.sessions() as session, session.begin():
+        evidence = SqlEvidence(session)
+        evidence.set_baseline("P2", BaselineRecord(bac=Decimal("900.00"), contingency=Decimal("50.00")), now=now)
+        evidence.set_stage_budget("P2", "initiating", Decimal("300.00"))
+        evidence.add_cost("P2", Decimal("10.10"), note="", stage_id="initiating", now=now)
+        evidence.add_cost("P2", Decimal("2.25"), note="", stage_id="planning", now=now)
+        evidence.upsert_evm_reports(
+            [
+                EvmReportRecord(project_key="P2", as_of=date(2026, 11, 30), earned_value=Decimal("40"), defects=3),
+                EvmReportRecord(project_key="P2", as_of=date(2026, 12, 2), earned_value=Decimal("60")),
+            ],
+            now=now,
+        )
+    as_of = date(2026, 12, 1)
+    with world.sessions() as session, session.begin():
+        evidence = SqlEvidence(session)
+        for key in ("P1", "P2"):
+            figures = evidence.figures(key, "initiating", as_of)
+            spent, stage_spent = evidence.spend(key, "initiating")
+            assert figures == EvidenceFigures(
+                baseline=evidence.get_baseline(key),
+                report=evidence.latest_evm_report(key, as_of),
+                spent=spent,
+                stage_spent=stage_spent,
+                stage_budget=evidence.stage_budget(key, "initiating"),
+            ), key
+        assert figures.report is not None and figures.report.as_of == date(2026, 11, 30)
+        assert (figures.spent, figures.stage_spent, figures.stage_budget) == (
+            Decimal("12.35"),
+            Decimal("10.10"),
+            Decimal("300.00"),
+        )
+
+
+def test_a_sqlite_begin_refused_is_sqlalchemys_operational_error(sqlite_url: str) -> None:
+    """``BEGIN IMMEDIATE`` goes on the driver's cursor (``models.db``); when another writer holds the database past
+    the busy timeout the refusal is still SQLAlchemy's ``OperationalError``, the error the CLI explains."""
+    engine = make_engine(sqlite_url)
+    event.listen(engine, "connect", lambda dbapi, _record: dbapi.execute("PRAGMA busy_timeout=0"))
+    holder = sqlite3.connect(make_url(sqlite_url).database or "", isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")
+        with pytest.raises(OperationalError, match="locked"), make_session_factory(engine)() as session:
+            Prepared(q.PERSON).first(session, {"id": "sam"})
+        holder.execute("ROLLBACK")
+        with make_session_factory(engine)() as session, session.begin():  # once free, the same engine writes
+            assert Prepared(q.PERSON).first(session, {"id": "nobody"}) is None
+    finally:
+        holder.close()
+        engine.dispose()

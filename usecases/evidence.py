@@ -62,9 +62,8 @@ def collect_evidence(
         )
         for doc in tx.evidence.latest_documents(key)
     )
-    baseline = tx.evidence.get_baseline(key)
-    report = tx.evidence.latest_evm_report(key, as_of)
-    ledger, stage_spend = tx.evidence.spend(key, project.stage_id)
+    figures = tx.evidence.figures(key, project.stage_id, as_of)
+    baseline, report, ledger = figures.baseline, figures.report, figures.spent
     bac = baseline.bac if baseline else project.budget
     evm = None
     if report is not None:
@@ -93,8 +92,8 @@ def collect_evidence(
         documents=documents,
         roles=roles,
         evm=evm,
-        stage_budget=tx.evidence.stage_budget(key, project.stage_id),
-        stage_spend=stage_spend,
+        stage_budget=figures.stage_budget,
+        stage_spend=figures.stage_spent,
         contingency=baseline.contingency if baseline else None,
         contingency_used=baseline.contingency_used if baseline else None,
         risks=tuple(tx.evidence.risks(key)),

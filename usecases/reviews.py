@@ -42,6 +42,7 @@ from phasegate.usecases.guard import audit_name, permit, refusals_audited, stamp
 from phasegate.usecases.lessons import lessons_context, surface_lessons
 from phasegate.usecases.lookups import (
     current_gate,
+    project_roles,
     require_person,
     require_project,
     require_round,
@@ -244,6 +245,7 @@ def start_review(
     cmd = cmd.model_copy(update={"requested_by": None if actor.method is AuthMethod.SYSTEM else actor.person_id})
     with uow() as tx:
         project, template, gate = _reviewable(tx, cmd.project_key, for_update=True)
+        _read_people(tx, actor, project)
         permit(tx, actor, Act.REQUEST_REVIEW, project=project)
         assessed = assess_gate(tx, project, template, gate, now=now, probe=probe, registry=registry)
         evaluation, evidence = assessed.evaluation, assessed.evidence
@@ -266,6 +268,9 @@ def start_review(
                 gate.approval, _enabled(tx, evidence.roles), one_seat_per_person=gate.segregation.one_seat_per_person
             )
             approvers = tuple(dict.fromkeys(seat.person_id for seat in seats))
+            # Dumped once: the round's row and its audit entry take the same values, and neither changes them.
+            seat_rows = [seat.model_dump(mode="json") for seat in seats]
+            policy_spec = gate.approval.model_dump(mode="json")
             calendar = WorkingCalendar.from_def(template.calendar)
             round_id = tx.reviews.open_round(
                 review_id=review_id,
@@ -276,8 +281,8 @@ def start_review(
                 evidence_hash=evaluation.evidence_hash,
                 due_at=calendar.add_business_days(now, gate.sla_business_days),
                 now=now,
-                seats=[seat.model_dump(mode="json") for seat in seats],
-                policy_spec=gate.approval.model_dump(mode="json"),
+                seats=seat_rows,
+                policy_spec=policy_spec,
                 requested_by=cmd.requested_by,
                 evidence_version=project.evidence_version,
             )
@@ -288,8 +293,8 @@ def start_review(
                 payload={
                     "project": project.key,
                     "gate": gate.id,
-                    "policy": gate.approval.model_dump(mode="json"),
-                    "seats": [seat.model_dump(mode="json") for seat in seats],
+                    "policy": policy_spec,
+                    "seats": seat_rows,
                     "evidence_hash": evaluation.evidence_hash,
                 },
                 at=now,
@@ -416,6 +421,15 @@ def reassess_open_round(
         sent = tx.enqueue(messages, now=now)
         tx.commit()
     return (recorded.model_copy(update={"round_id": current.id}), *queued(sent))
+
+
+def _read_people(tx: UnitOfWork, actor: Actor, project: ProjectSnapshot) -> None:
+    """Read, in one statement, everyone a review looks up: who asks (``permit``) and the project's role holders
+    (the seats, the manager, the names in the request), kept by the unit of work; they were two reads."""
+    holders = {person for people in project_roles(tx, project).values() for person in people}
+    if actor.method is not AuthMethod.SYSTEM:
+        holders |= {actor.person_id} | ({actor.acting_admin} if actor.acting_admin is not None else set())
+    tx.people.get_people(holders)
 
 
 def _enabled(tx: UnitOfWork, roles: Mapping[str, Sequence[str]]) -> dict[str, tuple[str, ...]]:

@@ -216,6 +216,18 @@ class EvmReportRecord(Snapshot):
     """Share of deliverables accepted so far, in percent (0-100)."""
 
 
+class EvidenceFigures(Snapshot):
+    """A project's money as a review reads it: its baseline, the latest status report as of the review's date, the
+    ledger in all and in the current stage (to the cent), and that stage's approved budget. One value so a store
+    can read them in one statement (a review once spent four round trips on them)."""
+
+    baseline: BaselineRecord | None
+    report: EvmReportRecord | None
+    spent: Decimal
+    stage_spent: Decimal
+    stage_budget: Decimal | None
+
+
 class DelegationRecord(Snapshot):
     id: UUID
     principal_id: str

@@ -27,6 +27,7 @@ from phasegate.models.prepared import Prepared
 
 # Every killing decision runs these: on the driver (models.prepared).
 _HAS_LESSONS = Prepared(q.HAS_LESSONS)
+_LESSONS_ALL = Prepared(q.LESSONS_ALL)  # every review reads them (``surface_lessons``)
 _LESSON_DUE_OPENED = Prepared(q.LESSON_DUE_OPENED)
 _INSERT_LESSON_DUE = Prepared(q.INSERT_LESSON_DUE)
 
@@ -118,7 +119,9 @@ class SqlLessons:
         template_id: str | None = None,
         category: LessonCategory | None = None,
     ) -> list[LessonRecord]:
-        # Core rows, not mapped objects: every review reads its template's lessons (``surface_lessons``).
+        # Core rows, not mapped objects: every review reads all of them (``surface_lessons``), on the driver.
+        if project_key is None and template_id is None and category is None:
+            return [_lesson(row) for row in _LESSONS_ALL.rows(self.session)]
         lessons = q.LESSONS.c
         query = select(q.LESSONS).order_by(lessons.id)
         if project_key is not None:

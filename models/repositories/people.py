@@ -24,6 +24,15 @@ from phasegate.models import tables as t
 from phasegate.models.prepared import Prepared
 
 _PERSON = Prepared(q.PERSON)  # every use case reads its actor: on the driver (models.prepared)
+_PEOPLE_BY_COUNT: dict[int, Prepared] = {}  # a review's role holders, a decision's recipients: one per count
+_MOST_PREPARED = 16  # more ids at once (a portfolio's people) go through the session's expanding IN
+
+
+def _people_by_ids(count: int) -> Prepared:
+    found = _PEOPLE_BY_COUNT.get(count)
+    if found is None:
+        found = _PEOPLE_BY_COUNT[count] = Prepared(q.people_by_ids(count))
+    return found
 
 
 class SqlPeople:
@@ -44,8 +53,12 @@ class SqlPeople:
         """The ones of ``person_ids`` who exist, by id, read in one query (those already kept are not read)."""
         wanted = set(person_ids)
         missing = [person_id for person_id in wanted if person_id not in self._people]
-        if missing:
+        if len(missing) > _MOST_PREPARED:
             for row in self.session.execute(q.PEOPLE_BY_ID, {"ids": missing}):
+                self._keep(row)
+        elif missing:
+            read = _people_by_ids(len(missing))
+            for row in read.rows(self.session, {f"id{i}": person_id for i, person_id in enumerate(missing)}):
                 self._keep(row)
         return {person_id: self._people[person_id] for person_id in wanted if person_id in self._people}
 

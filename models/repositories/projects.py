@@ -52,6 +52,9 @@ def project_snapshot(row: Row[Any] | Any) -> ProjectSnapshot:
 class SqlProjects:
     def __init__(self, session: Session) -> None:
         self.session = session
+        # A review reads a project's roles twice (who to read among people, then its evidence): kept for the unit's
+        # life, dropped when this repository assigns one (nothing else writes them).
+        self._roles: dict[str, dict[str, tuple[str, ...]]] = {}
 
     def get_project(self, key: str, *, for_update: bool = False) -> ProjectSnapshot | None:
         row = (_PROJECT_FOR_UPDATE if for_update else _PROJECT).first(self.session, {"key": key})
@@ -106,12 +109,16 @@ class SqlProjects:
         )
 
     def project_roles(self, key: str) -> dict[str, tuple[str, ...]]:
-        roles: dict[str, list[str]] = {}
-        for role, person_id in _PROJECT_ROLES.rows(self.session, {"key": key}):
-            roles.setdefault(role, []).append(person_id)
-        return {role: tuple(people) for role, people in roles.items()}
+        kept = self._roles.get(key)
+        if kept is None:
+            roles: dict[str, list[str]] = {}
+            for role, person_id in _PROJECT_ROLES.rows(self.session, {"key": key}):
+                roles.setdefault(role, []).append(person_id)
+            kept = self._roles[key] = {role: tuple(people) for role, people in roles.items()}
+        return dict(kept)  # the caller's own copy: the kept one stays as read
 
     def assign_role(self, key: str, role: str, person_id: str, *, now: datetime) -> bool:
+        self._roles.pop(key, None)
         if self.session.get(t.ProjectRole, (key, role, person_id)) is not None:
             return False
         self.session.add(t.ProjectRole(project_key=key, role=role, person_id=person_id, assigned_at=now))
