@@ -51,7 +51,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import psycopg
 from psycopg import sql
@@ -60,14 +60,14 @@ from sqlalchemy.engine import make_url
 if __package__ in (None, ""):  # run as a script: make the checkout importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.peers import dbos_gate, phasegate_gate, spiff
+from bench.peers import phasegate_gate
 from bench.peers.timing import Timing, apply_sqlite_pragmas, fresh_sqlite_path
 from phasegate.gates.vocabulary.enums import Decision
 from phasegate.models.schema import upgrade
 
 SETTINGS = ("NORMAL", "FULL")
 POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-MODES: tuple[dbos_gate.Mode, ...] = ("wave", "sequential")
+MODES: tuple[Literal["wave", "sequential"], ...] = ("wave", "sequential")  # dbos_gate.Mode
 TARGET = 1.0  # phasegate should complete at least this many times the best peer's rounds per second
 SCALING_TARGET = 2.0  # --workers processes on PostgreSQL should complete this many times one process's rounds
 
@@ -154,6 +154,8 @@ def fresh_postgres(admin_url: str, kind: str) -> Iterator[str]:
 
 # ------------------------------------------------------------------------------------------------ engines
 def run_peers_sqlite(work: Path, synchronous: str, count: int) -> dict[str, Timing]:
+    from bench.peers import dbos_gate, spiff  # the bench extra: imported only where the peers run (not --profile)
+
     words = [d.value for d in decisions(count)]
     setting = synchronous.lower()
     results = {
@@ -167,6 +169,8 @@ def run_peers_sqlite(work: Path, synchronous: str, count: int) -> dict[str, Timi
 
 
 def run_peers_postgres(admin_url: str, count: int) -> dict[str, Timing]:
+    from bench.peers import dbos_gate, spiff
+
     words = [d.value for d in decisions(count)]
     results: dict[str, Timing] = {}
     with fresh_postgres(admin_url, "spiff") as url:
