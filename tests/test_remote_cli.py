@@ -55,22 +55,61 @@ class Team:
     url: str
     tokens: dict[str, str]
     root: Path
+    _session: subprocess.Popen[str] | None = None
 
     def laptop(self, name: str) -> Laptop:
         return Laptop(self.root / name)
 
     def local(self, *args: str, expect: int = 0) -> subprocess.CompletedProcess[str]:
-        """The same command run on the server's database directly (no login), for comparison."""
-        env = os.environ | {
-            "XDG_CONFIG_HOME": str(self.root / "server-config"),
-            "PHASEGATE_SECRET_KEY": SECRET,
-            "PHASEGATE_HOME": str(self.root / "server-home"),  # the server's document store, as on the server
-        }
-        done = subprocess.run(
-            [PHASEGATE, *args, "--db", self.db_url], capture_output=True, text=True, timeout=120, env=env
+        """The same command run on the server's database directly (no login), for comparison.
+
+        Each command is the real command line on the database, run in one ``phasegate`` interpreter kept for the
+        test (``tests/cli_session.py``): the reference output of dozens of comparisons without an import each.
+        """
+        if self._session is None:
+            env = os.environ | {
+                "XDG_CONFIG_HOME": str(self.root / "server-config"),
+                "PHASEGATE_SECRET_KEY": SECRET,
+                "PHASEGATE_HOME": str(self.root / "server-home"),  # the server's document store, as on the server
+            }
+            with (self.root / "local-cli.log").open("a") as log:
+                self._session = subprocess.Popen(
+                    # -P: tests/ is not put on the path, so nothing there can shadow a module the CLI imports.
+                    [sys.executable, "-P", str(Path(__file__).with_name("cli_session.py")), PHASEGATE],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=log,
+                    text=True,
+                    env=env,
+                )
+        session = self._session
+        assert session.stdin is not None and session.stdout is not None
+        session.stdin.write(json.dumps([*args, "--db", self.db_url]) + "\n")
+        session.stdin.flush()
+        answer = session.stdout.readline()
+        assert answer, f"the local CLI session ended: {(self.root / 'local-cli.log').read_text()[-3000:]}"
+        done = json.loads(answer)
+        result = subprocess.CompletedProcess(
+            [PHASEGATE, *args, "--db", self.db_url], done["status"], done["stdout"], done["stderr"]
         )
-        assert done.returncode == expect, f"{args} exited {done.returncode}\n{done.stdout}\n{done.stderr}"
-        return done
+        assert result.returncode == expect, f"{args} exited {result.returncode}\n{result.stdout}\n{result.stderr}"
+        return result
+
+    def close(self) -> None:
+        """Ends the local CLI session (its stdin closed: it returns after the last command)."""
+        if self._session is not None:
+            session, self._session = self._session, None
+            assert session.stdin is not None and session.stdout is not None
+            session.stdin.close()
+            try:
+                session.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                session.kill()
+                session.wait()
+                raise
+            finally:
+                session.stdout.close()
+            assert session.returncode == 0, (self.root / "local-cli.log").read_text()[-3000:]
 
     def execute(self, statement: Any) -> None:
         engine = make_engine(self.db_url)
@@ -265,7 +304,11 @@ def team(db_url: str, tmp_path: Path) -> Iterator[Team]:
                 pass
             assert time.monotonic() < deadline, (tmp_path / "serve.log").read_text()
             time.sleep(0.2)
-        yield Team(db_url=db_url, url=url, tokens=tokens, root=tmp_path)
+        served = Team(db_url=db_url, url=url, tokens=tokens, root=tmp_path)
+        try:
+            yield served
+        finally:
+            served.close()
         children = _children(process.pid)  # e.g. the temporary Prefect server a vote applied in-process started
     finally:
         process.terminate()
