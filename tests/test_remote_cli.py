@@ -22,7 +22,7 @@ import sys
 import termios
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -32,6 +32,8 @@ import httpx
 import pytest
 from sqlalchemy import select, update
 
+from phasegate.flows.cli.remote import credentials
+from phasegate.flows.cli.remote.client import Server
 from phasegate.gates.vocabulary.commands import CreateProject, Delegate, RecordCost, RegisterDocument
 from phasegate.gates.vocabulary.identity import SYSTEM_ACTOR
 from phasegate.models import tables as t
@@ -215,6 +217,28 @@ class Laptop:
 
     def login(self, team: Team, who: str) -> subprocess.CompletedProcess[str]:
         return self.run("login", team.url, "--token-stdin", stdin=team.tokens[who] + "\n")
+
+    def logged_in(self, team: Team, who: str) -> None:
+        """What ``login`` leaves on the laptop, for tests whose subject comes after the login: the token checked
+        against the server (``GET /api/v1/me``) and stored by the code ``phasegate login`` stores it with, without
+        a process. The command itself is proven by ``test_login_is_checked_before_it_is_stored...`` and used
+        for real in ``test_review_and_vote...``."""
+        login = credentials.Login(url=team.url, token=team.tokens[who])
+        with Server(login) as server:
+            me = server.me()
+        self.store(replace(login, person_id=me["person_id"], role=me["role"]))
+
+    def store(self, login: credentials.Login) -> None:
+        """Saves ``login`` in the laptop's config folder with the code ``phasegate login`` saves it with."""
+        before = os.environ.get("XDG_CONFIG_HOME")
+        os.environ["XDG_CONFIG_HOME"] = str(self.config)  # where `credentials` puts the file
+        try:
+            credentials.save(login)
+        finally:
+            if before is None:
+                del os.environ["XDG_CONFIG_HOME"]
+            else:
+                os.environ["XDG_CONFIG_HOME"] = before
 
 
 def _prepare(db_url: str, folder: Path) -> dict[str, str]:
@@ -408,8 +432,8 @@ def test_login_is_checked_before_it_is_stored_and_logout_forgets_it(team: Team) 
 def test_review_and_vote_through_the_server_match_local_output_and_record_the_tokens_person(team: Team) -> None:
     pmo, delegate, viewer = team.laptop("pam"), team.laptop("fin"), team.laptop("vic")
     pmo.login(team, "pmo")
-    delegate.login(team, "delegate")
-    viewer.login(team, "viewer")
+    delegate.logged_in(team, "delegate")
+    viewer.logged_in(team, "viewer")
 
     # The PMO analyst checks and starts the review through the server.
     for args in (("gate", "check", "P1"), ("project", "list"), ("project", "show", "P1")):
