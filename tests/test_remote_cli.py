@@ -382,10 +382,6 @@ def test_login_is_checked_before_it_is_stored_and_logout_forgets_it(team: Team) 
     bad = laptop.run("login", team.url, "--token-stdin", stdin="not-a-token\n", expect=2)
     assert "refused the token" in bad.stderr and "phasegate login" in bad.stderr
     assert not laptop.credentials.exists()
-    gone = laptop.run("login", f"http://127.0.0.1:{free_port()}", "--token-stdin", stdin="x\n", expect=2)
-    assert "cannot reach the server" in gone.stderr and not laptop.credentials.exists()
-    plain = laptop.run("login", "http://phasegate.example.org", "--token-stdin", stdin="x\n", expect=2)
-    assert "https://" in plain.stderr and not laptop.credentials.exists()
 
     status, screen = laptop.login_at_a_terminal(team, "sponsor")
     assert status == 0 and "as sam" in screen, screen
@@ -397,6 +393,29 @@ def test_login_is_checked_before_it_is_stored_and_logout_forgets_it(team: Team) 
 
     who = json.loads(laptop.run("whoami", "--json").stdout)
     assert (who["door"], who["method"], who["person_id"], who["role"]) == ("server", "api_token", "sam", "approver")
+
+    out = laptop.run("logout")
+    assert "logged out" in out.stdout and not laptop.credentials.exists()
+    local = json.loads(laptop.run("whoami", "--json").stdout)
+    assert local["door"] == "local" and local["method"] == "os_login"
+
+    # The environment pair works like a stored login.
+    by_env = laptop.run("whoami", "--json", PHASEGATE_SERVER_URL=team.url, PHASEGATE_TOKEN=team.tokens["viewer"])
+    assert json.loads(by_env.stdout)["person_id"] == "vic"
+    assert not (laptop.home / "phasegate-home").exists()
+
+
+def test_what_a_login_refuses_is_refused_on_the_laptop_before_anything_is_sent(tmp_path: Path) -> None:
+    """The laptop's own checks, which no server and no database answer (so once, not once per dialect): the
+    stored login names a port where nothing listens, and every refusal below is its own line, not "cannot reach"."""
+    laptop = Laptop(tmp_path / "sam-laptop")
+    nowhere = f"http://127.0.0.1:{free_port()}"
+    gone = laptop.run("login", nowhere, "--token-stdin", stdin="x\n", expect=2)
+    assert "cannot reach the server" in gone.stderr and not laptop.credentials.exists()
+    plain = laptop.run("login", "http://phasegate.example.org", "--token-stdin", stdin="x\n", expect=2)
+    assert "https://" in plain.stderr and not laptop.credentials.exists()
+
+    laptop.store(credentials.Login(url=nowhere, token="t" * 40, person_id="sam", role="approver"))
 
     # Commands the API does not serve are refused, never run on a local SQLite file.
     for args, words in (
@@ -415,16 +434,11 @@ def test_login_is_checked_before_it_is_stored_and_logout_forgets_it(team: Team) 
     # A credentials file others may read is not used.
     laptop.credentials.chmod(0o644)
     assert "chmod 600" in laptop.run("project", "list", expect=2).stderr
-
     out = laptop.run("logout")  # also from a refused login file
     assert "logged out" in out.stdout and not laptop.credentials.exists()
-    local = json.loads(laptop.run("whoami", "--json").stdout)
-    assert local["door"] == "local" and local["method"] == "os_login"
 
-    # The environment pair works like a stored login; half of it is a mistake, not a local fallback.
-    by_env = laptop.run("whoami", "--json", PHASEGATE_SERVER_URL=team.url, PHASEGATE_TOKEN=team.tokens["viewer"])
-    assert json.loads(by_env.stdout)["person_id"] == "vic"
-    half = laptop.run("project", "list", expect=2, PHASEGATE_SERVER_URL=team.url)
+    # Half of the environment pair is a mistake, not a local fallback.
+    half = laptop.run("project", "list", expect=2, PHASEGATE_SERVER_URL=nowhere)
     assert "PHASEGATE_TOKEN" in half.stderr
     assert not (laptop.home / "phasegate-home").exists()
 
