@@ -22,7 +22,7 @@ import sys
 import termios
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -32,6 +32,8 @@ import httpx
 import pytest
 from sqlalchemy import select, update
 
+from phasegate.flows.cli.remote import credentials
+from phasegate.flows.cli.remote.client import Server
 from phasegate.gates.vocabulary.commands import CreateProject, Delegate, RecordCost, RegisterDocument
 from phasegate.gates.vocabulary.identity import SYSTEM_ACTOR
 from phasegate.models import tables as t
@@ -55,22 +57,61 @@ class Team:
     url: str
     tokens: dict[str, str]
     root: Path
+    _session: subprocess.Popen[str] | None = None
 
     def laptop(self, name: str) -> Laptop:
         return Laptop(self.root / name)
 
     def local(self, *args: str, expect: int = 0) -> subprocess.CompletedProcess[str]:
-        """The same command run on the server's database directly (no login), for comparison."""
-        env = os.environ | {
-            "XDG_CONFIG_HOME": str(self.root / "server-config"),
-            "PHASEGATE_SECRET_KEY": SECRET,
-            "PHASEGATE_HOME": str(self.root / "server-home"),  # the server's document store, as on the server
-        }
-        done = subprocess.run(
-            [PHASEGATE, *args, "--db", self.db_url], capture_output=True, text=True, timeout=120, env=env
+        """The same command run on the server's database directly (no login), for comparison.
+
+        Each command is the real command line on the database, run in one ``phasegate`` interpreter kept for the
+        test (``tests/cli_session.py``): the reference output of dozens of comparisons without an import each.
+        """
+        if self._session is None:
+            env = os.environ | {
+                "XDG_CONFIG_HOME": str(self.root / "server-config"),
+                "PHASEGATE_SECRET_KEY": SECRET,
+                "PHASEGATE_HOME": str(self.root / "server-home"),  # the server's document store, as on the server
+            }
+            with (self.root / "local-cli.log").open("a") as log:
+                self._session = subprocess.Popen(
+                    # -P: tests/ is not put on the path, so nothing there can shadow a module the CLI imports.
+                    [sys.executable, "-P", str(Path(__file__).with_name("cli_session.py")), PHASEGATE],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=log,
+                    text=True,
+                    env=env,
+                )
+        session = self._session
+        assert session.stdin is not None and session.stdout is not None
+        session.stdin.write(json.dumps([*args, "--db", self.db_url]) + "\n")
+        session.stdin.flush()
+        answer = session.stdout.readline()
+        assert answer, f"the local CLI session ended: {(self.root / 'local-cli.log').read_text()[-3000:]}"
+        done = json.loads(answer)
+        result = subprocess.CompletedProcess(
+            [PHASEGATE, *args, "--db", self.db_url], done["status"], done["stdout"], done["stderr"]
         )
-        assert done.returncode == expect, f"{args} exited {done.returncode}\n{done.stdout}\n{done.stderr}"
-        return done
+        assert result.returncode == expect, f"{args} exited {result.returncode}\n{result.stdout}\n{result.stderr}"
+        return result
+
+    def close(self) -> None:
+        """Ends the local CLI session (its stdin closed: it returns after the last command)."""
+        if self._session is not None:
+            session, self._session = self._session, None
+            assert session.stdin is not None and session.stdout is not None
+            session.stdin.close()
+            try:
+                session.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                session.kill()
+                session.wait()
+                raise
+            finally:
+                session.stdout.close()
+            assert session.returncode == 0, (self.root / "local-cli.log").read_text()[-3000:]
 
     def execute(self, statement: Any) -> None:
         engine = make_engine(self.db_url)
@@ -177,6 +218,28 @@ class Laptop:
     def login(self, team: Team, who: str) -> subprocess.CompletedProcess[str]:
         return self.run("login", team.url, "--token-stdin", stdin=team.tokens[who] + "\n")
 
+    def logged_in(self, team: Team, who: str) -> None:
+        """What ``login`` leaves on the laptop, for tests whose subject comes after the login: the token checked
+        against the server (``GET /api/v1/me``) and stored by the code ``phasegate login`` stores it with, without
+        a process. The command itself is proven by ``test_login_is_checked_before_it_is_stored...`` and used
+        for real in ``test_review_and_vote...``."""
+        login = credentials.Login(url=team.url, token=team.tokens[who])
+        with Server(login) as server:
+            me = server.me()
+        self.store(replace(login, person_id=me["person_id"], role=me["role"]))
+
+    def store(self, login: credentials.Login) -> None:
+        """Saves ``login`` in the laptop's config folder with the code ``phasegate login`` saves it with."""
+        before = os.environ.get("XDG_CONFIG_HOME")
+        os.environ["XDG_CONFIG_HOME"] = str(self.config)  # where `credentials` puts the file
+        try:
+            credentials.save(login)
+        finally:
+            if before is None:
+                del os.environ["XDG_CONFIG_HOME"]
+            else:
+                os.environ["XDG_CONFIG_HOME"] = before
+
 
 def _prepare(db_url: str, folder: Path) -> dict[str, str]:
     """People, tokens, and project P1 whose first gate is ready, written through the use cases."""
@@ -265,7 +328,11 @@ def team(db_url: str, tmp_path: Path) -> Iterator[Team]:
                 pass
             assert time.monotonic() < deadline, (tmp_path / "serve.log").read_text()
             time.sleep(0.2)
-        yield Team(db_url=db_url, url=url, tokens=tokens, root=tmp_path)
+        served = Team(db_url=db_url, url=url, tokens=tokens, root=tmp_path)
+        try:
+            yield served
+        finally:
+            served.close()
         children = _children(process.pid)  # e.g. the temporary Prefect server a vote applied in-process started
     finally:
         process.terminate()
@@ -315,10 +382,6 @@ def test_login_is_checked_before_it_is_stored_and_logout_forgets_it(team: Team) 
     bad = laptop.run("login", team.url, "--token-stdin", stdin="not-a-token\n", expect=2)
     assert "refused the token" in bad.stderr and "phasegate login" in bad.stderr
     assert not laptop.credentials.exists()
-    gone = laptop.run("login", f"http://127.0.0.1:{free_port()}", "--token-stdin", stdin="x\n", expect=2)
-    assert "cannot reach the server" in gone.stderr and not laptop.credentials.exists()
-    plain = laptop.run("login", "http://phasegate.example.org", "--token-stdin", stdin="x\n", expect=2)
-    assert "https://" in plain.stderr and not laptop.credentials.exists()
 
     status, screen = laptop.login_at_a_terminal(team, "sponsor")
     assert status == 0 and "as sam" in screen, screen
@@ -330,6 +393,29 @@ def test_login_is_checked_before_it_is_stored_and_logout_forgets_it(team: Team) 
 
     who = json.loads(laptop.run("whoami", "--json").stdout)
     assert (who["door"], who["method"], who["person_id"], who["role"]) == ("server", "api_token", "sam", "approver")
+
+    out = laptop.run("logout")
+    assert "logged out" in out.stdout and not laptop.credentials.exists()
+    local = json.loads(laptop.run("whoami", "--json").stdout)
+    assert local["door"] == "local" and local["method"] == "os_login"
+
+    # The environment pair works like a stored login.
+    by_env = laptop.run("whoami", "--json", PHASEGATE_SERVER_URL=team.url, PHASEGATE_TOKEN=team.tokens["viewer"])
+    assert json.loads(by_env.stdout)["person_id"] == "vic"
+    assert not (laptop.home / "phasegate-home").exists()
+
+
+def test_what_a_login_refuses_is_refused_on_the_laptop_before_anything_is_sent(tmp_path: Path) -> None:
+    """The laptop's own checks, which no server and no database answer (so once, not once per dialect): the
+    stored login names a port where nothing listens, and every refusal below is its own line, not "cannot reach"."""
+    laptop = Laptop(tmp_path / "sam-laptop")
+    nowhere = f"http://127.0.0.1:{free_port()}"
+    gone = laptop.run("login", nowhere, "--token-stdin", stdin="x\n", expect=2)
+    assert "cannot reach the server" in gone.stderr and not laptop.credentials.exists()
+    plain = laptop.run("login", "http://phasegate.example.org", "--token-stdin", stdin="x\n", expect=2)
+    assert "https://" in plain.stderr and not laptop.credentials.exists()
+
+    laptop.store(credentials.Login(url=nowhere, token="t" * 40, person_id="sam", role="approver"))
 
     # Commands the API does not serve are refused, never run on a local SQLite file.
     for args, words in (
@@ -348,16 +434,11 @@ def test_login_is_checked_before_it_is_stored_and_logout_forgets_it(team: Team) 
     # A credentials file others may read is not used.
     laptop.credentials.chmod(0o644)
     assert "chmod 600" in laptop.run("project", "list", expect=2).stderr
-
     out = laptop.run("logout")  # also from a refused login file
     assert "logged out" in out.stdout and not laptop.credentials.exists()
-    local = json.loads(laptop.run("whoami", "--json").stdout)
-    assert local["door"] == "local" and local["method"] == "os_login"
 
-    # The environment pair works like a stored login; half of it is a mistake, not a local fallback.
-    by_env = laptop.run("whoami", "--json", PHASEGATE_SERVER_URL=team.url, PHASEGATE_TOKEN=team.tokens["viewer"])
-    assert json.loads(by_env.stdout)["person_id"] == "vic"
-    half = laptop.run("project", "list", expect=2, PHASEGATE_SERVER_URL=team.url)
+    # Half of the environment pair is a mistake, not a local fallback.
+    half = laptop.run("project", "list", expect=2, PHASEGATE_SERVER_URL=nowhere)
     assert "PHASEGATE_TOKEN" in half.stderr
     assert not (laptop.home / "phasegate-home").exists()
 
@@ -365,8 +446,8 @@ def test_login_is_checked_before_it_is_stored_and_logout_forgets_it(team: Team) 
 def test_review_and_vote_through_the_server_match_local_output_and_record_the_tokens_person(team: Team) -> None:
     pmo, delegate, viewer = team.laptop("pam"), team.laptop("fin"), team.laptop("vic")
     pmo.login(team, "pmo")
-    delegate.login(team, "delegate")
-    viewer.login(team, "viewer")
+    delegate.logged_in(team, "delegate")
+    viewer.logged_in(team, "viewer")
 
     # The PMO analyst checks and starts the review through the server.
     for args in (("gate", "check", "P1"), ("project", "list"), ("project", "show", "P1")):

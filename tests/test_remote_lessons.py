@@ -13,7 +13,7 @@ from tests.test_remote_cli import Team, team  # noqa: F401  (the served team fix
 @pytest.mark.timeout(600)  # about 20 CLI processes beside a served team
 def test_remote_lesson_commands_match_the_local_ones(team: Team) -> None:  # noqa: F811
     pmo = team.laptop("pam")
-    pmo.login(team, "pmo")
+    pmo.logged_in(team, "pmo")
     filed = pmo.run(
         *("lesson", "add", "P1", "--what", "供应商合同晚签两周 vendor contract signed late"),
         *("--category", "procurement", "--tags", "vendor,contract", "--avoid", "Sign before planning ends"),

@@ -48,7 +48,7 @@ def _same(laptop: Laptop, team: Team, *args: str) -> str:
 
 def test_pmo_admin_runs_the_team_commands_through_the_server_as_locally(team: Team, tmp_path: Path) -> None:
     pam = team.laptop("pam")
-    pam.login(team, "pmo")
+    pam.logged_in(team, "pmo")
 
     # Rounds: a review opens one; its seat moves (转交) and it is cancelled through the server.
     round_id = json.loads(pam.run("gate", "review", "P1", "--json").stdout)["round_id"]
@@ -135,10 +135,10 @@ def test_pmo_admin_runs_the_team_commands_through_the_server_as_locally(team: Te
 
 def test_sponsors_verifiers_and_refusals_through_the_server(team: Team) -> None:
     pam, sam, fin, vic = (team.laptop(n) for n in ("pam", "sam", "fin", "vic"))
-    pam.login(team, "pmo")
-    sam.login(team, "sponsor")
-    fin.login(team, "delegate")
-    vic.login(team, "viewer")
+    pam.logged_in(team, "pmo")
+    sam.logged_in(team, "sponsor")
+    fin.logged_in(team, "delegate")
+    vic.logged_in(team, "viewer")
 
     # A conditional go whose condition pam verifies through the server.
     round_id = json.loads(pam.run("gate", "review", "P1", "--json").stdout)["round_id"]

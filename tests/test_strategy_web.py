@@ -107,7 +107,7 @@ def test_maturity_page_in_chromium(served: str) -> None:  # noqa: F811
 
 def test_remote_cli_matches_local(team: Team) -> None:  # noqa: F811
     pmo = team.laptop("pam")
-    pmo.login(team, "pmo")
+    pmo.logged_in(team, "pmo")
     updated = pmo.run("project", "update", "P1", "--expected-benefit", "3000", "--reason", "business case").stdout
     assert "expected benefit 3000.00" in updated
     for args in (
