@@ -12,11 +12,13 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from phasegate.gates.vocabulary.commands import AddPerson, CreateProject
 from tests import actors
 
 PHASEGATE = str(Path(sys.executable).with_name("phasegate"))
@@ -49,6 +51,36 @@ class Cli:
     def audit_count(self) -> int:
         with sqlite3.connect(self.db) as con:
             return int(con.execute("select count(*) from audit_log").fetchone()[0])
+
+
+def ready(url: str, people: Sequence[AddPerson] = (), projects: Sequence[CreateProject] = ()) -> None:
+    """What ``db upgrade`` makes, the first PMO admin ``admin`` mapped to this OS login (as
+    ``actors.bootstrap_admin_args``), then ``people`` and ``projects``.
+
+    Setup for tests about other commands, written in this process through the functions ``db upgrade``,
+    ``person add`` and ``project create`` call (each ``phasegate`` process costs about a second of CPU to start).
+    """
+    from phasegate.flows.cli.common import os_login
+    from phasegate.flows.cli.database import db_upgrade
+    from phasegate.flows.runtime import runtime
+    from phasegate.gates.vocabulary.identity import SYSTEM_ACTOR, OrgRole
+    from phasegate.usecases import people as people_cases
+    from phasegate.usecases import services
+
+    admin = AddPerson(
+        id="admin", name="Ada Admin", email="admin@example.com", login=os_login(), roles=frozenset({OrgRole.PMO_ADMIN})
+    )
+    with pytest.MonkeyPatch.context() as patch:  # db_upgrade points PHASEGATE_DATABASE_URL at the database
+        patch.delenv("PHASEGATE_DATABASE_URL", raising=False)
+        db_upgrade(url)
+        rt = runtime()  # its unit of work appends to the audit chain with the key the commands use
+        try:
+            for person in (admin, *people):
+                people_cases.add_person(person, actor=SYSTEM_ACTOR, uow=rt.uow, now=rt.now())
+            for project in projects:
+                services.create_project(project, actor=SYSTEM_ACTOR, uow=rt.uow, now=rt.now())
+        finally:
+            rt.engine.dispose()  # the last connection closes: the SQLite file holds everything
 
 
 @pytest.fixture(scope="session")

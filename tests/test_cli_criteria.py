@@ -9,15 +9,18 @@ import json
 import os
 import sqlite3
 import subprocess
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 from openpyxl import Workbook
 
+from phasegate.gates.vocabulary.commands import AddPerson, CreateProject
+from phasegate.gates.vocabulary.identity import OrgRole
 from phasegate.models.template_yaml import shipped_templates
 from tests import actors
-from tests.test_cli import PHASEGATE, Cli
+from tests.test_cli import PHASEGATE, Cli, ready
 
 IT_PMO = next(t for _, t in shipped_templates() if t.id == "it-pmo")
 
@@ -198,24 +201,22 @@ def test_risks_milestones_and_their_criteria(cli: Cli, tmp_path: Path) -> None:
 
 def test_scorecard_from_gatekeepers(tmp_path: Path) -> None:
     cli = Cli(tmp_path / "score.db")
-    cli.run("db", "upgrade")
-    cli.run(*actors.bootstrap_admin_args())
-    for pid in ("alice", "bob", "dan"):
-        cli.run("person", "add", pid, "--name", pid, "--email", f"{pid}@example.com", "--role", "gatekeeper")
-    cli.run(
-        "project",
-        "create",
-        "NPD",
-        "--template",
-        "cooper-5",
-        "--name",
-        "New product",
-        "--sponsor",
-        "alice",
-        "--manager",
-        "bob",
-        "--budget",
-        "50000",
+    ready(
+        cli.url,
+        people=[
+            AddPerson(id=pid, name=pid, email=f"{pid}@example.com", roles=frozenset({OrgRole.GATEKEEPER}))
+            for pid in ("alice", "bob", "dan")
+        ],
+        projects=[
+            CreateProject(
+                key="NPD",
+                template_id="cooper-5",
+                name="New product",
+                sponsor_id="alice",
+                manager_id="bob",
+                budget=Decimal(50000),
+            )
+        ],
     )
     factors = [
         "strategic-fit",
@@ -281,11 +282,14 @@ def test_a_plugin_criterion_from_an_entry_point(tmp_path: Path) -> None:
         assert done.returncode == expect, done.stderr
         return done
 
-    run("db", "upgrade")
-    run(*actors.bootstrap_admin_args())
+    ready(  # setup in this process; the plug-in is on the path of the commands below
+        db,
+        people=[
+            AddPerson(id="alice", name="A", email="a@example.com"),
+            AddPerson(id="bob", name="B", email="b@example.com"),
+        ],
+    )
     run("template", "publish", str(custom))
-    run("person", "add", "alice", "--name", "A", "--email", "a@example.com")
-    run("person", "add", "bob", "--name", "B", "--email", "b@example.com")
     run(
         "project",
         "create",

@@ -49,7 +49,7 @@ from phasegate.models.db import make_engine, make_session_factory
 from phasegate.models.imports import ImportRowsError, parse_demand
 from phasegate.models.template_yaml import load_template_text, shipped_templates, template_content_hash
 from phasegate.models.uow import SqlUnitOfWork
-from phasegate.usecases import approvals, people, services
+from phasegate.usecases import approvals, services
 from phasegate.usecases.ports import UnitOfWork
 from tests import actors
 from tests.gatekeeping import add_ready_project, probe
@@ -503,54 +503,29 @@ def test_who_may_set_capacity_demand_and_priority_and_refusals_are_audited(env: 
 
 
 # the CLI ---------------------------------------------------------------------------------------------------------
-def _ready_for_the_cli(url: str) -> None:
-    """What ``db upgrade`` makes, then the PMO admin mapped to this OS login, alice (gatekeeper), bob (manager), dev1
-    and project P1 (it-pmo@1): setup, written in this process through ``db upgrade`` and the use cases the
-    ``person add`` and ``project create`` commands call; the test drives the ``resources`` commands."""
-    from phasegate.flows.cli.common import os_login
-    from phasegate.flows.cli.database import db_upgrade
-    from phasegate.flows.runtime import runtime
-
-    with pytest.MonkeyPatch.context() as patch:  # db_upgrade points PHASEGATE_DATABASE_URL at the database
-        patch.delenv("PHASEGATE_DATABASE_URL", raising=False)
-        db_upgrade(url)
-        rt = runtime()  # its unit of work appends to the audit chain with the key the commands use
-        try:
-            for pid, name, login, roles in (
-                ("admin", "Ada Admin", os_login(), {OrgRole.PMO_ADMIN}),
-                ("alice", "Alice", None, {OrgRole.GATEKEEPER}),
-                ("bob", "王芳", None, {OrgRole.MANAGER}),
-                ("dev1", "Dev", None, set()),
-            ):
-                people.add_person(
-                    AddPerson(id=pid, name=name, email=f"{pid}@example.com", login=login, roles=frozenset(roles)),
-                    actor=SYSTEM_ACTOR,
-                    uow=rt.uow,
-                    now=rt.now(),
-                )
-            services.create_project(
-                CreateProject(
-                    key="P1",
-                    template_id="it-pmo",
-                    template_version=1,
-                    name="Pilot",
-                    sponsor_id="alice",
-                    manager_id="bob",
-                    budget=Decimal(1000),
-                ),
-                actor=SYSTEM_ACTOR,
-                uow=rt.uow,
-                now=rt.now(),
-            )
-        finally:
-            rt.engine.dispose()
-
-
 def test_cli_sets_capacity_imports_demand_and_flags_over_allocation(tmp_path: Path) -> None:
-    from tests.test_cli import Cli
+    from tests.test_cli import Cli, ready
 
     cli = Cli(tmp_path / "cli.db")
-    _ready_for_the_cli(cli.url)
+    ready(
+        cli.url,
+        people=[
+            AddPerson(id="alice", name="Alice", email="alice@example.com", roles=frozenset({OrgRole.GATEKEEPER})),
+            AddPerson(id="bob", name="王芳", email="bob@example.com", roles=frozenset({OrgRole.MANAGER})),
+            AddPerson(id="dev1", name="Dev", email="dev1@example.com"),
+        ],
+        projects=[
+            CreateProject(
+                key="P1",
+                template_id="it-pmo",
+                template_version=1,
+                name="Pilot",
+                sponsor_id="alice",
+                manager_id="bob",
+                budget=Decimal(1000),
+            )
+        ],
+    )
     assert cli.json("resources", "person", "set", "dev1", "--role", "developer")["region"] == "US"
     assert "dev1 2027-02: 40.00 h" in cli.run("resources", "capacity", "set", "dev1", "--month", "2027-02",
                                                "--fte-days", "5").stdout  # fmt: skip
