@@ -29,6 +29,11 @@ class Cli:
         self.db = db
         self.url = f"sqlite:///{db}"
 
+    @classmethod
+    def of(cls, sqlite_url: str) -> Cli:
+        """The commands on the SQLite file ``sqlite_url`` names (conftest's ``sqlite_url``: a database at head)."""
+        return cls(Path(sqlite_url.removeprefix("sqlite:///")))
+
     def run(self, *args: str, expect: int = 0) -> subprocess.CompletedProcess[str]:
         done = subprocess.run([PHASEGATE, *args, "--db", self.url], capture_output=True, text=True, timeout=180)
         assert done.returncode == expect, f"{args} exited {done.returncode}\n{done.stdout}\n{done.stderr}"
@@ -54,8 +59,8 @@ class Cli:
 
 
 def ready(url: str, people: Sequence[AddPerson] = (), projects: Sequence[CreateProject] = ()) -> None:
-    """What ``db upgrade`` makes, the first PMO admin ``admin`` mapped to this OS login (as
-    ``actors.bootstrap_admin_args``), then ``people`` and ``projects``.
+    """What ``db upgrade`` makes of ``url`` (quickest on conftest's ``sqlite_url``, already at head), the first PMO
+    admin ``admin`` mapped to this OS login (as ``actors.bootstrap_admin_args``), then ``people`` and ``projects``.
 
     Setup for tests about other commands, written in this process through the functions ``db upgrade``,
     ``person add`` and ``project create`` call (each ``phasegate`` process costs about a second of CPU to start).

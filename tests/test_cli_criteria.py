@@ -199,8 +199,8 @@ def test_risks_milestones_and_their_criteria(cli: Cli, tmp_path: Path) -> None:
     assert check["schedule.milestones_done"]["passed"]
 
 
-def test_scorecard_from_gatekeepers(tmp_path: Path) -> None:
-    cli = Cli(tmp_path / "score.db")
+def test_scorecard_from_gatekeepers(sqlite_url: str) -> None:
+    cli = Cli.of(sqlite_url)
     ready(
         cli.url,
         people=[
@@ -247,7 +247,7 @@ def test_template_naming_an_unknown_criterion_fails_validation(tmp_path: Path) -
     assert f"{bad}:{line}:" in done.stderr and "unknown criterion 'doc.made_up'" in done.stderr
 
 
-def test_a_plugin_criterion_from_an_entry_point(tmp_path: Path) -> None:
+def test_a_plugin_criterion_from_an_entry_point(sqlite_url: str, tmp_path: Path) -> None:
     site = tmp_path / "site"
     (site / "acme_gates").mkdir(parents=True)
     (site / "acme_gates" / "__init__.py").write_text(
@@ -275,7 +275,7 @@ def test_a_plugin_criterion_from_an_entry_point(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     env = os.environ | {"PYTHONPATH": str(site)}
-    db = f"sqlite:///{tmp_path / 'plugin.db'}"
+    db = sqlite_url
 
     def run(*args: str, expect: int = 0) -> subprocess.CompletedProcess[str]:
         done = subprocess.run([PHASEGATE, *args, "--db", db], capture_output=True, text=True, timeout=120, env=env)

@@ -503,10 +503,10 @@ def test_who_may_set_capacity_demand_and_priority_and_refusals_are_audited(env: 
 
 
 # the CLI ---------------------------------------------------------------------------------------------------------
-def test_cli_sets_capacity_imports_demand_and_flags_over_allocation(tmp_path: Path) -> None:
+def test_cli_sets_capacity_imports_demand_and_flags_over_allocation(sqlite_url: str, tmp_path: Path) -> None:
     from tests.test_cli import Cli, ready
 
-    cli = Cli(tmp_path / "cli.db")
+    cli = Cli.of(sqlite_url)
     ready(
         cli.url,
         people=[
