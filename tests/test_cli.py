@@ -58,12 +58,19 @@ class Cli:
             return int(con.execute("select count(*) from audit_log").fetchone()[0])
 
 
-def ready(url: str, people: Sequence[AddPerson] = (), projects: Sequence[CreateProject] = ()) -> None:
+def ready(
+    url: str,
+    people: Sequence[AddPerson] = (),
+    projects: Sequence[CreateProject] = (),
+    assignments: Sequence[tuple[str, str, str]] = (),
+) -> None:
     """What ``db upgrade`` makes of ``url`` (quickest on conftest's ``sqlite_url``, already at head), the first PMO
-    admin ``admin`` mapped to this OS login (as ``actors.bootstrap_admin_args``), then ``people`` and ``projects``.
+    admin ``admin`` mapped to this OS login (as ``actors.bootstrap_admin_args``), then ``people``, ``projects`` and
+    project roles as ``(project, role, person)``.
 
     Setup for tests about other commands, written in this process through the functions ``db upgrade``,
-    ``person add`` and ``project create`` call (each ``phasegate`` process costs about a second of CPU to start).
+    ``person add``, ``project create`` and ``project assign`` call (each ``phasegate`` process costs about a second
+    of CPU to start).
     """
     from phasegate.flows.cli.common import os_login
     from phasegate.flows.cli.database import db_upgrade
@@ -84,6 +91,8 @@ def ready(url: str, people: Sequence[AddPerson] = (), projects: Sequence[CreateP
                 people_cases.add_person(person, actor=SYSTEM_ACTOR, uow=rt.uow, now=rt.now())
             for project in projects:
                 services.create_project(project, actor=SYSTEM_ACTOR, uow=rt.uow, now=rt.now())
+            for key, role, person_id in assignments:
+                services.assign_role(key, role, person_id, actor=SYSTEM_ACTOR, uow=rt.uow, now=rt.now())
         finally:
             rt.engine.dispose()  # the last connection closes: the SQLite file holds everything
 

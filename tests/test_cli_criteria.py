@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
 from decimal import Decimal
@@ -19,35 +20,36 @@ from openpyxl import Workbook
 from phasegate.gates.vocabulary.commands import AddPerson, CreateProject
 from phasegate.gates.vocabulary.identity import OrgRole
 from phasegate.models.template_yaml import shipped_templates
-from tests import actors
 from tests.test_cli import PHASEGATE, Cli, ready
 
 IT_PMO = next(t for _, t in shipped_templates() if t.id == "it-pmo")
 
 
 @pytest.fixture(scope="session")
-def _seeded(tmp_path_factory: pytest.TempPathFactory) -> Cli:
+def _seeded(tmp_path_factory: pytest.TempPathFactory, _sqlite_template: Path) -> Cli:
+    """Written once, in this process (``test_cli.ready``): setup, not what the tests of the criteria are about."""
     runner = Cli(tmp_path_factory.mktemp("criteria-seed") / "criteria.db")
-    runner.run("db", "upgrade")
-    runner.run(*actors.bootstrap_admin_args())
-    for pid, name in (("alice", "Alice"), ("bob", "Bob"), ("carol", "Carol")):
-        runner.run("person", "add", pid, "--name", name, "--email", f"{pid}@example.com", "--role", "gatekeeper")
-    runner.run(
-        "project",
-        "create",
-        "P1",
-        "--template",
-        "it-pmo",
-        "--name",
-        "Pilot",
-        "--sponsor",
-        "alice",
-        "--manager",
-        "bob",
-        "--budget",
-        "100000",
+    shutil.copy(_sqlite_template, runner.db)
+    ready(
+        runner.url,
+        people=[
+            AddPerson(id=pid, name=name, email=f"{pid}@example.com", roles=frozenset({OrgRole.GATEKEEPER}))
+            for pid, name in (("alice", "Alice"), ("bob", "Bob"), ("carol", "Carol"))
+        ],
+        projects=[
+            CreateProject(
+                key="P1",
+                template_id="it-pmo",
+                name="Pilot",
+                sponsor_id="alice",
+                manager_id="bob",
+                budget=Decimal(100000),
+            )
+        ],
+        assignments=[("P1", "pmo", "carol")],
     )
-    runner.run("project", "assign", "P1", "pmo", "carol")
+    leftovers = [p.name for p in runner.db.parent.iterdir() if p != runner.db]
+    assert not leftovers, f"no SQLite side files once ready() closed its engine: {leftovers}"  # copies are whole
     return runner
 
 
