@@ -231,6 +231,9 @@ def test_a_review_run_takes_its_requester_only_from_a_seal(portfolio: tuple[Any,
     assert system.is_completed() and system.name == "Not ready"
 
 
+# In the module's xdist group (conftest names it so for the tests using ``_upgraded``): it needs only the harness,
+# and on another worker it would start one of its own (about 20 s) for a test that takes a tenth of a second.
+@pytest.mark.xdist_group("tests/test_flows.py")
 def test_cli_flow_runs_have_no_heartbeat_and_the_chosen_api(prefect_harness: None) -> None:
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, get_current_settings, temporary_settings
 
