@@ -12,11 +12,13 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from phasegate.gates.vocabulary.commands import AddPerson, CreateProject
 from tests import actors
 
 PHASEGATE = str(Path(sys.executable).with_name("phasegate"))
@@ -26,6 +28,11 @@ class Cli:
     def __init__(self, db: Path) -> None:
         self.db = db
         self.url = f"sqlite:///{db}"
+
+    @classmethod
+    def of(cls, sqlite_url: str) -> Cli:
+        """The commands on the SQLite file ``sqlite_url`` names (conftest's ``sqlite_url``: a database at head)."""
+        return cls(Path(sqlite_url.removeprefix("sqlite:///")))
 
     def run(self, *args: str, expect: int = 0) -> subprocess.CompletedProcess[str]:
         done = subprocess.run([PHASEGATE, *args, "--db", self.url], capture_output=True, text=True, timeout=180)
@@ -49,6 +56,45 @@ class Cli:
     def audit_count(self) -> int:
         with sqlite3.connect(self.db) as con:
             return int(con.execute("select count(*) from audit_log").fetchone()[0])
+
+
+def ready(
+    url: str,
+    people: Sequence[AddPerson] = (),
+    projects: Sequence[CreateProject] = (),
+    assignments: Sequence[tuple[str, str, str]] = (),
+) -> None:
+    """What ``db upgrade`` makes of ``url`` (quickest on conftest's ``sqlite_url``, already at head), the first PMO
+    admin ``admin`` mapped to this OS login (as ``actors.bootstrap_admin_args``), then ``people``, ``projects`` and
+    project roles as ``(project, role, person)``.
+
+    Setup for tests about other commands, written in this process through the functions ``db upgrade``,
+    ``person add``, ``project create`` and ``project assign`` call (each ``phasegate`` process costs about a second
+    of CPU to start).
+    """
+    from phasegate.flows.cli.common import os_login
+    from phasegate.flows.cli.database import db_upgrade
+    from phasegate.flows.runtime import runtime
+    from phasegate.gates.vocabulary.identity import SYSTEM_ACTOR, OrgRole
+    from phasegate.usecases import people as people_cases
+    from phasegate.usecases import services
+
+    admin = AddPerson(
+        id="admin", name="Ada Admin", email="admin@example.com", login=os_login(), roles=frozenset({OrgRole.PMO_ADMIN})
+    )
+    with pytest.MonkeyPatch.context() as patch:  # db_upgrade points PHASEGATE_DATABASE_URL at the database
+        patch.delenv("PHASEGATE_DATABASE_URL", raising=False)
+        db_upgrade(url)
+        rt = runtime()  # its unit of work appends to the audit chain with the key the commands use
+        try:
+            for person in (admin, *people):
+                people_cases.add_person(person, actor=SYSTEM_ACTOR, uow=rt.uow, now=rt.now())
+            for project in projects:
+                services.create_project(project, actor=SYSTEM_ACTOR, uow=rt.uow, now=rt.now())
+            for key, role, person_id in assignments:
+                services.assign_role(key, role, person_id, actor=SYSTEM_ACTOR, uow=rt.uow, now=rt.now())
+        finally:
+            rt.engine.dispose()  # the last connection closes: the SQLite file holds everything
 
 
 @pytest.fixture(scope="session")
@@ -299,16 +345,16 @@ def test_a_gatekeeper_command_imports_its_own_group_and_not_the_portfolio_machin
         "phasegate.usecases.services",
     }
     groups = {f"phasegate.flows.cli.{spec.partition(':')[0]}" for spec in GROUPS.values()}
-    for args, own in (
-        (["gate", "check", "P1"], "gates"),
-        (["vote", NOWHERE, "--as", "alice", "--decision", "go"], "approvals"),
+    check_args, vote_args = ["gate", "check", "P1"], ["vote", NOWHERE, "--as", "alice", "--decision", "go"]
+    check = _loaded_modules(cli.url, *check_args)  # one run serves this loop and the checks below it
+    for args, own, loaded in (
+        (check_args, "gates", check),
+        (vote_args, "approvals", _loaded_modules(cli.url, *vote_args)),
     ):
-        loaded = _loaded_modules(cli.url, *args)
         assert f"phasegate.flows.cli.{own}" in loaded, args
         assert loaded & (groups - {f"phasegate.flows.cli.{own}"}) == set(), args
         assert loaded & portfolio_wide == set(), args
     # A check only reads, with Core statements: configuring the ORM's mapped classes would cost it ~0.1 s.
-    check = _loaded_modules(cli.url, "gate", "check", "P1")
     assert "orm-mappers-configured" not in check
     # Pydantic builds a model's validator on first use (defer_build): a check pays for the template and the
     # evidence it validates, not for the notices, commands and records of the other use cases it imports.

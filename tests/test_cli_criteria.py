@@ -7,44 +7,49 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 from openpyxl import Workbook
 
+from phasegate.gates.vocabulary.commands import AddPerson, CreateProject
+from phasegate.gates.vocabulary.identity import OrgRole
 from phasegate.models.template_yaml import shipped_templates
-from tests import actors
-from tests.test_cli import PHASEGATE, Cli
+from tests.test_cli import PHASEGATE, Cli, ready
 
 IT_PMO = next(t for _, t in shipped_templates() if t.id == "it-pmo")
 
 
 @pytest.fixture(scope="session")
-def _seeded(tmp_path_factory: pytest.TempPathFactory) -> Cli:
+def _seeded(tmp_path_factory: pytest.TempPathFactory, _sqlite_template: Path) -> Cli:
+    """Written once, in this process (``test_cli.ready``): setup, not what the tests of the criteria are about."""
     runner = Cli(tmp_path_factory.mktemp("criteria-seed") / "criteria.db")
-    runner.run("db", "upgrade")
-    runner.run(*actors.bootstrap_admin_args())
-    for pid, name in (("alice", "Alice"), ("bob", "Bob"), ("carol", "Carol")):
-        runner.run("person", "add", pid, "--name", name, "--email", f"{pid}@example.com", "--role", "gatekeeper")
-    runner.run(
-        "project",
-        "create",
-        "P1",
-        "--template",
-        "it-pmo",
-        "--name",
-        "Pilot",
-        "--sponsor",
-        "alice",
-        "--manager",
-        "bob",
-        "--budget",
-        "100000",
+    shutil.copy(_sqlite_template, runner.db)
+    ready(
+        runner.url,
+        people=[
+            AddPerson(id=pid, name=name, email=f"{pid}@example.com", roles=frozenset({OrgRole.GATEKEEPER}))
+            for pid, name in (("alice", "Alice"), ("bob", "Bob"), ("carol", "Carol"))
+        ],
+        projects=[
+            CreateProject(
+                key="P1",
+                template_id="it-pmo",
+                name="Pilot",
+                sponsor_id="alice",
+                manager_id="bob",
+                budget=Decimal(100000),
+            )
+        ],
+        assignments=[("P1", "pmo", "carol")],
     )
-    runner.run("project", "assign", "P1", "pmo", "carol")
+    leftovers = [p.name for p in runner.db.parent.iterdir() if p != runner.db]
+    assert not leftovers, f"no SQLite side files once ready() closed its engine: {leftovers}"  # copies are whole
     return runner
 
 
@@ -196,26 +201,24 @@ def test_risks_milestones_and_their_criteria(cli: Cli, tmp_path: Path) -> None:
     assert check["schedule.milestones_done"]["passed"]
 
 
-def test_scorecard_from_gatekeepers(tmp_path: Path) -> None:
-    cli = Cli(tmp_path / "score.db")
-    cli.run("db", "upgrade")
-    cli.run(*actors.bootstrap_admin_args())
-    for pid in ("alice", "bob", "dan"):
-        cli.run("person", "add", pid, "--name", pid, "--email", f"{pid}@example.com", "--role", "gatekeeper")
-    cli.run(
-        "project",
-        "create",
-        "NPD",
-        "--template",
-        "cooper-5",
-        "--name",
-        "New product",
-        "--sponsor",
-        "alice",
-        "--manager",
-        "bob",
-        "--budget",
-        "50000",
+def test_scorecard_from_gatekeepers(sqlite_url: str) -> None:
+    cli = Cli.of(sqlite_url)
+    ready(
+        cli.url,
+        people=[
+            AddPerson(id=pid, name=pid, email=f"{pid}@example.com", roles=frozenset({OrgRole.GATEKEEPER}))
+            for pid in ("alice", "bob", "dan")
+        ],
+        projects=[
+            CreateProject(
+                key="NPD",
+                template_id="cooper-5",
+                name="New product",
+                sponsor_id="alice",
+                manager_id="bob",
+                budget=Decimal(50000),
+            )
+        ],
     )
     factors = [
         "strategic-fit",
@@ -246,7 +249,7 @@ def test_template_naming_an_unknown_criterion_fails_validation(tmp_path: Path) -
     assert f"{bad}:{line}:" in done.stderr and "unknown criterion 'doc.made_up'" in done.stderr
 
 
-def test_a_plugin_criterion_from_an_entry_point(tmp_path: Path) -> None:
+def test_a_plugin_criterion_from_an_entry_point(sqlite_url: str, tmp_path: Path) -> None:
     site = tmp_path / "site"
     (site / "acme_gates").mkdir(parents=True)
     (site / "acme_gates" / "__init__.py").write_text(
@@ -274,18 +277,21 @@ def test_a_plugin_criterion_from_an_entry_point(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     env = os.environ | {"PYTHONPATH": str(site)}
-    db = f"sqlite:///{tmp_path / 'plugin.db'}"
+    db = sqlite_url
 
     def run(*args: str, expect: int = 0) -> subprocess.CompletedProcess[str]:
         done = subprocess.run([PHASEGATE, *args, "--db", db], capture_output=True, text=True, timeout=120, env=env)
         assert done.returncode == expect, done.stderr
         return done
 
-    run("db", "upgrade")
-    run(*actors.bootstrap_admin_args())
+    ready(  # setup in this process; the plug-in is on the path of the commands below
+        db,
+        people=[
+            AddPerson(id="alice", name="A", email="a@example.com"),
+            AddPerson(id="bob", name="B", email="b@example.com"),
+        ],
+    )
     run("template", "publish", str(custom))
-    run("person", "add", "alice", "--name", "A", "--email", "a@example.com")
-    run("person", "add", "bob", "--name", "B", "--email", "b@example.com")
     run(
         "project",
         "create",

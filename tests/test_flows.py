@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -27,14 +28,33 @@ from tests.receivers import HttpReceiver
 pytestmark = pytest.mark.flow
 
 
-@pytest.fixture
-def portfolio(sqlite_url: str, prefect_harness: None, tmp_path: Path) -> Iterator[tuple[Any, HttpReceiver]]:
+@pytest.fixture(scope="module")
+def _upgraded(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A database ``db upgrade`` made (schema and shipped templates), made once for the module.
+
+    Module-scoped, so the module's tests share one worker under xdist, and with it that worker's Prefect test
+    harness (``prefect_harness`` takes about 20 s to start on each worker that asks for it).
+    """
     from phasegate.flows.cli.database import db_upgrade
+    from phasegate.flows.runtime import runtime
+
+    path = tmp_path_factory.mktemp("flows-upgraded") / "upgraded.db"
+    with pytest.MonkeyPatch.context() as patch:  # db_upgrade points PHASEGATE_DATABASE_URL at the database
+        patch.delenv("PHASEGATE_DATABASE_URL", raising=False)
+        db_upgrade(f"sqlite:///{path}")
+        runtime().engine.dispose()  # the last connection closes: SQLite checkpoints, the one file is the database
+    leftovers = [p.name for p in path.parent.iterdir() if p != path]
+    assert not leftovers, f"the upgraded database left side files: {leftovers}"
+    return path
+
+
+@pytest.fixture
+def portfolio(_upgraded: Path, prefect_harness: None, tmp_path: Path) -> Iterator[tuple[Any, HttpReceiver]]:
     from phasegate.flows.runtime import runtime, utc_now
 
     previous = os.environ.get("PHASEGATE_DATABASE_URL")
-    db_upgrade(sqlite_url)
-    rt = runtime(sqlite_url)
+    shutil.copy(_upgraded, tmp_path / "phasegate.db")
+    rt = runtime(f"sqlite:///{tmp_path / 'phasegate.db'}")
     with HttpReceiver() as receiver:
         for pid, locale in (("alice", "en"), ("bob", "zh-CN")):
             services.add_person(
@@ -211,6 +231,9 @@ def test_a_review_run_takes_its_requester_only_from_a_seal(portfolio: tuple[Any,
     assert system.is_completed() and system.name == "Not ready"
 
 
+# In the module's xdist group (conftest names it so for the tests using ``_upgraded``): it needs only the harness,
+# and on another worker it would start one of its own (about 20 s) for a test that takes a tenth of a second.
+@pytest.mark.xdist_group("tests/test_flows.py")
 def test_cli_flow_runs_have_no_heartbeat_and_the_chosen_api(prefect_harness: None) -> None:
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, get_current_settings, temporary_settings
 

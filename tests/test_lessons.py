@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -15,7 +16,7 @@ import pytest
 from sqlalchemy import select
 
 from phasegate.gates.relevance import ReviewContext, jaccard, most_relevant, score, trigrams
-from phasegate.gates.vocabulary.commands import AddPerson, CastVote, RequestReview
+from phasegate.gates.vocabulary.commands import AddPerson, CastVote, CreateProject, RequestReview
 from phasegate.gates.vocabulary.enums import Decision, LessonCategory, LessonUseKind
 from phasegate.gates.vocabulary.errors import ConflictError, InputError, PermissionDeniedError
 from phasegate.gates.vocabulary.identity import SYSTEM_ACTOR, OrgRole
@@ -327,18 +328,28 @@ def test_who_may_file_and_edit_and_what_is_refused(env: Env) -> None:
 
 
 # the CLI ---------------------------------------------------------------------------------------------------------
-def test_cli_adds_searches_shows_and_refuses_bad_input_with_exit_2(tmp_path: Path) -> None:
-    from tests.test_cli import Cli
+def test_cli_adds_searches_shows_and_refuses_bad_input_with_exit_2(sqlite_url: str) -> None:
+    from tests.test_cli import Cli, ready
 
-    cli = Cli(tmp_path / "cli.db")
-    cli.run("db", "upgrade")
-    cli.run(*actors.bootstrap_admin_args())
-    cli.run("person", "add", "alice", "--name", "Alice", "--email", "alice@example.com", "--role", "gatekeeper")
-    cli.run("person", "add", "bob", "--name", "王芳", "--email", "bob@example.com", "--role", "manager")
-    cli.run(
-        "project", "create", "P1", "--template", "it-pmo@1", "--name", "Pilot", "--sponsor", "alice",
-        "--manager", "bob", "--budget", "1000",
-    )  # fmt: skip
+    cli = Cli.of(sqlite_url)
+    ready(
+        cli.url,
+        people=[
+            AddPerson(id="alice", name="Alice", email="alice@example.com", roles=frozenset({OrgRole.GATEKEEPER})),
+            AddPerson(id="bob", name="王芳", email="bob@example.com", roles=frozenset({OrgRole.MANAGER})),
+        ],
+        projects=[
+            CreateProject(
+                key="P1",
+                template_id="it-pmo",
+                template_version=1,
+                name="Pilot",
+                sponsor_id="alice",
+                manager_id="bob",
+                budget=Decimal(1000),
+            )
+        ],
+    )
     added = cli.json(
         "lesson", "add", "P1", "--what", "供应商交付延迟", "--avoid", "single vendor", "--category", "procurement",
         "--tags", "vendor, 供应商", "--gate", "ready-for-planning",

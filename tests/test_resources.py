@@ -503,19 +503,29 @@ def test_who_may_set_capacity_demand_and_priority_and_refusals_are_audited(env: 
 
 
 # the CLI ---------------------------------------------------------------------------------------------------------
-def test_cli_sets_capacity_imports_demand_and_flags_over_allocation(tmp_path: Path) -> None:
-    from tests.test_cli import Cli
+def test_cli_sets_capacity_imports_demand_and_flags_over_allocation(sqlite_url: str, tmp_path: Path) -> None:
+    from tests.test_cli import Cli, ready
 
-    cli = Cli(tmp_path / "cli.db")
-    cli.run("db", "upgrade")
-    cli.run(*actors.bootstrap_admin_args())
-    cli.run("person", "add", "alice", "--name", "Alice", "--email", "alice@example.com", "--role", "gatekeeper")
-    cli.run("person", "add", "bob", "--name", "王芳", "--email", "bob@example.com", "--role", "manager")
-    cli.run("person", "add", "dev1", "--name", "Dev", "--email", "dev1@example.com")
-    cli.run(
-        "project", "create", "P1", "--template", "it-pmo@1", "--name", "Pilot", "--sponsor", "alice",
-        "--manager", "bob", "--budget", "1000",
-    )  # fmt: skip
+    cli = Cli.of(sqlite_url)
+    ready(
+        cli.url,
+        people=[
+            AddPerson(id="alice", name="Alice", email="alice@example.com", roles=frozenset({OrgRole.GATEKEEPER})),
+            AddPerson(id="bob", name="王芳", email="bob@example.com", roles=frozenset({OrgRole.MANAGER})),
+            AddPerson(id="dev1", name="Dev", email="dev1@example.com"),
+        ],
+        projects=[
+            CreateProject(
+                key="P1",
+                template_id="it-pmo",
+                template_version=1,
+                name="Pilot",
+                sponsor_id="alice",
+                manager_id="bob",
+                budget=Decimal(1000),
+            )
+        ],
+    )
     assert cli.json("resources", "person", "set", "dev1", "--role", "developer")["region"] == "US"
     assert "dev1 2027-02: 40.00 h" in cli.run("resources", "capacity", "set", "dev1", "--month", "2027-02",
                                                "--fte-days", "5").stdout  # fmt: skip
@@ -555,7 +565,16 @@ def test_cli_sets_capacity_imports_demand_and_flags_over_allocation(tmp_path: Pa
 
 # through a team server -----------------------------------------------------------------------------------------
 def test_remote_demand_import_allocation_and_queue_read_as_locally(team: Team, tmp_path: Path) -> None:  # noqa: F811
-    team.local("resources", "person", "set", "fin", "--role", "analyst", "--fte", "0.5")
+    engine = make_engine(team.db_url)  # setup, through the use case `resources person set` calls, in this process
+    try:
+        services.set_resource_profile(
+            ResourceProfile(person_id="fin", role="analyst", fte=Decimal("0.5")),
+            actor=SYSTEM_ACTOR,
+            uow=lambda: SqlUnitOfWork(make_session_factory(engine)),
+            now=datetime.now(UTC),
+        )
+    finally:
+        engine.dispose()
     pam, ann = team.laptop("pam"), team.laptop("ann")
     pam.login(team, "pmo")
     ann.login(team, "outsider")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import stat
 import subprocess
@@ -68,10 +69,11 @@ def mode(path: Path) -> int:
 # --- no default key --------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def keyless(tmp_path: Path) -> dict[str, str]:
-    """A database at head with two people, and an environment with no key at all."""
-    env = keyless_env(tmp_path / "home", PHASEGATE_DATABASE_URL=f"sqlite:///{tmp_path / 'keyless.db'}")
+@pytest.fixture(scope="module")
+def _keyless_setup(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A database at head with two people and project P1, made once by ``phasegate`` with no key at all."""
+    made = tmp_path_factory.mktemp("keyless")
+    env = keyless_env(made / "home", PHASEGATE_DATABASE_URL=f"sqlite:///{made / 'keyless.db'}")
     run(env, "db", "upgrade", expect=0)
     run(env, *bootstrap_admin_args(), expect=0)  # the OS login the tests run as, so `--as` acts for the others
     run(env, "person", "add", "alice", "--name", "Alice", "--email", "alice@example.com", expect=0)
@@ -82,7 +84,15 @@ def keyless(tmp_path: Path) -> dict[str, str]:
         *("--sponsor", "alice", "--manager", "bob", "--budget", "1000"),
         expect=0,
     )
-    return env
+    return made
+
+
+@pytest.fixture
+def keyless(_keyless_setup: Path, tmp_path: Path) -> dict[str, str]:
+    """A database at head with two people, and an environment with no key at all: a copy of ``_keyless_setup``'s
+    database for each test (every process has exited, so the one SQLite file is the whole database), a new home."""
+    shutil.copy(_keyless_setup / "keyless.db", tmp_path / "keyless.db")  # with its mode: phasegate keeps it 0600
+    return keyless_env(tmp_path / "home", PHASEGATE_DATABASE_URL=f"sqlite:///{tmp_path / 'keyless.db'}")
 
 
 LINK_COMMANDS = (

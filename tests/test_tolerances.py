@@ -289,27 +289,21 @@ def _cli(url: str, *args: str, expect: int = 0) -> subprocess.CompletedProcess[s
     return done
 
 
-def test_the_cli_sets_and_lists_and_refuses_bad_input_with_exit_2(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'cli.db'}"
-    _cli(url, "db", "upgrade")
-    _cli(url, *actors.bootstrap_admin_args())
-    for pid, role in (("sam", "gatekeeper"), ("mgr", "manager")):
-        _cli(url, "person", "add", pid, "--name", pid.title(), "--email", f"{pid}@example.com", "--role", role)
-    _cli(
+def test_the_cli_sets_and_lists_and_refuses_bad_input_with_exit_2(sqlite_url: str) -> None:
+    from tests.test_cli import ready
+
+    url = sqlite_url
+    ready(
         url,
-        "project",
-        "create",
-        "P1",
-        "--template",
-        "it-pmo",
-        "--name",
-        "P",
-        "--sponsor",
-        "sam",
-        "--manager",
-        "mgr",
-        "--budget",
-        "1000",
+        people=[
+            AddPerson(id="sam", name="Sam", email="sam@example.com", roles=frozenset({OrgRole.GATEKEEPER})),
+            AddPerson(id="mgr", name="Mgr", email="mgr@example.com", roles=frozenset({OrgRole.MANAGER})),
+        ],
+        projects=[
+            CreateProject(
+                key="P1", template_id="it-pmo", name="P", sponsor_id="sam", manager_id="mgr", budget=Decimal(1000)
+            )
+        ],
     )
     set_ = _cli(
         url,
@@ -331,7 +325,7 @@ def test_the_cli_sets_and_lists_and_refuses_bad_input_with_exit_2(tmp_path: Path
     assert listed["project_key"] == "P1" and listed["stage_id"] == "initiating"
     cost = next(e for e in listed["tolerances"] if (e["scope"], e["dimension"]) == ("*", "cost"))
     assert (cost["source"], cost["percent"], cost["amount"], cost["reason"]) == ("set", "12", "20000", "board minute 7")
-    with sqlite3.connect(tmp_path / "cli.db") as con:
+    with sqlite3.connect(url.removeprefix("sqlite:///")) as con:
         assert con.execute("select count(*) from tolerances").fetchone()[0] == 1
     text = _cli(url, "tolerance", "list", "P1").stdout
     assert "none (explicitly no tolerance)" in text and "stage executing" in text
