@@ -19,9 +19,11 @@ import base64
 import json
 import logging
 import os
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,6 +44,9 @@ logger = logging.getLogger(__name__)
 # process, often with a temporary server of its own). A team's server may be gone: a vote gives up sooner.
 _LOCAL_API_TIMEOUT_SECONDS = 30.0
 _TEAM_API_TIMEOUT_SECONDS = 10.0
+_BUSY_CODES = frozenset({429, 502, 503})
+_FIRST_BUSY_PAUSE_SECONDS = 0.1
+_MOST_BUSY_PAUSE_SECONDS = 2.0
 
 
 class PrefectApiError(Exception):
@@ -182,8 +187,6 @@ def served_review(project_key: str, *, requested_by: str, meeting_at: str | None
 
 def _await_end(api: str, flow_run_id: str, *, seconds: float, timeout: float) -> dict[str, Any]:
     """Poll a flow run until it ends or ``seconds`` pass; its last state (type, name, message)."""
-    import time
-
     deadline = time.monotonic() + seconds
     while True:
         try:
@@ -206,16 +209,47 @@ def create_flow_run(
     flow_name, deployment_name = deployment.split("/", 1)
     path = f"/deployments/name/{urllib.parse.quote(flow_name)}/{urllib.parse.quote(deployment_name)}"
     found = _request(api, "GET", path, timeout=timeout)
-    return _request(
-        api,
-        "POST",
-        f"/deployments/{found['id']}/create_flow_run",
-        {"name": name, "parameters": parameters, "tags": ["phasegate"]},
-        timeout=timeout,
-    )
+    # The key makes a retried POST (a busy server may have created the run before it failed to answer) return the
+    # run it made instead of a second one; a new call is a new key, so a later reconciliation still gets its run.
+    body = {"name": name, "parameters": parameters, "tags": ["phasegate"], "idempotency_key": str(uuid.uuid4())}
+    return _request(api, "POST", f"/deployments/{found['id']}/create_flow_run", body, timeout=timeout)
 
 
 def _request(api: str, method: str, path: str, body: dict[str, Any] | None = None, *, timeout: float) -> dict[str, Any]:
+    """One request, asked again while the server says it is busy (HTTP 429, 502, 503: what Prefect's own client
+    retries; a Prefect server on SQLite answers 503 while its database is locked by another writer), with a
+    doubling pause or the server's ``Retry-After``, until ``timeout`` seconds have passed since the first try."""
+    deadline = time.monotonic() + timeout
+    pause = _FIRST_BUSY_PAUSE_SECONDS
+    while True:
+        try:
+            return _send(api, method, path, body, timeout=timeout)
+        except _BusyError as busy:
+            wait = busy.retry_after if busy.retry_after is not None else pause
+            if time.monotonic() + wait >= deadline:
+                raise PrefectApiError(f"{method} {api}{path}: HTTP {busy.code}") from None
+            time.sleep(wait)
+            pause = min(pause * 2, _MOST_BUSY_PAUSE_SECONDS)
+
+
+class _BusyError(Exception):
+    """The server answered that it is busy: worth asking again."""
+
+    def __init__(self, code: int, retry_after: float | None) -> None:
+        super().__init__(code)
+        self.code = code
+        self.retry_after = retry_after
+
+
+def _retry_after(value: str | None) -> float | None:
+    """``Retry-After`` in seconds (its HTTP-date form is not used by Prefect and is ignored)."""
+    try:
+        return max(0.0, float(value)) if value else None
+    except ValueError:
+        return None
+
+
+def _send(api: str, method: str, path: str, body: dict[str, Any] | None, *, timeout: float) -> dict[str, Any]:
     data = None if body is None else json.dumps(body).encode("utf-8")
     request = urllib.request.Request(f"{api}{path}", data=data, method=method, headers=_headers())
     try:
@@ -223,6 +257,8 @@ def _request(api: str, method: str, path: str, body: dict[str, Any] | None = Non
             answer: dict[str, Any] = json.loads(response.read())
             return answer
     except urllib.error.HTTPError as err:
+        if err.code in _BUSY_CODES:
+            raise _BusyError(err.code, _retry_after(err.headers.get("Retry-After"))) from None
         raise PrefectApiError(f"{method} {api}{path}: HTTP {err.code}", missing=err.code == 404) from None
     except TimeoutError:
         raise PrefectApiError(f"{method} {api}{path}: no answer within {timeout:g} s") from None
