@@ -42,6 +42,15 @@ _CENT = Decimal("0.01")
 _REPORT = "report_"  # EVIDENCE_FIGURES's prefix for the status report's columns
 
 
+def _cents(amount: Decimal | int | None) -> Decimal:
+    """A ledger sum as money: 0 for no rows, to the cent."""
+    return Decimal(amount or 0).quantize(_CENT)
+
+
+def _baseline(row: Row[Any]) -> BaselineRecord:
+    return BaselineRecord(bac=row.bac, contingency=row.contingency, contingency_used=row.contingency_used)
+
+
 def _evm_report(row: Row[Any]) -> EvmReportRecord:
     return EvmReportRecord(
         project_key=row.project_key,
@@ -129,7 +138,7 @@ class SqlEvidence:
 
     def total_actual_cost(self, key: str) -> Decimal:
         total = self.session.execute(q.ACTUAL_COST, {"key": key}).scalar()
-        return Decimal(total or 0).quantize(Decimal("0.01"))
+        return _cents(total)
 
     def add_cost(self, key: str, amount: Decimal, *, note: str, stage_id: str, now: datetime) -> UUID:
         entry_id = uuid4()
@@ -141,9 +150,7 @@ class SqlEvidence:
 
     def get_baseline(self, key: str) -> BaselineRecord | None:
         row = _BASELINE.first(self.session, {"key": key})
-        if row is None:
-            return None
-        return BaselineRecord(bac=row.bac, contingency=row.contingency, contingency_used=row.contingency_used)
+        return None if row is None else _baseline(row)
 
     def set_baseline(self, key: str, baseline: BaselineRecord, *, now: datetime) -> None:
         row = self.session.get(t.Baseline, key)
@@ -199,27 +206,24 @@ class SqlEvidence:
     def spend(self, key: str, stage_id: str) -> tuple[Decimal, Decimal]:
         """Actual cost recorded on the project in all, and in one stage: one pass over its ledger."""
         total, stage = _SPEND.rows(self.session, {"key": key, "stage_id": stage_id})[0]
-        return Decimal(total or 0).quantize(Decimal("0.01")), Decimal(stage or 0).quantize(Decimal("0.01"))
+        return _cents(total), _cents(stage)
 
     def figures(self, key: str, stage_id: str, as_of: date) -> EvidenceFigures:
         """``get_baseline``, ``latest_evm_report``, ``spend`` and ``stage_budget`` in one statement (a review's)."""
         row = _EVIDENCE_FIGURES.first(self.session, {"key": key, "stage_id": stage_id, "as_of": as_of})
         if row is None:  # no such project: nothing of it is stored
             return EvidenceFigures(
-                baseline=None, report=None, spent=Decimal("0.00"), stage_spent=Decimal("0.00"), stage_budget=None
+                baseline=None, report=None, spent=_cents(0), stage_spent=_cents(0), stage_budget=None
             )
         values = row._asdict()
         report = None
         if values[f"{_REPORT}as_of"] is not None:
             report = EvmReportRecord(**{name: values[_REPORT + name] for name in EvmReportRecord.model_fields})
-        baseline = None
-        if row.bac is not None:  # bac is not nullable: a baseline row is there
-            baseline = BaselineRecord(bac=row.bac, contingency=row.contingency, contingency_used=row.contingency_used)
         return EvidenceFigures(
-            baseline=baseline,
+            baseline=None if row.bac is None else _baseline(row),  # bac is not nullable: null means no baseline row
             report=report,
-            spent=Decimal(row.spent or 0).quantize(_CENT),
-            stage_spent=Decimal(row.stage_spent or 0).quantize(_CENT),
+            spent=_cents(row.spent),
+            stage_spent=_cents(row.stage_spent),
             stage_budget=row.stage_budget,
         )
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Row, select, update
@@ -24,15 +25,13 @@ from phasegate.models import tables as t
 from phasegate.models.prepared import Prepared
 
 _PERSON = Prepared(q.PERSON)  # every use case reads its actor: on the driver (models.prepared)
-_PEOPLE_BY_COUNT: dict[int, Prepared] = {}  # a review's role holders, a decision's recipients: one per count
 _MOST_PREPARED = 16  # more ids at once (a portfolio's people) go through the session's expanding IN
 
 
+@cache
 def _people_by_ids(count: int) -> Prepared:
-    found = _PEOPLE_BY_COUNT.get(count)
-    if found is None:
-        found = _PEOPLE_BY_COUNT[count] = Prepared(q.people_by_ids(count))
-    return found
+    """A review's role holders, a decision's recipients: one prepared statement per count of ids."""
+    return Prepared(q.people_by_ids(count))
 
 
 class SqlPeople:
