@@ -167,14 +167,19 @@ def empty_sqlite_url(tmp_path: Path) -> str:
     return sqlite_file_url(tmp_path / "empty.db")
 
 
+def whole_sqlite_file(path: Path) -> Path:
+    """``path``, checked to be the whole database (alone in its folder), so a copy of it is one too: whoever wrote
+    it disposed of its engine, SQLite checkpointed and removed the WAL."""
+    leftovers = [p.name for p in path.parent.iterdir() if p != path]
+    assert not leftovers, f"{path.name} left SQLite side files: {leftovers}"
+    return path
+
+
 @pytest.fixture(scope="session")
 def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("sqlite-template") / "template.db"
     schema.upgrade(sqlite_file_url(path))
-    # The migration's engine is disposed, so SQLite has checkpointed and removed the WAL: one file is the DB.
-    leftovers = [p.name for p in path.parent.iterdir() if p != path]
-    assert not leftovers, f"SQLite template left side files: {leftovers}"
-    return path
+    return whole_sqlite_file(path)
 
 
 @pytest.fixture

@@ -13,12 +13,14 @@ import sqlite3
 import subprocess
 import sys
 from collections.abc import Sequence
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from phasegate.gates.vocabulary.commands import AddPerson, CreateProject
+from phasegate.gates.vocabulary.identity import OrgRole
 from tests import actors
 
 PHASEGATE = str(Path(sys.executable).with_name("phasegate"))
@@ -58,6 +60,23 @@ class Cli:
             return int(con.execute("select count(*) from audit_log").fetchone()[0])
 
 
+PILOT_PEOPLE = (
+    AddPerson(id="alice", name="Alice", email="alice@example.com", roles=frozenset({OrgRole.GATEKEEPER})),
+    AddPerson(id="bob", name="王芳", email="bob@example.com", roles=frozenset({OrgRole.MANAGER})),
+)
+"""The sponsor and the (Chinese-named) manager of ``PILOT``."""
+PILOT = CreateProject(
+    key="P1",
+    template_id="it-pmo",
+    template_version=1,
+    name="Pilot",
+    sponsor_id="alice",
+    manager_id="bob",
+    budget=Decimal(1000),
+)
+"""Project P1 on it-pmo@1 with a budget of 1,000, for CLI tests whose subject comes after it exists."""
+
+
 def ready(
     url: str,
     people: Sequence[AddPerson] = (),
@@ -75,7 +94,7 @@ def ready(
     from phasegate.flows.cli.common import os_login
     from phasegate.flows.cli.database import db_upgrade
     from phasegate.flows.runtime import runtime
-    from phasegate.gates.vocabulary.identity import SYSTEM_ACTOR, OrgRole
+    from phasegate.gates.vocabulary.identity import SYSTEM_ACTOR
     from phasegate.usecases import people as people_cases
     from phasegate.usecases import services
 

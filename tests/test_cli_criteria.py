@@ -20,6 +20,7 @@ from openpyxl import Workbook
 from phasegate.gates.vocabulary.commands import AddPerson, CreateProject
 from phasegate.gates.vocabulary.identity import OrgRole
 from phasegate.models.template_yaml import shipped_templates
+from tests.conftest import whole_sqlite_file
 from tests.test_cli import PHASEGATE, Cli, ready
 
 IT_PMO = next(t for _, t in shipped_templates() if t.id == "it-pmo")
@@ -48,8 +49,7 @@ def _seeded(tmp_path_factory: pytest.TempPathFactory, _sqlite_template: Path) ->
         ],
         assignments=[("P1", "pmo", "carol")],
     )
-    leftovers = [p.name for p in runner.db.parent.iterdir() if p != runner.db]
-    assert not leftovers, f"no SQLite side files once ready() closed its engine: {leftovers}"  # copies are whole
+    whole_sqlite_file(runner.db)  # ready() closed its engine: each test's copy is the whole database
     return runner
 
 

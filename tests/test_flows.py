@@ -23,6 +23,7 @@ from phasegate.gates.vocabulary.identity import SYSTEM_ACTOR
 from phasegate.models import tables as t
 from phasegate.usecases import services
 from tests import actors
+from tests.conftest import whole_sqlite_file
 from tests.receivers import HttpReceiver
 
 pytestmark = pytest.mark.flow
@@ -43,9 +44,7 @@ def _upgraded(tmp_path_factory: pytest.TempPathFactory) -> Path:
         patch.delenv("PHASEGATE_DATABASE_URL", raising=False)
         db_upgrade(f"sqlite:///{path}")
         runtime().engine.dispose()  # the last connection closes: SQLite checkpoints, the one file is the database
-    leftovers = [p.name for p in path.parent.iterdir() if p != path]
-    assert not leftovers, f"the upgraded database left side files: {leftovers}"
-    return path
+    return whole_sqlite_file(path)
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -329,26 +328,13 @@ def test_who_may_file_and_edit_and_what_is_refused(env: Env) -> None:
 
 # the CLI ---------------------------------------------------------------------------------------------------------
 def test_cli_adds_searches_shows_and_refuses_bad_input_with_exit_2(sqlite_url: str) -> None:
-    from tests.test_cli import Cli, ready
+    from tests.test_cli import PILOT, PILOT_PEOPLE, Cli, ready
 
     cli = Cli.of(sqlite_url)
     ready(
         cli.url,
-        people=[
-            AddPerson(id="alice", name="Alice", email="alice@example.com", roles=frozenset({OrgRole.GATEKEEPER})),
-            AddPerson(id="bob", name="王芳", email="bob@example.com", roles=frozenset({OrgRole.MANAGER})),
-        ],
-        projects=[
-            CreateProject(
-                key="P1",
-                template_id="it-pmo",
-                template_version=1,
-                name="Pilot",
-                sponsor_id="alice",
-                manager_id="bob",
-                budget=Decimal(1000),
-            )
-        ],
+        people=PILOT_PEOPLE,
+        projects=[PILOT],
     )
     added = cli.json(
         "lesson", "add", "P1", "--what", "供应商交付延迟", "--avoid", "single vendor", "--category", "procurement",
@@ -437,7 +423,6 @@ def test_lessons_page_searches_in_both_languages_for_signed_in_people(sqlite_url
         now=e.clock(),
         actor=SYSTEM_ACTOR,
     )
-    from phasegate.gates.vocabulary.commands import CreateProject
 
     services.create_project(
         CreateProject(key="W1", template_id="it-pmo", name="W", sponsor_id="sam", manager_id="mgr", budget=1),

@@ -230,15 +230,9 @@ class Laptop:
 
     def store(self, login: credentials.Login) -> None:
         """Saves ``login`` in the laptop's config folder with the code ``phasegate login`` saves it with."""
-        before = os.environ.get("XDG_CONFIG_HOME")
-        os.environ["XDG_CONFIG_HOME"] = str(self.config)  # where `credentials` puts the file
-        try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("XDG_CONFIG_HOME", str(self.config))  # where `credentials` puts the file
             credentials.save(login)
-        finally:
-            if before is None:
-                del os.environ["XDG_CONFIG_HOME"]
-            else:
-                os.environ["XDG_CONFIG_HOME"] = before
 
 
 def _prepare(db_url: str, folder: Path) -> dict[str, str]:

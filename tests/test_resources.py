@@ -504,27 +504,13 @@ def test_who_may_set_capacity_demand_and_priority_and_refusals_are_audited(env: 
 
 # the CLI ---------------------------------------------------------------------------------------------------------
 def test_cli_sets_capacity_imports_demand_and_flags_over_allocation(sqlite_url: str, tmp_path: Path) -> None:
-    from tests.test_cli import Cli, ready
+    from tests.test_cli import PILOT, PILOT_PEOPLE, Cli, ready
 
     cli = Cli.of(sqlite_url)
     ready(
         cli.url,
-        people=[
-            AddPerson(id="alice", name="Alice", email="alice@example.com", roles=frozenset({OrgRole.GATEKEEPER})),
-            AddPerson(id="bob", name="王芳", email="bob@example.com", roles=frozenset({OrgRole.MANAGER})),
-            AddPerson(id="dev1", name="Dev", email="dev1@example.com"),
-        ],
-        projects=[
-            CreateProject(
-                key="P1",
-                template_id="it-pmo",
-                template_version=1,
-                name="Pilot",
-                sponsor_id="alice",
-                manager_id="bob",
-                budget=Decimal(1000),
-            )
-        ],
+        people=[*PILOT_PEOPLE, AddPerson(id="dev1", name="Dev", email="dev1@example.com")],
+        projects=[PILOT],
     )
     assert cli.json("resources", "person", "set", "dev1", "--role", "developer")["region"] == "US"
     assert "dev1 2027-02: 40.00 h" in cli.run("resources", "capacity", "set", "dev1", "--month", "2027-02",
