@@ -4,7 +4,7 @@ Nothing here commits on its own: ``commit()`` is called once by a service, and l
 without it rolls back. Row locks (``FOR UPDATE``) matter on PostgreSQL; SQLite transactions already hold
 the write lock from their ``BEGIN IMMEDIATE``.
 
-The repositories (``models.repositories``, one module per aggregate) are built on entering the block and
+The repositories (``models.repositories``, one module per aggregate) are built when first used in the block and
 share its session, so everything a use case does through ``tx.projects``, ``tx.reviews`` and the rest is one
 transaction. What is not any aggregate's stays here: the audit journal, the outbox and the steps taken.
 """
@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, Self
 from uuid import uuid4
 
@@ -22,27 +23,31 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from phasegate.gates.vocabulary.snapshots import OutboxRequest
+from phasegate.models import catalog as c
 from phasegate.models import statements as q
-from phasegate.models import tables as t
 from phasegate.models.audit_store import AuditDraft, lock_audit_head, write_audit_entries
 from phasegate.models.db import pipelined
 from phasegate.models.prepared import Prepared
-from phasegate.models.repositories.conditions import SqlConditions
-from phasegate.models.repositories.delegations import SqlDelegations
-from phasegate.models.repositories.evidence import SqlEvidence
-from phasegate.models.repositories.lessons import SqlLessons
-from phasegate.models.repositories.people import SqlPeople
-from phasegate.models.repositories.projects import SqlProjects
-from phasegate.models.repositories.resources import SqlResources
-from phasegate.models.repositories.reviews import SqlReviews
-from phasegate.models.repositories.templates import SqlTemplates
 
 if TYPE_CHECKING:
+    from phasegate.models.repositories.conditions import SqlConditions
+    from phasegate.models.repositories.delegations import SqlDelegations
+    from phasegate.models.repositories.evidence import SqlEvidence
+    from phasegate.models.repositories.lessons import SqlLessons
     from phasegate.models.repositories.monitoring import SqlMonitoring
+    from phasegate.models.repositories.people import SqlPeople
+    from phasegate.models.repositories.projects import SqlProjects
     from phasegate.models.repositories.reports import SqlReports
+    from phasegate.models.repositories.resources import SqlResources
+    from phasegate.models.repositories.reviews import SqlReviews
     from phasegate.models.repositories.strategy import SqlStrategy
+    from phasegate.models.repositories.templates import SqlTemplates
     from phasegate.models.repositories.tolerances import SqlTolerances
 
+_REPOSITORIES = (
+    "people", "templates", "projects", "evidence", "reviews", "delegations", "conditions", "lessons", "resources",
+    "tolerances", "monitoring", "reports", "strategy",
+)  # fmt: skip
 _INSERT_OUTBOX = Prepared(q.INSERT_OUTBOX)  # every commit that notifies: on the driver (models.prepared)
 
 OrgRoute = Callable[[Sequence[str]], list[str]]
@@ -70,39 +75,86 @@ class SqlUnitOfWork:
     def __enter__(self) -> Self:
         self.session = session = self._factory()
         session.begin()
-        self.people = SqlPeople(session)
-        self.templates = SqlTemplates(session)
-        self.projects = SqlProjects(session)
-        self.evidence = SqlEvidence(session)
-        self.reviews = SqlReviews(session)
-        self.delegations = SqlDelegations(session)
-        self.conditions = SqlConditions(session)
-        self.lessons = SqlLessons(session)
-        self.resources = SqlResources(session)
+        for name in _REPOSITORIES:  # a unit entered again starts with fresh repositories (their caches are its own)
+            self.__dict__.pop(name, None)
         return self
 
-    # The portfolio-wide repositories, made when a use case asks: their modules (and the domain behind them: the
-    # report, tolerances, prioritisation) are imports every CLI command would otherwise pay for (they hold only
-    # the session, so one per use is as good as one per transaction).
-    @property
+    # The repositories, each made when a use case first asks in this transaction, from a module imported then: a
+    # command imports only what it uses (``gate check`` reads projects, templates and evidence, and so never
+    # imports the ORM classes the writers load). Each holds the unit's session, so all are one transaction.
+    @cached_property
+    def people(self) -> SqlPeople:
+        from phasegate.models.repositories.people import SqlPeople
+
+        return SqlPeople(self.session)
+
+    @cached_property
+    def templates(self) -> SqlTemplates:
+        from phasegate.models.repositories.templates import SqlTemplates
+
+        return SqlTemplates(self.session)
+
+    @cached_property
+    def projects(self) -> SqlProjects:
+        from phasegate.models.repositories.projects import SqlProjects
+
+        return SqlProjects(self.session)
+
+    @cached_property
+    def evidence(self) -> SqlEvidence:
+        from phasegate.models.repositories.evidence import SqlEvidence
+
+        return SqlEvidence(self.session)
+
+    @cached_property
+    def reviews(self) -> SqlReviews:
+        from phasegate.models.repositories.reviews import SqlReviews
+
+        return SqlReviews(self.session)
+
+    @cached_property
+    def delegations(self) -> SqlDelegations:
+        from phasegate.models.repositories.delegations import SqlDelegations
+
+        return SqlDelegations(self.session)
+
+    @cached_property
+    def conditions(self) -> SqlConditions:
+        from phasegate.models.repositories.conditions import SqlConditions
+
+        return SqlConditions(self.session)
+
+    @cached_property
+    def lessons(self) -> SqlLessons:
+        from phasegate.models.repositories.lessons import SqlLessons
+
+        return SqlLessons(self.session)
+
+    @cached_property
+    def resources(self) -> SqlResources:
+        from phasegate.models.repositories.resources import SqlResources
+
+        return SqlResources(self.session)
+
+    @cached_property
     def tolerances(self) -> SqlTolerances:
         from phasegate.models.repositories.tolerances import SqlTolerances
 
         return SqlTolerances(self.session)
 
-    @property
+    @cached_property
     def monitoring(self) -> SqlMonitoring:
         from phasegate.models.repositories.monitoring import SqlMonitoring
 
         return SqlMonitoring(self.session)
 
-    @property
+    @cached_property
     def reports(self) -> SqlReports:
         from phasegate.models.repositories.reports import SqlReports
 
         return SqlReports(self.session)
 
-    @property
+    @cached_property
     def strategy(self) -> SqlStrategy:
         from phasegate.models.repositories.strategy import SqlStrategy
 
@@ -135,21 +187,22 @@ class SqlUnitOfWork:
 
     def steps_taken(self, subject: str) -> frozenset[str]:
         return frozenset(
-            self.session.scalars(select(t.NotificationStep.step).where(t.NotificationStep.subject == subject))
+            self.session.scalars(select(c.NOTIFICATION_STEPS.c.step).where(c.NOTIFICATION_STEPS.c.subject == subject))
         )
 
     def record_steps(self, subject: str, steps: Sequence[str], *, now: datetime) -> None:
         if steps:
             self.session.execute(
-                insert(t.NotificationStep), [{"subject": subject, "step": step, "taken_at": now} for step in steps]
+                insert(c.NOTIFICATION_STEPS), [{"subject": subject, "step": step, "taken_at": now} for step in steps]
             )
 
     def count_refusals(self, *, person_id: str, code: str, since: datetime) -> int:
         """Security refusals with ``code`` of ``person_id`` since ``since`` (read from the audit log, so every
         server process and CLI sees the same count)."""
+        audit = c.AUDIT_LOG.c
         rows = self.session.execute(
-            select(t.AuditEntry.payload["code"].as_string(), t.AuditEntry.payload["person"].as_string()).where(
-                t.AuditEntry.action == "security.refused", t.AuditEntry.at >= since
+            select(audit.payload["code"].as_string(), audit.payload["person"].as_string()).where(
+                audit.action == "security.refused", audit.at >= since
             )
         )
         return sum(1 for found, person in rows if found == code and person == person_id)
@@ -159,7 +212,7 @@ class SqlUnitOfWork:
         transaction: the savepoint keeps the rest of the transaction)."""
         try:
             with self.session.begin_nested():
-                self.session.execute(insert(t.NotificationStep).values(subject=subject, step=step, taken_at=now))
+                self.session.execute(insert(c.NOTIFICATION_STEPS).values(subject=subject, step=step, taken_at=now))
         except IntegrityError:
             return False
         return True

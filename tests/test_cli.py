@@ -373,8 +373,20 @@ def test_a_gatekeeper_command_imports_its_own_group_and_not_the_portfolio_machin
         assert f"phasegate.flows.cli.{own}" in loaded, args
         assert loaded & (groups - {f"phasegate.flows.cli.{own}"}) == set(), args
         assert loaded & portfolio_wide == set(), args
-    # A check only reads, with Core statements: configuring the ORM's mapped classes would cost it ~0.1 s.
+    # A check only reads, with Core statements: configuring the ORM's mapped classes would cost it ~0.1 s, and
+    # even mapping them (importing models.tables) some 40-80 ms. It assesses (usecases.assessment) and records
+    # nothing, so it has no use for the review's rounds and notices, the repositories it does not read, nor the
+    # code that runs flows.
     assert "orm-mappers-configured" not in check
+    unused = {
+        "phasegate.models.tables",
+        "phasegate.usecases.reviews",
+        "phasegate.flows.trigger",
+        "phasegate.models.repositories.reviews",
+        "phasegate.models.repositories.people",
+        "phasegate.models.repositories.lessons",
+    }
+    assert check & unused == set()
     # Pydantic builds a model's validator on first use (defer_build): a check pays for the template and the
     # evidence it validates, not for the notices, commands and records of the other use cases it imports.
     built = {name for name in check if name.startswith("built:")}

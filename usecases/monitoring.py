@@ -48,11 +48,11 @@ from phasegate.gates.vocabulary.notices import EvidenceWarning, ToleranceExcepti
 from phasegate.gates.vocabulary.snapshots import Evaluation, OutboxRequest, ProjectSnapshot
 from phasegate.gates.vocabulary.template import CalendarDef, LifecycleTemplate
 from phasegate.gates.vocabulary.tolerance import PROJECT_SCOPE, Dimension, ToleranceException
+from phasegate.usecases.assessment import check_gate
 from phasegate.usecases.lookups import require_project
 from phasegate.usecases.messages import criteria_context, messages_for, org_notice
 from phasegate.usecases.ports import DocumentProbe
 from phasegate.usecases.result import SYSTEM, Result, UowFactory
-from phasegate.usecases.reviews import check_gate
 
 KIND = "tolerance_exception"
 HUNDRED = Decimal(100)

@@ -1,6 +1,7 @@
-"""Gate reviews: the one path that evaluates a gate (evidence, criteria, the recycle limit) and records it with
-its packet. ``start_review`` opens a round or says why not; ``reassess_open_round`` re-reviews a round whose
-evidence changed; ``check_gate`` evaluates and writes nothing. All three go through ``assess_gate``.
+"""Gate reviews: the one path that records a gate's assessment (``usecases.assessment.assess_gate``: evidence,
+criteria, the recycle limit) with its packet. ``start_review`` opens a round or says why not;
+``reassess_open_round`` re-reviews a round whose evidence changed; ``check_gate`` (in ``usecases.assessment``)
+evaluates and writes nothing. All three go through ``assess_gate``.
 """
 
 from __future__ import annotations
@@ -15,20 +16,16 @@ from pydantic import Field
 from phasegate.gates.authorization import Act
 from phasegate.gates.calendar import WorkingCalendar
 from phasegate.gates.criteria import Criterion
-from phasegate.gates.evaluation import evaluate_gate
 from phasegate.gates.quorum import resolve_seats, tally
-from phasegate.gates.recycling import with_recycle_limit
-from phasegate.gates.registry import default_registry
 from phasegate.gates.vocabulary.commands import RequestReview
 from phasegate.gates.vocabulary.enums import (
     Recommendation,
     ReviewStatus,
     RoundStatus,
 )
-from phasegate.gates.vocabulary.errors import ConflictError, InputError
+from phasegate.gates.vocabulary.errors import ConflictError
 from phasegate.gates.vocabulary.events import DomainEvent, ReviewRecorded, queued
 from phasegate.gates.vocabulary.events import queued as queued_event
-from phasegate.gates.vocabulary.evidence import GateEvidence
 from phasegate.gates.vocabulary.identity import Actor, AuthMethod
 from phasegate.gates.vocabulary.notices import ApprovalRequested, GateNotReady
 from phasegate.gates.vocabulary.snapshots import (
@@ -37,7 +34,7 @@ from phasegate.gates.vocabulary.snapshots import (
     ProjectSnapshot,
 )
 from phasegate.gates.vocabulary.template import GateDef, LifecycleTemplate
-from phasegate.usecases.evidence import collect_evidence
+from phasegate.usecases.assessment import GateCheck, assess_gate
 from phasegate.usecases.guard import audit_name, permit, refusals_audited, stamp
 from phasegate.usecases.lessons import lessons_context, surface_lessons
 from phasegate.usecases.lookups import (
@@ -69,35 +66,6 @@ class ReviewResult(Result):
     notifications: int
     lessons: tuple[dict[str, Any], ...] = ()  # lessons learned shown with the review (gates.relevance)
     events: tuple[DomainEvent, ...] = Field(default=(), exclude=True)  # for the after-commit handler, not output
-
-
-class GateCheck(Result):
-    evaluation: Evaluation
-    evidence: GateEvidence
-
-
-def assess_gate(
-    tx: UnitOfWork,
-    project: ProjectSnapshot,
-    template: LifecycleTemplate,
-    gate: GateDef,
-    *,
-    now: datetime,
-    probe: DocumentProbe,
-    registry: Mapping[str, Criterion] | None,
-) -> GateCheck:
-    """The one evaluation of a gate: evidence as of today, the template's criteria, then the recycle limit.
-
-    Why one function: a review, the refresh of an open round after new evidence and ``gate check`` must
-    recommend the same thing for the same evidence (after the recycle limit that is KILL, whatever the
-    criteria say); each once had its own copy and they drifted.
-    """
-    evidence = collect_evidence(tx, project, gate, as_of=now.date(), probe=probe)
-    evaluation = evaluate_gate(template, gate, evidence, registry or default_registry())
-    current = template.gate_after(project.stage_id)
-    if current is not None and current.id == gate.id:  # recycles count at the gate the project stands before
-        evaluation = with_recycle_limit(evaluation, project.recycle_count, gate.recycle_limit)
-    return GateCheck(evaluation=evaluation, evidence=evidence)
 
 
 def record_review(
@@ -143,33 +111,6 @@ def record_review(
     return ReviewRecorded(
         review_id=review_id, project_key=project.key, gate_id=gate.id, recommendation=evaluation.recommendation
     )
-
-
-def check_gate(
-    project_key: str,
-    *,
-    uow: UowFactory,
-    now: datetime,
-    probe: DocumentProbe,
-    gate_id: str | None = None,
-    registry: Mapping[str, Criterion] | None = None,
-) -> GateCheck:
-    """Evaluate the project's current gate (or ``gate_id``, to preview another) without writing anything."""
-    with uow() as tx:
-        project = require_project(tx, project_key)
-        template = require_template(tx, project.template_id, project.template_version).template
-        if gate_id is None:
-            gate = current_gate(project, template)
-        else:
-            found = template.gate(gate_id)
-            if found is None:
-                raise InputError(
-                    f"--gate: {gate_id!r} is not a gate of {template.id}@{template.version}; "
-                    f"gates: {', '.join(g.id for g in template.gates)}",
-                    code="gate.unknown",
-                )
-            gate = found
-        return assess_gate(tx, project, template, gate, now=now, probe=probe, registry=registry)
 
 
 def _reviewable(

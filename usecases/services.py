@@ -6,6 +6,7 @@ siblings importable where the CLI, the flows, the web app, the tests and the ben
 
 from __future__ import annotations
 
+from phasegate.usecases.assessment import GateCheck, assess_gate, check_gate
 from phasegate.usecases.evidence import (
     DocumentRegistration,
     ProjectData,
@@ -93,10 +94,7 @@ from phasegate.usecases.resources import (
 )
 from phasegate.usecases.result import SYSTEM, Result, UowFactory
 from phasegate.usecases.reviews import (
-    GateCheck,
     ReviewResult,
-    assess_gate,
-    check_gate,
     check_review_request,
     latest_review,
     reassess_open_round,

@@ -7,7 +7,6 @@ from typing import Annotated, Any
 import typer
 
 from phasegate.flows.cli.common import ActFor, Db, Json, acting, emit, now, runtime_for, sub_app
-from phasegate.flows.trigger import prepare_prefect, run_flow
 from phasegate.gates.vocabulary.errors import InputError
 
 app = sub_app("Gate checks, reviews and votes.")
@@ -78,10 +77,10 @@ def gate_check(
     as_json: Json = False,
 ) -> None:
     """Evaluate the project's current gate (or --gate); writes nothing."""
-    from phasegate.usecases import reviews
+    from phasegate.usecases.assessment import check_gate
 
     rt = runtime_for(db)
-    check = reviews.check_gate(key, uow=rt.reader, now=now(), probe=rt.probe, gate_id=gate, registry=rt.registry)
+    check = check_gate(key, uow=rt.reader, now=now(), probe=rt.probe, gate_id=gate, registry=rt.registry)
     doc = evaluation_document(check.evaluation, check.evidence)
     if as_json:
         emit(doc)
@@ -100,6 +99,7 @@ def gate_review(
     as_json: Json = False,
 ) -> None:
     """Run the gate-review flow: evaluate, record, open the approval round (or record why not) and notify."""
+    from phasegate.flows.trigger import prepare_prefect, run_flow  # here: ``gate check`` runs no flow
     from phasegate.usecases import reviews
 
     meeting_at(meeting)

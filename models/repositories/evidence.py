@@ -24,8 +24,8 @@ from phasegate.gates.vocabulary.snapshots import (
     EvidenceFigures,
     EvmReportRecord,
 )
+from phasegate.models import catalog as c
 from phasegate.models import statements as q
-from phasegate.models import tables as t
 from phasegate.models.prepared import Prepared
 
 # Every review reads all of these (``usecases.evidence.collect_evidence``): run on the driver (models.prepared).
@@ -90,6 +90,8 @@ class SqlEvidence:
         ]
 
     def next_document_version(self, key: str, deliverable_id: str) -> int:
+        from phasegate.models import tables as t
+
         current = self.session.scalar(
             select(func.max(t.Document.version)).where(
                 t.Document.project_key == key, t.Document.deliverable_id == deliverable_id
@@ -100,6 +102,8 @@ class SqlEvidence:
     def add_document(
         self, key: str, document: DocumentEvidence, *, approved_at: datetime | None, now: datetime
     ) -> UUID:
+        from phasegate.models import tables as t
+
         document_id = uuid4()
         self.session.add(
             t.Document(
@@ -124,6 +128,8 @@ class SqlEvidence:
 
     def set_document_store_key(self, key: str, deliverable_id: str, version: int, store_key: str) -> bool:
         """Record the stored copy of a version registered before the store; False when it already has one."""
+        from phasegate.models import tables as t
+
         result = self.session.execute(
             update(t.Document)
             .where(
@@ -141,6 +147,8 @@ class SqlEvidence:
         return _cents(total)
 
     def add_cost(self, key: str, amount: Decimal, *, note: str, stage_id: str, now: datetime) -> UUID:
+        from phasegate.models import tables as t
+
         entry_id = uuid4()
         self.session.add(
             t.CostEntry(id=entry_id, project_key=key, amount=amount, note=note, stage_id=stage_id, recorded_at=now)
@@ -153,6 +161,8 @@ class SqlEvidence:
         return None if row is None else _baseline(row)
 
     def set_baseline(self, key: str, baseline: BaselineRecord, *, now: datetime) -> None:
+        from phasegate.models import tables as t
+
         row = self.session.get(t.Baseline, key)
         if row is None:
             self.session.add(t.Baseline(project_key=key, set_at=now, **baseline.model_dump()))
@@ -167,6 +177,8 @@ class SqlEvidence:
 
     def baseline_periods(self, key: str) -> list[tuple[date, Decimal]]:
         """The time-phased plan (cumulative planned value per period end), oldest first."""
+        from phasegate.models import tables as t
+
         rows = self.session.execute(
             select(t.BaselinePeriod.period_end, t.BaselinePeriod.planned_value)
             .where(t.BaselinePeriod.project_key == key)
@@ -175,6 +187,8 @@ class SqlEvidence:
         return [(when, value) for when, value in rows]
 
     def replace_baseline_periods(self, key: str, periods: Sequence[tuple[date, Decimal]]) -> None:
+        from phasegate.models import tables as t
+
         self.session.execute(delete(t.BaselinePeriod).where(t.BaselinePeriod.project_key == key))
         if periods:
             self.session.execute(
@@ -183,14 +197,17 @@ class SqlEvidence:
             )
 
     def planned_value_at(self, key: str, as_of: date) -> Decimal | None:
+        periods = c.BASELINE_PERIODS.c
         return self.session.scalar(
-            select(t.BaselinePeriod.planned_value)
-            .where(t.BaselinePeriod.project_key == key, t.BaselinePeriod.period_end <= as_of)
-            .order_by(t.BaselinePeriod.period_end.desc())
+            select(periods.planned_value)
+            .where(periods.project_key == key, periods.period_end <= as_of)
+            .order_by(periods.period_end.desc())
             .limit(1)
         )
 
     def set_stage_budget(self, key: str, stage_id: str, amount: Decimal) -> None:
+        from phasegate.models import tables as t
+
         row = self.session.get(t.StageBudget, (key, stage_id))
         if row is None:
             self.session.add(t.StageBudget(project_key=key, stage_id=stage_id, amount=amount))
@@ -228,6 +245,8 @@ class SqlEvidence:
         )
 
     def upsert_evm_reports(self, reports: Sequence[EvmReportRecord], *, now: datetime) -> int:
+        from phasegate.models import tables as t
+
         if not reports:
             return 0
         for key in {r.project_key for r in reports}:
@@ -246,6 +265,8 @@ class SqlEvidence:
         return [_evm_report(row) for row in self.session.execute(q.EVM_HISTORY, {"key": key})]
 
     def upsert_risks(self, key: str, risks: Sequence[RiskEvidence], *, now: datetime) -> int:
+        from phasegate.models import tables as t
+
         if not risks:
             return 0
         self.session.execute(delete(t.Risk).where(t.Risk.project_key == key, t.Risk.id.in_([r.id for r in risks])))
@@ -272,6 +293,8 @@ class SqlEvidence:
         ]
 
     def upsert_milestone(self, key: str, milestone: MilestoneEvidence) -> None:
+        from phasegate.models import tables as t
+
         row = self.session.get(t.Milestone, (key, milestone.id))
         if row is None:
             self.session.add(t.Milestone(project_key=key, **milestone.model_dump()))
@@ -284,6 +307,8 @@ class SqlEvidence:
         return [MilestoneEvidence(id=r.id, name=r.name, due=r.due, done_on=r.done_on) for r in rows]
 
     def upsert_scores(self, key: str, gate_id: str, gatekeeper: str, scores: dict[str, int], *, now: datetime) -> None:
+        from phasegate.models import tables as t
+
         self.session.execute(
             delete(t.Score).where(
                 t.Score.project_key == key,

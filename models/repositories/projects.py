@@ -19,7 +19,6 @@ from phasegate.gates.vocabulary.snapshots import (
     ProjectSnapshot,
 )
 from phasegate.models import statements as q
-from phasegate.models import tables as t
 from phasegate.models.prepared import Prepared
 
 # Every review, vote and decision runs these: on the driver (models.prepared).
@@ -82,6 +81,8 @@ class SqlProjects:
         return items, int(total)
 
     def add_project(self, project: ProjectSnapshot, *, now: datetime) -> None:
+        from phasegate.models import tables as t
+
         self.session.add(t.Project(**project.model_dump(exclude={"closed"}), created_at=now, updated_at=now))
         self.session.flush()
 
@@ -102,6 +103,8 @@ class SqlProjects:
     def update_project_charter(
         self, key: str, *, name: str, sponsor_id: str, manager_id: str, budget: Decimal, now: datetime
     ) -> None:
+        from phasegate.models import tables as t
+
         self.session.execute(
             update(t.Project)
             .where(t.Project.key == key)
@@ -118,6 +121,8 @@ class SqlProjects:
         return dict(kept)  # the caller's own copy: the kept one stays as read
 
     def assign_role(self, key: str, role: str, person_id: str, *, now: datetime) -> bool:
+        from phasegate.models import tables as t
+
         self._roles.pop(key, None)
         if self.session.get(t.ProjectRole, (key, role, person_id)) is not None:
             return False
@@ -126,23 +131,33 @@ class SqlProjects:
         return True
 
     def existing_project_keys(self, keys: Sequence[str]) -> set[str]:
+        from phasegate.models import tables as t
+
         if not keys:
             return set()
         return set(self.session.scalars(select(t.Project.key).where(t.Project.key.in_(list(set(keys))))))
 
     def bump_evidence_version(self, key: str) -> None:
+        from phasegate.models import tables as t
+
         self.session.execute(
             update(t.Project).where(t.Project.key == key).values(evidence_version=t.Project.evidence_version + 1)
         )
 
     def close_project(self, key: str, *, now: datetime) -> None:
+        from phasegate.models import tables as t
+
         self.session.execute(update(t.Project).where(t.Project.key == key).values(closed_at=now, updated_at=now))
 
     def active_project_keys(self) -> list[str]:
+        from phasegate.models import tables as t
+
         query = select(t.Project.key).where(t.Project.status == ProjectStatus.ACTIVE.value).order_by(t.Project.key)
         return list(self.session.scalars(query))
 
     def set_expected_benefit(self, key: str, amount: Decimal | None, *, now: datetime) -> None:
+        from phasegate.models import tables as t
+
         self.session.execute(
             update(t.Project).where(t.Project.key == key).values(expected_benefit=amount, updated_at=now)
         )

@@ -16,7 +16,6 @@ from phasegate.gates.vocabulary.snapshots import (
 )
 from phasegate.gates.vocabulary.template import LifecycleTemplate
 from phasegate.models import statements as q
-from phasegate.models import tables as t
 
 _VALIDATED: dict[str, LifecycleTemplate] = {}
 
@@ -33,7 +32,7 @@ def _template(content_hash: str, content: dict[str, Any]) -> LifecycleTemplate:
     return template
 
 
-def _stored_template(row: t.TemplateVersion | Row[str, dict[str, Any], datetime]) -> StoredTemplate:
+def _stored_template(row: Row[str, dict[str, Any], datetime]) -> StoredTemplate:
     return StoredTemplate(
         template=_template(row.content_hash, row.content),
         content_hash=row.content_hash,
@@ -69,12 +68,17 @@ class SqlTemplates:
         return stored
 
     def list_templates(self) -> list[StoredTemplate]:
-        rows = self.session.scalars(
-            select(t.TemplateVersion).order_by(t.TemplateVersion.template_id, t.TemplateVersion.version)
+        table = q.TEMPLATE_VERSIONS
+        rows = self.session.execute(
+            select(table.c.content_hash, table.c.content, table.c.published_at).order_by(
+                table.c.template_id, table.c.version
+            )
         )
         return [_stored_template(row) for row in rows]
 
     def add_template(self, template: LifecycleTemplate, *, content_hash: str, source: str, now: datetime) -> None:
+        from phasegate.models import tables as t
+
         self.session.add(
             t.TemplateVersion(
                 template_id=template.id,
