@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cache, cached_property
@@ -28,7 +28,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from phasegate.gates.criteria import Criterion
-from phasegate.gates.registry import CriterionSpec, template_problems, with_plugins
+from phasegate.gates.registry import CriterionSpec, KnownCriteria, template_problems, with_plugins
 from phasegate.gates.vocabulary.errors import EvidenceChangedError, PhasegateError
 from phasegate.gates.vocabulary.events import DomainEvent, NotificationsQueued, RoundResolved
 from phasegate.gates.vocabulary.identity import SYSTEM_ACTOR, Actor, SignatureProof
@@ -149,8 +149,8 @@ class Runtime:
         return change_stamp(self.engine)
 
     @property
-    def registry(self) -> dict[str, Criterion]:
-        return {code: spec.evaluate for code, spec in criteria_specs().items()}
+    def registry(self) -> Mapping[str, Criterion]:
+        return _KNOWN_CRITERIA
 
     @property
     def database_url(self) -> str:
@@ -336,6 +336,9 @@ def criteria_specs() -> dict[str, CriterionSpec]:
         raise PhasegateError(str(err), code="plugin.clash") from None
 
 
+_KNOWN_CRITERIA = KnownCriteria(criteria_specs)  # plug-ins looked up on first need (gates.registry)
+
+
 def template_check(template: LifecycleTemplate) -> list[tuple[Location, str]]:
     """Problems a template has against the criteria this installation knows."""
     return template_problems(template, criteria_specs())
@@ -387,8 +390,10 @@ def probe_file(path: str) -> str | None:
 
 
 @cache
-def _runtime_for(url: str, synchronous: str) -> Runtime:
-    return Runtime.build(Settings(database_url=url, sqlite_synchronous=synchronous))
+def _engine_for(url: str, synchronous: str) -> tuple[Engine, sessionmaker[Session]]:
+    """One engine (and its session factory) per database and process, whatever settings a runtime reads."""
+    engine = make_engine(url, sqlite_synchronous=synchronous)
+    return engine, make_session_factory(engine)
 
 
 def runtime(database_url: str | None = None) -> Runtime:
@@ -396,5 +401,5 @@ def runtime(database_url: str | None = None) -> Runtime:
     if database_url:
         os.environ["PHASEGATE_DATABASE_URL"] = database_url  # flows run in-process read the same database
     settings = Settings()
-    current = _runtime_for(settings.resolved_database_url, settings.sqlite_synchronous)
-    return Runtime(settings=settings, engine=current.engine, sessions=current.sessions)
+    engine, sessions = _engine_for(settings.resolved_database_url, settings.sqlite_synchronous)
+    return Runtime(settings=settings, engine=engine, sessions=sessions)

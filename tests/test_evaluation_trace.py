@@ -12,7 +12,7 @@ import pytest
 
 from phasegate.gates.criteria import evidence_reference
 from phasegate.gates.evaluation import evaluate_gate
-from phasegate.gates.registry import default_registry
+from phasegate.gates.registry import CriterionSpec, KnownCriteria, default_registry, with_plugins
 from phasegate.gates.vocabulary.enums import DocumentStatus
 from phasegate.gates.vocabulary.evidence import (
     DocumentEvidence,
@@ -117,6 +117,35 @@ def test_a_plugin_result_without_a_reference_gets_one_and_a_missing_criterion_ca
     assert by_code["doc.plugin_check"].evidence_ref == evidence_reference("doc", widened, evidence)
     gone = by_code["acme.gone"]
     assert not gone.passed and gone.evidence_missing and gone.evidence_ref == f"evidence of {evidence.project_key}"
+
+
+def test_plugins_are_looked_up_only_when_a_gate_names_a_code_the_builtins_lack() -> None:
+    """``KnownCriteria``: a gate of built-in criteria never pays for the entry-point scan (bench/cli_latency.py);
+    one naming a plug-in, or an unknown code, looks the plug-ins up, and its results are the same as with the
+    whole table at once."""
+    template, gate, evidence = _portfolio(1)[0]
+
+    def plugin(definition: CriterionDef, *_: object) -> CriterionResult:
+        return CriterionResult(
+            code=definition.code, kind=definition.kind, remediable=True, passed=False, message="no", message_zh="否"
+        )
+
+    lookups: list[int] = []
+
+    def specs() -> dict[str, CriterionSpec]:
+        lookups.append(1)
+        return with_plugins({"acme.check": plugin})
+
+    known = KnownCriteria(specs)
+    builtin_only = evaluate_gate(template, gate, evidence, known)
+    assert lookups == []
+    assert builtin_only == evaluate_gate(template, gate, evidence, default_registry())
+    widened = gate.model_copy(update={"criteria": (*gate.criteria, CriterionDef(code="acme.check"))})
+    assert evaluate_gate(template, widened, evidence, known) == evaluate_gate(
+        template, widened, evidence, {code: spec.evaluate for code, spec in specs().items()}
+    )
+    assert lookups and known.get("acme.gone") is None
+    assert set(known) == set(default_registry()) | {"acme.check"}
 
 
 def test_params_are_read_from_each_definition_object() -> None:
