@@ -21,7 +21,10 @@ step is its own committed transaction, on a fresh store, with the same SQLite jo
 The target (issue #17): at least 1x the best peer's rounds per second on SQLite and on PostgreSQL
 (``*_vs_best_peer_*`` and ``*_target_met_*`` lines). Then the PostgreSQL scaling run: the single-approver
 rounds in one process, then in ``--workers`` processes at once (each its own engine and its own projects,
-set up before a common start), against the target of 2x the one-process rate (``pg_scaling_*`` lines).
+set up before a common start), against the target of 2x the one-process rate (``pg_scaling_*`` lines), with the
+CPU a round costs the client and the local server and the rate the host's cores would allow at most
+(``pg_scaling_cpu_ceiling_vs_1_process``; the server's CPU is all of the local PostgreSQL's, so read it on an
+otherwise idle server).
 
 Only submit + decide is timed. Setup (schema, templates, people, projects, roles, documents) is not.
 Rates are completed rounds per second; ``*_commits_per_s`` are committed transactions per second, set
