@@ -44,10 +44,6 @@ if TYPE_CHECKING:
     from phasegate.models.repositories.templates import SqlTemplates
     from phasegate.models.repositories.tolerances import SqlTolerances
 
-_REPOSITORIES = (
-    "people", "templates", "projects", "evidence", "reviews", "delegations", "conditions", "lessons", "resources",
-    "tolerances", "monitoring", "reports", "strategy",
-)  # fmt: skip
 _INSERT_OUTBOX = Prepared(q.INSERT_OUTBOX)  # every commit that notifies: on the driver (models.prepared)
 
 OrgRoute = Callable[[Sequence[str]], list[str]]
@@ -258,3 +254,7 @@ class SqlUnitOfWork:
             )
             for url in self._org_route(item.tags)
         ]
+
+
+_REPOSITORIES = tuple(name for name, value in vars(SqlUnitOfWork).items() if isinstance(value, cached_property))
+"""The unit's repositories by name: what ``__enter__`` drops so a unit entered again starts with fresh ones."""
