@@ -128,6 +128,38 @@ class Prepared:
             cursor.close()
         return self._convert(compiled, fetched)
 
+    def send(self, session: Session, params: Params | None = None) -> Callable[[], list[Any]]:
+        """Send a read now and return how to read its rows later (once), for reads that need no answer between them.
+
+        Why: on PostgreSQL, reads sent inside ``models.db.pipelined`` leave together and their answers come back when
+        the block ends, one round trip for all of them instead of one each (a review's evidence, a round's lock and
+        its read). Read the rows after the block: asked for inside it, they cost a round trip of their own before
+        the one the block's end always pays. Outside a pipeline (and on SQLite) the statement runs at once.
+        """
+        if not isinstance(self.statement, Select):
+            raise ValueError(f"{self.statement}: only reads are sent to be read later; run writes with run()")
+        dialect, driver = _held(session)
+        compiled = self._compile(dialect, tuple(params or ()))
+        cursor = driver.cursor()
+        try:
+            cursor.execute(compiled.sql, self._values(compiled, params or {}))
+        except dialect.loaded_dbapi.Error as err:
+            cursor.close()
+            raise DBAPIError.instance(compiled.sql, None, err, dialect.loaded_dbapi.Error, dialect=dialect) from err
+
+        def rows() -> list[Any]:
+            try:
+                fetched = cursor.fetchall()
+                if compiled.results is None:
+                    self._results(compiled, dialect, cursor.description)
+            except dialect.loaded_dbapi.Error as err:
+                raise DBAPIError.instance(compiled.sql, None, err, dialect.loaded_dbapi.Error, dialect=dialect) from err
+            finally:
+                cursor.close()
+            return self._convert(compiled, fetched)
+
+        return rows
+
     def first(self, session: Session, params: Params | None = None) -> Any | None:
         """The first row, or None."""
         found = self.rows(session, params)
