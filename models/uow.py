@@ -26,7 +26,7 @@ from phasegate.models import statements as q
 from phasegate.models import tables as t
 from phasegate.models.audit_store import AuditDraft, lock_audit_head, write_audit_entries
 from phasegate.models.db import pipelined
-from phasegate.models.prepared import Prepared
+from phasegate.models.prepared import Prepared, send_deferred
 from phasegate.models.repositories.conditions import SqlConditions
 from phasegate.models.repositories.delegations import SqlDelegations
 from phasegate.models.repositories.evidence import SqlEvidence
@@ -123,6 +123,7 @@ class SqlUnitOfWork:
         self.session.flush()  # the ORM's pending rows first: its flush reads results, a pipeline gives it none
         read_head = None
         with pipelined(self.session):
+            send_deferred(self.session)  # the writes deferred (models.prepared) join the pipeline, in order
             if self._outbox:
                 _INSERT_OUTBOX.run(self.session, self._outbox)
             if self._audit:

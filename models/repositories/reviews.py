@@ -108,7 +108,7 @@ class SqlReviews:
         now: datetime,
     ) -> UUID:
         review_id = uuid4()
-        _INSERT_REVIEW.run(
+        _INSERT_REVIEW.defer(  # leaves with the next statement (``Prepared.defer``), as the round's insert
             self.session,
             {
                 "id": review_id,
@@ -166,7 +166,7 @@ class SqlReviews:
         evidence_version: int = 0,
     ) -> UUID:
         round_id = uuid4()
-        _INSERT_ROUND.run(
+        _INSERT_ROUND.defer(
             self.session,
             {
                 "id": round_id,
@@ -315,32 +315,32 @@ class SqlReviews:
     def resolve_round(
         self, round_: RoundSnapshot, *, decision: Decision, decided_by: Sequence[str], reason: str, now: datetime
     ) -> None:
-        """Takes the round as the caller read it (locked) rather than its id, to spare reading it again."""
+        """Takes the round as the caller read it (locked) rather than its id, to spare reading it again. Its three
+        writes wait for no answer: deferred (``Prepared.defer``), they leave with the commit's pipeline."""
         round_id = round_.id
-        with pipelined(self.session):  # three writes no answer is waited for: one round trip on PostgreSQL
-            _UPDATE_ROUND.run(
-                self.session,
-                {
-                    "round_id": round_id,
-                    "status": RoundStatus.RESOLVED.value,
-                    "decision": decision.value,
-                    "resolved_at": now,
-                },
-            )
-            _INSERT_DECISION.run(
-                self.session,
-                {
-                    "id": uuid4(),
-                    "round_id": round_id,
-                    "project_key": round_.project_key,
-                    "gate_id": round_.gate_id,
-                    "decision": decision.value,
-                    "decided_by": list(decided_by),
-                    "reason": reason,
-                    "decided_at": now,
-                },
-            )
-            _UPDATE_REVIEW.run(self.session, {"review_id": round_.review_id, "status": ReviewStatus.DECIDED.value})
+        _UPDATE_ROUND.defer(
+            self.session,
+            {
+                "round_id": round_id,
+                "status": RoundStatus.RESOLVED.value,
+                "decision": decision.value,
+                "resolved_at": now,
+            },
+        )
+        _INSERT_DECISION.defer(
+            self.session,
+            {
+                "id": uuid4(),
+                "round_id": round_id,
+                "project_key": round_.project_key,
+                "gate_id": round_.gate_id,
+                "decision": decision.value,
+                "decided_by": list(decided_by),
+                "reason": reason,
+                "decided_at": now,
+            },
+        )
+        _UPDATE_REVIEW.defer(self.session, {"review_id": round_.review_id, "status": ReviewStatus.DECIDED.value})
 
     def cancel_round(self, round_id: UUID, review_id: UUID, *, now: datetime) -> None:
         """End an open round and its review without a decision (nothing is applied to the project)."""
@@ -350,7 +350,7 @@ class SqlReviews:
         self.session.execute(q.UPDATE_REVIEW, {"review_id": review_id, "status": ReviewStatus.CANCELLED.value})
 
     def mark_round_applied(self, round_id: UUID, *, now: datetime) -> None:
-        _UPDATE_ROUND.run(self.session, {"round_id": round_id, "applied_at": now})
+        _UPDATE_ROUND.defer(self.session, {"round_id": round_id, "applied_at": now})  # with the next statement
 
     def decision_history(self, project_key: str) -> list[DecisionRecord]:
         rows = self.session.scalars(
