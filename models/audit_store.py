@@ -37,7 +37,7 @@ from phasegate.gates.audit import (
 from phasegate.gates.vocabulary.errors import AuditKeyError, InputError
 from phasegate.models.catalog import AUDIT_LOG
 from phasegate.models.db import postgres_driver
-from phasegate.models.prepared import Prepared
+from phasegate.models.prepared import Prepared, send_deferred
 
 AUDIT_LOCK_KEY = 0x7068617365676174
 """``pg_advisory_xact_lock`` key of the audit appenders ("phasegat" in ASCII); no other lock may use it."""
@@ -82,6 +82,7 @@ def lock_audit_head(session: Session) -> Callable[[], AuditHead | None]:
         head = None if found is None else (found[0], found[1], found[2])
         return lambda: head
     driver = postgres_driver(connection)
+    send_deferred(session)  # on the driver, not through Prepared: the writes deferred before go first
     driver.execute(_LOCK_SQL, (AUDIT_LOCK_KEY,))
     cursor = driver.execute(_HEAD_SQL)
 

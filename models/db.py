@@ -24,6 +24,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from phasegate.gates.vocabulary.errors import InputError
+from phasegate.models.prepared import watch_deferred
 from phasegate.models.private_files import private_file
 
 if TYPE_CHECKING:  # psycopg is imported only by engines on PostgreSQL
@@ -79,7 +80,9 @@ def make_engine(url: str, *, sqlite_synchronous: str = "FULL") -> Engine:
     if backend == "postgresql":
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
-        return create_engine(parsed, pool_pre_ping=True)
+        engine = create_engine(parsed, pool_pre_ping=True)
+        watch_deferred(engine)  # writes left to leave with the next statement (models.prepared)
+        return engine
     raise InputError(
         f"database URL {shown_url(url)!r}: backend {backend!r} is not supported; use sqlite:/// or postgresql://"
     )

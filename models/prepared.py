@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any, cast
 
-from sqlalchemy import Delete, Insert, Select, Update
+from sqlalchemy import Connection, Delete, Engine, Insert, Select, Update, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -113,6 +113,14 @@ class Prepared:
     def rows(self, session: Session, params: Params | None = None) -> list[Any]:
         """The statement's rows (named tuples), run in the session's transaction."""
         dialect, driver = _held(session)
+        if _deferred(session) and isinstance(self.statement, Select) and not _in_pipeline(driver):
+            try:
+                with driver.pipeline():  # the writes deferred before it leave with it: one round trip
+                    later = self.send(session, params)
+            except dialect.loaded_dbapi.Error as err:
+                raise DBAPIError.instance(None, None, err, dialect.loaded_dbapi.Error, dialect=dialect) from err
+            return later()
+        send_deferred(session)
         compiled = self._compile(dialect, tuple(params or ()))
         cursor = driver.cursor()
         try:
@@ -128,10 +136,66 @@ class Prepared:
             cursor.close()
         return self._convert(compiled, fetched)
 
+    def send(self, session: Session, params: Params | None = None) -> Callable[[], list[Any]]:
+        """Send a read now and return how to read its rows later (once), for reads that need no answer between them.
+
+        Why: on PostgreSQL, reads sent inside ``models.db.pipelined`` leave together and their answers come back when
+        the block ends, one round trip for all of them instead of one each (a review's evidence, a round's lock and
+        its read). Read the rows after the block: asked for inside it, they cost a round trip of their own before
+        the one the block's end always pays. Outside a pipeline (and on SQLite) the statement runs at once.
+        """
+        if not isinstance(self.statement, Select):
+            raise ValueError(f"{self.statement}: only reads are sent to be read later; run writes with run()")
+        dialect, driver = _held(session)
+        send_deferred(session)
+        compiled = self._compile(dialect, tuple(params or ()))
+        cursor = driver.cursor()
+        try:
+            cursor.execute(compiled.sql, self._values(compiled, params or {}))
+        except dialect.loaded_dbapi.Error as err:
+            cursor.close()
+            raise DBAPIError.instance(compiled.sql, None, err, dialect.loaded_dbapi.Error, dialect=dialect) from err
+
+        def rows() -> list[Any]:
+            try:
+                fetched = cursor.fetchall()
+                if compiled.results is None:
+                    self._results(compiled, dialect, cursor.description)
+            except dialect.loaded_dbapi.Error as err:
+                raise DBAPIError.instance(compiled.sql, None, err, dialect.loaded_dbapi.Error, dialect=dialect) from err
+            finally:
+                cursor.close()
+            return self._convert(compiled, fetched)
+
+        return rows
+
     def first(self, session: Session, params: Params | None = None) -> Any | None:
         """The first row, or None."""
         found = self.rows(session, params)
         return found[0] if found else None
+
+    def defer(self, session: Session, params: Params) -> None:
+        """Run a write with the transaction's next statement (or before its COMMIT) instead of on its own.
+
+        Why: on PostgreSQL a write whose answer nobody waits for need not cost a round trip of its own; deferred, it
+        leaves in the pipeline of the next read, or of the commit's outbox rows and audit lock (a vote's resolution,
+        a decision's moves). Nothing can read around it: the next statement on the connection, whoever sends it
+        (``Prepared``, the session, the ORM's flush), sends the deferred writes first, in order, and a rollback
+        drops them. What it gives up: its error (a constraint) is raised by that next statement, so a write whose
+        failure the caller turns into its own error (``SqlReviews.add_vote``) must ``run``. SQLite: runs at once.
+        """
+        if not isinstance(self.statement, (Insert, Update, Delete)):
+            raise ValueError(f"{self.statement}: only writes are deferred")
+        dialect, _ = _held(session)
+        if dialect.name == "sqlite":
+            self.run(session, params)
+            return
+        connection = session.info[_HELD][3]
+        kept = connection.info.get(_DEFERRED)
+        transaction = connection.get_transaction()
+        if kept is None or kept[0] is not transaction:
+            kept = connection.info[_DEFERRED] = (transaction, [])
+        kept[1].append((self, params))
 
     def run(self, session: Session, params: Params | Sequence[Params]) -> None:
         """Run a write once, or once per parameter set in one ``executemany`` (every set naming the same columns)."""
@@ -139,7 +203,11 @@ class Prepared:
         batch = cast(Sequence[Params], params) if many else [cast(Params, params)]
         if not batch:
             return
+        send_deferred(session)
         dialect, driver = _held(session)
+        self._write(dialect, driver, batch, many=many)
+
+    def _write(self, dialect: Dialect, driver: Any, batch: Sequence[Params], *, many: bool) -> None:
         compiled = self._compile(dialect, tuple(batch[0]))
         cursor = driver.cursor()
         try:
@@ -197,5 +265,78 @@ def _held(session: Session) -> tuple[Dialect, Any]:
     driver = connection.connection.driver_connection
     if driver is None:
         raise RuntimeError("the database connection was invalidated; its transaction cannot go on")
-    session.info[_HELD] = (session.get_transaction(), connection.dialect, driver)
+    session.info[_HELD] = (session.get_transaction(), connection.dialect, driver, connection)
     return connection.dialect, driver
+
+
+# ------------------------------------------------------------------------------------------------ deferred writes
+_DEFERRED = "phasegate.prepared.deferred"  # the connection's ``info`` key: (its transaction, writes not yet sent)
+_Deferred = list[tuple[Prepared, Params]]
+
+
+def _pending(connection: Connection) -> _Deferred:
+    """The writes ``Prepared.defer`` kept for the connection's current transaction (a stale list is dropped)."""
+    kept = connection.info.get(_DEFERRED)
+    if kept is None:
+        return []
+    if kept[0] is not connection.get_transaction():
+        del connection.info[_DEFERRED]
+        return []
+    writes: _Deferred = kept[1]
+    return writes
+
+
+def _deferred(session: Session) -> bool:
+    held = session.info.get(_HELD)
+    return held is not None and _DEFERRED in held[3].info and bool(_pending(held[3]))
+
+
+def _in_pipeline(driver: Any) -> bool:
+    """Whether psycopg's connection is in pipeline mode (its libpq connection's public status); never on SQLite."""
+    pgconn = getattr(driver, "pgconn", None)
+    return pgconn is not None and bool(pgconn.pipeline_status)
+
+
+def send_deferred(session: Session) -> None:
+    """Send the session's deferred writes now (``Prepared.defer``): inside a pipeline they join it, otherwise they
+    leave in one of their own."""
+    held = session.info.get(_HELD)
+    if held is not None and _DEFERRED in held[3].info:
+        _send(held[3])
+
+
+def _send(connection: Connection) -> None:
+    writes = _pending(connection)
+    if not writes:
+        return
+    del connection.info[_DEFERRED]
+    driver: Any = connection.connection.driver_connection
+    if driver is None:
+        raise RuntimeError("the database connection was invalidated; its transaction cannot go on")
+    dialect = connection.dialect
+    if _in_pipeline(driver):
+        for prepared, params in writes:
+            prepared._write(dialect, driver, [params], many=False)
+        return
+    try:
+        with driver.pipeline():
+            for prepared, params in writes:
+                prepared._write(dialect, driver, [params], many=False)
+    except dialect.loaded_dbapi.Error as err:
+        raise DBAPIError.instance(None, None, err, dialect.loaded_dbapi.Error, dialect=dialect) from err
+
+
+def watch_deferred(engine: Engine) -> None:
+    """Make the engine send deferred writes before any statement SQLAlchemy runs (Core, ORM flush) and before COMMIT,
+    and drop them on ROLLBACK: with ``Prepared``'s own statements, nothing on the connection overtakes them."""
+
+    def before(connection: Connection, *_: Any) -> None:
+        if _DEFERRED in connection.info:
+            _send(connection)
+
+    def dropped(connection: Connection) -> None:
+        connection.info.pop(_DEFERRED, None)
+
+    event.listen(engine, "before_cursor_execute", before)
+    event.listen(engine, "commit", before)
+    event.listen(engine, "rollback", dropped)

@@ -27,7 +27,7 @@ from phasegate.models import catalog as c
 from phasegate.models import statements as q
 from phasegate.models.audit_store import AuditDraft, lock_audit_head, write_audit_entries
 from phasegate.models.db import pipelined
-from phasegate.models.prepared import Prepared
+from phasegate.models.prepared import Prepared, send_deferred
 
 if TYPE_CHECKING:
     from phasegate.models.repositories.conditions import SqlConditions
@@ -171,6 +171,7 @@ class SqlUnitOfWork:
         self.session.flush()  # the ORM's pending rows first: its flush reads results, a pipeline gives it none
         read_head = None
         with pipelined(self.session):
+            send_deferred(self.session)  # the writes deferred (models.prepared) join the pipeline, in order
             if self._outbox:
                 _INSERT_OUTBOX.run(self.session, self._outbox)
             if self._audit:

@@ -59,6 +59,7 @@ from phasegate.gates.vocabulary.snapshots import (
     Evaluation,
     EvidenceFigures,
     EvmReportRecord,
+    GateEvidenceReads,
     OutboxRequest,
     PersonSnapshot,
     ProjectQuery,
@@ -392,6 +393,15 @@ class FakeEvidence:
             spent=spent,
             stage_spent=stage_spent,
             stage_budget=self.stage_budget(key, stage_id),
+        )
+
+    def gate_reads(self, key: str, stage_id: str, gate_id: str, as_of: date) -> GateEvidenceReads:
+        return GateEvidenceReads(
+            documents=self.latest_documents(key),
+            figures=self.figures(key, stage_id, as_of),
+            risks=self.risks(key),
+            milestones=self.milestones(key),
+            scores=self.scores(key, gate_id),
         )
 
     def upsert_evm_reports(self, reports: Sequence[EvmReportRecord], *, now: datetime) -> int:

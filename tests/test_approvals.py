@@ -6,6 +6,7 @@ of duties, stale evidence, idempotency, conditions, reminders and reconciliation
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -14,6 +15,7 @@ from uuid import UUID
 
 import pytest
 from sqlalchemy import event, func, select
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
 from bench.peers.phasegate_gate import counting_cursor, counting_sqlite
@@ -32,6 +34,7 @@ from phasegate.usecases import approvals, services
 from phasegate.usecases.ports import UnitOfWork
 from tests import actors
 from tests.gatekeeping import add_ready_project, probe, variant
+from tests.pgwire import round_trips
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)  # a Monday
 
@@ -73,7 +76,14 @@ class Env:
 
 @pytest.fixture
 def env(db_url: str) -> Iterator[Env]:
-    e = Env(db_url)
+    e = _seeded(db_url)
+    yield e
+    e.engine.dispose()
+
+
+def _seeded(url: str) -> Env:
+    """An environment on ``url`` with the three policy variants of it-pmo published and the people added."""
+    e = Env(url)
     for text, tpl in (
         variant({"policy": "m_of_n", "m": 2, "approvers": ["sponsor", "finance", "pmo"]}, "it-2of3"),
         variant({"policy": "sequential", "approvers": ["pmo", "finance", "sponsor"]}, "it-seq"),
@@ -89,12 +99,16 @@ def env(db_url: str) -> Iterator[Env]:
             now=e.clock(),
             actor=SYSTEM_ACTOR,
         )
-    yield e
-    e.engine.dispose()
+    return e
 
 
 def _ready(env: Env, key: str, template: str = "it-2of3", requested_by: str | None = "zed") -> UUID:
     add_ready_project(env.uow, env.clock, key, template_id=template)
+    return _requested(env, key, requested_by)
+
+
+def _requested(env: Env, key: str, requested_by: str | None = "zed") -> UUID:
+    """A review of ``key`` asked for by ``requested_by`` (an admin); its round's id."""
     review = services.start_review(
         RequestReview(project_key=key, requested_by=requested_by),
         uow=env.uow,
@@ -497,6 +511,43 @@ def test_a_round_runs_a_fixed_budget_of_statements_per_step(env: Env) -> None:
         statements.during(lambda: approvals.apply_round_decision(opened[0], uow=env.uow, now=env.clock())),
     )
     budget = {"sqlite": (16, 7, 11, 9), "postgresql": (16, 9, 13, 11)}[env.engine.dialect.name]
+    assert all(count <= most for count, most in zip(counts, budget, strict=True)), f"{counts} over {budget}"
+
+
+def test_a_round_on_postgresql_waits_for_the_server_a_fixed_number_of_times(pg_url: str) -> None:
+    """Round trips, counted on the wire (tests.pgwire): on PostgreSQL a round's cost is its waits for the server
+    more than its statements. Budgets are today's counts (BEGIN, the pool's pre-ping and COMMIT included), after
+    warm-up rounds, so psycopg's preparing of a statement on its fifth use is behind. Each pipeline taken away
+    adds to a count: the review's five evidence reads sent together (``SqlEvidence.gate_reads``), a round's lock
+    and read together (each vote and the decision), the commit's outbox rows, audit lock and chain head together;
+    and so does each write sent on its own again instead of deferred to the next statement (``Prepared.defer``:
+    the review's and its round's inserts, the resolution's three writes, the decision's two updates)."""
+    url = make_url(pg_url)
+    with round_trips(url.host or "127.0.0.1", url.port or 5432) as wire:
+        relayed = url.set(port=wire.port, query={"sslmode": "disable", "gssencmode": "disable"})
+        env = _seeded(relayed.render_as_string(hide_password=False))
+        # psycopg prepares a statement on its fifth use, a round trip of its own that day: not what is counted here.
+        event.listen(env.engine, "checkout", lambda dbapi, *_: setattr(dbapi, "prepare_threshold", None))
+        try:
+
+            def round_trips_of(key: str) -> tuple[int, ...]:
+                add_ready_project(env.uow, env.clock, key, template_id="it-2of3")
+                counts = [wire.count]
+                opened = _requested(env, key)
+                counts.append(wire.count)
+                env.vote(opened, "sam", Decision.GO)
+                counts.append(wire.count)
+                env.vote(opened, "fin", Decision.GO)  # resolves the round
+                counts.append(wire.count)
+                approvals.apply_round_decision(opened, uow=env.uow, now=env.clock())
+                counts.append(wire.count)
+                return tuple(after - before for before, after in itertools.pairwise(counts))
+
+            round_trips_of("WARM")  # the template read and cached, the calendar's holidays imported
+            counts = round_trips_of("RT")
+        finally:
+            env.engine.dispose()
+    budget = (11, 9, 10, 8)  # b278491 (before the reads and writes sent together): 17, 10, 14, 11
     assert all(count <= most for count, most in zip(counts, budget, strict=True)), f"{counts} over {budget}"
 
 

@@ -228,6 +228,37 @@ def test_a_session_runs_each_prepared_statement_in_its_transaction_of_the_moment
         assert opened.first(session, {"key": "P1"}) is not None
 
 
+def test_a_deferred_write_is_sent_before_whatever_reads_next_and_dropped_by_a_rollback(world: World) -> None:
+    """``Prepared.defer``: on PostgreSQL the write waits on the client, so every way of reading must send it first
+    (a prepared read, the session's Core and ORM statements, the commit); a rollback must drop it, or it would be
+    sent in the connection's next transaction. On SQLite it runs at once: the same answers."""
+    due = LessonDueRecord(
+        project_key="P1", round_id=world.round_id, gate_id="g1", owner_id="mgr", opened_at=world.clock()
+    ).model_dump()
+    insert, opened = Prepared(q.INSERT_LESSON_DUE), Prepared(q.LESSON_DUE_OPENED)
+    read_by_session = select(q.LESSONS_DUE.c.round_id).where(q.LESSONS_DUE.c.project_key == "P1")
+    with world.sessions() as session:
+        session.begin()
+        insert.defer(session, due)
+        assert opened.first(session, {"key": "P1"}) is not None  # a prepared read sends it first
+        session.rollback()
+        insert.defer(session, due)
+        assert session.execute(read_by_session).all() == [(world.round_id,)]  # so does the session's statement
+        session.rollback()
+        insert.defer(session, due)
+        session.rollback()  # dropped: the next transaction never sends it
+        assert opened.first(session, {"key": "P1"}) is None
+        session.commit()
+        with pytest.raises(ValueError, match="only writes"):
+            opened.defer(session, {"key": "P1"})
+    with world.sessions() as session:
+        session.begin()
+        insert.defer(session, due)
+        session.commit()  # sent before COMMIT
+    with world.sessions() as session:
+        assert opened.first(session, {"key": "P1"}) is not None
+
+
 @pytest.mark.parametrize("unknown", [0, 1, 30])  # a prepared read per count of ids, the expanding IN past 16
 def test_people_are_read_by_id_in_one_statement_whatever_their_number(world: World, unknown: int) -> None:
     wanted = {"sam", "fin", "zed"} | {f"nobody{i}" for i in range(unknown)}

@@ -53,6 +53,7 @@ def collect_evidence(
         for people in roles.values()
         for person in people
     }
+    stored = tx.evidence.gate_reads(key, project.stage_id, gate.id, as_of)  # sent together: one round trip
     documents = tuple(
         doc.model_copy(
             update={
@@ -60,9 +61,9 @@ def collect_evidence(
                 "approver_roles": held.get(doc.approved_by or "", ()),
             }
         )
-        for doc in tx.evidence.latest_documents(key)
+        for doc in stored.documents
     )
-    figures = tx.evidence.figures(key, project.stage_id, as_of)
+    figures = stored.figures
     baseline, report, ledger = figures.baseline, figures.report, figures.spent
     bac = baseline.bac if baseline else project.budget
     evm = None
@@ -96,9 +97,9 @@ def collect_evidence(
         stage_spend=figures.stage_spent,
         contingency=baseline.contingency if baseline else None,
         contingency_used=baseline.contingency_used if baseline else None,
-        risks=tuple(tx.evidence.risks(key)),
-        milestones=tuple(tx.evidence.milestones(key)),
-        scores=tuple(tx.evidence.scores(key, gate.id)),
+        risks=tuple(stored.risks),
+        milestones=tuple(stored.milestones),
+        scores=tuple(stored.scores),
         resources=gate_resources(tx, project, gate),
     )
 

@@ -17,6 +17,7 @@ from phasegate.gates.vocabulary.enums import (
     Recommendation,
     RoundStatus,
 )
+from phasegate.gates.vocabulary.evidence import DocumentEvidence, MilestoneEvidence, RiskEvidence, ScoreEvidence
 from phasegate.gates.vocabulary.identity import OrgRole
 from phasegate.gates.vocabulary.template import LifecycleTemplate
 
@@ -226,6 +227,18 @@ class EvidenceFigures(Snapshot):
     spent: Decimal
     stage_spent: Decimal
     stage_budget: Decimal | None
+
+
+class GateEvidenceReads(Snapshot):
+    """What a review reads of a project's stored evidence for one gate: its latest documents, its figures, risks,
+    milestones and the gate's scores. One value so a store can send the reads together (on PostgreSQL one round
+    trip instead of five)."""
+
+    documents: list[DocumentEvidence]
+    figures: EvidenceFigures
+    risks: list[RiskEvidence]
+    milestones: list[MilestoneEvidence]
+    scores: list[ScoreEvidence]
 
 
 class DelegationRecord(Snapshot):

@@ -23,9 +23,11 @@ from phasegate.gates.vocabulary.snapshots import (
     BaselineRecord,
     EvidenceFigures,
     EvmReportRecord,
+    GateEvidenceReads,
 )
 from phasegate.models import catalog as c
 from phasegate.models import statements as q
+from phasegate.models.db import pipelined
 from phasegate.models.prepared import Prepared
 
 # Every review reads all of these (``usecases.evidence.collect_evidence``): run on the driver (models.prepared).
@@ -65,29 +67,92 @@ def _evm_report(row: Row[Any]) -> EvmReportRecord:
     )
 
 
+def _documents(rows: Sequence[Any]) -> list[DocumentEvidence]:
+    return [
+        DocumentEvidence(
+            deliverable_id=row.deliverable_id,
+            version=row.version,
+            sha256=row.sha256,
+            size=row.size,
+            path=row.path,
+            status=DocumentStatus(row.status),
+            approved_by=row.approved_by,
+            format=row.format,
+            headings=tuple(row.headings) if row.headings is not None else None,
+            store_key=row.store_key,
+            registered_at=row.registered_at,
+            approved_at=row.approved_at,
+        )
+        for row in rows
+    ]
+
+
+def _figures(row: Row[Any] | None) -> EvidenceFigures:
+    if row is None:  # no such project: nothing of it is stored
+        return EvidenceFigures(baseline=None, report=None, spent=_cents(0), stage_spent=_cents(0), stage_budget=None)
+    values = row._asdict()
+    report = None
+    if values[f"{_REPORT}as_of"] is not None:
+        report = EvmReportRecord(**{name: values[_REPORT + name] for name in EvmReportRecord.model_fields})
+    return EvidenceFigures(
+        baseline=None if row.bac is None else _baseline(row),  # bac is not nullable: null means no baseline row
+        report=report,
+        spent=_cents(row.spent),
+        stage_spent=_cents(row.stage_spent),
+        stage_budget=row.stage_budget,
+    )
+
+
+def _risks(rows: Sequence[Any]) -> list[RiskEvidence]:
+    return [
+        RiskEvidence(
+            id=r.id,
+            title=r.title,
+            category=r.category,
+            owner=r.owner,
+            probability=r.probability,
+            impact=r.impact,
+            response=r.response,
+            mitigation=r.mitigation,
+            cause=r.cause,
+            effect=r.effect,
+            status=r.status,
+        )
+        for r in rows
+    ]
+
+
+def _milestones(rows: Sequence[Any]) -> list[MilestoneEvidence]:
+    return [MilestoneEvidence(id=r.id, name=r.name, due=r.due, done_on=r.done_on) for r in rows]
+
+
+def _scores(rows: Sequence[Any]) -> list[ScoreEvidence]:
+    return [ScoreEvidence(gatekeeper=r.gatekeeper, factor=r.factor, score=r.score) for r in rows]
+
+
 class SqlEvidence:
     def __init__(self, session: Session) -> None:
         self.session = session
 
     def latest_documents(self, key: str) -> list[DocumentEvidence]:
-        rows = _LATEST_DOCUMENTS.rows(self.session, {"key": key})
-        return [
-            DocumentEvidence(
-                deliverable_id=row.deliverable_id,
-                version=row.version,
-                sha256=row.sha256,
-                size=row.size,
-                path=row.path,
-                status=DocumentStatus(row.status),
-                approved_by=row.approved_by,
-                format=row.format,
-                headings=tuple(row.headings) if row.headings is not None else None,
-                store_key=row.store_key,
-                registered_at=row.registered_at,
-                approved_at=row.approved_at,
-            )
-            for row in rows
-        ]
+        return _documents(_LATEST_DOCUMENTS.rows(self.session, {"key": key}))
+
+    def gate_reads(self, key: str, stage_id: str, gate_id: str, as_of: date) -> GateEvidenceReads:
+        """``latest_documents``, ``figures``, ``risks``, ``milestones`` and ``scores`` sent together (a review's):
+        on PostgreSQL in one pipeline, so one round trip for the five, read after it (``Prepared.send``)."""
+        with pipelined(self.session):
+            documents = _LATEST_DOCUMENTS.send(self.session, {"key": key})
+            figures = _EVIDENCE_FIGURES.send(self.session, {"key": key, "stage_id": stage_id, "as_of": as_of})
+            risks = _PROJECT_RISKS.send(self.session, {"key": key})
+            milestones = _PROJECT_MILESTONES.send(self.session, {"key": key})
+            scores = _GATE_SCORES.send(self.session, {"key": key, "gate_id": gate_id})
+        return GateEvidenceReads(
+            documents=_documents(documents()),
+            figures=_figures(next(iter(figures()), None)),
+            risks=_risks(risks()),
+            milestones=_milestones(milestones()),
+            scores=_scores(scores()),
+        )
 
     def next_document_version(self, key: str, deliverable_id: str) -> int:
         from phasegate.models import tables as t
@@ -227,22 +292,7 @@ class SqlEvidence:
 
     def figures(self, key: str, stage_id: str, as_of: date) -> EvidenceFigures:
         """``get_baseline``, ``latest_evm_report``, ``spend`` and ``stage_budget`` in one statement (a review's)."""
-        row = _EVIDENCE_FIGURES.first(self.session, {"key": key, "stage_id": stage_id, "as_of": as_of})
-        if row is None:  # no such project: nothing of it is stored
-            return EvidenceFigures(
-                baseline=None, report=None, spent=_cents(0), stage_spent=_cents(0), stage_budget=None
-            )
-        values = row._asdict()
-        report = None
-        if values[f"{_REPORT}as_of"] is not None:
-            report = EvmReportRecord(**{name: values[_REPORT + name] for name in EvmReportRecord.model_fields})
-        return EvidenceFigures(
-            baseline=None if row.bac is None else _baseline(row),  # bac is not nullable: null means no baseline row
-            report=report,
-            spent=_cents(row.spent),
-            stage_spent=_cents(row.stage_spent),
-            stage_budget=row.stage_budget,
-        )
+        return _figures(_EVIDENCE_FIGURES.first(self.session, {"key": key, "stage_id": stage_id, "as_of": as_of}))
 
     def upsert_evm_reports(self, reports: Sequence[EvmReportRecord], *, now: datetime) -> int:
         from phasegate.models import tables as t
@@ -274,23 +324,7 @@ class SqlEvidence:
         return len(risks)
 
     def risks(self, key: str) -> list[RiskEvidence]:
-        rows = _PROJECT_RISKS.rows(self.session, {"key": key})
-        return [
-            RiskEvidence(
-                id=r.id,
-                title=r.title,
-                category=r.category,
-                owner=r.owner,
-                probability=r.probability,
-                impact=r.impact,
-                response=r.response,
-                mitigation=r.mitigation,
-                cause=r.cause,
-                effect=r.effect,
-                status=r.status,
-            )
-            for r in rows
-        ]
+        return _risks(_PROJECT_RISKS.rows(self.session, {"key": key}))
 
     def upsert_milestone(self, key: str, milestone: MilestoneEvidence) -> None:
         from phasegate.models import tables as t
@@ -303,8 +337,7 @@ class SqlEvidence:
         self.session.flush()
 
     def milestones(self, key: str) -> list[MilestoneEvidence]:
-        rows = _PROJECT_MILESTONES.rows(self.session, {"key": key})
-        return [MilestoneEvidence(id=r.id, name=r.name, due=r.due, done_on=r.done_on) for r in rows]
+        return _milestones(_PROJECT_MILESTONES.rows(self.session, {"key": key}))
 
     def upsert_scores(self, key: str, gate_id: str, gatekeeper: str, scores: dict[str, int], *, now: datetime) -> None:
         from phasegate.models import tables as t
@@ -333,5 +366,4 @@ class SqlEvidence:
         )
 
     def scores(self, key: str, gate_id: str) -> list[ScoreEvidence]:
-        rows = _GATE_SCORES.rows(self.session, {"key": key, "gate_id": gate_id})
-        return [ScoreEvidence(gatekeeper=r.gatekeeper, factor=r.factor, score=r.score) for r in rows]
+        return _scores(_GATE_SCORES.rows(self.session, {"key": key, "gate_id": gate_id}))

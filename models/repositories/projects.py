@@ -89,7 +89,8 @@ class SqlProjects:
     def update_project_state(
         self, key: str, *, status: ProjectStatus, stage_id: str, recycle_count: int, now: datetime
     ) -> None:
-        _UPDATE_PROJECT.run(
+        """Deferred (``Prepared.defer``): a decision's move leaves with its next statement."""
+        _UPDATE_PROJECT.defer(
             self.session,
             {
                 "project_key": key,

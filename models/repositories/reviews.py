@@ -28,6 +28,7 @@ from phasegate.gates.vocabulary.snapshots import (
 )
 from phasegate.models import statements as q
 from phasegate.models import tables as t
+from phasegate.models.db import pipelined
 from phasegate.models.prepared import Prepared
 
 # A round's statements, run on the driver (models.prepared): every review, vote and decision runs them.
@@ -107,7 +108,7 @@ class SqlReviews:
         now: datetime,
     ) -> UUID:
         review_id = uuid4()
-        _INSERT_REVIEW.run(
+        _INSERT_REVIEW.defer(  # leaves with the next statement (``Prepared.defer``), as the round's insert
             self.session,
             {
                 "id": review_id,
@@ -165,7 +166,7 @@ class SqlReviews:
         evidence_version: int = 0,
     ) -> UUID:
         round_id = uuid4()
-        _INSERT_ROUND.run(
+        _INSERT_ROUND.defer(
             self.session,
             {
                 "id": round_id,
@@ -203,11 +204,18 @@ class SqlReviews:
         start, so a round locked and joined to its votes at once would miss the vote the transaction it waited
         for has just committed (two 2-of-3 votes at once would then each see one vote and neither resolve). The
         read after the lock starts after the wait. SQLite's ``BEGIN IMMEDIATE`` already holds the write lock.
+        Both leave in one pipeline (``models.db.pipelined``) and are read after it: the server still runs the read
+        after the lock is granted, and the round costs one round trip instead of two.
         """
-        locking = for_update and self.session.get_bind().dialect.name == "postgresql"
-        if locking and _LOCK_ROUND.first(self.session, {"id": round_id}) is None:
-            return None
-        rows = _ROUND_WITH_VOTES.rows(self.session, {"id": round_id})
+        if for_update and self.session.get_bind().dialect.name == "postgresql":
+            with pipelined(self.session):
+                locked = _LOCK_ROUND.send(self.session, {"id": round_id})
+                read = _ROUND_WITH_VOTES.send(self.session, {"id": round_id})
+            rows = read()
+            if not locked():
+                return None
+        else:
+            rows = _ROUND_WITH_VOTES.rows(self.session, {"id": round_id})
         if not rows:
             return None
         voted = f"{q.VOTE_PREFIX}id"
@@ -307,9 +315,10 @@ class SqlReviews:
     def resolve_round(
         self, round_: RoundSnapshot, *, decision: Decision, decided_by: Sequence[str], reason: str, now: datetime
     ) -> None:
-        """Takes the round as the caller read it (locked) rather than its id, to spare reading it again."""
+        """Takes the round as the caller read it (locked) rather than its id, to spare reading it again. Its three
+        writes wait for no answer: deferred (``Prepared.defer``), they leave with the commit's pipeline."""
         round_id = round_.id
-        _UPDATE_ROUND.run(
+        _UPDATE_ROUND.defer(
             self.session,
             {
                 "round_id": round_id,
@@ -318,7 +327,7 @@ class SqlReviews:
                 "resolved_at": now,
             },
         )
-        _INSERT_DECISION.run(
+        _INSERT_DECISION.defer(
             self.session,
             {
                 "id": uuid4(),
@@ -331,7 +340,7 @@ class SqlReviews:
                 "decided_at": now,
             },
         )
-        _UPDATE_REVIEW.run(self.session, {"review_id": round_.review_id, "status": ReviewStatus.DECIDED.value})
+        _UPDATE_REVIEW.defer(self.session, {"review_id": round_.review_id, "status": ReviewStatus.DECIDED.value})
 
     def cancel_round(self, round_id: UUID, review_id: UUID, *, now: datetime) -> None:
         """End an open round and its review without a decision (nothing is applied to the project)."""
@@ -341,7 +350,7 @@ class SqlReviews:
         self.session.execute(q.UPDATE_REVIEW, {"review_id": review_id, "status": ReviewStatus.CANCELLED.value})
 
     def mark_round_applied(self, round_id: UUID, *, now: datetime) -> None:
-        _UPDATE_ROUND.run(self.session, {"round_id": round_id, "applied_at": now})
+        _UPDATE_ROUND.defer(self.session, {"round_id": round_id, "applied_at": now})  # with the next statement
 
     def decision_history(self, project_key: str) -> list[DecisionRecord]:
         rows = self.session.scalars(
