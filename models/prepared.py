@@ -116,25 +116,11 @@ class Prepared:
         if _deferred(session) and isinstance(self.statement, Select) and not _in_pipeline(driver):
             try:
                 with driver.pipeline():  # the writes deferred before it leave with it: one round trip
-                    later = self.send(session, params)
+                    later = self._execute(session, params)
             except dialect.loaded_dbapi.Error as err:
                 raise DBAPIError.instance(None, None, err, dialect.loaded_dbapi.Error, dialect=dialect) from err
             return later()
-        send_deferred(session)
-        compiled = self._compile(dialect, tuple(params or ()))
-        cursor = driver.cursor()
-        try:
-            cursor.execute(compiled.sql, self._values(compiled, params or {}))
-            if cursor.description is None:  # a write: nothing to read
-                return []
-            if compiled.results is None:
-                self._results(compiled, dialect, cursor.description)
-            fetched = cursor.fetchall()
-        except dialect.loaded_dbapi.Error as err:
-            raise DBAPIError.instance(compiled.sql, None, err, dialect.loaded_dbapi.Error, dialect=dialect) from err
-        finally:
-            cursor.close()
-        return self._convert(compiled, fetched)
+        return self._execute(session, params)()
 
     def send(self, session: Session, params: Params | None = None) -> Callable[[], list[Any]]:
         """Send a read now and return how to read its rows later (once), for reads that need no answer between them.
@@ -146,6 +132,10 @@ class Prepared:
         """
         if not isinstance(self.statement, Select):
             raise ValueError(f"{self.statement}: only reads are sent to be read later; run writes with run()")
+        return self._execute(session, params)
+
+    def _execute(self, session: Session, params: Params | None) -> Callable[[], list[Any]]:
+        """Run the statement (after the writes deferred before it) and return how to read its rows, once."""
         dialect, driver = _held(session)
         send_deferred(session)
         compiled = self._compile(dialect, tuple(params or ()))
@@ -158,6 +148,8 @@ class Prepared:
 
         def rows() -> list[Any]:
             try:
+                if cursor.description is None:  # a write: nothing to read
+                    return []
                 fetched = cursor.fetchall()
                 if compiled.results is None:
                     self._results(compiled, dialect, cursor.description)
