@@ -12,6 +12,7 @@ other readers.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, InvalidatePoolError
 from sqlalchemy.orm import Session, sessionmaker
 
 from phasegate.gates.vocabulary.errors import InputError
@@ -80,7 +81,8 @@ def make_engine(url: str, *, sqlite_synchronous: str = "FULL") -> Engine:
     if backend == "postgresql":
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
-        engine = create_engine(parsed, pool_pre_ping=True)
+        engine = create_engine(parsed)
+        _ping_when_idle(engine)
         watch_deferred(engine)  # writes left to leave with the next statement (models.prepared)
         return engine
     raise InputError(
@@ -113,6 +115,41 @@ def _configure_sqlite(engine: Engine, synchronous: str) -> None:
             raise DBAPIError.instance(begin, None, err, connection.dialect.loaded_dbapi.Error) from err
         finally:
             cursor.close()
+
+
+PING_AFTER_IDLE_SECONDS = 1.0
+"""A pooled PostgreSQL connection idle longer than this is pinged before it is handed out (``_ping_when_idle``)."""
+_IDLE_SINCE = "phasegate_idle_since"
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Ping a pooled connection before use only when it has sat idle for more than ``PING_AFTER_IDLE_SECONDS``.
+
+    Why not ``pool_pre_ping``: it pings on every checkout, one more round trip for each transaction (three in
+    every approval round, bench/decisions.py), though a connection handed back a moment ago is as alive as a
+    ping would show. What kills pooled connections (a server restart or failover, an idle timeout, a backend
+    terminated by an admin) leaves them idle longer than that, and they are pinged as before. A dead one
+    invalidates the pool, as ``pool_pre_ping`` does (SQLAlchemy's documented ``checkout`` event contract: the
+    pool then connects anew). A connection broken within the last second fails its statement, as a connection
+    in use when the server goes does.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_IDLE_SINCE] = time.monotonic()  # record.info is cleared when its connection is replaced
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get(_IDLE_SINCE)
+        if since is None or (idle := time.monotonic() - since) <= PING_AFTER_IDLE_SECONDS:
+            return
+        dialect = engine.dialect
+        try:
+            dialect.do_ping(dbapi_connection)
+        except dialect.loaded_dbapi.Error as err:
+            if dialect.is_disconnect(err, dbapi_connection, None):
+                raise InvalidatePoolError(f"a pooled connection idle for {idle:.1f} s is gone: {err}") from err
+            raise
 
 
 def postgres_driver(connection: Connection) -> psycopg.Connection[Any]:

@@ -322,12 +322,16 @@ def watch_deferred(engine: Engine) -> None:
     """Make the engine send deferred writes before any statement SQLAlchemy runs (Core, ORM flush) and before COMMIT,
     and drop them on ROLLBACK: with ``Prepared``'s own statements, nothing on the connection overtakes them."""
 
+    # An invalidated connection (the server went) has no ``info`` to read: its DBAPI connection and the writes
+    # kept with it are gone already, and reading it would replace the driver's error with SQLAlchemy's
+    # PendingRollbackError.
     def before(connection: Connection, *_: Any) -> None:
-        if _DEFERRED in connection.info:
+        if not connection.invalidated and _DEFERRED in connection.info:
             _send(connection)
 
     def dropped(connection: Connection) -> None:
-        connection.info.pop(_DEFERRED, None)
+        if not connection.invalidated:
+            connection.info.pop(_DEFERRED, None)
 
     event.listen(engine, "before_cursor_execute", before)
     event.listen(engine, "commit", before)

@@ -101,7 +101,7 @@ class Phasegate:
 
 def counting_cursor(seen: Callable[[], None]) -> type[psycopg.Cursor[Any]]:
     """A psycopg cursor class calling ``seen`` per statement sent: statements counted at the driver, with the
-    pool's pre-ping and the locks. tests/test_approvals.py counts its statement budget with it too."""
+    locks and any ping of a pooled connection. tests/test_approvals.py counts its statement budget with it too."""
 
     class CountingCursor(psycopg.Cursor[Any]):
         def execute(self, *args: Any, **kwargs: Any) -> Any:
