@@ -148,11 +148,16 @@ class Prepared:
 
         def rows() -> list[Any]:
             try:
-                if cursor.description is None:  # a write: nothing to read
-                    return []
-                fetched = cursor.fetchall()
+                # ``description`` once per statement: psycopg builds a column object per column on every read of
+                # it (a round's reads made some 230 of them), and the converters found with it are kept.
                 if compiled.results is None:
-                    self._results(compiled, dialect, cursor.description)
+                    description = cursor.description
+                    if description is None:  # a write: nothing to read
+                        return []
+                    fetched = cursor.fetchall()
+                    self._results(compiled, dialect, description)
+                else:
+                    fetched = cursor.fetchall()
             except dialect.loaded_dbapi.Error as err:
                 raise DBAPIError.instance(compiled.sql, None, err, dialect.loaded_dbapi.Error, dialect=dialect) from err
             finally:
