@@ -93,6 +93,8 @@ _report_as_of = (
     .where(EVM_REPORTS.c.project_key == bindparam("key"), EVM_REPORTS.c.as_of <= bindparam("as_of"))
     .scalar_subquery()
 )
+REPORT_PREFIX = "report_"
+"""EVIDENCE_FIGURES's prefix for the status report's columns (apart from the baseline's of the same names)."""
 # BASELINE, LATEST_EVM_REPORT, SPEND and STAGE_BUDGET in one statement: a review reads them all (one row, the
 # project's; its baseline's and report's columns null when it has none).
 EVIDENCE_FIGURES = (
@@ -112,7 +114,7 @@ EVIDENCE_FIGURES = (
         .where(STAGE_BUDGETS.c.project_key == bindparam("key"), STAGE_BUDGETS.c.stage_id == bindparam("stage_id"))
         .scalar_subquery()
         .label("stage_budget"),
-        *[column.label(f"report_{column.name}") for column in EVM_REPORTS.c if column.name != "recorded_at"],
+        *[column.label(REPORT_PREFIX + column.name) for column in EVM_REPORTS.c if column.name != "recorded_at"],
     )
     .select_from(
         PROJECTS.outerjoin(BASELINES, BASELINES.c.project_key == PROJECTS.c.key).outerjoin(

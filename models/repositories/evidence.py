@@ -41,7 +41,6 @@ _PROJECT_MILESTONES = Prepared(q.PROJECT_MILESTONES)
 _GATE_SCORES = Prepared(q.GATE_SCORES)
 _EVIDENCE_FIGURES = Prepared(q.EVIDENCE_FIGURES)
 _CENT = Decimal("0.01")
-_REPORT = "report_"  # EVIDENCE_FIGURES's prefix for the status report's columns
 
 
 def _cents(amount: Decimal | int | None) -> Decimal:
@@ -92,8 +91,8 @@ def _figures(row: Row[Any] | None) -> EvidenceFigures:
         return EvidenceFigures(baseline=None, report=None, spent=_cents(0), stage_spent=_cents(0), stage_budget=None)
     values = row._asdict()
     report = None
-    if values[f"{_REPORT}as_of"] is not None:
-        report = EvmReportRecord(**{name: values[_REPORT + name] for name in EvmReportRecord.model_fields})
+    if values[q.REPORT_PREFIX + "as_of"] is not None:
+        report = EvmReportRecord(**{name: values[q.REPORT_PREFIX + name] for name in EvmReportRecord.model_fields})
     return EvidenceFigures(
         baseline=None if row.bac is None else _baseline(row),  # bac is not nullable: null means no baseline row
         report=report,
