@@ -132,8 +132,7 @@ def one(n: int, pdf_max: int) -> None:
         upgrade(url)
         fill(url, n)
         engine = make_engine(url)
-        sessions = make_session_factory(engine)
-        uow = lambda: SqlUnitOfWork(sessions)  # noqa: E731
+        uow = lambda: SqlUnitOfWork(engine)  # noqa: E731
         now = datetime(2026, 11, 30, tzinfo=UTC)
 
         def timed(name: str, work: object) -> object:

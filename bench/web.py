@@ -83,11 +83,11 @@ def _prepare(url: str, projects: int) -> Prepared:
         for index in range(0, min(projects, 200), 2):  # it-pmo projects at "ready for closing"
             key = f"P{index:05d}"
             services.assign_role(
-                key, "pmo", "sponsor-1", uow=lambda: SqlUnitOfWork(sessions), now=now, actor=SYSTEM_ACTOR
+                key, "pmo", "sponsor-1", uow=lambda: SqlUnitOfWork(engine), now=now, actor=SYSTEM_ACTOR
             )
             review = services.start_review(
                 RequestReview(project_key=key, requested_by="manager-1"),
-                uow=lambda: SqlUnitOfWork(sessions),
+                uow=lambda: SqlUnitOfWork(engine),
                 now=now,
                 probe=lambda _path: DIGEST,
                 actor=actors.admin("manager-1"),

@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
 
 from phasegate.gates.criteria import Criterion
 from phasegate.gates.registry import CriterionSpec, KnownCriteria, template_problems, with_plugins
@@ -34,7 +33,7 @@ from phasegate.gates.vocabulary.events import DomainEvent, NotificationsQueued, 
 from phasegate.gates.vocabulary.identity import SYSTEM_ACTOR, Actor, SignatureProof
 from phasegate.gates.vocabulary.template import LifecycleTemplate, Location
 from phasegate.models.change_stamp import change_stamp
-from phasegate.models.db import make_engine, make_reader_factory, make_session_factory
+from phasegate.models.db import make_engine, make_reader_factory, make_session_factory, reader_engine
 from phasegate.models.document_store import DocumentStore
 from phasegate.models.keys import audit_key, secret_key
 from phasegate.models.plugins import plugin_criteria
@@ -44,6 +43,8 @@ from phasegate.usecases.memo import Memo
 from phasegate.usecases.ports import ApprovalLinks, UnitOfWork
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+
     from phasegate.gates.vocabulary.commands import CastVote, RequestReview
     from phasegate.notifications.links import LinkSigner
     from phasegate.usecases.approvals import VoteResult
@@ -80,19 +81,24 @@ class Voted:
 class Runtime:
     settings: Settings
     engine: Engine
-    sessions: sessionmaker[Session]
     clock: Callable[[], datetime] = field(default=lambda: utc_now())
 
     @classmethod
     def build(cls, settings: Settings) -> Runtime:
         """A runtime with an engine of its own (the caller disposes ``engine``): an app on another database."""
         engine = make_engine(settings.resolved_database_url, sqlite_synchronous=settings.sqlite_synchronous)
-        return cls(settings=settings, engine=engine, sessions=make_session_factory(engine))
+        return cls(settings=settings, engine=engine)
 
     # ------------------------------------------------------------------------------------------- dependencies
+    @cached_property
+    def sessions(self) -> sessionmaker[Session]:
+        """ORM sessions, for what works through one (credentials, the outbox's dispatch, the audit commands); the
+        use cases' units of work run on a connection and make a session only when a writer needs one."""
+        return make_session_factory(self.engine)
+
     def uow(self) -> UnitOfWork:
         return SqlUnitOfWork(
-            self.sessions,
+            self.engine,
             org_route=_org_route(self.settings.notify_config),
             org_locale=self.settings.notify_org_locale,
             audit_key=self.audit_key,
@@ -105,7 +111,7 @@ class Runtime:
 
     def reader(self) -> UnitOfWork:
         """A unit of work for commands that only read: on SQLite it never waits for the write lock."""
-        return SqlUnitOfWork(self.read_sessions)
+        return SqlUnitOfWork(reader_engine(self.engine))
 
     @property
     def read_sessions(self) -> sessionmaker[Session]:
@@ -390,10 +396,9 @@ def probe_file(path: str) -> str | None:
 
 
 @cache
-def _engine_for(url: str, synchronous: str) -> tuple[Engine, sessionmaker[Session]]:
-    """One engine (and its session factory) per database and process, whatever settings a runtime reads."""
-    engine = make_engine(url, sqlite_synchronous=synchronous)
-    return engine, make_session_factory(engine)
+def _engine_for(url: str, synchronous: str) -> Engine:
+    """One engine per database and process, whatever settings a runtime reads."""
+    return make_engine(url, sqlite_synchronous=synchronous)
 
 
 def runtime(database_url: str | None = None) -> Runtime:
@@ -401,5 +406,5 @@ def runtime(database_url: str | None = None) -> Runtime:
     if database_url:
         os.environ["PHASEGATE_DATABASE_URL"] = database_url  # flows run in-process read the same database
     settings = Settings()
-    engine, sessions = _engine_for(settings.resolved_database_url, settings.sqlite_synchronous)
-    return Runtime(settings=settings, engine=engine, sessions=sessions)
+    engine = _engine_for(settings.resolved_database_url, settings.sqlite_synchronous)
+    return Runtime(settings=settings, engine=engine)

@@ -19,10 +19,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import insert, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, insert, select
 
 from phasegate.gates.audit import (
     GENESIS_HASH,
@@ -37,7 +36,10 @@ from phasegate.gates.audit import (
 from phasegate.gates.vocabulary.errors import AuditKeyError, InputError
 from phasegate.models.catalog import AUDIT_LOG
 from phasegate.models.db import postgres_driver
-from phasegate.models.prepared import Prepared, send_deferred
+from phasegate.models.prepared import Prepared, connection_of, send_deferred
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 AUDIT_LOCK_KEY = 0x7068617365676174
 """``pg_advisory_xact_lock`` key of the audit appenders ("phasegat" in ASCII); no other lock may use it."""
@@ -65,7 +67,7 @@ AuditHead = tuple[int, str, str]
 """The chain's last entry as appenders need it: its seq, its hash and its scheme."""
 
 
-def lock_audit_head(session: Session) -> Callable[[], AuditHead | None]:
+def lock_audit_head(session: Connection | Session) -> Callable[[], AuditHead | None]:
     """Take the appenders' lock (PostgreSQL; SQLite's ``BEGIN IMMEDIATE`` already holds one) and ask for the head;
     returns how to read the head, to call once the statements are sent.
 
@@ -76,13 +78,13 @@ def lock_audit_head(session: Session) -> Callable[[], AuditHead | None]:
     (statements run in order; at READ COMMITTED its snapshot is taken when it starts), so it sees the entry the
     previous holder committed.
     """
-    connection = session.connection()
+    connection = connection_of(session)
     if connection.dialect.name != "postgresql":
-        found = _HEAD_READ.first(session)
+        found = _HEAD_READ.first(connection)
         head = None if found is None else (found[0], found[1], found[2])
         return lambda: head
     driver = postgres_driver(connection)
-    send_deferred(session)  # on the driver, not through Prepared: the writes deferred before go first
+    send_deferred(connection)  # on the driver, not through Prepared: the writes deferred before go first
     driver.execute(_LOCK_SQL, (AUDIT_LOCK_KEY,))
     cursor = driver.execute(_HEAD_SQL)
 
@@ -105,7 +107,7 @@ class AuditDraft:
 
 
 def append_audit_entries(
-    session: Session, drafts: Sequence[AuditDraft], *, key: bytes | None = None
+    session: Connection | Session, drafts: Sequence[AuditDraft], *, key: bytes | None = None
 ) -> list[AuditRecord]:
     """Append entries in the session's transaction with one lock, one head read and one insert.
 
@@ -120,7 +122,7 @@ def append_audit_entries(
 
 
 def write_audit_entries(
-    session: Session, head: AuditHead | None, drafts: Sequence[AuditDraft], *, key: bytes | None = None
+    session: Connection | Session, head: AuditHead | None, drafts: Sequence[AuditDraft], *, key: bytes | None = None
 ) -> list[AuditRecord]:
     """Chain ``drafts`` after ``head`` and insert them; ``head`` was read by ``lock_audit_head`` in this transaction
     (the lock still held), as ``append_audit_entries`` does. Raises as ``append_audit_entries``."""
@@ -145,7 +147,7 @@ def write_audit_entries(
 
 
 def append_audit(
-    session: Session,
+    session: Connection | Session,
     *,
     actor: str,
     action: str,
@@ -159,14 +161,14 @@ def append_audit(
     return append_audit_entries(session, [draft], key=key)[0]
 
 
-def _iter_rows(session: Session, batch: int) -> Iterator[AuditRow]:
+def _iter_rows(session: Connection | Session, batch: int) -> Iterator[AuditRow]:
     if batch < 1:
         raise InputError(f"batch: must be a positive number of rows, got {batch}")
     after = 0
     while True:
         # Core on the session's connection, not the ORM loader: less work per row, same transaction.
         page = select(*_columns).where(_table.c.seq > after).order_by(_table.c.seq).limit(batch)
-        rows = session.connection().execute(page).all()
+        rows = connection_of(session).execute(page).all()
         for row in rows:
             yield cast(AuditRow, row)
         if len(rows) < batch:
@@ -190,13 +192,13 @@ def _record(row: AuditRow) -> AuditRecord:
     )
 
 
-def iter_audit(session: Session, *, batch: int = 5000) -> Iterator[AuditRecord]:
+def iter_audit(session: Connection | Session, *, batch: int = 5000) -> Iterator[AuditRecord]:
     """Every entry in seq order, ``batch`` rows per query (keyset pages, so memory stays flat)."""
     for row in _iter_rows(session, batch):
         yield _record(row)
 
 
-def verify_audit(session: Session, *, key: bytes | None = None, batch: int = 5000) -> ChainBreak | None:
+def verify_audit(session: Connection | Session, *, key: bytes | None = None, batch: int = 5000) -> ChainBreak | None:
     """The first break in the stored chain, or None. Detects edits, deletions and insertions, not tail cuts.
 
     With ``key``, keyed entries are checked with it and an unkeyed tail is a break (``gates.audit``);
@@ -206,7 +208,7 @@ def verify_audit(session: Session, *, key: bytes | None = None, batch: int = 500
     return verify_rows(_iter_rows(session, batch), key=key)
 
 
-def seal_audit(session: Session, *, key: bytes, actor: str, at: datetime) -> AuditRecord:
+def seal_audit(session: Connection | Session, *, key: bytes, actor: str, at: datetime) -> AuditRecord:
     """Vouch for an unkeyed tail: verify it, then append one keyed ``audit.sealed`` entry after it.
 
     Why a person runs this: an unkeyed chain is either older than keys or was recomputed by someone without
@@ -226,7 +228,7 @@ def seal_audit(session: Session, *, key: bytes, actor: str, at: datetime) -> Aud
     return append_audit_entries(session, [draft], key=key)[0]
 
 
-def audit_head(session: Session) -> AuditRecord | None:
+def audit_head(session: Connection | Session) -> AuditRecord | None:
     """The latest entry: keep its hash elsewhere to detect a truncated log later."""
     row = session.execute(select(*_columns).order_by(_table.c.seq.desc()).limit(1)).first()
     return None if row is None else _record(cast(AuditRow, row))

@@ -1,10 +1,10 @@
-"""Engines and sessions. SQLite gets WAL, foreign keys, a busy timeout and ``BEGIN IMMEDIATE``.
+"""Engines, connections and sessions. SQLite gets WAL, foreign keys, a busy timeout and ``BEGIN IMMEDIATE``.
 
 Why IMMEDIATE: a deferred SQLite transaction that reads and then writes fails at once with SQLITE_BUSY
 when another writer holds the lock (``busy_timeout`` cannot help it). Every phasegate unit of work that
 writes is a read-modify-write, so each takes the write lock up front and waits its turn instead.
 
-Units of work that only read (``make_reader_factory``) begin DEFERRED: in WAL mode they read a snapshot, so
+Units of work that only read (``reader_engine``) begin DEFERRED: in WAL mode they read a snapshot, so
 a `gate check` or a listing neither waits behind a long import holding the write lock nor queues behind
 other readers.
 """
@@ -22,14 +22,14 @@ from typing import TYPE_CHECKING, Any, cast
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, InvalidatePoolError
-from sqlalchemy.orm import Session, sessionmaker
 
 from phasegate.gates.vocabulary.errors import InputError
-from phasegate.models.prepared import watch_deferred
+from phasegate.models.prepared import connection_of, watch_deferred
 from phasegate.models.private_files import private_file
 
-if TYPE_CHECKING:  # psycopg is imported only by engines on PostgreSQL
+if TYPE_CHECKING:  # psycopg is imported only by engines on PostgreSQL; the ORM only by what uses sessions
     import psycopg
+    from sqlalchemy.orm import Session, sessionmaker
 
 # ``scheme://user:password@host``: the password part, for URLs SQLAlchemy cannot parse (so cannot hide for us).
 _USERINFO_PASSWORD = re.compile(r"(?P<head>://[^:/@\s]*:)(?P<password>[^@\s]*)(?=@)")
@@ -161,17 +161,18 @@ def postgres_driver(connection: Connection) -> psycopg.Connection[Any]:
 
 
 @contextmanager
-def pipelined(session: Session) -> Iterator[None]:
-    """Send the statements run inside together, on PostgreSQL (psycopg's pipeline mode on the session's connection).
+def pipelined(db: Connection | Session) -> Iterator[None]:
+    """Send the statements run inside together, on PostgreSQL (psycopg's pipeline mode on the transaction's
+    connection).
 
     Why: at commit, the outbox rows, the audit appenders' lock and the read of the chain head need no answer
     from the server before the head, so they cost one round trip (when the block ends) instead of three. Inside,
     SQLAlchemy's results carry no rows: a row is read on the driver connection after the block (see
     ``models.audit_store.lock_audit_head``). The caller flushes the ORM before (a flush reads results) and
-    commits after, through the session. A server error met inside is raised as SQLAlchemy's ``DBAPIError`` of
+    commits after. A server error met inside is raised as SQLAlchemy's ``DBAPIError`` of
     the same kind (``IntegrityError``...), as if SQLAlchemy had run the statement. SQLite: nothing changes.
     """
-    connection = session.connection()
+    connection = connection_of(db)
     if connection.dialect.name != "postgresql":
         yield
         return
@@ -185,6 +186,8 @@ def pipelined(session: Session) -> Iterator[None]:
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+    from sqlalchemy.orm import sessionmaker  # here: a command that only reads never imports the ORM
+
     return sessionmaker(engine, expire_on_commit=False)
 
 
@@ -192,9 +195,15 @@ _READER_OPTION = "phasegate_reader"
 
 
 @cache
-def make_reader_factory(engine: Engine) -> sessionmaker[Session]:
-    """Sessions for units of work that never write: on SQLite their transactions begin DEFERRED (see above).
+def reader_engine(engine: Engine) -> Engine:
+    """``engine`` for units of work that never write: on SQLite their transactions begin DEFERRED (see above).
 
-    One factory per engine and process: every read request of the CLI and the web app asks for it.
+    One per engine and process: every read request of the CLI and the web app asks for it.
     """
-    return sessionmaker(engine.execution_options(**{_READER_OPTION: True}), expire_on_commit=False)
+    return engine.execution_options(**{_READER_OPTION: True})
+
+
+@cache
+def make_reader_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions on ``reader_engine``, for code that reads through a session (one factory per engine and process)."""
+    return make_session_factory(reader_engine(engine))

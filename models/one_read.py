@@ -3,7 +3,7 @@
 Why: the approval page reads its round, the link's use, the stored review, the project, its template, its EVM
 history and baseline, its open conditions and people's names through a dozen use cases and helpers, each of
 which opens its own unit of work. Nine transactions a request cost more than the reads, and each could see a
-different state. Inside ``with OneRead(readers) as read``, ``read.uow`` is a unit-of-work factory whose units are
+different state. Inside ``with OneRead(reader) as read``, ``read.uow`` is a unit-of-work factory whose units are
 all that one transaction (leaving them neither commits nor closes it) and ``read.sessions`` hands out its session
 the same way; the transaction ends, rolled back, with the block. Nothing may write through it.
 """
@@ -11,11 +11,14 @@ the same way; the transaction ends, rolled back, with the block. Nothing may wri
 from __future__ import annotations
 
 from contextlib import AbstractContextManager, nullcontext
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Engine
 
 from phasegate.models.uow import SqlUnitOfWork
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 
 class _Joined:
@@ -32,10 +35,10 @@ class _Joined:
 
 
 class OneRead:
-    """See the module docstring; ``readers`` are read-only sessions (``models.db.make_reader_factory``)."""
+    """See the module docstring; ``reader`` is the database's engine for reads (``models.db.reader_engine``)."""
 
-    def __init__(self, readers: sessionmaker[Session]) -> None:
-        self._tx = SqlUnitOfWork(readers)
+    def __init__(self, reader: Engine) -> None:
+        self._tx = SqlUnitOfWork(reader)
 
     def __enter__(self) -> Self:
         self._tx.__enter__()

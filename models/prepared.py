@@ -1,12 +1,13 @@
-"""Prebuilt Core statements run on the DBAPI connection under a session: the rounds' hot path (issue #17).
+"""Prebuilt Core statements run on the DBAPI connection of a unit of work: the rounds' hot path (issue #17).
 
 Why: through ``Session.execute`` a one-row read by primary key cost about five times what the driver spends on
 it (the session's bookkeeping, the execution context, the result proxy), and a gate round runs some forty
 statements. A ``Prepared`` statement is compiled once per dialect (and, for INSERT and UPDATE, per set of
 columns given), with the type conversions SQLAlchemy would apply found once through the types' public
 ``dialect_impl(...).bind_processor`` / ``result_processor``; each call then converts the values, runs the SQL
-string on the session's own DBAPI connection (same transaction, same locks, same psycopg pipeline) and converts
-the rows. Rows come back as named tuples with the statement's column names.
+string on the transaction's own DBAPI connection (same transaction, same locks, same psycopg pipeline) and converts
+the rows. Each call takes the Core ``Connection`` of the transaction (a unit of work's) or a ``Session`` (whose
+connection it asks for). Rows come back as named tuples with the statement's column names.
 
 What it leaves out, on purpose, so the caller must not rely on it: column defaults (an INSERT or UPDATE must name
 every column that has a Python-side default or ``onupdate``: compiling refuses otherwise), expanding ``IN``
@@ -22,12 +23,14 @@ from collections import namedtuple
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import Connection, Delete, Engine, Insert, Select, Update, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session
+
+if TYPE_CHECKING:  # a reader's unit of work runs on a Core connection and never imports the ORM
+    from sqlalchemy.orm import Session
 
 Statement = Select[*tuple[Any, ...]] | Insert | Update | Delete
 Processor = Callable[[Any], Any] | None
@@ -50,7 +53,7 @@ class _Compiled:
 
 
 class Prepared:
-    """A Core statement run on the DBAPI connection of a session, compiled once per dialect (module docstring)."""
+    """A Core statement run on the DBAPI connection of a transaction, compiled once per dialect (module docstring)."""
 
     def __init__(self, statement: Statement) -> None:
         self.statement = statement
@@ -110,19 +113,19 @@ class Prepared:
             return compiled.pick(values)
         return values
 
-    def rows(self, session: Session, params: Params | None = None) -> list[Any]:
-        """The statement's rows (named tuples), run in the session's transaction."""
-        dialect, driver = _held(session)
-        if _deferred(session) and isinstance(self.statement, Select) and not _in_pipeline(driver):
+    def rows(self, db: Connection | Session, params: Params | None = None) -> list[Any]:
+        """The statement's rows (named tuples), run in the transaction of ``db``."""
+        dialect, driver, connection = _held(db)
+        if _deferred(connection) and isinstance(self.statement, Select) and not _in_pipeline(driver):
             try:
                 with driver.pipeline():  # the writes deferred before it leave with it: one round trip
-                    later = self._execute(session, params)
+                    later = self._execute(connection, params)
             except dialect.loaded_dbapi.Error as err:
                 raise DBAPIError.instance(None, None, err, dialect.loaded_dbapi.Error, dialect=dialect) from err
             return later()
-        return self._execute(session, params)()
+        return self._execute(connection, params)()
 
-    def send(self, session: Session, params: Params | None = None) -> Callable[[], list[Any]]:
+    def send(self, db: Connection | Session, params: Params | None = None) -> Callable[[], list[Any]]:
         """Send a read now and return how to read its rows later (once), for reads that need no answer between them.
 
         Why: on PostgreSQL, reads sent inside ``models.db.pipelined`` leave together and their answers come back when
@@ -132,12 +135,12 @@ class Prepared:
         """
         if not isinstance(self.statement, Select):
             raise ValueError(f"{self.statement}: only reads are sent to be read later; run writes with run()")
-        return self._execute(session, params)
+        return self._execute(db, params)
 
-    def _execute(self, session: Session, params: Params | None) -> Callable[[], list[Any]]:
+    def _execute(self, db: Connection | Session, params: Params | None) -> Callable[[], list[Any]]:
         """Run the statement (after the writes deferred before it) and return how to read its rows, once."""
-        dialect, driver = _held(session)
-        send_deferred(session)
+        dialect, driver, connection = _held(db)
+        send_deferred(connection)
         compiled = self._compile(dialect, tuple(params or ()))
         cursor = driver.cursor()
         try:
@@ -166,12 +169,12 @@ class Prepared:
 
         return rows
 
-    def first(self, session: Session, params: Params | None = None) -> Any | None:
+    def first(self, db: Connection | Session, params: Params | None = None) -> Any | None:
         """The first row, or None."""
-        found = self.rows(session, params)
+        found = self.rows(db, params)
         return found[0] if found else None
 
-    def defer(self, session: Session, params: Params) -> None:
+    def defer(self, db: Connection | Session, params: Params) -> None:
         """Run a write with the transaction's next statement (or before its COMMIT) instead of on its own.
 
         Why: on PostgreSQL a write whose answer nobody waits for need not cost a round trip of its own; deferred, it
@@ -183,25 +186,25 @@ class Prepared:
         """
         if not isinstance(self.statement, (Insert, Update, Delete)):
             raise ValueError(f"{self.statement}: only writes are deferred")
-        dialect, _ = _held(session)
+        dialect, _, connection = _held(db)
         if dialect.name == "sqlite":
-            self.run(session, params)
+            self.run(connection, params)
             return
-        connection = session.info[_HELD][3]
         kept = connection.info.get(_DEFERRED)
         transaction = connection.get_transaction()
         if kept is None or kept[0] is not transaction:
-            kept = connection.info[_DEFERRED] = (transaction, [])
+            writes: _Deferred = []
+            kept = connection.info[_DEFERRED] = (transaction, writes)
         kept[1].append((self, params))
 
-    def run(self, session: Session, params: Params | Sequence[Params]) -> None:
+    def run(self, db: Connection | Session, params: Params | Sequence[Params]) -> None:
         """Run a write once, or once per parameter set in one ``executemany`` (every set naming the same columns)."""
         many = not isinstance(params, Mapping)
         batch = cast(Sequence[Params], params) if many else [cast(Params, params)]
         if not batch:
             return
-        send_deferred(session)
-        dialect, driver = _held(session)
+        dialect, driver, connection = _held(db)
+        send_deferred(connection)
         self._write(dialect, driver, batch, many=many)
 
     def _write(self, dialect: Dialect, driver: Any, batch: Sequence[Params], *, many: bool) -> None:
@@ -243,27 +246,19 @@ def _picker(names: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple[Any, ...
     return lambda _values: ()
 
 
-_HELD = "phasegate.prepared.held"  # the session's ``info`` key of what ``_held`` found for its transaction
+def connection_of(db: Connection | Session) -> Connection:
+    """The Core connection of the transaction of ``db``: a unit of work's connection itself, or a session's (asked
+    for, it begins the session's transaction when none is open)."""
+    return db if isinstance(db, Connection) else db.connection()
 
 
-def _held(session: Session) -> tuple[Dialect, Any]:
-    """The dialect and the DBAPI connection of the session's transaction (checked out and in that transaction).
-
-    Why kept: ``Session.connection()`` walks the session's transaction machinery on every call, and a round runs
-    some forty statements here (a twentieth of a round's time went to finding the same connection again). The
-    pair is kept in ``session.info`` with the root transaction it belongs to, and used only while that very
-    transaction is the session's and still active; otherwise (a new transaction, one that failed and awaits its
-    rollback) ``Session.connection()`` is asked again, and raises what it would raise."""
-    transaction = session.get_transaction()
-    held = session.info.get(_HELD)
-    if held is not None and transaction is held[0] and transaction.is_active:
-        return held[1], held[2]
-    connection = session.connection()
+def _held(db: Connection | Session) -> tuple[Dialect, Any, Connection]:
+    """The dialect, the DBAPI connection and the Core connection of the transaction of ``db``."""
+    connection = connection_of(db)
     driver = connection.connection.driver_connection
     if driver is None:
         raise RuntimeError("the database connection was invalidated; its transaction cannot go on")
-    session.info[_HELD] = (session.get_transaction(), connection.dialect, driver, connection)
-    return connection.dialect, driver
+    return connection.dialect, driver, connection
 
 
 # ------------------------------------------------------------------------------------------------ deferred writes
@@ -283,9 +278,8 @@ def _pending(connection: Connection) -> _Deferred:
     return writes
 
 
-def _deferred(session: Session) -> bool:
-    held = session.info.get(_HELD)
-    return held is not None and _DEFERRED in held[3].info and bool(_pending(held[3]))
+def _deferred(connection: Connection) -> bool:
+    return _DEFERRED in connection.info and bool(_pending(connection))
 
 
 def _in_pipeline(driver: Any) -> bool:
@@ -294,12 +288,11 @@ def _in_pipeline(driver: Any) -> bool:
     return pgconn is not None and bool(pgconn.pipeline_status)
 
 
-def send_deferred(session: Session) -> None:
-    """Send the session's deferred writes now (``Prepared.defer``): inside a pipeline they join it, otherwise they
-    leave in one of their own."""
-    held = session.info.get(_HELD)
-    if held is not None and _DEFERRED in held[3].info:
-        _send(held[3])
+def send_deferred(connection: Connection) -> None:
+    """Send the transaction's deferred writes now (``Prepared.defer``): inside a pipeline they join it, otherwise
+    they leave in one of their own."""
+    if _DEFERRED in connection.info:
+        _send(connection)
 
 
 def _send(connection: Connection) -> None:

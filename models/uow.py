@@ -1,12 +1,15 @@
-"""The SQL unit of work: one session, one transaction, one repository per aggregate, snapshots out.
+"""The SQL unit of work: one connection, one transaction, one repository per aggregate, snapshots out.
 
 Nothing here commits on its own: ``commit()`` is called once by a service, and leaving the ``with`` block
 without it rolls back. Row locks (``FOR UPDATE``) matter on PostgreSQL; SQLite transactions already hold
 the write lock from their ``BEGIN IMMEDIATE``.
 
 The repositories (``models.repositories``, one module per aggregate) are built when first used in the block and
-share its session, so everything a use case does through ``tx.projects``, ``tx.reviews`` and the rest is one
-transaction. What is not any aggregate's stays here: the audit journal, the outbox and the steps taken.
+share its transaction: its Core connection, taken when first used, and an ORM session on that connection, made
+only when a repository needs the mapped classes (``models.repositories.repository``). So everything a use case
+does through ``tx.projects``, ``tx.reviews`` and the rest is one transaction, and a command that only reads
+(``gate check``) imports neither the ORM nor the mapped classes. What is not any aggregate's stays here: the
+audit journal, the outbox and the steps taken.
 """
 
 from __future__ import annotations
@@ -18,9 +21,8 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, Self
 from uuid import uuid4
 
-from sqlalchemy import insert, select
+from sqlalchemy import Connection, Engine, insert, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
 
 from phasegate.gates.vocabulary.snapshots import OutboxRequest
 from phasegate.models import catalog as c
@@ -30,6 +32,8 @@ from phasegate.models.db import pipelined
 from phasegate.models.prepared import Prepared, send_deferred
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from phasegate.models.repositories.conditions import SqlConditions
     from phasegate.models.repositories.delegations import SqlDelegations
     from phasegate.models.repositories.evidence import SqlEvidence
@@ -55,141 +59,178 @@ class SqlUnitOfWork:
 
     def __init__(
         self,
-        session_factory: sessionmaker[Session],
+        engine: Engine,
         *,
         org_route: OrgRoute | None = None,
         org_locale: str = "en",
         audit_key: bytes | None = None,
     ) -> None:
-        self._factory = session_factory
+        """``engine``: the database's (``models.db.reader_engine`` of it for a unit that only reads)."""
+        self._engine = engine
         self._audit_key = audit_key
         self._org_route = org_route
         self._org_locale = org_locale
         self._audit: list[AuditDraft] = []
         self._outbox: list[dict[str, Any]] = []  # rows queued by ``enqueue``, written at commit with the audit
+        self._connection: Connection | None = None
+        self._session: Session | None = None
 
     def __enter__(self) -> Self:
-        self.session = session = self._factory()
-        session.begin()
+        self._connection = None
+        self._session = None
         for name in _REPOSITORIES:  # a unit entered again starts with fresh repositories (their caches are its own)
             self.__dict__.pop(name, None)
         return self
 
+    @property
+    def connection(self) -> Connection:
+        """The transaction's Core connection, taken and begun on first use (a unit that fails before it reads
+        takes no connection and, on SQLite, no write lock)."""
+        if self._connection is None:
+            connection = self._engine.connect()
+            connection.begin()
+            self._connection = connection
+        return self._connection
+
+    @property
+    def session(self) -> Session:
+        """An ORM session in the unit's transaction, made when a repository first needs the mapped classes.
+
+        It joins the connection's transaction without owning it (``rollback_only``): the unit commits the
+        connection after flushing the session, and a failed flush rolls the transaction back, as a session that
+        owned it would.
+        """
+        if self._session is None:
+            from sqlalchemy.orm import Session
+
+            self._session = Session(bind=self.connection, join_transaction_mode="rollback_only", expire_on_commit=False)
+        return self._session
+
     # The repositories, each made when a use case first asks in this transaction, from a module imported then: a
     # command imports only what it uses (``gate check`` reads projects, templates and evidence, and so never
-    # imports the ORM classes the writers load). Each holds the unit's session, so all are one transaction.
+    # imports the ORM classes the writers load). Each stands on the unit's transaction.
     @cached_property
     def people(self) -> SqlPeople:
         from phasegate.models.repositories.people import SqlPeople
 
-        return SqlPeople(self.session)
+        return SqlPeople(self)
 
     @cached_property
     def templates(self) -> SqlTemplates:
         from phasegate.models.repositories.templates import SqlTemplates
 
-        return SqlTemplates(self.session)
+        return SqlTemplates(self)
 
     @cached_property
     def projects(self) -> SqlProjects:
         from phasegate.models.repositories.projects import SqlProjects
 
-        return SqlProjects(self.session)
+        return SqlProjects(self)
 
     @cached_property
     def evidence(self) -> SqlEvidence:
         from phasegate.models.repositories.evidence import SqlEvidence
 
-        return SqlEvidence(self.session)
+        return SqlEvidence(self)
 
     @cached_property
     def reviews(self) -> SqlReviews:
         from phasegate.models.repositories.reviews import SqlReviews
 
-        return SqlReviews(self.session)
+        return SqlReviews(self)
 
     @cached_property
     def delegations(self) -> SqlDelegations:
         from phasegate.models.repositories.delegations import SqlDelegations
 
-        return SqlDelegations(self.session)
+        return SqlDelegations(self)
 
     @cached_property
     def conditions(self) -> SqlConditions:
         from phasegate.models.repositories.conditions import SqlConditions
 
-        return SqlConditions(self.session)
+        return SqlConditions(self)
 
     @cached_property
     def lessons(self) -> SqlLessons:
         from phasegate.models.repositories.lessons import SqlLessons
 
-        return SqlLessons(self.session)
+        return SqlLessons(self)
 
     @cached_property
     def resources(self) -> SqlResources:
         from phasegate.models.repositories.resources import SqlResources
 
-        return SqlResources(self.session)
+        return SqlResources(self)
 
     @cached_property
     def tolerances(self) -> SqlTolerances:
         from phasegate.models.repositories.tolerances import SqlTolerances
 
-        return SqlTolerances(self.session)
+        return SqlTolerances(self)
 
     @cached_property
     def monitoring(self) -> SqlMonitoring:
         from phasegate.models.repositories.monitoring import SqlMonitoring
 
-        return SqlMonitoring(self.session)
+        return SqlMonitoring(self)
 
     @cached_property
     def reports(self) -> SqlReports:
         from phasegate.models.repositories.reports import SqlReports
 
-        return SqlReports(self.session)
+        return SqlReports(self)
 
     @cached_property
     def strategy(self) -> SqlStrategy:
         from phasegate.models.repositories.strategy import SqlStrategy
 
-        return SqlStrategy(self.session)
+        return SqlStrategy(self)
 
     def __exit__(self, *exc: object) -> None:
         self._audit.clear()
         self._outbox.clear()
+        session, connection = self._session, self._connection
+        self._session = self._connection = None
+        if connection is None:
+            return
         try:
-            self.session.rollback()
+            if session is not None:
+                session.close()  # leaves the joined transaction to the connection
+            connection.rollback()  # nothing to undo after a commit
         finally:
-            self.session.close()
+            connection.close()
 
     def commit(self) -> None:
         """Write the queued outbox rows and append the buffered audit entries (one lock and one chain-head read for
         the whole transaction), then commit. On PostgreSQL the outbox rows, the lock and the head read leave in one
         pipeline (``models.db.pipelined``): with the audit insert and the COMMIT, three round trips, not five."""
-        self.session.flush()  # the ORM's pending rows first: its flush reads results, a pipeline gives it none
+        if self._session is not None:
+            self._session.flush()  # the ORM's pending rows first: its flush reads results, a pipeline gives it none
+        connection = self.connection
         read_head = None
-        with pipelined(self.session):
-            send_deferred(self.session)  # the writes deferred (models.prepared) join the pipeline, in order
+        with pipelined(connection):
+            send_deferred(connection)  # the writes deferred (models.prepared) join the pipeline, in order
             if self._outbox:
-                _INSERT_OUTBOX.run(self.session, self._outbox)
+                _INSERT_OUTBOX.run(connection, self._outbox)
             if self._audit:
-                read_head = lock_audit_head(self.session)
+                read_head = lock_audit_head(connection)
         if read_head is not None:
-            write_audit_entries(self.session, read_head(), self._audit, key=self._audit_key)
-        self.session.commit()
+            write_audit_entries(connection, read_head(), self._audit, key=self._audit_key)
+        connection.commit()
         self._audit.clear()
         self._outbox.clear()
 
     def steps_taken(self, subject: str) -> frozenset[str]:
         return frozenset(
-            self.session.scalars(select(c.NOTIFICATION_STEPS.c.step).where(c.NOTIFICATION_STEPS.c.subject == subject))
+            self.connection.scalars(
+                select(c.NOTIFICATION_STEPS.c.step).where(c.NOTIFICATION_STEPS.c.subject == subject)
+            )
         )
 
     def record_steps(self, subject: str, steps: Sequence[str], *, now: datetime) -> None:
         if steps:
-            self.session.execute(
+            self.connection.execute(
                 insert(c.NOTIFICATION_STEPS), [{"subject": subject, "step": step, "taken_at": now} for step in steps]
             )
 
@@ -197,7 +238,7 @@ class SqlUnitOfWork:
         """Security refusals with ``code`` of ``person_id`` since ``since`` (read from the audit log, so every
         server process and CLI sees the same count)."""
         audit = c.AUDIT_LOG.c
-        rows = self.session.execute(
+        rows = self.connection.execute(
             select(audit.payload["code"].as_string(), audit.payload["person"].as_string()).where(
                 audit.action == "security.refused", audit.at >= since
             )
@@ -208,8 +249,8 @@ class SqlUnitOfWork:
         """Record that ``step`` was taken for ``subject``; ``False`` when it already was (by this or a racing
         transaction: the savepoint keeps the rest of the transaction)."""
         try:
-            with self.session.begin_nested():
-                self.session.execute(insert(c.NOTIFICATION_STEPS).values(subject=subject, step=step, taken_at=now))
+            with self.connection.begin_nested():
+                self.connection.execute(insert(c.NOTIFICATION_STEPS).values(subject=subject, step=step, taken_at=now))
         except IntegrityError:
             return False
         return True

@@ -93,7 +93,7 @@ def seed(url: str) -> dict[str, str]:
                 template,
                 content_hash=template_content_hash(template),
                 source=source,
-                uow=lambda: SqlUnitOfWork(sessions),
+                uow=lambda: SqlUnitOfWork(engine),
                 now=now,
                 actor=SYSTEM_ACTOR,
             )
@@ -106,7 +106,7 @@ def seed(url: str) -> dict[str, str]:
                     roles=frozenset({ROLES[pid]}),
                     login=os_login() if pid == "pam" else None,  # the CLI tests run as pam, the PMO admin
                 ),
-                uow=lambda: SqlUnitOfWork(sessions),
+                uow=lambda: SqlUnitOfWork(engine),
                 now=now,
                 actor=SYSTEM_ACTOR,
             )

@@ -28,7 +28,7 @@ from schemathesis.schemas import BaseSchema
 
 from phasegate.gates.vocabulary.commands import CreateProject
 from phasegate.gates.vocabulary.identity import SYSTEM_ACTOR
-from phasegate.models.db import make_engine, make_session_factory
+from phasegate.models.db import make_engine
 from phasegate.models.settings import Settings
 from phasegate.models.uow import SqlUnitOfWork
 from phasegate.usecases import services
@@ -51,13 +51,12 @@ def seeded(tmp_path_factory: pytest.TempPathFactory, _sqlite_template: Path) -> 
     url = f"sqlite:///{path}"
     tokens = seed(url)
     engine = make_engine(url)
-    sessions = make_session_factory(engine)
     for key in ("P1", "P2"):
         services.create_project(
             CreateProject(
                 key=key, name=key, template_id="it-pmo", sponsor_id="sam", manager_id="mgr", budget=Decimal(1000)
             ),
-            uow=lambda: SqlUnitOfWork(sessions),
+            uow=lambda: SqlUnitOfWork(engine),
             now=datetime.now(UTC),
             actor=SYSTEM_ACTOR,
         )

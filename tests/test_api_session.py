@@ -62,7 +62,7 @@ def test_conditions_list_what_the_use_case_lists(api: Api, tmp_path: Path) -> No
     assert page["total"] == 2 and len(page["items"]) == 1
     engine = make_engine(api.url)
     try:
-        expected = approvals.list_conditions(uow=lambda: SqlUnitOfWork(make_session_factory(engine)))
+        expected = approvals.list_conditions(uow=lambda: SqlUnitOfWork(engine))
     finally:
         engine.dispose()
     everything = api.get("/conditions").json()["items"]
@@ -79,7 +79,7 @@ def test_a_review_started_through_the_api_may_carry_its_meeting(api: Api, tmp_pa
     try:  # a sponsor with a notification target, so the approval request (with its meeting) is queued
         services.add_person(
             AddPerson(id="sue", name="Sue", email="sue@example.com", notify_urls=("json://127.0.0.1:9/inbox",)),
-            uow=lambda: SqlUnitOfWork(make_session_factory(engine)),
+            uow=lambda: SqlUnitOfWork(engine),
             now=datetime.now(UTC),
             actor=SYSTEM_ACTOR,
         )

@@ -56,7 +56,7 @@ class Env:
         self.clock = Clock()
 
     def uow(self) -> UnitOfWork:
-        return SqlUnitOfWork(self.sessions)
+        return SqlUnitOfWork(self.engine)
 
     def vote(self, round_id: UUID, voter: str, decision: Decision | None, **extra: Any) -> approvals.VoteResult:
         reason = extra.pop("reason", "" if decision is Decision.GO else "because")
@@ -360,7 +360,7 @@ def test_round_opening_reaches_tagged_org_channels_once(env: Env) -> None:
     def route(tags: Sequence[str]) -> list[str]:
         return expand_targets((), list(tags), config)
 
-    env.uow = lambda: SqlUnitOfWork(env.sessions, org_route=route, org_locale="zh-CN")  # type: ignore[method-assign]
+    env.uow = lambda: SqlUnitOfWork(env.engine, org_route=route, org_locale="zh-CN")  # type: ignore[method-assign]
     _ready(env, "O1")
     rows = _org_rows(env)
     paths = sorted(r.target.split("?")[0] for r in rows)

@@ -131,7 +131,7 @@ class World:
         self.now = T0
 
     def uow(self) -> UnitOfWork:
-        return SqlUnitOfWork(self.sessions)
+        return SqlUnitOfWork(self.engine)
 
     def tick(self) -> datetime:
         self.now += timedelta(seconds=1)

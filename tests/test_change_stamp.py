@@ -77,7 +77,7 @@ def test_the_stamp_stays_for_sign_ins_token_marks_and_refusals_and_moves_for_the
     # What a reader does without changing the portfolio: sign in (session row, password, audit), use a token
     # (its hourly use mark), be refused (audited).
     give_password(env.sessions, "mgr")  # keys the audit chain: what follows is signed with the test key
-    env.uow = lambda: SqlUnitOfWork(env.sessions, audit_key=TEST_AUDIT_KEY)  # type: ignore[method-assign]
+    env.uow = lambda: SqlUnitOfWork(env.engine, audit_key=TEST_AUDIT_KEY)  # type: ignore[method-assign]
     cookie = web_session.start(env.sessions, settings, person_id="mgr", method=AuthMethod.PASSWORD, now=env.now())
     later = env.now() + timedelta(minutes=5)
     assert web_session.resolve(env.sessions, settings, cookie, later) is not None  # touches last_seen_at

@@ -373,12 +373,13 @@ def test_a_gatekeeper_command_imports_its_own_group_and_not_the_portfolio_machin
         assert f"phasegate.flows.cli.{own}" in loaded, args
         assert loaded & (groups - {f"phasegate.flows.cli.{own}"}) == set(), args
         assert loaded & portfolio_wide == set(), args
-    # A check only reads, with Core statements: configuring the ORM's mapped classes would cost it ~0.1 s, and
-    # even mapping them (importing models.tables) some 40-80 ms. It assesses (usecases.assessment) and records
-    # nothing, so it has no use for the review's rounds and notices, the repositories it does not read, nor the
-    # code that runs flows.
+    # A check only reads, with Core statements on its unit's connection: configuring the ORM's mapped classes
+    # would cost it ~0.1 s, mapping them (importing models.tables) some 40-80 ms, and importing the ORM at all
+    # (a session) 0.1-0.15 s. It assesses (usecases.assessment) and records nothing, so it has no use for the
+    # review's rounds and notices, the repositories it does not read, nor the code that runs flows.
     assert "orm-mappers-configured" not in check
     unused = {
+        "sqlalchemy.orm",
         "phasegate.models.tables",
         "phasegate.usecases.reviews",
         "phasegate.flows.trigger",

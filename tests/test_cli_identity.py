@@ -17,7 +17,7 @@ import pytest
 from phasegate.flows.cli.common import os_login
 from phasegate.gates.vocabulary.commands import UpdatePerson
 from phasegate.gates.vocabulary.identity import SYSTEM_ACTOR
-from phasegate.models.db import make_engine, make_session_factory
+from phasegate.models.db import make_engine
 from phasegate.models.uow import SqlUnitOfWork
 from phasegate.usecases import people
 from tests import actors
@@ -34,7 +34,7 @@ def _audit(cli: Cli) -> list[tuple[str, str, str, dict[str, Any]]]:
 def _map_login(cli: Cli, person_id: str | None) -> None:
     """Point this OS login at ``person_id`` (or at nobody), as a PMO admin would with ``person update``."""
     engine = make_engine(cli.url)
-    uow = lambda: SqlUnitOfWork(make_session_factory(engine), audit_key=TEST_AUDIT_KEY)  # noqa: E731
+    uow = lambda: SqlUnitOfWork(engine, audit_key=TEST_AUDIT_KEY)  # noqa: E731
     now = datetime.now(UTC)
     try:
         for holder in ("admin", "gk"):

@@ -99,11 +99,10 @@ def pg(db_url: str, tmp_path: Path) -> Phasegate:
     test were setup, not what these tests are about). The acts under test below are real ``phasegate`` processes.
     """
     engine = make_engine(db_url)
-    sessions = make_session_factory(engine)
     now = datetime.now(UTC)
 
     def uow() -> SqlUnitOfWork:
-        return SqlUnitOfWork(sessions, audit_key=TEST_AUDIT_KEY)
+        return SqlUnitOfWork(engine, audit_key=TEST_AUDIT_KEY)
 
     try:
         for source, template in shipped_templates():
@@ -425,7 +424,6 @@ def test_doc_adopt_takes_documents_registered_before_the_store_into_custody(pg: 
     from phasegate.usecases import services
 
     engine = make_engine(pg.url)
-    sessions = make_session_factory(engine)
     paths = {}
     try:
         for deliverable in IT_PMO.gates[0].deliverables:
@@ -442,7 +440,7 @@ def test_doc_adopt_takes_documents_registered_before_the_store_into_custody(pg: 
                     headings=standard.required_sections,
                     approved_by=SIGNER[standard.approver_role],
                 ),
-                uow=lambda: SqlUnitOfWork(sessions, audit_key=TEST_AUDIT_KEY),
+                uow=lambda: SqlUnitOfWork(engine, audit_key=TEST_AUDIT_KEY),
                 now=datetime.now(UTC),
                 actor=SYSTEM_ACTOR,
             )

@@ -67,7 +67,7 @@ class World:
         return self.now
 
     def uow(self) -> UnitOfWork:
-        return SqlUnitOfWork(self.sessions, audit_key=TEST_AUDIT_KEY)
+        return SqlUnitOfWork(self.engine, audit_key=TEST_AUDIT_KEY)
 
     def vote(self, round_id: UUID, voter: str, decision: Decision, **extra: Any) -> approvals.VoteResult:
         return actors.cast_vote(

@@ -43,7 +43,7 @@ class Env:
         self.at = T0
 
     def uow(self) -> UnitOfWork:
-        return SqlUnitOfWork(self.sessions)
+        return SqlUnitOfWork(self.engine)
 
     def now(self) -> datetime:
         self.at += timedelta(minutes=1)
@@ -149,7 +149,7 @@ def test_a_scan_that_dies_before_committing_raises_nothing_and_the_next_raises_o
             raise DiedError("the process is killed before the commit")
 
     with pytest.raises(DiedError):
-        services.scan_projects(["P1"], uow=lambda: DyingUow(env.sessions), now=env.now())
+        services.scan_projects(["P1"], uow=lambda: DyingUow(env.engine), now=env.now())
     assert env.count(t.ToleranceExceptionRow) == 0 and env.count(t.OutboxMessage) == 0
     assert env.count(t.RagSnapshot) == 0
     assert len(env.scan().raised) == 1 and len(env.scan().raised) == 0

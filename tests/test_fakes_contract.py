@@ -35,7 +35,7 @@ from phasegate.gates.vocabulary.notices import PortfolioReportReady, RagCounts
 from phasegate.gates.vocabulary.resources import ResourceProfile
 from phasegate.gates.vocabulary.snapshots import BaselineRecord, ConditionRecord, EvmReportRecord, ProjectQuery
 from phasegate.gates.vocabulary.tolerance import ExceptionDecision
-from phasegate.models.db import make_engine, make_session_factory
+from phasegate.models.db import make_engine
 from phasegate.models.template_yaml import shipped_templates, template_content_hash
 from phasegate.models.uow import SqlUnitOfWork
 from phasegate.usecases import approvals, services
@@ -313,8 +313,7 @@ def reads(uow: Callable[[], UnitOfWork]) -> dict[str, Any]:
 @pytest.fixture
 def sql(db_url: str) -> Iterator[Callable[[], UnitOfWork]]:
     engine = make_engine(db_url)
-    sessions = make_session_factory(engine)
-    yield lambda: SqlUnitOfWork(sessions)
+    yield lambda: SqlUnitOfWork(engine)
     engine.dispose()
 
 

@@ -171,7 +171,7 @@ def test_hand_computed_portfolio(db_url: str) -> None:
     try:
         sessions = make_session_factory(engine)
         seed(sessions)
-        report = services.gate_report(actor=actors.person("sam"), uow=lambda: SqlUnitOfWork(sessions), now=NOW)
+        report = services.gate_report(actor=actors.person("sam"), uow=lambda: SqlUnitOfWork(engine), now=NOW)
     finally:
         engine.dispose()
 
@@ -214,7 +214,7 @@ def test_an_unknown_template_or_a_disabled_reader_is_refused(sqlite_url: str) ->
     try:
         sessions = make_session_factory(engine)
         seed(sessions)
-        uow = lambda: SqlUnitOfWork(sessions)  # noqa: E731
+        uow = lambda: SqlUnitOfWork(engine)  # noqa: E731
         with pytest.raises(InputError, match=r"--template: no template 'nope'; published templates are: .*it-pmo"):
             services.gate_report(actor=actors.person("sam"), uow=uow, now=NOW, template_id="nope")
         with sessions() as s, s.begin():

@@ -39,7 +39,7 @@ class Env:
         self.sessions = make_session_factory(self.engine)
 
     def uow(self) -> UnitOfWork:
-        return SqlUnitOfWork(self.sessions)
+        return SqlUnitOfWork(self.engine)
 
     def actions(self, now: datetime = MONDAY) -> services.GateDateReport:
         keys = services.active_projects(uow=self.uow)

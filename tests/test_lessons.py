@@ -101,7 +101,7 @@ class Env:
         self.clock = Clock()
 
     def uow(self) -> UnitOfWork:
-        return SqlUnitOfWork(self.sessions)
+        return SqlUnitOfWork(self.engine)
 
     def add(self, project: str, what: str, *, by: str = "mgr", **fields: Any) -> LessonRecord:
         return services.add_lesson(

@@ -262,7 +262,7 @@ def test_hand_computed_quarter(db_url: str) -> None:
         sessions = make_session_factory(engine)
         seed(sessions)
         report = services.maturity_report(
-            actor=actors.person("sam"), uow=lambda: SqlUnitOfWork(sessions), now=NOW, quarter="2026-Q4"
+            actor=actors.person("sam"), uow=lambda: SqlUnitOfWork(engine), now=NOW, quarter="2026-Q4"
         )
     finally:
         engine.dispose()
@@ -303,10 +303,9 @@ def test_hand_computed_quarter(db_url: str) -> None:
 def test_bad_quarter_is_refused(sqlite_url: str) -> None:
     engine = make_engine(sqlite_url)
     try:
-        sessions = make_session_factory(engine)
         with pytest.raises(InputError, match=r"--quarter: '2026-Q9' is not a quarter"):
             services.maturity_report(
-                actor=actors.person("sam"), uow=lambda: SqlUnitOfWork(sessions), now=NOW, quarter="2026-Q9"
+                actor=actors.person("sam"), uow=lambda: SqlUnitOfWork(engine), now=NOW, quarter="2026-Q9"
             )
     finally:
         engine.dispose()

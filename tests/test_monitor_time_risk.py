@@ -58,7 +58,7 @@ class Env:
         self.at = datetime(2026, 3, 23, 9, 0, tzinfo=UTC)
 
     def uow(self) -> UnitOfWork:
-        return SqlUnitOfWork(self.sessions)
+        return SqlUnitOfWork(self.engine)
 
     def now(self) -> datetime:
         self.at += timedelta(minutes=1)

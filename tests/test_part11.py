@@ -55,19 +55,18 @@ def part11_template() -> LifecycleTemplate:
 
 
 def part11_world(url: str, public_url: str, tmp_path: Path, receiver: HttpReceiver) -> World:
-    from phasegate.models.db import make_engine, make_session_factory
+    from phasegate.models.db import make_engine
     from phasegate.models.uow import SqlUnitOfWork
     from tests.test_web_pages import _now
 
     template = part11_template()
     engine = make_engine(url)
-    sessions = make_session_factory(engine)
     try:
         services.publish_template(
             template,
             content_hash=template_content_hash(template),
             source="part11 variant",
-            uow=lambda: SqlUnitOfWork(sessions),
+            uow=lambda: SqlUnitOfWork(engine),
             now=_now(),
             actor=SYSTEM_ACTOR,
         )

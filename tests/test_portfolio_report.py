@@ -189,7 +189,7 @@ def build(url: str) -> PortfolioReport:
         sessions = make_session_factory(engine)
         seed(sessions)
         return services.portfolio_report(
-            period=PERIOD, actor=actors.person("sam"), uow=lambda: SqlUnitOfWork(sessions), now=NOW
+            period=PERIOD, actor=actors.person("sam"), uow=lambda: SqlUnitOfWork(engine), now=NOW
         )
     finally:
         engine.dispose()

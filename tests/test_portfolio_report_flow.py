@@ -108,9 +108,8 @@ def test_a_crash_before_or_after_the_commit_still_sends_exactly_once(setup: tupl
     url, smtp = setup
     engine = make_engine(url)
     try:
-        sessions = make_session_factory(engine)
         report = services.portfolio_report(
-            period=PERIOD, actor=SYSTEM_ACTOR, uow=lambda: SqlUnitOfWork(sessions, audit_key=TEST_AUDIT_KEY), now=NOW
+            period=PERIOD, actor=SYSTEM_ACTOR, uow=lambda: SqlUnitOfWork(engine, audit_key=TEST_AUDIT_KEY), now=NOW
         )
         from phasegate.flows.report import portfolio_summary
         from phasegate.notifications.portfolio.document import render
@@ -122,7 +121,7 @@ def test_a_crash_before_or_after_the_commit_still_sends_exactly_once(setup: tupl
                 file_name="crashed.pdf",
                 summary=portfolio_summary(report),
                 actor=SYSTEM_ACTOR,
-                uow=lambda: _CrashBeforeCommit(sessions, audit_key=TEST_AUDIT_KEY),
+                uow=lambda: _CrashBeforeCommit(engine, audit_key=TEST_AUDIT_KEY),
                 now=NOW,
             )
         assert _count(url, t.ReportRun) == 0 and _count(url, t.OutboxMessage) == 0  # nothing survived
@@ -135,7 +134,7 @@ def test_a_crash_before_or_after_the_commit_still_sends_exactly_once(setup: tupl
             summary=portfolio_summary(report),
             actor=SYSTEM_ACTOR,
             uow=lambda: SqlUnitOfWork(
-                sessions, audit_key=TEST_AUDIT_KEY, org_route=lambda tags: [smtp.apprise_url("board@example.com")]
+                engine, audit_key=TEST_AUDIT_KEY, org_route=lambda tags: [smtp.apprise_url("board@example.com")]
             ),
             now=NOW,
         )

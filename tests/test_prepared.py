@@ -30,8 +30,6 @@ from phasegate.models import statements as q
 from phasegate.models.audit_store import _HEAD
 from phasegate.models.db import make_engine, make_session_factory
 from phasegate.models.prepared import Prepared
-from phasegate.models.repositories.evidence import SqlEvidence
-from phasegate.models.repositories.people import SqlPeople
 from phasegate.models.template_yaml import template_content_hash
 from phasegate.models.uow import SqlUnitOfWork
 from phasegate.usecases import services
@@ -54,7 +52,7 @@ class World:
         return self.now
 
     def uow(self) -> UnitOfWork:
-        return SqlUnitOfWork(self.sessions)
+        return SqlUnitOfWork(self.engine)
 
 
 @pytest.fixture
@@ -262,8 +260,8 @@ def test_a_deferred_write_is_sent_before_whatever_reads_next_and_dropped_by_a_ro
 @pytest.mark.parametrize("unknown", [0, 1, 30])  # a prepared read per count of ids, the expanding IN past 16
 def test_people_are_read_by_id_in_one_statement_whatever_their_number(world: World, unknown: int) -> None:
     wanted = {"sam", "fin", "zed"} | {f"nobody{i}" for i in range(unknown)}
-    with world.sessions() as session, session.begin():
-        people = SqlPeople(session).get_people(wanted)
+    with SqlUnitOfWork(world.engine) as tx:
+        people = tx.people.get_people(wanted)
     assert {pid: (p.name, p.email, p.notify_urls) for pid, p in people.items()} == {
         pid: (pid.title(), f"{pid}@example.com", (f"json://127.0.0.1:9/{pid}",)) for pid in ("sam", "fin", "zed")
     }
@@ -275,8 +273,8 @@ def test_a_reviews_figures_in_one_statement_are_the_four_reads_they_replace(worl
     that has none of them (P1 has only a cost)."""
     now = world.clock()
     add_ready_project(world.uow, world.clock, "P2", template_id="it-2of3")
-    with world.sessions() as session, session.begin():
-        evidence = SqlEvidence(session)
+    with SqlUnitOfWork(world.engine) as tx:
+        evidence = tx.evidence
         evidence.set_baseline("P2", BaselineRecord(bac=Decimal("900.00"), contingency=Decimal("50.00")), now=now)
         evidence.set_stage_budget("P2", "initiating", Decimal("300.00"))
         evidence.add_cost("P2", Decimal("10.10"), note="", stage_id="initiating", now=now)
@@ -288,9 +286,10 @@ def test_a_reviews_figures_in_one_statement_are_the_four_reads_they_replace(worl
             ],
             now=now,
         )
+        tx.commit()
     as_of = date(2026, 12, 1)
-    with world.sessions() as session, session.begin():
-        evidence = SqlEvidence(session)
+    with SqlUnitOfWork(world.engine) as tx:
+        evidence = tx.evidence
         for key in ("P1", "P2"):
             figures = evidence.figures(key, "initiating", as_of)
             spent, stage_spent = evidence.spend(key, "initiating")

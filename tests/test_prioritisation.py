@@ -173,7 +173,7 @@ def test_through_the_read_model(db_url: str) -> None:
     try:
         sessions = make_session_factory(engine)
         seed(sessions)
-        uow = lambda: SqlUnitOfWork(sessions)  # noqa: E731
+        uow = lambda: SqlUnitOfWork(engine)  # noqa: E731
         with sessions() as s, s.begin():
             s.execute(insert(t.Person).values(id="admin", name="admin", email="a@example.com", org_roles=["pmo_admin"]))
         cmd = UpdateProject(key="A", expected_benefit=Decimal(660), reason="business case v2")

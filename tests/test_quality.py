@@ -51,7 +51,7 @@ class Env:
         self.at = T0
 
     def uow(self) -> UnitOfWork:
-        return SqlUnitOfWork(self.sessions)
+        return SqlUnitOfWork(self.engine)
 
     def now(self) -> datetime:
         self.at += timedelta(days=1)

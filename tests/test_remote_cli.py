@@ -243,7 +243,7 @@ def _prepare(db_url: str, folder: Path) -> dict[str, str]:
     now = datetime.now(UTC)
 
     def uow() -> SqlUnitOfWork:
-        return SqlUnitOfWork(sessions)
+        return SqlUnitOfWork(engine)
 
     try:
         services.create_project(

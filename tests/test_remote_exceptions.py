@@ -24,7 +24,7 @@ from phasegate.gates.vocabulary.identity import SYSTEM_ACTOR
 from phasegate.gates.vocabulary.snapshots import EvmReportRecord
 from phasegate.gates.vocabulary.tolerance import Dimension, ToleranceLevel
 from phasegate.models import tables as t
-from phasegate.models.db import make_engine, make_session_factory
+from phasegate.models.db import make_engine
 from phasegate.models.uow import SqlUnitOfWork
 from phasegate.usecases import services
 from tests.receivers import free_port
@@ -35,10 +35,9 @@ __all__ = ["team"]  # the fixture: a server over a seeded database, and its toke
 
 def _raise_cost_exception(team: Team) -> str:
     engine = make_engine(team.db_url)
-    sessions = make_session_factory(engine)
 
     def uow() -> SqlUnitOfWork:
-        return SqlUnitOfWork(sessions)
+        return SqlUnitOfWork(engine)
 
     now = datetime.now(UTC)
     try:

@@ -192,7 +192,7 @@ class Env:
         self._uow = uow  # a runtime's (keyed audit chain) where a flow shares the database
 
     def uow(self) -> UnitOfWork:
-        return self._uow() if self._uow is not None else SqlUnitOfWork(self.sessions)
+        return self._uow() if self._uow is not None else SqlUnitOfWork(self.engine)
 
     def demand(self, path: Path, rows: list[tuple[Any, ...]], *, by: Any = None) -> services.DemandImport:
         write_xlsx(path, [("project", "stage", "role", "month", "hours", "fte_days", "person"), *rows])
@@ -556,7 +556,7 @@ def test_remote_demand_import_allocation_and_queue_read_as_locally(team: Team, t
         services.set_resource_profile(
             ResourceProfile(person_id="fin", role="analyst", fte=Decimal("0.5")),
             actor=SYSTEM_ACTOR,
-            uow=lambda: SqlUnitOfWork(make_session_factory(engine)),
+            uow=lambda: SqlUnitOfWork(engine),
             now=datetime.now(UTC),
         )
     finally:

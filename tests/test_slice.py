@@ -49,7 +49,7 @@ def env(db_url: str) -> Any:
     sessions = make_session_factory(engine)
 
     def uow() -> UnitOfWork:
-        return SqlUnitOfWork(sessions)
+        return SqlUnitOfWork(engine)
 
     clock = Clock()
     for source, template in shipped_templates():

@@ -129,7 +129,7 @@ class Env:
         self.at = T0
 
     def uow(self) -> UnitOfWork:
-        return SqlUnitOfWork(self.sessions)
+        return SqlUnitOfWork(self.engine)
 
     def now(self) -> datetime:
         self.at += timedelta(seconds=1)
@@ -253,12 +253,11 @@ def test_the_api_reads_the_tolerances_in_force(db_url: str, tmp_path: Path) -> N
 
     tokens = seed(db_url)
     engine = make_engine(db_url)
-    sessions = make_session_factory(engine)
     services.create_project(
         CreateProject(
             key="P1", template_id="it-pmo", name="P1", sponsor_id="sam", manager_id="pam", budget=Decimal(1000)
         ),
-        uow=lambda: SqlUnitOfWork(sessions),
+        uow=lambda: SqlUnitOfWork(engine),
         now=T0,
         actor=SYSTEM_ACTOR,
     )

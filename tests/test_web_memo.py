@@ -66,7 +66,7 @@ def env(db_url: str) -> Iterator[Env]:
         actor=SYSTEM_ACTOR,
     )
     give_password(e.sessions, "vic")  # keys the audit chain (TEST_AUDIT_KEY): what follows is signed too
-    e.uow = lambda: SqlUnitOfWork(e.sessions, audit_key=TEST_AUDIT_KEY)  # type: ignore[method-assign]
+    e.uow = lambda: SqlUnitOfWork(e.engine, audit_key=TEST_AUDIT_KEY)  # type: ignore[method-assign]
     try:
         yield e
     finally:

@@ -85,7 +85,7 @@ class Database:
         self.sessions = make_session_factory(self.engine)
 
     def uow(self) -> UnitOfWork:
-        return SqlUnitOfWork(self.sessions)
+        return SqlUnitOfWork(self.engine)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -243,6 +243,11 @@ def arm_crash(db: Database, *, at_commit: int, phase: str) -> Callable[[], int]:
 
     @event.listens_for(db.sessions, "after_commit")
     def _after_commit(_session: Session) -> None:
+        if armed:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    @event.listens_for(db.engine, "checkin")
+    def _after_unit_commit(*_: object) -> None:  # a unit of work commits its connection, then hands it back
         if armed:
             os.kill(os.getpid(), signal.SIGKILL)
 

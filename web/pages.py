@@ -26,6 +26,7 @@ from phasegate.gates.vocabulary.errors import (
     PhasegateError,
 )
 from phasegate.gates.vocabulary.identity import AuthMethod
+from phasegate.models.db import reader_engine
 from phasegate.models.keys import secret_key
 from phasegate.models.one_read import OneRead
 from phasegate.usecases import approvals
@@ -275,7 +276,7 @@ def approval_get(request: Request, token: str) -> HTMLResponse:
     version = rt.change_stamp()  # before any read: what is kept is never older than its key
 
     def opened() -> _Shown:
-        with OneRead(rt.read_sessions) as read:
+        with OneRead(reader_engine(rt.engine)) as read:
             link = approval.open_link(rt, token, method="GET", now=now, request=request, reader=read.uow)
             return _shown(rt, link, read)
 

@@ -22,8 +22,7 @@ from uuid import UUID
 
 import psycopg
 import yaml
-from sqlalchemy import event
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Engine, event
 
 from bench.peers.timing import Timing
 from phasegate.gates.calendar import WorkingCalendar
@@ -32,7 +31,7 @@ from phasegate.gates.vocabulary.enums import Decision, RoundStatus
 from phasegate.gates.vocabulary.identity import SYSTEM_ACTOR, Actor, AuthMethod, OrgRole
 from phasegate.gates.vocabulary.template import LifecycleTemplate
 from phasegate.models import statements
-from phasegate.models.db import make_engine, make_session_factory
+from phasegate.models.db import make_engine
 from phasegate.models.template_yaml import load_template_text, shipped_templates, template_content_hash
 from phasegate.models.uow import SqlUnitOfWork
 from phasegate.usecases import approvals, services
@@ -69,14 +68,14 @@ ADMIN = frozenset({OrgRole.PMO_ADMIN})  # the requester: the use case checks who
 
 @dataclass
 class Phasegate:
-    sessions: sessionmaker[Session]
+    engine: Engine
     clock: Clock
     statements: int = 0  # SQL statements sent, BEGIN and lock statements included
 
     @classmethod
     def open(cls, url: str, synchronous: str = "FULL") -> Phasegate:
         engine = make_engine(url, sqlite_synchronous=synchronous)
-        pg = cls(make_session_factory(engine), Clock())
+        pg = cls(engine, Clock())
         # Counted at the driver (one Python call per statement: noise), so the statements phasegate runs on the
         # driver connection itself (models.prepared, the audit lock and head) count too. PostgreSQL: every psycopg
         # cursor's execute and executemany. SQLite: the same on sqlite3 cursors (connections made counting).
@@ -92,11 +91,10 @@ class Phasegate:
         self.statements += 1
 
     def uow(self) -> UnitOfWork:
-        return SqlUnitOfWork(self.sessions)
+        return SqlUnitOfWork(self.engine)
 
     def close(self) -> None:
-        bind = self.sessions.kw["bind"]
-        bind.dispose()
+        self.engine.dispose()
 
 
 def counting_cursor(seen: Callable[[], None]) -> type[psycopg.Cursor[Any]]:
@@ -249,15 +247,15 @@ def warm_up(pg: Phasegate, template_id: str) -> None:
 def statement_cost_us(pg: Phasegate, key: str, count: int = 2000) -> float:
     """Microseconds per read of one project row by primary key (untimed, after the run).
 
-    The cheapest statement phasegate sends, as it sends it: the prebuilt SQLAlchemy Core select the unit of
-    work runs, on its session, round trip and row included, no snapshot built. Times the statements a round
-    runs, it is the floor under a round whatever the Python around them costs.
+    The cheapest statement phasegate sends: the prebuilt SQLAlchemy Core select, on a unit of work's Core
+    connection, round trip and row included, no snapshot built. Times the statements a round runs, it is the
+    floor under a round whatever the Python around them costs.
     """
-    with pg.sessions() as session, session.begin():
-        session.execute(statements.PROJECT, {"key": key}).one()  # the transaction's BEGIN, outside the count
+    with pg.engine.connect() as connection, connection.begin():
+        connection.execute(statements.PROJECT, {"key": key}).one()  # the transaction's BEGIN, outside the count
         started = time.perf_counter()
         for _ in range(count):
-            session.execute(statements.PROJECT, {"key": key}).one()
+            connection.execute(statements.PROJECT, {"key": key}).one()
         return (time.perf_counter() - started) / count * 1e6
 
 

@@ -10,12 +10,12 @@ from datetime import datetime
 from uuid import UUID
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
 
 from phasegate.gates.vocabulary.snapshots import (
     ConditionRecord,
 )
 from phasegate.models import tables as t
+from phasegate.models.repositories.repository import SqlRepository
 
 
 def _condition(row: t.Condition) -> ConditionRecord:
@@ -33,10 +33,7 @@ def _condition(row: t.Condition) -> ConditionRecord:
     )
 
 
-class SqlConditions:
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
+class SqlConditions(SqlRepository):
     def add_conditions(self, records: Sequence[ConditionRecord], *, now: datetime) -> None:
         for record in records:
             self.session.add(t.Condition(**record.model_dump(), created_at=now))

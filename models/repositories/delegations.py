@@ -9,12 +9,12 @@ from datetime import datetime
 from uuid import UUID
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
 
 from phasegate.gates.vocabulary.snapshots import (
     DelegationRecord,
 )
 from phasegate.models import tables as t
+from phasegate.models.repositories.repository import SqlRepository
 
 
 def _delegation(row: t.Delegation) -> DelegationRecord:
@@ -30,10 +30,7 @@ def _delegation(row: t.Delegation) -> DelegationRecord:
     )
 
 
-class SqlDelegations:
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
+class SqlDelegations(SqlRepository):
     def add_delegation(self, record: DelegationRecord, *, now: datetime) -> None:
         self.session.add(
             t.Delegation(

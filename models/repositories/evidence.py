@@ -15,7 +15,6 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from sqlalchemy import Row, delete, func, insert, select, update
-from sqlalchemy.orm import Session
 
 from phasegate.gates.vocabulary.enums import DocumentStatus
 from phasegate.gates.vocabulary.evidence import DocumentEvidence, MilestoneEvidence, RiskEvidence, ScoreEvidence
@@ -29,6 +28,7 @@ from phasegate.models import catalog as c
 from phasegate.models import statements as q
 from phasegate.models.db import pipelined
 from phasegate.models.prepared import Prepared
+from phasegate.models.repositories.repository import SqlRepository
 
 # Every review reads all of these (``usecases.evidence.collect_evidence``): run on the driver (models.prepared).
 _LATEST_DOCUMENTS = Prepared(q.LATEST_DOCUMENTS)
@@ -129,22 +129,19 @@ def _scores(rows: Sequence[Any]) -> list[ScoreEvidence]:
     return [ScoreEvidence(gatekeeper=r.gatekeeper, factor=r.factor, score=r.score) for r in rows]
 
 
-class SqlEvidence:
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
+class SqlEvidence(SqlRepository):
     def latest_documents(self, key: str) -> list[DocumentEvidence]:
-        return _documents(_LATEST_DOCUMENTS.rows(self.session, {"key": key}))
+        return _documents(_LATEST_DOCUMENTS.rows(self.connection, {"key": key}))
 
     def gate_reads(self, key: str, stage_id: str, gate_id: str, as_of: date) -> GateEvidenceReads:
         """``latest_documents``, ``figures``, ``risks``, ``milestones`` and ``scores`` sent together (a review's):
         on PostgreSQL in one pipeline, so one round trip for the five, read after it (``Prepared.send``)."""
-        with pipelined(self.session):
-            documents = _LATEST_DOCUMENTS.send(self.session, {"key": key})
-            figures = _EVIDENCE_FIGURES.send(self.session, {"key": key, "stage_id": stage_id, "as_of": as_of})
-            risks = _PROJECT_RISKS.send(self.session, {"key": key})
-            milestones = _PROJECT_MILESTONES.send(self.session, {"key": key})
-            scores = _GATE_SCORES.send(self.session, {"key": key, "gate_id": gate_id})
+        with pipelined(self.connection):
+            documents = _LATEST_DOCUMENTS.send(self.connection, {"key": key})
+            figures = _EVIDENCE_FIGURES.send(self.connection, {"key": key, "stage_id": stage_id, "as_of": as_of})
+            risks = _PROJECT_RISKS.send(self.connection, {"key": key})
+            milestones = _PROJECT_MILESTONES.send(self.connection, {"key": key})
+            scores = _GATE_SCORES.send(self.connection, {"key": key, "gate_id": gate_id})
         return GateEvidenceReads(
             documents=_documents(documents()),
             figures=_figures(next(iter(figures()), None)),
@@ -207,7 +204,7 @@ class SqlEvidence:
         return bool(getattr(result, "rowcount", 0))
 
     def total_actual_cost(self, key: str) -> Decimal:
-        total = self.session.execute(q.ACTUAL_COST, {"key": key}).scalar()
+        total = self.connection.execute(q.ACTUAL_COST, {"key": key}).scalar()
         return _cents(total)
 
     def add_cost(self, key: str, amount: Decimal, *, note: str, stage_id: str, now: datetime) -> UUID:
@@ -221,7 +218,7 @@ class SqlEvidence:
         return entry_id
 
     def get_baseline(self, key: str) -> BaselineRecord | None:
-        row = _BASELINE.first(self.session, {"key": key})
+        row = _BASELINE.first(self.connection, {"key": key})
         return None if row is None else _baseline(row)
 
     def set_baseline(self, key: str, baseline: BaselineRecord, *, now: datetime) -> None:
@@ -262,7 +259,7 @@ class SqlEvidence:
 
     def planned_value_at(self, key: str, as_of: date) -> Decimal | None:
         periods = c.BASELINE_PERIODS.c
-        return self.session.scalar(
+        return self.connection.scalar(
             select(periods.planned_value)
             .where(periods.project_key == key, periods.period_end <= as_of)
             .order_by(periods.period_end.desc())
@@ -280,18 +277,18 @@ class SqlEvidence:
         self.session.flush()
 
     def stage_budget(self, key: str, stage_id: str) -> Decimal | None:
-        row = _STAGE_BUDGET.first(self.session, {"key": key, "stage_id": stage_id})
+        row = _STAGE_BUDGET.first(self.connection, {"key": key, "stage_id": stage_id})
         amount: Decimal | None = None if row is None else row[0]
         return amount
 
     def spend(self, key: str, stage_id: str) -> tuple[Decimal, Decimal]:
         """Actual cost recorded on the project in all, and in one stage: one pass over its ledger."""
-        total, stage = _SPEND.rows(self.session, {"key": key, "stage_id": stage_id})[0]
+        total, stage = _SPEND.rows(self.connection, {"key": key, "stage_id": stage_id})[0]
         return _cents(total), _cents(stage)
 
     def figures(self, key: str, stage_id: str, as_of: date) -> EvidenceFigures:
         """``get_baseline``, ``latest_evm_report``, ``spend`` and ``stage_budget`` in one statement (a review's)."""
-        return _figures(_EVIDENCE_FIGURES.first(self.session, {"key": key, "stage_id": stage_id, "as_of": as_of}))
+        return _figures(_EVIDENCE_FIGURES.first(self.connection, {"key": key, "stage_id": stage_id, "as_of": as_of}))
 
     def upsert_evm_reports(self, reports: Sequence[EvmReportRecord], *, now: datetime) -> int:
         from phasegate.models import tables as t
@@ -307,11 +304,11 @@ class SqlEvidence:
         return len(reports)
 
     def latest_evm_report(self, key: str, as_of: date) -> EvmReportRecord | None:
-        row = _LATEST_EVM_REPORT.first(self.session, {"key": key, "as_of": as_of})
+        row = _LATEST_EVM_REPORT.first(self.connection, {"key": key, "as_of": as_of})
         return _evm_report(row) if row else None
 
     def evm_history(self, key: str) -> list[EvmReportRecord]:
-        return [_evm_report(row) for row in self.session.execute(q.EVM_HISTORY, {"key": key})]
+        return [_evm_report(row) for row in self.connection.execute(q.EVM_HISTORY, {"key": key})]
 
     def upsert_risks(self, key: str, risks: Sequence[RiskEvidence], *, now: datetime) -> int:
         from phasegate.models import tables as t
@@ -323,7 +320,7 @@ class SqlEvidence:
         return len(risks)
 
     def risks(self, key: str) -> list[RiskEvidence]:
-        return _risks(_PROJECT_RISKS.rows(self.session, {"key": key}))
+        return _risks(_PROJECT_RISKS.rows(self.connection, {"key": key}))
 
     def upsert_milestone(self, key: str, milestone: MilestoneEvidence) -> None:
         from phasegate.models import tables as t
@@ -336,7 +333,7 @@ class SqlEvidence:
         self.session.flush()
 
     def milestones(self, key: str) -> list[MilestoneEvidence]:
-        return _milestones(_PROJECT_MILESTONES.rows(self.session, {"key": key}))
+        return _milestones(_PROJECT_MILESTONES.rows(self.connection, {"key": key}))
 
     def upsert_scores(self, key: str, gate_id: str, gatekeeper: str, scores: dict[str, int], *, now: datetime) -> None:
         from phasegate.models import tables as t
@@ -365,4 +362,4 @@ class SqlEvidence:
         )
 
     def scores(self, key: str, gate_id: str) -> list[ScoreEvidence]:
-        return _scores(_GATE_SCORES.rows(self.session, {"key": key, "gate_id": gate_id}))
+        return _scores(_GATE_SCORES.rows(self.connection, {"key": key, "gate_id": gate_id}))

@@ -17,13 +17,13 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, func, literal, select, text, update
-from sqlalchemy.orm import Session
 
 from phasegate.gates.vocabulary.enums import LessonCategory, LessonUseKind
 from phasegate.gates.vocabulary.lessons import LessonDueRecord, LessonRecord, LessonUseRecord
 from phasegate.models import statements as q
 from phasegate.models import tables as t
 from phasegate.models.prepared import Prepared
+from phasegate.models.repositories.repository import SqlRepository
 
 # Every killing decision runs these: on the driver (models.prepared).
 _HAS_LESSONS = Prepared(q.HAS_LESSONS)
@@ -75,10 +75,7 @@ def search_terms(query: str) -> list[str]:
     return list(dict.fromkeys(query.lower().split()))
 
 
-class SqlLessons:
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
+class SqlLessons(SqlRepository):
     def add_lesson(self, record: LessonRecord) -> int:
         """Insert a lesson (``record.id`` is ignored: the database numbers lessons 1, 2, 3 for people to type)."""
         row = t.Lesson(
@@ -121,7 +118,7 @@ class SqlLessons:
     ) -> list[LessonRecord]:
         # Core rows, not mapped objects: every review reads all of them (``surface_lessons``), on the driver.
         if project_key is None and template_id is None and category is None:
-            return [_lesson(row) for row in _LESSONS_ALL.rows(self.session)]
+            return [_lesson(row) for row in _LESSONS_ALL.rows(self.connection)]
         lessons = q.LESSONS.c
         query = select(q.LESSONS).order_by(lessons.id)
         if project_key is not None:
@@ -133,7 +130,7 @@ class SqlLessons:
         return [_lesson(row) for row in self.session.execute(query)]
 
     def has_lessons(self, key: str) -> bool:
-        row = _HAS_LESSONS.first(self.session, {"key": key})
+        row = _HAS_LESSONS.first(self.connection, {"key": key})
         return bool(row is not None and row[0])
 
     def search_lessons(self, query: str, *, limit: int = SEARCH_LIMIT) -> list[LessonRecord]:
@@ -141,7 +138,7 @@ class SqlLessons:
         terms = search_terms(query)
         if not terms:
             return []
-        if self.session.get_bind().dialect.name == "sqlite":
+        if self.connection.dialect.name == "sqlite":
             return self._search_sqlite(terms, limit)
         return self._search_postgresql(query.lower(), terms, limit)
 
@@ -209,9 +206,9 @@ class SqlLessons:
     # lessons owed ----------------------------------------------------------------------------------------
     def open_lesson_due(self, record: LessonDueRecord) -> bool:
         # Prebuilt Core statements: every killing decision runs this, the ORM's load and flush cost several times more.
-        if _LESSON_DUE_OPENED.first(self.session, {"key": record.project_key}) is not None:
+        if _LESSON_DUE_OPENED.first(self.connection, {"key": record.project_key}) is not None:
             return False
-        _INSERT_LESSON_DUE.run(self.session, record.model_dump())
+        _INSERT_LESSON_DUE.run(self.connection, record.model_dump())
         return True
 
     def lessons_due(self, *, open_only: bool = True, owner_id: str | None = None) -> list[LessonDueRecord]:

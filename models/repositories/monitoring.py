@@ -12,7 +12,6 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from sqlalchemy import case, func, select
-from sqlalchemy.orm import Session
 
 from phasegate.gates.risk import CLOSED_STATUSES
 from phasegate.gates.vocabulary.enums import ProjectStatus
@@ -28,16 +27,14 @@ from phasegate.gates.vocabulary.tolerance import (
 from phasegate.models import statements as q
 from phasegate.models import tables as t
 from phasegate.models.repositories.projects import project_snapshot
+from phasegate.models.repositories.repository import SqlRepository
 from phasegate.models.repositories.tolerances import exception_record, tolerance_record
 
 HISTORY_DAYS = 120
 """How far back the monitor reads earlier snapshots for a trend (it needs only the last two periods)."""
 
 
-class SqlMonitoring:
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
+class SqlMonitoring(SqlRepository):
     def monitor_inputs(self, keys: Sequence[str], as_of: date) -> list[MonitorInput]:
         """Everything the monitor needs about these projects in nine queries, however many there are."""
         wanted = list(keys)

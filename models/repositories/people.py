@@ -14,7 +14,6 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import Row, select, update
-from sqlalchemy.orm import Session
 
 from phasegate.gates.vocabulary.identity import OrgRole
 from phasegate.gates.vocabulary.snapshots import (
@@ -23,6 +22,7 @@ from phasegate.gates.vocabulary.snapshots import (
 from phasegate.models import statements as q
 from phasegate.models import tables as t
 from phasegate.models.prepared import Prepared
+from phasegate.models.repositories.repository import SqlRepository, Transaction
 
 _PERSON = Prepared(q.PERSON)  # every use case reads its actor: on the driver (models.prepared)
 _MOST_PREPARED = 16  # more ids at once (a portfolio's people) go through the session's expanding IN
@@ -34,9 +34,9 @@ def _people_by_ids(count: int) -> Prepared:
     return Prepared(q.people_by_ids(count))
 
 
-class SqlPeople:
-    def __init__(self, session: Session) -> None:
-        self.session = session
+class SqlPeople(SqlRepository):
+    def __init__(self, tx: Transaction) -> None:
+        super().__init__(tx)
         self._people: dict[str, PersonSnapshot] = {}
 
     def get_person(self, person_id: str) -> PersonSnapshot | None:
@@ -45,7 +45,7 @@ class SqlPeople:
         person = self._people.get(person_id)
         if person is not None:
             return person
-        row = _PERSON.first(self.session, {"id": person_id})
+        row = _PERSON.first(self.connection, {"id": person_id})
         return None if row is None else self._keep(row)
 
     def get_people(self, person_ids: Iterable[str]) -> dict[str, PersonSnapshot]:
@@ -53,11 +53,11 @@ class SqlPeople:
         wanted = set(person_ids)
         missing = [person_id for person_id in wanted if person_id not in self._people]
         if len(missing) > _MOST_PREPARED:
-            for row in self.session.execute(q.PEOPLE_BY_ID, {"ids": missing}):
+            for row in self.connection.execute(q.PEOPLE_BY_ID, {"ids": missing}):
                 self._keep(row)
         elif missing:
             read = _people_by_ids(len(missing))
-            for row in read.rows(self.session, {f"id{i}": person_id for i, person_id in enumerate(missing)}):
+            for row in read.rows(self.connection, {f"id{i}": person_id for i, person_id in enumerate(missing)}):
                 self._keep(row)
         return {person_id: self._people[person_id] for person_id in wanted if person_id in self._people}
 
@@ -109,7 +109,7 @@ class SqlPeople:
         self._people.pop(person.id, None)
 
     def person_by_login(self, login: str) -> PersonSnapshot | None:
-        row = self.session.execute(q.PERSON_BY_LOGIN, {"login": login}).first()
+        row = self.connection.execute(q.PERSON_BY_LOGIN, {"login": login}).first()
         return None if row is None else self._keep(row)
 
     def people_with_role(self, role: OrgRole) -> list[str]:

@@ -11,7 +11,6 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Row, func, select, update
-from sqlalchemy.orm import Session
 
 from phasegate.gates.vocabulary.enums import ProjectStatus
 from phasegate.gates.vocabulary.snapshots import (
@@ -20,6 +19,7 @@ from phasegate.gates.vocabulary.snapshots import (
 )
 from phasegate.models import statements as q
 from phasegate.models.prepared import Prepared
+from phasegate.models.repositories.repository import SqlRepository, Transaction
 
 # Every review, vote and decision runs these: on the driver (models.prepared).
 _PROJECT = Prepared(q.PROJECT)
@@ -48,15 +48,15 @@ def project_snapshot(row: Row[Any] | Any) -> ProjectSnapshot:
     )
 
 
-class SqlProjects:
-    def __init__(self, session: Session) -> None:
-        self.session = session
+class SqlProjects(SqlRepository):
+    def __init__(self, tx: Transaction) -> None:
+        super().__init__(tx)
         # A review reads a project's roles twice (who to read among people, then its evidence): kept for the unit's
         # life, dropped when this repository assigns one (nothing else writes them).
         self._roles: dict[str, dict[str, tuple[str, ...]]] = {}
 
     def get_project(self, key: str, *, for_update: bool = False) -> ProjectSnapshot | None:
-        row = (_PROJECT_FOR_UPDATE if for_update else _PROJECT).first(self.session, {"key": key})
+        row = (_PROJECT_FOR_UPDATE if for_update else _PROJECT).first(self.connection, {"key": key})
         return project_snapshot(row) if row else None
 
     def list_projects(self, query: ProjectQuery | None = None) -> tuple[list[ProjectSnapshot], int]:
@@ -74,10 +74,10 @@ class SqlProjects:
         page = select(q.PROJECTS).where(*conditions, *after).order_by(projects.key).offset(query.offset)
         if query.limit is not None:
             page = page.limit(query.limit)
-        items = [project_snapshot(row) for row in self.session.execute(page)]
+        items = [project_snapshot(row) for row in self.connection.execute(page)]
         if query.limit is None and query.offset == 0 and query.after is None:
             return items, len(items)
-        total = self.session.scalar(select(func.count()).select_from(q.PROJECTS).where(*conditions)) or 0
+        total = self.connection.scalar(select(func.count()).select_from(q.PROJECTS).where(*conditions)) or 0
         return items, int(total)
 
     def add_project(self, project: ProjectSnapshot, *, now: datetime) -> None:
@@ -91,7 +91,7 @@ class SqlProjects:
     ) -> None:
         """Deferred (``Prepared.defer``): a decision's move leaves with its next statement."""
         _UPDATE_PROJECT.defer(
-            self.session,
+            self.connection,
             {
                 "project_key": key,
                 "status": status.value,
@@ -116,7 +116,7 @@ class SqlProjects:
         kept = self._roles.get(key)
         if kept is None:
             roles: dict[str, list[str]] = {}
-            for role, person_id in _PROJECT_ROLES.rows(self.session, {"key": key}):
+            for role, person_id in _PROJECT_ROLES.rows(self.connection, {"key": key}):
                 roles.setdefault(role, []).append(person_id)
             kept = self._roles[key] = {role: tuple(people) for role, people in roles.items()}
         return dict(kept)  # the caller's own copy: the kept one stays as read

@@ -10,7 +10,6 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from phasegate.gates import portfolio as pf
 from phasegate.gates.analytics import ConditionFact, GateFacts, ProjectFact, ReviewCount, RoundFact
@@ -19,12 +18,10 @@ from phasegate.gates.vocabulary.snapshots import (
     ReportRunRecord,
 )
 from phasegate.models import tables as t
+from phasegate.models.repositories.repository import SqlRepository
 
 
-class SqlReports:
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
+class SqlReports(SqlRepository):
     def gate_facts(self) -> GateFacts:
         """Rounds, review counts, conditions and projects of the whole portfolio: four set-based queries."""
         s = self.session

@@ -10,11 +10,11 @@ from collections.abc import Sequence
 from datetime import date, datetime
 
 from sqlalchemy import delete, select, tuple_
-from sqlalchemy.orm import Session
 
 from phasegate.gates.vocabulary.enums import ProjectStatus
 from phasegate.gates.vocabulary.resources import CapacityOverride, DemandLine, PriorityRecord, ResourceProfile
 from phasegate.models import tables as t
+from phasegate.models.repositories.repository import SqlRepository
 
 
 def _profile(row: t.ResourceProfileRow) -> ResourceProfile:
@@ -29,10 +29,7 @@ def _profile(row: t.ResourceProfileRow) -> ResourceProfile:
     )
 
 
-class SqlResources:
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
+class SqlResources(SqlRepository):
     def put_resource_profile(self, profile: ResourceProfile, *, now: datetime) -> None:
         row = self.session.get(t.ResourceProfileRow, profile.person_id)
         if row is None:

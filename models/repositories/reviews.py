@@ -15,7 +15,6 @@ from uuid import UUID, uuid4
 
 from sqlalchemy import Row, func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from phasegate.gates.vocabulary.enums import BallotKind, Decision, Recommendation, ReviewStatus, RoundStatus
 from phasegate.gates.vocabulary.errors import ConflictError
@@ -30,6 +29,7 @@ from phasegate.models import statements as q
 from phasegate.models import tables as t
 from phasegate.models.db import pipelined
 from phasegate.models.prepared import Prepared
+from phasegate.models.repositories.repository import SqlRepository
 
 # A round's statements, run on the driver (models.prepared): every review, vote and decision runs them.
 _INSERT_REVIEW = Prepared(q.INSERT_REVIEW)
@@ -89,10 +89,7 @@ def _round(row: Row[Any] | Any, votes: Sequence[VoteRecord]) -> RoundSnapshot:
     )
 
 
-class SqlReviews:
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
+class SqlReviews(SqlRepository):
     def add_review(
         self,
         *,
@@ -167,7 +164,7 @@ class SqlReviews:
     ) -> UUID:
         round_id = uuid4()
         _INSERT_ROUND.defer(
-            self.session,
+            self.connection,
             {
                 "id": round_id,
                 "review_id": review_id,
@@ -207,15 +204,15 @@ class SqlReviews:
         Both leave in one pipeline (``models.db.pipelined``) and are read after it: the server still runs the read
         after the lock is granted, and the round costs one round trip instead of two.
         """
-        if for_update and self.session.get_bind().dialect.name == "postgresql":
-            with pipelined(self.session):
-                locked = _LOCK_ROUND.send(self.session, {"id": round_id})
-                read = _ROUND_WITH_VOTES.send(self.session, {"id": round_id})
+        if for_update and self.connection.dialect.name == "postgresql":
+            with pipelined(self.connection):
+                locked = _LOCK_ROUND.send(self.connection, {"id": round_id})
+                read = _ROUND_WITH_VOTES.send(self.connection, {"id": round_id})
             rows = read()
             if not locked():
                 return None
         else:
-            rows = _ROUND_WITH_VOTES.rows(self.session, {"id": round_id})
+            rows = _ROUND_WITH_VOTES.rows(self.connection, {"id": round_id})
         if not rows:
             return None
         voted = f"{q.VOTE_PREFIX}id"
@@ -223,7 +220,7 @@ class SqlReviews:
         return _round(rows[0], votes)
 
     def open_rounds(self, project_key: str) -> list[RoundSnapshot]:
-        return self._rounds(_OPEN_ROUNDS.rows(self.session, {"key": project_key}))
+        return self._rounds(_OPEN_ROUNDS.rows(self.connection, {"key": project_key}))
 
     def add_vote(self, round_id: UUID, vote: VoteRecord) -> UUID:
         """Insert one act. The unique keys are the last line of defence: a race the locks did not order
@@ -231,7 +228,7 @@ class SqlReviews:
         vote_id = uuid4()
         try:
             _INSERT_VOTE.run(
-                self.session,
+                self.connection,
                 {
                     "id": vote_id,
                     "round_id": round_id,
@@ -291,7 +288,7 @@ class SqlReviews:
     def close_seats(self, round_: RoundSnapshot, seats: Sequence[str]) -> None:
         """Takes the round as the caller read it (locked in this transaction, so its closed seats are current)."""
         _UPDATE_ROUND.run(
-            self.session, {"round_id": round_.id, "closed_seats": sorted(set(round_.closed_seats) | set(seats))}
+            self.connection, {"round_id": round_.id, "closed_seats": sorted(set(round_.closed_seats) | set(seats))}
         )
 
     def list_rounds(self, *, status: RoundStatus | None = None, person_id: str | None = None) -> list[RoundSnapshot]:
@@ -319,7 +316,7 @@ class SqlReviews:
         writes wait for no answer: deferred (``Prepared.defer``), they leave with the commit's pipeline."""
         round_id = round_.id
         _UPDATE_ROUND.defer(
-            self.session,
+            self.connection,
             {
                 "round_id": round_id,
                 "status": RoundStatus.RESOLVED.value,
@@ -328,7 +325,7 @@ class SqlReviews:
             },
         )
         _INSERT_DECISION.defer(
-            self.session,
+            self.connection,
             {
                 "id": uuid4(),
                 "round_id": round_id,
@@ -340,7 +337,7 @@ class SqlReviews:
                 "decided_at": now,
             },
         )
-        _UPDATE_REVIEW.defer(self.session, {"review_id": round_.review_id, "status": ReviewStatus.DECIDED.value})
+        _UPDATE_REVIEW.defer(self.connection, {"review_id": round_.review_id, "status": ReviewStatus.DECIDED.value})
 
     def cancel_round(self, round_id: UUID, review_id: UUID, *, now: datetime) -> None:
         """End an open round and its review without a decision (nothing is applied to the project)."""
@@ -350,7 +347,7 @@ class SqlReviews:
         self.session.execute(q.UPDATE_REVIEW, {"review_id": review_id, "status": ReviewStatus.CANCELLED.value})
 
     def mark_round_applied(self, round_id: UUID, *, now: datetime) -> None:
-        _UPDATE_ROUND.defer(self.session, {"round_id": round_id, "applied_at": now})  # with the next statement
+        _UPDATE_ROUND.defer(self.connection, {"round_id": round_id, "applied_at": now})  # with the next statement
 
     def decision_history(self, project_key: str) -> list[DecisionRecord]:
         rows = self.session.scalars(

@@ -13,7 +13,6 @@ from __future__ import annotations
 from decimal import Decimal
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 from phasegate.gates.maturity import (
     LessonUseFact,
@@ -25,12 +24,10 @@ from phasegate.gates.maturity import (
 )
 from phasegate.gates.prioritisation import PriorityFact
 from phasegate.models import tables as t
+from phasegate.models.repositories.repository import SqlRepository
 
 
-class SqlStrategy:
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
+class SqlStrategy(SqlRepository):
     def priority_facts(self) -> tuple[PriorityFact, ...]:
         """Every project with its BAC (baseline, else charter budget), expected benefit, the actual cost of its
         latest status report that has one, and its mean scorecard score."""

@@ -9,13 +9,13 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, select
-from sqlalchemy.orm import Session
 
 from phasegate.gates.vocabulary.snapshots import (
     StoredTemplate,
 )
 from phasegate.gates.vocabulary.template import LifecycleTemplate
 from phasegate.models import statements as q
+from phasegate.models.repositories.repository import SqlRepository
 
 _VALIDATED: dict[str, LifecycleTemplate] = {}
 
@@ -40,14 +40,11 @@ def _stored_template(row: Row[str, dict[str, Any], datetime]) -> StoredTemplate:
     )
 
 
-class SqlTemplates:
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
+class SqlTemplates(SqlRepository):
     def get_template(self, template_id: str, version: int | None = None) -> StoredTemplate | None:
         # A published version never changes, so a pinned (id, version) is read once per database and process;
         # "the latest version" is always asked of the database.
-        key = (str(self.session.get_bind().engine.url), template_id, version)
+        key = (str(self.connection.engine.url), template_id, version)
         if version is not None and key in _PUBLISHED:
             return _PUBLISHED[key]
         # Core columns, not the mapped class: an ORM query first configures every mapper (~0.1 s), which a
@@ -59,7 +56,7 @@ class SqlTemplates:
             query = query.order_by(table.c.version.desc()).limit(1)
         else:
             query = query.where(table.c.version == version)
-        row = self.session.execute(query).first()
+        row = self.connection.execute(query).first()
         if row is None:
             return None
         stored = _stored_template(row)
@@ -69,7 +66,7 @@ class SqlTemplates:
 
     def list_templates(self) -> list[StoredTemplate]:
         table = q.TEMPLATE_VERSIONS
-        rows = self.session.execute(
+        rows = self.connection.execute(
             select(table.c.content_hash, table.c.content, table.c.published_at).order_by(
                 table.c.template_id, table.c.version
             )

@@ -13,7 +13,6 @@ from uuid import UUID, uuid4
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
 
 from phasegate.gates.vocabulary.monitoring import RagRow
 from phasegate.gates.vocabulary.tolerance import (
@@ -26,6 +25,7 @@ from phasegate.gates.vocabulary.tolerance import (
 )
 from phasegate.models import statements as q
 from phasegate.models import tables as t
+from phasegate.models.repositories.repository import SqlRepository
 
 
 def tolerance_record(row: t.Tolerance) -> ToleranceRecord:
@@ -66,10 +66,7 @@ def exception_record(row: t.ToleranceExceptionRow) -> ToleranceException:
     )
 
 
-class SqlTolerances:
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
+class SqlTolerances(SqlRepository):
     def tolerances(self, project_key: str) -> list[ToleranceRecord]:
         query = (
             select(t.Tolerance)
@@ -131,7 +128,7 @@ class SqlTolerances:
         """
         if not records:
             return set()
-        dialect = self.session.get_bind().dialect.name
+        dialect = self.connection.dialect.name
         statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(q.TOLERANCE_EXCEPTIONS)
         statement = statement.on_conflict_do_nothing(index_elements=["project_key", "scope", "dimension", "seq"])
         rows = [
@@ -173,7 +170,7 @@ class SqlTolerances:
         """
         if not rows:
             return 0
-        dialect = self.session.get_bind().dialect.name
+        dialect = self.connection.dialect.name
         upsert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         # The table, not the mapped class: the ORM's bulk path leaves out each row's None values, so rows of
         # different shapes went one statement each (4 per project); Core sends them all as one executemany.
