@@ -436,3 +436,11 @@ def test_a_person_signs_in_with_a_one_time_code_and_out_again_in_chromium(served
         assert back is not None and "/signin" in back.url  # the session row is revoked: the cookie opens nothing
     assert [e.actor for e in _audit(w, "signout")] == ["pam"]
     assert [e.payload["code"] for e in _audit(w, "signin.refused")] == ["signin.totp_required"]
+
+
+def test_importing_the_credentials_spends_no_argon2_work() -> None:
+    """Every CLI vote imports ``models.credentials`` and needs none of its hashing: the unknown person's dummy
+    hash (a whole argon2 hash, 0.1 s to 0.9 s) is made on first need, not at import (it was, until 2026-12-07)."""
+    probe = "import phasegate.models.credentials as c; print(c.dummy_hash.cache_info().currsize)"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.strip() == "0"

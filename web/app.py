@@ -41,6 +41,7 @@ from phasegate.gates.vocabulary.errors import (
     PermissionDeniedError,
     PhasegateError,
 )
+from phasegate.models.credentials import dummy_hash
 from phasegate.models.db import hide_passwords
 from phasegate.models.keys import secret_key
 from phasegate.models.settings import Settings
@@ -122,6 +123,7 @@ def create_app(settings: Settings | None = None, *, serving: bool = False) -> Fa
         # Blocking request work (SQL, rendering) runs in this many threads at most (PHASEGATE_WEB_THREADS).
         anyio.to_thread.current_default_thread_limiter().total_tokens = rt.settings.web_threads
         if serving:
+            dummy_hash()  # timing must not tell an unknown person from a known one, from the first sign-in on
             gc.collect()
             gc.freeze()
         yield
