@@ -220,7 +220,6 @@ class Runtime:
         acts (the use case checks it may vote as ``cmd.voter_id``). ``signature`` is the signer's
         re-entered password (and one-time code) for a gate with Part 11 signatures (docs/security.md).
         """
-        from phasegate.models.credentials import SqlCredentials
         from phasegate.usecases import approvals
 
         try:
@@ -232,7 +231,7 @@ class Runtime:
                 probe=self.probe,
                 registry=self.registry,
                 links=self.links(),
-                credentials=SqlCredentials(self.sessions),
+                credentials=_SignerCheck(self),
                 signature=signature,
             )
         except EvidenceChangedError as changed:
@@ -310,6 +309,19 @@ class Runtime:
             self.sessions, max_attempts=self.settings.notify_max_attempts, links=link_signer(self.settings)
         )
         return report.as_dict()
+
+
+@dataclass(frozen=True)
+class _SignerCheck:
+    """``usecases.ports.Credentials`` for a vote: ``models.credentials`` (argon2, the ORM) is loaded only when a
+    gate asks its signer to re-authenticate, not for every vote a door casts."""
+
+    runtime: Runtime
+
+    def verify(self, person_id: str, password: str, one_time_code: str | None) -> bool:
+        from phasegate.models.credentials import SqlCredentials
+
+        return SqlCredentials(self.runtime.sessions).verify(person_id, password, one_time_code)
 
 
 def utc_now() -> datetime:

@@ -365,11 +365,9 @@ def test_a_gatekeeper_command_imports_its_own_group_and_not_the_portfolio_machin
     }
     groups = {f"phasegate.flows.cli.{spec.partition(':')[0]}" for spec in GROUPS.values()}
     check_args, vote_args = ["gate", "check", "P1"], ["vote", NOWHERE, "--as", "alice", "--decision", "go"]
-    check = _loaded_modules(cli.url, *check_args)  # one run serves this loop and the checks below it
-    for args, own, loaded in (
-        (check_args, "gates", check),
-        (vote_args, "approvals", _loaded_modules(cli.url, *vote_args)),
-    ):
+    check = _loaded_modules(cli.url, *check_args)  # one run each serves this loop and the checks below it
+    vote = _loaded_modules(cli.url, *vote_args)
+    for args, own, loaded in ((check_args, "gates", check), (vote_args, "approvals", vote)):
         assert f"phasegate.flows.cli.{own}" in loaded, args
         assert loaded & (groups - {f"phasegate.flows.cli.{own}"}) == set(), args
         assert loaded & portfolio_wide == set(), args
@@ -388,6 +386,9 @@ def test_a_gatekeeper_command_imports_its_own_group_and_not_the_portfolio_machin
         "phasegate.models.repositories.lessons",
     }
     assert check & unused == set()
+    # A vote writes through Core statements too, and re-authenticates a signer (argon2, models.credentials) only
+    # for a gate that asks for a Part 11 signature.
+    assert vote & {"sqlalchemy.orm", "phasegate.models.tables", "phasegate.models.credentials"} == set()
     # Pydantic builds a model's validator on first use (defer_build): a check pays for the template and the
     # evidence it validates, not for the notices, commands and records of the other use cases it imports.
     built = {name for name in check if name.startswith("built:")}

@@ -20,7 +20,6 @@ from phasegate.gates.vocabulary.snapshots import (
     PersonSnapshot,
 )
 from phasegate.models import statements as q
-from phasegate.models import tables as t
 from phasegate.models.prepared import Prepared
 from phasegate.models.repositories.repository import SqlRepository, Transaction
 
@@ -76,6 +75,8 @@ class SqlPeople(SqlRepository):
         return person
 
     def add_person(self, person: PersonSnapshot, *, now: datetime) -> None:
+        from phasegate.models import tables as t
+
         self.session.add(
             t.Person(
                 id=person.id,
@@ -93,6 +94,9 @@ class SqlPeople(SqlRepository):
 
     def update_person(self, person: PersonSnapshot) -> None:
         """Replace a person's details, login, roles and disabled flag with ``person``'s."""
+
+        from phasegate.models import tables as t
+
         self.session.execute(
             update(t.Person)
             .where(t.Person.id == person.id)
@@ -114,5 +118,8 @@ class SqlPeople(SqlRepository):
 
     def people_with_role(self, role: OrgRole) -> list[str]:
         """Ids of enabled people holding an organisation role (few people, read whole: roles are a JSON list)."""
+
+        from phasegate.models import tables as t
+
         rows = self.session.execute(select(t.Person.id, t.Person.org_roles).where(t.Person.disabled.is_(False)))
         return sorted(person_id for person_id, roles in rows if role.value in (roles or ()))

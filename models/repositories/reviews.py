@@ -26,7 +26,6 @@ from phasegate.gates.vocabulary.snapshots import (
     VoteRecord,
 )
 from phasegate.models import statements as q
-from phasegate.models import tables as t
 from phasegate.models.db import pipelined
 from phasegate.models.prepared import Prepared
 from phasegate.models.repositories.repository import SqlRepository
@@ -124,6 +123,8 @@ class SqlReviews(SqlRepository):
         return review_id
 
     def latest_review(self, project_key: str) -> tuple[UUID, Evaluation] | None:
+        from phasegate.models import tables as t
+
         row = self.session.execute(
             select(t.GateReview.id, t.GateReview.evaluation)
             .where(t.GateReview.project_key == project_key)
@@ -134,6 +135,9 @@ class SqlReviews(SqlRepository):
 
     def last_reviewed(self, keys: Sequence[str]) -> dict[tuple[str, str], datetime]:
         """When each of these projects' gates was last reviewed (any outcome), by (project, gate): one query."""
+
+        from phasegate.models import tables as t
+
         if not keys:
             return {}
         rows = self.session.execute(
@@ -256,6 +260,8 @@ class SqlReviews(SqlRepository):
         return (row.round_id, _vote(row)) if row else None
 
     def supersede_votes(self, round_id: UUID, *, now: datetime) -> int:
+        from phasegate.models import tables as t
+
         result = self.session.execute(
             update(t.Vote)
             .where(t.Vote.round_id == round_id, t.Vote.superseded_at.is_(None))
@@ -267,6 +273,8 @@ class SqlReviews(SqlRepository):
     def refresh_round(
         self, round_id: UUID, *, review_id: UUID, evidence_hash: str, evidence_version: int, now: datetime
     ) -> None:
+        from phasegate.models import tables as t
+
         self.session.execute(
             update(t.ApprovalRound)
             .where(t.ApprovalRound.id == round_id)
@@ -279,6 +287,8 @@ class SqlReviews(SqlRepository):
         )
 
     def replace_seats(self, round_id: UUID, seats: Sequence[dict[str, Any]], approvers: Sequence[str]) -> None:
+        from phasegate.models import tables as t
+
         self.session.execute(
             update(t.ApprovalRound)
             .where(t.ApprovalRound.id == round_id)
@@ -292,6 +302,8 @@ class SqlReviews(SqlRepository):
         )
 
     def list_rounds(self, *, status: RoundStatus | None = None, person_id: str | None = None) -> list[RoundSnapshot]:
+        from phasegate.models import tables as t
+
         query = select(q.ROUNDS).order_by(t.ApprovalRound.opened_at)
         if status is not None:
             query = query.where(t.ApprovalRound.status == status.value)
@@ -301,6 +313,8 @@ class SqlReviews(SqlRepository):
         return rounds
 
     def unapplied_rounds(self) -> list[UUID]:
+        from phasegate.models import tables as t
+
         return list(
             self.session.scalars(
                 select(t.ApprovalRound.id).where(
@@ -350,6 +364,8 @@ class SqlReviews(SqlRepository):
         _UPDATE_ROUND.defer(self.connection, {"round_id": round_id, "applied_at": now})  # with the next statement
 
     def decision_history(self, project_key: str) -> list[DecisionRecord]:
+        from phasegate.models import tables as t
+
         rows = self.session.scalars(
             select(t.GateDecision).where(t.GateDecision.project_key == project_key).order_by(t.GateDecision.decided_at)
         )
