@@ -394,6 +394,7 @@ def test_a_gatekeeper_command_imports_its_own_group_and_not_the_portfolio_machin
     built = {name for name in check if name.startswith("built:")}
     assert "built:phasegate.gates.vocabulary.template.LifecycleTemplate" in built
     assert not {name for name in built if ".notices." in name or ".commands." in name or ".lessons." in name}
+    assert "built:phasegate.gates.vocabulary.identity.Actor" not in built  # a check acts as nobody
 
 
 def test_domain_models_build_their_validators_on_first_use() -> None:
