@@ -67,7 +67,7 @@ AuditHead = tuple[int, str, str]
 """The chain's last entry as appenders need it: its seq, its hash and its scheme."""
 
 
-def lock_audit_head(session: Connection | Session) -> Callable[[], AuditHead | None]:
+def lock_audit_head(db: Connection | Session) -> Callable[[], AuditHead | None]:
     """Take the appenders' lock (PostgreSQL; SQLite's ``BEGIN IMMEDIATE`` already holds one) and ask for the head;
     returns how to read the head, to call once the statements are sent.
 
@@ -78,7 +78,7 @@ def lock_audit_head(session: Connection | Session) -> Callable[[], AuditHead | N
     (statements run in order; at READ COMMITTED its snapshot is taken when it starts), so it sees the entry the
     previous holder committed.
     """
-    connection = connection_of(session)
+    connection = connection_of(db)
     if connection.dialect.name != "postgresql":
         found = _HEAD_READ.first(connection)
         head = None if found is None else (found[0], found[1], found[2])
@@ -107,9 +107,9 @@ class AuditDraft:
 
 
 def append_audit_entries(
-    session: Connection | Session, drafts: Sequence[AuditDraft], *, key: bytes | None = None
+    db: Connection | Session, drafts: Sequence[AuditDraft], *, key: bytes | None = None
 ) -> list[AuditRecord]:
-    """Append entries in the session's transaction with one lock, one head read and one insert.
+    """Append entries in the transaction of ``db`` with one lock, one head read and one insert.
 
     A unit of work buffers its entries and calls this once, at commit: the appenders' lock is then held only
     for the end of the transaction. Entries are keyed when ``key`` is given. Raises InputError for a naive
@@ -118,11 +118,11 @@ def append_audit_entries(
     """
     if not drafts:
         return []
-    return write_audit_entries(session, lock_audit_head(session)(), drafts, key=key)
+    return write_audit_entries(db, lock_audit_head(db)(), drafts, key=key)
 
 
 def write_audit_entries(
-    session: Connection | Session, head: AuditHead | None, drafts: Sequence[AuditDraft], *, key: bytes | None = None
+    db: Connection | Session, head: AuditHead | None, drafts: Sequence[AuditDraft], *, key: bytes | None = None
 ) -> list[AuditRecord]:
     """Chain ``drafts`` after ``head`` and insert them; ``head`` was read by ``lock_audit_head`` in this transaction
     (the lock still held), as ``append_audit_entries`` does. Raises as ``append_audit_entries``."""
@@ -142,12 +142,12 @@ def write_audit_entries(
         )
         records.append(record)
         prev_seq, prev_hash = record.seq, record.hash
-    _INSERT.run(session, [record.model_dump() for record in records])
+    _INSERT.run(db, [record.model_dump() for record in records])
     return records
 
 
 def append_audit(
-    session: Connection | Session,
+    db: Connection | Session,
     *,
     actor: str,
     action: str,
@@ -156,19 +156,19 @@ def append_audit(
     at: datetime,
     key: bytes | None = None,
 ) -> AuditRecord:
-    """Append one entry in the session's transaction and return it; the caller's unit of work commits."""
+    """Append one entry in the transaction of ``db`` and return it; the caller's unit of work commits."""
     draft = AuditDraft(actor=actor, action=action, entity=entity, payload=payload, at=at)
-    return append_audit_entries(session, [draft], key=key)[0]
+    return append_audit_entries(db, [draft], key=key)[0]
 
 
-def _iter_rows(session: Connection | Session, batch: int) -> Iterator[AuditRow]:
+def _iter_rows(db: Connection | Session, batch: int) -> Iterator[AuditRow]:
     if batch < 1:
         raise InputError(f"batch: must be a positive number of rows, got {batch}")
     after = 0
     while True:
-        # Core on the session's connection, not the ORM loader: less work per row, same transaction.
+        # Core on the transaction's connection, not the ORM loader: less work per row, same transaction.
         page = select(*_columns).where(_table.c.seq > after).order_by(_table.c.seq).limit(batch)
-        rows = connection_of(session).execute(page).all()
+        rows = connection_of(db).execute(page).all()
         for row in rows:
             yield cast(AuditRow, row)
         if len(rows) < batch:
@@ -192,43 +192,43 @@ def _record(row: AuditRow) -> AuditRecord:
     )
 
 
-def iter_audit(session: Connection | Session, *, batch: int = 5000) -> Iterator[AuditRecord]:
+def iter_audit(db: Connection | Session, *, batch: int = 5000) -> Iterator[AuditRecord]:
     """Every entry in seq order, ``batch`` rows per query (keyset pages, so memory stays flat)."""
-    for row in _iter_rows(session, batch):
+    for row in _iter_rows(db, batch):
         yield _record(row)
 
 
-def verify_audit(session: Connection | Session, *, key: bytes | None = None, batch: int = 5000) -> ChainBreak | None:
+def verify_audit(db: Connection | Session, *, key: bytes | None = None, batch: int = 5000) -> ChainBreak | None:
     """The first break in the stored chain, or None. Detects edits, deletions and insertions, not tail cuts.
 
     With ``key``, keyed entries are checked with it and an unkeyed tail is a break (``gates.audit``);
-    without, a keyed entry raises AuditKeyError. On SQLite the session's transaction holds the write lock
-    while this runs (``BEGIN IMMEDIATE``); verify a large log from a session that does nothing else.
+    without, a keyed entry raises AuditKeyError. On SQLite the transaction of ``db`` holds the write lock
+    while this runs (``BEGIN IMMEDIATE``); verify a large log from a transaction that does nothing else.
     """
-    return verify_rows(_iter_rows(session, batch), key=key)
+    return verify_rows(_iter_rows(db, batch), key=key)
 
 
-def seal_audit(session: Connection | Session, *, key: bytes, actor: str, at: datetime) -> AuditRecord:
+def seal_audit(db: Connection | Session, *, key: bytes, actor: str, at: datetime) -> AuditRecord:
     """Vouch for an unkeyed tail: verify it, then append one keyed ``audit.sealed`` entry after it.
 
     Why a person runs this: an unkeyed chain is either older than keys or was recomputed by someone without
     one, and only whoever checked it (against a backup, a head hash kept elsewhere) can say which. Refuses a
     chain that is broken or already ends on a keyed entry.
     """
-    head = lock_audit_head(session)()
+    head = lock_audit_head(db)()
     if head is None or head[2] == KEYED:
         raise AuditKeyError("audit seal: the chain ends on a keyed entry already; nothing to seal", code="audit.sealed")
-    broken = verify_rows(_iter_rows(session, 5000), key=key)
+    broken = verify_rows(_iter_rows(db, 5000), key=key)
     if broken is not None and broken.kind != "unkeyed":
         raise AuditKeyError(
             f"audit seal: refused, the chain is broken at entry {broken.seq}: {broken.reason}", code="audit.broken"
         )
     payload = {"unkeyed_entries": head[0], "head_hash": head[1]}
     draft = AuditDraft(actor=actor, action="audit.sealed", entity="audit_log", payload=payload, at=at)
-    return append_audit_entries(session, [draft], key=key)[0]
+    return append_audit_entries(db, [draft], key=key)[0]
 
 
-def audit_head(session: Connection | Session) -> AuditRecord | None:
+def audit_head(db: Connection | Session) -> AuditRecord | None:
     """The latest entry: keep its hash elsewhere to detect a truncated log later."""
-    row = session.execute(select(*_columns).order_by(_table.c.seq.desc()).limit(1)).first()
+    row = db.execute(select(*_columns).order_by(_table.c.seq.desc()).limit(1)).first()
     return None if row is None else _record(cast(AuditRow, row))

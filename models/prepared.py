@@ -115,15 +115,16 @@ class Prepared:
 
     def rows(self, db: Connection | Session, params: Params | None = None) -> list[Any]:
         """The statement's rows (named tuples), run in the transaction of ``db``."""
-        dialect, driver, connection = _held(db)
-        if _deferred(connection) and isinstance(self.statement, Select) and not _in_pipeline(driver):
+        held = _held(db)
+        dialect, driver, connection = held
+        if _pending(connection) and isinstance(self.statement, Select) and not _in_pipeline(driver):
             try:
                 with driver.pipeline():  # the writes deferred before it leave with it: one round trip
-                    later = self._execute(connection, params)
+                    later = self._execute(held, params)
             except dialect.loaded_dbapi.Error as err:
                 raise DBAPIError.instance(None, None, err, dialect.loaded_dbapi.Error, dialect=dialect) from err
             return later()
-        return self._execute(connection, params)()
+        return self._execute(held, params)()
 
     def send(self, db: Connection | Session, params: Params | None = None) -> Callable[[], list[Any]]:
         """Send a read now and return how to read its rows later (once), for reads that need no answer between them.
@@ -135,11 +136,11 @@ class Prepared:
         """
         if not isinstance(self.statement, Select):
             raise ValueError(f"{self.statement}: only reads are sent to be read later; run writes with run()")
-        return self._execute(db, params)
+        return self._execute(_held(db), params)
 
-    def _execute(self, db: Connection | Session, params: Params | None) -> Callable[[], list[Any]]:
+    def _execute(self, held: _Held, params: Params | None) -> Callable[[], list[Any]]:
         """Run the statement (after the writes deferred before it) and return how to read its rows, once."""
-        dialect, driver, connection = _held(db)
+        dialect, driver, connection = held
         send_deferred(connection)
         compiled = self._compile(dialect, tuple(params or ()))
         cursor = driver.cursor()
@@ -252,7 +253,10 @@ def connection_of(db: Connection | Session) -> Connection:
     return db if isinstance(db, Connection) else db.connection()
 
 
-def _held(db: Connection | Session) -> tuple[Dialect, Any, Connection]:
+_Held = tuple[Dialect, Any, Connection]
+
+
+def _held(db: Connection | Session) -> _Held:
     """The dialect, the DBAPI connection and the Core connection of the transaction of ``db``."""
     connection = connection_of(db)
     driver = connection.connection.driver_connection
@@ -276,10 +280,6 @@ def _pending(connection: Connection) -> _Deferred:
         return []
     writes: _Deferred = kept[1]
     return writes
-
-
-def _deferred(connection: Connection) -> bool:
-    return _DEFERRED in connection.info and bool(_pending(connection))
 
 
 def _in_pipeline(driver: Any) -> bool:
@@ -324,8 +324,8 @@ def watch_deferred(engine: Engine) -> None:
     # kept with it are gone already, and reading it would replace the driver's error with SQLAlchemy's
     # PendingRollbackError.
     def before(connection: Connection, *_: Any) -> None:
-        if not connection.invalidated and _DEFERRED in connection.info:
-            _send(connection)
+        if not connection.invalidated:
+            send_deferred(connection)
 
     def dropped(connection: Connection) -> None:
         if not connection.invalidated:

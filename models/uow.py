@@ -75,9 +75,7 @@ class SqlUnitOfWork:
         self._connection: Connection | None = None
         self._session: Session | None = None
 
-    def __enter__(self) -> Self:
-        self._connection = None
-        self._session = None
+    def __enter__(self) -> Self:  # the connection and the session are taken on first use (``__exit__`` drops them)
         for name in _REPOSITORIES:  # a unit entered again starts with fresh repositories (their caches are its own)
             self.__dict__.pop(name, None)
         return self
