@@ -84,7 +84,6 @@ class RoundTrips:
         previous = 0
         try:
             while data := client.recv(_CHUNK):
-                server.sendall(data)
                 buffer += data
                 while True:
                     if not started:
@@ -108,6 +107,9 @@ class RoundTrips:
                             self._count += 1
                     previous = kind
                     buffer = buffer[1 + length :]
+                # Forwarded only once counted: the server cannot answer a wait before it has the message, so a
+                # client that got its answer always reads a count that includes the wait (no race with this thread).
+                server.sendall(data)
         except OSError:
             pass
         finally:
