@@ -1,7 +1,19 @@
-"""The ``phasegate`` executable (``[project.scripts]``): run the command line in this process."""
+"""The ``phasegate`` executable (``[project.scripts]``): run the command line in this process.
+
+Why the cyclic garbage collector is off: a command spends most of its life importing (typer, SQLAlchemy,
+Pydantic, the vocabulary), which allocates objects that live as long as the process and are never garbage;
+CPython still runs a collection every 700 allocations over them, about a tenth of a `gate check`
+(``bench/cli_latency.py``). Reference counting frees everything else as usual. What goes on running for long
+turns it back on: the web server (``web.app.run_server``) and flows run in this process
+(``flows.server.prefect_run_context``).
+"""
 
 from __future__ import annotations
 
-from phasegate.flows.cli import main
+import gc
+
+gc.disable()
+
+from phasegate.flows.cli import main  # noqa: E402  (imported with the collector off, which is the point)
 
 __all__ = ["main"]

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import gc
 import hashlib
 import json
 import os
@@ -427,6 +428,8 @@ def prefect_run_context() -> contextlib.AbstractContextManager[object]:
     from prefect.context import SettingsContext, get_settings_context
     from prefect.settings import PREFECT_API_URL, PREFECT_FLOWS_HEARTBEAT_FREQUENCY, PREFECT_HOME, temporary_settings
     from prefect.settings.legacy import Setting
+
+    gc.enable()  # off while the command started (flows/entry.py); Prefect's loop and threads run the flows now
 
     context = get_settings_context()
     current = context.settings

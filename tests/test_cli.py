@@ -312,9 +312,10 @@ def test_audit_verify_detects_an_edited_entry(cli: Cli) -> None:
 def _loaded_modules(url: str, *args: str) -> set[str]:
     """The modules a ``phasegate`` command (run in a fresh interpreter) had imported when it ended, plus
     ``orm-mappers-configured`` when it had made SQLAlchemy configure the mapped classes (an ORM query), plus
-    ``built:<module>.<class>`` for each of phasegate's Pydantic models whose validator it had built."""
+    ``built:<module>.<class>`` for each of phasegate's Pydantic models whose validator it had built, plus
+    ``gc-off`` when the cyclic garbage collector was still off at the end (flows/entry.py)."""
     probe = (
-        "import sys\nfrom phasegate.flows.cli import main\nsys.argv = ['phasegate'] + sys.argv[1:]\n"
+        "import sys\nfrom phasegate.flows.entry import main\nsys.argv = ['phasegate'] + sys.argv[1:]\n"
         "try:\n    main()\nfinally:\n    tables = sys.modules.get('phasegate.models.tables')\n"
         "    configured = tables is not None and tables.Project.__mapper__.configured\n"
         "    from pydantic import BaseModel\n"
@@ -322,8 +323,9 @@ def _loaded_modules(url: str, *args: str) -> set[str]:
         "    while models:\n        m = models.pop()\n        models.extend(m.__subclasses__())\n"
         "        if m.__module__.startswith('phasegate.') and m.__pydantic_complete__:\n"
         "            built.append(f'built:{m.__module__}.{m.__name__}')\n"
+        "    import gc\n    off = [] if gc.isenabled() else ['gc-off']\n"
         "    print('MODULES', *sorted(sys.modules), *(['orm-mappers-configured'] if configured else []), *built, "
-        "file=sys.stderr)\n"
+        "*off, file=sys.stderr)\n"
     )
     local = [] if args[0] in ("--help", "server") else ["--db", url]
     done = subprocess.run([sys.executable, "-c", probe, *args, *local], capture_output=True, text=True, timeout=60)
@@ -395,6 +397,23 @@ def test_a_gatekeeper_command_imports_its_own_group_and_not_the_portfolio_machin
     assert "built:phasegate.gates.vocabulary.template.LifecycleTemplate" in built
     assert not {name for name in built if ".notices." in name or ".commands." in name or ".lessons." in name}
     assert "built:phasegate.gates.vocabulary.identity.Actor" not in built  # a check acts as nobody
+    # Start-up is imports, whose objects live as long as the process: the cyclic collector, which would walk
+    # them every 700 allocations, stays off for a command this short (flows/entry.py).
+    assert "gc-off" in check and "gc-off" in vote
+
+
+def test_what_runs_long_turns_the_garbage_collector_back_on() -> None:
+    """The executable starts with the collector off (flows/entry.py); the web server and flows run in the
+    process must not run for hours without it. Each door is run up to where it hands over to uvicorn or Prefect."""
+    probe = (
+        "import gc, sys\nimport phasegate.flows.entry\nstates = [gc.isenabled()]\n"
+        "import uvicorn\nuvicorn.run = lambda *args, **kwargs: states.append(gc.isenabled())\n"
+        "from phasegate.web.app import run_server\nrun_server(host='127.0.0.1', port=1)\n"
+        "gc.disable()\nfrom phasegate.flows.server import prefect_run_context\n"
+        "with prefect_run_context():\n    states.append(gc.isenabled())\nprint(states)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert done.stdout.strip() == "[False, True, True]", done.stdout + done.stderr
 
 
 def test_domain_models_build_their_validators_on_first_use() -> None:

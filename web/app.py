@@ -243,10 +243,12 @@ def _stop_on_sigterm(signum: int, frame: object) -> None:
 
 def run_server(*, host: str, port: int) -> None:
     """``phasegate serve``: the app under uvicorn, its access log showing ``/approve/[redacted]`` for tokens."""
+    import gc
     import signal
 
     import uvicorn
 
+    gc.enable()  # off while the command started (flows/entry.py); a server runs for days
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     uvicorn.run(
         create_app(serving=True),
