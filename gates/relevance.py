@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 from phasegate.gates.vocabulary.lessons import LessonRecord
 from phasegate.gates.vocabulary.snapshots import Evaluation
@@ -35,6 +36,11 @@ class ReviewContext:
     gate_id: str
     tags: frozenset[str]
     text: str
+
+    @cached_property
+    def grams(self) -> frozenset[str]:
+        """The text's trigrams: made once per review, not once for every lesson scored against it."""
+        return trigrams(self.text)
 
 
 @dataclass(frozen=True)
@@ -68,7 +74,7 @@ def score(lesson: LessonRecord, context: ReviewContext) -> int:
         points += SAME_GATE if lesson.gate_id == context.gate_id else SAME_TEMPLATE
     points += PER_TAG * len(set(lesson.tags) & context.tags)
     lesson_text = " ".join((lesson.what_happened, lesson.repeat, lesson.avoid))
-    points += int(TEXT_WEIGHT * jaccard(trigrams(lesson_text), trigrams(context.text)))
+    points += int(TEXT_WEIGHT * jaccard(trigrams(lesson_text), context.grams))
     return points
 
 
