@@ -69,16 +69,43 @@ def review_context(template_id: str, gate_id: str, evaluation: Evaluation, names
 
 
 def score(lesson: LessonRecord, context: ReviewContext) -> int:
+    return _points_before_text(lesson, context) + _text_points(lesson, context)
+
+
+def _points_before_text(lesson: LessonRecord, context: ReviewContext) -> int:
     points = 0
     if lesson.template_id == context.template_id:
         points += SAME_GATE if lesson.gate_id == context.gate_id else SAME_TEMPLATE
-    points += PER_TAG * len(set(lesson.tags) & context.tags)
+    return points + PER_TAG * len(set(lesson.tags) & context.tags)
+
+
+def _text_points(lesson: LessonRecord, context: ReviewContext) -> int:
     lesson_text = " ".join((lesson.what_happened, lesson.repeat, lesson.avoid))
-    points += int(TEXT_WEIGHT * jaccard(trigrams(lesson_text), context.grams))
-    return points
+    return int(TEXT_WEIGHT * jaccard(trigrams(lesson_text), context.grams))
 
 
 def most_relevant(lessons: Sequence[LessonRecord], context: ReviewContext, *, limit: int = SHOWN) -> list[Relevant]:
-    scored = [Relevant(lesson=lesson, score=score(lesson, context)) for lesson in lessons]
-    ranked = sorted((r for r in scored if r.score > 0), key=lambda r: (-r.score, -r.lesson.id))
-    return ranked[:limit]
+    """The ``limit`` best-scoring lessons with points, best first, as if every lesson were scored.
+
+    Why not score them all: the text's trigrams are most of a score's cost, and every review ranks every lesson
+    of the organisation. Taken by their points before text, best first, the lessons after one that cannot reach
+    the last one chosen even with a perfect text match (``TEXT_WEIGHT``) cannot either, so they are not scored.
+    """
+    if limit <= 0:
+        return []
+    ranked: list[Relevant] = []  # at most ``limit``, ordered as returned
+    for before, lesson in sorted(((_points_before_text(x, context), x) for x in lessons), key=_by_points_then_newest):
+        if len(ranked) == limit and before + TEXT_WEIGHT < ranked[-1].score:
+            break
+        points = before + _text_points(lesson, context)
+        if points > 0:
+            ranked = sorted([*ranked, Relevant(lesson=lesson, score=points)], key=_rank)[:limit]
+    return ranked
+
+
+def _by_points_then_newest(entry: tuple[int, LessonRecord]) -> tuple[int, int]:
+    return -entry[0], -entry[1].id
+
+
+def _rank(relevant: Relevant) -> tuple[int, int]:
+    return -relevant.score, -relevant.lesson.id

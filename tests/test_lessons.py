@@ -12,9 +12,11 @@ from typing import Any
 from uuid import UUID
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
-from phasegate.gates.relevance import ReviewContext, jaccard, most_relevant, score, trigrams
+from phasegate.gates.relevance import Relevant, ReviewContext, jaccard, most_relevant, score, trigrams
 from phasegate.gates.vocabulary.commands import AddPerson, CastVote, CreateProject, RequestReview
 from phasegate.gates.vocabulary.enums import Decision, LessonCategory, LessonUseKind
 from phasegate.gates.vocabulary.errors import ConflictError, InputError, PermissionDeniedError
@@ -82,6 +84,39 @@ def test_most_relevant_ranks_by_score_then_newest_and_keeps_three() -> None:
     ranked = most_relevant(lessons, context)
     assert [(r.lesson.id, r.score) for r in ranked] == [(6, 50), (3, 50), (1, 50)]
     assert [r.lesson.id for r in most_relevant(lessons, context, limit=10)] == [6, 3, 1, 5, 2]
+
+
+# Texts from a few phrases, so a lesson's text often matches the review's well or wholly (up to TEXT_WEIGHT).
+_SHORT = st.sampled_from(["vendor late", "vendor was late", "budget overrun", "供应商延迟", "供应商 延迟 预算", ""])
+_LESSONS = st.lists(
+    st.builds(
+        lambda template, gate, tags, what: (template, gate, tags, what),
+        st.sampled_from(["it-pmo", "cooper-5"]),
+        st.sampled_from(["g1", "g2", None]),
+        st.lists(st.sampled_from(["g1", "budget", "doc", "risk"]), max_size=3, unique=True).map(tuple),
+        _SHORT,
+    ),
+    max_size=25,
+)
+
+
+@pytest.mark.unit
+@settings(max_examples=300, deadline=None)
+@given(
+    drawn=_LESSONS,
+    tags=st.frozensets(st.sampled_from(["g1", "budget", "doc"])),
+    text=_SHORT,
+    limit=st.integers(0, 5),
+)
+def test_most_relevant_is_the_best_of_every_lesson_scored(
+    drawn: list[tuple[str, str | None, tuple[str, ...], str]], tags: frozenset[str], text: str, limit: int
+) -> None:
+    """Stopping early (lessons that cannot reach the chosen ones are not scored) chooses as scoring them all does."""
+    lessons = [lesson(n, template=tpl, gate=gate, tags=tg, what=what) for n, (tpl, gate, tg, what) in enumerate(drawn)]
+    context = ReviewContext(template_id="it-pmo", gate_id="g1", tags=tags, text=text)
+    everyone = sorted((r for r in (Relevant(lesson=x, score=score(x, context)) for x in lessons) if r.score > 0),
+                      key=lambda r: (-r.score, -r.lesson.id))  # fmt: skip
+    assert most_relevant(lessons, context, limit=limit) == everyone[:limit]
 
 
 # with a database ------------------------------------------------------------------------------------------------
