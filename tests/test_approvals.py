@@ -14,9 +14,10 @@ from typing import Any
 from uuid import UUID
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, orm, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from bench.peers.phasegate_gate import counting_cursor, counting_sqlite
 from phasegate.gates.vocabulary.commands import AddPerson, CastVote, Delegate, RecordCost, RequestReview
@@ -515,6 +516,37 @@ def test_a_round_runs_a_fixed_budget_of_statements_per_step(env: Env, monkeypatc
     )
     budget = {"sqlite": (16, 7, 11, 9), "postgresql": (16, 8, 12, 10)}[env.engine.dialect.name]
     assert all(count <= most for count, most in zip(counts, budget, strict=True)), f"{counts} over {budget}"
+
+
+def test_a_round_writes_through_the_units_connection_without_an_orm_session(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hot path's statements run on the unit's Core connection (``models.prepared``); an ORM session costs a
+    transaction its making, a flush and a close, so a review, the votes and the decision of a go make none. It
+    failed when the review's insert was deferred through the session, and when an empty list of conditions (every
+    decision) or of lesson uses (every review) was flushed anyway."""
+    for key in ("S1", "S2"):
+        add_ready_project(env.uow, env.clock, key, template_id="it-2of3")
+    opened = _requested(env, "S1")
+    made: list[Session] = []
+
+    class Made(Session):  # the real session, counted where the unit of work imports it when it first needs one
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            made.append(self)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(orm, "Session", Made)
+    steps = (
+        lambda: _requested(env, "S2"),
+        lambda: env.vote(opened, "sam", Decision.GO),
+        lambda: env.vote(opened, "fin", Decision.GO),  # resolves the round
+        lambda: approvals.apply_round_decision(opened, uow=env.uow, now=env.clock()),
+    )
+    sessions = []
+    for step in steps:
+        step()
+        sessions.append(len(made))
+    assert sessions == [0, 0, 0, 0]
 
 
 def test_a_round_on_postgresql_waits_for_the_server_a_fixed_number_of_times(

@@ -35,6 +35,8 @@ def _condition(row: t.Condition) -> ConditionRecord:
 
 class SqlConditions(SqlRepository):
     def add_conditions(self, records: Sequence[ConditionRecord], *, now: datetime) -> None:
+        if not records:  # every decision asks; only a conditional go has any, and a session costs the others
+            return
         for record in records:
             self.session.add(t.Condition(**record.model_dump(), created_at=now))
         self.session.flush()

@@ -179,6 +179,8 @@ class SqlLessons(SqlRepository):
     # uses at gates ----------------------------------------------------------------------------------------
     def record_lesson_uses(self, uses: Sequence[LessonUseRecord]) -> int:
         """Record uses not yet recorded (a retried review or a second ``lesson applied`` adds nothing)."""
+        if not uses:  # every review asks, with none when no lesson scored: no session for nothing
+            return 0
         added = 0
         for use in uses:
             exists = self.session.scalar(

@@ -105,7 +105,7 @@ class SqlReviews(SqlRepository):
     ) -> UUID:
         review_id = uuid4()
         _INSERT_REVIEW.defer(  # leaves with the next statement (``Prepared.defer``), as the round's insert
-            self.session,
+            self.connection,
             {
                 "id": review_id,
                 "project_key": project_key,
