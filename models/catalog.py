@@ -2,7 +2,8 @@
 
 Conventions: ``Uuid`` keys for things that happen, natural string keys for things people type (person
 ids, template ids, project keys); tz-aware UTC timestamps; ``Numeric`` money; enums stored as strings
-guarded by check constraints; constraint names from one naming convention so migrations are stable.
+guarded by check constraints; constraint names from one naming convention so migrations are stable. A column that
+leads a unique constraint has no index of its own: the constraint's index serves lookups by it (migration 0017).
 
 Why Core tables first and the ORM classes mapped onto them (``models.tables``): the statements a review or a
 vote runs (``models.statements``) need only these, and declaring the 39 classes with ``mapped_column()`` made
@@ -164,7 +165,7 @@ DOCUMENTS = Table(
     "documents",
     metadata,
     Column("id", Uuid, primary_key=True, default=uuid.uuid4),
-    Column("project_key", ForeignKey("projects.key"), index=True, nullable=False),
+    Column("project_key", ForeignKey("projects.key"), nullable=False),
     Column("deliverable_id", String(64), nullable=False),
     Column("version", Integer, nullable=False),
     Column("path", String(1024), nullable=False),
@@ -366,7 +367,7 @@ VOTES = Table(
     "votes",
     metadata,
     Column("id", Uuid, primary_key=True, default=uuid.uuid4),
-    Column("round_id", ForeignKey("approval_rounds.id"), index=True, nullable=False),
+    Column("round_id", ForeignKey("approval_rounds.id"), nullable=False),
     Column("voter_id", ForeignKey("people.id"), nullable=False),
     Column("signer_id", ForeignKey("people.id"), nullable=False),
     Column("kind", String(16), default=BallotKind.VOTE.value, nullable=False),
@@ -465,7 +466,7 @@ LESSON_USES = Table(
     "lesson_uses",
     metadata,
     Column("id", Uuid, primary_key=True, default=uuid.uuid4),
-    Column("lesson_id", ForeignKey("lessons.id"), index=True, nullable=False),
+    Column("lesson_id", ForeignKey("lessons.id"), nullable=False),
     Column("kind", String(16), nullable=False),
     Column("review_id", ForeignKey("gate_reviews.id"), nullable=False),
     Column("round_id", ForeignKey("approval_rounds.id")),
@@ -645,7 +646,7 @@ TOLERANCES = Table(
     "tolerances",
     metadata,
     Column("id", Uuid, primary_key=True, default=uuid.uuid4),
-    Column("project_key", ForeignKey("projects.key"), index=True, nullable=False),
+    Column("project_key", ForeignKey("projects.key"), nullable=False),
     Column("scope", String(64), nullable=False),
     Column("dimension", String(16), nullable=False),
     Column("level", String(16), nullable=False),
@@ -674,7 +675,7 @@ TOLERANCE_EXCEPTIONS = Table(
     "tolerance_exceptions",
     metadata,
     Column("id", Uuid, primary_key=True, default=uuid.uuid4),
-    Column("project_key", ForeignKey("projects.key"), index=True, nullable=False),
+    Column("project_key", ForeignKey("projects.key"), nullable=False),
     Column("scope", String(64), nullable=False),
     Column("dimension", String(16), nullable=False),
     Column("seq", Integer, nullable=False),
