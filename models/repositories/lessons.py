@@ -127,7 +127,7 @@ class SqlLessons(SqlRepository):
             query = query.where(lessons.template_id == template_id)
         if category is not None:
             query = query.where(lessons.category == category.value)
-        return [_lesson(row) for row in self.session.execute(query)]
+        return [_lesson(row) for row in self.connection.execute(query)]
 
     def has_lessons(self, key: str) -> bool:
         row = _HAS_LESSONS.first(self.connection, {"key": key})
@@ -157,7 +157,7 @@ class SqlLessons(SqlRepository):
         else:
             sql = f"SELECT l.id FROM lessons AS l WHERE {where} ORDER BY l.id DESC LIMIT :limit"
 
-        ids = [row[0] for row in self.session.execute(text(sql), params)]
+        ids = [row[0] for row in self.connection.execute(text(sql), params)]
         return self._in_order(ids)
 
     def _search_postgresql(self, query: str, terms: list[str], limit: int) -> list[LessonRecord]:

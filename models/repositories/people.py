@@ -94,7 +94,6 @@ class SqlPeople(SqlRepository):
 
     def update_person(self, person: PersonSnapshot) -> None:
         """Replace a person's details, login, roles and disabled flag with ``person``'s."""
-
         from phasegate.models import tables as t
 
         self.session.execute(
@@ -118,7 +117,6 @@ class SqlPeople(SqlRepository):
 
     def people_with_role(self, role: OrgRole) -> list[str]:
         """Ids of enabled people holding an organisation role (few people, read whole: roles are a JSON list)."""
-
         from phasegate.models import tables as t
 
         rows = self.session.execute(select(t.Person.id, t.Person.org_roles).where(t.Person.disabled.is_(False)))

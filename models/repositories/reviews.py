@@ -135,7 +135,6 @@ class SqlReviews(SqlRepository):
 
     def last_reviewed(self, keys: Sequence[str]) -> dict[tuple[str, str], datetime]:
         """When each of these projects' gates was last reviewed (any outcome), by (project, gate): one query."""
-
         from phasegate.models import tables as t
 
         if not keys:
@@ -148,7 +147,7 @@ class SqlReviews(SqlRepository):
         return {(key, gate): at for key, gate, at in rows}
 
     def set_review_status(self, review_id: UUID, status: ReviewStatus) -> None:
-        self.session.execute(q.UPDATE_REVIEW, {"review_id": review_id, "status": status.value})
+        self.connection.execute(q.UPDATE_REVIEW, {"review_id": review_id, "status": status.value})
 
     def open_round(
         self,
@@ -194,7 +193,7 @@ class SqlReviews(SqlRepository):
         if not rows:
             return []
         votes: dict[UUID, list[VoteRecord]] = {row.id: [] for row in rows}
-        for vote in self.session.execute(q.ROUNDS_VOTES, {"round_ids": list(votes)}):
+        for vote in self.connection.execute(q.ROUNDS_VOTES, {"round_ids": list(votes)}):
             votes[vote.round_id].append(_vote(vote))
         return [_round(row, votes[row.id]) for row in rows]
 
@@ -256,7 +255,7 @@ class SqlReviews(SqlRepository):
         return vote_id
 
     def vote_by_key(self, idempotency_key: str) -> tuple[UUID, VoteRecord] | None:
-        row = self.session.execute(q.VOTE_BY_KEY, {"key": idempotency_key}).first()
+        row = self.connection.execute(q.VOTE_BY_KEY, {"key": idempotency_key}).first()
         return (row.round_id, _vote(row)) if row else None
 
     def supersede_votes(self, round_id: UUID, *, now: datetime) -> int:
@@ -355,10 +354,10 @@ class SqlReviews(SqlRepository):
 
     def cancel_round(self, round_id: UUID, review_id: UUID, *, now: datetime) -> None:
         """End an open round and its review without a decision (nothing is applied to the project)."""
-        self.session.execute(
+        self.connection.execute(
             q.UPDATE_ROUND, {"round_id": round_id, "status": RoundStatus.CANCELLED.value, "resolved_at": now}
         )
-        self.session.execute(q.UPDATE_REVIEW, {"review_id": review_id, "status": ReviewStatus.CANCELLED.value})
+        self.connection.execute(q.UPDATE_REVIEW, {"review_id": review_id, "status": ReviewStatus.CANCELLED.value})
 
     def mark_round_applied(self, round_id: UUID, *, now: datetime) -> None:
         _UPDATE_ROUND.defer(self.connection, {"round_id": round_id, "applied_at": now})  # with the next statement
