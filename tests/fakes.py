@@ -490,7 +490,7 @@ class FakeReviews:
         review_id = max(mine)[2]  # the newest; of two at the same instant, the later recorded
         return review_id, Evaluation.model_validate(self.store.reviews[review_id].evaluation)
 
-    def set_review_status(self, review_id: UUID, status: ReviewStatus) -> None:
+    def _set_review_status(self, review_id: UUID, status: ReviewStatus) -> None:
         self.store.reviews[review_id] = dataclasses.replace(self.store.reviews[review_id], status=status)
 
     def last_reviewed(self, keys: Sequence[str]) -> dict[tuple[str, str], datetime]:
@@ -579,7 +579,7 @@ class FakeReviews:
         self, round_id: UUID, *, review_id: UUID, evidence_hash: str, evidence_version: int, now: datetime
     ) -> None:
         self._update(round_id, review_id=review_id, evidence_hash=evidence_hash, evidence_version=evidence_version)
-        self.set_review_status(review_id, ReviewStatus.AWAITING_APPROVAL)
+        self._set_review_status(review_id, ReviewStatus.AWAITING_APPROVAL)
 
     def replace_seats(self, round_id: UUID, seats: Sequence[dict[str, Any]], approvers: Sequence[str]) -> None:
         self._update(round_id, seats=tuple(seats), approvers=tuple(approvers))
@@ -614,11 +614,11 @@ class FakeReviews:
                 ),
             )
         )
-        self.set_review_status(round_.review_id, ReviewStatus.DECIDED)
+        self._set_review_status(round_.review_id, ReviewStatus.DECIDED)
 
     def cancel_round(self, round_id: UUID, review_id: UUID, *, now: datetime) -> None:
         self._update(round_id, status=RoundStatus.CANCELLED, resolved_at=now)
-        self.set_review_status(review_id, ReviewStatus.CANCELLED)
+        self._set_review_status(review_id, ReviewStatus.CANCELLED)
 
     def mark_round_applied(self, round_id: UUID, *, now: datetime) -> None:
         self._update(round_id, applied_at=now)

@@ -146,9 +146,6 @@ class SqlReviews(SqlRepository):
         )
         return {(key, gate): at for key, gate, at in rows}
 
-    def set_review_status(self, review_id: UUID, status: ReviewStatus) -> None:
-        self.connection.execute(q.UPDATE_REVIEW, {"review_id": review_id, "status": status.value})
-
     def open_round(
         self,
         *,
