@@ -47,6 +47,9 @@ GENESIS_HASH = "0" * 64
 
 FIRST_SEQ = 1
 
+SECURITY_REFUSED = "security.refused"
+"""The action of a refused attempt the security record keeps; the one action the audit log indexes (``models``)."""
+
 # Column widths of ``audit_log`` (models/tables.py): checked here so SQLite, which ignores widths, and
 # PostgreSQL, which enforces them, accept exactly the same entries.
 _FIELD_LIMITS = {"actor": 64, "action": 64, "entity": 200}

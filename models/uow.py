@@ -24,6 +24,7 @@ from uuid import uuid4
 from sqlalchemy import Connection, Engine, insert, select
 from sqlalchemy.exc import IntegrityError
 
+from phasegate.gates.audit import SECURITY_REFUSED
 from phasegate.gates.vocabulary.snapshots import OutboxRequest
 from phasegate.models import catalog as c
 from phasegate.models import statements as q
@@ -234,11 +235,11 @@ class SqlUnitOfWork:
 
     def count_refusals(self, *, person_id: str, code: str, since: datetime) -> int:
         """Security refusals with ``code`` of ``person_id`` since ``since`` (read from the audit log, so every
-        server process and CLI sees the same count)."""
+        server process and CLI sees the same count), through the partial index ``ix_audit_log_refusals``."""
         audit = c.AUDIT_LOG.c
         rows = self.connection.execute(
             select(audit.payload["code"].as_string(), audit.payload["person"].as_string()).where(
-                audit.action == "security.refused", audit.at >= since
+                audit.action == SECURITY_REFUSED, audit.at >= since
             )
         )
         return sum(1 for found, person in rows if found == code and person == person_id)

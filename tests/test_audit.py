@@ -19,10 +19,11 @@ from typing import Any
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine, event, func, select, text
 
 from phasegate.gates.audit import (
     GENESIS_HASH,
+    SECURITY_REFUSED,
     AuditRecord,
     build_chain,
     entry_hash,
@@ -36,6 +37,7 @@ from phasegate.gates.vocabulary.errors import InputError
 from phasegate.models.audit_store import append_audit, audit_head, iter_audit, verify_audit
 from phasegate.models.db import make_engine, make_session_factory
 from phasegate.models.tables import AuditEntry, Base
+from phasegate.models.uow import SqlUnitOfWork
 
 T0 = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
 
@@ -467,3 +469,38 @@ def test_hypothesis_entries_survive_sqlite_round_trip(
             assert [r.model_dump() for r in iter_audit(session)] == [r.model_dump() for r in build_chain(batch)]
     finally:
         engine.dispose()
+
+
+def test_recent_refusals_are_counted_through_their_partial_index(engine: Engine) -> None:
+    """``count_refusals`` counts one person's refusals of one code since a moment, and the planner serves its
+    statement from ``ix_audit_log_refusals``, the partial index that every other action skips (migration 0018):
+    without it, each signature attempt would read every entry since the moment."""
+    since = datetime(2026, 3, 2, 9, tzinfo=UTC)
+    with SqlUnitOfWork(engine) as tx:
+        for minutes, action, person, code in [
+            (-5, SECURITY_REFUSED, "ann", "signature.refused"),  # before the window
+            (1, SECURITY_REFUSED, "ann", "signature.refused"),
+            (2, SECURITY_REFUSED, "ann", "signature.refused"),
+            (3, SECURITY_REFUSED, "ann", "auth.voter"),  # another code
+            (4, SECURITY_REFUSED, "bob", "signature.refused"),  # another person
+            (5, "vote.refused", "ann", "signature.refused"),  # not a security refusal
+        ]:
+            at = since + timedelta(minutes=minutes)
+            tx.append_audit(actor=person, action=action, entity="r", payload={"code": code, "person": person}, at=at)
+        tx.commit()
+    sent: list[tuple[str, Any]] = []
+    listen = lambda _conn, _cursor, statement, parameters, _context, _many: sent.append((statement, parameters))  # noqa: E731
+    event.listen(engine, "before_cursor_execute", listen)
+    try:
+        with SqlUnitOfWork(engine) as tx:
+            assert tx.count_refusals(person_id="ann", code="signature.refused", since=since) == 2
+    finally:
+        event.remove(engine, "before_cursor_execute", listen)
+    statement, parameters = next((s, p) for s, p in sent if "audit_log" in s)
+    with engine.connect() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.exec_driver_sql("SET enable_seqscan = off")  # a table this small is scanned whatever the index
+            plan = connection.exec_driver_sql(f"EXPLAIN {statement}", parameters).scalars().all()
+        else:
+            plan = [row[-1] for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)]
+    assert any("ix_audit_log_refusals" in line for line in plan), plan

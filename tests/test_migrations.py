@@ -128,7 +128,7 @@ def covered_indexes(url: str) -> list[str]:
 
 def _partial(index: Any) -> bool:
     options = index.get("dialect_options", {})
-    return bool(options.get("postgresql_where") or options.get("sqlite_where"))
+    return options.get("postgresql_where") is not None or options.get("sqlite_where") is not None
 
 
 def test_check_reports_drift(empty_db_url: str) -> None:

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, ParamSpec, TypeVar
 
+from phasegate.gates.audit import SECURITY_REFUSED
 from phasegate.gates.authorization import Act, authorize
 from phasegate.gates.vocabulary.errors import AuthorizationError, PermissionDeniedError
 from phasegate.gates.vocabulary.identity import Actor, AuthMethod, OrgRole
@@ -87,7 +88,7 @@ def refuse(
     why: str,
     code: str,
     now: datetime,
-    action: str = "security.refused",
+    action: str = SECURITY_REFUSED,
     payload: dict[str, Any] | None = None,
 ) -> None:
     """Record a refused attempt in its own transaction (the refusal itself writes nothing else)."""

@@ -13,6 +13,7 @@ from uuid import UUID
 
 from pydantic import Field
 
+from phasegate.gates.audit import SECURITY_REFUSED
 from phasegate.gates.authorization import Act
 from phasegate.gates.criteria import Criterion
 from phasegate.gates.delegation import delegation_covers
@@ -99,7 +100,7 @@ def _refuse(
     refuse(
         uow,
         actor=actor,
-        action="security.refused" if security else "vote.refused",
+        action=SECURITY_REFUSED if security else "vote.refused",
         entity=f"round:{round_id}",
         why=why,
         code=code,
