@@ -13,7 +13,6 @@ tables plus a mapping onto them cost (``bench/cli_latency.py``). Alembic autogen
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
 
@@ -56,6 +55,7 @@ from phasegate.gates.vocabulary.enums import (
     RoundStatus,
 )
 from phasegate.gates.vocabulary.tolerance import Dimension, ExceptionDecision, ToleranceLevel
+from phasegate.models.row_keys import new_row_key
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -166,7 +166,7 @@ PROJECTS = Table(
 DOCUMENTS = Table(
     "documents",
     metadata,
-    Column("id", Uuid, primary_key=True, default=uuid.uuid4),
+    Column("id", Uuid, primary_key=True, default=new_row_key),
     Column("project_key", ForeignKey("projects.key"), nullable=False),
     Column("deliverable_id", String(64), nullable=False),
     Column("version", Integer, nullable=False),
@@ -190,7 +190,7 @@ DOCUMENTS = Table(
 COST_ENTRIES = Table(
     "cost_entries",
     metadata,
-    Column("id", Uuid, primary_key=True, default=uuid.uuid4),
+    Column("id", Uuid, primary_key=True, default=new_row_key),
     Column("project_key", ForeignKey("projects.key"), index=True, nullable=False),
     Column("amount", MONEY, nullable=False),
     Column("stage_id", String(64)),
@@ -317,7 +317,7 @@ SCORES = Table(
 GATE_REVIEWS = Table(
     "gate_reviews",
     metadata,
-    Column("id", Uuid, primary_key=True, default=uuid.uuid4),
+    Column("id", Uuid, primary_key=True, default=new_row_key),
     Column("project_key", ForeignKey("projects.key"), index=True, nullable=False),
     Column("gate_id", String(64), nullable=False),
     Column("stage_id", String(64), nullable=False),
@@ -337,7 +337,7 @@ GATE_REVIEWS = Table(
 APPROVAL_ROUNDS = Table(
     "approval_rounds",
     metadata,
-    Column("id", Uuid, primary_key=True, default=uuid.uuid4),
+    Column("id", Uuid, primary_key=True, default=new_row_key),
     Column("review_id", ForeignKey("gate_reviews.id"), unique=True, nullable=False),
     Column("project_key", ForeignKey("projects.key"), index=True, nullable=False),
     Column("gate_id", String(64), nullable=False),
@@ -368,7 +368,7 @@ APPROVAL_ROUNDS = Table(
 VOTES = Table(
     "votes",
     metadata,
-    Column("id", Uuid, primary_key=True, default=uuid.uuid4),
+    Column("id", Uuid, primary_key=True, default=new_row_key),
     Column("round_id", ForeignKey("approval_rounds.id"), nullable=False),
     Column("voter_id", ForeignKey("people.id"), nullable=False),
     Column("signer_id", ForeignKey("people.id"), nullable=False),
@@ -390,7 +390,7 @@ VOTES = Table(
 DELEGATIONS = Table(
     "delegations",
     metadata,
-    Column("id", Uuid, primary_key=True, default=uuid.uuid4),
+    Column("id", Uuid, primary_key=True, default=new_row_key),
     Column("principal_id", ForeignKey("people.id"), index=True, nullable=False),
     Column("delegate_id", ForeignKey("people.id"), nullable=False),
     Column("valid_from", Date, nullable=False),
@@ -407,7 +407,7 @@ DELEGATIONS = Table(
 CONDITIONS = Table(
     "conditions",
     metadata,
-    Column("id", Uuid, primary_key=True, default=uuid.uuid4),
+    Column("id", Uuid, primary_key=True, default=new_row_key),
     Column("project_key", ForeignKey("projects.key"), index=True, nullable=False),
     Column("round_id", ForeignKey("approval_rounds.id"), nullable=False),
     Column("gate_id", String(64), nullable=False),
@@ -467,7 +467,7 @@ LESSONS = Table(
 LESSON_USES = Table(
     "lesson_uses",
     metadata,
-    Column("id", Uuid, primary_key=True, default=uuid.uuid4),
+    Column("id", Uuid, primary_key=True, default=new_row_key),
     Column("lesson_id", ForeignKey("lessons.id"), nullable=False),
     Column("kind", String(16), nullable=False),
     Column("review_id", ForeignKey("gate_reviews.id"), nullable=False),
@@ -501,7 +501,7 @@ LESSONS_DUE = Table(
 DECISIONS = Table(
     "decisions",
     metadata,
-    Column("id", Uuid, primary_key=True, default=uuid.uuid4),
+    Column("id", Uuid, primary_key=True, default=new_row_key),
     Column("round_id", ForeignKey("approval_rounds.id"), unique=True, nullable=False),
     Column("project_key", ForeignKey("projects.key"), index=True, nullable=False),
     Column("gate_id", String(64), nullable=False),
@@ -546,7 +546,7 @@ AUDIT_LOG = Table(
 OUTBOX = Table(
     "outbox",
     metadata,
-    Column("id", Uuid, primary_key=True, default=uuid.uuid4),
+    Column("id", Uuid, primary_key=True, default=new_row_key),
     Column("idempotency_key", String(200), unique=True, nullable=False),
     Column("kind", String(40), nullable=False),
     Column("recipient_id", ForeignKey("people.id")),
@@ -569,7 +569,7 @@ OUTBOX = Table(
 API_TOKENS = Table(
     "api_tokens",
     metadata,
-    Column("id", Uuid, primary_key=True, default=uuid.uuid4),
+    Column("id", Uuid, primary_key=True, default=new_row_key),
     Column("token_hash", String(64), unique=True, nullable=False),
     Column("person_id", ForeignKey("people.id"), index=True, nullable=False),
     Column("role", String(16), nullable=False),
@@ -654,7 +654,7 @@ REPORT_RUNS = Table(
 TOLERANCES = Table(
     "tolerances",
     metadata,
-    Column("id", Uuid, primary_key=True, default=uuid.uuid4),
+    Column("id", Uuid, primary_key=True, default=new_row_key),
     Column("project_key", ForeignKey("projects.key"), nullable=False),
     Column("scope", String(64), nullable=False),
     Column("dimension", String(16), nullable=False),
@@ -683,7 +683,7 @@ TOLERANCES = Table(
 TOLERANCE_EXCEPTIONS = Table(
     "tolerance_exceptions",
     metadata,
-    Column("id", Uuid, primary_key=True, default=uuid.uuid4),
+    Column("id", Uuid, primary_key=True, default=new_row_key),
     Column("project_key", ForeignKey("projects.key"), nullable=False),
     Column("scope", String(64), nullable=False),
     Column("dimension", String(16), nullable=False),
@@ -766,7 +766,7 @@ RESOURCE_CAPACITY = Table(
 RESOURCE_DEMAND = Table(
     "resource_demand",
     metadata,
-    Column("id", Uuid, primary_key=True, default=uuid.uuid4),
+    Column("id", Uuid, primary_key=True, default=new_row_key),
     Column("project_key", ForeignKey("projects.key"), index=True, nullable=False),
     Column("stage_id", String(64), nullable=False),
     Column("role", String(64), nullable=False),

@@ -19,7 +19,6 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Self
-from uuid import uuid4
 
 from sqlalchemy import Connection, Engine, insert, select
 from sqlalchemy.exc import IntegrityError
@@ -31,6 +30,7 @@ from phasegate.models import statements as q
 from phasegate.models.audit_store import AuditDraft, lock_audit_head, write_audit_entries
 from phasegate.models.db import pipelined
 from phasegate.models.prepared import Prepared, send_deferred
+from phasegate.models.row_keys import new_row_key
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -262,7 +262,7 @@ class SqlUnitOfWork:
         self._outbox.extend(
             [
                 {
-                    "id": uuid4(),
+                    "id": new_row_key(),
                     "idempotency_key": item.idempotency_key,
                     "kind": item.kind,
                     "recipient_id": item.recipient_id,

@@ -138,6 +138,26 @@ def test_two_of_three_resolves_as_soon_as_certain_and_closes_the_third_request(e
     assert applied.stage_id == "planning"
 
 
+def test_the_rows_a_round_writes_are_keyed_in_the_order_they_were_made(env: Env) -> None:
+    """Time-ordered keys (UUIDv7, ``models.row_keys``): each insert lands on its index's rightmost leaf instead of
+    a random one. Two rounds one after the other: every key of the second sorts after every key of the first."""
+    tables = (t.GateReview, t.ApprovalRound, t.Vote, t.GateDecision, t.OutboxMessage)
+    made = []
+    for key in ("K1", "K2"):
+        round_id = _ready(env, key, template="it-all")
+        env.vote(round_id, "sam", Decision.GO)
+        env.vote(round_id, "fin", Decision.GO)
+        approvals.apply_round_decision(round_id, uow=env.uow, now=env.clock())
+        with env.sessions() as session:
+            ids = {table.__name__: set(session.scalars(select(table.id))) for table in tables}
+        made.append({name: keys - set().union(*(m[name] for m in made)) for name, keys in ids.items()})
+    first, second = made
+    for name in first:
+        assert first[name] and second[name], name
+        assert {key.version for key in first[name] | second[name]} == {7}, name
+        assert max(first[name]) < min(second[name]), name
+
+
 def test_once_a_round_cannot_pass_the_remaining_votes_choose_the_rejection(env: Env) -> None:
     round_id = _ready(env, "A2")
     env.vote(round_id, "sam", Decision.RECYCLE)

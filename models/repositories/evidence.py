@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from sqlalchemy import Row, delete, func, insert, select, update
 
@@ -29,6 +29,7 @@ from phasegate.models import statements as q
 from phasegate.models.db import pipelined
 from phasegate.models.prepared import Prepared
 from phasegate.models.repositories.repository import SqlRepository
+from phasegate.models.row_keys import new_row_key
 
 # Every review reads all of these (``usecases.evidence.collect_evidence``): run on the driver (models.prepared).
 _LATEST_DOCUMENTS = Prepared(q.LATEST_DOCUMENTS)
@@ -165,7 +166,7 @@ class SqlEvidence(SqlRepository):
     ) -> UUID:
         from phasegate.models import tables as t
 
-        document_id = uuid4()
+        document_id = new_row_key()
         self.session.add(
             t.Document(
                 id=document_id,
@@ -210,7 +211,7 @@ class SqlEvidence(SqlRepository):
     def add_cost(self, key: str, amount: Decimal, *, note: str, stage_id: str, now: datetime) -> UUID:
         from phasegate.models import tables as t
 
-        entry_id = uuid4()
+        entry_id = new_row_key()
         self.session.add(
             t.CostEntry(id=entry_id, project_key=key, amount=amount, note=note, stage_id=stage_id, recorded_at=now)
         )

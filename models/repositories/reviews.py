@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from sqlalchemy import Row, func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -29,6 +29,7 @@ from phasegate.models import statements as q
 from phasegate.models.db import pipelined
 from phasegate.models.prepared import Prepared
 from phasegate.models.repositories.repository import SqlRepository
+from phasegate.models.row_keys import new_row_key
 
 # A round's statements, run on the driver (models.prepared): every review, vote and decision runs them.
 _INSERT_REVIEW = Prepared(q.INSERT_REVIEW)
@@ -103,7 +104,7 @@ class SqlReviews(SqlRepository):
         requested_by: str | None,
         now: datetime,
     ) -> UUID:
-        review_id = uuid4()
+        review_id = new_row_key()
         _INSERT_REVIEW.defer(  # leaves with the next statement (``Prepared.defer``), as the round's insert
             self.connection,
             {
@@ -162,7 +163,7 @@ class SqlReviews(SqlRepository):
         requested_by: str | None = None,
         evidence_version: int = 0,
     ) -> UUID:
-        round_id = uuid4()
+        round_id = new_row_key()
         _INSERT_ROUND.defer(
             self.connection,
             {
@@ -225,7 +226,7 @@ class SqlReviews(SqlRepository):
     def add_vote(self, round_id: UUID, vote: VoteRecord) -> UUID:
         """Insert one act. The unique keys are the last line of defence: a race the locks did not order
         (the same idempotency key on two rounds at once) surfaces as a conflict, never as a second vote."""
-        vote_id = uuid4()
+        vote_id = new_row_key()
         try:
             _INSERT_VOTE.run(
                 self.connection,
@@ -337,7 +338,7 @@ class SqlReviews(SqlRepository):
         _INSERT_DECISION.defer(
             self.connection,
             {
-                "id": uuid4(),
+                "id": new_row_key(),
                 "round_id": round_id,
                 "project_key": round_.project_key,
                 "gate_id": round_.gate_id,

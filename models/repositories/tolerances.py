@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -26,6 +26,7 @@ from phasegate.gates.vocabulary.tolerance import (
 from phasegate.models import statements as q
 from phasegate.models import tables as t
 from phasegate.models.repositories.repository import SqlRepository
+from phasegate.models.row_keys import new_row_key
 
 
 def tolerance_record(row: t.Tolerance) -> ToleranceRecord:
@@ -99,7 +100,7 @@ class SqlTolerances(SqlRepository):
         if not getattr(changed, "rowcount", 0):
             self.session.execute(
                 insert(t.Tolerance).values(
-                    id=uuid4(),
+                    id=new_row_key(),
                     project_key=record.project_key,
                     scope=record.scope,
                     dimension=record.dimension.value,
