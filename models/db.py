@@ -19,6 +19,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
+import orjson
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, InvalidatePoolError
@@ -62,6 +63,15 @@ def hide_passwords(text: str, url: str | None = None) -> str:
     return _KEYWORD_PASSWORD.sub(lambda m: f"{m.group('head')}***", text)
 
 
+def json_text(value: Any) -> str:
+    """A JSON column's text, written by orjson: a gate round writes about a dozen JSON values (evaluation, evidence,
+    seats, outbox contexts, audit payloads) and reads about twenty, 150 us of the round with the standard library and
+    40 with orjson. Text, not bytes, which SQLite would store as a BLOB. The same JSON values as before, written
+    compactly, non-ASCII characters as themselves, non-string keys as strings. The audit chain hashes its own
+    canonical JSON (``gates.audit``), whatever the column's text."""
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
 def make_engine(url: str, *, sqlite_synchronous: str = "FULL") -> Engine:
     try:
         parsed = make_url(url)
@@ -75,13 +85,15 @@ def make_engine(url: str, *, sqlite_synchronous: str = "FULL") -> Engine:
         if parsed.database and parsed.database != ":memory:" and not parsed.database.startswith("file:"):
             # Made here, before SQLite would make it with the umask's mode (see models.private_files).
             private_file(Path(parsed.database))
-        engine = create_engine(parsed, connect_args={"timeout": 30})
+        engine = create_engine(
+            parsed, connect_args={"timeout": 30}, json_serializer=json_text, json_deserializer=orjson.loads
+        )
         _configure_sqlite(engine, sqlite_synchronous)
         return engine
     if backend == "postgresql":
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
-        engine = create_engine(parsed)
+        engine = create_engine(parsed, json_serializer=json_text, json_deserializer=orjson.loads)
         _ping_when_idle(engine)
         watch_deferred(engine)  # writes left to leave with the next statement (models.prepared)
         return engine
