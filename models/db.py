@@ -207,9 +207,10 @@ def committing(connection: Connection) -> Iterator[None]:
     transaction, and SQLAlchemy's ``commit()`` after it then ends its own transaction without a round trip (psycopg
     sends no COMMIT when the server says none is open). If a statement fails, the server skips the rest (the COMMIT
     too) and the error is raised as ``pipelined`` raises it; the caller's rollback ends the transaction. A refused
-    COMMIT ends it as well. SQLite: the block runs, then the commit.
+    COMMIT ends it as well. SQLite, or a transaction that has sent nothing yet (a COMMIT would first send a BEGIN):
+    the block runs, then the commit.
     """
-    if connection.dialect.name == "postgresql":
+    if connection.dialect.name == "postgresql" and postgres_driver(connection).info.transaction_status.name != "IDLE":
         with pipelined(connection):
             yield
             send_deferred(connection)

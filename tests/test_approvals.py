@@ -508,7 +508,8 @@ class Statements:
 def test_a_round_runs_a_fixed_budget_of_statements_per_step(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
     """The bench's hot path (bench/decisions.py): a per-row read or an N+1 creeping into a step fails here.
     Budgets are today's counts at the driver: on SQLite ``BEGIN IMMEDIATE`` included; on PostgreSQL the round's
-    lock, the audit appenders' lock and the COMMIT (sent as the last statement of a pipeline) included. A review reads its baseline, status report,
+    lock, the audit appenders' lock and the COMMIT (the last statement of a pipeline) included. A review reads its
+    baseline, status report,
     ledger and stage budget in one statement (``EVIDENCE_FIGURES``), and who asks with the role holders in one, hence
     16, not 20. A pooled connection is pinged only after sitting idle (``models.db._ping_when_idle``,
     tests/test_connection_pool.py): a slow moment between two steps must not count as a statement of the round."""
@@ -611,6 +612,38 @@ def test_a_round_on_postgresql_waits_for_the_server_a_fixed_number_of_times(
     # insert and the COMMIT left together (``models.db.committing``): 10, 8, 9, 7
     budget = (9, 7, 8, 6)
     assert all(count <= most for count, most in zip(counts, budget, strict=True)), f"{counts} over {budget}"
+
+
+def test_a_commit_waits_for_postgresql_once_and_not_at_all_when_nothing_was_sent(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``models.db.committing``: a unit appending an audit entry waits for its BEGIN (psycopg syncs after it), for the
+    lock and the head read, and once for the insert with the COMMIT; a unit that sent nothing commits without a word
+    to the server (an empty pipeline would cost a round trip, a COMMIT a BEGIN first); what was committed is there."""
+    monkeypatch.setattr(db, "PING_AFTER_IDLE_SECONDS", 60.0)  # a slow moment between units is not the commit's
+    url = make_url(pg_url)
+    at = datetime(2026, 3, 2, 9, tzinfo=UTC)
+    with round_trips(url.host or "127.0.0.1", url.port or 5432) as wire:
+        relayed = url.set(port=wire.port, query={"sslmode": "disable", "gssencmode": "disable"})
+        engine = make_engine(relayed.render_as_string(hide_password=False))
+        try:
+            with engine.connect():
+                pass  # the pool's first connection, and its setup, outside the counts
+            counts = []
+            for payload in ({"n": 1}, None, {"n": 2}):
+                before = wire.count
+                with SqlUnitOfWork(engine) as tx:
+                    assert tx.connection.in_transaction()  # SQLAlchemy's transaction begun, not the server's
+                    if payload is not None:
+                        tx.append_audit(actor="zed", action="test.commit", entity="e", payload=payload, at=at)
+                    tx.commit()
+                counts.append(wire.count - before)
+            with engine.connect() as connection:
+                stored = connection.execute(select(t.AuditEntry.payload).order_by(t.AuditEntry.seq)).scalars().all()
+        finally:
+            engine.dispose()
+    assert counts == [3, 0, 3]
+    assert stored[-2:] == [{"n": 1}, {"n": 2}]
 
 
 def test_a_commit_refused_at_its_end_writes_nothing_and_fails_as_sqlalchemy_says(env: Env) -> None:
