@@ -11,6 +11,7 @@ other readers.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Iterator
@@ -65,11 +66,16 @@ def hide_passwords(text: str, url: str | None = None) -> str:
 
 def json_text(value: Any) -> str:
     """A JSON column's text, written by orjson: a gate round writes about a dozen JSON values (evaluation, evidence,
-    seats, outbox contexts, audit payloads) and reads about twenty, 150 us of the round with the standard library and
-    40 with orjson. Text, not bytes, which SQLite would store as a BLOB. The same JSON values as before, written
-    compactly, non-ASCII characters as themselves, non-string keys as strings. The audit chain hashes its own
-    canonical JSON (``gates.audit``), whatever the column's text."""
-    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    seats, outbox contexts, audit payloads), 115 us of the round with the standard library and 30 with orjson. Text,
+    not bytes, which SQLite would store as a BLOB. The same JSON values as before, written compactly, non-ASCII
+    characters as themselves, non-string keys as strings; what orjson refuses and the standard library takes (an
+    integer beyond 64 bits) is written by the standard library, as before. Read back by the standard library:
+    orjson would turn such an integer into a float, and an audit entry holding one would no longer verify. The audit
+    chain hashes its own canonical JSON (``gates.audit``), whatever the column's text."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:  # orjson.JSONEncodeError is one
+        return json.dumps(value)
 
 
 def make_engine(url: str, *, sqlite_synchronous: str = "FULL") -> Engine:
@@ -85,15 +91,13 @@ def make_engine(url: str, *, sqlite_synchronous: str = "FULL") -> Engine:
         if parsed.database and parsed.database != ":memory:" and not parsed.database.startswith("file:"):
             # Made here, before SQLite would make it with the umask's mode (see models.private_files).
             private_file(Path(parsed.database))
-        engine = create_engine(
-            parsed, connect_args={"timeout": 30}, json_serializer=json_text, json_deserializer=orjson.loads
-        )
+        engine = create_engine(parsed, connect_args={"timeout": 30}, json_serializer=json_text)
         _configure_sqlite(engine, sqlite_synchronous)
         return engine
     if backend == "postgresql":
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
-        engine = create_engine(parsed, json_serializer=json_text, json_deserializer=orjson.loads)
+        engine = create_engine(parsed, json_serializer=json_text)
         _ping_when_idle(engine)
         watch_deferred(engine)  # writes left to leave with the next statement (models.prepared)
         return engine

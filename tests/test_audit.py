@@ -504,3 +504,21 @@ def test_recent_refusals_are_counted_through_their_partial_index(engine: Engine)
         else:
             plan = [row[-1] for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)]
     assert any("ix_audit_log_refusals" in line for line in plan), plan
+
+
+def test_json_columns_keep_what_the_chain_hashed(engine: Engine) -> None:
+    """The JSON columns' text is orjson's (``models.db.json_text``) and read back by the standard library: an entry
+    holding Chinese text, a float, nested values and integers on both sides of 64 bits comes back equal to what was
+    hashed, so the chain verifies. Written or read by orjson alone, the integers beyond 64 bits fail or come back as
+    floats and the entry no longer verifies."""
+    payload = {"zh": "预算偏差：成本绩效指数 0.87", "cpi": 0.87, "nested": [{"a": [1, None, True]}], "big": 2**70}
+    payload |= {"u64": 2**64 - 1, "negative": -(2**63), "beyond": -(2**80)}
+    at = datetime(2026, 3, 2, 9, tzinfo=UTC)
+    with SqlUnitOfWork(engine) as tx:
+        tx.append_audit(actor="ann", action="test.json", entity="e", payload=payload, at=at)
+        tx.commit()
+    with engine.connect() as connection:
+        stored = connection.execute(select(AuditEntry.payload).where(AuditEntry.action == "test.json")).scalar_one()
+        assert verify_audit(connection) is None
+    assert stored == payload
+    assert all(type(stored[key]) is int for key in ("big", "u64", "negative", "beyond"))
