@@ -204,8 +204,8 @@ class SqlUnitOfWork:
         """Write the queued outbox rows and append the buffered audit entries (one lock and one chain-head read for
         the whole transaction), then commit. On PostgreSQL the outbox rows, the lock and the head read leave in one
         pipeline (``models.db.pipelined``), and the audit insert with the COMMIT in another (``models.db.committing``):
-        two round trips, not five. A unit with neither sends its deferred writes, if any, and commits: a pipeline with
-        nothing in it would still cost a round trip."""
+        two round trips, not five. A unit with neither skips the first pipeline (an empty one still costs a round
+        trip); its deferred writes, if any, leave with the COMMIT."""
         if self._session is not None:
             self._session.flush()  # the ORM's pending rows first: its flush reads results, a pipeline gives it none
         connection = self.connection
@@ -217,8 +217,6 @@ class SqlUnitOfWork:
                     _INSERT_OUTBOX.run(connection, self._outbox)
                 if self._audit:
                     read_head = lock_audit_head(connection)
-        else:
-            send_deferred(connection)
         with committing(connection):
             if read_head is not None:
                 write_audit_entries(connection, read_head(), self._audit, key=self._audit_key)
