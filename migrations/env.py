@@ -23,6 +23,7 @@ Why these choices:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any, Literal
 
@@ -55,12 +56,21 @@ def _render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str |
     return False
 
 
+ALEMBIC_DRAWN_ID = re.compile(r"[0-9a-f]{12}")
+"""The shape of the ids ``alembic revision`` makes up when not given ``--rev-id`` (``uuid4().hex[-12:]``)."""
+
+
 def _number_revisions(
     migration_context: MigrationContext, revision: str | Iterable[str | None] | Iterable[str], directives: list[Any]
 ) -> None:
-    """Give new revisions readable sequential ids (0002, 0003, ...) unless ``--rev-id`` chose one."""
+    """Give new revisions readable sequential ids (0002, 0003, ...) unless ``--rev-id`` chose one.
+
+    Alembic draws its own ids as the last 12 hex digits of a uuid4, which are now and then all decimal
+    digits; so an id is told apart by that shape, not by being a number, or a drawn ``307044690029``
+    would be kept as if chosen.
+    """
     for directive in directives:
-        if not isinstance(directive, MigrationScript) or (directive.rev_id or "").isdigit():
+        if not isinstance(directive, MigrationScript) or not ALEMBIC_DRAWN_ID.fullmatch(directive.rev_id or ""):
             continue
         existing = [rev.revision for rev in ScriptDirectory.from_config(config).walk_revisions()]
         numbers = [int(rev) for rev in existing if rev.isdigit()]

@@ -275,3 +275,18 @@ def test_autogenerate_numbers_new_revisions_and_renders_without_models(sqlite_ur
     assert "op.create_table(\n        'cost_entries'" in source or "op.create_table('cost_entries'" in source
     assert "sa.DateTime(timezone=True)" in source
     assert "models" not in source
+
+
+@pytest.mark.parametrize(("given", "kept"), [("307044690029", False), ("0042", True)])
+def test_an_id_alembic_drew_is_renumbered_even_when_all_digits_and_one_chosen_is_kept(
+    sqlite_url: str, tmp_path: Path, given: str, kept: bool
+) -> None:
+    """Alembic's drawn ids (12 hex digits) are sometimes all decimal; they must not pass for a chosen id."""
+    scripts = copy_migrations(tmp_path)
+    config = schema.make_config(sqlite_url)
+    config.set_main_option("script_location", str(scripts))
+
+    command.revision(config, message="nothing", autogenerate=True, rev_id=given)
+
+    expected_id = given if kept else f"{int(schema.revisions()[-1]) + 1:04d}"
+    assert [path.name for path in (scripts / "versions").glob("*_nothing.py")] == [f"{expected_id}_nothing.py"]
