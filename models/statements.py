@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, bindparam, case, func, insert, select, update
+from sqlalchemy import Select, String, bindparam, case, func, insert, select, type_coerce, update
 
 from phasegate.gates.vocabulary.enums import RoundStatus
 from phasegate.models import catalog as c
@@ -154,6 +154,17 @@ ROUNDS_VOTES = (
 )
 VOTE_BY_KEY = select(VOTES).where(VOTES.c.idempotency_key == bindparam("key"))
 LESSONS_ALL = select(LESSONS).order_by(LESSONS.c.id)
+# A lesson's stamp as the driver gives it (SQLite's text, psycopg's datetime), unconverted: only compared and hashed.
+_LESSON_STAMP = (
+    LESSONS.c.id,
+    type_coerce(LESSONS.c.created_at, String).label("created_at"),
+    type_coerce(LESSONS.c.edited_at, String).label("edited_at"),
+)
+LESSON_CANDIDATES = select(*_LESSON_STAMP, LESSONS.c.template_id, LESSONS.c.gate_id)
+LESSON_TEXTS = select(*_LESSON_STAMP, LESSONS.c.tags, LESSONS.c.what_happened, LESSONS.c.repeat, LESSONS.c.avoid).where(
+    LESSONS.c.id.in_(bindparam("ids", expanding=True))
+)
+LESSONS_BY_ID = select(LESSONS).where(LESSONS.c.id.in_(bindparam("ids", expanding=True)))
 HAS_LESSONS = select(select(LESSONS.c.id).where(LESSONS.c.project_key == bindparam("key")).exists())
 LESSON_DUE_OPENED = select(LESSONS_DUE.c.project_key).where(LESSONS_DUE.c.project_key == bindparam("key"))
 

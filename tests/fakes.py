@@ -24,13 +24,14 @@ import copy
 import dataclasses
 import hashlib
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Self
 from uuid import UUID, uuid4
 
+from phasegate.gates.relevance import Candidate, candidate
 from phasegate.gates.vocabulary.enums import (
     Decision,
     LessonCategory,
@@ -664,6 +665,12 @@ class FakeLessons:
             and (template_id is None or lesson.template_id == template_id)
             and (category is None or lesson.category is category)
         ]
+
+    def candidates(self) -> list[Candidate]:
+        return [candidate(lesson) for lesson in self.lessons()]
+
+    def lessons_by_id(self, lesson_ids: Collection[int]) -> dict[int, LessonRecord]:
+        return {i: self.store.lessons[i] for i in lesson_ids if i in self.store.lessons}
 
     def has_lessons(self, key: str) -> bool:
         return bool(self.lessons(project_key=key))

@@ -16,7 +16,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from phasegate.gates.relevance import Relevant, ReviewContext, jaccard, most_relevant, score, trigrams
+from phasegate.gates.relevance import (
+    ReviewContext,
+    Scored,
+    candidate,
+    jaccard,
+    most_relevant,
+    score,
+    trigram_codes,
+    trigrams,
+)
 from phasegate.gates.vocabulary.commands import AddPerson, CastVote, CreateProject, RequestReview
 from phasegate.gates.vocabulary.enums import Decision, LessonCategory, LessonUseKind
 from phasegate.gates.vocabulary.errors import ConflictError, InputError, PermissionDeniedError
@@ -65,6 +74,17 @@ def test_trigrams_and_jaccard_by_hand() -> None:
 
 
 @pytest.mark.unit
+@given(st.text(max_size=40), st.text(max_size=40))
+def test_trigram_codes_are_the_trigrams_one_for_one(a: str, b: str) -> None:
+    """Scoring compares codes: they must stand for the trigrams exactly, so the similarity is the documented one."""
+    assert len(trigram_codes(a)) == len(trigrams(a))
+    decoded = {chr(code >> 42) + chr((code >> 21) & 0x1FFFFF) + chr(code & 0x1FFFFF) for code in trigram_codes(a)}
+    assert decoded == trigrams(a)
+    shared = len(trigram_codes(a) & trigram_codes(b))
+    assert shared == len(trigrams(a) & trigrams(b))
+
+
+@pytest.mark.unit
 def test_score_adds_gate_tags_and_text_as_documented() -> None:
     context = ReviewContext(template_id="it-pmo", gate_id="g1", tags=frozenset({"g1", "budget"}), text="abce")
     # same template and gate 50 + one shared tag 15 + int(30 * 1/3) = 10
@@ -81,9 +101,9 @@ def test_score_adds_gate_tags_and_text_as_documented() -> None:
 def test_most_relevant_ranks_by_score_then_newest_and_keeps_three() -> None:
     context = ReviewContext(template_id="it-pmo", gate_id="g1", tags=frozenset(), text="")
     lessons = [lesson(1), lesson(2, gate="g2"), lesson(3), lesson(4, template="other"), lesson(5, gate="g2"), lesson(6)]
-    ranked = most_relevant(lessons, context)
-    assert [(r.lesson.id, r.score) for r in ranked] == [(6, 50), (3, 50), (1, 50)]
-    assert [r.lesson.id for r in most_relevant(lessons, context, limit=10)] == [6, 3, 1, 5, 2]
+    ranked = most_relevant([candidate(x) for x in lessons], context)
+    assert [(r.lesson_id, r.score) for r in ranked] == [(6, 50), (3, 50), (1, 50)]
+    assert [r.lesson_id for r in most_relevant([candidate(x) for x in lessons], context, limit=10)] == [6, 3, 1, 5, 2]
 
 
 # Texts from a few phrases, so a lesson's text often matches the review's well or wholly (up to TEXT_WEIGHT).
@@ -114,9 +134,9 @@ def test_most_relevant_is_the_best_of_every_lesson_scored(
     """Stopping early (lessons that cannot reach the chosen ones are not scored) chooses as scoring them all does."""
     lessons = [lesson(n, template=tpl, gate=gate, tags=tg, what=what) for n, (tpl, gate, tg, what) in enumerate(drawn)]
     context = ReviewContext(template_id="it-pmo", gate_id="g1", tags=tags, text=text)
-    everyone = sorted((r for r in (Relevant(lesson=x, score=score(x, context)) for x in lessons) if r.score > 0),
-                      key=lambda r: (-r.score, -r.lesson.id))  # fmt: skip
-    assert most_relevant(lessons, context, limit=limit) == everyone[:limit]
+    everyone = sorted((r for r in (Scored(lesson_id=x.id, score=score(x, context)) for x in lessons) if r.score > 0),
+                      key=lambda r: (-r.score, -r.lesson_id))  # fmt: skip
+    assert most_relevant([candidate(x) for x in lessons], context, limit=limit) == everyone[:limit]
 
 
 # with a database ------------------------------------------------------------------------------------------------
@@ -287,6 +307,31 @@ def test_a_later_review_shows_the_lesson_and_a_gatekeeper_marks_it_applied(env: 
         approvals_apply(env, taught.id, first.round_id, "sam")
     uses = services.show_lesson(taught.id, uow=env.uow).uses
     assert [(u.kind, u.person_id) for u in uses] == [(LessonUseKind.SHOWN, "system"), (LessonUseKind.APPLIED, "sam")]
+
+
+def test_a_review_ranks_lessons_as_they_read_now_after_an_edit_or_a_new_one(env: Env) -> None:
+    """A lesson's tags and trigrams are kept between reviews (``SqlLessons.candidates``): a review after an edit or a
+    new lesson, in the same process, must rank them as they read now, not as the first review saw them."""
+    add_ready_project(env.uow, env.clock, "P1")
+    old = env.add("P1", "Unrelated words about catering")
+    other = env.add("P1", "More unrelated words about parking")
+    add_ready_project(env.uow, env.clock, "ZEBRAQUOKKA1")
+    first = env.review("ZEBRAQUOKKA1")
+    assert [(shown["id"], shown["score"]) for shown in first.lessons] == [(other.id, 20), (old.id, 20)]  # newest first
+
+    services.edit_lesson(
+        old.id,
+        LessonEdit(what_happened="zebraquokka zebraquokka", tags=(first.evaluation.gate_id,)),
+        actor=actors.admin("pam"),
+        uow=env.uow,
+        now=env.clock(),
+    )
+    newest = env.add("P1", "Parking again")
+    add_ready_project(env.uow, env.clock, "ZEBRAQUOKKA2")
+    second = env.review("ZEBRAQUOKKA2")
+    shown = [(lesson["id"], lesson["score"]) for lesson in second.lessons]
+    assert shown[0][0] == old.id and shown[0][1] > 20 + 15  # its new text matches the project's name, its tag the gate
+    assert [lesson_id for lesson_id, _ in shown[1:]] == [newest.id, other.id]
 
 
 def approvals_apply(env: Env, lesson_id: int, round_id: UUID, by: str) -> bool:

@@ -242,7 +242,9 @@ def surface_lessons(
 ) -> list[Relevant]:
     """The lessons a review shows (``gates.relevance``), recorded as shown (inside the review's transaction)."""
     context = review_context(project.template_id, gate.id, evaluation, (project.name, gate.name, gate.name_zh or ""))
-    chosen = most_relevant(tx.lessons.lessons(), context)
+    scored = most_relevant(tx.lessons.candidates(), context)
+    found = tx.lessons.lessons_by_id([s.lesson_id for s in scored])
+    chosen = [Relevant(lesson=found[s.lesson_id], score=s.score) for s in scored if s.lesson_id in found]
     tx.lessons.record_lesson_uses(
         [
             LessonUseRecord(

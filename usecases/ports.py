@@ -6,12 +6,13 @@ while they still own the transaction: one Protocol per repository, and the unit 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol, Self
 from uuid import UUID
 
+from phasegate.gates.relevance import Candidate
 from phasegate.gates.vocabulary.enums import (
     Decision,
     LessonCategory,
@@ -293,6 +294,8 @@ class LessonRepository(Protocol):
         template_id: str | None = None,
         category: LessonCategory | None = None,
     ) -> list[LessonRecord]: ...
+    def candidates(self) -> list[Candidate]: ...
+    def lessons_by_id(self, lesson_ids: Collection[int]) -> dict[int, LessonRecord]: ...
     def has_lessons(self, key: str) -> bool: ...
     def search_lessons(self, query: str, *, limit: int = ...) -> list[LessonRecord]: ...
     def record_lesson_uses(self, uses: Sequence[LessonUseRecord]) -> int: ...
