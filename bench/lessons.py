@@ -28,18 +28,14 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make the checkout importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.decisions import decisions, emit
 from bench.peers import phasegate_gate
 from bench.peers.timing import fresh_sqlite_path
-from phasegate.gates.vocabulary.enums import Decision
 from phasegate.models.schema import upgrade
 
 WORDS = ("scope", "budget", "vendor", "delay", "risk", "testing", "handover")
 WORDS += ("需求", "变更", "预算", "供应商", "延期", "风险", "沟通", "资源")
 TAGS = ("budget", "doc", "risk", "schedule", "vendor")
-
-
-def emit(name: str, value: object) -> None:
-    print(f"{name}: {value:.2f}" if isinstance(value, float) else f"{name}: {value}", flush=True)
 
 
 def file_lessons(path: Path, count: int) -> None:
@@ -81,11 +77,10 @@ def rounds_ms(prepared: Path, work: Path, lessons: int, rounds: int) -> tuple[fl
     try:
         keys = phasegate_gate.project_keys(phasegate_gate.SINGLE, rounds + 1)
         voters = phasegate_gate.VOTERS[phasegate_gate.SINGLE]
-        decisions = [Decision.GO if n % 2 else Decision.KILL for n in range(rounds + 1)]
         started = time.perf_counter()
-        phasegate_gate.rounds(engine, keys[:1], decisions[:1], voters)
+        phasegate_gate.rounds(engine, keys[:1], decisions(1), voters)
         first = (time.perf_counter() - started) * 1000
-        timing = phasegate_gate.rounds(engine, keys[1:], decisions[1:], voters)
+        timing = phasegate_gate.rounds(engine, keys[1:], decisions(rounds), voters)
     finally:
         engine.close()
     return first, 1000 / timing.rounds_per_s

@@ -120,8 +120,9 @@ def review_context(template_id: str, gate_id: str, evaluation: Evaluation, names
     return ReviewContext(template_id=template_id, gate_id=gate_id, tags=frozenset(tags), text=text)
 
 
-def score(lesson: LessonRecord | Candidate, context: ReviewContext) -> int:
-    seen = lesson if isinstance(lesson, Candidate) else candidate(lesson)
+def score(lesson: LessonRecord, context: ReviewContext) -> int:
+    """The lesson's points in full, as the module docstring counts them (``most_relevant`` scores only some)."""
+    seen = candidate(lesson)
     return _points_before_text(seen, context) + _text_points(seen, context)
 
 
