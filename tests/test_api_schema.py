@@ -103,7 +103,6 @@ def test_api_honours_its_openapi_document(
         max_examples=MAX_EXAMPLES,
         derandomize=True,
         database=None,
-        deadline=None,
         suppress_health_check=list(HealthCheck),
     )
     @given(case=operation.as_strategy(generation_mode=mode))

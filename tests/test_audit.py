@@ -450,7 +450,7 @@ def test_concurrent_appenders_keep_one_unbroken_chain(db_url: str) -> None:
     assert found is None
 
 
-@settings(max_examples=10, deadline=None)
+@settings(max_examples=10)
 @given(st.lists(entries, min_size=1, max_size=5))
 def test_hypothesis_entries_survive_sqlite_round_trip(
     tmp_path_factory: pytest.TempPathFactory, batch: list[tuple[datetime, str, str, str, dict[str, Any]]]
