@@ -804,3 +804,14 @@ CHANGE_COUNTERS = Table(
     Column("slot", Integer, primary_key=True, autoincrement=False),
     Column("changes", BigInteger, server_default="0", nullable=False),
 )
+
+
+# A stamp per register that changes with every write to it: migration 0019's triggers write a fresh random one in
+# the writing transaction. A review reuses its list of lessons while the ``lessons`` stamp stays the one it saw
+# (``models.repositories.lessons``).
+REGISTER_STAMPS = Table(
+    "register_stamps",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("stamp", String(32), nullable=False),
+)

@@ -32,9 +32,18 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 
 UNWATCHED = frozenset(
-    {"audit_log", "outbox", "web_sessions", "web_credentials", "external_identities", "change_counters"}
+    {
+        "audit_log",
+        "outbox",
+        "web_sessions",
+        "web_credentials",
+        "external_identities",
+        "change_counters",
+        "register_stamps",
+    }
 )
-"""Tables whose writes leave the stamp alone: no page kept per stamp reads them."""
+"""Tables whose writes leave the stamp alone: no page kept per stamp reads them (``register_stamps`` is written
+only with the table it stamps, which moves the stamp)."""
 UNWATCHED_COLUMNS = {"api_tokens": frozenset({"last_used_at"})}
 """Columns whose updates leave the stamp alone (an API token's use mark, written at most once an hour)."""
 

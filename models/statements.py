@@ -161,6 +161,7 @@ _LESSON_STAMP = (
     type_coerce(LESSONS.c.edited_at, String).label("edited_at"),
 )
 LESSON_CANDIDATES = select(*_LESSON_STAMP, LESSONS.c.template_id, LESSONS.c.gate_id)
+LESSONS_REGISTER_STAMP = select(c.REGISTER_STAMPS.c.stamp).where(c.REGISTER_STAMPS.c.name == "lessons")
 LESSON_TEXTS = select(*_LESSON_STAMP, LESSONS.c.tags, LESSONS.c.what_happened, LESSONS.c.repeat, LESSONS.c.avoid).where(
     LESSONS.c.id.in_(bindparam("ids", expanding=True))
 )

@@ -5,6 +5,7 @@ closure refused without a lesson, and the CLI's refusals.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,7 +15,7 @@ from uuid import UUID
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from phasegate.gates.relevance import (
     ReviewContext,
@@ -33,6 +34,7 @@ from phasegate.gates.vocabulary.identity import SYSTEM_ACTOR, OrgRole
 from phasegate.gates.vocabulary.lessons import LessonDraft, LessonEdit, LessonRecord
 from phasegate.models import tables as t
 from phasegate.models.db import make_engine, make_session_factory
+from phasegate.models.repositories.lessons import SqlLessons
 from phasegate.models.template_yaml import shipped_templates, template_content_hash
 from phasegate.models.uow import SqlUnitOfWork
 from phasegate.notifications.render import render
@@ -332,6 +334,52 @@ def test_a_review_ranks_lessons_as_they_read_now_after_an_edit_or_a_new_one(env:
     shown = [(lesson["id"], lesson["score"]) for lesson in second.lessons]
     assert shown[0][0] == old.id and shown[0][1] > 20 + 15  # its new text matches the project's name, its tag the gate
     assert [lesson_id for lesson_id, _ in shown[1:]] == [newest.id, other.id]
+
+
+def test_a_review_reuses_its_list_of_lessons_until_anything_writes_to_the_register(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Migration 0019's triggers restamp the register on every write to ``lessons``, whoever writes it: a review reads
+    the lessons again after an add, an edit or a delete made in SQL by hand, and not after writes elsewhere (the
+    reviews themselves, their lessons shown) or a write that rolled back."""
+    reads: list[int] = []
+    read_candidates = SqlLessons._read_candidates
+
+    def counted(self: SqlLessons, engine: Any) -> Any:
+        reads.append(1)
+        return read_candidates(self, engine)
+
+    monkeypatch.setattr(SqlLessons, "_read_candidates", counted)
+
+    gates: list[str] = []
+
+    def shown(key: str) -> list[int]:
+        add_ready_project(env.uow, env.clock, key)
+        review = env.review(key)
+        gates.append(review.evaluation.gate_id)
+        return [lesson["id"] for lesson in review.lessons]
+
+    add_ready_project(env.uow, env.clock, "P1")
+    catering = env.add("P1", "Unrelated words about catering")
+    assert shown("R1") == [catering.id] and len(reads) == 1
+    assert shown("R2") == [catering.id] and len(reads) == 1  # R1's commit wrote lesson_uses, not lessons
+    with env.engine.connect() as connection:
+        connection.execute(text("UPDATE lessons SET gate_id = 'nowhere'"))
+        connection.rollback()
+    assert shown("R3") == [catering.id] and len(reads) == 1
+
+    parking = env.add("P1", "More unrelated words about parking")
+    assert shown("R4") == [parking.id, catering.id] and len(reads) == 2
+    with env.engine.begin() as connection:  # by hand, as an edit does: a tag naming the gate reviewed scores
+        connection.execute(
+            text("UPDATE lessons SET tags = :tags, edited_at = :at WHERE id = :id"),
+            {"tags": json.dumps([gates[0]]), "at": env.clock(), "id": catering.id},
+        )
+    assert shown("R5") == [catering.id, parking.id] and len(reads) == 3
+    with env.engine.begin() as connection:
+        connection.execute(text("DELETE FROM lesson_uses WHERE lesson_id = :id"), {"id": catering.id})
+        connection.execute(text("DELETE FROM lessons WHERE id = :id"), {"id": catering.id})
+    assert shown("R6") == [parking.id] and len(reads) == 4
 
 
 def approvals_apply(env: Env, lesson_id: int, round_id: UUID, by: str) -> bool:

@@ -31,7 +31,8 @@ from phasegate.models.repositories.repository import SqlRepository
 # Every killing decision runs these: on the driver (models.prepared).
 _HAS_LESSONS = Prepared(q.HAS_LESSONS)
 _LESSONS_ALL = Prepared(q.LESSONS_ALL)
-_CANDIDATES = Prepared(q.LESSON_CANDIDATES)  # every review reads them (``surface_lessons``)
+_CANDIDATES = Prepared(q.LESSON_CANDIDATES)  # a review reads them when the register changed (``surface_lessons``)
+_REGISTER_STAMP = Prepared(q.LESSONS_REGISTER_STAMP)  # every review reads it
 _LESSON_DUE_OPENED = Prepared(q.LESSON_DUE_OPENED)
 _INSERT_LESSON_DUE = Prepared(q.INSERT_LESSON_DUE)
 
@@ -44,6 +45,8 @@ _Kept = tuple[tuple[str, ...], "array[int]"]
 """A lesson's tags and the codes of its text's trigrams."""
 _KEPT: WeakKeyDictionary[Engine, dict[_Stamp, _Kept]] = WeakKeyDictionary()
 """Per engine (so per database), what scoring reads of each lesson beyond its row's stamp, by that stamp."""
+_LISTED: WeakKeyDictionary[Engine, tuple[str, list[Candidate]]] = WeakKeyDictionary()
+"""Per engine, the last list of candidates made, under the register's stamp it was made at (migration 0019)."""
 MOST_KEPT = 100_000
 """Lessons an engine keeps (some 3 KB each); past it, they are read again as reviews meet them."""
 _TEXTS_PER_READ = 500  # lessons read whole per statement (a bound on its IN list)
@@ -149,12 +152,26 @@ class SqlLessons(SqlRepository):
         Why: a review ranks every lesson of the organisation, and reading each lesson whole and cutting its text into
         trigrams every time cost 150 us a lesson, 0.15 s a review for a register of 1,000. A lesson's tags and the
         codes of its trigrams are kept per engine under its stamp (``_Stamp``), so a review reads four short columns
-        a lesson, and only new and edited lessons whole.
+        a lesson, and only new and edited lessons whole. And while the register's stamp (migration 0019: a fresh
+        one with every write to ``lessons``) is the one the last list was made at, that list is the answer: one
+        row read, not one per lesson. The stamp is read first: on PostgreSQL each statement sees what committed
+        before it, so a list is never older than the stamp it is kept under.
         """
+        engine = self.connection.engine
+        found = _REGISTER_STAMP.first(self.connection)
+        listed = _LISTED.get(engine)
+        if found is not None and listed is not None and listed[0] == found.stamp:
+            return list(listed[1])
+        candidates = self._read_candidates(engine)
+        if found is not None:
+            _LISTED[engine] = (found.stamp, candidates)
+        return list(candidates)
+
+    def _read_candidates(self, engine: Engine) -> list[Candidate]:
         rows = _CANDIDATES.rows(self.connection)
         if not rows:
             return []
-        kept = _KEPT.setdefault(self.connection.engine, {})
+        kept = _KEPT.setdefault(engine, {})
         found = [kept.get((row.id, row.created_at, row.edited_at)) for row in rows]
         missing = [row.id for row, known in zip(rows, found, strict=True) if known is None]
         fresh = self._read_whole(missing, kept) if missing else {}
