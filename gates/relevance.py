@@ -20,6 +20,7 @@ for as long as its text stays as it is, and a review then pays at most a set int
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -146,18 +147,31 @@ def most_relevant(lessons: Sequence[Candidate], context: ReviewContext, *, limit
     Why not score them all: comparing texts is most of a score's cost, and every review ranks every lesson of the
     organisation. Each lesson has a ceiling, its points before text plus the most its text could earn given the two
     texts' numbers of trigrams alone (``_text_ceiling``). Taken by ceiling, highest first, the lessons after one
-    whose ceiling is below the last one chosen cannot displace it either, so they are not scored.
+    whose ceiling is below the last one chosen cannot displace it either, so they are not scored. Ceilings are
+    worked out once per kind of lesson (template, gate and tags; number of trigrams), not once per lesson, and the
+    lessons are taken from a heap, so only those taken are ordered.
     """
     if limit <= 0:
         return []
     ranked: list[Scored] = []  # at most ``limit``, ordered as returned
-
-    def bounded(lesson: Candidate) -> tuple[int, int, Candidate]:
-        before = _points_before_text(lesson, context)
-        return before + _text_ceiling(lesson, context), before, lesson
-
-    for ceiling, before, lesson in sorted(map(bounded, lessons), key=_by_ceiling_then_newest):
-        if len(ranked) == limit and ceiling < ranked[-1].score:
+    befores: dict[tuple[str, str | None, tuple[str, ...]], int] = {}
+    texts: dict[int, int] = {}
+    theirs = len(context.grams)
+    heap: list[tuple[int, int, int, Candidate]] = []  # (-ceiling, -id, points before text, lesson): newest first
+    for lesson in lessons:
+        kind = (lesson.template_id, lesson.gate_id, lesson.tags)
+        before = befores.get(kind)
+        if before is None:
+            before = befores[kind] = _points_before_text(lesson, context)
+        ours = len(lesson.grams)
+        text = texts.get(ours)
+        if text is None:
+            text = texts[ours] = _text_ceiling(ours, theirs)
+        heap.append((-before - text, -lesson.id, before, lesson))
+    heapq.heapify(heap)
+    while heap:
+        negative_ceiling, _, before, lesson = heapq.heappop(heap)
+        if len(ranked) == limit and -negative_ceiling < ranked[-1].score:
             break
         points = before + _text_points(lesson, context)
         if points > 0:
@@ -165,17 +179,13 @@ def most_relevant(lessons: Sequence[Candidate], context: ReviewContext, *, limit
     return ranked
 
 
-def _text_ceiling(lesson: Candidate, context: ReviewContext) -> int:
-    """The most text points the lesson can earn: two sets share at most the smaller's size and their union has at
-    least the larger's, so their Jaccard similarity is at most smaller / larger. Computed as ``_text_points`` computes
-    (the same operations in the same order), so the floating point keeps the bound."""
-    ours, theirs = len(lesson.grams), len(context.grams)
+def _text_ceiling(ours: int, theirs: int) -> int:
+    """The most text points a lesson of ``ours`` trigrams can earn against a review of ``theirs``: two sets share at
+    most the smaller's size and their union has at least the larger's, so their Jaccard similarity is at most
+    smaller / larger. Computed as ``_text_points`` computes (the same operations in the same order), so the floating
+    point keeps the bound."""
     smaller, larger = min(ours, theirs), max(ours, theirs)
     return int(TEXT_WEIGHT * (smaller / larger)) if larger else 0
-
-
-def _by_ceiling_then_newest(entry: tuple[int, int, Candidate]) -> tuple[int, int]:
-    return -entry[0], -entry[2].id
 
 
 def _rank(scored: Scored) -> tuple[int, int]:
