@@ -6,9 +6,10 @@ Prints ``name: value`` lines. Run: ``.venv/bin/python bench/lessons.py [--lesson
 Why: a review ranks every lesson of the organisation for the approvers' packet (``gates.relevance``), so its cost
 grows with the register. Each size runs on a copy of one prepared SQLite file (NORMAL) in a fresh engine: the
 first round reads every lesson whole and cuts its text into trigrams (``first_round_ms_*``); the timed rounds that
-follow read the register's stamp (migration 0019), reuse the list the engine kept and score it (``round_ms_*``), set
-against the rounds without lessons measured in the same run (``extra_ms_per_1000_lessons_*``). Lessons are synthetic: 75 words each
-from a mixed Chinese and English vocabulary, two tags of five, a quarter on the rounds' template.
+follow read the register's stamp (migration 0019), reuse the list the engine kept and score it (``round_ms_*``),
+set against the rounds without lessons measured in the same run (``extra_ms_per_1000_lessons_*``). Lessons are
+synthetic: 75 words each from a mixed Chinese and English vocabulary, two tags of five, a quarter on the rounds'
+template.
 """
 
 from __future__ import annotations

@@ -643,13 +643,3 @@ class ChangeCounter(Base):
 
     slot: Mapped[int]
     changes: Mapped[int]
-
-
-class RegisterStamp(Base):
-    """A stamp per register that changes with every write to it (migration 0019's triggers write a fresh random one
-    in the writing transaction): a review reuses its list of lessons while the ``lessons`` stamp stays the same."""
-
-    __table__ = c.REGISTER_STAMPS
-
-    name: Mapped[str]
-    stamp: Mapped[str]
