@@ -514,13 +514,14 @@ def test_a_round_runs_a_fixed_budget_of_statements_per_step(env: Env, monkeypatc
     16, not 20. A pooled connection is pinged only after sitting idle (``models.db._ping_when_idle``,
     tests/test_connection_pool.py): a slow moment between two steps must not count as a statement of the round."""
     monkeypatch.setattr(db, "PING_AFTER_IDLE_SECONDS", 60.0)
+    add_ready_project(env.uow, env.clock, "B0", template_id="it-2of3")
     add_ready_project(env.uow, env.clock, "B1", template_id="it-2of3")
     statements = Statements(env)
     opened: list[UUID] = []
 
-    def review() -> None:
+    def review(key: str = "B1") -> None:
         result = services.start_review(
-            RequestReview(project_key="B1", requested_by="zed"),
+            RequestReview(project_key=key, requested_by="zed"),
             uow=env.uow,
             now=env.clock(),
             probe=probe,
@@ -529,6 +530,8 @@ def test_a_round_runs_a_fixed_budget_of_statements_per_step(env: Env, monkeypatc
         assert result.round_id is not None
         opened.append(result.round_id)
 
+    review("B0")  # the engine's first review: it also reads the register's list of lessons (SqlLessons.candidates)
+    opened.clear()
     counts = (
         statements.during(review),
         statements.during(lambda: env.vote(opened[0], "sam", Decision.GO)),
