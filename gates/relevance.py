@@ -87,9 +87,11 @@ def trigrams(text: str) -> frozenset[str]:
 def trigram_codes(text: str) -> frozenset[int]:
     """``trigrams`` as numbers: the three code points side by side (21 bits each, so one trigram, one number and
     back). The same sets, so the same Jaccard similarity; a lesson's codes fit in an ``array`` of 8 bytes each
-    where its trigrams as strings took some 100."""
-    points = [ord(char) for char in _normal(text)]
-    return frozenset((a << 42) | (b << 21) | c for a, b, c in zip(points, points[1:], points[2:], strict=False))
+    where its trigrams as strings took some 100. Repeated trigrams are dropped before they are coded (``set`` of the
+    code points' triples, in C): a lesson's text repeats a good share of its trigrams."""
+    points = list(map(ord, _normal(text)))
+    distinct = set(zip(points, points[1:], points[2:], strict=False))
+    return frozenset([(a << 42) | (b << 21) | c for a, b, c in distinct])
 
 
 def lesson_text(what_happened: str, repeat: str, avoid: str) -> str:
