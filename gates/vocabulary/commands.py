@@ -50,7 +50,7 @@ def _email(value: str) -> str:
 
 
 SPECIAL_USE_DOMAINS = ("arpa", "invalid", "local", "localhost", "onion", "test")
-"""Domains ``email_validator`` refuses in any address (its ``SPECIAL_USE_DOMAIN_NAMES``; tests/test_people.py checks
+"""Domains ``email_validator`` refuses in any address (its ``SPECIAL_USE_DOMAIN_NAMES``; tests/test_api_schema.py checks
 the two agree). Named here so the API's schema can say so: ``format: email`` alone allows them."""
 
 
