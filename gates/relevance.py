@@ -24,7 +24,7 @@ import heapq
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from phasegate.gates.vocabulary.lessons import LessonRecord
 from phasegate.gates.vocabulary.snapshots import Evaluation
@@ -110,9 +110,12 @@ def candidate(lesson: LessonRecord) -> Candidate:
     )
 
 
-def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
-    union = a | b
-    return len(a & b) / len(union) if union else 0.0
+def jaccard(a: frozenset[Any], b: Collection[Any]) -> float:
+    """The Jaccard similarity of ``a`` and ``b`` (``b``'s items distinct, as a set's: a lesson's codes in an array),
+    the union counted from the sizes."""
+    shared = len(a.intersection(b))
+    union = len(a) + len(b) - shared
+    return shared / union if union else 0.0
 
 
 def review_context(template_id: str, gate_id: str, evaluation: Evaluation, names: Iterable[str]) -> ReviewContext:
@@ -137,10 +140,7 @@ def _points_before_text(lesson: Candidate, context: ReviewContext) -> int:
 
 
 def _text_points(lesson: Candidate, context: ReviewContext) -> int:
-    """``TEXT_WEIGHT`` times the Jaccard similarity, the union counted from the sizes (both sets are distinct codes)."""
-    shared = len(context.grams.intersection(lesson.grams))
-    union = len(lesson.grams) + len(context.grams) - shared
-    return int(TEXT_WEIGHT * (shared / union)) if union else 0
+    return int(TEXT_WEIGHT * jaccard(context.grams, lesson.grams))
 
 
 def most_relevant(lessons: Sequence[Candidate], context: ReviewContext, *, limit: int = SHOWN) -> list[Scored]:
