@@ -372,6 +372,33 @@ def test_lists_are_paged_with_caps(api: Api) -> None:
     assert detail["content"]["id"] == "it-pmo" and "ready-for-planning" in detail["gates"]
 
 
+@pytest.mark.parametrize(
+    ("path", "name"),
+    [
+        ("/lessons", "project"),
+        ("/conditions", "project"),
+        ("/rounds", "project"),
+        ("/exceptions", "project"),
+        ("/rounds", "person"),
+        ("/delegations", "person"),
+        ("/lessons/due", "owner"),
+        ("/lessons", "template"),
+        ("/projects", "template"),
+        ("/projects", "stage"),
+        ("/projects/D1/evaluation", "gate"),
+    ],
+)
+def test_a_filter_given_empty_is_refused_naming_it(api: Api, path: str, name: str) -> None:
+    """``project=`` is not "no filter" nor a key that matches nothing (an empty page read as "none"): a filter is
+    an identifier or left out, and the answer says which parameter was wrong."""
+    body = {"key": "D1", "name": "n", "template_id": "cooper-5", "sponsor_id": "sam", "manager_id": "mgr"}
+    assert api.post("/projects", body | {"budget": "10"}).status_code == 201
+    assert api.get(path).status_code == 200
+    empty = api.get(path, **{name: ""})
+    assert empty.status_code == 422 and [e["loc"] for e in empty.json()["errors"]] == [f"query.{name}"]
+    assert api.get(path, **{name: "x" * 65}).status_code == 422
+
+
 def test_risks_baseline_and_status_reports(api: Api) -> None:
     body = {
         "key": "E1",

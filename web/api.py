@@ -60,6 +60,8 @@ from phasegate.gates.vocabulary.commands import (
     CreateProject,
     Delegate,
     Email,
+    PersonId,
+    ProjectKey,
     RecordCost,
     RegisterDocument,
     RequestReview,
@@ -98,8 +100,6 @@ MAX_OFFSET = 1_000_000_000
 MAX_INT = 2**31 - 1
 """Integers a client sends are capped at PostgreSQL's INTEGER so no value overflows a column."""
 
-PersonId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
-ProjectKey = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9][A-Z0-9_-]{0,63}$")]
 Ident = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
 MONEY_PATTERN = r"^[0-9]{1,16}(\.[0-9]{1,2})?$"
 Money = Annotated[
@@ -319,8 +319,8 @@ async def list_projects(
         ),
     ] = None,
     project_status: Annotated[ProjectStatus | None, Query(alias="status")] = None,
-    stage: Annotated[str | None, Query(max_length=64, description="Only projects in this stage.")] = None,
-    template: Annotated[str | None, Query(max_length=64, description="Only projects on this template.")] = None,
+    stage: Annotated[Ident | None, Query(description="Only projects in this stage.")] = None,
+    template: Annotated[Ident | None, Query(description="Only projects on this template.")] = None,
 ) -> Response:
     """Projects by key, one page at a time (one indexed page query and a count); walk them with ``after``.
 
@@ -400,7 +400,7 @@ def list_exceptions(
     rt: Runtime,
     limit: Limit = 50,
     offset: Offset = 0,
-    project: Annotated[str | None, Query(max_length=64, description="One project's exceptions.")] = None,
+    project: Annotated[ProjectKey | None, Query(description="One project's exceptions.")] = None,
     status: Annotated[Literal["open", "closed"] | None, Query(description="Only open or closed ones.")] = None,
 ) -> Page[ToleranceException]:
     """Tolerance exceptions, newest first: the breach, the level and owner that decide it, and the decision."""
@@ -426,7 +426,7 @@ def evaluate_project(
     _: Reader,
     rt: Runtime,
     key: Key,
-    gate: Annotated[str | None, Query(max_length=64, description="Preview another gate of the template.")] = None,
+    gate: Annotated[Ident | None, Query(description="Preview another gate of the template.")] = None,
 ) -> services.GateCheck:
     """The gate check: evaluate the current gate (or ``gate``) on the evidence now, writing nothing."""
     return services.check_gate(key, uow=rt.reader, now=rt.now(), probe=rt.probe, gate_id=gate, registry=rt.registry)
@@ -766,8 +766,8 @@ def list_rounds(
     limit: Limit = 50,
     offset: Offset = 0,
     round_status: Annotated[RoundStatus | None, Query(alias="status")] = None,
-    person: Annotated[str | None, Query(max_length=64, description="Rounds where this person holds a seat.")] = None,
-    project: Annotated[str | None, Query(max_length=64, description="Rounds of this project.")] = None,
+    person: Annotated[PersonId | None, Query(description="Rounds where this person holds a seat.")] = None,
+    project: Annotated[ProjectKey | None, Query(description="Rounds of this project.")] = None,
 ) -> Page[RoundOut]:
     """Approval rounds, oldest first, with who voted what and who is pending."""
     found = approvals.list_rounds(uow=rt.reader, pending_only=round_status is RoundStatus.OPEN, person_id=person)
@@ -901,7 +901,7 @@ def list_delegations(
     rt: Runtime,
     limit: Limit = 50,
     offset: Offset = 0,
-    person: Annotated[str | None, Query(max_length=64, description="Delegations from or to this person.")] = None,
+    person: Annotated[PersonId | None, Query(description="Delegations from or to this person.")] = None,
 ) -> Page[DelegationRecord]:
     """Delegations with their period, scope and whether revoked."""
     return _page(approvals.list_delegations(uow=rt.reader, person_id=person), limit, offset)
@@ -1099,8 +1099,8 @@ def list_lessons(
     q: Annotated[
         str | None, Query(max_length=200, description="Full-text search, Chinese or English; every word must match.")
     ] = None,
-    project: Annotated[str | None, Query(max_length=64)] = None,
-    template: Annotated[str | None, Query(max_length=64, description="A lifecycle template's id, e.g. it-pmo.")] = None,
+    project: Annotated[ProjectKey | None, Query(description="One project's lessons.")] = None,
+    template: Annotated[Ident | None, Query(description="A lifecycle template's id, e.g. it-pmo.")] = None,
     category: LessonCategory | None = None,
 ) -> Page[LessonRecord]:
     """Lessons learned: all (oldest first), a project's, a template's or a category's, or those matching ``q``
@@ -1122,7 +1122,7 @@ def list_lessons(
 def lessons_due(
     _: Reader,
     rt: Runtime,
-    owner: Annotated[str | None, Query(max_length=64, description="Only this manager's.")] = None,
+    owner: Annotated[PersonId | None, Query(description="Only this manager's.")] = None,
 ) -> list[LessonDueRecord]:
     """Killed projects whose lessons learned are still due (each closes once one is filed)."""
     return services.lessons_due(uow=rt.reader, owner_id=owner)

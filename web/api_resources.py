@@ -17,6 +17,7 @@ from fastapi import APIRouter, Depends, Path, Query, status
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints, ValidationError
 
 from phasegate.gates.capacity import next_month
+from phasegate.gates.vocabulary.commands import PersonId, ProjectKey
 from phasegate.gates.vocabulary.resources import (
     CapacityOverride,
     DemandLine,
@@ -27,7 +28,7 @@ from phasegate.gates.vocabulary.resources import (
 from phasegate.models.imports import DemandPlanRow, ImportRowsError
 from phasegate.usecases import services
 from phasegate.usecases.resources import MAX_MONTHS
-from phasegate.web.api import READ, READ_ONE, WRITE, Body, Key, PersonId, ProjectKey
+from phasegate.web.api import READ, READ_ONE, WRITE, Body, Key
 from phasegate.web.auth import Acting, Reader, Runtime
 from phasegate.web.problems import ProblemRoute, single_valued_query
 

@@ -19,6 +19,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Path, Query, status
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from phasegate.gates.vocabulary.commands import ProjectKey
 from phasegate.gates.vocabulary.identity import AuthMethod, OrgRole
 from phasegate.gates.vocabulary.snapshots import ConditionRecord
 from phasegate.models.tokens import TokenRole
@@ -80,7 +81,7 @@ def list_conditions(
     rt: Runtime,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"Items per page (1..{MAX_LIMIT}).")] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000_000, description="Items to skip.")] = 0,
-    project: Annotated[str | None, Query(max_length=64, description="Conditions of this project.")] = None,
+    project: Annotated[ProjectKey | None, Query(description="Conditions of this project.")] = None,
     condition_status: Annotated[ConditionStatus | None, Query(alias="status")] = None,
 ) -> ConditionPage:
     """Conditions of CONDITIONAL_GO decisions with owner, due date and verification (``conditions list``)."""

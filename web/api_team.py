@@ -19,6 +19,7 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field, StringConstraints
 
 from phasegate.flows.runtime import approval_links
+from phasegate.gates.vocabulary.commands import PersonId
 from phasegate.gates.vocabulary.evidence import MilestoneEvidence, RiskEvidence
 from phasegate.gates.vocabulary.snapshots import ConditionRecord, EvmReportRecord, ProjectSnapshot
 from phasegate.usecases import approvals, services
@@ -31,7 +32,6 @@ from phasegate.web.api import (
     LongText,
     Money,
     Name,
-    PersonId,
     RiskIn,
     RoundOut,
     _round,
