@@ -457,6 +457,8 @@ LESSONS = Table(
     Column("created_at", UTCDateTime, default=utcnow, nullable=False),
     Column("edited_at", UTCDateTime),
     Column("edited_by", String(64)),
+    # Moved by the database with every UPDATE naming tags or text (migration 0020): what scoring keeps is keyed by it.
+    Column("revision", Integer, server_default="0", nullable=False),
     Index("ix_lessons_template_id_gate_id", "template_id", "gate_id"),
     _enum_check("category", LessonCategory, "category"),
 )

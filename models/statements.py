@@ -154,11 +154,12 @@ ROUNDS_VOTES = (
 )
 VOTE_BY_KEY = select(VOTES).where(VOTES.c.idempotency_key == bindparam("key"))
 LESSONS_ALL = select(LESSONS).order_by(LESSONS.c.id)
-# A lesson's stamp as the driver gives it (SQLite's text, psycopg's datetime), unconverted: only compared and hashed.
+# A lesson's stamp, its creation time as the driver gives it (SQLite's text, psycopg's datetime), unconverted: only
+# compared and hashed.
 _LESSON_STAMP = (
     LESSONS.c.id,
     type_coerce(LESSONS.c.created_at, String).label("created_at"),
-    type_coerce(LESSONS.c.edited_at, String).label("edited_at"),
+    LESSONS.c.revision,
 )
 LESSON_CANDIDATES = select(*_LESSON_STAMP, LESSONS.c.template_id, LESSONS.c.gate_id)
 LESSONS_REGISTER_STAMP = select(c.REGISTER_STAMPS.c.stamp).where(c.REGISTER_STAMPS.c.name == "lessons")

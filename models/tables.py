@@ -337,6 +337,7 @@ class Lesson(Base):
     created_at: Mapped[datetime]
     edited_at: Mapped[datetime | None]
     edited_by: Mapped[str | None]
+    revision: Mapped[int]
 
 
 class LessonUse(Base):

@@ -341,7 +341,8 @@ def test_a_review_reuses_its_list_of_lessons_until_anything_writes_to_the_regist
 ) -> None:
     """Migration 0019's triggers restamp the register on every write to ``lessons``, whoever writes it: a review reads
     the lessons again after an add, an edit or a delete made in SQL by hand, and not after writes elsewhere (the
-    reviews themselves, their lessons shown) or a write that rolled back."""
+    reviews themselves, their lessons shown) or a write that rolled back. An edit that leaves ``edited_at`` alone
+    still moves the lesson's revision (migration 0020), so the tags and trigrams kept for it are not reused."""
     reads: list[int] = []
     read_candidates = SqlLessons._read_candidates
 
@@ -376,10 +377,16 @@ def test_a_review_reuses_its_list_of_lessons_until_anything_writes_to_the_regist
             {"tags": json.dumps([gates[0]]), "at": env.clock(), "id": catering.id},
         )
     assert shown("R5") == [catering.id, parking.id] and len(reads) == 3
+    with env.engine.begin() as connection:  # by hand, leaving edited_at alone: migration 0020's revision moves
+        connection.execute(text("UPDATE lessons SET tags = :tags WHERE id = :id"), {"tags": "[]", "id": catering.id})
+        connection.execute(
+            text("UPDATE lessons SET tags = :tags WHERE id = :id"), {"tags": json.dumps([gates[0]]), "id": parking.id}
+        )
+    assert shown("R6") == [parking.id, catering.id] and len(reads) == 4
     with env.engine.begin() as connection:
         connection.execute(text("DELETE FROM lesson_uses WHERE lesson_id = :id"), {"id": catering.id})
         connection.execute(text("DELETE FROM lessons WHERE id = :id"), {"id": catering.id})
-    assert shown("R6") == [parking.id] and len(reads) == 4
+    assert shown("R7") == [parking.id] and len(reads) == 5
 
 
 def approvals_apply(env: Env, lesson_id: int, round_id: UUID, by: str) -> bool:

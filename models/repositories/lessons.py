@@ -38,9 +38,10 @@ _INSERT_LESSON_DUE = Prepared(q.INSERT_LESSON_DUE)
 
 SEARCH_LIMIT = 50
 
-_Stamp = tuple[int, Any, Any]
-"""A lesson's id, creation and last edit as the driver returns them: its tags and text stay as they are as long as
-these do (every edit sets ``edited_at``; an id SQLite reuses comes with a new creation time)."""
+_Stamp = tuple[int, Any, int]
+"""A lesson's id, creation time as the driver returns it, and revision: its tags and text stay as they are as long as
+these do (any UPDATE naming them moves ``revision``, migration 0020; an id SQLite reuses comes with a new creation
+time)."""
 _Kept = tuple[tuple[str, ...], "array[int]"]
 """A lesson's tags and the codes of its text's trigrams."""
 _KEPT: WeakKeyDictionary[Engine, dict[_Stamp, _Kept]] = WeakKeyDictionary()
@@ -172,7 +173,7 @@ class SqlLessons(SqlRepository):
         if not rows:
             return []
         kept = _KEPT.setdefault(engine, {})
-        found = [kept.get((row.id, row.created_at, row.edited_at)) for row in rows]
+        found = [kept.get((row.id, row.created_at, row.revision)) for row in rows]
         missing = [row.id for row, known in zip(rows, found, strict=True) if known is None]
         fresh = self._read_whole(missing, kept) if missing else {}
         candidates = []
@@ -192,7 +193,7 @@ class SqlLessons(SqlRepository):
             chunk = list(lesson_ids[start : start + _TEXTS_PER_READ])
             for row in self.connection.execute(q.LESSON_TEXTS, {"ids": chunk}):
                 grams = array("q", trigram_codes(lesson_text(row.what_happened, row.repeat, row.avoid)))
-                kept[(row.id, row.created_at, row.edited_at)] = fresh[row.id] = (tuple(row.tags or ()), grams)
+                kept[(row.id, row.created_at, row.revision)] = fresh[row.id] = (tuple(row.tags or ()), grams)
         return fresh
 
     def lessons_by_id(self, lesson_ids: Collection[int]) -> dict[int, LessonRecord]:
