@@ -28,8 +28,10 @@ from sqlalchemy import (
     ForeignKeyConstraint,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Numeric,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -459,6 +461,10 @@ LESSONS = Table(
     Column("edited_by", String(64)),
     # Moved by the database with every UPDATE naming tags or text (migration 0020): what scoring keeps is keyed by it.
     Column("revision", Integer, server_default="0", nullable=False),
+    # The codes of the text's trigrams (gates.relevance.trigram_codes, int64 each) and the scheme that made them;
+    # NULL until written, and cleared by the database when the text changes without them (migration 0020).
+    Column("trigrams", LargeBinary),
+    Column("trigrams_scheme", SmallInteger),
     Index("ix_lessons_template_id_gate_id", "template_id", "gate_id"),
     _enum_check("category", LessonCategory, "category"),
 )

@@ -163,8 +163,16 @@ _LESSON_STAMP = (
 )
 LESSON_CANDIDATES = select(*_LESSON_STAMP, LESSONS.c.template_id, LESSONS.c.gate_id)
 LESSONS_REGISTER_STAMP = select(c.REGISTER_STAMPS.c.stamp).where(c.REGISTER_STAMPS.c.name == "lessons")
-LESSON_TEXTS = select(*_LESSON_STAMP, LESSONS.c.tags, LESSONS.c.what_happened, LESSONS.c.repeat, LESSONS.c.avoid).where(
+LESSON_CODES = select(*_LESSON_STAMP, LESSONS.c.tags, LESSONS.c.trigrams, LESSONS.c.trigrams_scheme).where(
     LESSONS.c.id.in_(bindparam("ids", expanding=True))
+)
+LESSON_TEXTS = select(LESSONS.c.id, LESSONS.c.what_happened, LESSONS.c.repeat, LESSONS.c.avoid).where(
+    LESSONS.c.id.in_(bindparam("ids", expanding=True))
+)
+WRITE_LESSON_TRIGRAMS = (
+    update(LESSONS)
+    .where(LESSONS.c.id == bindparam("lesson_id"), LESSONS.c.revision == bindparam("read_revision"))
+    .values(trigrams=bindparam("codes"), trigrams_scheme=bindparam("scheme"))
 )
 LESSONS_BY_ID = select(LESSONS).where(LESSONS.c.id.in_(bindparam("ids", expanding=True)))
 HAS_LESSONS = select(select(LESSONS.c.id).where(LESSONS.c.project_key == bindparam("key")).exists())

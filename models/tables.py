@@ -338,6 +338,8 @@ class Lesson(Base):
     edited_at: Mapped[datetime | None]
     edited_by: Mapped[str | None]
     revision: Mapped[int]
+    trigrams: Mapped[bytes | None]
+    trigrams_scheme: Mapped[int | None]
 
 
 class LessonUse(Base):

@@ -5,7 +5,9 @@ closure refused without a lesson, and the CLI's refusals.
 
 from __future__ import annotations
 
+import hashlib
 import json
+from array import array
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,10 +20,12 @@ from hypothesis import strategies as st
 from sqlalchemy import select, text
 
 from phasegate.gates.relevance import (
+    TRIGRAM_SCHEME,
     ReviewContext,
     Scored,
     candidate,
     jaccard,
+    lesson_text,
     most_relevant,
     score,
     trigram_codes,
@@ -34,6 +38,7 @@ from phasegate.gates.vocabulary.identity import SYSTEM_ACTOR, OrgRole
 from phasegate.gates.vocabulary.lessons import LessonDraft, LessonEdit, LessonRecord
 from phasegate.models import tables as t
 from phasegate.models.db import make_engine, make_session_factory
+from phasegate.models.repositories import lessons as repository_lessons
 from phasegate.models.repositories.lessons import SqlLessons
 from phasegate.models.template_yaml import shipped_templates, template_content_hash
 from phasegate.models.uow import SqlUnitOfWork
@@ -387,6 +392,78 @@ def test_a_review_reuses_its_list_of_lessons_until_anything_writes_to_the_regist
         connection.execute(text("DELETE FROM lesson_uses WHERE lesson_id = :id"), {"id": catering.id})
         connection.execute(text("DELETE FROM lessons WHERE id = :id"), {"id": catering.id})
     assert shown("R7") == [parking.id] and len(reads) == 5
+
+
+def test_a_lessons_trigram_codes_are_kept_in_its_row_and_always_those_of_its_text(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Migration 0020: the app writes a lesson's codes with its text; the database clears them when the text changes
+    without them (by hand), and the first review to miss them writes them back. A fresh process (a new engine, as a
+    CLI ``gate review`` is) then cuts no text at all."""
+    add_ready_project(env.uow, env.clock, "P1")
+    first = env.add("P1", "Vendor 供应商 slipped the delivery", repeat="Weekly check-ins")
+    second = env.add("P1", "Catering was late")
+
+    def kept(lesson_id: int) -> tuple[Any, ...]:
+        with env.engine.connect() as connection:
+            row = connection.execute(
+                text("SELECT trigrams, trigrams_scheme, revision FROM lessons WHERE id = :id"), {"id": lesson_id}
+            ).one()
+        codes = None if row[0] is None else frozenset(array("q", bytes(row[0])))
+        return codes, row[1], row[2]
+
+    def codes_of(what: str, repeat: str = "", avoid: str = "") -> frozenset[int]:
+        return trigram_codes(lesson_text(what, repeat, avoid))
+
+    assert kept(first.id) == (codes_of(first.what_happened, first.repeat), TRIGRAM_SCHEME, 0)
+    services.edit_lesson(
+        first.id, LessonEdit(avoid="Single sourcing"), actor=actors.person("mgr"), uow=env.uow, now=env.clock()
+    )
+    assert kept(first.id) == (codes_of(first.what_happened, first.repeat, "Single sourcing"), TRIGRAM_SCHEME, 1)
+    with env.engine.begin() as connection:  # by hand: the text without its codes, the tags alone
+        connection.execute(
+            text("UPDATE lessons SET what_happened = 'Parking ran out' WHERE id = :id"), {"id": first.id}
+        )
+        connection.execute(text("UPDATE lessons SET tags = '[\"x\"]' WHERE id = :id"), {"id": second.id})
+        connection.execute(text("UPDATE lessons SET trigrams_scheme = 0 WHERE id = 999"))  # no such lesson
+    assert kept(first.id) == (None, TRIGRAM_SCHEME, 2)
+    assert kept(second.id) == (codes_of(second.what_happened), TRIGRAM_SCHEME, 1)
+
+    cut: list[str] = []
+    counted = repository_lessons.trigram_codes
+
+    def counting(text_: str) -> frozenset[int]:
+        cut.append(text_)
+        return counted(text_)
+
+    monkeypatch.setattr(repository_lessons, "trigram_codes", counting)
+    with env.engine.begin() as connection:  # codes of an older scheme are as good as none
+        connection.execute(text("UPDATE lessons SET trigrams_scheme = 0 WHERE id = :id"), {"id": second.id})
+    fresh = Env(env.engine.url.render_as_string(hide_password=False))
+    try:
+        add_ready_project(fresh.uow, fresh.clock, "R1")
+        fresh.review("R1")
+        assert len(cut) == 2  # the two lessons without codes of this scheme, each cut once and written back
+        assert kept(first.id) == (codes_of("Parking ran out", first.repeat, "Single sourcing"), TRIGRAM_SCHEME, 2)
+        assert kept(second.id) == (codes_of(second.what_happened), TRIGRAM_SCHEME, 1)
+    finally:
+        fresh.engine.dispose()
+    again = Env(env.engine.url.render_as_string(hide_password=False))
+    try:
+        add_ready_project(again.uow, again.clock, "R2")
+        review = again.review("R2")
+        assert len(cut) == 2 and {lesson["id"] for lesson in review.lessons} == {first.id, second.id}
+    finally:
+        again.engine.dispose()
+
+
+@pytest.mark.unit
+def test_the_trigram_scheme_names_the_codes_a_text_gets() -> None:
+    """Rows keep codes under ``TRIGRAM_SCHEME``: a change to the codes (``_normal``, the coding) must come with a new
+    scheme, or rows would keep codes no text gets any more. Pinned: a digest of the codes of one mixed text."""
+    codes = sorted(trigram_codes("Vendor 供应商 SLIPPED the delivery, again: 交付延迟 (Q3)!"))
+    digest = hashlib.sha256(b"".join(code.to_bytes(8, "little") for code in codes)).hexdigest()[:16]
+    assert (TRIGRAM_SCHEME, digest) == (1, "daab10e57c3528e3")
 
 
 def approvals_apply(env: Env, lesson_id: int, round_id: UUID, by: str) -> bool:

@@ -12,15 +12,16 @@ A repository of ``SqlUnitOfWork``: it shares the unit's session and never commit
 
 from __future__ import annotations
 
+import sys
 from array import array
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 from weakref import WeakKeyDictionary
 
 from sqlalchemy import Engine, Row, func, literal, select, text, update
 
-from phasegate.gates.relevance import Candidate, lesson_text, trigram_codes
+from phasegate.gates.relevance import TRIGRAM_SCHEME, Candidate, lesson_text, trigram_codes
 from phasegate.gates.vocabulary.enums import LessonCategory, LessonUseKind
 from phasegate.gates.vocabulary.lessons import LessonDueRecord, LessonRecord, LessonUseRecord
 from phasegate.models import statements as q
@@ -51,6 +52,33 @@ _LISTED: WeakKeyDictionary[Engine, tuple[str, list[Candidate]]] = WeakKeyDiction
 MOST_KEPT = 100_000
 """Lessons an engine keeps (some 3 KB each); past it, they are read again as reviews meet them."""
 _TEXTS_PER_READ = 500  # lessons read whole per statement (a bound on its IN list)
+
+
+def _chunks(lesson_ids: Sequence[int]) -> Iterator[list[int]]:
+    for start in range(0, len(lesson_ids), _TEXTS_PER_READ):
+        yield list(lesson_ids[start : start + _TEXTS_PER_READ])
+
+
+def _packed(codes: Iterable[int]) -> bytes:
+    """Trigram codes as ``lessons.trigrams`` keeps them: 8 bytes each, little-endian whatever the machine."""
+    packed = array("q", codes)
+    if sys.byteorder == "big":
+        packed.byteswap()
+    return packed.tobytes()
+
+
+def _unpacked(kept: bytes) -> array[int]:
+    codes = array("q")
+    codes.frombytes(kept)
+    if sys.byteorder == "big":
+        codes.byteswap()
+    return codes
+
+
+def _text_codes(record: LessonRecord) -> dict[str, Any]:
+    """The columns that keep a lesson's trigram codes, written with its text (migration 0020)."""
+    codes = trigram_codes(lesson_text(record.what_happened, record.repeat, record.avoid))
+    return {"trigrams": _packed(codes), "trigrams_scheme": TRIGRAM_SCHEME}
 
 
 def _lesson(row: t.Lesson | Row[Any]) -> LessonRecord:
@@ -102,6 +130,7 @@ class SqlLessons(SqlRepository):
             category=record.category.value,
             tags=list(record.tags),
             search_text=record.search_text(),
+            **_text_codes(record),
         )
         self.session.add(row)
         self.session.flush()
@@ -120,6 +149,7 @@ class SqlLessons(SqlRepository):
                 search_text=record.search_text(),
                 edited_at=record.edited_at,
                 edited_by=record.edited_by,
+                **_text_codes(record),
             )
         )
 
@@ -184,16 +214,33 @@ class SqlLessons(SqlRepository):
         return candidates
 
     def _read_whole(self, lesson_ids: Sequence[int], kept: dict[_Stamp, _Kept]) -> dict[int, _Kept]:
-        """Read these lessons' tags and texts and keep them, cut, under the stamps read with them; returned by id too,
-        for a lesson edited between the stamps' read and this one."""
+        """Read these lessons' tags and trigram codes and keep them under the stamps read with them; returned by id
+        too, for a lesson edited between the stamps' read and this one.
+
+        A lesson whose row holds no codes of today's scheme (filed before migration 0020, or its text edited by
+        hand) has its text read and cut here, and its codes written into its row for every later process: only if
+        its revision is still the one read, and only when the review's transaction commits."""
         if len(kept) + len(lesson_ids) > MOST_KEPT:
             kept.clear()
         fresh: dict[int, _Kept] = {}
-        for start in range(0, len(lesson_ids), _TEXTS_PER_READ):
-            chunk = list(lesson_ids[start : start + _TEXTS_PER_READ])
+        uncut: dict[int, tuple[_Stamp, tuple[str, ...]]] = {}
+        for chunk in _chunks(lesson_ids):
+            for row in self.connection.execute(q.LESSON_CODES, {"ids": chunk}):
+                stamp, tags = (row.id, row.created_at, row.revision), tuple(row.tags or ())
+                if row.trigrams is not None and row.trigrams_scheme == TRIGRAM_SCHEME:
+                    kept[stamp] = fresh[row.id] = (tags, _unpacked(row.trigrams))
+                else:
+                    uncut[row.id] = (stamp, tags)
+        written: list[dict[str, Any]] = []
+        for chunk in _chunks(list(uncut)):
             for row in self.connection.execute(q.LESSON_TEXTS, {"ids": chunk}):
+                stamp, tags = uncut[row.id]
                 grams = array("q", trigram_codes(lesson_text(row.what_happened, row.repeat, row.avoid)))
-                kept[(row.id, row.created_at, row.revision)] = fresh[row.id] = (tuple(row.tags or ()), grams)
+                kept[stamp] = fresh[row.id] = (tags, grams)
+                codes = {"codes": _packed(grams), "scheme": TRIGRAM_SCHEME}
+                written.append({"lesson_id": row.id, "read_revision": stamp[2]} | codes)
+        if written:
+            self.connection.execute(q.WRITE_LESSON_TRIGRAMS, written)
         return fresh
 
     def lessons_by_id(self, lesson_ids: Collection[int]) -> dict[int, LessonRecord]:
