@@ -59,7 +59,7 @@ class Candidate(NamedTuple):
     gate_id: str | None
     tags: tuple[str, ...]
     grams: Collection[int]
-    """The distinct ``trigram_codes`` of ``lesson_text``: its length is their number."""
+    """The distinct ``lesson_codes``: its length is their number."""
 
 
 @dataclass(frozen=True)
@@ -100,9 +100,9 @@ def trigram_codes(text: str) -> frozenset[int]:
     return frozenset([(a << 42) | (b << 21) | c for a, b, c in distinct])
 
 
-def lesson_text(what_happened: str, repeat: str, avoid: str) -> str:
-    """The text of a lesson that scoring compares with the review's."""
-    return " ".join((what_happened, repeat, avoid))
+def lesson_codes(what_happened: str, repeat: str, avoid: str) -> frozenset[int]:
+    """The trigram codes of a lesson's text, which scoring compares with the review's."""
+    return trigram_codes(" ".join((what_happened, repeat, avoid)))
 
 
 def candidate(lesson: LessonRecord) -> Candidate:
@@ -112,7 +112,7 @@ def candidate(lesson: LessonRecord) -> Candidate:
         template_id=lesson.template_id,
         gate_id=lesson.gate_id,
         tags=lesson.tags,
-        grams=trigram_codes(lesson_text(lesson.what_happened, lesson.repeat, lesson.avoid)),
+        grams=lesson_codes(lesson.what_happened, lesson.repeat, lesson.avoid),
     )
 
 

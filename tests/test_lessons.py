@@ -25,7 +25,7 @@ from phasegate.gates.relevance import (
     Scored,
     candidate,
     jaccard,
-    lesson_text,
+    lesson_codes,
     most_relevant,
     score,
     trigram_codes,
@@ -412,14 +412,11 @@ def test_a_lessons_trigram_codes_are_kept_in_its_row_and_always_those_of_its_tex
         codes = None if row[0] is None else frozenset(array("q", bytes(row[0])))
         return codes, row[1], row[2]
 
-    def codes_of(what: str, repeat: str = "", avoid: str = "") -> frozenset[int]:
-        return trigram_codes(lesson_text(what, repeat, avoid))
-
-    assert kept(first.id) == (codes_of(first.what_happened, first.repeat), TRIGRAM_SCHEME, 0)
+    assert kept(first.id) == (lesson_codes(first.what_happened, first.repeat, first.avoid), TRIGRAM_SCHEME, 0)
     services.edit_lesson(
         first.id, LessonEdit(avoid="Single sourcing"), actor=actors.person("mgr"), uow=env.uow, now=env.clock()
     )
-    assert kept(first.id) == (codes_of(first.what_happened, first.repeat, "Single sourcing"), TRIGRAM_SCHEME, 1)
+    assert kept(first.id) == (lesson_codes(first.what_happened, first.repeat, "Single sourcing"), TRIGRAM_SCHEME, 1)
     with env.engine.begin() as connection:  # by hand: the text without its codes, the tags alone
         connection.execute(
             text("UPDATE lessons SET what_happened = 'Parking ran out' WHERE id = :id"), {"id": first.id}
@@ -427,16 +424,16 @@ def test_a_lessons_trigram_codes_are_kept_in_its_row_and_always_those_of_its_tex
         connection.execute(text("UPDATE lessons SET tags = '[\"x\"]' WHERE id = :id"), {"id": second.id})
         connection.execute(text("UPDATE lessons SET trigrams_scheme = 0 WHERE id = 999"))  # no such lesson
     assert kept(first.id) == (None, TRIGRAM_SCHEME, 2)
-    assert kept(second.id) == (codes_of(second.what_happened), TRIGRAM_SCHEME, 1)
+    assert kept(second.id) == (lesson_codes(second.what_happened, second.repeat, second.avoid), TRIGRAM_SCHEME, 1)
 
     cut: list[str] = []
-    counted = repository_lessons.trigram_codes
+    counted = repository_lessons.lesson_codes
 
-    def counting(text_: str) -> frozenset[int]:
-        cut.append(text_)
-        return counted(text_)
+    def counting(*texts: str) -> frozenset[int]:
+        cut.append(" ".join(texts))
+        return counted(*texts)
 
-    monkeypatch.setattr(repository_lessons, "trigram_codes", counting)
+    monkeypatch.setattr(repository_lessons, "lesson_codes", counting)
     with env.engine.begin() as connection:  # codes of an older scheme are as good as none
         connection.execute(text("UPDATE lessons SET trigrams_scheme = 0 WHERE id = :id"), {"id": second.id})
     fresh = Env(env.engine.url.render_as_string(hide_password=False))
@@ -444,8 +441,8 @@ def test_a_lessons_trigram_codes_are_kept_in_its_row_and_always_those_of_its_tex
         add_ready_project(fresh.uow, fresh.clock, "R1")
         fresh.review("R1")
         assert len(cut) == 2  # the two lessons without codes of this scheme, each cut once and written back
-        assert kept(first.id) == (codes_of("Parking ran out", first.repeat, "Single sourcing"), TRIGRAM_SCHEME, 2)
-        assert kept(second.id) == (codes_of(second.what_happened), TRIGRAM_SCHEME, 1)
+        assert kept(first.id) == (lesson_codes("Parking ran out", first.repeat, "Single sourcing"), TRIGRAM_SCHEME, 2)
+        assert kept(second.id) == (lesson_codes(second.what_happened, second.repeat, second.avoid), TRIGRAM_SCHEME, 1)
     finally:
         fresh.engine.dispose()
     again = Env(env.engine.url.render_as_string(hide_password=False))

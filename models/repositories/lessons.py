@@ -21,7 +21,7 @@ from weakref import WeakKeyDictionary
 
 from sqlalchemy import Engine, Row, func, literal, select, text, update
 
-from phasegate.gates.relevance import TRIGRAM_SCHEME, Candidate, lesson_text, trigram_codes
+from phasegate.gates.relevance import TRIGRAM_SCHEME, Candidate, lesson_codes
 from phasegate.gates.vocabulary.enums import LessonCategory, LessonUseKind
 from phasegate.gates.vocabulary.lessons import LessonDueRecord, LessonRecord, LessonUseRecord
 from phasegate.models import statements as q
@@ -77,7 +77,7 @@ def _unpacked(kept: bytes) -> array[int]:
 
 def _text_codes(record: LessonRecord) -> dict[str, Any]:
     """The columns that keep a lesson's trigram codes, written with its text (migration 0020)."""
-    codes = trigram_codes(lesson_text(record.what_happened, record.repeat, record.avoid))
+    codes = lesson_codes(record.what_happened, record.repeat, record.avoid)
     return {"trigrams": _packed(codes), "trigrams_scheme": TRIGRAM_SCHEME}
 
 
@@ -235,7 +235,7 @@ class SqlLessons(SqlRepository):
         for chunk in _chunks(list(uncut)):
             for row in self.connection.execute(q.LESSON_TEXTS, {"ids": chunk}):
                 stamp, tags = uncut[row.id]
-                grams = array("q", trigram_codes(lesson_text(row.what_happened, row.repeat, row.avoid)))
+                grams = array("q", lesson_codes(row.what_happened, row.repeat, row.avoid))
                 kept[stamp] = fresh[row.id] = (tags, grams)
                 codes = {"codes": _packed(grams), "scheme": TRIGRAM_SCHEME}
                 written.append({"lesson_id": row.id, "read_revision": stamp[2]} | codes)
