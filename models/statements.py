@@ -153,7 +153,9 @@ ROUNDS_VOTES = (
     select(VOTES).where(VOTES.c.round_id.in_(bindparam("round_ids", expanding=True))).order_by(VOTES.c.cast_at)
 )
 VOTE_BY_KEY = select(VOTES).where(VOTES.c.idempotency_key == bindparam("key"))
-LESSONS_ALL = select(LESSONS).order_by(LESSONS.c.id)
+LESSON_RECORD = tuple(c for c in LESSONS.c if c.name not in {"search_text", "revision", "trigrams", "trigrams_scheme"})
+"""A lesson's columns as people read it: not what search and scoring keep for themselves (some 1 KB a lesson)."""
+LESSONS_ALL = select(*LESSON_RECORD).order_by(LESSONS.c.id)
 # A lesson's stamp, its creation time as the driver gives it (SQLite's text, psycopg's datetime), unconverted: only
 # compared and hashed.
 _LESSON_STAMP = (
@@ -174,7 +176,7 @@ WRITE_LESSON_TRIGRAMS = (
     .where(LESSONS.c.id == bindparam("lesson_id"), LESSONS.c.revision == bindparam("read_revision"))
     .values(trigrams=bindparam("codes"), trigrams_scheme=bindparam("scheme"))
 )
-LESSONS_BY_ID = select(LESSONS).where(LESSONS.c.id.in_(bindparam("ids", expanding=True)))
+LESSONS_BY_ID = select(*LESSON_RECORD).where(LESSONS.c.id.in_(bindparam("ids", expanding=True)))
 HAS_LESSONS = select(select(LESSONS.c.id).where(LESSONS.c.project_key == bindparam("key")).exists())
 LESSON_DUE_OPENED = select(LESSONS_DUE.c.project_key).where(LESSONS_DUE.c.project_key == bindparam("key"))
 

@@ -81,7 +81,7 @@ def _text_codes(record: LessonRecord) -> dict[str, Any]:
     return {"trigrams": _packed(codes), "trigrams_scheme": TRIGRAM_SCHEME}
 
 
-def _lesson(row: t.Lesson | Row[Any]) -> LessonRecord:
+def _lesson(row: Row[Any]) -> LessonRecord:
     return LessonRecord(
         id=row.id,
         project_key=row.project_key,
@@ -154,8 +154,8 @@ class SqlLessons(SqlRepository):
         )
 
     def get_lesson(self, lesson_id: int, *, for_update: bool = False) -> LessonRecord | None:
-        query = select(t.Lesson).where(t.Lesson.id == lesson_id)
-        row = self.session.scalar(query.with_for_update() if for_update else query)
+        query = select(*q.LESSON_RECORD).where(q.LESSONS.c.id == lesson_id)
+        row = self.connection.execute(query.with_for_update() if for_update else query).first()
         return None if row is None else _lesson(row)
 
     def lessons(
@@ -168,7 +168,7 @@ class SqlLessons(SqlRepository):
         if project_key is None and template_id is None and category is None:
             return [_lesson(row) for row in _LESSONS_ALL.rows(self.connection)]
         lessons = q.LESSONS.c
-        query = select(q.LESSONS).order_by(lessons.id)
+        query = select(*q.LESSON_RECORD).order_by(lessons.id)
         if project_key is not None:
             query = query.where(lessons.project_key == project_key)
         if template_id is not None:
@@ -293,7 +293,7 @@ class SqlLessons(SqlRepository):
     def _in_order(self, ids: Sequence[int]) -> list[LessonRecord]:
         if not ids:
             return []
-        found = {row.id: _lesson(row) for row in self.session.scalars(select(t.Lesson).where(t.Lesson.id.in_(ids)))}
+        found = self.lessons_by_id(ids)
         return [found[i] for i in ids]
 
     # uses at gates ----------------------------------------------------------------------------------------
