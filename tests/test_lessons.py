@@ -422,7 +422,6 @@ def test_a_lessons_trigram_codes_are_kept_in_its_row_and_always_those_of_its_tex
             text("UPDATE lessons SET what_happened = 'Parking ran out' WHERE id = :id"), {"id": first.id}
         )
         connection.execute(text("UPDATE lessons SET tags = '[\"x\"]' WHERE id = :id"), {"id": second.id})
-        connection.execute(text("UPDATE lessons SET trigrams_scheme = 0 WHERE id = 999"))  # no such lesson
     assert kept(first.id) == (None, TRIGRAM_SCHEME, 2)
     assert kept(second.id) == (lesson_codes(second.what_happened, second.repeat, second.avoid), TRIGRAM_SCHEME, 1)
 
