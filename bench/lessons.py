@@ -74,24 +74,30 @@ def file_lessons(path: Path, count: int) -> None:
 
 def rounds_ms(prepared: Path, work: Path, lessons: int, rounds: int) -> tuple[float, float, float]:
     """With ``lessons`` on file: (the first round's ms in a fresh engine, the first round's ms in another fresh engine
-    after it, the following rounds' mean ms)."""
+    after it, the following rounds' mean ms in that one)."""
     path = fresh_sqlite_path(work, f"lessons-{lessons}.db")
     shutil.copyfile(prepared, path)
     file_lessons(path, lessons)
     keys = phasegate_gate.project_keys(phasegate_gate.SINGLE, rounds + 2)
     voters = phasegate_gate.VOTERS[phasegate_gate.SINGLE]
-    firsts = []
-    for key in keys[:2]:
-        engine = phasegate_gate.Phasegate.open(f"sqlite:///{path}", "NORMAL")
-        try:
-            started = time.perf_counter()
-            phasegate_gate.rounds(engine, [key], decisions(1), voters)
-            firsts.append((time.perf_counter() - started) * 1000)
-            if key == keys[1]:
-                timing = phasegate_gate.rounds(engine, keys[2:], decisions(rounds), voters)
-        finally:
-            engine.close()
-    return firsts[0], firsts[1], 1000 / timing.rounds_per_s
+
+    def first_round_ms(engine: phasegate_gate.Phasegate, key: str) -> float:
+        started = time.perf_counter()
+        phasegate_gate.rounds(engine, [key], decisions(1), voters)
+        return (time.perf_counter() - started) * 1000
+
+    engine = phasegate_gate.Phasegate.open(f"sqlite:///{path}", "NORMAL")
+    try:
+        first = first_round_ms(engine, keys[0])
+    finally:
+        engine.close()
+    engine = phasegate_gate.Phasegate.open(f"sqlite:///{path}", "NORMAL")
+    try:
+        first_kept = first_round_ms(engine, keys[1])
+        timing = phasegate_gate.rounds(engine, keys[2:], decisions(rounds), voters)
+    finally:
+        engine.close()
+    return first, first_kept, 1000 / timing.rounds_per_s
 
 
 def main(argv: Sequence[str] | None = None) -> None:

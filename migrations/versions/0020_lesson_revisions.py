@@ -30,14 +30,14 @@ down_revision: str | Sequence[str] | None = "0019"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-SCORED = "tags, what_happened, repeat, avoid"
-TEXT_CHANGED = "NEW.{0} IS DISTINCT FROM OLD.{0}"
+TEXT = ("what_happened", "repeat", "avoid")
+SCORED = ", ".join(("tags", *TEXT))
 PG_FUNCTION = f"""
 CREATE FUNCTION phasegate_lesson_revised() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     NEW.revision := OLD.revision + 1;
     IF NEW.trigrams IS NOT DISTINCT FROM OLD.trigrams AND (
-        {" OR ".join(TEXT_CHANGED.format(column) for column in ("what_happened", "repeat", "avoid"))}
+        {" OR ".join(f"NEW.{column} IS DISTINCT FROM OLD.{column}" for column in TEXT)}
     ) THEN
         NEW.trigrams := NULL;
     END IF;
@@ -52,7 +52,7 @@ CREATE TRIGGER revised_lessons AFTER UPDATE OF {SCORED} ON lessons BEGIN
         revision = OLD.revision + 1,
         trigrams = CASE
             WHEN NEW.trigrams IS OLD.trigrams AND (
-                {" OR ".join(f"NEW.{column} IS NOT OLD.{column}" for column in ("what_happened", "repeat", "avoid"))}
+                {" OR ".join(f"NEW.{column} IS NOT OLD.{column}" for column in TEXT)}
             ) THEN NULL
             ELSE NEW.trigrams
         END

@@ -237,8 +237,9 @@ class SqlLessons(SqlRepository):
                 stamp, tags = uncut[row.id]
                 grams = array("q", lesson_codes(row.what_happened, row.repeat, row.avoid))
                 kept[stamp] = fresh[row.id] = (tags, grams)
-                codes = {"codes": _packed(grams), "scheme": TRIGRAM_SCHEME}
-                written.append({"lesson_id": row.id, "read_revision": stamp[2]} | codes)
+                written.append(
+                    {"lesson_id": row.id, "read_revision": stamp[2], "codes": _packed(grams), "scheme": TRIGRAM_SCHEME}
+                )
         if written:
             self.connection.execute(q.WRITE_LESSON_TRIGRAMS, written)
         return fresh
