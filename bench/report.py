@@ -29,6 +29,7 @@ if __package__ in (None, ""):  # run as a script: make the checkout importable
 
 from sqlalchemy import insert
 
+from phasegate.gates.vocabulary.errors import ReportFontError
 from phasegate.gates.vocabulary.identity import SYSTEM_ACTOR
 from phasegate.models import tables as t
 from phasegate.models.db import make_engine, make_session_factory
@@ -120,9 +121,16 @@ def fill(url: str, n: int) -> None:
     engine.dispose()
 
 
+def chinese_font() -> Path | None:
+    """The font the Chinese report's charts and PDF use, as the app finds it (``PHASEGATE_REPORT_FONT`` first)."""
+    from phasegate.models.settings import Settings
+    from phasegate.notifications.portfolio.document import report_font
+
+    return report_font("zh-CN", Settings().report_font)
+
+
 def one(n: int, pdf_max: int) -> None:
     from phasegate.notifications.portfolio.charts import render_charts
-    from phasegate.notifications.portfolio.document import report_font
     from phasegate.notifications.portfolio.html import render_html
     from phasegate.notifications.portfolio.pdf import render_pdf
     from phasegate.notifications.portfolio.xlsx import render_xlsx
@@ -145,7 +153,7 @@ def one(n: int, pdf_max: int) -> None:
         report = timed(
             "portfolio_model", lambda: services.portfolio_report(period=PERIOD, actor=SYSTEM_ACTOR, uow=uow, now=now)
         )
-        font = report_font("zh-CN", None)
+        font = chinese_font()
         charts = timed("charts", lambda: render_charts(report, "zh-CN", font=font))  # type: ignore[arg-type]
         timed("html", lambda: render_html(report, "zh-CN", charts))  # type: ignore[arg-type]
         timed("xlsx", lambda: render_xlsx(report, "zh-CN", charts))  # type: ignore[arg-type]
@@ -161,6 +169,10 @@ def main() -> None:
     parser.add_argument("--pdf-max", type=int, default=2000)
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    try:  # checked before any portfolio is loaded: without the font the run would fail at its first chart
+        chinese_font()
+    except ReportFontError as err:
+        parser.exit(2, f"bench/report.py: {err}\n")
     if args.one:
         one(args.one, args.pdf_max)
         return

@@ -7,6 +7,7 @@ The scripts parse their arguments before importing anything heavy, so this stays
 from __future__ import annotations
 
 import importlib.util
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -36,3 +37,21 @@ def test_script_help_runs(script: Path) -> None:
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "usage:" in done.stdout
+
+
+def test_report_bench_without_a_chinese_font_says_so_before_loading(tmp_path: Path) -> None:
+    """The report bench times the Chinese report, whose charts need a CJK font: a machine without one gets the
+    app's own message and exit 2 before any portfolio is built, not a traceback from a child process minutes in."""
+    missing = tmp_path / "no-such-font.ttf"
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "report.py"), "--projects", "1000"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PHASEGATE_REPORT_FONT": str(missing)},
+    )
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert f"PHASEGATE_REPORT_FONT: {missing} is not a file" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert done.stdout == ""
