@@ -26,7 +26,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, InvalidatePoolError
 
 from phasegate.gates.vocabulary.errors import InputError
-from phasegate.models.prepared import connection_of, send_deferred, watch_deferred
+from phasegate.models.prepared import connection_of, send_deferred, unsent_writes, watch_deferred
 from phasegate.models.private_files import private_file
 
 if TYPE_CHECKING:  # psycopg is imported only by engines on PostgreSQL; the ORM only by what uses sessions
@@ -99,7 +99,7 @@ def make_engine(url: str, *, sqlite_synchronous: str = "FULL") -> Engine:
             parsed = parsed.set(drivername="postgresql+psycopg")
         engine = create_engine(parsed, json_serializer=json_text)
         _ping_when_idle(engine)
-        watch_deferred(engine)  # writes left to leave with the next statement (models.prepared)
+        watch_deferred(engine)  # a BEGIN and writes left to leave with the next statement (models.prepared)
         return engine
     raise InputError(
         f"database URL {shown_url(url)!r}: backend {backend!r} is not supported; use sqlite:/// or postgresql://"
@@ -211,10 +211,12 @@ def committing(connection: Connection) -> Iterator[None]:
     transaction, and SQLAlchemy's ``commit()`` after it then ends its own transaction without a round trip (psycopg
     sends no COMMIT when the server says none is open). If a statement fails, the server skips the rest (the COMMIT
     too) and the error is raised as ``pipelined`` raises it; the caller's rollback ends the transaction. A refused
-    COMMIT ends it as well. SQLite, or a transaction that has sent nothing yet (a COMMIT would first send a BEGIN):
-    the block runs, then the commit.
+    COMMIT ends it as well. A transaction that has sent nothing yet sends its BEGIN with its deferred writes
+    (``models.prepared.watch_deferred``), or nothing at all when it has none. SQLite: the block runs, then the commit.
     """
-    if connection.dialect.name == "postgresql" and postgres_driver(connection).info.transaction_status.name != "IDLE":
+    if connection.dialect.name == "postgresql" and (
+        postgres_driver(connection).info.transaction_status.name != "IDLE" or unsent_writes(connection)
+    ):
         with pipelined(connection):
             yield
             send_deferred(connection)

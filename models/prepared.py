@@ -117,9 +117,9 @@ class Prepared:
         """The statement's rows (named tuples), run in the transaction of ``db``."""
         held = _held(db)
         dialect, driver, connection = held
-        if _pending(connection) and isinstance(self.statement, Select) and not _in_pipeline(driver):
+        if _unsent(connection) and isinstance(self.statement, Select) and not _in_pipeline(driver):
             try:
-                with driver.pipeline():  # the writes deferred before it leave with it: one round trip
+                with driver.pipeline():  # the BEGIN and writes deferred before it leave with it: one round trip
                     later = self._execute(held, params)
             except dialect.loaded_dbapi.Error as err:
                 raise DBAPIError.instance(None, None, err, dialect.loaded_dbapi.Error, dialect=dialect) from err
@@ -205,6 +205,14 @@ class Prepared:
         if not batch:
             return
         dialect, driver, connection = _held(db)
+        if _unsent(connection) and not _in_pipeline(driver):
+            try:
+                with driver.pipeline():  # after the BEGIN and writes deferred before it, in one round trip
+                    _send(connection)
+                    self._write(dialect, driver, batch, many=many)
+            except dialect.loaded_dbapi.Error as err:
+                raise DBAPIError.instance(None, None, err, dialect.loaded_dbapi.Error, dialect=dialect) from err
+            return
         send_deferred(connection)
         self._write(dialect, driver, batch, many=many)
 
@@ -267,6 +275,7 @@ def _held(db: Connection | Session) -> _Held:
 
 # ------------------------------------------------------------------------------------------------ deferred writes
 _DEFERRED = "phasegate.prepared.deferred"  # the connection's ``info`` key: (its transaction, writes not yet sent)
+_BEGIN = "phasegate.prepared.begin"  # the connection's ``info`` key, present while its BEGIN is not sent yet
 _Deferred = list[tuple[Prepared, Params]]
 
 
@@ -282,6 +291,17 @@ def _pending(connection: Connection) -> _Deferred:
     return writes
 
 
+def _unsent(connection: Connection) -> bool:
+    """Whether the transaction has a BEGIN or writes that wait for its next statement."""
+    return _BEGIN in connection.info or bool(_pending(connection))
+
+
+def unsent_writes(connection: Connection) -> bool:
+    """Whether the transaction has writes kept for its next statement (``Prepared.defer``): a BEGIN alone is not
+    one, a transaction that sent nothing else has nothing to commit."""
+    return bool(_pending(connection))
+
+
 def _in_pipeline(driver: Any) -> bool:
     """Whether psycopg's connection is in pipeline mode (its libpq connection's public status); never on SQLite."""
     pgconn = getattr(driver, "pgconn", None)
@@ -289,48 +309,85 @@ def _in_pipeline(driver: Any) -> bool:
 
 
 def send_deferred(connection: Connection) -> None:
-    """Send the transaction's deferred writes now (``Prepared.defer``): inside a pipeline they join it, otherwise
-    they leave in one of their own."""
-    if _DEFERRED in connection.info:
+    """Send the transaction's BEGIN and deferred writes now, if not sent yet (``Prepared.defer``,
+    ``watch_deferred``): inside a pipeline they join it, otherwise they leave in one of their own."""
+    if _DEFERRED in connection.info or _BEGIN in connection.info:
         _send(connection)
 
 
-def _send(connection: Connection) -> None:
+def _send(connection: Connection, *, wrap: bool = True) -> None:
+    """Send what waits; a driver error is raised as SQLAlchemy's ``DBAPIError`` unless ``wrap`` is False (inside
+    SQLAlchemy's own execution, which wraps it and invalidates the connection if the server is gone)."""
+    begin = connection.info.pop(_BEGIN, False)
     writes = _pending(connection)
-    if not writes:
+    if writes:
+        del connection.info[_DEFERRED]
+    if not begin and not writes:
         return
-    del connection.info[_DEFERRED]
     driver: Any = connection.connection.driver_connection
     if driver is None:
         raise RuntimeError("the database connection was invalidated; its transaction cannot go on")
     dialect = connection.dialect
-    if _in_pipeline(driver):
+
+    def send() -> None:
+        if begin:
+            driver.execute("BEGIN", prepare=False)
         for prepared, params in writes:
             prepared._write(dialect, driver, [params], many=False)
+
+    if _in_pipeline(driver):
+        send()
         return
     try:
         with driver.pipeline():
-            for prepared, params in writes:
-                prepared._write(dialect, driver, [params], many=False)
+            send()
     except dialect.loaded_dbapi.Error as err:
+        if not wrap:
+            raise
         raise DBAPIError.instance(None, None, err, dialect.loaded_dbapi.Error, dialect=dialect) from err
 
 
 def watch_deferred(engine: Engine) -> None:
-    """Make the engine send deferred writes before any statement SQLAlchemy runs (Core, ORM flush) and before COMMIT,
-    and drop them on ROLLBACK: with ``Prepared``'s own statements, nothing on the connection overtakes them."""
+    """Defer each transaction's BEGIN to its first statement, and make the engine send what is deferred before any
+    statement SQLAlchemy runs (Core, ORM flush) and before COMMIT, and drop it on ROLLBACK: with ``Prepared``'s own
+    statements, nothing on the connection overtakes a deferred write, and nothing runs outside the transaction.
+
+    Why BEGIN is ours: psycopg sends it before a transaction's first statement and waits for its answer, even in a
+    pipeline, one round trip of its own in every transaction (three in an approval round). The driver's connections
+    are in autocommit mode and the transaction's BEGIN leaves with its first statement instead; psycopg's
+    ``commit()`` and ``rollback()`` still end it (they act on the server's transaction status, whatever the mode). A
+    transaction that sends nothing sends no BEGIN. A connection set to another isolation level (psycopg out of
+    autocommit) begins as psycopg does.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _autocommit(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.autocommit = True
 
     # An invalidated connection (the server went) has no ``info`` to read: its DBAPI connection and the writes
     # kept with it are gone already, and reading it would replace the driver's error with SQLAlchemy's
     # PendingRollbackError.
+    def begun(connection: Connection) -> None:
+        driver: Any = connection.connection.driver_connection
+        if driver is not None and driver.autocommit:
+            connection.info[_BEGIN] = True
+
     def before(connection: Connection, *_: Any) -> None:
+        if not connection.invalidated and (_DEFERRED in connection.info or _BEGIN in connection.info):
+            _send(connection, wrap=False)
+
+    def committed(connection: Connection) -> None:
         if not connection.invalidated:
+            if not _pending(connection):
+                connection.info.pop(_BEGIN, None)  # nothing was sent: nothing to commit
             send_deferred(connection)
 
     def dropped(connection: Connection) -> None:
         if not connection.invalidated:
             connection.info.pop(_DEFERRED, None)
+            connection.info.pop(_BEGIN, None)
 
+    event.listen(engine, "begin", begun)
     event.listen(engine, "before_cursor_execute", before)
-    event.listen(engine, "commit", before)
+    event.listen(engine, "commit", committed)
     event.listen(engine, "rollback", dropped)

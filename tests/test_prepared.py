@@ -28,7 +28,7 @@ from phasegate.gates.vocabulary.lessons import LessonDueRecord
 from phasegate.gates.vocabulary.snapshots import BaselineRecord, ConditionSpec, EvidenceFigures, EvmReportRecord
 from phasegate.models import statements as q
 from phasegate.models.audit_store import _HEAD
-from phasegate.models.db import make_engine, make_session_factory
+from phasegate.models.db import make_engine, make_session_factory, postgres_driver
 from phasegate.models.prepared import Prepared
 from phasegate.models.template_yaml import template_content_hash
 from phasegate.models.uow import SqlUnitOfWork
@@ -255,6 +255,38 @@ def test_a_deferred_write_is_sent_before_whatever_reads_next_and_dropped_by_a_ro
         session.commit()  # sent before COMMIT
     with world.sessions() as session:
         assert opened.first(session, {"key": "P1"}) is not None
+
+
+@pytest.mark.parametrize("first", ["prepared write", "prepared read", "deferred write", "core", "session"])
+def test_whatever_a_unit_of_work_sends_first_runs_in_its_transaction(world: World, first: str) -> None:
+    """On PostgreSQL the driver's connections are in autocommit mode and a transaction's BEGIN leaves with its first
+    statement (``models.prepared.watch_deferred``): whichever way that statement goes, the BEGIN must go before it,
+    or it and what follows would commit on their own. A unit left without committing undoes all of it. SQLite:
+    SQLAlchemy's BEGIN IMMEDIATE, the same answers."""
+    due = LessonDueRecord(
+        project_key="P1", round_id=world.round_id, gate_id="g1", owner_id="mgr", opened_at=world.clock()
+    ).model_dump()
+    write, opened = Prepared(q.INSERT_LESSON_DUE), Prepared(q.LESSON_DUE_OPENED)
+    with world.uow() as tx:
+        assert isinstance(tx, SqlUnitOfWork)
+        connection = tx.connection
+        if first == "prepared write":
+            write.run(connection, due)
+        elif first == "prepared read":
+            assert opened.first(connection, {"key": "P1"}) is None
+            write.run(connection, due)
+        elif first == "deferred write":
+            write.defer(connection, due)
+        elif first == "core":
+            connection.execute(q.INSERT_LESSON_DUE, due)
+        else:
+            tx.session.execute(q.INSERT_LESSON_DUE, due)
+        assert opened.first(connection, {"key": "P1"}) is not None
+        if connection.dialect.name == "postgresql":
+            assert postgres_driver(connection).info.transaction_status.name == "INTRANS"
+    with world.uow() as tx:
+        assert isinstance(tx, SqlUnitOfWork)
+        assert opened.first(tx.connection, {"key": "P1"}) is None
 
 
 @pytest.mark.parametrize("unknown", [0, 1, 30])  # a prepared read per count of ids, the expanding IN past 16
