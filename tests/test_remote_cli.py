@@ -39,6 +39,7 @@ from phasegate.gates.vocabulary.identity import SYSTEM_ACTOR
 from phasegate.models import tables as t
 from phasegate.models.db import make_engine, make_session_factory
 from phasegate.models.document_store import DocumentStore
+from phasegate.models.schema import upgrade
 from phasegate.models.tokens import create_token
 from phasegate.models.uow import SqlUnitOfWork
 from phasegate.usecases import approvals, services
@@ -530,3 +531,46 @@ def test_review_and_vote_through_the_server_match_local_output_and_record_the_to
     assert not pmo.imports_prefect("gate", "review", "P1")  # the next gate: not ready, recorded on the server
     for laptop in (pmo, delegate, viewer):
         assert not (laptop.home / "phasegate-home").exists()
+
+
+@pytest.mark.parametrize("prefect", ["none", "team"])
+def test_serve_says_at_start_when_decisions_will_run_in_its_own_process(tmp_path: Path, prefect: str) -> None:
+    """Without a Prefect server serving the deployments, a deciding vote through ``phasegate serve`` runs the
+    gate-decision flow in the server's process, and the first one starts Prefect (10-15 s): ``serve`` says so once,
+    at start, with what to run instead. With a team's server named (``PREFECT_API_URL``) it says nothing."""
+    db = f"sqlite:///{tmp_path / 'phasegate.db'}"
+    upgrade(db)
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"} | {
+        "PHASEGATE_DATABASE_URL": db,
+        "PHASEGATE_HOME": str(tmp_path / "home"),
+        "PHASEGATE_SECRET_KEY": SECRET,
+    }
+    if prefect == "team":
+        env["PREFECT_API_URL"] = f"http://127.0.0.1:{free_port()}/api"  # named; nothing here asks it anything
+    log_path = tmp_path / "serve.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [PHASEGATE, "serve", "--port", str(port)], stdout=log, stderr=subprocess.STDOUT, env=env
+        )
+        try:
+            deadline = time.monotonic() + 90
+            while True:
+                assert process.poll() is None, log_path.read_text()
+                try:
+                    if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert time.monotonic() < deadline, log_path.read_text()
+                time.sleep(0.2)
+        finally:
+            process.terminate()
+            process.wait(timeout=20)
+    said = log_path.read_text()
+    notice = "a deciding vote's gate-decision flow runs in this process"
+    if prefect == "none":
+        assert "phasegate serve: phasegate's Prefect server is not running, so " + notice in said, said
+        assert "'phasegate server start'" in said and "PREFECT_API_URL" in said
+    else:
+        assert notice not in said, said

@@ -25,7 +25,18 @@ def serve(
     from phasegate.models.keys import secret_key
     from phasegate.models.settings import Settings
 
-    secret_key(Settings())
+    settings = Settings()
+    secret_key(settings)
+    from phasegate.flows.trigger import served_api
+
+    unserved = served_api(settings)
+    if isinstance(unserved, str):  # said once here: otherwise the first deciding vote just waits, unexplained
+        typer.echo(
+            f"phasegate serve: {unserved}, so a deciding vote's gate-decision flow runs in this process before it "
+            "answers, and the first one starts Prefect (10-15 s). Run 'phasegate server start' on this machine, or "
+            "set PREFECT_API_URL to a team's Prefect server (docs/team.md).",
+            err=True,
+        )
     from phasegate.web.app import run_server
 
     run_server(host=host, port=port)
