@@ -156,21 +156,25 @@ def main() -> None:
     parser.add_argument("--projects", type=int, nargs="+", default=[10_000])
     parser.add_argument("--dialects", default="sqlite,postgresql")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--home", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
+        if args.home is None:
+            parser.error("--one runs in the folder --home names (the parent's temporary folder)")
         for dialect in args.dialects.split(","):
-            one(dialect, args.one)
+            one(dialect, args.one, args.home)
         return
     seconds: dict[tuple[str, int], float] = {}
     for dialect in args.dialects.split(","):
         for n in sorted(args.projects):
-            done = subprocess.run(
-                [sys.executable, __file__, "--one", str(n), "--dialects", dialect],
-                check=True,
-                timeout=7200,
-                capture_output=True,
-                text=True,
-            )
+            with tempfile.TemporaryDirectory(prefix="phasegate-bench-monitor-") as home:
+                done = subprocess.run(
+                    [sys.executable, __file__, "--one", str(n), "--dialects", dialect, "--home", home],
+                    check=True,
+                    timeout=7200,
+                    capture_output=True,
+                    text=True,
+                )
             print(done.stdout, end="", flush=True)
             for line in done.stdout.splitlines():
                 name, _, value = line.partition(": ")
@@ -182,9 +186,9 @@ def main() -> None:
             print(f"monitor_{dialect}_growth_{small // 1000}k_to_{large // 1000}k: {growth:.2f}")
 
 
-def one(dialect: str, projects: int) -> None:
-    """One size on one dialect, in a process of its own."""
-    home = Path(tempfile.mkdtemp(prefix="phasegate-bench-monitor-"))
+def one(dialect: str, projects: int, home: Path) -> None:
+    """One size on one dialect, in a process of its own, its database and Prefect's under ``home`` (the parent's
+    temporary folder: removed once this process and the Prefect server it started have ended)."""
     os.environ.setdefault("PHASEGATE_SECRET_KEY", secrets.token_urlsafe(48))
     os.environ["PHASEGATE_HOME"] = str(home)
     os.environ["PREFECT_HOME"] = str(home / "prefect")
