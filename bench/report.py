@@ -129,7 +129,7 @@ def chinese_font() -> Path | None:
     return report_font("zh-CN", Settings().report_font)
 
 
-def one(n: int, pdf_max: int) -> None:
+def one(n: int, pdf_max: int, font: Path | None) -> None:
     from phasegate.notifications.portfolio.charts import render_charts
     from phasegate.notifications.portfolio.html import render_html
     from phasegate.notifications.portfolio.pdf import render_pdf
@@ -153,7 +153,6 @@ def one(n: int, pdf_max: int) -> None:
         report = timed(
             "portfolio_model", lambda: services.portfolio_report(period=PERIOD, actor=SYSTEM_ACTOR, uow=uow, now=now)
         )
-        font = chinese_font()
         charts = timed("charts", lambda: render_charts(report, "zh-CN", font=font))  # type: ignore[arg-type]
         timed("html", lambda: render_html(report, "zh-CN", charts))  # type: ignore[arg-type]
         timed("xlsx", lambda: render_xlsx(report, "zh-CN", charts))  # type: ignore[arg-type]
@@ -169,12 +168,12 @@ def main() -> None:
     parser.add_argument("--pdf-max", type=int, default=2000)
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    try:  # checked before any portfolio is loaded: without the font the run would fail at its first chart
-        chinese_font()
+    try:  # found before any portfolio is loaded: without the font the run would fail at its first chart
+        font = chinese_font()
     except ReportFontError as err:
         parser.exit(2, f"bench/report.py: {err}\n")
     if args.one:
-        one(args.one, args.pdf_max)
+        one(args.one, args.pdf_max, font)
         return
     seconds: dict[tuple[str, int], float] = {}
     for n in sorted(args.projects):

@@ -7,11 +7,8 @@ themselves are bench/'s; this only proves every one of them is still printed, fr
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
+from tests.test_bench_scripts import run_bench
 
-ROOT = Path(__file__).resolve().parent.parent
 FIGURES = (
     "project_list_remote_seconds",
     "project_list_local_seconds",
@@ -27,13 +24,7 @@ FIGURES = (
 
 
 def test_remote_cli_bench_runs_and_prints_every_figure() -> None:
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "remote_cli.py"), "--repeat", "1"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=280,
-    )
+    done = run_bench("remote_cli.py", "--repeat", "1", timeout=280)
     assert done.returncode == 0, done.stderr[-3000:]
     printed = dict(line.split(": ", 1) for line in done.stdout.splitlines() if ": " in line)
     for name in FIGURES:

@@ -22,6 +22,20 @@ PEERS = ("dbos", "SpiffWorkflow")
 """bench/decisions.py imports these at the top (through bench/peers); they come with the optional ``bench`` extra."""
 
 
+def run_bench(
+    script: str, *args: str, timeout: float, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``bench/<script>`` with ``args`` in its own process from the checkout, its output captured as text."""
+    return subprocess.run(
+        [sys.executable, str(ROOT / "bench" / script), *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
+
+
 def test_the_bench_folder_has_scripts() -> None:
     assert {p.name for p in SCRIPTS} >= {"web.py", "evaluate.py", "decisions.py", "report.py"}
 
@@ -32,9 +46,7 @@ def test_script_help_runs(script: Path) -> None:
         missing = [name for name in PEERS if importlib.util.find_spec(name) is None]
         if missing:
             pytest.skip(f"bench/decisions.py needs the bench extra ({', '.join(missing)} not installed)")
-    done = subprocess.run(
-        [sys.executable, str(script), "--help"], cwd=ROOT, capture_output=True, text=True, timeout=120
-    )
+    done = run_bench(script.name, "--help", timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "usage:" in done.stdout
 
@@ -43,13 +55,8 @@ def test_report_bench_without_a_chinese_font_says_so_before_loading(tmp_path: Pa
     """The report bench times the Chinese report, whose charts need a CJK font: a machine without one gets the
     app's own message and exit 2 before any portfolio is built, not a traceback from a child process minutes in."""
     missing = tmp_path / "no-such-font.ttf"
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "report.py"), "--projects", "1000"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "PHASEGATE_REPORT_FONT": str(missing)},
+    done = run_bench(
+        "report.py", "--projects", "1000", timeout=120, env={**os.environ, "PHASEGATE_REPORT_FONT": str(missing)}
     )
     assert done.returncode == 2, done.stderr[-2000:]
     assert f"PHASEGATE_REPORT_FONT: {missing} is not a file" in done.stderr

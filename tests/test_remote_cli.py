@@ -313,16 +313,7 @@ def team(db_url: str, tmp_path: Path) -> Iterator[Team]:
     process = subprocess.Popen([PHASEGATE, "serve", "--port", str(port)], stdout=log, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            assert process.poll() is None, (tmp_path / "serve.log").read_text()
-            try:
-                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, (tmp_path / "serve.log").read_text()
-            time.sleep(0.2)
+        _wait_until_serving(process, url, tmp_path / "serve.log")
         served = Team(db_url=db_url, url=url, tokens=tokens, root=tmp_path)
         try:
             yield served
@@ -343,6 +334,20 @@ def team(db_url: str, tmp_path: Path) -> Iterator[Team]:
     while _running(children) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not _running(children), f"phasegate serve left processes behind: {_running(children)}"
+
+
+def _wait_until_serving(process: subprocess.Popen[Any], url: str, log: Path) -> None:
+    """Until ``phasegate serve`` answers ``/healthz``; fails with its log if it ends first or takes over 90 s."""
+    deadline = time.monotonic() + 90
+    while True:
+        assert process.poll() is None, log.read_text()
+        try:
+            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert time.monotonic() < deadline, log.read_text()
+        time.sleep(0.2)
 
 
 def _children(pid: int) -> list[int]:
@@ -554,16 +559,7 @@ def test_serve_says_at_start_when_decisions_will_run_in_its_own_process(tmp_path
             [PHASEGATE, "serve", "--port", str(port)], stdout=log, stderr=subprocess.STDOUT, env=env
         )
         try:
-            deadline = time.monotonic() + 90
-            while True:
-                assert process.poll() is None, log_path.read_text()
-                try:
-                    if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert time.monotonic() < deadline, log_path.read_text()
-                time.sleep(0.2)
+            _wait_until_serving(process, f"http://127.0.0.1:{port}", log_path)
         finally:
             process.terminate()
             process.wait(timeout=20)
