@@ -20,7 +20,8 @@ A driver error is raised as SQLAlchemy's ``DBAPIError`` of the same kind (``Inte
 from __future__ import annotations
 
 from collections import namedtuple
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, cast
@@ -118,11 +119,8 @@ class Prepared:
         held = _held(db)
         dialect, driver, connection = held
         if _unsent(connection) and isinstance(self.statement, Select) and not _in_pipeline(driver):
-            try:
-                with driver.pipeline():  # the BEGIN and writes deferred before it leave with it: one round trip
-                    later = self._execute(held, params)
-            except dialect.loaded_dbapi.Error as err:
-                raise DBAPIError.instance(None, None, err, dialect.loaded_dbapi.Error, dialect=dialect) from err
+            with _one_round_trip(dialect, driver):  # the BEGIN and writes deferred before it leave with it
+                later = self._execute(held, params)
             return later()
         return self._execute(held, params)()
 
@@ -206,12 +204,9 @@ class Prepared:
             return
         dialect, driver, connection = _held(db)
         if _unsent(connection) and not _in_pipeline(driver):
-            try:
-                with driver.pipeline():  # after the BEGIN and writes deferred before it, in one round trip
-                    _send(connection)
-                    self._write(dialect, driver, batch, many=many)
-            except dialect.loaded_dbapi.Error as err:
-                raise DBAPIError.instance(None, None, err, dialect.loaded_dbapi.Error, dialect=dialect) from err
+            with _one_round_trip(dialect, driver):  # after the BEGIN and writes deferred before it
+                _send(connection)
+                self._write(dialect, driver, batch, many=many)
             return
         send_deferred(connection)
         self._write(dialect, driver, batch, many=many)
@@ -308,16 +303,30 @@ def _in_pipeline(driver: Any) -> bool:
     return pgconn is not None and bool(pgconn.pipeline_status)
 
 
-def send_deferred(connection: Connection) -> None:
+@contextmanager
+def _one_round_trip(dialect: Dialect, driver: Any, *, wrap: bool = True) -> Iterator[None]:
+    """psycopg's pipeline on ``driver``: what is sent inside leaves together, one round trip. A driver error is raised
+    as SQLAlchemy's ``DBAPIError`` of the same kind, as ``Session.execute`` would raise it, unless ``wrap`` is False
+    (inside SQLAlchemy's own execution, which wraps it and invalidates the connection if the server is gone)."""
+    try:
+        with driver.pipeline():
+            yield
+    except dialect.loaded_dbapi.Error as err:
+        if not wrap:
+            raise
+        raise DBAPIError.instance(None, None, err, dialect.loaded_dbapi.Error, dialect=dialect) from err
+
+
+def send_deferred(connection: Connection, *, wrap: bool = True) -> None:
     """Send the transaction's BEGIN and deferred writes now, if not sent yet (``Prepared.defer``,
-    ``watch_deferred``): inside a pipeline they join it, otherwise they leave in one of their own."""
+    ``watch_deferred``): inside a pipeline they join it, otherwise they leave in one of their own (``wrap``: see
+    ``_one_round_trip``)."""
     if _DEFERRED in connection.info or _BEGIN in connection.info:
-        _send(connection)
+        _send(connection, wrap=wrap)
 
 
 def _send(connection: Connection, *, wrap: bool = True) -> None:
-    """Send what waits; a driver error is raised as SQLAlchemy's ``DBAPIError`` unless ``wrap`` is False (inside
-    SQLAlchemy's own execution, which wraps it and invalidates the connection if the server is gone)."""
+    """Send what waits (``wrap``: see ``_one_round_trip``)."""
     begin = connection.info.pop(_BEGIN, False)
     writes = _pending(connection)
     if writes:
@@ -338,13 +347,8 @@ def _send(connection: Connection, *, wrap: bool = True) -> None:
     if _in_pipeline(driver):
         send()
         return
-    try:
-        with driver.pipeline():
-            send()
-    except dialect.loaded_dbapi.Error as err:
-        if not wrap:
-            raise
-        raise DBAPIError.instance(None, None, err, dialect.loaded_dbapi.Error, dialect=dialect) from err
+    with _one_round_trip(dialect, driver, wrap=wrap):
+        send()
 
 
 def watch_deferred(engine: Engine) -> None:
@@ -373,8 +377,8 @@ def watch_deferred(engine: Engine) -> None:
             connection.info[_BEGIN] = True
 
     def before(connection: Connection, *_: Any) -> None:
-        if not connection.invalidated and (_DEFERRED in connection.info or _BEGIN in connection.info):
-            _send(connection, wrap=False)
+        if not connection.invalidated:
+            send_deferred(connection, wrap=False)
 
     def committed(connection: Connection) -> None:
         if not connection.invalidated:
