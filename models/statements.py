@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, String, bindparam, case, func, insert, select, type_coerce, update
+from sqlalchemy import Select, String, bindparam, case, func, insert, or_, select, type_coerce, union_all, update
 
 from phasegate.gates.vocabulary.enums import RoundStatus
 from phasegate.models import catalog as c
@@ -51,6 +51,29 @@ def people_by_ids(count: int) -> Select[Any]:
 
 PROJECT = select(PROJECTS).where(PROJECTS.c.key == bindparam("key"))
 PROJECT_FOR_UPDATE = PROJECT.with_for_update()
+ROUNDS_PROJECT_KEY = select(ROUNDS.c.project_key).where(ROUNDS.c.id == bindparam("round_id"))
+"""The project of round ``round_id``, for reads sent before the round's own answer is back (``models.read_ahead``)."""
+ROUNDS_PROJECT_FOR_UPDATE = (
+    select(PROJECTS).where(PROJECTS.c.key == ROUNDS_PROJECT_KEY.scalar_subquery()).with_for_update(of=PROJECTS)
+)
+
+
+def project_people(*, of_round: bool, also: int) -> Select[Any]:
+    """The people of a project (sponsor, manager, role holders) and ``also`` more bound as ``id0``...; the project
+    is ``key``'s, or round ``round_id``'s (``of_round``): everyone a review, a vote or a decision may look up, read
+    in one statement before any of them is asked for (``models.read_ahead``)."""
+    key = ROUNDS_PROJECT_KEY.scalar_subquery() if of_round else bindparam("key")
+    holders = union_all(
+        select(PROJECTS.c.sponsor_id).where(PROJECTS.c.key == key),
+        select(PROJECTS.c.manager_id).where(PROJECTS.c.key == key),
+        select(ROLES.c.person_id).where(ROLES.c.project_key == key),
+    )
+    wanted = PEOPLE.c.id.in_(holders)
+    if not also:
+        return select(PEOPLE).where(wanted)
+    return select(PEOPLE).where(or_(wanted, PEOPLE.c.id.in_([bindparam(f"id{i}") for i in range(also)])))
+
+
 PROJECT_ROLES = (
     select(ROLES.c.role, ROLES.c.person_id)
     .where(ROLES.c.project_key == bindparam("key"))
@@ -178,6 +201,10 @@ WRITE_LESSON_TRIGRAMS = (
 )
 LESSONS_BY_ID = select(*LESSON_RECORD).where(LESSONS.c.id.in_(bindparam("ids", expanding=True)))
 HAS_LESSONS = select(select(LESSONS.c.id).where(LESSONS.c.project_key == bindparam("key")).exists())
+ROUNDS_PROJECT_HAS_LESSONS = select(
+    PROJECTS.c.key, select(LESSONS.c.id).where(LESSONS.c.project_key == PROJECTS.c.key).exists().label("has")
+).where(PROJECTS.c.key == ROUNDS_PROJECT_KEY.scalar_subquery())
+"""``HAS_LESSONS`` of round ``round_id``'s project, with its key: sent before the round is read (a decision's)."""
 LESSON_DUE_OPENED = select(LESSONS_DUE.c.project_key).where(LESSONS_DUE.c.project_key == bindparam("key"))
 
 # writes --------------------------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ import dataclasses
 import hashlib
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -183,6 +184,11 @@ class FakePeople:
     def get_people(self, person_ids: Iterable[str]) -> dict[str, PersonSnapshot]:
         return {pid: self.store.people[pid] for pid in person_ids if pid in self.store.people}
 
+    def read_ahead(
+        self, also: Iterable[str] = (), *, project_key: str | None = None, round_id: UUID | None = None
+    ) -> None:
+        """A fake has no round trips to save: its getters read the store when asked (so do all read_ahead*)."""
+
     def add_person(self, person: PersonSnapshot, *, now: datetime) -> None:
         self.store.people[person.id] = person
 
@@ -267,6 +273,12 @@ class FakeProjects:
 
     def _update(self, key: str, **values: Any) -> None:
         self.store.projects[key] = self.store.projects[key].model_copy(update=values)
+
+    def read_ahead(self, *, key: str | None = None, round_id: UUID | None = None) -> None:
+        pass
+
+    def read_ahead_roles(self, key: str) -> None:
+        pass
 
     def project_roles(self, key: str) -> dict[str, tuple[str, ...]]:
         return dict(self.store.project_roles.get(key, {}))
@@ -540,6 +552,12 @@ class FakeReviews:
         )
         return round_id
 
+    def read_ahead_round(self, round_id: UUID) -> None:
+        pass
+
+    def read_ahead_open_rounds(self, project_key: str) -> None:
+        pass
+
     def get_round(self, round_id: UUID, *, for_update: bool = False) -> RoundSnapshot | None:
         return self.store.rounds.get(round_id)
 
@@ -671,6 +689,12 @@ class FakeLessons:
 
     def lessons_by_id(self, lesson_ids: Collection[int]) -> dict[int, LessonRecord]:
         return {i: self.store.lessons[i] for i in lesson_ids if i in self.store.lessons}
+
+    def read_ahead_register_stamp(self) -> None:
+        pass
+
+    def read_ahead_has_lessons(self, round_id: UUID) -> None:
+        pass
 
     def has_lessons(self, key: str) -> bool:
         return bool(self.lessons(project_key=key))
@@ -1193,6 +1217,9 @@ class FakeUnitOfWork:
 
     def __exit__(self, *exc: object) -> None:
         del self.working
+
+    def together(self) -> AbstractContextManager[None]:
+        return nullcontext()
 
     def commit(self) -> None:
         shared = _shared(self.working)

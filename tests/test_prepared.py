@@ -128,6 +128,11 @@ def test_each_prepared_read_returns_the_values_and_types_sqlalchemy_returns(worl
         (q.OPEN_ROUNDS, {"key": "P1"}),
         (q.HAS_LESSONS, {"key": "P1"}),
         (q.LESSON_DUE_OPENED, {"key": "P1"}),
+        (q.ROUNDS_PROJECT_FOR_UPDATE, {"round_id": world.round_id}),
+        (q.ROUNDS_PROJECT_HAS_LESSONS, {"round_id": world.round_id}),
+        (q.LESSONS_REGISTER_STAMP, {}),
+        (q.project_people(of_round=False, also=2), {"key": "P1", "id0": "zed", "id1": "nobody"}),
+        (q.project_people(of_round=True, also=0), {"round_id": world.round_id}),
         (_HEAD, {}),
     ]
     with world.sessions() as session, session.begin():
@@ -138,6 +143,15 @@ def test_each_prepared_read_returns_the_values_and_types_sqlalchemy_returns(worl
             if got:
                 assert list(got[0]._asdict()) == list(session.execute(statement, params).keys()), statement
         round_rows = Prepared(q.ROUND_WITH_VOTES).rows(session, {"id": world.round_id})
+        # the reads sent ahead (models.read_ahead) find what the reads they stand for find
+        asked = {"key": "P1", "id0": "zed", "id1": "nobody"}
+        by_key = Prepared(q.project_people(of_round=False, also=2)).rows(session, asked)
+        by_round = Prepared(q.project_people(of_round=True, also=0)).rows(session, {"round_id": world.round_id})
+        project_of_round = Prepared(q.ROUNDS_PROJECT_FOR_UPDATE).rows(session, {"round_id": world.round_id})
+        owes = Prepared(q.ROUNDS_PROJECT_HAS_LESSONS).rows(session, {"round_id": world.round_id})
+    assert sorted(p.id for p in by_key) == ["fin", "mgr", "pam", "sam", "zed"]  # sponsor, manager, roles, and zed
+    assert sorted(p.id for p in by_round) == ["fin", "mgr", "pam", "sam"]
+    assert [row.key for row in project_of_round] == ["P1"] and [tuple(row) for row in owes] == [("P1", False)]
     # the snapshot's values really are the round's: aware times, JSON parsed, the conditions and seats present
     assert len(round_rows) == 1 and round_rows[0].opened_at.tzinfo is not None
     assert round_rows[0].vote_conditions[0]["owner_id"] == "mgr"

@@ -47,6 +47,11 @@ class DecisionApplied(Result):
 def apply_round_decision(round_id: UUID, *, uow: UowFactory, now: datetime) -> DecisionApplied:
     """Apply a resolved round to the lifecycle exactly once; a second call reports what was applied."""
     with uow() as tx:
+        with tx.together():  # the round, its project (both locked), who is told, whether lessons are owed
+            tx.reviews.read_ahead_round(round_id)
+            tx.projects.read_ahead(round_id=round_id)
+            tx.people.read_ahead(round_id=round_id)
+            tx.lessons.read_ahead_has_lessons(round_id)
         current = require_round(tx, round_id, for_update=True)
         if current.status is not RoundStatus.RESOLVED or current.decision is None:
             raise ConflictError(

@@ -36,6 +36,14 @@ def audit_name(actor: Actor) -> str:
     return actor.acting_admin or actor.person_id
 
 
+def checked_people(actor: Actor) -> set[str]:
+    """Who ``permit`` looks up for ``actor``: the person and the admin acting for them (nobody for the system), for a
+    use case to read them ahead with the rest (``UnitOfWork.together``)."""
+    if actor.method is AuthMethod.SYSTEM:
+        return set()
+    return {actor.person_id} | ({actor.acting_admin} if actor.acting_admin is not None else set())
+
+
 def stamp(actor: Actor) -> dict[str, Any]:
     """What every audited act records about how its actor was identified."""
     extra: dict[str, Any] = {"auth_method": actor.method.value}

@@ -35,7 +35,7 @@ from phasegate.gates.vocabulary.snapshots import (
 )
 from phasegate.gates.vocabulary.template import GateDef, LifecycleTemplate
 from phasegate.usecases.assessment import GateCheck, assess_gate
-from phasegate.usecases.guard import audit_name, permit, refusals_audited, stamp
+from phasegate.usecases.guard import audit_name, checked_people, permit, refusals_audited, stamp
 from phasegate.usecases.lessons import lessons_context, surface_lessons
 from phasegate.usecases.lookups import (
     current_gate,
@@ -185,6 +185,12 @@ def start_review(
     """Evaluate, record the evaluation with its evidence hash, and open a round unless the gate is not ready."""
     cmd = cmd.model_copy(update={"requested_by": None if actor.method is AuthMethod.SYSTEM else actor.person_id})
     with uow() as tx:
+        with tx.together():  # what a review reads before it evaluates: one round trip on PostgreSQL
+            tx.projects.read_ahead(key=cmd.project_key)
+            tx.reviews.read_ahead_open_rounds(cmd.project_key)
+            tx.projects.read_ahead_roles(cmd.project_key)
+            tx.people.read_ahead(checked_people(actor), project_key=cmd.project_key)
+            tx.lessons.read_ahead_register_stamp()
         project, template, gate = _reviewable(tx, cmd.project_key, for_update=True)
         _read_people(tx, actor, project)
         permit(tx, actor, Act.REQUEST_REVIEW, project=project)
@@ -368,9 +374,7 @@ def _read_people(tx: UnitOfWork, actor: Actor, project: ProjectSnapshot) -> None
     """Read, in one statement, everyone a review looks up: who asks (``permit``) and the project's role holders
     (the seats, the manager, the names in the request), kept by the unit of work; they were two reads."""
     holders = {person for people in project_roles(tx, project).values() for person in people}
-    if actor.method is not AuthMethod.SYSTEM:
-        holders |= {actor.person_id} | ({actor.acting_admin} if actor.acting_admin is not None else set())
-    tx.people.get_people(holders)
+    tx.people.get_people(holders | checked_people(actor))
 
 
 def _enabled(tx: UnitOfWork, roles: Mapping[str, Sequence[str]]) -> dict[str, tuple[str, ...]]:

@@ -45,7 +45,7 @@ from phasegate.gates.vocabulary.snapshots import (
     VoteRecord,
 )
 from phasegate.gates.vocabulary.template import ApprovalDef, GateDef
-from phasegate.usecases.guard import audit_name, permit, refuse, stamp
+from phasegate.usecases.guard import audit_name, checked_people, permit, refuse, stamp
 from phasegate.usecases.lookups import require_person, require_project, require_round, require_template
 from phasegate.usecases.messages import approval_request, request_context
 from phasegate.usecases.ports import ApprovalLinks, Credentials, DocumentProbe, UnitOfWork
@@ -255,7 +255,13 @@ def _cast_vote(
     stale = None
     with uow() as tx:
         # Lock the round before looking the key up: a retry racing its first attempt then waits for it and
-        # replays its result, instead of passing the lookup and failing as a duplicate or a closed round.
+        # replays its result, instead of passing the lookup and failing as a duplicate or a closed round. Its
+        # project (locked after it, as every use case locks them) and the people a vote looks up are read with it.
+        with tx.together():
+            tx.reviews.read_ahead_round(cmd.round_id)
+            tx.projects.read_ahead(round_id=cmd.round_id)
+            signers = {cmd.voter_id} | ({cmd.on_behalf_of} if cmd.on_behalf_of else set())
+            tx.people.read_ahead(checked_people(actor) | signers, round_id=cmd.round_id)
         current = require_round(tx, cmd.round_id, for_update=True)
         if cmd.voter_id != actor.person_id:
             raise AuthorizationError(

@@ -17,6 +17,7 @@ from array import array
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 from weakref import WeakKeyDictionary
 
 from sqlalchemy import Engine, Row, func, literal, select, text, update
@@ -27,13 +28,15 @@ from phasegate.gates.vocabulary.lessons import LessonDueRecord, LessonRecord, Le
 from phasegate.models import statements as q
 from phasegate.models import tables as t
 from phasegate.models.prepared import Prepared
-from phasegate.models.repositories.repository import SqlRepository
+from phasegate.models.read_ahead import ReadAhead
+from phasegate.models.repositories.repository import SqlRepository, Transaction
 
 # Every killing decision runs these: on the driver (models.prepared).
 _HAS_LESSONS = Prepared(q.HAS_LESSONS)
 _LESSONS_ALL = Prepared(q.LESSONS_ALL)
 _CANDIDATES = Prepared(q.LESSON_CANDIDATES)  # a review reads them when the register changed (``surface_lessons``)
 _REGISTER_STAMP = Prepared(q.LESSONS_REGISTER_STAMP)  # every review reads it
+_ROUNDS_PROJECT_HAS_LESSONS = Prepared(q.ROUNDS_PROJECT_HAS_LESSONS)  # a decision reads it ahead
 _LESSON_DUE_OPENED = Prepared(q.LESSON_DUE_OPENED)
 _INSERT_LESSON_DUE = Prepared(q.INSERT_LESSON_DUE)
 
@@ -123,6 +126,18 @@ def search_terms(query: str) -> list[str]:
 
 
 class SqlLessons(SqlRepository):
+    def __init__(self, tx: Transaction) -> None:
+        super().__init__(tx)
+        self._ahead = ReadAhead()
+
+    def read_ahead_register_stamp(self) -> None:
+        """Send the register's stamp read (``candidates`` takes it): a review's, with its first reads."""
+        self._ahead.send(self.connection, ("stamp",), (_REGISTER_STAMP, {}))
+
+    def read_ahead_has_lessons(self, round_id: UUID) -> None:
+        """Send whether round ``round_id``'s project has lessons (``has_lessons`` takes it): a decision's."""
+        self._ahead.send(self.connection, ("has", round_id), (_ROUNDS_PROJECT_HAS_LESSONS, {"round_id": round_id}))
+
     def add_lesson(self, record: LessonRecord) -> int:
         """Insert a lesson (``record.id`` is ignored: the database numbers lessons 1, 2, 3 for people to type)."""
         row = t.Lesson(
@@ -189,7 +204,8 @@ class SqlLessons(SqlRepository):
         before it, so a list is never older than the stamp it is kept under.
         """
         engine = self.connection.engine
-        found = _REGISTER_STAMP.first(self.connection)
+        ahead = self._ahead.take(("stamp",))
+        found = (ahead[0][0] if ahead[0] else None) if ahead is not None else _REGISTER_STAMP.first(self.connection)
         listed = _LISTED.get(engine)
         if found is not None and listed is not None and listed[0] == found.stamp:
             return list(listed[1])
@@ -251,6 +267,9 @@ class SqlLessons(SqlRepository):
         return {row.id: _lesson(row) for row in self.connection.execute(q.LESSONS_BY_ID, {"ids": list(lesson_ids)})}
 
     def has_lessons(self, key: str) -> bool:
+        ahead = next((rows[0].has for (rows,) in self._ahead.take_all("has") if rows and rows[0].key == key), None)
+        if ahead is not None:
+            return bool(ahead)
         row = _HAS_LESSONS.first(self.connection, {"key": key})
         return bool(row is not None and row[0])
 

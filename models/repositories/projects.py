@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 from sqlalchemy import Row, func, select, update
 
@@ -19,12 +20,14 @@ from phasegate.gates.vocabulary.snapshots import (
 )
 from phasegate.models import statements as q
 from phasegate.models.prepared import Prepared
+from phasegate.models.read_ahead import ReadAhead
 from phasegate.models.repositories.repository import SqlRepository, Transaction
 
 # Every review, vote and decision runs these: on the driver (models.prepared).
 _PROJECT = Prepared(q.PROJECT)
 _PROJECT_FOR_UPDATE = Prepared(q.PROJECT_FOR_UPDATE)
 _PROJECT_ROLES = Prepared(q.PROJECT_ROLES)
+_ROUNDS_PROJECT_FOR_UPDATE = Prepared(q.ROUNDS_PROJECT_FOR_UPDATE)
 _UPDATE_PROJECT = Prepared(q.UPDATE_PROJECT)
 
 
@@ -54,9 +57,24 @@ class SqlProjects(SqlRepository):
         # A review reads a project's roles twice (who to read among people, then its evidence): kept for the unit's
         # life, dropped when this repository assigns one (nothing else writes them).
         self._roles: dict[str, dict[str, tuple[str, ...]]] = {}
+        self._ahead = ReadAhead()
+
+    def read_ahead(self, *, key: str | None = None, round_id: UUID | None = None) -> None:
+        """Send the read of project ``key`` (or of round ``round_id``'s), locked, for ``get_project`` to take."""
+        if key is not None:
+            self._ahead.send(self.connection, ("project", key), (_PROJECT_FOR_UPDATE, {"key": key}))
+        elif round_id is not None:
+            self._ahead.send(
+                self.connection, ("project", round_id), (_ROUNDS_PROJECT_FOR_UPDATE, {"round_id": round_id})
+            )
+
+    def read_ahead_roles(self, key: str) -> None:
+        self._ahead.send(self.connection, ("roles", key), (_PROJECT_ROLES, {"key": key}))
 
     def get_project(self, key: str, *, for_update: bool = False) -> ProjectSnapshot | None:
-        row = (_PROJECT_FOR_UPDATE if for_update else _PROJECT).first(self.connection, {"key": key})
+        # A project read ahead was read locked: what an unlocked read would see too, and the lock is held.
+        ahead = next((rows[0] for (rows,) in self._ahead.take_all("project") if rows and rows[0].key == key), None)
+        row = ahead or (_PROJECT_FOR_UPDATE if for_update else _PROJECT).first(self.connection, {"key": key})
         return project_snapshot(row) if row else None
 
     def list_projects(self, query: ProjectQuery | None = None) -> tuple[list[ProjectSnapshot], int]:
@@ -116,7 +134,9 @@ class SqlProjects(SqlRepository):
         kept = self._roles.get(key)
         if kept is None:
             roles: dict[str, list[str]] = {}
-            for role, person_id in _PROJECT_ROLES.rows(self.connection, {"key": key}):
+            ahead = self._ahead.take(("roles", key))
+            rows = ahead[0] if ahead is not None else _PROJECT_ROLES.rows(self.connection, {"key": key})
+            for role, person_id in rows:
                 roles.setdefault(role, []).append(person_id)
             kept = self._roles[key] = {role: tuple(people) for role, people in roles.items()}
         return dict(kept)  # the caller's own copy: the kept one stays as read

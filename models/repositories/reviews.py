@@ -28,7 +28,8 @@ from phasegate.gates.vocabulary.snapshots import (
 from phasegate.models import statements as q
 from phasegate.models.db import pipelined
 from phasegate.models.prepared import Prepared
-from phasegate.models.repositories.repository import SqlRepository
+from phasegate.models.read_ahead import ReadAhead
+from phasegate.models.repositories.repository import SqlRepository, Transaction
 from phasegate.models.row_keys import new_row_key
 
 # A round's statements, run on the driver (models.prepared): every review, vote and decision runs them.
@@ -90,6 +91,22 @@ def _round(row: Row[Any] | Any, votes: Sequence[VoteRecord]) -> RoundSnapshot:
 
 
 class SqlReviews(SqlRepository):
+    def __init__(self, tx: Transaction) -> None:
+        super().__init__(tx)
+        self._ahead = ReadAhead()
+
+    def read_ahead_round(self, round_id: UUID) -> None:
+        """Send the round's lock and its read (``get_round(..., for_update=True)`` takes them)."""
+        self._ahead.send(
+            self.connection,
+            ("round", round_id),
+            (_LOCK_ROUND, {"id": round_id}),
+            (_ROUND_WITH_VOTES, {"id": round_id}),
+        )
+
+    def read_ahead_open_rounds(self, project_key: str) -> None:
+        self._ahead.send(self.connection, ("open", project_key), (_OPEN_ROUNDS, {"key": project_key}))
+
     def add_review(
         self,
         *,
@@ -202,15 +219,15 @@ class SqlReviews(SqlRepository):
         start, so a round locked and joined to its votes at once would miss the vote the transaction it waited
         for has just committed (two 2-of-3 votes at once would then each see one vote and neither resolve). The
         read after the lock starts after the wait. SQLite's ``BEGIN IMMEDIATE`` already holds the write lock.
-        Both leave in one pipeline (``models.db.pipelined``) and are read after it: the server still runs the read
-        after the lock is granted, and the round costs one round trip instead of two.
+        Both leave in one pipeline (``models.db.pipelined``) and are read after it, or were sent ahead with the
+        unit's other first reads (``read_ahead_round``): the server still runs the read after the lock is granted.
         """
         if for_update and self.connection.dialect.name == "postgresql":
-            with pipelined(self.connection):
-                locked = _LOCK_ROUND.send(self.connection, {"id": round_id})
-                read = _ROUND_WITH_VOTES.send(self.connection, {"id": round_id})
-            rows = read()
-            if not locked():
+            if ("round", round_id) not in self._ahead:  # not read ahead (``read_ahead_round``): sent now
+                with pipelined(self.connection):
+                    self.read_ahead_round(round_id)
+            locked, rows = self._ahead.take(("round", round_id)) or ([], [])
+            if not locked:
                 return None
         else:
             rows = _ROUND_WITH_VOTES.rows(self.connection, {"id": round_id})
@@ -221,7 +238,8 @@ class SqlReviews(SqlRepository):
         return _round(rows[0], votes)
 
     def open_rounds(self, project_key: str) -> list[RoundSnapshot]:
-        return self._rounds(_OPEN_ROUNDS.rows(self.connection, {"key": project_key}))
+        ahead = self._ahead.take(("open", project_key))
+        return self._rounds(ahead[0] if ahead is not None else _OPEN_ROUNDS.rows(self.connection, {"key": project_key}))
 
     def add_vote(self, round_id: UUID, vote: VoteRecord) -> UUID:
         """Insert one act. The unique keys are the last line of defence: a race the locks did not order
@@ -293,8 +311,9 @@ class SqlReviews(SqlRepository):
         )
 
     def close_seats(self, round_: RoundSnapshot, seats: Sequence[str]) -> None:
-        """Takes the round as the caller read it (locked in this transaction, so its closed seats are current)."""
-        _UPDATE_ROUND.run(
+        """Takes the round as the caller read it (locked in this transaction, so its closed seats are current).
+        Deferred (``Prepared.defer``): it leaves with the resolution's writes or the commit, no answer awaited."""
+        _UPDATE_ROUND.defer(
             self.connection, {"round_id": round_.id, "closed_seats": sorted(set(round_.closed_seats) | set(seats))}
         )
 
