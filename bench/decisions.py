@@ -33,7 +33,10 @@ against the raw ``sqlite3`` rate (one row per commit, same pragmas) measured in 
 How far the target is from what the statements alone cost: ``round_ms_allowed_by_target`` is the round time
 the target allows; ``*_statements_per_round`` counts the SQL statements phasegate sent in the timed
 part; ``*_cheapest_statement_us`` times its cheapest one (a one-row read by primary key through a unit of
-work, after the run); ``*_statements_floor_ms`` is their product, a round's cost before any Python work.
+work, after the run); on SQLite ``*_statements_floor_ms`` is their product, a round's cost before any Python work.
+On PostgreSQL statements sent together in a pipeline wait for the server once, so the floor is
+``*_round_trips_per_round`` (counted on the wire, ``bench/wire.py``, over a few more rounds after the timed part)
+times the cheapest statement: ``*_round_trips_floor_ms``.
 """
 
 from __future__ import annotations
@@ -358,11 +361,18 @@ def report(store: str, peers: dict[str, Timing], ours: dict[str, Timing], raw: f
         emit(f"{label}_round_ms_{store}", 1000 / timing.rounds_per_s)
         per_round = timing.statements / timing.rounds
         emit(f"{label}_statements_per_round_{store}", per_round)
-        if timing.statement_us is not None:
-            emit(f"{label}_cheapest_statement_us_{store}", timing.statement_us)
+        if timing.statement_us is None:
+            continue
+        emit(f"{label}_cheapest_statement_us_{store}", timing.statement_us)
+        if timing.round_trips is None:  # SQLite: each statement is a call into the library
             floor_ms = per_round * timing.statement_us / 1000
             emit(f"{label}_statements_floor_ms_{store}", floor_ms)
             emit(f"{label}_statements_floor_within_target_{store}", "yes" if floor_ms <= budget_ms else "no")
+        else:  # PostgreSQL: statements sent together wait once
+            emit(f"{label}_round_trips_per_round_{store}", timing.round_trips)
+            floor_ms = timing.round_trips * timing.statement_us / 1000
+            emit(f"{label}_round_trips_floor_ms_{store}", floor_ms)
+            emit(f"{label}_round_trips_floor_within_target_{store}", "yes" if floor_ms <= budget_ms else "no")
 
 
 def profile(work: Path, rounds: int, top: int = 25) -> None:

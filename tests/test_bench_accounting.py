@@ -1,6 +1,6 @@
-"""The scaling run's CPU account (``bench/decisions.py``): what it reads of the PostgreSQL server's CPU counts
-every server process and the backends that have ended, so its ceiling line (what the host's cores allow) can be
-trusted."""
+"""The accounts ``bench/decisions.py`` prints beside its rates: what the scaling run reads of the PostgreSQL server's
+CPU counts every server process and the backends that have ended, so its ceiling line (what the host's cores allow)
+can be trusted; the round trips a round waits for are the wire's count."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import psycopg
 import pytest
 
 from bench.decisions import _libpq, _postgres_cpu_seconds
+from bench.peers import phasegate_gate
 
 
 def _stat(proc: Path, pid: int, name: str, ppid: int, utime: int, stime: int, cutime: int, cstime: int) -> None:
@@ -42,3 +43,13 @@ def test_the_server_cpu_grows_with_the_work_a_backend_did(empty_pg_url: str) -> 
     while (used := (_postgres_cpu_seconds() or 0.0) - before) < 0.1 and time.monotonic() < deadline:
         time.sleep(0.05)
     assert used >= 0.1
+
+
+@pytest.mark.postgres
+def test_the_round_trips_a_round_waits_for_are_the_wires_count(pg_url: str) -> None:
+    """On PostgreSQL the bench's floor is round trips times the cheapest statement: a single-approver round waits 11
+    times (review 4, vote 4, decision 3: tests/test_approvals.py budgets each step), counted after a warm-up round."""
+    phasegate_gate.setup_shared(pg_url)
+    keys = phasegate_gate.project_keys(phasegate_gate.SINGLE, 3)
+    phasegate_gate.add_projects(pg_url, phasegate_gate.SINGLE, keys)
+    assert phasegate_gate.count_round_trips(pg_url, phasegate_gate.SINGLE, keys) == 11

@@ -23,8 +23,10 @@ from uuid import UUID
 import psycopg
 import yaml
 from sqlalchemy import Engine, event
+from sqlalchemy.engine import make_url
 
 from bench.peers.timing import Timing
+from bench.wire import round_trips
 from phasegate.gates.calendar import WorkingCalendar
 from phasegate.gates.vocabulary.commands import AddPerson, CastVote, CreateProject, RegisterDocument, RequestReview
 from phasegate.gates.vocabulary.enums import Decision, RoundStatus
@@ -150,11 +152,17 @@ def project_keys(template_id: str, count: int, *, start: int = 0) -> list[str]:
     return [f"{PREFIX[template_id]}{i:05d}" for i in range(start, start + count)]
 
 
+ROUND_TRIP_SAMPLE = 4
+"""Projects per template beyond the timed ones, for counting a round's round trips on PostgreSQL (the first warms
+the relayed connection up): see ``count_round_trips``."""
+
+
 def setup(url: str, count: int, *, synchronous: str = "NORMAL") -> None:
-    """Templates, people, and ``count`` ready projects per template (untimed; the schema must be at head)."""
+    """Templates, people, and ``count`` ready projects per template, and ``ROUND_TRIP_SAMPLE`` more (untimed; the
+    schema must be at head)."""
     setup_shared(url, synchronous=synchronous)
     for template_id in (SINGLE, TWO_OF_THREE):
-        add_projects(url, template_id, project_keys(template_id, count), synchronous=synchronous)
+        add_projects(url, template_id, project_keys(template_id, count + ROUND_TRIP_SAMPLE), synchronous=synchronous)
 
 
 def setup_shared(url: str, *, synchronous: str = "NORMAL") -> None:
@@ -232,9 +240,35 @@ def run(url: str, template_id: str, decisions: Sequence[Decision], *, synchronou
         warm_up(pg, template_id)
         keys = project_keys(template_id, len(decisions))
         timing = rounds(pg, keys, decisions, VOTERS[template_id])
-        return replace(timing, statement_us=statement_cost_us(pg, keys[0]))
+        timing = replace(timing, statement_us=statement_cost_us(pg, keys[0]))
     finally:
         pg.close()
+    if make_url(url).get_backend_name() != "postgresql":
+        return timing
+    sample = project_keys(template_id, ROUND_TRIP_SAMPLE, start=len(decisions))
+    return replace(timing, round_trips=count_round_trips(url, template_id, sample))
+
+
+def count_round_trips(url: str, template_id: str, keys: Sequence[str]) -> float:
+    """Round trips a round waits for on PostgreSQL, counted on the wire (``bench.wire``) over the rounds of ``keys``
+    but the first (it warms the relayed connection up), untimed: what a round pays per unit of network latency.
+
+    psycopg prepares a statement on its fifth use, a round trip of its own once per connection: left out here, as
+    in the timed run, where it happened long before.
+    """
+    parts = make_url(url)
+    with round_trips(parts.host or "127.0.0.1", parts.port or 5432) as wire:
+        relayed = parts.set(port=wire.port, query={"sslmode": "disable", "gssencmode": "disable"})
+        pg = Phasegate.open(relayed.render_as_string(hide_password=False))
+        event.listen(pg.engine, "checkout", lambda dbapi, *_: setattr(dbapi, "prepare_threshold", None))
+        try:
+            warm_up(pg, template_id)
+            rounds(pg, keys[:1], [Decision.GO], VOTERS[template_id])
+            before = wire.count
+            rounds(pg, keys[1:], [Decision.GO] * (len(keys) - 1), VOTERS[template_id])
+            return (wire.count - before) / (len(keys) - 1)
+        finally:
+            pg.close()
 
 
 def warm_up(pg: Phasegate, template_id: str) -> None:

@@ -16,13 +16,15 @@ SQLITE_PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA foreign_keys=ON", "PRAGMA b
 @dataclass(frozen=True)
 class Timing:
     """Rounds completed, wall-clock seconds of the timed part, and transactions committed in it; for phasegate
-    also the SQL statements it ran and what its cheapest statement costs (see ``bench/decisions.py``)."""
+    also the SQL statements it ran, what its cheapest statement costs and, on PostgreSQL, the round trips a round
+    waits for (see ``bench/decisions.py``)."""
 
     rounds: int
     seconds: float
     commits: int
     statements: int = 0
     statement_us: float | None = None
+    round_trips: float | None = None
 
     @property
     def rounds_per_s(self) -> float:

@@ -1,4 +1,5 @@
-"""A relay between a client and PostgreSQL that counts round trips on the wire (tests of pipelined statements).
+"""A relay between a client and PostgreSQL that counts round trips on the wire: for the tests of pipelined statements
+(tests/test_approvals.py) and for the round trips a round waits for (``bench/decisions.py``).
 
 Why on the wire: a statement count cannot tell a pipeline from statements sent one by one, and the driver's own
 bookkeeping is its private business. The protocol says when a client waits: after a simple ``Query`` message, a
