@@ -35,8 +35,8 @@ the target allows; ``*_statements_per_round`` counts the SQL statements phasegat
 part; ``*_cheapest_statement_us`` times its cheapest one (a one-row read by primary key through a unit of
 work, after the run); on SQLite ``*_statements_floor_ms`` is their product, a round's cost before any Python work.
 On PostgreSQL statements sent together in a pipeline wait for the server once, so the floor is
-``*_round_trips_per_round`` (counted on the wire, ``bench/wire.py``, over a few more rounds after the timed part)
-times the cheapest statement: ``*_round_trips_floor_ms``.
+``*_round_trips_per_round`` (counted on the wire, ``bench/peers/wire.py``, over a few more rounds after the timed
+part) times the cheapest statement: ``*_round_trips_floor_ms``.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from bench.peers.phasegate_gate import counting_cursor, counting_sqlite
-from bench.wire import round_trips
+from bench.peers.wire import round_trips
 from phasegate.gates.vocabulary.commands import AddPerson, CastVote, Delegate, RecordCost, RequestReview
 from phasegate.gates.vocabulary.enums import BallotKind, Decision, ProjectStatus, Recommendation, RoundStatus
 from phasegate.gates.vocabulary.errors import ConflictError, InputError, PermissionDeniedError
@@ -580,7 +580,7 @@ def test_a_round_writes_through_the_units_connection_without_an_orm_session(
 def test_a_round_on_postgresql_waits_for_the_server_a_fixed_number_of_times(
     pg_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Round trips, counted on the wire (bench.wire): on PostgreSQL a round's cost is its waits for the server
+    """Round trips, counted on the wire (bench.peers.wire): on PostgreSQL a round's cost is its waits for the server
     more than its statements. Budgets are today's counts (BEGIN and COMMIT included), after warm-up rounds, so
     psycopg's preparing of a statement on its fifth use is behind. Each pipeline taken away adds to a count: the
     review's five evidence reads sent together (``SqlEvidence.gate_reads``), a round's lock and read together (each

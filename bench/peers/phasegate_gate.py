@@ -26,7 +26,7 @@ from sqlalchemy import Engine, event
 from sqlalchemy.engine import make_url
 
 from bench.peers.timing import Timing
-from bench.wire import round_trips
+from bench.peers.wire import round_trips
 from phasegate.gates.calendar import WorkingCalendar
 from phasegate.gates.vocabulary.commands import AddPerson, CastVote, CreateProject, RegisterDocument, RequestReview
 from phasegate.gates.vocabulary.enums import Decision, RoundStatus
@@ -250,8 +250,9 @@ def run(url: str, template_id: str, decisions: Sequence[Decision], *, synchronou
 
 
 def count_round_trips(url: str, template_id: str, keys: Sequence[str]) -> float:
-    """Round trips a round waits for on PostgreSQL, counted on the wire (``bench.wire``) over the rounds of ``keys``
-    but the first (it warms the relayed connection up), untimed: what a round pays per unit of network latency.
+    """Round trips a round waits for on PostgreSQL, counted on the wire (``bench.peers.wire``) over the rounds of
+    ``keys`` but the first (it warms the relayed connection up), untimed: what a round pays per unit of network
+    latency.
 
     psycopg prepares a statement on its fifth use, a round trip of its own once per connection: left out here, as
     in the timed run, where it happened long before.
