@@ -630,11 +630,12 @@ def test_a_round_on_postgresql_waits_for_the_server_a_fixed_number_of_times(
 
 def test_reads_sent_ahead_hold_their_locks_and_a_write_after_them_is_what_is_read(pg_url: str) -> None:
     """``models.read_ahead``: a vote's first reads, sent together, lock the round and its project as the reads asked for
-    one by one did (another transaction cannot take either), each getter takes its read's rows, and a person updated
-    after being read ahead is read as updated, never as the row read before the write."""
+    one by one did (another transaction cannot take either), each getter takes its read's rows and never another key's,
+    and a person updated after being read ahead is read as updated, never as the row read before the write."""
     env = _seeded(pg_url)
     try:
         add_ready_project(env.uow, env.clock, "RA")
+        add_ready_project(env.uow, env.clock, "RB")
         round_id = _requested(env, "RA")
         with env.uow() as before:
             zed = before.people.get_person("zed")
@@ -656,6 +657,8 @@ def test_reads_sent_ahead_hold_their_locks_and_a_write_after_them_is_what_is_rea
             }
             found = tx.reviews.get_round(round_id, for_update=True)
             assert found is not None and found.project_key == "RA"
+            other = tx.projects.get_project("RB")  # not the project read ahead: read as asked, RA's row dropped
+            assert other is not None and other.key == "RB"
             project = tx.projects.get_project("RA", for_update=True)
             assert project is not None and (project.sponsor_id, project.manager_id) == ("sam", "mgr")
     finally:
