@@ -26,7 +26,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, InvalidatePoolError
 
 from phasegate.gates.vocabulary.errors import InputError
-from phasegate.models.prepared import connection_of, send_deferred, unsent_writes, watch_deferred
+from phasegate.models.prepared import connection_of, one_round_trip, send_deferred, unsent_writes, watch_deferred
 from phasegate.models.private_files import private_file
 
 if TYPE_CHECKING:  # psycopg is imported only by engines on PostgreSQL; the ORM only by what uses sessions
@@ -192,13 +192,8 @@ def pipelined(db: Connection | Session) -> Iterator[None]:
     if connection.dialect.name != "postgresql":
         yield
         return
-    driver = postgres_driver(connection)
-    driver_error: type[Exception] = connection.dialect.loaded_dbapi.Error  # psycopg's, without importing it here
-    try:
-        with driver.pipeline():
-            yield
-    except driver_error as err:
-        raise DBAPIError.instance(None, None, err, driver_error, dialect=connection.dialect) from err
+    with one_round_trip(connection.dialect, postgres_driver(connection)):
+        yield
 
 
 @contextmanager

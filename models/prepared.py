@@ -119,7 +119,7 @@ class Prepared:
         held = _held(db)
         dialect, driver, connection = held
         if _unsent(connection) and isinstance(self.statement, Select) and not _in_pipeline(driver):
-            with _one_round_trip(dialect, driver):  # the BEGIN and writes deferred before it leave with it
+            with one_round_trip(dialect, driver):  # the BEGIN and writes deferred before it leave with it
                 later = self._execute(held, params)
             return later()
         return self._execute(held, params)()
@@ -204,7 +204,7 @@ class Prepared:
             return
         dialect, driver, connection = _held(db)
         if _unsent(connection) and not _in_pipeline(driver):
-            with _one_round_trip(dialect, driver):  # after the BEGIN and writes deferred before it
+            with one_round_trip(dialect, driver):  # after the BEGIN and writes deferred before it
                 _send(connection)
                 self._write(dialect, driver, batch, many=many)
             return
@@ -304,7 +304,7 @@ def _in_pipeline(driver: Any) -> bool:
 
 
 @contextmanager
-def _one_round_trip(dialect: Dialect, driver: Any, *, wrap: bool = True) -> Iterator[None]:
+def one_round_trip(dialect: Dialect, driver: Any, *, wrap: bool = True) -> Iterator[None]:
     """psycopg's pipeline on ``driver``: what is sent inside leaves together, one round trip. A driver error is raised
     as SQLAlchemy's ``DBAPIError`` of the same kind, as ``Session.execute`` would raise it, unless ``wrap`` is False
     (inside SQLAlchemy's own execution, which wraps it and invalidates the connection if the server is gone)."""
@@ -320,13 +320,13 @@ def _one_round_trip(dialect: Dialect, driver: Any, *, wrap: bool = True) -> Iter
 def send_deferred(connection: Connection, *, wrap: bool = True) -> None:
     """Send the transaction's BEGIN and deferred writes now, if not sent yet (``Prepared.defer``,
     ``watch_deferred``): inside a pipeline they join it, otherwise they leave in one of their own (``wrap``: see
-    ``_one_round_trip``)."""
+    ``one_round_trip``)."""
     if _DEFERRED in connection.info or _BEGIN in connection.info:
         _send(connection, wrap=wrap)
 
 
 def _send(connection: Connection, *, wrap: bool = True) -> None:
-    """Send what waits (``wrap``: see ``_one_round_trip``)."""
+    """Send what waits (``wrap``: see ``one_round_trip``)."""
     begin = connection.info.pop(_BEGIN, False)
     writes = _pending(connection)
     if writes:
@@ -347,7 +347,7 @@ def _send(connection: Connection, *, wrap: bool = True) -> None:
     if _in_pipeline(driver):
         send()
         return
-    with _one_round_trip(dialect, driver, wrap=wrap):
+    with one_round_trip(dialect, driver, wrap=wrap):
         send()
 
 

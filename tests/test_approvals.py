@@ -16,7 +16,6 @@ from uuid import UUID
 import pytest
 from sqlalchemy import event, func, orm, select
 from sqlalchemy import text as sql_text
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -595,10 +594,8 @@ def test_a_round_on_postgresql_waits_for_the_server_a_fixed_number_of_times(
     waits for its own answer instead of leaving with the transaction's first statement
     (``models.prepared.watch_deferred``)."""
     monkeypatch.setattr(db, "PING_AFTER_IDLE_SECONDS", 60.0)  # a slow moment between steps is not the round's
-    url = make_url(pg_url)
-    with round_trips(url.host or "127.0.0.1", url.port or 5432) as wire:
-        relayed = url.set(port=wire.port, query={"sslmode": "disable", "gssencmode": "disable"})
-        env = _seeded(relayed.render_as_string(hide_password=False))
+    with round_trips(pg_url) as (wire, relayed):
+        env = _seeded(relayed)
         # psycopg prepares a statement on its fifth use, a round trip of its own that day: not what is counted here.
         event.listen(env.engine, "checkout", lambda dbapi, *_: setattr(dbapi, "prepare_threshold", None))
         try:
@@ -673,11 +670,9 @@ def test_a_commit_waits_for_postgresql_once_and_not_at_all_when_nothing_was_sent
     and once for the insert with the COMMIT; a unit that sent nothing commits without a word to the server (an
     empty pipeline would cost a round trip, a COMMIT a BEGIN first); what was committed is there."""
     monkeypatch.setattr(db, "PING_AFTER_IDLE_SECONDS", 60.0)  # a slow moment between units is not the commit's
-    url = make_url(pg_url)
     at = datetime(2026, 3, 2, 9, tzinfo=UTC)
-    with round_trips(url.host or "127.0.0.1", url.port or 5432) as wire:
-        relayed = url.set(port=wire.port, query={"sslmode": "disable", "gssencmode": "disable"})
-        engine = make_engine(relayed.render_as_string(hide_password=False))
+    with round_trips(pg_url) as (wire, relayed):
+        engine = make_engine(relayed)
         try:
             with engine.connect():
                 pass  # the pool's first connection, and its setup, outside the counts

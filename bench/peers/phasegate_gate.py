@@ -257,10 +257,8 @@ def count_round_trips(url: str, template_id: str, keys: Sequence[str]) -> float:
     psycopg prepares a statement on its fifth use, a round trip of its own once per connection: left out here, as
     in the timed run, where it happened long before.
     """
-    parts = make_url(url)
-    with round_trips(parts.host or "127.0.0.1", parts.port or 5432) as wire:
-        relayed = parts.set(port=wire.port, query={"sslmode": "disable", "gssencmode": "disable"})
-        pg = Phasegate.open(relayed.render_as_string(hide_password=False))
+    with round_trips(url) as (wire, relayed):
+        pg = Phasegate.open(relayed)
         event.listen(pg.engine, "checkout", lambda dbapi, *_: setattr(dbapi, "prepare_threshold", None))
         try:
             warm_up(pg, template_id)

@@ -8,7 +8,8 @@ answers so far), the server answers and the client reads. Each of those messages
 ``Flush`` right after a ``Sync``, which asks for nothing the ``Sync`` did not (psycopg ends a pipeline so); the
 relay counts them in the bytes the client sends, whatever driver or library sent them.
 
-Connect with ``sslmode=disable`` and ``gssencmode=disable``: an encrypted stream cannot be read.
+``round_trips`` gives the URL through the relay with ``sslmode=disable`` and ``gssencmode=disable``: an encrypted
+stream cannot be read.
 """
 
 from __future__ import annotations
@@ -123,10 +124,15 @@ def _shut(sock: socket.socket) -> None:
 
 
 @contextmanager
-def round_trips(host: str, port: int) -> Iterator[RoundTrips]:
-    """A relay to ``host:port`` for the block (see ``RoundTrips``)."""
-    relay = RoundTrips(host, port)
+def round_trips(url: str) -> Iterator[tuple[RoundTrips, str]]:
+    """A relay to the PostgreSQL server of SQLAlchemy URL ``url`` for the block (see ``RoundTrips``), and ``url``
+    through it, unencrypted so the relay can read the stream."""
+    from sqlalchemy.engine import make_url
+
+    parts = make_url(url)
+    relay = RoundTrips(parts.host or "127.0.0.1", parts.port or 5432)
+    relayed = parts.set(port=relay.port, query={"sslmode": "disable", "gssencmode": "disable"})
     try:
-        yield relay
+        yield relay, relayed.render_as_string(hide_password=False)
     finally:
         relay.close()
