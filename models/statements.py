@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, String, bindparam, case, func, insert, or_, select, type_coerce, union_all, update
+from sqlalchemy import Select, String, bindparam, case, func, insert, select, type_coerce, union_all, update
 
 from phasegate.gates.vocabulary.enums import RoundStatus
 from phasegate.models import catalog as c
@@ -63,15 +63,15 @@ def project_people(*, of_round: bool, also: int) -> Select[Any]:
     is ``key``'s, or round ``round_id``'s (``of_round``): everyone a review, a vote or a decision may look up, read
     in one statement before any of them is asked for (``models.read_ahead``)."""
     key = ROUNDS_PROJECT_KEY.scalar_subquery() if of_round else bindparam("key")
+    # The ``also`` ids join the union rather than an OR beside it: PostgreSQL cannot read ``id IN (subquery) OR id
+    # IN (list)`` by the primary key and scanned every person for it (2.7 ms a step with 20,000 people).
     holders = union_all(
         select(PROJECTS.c.sponsor_id).where(PROJECTS.c.key == key),
         select(PROJECTS.c.manager_id).where(PROJECTS.c.key == key),
         select(ROLES.c.person_id).where(ROLES.c.project_key == key),
+        *(select(bindparam(f"id{i}", type_=PEOPLE.c.id.type)) for i in range(also)),
     )
-    wanted = PEOPLE.c.id.in_(holders)
-    if not also:
-        return select(PEOPLE).where(wanted)
-    return select(PEOPLE).where(or_(wanted, PEOPLE.c.id.in_([bindparam(f"id{i}") for i in range(also)])))
+    return select(PEOPLE).where(PEOPLE.c.id.in_(holders))
 
 
 PROJECT_ROLES = (
