@@ -110,7 +110,7 @@ def start(settings: Settings, *, port: int | None = None, wait_seconds: float = 
             pid = _spawn(settings, home, chosen_port, log_path)
         ready = _wait_until_healthy(settings, pid, chosen_port, log_path, wait_seconds)
         serving_pid = _ensure_serving(settings, home, ready.url)
-    serving = _wait_for_serving(home, serving_pid, ready.url, deadline)
+    serving_pid, serving = _wait_for_serving(home, serving_pid, ready.url, deadline)
     return ServerStatus(
         running=True,
         url=ready.url,
@@ -149,18 +149,25 @@ def _ensure_serving(settings: Settings, home: Path, url: str) -> int:
     return process.pid
 
 
-def _wait_for_serving(home: Path, pid: int, url: str, deadline: float) -> bool:
-    """Whether the deployments are registered and their process lives; the log says why when not.
+def _wait_for_serving(home: Path, pid: int, url: str, deadline: float) -> tuple[int, bool]:
+    """The serving process, and whether its deployments are registered and it lives; the log says why when not.
 
+    A process that dies while this call waits may have been replaced by a concurrent ``start`` (it sees the dead
+    one and starts another): this call then waits for that one, so both calls return the process that serves.
     Liveness by signal 0 alone: just after ``Popen`` the child's /proc cmdline is still this process's.
     """
-    while _alive(pid):
+    while True:
+        if not _alive(pid):
+            record = _read_serving(home)
+            if record is None or record[0] == pid or not _alive(record[0]):
+                return pid, False
+            pid = record[0]
+            continue
         if _deployment_exists(url, _PROBE_DEPLOYMENT):
-            return True
+            return pid, True
         if time.monotonic() >= deadline:
-            return False
+            return pid, False
         time.sleep(0.2)
-    return False
 
 
 def _deployment_exists(url: str, name: str) -> bool:
