@@ -134,6 +134,9 @@ def _sorted_model(schema: dict[str, Any]) -> dict[str, Any]:
 @cache
 def _writer(model: type[BaseModel]) -> SchemaSerializer | None:
     try:
+        # The vocabulary's models defer building their schema to first use (``defer_build``); before that, pydantic
+        # may answer ``__pydantic_core_schema__`` with a placeholder (2.14.4 does): built here, as a validation would.
+        model.model_rebuild()
         return SchemaSerializer(_sorted_schema(model.__pydantic_core_schema__))
     except Exception:  # not a schema this module knows how to write (ValueError), or one pydantic refuses
         return None
