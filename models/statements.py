@@ -10,7 +10,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, String, bindparam, case, func, insert, select, type_coerce, union_all, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    String,
+    bindparam,
+    case,
+    func,
+    insert,
+    select,
+    type_coerce,
+    union_all,
+    update,
+)
 
 from phasegate.gates.vocabulary.enums import RoundStatus
 from phasegate.models import catalog as c
@@ -118,34 +130,44 @@ _report_as_of = (
 )
 REPORT_PREFIX = "report_"
 """EVIDENCE_FIGURES's prefix for the status report's columns (apart from the baseline's of the same names)."""
-# BASELINE, LATEST_EVM_REPORT, SPEND and STAGE_BUDGET in one statement: a review reads them all (one row, the
-# project's; its baseline's and report's columns null when it has none).
-EVIDENCE_FIGURES = (
-    select(
-        BASELINES.c.bac,
-        BASELINES.c.contingency,
-        BASELINES.c.contingency_used,
-        select(func.sum(COSTS.c.amount))
-        .where(COSTS.c.project_key == bindparam("key"))
-        .scalar_subquery()
-        .label("spent"),
-        select(func.sum(COSTS.c.amount))
-        .where(COSTS.c.project_key == bindparam("key"), COSTS.c.stage_id == bindparam("stage_id"))
-        .scalar_subquery()
-        .label("stage_spent"),
-        select(STAGE_BUDGETS.c.amount)
-        .where(STAGE_BUDGETS.c.project_key == bindparam("key"), STAGE_BUDGETS.c.stage_id == bindparam("stage_id"))
-        .scalar_subquery()
-        .label("stage_budget"),
-        *[column.label(REPORT_PREFIX + column.name) for column in EVM_REPORTS.c if column.name != "recorded_at"],
-    )
-    .select_from(
-        PROJECTS.outerjoin(BASELINES, BASELINES.c.project_key == PROJECTS.c.key).outerjoin(
-            EVM_REPORTS, (EVM_REPORTS.c.project_key == PROJECTS.c.key) & (EVM_REPORTS.c.as_of == _report_as_of)
+
+
+def _evidence_figures(stage: ColumnElement[Any]) -> Select[Any]:
+    """BASELINE, LATEST_EVM_REPORT, SPEND and STAGE_BUDGET in one statement: a review reads them all (one row, the
+    project's; its baseline's and report's columns null when it has none), for ``stage`` (a parameter, or the
+    project's own stage column), whose value the row names as ``project_stage_id``."""
+    return (
+        select(
+            PROJECTS.c.stage_id.label("project_stage_id"),
+            BASELINES.c.bac,
+            BASELINES.c.contingency,
+            BASELINES.c.contingency_used,
+            select(func.sum(COSTS.c.amount))
+            .where(COSTS.c.project_key == bindparam("key"))
+            .scalar_subquery()
+            .label("spent"),
+            select(func.sum(COSTS.c.amount))
+            .where(COSTS.c.project_key == bindparam("key"), COSTS.c.stage_id == stage)
+            .scalar_subquery()
+            .label("stage_spent"),
+            select(STAGE_BUDGETS.c.amount)
+            .where(STAGE_BUDGETS.c.project_key == bindparam("key"), STAGE_BUDGETS.c.stage_id == stage)
+            .scalar_subquery()
+            .label("stage_budget"),
+            *[column.label(REPORT_PREFIX + column.name) for column in EVM_REPORTS.c if column.name != "recorded_at"],
         )
+        .select_from(
+            PROJECTS.outerjoin(BASELINES, BASELINES.c.project_key == PROJECTS.c.key).outerjoin(
+                EVM_REPORTS, (EVM_REPORTS.c.project_key == PROJECTS.c.key) & (EVM_REPORTS.c.as_of == _report_as_of)
+            )
+        )
+        .where(PROJECTS.c.key == bindparam("key"))
     )
-    .where(PROJECTS.c.key == bindparam("key"))
-)
+
+
+EVIDENCE_FIGURES = _evidence_figures(bindparam("stage_id"))
+STAGE_EVIDENCE_FIGURES = _evidence_figures(PROJECTS.c.stage_id)
+"""EVIDENCE_FIGURES of the stage the project stands in, as the database has it: sent before the project is read."""
 EVM_HISTORY = select(EVM_REPORTS).where(EVM_REPORTS.c.project_key == bindparam("key")).order_by(EVM_REPORTS.c.as_of)
 PROJECT_RISKS = select(RISKS).where(RISKS.c.project_key == bindparam("key")).order_by(RISKS.c.id)
 PROJECT_MILESTONES = (
@@ -156,6 +178,10 @@ GATE_SCORES = (
     .where(SCORES.c.project_key == bindparam("key"), SCORES.c.gate_id == bindparam("gate_id"))
     .order_by(SCORES.c.gatekeeper, SCORES.c.factor)
 )
+PROJECT_SCORES = (
+    select(SCORES).where(SCORES.c.project_key == bindparam("key")).order_by(SCORES.c.gatekeeper, SCORES.c.factor)
+)
+"""A project's scores at every gate, in GATE_SCORES's order: for a read sent before the gate is known."""
 
 VOTE_PREFIX = "vote_"
 """A vote's columns in ``ROUND_WITH_VOTES`` are named with this prefix (a round's ``id`` is not its votes' ``id``)."""

@@ -408,6 +408,9 @@ class FakeEvidence:
             stage_budget=self.stage_budget(key, stage_id),
         )
 
+    def read_ahead_gate(self, key: str, as_of: date) -> None:
+        pass  # no round trips to save: gate_reads reads the dicts
+
     def gate_reads(self, key: str, stage_id: str, gate_id: str, as_of: date) -> GateEvidenceReads:
         return GateEvidenceReads(
             documents=self.latest_documents(key),

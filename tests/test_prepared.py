@@ -123,6 +123,8 @@ def test_each_prepared_read_returns_the_values_and_types_sqlalchemy_returns(worl
         (q.PROJECT_RISKS, {"key": "P1"}),
         (q.PROJECT_MILESTONES, {"key": "P1"}),
         (q.GATE_SCORES, {"key": "P1", "gate_id": "g1"}),
+        (q.STAGE_EVIDENCE_FIGURES, {"key": "P1", "as_of": date(2026, 12, 1)}),
+        (q.PROJECT_SCORES, {"key": "P1"}),
         (q.ROUND_WITH_VOTES, {"id": world.round_id}),
         (q.LOCK_ROUND, {"id": world.round_id}),
         (q.OPEN_ROUNDS, {"key": "P1"}),
@@ -156,6 +158,34 @@ def test_each_prepared_read_returns_the_values_and_types_sqlalchemy_returns(worl
     assert len(round_rows) == 1 and round_rows[0].opened_at.tzinfo is not None
     assert round_rows[0].vote_conditions[0]["owner_id"] == "mgr"
     assert isinstance(round_rows[0].id, UUID) and isinstance(round_rows[0].seats, list)
+
+
+def test_a_reviews_evidence_sent_ahead_is_what_it_reads_when_asked(world: World) -> None:
+    """A review sends its evidence reads with its first reads, before it knows the gate (``read_ahead_gate``): the
+    figures of the stage the project stands in, and its scores at every gate. Taken for the gate and stage asked,
+    they must be what reading them then returns: the scores of that gate only, and, asked for another stage than
+    the project's, the figures of the stage asked (read afresh). On SQLite nothing is sent ahead."""
+    with SqlUnitOfWork(world.engine) as tx:
+        tx.evidence.upsert_scores("P1", "g1", "sam", {"value": 4}, now=world.clock())
+        tx.evidence.upsert_scores("P1", "g2", "sam", {"value": 1}, now=world.clock())
+        project = tx.projects.get_project("P1")
+        tx.commit()
+    assert project is not None
+    as_of = date(2026, 12, 1)
+
+    def reads(stage_id: str, gate_id: str, *, ahead: bool) -> Any:
+        with SqlUnitOfWork(world.engine) as tx:
+            if ahead:
+                with tx.together():
+                    tx.evidence.read_ahead_gate("P1", as_of)
+            return tx.evidence.gate_reads("P1", stage_id, gate_id, as_of)
+
+    asked = reads(project.stage_id, "g1", ahead=False)
+    assert reads(project.stage_id, "g1", ahead=True) == asked
+    assert [score.score for score in asked.scores] == [4] and asked.figures.stage_spent == Decimal("12.30")
+    elsewhere = reads("elsewhere", "g2", ahead=True)
+    assert elsewhere == reads("elsewhere", "g2", ahead=False)
+    assert [score.score for score in elsewhere.scores] == [1] and elsewhere.figures.stage_spent == Decimal("0.00")
 
 
 @pytest.mark.parametrize("of_round", [False, True])

@@ -191,6 +191,7 @@ def start_review(
             tx.projects.read_ahead_roles(cmd.project_key)
             tx.people.read_ahead(checked_people(actor), project_key=cmd.project_key)
             tx.lessons.read_ahead_register_stamp()
+            tx.evidence.read_ahead_gate(cmd.project_key, now.date())  # as ``assess_gate`` will ask
         project, template, gate = _reviewable(tx, cmd.project_key, for_update=True)
         _read_people(tx, actor, project)
         permit(tx, actor, Act.REQUEST_REVIEW, project=project)

@@ -28,7 +28,8 @@ from phasegate.models import catalog as c
 from phasegate.models import statements as q
 from phasegate.models.db import pipelined
 from phasegate.models.prepared import Prepared
-from phasegate.models.repositories.repository import SqlRepository
+from phasegate.models.read_ahead import ReadAhead
+from phasegate.models.repositories.repository import SqlRepository, Transaction
 from phasegate.models.row_keys import new_row_key
 
 # Every review reads all of these (``usecases.evidence.collect_evidence``): run on the driver (models.prepared).
@@ -41,6 +42,8 @@ _PROJECT_RISKS = Prepared(q.PROJECT_RISKS)
 _PROJECT_MILESTONES = Prepared(q.PROJECT_MILESTONES)
 _GATE_SCORES = Prepared(q.GATE_SCORES)
 _EVIDENCE_FIGURES = Prepared(q.EVIDENCE_FIGURES)
+_STAGE_EVIDENCE_FIGURES = Prepared(q.STAGE_EVIDENCE_FIGURES)
+_PROJECT_SCORES = Prepared(q.PROJECT_SCORES)
 _CENT = Decimal("0.01")
 
 
@@ -131,12 +134,42 @@ def _scores(rows: Sequence[Any]) -> list[ScoreEvidence]:
 
 
 class SqlEvidence(SqlRepository):
+    def __init__(self, tx: Transaction) -> None:
+        super().__init__(tx)
+        self._ahead = ReadAhead()
+
     def latest_documents(self, key: str) -> list[DocumentEvidence]:
         return _documents(_LATEST_DOCUMENTS.rows(self.connection, {"key": key}))
 
+    def read_ahead_gate(self, key: str, as_of: date) -> None:
+        """Send ``gate_reads``'s five reads before the gate is known, with a review's first reads (``gate_reads``
+        takes them): the figures of the stage the project stands in, as the database has it, and its scores at
+        every gate (the gate is the template's, found in Python), filtered when taken."""
+        self._ahead.send(
+            self.connection,
+            ("gate", key, as_of),
+            (_LATEST_DOCUMENTS, {"key": key}),
+            (_STAGE_EVIDENCE_FIGURES, {"key": key, "as_of": as_of}),
+            (_PROJECT_RISKS, {"key": key}),
+            (_PROJECT_MILESTONES, {"key": key}),
+            (_PROJECT_SCORES, {"key": key}),
+        )
+
     def gate_reads(self, key: str, stage_id: str, gate_id: str, as_of: date) -> GateEvidenceReads:
         """``latest_documents``, ``figures``, ``risks``, ``milestones`` and ``scores`` sent together (a review's):
-        on PostgreSQL in one pipeline, so one round trip for the five, read after it (``Prepared.send``)."""
+        on PostgreSQL in one pipeline, so one round trip for the five, read after it (``Prepared.send``), or none
+        when ``read_ahead_gate`` sent them for the stage asked for."""
+        ahead = self._ahead.take(("gate", key, as_of))
+        if ahead is not None:
+            documents_rows, figures_rows, risks_rows, milestones_rows, scores_rows = ahead
+            if figures_rows and figures_rows[0].project_stage_id == stage_id:
+                return GateEvidenceReads(
+                    documents=_documents(documents_rows),
+                    figures=_figures(figures_rows[0]),
+                    risks=_risks(risks_rows),
+                    milestones=_milestones(milestones_rows),
+                    scores=_scores([row for row in scores_rows if row.gate_id == gate_id]),
+                )
         with pipelined(self.connection):
             documents = _LATEST_DOCUMENTS.send(self.connection, {"key": key})
             figures = _EVIDENCE_FIGURES.send(self.connection, {"key": key, "stage_id": stage_id, "as_of": as_of})
