@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from phasegate.models.repositories.people import SqlPeople
     from phasegate.models.repositories.projects import SqlProjects
     from phasegate.models.repositories.reports import SqlReports
+    from phasegate.models.repositories.repository import ClashTranslator
     from phasegate.models.repositories.resources import SqlResources
     from phasegate.models.repositories.reviews import SqlReviews
     from phasegate.models.repositories.strategy import SqlStrategy
@@ -76,6 +77,7 @@ class SqlUnitOfWork:
         self._outbox: list[dict[str, Any]] = []  # rows queued by ``enqueue``, written at commit with the audit
         self._connection: Connection | None = None
         self._session: Session | None = None
+        self._clashes: list[ClashTranslator] = []  # see ``on_clash``
 
     def __enter__(self) -> Self:  # the connection and the session are taken on first use (``__exit__`` drops them)
         for name in _REPOSITORIES:  # a unit entered again starts with fresh repositories (their caches are its own)
@@ -190,6 +192,7 @@ class SqlUnitOfWork:
     def __exit__(self, *exc: object) -> None:
         self._audit.clear()
         self._outbox.clear()
+        clashes, self._clashes = self._clashes, []
         session, connection = self._session, self._connection
         self._session = self._connection = None
         if connection is None:
@@ -200,6 +203,16 @@ class SqlUnitOfWork:
             connection.rollback()  # nothing to undo after a commit
         finally:
             connection.close()
+        error = exc[1] if len(exc) > 1 else None
+        if isinstance(error, IntegrityError):
+            for translate in clashes:
+                if (translated := translate(error)) is not None:
+                    raise translated from error
+
+    def on_clash(self, translate: ClashTranslator) -> None:
+        """A deferred write's clash on a unique key (``Prepared.defer``) is raised by whatever statement follows it,
+        or by the commit: ``translate`` turns it into its writer's own error as it leaves the unit, rolled back."""
+        self._clashes.append(translate)
 
     def commit(self) -> None:
         """Write the queued outbox rows and append the buffered audit entries (one lock and one chain-head read for

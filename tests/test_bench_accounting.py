@@ -47,9 +47,9 @@ def test_the_server_cpu_grows_with_the_work_a_backend_did(empty_pg_url: str) -> 
 
 @pytest.mark.postgres
 def test_the_round_trips_a_round_waits_for_are_the_wires_count(pg_url: str) -> None:
-    """On PostgreSQL the bench's floor is round trips times the cheapest statement: a single-approver round waits 10
-    times (review 3, vote 4, decision 3: tests/test_approvals.py budgets each step), counted after a warm-up round."""
+    """On PostgreSQL the bench's floor is round trips times the cheapest statement: a single-approver round waits 9
+    times (review 3, vote 3, decision 3: tests/test_approvals.py budgets each step), counted after a warm-up round."""
     phasegate_gate.setup_shared(pg_url)
     keys = phasegate_gate.project_keys(phasegate_gate.SINGLE, 3)
     phasegate_gate.add_projects(pg_url, phasegate_gate.SINGLE, keys)
-    assert phasegate_gate.count_round_trips(pg_url, phasegate_gate.SINGLE, keys) == 10
+    assert phasegate_gate.count_round_trips(pg_url, phasegate_gate.SINGLE, keys) == 9

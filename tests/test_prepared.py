@@ -23,9 +23,16 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from phasegate.gates.vocabulary.commands import AddPerson, CastVote, RecordCost, RequestReview
 from phasegate.gates.vocabulary.enums import Decision
+from phasegate.gates.vocabulary.errors import ConflictError
 from phasegate.gates.vocabulary.identity import SYSTEM_ACTOR
 from phasegate.gates.vocabulary.lessons import LessonDueRecord
-from phasegate.gates.vocabulary.snapshots import BaselineRecord, ConditionSpec, EvidenceFigures, EvmReportRecord
+from phasegate.gates.vocabulary.snapshots import (
+    BaselineRecord,
+    ConditionSpec,
+    EvidenceFigures,
+    EvmReportRecord,
+    VoteRecord,
+)
 from phasegate.models import statements as q
 from phasegate.models.audit_store import _HEAD
 from phasegate.models.db import make_engine, make_session_factory, postgres_driver
@@ -158,6 +165,34 @@ def test_each_prepared_read_returns_the_values_and_types_sqlalchemy_returns(worl
     assert len(round_rows) == 1 and round_rows[0].opened_at.tzinfo is not None
     assert round_rows[0].vote_conditions[0]["owner_id"] == "mgr"
     assert isinstance(round_rows[0].id, UUID) and isinstance(round_rows[0].seats, list)
+
+
+@pytest.mark.parametrize("clash", ["idempotency key", "seat"])
+def test_a_vote_that_clashes_on_its_unique_keys_is_a_conflict_and_writes_nothing(world: World, clash: str) -> None:
+    """The votes' unique keys are the last line of defence against a race the locks do not order (the same
+    idempotency key on two rounds at once): the use case's own checks are passed by, as in such a race, and the
+    insert must still end as a clear conflict, whenever the database reports it (on PostgreSQL the insert leaves
+    with the transaction's next statements), never as a driver error, and leave nothing behind."""
+    with SqlUnitOfWork(world.engine) as tx:
+        first = VoteRecord(voter_id="fin", decision=Decision.GO, reason="", cast_at=world.clock(), idempotency_key="K1")
+        tx.reviews.add_vote(world.round_id, first)
+        tx.commit()
+    voter, key = ("pam", "K1") if clash == "idempotency key" else ("fin", None)
+    again = VoteRecord(voter_id=voter, decision=Decision.GO, reason="", cast_at=world.clock(), idempotency_key=key)
+
+    def cast_again() -> None:
+        with SqlUnitOfWork(world.engine) as tx:
+            tx.reviews.add_vote(world.round_id, again)
+            entity = f"round:{world.round_id}"
+            tx.append_audit(actor=voter, action="vote.cast", entity=entity, payload={}, at=world.clock())
+            tx.commit()
+
+    with pytest.raises(ConflictError) as refused:
+        cast_again()
+    assert refused.value.code == ("vote.key_reused" if key else "vote.duplicate")
+    with world.sessions() as session:
+        votes = session.execute(select(q.VOTES.c.voter_id).where(q.VOTES.c.round_id == world.round_id)).scalars()
+        assert sorted(votes) == ["fin", "sam"]
 
 
 def test_a_reviews_evidence_sent_ahead_is_what_it_reads_when_asked(world: World) -> None:

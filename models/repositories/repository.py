@@ -10,7 +10,10 @@ as the repositories do after each ``add``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
+
+from sqlalchemy.exc import IntegrityError
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -25,6 +28,13 @@ class Transaction(Protocol):
 
     @property
     def session(self) -> Session: ...
+
+    def on_clash(self, translate: ClashTranslator) -> None:
+        """Have ``translate`` turn a unique-key clash that ends the transaction into the caller's own error."""
+
+
+ClashTranslator = Callable[[IntegrityError], Exception | None]
+"""The error a clash on a deferred write means to its caller (say a ``ConflictError``), or None if not its own."""
 
 
 class SqlRepository:

@@ -36,12 +36,20 @@ from phasegate.models.row_keys import new_row_key
 _INSERT_REVIEW = Prepared(q.INSERT_REVIEW)
 _INSERT_ROUND = Prepared(q.INSERT_ROUND)
 _INSERT_VOTE = Prepared(q.INSERT_VOTE)
+_VOTE_KEYS = frozenset({"uq_votes_round_id_voter_id_evidence_hash", "uq_votes_idempotency_key"})
+"""The votes' unique keys as PostgreSQL names them (the catalog's naming convention)."""
 _INSERT_DECISION = Prepared(q.INSERT_DECISION)
 _UPDATE_ROUND = Prepared(q.UPDATE_ROUND)
 _UPDATE_REVIEW = Prepared(q.UPDATE_REVIEW)
 _LOCK_ROUND = Prepared(q.LOCK_ROUND)
 _ROUND_WITH_VOTES = Prepared(q.ROUND_WITH_VOTES)
 _OPEN_ROUNDS = Prepared(q.OPEN_ROUNDS)
+
+
+def _constraint_of(err: IntegrityError) -> str | None:
+    """The constraint a clash broke, as PostgreSQL reports it (psycopg's ``diag``); None from SQLite."""
+    diag = getattr(err.orig, "diag", None)
+    return getattr(diag, "constraint_name", None)
 
 
 def _vote(row: Row[Any]) -> VoteRecord:
@@ -242,11 +250,18 @@ class SqlReviews(SqlRepository):
         return self._rounds(ahead[0] if ahead is not None else _OPEN_ROUNDS.rows(self.connection, {"key": project_key}))
 
     def add_vote(self, round_id: UUID, vote: VoteRecord) -> UUID:
-        """Insert one act. The unique keys are the last line of defence: a race the locks did not order
-        (the same idempotency key on two rounds at once) surfaces as a conflict, never as a second vote."""
+        """Insert one act, deferred (``Prepared.defer``): on PostgreSQL it leaves with the resolution's writes or the
+        commit instead of waiting for its own answer. The unique keys are the last line of defence: a race the locks
+        did not order (the same idempotency key on two rounds at once) surfaces as a conflict, never as a second
+        vote, wherever the database reports it (``on_clash``; SQLite reports it here)."""
         vote_id = new_row_key()
+        conflict = ConflictError(
+            f"{vote.voter_id}'s act on round {round_id} conflicts with one recorded at the same moment "
+            "(idempotency key or seat already used)",
+            code="vote.key_reused" if vote.idempotency_key else "vote.duplicate",
+        )
         try:
-            _INSERT_VOTE.run(
+            _INSERT_VOTE.defer(
                 self.connection,
                 {
                     "id": vote_id,
@@ -263,11 +278,8 @@ class SqlReviews(SqlRepository):
                 },
             )
         except IntegrityError as err:
-            raise ConflictError(
-                f"{vote.voter_id}'s act on round {round_id} conflicts with one recorded at the same moment "
-                "(idempotency key or seat already used)",
-                code="vote.key_reused" if vote.idempotency_key else "vote.duplicate",
-            ) from err
+            raise conflict from err
+        self._tx.on_clash(lambda err: conflict if _constraint_of(err) in _VOTE_KEYS else None)
         return vote_id
 
     def vote_by_key(self, idempotency_key: str) -> tuple[UUID, VoteRecord] | None:
