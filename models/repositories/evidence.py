@@ -160,28 +160,25 @@ class SqlEvidence(SqlRepository):
         on PostgreSQL in one pipeline, so one round trip for the five, read after it (``Prepared.send``), or none
         when ``read_ahead_gate`` sent them for the stage asked for."""
         ahead = self._ahead.take(("gate", key, as_of))
-        if ahead is not None:
-            documents_rows, figures_rows, risks_rows, milestones_rows, scores_rows = ahead
-            if figures_rows and figures_rows[0].project_stage_id == stage_id:
-                return GateEvidenceReads(
-                    documents=_documents(documents_rows),
-                    figures=_figures(figures_rows[0]),
-                    risks=_risks(risks_rows),
-                    milestones=_milestones(milestones_rows),
-                    scores=_scores([row for row in scores_rows if row.gate_id == gate_id]),
+        if ahead is not None and ahead[1] and ahead[1][0].project_stage_id == stage_id:
+            documents, figures, risks, milestones, scores = ahead
+            scores = [row for row in scores if row.gate_id == gate_id]
+        else:
+            with pipelined(self.connection):
+                sent = (
+                    _LATEST_DOCUMENTS.send(self.connection, {"key": key}),
+                    _EVIDENCE_FIGURES.send(self.connection, {"key": key, "stage_id": stage_id, "as_of": as_of}),
+                    _PROJECT_RISKS.send(self.connection, {"key": key}),
+                    _PROJECT_MILESTONES.send(self.connection, {"key": key}),
+                    _GATE_SCORES.send(self.connection, {"key": key, "gate_id": gate_id}),
                 )
-        with pipelined(self.connection):
-            documents = _LATEST_DOCUMENTS.send(self.connection, {"key": key})
-            figures = _EVIDENCE_FIGURES.send(self.connection, {"key": key, "stage_id": stage_id, "as_of": as_of})
-            risks = _PROJECT_RISKS.send(self.connection, {"key": key})
-            milestones = _PROJECT_MILESTONES.send(self.connection, {"key": key})
-            scores = _GATE_SCORES.send(self.connection, {"key": key, "gate_id": gate_id})
+            documents, figures, risks, milestones, scores = (read() for read in sent)
         return GateEvidenceReads(
-            documents=_documents(documents()),
-            figures=_figures(next(iter(figures()), None)),
-            risks=_risks(risks()),
-            milestones=_milestones(milestones()),
-            scores=_scores(scores()),
+            documents=_documents(documents),
+            figures=_figures(next(iter(figures), None)),
+            risks=_risks(risks),
+            milestones=_milestones(milestones),
+            scores=_scores(scores),
         )
 
     def next_document_version(self, key: str, deliverable_id: str) -> int:
