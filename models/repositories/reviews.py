@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Row, func, select, update
+from sqlalchemy import Row, UniqueConstraint, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from phasegate.gates.vocabulary.enums import BallotKind, Decision, Recommendation, ReviewStatus, RoundStatus
@@ -36,8 +36,8 @@ from phasegate.models.row_keys import new_row_key
 _INSERT_REVIEW = Prepared(q.INSERT_REVIEW)
 _INSERT_ROUND = Prepared(q.INSERT_ROUND)
 _INSERT_VOTE = Prepared(q.INSERT_VOTE)
-_VOTE_KEYS = frozenset({"uq_votes_round_id_voter_id_evidence_hash", "uq_votes_idempotency_key"})
-"""The votes' unique keys as PostgreSQL names them (the catalog's naming convention)."""
+_VOTE_KEYS = frozenset(str(key.name) for key in q.VOTES.constraints if isinstance(key, UniqueConstraint))
+"""The votes' unique keys, named as the catalog's naming convention names them in the database."""
 _INSERT_DECISION = Prepared(q.INSERT_DECISION)
 _UPDATE_ROUND = Prepared(q.UPDATE_ROUND)
 _UPDATE_REVIEW = Prepared(q.UPDATE_REVIEW)
